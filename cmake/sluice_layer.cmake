@@ -1,0 +1,60 @@
+# sluice_layer(<name> SOURCES ... [DEPS <layers>...] [LIBS <external targets>...])
+#
+# Declares the library of one src/ layer, `sluice_<name>`. With
+# SLUICE_SANITIZER_TESTS it also declares `sluice_<name>_asan`, the same
+# sources built under ASan+UBSan, so the unit tests can run under both.
+# DEPS name other layers only (without the sluice_ prefix); the layering rule
+# of DESIGN.md is checked by tools/check_layers.py.
+function(sluice_layer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LIBS;GENERATED_INCLUDE" ${ARGN})
+  set(variants plain)
+  if(SLUICE_SANITIZER_TESTS)
+    list(APPEND variants asan)
+  endif()
+  foreach(variant_name IN LISTS variants)
+    set(variant "")
+    if(variant_name STREQUAL "asan")
+      set(variant "_asan")
+    endif()
+    set(target sluice_${name}${variant})
+    add_library(${target} STATIC ${ARG_SOURCES})
+    target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/src ${ARG_GENERATED_INCLUDE})
+    target_compile_options(${target} PRIVATE ${SLUICE_WARNINGS})
+    foreach(dep IN LISTS ARG_DEPS)
+      target_link_libraries(${target} PUBLIC sluice_${dep}${variant})
+    endforeach()
+    target_link_libraries(${target} PUBLIC ${ARG_LIBS})
+    if(variant STREQUAL "_asan")
+      target_compile_options(${target} PUBLIC ${SLUICE_SANITIZER_FLAGS})
+      target_link_options(${target} PUBLIC ${SLUICE_SANITIZER_FLAGS})
+    endif()
+  endforeach()
+endfunction()
+
+# sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...])
+#
+# A GoogleTest executable registered with ctest, plus its ASan+UBSan twin
+# `<name>_asan` when SLUICE_SANITIZER_TESTS is on.
+function(sluice_unit_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LAYERS;LIBS" ${ARGN})
+  set(variants plain)
+  if(SLUICE_SANITIZER_TESTS)
+    list(APPEND variants asan)
+  endif()
+  foreach(variant_name IN LISTS variants)
+    set(variant "")
+    if(variant_name STREQUAL "asan")
+      set(variant "_asan")
+    endif()
+    set(target ${name}${variant})
+    add_executable(${target} ${ARG_SOURCES})
+    target_compile_options(${target} PRIVATE ${SLUICE_WARNINGS})
+    foreach(layer IN LISTS ARG_LAYERS)
+      target_link_libraries(${target} PRIVATE sluice_${layer}${variant})
+    endforeach()
+    target_link_libraries(${target} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+    add_test(NAME ${target} COMMAND ${target})
+    set_tests_properties(${target} PROPERTIES ENVIRONMENT
+      "SLUICE_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures;ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1")
+  endforeach()
+endfunction()

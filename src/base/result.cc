@@ -1,0 +1,27 @@
+#include "base/result.h"
+
+namespace sluice {
+
+const char* errc_name(Errc code) {
+  switch (code) {
+    case Errc::ok: return "ok";
+    case Errc::truncated: return "truncated";
+    case Errc::invalid_length: return "invalid_length";
+    case Errc::varint_overflow: return "varint_overflow";
+    case Errc::unknown_api_key: return "unknown_api_key";
+    case Errc::unsupported_version: return "unsupported_version";
+    case Errc::invalid_value: return "invalid_value";
+    case Errc::corrupt_crc: return "corrupt_crc";
+    case Errc::unsupported_compression: return "unsupported_compression";
+    case Errc::compression_error: return "compression_error";
+    case Errc::io_error: return "io_error";
+  }
+  return "unknown";
+}
+
+std::string Status::to_string() const {
+  if (is_ok()) return "ok";
+  return std::string(errc_name(code_)) + ": " + message_;
+}
+
+}  // namespace sluice

@@ -1,0 +1,85 @@
+#pragma once
+// Operating errors as values. `Status` is an error code plus a message naming
+// the problem; `Result<T>` is a T or a Status. Kafka wire error codes live in
+// error_code.h; `Errc` is the project-internal reason, mapped to a wire code
+// by the layer that answers a request.
+
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "base/assert.h"
+
+namespace sluice {
+
+enum class Errc {
+  ok = 0,
+  truncated,             // input ended before a complete value
+  invalid_length,        // a negative, oversized or inconsistent length
+  varint_overflow,       // a varint longer than its type allows
+  unknown_api_key,       // an API key no Kafka version defines
+  unsupported_version,   // an API version outside the supported range
+  invalid_value,         // a value the format forbids (null where not nullable, bad magic)
+  corrupt_crc,           // a checksum mismatch
+  unsupported_compression,
+  compression_error,     // a codec failed to compress or decompress
+  io_error,
+};
+
+const char* errc_name(Errc code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Errc code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status ok() { return {}; }
+  bool is_ok() const { return code_ == Errc::ok; }
+  explicit operator bool() const { return is_ok(); }
+  Errc code() const { return code_; }
+  const std::string& message() const { return message_; }
+  std::string to_string() const;
+
+ private:
+  Errc code_ = Errc::ok;
+  std::string message_;
+};
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Status error) : state_(std::move(error)) {  // NOLINT(google-explicit-constructor)
+    SLUICE_ASSERT(!std::get<Status>(state_).is_ok(), "a Result error must not be ok");
+  }
+
+  bool is_ok() const { return std::holds_alternative<T>(state_); }
+  explicit operator bool() const { return is_ok(); }
+
+  T& value() & {
+    SLUICE_ASSERT(is_ok(), "value() of an error Result");
+    return std::get<T>(state_);
+  }
+  const T& value() const& {
+    SLUICE_ASSERT(is_ok(), "value() of an error Result");
+    return std::get<T>(state_);
+  }
+  T&& value() && {
+    SLUICE_ASSERT(is_ok(), "value() of an error Result");
+    return std::get<T>(std::move(state_));
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const Status& status() const {
+    static const Status ok_status;
+    return is_ok() ? ok_status : std::get<Status>(state_);
+  }
+
+ private:
+  std::variant<T, Status> state_;
+};
+
+}  // namespace sluice

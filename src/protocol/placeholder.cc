@@ -1,0 +1,1 @@
+namespace sluice::protocol {}
