@@ -1,0 +1,163 @@
+#include "storage/posix_file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::storage {
+namespace {
+
+Status io_error(const std::string& what, const std::string& path, int error_number) {
+  return Status(Errc::io_error, what + " " + path + ": " + std::strerror(error_number));
+}
+
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override { ::close(fd_); }
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
+                          static_cast<off_t>(position + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error("pread", path_, errno);
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Status append(Bytes data) override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return io_error("fstat", path_, errno);
+    return pwrite(static_cast<uint64_t>(st.st_size), data);
+  }
+
+  Status pwrite(uint64_t position, Bytes data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
+                           static_cast<off_t>(position + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error("pwrite", path_, errno);
+      done += static_cast<size_t>(n);
+    }
+    return Status::ok();
+  }
+
+  Status truncate(uint64_t size_bytes) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0)
+      return io_error("ftruncate", path_, errno);
+    return Status::ok();
+  }
+
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return io_error("fdatasync", path_, errno);
+    return Status::ok();
+  }
+
+  Result<uint64_t> size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return io_error("fstat", path_, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  const std::string& path() const override { return path_; }
+  int native_handle() const override { return fd_; }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+int open_flags(OpenMode mode) {
+  switch (mode) {
+    case OpenMode::read_only: return O_RDONLY;
+    case OpenMode::read_write: return O_RDWR;
+    case OpenMode::create: return O_RDWR | O_CREAT;
+    case OpenMode::create_truncate: return O_RDWR | O_CREAT | O_TRUNC;
+  }
+  return O_RDONLY;
+}
+
+}  // namespace
+
+Result<FileHandle> PosixFileSystem::open(const std::string& path, OpenMode mode) {
+  int fd = ::open(path.c_str(), open_flags(mode) | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error("open", path, errno);
+  return FileHandle(std::make_shared<PosixFile>(fd, path));
+}
+
+Status PosixFileSystem::rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return io_error("rename " + from + " to", to, errno);
+  return Status::ok();
+}
+
+Status PosixFileSystem::remove(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) return io_error("unlink", path, errno);
+  return Status::ok();
+}
+
+Status PosixFileSystem::remove_dir(const std::string& path) {
+  if (::rmdir(path.c_str()) != 0) return io_error("rmdir", path, errno);
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> PosixFileSystem::list_dir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return io_error("opendir", path, errno);
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status PosixFileSystem::make_dirs(const std::string& path) {
+  if (path.empty() || path == "/" || path == ".") return Status::ok();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::ok();
+    return Status(Errc::io_error, "mkdir " + path + ": exists and is not a directory");
+  }
+  if (Status s = make_dirs(parent_path(path)); !s) return s;
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", path, errno);
+  return Status::ok();
+}
+
+Status PosixFileSystem::sync_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("open directory", path, errno);
+  int rc = ::fsync(fd);
+  int error_number = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("fsync directory", path, error_number);
+  return Status::ok();
+}
+
+Result<bool> PosixFileSystem::exists(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT) return false;
+  return io_error("stat", path, errno);
+}
+
+Result<uint64_t> PosixFileSystem::file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return io_error("stat", path, errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace sluice::storage
