@@ -1,0 +1,132 @@
+#include "storage/index.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace sluice::storage {
+namespace {
+
+Status corrupt(const std::string& path, const std::string& why) {
+  return Status(Errc::invalid_value, "corrupt index " + path + ": " + why);
+}
+
+bool fits_relative(int64_t offset, int64_t base_offset) {
+  int64_t relative = offset - base_offset;
+  return relative >= 0 && relative <= std::numeric_limits<int32_t>::max();
+}
+
+}  // namespace
+
+Status OffsetIndex::load(uint64_t log_size_bytes) {
+  entries_.clear();
+  auto size = file_->size();
+  if (!size) return size.status();
+  if (*size % entry_bytes != 0) return corrupt(path(), "size " + std::to_string(*size) + " is not a multiple of 8");
+  if (*size / entry_bytes > max_entries_) return corrupt(path(), "more entries than segment.index.bytes allows");
+  std::vector<uint8_t> raw(*size);
+  auto read = file_->pread(0, raw);
+  if (!read) return read.status();
+  WireReader reader(Bytes(raw.data(), *read));
+  std::vector<OffsetPosition> entries;
+  while (reader.remaining() >= entry_bytes) {
+    int32_t relative = reader.read_int32();
+    int32_t position = reader.read_int32();
+    int64_t offset = base_offset_ + relative;
+    if (relative < 0 || position < 0 || static_cast<uint64_t>(position) >= log_size_bytes)
+      return corrupt(path(), "entry out of range");
+    if (!entries.empty() && (offset <= entries.back().offset || static_cast<uint32_t>(position) <= entries.back().position))
+      return corrupt(path(), "entries not increasing");
+    entries.push_back({offset, static_cast<uint32_t>(position)});
+  }
+  entries_ = std::move(entries);
+  return Status::ok();
+}
+
+Status OffsetIndex::append(int64_t offset, uint32_t position) {
+  SLUICE_ASSERT(!is_full(), "append to a full offset index");
+  SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");
+  SLUICE_ASSERT(entries_.empty() || offset > entries_.back().offset, "offset index entries must increase");
+  WireWriter writer;
+  writer.write_int32(static_cast<int32_t>(offset - base_offset_));
+  writer.write_int32(static_cast<int32_t>(position));
+  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  entries_.push_back({offset, position});
+  return Status::ok();
+}
+
+OffsetPosition OffsetIndex::lookup(int64_t target_offset) const {
+  auto after = std::upper_bound(entries_.begin(), entries_.end(), target_offset,
+                                [](int64_t target, const OffsetPosition& e) { return target < e.offset; });
+  if (after == entries_.begin()) return {base_offset_, 0};
+  return *(after - 1);
+}
+
+Status OffsetIndex::truncate_to(int64_t offset) {
+  auto first_dropped = std::lower_bound(entries_.begin(), entries_.end(), offset,
+                                        [](const OffsetPosition& e, int64_t o) { return e.offset < o; });
+  return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
+}
+
+Status OffsetIndex::truncate_entries(size_t count) {
+  if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+  entries_.resize(std::min(count, entries_.size()));
+  return Status::ok();
+}
+
+Status TimeIndex::load(int64_t next_offset) {
+  entries_.clear();
+  auto size = file_->size();
+  if (!size) return size.status();
+  if (*size % entry_bytes != 0) return corrupt(path(), "size " + std::to_string(*size) + " is not a multiple of 12");
+  if (*size / entry_bytes > max_entries_ + 1) return corrupt(path(), "more entries than segment.index.bytes allows");
+  std::vector<uint8_t> raw(*size);
+  auto read = file_->pread(0, raw);
+  if (!read) return read.status();
+  WireReader reader(Bytes(raw.data(), *read));
+  std::vector<TimestampOffset> entries;
+  while (reader.remaining() >= entry_bytes) {
+    int64_t timestamp = reader.read_int64();
+    int32_t relative = reader.read_int32();
+    int64_t offset = base_offset_ + relative;
+    if (relative < 0 || offset >= next_offset) return corrupt(path(), "entry out of range");
+    if (!entries.empty() && (timestamp <= entries.back().timestamp_ms || offset < entries.back().offset))
+      return corrupt(path(), "entries not increasing");
+    entries.push_back({timestamp, offset});
+  }
+  entries_ = std::move(entries);
+  return Status::ok();
+}
+
+Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
+  if (!entries_.empty() && entry.timestamp_ms <= entries_.back().timestamp_ms) return Status::ok();
+  if (is_full() && !allow_when_full) return Status::ok();
+  SLUICE_ASSERT(fits_relative(entry.offset, base_offset_), "time index entry outside the segment's range");
+  SLUICE_ASSERT(entries_.empty() || entry.offset >= entries_.back().offset, "time index offsets must not decrease");
+  WireWriter writer;
+  writer.write_int64(entry.timestamp_ms);
+  writer.write_int32(static_cast<int32_t>(entry.offset - base_offset_));
+  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  entries_.push_back(entry);
+  return Status::ok();
+}
+
+TimestampOffset TimeIndex::lookup(int64_t target_timestamp_ms) const {
+  auto after = std::upper_bound(entries_.begin(), entries_.end(), target_timestamp_ms,
+                                [](int64_t target, const TimestampOffset& e) { return target < e.timestamp_ms; });
+  if (after == entries_.begin()) return {-1, base_offset_};
+  return *(after - 1);
+}
+
+Status TimeIndex::truncate_to(int64_t offset) {
+  auto first_dropped = std::find_if(entries_.begin(), entries_.end(),
+                                    [&](const TimestampOffset& e) { return e.offset >= offset; });
+  return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
+}
+
+Status TimeIndex::truncate_entries(size_t count) {
+  if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+  entries_.resize(std::min(count, entries_.size()));
+  return Status::ok();
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,112 @@
+#pragma once
+// The two sparse per-segment indexes, in Kafka's file formats (docs/storage.md):
+//   <base>.index      entries of 8 bytes:  int32 relative offset, int32 position
+//   <base>.timeindex  entries of 12 bytes: int64 timestamp, int32 relative offset
+// Big-endian, no header, entries strictly increasing (offset index: by
+// offset; time index: by timestamp and by offset).
+//
+// The entries are kept in memory and appended to the file as they are added.
+// The file is not preallocated, so its size is always a whole number of
+// entries unless a crash tore the last one; load() rejects such a file (the
+// caller then rebuilds the index from the log). Index files are not synced
+// on every append: after an unclean stop every segment past the recovery
+// point is re-indexed from its .log file, so the indexes need only be as
+// durable as the log they describe (sync() is called when the log is flushed).
+//
+// Not thread-safe: owned by one Segment, used under the partition lock.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/file_system.h"
+
+namespace sluice::storage {
+
+struct OffsetPosition {
+  int64_t offset = 0;     // absolute; Kafka's convention: the last offset of the batch at `position`
+  uint32_t position = 0;  // byte position of that batch in the .log file
+};
+
+struct TimestampOffset {
+  int64_t timestamp_ms = -1;
+  int64_t offset = 0;  // absolute; the last offset of the batch holding timestamp_ms
+};
+
+class OffsetIndex {
+ public:
+  static constexpr size_t entry_bytes = 8;
+
+  OffsetIndex(FileHandle file, int64_t base_offset, size_t max_entries)
+      : file_(std::move(file)), base_offset_(base_offset), max_entries_(max_entries) {}
+
+  // Reads the file's entries; fails (Errc::invalid_value) if the file is not a
+  // valid index for a log of `log_size_bytes`: torn entry, offsets not
+  // increasing or below the base offset, positions past the log's end.
+  Status load(uint64_t log_size_bytes);
+
+  // Precondition: offset > last entry's offset, offset - base fits in int32.
+  Status append(int64_t offset, uint32_t position);
+  // The entry with the largest offset <= target, or {base_offset, 0}.
+  OffsetPosition lookup(int64_t target_offset) const;
+  // Drops every entry with offset >= `offset`.
+  Status truncate_to(int64_t offset);
+  Status reset() { return truncate_entries(0); }
+  Status sync() { return file_->sync(); }
+
+  bool is_full() const { return entries_.size() >= max_entries_; }
+  size_t entry_count() const { return entries_.size(); }
+  std::optional<OffsetPosition> last_entry() const {
+    if (entries_.empty()) return std::nullopt;
+    return entries_.back();
+  }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  Status truncate_entries(size_t count);
+
+  FileHandle file_;
+  int64_t base_offset_;
+  size_t max_entries_;
+  std::vector<OffsetPosition> entries_;
+};
+
+class TimeIndex {
+ public:
+  static constexpr size_t entry_bytes = 12;
+
+  TimeIndex(FileHandle file, int64_t base_offset, size_t max_entries)
+      : file_(std::move(file)), base_offset_(base_offset), max_entries_(max_entries) {}
+
+  // As OffsetIndex::load; also rejects entries past `next_offset`.
+  Status load(int64_t next_offset);
+
+  // Appends only if timestamp_ms is larger than the last entry's (Kafka's
+  // maybeAppend); `allow_when_full` lets a closing segment record its final
+  // max timestamp.
+  Status maybe_append(TimestampOffset entry, bool allow_when_full = false);
+  // The entry with the largest timestamp <= target, or {-1, base_offset}.
+  TimestampOffset lookup(int64_t target_timestamp_ms) const;
+  Status truncate_to(int64_t offset);
+  Status reset() { return truncate_entries(0); }
+  Status sync() { return file_->sync(); }
+
+  bool is_full() const { return entries_.size() >= max_entries_; }
+  size_t entry_count() const { return entries_.size(); }
+  std::optional<TimestampOffset> last_entry() const {
+    if (entries_.empty()) return std::nullopt;
+    return entries_.back();
+  }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  Status truncate_entries(size_t count);
+
+  FileHandle file_;
+  int64_t base_offset_;
+  size_t max_entries_;
+  std::vector<TimestampOffset> entries_;
+};
+
+}  // namespace sluice::storage
