@@ -24,6 +24,8 @@ enum class Errc {
   unsupported_compression,
   compression_error,     // a codec failed to compress or decompress
   io_error,
+  offset_out_of_range,   // an offset outside a log's [log start, log end] (storage)
+  record_too_large,      // a batch larger than the topic's max.message.bytes (storage)
 };
 
 const char* errc_name(Errc code);
