@@ -32,8 +32,15 @@ namespace sluice::record {
 
 enum class Compression : uint8_t { none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4 };
 enum class TimestampType : uint8_t { create_time = 0, log_append_time = 1 };
-// The `type` in a control record's key.
-enum class ControlType : int16_t { abort = 0, commit = 1 };
+// The `type` in a control record's key: transaction markers (abort, commit)
+// and the KRaft control records Kafka defines after them.
+enum class ControlType : int16_t {
+  abort = 0,
+  commit = 1,
+  leader_change = 2,
+  snapshot_header = 3,
+  snapshot_footer = 4,
+};
 
 const char* compression_name(Compression codec);
 
