@@ -62,6 +62,7 @@ class OffsetIndex {
     return entries_.back();
   }
   const std::string& path() const { return file_->path(); }
+  const FileHandle& file() const { return file_; }
 
  private:
   Status truncate_entries(size_t count);
@@ -99,6 +100,7 @@ class TimeIndex {
     return entries_.back();
   }
   const std::string& path() const { return file_->path(); }
+  const FileHandle& file() const { return file_; }
 
  private:
   Status truncate_entries(size_t count);

@@ -1,0 +1,480 @@
+#include "storage/log.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "record/record_reader.h"
+#include "record/record_set.h"
+
+namespace sluice::storage {
+
+void log_to_stderr(std::string_view line) {
+  std::fprintf(stderr, "sluice storage: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
+int64_t system_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Log::Log(FileSystem& fs, LogOptions options, TopicPartition tp)
+    : fs_(fs), options_(std::move(options)), topic_partition_(std::move(tp)) {}
+
+Log::~Log() = default;
+
+Result<std::unique_ptr<Log>> Log::open(FileSystem& fs, LogOptions options) {
+  auto tp = parse_partition_dir_name(file_name(options.dir));
+  if (!tp) return tp.status();
+  std::unique_ptr<Log> log(new Log(fs, std::move(options), std::move(*tp)));
+  if (Status s = log->load(); !s) return s;
+  return log;
+}
+
+Status Log::load() {
+  auto exists = fs_.exists(options_.dir);
+  if (!exists) return exists.status();
+  if (!*exists) {
+    if (Status s = fs_.make_dirs(options_.dir); !s) return s;
+    if (Status s = fs_.sync_dir(parent_path(options_.dir)); !s) return s;
+  }
+  if (!options_.topic_id.is_zero()) {
+    auto stored = read_partition_metadata(fs_, options_.dir);
+    if (!stored) return stored.status();
+    if (stored->is_zero()) {
+      if (Status s = write_partition_metadata(fs_, options_.dir, options_.topic_id); !s) return s;
+    } else if (*stored != options_.topic_id) {
+      return Status(Errc::invalid_value, "inconsistent topic id in " + options_.dir + ": stored " +
+                                             uuid_to_base64(*stored) + ", expected " + uuid_to_base64(options_.topic_id));
+    }
+  }
+  epoch_cache_ = std::make_unique<LeaderEpochCache>(fs_, join_path(options_.dir, leader_epoch_checkpoint_file));
+  if (Status s = epoch_cache_->load(); !s) {
+    warn(s.message() + "; rebuilding the leader epoch cache from the log");
+    if (Status c = epoch_cache_->clear(); !c) return c;
+    options_.clean_shutdown = false;
+    options_.recovery_point = 0;
+  }
+  auto names = fs_.list_dir(options_.dir);
+  if (!names) return names.status();
+  if (Status s = load_segments(*names); !s) return s;
+  recovery_point_ = std::min(options_.recovery_point, log_end_offset());
+  if (Status s = recover_segments(); !s) return s;
+  recovery_point_ = std::min(recovery_point_, log_end_offset());
+  log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
+  if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
+  if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
+  last_flush_ms_ = options_.now_ms();
+  return Status::ok();
+}
+
+// Opens every segment; removes what a crash or a delayed delete left behind.
+Status Log::load_segments(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (name.ends_with(".deleted") || name.ends_with(".tmp")) {
+      if (Status s = fs_.remove(join_path(options_.dir, name)); !s) return s;
+      continue;
+    }
+    auto base = parse_segment_file_name(name, ".log");
+    if (!base) continue;
+    auto segment = Segment::open(fs_, options_.dir, *base, options_.config, options_.now_ms());
+    if (!segment) return segment.status();
+    segments_[*base] = std::move(*segment);
+  }
+  // Index files whose .log is gone belong to no segment.
+  for (const auto& name : names) {
+    auto base = parse_segment_file_name(name, ".index");
+    if (!base) base = parse_segment_file_name(name, ".timeindex");
+    if (base && !segments_.count(*base))
+      if (Status s = fs_.remove(join_path(options_.dir, name)); !s) return s;
+  }
+  if (segments_.empty()) {
+    auto segment = Segment::create(fs_, options_.dir, options_.log_start_offset, options_.config, options_.now_ms());
+    if (!segment) return segment.status();
+    segments_[options_.log_start_offset] = std::move(*segment);
+    dir_entries_unsynced_ = true;
+  }
+  return Status::ok();
+}
+
+// After an unclean stop every segment from the one holding the recovery
+// point on is re-validated; before it, only segments with a missing or
+// corrupt index are (their index is rebuilt). A segment with a corrupt batch
+// is cut there and every later segment is deleted.
+Status Log::recover_segments() {
+  int64_t scan_from = INT64_MAX;
+  if (!options_.clean_shutdown) {
+    auto it = segments_.upper_bound(recovery_point_);
+    scan_from = it == segments_.begin() ? it->first : std::prev(it)->first;
+    if (Status s = epoch_cache_->truncate_from_end(scan_from); !s) return s;
+  }
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    if (it->first < scan_from && !it->second->needs_recovery()) continue;
+    auto truncated = recover_segment(*it->second);
+    if (!truncated) return truncated.status();
+    if (!*truncated) continue;
+    while (std::next(it) != segments_.end()) {
+      Segment& later = *std::next(it)->second;
+      warn("recovery: deleting segment " + later.log_path() + " after the corrupt one");
+      if (Status s = delete_segment(later.base_offset()); !s) return s;
+    }
+    return purge_deleted_files(true);
+  }
+  return Status::ok();
+}
+
+// Re-validates one segment; true if a corrupt tail was cut off.
+Result<bool> Log::recover_segment(Segment& segment) {
+  bool had_index_problem = segment.needs_recovery();
+  auto recovery = segment.recover([this](const record::BatchHeader& header) {
+    auto latest = epoch_cache_->latest_epoch();
+    if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
+      return epoch_cache_->assign(header.partition_leader_epoch, header.base_offset);
+    return Status::ok();
+  });
+  if (!recovery) return recovery.status();
+  if (had_index_problem) warn("rebuilt the indexes of " + segment.log_path());
+  if (recovery->truncated_bytes == 0) return false;
+  warn("recovery of " + segment.log_path() + ": truncated " + std::to_string(recovery->truncated_bytes) +
+       " bytes from offset " + std::to_string(segment.next_offset()) + " (position " +
+       std::to_string(recovery->valid_bytes) + "): " + recovery->first_problem.to_string());
+  return true;
+}
+
+Segment* Log::segment_for(int64_t offset) const {
+  auto it = segments_.upper_bound(offset);
+  if (it == segments_.begin()) return nullptr;
+  return std::prev(it)->second.get();
+}
+
+uint64_t Log::size_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [base, segment] : segments_) total += segment->size_bytes();
+  return total;
+}
+
+std::vector<int64_t> Log::segment_base_offsets() const {
+  std::vector<int64_t> bases;
+  for (const auto& [base, segment] : segments_) bases.push_back(base);
+  return bases;
+}
+
+Result<std::vector<record::BatchHeader>> Log::validate_leader_set(std::span<uint8_t> records, int32_t epoch) {
+  std::vector<record::BatchHeader> headers;
+  record::RecordSetReader reader(records);
+  record::BatchView view;
+  int64_t next_offset = log_end_offset();
+  while (reader.next(view)) {
+    if (view.bytes.size() > options_.config.max_message_bytes)
+      return Status(Errc::record_too_large, "batch of " + std::to_string(view.bytes.size()) +
+                                                " bytes exceeds max.message.bytes " +
+                                                std::to_string(options_.config.max_message_bytes));
+    if (Status s = record::validate_records(view.bytes); !s) return s;
+    auto offset_in_set = static_cast<size_t>(view.bytes.data() - records.data());
+    std::span<uint8_t> batch = records.subspan(offset_in_set, view.bytes.size());
+    record::set_base_offset(batch, next_offset);
+    record::set_partition_leader_epoch(batch, epoch);
+    view.header.base_offset = next_offset;
+    view.header.partition_leader_epoch = epoch;
+    next_offset = view.header.next_offset();
+    headers.push_back(view.header);
+  }
+  if (!reader.status()) return reader.status();
+  if (reader.incomplete()) return Status(Errc::truncated, "record set ends with a partial batch");
+  if (headers.empty()) return Status(Errc::invalid_value, "empty record set");
+  return headers;
+}
+
+Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes records) {
+  std::vector<record::BatchHeader> headers;
+  record::RecordSetReader reader(records);
+  record::BatchView view;
+  int64_t next_offset = log_end_offset();
+  while (reader.next(view)) {
+    if (Status s = record::validate_batch(view.bytes); !s) return s;
+    if (view.header.base_offset < next_offset)
+      return Status(Errc::invalid_value, "batch at offset " + std::to_string(view.header.base_offset) +
+                                             " is below the next offset " + std::to_string(next_offset));
+    next_offset = view.header.next_offset();
+    headers.push_back(view.header);
+  }
+  if (!reader.status()) return reader.status();
+  if (reader.incomplete()) return Status(Errc::truncated, "record set ends with a partial batch");
+  if (headers.empty()) return Status(Errc::invalid_value, "empty record set");
+  return headers;
+}
+
+Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch) {
+  auto headers = validate_leader_set(records, leader_epoch);
+  if (!headers) return headers.status();
+  if (Status s = epoch_cache_->assign(leader_epoch, headers->front().base_offset); !s) return s;
+  return write(records, *headers);
+}
+
+Result<AppendResult> Log::append_as_follower(Bytes records) {
+  auto headers = validate_follower_set(records);
+  if (!headers) return headers.status();
+  for (const auto& header : *headers) {
+    auto latest = epoch_cache_->latest_epoch();
+    if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
+      if (Status s = epoch_cache_->assign(header.partition_leader_epoch, header.base_offset); !s) return s;
+  }
+  return write(records, *headers);
+}
+
+Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHeader>& headers) {
+  if (Status s = maybe_roll(records.size(), headers.front().base_offset, headers.back().last_offset()); !s) return s;
+  if (Status s = active().append(records, headers); !s) return s;
+  AppendResult result;
+  result.first_offset = headers.front().base_offset;
+  result.last_offset = headers.back().last_offset();
+  result.batch_count = headers.size();
+  for (const auto& header : headers) result.max_timestamp_ms = std::max(result.max_timestamp_ms, header.max_timestamp);
+  return result;
+}
+
+Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset) {
+  Segment& current = active();
+  if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.now_ms())) return Status::ok();
+  if (current.empty()) {
+    // An empty active segment cannot hold these offsets: replace it.
+    int64_t base = current.base_offset();
+    if (Status s = delete_segment(base); !s) return s;
+    return roll(first_offset);
+  }
+  if (Status s = current.on_become_inactive(); !s) return s;
+  return roll(std::max(first_offset, current.next_offset()));
+}
+
+Status Log::roll(int64_t new_base_offset) {
+  auto segment = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.now_ms());
+  if (!segment) return segment.status();
+  segments_[new_base_offset] = std::move(*segment);
+  dir_entries_unsynced_ = true;
+  return Status::ok();
+}
+
+// Unlinks a segment from the log; its files become *.deleted and are removed
+// after file.delete.delay.ms. Open handles (readers' ranges) stay valid.
+Status Log::delete_segment(int64_t base_offset) {
+  auto it = segments_.find(base_offset);
+  SLUICE_ASSERT(it != segments_.end(), "deleting an unknown segment");
+  if (Status s = it->second->rename_to_deleted(); !s) return s;
+  std::string stem = join_path(options_.dir, segment_file_stem(base_offset));
+  int64_t due = options_.now_ms() + options_.config.file_delete_delay_ms;
+  for (const char* suffix : {".log.deleted", ".index.deleted", ".timeindex.deleted"})
+    pending_deletes_.push_back({stem + suffix, due});
+  segments_.erase(it);
+  dir_entries_unsynced_ = true;
+  return Status::ok();
+}
+
+Status Log::purge_deleted_files(bool force) {
+  int64_t now = options_.now_ms();
+  std::vector<PendingDelete> keep;
+  for (auto& pending : pending_deletes_) {
+    if (!force && pending.due_ms > now) {
+      keep.push_back(std::move(pending));
+      continue;
+    }
+    if (Status s = fs_.remove(pending.path); !s) return s;
+  }
+  pending_deletes_ = std::move(keep);
+  return Status::ok();
+}
+
+Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, int64_t max_offset, bool min_one_batch) {
+  if (offset < log_start_offset_ || offset > log_end_offset())
+    return Status(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " outside [" +
+                                                 std::to_string(log_start_offset_) + ", " +
+                                                 std::to_string(log_end_offset()) + "] of " + options_.dir);
+  ReadResult result;
+  result.next_offset = offset;
+  result.range.file = active().log_file();
+  for (auto it = segments_.find(segment_for(offset)->base_offset()); it != segments_.end(); ++it) {
+    Segment& segment = *it->second;
+    auto found = segment.find_batch(offset);
+    if (!found) return found.status();
+    if (!*found) continue;
+    record::BatchHeader header = (*found)->header;
+    uint64_t start = (*found)->position, end = start;
+    while (header.base_offset < max_offset) {
+      bool first = end == start;
+      if (end - start + header.size_bytes() > max_bytes && !(first && min_one_batch)) break;
+      if (first) result.first_batch_offset = header.base_offset;
+      end += header.size_bytes();
+      result.next_offset = header.next_offset();
+      auto next = segment.read_header_at(end);
+      if (!next) return next.status();
+      if (!*next) break;
+      header = **next;
+    }
+    result.range = FileRange{segment.log_file(), start, end - start};
+    return result;
+  }
+  return result;
+}
+
+Result<std::optional<FoundOffset>> Log::find_offset_for_timestamp(int64_t timestamp_ms) {
+  auto epoch_at = [this](int64_t offset) -> std::optional<int32_t> {
+    std::optional<int32_t> epoch;
+    for (const auto& entry : epoch_cache_->entries())
+      if (entry.start_offset <= offset) epoch = entry.epoch;
+    return epoch;
+  };
+  if (timestamp_ms == earliest_timestamp)
+    return std::optional<FoundOffset>(FoundOffset{log_start_offset_, -1, epoch_at(log_start_offset_)});
+  if (timestamp_ms == latest_timestamp)
+    return std::optional<FoundOffset>(FoundOffset{log_end_offset(), -1, epoch_cache_->latest_epoch()});
+  if (timestamp_ms == max_timestamp) {
+    TimestampOffset best{-1, -1};
+    for (const auto& [base, segment] : segments_)
+      if (segment->max_timestamp().timestamp_ms > best.timestamp_ms) best = segment->max_timestamp();
+    if (best.offset < 0) return std::optional<FoundOffset>();
+    return std::optional<FoundOffset>(FoundOffset{best.offset, best.timestamp_ms, epoch_at(best.offset)});
+  }
+  auto found = find_by_time(timestamp_ms);
+  if (!found || !*found) return found;
+  (*found)->leader_epoch = epoch_at((*found)->offset);
+  return found;
+}
+
+// The first record with a timestamp >= timestamp_ms, at or after the log start.
+Result<std::optional<FoundOffset>> Log::find_by_time(int64_t timestamp_ms) {
+  for (const auto& [base, segment] : segments_) {
+    if (segment->max_timestamp().timestamp_ms < timestamp_ms) continue;
+    auto location = segment->find_batch_by_timestamp(timestamp_ms);
+    if (!location) return location.status();
+    if (!*location) continue;
+    std::vector<uint8_t> batch((*location)->header.size_bytes());
+    auto read = segment->log_file()->pread((*location)->position, batch);
+    if (!read) return read.status();
+    auto reader = record::RecordReader::open(batch);
+    if (!reader) return reader.status();
+    record::Record record;
+    while (reader->next(record)) {
+      if (record.timestamp_ms >= timestamp_ms && record.offset >= log_start_offset_)
+        return std::optional<FoundOffset>(FoundOffset{record.offset, record.timestamp_ms, std::nullopt});
+    }
+    if (!reader->status()) return reader->status();
+  }
+  return std::optional<FoundOffset>();
+}
+
+Status Log::set_log_start_offset(int64_t offset) {
+  if (offset > log_end_offset())
+    return Status(Errc::offset_out_of_range, "log start offset " + std::to_string(offset) + " above the log end " +
+                                                 std::to_string(log_end_offset()));
+  if (offset <= log_start_offset_) return Status::ok();
+  log_start_offset_ = offset;
+  if (Status s = epoch_cache_->truncate_from_start(offset); !s) return s;
+  while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
+    if (Status s = delete_segment(segments_.begin()->first); !s) return s;
+  return Status::ok();
+}
+
+Status Log::truncate_to(int64_t offset) {
+  if (offset >= log_end_offset()) return Status::ok();
+  if (offset < log_start_offset_) return truncate_fully(offset);
+  ++truncation_generation_;
+  while (segments_.size() > 1 && segments_.rbegin()->first >= offset)
+    if (Status s = delete_segment(segments_.rbegin()->first); !s) return s;
+  if (Status s = active().truncate_to(offset); !s) return s;
+  recovery_point_ = std::min(recovery_point_, log_end_offset());
+  return epoch_cache_->truncate_from_end(log_end_offset());
+}
+
+Status Log::truncate_fully(int64_t new_start_offset) {
+  ++truncation_generation_;
+  while (!segments_.empty())
+    if (Status s = delete_segment(segments_.begin()->first); !s) return s;
+  if (Status s = roll(new_start_offset); !s) return s;
+  log_start_offset_ = new_start_offset;
+  recovery_point_ = new_start_offset;
+  return epoch_cache_->clear();
+}
+
+EpochEndOffset Log::end_offset_for_epoch(int32_t epoch) const {
+  return epoch_cache_->end_offset_for(epoch, log_end_offset());
+}
+
+FlushPlan Log::prepare_flush() {
+  FlushPlan plan;
+  plan.target_offset = log_end_offset();
+  plan.truncation_generation = truncation_generation_;
+  for (const auto& [base, segment] : segments_)
+    if (segment->next_offset() > recovery_point_ || base >= recovery_point_)
+      for (auto& file : segment->files()) plan.files.push_back(file);
+  if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
+  dir_entries_unsynced_ = false;
+  return plan;
+}
+
+Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
+  for (const auto& file : plan.files)
+    if (Status s = file->sync(); !s) return s;
+  if (!plan.dir_to_sync.empty()) return fs.sync_dir(plan.dir_to_sync);
+  return Status::ok();
+}
+
+void Log::complete_flush(const FlushPlan& plan) {
+  last_flush_ms_ = options_.now_ms();
+  if (plan.truncation_generation != truncation_generation_) {
+    dir_entries_unsynced_ = true;  // be safe: resync the directory next time
+    return;
+  }
+  recovery_point_ = std::max(recovery_point_, std::min(plan.target_offset, log_end_offset()));
+}
+
+Status Log::flush() {
+  FlushPlan plan = prepare_flush();
+  Status status = execute_flush(fs_, plan);
+  if (!status) {
+    if (!plan.dir_to_sync.empty()) dir_entries_unsynced_ = true;
+    return status;
+  }
+  complete_flush(plan);
+  return Status::ok();
+}
+
+bool Log::flush_due() const {
+  int64_t unflushed = log_end_offset() - recovery_point_;
+  if (unflushed <= 0) return false;
+  return unflushed >= options_.config.flush_messages || options_.now_ms() - last_flush_ms_ >= options_.config.flush_ms;
+}
+
+Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
+  RetentionResult result;
+  int64_t now = options_.now_ms();
+  uint64_t total = size_bytes();
+  const LogConfig& config = options_.config;
+  while (segments_.size() > 1) {
+    Segment& oldest = *segments_.begin()->second;
+    int64_t next_base = std::next(segments_.begin())->first;
+    if (next_base > high_watermark) break;
+    bool by_start = next_base <= log_start_offset_;
+    bool by_time = config.retention_ms >= 0 && oldest.max_timestamp().timestamp_ms >= 0 &&
+                   now - oldest.max_timestamp().timestamp_ms > config.retention_ms;
+    bool by_size = config.retention_bytes >= 0 &&
+                   total - oldest.size_bytes() >= static_cast<uint64_t>(config.retention_bytes) &&
+                   total > static_cast<uint64_t>(config.retention_bytes);
+    if (!by_start && !by_time && !by_size) break;
+    ++result.deleted_segments;
+    result.deleted_bytes += oldest.size_bytes();
+    total -= oldest.size_bytes();
+    if (Status s = delete_segment(oldest.base_offset()); !s) return s;
+  }
+  if (result.deleted_segments > 0) {
+    log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
+    if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
+  }
+  if (Status s = purge_deleted_files(false); !s) return s;
+  return result;
+}
+
+Status Log::close() {
+  if (Status s = active().on_become_inactive(); !s) return s;
+  dir_entries_unsynced_ = true;
+  return flush();
+}
+
+}  // namespace sluice::storage

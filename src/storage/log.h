@@ -1,0 +1,209 @@
+#pragma once
+// The log of one partition: a directory <log dir>/<topic>-<partition>/ of
+// segments (segment.h), a leader-epoch cache and partition.metadata, in
+// Kafka's on-disk format (docs/storage.md).
+//
+// Concurrency contract:
+//   - Every method is called by one thread at a time, under the partition
+//     lock; the Log itself takes no lock. Hold the lock only for the call:
+//     the slow parts are designed to run outside it.
+//   - read() returns FileRanges holding a shared handle to the segment file.
+//     They stay valid (the bytes they name never change) after the lock is
+//     released, even if the segment is later deleted by retention: only
+//     truncate_to()/truncate_fully() below the range may change those bytes,
+//     and replication calls those only on followers, which serve no fetches
+//     of the truncated offsets.
+//   - Flushing: prepare_flush() (under the lock) lists what to sync;
+//     execute_flush() (on the fsync pool, no lock) syncs it;
+//     complete_flush() (under the lock) advances the recovery point. flush()
+//     does the three in a row.
+//
+// Durability: append() returns when the batches are written to the page
+// cache. They are durable once a flush covering their offsets completes
+// (recovery_point() >= their next offset). After a crash, open() keeps every
+// batch below the recovery point and every later batch that re-validates.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/uuid.h"
+#include "storage/checkpoint_file.h"
+#include "storage/leader_epoch_cache.h"
+#include "storage/segment.h"
+
+namespace sluice::storage {
+
+using Logger = std::function<void(std::string_view line)>;
+using NowMs = std::function<int64_t()>;
+
+// Writes "sluice storage: <line>" to stderr.
+void log_to_stderr(std::string_view line);
+// Milliseconds since the Unix epoch from the system clock.
+int64_t system_now_ms();
+
+struct LogOptions {
+  std::string dir;  // the partition directory; its name is "<topic>-<partition>"
+  LogConfig config;
+  Uuid topic_id;  // written to partition.metadata when not zero
+  // From the log dir's checkpoints (LogDirectory passes them).
+  int64_t recovery_point = 0;
+  int64_t log_start_offset = 0;
+  // True if the log dir had a clean-shutdown marker: skip the recovery scan.
+  bool clean_shutdown = false;
+  NowMs now_ms = system_now_ms;
+  Logger logger = log_to_stderr;
+};
+
+// A byte range of a segment file holding whole batches, for sendfile/pread.
+struct FileRange {
+  FileHandle file;  // keeps the file open even if the segment is deleted
+  uint64_t position = 0;
+  uint64_t length = 0;
+};
+
+struct ReadResult {
+  FileRange range;              // length 0: nothing to return (offset == end)
+  int64_t first_batch_offset = -1;  // base offset of the first batch in range
+  int64_t next_offset = -1;         // offset after the last batch in range
+};
+
+struct AppendResult {
+  int64_t first_offset = -1;
+  int64_t last_offset = -1;
+  int64_t max_timestamp_ms = -1;
+  int64_t log_append_time_ms = -1;
+  size_t batch_count = 0;
+};
+
+// What ListOffsets asks for.
+inline constexpr int64_t latest_timestamp = -1;
+inline constexpr int64_t earliest_timestamp = -2;
+inline constexpr int64_t max_timestamp = -3;
+
+struct FoundOffset {
+  int64_t offset = -1;
+  int64_t timestamp_ms = -1;
+  std::optional<int32_t> leader_epoch;
+};
+
+struct FlushPlan {
+  std::vector<FileHandle> files;
+  std::string dir_to_sync;  // empty: no new directory entries to sync
+  int64_t target_offset = 0;
+  uint64_t truncation_generation = 0;
+};
+
+struct RetentionResult {
+  size_t deleted_segments = 0;
+  uint64_t deleted_bytes = 0;
+};
+
+class Log {
+ public:
+  // Opens (creating the directory if missing) and, unless options say the
+  // last shutdown was clean, recovers everything after the recovery point.
+  static Result<std::unique_ptr<Log>> open(FileSystem& fs, LogOptions options);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Leader append: validates every batch of the record set (CRC, header,
+  // max.message.bytes), assigns offsets from the log end offset and the
+  // partition leader epoch `leader_epoch` by rewriting the batch headers in
+  // `records`, writes them, and records a new epoch in the epoch cache.
+  Result<AppendResult> append_as_leader(std::span<uint8_t> records, int32_t leader_epoch);
+  // Follower append: batches keep their offsets and epochs; the first must
+  // start at or after the log end offset (Errc::invalid_value otherwise).
+  Result<AppendResult> append_as_follower(Bytes records);
+
+  // Whole batches from the one containing `offset`, in one segment, up to
+  // `max_bytes` (at least one batch if `min_one_batch`), stopping before any
+  // batch starting at or after `max_offset` (the high watermark for
+  // consumers). Errc::offset_out_of_range outside [start, end].
+  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, int64_t max_offset, bool min_one_batch = true);
+
+  // ListOffsets: the first batch with a timestamp >= timestamp_ms (its base
+  // offset: Kafka gives the record's offset; see README), or earliest /
+  // latest / max_timestamp. nullopt when no batch qualifies.
+  Result<std::optional<FoundOffset>> find_offset_for_timestamp(int64_t timestamp_ms);
+
+  // DeleteRecords: raises the log start offset (never lowers it); segments
+  // wholly below it are deleted. Errc::offset_out_of_range above the end.
+  Status set_log_start_offset(int64_t offset);
+  // Drops every batch whose last offset >= `offset` (whole batches: the end
+  // becomes the base offset of the first batch dropped).
+  Status truncate_to(int64_t offset);
+  // Deletes everything and restarts empty at `new_start_offset`.
+  Status truncate_fully(int64_t new_start_offset);
+
+  // OffsetForLeaderEpoch.
+  EpochEndOffset end_offset_for_epoch(int32_t epoch) const;
+  std::optional<int32_t> latest_epoch() const { return epoch_cache_->latest_epoch(); }
+  const std::vector<EpochEntry>& epoch_entries() const { return epoch_cache_->entries(); }
+
+  FlushPlan prepare_flush();
+  static Status execute_flush(FileSystem& fs, const FlushPlan& plan);
+  void complete_flush(const FlushPlan& plan);
+  Status flush();
+  // flush.messages / flush.ms say a flush is due.
+  bool flush_due() const;
+
+  // Retention: deletes whole segments (never the active one) that are wholly
+  // below `high_watermark` and breach retention.ms, retention.bytes or the
+  // log start offset; their files become *.deleted and are removed once
+  // file.delete.delay.ms has passed (also checked here).
+  Result<RetentionResult> apply_retention(int64_t high_watermark);
+
+  // Flushes everything. After close() only the destructor may be called.
+  Status close();
+
+  int64_t log_start_offset() const { return log_start_offset_; }
+  int64_t log_end_offset() const { return active().next_offset(); }
+  int64_t recovery_point() const { return recovery_point_; }
+  uint64_t size_bytes() const;
+  size_t segment_count() const { return segments_.size(); }
+  const TopicPartition& topic_partition() const { return topic_partition_; }
+  const std::string& dir() const { return options_.dir; }
+  const LogConfig& config() const { return options_.config; }
+  void set_config(const LogConfig& config) { options_.config = config; }
+  std::vector<int64_t> segment_base_offsets() const;
+
+ private:
+  Log(FileSystem& fs, LogOptions options, TopicPartition tp);
+  Status load();
+  Status load_segments(const std::vector<std::string>& names);
+  Status recover_segments();
+  Result<bool> recover_segment(Segment& segment);
+  Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records, int32_t epoch);
+  Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);
+  Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
+  Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
+  Status roll(int64_t new_base_offset);
+  Status delete_segment(int64_t base_offset);
+  Status purge_deleted_files(bool force);
+  Segment& active() const { return *segments_.rbegin()->second; }
+  Segment* segment_for(int64_t offset) const;
+  Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
+  void warn(const std::string& line) const { options_.logger(line); }
+
+  FileSystem& fs_;
+  LogOptions options_;
+  TopicPartition topic_partition_;
+  std::map<int64_t, std::unique_ptr<Segment>> segments_;
+  std::unique_ptr<LeaderEpochCache> epoch_cache_;
+  int64_t log_start_offset_ = 0;
+  int64_t recovery_point_ = 0;
+  uint64_t truncation_generation_ = 0;
+  bool dir_entries_unsynced_ = false;
+  int64_t last_flush_ms_ = 0;
+  struct PendingDelete {
+    std::string path;
+    int64_t due_ms;
+  };
+  std::vector<PendingDelete> pending_deletes_;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,271 @@
+#include "storage/segment.h"
+
+#include <cstdio>
+#include <limits>
+
+namespace sluice::storage {
+namespace {
+
+constexpr char log_suffix[] = ".log";
+constexpr char index_suffix[] = ".index";
+constexpr char time_index_suffix[] = ".timeindex";
+
+bool fits_segment(int64_t offset, int64_t base_offset) {
+  return offset >= base_offset && offset - base_offset <= std::numeric_limits<int32_t>::max();
+}
+
+}  // namespace
+
+std::string segment_file_stem(int64_t base_offset) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020lld", static_cast<long long>(base_offset));
+  return name;
+}
+
+std::optional<int64_t> parse_segment_file_name(const std::string& name, const std::string& suffix) {
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  int64_t value = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    if (value > (std::numeric_limits<int64_t>::max() - (name[i] - '0')) / 10) return std::nullopt;
+    value = value * 10 + (name[i] - '0');
+  }
+  return value;
+}
+
+Segment::Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config, int64_t now_ms)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      base_offset_(base_offset),
+      config_(config),
+      next_offset_(base_offset),
+      max_timestamp_{-1, base_offset},
+      created_ms_(now_ms) {}
+
+std::string Segment::log_path() const { return join_path(dir_, segment_file_stem(base_offset_) + log_suffix); }
+
+Status Segment::open_files(OpenMode mode) {
+  std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  auto log = fs_.open(stem + log_suffix, mode);
+  if (!log) return log.status();
+  log_file_ = std::move(*log);
+  // A missing index is created empty and rebuilt by recover().
+  for (const char* suffix : {index_suffix, time_index_suffix}) {
+    auto exists = fs_.exists(stem + suffix);
+    if (!exists) return exists.status();
+    if (!*exists) needs_recovery_ = true;
+  }
+  OpenMode index_mode = mode == OpenMode::create_truncate ? mode : OpenMode::create;
+  auto index = fs_.open(stem + index_suffix, index_mode);
+  if (!index) return index.status();
+  auto time_index = fs_.open(stem + time_index_suffix, index_mode);
+  if (!time_index) return time_index.status();
+  offset_index_ = std::make_unique<OffsetIndex>(std::move(*index), base_offset_, config_.offset_index_entries_max());
+  time_index_ = std::make_unique<TimeIndex>(std::move(*time_index), base_offset_, config_.time_index_entries_max());
+  return Status::ok();
+}
+
+Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                                 const LogConfig& config, int64_t now_ms) {
+  std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
+  if (Status s = segment->open_files(OpenMode::create_truncate); !s) return s;
+  segment->needs_recovery_ = false;
+  return segment;
+}
+
+Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                               const LogConfig& config, int64_t now_ms) {
+  std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
+  if (Status s = segment->open_files(OpenMode::read_write); !s) return s;
+  auto size = segment->log_file_->size();
+  if (!size) return size.status();
+  segment->size_bytes_ = *size;
+  if (segment->needs_recovery_) return segment;
+  if (!segment->offset_index_->load(segment->size_bytes_)) {
+    segment->needs_recovery_ = true;
+    return segment;
+  }
+  if (Status s = segment->scan_tail(); !s) return s;
+  if (!segment->needs_recovery_ && !segment->time_index_->load(segment->next_offset_)) segment->needs_recovery_ = true;
+  if (auto last = segment->time_index_->last_entry(); last && last->timestamp_ms > segment->max_timestamp_.timestamp_ms)
+    segment->max_timestamp_ = *last;
+  return segment;
+}
+
+// Finds the next offset and the max timestamp past the last index entry;
+// a batch that does not parse there means the segment needs recovery.
+Status Segment::scan_tail() {
+  auto last = offset_index_->last_entry();
+  uint64_t position = last ? last->position : 0;
+  next_offset_ = base_offset_;
+  max_timestamp_ = {-1, base_offset_};
+  while (position < size_bytes_) {
+    auto header = read_header_at(position);
+    if (!header || !*header || !fits_segment((*header)->base_offset, next_offset_) ||
+        !fits_segment((*header)->last_offset(), base_offset_)) {
+      if (!header && header.status().code() == Errc::io_error) return header.status();
+      needs_recovery_ = true;
+      return Status::ok();
+    }
+    observe(**header);
+    position += (*header)->size_bytes();
+  }
+  bytes_since_index_entry_ = size_bytes_ - (last ? last->position : 0);
+  return Status::ok();
+}
+
+void Segment::observe(const record::BatchHeader& header) {
+  next_offset_ = header.next_offset();
+  if (header.max_timestamp > max_timestamp_.timestamp_ms) max_timestamp_ = {header.max_timestamp, header.last_offset()};
+}
+
+Result<std::optional<record::BatchHeader>> Segment::read_header_at(uint64_t position) const {
+  if (position >= size_bytes_) return std::optional<record::BatchHeader>();
+  uint8_t raw[record::batch_header_bytes];
+  auto read = log_file_->pread(position, raw);
+  if (!read) return read.status();
+  auto header = record::read_batch_header(Bytes(raw, *read));
+  if (!header) return header.status();
+  if (position + header->size_bytes() > size_bytes_)
+    return Status(Errc::truncated, "batch at position " + std::to_string(position) + " of " + log_path() +
+                                       " runs past the end of the file");
+  return std::optional<record::BatchHeader>(*header);
+}
+
+Result<SegmentRecovery> Segment::recover(const BatchVisitor& visit) {
+  if (Status s = offset_index_->reset(); !s) return s;
+  if (Status s = time_index_->reset(); !s) return s;
+  auto size = log_file_->size();
+  if (!size) return size.status();
+  size_bytes_ = *size;
+  next_offset_ = base_offset_;
+  max_timestamp_ = {-1, base_offset_};
+  bytes_since_index_entry_ = 0;
+  SegmentRecovery result;
+  std::vector<uint8_t> batch;
+  uint64_t position = 0;
+  while (position < size_bytes_) {
+    auto header = read_header_at(position);
+    if (!header) {
+      if (header.status().code() == Errc::io_error) return header.status();
+      result.first_problem = header.status();
+      break;
+    }
+    const record::BatchHeader& h = **header;
+    batch.resize(h.size_bytes());
+    auto read = log_file_->pread(position, batch);
+    if (!read) return read.status();
+    Status valid = record::validate_batch(batch);
+    if (valid && (!fits_segment(h.base_offset, next_offset_) || !fits_segment(h.last_offset(), base_offset_)))
+      valid = Status(Errc::invalid_value, "offset " + std::to_string(h.base_offset) + " out of order");
+    if (!valid) {
+      result.first_problem = valid;
+      break;
+    }
+    if (Status s = append_index_entries(h, position); !s) return s;
+    if (Status s = visit(h); !s) return s;
+    position += h.size_bytes();
+  }
+  result.valid_bytes = position;
+  result.truncated_bytes = *size - position;
+  if (result.truncated_bytes > 0)
+    if (Status s = log_file_->truncate(position); !s) return s;
+  size_bytes_ = position;
+  if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
+  needs_recovery_ = false;
+  return result;
+}
+
+Status Segment::append_index_entries(const record::BatchHeader& header, uint64_t position) {
+  observe(header);
+  if (bytes_since_index_entry_ > config_.index_interval_bytes && !offset_index_->is_full()) {
+    if (Status s = offset_index_->append(header.last_offset(), static_cast<uint32_t>(position)); !s) return s;
+    if (Status s = time_index_->maybe_append(max_timestamp_); !s) return s;
+    bytes_since_index_entry_ = 0;
+  }
+  bytes_since_index_entry_ += header.size_bytes();
+  return Status::ok();
+}
+
+Status Segment::append(Bytes batches, const std::vector<record::BatchHeader>& headers) {
+  uint64_t position = size_bytes_;
+  if (Status s = log_file_->append(batches); !s) {
+    // Leave no partial batch behind if the disk allows it; recovery would
+    // cut it anyway.
+    (void)log_file_->truncate(position);
+    return s;
+  }
+  for (const auto& header : headers) {
+    SLUICE_ASSERT(fits_segment(header.base_offset, next_offset_), "segment appends must increase offsets");
+    if (Status s = append_index_entries(header, position); !s) return s;
+    position += header.size_bytes();
+  }
+  SLUICE_ASSERT(position == size_bytes_ + batches.size(), "batch headers must describe the appended bytes");
+  size_bytes_ = position;
+  return Status::ok();
+}
+
+Result<std::optional<BatchLocation>> Segment::find_batch(int64_t offset) {
+  uint64_t position = offset_index_->lookup(offset).position;
+  while (true) {
+    auto header = read_header_at(position);
+    if (!header) return header.status();
+    if (!*header) return std::optional<BatchLocation>();
+    if ((*header)->last_offset() >= offset) return std::optional<BatchLocation>(BatchLocation{position, **header});
+    position += (*header)->size_bytes();
+  }
+}
+
+Result<std::optional<BatchLocation>> Segment::find_batch_by_timestamp(int64_t timestamp_ms) {
+  TimestampOffset floor = time_index_->lookup(timestamp_ms);
+  uint64_t position = offset_index_->lookup(floor.offset).position;
+  while (true) {
+    auto header = read_header_at(position);
+    if (!header) return header.status();
+    if (!*header) return std::optional<BatchLocation>();
+    if ((*header)->max_timestamp >= timestamp_ms) return std::optional<BatchLocation>(BatchLocation{position, **header});
+    position += (*header)->size_bytes();
+  }
+}
+
+Status Segment::truncate_to(int64_t offset) {
+  auto found = find_batch(offset);
+  if (!found) return found.status();
+  if (!*found) return Status::ok();
+  uint64_t position = (*found)->position;
+  if (Status s = log_file_->truncate(position); !s) return s;
+  size_bytes_ = position;
+  if (Status s = offset_index_->truncate_to(offset); !s) return s;
+  if (Status s = time_index_->truncate_to(offset); !s) return s;
+  // Recompute the tail statistics from what is left.
+  if (Status s = scan_tail(); !s) return s;
+  if (position == 0) next_offset_ = base_offset_;
+  if (auto last = time_index_->last_entry(); last && last->timestamp_ms > max_timestamp_.timestamp_ms)
+    max_timestamp_ = *last;
+  return Status::ok();
+}
+
+Status Segment::on_become_inactive() { return time_index_->maybe_append(max_timestamp_, true); }
+
+Status Segment::sync() {
+  if (Status s = log_file_->sync(); !s) return s;
+  if (Status s = offset_index_->sync(); !s) return s;
+  return time_index_->sync();
+}
+
+Status Segment::rename_to_deleted() {
+  std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  for (const char* suffix : {log_suffix, index_suffix, time_index_suffix}) {
+    std::string path = stem + suffix;
+    if (Status s = fs_.rename(path, path + ".deleted"); !s) return s;
+  }
+  return Status::ok();
+}
+
+bool Segment::should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const {
+  if (empty()) return !fits_segment(last_offset, base_offset_);
+  return size_bytes_ + incoming_bytes > config.segment_bytes || now_ms - created_ms_ >= config.segment_ms ||
+         offset_index_->is_full() || time_index_->is_full() || !fits_segment(last_offset, base_offset_);
+}
+
+}  // namespace sluice::storage

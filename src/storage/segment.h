@@ -1,0 +1,119 @@
+#pragma once
+// One segment of a partition log: <base>.log (record batches v2 exactly as on
+// the wire, offsets assigned), <base>.index and <base>.timeindex (index.h).
+// Formats: docs/storage.md.
+//
+// Invariants: batches are whole and back to back; base offsets increase;
+// every offset in the segment is in [base_offset, base_offset + 2^31); the
+// indexes only point at batch starts below size_bytes().
+//
+// Not thread-safe: owned by the Log and mutated under the partition lock.
+// The .log FileHandle is shared with readers, which may pread it from any
+// thread while the writer appends past what they were given.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "record/batch.h"
+#include "storage/file_system.h"
+#include "storage/index.h"
+#include "storage/log_config.h"
+
+namespace sluice::storage {
+
+// "00000000000000000042" — 20 digits, zero-padded.
+std::string segment_file_stem(int64_t base_offset);
+// The base offset in a name like "00000000000000000042.log", if it is one.
+std::optional<int64_t> parse_segment_file_name(const std::string& name, const std::string& suffix);
+
+struct BatchLocation {
+  uint64_t position = 0;
+  record::BatchHeader header;
+};
+
+// What recovery found: the valid prefix and what was cut off.
+struct SegmentRecovery {
+  uint64_t valid_bytes = 0;
+  uint64_t truncated_bytes = 0;
+  Status first_problem;  // why the scan stopped early (ok if it reached the end)
+};
+
+class Segment {
+ public:
+  using BatchVisitor = std::function<Status(const record::BatchHeader&)>;
+
+  // Creates the three files of a new, empty segment (create_truncate).
+  static Result<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                                 const LogConfig& config, int64_t now_ms);
+  // Opens an existing segment whose .log exists. Loads the indexes and finds
+  // the next offset by scanning from the last index entry; any inconsistency
+  // (missing or corrupt index, torn tail) is reported via needs_recovery().
+  static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                               const LogConfig& config, int64_t now_ms);
+
+  // Re-validates every batch (CRC included), rebuilds both indexes and
+  // truncates the .log after the last valid batch. `visit` sees each valid
+  // batch (the leader-epoch cache is rebuilt from it).
+  Result<SegmentRecovery> recover(const BatchVisitor& visit);
+  bool needs_recovery() const { return needs_recovery_; }
+
+  // Appends whole batches, already validated and with offsets assigned;
+  // `headers` describe them in order. Updates the indexes every
+  // index.interval.bytes.
+  Status append(Bytes batches, const std::vector<record::BatchHeader>& headers);
+
+  // The first batch whose last offset >= `offset`, or nullopt if none.
+  Result<std::optional<BatchLocation>> find_batch(int64_t offset);
+  // The header of the batch starting at `position`, or nullopt at the end
+  // (or at a torn tail). Thread-safe (reads only).
+  Result<std::optional<record::BatchHeader>> read_header_at(uint64_t position) const;
+  // The first batch whose max timestamp >= `timestamp_ms`, or nullopt.
+  Result<std::optional<BatchLocation>> find_batch_by_timestamp(int64_t timestamp_ms);
+
+  // Drops every batch whose last offset >= `offset` (whole batches).
+  Status truncate_to(int64_t offset);
+  // Called when the segment stops being the active one (Kafka's
+  // onBecomeInactiveSegment): records the final max timestamp.
+  Status on_become_inactive();
+  // Makes the .log and both indexes durable.
+  Status sync();
+  // The handles sync() would sync, for syncing off the partition lock.
+  std::vector<FileHandle> files() const { return {log_file_, offset_index_->file(), time_index_->file()}; }
+  // Renames the three files to *.deleted (the caller removes them later).
+  Status rename_to_deleted();
+
+  bool should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const;
+
+  int64_t base_offset() const { return base_offset_; }
+  int64_t next_offset() const { return next_offset_; }
+  uint64_t size_bytes() const { return size_bytes_; }
+  bool empty() const { return size_bytes_ == 0; }
+  TimestampOffset max_timestamp() const { return max_timestamp_; }
+  const FileHandle& log_file() const { return log_file_; }
+  std::string log_path() const;
+
+ private:
+  Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config, int64_t now_ms);
+  Status open_files(OpenMode mode);
+  Status scan_tail();
+  void observe(const record::BatchHeader& header);
+  Status append_index_entries(const record::BatchHeader& header, uint64_t position);
+
+  FileSystem& fs_;
+  std::string dir_;
+  int64_t base_offset_;
+  LogConfig config_;
+  FileHandle log_file_;
+  std::unique_ptr<OffsetIndex> offset_index_;
+  std::unique_ptr<TimeIndex> time_index_;
+  uint64_t size_bytes_ = 0;
+  int64_t next_offset_;
+  TimestampOffset max_timestamp_;
+  uint64_t bytes_since_index_entry_ = 0;
+  int64_t created_ms_;
+  bool needs_recovery_ = false;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,321 @@
+#include <gtest/gtest.h>
+
+#include "log_test_util.h"
+#include "storage/memory_file_system.h"
+#include "test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::all_base_offsets;
+using testing::batches_in;
+using testing::make_batch;
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs_.make_dirs("/logs"));
+    ASSERT_TRUE(fs_.sync_dir("/"));
+  }
+  LogOptions options() {
+    LogOptions o;
+    o.dir = "/logs/orders-3";
+    o.config = config_;
+    o.now_ms = [this] { return now_ms_; };
+    o.logger = [this](std::string_view line) { log_lines_.emplace_back(line); };
+    return o;
+  }
+  std::unique_ptr<Log> open_log(LogOptions o) {
+    auto log = Log::open(fs_, std::move(o));
+    EXPECT_TRUE(log) << log.status().to_string();
+    return log ? std::move(*log) : nullptr;
+  }
+  std::unique_ptr<Log> open_log() { return open_log(options()); }
+  AppendResult append(Log& log, int count, int64_t timestamp_ms = 1000, int32_t epoch = 0, size_t value_bytes = 8) {
+    auto batch = make_batch(count, timestamp_ms, value_bytes);
+    auto result = log.append_as_leader(batch, epoch);
+    EXPECT_TRUE(result) << result.status().to_string();
+    return result ? *result : AppendResult{};
+  }
+
+  MemoryFileSystem fs_;
+  LogConfig config_;
+  int64_t now_ms_ = 1'000'000;
+  std::vector<std::string> log_lines_;
+};
+
+TEST_F(LogTest, AppendAssignsOffsetsAndEpochs) {
+  auto log = open_log();
+  EXPECT_EQ(log->topic_partition().topic, "orders");
+  EXPECT_EQ(log->topic_partition().partition, 3);
+  EXPECT_EQ(log->log_end_offset(), 0);
+  AppendResult first = append(*log, 3, 1000, 5);
+  EXPECT_EQ(first.first_offset, 0);
+  EXPECT_EQ(first.last_offset, 2);
+  EXPECT_EQ(first.max_timestamp_ms, 1002);
+  AppendResult second = append(*log, 2, 2000, 7);
+  EXPECT_EQ(second.first_offset, 3);
+  EXPECT_EQ(log->log_end_offset(), 5);
+  EXPECT_TRUE(*fs_.exists("/logs/orders-3/00000000000000000000.log"));
+  auto read = log->read(0, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(read);
+  auto headers = batches_in(read->range);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0].base_offset, 0);
+  EXPECT_EQ(headers[0].partition_leader_epoch, 5);
+  EXPECT_EQ(headers[1].base_offset, 3);
+  EXPECT_EQ(headers[1].partition_leader_epoch, 7);
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{5, 0}, {7, 3}}));
+  EXPECT_EQ(log->end_offset_for_epoch(5), (EpochEndOffset{5, 3}));
+  EXPECT_EQ(log->end_offset_for_epoch(7), (EpochEndOffset{7, 5}));
+}
+
+TEST_F(LogTest, RejectsCorruptAndOversizedBatches) {
+  auto log = open_log();
+  auto batch = make_batch(2, 1000);
+  batch.back() ^= 0xff;  // breaks the CRC
+  auto corrupt = log->append_as_leader(batch, 0);
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.status().code(), Errc::corrupt_crc);
+  auto partial = make_batch(2, 1000);
+  partial.pop_back();
+  EXPECT_FALSE(log->append_as_leader(partial, 0));
+  std::vector<uint8_t> empty;
+  EXPECT_FALSE(log->append_as_leader(empty, 0));
+  config_.max_message_bytes = 100;
+  log->set_config(config_);
+  auto big = make_batch(1, 1000, 200);
+  auto too_large = log->append_as_leader(big, 0);
+  ASSERT_FALSE(too_large);
+  EXPECT_EQ(too_large.status().code(), Errc::record_too_large);
+  EXPECT_EQ(log->log_end_offset(), 0);
+}
+
+TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
+  auto log = open_log();
+  for (int i = 0; i < 10; ++i) append(*log, 4, 1000 + i * 10);
+  // Offset 13 is inside the batch [12, 15].
+  auto read = log->read(13, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(read);
+  auto headers = batches_in(read->range);
+  ASSERT_EQ(headers.size(), 7u);
+  EXPECT_EQ(headers.front().base_offset, 12);
+  EXPECT_EQ(read->first_batch_offset, 12);
+  EXPECT_EQ(read->next_offset, 40);
+  // A byte limit cuts at a batch boundary; a too-small limit still gives one.
+  uint64_t one_batch = headers.front().size_bytes();
+  auto limited = log->read(13, one_batch * 2 + 5, INT64_MAX);
+  EXPECT_EQ(batches_in(limited->range).size(), 2u);
+  auto tiny = log->read(13, 1, INT64_MAX);
+  EXPECT_EQ(batches_in(tiny->range).size(), 1u);
+  auto none = log->read(13, 1, INT64_MAX, false);
+  EXPECT_EQ(none->range.length, 0u);
+  // The high watermark bounds what is returned.
+  auto bounded = log->read(0, 1 << 20, 8);
+  EXPECT_EQ(batches_in(bounded->range).size(), 2u);
+  EXPECT_EQ(bounded->next_offset, 8);
+  // The end is an empty read; past it is out of range.
+  EXPECT_EQ(log->read(40, 100, INT64_MAX)->range.length, 0u);
+  EXPECT_EQ(log->read(41, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
+}
+
+TEST_F(LogTest, RollsBySizeAndTimeAndReadsAcrossSegments) {
+  config_.segment_bytes = 1000;
+  auto log = open_log();
+  for (int i = 0; i < 20; ++i) append(*log, 2, 1000, 0, 100);
+  EXPECT_GT(log->segment_count(), 3u);
+  for (int64_t base : log->segment_base_offsets())
+    EXPECT_TRUE(*fs_.exists("/logs/orders-3/" + segment_file_stem(base) + ".log"));
+  std::vector<int64_t> expected;
+  for (int i = 0; i < 20; ++i) expected.push_back(i * 2);
+  EXPECT_EQ(all_base_offsets(*log), expected);
+  size_t before = log->segment_count();
+  now_ms_ += config_.segment_ms;
+  append(*log, 1);
+  EXPECT_EQ(log->segment_count(), before + 1);
+  EXPECT_EQ(log->segment_base_offsets().back(), 40);
+}
+
+TEST_F(LogTest, SparseIndexIsWrittenEveryIntervalBytes) {
+  config_.index_interval_bytes = 256;
+  auto log = open_log();
+  for (int i = 0; i < 50; ++i) append(*log, 1, 1000 + i, 0, 100);
+  auto index_size = *fs_.file_size("/logs/orders-3/00000000000000000000.index");
+  EXPECT_GT(index_size, 8u * 10);
+  EXPECT_EQ(index_size % 8, 0u);
+  EXPECT_EQ(*fs_.file_size("/logs/orders-3/00000000000000000000.timeindex") % 12, 0u);
+  for (int64_t offset : {0, 17, 33, 49}) {
+    auto read = log->read(offset, 1, INT64_MAX);
+    EXPECT_EQ(batches_in(read->range).front().base_offset, offset);
+  }
+}
+
+TEST_F(LogTest, FindOffsetForTimestamp) {
+  auto log = open_log();
+  append(*log, 5, 1000, 1);  // offsets 0-4, timestamps 1000-1004
+  append(*log, 5, 3000, 2);  // offsets 5-9, 3000-3004
+  append(*log, 5, 2000, 2);  // offsets 10-14, 2000-2004 (out of order)
+  auto at = [&](int64_t ts) { return *log->find_offset_for_timestamp(ts); };
+  EXPECT_EQ(at(1002)->offset, 2);
+  EXPECT_EQ(at(1002)->timestamp_ms, 1002);
+  EXPECT_EQ(at(1500)->offset, 5);
+  EXPECT_EQ(at(3004)->offset, 9);
+  EXPECT_FALSE(at(5000).has_value());
+  EXPECT_EQ(at(earliest_timestamp)->offset, 0);
+  EXPECT_EQ(at(earliest_timestamp)->leader_epoch, 1);
+  EXPECT_EQ(at(latest_timestamp)->offset, 15);
+  EXPECT_EQ(at(latest_timestamp)->leader_epoch, 2);
+  EXPECT_EQ(at(max_timestamp)->timestamp_ms, 3004);
+  EXPECT_EQ(at(max_timestamp)->offset, 9);
+}
+
+TEST_F(LogTest, LogStartOffsetAndDeleteRecords) {
+  config_.segment_bytes = 500;
+  auto log = open_log();
+  for (int i = 0; i < 10; ++i) append(*log, 2, 1000, 0, 100);
+  size_t segments = log->segment_count();
+  ASSERT_TRUE(log->set_log_start_offset(7));
+  EXPECT_EQ(log->log_start_offset(), 7);
+  EXPECT_LT(log->segment_count(), segments);
+  EXPECT_EQ(log->read(6, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
+  EXPECT_EQ(batches_in(log->read(7, 1, INT64_MAX)->range).front().base_offset, 6);
+  EXPECT_EQ(log->find_offset_for_timestamp(earliest_timestamp)->value().offset, 7);
+  EXPECT_EQ(log->set_log_start_offset(100).code(), Errc::offset_out_of_range);
+  ASSERT_TRUE(log->set_log_start_offset(3));  // never lowers
+  EXPECT_EQ(log->log_start_offset(), 7);
+}
+
+TEST_F(LogTest, TruncateToDropsWholeBatchesAndEpochs) {
+  config_.segment_bytes = 600;
+  auto log = open_log();
+  for (int i = 0; i < 10; ++i) append(*log, 3, 1000 + i, i < 4 ? 1 : 2, 100);
+  ASSERT_TRUE(log->truncate_to(16));  // batch [15, 17] goes
+  EXPECT_EQ(log->log_end_offset(), 15);
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{1, 0}, {2, 12}}));
+  ASSERT_TRUE(log->truncate_to(14));  // batch [12, 14] goes, epoch 2 too
+  EXPECT_EQ(log->log_end_offset(), 12);
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{1, 0}}));
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{0, 3, 6, 9}));
+  AppendResult again = append(*log, 1, 5000, 3);
+  EXPECT_EQ(again.first_offset, 12);
+  EXPECT_EQ(log->end_offset_for_epoch(1), (EpochEndOffset{1, 12}));
+}
+
+TEST_F(LogTest, TruncateFullyRestartsAtANewOffset) {
+  auto log = open_log();
+  append(*log, 5, 1000, 1);
+  ASSERT_TRUE(log->truncate_fully(100));
+  EXPECT_EQ(log->log_start_offset(), 100);
+  EXPECT_EQ(log->log_end_offset(), 100);
+  EXPECT_TRUE(log->epoch_entries().empty());
+  EXPECT_EQ(append(*log, 2, 1000, 4).first_offset, 100);
+  EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{100}));
+}
+
+TEST_F(LogTest, FollowerAppendKeepsOffsetsAndRollsOnAGap) {
+  auto log = open_log();
+  auto batch = make_batch(3, 1000, 8, 0, 4);
+  ASSERT_TRUE(log->append_as_follower(batch));
+  auto behind = make_batch(1, 1000, 8, 1, 4);
+  EXPECT_FALSE(log->append_as_follower(behind));
+  auto far = make_batch(2, 1000, 8, int64_t{1} << 33, 5);
+  ASSERT_TRUE(log->append_as_follower(far));
+  EXPECT_EQ(log->log_end_offset(), (int64_t{1} << 33) + 2);
+  EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, int64_t{1} << 33}));
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{4, 0}, {5, int64_t{1} << 33}}));
+}
+
+TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
+  config_.segment_bytes = 500;
+  config_.retention_bytes = 1500;
+  config_.file_delete_delay_ms = 1000;
+  auto log = open_log();
+  for (int i = 0; i < 20; ++i) append(*log, 2, 1000, 0, 100);
+  uint64_t before = log->size_bytes();
+  // Nothing above the high watermark goes.
+  EXPECT_EQ(log->apply_retention(0)->deleted_segments, 0u);
+  auto result = log->apply_retention(log->log_end_offset());
+  ASSERT_TRUE(result);
+  EXPECT_GT(result->deleted_segments, 0u);
+  EXPECT_LE(log->size_bytes(), 1500u + 500u);
+  EXPECT_EQ(log->size_bytes(), before - result->deleted_bytes);
+  EXPECT_EQ(log->log_start_offset(), log->segment_base_offsets().front());
+  auto names = *fs_.list_dir("/logs/orders-3");
+  EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
+  now_ms_ += 1001;
+  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  names = *fs_.list_dir("/logs/orders-3");
+  EXPECT_FALSE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }));
+  // Time: every closed segment's timestamps (1000..) are old now.
+  config_.retention_bytes = -1;
+  config_.retention_ms = 1000;
+  log->set_config(config_);
+  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_EQ(all_base_offsets(*log).back(), 38);
+}
+
+TEST_F(LogTest, ReadRangeSurvivesSegmentDeletion) {
+  config_.segment_bytes = 500;
+  config_.file_delete_delay_ms = 0;
+  auto log = open_log();
+  for (int i = 0; i < 10; ++i) append(*log, 2, 1000, 0, 100);
+  auto read = log->read(0, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(read);
+  ASSERT_TRUE(log->set_log_start_offset(log->log_end_offset()));
+  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  EXPECT_EQ(batches_in(read->range).front().base_offset, 0);
+}
+
+TEST_F(LogTest, FlushTracksRecoveryPointAndFlushSettings) {
+  config_.flush_messages = 5;
+  auto log = open_log();
+  append(*log, 3);
+  EXPECT_FALSE(log->flush_due());
+  append(*log, 3);
+  EXPECT_TRUE(log->flush_due());
+  FlushPlan plan = log->prepare_flush();
+  EXPECT_FALSE(plan.files.empty());
+  EXPECT_EQ(plan.dir_to_sync, "/logs/orders-3");
+  ASSERT_TRUE(Log::execute_flush(fs_, plan));
+  log->complete_flush(plan);
+  EXPECT_EQ(log->recovery_point(), 6);
+  EXPECT_FALSE(log->flush_due());
+  // A truncation between prepare and complete voids the flush.
+  append(*log, 2);
+  plan = log->prepare_flush();
+  ASSERT_TRUE(log->truncate_to(6));
+  append(*log, 2);
+  ASSERT_TRUE(Log::execute_flush(fs_, plan));
+  log->complete_flush(plan);
+  EXPECT_EQ(log->recovery_point(), 6);
+}
+
+TEST_F(LogTest, TopicIdIsWrittenAndChecked) {
+  LogOptions o = options();
+  o.topic_id.bytes[3] = 9;
+  { auto log = open_log(o); }
+  EXPECT_EQ(*read_partition_metadata(fs_, "/logs/orders-3"), o.topic_id);
+  o.topic_id.bytes[3] = 8;
+  auto other = Log::open(fs_, o);
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.status().message().find("inconsistent topic id"), std::string::npos);
+}
+
+TEST_F(LogTest, IoErrorsAreValues) {
+  auto log = open_log();
+  append(*log, 1);
+  fs_.fail_writes(true);
+  auto batch = make_batch(1, 1000);
+  auto failed = log->append_as_leader(batch, 0);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.status().code(), Errc::io_error);
+  EXPECT_FALSE(log->flush());
+  fs_.fail_writes(false);
+  EXPECT_EQ(log->log_end_offset(), 1);
+  EXPECT_EQ(append(*log, 1).first_offset, 1);
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{0, 1}));
+}
+
+}  // namespace
+}  // namespace sluice::storage
