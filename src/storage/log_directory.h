@@ -1,0 +1,69 @@
+#pragma once
+// One of the broker's log.dirs: the partition logs in it and its per-dir
+// files (docs/storage.md): recovery-point-offset-checkpoint,
+// log-start-offset-checkpoint, replication-offset-checkpoint and the
+// clean-shutdown marker .kafka_cleanshutdown.
+//
+// open() reads the checkpoints and the marker, then removes the marker
+// (durably) before any log is written, so a crash from then on is seen as
+// unclean at the next start. close() flushes every log, writes the
+// checkpoints, then the marker: the next open skips the recovery scans.
+//
+// Concurrency: open/close and create_log/remove-style calls are made by one
+// thread (the log manager); each Log then follows its own contract (log.h).
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "storage/log.h"
+
+namespace sluice::storage {
+
+inline constexpr char clean_shutdown_file[] = ".kafka_cleanshutdown";
+
+struct LogDirectoryOptions {
+  std::string path;
+  std::function<LogConfig(const TopicPartition&)> config_for = [](const TopicPartition&) { return LogConfig{}; };
+  NowMs now_ms = system_now_ms;
+  Logger logger = log_to_stderr;
+};
+
+class LogDirectory {
+ public:
+  static Result<std::unique_ptr<LogDirectory>> open(FileSystem& fs, LogDirectoryOptions options);
+
+  // The log of a partition in this dir, or nullptr.
+  Log* find(const TopicPartition& tp) const;
+  // Creates (or opens, if present) the log of a partition.
+  Result<Log*> create_log(const TopicPartition& tp, const Uuid& topic_id);
+  const std::map<TopicPartition, std::unique_ptr<Log>>& logs() const { return logs_; }
+
+  // The high watermarks saved at the last checkpoint (the replica manager's).
+  const OffsetCheckpoint& replication_offsets() const { return replication_offsets_; }
+  void set_replication_offset(const TopicPartition& tp, int64_t high_watermark) {
+    replication_offsets_[tp] = high_watermark;
+  }
+  // Writes the three checkpoints from the logs' current state (periodically,
+  // as Kafka's log.flush.offset.checkpoint.interval.ms).
+  Status write_checkpoints();
+  // Closes every log, writes the checkpoints and the clean-shutdown marker.
+  Status close();
+  bool had_clean_shutdown() const { return had_clean_shutdown_; }
+
+ private:
+  LogDirectory(FileSystem& fs, LogDirectoryOptions options) : fs_(fs), options_(std::move(options)) {}
+  Status load();
+  Result<Log*> open_log(const TopicPartition& tp, const Uuid& topic_id);
+  std::string at(const char* name) const { return join_path(options_.path, name); }
+
+  FileSystem& fs_;
+  LogDirectoryOptions options_;
+  std::map<TopicPartition, std::unique_ptr<Log>> logs_;
+  OffsetCheckpoint recovery_points_;
+  OffsetCheckpoint log_start_offsets_;
+  OffsetCheckpoint replication_offsets_;
+  bool had_clean_shutdown_ = false;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,308 @@
+// Crash and corruption recovery, with the in-memory file system (crashes
+// that drop unsynced writes) and with real files (truncation, flipped bytes,
+// deleted indexes).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "log_test_util.h"
+#include "storage/log_directory.h"
+#include "storage/memory_file_system.h"
+#include "storage/posix_file_system.h"
+#include "test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::all_base_offsets;
+using testing::make_batch;
+
+const TopicPartition tp{"events", 0};
+
+struct Harness {
+  FileSystem& fs;
+  std::string root;
+  LogConfig config;
+  std::vector<std::string> lines;
+
+  Result<std::unique_ptr<LogDirectory>> open() {
+    LogDirectoryOptions options;
+    options.path = root;
+    options.config_for = [this](const TopicPartition&) { return config; };
+    options.logger = [this](std::string_view line) { lines.emplace_back(line); };
+    return LogDirectory::open(fs, options);
+  }
+  std::unique_ptr<LogDirectory> open_ok() {
+    auto dir = open();
+    EXPECT_TRUE(dir) << dir.status().to_string();
+    return dir ? std::move(*dir) : nullptr;
+  }
+  bool logged(const std::string& needle) const {
+    for (const auto& line : lines)
+      if (line.find(needle) != std::string::npos) return true;
+    return false;
+  }
+};
+
+int64_t append(Log& log, int count, size_t value_bytes = 50, int32_t epoch = 1) {
+  auto batch = make_batch(count, 1000, value_bytes);
+  auto result = log.append_as_leader(batch, epoch);
+  EXPECT_TRUE(result) << result.status().to_string();
+  return result ? result->last_offset : -1;
+}
+
+// Offsets are contiguous from the start and every batch is whole and valid.
+void expect_consistent(Log& log) {
+  auto bases = all_base_offsets(log);
+  if (bases.empty()) {
+    EXPECT_EQ(log.log_start_offset(), log.log_end_offset());
+    return;
+  }
+  EXPECT_EQ(bases.front(), log.log_start_offset());
+  auto read = log.read(bases.back(), 1 << 20, INT64_MAX);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->next_offset, log.log_end_offset());
+}
+
+class MemoryCrashTest : public ::testing::TestWithParam<uint64_t> {};
+
+// Random appends, flushes, rolls, truncations and crashes: after each crash
+// everything flushed is still there, the log is consistent, and it keeps
+// working.
+TEST_P(MemoryCrashTest, FlushedDataSurvivesAndTheLogStaysConsistent) {
+  uint64_t seed = GetParam();
+  std::mt19937_64 random(seed);
+  MemoryFileSystem fs(seed);
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  h.config.segment_bytes = 2000;
+  h.config.index_interval_bytes = 300;
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  int64_t durable_end = 0;
+  for (int step = 0; step < 300; ++step) {
+    switch (random() % 10) {
+      case 0:
+        ASSERT_TRUE(log->flush());
+        durable_end = log->log_end_offset();
+        break;
+      case 1:
+        if (log->log_end_offset() > 0) {
+          int64_t target = static_cast<int64_t>(random() % static_cast<uint64_t>(log->log_end_offset()));
+          ASSERT_TRUE(log->truncate_to(target));
+          durable_end = std::min(durable_end, log->log_end_offset());
+        }
+        break;
+      case 2: {
+        bool clean = random() % 4 == 0;
+        if (clean) {
+          ASSERT_TRUE(dir->close());
+          durable_end = log->log_end_offset();
+        } else if (random() % 2 == 0) {
+          ASSERT_TRUE(dir->write_checkpoints());
+        }
+        dir.reset();
+        fs.simulate_crash(random() % 2 ? CrashMode::keep_random_prefix : CrashMode::drop_unsynced);
+        dir = h.open_ok();
+        ASSERT_TRUE(dir);
+        EXPECT_EQ(dir->had_clean_shutdown(), clean);
+        log = dir->find(tp);
+        ASSERT_NE(log, nullptr);
+        EXPECT_GE(log->log_end_offset(), durable_end) << "seed " << seed << " step " << step;
+        expect_consistent(*log);
+        break;
+      }
+      default:
+        append(*log, 1 + static_cast<int>(random() % 5), random() % 200);
+    }
+  }
+  expect_consistent(*log);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, MemoryCrashTest, ::testing::Range<uint64_t>(1, 41));
+
+TEST(MemoryCrash, UnsyncedTailIsLostButNotTheSyncedPrefix) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  append(*log, 3, 50, 1);
+  append(*log, 3, 50, 2);
+  ASSERT_TRUE(log->flush());
+  append(*log, 3, 50, 3);
+  append(*log, 3, 50, 3);
+  EXPECT_EQ(log->epoch_entries().back().epoch, 3);
+  dir.reset();
+  fs.simulate_crash();
+  dir = h.open_ok();
+  log = dir->find(tp);
+  EXPECT_EQ(log->log_end_offset(), 6);
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{0, 3}));
+  // The epoch cache follows the log, though its checkpoint had epoch 3.
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{1, 0}, {2, 3}}));
+  EXPECT_EQ(append(*log, 1), 6);
+}
+
+TEST(MemoryCrash, NewLogNeverFlushedComesBackEmpty) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  append(*log, 5);
+  dir.reset();
+  fs.simulate_crash();
+  dir = h.open_ok();
+  log = dir->find(tp);
+  if (log != nullptr) {
+    EXPECT_EQ(log->log_end_offset(), 0);
+  }
+  EXPECT_TRUE(*dir->create_log(tp, Uuid{}));
+}
+
+// Real files in a temp dir.
+class FileRecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.root = temp_.path() + "/logs";
+    h_.config.index_interval_bytes = 200;
+  }
+  // Writes `batches` batches of 4 records, then stops without a clean close.
+  void write_log(int batches, bool clean) {
+    auto dir = h_.open_ok();
+    Log* log = *dir->create_log(tp, Uuid{});
+    for (int i = 0; i < batches; ++i) append(*log, 4, 60);
+    ASSERT_TRUE(log->flush());
+    if (clean) {
+      ASSERT_TRUE(dir->close());
+    }
+  }
+  std::string segment_path(const char* suffix) {
+    return h_.root + "/events-0/" + segment_file_stem(0) + suffix;
+  }
+  uint64_t batch_bytes() { return make_batch(4, 1000, 60).size(); }
+
+  testing::TempDir temp_;
+  PosixFileSystem fs_;
+  Harness h_{fs_, "", {}, {}};
+};
+
+TEST_F(FileRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
+  write_log(5, false);
+  uint64_t size = std::filesystem::file_size(segment_path(".log"));
+  uint64_t last_start = size - batch_bytes();
+  for (uint64_t cut = last_start; cut < size; ++cut) {
+    std::filesystem::resize_file(segment_path(".log"), cut);
+    h_.lines.clear();
+    auto dir = h_.open_ok();
+    Log* log = dir->find(tp);
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->log_end_offset(), 16) << "cut at " << cut;
+    EXPECT_EQ(std::filesystem::file_size(segment_path(".log")), last_start);
+    if (cut > last_start) {
+      EXPECT_TRUE(h_.logged("truncated " + std::to_string(cut - last_start) + " bytes from offset 16"))
+          << (h_.lines.empty() ? "no log line" : h_.lines.front());
+    }
+    expect_consistent(*log);
+    // Put the tail back for the next cut: append the same batch again.
+    EXPECT_EQ(append(*log, 4, 60), 19);
+    ASSERT_TRUE(log->flush());
+  }
+}
+
+TEST_F(FileRecoveryTest, FlippedByteCutsFromTheCorruptBatch) {
+  write_log(6, false);
+  {
+    std::fstream file(segment_path(".log"), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(batch_bytes() * 3 + 70));  // inside batch 3's records
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(static_cast<std::streamoff>(batch_bytes() * 3 + 70));
+    byte = static_cast<char>(byte ^ 0x5a);
+    file.write(&byte, 1);
+  }
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  EXPECT_EQ(log->log_end_offset(), 12);
+  EXPECT_TRUE(h_.logged("truncated " + std::to_string(batch_bytes() * 3) + " bytes from offset 12"));
+  EXPECT_TRUE(h_.logged("corrupt_crc"));
+  expect_consistent(*log);
+}
+
+TEST_F(FileRecoveryTest, GarbageAfterTheLastBatchIsCut) {
+  write_log(3, false);
+  {
+    std::ofstream file(segment_path(".log"), std::ios::app | std::ios::binary);
+    file << std::string(100, '\x07');
+  }
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  EXPECT_EQ(log->log_end_offset(), 12);
+  EXPECT_TRUE(h_.logged("truncated 100 bytes from offset 12"));
+}
+
+TEST_F(FileRecoveryTest, CleanShutdownSkipsTheScanAndMissingIndexIsRebuilt) {
+  write_log(20, true);
+  EXPECT_TRUE(std::filesystem::exists(h_.root + "/.kafka_cleanshutdown"));
+  EXPECT_TRUE(std::filesystem::exists(h_.root + "/recovery-point-offset-checkpoint"));
+  auto index_size = std::filesystem::file_size(segment_path(".index"));
+  ASSERT_GT(index_size, 0u);
+  std::filesystem::remove(segment_path(".index"));
+  {
+    auto dir = h_.open_ok();
+    EXPECT_TRUE(dir->had_clean_shutdown());
+    // The marker is gone as soon as the dir is open: a crash now is unclean.
+    EXPECT_FALSE(std::filesystem::exists(h_.root + "/.kafka_cleanshutdown"));
+    Log* log = dir->find(tp);
+    EXPECT_EQ(log->log_end_offset(), 80);
+    EXPECT_TRUE(h_.logged("rebuilt the indexes"));
+    EXPECT_EQ(std::filesystem::file_size(segment_path(".index")), index_size);
+    auto read = log->read(57, 1, INT64_MAX);
+    EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 56);
+    ASSERT_TRUE(dir->close());
+  }
+  auto text = std::ifstream(h_.root + "/recovery-point-offset-checkpoint");
+  std::string content((std::istreambuf_iterator<char>(text)), {});
+  EXPECT_EQ(content, "0\n1\nevents 0 80\n");
+}
+
+TEST_F(FileRecoveryTest, CorruptIndexIsRebuilt) {
+  write_log(20, true);
+  std::filesystem::resize_file(segment_path(".index"), std::filesystem::file_size(segment_path(".index")) - 3);
+  std::filesystem::resize_file(segment_path(".timeindex"), 5);
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  EXPECT_EQ(log->log_end_offset(), 80);
+  EXPECT_TRUE(h_.logged("rebuilt the indexes"));
+  EXPECT_EQ(std::filesystem::file_size(segment_path(".index")) % 8, 0u);
+  EXPECT_EQ(std::filesystem::file_size(segment_path(".timeindex")) % 12, 0u);
+  expect_consistent(*log);
+}
+
+TEST_F(FileRecoveryTest, LaterSegmentsAfterACorruptOneAreDeleted) {
+  h_.config.segment_bytes = 1000;
+  write_log(20, false);
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  auto bases = log->segment_base_offsets();
+  ASSERT_GE(bases.size(), 3u);
+  dir.reset();
+  std::string second = h_.root + "/events-0/" + segment_file_stem(bases[1]) + ".log";
+  std::filesystem::resize_file(second, 30);
+  dir = h_.open_ok();
+  log = dir->find(tp);
+  EXPECT_EQ(log->log_end_offset(), bases[1]);
+  EXPECT_EQ(log->segment_count(), 2u);
+  EXPECT_TRUE(h_.logged("after the corrupt one"));
+  expect_consistent(*log);
+}
+
+}  // namespace
+}  // namespace sluice::storage
