@@ -46,10 +46,12 @@ CPP_KEYWORDS = {
     "try", "typedef", "typeid", "typename", "union", "unsigned", "using", "virtual", "void",
     "volatile", "while", "xor", "concept", "requires", "co_await", "co_return", "co_yield",
 }
-# Member names that would collide with what every generated struct declares.
-RESERVED_MEMBERS = {"size", "encode", "decode", "version", "unknown_tagged_fields", "api_key",
-                    "min_version", "max_version", "first_flexible_version", "message_name",
-                    "writer", "reader", "tagged", "flexible", "total"}
+# Member names that would collide with what every generated struct declares
+# (`version` is the parameter of encode/size/decode), and with the constants
+# of a top-level message struct.
+RESERVED_MEMBERS = {"size", "encode", "decode", "version", "unknown_tagged_fields"}
+TOP_LEVEL_RESERVED = {"api_key", "min_version", "max_version", "first_flexible_version",
+                      "message_name", "Response"}
 
 
 def snake_case(name):
@@ -196,8 +198,8 @@ class Message:
         for struct in list(self.registry.values()):
             self.resolve(struct)
         for field in self.top.fields:
-            if field.member in ("api_key", "min_version", "max_version"):
-                raise SystemExit(f"{self.name}: field {field.name} collides with a constant")
+            if field.member in TOP_LEVEL_RESERVED:
+                field.member += "_"
 
     def register(self, name, field_specs):
         if name in self.registry:
