@@ -1,0 +1,66 @@
+#pragma once
+// The contract between the network layer and whoever answers requests.
+//
+// net frames bytes and keeps order; it does not know Kafka's APIs. A
+// RequestHandler gets each request frame (the bytes after the 4-byte size)
+// and answers it exactly once through the `Respond` callback, now or later and
+// from any thread. Responses leave a connection in request order however they
+// complete (pipelining): a late acks=all Produce holds back the answers queued
+// behind it.
+//
+// Ordering rule for handlers: effects that must follow request order (appends
+// of pipelined Produce requests) happen inside handle(), before it returns;
+// only the *answer* may be deferred.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+
+namespace sluice::net {
+
+// One answer. `body` is the response header + message (no size prefix: net
+// writes it). Bytes referenced by `body.write_external` must stay alive until
+// the response is written: `keep_alive` holds their owners.
+struct Response {
+  WireWriter body;
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  bool send = true;               // false: nothing is written (Produce with acks=0)
+  bool close_after = false;       // close the connection once this is written
+
+  static Response none() {
+    Response response;
+    response.send = false;
+    return response;
+  }
+  static Response close() {
+    Response response;
+    response.send = false;
+    response.close_after = true;
+    return response;
+  }
+};
+
+// Identifies the peer of a request, for logs, quotas and (later) ACLs.
+struct ConnectionInfo {
+  uint64_t connection_id = 0;
+  std::string listener_name;
+  std::string peer_address;  // "ip:port"
+};
+
+using Respond = std::function<void(Response)>;
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // Called on the connection's reactor thread, in arrival order. `respond`
+  // must be called exactly once; it may outlive the connection (a response
+  // for a closed connection is dropped).
+  virtual void handle(const ConnectionInfo& connection, std::vector<uint8_t> frame,
+                      Respond respond) = 0;
+};
+
+}  // namespace sluice::net

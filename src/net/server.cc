@@ -1,0 +1,364 @@
+#include "net/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <array>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "base/assert.h"
+
+namespace sluice::net {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// Responses written per gathered write: bounds the iovec count of one writev.
+constexpr size_t responses_per_write_max = 32;
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, ConnectionInfo info, const ServerConfig& config,
+             RequestHandler& handler, std::atomic<size_t>& open_count)
+      : socket_(std::move(socket)),
+        info_(std::move(info)),
+        config_(config),
+        handler_(handler),
+        open_count_(open_count),
+        idle_timer_(socket_.get_executor()),
+        in_flight_wait_(socket_.get_executor()) {
+    ++open_count_;
+  }
+  ~Connection() { --open_count_; }
+
+  void start() {
+    last_activity_ = Clock::now();
+    asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), asio::detached);
+    arm_idle_timer();
+  }
+
+  // Closes the socket; pending answers are dropped. Reactor thread only.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    idle_timer_.cancel();
+    in_flight_wait_.cancel();
+  }
+
+  bool idle() const { return slots_.empty(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  struct Slot {
+    std::optional<Response> response;
+  };
+
+  static awaitable<void> read_loop(std::shared_ptr<Connection> self) {
+    try {
+      while (!self->closed_) {
+        std::optional<std::vector<uint8_t>> frame = co_await self->read_frame();
+        if (!frame) break;
+        while (self->slots_.size() >= static_cast<size_t>(
+                                          self->config_.max_in_flight_requests_per_connection) &&
+               !self->closed_) {
+          self->in_flight_wait_.expires_at(Clock::time_point::max());
+          asio::error_code ignored;
+          co_await self->in_flight_wait_.async_wait(asio::redirect_error(use_awaitable, ignored));
+        }
+        if (self->closed_) break;
+        self->dispatch(std::move(*frame));
+      }
+    } catch (const std::exception& error) {
+      if (!self->closed_)
+        spdlog::debug("connection {} from {}: {}", self->info_.connection_id,
+                      self->info_.peer_address, error.what());
+    }
+    self->close();
+  }
+
+  // One request frame, or nullopt when the peer closed or sent a bad size.
+  awaitable<std::optional<std::vector<uint8_t>>> read_frame() {
+    uint8_t size_bytes[4];
+    co_await asio::async_read(socket_, asio::buffer(size_bytes), use_awaitable);
+    WireReader size_reader(size_bytes);
+    int32_t size = size_reader.read_int32();
+    if (size < 0 || size > config_.socket_request_max_bytes) {
+      spdlog::warn(
+          "closing connection {} from {}: request frame of {} bytes is outside 0..{} "
+          "(socket.request.max.bytes)",
+          info_.connection_id, info_.peer_address, size, config_.socket_request_max_bytes);
+      co_return std::nullopt;
+    }
+    std::vector<uint8_t> frame(static_cast<size_t>(size));
+    co_await asio::async_read(socket_, asio::buffer(frame), use_awaitable);
+    last_activity_ = Clock::now();
+    co_return frame;
+  }
+
+  void dispatch(std::vector<uint8_t> frame) {
+    uint64_t sequence = first_sequence_ + slots_.size();
+    slots_.emplace_back();
+    std::weak_ptr<Connection> weak = weak_from_this();
+    asio::any_io_executor executor = socket_.get_executor();
+    handler_.handle(info_, std::move(frame), [weak, executor, sequence](Response response) {
+      asio::post(executor, [weak, sequence, response = std::move(response)]() mutable {
+        if (auto self = weak.lock()) self->complete(sequence, std::move(response));
+      });
+    });
+  }
+
+  void complete(uint64_t sequence, Response response) {
+    if (closed_) return;
+    SLUICE_ASSERT(sequence >= first_sequence_ && sequence < first_sequence_ + slots_.size(),
+                  "a response for a request this connection does not wait for");
+    Slot& slot = slots_[sequence - first_sequence_];
+    SLUICE_ASSERT(!slot.response.has_value(), "a request answered twice");
+    slot.response = std::move(response);
+    if (!writing_) {
+      writing_ = true;
+      asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
+    }
+  }
+
+  // Writes every answer at the head of the queue that is ready, in order,
+  // several per gathered write.
+  static awaitable<void> write_loop(std::shared_ptr<Connection> self) {
+    try {
+      while (!self->closed_ && !self->slots_.empty() && self->slots_.front().response) {
+        std::vector<Response> ready;
+        while (!self->slots_.empty() && self->slots_.front().response &&
+               ready.size() < responses_per_write_max) {
+          ready.push_back(std::move(*self->slots_.front().response));
+          self->slots_.pop_front();
+          ++self->first_sequence_;
+        }
+        self->in_flight_wait_.cancel();
+        bool close_after = co_await self->write_responses(ready);
+        self->last_activity_ = Clock::now();
+        if (close_after) {
+          self->close();
+          break;
+        }
+      }
+    } catch (const std::exception& error) {
+      spdlog::debug("connection {} write failed: {}", self->info_.connection_id, error.what());
+      self->close();
+    }
+    self->writing_ = false;
+  }
+
+  awaitable<bool> write_responses(std::vector<Response>& ready) {
+    std::vector<std::array<uint8_t, 4>> size_prefixes(ready.size());
+    std::vector<asio::const_buffer> buffers;
+    std::vector<std::vector<WireWriter::Slice>> slices(ready.size());
+    bool close_after = false;
+    for (size_t i = 0; i < ready.size(); ++i) {
+      close_after = close_after || ready[i].close_after;
+      if (!ready[i].send) continue;
+      uint32_t size = static_cast<uint32_t>(ready[i].body.size());
+      size_prefixes[i] = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
+                          static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
+      buffers.emplace_back(size_prefixes[i].data(), 4);
+      slices[i] = ready[i].body.slices();
+      for (const WireWriter::Slice& slice : slices[i]) buffers.emplace_back(slice.data, slice.size);
+    }
+    if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
+    co_return close_after;
+  }
+
+  void arm_idle_timer() {
+    auto idle = std::chrono::milliseconds(config_.connections_max_idle_ms);
+    idle_timer_.expires_at(last_activity_ + idle);
+    idle_timer_.async_wait([weak = weak_from_this(), idle](asio::error_code error) {
+      auto self = weak.lock();
+      if (error || !self || self->closed_) return;
+      if (self->slots_.empty() && Clock::now() - self->last_activity_ >= idle) {
+        spdlog::info("closing connection {} from {}: idle for {} ms (connections.max.idle.ms)",
+                     self->info_.connection_id, self->info_.peer_address, idle.count());
+        self->close();
+        return;
+      }
+      self->arm_idle_timer();
+    });
+  }
+
+  tcp::socket socket_;
+  ConnectionInfo info_;
+  const ServerConfig& config_;
+  RequestHandler& handler_;
+  std::atomic<size_t>& open_count_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer in_flight_wait_;
+  Clock::time_point last_activity_;
+  std::deque<Slot> slots_;
+  uint64_t first_sequence_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct Server::State {
+  ServerConfig config;
+  RequestHandler& handler;
+  std::vector<std::unique_ptr<asio::io_context>> reactors;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards;
+  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<uint16_t> bound_ports;
+  std::atomic<size_t> open_connections{0};
+  std::atomic<uint64_t> next_connection_id{1};
+  std::mutex connections_mutex;
+  std::vector<std::weak_ptr<Connection>> connections;
+  size_t next_reactor = 0;
+
+  State(ServerConfig server_config, RequestHandler& request_handler)
+      : config(std::move(server_config)), handler(request_handler) {}
+
+  asio::io_context& pick_reactor() {
+    asio::io_context& reactor = *reactors[next_reactor];
+    next_reactor = (next_reactor + 1) % reactors.size();
+    return reactor;
+  }
+
+  void accept_next(size_t listener_index) {
+    tcp::acceptor& acceptor = *acceptors[listener_index];
+    asio::io_context& reactor = pick_reactor();
+    acceptor.async_accept(reactor, [this, listener_index](asio::error_code error,
+                                                           tcp::socket socket) {
+      if (error == asio::error::operation_aborted || !acceptors[listener_index]->is_open()) return;
+      if (!error) adopt(std::move(socket), listener_index);
+      else spdlog::warn("accept failed: {}", error.message());
+      accept_next(listener_index);
+    });
+  }
+
+  void adopt(tcp::socket socket, size_t listener_index) {
+    asio::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ConnectionInfo info;
+    info.connection_id = next_connection_id++;
+    info.listener_name = config.listeners[listener_index].name;
+    info.peer_address = endpoint_text(socket.remote_endpoint(ignored));
+    auto connection = std::make_shared<Connection>(std::move(socket), std::move(info), config,
+                                                   handler, open_connections);
+    {
+      std::lock_guard lock(connections_mutex);
+      std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
+      connections.push_back(connection);
+    }
+    asio::post(connection->executor(), [connection] { connection->start(); });
+  }
+
+  // Runs `action` on each live connection's reactor and waits for all.
+  void for_each_connection(const std::function<void(Connection&)>& action) {
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(connections_mutex);
+      for (const auto& weak : connections)
+        if (auto connection = weak.lock()) live.push_back(std::move(connection));
+    }
+    for (const auto& connection : live) {
+      std::promise<void> done;
+      asio::post(connection->executor(), [&] {
+        action(*connection);
+        done.set_value();
+      });
+      done.get_future().wait();
+    }
+  }
+};
+
+Server::Server(ServerConfig config, RequestHandler& handler)
+    : state_(std::make_unique<State>(std::move(config), handler)) {}
+
+Server::~Server() { stop(0); }
+
+Status Server::start() {
+  int threads = state_->config.reactor_threads > 0
+                    ? state_->config.reactor_threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    state_->reactors.push_back(std::make_unique<asio::io_context>(1));
+    state_->work_guards.push_back(asio::make_work_guard(*state_->reactors.back()));
+  }
+  for (const ListenerConfig& listener : state_->config.listeners) {
+    asio::error_code error;
+    auto address = asio::ip::make_address(listener.host, error);
+    if (error) {
+      asio::ip::tcp::resolver resolver(*state_->reactors[0]);
+      auto results = resolver.resolve(listener.host, std::to_string(listener.port), error);
+      if (!error && !results.empty()) address = results.begin()->endpoint().address();
+    }
+    if (error)
+      return Status(Errc::invalid_value, "listener " + listener.name + ": cannot resolve host '" +
+                                             listener.host + "': " + error.message());
+    tcp::endpoint endpoint(address, listener.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(*state_->reactors[0]);
+    acceptor->open(endpoint.protocol(), error);
+    if (!error) acceptor->set_option(tcp::acceptor::reuse_address(true), error);
+    if (!error) acceptor->bind(endpoint, error);
+    if (!error) acceptor->listen(asio::socket_base::max_listen_connections, error);
+    if (error)
+      return Status(Errc::io_error, "listener " + listener.name + ": cannot listen on " +
+                                        endpoint_text(endpoint) + ": " + error.message());
+    state_->bound_ports.push_back(acceptor->local_endpoint().port());
+    state_->acceptors.push_back(std::move(acceptor));
+  }
+  for (size_t i = 0; i < state_->acceptors.size(); ++i) state_->accept_next(i);
+  for (auto& reactor : state_->reactors)
+    state_->threads.emplace_back([&context = *reactor] { context.run(); });
+  return Status::ok();
+}
+
+uint16_t Server::bound_port(size_t listener_index) const {
+  SLUICE_ASSERT(listener_index < state_->bound_ports.size(), "no such listener");
+  return state_->bound_ports[listener_index];
+}
+
+size_t Server::open_connections() const { return state_->open_connections; }
+
+void Server::stop(int64_t drain_ms) {
+  if (state_->threads.empty()) return;
+  std::promise<void> closed;
+  asio::post(*state_->reactors[0], [&] {
+    asio::error_code ignored;
+    for (auto& acceptor : state_->acceptors) acceptor->close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  auto deadline = Clock::now() + std::chrono::milliseconds(drain_ms);
+  while (Clock::now() < deadline) {
+    std::atomic<bool> all_idle = true;
+    state_->for_each_connection([&](Connection& connection) {
+      if (!connection.idle()) all_idle = false;
+    });
+    if (all_idle) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  state_->for_each_connection([](Connection& connection) { connection.close(); });
+  state_->work_guards.clear();
+  for (auto& reactor : state_->reactors) reactor->stop();
+  for (auto& thread : state_->threads) thread.join();
+  state_->threads.clear();
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,56 @@
+#pragma once
+// Listeners and connections on Asio reactors: one io_context per thread, each
+// connection pinned to one reactor for its life, requests read and answered
+// by C++20 coroutines without a thread per connection.
+//
+// Thread contract: start() and stop() are called from one controlling thread;
+// everything else runs on the reactors.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "net/request.h"
+
+namespace sluice::net {
+
+struct ListenerConfig {
+  std::string name = "PLAINTEXT";
+  std::string host = "127.0.0.1";
+  uint16_t port = 9092;  // 0: any free port (tests); see Server::bound_port
+};
+
+struct ServerConfig {
+  std::vector<ListenerConfig> listeners;
+  int reactor_threads = 0;                          // 0: one per core
+  int32_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
+  int64_t connections_max_idle_ms = 600000;         // connections.max.idle.ms
+  int max_in_flight_requests_per_connection = 128;  // pipelining bound
+};
+
+class Server {
+ public:
+  Server(ServerConfig config, RequestHandler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener and starts the reactors. Fails (naming the address)
+  // if a port cannot be bound.
+  Status start();
+  // The port a listener actually bound (differs from its config for port 0).
+  uint16_t bound_port(size_t listener_index) const;
+  // Stops accepting, gives connections up to `drain_ms` to finish writing the
+  // answers of requests already read, then closes them and joins the reactors.
+  void stop(int64_t drain_ms = 3000);
+
+  size_t open_connections() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sluice::net
