@@ -12,11 +12,6 @@ void log_to_stderr(std::string_view line) {
   std::fprintf(stderr, "sluice storage: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
-int64_t system_now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 Log::Log(FileSystem& fs, LogOptions options, TopicPartition tp)
     : fs_(fs), options_(std::move(options)), topic_partition_(std::move(tp)) {}
 
@@ -63,7 +58,7 @@ Status Log::load() {
   log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
-  last_flush_ms_ = options_.now_ms();
+  last_flush_ms_ = options_.clock->now_ms();
   return Status::ok();
 }
 
@@ -76,7 +71,7 @@ Status Log::load_segments(const std::vector<std::string>& names) {
     }
     auto base = parse_segment_file_name(name, ".log");
     if (!base) continue;
-    auto segment = Segment::open(fs_, options_.dir, *base, options_.config, options_.now_ms());
+    auto segment = Segment::open(fs_, options_.dir, *base, options_.config, options_.clock->now_ms());
     if (!segment) return segment.status();
     segments_[*base] = std::move(*segment);
   }
@@ -88,7 +83,7 @@ Status Log::load_segments(const std::vector<std::string>& names) {
       if (Status s = fs_.remove(join_path(options_.dir, name)); !s) return s;
   }
   if (segments_.empty()) {
-    auto segment = Segment::create(fs_, options_.dir, options_.log_start_offset, options_.config, options_.now_ms());
+    auto segment = Segment::create(fs_, options_.dir, options_.log_start_offset, options_.config, options_.clock->now_ms());
     if (!segment) return segment.status();
     segments_[options_.log_start_offset] = std::move(*segment);
     dir_entries_unsynced_ = true;
@@ -234,7 +229,7 @@ Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHe
 
 Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset) {
   Segment& current = active();
-  if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.now_ms())) return Status::ok();
+  if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms())) return Status::ok();
   if (current.empty()) {
     // An empty active segment cannot hold these offsets: replace it.
     int64_t base = current.base_offset();
@@ -246,7 +241,7 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
 }
 
 Status Log::roll(int64_t new_base_offset) {
-  auto segment = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.now_ms());
+  auto segment = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.clock->now_ms());
   if (!segment) return segment.status();
   segments_[new_base_offset] = std::move(*segment);
   dir_entries_unsynced_ = true;
@@ -260,7 +255,7 @@ Status Log::delete_segment(int64_t base_offset) {
   SLUICE_ASSERT(it != segments_.end(), "deleting an unknown segment");
   if (Status s = it->second->rename_to_deleted(); !s) return s;
   std::string stem = join_path(options_.dir, segment_file_stem(base_offset));
-  int64_t due = options_.now_ms() + options_.config.file_delete_delay_ms;
+  int64_t due = options_.clock->now_ms() + options_.config.file_delete_delay_ms;
   for (const char* suffix : {".log.deleted", ".index.deleted", ".timeindex.deleted"})
     pending_deletes_.push_back({stem + suffix, due});
   segments_.erase(it);
@@ -269,7 +264,7 @@ Status Log::delete_segment(int64_t base_offset) {
 }
 
 Status Log::purge_deleted_files(bool force) {
-  int64_t now = options_.now_ms();
+  int64_t now = options_.clock->now_ms();
   std::vector<PendingDelete> keep;
   for (auto& pending : pending_deletes_) {
     if (!force && pending.due_ms > now) {
@@ -417,7 +412,7 @@ Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
 }
 
 void Log::complete_flush(const FlushPlan& plan) {
-  last_flush_ms_ = options_.now_ms();
+  last_flush_ms_ = options_.clock->now_ms();
   if (plan.truncation_generation != truncation_generation_) {
     dir_entries_unsynced_ = true;  // be safe: resync the directory next time
     return;
@@ -439,12 +434,12 @@ Status Log::flush() {
 bool Log::flush_due() const {
   int64_t unflushed = log_end_offset() - recovery_point_;
   if (unflushed <= 0) return false;
-  return unflushed >= options_.config.flush_messages || options_.now_ms() - last_flush_ms_ >= options_.config.flush_ms;
+  return unflushed >= options_.config.flush_messages || options_.clock->now_ms() - last_flush_ms_ >= options_.config.flush_ms;
 }
 
 Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   RetentionResult result;
-  int64_t now = options_.now_ms();
+  int64_t now = options_.clock->now_ms();
   uint64_t total = size_bytes();
   const LogConfig& config = options_.config;
   while (segments_.size() > 1) {

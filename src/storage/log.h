@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/clock.h"
 #include "base/uuid.h"
 #include "storage/checkpoint_file.h"
 #include "storage/leader_epoch_cache.h"
@@ -37,12 +38,9 @@
 namespace sluice::storage {
 
 using Logger = std::function<void(std::string_view line)>;
-using NowMs = std::function<int64_t()>;
 
 // Writes "sluice storage: <line>" to stderr.
 void log_to_stderr(std::string_view line);
-// Milliseconds since the Unix epoch from the system clock.
-int64_t system_now_ms();
 
 struct LogOptions {
   std::string dir;  // the partition directory; its name is "<topic>-<partition>"
@@ -53,7 +51,7 @@ struct LogOptions {
   int64_t log_start_offset = 0;
   // True if the log dir had a clean-shutdown marker: skip the recovery scan.
   bool clean_shutdown = false;
-  NowMs now_ms = system_now_ms;
+  const Clock* clock = &system_clock();  // outlives the Log
   Logger logger = log_to_stderr;
 };
 

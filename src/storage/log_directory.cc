@@ -51,7 +51,7 @@ Result<Log*> LogDirectory::open_log(const TopicPartition& tp, const Uuid& topic_
   options.log_start_offset = start == log_start_offsets_.end() ? 0 : start->second;
   // Without a recovery point the log was never checkpointed: scan it.
   options.clean_shutdown = had_clean_shutdown_ && recovery_point != recovery_points_.end();
-  options.now_ms = options_.now_ms;
+  options.clock = options_.clock;
   options.logger = options_.logger;
   auto log = Log::open(fs_, std::move(options));
   if (!log) return log.status();

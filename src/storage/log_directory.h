@@ -25,7 +25,7 @@ inline constexpr char clean_shutdown_file[] = ".kafka_cleanshutdown";
 struct LogDirectoryOptions {
   std::string path;
   std::function<LogConfig(const TopicPartition&)> config_for = [](const TopicPartition&) { return LogConfig{}; };
-  NowMs now_ms = system_now_ms;
+  const Clock* clock = &system_clock();  // outlives the LogDirectory
   Logger logger = log_to_stderr;
 };
 

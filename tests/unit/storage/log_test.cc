@@ -21,7 +21,7 @@ class LogTest : public ::testing::Test {
     LogOptions o;
     o.dir = "/logs/orders-3";
     o.config = config_;
-    o.now_ms = [this] { return now_ms_; };
+    o.clock = &clock_;
     o.logger = [this](std::string_view line) { log_lines_.emplace_back(line); };
     return o;
   }
@@ -40,7 +40,7 @@ class LogTest : public ::testing::Test {
 
   MemoryFileSystem fs_;
   LogConfig config_;
-  int64_t now_ms_ = 1'000'000;
+  ManualClock clock_{1'000'000};
   std::vector<std::string> log_lines_;
 };
 
@@ -130,7 +130,7 @@ TEST_F(LogTest, RollsBySizeAndTimeAndReadsAcrossSegments) {
   for (int i = 0; i < 20; ++i) expected.push_back(i * 2);
   EXPECT_EQ(all_base_offsets(*log), expected);
   size_t before = log->segment_count();
-  now_ms_ += config_.segment_ms;
+  clock_.advance_ms(config_.segment_ms);
   append(*log, 1);
   EXPECT_EQ(log->segment_count(), before + 1);
   EXPECT_EQ(log->segment_base_offsets().back(), 40);
@@ -242,7 +242,7 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   EXPECT_EQ(log->log_start_offset(), log->segment_base_offsets().front());
   auto names = *fs_.list_dir("/logs/orders-3");
   EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
-  now_ms_ += 1001;
+  clock_.advance_ms(1001);
   ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
   names = *fs_.list_dir("/logs/orders-3");
   EXPECT_FALSE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }));
