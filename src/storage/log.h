@@ -154,6 +154,9 @@ class Log {
   // log start offset; their files become *.deleted and are removed once
   // file.delete.delay.ms has passed (also checked here).
   Result<RetentionResult> apply_retention(int64_t high_watermark);
+  // Removes the *.deleted files whose file.delete.delay.ms has passed (the
+  // log manager runs it more often than retention).
+  Status remove_expired_deleted_files() { return purge_deleted_files(false); }
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();

@@ -70,6 +70,17 @@ Result<Log*> LogDirectory::create_log(const TopicPartition& tp, const Uuid& topi
   return open_log(tp, topic_id);
 }
 
+std::unique_ptr<Log> LogDirectory::release_log(const TopicPartition& tp) {
+  auto it = logs_.find(tp);
+  if (it == logs_.end()) return nullptr;
+  std::unique_ptr<Log> log = std::move(it->second);
+  logs_.erase(it);
+  recovery_points_.erase(tp);
+  log_start_offsets_.erase(tp);
+  replication_offsets_.erase(tp);
+  return log;
+}
+
 Status LogDirectory::write_checkpoints() {
   OffsetCheckpoint recovery_points, log_start_offsets;
   for (const auto& [tp, log] : logs_) {

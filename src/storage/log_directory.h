@@ -38,6 +38,9 @@ class LogDirectory {
   // Creates (or opens, if present) the log of a partition.
   Result<Log*> create_log(const TopicPartition& tp, const Uuid& topic_id);
   const std::map<TopicPartition, std::unique_ptr<Log>>& logs() const { return logs_; }
+  // Takes a partition's log out of this dir (the log manager deletes it);
+  // nullptr if absent. Its checkpoint entries go with it.
+  std::unique_ptr<Log> release_log(const TopicPartition& tp);
 
   // The high watermarks saved at the last checkpoint (the replica manager's).
   const OffsetCheckpoint& replication_offsets() const { return replication_offsets_; }
