@@ -55,6 +55,7 @@ TOP_LEVEL_RESERVED = {"api_key", "min_version", "max_version", "first_flexible_v
 
 
 def snake_case(name):
+    name = name.replace("KRaft", "Kraft")  # one word: kraft_version_record, not k_raft_...
     out = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     out = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", out)
     out = out.lower()

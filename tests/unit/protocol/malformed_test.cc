@@ -101,7 +101,8 @@ TEST(Malformed, KnownTaggedFieldMustFillItsSize) {
 
 TEST(Malformed, RequestHeaderTooShortOrUnknownKey) {
   RequestHeader header;
-  WireReader short_reader{Bytes(bytes_of({0, 1, 0}))};
+  std::vector<uint8_t> too_short = bytes_of({0, 1, 0});
+  WireReader short_reader{Bytes(too_short)};
   EXPECT_EQ(decode_request_header(short_reader, header).code(), Errc::truncated);
 
   // Unknown key: decoded as header v1 so the correlation id can be logged.

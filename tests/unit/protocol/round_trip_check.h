@@ -1,3 +1,4 @@
+#pragma once
 // For every generated message and every version in its validVersions, with
 // random field values (nulls where the version allows them, unknown tagged
 // fields in flexible versions):
@@ -14,8 +15,7 @@
 #include "protocol/dispatch.h"
 #include "protocol_testing/fill.h"
 
-namespace sluice::protocol {
-namespace {
+namespace sluice::protocol::testing {
 
 template <class M>
 void check_truncated_prefixes(const std::vector<uint8_t>& bytes, int16_t version) {
@@ -32,7 +32,7 @@ void check_truncated_prefixes(const std::vector<uint8_t>& bytes, int16_t version
 template <class M>
 void check_version(int16_t version) {
   M message;
-  testing::fill(message, version);
+  fill(message, version);
 
   WireWriter writer;
   message.encode(writer, version);
@@ -57,37 +57,4 @@ void check_all_versions() {
   }
 }
 
-TEST(RoundTripProperty, EveryRequestEveryVersion) {
-  for_each_type(RequestTypes{}, []<class M>(std::type_identity<M>) { check_all_versions<M>(); });
-}
-
-TEST(RoundTripProperty, EveryResponseEveryVersion) {
-  for_each_type(ResponseTypes{}, []<class M>(std::type_identity<M>) { check_all_versions<M>(); });
-}
-
-TEST(RoundTripProperty, HeadersAndDataTypesEveryVersion) {
-  for_each_type(DataTypes{}, []<class M>(std::type_identity<M>) { check_all_versions<M>(); });
-}
-
-// Guards the generator of random values: a fill that always produced empty
-// messages would make the round trips above pass vacuously.
-TEST(RoundTripProperty, RandomMessagesCoverNullsRecordsAndUnknownTags) {
-  int with_records = 0, with_null_records = 0, with_unknown_tags = 0, with_null_id = 0;
-  bool passed = rc::check("ProduceRequest v9 fill", [&] {
-    ProduceRequest request;
-    testing::fill(request, 9);
-    if (!request.transactional_id) ++with_null_id;
-    if (!request.unknown_tagged_fields.empty()) ++with_unknown_tags;
-    for (const auto& topic : request.topic_data)
-      for (const auto& partition : topic.partition_data)
-        ++(partition.records ? with_records : with_null_records);
-  });
-  EXPECT_TRUE(passed);
-  EXPECT_GT(with_records, 0);
-  EXPECT_GT(with_null_records, 0);
-  EXPECT_GT(with_unknown_tags, 0);
-  EXPECT_GT(with_null_id, 0);
-}
-
-}  // namespace
-}  // namespace sluice::protocol
+}  // namespace sluice::protocol::testing
