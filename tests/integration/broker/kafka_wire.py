@@ -1,0 +1,303 @@
+"""A minimal Kafka wire client for the tests, written from the protocol schemas.
+
+It covers only what the installed clients cannot send: the readiness probe
+(ApiVersions v0), malformed frames for the bad-input tests, and the admin calls
+that confluent-kafka 1.7 lacks (DeleteRecords v0, IncrementalAlterConfigs v0,
+ListOffsets v7 for the max-timestamp query). Every version used here is inside
+Kafka 4.0's baseline (KIP-896).
+"""
+
+import socket
+import struct
+
+API_PRODUCE = 0
+API_LIST_OFFSETS = 2
+API_METADATA = 3
+API_API_VERSIONS = 18
+API_DELETE_RECORDS = 21
+API_INCREMENTAL_ALTER_CONFIGS = 44
+
+ERR_NONE = 0
+ERR_UNSUPPORTED_VERSION = 35
+
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+OP_SET = 0
+OP_DELETE = 1
+
+TS_LATEST = -1
+TS_EARLIEST = -2
+TS_MAX_TIMESTAMP = -3
+
+
+class Writer:
+    def __init__(self):
+        self.buf = bytearray()
+
+    def i8(self, v):
+        self.buf += struct.pack(">b", v)
+        return self
+
+    def i16(self, v):
+        self.buf += struct.pack(">h", v)
+        return self
+
+    def i32(self, v):
+        self.buf += struct.pack(">i", v)
+        return self
+
+    def i64(self, v):
+        self.buf += struct.pack(">q", v)
+        return self
+
+    def uvarint(self, v):
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            if v:
+                self.buf.append(b | 0x80)
+            else:
+                self.buf.append(b)
+                return self
+
+    def string(self, s):
+        if s is None:
+            return self.i16(-1)
+        data = s.encode()
+        return self.i16(len(data)).raw(data)
+
+    def compact_string(self, s):
+        if s is None:
+            return self.uvarint(0)
+        data = s.encode()
+        return self.uvarint(len(data) + 1).raw(data)
+
+    def array(self, items, write_item):
+        self.i32(len(items))
+        for item in items:
+            write_item(self, item)
+        return self
+
+    def compact_array(self, items, write_item):
+        self.uvarint(len(items) + 1)
+        for item in items:
+            write_item(self, item)
+        return self
+
+    def no_tags(self):
+        return self.uvarint(0)
+
+    def raw(self, data):
+        self.buf += data
+        return self
+
+
+class Reader:
+    def __init__(self, data):
+        self.data = bytes(data)
+        self.pos = 0
+
+    def _take(self, n):
+        if self.pos + n > len(self.data):
+            raise ValueError(f"response truncated: need {n} bytes at {self.pos}, have {len(self.data)}")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def i8(self):
+        return struct.unpack(">b", self._take(1))[0]
+
+    def i16(self):
+        return struct.unpack(">h", self._take(2))[0]
+
+    def i32(self):
+        return struct.unpack(">i", self._take(4))[0]
+
+    def i64(self):
+        return struct.unpack(">q", self._take(8))[0]
+
+    def uvarint(self):
+        shift = 0
+        value = 0
+        while True:
+            b = self._take(1)[0]
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self._take(n).decode()
+
+    def compact_string(self):
+        n = self.uvarint()
+        return None if n == 0 else self._take(n - 1).decode()
+
+    def array(self, read_item):
+        n = self.i32()
+        return [] if n < 0 else [read_item(self) for _ in range(n)]
+
+    def compact_array(self, read_item):
+        n = self.uvarint()
+        return [] if n == 0 else [read_item(self) for _ in range(n - 1)]
+
+    def skip_tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self._take(self.uvarint())
+
+    def remaining(self):
+        return len(self.data) - self.pos
+
+
+def request_header(api_key, version, correlation_id, client_id="sluice-it", flexible=False):
+    """Request header v1 (v2 when the request version is flexible)."""
+    w = Writer().i16(api_key).i16(version).i32(correlation_id).string(client_id)
+    if flexible:
+        w.no_tags()
+    return bytes(w.buf)
+
+
+def frame(payload):
+    return struct.pack(">i", len(payload)) + payload
+
+
+def recv_exact(sock, n):
+    """Reads n bytes; returns fewer only if the peer closed the connection."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def read_frame(sock):
+    """Returns one response payload, or None if the connection was closed first."""
+    head = recv_exact(sock, 4)
+    if len(head) < 4:
+        return None
+    (size,) = struct.unpack(">i", head)
+    if size < 0:
+        raise ValueError(f"negative response size {size}")
+    body = recv_exact(sock, size)
+    if len(body) < size:
+        return None
+    return body
+
+
+def connection_closed(sock, timeout_s=5.0):
+    """True when the peer closes (EOF or reset) within timeout_s and sends nothing."""
+    sock.settimeout(timeout_s)
+    try:
+        data = sock.recv(65536)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return data == b""
+
+
+def connect(port, timeout_s=5.0):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def call(sock, api_key, version, body, correlation_id, flexible=False, response_header_flexible=None):
+    """Sends one request and returns a Reader positioned after the response header."""
+    if response_header_flexible is None:
+        response_header_flexible = flexible and api_key != API_API_VERSIONS
+    sock.sendall(frame(request_header(api_key, version, correlation_id, flexible=flexible) + body))
+    payload = read_frame(sock)
+    if payload is None:
+        raise ConnectionError(f"connection closed before the answer to api {api_key} v{version}")
+    r = Reader(payload)
+    got = r.i32()
+    if got != correlation_id:
+        raise ValueError(f"correlation id {got}, expected {correlation_id}")
+    if response_header_flexible:
+        r.skip_tags()
+    return r
+
+
+def parse_api_versions_v0(r):
+    """ApiVersions response v0 body: (error_code, {api_key: (min, max)})."""
+    error = r.i16()
+    keys = r.array(lambda rr: (rr.i16(), rr.i16(), rr.i16()))
+    return error, {k: (lo, hi) for k, lo, hi in keys}
+
+
+def api_versions(port, timeout_s=5.0):
+    with connect(port, timeout_s) as sock:
+        return parse_api_versions_v0(call(sock, API_API_VERSIONS, 0, b"", 1))
+
+
+def delete_records(port, topic, offsets_by_partition, timeout_ms=10000):
+    """DeleteRecords v0; returns {partition: (error_code, low_watermark)}."""
+    def partition(w, item):
+        w.i32(item[0]).i64(item[1])
+
+    def topic_entry(w, _):
+        w.string(topic).array(sorted(offsets_by_partition.items()), partition)
+
+    body = Writer().array([topic], topic_entry).i32(timeout_ms)
+    with connect(port) as sock:
+        r = call(sock, API_DELETE_RECORDS, 0, bytes(body.buf), 7)
+        r.i32()  # throttle
+        out = {}
+        for _name, parts in r.array(lambda rr: (rr.string(), rr.array(lambda p: (p.i32(), p.i64(), p.i16())))):
+            for index, low, error in parts:
+                out[index] = (error, low)
+        return out
+
+
+def incremental_alter_configs(port, resource_type, resource_name, ops, validate_only=False):
+    """IncrementalAlterConfigs v0 with ops [(name, op, value)]; returns (error_code, message)."""
+    def config(w, op):
+        w.string(op[0]).i8(op[1]).string(op[2])
+
+    def resource(w, _):
+        w.i8(resource_type).string(resource_name).array(ops, config)
+
+    body = Writer().array([None], resource).i8(1 if validate_only else 0)
+    with connect(port) as sock:
+        r = call(sock, API_INCREMENTAL_ALTER_CONFIGS, 0, bytes(body.buf), 9)
+        r.i32()  # throttle
+        results = r.array(lambda rr: (rr.i16(), rr.string(), rr.i8(), rr.string()))
+        if len(results) != 1:
+            raise ValueError(f"expected one resource result, got {results}")
+        return results[0][0], results[0][1]
+
+
+def list_offsets_v7(port, topic, timestamps_by_partition):
+    """ListOffsets v7 (flexible); returns {partition: (error_code, timestamp, offset, leader_epoch)}."""
+    def partition(w, item):
+        w.i32(item[0]).i32(-1).i64(item[1]).no_tags()
+
+    def topic_entry(w, _):
+        w.compact_string(topic).compact_array(sorted(timestamps_by_partition.items()), partition).no_tags()
+
+    body = Writer().i32(-1).i8(0).compact_array([topic], topic_entry).no_tags()
+    with connect(port) as sock:
+        r = call(sock, API_LIST_OFFSETS, 7, bytes(body.buf), 11, flexible=True)
+        r.i32()  # throttle
+
+        def read_partition(p):
+            out = (p.i32(), p.i16(), p.i64(), p.i64(), p.i32())
+            p.skip_tags()
+            return out
+
+        def read_topic(t):
+            name = t.compact_string()
+            parts = t.compact_array(read_partition)
+            t.skip_tags()
+            return name, parts
+
+        result = {}
+        for _name, parts in r.compact_array(read_topic):
+            for index, error, ts, offset, epoch in parts:
+                result[index] = (error, ts, offset, epoch)
+        return result
