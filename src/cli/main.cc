@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/serve.h"
 #include "cli/version.h"
 
 int main(int argc, char** argv) {
@@ -11,16 +12,25 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", "sluice " SLUICE_VERSION);
   app.require_subcommand(0, 1);
 
+  sluice::cli::ServeOptions serve_options;
+  std::vector<std::string> settings;
   CLI::App* serve = app.add_subcommand("serve", "Run a broker");
-  (void)serve;
+  serve->add_option("-c,--config", serve_options.config_file, "A server.properties file")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--set", settings, "Override a config: key=value (repeatable)");
 
   CLI11_PARSE(app, argc, argv);
 
-  if (app.got_subcommand("serve")) {
-    std::fprintf(stderr,
-                 "sluice serve: the broker is not built yet (see the open issues); "
-                 "this build has the protocol codecs and record batches only\n");
-    return 2;
+  if (app.got_subcommand(serve)) {
+    for (const std::string& setting : settings) {
+      size_t equals = setting.find('=');
+      if (equals == std::string::npos) {
+        std::fprintf(stderr, "sluice serve: --set expects key=value, got '%s'\n", setting.c_str());
+        return 2;
+      }
+      serve_options.overrides[setting.substr(0, equals)] = setting.substr(equals + 1);
+    }
+    return sluice::cli::run_serve(serve_options);
   }
   std::printf("%s", app.help().c_str());
   return 0;

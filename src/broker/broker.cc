@@ -1,0 +1,68 @@
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/handlers.h"
+#include "protocol/protocol.h"
+
+namespace sluice::broker {
+
+Broker::Broker(BrokerConfig config) : config_(std::move(config)) {}
+
+Broker::~Broker() { stop(); }
+
+Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
+  std::unique_ptr<Broker> broker(new Broker(std::move(config)));
+  return broker;
+}
+
+Status Broker::start() {
+  server_ = std::make_unique<net::Server>(config_.server_config(), *this);
+  return server_->start();
+}
+
+void Broker::stop() {
+  if (stopped_.exchange(true)) return;
+  if (server_) server_->stop();
+}
+
+void Broker::handle(const net::ConnectionInfo& connection, std::vector<uint8_t> frame,
+                    net::Respond respond) {
+  auto owned_frame = std::make_shared<const std::vector<uint8_t>>(std::move(frame));
+  WireReader reader(*owned_frame);
+  protocol::RequestHeader header;
+  Status status = protocol::decode_request_header(reader, header);
+  if (!status) {
+    spdlog::warn("closing connection {} from {}: bad request header: {}", connection.connection_id,
+                 connection.peer_address, status.to_string());
+    respond(net::Response::close());
+    return;
+  }
+  RequestContext context(std::move(header), connection, owned_frame, std::move(respond));
+  const protocol::RequestHeader& request = context.header();
+  const ApiHandler* handler = find_handler(request.request_api_key);
+  if (handler == nullptr) {
+    const protocol::ApiInfo* api = protocol::find_api(request.request_api_key);
+    spdlog::warn("closing connection {} from {}: API {} ({}) is not served by this broker",
+                 connection.connection_id, connection.peer_address, request.request_api_key,
+                 api ? api->name : "unknown key");
+    context.close_connection();
+    return;
+  }
+  if (request.request_api_version < handler->min_version ||
+      request.request_api_version > handler->max_version) {
+    if (request.request_api_key == protocol::ApiVersionsRequest::api_key) {
+      reply_api_versions_unsupported(std::move(context));
+      return;
+    }
+    spdlog::warn("closing connection {} from {}: {} v{} is outside the served versions {}..{}",
+                 connection.connection_id, connection.peer_address,
+                 protocol::find_api(request.request_api_key)->name, request.request_api_version,
+                 handler->min_version, handler->max_version);
+    context.close_connection();
+    return;
+  }
+  handler->handle(*this, std::move(context), reader);
+}
+
+}  // namespace sluice::broker

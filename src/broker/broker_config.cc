@@ -1,0 +1,251 @@
+#include "broker/broker_config.h"
+
+#include <thread>
+
+namespace sluice::broker {
+namespace {
+
+using T = ConfigType;
+
+ConfigDef def(std::string name, ConfigType type, std::optional<std::string> default_value,
+              std::string doc,
+              std::function<std::optional<std::string>(const ConfigValue&)> validator = {},
+              bool read_only = true) {
+  return ConfigDef{std::move(name), type, std::move(default_value), std::move(doc),
+                   std::move(validator), read_only};
+}
+
+std::vector<ConfigDef> make_defs() {
+  const std::string cores = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+  return {
+      // identity and roles
+      def("node.id", T::int32, "1", "This node's id in the cluster.", at_least(0)),
+      def("broker.id", T::int32, "-1", "Alias of node.id kept for old configs.", at_least(-1)),
+      def("process.roles", T::list, "broker,controller", "Roles of this node.",
+          each_one_of({"broker", "controller"})),
+      def("cluster.id", T::string, std::nullopt, "Cluster id; generated at first start if unset."),
+      def("controller.quorum.voters", T::list, "", "id@host:port of the controller voters."),
+      def("controller.quorum.bootstrap.servers", T::list, "", "Controller bootstrap servers."),
+      def("controller.listener.names", T::list, "CONTROLLER", "Listeners used by controllers."),
+      def("broker.rack", T::string, std::nullopt, "Rack of this broker."),
+      // network
+      def("listeners", T::list, "PLAINTEXT://127.0.0.1:9092", "Listeners: NAME://host:port,..."),
+      def("advertised.listeners", T::list, std::nullopt,
+          "Addresses given to clients; defaults to listeners."),
+      def("listener.security.protocol.map", T::list,
+          "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+          "SASL_SSL:SASL_SSL",
+          "Listener name to security protocol."),
+      def("inter.broker.listener.name", T::string, std::nullopt, "Listener between brokers."),
+      def("num.network.threads", T::int32, cores, "Reactor threads (one per core by default).",
+          at_least(1)),
+      def("num.io.threads", T::int32, "8", "Accepted for compatibility; handlers run on reactors.",
+          at_least(1)),
+      def("socket.request.max.bytes", T::int32, "104857600", "Largest request frame accepted.",
+          at_least(1)),
+      def("socket.send.buffer.bytes", T::int32, "102400", "SO_SNDBUF; -1 for the OS default."),
+      def("socket.receive.buffer.bytes", T::int32, "102400", "SO_RCVBUF; -1 for the OS default."),
+      def("connections.max.idle.ms", T::int64, "600000", "Idle connections are closed after this.",
+          at_least(1)),
+      def("queued.max.requests", T::int32, "500", "Requests in flight per connection at most.",
+          at_least(1)),
+      def("admin.listener", T::string, "127.0.0.1:9644",
+          "host:port of the admin HTTP port (metrics, health); empty to disable."),
+      // storage
+      def("log.dirs", T::list, "./data", "Directories holding partition logs."),
+      def("log.dir", T::string, "./data", "Used when log.dirs is not set."),
+      def("metadata.log.dir", T::string, std::nullopt,
+          "Directory of the metadata log; the first log dir by default."),
+      def("log.segment.bytes", T::int32, "1073741824", "Segment size before rolling.",
+          at_least(14), false),
+      def("log.roll.ms", T::int64, std::nullopt, "Segment age before rolling (ms).", at_least(1),
+          false),
+      def("log.roll.hours", T::int32, "168", "Segment age before rolling (hours).", at_least(1)),
+      def("log.retention.ms", T::int64, std::nullopt, "Retention time (ms); -1: unlimited.", {},
+          false),
+      def("log.retention.minutes", T::int32, std::nullopt, "Retention time (minutes)."),
+      def("log.retention.hours", T::int32, "168", "Retention time (hours)."),
+      def("log.retention.bytes", T::int64, "-1", "Retention size per partition; -1: unlimited.", {},
+          false),
+      def("log.retention.check.interval.ms", T::int64, "300000", "How often retention runs.",
+          at_least(1)),
+      def("log.index.interval.bytes", T::int32, "4096", "Bytes between offset index entries.",
+          at_least(0), false),
+      def("log.index.size.max.bytes", T::int32, "10485760", "Largest offset index.", at_least(4),
+          false),
+      def("log.flush.interval.messages", T::int64, "9223372036854775807",
+          "Messages between forced flushes.", at_least(1), false),
+      def("log.flush.interval.ms", T::int64, std::nullopt, "Time between forced flushes.", {},
+          false),
+      def("log.flush.scheduler.interval.ms", T::int64, "9223372036854775807",
+          "How often the flusher checks flush.ms."),
+      def("log.flush.offset.checkpoint.interval.ms", T::int32, "60000",
+          "How often recovery points are checkpointed.", at_least(0)),
+      def("log.flush.start.offset.checkpoint.interval.ms", T::int32, "60000",
+          "How often log start offsets are checkpointed.", at_least(0)),
+      def("log.segment.delete.delay.ms", T::int64, "60000", "Delay before deleting a segment file.",
+          at_least(0), false),
+      def("log.cleanup.policy", T::list, "delete", "Default cleanup.policy.",
+          each_one_of({"delete", "compact"}), false),
+      def("log.cleaner.enable", T::boolean, "true", "Run the log cleaner."),
+      def("log.cleaner.threads", T::int32, "1", "Log cleaner threads.", at_least(0), false),
+      def("log.cleaner.backoff.ms", T::int64, "15000", "Sleep when nothing is to clean.",
+          at_least(0), false),
+      def("log.cleaner.dedupe.buffer.size", T::int64, "134217728", "Cleaner offset map memory.", {},
+          false),
+      def("log.cleaner.io.buffer.size", T::int32, "524288", "Cleaner I/O buffer.", at_least(0),
+          false),
+      def("log.cleaner.min.cleanable.ratio", T::float64, "0.5", "Default min.cleanable.dirty.ratio.",
+          {}, false),
+      def("log.cleaner.delete.retention.ms", T::int64, "86400000", "Default delete.retention.ms.",
+          at_least(0), false),
+      def("log.cleaner.min.compaction.lag.ms", T::int64, "0", "Default min.compaction.lag.ms.",
+          at_least(0), false),
+      def("log.cleaner.max.compaction.lag.ms", T::int64, "9223372036854775807",
+          "Default max.compaction.lag.ms.", at_least(1), false),
+      def("log.message.timestamp.type", T::string, "CreateTime", "Default message.timestamp.type.",
+          one_of({"CreateTime", "LogAppendTime"}), false),
+      def("log.preallocate", T::boolean, "false", "Default preallocate.", {}, false),
+      def("num.recovery.threads.per.data.dir", T::int32, "2", "Recovery threads per log dir.",
+          at_least(1)),
+      // topics
+      def("num.partitions", T::int32, "1", "Partitions of an auto-created topic.", at_least(1),
+          false),
+      def("default.replication.factor", T::int32, "1", "Replicas of an auto-created topic.",
+          at_least(1)),
+      def("auto.create.topics.enable", T::boolean, "true",
+          "Create a topic when a client asks for its metadata."),
+      def("delete.topic.enable", T::boolean, "true", "Allow DeleteTopics."),
+      def("message.max.bytes", T::int32, "1048588", "Largest record batch accepted.", at_least(0),
+          false),
+      def("min.insync.replicas", T::int32, "1", "Default min.insync.replicas.", at_least(1), false),
+      def("compression.type", T::string, "producer", "Default compression.type.",
+          one_of({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}), false),
+      def("unclean.leader.election.enable", T::boolean, "false",
+          "Elect an out-of-sync replica when no in-sync one is left.", {}, false),
+      def("replica.lag.time.max.ms", T::int64, "30000", "Follower lag before leaving the ISR."),
+      def("replica.fetch.max.bytes", T::int32, "1048576", "Follower fetch partition size.",
+          at_least(0)),
+      def("fetch.max.bytes", T::int32, "57671680", "Largest fetch response.", at_least(0)),
+      def("sluice.produce.fsync", T::boolean, "true",
+          "Fsync (group commit) before acknowledging acks=all produce requests."),
+      // groups and transactions (the coordinators read these)
+      def("offsets.topic.num.partitions", T::int32, "50", "Partitions of __consumer_offsets.",
+          at_least(1)),
+      def("offsets.topic.replication.factor", T::int32, "3",
+          "Replicas of __consumer_offsets (capped at the broker count).", at_least(1)),
+      def("offsets.topic.segment.bytes", T::int32, "104857600", "Segment size of __consumer_offsets.",
+          at_least(1)),
+      def("offsets.retention.minutes", T::int32, "10080", "Committed offset retention.",
+          at_least(1)),
+      def("offsets.retention.check.interval.ms", T::int64, "600000", "Offset expiry check period.",
+          at_least(1)),
+      def("offset.metadata.max.bytes", T::int32, "4096", "Largest commit metadata string."),
+      def("group.initial.rebalance.delay.ms", T::int32, "3000", "Delay of a new group's first rebalance."),
+      def("group.min.session.timeout.ms", T::int32, "6000", "Smallest session timeout."),
+      def("group.max.session.timeout.ms", T::int32, "1800000", "Largest session timeout."),
+      def("group.max.size", T::int32, "2147483647", "Members per group at most.", at_least(1)),
+      def("transaction.state.log.num.partitions", T::int32, "50",
+          "Partitions of __transaction_state.", at_least(1)),
+      def("transaction.state.log.replication.factor", T::int32, "3",
+          "Replicas of __transaction_state (capped at the broker count).", at_least(1)),
+      def("transaction.state.log.min.isr", T::int32, "2", "min.insync.replicas of the txn log.",
+          at_least(1)),
+      def("transactional.id.expiration.ms", T::int32, "604800000", "Idle transactional id expiry.",
+          at_least(1)),
+      def("transaction.max.timeout.ms", T::int32, "900000", "Largest transaction timeout.",
+          at_least(1)),
+      def("producer.id.expiration.ms", T::int32, "86400000", "Idle producer id expiry.",
+          at_least(1)),
+  };
+}
+
+}  // namespace
+
+const ConfigDefs& broker_config_defs() {
+  static const ConfigDefs defs(make_defs());
+  return defs;
+}
+
+Result<std::vector<ListenerAddress>> parse_listeners(const std::string& text) {
+  std::vector<ListenerAddress> out;
+  for (const std::string& item : split_list(text)) {
+    size_t scheme_end = item.find("://");
+    size_t port_start = item.rfind(':');
+    if (scheme_end == std::string::npos || port_start == std::string::npos ||
+        port_start <= scheme_end)
+      return Status(Errc::invalid_value,
+                    "invalid listener '" + item + "': expected NAME://host:port");
+    ListenerAddress address;
+    address.name = item.substr(0, scheme_end);
+    address.host = item.substr(scheme_end + 3, port_start - scheme_end - 3);
+    if (address.host.size() >= 2 && address.host.front() == '[')  // [ipv6]
+      address.host = address.host.substr(1, address.host.size() - 2);
+    if (address.host.empty()) address.host = "0.0.0.0";
+    std::string port = item.substr(port_start + 1);
+    char* end = nullptr;
+    long number = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || number < 0 || number > 65535)
+      return Status(Errc::invalid_value, "invalid port in listener '" + item + "'");
+    address.port = static_cast<uint16_t>(number);
+    out.push_back(std::move(address));
+  }
+  return out;
+}
+
+Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
+                                        const std::map<std::string, std::string>& overrides) {
+  auto values = parse_properties(properties_text);
+  if (!values) return values.status();
+  for (const auto& [key, value] : overrides) (*values)[key] = value;
+
+  auto parsed = Config::parse(broker_config_defs(), *values);
+  if (!parsed) return parsed.status();
+  BrokerConfig config;
+  config.values = std::move(parsed.value());
+
+  config.node_id = static_cast<int32_t>(config.values.get_int("node.id"));
+  if (config.values.is_set("broker.id") && !config.values.is_set("node.id"))
+    config.node_id = static_cast<int32_t>(config.values.get_int("broker.id"));
+
+  auto listeners = parse_listeners(config.values.get_string("listeners"));
+  if (!listeners) return Status(Errc::invalid_value, "listeners: " + listeners.status().message());
+  if (listeners->empty()) return Status(Errc::invalid_value, "listeners: at least one is needed");
+  config.listeners = std::move(listeners.value());
+
+  std::string advertised = config.values.get_string("advertised.listeners");
+  if (advertised.empty()) {
+    config.advertised_listeners = config.listeners;
+    for (ListenerAddress& address : config.advertised_listeners)
+      if (address.host == "0.0.0.0" || address.host == "::") address.host = "127.0.0.1";
+  } else {
+    auto parsed_advertised = parse_listeners(advertised);
+    if (!parsed_advertised)
+      return Status(Errc::invalid_value,
+                    "advertised.listeners: " + parsed_advertised.status().message());
+    config.advertised_listeners = std::move(parsed_advertised.value());
+  }
+
+  config.log_dirs = config.values.is_set("log.dirs") || !config.values.is_set("log.dir")
+                        ? config.values.get_list("log.dirs")
+                        : std::vector<std::string>{config.values.get_string("log.dir")};
+  if (config.log_dirs.empty()) return Status(Errc::invalid_value, "log.dirs: no directory given");
+  config.metadata_log_dir = config.values.is_set("metadata.log.dir")
+                                ? config.values.get_string("metadata.log.dir")
+                                : config.log_dirs.front();
+  return config;
+}
+
+net::ServerConfig BrokerConfig::server_config() const {
+  net::ServerConfig server;
+  for (const ListenerAddress& address : listeners)
+    server.listeners.push_back({address.name, address.host, address.port});
+  server.reactor_threads = static_cast<int>(values.get_int("num.network.threads"));
+  server.socket_request_max_bytes = static_cast<int32_t>(values.get_int("socket.request.max.bytes"));
+  server.connections_max_idle_ms = values.get_int("connections.max.idle.ms");
+  server.max_in_flight_requests_per_connection =
+      static_cast<int>(values.get_int("queued.max.requests"));
+  return server;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,49 @@
+#pragma once
+// The broker's configuration: Kafka's server.properties keys with Kafka's
+// defaults (Sluice's own: log.dirs=./data, listeners on 127.0.0.1:9092,
+// admin.listener), read from a properties file plus `--set key=value`
+// overrides. An unknown key or an invalid value is an error naming it.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/config_def.h"
+#include "base/result.h"
+#include "net/server.h"
+
+namespace sluice::broker {
+
+// Every broker key Sluice knows, with type, default and validation.
+const ConfigDefs& broker_config_defs();
+
+struct ListenerAddress {
+  std::string name;  // PLAINTEXT, ...
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "NAME://host:port,..." as in `listeners` and `advertised.listeners`.
+Result<std::vector<ListenerAddress>> parse_listeners(const std::string& text);
+
+struct BrokerConfig {
+  Config values;  // every key, typed; the fields below are derived from it
+
+  int32_t node_id = 1;
+  std::vector<ListenerAddress> listeners;
+  std::vector<ListenerAddress> advertised_listeners;
+  std::vector<std::string> log_dirs;
+  std::string metadata_log_dir;  // metadata.log.dir, or the first log dir
+
+  // Reads `properties_text` (may be empty) then applies `overrides`.
+  static Result<BrokerConfig> load(const std::string& properties_text,
+                                   const std::map<std::string, std::string>& overrides);
+
+  net::ServerConfig server_config() const;
+  int64_t get_int(const std::string& name) const { return values.get_int(name); }
+  bool get_bool(const std::string& name) const { return values.get_bool(name); }
+  std::string get_string(const std::string& name) const { return values.get_string(name); }
+};
+
+}  // namespace sluice::broker

@@ -1,0 +1,36 @@
+#include "broker/handlers.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+
+namespace sluice::broker {
+namespace {
+
+using namespace protocol;
+
+// Ordered by API key. ApiVersions answers with exactly these ranges.
+constexpr ApiHandler handler_table[] = {
+    api<ApiVersionsRequest, handle_api_versions>(0, 4),
+};
+
+}  // namespace
+
+std::span<const ApiHandler> api_handlers() { return handler_table; }
+
+const ApiHandler* find_handler(int16_t api_key) {
+  for (const ApiHandler& handler : handler_table)
+    if (handler.api_key == api_key) return &handler;
+  return nullptr;
+}
+
+void reject_undecodable(RequestContext context, const Status& status) {
+  const ApiInfo* api = find_api(context.header().request_api_key);
+  spdlog::warn("closing connection {} from {}: {} v{} request does not decode: {}",
+               context.connection().connection_id, context.connection().peer_address,
+               api ? api->name : "unknown", context.api_version(), status.to_string());
+  context.close_connection();
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,61 @@
+#pragma once
+// The table of APIs the broker serves: one line per API with the version
+// range served and its handler (handlers.cc). ApiVersions advertises exactly
+// this table. Adding an API touches the table and the handler's own file.
+
+#include <cstdint>
+#include <span>
+
+#include "broker/request_context.h"
+#include "protocol/protocol.h"
+
+namespace sluice::broker {
+
+class Broker;
+
+// Decodes the request body from `reader` and handles it.
+using HandlerFn = void (*)(Broker&, RequestContext, WireReader&);
+
+struct ApiHandler {
+  int16_t api_key;
+  int16_t min_version;
+  int16_t max_version;
+  HandlerFn handle;
+};
+
+std::span<const ApiHandler> api_handlers();
+const ApiHandler* find_handler(int16_t api_key);
+
+// Adapts a typed handler `void handle_x(Broker&, RequestContext, XRequest)`:
+// decodes the body; a body that does not decode closes the connection, as
+// Kafka does for a request it cannot parse.
+void reject_undecodable(RequestContext context, const Status& status);
+
+template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+void decode_then_handle(Broker& broker, RequestContext context, WireReader& reader) {
+  Request request;
+  Status status = request.decode(reader, context.api_version());
+  if (!status) {
+    reject_undecodable(std::move(context), status);
+    return;
+  }
+  Handle(broker, std::move(context), std::move(request));
+}
+
+template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+constexpr ApiHandler api(int16_t min_version, int16_t max_version) {
+  return ApiHandler{Request::api_key, min_version, max_version,
+                    &decode_then_handle<Request, Handle>};
+}
+
+// Every version the schema knows.
+template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+constexpr ApiHandler api() {
+  return api<Request, Handle>(Request::min_version, Request::max_version);
+}
+
+// Handlers, one declaration per API (each defined in its own file).
+void handle_api_versions(Broker&, RequestContext, protocol::ApiVersionsRequest);
+void reply_api_versions_unsupported(RequestContext);
+
+}  // namespace sluice::broker

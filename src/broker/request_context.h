@@ -1,0 +1,61 @@
+#pragma once
+// Everything a handler needs to answer one request: its header, its
+// connection, the frame it came in (decoded `records` views point into it),
+// and the way back. A handler answers exactly once: reply(), reply_none()
+// (acks=0 Produce) or close_connection().
+
+#include <memory>
+#include <vector>
+
+#include "net/request.h"
+#include "protocol/protocol.h"
+
+namespace sluice::broker {
+
+class RequestContext {
+ public:
+  RequestContext(protocol::RequestHeader header, net::ConnectionInfo connection,
+                 std::shared_ptr<const std::vector<uint8_t>> frame, net::Respond respond)
+      : header_(std::move(header)),
+        connection_(std::move(connection)),
+        frame_(std::move(frame)),
+        respond_(std::move(respond)) {}
+
+  const protocol::RequestHeader& header() const { return header_; }
+  int16_t api_version() const { return header_.request_api_version; }
+  const net::ConnectionInfo& connection() const { return connection_; }
+  // Owner of the request bytes, for responses or deferred work that keep
+  // views into them.
+  const std::shared_ptr<const std::vector<uint8_t>>& frame() const { return frame_; }
+
+  // Encodes the response header and `response` in the request's version.
+  // Bytes `response` references externally are kept alive by `keep_alive`.
+  template <class Response>
+  void reply(const Response& response,
+             std::vector<std::shared_ptr<const void>> keep_alive = {}) {
+    reply_in_version(response, header_.request_api_version, std::move(keep_alive));
+  }
+  template <class Response>
+  void reply_in_version(const Response& response, int16_t version,
+                        std::vector<std::shared_ptr<const void>> keep_alive = {}) {
+    net::Response out;
+    protocol::ResponseHeader response_header;
+    response_header.correlation_id = header_.correlation_id;
+    out.body.reserve(16 + response.size(version));
+    protocol::encode_response_header(out.body, header_.request_api_key, version,
+                                     response_header);
+    response.encode(out.body, version);
+    out.keep_alive = std::move(keep_alive);
+    respond_(std::move(out));
+  }
+  void reply_none() { respond_(net::Response::none()); }
+  void close_connection() { respond_(net::Response::close()); }
+
+ private:
+  protocol::RequestHeader header_;
+  net::ConnectionInfo connection_;
+  std::shared_ptr<const std::vector<uint8_t>> frame_;
+  net::Respond respond_;
+};
+
+}  // namespace sluice::broker

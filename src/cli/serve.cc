@@ -1,0 +1,82 @@
+#include "cli/serve.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "broker/broker.h"
+
+namespace sluice::cli {
+namespace {
+
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return std::nullopt;
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Blocks the stop signals in every thread (reactors inherit the mask), so
+// that only sigwait in main sees them.
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a peer hanging up is an error value, not a signal
+  return signals;
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  auto started_at = std::chrono::steady_clock::now();
+  std::string properties;
+  if (!options.config_file.empty()) {
+    auto text = read_text_file(options.config_file);
+    if (!text) {
+      spdlog::error("cannot read config file '{}'", options.config_file);
+      return 2;
+    }
+    properties = std::move(*text);
+  }
+  auto config = broker::BrokerConfig::load(properties, options.overrides);
+  if (!config) {
+    spdlog::error("invalid configuration: {}", config.status().message());
+    return 2;
+  }
+
+  sigset_t stop_signals = block_stop_signals();
+  auto broker = broker::Broker::open(std::move(config.value()));
+  if (!broker) {
+    spdlog::error("cannot start: {}", broker.status().message());
+    return 1;
+  }
+  if (Status status = (*broker)->start(); !status) {
+    spdlog::error("cannot start: {}", status.message());
+    return 1;
+  }
+  auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started_at)
+                        .count();
+  const auto& listeners = (*broker)->config().listeners;
+  for (size_t i = 0; i < listeners.size(); ++i)
+    spdlog::info("listening on {}://{}:{}", listeners[i].name, listeners[i].host,
+                 (*broker)->bound_port(i));
+  spdlog::info("sluice broker {} started in {} ms", (*broker)->config().node_id, startup_ms);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  (*broker)->stop();
+  broker->reset();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,17 @@
+#pragma once
+// `sluice serve`: runs a broker until SIGINT or SIGTERM.
+
+#include <map>
+#include <string>
+
+namespace sluice::cli {
+
+struct ServeOptions {
+  std::string config_file;                       // --config server.properties
+  std::map<std::string, std::string> overrides;  // --set key=value
+};
+
+// Returns the process exit code.
+int run_serve(const ServeOptions& options);
+
+}  // namespace sluice::cli
