@@ -117,7 +117,8 @@ Status validate_batch(Bytes batch) {
   Status counts = check_offsets_and_count(header, batch.size() - batch_header_bytes);
   if (!counts) return counts;
   if (header.max_timestamp != -1 && header.max_timestamp < header.base_timestamp &&
-      header.timestamp_type() == TimestampType::create_time && header.record_count > 0)
+      header.timestamp_type() == TimestampType::create_time && header.record_count > 0 &&
+      !header.has_delete_horizon())  // baseTimestamp holds the delete horizon then
     return invalid(Errc::invalid_value, "maxTimestamp " + std::to_string(header.max_timestamp) +
                                             " < baseTimestamp " +
                                             std::to_string(header.base_timestamp));

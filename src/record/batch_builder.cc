@@ -33,6 +33,7 @@ int16_t attributes_of(const BatchOptions& options) {
     attributes |= attribute_bits::timestamp_type;
   if (options.transactional) attributes |= attribute_bits::transactional;
   if (options.control) attributes |= attribute_bits::control;
+  if (options.delete_horizon_ms) attributes |= attribute_bits::delete_horizon;
   return attributes;
 }
 
@@ -41,6 +42,7 @@ int16_t attributes_of(const BatchOptions& options) {
 BatchBuilder::BatchBuilder(BatchOptions options) : options_(std::move(options)) {
   static constexpr uint8_t header_room[batch_header_bytes] = {};
   records_.write_raw(Bytes(header_room, sizeof(header_room)));
+  if (options_.delete_horizon_ms) base_timestamp_ms_ = *options_.delete_horizon_ms;
 }
 
 void BatchBuilder::append(int64_t timestamp_ms, std::optional<Bytes> key,
@@ -52,7 +54,7 @@ void BatchBuilder::append_at(int32_t offset_delta, int64_t timestamp_ms, std::op
                              std::optional<Bytes> value, std::span<const RecordHeader> headers) {
   SLUICE_ASSERT(offset_delta >= next_offset_delta_, "offset deltas must increase");
   SLUICE_ASSERT(record_count_ < std::numeric_limits<int32_t>::max(), "too many records");
-  if (record_count_ == 0) base_timestamp_ms_ = timestamp_ms;
+  if (record_count_ == 0 && !options_.delete_horizon_ms) base_timestamp_ms_ = timestamp_ms;
   max_timestamp_ms_ = record_count_ == 0 ? timestamp_ms : std::max(max_timestamp_ms_, timestamp_ms);
   int64_t timestamp_delta = static_cast<int64_t>(static_cast<uint64_t>(timestamp_ms) -
                                                  static_cast<uint64_t>(base_timestamp_ms_));
@@ -101,7 +103,12 @@ Result<std::vector<uint8_t>> BatchBuilder::build() const {
   header.write_int8(current_magic);
   header.write_uint32(0);  // crc, computed below
   header.write_int16(attributes_of(options_));
-  header.write_int32(record_count_ == 0 ? 0 : next_offset_delta_ - 1);
+  int32_t last_offset_delta = record_count_ == 0 ? 0 : next_offset_delta_ - 1;
+  if (options_.last_offset_delta) {
+    SLUICE_ASSERT(*options_.last_offset_delta >= last_offset_delta, "lastOffsetDelta below the last record");
+    last_offset_delta = *options_.last_offset_delta;
+  }
+  header.write_int32(last_offset_delta);
   header.write_int64(base_timestamp_ms_);
   header.write_int64(max_timestamp_ms_);
   header.write_int64(options_.producer_id);

@@ -32,6 +32,14 @@ struct BatchOptions {
   int64_t producer_id = no_producer_id;
   int16_t producer_epoch = no_producer_epoch;
   int32_t base_sequence = no_sequence;
+  // Log compaction (storage/cleaner.h): keep the original batch's
+  // lastOffsetDelta even when its last records were removed, so the
+  // producer's last sequence stays visible (Kafka's overrideLastOffset).
+  // Must be >= the last appended record's delta.
+  std::optional<int32_t> last_offset_delta;
+  // Log compaction: sets the delete-horizon attribute bit and stores the
+  // horizon in baseTimestamp; record timestamp deltas are taken from it.
+  std::optional<int64_t> delete_horizon_ms;
 };
 
 class BatchBuilder {

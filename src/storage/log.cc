@@ -5,6 +5,7 @@
 
 #include "record/record_reader.h"
 #include "record/record_set.h"
+#include "storage/segment_swap.h"
 
 namespace sluice::storage {
 
@@ -49,6 +50,8 @@ Status Log::load() {
     options_.clean_shutdown = false;
     options_.recovery_point = 0;
   }
+  if (Status s = complete_segment_swaps(fs_, options_.dir, options_.config, options_.clock->now_ms(), options_.logger); !s)
+    return s;
   auto names = fs_.list_dir(options_.dir);
   if (!names) return names.status();
   if (Status s = load_segments(*names); !s) return s;
@@ -447,9 +450,9 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
     int64_t next_base = std::next(segments_.begin())->first;
     if (next_base > high_watermark) break;
     bool by_start = next_base <= log_start_offset_;
-    bool by_time = config.retention_ms >= 0 && oldest.max_timestamp().timestamp_ms >= 0 &&
+    bool by_time = config.cleanup_policy_delete && config.retention_ms >= 0 && oldest.max_timestamp().timestamp_ms >= 0 &&
                    now - oldest.max_timestamp().timestamp_ms > config.retention_ms;
-    bool by_size = config.retention_bytes >= 0 &&
+    bool by_size = config.cleanup_policy_delete && config.retention_bytes >= 0 &&
                    total - oldest.size_bytes() >= static_cast<uint64_t>(config.retention_bytes) &&
                    total > static_cast<uint64_t>(config.retention_bytes);
     if (!by_start && !by_time && !by_size) break;
@@ -464,6 +467,53 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   }
   if (Status s = purge_deleted_files(false); !s) return s;
   return result;
+}
+
+std::vector<SegmentSnapshot> Log::segment_snapshots() const {
+  std::vector<SegmentSnapshot> snapshots;
+  for (const auto& [base, segment] : segments_)
+    snapshots.push_back({base, segment->next_offset(), segment->size_bytes(), segment->max_timestamp().timestamp_ms,
+                         segment->log_file()});
+  return snapshots;
+}
+
+Result<bool> Log::replace_segments(std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>& replaced,
+                                   uint64_t truncation_generation) {
+  SLUICE_ASSERT(!replaced.empty() && cleaned->base_offset() == replaced.front().base_offset,
+                "a cleaned segment takes the base offset of the first segment it replaces");
+  if (truncation_generation != truncation_generation_) return false;
+  for (const auto& old : replaced) {
+    auto it = segments_.find(old.base_offset);
+    if (it == segments_.end() || it->second.get() == &active() || it->second->size_bytes() != old.size_bytes ||
+        it->second->next_offset() != old.next_offset)
+      return false;
+  }
+  // From here the .swap files are durable and recovery completes the swap,
+  // so the in-memory log takes the new segment even if a later step fails.
+  if (Status s = cleaned->rename_suffix(".swap"); !s) return s;
+  if (Status s = fs_.sync_dir(options_.dir); !s) return s;
+  Status status;
+  for (const auto& old : replaced) {
+    // A segment cleaned again within file.delete.delay.ms: its rename below
+    // overwrites the earlier *.deleted files, so forget their pending removal.
+    std::string stem = join_path(options_.dir, segment_file_stem(old.base_offset)) + ".";
+    std::erase_if(pending_deletes_, [&](const PendingDelete& p) { return p.path.starts_with(stem); });
+    Status s = delete_segment(old.base_offset);
+    if (!s) {
+      segments_.erase(old.base_offset);
+      if (status.is_ok()) status = s;
+    }
+  }
+  // Old names must be gone for good before the final name appears, or a
+  // crash could leave old and new segments overlapping.
+  if (Status s = fs_.sync_dir(options_.dir); !s && status.is_ok()) status = s;
+  if (status.is_ok())  // else recovery finishes the swap from the .swap files
+    if (Status s = cleaned->rename_suffix(""); !s) status = s;
+  dir_entries_unsynced_ = true;
+  int64_t base = cleaned->base_offset();
+  segments_[base] = std::move(cleaned);
+  if (!status.is_ok()) return status;
+  return true;
 }
 
 Status Log::close() {

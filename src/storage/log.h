@@ -94,6 +94,18 @@ struct FlushPlan {
   uint64_t truncation_generation = 0;
 };
 
+// What the log cleaner (cleaner.h) sees of a segment. The bytes of the file
+// below size_bytes do not change while the segment stays in the log (only
+// truncation, which bumps truncation_generation(), could), so the cleaner
+// reads them off the lock.
+struct SegmentSnapshot {
+  int64_t base_offset = 0;
+  int64_t next_offset = 0;
+  uint64_t size_bytes = 0;
+  int64_t max_timestamp_ms = -1;
+  FileHandle log_file;
+};
+
 struct RetentionResult {
   size_t deleted_segments = 0;
   uint64_t deleted_bytes = 0;
@@ -157,6 +169,21 @@ class Log {
   // Removes the *.deleted files whose file.delete.delay.ms has passed (the
   // log manager runs it more often than retention).
   Status remove_expired_deleted_files() { return purge_deleted_files(false); }
+
+  // Log compaction (cleaner.h); under the partition lock like the rest.
+  // Every segment, oldest first; the last one is the active segment.
+  std::vector<SegmentSnapshot> segment_snapshots() const;
+  uint64_t truncation_generation() const { return truncation_generation_; }
+  // Swaps `cleaned` (a segment with the ".cleaned" suffix, synced, holding
+  // the kept batches of `replaced`, with the first one's base offset) in for
+  // the consecutive inactive segments `replaced`: .cleaned -> .swap, dir
+  // sync, old segments -> *.deleted, dir sync, .swap -> final name
+  // (docs/storage.md, "Compaction"). Readers of the old segments keep their
+  // handles. Returns false, touching nothing, if the log changed since the
+  // snapshot (truncation, retention, another swap); the caller then removes
+  // the cleaned files. Two directory fsyncs run under the lock.
+  Result<bool> replace_segments(std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>& replaced,
+                                uint64_t truncation_generation);
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();

@@ -29,6 +29,20 @@ struct LogConfig {
   // rely on replication and the group commit of acks=all).
   int64_t flush_messages = std::numeric_limits<int64_t>::max();
   int64_t flush_ms = std::numeric_limits<int64_t>::max();
+  // cleanup.policy: "delete" (default), "compact" or "compact,delete".
+  // Retention by time and size applies only with delete; the log cleaner
+  // (cleaner.h) only compacts logs with compact.
+  bool cleanup_policy_delete = true;
+  bool cleanup_policy_compact = false;
+  // delete.retention.ms: how long a tombstone outlives the clean that first
+  // saw it (1 day).
+  int64_t delete_retention_ms = 24ll * 60 * 60 * 1000;
+  // min.cleanable.dirty.ratio: clean when dirty bytes / all bytes exceed it.
+  double min_cleanable_dirty_ratio = 0.5;
+  // min.compaction.lag.ms / max.compaction.lag.ms: a record stays uncompacted
+  // at least this long / becomes cleanable regardless of the ratio after this.
+  int64_t min_compaction_lag_ms = 0;
+  int64_t max_compaction_lag_ms = std::numeric_limits<int64_t>::max();
 
   uint64_t offset_index_entries_max() const { return segment_index_bytes / 8; }
   uint64_t time_index_entries_max() const { return segment_index_bytes / 12; }

@@ -42,23 +42,25 @@ Segment::Segment(FileSystem& fs, std::string dir, int64_t base_offset, const Log
       max_timestamp_{-1, base_offset},
       created_ms_(now_ms) {}
 
-std::string Segment::log_path() const { return join_path(dir_, segment_file_stem(base_offset_) + log_suffix); }
+std::string Segment::log_path() const {
+  return join_path(dir_, segment_file_stem(base_offset_) + log_suffix + suffix_);
+}
 
 Status Segment::open_files(OpenMode mode) {
   std::string stem = join_path(dir_, segment_file_stem(base_offset_));
-  auto log = fs_.open(stem + log_suffix, mode);
+  auto log = fs_.open(stem + log_suffix + suffix_, mode);
   if (!log) return log.status();
   log_file_ = std::move(*log);
   // A missing index is created empty and rebuilt by recover().
   for (const char* suffix : {index_suffix, time_index_suffix}) {
-    auto exists = fs_.exists(stem + suffix);
+    auto exists = fs_.exists(stem + suffix + suffix_);
     if (!exists) return exists.status();
     if (!*exists) needs_recovery_ = true;
   }
   OpenMode index_mode = mode == OpenMode::create_truncate ? mode : OpenMode::create;
-  auto index = fs_.open(stem + index_suffix, index_mode);
+  auto index = fs_.open(stem + index_suffix + suffix_, index_mode);
   if (!index) return index.status();
-  auto time_index = fs_.open(stem + time_index_suffix, index_mode);
+  auto time_index = fs_.open(stem + time_index_suffix + suffix_, index_mode);
   if (!time_index) return time_index.status();
   offset_index_ = std::make_unique<OffsetIndex>(std::move(*index), base_offset_, config_.offset_index_entries_max());
   time_index_ = std::make_unique<TimeIndex>(std::move(*time_index), base_offset_, config_.time_index_entries_max());
@@ -66,16 +68,20 @@ Status Segment::open_files(OpenMode mode) {
 }
 
 Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                 const LogConfig& config, int64_t now_ms) {
+                                                 const LogConfig& config, int64_t now_ms,
+                                                 const std::string& suffix) {
   std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
+  segment->suffix_ = suffix;
   if (Status s = segment->open_files(OpenMode::create_truncate); !s) return s;
   segment->needs_recovery_ = false;
   return segment;
 }
 
 Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                               const LogConfig& config, int64_t now_ms) {
+                                               const LogConfig& config, int64_t now_ms,
+                                               const std::string& suffix) {
   std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
+  segment->suffix_ = suffix;
   if (Status s = segment->open_files(OpenMode::read_write); !s) return s;
   auto size = segment->log_file_->size();
   if (!size) return size.status();
@@ -256,9 +262,24 @@ Status Segment::sync() {
 Status Segment::rename_to_deleted() {
   std::string stem = join_path(dir_, segment_file_stem(base_offset_));
   for (const char* suffix : {log_suffix, index_suffix, time_index_suffix}) {
-    std::string path = stem + suffix;
+    std::string path = stem + suffix + suffix_;
     if (Status s = fs_.rename(path, path + ".deleted"); !s) return s;
   }
+  return Status::ok();
+}
+
+Status Segment::rename_suffix(const std::string& suffix) {
+  std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  for (const char* name : {log_suffix, index_suffix, time_index_suffix})
+    if (Status s = fs_.rename(stem + name + suffix_, stem + name + suffix); !s) return s;
+  suffix_ = suffix;
+  return Status::ok();
+}
+
+Status Segment::remove_files() {
+  std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  for (const char* name : {log_suffix, index_suffix, time_index_suffix})
+    if (Status s = fs_.remove(stem + name + suffix_); !s) return s;
   return Status::ok();
 }
 

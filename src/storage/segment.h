@@ -45,13 +45,17 @@ class Segment {
   using BatchVisitor = std::function<Status(const record::BatchHeader&)>;
 
   // Creates the three files of a new, empty segment (create_truncate).
+  // `suffix` follows each file name: the cleaner writes ".cleaned" segments
+  // and swaps them in via ".swap" (rename_suffix; docs/storage.md).
   static Result<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                 const LogConfig& config, int64_t now_ms);
+                                                 const LogConfig& config, int64_t now_ms,
+                                                 const std::string& suffix = "");
   // Opens an existing segment whose .log exists. Loads the indexes and finds
   // the next offset by scanning from the last index entry; any inconsistency
   // (missing or corrupt index, torn tail) is reported via needs_recovery().
   static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                               const LogConfig& config, int64_t now_ms);
+                                               const LogConfig& config, int64_t now_ms,
+                                               const std::string& suffix = "");
 
   // Re-validates every batch (CRC included), rebuilds both indexes and
   // truncates the .log after the last valid batch. `visit` sees each valid
@@ -83,6 +87,11 @@ class Segment {
   std::vector<FileHandle> files() const { return {log_file_, offset_index_->file(), time_index_->file()}; }
   // Renames the three files to *.deleted (the caller removes them later).
   Status rename_to_deleted();
+  // Renames the three files from the current suffix to `suffix` (open
+  // handles stay valid); the caller syncs the directory.
+  Status rename_suffix(const std::string& suffix);
+  // Removes the three files (an abandoned ".cleaned" segment).
+  Status remove_files();
 
   bool should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const;
 
@@ -103,6 +112,7 @@ class Segment {
 
   FileSystem& fs_;
   std::string dir_;
+  std::string suffix_;  // after each file name: "" or ".cleaned" / ".swap"
   int64_t base_offset_;
   LogConfig config_;
   FileHandle log_file_;
