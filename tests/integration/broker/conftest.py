@@ -114,9 +114,10 @@ class Broker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout_s=STOP_TIMEOUT_S):
-        """SIGTERM, then SIGKILL after timeout_s. Returns the exit code (None if killed)."""
+        """SIGTERM, then SIGKILL after timeout_s. Returns the exit code after SIGTERM,
+        or None if it was not running (or had to be killed)."""
         if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
+            return None
         self.proc.send_signal(signal.SIGTERM)
         try:
             code = self.proc.wait(timeout=timeout_s)
