@@ -9,7 +9,12 @@ Result<std::unique_ptr<LogDirectory>> LogDirectory::open(FileSystem& fs, LogDire
 }
 
 Status LogDirectory::load() {
+  auto existed = fs_.exists(options_.path);
+  if (!existed) return existed.status();
   if (Status s = fs_.make_dirs(options_.path); !s) return s;
+  // A new log dir must survive a crash like the partitions created in it.
+  if (!*existed)
+    if (Status s = fs_.sync_dir(parent_path(options_.path)); !s) return s;
   auto marker = fs_.exists(at(clean_shutdown_file));
   if (!marker) return marker.status();
   had_clean_shutdown_ = *marker;

@@ -114,12 +114,30 @@ Status MemoryFileSystem::rename(const std::string& raw_from, const std::string& 
   std::string from = normalize(raw_from), to = normalize(raw_to);
   std::lock_guard lock(mutex_);
   if (fail_writes_) return injected("rename", from);
+  if (is_dir(from)) return rename_dir(from, to);
   auto it = files_.find(from);
   if (it == files_.end()) return not_found("rename", from);
   if (Status s = check_parent(to); !s) return s;
   InodePtr inode = it->second;
   files_.erase(it);
   files_[to] = inode;
+  return Status::ok();
+}
+
+// Moves a directory and everything under it. The durable copy of the
+// subtree moves with it when the parent is dir-synced (see sync_dir), as a
+// journaled file system makes a directory rename durable as one entry.
+Status MemoryFileSystem::rename_dir(const std::string& from, const std::string& to) {
+  if (Status s = check_parent(to); !s) return s;
+  if (is_dir(to) || files_.count(to)) return Status(Errc::io_error, "rename " + from + " to " + to + ": File exists");
+  auto moved = [&](const std::string& path) { return to + path.substr(from.size()); };
+  std::map<std::string, InodePtr> files;
+  for (auto& [name, inode] : files_) files[name.starts_with(from + "/") ? moved(name) : name] = inode;
+  files_ = std::move(files);
+  std::set<std::string> dirs;
+  for (const auto& dir : dirs_) dirs.insert(dir == from || dir.starts_with(from + "/") ? moved(dir) : dir);
+  dirs_ = std::move(dirs);
+  pending_dir_renames_.emplace_back(from, to);
   return Status::ok();
 }
 
@@ -174,6 +192,18 @@ Status MemoryFileSystem::sync_dir(const std::string& raw_path) {
   std::lock_guard lock(mutex_);
   if (!is_dir(path)) return not_found("fsync directory", path);
   if (fail_writes_) return injected("fsync directory", path);
+  // Directory renames within this directory carry their durable subtree.
+  for (const auto& [from, to] : pending_dir_renames_) {
+    if (parent_path(to) != path) continue;
+    auto moved = [&](const std::string& p) { return to + p.substr(from.size()); };
+    std::map<std::string, InodePtr> files;
+    for (auto& [name, inode] : durable_files_) files[name.starts_with(from + "/") ? moved(name) : name] = inode;
+    durable_files_ = std::move(files);
+    std::set<std::string> dirs;
+    for (const auto& dir : durable_dirs_) dirs.insert(dir.starts_with(from + "/") ? moved(dir) : dir);
+    durable_dirs_ = std::move(dirs);
+  }
+  std::erase_if(pending_dir_renames_, [&](const auto& rename) { return parent_path(rename.second) == path; });
   // The durable entries of this directory become its current entries.
   std::erase_if(durable_files_, [&](const auto& entry) { return parent_path(entry.first) == path; });
   for (const auto& [name, inode] : files_)
@@ -226,6 +256,7 @@ void MemoryFileSystem::simulate_crash(CrashMode mode) {
   }
   files_ = files;
   durable_files_ = std::move(files);
+  pending_dir_renames_.clear();
   dirs_ = dirs;
   durable_dirs_ = std::move(dirs);
 }

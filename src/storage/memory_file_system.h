@@ -7,7 +7,7 @@
 //     a random prefix of the unsynced appended tail survives: a torn write);
 //   - directory entries created, renamed or removed but not dir-synced
 //     (a new file not yet dir-synced vanishes; a rename not yet dir-synced is
-//     undone).
+//     undone). A directory can be renamed (with all it holds) like a file.
 // Fault injection: fail_writes(true) makes every mutating call fail with
 // Errc::io_error, as a full or failing disk would.
 //
@@ -60,12 +60,14 @@ class MemoryFileSystem final : public FileSystem {
   using InodePtr = std::shared_ptr<Inode>;
   bool is_dir(const std::string& path) const { return dirs_.count(path) != 0; }
   Status check_parent(const std::string& path) const;
+  Status rename_dir(const std::string& from, const std::string& to);
 
   std::mutex mutex_;
   std::map<std::string, InodePtr> files_;          // current directory entries
   std::map<std::string, InodePtr> durable_files_;  // entries as of the last sync_dir
   std::set<std::string> dirs_{"/"};
   std::set<std::string> durable_dirs_{"/"};
+  std::vector<std::pair<std::string, std::string>> pending_dir_renames_;  // not yet dir-synced
   std::mt19937_64 random_;
   bool fail_writes_ = false;
 };

@@ -1,0 +1,337 @@
+#include "storage/log_manager.h"
+
+#include <algorithm>
+#include <random>
+
+namespace sluice::storage {
+namespace {
+
+// Kafka's suffix for a partition dir awaiting removal.
+constexpr char delete_dir_suffix[] = "-delete";
+
+std::string random_hex32() {
+  std::random_device device;
+  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random()),
+                static_cast<unsigned long long>(random()));
+  return text;
+}
+
+}  // namespace
+
+LogManager::LogManager(FileSystem& fs, LogManagerOptions options)
+    : fs_(fs), options_(std::move(options)), scheduler_(*options_.clock) {}
+
+LogManager::~LogManager() {
+  if (Status s = close(); !s) options_.logger("closing the log manager: " + s.to_string());
+}
+
+Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerOptions options) {
+  if (options.log_dirs.empty()) return Status(Errc::invalid_value, "log.dirs is empty");
+  std::unique_ptr<LogManager> manager(new LogManager(fs, std::move(options)));
+  manager->open_dirs();
+  bool any_online = false;
+  for (const auto& dir : manager->dirs_) any_online = any_online || !dir->health->offline();
+  if (!any_online) return Status(Errc::io_error, "no usable log dir among log.dirs (see the log lines above)");
+  manager->schedule_jobs();
+  if (manager->options_.background_threads) {
+    manager->scheduler_.start();
+    manager->flusher_.start();
+  }
+  return manager;
+}
+
+void LogManager::open_dirs() {
+  for (const auto& path : options_.log_dirs) {
+    auto dir = std::make_unique<Dir>();
+    dir->health = std::make_shared<LogDirHealth>(
+        path, [this](const std::string& failed, const Status& error) { on_dir_failure(failed, error); });
+    Dir& added = *dir;
+    dirs_.push_back(std::move(dir));
+    LogDirectoryOptions dir_options;
+    dir_options.path = path;
+    dir_options.config_for = options_.config_for;
+    dir_options.clock = options_.clock;
+    dir_options.logger = options_.logger;
+    auto directory = LogDirectory::open(fs_, std::move(dir_options));
+    if (!directory) {
+      added.health->fail(directory.status());
+      continue;
+    }
+    added.directory = std::move(*directory);
+    adopt_logs(added);
+  }
+}
+
+// Wraps the logs a dir opened with; schedules the removal of partition dirs
+// a previous run deleted but did not remove.
+void LogManager::adopt_logs(Dir& dir) {
+  std::string duplicate;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [tp, log] : dir.directory->logs()) {
+      if (auto it = logs_.find(tp); it != logs_.end()) {
+        duplicate = "partition " + tp.dir_name() + " is in both " + it->second->log_dir() + " and " + dir.health->path();
+        break;
+      }
+    }
+    if (duplicate.empty())
+      for (const auto& [tp, log] : dir.directory->logs())
+        logs_[tp] = std::make_shared<ManagedLog>(*log, fs_, dir.health);
+  }
+  // Like Kafka, refuse to guess which copy is right.
+  if (!duplicate.empty()) return dir.health->fail(Status(Errc::invalid_value, duplicate));
+  auto names = fs_.list_dir(dir.health->path());
+  if (!names) return dir.health->fail(names.status());
+  for (const auto& name : *names)
+    if (name.ends_with(delete_dir_suffix)) schedule_dir_removal(join_path(dir.health->path(), name));
+}
+
+void LogManager::on_dir_failure(const std::string& path, const Status& error) {
+  std::string partitions;
+  size_t count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    errors_[path] = error.to_string();
+    for (const auto& [tp, log] : logs_)
+      if (log->log_dir() == path) partitions += (count++ ? ", " : "") + tp.dir_name();
+  }
+  options_.logger("log dir " + path + " is offline: " + error.to_string() + "; its " + std::to_string(count) +
+                  " partition(s) [" + partitions + "] answer KAFKA_STORAGE_ERROR until the broker restarts");
+}
+
+std::shared_ptr<ManagedLog> LogManager::find(const TopicPartition& tp) const {
+  std::lock_guard lock(mutex_);
+  auto it = logs_.find(tp);
+  return it == logs_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<ManagedLog>> LogManager::logs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<ManagedLog>> all;
+  for (const auto& [tp, log] : logs_) all.push_back(log);
+  return all;
+}
+
+std::vector<LogDirStatus> LogManager::dir_status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<LogDirStatus> statuses;
+  for (const auto& dir : dirs_) {
+    LogDirStatus status{dir->health->path(), !dir->health->offline(), "", 0};
+    if (auto error = errors_.find(status.path); error != errors_.end()) status.error = error->second;
+    for (const auto& [tp, log] : logs_) status.partition_count += log->log_dir() == status.path;
+    statuses.push_back(std::move(status));
+  }
+  return statuses;
+}
+
+LogManager::Dir* LogManager::dir_for_new_log() {
+  std::lock_guard lock(mutex_);
+  Dir* best = nullptr;
+  size_t best_count = 0;
+  for (const auto& dir : dirs_) {
+    if (dir->health->offline() || !dir->directory) continue;
+    size_t count = 0;
+    for (const auto& [tp, log] : logs_) count += log->log_dir() == dir->health->path();
+    if (!best || count < best_count) best = dir.get(), best_count = count;
+  }
+  return best;
+}
+
+LogManager::Dir* LogManager::dir_named(const std::string& path) {
+  for (const auto& dir : dirs_)
+    if (dir->health->path() == path) return dir.get();
+  return nullptr;
+}
+
+Result<std::shared_ptr<ManagedLog>> LogManager::create_log(const TopicPartition& tp, const Uuid& topic_id) {
+  std::lock_guard create(create_delete_mutex_);
+  if (auto existing = find(tp)) return existing;
+  Dir* dir = dir_for_new_log();
+  if (!dir) return Status(Errc::io_error, "no online log dir to place " + tp.dir_name() + " in");
+  Result<Log*> log = Status(Errc::io_error, "log dir " + dir->health->path() + " went offline");
+  {
+    std::lock_guard lock(dir->mutex);
+    if (!dir->health->offline()) log = dir->directory->create_log(tp, topic_id);
+  }
+  if (!log) {
+    if (log.status().code() == Errc::io_error) dir->health->fail(log.status());
+    return log.status();
+  }
+  auto managed = std::make_shared<ManagedLog>(**log, fs_, dir->health);
+  std::lock_guard lock(mutex_);
+  logs_[tp] = managed;
+  return managed;
+}
+
+Status LogManager::delete_log(const TopicPartition& tp) {
+  std::lock_guard create(create_delete_mutex_);
+  std::shared_ptr<ManagedLog> managed = find(tp);
+  if (!managed) return Status(Errc::invalid_value, "no log for " + tp.dir_name() + " to delete");
+  if (managed->offline())
+    return Status(Errc::io_error, "cannot delete " + tp.dir_name() + ": log dir " + managed->log_dir() + " is offline");
+  Dir* dir = dir_named(managed->log_dir());
+  std::string from;
+  {
+    std::lock_guard partition(managed->mutex());
+    std::unique_ptr<Log> log;
+    {
+      std::lock_guard lock(dir->mutex);
+      log = dir->directory->release_log(tp);
+    }
+    SLUICE_ASSERT(log != nullptr, "a managed log missing from its log dir");
+    from = log->dir();
+    managed->mark_deleted(std::move(log));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    logs_.erase(tp);
+  }
+  std::string to = join_path(dir->health->path(), tp.dir_name() + "." + random_hex32() + delete_dir_suffix);
+  Status renamed = fs_.rename(from, to);
+  if (renamed) renamed = fs_.sync_dir(dir->health->path());
+  if (!renamed) {
+    dir->health->fail(renamed);
+    return renamed;
+  }
+  schedule_dir_removal(to);
+  return Status::ok();
+}
+
+void LogManager::schedule_dir_removal(const std::string& path) {
+  scheduler_.schedule_once("remove " + path, std::chrono::milliseconds(options_.segment_delete_delay_ms), [this, path] {
+    Status removed = remove_tree(path);
+    if (removed) return;
+    options_.logger("removing the deleted partition dir " + path + ": " + removed.to_string());
+    if (Dir* dir = dir_named(parent_path(path)); dir && removed.code() == Errc::io_error) dir->health->fail(removed);
+  });
+}
+
+// A partition dir holds only files.
+Status LogManager::remove_tree(const std::string& path) {
+  auto names = fs_.list_dir(path);
+  if (!names) return names.status();
+  for (const auto& name : *names)
+    if (Status s = fs_.remove(join_path(path, name)); !s) return s;
+  if (Status s = fs_.remove_dir(path); !s) return s;
+  return fs_.sync_dir(parent_path(path));
+}
+
+void LogManager::for_each_online_log(const std::function<Status(ManagedLog&)>& job) {
+  for (const auto& managed : logs()) {
+    std::lock_guard lock(managed->mutex());
+    if (!managed->usable()) continue;
+    Status status = managed->check(job(*managed));
+    if (!status && status.code() != Errc::io_error)
+      options_.logger(managed->topic_partition().dir_name() + ": " + status.to_string());
+  }
+}
+
+void LogManager::run_retention() {
+  for_each_online_log([](ManagedLog& managed) {
+    Log& log = managed.log();
+    int64_t high_watermark = managed.high_watermark() >= 0 ? managed.high_watermark() : log.log_end_offset();
+    auto result = log.apply_retention(high_watermark);
+    return result ? Status::ok() : result.status();
+  });
+}
+
+void LogManager::flush_due_logs() {
+  for (const auto& managed : logs()) {
+    int64_t end = -1;
+    {
+      std::lock_guard lock(managed->mutex());
+      if (managed->usable() && managed->log().flush_due()) end = managed->log().log_end_offset();
+    }
+    if (end >= 0) flusher_.request_flush(managed, end, {});
+  }
+}
+
+void LogManager::remove_expired_deleted_files() {
+  for_each_online_log([](ManagedLog& managed) { return managed.log().remove_expired_deleted_files(); });
+}
+
+void LogManager::write_checkpoint(const char* file_name, const std::function<int64_t(ManagedLog&)>& offset_of) {
+  auto all = logs();
+  for (const auto& dir : dirs_) {
+    if (dir->health->offline()) continue;
+    OffsetCheckpoint offsets;
+    for (const auto& managed : all) {
+      if (managed->log_dir() != dir->health->path()) continue;
+      std::lock_guard lock(managed->mutex());
+      if (managed->usable()) offsets[managed->topic_partition()] = offset_of(*managed);
+    }
+    std::lock_guard lock(dir->mutex);
+    Status written = write_offset_checkpoint(fs_, join_path(dir->health->path(), file_name), offsets);
+    if (!written) dir->health->fail(written);
+  }
+}
+
+void LogManager::write_recovery_point_checkpoints() {
+  write_checkpoint(recovery_point_checkpoint_file, [](ManagedLog& m) { return m.log().recovery_point(); });
+}
+
+void LogManager::write_log_start_offset_checkpoints() {
+  write_checkpoint(log_start_offset_checkpoint_file, [](ManagedLog& m) { return m.log().log_start_offset(); });
+}
+
+// High watermarks never set since start keep the value read at start.
+void LogManager::write_replication_offset_checkpoints() {
+  auto all = logs();
+  for (const auto& dir : dirs_) {
+    if (dir->health->offline()) continue;
+    std::lock_guard lock(dir->mutex);
+    for (const auto& managed : all)
+      if (managed->log_dir() == dir->health->path() && managed->high_watermark() >= 0)
+        dir->directory->set_replication_offset(managed->topic_partition(), managed->high_watermark());
+    Status written = write_offset_checkpoint(fs_, join_path(dir->health->path(), replication_offset_checkpoint_file),
+                                             dir->directory->replication_offsets());
+    if (!written) dir->health->fail(written);
+  }
+}
+
+void LogManager::schedule_jobs() {
+  auto every = [this](const char* name, int64_t period_ms, std::function<void()> job) {
+    if (period_ms <= 0 || period_ms == std::numeric_limits<int64_t>::max()) return;
+    std::chrono::milliseconds period(period_ms);
+    scheduler_.schedule_periodic(name, period, period, std::move(job));
+  };
+  every("log-retention", options_.retention_check_interval_ms, [this] { run_retention(); });
+  every("log-flusher", options_.flush_scheduler_interval_ms, [this] { flush_due_logs(); });
+  every("recovery-point-checkpoint", options_.flush_offset_checkpoint_interval_ms,
+        [this] { write_recovery_point_checkpoints(); });
+  every("log-start-offset-checkpoint", options_.flush_start_offset_checkpoint_interval_ms,
+        [this] { write_log_start_offset_checkpoints(); });
+  every("high-watermark-checkpoint", options_.high_watermark_checkpoint_interval_ms,
+        [this] { write_replication_offset_checkpoints(); });
+  every("remove-deleted-files", options_.deleted_files_check_interval_ms, [this] { remove_expired_deleted_files(); });
+}
+
+Status LogManager::close() {
+  if (closed_) return Status::ok();
+  closed_ = true;
+  scheduler_.stop();
+  flusher_.stop();
+  Status first = Status::ok();
+  auto all = logs();
+  for (const auto& dir : dirs_) {
+    if (!dir->directory || dir->health->offline()) continue;
+    // Hold every partition lock of the dir (map order) while it closes.
+    std::vector<std::unique_lock<std::mutex>> locks;
+    for (const auto& managed : all) {
+      if (managed->log_dir() != dir->health->path()) continue;
+      locks.emplace_back(managed->mutex());
+      if (managed->high_watermark() >= 0)
+        dir->directory->set_replication_offset(managed->topic_partition(), managed->high_watermark());
+    }
+    std::lock_guard lock(dir->mutex);
+    Status closed = dir->directory->close();
+    if (closed) continue;
+    if (closed.code() == Errc::io_error) dir->health->fail(closed);
+    if (first) first = closed;
+  }
+  return first;
+}
+
+}  // namespace sluice::storage

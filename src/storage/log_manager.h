@@ -1,0 +1,143 @@
+#pragma once
+// All the partition logs of a broker, across its log.dirs (Kafka's
+// LogManager): placement of new partitions, lookup, deletion, the health of
+// each dir, and the background jobs (retention, checkpoints, time-based
+// flushes, removal of deleted files) on its own Scheduler thread, plus the
+// group-commit Flusher thread.
+//
+// Failures: a log dir that cannot be opened at start, or whose I/O fails
+// later (any Errc::io_error passed through ManagedLog::check, including the
+// flusher's and the background jobs'), goes offline with a log line naming
+// the dir and the error. Its partitions report offline() (the broker answers
+// KAFKA_STORAGE_ERROR); the other dirs keep working. open() fails only when
+// no dir is usable.
+//
+// Threads: every public method may be called from any thread. Lock order:
+// a partition's ManagedLog::mutex() before any LogManager-internal lock;
+// the manager never takes a partition lock while holding its own.
+// Calls that do file I/O (create_log, delete_log, the background jobs,
+// close) must not run on a reactor thread.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/flusher.h"
+#include "storage/log_directory.h"
+#include "storage/managed_log.h"
+#include "storage/scheduler.h"
+
+namespace sluice::storage {
+
+// Broker settings, with Kafka's names and defaults.
+struct LogManagerOptions {
+  std::vector<std::string> log_dirs;  // log.dirs
+  std::function<LogConfig(const TopicPartition&)> config_for = [](const TopicPartition&) { return LogConfig{}; };
+  const Clock* clock = &system_clock();  // outlives the LogManager
+  Logger logger = log_to_stderr;
+  int64_t retention_check_interval_ms = 300000;               // log.retention.check.interval.ms
+  int64_t flush_offset_checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
+  int64_t flush_start_offset_checkpoint_interval_ms = 60000;  // log.flush.start.offset.checkpoint.interval.ms
+  int64_t high_watermark_checkpoint_interval_ms = 5000;       // replica.high.watermark.checkpoint.interval.ms
+  // log.flush.scheduler.interval.ms: how often flush.ms is checked. Kafka's
+  // default is "never" (Long.MAX_VALUE); Sluice checks every second so a
+  // topic's flush.ms works without a broker setting (flush.ms itself still
+  // defaults to never).
+  int64_t flush_scheduler_interval_ms = 1000;
+  // log.segment.delete.delay.ms: how long a deleted partition's directory
+  // (and a deleted segment, via file.delete.delay.ms) lingers.
+  int64_t segment_delete_delay_ms = 60000;
+  // Sluice's own: how often expired *.deleted segment files are removed.
+  int64_t deleted_files_check_interval_ms = 1000;
+  // false: no thread runs; tests drive scheduler().run_due() and
+  // flusher().run_round() themselves.
+  bool background_threads = true;
+};
+
+struct LogDirStatus {
+  std::string path;
+  bool online = true;
+  std::string error;  // why it went offline
+  size_t partition_count = 0;
+};
+
+class LogManager {
+ public:
+  // Opens every dir (recovering its logs), then schedules the background
+  // jobs and starts the threads (unless options say not to).
+  static Result<std::unique_ptr<LogManager>> open(FileSystem& fs, LogManagerOptions options);
+  // close() if it was not called.
+  ~LogManager();
+  LogManager(const LogManager&) = delete;
+  LogManager& operator=(const LogManager&) = delete;
+
+  // The partition's log, or nullptr. An offline one is still returned (its
+  // offline() says so) so the broker can answer KAFKA_STORAGE_ERROR.
+  std::shared_ptr<ManagedLog> find(const TopicPartition& tp) const;
+  std::vector<std::shared_ptr<ManagedLog>> logs() const;
+  // Returns the existing log, or creates one in the online dir with the
+  // fewest partitions. Errc::io_error if no dir is online or creation fails
+  // (that dir then goes offline).
+  Result<std::shared_ptr<ManagedLog>> create_log(const TopicPartition& tp, const Uuid& topic_id);
+  // Renames the partition dir to "<topic>-<partition>.<32 hex>-delete"
+  // (durably) and removes it after log.segment.delete.delay.ms in the
+  // background. Holders of the ManagedLog see deleted(); read ranges handed
+  // out before stay valid. Errc::invalid_value if the partition is unknown.
+  Status delete_log(const TopicPartition& tp);
+
+  std::vector<LogDirStatus> dir_status() const;
+
+  Flusher& flusher() { return flusher_; }
+  Scheduler& scheduler() { return scheduler_; }
+
+  // The background jobs (public so tests and operators can run them now).
+  void run_retention();
+  void flush_due_logs();
+  void write_recovery_point_checkpoints();
+  void write_log_start_offset_checkpoints();
+  void write_replication_offset_checkpoints();
+  void remove_expired_deleted_files();
+
+  // Stops the threads (the flusher completes pending requests first), then
+  // closes every online dir: flush, checkpoints, clean-shutdown marker.
+  // Callers must have stopped using the logs. Returns the first failure
+  // (the other dirs are still closed).
+  Status close();
+
+ private:
+  struct Dir {
+    std::shared_ptr<LogDirHealth> health;
+    std::unique_ptr<LogDirectory> directory;  // null if it failed to open
+    std::mutex mutex;                         // guards directory's dir-level state
+  };
+
+  LogManager(FileSystem& fs, LogManagerOptions options);
+  void open_dirs();
+  void adopt_logs(Dir& dir);
+  void on_dir_failure(const std::string& path, const Status& error);
+  void schedule_jobs();
+  void schedule_dir_removal(const std::string& path);
+  Status remove_tree(const std::string& path);
+  Dir* dir_for_new_log();
+  Dir* dir_named(const std::string& path);
+  // Runs `job` under each online log's lock, reporting its I/O errors.
+  void for_each_online_log(const std::function<Status(ManagedLog&)>& job);
+  void write_checkpoint(const char* file_name, const std::function<int64_t(ManagedLog&)>& offset_of);
+
+  FileSystem& fs_;
+  LogManagerOptions options_;
+  std::vector<std::unique_ptr<Dir>> dirs_;
+  mutable std::mutex mutex_;  // guards logs_ and errors_
+  std::map<TopicPartition, std::shared_ptr<ManagedLog>> logs_;
+  std::map<std::string, std::string> errors_;  // offline dir -> why
+  std::mutex create_delete_mutex_;             // one create_log/delete_log at a time
+  Scheduler scheduler_;
+  Flusher flusher_;
+  bool closed_ = false;
+};
+
+}  // namespace sluice::storage
