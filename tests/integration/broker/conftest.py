@@ -222,8 +222,8 @@ def module_broker(request, tmp_path_factory):
 def _module_broker_logs(request):
     """Shows the shared broker's log when a test that used it fails."""
     yield
-    if "module_broker" in request.fixturenames:
-        b = request.getfixturevalue("module_broker")
+    b = request.node.funcargs.get("module_broker")
+    if b is not None:
         _attach_logs_on_failure(request, b)
 
 

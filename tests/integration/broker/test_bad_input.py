@@ -152,6 +152,7 @@ def test_unsupported_api_versions_version_gets_v0_answer(b, served):
 
 
 def test_unsupported_version_of_other_api_closes(b, served):
+    assert kw.API_METADATA in served and kw.API_PRODUCE in served, f"served: {served}"
     lo, hi = served[kw.API_METADATA]
     send_and_expect_close(b.port, kw.frame(kw.request_header(kw.API_METADATA, hi + 1, 5, flexible=True)
                                            + b"\x01\x01\x00"), f"Metadata v{hi + 1}")
