@@ -86,6 +86,7 @@ class Broker:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.stopped_on_purpose = False
         log.close()
         self.wait_ready()
         return self
@@ -110,6 +111,10 @@ class Broker:
         pytest.fail(f"broker not ready after {timeout_s} s (last probe: {last_error}):\n"
                     f"{' '.join(self.command())}\n{log_tail(self.log_path)}")
 
+    def crashed(self):
+        """The process ended without a stop() or kill9() from the test."""
+        return self.proc is not None and self.proc.poll() is not None and not self.stopped_on_purpose
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -118,6 +123,7 @@ class Broker:
         or None if it was not running (or had to be killed)."""
         if self.proc is None or self.proc.poll() is not None:
             return None
+        self.stopped_on_purpose = True
         self.proc.send_signal(signal.SIGTERM)
         try:
             code = self.proc.wait(timeout=timeout_s)
@@ -131,6 +137,7 @@ class Broker:
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
+            self.stopped_on_purpose = True
             self.proc.kill()
             self.proc.wait()
             self.exit_codes.append("SIGKILL")
@@ -165,6 +172,8 @@ def _attach_logs_on_failure(request, broker):
 
 
 def _finish(broker, check_clean_exit):
+    if broker.crashed():
+        pytest.fail(f"broker died during the test (exit {broker.proc.returncode}):\n{log_tail(broker.log_path)}")
     code = broker.stop()
     if check_clean_exit and code is not None:
         assert code == 0, f"broker exited with {code} on SIGTERM:\n{log_tail(broker.log_path)}"
@@ -209,13 +218,11 @@ def module_broker(request, tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("module-broker"))
     overrides = getattr(request.module, "BROKER_OVERRIDES", None)
     b = Broker(workdir, overrides)
+    b.start()
     try:
-        b.start()
         yield b
     finally:
-        code = b.stop()
-        if code not in (0, None):
-            print(f"\n===== module broker exited {code} =====\n{b.logs()}", file=sys.stderr)
+        _finish(b, check_clean_exit=True)
 
 
 @pytest.fixture(autouse=True)
@@ -225,6 +232,9 @@ def _module_broker_logs(request):
     b = request.node.funcargs.get("module_broker")
     if b is not None:
         _attach_logs_on_failure(request, b)
+        if b.crashed():
+            pytest.fail(f"the shared broker died during this test (exit {b.proc.returncode}):\n"
+                        f"{log_tail(b.log_path)}")
 
 
 def unique_topic(prefix="t"):
