@@ -301,3 +301,52 @@ def list_offsets_v7(port, topic, timestamps_by_partition):
             for index, error, ts, offset, epoch in parts:
                 result[index] = (error, ts, offset, epoch)
         return result
+
+
+def metadata_v12(port, topics, allow_auto_create):
+    """Metadata v12 (flexible). topics None = all topics. Returns a dict:
+    {"brokers": [(id, host, port)], "cluster_id", "controller_id",
+     "topics": {name: {"error", "id" (hex), "internal", "partitions": {index: {...}}}}}."""
+    def topic_entry(w, name):
+        w.raw(b"\x00" * 16).compact_string(name).no_tags()
+
+    w = Writer()
+    if topics is None:
+        w.uvarint(0)  # null array: every topic
+    else:
+        w.compact_array(topics, topic_entry)
+    w.i8(1 if allow_auto_create else 0).i8(0).no_tags()
+    with connect(port) as sock:
+        r = call(sock, API_METADATA, 12, bytes(w.buf), 13, flexible=True)
+        r.i32()  # throttle
+
+        def broker(b):
+            out = (b.i32(), b.compact_string(), b.i32())
+            b.compact_string()  # rack
+            b.skip_tags()
+            return out
+
+        def int_array(a):
+            return a.compact_array(lambda x: x.i32())
+
+        def partition(p):
+            out = {"error": p.i16(), "index": p.i32(), "leader": p.i32(), "leader_epoch": p.i32(),
+                   "replicas": int_array(p), "isr": int_array(p), "offline": int_array(p)}
+            p.skip_tags()
+            return out
+
+        def topic(t):
+            out = {"error": t.i16(), "name": t.compact_string(), "id": t._take(16).hex(),
+                   "internal": t.i8() != 0}
+            out["partitions"] = {p["index"]: p for p in t.compact_array(partition)}
+            t.i32()  # authorized operations
+            t.skip_tags()
+            return out
+
+        brokers = r.compact_array(broker)
+        cluster_id = r.compact_string()
+        controller_id = r.i32()
+        topic_list = r.compact_array(topic)
+        r.skip_tags()
+        return {"brokers": brokers, "cluster_id": cluster_id, "controller_id": controller_id,
+                "topics": {t["name"]: t for t in topic_list}}
