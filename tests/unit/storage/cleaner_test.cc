@@ -1,0 +1,643 @@
+// Log compaction: the cleaner against a model of last-value-per-key, with
+// tombstones and their delete horizon, the lag and ratio rules, concurrent
+// appends, a crash at every file-system step of a clean, and codecs.
+
+#include "storage/cleaner.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "record/batch_builder.h"
+#include "record/record_reader.h"
+#include "storage/memory_file_system.h"
+#include "storage/offset_map.h"
+#include "storage/segment_swap.h"
+#include "log_test_util.h"
+#include "test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::as_bytes;
+
+struct Rec {
+  int64_t offset = 0;
+  std::string key;  // "" with has_key false: a null key
+  bool has_key = true;
+  std::optional<std::string> value;  // nullopt: tombstone
+  friend bool operator==(const Rec&, const Rec&) = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Rec& r) {
+  return out << r.offset << ":" << (r.has_key ? r.key : "<null>") << "=" << (r.value ? *r.value : "<tombstone>");
+}
+
+struct Put {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+};
+
+std::vector<uint8_t> keyed_batch(const std::vector<Put>& puts, int64_t timestamp_ms,
+                                 record::Compression codec = record::Compression::none, int64_t producer_id = -1) {
+  record::BatchOptions options;
+  options.compression = codec;
+  options.producer_id = producer_id;
+  if (producer_id >= 0) {
+    options.producer_epoch = 0;
+    options.base_sequence = 0;
+  }
+  record::BatchBuilder builder(options);
+  for (const auto& put : puts) {
+    std::optional<Bytes> key, value;
+    if (put.key) key = as_bytes(*put.key);
+    if (put.value) value = as_bytes(*put.value);
+    builder.append(timestamp_ms, key, value);
+  }
+  auto built = builder.build();
+  SLUICE_ASSERT(built.is_ok(), "test batch builds");
+  return std::move(built).value();
+}
+
+// Every record of the log, in order, read through Log::read.
+std::vector<Rec> read_all(Log& log, std::vector<record::BatchHeader>* headers_out = nullptr) {
+  std::vector<Rec> records;
+  int64_t offset = log.log_start_offset();
+  while (offset < log.log_end_offset()) {
+    auto read = log.read(offset, 1 << 20, INT64_MAX);
+    EXPECT_TRUE(read) << read.status().to_string();
+    if (!read || read->range.length == 0) break;
+    std::vector<uint8_t> bytes(read->range.length);
+    EXPECT_TRUE(read->range.file->pread(read->range.position, bytes));
+    record::RecordSetReader set(bytes);
+    record::BatchView view;
+    while (set.next(view)) {
+      EXPECT_TRUE(record::validate_records(view.bytes));
+      if (headers_out) headers_out->push_back(view.header);
+      auto reader = record::RecordReader::open(view.bytes);
+      EXPECT_TRUE(reader);
+      record::Record record;
+      while (reader->next(record)) {
+        Rec r;
+        r.offset = record.offset;
+        r.has_key = record.key.has_value();
+        if (record.key) r.key.assign(record.key->begin(), record.key->end());
+        if (record.value) r.value = std::string(record.value->begin(), record.value->end());
+        records.push_back(r);
+      }
+      offset = view.header.next_offset();
+    }
+    EXPECT_TRUE(set.status());
+  }
+  return records;
+}
+
+// What a clean of [0, end) must leave: the last record per key below `end`
+// (tombstones included unless `drop_tombstones`), records without a key,
+// and everything at or above `end`.
+std::vector<Rec> model_clean(const std::vector<Rec>& all, int64_t end, bool drop_tombstones) {
+  std::map<std::string, int64_t> last;
+  for (const auto& r : all)
+    if (r.offset < end && r.has_key) last[r.key] = r.offset;
+  std::vector<Rec> kept;
+  for (const auto& r : all) {
+    bool superseded = r.offset < end && r.has_key && last[r.key] != r.offset;
+    bool dropped_tombstone = r.offset < end && r.has_key && !r.value && drop_tombstones;
+    if (!superseded && !dropped_tombstone) kept.push_back(r);
+  }
+  return kept;
+}
+
+constexpr char dir_path[] = "/data";
+constexpr char partition_dir[] = "/data/topic-0";
+
+LogConfig compact_config() {
+  LogConfig config;
+  config.cleanup_policy_compact = true;
+  config.cleanup_policy_delete = false;
+  config.segment_bytes = 2048;
+  config.index_interval_bytes = 256;
+  return config;
+}
+
+class CleanerTest : public ::testing::Test {
+ protected:
+  void open_log(LogConfig config = compact_config(), bool clean_shutdown = true) {
+    // The log dir itself is durable, as LogDirectory leaves it.
+    ASSERT_TRUE(mem_->make_dirs(dir_path));
+    ASSERT_TRUE(mem_->sync_dir("/"));
+    LogOptions options;
+    options.dir = partition_dir;
+    options.config = config;
+    options.clock = &clock_;
+    options.clean_shutdown = clean_shutdown;
+    options.logger = [this](std::string_view line) { log_lines_.emplace_back(line); };
+    auto log = Log::open(*mem_, options);
+    ASSERT_TRUE(log) << log.status().to_string();
+    log_ = std::move(*log);
+  }
+
+  std::unique_ptr<LogCleaner> make_cleaner(FileSystem& fs, CleanerConfig config = small_cleaner_config()) {
+    CleanerOptions options;
+    options.config = config;
+    options.clock = &clock_;
+    options.logger = [this](std::string_view line) {
+      std::lock_guard lock(lines_mutex_);
+      log_lines_.emplace_back(line);
+    };
+    auto cleaner = std::make_unique<LogCleaner>(fs, options);
+    CleanableLog cleanable;
+    cleanable.log_dir = dir_path;
+    cleanable.topic_partition = {"topic", 0};
+    cleanable.with_lock = [this](const std::function<void(Log&)>& f) {
+      std::lock_guard lock(partition_mutex_);
+      f(*log_);
+    };
+    EXPECT_TRUE(cleaner->register_log(cleanable));
+    return cleaner;
+  }
+
+  static CleanerConfig small_cleaner_config() {
+    CleanerConfig config;
+    config.dedupe_buffer_bytes = 1 << 20;
+    config.io_buffer_bytes = 1024;  // smaller than a segment: exercises buffer refills
+    config.backoff_ms = 1;
+    return config;
+  }
+
+  void append(const std::vector<Put>& puts, record::Compression codec = record::Compression::none,
+              int64_t producer_id = -1) {
+    auto batch = keyed_batch(puts, clock_.now_ms(), codec, producer_id);
+    std::lock_guard lock(partition_mutex_);
+    auto appended = log_->append_as_leader(batch, 0);
+    ASSERT_TRUE(appended) << appended.status().to_string();
+  }
+
+  // Random puts over `keys` keys, about 1 in 10 a tombstone.
+  void append_random(std::mt19937& random, int batches, int keys, record::Compression codec = record::Compression::none) {
+    for (int b = 0; b < batches; ++b) {
+      std::vector<Put> puts;
+      int count = 1 + static_cast<int>(random() % 4);
+      for (int i = 0; i < count; ++i) {
+        std::string key = "k" + std::to_string(random() % keys);
+        if (random() % 10 == 0)
+          puts.push_back({key, std::nullopt});
+        else
+          puts.push_back({key, "value-" + std::to_string(random()) + std::string(random() % 40, 'x')});
+      }
+      append(puts, codec);
+    }
+  }
+
+  int64_t active_base() { return log_->segment_base_offsets().back(); }
+
+  std::unique_ptr<MemoryFileSystem> mem_ = std::make_unique<MemoryFileSystem>();
+  ManualClock clock_;
+  std::mutex partition_mutex_;
+  std::mutex lines_mutex_;
+  std::vector<std::string> log_lines_;
+  std::unique_ptr<Log> log_;
+};
+
+TEST(OffsetMapTest, KeepsTheLatestOffsetAndRefusesNewKeysWhenFull) {
+  KeyHasher hasher;
+  OffsetMap map(24 * 10, 0.5);  // 10 slots, 5 keys
+  EXPECT_EQ(map.max_entries(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(map.put(hasher.digest(as_bytes("k" + std::to_string(i))), i));
+  EXPECT_TRUE(map.full());
+  EXPECT_FALSE(map.put(hasher.digest(as_bytes("k5")), 5));
+  EXPECT_TRUE(map.put(hasher.digest(as_bytes("k1")), 7));  // an existing key still updates
+  EXPECT_EQ(map.get(hasher.digest(as_bytes("k1"))), 7);
+  EXPECT_EQ(map.get(hasher.digest(as_bytes("k0"))), 0);
+  EXPECT_EQ(map.get(hasher.digest(as_bytes("k5"))), std::nullopt);
+  EXPECT_EQ(map.latest_offset(), 7);
+  map.clear();
+  EXPECT_EQ(map.size(), 0u);
+  EXPECT_EQ(map.get(hasher.digest(as_bytes("k1"))), std::nullopt);
+  // Distinct keys, including the empty key and keys differing in one bit, get distinct digests.
+  EXPECT_FALSE(hasher.digest(as_bytes("")) == hasher.digest(as_bytes("a")));
+  EXPECT_FALSE(hasher.digest(as_bytes("a")) == hasher.digest(as_bytes("c")));
+}
+
+TEST_F(CleanerTest, KeepsExactlyTheLastValuePerKeyWithOriginalOffsets) {
+  open_log();
+  std::mt19937 random(7);
+  append_random(random, 300, 25);
+  ASSERT_GT(log_->segment_count(), 4u);
+  auto before = read_all(*log_);
+  int64_t end = active_base();
+  auto active_bytes_before = mem_->contents(log_->segment_snapshots().back().log_file->path());
+  auto cleaner = make_cleaner(*mem_);
+  auto stats = cleaner->clean_once();
+  ASSERT_TRUE(stats) << stats.status().to_string();
+  ASSERT_TRUE(*stats);
+  EXPECT_EQ((*stats)->end_offset, end);
+  EXPECT_FALSE((*stats)->aborted);
+  EXPECT_GT((*stats)->records_removed, 0u);
+  EXPECT_EQ(cleaner->checkpoint(dir_path, {"topic", 0}), end);
+  auto expected = model_clean(before, end, false);
+  EXPECT_EQ(read_all(*log_), expected);
+  // The active segment is untouched, byte for byte.
+  EXPECT_EQ(active_bytes_before, mem_->contents(log_->segment_snapshots().back().log_file->path()));
+  EXPECT_EQ(log_->log_end_offset(), before.back().offset + 1);
+  // The checkpoint file has Kafka's offset checkpoint format.
+  auto text = testing::as_string(mem_->contents(std::string(dir_path) + "/cleaner-offset-checkpoint"));
+  EXPECT_EQ(text, "0\n1\ntopic 0 " + std::to_string(end) + "\n");
+  // And the cleaned log reopens (after a crash) with the same content.
+  ASSERT_TRUE(log_->flush());
+  log_.reset();
+  mem_->simulate_crash();
+  open_log(compact_config(), false);
+  EXPECT_EQ(read_all(*log_), expected);
+}
+
+TEST_F(CleanerTest, SecondCleanUsesTheCheckpointAndSupersedesOlderCleanedRecords) {
+  open_log();
+  std::mt19937 random(11);
+  append_random(random, 150, 10);
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());
+  append_random(random, 200, 10);
+  auto before = read_all(*log_);
+  int64_t end = active_base();
+  auto stats = cleaner->clean_once();
+  ASSERT_TRUE(stats && *stats) << stats.status().to_string();
+  EXPECT_EQ(read_all(*log_), model_clean(before, end, false));
+}
+
+TEST_F(CleanerTest, TombstonesStayUntilDeleteRetentionAfterTheirFirstClean) {
+  LogConfig config = compact_config();
+  config.delete_retention_ms = 60000;
+  open_log(config);
+  append({{"a", "1"}, {"b", "1"}});
+  append({{"a", std::nullopt}, {"c", "1"}});
+  append({{std::string("b"), std::string(3000, 'y')}});  // rolls: the tombstone's segment is inactive
+  append({{"d", "1"}});
+  auto before = read_all(*log_);
+  int64_t end = active_base();
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());
+  auto after_first = read_all(*log_);
+  EXPECT_EQ(after_first, model_clean(before, end, false));
+  std::vector<record::BatchHeader> headers;
+  read_all(*log_, &headers);
+  bool stamped = false;
+  for (const auto& h : headers)
+    if (h.has_delete_horizon()) {
+      stamped = true;
+      EXPECT_EQ(h.base_timestamp, clock_.now_ms() + 60000);
+    }
+  EXPECT_TRUE(stamped) << "the batch keeping the tombstone carries the delete horizon";
+
+  clock_.advance_ms(59999);
+  auto early = cleaner->clean_once();
+  ASSERT_TRUE(early);
+  EXPECT_FALSE(*early) << "nothing is due before the horizon";
+  EXPECT_EQ(read_all(*log_), after_first);
+
+  clock_.advance_ms(1);
+  auto due = cleaner->clean_once();
+  ASSERT_TRUE(due && *due) << due.status().to_string();
+  EXPECT_EQ((*due)->tombstones_removed, 1u);
+  EXPECT_EQ(read_all(*log_), model_clean(before, end, true));
+}
+
+TEST_F(CleanerTest, MinCompactionLagKeepsYoungSegmentsDirty) {
+  LogConfig config = compact_config();
+  config.min_compaction_lag_ms = 3600000;
+  open_log(config);
+  std::mt19937 random(3);
+  append_random(random, 100, 5);
+  auto before = read_all(*log_);
+  auto cleaner = make_cleaner(*mem_);
+  auto young = cleaner->clean_once();
+  ASSERT_TRUE(young);
+  EXPECT_FALSE(*young);
+  EXPECT_EQ(read_all(*log_), before);
+  clock_.advance_ms(3600001);
+  auto old = cleaner->clean_once();
+  ASSERT_TRUE(old && *old);
+  EXPECT_EQ(read_all(*log_), model_clean(before, active_base(), false));
+}
+
+TEST_F(CleanerTest, MaxCompactionLagCleansBelowTheDirtyRatio) {
+  LogConfig config = compact_config();
+  config.min_cleanable_dirty_ratio = 0.99;
+  config.max_compaction_lag_ms = 1000;
+  open_log(config);
+  std::mt19937 random(5);
+  append_random(random, 100, 5);
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());  // all dirty: ratio 1 > 0.99
+  append_random(random, 20, 5);        // a little dirt: ratio well below 0.99
+  auto below = cleaner->clean_once();
+  ASSERT_TRUE(below);
+  EXPECT_FALSE(*below);
+  clock_.advance_ms(1001);
+  auto overdue = cleaner->clean_once();
+  ASSERT_TRUE(overdue);
+  EXPECT_TRUE(*overdue) << "max.compaction.lag.ms passed";
+}
+
+TEST_F(CleanerTest, DirtyRatioThreshold) {
+  open_log();  // min.cleanable.dirty.ratio 0.5
+  std::mt19937 random(9);
+  append_random(random, 300, 400);  // mostly distinct keys: little shrinks
+  auto cleaner = make_cleaner(*mem_);
+  auto first = cleaner->clean_once();
+  ASSERT_TRUE(first && *first);
+  EXPECT_DOUBLE_EQ((*first)->dirty_ratio, 1.0);
+  // A few more segments of dirt: well below half of the log.
+  append_random(random, 40, 400);
+  auto below = cleaner->clean_once();
+  ASSERT_TRUE(below);
+  EXPECT_FALSE(*below);
+  append_random(random, 400, 400);
+  auto above = cleaner->clean_once();
+  ASSERT_TRUE(above && *above);
+  EXPECT_GT((*above)->dirty_ratio, 0.5);
+}
+
+TEST_F(CleanerTest, DeletePolicyLogsAreLeftAlone) {
+  LogConfig config = compact_config();
+  config.cleanup_policy_compact = false;
+  config.cleanup_policy_delete = true;
+  open_log(config);
+  std::mt19937 random(1);
+  append_random(random, 100, 3);
+  auto cleaner = make_cleaner(*mem_);
+  auto result = cleaner->clean_once();
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(*result);
+}
+
+TEST_F(CleanerTest, CompressedBatchesKeepTheirCodecAndNullKeysStay) {
+  open_log();
+  const record::Compression codecs[] = {record::Compression::gzip, record::Compression::snappy,
+                                        record::Compression::lz4, record::Compression::zstd};
+  std::mt19937 random(13);
+  for (int round = 0; round < 30; ++round)
+    for (auto codec : codecs) {
+      append({{"k" + std::to_string(random() % 6), "a" + std::to_string(round)},
+              {"k" + std::to_string(random() % 6), "b" + std::to_string(round)},
+              {std::nullopt, "keyless" + std::to_string(round)}},
+             codec);
+    }
+  std::vector<record::BatchHeader> before_headers;
+  auto before = read_all(*log_, &before_headers);
+  std::map<int64_t, record::Compression> codec_at;
+  for (const auto& h : before_headers) codec_at[h.base_offset] = h.compression();
+  int64_t end = active_base();
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());
+  std::vector<record::BatchHeader> after_headers;
+  EXPECT_EQ(read_all(*log_, &after_headers), model_clean(before, end, false));
+  for (const auto& h : after_headers) {
+    ASSERT_TRUE(codec_at.count(h.base_offset)) << "a batch keeps its base offset";
+    EXPECT_EQ(h.compression(), codec_at[h.base_offset]);
+  }
+  EXPECT_LT(after_headers.size(), before_headers.size() + 1);
+}
+
+TEST_F(CleanerTest, IdempotentProducersKeepTheirLastBatchEvenWhenEmptied) {
+  open_log();
+  append({{"a", "1"}, {"b", "1"}}, record::Compression::none, 42);  // fully superseded, not the last of 42
+  append({{"a", "2"}, {"b", "2"}}, record::Compression::none, 42);  // last of 42, fully superseded below
+  append({{std::string("a"), std::string(3000, 'z')}, {"b", "3"}});  // rolls
+  append({{"c", "1"}});
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());
+  std::vector<record::BatchHeader> headers;
+  auto records = read_all(*log_, &headers);
+  ASSERT_EQ(headers.size(), 3u);
+  EXPECT_EQ(headers[0].producer_id, 42);
+  EXPECT_EQ(headers[0].base_offset, 2);
+  EXPECT_EQ(headers[0].record_count, 0);
+  EXPECT_EQ(headers[0].last_offset_delta, 1) << "the last offset (and so the last sequence) survives";
+  EXPECT_EQ(headers[0].last_sequence(), 1);
+  EXPECT_EQ(records.front().offset, 4);
+}
+
+TEST_F(CleanerTest, ReadersOfReplacedSegmentsKeepValidRanges) {
+  open_log();
+  std::mt19937 random(17);
+  append_random(random, 200, 5);
+  auto range = log_->read(0, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(range);
+  std::vector<uint8_t> bytes_before(range->range.length);
+  ASSERT_TRUE(range->range.file->pread(range->range.position, bytes_before));
+  auto cleaner = make_cleaner(*mem_);
+  ASSERT_TRUE(cleaner->clean_once());
+  std::vector<uint8_t> bytes_after(range->range.length);
+  auto read = range->range.file->pread(range->range.position, bytes_after);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, bytes_after.size());
+  EXPECT_EQ(bytes_before, bytes_after);
+  EXPECT_FALSE(testing::batches_in(range->range).empty());
+}
+
+TEST_F(CleanerTest, AppendsAndReadsRunWhileTheCleanerThreadCleans) {
+  LogConfig config = compact_config();
+  config.min_cleanable_dirty_ratio = 0.01;
+  open_log(config);
+  auto cleaner = make_cleaner(*mem_);
+  cleaner->start();
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) {
+      std::lock_guard lock(partition_mutex_);
+      auto read = log_->read(log_->log_start_offset(), 4096, INT64_MAX);
+      ASSERT_TRUE(read) << read.status().to_string();
+      // The range is read after the lock would be released by a real reader.
+      if (read->range.length) {
+        EXPECT_FALSE(testing::batches_in(read->range).empty());
+      }
+    }
+  });
+  std::mt19937 random(23);
+  std::map<std::string, std::optional<std::string>> last;
+  std::vector<Rec> written;
+  for (int i = 0; i < 1500; ++i) {
+    std::string key = "k" + std::to_string(random() % 30);
+    std::string value = "v" + std::to_string(i) + std::string(random() % 30, 'q');
+    append({{key, value}});
+    last[key] = value;
+  }
+  done = true;
+  reader.join();
+  cleaner->stop();
+  // Whatever the thread did, finishing the job gives the model.
+  append({{std::string("roll"), std::string(3000, 'r')}});
+  append({{"tail", "t"}});
+  while (true) {
+    auto more = cleaner->clean_once();
+    ASSERT_TRUE(more) << more.status().to_string();
+    if (!*more) break;
+  }
+  std::map<std::string, std::string> seen;
+  int64_t previous = -1;
+  for (const auto& r : read_all(*log_)) {
+    EXPECT_GT(r.offset, previous);
+    previous = r.offset;
+    EXPECT_FALSE(seen.count(r.key)) << "one record per key below the active segment: " << r;
+    seen[r.key] = *r.value;
+  }
+  for (const auto& [key, value] : last) EXPECT_EQ(seen[key], *value) << key;
+}
+
+// A FileSystem that stops writing after a given number of mutating calls:
+// the moment of a crash. Then MemoryFileSystem::simulate_crash() drops what
+// was not synced.
+class CrashAfter final : public FileSystem {
+ public:
+  CrashAfter(MemoryFileSystem& fs, int64_t calls) : fs_(fs), calls_left_(calls) {}
+  Result<FileHandle> open(const std::string& path, OpenMode mode) override {
+    if (mode != OpenMode::read_only && mode != OpenMode::read_write) tick();
+    return fs_.open(path, mode);
+  }
+  Status rename(const std::string& from, const std::string& to) override { return tick(), fs_.rename(from, to); }
+  Status remove(const std::string& path) override { return tick(), fs_.remove(path); }
+  Status remove_dir(const std::string& path) override { return tick(), fs_.remove_dir(path); }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override { return fs_.list_dir(path); }
+  Status make_dirs(const std::string& path) override { return tick(), fs_.make_dirs(path); }
+  Status sync_dir(const std::string& path) override { return tick(), fs_.sync_dir(path); }
+  Result<bool> exists(const std::string& path) override { return fs_.exists(path); }
+  Result<uint64_t> file_size(const std::string& path) override { return fs_.file_size(path); }
+  bool crashed() const { return calls_left_ < 0; }
+
+ private:
+  void tick() {
+    if (--calls_left_ < 0) fs_.fail_writes(true);
+  }
+  MemoryFileSystem& fs_;
+  int64_t calls_left_;
+};
+
+TEST_F(CleanerTest, CrashAtEveryStepOfACleanLeavesTheOldOrTheNewLog) {
+  std::mt19937 random(29);
+  open_log();
+  append_random(random, 120, 8);
+  ASSERT_TRUE(log_->flush());
+  auto old_content = read_all(*log_);
+  int64_t end = active_base();
+  auto new_content = model_clean(old_content, end, false);
+  ASSERT_NE(old_content, new_content);
+  // Each group of segments is swapped in one step, oldest first: a crash
+  // between two swaps leaves the cleaned groups below a segment boundary and
+  // the old content above it.
+  std::vector<std::vector<Rec>> partly_cleaned;
+  for (int64_t boundary : log_->segment_base_offsets()) {
+    std::vector<Rec> mixed;
+    for (const auto& r : new_content)
+      if (r.offset < boundary) mixed.push_back(r);
+    for (const auto& r : old_content)
+      if (r.offset >= boundary) mixed.push_back(r);
+    partly_cleaned.push_back(mixed);
+  }
+  auto pristine = mem_->contents(std::string(partition_dir) + "/00000000000000000000.log");
+  int outcomes_new = 0, outcomes_old = 0, outcomes_partly = 0;
+  for (int64_t calls = 0;; ++calls) {
+    SCOPED_TRACE("crash after " + std::to_string(calls) + " file-system calls");
+    // Start each round from the uncleaned, durable log.
+    log_.reset();
+    mem_ = std::make_unique<MemoryFileSystem>();
+    random.seed(29);
+    open_log();
+    append_random(random, 120, 8);
+    ASSERT_TRUE(log_->flush());
+    ASSERT_EQ(mem_->contents(std::string(partition_dir) + "/00000000000000000000.log"), pristine);
+
+    CrashAfter crashing(*mem_, calls);
+    auto cleaner = make_cleaner(crashing);
+    auto result = cleaner->clean_once();
+    bool crashed = crashing.crashed();
+    cleaner.reset();
+    log_.reset();
+    mem_->simulate_crash();
+    mem_->fail_writes(false);
+    open_log(compact_config(), false);
+    auto content = read_all(*log_);
+    if (content == new_content)
+      ++outcomes_new;
+    else if (content == old_content)
+      ++outcomes_old;
+    else if (std::find(partly_cleaned.begin(), partly_cleaned.end(), content) != partly_cleaned.end())
+      ++outcomes_partly;
+    else
+      ADD_FAILURE() << "neither the old nor the cleaned content";
+    auto names = mem_->list_dir(partition_dir);
+    ASSERT_TRUE(names);
+    for (const auto& name : *names) {
+      EXPECT_FALSE(name.ends_with(".cleaned")) << name;
+      EXPECT_FALSE(name.ends_with(".swap")) << name;
+    }
+    // The log keeps working: a new clean converges on the cleaned content.
+    auto again = make_cleaner(*mem_);
+    while (true) {
+      auto more = again->clean_once();
+      ASSERT_TRUE(more) << more.status().to_string();
+      if (!*more) break;
+    }
+    EXPECT_EQ(read_all(*log_), new_content);
+    if (!crashed) {
+      EXPECT_TRUE(result) << result.status().to_string();
+      break;
+    }
+    ASSERT_LT(calls, 500) << "the clean never finished";
+  }
+  EXPECT_GT(outcomes_old, 0);
+  EXPECT_GT(outcomes_partly, 0);
+  EXPECT_GT(outcomes_new, 0);
+}
+
+TEST_F(CleanerTest, RecoveryCompletesASwapWhoseOldSegmentsAreStillThere) {
+  // The state right after ".cleaned -> .swap" and its directory sync: the
+  // old segments are all still in place.
+  open_log();
+  std::mt19937 random(31);
+  append_random(random, 100, 4);
+  auto before = read_all(*log_);
+  int64_t end = active_base();
+  ASSERT_TRUE(log_->flush());
+  auto snapshots = log_->segment_snapshots();
+  snapshots.pop_back();
+  // Build a cleaned copy with the compactor, but keep it as .swap files.
+  Compactor compactor(*mem_, 1 << 20, 0.9, 4096);
+  CompactionPlan plan{partition_dir, compact_config(), snapshots, log_->truncation_generation(), 0, end};
+  int swaps = 0;
+  auto stats = compactor.compact(
+      plan, clock_.now_ms(),
+      [&](std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>&) -> Result<bool> {
+        ++swaps;
+        if (Status s = cleaned->rename_suffix(swap_file_suffix); !s) return s;
+        if (Status s = mem_->sync_dir(partition_dir); !s) return s;
+        return false;  // as if the process died right here
+      },
+      [] { return false; });
+  ASSERT_TRUE(stats) << stats.status().to_string();
+  ASSERT_EQ(swaps, 1);
+  log_.reset();
+  mem_->simulate_crash();
+  log_lines_.clear();
+  open_log(compact_config(), false);
+  auto after = read_all(*log_);
+  // The first group was swapped in by recovery; later groups stay as they were.
+  EXPECT_NE(after, before);
+  EXPECT_EQ(after.back(), before.back());
+  bool logged = false;
+  for (const auto& line : log_lines_) logged |= line.find("interrupted compaction swap") != std::string::npos;
+  EXPECT_TRUE(logged);
+  std::map<std::string, int64_t> last;
+  for (const auto& r : before) last[r.key] = r.offset;
+  for (const auto& r : after)
+    if (r.offset < end && last[r.key] != r.offset) {
+      // Any superseded record left must be from a segment the swap did not cover.
+      EXPECT_GE(r.offset, log_->segment_base_offsets()[1]);
+    }
+}
+
+}  // namespace
+}  // namespace sluice::storage
