@@ -249,7 +249,7 @@ Result<std::optional<CleanStats>> LogCleaner::clean_with(Compactor& compactor) {
     options_.logger("log cleaner: cleaning " + where + " failed; leaving it uncleaned: " + stats.status().to_string());
     return stats.status();
   }
-  options_.logger("log cleaner: " + std::string(stats->aborted ? "aborted (log changed) " : "cleaned ") + where +
+  options_.logger("log cleaner: " + std::string(stats->aborted ? "stopped (log changed, removed or cleaner stopping) " : "cleaned ") + where +
                   ": offsets [" + std::to_string(stats->first_dirty_offset) + ", " +
                   std::to_string(stats->end_offset) + "), " + std::to_string(stats->segments_replaced) +
                   " segments into " + std::to_string(stats->segments_written) + ", removed " +

@@ -134,7 +134,10 @@ class CleanerTest : public ::testing::Test {
     options.config = config;
     options.clock = &clock_;
     options.clean_shutdown = clean_shutdown;
-    options.logger = [this](std::string_view line) { log_lines_.emplace_back(line); };
+    options.logger = [this](std::string_view line) {
+      std::lock_guard lock(lines_mutex_);
+      log_lines_.emplace_back(line);
+    };
     auto log = Log::open(*mem_, options);
     ASSERT_TRUE(log) << log.status().to_string();
     log_ = std::move(*log);
@@ -465,10 +468,17 @@ TEST_F(CleanerTest, AppendsAndReadsRunWhileTheCleanerThreadCleans) {
     std::string value = "v" + std::to_string(i) + std::string(random() % 30, 'q');
     append({{key, value}});
     last[key] = value;
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the cleaner in
   }
   done = true;
   reader.join();
   cleaner->stop();
+  {
+    std::lock_guard lock(lines_mutex_);
+    size_t cleans = 0;
+    for (const auto& line : log_lines_) cleans += line.starts_with("log cleaner: cleaned");
+    EXPECT_GT(cleans, 0u) << "the cleaner thread cleaned while appends ran";
+  }
   // Whatever the thread did, finishing the job gives the model.
   append({{std::string("roll"), std::string(3000, 'r')}});
   append({{"tail", "t"}});
