@@ -39,6 +39,9 @@ Status LogDirectory::load() {
   for (const auto& name : *names) {
     auto tp = parse_partition_dir_name(name);
     if (!tp) continue;  // checkpoints, the marker, foreign files
+    // The metadata log (cluster/metadata_log.h) may share the first log dir,
+    // as in Kafka; the controller owns it, not the partition logs.
+    if (tp->topic == "__cluster_metadata") continue;
     auto log = open_log(*tp, Uuid{});
     if (!log) return log.status();
   }
