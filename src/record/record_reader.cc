@@ -59,6 +59,10 @@ Result<RecordReader> RecordReader::open(Bytes batch, size_t decompressed_bytes_m
   if (header->size_bytes() > batch.size())
     return Status(Errc::truncated, "batchLength says " + std::to_string(header->size_bytes()) +
                                        " bytes, buffer has " + std::to_string(batch.size()));
+  // Without this a negative count would read as an empty batch, status ok.
+  if (header->record_count < 0)
+    return Status(Errc::invalid_value,
+                  "record count " + std::to_string(header->record_count) + " is negative");
   RecordReader reader;
   reader.header_ = *header;
   Bytes records = batch.subspan(batch_header_bytes, header->size_bytes() - batch_header_bytes);

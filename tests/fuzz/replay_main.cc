@@ -2,7 +2,9 @@
 // runs every file of the seed corpus, then a fixed number of deterministic
 // mutations of them (bit flips, truncations, splices, random lengths), so a
 // short version of each fuzzer runs under ASan+UBSan in `make test`.
-// Usage: <target>_replay <corpus dir> [iterations]
+// Usage: <target>_replay <corpus dir> [iterations] [more input dirs...]
+// The extra directories (regressions: inputs that once crashed) are run as
+// they are, before the mutations; a missing directory is skipped.
 
 #include <cstdint>
 #include <cstdio>
@@ -70,17 +72,29 @@ Input mutate(const std::vector<Input>& corpus, std::mt19937_64& rng) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <corpus dir> [iterations]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <corpus dir> [iterations] [more input dirs...]\n", argv[0]);
     return 2;
   }
   std::vector<Input> corpus = load_corpus(argv[1]);
+  if (corpus.empty()) {  // a wrong path must not pass as a clean run
+    std::fprintf(stderr, "%s: no seed inputs in %s\n", argv[0], argv[1]);
+    return 1;
+  }
   long iterations = argc > 2 ? std::atol(argv[2]) : 20000;
   for (const Input& input : corpus) LLVMFuzzerTestOneInput(input.data(), input.size());
+  size_t extra_count = 0;
+  for (int i = 3; i < argc; ++i) {
+    for (const Input& input : load_corpus(argv[i])) {
+      LLVMFuzzerTestOneInput(input.data(), input.size());
+      ++extra_count;
+    }
+  }
   std::mt19937_64 rng(0x5eed);
   for (long i = 0; i < iterations; ++i) {
     Input input = mutate(corpus, rng);
     LLVMFuzzerTestOneInput(input.data(), input.size());
   }
-  std::printf("%zu corpus inputs and %ld mutations ran clean\n", corpus.size(), iterations);
+  std::printf("%zu corpus inputs, %zu regression inputs and %ld mutations ran clean\n",
+              corpus.size(), extra_count, iterations);
   return 0;
 }
