@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <future>
-#include <regex>
 
 #include "instrumented_file_system.h"
 #include "log_test_util.h"
@@ -145,7 +144,12 @@ TEST_F(LogManagerTest, DeleteRenamesTheDirAndRemovesItLater) {
   }
   std::vector<std::string> names = deleting(dir);
   ASSERT_EQ(names.size(), 1u);
-  EXPECT_TRUE(std::regex_match(names[0], std::regex("orders-0\\.[0-9a-f]{32}-delete"))) << names[0];
+  // "orders-0.<32 hex digits>-delete" (std::regex trips g++ 12's warnings under ASan).
+  const std::string& name = names[0];
+  ASSERT_EQ(name.size(), std::string("orders-0.").size() + 32 + std::string("-delete").size()) << name;
+  EXPECT_TRUE(name.starts_with("orders-0.") && name.ends_with("-delete")) << name;
+  EXPECT_TRUE(std::all_of(name.begin() + 9, name.begin() + 41, [](char c) { return std::isxdigit(c) && !std::isupper(c); }))
+      << name;
   // A reader's range from before the delete still reads whole batches.
   EXPECT_EQ(testing::batches_in(range).size(), 1u);
   // The rename is durable: a crash now does not bring the partition back.
