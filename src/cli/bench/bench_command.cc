@@ -1,0 +1,96 @@
+#include "cli/bench/bench_command.h"
+
+#include <cstdio>
+
+#include "cli/bench/kafka_client.h"
+#include "cli/bench/runners.h"
+
+namespace sluice::cli::bench {
+namespace {
+
+constexpr uint64_t kMockConsumeFillDefault = 1'000'000;
+
+BenchResult run_mode(const BenchOptions& options, const Target& target, uint64_t count) {
+  switch (options.mode) {
+    case BenchMode::kProduce: return run_produce(options, target, count);
+    case BenchMode::kConsume: return run_consume(options, target, count);
+    case BenchMode::kEndToEnd: return run_e2e(options, target, count);
+  }
+  return {};
+}
+
+BenchResult failure(const std::string& error) {
+  BenchResult failed;
+  failed.errors = 1;
+  failed.first_error = error;
+  return failed;
+}
+
+BenchResult run_on_broker(const BenchOptions& options, uint64_t count) {
+  std::string error;
+  if (ensure_topic(options, options.bootstrap_servers, &error) < 0) return failure(error);
+  return run_mode(options, Target{options.bootstrap_servers, "broker"}, count);
+}
+
+// The mock cluster starts empty, so a consume run first fills it with
+// `fill_count` records (not measured).
+BenchResult run_on_mock(const BenchOptions& options, uint64_t count, uint64_t fill_count) {
+  std::string error;
+  std::unique_ptr<MockCluster> mock = MockCluster::start(&error);
+  if (!mock || !mock->create_topic(options.topic, options.partitions, &error)) {
+    return failure(error);
+  }
+  Target target{mock->bootstraps(), "mock"};
+  if (options.mode == BenchMode::kConsume) {
+    BenchOptions fill = options;
+    fill.mode = BenchMode::kProduce;
+    fill.rate_per_sec = 0;
+    fill.duration_sec = 0;
+    BenchResult filled = run_produce(fill, target, fill_count);
+    if (filled.errors > 0) return failure("mock fill: " + filled.first_error);
+    if (count == UINT64_MAX) count = filled.records;
+  }
+  return run_mode(options, target, count);
+}
+
+bool failed(const BenchResult& result) { return result.errors > 0 || result.records == 0; }
+
+}  // namespace
+
+int run_bench(const BenchOptions& options) {
+  uint64_t count = effective_count(options);
+  bool on_broker = !options.against_mock || options.compare_mock;
+  bool on_mock = options.against_mock || options.compare_mock;
+  Report report;
+  report.mode = mode_name(options.mode);
+  report.target = on_broker ? options.bootstrap_servers : "mock";
+  BenchResult broker_result;
+  if (on_broker) {
+    broker_result = run_on_broker(options, count);
+    std::printf("%s", format_summary(report.mode + " broker", broker_result).c_str());
+    std::fflush(stdout);
+  }
+  if (on_mock) {
+    uint64_t fill_count = count != UINT64_MAX ? count
+                          : on_broker         ? broker_result.records
+                                              : kMockConsumeFillDefault;
+    BenchResult mock_result = run_on_mock(options, count, fill_count);
+    std::printf("%s", format_summary(report.mode + " mock", mock_result).c_str());
+    if (on_broker) {
+      double ratio = mock_result.records_per_sec() > 0
+                         ? broker_result.records_per_sec() / mock_result.records_per_sec()
+                         : 0;
+      std::printf("%s: broker/mock records/s ratio %.3f\n", report.mode.c_str(), ratio);
+      report.mock = std::move(mock_result);
+    } else {
+      broker_result = std::move(mock_result);
+    }
+  }
+  report.result = std::move(broker_result);
+  if (options.json) std::printf("%s\n", format_json(report).c_str());
+  std::fflush(stdout);
+  bool any_failed = failed(report.result) || (report.mock && failed(*report.mock));
+  return any_failed ? 1 : 0;
+}
+
+}  // namespace sluice::cli::bench

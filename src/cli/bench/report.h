@@ -1,0 +1,58 @@
+#pragma once
+// What a bench run measured, and how it is printed: a human summary, the
+// one-line JSON object (`--json`, always the last line of stdout), and the
+// live progress line (stderr, only when it is a terminal).
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cli/bench/histogram.h"
+
+namespace sluice::cli::bench {
+
+struct BenchResult {
+  uint64_t records = 0;   // delivered (produce) or consumed (consume, e2e)
+  uint64_t bytes = 0;     // value bytes of those records
+  uint64_t errors = 0;    // failed deliveries
+  double seconds = 0;
+  bool has_latency = false;   // consume-only runs have no per-record latency
+  LatencyHistogram latency_ns;
+  std::string first_error;
+
+  double records_per_sec() const { return seconds > 0 ? records / seconds : 0; }
+  double mb_per_sec() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
+};
+
+struct Report {
+  std::string mode;
+  std::string target;  // the bootstrap server, or "mock"
+  BenchResult result;
+  std::optional<BenchResult> mock;  // the same workload on the mock cluster
+};
+
+// "records/s, MB/s (10^6 bytes), latency percentiles" as lines of text.
+std::string format_summary(const std::string& label, const BenchResult& result);
+// One JSON object, no newline. Latency fields are null without latency.
+std::string format_json(const Report& report);
+
+// Prints "<label>: N records, R rec/s" on stderr every half second while
+// alive, when stderr is a terminal and `enabled`; erases its line at the end.
+class ProgressLine {
+ public:
+  ProgressLine(std::string label, const std::atomic<uint64_t>& records, bool enabled);
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+ private:
+  void run();
+  std::string label_;
+  const std::atomic<uint64_t>& records_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace sluice::cli::bench
