@@ -68,7 +68,7 @@ bool Flusher::flush_log(std::vector<Request>& requests, std::vector<Completion>&
       complete_all(Status(Errc::offset_out_of_range, managed.topic_partition().dir_name() + " was deleted"));
       return false;
     }
-    if (managed.log().recovery_point() < target) plan = managed.log().prepare_flush();
+    if (managed.log().recovery_point() < target) plan = managed.log().prepare_flush(/*sync_active_indexes=*/false);
   }
   Status synced = Status::ok();
   if (plan) synced = managed.check(Log::execute_flush(managed.fs(), *plan));

@@ -395,13 +395,21 @@ EpochEndOffset Log::end_offset_for_epoch(int32_t epoch) const {
   return epoch_cache_->end_offset_for(epoch, log_end_offset());
 }
 
-FlushPlan Log::prepare_flush() {
+FlushPlan Log::prepare_flush(bool sync_active_indexes) {
   FlushPlan plan;
   plan.target_offset = log_end_offset();
   plan.truncation_generation = truncation_generation_;
-  for (const auto& [base, segment] : segments_)
-    if (segment->next_offset() > recovery_point_ || base >= recovery_point_)
-      for (auto& file : segment->files()) plan.files.push_back(file);
+  // >=: a segment that ended exactly at the recovery point when it rolled
+  // still gets its final index entries synced before the point moves on.
+  for (const auto& [base, segment] : segments_) {
+    if (segment->next_offset() < recovery_point_ && base < recovery_point_) continue;
+    if (segment.get() == &active() && !sync_active_indexes) {
+      plan.unsynced_index_base = base;
+      plan.files.push_back(segment->log_file());
+      continue;
+    }
+    for (auto& file : segment->files()) plan.files.push_back(file);
+  }
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
   dir_entries_unsynced_ = false;
   return plan;
@@ -420,7 +428,13 @@ void Log::complete_flush(const FlushPlan& plan) {
     dir_entries_unsynced_ = true;  // be safe: resync the directory next time
     return;
   }
-  recovery_point_ = std::max(recovery_point_, std::min(plan.target_offset, log_end_offset()));
+  int64_t durable = std::min(plan.target_offset, log_end_offset());
+  // The segment whose indexes the plan skipped rolled meanwhile: keep the
+  // recovery point inside it, so recovery re-scans and re-indexes it.
+  if (plan.unsynced_index_base >= 0 && active().base_offset() != plan.unsynced_index_base)
+    if (auto it = segments_.find(plan.unsynced_index_base); it != segments_.end() && !it->second->empty())
+      durable = std::min(durable, it->second->next_offset() - 1);
+  recovery_point_ = std::max(recovery_point_, durable);
 }
 
 Status Log::flush() {

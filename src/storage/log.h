@@ -92,6 +92,7 @@ struct FlushPlan {
   std::string dir_to_sync;  // empty: no new directory entries to sync
   int64_t target_offset = 0;
   uint64_t truncation_generation = 0;
+  int64_t unsynced_index_base = -1;  // the active segment whose indexes were skipped
 };
 
 // What the log cleaner (cleaner.h) sees of a segment. The bytes of the file
@@ -154,7 +155,12 @@ class Log {
   std::optional<int32_t> latest_epoch() const { return epoch_cache_->latest_epoch(); }
   const std::vector<EpochEntry>& epoch_entries() const { return epoch_cache_->entries(); }
 
-  FlushPlan prepare_flush();
+  // sync_active_indexes = false (the group-commit flusher): the active
+  // segment's indexes are not synced. Safe after a crash because the
+  // recovery point then lies in the active segment, which recovery
+  // re-scans and re-indexes; its indexes are synced once it is inactive.
+  // close() syncs everything, as a clean shutdown skips the scan.
+  FlushPlan prepare_flush(bool sync_active_indexes = true);
   static Status execute_flush(FileSystem& fs, const FlushPlan& plan);
   void complete_flush(const FlushPlan& plan);
   Status flush();
