@@ -13,6 +13,7 @@ Broker::~Broker() { stop(); }
 
 Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
   std::unique_ptr<Broker> broker(new Broker(std::move(config)));
+  if (Status status = broker->open_data_path(); !status) return status;
   return broker;
 }
 
@@ -23,7 +24,10 @@ Status Broker::start() {
 
 void Broker::stop() {
   if (stopped_.exchange(true)) return;
+  // Parked fetches answer now, so the server's drain does not wait for them.
+  if (delayed_operations_) delayed_operations_->stop();
   if (server_) server_->stop();
+  close_data_path();
 }
 
 void Broker::handle(const net::ConnectionInfo& connection, std::vector<uint8_t> frame,

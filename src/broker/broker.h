@@ -9,7 +9,12 @@
 #include <memory>
 
 #include "broker/broker_config.h"
+#include "broker/delayed_operation.h"
+#include "broker/fetch_session.h"
+#include "cluster/replica_manager.h"
 #include "net/server.h"
+#include "storage/file_system.h"
+#include "storage/log_manager.h"
 
 namespace sluice::broker {
 
@@ -31,10 +36,27 @@ class Broker : public net::RequestHandler {
   void handle(const net::ConnectionInfo& connection, std::vector<uint8_t> frame,
               net::Respond respond) override;
 
+  // The data path (broker_data_path.cc), for handlers; valid after open().
+  cluster::ReplicaManager& replica_manager() { return *replica_manager_; }
+  storage::LogManager& log_manager() { return *log_manager_; }
+  FetchSessionCache& fetch_sessions() { return *fetch_sessions_; }
+  DelayedOperationTimer& delayed_operations() { return *delayed_operations_; }
+  // Topic settings: overrides (topic config names) over the broker defaults.
+  storage::LogConfig default_log_config() const;
+  storage::LogConfig topic_log_config(const std::map<std::string, std::string>& overrides) const;
+  cluster::AppendPolicy topic_append_policy(const std::map<std::string, std::string>& overrides) const;
+
  private:
   explicit Broker(BrokerConfig config);
+  Status open_data_path();
+  void close_data_path();
 
   BrokerConfig config_;
+  std::unique_ptr<storage::FileSystem> file_system_;
+  std::unique_ptr<storage::LogManager> log_manager_;
+  std::unique_ptr<cluster::ReplicaManager> replica_manager_;
+  std::unique_ptr<FetchSessionCache> fetch_sessions_;
+  std::unique_ptr<DelayedOperationTimer> delayed_operations_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
 };

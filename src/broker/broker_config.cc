@@ -127,6 +127,8 @@ std::vector<ConfigDef> make_defs() {
       def("replica.fetch.max.bytes", T::int32, "1048576", "Follower fetch partition size.",
           at_least(0)),
       def("fetch.max.bytes", T::int32, "57671680", "Largest fetch response.", at_least(0)),
+      def("max.incremental.fetch.session.cache.slots", T::int32, "1000",
+          "Incremental fetch sessions (KIP-227) kept at most.", at_least(0)),
       def("sluice.produce.fsync", T::boolean, "true",
           "Fsync (group commit) before acknowledging acks=all produce requests."),
       // groups and transactions (the coordinators read these)

@@ -12,7 +12,13 @@ using namespace protocol;
 
 // Ordered by API key. ApiVersions answers with exactly these ranges.
 constexpr ApiHandler handler_table[] = {
+    api<ProduceRequest, handle_produce>(3, ProduceRequest::max_version),
+    api<FetchRequest, handle_fetch>(4, FetchRequest::max_version),
+    api<ListOffsetsRequest, handle_list_offsets>(1, ListOffsetsRequest::max_version),
     api<ApiVersionsRequest, handle_api_versions>(0, 4),
+    api<DeleteRecordsRequest, handle_delete_records>(0, DeleteRecordsRequest::max_version),
+    api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(2, OffsetForLeaderEpochRequest::max_version),
+    api<DescribeLogDirsRequest, handle_describe_log_dirs>(1, DescribeLogDirsRequest::max_version),
 };
 
 }  // namespace

@@ -57,5 +57,12 @@ constexpr ApiHandler api() {
 // Handlers, one declaration per API (each defined in its own file).
 void handle_api_versions(Broker&, RequestContext, protocol::ApiVersionsRequest);
 void reply_api_versions_unsupported(RequestContext);
+// Data path (produce.cc, fetch.cc, ...).
+void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
+void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);
+void handle_list_offsets(Broker&, RequestContext, protocol::ListOffsetsRequest);
+void handle_delete_records(Broker&, RequestContext, protocol::DeleteRecordsRequest);
+void handle_offset_for_leader_epoch(Broker&, RequestContext, protocol::OffsetForLeaderEpochRequest);
+void handle_describe_log_dirs(Broker&, RequestContext, protocol::DescribeLogDirsRequest);
 
 }  // namespace sluice::broker

@@ -1,0 +1,35 @@
+// DeleteRecords: raises a partition's log start offset (the low watermark)
+// to the given offset (-1: the high watermark); whole segments below it are
+// deleted. OFFSET_OUT_OF_RANGE beyond the high watermark. On a single node
+// the new start offset is known at once, so timeout_ms is not waited on.
+#include "broker/broker.h"
+#include "broker/handlers.h"
+
+namespace sluice::broker {
+
+using protocol::DeleteRecordsRequest;
+using protocol::DeleteRecordsResponse;
+
+void handle_delete_records(Broker& broker, RequestContext context, DeleteRecordsRequest request) {
+  DeleteRecordsResponse response;
+  for (const auto& topic : request.topics) {
+    auto& topic_out = response.topics.emplace_back();
+    topic_out.name = topic.name;
+    for (const auto& asked : topic.partitions) {
+      auto& out = topic_out.partitions.emplace_back();
+      out.partition_index = asked.partition_index;
+      out.low_watermark = -1;
+      auto partition = broker.replica_manager().partition(topic.name, asked.partition_index);
+      if (!partition) {
+        out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      cluster::Partition::Deleted deleted = partition->delete_records_before(asked.offset);
+      out.error_code = to_wire(deleted.error);
+      out.low_watermark = deleted.low_watermark;
+    }
+  }
+  context.reply(response);
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,34 @@
+// OffsetForLeaderEpoch (v2+): the end offset of a leader epoch, which
+// consumers use after a leader change to detect log truncation (KIP-320),
+// and followers later to truncate divergent tails.
+#include "broker/broker.h"
+#include "broker/handlers.h"
+
+namespace sluice::broker {
+
+using protocol::OffsetForLeaderEpochRequest;
+using protocol::OffsetForLeaderEpochResponse;
+
+void handle_offset_for_leader_epoch(Broker& broker, RequestContext context, OffsetForLeaderEpochRequest request) {
+  OffsetForLeaderEpochResponse response;
+  for (const auto& topic : request.topics) {
+    auto& topic_out = response.topics.emplace_back();
+    topic_out.topic = topic.topic;
+    for (const auto& asked : topic.partitions) {
+      auto& out = topic_out.partitions.emplace_back();
+      out.partition = asked.partition;
+      auto partition = broker.replica_manager().partition(topic.topic, asked.partition);
+      if (!partition) {
+        out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      cluster::Partition::EpochEnd end = partition->end_offset_for_epoch(asked.leader_epoch, asked.current_leader_epoch);
+      out.error_code = to_wire(end.error);
+      out.leader_epoch = end.leader_epoch;
+      out.end_offset = end.end_offset;
+    }
+  }
+  context.reply(response);
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,163 @@
+// Produce (v3+: record batch v2 only). Appends happen here, in request
+// order, inside the handler call (net/request.h); only the answer of an
+// acks=all request waits, for the group-commit flusher when
+// sluice.produce.fsync is on (DESIGN.md "Durability"). acks=0 gets no
+// answer, and a connection whose acks=0 request failed is closed, as Kafka
+// does, so the producer notices.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "record/batch.h"
+#include "record/record_set.h"
+
+namespace sluice::broker {
+namespace {
+
+using protocol::ProduceRequest;
+using protocol::ProduceResponse;
+using PartitionResponse = ProduceResponse::PartitionProduceResponse;
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void fail(PartitionResponse& out, ErrorCode error, std::string message = {}) {
+  out.error_code = to_wire(error);
+  out.base_offset = -1;
+  if (!message.empty()) out.error_message = std::move(message);
+}
+
+// Kafka's rules for a v3+ Produce record set, checked before the append:
+// exactly one batch, magic 2, no zstd before v7.
+ErrorCode check_record_set(Bytes records, int16_t version, std::string& message) {
+  if (records.size() >= 17 && records[16] != record::current_magic) {
+    message = "Produce v3+ carries record batches of magic 2 only";
+    return ErrorCode::INVALID_RECORD;
+  }
+  record::RecordSetReader reader(records);
+  record::BatchView view;
+  if (!reader.next(view)) {
+    message = reader.status() ? "the record set holds no complete batch" : reader.status().message();
+    return reader.status().code() == Errc::unsupported_compression ? ErrorCode::CORRUPT_MESSAGE
+           : records.empty()                                       ? ErrorCode::INVALID_RECORD
+                                                                   : ErrorCode::CORRUPT_MESSAGE;
+  }
+  if (version < 7 && view.header.compression() == record::Compression::zstd) {
+    message = "zstd needs Produce v7 or later";
+    return ErrorCode::UNSUPPORTED_COMPRESSION_TYPE;
+  }
+  record::BatchView extra;
+  if (reader.next(extra) || reader.incomplete()) {
+    message = "Produce v3+ carries exactly one record batch per partition";
+    return ErrorCode::INVALID_RECORD;
+  }
+  return ErrorCode::NONE;
+}
+
+// An acks=all answer waiting for its partitions to be durable.
+struct DurableWait {
+  std::mutex mutex;
+  RequestContext context;
+  ProduceResponse response;
+  size_t remaining = 0;
+  explicit DurableWait(RequestContext c) : context(std::move(c)) {}
+};
+
+struct Flushed {
+  size_t topic_index;
+  size_t partition_index;
+  std::shared_ptr<storage::ManagedLog> log;
+  int64_t up_to_offset;
+};
+
+void produce_partition(Broker& broker, const std::string& topic, const ProduceRequest::PartitionProduceData& data,
+                       int16_t acks, int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
+                       size_t topic_index, size_t partition_index) {
+  out.index = data.index;
+  auto partition = broker.replica_manager().partition(topic, data.index);
+  if (!partition) return fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  Bytes bytes = data.records ? data.records->bytes : Bytes{};
+  std::string message;
+  if (ErrorCode error = check_record_set(bytes, version, message); error != ErrorCode::NONE)
+    return fail(out, error, std::move(message));
+  // The batch headers are rewritten in place (offsets, epoch). The frame's
+  // bytes are ours: the vector was moved into the context and nothing else
+  // reads them, so dropping the const of the view is safe.
+  std::span<uint8_t> records(const_cast<uint8_t*>(bytes.data()), bytes.size());
+  cluster::PartitionAppendResult appended = partition->append_as_leader(records, acks, wall_clock_ms());
+  if (appended.error != ErrorCode::NONE) {
+    if (appended.record_error_index)
+      out.record_errors.push_back({*appended.record_error_index, appended.error_message, {}});
+    return fail(out, appended.error, std::move(appended.error_message));
+  }
+  out.base_offset = appended.base_offset;
+  out.log_append_time_ms = appended.log_append_time_ms;
+  out.log_start_offset = appended.log_start_offset;
+  const auto& log = partition->managed_log();
+  if (acks == -1 && broker.config().get_bool("sluice.produce.fsync"))
+    to_flush.push_back({topic_index, partition_index, log, appended.next_offset});
+  else if (appended.flush_due)
+    broker.log_manager().flusher().request_flush(log, appended.next_offset, {});
+}
+
+void answer_when_durable(Broker& broker, RequestContext context, ProduceResponse response,
+                         std::vector<Flushed> to_flush) {
+  auto wait = std::make_shared<DurableWait>(std::move(context));
+  wait->response = std::move(response);
+  wait->remaining = to_flush.size();
+  for (Flushed& flushed : to_flush) {
+    auto done = [wait, topic = flushed.topic_index, partition = flushed.partition_index](Status status) {
+      std::lock_guard lock(wait->mutex);
+      if (!status) {
+        PartitionResponse& out = wait->response.responses[topic].partition_responses[partition];
+        fail(out, status.code() == Errc::offset_out_of_range ? ErrorCode::NOT_LEADER_OR_FOLLOWER
+                                                             : ErrorCode::KAFKA_STORAGE_ERROR,
+             status.message());
+      }
+      if (--wait->remaining == 0) wait->context.reply(wait->response);
+    };
+    broker.log_manager().flusher().request_flush(std::move(flushed.log), flushed.up_to_offset, std::move(done));
+  }
+}
+
+}  // namespace
+
+void handle_produce(Broker& broker, RequestContext context, ProduceRequest request) {
+  const int16_t version = context.api_version();
+  const int16_t acks = request.acks;
+  ProduceResponse response;
+  std::vector<Flushed> to_flush;
+  bool any_error = false;
+  response.responses.reserve(request.topic_data.size());
+  for (size_t t = 0; t < request.topic_data.size(); ++t) {
+    const auto& topic = request.topic_data[t];
+    auto& topic_out = response.responses.emplace_back();
+    topic_out.name = topic.name;
+    topic_out.partition_responses.resize(topic.partition_data.size());
+    for (size_t p = 0; p < topic.partition_data.size(); ++p) {
+      PartitionResponse& out = topic_out.partition_responses[p];
+      if (acks != 0 && acks != 1 && acks != -1) {
+        out.index = topic.partition_data[p].index;
+        fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
+      } else {
+        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush, t, p);
+      }
+      any_error = any_error || out.error_code != 0;
+    }
+  }
+  if (acks == 0) {
+    if (!any_error) return context.reply_none();
+    spdlog::info("closing connection {} from {}: an acks=0 produce request failed",
+                 context.connection().connection_id, context.connection().peer_address);
+    return context.close_connection();
+  }
+  if (to_flush.empty()) return context.reply(response);
+  answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
+}
+
+}  // namespace sluice::broker

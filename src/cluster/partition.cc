@@ -1,0 +1,276 @@
+#include "cluster/partition.h"
+
+#include <algorithm>
+
+#include "record/batch.h"
+#include "record/record_set.h"
+
+namespace sluice::cluster {
+
+ErrorCode error_code_for(const Status& status) {
+  switch (status.code()) {
+    case Errc::ok:
+      return ErrorCode::NONE;
+    case Errc::offset_out_of_range:
+      return ErrorCode::OFFSET_OUT_OF_RANGE;
+    case Errc::record_too_large:
+      return ErrorCode::MESSAGE_TOO_LARGE;
+    case Errc::corrupt_crc:
+    case Errc::truncated:
+    case Errc::invalid_length:
+    case Errc::varint_overflow:
+    case Errc::compression_error:
+    case Errc::unsupported_compression:
+      return ErrorCode::CORRUPT_MESSAGE;
+    case Errc::invalid_value:
+      return ErrorCode::INVALID_RECORD;
+    case Errc::io_error:
+      return ErrorCode::KAFKA_STORAGE_ERROR;
+    default:
+      return ErrorCode::UNKNOWN_SERVER_ERROR;
+  }
+}
+
+Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
+                     std::shared_ptr<storage::ManagedLog> log, int32_t local_node_id)
+    : tp_(std::move(tp)), topic_id_(topic_id), log_(std::move(log)), local_node_id_(local_node_id) {
+  std::lock_guard lock(log_->mutex());
+  // A single replica: everything in the log is committed.
+  if (log_->usable()) set_high_watermark_locked(log_->log().log_end_offset());
+}
+
+void Partition::update(const PartitionImage& image, const AppendPolicy& policy) {
+  std::lock_guard lock(log_->mutex());
+  leader_id_ = image.leader;
+  leader_epoch_ = image.leader_epoch;
+  isr_size_ = image.isr.size();
+  policy_ = policy;
+}
+
+int32_t Partition::leader_id() const {
+  std::lock_guard lock(log_->mutex());
+  return leader_id_;
+}
+
+int32_t Partition::leader_epoch() const {
+  std::lock_guard lock(log_->mutex());
+  return leader_epoch_;
+}
+
+ErrorCode Partition::check_leader(int32_t current_leader_epoch) const {
+  std::lock_guard lock(log_->mutex());
+  return check_leader_locked(current_leader_epoch);
+}
+
+ErrorCode Partition::check_leader_locked(int32_t current_leader_epoch) const {
+  if (log_->offline()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  if (log_->deleted()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  if (current_leader_epoch >= 0) {
+    if (current_leader_epoch < leader_epoch_) return ErrorCode::FENCED_LEADER_EPOCH;
+    if (current_leader_epoch > leader_epoch_) return ErrorCode::UNKNOWN_LEADER_EPOCH;
+  }
+  if (!leads_locked()) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  return ErrorCode::NONE;
+}
+
+void Partition::set_high_watermark_locked(int64_t offset) {
+  high_watermark_.store(offset, std::memory_order_release);
+  log_->set_high_watermark(offset);
+}
+
+// Kafka checks each record's timestamp; the batch's first and max
+// timestamps bound them when producers stamp records in order (they do),
+// without decoding the records a second time.
+ErrorCode Partition::check_timestamps(std::span<const uint8_t> records, int64_t now_ms,
+                                      std::optional<int32_t>& record_index) const {
+  if (policy_.log_append_time) return ErrorCode::NONE;
+  record::RecordSetReader reader(records);
+  record::BatchView view;
+  while (reader.next(view)) {
+    const record::BatchHeader& header = view.header;
+    if (header.timestamp_type() == record::TimestampType::log_append_time) continue;
+    int64_t oldest = std::min(header.base_timestamp, header.max_timestamp);
+    if (oldest >= 0 && policy_.timestamp_before_max_ms != INT64_MAX &&
+        now_ms - oldest > policy_.timestamp_before_max_ms) {
+      record_index = 0;
+      return ErrorCode::INVALID_TIMESTAMP;
+    }
+    if (policy_.timestamp_after_max_ms != INT64_MAX &&
+        header.max_timestamp - now_ms > policy_.timestamp_after_max_ms) {
+      record_index = std::max(0, header.last_offset_delta);
+      return ErrorCode::INVALID_TIMESTAMP;
+    }
+  }
+  return ErrorCode::NONE;
+}
+
+PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, int16_t required_acks,
+                                                  int64_t now_ms) {
+  PartitionAppendResult result;
+  {
+    std::lock_guard lock(log_->mutex());
+    result.error = check_leader_locked(-1);
+    if (result.error != ErrorCode::NONE) return result;
+    if (required_acks == -1 && static_cast<int64_t>(isr_size_) < policy_.min_insync_replicas) {
+      result.error = ErrorCode::NOT_ENOUGH_REPLICAS;
+      result.error_message = "the ISR has " + std::to_string(isr_size_) +
+                             " replicas, fewer than min.insync.replicas " +
+                             std::to_string(policy_.min_insync_replicas);
+      return result;
+    }
+    result.error = check_timestamps(records, now_ms, result.record_error_index);
+    if (result.error != ErrorCode::NONE) {
+      result.error_message = "a record timestamp is outside the range the topic accepts";
+      return result;
+    }
+    if (policy_.log_append_time) {
+      record::RecordSetReader reader(records);
+      record::BatchView view;
+      while (reader.next(view)) {
+        auto at = static_cast<size_t>(view.bytes.data() - records.data());
+        record::set_log_append_time(records.subspan(at, view.bytes.size()), now_ms);
+      }
+      result.log_append_time_ms = now_ms;
+    }
+    storage::Log& log = log_->log();
+    auto appended = log_->check(log.append_as_leader(records, leader_epoch_));
+    if (!appended) {
+      result.error = error_code_for(appended.status());
+      result.error_message = appended.status().message();
+      if (result.error == ErrorCode::INVALID_RECORD) result.record_error_index = 0;
+      return result;
+    }
+    result.base_offset = appended->first_offset;
+    result.next_offset = appended->last_offset + 1;
+    result.log_start_offset = log.log_start_offset();
+    result.flush_due = log.flush_due();
+    // A single in-sync replica: the append is committed as soon as written.
+    set_high_watermark_locked(result.next_offset);
+  }
+  wake_waiters();
+  return result;
+}
+
+PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
+                                    bool min_one_batch) const {
+  PartitionReadResult result;
+  std::lock_guard lock(log_->mutex());
+  result.error = check_leader_locked(current_leader_epoch);
+  if (result.error != ErrorCode::NONE) return result;
+  storage::Log& log = log_->log();
+  result.high_watermark = high_watermark();
+  result.last_stable_offset = result.high_watermark;  // no transactions yet
+  result.log_start_offset = log.log_start_offset();
+  result.log_end_offset = log.log_end_offset();
+  if (offset < result.log_start_offset || offset > result.log_end_offset) {
+    result.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return result;
+  }
+  if (offset >= result.high_watermark || max_bytes == 0) return result;
+  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch));
+  if (!read) {
+    result.error = error_code_for(read.status());
+    return result;
+  }
+  result.range = read->range;
+  return result;
+}
+
+Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const {
+  ListedOffset listed;
+  std::lock_guard lock(log_->mutex());
+  listed.error = check_leader_locked(current_leader_epoch);
+  if (listed.error != ErrorCode::NONE) return listed;
+  storage::Log& log = log_->log();
+  if (timestamp_ms == storage::latest_timestamp) {
+    // Consumers see up to the high watermark, not the log end.
+    listed.offset = high_watermark();
+    listed.leader_epoch = log.latest_epoch().value_or(-1);
+    return listed;
+  }
+  auto found = log_->check(log.find_offset_for_timestamp(timestamp_ms));
+  if (!found) {
+    listed.error = error_code_for(found.status());
+    return listed;
+  }
+  if (!found->has_value() || (*found)->offset >= high_watermark()) {
+    // Kafka: no record at or after that time -> offset -1 (the end for -3 on an empty log).
+    if (timestamp_ms == storage::max_timestamp) listed.offset = -1;
+    return listed;
+  }
+  listed.offset = (*found)->offset;
+  listed.timestamp_ms = (*found)->timestamp_ms;
+  listed.leader_epoch = (*found)->leader_epoch.value_or(-1);
+  return listed;
+}
+
+Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const {
+  EpochEnd end;
+  std::lock_guard lock(log_->mutex());
+  end.error = check_leader_locked(current_leader_epoch);
+  if (end.error != ErrorCode::NONE) return end;
+  storage::EpochEndOffset found = log_->log().end_offset_for_epoch(epoch);
+  end.leader_epoch = found.epoch;
+  end.end_offset = found.end_offset;
+  return end;
+}
+
+Partition::Deleted Partition::delete_records_before(int64_t offset) {
+  Deleted deleted;
+  std::lock_guard lock(log_->mutex());
+  deleted.error = check_leader_locked(-1);
+  if (deleted.error != ErrorCode::NONE) return deleted;
+  storage::Log& log = log_->log();
+  int64_t target = offset == -1 ? high_watermark() : offset;
+  if (target < 0 || target > high_watermark()) {
+    deleted.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return deleted;
+  }
+  if (Status status = log_->check(log.set_log_start_offset(target)); !status) {
+    deleted.error = error_code_for(status);
+    return deleted;
+  }
+  deleted.low_watermark = log.log_start_offset();
+  return deleted;
+}
+
+PartitionOffsets Partition::offsets() const {
+  PartitionOffsets offsets;
+  std::lock_guard lock(log_->mutex());
+  offsets.high_watermark = high_watermark();
+  if (!log_->usable()) return offsets;
+  const storage::Log& log = log_->log();
+  offsets.log_start_offset = log.log_start_offset();
+  offsets.log_end_offset = log.log_end_offset();
+  offsets.size_bytes = log.size_bytes();
+  return offsets;
+}
+
+void Partition::add_waiter(std::weak_ptr<AppendWaiter> waiter) {
+  std::lock_guard lock(waiters_mutex_);
+  std::erase_if(waiters_, [](const auto& w) { return w.expired(); });
+  waiters_.push_back(std::move(waiter));
+}
+
+size_t Partition::waiter_count() const {
+  std::lock_guard lock(waiters_mutex_);
+  return waiters_.size();
+}
+
+void Partition::wake_waiters() {
+  std::vector<std::shared_ptr<AppendWaiter>> alive;
+  {
+    std::lock_guard lock(waiters_mutex_);
+    if (waiters_.empty()) return;
+    alive.reserve(waiters_.size());
+    std::erase_if(waiters_, [&](const std::weak_ptr<AppendWaiter>& waiter) {
+      auto strong = waiter.lock();
+      if (!strong) return true;
+      alive.push_back(std::move(strong));
+      return false;
+    });
+  }
+  for (auto& waiter : alive) waiter->on_new_data();
+}
+
+}  // namespace sluice::cluster

@@ -1,0 +1,178 @@
+#pragma once
+// One partition this broker hosts: its log (storage::ManagedLog), its
+// leadership state from the metadata image (leader, leader epoch, ISR), its
+// high watermark, and the waiters of long-poll fetches.
+//
+// Concurrency: every method may be called from any thread. The partition
+// lock is the ManagedLog's mutex; it guards the log and the leadership state
+// and is held only for the in-memory part of an append or a read (DESIGN.md):
+// validation, offset assignment and the write to the page cache. Reading the
+// bytes of a returned FileRange, fsync (the Flusher) and waking waiters
+// happen outside it.
+//
+// High watermark: on a single node the ISR is this replica alone, so every
+// append moves the high watermark to the log end offset. It is kept as its
+// own field because replication will move it separately (min LEO over ISR).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/error_code.h"
+#include "base/uuid.h"
+#include "cluster/metadata_image.h"
+#include "storage/managed_log.h"
+
+namespace sluice::cluster {
+
+// Maps a storage/record Status to the Kafka error a client should see.
+ErrorCode error_code_for(const Status& status);
+
+// A long-poll fetch (or anything else) waiting for new data in a partition.
+class AppendWaiter {
+ public:
+  virtual ~AppendWaiter() = default;
+  // Called after an append moved the high watermark, on the appending
+  // thread, with no lock held. Must be short and must not block.
+  virtual void on_new_data() = 0;
+};
+
+// The topic-level settings the leader applies on append (Kafka's topic
+// config names), beyond the LogConfig the log itself honours.
+struct AppendPolicy {
+  bool log_append_time = false;                      // message.timestamp.type=LogAppendTime
+  int32_t min_insync_replicas = 1;                   // min.insync.replicas
+  int64_t timestamp_before_max_ms = INT64_MAX;       // message.timestamp.before.max.ms
+  int64_t timestamp_after_max_ms = INT64_MAX;        // message.timestamp.after.max.ms
+};
+
+struct PartitionAppendResult {
+  ErrorCode error = ErrorCode::NONE;
+  std::string error_message;
+  // Index (in the batch) of the record that caused an INVALID_TIMESTAMP or
+  // INVALID_RECORD error, when known.
+  std::optional<int32_t> record_error_index;
+  int64_t base_offset = -1;
+  int64_t next_offset = -1;  // the log end offset after the append
+  int64_t log_append_time_ms = -1;
+  int64_t log_start_offset = -1;
+  bool flush_due = false;  // flush.messages / flush.ms say the log should be flushed now
+};
+
+struct PartitionReadResult {
+  ErrorCode error = ErrorCode::NONE;
+  storage::FileRange range;  // length 0: nothing to return
+  int64_t high_watermark = -1;
+  int64_t last_stable_offset = -1;
+  int64_t log_start_offset = -1;
+  int64_t log_end_offset = -1;
+};
+
+struct PartitionOffsets {
+  int64_t log_start_offset = -1;
+  int64_t high_watermark = -1;
+  int64_t log_end_offset = -1;
+  uint64_t size_bytes = 0;
+};
+
+class Partition {
+ public:
+  Partition(storage::TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::ManagedLog> log,
+            int32_t local_node_id);
+
+  const storage::TopicPartition& topic_partition() const { return tp_; }
+  const Uuid& topic_id() const { return topic_id_; }
+  const std::shared_ptr<storage::ManagedLog>& managed_log() const { return log_; }
+
+  // Takes the leadership state (leader, epoch, ISR) and the append policy
+  // from the metadata image. Called by the ReplicaManager.
+  void update(const PartitionImage& image, const AppendPolicy& policy);
+  int32_t leader_id() const;
+  int32_t leader_epoch() const;
+
+  // Kafka's checks of a client's view: NOT_LEADER_OR_FOLLOWER if this node
+  // does not lead, FENCED_LEADER_EPOCH if `current_leader_epoch` is older
+  // than ours, UNKNOWN_LEADER_EPOCH if newer; -1 skips the epoch check.
+  // KAFKA_STORAGE_ERROR if the log dir is offline.
+  ErrorCode check_leader(int32_t current_leader_epoch) const;
+
+  // Leader append of one Produce record set (rewritten in place: offsets,
+  // epoch, maybe log-append time). `required_acks` -1 checks
+  // min.insync.replicas against the ISR first. On success the high
+  // watermark is the new log end offset and waiters have been woken.
+  PartitionAppendResult append_as_leader(std::span<uint8_t> records, int16_t required_acks,
+                                         int64_t now_ms);
+
+  // Consumer read: whole batches from the one holding `offset`, up to
+  // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond
+  // the high watermark. OFFSET_OUT_OF_RANGE outside [log start, log end].
+  PartitionReadResult read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
+                           bool min_one_batch) const;
+
+  // ListOffsets: earliest (-2), latest (-1, the high watermark), max
+  // timestamp (-3) or the first offset with a timestamp >= `timestamp_ms`.
+  struct ListedOffset {
+    ErrorCode error = ErrorCode::NONE;
+    int64_t offset = -1;
+    int64_t timestamp_ms = -1;
+    int32_t leader_epoch = -1;
+  };
+  ListedOffset list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const;
+
+  // OffsetForLeaderEpoch: the end offset of `epoch` (the start of the next
+  // larger epoch, or the log end offset for the latest one).
+  struct EpochEnd {
+    ErrorCode error = ErrorCode::NONE;
+    int32_t leader_epoch = -1;
+    int64_t end_offset = -1;
+  };
+  EpochEnd end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const;
+
+  // DeleteRecords: raises the log start offset to `offset` (-1: the high
+  // watermark). OFFSET_OUT_OF_RANGE above the high watermark. Returns the
+  // new low watermark (log start offset).
+  struct Deleted {
+    ErrorCode error = ErrorCode::NONE;
+    int64_t low_watermark = -1;
+  };
+  Deleted delete_records_before(int64_t offset);
+
+  PartitionOffsets offsets() const;
+  int64_t high_watermark() const { return high_watermark_.load(std::memory_order_acquire); }
+
+  // Waiters are held weakly and woken after every append that moves the
+  // high watermark; a waiter that has gone (expired) is dropped.
+  void add_waiter(std::weak_ptr<AppendWaiter> waiter);
+  size_t waiter_count() const;
+
+ private:
+  void set_high_watermark_locked(int64_t offset);
+  void wake_waiters();
+  bool leads_locked() const { return leader_id_ == local_node_id_; }
+  ErrorCode check_leader_locked(int32_t current_leader_epoch) const;
+  ErrorCode check_timestamps(std::span<const uint8_t> records, int64_t now_ms,
+                             std::optional<int32_t>& record_index) const;
+
+  const storage::TopicPartition tp_;
+  const Uuid topic_id_;
+  const std::shared_ptr<storage::ManagedLog> log_;
+  const int32_t local_node_id_;
+
+  // Guarded by log_->mutex().
+  int32_t leader_id_ = -1;
+  int32_t leader_epoch_ = 0;
+  size_t isr_size_ = 0;
+  AppendPolicy policy_;
+
+  std::atomic<int64_t> high_watermark_{0};
+
+  mutable std::mutex waiters_mutex_;
+  std::vector<std::weak_ptr<AppendWaiter>> waiters_;
+};
+
+}  // namespace sluice::cluster

@@ -1,0 +1,79 @@
+#pragma once
+// The partitions this broker hosts (Kafka's ReplicaManager): it follows the
+// metadata image, creating the logs of partitions assigned to this node
+// (through the LogManager), deleting those of deleted topics, and passing
+// leadership, ISR and topic settings to each Partition. Handlers look
+// partitions up here.
+//
+// Threads: apply_image() is called by one thread at a time (the metadata
+// applier; it does file I/O, so not a reactor). Lookups (partition(),
+// image(), partitions()) may run on any thread concurrently with it.
+//
+// Stray logs (on disk, in no topic of the image) are reported, not deleted:
+// only a topic seen in an applied image and then gone is deleted, so a lost
+// or not-yet-replayed metadata log never destroys data.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/metadata_image.h"
+#include "cluster/partition.h"
+#include "storage/log_manager.h"
+
+namespace sluice::cluster {
+
+struct ReplicaManagerOptions {
+  int32_t node_id = 1;
+  storage::LogManager* log_manager = nullptr;  // outlives the ReplicaManager
+  // The append policy of a topic: its overrides over the broker defaults.
+  std::function<AppendPolicy(const TopicImage&)> append_policy_for = [](const TopicImage&) {
+    return AppendPolicy{};
+  };
+  // The LogConfig of a topic (applied to its logs when the image changes).
+  std::function<storage::LogConfig(const TopicImage&)> log_config_for = [](const TopicImage&) {
+    return storage::LogConfig{};
+  };
+  storage::Logger logger = storage::log_to_stderr;
+};
+
+class ReplicaManager {
+ public:
+  explicit ReplicaManager(ReplicaManagerOptions options);
+  ReplicaManager(const ReplicaManager&) = delete;
+  ReplicaManager& operator=(const ReplicaManager&) = delete;
+
+  // Makes the hosted partitions match `image`. A log that cannot be created
+  // is reported and skipped (its dir is then offline); the rest proceeds.
+  // Returns the first failure.
+  Status apply_image(MetadataImagePtr image);
+
+  // The last image applied (never null: empty before the first).
+  MetadataImagePtr image() const;
+  std::shared_ptr<Partition> partition(const std::string& topic, int32_t partition) const;
+  std::vector<std::shared_ptr<Partition>> partitions() const;
+  storage::LogManager& log_manager() const { return *options_.log_manager; }
+  int32_t node_id() const { return options_.node_id; }
+
+ private:
+  using Key = storage::TopicPartition;
+  const PartitionImage* hosted(const MetadataImage& image, const Key& key, const Uuid& topic_id) const;
+  void delete_partitions(const MetadataImage& image,
+                         const std::map<Key, std::shared_ptr<Partition>>& previous);
+  Status create_partitions(const MetadataImage& image,
+                           const std::map<Key, std::shared_ptr<Partition>>& previous,
+                           std::map<Key, std::shared_ptr<Partition>>& next);
+  void report_strays(const MetadataImage& image, const std::map<Key, std::shared_ptr<Partition>>& next);
+
+  ReplicaManagerOptions options_;
+  std::mutex apply_mutex_;  // one apply_image at a time
+  mutable std::mutex mutex_;  // guards image_ and partitions_ (the pointers, not the objects)
+  MetadataImagePtr image_;
+  std::map<Key, std::shared_ptr<Partition>> partitions_;
+  bool reported_strays_ = false;
+};
+
+}  // namespace sluice::cluster

@@ -1,0 +1,238 @@
+// Partition and ReplicaManager over the in-memory file system: appends as
+// leader, reads below the high watermark, leader-epoch checks, list offsets,
+// delete records, waiters, and the image-driven creation and deletion of
+// logs.
+#include <gtest/gtest.h>
+
+#include "cluster/replica_manager.h"
+#include "record/batch_builder.h"
+#include "storage/memory_file_system.h"
+
+namespace sluice::cluster {
+namespace {
+
+constexpr int32_t local_node = 1;
+
+std::vector<uint8_t> batch_of(int records, int64_t timestamp_ms = 1'700'000'000'000) {
+  record::BatchBuilder builder;
+  for (int i = 0; i < records; ++i) {
+    std::string value = "value-" + std::to_string(i);
+    builder.append(timestamp_ms + i, std::nullopt,
+                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+  }
+  auto built = builder.build();
+  EXPECT_TRUE(built.is_ok());
+  return std::move(built).value();
+}
+
+Uuid id_of(uint8_t n) {
+  Uuid id;
+  id.bytes[15] = n;
+  return id;
+}
+
+MetadataImagePtr image_with(std::vector<std::pair<std::string, int>> topics, int32_t leader = local_node,
+                            int32_t leader_epoch = 0) {
+  auto image = std::make_shared<MetadataImage>();
+  uint8_t n = 1;
+  for (const auto& [name, partitions] : topics) {
+    TopicImage topic;
+    topic.name = name;
+    topic.id = id_of(n++);
+    for (int p = 0; p < partitions; ++p)
+      topic.partitions.push_back(PartitionImage{p, {local_node}, {local_node}, leader, leader_epoch, 0});
+    image->topic_names[topic.id] = name;
+    image->topics[name] = std::move(topic);
+  }
+  return image;
+}
+
+class ReplicaManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::LogManagerOptions options;
+    options.log_dirs = {"/data"};
+    options.background_threads = false;
+    options.logger = [](std::string_view) {};
+    auto manager = storage::LogManager::open(fs_, std::move(options));
+    ASSERT_TRUE(manager.is_ok()) << manager.status().to_string();
+    logs_ = std::move(manager).value();
+    ReplicaManagerOptions replica_options;
+    replica_options.node_id = local_node;
+    replica_options.log_manager = logs_.get();
+    replica_options.logger = [](std::string_view) {};
+    replica_options.append_policy_for = [this](const TopicImage&) { return policy_; };
+    replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));
+  }
+
+  PartitionAppendResult append(Partition& partition, int records, int16_t acks = 1) {
+    auto batch = batch_of(records);
+    return partition.append_as_leader(batch, acks, now_ms_);
+  }
+
+  storage::MemoryFileSystem fs_;
+  std::unique_ptr<storage::LogManager> logs_;
+  std::unique_ptr<ReplicaManager> replicas_;
+  AppendPolicy policy_;
+  int64_t now_ms_ = 1'700'000'000'000;
+};
+
+TEST_F(ReplicaManagerTest, CreatesLogsForTheImageAndDeletesThemWithTheTopic) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}, {"b", 1}})).is_ok());
+  EXPECT_NE(replicas_->partition("a", 0), nullptr);
+  EXPECT_NE(replicas_->partition("a", 1), nullptr);
+  EXPECT_NE(replicas_->partition("b", 0), nullptr);
+  EXPECT_EQ(replicas_->partition("a", 2), nullptr);
+  EXPECT_EQ(logs_->logs().size(), 3u);
+
+  auto kept = replicas_->partition("a", 0);
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}})).is_ok());
+  EXPECT_EQ(replicas_->partition("a", 0), kept) << "an unchanged partition keeps its object";
+  EXPECT_EQ(replicas_->partition("b", 0), nullptr);
+  EXPECT_EQ(logs_->find({"b", 0}), nullptr) << "the deleted topic's log is gone";
+  EXPECT_EQ(logs_->logs().size(), 2u);
+}
+
+TEST_F(ReplicaManagerTest, PartitionsLedElsewhereAnswerNotLeader) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, /*leader=*/2)).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  ASSERT_NE(partition, nullptr);
+  EXPECT_EQ(append(*partition, 1).error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  EXPECT_EQ(partition->read(0, -1, 1 << 20, true).error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+}
+
+TEST_F(ReplicaManagerTest, AppendAssignsOffsetsAndMovesTheHighWatermark) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, local_node, 3)).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  auto first = append(*partition, 5);
+  ASSERT_EQ(first.error, ErrorCode::NONE) << first.error_message;
+  EXPECT_EQ(first.base_offset, 0);
+  EXPECT_EQ(first.next_offset, 5);
+  EXPECT_EQ(first.log_append_time_ms, -1);
+  auto second = append(*partition, 3);
+  EXPECT_EQ(second.base_offset, 5);
+  EXPECT_EQ(partition->high_watermark(), 8);
+  EXPECT_EQ(partition->managed_log()->high_watermark(), 8);
+
+  auto read = partition->read(5, 3, 1 << 20, true);
+  ASSERT_EQ(read.error, ErrorCode::NONE);
+  EXPECT_EQ(read.high_watermark, 8);
+  EXPECT_EQ(read.last_stable_offset, 8);
+  EXPECT_EQ(read.log_start_offset, 0);
+  EXPECT_GT(read.range.length, 0u);
+  EXPECT_EQ(partition->read(8, -1, 1 << 20, true).range.length, 0u) << "nothing at the high watermark";
+  EXPECT_EQ(partition->read(9, -1, 1 << 20, true).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+}
+
+TEST_F(ReplicaManagerTest, LeaderEpochChecks) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, local_node, 5)).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  EXPECT_EQ(partition->check_leader(-1), ErrorCode::NONE);
+  EXPECT_EQ(partition->check_leader(5), ErrorCode::NONE);
+  EXPECT_EQ(partition->check_leader(4), ErrorCode::FENCED_LEADER_EPOCH);
+  EXPECT_EQ(partition->check_leader(6), ErrorCode::UNKNOWN_LEADER_EPOCH);
+  EXPECT_EQ(partition->read(0, 4, 100, true).error, ErrorCode::FENCED_LEADER_EPOCH);
+}
+
+TEST_F(ReplicaManagerTest, AppendErrors) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  auto batch = batch_of(2);
+  batch.back() ^= 0xff;  // CRC no longer matches
+  EXPECT_EQ(partition->append_as_leader(batch, 1, now_ms_).error, ErrorCode::CORRUPT_MESSAGE);
+
+  policy_.min_insync_replicas = 2;
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  EXPECT_EQ(append(*partition, 1, -1).error, ErrorCode::NOT_ENOUGH_REPLICAS);
+  EXPECT_EQ(append(*partition, 1, 1).error, ErrorCode::NONE) << "acks=1 ignores min.insync.replicas";
+
+  policy_ = AppendPolicy{};
+  policy_.timestamp_after_max_ms = 1000;
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  auto future = batch_of(1, now_ms_ + 60'000);
+  auto rejected = partition->append_as_leader(future, 1, now_ms_);
+  EXPECT_EQ(rejected.error, ErrorCode::INVALID_TIMESTAMP);
+  EXPECT_TRUE(rejected.record_error_index.has_value());
+}
+
+TEST_F(ReplicaManagerTest, LogAppendTimeRewritesTheBatch) {
+  policy_.log_append_time = true;
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  auto batch = batch_of(2, 5);
+  auto appended = partition->append_as_leader(batch, 1, now_ms_);
+  ASSERT_EQ(appended.error, ErrorCode::NONE);
+  EXPECT_EQ(appended.log_append_time_ms, now_ms_);
+  auto listed = partition->list_offset(storage::max_timestamp, -1);
+  EXPECT_EQ(listed.timestamp_ms, now_ms_);
+}
+
+TEST_F(ReplicaManagerTest, ListOffsetsAndDeleteRecords) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, local_node, 2)).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(append(*partition, 10).error, ErrorCode::NONE);
+  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, -1).offset, 0);
+  auto latest = partition->list_offset(storage::latest_timestamp, -1);
+  EXPECT_EQ(latest.offset, 40);
+  EXPECT_EQ(latest.leader_epoch, 2);
+
+  EXPECT_EQ(partition->delete_records_before(41).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  auto deleted = partition->delete_records_before(25);
+  ASSERT_EQ(deleted.error, ErrorCode::NONE);
+  EXPECT_EQ(deleted.low_watermark, 25);
+  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, -1).offset, 25);
+  EXPECT_EQ(partition->read(10, -1, 100, true).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  auto to_end = partition->delete_records_before(-1);
+  EXPECT_EQ(to_end.low_watermark, 40) << "-1 deletes up to the high watermark";
+
+  auto epoch_end = partition->end_offset_for_epoch(2, -1);
+  EXPECT_EQ(epoch_end.error, ErrorCode::NONE);
+  EXPECT_EQ(epoch_end.leader_epoch, 2);
+  EXPECT_EQ(epoch_end.end_offset, 40);
+}
+
+struct CountingWaiter : AppendWaiter {
+  int woken = 0;
+  void on_new_data() override { ++woken; }
+};
+
+TEST_F(ReplicaManagerTest, AppendsWakeWaitersAndDropGoneOnes) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  auto waiter = std::make_shared<CountingWaiter>();
+  auto gone = std::make_shared<CountingWaiter>();
+  partition->add_waiter(waiter);
+  partition->add_waiter(gone);
+  gone.reset();
+  append(*partition, 1);
+  append(*partition, 1);
+  EXPECT_EQ(waiter->woken, 2);
+  EXPECT_EQ(partition->waiter_count(), 1u);
+  auto batch = batch_of(1);
+  batch.back() ^= 1;
+  partition->append_as_leader(batch, 1, now_ms_);
+  EXPECT_EQ(waiter->woken, 2) << "a failed append wakes nobody";
+}
+
+TEST_F(ReplicaManagerTest, DeletedPartitionAnswersUnknown) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  auto partition = replicas_->partition("a", 0);
+  ASSERT_TRUE(replicas_->apply_image(image_with({})).is_ok());
+  EXPECT_EQ(append(*partition, 1).error, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+TEST_F(ReplicaManagerTest, HighWatermarkStartsAtTheLogEndAfterReopen) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  append(*replicas_->partition("a", 0), 7);
+  // A fresh ReplicaManager over the same LogManager (a restart of the broker
+  // side): a single replica's log is all committed.
+  ReplicaManagerOptions options;
+  options.log_manager = logs_.get();
+  options.node_id = local_node;
+  ReplicaManager again(std::move(options));
+  ASSERT_TRUE(again.apply_image(image_with({{"a", 1}})).is_ok());
+  EXPECT_EQ(again.partition("a", 0)->high_watermark(), 7);
+}
+
+}  // namespace
+}  // namespace sluice::cluster
