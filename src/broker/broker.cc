@@ -13,13 +13,17 @@ Broker::~Broker() { stop(); }
 
 Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
   std::unique_ptr<Broker> broker(new Broker(std::move(config)));
+  if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;
+  broker->controller_->subscribe(broker.get());  // the data path follows the image
   return broker;
 }
 
 Status Broker::start() {
   server_ = std::make_unique<net::Server>(config_.server_config(), *this);
-  return server_->start();
+  Status started = server_->start();
+  if (started) register_endpoints();  // ephemeral ports are known now
+  return started;
 }
 
 void Broker::stop() {
@@ -27,6 +31,7 @@ void Broker::stop() {
   // Parked fetches answer now, so the server's drain does not wait for them.
   if (delayed_operations_) delayed_operations_->stop();
   if (server_) server_->stop();
+  close_metadata();
   close_data_path();
 }
 

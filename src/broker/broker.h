@@ -11,6 +11,7 @@
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
+#include "cluster/controller.h"
 #include "cluster/replica_manager.h"
 #include "net/server.h"
 #include "storage/file_system.h"
@@ -18,7 +19,7 @@
 
 namespace sluice::broker {
 
-class Broker : public net::RequestHandler {
+class Broker : public net::RequestHandler, public cluster::MetadataListener {
  public:
   // Loads the data in the configured directories (recovering after an
   // unclean stop). Fails with a message naming the problem.
@@ -32,6 +33,13 @@ class Broker : public net::RequestHandler {
 
   uint16_t bound_port(size_t listener_index = 0) const { return server_->bound_port(listener_index); }
   const BrokerConfig& config() const { return config_; }
+  // The metadata side (broker_metadata.cc): the controller owns the
+  // metadata log and publishes the image; valid after open().
+  cluster::Controller& controller() const { return *controller_; }
+  cluster::MetadataImagePtr metadata_image() const { return controller_->image(); }
+  // Makes the data path follow the image (called by the controller).
+  void on_metadata_update(const cluster::MetadataImagePtr& old_image,
+                          const cluster::MetadataImagePtr& new_image) override;
 
   void handle(const net::ConnectionInfo& connection, std::vector<uint8_t> frame,
               net::Respond respond) override;
@@ -41,17 +49,22 @@ class Broker : public net::RequestHandler {
   storage::LogManager& log_manager() { return *log_manager_; }
   FetchSessionCache& fetch_sessions() { return *fetch_sessions_; }
   DelayedOperationTimer& delayed_operations() { return *delayed_operations_; }
-  // Topic settings: overrides (topic config names) over the broker defaults.
-  storage::LogConfig default_log_config() const;
-  storage::LogConfig topic_log_config(const std::map<std::string, std::string>& overrides) const;
-  cluster::AppendPolicy topic_append_policy(const std::map<std::string, std::string>& overrides) const;
+  // Topic settings in `image`: overrides over the broker defaults
+  // (cluster/topic_config.h); `topic` null: the defaults.
+  storage::LogConfig topic_log_config(const cluster::TopicImage* topic, const cluster::MetadataImage& image) const;
+  cluster::AppendPolicy topic_append_policy(const cluster::TopicImage& topic, const cluster::MetadataImage& image) const;
 
  private:
   explicit Broker(BrokerConfig config);
+  Status open_metadata();
+  void register_endpoints();
+  void close_metadata();
   Status open_data_path();
   void close_data_path();
 
   BrokerConfig config_;
+  std::unique_ptr<storage::FileSystem> metadata_file_system_;
+  std::unique_ptr<cluster::Controller> controller_;
   std::unique_ptr<storage::FileSystem> file_system_;
   std::unique_ptr<storage::LogManager> log_manager_;
   std::unique_ptr<cluster::ReplicaManager> replica_manager_;

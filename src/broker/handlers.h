@@ -57,6 +57,16 @@ constexpr ApiHandler api() {
 // Handlers, one declaration per API (each defined in its own file).
 void handle_api_versions(Broker&, RequestContext, protocol::ApiVersionsRequest);
 void reply_api_versions_unsupported(RequestContext);
+// Metadata and admin (metadata.cc, topics.cc, configs.cc, describe_cluster.cc).
+void handle_metadata(Broker&, RequestContext, protocol::MetadataRequest);
+void handle_create_topics(Broker&, RequestContext, protocol::CreateTopicsRequest);
+void handle_delete_topics(Broker&, RequestContext, protocol::DeleteTopicsRequest);
+void handle_describe_configs(Broker&, RequestContext, protocol::DescribeConfigsRequest);
+void handle_alter_configs(Broker&, RequestContext, protocol::AlterConfigsRequest);
+void handle_create_partitions(Broker&, RequestContext, protocol::CreatePartitionsRequest);
+void handle_incremental_alter_configs(Broker&, RequestContext,
+                                      protocol::IncrementalAlterConfigsRequest);
+void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterRequest);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
 void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);

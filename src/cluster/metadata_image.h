@@ -3,9 +3,11 @@
 //
 // Handlers read the current image through a shared_ptr<const MetadataImage>
 // taken once per request, so a request sees one consistent state. The image
-// changes only by applying metadata records (metadata_records.h) in log
-// order, which yields a new image; the one node of a single-node cluster and
-// a KRaft quorum later differ only in how those records are committed.
+// changes only by applying metadata records (protocol/metadata_records.h,
+// framed as in protocol/record_framing.h) in log order: apply_record()
+// mutates a private copy, which is then published as the new image. The one
+// node of a single-node cluster and a KRaft quorum later differ only in how
+// those records are committed.
 
 #include <cstdint>
 #include <map>
@@ -14,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
+#include "base/result.h"
 #include "base/uuid.h"
 
 namespace sluice::cluster {
@@ -22,10 +26,12 @@ struct BrokerEndpoint {
   std::string listener_name;
   std::string host;
   uint16_t port = 0;
+  int16_t security_protocol = 0;  // 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL
 };
 
 struct BrokerImage {
   int32_t node_id = 0;
+  int64_t epoch = 0;  // the metadata offset of its registration
   std::optional<std::string> rack;
   std::vector<BrokerEndpoint> endpoints;
   bool fenced = false;
@@ -52,6 +58,10 @@ struct TopicImage {
   }
 };
 
+// ConfigRecord resource types (Kafka's ConfigResource.Type).
+inline constexpr int8_t config_resource_topic = 2;
+inline constexpr int8_t config_resource_broker = 4;
+
 struct MetadataImage {
   std::string cluster_id;
   int32_t controller_id = -1;
@@ -59,7 +69,10 @@ struct MetadataImage {
   std::map<int32_t, BrokerImage> brokers;
   std::map<std::string, TopicImage> topics;  // by name
   std::map<Uuid, std::string> topic_names;   // by id
-  std::map<std::string, std::string> broker_configs;  // dynamic cluster-wide overrides
+  // Dynamic broker configs by resource name: "" is the cluster-wide
+  // default, "<node id>" one broker's own.
+  std::map<std::string, std::map<std::string, std::string>> broker_configs;
+  std::map<std::string, int16_t> features;  // FeatureLevelRecord (metadata.version, ...)
 
   const TopicImage* topic(const std::string& name) const {
     auto found = topics.find(name);
@@ -69,8 +82,18 @@ struct MetadataImage {
     auto found = topic_names.find(id);
     return found == topic_names.end() ? nullptr : topic(found->second);
   }
+  // The dynamic value of a broker config for `node_id`: the broker's own,
+  // else the cluster default; nullopt if neither is set.
+  std::optional<std::string> dynamic_broker_config(int32_t node_id, const std::string& name) const;
 };
 
 using MetadataImagePtr = std::shared_ptr<const MetadataImage>;
+
+// Applies one framed metadata record (the value of a metadata log record)
+// at `offset`. Record types the image does not track (ACLs, quotas, SCRAM,
+// producer ids, ...) are accepted and skipped. A record that does not decode,
+// or that contradicts the image (a partition of an unknown topic), is an
+// error: the image is then unchanged except for records applied before.
+Status apply_record(MetadataImage& image, Bytes framed_value, int64_t offset);
 
 }  // namespace sluice::cluster

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Condenses Kafka's message schemas into src/protocol/schema/messages.json.
+"""Condenses Kafka's schemas into src/protocol/schema/*.json.
 
 Reads every `*.json` of Kafka's `messages/` folder (JSON with `//` comments)
 and keeps only what the codec generator needs: names, types, version ranges,
 tags, defaults and the flags that change the encoding. The prose (`about`) is
 dropped. The output is committed, so the build never needs the source folder.
+
+With the default arguments it also condenses the sibling folders
+`metadata-records/` (into metadata_records.json, namespace "metadata") and
+`coordinator-records/` (into coordinator_records.json, namespace
+"coordinator"); the generator puts those in sluice::protocol::<namespace>.
 
 Usage: condense.py [SOURCE_DIR] [OUTPUT_FILE]
 """
@@ -46,6 +51,9 @@ def strip_comments(text):
 
 def condense_field(field):
     out = {key: field[key] for key in FIELD_KEYS if key in field}
+    if "versions" not in out and "taggedVersions" in out:
+        # A tagged-only field (TransactionLogValue's) exists in its tagged versions.
+        out["versions"] = out["taggedVersions"]
     if "tag" in out:
         out["tag"] = int(out["tag"])
     if "default" in out and isinstance(out["default"], bool):
@@ -68,21 +76,40 @@ def condense_message(spec):
     return out
 
 
-def main():
-    source = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SOURCE)
-    output = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_OUTPUT)
+# Record schemas condensed next to messages.json when run with defaults:
+# (source folder beside messages/, output file, C++ namespace).
+RECORD_SETS = [
+    ("metadata-records", "metadata_records.json", "metadata"),
+    ("coordinator-records", "coordinator_records.json", "coordinator"),
+]
+
+
+def condense_folder(source, output, source_note, namespace=None):
     messages = []
     for path in sorted(source.glob("*.json")):
         spec = json.loads(strip_comments(path.read_text()))
         messages.append(condense_message(spec))
     messages.sort(key=lambda m: (m.get("apiKey", 1 << 16), m["type"], m["name"]))
-    header = {"source": "Apache Kafka clients/src/main/resources/common/message (condensed by "
-                        "tools/protocol/condense.py)",
-              "messages": messages}
+    header = {"source": f"Apache Kafka {source_note} (condensed by tools/protocol/condense.py)"}
+    if namespace is not None:
+        header["namespace"] = namespace
+    header["messages"] = messages
     text = json.dumps(header, indent=1, sort_keys=False) + "\n"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
     print(f"wrote {len(messages)} messages to {output}")
+
+
+def main():
+    source = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SOURCE)
+    output = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_OUTPUT)
+    condense_folder(source, output, "clients/src/main/resources/common/message")
+    if len(sys.argv) > 2:
+        return
+    for folder, file_name, namespace in RECORD_SETS:
+        records = source.parent / folder
+        if records.is_dir():
+            condense_folder(records, output.parent / file_name, folder, namespace)
 
 
 if __name__ == "__main__":

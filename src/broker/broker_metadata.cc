@@ -1,0 +1,87 @@
+// The broker's metadata side: the controller (meta.properties, the metadata
+// log replayed into the image, this broker's registration) and the glue
+// that makes the data path follow the image.
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "broker/broker.h"
+#include "storage/posix_file_system.h"
+
+namespace sluice::broker {
+namespace {
+
+// listener.security.protocol.map's protocol names -> Kafka's ids.
+int16_t security_protocol_id(const std::string& name) {
+  if (name == "SSL") return 1;
+  if (name == "SASL_PLAINTEXT") return 2;
+  if (name == "SASL_SSL") return 3;
+  return 0;  // PLAINTEXT
+}
+
+std::map<std::string, std::string> security_protocol_map(const BrokerConfig& config) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : config.values.get_list("listener.security.protocol.map")) {
+    size_t colon = item.find(':');
+    if (colon != std::string::npos) out[item.substr(0, colon)] = item.substr(colon + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Broker::open_metadata() {
+  metadata_file_system_ = std::make_unique<storage::PosixFileSystem>();
+  cluster::ControllerOptions options;
+  options.node_id = config_.node_id;
+  options.metadata_log_dir = config_.metadata_log_dir;
+  options.log_dirs = config_.log_dirs;
+  if (auto cluster_id = config_.values.text("cluster.id")) options.cluster_id = *cluster_id;
+  options.broker_config = &config_.values;
+  auto controller = cluster::Controller::open(*metadata_file_system_, std::move(options));
+  if (!controller) return controller.status();
+  controller_ = std::move(controller.value());
+  register_endpoints();
+  return Status::ok();
+}
+
+// Registers the advertised listeners; a port 0 (ephemeral) becomes the
+// bound port once the server listens.
+void Broker::register_endpoints() {
+  const auto protocols = security_protocol_map(config_);
+  std::vector<cluster::BrokerEndpoint> endpoints;
+  for (size_t i = 0; i < config_.advertised_listeners.size(); ++i) {
+    const ListenerAddress& address = config_.advertised_listeners[i];
+    cluster::BrokerEndpoint endpoint;
+    endpoint.listener_name = address.name;
+    endpoint.host = address.host;
+    endpoint.port = address.port;
+    if (endpoint.port == 0 && server_ && i < config_.listeners.size())
+      endpoint.port = server_->bound_port(i);
+    auto protocol = protocols.find(address.name);
+    endpoint.security_protocol =
+        security_protocol_id(protocol == protocols.end() ? address.name : protocol->second);
+    endpoints.push_back(std::move(endpoint));
+  }
+  std::optional<std::string> rack = config_.values.text("broker.rack");
+  cluster::ApiError registered = controller_->register_broker(endpoints, rack);
+  if (!registered.ok())
+    spdlog::error("metadata: registering node {} failed: {}", config_.node_id, registered.message);
+}
+
+void Broker::on_metadata_update(const cluster::MetadataImagePtr&,
+                                const cluster::MetadataImagePtr& new_image) {
+  if (!replica_manager_) return;
+  if (Status status = replica_manager_->apply_image(new_image); !status)
+    spdlog::error("metadata: applying image at offset {}: {}", new_image->offset,
+                  status.to_string());
+}
+
+// After the server has drained (no handler waits on the controller).
+void Broker::close_metadata() {
+  if (!controller_) return;
+  controller_->unsubscribe(this);
+  controller_->stop();
+}
+
+}  // namespace sluice::broker

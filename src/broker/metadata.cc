@@ -1,0 +1,171 @@
+// Metadata: brokers (as seen from the request's listener), topics with ids,
+// partitions, leaders, epochs, replicas and ISR. Unknown topics are created
+// when auto.create.topics.enable and the request allows it (v4+; always
+// before); the creation runs on the controller thread and the answer then
+// carries the ready topic. Null topics (v1+; an empty list in v0) means all.
+#include "base/error_code.h"
+#include "broker/admin_common.h"
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "cluster/controller.h"
+
+namespace sluice::broker {
+namespace {
+
+using protocol::MetadataRequest;
+using protocol::MetadataResponse;
+
+MetadataResponse::MetadataResponseTopic describe_topic(const cluster::MetadataImage& image,
+                                                       const cluster::TopicImage& topic,
+                                                       bool include_operations) {
+  MetadataResponse::MetadataResponseTopic out;
+  out.name = topic.name;
+  out.topic_id = topic.id;
+  out.is_internal = is_internal_topic_name(topic.name);
+  out.topic_authorized_operations =
+      include_operations ? topic_authorized_operations_all : authorized_operations_omitted;
+  for (const cluster::PartitionImage& partition : topic.partitions) {
+    MetadataResponse::MetadataResponsePartition p;
+    p.partition_index = partition.partition;
+    p.leader_id = partition.leader;
+    p.leader_epoch = partition.leader_epoch;
+    p.replica_nodes = partition.replicas;
+    p.isr_nodes = partition.isr;
+    for (int32_t replica : partition.replicas) {
+      auto broker = image.brokers.find(replica);
+      if (broker == image.brokers.end() || broker->second.fenced)
+        p.offline_replicas.push_back(replica);
+    }
+    if (partition.leader < 0) p.error_code = to_wire(ErrorCode::LEADER_NOT_AVAILABLE);
+    out.partitions.push_back(std::move(p));
+  }
+  return out;
+}
+
+MetadataResponse::MetadataResponseTopic topic_error(std::optional<std::string> name,
+                                                    const Uuid& id, ErrorCode code) {
+  MetadataResponse::MetadataResponseTopic out;
+  out.error_code = to_wire(code);
+  out.name = std::move(name);
+  out.topic_id = id;
+  return out;
+}
+
+bool may_auto_create(const Broker& broker, const MetadataRequest& request, int16_t version) {
+  if (!broker.config().get_bool("auto.create.topics.enable")) return false;
+  return version < 4 || request.allow_auto_topic_creation;
+}
+
+// The names `request` asks for that do not exist but may be created.
+std::vector<std::string> topics_to_create(const Broker& broker, const MetadataRequest& request,
+                                          int16_t version, const cluster::MetadataImage& image) {
+  std::vector<std::string> out;
+  if (!request.topics || !may_auto_create(broker, request, version)) return out;
+  for (const auto& wanted : *request.topics) {
+    if (!wanted.name || image.topic(*wanted.name) != nullptr) continue;
+    if (!cluster::validate_topic_name(*wanted.name).ok()) continue;
+    if (std::find(out.begin(), out.end(), *wanted.name) == out.end()) out.push_back(*wanted.name);
+  }
+  return out;
+}
+
+MetadataResponse build_response(const Broker& broker, const RequestContext& context,
+                                 const MetadataRequest& request,
+                                 const cluster::MetadataImage& image,
+                                 const std::map<std::string, ErrorCode>& creation_errors) {
+  const int16_t version = context.api_version();
+  MetadataResponse response;
+  for (const BrokerAddress& address :
+       brokers_for_listener(image, context.connection().listener_name))
+    response.brokers.push_back({address.node_id, address.host, address.port, address.rack, {}});
+  response.cluster_id = image.cluster_id;
+  response.controller_id = image.controller_id;
+  response.cluster_authorized_operations = request.include_cluster_authorized_operations
+                                               ? cluster_authorized_operations_all
+                                               : authorized_operations_omitted;
+  const bool operations = request.include_topic_authorized_operations;
+  const bool all_topics = !request.topics || (version == 0 && request.topics->empty());
+  if (all_topics) {
+    for (const auto& [name, topic] : image.topics)
+      response.topics.push_back(describe_topic(image, topic, operations));
+    return response;
+  }
+  for (const auto& wanted : *request.topics) {
+    if (!wanted.name) {  // by id (v10+)
+      const cluster::TopicImage* topic = image.topic(wanted.topic_id);
+      if (topic == nullptr || wanted.topic_id.is_zero())
+        response.topics.push_back(
+            topic_error(std::nullopt, wanted.topic_id, ErrorCode::UNKNOWN_TOPIC_ID));
+      else
+        response.topics.push_back(describe_topic(image, *topic, operations));
+      continue;
+    }
+    const std::string& name = *wanted.name;
+    if (const cluster::TopicImage* topic = image.topic(name)) {
+      response.topics.push_back(describe_topic(image, *topic, operations));
+    } else if (!cluster::validate_topic_name(name).ok()) {
+      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::INVALID_TOPIC_EXCEPTION));
+    } else if (auto failed = creation_errors.find(name); failed != creation_errors.end()) {
+      response.topics.push_back(topic_error(name, Uuid{}, failed->second));
+    } else {
+      ErrorCode code = may_auto_create(broker, request, version)
+                           ? ErrorCode::LEADER_NOT_AVAILABLE  // being created elsewhere
+                           : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      response.topics.push_back(topic_error(name, Uuid{}, code));
+    }
+  }
+  return response;
+}
+
+}  // namespace
+
+std::vector<BrokerAddress> brokers_for_listener(const cluster::MetadataImage& image,
+                                                const std::string& listener_name) {
+  std::vector<BrokerAddress> out;
+  for (const auto& [id, broker] : image.brokers) {
+    if (broker.fenced) continue;
+    for (const cluster::BrokerEndpoint& endpoint : broker.endpoints) {
+      if (endpoint.listener_name != listener_name) continue;
+      out.push_back({id, endpoint.host, endpoint.port, broker.rack});
+      break;
+    }
+  }
+  return out;
+}
+
+bool is_internal_topic_name(const std::string& name) { return cluster::is_internal_topic(name); }
+
+void handle_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
+  cluster::MetadataImagePtr image = broker.controller().image();
+  std::vector<std::string> missing =
+      topics_to_create(broker, request, context.api_version(), *image);
+  if (missing.empty()) {
+    context.reply(build_response(broker, context, request, *image, {}));
+    return;
+  }
+  // Creating appends to the metadata log and fsyncs: off the reactor.
+  broker.controller().submit([&broker, context = std::move(context),
+                              request = std::move(request), missing]() mutable {
+    std::vector<cluster::NewTopic> topics;
+    for (const std::string& name : missing) {
+      cluster::NewTopic topic;
+      topic.name = name;
+      topics.push_back(std::move(topic));
+    }
+    std::vector<cluster::CreateTopicResult> results =
+        broker.controller().create_topics(topics, false);
+    std::map<std::string, ErrorCode> errors;
+    for (size_t i = 0; i < results.size(); ++i) {
+      ErrorCode code = results[i].error.code;
+      // A concurrent creation of the same topic is not an error for the reader.
+      if (code != ErrorCode::NONE && code != ErrorCode::TOPIC_ALREADY_EXISTS)
+        errors[missing[i]] = code == ErrorCode::INVALID_REPLICATION_FACTOR
+                                 ? ErrorCode::LEADER_NOT_AVAILABLE
+                                 : code;
+    }
+    cluster::MetadataImagePtr now = broker.controller().image();
+    context.reply(build_response(broker, context, request, *now, errors));
+  });
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,208 @@
+// CreateTopics, DeleteTopics and CreatePartitions: validated and committed
+// by the controller (cluster/controller.h) on its own thread, since a commit
+// fsyncs the metadata log; the answer is sent from there.
+#include <set>
+
+#include "base/error_code.h"
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "cluster/controller.h"
+#include "cluster/topic_config.h"
+
+namespace sluice::broker {
+namespace {
+
+using protocol::CreatePartitionsRequest;
+using protocol::CreatePartitionsResponse;
+using protocol::CreateTopicsRequest;
+using protocol::CreateTopicsResponse;
+using protocol::DeleteTopicsRequest;
+using protocol::DeleteTopicsResponse;
+
+std::optional<std::string> message_or_null(const cluster::ApiError& error) {
+  if (error.ok() || error.message.empty()) return std::nullopt;
+  return error.message;
+}
+
+// The names that appear more than once: Kafka rejects each such entry.
+template <class Items, class NameOf>
+std::set<std::string> duplicate_names(const Items& items, NameOf name_of) {
+  std::set<std::string> seen, duplicates;
+  for (const auto& item : items)
+    if (!seen.insert(name_of(item)).second) duplicates.insert(name_of(item));
+  return duplicates;
+}
+
+// The configs a new topic would have (CreateTopics v5+).
+std::vector<CreateTopicsResponse::CreatableTopicConfigs> topic_configs(
+    const Broker& broker, const cluster::MetadataImage& image,
+    const std::map<std::string, std::string>& overrides) {
+  std::vector<CreateTopicsResponse::CreatableTopicConfigs> out;
+  for (const cluster::ResolvedConfig& config : cluster::resolve_topic_configs(
+           overrides, image, broker.config().values, broker.config().node_id)) {
+    CreateTopicsResponse::CreatableTopicConfigs entry;
+    entry.name = config.name;
+    entry.value = config.sensitive ? std::nullopt : config.value;
+    entry.read_only = false;
+    entry.config_source = static_cast<int8_t>(config.source);
+    entry.is_sensitive = config.sensitive;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// Turns one request entry into the controller's NewTopic, or an error.
+cluster::ApiError to_new_topic(const CreateTopicsRequest::CreatableTopic& topic,
+                               cluster::NewTopic& out) {
+  out.name = topic.name;
+  out.num_partitions = topic.num_partitions;
+  out.replication_factor = topic.replication_factor;
+  for (const auto& assignment : topic.assignments) {
+    if (out.assignments.count(assignment.partition_index))
+      return {ErrorCode::INVALID_REPLICA_ASSIGNMENT, "Duplicate partition index " +
+                                                         std::to_string(assignment.partition_index)};
+    out.assignments[assignment.partition_index] = assignment.broker_ids;
+  }
+  for (const auto& config : topic.configs) {
+    if (!config.value)
+      return {ErrorCode::INVALID_REQUEST, "Null value not supported for topic configs: " + config.name};
+    out.configs[config.name] = *config.value;
+  }
+  return {};
+}
+
+void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRequest& request) {
+  const std::set<std::string> duplicates =
+      duplicate_names(request.topics, [](const auto& topic) { return topic.name; });
+  std::vector<cluster::NewTopic> new_topics;
+  std::vector<size_t> index_of;  // new_topics[i] answers request.topics[index_of[i]]
+  CreateTopicsResponse response;
+  for (size_t i = 0; i < request.topics.size(); ++i) {
+    const auto& topic = request.topics[i];
+    CreateTopicsResponse::CreatableTopicResult result;
+    result.name = topic.name;
+    result.error_message = std::nullopt;
+    cluster::NewTopic new_topic;
+    cluster::ApiError error =
+        duplicates.count(topic.name)
+            ? cluster::ApiError{ErrorCode::INVALID_REQUEST,
+                                "Create topics request contains multiple entries for the "
+                                "topic " + topic.name}
+            : to_new_topic(topic, new_topic);
+    if (error.ok()) {
+      index_of.push_back(i);
+      new_topics.push_back(std::move(new_topic));
+    } else {
+      result.error_code = to_wire(error.code);
+      result.error_message = message_or_null(error);
+    }
+    response.topics.push_back(std::move(result));
+  }
+  cluster::MetadataImagePtr before = broker.controller().image();
+  std::vector<cluster::CreateTopicResult> results =
+      broker.controller().create_topics(new_topics, request.validate_only);
+  for (size_t k = 0; k < results.size(); ++k) {
+    auto& out = response.topics[index_of[k]];
+    const cluster::CreateTopicResult& result = results[k];
+    out.error_code = to_wire(result.error.code);
+    out.error_message = message_or_null(result.error);
+    if (!result.error.ok()) continue;
+    out.topic_id = request.validate_only ? Uuid{} : result.topic_id;
+    out.num_partitions = result.num_partitions;
+    out.replication_factor = result.replication_factor;
+    out.configs = topic_configs(broker, *before, new_topics[k].configs);
+  }
+  context.reply(response);
+}
+
+void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRequest& request) {
+  std::vector<cluster::TopicRef> refs;
+  std::vector<cluster::ApiError> request_errors;
+  if (context.api_version() >= 6) {
+    for (const auto& topic : request.topics) {
+      cluster::TopicRef ref{topic.name.value_or(""), topic.topic_id};
+      cluster::ApiError error;
+      if (topic.name && !topic.topic_id.is_zero())
+        error = {ErrorCode::INVALID_REQUEST, "Only one of the topic name and id may be given."};
+      else if (!topic.name && topic.topic_id.is_zero())
+        error = {ErrorCode::INVALID_REQUEST, "Neither the topic name nor its id was given."};
+      refs.push_back(std::move(ref));
+      request_errors.push_back(std::move(error));
+    }
+  } else {
+    for (const std::string& name : request.topic_names) {
+      refs.push_back({name, Uuid{}});
+      request_errors.push_back({});
+    }
+  }
+  std::vector<cluster::TopicRef> valid;
+  for (size_t i = 0; i < refs.size(); ++i)
+    if (request_errors[i].ok()) valid.push_back(refs[i]);
+  std::vector<cluster::DeleteTopicResult> results = broker.controller().delete_topics(valid);
+  DeleteTopicsResponse response;
+  size_t next = 0;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    DeleteTopicsResponse::DeletableTopicResult out;
+    const cluster::ApiError& error = request_errors[i].ok() ? results[next].error : request_errors[i];
+    if (request_errors[i].ok()) {
+      const cluster::DeleteTopicResult& result = results[next++];
+      out.name = result.name.empty() ? std::nullopt : std::optional<std::string>(result.name);
+      out.topic_id = result.topic_id;
+    } else {
+      out.name = refs[i].name.empty() ? std::nullopt : std::optional<std::string>(refs[i].name);
+      out.topic_id = refs[i].id;
+    }
+    if (context.api_version() < 6 && !out.name) out.name = "";  // not nullable before v6
+    out.error_code = to_wire(error.code);
+    out.error_message = message_or_null(error);
+    response.responses.push_back(std::move(out));
+  }
+  context.reply(response);
+}
+
+void create_partitions(Broker& broker, RequestContext& context,
+                       const CreatePartitionsRequest& request) {
+  const std::set<std::string> duplicates =
+      duplicate_names(request.topics, [](const auto& topic) { return topic.name; });
+  CreatePartitionsResponse response;
+  for (const auto& topic : request.topics) {
+    cluster::ApiError error;
+    if (duplicates.count(topic.name)) {
+      error = {ErrorCode::INVALID_REQUEST, "Duplicate topic in request."};
+    } else {
+      std::vector<std::vector<int32_t>> assignments;
+      if (topic.assignments)
+        for (const auto& assignment : *topic.assignments) assignments.push_back(assignment.broker_ids);
+      error = broker.controller().create_partitions(topic.name, topic.count, assignments,
+                                                    request.validate_only);
+    }
+    response.results.push_back({topic.name, to_wire(error.code), message_or_null(error), {}});
+  }
+  context.reply(response);
+}
+
+}  // namespace
+
+void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRequest request) {
+  broker.controller().submit(
+      [&broker, context = std::move(context), request = std::move(request)]() mutable {
+        create_topics(broker, context, request);
+      });
+}
+
+void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRequest request) {
+  broker.controller().submit(
+      [&broker, context = std::move(context), request = std::move(request)]() mutable {
+        delete_topics(broker, context, request);
+      });
+}
+
+void handle_create_partitions(Broker& broker, RequestContext context,
+                              CreatePartitionsRequest request) {
+  broker.controller().submit(
+      [&broker, context = std::move(context), request = std::move(request)]() mutable {
+        create_partitions(broker, context, request);
+      });
+}
+
+}  // namespace sluice::broker

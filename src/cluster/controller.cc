@@ -1,0 +1,558 @@
+#include "cluster/controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cluster/ids.h"
+#include "cluster/meta_properties.h"
+#include "cluster/topic_config.h"
+#include "protocol/record_framing.h"
+
+namespace sluice::cluster {
+namespace {
+
+namespace md = protocol::metadata;
+
+constexpr size_t topic_name_length_max = 249;
+// The leader epoch the single node appends metadata with (a quorum of one
+// in its first epoch).
+constexpr int32_t metadata_log_epoch = 1;
+
+ApiError error(ErrorCode code, std::string message) { return ApiError{code, std::move(message)}; }
+
+// Kafka treats '.' and '_' as the same in metric names, so two topics may
+// not differ only by them.
+std::string collision_key(const std::string& name) {
+  std::string out = name;
+  std::replace(out.begin(), out.end(), '.', '_');
+  return out;
+}
+
+std::vector<uint8_t> config_record(int8_t resource_type, const std::string& resource,
+                                   const std::string& name,
+                                   const std::optional<std::string>& value) {
+  md::ConfigRecord record;
+  record.resource_type = resource_type;
+  record.resource_name = resource;
+  record.name = name;
+  record.value = value;
+  return md::encode_framed(record, 0);
+}
+
+// ConfigRecords turning `current` overrides into `wanted`.
+void config_diff(int8_t resource_type, const std::string& resource,
+                 const std::map<std::string, std::string>& current,
+                 const std::map<std::string, std::string>& wanted,
+                 std::vector<std::vector<uint8_t>>& records) {
+  for (const auto& [name, value] : wanted) {
+    auto found = current.find(name);
+    if (found == current.end() || found->second != value)
+      records.push_back(config_record(resource_type, resource, name, value));
+  }
+  for (const auto& [name, value] : current)
+    if (!wanted.count(name))
+      records.push_back(config_record(resource_type, resource, name, std::nullopt));
+}
+
+std::vector<int32_t> live_brokers(const MetadataImage& image) {
+  std::vector<int32_t> out;
+  for (const auto& [id, broker] : image.brokers)
+    if (!broker.fenced) out.push_back(id);
+  return out;
+}
+
+}  // namespace
+
+ApiError validate_topic_name(const std::string& name) {
+  if (name.empty())
+    return error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty");
+  if (name == "." || name == "..")
+    return error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"");
+  if (name.size() > topic_name_length_max)
+    return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                 "Topic name is illegal, it can't be longer than 249 characters, topic name: " +
+                     name);
+  for (char c : name) {
+    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+    if (!allowed)
+      return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                   "Topic name \"" + name +
+                       "\" is illegal, it contains a character other than ASCII alphanumerics, "
+                       "'.', '_' and '-'");
+  }
+  return ApiError::none();
+}
+
+bool is_internal_topic(const std::string& name) {
+  return name == "__consumer_offsets" || name == "__transaction_state";
+}
+
+Controller::Controller(storage::FileSystem& fs, ControllerOptions options)
+    : fs_(fs), options_(std::move(options)) {}
+
+Controller::~Controller() { stop(); }
+
+Result<std::unique_ptr<Controller>> Controller::open(storage::FileSystem& fs,
+                                                     ControllerOptions options) {
+  SLUICE_ASSERT(options.broker_config != nullptr, "the controller needs the broker config");
+  std::unique_ptr<Controller> controller(new Controller(fs, std::move(options)));
+  if (Status s = controller->load(); !s) return s;
+  controller->thread_ = std::thread([raw = controller.get()] { raw->run(); });
+  return controller;
+}
+
+Status Controller::load() {
+  std::vector<std::string> dirs = options_.log_dirs;
+  dirs.push_back(options_.metadata_log_dir);
+  auto cluster_id = ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id);
+  if (!cluster_id) return cluster_id.status();
+  cluster_id_ = *cluster_id;
+  auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);
+  if (!log) return log.status();
+  log_ = std::move(log.value());
+  auto image = std::make_shared<MetadataImage>();
+  Status replayed = log_->replay([&](int64_t offset, Bytes value) {
+    Status s = apply_record(*image, value, offset);
+    if (!s)
+      return Status(s.code(), log_->dir() + ": metadata record at offset " +
+                                  std::to_string(offset) + ": " + s.message());
+    return s;
+  });
+  if (!replayed) return replayed;
+  image->cluster_id = cluster_id_;
+  image->controller_id = options_.node_id;
+  spdlog::info("metadata: cluster {} loaded {} topics from {} records of {}", cluster_id_,
+               image->topics.size(), log_->end_offset(), log_->dir());
+  image_.store(std::move(image));
+  return Status::ok();
+}
+
+void Controller::run() {
+  for (;;) {
+    std::function<void()> work;
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, everything done
+      work = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    work();
+  }
+}
+
+void Controller::submit(std::function<void()> work) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return;
+    queue_.push_back(std::move(work));
+  }
+  queue_changed_.notify_one();
+}
+
+void Controller::stop() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  queue_changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  if (log_) {
+    if (Status s = log_->close(); !s) spdlog::error("metadata: closing the log: {}", s.to_string());
+    log_.reset();
+  }
+}
+
+void Controller::subscribe(MetadataListener* listener) {
+  std::lock_guard lock(mutex_);
+  auto empty = std::make_shared<MetadataImage>();
+  empty->cluster_id = cluster_id_;
+  empty->controller_id = options_.node_id;
+  listener->on_metadata_update(empty, image());
+  listeners_.push_back(listener);
+}
+
+void Controller::unsubscribe(MetadataListener* listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+}
+
+Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
+  if (records.empty()) return Status::ok();
+  if (!log_) return Status(Errc::io_error, "the metadata log is closed");
+  MetadataImagePtr old_image = image();
+  auto next = std::make_shared<MetadataImage>(*old_image);
+  const int64_t first_offset = log_->end_offset();
+  for (size_t i = 0; i < records.size(); ++i) {
+    Status s = apply_record(*next, records[i], first_offset + static_cast<int64_t>(i));
+    SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record the image rejects");
+  }
+  auto appended = log_->append(records, metadata_log_epoch);
+  if (!appended) {
+    spdlog::error("metadata: append to {} failed: {}", log_->dir(), appended.status().to_string());
+    return appended.status();
+  }
+  SLUICE_ASSERT(*appended == first_offset, "metadata log offsets moved under the controller");
+  MetadataImagePtr published = std::move(next);
+  image_.store(published);
+  for (MetadataListener* listener : listeners_) listener->on_metadata_update(old_image, published);
+  return Status::ok();
+}
+
+ApiError Controller::commit_or_error(std::vector<std::vector<uint8_t>> records) {
+  Status s = commit(std::move(records));
+  if (!s) return error(ErrorCode::KAFKA_STORAGE_ERROR, "metadata log: " + s.message());
+  return ApiError::none();
+}
+
+int64_t Controller::broker_int(const char* name, int64_t fallback) const {
+  const Config& config = *options_.broker_config;
+  if (config.defs().find(name) == nullptr) return fallback;
+  auto dynamic = image()->dynamic_broker_config(options_.node_id, name);
+  if (dynamic) {
+    char* end = nullptr;
+    long long value = std::strtoll(dynamic->c_str(), &end, 10);
+    if (!dynamic->empty() && *end == '\0') return value;
+  }
+  return config.get_int(name);
+}
+
+ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoints,
+                                     const std::optional<std::string>& rack) {
+  std::lock_guard lock(mutex_);
+  MetadataImagePtr current = image();
+  auto found = current->brokers.find(options_.node_id);
+  if (found != current->brokers.end() && !found->second.fenced && found->second.rack == rack) {
+    const auto& existing = found->second.endpoints;
+    bool same = existing.size() == endpoints.size() &&
+                std::equal(existing.begin(), existing.end(), endpoints.begin(),
+                           [](const BrokerEndpoint& a, const BrokerEndpoint& b) {
+                             return a.listener_name == b.listener_name && a.host == b.host &&
+                                    a.port == b.port && a.security_protocol == b.security_protocol;
+                           });
+    if (same) return ApiError::none();
+  }
+  md::RegisterBrokerRecord record;
+  record.broker_id = options_.node_id;
+  record.incarnation_id = random_uuid();
+  record.broker_epoch = log_ ? log_->end_offset() : 0;
+  for (const BrokerEndpoint& endpoint : endpoints)
+    record.end_points.push_back(
+        {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
+  record.rack = rack;
+  record.fenced = false;
+  return commit_or_error({md::encode_framed(record)});
+}
+
+ApiError Controller::check_new_topic(const MetadataImage& image, const NewTopic& topic,
+                                     int32_t& partitions, int16_t& replication_factor) const {
+  if (ApiError name = validate_topic_name(topic.name); !name.ok()) return name;
+  if (image.topics.count(topic.name))
+    return error(ErrorCode::TOPIC_ALREADY_EXISTS, "Topic '" + topic.name + "' already exists.");
+  for (const auto& [name, existing] : image.topics)
+    if (collision_key(name) == collision_key(topic.name))
+      return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                   "Topic '" + topic.name + "' collides with existing topic: " + name);
+  const std::vector<int32_t> brokers = live_brokers(image);
+  if (!topic.assignments.empty()) {
+    if (topic.num_partitions != -1 || topic.replication_factor != -1)
+      return error(ErrorCode::INVALID_REQUEST,
+                   "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                   "Both cannot be used at the same time.");
+    partitions = static_cast<int32_t>(topic.assignments.size());
+    int32_t expected = 0;
+    for (const auto& [partition, replicas] : topic.assignments) {
+      if (partition != expected++)
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "Partitions should be a consecutive 0-based integer sequence");
+      if (replicas.empty())
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "The manual partition assignment includes an empty replica list.");
+      std::set<int32_t> unique(replicas.begin(), replicas.end());
+      if (unique.size() != replicas.size())
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "The manual partition assignment includes duplicate replicas.");
+      for (int32_t replica : replicas)
+        if (!image.brokers.count(replica))
+          return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                       "The manual partition assignment includes broker " +
+                           std::to_string(replica) + ", but no such broker is registered.");
+      if (replicas.size() != topic.assignments.begin()->second.size())
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "The manual partition assignment includes partitions with different "
+                     "replication factors.");
+    }
+    replication_factor = static_cast<int16_t>(topic.assignments.begin()->second.size());
+  } else {
+    partitions = topic.num_partitions == -1
+                     ? static_cast<int32_t>(broker_int("num.partitions", 1))
+                     : topic.num_partitions;
+    replication_factor = topic.replication_factor == -1
+                             ? static_cast<int16_t>(broker_int("default.replication.factor", 1))
+                             : topic.replication_factor;
+    if (partitions <= 0)
+      return error(ErrorCode::INVALID_PARTITIONS,
+                   "Number of partitions was set to an invalid non-positive value.");
+    if (replication_factor <= 0)
+      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
+                   "Replication factor must be larger than 0, or -1 to use the default value.");
+    if (static_cast<size_t>(replication_factor) > brokers.size())
+      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
+                   "Unable to replicate the partition " + std::to_string(replication_factor) +
+                       " time(s): The target replication factor of " +
+                       std::to_string(replication_factor) + " cannot be reached because only " +
+                       std::to_string(brokers.size()) + " broker(s) are registered.");
+  }
+  if (Status s = validate_topic_configs(topic.configs); !s)
+    return error(ErrorCode::INVALID_CONFIG, s.message());
+  return ApiError::none();
+}
+
+std::vector<std::vector<int32_t>> Controller::assign_replicas(const MetadataImage& image,
+                                                              int32_t first_partition,
+                                                              int32_t count,
+                                                              int16_t replication_factor) const {
+  // Round robin over the live brokers, each partition starting one broker
+  // further, so leaders spread evenly.
+  const std::vector<int32_t> brokers = live_brokers(image);
+  std::vector<std::vector<int32_t>> out;
+  for (int32_t p = first_partition; p < first_partition + count; ++p) {
+    std::vector<int32_t> replicas;
+    for (int16_t r = 0; r < replication_factor; ++r)
+      replicas.push_back(brokers[static_cast<size_t>(p + r) % brokers.size()]);
+    out.push_back(std::move(replicas));
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<uint8_t> partition_record(const Uuid& topic_id, int32_t partition,
+                                      const std::vector<int32_t>& replicas) {
+  md::PartitionRecord record;
+  record.partition_id = partition;
+  record.topic_id = topic_id;
+  record.replicas = replicas;
+  record.isr = replicas;
+  record.leader = replicas.front();
+  record.leader_epoch = 0;
+  record.partition_epoch = 0;
+  return md::encode_framed(record, 0);
+}
+
+}  // namespace
+
+std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTopic>& topics,
+                                                         bool validate_only) {
+  std::lock_guard lock(mutex_);
+  MetadataImage scratch = *image();  // sees the topics created earlier in this call
+  std::vector<CreateTopicResult> results;
+  std::vector<std::vector<uint8_t>> records;
+  std::vector<size_t> created;
+  for (const NewTopic& topic : topics) {
+    CreateTopicResult result;
+    int32_t partitions = 0;
+    int16_t replication_factor = 0;
+    result.error = check_new_topic(scratch, topic, partitions, replication_factor);
+    if (result.error.ok()) {
+      result.topic_id = random_uuid();
+      result.num_partitions = partitions;
+      result.replication_factor = replication_factor;
+      std::vector<std::vector<uint8_t>> topic_records;
+      topic_records.push_back(md::encode_framed(md::TopicRecord{topic.name, result.topic_id, {}}, 0));
+      std::vector<std::vector<int32_t>> assignment;
+      if (topic.assignments.empty())
+        assignment = assign_replicas(scratch, 0, partitions, replication_factor);
+      else
+        for (const auto& [partition, replicas] : topic.assignments) assignment.push_back(replicas);
+      for (int32_t p = 0; p < partitions; ++p)
+        topic_records.push_back(
+            partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
+      for (const auto& [name, value] : topic.configs)
+        topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
+      for (const auto& record : topic_records) {
+        Status s = apply_record(scratch, record, scratch.offset + 1);
+        SLUICE_ASSERT(s.is_ok(), "a new topic's records do not apply");
+        records.push_back(record);
+      }
+      created.push_back(results.size());
+    }
+    results.push_back(std::move(result));
+  }
+  if (validate_only || records.empty()) return results;
+  ApiError committed = commit_or_error(std::move(records));
+  if (!committed.ok()) {
+    for (size_t index : created) results[index].error = committed;
+    return results;
+  }
+  for (size_t index : created)
+    spdlog::info("metadata: created topic {} ({} partitions, replication factor {})",
+                 topics[index].name, results[index].num_partitions,
+                 results[index].replication_factor);
+  return results;
+}
+
+CreateTopicResult Controller::ensure_internal_topic(
+    const std::string& name, int32_t num_partitions, int16_t replication_factor,
+    const std::map<std::string, std::string>& configs) {
+  MetadataImagePtr current = image();
+  if (const TopicImage* existing = current->topic(name)) {
+    CreateTopicResult result;
+    result.topic_id = existing->id;
+    result.num_partitions = static_cast<int32_t>(existing->partitions.size());
+    result.replication_factor =
+        existing->partitions.empty()
+            ? int16_t{0}
+            : static_cast<int16_t>(existing->partitions.front().replicas.size());
+    return result;
+  }
+  const auto brokers = static_cast<int16_t>(std::max<size_t>(1, live_brokers(*current).size()));
+  if (replication_factor > brokers) {
+    spdlog::warn("metadata: internal topic {} gets replication factor {} instead of the "
+                 "configured {}: only {} broker(s) are registered",
+                 name, brokers, replication_factor, brokers);
+    replication_factor = brokers;
+  }
+  NewTopic topic{name, num_partitions, replication_factor, {}, configs};
+  return create_topics({topic}, false).front();
+}
+
+std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<TopicRef>& topics) {
+  std::lock_guard lock(mutex_);
+  MetadataImage scratch = *image();
+  std::vector<DeleteTopicResult> results;
+  std::vector<std::vector<uint8_t>> records;
+  std::vector<size_t> deleted;
+  const bool enabled = options_.broker_config->get_bool("delete.topic.enable");
+  for (const TopicRef& ref : topics) {
+    DeleteTopicResult result;
+    result.name = ref.name;
+    result.topic_id = ref.id;
+    const TopicImage* topic = ref.name.empty() ? scratch.topic(ref.id) : scratch.topic(ref.name);
+    if (topic == nullptr) {
+      result.error = ref.name.empty()
+                         ? error(ErrorCode::UNKNOWN_TOPIC_ID, "This server does not host this topic ID.")
+                         : error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                 "This server does not host this topic-partition.");
+    } else if (!enabled) {
+      result.error = error(ErrorCode::TOPIC_DELETION_DISABLED,
+                           "Topic deletion is disabled (delete.topic.enable=false)");
+    } else {
+      result.name = topic->name;
+      result.topic_id = topic->id;
+      auto record = md::encode_framed(md::RemoveTopicRecord{topic->id, {}}, 0);
+      Status s = apply_record(scratch, record, scratch.offset + 1);
+      SLUICE_ASSERT(s.is_ok(), "RemoveTopicRecord does not apply");
+      records.push_back(std::move(record));
+      deleted.push_back(results.size());
+    }
+    results.push_back(std::move(result));
+  }
+  if (records.empty()) return results;
+  ApiError committed = commit_or_error(std::move(records));
+  for (size_t index : deleted) {
+    if (!committed.ok())
+      results[index].error = committed;
+    else
+      spdlog::info("metadata: deleted topic {}", results[index].name);
+  }
+  return results;
+}
+
+ApiError Controller::create_partitions(const std::string& name, int32_t count,
+                                       const std::vector<std::vector<int32_t>>& assignments,
+                                       bool validate_only) {
+  std::lock_guard lock(mutex_);
+  MetadataImagePtr current = image();
+  const TopicImage* topic = current->topic(name);
+  if (topic == nullptr)
+    return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
+  const auto existing = static_cast<int32_t>(topic->partitions.size());
+  if (count == existing)
+    return error(ErrorCode::INVALID_PARTITIONS,
+                 "Topic already has " + std::to_string(existing) + " partition(s).");
+  if (count < existing)
+    return error(ErrorCode::INVALID_PARTITIONS,
+                 "The topic " + name + " currently has " + std::to_string(existing) +
+                     " partition(s); " + std::to_string(count) +
+                     " would not be an increase.");
+  const auto replication_factor =
+      static_cast<int16_t>(topic->partitions.empty() ? 1 : topic->partitions[0].replicas.size());
+  std::vector<std::vector<int32_t>> assignment;
+  if (assignments.empty()) {
+    if (static_cast<size_t>(replication_factor) > live_brokers(*current).size())
+      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
+                   "Unable to replicate the partition " + std::to_string(replication_factor) +
+                       " time(s): not enough brokers are registered.");
+    assignment = assign_replicas(*current, existing, count - existing, replication_factor);
+  } else {
+    if (static_cast<int32_t>(assignments.size()) != count - existing)
+      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                   "Attempted to add " + std::to_string(count - existing) +
+                       " additional partition(s), but only " + std::to_string(assignments.size()) +
+                       " assignment(s) were specified.");
+    for (const auto& replicas : assignments) {
+      std::set<int32_t> unique(replicas.begin(), replicas.end());
+      if (replicas.empty() || unique.size() != replicas.size())
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "A partition assignment is empty or has duplicate replicas.");
+      for (int32_t replica : replicas)
+        if (!current->brokers.count(replica))
+          return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                       "The manual partition assignment includes broker " +
+                           std::to_string(replica) + ", but no such broker is registered.");
+    }
+    assignment = assignments;
+  }
+  if (validate_only) return ApiError::none();
+  std::vector<std::vector<uint8_t>> records;
+  for (int32_t p = existing; p < count; ++p)
+    records.push_back(partition_record(topic->id, p, assignment[static_cast<size_t>(p - existing)]));
+  ApiError committed = commit_or_error(std::move(records));
+  if (committed.ok())
+    spdlog::info("metadata: topic {} now has {} partitions", name, count);
+  return committed;
+}
+
+ApiError Controller::replace_topic_configs(const std::string& name,
+                                           const std::map<std::string, std::string>& configs,
+                                           bool validate_only) {
+  std::lock_guard lock(mutex_);
+  MetadataImagePtr current = image();
+  const TopicImage* topic = current->topic(name);
+  if (topic == nullptr)
+    return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
+  if (Status s = validate_topic_configs(configs); !s)
+    return error(ErrorCode::INVALID_CONFIG, s.message());
+  if (validate_only) return ApiError::none();
+  std::vector<std::vector<uint8_t>> records;
+  config_diff(config_resource_topic, name, topic->configs, configs, records);
+  return commit_or_error(std::move(records));
+}
+
+ApiError Controller::replace_broker_configs(const std::string& resource_name,
+                                            const std::map<std::string, std::string>& configs,
+                                            bool validate_only) {
+  std::lock_guard lock(mutex_);
+  if (!resource_name.empty() && resource_name != std::to_string(options_.node_id))
+    return error(ErrorCode::INVALID_REQUEST, "Unexpected broker id, expected " +
+                                                 std::to_string(options_.node_id) + " or empty string, but received " +
+                                                 resource_name);
+  if (Status s = validate_broker_configs(configs, options_.broker_config->defs()); !s)
+    return error(ErrorCode::INVALID_CONFIG, s.message());
+  if (validate_only) return ApiError::none();
+  MetadataImagePtr current = image();
+  static const std::map<std::string, std::string> none;
+  auto found = current->broker_configs.find(resource_name);
+  const auto& existing = found == current->broker_configs.end() ? none : found->second;
+  std::vector<std::vector<uint8_t>> records;
+  config_diff(config_resource_broker, resource_name, existing, configs, records);
+  return commit_or_error(std::move(records));
+}
+
+}  // namespace sluice::cluster

@@ -1,0 +1,191 @@
+#pragma once
+// The controller of a cluster of one: validates admin operations (create,
+// delete, grow topics; alter configs; register this broker), turns them into
+// metadata records, appends them to the metadata log (fsynced before the
+// call returns), applies them to a copy of the image and publishes it.
+// With a KRaft quorum later, only "append + fsync" becomes "commit through
+// the quorum"; validation, records and the image stay.
+//
+// Threads:
+//   - image() may be called from any thread (an atomic shared_ptr load).
+//   - The mutating calls (create_topics, ...) may be called from any thread;
+//     they are serialized by a mutex and block on fsync, so handlers call
+//     them through submit(), which runs work in order on the controller's
+//     own thread, never on a reactor.
+//   - Listeners are called on the thread that committed (the controller
+//     thread when handlers use submit()), in metadata order, under the
+//     controller's lock: they must not call the mutating methods.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/config_def.h"
+#include "base/error_code.h"
+#include "cluster/metadata_image.h"
+#include "cluster/metadata_log.h"
+#include "storage/file_system.h"
+
+namespace sluice::cluster {
+
+// Told about every new image. The data path (ReplicaManager) creates and
+// deletes partition logs from the difference between the two.
+class MetadataListener {
+ public:
+  virtual ~MetadataListener() = default;
+  virtual void on_metadata_update(const MetadataImagePtr& old_image,
+                                  const MetadataImagePtr& new_image) = 0;
+};
+
+// An answer for one resource: Kafka's error code and message.
+struct ApiError {
+  ErrorCode code = ErrorCode::NONE;
+  std::string message;
+
+  bool ok() const { return code == ErrorCode::NONE; }
+  static ApiError none() { return {}; }
+};
+
+struct ControllerOptions {
+  int32_t node_id = 1;
+  std::string metadata_log_dir;
+  std::vector<std::string> log_dirs;  // each gets meta.properties
+  std::optional<std::string> cluster_id;  // the cluster.id setting
+  // The broker's settings (num.partitions, default.replication.factor,
+  // delete.topic.enable, the log.* defaults of topic configs). Outlives the
+  // controller.
+  const Config* broker_config = nullptr;
+  const Clock* clock = &system_clock();
+};
+
+struct NewTopic {
+  std::string name;
+  int32_t num_partitions = -1;       // -1: num.partitions
+  int16_t replication_factor = -1;   // -1: default.replication.factor
+  std::map<int32_t, std::vector<int32_t>> assignments;  // partition -> replicas
+  std::map<std::string, std::string> configs;
+};
+
+struct CreateTopicResult {
+  ApiError error;
+  Uuid topic_id;
+  int32_t num_partitions = -1;
+  int16_t replication_factor = -1;
+};
+
+// A topic named by name, or (name empty) by id.
+struct TopicRef {
+  std::string name;
+  Uuid id;
+};
+
+struct DeleteTopicResult {
+  ApiError error;
+  std::string name;
+  Uuid topic_id;
+};
+
+// Kafka's topic-name rule: 1..249 characters of [a-zA-Z0-9._-], not "."
+// or "..". INVALID_TOPIC_EXCEPTION otherwise.
+ApiError validate_topic_name(const std::string& name);
+// Internal topics (__consumer_offsets, __transaction_state).
+bool is_internal_topic(const std::string& name);
+
+class Controller {
+ public:
+  // Creates or checks meta.properties, opens the metadata log and replays
+  // it into the first image, then starts the controller thread.
+  static Result<std::unique_ptr<Controller>> open(storage::FileSystem& fs,
+                                                  ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  MetadataImagePtr image() const { return image_.load(); }
+  int32_t node_id() const { return options_.node_id; }
+  const std::string& cluster_id() const { return cluster_id_; }
+
+  // Calls listener->on_metadata_update(empty image, current image) at once
+  // (so it can create what already exists), then on every later change.
+  void subscribe(MetadataListener* listener);
+  void unsubscribe(MetadataListener* listener);
+
+  // Runs `work` on the controller thread, after the work submitted before.
+  // After stop(), work is dropped (the broker answers before stopping).
+  void submit(std::function<void()> work);
+  // Finishes submitted work, stops the thread, closes the log.
+  void stop();
+
+  // Registers (or re-registers, if its endpoints changed) this node, unfenced.
+  ApiError register_broker(const std::vector<BrokerEndpoint>& endpoints,
+                           const std::optional<std::string>& rack);
+
+  // One result per topic, in order. Duplicate names within `topics` are the
+  // caller's to reject (INVALID_REQUEST). All created topics are committed
+  // in one batch.
+  std::vector<CreateTopicResult> create_topics(const std::vector<NewTopic>& topics,
+                                               bool validate_only);
+  // An internal topic with replication factor capped at the broker count
+  // (logged), as DESIGN.md says; no-op if it exists.
+  CreateTopicResult ensure_internal_topic(const std::string& name, int32_t num_partitions,
+                                          int16_t replication_factor,
+                                          const std::map<std::string, std::string>& configs);
+  std::vector<DeleteTopicResult> delete_topics(const std::vector<TopicRef>& topics);
+  // Grows `topic` to `count` partitions; `assignments` (optional) gives the
+  // replicas of each new partition.
+  ApiError create_partitions(const std::string& topic, int32_t count,
+                             const std::vector<std::vector<int32_t>>& assignments,
+                             bool validate_only);
+  // Replaces every override of the topic with `configs` (validated).
+  ApiError replace_topic_configs(const std::string& topic,
+                                 const std::map<std::string, std::string>& configs,
+                                 bool validate_only);
+  // Replaces the dynamic broker configs of resource `resource_name` (""
+  // cluster default, else a node id) with `configs` (validated: known,
+  // dynamically updatable, valid).
+  ApiError replace_broker_configs(const std::string& resource_name,
+                                  const std::map<std::string, std::string>& configs,
+                                  bool validate_only);
+
+ private:
+  Controller(storage::FileSystem& fs, ControllerOptions options);
+  Status load();
+  void run();
+  // Applies `records` (framed) to a copy of the image, appends them, fsyncs,
+  // publishes. Caller holds mutex_.
+  Status commit(std::vector<std::vector<uint8_t>> records);
+  ApiError commit_or_error(std::vector<std::vector<uint8_t>> records);
+  ApiError check_new_topic(const MetadataImage& image, const NewTopic& topic,
+                           int32_t& partitions, int16_t& replication_factor) const;
+  std::vector<std::vector<int32_t>> assign_replicas(const MetadataImage& image,
+                                                    int32_t first_partition, int32_t count,
+                                                    int16_t replication_factor) const;
+  int64_t broker_int(const char* name, int64_t fallback) const;
+
+  storage::FileSystem& fs_;
+  ControllerOptions options_;
+  std::string cluster_id_;
+  std::unique_ptr<MetadataLog> log_;
+  std::atomic<MetadataImagePtr> image_;
+
+  std::mutex mutex_;  // serializes commits and listener calls
+  std::vector<MetadataListener*> listeners_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::cluster

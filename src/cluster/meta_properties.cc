@@ -1,0 +1,101 @@
+#include "cluster/meta_properties.h"
+
+#include <set>
+
+#include "base/config_def.h"
+#include "cluster/ids.h"
+
+namespace sluice::cluster {
+
+std::string encode_meta_properties(const MetaProperties& properties) {
+  return "#\n# Written by Sluice; do not edit.\n"
+         "cluster.id=" + properties.cluster_id + "\n" +
+         "directory.id=" + uuid_to_string(properties.directory_id) + "\n" +
+         "node.id=" + std::to_string(properties.node_id) + "\n" + "version=1\n";
+}
+
+Result<MetaProperties> decode_meta_properties(const std::string& text) {
+  auto values = parse_properties(text);
+  if (!values) return values.status();
+  auto get = [&](const char* key) -> std::optional<std::string> {
+    auto found = values->find(key);
+    if (found == values->end()) return std::nullopt;
+    return found->second;
+  };
+  if (get("version") != "1")
+    return Status(Errc::invalid_value, "version is not 1 (only KRaft meta.properties are read)");
+  MetaProperties out;
+  auto cluster_id = get("cluster.id");
+  auto node_id = get("node.id");
+  if (!cluster_id || cluster_id->empty()) return Status(Errc::invalid_value, "cluster.id missing");
+  if (!node_id) return Status(Errc::invalid_value, "node.id missing");
+  out.cluster_id = *cluster_id;
+  char* end = nullptr;
+  long id = std::strtol(node_id->c_str(), &end, 10);
+  if (node_id->empty() || *end != '\0' || id < 0 || id > INT32_MAX)
+    return Status(Errc::invalid_value, "invalid node.id '" + *node_id + "'");
+  out.node_id = static_cast<int32_t>(id);
+  if (auto directory_id = get("directory.id")) {
+    auto parsed = uuid_from_string(*directory_id);
+    if (!parsed) return Status(Errc::invalid_value, "invalid directory.id '" + *directory_id + "'");
+    out.directory_id = *parsed;
+  }
+  return out;
+}
+
+namespace {
+
+// Reads the dir's file: nullopt if there is none.
+Result<std::optional<MetaProperties>> read_dir(storage::FileSystem& fs, const std::string& path) {
+  auto exists = fs.exists(path);
+  if (!exists) return exists.status();
+  if (!*exists) return std::optional<MetaProperties>{};
+  auto bytes = read_whole_file(fs, path);
+  if (!bytes) return bytes.status();
+  auto parsed = decode_meta_properties(std::string(bytes->begin(), bytes->end()));
+  if (!parsed) return Status(Errc::invalid_value, path + ": " + parsed.status().message());
+  return std::optional<MetaProperties>(std::move(parsed.value()));
+}
+
+}  // namespace
+
+Result<std::string> ensure_meta_properties(storage::FileSystem& fs,
+                                           const std::vector<std::string>& dirs, int32_t node_id,
+                                           const std::optional<std::string>& configured_cluster_id) {
+  std::optional<std::string> cluster_id = configured_cluster_id;
+  std::string cluster_id_from;  // where cluster_id came from, for messages
+  if (cluster_id) cluster_id_from = "the cluster.id setting";
+  std::vector<std::string> missing;
+  std::set<std::string> seen;
+  for (const std::string& dir : dirs) {
+    if (!seen.insert(dir).second) continue;
+    if (Status s = fs.make_dirs(dir); !s) return s;
+    std::string path = storage::join_path(dir, meta_properties_file);
+    auto existing = read_dir(fs, path);
+    if (!existing) return existing.status();
+    if (!*existing) {
+      missing.push_back(path);
+      continue;
+    }
+    const MetaProperties& found = **existing;
+    if (found.node_id != node_id)
+      return Status(Errc::invalid_value, path + " belongs to node " +
+                                             std::to_string(found.node_id) + ", but node.id is " +
+                                             std::to_string(node_id));
+    if (cluster_id && *cluster_id != found.cluster_id)
+      return Status(Errc::invalid_value, path + " has cluster.id " + found.cluster_id + ", but " +
+                                             cluster_id_from + " says " + *cluster_id);
+    cluster_id = found.cluster_id;
+    cluster_id_from = path;
+  }
+  if (!cluster_id) cluster_id = uuid_to_string(random_uuid());
+  for (const std::string& path : missing) {
+    MetaProperties properties{node_id, *cluster_id, random_uuid()};
+    std::string text = encode_meta_properties(properties);
+    Bytes contents(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (Status s = storage::write_file_atomically(fs, path, contents); !s) return s;
+  }
+  return *cluster_id;
+}
+
+}  // namespace sluice::cluster

@@ -1,0 +1,97 @@
+#include "cluster/metadata_log.h"
+
+#include "record/batch.h"
+#include "record/batch_builder.h"
+#include "record/record_reader.h"
+
+namespace sluice::cluster {
+namespace {
+
+constexpr uint64_t replay_read_bytes = 1 << 20;
+
+storage::LogConfig metadata_log_config() {
+  storage::LogConfig config;
+  config.retention_ms = -1;
+  config.retention_bytes = -1;
+  config.segment_bytes = 64ull * 1024 * 1024;
+  config.segment_ms = std::numeric_limits<int64_t>::max();
+  config.max_message_bytes = 8 * 1024 * 1024;  // one admin request's records in one batch
+  return config;
+}
+
+}  // namespace
+
+MetadataLog::~MetadataLog() = default;
+
+Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
+                                                       const std::string& metadata_log_dir,
+                                                       const Clock* clock) {
+  storage::LogOptions options;
+  options.dir = storage::join_path(metadata_log_dir, std::string(metadata_topic_name) + "-0");
+  options.config = metadata_log_config();
+  options.clock = clock;
+  Uuid metadata_topic_id;  // Kafka's reserved id of the metadata topic
+  metadata_topic_id.bytes[15] = 1;
+  options.topic_id = metadata_topic_id;
+  options.clean_shutdown = false;  // always scan: the log is small and this is the source of truth
+  auto log = storage::Log::open(fs, std::move(options));
+  if (!log) return log.status();
+  std::unique_ptr<MetadataLog> out(new MetadataLog(std::move(log.value())));
+  out->clock_ = clock;
+  return out;
+}
+
+Status MetadataLog::replay(const std::function<Status(int64_t, Bytes)>& f) {
+  int64_t offset = log_->log_start_offset();
+  const int64_t end = log_->log_end_offset();
+  while (offset < end) {
+    auto range = log_->read(offset, replay_read_bytes, end, true);
+    if (!range) return range.status();
+    if (range->range.length == 0) break;
+    if (Status s = replay_range(*range, f); !s) return s;
+    offset = range->next_offset;
+  }
+  return Status::ok();
+}
+
+Status MetadataLog::replay_range(const storage::ReadResult& range,
+                                 const std::function<Status(int64_t, Bytes)>& f) {
+  std::vector<uint8_t> bytes(range.range.length);
+  auto read = range.range.file->pread(range.range.position, bytes);
+  if (!read) return read.status();
+  if (*read != bytes.size())
+    return Status(Errc::truncated, log_->dir() + ": short read while replaying the metadata log");
+  Bytes rest(bytes);
+  while (!rest.empty()) {
+    auto header = record::read_batch_header(rest);
+    if (!header) return header.status();
+    Bytes batch = rest.first(header->size_bytes());
+    rest = rest.subspan(header->size_bytes());
+    if (header->is_control()) continue;
+    auto reader = record::RecordReader::open(batch);
+    if (!reader) return reader.status();
+    record::Record record;
+    while (reader->next(record)) {
+      if (!record.value) return Status(Errc::invalid_value, "metadata record with a null value");
+      if (Status s = f(record.offset, *record.value); !s) return s;
+    }
+    if (!reader->status()) return reader->status();
+  }
+  return Status::ok();
+}
+
+Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& values,
+                                    int32_t epoch) {
+  SLUICE_ASSERT(!values.empty(), "metadata append of no records");
+  record::BatchBuilder builder;
+  const int64_t now_ms = clock_->now_ms();
+  for (const auto& value : values) builder.append(now_ms, std::nullopt, Bytes(value));
+  auto batch = builder.build();
+  if (!batch) return batch.status();
+  auto appended = log_->append_as_leader(*batch, epoch);
+  if (!appended) return appended.status();
+  if (Status s = log_->flush(); !s) return s;
+  return appended->first_offset;
+}
+
+}  // namespace sluice::cluster

@@ -1,0 +1,357 @@
+#include "cluster/topic_config.h"
+
+#include <limits>
+
+namespace sluice::cluster {
+namespace {
+
+using T = ConfigType;
+
+constexpr char long_max[] = "9223372036854775807";
+
+// A broker config a topic config defaults to; values are multiplied by
+// `factor_ms` (log.retention.hours -> retention.ms).
+struct BrokerSynonym {
+  const char* name;
+  int64_t factor = 1;
+};
+
+struct TopicConfigSpec {
+  ConfigDef def;
+  std::vector<BrokerSynonym> synonyms;
+};
+
+ConfigDef def(std::string name, ConfigType type, std::optional<std::string> default_value,
+              std::string doc,
+              std::function<std::optional<std::string>(const ConfigValue&)> validator = {}) {
+  return ConfigDef{std::move(name), type, std::move(default_value), std::move(doc),
+                   std::move(validator), false};
+}
+
+std::function<std::optional<std::string>(const ConfigValue&)> ratio() {
+  return [](const ConfigValue& value) -> std::optional<std::string> {
+    double number = std::get<double>(value);
+    if (number < 0 || number > 1) return "must be in [0, 1]";
+    return std::nullopt;
+  };
+}
+
+const std::vector<TopicConfigSpec>& specs() {
+  static const std::vector<TopicConfigSpec> table = {
+      {def("cleanup.policy", T::list, "delete", "delete and/or compact old segments.",
+           each_one_of({"delete", "compact"})),
+       {{"log.cleanup.policy"}}},
+      {def("compression.type", T::string, "producer", "Codec of stored batches.",
+           one_of({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"})),
+       {{"compression.type"}}},
+      {def("compression.gzip.level", T::int32, "-1", "gzip level when recompressing.",
+           in_range(-1, 9)),
+       {}},
+      {def("compression.lz4.level", T::int32, "9", "lz4 level when recompressing.",
+           in_range(1, 17)),
+       {}},
+      {def("compression.zstd.level", T::int32, "3", "zstd level when recompressing.",
+           in_range(-131072, 22)),
+       {}},
+      {def("delete.retention.ms", T::int64, "86400000", "How long tombstones are kept.",
+           at_least(0)),
+       {{"log.cleaner.delete.retention.ms"}}},
+      {def("file.delete.delay.ms", T::int64, "60000", "Delay before deleting a segment file.",
+           at_least(0)),
+       {{"log.segment.delete.delay.ms"}}},
+      {def("flush.messages", T::int64, long_max, "Messages between forced fsyncs.", at_least(1)),
+       {{"log.flush.interval.messages"}}},
+      {def("flush.ms", T::int64, long_max, "Time between forced fsyncs.", at_least(0)),
+       {{"log.flush.interval.ms"}}},
+      {def("follower.replication.throttled.replicas", T::list, "",
+           "Replicas throttled on the follower side."),
+       {}},
+      {def("index.interval.bytes", T::int32, "4096", "Bytes between offset index entries.",
+           at_least(0)),
+       {{"log.index.interval.bytes"}}},
+      {def("leader.replication.throttled.replicas", T::list, "",
+           "Replicas throttled on the leader side."),
+       {}},
+      {def("max.compaction.lag.ms", T::int64, long_max,
+           "Longest time a record stays uncompacted.", at_least(1)),
+       {{"log.cleaner.max.compaction.lag.ms"}}},
+      {def("max.message.bytes", T::int32, "1048588", "Largest record batch accepted.",
+           at_least(0)),
+       {{"message.max.bytes"}}},
+      {def("message.timestamp.after.max.ms", T::int64, "3600000",
+           "How far a CreateTime timestamp may be ahead of the broker's clock.", at_least(0)),
+       {{"log.message.timestamp.after.max.ms"}}},
+      {def("message.timestamp.before.max.ms", T::int64, long_max,
+           "How far a CreateTime timestamp may be behind the broker's clock.", at_least(0)),
+       {{"log.message.timestamp.before.max.ms"}}},
+      {def("message.timestamp.type", T::string, "CreateTime", "CreateTime or LogAppendTime.",
+           one_of({"CreateTime", "LogAppendTime"})),
+       {{"log.message.timestamp.type"}}},
+      {def("min.cleanable.dirty.ratio", T::float64, "0.5",
+           "Dirty share of the log that triggers compaction.", ratio()),
+       {{"log.cleaner.min.cleanable.ratio"}}},
+      {def("min.compaction.lag.ms", T::int64, "0", "Shortest time a record stays uncompacted.",
+           at_least(0)),
+       {{"log.cleaner.min.compaction.lag.ms"}}},
+      {def("min.insync.replicas", T::int32, "1",
+           "In-sync replicas needed to accept acks=all writes.", at_least(1)),
+       {{"min.insync.replicas"}}},
+      {def("preallocate", T::boolean, "false", "Preallocate segment files."),
+       {{"log.preallocate"}}},
+      {def("retention.bytes", T::int64, "-1", "Size kept per partition; -1: unlimited."),
+       {{"log.retention.bytes"}}},
+      {def("retention.ms", T::int64, "604800000", "Time kept; -1: unlimited.", at_least(-1)),
+       {{"log.retention.ms"}, {"log.retention.minutes", 60'000}, {"log.retention.hours", 3'600'000}}},
+      {def("segment.bytes", T::int32, "1073741824", "Segment size before rolling.", at_least(14)),
+       {{"log.segment.bytes"}}},
+      {def("segment.index.bytes", T::int32, "10485760", "Size of each segment's offset index.",
+           at_least(4)),
+       {{"log.index.size.max.bytes"}}},
+      {def("segment.jitter.ms", T::int64, "0", "Random reduction of segment.ms.", at_least(0)),
+       {{"log.roll.jitter.ms"}, {"log.roll.jitter.hours", 3'600'000}}},
+      {def("segment.ms", T::int64, "604800000", "Segment age before rolling.", at_least(1)),
+       {{"log.roll.ms"}, {"log.roll.hours", 3'600'000}}},
+      {def("unclean.leader.election.enable", T::boolean, "false",
+           "Elect an out-of-sync replica when no in-sync one is left."),
+       {{"unclean.leader.election.enable"}}},
+  };
+  return table;
+}
+
+const TopicConfigSpec* find_spec(const std::string& name) {
+  for (const TopicConfigSpec& spec : specs())
+    if (spec.def.name == name) return &spec;
+  return nullptr;
+}
+
+// `text` scaled by `factor` (for hour/minute synonyms); unchanged if 1 or
+// not an integer.
+std::string scaled(const std::string& text, int64_t factor) {
+  if (factor == 1) return text;
+  char* end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0') return text;
+  if (value < 0) return std::to_string(value);  // -1 (unlimited) stays -1
+  if (value > std::numeric_limits<int64_t>::max() / factor) return long_max;
+  return std::to_string(value * factor);
+}
+
+// A broker-level value of `name` at one level (nullopt if unset there).
+std::optional<std::string> broker_level_value(const std::string& name, ConfigSource level,
+                                              const MetadataImage& image, const Config& broker,
+                                              int32_t node_id) {
+  auto from = [&](const std::string& resource) -> std::optional<std::string> {
+    auto configs = image.broker_configs.find(resource);
+    if (configs == image.broker_configs.end()) return std::nullopt;
+    auto value = configs->second.find(name);
+    if (value == configs->second.end()) return std::nullopt;
+    return value->second;
+  };
+  switch (level) {
+    case ConfigSource::dynamic_broker: return from(std::to_string(node_id));
+    case ConfigSource::dynamic_default_broker: return from("");
+    case ConfigSource::static_broker:
+      if (broker.defs().find(name) == nullptr || !broker.is_set(name)) return std::nullopt;
+      return broker.text(name);
+    case ConfigSource::default_config:
+      if (broker.defs().find(name) == nullptr) return std::nullopt;
+      return broker.text(name);
+    default: return std::nullopt;
+  }
+}
+
+constexpr ConfigSource broker_levels[] = {ConfigSource::dynamic_broker,
+                                          ConfigSource::dynamic_default_broker,
+                                          ConfigSource::static_broker};
+
+ResolvedConfig resolve_spec(const TopicConfigSpec& spec,
+                            const std::map<std::string, std::string>& overrides,
+                            const MetadataImage& image, const Config& broker, int32_t node_id) {
+  ResolvedConfig out;
+  out.name = spec.def.name;
+  out.def = &spec.def;
+  out.sensitive = spec.def.type == T::password;
+  auto choose = [&](std::optional<std::string> value, ConfigSource source, int64_t factor) {
+    if (!out.value) {
+      out.value = value ? std::optional<std::string>(scaled(*value, factor)) : std::nullopt;
+      out.source = source;
+    }
+  };
+  if (auto found = overrides.find(spec.def.name); found != overrides.end()) {
+    out.synonyms.push_back({spec.def.name, found->second, ConfigSource::dynamic_topic});
+    choose(found->second, ConfigSource::dynamic_topic, 1);
+  }
+  for (ConfigSource level : broker_levels) {
+    for (const BrokerSynonym& synonym : spec.synonyms) {
+      auto value = broker_level_value(synonym.name, level, image, broker, node_id);
+      if (!value) continue;
+      out.synonyms.push_back({synonym.name, value, level});
+      choose(value, level, synonym.factor);
+    }
+  }
+  // The default: the first synonym with a non-null broker default, else the
+  // topic config's own.
+  for (const BrokerSynonym& synonym : spec.synonyms) {
+    auto value = broker_level_value(synonym.name, ConfigSource::default_config, image, broker,
+                                    node_id);
+    if (!value) continue;
+    out.synonyms.push_back({synonym.name, value, ConfigSource::default_config});
+    choose(value, ConfigSource::default_config, synonym.factor);
+    break;
+  }
+  if (!out.value) {
+    out.value = spec.def.default_value;
+    out.source = ConfigSource::default_config;
+  }
+  return out;
+}
+
+int64_t int_or(const std::map<std::string, ResolvedConfig>& values, const char* name,
+               int64_t fallback) {
+  auto found = values.find(name);
+  if (found == values.end() || !found->second.value) return fallback;
+  auto parsed = parse_config_value(*found->second.def, *found->second.value);
+  if (!parsed) return fallback;
+  return std::get<int64_t>(*parsed);
+}
+
+}  // namespace
+
+int8_t describe_config_type(ConfigType type) {
+  switch (type) {
+    case ConfigType::boolean: return 1;
+    case ConfigType::string: return 2;
+    case ConfigType::int32: return 3;
+    case ConfigType::int64: return 5;
+    case ConfigType::float64: return 6;
+    case ConfigType::list: return 7;
+    case ConfigType::password: return 9;
+  }
+  return 0;
+}
+
+const ConfigDefs& topic_config_defs() {
+  static const ConfigDefs defs = [] {
+    std::vector<ConfigDef> all;
+    for (const TopicConfigSpec& spec : specs()) all.push_back(spec.def);
+    return ConfigDefs(std::move(all));
+  }();
+  return defs;
+}
+
+std::optional<ResolvedConfig> resolve_topic_config(
+    const std::string& name, const std::map<std::string, std::string>& overrides,
+    const MetadataImage& image, const Config& broker, int32_t node_id) {
+  const TopicConfigSpec* spec = find_spec(name);
+  if (spec == nullptr) return std::nullopt;
+  return resolve_spec(*spec, overrides, image, broker, node_id);
+}
+
+std::vector<ResolvedConfig> resolve_topic_configs(
+    const std::map<std::string, std::string>& overrides, const MetadataImage& image,
+    const Config& broker, int32_t node_id) {
+  std::vector<ResolvedConfig> out;
+  for (const TopicConfigSpec& spec : specs())
+    out.push_back(resolve_spec(spec, overrides, image, broker, node_id));
+  return out;
+}
+
+std::vector<ResolvedConfig> resolve_broker_configs(const MetadataImage& image,
+                                                   const Config& broker, int32_t node_id) {
+  std::vector<ResolvedConfig> out;
+  for (const ConfigDef& def : broker.defs().all()) {
+    ResolvedConfig config;
+    config.name = def.name;
+    config.def = &def;
+    config.sensitive = def.type == T::password;
+    constexpr ConfigSource levels[] = {ConfigSource::dynamic_broker,
+                                       ConfigSource::dynamic_default_broker,
+                                       ConfigSource::static_broker, ConfigSource::default_config};
+    bool chosen = false;
+    for (ConfigSource level : levels) {
+      auto value = broker_level_value(def.name, level, image, broker, node_id);
+      if (!value) continue;
+      config.synonyms.push_back({def.name, value, level});
+      if (!chosen) {
+        config.value = value;
+        config.source = level;
+        chosen = true;
+      }
+    }
+    if (!chosen) config.source = ConfigSource::default_config;
+    if (config.sensitive) {
+      config.value = std::nullopt;
+      for (ConfigSynonym& synonym : config.synonyms) synonym.value = std::nullopt;
+    }
+    out.push_back(std::move(config));
+  }
+  return out;
+}
+
+Status validate_topic_configs(const std::map<std::string, std::string>& overrides) {
+  for (const auto& [name, value] : overrides) {
+    const ConfigDef* def = topic_config_defs().find(name);
+    if (def == nullptr)
+      return Status(Errc::invalid_value, "Unknown topic config name: " + name);
+    auto parsed = parse_config_value(*def, value);
+    if (!parsed) return parsed.status();
+  }
+  return Status::ok();
+}
+
+Status validate_broker_configs(const std::map<std::string, std::string>& values,
+                               const ConfigDefs& broker_defs) {
+  for (const auto& [name, value] : values) {
+    const ConfigDef* def = broker_defs.find(name);
+    if (def == nullptr) return Status(Errc::invalid_value, "Unknown broker config name: " + name);
+    if (def->read_only)
+      return Status(Errc::invalid_value,
+                    "Cannot update these configs dynamically: " + name + " is read-only");
+    auto parsed = parse_config_value(*def, value);
+    if (!parsed) return parsed.status();
+  }
+  return Status::ok();
+}
+
+storage::LogConfig topic_log_config(const TopicImage* topic, const MetadataImage& image,
+                                    const Config& broker, int32_t node_id) {
+  static const std::map<std::string, std::string> no_overrides;
+  std::map<std::string, ResolvedConfig> values;
+  for (ResolvedConfig& config :
+       resolve_topic_configs(topic ? topic->configs : no_overrides, image, broker, node_id))
+    values.emplace(config.name, std::move(config));
+  storage::LogConfig out;
+  out.segment_bytes = static_cast<uint64_t>(int_or(values, "segment.bytes", 1 << 30));
+  out.segment_ms = int_or(values, "segment.ms", out.segment_ms);
+  out.segment_index_bytes = static_cast<uint64_t>(
+      int_or(values, "segment.index.bytes", static_cast<int64_t>(out.segment_index_bytes)));
+  out.index_interval_bytes =
+      static_cast<uint32_t>(int_or(values, "index.interval.bytes", out.index_interval_bytes));
+  out.max_message_bytes =
+      static_cast<uint32_t>(int_or(values, "max.message.bytes", out.max_message_bytes));
+  out.retention_ms = int_or(values, "retention.ms", out.retention_ms);
+  out.retention_bytes = int_or(values, "retention.bytes", out.retention_bytes);
+  out.file_delete_delay_ms = int_or(values, "file.delete.delay.ms", out.file_delete_delay_ms);
+  out.flush_messages = int_or(values, "flush.messages", out.flush_messages);
+  out.flush_ms = int_or(values, "flush.ms", out.flush_ms);
+  out.delete_retention_ms = int_or(values, "delete.retention.ms", out.delete_retention_ms);
+  out.min_compaction_lag_ms = int_or(values, "min.compaction.lag.ms", out.min_compaction_lag_ms);
+  out.max_compaction_lag_ms = int_or(values, "max.compaction.lag.ms", out.max_compaction_lag_ms);
+  if (const auto& policy = values["cleanup.policy"].value) {
+    std::vector<std::string> items = split_list(*policy);
+    out.cleanup_policy_delete = false;
+    out.cleanup_policy_compact = false;
+    for (const std::string& item : items) {
+      if (item == "delete") out.cleanup_policy_delete = true;
+      if (item == "compact") out.cleanup_policy_compact = true;
+    }
+  }
+  if (const auto& ratio = values["min.cleanable.dirty.ratio"].value) {
+    char* end = nullptr;
+    double value = std::strtod(ratio->c_str(), &end);
+    if (!ratio->empty() && *end == '\0') out.min_cleanable_dirty_ratio = value;
+  }
+  return out;
+}
+
+}  // namespace sluice::cluster
