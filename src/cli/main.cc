@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/bench/bench_command.h"
+#include "cli/bench/bench_options.h"
 #include "cli/serve.h"
 #include "cli/version.h"
 
@@ -19,7 +21,20 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serve->add_option("--set", settings, "Override a config: key=value (repeatable)");
 
+  sluice::cli::bench::BenchOptions bench_options;
+  std::vector<std::string> bench_settings;
+  CLI::App* bench = sluice::cli::bench::add_bench_subcommand(app, bench_options, bench_settings);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (app.got_subcommand(bench)) {
+    std::string problem = sluice::cli::bench::finish_options(bench_options, bench_settings);
+    if (!problem.empty()) {
+      std::fprintf(stderr, "sluice bench: %s\n", problem.c_str());
+      return 2;
+    }
+    return sluice::cli::bench::run_bench(bench_options);
+  }
 
   if (app.got_subcommand(serve)) {
     for (const std::string& setting : settings) {

@@ -1,5 +1,6 @@
 #include "cli/bench/bench_command.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/bench/kafka_client.h"
@@ -32,9 +33,31 @@ BenchResult run_on_broker(const BenchOptions& options, uint64_t count) {
   return run_mode(options, Target{options.bootstrap_servers, "broker"}, count);
 }
 
+// The mock keeps about 5 MB per partition and drops older batches, so a
+// consume run that fills it must spread the data over enough partitions to
+// keep it all.
+int mock_partitions(const BenchOptions& options, uint64_t fill_count) {
+  if (options.mode != BenchMode::kConsume) return options.partitions;
+  constexpr double kRecordOverheadBytes = 80;  // record and batch framing, generously
+  constexpr double kKeptPerPartitionBytes = 3e6;  // margin for uneven spread
+  double bytes = static_cast<double>(fill_count) * (options.size_bytes + kRecordOverheadBytes);
+  auto needed = static_cast<int>(bytes / kKeptPerPartitionBytes) + 1;
+  return std::max(options.partitions, needed);
+}
+
 // The mock cluster starts empty, so a consume run first fills it with
 // `fill_count` records (not measured).
-BenchResult run_on_mock(const BenchOptions& options, uint64_t count, uint64_t fill_count) {
+BenchResult run_on_mock(const BenchOptions& broker_options, uint64_t count, uint64_t fill_count) {
+  BenchOptions options = broker_options;
+  options.partitions = mock_partitions(options, fill_count);
+  if (options.partitions != broker_options.partitions) {
+    std::printf("%s mock: %d partitions (the mock keeps ~5 MB per partition)\n",
+                mode_name(options.mode), options.partitions);
+  }
+  // The mock answers an empty Fetch only after fetch.wait.max.ms, without
+  // waking when data arrives (a broker wakes): a short wait keeps the mock's
+  // e2e latency about the client, not that timer.
+  if (options.mode == BenchMode::kEndToEnd) options.client_settings.try_emplace("fetch.wait.max.ms", "5");
   std::string error;
   std::unique_ptr<MockCluster> mock = MockCluster::start(&error);
   if (!mock || !mock->create_topic(options.topic, options.partitions, &error)) {
@@ -46,6 +69,9 @@ BenchResult run_on_mock(const BenchOptions& options, uint64_t count, uint64_t fi
     fill.mode = BenchMode::kProduce;
     fill.rate_per_sec = 0;
     fill.duration_sec = 0;
+    // Per-message random partitions spread the fill evenly, so no partition
+    // outgrows what the mock keeps.
+    fill.client_settings["sticky.partitioning.linger.ms"] = "0";
     BenchResult filled = run_produce(fill, target, fill_count);
     if (filled.errors > 0) return failure("mock fill: " + filled.first_error);
     if (count == UINT64_MAX) count = filled.records;

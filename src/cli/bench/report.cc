@@ -17,10 +17,14 @@ constexpr PercentileField kPercentiles[] = {
 
 double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+// Fixed notation with trailing zeros trimmed: "2000", "0.25", never "2e+06".
 std::string number(double value) {
   char text[64];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
+  std::snprintf(text, sizeof text, "%.6f", value);
+  std::string out = text;
+  out.erase(out.find_last_not_of('0') + 1);
+  if (out.back() == '.') out.pop_back();
+  return out;
 }
 
 std::string quoted(const std::string& text) {
