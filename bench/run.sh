@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Runs the standard `sluice bench` set (issue 6) against a freshly started
+# `sluice serve` and writes the medians into the "## sluice bench" section of
+# bench/RESULTS.md. Every run compares with librdkafka's mock cluster in the
+# same invocation (--compare-mock), so each figure has its ceiling beside it.
+#
+#   bench/run.sh [--build DIR] [--runs N] [--mock-only] [--quick] [--no-write]
+#
+#   --build DIR   where the sluice binary is (default: build)
+#   --runs N      repetitions of each workload; the table holds medians (default 3)
+#   --mock-only   no broker: the mock cluster's ceilings only
+#   --quick       a tenth of the message counts (a check of the script)
+#   --no-write    print the table, leave bench/RESULTS.md alone
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=build
+runs=3
+mock_only=0
+scale=1
+write=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --mock-only) mock_only=1; shift ;;
+    --quick) scale=10; shift ;;
+    --no-write) write=0; shift ;;
+    *) echo "usage: $0 [--build DIR] [--runs N] [--mock-only] [--quick] [--no-write]" >&2; exit 2 ;;
+  esac
+done
+[[ "$build" = /* ]] || build="$root/$build"
+sluice="$build/sluice"
+[[ -x "$sluice" ]] || { echo "no $sluice: build it first" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+broker_pid=""
+cleanup() {
+  if [[ -n "$broker_pid" ]]; then
+    kill "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the broker and waits until its port accepts; prints the start-up
+# time (launch to accepting) in ms.
+start_broker() {
+  local port=$1
+  mkdir -p "$work/data"
+  local started_ns
+  started_ns=$(date +%s%N)
+  "$sluice" serve --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$work/data" \
+    >"$work/broker.log" 2>&1 &
+  broker_pid=$!
+  python3 - "$port" <<'PY'
+import socket, sys, time
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.002)
+sys.exit(1)
+PY
+  echo $(( ($(date +%s%N) - started_ns) / 1000000 ))
+}
+
+declare -a names commands
+add() {  # add <name> <bench args...>
+  names+=("$1")
+  shift
+  commands+=("$*")
+}
+m100=$((1000000 / scale))
+m1k=$((200000 / scale))
+e2e_count=$((200000 / scale))
+# {run} in a command is replaced by the run number: each run writes fresh
+# topics, and the consume runs read the acks=1 topics of the same run.
+add "produce 100 B, acks=1" "produce --topic p100-a1-{run} --count $m100 --size 100 --acks 1"
+add "produce 100 B, acks=all" "produce --topic p100-aall-{run} --count $m100 --size 100 --acks all"
+add "produce 1 KiB, acks=1" "produce --topic p1k-a1-{run} --count $m1k --size 1024 --acks 1"
+add "produce 1 KiB, acks=all" "produce --topic p1k-aall-{run} --count $m1k --size 1024 --acks all"
+add "consume 100 B from the beginning" "consume --topic p100-a1-{run} --count $m100 --size 100"
+add "consume 1 KiB from the beginning" "consume --topic p1k-a1-{run} --count $m1k --size 1024"
+add "e2e 1 KiB at 20,000 msg/s, acks=1" "e2e --topic e2e-{run} --count $e2e_count --size 1024 --rate 20000 --acks 1"
+add "produce 100 B, 1,000 partitions, 4 producers" \
+    "produce --topic p1000-{run} --partitions 1000 --producers 4 --count $m100 --size 100 --acks 1"
+
+startup_ms=""
+idle_rss_kb=""
+if [[ $mock_only -eq 0 ]]; then
+  port=$(free_port)
+  startup_ms=$(start_broker "$port") || { cat "$work/broker.log" >&2; exit 1; }
+  sleep 1
+  idle_rss_kb=$(ps -o rss= -p "$broker_pid" | tr -d ' ')
+  target=(-b "127.0.0.1:$port" --compare-mock)
+else
+  target=(--against-mock)
+fi
+
+results="$work/results.jsonl"
+: >"$results"
+for run in $(seq 1 "$runs"); do
+  for i in "${!names[@]}"; do
+    args=${commands[$i]//\{run\}/$run}
+    echo "run $run/$runs: sluice bench $args" >&2
+    # shellcheck disable=SC2086
+    if line=$("$sluice" bench $args "${target[@]}" --json --no-progress | tail -n 1); then
+      :
+    else
+      echo "  (exit code $?: recorded, marked failed)" >&2
+    fi
+    python3 -c 'import json,sys; r=json.loads(sys.argv[3]) if sys.argv[3].startswith("{") else {"failed": True}; r["index"]=int(sys.argv[1]); r["run"]=int(sys.argv[2]); print(json.dumps(r))' \
+      "$i" "$run" "$line" >>"$results"
+    echo "  $line" >&2
+  done
+done
+
+machine_cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+machine_cores=$(nproc)
+machine_kernel=$(uname -r)
+machine_disk=$(df -h --output=source,fstype,size,target "$work" | tail -1 | tr -s ' ')
+machine_block=$(lsblk -d -o NAME,ROTA,SIZE,MODEL 2>/dev/null | tail -n +2 | tr -s ' ' | paste -sd ';' || true)
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+printf '%s\n' "${names[@]}" >"$work/names"
+printf '%s\n' "${commands[@]}" >"$work/commands"
+python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
+  "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
+  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" <<'PY'
+import datetime, json, statistics, sys, os
+
+(results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
+ disk, block, commit, startup_ms, idle_rss_kb, scale) = sys.argv[1:]
+mock_only = mock_only == "1"
+names = open(names_path).read().splitlines()
+commands = open(commands_path).read().splitlines()
+rows = [json.loads(line) for line in open(results_path)]
+
+
+def median(index, key):
+    values = [r[key] for r in rows if r["index"] == index and not r.get("failed")
+              and r.get("errors", 0) == 0 and r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+target = "librdkafka mock cluster (--against-mock)" if mock_only else "fresh `sluice serve`"
+lines = ["## sluice bench", ""]
+lines.append(f"Standard set of issue 6, `bench/run.sh{' --mock-only' if mock_only else ''}`"
+             f"{' --quick (counts / 10)' if scale != '1' else ''}, against {target}, "
+             f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs; "
+             "a run with errors is left out of its median (failed runs are counted below).")
+lines.append("")
+lines.append(f"- Machine: {cores} cores, {cpu}; kernel {kernel}")
+lines.append(f"- Data dir file system: {disk}; block devices: {block or 'n/a'}")
+if not mock_only:
+    lines.append(f"- Broker start-up to accepting connections: {startup_ms} ms; "
+                 f"idle resident memory: {int(idle_rss_kb) / 1024:.1f} MiB")
+lines.append("- MB = 10^6 bytes of record values; latency in ms (produce: delivery report − "
+             "intended send time; e2e: consume time − intended send time)")
+lines.append("")
+if mock_only:
+    lines.append("**Broker figures pending**: these are the client's ceilings on this machine, "
+                 "librdkafka against its own in-process mock cluster (no broker work at all).")
+    lines.append("")
+    lines.append("| workload | records/s | MB/s | p50 | p99 | p99.9 | max | failed runs |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+else:
+    lines.append("| workload | records/s | MB/s | p50 | p99 | p99.9 | max | mock records/s | "
+                 "ratio to mock | failed runs |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for i, name in enumerate(names):
+    failed = sum(1 for r in rows if r["index"] == i and (r.get("failed") or r.get("errors", 0)))
+    cells = [name, fmt(median(i, "records_per_sec")), fmt(median(i, "mb_per_sec"), 1),
+             fmt(median(i, "p50_ms"), 2), fmt(median(i, "p99_ms"), 2),
+             fmt(median(i, "p999_ms"), 2), fmt(median(i, "max_ms"), 2)]
+    if not mock_only:
+        cells += [fmt(median(i, "mock_records_per_sec")), fmt(median(i, "ratio_to_mock"), 2)]
+    cells.append(f"{failed}/{runs}")
+    lines.append("| " + " | ".join(cells) + " |")
+lines.append("")
+lines.append("Commands (`{run}` is the run number; each run writes fresh topics"
+             + ("" if mock_only else "; every command also gets `-b <broker> --compare-mock --json`")
+             + "):")
+lines.append("")
+lines.append("```")
+suffix = " --against-mock --json" if mock_only else ""
+for command in commands:
+    lines.append(f"sluice bench {command}{suffix}")
+lines.append("```")
+lines.append("")
+lines.append("Notes: the mock cluster keeps only ~5 MB per partition, so its consume runs spread "
+             "the same records over more partitions (it prints how many); it answers an empty "
+             "Fetch only after fetch.wait.max.ms, so its e2e runs use fetch.wait.max.ms=5. "
+             "Consume runs have no per-record latency.")
+section = "\n".join(lines) + "\n"
+print(section)
+
+if write == "1":
+    text = open(results_md).read() if os.path.exists(results_md) else "# Benchmark results\n"
+    start = text.find("\n## sluice bench\n")
+    if text.startswith("## sluice bench\n"):
+        start = 0
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        begin = start if start == 0 else start + 1
+        end = text.find("\n## ", begin + 1)
+        rest = "" if end < 0 else text[end + 1:]
+        text = text[:begin] + section + ("\n" + rest if rest else "")
+    open(results_md, "w").write(text)
+    print(f"wrote the '## sluice bench' section of {results_md}", file=sys.stderr)
+PY
