@@ -61,7 +61,7 @@ class ReplicaManagerTest : public ::testing::Test {
     replica_options.node_id = local_node;
     replica_options.log_manager = logs_.get();
     replica_options.logger = [](std::string_view) {};
-    replica_options.append_policy_for = [this](const TopicImage&) { return policy_; };
+    replica_options.append_policy_for = [this](const TopicImage&, const MetadataImage&) { return policy_; };
     replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));
   }
 

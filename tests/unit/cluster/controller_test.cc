@@ -1,0 +1,334 @@
+// The controller: validation errors with Kafka's codes, records that make
+// topics, ids, partitions, configs and leader epochs survive a restart (and
+// a crash, since commits fsync), meta.properties, listeners.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "broker/broker_config.h"
+#include "cluster/controller.h"
+#include "cluster/meta_properties.h"
+#include "protocol/record_framing.h"
+#include "storage/memory_file_system.h"
+#include "storage/posix_file_system.h"
+
+namespace sluice::cluster {
+namespace {
+
+Config broker_config(std::map<std::string, std::string> values = {}) {
+  auto config = Config::parse(broker::broker_config_defs(), values);
+  EXPECT_TRUE(config) << config.status().to_string();
+  return std::move(config.value());
+}
+
+class RecordingListener : public MetadataListener {
+ public:
+  void on_metadata_update(const MetadataImagePtr& old_image,
+                          const MetadataImagePtr& new_image) override {
+    updates.emplace_back(old_image, new_image);
+  }
+  std::vector<std::pair<MetadataImagePtr, MetadataImagePtr>> updates;
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs_.make_dirs("/data"));
+    ASSERT_TRUE(fs_.sync_dir("/"));
+  }
+  std::unique_ptr<Controller> open(int32_t node_id = 1) {
+    ControllerOptions options;
+    options.node_id = node_id;
+    options.metadata_log_dir = "/data";
+    options.log_dirs = {"/data"};
+    options.broker_config = &config_;
+    auto controller = Controller::open(fs_, options);
+    EXPECT_TRUE(controller) << controller.status().to_string();
+    if (!controller) return nullptr;
+    EXPECT_TRUE((*controller)->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
+    return std::move(controller.value());
+  }
+  static NewTopic topic(std::string name, int32_t partitions = -1, int16_t replication = -1) {
+    NewTopic out;
+    out.name = std::move(name);
+    out.num_partitions = partitions;
+    out.replication_factor = replication;
+    return out;
+  }
+  ErrorCode create_error(Controller& controller, NewTopic new_topic) {
+    return controller.create_topics({std::move(new_topic)}, false).front().error.code;
+  }
+
+  storage::MemoryFileSystem fs_;
+  Config config_ = broker_config({{"num.partitions", "3"}});
+};
+
+TEST_F(ControllerTest, CreatesTopicsWithDefaultsAndAssignsThisNode) {
+  auto controller = open();
+  auto results = controller->create_topics({topic("a"), topic("b", 2, 1)}, false);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].error.ok()) << results[0].error.message;
+  EXPECT_EQ(results[0].num_partitions, 3);  // num.partitions
+  EXPECT_EQ(results[0].replication_factor, 1);
+  EXPECT_FALSE(results[0].topic_id.is_zero());
+  EXPECT_NE(results[0].topic_id, results[1].topic_id);
+  MetadataImagePtr image = controller->image();
+  const TopicImage* a = image->topic("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->id, results[0].topic_id);
+  ASSERT_EQ(a->partitions.size(), 3u);
+  for (const PartitionImage& p : a->partitions) {
+    EXPECT_EQ(p.leader, 1);
+    EXPECT_EQ(p.replicas, std::vector<int32_t>{1});
+    EXPECT_EQ(p.isr, std::vector<int32_t>{1});
+    EXPECT_EQ(p.leader_epoch, 0);
+  }
+  EXPECT_EQ(image->topic("b")->partitions.size(), 2u);
+}
+
+TEST_F(ControllerTest, ValidationErrorsUseKafkaCodes) {
+  auto controller = open();
+  ASSERT_TRUE(controller->create_topics({topic("taken")}, false)[0].error.ok());
+  EXPECT_EQ(create_error(*controller, topic("taken")), ErrorCode::TOPIC_ALREADY_EXISTS);
+  EXPECT_EQ(create_error(*controller, topic("")), ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_EQ(create_error(*controller, topic(".")), ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_EQ(create_error(*controller, topic("..")), ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_EQ(create_error(*controller, topic("a b")), ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_EQ(create_error(*controller, topic(std::string(250, 'x'))),
+            ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_TRUE(validate_topic_name(std::string(249, 'x')).ok());
+  EXPECT_TRUE(validate_topic_name("a.b_c-D9").ok());
+  ASSERT_TRUE(controller->create_topics({topic("dot.ted")}, false)[0].error.ok());
+  EXPECT_EQ(create_error(*controller, topic("dot_ted")), ErrorCode::INVALID_TOPIC_EXCEPTION);
+  EXPECT_EQ(create_error(*controller, topic("p", 0)), ErrorCode::INVALID_PARTITIONS);
+  EXPECT_EQ(create_error(*controller, topic("p", -5)), ErrorCode::INVALID_PARTITIONS);
+  EXPECT_EQ(create_error(*controller, topic("r", 1, 0)), ErrorCode::INVALID_REPLICATION_FACTOR);
+  EXPECT_EQ(create_error(*controller, topic("r", 1, 2)), ErrorCode::INVALID_REPLICATION_FACTOR);
+  NewTopic bad_config = topic("c");
+  bad_config.configs["retention.ms"] = "soon";
+  EXPECT_EQ(create_error(*controller, bad_config), ErrorCode::INVALID_CONFIG);
+  NewTopic unknown_config = topic("c");
+  unknown_config.configs["no.such.config"] = "1";
+  EXPECT_EQ(create_error(*controller, unknown_config), ErrorCode::INVALID_CONFIG);
+  NewTopic both = topic("m", 1);
+  both.assignments[0] = {1};
+  EXPECT_EQ(create_error(*controller, both), ErrorCode::INVALID_REQUEST);
+  NewTopic unknown_broker = topic("m");
+  unknown_broker.assignments[0] = {7};
+  EXPECT_EQ(create_error(*controller, unknown_broker), ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  NewTopic gap = topic("m");
+  gap.assignments[1] = {1};
+  EXPECT_EQ(create_error(*controller, gap), ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  // None of the failures left anything behind.
+  EXPECT_EQ(controller->image()->topics.size(), 2u);
+}
+
+TEST_F(ControllerTest, ValidateOnlyCommitsNothing) {
+  auto controller = open();
+  auto results = controller->create_topics({topic("v", 4)}, true);
+  EXPECT_TRUE(results[0].error.ok());
+  EXPECT_EQ(results[0].num_partitions, 4);
+  EXPECT_EQ(controller->image()->topic("v"), nullptr);
+}
+
+TEST_F(ControllerTest, EverythingSurvivesARestart) {
+  Uuid id;
+  {
+    auto controller = open();
+    NewTopic with_config = topic("orders", 2);
+    with_config.configs["retention.ms"] = "1000";
+    auto results = controller->create_topics({with_config, topic("doomed")}, false);
+    id = results[0].topic_id;
+    ASSERT_TRUE(controller->create_partitions("orders", 5, {}, false).ok());
+    ASSERT_TRUE(controller->replace_topic_configs("orders", {{"cleanup.policy", "compact"}}, false).ok());
+    ASSERT_TRUE(controller->replace_broker_configs("", {{"log.retention.ms", "99"}}, false).ok());
+    ASSERT_TRUE(controller->delete_topics({{"doomed", Uuid{}}})[0].error.ok());
+    controller->stop();
+  }
+  auto controller = open();
+  MetadataImagePtr image = controller->image();
+  const TopicImage* orders = image->topic("orders");
+  ASSERT_NE(orders, nullptr);
+  EXPECT_EQ(orders->id, id);
+  EXPECT_EQ(orders->partitions.size(), 5u);
+  EXPECT_EQ(orders->configs, (std::map<std::string, std::string>{{"cleanup.policy", "compact"}}));
+  EXPECT_EQ(image->topic("doomed"), nullptr);
+  EXPECT_EQ(image->dynamic_broker_config(1, "log.retention.ms"), "99");
+  EXPECT_EQ(image->brokers.count(1), 1u);
+  EXPECT_EQ(image->cluster_id, controller->cluster_id());
+  EXPECT_EQ(image->cluster_id.size(), 22u);
+}
+
+TEST_F(ControllerTest, AcknowledgedCreationSurvivesACrash) {
+  std::string cluster_id;
+  {
+    auto controller = open();
+    cluster_id = controller->cluster_id();
+    ASSERT_TRUE(controller->create_topics({topic("durable")}, false)[0].error.ok());
+    fs_.simulate_crash();  // drops everything not synced; the controller is not closed
+    controller->stop();
+  }
+  auto controller = open();
+  EXPECT_NE(controller->image()->topic("durable"), nullptr);
+  EXPECT_EQ(controller->cluster_id(), cluster_id);
+}
+
+TEST_F(ControllerTest, DeleteByNameAndIdAndUnknowns) {
+  auto controller = open();
+  auto created = controller->create_topics({topic("x"), topic("y")}, false);
+  auto results = controller->delete_topics(
+      {{"x", Uuid{}}, {"", created[1].topic_id}, {"missing", Uuid{}}, {"", Uuid{}}});
+  EXPECT_TRUE(results[0].error.ok());
+  EXPECT_TRUE(results[1].error.ok());
+  EXPECT_EQ(results[1].name, "y");
+  EXPECT_EQ(results[2].error.code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  EXPECT_EQ(results[3].error.code, ErrorCode::UNKNOWN_TOPIC_ID);
+  EXPECT_TRUE(controller->image()->topics.empty());
+}
+
+TEST_F(ControllerTest, DeletionCanBeDisabled) {
+  config_ = broker_config({{"delete.topic.enable", "false"}});
+  auto controller = open();
+  controller->create_topics({topic("kept")}, false);
+  EXPECT_EQ(controller->delete_topics({{"kept", Uuid{}}})[0].error.code,
+            ErrorCode::TOPIC_DELETION_DISABLED);
+}
+
+TEST_F(ControllerTest, CreatePartitionsOnlyGrows) {
+  auto controller = open();
+  controller->create_topics({topic("g", 2)}, false);
+  EXPECT_EQ(controller->create_partitions("g", 2, {}, false).code, ErrorCode::INVALID_PARTITIONS);
+  EXPECT_EQ(controller->create_partitions("g", 1, {}, false).code, ErrorCode::INVALID_PARTITIONS);
+  EXPECT_EQ(controller->create_partitions("nope", 3, {}, false).code,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  EXPECT_EQ(controller->create_partitions("g", 4, {{1}}, false).code,
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  EXPECT_TRUE(controller->create_partitions("g", 4, {}, true).ok());
+  EXPECT_EQ(controller->image()->topic("g")->partitions.size(), 2u);
+  EXPECT_TRUE(controller->create_partitions("g", 4, {{1}, {1}}, false).ok());
+  EXPECT_EQ(controller->image()->topic("g")->partitions.size(), 4u);
+}
+
+TEST_F(ControllerTest, BrokerConfigsMustBeKnownAndDynamic) {
+  auto controller = open();
+  EXPECT_EQ(controller->replace_broker_configs("", {{"node.id", "5"}}, false).code,
+            ErrorCode::INVALID_CONFIG);
+  EXPECT_EQ(controller->replace_broker_configs("", {{"what.is.this", "5"}}, false).code,
+            ErrorCode::INVALID_CONFIG);
+  EXPECT_EQ(controller->replace_broker_configs("7", {{"log.retention.ms", "5"}}, false).code,
+            ErrorCode::INVALID_REQUEST);
+  EXPECT_TRUE(controller->replace_broker_configs("1", {{"num.partitions", "4"}}, false).ok());
+  // A dynamic num.partitions is the default of new topics.
+  EXPECT_EQ(controller->create_topics({topic("four")}, false)[0].num_partitions, 4);
+}
+
+TEST_F(ControllerTest, ListenersSeeTheCurrentImageThenEveryChange) {
+  auto controller = open();
+  controller->create_topics({topic("before")}, false);
+  RecordingListener listener;
+  controller->subscribe(&listener);
+  ASSERT_EQ(listener.updates.size(), 1u);
+  EXPECT_TRUE(listener.updates[0].first->topics.empty());
+  EXPECT_NE(listener.updates[0].second->topic("before"), nullptr);
+  controller->create_topics({topic("after")}, false);
+  ASSERT_EQ(listener.updates.size(), 2u);
+  EXPECT_EQ(listener.updates[1].first->topic("after"), nullptr);
+  EXPECT_NE(listener.updates[1].second->topic("after"), nullptr);
+  EXPECT_EQ(listener.updates[1].second, controller->image());
+  controller->unsubscribe(&listener);
+  controller->create_topics({topic("unseen")}, false);
+  EXPECT_EQ(listener.updates.size(), 2u);
+}
+
+TEST_F(ControllerTest, InternalTopicsCapTheReplicationFactor) {
+  auto controller = open();
+  CreateTopicResult result = controller->ensure_internal_topic("__consumer_offsets", 5, 3, {});
+  EXPECT_TRUE(result.error.ok()) << result.error.message;
+  EXPECT_EQ(result.replication_factor, 1);
+  EXPECT_EQ(controller->image()->topic("__consumer_offsets")->partitions.size(), 5u);
+  CreateTopicResult again = controller->ensure_internal_topic("__consumer_offsets", 5, 3, {});
+  EXPECT_EQ(again.topic_id, result.topic_id);
+}
+
+TEST_F(ControllerTest, SubmittedWorkRunsInOrderOnTheControllerThread) {
+  auto controller = open();
+  std::vector<int> order;
+  std::mutex mutex;
+  std::condition_variable done;
+  for (int i = 0; i < 5; ++i)
+    controller->submit([&, i] {
+      std::lock_guard lock(mutex);
+      order.push_back(i);
+      done.notify_all();
+    });
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return order.size() == 5; });
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(ControllerTest, MetaPropertiesBindTheDirsToOneNodeAndCluster) {
+  std::string cluster_id;
+  {
+    auto controller = open(1);
+    cluster_id = controller->cluster_id();
+  }
+  auto text = storage::read_whole_file(fs_, "/data/meta.properties");
+  ASSERT_TRUE(text);
+  auto parsed = decode_meta_properties(std::string(text->begin(), text->end()));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->node_id, 1);
+  EXPECT_EQ(parsed->cluster_id, cluster_id);
+  EXPECT_FALSE(parsed->directory_id.is_zero());
+
+  ControllerOptions options;
+  options.node_id = 2;
+  options.metadata_log_dir = "/data";
+  options.log_dirs = {"/data"};
+  options.broker_config = &config_;
+  auto other_node = Controller::open(fs_, options);
+  ASSERT_FALSE(other_node);
+  EXPECT_NE(other_node.status().message().find("belongs to node 1"), std::string::npos);
+  options.node_id = 1;
+  options.cluster_id = "SomeOtherClusterIdxxxx";
+  auto other_cluster = Controller::open(fs_, options);
+  ASSERT_FALSE(other_cluster);
+  EXPECT_NE(other_cluster.status().message().find("cluster.id"), std::string::npos);
+}
+
+TEST(ControllerOnDisk, RestartOnRealFiles) {
+  std::random_device device;
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("sluice-cluster-" + std::to_string(device()));
+  storage::PosixFileSystem fs;
+  Config config = broker_config();
+  ControllerOptions options;
+  options.metadata_log_dir = dir / "meta";
+  options.log_dirs = {dir / "a", dir / "b"};
+  options.broker_config = &config;
+  Uuid id;
+  {
+    auto controller = Controller::open(fs, options);
+    ASSERT_TRUE(controller) << controller.status().to_string();
+    ASSERT_TRUE((*controller)->register_broker({{"PLAINTEXT", "h", 1, 0}}, std::nullopt).ok());
+    NewTopic topic;
+    topic.name = "real";
+    topic.num_partitions = 2;
+    id = (*controller)->create_topics({topic}, false)[0].topic_id;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir / "meta" / "__cluster_metadata-0"));
+  for (const char* sub : {"a", "b", "meta"})
+    EXPECT_TRUE(std::filesystem::exists(dir / sub / "meta.properties")) << sub;
+  {
+    auto controller = Controller::open(fs, options);
+    ASSERT_TRUE(controller) << controller.status().to_string();
+    const TopicImage* topic = (*controller)->image()->topic("real");
+    ASSERT_NE(topic, nullptr);
+    EXPECT_EQ(topic->id, id);
+    EXPECT_EQ(topic->partitions.size(), 2u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::cluster
