@@ -83,8 +83,8 @@ Status ReplicaManager::create_partitions(const MetadataImage& image,
                                          std::map<Key, std::shared_ptr<Partition>>& next) {
   Status first_failure;
   for (const auto& [name, topic] : image.topics) {
-    AppendPolicy policy = options_.append_policy_for(topic);
-    storage::LogConfig config = options_.log_config_for(topic);
+    AppendPolicy policy = options_.append_policy_for(topic, image);
+    storage::LogConfig config = options_.log_config_for(topic, image);
     for (const PartitionImage& partition_image : topic.partitions) {
       if (!hosted_here(partition_image, options_.node_id)) continue;
       Key key{name, partition_image.partition};

@@ -29,14 +29,13 @@ namespace sluice::cluster {
 struct ReplicaManagerOptions {
   int32_t node_id = 1;
   storage::LogManager* log_manager = nullptr;  // outlives the ReplicaManager
-  // The append policy of a topic: its overrides over the broker defaults.
-  std::function<AppendPolicy(const TopicImage&)> append_policy_for = [](const TopicImage&) {
-    return AppendPolicy{};
-  };
+  // The append policy of a topic in an image: its overrides over the
+  // broker's (dynamic, then static) defaults.
+  std::function<AppendPolicy(const TopicImage&, const MetadataImage&)> append_policy_for =
+      [](const TopicImage&, const MetadataImage&) { return AppendPolicy{}; };
   // The LogConfig of a topic (applied to its logs when the image changes).
-  std::function<storage::LogConfig(const TopicImage&)> log_config_for = [](const TopicImage&) {
-    return storage::LogConfig{};
-  };
+  std::function<storage::LogConfig(const TopicImage&, const MetadataImage&)> log_config_for =
+      [](const TopicImage&, const MetadataImage&) { return storage::LogConfig{}; };
   storage::Logger logger = storage::log_to_stderr;
 };
 
