@@ -4,9 +4,11 @@
 # bench/RESULTS.md. Every run compares with librdkafka's mock cluster in the
 # same invocation (--compare-mock), so each figure has its ceiling beside it.
 #
-#   bench/run.sh [--build DIR] [--runs N] [--mock-only] [--quick] [--no-write]
+#   bench/run.sh [--build DIR] [--client PATH] [--runs N] [--mock-only] [--quick] [--no-write]
 #
 #   --build DIR   where the sluice binary is (default: build)
+#   --client PATH the binary whose `bench` runs the set (default: the same
+#                 sluice; lets one client measure several broker builds)
 #   --runs N      repetitions of each workload; the table holds medians (default 3)
 #   --mock-only   no broker: the mock cluster's ceilings only
 #   --quick       a tenth of the message counts (a check of the script)
@@ -19,19 +21,23 @@ runs=3
 mock_only=0
 scale=1
 write=1
+client=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
+    --client) client=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --mock-only) mock_only=1; shift ;;
     --quick) scale=10; shift ;;
     --no-write) write=0; shift ;;
-    *) echo "usage: $0 [--build DIR] [--runs N] [--mock-only] [--quick] [--no-write]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--build DIR] [--client PATH] [--runs N] [--mock-only] [--quick] [--no-write]" >&2
+       exit 2 ;;
   esac
 done
 [[ "$build" = /* ]] || build="$root/$build"
 sluice="$build/sluice"
 [[ -x "$sluice" ]] || { echo "no $sluice: build it first" >&2; exit 1; }
+client=${client:-$sluice}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 broker_pid=""
@@ -112,7 +118,7 @@ for run in $(seq 1 "$runs"); do
     args=${commands[$i]//\{run\}/$run}
     echo "run $run/$runs: sluice bench $args" >&2
     # shellcheck disable=SC2086
-    if line=$("$sluice" bench $args "${target[@]}" --json --no-progress | tail -n 1); then
+    if line=$("$client" bench $args "${target[@]}" --json --no-progress | tail -n 1); then
       :
     else
       echo "  (exit code $?: recorded, marked failed)" >&2

@@ -3,6 +3,7 @@
 // consume time minus that stamp.
 
 #include <random>
+#include <vector>
 #include <thread>
 
 #include "cli/bench/consumer.h"
@@ -21,18 +22,33 @@ BenchResult failure(const std::string& error) {
   return failed;
 }
 
-// Warm-up: the consumers have read past any older data in the topic and
-// one warm-up value of this run went through, so connections and fetch
-// sessions exist before the clock starts.
-bool warm_up(ProducerFleet& producers, ConsumerFleet& consumers, uint64_t run_id,
-             const std::atomic<bool>& warm_seen) {
+// Which partitions have delivered a warm-up value of this run: once all
+// have, the consumers have read past any older data (a partition is read in
+// order) and connections and fetch sessions exist, so the clock can start.
+// A partition's end (EOF) is no signal here: a broker that long-polls never
+// answers empty while warm-up values keep coming.
+class WarmupTracker {
+ public:
+  explicit WarmupTracker(int partitions) : seen_(static_cast<size_t>(partitions)) {}
+  void saw(int32_t partition) {
+    auto index = static_cast<size_t>(partition);
+    if (index < seen_.size() && !seen_[index].exchange(true)) seen_count_.fetch_add(1);
+  }
+  bool complete() const { return seen_count_.load() == seen_.size(); }
+
+ private:
+  std::vector<std::atomic<bool>> seen_;
+  std::atomic<size_t> seen_count_{0};
+};
+
+bool warm_up(ProducerFleet& producers, uint64_t run_id, const WarmupTracker& tracker) {
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
     producers.send_warmup(run_id);
-    for (int i = 0; i < 20 && !(warm_seen && consumers.caught_up()); ++i) {
+    for (int i = 0; i < 20 && !tracker.complete(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (warm_seen && consumers.caught_up()) return true;
+    if (tracker.complete()) return true;
   }
   return false;
 }
@@ -47,14 +63,14 @@ BenchResult run_e2e(const BenchOptions& options, const Target& target, uint64_t 
   if (!consumers) return failure(error);
 
   uint64_t run_id = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
-  std::atomic<bool> warm_seen{false};
+  WarmupTracker warmup(producers->partitions());
   ConsumeSpec spec;
   spec.idle_timeout_sec = 3600;  // the producers bound the run
-  spec.on_message = [run_id, &warm_seen](const rd_kafka_message_t& message, BenchResult& result) {
+  spec.on_message = [run_id, &warmup](const rd_kafka_message_t& message, BenchResult& result) {
     std::optional<PayloadHeader> header = read_payload_header(message.payload, message.len);
     if (!header || header->run_id != run_id) return false;
     if (header->sequence == kWarmupSequence) {
-      warm_seen = true;
+      warmup.saw(message.partition);
       return false;
     }
     int64_t latency_ns = steady_now_ns() - header->intended_send_ns;
@@ -62,7 +78,7 @@ BenchResult run_e2e(const BenchOptions& options, const Target& target, uint64_t 
     return true;
   };
   consumers->start(std::move(spec));
-  if (!warm_up(*producers, *consumers, run_id, warm_seen)) {
+  if (!warm_up(*producers, run_id, warmup)) {
     consumers->stop();
     consumers->finish();
     return failure("e2e warm-up: no message of this run came back within 30 s");

@@ -57,8 +57,8 @@ void wait_until(rd_kafka_t* client, Clock::time_point due) {
 // Sends one value; on a full local queue, serves delivery reports and
 // retries (back pressure, not an error). False on a real error.
 bool send(ProducerFleet::Producer& producer, const char* value, size_t size, const char* key,
-          size_t key_size, int64_t intended_ns) {
-  while (rd_kafka_produce(producer.topic.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+          size_t key_size, int64_t intended_ns, int32_t partition = RD_KAFKA_PARTITION_UA) {
+  while (rd_kafka_produce(producer.topic.get(), partition, RD_KAFKA_MSG_F_COPY,
                           const_cast<char*>(value), size, key, key_size,
                           reinterpret_cast<void*>(static_cast<intptr_t>(intended_ns))) == -1) {
     rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -128,7 +128,8 @@ std::unique_ptr<ProducerFleet> ProducerFleet::create(const BenchOptions& options
     if (!producer->client) return nullptr;
     producer->topic.reset(rd_kafka_topic_new(producer->client.get(), options.topic.c_str(), nullptr));
     // Connect and learn the partitions now, outside the timed run.
-    if (partition_count(producer->client.get(), options.topic, 10000) < 0) {
+    fleet->partitions_ = partition_count(producer->client.get(), options.topic, 10000);
+    if (fleet->partitions_ <= 0) {
       *error = "producer: no metadata for topic " + options.topic + " at " + target.bootstrap;
       return nullptr;
     }
@@ -143,7 +144,9 @@ void ProducerFleet::send_warmup(uint64_t run_id) {
   Producer& producer = *producers_.front();
   std::string value = pool_.substr(0, options_->size_bytes);
   write_payload_header({run_id, kWarmupSequence, steady_now_ns()}, value.data());
-  send(producer, value.data(), value.size(), nullptr, 0, steady_now_ns());
+  for (int32_t partition = 0; partition < partitions_; ++partition) {
+    send(producer, value.data(), value.size(), nullptr, 0, steady_now_ns(), partition);
+  }
   rd_kafka_flush(producer.client.get(), 5000);
   producer.result = BenchResult();  // warm-up deliveries are not measured
 }

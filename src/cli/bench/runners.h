@@ -37,9 +37,11 @@ class ProducerFleet {
                                                std::string* error);
   ~ProducerFleet();
 
-  // Sends one warm-up value (header with kWarmupSequence) from the first
-  // producer and serves its delivery reports; not measured.
+  // Sends one warm-up value (header with kWarmupSequence) to every
+  // partition from the first producer and waits for its delivery reports;
+  // not measured.
   void send_warmup(uint64_t run_id);
+  int partitions() const { return partitions_; }
   // Runs every producer on its own thread, flushes, merges. `progress`
   // counts deliveries as they come.
   BenchResult run(const ProduceSpec& spec, std::atomic<uint64_t>& progress);
@@ -53,6 +55,7 @@ class ProducerFleet {
   const BenchOptions* options_ = nullptr;
   std::vector<std::unique_ptr<Producer>> producers_;
   std::string pool_;
+  int partitions_ = 0;
 };
 
 BenchResult run_produce(const BenchOptions& options, const Target& target, uint64_t count);
