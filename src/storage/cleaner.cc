@@ -227,9 +227,19 @@ Result<CleanStats> LogCleaner::clean(Compactor& compactor, Candidate& candidate)
   {
     std::lock_guard lock(mutex_);
     state->tombstone_due_ms = stats->tombstone_due_ms;
-    if (state->removed) return stats;
-    checkpoints_[state->log.log_dir][state->log.topic_partition] = stats->end_offset;
   }
+  // The checkpoint moves under the partition lock, and only if the log was
+  // not truncated since the snapshot: a truncation (whose on_truncation()
+  // runs under the same lock) can then never be overtaken by a stale clean.
+  bool advanced = false;
+  state->log.with_lock([&](Log& log) {
+    if (log.truncation_generation() != plan.truncation_generation) return;
+    std::lock_guard lock(mutex_);
+    if (state->removed) return;
+    checkpoints_[state->log.log_dir][state->log.topic_partition] = stats->end_offset;
+    advanced = true;
+  });
+  if (!advanced) return stats;
   if (Status s = write_checkpoint(state->log.log_dir); !s) return s;
   return stats;
 }
@@ -280,7 +290,9 @@ void LogCleaner::run_thread(size_t index) {
     auto cleaned = clean_with(compactor);
     if (cleaned && *cleaned) continue;  // there may be more: look again at once
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, std::chrono::milliseconds(config.backoff_ms), [&] { return stopping_; });
+    changed_.wait_for(lock, std::chrono::milliseconds(config.backoff_ms),
+                      [&] { return stopping_ || wake_requested_; });
+    wake_requested_ = false;
   }
 }
 
@@ -290,6 +302,14 @@ void LogCleaner::start() {
   stopping_ = false;
   for (int i = 0; i < std::max(options_.config.threads, 1); ++i)
     threads_.emplace_back([this, i] { run_thread(static_cast<size_t>(i)); });
+}
+
+void LogCleaner::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_requested_ = true;
+  }
+  changed_.notify_all();
 }
 
 void LogCleaner::stop() {

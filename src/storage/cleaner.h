@@ -93,6 +93,9 @@ class LogCleaner {
   // Stops and joins the threads (a clean in progress finishes its current
   // group first). Idempotent.
   void stop();
+  // Makes sleeping threads look for work now instead of after
+  // log.cleaner.backoff.ms (e.g. a topic's cleanup.policy became compact).
+  void wake();
 
   // One round on the calling thread, for tests and tools: picks the
   // dirtiest cleanable log and cleans it. nullopt: nothing was cleanable.
@@ -125,6 +128,7 @@ class LogCleaner {
   std::unique_ptr<Compactor> manual_compactor_;
   std::vector<std::thread> threads_;
   bool stopping_ = false;
+  bool wake_requested_ = false;
 };
 
 }  // namespace sluice::storage

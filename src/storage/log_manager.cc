@@ -21,7 +21,10 @@ std::string random_hex32() {
 }  // namespace
 
 LogManager::LogManager(FileSystem& fs, LogManagerOptions options)
-    : fs_(fs), options_(std::move(options)), scheduler_(*options_.clock) {}
+    : fs_(fs),
+      options_(std::move(options)),
+      scheduler_(*options_.clock),
+      cleaner_(fs_, CleanerOptions{options_.cleaner, options_.clock, options_.logger}) {}
 
 LogManager::~LogManager() {
   if (Status s = close(); !s) options_.logger("closing the log manager: " + s.to_string());
@@ -38,6 +41,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerO
   if (manager->options_.background_threads) {
     manager->scheduler_.start();
     manager->flusher_.start();
+    manager->cleaner_.start();  // no thread if log.cleaner.enable is false
   }
   return manager;
 }
@@ -82,6 +86,7 @@ void LogManager::adopt_logs(Dir& dir) {
   }
   // Like Kafka, refuse to guess which copy is right.
   if (!duplicate.empty()) return dir.health->fail(Status(Errc::invalid_value, duplicate));
+  for (const auto& [tp, log] : dir.directory->logs()) register_with_cleaner(find(tp));
   auto names = fs_.list_dir(dir.health->path());
   if (!names) return dir.health->fail(names.status());
   for (const auto& name : *names)
@@ -99,6 +104,31 @@ void LogManager::on_dir_failure(const std::string& path, const Status& error) {
   }
   options_.logger("log dir " + path + " is offline: " + error.to_string() + "; its " + std::to_string(count) +
                   " partition(s) [" + partitions + "] answer KAFKA_STORAGE_ERROR until the broker restarts");
+}
+
+// The cleaner reaches the log only through its ManagedLog: under its lock
+// and while usable (an offline or deleted log is skipped; a swap into it
+// aborts). A malformed cleaner-offset-checkpoint takes the dir offline.
+void LogManager::register_with_cleaner(const std::shared_ptr<ManagedLog>& managed) {
+  std::weak_ptr<ManagedLog> weak = managed;
+  CleanableLog cleanable;
+  cleanable.log_dir = managed->log_dir();
+  cleanable.topic_partition = managed->topic_partition();
+  cleanable.with_lock = [weak](const std::function<void(Log&)>& f) {
+    auto held = weak.lock();
+    if (!held) return;
+    std::lock_guard lock(held->mutex());
+    if (held->usable()) f(held->log());
+  };
+  // Called inside with_lock, so the ManagedLog is alive.
+  cleanable.cleanable_end_offset = [weak](const Log& log) {
+    auto held = weak.lock();
+    int64_t high_watermark = held ? held->high_watermark() : -1;
+    return high_watermark >= 0 ? std::min(high_watermark, log.log_end_offset()) : log.log_end_offset();
+  };
+  Status registered = cleaner_.register_log(std::move(cleanable));
+  if (!registered)
+    (void)managed->check(Status(Errc::io_error, "loading the cleaner checkpoint: " + registered.to_string()));
 }
 
 std::shared_ptr<ManagedLog> LogManager::find(const TopicPartition& tp) const {
@@ -160,8 +190,11 @@ Result<std::shared_ptr<ManagedLog>> LogManager::create_log(const TopicPartition&
     return log.status();
   }
   auto managed = std::make_shared<ManagedLog>(**log, fs_, dir->health);
-  std::lock_guard lock(mutex_);
-  logs_[tp] = managed;
+  {
+    std::lock_guard lock(mutex_);
+    logs_[tp] = managed;
+  }
+  register_with_cleaner(managed);
   return managed;
 }
 
@@ -172,6 +205,10 @@ Status LogManager::delete_log(const TopicPartition& tp) {
   if (managed->offline())
     return Status(Errc::io_error, "cannot delete " + tp.dir_name() + ": log dir " + managed->log_dir() + " is offline");
   Dir* dir = dir_named(managed->log_dir());
+  // Before the partition lock (it waits for a clean in progress, whose swap
+  // takes that lock); create/delete are serialised, so nothing re-registers.
+  if (Status s = cleaner_.unregister_log(managed->log_dir(), tp, /*forget_checkpoint=*/true); !s)
+    options_.logger("dropping the cleaner checkpoint of " + tp.dir_name() + ": " + s.to_string());
   std::string from;
   {
     std::lock_guard partition(managed->mutex());
@@ -197,6 +234,30 @@ Status LogManager::delete_log(const TopicPartition& tp) {
   }
   schedule_dir_removal(to);
   return Status::ok();
+}
+
+Status LogManager::update_config(const TopicPartition& tp, const LogConfig& config) {
+  std::shared_ptr<ManagedLog> managed = find(tp);
+  if (!managed) return Status(Errc::invalid_value, "no log for " + tp.dir_name());
+  {
+    std::lock_guard lock(managed->mutex());
+    if (!managed->usable()) return Status::ok();
+    managed->log().set_config(config);
+  }
+  if (config.cleanup_policy_compact) cleaner_.wake();
+  return Status::ok();
+}
+
+Status LogManager::truncate_to(ManagedLog& managed, int64_t offset) {
+  if (Status s = managed.check(managed.log().truncate_to(offset)); !s) return s;
+  // Whole batches go: the end may now be below `offset`.
+  int64_t end = managed.log().log_end_offset();
+  return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(), end));
+}
+
+Status LogManager::truncate_fully(ManagedLog& managed, int64_t new_start_offset) {
+  if (Status s = managed.check(managed.log().truncate_fully(new_start_offset)); !s) return s;
+  return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(), new_start_offset));
 }
 
 void LogManager::schedule_dir_removal(const std::string& path) {
@@ -311,6 +372,7 @@ void LogManager::schedule_jobs() {
 Status LogManager::close() {
   if (closed_) return Status::ok();
   closed_ = true;
+  cleaner_.stop();
   scheduler_.stop();
   flusher_.stop();
   Status first = Status::ok();

@@ -3,7 +3,17 @@
 // LogManager): placement of new partitions, lookup, deletion, the health of
 // each dir, and the background jobs (retention, checkpoints, time-based
 // flushes, removal of deleted files) on its own Scheduler thread, plus the
-// group-commit Flusher thread.
+// group-commit Flusher thread and the LogCleaner's threads (compaction).
+//
+// Compaction: every log is registered with the cleaner (at open and on
+// create_log), whatever its policy, because the cleaner reads
+// cleanup.policy from the log's config at each round: a topic switched to
+// compact (update_config, or Log::set_config under the partition lock) is
+// picked up without re-registration. The cleaner never cleans at or above
+// the partition's high watermark (the log end offset while none is set).
+// delete_log unregisters the log and drops its cleaner checkpoint;
+// truncations must go through truncate_to/truncate_fully below (or be
+// followed by cleaner().on_truncation) so the checkpoint follows.
 //
 // Failures: a log dir that cannot be opened at start, or whose I/O fails
 // later (any Errc::io_error passed through ManagedLog::check, including the
@@ -26,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/cleaner.h"
 #include "storage/flusher.h"
 #include "storage/log_directory.h"
 #include "storage/managed_log.h"
@@ -53,8 +64,11 @@ struct LogManagerOptions {
   int64_t segment_delete_delay_ms = 60000;
   // Sluice's own: how often expired *.deleted segment files are removed.
   int64_t deleted_files_check_interval_ms = 1000;
-  // false: no thread runs; tests drive scheduler().run_due() and
-  // flusher().run_round() themselves.
+  // log.cleaner.*: enable, threads, backoff.ms, dedupe.buffer.size,
+  // io.buffer.size, io.buffer.load.factor (Kafka's defaults).
+  CleanerConfig cleaner;
+  // false: no thread runs; tests drive scheduler().run_due(),
+  // flusher().run_round() and cleaner().clean_once() themselves.
   bool background_threads = true;
 };
 
@@ -89,10 +103,23 @@ class LogManager {
   // out before stay valid. Errc::invalid_value if the partition is unknown.
   Status delete_log(const TopicPartition& tp);
 
+  // Sets a partition's topic config (under its lock) and wakes the cleaner
+  // if the log is now compacted. Errc::invalid_value if the partition is
+  // unknown; offline or deleted logs are left alone (ok).
+  Status update_config(const TopicPartition& tp, const LogConfig& config);
+
+  // Follower truncation, with managed.mutex() held (like Log::truncate_to /
+  // truncate_fully, which they call): also lowers the cleaner checkpoint so
+  // data appended again at those offsets is seen as dirty. I/O errors are
+  // passed through managed.check().
+  Status truncate_to(ManagedLog& managed, int64_t offset);
+  Status truncate_fully(ManagedLog& managed, int64_t new_start_offset);
+
   std::vector<LogDirStatus> dir_status() const;
 
   Flusher& flusher() { return flusher_; }
   Scheduler& scheduler() { return scheduler_; }
+  LogCleaner& cleaner() { return cleaner_; }
 
   // The background jobs (public so tests and operators can run them now).
   void run_retention();
@@ -102,7 +129,8 @@ class LogManager {
   void write_replication_offset_checkpoints();
   void remove_expired_deleted_files();
 
-  // Stops the threads (the flusher completes pending requests first), then
+  // Stops the threads (the cleaner first, its clean in progress finishing
+  // its current group; the flusher completes pending requests), then
   // closes every online dir: flush, checkpoints, clean-shutdown marker.
   // Callers must have stopped using the logs. Returns the first failure
   // (the other dirs are still closed).
@@ -119,6 +147,7 @@ class LogManager {
   void open_dirs();
   void adopt_logs(Dir& dir);
   void on_dir_failure(const std::string& path, const Status& error);
+  void register_with_cleaner(const std::shared_ptr<ManagedLog>& managed);
   void schedule_jobs();
   void schedule_dir_removal(const std::string& path);
   Status remove_tree(const std::string& path);
@@ -137,6 +166,7 @@ class LogManager {
   std::mutex create_delete_mutex_;             // one create_log/delete_log at a time
   Scheduler scheduler_;
   Flusher flusher_;
+  LogCleaner cleaner_;
   bool closed_ = false;
 };
 
