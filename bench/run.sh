@@ -54,8 +54,9 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts the broker and waits until its port accepts; prints the start-up
-# time (launch to accepting) in ms.
+# Starts the broker and waits until its port accepts; sets broker_pid and
+# startup_ms (launch to accepting). Not run in a subshell: the trap needs
+# broker_pid.
 start_broker() {
   local port=$1
   mkdir -p "$work/data"
@@ -75,7 +76,7 @@ while time.time() < deadline:
         time.sleep(0.002)
 sys.exit(1)
 PY
-  echo $(( ($(date +%s%N) - started_ns) / 1000000 ))
+  startup_ms=$(( ($(date +%s%N) - started_ns) / 1000000 ))
 }
 
 declare -a names commands
@@ -103,9 +104,13 @@ startup_ms=""
 idle_rss_kb=""
 if [[ $mock_only -eq 0 ]]; then
   port=$(free_port)
-  startup_ms=$(start_broker "$port") || { cat "$work/broker.log" >&2; exit 1; }
+  start_broker "$port" || { cat "$work/broker.log" >&2; exit 1; }
   sleep 1
   idle_rss_kb=$(ps -o rss= -p "$broker_pid" | tr -d ' ')
+  # The broker's own figure (process start to listening), beside the
+  # script's (launch to the first accepted connection, polling included).
+  self_startup_ms=$(sed -n 's/.*started in \([0-9]*\) ms.*/\1/p' "$work/broker.log" | head -1)
+  startup_ms="$startup_ms ms (broker's own log: ${self_startup_ms:-?} ms)"
   target=(-b "127.0.0.1:$port" --compare-mock)
 else
   target=(--against-mock)
@@ -168,13 +173,16 @@ lines = ["## sluice bench", ""]
 lines.append(f"Standard set of issue 6, `bench/run.sh{' --mock-only' if mock_only else ''}`"
              f"{' --quick (counts / 10)' if scale != '1' else ''}, against {target}, "
              f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs; "
-             "a run with errors is left out of its median (failed runs are counted below).")
+             "a run with errors is left out of its median (failed runs are counted below); "
+             "'ratio to mock' is the median of each run's own ratio.")
 lines.append("")
 lines.append(f"- Machine: {cores} cores, {cpu}; kernel {kernel}")
 lines.append(f"- Data dir file system: {disk}; block devices: {block or 'n/a'}")
 if not mock_only:
-    lines.append(f"- Broker start-up to accepting connections: {startup_ms} ms; "
+    lines.append(f"- Broker start-up to accepting connections: {startup_ms}; "
                  f"idle resident memory: {int(idle_rss_kb) / 1024:.1f} MiB")
+lines.append(f"- Load average while the set ran: {os.getloadavg()[0]:.1f} at the end (the machine "
+             "is shared; figures on a loaded machine are noisy)")
 lines.append("- MB = 10^6 bytes of record values; latency in ms (produce: delivery report − "
              "intended send time; e2e: consume time − intended send time)")
 lines.append("")
