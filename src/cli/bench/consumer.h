@@ -34,7 +34,8 @@ class ConsumerFleet {
 
   // Starts the threads (they read until `spec` says stop).
   void start(ConsumeSpec spec);
-  // Joins them and merges: seconds span the first to the last counted record.
+  // Joins them and merges: seconds span the start of fetching (create) to
+  // the last counted record.
   BenchResult finish();
   // Every thread saw the end of each of its partitions at least once.
   bool caught_up() const;
@@ -54,6 +55,7 @@ class ConsumerFleet {
   std::atomic<uint64_t> consumed_{0};
   std::atomic<uint64_t> count_{UINT64_MAX};
   std::atomic<bool> stop_{false};
+  std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace sluice::cli::bench
