@@ -1,0 +1,364 @@
+// The data path through Broker::handle with encoded frames, as the network
+// layer drives it: Produce (acks 1 and all), Fetch (immediate, long poll,
+// KIP-74 first batch, sessions), ListOffsets, DeleteRecords,
+// OffsetForLeaderEpoch, DescribeLogDirs. Real files in a temporary dir.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include "broker/broker.h"
+#include "protocol/protocol.h"
+#include "record/batch_builder.h"
+#include "record/record_set.h"
+
+namespace sluice::broker {
+namespace {
+
+using namespace protocol;
+using namespace std::chrono_literals;
+
+// The answers of one "connection", waited for with a timeout.
+class Answers {
+ public:
+  net::Respond respond() {
+    return [this](net::Response response) {
+      std::lock_guard lock(mutex_);
+      answers_.push_back(std::move(response));
+      arrived_.notify_all();
+    };
+  }
+  std::optional<net::Response> next(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex_);
+    if (!arrived_.wait_for(lock, timeout, [&] { return !answers_.empty(); })) return std::nullopt;
+    net::Response response = std::move(answers_.front());
+    answers_.erase(answers_.begin());
+    return response;
+  }
+  size_t count() {
+    std::lock_guard lock(mutex_);
+    return answers_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<net::Response> answers_;
+};
+
+std::vector<uint8_t> batch_of(int records, size_t value_bytes = 10) {
+  record::BatchBuilder builder;
+  std::string value(value_bytes, 'v');
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  for (int i = 0; i < records; ++i)
+    builder.append(now, std::nullopt, Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+  return std::move(builder.build()).value();
+}
+
+size_t records_in(Bytes records) {
+  record::RecordSetReader reader(records);
+  record::BatchView view;
+  size_t count = 0;
+  while (reader.next(view)) count += static_cast<size_t>(view.header.record_count);
+  return count;
+}
+
+class DataPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sluice-data-path-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto config = BrokerConfig::load("", {{"log.dirs", dir_.string()}, {"listeners", "PLAINTEXT://127.0.0.1:0"}});
+    ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+    auto broker = Broker::open(std::move(config).value());
+    ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
+    broker_ = std::move(broker).value();
+    cluster::NewTopic topic;
+    topic.name = "t";
+    topic.num_partitions = 2;
+    topic.replication_factor = 1;
+    auto created = broker_->controller().create_topics({topic}, false);
+    ASSERT_EQ(created.size(), 1u);
+    ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
+    topic_id_ = created[0].topic_id;
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (!broker_->replica_manager().partition("t", 1) && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(1ms);
+    ASSERT_NE(broker_->replica_manager().partition("t", 1), nullptr);
+  }
+  void TearDown() override {
+    if (broker_) broker_->stop();
+    broker_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  template <class Request>
+  void send(const Request& request, int16_t version, Answers& answers) {
+    RequestHeader header;
+    header.request_api_key = Request::api_key;
+    header.request_api_version = version;
+    header.correlation_id = ++correlation_id_;
+    header.client_id = "test";
+    WireWriter writer;
+    encode_request_header(writer, header);
+    request.encode(writer, version);
+    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"}, writer.to_vector(), answers.respond());
+  }
+
+  template <class Response>
+  Response decode(const net::Response& answer, int16_t version) {
+    std::vector<uint8_t> bytes = answer.body.to_vector();
+    WireReader reader(bytes);
+    ResponseHeader header;
+    EXPECT_TRUE(decode_response_header(reader, Response::api_key, version, header).is_ok());
+    Response response;
+    EXPECT_TRUE(response.decode(reader, version).is_ok());
+    // Records views point into `bytes`: keep a copy alive with the test.
+    kept_.push_back(std::move(bytes));
+    return response;
+  }
+
+  template <class Response, class Request>
+  Response call(const Request& request, int16_t version) {
+    Answers answers;
+    send(request, version, answers);
+    auto answer = answers.next();
+    EXPECT_TRUE(answer.has_value());
+    return answer ? decode<Response>(*answer, version) : Response{};
+  }
+
+  ProduceResponse produce(int32_t partition, const std::vector<uint8_t>& batch, int16_t acks = 1) {
+    ProduceRequest request;
+    request.acks = acks;
+    request.timeout_ms = 30000;
+    auto& topic = request.topic_data.emplace_back();
+    topic.name = "t";
+    auto& data = topic.partition_data.emplace_back();
+    data.index = partition;
+    data.records = Records{Bytes(batch), nullptr};
+    return call<ProduceResponse>(request, 9);
+  }
+
+  static FetchRequest fetch_request(int64_t offset, int32_t max_wait_ms = 0, int32_t min_bytes = 1) {
+    FetchRequest request;
+    request.max_wait_ms = max_wait_ms;
+    request.min_bytes = min_bytes;
+    auto& topic = request.topics.emplace_back();
+    topic.topic = "t";
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition = 0;
+    partition.fetch_offset = offset;
+    partition.partition_max_bytes = 1 << 20;
+    return request;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Broker> broker_;
+  Uuid topic_id_;
+  int32_t correlation_id_ = 0;
+  std::vector<std::vector<uint8_t>> kept_;
+};
+
+TEST_F(DataPathTest, ProduceThenFetch) {
+  auto produced = produce(0, batch_of(5));
+  ASSERT_EQ(produced.responses.size(), 1u);
+  auto& part = produced.responses[0].partition_responses[0];
+  EXPECT_EQ(part.error_code, 0);
+  EXPECT_EQ(part.base_offset, 0);
+  EXPECT_EQ(part.log_append_time_ms, -1);
+  EXPECT_EQ(part.log_start_offset, 0);
+  EXPECT_EQ(produce(0, batch_of(3), -1).responses[0].partition_responses[0].base_offset, 5) << "acks=all";
+
+  auto fetched = call<FetchResponse>(fetch_request(0), 11);
+  ASSERT_EQ(fetched.responses.size(), 1u);
+  auto& data = fetched.responses[0].partitions[0];
+  EXPECT_EQ(data.error_code, 0);
+  EXPECT_EQ(data.high_watermark, 8);
+  EXPECT_EQ(data.last_stable_offset, 8);
+  ASSERT_TRUE(data.records.has_value());
+  EXPECT_EQ(records_in(data.records->bytes), 8u);
+
+  auto out_of_range = call<FetchResponse>(fetch_request(9), 11);
+  EXPECT_EQ(out_of_range.responses[0].partitions[0].error_code, to_wire(ErrorCode::OFFSET_OUT_OF_RANGE));
+}
+
+TEST_F(DataPathTest, ProduceErrors) {
+  auto unknown = [&] {
+    ProduceRequest request;
+    request.acks = 1;
+    auto& topic = request.topic_data.emplace_back();
+    topic.name = "nope";
+    auto batch = batch_of(1);
+    topic.partition_data.push_back({0, Records{Bytes(batch), nullptr}, {}});
+    return call<ProduceResponse>(request, 9);
+  }();
+  EXPECT_EQ(unknown.responses[0].partition_responses[0].error_code, to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+  auto corrupt = batch_of(2);
+  corrupt.back() ^= 0x5a;
+  EXPECT_EQ(produce(0, corrupt).responses[0].partition_responses[0].error_code, to_wire(ErrorCode::CORRUPT_MESSAGE));
+  auto two = batch_of(1);
+  auto second = batch_of(1);
+  two.insert(two.end(), second.begin(), second.end());
+  EXPECT_EQ(produce(0, two).responses[0].partition_responses[0].error_code, to_wire(ErrorCode::INVALID_RECORD));
+  EXPECT_EQ(produce(0, batch_of(1), 2).responses[0].partition_responses[0].error_code,
+            to_wire(ErrorCode::INVALID_REQUIRED_ACKS));
+  auto too_large = batch_of(1, 2 << 20);
+  EXPECT_EQ(produce(0, too_large).responses[0].partition_responses[0].error_code,
+            to_wire(ErrorCode::MESSAGE_TOO_LARGE));
+}
+
+TEST_F(DataPathTest, AcksZeroHasNoAnswer) {
+  ProduceRequest request;
+  request.acks = 0;
+  auto& topic = request.topic_data.emplace_back();
+  topic.name = "t";
+  auto batch = batch_of(1);
+  topic.partition_data.push_back({0, Records{Bytes(batch), nullptr}, {}});
+  Answers answers;
+  send(request, 9, answers);
+  auto answer = answers.next();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->send);
+  EXPECT_FALSE(answer->close_after);
+  EXPECT_EQ(broker_->replica_manager().partition("t", 0)->high_watermark(), 1);
+}
+
+TEST_F(DataPathTest, LongPollWaitsForDataThenAnswers) {
+  Answers parked;
+  send(fetch_request(0, /*max_wait_ms=*/10000, /*min_bytes=*/1), 11, parked);
+  EXPECT_FALSE(parked.next(100ms).has_value()) << "nothing to return yet: the fetch waits";
+  produce(0, batch_of(4));
+  auto answer = parked.next(2s);
+  ASSERT_TRUE(answer.has_value()) << "the append woke the fetch";
+  auto fetched = decode<FetchResponse>(*answer, 11);
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 4u);
+}
+
+TEST_F(DataPathTest, LongPollExpiresEmpty) {
+  Answers parked;
+  auto started = std::chrono::steady_clock::now();
+  send(fetch_request(0, /*max_wait_ms=*/200, /*min_bytes=*/1), 11, parked);
+  auto answer = parked.next(5s);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 190ms);
+  auto fetched = decode<FetchResponse>(*answer, 11);
+  EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
+  EXPECT_EQ(fetched.responses[0].partitions[0].records->size(), 0u);
+}
+
+TEST_F(DataPathTest, FetchLimitsReturnAtLeastOneBatch) {
+  for (int i = 0; i < 3; ++i) produce(0, batch_of(10, 1000));
+  auto request = fetch_request(0);
+  request.topics[0].partitions[0].partition_max_bytes = 100;  // smaller than a batch
+  auto fetched = call<FetchResponse>(request, 11);
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u) << "KIP-74: one whole batch";
+  request.topics[0].partitions[0].partition_max_bytes = 1 << 20;
+  request.max_bytes = 15000;
+  fetched = call<FetchResponse>(request, 11);
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u) << "max_bytes holds one batch only";
+}
+
+TEST_F(DataPathTest, FetchByTopicIdAndSessions) {
+  produce(1, batch_of(2));
+  FetchRequest request;
+  request.max_wait_ms = 0;
+  request.min_bytes = 0;
+  request.session_id = 0;
+  request.session_epoch = 0;  // create a session
+  auto& topic = request.topics.emplace_back();
+  topic.topic_id = topic_id_;
+  for (int32_t p : {0, 1}) {
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition = p;
+    partition.partition_max_bytes = 1 << 20;
+  }
+  auto full = call<FetchResponse>(request, 13);
+  ASSERT_NE(full.session_id, 0);
+  ASSERT_EQ(full.responses.size(), 1u);
+  EXPECT_EQ(full.responses[0].topic_id, topic_id_);
+  EXPECT_EQ(full.responses[0].partitions.size(), 2u);
+
+  // Incremental, nothing changed in the request: only partition 1 moves
+  // (its offset is still 0 in the session, so it has records again).
+  FetchRequest incremental;
+  incremental.session_id = full.session_id;
+  incremental.session_epoch = 1;
+  incremental.min_bytes = 0;
+  auto next = call<FetchResponse>(incremental, 13);
+  EXPECT_EQ(next.error_code, 0);
+  ASSERT_EQ(next.responses.size(), 1u);
+  ASSERT_EQ(next.responses[0].partitions.size(), 1u);
+  EXPECT_EQ(next.responses[0].partitions[0].partition_index, 1);
+
+  incremental.session_epoch = 5;
+  EXPECT_EQ(call<FetchResponse>(incremental, 13).error_code, to_wire(ErrorCode::INVALID_FETCH_SESSION_EPOCH));
+
+  FetchRequest unknown_id;
+  unknown_id.max_wait_ms = 0;
+  auto& missing = unknown_id.topics.emplace_back();
+  missing.topic_id.bytes[0] = 0x42;
+  missing.partitions.emplace_back().partition = 0;
+  auto answer = call<FetchResponse>(unknown_id, 13);
+  EXPECT_EQ(answer.responses[0].partitions[0].error_code, to_wire(ErrorCode::UNKNOWN_TOPIC_ID));
+}
+
+TEST_F(DataPathTest, ListOffsetsDeleteRecordsEpochsAndLogDirs) {
+  produce(0, batch_of(10));
+  std::this_thread::sleep_for(5ms);  // a later max timestamp for the second batch
+  produce(0, batch_of(10));
+  auto list = [&](int64_t timestamp) {
+    ListOffsetsRequest request;
+    request.replica_id = -1;
+    auto& topic = request.topics.emplace_back();
+    topic.name = "t";
+    topic.partitions.push_back({0, -1, timestamp, 1, {}});
+    return call<ListOffsetsResponse>(request, 7).topics[0].partitions[0];
+  };
+  EXPECT_EQ(list(-2).offset, 0);
+  EXPECT_EQ(list(-1).offset, 20);
+  EXPECT_EQ(list(-1).leader_epoch, 0);
+  // In the second batch (storage resolves max timestamps per batch: it
+  // gives the batch's last offset where Kafka gives the record's).
+  auto max_timestamp = list(-3);
+  EXPECT_GE(max_timestamp.offset, 10);
+  EXPECT_LE(max_timestamp.offset, 19);
+  EXPECT_GT(max_timestamp.timestamp, 0);
+
+  DeleteRecordsRequest delete_request;
+  auto& topic = delete_request.topics.emplace_back();
+  topic.name = "t";
+  topic.partitions.push_back({0, 10, {}});
+  auto deleted = call<DeleteRecordsResponse>(delete_request, 2);
+  EXPECT_EQ(deleted.topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(deleted.topics[0].partitions[0].low_watermark, 10);
+  EXPECT_EQ(list(-2).offset, 10);
+  delete_request.topics[0].partitions[0].offset = 21;
+  EXPECT_EQ(call<DeleteRecordsResponse>(delete_request, 2).topics[0].partitions[0].error_code,
+            to_wire(ErrorCode::OFFSET_OUT_OF_RANGE));
+
+  OffsetForLeaderEpochRequest epochs;
+  epochs.replica_id = -1;
+  auto& epoch_topic = epochs.topics.emplace_back();
+  epoch_topic.topic = "t";
+  epoch_topic.partitions.push_back({0, 0, 0, {}});
+  epoch_topic.partitions.push_back({0, 1, 0, {}});
+  auto ends = call<OffsetForLeaderEpochResponse>(epochs, 4);
+  EXPECT_EQ(ends.topics[0].partitions[0].end_offset, 20);
+  EXPECT_EQ(ends.topics[0].partitions[1].error_code, to_wire(ErrorCode::UNKNOWN_LEADER_EPOCH));
+
+  DescribeLogDirsRequest dirs;
+  dirs.topics = std::nullopt;
+  auto described = call<DescribeLogDirsResponse>(dirs, 4);
+  ASSERT_EQ(described.results.size(), 1u);
+  EXPECT_EQ(described.results[0].log_dir, dir_.string());
+  ASSERT_EQ(described.results[0].topics.size(), 1u);
+  EXPECT_EQ(described.results[0].topics[0].partitions.size(), 2u);
+  EXPECT_GT(described.results[0].total_bytes, 0);
+}
+
+}  // namespace
+}  // namespace sluice::broker
