@@ -39,6 +39,7 @@ Status OffsetIndex::load(uint64_t log_size_bytes) {
     entries.push_back({offset, static_cast<uint32_t>(position)});
   }
   entries_ = std::move(entries);
+  written_count_ = entries_.size();
   return Status::ok();
 }
 
@@ -46,11 +47,27 @@ Status OffsetIndex::append(int64_t offset, uint32_t position) {
   SLUICE_ASSERT(!is_full(), "append to a full offset index");
   SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || offset > entries_.back().offset, "offset index entries must increase");
-  WireWriter writer;
-  writer.write_int32(static_cast<int32_t>(offset - base_offset_));
-  writer.write_int32(static_cast<int32_t>(position));
-  if (Status s = file_->append(writer.to_vector()); !s) return s;
   entries_.push_back({offset, position});
+  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
+  return Status::ok();
+}
+
+Status OffsetIndex::write_buffered() {
+  if (written_count_ == entries_.size()) return Status::ok();
+  WireWriter writer;
+  for (size_t i = written_count_; i < entries_.size(); ++i) {
+    writer.write_int32(static_cast<int32_t>(entries_[i].offset - base_offset_));
+    writer.write_int32(static_cast<int32_t>(entries_[i].position));
+  }
+  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  written_count_ = entries_.size();
+  return Status::ok();
+}
+
+Status OffsetIndex::reset() {
+  if (Status s = file_->truncate(0); !s) return s;
+  entries_.clear();
+  written_count_ = 0;
   return Status::ok();
 }
 
@@ -67,8 +84,13 @@ Status OffsetIndex::truncate_to(int64_t offset) {
   return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
 }
 
+// Buffered entries are dropped in memory only; the file is cut only when
+// written entries go.
 Status OffsetIndex::truncate_entries(size_t count) {
-  if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+  if (count < written_count_) {
+    if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+    written_count_ = count;
+  }
   entries_.resize(std::min(count, entries_.size()));
   return Status::ok();
 }
@@ -94,6 +116,7 @@ Status TimeIndex::load(int64_t next_offset) {
     entries.push_back({timestamp, offset});
   }
   entries_ = std::move(entries);
+  written_count_ = entries_.size();
   return Status::ok();
 }
 
@@ -102,11 +125,27 @@ Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
   if (is_full() && !allow_when_full) return Status::ok();
   SLUICE_ASSERT(fits_relative(entry.offset, base_offset_), "time index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || entry.offset >= entries_.back().offset, "time index offsets must not decrease");
-  WireWriter writer;
-  writer.write_int64(entry.timestamp_ms);
-  writer.write_int32(static_cast<int32_t>(entry.offset - base_offset_));
-  if (Status s = file_->append(writer.to_vector()); !s) return s;
   entries_.push_back(entry);
+  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
+  return Status::ok();
+}
+
+Status TimeIndex::write_buffered() {
+  if (written_count_ == entries_.size()) return Status::ok();
+  WireWriter writer;
+  for (size_t i = written_count_; i < entries_.size(); ++i) {
+    writer.write_int64(entries_[i].timestamp_ms);
+    writer.write_int32(static_cast<int32_t>(entries_[i].offset - base_offset_));
+  }
+  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  written_count_ = entries_.size();
+  return Status::ok();
+}
+
+Status TimeIndex::reset() {
+  if (Status s = file_->truncate(0); !s) return s;
+  entries_.clear();
+  written_count_ = 0;
   return Status::ok();
 }
 
@@ -124,7 +163,10 @@ Status TimeIndex::truncate_to(int64_t offset) {
 }
 
 Status TimeIndex::truncate_entries(size_t count) {
-  if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+  if (count < written_count_) {
+    if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+    written_count_ = count;
+  }
   entries_.resize(std::min(count, entries_.size()));
   return Status::ok();
 }

@@ -5,12 +5,17 @@
 // Big-endian, no header, entries strictly increasing (offset index: by
 // offset; time index: by timestamp and by offset).
 //
-// The entries are kept in memory and appended to the file as they are added.
-// The file is not preallocated, so its size is always a whole number of
-// entries unless a crash tore the last one; load() rejects such a file (the
-// caller then rebuilds the index from the log). Index files are not synced
-// on every append: after an unclean stop every segment past the recovery
-// point is re-indexed from its .log file, so the indexes need only be as
+// The entries are kept in memory; new ones are buffered and written to the
+// file in one append when index_write_batch_bytes of them are pending, and
+// by write_buffered() / sync() (the segment calls them when it rolls, is
+// flushed or closes). A per-entry write() was a second syscall on every
+// appended batch. The file is thus a prefix of the entries: still a valid,
+// sparser index of the same .log (lookups scan forward from the last entry
+// on file), and after an unclean stop every segment past the recovery point
+// is re-indexed from its .log anyway. The file is not preallocated, so its
+// size is always a whole number of entries unless a crash tore the last one;
+// load() rejects such a file (the caller then rebuilds the index from the
+// log). Index files are not synced on every append: they need only be as
 // durable as the log they describe (sync() is called when the log is flushed).
 //
 // Not thread-safe: owned by one Segment, used under the partition lock.
@@ -23,6 +28,9 @@
 #include "storage/file_system.h"
 
 namespace sluice::storage {
+
+// Pending index entries are written once they reach this many bytes.
+inline constexpr size_t index_write_batch_bytes = 4096;
 
 struct OffsetPosition {
   int64_t offset = 0;     // absolute; Kafka's convention: the last offset of the batch at `position`
@@ -47,16 +55,24 @@ class OffsetIndex {
   Status load(uint64_t log_size_bytes);
 
   // Precondition: offset > last entry's offset, offset - base fits in int32.
+  // Buffered: written to the file in batches (see above).
   Status append(int64_t offset, uint32_t position);
   // The entry with the largest offset <= target, or {base_offset, 0}.
   OffsetPosition lookup(int64_t target_offset) const;
   // Drops every entry with offset >= `offset`.
   Status truncate_to(int64_t offset);
-  Status reset() { return truncate_entries(0); }
-  Status sync() { return file_->sync(); }
+  // Empties the file and the entries (also a file load() rejected).
+  Status reset();
+  // Appends the buffered entries to the file.
+  Status write_buffered();
+  Status sync() {
+    if (Status s = write_buffered(); !s) return s;
+    return file_->sync();
+  }
 
   bool is_full() const { return entries_.size() >= max_entries_; }
   size_t entry_count() const { return entries_.size(); }
+  size_t buffered_count() const { return entries_.size() - written_count_; }
   std::optional<OffsetPosition> last_entry() const {
     if (entries_.empty()) return std::nullopt;
     return entries_.back();
@@ -71,6 +87,7 @@ class OffsetIndex {
   int64_t base_offset_;
   size_t max_entries_;
   std::vector<OffsetPosition> entries_;
+  size_t written_count_ = 0;  // entries_[0, written_count_) are on file
 };
 
 class TimeIndex {
@@ -85,16 +102,21 @@ class TimeIndex {
 
   // Appends only if timestamp_ms is larger than the last entry's (Kafka's
   // maybeAppend); `allow_when_full` lets a closing segment record its final
-  // max timestamp.
+  // max timestamp. Buffered like OffsetIndex::append.
   Status maybe_append(TimestampOffset entry, bool allow_when_full = false);
   // The entry with the largest timestamp <= target, or {-1, base_offset}.
   TimestampOffset lookup(int64_t target_timestamp_ms) const;
   Status truncate_to(int64_t offset);
-  Status reset() { return truncate_entries(0); }
-  Status sync() { return file_->sync(); }
+  Status reset();
+  Status write_buffered();
+  Status sync() {
+    if (Status s = write_buffered(); !s) return s;
+    return file_->sync();
+  }
 
   bool is_full() const { return entries_.size() >= max_entries_; }
   size_t entry_count() const { return entries_.size(); }
+  size_t buffered_count() const { return entries_.size() - written_count_; }
   std::optional<TimestampOffset> last_entry() const {
     if (entries_.empty()) return std::nullopt;
     return entries_.back();
@@ -109,6 +131,7 @@ class TimeIndex {
   int64_t base_offset_;
   size_t max_entries_;
   std::vector<TimestampOffset> entries_;
+  size_t written_count_ = 0;  // entries_[0, written_count_) are on file
 };
 
 }  // namespace sluice::storage

@@ -408,6 +408,8 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
       plan.files.push_back(segment->log_file());
       continue;
     }
+    // Buffered index entries go to the files before they are synced.
+    if (Status s = segment->write_index_entries(); !s && plan.write_error.is_ok()) plan.write_error = s;
     for (auto& file : segment->files()) plan.files.push_back(file);
   }
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
@@ -416,6 +418,7 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
 }
 
 Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
+  if (!plan.write_error.is_ok()) return plan.write_error;
   for (const auto& file : plan.files)
     if (Status s = file->sync(); !s) return s;
   if (!plan.dir_to_sync.empty()) return fs.sync_dir(plan.dir_to_sync);

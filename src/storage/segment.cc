@@ -178,6 +178,7 @@ Result<SegmentRecovery> Segment::recover(const BatchVisitor& visit) {
     if (Status s = log_file_->truncate(position); !s) return s;
   size_bytes_ = position;
   if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
+  if (Status s = write_index_entries(); !s) return s;
   needs_recovery_ = false;
   return result;
 }
@@ -251,7 +252,15 @@ Status Segment::truncate_to(int64_t offset) {
   return Status::ok();
 }
 
-Status Segment::on_become_inactive() { return time_index_->maybe_append(max_timestamp_, true); }
+Status Segment::on_become_inactive() {
+  if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
+  return write_index_entries();
+}
+
+Status Segment::write_index_entries() {
+  if (Status s = offset_index_->write_buffered(); !s) return s;
+  return time_index_->write_buffered();
+}
 
 Status Segment::sync() {
   if (Status s = log_file_->sync(); !s) return s;

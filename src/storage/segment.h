@@ -79,10 +79,15 @@ class Segment {
   // Drops every batch whose last offset >= `offset` (whole batches).
   Status truncate_to(int64_t offset);
   // Called when the segment stops being the active one (Kafka's
-  // onBecomeInactiveSegment): records the final max timestamp.
+  // onBecomeInactiveSegment): records the final max timestamp and writes
+  // the buffered index entries.
   Status on_become_inactive();
   // Makes the .log and both indexes durable.
   Status sync();
+  // Writes the index entries still buffered in memory (index.h) to the
+  // index files; done on roll (on_become_inactive), at the end of recover()
+  // and by sync(). Call it before syncing files() off the lock.
+  Status write_index_entries();
   // The handles sync() would sync, for syncing off the partition lock.
   std::vector<FileHandle> files() const { return {log_file_, offset_index_->file(), time_index_->file()}; }
   // Renames the three files to *.deleted (the caller removes them later).

@@ -140,6 +140,9 @@ TEST_F(LogTest, SparseIndexIsWrittenEveryIntervalBytes) {
   config_.index_interval_bytes = 256;
   auto log = open_log();
   for (int i = 0; i < 50; ++i) append(*log, 1, 1000 + i, 0, 100);
+  // Entries are buffered in memory until a flush (or a roll) writes them.
+  EXPECT_EQ(*fs_.file_size("/logs/orders-3/00000000000000000000.index"), 0u);
+  ASSERT_TRUE(log->flush());
   auto index_size = *fs_.file_size("/logs/orders-3/00000000000000000000.index");
   EXPECT_GT(index_size, 8u * 10);
   EXPECT_EQ(index_size % 8, 0u);
