@@ -1,0 +1,612 @@
+// Membership: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, rebalances and
+// timeouts (Kafka's classic group protocol). Offsets and the admin APIs are
+// in group_offsets.cc; records in group_records.cc.
+#include "group/group_coordinator.h"
+
+#include <algorithm>
+
+#include "cluster/ids.h"
+#include "group/group_state.h"
+
+namespace sluice::group {
+
+using namespace std::chrono_literals;
+using protocol::JoinGroupRequest;
+using protocol::JoinGroupResponse;
+using protocol::SyncGroupRequest;
+using protocol::SyncGroupResponse;
+
+class GroupCoordinator::Unlocked {
+ public:
+  explicit Unlocked(std::mutex& mutex) : lock_(mutex) {}
+  ~Unlocked() {
+    lock_.unlock();
+    for (auto& completion : out) completion();
+  }
+  Completions out;
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+namespace {
+
+std::chrono::nanoseconds ms(int64_t value) { return std::chrono::milliseconds(value); }
+
+JoinGroupResponse join_error(ErrorCode code, int16_t version, const std::string& member_id = "") {
+  JoinGroupResponse response;
+  response.error_code = to_wire(code);
+  response.generation_id = -1;
+  response.protocol_name = version >= 7 ? std::nullopt : std::optional<std::string>("");
+  response.member_id = member_id;
+  return response;
+}
+
+SyncGroupResponse sync_error(ErrorCode code) {
+  SyncGroupResponse response;
+  response.error_code = to_wire(code);
+  return response;
+}
+
+std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols_of(const JoinGroupRequest& request) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+  for (const auto& protocol : request.protocols) out.emplace_back(protocol.name, protocol.metadata);
+  return out;
+}
+
+std::string new_member_id(const std::string& client_id) {
+  return client_id + "-" + cluster::uuid_to_string(cluster::random_uuid());
+}
+
+}  // namespace
+
+const char* group_state_name(GroupState state) {
+  switch (state) {
+    case GroupState::empty: return "Empty";
+    case GroupState::preparing_rebalance: return "PreparingRebalance";
+    case GroupState::completing_rebalance: return "CompletingRebalance";
+    case GroupState::stable: return "Stable";
+    case GroupState::dead: return "Dead";
+  }
+  return "Dead";
+}
+
+int32_t java_string_hash(const std::string& text) {
+  // UTF-8 -> UTF-16 code units, then h = 31 * h + unit (wrapping, as Java).
+  uint32_t hash = 0;
+  auto mix = [&hash](uint32_t unit) { hash = 31 * hash + unit; };
+  for (size_t i = 0; i < text.size();) {
+    auto byte = static_cast<uint8_t>(text[i]);
+    uint32_t code = byte;
+    size_t length = 1;
+    if (byte >= 0xF0) length = 4, code = byte & 0x07;
+    else if (byte >= 0xE0) length = 3, code = byte & 0x0F;
+    else if (byte >= 0xC0) length = 2, code = byte & 0x1F;
+    if (i + length > text.size()) length = 1, code = byte;  // malformed tail: one unit per byte
+    for (size_t k = 1; k < length; ++k) code = (code << 6) | (static_cast<uint8_t>(text[i + k]) & 0x3F);
+    i += length;
+    if (code >= 0x10000) {
+      code -= 0x10000;
+      mix(0xD800 + (code >> 10));
+      mix(0xDC00 + (code & 0x3FF));
+    } else {
+      mix(code);
+    }
+  }
+  return static_cast<int32_t>(hash);
+}
+
+int32_t partition_for_group(const std::string& group_id, int32_t partitions) {
+  int32_t hash = java_string_hash(group_id);
+  // Kafka's Utils.abs: Integer.MIN_VALUE maps to 0.
+  int32_t positive = hash == INT32_MIN ? 0 : (hash < 0 ? -hash : hash);
+  return positive % partitions;
+}
+
+GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log)
+    : config_(config), clock_(clock), log_(log) {}
+
+GroupCoordinator::~GroupCoordinator() = default;
+
+GroupCoordinator::Group* GroupCoordinator::find_group(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+const GroupCoordinator::Group* GroupCoordinator::find_group(const std::string& group_id) const {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+GroupCoordinator::Group& GroupCoordinator::get_or_create_group(const std::string& group_id) {
+  auto& slot = groups_[group_id];
+  if (!slot) {
+    slot = std::make_unique<Group>();
+    slot->id = group_id;
+    slot->state_timestamp_ms = clock_.now_ms();
+  }
+  return *slot;
+}
+
+std::optional<GroupState> GroupCoordinator::state_of(const std::string& group_id) const {
+  std::lock_guard lock(mutex_);
+  const Group* group = find_group(group_id);
+  if (!group) return std::nullopt;
+  return group->state;
+}
+
+int32_t GroupCoordinator::generation_of(const std::string& group_id) const {
+  std::lock_guard lock(mutex_);
+  const Group* group = find_group(group_id);
+  return group ? group->generation : -1;
+}
+
+size_t GroupCoordinator::group_count() const {
+  std::lock_guard lock(mutex_);
+  return groups_.size();
+}
+
+// ---- JoinGroup ----
+
+ErrorCode GroupCoordinator::validate_join(const JoinGroupRequest& request, Group* group) const {
+  if (request.group_id.empty()) return ErrorCode::INVALID_GROUP_ID;
+  if (request.session_timeout_ms < config_.min_session_timeout_ms ||
+      request.session_timeout_ms > config_.max_session_timeout_ms)
+    return ErrorCode::INVALID_SESSION_TIMEOUT;
+  if (request.protocol_type.empty() || request.protocols.empty()) return ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
+  if (group == nullptr || group->members.empty()) return ErrorCode::NONE;
+  if (group->protocol_type && *group->protocol_type != request.protocol_type)
+    return ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
+  // Some protocol must be supported by every other member and this one.
+  for (const auto& candidate : request.protocols) {
+    bool everyone = true;
+    for (const auto& [id, member] : group->members)
+      if (id != request.member_id && !member.supports(candidate.name)) everyone = false;
+    if (everyone) return ErrorCode::NONE;
+  }
+  return ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
+}
+
+void GroupCoordinator::join_group(const JoinGroupRequest& request, int16_t version, const ClientInfo& client,
+                                  Reply<JoinGroupResponse> reply) {
+  Unlocked unlocked(mutex_);
+  auto fail = [&](ErrorCode code) {
+    unlocked.out.push_back([reply, response = join_error(code, version, request.member_id)] { reply(response); });
+  };
+  Group* group = find_group(request.group_id);
+  if (ErrorCode code = validate_join(request, group); code != ErrorCode::NONE) return fail(code);
+  if (group == nullptr) {
+    if (!request.member_id.empty()) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
+    group = &get_or_create_group(request.group_id);
+  }
+  if (group->state == GroupState::dead) return fail(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  if (request.group_instance_id && !request.group_instance_id->empty() && version >= 5) {
+    auto known = group->static_members.find(*request.group_instance_id);
+    if (known != group->static_members.end() || request.member_id.empty())
+      return join_static_member(*group, request, version, client, std::move(reply), unlocked.out);
+  }
+  if (request.member_id.empty())
+    return join_new_member(*group, request, version, client, std::move(reply), unlocked.out);
+  join_known_member(*group, request, version, client, std::move(reply), unlocked.out);
+}
+
+GroupCoordinator::Member& GroupCoordinator::add_member(Group& group, const std::string& member_id,
+                                                       const JoinGroupRequest& request, int16_t version,
+                                                       const ClientInfo& client) {
+  Member& member = group.members[member_id];
+  member.member_id = member_id;
+  if (version >= 5 && request.group_instance_id && !request.group_instance_id->empty()) {
+    member.instance_id = request.group_instance_id;
+    group.static_members[*member.instance_id] = member_id;
+  }
+  member.client_id = client.client_id;
+  member.client_host = client.client_host;
+  member.session_timeout_ms = request.session_timeout_ms;
+  // v0 has no rebalance timeout: the session timeout serves as both.
+  member.rebalance_timeout_ms = version >= 1 && request.rebalance_timeout_ms > 0 ? request.rebalance_timeout_ms
+                                                                                 : request.session_timeout_ms;
+  member.protocols = protocols_of(request);
+  member.session_deadline = now() + ms(member.session_timeout_ms);
+  if (!group.protocol_type) group.protocol_type = request.protocol_type;
+  return member;
+}
+
+void GroupCoordinator::join_new_member(Group& group, const JoinGroupRequest& request, int16_t version,
+                                       const ClientInfo& client, Reply<JoinGroupResponse> reply,
+                                       Completions& out) {
+  if (group.members.size() + group.pending_members.size() >= static_cast<size_t>(config_.max_size)) {
+    out.push_back([reply, response = join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, version)] { reply(response); });
+    return;
+  }
+  std::string member_id = new_member_id(client.client_id);
+  if (version >= 4) {
+    // KIP-394: the member must come back with this id.
+    group.pending_members[member_id] = now() + ms(request.session_timeout_ms);
+    out.push_back([reply, response = join_error(ErrorCode::MEMBER_ID_REQUIRED, version, member_id)] {
+      reply(response);
+    });
+    return;
+  }
+  Member& member = add_member(group, member_id, request, version, client);
+  member.awaiting_join = std::move(reply);
+  member.join_version = version;
+  if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
+  else if (group.initial_delay) group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+  maybe_complete_join(group, out);
+}
+
+void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& request, int16_t version,
+                                          const ClientInfo& client, Reply<JoinGroupResponse> reply,
+                                          Completions& out) {
+  const std::string& instance_id = *request.group_instance_id;
+  auto known = group.static_members.find(instance_id);
+  if (known == group.static_members.end()) {
+    // A new static member: no MEMBER_ID_REQUIRED round trip (KIP-345).
+    if (group.members.size() + group.pending_members.size() >= static_cast<size_t>(config_.max_size)) {
+      out.push_back([reply, response = join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, version)] { reply(response); });
+      return;
+    }
+    Member& member = add_member(group, new_member_id(client.client_id), request, version, client);
+    member.awaiting_join = std::move(reply);
+    member.join_version = version;
+    if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
+    maybe_complete_join(group, out);
+    return;
+  }
+  if (!request.member_id.empty()) {
+    if (known->second != request.member_id) {
+      out.push_back([reply, response = join_error(ErrorCode::FENCED_INSTANCE_ID, version, request.member_id)] {
+        reply(response);
+      });
+      return;
+    }
+    return join_known_member(group, request, version, client, std::move(reply), out);
+  }
+  // A restarted static member: it takes over its old member (new id).
+  std::string old_id = known->second;
+  Member old = std::move(group.members.at(old_id));
+  group.members.erase(old_id);
+  if (old.awaiting_join)
+    out.push_back([r = std::move(old.awaiting_join), response = join_error(ErrorCode::FENCED_INSTANCE_ID, old.join_version, old_id)] { r(response); });
+  if (old.awaiting_sync)
+    out.push_back([r = std::move(old.awaiting_sync)] { r(sync_error(ErrorCode::FENCED_INSTANCE_ID)); });
+  std::vector<uint8_t> old_subscription;
+  if (group.protocol)
+    if (const auto* metadata = old.metadata_for(*group.protocol)) old_subscription = *metadata;
+  Member& member = add_member(group, new_member_id(client.client_id), request, version, client);
+  member.assignment = std::move(old.assignment);
+  bool was_leader = group.leader == old_id;
+  if (was_leader) group.leader = member.member_id;
+
+  const std::vector<uint8_t>* subscription = group.protocol ? member.metadata_for(*group.protocol) : nullptr;
+  bool unchanged = subscription != nullptr && *subscription == old_subscription;
+  if (group.state == GroupState::stable && unchanged && (!was_leader || version >= 9)) {
+    // Same subscription: the member gets its old assignment in SyncGroup,
+    // and nobody else rebalances. The new member id is stored first.
+    JoinGroupResponse response = join_response(group, member, version);
+    if (was_leader) response.skip_assignment = true;
+    store_group(group, [reply, response, version](ErrorCode error) {
+      if (error != ErrorCode::NONE) return reply(join_error(error, version, response.member_id));
+      reply(response);
+    });
+    return;
+  }
+  member.awaiting_join = std::move(reply);
+  member.join_version = version;
+  if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
+  maybe_complete_join(group, out);
+}
+
+void GroupCoordinator::join_known_member(Group& group, const JoinGroupRequest& request, int16_t version,
+                                         const ClientInfo& client, Reply<JoinGroupResponse> reply,
+                                         Completions& out) {
+  auto fail = [&](ErrorCode code) {
+    out.push_back([reply, response = join_error(code, version, request.member_id)] { reply(response); });
+  };
+  if (group.pending_members.erase(request.member_id) != 0) {
+    Member& member = add_member(group, request.member_id, request, version, client);
+    member.awaiting_join = std::move(reply);
+    member.join_version = version;
+    if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
+    else if (group.initial_delay)
+      group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+    maybe_complete_join(group, out);
+    return;
+  }
+  auto it = group.members.find(request.member_id);
+  if (it == group.members.end()) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
+  Member& member = it->second;
+  if (member.instance_id && (!request.group_instance_id || *request.group_instance_id != *member.instance_id))
+    return fail(ErrorCode::FENCED_INSTANCE_ID);
+  auto protocols = protocols_of(request);
+  bool same = protocols == member.protocols;
+  member.session_deadline = now() + ms(member.session_timeout_ms);
+  if (member.awaiting_join) {
+    // A retried join replaces the parked one.
+    out.push_back([r = std::move(member.awaiting_join), response = join_error(ErrorCode::UNKNOWN_MEMBER_ID, member.join_version, member.member_id)] { r(response); });
+  }
+  switch (group.state) {
+    case GroupState::preparing_rebalance:
+      break;
+    case GroupState::completing_rebalance:
+    case GroupState::stable:
+      if (same && (group.state == GroupState::completing_rebalance || group.leader != member.member_id)) {
+        out.push_back([reply, response = join_response(group, member, version)] { reply(response); });
+        return;
+      }
+      break;
+    case GroupState::empty:
+    case GroupState::dead:
+      return fail(ErrorCode::UNKNOWN_MEMBER_ID);
+  }
+  member.protocols = std::move(protocols);
+  member.rebalance_timeout_ms = version >= 1 && request.rebalance_timeout_ms > 0 ? request.rebalance_timeout_ms
+                                                                                 : request.session_timeout_ms;
+  member.session_timeout_ms = request.session_timeout_ms;
+  member.awaiting_join = std::move(reply);
+  member.join_version = version;
+  if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
+  maybe_complete_join(group, out);
+}
+
+void GroupCoordinator::prepare_rebalance(Group& group, Completions& out) {
+  if (group.state == GroupState::completing_rebalance) {
+    for (auto& [id, member] : group.members) {
+      if (!member.awaiting_sync) continue;
+      out.push_back([r = std::move(member.awaiting_sync)] { r(sync_error(ErrorCode::REBALANCE_IN_PROGRESS)); });
+      member.awaiting_sync = nullptr;
+    }
+  }
+  bool first = group.state == GroupState::empty && config_.initial_rebalance_delay_ms > 0;
+  group.state = GroupState::preparing_rebalance;
+  group.state_timestamp_ms = clock_.now_ms();
+  group.rebalance_deadline = now() + ms(group.max_rebalance_timeout_ms());
+  group.initial_delay = first;
+  if (first)
+    group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+}
+
+void GroupCoordinator::maybe_complete_join(Group& group, Completions& out) {
+  if (group.state == GroupState::preparing_rebalance && !group.initial_delay && group.all_members_joined())
+    complete_join(group, out);
+}
+
+void GroupCoordinator::complete_join(Group& group, Completions& out) {
+  // Members that did not rejoin in time leave the group.
+  for (auto it = group.members.begin(); it != group.members.end();) {
+    if (it->second.awaiting_join) { ++it; continue; }
+    if (it->second.instance_id) group.static_members.erase(*it->second.instance_id);
+    if (it->second.awaiting_sync)
+      out.push_back([r = std::move(it->second.awaiting_sync)] { r(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)); });
+    it = group.members.erase(it);
+  }
+  group.pending_members.clear();
+  group.initial_delay = false;
+  ++group.generation;
+  group.state_timestamp_ms = clock_.now_ms();
+  if (group.members.empty()) {
+    group.state = GroupState::empty;
+    group.protocol.reset();
+    group.leader.clear();
+    store_group(group, [](ErrorCode) {});
+    return;
+  }
+  // Each member votes for its most preferred protocol that all support.
+  std::map<std::string, int> votes;
+  for (const auto& [id, member] : group.members) {
+    for (const auto& [name, metadata] : member.protocols) {
+      bool everyone = std::all_of(group.members.begin(), group.members.end(),
+                                  [&name](const auto& entry) { return entry.second.supports(name); });
+      if (everyone) { ++votes[name]; break; }
+    }
+  }
+  auto best = std::max_element(votes.begin(), votes.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  group.protocol = best == votes.end() ? std::string() : best->first;
+  if (!group.has(group.leader)) group.leader = group.members.begin()->first;
+  group.state = GroupState::completing_rebalance;
+  for (auto& [id, member] : group.members) {
+    member.assignment.clear();
+    member.session_deadline = now() + ms(member.session_timeout_ms);
+    out.push_back([r = std::move(member.awaiting_join), response = join_response(group, member, member.join_version)] {
+      r(response);
+    });
+    member.awaiting_join = nullptr;
+  }
+}
+
+JoinGroupResponse GroupCoordinator::join_response(const Group& group, const Member& member, int16_t version) const {
+  JoinGroupResponse response;
+  response.generation_id = group.generation;
+  response.protocol_type = group.protocol_type;
+  response.protocol_name = group.protocol ? group.protocol : (version >= 7 ? std::nullopt : std::optional<std::string>(""));
+  response.leader = group.leader;
+  response.member_id = member.member_id;
+  if (member.member_id == group.leader) {
+    for (const auto& [id, other] : group.members) {
+      const auto* metadata = group.protocol ? other.metadata_for(*group.protocol) : nullptr;
+      response.members.push_back({id, other.instance_id, metadata ? *metadata : std::vector<uint8_t>{}, {}});
+    }
+  }
+  return response;
+}
+
+// ---- SyncGroup, Heartbeat, LeaveGroup ----
+
+ErrorCode GroupCoordinator::validate_member(const Group& group, const std::string& member_id,
+                                            const std::optional<std::string>& instance_id,
+                                            int32_t generation) const {
+  if (instance_id && !instance_id->empty()) {
+    auto known = group.static_members.find(*instance_id);
+    if (known != group.static_members.end() && known->second != member_id) return ErrorCode::FENCED_INSTANCE_ID;
+  }
+  if (!group.has(member_id)) return ErrorCode::UNKNOWN_MEMBER_ID;
+  if (generation != group.generation) return ErrorCode::ILLEGAL_GENERATION;
+  return ErrorCode::NONE;
+}
+
+void GroupCoordinator::sync_group(const SyncGroupRequest& request, int16_t /*version*/,
+                                  Reply<SyncGroupResponse> reply) {
+  Unlocked unlocked(mutex_);
+  auto fail = [&](ErrorCode code) { unlocked.out.push_back([reply, code] { reply(sync_error(code)); }); };
+  if (request.group_id.empty()) return fail(ErrorCode::INVALID_GROUP_ID);
+  Group* group = find_group(request.group_id);
+  if (group == nullptr || group->state == GroupState::dead) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
+  ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
+  if (code != ErrorCode::NONE) return fail(code);
+  if ((request.protocol_type && request.protocol_type != group->protocol_type) ||
+      (request.protocol_name && request.protocol_name != group->protocol))
+    return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+  Member& member = group->members.at(request.member_id);
+  member.session_deadline = now() + ms(member.session_timeout_ms);
+  SyncGroupResponse ok;
+  ok.protocol_type = group->protocol_type;
+  ok.protocol_name = group->protocol;
+  switch (group->state) {
+    case GroupState::empty:
+    case GroupState::dead:
+      return fail(ErrorCode::UNKNOWN_MEMBER_ID);
+    case GroupState::preparing_rebalance:
+      return fail(ErrorCode::REBALANCE_IN_PROGRESS);
+    case GroupState::stable:
+      ok.assignment = member.assignment;
+      unlocked.out.push_back([reply, ok] { reply(ok); });
+      return;
+    case GroupState::completing_rebalance:
+      break;
+  }
+  if (member.awaiting_sync)
+    unlocked.out.push_back([r = std::move(member.awaiting_sync)] { r(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)); });
+  member.awaiting_sync = std::move(reply);
+  if (request.member_id != group->leader) return;  // followers wait for the leader
+  for (auto& [id, other] : group->members) other.assignment.clear();
+  for (const auto& assignment : request.assignments) {
+    auto it = group->members.find(assignment.member_id);
+    if (it != group->members.end()) it->second.assignment = assignment.assignment;
+  }
+  group->state = GroupState::stable;
+  group->state_timestamp_ms = clock_.now_ms();
+  // Everyone parked is answered once the assignment is stored.
+  std::vector<std::pair<Reply<SyncGroupResponse>, SyncGroupResponse>> answers;
+  for (auto& [id, other] : group->members) {
+    if (!other.awaiting_sync) continue;
+    SyncGroupResponse response = ok;
+    response.assignment = other.assignment;
+    answers.emplace_back(std::move(other.awaiting_sync), std::move(response));
+    other.awaiting_sync = nullptr;
+  }
+  store_group(*group, [answers = std::move(answers)](ErrorCode error) {
+    for (const auto& [r, response] : answers) r(error == ErrorCode::NONE ? response : sync_error(error));
+  });
+}
+
+protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request, int16_t) {
+  std::lock_guard lock(mutex_);
+  protocol::HeartbeatResponse response;
+  auto answer = [&](ErrorCode code) {
+    response.error_code = to_wire(code);
+    return response;
+  };
+  if (request.group_id.empty()) return answer(ErrorCode::INVALID_GROUP_ID);
+  Group* group = find_group(request.group_id);
+  if (group == nullptr || group->state == GroupState::dead || group->state == GroupState::empty)
+    return answer(ErrorCode::UNKNOWN_MEMBER_ID);
+  ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
+  if (code == ErrorCode::ILLEGAL_GENERATION && group->state == GroupState::preparing_rebalance)
+    code = ErrorCode::REBALANCE_IN_PROGRESS;  // the member must rejoin either way
+  if (code != ErrorCode::NONE) return answer(code);
+  Member& member = group->members.at(request.member_id);
+  member.session_deadline = now() + ms(member.session_timeout_ms);
+  if (group->state == GroupState::preparing_rebalance) return answer(ErrorCode::REBALANCE_IN_PROGRESS);
+  return answer(ErrorCode::NONE);
+}
+
+protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& request,
+                                                           int16_t version) {
+  Unlocked unlocked(mutex_);
+  protocol::LeaveGroupResponse response;
+  std::vector<protocol::LeaveGroupRequest::MemberIdentity> leaving = request.members;
+  if (version < 3) leaving = {{request.member_id, std::nullopt, std::nullopt, {}}};
+  if (request.group_id.empty()) {
+    response.error_code = to_wire(ErrorCode::INVALID_GROUP_ID);
+    return response;
+  }
+  Group* group = find_group(request.group_id);
+  for (const auto& identity : leaving) {
+    protocol::LeaveGroupResponse::MemberResponse out{identity.member_id, identity.group_instance_id, 0, {}};
+    ErrorCode code = ErrorCode::NONE;
+    std::string member_id = identity.member_id;
+    if (group == nullptr) {
+      code = ErrorCode::UNKNOWN_MEMBER_ID;
+    } else if (identity.group_instance_id && !identity.group_instance_id->empty()) {
+      auto known = group->static_members.find(*identity.group_instance_id);
+      if (known == group->static_members.end()) code = ErrorCode::UNKNOWN_MEMBER_ID;
+      else if (!member_id.empty() && known->second != member_id) code = ErrorCode::FENCED_INSTANCE_ID;
+      else member_id = known->second;
+    } else if (group->pending_members.erase(member_id) != 0) {
+      maybe_complete_join(*group, unlocked.out);
+      response.members.push_back(out);
+      continue;
+    } else if (!group->has(member_id)) {
+      code = ErrorCode::UNKNOWN_MEMBER_ID;
+    }
+    if (code == ErrorCode::NONE) remove_member(*group, member_id, unlocked.out);
+    out.error_code = to_wire(code);
+    response.members.push_back(out);
+  }
+  if (version < 3) response.error_code = response.members.front().error_code;
+  return response;
+}
+
+void GroupCoordinator::remove_member(Group& group, const std::string& member_id, Completions& out) {
+  auto it = group.members.find(member_id);
+  if (it == group.members.end()) return;
+  Member& member = it->second;
+  if (member.awaiting_join)
+    out.push_back([r = std::move(member.awaiting_join), response = join_error(ErrorCode::UNKNOWN_MEMBER_ID, member.join_version, member_id)] { r(response); });
+  if (member.awaiting_sync)
+    out.push_back([r = std::move(member.awaiting_sync)] { r(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)); });
+  if (member.instance_id) group.static_members.erase(*member.instance_id);
+  group.members.erase(it);
+  switch (group.state) {
+    case GroupState::stable:
+    case GroupState::completing_rebalance:
+      prepare_rebalance(group, out);
+      group.initial_delay = false;
+      maybe_complete_join(group, out);
+      break;
+    case GroupState::preparing_rebalance:
+      maybe_complete_join(group, out);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- Time ----
+
+void GroupCoordinator::expire_sessions(Group& group, std::chrono::nanoseconds at, Completions& out) {
+  for (auto it = group.pending_members.begin(); it != group.pending_members.end();)
+    it = it->second <= at ? group.pending_members.erase(it) : std::next(it);
+  if (group.state == GroupState::preparing_rebalance) {
+    if (group.initial_delay && at >= group.initial_delay_end) group.initial_delay = false;
+    if (!group.initial_delay && at >= group.rebalance_deadline) complete_join(group, out);
+    else maybe_complete_join(group, out);
+  }
+  std::vector<std::string> expired;
+  for (const auto& [id, member] : group.members)
+    if (!member.awaiting_join && !member.awaiting_sync && member.session_deadline <= at) expired.push_back(id);
+  for (const auto& id : expired) remove_member(group, id, out);
+}
+
+void GroupCoordinator::tick() {
+  Unlocked unlocked(mutex_);
+  auto at = now();
+  for (auto& [id, group] : groups_) expire_sessions(*group, at, unlocked.out);
+  if (at >= next_offset_expiry_) {
+    next_offset_expiry_ = at + ms(config_.offsets_retention_check_interval_ms);
+    expire_offsets(unlocked.out);
+  }
+}
+
+}  // namespace sluice::group

@@ -1,0 +1,168 @@
+// Writing and replaying the coordinator records of __consumer_offsets.
+#include "group/group_records.h"
+
+#include <algorithm>
+
+#include "protocol/record_framing.h"
+
+namespace sluice::group {
+
+namespace coordinator = protocol::coordinator;
+
+namespace {
+
+constexpr int16_t offset_key_version = 1;
+constexpr int16_t offset_value_version = 3;
+constexpr int16_t group_key_version = 2;
+constexpr int16_t group_value_version = 3;
+
+std::vector<uint8_t> offset_key(const std::string& group, const std::string& topic, int32_t partition) {
+  coordinator::OffsetCommitKey key;
+  key.group = group;
+  key.topic = topic;
+  key.partition = partition;
+  return coordinator::encode_versioned(key, offset_key_version);
+}
+
+std::vector<uint8_t> group_key(const std::string& group) {
+  coordinator::GroupMetadataKey key;
+  key.group = group;
+  return coordinator::encode_versioned(key, group_key_version);
+}
+
+}  // namespace
+
+CoordinatorRecord offset_record(const std::string& group, const std::string& topic, int32_t partition,
+                                const CommittedOffset& committed) {
+  coordinator::OffsetCommitValue value;
+  value.offset = committed.offset;
+  value.leader_epoch = committed.leader_epoch;
+  value.metadata = committed.metadata;
+  value.commit_timestamp = committed.commit_timestamp_ms;
+  return {offset_key(group, topic, partition), coordinator::encode_versioned(value, offset_value_version)};
+}
+
+CoordinatorRecord offset_tombstone(const std::string& group, const std::string& topic, int32_t partition) {
+  return {offset_key(group, topic, partition), std::nullopt};
+}
+
+CoordinatorRecord group_tombstone(const std::string& group) { return {group_key(group), std::nullopt}; }
+
+std::vector<std::string> consumer_subscription_topics(const std::vector<uint8_t>& subscription) {
+  WireReader reader(subscription);
+  int16_t version = 0;
+  if (!coordinator::read_version(reader, version) || version < 0) return {};
+  // Newer versions only add fields at the end: read what we know.
+  protocol::ConsumerProtocolSubscription parsed;
+  int16_t known = std::min(version, protocol::ConsumerProtocolSubscription::max_version);
+  if (!parsed.decode(reader, known)) {
+    WireReader again(subscription);
+    (void)coordinator::read_version(again, version);
+    protocol::ConsumerProtocolSubscription v0;
+    if (!v0.decode(again, 0)) return {};
+    return v0.topics;
+  }
+  return parsed.topics;
+}
+
+void GroupCoordinator::append(const std::string& group_id, std::vector<CoordinatorRecord> records,
+                              std::function<void(ErrorCode)> done) {
+  log_.append(partition_for_group(group_id, config_.offsets_topic_partitions), std::move(records), std::move(done));
+}
+
+void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode)> done) {
+  coordinator::GroupMetadataValue value;
+  value.protocol_type = group.protocol_type.value_or("");
+  value.generation = group.generation;
+  value.protocol = group.protocol;
+  value.leader = group.leader.empty() ? std::nullopt : std::optional<std::string>(group.leader);
+  value.current_state_timestamp = group.state_timestamp_ms;
+  for (const auto& [id, member] : group.members) {
+    auto& out = value.members.emplace_back();
+    out.member_id = id;
+    out.group_instance_id = member.instance_id;
+    out.client_id = member.client_id;
+    out.client_host = member.client_host;
+    out.rebalance_timeout = member.rebalance_timeout_ms;
+    out.session_timeout = member.session_timeout_ms;
+    if (group.protocol)
+      if (const auto* metadata = member.metadata_for(*group.protocol)) out.subscription = *metadata;
+    out.assignment = member.assignment;
+  }
+  std::vector<CoordinatorRecord> records;
+  records.push_back({group_key(group.id), coordinator::encode_versioned(value, group_value_version)});
+  append(group.id, std::move(records), std::move(done));
+}
+
+Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes) {
+  std::lock_guard lock(mutex_);
+  WireReader key_reader(key_bytes);
+  int16_t key_version = 0;
+  if (Status status = coordinator::read_version(key_reader, key_version); !status) return status;
+  if (key_version == 0 || key_version == 1) {
+    coordinator::OffsetCommitKey key;
+    if (Status status = key.decode(key_reader, key_version); !status) return status;
+    if (!value_bytes) {
+      if (Group* group = find_group(key.group)) group->offsets.erase({key.topic, key.partition});
+      return Status::ok();
+    }
+    WireReader value_reader(*value_bytes);
+    int16_t value_version = 0;
+    if (Status status = coordinator::read_version(value_reader, value_version); !status) return status;
+    coordinator::OffsetCommitValue value;
+    if (Status status = value.decode(value_reader, value_version); !status) return status;
+    get_or_create_group(key.group).offsets[{key.topic, key.partition}] =
+        CommittedOffset{value.offset, value.leader_epoch, value.metadata, value.commit_timestamp};
+    return Status::ok();
+  }
+  if (key_version != 2) return Status::ok();  // records of other coordinators (KIP-848, share groups)
+  coordinator::GroupMetadataKey key;
+  if (Status status = key.decode(key_reader, key_version); !status) return status;
+  if (!value_bytes) {
+    Group* group = find_group(key.group);
+    if (group && group->offsets.empty()) groups_.erase(key.group);
+    else if (group) {
+      auto offsets = std::move(group->offsets);
+      *group = Group{};
+      group->id = key.group;
+      group->offsets = std::move(offsets);
+    }
+    return Status::ok();
+  }
+  WireReader value_reader(*value_bytes);
+  int16_t value_version = 0;
+  if (Status status = coordinator::read_version(value_reader, value_version); !status) return status;
+  coordinator::GroupMetadataValue value;
+  if (Status status = value.decode(value_reader, value_version); !status) return status;
+  Group& group = get_or_create_group(key.group);
+  group.generation = value.generation;
+  group.protocol_type = value.protocol_type.empty() ? std::nullopt : std::optional<std::string>(value.protocol_type);
+  group.protocol = value.protocol && !value.protocol->empty() ? value.protocol : std::nullopt;
+  group.leader = value.leader.value_or("");
+  group.state_timestamp_ms = value.current_state_timestamp;
+  group.members.clear();
+  group.static_members.clear();
+  for (const auto& stored : value.members) {
+    Member& member = group.members[stored.member_id];
+    member.member_id = stored.member_id;
+    member.instance_id = stored.group_instance_id;
+    if (member.instance_id) group.static_members[*member.instance_id] = stored.member_id;
+    member.client_id = stored.client_id;
+    member.client_host = stored.client_host;
+    member.rebalance_timeout_ms = stored.rebalance_timeout;
+    member.session_timeout_ms = stored.session_timeout;
+    member.protocols = {{group.protocol.value_or(""), stored.subscription}};
+    member.assignment = stored.assignment;
+  }
+  group.state = group.members.empty() ? GroupState::empty : GroupState::stable;
+  return Status::ok();
+}
+
+void GroupCoordinator::finish_loading() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, group] : groups_)
+    for (auto& [member_id, member] : group->members)
+      member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
+}
+
+}  // namespace sluice::group

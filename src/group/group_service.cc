@@ -1,0 +1,133 @@
+#include "group/group_service.h"
+
+#include "record/batch_builder.h"
+#include "record/record_reader.h"
+#include "record/record_set.h"
+#include "storage/log.h"
+
+namespace sluice::group {
+
+void OffsetsTopicLog::append(int32_t partition_index, std::vector<CoordinatorRecord> records,
+                             std::function<void(ErrorCode)> done) {
+  auto partition = replicas_.partition(offsets_topic, partition_index);
+  if (!partition) return done(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  int64_t now_ms = clock_.now_ms();
+  record::BatchBuilder builder;
+  for (const CoordinatorRecord& entry : records) {
+    std::optional<Bytes> value;
+    if (entry.value) value = Bytes(*entry.value);
+    builder.append(now_ms, Bytes(entry.key), value);
+  }
+  auto batch = builder.build();
+  if (!batch) return done(ErrorCode::UNKNOWN_SERVER_ERROR);
+  auto appended = partition->append_as_leader(*batch, -1, now_ms);
+  if (appended.error != ErrorCode::NONE) {
+    // Kafka maps a failed coordinator append to errors the client retries.
+    ErrorCode error = appended.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
+                                                                          : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    return done(error);
+  }
+  replicas_.log_manager().flusher().request_flush(
+      partition->managed_log(), appended.next_offset, [done = std::move(done)](Status status) {
+        done(status ? ErrorCode::NONE : ErrorCode::COORDINATOR_NOT_AVAILABLE);
+      });
+}
+
+Result<size_t> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator& coordinator) const {
+  auto partition = replicas_.partition(offsets_topic, partition_index);
+  if (!partition) return Status(Errc::io_error, "no local __consumer_offsets partition " + std::to_string(partition_index));
+  size_t count = 0;
+  int64_t offset = partition->offsets().log_start_offset;
+  std::vector<uint8_t> buffer;
+  while (offset < partition->high_watermark()) {
+    auto read = partition->read(offset, -1, 1 << 20, true);
+    if (read.error != ErrorCode::NONE)
+      return Status(Errc::io_error, std::string("reading __consumer_offsets: ") + error_name(read.error));
+    if (read.range.length == 0) break;
+    buffer.resize(read.range.length);
+    size_t done = 0;
+    while (done < buffer.size()) {
+      auto n = read.range.file->pread(read.range.position + done, std::span(buffer).subspan(done));
+      if (!n) return n.status();
+      if (*n == 0) return Status(Errc::io_error, "short read of __consumer_offsets");
+      done += *n;
+    }
+    record::RecordSetReader batches{Bytes(buffer)};
+    record::BatchView view;
+    int64_t next = offset;
+    while (batches.next(view)) {
+      next = view.header.base_offset + view.header.last_offset_delta + 1;
+      if (view.header.is_control()) continue;
+      auto reader = record::RecordReader::open(view.bytes);
+      if (!reader) return reader.status();
+      record::Record record;
+      while (reader->next(record)) {
+        if (record.offset < offset || !record.key) continue;
+        if (Status status = coordinator.replay(*record.key, record.value); !status) return status;
+        ++count;
+      }
+      if (!reader->status()) return reader->status();
+    }
+    if (next <= offset) break;  // no progress: stop rather than loop
+    offset = next;
+  }
+  return count;
+}
+
+GroupService::GroupService(cluster::ReplicaManager& replicas, GroupServiceOptions options)
+    : options_(std::move(options)) {
+  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock);
+  coordinator_ = std::make_unique<GroupCoordinator>(options_.group, *options_.clock, *log_);
+}
+
+GroupService::~GroupService() { stop(); }
+
+Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& controller,
+                                                         cluster::ReplicaManager& replicas,
+                                                         GroupServiceOptions options) {
+  std::map<std::string, std::string> configs = {
+      {"cleanup.policy", "compact"},
+      {"segment.bytes", std::to_string(options.offsets_segment_bytes)}};
+  auto created = controller.ensure_internal_topic(offsets_topic, options.group.offsets_topic_partitions,
+                                                  options.offsets_replication_factor, configs);
+  if (!created.error.ok())
+    return Status(Errc::invalid_value, "creating __consumer_offsets: " + created.error.message);
+  std::unique_ptr<GroupService> service(new GroupService(replicas, std::move(options)));
+  // The topic may have been created with another partition count earlier:
+  // the image says how many partitions there are.
+  auto image = replicas.image();
+  if (const auto* topic = image->topic(offsets_topic))
+    service->options_.group.offsets_topic_partitions = static_cast<int32_t>(topic->partitions.size());
+  service->coordinator_ = std::make_unique<GroupCoordinator>(service->options_.group, *service->options_.clock,
+                                                             *service->log_);
+  for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
+    auto replayed = service->log_->replay(p, *service->coordinator_);
+    if (!replayed) return replayed.status();
+  }
+  service->coordinator_->finish_loading();
+  service->ticker_ = std::thread([raw = service.get()] { raw->run_ticker(); });
+  return service;
+}
+
+void GroupService::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void GroupService::run_ticker() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(options_.tick_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    coordinator_->tick();
+    lock.lock();
+  }
+}
+
+}  // namespace sluice::group
