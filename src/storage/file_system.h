@@ -35,7 +35,9 @@ class File {
 
   // Reads up to out.size() bytes at `position`; fewer only at end of file.
   virtual Result<size_t> pread(uint64_t position, std::span<uint8_t> out) = 0;
-  // Writes at the end of the file.
+  // Writes at the end of the file. A file has one writing handle at a time
+  // (PosixFileSystem tracks the end per handle instead of asking the kernel
+  // on every append).
   virtual Status append(Bytes data) = 0;
   // Writes at `position`, extending the file if needed.
   virtual Status pwrite(uint64_t position, Bytes data) = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // The real file system: POSIX calls, errors as Errc::io_error naming the path
-// and the errno text. Thread-safe (no shared mutable state).
+// and the errno text. Thread-safe (no shared mutable state); a File's
+// append position is tracked in the handle and touched only by its writer.
 
 #include "storage/file_system.h"
 
