@@ -16,6 +16,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;
   broker->controller_->subscribe(broker.get());  // the data path follows the image
+  if (Status status = broker->open_groups(); !status) return status;  // needs the data path
   return broker;
 }
 
@@ -31,6 +32,7 @@ void Broker::stop() {
   // Parked fetches answer now, so the server's drain does not wait for them.
   if (delayed_operations_) delayed_operations_->stop();
   if (server_) server_->stop();
+  close_groups();
   close_metadata();
   close_data_path();
 }

@@ -13,6 +13,7 @@
 #include "broker/fetch_session.h"
 #include "cluster/controller.h"
 #include "cluster/replica_manager.h"
+#include "group/group_service.h"
 #include "net/server.h"
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
@@ -49,6 +50,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   storage::LogManager& log_manager() { return *log_manager_; }
   FetchSessionCache& fetch_sessions() { return *fetch_sessions_; }
   DelayedOperationTimer& delayed_operations() { return *delayed_operations_; }
+  // The group coordinator (group_handlers.cc); valid after open().
+  group::GroupService& groups() { return *groups_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
   storage::LogConfig topic_log_config(const cluster::TopicImage* topic, const cluster::MetadataImage& image) const;
@@ -61,6 +64,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_metadata();
   Status open_data_path();
   void close_data_path();
+  Status open_groups();
+  void close_groups();
 
   BrokerConfig config_;
   std::unique_ptr<storage::FileSystem> metadata_file_system_;
@@ -70,6 +75,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<cluster::ReplicaManager> replica_manager_;
   std::unique_ptr<FetchSessionCache> fetch_sessions_;
   std::unique_ptr<DelayedOperationTimer> delayed_operations_;
+  std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
 };

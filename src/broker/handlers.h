@@ -74,5 +74,17 @@ void handle_list_offsets(Broker&, RequestContext, protocol::ListOffsetsRequest);
 void handle_delete_records(Broker&, RequestContext, protocol::DeleteRecordsRequest);
 void handle_offset_for_leader_epoch(Broker&, RequestContext, protocol::OffsetForLeaderEpochRequest);
 void handle_describe_log_dirs(Broker&, RequestContext, protocol::DescribeLogDirsRequest);
+// Consumer groups (group_handlers.cc).
+void handle_find_coordinator(Broker&, RequestContext, protocol::FindCoordinatorRequest);
+void handle_join_group(Broker&, RequestContext, protocol::JoinGroupRequest);
+void handle_sync_group(Broker&, RequestContext, protocol::SyncGroupRequest);
+void handle_heartbeat(Broker&, RequestContext, protocol::HeartbeatRequest);
+void handle_leave_group(Broker&, RequestContext, protocol::LeaveGroupRequest);
+void handle_offset_commit(Broker&, RequestContext, protocol::OffsetCommitRequest);
+void handle_offset_fetch(Broker&, RequestContext, protocol::OffsetFetchRequest);
+void handle_describe_groups(Broker&, RequestContext, protocol::DescribeGroupsRequest);
+void handle_list_groups(Broker&, RequestContext, protocol::ListGroupsRequest);
+void handle_delete_groups(Broker&, RequestContext, protocol::DeleteGroupsRequest);
+void handle_offset_delete(Broker&, RequestContext, protocol::OffsetDeleteRequest);
 
 }  // namespace sluice::broker

@@ -280,9 +280,11 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
 
   const std::vector<uint8_t>* subscription = group.protocol ? member.metadata_for(*group.protocol) : nullptr;
   bool unchanged = subscription != nullptr && *subscription == old_subscription;
-  if (group.state == GroupState::stable && unchanged && (!was_leader || version >= 9)) {
+  if (group.state == GroupState::stable && unchanged) {
     // Same subscription: the member gets its old assignment in SyncGroup,
-    // and nobody else rebalances. The new member id is stored first.
+    // and nobody else rebalances. The new member id is stored first. A
+    // leader gets the members; from v9 told to skip the assignment (KIP-814),
+    // before that its SyncGroup assignment is ignored in the Stable state.
     JoinGroupResponse response = join_response(group, member, version);
     if (was_leader) response.skip_assignment = true;
     store_group(group, [reply, response, version](ErrorCode error) {

@@ -1,0 +1,148 @@
+// The group coordinator's APIs (src/group/): FindCoordinator, JoinGroup,
+// SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+// DescribeGroups, ListGroups, DeleteGroups, OffsetDelete; and the broker's
+// GroupService (open at start, stopped after the server drained).
+#include <spdlog/spdlog.h>
+
+#include "broker/admin_common.h"
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "group/group_service.h"
+
+namespace sluice::broker {
+
+using namespace protocol;
+
+namespace {
+
+group::ClientInfo client_of(const RequestContext& context) {
+  std::string host = context.connection().peer_address;
+  auto colon = host.rfind(':');
+  if (colon != std::string::npos) host = host.substr(0, colon);
+  return {context.header().client_id.value_or(""), "/" + host};
+}
+
+// Replies from whichever thread completes the operation (a reactor, the
+// ticker, the flusher); RequestContext::reply may be called from any thread.
+template <class Response>
+group::Reply<Response> reply_to(RequestContext context) {
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  return [shared](Response response) { shared->reply(response); };
+}
+
+}  // namespace
+
+Status Broker::open_groups() {
+  group::GroupServiceOptions options;
+  group::GroupConfig& groups = options.group;
+  groups.min_session_timeout_ms = static_cast<int32_t>(config_.get_int("group.min.session.timeout.ms"));
+  groups.max_session_timeout_ms = static_cast<int32_t>(config_.get_int("group.max.session.timeout.ms"));
+  groups.initial_rebalance_delay_ms = static_cast<int32_t>(config_.get_int("group.initial.rebalance.delay.ms"));
+  groups.max_size = static_cast<int32_t>(config_.get_int("group.max.size"));
+  groups.offset_metadata_max_bytes = static_cast<int32_t>(config_.get_int("offset.metadata.max.bytes"));
+  groups.offsets_retention_ms = config_.get_int("offsets.retention.minutes") * 60 * 1000;
+  groups.offsets_retention_check_interval_ms = config_.get_int("offsets.retention.check.interval.ms");
+  groups.offsets_topic_partitions = static_cast<int32_t>(config_.get_int("offsets.topic.num.partitions"));
+  options.offsets_replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
+  options.offsets_segment_bytes = config_.get_int("offsets.topic.segment.bytes");
+  auto service = group::GroupService::open(*controller_, *replica_manager_, std::move(options));
+  if (!service) return service.status();
+  groups_ = std::move(*service);
+  spdlog::info("group coordinator loaded {} groups from {}", groups_->coordinator().group_count(),
+               group::offsets_topic);
+  return Status::ok();
+}
+
+void Broker::close_groups() {
+  if (groups_) groups_->stop();
+}
+
+void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
+  int16_t version = context.api_version();
+  std::vector<std::string> keys = version >= 4 ? request.coordinator_keys : std::vector<std::string>{request.key};
+  std::optional<BrokerAddress> self;
+  for (const BrokerAddress& address :
+       brokers_for_listener(*broker.metadata_image(), context.connection().listener_name))
+    if (address.node_id == broker.config().node_id) self = address;
+  FindCoordinatorResponse response;
+  for (const std::string& key : keys) {
+    FindCoordinatorResponse::Coordinator out;
+    out.key = key;
+    ErrorCode error = ErrorCode::NONE;
+    if (request.key_type == 1) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;  // transactions: not yet
+    else if (request.key_type != 0) error = ErrorCode::INVALID_REQUEST;
+    else if (!self) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    out.error_code = to_wire(error);
+    if (error == ErrorCode::NONE) {
+      out.node_id = self->node_id;
+      out.host = self->host;
+      out.port = self->port;
+      out.error_message = std::nullopt;
+    } else {
+      out.node_id = -1;
+      out.host = "";
+      out.port = -1;
+      out.error_message = error_name(error);
+    }
+    response.coordinators.push_back(std::move(out));
+  }
+  if (version < 4) {
+    const auto& only = response.coordinators.front();
+    response.error_code = only.error_code;
+    response.error_message = only.error_message;
+    response.node_id = only.node_id;
+    response.host = only.host;
+    response.port = only.port;
+    response.coordinators.clear();
+  }
+  context.reply(response);
+}
+
+void handle_join_group(Broker& broker, RequestContext context, JoinGroupRequest request) {
+  int16_t version = context.api_version();
+  group::ClientInfo client = client_of(context);
+  broker.groups().coordinator().join_group(request, version, client,
+                                           reply_to<JoinGroupResponse>(std::move(context)));
+}
+
+void handle_sync_group(Broker& broker, RequestContext context, SyncGroupRequest request) {
+  int16_t version = context.api_version();
+  broker.groups().coordinator().sync_group(request, version, reply_to<SyncGroupResponse>(std::move(context)));
+}
+
+void handle_heartbeat(Broker& broker, RequestContext context, HeartbeatRequest request) {
+  context.reply(broker.groups().coordinator().heartbeat(request, context.api_version()));
+}
+
+void handle_leave_group(Broker& broker, RequestContext context, LeaveGroupRequest request) {
+  context.reply(broker.groups().coordinator().leave_group(request, context.api_version()));
+}
+
+void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRequest request) {
+  int16_t version = context.api_version();
+  broker.groups().coordinator().offset_commit(request, version, reply_to<OffsetCommitResponse>(std::move(context)));
+}
+
+void handle_offset_fetch(Broker& broker, RequestContext context, OffsetFetchRequest request) {
+  context.reply(broker.groups().coordinator().offset_fetch(request, context.api_version()));
+}
+
+void handle_describe_groups(Broker& broker, RequestContext context, DescribeGroupsRequest request) {
+  context.reply(broker.groups().coordinator().describe_groups(request, context.api_version()));
+}
+
+void handle_list_groups(Broker& broker, RequestContext context, ListGroupsRequest request) {
+  context.reply(broker.groups().coordinator().list_groups(request, context.api_version()));
+}
+
+void handle_delete_groups(Broker& broker, RequestContext context, DeleteGroupsRequest request) {
+  int16_t version = context.api_version();
+  broker.groups().coordinator().delete_groups(request, version, reply_to<DeleteGroupsResponse>(std::move(context)));
+}
+
+void handle_offset_delete(Broker& broker, RequestContext context, OffsetDeleteRequest request) {
+  int16_t version = context.api_version();
+  broker.groups().coordinator().offset_delete(request, version, reply_to<OffsetDeleteResponse>(std::move(context)));
+}
+
+}  // namespace sluice::broker
