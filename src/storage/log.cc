@@ -328,7 +328,13 @@ Result<std::optional<FoundOffset>> Log::find_offset_for_timestamp(int64_t timest
     for (const auto& [base, segment] : segments_)
       if (segment->max_timestamp().timestamp_ms > best.timestamp_ms) best = segment->max_timestamp();
     if (best.offset < 0) return std::optional<FoundOffset>();
-    return std::optional<FoundOffset>(FoundOffset{best.offset, best.timestamp_ms, epoch_at(best.offset)});
+    // The segment statistics name the batch's last offset; KIP-734 wants the
+    // record itself. No record is newer, so the first one at or after the
+    // maximum is the first record holding it.
+    auto exact = find_by_time(best.timestamp_ms);
+    if (!exact || !*exact) return exact;
+    (*exact)->leader_epoch = epoch_at((*exact)->offset);
+    return exact;
   }
   auto found = find_by_time(timestamp_ms);
   if (!found || !*found) return found;

@@ -172,6 +172,21 @@ TEST_F(LogTest, FindOffsetForTimestamp) {
   EXPECT_EQ(at(max_timestamp)->offset, 9);
 }
 
+TEST_F(LogTest, MaxTimestampNamesTheRecordNotTheBatchEnd) {
+  auto log = open_log();
+  append(*log, 2, 1000, 1);  // offsets 0-1
+  record::BatchBuilder builder;
+  for (int64_t timestamp_ms : {1500, 4000, 2000, 3000})  // offsets 2-5, max at offset 3
+    builder.append(timestamp_ms, std::nullopt, std::nullopt);
+  auto batch = builder.build();
+  ASSERT_TRUE(batch);
+  ASSERT_TRUE(log->append_as_leader(*batch, 1));
+  auto found = *log->find_offset_for_timestamp(max_timestamp);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->offset, 3);  // KIP-734: the record holding the maximum
+  EXPECT_EQ(found->timestamp_ms, 4000);
+}
+
 TEST_F(LogTest, LogStartOffsetAndDeleteRecords) {
   config_.segment_bytes = 500;
   auto log = open_log();
