@@ -19,8 +19,17 @@ BROKER_OVERRIDES = {"message.max.bytes": MESSAGE_MAX_BYTES}
 TIMEOUT_S = 30
 
 
+# One AdminClient per broker address, kept alive for the module: a client
+# destroyed while its futures are pending fails them with _DESTROY ("Handle
+# is terminating"), which is what `admin(broker).create_topics(...)[t].result()`
+# did when the temporary client was collected.
+_admin_clients = {}
+
+
 def admin(broker):
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
+    if broker.bootstrap not in _admin_clients:
+        _admin_clients[broker.bootstrap] = AdminClient({"bootstrap.servers": broker.bootstrap})
+    return _admin_clients[broker.bootstrap]
 
 
 def producer(broker, **extra):
