@@ -193,6 +193,12 @@ Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t cur
     listed.error = error_code_for(found.status());
     return listed;
   }
+  if (timestamp_ms == storage::earliest_timestamp && found->has_value()) {
+    // Kafka answers the log start offset for earliest, even on an empty log.
+    listed.offset = (*found)->offset;
+    listed.leader_epoch = (*found)->leader_epoch.value_or(-1);
+    return listed;
+  }
   if (!found->has_value() || (*found)->offset >= high_watermark()) {
     // Kafka: no record at or after that time -> offset -1 (the end for -3 on an empty log).
     if (timestamp_ms == storage::max_timestamp) listed.offset = -1;
