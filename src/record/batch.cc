@@ -99,7 +99,9 @@ Result<BatchHeader> read_batch_header(Bytes bytes) {
   return header;
 }
 
-Status validate_batch(Bytes batch) {
+Status validate_batch(Bytes batch) { return validate_batch_header(batch).status(); }
+
+Result<BatchHeader> validate_batch_header(Bytes batch) {
   Result<BatchHeader> parsed = read_batch_header(batch);
   if (!parsed) return parsed.status();
   const BatchHeader& header = *parsed;
@@ -122,7 +124,7 @@ Status validate_batch(Bytes batch) {
     return invalid(Errc::invalid_value, "maxTimestamp " + std::to_string(header.max_timestamp) +
                                             " < baseTimestamp " +
                                             std::to_string(header.base_timestamp));
-  return Status::ok();
+  return header;
 }
 
 uint32_t compute_batch_crc(Bytes batch) {

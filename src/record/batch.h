@@ -62,6 +62,8 @@ Result<BatchHeader> read_batch_header(Bytes bytes);
 // (invalid_value), and maxTimestamp >= baseTimestamp unless -1. Does not
 // decode the records (see record_reader.h for validate_records).
 Status validate_batch(Bytes batch);
+// validate_batch, returning the header it read.
+Result<BatchHeader> validate_batch_header(Bytes batch);
 
 // The CRC the batch should carry: CRC32C of bytes [21, end).
 // Precondition: batch.size() >= batch_header_bytes.
