@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "base/assert.h"
 
@@ -40,42 +41,62 @@ KeyDigest KeyHasher::digest(Bytes key) {
 }
 
 OffsetMap::OffsetMap(size_t memory_bytes, double load_factor)
-    : slots_(std::max<size_t>(memory_bytes / slot_bytes, 1)) {
+    : max_slots_(std::max<size_t>(memory_bytes / slot_bytes, 2)), load_factor_(load_factor) {
   SLUICE_ASSERT(load_factor > 0 && load_factor <= 1, "load factor in (0, 1]");
-  max_entries_ = static_cast<size_t>(static_cast<double>(slots_.size()) * load_factor);
+  max_entries_ = entries_allowed(max_slots_);
+}
+
+size_t OffsetMap::entries_allowed(size_t slot_count) const {
+  auto allowed = static_cast<size_t>(static_cast<double>(slot_count) * load_factor_);
   // One slot always stays empty, so every probe sequence ends.
-  max_entries_ = std::min(max_entries_, slots_.size() - 1);
+  return std::min(allowed, slot_count - 1);
 }
 
 bool OffsetMap::put(const KeyDigest& key, int64_t offset) {
   SLUICE_ASSERT(offset >= 0, "offsets are non-negative");
-  for (size_t i = probe_start(key);; i = (i + 1) % slots_.size()) {
-    Slot& slot = slots_[i];
-    if (slot.offset >= 0 && slot.key == key) {
-      slot.offset = offset;
-      break;
+  if (slots_.empty()) grow();
+  Slot* slot = find_slot(key);
+  if (slot->offset < 0) {
+    if (full()) return false;
+    if (size_ >= entries_allowed(slots_.size())) {
+      grow();
+      slot = find_slot(key);
     }
-    if (slot.offset < 0) {
-      if (full()) return false;
-      slot = Slot{key, offset};
-      ++size_;
-      break;
-    }
+    slot->key = key;
+    ++size_;
   }
+  slot->offset = offset;
   latest_offset_ = std::max(latest_offset_, offset);
   return true;
 }
 
 std::optional<int64_t> OffsetMap::get(const KeyDigest& key) const {
+  if (slots_.empty()) return std::nullopt;
+  const Slot* slot = const_cast<OffsetMap*>(this)->find_slot(key);
+  if (slot->offset < 0) return std::nullopt;
+  return slot->offset;
+}
+
+OffsetMap::Slot* OffsetMap::find_slot(const KeyDigest& key) {
   for (size_t i = probe_start(key);; i = (i + 1) % slots_.size()) {
-    const Slot& slot = slots_[i];
-    if (slot.offset < 0) return std::nullopt;
-    if (slot.key == key) return slot.offset;
+    Slot& slot = slots_[i];
+    if (slot.offset < 0 || slot.key == key) return &slot;
+  }
+}
+
+// Doubles the table (up to the configured cap) and reinserts what it holds:
+// memory follows the keys of the section being cleaned, not the configured
+// maximum, so an idle broker does not hold log.cleaner.dedupe.buffer.size.
+void OffsetMap::grow() {
+  size_t target = slots_.empty() ? std::min(initial_slots, max_slots_) : std::min(slots_.size() * 2, max_slots_);
+  std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(target));
+  for (const Slot& slot : old) {
+    if (slot.offset >= 0) *find_slot(slot.key) = slot;
   }
 }
 
 void OffsetMap::clear() {
-  if (size_ > 0) std::fill(slots_.begin(), slots_.end(), Slot{});
+  slots_ = {};  // released: the next pass grows it again from its first key
   size_ = 0;
   latest_offset_ = -1;
 }

@@ -49,8 +49,9 @@ class OffsetMap {
  public:
   static constexpr size_t slot_bytes = 24;  // 16 digest + 8 offset
 
-  // A table of memory_bytes / 24 slots, filled to at most load_factor
-  // (log.cleaner.io.buffer.load.factor, 0.9) so probes stay short.
+  // A table of at most memory_bytes / 24 slots, filled to at most
+  // load_factor (log.cleaner.io.buffer.load.factor, 0.9) so probes stay
+  // short. It starts empty and doubles as keys arrive; clear() frees it.
   OffsetMap(size_t memory_bytes, double load_factor = 0.9);
 
   // Records `offset` as the latest for the key. False, changing nothing, if
@@ -62,6 +63,8 @@ class OffsetMap {
   size_t size() const { return size_; }
   size_t max_entries() const { return max_entries_; }
   bool full() const { return size_ >= max_entries_; }
+  // Memory the table holds now (it grows with the keys put since clear()).
+  size_t allocated_bytes() const { return slots_.size() * sizeof(Slot); }
   // The largest offset put since clear(), or -1.
   int64_t latest_offset() const { return latest_offset_; }
 
@@ -70,9 +73,17 @@ class OffsetMap {
     KeyDigest key;
     int64_t offset = -1;  // -1: empty
   };
+  static constexpr size_t initial_slots = 4096;
+
   size_t probe_start(const KeyDigest& key) const { return static_cast<size_t>(key.low % slots_.size()); }
+  size_t entries_allowed(size_t slot_count) const;
+  // The slot holding `key`, or the empty slot where it would go.
+  Slot* find_slot(const KeyDigest& key);
+  void grow();
 
   std::vector<Slot> slots_;
+  size_t max_slots_ = 0;
+  double load_factor_ = 0.9;
   size_t max_entries_ = 0;
   size_t size_ = 0;
   int64_t latest_offset_ = -1;

@@ -124,6 +124,25 @@ class CleanerTest : public ::testing::Test {
   std::unique_ptr<Log> log_;
 };
 
+TEST(OffsetMapTest, GrowsWithItsKeysUpToTheCapAndFreesOnClear) {
+  KeyHasher hasher;
+  OffsetMap map(24 * 100'000, 0.9);
+  EXPECT_EQ(map.allocated_bytes(), 0u);  // an idle cleaner holds no table
+  constexpr int keys = 50'000;  // several doublings from the first 4096 slots
+  for (int i = 0; i < keys; ++i) ASSERT_TRUE(map.put(hasher.digest(as_bytes("k" + std::to_string(i))), i));
+  for (int i = 0; i < keys; i += 7) ASSERT_TRUE(map.put(hasher.digest(as_bytes("k" + std::to_string(i))), keys + i));
+  EXPECT_EQ(map.size(), static_cast<size_t>(keys));
+  for (int i = 0; i < keys; ++i) {
+    int64_t expected = i % 7 == 0 ? keys + i : i;
+    ASSERT_EQ(map.get(hasher.digest(as_bytes("k" + std::to_string(i)))), expected) << i;
+  }
+  EXPECT_GT(map.allocated_bytes(), 0u);
+  EXPECT_LE(map.allocated_bytes(), 24u * 100'000);
+  map.clear();
+  EXPECT_EQ(map.allocated_bytes(), 0u);
+  EXPECT_EQ(map.get(hasher.digest(as_bytes("k1"))), std::nullopt);
+}
+
 TEST(OffsetMapTest, KeepsTheLatestOffsetAndRefusesNewKeysWhenFull) {
   KeyHasher hasher;
   OffsetMap map(24 * 10, 0.5);  // 10 slots, 5 keys
