@@ -29,7 +29,9 @@ struct BenchOptions {
   int producers = 1;
   int consumers = 1;
   double rate_per_sec = 0;       // 0: as fast as possible
-  int linger_ms = 5;
+  // -1 until parsed: then 5 (throughput) or, for e2e, 0 as Kafka's
+  // end-to-end latency tool uses (a linger would be most of the latency).
+  int linger_ms = -1;
   int batch_size_bytes = 1 << 20;
   uint64_t keys = 0;             // 0: null keys; N: keys drawn from N values
   std::map<std::string, std::string> client_settings;  // -X key=value
