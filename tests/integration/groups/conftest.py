@@ -17,3 +17,4 @@ broker = harness.broker
 pytest_runtest_makereport = harness.pytest_runtest_makereport
 _module_broker_logs = harness._module_broker_logs
 unique_topic = harness.unique_topic
+module_broker = harness.module_broker

@@ -54,11 +54,13 @@ class Member(threading.Thread):
         self.topic = topic
         self.keys = []
         self.owned = set()
+        self.assignments = 0
         self.revocations = 0
         self.stop_event = threading.Event()
         self.errors = []
 
     def on_assign(self, c, partitions):
+        self.assignments += 1
         self.owned |= {p.partition for p in partitions}
 
     def on_revoke(self, c, partitions):
@@ -165,14 +167,16 @@ def test_static_member_restart_keeps_partitions_without_rebalance(broker_factory
     b.start()
     wait_for(lambda: len(a.owned) + len(b.owned) == PARTITIONS and a.owned and b.owned, what="two static members")
     time.sleep(2)
-    a_owned, b_revocations = set(a.owned), b.revocations
+    a_owned, b_owned, b_revocations, b_assignments = set(a.owned), set(b.owned), b.revocations, b.assignments
     a.stop()  # a static member's close sends no LeaveGroup
     a2 = Member(broker, group, topic, **{"group.instance.id": "a", "session.timeout.ms": 20000})
     a2.start()
     wait_for(lambda: a2.owned, what="the restarted static member's assignment")
     time.sleep(2)
     assert a2.owned == a_owned
-    assert b.revocations == b_revocations, "the other member rebalanced"
+    assert b.revocations == b_revocations, "the other member rebalanced (revoke)"
+    assert b.assignments == b_assignments, "the other member rebalanced (assign)"
+    assert b.owned == b_owned
     a2.stop()
     b.stop()
 
@@ -216,6 +220,41 @@ def test_committed_offsets_survive_restart_and_kill9(broker_factory):
             first = msg.offset()
     c.close()
     assert first == 4
+
+
+def test_group_resumes_from_committed_offsets_after_restart_and_kill9(broker_factory):
+    """A subscribed group member commits what it consumed; after a clean restart and
+    then a kill -9, the group's next member starts each partition at the committed offset."""
+    broker = broker_factory(OVERRIDES)
+    topic = create_topic(broker)
+    group = unique_topic("group")
+
+    def consume_in_group(count):
+        c = consumer(broker, group, **{"enable.auto.commit": False})
+        c.subscribe([topic])
+        first, got = {}, 0
+        deadline = time.monotonic() + TIMEOUT_S
+        try:
+            while got < count and time.monotonic() < deadline:
+                msg = c.poll(0.5)
+                if msg is None or msg.error():
+                    continue
+                first.setdefault(msg.partition(), msg.offset())
+                got += 1
+            assert got == count, f"consumed {got} of {count}"
+            c.commit(asynchronous=False)
+        finally:
+            c.close()
+        return first
+
+    produce(broker, topic, 60)  # 10 per partition
+    assert consume_in_group(60) == {p: 0 for p in range(PARTITIONS)}
+    broker.restart()
+    produce(broker, topic, 60)
+    assert consume_in_group(60) == {p: 10 for p in range(PARTITIONS)}
+    broker.crash_restart()
+    produce(broker, topic, 60)
+    assert consume_in_group(60) == {p: 20 for p in range(PARTITIONS)}
 
 
 def test_admin_lists_describes_and_deletes_groups(broker_factory):
