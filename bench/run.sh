@@ -44,7 +44,8 @@ broker_pid=""
 cleanup() {
   if [[ -n "$broker_pid" ]]; then
     kill "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
+    # Not this shell's child (the poller launched it): wait for it by polling.
+    for _ in $(seq 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.05; done
   fi
   rm -rf "$work"
 }
@@ -55,28 +56,33 @@ free_port() {
 }
 
 # Starts the broker and waits until its port accepts; sets broker_pid and
-# startup_ms (launch to accepting). Not run in a subshell: the trap needs
-# broker_pid.
+# startup_ms (launch to the first accepted connection). The poller launches
+# the broker itself, so its own start-up is not in the figure. Not run in a
+# subshell: the trap needs broker_pid.
 start_broker() {
   local port=$1
   mkdir -p "$work/data"
-  local started_ns
-  started_ns=$(date +%s%N)
-  "$sluice" serve --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$work/data" \
-    >"$work/broker.log" 2>&1 &
-  broker_pid=$!
-  python3 - "$port" <<'PY'
-import socket, sys, time
-deadline = time.time() + 20
-while time.time() < deadline:
+  local launched
+  launched=$(python3 - "$port" "$sluice" "$work" <<'PY'
+import socket, subprocess, sys, time
+port, sluice, work = sys.argv[1:]
+log = open(f"{work}/broker.log", "w")
+started = time.monotonic()
+broker = subprocess.Popen([sluice, "serve", "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+                           "--set", f"log.dirs={work}/data"], stdout=log, stderr=log)
+while time.monotonic() < started + 20 and broker.poll() is None:
     try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+        socket.create_connection(("127.0.0.1", int(port)), timeout=0.2).close()
+        print(broker.pid, round((time.monotonic() - started) * 1000))
         sys.exit(0)
     except OSError:
-        time.sleep(0.002)
+        time.sleep(0.001)
+print(broker.pid, -1)
 sys.exit(1)
 PY
-  startup_ms=$(( ($(date +%s%N) - started_ns) / 1000000 ))
+  ) || { broker_pid=${launched%% *}; return 1; }
+  broker_pid=${launched%% *}
+  startup_ms=${launched##* }
 }
 
 declare -a names commands
@@ -134,6 +140,11 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
+# Resident memory after the whole set: the broker then holds every topic
+# written, the 1,000-partition ones included.
+final_rss_kb=""
+[[ -n "$broker_pid" ]] && final_rss_kb=$(ps -o rss= -p "$broker_pid" | tr -d ' ')
+
 machine_cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 machine_cores=$(nproc)
 machine_kernel=$(uname -r)
@@ -145,11 +156,11 @@ printf '%s\n' "${names[@]}" >"$work/names"
 printf '%s\n' "${commands[@]}" >"$work/commands"
 python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
   "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
-  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" <<'PY'
+  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" <<'PY'
 import datetime, json, statistics, sys, os
 
 (results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
- disk, block, commit, startup_ms, idle_rss_kb, scale) = sys.argv[1:]
+ disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100) = sys.argv[1:]
 mock_only = mock_only == "1"
 names = open(names_path).read().splitlines()
 commands = open(commands_path).read().splitlines()
@@ -180,7 +191,10 @@ lines.append(f"- Machine: {cores} cores, {cpu}; kernel {kernel}")
 lines.append(f"- Data dir file system: {disk}; block devices: {block or 'n/a'}")
 if not mock_only:
     lines.append(f"- Broker start-up to accepting connections: {startup_ms}; "
-                 f"idle resident memory: {int(idle_rss_kb) / 1024:.1f} MiB")
+                 f"idle resident memory: {int(idle_rss_kb) / 1024:.1f} MiB; after the set "
+                 f"({int(runs) * 8} topics, {int(runs) * 1000} partitions in the 1,000-partition ones, "
+                 f"{int(m100) * int(runs) * 4:,} records of 100 B among others): "
+                 f"{int(final_rss_kb or 0) / 1024:.1f} MiB")
 lines.append(f"- Load average while the set ran: {os.getloadavg()[0]:.1f} at the end (the machine "
              "is shared; figures on a loaded machine are noisy)")
 lines.append("- MB = 10^6 bytes of record values; latency in ms (produce: delivery report − "
