@@ -5,6 +5,7 @@
 
 #include "cli/bench/bench_command.h"
 #include "cli/bench/bench_options.h"
+#include "cli/client/commands.h"
 #include "cli/serve.h"
 #include "cli/version.h"
 
@@ -25,7 +26,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> bench_settings;
   CLI::App* bench = sluice::cli::bench::add_bench_subcommand(app, bench_options, bench_settings);
 
-  CLI11_PARSE(app, argc, argv);
+  sluice::cli::client::Action client_action;
+  sluice::cli::client::add_client_commands(app, client_action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(error);
+    // One line, like every other failure of the client commands.
+    std::fprintf(stderr, "sluice: %s (see --help)\n", error.what());
+    return 2;
+  }
+
+  if (client_action) return sluice::cli::client::run_action(client_action);
 
   if (app.got_subcommand(bench)) {
     std::string problem = sluice::cli::bench::finish_options(bench_options, bench_settings);

@@ -1,0 +1,36 @@
+#pragma once
+// The client subcommands of `sluice` (topic, produce, consume, group, config,
+// cluster, records). Each add_* registers its subcommands on `app`; the
+// parse callback of the chosen leaf fills `action`, which main() then runs.
+
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace sluice::cli::client {
+
+struct Action {
+  std::string name;  // "topic describe": prefixes the one-line error
+  std::function<void()> run;
+  explicit operator bool() const { return static_cast<bool>(run); }
+};
+
+void add_topic_commands(CLI::App& app, Action& action);
+void add_produce_command(CLI::App& app, Action& action);
+void add_consume_command(CLI::App& app, Action& action);
+void add_group_commands(CLI::App& app, Action& action);
+void add_config_commands(CLI::App& app, Action& action);
+void add_cluster_commands(CLI::App& app, Action& action);  // cluster info, records delete
+
+inline void add_client_commands(CLI::App& app, Action& action) {
+  add_topic_commands(app, action);
+}
+
+// Runs the chosen command: 0 on success; a CommandError is printed as one
+// line "sluice <name>: <what failed>" on stderr and gives 1.
+int run_action(const Action& action);
+
+}  // namespace sluice::cli::client
