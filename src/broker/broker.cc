@@ -52,6 +52,7 @@ void Broker::handle(const net::ConnectionInfo& connection, std::vector<uint8_t> 
   RequestContext context(std::move(header), connection, owned_frame, std::move(respond));
   const protocol::RequestHeader& request = context.header();
   const ApiHandler* handler = find_handler(request.request_api_key);
+  context.start_timing(api_metrics(request.request_api_key));  // nullptr (not served): not counted
   if (handler == nullptr) {
     const protocol::ApiInfo* api = protocol::find_api(request.request_api_key);
     spdlog::warn("closing connection {} from {}: API {} ({}) is not served by this broker",

@@ -114,6 +114,7 @@ class DelayedFetch final : public DelayedOperation,
       if (read_fully(read.range, out)) {
         records[i] = out;
         at += out.size();
+        plan_[i].partition->metrics().bytes_out->inc(out.size());
       } else {
         read.error = ErrorCode::KAFKA_STORAGE_ERROR;
       }
@@ -141,6 +142,8 @@ class DelayedFetch final : public DelayedOperation,
     }
     std::vector<std::shared_ptr<const void>> keep_alive;
     if (buffer) keep_alive.push_back(std::shared_ptr<const void>(buffer, buffer.get()));
+    for (const auto& read : collected.reads)
+      if (read.error != ErrorCode::NONE) context_.note_error();
     context_.reply(response, std::move(keep_alive));
   }
 

@@ -95,6 +95,9 @@ void produce_partition(Broker& broker, const std::string& topic, const ProduceRe
       out.record_errors.push_back({*appended.record_error_index, appended.error_message, {}});
     return fail(out, appended.error, std::move(appended.error_message));
   }
+  const cluster::TopicMetrics& metrics = partition->metrics();
+  metrics.bytes_in->inc(bytes.size());
+  metrics.messages_in->inc(static_cast<uint64_t>(appended.next_offset - appended.base_offset));
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
@@ -114,6 +117,7 @@ void answer_when_durable(Broker& broker, RequestContext context, ProduceResponse
     auto done = [wait, topic = flushed.topic_index, partition = flushed.partition_index](Status status) {
       std::lock_guard lock(wait->mutex);
       if (!status) {
+        wait->context.note_error();
         PartitionResponse& out = wait->response.responses[topic].partition_responses[partition];
         fail(out, status.code() == Errc::offset_out_of_range ? ErrorCode::NOT_LEADER_OR_FOLLOWER
                                                              : ErrorCode::KAFKA_STORAGE_ERROR,
@@ -156,6 +160,7 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
                  context.connection().connection_id, context.connection().peer_address);
     return context.close_connection();
   }
+  if (any_error) context.note_error();
   if (to_flush.empty()) return context.reply(response);
   answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
 }

@@ -3,10 +3,16 @@
 // connection, the frame it came in (decoded `records` views point into it),
 // and the way back. A handler answers exactly once: reply(), reply_none()
 // (acks=0 Produce) or close_connection().
+//
+// Metrics: once start_timing() named the API's series, answering records
+// the latency and, for an answer carrying an error, an error
+// (request_metrics.h).
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
+#include "broker/request_metrics.h"
 #include "net/request.h"
 #include "protocol/protocol.h"
 
@@ -46,16 +52,46 @@ class RequestContext {
                                      response_header);
     response.encode(out.body, version);
     out.keep_alive = std::move(keep_alive);
+    if constexpr (requires { response.error_code != 0; })
+      if (response.error_code != 0) note_error();
+    finish_timing();
     respond_(std::move(out));
   }
-  void reply_none() { respond_(net::Response::none()); }
-  void close_connection() { respond_(net::Response::close()); }
+  void reply_none() {
+    finish_timing();
+    respond_(net::Response::none());
+  }
+  void close_connection() {
+    note_error();
+    finish_timing();
+    respond_(net::Response::close());
+  }
+
+  // Counts the request under `metrics` and times it until its answer.
+  void start_timing(const ApiMetrics* metrics) {
+    metrics_ = metrics;
+    if (metrics_ == nullptr) return;
+    metrics_->requests.inc();
+    started_ = std::chrono::steady_clock::now();
+  }
+  // An error the answer's top-level error code does not show (a partition's).
+  void note_error() {
+    if (metrics_ != nullptr && !error_noted_) metrics_->errors.inc();
+    error_noted_ = true;
+  }
 
  private:
+  void finish_timing() {
+    if (metrics_ != nullptr) metrics_->latency.observe(std::chrono::steady_clock::now() - started_);
+  }
+
   protocol::RequestHeader header_;
   net::ConnectionInfo connection_;
   std::shared_ptr<const std::vector<uint8_t>> frame_;
   net::Respond respond_;
+  const ApiMetrics* metrics_ = nullptr;
+  std::chrono::steady_clock::time_point started_;
+  bool error_noted_ = false;
 };
 
 }  // namespace sluice::broker

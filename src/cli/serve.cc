@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "admin/admin_server.h"
 #include "broker/broker.h"
 
 namespace sluice::cli {
@@ -52,6 +53,20 @@ int run_serve(const ServeOptions& options) {
   }
 
   sigset_t stop_signals = block_stop_signals();
+  // The admin port comes up first, so /v1/health answers (503) during
+  // start-up recovery; it turns ready once the broker serves.
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (std::string listener = config->get_string("admin.listener"); !listener.empty()) {
+    auto address = admin::parse_admin_listener(listener);
+    auto started = address ? admin::AdminServer::start(*address)
+                           : Result<std::unique_ptr<admin::AdminServer>>(address.status());
+    if (!started) {
+      spdlog::error("cannot start: {}", started.status().message());
+      return 1;
+    }
+    admin_server = std::move(*started);
+    spdlog::info("admin HTTP on {}:{}", address->host, admin_server->bound_port());
+  }
   auto broker = broker::Broker::open(std::move(config.value()));
   if (!broker) {
     spdlog::error("cannot start: {}", broker.status().message());
@@ -61,6 +76,7 @@ int run_serve(const ServeOptions& options) {
     spdlog::error("cannot start: {}", status.message());
     return 1;
   }
+  if (admin_server) admin_server->attach(**broker);
   auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started_at)
                         .count();
@@ -73,7 +89,9 @@ int run_serve(const ServeOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  if (admin_server) admin_server->detach();  // no admin request touches the broker from here on
   (*broker)->stop();
+  if (admin_server) admin_server->stop();
   broker->reset();
   spdlog::info("stopped cleanly");
   return 0;

@@ -31,9 +31,24 @@ ErrorCode error_code_for(const Status& status) {
   }
 }
 
+TopicMetrics topic_metrics(const std::string& topic) {
+  metrics::Registry& registry = metrics::default_registry();
+  static auto& bytes_in = registry.counter_family("sluice_topic_bytes_in_total",
+                                                  "Record batch bytes appended by Produce, by topic.", {"topic"});
+  static auto& messages_in = registry.counter_family("sluice_topic_messages_in_total",
+                                                     "Records appended by Produce, by topic.", {"topic"});
+  static auto& bytes_out = registry.counter_family("sluice_topic_bytes_out_total",
+                                                   "Record batch bytes returned by Fetch, by topic.", {"topic"});
+  return {&bytes_in.labels({topic}), &messages_in.labels({topic}), &bytes_out.labels({topic})};
+}
+
 Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
                      std::shared_ptr<storage::ManagedLog> log, int32_t local_node_id)
-    : tp_(std::move(tp)), topic_id_(topic_id), log_(std::move(log)), local_node_id_(local_node_id) {
+    : tp_(std::move(tp)),
+      topic_id_(topic_id),
+      log_(std::move(log)),
+      local_node_id_(local_node_id),
+      metrics_(topic_metrics(tp_.topic)) {
   std::lock_guard lock(log_->mutex());
   // A single replica: everything in the log is committed.
   if (log_->usable()) set_high_watermark_locked(log_->log().log_end_offset());

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/error_code.h"
+#include "base/metrics.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
 #include "storage/managed_log.h"
@@ -50,6 +51,17 @@ struct AppendPolicy {
   int64_t timestamp_before_max_ms = INT64_MAX;       // message.timestamp.before.max.ms
   int64_t timestamp_after_max_ms = INT64_MAX;        // message.timestamp.after.max.ms
 };
+
+// Per-topic traffic counters (Kafka's BrokerTopicMetrics), shared by the
+// topic's partitions and resolved once per Partition, so the data path
+// records without a lookup: sluice_topic_bytes_in_total,
+// sluice_topic_messages_in_total, sluice_topic_bytes_out_total {topic}.
+struct TopicMetrics {
+  metrics::Counter* bytes_in;
+  metrics::Counter* messages_in;
+  metrics::Counter* bytes_out;
+};
+TopicMetrics topic_metrics(const std::string& topic);
 
 struct PartitionAppendResult {
   ErrorCode error = ErrorCode::NONE;
@@ -88,6 +100,8 @@ class Partition {
   const storage::TopicPartition& topic_partition() const { return tp_; }
   const Uuid& topic_id() const { return topic_id_; }
   const std::shared_ptr<storage::ManagedLog>& managed_log() const { return log_; }
+  // Recorded by the Produce and Fetch handlers.
+  const TopicMetrics& metrics() const { return metrics_; }
 
   // Takes the leadership state (leader, epoch, ISR) and the append policy
   // from the metadata image. Called by the ReplicaManager.
@@ -162,6 +176,7 @@ class Partition {
   const Uuid topic_id_;
   const std::shared_ptr<storage::ManagedLog> log_;
   const int32_t local_node_id_;
+  const TopicMetrics metrics_;
 
   // Guarded by log_->mutex().
   int32_t leader_id_ = -1;

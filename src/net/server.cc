@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/assert.h"
+#include "base/metrics.h"
 
 namespace sluice::net {
 namespace {
@@ -26,6 +27,21 @@ using Clock = std::chrono::steady_clock;
 // Responses written per gathered write: bounds the iovec count of one writev.
 constexpr size_t responses_per_write_max = 32;
 
+// A listener's series, resolved once at start.
+struct ListenerMetrics {
+  metrics::Gauge* open;
+  metrics::Counter* accepted;
+};
+
+ListenerMetrics listener_metrics(const std::string& listener) {
+  metrics::Registry& registry = metrics::default_registry();
+  auto& open = registry.gauge_family("sluice_connections_open", "Client connections open, by listener.",
+                                     {"listener"});
+  auto& accepted = registry.counter_family("sluice_connections_accepted_total",
+                                           "Client connections accepted, by listener.", {"listener"});
+  return {&open.labels({listener}), &accepted.labels({listener})};
+}
+
 std::string endpoint_text(const tcp::endpoint& endpoint) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
@@ -33,17 +49,22 @@ std::string endpoint_text(const tcp::endpoint& endpoint) {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ConnectionInfo info, const ServerConfig& config,
-             RequestHandler& handler, std::atomic<size_t>& open_count)
+             RequestHandler& handler, std::atomic<size_t>& open_count, metrics::Gauge& open_gauge)
       : socket_(std::move(socket)),
         info_(std::move(info)),
         config_(config),
         handler_(handler),
         open_count_(open_count),
+        open_gauge_(open_gauge),
         idle_timer_(socket_.get_executor()),
         in_flight_wait_(socket_.get_executor()) {
     ++open_count_;
+    open_gauge_.add(1);
   }
-  ~Connection() { --open_count_; }
+  ~Connection() {
+    --open_count_;
+    open_gauge_.sub(1);
+  }
 
   void start() {
     last_activity_ = Clock::now();
@@ -204,6 +225,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ServerConfig& config_;
   RequestHandler& handler_;
   std::atomic<size_t>& open_count_;
+  metrics::Gauge& open_gauge_;
   asio::steady_timer idle_timer_;
   asio::steady_timer in_flight_wait_;
   Clock::time_point last_activity_;
@@ -223,6 +245,7 @@ struct Server::State {
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<uint16_t> bound_ports;
+  std::vector<ListenerMetrics> listener_metrics;  // by listener index
   std::atomic<size_t> open_connections{0};
   std::atomic<uint64_t> next_connection_id{1};
   std::mutex connections_mutex;
@@ -257,8 +280,10 @@ struct Server::State {
     info.connection_id = next_connection_id++;
     info.listener_name = config.listeners[listener_index].name;
     info.peer_address = endpoint_text(socket.remote_endpoint(ignored));
+    const ListenerMetrics& metrics = listener_metrics[listener_index];
+    metrics.accepted->inc();
     auto connection = std::make_shared<Connection>(std::move(socket), std::move(info), config,
-                                                   handler, open_connections);
+                                                   handler, open_connections, *metrics.open);
     {
       std::lock_guard lock(connections_mutex);
       std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
@@ -320,6 +345,7 @@ Status Server::start() {
       return Status(Errc::io_error, "listener " + listener.name + ": cannot listen on " +
                                         endpoint_text(endpoint) + ": " + error.message());
     state_->bound_ports.push_back(acceptor->local_endpoint().port());
+    state_->listener_metrics.push_back(listener_metrics(listener.name));
     state_->acceptors.push_back(std::move(acceptor));
   }
   for (size_t i = 0; i < state_->acceptors.size(); ++i) state_->accept_next(i);

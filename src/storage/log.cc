@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "base/metrics.h"
 #include "record/record_reader.h"
 #include "record/record_set.h"
 #include "storage/segment_swap.h"
@@ -423,12 +424,30 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
   return plan;
 }
 
-Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
-  if (!plan.write_error.is_ok()) return plan.write_error;
+namespace {
+
+Status sync_flush_files(FileSystem& fs, const FlushPlan& plan) {
   for (const auto& file : plan.files)
     if (Status s = file->sync(); !s) return s;
   if (!plan.dir_to_sync.empty()) return fs.sync_dir(plan.dir_to_sync);
   return Status::ok();
+}
+
+}  // namespace
+
+Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
+  if (!plan.write_error.is_ok()) return plan.write_error;
+  static metrics::Counter& flushes =
+      metrics::default_registry().counter("sluice_log_flushes_total", "Log flushes (fsyncs of a log's files).");
+  static metrics::Histogram& flush_seconds = metrics::default_registry().histogram(
+      "sluice_log_flush_duration_seconds", "Time of one log flush: the fsyncs of its files and directory.",
+      metrics::latency_buckets_seconds());
+  if (plan.files.empty() && plan.dir_to_sync.empty()) return Status::ok();
+  auto started = std::chrono::steady_clock::now();
+  Status status = sync_flush_files(fs, plan);
+  flushes.inc();
+  flush_seconds.observe(std::chrono::steady_clock::now() - started);
+  return status;
 }
 
 void Log::complete_flush(const FlushPlan& plan) {

@@ -1,0 +1,180 @@
+#include "admin/admin_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <shared_mutex>
+#include <thread>
+
+#include "admin/collectors.h"
+#include "admin/json_api.h"
+#include "broker/broker.h"
+
+namespace sluice::admin {
+namespace {
+
+// Scrapes and admin calls are few: two workers keep the port responsive
+// without competing with the reactors for the cores.
+constexpr size_t worker_threads = 2;
+// Idle keep-alive connections are dropped after this, which also bounds
+// how long stop() waits for a worker parked on one.
+constexpr time_t keep_alive_timeout_s = 1;
+
+void send_json(httplib::Response& response, const JsonAnswer& answer) {
+  response.status = answer.http_status;
+  response.set_content(answer.body.dump(), "application/json");
+}
+
+}  // namespace
+
+Result<AdminAddress> parse_admin_listener(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return Status(Errc::invalid_value, "admin.listener: expected host:port, got '" + text + "'");
+  AdminAddress address;
+  address.host = text.substr(0, colon);
+  if (address.host.size() >= 2 && address.host.front() == '[' && address.host.back() == ']')
+    address.host = address.host.substr(1, address.host.size() - 2);
+  if (address.host.empty()) address.host = "0.0.0.0";
+  std::string port = text.substr(colon + 1);
+  char* end = nullptr;
+  long number = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || number < 0 || number > 65535)
+    return Status(Errc::invalid_value, "admin.listener: invalid port in '" + text + "'");
+  address.port = static_cast<uint16_t>(number);
+  return address;
+}
+
+struct AdminServer::Impl {
+  httplib::Server http;
+  std::thread thread;
+  std::shared_mutex broker_mutex;  // shared: a request using the broker; unique: attach/detach
+  broker::Broker* broker = nullptr;
+  std::vector<metrics::CollectorHandle> broker_collectors;
+  metrics::CollectorHandle process_collector;
+
+  // Runs `answer` with the broker held, or answers 503 while there is none.
+  template <class Answer>
+  void with_broker(httplib::Response& response, Answer answer) {
+    std::shared_lock lock(broker_mutex);
+    if (broker == nullptr) {
+      send_json(response, error_json(503, "BROKER_NOT_AVAILABLE", "the broker is starting or stopping"));
+      return;
+    }
+    answer(*broker);
+  }
+
+  void route() {
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+      std::shared_lock lock(broker_mutex);  // collectors read the broker
+      response.set_content(metrics::default_registry().render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http.Get("/v1/health", [this](const httplib::Request&, httplib::Response& response) {
+      std::shared_lock lock(broker_mutex);
+      if (broker == nullptr) {
+        send_json(response, {503, {{"status", "starting"}}});
+        return;
+      }
+      send_json(response, {200,
+                           {{"status", "ready"},
+                            {"node_id", broker->config().node_id},
+                            {"cluster_id", broker->metadata_image()->cluster_id}}});
+    });
+    get_json("/v1/cluster", [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
+    get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
+    get_json(R"(/v1/topics/([^/]+))",
+             [](broker::Broker& b, const httplib::Request& request) { return topic_json(b, request.matches[1]); });
+    get_json("/v1/groups", [](broker::Broker& b, const httplib::Request&) { return groups_json(b); });
+    get_json(R"(/v1/groups/([^/]+))",
+             [](broker::Broker& b, const httplib::Request& request) { return group_json(b, request.matches[1]); });
+    http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+      if (response.status == 404 && response.body.empty())
+        send_json(response, error_json(404, "NOT_FOUND", "no endpoint " + request.path));
+    });
+    http.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
+                                  std::exception_ptr error) {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::warn("admin: {} {} failed: {}", request.method, request.path, what);
+      send_json(response, error_json(500, "UNKNOWN_SERVER_ERROR", what));
+    });
+  }
+
+  template <class Build>
+  void get_json(const std::string& pattern, Build build) {
+    http.Get(pattern, [this, build](const httplib::Request& request, httplib::Response& response) {
+      with_broker(response, [&](broker::Broker& b) { send_json(response, build(b, request)); });
+    });
+  }
+};
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminServer::~AdminServer() {
+  detach();
+  stop();
+}
+
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& address) {
+  auto impl = std::make_unique<Impl>();
+  impl->http.new_task_queue = [] { return new httplib::ThreadPool(worker_threads); };
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second broker would share the port instead of failing to start.
+  impl->http.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  impl->http.set_keep_alive_timeout(keep_alive_timeout_s);
+  impl->http.set_read_timeout(std::chrono::seconds(5));
+  impl->http.set_write_timeout(std::chrono::seconds(5));
+  impl->route();
+  int port = address.port;
+  if (address.port == 0) {
+    port = impl->http.bind_to_any_port(address.host);
+    if (port < 0) port = 0;
+  } else if (!impl->http.bind_to_port(address.host, address.port)) {
+    port = 0;
+  }
+  if (port == 0)
+    return Status(Errc::io_error, "admin.listener: cannot listen on " + address.host + ":" +
+                                      std::to_string(address.port) +
+                                      " (port in use or address not local?); set admin.listener to a "
+                                      "free host:port, or empty to disable the admin port");
+  std::unique_ptr<AdminServer> server(new AdminServer(std::move(impl)));
+  server->bound_port_ = static_cast<uint16_t>(port);
+  server->impl_->process_collector = add_process_collector(metrics::default_registry());
+  Impl* running = server->impl_.get();
+  server->impl_->thread = std::thread([running] { running->http.listen_after_bind(); });
+  return server;
+}
+
+void AdminServer::attach(broker::Broker& broker) {
+  std::unique_lock lock(impl_->broker_mutex);
+  impl_->broker = &broker;
+  impl_->broker_collectors.push_back(add_partition_collector(metrics::default_registry(), broker));
+  impl_->broker_collectors.push_back(add_group_collector(metrics::default_registry(), broker));
+}
+
+void AdminServer::detach() {
+  if (!impl_) return;
+  std::unique_lock lock(impl_->broker_mutex);  // waits for requests using the broker
+  impl_->broker_collectors.clear();
+  impl_->broker = nullptr;
+}
+
+void AdminServer::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->http.stop();
+  impl_->thread.join();
+  impl_->process_collector.reset();
+}
+
+}  // namespace sluice::admin
