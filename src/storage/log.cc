@@ -58,6 +58,7 @@ Status Log::load() {
   if (Status s = load_segments(*names); !s) return s;
   recovery_point_ = std::min(options_.recovery_point, log_end_offset());
   if (Status s = recover_segments(); !s) return s;
+  if (Status s = cut_overlapping_segments(); !s) return s;
   recovery_point_ = std::min(recovery_point_, log_end_offset());
   log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
@@ -117,6 +118,21 @@ Status Log::recover_segments() {
       if (Status s = delete_segment(later.base_offset()); !s) return s;
     }
     return purge_deleted_files(true);
+  }
+  return Status::ok();
+}
+
+// A crash can undo the removal of segments a truncation deleted (their
+// renames were not yet dir-synced) while keeping a segment rolled after it:
+// the old segment then runs into the newer one. What it holds from the
+// newer one's base on was truncated away: cut it there.
+Status Log::cut_overlapping_segments() {
+  for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
+    int64_t next_base = std::next(it)->first;
+    if (it->second->next_offset() <= next_base) continue;
+    warn("recovery: " + it->second->log_path() + " runs to offset " + std::to_string(it->second->next_offset()) +
+         ", past the next segment's base " + std::to_string(next_base) + "; truncating it there");
+    if (Status s = it->second->truncate_to(next_base); !s) return s;
   }
   return Status::ok();
 }
@@ -259,6 +275,10 @@ Status Log::delete_segment(int64_t base_offset) {
   SLUICE_ASSERT(it != segments_.end(), "deleting an unknown segment");
   if (Status s = it->second->rename_to_deleted(); !s) return s;
   std::string stem = join_path(options_.dir, segment_file_stem(base_offset));
+  // A segment of the same base deleted within file.delete.delay.ms (the log
+  // was truncated, regrew and rolled there again, or was cleaned again): the
+  // rename above replaced its *.deleted files, so forget their removal.
+  std::erase_if(pending_deletes_, [&](const PendingDelete& p) { return p.path.starts_with(stem + "."); });
   int64_t due = options_.clock->now_ms() + options_.config.file_delete_delay_ms;
   for (const char* suffix : {".log.deleted", ".index.deleted", ".timeindex.deleted"})
     pending_deletes_.push_back({stem + suffix, due});
@@ -349,19 +369,39 @@ Result<std::optional<FoundOffset>> Log::find_by_time(int64_t timestamp_ms) {
     if (segment->max_timestamp().timestamp_ms < timestamp_ms) continue;
     auto location = segment->find_batch_by_timestamp(timestamp_ms);
     if (!location) return location.status();
-    if (!*location) continue;
-    std::vector<uint8_t> batch((*location)->header.size_bytes());
-    auto read = segment->log_file()->pread((*location)->position, batch);
-    if (!read) return read.status();
-    auto reader = record::RecordReader::open(batch);
-    if (!reader) return reader.status();
-    record::Record record;
-    while (reader->next(record)) {
-      if (record.timestamp_ms >= timestamp_ms && record.offset >= log_start_offset_)
-        return std::optional<FoundOffset>(FoundOffset{record.offset, record.timestamp_ms, std::nullopt});
+    // Usually the first batch qualifying by time holds the answer; only a
+    // batch straddling the log start may have its qualifying records below
+    // it, and then the answer is in a later batch of the same segment.
+    for (std::optional<BatchLocation> at = *location; at;) {
+      if (at->header.max_timestamp >= timestamp_ms) {
+        auto found = first_record_at_or_after(*segment, *at, timestamp_ms);
+        if (!found || *found) return found;
+      }
+      uint64_t next_position = at->position + at->header.size_bytes();
+      auto next = segment->read_header_at(next_position);
+      if (!next) return next.status();
+      at.reset();
+      if (*next) at = BatchLocation{next_position, **next};
     }
-    if (!reader->status()) return reader->status();
   }
+  return std::optional<FoundOffset>();
+}
+
+// The first record of the batch at `location` with a timestamp >= timestamp_ms
+// at or after the log start.
+Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segment, const BatchLocation& location,
+                                                                 int64_t timestamp_ms) {
+  std::vector<uint8_t> batch(location.header.size_bytes());
+  auto read = segment.log_file()->pread(location.position, batch);
+  if (!read) return read.status();
+  auto reader = record::RecordReader::open(batch);
+  if (!reader) return reader.status();
+  record::Record record;
+  while (reader->next(record)) {
+    if (record.timestamp_ms >= timestamp_ms && record.offset >= log_start_offset_)
+      return std::optional<FoundOffset>(FoundOffset{record.offset, record.timestamp_ms, std::nullopt});
+  }
+  if (!reader->status()) return reader->status();
   return std::optional<FoundOffset>();
 }
 
@@ -384,6 +424,10 @@ Status Log::truncate_to(int64_t offset) {
   while (segments_.size() > 1 && segments_.rbegin()->first >= offset)
     if (Status s = delete_segment(segments_.rbegin()->first); !s) return s;
   if (Status s = active().truncate_to(offset); !s) return s;
+  // Whole batches go, so the end may fall below the log start (the batch
+  // holding `offset` began below it, or a crash left offsets with no batch
+  // before it): nothing at or above the start is left, restart empty there.
+  if (log_end_offset() < log_start_offset_) return truncate_fully(log_start_offset_);
   recovery_point_ = std::min(recovery_point_, log_end_offset());
   return epoch_cache_->truncate_from_end(log_end_offset());
 }
@@ -536,10 +580,6 @@ Result<bool> Log::replace_segments(std::unique_ptr<Segment> cleaned, const std::
   if (Status s = fs_.sync_dir(options_.dir); !s) return s;
   Status status;
   for (const auto& old : replaced) {
-    // A segment cleaned again within file.delete.delay.ms: its rename below
-    // overwrites the earlier *.deleted files, so forget their pending removal.
-    std::string stem = join_path(options_.dir, segment_file_stem(old.base_offset)) + ".";
-    std::erase_if(pending_deletes_, [&](const PendingDelete& p) { return p.path.starts_with(stem); });
     Status s = delete_segment(old.base_offset);
     if (!s) {
       segments_.erase(old.base_offset);

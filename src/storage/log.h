@@ -211,6 +211,7 @@ class Log {
   Status load();
   Status load_segments(const std::vector<std::string>& names);
   Status recover_segments();
+  Status cut_overlapping_segments();
   Result<bool> recover_segment(Segment& segment);
   Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records, int32_t epoch);
   Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);
@@ -222,6 +223,8 @@ class Log {
   Segment& active() const { return *segments_.rbegin()->second; }
   Segment* segment_for(int64_t offset) const;
   Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
+  Result<std::optional<FoundOffset>> first_record_at_or_after(Segment& segment, const BatchLocation& location,
+                                                              int64_t timestamp_ms);
   void warn(const std::string& line) const { options_.logger(line); }
 
   FileSystem& fs_;
