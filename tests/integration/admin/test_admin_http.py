@@ -9,6 +9,7 @@ import math
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -324,6 +325,44 @@ def test_health_and_unknown_paths(broker_factory):
     assert health["status"] == "ready" and health["node_id"] == 1
     missing = get_json(b.admin_port, "/v1/nothing-here", expect_status=404)
     assert missing["error"] == "NOT_FOUND"
+
+
+def test_health_is_503_until_the_broker_serves(broker_factory):
+    """The admin port binds before the logs are opened: while start-up creates
+    200 partitions of __consumer_offsets, health and the broker endpoints say 503."""
+    port = harness.free_port()
+    b = broker_factory({"admin.listener": f"127.0.0.1:{port}", "offsets.topic.num.partitions": "200"},
+                       start=False)
+    answers = []  # (health status, body, /v1/topics status) until health is 200
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            try:
+                status, _, body = http_get(port, "/v1/health")
+            except OSError:
+                time.sleep(0.005)
+                continue
+            answers.append((status, body, http_get(port, "/v1/topics")[0]))
+            if status == 200:
+                return
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        b.start()
+        poller.join(TIMEOUT_S)
+    finally:
+        stop.set()
+    assert answers and answers[-1][0] == 200, answers[-3:]
+    starting = answers[:-1]
+    assert starting, "no answer before ready: start-up was too quick to observe"
+    for status, body, _ in starting:
+        assert (status, json.loads(body)) == (503, {"status": "starting"})
+    # /v1/topics was asked just after each health answer: 503 too, except
+    # perhaps after the last one (the broker may have become ready between).
+    assert all(topics_status == 503 for _, _, topics_status in starting[:-1])
 
 
 def test_admin_port_in_use_stops_start_up(broker_factory, tmp_path):
