@@ -472,17 +472,36 @@ def cli_json(b, *args):
     return json.loads(p.stdout)
 
 
-def test_json_api_matches_the_cli(broker_factory):
-    if not all(cli_has(c) for c in ("cluster", "topic", "group")):
-        pytest.skip("this build of sluice has no client subcommands yet (issue 7, part 1)")
-    b = admin_broker(broker_factory)
-    topic = create_topic(b)
-    group = unique_topic("grp")
-    produce(b, topic, 30)
-    consume_and_commit(b, topic, group, 30).close()
-    wait_for(lambda: get_json(b.admin_port, f"/v1/groups/{group}")["state"] == "Empty", "the group to empty")
-    assert cli_json(b, "cluster", "info") == get_json(b.admin_port, "/v1/cluster")
-    assert cli_json(b, "topic", "list") == get_json(b.admin_port, "/v1/topics")
-    assert cli_json(b, "topic", "describe", topic) == get_json(b.admin_port, f"/v1/topics/{topic}")
-    assert cli_json(b, "group", "list") == get_json(b.admin_port, "/v1/groups")
-    assert cli_json(b, "group", "describe", group) == get_json(b.admin_port, f"/v1/groups/{group}")
+@pytest.fixture(scope="module")
+def cli_fixture(tmp_path_factory):
+    """One broker with a topic, and a group that consumed and committed, for the CLI comparisons."""
+    b = harness.Broker(str(tmp_path_factory.mktemp("cli-broker")),
+                       {"admin.listener": f"127.0.0.1:{harness.free_port()}",
+                        "group.initial.rebalance.delay.ms": "0"})
+    b.admin_port = int(b.overrides["admin.listener"].rsplit(":", 1)[1])
+    b.start()
+    try:
+        wait_for(lambda: http_get(b.admin_port, "/v1/health")[0] == 200, "health to be 200")
+        topic = create_topic(b)
+        group = unique_topic("grp")
+        produce(b, topic, 30)
+        consume_and_commit(b, topic, group, 30).close()
+        wait_for(lambda: get_json(b.admin_port, f"/v1/groups/{group}")["state"] == "Empty", "the group to empty")
+        yield b, topic, group
+    finally:
+        harness._finish(b, check_clean_exit=True)
+
+
+@pytest.mark.parametrize("cli_args, http_path", [
+    (["cluster", "info"], "/v1/cluster"),
+    (["topic", "list"], "/v1/topics"),
+    (["topic", "describe", "{topic}"], "/v1/topics/{topic}"),
+    (["group", "list"], "/v1/groups"),
+    (["group", "describe", "{group}"], "/v1/groups/{group}"),
+])
+def test_json_api_matches_the_cli(cli_fixture, cli_args, http_path):
+    if not cli_has(cli_args[0]):
+        pytest.skip(f"this build of sluice has no `{cli_args[0]}` subcommand yet (issue 7, part 1)")
+    b, topic, group = cli_fixture
+    args = [a.format(topic=topic, group=group) for a in cli_args]
+    assert cli_json(b, *args) == get_json(b.admin_port, http_path.format(topic=topic, group=group))
