@@ -30,6 +30,20 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 
+def next_batch(consumer, size_max=500):
+    """Up to size_max messages, one poll() at a time: librdkafka 2.0's batch API
+    (consume()) may skip buffered messages when a rebalance lands mid-batch (fixed in
+    librdkafka 2.1), which would look like lost messages."""
+    batch = []
+    msg = consumer.poll(0.2)
+    while msg is not None:
+        batch.append(msg)
+        if len(batch) >= size_max:
+            break
+        msg = consumer.poll(0)
+    return batch
+
+
 def main_confluent(bootstrap, group, topic, assignor, journal_path, session_timeout_ms, instance_id,
                    commit_interval_ms):
     journal = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -85,7 +99,7 @@ def main_confluent(bootstrap, group, topic, assignor, journal_path, session_time
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     while not stopping:
-        batch = consumer.consume(500, 0.2)
+        batch = next_batch(consumer)
         lines = []
         for msg in batch:
             if msg.error():
