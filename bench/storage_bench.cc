@@ -8,10 +8,21 @@
 //     preallocation, to decide whether preallocation pays);
 //   - many producers waiting for acks=all-style durability: batches per fsync;
 //   - read-range lookups by offset and by time;
-//   - the recovery scan of a 256 MiB log after an unclean stop.
+//   - the recovery scan of a 256 MiB log after an unclean stop;
+//   - Fetch's byte path: the ranges Log::read hands out sent to a connected
+//     loopback TCP socket (a thread drains the other end), by pread into a
+//     buffer + write vs sendfile(2) from the segment's descriptor.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
 
 #include <atomic>
 #include <filesystem>
@@ -289,6 +300,163 @@ void BM_recovery_scan_256mib(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
 }
 
+
+// ---- Fetch's byte path: pread+write vs sendfile to a loopback TCP socket ----
+
+double thread_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+// A connected loopback TCP pair; a thread reads (and discards) everything
+// that arrives on the far end and counts it, as a consumer's socket would.
+class DrainedConnection {
+ public:
+  DrainedConnection() {
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(listener, 1) != 0 ||
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      std::abort();
+    sender_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(sender_, reinterpret_cast<sockaddr*>(&address), length) != 0) std::abort();
+    receiver_ = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (receiver_ < 0) std::abort();
+    ::close(listener);
+    int one = 1;
+    ::setsockopt(sender_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // as the broker's sockets
+    drainer_ = std::thread([this] { drain(); });
+  }
+  ~DrainedConnection() {
+    ::shutdown(sender_, SHUT_WR);
+    drainer_.join();
+    ::close(sender_);
+    ::close(receiver_);
+  }
+  int sender() const { return sender_; }
+  // Waits until the drainer has read `total` bytes since the start.
+  void wait_received(uint64_t total) {
+    std::unique_lock lock(mutex_);
+    received_cv_.wait(lock, [&] { return received_ >= total; });
+  }
+  double drainer_cpu_seconds() {
+    std::lock_guard lock(mutex_);
+    return drainer_cpu_;
+  }
+  uint64_t drainer_reads() {
+    std::lock_guard lock(mutex_);
+    return reads_;
+  }
+
+ private:
+  void drain() {
+    std::vector<uint8_t> buffer(1 << 20);
+    double start = thread_cpu_seconds();
+    for (;;) {
+      ssize_t n = ::read(receiver_, buffer.data(), buffer.size());
+      if (n <= 0) return;
+      std::lock_guard lock(mutex_);
+      received_ += static_cast<uint64_t>(n);
+      ++reads_;
+      drainer_cpu_ = thread_cpu_seconds() - start;
+      received_cv_.notify_one();
+    }
+  }
+  int sender_ = -1, receiver_ = -1;
+  std::thread drainer_;
+  std::mutex mutex_;
+  std::condition_variable received_cv_;
+  uint64_t received_ = 0;
+  uint64_t reads_ = 0;
+  double drainer_cpu_ = 0;
+};
+
+// A 256 MiB log (16 KiB batches) and the ranges Log::read hands out walking
+// it from the start with a given max_bytes, as consecutive fetches would.
+struct SendFixture {
+  TempDir dir;
+  PosixFileSystem fs;
+  std::unique_ptr<Log> log;
+  SendFixture() {
+    log = open_log(fs, dir.path() + "/send-0");
+    std::vector<uint8_t> batch = sample_batch();
+    for (int i = 0; i < 16384; ++i) check(log->append_as_leader(batch, 0).status());
+  }
+  std::vector<FileRange> ranges(uint64_t max_bytes) {
+    std::vector<FileRange> out;
+    int64_t offset = 0;
+    while (offset < log->log_end_offset()) {
+      auto read = log->read(offset, max_bytes, INT64_MAX);
+      if (!read || read->range.length == 0) std::abort();
+      out.push_back(read->range);
+      offset = read->next_offset;
+    }
+    return out;
+  }
+  static SendFixture& get() {
+    static SendFixture fixture;
+    return fixture;
+  }
+};
+
+void send_all(int socket, const uint8_t* data, size_t length) {
+  while (length > 0) {
+    ssize_t n = ::write(socket, data, length);
+    if (n <= 0) std::abort();
+    data += n;
+    length -= static_cast<size_t>(n);
+  }
+}
+
+void sendfile_all(int socket, int file, uint64_t position, uint64_t length) {
+  off_t offset = static_cast<off_t>(position);
+  while (length > 0) {
+    ssize_t n = ::sendfile(socket, file, &offset, length);
+    if (n <= 0) std::abort();
+    length -= static_cast<uint64_t>(n);
+  }
+}
+
+// range(0): 0 = pread into a buffer + write, 1 = sendfile from the segment fd;
+// range(1): max_bytes of each Log::read. Each iteration sends the whole
+// 256 MiB log (page cache warm) range by range and waits until the far end
+// has read it all. CPU columns: the sending thread (Google Benchmark's CPU
+// time) and the draining thread (counter drain_cpu_ms per iteration).
+void BM_send_ranges_to_socket(benchmark::State& state) {
+  const bool use_sendfile = state.range(0) != 0;
+  const uint64_t max_bytes = static_cast<uint64_t>(state.range(1));
+  SendFixture& fixture = SendFixture::get();
+  std::vector<FileRange> ranges = fixture.ranges(max_bytes);
+  uint64_t bytes_per_pass = 0;
+  for (const FileRange& range : ranges) bytes_per_pass += range.length;
+  std::vector<uint8_t> buffer(max_bytes);
+  DrainedConnection connection;
+  uint64_t sent = 0;
+  for (auto _ : state) {
+    for (const FileRange& range : ranges) {
+      if (use_sendfile) {
+        sendfile_all(connection.sender(), range.file->native_handle(), range.position, range.length);
+      } else {
+        auto n = range.file->pread(range.position, std::span<uint8_t>(buffer.data(), range.length));
+        if (!n || *n != range.length) std::abort();
+        send_all(connection.sender(), buffer.data(), range.length);
+      }
+    }
+    sent += bytes_per_pass;
+    connection.wait_received(sent);
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(sent));
+  state.counters["ranges"] = static_cast<double>(ranges.size());
+  state.counters["drain_cpu_ms"] = connection.drainer_cpu_seconds() * 1e3 / iterations;
+  state.counters["drain_reads"] = static_cast<double>(connection.drainer_reads()) / iterations;
+  state.SetLabel(use_sendfile ? "sendfile" : "pread+write");
+}
+
 }  // namespace
 
 BENCHMARK(BM_plain_write_loop)->Unit(benchmark::kMillisecond)->Iterations(8)->Repetitions(3)->ReportAggregatesOnly();
@@ -300,3 +468,6 @@ BENCHMARK(BM_group_commit_producers)->Args({1, 1})->Args({8, 1})->Args({8, 8})->
 BENCHMARK(BM_read_range_by_offset);
 BENCHMARK(BM_find_offset_by_time);
 BENCHMARK(BM_recovery_scan_256mib)->Unit(benchmark::kMillisecond)->Iterations(3);
+// Interleave pread/sendfile runs: --benchmark_filter=BM_send --benchmark_enable_random_interleaving=true
+BENCHMARK(BM_send_ranges_to_socket)->Args({0, 1 << 20})->Args({1, 1 << 20})->Args({0, 64 << 10})->Args({1, 64 << 10})
+    ->Unit(benchmark::kMillisecond)->Iterations(4)->Repetitions(5)->UseRealTime();
