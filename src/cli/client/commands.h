@@ -27,6 +27,8 @@ void add_cluster_commands(CLI::App& app, Action& action);  // cluster info, reco
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
+  add_produce_command(app, action);
+  add_consume_command(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

@@ -34,7 +34,8 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
 }  // namespace
 
 KafkaHandle make_client(const ConnectionOptions& options, Role role,
-                        const std::vector<std::pair<std::string, std::string>>& defaults) {
+                        const std::vector<std::pair<std::string, std::string>>& defaults,
+                        const std::function<void(rd_kafka_conf_t*)>& customize) {
   bench::KafkaConf conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", options.bootstrap_servers);
   // A broker that never answers fails the first request within --timeout.
@@ -43,6 +44,7 @@ KafkaHandle make_client(const ConnectionOptions& options, Role role,
   std::map<std::string, std::string> settings = parse_settings(options.raw_settings, "-X");
   for (const auto& [key, value] : settings) set(conf.get(), key, value);
   if (settings.count("debug") == 0) rd_kafka_conf_set_log_cb(conf.get(), drop_log_line);
+  if (customize) customize(conf.get());
   std::string error;
   bench::ClientRole bench_role = role == Role::kProducer   ? bench::ClientRole::kProducer
                                  : role == Role::kConsumer ? bench::ClientRole::kConsumer

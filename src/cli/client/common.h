@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -51,8 +52,10 @@ enum class Role { kProducer, kConsumer, kAdmin };
 // A librdkafka client for `role`: bootstrap, `defaults`, then the -X settings
 // (which win). librdkafka's own log lines are dropped unless -X debug is set,
 // so a failure is reported once, by the command.
+// `customize` may install callbacks (delivery reports, rebalances).
 KafkaHandle make_client(const ConnectionOptions& options, Role role,
-                        const std::vector<std::pair<std::string, std::string>>& defaults = {});
+                        const std::vector<std::pair<std::string, std::string>>& defaults = {},
+                        const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
 // "key=value" split at the first '='; CommandError naming `flag` otherwise.
 std::pair<std::string, std::string> split_setting(const std::string& setting, const char* flag);

@@ -30,7 +30,11 @@ void Table::print() const {
   for (const auto& row : rows_) print_row(row, false);
 }
 
-void print_json(const Json& document) { std::printf("%s\n", document.dump(2).c_str()); }
+void print_json(const Json& document, bool one_line) {
+  // Keys and values are bytes: anything not UTF-8 is replaced, never fatal.
+  std::string text = document.dump(one_line ? -1 : 2, ' ', false, Json::error_handler_t::replace);
+  std::printf("%s\n", text.c_str());
+}
 
 std::string join_ints(const std::vector<int32_t>& values) {
   std::string text;

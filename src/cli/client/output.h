@@ -25,8 +25,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Pretty-printed JSON document, one trailing newline.
-void print_json(const Json& document);
+// A JSON document, pretty-printed or on one line, then a newline.
+void print_json(const Json& document, bool one_line = false);
 
 // "1,2,3" for replica lists and the like.
 std::string join_ints(const std::vector<int32_t>& values);

@@ -3,7 +3,10 @@ effect checked through an independent client (confluent-kafka-python's AdminClie
 Producer and Consumer, or kcat), `--json` output parsed; and the one-line errors."""
 
 import json
+import select
+import signal
 import subprocess
+import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -122,3 +125,115 @@ def test_unreachable_broker_and_bad_flags():
         assert_one_line_error(p, "reach", dead)
     assert_one_line_error(sluice(None, "topic", "list", "--no-such-flag", check=False), "no-such-flag")
     assert_one_line_error(sluice(None, "topic", "create", check=False), "topic")
+
+
+# --- produce / consume ---
+
+def read_all(broker, topic, expected, partitions=None):
+    """Every message of `topic` from the beginning, by an independent confluent consumer."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "check",
+                         "enable.auto.commit": False, "enable.partition.eof": False})
+    parts = partitions if partitions is not None else \
+        list(consumer.list_topics(topic, timeout=TIMEOUT_S).topics[topic].partitions)
+    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+    got = []
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(got) < expected and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            got.append(message)
+    consumer.close()
+    return got
+
+
+def test_produce_keys_headers_partition(module_broker):
+    topic = create_topic(module_broker, partitions=3)
+    lines = b"".join(f"k{i}|value {i}\n".encode() for i in range(20))
+    out = sluice(module_broker, "produce", topic, "--key-separator", "|", "-H", "source=cli",
+                 "-H", "run=7", "-p", "2", "--acks", "1", input_bytes=lines).stdout
+    assert b"20" in out
+    got = read_all(module_broker, topic, 20)
+    assert len(got) == 20
+    assert all(m.partition() == 2 for m in got)
+    assert [(m.key(), m.value()) for m in got] == [(f"k{i}".encode(), f"value {i}".encode()) for i in range(20)]
+    assert all(m.headers() == [("source", b"cli"), ("run", b"7")] for m in got)
+
+
+def test_produce_file_compressed_read_by_kcat(module_broker, tmp_path):
+    topic = create_topic(module_broker, partitions=2)
+    path = tmp_path / "lines.txt"
+    path.write_text("".join(f"line-{i}\n" for i in range(5000)))
+    sluice(module_broker, "produce", topic, "--file", str(path), "--compression", "zstd")
+    out = harness.run([harness.kcat_bin(), "-b", module_broker.bootstrap, "-C", "-t", topic, "-o",
+                       "beginning", "-e", "-q", "-f", "%s\n"], timeout_s=60).stdout.decode().split()
+    assert sorted(out) == sorted(f"line-{i}" for i in range(5000))
+
+
+def produce_confluent(broker, topic, count, partitions, timestamp_ms=None, prefix="v"):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i in range(count):
+        extra = {"timestamp": timestamp_ms} if timestamp_ms is not None else {}
+        producer.produce(topic, key=f"key{i}".encode(), value=f"{prefix}{i}".encode(),
+                         partition=i % partitions, headers=[("n", str(i).encode())], **extra)
+    assert producer.flush(TIMEOUT_S) == 0
+
+
+def test_consume_json_and_format(module_broker):
+    topic = create_topic(module_broker, partitions=2)
+    produce_confluent(module_broker, topic, 10, partitions=2)
+    out = sluice(module_broker, "consume", topic, "--from-beginning", "-n", "10", "--json").stdout
+    records = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(records) == 10
+    by_value = {r["value"]: r for r in records}
+    for i in range(10):
+        r = by_value[f"v{i}"]
+        assert r["key"] == f"key{i}" and r["partition"] == i % 2 and r["offset"] == i // 2
+        assert r["headers"] == [{"key": "n", "value": str(i)}]
+        assert r["timestamp"] > 0
+    formatted = sluice(module_broker, "consume", topic, "-p", "1", "--offset", "3", "-n", "2",
+                       "--format", "%k=%v@%p:%o [%h]\\n").stdout.decode().splitlines()
+    assert formatted == ["key7=v7@1:3 [n=7]", "key9=v9@1:4 [n=9]"]
+
+
+def test_consume_from_time(module_broker):
+    topic = create_topic(module_broker, partitions=1)
+    now_ms = int(time.time() * 1000)
+    produce_confluent(module_broker, topic, 3, partitions=1, timestamp_ms=now_ms - 3_600_000, prefix="old")
+    produce_confluent(module_broker, topic, 3, partitions=1, timestamp_ms=now_ms, prefix="new")
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ms / 1000 - 60))
+    out = sluice(module_broker, "consume", topic, "--from-time", since, "-n", "3").stdout.decode().split()
+    assert out == ["new0", "new1", "new2"]
+
+
+def test_consume_follows_until_interrupted(module_broker):
+    topic = create_topic(module_broker, partitions=1)
+    proc = subprocess.Popen([harness.sluice_bin(), "consume", topic, "-b", module_broker.bootstrap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # It starts at the end: keep producing until a line comes through.
+        producer = Producer({"bootstrap.servers": module_broker.bootstrap})
+        first = None
+        deadline = time.monotonic() + TIMEOUT_S
+        while first is None and time.monotonic() < deadline:
+            producer.produce(topic, value=b"ping")
+            producer.flush(TIMEOUT_S)
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                first = proc.stdout.readline()
+        assert first == b"ping\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_produce_consume_errors(module_broker):
+    missing = harness.unique_topic("missing")
+    assert_one_line_error(sluice(module_broker, "produce", missing, input_bytes=b"x\n", check=False), missing)
+    assert_one_line_error(sluice(module_broker, "consume", missing, "-n", "1", check=False), missing)
+    topic = create_topic(module_broker)
+    assert_one_line_error(sluice(module_broker, "produce", topic, "--key-separator", ":",
+                                 input_bytes=b"no separator\n", check=False), "separator")
+    assert_one_line_error(sluice(module_broker, "consume", topic, "-n", "0", check=False), "count")
