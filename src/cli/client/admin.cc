@@ -59,6 +59,15 @@ int topic_partition_count(rd_kafka_t* client, const ConnectionOptions& options,
   return count;
 }
 
+Watermarks query_watermarks(rd_kafka_t* client, const ConnectionOptions& options,
+                            const std::string& topic, int32_t partition) {
+  Watermarks marks;
+  check(rd_kafka_query_watermark_offsets(client, topic.c_str(), partition, &marks.log_start,
+                                         &marks.log_end, options.timeout_ms()),
+        "offsets of " + topic + "-" + std::to_string(partition));
+  return marks;
+}
+
 std::string describe_topic_error(rd_kafka_resp_err_t err, const char* message,
                                  const std::string& topic) {
   if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return "unknown topic '" + topic + "'";

@@ -37,6 +37,14 @@ void require_reachable(rd_kafka_t* client, const ConnectionOptions& options);
 int topic_partition_count(rd_kafka_t* client, const ConnectionOptions& options,
                           const std::string& topic);
 
+// A partition's log start offset and high watermark.
+struct Watermarks {
+  int64_t log_start = -1;
+  int64_t log_end = -1;
+};
+Watermarks query_watermarks(rd_kafka_t* client, const ConnectionOptions& options,
+                            const std::string& topic, int32_t partition);
+
 // Kafka's error for a topic name in a per-topic result: "unknown topic" in
 // the words kafka-topics.sh uses.
 std::string describe_topic_error(rd_kafka_resp_err_t err, const char* message,

@@ -81,16 +81,13 @@ Json describe_partitions_json(rd_kafka_t* client, const ConnectionOptions& optio
             [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
   Json list = Json::array();
   for (const auto& partition : partitions) {
-    int64_t low = -1, high = -1;
-    check(rd_kafka_query_watermark_offsets(client, topic.name->c_str(), partition.partition_index,
-                                           &low, &high, options.timeout_ms()),
-          "offsets of " + *topic.name + "-" + std::to_string(partition.partition_index));
+    Watermarks marks = query_watermarks(client, options, *topic.name, partition.partition_index);
     list.push_back({{"partition", partition.partition_index},
                     {"leader", partition.leader_id},
                     {"replicas", partition.replica_nodes},
                     {"isr", partition.isr_nodes},
-                    {"log_start_offset", low},
-                    {"log_end_offset", high}});
+                    {"log_start_offset", marks.log_start},
+                    {"log_end_offset", marks.log_end}});
   }
   return list;
 }

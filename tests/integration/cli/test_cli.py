@@ -237,3 +237,104 @@ def test_produce_consume_errors(module_broker):
     assert_one_line_error(sluice(module_broker, "produce", topic, "--key-separator", ":",
                                  input_bytes=b"no separator\n", check=False), "separator")
     assert_one_line_error(sluice(module_broker, "consume", topic, "-n", "0", check=False), "count")
+
+
+# --- group ---
+
+def committed(broker, group, topic, partitions):
+    """The group's committed offsets as an independent client (OffsetFetch) sees them."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    try:
+        got = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=TIMEOUT_S)
+        return {tp.partition: tp.offset for tp in got}
+    finally:
+        consumer.close()
+
+
+def group_member(broker, group, topic):
+    """A confluent consumer that joined `group` and owns partitions (heartbeats in background)."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "client.id": "cli-test-member"})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + TIMEOUT_S
+    while not consumer.assignment() and time.monotonic() < deadline:
+        consumer.poll(0.2)
+    assert consumer.assignment(), "member never got an assignment"
+    return consumer
+
+
+def test_group_describe_lag_and_members(module_broker):
+    topic = create_topic(module_broker, partitions=3)
+    group = harness.unique_topic("grp")
+    # 2 per partition consumed, so every partition has a committed offset (lag is
+    # only defined where one exists); then 8 more per partition, 6 more consumed.
+    # sluice consume -g commits what it printed when it exits.
+    produce_confluent(module_broker, topic, 6, partitions=3)
+    sluice(module_broker, "consume", topic, "-g", group, "--from-beginning", "-n", "6")
+    produce_confluent(module_broker, topic, 24, partitions=3)
+    sluice(module_broker, "consume", topic, "-g", group, "-n", "6")
+    offsets = committed(module_broker, group, topic, 3)
+    consumed = sum(max(0, o) for o in offsets.values())
+    assert consumed == 12
+    described = sluice_json(module_broker, "group", "describe", group)
+    assert described["group_id"] == group and described["state"] == "Empty"
+    assert described["members"] == []
+    assert described["total_lag"] == 30 - consumed
+    for row in described["offsets"]:
+        assert row["topic"] == topic and row["log_end_offset"] == 10
+        assert row["committed_offset"] == offsets[row["partition"]]
+        assert row["lag"] == 10 - offsets[row["partition"]]
+    listed = sluice_json(module_broker, "group", "list")
+    assert [g["group_id"] for g in listed] == sorted(g["group_id"] for g in listed)
+    assert {"group_id": group, "state": "Empty", "protocol_type": "consumer"} in listed
+
+    member = group_member(module_broker, group, topic)
+    try:
+        active = sluice_json(module_broker, "group", "describe", group)
+        assert active["state"] == "Stable" and active["protocol"] == "range"
+        assert len(active["members"]) == 1
+        m = active["members"][0]
+        assert m["client_id"] == "cli-test-member" and m["group_instance_id"] is None
+        assert sorted(a["partition"] for a in m["assignments"]) == [0, 1, 2]
+        assert active["coordinator"] == 1
+        # Kafka refuses to reset the offsets of a group with members: so does sluice.
+        p = sluice(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-earliest",
+                   "--execute", check=False)
+        assert_one_line_error(p, group, "active")
+        assert committed(module_broker, group, topic, 3) == offsets
+        assert_one_line_error(sluice(module_broker, "group", "delete", group, check=False), group)
+    finally:
+        member.close()
+
+
+def test_group_reset_offsets_and_delete(module_broker):
+    topic = create_topic(module_broker, partitions=2)
+    base_ms = int(time.time() * 1000) - 600_000
+    producer = Producer({"bootstrap.servers": module_broker.bootstrap})
+    for i in range(20):  # 10 per partition, one second apart per partition
+        producer.produce(topic, value=b"x", partition=i % 2, timestamp=base_ms + (i // 2) * 1000)
+    assert producer.flush(TIMEOUT_S) == 0
+    group = harness.unique_topic("grp")
+    sluice(module_broker, "consume", topic, "-g", group, "--from-beginning", "-n", "20")
+    assert committed(module_broker, group, topic, 2) == {0: 10, 1: 10}
+
+    plan = sluice_json(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-earliest")
+    assert [(r["partition"], r["current_offset"], r["new_offset"]) for r in plan] == [(0, 10, 0), (1, 10, 0)]
+    assert committed(module_broker, group, topic, 2) == {0: 10, 1: 10}  # dry run: nothing moved
+
+    sluice(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute")
+    assert committed(module_broker, group, topic, 2) == {0: 0, 1: 0}
+    sluice(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-offset", "4", "--execute")
+    assert committed(module_broker, group, topic, 2) == {0: 4, 1: 4}
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base_ms + 6000) / 1000)) + f".{(base_ms + 6000) % 1000:03d}Z"
+    sluice(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-datetime", at, "--execute")
+    assert committed(module_broker, group, topic, 2) == {0: 6, 1: 6}
+    sluice(module_broker, "group", "reset-offsets", group, "--topic", topic, "--to-latest", "--execute")
+    assert committed(module_broker, group, topic, 2) == {0: 10, 1: 10}
+    assert sluice_json(module_broker, "group", "describe", group)["total_lag"] == 0
+
+    sluice(module_broker, "group", "delete", group)
+    assert group not in [g["group_id"] for g in sluice_json(module_broker, "group", "list")]
+    assert group not in [g.id for g in admin(module_broker).list_groups(timeout=TIMEOUT_S)]
+    assert_one_line_error(sluice(module_broker, "group", "describe", group, check=False), group)
