@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench clean
+.PHONY: all deps configure build run test fuzz bench soak-storage clean
 
 all: build
 
@@ -31,6 +31,17 @@ fuzz: deps
 
 bench: build
 	@bench/run-micro.sh $(BUILD_DIR)
+
+# The storage model test (ctest runs 100 cases on seed 1) with many random
+# seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).
+# A failure prints RapidCheck's RC_PARAMS="reproduce=..." string.
+soak-storage: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target storage_model_test
+	@for round in $$(seq 1 $(or $(SOAK_ROUNDS),10)); do \
+	  seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+	  echo "soak-storage round $$round: RC_PARAMS=\"max_success=2000 seed=$$seed\""; \
+	  RC_PARAMS="max_success=2000 seed=$$seed" $(BUILD_DIR)/tests/unit/storage/storage_model_test --gtest_brief=1 || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz

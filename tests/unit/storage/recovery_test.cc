@@ -167,6 +167,68 @@ TEST(MemoryCrash, NewLogNeverFlushedComesBackEmpty) {
   EXPECT_TRUE(*dir->create_log(tp, Uuid{}));
 }
 
+// The model test's shrunk counterexample (soak, seed 2962923303): rolls
+// whose directory entries a leader-epoch checkpoint made durable survive a
+// crash empty, while the batches they held did not. The log then has offsets
+// [start, first batch) that no batch holds; reads skip them, and truncating
+// into them ends at the base offset of the empty segment holding the target
+// (the model had assumed the log start). Then the log keeps working.
+TEST(MemoryCrash, TruncatingIntoEmptySegmentsACrashLeftEndsAtTheirBase) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  h.config.segment_bytes = 600;
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  // Each append is one ~400-byte batch: a roll before every one after the
+  // first. A new epoch with each writes the epoch checkpoint, which syncs the
+  // directory, before that append rolls: the entries of segments 5 and 10
+  // become durable, not 15's.
+  for (int32_t epoch = 1; epoch <= 4; ++epoch) append(*log, 5, 50, epoch);
+  ASSERT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 5, 10, 15}));
+  dir.reset();
+  fs.simulate_crash(CrashMode::drop_unsynced);
+
+  dir = h.open_ok();
+  log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_start_offset(), 0);
+  EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 5, 10}));
+  EXPECT_EQ(log->log_end_offset(), 10);  // the empty active segment's base
+  EXPECT_TRUE(all_base_offsets(*log).empty());
+  EXPECT_EQ(append(*log, 3, 50, 5), 12);
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{10}));
+
+  // Offset 7 lies in the empty segment [5, 10): the end becomes 5, not the
+  // log start 0 and not 7; later segments are gone.
+  ASSERT_TRUE(log->truncate_to(7));
+  EXPECT_EQ(log->log_end_offset(), 5);
+  EXPECT_EQ(log->log_start_offset(), 0);
+  EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 5}));
+  EXPECT_TRUE(all_base_offsets(*log).empty());
+  EXPECT_TRUE(log->epoch_entries().empty() || log->epoch_entries().back().start_offset < 5);
+
+  // It keeps working: appends continue at 5, survive a flush, a crash and a
+  // clean restart, and reads from the start skip the empty segment.
+  EXPECT_EQ(append(*log, 2, 50, 6), 6);
+  ASSERT_TRUE(log->flush());
+  dir.reset();
+  fs.simulate_crash(CrashMode::drop_unsynced);
+  dir = h.open_ok();
+  log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_end_offset(), 7);
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{5}));
+  ASSERT_TRUE(dir->close());
+  dir.reset();
+  dir = h.open_ok();
+  log = dir->find(tp);
+  EXPECT_TRUE(dir->had_clean_shutdown());
+  EXPECT_EQ(log->log_end_offset(), 7);
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{5}));
+}
+
 // Real files in a temp dir.
 class FileRecoveryTest : public ::testing::Test {
  protected:
