@@ -14,6 +14,9 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <type_traits>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +38,32 @@ constexpr U to_big_endian(U value) {
 }
 
 using Bytes = std::span<const uint8_t>;
+
+// An allocator that default-initialises: a buffer a read is about to fill
+// (a request frame from the socket) is not zero-filled first, which cost 5%
+// of the broker's CPU on 1 MiB produce requests.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    std::construct_at(p, std::forward<Args>(args)...);
+  }
+};
+
+// One request frame as read from a connection.
+using FrameBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
 
 class WireReader {
  public:

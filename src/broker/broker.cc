@@ -37,9 +37,9 @@ void Broker::stop() {
   close_data_path();
 }
 
-void Broker::handle(const net::ConnectionInfo& connection, std::vector<uint8_t> frame,
+void Broker::handle(const net::ConnectionInfo& connection, FrameBuffer frame,
                     net::Respond respond) {
-  auto owned_frame = std::make_shared<const std::vector<uint8_t>>(std::move(frame));
+  auto owned_frame = std::make_shared<const FrameBuffer>(std::move(frame));
   WireReader reader(*owned_frame);
   protocol::RequestHeader header;
   Status status = protocol::decode_request_header(reader, header);

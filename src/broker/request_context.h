@@ -21,7 +21,7 @@ namespace sluice::broker {
 class RequestContext {
  public:
   RequestContext(protocol::RequestHeader header, net::ConnectionInfo connection,
-                 std::shared_ptr<const std::vector<uint8_t>> frame, net::Respond respond)
+                 std::shared_ptr<const FrameBuffer> frame, net::Respond respond)
       : header_(std::move(header)),
         connection_(std::move(connection)),
         frame_(std::move(frame)),
@@ -32,7 +32,7 @@ class RequestContext {
   const net::ConnectionInfo& connection() const { return connection_; }
   // Owner of the request bytes, for responses or deferred work that keep
   // views into them.
-  const std::shared_ptr<const std::vector<uint8_t>>& frame() const { return frame_; }
+  const std::shared_ptr<const FrameBuffer>& frame() const { return frame_; }
 
   // Encodes the response header and `response` in the request's version.
   // Bytes `response` references externally are kept alive by `keep_alive`.
@@ -87,7 +87,7 @@ class RequestContext {
 
   protocol::RequestHeader header_;
   net::ConnectionInfo connection_;
-  std::shared_ptr<const std::vector<uint8_t>> frame_;
+  std::shared_ptr<const FrameBuffer> frame_;
   net::Respond respond_;
   const ApiMetrics* metrics_ = nullptr;
   std::chrono::steady_clock::time_point started_;

@@ -59,7 +59,7 @@ class RequestHandler {
   // Called on the connection's reactor thread, in arrival order. `respond`
   // must be called exactly once; it may outlive the connection (a response
   // for a closed connection is dropped).
-  virtual void handle(const ConnectionInfo& connection, std::vector<uint8_t> frame,
+  virtual void handle(const ConnectionInfo& connection, FrameBuffer frame,
                       Respond respond) = 0;
 };
 

@@ -94,7 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static awaitable<void> read_loop(std::shared_ptr<Connection> self) {
     try {
       while (!self->closed_) {
-        std::optional<std::vector<uint8_t>> frame = co_await self->read_frame();
+        std::optional<FrameBuffer> frame = co_await self->read_frame();
         if (!frame) break;
         while (self->slots_.size() >= static_cast<size_t>(
                                           self->config_.max_in_flight_requests_per_connection) &&
@@ -115,7 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // One request frame, or nullopt when the peer closed or sent a bad size.
-  awaitable<std::optional<std::vector<uint8_t>>> read_frame() {
+  awaitable<std::optional<FrameBuffer>> read_frame() {
     uint8_t size_bytes[4];
     co_await asio::async_read(socket_, asio::buffer(size_bytes), use_awaitable);
     WireReader size_reader(size_bytes);
@@ -127,13 +127,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
           info_.connection_id, info_.peer_address, size, config_.socket_request_max_bytes);
       co_return std::nullopt;
     }
-    std::vector<uint8_t> frame(static_cast<size_t>(size));
+    FrameBuffer frame(static_cast<size_t>(size));
     co_await asio::async_read(socket_, asio::buffer(frame), use_awaitable);
     last_activity_ = Clock::now();
     co_return frame;
   }
 
-  void dispatch(std::vector<uint8_t> frame) {
+  void dispatch(FrameBuffer frame) {
     uint64_t sequence = first_sequence_ + slots_.size();
     slots_.emplace_back();
     std::weak_ptr<Connection> weak = weak_from_this();

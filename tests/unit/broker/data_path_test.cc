@@ -108,7 +108,9 @@ class DataPathTest : public ::testing::Test {
     WireWriter writer;
     encode_request_header(writer, header);
     request.encode(writer, version);
-    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"}, writer.to_vector(), answers.respond());
+    std::vector<uint8_t> frame = writer.to_vector();
+    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"}, FrameBuffer(frame.begin(), frame.end()),
+                    answers.respond());
   }
 
   template <class Response>

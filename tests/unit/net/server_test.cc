@@ -20,7 +20,7 @@ namespace {
 // back until release_delayed(), so later requests complete first.
 class EchoHandler : public RequestHandler {
  public:
-  void handle(const ConnectionInfo&, std::vector<uint8_t> frame, Respond respond) override {
+  void handle(const ConnectionInfo&, FrameBuffer frame, Respond respond) override {
     Response response;
     response.body.write_raw(Bytes(frame));
     if (!frame.empty() && frame[0] == 'D') {
