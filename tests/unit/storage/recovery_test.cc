@@ -366,5 +366,122 @@ TEST_F(FileRecoveryTest, LaterSegmentsAfterACorruptOneAreDeleted) {
   expect_consistent(*log);
 }
 
+// Checkpoints written long before the stop: the recovery point and log
+// start in the files are older than the log. Recovery re-validates from the
+// stale recovery point (so a corrupt batch flushed after it is still found),
+// the log start falls back to the checkpointed one (DeleteRecords after the
+// checkpoint is not durable, as in Kafka), and the log keeps working.
+TEST_F(FileRecoveryTest, StaleCheckpointsRecoverExactlyTheValidPrefix) {
+  h_.config.segment_bytes = 1000;  // 3 batches of 4 records per segment
+  const uint64_t batch = batch_bytes();
+  std::vector<int64_t> bases;
+  {
+    auto dir = h_.open_ok();
+    Log* log = *dir->create_log(tp, Uuid{});
+    for (int i = 0; i < 6; ++i) append(*log, 4, 60);
+    ASSERT_TRUE(log->flush());
+    ASSERT_TRUE(log->set_log_start_offset(4));
+    ASSERT_TRUE(dir->write_checkpoints());  // recovery point 24, log start 4
+    for (int i = 0; i < 14; ++i) append(*log, 4, 60);
+    ASSERT_TRUE(log->flush());
+    ASSERT_TRUE(log->set_log_start_offset(10));  // never checkpointed; keeps segment 0
+    EXPECT_EQ(log->recovery_point(), 80);
+    bases = log->segment_base_offsets();
+  }  // no close: unclean, the checkpoint files still say 24 and 4
+  ASSERT_EQ(bases, (std::vector<int64_t>{0, 12, 24, 36, 48, 60, 72}));
+  // Corrupt the batch at offset 52 (second batch of segment 48), above the
+  // stale recovery point but below the one the log had reached.
+  {
+    const std::string path = h_.root + "/events-0/" + segment_file_stem(48) + ".log";
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(batch + 70));
+    file.put('\x42');
+  }
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(dir->had_clean_shutdown());
+  EXPECT_EQ(log->log_end_offset(), 52);
+  EXPECT_EQ(log->log_start_offset(), 4);
+  EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 12, 24, 36, 48}));
+  EXPECT_TRUE(h_.logged("truncated " + std::to_string(2 * batch) + " bytes from offset 52"));  // batches 52 and 56
+  EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48}));
+  EXPECT_LE(log->recovery_point(), 52);
+  // It keeps working: appends continue at 52, lookups by offset find them,
+  // and a clean restart keeps exactly this.
+  EXPECT_EQ(append(*log, 4, 60), 55);
+  auto read = log->read(53, 1, INT64_MAX);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 52);
+  ASSERT_TRUE(dir->close());
+  dir.reset();
+  dir = h_.open_ok();
+  log = dir->find(tp);
+  EXPECT_TRUE(dir->had_clean_shutdown());
+  EXPECT_EQ(log->log_end_offset(), 56);
+  EXPECT_EQ(log->log_start_offset(), 4);
+  expect_consistent(*log);
+}
+
+// The other way round: a recovery-point checkpoint above the log, after a
+// truncation that was never checkpointed. Recovery must not trust it: the
+// garbage written after the truncated end is found and cut.
+TEST_F(FileRecoveryTest, RecoveryPointAboveTheTruncatedLogIsNotTrusted) {
+  {
+    auto dir = h_.open_ok();
+    Log* log = *dir->create_log(tp, Uuid{});
+    for (int i = 0; i < 20; ++i) append(*log, 4, 60);
+    ASSERT_TRUE(log->flush());
+    ASSERT_TRUE(dir->write_checkpoints());  // recovery point 80
+    ASSERT_TRUE(log->truncate_to(40));
+    ASSERT_TRUE(log->flush());
+  }
+  {
+    std::ofstream file(segment_path(".log"), std::ios::app | std::ios::binary);
+    file << std::string(100, '\x07');
+  }
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_end_offset(), 40);
+  EXPECT_TRUE(h_.logged("truncated 100 bytes from offset 40"));
+  expect_consistent(*log);
+  EXPECT_EQ(append(*log, 4, 60), 43);
+}
+
+// Index files deleted or overwritten with well-formed but wrong entries
+// (increasing offsets, in-range positions that are not batch starts), after
+// an unclean stop: every read still returns whole, valid batches holding the
+// offset asked for, and time lookups still find the right offset.
+TEST_F(FileRecoveryTest, DeletedTimeIndexAndMisleadingOffsetIndexAfterUncleanStop) {
+  write_log(20, false);
+  std::filesystem::remove(segment_path(".timeindex"));
+  {
+    std::ofstream index(segment_path(".index"), std::ios::binary | std::ios::trunc);
+    for (int32_t i = 1; i <= 8; ++i) {
+      const int32_t relative = i * 9, position = i * 333;  // inside batches
+      for (int32_t value : {relative, position})
+        for (int shift = 24; shift >= 0; shift -= 8) index.put(static_cast<char>((value >> shift) & 0xff));
+    }
+  }
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_end_offset(), 80);
+  for (int64_t offset = 0; offset < 80; ++offset) {
+    auto read = log->read(offset, 1, INT64_MAX);
+    ASSERT_TRUE(read) << read.status().to_string();
+    auto headers = testing::batches_in(read->range);
+    ASSERT_EQ(headers.size(), 1u) << "offset " << offset;
+    EXPECT_EQ(headers.front().base_offset, offset / 4 * 4);
+  }
+  auto found = log->find_offset_for_timestamp(1002);
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->offset, 2);
+  EXPECT_TRUE(std::filesystem::exists(segment_path(".timeindex")));
+  expect_consistent(*log);
+}
+
 }  // namespace
 }  // namespace sluice::storage
