@@ -30,6 +30,8 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_produce_command(app, action);
   add_consume_command(app, action);
   add_group_commands(app, action);
+  add_config_commands(app, action);
+  add_cluster_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

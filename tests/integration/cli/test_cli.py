@@ -338,3 +338,67 @@ def test_group_reset_offsets_and_delete(module_broker):
     assert group not in [g["group_id"] for g in sluice_json(module_broker, "group", "list")]
     assert group not in [g.id for g in admin(module_broker).list_groups(timeout=TIMEOUT_S)]
     assert_one_line_error(sluice(module_broker, "group", "describe", group, check=False), group)
+
+
+# --- config / cluster / records ---
+
+def test_cluster_info(module_broker):
+    info = sluice_json(module_broker, "cluster", "info")
+    metadata = admin(module_broker).list_topics(timeout=TIMEOUT_S)
+    assert info["cluster_id"] == metadata.cluster_id and info["cluster_id"]
+    assert info["controller_id"] == metadata.controller_id == 1
+    assert info["brokers"] == [{"id": b.id, "host": b.host, "port": b.port, "rack": None}
+                               for b in metadata.brokers.values()]
+    table = sluice(module_broker, "cluster", "info").stdout.decode()
+    assert metadata.cluster_id in table and str(module_broker.port) in table
+
+
+def test_config_get_and_set(module_broker):
+    topic = create_topic(module_broker)
+    sluice(module_broker, "config", "set", "--topic", topic, "--config", "retention.bytes=424242",
+           "--config", "max.message.bytes=500000")
+    independent = topic_configs(module_broker, topic)
+    assert independent["retention.bytes"] == "424242" and independent["max.message.bytes"] == "500000"
+    got = {e["name"]: e for e in sluice_json(module_broker, "config", "get", "--topic", topic)}
+    assert {name: e["value"] for name, e in got.items()} == independent
+    assert got["retention.bytes"]["source"] == "DYNAMIC_TOPIC_CONFIG"
+    sluice(module_broker, "config", "set", "--topic", topic, "--delete-config", "retention.bytes")
+    assert topic_configs(module_broker, topic)["retention.bytes"] == "-1"
+
+    broker_resource = ConfigResource("broker", "1")
+
+    def broker_value(name):
+        client = admin(module_broker)
+        return client.describe_configs([broker_resource])[broker_resource].result(timeout=TIMEOUT_S)[name].value
+
+    sluice(module_broker, "config", "set", "--broker", "1", "--config", "log.retention.ms=7200000")
+    assert broker_value("log.retention.ms") == "7200000"
+    got = {e["name"]: e["value"] for e in sluice_json(module_broker, "config", "get", "--broker", "1")}
+    assert got["log.retention.ms"] == "7200000"
+    sluice(module_broker, "config", "set", "--broker", "1", "--delete-config", "log.retention.ms")
+    assert broker_value("log.retention.ms") != "7200000"
+
+    assert_one_line_error(sluice(module_broker, "config", "set", "--topic", topic, "--config",
+                                 "retention.ms=soon", check=False), "retention.ms", "soon")
+    assert_one_line_error(sluice(module_broker, "config", "get", "--topic", "no-such-topic", check=False),
+                          "no-such-topic")
+    assert_one_line_error(sluice(module_broker, "config", "get", check=False), "--topic")
+
+
+def test_records_delete_moves_log_start(module_broker):
+    topic = create_topic(module_broker, partitions=2)
+    produce_confluent(module_broker, topic, 20, partitions=2)
+    out = sluice(module_broker, "records", "delete", f"{topic}:0:4", f"{topic}:1:-1").stdout.decode()
+    consumer = Consumer({"bootstrap.servers": module_broker.bootstrap, "group.id": "check"})
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S) == (4, 10)
+        assert consumer.get_watermark_offsets(TopicPartition(topic, 1), timeout=TIMEOUT_S) == (10, 10)
+    finally:
+        consumer.close()
+    assert [line.split() for line in out.splitlines()[1:]] == [[topic, "0", "4"], [topic, "1", "10"]]
+    described = sluice_json(module_broker, "topic", "describe", topic)
+    assert [p["log_start_offset"] for p in described["partitions"]] == [4, 10]
+    assert_one_line_error(sluice(module_broker, "records", "delete", f"{topic}:0:99", check=False),
+                          "OFFSET_OUT_OF_RANGE")
+    assert_one_line_error(sluice(module_broker, "records", "delete", f"{topic}:zero", check=False),
+                          "TOPIC:PARTITION:OFFSET")
