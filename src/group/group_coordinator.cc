@@ -513,9 +513,9 @@ protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::Heartbea
   Group* group = find_group(request.group_id);
   if (group == nullptr || group->state == GroupState::dead || group->state == GroupState::empty)
     return answer(ErrorCode::UNKNOWN_MEMBER_ID);
+  // A stale generation is ILLEGAL_GENERATION in every state, as in Kafka: a
+  // cooperative client then knows its partitions are lost, not just moving.
   ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
-  if (code == ErrorCode::ILLEGAL_GENERATION && group->state == GroupState::preparing_rebalance)
-    code = ErrorCode::REBALANCE_IN_PROGRESS;  // the member must rejoin either way
   if (code != ErrorCode::NONE) return answer(code);
   Member& member = group->members.at(request.member_id);
   member.session_deadline = now() + ms(member.session_timeout_ms);

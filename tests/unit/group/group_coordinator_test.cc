@@ -281,6 +281,7 @@ TEST_F(GroupTest, SessionTimeoutRemovesMemberAndRebalancesTheRest) {
   EXPECT_EQ(heartbeat(first, 2), err(ErrorCode::UNKNOWN_MEMBER_ID));
   EXPECT_EQ(coordinator->state_of("g"), GroupState::preparing_rebalance);
   EXPECT_EQ(heartbeat(second, 2), err(ErrorCode::REBALANCE_IN_PROGRESS));
+  EXPECT_EQ(heartbeat(second, 1), err(ErrorCode::ILLEGAL_GENERATION)) << "a stale generation, even mid-rebalance";
   Slot<JoinGroupResponse> rejoin;
   join(rejoin, second);
   ASSERT_EQ(rejoin.calls, 1);
