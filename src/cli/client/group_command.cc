@@ -211,6 +211,7 @@ void describe_group(const GroupOptions& options) {
 
 void delete_group(const GroupOptions& options) {
   KafkaHandle client = make_client(options.connection, Role::kAdmin);
+  require_reachable(client.get(), options.connection);
   AdminEvent event = admin_call(client.get(), options.connection, "delete group '" + options.group + "'",
                                 [&](rd_kafka_AdminOptions_t* admin_options, rd_kafka_queue_t* queue) {
     rd_kafka_DeleteGroup_t* group = rd_kafka_DeleteGroup_new(options.group.c_str());

@@ -156,6 +156,7 @@ void create_topic(const TopicOptions& options) {
     check(rd_kafka_NewTopic_set_config(topic, key.c_str(), value.c_str()), "config " + key);
   }
   KafkaHandle client = make_client(options.connection, Role::kAdmin);
+  require_reachable(client.get(), options.connection);
   AdminEvent event = admin_call(client.get(), options.connection, "create topic '" + options.topic + "'",
                                 [&](rd_kafka_AdminOptions_t* admin_options, rd_kafka_queue_t* queue) {
     rd_kafka_CreateTopics(client.get(), &topic, 1, admin_options, queue);
@@ -168,6 +169,7 @@ void create_topic(const TopicOptions& options) {
 
 void delete_topic(const TopicOptions& options) {
   KafkaHandle client = make_client(options.connection, Role::kAdmin);
+  require_reachable(client.get(), options.connection);
   rd_kafka_DeleteTopic_t* topic = rd_kafka_DeleteTopic_new(options.topic.c_str());
   AdminEvent event = admin_call(client.get(), options.connection, "delete topic '" + options.topic + "'",
                                 [&](rd_kafka_AdminOptions_t* admin_options, rd_kafka_queue_t* queue) {

@@ -120,9 +120,18 @@ def test_topic_errors_are_one_line(module_broker):
 
 def test_unreachable_broker_and_bad_flags():
     dead = f"127.0.0.1:{harness.free_port()}"
-    for args in (["topic", "list"], ["topic", "describe", "x"], ["topic", "create", "x"]):
-        p = sluice(None, *args, "-b", dead, "--timeout", "2", check=False)
+    commands = (["topic", "list"], ["topic", "describe", "x"], ["topic", "create", "x"],
+                ["topic", "delete", "x"], ["topic", "alter", "x", "--config", "retention.ms=1"],
+                ["topic", "add-partitions", "x", "1"], ["produce", "x"], ["consume", "x", "-n", "1"],
+                ["group", "list"], ["group", "describe", "g"], ["group", "delete", "g"],
+                ["group", "reset-offsets", "g", "--topic", "x", "--to-earliest"],
+                ["config", "get", "--topic", "x"], ["config", "set", "--broker", "1", "--config", "a=b"],
+                ["cluster", "info"], ["records", "delete", "x:0:1"])
+    for args in commands:
+        started = time.monotonic()
+        p = sluice(None, *args, "-b", dead, "--timeout", "1", input_bytes=b"line\n", check=False)
         assert_one_line_error(p, "reach", dead)
+        assert time.monotonic() - started < 15, f"{args}: the 1 s timeout took {time.monotonic() - started:.1f} s"
     assert_one_line_error(sluice(None, "topic", "list", "--no-such-flag", check=False), "no-such-flag")
     assert_one_line_error(sluice(None, "topic", "create", check=False), "topic")
 
