@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench soak-storage clean
+.PHONY: all deps configure build run test fuzz bench bench-groups soak-storage clean
 
 all: build
 
@@ -31,6 +31,10 @@ fuzz: deps
 
 bench: build
 	@bench/run-micro.sh $(BUILD_DIR)
+
+# Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
+bench-groups: build
+	@/usr/bin/python3 bench/group_bench.py --sluice $(BUILD_DIR)/sluice
 
 # The storage model test (ctest runs 100 cases on seed 1) with many random
 # seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).
