@@ -7,13 +7,16 @@
 //     ~1 MiB, and a raw write+fdatasync loop (with and without fallocate
 //     preallocation, to decide whether preallocation pays);
 //   - many producers waiting for acks=all-style durability: batches per fsync;
-//   - read-range lookups by offset and by time;
-//   - the recovery scan of a 256 MiB log after an unclean stop;
+//   - read-range lookups by offset and by time, on one segment and on a log of
+//     hundreds or thousands of segments;
+//   - the recovery scan of a 256 MiB and a 1 GiB log after an unclean stop;
+//   - memory (RSS) and descriptors per open segment;
 //   - Fetch's byte path: the ranges Log::read hands out sent to a connected
 //     loopback TCP socket (a thread drains the other end), by pread into a
 //     buffer + write vs sendfile(2) from the segment's descriptor.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
@@ -27,6 +30,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -69,10 +73,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-std::unique_ptr<Log> open_log(FileSystem& fs, const std::string& dir, bool clean = true) {
+std::unique_ptr<Log> open_log(FileSystem& fs, const std::string& dir, bool clean = true,
+                              uint64_t segment_bytes = 512ull << 20) {
   LogOptions options;
   options.dir = dir;
-  options.config.segment_bytes = 512ull << 20;
+  options.config.segment_bytes = segment_bytes;
   options.clean_shutdown = clean;
   options.logger = [](std::string_view) {};
   auto log = Log::open(fs, std::move(options));
@@ -301,6 +306,150 @@ void BM_recovery_scan_256mib(benchmark::State& state) {
 }
 
 
+// ---- Lookups on a log of many segments ----
+
+// The same 64 MiB (4096 batches, 65536 offsets) in segments of
+// `segment_bytes`: 256 KiB gives 274 segments, 64 KiB gives 1366.
+struct ManySegmentsFixture {
+  TempDir dir;
+  PosixFileSystem fs;
+  std::unique_ptr<Log> log;
+  explicit ManySegmentsFixture(uint64_t segment_bytes) {
+    log = open_log(fs, dir.path() + "/many-0", true, segment_bytes);
+    for (int i = 0; i < 4096; ++i) {
+      std::vector<uint8_t> batch = sample_batch(1700000000000 + i * 16);
+      check(log->append_as_leader(batch, 0).status());
+    }
+  }
+  static ManySegmentsFixture& get(uint64_t segment_bytes) {
+    static std::map<uint64_t, std::unique_ptr<ManySegmentsFixture>> fixtures;
+    auto& fixture = fixtures[segment_bytes];
+    if (!fixture) fixture = std::make_unique<ManySegmentsFixture>(segment_bytes);
+    return *fixture;
+  }
+};
+
+// range(0) = segment.bytes; the range from a random offset, up to range(1)
+// bytes: 1 = the lookup alone (segment, index, the batch holding the
+// offset); 1 MiB = a Fetch's partition range, which also walks the batch
+// headers up to the limit so the range ends on a whole batch.
+void BM_read_by_offset_segments(benchmark::State& state) {
+  Log& log = *ManySegmentsFixture::get(static_cast<uint64_t>(state.range(0))).log;
+  const auto max_bytes = static_cast<uint64_t>(state.range(1));
+  std::mt19937_64 random(7);
+  for (auto _ : state) {
+    auto read = log.read(static_cast<int64_t>(random() % 65536), max_bytes, INT64_MAX);
+    benchmark::DoNotOptimize(read->range.length);
+  }
+  state.counters["segments"] = static_cast<double>(log.segment_count());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// range(0) = segment.bytes; ListOffsets by a random timestamp.
+void BM_find_by_time_segments(benchmark::State& state) {
+  Log& log = *ManySegmentsFixture::get(static_cast<uint64_t>(state.range(0))).log;
+  std::mt19937_64 random(7);
+  for (auto _ : state) {
+    auto found = log.find_offset_for_timestamp(1700000000000 + static_cast<int64_t>(random() % 65536));
+    benchmark::DoNotOptimize(found);
+  }
+  state.counters["segments"] = static_cast<double>(log.segment_count());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---- Recovery per GiB ----
+
+// Syncs every file of `dir` and drops its pages from the page cache
+// (posix_fadvise DONTNEED: only these files, nobody else's cache).
+void evict_from_page_cache(const std::string& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) std::abort();
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+// Open after an unclean stop with no recovery point: 1 GiB in four 256 MiB
+// segments, all re-read, CRC-checked and re-indexed. range(0) = 0: page
+// cache warm; 1: the log's files evicted first (read from the disk).
+void BM_recovery_scan_1gib(benchmark::State& state) {
+  const bool cold = state.range(0) != 0;
+  PosixFileSystem fs;
+  TempDir dir;
+  std::string path = dir.path() + "/recover-0";
+  std::vector<uint8_t> batch = sample_batch();
+  uint64_t bytes = 0;
+  {
+    auto log = open_log(fs, path, true, 256ull << 20);
+    while (bytes < (1ull << 30)) {
+      check(log->append_as_leader(batch, 0).status());
+      bytes += batch.size();
+    }
+  }
+  for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      evict_from_page_cache(path);
+      state.ResumeTiming();
+    }
+    auto log = open_log(fs, path, /*clean=*/false, 256ull << 20);
+    if (static_cast<uint64_t>(log->size_bytes()) != bytes) std::abort();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+// ---- Memory per open segment ----
+
+uint64_t resident_bytes() {
+  long pages_total = 0, pages_resident = 0;
+  FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr || std::fscanf(statm, "%ld %ld", &pages_total, &pages_resident) != 2) std::abort();
+  std::fclose(statm);
+  return static_cast<uint64_t>(pages_resident) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+size_t open_descriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+// range(0) segments of 4 batches (64 KiB, 16 index entries each): written,
+// closed cleanly, then the RSS and descriptor growth of opening the log
+// (clean: no scan; range(1) = 1: unclean, every segment re-scanned).
+void BM_memory_per_open_segment(benchmark::State& state) {
+  const int segments = static_cast<int>(state.range(0));
+  const bool clean = state.range(1) == 0;
+  PosixFileSystem fs;
+  TempDir dir;
+  std::string path = dir.path() + "/memory-0";
+  std::vector<uint8_t> batch = sample_batch();
+  {
+    auto log = open_log(fs, path, true, 4 * batch.size());
+    for (int i = 0; i < segments * 4; ++i) check(log->append_as_leader(batch, 0).status());
+    check(log->close());
+  }
+  double rss_per_segment = 0, heap_per_segment = 0, fds_per_segment = 0;
+  for (auto _ : state) {
+    const uint64_t rss_before = resident_bytes();
+    const size_t heap_before = ::mallinfo2().uordblks;
+    const size_t fds_before = open_descriptors();
+    auto log = open_log(fs, path, clean, 4 * batch.size());
+    const uint64_t rss_after = resident_bytes();
+    const size_t heap_after = ::mallinfo2().uordblks;
+    const size_t fds_after = open_descriptors();
+    if (log->segment_count() != static_cast<size_t>(segments)) std::abort();
+    rss_per_segment = (static_cast<double>(rss_after) - static_cast<double>(rss_before)) / segments;
+    heap_per_segment = (static_cast<double>(heap_after) - static_cast<double>(heap_before)) / segments;
+    fds_per_segment = static_cast<double>(fds_after - fds_before) / segments;
+  }
+  state.counters["rss_bytes_per_segment"] = rss_per_segment;
+  state.counters["heap_bytes_per_segment"] = heap_per_segment;
+  state.counters["fds_per_segment"] = fds_per_segment;
+}
+
 // ---- Fetch's byte path: pread+write vs sendfile to a loopback TCP socket ----
 
 double thread_cpu_seconds() {
@@ -468,6 +617,11 @@ BENCHMARK(BM_group_commit_producers)->Args({1, 1})->Args({8, 1})->Args({8, 8})->
 BENCHMARK(BM_read_range_by_offset);
 BENCHMARK(BM_find_offset_by_time);
 BENCHMARK(BM_recovery_scan_256mib)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_read_by_offset_segments)->ArgsProduct({{512 << 20, 256 << 10, 64 << 10}, {1, 1 << 20}})
+    ->Repetitions(3)->ReportAggregatesOnly();
+BENCHMARK(BM_find_by_time_segments)->Arg(512 << 20)->Arg(256 << 10)->Arg(64 << 10)->Repetitions(3)->ReportAggregatesOnly();
+BENCHMARK(BM_recovery_scan_1gib)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2)->Repetitions(3)->UseRealTime();
+BENCHMARK(BM_memory_per_open_segment)->Args({1000, 0})->Args({1000, 1})->Args({5000, 0})->Iterations(1)->Unit(benchmark::kMillisecond);
 // Interleave pread/sendfile runs: --benchmark_filter=BM_send --benchmark_enable_random_interleaving=true
 BENCHMARK(BM_send_ranges_to_socket)->Args({0, 1 << 20})->Args({1, 1 << 20})->Args({0, 64 << 10})->Args({1, 64 << 10})
     ->Unit(benchmark::kMillisecond)->Iterations(4)->Repetitions(5)->UseRealTime();
