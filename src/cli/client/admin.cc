@@ -161,8 +161,7 @@ void alter_configs_incrementally(const ConnectionOptions& options, ConfigResourc
   request.resources.push_back(resource);
   std::string servers =
       type == ConfigResource::kBroker ? broker_address(options, name) : options.bootstrap_servers;
-  WireConnection connection(servers, options.timeout_ms());
-  protocol::IncrementalAlterConfigsResponse response = connection.call(request);
+  protocol::IncrementalAlterConfigsResponse response = WireConnection::open(options, servers)->call(request);
   for (const auto& answer : response.responses) {
     if (answer.error_code == 0) continue;
     if (answer.error_code == to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)) {

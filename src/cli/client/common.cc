@@ -54,6 +54,11 @@ KafkaHandle make_client(const ConnectionOptions& options, Role role,
   return client;
 }
 
+void validate_client_settings(const ConnectionOptions& options) {
+  bench::KafkaConf conf(rd_kafka_conf_new());
+  for (const auto& [key, value] : parse_settings(options.raw_settings, "-X")) set(conf.get(), key, value);
+}
+
 std::pair<std::string, std::string> split_setting(const std::string& setting, const char* flag) {
   size_t equals = setting.find('=');
   if (equals == std::string::npos || equals == 0) {

@@ -57,6 +57,10 @@ KafkaHandle make_client(const ConnectionOptions& options, Role role,
                         const std::vector<std::pair<std::string, std::string>>& defaults = {},
                         const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
+// Applies the -X settings to a throw-away configuration, so a bad property
+// fails the same way on the paths that do not go through librdkafka.
+void validate_client_settings(const ConnectionOptions& options);
+
 // "key=value" split at the first '='; CommandError naming `flag` otherwise.
 std::pair<std::string, std::string> split_setting(const std::string& setting, const char* flag);
 std::map<std::string, std::string> parse_settings(const std::vector<std::string>& settings,

@@ -108,6 +108,19 @@ WireConnection::WireConnection(const std::string& servers, int timeout_ms)
   learn_api_versions();
 }
 
+std::unique_ptr<WireConnection> WireConnection::open(const ConnectionOptions& options,
+                                                     const std::string& servers) {
+  validate_client_settings(options);
+  auto settings = parse_settings(options.raw_settings, "-X");
+  auto protocol = settings.find("security.protocol");
+  if (protocol != settings.end() && protocol->second != "plaintext" && protocol->second != "PLAINTEXT") {
+    throw CommandError("topic ids, racks and config changes need a PLAINTEXT listener (librdkafka 2.0 "
+                       "has no API for them), not security.protocol=" + protocol->second);
+  }
+  return std::make_unique<WireConnection>(servers.empty() ? options.bootstrap_servers : servers,
+                                          options.timeout_ms());
+}
+
 WireConnection::~WireConnection() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -176,7 +189,7 @@ std::vector<uint8_t> WireConnection::round_trip(const std::vector<uint8_t>& requ
 
 protocol::MetadataResponse fetch_metadata(const ConnectionOptions& options,
                                           const std::optional<std::vector<std::string>>& topics) {
-  WireConnection connection(options.bootstrap_servers, options.timeout_ms());
+  std::unique_ptr<WireConnection> connection = WireConnection::open(options);
   protocol::MetadataRequest request;
   request.allow_auto_topic_creation = false;
   if (topics) {
@@ -189,7 +202,7 @@ protocol::MetadataResponse fetch_metadata(const ConnectionOptions& options,
   } else {
     request.topics = std::nullopt;
   }
-  return connection.call(request);
+  return connection->call(request);
 }
 
 std::string uuid_to_base64url(const Uuid& uuid) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,12 @@ namespace sluice::cli::client {
 
 class WireConnection {
  public:
+  // The connection for `options`: its bootstrap servers (or `servers` when
+  // given), after checking -X (a bad property, or a security protocol other
+  // than PLAINTEXT, is a CommandError).
+  static std::unique_ptr<WireConnection> open(const ConnectionOptions& options,
+                                              const std::string& servers = "");
+
   // Connects to the first reachable "host:port" of a comma-separated list
   // within `timeout_ms` each, and learns its API versions. CommandError when
   // none answers.

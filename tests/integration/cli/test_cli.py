@@ -133,6 +133,9 @@ def test_unreachable_broker_and_bad_flags():
         assert_one_line_error(p, "reach", dead)
         assert time.monotonic() - started < 15, f"{args}: the 1 s timeout took {time.monotonic() - started:.1f} s"
     assert_one_line_error(sluice(None, "topic", "list", "--no-such-flag", check=False), "no-such-flag")
+    assert_one_line_error(sluice(None, "topic", "list", "-X", "no.such.property=1", check=False),
+                          "no.such.property")
+    assert_one_line_error(sluice(None, "topic", "list", "-X", "novalue", check=False), "key=value")
     assert_one_line_error(sluice(None, "topic", "create", check=False), "topic")
 
 
@@ -280,7 +283,8 @@ def test_group_describe_lag_and_members(module_broker):
     # only defined where one exists); then 8 more per partition, 6 more consumed.
     # sluice consume -g commits what it printed when it exits.
     produce_confluent(module_broker, topic, 6, partitions=3)
-    sluice(module_broker, "consume", topic, "-g", group, "--from-beginning", "-n", "6")
+    sluice(module_broker, "consume", topic, "-g", group, "--from-beginning", "-n", "6",
+           "-X", "client.id=cli-lag-test")  # librdkafka properties pass through
     produce_confluent(module_broker, topic, 24, partitions=3)
     sluice(module_broker, "consume", topic, "-g", group, "-n", "6")
     offsets = committed(module_broker, group, topic, 3)
