@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <shared_mutex>
 #include <thread>
@@ -51,6 +52,7 @@ Result<AdminAddress> parse_admin_listener(const std::string& text) {
 struct AdminServer::Impl {
   httplib::Server http;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
   std::shared_mutex broker_mutex;  // shared: a request using the broker; unique: attach/detach
   broker::Broker* broker = nullptr;
   std::vector<metrics::CollectorHandle> broker_collectors;
@@ -152,7 +154,14 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& addr
   server->bound_port_ = static_cast<uint16_t>(port);
   server->impl_->process_collector = add_process_collector(metrics::default_registry());
   Impl* running = server->impl_.get();
-  server->impl_->thread = std::thread([running] { running->http.listen_after_bind(); });
+  server->impl_->thread = std::thread([running] {
+    running->http.listen_after_bind();
+    running->listen_returned = true;
+  });
+  // httplib's stop() does nothing until the listening loop has begun: wait
+  // for it, so that a stop() right after start() cannot miss it.
+  while (!running->http.is_running() && !running->listen_returned)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return server;
 }
 
