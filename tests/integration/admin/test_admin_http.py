@@ -487,7 +487,12 @@ def cli_fixture(tmp_path_factory):
         produce(b, topic, 30)
         consume_and_commit(b, topic, group, 30).close()
         wait_for(lambda: get_json(b.admin_port, f"/v1/groups/{group}")["state"] == "Empty", "the group to empty")
-        yield b, topic, group
+        # A second group stays Stable, its member owning every partition.
+        active_group = unique_topic("active")
+        member = consume_and_commit(b, topic, active_group, 30)
+        produce(b, topic, 6)
+        yield b, {"topic": topic, "group": group, "active_group": active_group}
+        member.close()
     finally:
         harness._finish(b, check_clean_exit=True)
 
@@ -498,10 +503,13 @@ def cli_fixture(tmp_path_factory):
     (["topic", "describe", "{topic}"], "/v1/topics/{topic}"),
     (["group", "list"], "/v1/groups"),
     (["group", "describe", "{group}"], "/v1/groups/{group}"),
+    (["group", "describe", "{active_group}"], "/v1/groups/{active_group}"),
 ])
 def test_json_api_matches_the_cli(cli_fixture, cli_args, http_path):
     if not cli_has(cli_args[0]):
         pytest.skip(f"this build of sluice has no `{cli_args[0]}` subcommand yet (issue 7, part 1)")
-    b, topic, group = cli_fixture
-    args = [a.format(topic=topic, group=group) for a in cli_args]
-    assert cli_json(b, *args) == get_json(b.admin_port, http_path.format(topic=topic, group=group))
+    b, names = cli_fixture
+    http = get_json(b.admin_port, http_path.format(**names))
+    assert cli_json(b, *[a.format(**names) for a in cli_args]) == http
+    if "active_group" in cli_args[-1]:
+        assert http["state"] == "Stable" and len(http["members"]) == 1 and http["total_lag"] == 6
