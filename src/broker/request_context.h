@@ -38,12 +38,14 @@ class RequestContext {
   // Bytes `response` references externally are kept alive by `keep_alive`.
   template <class Response>
   void reply(const Response& response,
-             std::vector<std::shared_ptr<const void>> keep_alive = {}) {
-    reply_in_version(response, header_.request_api_version, std::move(keep_alive));
+             std::vector<std::shared_ptr<const void>> keep_alive = {},
+             std::vector<net::FileSlice> file_slices = {}) {
+    reply_in_version(response, header_.request_api_version, std::move(keep_alive), std::move(file_slices));
   }
   template <class Response>
   void reply_in_version(const Response& response, int16_t version,
-                        std::vector<std::shared_ptr<const void>> keep_alive = {}) {
+                        std::vector<std::shared_ptr<const void>> keep_alive = {},
+                        std::vector<net::FileSlice> file_slices = {}) {
     net::Response out;
     protocol::ResponseHeader response_header;
     response_header.correlation_id = header_.correlation_id;
@@ -52,6 +54,7 @@ class RequestContext {
                                      response_header);
     response.encode(out.body, version);
     out.keep_alive = std::move(keep_alive);
+    out.file_slices = std::move(file_slices);
     if constexpr (requires { response.error_code != 0; })
       if (response.error_code != 0) note_error();
     finish_timing();

@@ -22,11 +22,29 @@
 
 namespace sluice::net {
 
+// Bytes a response sends straight from an open file with sendfile(2), not
+// through a user-space buffer (Fetch's record sets). The body holds them as a
+// write_external range of `length` bytes at file_slice_placeholder(): the
+// connection sends the response's file slices, in order, where the body's
+// placeholder ranges are. The descriptor's owner goes in keep_alive.
+struct FileSlice {
+  int fd = -1;
+  int64_t position = 0;
+  size_t length = 0;
+};
+
+// The address every file slice's placeholder range starts at: a read-only
+// mapping of zeros, never sent, as long as the largest slice (Kafka's int32
+// byte limits). Anything that reads a body as memory sees zeros, not garbage.
+const uint8_t* file_slice_placeholder();
+constexpr size_t file_slice_length_max = size_t{1} << 31;
+
 // One answer. `body` is the response header + message (no size prefix: net
 // writes it). Bytes referenced by `body.write_external` must stay alive until
 // the response is written: `keep_alive` holds their owners.
 struct Response {
   WireWriter body;
+  std::vector<FileSlice> file_slices;  // in body order, see FileSlice
   std::vector<std::shared_ptr<const void>> keep_alive;
   bool send = true;               // false: nothing is written (Produce with acks=0)
   bool close_after = false;       // close the connection once this is written

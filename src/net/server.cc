@@ -2,21 +2,39 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+
 #include <asio.hpp>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <array>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "base/assert.h"
 #include "base/metrics.h"
 
 namespace sluice::net {
+
+const uint8_t* file_slice_placeholder() {
+  // Reserved address space only (no memory): reads see zero pages.
+  static const uint8_t* const zeros = [] {
+    void* mapped = ::mmap(nullptr, file_slice_length_max, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                          -1, 0);
+    SLUICE_ASSERT(mapped != MAP_FAILED, "cannot reserve the file slice placeholder range");
+    return static_cast<const uint8_t*>(mapped);
+  }();
+  return zeros;
+}
+
 namespace {
 
 using asio::awaitable;
@@ -185,6 +203,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     self->writing_ = false;
   }
 
+  // Writes the responses with gathered writes, switching to sendfile for
+  // each file slice where the body holds its placeholder.
   awaitable<bool> write_responses(std::vector<Response>& ready) {
     std::vector<std::array<uint8_t, 4>> size_prefixes(ready.size());
     std::vector<asio::const_buffer> buffers;
@@ -198,10 +218,45 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
       buffers.emplace_back(size_prefixes[i].data(), 4);
       slices[i] = ready[i].body.slices();
-      for (const WireWriter::Slice& slice : slices[i]) buffers.emplace_back(slice.data, slice.size);
+      size_t next_file_slice = 0;
+      for (const WireWriter::Slice& slice : slices[i]) {
+        if (slice.data != file_slice_placeholder()) {
+          buffers.emplace_back(slice.data, slice.size);
+          continue;
+        }
+        SLUICE_ASSERT(next_file_slice < ready[i].file_slices.size(), "a placeholder without its file slice");
+        const FileSlice& file = ready[i].file_slices[next_file_slice++];
+        SLUICE_ASSERT(file.length == slice.size, "a file slice of another length than its placeholder");
+        if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
+        buffers.clear();
+        co_await send_file(file);
+      }
     }
     if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
     co_return close_after;
+  }
+
+  awaitable<void> send_file(const FileSlice& file) {
+    if (!socket_.native_non_blocking()) socket_.native_non_blocking(true);
+    off_t position = static_cast<off_t>(file.position);
+    size_t left = file.length;
+    while (left > 0) {
+      ssize_t sent = ::sendfile(socket_.native_handle(), file.fd, &position, left);
+      if (sent > 0) {
+        left -= static_cast<size_t>(sent);
+      } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        co_await socket_.async_wait(tcp::socket::wait_write, use_awaitable);
+      } else if (sent < 0 && errno == EINTR) {
+        continue;
+      } else {
+        // The size prefix is already out: a file that ended early (it was
+        // truncated) leaves no way to finish the frame but closing.
+        int error = sent == 0 ? EIO : errno;
+        spdlog::warn("connection {}: sendfile of {} bytes at {} stopped with {} left: {}", info_.connection_id,
+                     file.length, file.position, left, sent == 0 ? "the file ended" : std::strerror(error));
+        throw std::system_error(error, std::generic_category(), "sendfile");
+      }
+    }
   }
 
   void arm_idle_timer() {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fcntl.h>
 #include <mutex>
 #include <thread>
 
@@ -160,6 +162,71 @@ TEST(Server, StopDrainsAnswersAlreadyOwed) {
   test->handler.release_delayed();
   EXPECT_EQ(read_frame(fd), "D-late");
   stopper.join();
+  ::close(fd);
+}
+
+
+// Answers "F<n>" with text around two slices of a file sent by sendfile (its
+// first n bytes, then 5000 bytes from position 7) and a placeholder range too
+// short to be referenced, which the body copies. Other frames are echoed.
+class FileSliceHandler : public RequestHandler {
+ public:
+  explicit FileSliceHandler(int fd) : fd_(fd) {}
+  void handle(const ConnectionInfo&, FrameBuffer frame, Respond respond) override {
+    Response response;
+    std::string text(frame.begin(), frame.end());
+    if (text.empty() || text[0] != 'F') {
+      response.body.write_raw(text);
+      respond(std::move(response));
+      return;
+    }
+    size_t length = std::stoul(text.substr(1));
+    response.body.write_raw(std::string_view("head"));
+    response.body.write_external(Bytes(file_slice_placeholder(), length));
+    response.body.write_raw(std::string_view("mid"));
+    response.body.write_external(Bytes(file_slice_placeholder(), 10));  // below the threshold: ignored
+    response.body.write_external(Bytes(file_slice_placeholder(), 5000));
+    response.body.write_raw(std::string_view("tail"));
+    response.file_slices = {{fd_, 0, length}, {fd_, 7, 5000}};
+    respond(std::move(response));
+  }
+
+ private:
+  int fd_;
+};
+
+TEST(Server, SendsFileSlicesWhereTheBodyHoldsTheirPlaceholders) {
+  std::string contents(3 << 20, '\0');  // larger than the socket buffers: sendfile must wait to write
+  for (size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>('a' + (i * 7) % 26);
+  char path[] = "/tmp/sluice-sendfile-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  ASSERT_EQ(::write(fd, contents.data(), contents.size()), static_cast<ssize_t>(contents.size()));
+
+  FileSliceHandler handler(fd);
+  ServerConfig config = TestServer::with_listener({});
+  Server server(config, handler);
+  ASSERT_TRUE(server.start().is_ok());
+  int client = connect_to(server.bound_port(0));
+  send_frame(client, "F" + std::to_string(contents.size()));
+  send_frame(client, "after");
+  std::string small_slice(10, '\0');  // written as bytes: the placeholder reads as zeros
+  EXPECT_EQ(read_frame(client),
+            "head" + contents + "mid" + small_slice + contents.substr(7, 5000) + "tail");
+  EXPECT_EQ(read_frame(client), "after");
+
+  // A slice past the end of the file (it was truncated): the frame cannot be
+  // finished, so the connection closes; the server keeps serving.
+  send_frame(client, "F" + std::to_string(contents.size() + 100));
+  auto truncated = read_frame(client);
+  EXPECT_EQ(truncated, std::nullopt);
+  ::close(client);
+  int again = connect_to(server.bound_port(0));
+  send_frame(again, "ok");
+  EXPECT_EQ(read_frame(again), "ok");
+  ::close(again);
+  server.stop();
   ::close(fd);
 }
 
