@@ -74,10 +74,11 @@ class TempDir {
 };
 
 std::unique_ptr<Log> open_log(FileSystem& fs, const std::string& dir, bool clean = true,
-                              uint64_t segment_bytes = 512ull << 20) {
+                              uint64_t segment_bytes = 512ull << 20, bool preallocate = false) {
   LogOptions options;
   options.dir = dir;
   options.config.segment_bytes = segment_bytes;
+  options.config.preallocate = preallocate;
   options.clean_shutdown = clean;
   options.logger = [](std::string_view) {};
   auto log = Log::open(fs, std::move(options));
@@ -96,12 +97,18 @@ void check(const Status& s) {
 }
 
 // The baseline: write() of the same batches to one file, nothing else.
+// range(0) = 1: the file is first preallocated with fallocate (untimed), to
+// see what preallocation saves the write path (ext4 block allocation).
 void BM_plain_write_loop(benchmark::State& state) {
+  const bool preallocate = state.range(0) != 0;
   std::vector<uint8_t> batch = sample_batch();
   for (auto _ : state) {
     state.PauseTiming();
     TempDir dir;
     int fd = ::open((dir.path() + "/plain").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (preallocate && ::fallocate(fd, state.range(0) == 2 ? FALLOC_FL_KEEP_SIZE : 0, 0,
+                                   static_cast<off_t>(batches_per_run * batch.size())) != 0)
+      std::abort();
     state.ResumeTiming();
     for (size_t i = 0; i < batches_per_run; ++i)
       if (::write(fd, batch.data(), batch.size()) != static_cast<ssize_t>(batch.size())) std::abort();
@@ -112,14 +119,15 @@ void BM_plain_write_loop(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * batches_per_run * batch.size()));
 }
 
-// Log::append_as_leader: validation (CRC), offset assignment, index upkeep, write().
+// Log::append_as_leader: validation (CRC), offset assignment, index upkeep,
+// write(). range(0) = 1: preallocate=true (segment.bytes reserved at roll).
 void BM_log_append_no_fsync(benchmark::State& state) {
   PosixFileSystem fs;
   std::vector<uint8_t> batch = sample_batch();
   for (auto _ : state) {
     state.PauseTiming();
     TempDir dir;
-    auto log = open_log(fs, dir.path() + "/bench-0");
+    auto log = open_log(fs, dir.path() + "/bench-0", true, 512ull << 20, state.range(0) != 0);
     state.ResumeTiming();
     for (size_t i = 0; i < batches_per_run; ++i) check(log->append_as_leader(batch, 0).status());
     state.PauseTiming();
@@ -608,8 +616,8 @@ void BM_send_ranges_to_socket(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_plain_write_loop)->Unit(benchmark::kMillisecond)->Iterations(8)->Repetitions(3)->ReportAggregatesOnly();
-BENCHMARK(BM_log_append_no_fsync)->Unit(benchmark::kMillisecond)->Iterations(8)->Repetitions(3)->ReportAggregatesOnly();
+BENCHMARK(BM_plain_write_loop)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(8)->Repetitions(3)->ReportAggregatesOnly();
+BENCHMARK(BM_log_append_no_fsync)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(8)->Repetitions(3)->ReportAggregatesOnly();
 BENCHMARK(BM_log_append_group_commit_1mib)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
 BENCHMARK(BM_plain_write_fdatasync_1mib)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
 BENCHMARK(BM_group_commit_producers)->Args({1, 1})->Args({8, 1})->Args({8, 8})->Args({32, 4})

@@ -215,6 +215,14 @@ int64_t int_or(const std::map<std::string, ResolvedConfig>& values, const char* 
   return std::get<int64_t>(*parsed);
 }
 
+bool bool_or(const std::map<std::string, ResolvedConfig>& values, const char* name, bool fallback) {
+  auto found = values.find(name);
+  if (found == values.end() || !found->second.value) return fallback;
+  auto parsed = parse_config_value(*found->second.def, *found->second.value);
+  if (!parsed) return fallback;
+  return std::get<bool>(*parsed);
+}
+
 }  // namespace
 
 int8_t describe_config_type(ConfigType type) {
@@ -334,6 +342,7 @@ storage::LogConfig topic_log_config(const TopicImage* topic, const MetadataImage
   out.file_delete_delay_ms = int_or(values, "file.delete.delay.ms", out.file_delete_delay_ms);
   out.flush_messages = int_or(values, "flush.messages", out.flush_messages);
   out.flush_ms = int_or(values, "flush.ms", out.flush_ms);
+  out.preallocate = bool_or(values, "preallocate", out.preallocate);
   out.delete_retention_ms = int_or(values, "delete.retention.ms", out.delete_retention_ms);
   out.min_compaction_lag_ms = int_or(values, "min.compaction.lag.ms", out.min_compaction_lag_ms);
   out.max_compaction_lag_ms = int_or(values, "max.compaction.lag.ms", out.max_compaction_lag_ms);

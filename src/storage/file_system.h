@@ -48,6 +48,10 @@ class File {
   virtual const std::string& path() const = 0;
   // The descriptor for sendfile, or -1 when the file is not a real one.
   virtual int native_handle() const { return -1; }
+  // Best effort: allocates disk blocks up to `bytes` without changing the
+  // size (fallocate KEEP_SIZE), so later appends skip the file system's
+  // block allocation. truncate() to the current size gives them back.
+  virtual void reserve(uint64_t /*bytes*/) {}
 };
 
 using FileHandle = std::shared_ptr<File>;

@@ -74,6 +74,10 @@ Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::stri
   segment->suffix_ = suffix;
   if (Status s = segment->open_files(OpenMode::create_truncate); !s) return s;
   segment->needs_recovery_ = false;
+  if (config.preallocate && suffix.empty()) {  // not for the cleaner's rewrites
+    segment->log_file_->reserve(config.segment_bytes);
+    segment->reserved_ = true;
+  }
   return segment;
 }
 
@@ -254,6 +258,10 @@ Status Segment::truncate_to(int64_t offset) {
 
 Status Segment::on_become_inactive() {
   if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
+  if (reserved_) {  // give back the blocks reserved past the content
+    if (Status s = log_file_->truncate(size_bytes_); !s) return s;
+    reserved_ = false;
+  }
   return write_index_entries();
 }
 

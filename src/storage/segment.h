@@ -129,6 +129,7 @@ class Segment {
   uint64_t bytes_since_index_entry_ = 0;
   int64_t created_ms_;
   bool needs_recovery_ = false;
+  bool reserved_ = false;  // log.preallocate blocks past the content
 };
 
 }  // namespace sluice::storage

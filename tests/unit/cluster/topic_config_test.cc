@@ -101,6 +101,12 @@ TEST(TopicConfig, LogConfigOfATopic) {
   EXPECT_TRUE(defaults.cleanup_policy_delete);
   image.broker_configs[""]["log.retention.ms"] = "77";
   EXPECT_EQ(topic_log_config(nullptr, image, broker, 1).retention_ms, 77);
+  // preallocate: false by default, log.preallocate for the broker, the topic's own.
+  EXPECT_FALSE(defaults.preallocate);
+  image.broker_configs[""]["log.preallocate"] = "true";
+  EXPECT_TRUE(topic_log_config(nullptr, image, broker, 1).preallocate);
+  topic.configs["preallocate"] = "FALSE";
+  EXPECT_FALSE(topic_log_config(&topic, image, broker, 1).preallocate);
 }
 
 TEST(BrokerConfigs, SourcesAndPasswords) {

@@ -3,6 +3,9 @@
 // deleted indexes).
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -481,6 +484,52 @@ TEST_F(FileRecoveryTest, DeletedTimeIndexAndMisleadingOffsetIndexAfterUncleanSto
   EXPECT_EQ((*found)->offset, 2);
   EXPECT_TRUE(std::filesystem::exists(segment_path(".timeindex")));
   expect_consistent(*log);
+}
+
+// preallocate=true: the active segment's .log has segment.bytes of disk
+// blocks reserved but its size stays its content (recovery and readers see
+// no padding); a roll gives the reserve back; an unclean stop recovers as
+// without it.
+TEST_F(FileRecoveryTest, PreallocatedSegmentsKeepTheirContentSize) {
+  h_.config.preallocate = true;
+  h_.config.segment_bytes = 1 << 20;
+  auto allocated = [](const std::string& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+    return static_cast<uint64_t>(info.st_blocks) * 512;
+  };
+  const std::string first = segment_path(".log");
+  {
+    std::filesystem::create_directories(h_.root);
+    const std::string probe = h_.root + "/probe";
+    int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    const bool supported = fd >= 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    if (fd >= 0) ::close(fd);
+    std::filesystem::remove(probe);
+    if (!supported) GTEST_SKIP() << "no fallocate on " << h_.root;
+  }
+  {
+    auto dir = h_.open_ok();
+    Log* log = *dir->create_log(tp, Uuid{});
+    append(*log, 4, 60);
+    EXPECT_EQ(std::filesystem::file_size(first), batch_bytes());
+    EXPECT_GE(allocated(first), 1u << 20);
+    for (int i = 0; i < 5; ++i) append(*log, 4, 60000);  // ~240 KB batches: one roll
+    auto bases = log->segment_base_offsets();
+    ASSERT_EQ(bases.size(), 2u);
+    const std::string second = h_.root + "/events-0/" + segment_file_stem(bases[1]) + ".log";
+    EXPECT_LT(allocated(first), std::filesystem::file_size(first) + (64u << 10));  // reserve given back
+    EXPECT_GE(allocated(second), 1u << 20);
+    EXPECT_LT(std::filesystem::file_size(second), 1u << 20);
+    ASSERT_TRUE(log->flush());
+  }  // unclean stop
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_end_offset(), 24);
+  EXPECT_FALSE(h_.logged("truncated"));
+  expect_consistent(*log);
+  EXPECT_EQ(append(*log, 4, 60), 27);
 }
 
 }  // namespace
