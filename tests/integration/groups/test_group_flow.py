@@ -132,10 +132,13 @@ def test_group_churn_while_messages_flow(broker_factory, tmp_path, assignor):
         wait_for(lambda: c.journal.uncommitted(), "the member to be killed holding uncommitted messages",
                  members=members)
         c.kill()  # no LeaveGroup: its partitions move after the session timeout
+        killed_at = time.monotonic()
         producer.limit = MESSAGES
         survivors = (a, d)
         wait_for(lambda: set().union(*[m.journal.owned for m in survivors]) == set(range(PARTITIONS)),
                  "the survivors owning the killed member's partitions", members=members)
+        assert time.monotonic() - killed_at >= SESSION_TIMEOUT_MS / 1000 * 0.8, \
+            "the killed member's partitions moved before its session could time out"
         wait_for(lambda: total_processed() == MESSAGES and producer.produced == MESSAGES,
                  f"all {MESSAGES} messages processed", members=members)
         producer.join(60)

@@ -2,7 +2,6 @@
 admin client) against sluice serve: assignors, a killed member, static membership,
 committed offsets across restarts and kill -9, and the admin group APIs."""
 
-import os
 import signal
 import subprocess
 import sys
