@@ -74,6 +74,7 @@ def test_sync_and_heartbeat_before_join_and_from_non_members(module_broker, sock
     pending = gw.join_group(sock, group, topics=[topic])
     assert pending["error"] == gw.MEMBER_ID_REQUIRED
     assert gw.heartbeat(sock, group, generation, pending["member_id"]) == gw.UNKNOWN_MEMBER_ID
+    assert gw.sync_group(sock, group, generation, pending["member_id"])[0] == gw.UNKNOWN_MEMBER_ID
     gw.leave_group(sock, group, [member])
 
 
