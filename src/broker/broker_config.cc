@@ -95,6 +95,8 @@ std::vector<ConfigDef> make_defs() {
           false),
       def("log.cleaner.io.buffer.size", T::int32, "524288", "Cleaner I/O buffer.", at_least(0),
           false),
+      def("log.cleaner.io.buffer.load.factor", T::float64, "0.9",
+          "How full the cleaner's offset map may get.", {}, false),
       def("log.cleaner.min.cleanable.ratio", T::float64, "0.5", "Default min.cleanable.dirty.ratio.",
           {}, false),
       def("log.cleaner.delete.retention.ms", T::int64, "86400000", "Default delete.retention.ms.",

@@ -100,11 +100,9 @@ Status ReplicaManager::create_partitions(const MetadataImage& image,
         }
         partition = std::make_shared<Partition>(key, topic.id, *log, options_.node_id);
       }
-      {
-        const auto& managed = partition->managed_log();
-        std::lock_guard lock(managed->mutex());
-        if (managed->usable()) managed->log().set_config(config);
-      }
+      // Through the LogManager: it wakes the cleaner when a topic becomes compacted.
+      if (Status status = options_.log_manager->update_config(key, config); !status)
+        options_.logger("cannot apply the config of " + key.dir_name() + ": " + status.message());
       partition->update(partition_image, policy);
       next[key] = std::move(partition);
     }

@@ -321,6 +321,17 @@ Status validate_broker_configs(const std::map<std::string, std::string>& values,
   return Status::ok();
 }
 
+storage::CleanerConfig log_cleaner_config(const Config& broker) {
+  storage::CleanerConfig out;
+  out.enable = broker.get_bool("log.cleaner.enable");
+  out.threads = static_cast<int>(broker.get_int("log.cleaner.threads"));
+  out.backoff_ms = broker.get_int("log.cleaner.backoff.ms");
+  out.dedupe_buffer_bytes = static_cast<uint64_t>(broker.get_int("log.cleaner.dedupe.buffer.size"));
+  out.io_buffer_bytes = static_cast<uint64_t>(broker.get_int("log.cleaner.io.buffer.size"));
+  out.io_buffer_load_factor = broker.get_double("log.cleaner.io.buffer.load.factor");
+  return out;
+}
+
 storage::LogConfig topic_log_config(const TopicImage* topic, const MetadataImage& image,
                                     const Config& broker, int32_t node_id) {
   static const std::map<std::string, std::string> no_overrides;

@@ -18,6 +18,7 @@
 
 #include "base/config_def.h"
 #include "cluster/metadata_image.h"
+#include "storage/cleaner.h"
 #include "storage/log_config.h"
 
 namespace sluice::cluster {
@@ -85,5 +86,11 @@ Status validate_broker_configs(const std::map<std::string, std::string>& values,
 // back to the defaults.
 storage::LogConfig topic_log_config(const TopicImage* topic, const MetadataImage& image,
                                     const Config& broker, int32_t node_id);
+
+// The broker's log.cleaner.* settings (enable, threads, backoff.ms,
+// dedupe.buffer.size, io.buffer.size, io.buffer.load.factor) for the
+// LogManager's cleaner, from the static broker config: the cleaner is set up
+// once at start (Kafka can resize its threads dynamically; Sluice cannot yet).
+storage::CleanerConfig log_cleaner_config(const Config& broker);
 
 }  // namespace sluice::cluster

@@ -102,6 +102,8 @@ class LogCleaner {
   // An error leaves that log out of later rounds until re-registered.
   Result<std::optional<CleanStats>> clean_once();
 
+  const CleanerConfig& config() const { return options_.config; }
+
   // The cleaner checkpoint of a log: offsets below it have been cleaned.
   std::optional<int64_t> checkpoint(const std::string& log_dir, const TopicPartition& tp) const;
 

@@ -49,6 +49,8 @@ struct LogConfig {
   int64_t min_compaction_lag_ms = 0;
   int64_t max_compaction_lag_ms = std::numeric_limits<int64_t>::max();
 
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
+
   uint64_t offset_index_entries_max() const { return segment_index_bytes / 8; }
   uint64_t time_index_entries_max() const { return segment_index_bytes / 12; }
 };

@@ -241,7 +241,7 @@ Status LogManager::update_config(const TopicPartition& tp, const LogConfig& conf
   if (!managed) return Status(Errc::invalid_value, "no log for " + tp.dir_name());
   {
     std::lock_guard lock(managed->mutex());
-    if (!managed->usable()) return Status::ok();
+    if (!managed->usable() || managed->log().config() == config) return Status::ok();
     managed->log().set_config(config);
   }
   if (config.cleanup_policy_compact) cleaner_.wake();

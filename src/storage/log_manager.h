@@ -103,8 +103,10 @@ class LogManager {
   // out before stay valid. Errc::invalid_value if the partition is unknown.
   Status delete_log(const TopicPartition& tp);
 
-  // Sets a partition's topic config (under its lock) and wakes the cleaner
-  // if the log is now compacted. Errc::invalid_value if the partition is
+  // Sets a partition's topic config (under its lock) and, if it changed and
+  // the log is compacted, wakes the cleaner. The ReplicaManager calls it for
+  // every hosted partition on each metadata image, so topic config changes
+  // reach the logs this way. Errc::invalid_value if the partition is
   // unknown; offline or deleted logs are left alone (ok).
   Status update_config(const TopicPartition& tp, const LogConfig& config);
 

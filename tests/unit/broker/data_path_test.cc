@@ -115,7 +115,7 @@ class DataPathTest : public ::testing::Test {
 
   template <class Response>
   Response decode(const net::Response& answer, int16_t version) {
-    std::vector<uint8_t> bytes = answer.body.to_vector();
+    std::vector<uint8_t> bytes = answer.bytes();
     WireReader reader(bytes);
     ResponseHeader header;
     EXPECT_TRUE(decode_response_header(reader, Response::api_key, version, header).is_ok());
@@ -366,6 +366,33 @@ TEST_F(DataPathTest, ListOffsetsDeleteRecordsEpochsAndLogDirs) {
   ASSERT_NE(topic_t, described_topics.end());
   EXPECT_EQ(topic_t->partitions.size(), 2u);
   EXPECT_GT(described.results[0].total_bytes, 0);
+}
+
+// The broker's log.cleaner.* settings reach the LogManager's cleaner.
+TEST(BrokerDataPath, LogCleanerSettingsReachTheLogManager) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sluice-cleaner-config-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto config = BrokerConfig::load("", {{"log.dirs", dir.string()},
+                                        {"listeners", "PLAINTEXT://127.0.0.1:0"},
+                                        {"log.cleaner.threads", "2"},
+                                        {"log.cleaner.backoff.ms", "1234"},
+                                        {"log.cleaner.dedupe.buffer.size", "4194304"},
+                                        {"log.cleaner.io.buffer.size", "131072"},
+                                        {"log.cleaner.io.buffer.load.factor", "0.5"}});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  auto opened = Broker::open(std::move(config).value());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  std::unique_ptr<Broker> broker = std::move(opened).value();
+  const storage::CleanerConfig& cleaner = broker->log_manager().cleaner().config();
+  EXPECT_TRUE(cleaner.enable);
+  EXPECT_EQ(cleaner.threads, 2);
+  EXPECT_EQ(cleaner.backoff_ms, 1234);
+  EXPECT_EQ(cleaner.dedupe_buffer_bytes, 4194304u);
+  EXPECT_EQ(cleaner.io_buffer_bytes, 131072u);
+  EXPECT_DOUBLE_EQ(cleaner.io_buffer_load_factor, 0.5);
+  broker->stop();
+  broker.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

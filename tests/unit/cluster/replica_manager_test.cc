@@ -4,6 +4,9 @@
 // logs.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "cluster/replica_manager.h"
 #include "record/batch_builder.h"
 #include "storage/memory_file_system.h"
@@ -232,6 +235,78 @@ TEST_F(ReplicaManagerTest, HighWatermarkStartsAtTheLogEndAfterReopen) {
   ReplicaManager again(std::move(options));
   ASSERT_TRUE(again.apply_image(image_with({{"a", 1}})).is_ok());
   EXPECT_EQ(again.partition("a", 0)->high_watermark(), 7);
+}
+
+// Topic config changes in the metadata image reach the partition's log
+// through LogManager::update_config, which wakes the cleaner when the topic
+// becomes compacted: a cleaner thread that would otherwise sleep
+// log.cleaner.backoff.ms (an hour here) cleans it at once.
+TEST(ReplicaManagerConfigs, TopicConfigChangesReachTheLogAndWakeTheCleaner) {
+  storage::MemoryFileSystem fs;
+  storage::LogManagerOptions options;
+  options.log_dirs = {"/data"};
+  options.background_threads = true;
+  options.cleaner.backoff_ms = 3'600'000;
+  options.cleaner.dedupe_buffer_bytes = 1 << 20;
+  options.logger = [](std::string_view) {};
+  auto logs = storage::LogManager::open(fs, std::move(options));
+  ASSERT_TRUE(logs.is_ok()) << logs.status().to_string();
+  ReplicaManagerOptions replica_options;
+  replica_options.node_id = local_node;
+  replica_options.log_manager = logs->get();
+  replica_options.logger = [](std::string_view) {};
+  replica_options.log_config_for = [](const TopicImage& topic, const MetadataImage&) {
+    storage::LogConfig config;
+    config.segment_bytes = 2048;
+    auto policy = topic.configs.find("cleanup.policy");
+    config.cleanup_policy_compact = policy != topic.configs.end() && policy->second == "compact";
+    config.cleanup_policy_delete = !config.cleanup_policy_compact;
+    if (auto retention = topic.configs.find("retention.ms"); retention != topic.configs.end())
+      config.retention_ms = std::stoll(retention->second);
+    return config;
+  };
+  ReplicaManager replicas(std::move(replica_options));
+
+  auto image = image_with({{"events", 1}});
+  ASSERT_TRUE(replicas.apply_image(image).is_ok());
+  auto partition = replicas.partition("events", 0);
+  ASSERT_NE(partition, nullptr);
+  // 60 batches of 3 updates to 4 keys: several 2 KiB segments, mostly
+  // superseded values.
+  for (int b = 0; b < 60; ++b) {
+    record::BatchBuilder builder;
+    for (int i = 0; i < 3; ++i) {
+      std::string key = "key-" + std::to_string((b * 3 + i) % 4), value = "value-" + std::to_string(b * 3 + i);
+      builder.append(1'700'000'000'000, Bytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+                     Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    }
+    auto batch = builder.build();
+    ASSERT_TRUE(batch.is_ok());
+    ASSERT_EQ(partition->append_as_leader(*batch, 1, 1'700'000'000'000).error, ErrorCode::NONE);
+  }
+  const storage::TopicPartition tp{"events", 0};
+  auto managed = partition->managed_log();
+  auto log_config = [&] {
+    std::lock_guard lock(managed->mutex());
+    return managed->log().config();
+  };
+  EXPECT_EQ(log_config().retention_ms, storage::LogConfig{}.retention_ms);
+  EXPECT_FALSE(logs->get()->cleaner().checkpoint(managed->log_dir(), tp).has_value());
+
+  // The same topic, now compacted and with a retention.ms override.
+  auto changed = std::make_shared<MetadataImage>(*image);
+  changed->topics["events"].configs = {{"cleanup.policy", "compact"}, {"retention.ms", "1234"}};
+  ASSERT_TRUE(replicas.apply_image(changed).is_ok());
+  EXPECT_EQ(replicas.partition("events", 0), partition);
+  EXPECT_EQ(log_config().retention_ms, 1234);
+  EXPECT_TRUE(log_config().cleanup_policy_compact);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!logs->get()->cleaner().checkpoint(managed->log_dir(), tp) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto cleaned_up_to = logs->get()->cleaner().checkpoint(managed->log_dir(), tp);
+  ASSERT_TRUE(cleaned_up_to.has_value()) << "the cleaner was not woken by the config change";
+  EXPECT_GT(*cleaned_up_to, 0);
+  EXPECT_TRUE(logs->get()->close().is_ok());
 }
 
 }  // namespace

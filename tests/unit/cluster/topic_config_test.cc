@@ -109,6 +109,30 @@ TEST(TopicConfig, LogConfigOfATopic) {
   EXPECT_FALSE(topic_log_config(&topic, image, broker, 1).preallocate);
 }
 
+TEST(BrokerConfigs, LogCleanerSettingsForTheLogManager) {
+  // Kafka's defaults are the cleaner's own.
+  storage::CleanerConfig defaults = log_cleaner_config(broker_config());
+  storage::CleanerConfig expected;
+  EXPECT_EQ(defaults.enable, expected.enable);
+  EXPECT_EQ(defaults.threads, expected.threads);
+  EXPECT_EQ(defaults.backoff_ms, expected.backoff_ms);
+  EXPECT_EQ(defaults.dedupe_buffer_bytes, expected.dedupe_buffer_bytes);
+  EXPECT_EQ(defaults.io_buffer_bytes, expected.io_buffer_bytes);
+  EXPECT_DOUBLE_EQ(defaults.io_buffer_load_factor, expected.io_buffer_load_factor);
+  storage::CleanerConfig set = log_cleaner_config(broker_config({{"log.cleaner.enable", "false"},
+                                                                 {"log.cleaner.threads", "3"},
+                                                                 {"log.cleaner.backoff.ms", "250"},
+                                                                 {"log.cleaner.dedupe.buffer.size", "8388608"},
+                                                                 {"log.cleaner.io.buffer.size", "65536"},
+                                                                 {"log.cleaner.io.buffer.load.factor", "0.75"}}));
+  EXPECT_FALSE(set.enable);
+  EXPECT_EQ(set.threads, 3);
+  EXPECT_EQ(set.backoff_ms, 250);
+  EXPECT_EQ(set.dedupe_buffer_bytes, 8388608u);
+  EXPECT_EQ(set.io_buffer_bytes, 65536u);
+  EXPECT_DOUBLE_EQ(set.io_buffer_load_factor, 0.75);
+}
+
 TEST(BrokerConfigs, SourcesAndPasswords) {
   MetadataImage image;
   Config broker = broker_config({{"num.partitions", "6"}});
