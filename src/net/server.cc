@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <asio.hpp>
 #include <cerrno>
@@ -33,6 +34,29 @@ const uint8_t* file_slice_placeholder() {
     return static_cast<const uint8_t*>(mapped);
   }();
   return zeros;
+}
+
+std::vector<uint8_t> Response::bytes() const {
+  std::vector<uint8_t> out;
+  out.reserve(body.size());
+  size_t next_file_slice = 0;
+  for (const WireWriter::Slice& slice : body.slices()) {
+    if (slice.data != file_slice_placeholder()) {
+      out.insert(out.end(), slice.data, slice.data + slice.size);
+      continue;
+    }
+    if (next_file_slice >= file_slices.size()) return {};
+    const FileSlice& file = file_slices[next_file_slice++];
+    size_t at = out.size();
+    out.resize(at + file.length);
+    for (size_t done = 0; done < file.length;) {
+      ssize_t n = ::pread(file.fd, out.data() + at + done, file.length - done,
+                          static_cast<off_t>(file.position + done));
+      if (n <= 0) return {};
+      done += static_cast<size_t>(n);
+    }
+  }
+  return out;
 }
 
 namespace {
