@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [os.path.join(ROOT, "tests", "integration", "groups"), os.path.join(ROOT, "tests", "integration", "broker")]
+sys.path[:0] = [os.path.join(ROOT, "tests", "integration", "groups"), os.path.join(ROOT, "tests", "integration")]
 import group_wire as gw  # noqa: E402
 import kafka_wire  # noqa: E402
 

@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import kafka_wire
-from conftest import harness, unique_topic
+import conftest as harness
+from conftest import unique_topic
 
 TIMEOUT_S = 30
 PARTITIONS = 3

@@ -1,7 +1,7 @@
 """confluent-kafka-python (librdkafka) against Sluice: acks=all producer with delivery
 reports, consumer assign/seek, and the AdminClient calls (topics, partitions, configs),
 plus DeleteRecords, IncrementalAlterConfigs and ListOffsets(max timestamp), which
-confluent-kafka 1.7 cannot send, through tests/integration/broker/kafka_wire.py."""
+confluent-kafka 1.7 cannot send, through tests/integration/kafka_wire.py."""
 
 import time
 

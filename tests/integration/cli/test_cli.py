@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from conftest import harness
+import conftest as harness
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 TIMEOUT_S = 30

@@ -1,4 +1,6 @@
-"""Pytest harness: starts `sluice serve` on free loopback ports with a temp data dir.
+"""Pytest harness of every integration suite (pytest.ini beside it makes this folder
+pytest's rootdir, so each suite below finds it): starts `sluice serve` on free
+loopback ports with a temp data dir.
 
 SLUICE_BIN names the binary (ctest passes $<TARGET_FILE:sluice>); without it
 the harness uses <repo>/build/sluice. The broker is always stopped after a test
@@ -19,13 +21,14 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kafka_wire  # noqa: E402
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
 
 def sluice_bin():
-    path = os.environ.get("SLUICE_BIN") or os.path.join(REPO_ROOT, "build", "sluice")
+    # Absolute: brokers run with their data dir as working directory.
+    path = os.path.abspath(os.environ.get("SLUICE_BIN") or os.path.join(REPO_ROOT, "build", "sluice"))
     if not os.access(path, os.X_OK):
         pytest.fail(f"sluice binary not found or not executable: {path} (set SLUICE_BIN)")
     return path
