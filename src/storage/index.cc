@@ -43,6 +43,20 @@ Status OffsetIndex::load(uint64_t log_size_bytes) {
   return Status::ok();
 }
 
+std::optional<uint64_t> OffsetIndex::farthest_batch_within(uint64_t from, uint64_t limit, int64_t max_offset) const {
+  // Entries [0, within_limit) start at or before `limit`; the batch of entry
+  // i ends where entry i + 1's batch starts, so i + 1 < within_limit.
+  auto within_limit = std::upper_bound(entries_.begin(), entries_.end(), limit,
+                                       [](uint64_t value, const OffsetPosition& e) { return value < e.position; });
+  auto below_max = std::lower_bound(entries_.begin(), entries_.end(), max_offset,
+                                    [](const OffsetPosition& e, int64_t value) { return e.offset < value; });
+  auto count = std::min(within_limit - entries_.begin() - 1, below_max - entries_.begin());
+  if (count <= 0) return std::nullopt;
+  uint64_t position = entries_[static_cast<size_t>(count - 1)].position;
+  if (position <= from) return std::nullopt;
+  return position;
+}
+
 Status OffsetIndex::append(int64_t offset, uint32_t position) {
   SLUICE_ASSERT(!is_full(), "append to a full offset index");
   SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");

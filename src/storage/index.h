@@ -59,6 +59,11 @@ class OffsetIndex {
   Status append(int64_t offset, uint32_t position);
   // The entry with the largest offset <= target, or {base_offset, 0}.
   OffsetPosition lookup(int64_t target_offset) const;
+  // The start of an indexed batch after `from` that ends at or before
+  // `limit` and whose offsets are below `max_offset` (its entry and the
+  // next one both lie within the bounds), the farthest such; nullopt if
+  // none. Entries name the start of the batch holding their offset.
+  std::optional<uint64_t> farthest_batch_within(uint64_t from, uint64_t limit, int64_t max_offset) const;
   // Drops every entry with offset >= `offset`.
   Status truncate_to(int64_t offset);
   // Empties the file and the entries (also a file load() rejected).

@@ -227,6 +227,13 @@ Result<std::optional<BatchLocation>> Segment::find_batch(int64_t offset) {
   }
 }
 
+std::optional<Segment::Skip> Segment::skip_ahead(uint64_t from, uint64_t limit, int64_t max_offset) const {
+  if (from >= size_bytes_) return std::nullopt;
+  if (size_bytes_ <= limit && next_offset_ <= max_offset) return Skip{size_bytes_, next_offset_};
+  if (auto position = offset_index_->farthest_batch_within(from, limit, max_offset)) return Skip{*position, -1};
+  return std::nullopt;
+}
+
 Result<std::optional<BatchLocation>> Segment::find_batch_by_timestamp(int64_t timestamp_ms) {
   TimestampOffset floor = time_index_->lookup(timestamp_ms);
   uint64_t position = offset_index_->lookup(floor.offset).position;

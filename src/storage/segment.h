@@ -73,6 +73,16 @@ class Segment {
   // The header of the batch starting at `position`, or nullopt at the end
   // (or at a torn tail). Thread-safe (reads only).
   Result<std::optional<record::BatchHeader>> read_header_at(uint64_t position) const;
+  // Where a read range that has reached `from` (a batch boundary) may jump
+  // without reading the headers in between, given that it must end by
+  // `limit` and hold no batch at or above `max_offset`: the segment's end
+  // (`next_offset` then the offset after its last batch) or the start of an
+  // indexed batch that still fits (`next_offset` -1: read on from there).
+  struct Skip {
+    uint64_t position = 0;
+    int64_t next_offset = -1;
+  };
+  std::optional<Skip> skip_ahead(uint64_t from, uint64_t limit, int64_t max_offset) const;
   // The first batch whose max timestamp >= `timestamp_ms`, or nullopt.
   Result<std::optional<BatchLocation>> find_batch_by_timestamp(int64_t timestamp_ms);
 

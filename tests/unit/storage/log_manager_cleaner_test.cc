@@ -53,8 +53,11 @@ class LogManagerCleanerTest : public ::testing::Test {
     EXPECT_TRUE(manager) << manager.status().to_string();
     return manager ? std::move(*manager) : nullptr;
   }
-  // `batches` batches of 3 puts over 8 keys, values numbered from `first`.
-  static void append_updates(ManagedLog& managed, int batches, int first = 0, int64_t timestamp_ms = 1000) {
+  // `batches` batches of 3 puts over 8 keys, values numbered from `first`;
+  // `appended` (if given) receives the records as written, whatever a
+  // cleaner running meanwhile does to them.
+  static void append_updates(ManagedLog& managed, int batches, int first = 0, int64_t timestamp_ms = 1000,
+                             std::vector<Rec>* appended_records = nullptr) {
     for (int b = 0; b < batches; ++b) {
       std::vector<Put> puts;
       for (int i = 0; i < 3; ++i) {
@@ -65,6 +68,9 @@ class LogManagerCleanerTest : public ::testing::Test {
       std::lock_guard lock(managed.mutex());
       auto appended = managed.log().append_as_leader(batch, 0);
       ASSERT_TRUE(appended) << appended.status().to_string();
+      if (appended_records == nullptr) continue;
+      for (size_t i = 0; i < puts.size(); ++i)
+        appended_records->push_back(Rec{appended->first_offset + static_cast<int64_t>(i), *puts[i].key, true, puts[i].value});
     }
   }
   static std::vector<Rec> contents(ManagedLog& managed) {
@@ -95,9 +101,10 @@ TEST_F(LogManagerCleanerTest, CompactedTopicIsCleanedInTheBackgroundAndStaysClea
     auto log = manager->create_log(compacted, Uuid{});
     auto other = manager->create_log(plain, Uuid{});
     ASSERT_TRUE(log && other);
-    append_updates(**log, 120);
+    // The cleaner thread may already clean while the appends go on: the
+    // reference is what was appended, not what a read finds afterwards.
+    append_updates(**log, 120, 0, 1000, &before);
     append_updates(**other, 120);
-    before = contents(**log);
     plain_before = contents(**other);
     end = active_base(**log);
     ASSERT_GT(end, 100) << "the test needs several inactive segments";

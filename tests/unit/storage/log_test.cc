@@ -119,6 +119,64 @@ TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
   EXPECT_EQ(log->read(41, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
 }
 
+// Log::read skips the header walk where the offset index or the segment
+// end allows: the ranges must be exactly those of a batch-by-batch walk,
+// for every offset, byte limit and offset bound, over sparse and dense
+// indexes and several segments (some batches filled by a compaction-like
+// gap: offsets 100-104 never written).
+TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
+  for (uint32_t interval : {1u, 300u, 4096u}) {
+    config_.index_interval_bytes = interval;
+    config_.segment_bytes = 6000;
+    LogOptions o = options();
+    o.dir = "/logs/walk" + std::to_string(interval) + "-0";
+    auto log = open_log(std::move(o));
+    struct Batch {
+      int64_t base, next;
+      uint64_t size;
+      int64_t segment;
+    };
+    std::vector<Batch> batches;
+    auto add = [&](std::vector<uint8_t> bytes, bool follower) {
+      auto result = follower ? log->append_as_follower(bytes) : log->append_as_leader(bytes, 0);
+      ASSERT_TRUE(result) << result.status().to_string();
+      batches.push_back({result->first_offset, result->last_offset + 1, bytes.size(), log->segment_base_offsets().back()});
+    };
+    for (int i = 0; i < 40; ++i) add(make_batch(1 + i % 4, 1000, 20 + (i * 37) % 300), false);
+    add(make_batch(2, 1000, 50, 105), true);  // a gap: 100..104 hold no batch
+    for (int i = 0; i < 20; ++i) add(make_batch(1 + i % 3, 1000, 40 + (i * 53) % 200), false);
+    ASSERT_GT(log->segment_count(), 2u);
+    const int64_t end = log->log_end_offset();
+    for (int64_t offset = 0; offset < end; ++offset) {
+      for (uint64_t max_bytes : {1ull, 150ull, 700ull, 2500ull, 1ull << 20}) {
+        for (int64_t max_offset : {INT64_MAX, end, offset + 5, int64_t{60}}) {
+          // The reference walk: from the batch holding `offset` (or the next
+          // one), within its segment, whole batches within both bounds.
+          size_t first = 0;
+          while (first < batches.size() && batches[first].next <= offset) ++first;
+          uint64_t length = 0;
+          int64_t next = offset;
+          for (size_t i = first; i < batches.size() && batches[i].segment == batches[first].segment; ++i) {
+            if (batches[i].base >= max_offset) break;
+            if (length + batches[i].size > max_bytes && !(i == first)) break;
+            length += batches[i].size;
+            next = batches[i].next;
+          }
+          if (first < batches.size() && batches[first].base >= max_offset) length = 0;
+          auto read = log->read(offset, max_bytes, max_offset);
+          ASSERT_TRUE(read) << read.status().to_string();
+          ASSERT_EQ(read->range.length, length)
+              << "interval " << interval << " offset " << offset << " max_bytes " << max_bytes << " max_offset " << max_offset;
+          if (length > 0) {
+            EXPECT_EQ(read->first_batch_offset, batches[first].base);
+            EXPECT_EQ(read->next_offset, next) << "offset " << offset << " max_bytes " << max_bytes;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(LogTest, RollsBySizeAndTimeAndReadsAcrossSegments) {
   config_.segment_bytes = 1000;
   auto log = open_log();
