@@ -135,7 +135,11 @@ Status TimeIndex::load(int64_t next_offset) {
 }
 
 Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
-  if (!entries_.empty() && entry.timestamp_ms <= entries_.back().timestamp_ms) return Status::ok();
+  // As Kafka: an empty index's last timestamp is "no timestamp" (-1), so a
+  // segment without batches (or without timestamps) gets no entry; one would
+  // point at no batch and make the next load reject the file.
+  const int64_t last_timestamp_ms = entries_.empty() ? -1 : entries_.back().timestamp_ms;
+  if (entry.timestamp_ms <= last_timestamp_ms) return Status::ok();
   if (is_full() && !allow_when_full) return Status::ok();
   SLUICE_ASSERT(fits_relative(entry.offset, base_offset_), "time index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || entry.offset >= entries_.back().offset, "time index offsets must not decrease");

@@ -532,5 +532,32 @@ TEST_F(FileRecoveryTest, PreallocatedSegmentsKeepTheirContentSize) {
   EXPECT_EQ(append(*log, 4, 60), 27);
 }
 
+// A log with an empty active segment (a new partition, or just after a
+// roll) closed cleanly: no time index entry for a segment with no batch (as
+// Kafka: no timestamp is not an entry), so the next start trusts its files
+// instead of finding the index "corrupt" and rebuilding it.
+TEST_F(FileRecoveryTest, EmptySegmentsReopenWithoutRebuildingIndexes) {
+  {
+    auto dir = h_.open_ok();
+    ASSERT_TRUE(*dir->create_log(tp, Uuid{}));
+    ASSERT_TRUE(dir->close());
+  }
+  EXPECT_EQ(std::filesystem::file_size(segment_path(".timeindex")), 0u);
+  {
+    auto dir = h_.open_ok();
+    EXPECT_TRUE(dir->had_clean_shutdown());
+    EXPECT_FALSE(h_.logged("rebuilt")) << h_.lines.front();
+    Log* log = dir->find(tp);
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->log_end_offset(), 0);
+    EXPECT_EQ(append(*log, 4, 60), 3);
+    ASSERT_TRUE(dir->close());
+  }
+  h_.lines.clear();
+  auto dir = h_.open_ok();
+  EXPECT_FALSE(h_.logged("rebuilt"));
+  EXPECT_EQ(dir->find(tp)->log_end_offset(), 4);
+}
+
 }  // namespace
 }  // namespace sluice::storage
