@@ -458,6 +458,35 @@ void BM_memory_per_open_segment(benchmark::State& state) {
   state.counters["fds_per_segment"] = fds_per_segment;
 }
 
+// Heap held by an open log per GiB of data: a 256 MiB log in one segment,
+// closed cleanly, reopened; range(0) records of 1 KiB per batch (16: 16 KiB
+// batches, one offset-index entry each at index.interval.bytes 4096; 1:
+// 1 KiB batches, an entry every ~4 batches). Reported x4.
+void BM_memory_per_gib_of_log(benchmark::State& state) {
+  const int records = static_cast<int>(state.range(0));
+  PosixFileSystem fs;
+  TempDir dir;
+  std::string path = dir.path() + "/index-memory-0";
+  record::BatchBuilder builder(record::BatchOptions{});
+  std::string value(1000, 'v');
+  for (int i = 0; i < records; ++i)
+    builder.append(1700000000000 + i, std::nullopt, Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+  std::vector<uint8_t> batch = std::move(builder.build()).value();
+  const uint64_t batches = (256ull << 20) / batch.size();
+  {
+    auto log = open_log(fs, path, true, 1ull << 30);
+    for (uint64_t i = 0; i < batches; ++i) check(log->append_as_leader(batch, 0).status());
+    check(log->close());
+  }
+  double heap_per_gib = 0;
+  for (auto _ : state) {
+    const size_t heap_before = ::mallinfo2().uordblks;
+    auto log = open_log(fs, path, true, 1ull << 30);
+    heap_per_gib = (static_cast<double>(::mallinfo2().uordblks) - static_cast<double>(heap_before)) * 4;
+  }
+  state.counters["heap_MiB_per_GiB"] = heap_per_gib / (1 << 20);
+}
+
 // ---- Fetch's byte path: pread+write vs sendfile to a loopback TCP socket ----
 
 double thread_cpu_seconds() {
@@ -629,6 +658,7 @@ BENCHMARK(BM_read_by_offset_segments)->ArgsProduct({{512 << 20, 256 << 10, 64 <<
     ->Repetitions(3)->ReportAggregatesOnly();
 BENCHMARK(BM_find_by_time_segments)->Arg(512 << 20)->Arg(256 << 10)->Arg(64 << 10)->Repetitions(3)->ReportAggregatesOnly();
 BENCHMARK(BM_recovery_scan_1gib)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2)->Repetitions(3)->UseRealTime();
+BENCHMARK(BM_memory_per_gib_of_log)->Arg(16)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_memory_per_open_segment)->Args({1000, 0})->Args({1000, 1})->Args({5000, 0})->Iterations(1)->Unit(benchmark::kMillisecond);
 // Interleave pread/sendfile runs: --benchmark_filter=BM_send --benchmark_enable_random_interleaving=true
 BENCHMARK(BM_send_ranges_to_socket)->Args({0, 1 << 20})->Args({1, 1 << 20})->Args({0, 64 << 10})->Args({1, 64 << 10})
