@@ -27,16 +27,18 @@ Status OffsetIndex::load(uint64_t log_size_bytes) {
   auto read = file_->pread(0, raw);
   if (!read) return read.status();
   WireReader reader(Bytes(raw.data(), *read));
-  std::vector<OffsetPosition> entries;
+  std::vector<Entry> entries;
+  entries.reserve(*read / entry_bytes);
   while (reader.remaining() >= entry_bytes) {
     int32_t relative = reader.read_int32();
     int32_t position = reader.read_int32();
-    int64_t offset = base_offset_ + relative;
     if (relative < 0 || position < 0 || static_cast<uint64_t>(position) >= log_size_bytes)
       return corrupt(path(), "entry out of range");
-    if (!entries.empty() && (offset <= entries.back().offset || static_cast<uint32_t>(position) <= entries.back().position))
+    Entry entry{static_cast<uint32_t>(relative), static_cast<uint32_t>(position)};
+    if (!entries.empty() &&
+        (entry.relative_offset <= entries.back().relative_offset || entry.position <= entries.back().position))
       return corrupt(path(), "entries not increasing");
-    entries.push_back({offset, static_cast<uint32_t>(position)});
+    entries.push_back(entry);
   }
   entries_ = std::move(entries);
   written_count_ = entries_.size();
@@ -47,9 +49,9 @@ std::optional<uint64_t> OffsetIndex::farthest_batch_within(uint64_t from, uint64
   // Entries [0, within_limit) start at or before `limit`; the batch of entry
   // i ends where entry i + 1's batch starts, so i + 1 < within_limit.
   auto within_limit = std::upper_bound(entries_.begin(), entries_.end(), limit,
-                                       [](uint64_t value, const OffsetPosition& e) { return value < e.position; });
+                                       [](uint64_t value, const Entry& e) { return value < e.position; });
   auto below_max = std::lower_bound(entries_.begin(), entries_.end(), max_offset,
-                                    [](const OffsetPosition& e, int64_t value) { return e.offset < value; });
+                                    [this](const Entry& e, int64_t value) { return unpack(e).offset < value; });
   auto count = std::min(within_limit - entries_.begin() - 1, below_max - entries_.begin());
   if (count <= 0) return std::nullopt;
   uint64_t position = entries_[static_cast<size_t>(count - 1)].position;
@@ -60,8 +62,8 @@ std::optional<uint64_t> OffsetIndex::farthest_batch_within(uint64_t from, uint64
 Status OffsetIndex::append(int64_t offset, uint32_t position) {
   SLUICE_ASSERT(!is_full(), "append to a full offset index");
   SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");
-  SLUICE_ASSERT(entries_.empty() || offset > entries_.back().offset, "offset index entries must increase");
-  entries_.push_back({offset, position});
+  SLUICE_ASSERT(entries_.empty() || offset > unpack(entries_.back()).offset, "offset index entries must increase");
+  entries_.push_back({static_cast<uint32_t>(offset - base_offset_), position});
   if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
   return Status::ok();
 }
@@ -70,7 +72,7 @@ Status OffsetIndex::write_buffered() {
   if (written_count_ == entries_.size()) return Status::ok();
   WireWriter writer;
   for (size_t i = written_count_; i < entries_.size(); ++i) {
-    writer.write_int32(static_cast<int32_t>(entries_[i].offset - base_offset_));
+    writer.write_int32(static_cast<int32_t>(entries_[i].relative_offset));
     writer.write_int32(static_cast<int32_t>(entries_[i].position));
   }
   if (Status s = file_->append(writer.to_vector()); !s) return s;
@@ -87,14 +89,14 @@ Status OffsetIndex::reset() {
 
 OffsetPosition OffsetIndex::lookup(int64_t target_offset) const {
   auto after = std::upper_bound(entries_.begin(), entries_.end(), target_offset,
-                                [](int64_t target, const OffsetPosition& e) { return target < e.offset; });
+                                [this](int64_t target, const Entry& e) { return target < unpack(e).offset; });
   if (after == entries_.begin()) return {base_offset_, 0};
-  return *(after - 1);
+  return unpack(*(after - 1));
 }
 
 Status OffsetIndex::truncate_to(int64_t offset) {
   auto first_dropped = std::lower_bound(entries_.begin(), entries_.end(), offset,
-                                        [](const OffsetPosition& e, int64_t o) { return e.offset < o; });
+                                        [this](const Entry& e, int64_t o) { return unpack(e).offset < o; });
   return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
 }
 
@@ -120,6 +122,7 @@ Status TimeIndex::load(int64_t next_offset) {
   if (!read) return read.status();
   WireReader reader(Bytes(raw.data(), *read));
   std::vector<TimestampOffset> entries;
+  entries.reserve(*read / entry_bytes);
   while (reader.remaining() >= entry_bytes) {
     int64_t timestamp = reader.read_int64();
     int32_t relative = reader.read_int32();

@@ -80,18 +80,27 @@ class OffsetIndex {
   size_t buffered_count() const { return entries_.size() - written_count_; }
   std::optional<OffsetPosition> last_entry() const {
     if (entries_.empty()) return std::nullopt;
-    return entries_.back();
+    return unpack(entries_.back());
   }
+  // Frees the spare capacity once no more entries come (the segment rolled).
+  void shrink() { entries_.shrink_to_fit(); }
   const std::string& path() const { return file_->path(); }
   const FileHandle& file() const { return file_; }
 
  private:
+  // As in the file: 8 bytes, the offset relative to the segment's base
+  // (every open segment holds its entries: half the memory of OffsetPosition).
+  struct Entry {
+    uint32_t relative_offset;
+    uint32_t position;
+  };
+  OffsetPosition unpack(Entry e) const { return {base_offset_ + e.relative_offset, e.position}; }
   Status truncate_entries(size_t count);
 
   FileHandle file_;
   int64_t base_offset_;
   size_t max_entries_;
-  std::vector<OffsetPosition> entries_;
+  std::vector<Entry> entries_;
   size_t written_count_ = 0;  // entries_[0, written_count_) are on file
 };
 
@@ -126,6 +135,7 @@ class TimeIndex {
     if (entries_.empty()) return std::nullopt;
     return entries_.back();
   }
+  void shrink() { entries_.shrink_to_fit(); }
   const std::string& path() const { return file_->path(); }
   const FileHandle& file() const { return file_; }
 

@@ -265,6 +265,8 @@ Status Segment::truncate_to(int64_t offset) {
 
 Status Segment::on_become_inactive() {
   if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
+  offset_index_->shrink();
+  time_index_->shrink();
   if (reserved_) {  // give back the blocks reserved past the content
     if (Status s = log_file_->truncate(size_bytes_); !s) return s;
     reserved_ = false;
