@@ -57,13 +57,14 @@ void Broker::close_groups() {
   if (groups_) groups_->stop();
 }
 
-void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
+static void answer_find_coordinator(Broker& broker, RequestContext& context, const FindCoordinatorRequest& request) {
   int16_t version = context.api_version();
   std::vector<std::string> keys = version >= 4 ? request.coordinator_keys : std::vector<std::string>{request.key};
   std::optional<BrokerAddress> self;
   for (const BrokerAddress& address :
        brokers_for_listener(*broker.metadata_image(), context.connection().listener_name))
     if (address.node_id == broker.config().node_id) self = address;
+  bool offsets_topic_ready = broker.groups().offsets_topic_exists();
   FindCoordinatorResponse response;
   for (const std::string& key : keys) {
     FindCoordinatorResponse::Coordinator out;
@@ -71,7 +72,7 @@ void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordin
     ErrorCode error = ErrorCode::NONE;
     if (request.key_type == 1) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;  // transactions: not yet
     else if (request.key_type != 0) error = ErrorCode::INVALID_REQUEST;
-    else if (!self) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    else if (!self || !offsets_topic_ready) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     out.error_code = to_wire(error);
     if (error == ErrorCode::NONE) {
       out.node_id = self->node_id;
@@ -96,6 +97,21 @@ void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordin
     response.coordinators.clear();
   }
   context.reply(response);
+}
+
+// Kafka creates __consumer_offsets when a group coordinator is first looked
+// up; creating it blocks on the metadata log's fsync, so on the controller
+// thread, never a reactor.
+void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
+  if (request.key_type != 0 || broker.groups().offsets_topic_exists()) {
+    answer_find_coordinator(broker, context, request);
+    return;
+  }
+  broker.controller().submit([&broker, context = std::move(context), request = std::move(request)]() mutable {
+    if (Status created = broker.groups().ensure_offsets_topic(); !created)
+      spdlog::warn("FindCoordinator: {}", created.to_string());
+    answer_find_coordinator(broker, context, request);
+  });
 }
 
 void handle_join_group(Broker& broker, RequestContext context, JoinGroupRequest request) {

@@ -10,6 +10,9 @@ namespace sluice::group {
 void OffsetsTopicLog::append(int32_t partition_index, std::vector<CoordinatorRecord> records,
                              std::function<void(ErrorCode)> done) {
   auto partition = replicas_.partition(offsets_topic, partition_index);
+  // Clients look the coordinator up first, which creates the topic on the
+  // controller thread; a raw request may come without: create it here.
+  if (!partition && ensure_topic_()) partition = replicas_.partition(offsets_topic, partition_index);
   if (!partition) return done(ErrorCode::COORDINATOR_NOT_AVAILABLE);
   int64_t now_ms = clock_.now_ms();
   record::BatchBuilder builder;
@@ -74,10 +77,10 @@ Result<size_t> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator
   return count;
 }
 
-GroupService::GroupService(cluster::ReplicaManager& replicas, GroupServiceOptions options)
-    : options_(std::move(options)) {
-  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock);
-  coordinator_ = std::make_unique<GroupCoordinator>(options_.group, *options_.clock, *log_);
+GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
+                           GroupServiceOptions options)
+    : controller_(controller), options_(std::move(options)) {
+  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { return ensure_offsets_topic(); });
 }
 
 GroupService::~GroupService() { stop(); }
@@ -85,28 +88,38 @@ GroupService::~GroupService() { stop(); }
 Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& controller,
                                                          cluster::ReplicaManager& replicas,
                                                          GroupServiceOptions options) {
-  std::map<std::string, std::string> configs = {
-      {"cleanup.policy", "compact"},
-      {"segment.bytes", std::to_string(options.offsets_segment_bytes)}};
-  auto created = controller.ensure_internal_topic(offsets_topic, options.group.offsets_topic_partitions,
-                                                  options.offsets_replication_factor, configs);
-  if (!created.error.ok())
-    return Status(Errc::invalid_value, "creating __consumer_offsets: " + created.error.message);
-  std::unique_ptr<GroupService> service(new GroupService(replicas, std::move(options)));
+  std::unique_ptr<GroupService> service(new GroupService(controller, replicas, std::move(options)));
   // The topic may have been created with another partition count earlier:
   // the image says how many partitions there are.
   auto image = replicas.image();
-  if (const auto* topic = image->topic(offsets_topic))
-    service->options_.group.offsets_topic_partitions = static_cast<int32_t>(topic->partitions.size());
+  const auto* topic = image->topic(offsets_topic);
+  if (topic) service->options_.group.offsets_topic_partitions = static_cast<int32_t>(topic->partitions.size());
   service->coordinator_ = std::make_unique<GroupCoordinator>(service->options_.group, *service->options_.clock,
                                                              *service->log_);
-  for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
-    auto replayed = service->log_->replay(p, *service->coordinator_);
-    if (!replayed) return replayed.status();
+  if (topic) {
+    service->topic_exists_ = true;
+    for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
+      auto replayed = service->log_->replay(p, *service->coordinator_);
+      if (!replayed) return replayed.status();
+    }
   }
   service->coordinator_->finish_loading();
   service->ticker_ = std::thread([raw = service.get()] { raw->run_ticker(); });
   return service;
+}
+
+Status GroupService::ensure_offsets_topic() {
+  if (topic_exists_.load(std::memory_order_acquire)) return Status::ok();
+  std::lock_guard lock(topic_mutex_);
+  if (topic_exists_.load(std::memory_order_relaxed)) return Status::ok();
+  std::map<std::string, std::string> configs = {
+      {"cleanup.policy", "compact"},
+      {"segment.bytes", std::to_string(options_.offsets_segment_bytes)}};
+  auto created = controller_.ensure_internal_topic(offsets_topic, options_.group.offsets_topic_partitions,
+                                                   options_.offsets_replication_factor, configs);
+  if (!created.error.ok()) return Status(Errc::invalid_value, "creating __consumer_offsets: " + created.error.message);
+  topic_exists_.store(true, std::memory_order_release);
+  return Status::ok();
 }
 
 void GroupService::stop() {

@@ -1,6 +1,9 @@
 #pragma once
 // The edge of the group coordinator in the broker: creates __consumer_offsets
-// (compacted), replays it into the GroupCoordinator at start, appends the
+// (compacted) when groups are first used, as Kafka does on the first
+// FindCoordinator (a broker nobody consumes through in groups never pays for
+// its 50 partitions, and start-up stays fast), replays it into the
+// GroupCoordinator at start when it exists, appends the
 // coordinator's records to it (answered once the group-commit flusher made
 // them durable: a commit survives kill -9), and ticks the coordinator from
 // its own thread.
@@ -8,7 +11,9 @@
 // Threads: open()/stop() from the broker's controlling thread; coordinator()
 // from any thread (reactors). Append callbacks run on the flusher thread.
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,8 +39,10 @@ struct GroupServiceOptions {
 
 class OffsetsTopicLog final : public CoordinatorLog {
  public:
-  explicit OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock)
-      : replicas_(replicas), clock_(clock) {}
+  // `ensure_topic` creates the topic if it does not exist yet (an append may
+  // come first).
+  OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock, std::function<Status()> ensure_topic)
+      : replicas_(replicas), clock_(clock), ensure_topic_(std::move(ensure_topic)) {}
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
   // Feeds every record of `partition` (log start to high watermark) to
@@ -45,6 +52,7 @@ class OffsetsTopicLog final : public CoordinatorLog {
  private:
   cluster::ReplicaManager& replicas_;
   const Clock& clock_;
+  std::function<Status()> ensure_topic_;
 };
 
 class GroupService {
@@ -54,14 +62,22 @@ class GroupService {
                                                     GroupServiceOptions options);
   ~GroupService();
   GroupCoordinator& coordinator() { return *coordinator_; }
+  // Creates __consumer_offsets unless it exists. Thread-safe; cheap once done.
+  // Blocks on the controller's fsync: handlers call it on the controller
+  // thread (Controller::submit) unless offsets_topic_exists().
+  Status ensure_offsets_topic();
+  bool offsets_topic_exists() const { return topic_exists_.load(std::memory_order_acquire); }
   // Stops the ticker. Idempotent.
   void stop();
 
  private:
-  GroupService(cluster::ReplicaManager& replicas, GroupServiceOptions options);
+  GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas, GroupServiceOptions options);
   void run_ticker();
 
+  cluster::Controller& controller_;
   GroupServiceOptions options_;
+  std::mutex topic_mutex_;
+  std::atomic<bool> topic_exists_{false};
   std::unique_ptr<OffsetsTopicLog> log_;
   std::unique_ptr<GroupCoordinator> coordinator_;
   std::mutex mutex_;

@@ -223,6 +223,14 @@ def call(sock, api_key, version, body, correlation_id, flexible=False, response_
     return r
 
 
+def find_coordinator(port, group):
+    """FindCoordinator v0 for a group: (error_code, node_id). The first lookup makes
+    the broker create __consumer_offsets, as Kafka does."""
+    with connect(port) as sock:
+        r = call(sock, 10, 0, bytes(Writer().string(group).buf), 1)
+        return r.i16(), r.i32()
+
+
 def parse_api_versions_v0(r):
     """ApiVersions response v0 body: (error_code, {api_key: (min, max)})."""
     error = r.i16()

@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import conftest as harness
+import kafka_wire
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 TIMEOUT_S = 30
@@ -75,6 +76,9 @@ def test_topic_create_list_describe_delete(module_broker):
     entry = next(t for t in listed if t["name"] == topic)
     assert entry["partitions"] == 3 and entry["replication_factor"] == 1 and entry["internal"] is False
     assert len(entry["topic_id"]) == 22  # Kafka's base64url Uuid, as kafka-topics.sh prints it
+    assert not any(t["name"] == "__consumer_offsets" for t in listed), "created by the first group lookup"
+    assert kafka_wire.find_coordinator(module_broker.port, "cli-lookup")[0] == kafka_wire.ERR_NONE
+    listed = sluice_json(module_broker, "topic", "list")
     assert any(t["name"] == "__consumer_offsets" and t["internal"] for t in listed)
 
     producer = Producer({"bootstrap.servers": module_broker.bootstrap})

@@ -395,5 +395,19 @@ TEST(BrokerDataPath, LogCleanerSettingsReachTheLogManager) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(DataPathTest, TheFirstFindCoordinatorCreatesTheOffsetsTopic) {
+  EXPECT_EQ(broker_->metadata_image()->topic("__consumer_offsets"), nullptr) << "not created at start-up";
+  FindCoordinatorRequest request;
+  request.key = "g";
+  request.key_type = 0;
+  auto found = call<FindCoordinatorResponse>(request, 3);
+  EXPECT_EQ(found.error_code, 0);
+  EXPECT_EQ(found.node_id, 1);
+  const auto* topic = broker_->metadata_image()->topic("__consumer_offsets");
+  ASSERT_NE(topic, nullptr);
+  EXPECT_EQ(topic->partitions.size(), 50u);
+  EXPECT_NE(broker_->replica_manager().partition("__consumer_offsets", 49), nullptr);
+}
+
 }  // namespace
 }  // namespace sluice::broker
