@@ -80,6 +80,8 @@ std::unique_ptr<Log> open_log(FileSystem& fs, const std::string& dir, bool clean
   options.config.segment_bytes = segment_bytes;
   options.config.preallocate = preallocate;
   options.clean_shutdown = clean;
+  // As the log dir's checkpoint after a clean close: everything durable.
+  options.recovery_point = clean ? INT64_MAX : 0;
   options.logger = [](std::string_view) {};
   auto log = Log::open(fs, std::move(options));
   if (!log) {

@@ -61,6 +61,7 @@ Status Log::load() {
   if (Status s = cut_overlapping_segments(); !s) return s;
   recovery_point_ = std::min(recovery_point_, log_end_offset());
   log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
+  release_durable_index_files();
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
   last_flush_ms_ = options_.clock->now_ms();
@@ -517,6 +518,16 @@ void Log::complete_flush(const FlushPlan& plan) {
     if (auto it = segments_.find(plan.unsynced_index_base); it != segments_.end() && !it->second->empty())
       durable = std::min(durable, it->second->next_offset() - 1);
   recovery_point_ = std::max(recovery_point_, durable);
+  release_durable_index_files();
+}
+
+// Inactive segments wholly below the recovery point are never flushed again
+// (prepare_flush skips them): their index files need no descriptor.
+void Log::release_durable_index_files() {
+  for (auto& [base, segment] : segments_) {
+    if (segment.get() == &active() || segment->next_offset() >= recovery_point_) break;
+    segment->release_index_files();
+  }
 }
 
 Status Log::flush() {

@@ -212,6 +212,7 @@ class Log {
   Status load_segments(const std::vector<std::string>& names);
   Status recover_segments();
   Status cut_overlapping_segments();
+  void release_durable_index_files();
   Result<bool> recover_segment(Segment& segment);
   Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records, int32_t epoch);
   Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <mutex>
 
 namespace sluice::storage {
 namespace {
@@ -15,6 +16,69 @@ bool fits_segment(int64_t offset, int64_t base_offset) {
 }
 
 }  // namespace
+
+// An index file whose descriptor can be closed and is reopened (read_write)
+// on the next use. The mutex covers a flusher thread syncing it off the
+// partition lock while the Log releases or renames it under the lock.
+class ReleasableFile final : public File {
+ public:
+  ReleasableFile(FileSystem& fs, std::string path, FileHandle open)
+      : fs_(fs), path_(std::move(path)), file_(std::move(open)) {}
+
+  Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
+    std::lock_guard lock(mutex_);
+    if (Status s = reopen(); !s) return s;
+    return file_->pread(position, out);
+  }
+  Status append(Bytes data) override { return with_file([&] { return file_->append(data); }); }
+  Status pwrite(uint64_t position, Bytes data) override {
+    return with_file([&] { return file_->pwrite(position, data); });
+  }
+  Status truncate(uint64_t size_bytes) override { return with_file([&] { return file_->truncate(size_bytes); }); }
+  // Released only once durable, and nothing was written since (a write
+  // reopens it): nothing to sync.
+  Status sync() override {
+    std::lock_guard lock(mutex_);
+    return file_ ? file_->sync() : Status::ok();
+  }
+  Result<uint64_t> size() override {
+    std::lock_guard lock(mutex_);
+    if (Status s = reopen(); !s) return s;
+    return file_->size();
+  }
+  const std::string& path() const override { return path_; }
+  int native_handle() const override { return -1; }
+
+  void release() {
+    std::lock_guard lock(mutex_);
+    file_.reset();
+  }
+  // After a rename (under the partition lock, like every reopening use).
+  void set_path(std::string path) {
+    std::lock_guard lock(mutex_);
+    path_ = std::move(path);
+  }
+
+ private:
+  Status reopen() {
+    if (file_) return Status::ok();
+    auto opened = fs_.open(path_, OpenMode::read_write);
+    if (!opened) return opened.status();
+    file_ = std::move(*opened);
+    return Status::ok();
+  }
+  template <class F>
+  Status with_file(F&& f) {
+    std::lock_guard lock(mutex_);
+    if (Status s = reopen(); !s) return s;
+    return f();
+  }
+
+  FileSystem& fs_;
+  std::string path_;
+  FileHandle file_;  // null while released
+  std::mutex mutex_;
+};
 
 std::string segment_file_stem(int64_t base_offset) {
   char name[32];
@@ -62,8 +126,10 @@ Status Segment::open_files(OpenMode mode) {
   if (!index) return index.status();
   auto time_index = fs_.open(stem + time_index_suffix + suffix_, index_mode);
   if (!time_index) return time_index.status();
-  offset_index_ = std::make_unique<OffsetIndex>(std::move(*index), base_offset_, config_.offset_index_entries_max());
-  time_index_ = std::make_unique<TimeIndex>(std::move(*time_index), base_offset_, config_.time_index_entries_max());
+  index_file_ = std::make_shared<ReleasableFile>(fs_, stem + index_suffix + suffix_, std::move(*index));
+  time_index_file_ = std::make_shared<ReleasableFile>(fs_, stem + time_index_suffix + suffix_, std::move(*time_index));
+  offset_index_ = std::make_unique<OffsetIndex>(index_file_, base_offset_, config_.offset_index_entries_max());
+  time_index_ = std::make_unique<TimeIndex>(time_index_file_, base_offset_, config_.time_index_entries_max());
   return Status::ok();
 }
 
@@ -285,12 +351,19 @@ Status Segment::sync() {
   return time_index_->sync();
 }
 
+void Segment::release_index_files() {
+  index_file_->release();
+  time_index_file_->release();
+}
+
 Status Segment::rename_to_deleted() {
   std::string stem = join_path(dir_, segment_file_stem(base_offset_));
   for (const char* suffix : {log_suffix, index_suffix, time_index_suffix}) {
     std::string path = stem + suffix + suffix_;
     if (Status s = fs_.rename(path, path + ".deleted"); !s) return s;
   }
+  index_file_->set_path(stem + index_suffix + suffix_ + ".deleted");
+  time_index_file_->set_path(stem + time_index_suffix + suffix_ + ".deleted");
   return Status::ok();
 }
 
@@ -299,6 +372,8 @@ Status Segment::rename_suffix(const std::string& suffix) {
   for (const char* name : {log_suffix, index_suffix, time_index_suffix})
     if (Status s = fs_.rename(stem + name + suffix_, stem + name + suffix); !s) return s;
   suffix_ = suffix;
+  index_file_->set_path(stem + index_suffix + suffix_);
+  time_index_file_->set_path(stem + time_index_suffix + suffix_);
   return Status::ok();
 }
 

@@ -23,6 +23,8 @@
 
 namespace sluice::storage {
 
+class ReleasableFile;
+
 // "00000000000000000042" — 20 digits, zero-padded.
 std::string segment_file_stem(int64_t base_offset);
 // The base offset in a name like "00000000000000000042.log", if it is one.
@@ -100,6 +102,12 @@ class Segment {
   Status write_index_entries();
   // The handles sync() would sync, for syncing off the partition lock.
   std::vector<FileHandle> files() const { return {log_file_, offset_index_->file(), time_index_->file()}; }
+  // Closes the two index files of a segment that is inactive and durable
+  // (their entries stay in memory); any later use reopens them, a sync of a
+  // released file has nothing to do. Kafka likewise holds one descriptor
+  // per segment: 3 per segment bounded a broker to ~6,600 segments at a
+  // 20,000-descriptor limit.
+  void release_index_files();
   // Renames the three files to *.deleted (the caller removes them later).
   Status rename_to_deleted();
   // Renames the three files from the current suffix to `suffix` (open
@@ -133,6 +141,7 @@ class Segment {
   FileHandle log_file_;
   std::unique_ptr<OffsetIndex> offset_index_;
   std::unique_ptr<TimeIndex> time_index_;
+  std::shared_ptr<ReleasableFile> index_file_, time_index_file_;  // the indexes' files
   uint64_t size_bytes_ = 0;
   int64_t next_offset_;
   TimestampOffset max_timestamp_;

@@ -559,5 +559,59 @@ TEST_F(FileRecoveryTest, EmptySegmentsReopenWithoutRebuildingIndexes) {
   EXPECT_EQ(dir->find(tp)->log_end_offset(), 4);
 }
 
+// Inactive, durable segments keep one descriptor (the .log): their index
+// files are closed and reopened on demand, by a truncation into them, by
+// retention renaming them away, and after restarts.
+TEST_F(FileRecoveryTest, DurableSegmentsHoldOneDescriptorAndReopenIndexesOnDemand) {
+  auto open_descriptors = [] {
+    size_t count = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
+    return count;
+  };
+  h_.config.segment_bytes = 1000;  // 3 batches of 4 records per segment
+  h_.config.file_delete_delay_ms = 0;
+  {
+    auto dir = h_.open_ok();
+    Log* log = *dir->create_log(tp, Uuid{});
+    for (int i = 0; i < 30; ++i) append(*log, 4, 60);
+    ASSERT_EQ(log->segment_count(), 10u);
+    ASSERT_TRUE(dir->close());
+  }
+  const size_t before = open_descriptors();
+  auto dir = h_.open_ok();
+  Log* log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  // 10 .log files + the active segment's 2 indexes (+ nothing else per segment).
+  EXPECT_LE(open_descriptors() - before, 10u + 2u + 2u);
+  // A truncation into a released segment reopens its indexes to cut them.
+  ASSERT_TRUE(log->truncate_to(50));
+  EXPECT_EQ(log->log_end_offset(), 48);
+  EXPECT_EQ(append(*log, 4, 60), 51);
+  auto read = log->read(49, 1, INT64_MAX);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 48);
+  ASSERT_TRUE(log->flush());
+  // Retention renames released segments to *.deleted and removes them.
+  h_.config.retention_bytes = 2000;
+  log->set_config(h_.config);
+  auto retained = log->apply_retention(log->log_end_offset());
+  ASSERT_TRUE(retained) << retained.status().to_string();
+  EXPECT_GT(retained->deleted_segments, 0u);
+  ASSERT_TRUE(log->flush());
+  const int64_t start = log->log_start_offset(), end = log->log_end_offset();
+  dir.reset();  // unclean
+  dir = h_.open_ok();
+  log = dir->find(tp);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->log_start_offset(), start);
+  EXPECT_EQ(log->log_end_offset(), end);
+  EXPECT_FALSE(h_.logged("truncated"));
+  expect_consistent(*log);
+  ASSERT_TRUE(log->truncate_to(start + 1));
+  ASSERT_TRUE(dir->close());
+  dir = h_.open_ok();
+  EXPECT_EQ(dir->find(tp)->log_end_offset(), start);
+}
+
 }  // namespace
 }  // namespace sluice::storage
