@@ -233,7 +233,7 @@ lines.append("")
 lines.append("Notes: the mock cluster keeps only ~5 MB per partition, so its consume runs spread "
              "the same records over more partitions (it prints how many); it answers an empty "
              "Fetch only after fetch.wait.max.ms, so its e2e runs use fetch.wait.max.ms=5, "
-             "and linger.ms=1 where the broker's use 0 (with 0 it falls behind and drops unread batches). "
+             "and linger.ms=1 (the tool's e2e default for both) even when asked for 0 (with 0 it falls behind and drops unread batches). "
              "Consume runs have no per-record latency.")
 section = "\n".join(lines) + "\n"
 print(section)

@@ -33,7 +33,7 @@ void add_common_options(CLI::App* command, BenchOptions& options,
   command->add_option("--rate", options.rate_per_sec,
                       "Target msgs/s over all producers (latency runs); 0 = unpaced")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--linger-ms", options.linger_ms, "Producer linger.ms (default 5; e2e: 0)")
+  command->add_option("--linger-ms", options.linger_ms, "Producer linger.ms (default 5; e2e: 1)")
       ->check(CLI::Range(0, 900000));
   command->add_option("--batch-size", options.batch_size_bytes, "Producer batch.size in bytes")
       ->check(CLI::Range(1, 2147483647));
@@ -93,7 +93,7 @@ std::string finish_options(BenchOptions& options, const std::vector<std::string>
   if (options.mode == BenchMode::kEndToEnd && options.size_bytes < 32) {
     return "e2e needs --size of at least 32 (the payload carries a timestamp)";
   }
-  if (options.linger_ms < 0) options.linger_ms = options.mode == BenchMode::kEndToEnd ? 0 : 5;
+  if (options.linger_ms < 0) options.linger_ms = options.mode == BenchMode::kEndToEnd ? 1 : 5;
   if (options.count > 0 && options.duration_sec > 0) {
     return "give --count or --duration, not both";
   }

@@ -29,8 +29,10 @@ struct BenchOptions {
   int producers = 1;
   int consumers = 1;
   double rate_per_sec = 0;       // 0: as fast as possible
-  // -1 until parsed: then 5 (throughput) or, for e2e, 0 as Kafka's
-  // end-to-end latency tool uses (a linger would be most of the latency).
+  // -1 until parsed: then 5 (throughput) or, for e2e, 1: a 5 ms linger was
+  // most of the latency, and 0 turns 20,000 msg/s into as many one-record
+  // requests, which saturates 2 cores and gives random queueing stalls
+  // (bench/RESULTS.md).
   int linger_ms = -1;
   int batch_size_bytes = 1 << 20;
   uint64_t keys = 0;             // 0: null keys; N: keys drawn from N values
