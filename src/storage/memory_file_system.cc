@@ -24,7 +24,7 @@ class MemoryFile final : public File {
     const auto& data = inode_->data;
     if (position >= data.size()) return size_t{0};
     size_t n = std::min<size_t>(out.size(), data.size() - position);
-    std::memcpy(out.data(), data.data() + position, n);
+    if (n > 0) std::memcpy(out.data(), data.data() + position, n);  // out may be empty (null data)
     return n;
   }
 

@@ -329,11 +329,13 @@ def test_health_and_unknown_paths(broker_factory):
 
 
 def test_health_is_503_until_the_broker_serves(broker_factory):
-    """The admin port binds before the logs are opened: while start-up creates
-    200 partitions of __consumer_offsets, health and the broker endpoints say 503."""
+    """The admin port binds before the logs are opened: while start-up opens and
+    replays 600 partitions of __consumer_offsets, health and the broker endpoints say 503."""
     port = harness.free_port()
-    b = broker_factory({"admin.listener": f"127.0.0.1:{port}", "offsets.topic.num.partitions": "200"},
-                       start=False)
+    b = broker_factory({"admin.listener": f"127.0.0.1:{port}", "offsets.topic.num.partitions": "600"})
+    # The first group lookup creates __consumer_offsets (as in Kafka); the next start loads it.
+    assert kafka_wire.find_coordinator(b.port, "slow-start")[0] == kafka_wire.ERR_NONE
+    b.stop()
     answers = []  # (health status, body, /v1/topics status) until health is 200
     stop = threading.Event()
 
