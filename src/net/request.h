@@ -49,6 +49,13 @@ struct Response {
   bool send = true;               // false: nothing is written (Produce with acks=0)
   bool close_after = false;       // close the connection once this is written
 
+  // The body as sent, in order: ranges of memory, and file slices where the
+  // body holds their placeholders. Views into this response.
+  struct Part {
+    Bytes memory;
+    const FileSlice* file = nullptr;  // set: send this slice instead of `memory`
+  };
+  std::vector<Part> parts() const;
   // The body as sent, file slices read in: for tests and tools that look at
   // an answer without a connection. Empty if a file slice cannot be read.
   std::vector<uint8_t> bytes() const;

@@ -36,17 +36,32 @@ const uint8_t* file_slice_placeholder() {
   return zeros;
 }
 
+std::vector<Response::Part> Response::parts() const {
+  std::vector<Part> parts;
+  size_t next_file_slice = 0;
+  for (const WireWriter::Slice& slice : body.slices()) {
+    Bytes memory(slice.data, slice.size);
+    if (slice.data != file_slice_placeholder()) {
+      parts.push_back({memory});
+      continue;
+    }
+    SLUICE_ASSERT(next_file_slice < file_slices.size(), "a placeholder without its file slice");
+    const FileSlice& file = file_slices[next_file_slice++];
+    SLUICE_ASSERT(file.length == slice.size, "a file slice of another length than its placeholder");
+    parts.push_back({memory, &file});
+  }
+  return parts;
+}
+
 std::vector<uint8_t> Response::bytes() const {
   std::vector<uint8_t> out;
   out.reserve(body.size());
-  size_t next_file_slice = 0;
-  for (const WireWriter::Slice& slice : body.slices()) {
-    if (slice.data != file_slice_placeholder()) {
-      out.insert(out.end(), slice.data, slice.data + slice.size);
+  for (const Part& part : parts()) {
+    if (part.file == nullptr) {
+      out.insert(out.end(), part.memory.begin(), part.memory.end());
       continue;
     }
-    if (next_file_slice >= file_slices.size()) return {};
-    const FileSlice& file = file_slices[next_file_slice++];
+    const FileSlice& file = *part.file;
     size_t at = out.size();
     out.resize(at + file.length);
     for (size_t done = 0; done < file.length;) {
@@ -232,7 +247,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<bool> write_responses(std::vector<Response>& ready) {
     std::vector<std::array<uint8_t, 4>> size_prefixes(ready.size());
     std::vector<asio::const_buffer> buffers;
-    std::vector<std::vector<WireWriter::Slice>> slices(ready.size());
     bool close_after = false;
     for (size_t i = 0; i < ready.size(); ++i) {
       close_after = close_after || ready[i].close_after;
@@ -241,19 +255,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_prefixes[i] = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
                           static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
       buffers.emplace_back(size_prefixes[i].data(), 4);
-      slices[i] = ready[i].body.slices();
-      size_t next_file_slice = 0;
-      for (const WireWriter::Slice& slice : slices[i]) {
-        if (slice.data != file_slice_placeholder()) {
-          buffers.emplace_back(slice.data, slice.size);
+      for (const Response::Part& part : ready[i].parts()) {
+        if (part.file == nullptr) {
+          buffers.emplace_back(part.memory.data(), part.memory.size());
           continue;
         }
-        SLUICE_ASSERT(next_file_slice < ready[i].file_slices.size(), "a placeholder without its file slice");
-        const FileSlice& file = ready[i].file_slices[next_file_slice++];
-        SLUICE_ASSERT(file.length == slice.size, "a file slice of another length than its placeholder");
         if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
         buffers.clear();
-        co_await send_file(file);
+        co_await send_file(*part.file);
       }
     }
     if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
