@@ -55,12 +55,12 @@ size_t OffsetMap::entries_allowed(size_t slot_count) const {
 bool OffsetMap::put(const KeyDigest& key, int64_t offset) {
   SLUICE_ASSERT(offset >= 0, "offsets are non-negative");
   if (slots_.empty()) grow();
-  Slot* slot = find_slot(key);
+  Slot* slot = &slots_[find_slot(key)];
   if (slot->offset < 0) {
     if (full()) return false;
     if (size_ >= entries_allowed(slots_.size())) {
       grow();
-      slot = find_slot(key);
+      slot = &slots_[find_slot(key)];
     }
     slot->key = key;
     ++size_;
@@ -72,15 +72,15 @@ bool OffsetMap::put(const KeyDigest& key, int64_t offset) {
 
 std::optional<int64_t> OffsetMap::get(const KeyDigest& key) const {
   if (slots_.empty()) return std::nullopt;
-  const Slot* slot = const_cast<OffsetMap*>(this)->find_slot(key);
-  if (slot->offset < 0) return std::nullopt;
-  return slot->offset;
+  const Slot& slot = slots_[find_slot(key)];
+  if (slot.offset < 0) return std::nullopt;
+  return slot.offset;
 }
 
-OffsetMap::Slot* OffsetMap::find_slot(const KeyDigest& key) {
+size_t OffsetMap::find_slot(const KeyDigest& key) const {
   for (size_t i = probe_start(key);; i = (i + 1) % slots_.size()) {
-    Slot& slot = slots_[i];
-    if (slot.offset < 0 || slot.key == key) return &slot;
+    const Slot& slot = slots_[i];
+    if (slot.offset < 0 || slot.key == key) return i;
   }
 }
 
@@ -91,7 +91,7 @@ void OffsetMap::grow() {
   size_t target = slots_.empty() ? std::min(initial_slots, max_slots_) : std::min(slots_.size() * 2, max_slots_);
   std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(target));
   for (const Slot& slot : old) {
-    if (slot.offset >= 0) *find_slot(slot.key) = slot;
+    if (slot.offset >= 0) slots_[find_slot(slot.key)] = slot;
   }
 }
 

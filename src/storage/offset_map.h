@@ -77,8 +77,8 @@ class OffsetMap {
 
   size_t probe_start(const KeyDigest& key) const { return static_cast<size_t>(key.low % slots_.size()); }
   size_t entries_allowed(size_t slot_count) const;
-  // The slot holding `key`, or the empty slot where it would go.
-  Slot* find_slot(const KeyDigest& key);
+  // The index of the slot holding `key`, or of the empty slot where it would go.
+  size_t find_slot(const KeyDigest& key) const;
   void grow();
 
   std::vector<Slot> slots_;
