@@ -36,6 +36,12 @@ TEST(BenchOptionsTest, DefaultsAreTunedForThroughput) {
   EXPECT_EQ(effective_count(options), 1'000'000u);
 }
 
+TEST(BenchOptionsTest, EndToEndRunsLingerOneMillisecondUnlessTold) {
+  EXPECT_EQ(parse({"e2e"}).options.linger_ms, 1);
+  EXPECT_EQ(parse({"e2e", "--linger-ms", "0"}).options.linger_ms, 0);
+  EXPECT_EQ(parse({"consume"}).options.linger_ms, 5);
+}
+
 TEST(BenchOptionsTest, EveryFlagLands) {
   Parsed parsed = parse({"e2e", "-b", "host:1234", "--topic", "t", "--count", "500", "--size",
                          "1024", "--acks", "all", "--compression", "lz4", "--partitions", "8",
