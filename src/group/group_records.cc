@@ -30,6 +30,15 @@ std::vector<uint8_t> group_key(const std::string& group) {
   return coordinator::encode_versioned(key, group_key_version);
 }
 
+// A record value: its int16 version, then the fields of that version.
+template <class Value>
+Status decode_value(Bytes bytes, Value& value) {
+  WireReader reader(bytes);
+  int16_t version = 0;
+  if (Status status = coordinator::read_version(reader, version); !status) return status;
+  return value.decode(reader, version);
+}
+
 }  // namespace
 
 CoordinatorRecord offset_record(const std::string& group, const std::string& topic, int32_t partition,
@@ -106,11 +115,8 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
       if (Group* group = find_group(key.group)) group->offsets.erase({key.topic, key.partition});
       return Status::ok();
     }
-    WireReader value_reader(*value_bytes);
-    int16_t value_version = 0;
-    if (Status status = coordinator::read_version(value_reader, value_version); !status) return status;
     coordinator::OffsetCommitValue value;
-    if (Status status = value.decode(value_reader, value_version); !status) return status;
+    if (Status status = decode_value(*value_bytes, value); !status) return status;
     get_or_create_group(key.group).offsets[{key.topic, key.partition}] =
         CommittedOffset{value.offset, value.leader_epoch, value.metadata, value.commit_timestamp};
     return Status::ok();
@@ -129,11 +135,8 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     }
     return Status::ok();
   }
-  WireReader value_reader(*value_bytes);
-  int16_t value_version = 0;
-  if (Status status = coordinator::read_version(value_reader, value_version); !status) return status;
   coordinator::GroupMetadataValue value;
-  if (Status status = value.decode(value_reader, value_version); !status) return status;
+  if (Status status = decode_value(*value_bytes, value); !status) return status;
   Group& group = get_or_create_group(key.group);
   group.generation = value.generation;
   group.protocol_type = value.protocol_type.empty() ? std::nullopt : std::optional<std::string>(value.protocol_type);
