@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "cli/bench/kafka_client.h"
 #include "cli/bench/runners.h"
@@ -85,6 +87,49 @@ BenchResult run_on_mock(const BenchOptions& broker_options, uint64_t count, uint
 
 bool failed(const BenchResult& result) { return result.errors > 0 || result.records == 0; }
 
+double ratio(const BenchResult& broker, const BenchResult& mock) {
+  return mock.records_per_sec() > 0 ? broker.records_per_sec() / mock.records_per_sec() : 0;
+}
+
+// One round: the broker run, then the mock run, adjacent in time.
+struct Round {
+  std::optional<BenchResult> broker;
+  std::optional<BenchResult> mock;
+};
+
+Round run_round(const BenchOptions& options, uint64_t count, bool on_broker, bool on_mock,
+                const std::string& label) {
+  Round round;
+  if (on_broker) {
+    round.broker = run_on_broker(options, count);
+    std::printf("%s", format_summary(label + " broker", *round.broker).c_str());
+    std::fflush(stdout);
+  }
+  if (on_mock) {
+    uint64_t fill_count = count != UINT64_MAX ? count
+                          : on_broker         ? round.broker->records
+                                              : kMockConsumeFillDefault;
+    round.mock = run_on_mock(options, count, fill_count);
+    std::printf("%s", format_summary(label + " mock", *round.mock).c_str());
+  }
+  if (round.broker && round.mock) {
+    std::printf("%s: broker/mock records/s ratio %.3f\n", label.c_str(), ratio(*round.broker, *round.mock));
+  }
+  return round;
+}
+
+// The median round, carrying every round's errors so a failure anywhere fails the run.
+BenchResult median_with_errors(const std::vector<BenchResult>& rounds) {
+  BenchResult median = median_round(rounds);
+  median.errors = 0;
+  median.first_error.clear();
+  for (const BenchResult& round : rounds) {
+    if (median.first_error.empty()) median.first_error = round.first_error;
+    median.errors += round.errors + (round.records == 0 ? 1 : 0);
+  }
+  return median;
+}
+
 }  // namespace
 
 int run_bench(const BenchOptions& options) {
@@ -94,29 +139,24 @@ int run_bench(const BenchOptions& options) {
   Report report;
   report.mode = mode_name(options.mode);
   report.target = on_broker ? options.bootstrap_servers : "mock";
-  BenchResult broker_result;
+  report.rounds = options.rounds;
+  std::vector<BenchResult> broker_rounds, mock_rounds;
+  std::vector<double> ratios;
+  for (int r = 1; r <= options.rounds; ++r) {
+    std::string label = report.mode;
+    if (options.rounds > 1) label += " round " + std::to_string(r) + "/" + std::to_string(options.rounds);
+    Round round = run_round(options, count, on_broker, on_mock, label);
+    if (round.broker) broker_rounds.push_back(std::move(*round.broker));
+    if (round.mock) mock_rounds.push_back(std::move(*round.mock));
+    if (on_broker && on_mock) ratios.push_back(ratio(broker_rounds.back(), mock_rounds.back()));
+  }
   if (on_broker) {
-    broker_result = run_on_broker(options, count);
-    std::printf("%s", format_summary(report.mode + " broker", broker_result).c_str());
-    std::fflush(stdout);
+    report.result = median_with_errors(broker_rounds);
+    if (on_mock) report.mock = median_with_errors(mock_rounds);
+  } else {
+    report.result = median_with_errors(mock_rounds);
   }
-  if (on_mock) {
-    uint64_t fill_count = count != UINT64_MAX ? count
-                          : on_broker         ? broker_result.records
-                                              : kMockConsumeFillDefault;
-    BenchResult mock_result = run_on_mock(options, count, fill_count);
-    std::printf("%s", format_summary(report.mode + " mock", mock_result).c_str());
-    if (on_broker) {
-      double ratio = mock_result.records_per_sec() > 0
-                         ? broker_result.records_per_sec() / mock_result.records_per_sec()
-                         : 0;
-      std::printf("%s: broker/mock records/s ratio %.3f\n", report.mode.c_str(), ratio);
-      report.mock = std::move(mock_result);
-    } else {
-      broker_result = std::move(mock_result);
-    }
-  }
-  report.result = std::move(broker_result);
+  if (options.rounds > 1 && on_broker && on_mock) report.ratio_to_mock = median_of(ratios);
   if (options.json) std::printf("%s\n", format_json(report).c_str());
   std::fflush(stdout);
   bool any_failed = failed(report.result) || (report.mock && failed(*report.mock));

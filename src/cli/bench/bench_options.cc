@@ -44,6 +44,10 @@ void add_common_options(CLI::App* command, BenchOptions& options,
                     "Run against librdkafka's in-process mock cluster");
   command->add_flag("--compare-mock", options.compare_mock,
                     "Also run against the mock cluster and report the ratio");
+  command->add_option("--rounds", options.rounds,
+                      "Run N times (with --compare-mock: broker and mock alternated); report the "
+                      "median round and the median of the rounds' ratios")
+      ->check(CLI::Range(1, 100));
   command->add_flag("!--no-progress", options.progress, "No live progress line");
   command->add_option("--idle-timeout", options.idle_timeout_sec,
                       "Consume: stop after this many seconds without data")

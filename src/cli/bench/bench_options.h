@@ -40,6 +40,7 @@ struct BenchOptions {
   bool json = false;
   bool against_mock = false;     // run against librdkafka's mock cluster
   bool compare_mock = false;     // run the broker and the mock, report the ratio
+  int rounds = 1;                // runs of each target, alternated; the median round is reported
   bool progress = true;          // --no-progress turns the live line off
   double idle_timeout_sec = 10;  // consume: give up after this long without data
 };

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -89,10 +90,12 @@ std::string format_summary(const std::string& label, const BenchResult& result) 
 std::string format_json(const Report& report) {
   std::string out = "{\"mode\":" + quoted(report.mode) + ",\"target\":" + quoted(report.target) + ",";
   append_result_fields(out, report.result);
+  if (report.rounds > 1) out += ",\"rounds\":" + std::to_string(report.rounds);
   if (report.mock) {
     out += ",\"mock_records_per_sec\":" + number(report.mock->records_per_sec());
     out += ",\"mock_mb_per_sec\":" + number(report.mock->mb_per_sec());
-    double ratio = report.mock->records_per_sec() > 0
+    double ratio = report.ratio_to_mock ? *report.ratio_to_mock
+                   : report.mock->records_per_sec() > 0
                        ? report.result.records_per_sec() / report.mock->records_per_sec()
                        : 0;
     out += ",\"ratio_to_mock\":" + number(ratio);
@@ -101,6 +104,22 @@ std::string format_json(const Report& report) {
     }
   }
   return out + "}";
+}
+
+const BenchResult& median_round(const std::vector<BenchResult>& rounds) {
+  std::vector<const BenchResult*> sorted;
+  for (const BenchResult& round : rounds) sorted.push_back(&round);
+  std::sort(sorted.begin(), sorted.end(), [](const BenchResult* a, const BenchResult* b) {
+    return a->records_per_sec() < b->records_per_sec();
+  });
+  return *sorted[(sorted.size() - 1) / 2];
+}
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
 ProgressLine::ProgressLine(std::string label, const std::atomic<uint64_t>& records, bool enabled)

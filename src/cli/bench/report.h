@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/bench/histogram.h"
 
@@ -31,7 +32,18 @@ struct Report {
   std::string target;  // the bootstrap server, or "mock"
   BenchResult result;
   std::optional<BenchResult> mock;  // the same workload on the mock cluster
+  int rounds = 1;                   // --rounds: result and mock are the median rounds
+  // With rounds > 1: the median of each round's broker/mock ratio (a round's
+  // two runs are adjacent in time). Unset: result over mock.
+  std::optional<double> ratio_to_mock;
 };
+
+// The round whose records/s is the median (the lower middle of an even
+// count); `rounds` is not empty.
+const BenchResult& median_round(const std::vector<BenchResult>& rounds);
+// The median of `values` (the mean of the two middle ones of an even count);
+// 0 when empty.
+double median_of(std::vector<double> values);
 
 // "records/s, MB/s (10^6 bytes), latency percentiles" as lines of text.
 std::string format_summary(const std::string& label, const BenchResult& result);

@@ -73,6 +73,12 @@ TEST(BenchOptionsTest, EveryFlagLands) {
   EXPECT_TRUE(options.compare_mock);
 }
 
+TEST(BenchOptionsTest, RoundsDefaultToOneAndAreBounded) {
+  EXPECT_EQ(parse({"produce"}).options.rounds, 1);
+  EXPECT_EQ(parse({"consume", "--rounds", "3", "--compare-mock"}).options.rounds, 3);
+  EXPECT_THROW(parse({"produce", "--rounds", "0"}), CLI::ValidationError);
+}
+
 TEST(BenchOptionsTest, ModeDefaultsForCount) {
   EXPECT_EQ(effective_count(parse({"consume"}).options), UINT64_MAX);  // to the end
   EXPECT_EQ(effective_count(parse({"e2e", "--rate", "2000"}).options), 20000u);  // 10 s

@@ -31,6 +31,45 @@ TEST(ReportTest, JsonHasEveryFieldAndTheMockRatio) {
   EXPECT_EQ(json.find('\n'), std::string::npos);
 }
 
+BenchResult with_rate(uint64_t records, double seconds) {
+  BenchResult result;
+  result.records = records;
+  result.seconds = seconds;
+  return result;
+}
+
+TEST(ReportTest, MedianRoundIsTheMiddleByRecordsPerSecond) {
+  std::vector<BenchResult> rounds = {with_rate(300, 1), with_rate(100, 1), with_rate(200, 1)};
+  EXPECT_EQ(median_round(rounds).records, 200u);
+  rounds.push_back(with_rate(400, 1));  // even count: the lower middle, a round that happened
+  EXPECT_EQ(median_round(rounds).records, 200u);
+  EXPECT_EQ(median_round({with_rate(7, 1)}).records, 7u);
+}
+
+TEST(ReportTest, MedianOfValues) {
+  EXPECT_EQ(median_of({}), 0);
+  EXPECT_EQ(median_of({0.9, 0.5, 0.7}), 0.7);
+  EXPECT_EQ(median_of({0.4, 1.0, 0.6, 0.8}), 0.7);
+}
+
+TEST(ReportTest, RoundsReportTheirCountAndTheMedianRatio) {
+  Report report;
+  report.mode = "produce";
+  report.target = "broker";
+  report.result = with_rate(1000, 1);
+  report.mock = with_rate(1000, 2);  // result / mock would be 2
+  report.rounds = 3;
+  report.ratio_to_mock = 0.75;  // the median of the rounds' own ratios wins
+  std::string json = format_json(report);
+  EXPECT_NE(json.find("\"rounds\":3"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"ratio_to_mock\":0.75"), std::string::npos) << json;
+  report.rounds = 1;
+  report.ratio_to_mock.reset();
+  json = format_json(report);
+  EXPECT_EQ(json.find("\"rounds\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"ratio_to_mock\":2"), std::string::npos) << json;
+}
+
 TEST(ReportTest, NoLatencyIsNullNotZero) {
   Report report;
   report.mode = "consume";
