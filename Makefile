@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-groups soak-storage clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage clean
 
 all: build
 
@@ -31,6 +31,12 @@ fuzz: deps
 
 bench: build
 	@bench/run-micro.sh $(BUILD_DIR)
+
+# The standard `sluice bench` set (issue 6) against a fresh broker, with the
+# machine's ceilings; writes the '## sluice bench' section of bench/RESULTS.md.
+# BENCH_ARGS passes options to bench/run.sh (e.g. --runs 5, --cold, --no-write).
+bench-set: build
+	@bench/run.sh --build $(BUILD_DIR) $(BENCH_ARGS)
 
 # Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
 bench-groups: build

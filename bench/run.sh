@@ -5,14 +5,28 @@
 # same invocation (--compare-mock), so each figure has its ceiling beside it.
 #
 #   bench/run.sh [--build DIR] [--client PATH] [--runs N] [--mock-only] [--quick] [--no-write]
+#                [--rounds N] [--warm-mib N] [--cold]
 #
 #   --build DIR   where the sluice binary is (default: build)
 #   --client PATH the binary whose `bench` runs the set (default: the same
 #                 sluice; lets one client measure several broker builds)
 #   --runs N      repetitions of each workload; the table holds medians (default 3)
+#   --rounds N    each invocation alternates broker and mock runs N times and
+#                 reports its median round and the median of the rounds' own
+#                 ratios (`sluice bench --rounds`; default 1)
 #   --mock-only   no broker: the mock cluster's ceilings only
 #   --quick       a tenth of the message counts (a check of the script)
 #   --no-write    print the table, leave bench/RESULTS.md alone
+#   --warm-mib N  before each invocation, write and delete a scratch file of N
+#                 MiB in the data dir's file system (default 600), so the page
+#                 cache and the client's heap reuse memory the machine has
+#                 backed instead of memory a VM host has reclaimed (see
+#                 machine_limits: on such a VM a new page costs a host fault)
+#   --cold        no warm-up (--warm-mib 0)
+#
+# The machine's own ceilings (build/bench/machine_limits: loopback TCP, page
+# cache with new and with recycled memory, fdatasync, first touch) are
+# measured before the set and printed above its table.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +36,8 @@ mock_only=0
 scale=1
 write=1
 client=""
+warm_mib=600
+rounds=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -30,7 +46,10 @@ while [[ $# -gt 0 ]]; do
     --mock-only) mock_only=1; shift ;;
     --quick) scale=10; shift ;;
     --no-write) write=0; shift ;;
-    *) echo "usage: $0 [--build DIR] [--client PATH] [--runs N] [--mock-only] [--quick] [--no-write]" >&2
+    --rounds) rounds=$2; shift 2 ;;
+    --warm-mib) warm_mib=$2; shift 2 ;;
+    --cold) warm_mib=0; shift ;;
+    *) echo "usage: $0 [--build DIR] [--client PATH] [--runs N] [--mock-only] [--quick] [--no-write] [--rounds N] [--warm-mib N] [--cold]" >&2
        exit 2 ;;
   esac
 done
@@ -117,9 +136,27 @@ if [[ $mock_only -eq 0 ]]; then
   # script's (launch to the first accepted connection, polling included).
   self_startup_ms=$(sed -n 's/.*started in \([0-9]*\) ms.*/\1/p' "$work/broker.log" | head -1)
   startup_ms="$startup_ms ms (broker's own log: ${self_startup_ms:-?} ms)"
-  target=(-b "127.0.0.1:$port" --compare-mock)
+  target=(-b "127.0.0.1:$port" --compare-mock --rounds "$rounds")
 else
-  target=(--against-mock)
+  target=(--against-mock --rounds "$rounds")
+fi
+
+# Writes and deletes a scratch file: the pages it frees are the next ones the
+# page cache and the client take, so a run does not pay for memory the VM
+# host reclaimed while the machine was idle.
+warm_memory() {
+  [[ $warm_mib -gt 0 ]] || return 0
+  dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mib" status=none
+  rm -f "$work/warm"
+}
+
+limits_json=""
+limits_bin="$build/bench/machine_limits"
+if [[ -x "$limits_bin" ]]; then
+  limits_mib=$((scale == 1 ? 1024 : 64))
+  echo "machine limits: $limits_bin --dir $work --mib $limits_mib" >&2
+  limits_json=$("$limits_bin" --dir "$work" --mib "$limits_mib" --json | tail -n 1)
+  echo "  $limits_json" >&2
 fi
 
 results="$work/results.jsonl"
@@ -128,6 +165,7 @@ for run in $(seq 1 "$runs"); do
   for i in "${!names[@]}"; do
     args=${commands[$i]//\{run\}/$run}
     echo "run $run/$runs: sluice bench $args" >&2
+    warm_memory
     # shellcheck disable=SC2086
     if line=$("$client" bench $args "${target[@]}" --json --no-progress | tail -n 1); then
       :
@@ -156,11 +194,13 @@ printf '%s\n' "${names[@]}" >"$work/names"
 printf '%s\n' "${commands[@]}" >"$work/commands"
 python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
   "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
-  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" <<'PY'
+  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" \
+  "$warm_mib" "$limits_json" "$rounds" <<'PY'
 import datetime, json, statistics, sys, os
 
 (results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
- disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100) = sys.argv[1:]
+ disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100, warm_mib,
+ limits_json, rounds) = sys.argv[1:]
 mock_only = mock_only == "1"
 names = open(names_path).read().splitlines()
 commands = open(commands_path).read().splitlines()
@@ -183,8 +223,11 @@ target = "librdkafka mock cluster (--against-mock)" if mock_only else "fresh `sl
 lines = ["## sluice bench", ""]
 lines.append(f"Standard set of issue 6, `bench/run.sh{' --mock-only' if mock_only else ''}`"
              f"{' --quick (counts / 10)' if scale != '1' else ''}, against {target}, "
-             f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs; "
-             "a run with errors is left out of its median (failed runs are counted below); "
+             f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs"
+             + (f" of {rounds} rounds each (an invocation alternates broker and mock runs "
+                f"{rounds} times and reports its median round and the median of its rounds' ratios)"
+                if rounds != "1" else "")
+             + "; a run with errors is left out of its median (failed runs are counted below); "
              "'ratio to mock' is the median of each run's own ratio.")
 lines.append("")
 lines.append(f"- Machine: {cores} cores, {cpu}; kernel {kernel}")
@@ -197,9 +240,34 @@ if not mock_only:
                  f"{int(final_rss_kb or 0) / 1024:.1f} MiB")
 lines.append(f"- Load average while the set ran: {os.getloadavg()[0]:.1f} at the end (the machine "
              "is shared; figures on a loaded machine are noisy)")
+lines.append("- Memory warm-up before each invocation: " +
+             (f"a {warm_mib} MiB scratch file written and deleted in the data dir's file system"
+              if warm_mib != "0" else "none (--cold)"))
 lines.append("- MB = 10^6 bytes of record values; latency in ms (produce: delivery report − "
              "intended send time; e2e: consume time − intended send time)")
 lines.append("")
+if limits_json:
+    limits = json.loads(limits_json)
+    labels = [
+        ("page_cache_new_memory", "buffered 1 MiB writes to a new file, memory taken from the free pool"),
+        ("page_cache_recycled_memory", "the same right after a file was deleted (recycled memory)"),
+        ("fdatasync_every_mib", "write + fdatasync every 1 MiB"),
+        ("anonymous_first_touch", "first touch of fresh anonymous memory"),
+        ("memory_copy", "memcpy between two touched buffers"),
+        ("loopback_from_buffer", "loopback TCP, write() of a 4 MiB buffer to a reader that only reads"),
+        ("loopback_sendfile", "loopback TCP, sendfile() of a cached file, 4 MiB calls"),
+        ("loopback_pread_write", "loopback TCP, pread() 1 MiB of a cached file + write()"),
+    ]
+    lines.append("Machine ceilings measured just before the set (`build/bench/machine_limits "
+                 f"--dir <data dir fs> --mib {1024 if scale == '1' else 64}`; no broker, no Kafka "
+                 "client; one pass each, MB/s):")
+    lines.append("")
+    lines.append("| path | MB/s |")
+    lines.append("|---|---:|")
+    for key, label in labels:
+        if key in limits:
+            lines.append(f"| {label} | {limits[key]:,.0f} |")
+    lines.append("")
 if mock_only:
     lines.append("**Broker figures pending**: these are the client's ceilings on this machine, "
                  "librdkafka against its own in-process mock cluster (no broker work at all).")
@@ -225,7 +293,8 @@ lines.append("Commands (`{run}` is the run number; each run writes fresh topics"
              + "):")
 lines.append("")
 lines.append("```")
-suffix = " --against-mock --json" if mock_only else ""
+suffix = (" --against-mock" if mock_only else "") + (f" --rounds {rounds}" if rounds != "1" else "")
+suffix += " --json" if mock_only else ""
 for command in commands:
     lines.append(f"sluice bench {command}{suffix}")
 lines.append("```")
