@@ -18,7 +18,7 @@
 #   --quick       a tenth of the message counts (a check of the script)
 #   --no-write    print the table, leave bench/RESULTS.md alone
 #   --warm-mib N  before each invocation, write and delete a scratch file of N
-#                 MiB in the data dir's file system (default 600), so the page
+#                 MiB in the data dir's file system (default 1024), so the page
 #                 cache and the client's heap reuse memory the machine has
 #                 backed instead of memory a VM host has reclaimed (see
 #                 machine_limits: on such a VM a new page costs a host fault)
@@ -36,7 +36,7 @@ mock_only=0
 scale=1
 write=1
 client=""
-warm_mib=600
+warm_mib=1024
 rounds=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -150,14 +150,16 @@ warm_memory() {
   rm -f "$work/warm"
 }
 
-limits_json=""
 limits_bin="$build/bench/machine_limits"
-if [[ -x "$limits_bin" ]]; then
-  limits_mib=$((scale == 1 ? 1024 : 64))
+limits_mib=$((scale == 1 ? 1024 : 64))
+# Prints one JSON line of the machine's ceilings (empty without the program).
+machine_limits() {
+  [[ -x "$limits_bin" ]] || return 0
   echo "machine limits: $limits_bin --dir $work --mib $limits_mib" >&2
-  limits_json=$("$limits_bin" --dir "$work" --mib "$limits_mib" --json | tail -n 1)
-  echo "  $limits_json" >&2
-fi
+  "$limits_bin" --dir "$work" --mib "$limits_mib" --json | tail -n 1
+}
+limits_json=$(machine_limits)
+echo "  $limits_json" >&2
 
 results="$work/results.jsonl"
 : >"$results"
@@ -178,6 +180,10 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
+# Again after the set: on a shared VM the machine's speed drifts.
+limits_after_json=$(machine_limits)
+echo "  $limits_after_json" >&2
+
 # Resident memory after the whole set: the broker then holds every topic
 # written, the 1,000-partition ones included.
 final_rss_kb=""
@@ -195,12 +201,12 @@ printf '%s\n' "${commands[@]}" >"$work/commands"
 python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
   "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
   "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" \
-  "$warm_mib" "$limits_json" "$rounds" <<'PY'
+  "$warm_mib" "$limits_json" "$rounds" "$limits_after_json" <<'PY'
 import datetime, json, statistics, sys, os
 
 (results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
  disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100, warm_mib,
- limits_json, rounds) = sys.argv[1:]
+ limits_json, rounds, limits_after_json) = sys.argv[1:]
 mock_only = mock_only == "1"
 names = open(names_path).read().splitlines()
 commands = open(commands_path).read().splitlines()
@@ -247,26 +253,29 @@ lines.append("- MB = 10^6 bytes of record values; latency in ms (produce: delive
              "intended send time; e2e: consume time − intended send time)")
 lines.append("")
 if limits_json:
-    limits = json.loads(limits_json)
+    before = json.loads(limits_json)
+    after = json.loads(limits_after_json) if limits_after_json else {}
     labels = [
-        ("page_cache_new_memory", "buffered 1 MiB writes to a new file, memory taken from the free pool"),
-        ("page_cache_recycled_memory", "the same right after a file was deleted (recycled memory)"),
-        ("fdatasync_every_mib", "write + fdatasync every 1 MiB"),
-        ("anonymous_first_touch", "first touch of fresh anonymous memory"),
-        ("memory_copy", "memcpy between two touched buffers"),
-        ("loopback_from_buffer", "loopback TCP, write() of a 4 MiB buffer to a reader that only reads"),
-        ("loopback_sendfile", "loopback TCP, sendfile() of a cached file, 4 MiB calls"),
-        ("loopback_pread_write", "loopback TCP, pread() 1 MiB of a cached file + write()"),
+        ("cpu_probe_msteps", "CPU probe, million dependent multiply-xorshift steps/s"),
+        ("page_cache_new_memory", "buffered 1 MiB writes to a new file, memory taken from the free pool, MB/s"),
+        ("page_cache_recycled_memory", "the same right after a file was deleted (recycled memory), MB/s"),
+        ("fdatasync_every_mib", "write + fdatasync every 1 MiB, MB/s"),
+        ("anonymous_first_touch", "first touch of fresh anonymous memory, MB/s"),
+        ("memory_copy", "memcpy between two touched buffers, MB/s"),
+        ("loopback_from_buffer", "loopback TCP, write() of a 1 MiB buffer to a reader that only reads, MB/s"),
+        ("loopback_sendfile", "loopback TCP, sendfile() of a cached file, 1 MiB calls, MB/s"),
+        ("loopback_pread_write", "loopback TCP, pread() 1 MiB of a cached file + write(), MB/s"),
     ]
-    lines.append("Machine ceilings measured just before the set (`build/bench/machine_limits "
+    lines.append("Machine ceilings measured just before and just after the set (`build/bench/machine_limits "
                  f"--dir <data dir fs> --mib {1024 if scale == '1' else 64}`; no broker, no Kafka "
-                 "client; one pass each, MB/s):")
+                 "client; one pass each):")
     lines.append("")
-    lines.append("| path | MB/s |")
-    lines.append("|---|---:|")
+    lines.append("| path | before | after |")
+    lines.append("|---|---:|---:|")
     for key, label in labels:
-        if key in limits:
-            lines.append(f"| {label} | {limits[key]:,.0f} |")
+        if key in before:
+            later = f"{after[key]:,.0f}" if key in after else "—"
+            lines.append(f"| {label} | {before[key]:,.0f} | {later} |")
     lines.append("")
 if mock_only:
     lines.append("**Broker figures pending**: these are the client's ceilings on this machine, "
