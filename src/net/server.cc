@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -24,6 +25,12 @@
 #include "base/metrics.h"
 
 namespace sluice::net {
+namespace {
+
+// Below this many missing bytes a frame body is read as it arrives.
+constexpr size_t kLowWatermarkMinBytes = 64 * 1024;
+
+}  // namespace
 
 const uint8_t* file_slice_placeholder() {
   // Reserved address space only (no memory): reads see zero pages.
@@ -185,9 +192,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
       co_return std::nullopt;
     }
     FrameBuffer frame(static_cast<size_t>(size));
-    co_await asio::async_read(socket_, asio::buffer(frame), use_awaitable);
+    co_await read_body(frame);
     last_activity_ = Clock::now();
     co_return frame;
+  }
+
+  // Reads a frame body. While much of it is missing, SO_RCVLOWAT is set to
+  // what is missing, so the kernel wakes this reactor once that much is
+  // queued instead of at every arriving segment: a 1 MiB Produce took ~17
+  // reads and as many epoll wake-ups. The mark is never above what the peer
+  // has announced (the frame size), the kernel caps it at half of
+  // tcp_rmem's maximum and grows the receive buffer to hold it, and a close
+  // wakes the reader whatever the mark; it is back to 1 before the next
+  // frame's size is read, so small requests are never held back.
+  awaitable<void> read_body(FrameBuffer& frame) {
+    size_t got = 0;
+    while (got < frame.size()) {
+      size_t missing = frame.size() - got;
+      set_receive_low_watermark(missing >= kLowWatermarkMinBytes ? missing : 1);
+      got += co_await socket_.async_read_some(asio::buffer(frame.data() + got, missing), use_awaitable);
+    }
+    set_receive_low_watermark(1);
+  }
+
+  // Best effort: a socket that refuses the option is read as before.
+  void set_receive_low_watermark(size_t bytes) {
+    int mark = static_cast<int>(std::min<size_t>(bytes, INT32_MAX));
+    if (mark == receive_low_watermark_) return;
+    if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) == 0)
+      receive_low_watermark_ = mark;
   }
 
   void dispatch(FrameBuffer frame) {
@@ -317,6 +350,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer idle_timer_;
   asio::steady_timer in_flight_wait_;
   Clock::time_point last_activity_;
+  int receive_low_watermark_ = 1;  // SO_RCVLOWAT as last set (the kernel's default is 1)
   std::deque<Slot> slots_;
   uint64_t first_sequence_ = 0;
   bool writing_ = false;

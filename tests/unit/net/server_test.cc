@@ -123,6 +123,43 @@ TEST(Server, ClosesTheConnectionOnAnOversizedFrame) {
   ::close(again);
 }
 
+// Large bodies are read with SO_RCVLOWAT set to what is missing: a body that
+// trickles in is still read whole, and the mark is back to 1 for the next
+// small frame (were it not, that frame would wait for bytes never sent).
+TEST(Server, ReadsALargeFrameSentInPiecesThenASmallOne) {
+  TestServer test({});
+  int fd = connect_to(test.port());
+  std::string body(3 << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  WireWriter writer;
+  writer.write_int32(static_cast<int32_t>(body.size()));
+  writer.write_raw(body);
+  std::vector<uint8_t> bytes = writer.to_vector();
+  constexpr size_t kPiece = 100'003;  // not a multiple of anything the server reads
+  for (size_t at = 0; at < bytes.size(); at += kPiece) {
+    size_t length = std::min(kPiece, bytes.size() - at);
+    ASSERT_EQ(::send(fd, bytes.data() + at, length, MSG_NOSIGNAL), static_cast<ssize_t>(length));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(read_frame(fd), body);
+  send_frame(fd, "small");
+  EXPECT_EQ(read_frame(fd), "small");
+  ::close(fd);
+}
+
+TEST(Server, ClosesWhenThePeerEndsInsideALargeFrame) {
+  TestServer test({});
+  int fd = connect_to(test.port());
+  WireWriter writer;
+  writer.write_int32(1 << 20);
+  writer.write_raw(std::string(300'000, 'x'));  // then nothing: the sender stops
+  std::vector<uint8_t> bytes = writer.to_vector();
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(read_frame(fd), std::nullopt);  // closed, within the 5 s receive timeout
+  ::close(fd);
+}
+
 TEST(Server, ClosesTheConnectionOnANegativeSize) {
   TestServer test({});
   int fd = connect_to(test.port());
