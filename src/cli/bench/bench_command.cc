@@ -119,8 +119,8 @@ Round run_round(const BenchOptions& options, uint64_t count, bool on_broker, boo
 }
 
 // The median round, carrying every round's errors so a failure anywhere fails the run.
-BenchResult median_with_errors(const std::vector<BenchResult>& rounds) {
-  BenchResult median = median_round(rounds);
+BenchResult median_with_errors(const std::vector<BenchResult>& rounds, RoundRank rank) {
+  BenchResult median = median_round(rounds, rank);
   median.errors = 0;
   median.first_error.clear();
   for (const BenchResult& round : rounds) {
@@ -150,11 +150,12 @@ int run_bench(const BenchOptions& options) {
     if (round.mock) mock_rounds.push_back(std::move(*round.mock));
     if (on_broker && on_mock) ratios.push_back(ratio(broker_rounds.back(), mock_rounds.back()));
   }
+  RoundRank rank = options.rate_per_sec > 0 ? RoundRank::kLatency : RoundRank::kThroughput;
   if (on_broker) {
-    report.result = median_with_errors(broker_rounds);
-    if (on_mock) report.mock = median_with_errors(mock_rounds);
+    report.result = median_with_errors(broker_rounds, rank);
+    if (on_mock) report.mock = median_with_errors(mock_rounds, rank);
   } else {
-    report.result = median_with_errors(mock_rounds);
+    report.result = median_with_errors(mock_rounds, rank);
   }
   if (options.rounds > 1 && on_broker && on_mock) report.ratio_to_mock = median_of(ratios);
   if (options.json) std::printf("%s\n", format_json(report).c_str());

@@ -106,12 +106,15 @@ std::string format_json(const Report& report) {
   return out + "}";
 }
 
-const BenchResult& median_round(const std::vector<BenchResult>& rounds) {
+const BenchResult& median_round(const std::vector<BenchResult>& rounds, RoundRank rank) {
+  auto key = [rank](const BenchResult* round) {
+    return rank == RoundRank::kLatency ? static_cast<double>(round->latency_ns.value_at_percentile(99))
+                                       : round->records_per_sec();
+  };
   std::vector<const BenchResult*> sorted;
   for (const BenchResult& round : rounds) sorted.push_back(&round);
-  std::sort(sorted.begin(), sorted.end(), [](const BenchResult* a, const BenchResult* b) {
-    return a->records_per_sec() < b->records_per_sec();
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [&key](const BenchResult* a, const BenchResult* b) { return key(a) < key(b); });
   return *sorted[(sorted.size() - 1) / 2];
 }
 

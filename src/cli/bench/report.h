@@ -38,9 +38,14 @@ struct Report {
   std::optional<double> ratio_to_mock;
 };
 
-// The round whose records/s is the median (the lower middle of an even
-// count); `rounds` is not empty.
-const BenchResult& median_round(const std::vector<BenchResult>& rounds);
+// How rounds are ranked: by records/s, or by p99 latency for rate-limited
+// runs (their records/s is the target rate whatever happened).
+enum class RoundRank { kThroughput, kLatency };
+
+// The median round by `rank` (the lower middle of an even count); `rounds`
+// is not empty.
+const BenchResult& median_round(const std::vector<BenchResult>& rounds,
+                                RoundRank rank = RoundRank::kThroughput);
 // The median of `values` (the mean of the two middle ones of an even count);
 // 0 when empty.
 double median_of(std::vector<double> values);

@@ -46,6 +46,17 @@ TEST(ReportTest, MedianRoundIsTheMiddleByRecordsPerSecond) {
   EXPECT_EQ(median_round({with_rate(7, 1)}).records, 7u);
 }
 
+TEST(ReportTest, PacedRoundsAreRankedByTheirP99) {
+  std::vector<BenchResult> rounds(3, with_rate(1000, 1));  // the same rate: the target's
+  const uint64_t p99_ns[] = {9'000'000, 1'000'000, 4'000'000};
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    rounds[i].has_latency = true;
+    rounds[i].latency_ns.record(p99_ns[i]);
+  }
+  const BenchResult& median = median_round(rounds, RoundRank::kLatency);
+  EXPECT_EQ(&median, &rounds[2]);  // p99 4 ms, between 1 and 9
+}
+
 TEST(ReportTest, MedianOfValues) {
   EXPECT_EQ(median_of({}), 0);
   EXPECT_EQ(median_of({0.9, 0.5, 0.7}), 0.7);
