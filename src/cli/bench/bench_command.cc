@@ -125,7 +125,8 @@ BenchResult median_with_errors(const std::vector<BenchResult>& rounds, RoundRank
   median.first_error.clear();
   for (const BenchResult& round : rounds) {
     if (median.first_error.empty()) median.first_error = round.first_error;
-    median.errors += round.errors + (round.records == 0 ? 1 : 0);
+    // A round that measured nothing without an error of its own still failed.
+    median.errors += round.errors > 0 ? round.errors : round.records == 0 ? 1 : 0;
   }
   return median;
 }
