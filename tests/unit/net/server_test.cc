@@ -60,12 +60,21 @@ int connect_to(uint16_t port) {
   return fd;
 }
 
-void send_frame(int fd, const std::string& body) {
+// A frame announcing `size` bytes followed by `body` (a truncated frame when
+// the body is shorter).
+std::vector<uint8_t> frame_bytes(const std::string& body, int32_t size) {
   WireWriter writer;
-  writer.write_int32(static_cast<int32_t>(body.size()));
+  writer.write_int32(size);
   writer.write_raw(body);
-  auto bytes = writer.to_vector();
+  return writer.to_vector();
+}
+
+void send_bytes(int fd, const std::vector<uint8_t>& bytes) {
   ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+}
+
+void send_frame(int fd, const std::string& body) {
+  send_bytes(fd, frame_bytes(body, static_cast<int32_t>(body.size())));
 }
 
 // The next answer's body, or nullopt when the server closed the connection.
@@ -131,10 +140,7 @@ TEST(Server, ReadsALargeFrameSentInPiecesThenASmallOne) {
   int fd = connect_to(test.port());
   std::string body(3 << 20, '\0');
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
-  WireWriter writer;
-  writer.write_int32(static_cast<int32_t>(body.size()));
-  writer.write_raw(body);
-  std::vector<uint8_t> bytes = writer.to_vector();
+  std::vector<uint8_t> bytes = frame_bytes(body, static_cast<int32_t>(body.size()));
   constexpr size_t kPiece = 100'003;  // not a multiple of anything the server reads
   for (size_t at = 0; at < bytes.size(); at += kPiece) {
     size_t length = std::min(kPiece, bytes.size() - at);
@@ -150,11 +156,7 @@ TEST(Server, ReadsALargeFrameSentInPiecesThenASmallOne) {
 TEST(Server, ClosesWhenThePeerEndsInsideALargeFrame) {
   TestServer test({});
   int fd = connect_to(test.port());
-  WireWriter writer;
-  writer.write_int32(1 << 20);
-  writer.write_raw(std::string(300'000, 'x'));  // then nothing: the sender stops
-  std::vector<uint8_t> bytes = writer.to_vector();
-  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  send_bytes(fd, frame_bytes(std::string(300'000, 'x'), 1 << 20));  // then nothing: the sender stops
   ::shutdown(fd, SHUT_WR);
   EXPECT_EQ(read_frame(fd), std::nullopt);  // closed, within the 5 s receive timeout
   ::close(fd);
