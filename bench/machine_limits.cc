@@ -193,10 +193,12 @@ double cpu_probe_million_steps_per_sec() {
   return static_cast<double>(kSteps) / seconds / 1e6;
 }
 
+// `label` and `unit` are what bench/run.sh prints: the one place they are named.
 struct Figure {
   const char* key;
   const char* label;
-  double value;  // MB/s, but for the CPU probe (million steps/s)
+  double value;
+  const char* unit = "MB/s";
 };
 
 }  // namespace
@@ -222,36 +224,38 @@ int main(int argc, char** argv) {
   const size_t bytes = mib * kMiB;
   const size_t cached_bytes = std::min<size_t>(bytes, 256 * kMiB);
   std::vector<Figure> figures;
-  figures.push_back({"cpu_probe_msteps", "CPU probe, million dependent multiply-xorshift steps/s",
-                     cpu_probe_million_steps_per_sec()});
+  figures.push_back({"cpu_probe_msteps", "CPU probe, dependent multiply-xorshift steps",
+                     cpu_probe_million_steps_per_sec(), "million/s"});
   // First, before this program has freed anything: the page cache takes
   // memory as the machine has it free. On a VM whose free memory the host
   // reclaims (free page reporting), every new page is a host fault.
-  figures.push_back({"page_cache_new_memory", "buffered write, new file, memory taken from the free pool",
+  figures.push_back({"page_cache_new_memory", "buffered 1 MiB writes to a new file, memory taken from the free pool",
                      page_cache_write(dir, bytes, false)});
   // At once again: the pages the first file just freed are reused.
-  figures.push_back({"page_cache_recycled_memory", "buffered write, new file, right after one was deleted",
+  figures.push_back({"page_cache_recycled_memory", "the same right after a file was deleted (recycled memory)",
                      page_cache_write(dir, bytes, false)});
   figures.push_back({"fdatasync_every_mib", "write + fdatasync every 1 MiB",
                      page_cache_write(dir, std::min<size_t>(bytes, 256 * kMiB), true)});
   figures.push_back({"anonymous_first_touch", "first touch of fresh anonymous memory", anonymous_first_touch(bytes)});
   figures.push_back({"memory_copy", "memcpy between two touched buffers", memory_copy(std::min(bytes, 512 * kMiB))});
-  figures.push_back({"loopback_from_buffer", "loopback TCP, write() of a 1 MiB buffer", loopback_from_buffer(2 * bytes)});
+  figures.push_back({"loopback_from_buffer", "loopback TCP, write() of a 1 MiB buffer to a reader that only reads", loopback_from_buffer(2 * bytes)});
   int fd = cached_file(dir, cached_bytes);
   figures.push_back({"loopback_sendfile", "loopback TCP, sendfile() of a cached file, 1 MiB calls",
                      loopback_from_page_cache(fd, cached_bytes, 2 * bytes, true)});
   figures.push_back({"loopback_pread_write", "loopback TCP, pread() 1 MiB of a cached file + write()",
                      loopback_from_page_cache(fd, cached_bytes, 2 * bytes, false)});
   ::close(fd);
-  if (json) {
+  if (json) {  // the labels hold no character JSON would need escaped
     std::string line = "{";
     for (const Figure& figure : figures) {
       if (line.size() > 1) line += ",";
-      line += "\"" + std::string(figure.key) + "\":" + std::to_string(figure.value);
+      line += "\"" + std::string(figure.key) + "\":{\"label\":\"" + figure.label + "\",\"unit\":\"" +
+              figure.unit + "\",\"value\":" + std::to_string(figure.value) + "}";
     }
     std::printf("%s}\n", line.c_str());
   } else {
-    for (const Figure& figure : figures) std::printf("%-60s %9.0f\n", figure.label, figure.value);
+    for (const Figure& figure : figures)
+      std::printf("%-72s %9.0f %s\n", figure.label, figure.value, figure.unit);
   }
   return 0;
 }

@@ -201,12 +201,12 @@ printf '%s\n' "${commands[@]}" >"$work/commands"
 python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
   "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
   "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" \
-  "$warm_mib" "$limits_json" "$rounds" "$limits_after_json" <<'PY'
+  "$warm_mib" "$limits_json" "$rounds" "$limits_after_json" "$limits_mib" <<'PY'
 import datetime, json, statistics, sys, os
 
 (results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
  disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100, warm_mib,
- limits_json, rounds, limits_after_json) = sys.argv[1:]
+ limits_json, rounds, limits_after_json, limits_mib) = sys.argv[1:]
 mock_only = mock_only == "1"
 names = open(names_path).read().splitlines()
 commands = open(commands_path).read().splitlines()
@@ -255,27 +255,14 @@ lines.append("")
 if limits_json:
     before = json.loads(limits_json)
     after = json.loads(limits_after_json) if limits_after_json else {}
-    labels = [
-        ("cpu_probe_msteps", "CPU probe, million dependent multiply-xorshift steps/s"),
-        ("page_cache_new_memory", "buffered 1 MiB writes to a new file, memory taken from the free pool, MB/s"),
-        ("page_cache_recycled_memory", "the same right after a file was deleted (recycled memory), MB/s"),
-        ("fdatasync_every_mib", "write + fdatasync every 1 MiB, MB/s"),
-        ("anonymous_first_touch", "first touch of fresh anonymous memory, MB/s"),
-        ("memory_copy", "memcpy between two touched buffers, MB/s"),
-        ("loopback_from_buffer", "loopback TCP, write() of a 1 MiB buffer to a reader that only reads, MB/s"),
-        ("loopback_sendfile", "loopback TCP, sendfile() of a cached file, 1 MiB calls, MB/s"),
-        ("loopback_pread_write", "loopback TCP, pread() 1 MiB of a cached file + write(), MB/s"),
-    ]
     lines.append("Machine ceilings measured just before and just after the set (`build/bench/machine_limits "
-                 f"--dir <data dir fs> --mib {1024 if scale == '1' else 64}`; no broker, no Kafka "
-                 "client; one pass each):")
+                 f"--dir <data dir fs> --mib {limits_mib}`; no broker, no Kafka client; one pass each):")
     lines.append("")
     lines.append("| path | before | after |")
     lines.append("|---|---:|---:|")
-    for key, label in labels:
-        if key in before:
-            later = f"{after[key]:,.0f}" if key in after else "—"
-            lines.append(f"| {label} | {before[key]:,.0f} | {later} |")
+    for key, figure in before.items():
+        later = f"{after[key]['value']:,.0f}" if key in after else "—"
+        lines.append(f"| {figure['label']}, {figure['unit']} | {figure['value']:,.0f} | {later} |")
     lines.append("")
 if mock_only:
     lines.append("**Broker figures pending**: these are the client's ceilings on this machine, "
