@@ -95,6 +95,7 @@ double ratio(const BenchResult& broker, const BenchResult& mock) {
 struct Round {
   std::optional<BenchResult> broker;
   std::optional<BenchResult> mock;
+  std::optional<double> ratio;  // broker / mock records/s, when both ran
 };
 
 Round run_round(const BenchOptions& options, uint64_t count, bool on_broker, bool on_mock,
@@ -113,7 +114,8 @@ Round run_round(const BenchOptions& options, uint64_t count, bool on_broker, boo
     std::printf("%s", format_summary(label + " mock", *round.mock).c_str());
   }
   if (round.broker && round.mock) {
-    std::printf("%s: broker/mock records/s ratio %.3f\n", label.c_str(), ratio(*round.broker, *round.mock));
+    round.ratio = ratio(*round.broker, *round.mock);
+    std::printf("%s: broker/mock records/s ratio %.3f\n", label.c_str(), *round.ratio);
   }
   return round;
 }
@@ -149,7 +151,7 @@ int run_bench(const BenchOptions& options) {
     Round round = run_round(options, count, on_broker, on_mock, label);
     if (round.broker) broker_rounds.push_back(std::move(*round.broker));
     if (round.mock) mock_rounds.push_back(std::move(*round.mock));
-    if (on_broker && on_mock) ratios.push_back(ratio(broker_rounds.back(), mock_rounds.back()));
+    if (round.ratio) ratios.push_back(*round.ratio);
   }
   RoundRank rank = options.rate_per_sec > 0 ? RoundRank::kLatency : RoundRank::kThroughput;
   if (on_broker) {
@@ -158,7 +160,7 @@ int run_bench(const BenchOptions& options) {
   } else {
     report.result = median_with_errors(mock_rounds, rank);
   }
-  if (options.rounds > 1 && on_broker && on_mock) report.ratio_to_mock = median_of(ratios);
+  if (!ratios.empty()) report.ratio_to_mock = median_of(ratios);
   if (options.json) std::printf("%s\n", format_json(report).c_str());
   std::fflush(stdout);
   bool any_failed = failed(report.result) || (report.mock && failed(*report.mock));

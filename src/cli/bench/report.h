@@ -33,8 +33,8 @@ struct Report {
   BenchResult result;
   std::optional<BenchResult> mock;  // the same workload on the mock cluster
   int rounds = 1;                   // --rounds: result and mock are the median rounds
-  // With rounds > 1: the median of each round's broker/mock ratio (a round's
-  // two runs are adjacent in time). Unset: result over mock.
+  // The median of each round's broker/mock ratio (a round's two runs are
+  // adjacent in time). Unset: result over mock.
   std::optional<double> ratio_to_mock;
 };
 
