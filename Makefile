@@ -22,12 +22,13 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Coverage-guided fuzzing with clang's libFuzzer, in a build of its own.
-fuzz: deps
+# Coverage-guided fuzzing with clang's libFuzzer, in a build of its own, then
+# mutated real-client sessions against a live broker (tests/fuzz/live_broker_fuzz.py).
+fuzz: build
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 	  -DSLUICE_FUZZ=ON -DSLUICE_SANITIZER_TESTS=OFF -DSLUICE_BENCH=OFF
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
-	@scripts/run-fuzzers build-fuzz $(or $(FUZZ_SECONDS),60)
+	@scripts/run-fuzzers build-fuzz $(or $(FUZZ_SECONDS),60) $(BUILD_DIR)/sluice
 
 bench: build
 	@bench/run-micro.sh $(BUILD_DIR)
