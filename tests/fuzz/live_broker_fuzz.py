@@ -64,9 +64,9 @@ def mutate(rng, frame):
     frame reaches the handler of its API."""
     data = bytearray(frame)
     for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
-        low = 0 if rng.random() < 0.1 else min(HEADER_BYTES, len(data) - 1)
-        if len(data) <= low:
+        if not data:
             break
+        low = 0 if rng.random() < 0.1 else min(HEADER_BYTES, len(data) - 1)
         at = rng.randrange(low, len(data))
         kind = rng.randrange(7)
         if kind == 0:  # bit flips
