@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage soak-faults clean
 
 all: build
 
@@ -53,6 +53,13 @@ soak-storage: configure
 	  echo "soak-storage round $$round: RC_PARAMS=\"max_success=2000 seed=$$seed\""; \
 	  RC_PARAMS="max_success=2000 seed=$$seed" $(BUILD_DIR)/tests/unit/storage/storage_model_test --gtest_brief=1 || exit 1; \
 	done
+
+# Faults under load (tests/integration/faults/): SOAK_ROUNDS rounds (default 40)
+# of kill -9, SIGSTOP/SIGCONT, SIGSTOP + kill -9 and SIGTERM of a broker while
+# an acks=all producer runs, every acknowledged write checked after each round.
+soak-faults: build
+	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_FAULT_ROUNDS=$(or $(SOAK_ROUNDS),40) \
+	  /usr/bin/python3 -m pytest -q -x -s tests/integration/faults
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz
