@@ -57,6 +57,7 @@ Status Broker::open_data_path() {
   options.flush_offset_checkpoint_interval_ms = config_.get_int("log.flush.offset.checkpoint.interval.ms");
   options.flush_start_offset_checkpoint_interval_ms = config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
+  options.flush_threads = static_cast<size_t>(config_.get_int("sluice.log.flush.threads"));
   options.cleaner = cluster::log_cleaner_config(config_.values);
   auto log_manager = storage::LogManager::open(*file_system_, std::move(options));
   if (!log_manager) return log_manager.status();

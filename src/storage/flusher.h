@@ -10,8 +10,12 @@
 // the lock. Then it calls back every request whose offsets are now below the
 // recovery point. Requests that arrive while a round is syncing wait for the
 // next round, so one sync of a log per round serves any number of requests.
+// The logs of a round are synced concurrently by up to `sync_threads`
+// threads (the flusher thread and a WorkerPool): a device serves many
+// fsyncs at once, so a round lasts about one fsync, not one per log.
 //
-// Callbacks: run on the flusher thread (or the thread calling run_round()),
+// Callbacks: run on the flusher thread, a sync thread, or the thread calling
+// run_round(),
 // with no lock held, after the data is durable. They must be short and must
 // not block: post the completion to the caller's reactor. A callback may
 // call request_flush again.
@@ -24,6 +28,7 @@
 // Thread-safety: request_flush from any thread. Without start() nothing runs
 // by itself: tests call run_round() on their own thread, deterministically.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/worker_pool.h"
 #include "storage/managed_log.h"
 
 namespace sluice::storage {
@@ -47,7 +53,8 @@ class Flusher {
  public:
   using Callback = std::function<void(Status)>;
 
-  Flusher() = default;
+  // sync_threads: logs synced at once by the started flusher (at least 1).
+  explicit Flusher(size_t sync_threads = 1) : sync_threads_(std::max<size_t>(sync_threads, 1)) {}
   ~Flusher() { stop(); }
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
@@ -60,7 +67,8 @@ class Flusher {
   // Completes what is pending (one last round), then joins the thread.
   void stop();
 
-  // One round on the calling thread; returns the number of logs synced.
+  // One round; returns the number of logs synced. Without start() it runs
+  // wholly on the calling thread, one log after another (deterministic).
   size_t run_round();
   size_t pending() const;
   FlusherStats stats() const;
@@ -75,10 +83,13 @@ class Flusher {
     Callback done;
     Status status;
   };
-  // Flushes one log for its requests; fills completions, or re-queues
-  // requests that a concurrent truncation left undecided.
-  bool flush_log(std::vector<Request>& requests, std::vector<Completion>& completions,
-                 std::vector<Request>& retry);
+  // What flushing one log's requests decided.
+  struct LogOutcome {
+    bool synced = false;
+    std::vector<Completion> completions;
+    std::vector<Request> retry;  // a concurrent truncation left them undecided
+  };
+  LogOutcome flush_log(std::vector<Request>& requests);
   void loop();
 
   mutable std::mutex mutex_;
@@ -86,6 +97,8 @@ class Flusher {
   std::deque<Request> queue_;
   FlusherStats stats_;
   bool stopping_ = false;
+  const size_t sync_threads_;
+  std::unique_ptr<WorkerPool> sync_pool_;  // while started: sync_threads_ - 1 threads
   std::thread thread_;
 };
 

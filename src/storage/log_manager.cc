@@ -24,6 +24,7 @@ LogManager::LogManager(FileSystem& fs, LogManagerOptions options)
     : fs_(fs),
       options_(std::move(options)),
       scheduler_(*options_.clock),
+      flusher_(options_.flush_threads),
       cleaner_(fs_, CleanerOptions{options_.cleaner, options_.clock, options_.logger}) {}
 
 LogManager::~LogManager() {

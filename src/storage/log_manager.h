@@ -64,6 +64,10 @@ struct LogManagerOptions {
   int64_t segment_delete_delay_ms = 60000;
   // Sluice's own: how often expired *.deleted segment files are removed.
   int64_t deleted_files_check_interval_ms = 1000;
+  // sluice.log.flush.threads (Sluice's own): logs the group-commit flusher
+  // syncs at once; a device serves concurrent fsyncs, so an acks=all round
+  // over many partitions costs about one fsync instead of one per log.
+  size_t flush_threads = 8;
   // log.cleaner.*: enable, threads, backoff.ms, dedupe.buffer.size,
   // io.buffer.size, io.buffer.load.factor (Kafka's defaults).
   CleanerConfig cleaner;

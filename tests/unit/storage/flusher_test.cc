@@ -142,6 +142,28 @@ TEST_F(FlusherTest, ConcurrentProducersShareSyncs) {
   }
 }
 
+// Issue 13: one thread synced the logs of a round one after another, so an
+// acks=all round over 64 partitions took 64 fsyncs (~100 ms here).
+TEST_F(FlusherTest, LogsOfARoundAreSyncedConcurrently) {
+  fs_.set_sync_delay(std::chrono::milliseconds(20));
+  Flusher flusher(4);
+  std::vector<std::shared_ptr<ManagedLog>> logs;
+  for (int i = 0; i < 8; ++i) logs.push_back(open("c-" + std::to_string(i)));
+  std::vector<std::promise<Status>> done(logs.size());
+  for (size_t i = 0; i < logs.size(); ++i)
+    flusher.request_flush(logs[i], append(*logs[i]), [&done, i](Status s) { done[i].set_value(std::move(s)); });
+  flusher.start();
+  for (auto& d : done) EXPECT_TRUE(d.get_future().get());
+  flusher.stop();
+  EXPECT_GE(fs_.most_syncs_in_flight(), 2);
+  EXPECT_LE(fs_.most_syncs_in_flight(), 4 * 2);  // the .log and the index of a log may overlap
+  EXPECT_EQ(flusher.stats().log_syncs, logs.size());
+  for (auto& managed : logs) {
+    std::lock_guard lock(managed->mutex());
+    EXPECT_EQ(managed->log().recovery_point(), managed->log().log_end_offset());
+  }
+}
+
 TEST_F(FlusherTest, TruncatedOffsetsFailWithOffsetOutOfRange) {
   auto managed = open("orders-0");
   append(*managed, 2);

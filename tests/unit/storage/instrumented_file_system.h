@@ -39,10 +39,17 @@ class InstrumentedFileSystem final : public FileSystem {
     return Status::ok();
   }
   void count_sync(const std::string& path) {
+    int in_flight = ++syncs_in_flight_;
+    for (int most = most_syncs_in_flight_.load(); in_flight > most &&
+                                                 !most_syncs_in_flight_.compare_exchange_weak(most, in_flight);) {
+    }
     if (sync_delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(sync_delay_us_.load()));
+    --syncs_in_flight_;
     std::lock_guard lock(mutex_);
     ++syncs_[path];
   }
+  // The most File::sync calls that were running at the same time.
+  int most_syncs_in_flight() const { return most_syncs_in_flight_.load(); }
 
   Result<FileHandle> open(const std::string& path, OpenMode mode) override;
   Status rename(const std::string& from, const std::string& to) override {
@@ -84,6 +91,8 @@ class InstrumentedFileSystem final : public FileSystem {
   std::vector<std::string> failing_;
   std::map<std::string, uint64_t> syncs_;
   std::atomic<int64_t> sync_delay_us_{0};
+  std::atomic<int> syncs_in_flight_{0};
+  std::atomic<int> most_syncs_in_flight_{0};
 };
 
 class InstrumentedFile final : public File {
