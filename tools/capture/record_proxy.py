@@ -86,11 +86,7 @@ def pump_requests(client, upstream, recorder):
     except (OSError, ConnectionError, struct.error):
         pass
     finally:
-        for s in (client, upstream):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down(client, upstream)
 
 
 def pump_responses(upstream, client):
@@ -103,11 +99,16 @@ def pump_responses(upstream, client):
     except OSError:
         pass
     finally:
-        for s in (client, upstream):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down(client, upstream)
+
+
+def shut_down(*sockets):
+    """Ends both directions of a proxied connection, whichever side ended first."""
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def main():

@@ -11,6 +11,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 import kafka_wire
+from acked_writes import check_acked_writes, read_acks
 from conftest import unique_topic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -132,11 +133,7 @@ def test_kill_9_keeps_every_acknowledged_message_once_in_order(broker, tmp_path)
             producer.kill()
         producer.wait()
 
-    acked = []
-    for line in open(ack_file):
-        parts = line.split()
-        if len(parts) == 3:  # the last line may be cut by the kill
-            acked.append((int(parts[0]), int(parts[1]), parts[2].encode()))
+    acked = read_acks(ack_file)
 
     broker.start()
     assert topic_partitions(broker).get(topic) == partitions
@@ -145,20 +142,8 @@ def test_kill_9_keeps_every_acknowledged_message_once_in_order(broker, tmp_path)
     for p in range(partitions):
         lo, got = read_partition(broker, topic, p)
         assert lo == 0
-        assert [o for o, _ in got] == list(range(len(got))), f"partition {p}: offsets have holes"
-        log[p] = got
-
-    for p, offset, value in acked:
-        assert offset < len(log[p]), f"acked partition {p} offset {offset} lost (log has {len(log[p])})"
-        assert log[p][offset][1] == value, f"partition {p} offset {offset}: {log[p][offset][1]!r} != acked {value!r}"
-    seen = set()
-    for p, got in log.items():
-        seqs = [int(v[1:]) for _, v in got]
-        assert seqs == sorted(seqs), f"partition {p}: values out of produce order"
-        for s in seqs:
-            assert s % partitions == p, f"value {s} in partition {p}"
-            assert s not in seen, f"value {s} stored twice"
-            seen.add(s)
+        log[p] = [(offset, value.decode()) for offset, value in got]
+    check_acked_writes(log, acked, partitions)
 
     # The recovered broker takes new writes after the recovered log end.
     produce(broker, topic, {0: [b"post-crash"]})

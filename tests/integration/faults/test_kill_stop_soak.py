@@ -17,6 +17,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from acked_writes import check_acked_writes, read_acks
 from conftest import log_tail, unique_topic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,16 +45,6 @@ def wait_for_acks(producer, ack_file, at_least):
     assert got >= at_least, f"only {got} acks of {at_least} in {TIMEOUT_S} s"
 
 
-def read_acks(ack_file):
-    acked = []
-    with open(ack_file) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3:  # the last line may be cut by the kill
-                acked.append((int(parts[0]), int(parts[1]), parts[2]))
-    return acked
-
-
 def read_log(bootstrap, topic):
     """partition -> [(offset, value)] from offset 0 to the high watermark."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sluice-faults-check",
@@ -77,23 +68,6 @@ def read_log(bootstrap, topic):
         return log
     finally:
         consumer.close()
-
-
-def check(log, acked):
-    for p, records in log.items():
-        assert [o for o, _ in records] == list(range(len(records))), f"partition {p}: offsets have holes"
-    for p, offset, value in acked:
-        assert offset < len(log[p]), f"acknowledged partition {p} offset {offset} lost (log has {len(log[p])})"
-        assert log[p][offset][1] == value, f"partition {p} offset {offset}: {log[p][offset][1]} != acked {value}"
-    seen = set()
-    for p, records in log.items():
-        # Order holds within a producer run; a later round's values are larger.
-        seqs = [int(value[1:]) for _, value in records]
-        assert seqs == sorted(seqs), f"partition {p}: values out of produce order"
-        for seq in seqs:
-            assert seq % PARTITIONS == p, f"value {seq} in partition {p}"
-            assert seq not in seen, f"value {seq} stored twice"
-            seen.add(seq)
 
 
 def inject(fault, broker, producer, ack_file):
@@ -135,5 +109,5 @@ def test_no_acknowledged_write_is_lost_under_kill_and_stop(broker, tmp_path):
             producer.wait()
         acked += read_acks(ack_file)
         broker.start()
-        check(read_log(broker.bootstrap, topic), acked)
+        check_acked_writes(read_log(broker.bootstrap, topic), acked, PARTITIONS)
         print(f"round {round_number} ({fault}): {len(acked)} acknowledged so far, none lost")
