@@ -17,12 +17,16 @@ bool fits_relative(int64_t offset, int64_t base_offset) {
 
 }  // namespace
 
-Status OffsetIndex::load(uint64_t log_size_bytes) {
+template <class Format>
+template <class Valid>
+Status SparseIndex<Format>::load_entries(size_t entries_allowed, Valid valid) {
   entries_.clear();
+  written_count_ = 0;
   auto size = file_->size();
   if (!size) return size.status();
-  if (*size % entry_bytes != 0) return corrupt(path(), "size " + std::to_string(*size) + " is not a multiple of 8");
-  if (*size / entry_bytes > max_entries_) return corrupt(path(), "more entries than segment.index.bytes allows");
+  if (*size % entry_bytes != 0)
+    return corrupt(path(), "size " + std::to_string(*size) + " is not a multiple of " + std::to_string(entry_bytes));
+  if (*size / entry_bytes > entries_allowed) return corrupt(path(), "more entries than segment.index.bytes allows");
   std::vector<uint8_t> raw(*size);
   auto read = file_->pread(0, raw);
   if (!read) return read.status();
@@ -30,19 +34,82 @@ Status OffsetIndex::load(uint64_t log_size_bytes) {
   std::vector<Entry> entries;
   entries.reserve(*read / entry_bytes);
   while (reader.remaining() >= entry_bytes) {
-    int32_t relative = reader.read_int32();
-    int32_t position = reader.read_int32();
-    if (relative < 0 || position < 0 || static_cast<uint64_t>(position) >= log_size_bytes)
-      return corrupt(path(), "entry out of range");
-    Entry entry{static_cast<uint32_t>(relative), static_cast<uint32_t>(position)};
-    if (!entries.empty() &&
-        (entry.relative_offset <= entries.back().relative_offset || entry.position <= entries.back().position))
-      return corrupt(path(), "entries not increasing");
+    Entry entry = Format::decode(reader, base_offset_);
+    if (!valid(entry)) return corrupt(path(), "entry out of range");
+    if (!entries.empty() && !Format::increasing(entries.back(), entry)) return corrupt(path(), "entries not increasing");
     entries.push_back(entry);
   }
   entries_ = std::move(entries);
   written_count_ = entries_.size();
   return Status::ok();
+}
+
+template <class Format>
+Status SparseIndex<Format>::append_entry(const Entry& entry) {
+  entries_.push_back(entry);
+  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
+  return Status::ok();
+}
+
+template <class Format>
+Status SparseIndex<Format>::write_buffered() {
+  if (written_count_ == entries_.size()) return Status::ok();
+  WireWriter writer;
+  for (size_t i = written_count_; i < entries_.size(); ++i) Format::encode(writer, entries_[i], base_offset_);
+  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  written_count_ = entries_.size();
+  return Status::ok();
+}
+
+template <class Format>
+Status SparseIndex<Format>::reset() {
+  if (Status s = file_->truncate(0); !s) return s;
+  entries_.clear();
+  written_count_ = 0;
+  return Status::ok();
+}
+
+template <class Format>
+Status SparseIndex<Format>::truncate_entries(size_t count) {
+  if (count < written_count_) {
+    if (Status s = file_->truncate(count * entry_bytes); !s) return s;
+    written_count_ = count;
+  }
+  entries_.resize(std::min(count, entries_.size()));
+  return Status::ok();
+}
+
+template class SparseIndex<OffsetIndexFormat>;
+template class SparseIndex<TimeIndexFormat>;
+
+void OffsetIndexFormat::encode(WireWriter& writer, const Entry& entry, int64_t) {
+  writer.write_int32(static_cast<int32_t>(entry.relative_offset));
+  writer.write_int32(static_cast<int32_t>(entry.position));
+}
+
+// Negative fields come back as values above INT32_MAX: load() rejects them.
+OffsetIndexFormat::Entry OffsetIndexFormat::decode(WireReader& reader, int64_t) {
+  uint32_t relative = static_cast<uint32_t>(reader.read_int32());
+  uint32_t position = static_cast<uint32_t>(reader.read_int32());
+  return {relative, position};
+}
+
+void TimeIndexFormat::encode(WireWriter& writer, const Entry& entry, int64_t base_offset) {
+  writer.write_int64(entry.timestamp_ms);
+  writer.write_int32(static_cast<int32_t>(entry.offset - base_offset));
+}
+
+TimeIndexFormat::Entry TimeIndexFormat::decode(WireReader& reader, int64_t base_offset) {
+  int64_t timestamp = reader.read_int64();
+  int32_t relative = reader.read_int32();
+  return {timestamp, base_offset + relative};
+}
+
+Status OffsetIndex::load(uint64_t log_size_bytes) {
+  constexpr uint32_t int32_max = std::numeric_limits<int32_t>::max();
+  return load_entries(max_entries_, [&](const Entry& e) {
+    return e.relative_offset <= int32_max && e.position <= int32_max && e.position < log_size_bytes;
+  });
 }
 
 std::optional<uint64_t> OffsetIndex::farthest_batch_within(uint64_t from, uint64_t limit, int64_t max_offset) const {
@@ -63,28 +130,7 @@ Status OffsetIndex::append(int64_t offset, uint32_t position) {
   SLUICE_ASSERT(!is_full(), "append to a full offset index");
   SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || offset > unpack(entries_.back()).offset, "offset index entries must increase");
-  entries_.push_back({static_cast<uint32_t>(offset - base_offset_), position});
-  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
-  return Status::ok();
-}
-
-Status OffsetIndex::write_buffered() {
-  if (written_count_ == entries_.size()) return Status::ok();
-  WireWriter writer;
-  for (size_t i = written_count_; i < entries_.size(); ++i) {
-    writer.write_int32(static_cast<int32_t>(entries_[i].relative_offset));
-    writer.write_int32(static_cast<int32_t>(entries_[i].position));
-  }
-  if (Status s = file_->append(writer.to_vector()); !s) return s;
-  written_count_ = entries_.size();
-  return Status::ok();
-}
-
-Status OffsetIndex::reset() {
-  if (Status s = file_->truncate(0); !s) return s;
-  entries_.clear();
-  written_count_ = 0;
-  return Status::ok();
+  return append_entry({static_cast<uint32_t>(offset - base_offset_), position});
 }
 
 OffsetPosition OffsetIndex::lookup(int64_t target_offset) const {
@@ -100,41 +146,12 @@ Status OffsetIndex::truncate_to(int64_t offset) {
   return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
 }
 
-// Buffered entries are dropped in memory only; the file is cut only when
-// written entries go.
-Status OffsetIndex::truncate_entries(size_t count) {
-  if (count < written_count_) {
-    if (Status s = file_->truncate(count * entry_bytes); !s) return s;
-    written_count_ = count;
-  }
-  entries_.resize(std::min(count, entries_.size()));
-  return Status::ok();
-}
-
+// One entry more than max_entries: a closing segment may record its final
+// max timestamp in a full index (maybe_append's allow_when_full).
 Status TimeIndex::load(int64_t next_offset) {
-  entries_.clear();
-  auto size = file_->size();
-  if (!size) return size.status();
-  if (*size % entry_bytes != 0) return corrupt(path(), "size " + std::to_string(*size) + " is not a multiple of 12");
-  if (*size / entry_bytes > max_entries_ + 1) return corrupt(path(), "more entries than segment.index.bytes allows");
-  std::vector<uint8_t> raw(*size);
-  auto read = file_->pread(0, raw);
-  if (!read) return read.status();
-  WireReader reader(Bytes(raw.data(), *read));
-  std::vector<TimestampOffset> entries;
-  entries.reserve(*read / entry_bytes);
-  while (reader.remaining() >= entry_bytes) {
-    int64_t timestamp = reader.read_int64();
-    int32_t relative = reader.read_int32();
-    int64_t offset = base_offset_ + relative;
-    if (relative < 0 || offset >= next_offset) return corrupt(path(), "entry out of range");
-    if (!entries.empty() && (timestamp <= entries.back().timestamp_ms || offset < entries.back().offset))
-      return corrupt(path(), "entries not increasing");
-    entries.push_back({timestamp, offset});
-  }
-  entries_ = std::move(entries);
-  written_count_ = entries_.size();
-  return Status::ok();
+  return load_entries(max_entries_ + 1, [&](const TimestampOffset& e) {
+    return e.offset >= base_offset_ && e.offset < next_offset;
+  });
 }
 
 Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
@@ -146,28 +163,7 @@ Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
   if (is_full() && !allow_when_full) return Status::ok();
   SLUICE_ASSERT(fits_relative(entry.offset, base_offset_), "time index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || entry.offset >= entries_.back().offset, "time index offsets must not decrease");
-  entries_.push_back(entry);
-  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
-  return Status::ok();
-}
-
-Status TimeIndex::write_buffered() {
-  if (written_count_ == entries_.size()) return Status::ok();
-  WireWriter writer;
-  for (size_t i = written_count_; i < entries_.size(); ++i) {
-    writer.write_int64(entries_[i].timestamp_ms);
-    writer.write_int32(static_cast<int32_t>(entries_[i].offset - base_offset_));
-  }
-  if (Status s = file_->append(writer.to_vector()); !s) return s;
-  written_count_ = entries_.size();
-  return Status::ok();
-}
-
-Status TimeIndex::reset() {
-  if (Status s = file_->truncate(0); !s) return s;
-  entries_.clear();
-  written_count_ = 0;
-  return Status::ok();
+  return append_entry(entry);
 }
 
 TimestampOffset TimeIndex::lookup(int64_t target_timestamp_ms) const {
@@ -181,15 +177,6 @@ Status TimeIndex::truncate_to(int64_t offset) {
   auto first_dropped = std::find_if(entries_.begin(), entries_.end(),
                                     [&](const TimestampOffset& e) { return e.offset >= offset; });
   return truncate_entries(static_cast<size_t>(first_dropped - entries_.begin()));
-}
-
-Status TimeIndex::truncate_entries(size_t count) {
-  if (count < written_count_) {
-    if (Status s = file_->truncate(count * entry_bytes); !s) return s;
-    written_count_ = count;
-  }
-  entries_.resize(std::min(count, entries_.size()));
-  return Status::ok();
 }
 
 }  // namespace sluice::storage
