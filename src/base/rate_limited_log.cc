@@ -2,17 +2,34 @@
 
 #include <fmt/format.h>
 
-namespace sluice {
+#include <atomic>
 
-RateLimitedLog::RateLimitedLog(std::chrono::nanoseconds interval, const Clock& clock, size_t keys_max)
+namespace sluice {
+namespace {
+
+std::atomic<int64_t> process_interval_ns{std::chrono::nanoseconds(std::chrono::seconds(10)).count()};
+
+}  // namespace
+
+RateLimitedLog::RateLimitedLog(std::optional<std::chrono::nanoseconds> interval, const Clock& clock,
+                               size_t keys_max)
     : interval_(interval), clock_(clock), keys_max_(keys_max) {}
+
+void RateLimitedLog::set_process_interval(std::chrono::nanoseconds interval) {
+  process_interval_ns.store(interval.count(), std::memory_order_relaxed);
+}
+
+std::chrono::nanoseconds RateLimitedLog::process_interval() {
+  return std::chrono::nanoseconds(process_interval_ns.load(std::memory_order_relaxed));
+}
 
 RateLimitedLog::Admission RateLimitedLog::admit(std::string_view key) {
   std::chrono::nanoseconds now = clock_.monotonic();
+  std::chrono::nanoseconds interval = this->interval();
   std::lock_guard lock(mutex_);
   auto found = entries_.find(std::string(key));
   if (found == entries_.end()) {
-    if (entries_.size() >= keys_max_) prune_locked(now);
+    if (entries_.size() >= keys_max_) prune_locked(now, interval);
     // Still full: the key shares the overflow entry (bounded memory).
     std::string stored = entries_.size() < keys_max_ ? std::string(key) : std::string();
     auto [inserted_at, inserted] = entries_.try_emplace(std::move(stored));
@@ -23,7 +40,7 @@ RateLimitedLog::Admission RateLimitedLog::admit(std::string_view key) {
     found = inserted_at;
   }
   Entry& entry = found->second;
-  if (now - entry.last_written < interval_) {
+  if (now - entry.last_written < interval) {
     ++entry.suppressed;
     return {};
   }
@@ -35,9 +52,9 @@ RateLimitedLog::Admission RateLimitedLog::admit(std::string_view key) {
 
 // Forgets keys whose interval is over and that have nothing to report: their
 // next occurrence would be written anyway.
-void RateLimitedLog::prune_locked(std::chrono::nanoseconds now) {
+void RateLimitedLog::prune_locked(std::chrono::nanoseconds now, std::chrono::nanoseconds interval) {
   std::erase_if(entries_, [&](const auto& item) {
-    return item.second.suppressed == 0 && now - item.second.last_written >= interval_;
+    return item.second.suppressed == 0 && now - item.second.last_written >= interval;
   });
 }
 

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,11 +36,16 @@ namespace sluice {
 
 class RateLimitedLog {
  public:
-  static constexpr std::chrono::seconds default_interval{10};
   static constexpr size_t default_keys_max = 256;
 
-  explicit RateLimitedLog(std::chrono::nanoseconds interval = default_interval,
+  // Without an interval, the process-wide one is used (set_process_interval).
+  explicit RateLimitedLog(std::optional<std::chrono::nanoseconds> interval = std::nullopt,
                           const Clock& clock = system_clock(), size_t keys_max = default_keys_max);
+
+  // The interval of instances built without their own: 10 s until the broker
+  // sets sluice.log.repeated.warning.interval.ms at start.
+  static void set_process_interval(std::chrono::nanoseconds interval);
+  static std::chrono::nanoseconds process_interval();
 
   // The decision for one occurrence of `key`.
   struct Admission {
@@ -67,9 +73,10 @@ class RateLimitedLog {
     std::chrono::nanoseconds last_written{0};
     uint64_t suppressed = 0;
   };
-  void prune_locked(std::chrono::nanoseconds now);
+  void prune_locked(std::chrono::nanoseconds now, std::chrono::nanoseconds interval);
+  std::chrono::nanoseconds interval() const { return interval_ ? *interval_ : process_interval(); }
 
-  const std::chrono::nanoseconds interval_;
+  const std::optional<std::chrono::nanoseconds> interval_;
   const Clock& clock_;
   const size_t keys_max_;
   std::mutex mutex_;

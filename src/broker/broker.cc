@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/rate_limited_log.h"
 #include "broker/handlers.h"
 #include "protocol/protocol.h"
 
@@ -21,6 +22,8 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
 }
 
 Status Broker::start() {
+  RateLimitedLog::set_process_interval(
+      std::chrono::milliseconds(config_.values.get_int("sluice.log.repeated.warning.interval.ms")));
   server_ = std::make_unique<net::Server>(config_.server_config(), *this);
   Status started = server_->start();
   if (started) register_endpoints();  // ephemeral ports are known now

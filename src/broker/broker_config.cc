@@ -58,6 +58,10 @@ std::vector<ConfigDef> make_defs() {
           "A request frame not fully received this long after its body began closes the "
           "connection (Sluice-specific: Kafka has no such bound).",
           at_least(1)),
+      def("sluice.log.repeated.warning.interval.ms", T::int64, "10000",
+          "A warning clients can repeat at will (a rejected request, a failed accept) is "
+          "written once per kind and interval, then with the count suppressed (Sluice-specific).",
+          at_least(1)),
       def("queued.max.requests", T::int32, "500", "Requests in flight per connection at most.",
           at_least(1)),
       def("admin.listener", T::string, "127.0.0.1:9644",

@@ -76,6 +76,19 @@ TEST(RateLimitedLog, KeysBeyondTheLimitShareOneOverflowEntry) {
   EXPECT_FALSE(log.admit("e").write);
 }
 
+TEST(RateLimitedLog, WithoutItsOwnIntervalUsesTheProcessOne) {
+  ManualClock clock;
+  RateLimitedLog log(std::nullopt, clock);
+  std::chrono::nanoseconds previous = RateLimitedLog::process_interval();
+  RateLimitedLog::set_process_interval(seconds(2));
+  ASSERT_TRUE(log.admit("k").write);
+  clock.advance(seconds(1));
+  EXPECT_FALSE(log.admit("k").write);
+  clock.advance(seconds(1));
+  EXPECT_TRUE(log.admit("k").write);
+  RateLimitedLog::set_process_interval(previous);
+}
+
 TEST(RateLimitedLog, WarnWritesOneLineWithTheCount) {
   std::ostringstream out;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
