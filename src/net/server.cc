@@ -472,6 +472,7 @@ struct Server::State {
   std::vector<int64_t> accept_backoff_ms;                                // by listener, 0: not failing
   std::vector<uint16_t> bound_ports;
   std::vector<ListenerMetrics> listener_metrics;  // by listener index
+  std::vector<metrics::CollectorHandle> memory_gauges;  // read at scrape time
   std::atomic<size_t> open_connections{0};
   std::atomic<uint64_t> next_connection_id{1};
   std::mutex connections_mutex;
@@ -546,6 +547,18 @@ struct Server::State {
     asio::post(connection->executor(), [connection] { connection->start(); });
   }
 
+  // Read at scrape time: the hot path records nothing more than the pool does.
+  void register_memory_gauges() {
+    metrics::Registry& registry = metrics::default_registry();
+    std::shared_ptr<RequestMemoryPool> pool = memory_pool;
+    memory_gauges.push_back(registry.add_callback_gauge(
+        "sluice_request_memory_held_bytes", "Request bytes held by connections (queued.max.request.bytes).",
+        [pool] { return static_cast<double>(pool->bytes_held()); }));
+    memory_gauges.push_back(registry.add_callback_gauge(
+        "sluice_request_memory_max_bytes", "queued.max.request.bytes; 0 or less: unbounded.",
+        [pool] { return static_cast<double>(pool->bytes_max()); }));
+  }
+
   // Runs `action` on each live connection's reactor and waits for all.
   void for_each_connection(const std::function<void(Connection&)>& action) {
     std::vector<std::shared_ptr<Connection>> live;
@@ -604,6 +617,7 @@ Status Server::start() {
     state_->accept_retry_timers.push_back(std::make_unique<asio::steady_timer>(*state_->reactors[0]));
     state_->accept_backoff_ms.push_back(0);
   }
+  state_->register_memory_gauges();
   for (size_t i = 0; i < state_->acceptors.size(); ++i) state_->accept_next(i);
   for (auto& reactor : state_->reactors)
     state_->threads.emplace_back([&context = *reactor] { context.run(); });

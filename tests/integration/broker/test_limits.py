@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import time
+import urllib.request
 
 import pytest
 
@@ -38,6 +39,15 @@ def cpu_seconds(pid):
 def log_lines(b, needle):
     with open(b.log_path, errors="replace") as f:
         return [line for line in f if needle in line]
+
+
+def metric(admin_port, name):
+    """The value of an unlabelled sample on the admin port's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 def wait_for(condition, what, timeout_s=15.0):
@@ -76,9 +86,11 @@ def test_many_large_frames_stay_under_the_memory_bound(broker_factory, bounded):
     buffers. The control (-1, Kafka's unbounded default) shows the test measures
     something: there the broker holds one body per connection (~360 MiB)."""
     bound = 64 * MIB
+    admin_port = harness.free_port()
     b = broker_factory({"queued.max.request.bytes": str(bound) if bounded else "-1",
                         "socket.request.max.bytes": str(32 * MIB),
-                        "sluice.request.receive.timeout.ms": "60000"})
+                        "sluice.request.receive.timeout.ms": "60000",
+                        "admin.listener": f"127.0.0.1:{admin_port}"})
     baseline = rss_bytes(b.proc.pid)
     socks = []
     try:
@@ -96,6 +108,9 @@ def test_many_large_frames_stay_under_the_memory_bound(broker_factory, bounded):
         if bounded:
             assert resident < baseline + bound + margin, described
             assert log_lines(b, "queued.max.request.bytes"), "the spent pool was not logged"
+            held = metric(admin_port, "sluice_request_memory_held_bytes")
+            assert 0 < held <= bound, f"sluice_request_memory_held_bytes = {held}"
+            assert metric(admin_port, "sluice_request_memory_max_bytes") == bound
         else:
             assert resident > baseline + bound + margin, described
     finally:
