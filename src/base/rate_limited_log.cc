@@ -7,7 +7,8 @@
 namespace sluice {
 namespace {
 
-std::atomic<int64_t> process_interval_ns{std::chrono::nanoseconds(std::chrono::seconds(10)).count()};
+std::atomic<int64_t> process_interval_ns{
+    std::chrono::nanoseconds(std::chrono::seconds(10)).count()};
 
 }  // namespace
 
@@ -61,7 +62,8 @@ void RateLimitedLog::prune_locked(std::chrono::nanoseconds now, std::chrono::nan
 std::string RateLimitedLog::suppressed_note(const Admission& admission) {
   if (admission.suppressed == 0) return {};
   double seconds = std::chrono::duration<double>(admission.since_last).count();
-  return fmt::format(" ({} similar suppressed in the last {:.0f} s)", admission.suppressed, seconds);
+  return fmt::format(" ({} similar suppressed in the last {:.0f} s)", admission.suppressed,
+                     seconds);
 }
 
 }  // namespace sluice

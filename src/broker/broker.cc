@@ -48,7 +48,8 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
   protocol::RequestHeader header;
   Status status = protocol::decode_request_header(reader, header);
   if (!status) {
-    request_warnings().warn("bad request header", "closing connection {} from {}: bad request header: {}",
+    request_warnings().warn("bad request header",
+                            "closing connection {} from {}: bad request header: {}",
                             connection.connection_id, connection.peer_address, status.to_string());
     respond(net::Response::close());
     return;
@@ -59,10 +60,11 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
   context.start_timing(api_metrics(request.request_api_key));  // nullptr (not served): not counted
   if (handler == nullptr) {
     const protocol::ApiInfo* api = protocol::find_api(request.request_api_key);
-    request_warnings().warn(fmt::format("API {} not served", request.request_api_key),
-                            "closing connection {} from {}: API {} ({}) is not served by this broker",
-                            connection.connection_id, connection.peer_address, request.request_api_key,
-                            api ? api->name : "unknown key");
+    request_warnings().warn(
+        fmt::format("API {} not served", request.request_api_key),
+        "closing connection {} from {}: API {} ({}) is not served by this broker",
+        connection.connection_id, connection.peer_address, request.request_api_key,
+        api ? api->name : "unknown key");
     context.close_connection();
     return;
   }
@@ -73,10 +75,11 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
       return;
     }
     const char* name = protocol::find_api(request.request_api_key)->name;
-    request_warnings().warn(fmt::format("{} v{} not served", name, request.request_api_version),
-                            "closing connection {} from {}: {} v{} is outside the served versions {}..{}",
-                            connection.connection_id, connection.peer_address, name,
-                            request.request_api_version, handler->min_version, handler->max_version);
+    request_warnings().warn(
+        fmt::format("{} v{} not served", name, request.request_api_version),
+        "closing connection {} from {}: {} v{} is outside the served versions {}..{}",
+        connection.connection_id, connection.peer_address, name, request.request_api_version,
+        handler->min_version, handler->max_version);
     context.close_connection();
     return;
   }

@@ -60,8 +60,8 @@ void reject_undecodable(RequestContext context, const Status& status) {
   const char* name = api ? api->name : "unknown";
   request_warnings().warn(fmt::format("{} v{} does not decode", name, context.api_version()),
                           "closing connection {} from {}: {} v{} request does not decode: {}",
-                          context.connection().connection_id, context.connection().peer_address, name,
-                          context.api_version(), status.to_string());
+                          context.connection().connection_id, context.connection().peer_address,
+                          name, context.api_version(), status.to_string());
   context.close_connection();
 }
 

@@ -40,8 +40,8 @@ bool RequestMemoryPool::try_take(size_t bytes) {
   return true;
 }
 
-std::shared_ptr<RequestMemoryPool::Wait> RequestMemoryPool::reserve(size_t bytes,
-                                                                    std::function<void()> on_granted) {
+std::shared_ptr<RequestMemoryPool::Wait> RequestMemoryPool::reserve(
+    size_t bytes, std::function<void()> on_granted) {
   if (!bounded() || bytes == 0) return nullptr;
   // With others waiting, a newcomer queues behind them even if it would fit,
   // so a large frame is not starved by a stream of small ones.
@@ -58,8 +58,11 @@ std::shared_ptr<RequestMemoryPool::Wait> RequestMemoryPool::reserve(size_t bytes
   }
   bool granted_now = false;
   for (const auto& waiter : granted) {
-    if (waiter == wait) granted_now = true;
-    else waiter->on_granted_();
+    if (waiter == wait) {
+      granted_now = true;  // told by the return value, not the callback
+    } else {
+      waiter->on_granted_();
+    }
   }
   return granted_now ? nullptr : wait;
 }

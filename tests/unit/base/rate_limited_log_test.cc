@@ -1,7 +1,6 @@
 #include "base/rate_limited_log.h"
 
 #include <gtest/gtest.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <sstream>
