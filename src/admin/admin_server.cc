@@ -17,9 +17,19 @@
 namespace sluice::admin {
 namespace {
 
-// Scrapes and admin calls are few: two workers keep the port responsive
-// without competing with the reactors for the cores.
-constexpr size_t worker_threads = 2;
+// cpp-httplib gives each connection a worker until it ends, and a client
+// that sends half a request holds its worker until a read times out: with 2
+// workers and 5 s reads, ten such clients kept /v1/health waiting 10 s and
+// more. Workers mostly sleep (scrapes and admin calls are few), so there are
+// many of them, and every read gives up quickly: a slow client holds a worker
+// for about one read timeout per request, and health and metrics are served
+// beside up to `worker_threads` of them.
+constexpr size_t worker_threads = 16;
+// The longest wait for the next bytes of a request (the line, each header,
+// the body) and for the socket to take more of an answer. A local scraper
+// sends its request in one segment; a peer that pauses longer is dropped.
+constexpr auto read_timeout = std::chrono::seconds(1);
+constexpr auto write_timeout = std::chrono::seconds(5);
 // Idle keep-alive connections are dropped after this, which also bounds
 // how long stop() waits for a worker parked on one.
 constexpr time_t keep_alive_timeout_s = 1;
@@ -135,8 +145,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& addr
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   impl->http.set_keep_alive_timeout(keep_alive_timeout_s);
-  impl->http.set_read_timeout(std::chrono::seconds(5));
-  impl->http.set_write_timeout(std::chrono::seconds(5));
+  impl->http.set_read_timeout(read_timeout);
+  impl->http.set_write_timeout(write_timeout);
   impl->route();
   int port = address.port;
   if (address.port == 0) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/rate_limited_log.h"
 #include "broker/handlers.h"
 #include "protocol/protocol.h"
 
@@ -21,6 +22,8 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
 }
 
 Status Broker::start() {
+  RateLimitedLog::set_process_interval(
+      std::chrono::milliseconds(config_.values.get_int("sluice.log.repeated.warning.interval.ms")));
   server_ = std::make_unique<net::Server>(config_.server_config(), *this);
   Status started = server_->start();
   if (started) register_endpoints();  // ephemeral ports are known now
@@ -37,27 +40,31 @@ void Broker::stop() {
   close_data_path();
 }
 
-void Broker::handle(const net::ConnectionInfo& connection, FrameBuffer frame,
+// Rejections below are warned through request_warnings(): a client's
+// reconnect loop repeats them (kafka-go wrote 2,574 lines in 90 s).
+void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
                     net::Respond respond) {
-  auto owned_frame = std::make_shared<const FrameBuffer>(std::move(frame));
-  WireReader reader(*owned_frame);
+  WireReader reader(*frame);
   protocol::RequestHeader header;
   Status status = protocol::decode_request_header(reader, header);
   if (!status) {
-    spdlog::warn("closing connection {} from {}: bad request header: {}", connection.connection_id,
-                 connection.peer_address, status.to_string());
+    request_warnings().warn("bad request header",
+                            "closing connection {} from {}: bad request header: {}",
+                            connection.connection_id, connection.peer_address, status.to_string());
     respond(net::Response::close());
     return;
   }
-  RequestContext context(std::move(header), connection, owned_frame, std::move(respond));
+  RequestContext context(std::move(header), connection, std::move(frame), std::move(respond));
   const protocol::RequestHeader& request = context.header();
   const ApiHandler* handler = find_handler(request.request_api_key);
   context.start_timing(api_metrics(request.request_api_key));  // nullptr (not served): not counted
   if (handler == nullptr) {
     const protocol::ApiInfo* api = protocol::find_api(request.request_api_key);
-    spdlog::warn("closing connection {} from {}: API {} ({}) is not served by this broker",
-                 connection.connection_id, connection.peer_address, request.request_api_key,
-                 api ? api->name : "unknown key");
+    request_warnings().warn(
+        fmt::format("API {} not served", request.request_api_key),
+        "closing connection {} from {}: API {} ({}) is not served by this broker",
+        connection.connection_id, connection.peer_address, request.request_api_key,
+        api ? api->name : "unknown key");
     context.close_connection();
     return;
   }
@@ -67,10 +74,12 @@ void Broker::handle(const net::ConnectionInfo& connection, FrameBuffer frame,
       reply_api_versions_unsupported(std::move(context));
       return;
     }
-    spdlog::warn("closing connection {} from {}: {} v{} is outside the served versions {}..{}",
-                 connection.connection_id, connection.peer_address,
-                 protocol::find_api(request.request_api_key)->name, request.request_api_version,
-                 handler->min_version, handler->max_version);
+    const char* name = protocol::find_api(request.request_api_key)->name;
+    request_warnings().warn(
+        fmt::format("{} v{} not served", name, request.request_api_version),
+        "closing connection {} from {}: {} v{} is outside the served versions {}..{}",
+        connection.connection_id, connection.peer_address, name, request.request_api_version,
+        handler->min_version, handler->max_version);
     context.close_connection();
     return;
   }

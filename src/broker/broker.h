@@ -42,7 +42,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void on_metadata_update(const cluster::MetadataImagePtr& old_image,
                           const cluster::MetadataImagePtr& new_image) override;
 
-  void handle(const net::ConnectionInfo& connection, FrameBuffer frame,
+  void handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
               net::Respond respond) override;
 
   // The data path (broker_data_path.cc), for handlers; valid after open().

@@ -47,6 +47,21 @@ std::vector<ConfigDef> make_defs() {
       def("socket.receive.buffer.bytes", T::int32, "102400", "SO_RCVBUF; -1 for the OS default."),
       def("connections.max.idle.ms", T::int64, "600000", "Idle connections are closed after this.",
           at_least(1)),
+      // Kafka's default is -1 (unbounded); Sluice bounds it by default: five
+      // frames of socket.request.max.bytes, so hostile or merely many clients
+      // cannot take the broker's memory (src/net/README.md).
+      def("queued.max.request.bytes", T::int64, "536870912",
+          "Request bytes held by all connections at most; reading stops while spent. "
+          "-1: unbounded. A frame larger than this waits until no other is held.",
+          at_least(-1)),
+      def("sluice.request.receive.timeout.ms", T::int64, "30000",
+          "A request frame not fully received this long after its body began closes the "
+          "connection (Sluice-specific: Kafka has no such bound).",
+          at_least(1)),
+      def("sluice.log.repeated.warning.interval.ms", T::int64, "10000",
+          "A warning clients can repeat at will (a rejected request, a failed accept) is "
+          "written once per kind and interval, then with the count suppressed (Sluice-specific).",
+          at_least(1)),
       def("queued.max.requests", T::int32, "500", "Requests in flight per connection at most.",
           at_least(1)),
       def("admin.listener", T::string, "127.0.0.1:9644",
@@ -252,6 +267,8 @@ net::ServerConfig BrokerConfig::server_config() const {
   server.connections_max_idle_ms = values.get_int("connections.max.idle.ms");
   server.max_in_flight_requests_per_connection =
       static_cast<int>(values.get_int("queued.max.requests"));
+  server.queued_max_request_bytes = values.get_int("queued.max.request.bytes");
+  server.request_receive_timeout_ms = values.get_int("sluice.request.receive.timeout.ms");
   return server;
 }
 

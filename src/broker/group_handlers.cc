@@ -109,7 +109,8 @@ void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordin
   }
   broker.controller().submit([&broker, context = std::move(context), request = std::move(request)]() mutable {
     if (Status created = broker.groups().ensure_offsets_topic(); !created)
-      spdlog::warn("FindCoordinator: {}", created.to_string());
+      request_warnings().warn("FindCoordinator offsets topic", "FindCoordinator: {}",
+                              created.to_string());
     answer_find_coordinator(broker, context, request);
   });
 }

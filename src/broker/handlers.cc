@@ -50,11 +50,18 @@ const ApiHandler* find_handler(int16_t api_key) {
   return nullptr;
 }
 
+RateLimitedLog& request_warnings() {
+  static RateLimitedLog warnings;
+  return warnings;
+}
+
 void reject_undecodable(RequestContext context, const Status& status) {
   const ApiInfo* api = find_api(context.header().request_api_key);
-  spdlog::warn("closing connection {} from {}: {} v{} request does not decode: {}",
-               context.connection().connection_id, context.connection().peer_address,
-               api ? api->name : "unknown", context.api_version(), status.to_string());
+  const char* name = api ? api->name : "unknown";
+  request_warnings().warn(fmt::format("{} v{} does not decode", name, context.api_version()),
+                          "closing connection {} from {}: {} v{} request does not decode: {}",
+                          context.connection().connection_id, context.connection().peer_address,
+                          name, context.api_version(), status.to_string());
   context.close_connection();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "base/rate_limited_log.h"
 #include "broker/request_context.h"
 #include "protocol/protocol.h"
 
@@ -25,6 +26,11 @@ struct ApiHandler {
 
 std::span<const ApiHandler> api_handlers();
 const ApiHandler* find_handler(int16_t api_key);
+
+// The warnings a client can repeat at will (a request the broker rejects,
+// in a reconnect loop), written once per kind and interval with the count
+// suppressed (base/rate_limited_log.h). Keys name the kind, not the peer.
+RateLimitedLog& request_warnings();
 
 // Adapts a typed handler `void handle_x(Broker&, RequestContext, XRequest)`:
 // decodes the body; a body that does not decode closes the connection, as

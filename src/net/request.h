@@ -87,8 +87,11 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // Called on the connection's reactor thread, in arrival order. `respond`
   // must be called exactly once; it may outlive the connection (a response
-  // for a closed connection is dropped).
-  virtual void handle(const ConnectionInfo& connection, FrameBuffer frame,
+  // for a closed connection is dropped) and the server's stop(), not the
+  // Server object (it posts to the server's reactors). The frame's bytes count against
+  // queued.max.request.bytes until its last owner drops it: keep it no
+  // longer than its views are needed (request_memory_pool.h).
+  virtual void handle(const ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
                       Respond respond) = 0;
 };
 

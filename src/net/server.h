@@ -28,6 +28,17 @@ struct ServerConfig {
   int32_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
   int64_t connections_max_idle_ms = 600000;         // connections.max.idle.ms
   int max_in_flight_requests_per_connection = 128;  // pipelining bound
+  // Request bytes held by all connections at most (queued.max.request.bytes,
+  // <= 0: unbounded); reading stops while they are spent. See
+  // request_memory_pool.h and README.md for the default.
+  int64_t queued_max_request_bytes = int64_t{512} << 20;
+  // A frame whose body is not fully received this long after its reading
+  // began closes the connection (sluice.request.receive.timeout.ms).
+  int64_t request_receive_timeout_ms = 30000;
+  // First and longest pause of the accept loop after accept fails for lack
+  // of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+  int64_t accept_backoff_ms_min = 50;
+  int64_t accept_backoff_ms_max = 1000;
 };
 
 class Server {
@@ -47,6 +58,8 @@ class Server {
   void stop(int64_t drain_ms = 3000);
 
   size_t open_connections() const;
+  // Request bytes held now (queued.max.request.bytes accounting).
+  int64_t request_bytes_held() const;
 
  private:
   struct State;

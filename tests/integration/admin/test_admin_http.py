@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -326,6 +327,26 @@ def test_health_and_unknown_paths(broker_factory):
     assert health["status"] == "ready" and health["node_id"] == 1
     missing = get_json(b.admin_port, "/v1/nothing-here", expect_status=404)
     assert missing["error"] == "NOT_FOUND"
+
+
+def test_half_requests_do_not_block_health_or_metrics(broker_factory):
+    """Issue 12, finding 8: ten clients that send half an HTTP request and wait held the
+    two workers for a 5 s read each, so /v1/health waited 10 s and more (longer than
+    this test's client waits). Now workers are many and reads give up after 1 s."""
+    b = admin_broker(broker_factory)
+    slow = []
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", b.admin_port), timeout=5)
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: sluice\r\n")  # headers never end
+            slow.append(sock)
+        time.sleep(0.2)  # accepted: each holds a worker
+        for path in ("/v1/health", "/metrics"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{b.admin_port}{path}", timeout=4) as r:
+                assert r.status == 200, path
+    finally:
+        for sock in slow:
+            sock.close()
 
 
 def test_health_is_503_until_the_broker_serves(broker_factory):

@@ -109,7 +109,8 @@ class DataPathTest : public ::testing::Test {
     encode_request_header(writer, header);
     request.encode(writer, version);
     std::vector<uint8_t> frame = writer.to_vector();
-    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"}, FrameBuffer(frame.begin(), frame.end()),
+    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"},
+                    std::make_shared<const FrameBuffer>(frame.begin(), frame.end()),
                     answers.respond());
   }
 
