@@ -390,7 +390,8 @@ void Controller::append_topic_records(MetadataImage& scratch, const NewTopic& to
   else
     for (const auto& [partition, replicas] : topic.assignments) assignment.push_back(replicas);
   for (int32_t p = 0; p < result.num_partitions; ++p)
-    topic_records.push_back(partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
+    topic_records.push_back(
+        partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
   for (const auto& [name, value] : topic.configs)
     topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
   for (auto& record : topic_records) {
@@ -497,8 +498,8 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
       // deleting it loses that state for every group at once.
       result.name = topic->name;
       result.topic_id = topic->id;
-      result.error = error(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                           "Cannot delete internal topic " + topic->name);
+      result.error =
+          error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Cannot delete internal topic " + topic->name);
     } else {
       result.name = topic->name;
       result.topic_id = topic->id;
@@ -536,8 +537,8 @@ std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartiti
   std::vector<size_t> grown;
   for (const NewPartitions& growth : topics) {
     std::vector<std::vector<int32_t>> assignment;
-    ApiError result =
-        plan_new_partitions(scratch, growth, records_per_operation_max - records.size(), assignment);
+    ApiError result = plan_new_partitions(scratch, growth,
+                                          records_per_operation_max - records.size(), assignment);
     if (result.ok()) {
       const TopicImage& topic = *scratch.topic(growth.topic);
       const auto first = static_cast<int32_t>(topic.partitions.size());

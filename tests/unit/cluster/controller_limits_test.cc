@@ -33,7 +33,8 @@ class ControllerLimitsTest : public ::testing::Test {
     auto controller = Controller::open(fs_, options);
     ASSERT_TRUE(controller) << controller.status().to_string();
     controller_ = std::move(controller.value());
-    ASSERT_TRUE(controller_->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
+    ASSERT_TRUE(
+        controller_->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
   }
 
   static NewTopic topic(std::string name, int32_t partitions, int16_t replication = 1) {
@@ -86,7 +87,8 @@ TEST_F(ControllerLimitsTest, ManualAssignmentsAreBoundedAndChecked) {
   far.assignments[int32_max] = {1};
   EXPECT_EQ(create({far}), std::vector<ErrorCode>{ErrorCode::INVALID_REPLICA_ASSIGNMENT});
   NewTopic many_replicas = topic("many", -1, -1);
-  for (int32_t broker = 0; broker < 20'000; ++broker) many_replicas.assignments[0].push_back(broker);
+  for (int32_t broker = 0; broker < 20'000; ++broker)
+    many_replicas.assignments[0].push_back(broker);
   EXPECT_EQ(create({many_replicas}), std::vector<ErrorCode>{ErrorCode::INVALID_REPLICA_ASSIGNMENT});
   EXPECT_TRUE(controller_->image()->topics.empty());
 }
@@ -111,7 +113,8 @@ TEST_F(ControllerLimitsTest, CreatePartitionsIsBoundedPerTopic) {
   EXPECT_EQ(grow("g", 10'001), ErrorCode::NONE) << "10,000 new partitions: exactly the bound";
   // One request is one operation: 9,000 new partitions of h leave 1,000; g's
   // 1,001 do not fit.
-  auto results = controller_->create_partitions({{"h", 9001, {}}, {"h2", 2, {}}, {"g", 11'002, {}}}, false);
+  auto results =
+      controller_->create_partitions({{"h", 9001, {}}, {"h2", 2, {}}, {"g", 11'002, {}}}, false);
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
@@ -147,17 +150,17 @@ TEST_F(ControllerLimitsTest, StopWorkCancelsQueuedWorkAndWhatComesAfter) {
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] { return running; });
   }
-  for (int i = 0; i < 3; ++i)
-    controller_->submit([&] { ++ran; }, [&] { ++cancelled; });
+  for (int i = 0; i < 3; ++i) controller_->submit([&] { ++ran; }, [&] { ++cancelled; });
   std::thread stopper([&] { controller_->stop_work(); });
   // Release the running work only once stop_work() has taken the queue: a
   // probe cancelled on this thread, inside submit(), says so.
   const auto this_thread = std::this_thread::get_id();
   std::atomic<bool> stopping = false;
   while (!stopping) {
-    controller_->submit([] {}, [&] {
-      if (std::this_thread::get_id() == this_thread) stopping = true;
-    });
+    controller_->submit([] {},
+                        [&] {
+                          if (std::this_thread::get_id() == this_thread) stopping = true;
+                        });
     std::this_thread::yield();
   }
   {

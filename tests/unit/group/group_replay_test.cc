@@ -13,7 +13,8 @@ namespace {
 
 class NoLog final : public CoordinatorLog {
  public:
-  void append(int32_t, std::vector<CoordinatorRecord>, std::function<void(ErrorCode)> done) override {
+  void append(int32_t, std::vector<CoordinatorRecord>,
+              std::function<void(ErrorCode)> done) override {
     done(ErrorCode::NONE);
   }
 };
@@ -31,7 +32,8 @@ std::vector<uint8_t> batch_at(int64_t base_offset, const std::vector<Coordinator
   auto built = builder.build();
   EXPECT_TRUE(built.is_ok());
   std::vector<uint8_t> batch = std::move(built).value();
-  for (int i = 0; i < 8; ++i) batch[static_cast<size_t>(i)] = static_cast<uint8_t>(base_offset >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    batch[static_cast<size_t>(i)] = static_cast<uint8_t>(base_offset >> (56 - 8 * i));
   return batch;
 }
 
@@ -83,7 +85,8 @@ TEST_F(ReplayTest, ABatchWhoseRecordsCannotBeReadIsSkipped) {
   auto unreadable = batch_at(1, {commit_of("lost", 1)});
   unreadable[22] = static_cast<uint8_t>(unreadable[22] | 0x01);
   uint32_t crc = crc32c(Bytes(unreadable).subspan(21));
-  for (int i = 0; i < 4; ++i) unreadable[17 + static_cast<size_t>(i)] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    unreadable[17 + static_cast<size_t>(i)] = static_cast<uint8_t>(crc >> (24 - 8 * i));
   set.insert(set.end(), unreadable.begin(), unreadable.end());
   auto after = batch_at(2, {commit_of("later", 3)});
   set.insert(set.end(), after.begin(), after.end());
