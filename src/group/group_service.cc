@@ -129,11 +129,15 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
     service->topic_exists_ = true;
     for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
       // Bad records were skipped one by one; a partition that cannot be
-      // read at all keeps what was read before the failure. Either way the
-      // broker starts: one partition's groups must not take all groups down.
+      // read at all is left unloaded (its groups answer
+      // COORDINATOR_LOAD_IN_PROGRESS). Either way the broker starts: one
+      // partition's groups must not take all groups down.
       auto replayed = service->log_->replay(p, *service->coordinator_);
-      if (!replayed)
-        spdlog::error("{}-{}: loading stopped: {}", offsets_topic, p, replayed.status().to_string());
+      if (!replayed) {
+        spdlog::error("{}-{}: cannot be read, its groups stay unloaded until a restart reads it: {}",
+                      offsets_topic, p, replayed.status().to_string());
+        service->coordinator_->unload_partition(p);
+      }
       else if (replayed->skipped > 0)
         spdlog::warn("{}-{}: loaded {} records, skipped {} that could not be read", offsets_topic, p,
                      replayed->replayed, replayed->skipped);

@@ -62,7 +62,7 @@ class OffsetsTopicLog final : public CoordinatorLog {
               std::function<void(ErrorCode)> done) override;
   // Feeds every record of `partition` (log start to high watermark) to
   // `coordinator.replay` (replay_record_set). Fails only if the partition
-  // cannot be read.
+  // cannot be read (GroupService::open then unloads it).
   Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
 
  private:

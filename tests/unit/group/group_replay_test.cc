@@ -107,5 +107,51 @@ TEST_F(ReplayTest, UnknownRecordVersionsAreIgnoredNotSkipped) {
   EXPECT_EQ(committed("good"), 42);
 }
 
+// A partition that cannot be read stays unloaded: its groups answer
+// COORDINATOR_LOAD_IN_PROGRESS (clients retry), the others answer as usual.
+TEST_F(ReplayTest, AnUnloadedPartitionsGroupsAnswerLoadInProgress) {
+  const std::string lost = "lost";
+  std::string kept = "kept";
+  for (int i = 0; partition_for_group(kept, 50) == partition_for_group(lost, 50); ++i)
+    kept = "kept-" + std::to_string(i);
+  auto set = batch_at(0, {commit_of(lost, 5), commit_of(kept, 6)});
+  replay_record_set(bytes_of(set), 0, coordinator, "__consumer_offsets", counts);
+  coordinator.unload_partition(partition_for_group(lost, 50));
+  coordinator.finish_loading();
+  constexpr int16_t load_in_progress = to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+
+  EXPECT_EQ(committed(kept), 6);
+  protocol::OffsetFetchRequest fetch;
+  fetch.groups.push_back({lost, std::nullopt, -1, std::nullopt, {}});
+  EXPECT_EQ(coordinator.offset_fetch(fetch, 8).groups.at(0).error_code, load_in_progress);
+  protocol::OffsetFetchRequest fetch_v1;
+  fetch_v1.group_id = lost;
+  fetch_v1.topics.emplace();
+  fetch_v1.topics->push_back({"t", {0}, {}});
+  auto v1 = coordinator.offset_fetch(fetch_v1, 1);
+  ASSERT_EQ(v1.topics.size(), 1u);
+  EXPECT_EQ(v1.topics[0].partitions.at(0).error_code, load_in_progress)
+      << "not 'nothing committed'";
+
+  protocol::HeartbeatRequest beat;
+  beat.group_id = lost;
+  EXPECT_EQ(coordinator.heartbeat(beat, 4).error_code, load_in_progress);
+  protocol::DescribeGroupsRequest describe;
+  describe.groups = {lost};
+  EXPECT_EQ(coordinator.describe_groups(describe, 5).groups.at(0).error_code, load_in_progress);
+  EXPECT_EQ(coordinator.list_groups({}, 4).error_code, load_in_progress);
+  std::optional<protocol::JoinGroupResponse> joined;
+  protocol::JoinGroupRequest join;
+  join.group_id = lost;
+  join.session_timeout_ms = 10000;
+  join.rebalance_timeout_ms = 10000;
+  join.protocol_type = "consumer";
+  join.protocols.push_back({"range", {}, {}});
+  coordinator.join_group(join, 5, {}, [&](protocol::JoinGroupResponse r) { joined = r; });
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->error_code, load_in_progress);
+  EXPECT_EQ(coordinator.state_of(lost), std::nullopt) << "its groups were dropped, none created";
+}
+
 }  // namespace
 }  // namespace sluice::group
