@@ -64,11 +64,11 @@ std::map<std::string, std::string> collision_keys(const MetadataImage& image) {
   return out;
 }
 
-// Kafka's answer to an operation of more than records_per_operation_max
-// records (QuorumController turns BoundedListTooLongException into it).
 // So a new topic's partition ids always fit the image.
 static_assert(records_per_operation_max < static_cast<size_t>(partitions_per_topic_max));
 
+// Kafka's answer to an operation of more than records_per_operation_max
+// records (QuorumController turns BoundedListTooLongException into it).
 ApiError too_many_records() {
   return error(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
 }
