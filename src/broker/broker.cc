@@ -34,6 +34,11 @@ void Broker::stop() {
   if (stopped_.exchange(true)) return;
   // Parked fetches answer now, so the server's drain does not wait for them.
   if (delayed_operations_) delayed_operations_->stop();
+  // Nor for queued admin requests (cancelled: their connections close); the
+  // one running is bounded (cluster::records_per_operation_max) and creates
+  // no more partition logs (the next start does).
+  if (replica_manager_) replica_manager_->stop_creating_logs();
+  if (controller_) controller_->stop_work();
   if (server_) server_->stop();
   close_groups();
   close_metadata();

@@ -6,11 +6,13 @@
 // handle() runs on reactor threads, concurrently across connections.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
+#include "broker/request_context.h"
 #include "cluster/controller.h"
 #include "cluster/replica_manager.h"
 #include "group/group_service.h"
@@ -38,6 +40,11 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // metadata log and publishes the image; valid after open().
   cluster::Controller& controller() const { return *controller_; }
   cluster::MetadataImagePtr metadata_image() const { return controller_->image(); }
+  // Runs `work` on the controller thread (admin requests block on the
+  // metadata log's fsync, never on a reactor). If the broker stops before it
+  // runs, the request's connection is closed instead: stop() does not wait
+  // for queued admin requests.
+  void submit_to_controller(RequestContext context, std::function<void(RequestContext&)> work);
   // Makes the data path follow the image (called by the controller).
   void on_metadata_update(const cluster::MetadataImagePtr& old_image,
                           const cluster::MetadataImagePtr& new_image) override;

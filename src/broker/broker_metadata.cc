@@ -77,6 +77,13 @@ void Broker::on_metadata_update(const cluster::MetadataImagePtr&,
                   status.to_string());
 }
 
+void Broker::submit_to_controller(RequestContext context,
+                                  std::function<void(RequestContext&)> work) {
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  controller_->submit([shared, work = std::move(work)] { work(*shared); },
+                      [shared] { shared->close_connection(); });
+}
+
 // After the server has drained (no handler waits on the controller).
 void Broker::close_metadata() {
   if (!controller_) return;

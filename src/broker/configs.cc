@@ -259,16 +259,16 @@ void alter_all(Broker& broker, RequestContext& context, const Request& request,
 }  // namespace
 
 void handle_alter_configs(Broker& broker, RequestContext context, AlterConfigsRequest request) {
-  broker.controller().submit(
-      [&broker, context = std::move(context), request = std::move(request)]() mutable {
-        alter_all<AlterConfigsResponse>(broker, context, request, alter_one);
-      });
+  broker.submit_to_controller(std::move(context),
+                              [&broker, request = std::move(request)](RequestContext& context) {
+                                alter_all<AlterConfigsResponse>(broker, context, request, alter_one);
+                              });
 }
 
 void handle_incremental_alter_configs(Broker& broker, RequestContext context,
                                       IncrementalAlterConfigsRequest request) {
-  broker.controller().submit(
-      [&broker, context = std::move(context), request = std::move(request)]() mutable {
+  broker.submit_to_controller(
+      std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
         alter_all<IncrementalAlterConfigsResponse>(broker, context, request, incremental_alter_one);
       });
 }

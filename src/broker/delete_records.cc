@@ -1,9 +1,12 @@
 // DeleteRecords: raises a partition's log start offset (the low watermark)
 // to the given offset (-1: the high watermark); whole segments below it are
-// deleted. OFFSET_OUT_OF_RANGE beyond the high watermark. On a single node
+// deleted. OFFSET_OUT_OF_RANGE beyond the high watermark; internal topics
+// (the coordinators' state) are refused with INVALID_TOPIC_EXCEPTION, as in
+// Kafka. On a single node
 // the new start offset is known at once, so timeout_ms is not waited on.
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "cluster/controller.h"
 
 namespace sluice::broker {
 
@@ -19,6 +22,10 @@ void handle_delete_records(Broker& broker, RequestContext context, DeleteRecords
       auto& out = topic_out.partitions.emplace_back();
       out.partition_index = asked.partition_index;
       out.low_watermark = -1;
+      if (cluster::is_internal_topic(topic.name)) {
+        out.error_code = to_wire(ErrorCode::INVALID_TOPIC_EXCEPTION);
+        continue;
+      }
       auto partition = broker.replica_manager().partition(topic.name, asked.partition_index);
       if (!partition) {
         out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);

@@ -107,7 +107,7 @@ void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordin
     answer_find_coordinator(broker, context, request);
     return;
   }
-  broker.controller().submit([&broker, context = std::move(context), request = std::move(request)]() mutable {
+  broker.submit_to_controller(std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
     if (Status created = broker.groups().ensure_offsets_topic(); !created)
       request_warnings().warn("FindCoordinator offsets topic", "FindCoordinator: {}",
                               created.to_string());

@@ -144,8 +144,8 @@ void handle_metadata(Broker& broker, RequestContext context, MetadataRequest req
     return;
   }
   // Creating appends to the metadata log and fsyncs: off the reactor.
-  broker.controller().submit([&broker, context = std::move(context),
-                              request = std::move(request), missing]() mutable {
+  broker.submit_to_controller(std::move(context), [&broker, request = std::move(request),
+                                                   missing](RequestContext& context) {
     std::vector<cluster::NewTopic> topics;
     for (const std::string& name : missing) {
       cluster::NewTopic topic;

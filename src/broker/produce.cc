@@ -10,6 +10,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "cluster/controller.h"
 #include "record/batch.h"
 #include "record/record_set.h"
 
@@ -33,7 +34,9 @@ void fail(PartitionResponse& out, ErrorCode error, std::string message = {}) {
 }
 
 // Kafka's rules for a v3+ Produce record set, checked before the append:
-// exactly one batch, magic 2, no zstd before v7.
+// exactly one batch, magic 2, no zstd before v7, no control batch (commit and
+// abort markers are the transaction coordinator's to write; a client's would
+// end or corrupt other producers' transactions).
 ErrorCode check_record_set(Bytes records, int16_t version, std::string& message) {
   if (records.size() >= 17 && records[16] != record::current_magic) {
     message = "Produce v3+ carries record batches of magic 2 only";
@@ -46,6 +49,10 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
     return reader.status().code() == Errc::unsupported_compression ? ErrorCode::CORRUPT_MESSAGE
            : records.empty()                                       ? ErrorCode::INVALID_RECORD
                                                                    : ErrorCode::CORRUPT_MESSAGE;
+  }
+  if (view.header.is_control()) {
+    message = "Clients are not allowed to write control records";
+    return ErrorCode::INVALID_RECORD;
   }
   if (version < 7 && view.header.compression() == record::Compression::zstd) {
     message = "zstd needs Produce v7 or later";
@@ -79,6 +86,9 @@ void produce_partition(Broker& broker, const std::string& topic, const ProduceRe
                        int16_t acks, int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
                        size_t topic_index, size_t partition_index) {
   out.index = data.index;
+  // Internal topics hold the coordinators' state, written only by them
+  // (Kafka: "Cannot append to internal topic", without a custom message).
+  if (cluster::is_internal_topic(topic)) return fail(out, ErrorCode::INVALID_TOPIC_EXCEPTION);
   auto partition = broker.replica_manager().partition(topic, data.index);
   if (!partition) return fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
   Bytes bytes = data.records ? data.records->bytes : Bytes{};

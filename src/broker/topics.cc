@@ -164,18 +164,27 @@ void create_partitions(Broker& broker, RequestContext& context,
                        const CreatePartitionsRequest& request) {
   const std::set<std::string> duplicates =
       duplicate_names(request.topics, [](const auto& topic) { return topic.name; });
-  CreatePartitionsResponse response;
+  // The topics that are not duplicates grow in one controller operation
+  // (one metadata batch, bounded by cluster::records_per_operation_max).
+  std::vector<cluster::NewPartitions> growths;
   for (const auto& topic : request.topics) {
-    cluster::ApiError error;
-    if (duplicates.count(topic.name)) {
-      error = {ErrorCode::INVALID_REQUEST, "Duplicate topic in request."};
-    } else {
-      std::vector<std::vector<int32_t>> assignments;
-      if (topic.assignments)
-        for (const auto& assignment : *topic.assignments) assignments.push_back(assignment.broker_ids);
-      error = broker.controller().create_partitions(topic.name, topic.count, assignments,
-                                                    request.validate_only);
-    }
+    if (duplicates.count(topic.name)) continue;
+    cluster::NewPartitions& growth = growths.emplace_back();
+    growth.topic = topic.name;
+    growth.count = topic.count;
+    if (topic.assignments)
+      for (const auto& assignment : *topic.assignments)
+        growth.assignments.push_back(assignment.broker_ids);
+  }
+  std::vector<cluster::ApiError> results =
+      broker.controller().create_partitions(growths, request.validate_only);
+  CreatePartitionsResponse response;
+  size_t next = 0;
+  for (const auto& topic : request.topics) {
+    cluster::ApiError error =
+        duplicates.count(topic.name)
+            ? cluster::ApiError{ErrorCode::INVALID_REQUEST, "Duplicate topic in request."}
+            : results[next++];
     response.results.push_back({topic.name, to_wire(error.code), message_or_null(error), {}});
   }
   context.reply(response);
@@ -184,25 +193,25 @@ void create_partitions(Broker& broker, RequestContext& context,
 }  // namespace
 
 void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRequest request) {
-  broker.controller().submit(
-      [&broker, context = std::move(context), request = std::move(request)]() mutable {
-        create_topics(broker, context, request);
-      });
+  broker.submit_to_controller(std::move(context),
+                              [&broker, request = std::move(request)](RequestContext& context) {
+                                create_topics(broker, context, request);
+                              });
 }
 
 void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRequest request) {
-  broker.controller().submit(
-      [&broker, context = std::move(context), request = std::move(request)]() mutable {
-        delete_topics(broker, context, request);
-      });
+  broker.submit_to_controller(std::move(context),
+                              [&broker, request = std::move(request)](RequestContext& context) {
+                                delete_topics(broker, context, request);
+                              });
 }
 
 void handle_create_partitions(Broker& broker, RequestContext context,
                               CreatePartitionsRequest request) {
-  broker.controller().submit(
-      [&broker, context = std::move(context), request = std::move(request)]() mutable {
-        create_partitions(broker, context, request);
-      });
+  broker.submit_to_controller(std::move(context),
+                              [&broker, request = std::move(request)](RequestContext& context) {
+                                create_partitions(broker, context, request);
+                              });
 }
 
 }  // namespace sluice::broker

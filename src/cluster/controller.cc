@@ -56,6 +56,23 @@ void config_diff(int8_t resource_type, const std::string& resource,
       records.push_back(config_record(resource_type, resource, name, std::nullopt));
 }
 
+// Every existing topic by collision_key(), so checking a new name is one
+// lookup rather than a scan of all topics per name.
+std::map<std::string, std::string> collision_keys(const MetadataImage& image) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, topic] : image.topics) out.emplace(collision_key(name), name);
+  return out;
+}
+
+// So a new topic's partition ids always fit the image.
+static_assert(records_per_operation_max < static_cast<size_t>(partitions_per_topic_max));
+
+// Kafka's answer to an operation of more than records_per_operation_max
+// records (QuorumController turns BoundedListTooLongException into it).
+ApiError too_many_records() {
+  return error(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
+}
+
 std::vector<int32_t> live_brokers(const MetadataImage& image) {
   std::vector<int32_t> out;
   for (const auto& [id, broker] : image.brokers)
@@ -132,35 +149,47 @@ Status Controller::load() {
 
 void Controller::run() {
   for (;;) {
-    std::function<void()> work;
+    Work work;
     {
       std::unique_lock lock(queue_mutex_);
       queue_changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, everything done
+      if (stopping_) return;  // stop_work() cancels what is queued
       work = std::move(queue_.front());
       queue_.pop_front();
     }
-    work();
+    work.run();
   }
 }
 
-void Controller::submit(std::function<void()> work) {
+void Controller::submit(std::function<void()> work, std::function<void()> cancel) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (stopping_) return;
-    queue_.push_back(std::move(work));
+    if (!stopping_) {
+      queue_.push_back({std::move(work), std::move(cancel)});
+      queue_changed_.notify_one();
+      return;
+    }
   }
-  queue_changed_.notify_one();
+  if (cancel) cancel();
+}
+
+void Controller::stop_work() {
+  std::deque<Work> cancelled;
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+    cancelled.swap(queue_);
+  }
+  queue_changed_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (!cancelled.empty())
+    spdlog::info("metadata: stopping; {} queued controller request(s) cancelled", cancelled.size());
+  for (Work& work : cancelled)
+    if (work.cancel) work.cancel();
 }
 
 void Controller::stop() {
-  {
-    std::lock_guard lock(queue_mutex_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  queue_changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stop_work();
   std::lock_guard lock(mutex_);
   if (log_) {
     if (Status s = log_->close(); !s) spdlog::error("metadata: closing the log: {}", s.to_string());
@@ -249,15 +278,16 @@ ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoint
   return commit_or_error({md::encode_framed(record)});
 }
 
-ApiError Controller::check_new_topic(const MetadataImage& image, const NewTopic& topic,
-                                     int32_t& partitions, int16_t& replication_factor) const {
+ApiError Controller::check_new_topic(const MetadataImage& image,
+                                     const std::map<std::string, std::string>& collisions,
+                                     const NewTopic& topic, int32_t& partitions,
+                                     int16_t& replication_factor) const {
   if (ApiError name = validate_topic_name(topic.name); !name.ok()) return name;
   if (image.topics.count(topic.name))
     return error(ErrorCode::TOPIC_ALREADY_EXISTS, "Topic '" + topic.name + "' already exists.");
-  for (const auto& [name, existing] : image.topics)
-    if (collision_key(name) == collision_key(topic.name))
-      return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                   "Topic '" + topic.name + "' collides with existing topic: " + name);
+  if (auto collision = collisions.find(collision_key(topic.name)); collision != collisions.end())
+    return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                 "Topic '" + topic.name + "' collides with existing topic: " + collision->second);
   const std::vector<int32_t> brokers = live_brokers(image);
   if (!topic.assignments.empty()) {
     if (topic.num_partitions != -1 || topic.replication_factor != -1)
@@ -347,10 +377,35 @@ std::vector<uint8_t> partition_record(const Uuid& topic_id, int32_t partition,
 
 }  // namespace
 
+// The records of a new topic (checked, with its id, partition count and
+// replication factor in `result`), applied to `scratch` and added to `records`.
+void Controller::append_topic_records(MetadataImage& scratch, const NewTopic& topic,
+                                      const CreateTopicResult& result,
+                                      std::vector<std::vector<uint8_t>>& records) const {
+  std::vector<std::vector<uint8_t>> topic_records;
+  topic_records.push_back(md::encode_framed(md::TopicRecord{topic.name, result.topic_id, {}}, 0));
+  std::vector<std::vector<int32_t>> assignment;
+  if (topic.assignments.empty())
+    assignment = assign_replicas(scratch, 0, result.num_partitions, result.replication_factor);
+  else
+    for (const auto& [partition, replicas] : topic.assignments) assignment.push_back(replicas);
+  for (int32_t p = 0; p < result.num_partitions; ++p)
+    topic_records.push_back(
+        partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
+  for (const auto& [name, value] : topic.configs)
+    topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
+  for (auto& record : topic_records) {
+    Status s = apply_record(scratch, record, scratch.offset + 1);
+    SLUICE_ASSERT(s.is_ok(), "a new topic's records do not apply");
+    records.push_back(std::move(record));
+  }
+}
+
 std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTopic>& topics,
                                                          bool validate_only) {
   std::lock_guard lock(mutex_);
   MetadataImage scratch = *image();  // sees the topics created earlier in this call
+  std::map<std::string, std::string> collisions = collision_keys(scratch);
   std::vector<CreateTopicResult> results;
   std::vector<std::vector<uint8_t>> records;
   std::vector<size_t> created;
@@ -358,28 +413,24 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTo
     CreateTopicResult result;
     int32_t partitions = 0;
     int16_t replication_factor = 0;
-    result.error = check_new_topic(scratch, topic, partitions, replication_factor);
+    result.error = check_new_topic(scratch, collisions, topic, partitions, replication_factor);
     if (result.error.ok()) {
+      // TopicRecord, PartitionRecords, ConfigRecords: counted before any
+      // partition is assigned, so a request for billions costs nothing.
+      const size_t needed = 1 + static_cast<size_t>(partitions) + topic.configs.size();
+      if (needed > records_per_operation_max - records.size()) {
+        spdlog::warn("metadata: refused a topic creation of more than {} records (topic {}: {} "
+                     "partitions)",
+                     records_per_operation_max, topic.name, partitions);
+        CreateTopicResult refused;
+        refused.error = too_many_records();
+        return std::vector<CreateTopicResult>(topics.size(), refused);
+      }
       result.topic_id = random_uuid();
       result.num_partitions = partitions;
       result.replication_factor = replication_factor;
-      std::vector<std::vector<uint8_t>> topic_records;
-      topic_records.push_back(md::encode_framed(md::TopicRecord{topic.name, result.topic_id, {}}, 0));
-      std::vector<std::vector<int32_t>> assignment;
-      if (topic.assignments.empty())
-        assignment = assign_replicas(scratch, 0, partitions, replication_factor);
-      else
-        for (const auto& [partition, replicas] : topic.assignments) assignment.push_back(replicas);
-      for (int32_t p = 0; p < partitions; ++p)
-        topic_records.push_back(
-            partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
-      for (const auto& [name, value] : topic.configs)
-        topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
-      for (const auto& record : topic_records) {
-        Status s = apply_record(scratch, record, scratch.offset + 1);
-        SLUICE_ASSERT(s.is_ok(), "a new topic's records do not apply");
-        records.push_back(record);
-      }
+      append_topic_records(scratch, topic, result, records);
+      collisions.emplace(collision_key(topic.name), topic.name);
       created.push_back(results.size());
     }
     results.push_back(std::move(result));
@@ -442,6 +493,13 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
     } else if (!enabled) {
       result.error = error(ErrorCode::TOPIC_DELETION_DISABLED,
                            "Topic deletion is disabled (delete.topic.enable=false)");
+    } else if (is_internal_topic(topic->name)) {
+      // The coordinators' state (committed offsets, groups) lives there:
+      // deleting it loses that state for every group at once.
+      result.name = topic->name;
+      result.topic_id = topic->id;
+      result.error =
+          error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Cannot delete internal topic " + topic->name);
     } else {
       result.name = topic->name;
       result.topic_id = topic->id;
@@ -464,12 +522,55 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
   return results;
 }
 
-ApiError Controller::create_partitions(const std::string& name, int32_t count,
+ApiError Controller::create_partitions(const std::string& topic, int32_t count,
                                        const std::vector<std::vector<int32_t>>& assignments,
                                        bool validate_only) {
+  return create_partitions({NewPartitions{topic, count, assignments}}, validate_only).front();
+}
+
+std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartitions>& topics,
+                                                    bool validate_only) {
   std::lock_guard lock(mutex_);
-  MetadataImagePtr current = image();
-  const TopicImage* topic = current->topic(name);
+  MetadataImage scratch = *image();
+  std::vector<ApiError> results;
+  std::vector<std::vector<uint8_t>> records;
+  std::vector<size_t> grown;
+  for (const NewPartitions& growth : topics) {
+    std::vector<std::vector<int32_t>> assignment;
+    ApiError result = plan_new_partitions(scratch, growth,
+                                          records_per_operation_max - records.size(), assignment);
+    if (result.ok()) {
+      const TopicImage& topic = *scratch.topic(growth.topic);
+      const auto first = static_cast<int32_t>(topic.partitions.size());
+      const Uuid topic_id = topic.id;
+      for (size_t i = 0; i < assignment.size(); ++i) {
+        auto record = partition_record(topic_id, first + static_cast<int32_t>(i), assignment[i]);
+        Status s = apply_record(scratch, record, scratch.offset + 1);
+        SLUICE_ASSERT(s.is_ok(), "a new partition's record does not apply");
+        records.push_back(std::move(record));
+      }
+      grown.push_back(results.size());
+    }
+    results.push_back(std::move(result));
+  }
+  if (validate_only || records.empty()) return results;
+  ApiError committed = commit_or_error(std::move(records));
+  for (size_t index : grown) {
+    if (!committed.ok())
+      results[index] = committed;
+    else
+      spdlog::info("metadata: topic {} now has {} partitions", topics[index].topic,
+                   topics[index].count);
+  }
+  return results;
+}
+
+ApiError Controller::plan_new_partitions(const MetadataImage& image, const NewPartitions& growth,
+                                         size_t records_left,
+                                         std::vector<std::vector<int32_t>>& assignment) const {
+  const std::string& name = growth.topic;
+  const int32_t count = growth.count;
+  const TopicImage* topic = image.topic(name);
   if (topic == nullptr)
     return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
   const auto existing = static_cast<int32_t>(topic->partitions.size());
@@ -479,44 +580,48 @@ ApiError Controller::create_partitions(const std::string& name, int32_t count,
   if (count < existing)
     return error(ErrorCode::INVALID_PARTITIONS,
                  "The topic " + name + " currently has " + std::to_string(existing) +
-                     " partition(s); " + std::to_string(count) +
-                     " would not be an increase.");
+                     " partition(s); " + std::to_string(count) + " would not be an increase.");
+  if (count > partitions_per_topic_max)
+    return error(ErrorCode::INVALID_PARTITIONS,
+                 "A topic may have at most " + std::to_string(partitions_per_topic_max) +
+                     " partitions; " + std::to_string(count) + " were asked for.");
+  const auto additional = static_cast<size_t>(count - existing);
+  if (!growth.assignments.empty() && growth.assignments.size() != additional)
+    return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                 "Attempted to add " + std::to_string(additional) +
+                     " additional partition(s), but only " +
+                     std::to_string(growth.assignments.size()) + " assignment(s) were specified.");
+  // Before any partition is assigned: asking for two billion costs nothing.
+  if (additional > records_left) return too_many_records();
   const auto replication_factor =
       static_cast<int16_t>(topic->partitions.empty() ? 1 : topic->partitions[0].replicas.size());
-  std::vector<std::vector<int32_t>> assignment;
-  if (assignments.empty()) {
-    if (static_cast<size_t>(replication_factor) > live_brokers(*current).size())
+  if (growth.assignments.empty()) {
+    if (static_cast<size_t>(replication_factor) > live_brokers(image).size())
       return error(ErrorCode::INVALID_REPLICATION_FACTOR,
                    "Unable to replicate the partition " + std::to_string(replication_factor) +
                        " time(s): not enough brokers are registered.");
-    assignment = assign_replicas(*current, existing, count - existing, replication_factor);
-  } else {
-    if (static_cast<int32_t>(assignments.size()) != count - existing)
-      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                   "Attempted to add " + std::to_string(count - existing) +
-                       " additional partition(s), but only " + std::to_string(assignments.size()) +
-                       " assignment(s) were specified.");
-    for (const auto& replicas : assignments) {
-      std::set<int32_t> unique(replicas.begin(), replicas.end());
-      if (replicas.empty() || unique.size() != replicas.size())
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "A partition assignment is empty or has duplicate replicas.");
-      for (int32_t replica : replicas)
-        if (!current->brokers.count(replica))
-          return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                       "The manual partition assignment includes broker " +
-                           std::to_string(replica) + ", but no such broker is registered.");
-    }
-    assignment = assignments;
+    assignment = assign_replicas(image, existing, count - existing, replication_factor);
+    return ApiError::none();
   }
-  if (validate_only) return ApiError::none();
-  std::vector<std::vector<uint8_t>> records;
-  for (int32_t p = existing; p < count; ++p)
-    records.push_back(partition_record(topic->id, p, assignment[static_cast<size_t>(p - existing)]));
-  ApiError committed = commit_or_error(std::move(records));
-  if (committed.ok())
-    spdlog::info("metadata: topic {} now has {} partitions", name, count);
-  return committed;
+  for (const auto& replicas : growth.assignments) {
+    std::set<int32_t> unique(replicas.begin(), replicas.end());
+    if (replicas.empty() || unique.size() != replicas.size())
+      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                   "A partition assignment is empty or has duplicate replicas.");
+    for (int32_t replica : replicas)
+      if (!image.brokers.count(replica))
+        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                     "The manual partition assignment includes broker " + std::to_string(replica) +
+                         ", but no such broker is registered.");
+    if (replicas.size() != static_cast<size_t>(replication_factor))
+      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                   "The manual partition assignment includes a partition with " +
+                       std::to_string(replicas.size()) +
+                       " replica(s), but this is not consistent with previous partitions, which "
+                       "have " + std::to_string(replication_factor) + " replica(s).");
+  }
+  assignment = growth.assignments;
+  return ApiError::none();
 }
 
 ApiError Controller::replace_topic_configs(const std::string& name,

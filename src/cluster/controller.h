@@ -47,6 +47,14 @@ class MetadataListener {
                                   const MetadataImagePtr& new_image) = 0;
 };
 
+// Kafka's QuorumController.MAX_RECORDS_PER_USER_OP: one admin operation
+// (a CreateTopics or CreatePartitions request) writes at most this many
+// metadata records; a larger one is refused with POLICY_VIOLATION ("Unable to
+// perform excessively large batch operation."). It bounds how long the
+// controller thread is busy with one request (and so how long shutdown waits
+// for it) and the size of one metadata batch.
+inline constexpr size_t records_per_operation_max = 10'000;
+
 // An answer for one resource: Kafka's error code and message.
 struct ApiError {
   ErrorCode code = ErrorCode::NONE;
@@ -74,6 +82,14 @@ struct NewTopic {
   int16_t replication_factor = -1;   // -1: default.replication.factor
   std::map<int32_t, std::vector<int32_t>> assignments;  // partition -> replicas
   std::map<std::string, std::string> configs;
+};
+
+// CreatePartitions of one topic: grow it to `count` partitions; `assignments`
+// (optional) gives the replicas of each new partition.
+struct NewPartitions {
+  std::string topic;
+  int32_t count = 0;
+  std::vector<std::vector<int32_t>> assignments;
 };
 
 struct CreateTopicResult {
@@ -121,9 +137,16 @@ class Controller {
   void unsubscribe(MetadataListener* listener);
 
   // Runs `work` on the controller thread, after the work submitted before.
-  // After stop(), work is dropped (the broker answers before stopping).
-  void submit(std::function<void()> work);
-  // Finishes submitted work, stops the thread, closes the log.
+  // Work that has not started when stop_work() is called, or that is
+  // submitted after, runs `cancel` instead (on the stopping or submitting
+  // thread): the broker closes the request's connection there, so a drain
+  // does not wait for an answer that will never come.
+  void submit(std::function<void()> work, std::function<void()> cancel = {});
+  // Cancels the queued work and waits for the running one, which is bounded
+  // (records_per_operation_max): shutdown does not wait for a queue of big
+  // requests. The mutating calls still work afterwards (the log is open).
+  void stop_work();
+  // stop_work(), then closes the log.
   void stop();
 
   // Registers (or re-registers, if its endpoints changed) this node, unfenced.
@@ -132,7 +155,10 @@ class Controller {
 
   // One result per topic, in order. Duplicate names within `topics` are the
   // caller's to reject (INVALID_REQUEST). All created topics are committed
-  // in one batch.
+  // in one batch. If the valid topics need more than
+  // records_per_operation_max records (validate_only too, as in Kafka),
+  // nothing is created and every topic gets POLICY_VIOLATION. Cost: linear
+  // in the partitions asked for (refused before any is assigned if too many).
   std::vector<CreateTopicResult> create_topics(const std::vector<NewTopic>& topics,
                                                bool validate_only);
   // An internal topic with replication factor capped at the broker count
@@ -140,9 +166,17 @@ class Controller {
   CreateTopicResult ensure_internal_topic(const std::string& name, int32_t num_partitions,
                                           int16_t replication_factor,
                                           const std::map<std::string, std::string>& configs);
+  // Internal topics are refused (INVALID_TOPIC_EXCEPTION): they hold the
+  // coordinators' state.
   std::vector<DeleteTopicResult> delete_topics(const std::vector<TopicRef>& topics);
-  // Grows `topic` to `count` partitions; `assignments` (optional) gives the
-  // replicas of each new partition.
+  // One result per entry, in order; the grown topics are committed in one
+  // batch. Duplicate topics are the caller's to reject. A topic whose new
+  // partitions do not fit in what is left of records_per_operation_max gets
+  // POLICY_VIOLATION (Kafka answers per topic here); growing a topic past
+  // partitions_per_topic_max gets INVALID_PARTITIONS.
+  std::vector<ApiError> create_partitions(const std::vector<NewPartitions>& topics,
+                                          bool validate_only);
+  // One topic (the same rules).
   ApiError create_partitions(const std::string& topic, int32_t count,
                              const std::vector<std::vector<int32_t>>& assignments,
                              bool validate_only);
@@ -165,8 +199,18 @@ class Controller {
   // publishes. Caller holds mutex_.
   Status commit(std::vector<std::vector<uint8_t>> records);
   ApiError commit_or_error(std::vector<std::vector<uint8_t>> records);
-  ApiError check_new_topic(const MetadataImage& image, const NewTopic& topic,
-                           int32_t& partitions, int16_t& replication_factor) const;
+  // `collisions`: the topics of `image` by collision_key().
+  ApiError check_new_topic(const MetadataImage& image,
+                           const std::map<std::string, std::string>& collisions,
+                           const NewTopic& topic, int32_t& partitions,
+                           int16_t& replication_factor) const;
+  void append_topic_records(MetadataImage& scratch, const NewTopic& topic,
+                            const CreateTopicResult& result,
+                            std::vector<std::vector<uint8_t>>& records) const;
+  // The replicas of each new partition of `growth`, or an error.
+  ApiError plan_new_partitions(const MetadataImage& image, const NewPartitions& growth,
+                               size_t records_left,
+                               std::vector<std::vector<int32_t>>& assignment) const;
   std::vector<std::vector<int32_t>> assign_replicas(const MetadataImage& image,
                                                     int32_t first_partition, int32_t count,
                                                     int16_t replication_factor) const;
@@ -183,7 +227,11 @@ class Controller {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
-  std::deque<std::function<void()>> queue_;
+  struct Work {
+    std::function<void()> run;
+    std::function<void()> cancel;
+  };
+  std::deque<Work> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };

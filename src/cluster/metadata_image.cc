@@ -31,12 +31,13 @@ TopicImage* topic_by_id(MetadataImage& image, const Uuid& id) {
 Status apply(MetadataImage& image, const md::PartitionRecord& record, int64_t) {
   TopicImage* topic = topic_by_id(image, record.topic_id);
   if (topic == nullptr) return unknown_topic(record.topic_id, "PartitionRecord");
-  if (record.partition_id < 0 || record.partition_id > 1'000'000)
+  if (record.partition_id < 0 || record.partition_id >= partitions_per_topic_max)
     return Status(Errc::invalid_value, "PartitionRecord with partition id out of range");
   auto index = static_cast<size_t>(record.partition_id);
-  if (topic->partitions.size() <= index) topic->partitions.resize(index + 1);
-  for (size_t i = 0; i < topic->partitions.size(); ++i)
-    topic->partitions[i].partition = static_cast<int32_t>(i);
+  // Only the new slots get their ids: renumbering every partition per record
+  // made creating a topic quadratic in its partitions.
+  for (size_t i = topic->partitions.size(); i <= index; ++i)
+    topic->partitions.emplace_back().partition = static_cast<int32_t>(i);
   PartitionImage& partition = topic->partitions[index];
   partition.replicas = record.replicas;
   partition.isr = record.isr;

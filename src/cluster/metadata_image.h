@@ -58,6 +58,11 @@ struct TopicImage {
   }
 };
 
+// Partition ids of a topic are 0 .. partitions_per_topic_max - 1: a
+// PartitionRecord beyond is refused (a corrupt id must not size a vector of
+// billions), and the controller refuses to grow a topic past it.
+inline constexpr int32_t partitions_per_topic_max = 1'000'000;
+
 // ConfigRecord resource types (Kafka's ConfigResource.Type).
 inline constexpr int8_t config_resource_topic = 2;
 inline constexpr int8_t config_resource_broker = 4;

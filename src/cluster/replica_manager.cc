@@ -82,6 +82,7 @@ Status ReplicaManager::create_partitions(const MetadataImage& image,
                                          const std::map<Key, std::shared_ptr<Partition>>& previous,
                                          std::map<Key, std::shared_ptr<Partition>>& next) {
   Status first_failure;
+  size_t skipped = 0;
   for (const auto& [name, topic] : image.topics) {
     AppendPolicy policy = options_.append_policy_for(topic, image);
     storage::LogConfig config = options_.log_config_for(topic, image);
@@ -91,6 +92,10 @@ Status ReplicaManager::create_partitions(const MetadataImage& image,
       std::shared_ptr<Partition> partition;
       if (auto found = previous.find(key); found != previous.end() && found->second->topic_id() == topic.id)
         partition = found->second;
+      if (!partition && stop_creating_logs_.load(std::memory_order_relaxed)) {
+        ++skipped;
+        continue;
+      }
       if (!partition) {
         auto log = options_.log_manager->create_log(key, topic.id);
         if (!log) {
@@ -107,6 +112,9 @@ Status ReplicaManager::create_partitions(const MetadataImage& image,
       next[key] = std::move(partition);
     }
   }
+  if (skipped > 0)
+    options_.logger("shutting down: the logs of " + std::to_string(skipped) +
+                    " new partition(s) were not created; the next start creates them");
   return first_failure;
 }
 

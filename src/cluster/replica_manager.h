@@ -13,6 +13,7 @@
 // only a topic seen in an applied image and then gone is deleted, so a lost
 // or not-yet-replayed metadata log never destroys data.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +50,11 @@ class ReplicaManager {
   // is reported and skipped (its dir is then offline); the rest proceeds.
   // Returns the first failure.
   Status apply_image(MetadataImagePtr image);
+  // From now on apply_image() creates no log (any thread; for shutdown).
+  // Creating a log costs a few fsyncs (~5 ms), so an image with thousands of
+  // new partitions would hold the controller, and shutdown, for tens of
+  // seconds. The image is durable: the next start creates what was skipped.
+  void stop_creating_logs() { stop_creating_logs_.store(true, std::memory_order_relaxed); }
 
   // The last image applied (never null: empty before the first).
   MetadataImagePtr image() const;
@@ -73,6 +79,7 @@ class ReplicaManager {
   MetadataImagePtr image_;
   std::map<Key, std::shared_ptr<Partition>> partitions_;
   bool reported_strays_ = false;
+  std::atomic<bool> stop_creating_logs_{false};
 };
 
 }  // namespace sluice::cluster

@@ -141,6 +141,19 @@ int32_t GroupCoordinator::generation_of(const std::string& group_id) const {
   return group ? group->generation : -1;
 }
 
+void GroupCoordinator::unload_partition(int32_t partition) {
+  std::lock_guard lock(mutex_);
+  unloaded_partitions_.insert(partition);
+  std::erase_if(groups_, [&](const auto& entry) {
+    return partition_for_group(entry.first, config_.offsets_topic_partitions) == partition;
+  });
+}
+
+bool GroupCoordinator::loading(const std::string& group_id) const {
+  return !unloaded_partitions_.empty() &&
+         unloaded_partitions_.count(partition_for_group(group_id, config_.offsets_topic_partitions));
+}
+
 size_t GroupCoordinator::group_count() const {
   std::lock_guard lock(mutex_);
   return groups_.size();
@@ -150,6 +163,7 @@ size_t GroupCoordinator::group_count() const {
 
 ErrorCode GroupCoordinator::validate_join(const JoinGroupRequest& request, Group* group) const {
   if (request.group_id.empty()) return ErrorCode::INVALID_GROUP_ID;
+  if (loading(request.group_id)) return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
   if (request.session_timeout_ms < config_.min_session_timeout_ms ||
       request.session_timeout_ms > config_.max_session_timeout_ms)
     return ErrorCode::INVALID_SESSION_TIMEOUT;
@@ -452,6 +466,7 @@ void GroupCoordinator::sync_group(const SyncGroupRequest& request, int16_t /*ver
   Unlocked unlocked(mutex_);
   auto fail = [&](ErrorCode code) { unlocked.out.push_back([reply, code] { reply(sync_error(code)); }); };
   if (request.group_id.empty()) return fail(ErrorCode::INVALID_GROUP_ID);
+  if (loading(request.group_id)) return fail(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
   Group* group = find_group(request.group_id);
   if (group == nullptr || group->state == GroupState::dead) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
   ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
@@ -510,6 +525,7 @@ protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::Heartbea
     return response;
   };
   if (request.group_id.empty()) return answer(ErrorCode::INVALID_GROUP_ID);
+  if (loading(request.group_id)) return answer(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
   Group* group = find_group(request.group_id);
   if (group == nullptr || group->state == GroupState::dead || group->state == GroupState::empty)
     return answer(ErrorCode::UNKNOWN_MEMBER_ID);
@@ -529,8 +545,9 @@ protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::Leave
   protocol::LeaveGroupResponse response;
   std::vector<protocol::LeaveGroupRequest::MemberIdentity> leaving = request.members;
   if (version < 3) leaving = {{request.member_id, std::nullopt, std::nullopt, {}}};
-  if (request.group_id.empty()) {
-    response.error_code = to_wire(ErrorCode::INVALID_GROUP_ID);
+  if (request.group_id.empty() || loading(request.group_id)) {
+    response.error_code = to_wire(request.group_id.empty() ? ErrorCode::INVALID_GROUP_ID
+                                                           : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
     return response;
   }
   Group* group = find_group(request.group_id);

@@ -122,6 +122,12 @@ class GroupCoordinator {
   Status replay(Bytes key, std::optional<Bytes> value);
   // After replay: reloaded members' sessions start now.
   void finish_loading();
+  // A partition of __consumer_offsets that could not be read at load: its
+  // groups are dropped (a half-read group must neither answer nor expire
+  // offsets), and every request for a group of it answers
+  // COORDINATOR_LOAD_IN_PROGRESS, which clients retry, as Kafka answers while
+  // a partition loads. ListGroups answers it too while any partition is.
+  void unload_partition(int32_t partition);
 
   // For tests and metrics.
   std::optional<GroupState> state_of(const std::string& group_id) const;
@@ -140,6 +146,8 @@ class GroupCoordinator {
   Group* find_group(const std::string& group_id);
   const Group* find_group(const std::string& group_id) const;
   Group& get_or_create_group(const std::string& group_id);
+  // True if `group_id` lives in an unloaded partition. Caller holds mutex_.
+  bool loading(const std::string& group_id) const;
 
   ErrorCode validate_join(const protocol::JoinGroupRequest& request, Group* group) const;
   void join_new_member(Group& group, const protocol::JoinGroupRequest& request, int16_t version,
@@ -172,6 +180,7 @@ class GroupCoordinator {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   std::chrono::nanoseconds next_offset_expiry_{0};
+  std::set<int32_t> unloaded_partitions_;
 };
 
 }  // namespace sluice::group

@@ -53,6 +53,7 @@ void GroupCoordinator::offset_commit(const OffsetCommitRequest& request, int16_t
     Group* group = request.group_id.empty() ? nullptr : find_group(request.group_id);
     ErrorCode code = ErrorCode::NONE;
     if (request.group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
+    else if (loading(request.group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
     else if (group == nullptr && request.generation_id_or_member_epoch >= 0) code = ErrorCode::ILLEGAL_GENERATION;
     else if (group != nullptr && !(request.generation_id_or_member_epoch < 0 && group->members.empty())) {
       // A member's commit: it must belong to the current generation.
@@ -108,8 +109,8 @@ OffsetFetchResponse GroupCoordinator::offset_fetch(const OffsetFetchRequest& req
                             const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) {
     OffsetFetchResponse::OffsetFetchResponseGroup out;
     out.group_id = group_id;
-    if (group_id.empty()) {
-      out.error_code = to_wire(ErrorCode::INVALID_GROUP_ID);
+    if (group_id.empty() || loading(group_id)) {
+      out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
       return out;
     }
     const Group* group = find_group(group_id);
@@ -164,6 +165,15 @@ OffsetFetchResponse GroupCoordinator::offset_fetch(const OffsetFetchRequest& req
     for (auto& p : topic.partitions)
       out.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata, 0, {}});
   }
+  // v1 has no group error: a group that cannot answer says so per partition
+  // (an unanswered partition would read as "nothing committed").
+  if (version < 2 && group.error_code != 0 && request.topics)
+    for (const auto& topic : *request.topics) {
+      auto& out = response.topics.emplace_back();
+      out.name = topic.name;
+      for (int32_t partition : topic.partition_indexes)
+        out.partitions.push_back({partition, -1, -1, "", group.error_code, {}});
+    }
   return response;
 }
 
@@ -174,8 +184,8 @@ protocol::DescribeGroupsResponse GroupCoordinator::describe_groups(const protoco
   for (const std::string& group_id : request.groups) {
     auto& out = response.groups.emplace_back();
     out.group_id = group_id;
-    if (group_id.empty()) {
-      out.error_code = to_wire(ErrorCode::INVALID_GROUP_ID);
+    if (group_id.empty() || loading(group_id)) {
+      out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
       continue;
     }
     const Group* group = find_group(group_id);
@@ -209,6 +219,10 @@ protocol::ListGroupsResponse GroupCoordinator::list_groups(const protocol::ListG
                  std::any_of(request.types_filter.begin(), request.types_filter.end(),
                              [](const std::string& type) { return equals_ignoring_case(type, "classic"); });
   if (!classic) return response;
+  if (!unloaded_partitions_.empty()) {
+    response.error_code = to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+    return response;
+  }
   for (const auto& [id, group] : groups_) {
     const char* state = group_state_name(group->state);
     if (!request.states_filter.empty() &&
@@ -233,6 +247,7 @@ void GroupCoordinator::delete_groups(const protocol::DeleteGroupsRequest& reques
     Group* group = find_group(group_id);
     ErrorCode code = ErrorCode::NONE;
     if (group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
+    else if (loading(group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
     else if (group == nullptr || group->state == GroupState::dead) code = ErrorCode::GROUP_ID_NOT_FOUND;
     else if (group->state != GroupState::empty) code = ErrorCode::NON_EMPTY_GROUP;
     result.error_code = to_wire(code);
@@ -282,6 +297,7 @@ void GroupCoordinator::offset_delete(const protocol::OffsetDeleteRequest& reques
     Group* group = find_group(group_id);
     ErrorCode top = ErrorCode::NONE;
     if (group_id.empty()) top = ErrorCode::INVALID_GROUP_ID;
+    else if (loading(group_id)) top = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
     else if (group == nullptr || group->state == GroupState::dead) top = ErrorCode::GROUP_ID_NOT_FOUND;
     else if (group->state != GroupState::empty && group->protocol_type != "consumer") top = ErrorCode::NON_EMPTY_GROUP;
     if (top != ErrorCode::NONE) {

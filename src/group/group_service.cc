@@ -1,5 +1,7 @@
 #include "group/group_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "record/batch_builder.h"
 #include "record/record_reader.h"
 #include "record/record_set.h"
@@ -36,10 +38,52 @@ void OffsetsTopicLog::append(int32_t partition_index, std::vector<CoordinatorRec
       });
 }
 
-Result<size_t> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator& coordinator) const {
+namespace {
+
+// A record the coordinator cannot use: logged (with where it is) and skipped.
+void skip(const std::string& where, int64_t offset, const std::string& what, const Status& why,
+          ReplayCounts& counts) {
+  ++counts.skipped;
+  spdlog::warn("{} offset {}: skipping {}: {}", where, offset, what, why.to_string());
+}
+
+// The records of one batch from `from_offset` on.
+void replay_batch(const record::BatchView& view, int64_t from_offset, GroupCoordinator& coordinator,
+                  const std::string& where, ReplayCounts& counts) {
+  auto reader = record::RecordReader::open(view.bytes);
+  if (!reader) return skip(where, view.header.base_offset, "an unreadable batch", reader.status(), counts);
+  record::Record record;
+  while (reader->next(record)) {
+    if (record.offset < from_offset || !record.key) continue;
+    if (Status status = coordinator.replay(*record.key, record.value); !status)
+      skip(where, record.offset, "a record that does not decode", status, counts);
+    else
+      ++counts.replayed;
+  }
+  if (!reader->status())
+    skip(where, view.header.base_offset, "the rest of a malformed batch", reader->status(), counts);
+}
+
+}  // namespace
+
+int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinator& coordinator,
+                          const std::string& where, ReplayCounts& counts) {
+  record::RecordSetReader batches{record_set};
+  record::BatchView view;
+  int64_t next = from_offset;
+  while (batches.next(view)) {
+    next = view.header.base_offset + view.header.last_offset_delta + 1;
+    if (view.header.is_control()) continue;
+    replay_batch(view, from_offset, coordinator, where, counts);
+  }
+  return next;
+}
+
+Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator& coordinator) const {
   auto partition = replicas_.partition(offsets_topic, partition_index);
   if (!partition) return Status(Errc::io_error, "no local __consumer_offsets partition " + std::to_string(partition_index));
-  size_t count = 0;
+  const std::string where = std::string(offsets_topic) + "-" + std::to_string(partition_index);
+  ReplayCounts counts;
   int64_t offset = partition->offsets().log_start_offset;
   std::vector<uint8_t> buffer;
   while (offset < partition->high_watermark()) {
@@ -55,26 +99,11 @@ Result<size_t> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator
       if (*n == 0) return Status(Errc::io_error, "short read of __consumer_offsets");
       done += *n;
     }
-    record::RecordSetReader batches{Bytes(buffer)};
-    record::BatchView view;
-    int64_t next = offset;
-    while (batches.next(view)) {
-      next = view.header.base_offset + view.header.last_offset_delta + 1;
-      if (view.header.is_control()) continue;
-      auto reader = record::RecordReader::open(view.bytes);
-      if (!reader) return reader.status();
-      record::Record record;
-      while (reader->next(record)) {
-        if (record.offset < offset || !record.key) continue;
-        if (Status status = coordinator.replay(*record.key, record.value); !status) return status;
-        ++count;
-      }
-      if (!reader->status()) return reader->status();
-    }
+    int64_t next = replay_record_set(Bytes(buffer), offset, coordinator, where, counts);
     if (next <= offset) break;  // no progress: stop rather than loop
     offset = next;
   }
-  return count;
+  return counts;
 }
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
@@ -99,8 +128,19 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   if (topic) {
     service->topic_exists_ = true;
     for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
+      // Bad records were skipped one by one; a partition that cannot be
+      // read at all is left unloaded (its groups answer
+      // COORDINATOR_LOAD_IN_PROGRESS). Either way the broker starts: one
+      // partition's groups must not take all groups down.
       auto replayed = service->log_->replay(p, *service->coordinator_);
-      if (!replayed) return replayed.status();
+      if (!replayed) {
+        spdlog::error("{}-{}: cannot be read, its groups stay unloaded until a restart reads it: {}",
+                      offsets_topic, p, replayed.status().to_string());
+        service->coordinator_->unload_partition(p);
+      }
+      else if (replayed->skipped > 0)
+        spdlog::warn("{}-{}: loaded {} records, skipped {} that could not be read", offsets_topic, p,
+                     replayed->replayed, replayed->skipped);
     }
   }
   service->coordinator_->finish_loading();

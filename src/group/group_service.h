@@ -37,6 +37,21 @@ struct GroupServiceOptions {
   const Clock* clock = &system_clock();
 };
 
+struct ReplayCounts {
+  size_t replayed = 0;
+  size_t skipped = 0;  // records (or batches) that could not be read
+};
+
+// Feeds the records of `record_set` (whole batches, as read from the log)
+// from `from_offset` on to `coordinator.replay`; returns the offset after the
+// last batch. A record that does not decode (any client could write one
+// before internal topics were closed to them; a future record version) or a
+// batch whose records cannot be read is logged with `where` and its offset,
+// counted and skipped, as Kafka's coordinator loader skips unknown records:
+// one bad record must not stop the broker from starting.
+int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinator& coordinator,
+                          const std::string& where, ReplayCounts& counts);
+
 class OffsetsTopicLog final : public CoordinatorLog {
  public:
   // `ensure_topic` creates the topic if it does not exist yet (an append may
@@ -46,8 +61,9 @@ class OffsetsTopicLog final : public CoordinatorLog {
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
   // Feeds every record of `partition` (log start to high watermark) to
-  // `coordinator.replay`. Returns the number of records.
-  Result<size_t> replay(int32_t partition, GroupCoordinator& coordinator) const;
+  // `coordinator.replay` (replay_record_set). Fails only if the partition
+  // cannot be read (GroupService::open then unloads it).
+  Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
 
  private:
   cluster::ReplicaManager& replicas_;

@@ -237,6 +237,26 @@ TEST_F(ReplicaManagerTest, HighWatermarkStartsAtTheLogEndAfterReopen) {
   EXPECT_EQ(again.partition("a", 0)->high_watermark(), 7);
 }
 
+// Shutdown: an image with many new partitions must not hold the controller
+// while each log is created; the logs skipped are created by the next
+// apply of the (durable) image, as at the next start.
+TEST_F(ReplicaManagerTest, StopCreatingLogsLeavesNewLogsToTheNextStart) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
+  replicas_->stop_creating_logs();
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}, {"b", 3}})).is_ok());
+  EXPECT_NE(replicas_->partition("a", 0), nullptr) << "existing partitions stay";
+  EXPECT_EQ(replicas_->partition("b", 0), nullptr);
+  EXPECT_EQ(logs_->logs().size(), 1u);
+
+  ReplicaManagerOptions options;
+  options.log_manager = logs_.get();
+  options.node_id = local_node;
+  ReplicaManager next_start(std::move(options));
+  ASSERT_TRUE(next_start.apply_image(image_with({{"a", 1}, {"b", 3}})).is_ok());
+  for (int32_t p = 0; p < 3; ++p) EXPECT_NE(next_start.partition("b", p), nullptr);
+  EXPECT_EQ(logs_->logs().size(), 4u);
+}
+
 // Topic config changes in the metadata image reach the partition's log
 // through LogManager::update_config, which wakes the cleaner when the topic
 // becomes compacted: a cleaner thread that would otherwise sleep
