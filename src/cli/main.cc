@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
     }
     return sluice::cli::run_serve(serve_options);
   }
-  std::printf("%s", app.help().c_str());
-  return 0;
+  // No subcommand: nothing was done, so the usage goes where errors go and
+  // the exit code says so (a script calling `sluice` alone is a mistake).
+  std::fprintf(stderr, "%s", app.help().c_str());
+  return 2;
 }
