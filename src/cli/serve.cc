@@ -128,7 +128,11 @@ int run_serve(const ServeOptions& options) {
   }
   const std::vector<std::string> log_dirs = config->log_dirs;
   auto cannot_start = [&](const Status& status) {
-    if (status.code() == Errc::too_many_open_files)
+    // By its code, or by its text when a layer re-wrapped it (the metadata log).
+    bool out_of_descriptors = status.code() == Errc::too_many_open_files ||
+                              status.message().find(std::strerror(EMFILE)) != std::string::npos ||
+                              status.message().find(std::strerror(ENFILE)) != std::string::npos;
+    if (out_of_descriptors)
       spdlog::error("cannot start: {}", descriptor_shortage(status.message(), open_file_limit, log_dirs));
     else
       spdlog::error("cannot start: {}", status.message());
