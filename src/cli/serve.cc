@@ -139,14 +139,18 @@ int run_serve(const ServeOptions& options) {
     return 1;
   };
   Result<std::unique_ptr<broker::Broker>> broker = Status(Errc::io_error, "not opened");
+  Status failed;
   try {
     broker = broker::Broker::open(std::move(config.value()));
-    if (!broker) return cannot_start(broker.status());
-    if (Status status = (*broker)->start(); !status) return cannot_start(status);
+    if (!broker) failed = broker.status();
+    if (broker) failed = (*broker)->start();
   } catch (const std::system_error& error) {  // a thread, an eventfd, a socket the libraries could not get
-    broker = Status(Errc::io_error, "not opened");  // closes what was opened before reporting
     Errc code = is_descriptor_shortage(error.code()) ? Errc::too_many_open_files : Errc::io_error;
-    return cannot_start(Status(code, error.what()));
+    failed = Status(code, error.what());
+  }
+  if (!failed.is_ok()) {
+    broker = Status(Errc::io_error, "not started");  // closes what was opened: the reason is the last line
+    return cannot_start(failed);
   }
   if (admin_server) admin_server->attach(**broker);
   auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
