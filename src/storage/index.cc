@@ -15,6 +15,16 @@ bool fits_relative(int64_t offset, int64_t base_offset) {
   return relative >= 0 && relative <= std::numeric_limits<int32_t>::max();
 }
 
+// A full batch of buffered entries is written as the segment appends; out
+// of descriptors (the index file is closed while idle and must reopen), the
+// entries stay buffered for the next write (the next batch, a flush, the
+// roll) instead of failing an append whose bytes are already in the .log.
+template <class Index>
+Status write_batch_if_possible(Index& index) {
+  Status written = index.write_buffered();
+  return written.code() == Errc::too_many_open_files ? Status::ok() : written;
+}
+
 }  // namespace
 
 Status OffsetIndex::load(uint64_t log_size_bytes) {
@@ -64,7 +74,7 @@ Status OffsetIndex::append(int64_t offset, uint32_t position) {
   SLUICE_ASSERT(fits_relative(offset, base_offset_), "offset index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || offset > unpack(entries_.back()).offset, "offset index entries must increase");
   entries_.push_back({static_cast<uint32_t>(offset - base_offset_), position});
-  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
+  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_batch_if_possible(*this);
   return Status::ok();
 }
 
@@ -147,7 +157,7 @@ Status TimeIndex::maybe_append(TimestampOffset entry, bool allow_when_full) {
   SLUICE_ASSERT(fits_relative(entry.offset, base_offset_), "time index entry outside the segment's range");
   SLUICE_ASSERT(entries_.empty() || entry.offset >= entries_.back().offset, "time index offsets must not decrease");
   entries_.push_back(entry);
-  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
+  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_batch_if_possible(*this);
   return Status::ok();
 }
 

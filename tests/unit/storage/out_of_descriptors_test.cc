@@ -101,6 +101,34 @@ TEST_F(OutOfDescriptorsTest, AppendThatCannotRollFailsRetriablyAndSucceedsOnceDe
   EXPECT_EQ(found->log().log_end_offset(), 7);
 }
 
+// The active segment's index files are closed while idle: a batch of index
+// entries that cannot reopen them stays buffered, and the append, already
+// in the .log, succeeds (failing it would leave the segment's bytes and its
+// size apart, with the dir online).
+TEST_F(OutOfDescriptorsTest, IndexEntriesThatCannotBeWrittenStayBufferedAndTheAppendSucceeds) {
+  config_.index_interval_bytes = 0;  // an entry for every batch: 512 fill a 4 KiB write batch
+  auto manager = open_manager(fs_);
+  auto log = *manager->create_log(TopicPartition{"orders", 0}, Uuid{});
+  ASSERT_TRUE(append(*log, 1));  // the first of epoch 0 writes leader-epoch-checkpoint
+  fs_.out_of_descriptors(true);
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(append(*log, 1)) << "append " << i;
+  EXPECT_FALSE(log->offline());
+  fs_.out_of_descriptors(false);
+  {
+    std::lock_guard lock(log->mutex());
+    ASSERT_TRUE(log->log().flush());
+  }
+  ASSERT_TRUE(manager->close());
+  auto reopened = open_manager(fs_);
+  auto found = reopened->find(TopicPartition{"orders", 0});
+  ASSERT_NE(found, nullptr);
+  std::lock_guard lock(found->mutex());
+  EXPECT_EQ(found->log().log_end_offset(), 601);
+  auto index = memory_.file_size("/d1/orders-0/00000000000000000000.index");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(*index, 600u * 8);  // every entry written by the flush (none for the first batch)
+}
+
 TEST_F(OutOfDescriptorsTest, NewPartitionFailsWithoutTakingTheDirOfflineAndIsCreatedLater) {
   auto manager = open_manager(fs_);
   auto existing = *manager->create_log(TopicPartition{"orders", 0}, Uuid{});
