@@ -53,7 +53,12 @@ int main(int argc, char** argv) {
     for (const std::string& setting : settings) {
       size_t equals = setting.find('=');
       if (equals == std::string::npos) {
-        std::fprintf(stderr, "sluice serve: --set expects key=value, got '%s'\n", setting.c_str());
+        // A value with a space after a comma reaches here as a second
+        // argument: `--set` takes every word up to the next flag.
+        std::fprintf(stderr,
+                     "sluice serve: --set expects key=value, got '%s' (a list value such as listeners is one "
+                     "argument: key=a,b with no space after the commas, or quoted)\n",
+                     setting.c_str());
         return 2;
       }
       serve_options.overrides[setting.substr(0, equals)] = setting.substr(equals + 1);

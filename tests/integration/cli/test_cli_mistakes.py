@@ -50,3 +50,15 @@ def test_consume_negative_offset_says_what_an_offset_is():
     line = p.stderr.decode().strip()
     assert "--offset" in line and "-5" in line and "0 or above" in line, line
     assert "Invalid argument" not in line
+
+
+def test_set_with_a_stray_list_item_says_how_to_write_a_list(tmp_path):
+    # `--set listeners=PLAINTEXT://a:1, CONTROLLER://b:2`: the space makes the second
+    # item an argument of its own.
+    p = subprocess.run([harness.sluice_bin(), "serve", "--set", "listeners=PLAINTEXT://127.0.0.1:1,",
+                        "CONTROLLER://127.0.0.1:2", "--set", f"log.dirs={tmp_path}/d"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=30)
+    assert p.returncode == 2
+    line = p.stderr.decode().strip()
+    assert "got 'CONTROLLER://127.0.0.1:2'" in line and "no space after the commas" in line, line
+    assert not (tmp_path / "d").exists()
