@@ -53,14 +53,18 @@ rlim_t raise_open_file_limit() {
   struct rlimit limit {};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
   rlim_t soft = limit.rlim_cur;
-  if (limit.rlim_cur < limit.rlim_max) {
+  // An unlimited hard limit cannot be the soft one: the kernel caps it at fs.nr_open.
+  rlim_t target = limit.rlim_max;
+  if (target == RLIM_INFINITY)
+    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); !(nr_open >> target)) target = limit.rlim_cur;
+  if (limit.rlim_cur < target) {
     struct rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
+    raised.rlim_cur = target;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
       spdlog::info("open-file limit raised from {} to {} (the hard limit)", soft, raised.rlim_cur);
       return raised.rlim_cur;
     }
-    spdlog::warn("open-file limit is {}; raising it to the hard limit {} failed: {}", soft, limit.rlim_max,
+    spdlog::warn("open-file limit is {}; raising it to the hard limit {} failed: {}", soft, target,
                  std::strerror(errno));
     return soft;
   }
