@@ -17,6 +17,7 @@ const char* errc_name(Errc code) {
     case Errc::io_error: return "io_error";
     case Errc::offset_out_of_range: return "offset_out_of_range";
     case Errc::record_too_large: return "record_too_large";
+    case Errc::too_many_open_files: return "too_many_open_files";
   }
   return "unknown";
 }

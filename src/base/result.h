@@ -26,6 +26,10 @@ enum class Errc {
   io_error,
   offset_out_of_range,   // an offset outside a log's [log start, log end] (storage)
   record_too_large,      // a batch larger than the topic's max.message.bytes (storage)
+  // EMFILE/ENFILE: the process (or system) is out of file descriptors. Not a
+  // failing disk: the operation may be retried once descriptors are free,
+  // and it never takes a log dir offline (storage/README.md).
+  too_many_open_files,
 };
 
 const char* errc_name(Errc code);

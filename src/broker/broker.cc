@@ -1,6 +1,10 @@
 #include "broker/broker.h"
 
+#include <netdb.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "base/rate_limited_log.h"
 #include "broker/handlers.h"
@@ -8,17 +12,60 @@
 
 namespace sluice::broker {
 
+namespace {
+
+// The listeners' hosts must resolve before anything touches the data dirs:
+// a typo in `listeners` is then reported before a new dir is initialised
+// (the server resolves them again when it binds, at start()).
+Status check_listener_hosts(const BrokerConfig& config) {
+  for (const ListenerAddress& listener : config.listeners) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* found = nullptr;
+    int error = ::getaddrinfo(listener.host.c_str(), nullptr, &hints, &found);
+    if (found != nullptr) ::freeaddrinfo(found);
+    if (error != 0)
+      return Status(Errc::invalid_value, "listener " + listener.name + ": cannot resolve host '" + listener.host +
+                                             "': " + ::gai_strerror(error));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Broker::Broker(BrokerConfig config) : config_(std::move(config)) {}
 
 Broker::~Broker() { stop(); }
 
 Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
+  if (Status status = check_listener_hosts(config); !status) return status;
   std::unique_ptr<Broker> broker(new Broker(std::move(config)));
+  if (Status status = broker->lock_dirs(); !status) return status;
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;
   broker->controller_->subscribe(broker.get());  // the data path follows the image
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
   return broker;
+}
+
+// Every log dir and the metadata log dir (when it is another one), as
+// Kafka's LogManager and RaftManager do: a second broker on the same dirs
+// would write at the same file positions as this one.
+Status Broker::lock_dirs() {
+  auto same_dir = [](const std::string& a, const std::string& b) {
+    std::error_code ignored;
+    return std::filesystem::weakly_canonical(a, ignored) == std::filesystem::weakly_canonical(b, ignored);
+  };
+  std::vector<std::string> dirs = config_.log_dirs;
+  if (std::none_of(dirs.begin(), dirs.end(), [&](const auto& dir) { return same_dir(dir, config_.metadata_log_dir); }))
+    dirs.push_back(config_.metadata_log_dir);
+  for (const std::string& dir : dirs) {
+    auto lock = storage::DirLock::acquire(dir);
+    if (!lock) return lock.status();
+    dir_locks_.push_back(std::move(*lock));
+  }
+  return Status::ok();
 }
 
 Status Broker::start() {

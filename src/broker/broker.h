@@ -17,6 +17,7 @@
 #include "cluster/replica_manager.h"
 #include "group/group_service.h"
 #include "net/server.h"
+#include "storage/dir_lock.h"
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
 
@@ -66,6 +67,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
 
  private:
   explicit Broker(BrokerConfig config);
+  Status lock_dirs();
   Status open_metadata();
   void register_endpoints();
   void close_metadata();
@@ -75,6 +77,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_groups();
 
   BrokerConfig config_;
+  // First member, so released last: held from before anything in the dirs
+  // is read or written until every file is closed.
+  std::vector<storage::DirLock> dir_locks_;
   std::unique_ptr<storage::FileSystem> metadata_file_system_;
   std::unique_ptr<cluster::Controller> controller_;
   std::unique_ptr<storage::FileSystem> file_system_;

@@ -53,13 +53,20 @@ int main(int argc, char** argv) {
     for (const std::string& setting : settings) {
       size_t equals = setting.find('=');
       if (equals == std::string::npos) {
-        std::fprintf(stderr, "sluice serve: --set expects key=value, got '%s'\n", setting.c_str());
+        // A value with a space after a comma reaches here as a second
+        // argument: `--set` takes every word up to the next flag.
+        std::fprintf(stderr,
+                     "sluice serve: --set expects key=value, got '%s' (a list value such as listeners is one "
+                     "argument: key=a,b with no space after the commas, or quoted)\n",
+                     setting.c_str());
         return 2;
       }
       serve_options.overrides[setting.substr(0, equals)] = setting.substr(equals + 1);
     }
     return sluice::cli::run_serve(serve_options);
   }
-  std::printf("%s", app.help().c_str());
-  return 0;
+  // No subcommand: nothing was done, so the usage goes where errors go and
+  // the exit code says so (a script calling `sluice` alone is a mistake).
+  std::fprintf(stderr, "%s", app.help().c_str());
+  return 2;
 }

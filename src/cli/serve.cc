@@ -1,11 +1,17 @@
 #include "cli/serve.h"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <cerrno>
+#include <cstring>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "admin/admin_server.h"
 #include "broker/broker.h"
@@ -33,10 +39,67 @@ sigset_t block_stop_signals() {
   return signals;
 }
 
+// The broker's log is diagnostics: on stderr, like every error of the
+// binary, leaving stdout to nothing (spdlog's default logger writes stdout).
+void log_to_stderr() {
+  auto logger = std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  spdlog::set_default_logger(std::move(logger));
+}
+
+// Raises the soft RLIMIT_NOFILE to the hard one, as the JVM does for Kafka
+// (HotSpot's MaxFDLimit, on by default): the soft limit is often 1,024
+// while each partition keeps a descriptor open. Returns the limit in force.
+rlim_t raise_open_file_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  rlim_t soft = limit.rlim_cur;
+  // An unlimited hard limit cannot be the soft one: the kernel caps it at fs.nr_open.
+  rlim_t target = limit.rlim_max;
+  if (target == RLIM_INFINITY)
+    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); !(nr_open >> target)) target = limit.rlim_cur;
+  if (limit.rlim_cur < target) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = target;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      spdlog::info("open-file limit raised from {} to {} (the hard limit)", soft, raised.rlim_cur);
+      return raised.rlim_cur;
+    }
+    spdlog::warn("open-file limit is {}; raising it to the hard limit {} failed: {}", soft, target,
+                 std::strerror(errno));
+    return soft;
+  }
+  spdlog::info("open-file limit is {}", soft);
+  return soft;
+}
+
+size_t partition_dirs_in(const std::vector<std::string>& log_dirs) {
+  size_t count = 0;
+  for (const std::string& dir : log_dirs) {
+    std::error_code error;
+    for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error))
+      count += it->is_directory(error) && it->path().filename().string().find('-') != std::string::npos;
+  }
+  return count;
+}
+
+// One line for a start that ran out of descriptors (the logs, the
+// reactors' eventfds, a listener): what to change, with the figures.
+std::string descriptor_shortage(const std::string& detail, rlim_t limit, const std::vector<std::string>& log_dirs) {
+  return "too few file descriptors: " + detail + " (the open-file limit is " + std::to_string(limit) + ", log.dirs hold " +
+         std::to_string(partition_dirs_in(log_dirs)) +
+         " partition dirs, each keeping at least one file open; raise the limit: ulimit -n, or LimitNOFILE= for systemd)";
+}
+
+bool is_descriptor_shortage(const std::error_code& code) {
+  return code == std::errc::too_many_files_open || code == std::errc::too_many_files_open_in_system;
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
   auto started_at = std::chrono::steady_clock::now();
+  log_to_stderr();
+  rlim_t open_file_limit = raise_open_file_limit();
   std::string properties;
   if (!options.config_file.empty()) {
     auto text = read_text_file(options.config_file);
@@ -67,14 +130,31 @@ int run_serve(const ServeOptions& options) {
     admin_server = std::move(*started);
     spdlog::info("admin HTTP on {}:{}", address->host, admin_server->bound_port());
   }
-  auto broker = broker::Broker::open(std::move(config.value()));
-  if (!broker) {
-    spdlog::error("cannot start: {}", broker.status().message());
+  const std::vector<std::string> log_dirs = config->log_dirs;
+  auto cannot_start = [&](const Status& status) {
+    // By its code, or by its text when a layer re-wrapped it (the metadata log).
+    bool out_of_descriptors = status.code() == Errc::too_many_open_files ||
+                              status.message().find(std::strerror(EMFILE)) != std::string::npos ||
+                              status.message().find(std::strerror(ENFILE)) != std::string::npos;
+    if (out_of_descriptors)
+      spdlog::error("cannot start: {}", descriptor_shortage(status.message(), open_file_limit, log_dirs));
+    else
+      spdlog::error("cannot start: {}", status.message());
     return 1;
+  };
+  Result<std::unique_ptr<broker::Broker>> broker = Status(Errc::io_error, "not opened");
+  Status failed;
+  try {
+    broker = broker::Broker::open(std::move(config.value()));
+    if (!broker) failed = broker.status();
+    if (broker) failed = (*broker)->start();
+  } catch (const std::system_error& error) {  // a thread, an eventfd, a socket the libraries could not get
+    Errc code = is_descriptor_shortage(error.code()) ? Errc::too_many_open_files : Errc::io_error;
+    failed = Status(code, error.what());
   }
-  if (Status status = (*broker)->start(); !status) {
-    spdlog::error("cannot start: {}", status.message());
-    return 1;
+  if (!failed.is_ok()) {
+    broker = Status(Errc::io_error, "not started");  // closes what was opened: the reason is the last line
+    return cannot_start(failed);
   }
   if (admin_server) admin_server->attach(**broker);
   auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

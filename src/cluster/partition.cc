@@ -25,6 +25,7 @@ ErrorCode error_code_for(const Status& status) {
     case Errc::invalid_value:
       return ErrorCode::INVALID_RECORD;
     case Errc::io_error:
+    case Errc::too_many_open_files:  // retriable: the client tries again
       return ErrorCode::KAFKA_STORAGE_ERROR;
     default:
       return ErrorCode::UNKNOWN_SERVER_ERROR;

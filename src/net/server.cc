@@ -590,6 +590,11 @@ Status Server::start() {
   for (int i = 0; i < threads; ++i) {
     state_->reactors.push_back(std::make_unique<asio::io_context>(1));
     state_->work_guards.push_back(asio::make_work_guard(*state_->reactors.back()));
+    // Asio creates a reactor's epoll, eventfd and timerfd lazily, at its
+    // first socket or timer: out of descriptors, that threw on a reactor
+    // thread (abort, exit 134). A timer now makes them here, where the
+    // failure is the caller's (sluice serve: one line, exit 1).
+    asio::steady_timer create_descriptors(*state_->reactors.back());
   }
   for (const ListenerConfig& listener : state_->config.listeners) {
     asio::error_code error;

@@ -44,11 +44,16 @@ Status SparseIndex<Format>::load_entries(size_t entries_allowed, Valid valid) {
   return Status::ok();
 }
 
+// A full batch of buffered entries is written as the segment appends; out
+// of descriptors (the index file is closed while idle and must reopen), the
+// entries stay buffered for the next write (the next batch, a flush, the
+// roll) instead of failing an append whose bytes are already in the .log.
 template <class Format>
 Status SparseIndex<Format>::append_entry(const Entry& entry) {
   entries_.push_back(entry);
-  if (buffered_count() * entry_bytes >= index_write_batch_bytes) return write_buffered();
-  return Status::ok();
+  if (buffered_count() * entry_bytes < index_write_batch_bytes) return Status::ok();
+  Status written = write_buffered();
+  return written.code() == Errc::too_many_open_files ? Status::ok() : written;
 }
 
 template <class Format>

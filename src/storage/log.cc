@@ -33,6 +33,7 @@ Status Log::load() {
   if (!*exists) {
     if (Status s = fs_.make_dirs(options_.dir); !s) return s;
     if (Status s = fs_.sync_dir(parent_path(options_.dir)); !s) return s;
+    options_.clean_shutdown = true;  // a new log: nothing to recover
   }
   if (!options_.topic_id.is_zero()) {
     auto stored = read_partition_metadata(fs_, options_.dir);
@@ -61,6 +62,11 @@ Status Log::load() {
   if (Status s = cut_overlapping_segments(); !s) return s;
   recovery_point_ = std::min(recovery_point_, log_end_offset());
   log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
+  // Recovery rewrote the active segment's indexes: synced now, their files
+  // can be closed (release_durable_index_files) instead of staying open
+  // until the next flush; one descriptor per partition after a crash too.
+  if (!options_.clean_shutdown)
+    if (Status s = active().sync(); !s) return s;
   release_durable_index_files();
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
@@ -252,10 +258,15 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
   Segment& current = active();
   if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms())) return Status::ok();
   if (current.empty()) {
-    // An empty active segment cannot hold these offsets: replace it.
+    // An empty active segment cannot hold these offsets: replace it (the
+    // new one first, as in replace_segments_with_new).
     int64_t base = current.base_offset();
-    if (Status s = delete_segment(base); !s) return s;
-    return roll(first_offset);
+    if (base == first_offset) {
+      if (Status s = delete_segment(base); !s) return s;
+      return roll(first_offset);
+    }
+    if (Status s = roll(first_offset); !s) return s;
+    return delete_segment(base);
   }
   if (Status s = current.on_become_inactive(); !s) return s;
   return roll(std::max(first_offset, current.next_offset()));
@@ -264,6 +275,7 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
 Status Log::roll(int64_t new_base_offset) {
   auto segment = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.clock->now_ms());
   if (!segment) return segment.status();
+  (*segment)->release_synced_index_files();  // empty: reopened at the first index batch
   segments_[new_base_offset] = std::move(*segment);
   dir_entries_unsynced_ = true;
   return Status::ok();
@@ -443,11 +455,28 @@ Status Log::truncate_to(int64_t offset) {
   return epoch_cache_->truncate_from_end(log_end_offset());
 }
 
-Status Log::truncate_fully(int64_t new_start_offset) {
-  ++truncation_generation_;
+// Creates the new segment before deleting the old ones when its base is
+// free, so that a failure to create it (out of descriptors: the log dir
+// stays online) leaves the log as it was instead of without any segment.
+Status Log::replace_segments_with_new(int64_t new_base_offset) {
+  std::unique_ptr<Segment> fresh;
+  if (!segments_.count(new_base_offset)) {
+    auto created = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.clock->now_ms());
+    if (!created) return created.status();
+    fresh = std::move(*created);
+  }
   while (!segments_.empty())
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
-  if (Status s = roll(new_start_offset); !s) return s;
+  if (!fresh) return roll(new_base_offset);
+  fresh->release_synced_index_files();
+  segments_[new_base_offset] = std::move(fresh);
+  dir_entries_unsynced_ = true;
+  return Status::ok();
+}
+
+Status Log::truncate_fully(int64_t new_start_offset) {
+  ++truncation_generation_;
+  if (Status s = replace_segments_with_new(new_start_offset); !s) return s;
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
   return epoch_cache_->clear();
@@ -522,11 +551,15 @@ void Log::complete_flush(const FlushPlan& plan) {
 }
 
 // Inactive segments wholly below the recovery point are never flushed again
-// (prepare_flush skips them): their index files need no descriptor.
+// (prepare_flush skips them): their index files need no descriptor. The
+// others' are closed if nothing in them awaits a sync (an idle partition
+// then holds only its active .log).
 void Log::release_durable_index_files() {
   for (auto& [base, segment] : segments_) {
-    if (segment.get() == &active() || segment->next_offset() >= recovery_point_) break;
-    segment->release_index_files();
+    if (segment.get() != &active() && segment->next_offset() < recovery_point_)
+      segment->release_index_files();
+    else
+      segment->release_synced_index_files();
   }
 }
 

@@ -219,6 +219,7 @@ class Log {
   Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
   Status roll(int64_t new_base_offset);
+  Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
   Status purge_deleted_files(bool force);
   Segment& active() const { return *segments_.rbegin()->second; }

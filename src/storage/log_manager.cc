@@ -9,6 +9,10 @@ namespace {
 // Kafka's suffix for a partition dir awaiting removal.
 constexpr char delete_dir_suffix[] = "-delete";
 
+// Running out of descriptors is the process's limit, not a failing disk: it
+// never takes a log dir offline.
+bool out_of_descriptors(const Status& status) { return status.code() == Errc::too_many_open_files; }
+
 std::string random_hex32() {
   std::random_device device;
   std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
@@ -34,7 +38,7 @@ LogManager::~LogManager() {
 Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerOptions options) {
   if (options.log_dirs.empty()) return Status(Errc::invalid_value, "log.dirs is empty");
   std::unique_ptr<LogManager> manager(new LogManager(fs, std::move(options)));
-  manager->open_dirs();
+  if (Status opened = manager->open_dirs(); !opened) return opened;
   bool any_online = false;
   for (const auto& dir : manager->dirs_) any_online = any_online || !dir->health->offline();
   if (!any_online) return Status(Errc::io_error, "no usable log dir among log.dirs (see the log lines above)");
@@ -47,7 +51,10 @@ Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerO
   return manager;
 }
 
-void LogManager::open_dirs() {
+// A dir that fails to open goes offline, unless the failure is a shortage
+// of descriptors: that fails the whole start, since every dir would run
+// into it and an offline dir would hide the reason.
+Status LogManager::open_dirs() {
   for (const auto& path : options_.log_dirs) {
     auto dir = std::make_unique<Dir>();
     dir->health = std::make_shared<LogDirHealth>(
@@ -60,18 +67,22 @@ void LogManager::open_dirs() {
     dir_options.clock = options_.clock;
     dir_options.logger = options_.logger;
     auto directory = LogDirectory::open(fs_, std::move(dir_options));
+    if (!directory && out_of_descriptors(directory.status()))
+      return Status(directory.status().code(), "opening log dir " + path + ": " + directory.status().message());
     if (!directory) {
       added.health->fail(directory.status());
       continue;
     }
     added.directory = std::move(*directory);
-    adopt_logs(added);
+    if (Status adopted = adopt_logs(added); !adopted) return adopted;
   }
+  return Status::ok();
 }
 
 // Wraps the logs a dir opened with; schedules the removal of partition dirs
-// a previous run deleted but did not remove.
-void LogManager::adopt_logs(Dir& dir) {
+// a previous run deleted but did not remove. Fails only when out of
+// descriptors (open_dirs).
+Status LogManager::adopt_logs(Dir& dir) {
   std::string duplicate;
   {
     std::lock_guard lock(mutex_);
@@ -86,12 +97,20 @@ void LogManager::adopt_logs(Dir& dir) {
         logs_[tp] = std::make_shared<ManagedLog>(*log, fs_, dir.health);
   }
   // Like Kafka, refuse to guess which copy is right.
-  if (!duplicate.empty()) return dir.health->fail(Status(Errc::invalid_value, duplicate));
+  if (!duplicate.empty()) {
+    dir.health->fail(Status(Errc::invalid_value, duplicate));
+    return Status::ok();
+  }
   for (const auto& [tp, log] : dir.directory->logs()) register_with_cleaner(find(tp));
   auto names = fs_.list_dir(dir.health->path());
-  if (!names) return dir.health->fail(names.status());
+  if (!names && out_of_descriptors(names.status())) return names.status();
+  if (!names) {
+    dir.health->fail(names.status());
+    return Status::ok();
+  }
   for (const auto& name : *names)
     if (name.ends_with(delete_dir_suffix)) schedule_dir_removal(join_path(dir.health->path(), name));
+  return Status::ok();
 }
 
 void LogManager::on_dir_failure(const std::string& path, const Status& error) {
@@ -128,7 +147,10 @@ void LogManager::register_with_cleaner(const std::shared_ptr<ManagedLog>& manage
     return high_watermark >= 0 ? std::min(high_watermark, log.log_end_offset()) : log.log_end_offset();
   };
   Status registered = cleaner_.register_log(std::move(cleanable));
-  if (!registered)
+  if (out_of_descriptors(registered))
+    options_.logger("cannot load the cleaner checkpoint of " + managed->topic_partition().dir_name() + " yet: " +
+                    registered.to_string());
+  else if (!registered)
     (void)managed->check(Status(Errc::io_error, "loading the cleaner checkpoint: " + registered.to_string()));
 }
 
@@ -230,7 +252,9 @@ Status LogManager::delete_log(const TopicPartition& tp) {
   Status renamed = fs_.rename(from, to);
   if (renamed) renamed = fs_.sync_dir(dir->health->path());
   if (!renamed) {
-    dir->health->fail(renamed);
+    // Out of descriptors for the dir sync: the "-delete" dir is removed at
+    // the next start (adopt_logs) if not by then.
+    if (!out_of_descriptors(renamed)) dir->health->fail(renamed);
     return renamed;
   }
   schedule_dir_removal(to);
@@ -326,8 +350,17 @@ void LogManager::write_checkpoint(const char* file_name, const std::function<int
     }
     std::lock_guard lock(dir->mutex);
     Status written = write_offset_checkpoint(fs_, join_path(dir->health->path(), file_name), offsets);
-    if (!written) dir->health->fail(written);
+    if (!written) on_checkpoint_failure(*dir, file_name, written);
   }
+}
+
+// A checkpoint is rewritten whole on every period, so one that could not be
+// written for want of a descriptor is simply retried at the next period
+// (the previous one stays valid: write_file_atomically).
+void LogManager::on_checkpoint_failure(Dir& dir, const char* file_name, const Status& error) {
+  if (!out_of_descriptors(error)) return dir.health->fail(error);
+  options_.logger("cannot write " + std::string(file_name) + " in " + dir.health->path() + " now (" +
+                  error.to_string() + "); retrying at its next interval");
 }
 
 void LogManager::write_recovery_point_checkpoints() {
@@ -349,7 +382,7 @@ void LogManager::write_replication_offset_checkpoints() {
         dir->directory->set_replication_offset(managed->topic_partition(), managed->high_watermark());
     Status written = write_offset_checkpoint(fs_, join_path(dir->health->path(), replication_offset_checkpoint_file),
                                              dir->directory->replication_offsets());
-    if (!written) dir->health->fail(written);
+    if (!written) on_checkpoint_failure(*dir, replication_offset_checkpoint_file, written);
   }
 }
 

@@ -20,7 +20,14 @@
 // flusher's and the background jobs'), goes offline with a log line naming
 // the dir and the error. Its partitions report offline() (the broker answers
 // KAFKA_STORAGE_ERROR); the other dirs keep working. open() fails only when
-// no dir is usable.
+// no dir is usable, or with Errc::too_many_open_files when the process runs
+// out of descriptors while opening the logs.
+//
+// Running out of file descriptors (Errc::too_many_open_files, EMFILE or
+// ENFILE) is not a failing disk and never takes a dir offline: the call
+// that met it fails (a produce answers the retriable KAFKA_STORAGE_ERROR, a
+// new partition is not created until the next metadata change), and a
+// checkpoint is retried at its next interval.
 //
 // Threads: every public method may be called from any thread. Lock order:
 // a partition's ManagedLog::mutex() before any LogManager-internal lock;
@@ -150,8 +157,9 @@ class LogManager {
   };
 
   LogManager(FileSystem& fs, LogManagerOptions options);
-  void open_dirs();
-  void adopt_logs(Dir& dir);
+  Status open_dirs();
+  Status adopt_logs(Dir& dir);
+  void on_checkpoint_failure(Dir& dir, const char* file_name, const Status& error);
   void on_dir_failure(const std::string& path, const Status& error);
   void register_with_cleaner(const std::shared_ptr<ManagedLog>& managed);
   void schedule_jobs();

@@ -12,8 +12,11 @@
 namespace sluice::storage {
 namespace {
 
+// Running out of descriptors is the process's limit, not the disk failing:
+// it gets its own code so that it never takes a log dir offline.
 Status io_error(const std::string& what, const std::string& path, int error_number) {
-  return Status(Errc::io_error, what + " " + path + ": " + std::strerror(error_number));
+  Errc code = error_number == EMFILE || error_number == ENFILE ? Errc::too_many_open_files : Errc::io_error;
+  return Status(code, what + " " + path + ": " + std::strerror(error_number));
 }
 
 class PosixFile final : public File {

@@ -20,6 +20,9 @@ bool fits_segment(int64_t offset, int64_t base_offset) {
 // An index file whose descriptor can be closed and is reopened (read_write)
 // on the next use. The mutex covers a flusher thread syncing it off the
 // partition lock while the Log releases or renames it under the lock.
+// It knows whether anything was written since it was opened or last
+// synced, so that a file can be released when that is safe
+// (release_if_synced) without any caller tracking it.
 class ReleasableFile final : public File {
  public:
   ReleasableFile(FileSystem& fs, std::string path, FileHandle open)
@@ -30,16 +33,19 @@ class ReleasableFile final : public File {
     if (Status s = reopen(); !s) return s;
     return file_->pread(position, out);
   }
-  Status append(Bytes data) override { return with_file([&] { return file_->append(data); }); }
+  Status append(Bytes data) override { return write([&] { return file_->append(data); }); }
   Status pwrite(uint64_t position, Bytes data) override {
-    return with_file([&] { return file_->pwrite(position, data); });
+    return write([&] { return file_->pwrite(position, data); });
   }
-  Status truncate(uint64_t size_bytes) override { return with_file([&] { return file_->truncate(size_bytes); }); }
+  Status truncate(uint64_t size_bytes) override { return write([&] { return file_->truncate(size_bytes); }); }
   // Released only once durable, and nothing was written since (a write
   // reopens it): nothing to sync.
   Status sync() override {
     std::lock_guard lock(mutex_);
-    return file_ ? file_->sync() : Status::ok();
+    if (!file_) return Status::ok();
+    Status synced = file_->sync();
+    if (synced) unsynced_writes_ = false;
+    return synced;
   }
   Result<uint64_t> size() override {
     std::lock_guard lock(mutex_);
@@ -49,9 +55,18 @@ class ReleasableFile final : public File {
   const std::string& path() const override { return path_; }
   int native_handle() const override { return -1; }
 
+  // The caller knows the file is durable (an inactive segment below the
+  // recovery point).
   void release() {
     std::lock_guard lock(mutex_);
     file_.reset();
+    unsynced_writes_ = false;
+  }
+  // Releases the file unless something written through it is not synced
+  // yet (the next sync needs the descriptor).
+  void release_if_synced() {
+    std::lock_guard lock(mutex_);
+    if (!unsynced_writes_) file_.reset();
   }
   // After a rename (under the partition lock, like every reopening use).
   void set_path(std::string path) {
@@ -68,15 +83,17 @@ class ReleasableFile final : public File {
     return Status::ok();
   }
   template <class F>
-  Status with_file(F&& f) {
+  Status write(F&& f) {
     std::lock_guard lock(mutex_);
     if (Status s = reopen(); !s) return s;
+    unsynced_writes_ = true;  // also when it fails: part of it may be written
     return f();
   }
 
   FileSystem& fs_;
   std::string path_;
   FileHandle file_;  // null while released
+  bool unsynced_writes_ = false;
   std::mutex mutex_;
 };
 
@@ -354,6 +371,11 @@ Status Segment::sync() {
 void Segment::release_index_files() {
   index_file_->release();
   time_index_file_->release();
+}
+
+void Segment::release_synced_index_files() {
+  index_file_->release_if_synced();
+  time_index_file_->release_if_synced();
 }
 
 Status Segment::rename_to_deleted() {

@@ -108,6 +108,11 @@ class Segment {
   // per segment: 3 per segment bounded a broker to ~6,600 segments at a
   // 20,000-descriptor limit.
   void release_index_files();
+  // Closes each index file that has nothing unsynced (a new segment's, or
+  // the active segment's after a flush synced its indexes), so an idle
+  // partition holds one descriptor, its active .log, as in Kafka (whose
+  // indexes are mmapped with the file closed). A write reopens the file.
+  void release_synced_index_files();
   // Renames the three files to *.deleted (the caller removes them later).
   Status rename_to_deleted();
   // Renames the three files from the current suffix to `suffix` (open

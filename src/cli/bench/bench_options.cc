@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/number_checks.h"
+
 namespace sluice::cli::bench {
 namespace {
 
@@ -17,7 +19,7 @@ void add_common_options(CLI::App* command, BenchOptions& options,
   command->add_option("--topic", options.topic, "Topic (created if missing)");
   command->add_option("--count", options.count, "Messages to send or read");
   command->add_option("--duration", options.duration_sec, "Seconds to run instead of --count")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   command->add_option("--size", options.size_bytes, "Value size in bytes")
       ->check(CLI::Range(1u, 64u << 20));
   command->add_option("--acks", options.acks, "0, 1 or all")
@@ -32,7 +34,7 @@ void add_common_options(CLI::App* command, BenchOptions& options,
       ->check(CLI::Range(1, 256));
   command->add_option("--rate", options.rate_per_sec,
                       "Target msgs/s over all producers (latency runs); 0 = unpaced")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   command->add_option("--linger-ms", options.linger_ms, "Producer linger.ms (default 5; e2e: 1)")
       ->check(CLI::Range(0, 900000));
   command->add_option("--batch-size", options.batch_size_bytes, "Producer batch.size in bytes")
@@ -51,7 +53,7 @@ void add_common_options(CLI::App* command, BenchOptions& options,
   command->add_flag("!--no-progress", options.progress, "No live progress line");
   command->add_option("--idle-timeout", options.idle_timeout_sec,
                       "Consume: stop after this many seconds without data")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
 }
 
 }  // namespace

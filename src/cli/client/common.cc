@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "cli/number_checks.h"
+
 namespace sluice::cli::client {
 
 void add_connection_options(CLI::App* command, ConnectionOptions& options, bool with_json) {
@@ -15,7 +17,7 @@ void add_connection_options(CLI::App* command, ConnectionOptions& options, bool 
   command->add_option("-X", options.raw_settings, "librdkafka property key=value (repeatable)");
   command->add_option("--timeout", options.timeout_sec, "Seconds to wait for the cluster")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   if (with_json) command->add_flag("--json", options.json, "JSON output for scripts");
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "cli/number_checks.h"
 #include "cli/client/admin.h"
 #include "cli/client/commands.h"
 #include "cli/client/output.h"
@@ -206,12 +207,16 @@ void add_consume_command(CLI::App& app, Action& action) {
   add_connection_options(command, options->connection, true);
   command->add_option("topic", options->topic, "Topic")->required();
   command->add_flag("--from-beginning", options->from_beginning, "Start at the log start offset");
-  command->add_option("--offset", options->offset, "Start every partition (or -p) at this offset");
+  // As kafka-console-consumer.sh: an offset is 0 or above (librdkafka would
+  // take -5 for a logical offset and answer only "Invalid argument").
+  command->add_option("--offset", options->offset, "Start every partition (or -p) at this offset (0 or above)")
+      ->check(number_check("an offset (0 or above; --from-beginning starts at the earliest)",
+                           [](double value) { return value >= 0; }));
   command->add_option("--from-time", options->from_time, "Start at the first message at or after this ISO 8601 time");
   command->add_option("-g,--group", options->group, "Consume as a member of this group (offsets committed)");
   command->add_option("-n,--count", options->count, "Exit after this many messages (default: follow until Ctrl-C)")
-      ->check(CLI::PositiveNumber);
-  command->add_option("-p,--partition", options->partition, "Only this partition")->check(CLI::NonNegativeNumber);
+      ->check(positive_number());
+  command->add_option("-p,--partition", options->partition, "Only this partition")->check(non_negative_number());
   command->add_option("--format", options->format,
                       "Output per message: %k key, %v value, %p partition, %o offset, %t timestamp ms, "
                       "%T topic, %h headers k=v,..; \\n \\t escapes (default '%v\\n')")

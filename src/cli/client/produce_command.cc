@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/number_checks.h"
 #include "cli/client/admin.h"
 #include "cli/client/commands.h"
 
@@ -153,7 +154,7 @@ void add_produce_command(CLI::App& app, Action& action) {
                       "Split each line into key and value at the first occurrence of this string");
   command->add_option("-H,--header", options->headers, "Header key=value on every message (repeatable)");
   command->add_option("-p,--partition", options->partition, "Partition (default: by key, or sticky)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   command->add_option("--acks", options->acks, "0, 1 or all")->capture_default_str()
       ->check(CLI::IsMember({"0", "1", "all", "-1"}));
   command->add_option("--compression", options->compression, "none, gzip, snappy, lz4 or zstd")

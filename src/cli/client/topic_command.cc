@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "cli/number_checks.h"
 #include "cli/client/admin.h"
 #include "cli/client/commands.h"
 #include "cli/client/kafka_wire.h"
@@ -247,7 +248,7 @@ void add_topic_commands(CLI::App& app, Action& action) {
   alter->add_option("--delete-config", options->deleted_configs, "Back to the default (repeatable)");
   CLI::App* grow = add_leaf(topic, action, options, "add-partitions", "Add N partitions to a topic",
                             add_partitions, true, false);
-  grow->add_option("count", options->added_partitions, "Partitions to add")->required()->check(CLI::PositiveNumber);
+  grow->add_option("count", options->added_partitions, "Partitions to add")->required()->check(positive_number());
 }
 
 }  // namespace sluice::cli::client

@@ -1,7 +1,9 @@
 #pragma once
 // A FileSystem wrapper for tests: counts syncs per file and fails every call
 // on paths under chosen prefixes with Errc::io_error (a failing disk that
-// holds one log dir only).
+// holds one log dir only); while out_of_descriptors(true), every call that
+// needs a new descriptor (open, list_dir, sync_dir) fails with
+// Errc::too_many_open_files (EMFILE).
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,11 @@ class InstrumentedFileSystem final : public FileSystem {
   void fail_under(const std::string& prefix) {
     std::lock_guard lock(mutex_);
     failing_.push_back(prefix);
+  }
+  void out_of_descriptors(bool out) { out_of_descriptors_ = out; }
+  Status check_descriptor(const char* what, const std::string& path) const {
+    if (!out_of_descriptors_) return Status::ok();
+    return Status(Errc::too_many_open_files, std::string(what) + " " + path + ": Too many open files (test)");
   }
   // How long each File::sync takes (to let requests pile up).
   void set_sync_delay(std::chrono::microseconds delay) { sync_delay_us_ = delay.count(); }
@@ -66,6 +73,7 @@ class InstrumentedFileSystem final : public FileSystem {
   }
   Result<std::vector<std::string>> list_dir(const std::string& path) override {
     if (Status s = check("opendir", path); !s) return s;
+    if (Status s = check_descriptor("opendir", path); !s) return s;
     return inner_.list_dir(path);
   }
   Status make_dirs(const std::string& path) override {
@@ -74,6 +82,7 @@ class InstrumentedFileSystem final : public FileSystem {
   }
   Status sync_dir(const std::string& path) override {
     if (Status s = check("fsync directory", path); !s) return s;
+    if (Status s = check_descriptor("open directory", path); !s) return s;
     return inner_.sync_dir(path);
   }
   Result<bool> exists(const std::string& path) override {
@@ -93,6 +102,7 @@ class InstrumentedFileSystem final : public FileSystem {
   std::atomic<int64_t> sync_delay_us_{0};
   std::atomic<int> syncs_in_flight_{0};
   std::atomic<int> most_syncs_in_flight_{0};
+  std::atomic<bool> out_of_descriptors_{false};
 };
 
 class InstrumentedFile final : public File {
@@ -129,6 +139,7 @@ class InstrumentedFile final : public File {
 
 inline Result<FileHandle> InstrumentedFileSystem::open(const std::string& path, OpenMode mode) {
   if (Status s = check("open", path); !s) return s;
+  if (Status s = check_descriptor("open", path); !s) return s;
   auto file = inner_.open(path, mode);
   if (!file) return file.status();
   return FileHandle(std::make_shared<InstrumentedFile>(*this, std::move(*file)));
