@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdlib>
 
 #include "broker/broker.h"
 #include "cluster/topic_config.h"
@@ -58,6 +59,14 @@ Status Broker::open_data_path() {
   options.flush_start_offset_checkpoint_interval_ms = config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
   options.cleaner = cluster::log_cleaner_config(config_.values);
+  // Kafka's LogManager halts the same way: with no log dir left the broker
+  // could only answer KAFKA_STORAGE_ERROR, and a restart (after the operator
+  // fixes the disks) recovers the logs.
+  options.on_all_dirs_offline = [](const std::string& reason) {
+    spdlog::critical("Shutdown broker because {}", reason);
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  };
   auto log_manager = storage::LogManager::open(*file_system_, std::move(options));
   if (!log_manager) return log_manager.status();
   log_manager_ = std::move(*log_manager);

@@ -223,7 +223,9 @@ Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t l
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
   if (Status s = epoch_cache_->assign(leader_epoch, headers->front().base_offset); !s) return s;
-  return write(records, *headers);
+  auto written = write(records, *headers);
+  if (!written && !broken()) forget_epochs_past_end();
+  return written;
 }
 
 Result<AppendResult> Log::append_as_follower(Bytes records) {
@@ -234,12 +236,26 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
     if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
       if (Status s = epoch_cache_->assign(header.partition_leader_epoch, header.base_offset); !s) return s;
   }
-  return write(records, *headers);
+  auto written = write(records, *headers);
+  if (!written && !broken()) forget_epochs_past_end();
+  return written;
+}
+
+// A failed write left nothing at the log end (Segment::append is all or
+// nothing), so an epoch assigned for it starts at no batch: drop it. If the
+// checkpoint cannot be rewritten now, open() trims it the same way.
+void Log::forget_epochs_past_end() {
+  if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s)
+    warn("dropping the epoch of a failed append from " + options_.dir + ": " + s.to_string());
 }
 
 Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHeader>& headers) {
+  if (broken()) return Status(Errc::io_error, broken_);
   if (Status s = maybe_roll(records.size(), headers.front().base_offset, headers.back().last_offset()); !s) return s;
-  if (Status s = active().append(records, headers); !s) return s;
+  if (Status s = active().append(records, headers); !s) {
+    if (active().torn()) broken_ = options_.dir + " holds a torn write it could not cut: " + s.message();
+    return s;
+  }
   AppendResult result;
   result.first_offset = headers.front().base_offset;
   result.last_offset = headers.back().last_offset();
@@ -252,10 +268,11 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
   Segment& current = active();
   if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms())) return Status::ok();
   if (current.empty()) {
-    // An empty active segment cannot hold these offsets: replace it.
+    // An empty active segment cannot hold these offsets: replace it. The
+    // new one first, so a failure (a full disk) leaves the log with one.
     int64_t base = current.base_offset();
-    if (Status s = delete_segment(base); !s) return s;
-    return roll(first_offset);
+    if (Status s = roll(first_offset); !s) return s;
+    return delete_segment(base);
   }
   if (Status s = current.on_become_inactive(); !s) return s;
   return roll(std::max(first_offset, current.next_offset()));
@@ -422,9 +439,18 @@ Status Log::set_log_start_offset(int64_t offset) {
                                                  std::to_string(log_end_offset()));
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
-  if (Status s = epoch_cache_->truncate_from_start(offset); !s) return s;
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
+  return trim_epochs_before_start();
+}
+
+// The epoch checkpoint needs no trimming to stay correct (open() trims
+// epochs below the log start), so a full disk that cannot rewrite it does
+// not fail DeleteRecords or retention, which are how space comes back.
+Status Log::trim_epochs_before_start() {
+  Status trimmed = epoch_cache_->truncate_from_start(log_start_offset_);
+  if (trimmed.code() != Errc::no_space) return trimmed;
+  warn("trimming the leader epoch checkpoint of " + options_.dir + " later: " + trimmed.to_string());
   return Status::ok();
 }
 
@@ -447,7 +473,10 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   ++truncation_generation_;
   while (!segments_.empty())
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
-  if (Status s = roll(new_start_offset); !s) return s;
+  if (Status s = roll(new_start_offset); !s) {
+    broken_ = options_.dir + " was left without a segment: " + s.message();
+    return Status(Errc::io_error, broken_);
+  }
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
   return epoch_cache_->clear();
@@ -570,7 +599,7 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   }
   if (result.deleted_segments > 0) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
-    if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
+    if (Status s = trim_epochs_before_start(); !s) return s;
   }
   if (Status s = purge_deleted_files(false); !s) return s;
   return result;
