@@ -88,10 +88,26 @@ Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& val
   for (const auto& value : values) builder.append(now_ms, std::nullopt, Bytes(value));
   auto batch = builder.build();
   if (!batch) return batch.status();
+  if (failed()) return Status(Errc::io_error, failed_);
+  const int64_t end_before = log_->log_end_offset();
   auto appended = log_->append_as_leader(*batch, epoch);
-  if (!appended) return appended.status();
-  if (Status s = log_->flush(); !s) return s;
-  return appended->first_offset;
+  Status status = appended ? log_->flush() : appended.status();
+  if (status) return appended->first_offset;
+  if (Status undone = undo_to(end_before); !undone)
+    failed_ = log_->dir() + ": a failed metadata append (" + status.to_string() +
+              ") could not be undone: " + undone.to_string();
+  return status;
+}
+
+// A failed write left nothing (storage::Log appends are all or nothing); a
+// failed fsync leaves the batch written but not known durable: cut it and
+// make the cut durable before those offsets are written again, or a crash
+// could bring back a batch the controller reported as failed.
+Status MetadataLog::undo_to(int64_t end_offset) {
+  if (log_->broken()) return Status(Errc::io_error, "the log holds a write it could not cut");
+  if (log_->log_end_offset() == end_offset) return Status::ok();
+  if (Status s = log_->truncate_to(end_offset); !s) return s;
+  return log_->flush();
 }
 
 }  // namespace sluice::cluster
