@@ -499,8 +499,11 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
       plan.files.push_back(segment->log_file());
       continue;
     }
-    // Buffered index entries go to the files before they are synced.
-    if (Status s = segment->write_index_entries(); !s && plan.write_error.is_ok()) plan.write_error = s;
+    // Buffered index entries go to the files before they are synced. On a
+    // full disk they stay buffered: the file is then a shorter prefix, still
+    // a valid (sparser) index, and the .log's data must still be synced.
+    if (Status s = segment->write_index_entries(); !s && s.code() != Errc::no_space && plan.write_error.is_ok())
+      plan.write_error = s;
     for (auto& file : segment->files()) plan.files.push_back(file);
   }
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;

@@ -105,6 +105,32 @@ TEST_F(FullDiskTest, EveryFillLevelRefusesTheAppendWholeAndResumesOnceSpaceIsFre
   EXPECT_EQ(refused_full, 1000);
 }
 
+// An acks=all append that made it into the log must become durable even
+// if its buffered index entries find no space: the index file stays a
+// (valid, sparser) prefix, and the .log is synced.
+TEST_F(FullDiskTest, AFlushSyncsTheLogEvenWhenIndexEntriesFindNoSpace) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  auto opened = Log::open(fs, options(false));
+  ASSERT_TRUE(opened);
+  Log& log = **opened;
+  for (int i = 0; i < 5; ++i) {
+    auto batch = make_batch(3, 1000 + i, 40);
+    ASSERT_TRUE(log.append_as_leader(batch, 0));
+  }
+  fs.set_capacity_bytes(0);  // the index entries buffered since the last write find no room
+  ASSERT_TRUE(log.flush());
+  EXPECT_EQ(log.recovery_point(), 15);
+  fs.simulate_crash();
+  fs.set_capacity_bytes(UINT64_MAX);
+  opened->reset();
+  auto reopened = Log::open(fs, options(false));
+  ASSERT_TRUE(reopened) << reopened.status().to_string();
+  EXPECT_EQ((*reopened)->log_end_offset(), 15);
+  EXPECT_EQ(all_base_offsets(**reopened), bases_up_to(15));
+}
+
 class FullDirManagerTest : public ::testing::Test {
  protected:
   LogManagerOptions options() {
