@@ -268,10 +268,11 @@ Status Segment::append(Bytes batches, const std::vector<record::BatchHeader>& he
   SLUICE_ASSERT(!torn_, "append to a segment whose file holds a torn write");
   const AppendState before{size_bytes_, next_offset_, max_timestamp_, bytes_since_index_entry_};
   uint64_t position = size_bytes_;
-  if (Status s = log_file_->append(batches); !s) return undo_append(before, headers.front().base_offset, s);
+  const int64_t first_offset = headers.front().base_offset;
+  if (Status s = log_file_->append(batches); !s) return undo_append(before, first_offset, s);
   for (const auto& header : headers) {
     SLUICE_ASSERT(fits_segment(header.base_offset, next_offset_), "segment appends must increase offsets");
-    if (Status s = append_index_entries(header, position); !s) return undo_append(before, headers.front().base_offset, s);
+    if (Status s = append_index_entries(header, position); !s) return undo_append(before, first_offset, s);
     position += header.size_bytes();
   }
   SLUICE_ASSERT(position == size_bytes_ + batches.size(), "batch headers must describe the appended bytes");
