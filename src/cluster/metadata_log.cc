@@ -8,6 +8,11 @@ namespace sluice::cluster {
 namespace {
 
 constexpr uint64_t replay_read_bytes = 1 << 20;
+// Disk space the log keeps allocated past its end (fallocate KEEP_SIZE),
+// so admin changes still commit when the data partitions have filled the
+// disk it shares (metadata.log.dir defaults to the first log dir): deleting
+// a topic is how an operator frees space then. A few thousand records.
+constexpr uint64_t reserved_headroom_bytes = 1 << 20;
 
 storage::LogConfig metadata_log_config() {
   storage::LogConfig config;
@@ -38,7 +43,16 @@ Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
   if (!log) return log.status();
   std::unique_ptr<MetadataLog> out(new MetadataLog(std::move(log.value())));
   out->clock_ = clock;
+  out->reserve_headroom();
   return out;
+}
+
+// Best effort (a file system without fallocate, or already full, keeps
+// none); renewed after each append, so the headroom follows the end. A
+// rolled segment keeps its unused reservation (at most this, per 64 MiB).
+void MetadataLog::reserve_headroom() {
+  const storage::SegmentSnapshot active = log_->segment_snapshots().back();
+  active.log_file->reserve(active.size_bytes + reserved_headroom_bytes);
 }
 
 Status MetadataLog::replay(const std::function<Status(int64_t, Bytes)>& f) {
@@ -92,7 +106,10 @@ Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& val
   const int64_t end_before = log_->log_end_offset();
   auto appended = log_->append_as_leader(*batch, epoch);
   Status status = appended ? log_->flush() : appended.status();
-  if (status) return appended->first_offset;
+  if (status) {
+    reserve_headroom();
+    return appended->first_offset;
+  }
   if (Status undone = undo_to(end_before); !undone)
     failed_ = log_->dir() + ": a failed metadata append (" + status.to_string() +
               ") could not be undone: " + undone.to_string();

@@ -9,6 +9,10 @@
 // Retention never runs on this log (there are no snapshots yet); it is
 // replayed from offset 0 at every start, recovering torn tails first.
 //
+// Space: the active segment keeps 1 MiB allocated past its end
+// (File::reserve), so admin changes, deleting a topic to free space
+// above all, still commit when the data partitions fill the disk.
+//
 // Thread contract: one caller at a time (the controller's thread).
 
 #include <cstdint>
@@ -62,6 +66,7 @@ class MetadataLog {
   Status replay_range(const storage::ReadResult& range,
                       const std::function<Status(int64_t, Bytes)>& f);
   Status undo_to(int64_t end_offset);
+  void reserve_headroom();
 
   std::unique_ptr<storage::Log> log_;
   const Clock* clock_ = nullptr;

@@ -47,7 +47,15 @@ class MemoryFile final : public File {
     std::lock_guard lock(fs_.mutex());
     if (Status s = check_write("ftruncate"); !s) return s;
     inode_->data.resize(size_bytes);
+    inode_->reserved_bytes = 0;
     return Status::ok();
+  }
+
+  // As fallocate(KEEP_SIZE): best effort, all or nothing.
+  void reserve(uint64_t bytes) override {
+    std::lock_guard lock(fs_.mutex());
+    const uint64_t held = std::max<uint64_t>(inode_->data.size(), inode_->reserved_bytes);
+    if (bytes > held && bytes - held <= fs_.free_bytes_locked()) inode_->reserved_bytes = bytes;
   }
 
   Status sync() override {
@@ -70,11 +78,12 @@ class MemoryFile final : public File {
   Status write_locked(const char* what, uint64_t position, Bytes data) {
     auto& bytes = inode_->data;
     const uint64_t end = position + data.size();
-    const uint64_t growth = end > bytes.size() ? end - bytes.size() : 0;
+    const uint64_t held = std::max<uint64_t>(bytes.size(), inode_->reserved_bytes);
+    const uint64_t growth = end > held ? end - held : 0;
     const uint64_t free_bytes = fs_.free_bytes_locked();
     Bytes fitting = data;
     if (growth > free_bytes) {
-      const uint64_t room = bytes.size() + free_bytes > position ? bytes.size() + free_bytes - position : 0;
+      const uint64_t room = held + free_bytes > position ? held + free_bytes - position : 0;
       fitting = data.first(static_cast<size_t>(std::min<uint64_t>(room, data.size())));
     }
     if (bytes.size() < position + fitting.size()) bytes.resize(position + fitting.size());
@@ -122,6 +131,7 @@ Result<FileHandle> MemoryFileSystem::open(const std::string& raw_path, OpenMode 
   } else if (mode == OpenMode::create_truncate) {
     if (fail_writes_) return injected("open", path);
     it->second->data.clear();
+    it->second->reserved_bytes = 0;
   }
   bool writable = mode != OpenMode::read_only;
   return FileHandle(std::make_shared<MemoryFile>(*this, it->second, path, writable));
@@ -288,7 +298,7 @@ uint64_t MemoryFileSystem::free_bytes_locked() const {
   std::set<const Inode*> counted;
   uint64_t used = 0;
   for (const auto& [name, inode] : files_)
-    if (counted.insert(inode.get()).second) used += inode->data.size();
+    if (counted.insert(inode.get()).second) used += std::max<uint64_t>(inode->data.size(), inode->reserved_bytes);
   return used >= capacity_bytes_ ? 0 : capacity_bytes_ - used;
 }
 

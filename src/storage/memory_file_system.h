@@ -12,7 +12,8 @@
 // Errc::io_error, as a failing disk would; set_capacity_bytes(n) makes the
 // file system full at n bytes of file data: a write that does not fit writes
 // what fits and fails with Errc::no_space, as a full disk does (ENOSPC
-// after a short write).
+// after a short write); File::reserve holds space as fallocate(KEEP_SIZE)
+// does (writes into it need no more; a truncate gives it back).
 //
 // Thread-safe: one mutex guards the whole file system.
 
@@ -32,6 +33,7 @@ class MemoryFileSystem final : public FileSystem {
   struct Inode {
     std::vector<uint8_t> data;
     std::vector<uint8_t> synced_data;
+    uint64_t reserved_bytes = 0;  // File::reserve: space held past the data (until a truncate)
   };
 
   explicit MemoryFileSystem(uint64_t seed = 1) : random_(seed) {}

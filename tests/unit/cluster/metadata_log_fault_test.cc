@@ -86,6 +86,7 @@ class FaultyFile final : public storage::File {
   }
   Result<uint64_t> size() override { return inner_->size(); }
   const std::string& path() const override { return inner_->path(); }
+  void reserve(uint64_t bytes) override { inner_->reserve(bytes); }
 
  private:
   FaultyFileSystem& fs_;
@@ -217,6 +218,31 @@ TEST_F(MetadataLogFaultTest, ADiskThatDiesMidCommitIsFatalOrUndoneAndTheRestartL
     EXPECT_TRUE(topics == std::set<std::string>{"first"} || topics == (std::set<std::string>{"first", "second"}));
   }
   EXPECT_GT(fatal_commits, 0);
+}
+
+// The data partitions fill the disk the metadata log shares: deleting a
+// topic (and other admin changes) still commits, into the space the log
+// keeps reserved past its end.
+TEST_F(MetadataLogFaultTest, AdminChangesStillCommitWhenDataHasFilledTheSharedDisk) {
+  memory_->set_capacity_bytes(4 << 20);
+  auto controller = open();
+  ASSERT_NE(controller, nullptr);
+  ASSERT_TRUE(create(*controller, "big").ok());
+  auto filler = memory_->open("/data/filler", storage::OpenMode::create);
+  ASSERT_TRUE(filler);
+  std::vector<uint8_t> chunk(4096, 'x');
+  Status filled;
+  while ((filled = (*filler)->append(chunk))) {
+  }
+  ASSERT_EQ(filled.code(), Errc::no_space);
+
+  EXPECT_TRUE(controller->delete_topics({{"big", Uuid{}}})[0].error.ok());
+  EXPECT_TRUE(create(*controller, "after").ok());
+  EXPECT_TRUE(fatal_.empty());
+  controller->stop();
+  controller.reset();
+  memory_->set_capacity_bytes(UINT64_MAX);
+  EXPECT_EQ(topics_after_crash(), std::set<std::string>{"after"});
 }
 
 // The first append to a new metadata log also writes the leader-epoch
