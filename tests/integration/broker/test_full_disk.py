@@ -3,8 +3,8 @@ this test mounts, filled to the last byte by an acks=all producer. Produce is th
 refused with KAFKA_STORAGE_ERROR (retriable: Kafka's own answer for a full disk), every
 acknowledged record stays readable, /v1/health and the gauges say the dir is full;
 DeleteRecords and DeleteTopics free space and appends resume without a restart; a
-restart loses nothing acknowledged. The metadata log lives outside the tmpfs (as
-`metadata.log.dir` allows), so deleting a topic does not itself need the full disk.
+restart loses nothing acknowledged. The metadata log shares the tmpfs (the default
+layout): DeleteTopics commits into the space it keeps reserved past its end.
 
 Needs root (mount); skipped otherwise."""
 
@@ -123,10 +123,9 @@ def assert_all_acked_readable(bootstrap, produced, topic, from_offset=0):
     assert not missing, f"{topic}: {len(missing)} acknowledged records unreadable, first {missing[:5]}"
 
 
-def test_full_disk_refuses_appends_keeps_reads_and_resumes_when_space_is_freed(small_disk, broker_factory, tmp_path):
+def test_full_disk_refuses_appends_keeps_reads_and_resumes_when_space_is_freed(small_disk, broker_factory):
     admin_port = free_port()
     b = broker_factory({"log.dirs": os.path.join(small_disk, "logs"),
-                        "metadata.log.dir": str(tmp_path / "metadata"),
                         "log.segment.bytes": str(256 * 1024),
                         "admin.listener": f"127.0.0.1:{admin_port}"})
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
