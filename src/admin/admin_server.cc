@@ -90,10 +90,7 @@ struct AdminServer::Impl {
         send_json(response, {503, {{"status", "starting"}}});
         return;
       }
-      send_json(response, {200,
-                           {{"status", "ready"},
-                            {"node_id", broker->config().node_id},
-                            {"cluster_id", broker->metadata_image()->cluster_id}}});
+      send_json(response, health_json(*broker));
     });
     get_json("/v1/cluster", [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
     get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });

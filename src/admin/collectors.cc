@@ -33,6 +33,20 @@ void collect_partitions(broker::Broker& broker, CollectorSink& sink) {
   }
 }
 
+// 1 for a lost (offline) or a full log dir, 0 otherwise, so an alert needs
+// no log scraping.
+void collect_log_dirs(broker::Broker& broker, CollectorSink& sink) {
+  for (const storage::LogDirStatus& dir : broker.log_manager().dir_status()) {
+    metrics::Labels labels{{"dir", dir.path}};
+    sink.add("sluice_log_dir_offline", MetricType::gauge,
+             "1 if the log dir is offline (lost: its partitions answer KAFKA_STORAGE_ERROR).", labels,
+             dir.online ? 0.0 : 1.0);
+    sink.add("sluice_log_dir_full", MetricType::gauge,
+             "1 if the log dir is full (appends refused until space is freed; reads go on).", labels,
+             dir.online && dir.full ? 1.0 : 0.0);
+  }
+}
+
 void collect_group(broker::Broker& broker, const std::string& group_id, CollectorSink& sink) {
   protocol::OffsetFetchRequest request;
   request.group_id = group_id;
@@ -114,7 +128,10 @@ void collect_process(CollectorSink& sink) {
 }  // namespace
 
 metrics::CollectorHandle add_partition_collector(metrics::Registry& registry, broker::Broker& broker) {
-  return registry.add_collector([&broker](CollectorSink& sink) { collect_partitions(broker, sink); });
+  return registry.add_collector([&broker](CollectorSink& sink) {
+    collect_partitions(broker, sink);
+    collect_log_dirs(broker, sink);
+  });
 }
 
 metrics::CollectorHandle add_group_collector(metrics::Registry& registry, broker::Broker& broker) {

@@ -82,6 +82,31 @@ json members_json(const protocol::DescribeGroupsResponse::DescribedGroup& group)
 
 }  // namespace
 
+JsonAnswer health_json(broker::Broker& broker) {
+  JsonAnswer answer;
+  std::string status = "ready", reason;
+  nlohmann::ordered_json dirs = nlohmann::ordered_json::array();
+  for (const storage::LogDirStatus& dir : broker.log_manager().dir_status()) {
+    nlohmann::ordered_json entry{{"path", dir.path}, {"state", !dir.online ? "offline" : dir.full ? "full" : "online"}};
+    if (!dir.error.empty()) entry["error"] = dir.error;
+    dirs.push_back(std::move(entry));
+    if (!dir.online) {
+      answer.http_status = 503;
+      status = "log_dir_offline";
+      reason = "log dir " + dir.path + " is offline: " + dir.error;
+    } else if (dir.full && status == "ready") {
+      status = "degraded";
+      reason = "log dir " + dir.path + " is full, appends are refused: " + dir.error;
+    }
+  }
+  answer.body = {{"status", status}};
+  if (!reason.empty()) answer.body["reason"] = reason;
+  answer.body["node_id"] = broker.config().node_id;
+  answer.body["cluster_id"] = broker.metadata_image()->cluster_id;
+  answer.body["log_dirs"] = std::move(dirs);
+  return answer;
+}
+
 JsonAnswer error_json(int http_status, const std::string& error, const std::string& message) {
   return {http_status, {{"error", error}, {"message", message}}};
 }

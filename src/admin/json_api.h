@@ -42,6 +42,13 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& topic);
 JsonAnswer groups_json(broker::Broker& broker);
 JsonAnswer group_json(broker::Broker& broker, const std::string& group_id);
 
+// /v1/health once the broker serves: 200 {"status": "ready", "node_id",
+// "cluster_id", "log_dirs": [{"path", "state": "online"|"full"|"offline",
+// "error"?}]}; "degraded" with a "reason" while a log dir is full (reads go
+// on, appends are refused); 503 "log_dir_offline" with the "reason" while a
+// log dir is lost (its partitions answer KAFKA_STORAGE_ERROR).
+JsonAnswer health_json(broker::Broker& broker);
+
 JsonAnswer error_json(int http_status, const std::string& error, const std::string& message);
 
 }  // namespace sluice::admin

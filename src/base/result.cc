@@ -15,6 +15,7 @@ const char* errc_name(Errc code) {
     case Errc::unsupported_compression: return "unsupported_compression";
     case Errc::compression_error: return "compression_error";
     case Errc::io_error: return "io_error";
+    case Errc::no_space: return "no_space";
     case Errc::offset_out_of_range: return "offset_out_of_range";
     case Errc::record_too_large: return "record_too_large";
     case Errc::too_many_open_files: return "too_many_open_files";

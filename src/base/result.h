@@ -24,6 +24,10 @@ enum class Errc {
   unsupported_compression,
   compression_error,     // a codec failed to compress or decompress
   io_error,
+  // The file system is full (ENOSPC, EDQUOT) on a write: nothing durable was
+  // lost, and the same write may succeed once space is freed. Not a lost
+  // disk: storage refuses appends but keeps the dir online (managed_log.h).
+  no_space,
   offset_out_of_range,   // an offset outside a log's [log start, log end] (storage)
   record_too_large,      // a batch larger than the topic's max.message.bytes (storage)
   // EMFILE/ENFILE: the process (or system) is out of file descriptors. Not a

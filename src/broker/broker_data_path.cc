@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdlib>
 
 #include "broker/broker.h"
 #include "cluster/topic_config.h"
@@ -59,6 +60,14 @@ Status Broker::open_data_path() {
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
   options.flush_threads = static_cast<size_t>(config_.get_int("sluice.log.flush.threads"));
   options.cleaner = cluster::log_cleaner_config(config_.values);
+  // Kafka's LogManager halts the same way: with no log dir left the broker
+  // could only answer KAFKA_STORAGE_ERROR, and a restart (after the operator
+  // fixes the disks) recovers the logs.
+  options.on_all_dirs_offline = [](const std::string& reason) {
+    spdlog::critical("Shutdown broker because {}", reason);
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  };
   auto log_manager = storage::LogManager::open(*file_system_, std::move(options));
   if (!log_manager) return log_manager.status();
   log_manager_ = std::move(*log_manager);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "cluster/ids.h"
@@ -224,6 +225,7 @@ Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   auto appended = log_->append(records, metadata_log_epoch);
   if (!appended) {
     spdlog::error("metadata: append to {} failed: {}", log_->dir(), appended.status().to_string());
+    if (log_->failed()) halt("metadata: " + log_->failure());
     return appended.status();
   }
   SLUICE_ASSERT(*appended == first_offset, "metadata log offsets moved under the controller");
@@ -231,6 +233,16 @@ Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   image_.store(published);
   for (MetadataListener* listener : listeners_) listener->on_metadata_update(old_image, published);
   return Status::ok();
+}
+
+// Kafka halts on a metadata-log write it cannot vouch for (its fault
+// handler terminates the process): serving on would publish images the log
+// on disk may contradict.
+void Controller::halt(const std::string& message) {
+  spdlog::critical("{}; halting", message);
+  if (options_.on_fatal) return options_.on_fatal(message);
+  spdlog::default_logger()->flush();
+  std::_Exit(1);
 }
 
 ApiError Controller::commit_or_error(std::vector<std::vector<uint8_t>> records) {

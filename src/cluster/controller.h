@@ -74,6 +74,11 @@ struct ControllerOptions {
   // controller.
   const Config* broker_config = nullptr;
   const Clock* clock = &system_clock();
+  // Called when a metadata-log write failed and could not be undone (the
+  // log and the image may disagree until a restart replays the log). Kafka
+  // halts the process then; unset, the controller logs and _Exit(1)s.
+  // Tests record it; afterwards every commit fails.
+  std::function<void(const std::string& message)> on_fatal;
 };
 
 struct NewTopic {
@@ -198,6 +203,7 @@ class Controller {
   // Applies `records` (framed) to a copy of the image, appends them, fsyncs,
   // publishes. Caller holds mutex_.
   Status commit(std::vector<std::vector<uint8_t>> records);
+  void halt(const std::string& message);
   ApiError commit_or_error(std::vector<std::vector<uint8_t>> records);
   // `collisions`: the topics of `image` by collision_key().
   ApiError check_new_topic(const MetadataImage& image,

@@ -8,6 +8,11 @@ namespace sluice::cluster {
 namespace {
 
 constexpr uint64_t replay_read_bytes = 1 << 20;
+// Disk space the log keeps allocated past its end (fallocate KEEP_SIZE),
+// so admin changes still commit when the data partitions have filled the
+// disk it shares (metadata.log.dir defaults to the first log dir): deleting
+// a topic is how an operator frees space then. A few thousand records.
+constexpr uint64_t reserved_headroom_bytes = 1 << 20;
 
 storage::LogConfig metadata_log_config() {
   storage::LogConfig config;
@@ -38,7 +43,16 @@ Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
   if (!log) return log.status();
   std::unique_ptr<MetadataLog> out(new MetadataLog(std::move(log.value())));
   out->clock_ = clock;
+  out->reserve_headroom();
   return out;
+}
+
+// Best effort (a file system without fallocate, or already full, keeps
+// none); renewed after each append, so the headroom follows the end. A
+// rolled segment keeps its unused reservation (at most this, per 64 MiB).
+void MetadataLog::reserve_headroom() {
+  const storage::SegmentSnapshot active = log_->segment_snapshots().back();
+  active.log_file->reserve(active.size_bytes + reserved_headroom_bytes);
 }
 
 Status MetadataLog::replay(const std::function<Status(int64_t, Bytes)>& f) {
@@ -88,10 +102,29 @@ Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& val
   for (const auto& value : values) builder.append(now_ms, std::nullopt, Bytes(value));
   auto batch = builder.build();
   if (!batch) return batch.status();
+  if (failed()) return Status(Errc::io_error, failed_);
+  const int64_t end_before = log_->log_end_offset();
   auto appended = log_->append_as_leader(*batch, epoch);
-  if (!appended) return appended.status();
-  if (Status s = log_->flush(); !s) return s;
-  return appended->first_offset;
+  Status status = appended ? log_->flush() : appended.status();
+  if (status) {
+    reserve_headroom();
+    return appended->first_offset;
+  }
+  if (Status undone = undo_to(end_before); !undone)
+    failed_ = log_->dir() + ": a failed metadata append (" + status.to_string() +
+              ") could not be undone: " + undone.to_string();
+  return status;
+}
+
+// A failed write left nothing (storage::Log appends are all or nothing); a
+// failed fsync leaves the batch written but not known durable: cut it and
+// make the cut durable before those offsets are written again, or a crash
+// could bring back a batch the controller reported as failed.
+Status MetadataLog::undo_to(int64_t end_offset) {
+  if (log_->broken()) return Status(Errc::io_error, "the log holds a write it could not cut");
+  if (log_->log_end_offset() == end_offset) return Status::ok();
+  if (Status s = log_->truncate_to(end_offset); !s) return s;
+  return log_->flush();
 }
 
 }  // namespace sluice::cluster

@@ -27,6 +27,12 @@ ErrorCode error_code_for(const Status& status) {
     case Errc::io_error:
     case Errc::too_many_open_files:  // retriable: the client tries again
       return ErrorCode::KAFKA_STORAGE_ERROR;
+    // A full disk: Kafka's own answer (its IOException becomes
+    // KafkaStorageException), which clients retry after a metadata refresh
+    // (Java: a RetriableException; librdkafka: refresh and retry), so
+    // producers resume by themselves once space is freed.
+    case Errc::no_space:
+      return ErrorCode::KAFKA_STORAGE_ERROR;
     default:
       return ErrorCode::UNKNOWN_SERVER_ERROR;
   }
@@ -156,6 +162,7 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
       if (result.error == ErrorCode::INVALID_RECORD) result.record_error_index = 0;
       return result;
     }
+    log_->note_append_succeeded();
     result.base_offset = appended->first_offset;
     result.next_offset = appended->last_offset + 1;
     result.log_start_offset = log.log_start_offset();
@@ -252,6 +259,9 @@ Partition::Deleted Partition::delete_records_before(int64_t offset) {
     deleted.error = error_code_for(status);
     return deleted;
   }
+  // On a full disk the freed segments are removed now, not after
+  // file.delete.delay.ms: that is what DeleteRecords is for then.
+  if (log_->dir_full()) (void)log_->check(log.remove_deleted_files_now());
   deleted.low_watermark = log.log_start_offset();
   return deleted;
 }

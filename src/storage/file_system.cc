@@ -36,7 +36,11 @@ Status write_file_atomically(FileSystem& fs, const std::string& path, Bytes cont
   std::string tmp_path = path + ".tmp";
   auto file = fs.open(tmp_path, OpenMode::create_truncate);
   if (!file) return file.status();
-  if (Status s = (*file)->append(contents); !s) return s;
+  if (Status s = (*file)->append(contents); !s) {
+    // A full disk: give back what the partial write took (best effort).
+    (void)fs.remove(tmp_path);
+    return s;
+  }
   if (Status s = (*file)->sync(); !s) return s;
   if (Status s = fs.rename(tmp_path, path); !s) return s;
   return fs.sync_dir(parent_path(path));

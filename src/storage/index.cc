@@ -10,6 +10,15 @@ Status corrupt(const std::string& path, const std::string& why) {
   return Status(Errc::invalid_value, "corrupt index " + path + ": " + why);
 }
 
+// A failed append (a full disk) may have written part of the entries: cut
+// the file back to the entries written before, so it stays whole entries
+// and the next write lands right after them. The entries stay buffered.
+Status cut_torn_write(File& file, uint64_t written_bytes, const Status& error) {
+  if (Status cut = file.truncate(written_bytes); !cut)
+    return Status(Errc::io_error, error.message() + "; cutting the torn index write failed: " + cut.message());
+  return error;
+}
+
 bool fits_relative(int64_t offset, int64_t base_offset) {
   int64_t relative = offset - base_offset;
   return relative >= 0 && relative <= std::numeric_limits<int32_t>::max();
@@ -61,7 +70,7 @@ Status SparseIndex<Format>::write_buffered() {
   if (written_count_ == entries_.size()) return Status::ok();
   WireWriter writer;
   for (size_t i = written_count_; i < entries_.size(); ++i) Format::encode(writer, entries_[i], base_offset_);
-  if (Status s = file_->append(writer.to_vector()); !s) return s;
+  if (Status s = file_->append(writer.to_vector()); !s) return cut_torn_write(*file_, written_count_ * entry_bytes, s);
   written_count_ = entries_.size();
   return Status::ok();
 }

@@ -23,9 +23,14 @@ Status LeaderEpochCache::assign(int32_t epoch, int64_t start_offset) {
     const EpochEntry& latest = entries_.back();
     if (latest.epoch == epoch && latest.start_offset <= start_offset) return Status::ok();
   }
+  std::vector<EpochEntry> before = entries_;
   std::erase_if(entries_, [&](const EpochEntry& e) { return e.epoch >= epoch || e.start_offset >= start_offset; });
   entries_.push_back({epoch, start_offset});
-  return persist();
+  Status persisted = persist();
+  // The append it was for fails with it (a full disk): keep memory as the
+  // file still is, so the next attempt assigns (and writes) it again.
+  if (!persisted) entries_ = std::move(before);
+  return persisted;
 }
 
 EpochEndOffset LeaderEpochCache::end_offset_for(int32_t requested_epoch, int64_t log_end_offset) const {

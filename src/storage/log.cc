@@ -229,7 +229,9 @@ Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t l
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
   if (Status s = epoch_cache_->assign(leader_epoch, headers->front().base_offset); !s) return s;
-  return write(records, *headers);
+  auto written = write(records, *headers);
+  if (!written && !broken()) forget_epochs_past_end();
+  return written;
 }
 
 Result<AppendResult> Log::append_as_follower(Bytes records) {
@@ -240,12 +242,26 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
     if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
       if (Status s = epoch_cache_->assign(header.partition_leader_epoch, header.base_offset); !s) return s;
   }
-  return write(records, *headers);
+  auto written = write(records, *headers);
+  if (!written && !broken()) forget_epochs_past_end();
+  return written;
+}
+
+// A failed write left nothing at the log end (Segment::append is all or
+// nothing), so an epoch assigned for it starts at no batch: drop it. If the
+// checkpoint cannot be rewritten now, open() trims it the same way.
+void Log::forget_epochs_past_end() {
+  if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s)
+    warn("dropping the epoch of a failed append from " + options_.dir + ": " + s.to_string());
 }
 
 Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHeader>& headers) {
+  if (broken()) return Status(Errc::io_error, broken_);
   if (Status s = maybe_roll(records.size(), headers.front().base_offset, headers.back().last_offset()); !s) return s;
-  if (Status s = active().append(records, headers); !s) return s;
+  if (Status s = active().append(records, headers); !s) {
+    if (active().torn()) broken_ = options_.dir + " holds a torn write it could not cut: " + s.message();
+    return s;
+  }
   AppendResult result;
   result.first_offset = headers.front().base_offset;
   result.last_offset = headers.back().last_offset();
@@ -258,18 +274,29 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
   Segment& current = active();
   if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms())) return Status::ok();
   if (current.empty()) {
-    // An empty active segment cannot hold these offsets: replace it (the
-    // new one first, as in replace_segments_with_new).
+    // An empty active segment cannot hold these offsets: replace it. The
+    // new one first when its base is free, so a failure (a full disk, no
+    // descriptor) leaves the log with one.
     int64_t base = current.base_offset();
     if (base == first_offset) {
       if (Status s = delete_segment(base); !s) return s;
-      return roll(first_offset);
+      return roll_into_empty_log(first_offset);
     }
     if (Status s = roll(first_offset); !s) return s;
     return delete_segment(base);
   }
   if (Status s = current.on_become_inactive(); !s) return s;
   return roll(std::max(first_offset, current.next_offset()));
+}
+
+// Every segment is gone: a log that cannot get a new one is broken (no
+// append may follow) until the next open recreates it.
+Status Log::roll_into_empty_log(int64_t new_base_offset) {
+  if (Status s = roll(new_base_offset); !s) {
+    broken_ = options_.dir + " was left without a segment: " + s.message();
+    return Status(Errc::io_error, broken_);
+  }
+  return Status::ok();
 }
 
 Status Log::roll(int64_t new_base_offset) {
@@ -434,9 +461,18 @@ Status Log::set_log_start_offset(int64_t offset) {
                                                  std::to_string(log_end_offset()));
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
-  if (Status s = epoch_cache_->truncate_from_start(offset); !s) return s;
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
+  return trim_epochs_before_start();
+}
+
+// The epoch checkpoint needs no trimming to stay correct (open() trims
+// epochs below the log start), so a full disk that cannot rewrite it does
+// not fail DeleteRecords or retention, which are how space comes back.
+Status Log::trim_epochs_before_start() {
+  Status trimmed = epoch_cache_->truncate_from_start(log_start_offset_);
+  if (trimmed.code() != Errc::no_space) return trimmed;
+  warn("trimming the leader epoch checkpoint of " + options_.dir + " later: " + trimmed.to_string());
   return Status::ok();
 }
 
@@ -467,7 +503,7 @@ Status Log::replace_segments_with_new(int64_t new_base_offset) {
   }
   while (!segments_.empty())
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
-  if (!fresh) return roll(new_base_offset);
+  if (!fresh) return roll_into_empty_log(new_base_offset);
   fresh->release_synced_index_files();
   segments_[new_base_offset] = std::move(fresh);
   dir_entries_unsynced_ = true;
@@ -499,8 +535,11 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
       plan.files.push_back(segment->log_file());
       continue;
     }
-    // Buffered index entries go to the files before they are synced.
-    if (Status s = segment->write_index_entries(); !s && plan.write_error.is_ok()) plan.write_error = s;
+    // Buffered index entries go to the files before they are synced. On a
+    // full disk they stay buffered: the file is then a shorter prefix, still
+    // a valid (sparser) index, and the .log's data must still be synced.
+    if (Status s = segment->write_index_entries(); !s && s.code() != Errc::no_space && plan.write_error.is_ok())
+      plan.write_error = s;
     for (auto& file : segment->files()) plan.files.push_back(file);
   }
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
@@ -603,7 +642,7 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   }
   if (result.deleted_segments > 0) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
-    if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
+    if (Status s = trim_epochs_before_start(); !s) return s;
   }
   if (Status s = purge_deleted_files(false); !s) return s;
   return result;

@@ -176,6 +176,9 @@ class Log {
   // Removes the *.deleted files whose file.delete.delay.ms has passed (the
   // log manager runs it more often than retention).
   Status remove_expired_deleted_files() { return purge_deleted_files(false); }
+  // Removes every *.deleted file now, due or not: a full disk wants its
+  // space back (readers keep their open handles, so nothing breaks).
+  Status remove_deleted_files_now() { return purge_deleted_files(true); }
 
   // Log compaction (cleaner.h); under the partition lock like the rest.
   // Every segment, oldest first; the last one is the active segment.
@@ -194,6 +197,12 @@ class Log {
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();
+
+  // A failure left the files and this object apart (a torn write that could
+  // not be cut, a truncation left without a segment): appends fail with
+  // Errc::io_error (the dir goes offline); only a reopen (recovery) repairs
+  // it. Every other failed call leaves the log as it was.
+  bool broken() const { return !broken_.empty(); }
 
   int64_t log_start_offset() const { return log_start_offset_; }
   int64_t log_end_offset() const { return active().next_offset(); }
@@ -217,8 +226,11 @@ class Log {
   Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records, int32_t epoch);
   Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);
   Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
+  void forget_epochs_past_end();
+  Status trim_epochs_before_start();
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
   Status roll(int64_t new_base_offset);
+  Status roll_into_empty_log(int64_t new_base_offset);
   Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
   Status purge_deleted_files(bool force);
@@ -238,6 +250,7 @@ class Log {
   int64_t recovery_point_ = 0;
   uint64_t truncation_generation_ = 0;
   bool dir_entries_unsynced_ = false;
+  std::string broken_;  // why broken(); empty while consistent
   int64_t last_flush_ms_ = 0;
   struct PendingDelete {
     std::string path;

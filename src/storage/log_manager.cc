@@ -76,6 +76,9 @@ Status LogManager::open_dirs() {
     added.directory = std::move(*directory);
     if (Status adopted = adopt_logs(added); !adopted) return adopted;
   }
+  // From here a dir failing is a runtime loss (on_all_dirs_offline); before,
+  // open() reports it.
+  dirs_opened_ = true;
   return Status::ok();
 }
 
@@ -109,21 +112,45 @@ Status LogManager::adopt_logs(Dir& dir) {
     return Status::ok();
   }
   for (const auto& name : *names)
-    if (name.ends_with(delete_dir_suffix)) schedule_dir_removal(join_path(dir.health->path(), name));
+    if (name.ends_with(delete_dir_suffix))
+      schedule_dir_removal(join_path(dir.health->path(), name), options_.segment_delete_delay_ms);
   return Status::ok();
 }
 
 void LogManager::on_dir_failure(const std::string& path, const Status& error) {
+  if (error.is_ok() || error.code() == Errc::no_space) return on_dir_space_change(path, error);
   std::string partitions;
   size_t count = 0;
+  bool all_offline = true;
   {
     std::lock_guard lock(mutex_);
     errors_[path] = error.to_string();
     for (const auto& [tp, log] : logs_)
       if (log->log_dir() == path) partitions += (count++ ? ", " : "") + tp.dir_name();
+    for (const auto& dir : dirs_) all_offline = all_offline && dir->health->offline();
   }
   options_.logger("log dir " + path + " is offline: " + error.to_string() + "; its " + std::to_string(count) +
                   " partition(s) [" + partitions + "] answer KAFKA_STORAGE_ERROR until the broker restarts");
+  // Kafka halts then: a broker with no log dir can only answer errors.
+  if (all_offline && dirs_opened_ && options_.on_all_dirs_offline) {
+    std::string all;
+    for (const auto& dir : options_.log_dirs) all += (all.empty() ? "" : ", ") + dir;
+    options_.on_all_dirs_offline("all log dirs in " + all + " have failed");
+  }
+}
+
+// A full dir stays online (reads go on); appends fail with no_space until
+// one succeeds again.
+void LogManager::on_dir_space_change(const std::string& path, const Status& error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error.is_ok()) full_errors_.erase(path);
+    else full_errors_[path] = error.to_string();
+  }
+  if (error.is_ok()) return options_.logger("log dir " + path + " has space again: appends resume");
+  options_.logger("log dir " + path + " is full: " + error.to_string() +
+                  "; appends to its partitions are refused (KAFKA_STORAGE_ERROR) until space is freed (delete "
+                  "topics or records, or grow the disk); reads go on");
 }
 
 // The cleaner reaches the log only through its ManagedLog: under its lock
@@ -171,8 +198,13 @@ std::vector<LogDirStatus> LogManager::dir_status() const {
   std::lock_guard lock(mutex_);
   std::vector<LogDirStatus> statuses;
   for (const auto& dir : dirs_) {
-    LogDirStatus status{dir->health->path(), !dir->health->offline(), "", 0};
+    LogDirStatus status;
+    status.path = dir->health->path();
+    status.online = !dir->health->offline();
+    status.full = dir->health->full();
     if (auto error = errors_.find(status.path); error != errors_.end()) status.error = error->second;
+    else if (auto full = full_errors_.find(status.path); status.full && full != full_errors_.end())
+      status.error = full->second;
     for (const auto& [tp, log] : logs_) status.partition_count += log->log_dir() == status.path;
     statuses.push_back(std::move(status));
   }
@@ -209,7 +241,7 @@ Result<std::shared_ptr<ManagedLog>> LogManager::create_log(const TopicPartition&
     if (!dir->health->offline()) log = dir->directory->create_log(tp, topic_id);
   }
   if (!log) {
-    if (log.status().code() == Errc::io_error) dir->health->fail(log.status());
+    if (ManagedLog::is_storage_failure(log.status().code())) dir->health->fail(log.status());
     return log.status();
   }
   auto managed = std::make_shared<ManagedLog>(**log, fs_, dir->health);
@@ -257,7 +289,9 @@ Status LogManager::delete_log(const TopicPartition& tp) {
     if (!out_of_descriptors(renamed)) dir->health->fail(renamed);
     return renamed;
   }
-  schedule_dir_removal(to);
+  // A full dir gets its space back now rather than after the delay: readers
+  // keep their open handles either way.
+  schedule_dir_removal(to, dir->health->full() ? 0 : options_.segment_delete_delay_ms);
   return Status::ok();
 }
 
@@ -285,12 +319,13 @@ Status LogManager::truncate_fully(ManagedLog& managed, int64_t new_start_offset)
   return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(), new_start_offset));
 }
 
-void LogManager::schedule_dir_removal(const std::string& path) {
-  scheduler_.schedule_once("remove " + path, std::chrono::milliseconds(options_.segment_delete_delay_ms), [this, path] {
+void LogManager::schedule_dir_removal(const std::string& path, int64_t delay_ms) {
+  scheduler_.schedule_once("remove " + path, std::chrono::milliseconds(delay_ms), [this, path] {
     Status removed = remove_tree(path);
     if (removed) return;
     options_.logger("removing the deleted partition dir " + path + ": " + removed.to_string());
-    if (Dir* dir = dir_named(parent_path(path)); dir && removed.code() == Errc::io_error) dir->health->fail(removed);
+    if (Dir* dir = dir_named(parent_path(path)); dir && ManagedLog::is_storage_failure(removed.code()))
+      dir->health->fail(removed);
   });
 }
 
@@ -309,7 +344,7 @@ void LogManager::for_each_online_log(const std::function<Status(ManagedLog&)>& j
     std::lock_guard lock(managed->mutex());
     if (!managed->usable()) continue;
     Status status = managed->check(job(*managed));
-    if (!status && status.code() != Errc::io_error)
+    if (!status && !ManagedLog::is_storage_failure(status.code()))
       options_.logger(managed->topic_partition().dir_name() + ": " + status.to_string());
   }
 }
@@ -424,7 +459,7 @@ Status LogManager::close() {
     std::lock_guard lock(dir->mutex);
     Status closed = dir->directory->close();
     if (closed) continue;
-    if (closed.code() == Errc::io_error) dir->health->fail(closed);
+    if (ManagedLog::is_storage_failure(closed.code())) dir->health->fail(closed);
     if (first) first = closed;
   }
   return first;

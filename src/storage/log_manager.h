@@ -21,13 +21,17 @@
 // the dir and the error. Its partitions report offline() (the broker answers
 // KAFKA_STORAGE_ERROR); the other dirs keep working. open() fails only when
 // no dir is usable, or with Errc::too_many_open_files when the process runs
-// out of descriptors while opening the logs.
+// out of descriptors while opening the logs; if every dir goes offline
+// later, on_all_dirs_offline is called (the broker halts, as Kafka does).
 //
 // Running out of file descriptors (Errc::too_many_open_files, EMFILE or
 // ENFILE) is not a failing disk and never takes a dir offline: the call
 // that met it fails (a produce answers the retriable KAFKA_STORAGE_ERROR, a
 // new partition is not created until the next metadata change), and a
-// checkpoint is retried at its next interval.
+// checkpoint is retried at its next interval. A full disk (Errc::no_space)
+// is not a failure of the dir either: it stays online and is marked full
+// (appends fail, reads go on) until an append succeeds again; a partition
+// deleted from a full dir is removed at once instead of after the delay.
 //
 // Threads: every public method may be called from any thread. Lock order:
 // a partition's ManagedLog::mutex() before any LogManager-internal lock;
@@ -78,6 +82,9 @@ struct LogManagerOptions {
   // log.cleaner.*: enable, threads, backoff.ms, dedupe.buffer.size,
   // io.buffer.size, io.buffer.load.factor (Kafka's defaults).
   CleanerConfig cleaner;
+  // Called (once, on the thread whose I/O failed) when every log dir has
+  // gone offline after open(); the broker halts. Unset: nothing happens.
+  std::function<void(const std::string& reason)> on_all_dirs_offline;
   // false: no thread runs; tests drive scheduler().run_due(),
   // flusher().run_round() and cleaner().clean_once() themselves.
   bool background_threads = true;
@@ -86,7 +93,8 @@ struct LogManagerOptions {
 struct LogDirStatus {
   std::string path;
   bool online = true;
-  std::string error;  // why it went offline
+  bool full = false;  // appends fail for want of space (online dirs only)
+  std::string error;  // why it went offline, or the last no_space while full
   size_t partition_count = 0;
 };
 
@@ -161,9 +169,10 @@ class LogManager {
   Status adopt_logs(Dir& dir);
   void on_checkpoint_failure(Dir& dir, const char* file_name, const Status& error);
   void on_dir_failure(const std::string& path, const Status& error);
+  void on_dir_space_change(const std::string& path, const Status& error);
   void register_with_cleaner(const std::shared_ptr<ManagedLog>& managed);
   void schedule_jobs();
-  void schedule_dir_removal(const std::string& path);
+  void schedule_dir_removal(const std::string& path, int64_t delay_ms);
   Status remove_tree(const std::string& path);
   Dir* dir_for_new_log();
   Dir* dir_named(const std::string& path);
@@ -177,11 +186,13 @@ class LogManager {
   mutable std::mutex mutex_;  // guards logs_ and errors_
   std::map<TopicPartition, std::shared_ptr<ManagedLog>> logs_;
   std::map<std::string, std::string> errors_;  // offline dir -> why
+  std::map<std::string, std::string> full_errors_;  // full dir -> the last no_space
   std::mutex create_delete_mutex_;             // one create_log/delete_log at a time
   Scheduler scheduler_;
   Flusher flusher_;
   LogCleaner cleaner_;
   bool closed_ = false;
+  std::atomic<bool> dirs_opened_{false};  // open_dirs() finished
 };
 
 }  // namespace sluice::storage

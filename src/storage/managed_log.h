@@ -11,6 +11,10 @@
 //     naming the dir and the error); from then on offline() is true for
 //     every partition of that dir, and the broker answers
 //     KAFKA_STORAGE_ERROR for them. Nothing crashes.
+//   - An Errc::no_space (a full disk) does not: the failed call left the
+//     log as it was (Log's contract), so the dir stays online, reads go on,
+//     and the dir is marked full() (one log line) until an append to one of
+//     its partitions succeeds again (note_append_succeeded()).
 
 #include <atomic>
 #include <functional>
@@ -24,21 +28,37 @@ namespace sluice::storage {
 // The health of one log dir, shared by its partitions.
 class LogDirHealth {
  public:
+  // Called on each change: `error` is the failure that took the dir offline
+  // (any code but no_space), the no_space that made it full, or ok when a
+  // full dir took an append again.
   using OnFailure = std::function<void(const std::string& path, const Status& error)>;
   LogDirHealth(std::string path, OnFailure on_failure) : path_(std::move(path)), on_failure_(std::move(on_failure)) {}
 
   const std::string& path() const { return path_; }
   bool offline() const { return offline_.load(std::memory_order_acquire); }
-  // Marks the dir offline; the first call reports it, later ones do nothing.
+  bool full() const { return full_.load(std::memory_order_acquire); }
+  // Marks the dir offline (the first call reports it, later ones do
+  // nothing), or only full() for Errc::no_space: a full disk is not a lost
+  // one.
   void fail(const Status& error) {
+    if (error.code() == Errc::no_space) {
+      if (!full_.exchange(true, std::memory_order_acq_rel) && on_failure_) on_failure_(path_, error);
+      return;
+    }
     if (offline_.exchange(true, std::memory_order_acq_rel)) return;
     if (on_failure_) on_failure_(path_, error);
+  }
+  // An append succeeded: the dir has space again (one load when it was not full).
+  void note_space() {
+    if (full_.load(std::memory_order_relaxed) && full_.exchange(false, std::memory_order_acq_rel) && on_failure_)
+      on_failure_(path_, Status::ok());
   }
 
  private:
   std::string path_;
   OnFailure on_failure_;
   std::atomic<bool> offline_{false};
+  std::atomic<bool> full_{false};
 };
 
 class ManagedLog {
@@ -58,14 +78,19 @@ class ManagedLog {
   bool deleted() const { return deleted_; }
 
   Status check(Status status) {
-    if (status.code() == Errc::io_error) dir_->fail(status);
+    if (is_storage_failure(status.code())) dir_->fail(status);
     return status;
   }
   template <class T>
   Result<T> check(Result<T> result) {
-    if (!result && result.status().code() == Errc::io_error) dir_->fail(result.status());
+    if (!result && is_storage_failure(result.status().code())) dir_->fail(result.status());
     return result;
   }
+  // With mutex() held, after an append succeeded: clears full().
+  void note_append_succeeded() { dir_->note_space(); }
+  // The dir is full (appends fail with Errc::no_space until space is freed).
+  bool dir_full() const { return dir_->full(); }
+  static bool is_storage_failure(Errc code) { return code == Errc::io_error || code == Errc::no_space; }
 
   const TopicPartition& topic_partition() const { return topic_partition_; }
   const std::string& log_dir() const { return dir_->path(); }

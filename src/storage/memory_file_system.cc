@@ -12,6 +12,9 @@ Status not_found(const std::string& what, const std::string& path) {
 Status injected(const std::string& what, const std::string& path) {
   return Status(Errc::io_error, what + " " + path + ": Input/output error (injected)");
 }
+Status no_space(const std::string& what, const std::string& path) {
+  return Status(Errc::no_space, what + " " + path + ": No space left on device (capacity reached)");
+}
 
 class MemoryFile final : public File {
  public:
@@ -31,24 +34,28 @@ class MemoryFile final : public File {
   Status append(Bytes data) override {
     std::lock_guard lock(fs_.mutex());
     if (Status s = check_write("append"); !s) return s;
-    inode_->data.insert(inode_->data.end(), data.begin(), data.end());
-    return Status::ok();
+    return write_locked("append", inode_->data.size(), data);
   }
 
   Status pwrite(uint64_t position, Bytes data) override {
     std::lock_guard lock(fs_.mutex());
     if (Status s = check_write("pwrite"); !s) return s;
-    auto& bytes = inode_->data;
-    if (bytes.size() < position + data.size()) bytes.resize(position + data.size());
-    std::copy(data.begin(), data.end(), bytes.begin() + static_cast<ptrdiff_t>(position));
-    return Status::ok();
+    return write_locked("pwrite", position, data);
   }
 
   Status truncate(uint64_t size_bytes) override {
     std::lock_guard lock(fs_.mutex());
     if (Status s = check_write("ftruncate"); !s) return s;
     inode_->data.resize(size_bytes);
+    inode_->reserved_bytes = 0;
     return Status::ok();
+  }
+
+  // As fallocate(KEEP_SIZE): best effort, all or nothing.
+  void reserve(uint64_t bytes) override {
+    std::lock_guard lock(fs_.mutex());
+    const uint64_t held = std::max<uint64_t>(inode_->data.size(), inode_->reserved_bytes);
+    if (bytes > held && bytes - held <= fs_.free_bytes_locked()) inode_->reserved_bytes = bytes;
   }
 
   Status sync() override {
@@ -66,6 +73,25 @@ class MemoryFile final : public File {
   const std::string& path() const override { return path_; }
 
  private:
+  // A full file system takes the part that fits, then fails (a short write
+  // followed by ENOSPC).
+  Status write_locked(const char* what, uint64_t position, Bytes data) {
+    auto& bytes = inode_->data;
+    const uint64_t end = position + data.size();
+    const uint64_t held = std::max<uint64_t>(bytes.size(), inode_->reserved_bytes);
+    const uint64_t growth = end > held ? end - held : 0;
+    const uint64_t free_bytes = fs_.free_bytes_locked();
+    Bytes fitting = data;
+    if (growth > free_bytes) {
+      const uint64_t room = held + free_bytes > position ? held + free_bytes - position : 0;
+      fitting = data.first(static_cast<size_t>(std::min<uint64_t>(room, data.size())));
+    }
+    if (bytes.size() < position + fitting.size()) bytes.resize(position + fitting.size());
+    std::copy(fitting.begin(), fitting.end(), bytes.begin() + static_cast<ptrdiff_t>(position));
+    if (fitting.size() < data.size()) return no_space(what, path_);
+    return Status::ok();
+  }
+
   Status check_write(const char* what) {
     if (!writable_) return Status(Errc::io_error, std::string(what) + " " + path_ + ": Bad file descriptor");
     if (fs_.writes_failing()) return injected(what, path_);
@@ -105,6 +131,7 @@ Result<FileHandle> MemoryFileSystem::open(const std::string& raw_path, OpenMode 
   } else if (mode == OpenMode::create_truncate) {
     if (fail_writes_) return injected("open", path);
     it->second->data.clear();
+    it->second->reserved_bytes = 0;
   }
   bool writable = mode != OpenMode::read_only;
   return FileHandle(std::make_shared<MemoryFile>(*this, it->second, path, writable));
@@ -259,6 +286,20 @@ void MemoryFileSystem::simulate_crash(CrashMode mode) {
   pending_dir_renames_.clear();
   dirs_ = dirs;
   durable_dirs_ = std::move(dirs);
+}
+
+void MemoryFileSystem::set_capacity_bytes(uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  capacity_bytes_ = bytes;
+}
+
+uint64_t MemoryFileSystem::free_bytes_locked() const {
+  if (capacity_bytes_ == UINT64_MAX) return UINT64_MAX;
+  std::set<const Inode*> counted;
+  uint64_t used = 0;
+  for (const auto& [name, inode] : files_)
+    if (counted.insert(inode.get()).second) used += std::max<uint64_t>(inode->data.size(), inode->reserved_bytes);
+  return used >= capacity_bytes_ ? 0 : capacity_bytes_ - used;
 }
 
 void MemoryFileSystem::fail_writes(bool on) {

@@ -9,7 +9,11 @@
 //     (a new file not yet dir-synced vanishes; a rename not yet dir-synced is
 //     undone). A directory can be renamed (with all it holds) like a file.
 // Fault injection: fail_writes(true) makes every mutating call fail with
-// Errc::io_error, as a full or failing disk would.
+// Errc::io_error, as a failing disk would; set_capacity_bytes(n) makes the
+// file system full at n bytes of file data: a write that does not fit writes
+// what fits and fails with Errc::no_space, as a full disk does (ENOSPC
+// after a short write); File::reserve holds space as fallocate(KEEP_SIZE)
+// does (writes into it need no more; a truncate gives it back).
 //
 // Thread-safe: one mutex guards the whole file system.
 
@@ -29,6 +33,7 @@ class MemoryFileSystem final : public FileSystem {
   struct Inode {
     std::vector<uint8_t> data;
     std::vector<uint8_t> synced_data;
+    uint64_t reserved_bytes = 0;  // File::reserve: space held past the data (until a truncate)
   };
 
   explicit MemoryFileSystem(uint64_t seed = 1) : random_(seed) {}
@@ -47,6 +52,9 @@ class MemoryFileSystem final : public FileSystem {
   // the post-crash contents; callers normally drop them and reopen.
   void simulate_crash(CrashMode mode = CrashMode::drop_unsynced);
   void fail_writes(bool on);
+  // Total bytes of the files' data the file system holds at most (files
+  // removed but still open are not counted); UINT64_MAX: no limit.
+  void set_capacity_bytes(uint64_t bytes);
 
   // Test helpers: direct access to the current contents.
   std::vector<uint8_t> contents(const std::string& path);
@@ -55,6 +63,8 @@ class MemoryFileSystem final : public FileSystem {
   // Used by the file handles.
   std::mutex& mutex() { return mutex_; }
   bool writes_failing() const { return fail_writes_; }
+  // With mutex() held: how many more bytes of file data fit.
+  uint64_t free_bytes_locked() const;
 
  private:
   using InodePtr = std::shared_ptr<Inode>;
@@ -70,6 +80,7 @@ class MemoryFileSystem final : public FileSystem {
   std::vector<std::pair<std::string, std::string>> pending_dir_renames_;  // not yet dir-synced
   std::mt19937_64 random_;
   bool fail_writes_ = false;
+  uint64_t capacity_bytes_ = UINT64_MAX;
 };
 
 }  // namespace sluice::storage

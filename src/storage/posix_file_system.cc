@@ -13,10 +13,20 @@ namespace sluice::storage {
 namespace {
 
 // Running out of descriptors is the process's limit, not the disk failing:
-// it gets its own code so that it never takes a log dir offline.
+// it gets its own code so that it never takes a log dir offline. A full
+// file system (or quota) is Errc::no_space: the dir is not lost, and the
+// write may succeed once space is freed. fsync reports errors through
+// sync_error() as a plain io_error: after a failed fsync the kernel may have
+// dropped the dirty pages, so what was written is no longer known to be there.
 Status io_error(const std::string& what, const std::string& path, int error_number) {
-  Errc code = error_number == EMFILE || error_number == ENFILE ? Errc::too_many_open_files : Errc::io_error;
+  Errc code = Errc::io_error;
+  if (error_number == EMFILE || error_number == ENFILE) code = Errc::too_many_open_files;
+  if (error_number == ENOSPC || error_number == EDQUOT) code = Errc::no_space;
   return Status(code, what + " " + path + ": " + std::strerror(error_number));
+}
+
+Status sync_error(const std::string& what, const std::string& path, int error_number) {
+  return Status(Errc::io_error, what + " " + path + ": " + std::strerror(error_number));
 }
 
 class PosixFile final : public File {
@@ -79,7 +89,7 @@ class PosixFile final : public File {
   void reserve(uint64_t bytes) override { (void)::fallocate(fd_, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)); }
 
   Status sync() override {
-    if (::fdatasync(fd_) != 0) return io_error("fdatasync", path_, errno);
+    if (::fdatasync(fd_) != 0) return sync_error("fdatasync", path_, errno);
     return Status::ok();
   }
 
@@ -163,7 +173,7 @@ Status PosixFileSystem::sync_dir(const std::string& path) {
   int rc = ::fsync(fd);
   int error_number = errno;
   ::close(fd);
-  if (rc != 0) return io_error("fsync directory", path, error_number);
+  if (rc != 0) return sync_error("fsync directory", path, error_number);
   return Status::ok();
 }
 

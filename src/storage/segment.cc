@@ -282,21 +282,46 @@ Status Segment::append_index_entries(const record::BatchHeader& header, uint64_t
 }
 
 Status Segment::append(Bytes batches, const std::vector<record::BatchHeader>& headers) {
+  SLUICE_ASSERT(!torn_, "append to a segment whose file holds a torn write");
+  const AppendState before{size_bytes_, next_offset_, max_timestamp_, bytes_since_index_entry_};
   uint64_t position = size_bytes_;
-  if (Status s = log_file_->append(batches); !s) {
-    // Leave no partial batch behind if the disk allows it; recovery would
-    // cut it anyway.
-    (void)log_file_->truncate(position);
-    return s;
-  }
+  const int64_t first_offset = headers.front().base_offset;
+  if (Status s = log_file_->append(batches); !s) return undo_append(before, first_offset, s);
   for (const auto& header : headers) {
     SLUICE_ASSERT(fits_segment(header.base_offset, next_offset_), "segment appends must increase offsets");
-    if (Status s = append_index_entries(header, position); !s) return s;
+    if (Status s = append_index_entries(header, position); !s) return undo_append(before, first_offset, s);
     position += header.size_bytes();
   }
   SLUICE_ASSERT(position == size_bytes_ + batches.size(), "batch headers must describe the appended bytes");
   size_bytes_ = position;
   return Status::ok();
+}
+
+// A full disk fails a write after part of it landed: cut the .log back to
+// where the append began and drop its index entries, so no torn batch stays
+// and the next append lands at a clean position. If even that fails the
+// file and the segment disagree: torn() and an io_error (the dir goes offline;
+// a reopen recovers by scanning).
+Status Segment::undo_append(const AppendState& before, int64_t first_offset, const Status& error) {
+  Status undone = cut_log_file(before.size_bytes);
+  if (undone) undone = offset_index_->truncate_to(first_offset);
+  if (undone) undone = time_index_->truncate_to(first_offset);
+  size_bytes_ = before.size_bytes;
+  next_offset_ = before.next_offset;
+  max_timestamp_ = before.max_timestamp;
+  bytes_since_index_entry_ = before.bytes_since_index_entry;
+  if (undone) return error;
+  torn_ = true;
+  return Status(Errc::io_error, error.message() + "; undoing the partial append failed: " + undone.message());
+}
+
+// Most failed writes wrote nothing (a failing disk refuses them whole):
+// then there is nothing to cut, and a disk that refuses the truncate too
+// does not make the segment torn.
+Status Segment::cut_log_file(uint64_t size_bytes) {
+  auto size = log_file_->size();
+  if (size && *size == size_bytes) return Status::ok();
+  return log_file_->truncate(size_bytes);
 }
 
 Result<std::optional<BatchLocation>> Segment::find_batch(int64_t offset) {

@@ -67,8 +67,13 @@ class Segment {
 
   // Appends whole batches, already validated and with offsets assigned;
   // `headers` describe them in order. Updates the indexes every
-  // index.interval.bytes.
+  // index.interval.bytes. All or nothing: on failure (a full disk:
+  // Errc::no_space) the file is cut back and the segment is as before. If
+  // the cut fails too, torn() is true and the error is Errc::io_error.
   Status append(Bytes batches, const std::vector<record::BatchHeader>& headers);
+  // A failed append could not be undone: the .log holds bytes past
+  // size_bytes(). Only reopening (recovery) makes the segment usable again.
+  bool torn() const { return torn_; }
 
   // The first batch whose last offset >= `offset`, or nullopt if none.
   Result<std::optional<BatchLocation>> find_batch(int64_t offset);
@@ -137,6 +142,14 @@ class Segment {
   Status scan_tail();
   void observe(const record::BatchHeader& header);
   Status append_index_entries(const record::BatchHeader& header, uint64_t position);
+  struct AppendState {
+    uint64_t size_bytes;
+    int64_t next_offset;
+    TimestampOffset max_timestamp;
+    uint64_t bytes_since_index_entry;
+  };
+  Status undo_append(const AppendState& before, int64_t first_offset, const Status& error);
+  Status cut_log_file(uint64_t size_bytes);
 
   FileSystem& fs_;
   std::string dir_;
@@ -154,6 +167,7 @@ class Segment {
   int64_t created_ms_;
   bool needs_recovery_ = false;
   bool reserved_ = false;  // log.preallocate blocks past the content
+  bool torn_ = false;      // see torn()
 };
 
 }  // namespace sluice::storage
