@@ -363,7 +363,7 @@ cluster::MetadataImagePtr offsets_image() {
 
 // LogManager + ReplicaManager + OffsetsTopicLog + coordinator over `fs`.
 struct Node {
-  explicit Node(storage::FileSystem& fs) {
+  explicit Node(storage::FileSystem& fs, bool with_topic = true) {
     storage::LogManagerOptions options;
     options.log_dirs = {"/data"};
     options.background_threads = false;
@@ -379,12 +379,14 @@ struct Node {
       return cluster::AppendPolicy{};
     };
     replicas = std::make_unique<cluster::ReplicaManager>(std::move(replica_options));
-    EXPECT_TRUE(replicas->apply_image(offsets_image()).is_ok());
-    log = std::make_unique<OffsetsTopicLog>(*replicas, clock, [] {});
+    if (with_topic) {
+      EXPECT_TRUE(replicas->apply_image(offsets_image()).is_ok());
+    }
+    log = std::make_unique<OffsetsTopicLog>(*replicas, clock, [this] { ++topic_requests; });
     GroupConfig config;
     config.offsets_topic_partitions = partitions;
     coordinator = std::make_unique<GroupCoordinator>(config, clock, *log);
-    for (int32_t p = 0; p < partitions; ++p) EXPECT_TRUE(log->replay(p, *coordinator).is_ok());
+    for (int32_t p = 0; with_topic && p < partitions; ++p) EXPECT_TRUE(log->replay(p, *coordinator).is_ok());
     coordinator->finish_loading();
   }
   int16_t commit(const std::string& group, int64_t offset) {
@@ -400,7 +402,16 @@ struct Node {
   std::unique_ptr<cluster::ReplicaManager> replicas;
   std::unique_ptr<OffsetsTopicLog> log;
   std::unique_ptr<GroupCoordinator> coordinator;
+  int topic_requests = 0;
 };
+
+TEST(DurabilityOnDisk, CommitBeforeTheTopicExistsAsksForItWithoutCreatingIt) {
+  storage::MemoryFileSystem memory;
+  Node node(memory, /*with_topic=*/false);
+  EXPECT_EQ(node.commit("early", 1), err(ErrorCode::COORDINATOR_NOT_AVAILABLE)) << "clients retry";
+  EXPECT_EQ(node.topic_requests, 1) << "creation is asked for (the controller thread's job), not done here";
+  EXPECT_EQ(fetch(*node.coordinator, "early"), -1);
+}
 
 TEST(DurabilityOnDisk, FailingDiskKeepsTheLastAcknowledgedCommit) {
   storage::MemoryFileSystem memory;
