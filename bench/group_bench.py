@@ -57,6 +57,10 @@ class Broker:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(f"broker did not start; log in {self.workdir}")
             time.sleep(0.05)
+        # Raw group requests follow a coordinator lookup, as clients' do: it
+        # has the broker create __consumer_offsets.
+        if kafka_wire.find_coordinator(self.port, "bench")[0] != 0:
+            raise RuntimeError(f"no group coordinator; log in {self.workdir}")
 
     @property
     def bootstrap(self):

@@ -22,8 +22,8 @@ group::ClientInfo client_of(const RequestContext& context) {
   return {context.header().client_id.value_or(""), "/" + host};
 }
 
-// Replies from whichever thread completes the operation (a reactor, the
-// ticker, the flusher); RequestContext::reply may be called from any thread.
+// Replies from the coordinator partition's strand that completes the
+// operation; RequestContext::reply may be called from any thread.
 template <class Response>
 group::Reply<Response> reply_to(RequestContext context) {
   auto shared = std::make_shared<RequestContext>(std::move(context));
@@ -100,19 +100,12 @@ static void answer_find_coordinator(Broker& broker, RequestContext& context, con
 }
 
 // Kafka creates __consumer_offsets when a group coordinator is first looked
-// up; creating it blocks on the metadata log's fsync, so on the controller
-// thread, never a reactor.
+// up, and answers COORDINATOR_NOT_AVAILABLE until it exists (clients retry).
+// Creating blocks on the metadata log's fsync: it is handed to the
+// controller thread, never run here on a reactor.
 void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
-  if (request.key_type != 0 || broker.groups().offsets_topic_exists()) {
-    answer_find_coordinator(broker, context, request);
-    return;
-  }
-  broker.submit_to_controller(std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
-    if (Status created = broker.groups().ensure_offsets_topic(); !created)
-      request_warnings().warn("FindCoordinator offsets topic", "FindCoordinator: {}",
-                              created.to_string());
-    answer_find_coordinator(broker, context, request);
-  });
+  if (request.key_type == 0) broker.groups().request_offsets_topic();
+  answer_find_coordinator(broker, context, request);
 }
 
 void handle_join_group(Broker& broker, RequestContext context, JoinGroupRequest request) {
@@ -128,11 +121,13 @@ void handle_sync_group(Broker& broker, RequestContext context, SyncGroupRequest 
 }
 
 void handle_heartbeat(Broker& broker, RequestContext context, HeartbeatRequest request) {
-  context.reply(broker.groups().coordinator().heartbeat(request, context.api_version()));
+  int16_t version = context.api_version();
+  broker.groups().coordinator().heartbeat(request, version, reply_to<HeartbeatResponse>(std::move(context)));
 }
 
 void handle_leave_group(Broker& broker, RequestContext context, LeaveGroupRequest request) {
-  context.reply(broker.groups().coordinator().leave_group(request, context.api_version()));
+  int16_t version = context.api_version();
+  broker.groups().coordinator().leave_group(request, version, reply_to<LeaveGroupResponse>(std::move(context)));
 }
 
 void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRequest request) {
@@ -141,15 +136,19 @@ void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRe
 }
 
 void handle_offset_fetch(Broker& broker, RequestContext context, OffsetFetchRequest request) {
-  context.reply(broker.groups().coordinator().offset_fetch(request, context.api_version()));
+  int16_t version = context.api_version();
+  broker.groups().coordinator().offset_fetch(request, version, reply_to<OffsetFetchResponse>(std::move(context)));
 }
 
 void handle_describe_groups(Broker& broker, RequestContext context, DescribeGroupsRequest request) {
-  context.reply(broker.groups().coordinator().describe_groups(request, context.api_version()));
+  int16_t version = context.api_version();
+  broker.groups().coordinator().describe_groups(request, version,
+                                                reply_to<DescribeGroupsResponse>(std::move(context)));
 }
 
 void handle_list_groups(Broker& broker, RequestContext context, ListGroupsRequest request) {
-  context.reply(broker.groups().coordinator().list_groups(request, context.api_version()));
+  int16_t version = context.api_version();
+  broker.groups().coordinator().list_groups(request, version, reply_to<ListGroupsResponse>(std::move(context)));
 }
 
 void handle_delete_groups(Broker& broker, RequestContext context, DeleteGroupsRequest request) {

@@ -4,6 +4,8 @@
 #include "group/group_coordinator.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "cluster/ids.h"
 #include "group/group_state.h"
@@ -15,19 +17,6 @@ using protocol::JoinGroupRequest;
 using protocol::JoinGroupResponse;
 using protocol::SyncGroupRequest;
 using protocol::SyncGroupResponse;
-
-class GroupCoordinator::Unlocked {
- public:
-  explicit Unlocked(std::mutex& mutex) : lock_(mutex) {}
-  ~Unlocked() {
-    lock_.unlock();
-    for (auto& completion : out) completion();
-  }
-  Completions out;
-
- private:
-  std::unique_lock<std::mutex> lock_;
-};
 
 namespace {
 
@@ -103,23 +92,81 @@ int32_t partition_for_group(const std::string& group_id, int32_t partitions) {
   return positive % partitions;
 }
 
-GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log)
-    : config_(config), clock_(clock), log_(log) {}
+ErrorCode coordinator_error(ErrorCode append_error) {
+  switch (append_error) {
+    case ErrorCode::NONE:
+      return ErrorCode::NONE;
+    case ErrorCode::UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode::NOT_ENOUGH_REPLICAS:
+    case ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode::REQUEST_TIMED_OUT:
+      return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode::KAFKA_STORAGE_ERROR:
+      return ErrorCode::NOT_COORDINATOR;
+    case ErrorCode::MESSAGE_TOO_LARGE:
+    case ErrorCode::RECORD_LIST_TOO_LARGE:
+    case ErrorCode::INVALID_FETCH_SIZE:
+      return ErrorCode::UNKNOWN_SERVER_ERROR;
+    default:
+      return append_error;
+  }
+}
+
+GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log,
+                                   CoordinatorExecutor* executor)
+    : config_(config),
+      clock_(clock),
+      inline_executor_(executor ? nullptr : std::make_unique<InlineExecutor>()),
+      shards_(static_cast<size_t>(config.offsets_topic_partitions)),
+      runtime_(config.offsets_topic_partitions, log, executor ? *executor : *inline_executor_) {}
 
 GroupCoordinator::~GroupCoordinator() = default;
 
+int32_t GroupCoordinator::partition_of(const std::string& group_id) const {
+  return partition_for_group(group_id, config_.offsets_topic_partitions);
+}
+
+void GroupCoordinator::run_on(int32_t partition, std::function<void(Completions&)> operation) {
+  runtime_.run(partition, [this, partition, operation = std::move(operation)](WriteBatch& batch) {
+    Shard& shard = shards_[static_cast<size_t>(partition)];
+    Completions out;
+    shard.batch = &batch;
+    operation(out);
+    shard.batch = nullptr;
+    for (auto& completion : out) completion();
+  });
+}
+
+std::function<void(ErrorCode)> GroupCoordinator::on_strand(int32_t partition,
+                                                           std::function<void(ErrorCode, Completions&)> done) {
+  return [this, partition, done = std::move(done)](ErrorCode error) {
+    // Already on the strand (the runtime runs dones there): a nested write.
+    runtime_.run_here(partition, [&](WriteBatch& batch) {
+      Shard& shard = shards_[static_cast<size_t>(partition)];
+      Completions out;
+      shard.batch = &batch;
+      done(coordinator_error(error), out);
+      shard.batch = nullptr;
+      for (auto& completion : out) completion();
+    });
+  };
+}
+
 GroupCoordinator::Group* GroupCoordinator::find_group(const std::string& group_id) {
-  auto it = groups_.find(group_id);
-  return it == groups_.end() ? nullptr : it->second.get();
+  auto& groups = shard_of(group_id).groups;
+  auto it = groups.find(group_id);
+  return it == groups.end() ? nullptr : it->second.get();
 }
 
 const GroupCoordinator::Group* GroupCoordinator::find_group(const std::string& group_id) const {
-  auto it = groups_.find(group_id);
-  return it == groups_.end() ? nullptr : it->second.get();
+  const auto& groups = shards_[static_cast<size_t>(partition_of(group_id))].groups;
+  auto it = groups.find(group_id);
+  return it == groups.end() ? nullptr : it->second.get();
 }
 
 GroupCoordinator::Group& GroupCoordinator::get_or_create_group(const std::string& group_id) {
-  auto& slot = groups_[group_id];
+  auto& slot = shard_of(group_id).groups[group_id];
   if (!slot) {
     slot = std::make_unique<Group>();
     slot->id = group_id;
@@ -128,35 +175,106 @@ GroupCoordinator::Group& GroupCoordinator::get_or_create_group(const std::string
   return *slot;
 }
 
-std::optional<GroupState> GroupCoordinator::state_of(const std::string& group_id) const {
-  std::lock_guard lock(mutex_);
-  const Group* group = find_group(group_id);
-  if (!group) return std::nullopt;
-  return group->state;
+namespace {
+
+// Waits for an asynchronous answer (blocking wrappers only).
+template <class Response>
+class Awaited {
+ public:
+  Reply<Response> reply() {
+    return [this](Response response) {
+      std::lock_guard lock(mutex_);
+      value_ = std::move(response);
+      ready_.notify_all();
+    };
+  }
+  Response get() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return value_.has_value(); });
+    return std::move(*value_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::optional<Response> value_;
+};
+
+}  // namespace
+
+std::optional<GroupState> GroupCoordinator::state_of(const std::string& group_id) {
+  Awaited<std::optional<GroupState>> answer;
+  runtime_.post(partition_of(group_id), [this, &group_id, reply = answer.reply()] {
+    const Group* group = find_group(group_id);
+    reply(group ? std::optional<GroupState>(group->state) : std::nullopt);
+  });
+  return answer.get();
 }
 
-int32_t GroupCoordinator::generation_of(const std::string& group_id) const {
-  std::lock_guard lock(mutex_);
-  const Group* group = find_group(group_id);
-  return group ? group->generation : -1;
+int32_t GroupCoordinator::generation_of(const std::string& group_id) {
+  Awaited<int32_t> answer;
+  runtime_.post(partition_of(group_id), [this, &group_id, reply = answer.reply()] {
+    const Group* group = find_group(group_id);
+    reply(group ? group->generation : -1);
+  });
+  return answer.get();
+}
+
+size_t GroupCoordinator::group_count() {
+  size_t count = 0;
+  for (int32_t partition = 0; partition < runtime_.partitions(); ++partition) {
+    Awaited<size_t> answer;
+    runtime_.post(partition, [this, partition, reply = answer.reply()] {
+      reply(shards_[static_cast<size_t>(partition)].groups.size());
+    });
+    count += answer.get();
+  }
+  return count;
 }
 
 void GroupCoordinator::unload_partition(int32_t partition) {
-  std::lock_guard lock(mutex_);
-  unloaded_partitions_.insert(partition);
-  std::erase_if(groups_, [&](const auto& entry) {
-    return partition_for_group(entry.first, config_.offsets_topic_partitions) == partition;
-  });
+  Shard& shard = shards_[static_cast<size_t>(partition)];
+  shard.unloaded = true;
+  shard.groups.clear();
 }
 
 bool GroupCoordinator::loading(const std::string& group_id) const {
-  return !unloaded_partitions_.empty() &&
-         unloaded_partitions_.count(partition_for_group(group_id, config_.offsets_topic_partitions));
+  return shards_[static_cast<size_t>(partition_of(group_id))].unloaded;
 }
 
-size_t GroupCoordinator::group_count() const {
-  std::lock_guard lock(mutex_);
-  return groups_.size();
+protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request,
+                                                        int16_t version) {
+  Awaited<protocol::HeartbeatResponse> answer;
+  heartbeat(request, version, answer.reply());
+  return answer.get();
+}
+
+protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& request,
+                                                           int16_t version) {
+  Awaited<protocol::LeaveGroupResponse> answer;
+  leave_group(request, version, answer.reply());
+  return answer.get();
+}
+
+protocol::OffsetFetchResponse GroupCoordinator::offset_fetch(const protocol::OffsetFetchRequest& request,
+                                                             int16_t version) {
+  Awaited<protocol::OffsetFetchResponse> answer;
+  offset_fetch(request, version, answer.reply());
+  return answer.get();
+}
+
+protocol::DescribeGroupsResponse GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& request,
+                                                                   int16_t version) {
+  Awaited<protocol::DescribeGroupsResponse> answer;
+  describe_groups(request, version, answer.reply());
+  return answer.get();
+}
+
+protocol::ListGroupsResponse GroupCoordinator::list_groups(const protocol::ListGroupsRequest& request,
+                                                           int16_t version) {
+  Awaited<protocol::ListGroupsResponse> answer;
+  list_groups(request, version, answer.reply());
+  return answer.get();
 }
 
 // ---- JoinGroup ----
@@ -183,9 +301,16 @@ ErrorCode GroupCoordinator::validate_join(const JoinGroupRequest& request, Group
 
 void GroupCoordinator::join_group(const JoinGroupRequest& request, int16_t version, const ClientInfo& client,
                                   Reply<JoinGroupResponse> reply) {
-  Unlocked unlocked(mutex_);
+  run_on(partition_of(request.group_id),
+         [this, request, version, client, reply = std::move(reply)](Completions& out) mutable {
+           join_group_here(request, version, client, std::move(reply), out);
+         });
+}
+
+void GroupCoordinator::join_group_here(const JoinGroupRequest& request, int16_t version, const ClientInfo& client,
+                                       Reply<JoinGroupResponse> reply, Completions& out) {
   auto fail = [&](ErrorCode code) {
-    unlocked.out.push_back([reply, response = join_error(code, version, request.member_id)] { reply(response); });
+    out.push_back([reply, response = join_error(code, version, request.member_id)] { reply(response); });
   };
   Group* group = find_group(request.group_id);
   if (ErrorCode code = validate_join(request, group); code != ErrorCode::NONE) return fail(code);
@@ -197,11 +322,11 @@ void GroupCoordinator::join_group(const JoinGroupRequest& request, int16_t versi
   if (request.group_instance_id && !request.group_instance_id->empty() && version >= 5) {
     auto known = group->static_members.find(*request.group_instance_id);
     if (known != group->static_members.end() || request.member_id.empty())
-      return join_static_member(*group, request, version, client, std::move(reply), unlocked.out);
+      return join_static_member(*group, request, version, client, std::move(reply), out);
   }
   if (request.member_id.empty())
-    return join_new_member(*group, request, version, client, std::move(reply), unlocked.out);
-  join_known_member(*group, request, version, client, std::move(reply), unlocked.out);
+    return join_new_member(*group, request, version, client, std::move(reply), out);
+  join_known_member(*group, request, version, client, std::move(reply), out);
 }
 
 GroupCoordinator::Member& GroupCoordinator::add_member(Group& group, const std::string& member_id,
@@ -301,16 +426,37 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
     // before that its SyncGroup assignment is ignored in the Stable state.
     JoinGroupResponse response = join_response(group, member, version);
     if (was_leader) response.skip_assignment = true;
-    store_group(group, [reply, response, version](ErrorCode error) {
-      if (error != ErrorCode::NONE) return reply(join_error(error, version, response.member_id));
-      reply(response);
-    });
+    auto done = [this, group_id = group.id, instance_id, old_id, new_id = member.member_id, reply, response,
+                 version](ErrorCode error, Completions& out) {
+      if (error == ErrorCode::NONE) {
+        out.push_back([reply, response] { reply(response); });
+        return;
+      }
+      // Not stored: the old member id stays the valid one (Kafka reverts
+      // the replacement), so the member that holds it is not fenced.
+      if (Group* group = find_group(group_id)) revert_static_member(*group, instance_id, new_id, old_id);
+      out.push_back([reply, answer = join_error(error, version, response.member_id)] { reply(answer); });
+    };
+    store_group(group, std::move(done));
     return;
   }
   member.awaiting_join = std::move(reply);
   member.join_version = version;
   if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
   maybe_complete_join(group, out);
+}
+
+void GroupCoordinator::revert_static_member(Group& group, const std::string& instance_id,
+                                            const std::string& new_id, const std::string& old_id) {
+  auto known = group.static_members.find(instance_id);
+  auto it = group.members.find(new_id);
+  if (known == group.static_members.end() || known->second != new_id || it == group.members.end()) return;
+  Member member = std::move(it->second);
+  group.members.erase(it);
+  member.member_id = old_id;
+  group.members[old_id] = std::move(member);
+  known->second = old_id;
+  if (group.leader == new_id) group.leader = old_id;
 }
 
 void GroupCoordinator::join_known_member(Group& group, const JoinGroupRequest& request, int16_t version,
@@ -404,7 +550,7 @@ void GroupCoordinator::complete_join(Group& group, Completions& out) {
     group.state = GroupState::empty;
     group.protocol.reset();
     group.leader.clear();
-    store_group(group, [](ErrorCode) {});
+    store_group(group, [](ErrorCode, Completions&) {});
     return;
   }
   // Each member votes for its most preferred protocol that all support.
@@ -463,8 +609,14 @@ ErrorCode GroupCoordinator::validate_member(const Group& group, const std::strin
 
 void GroupCoordinator::sync_group(const SyncGroupRequest& request, int16_t /*version*/,
                                   Reply<SyncGroupResponse> reply) {
-  Unlocked unlocked(mutex_);
-  auto fail = [&](ErrorCode code) { unlocked.out.push_back([reply, code] { reply(sync_error(code)); }); };
+  run_on(partition_of(request.group_id), [this, request, reply = std::move(reply)](Completions& out) mutable {
+    sync_group_here(request, std::move(reply), out);
+  });
+}
+
+void GroupCoordinator::sync_group_here(const SyncGroupRequest& request, Reply<SyncGroupResponse> reply,
+                                       Completions& out) {
+  auto fail = [&](ErrorCode code) { out.push_back([reply, code] { reply(sync_error(code)); }); };
   if (request.group_id.empty()) return fail(ErrorCode::INVALID_GROUP_ID);
   if (loading(request.group_id)) return fail(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
   Group* group = find_group(request.group_id);
@@ -487,38 +639,77 @@ void GroupCoordinator::sync_group(const SyncGroupRequest& request, int16_t /*ver
       return fail(ErrorCode::REBALANCE_IN_PROGRESS);
     case GroupState::stable:
       ok.assignment = member.assignment;
-      unlocked.out.push_back([reply, ok] { reply(ok); });
+      out.push_back([reply, ok] { reply(ok); });
       return;
     case GroupState::completing_rebalance:
       break;
   }
   if (member.awaiting_sync)
-    unlocked.out.push_back([r = std::move(member.awaiting_sync)] { r(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)); });
+    out.push_back([r = std::move(member.awaiting_sync)] { r(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)); });
   member.awaiting_sync = std::move(reply);
   if (request.member_id != group->leader) return;  // followers wait for the leader
-  for (auto& [id, other] : group->members) other.assignment.clear();
-  for (const auto& assignment : request.assignments) {
-    auto it = group->members.find(assignment.member_id);
-    if (it != group->members.end()) it->second.assignment = assignment.assignment;
-  }
-  group->state = GroupState::stable;
-  group->state_timestamp_ms = clock_.now_ms();
-  // Everyone parked is answered once the assignment is stored.
-  std::vector<std::pair<Reply<SyncGroupResponse>, SyncGroupResponse>> answers;
-  for (auto& [id, other] : group->members) {
-    if (!other.awaiting_sync) continue;
-    SyncGroupResponse response = ok;
-    response.assignment = other.assignment;
-    answers.emplace_back(std::move(other.awaiting_sync), std::move(response));
-    other.awaiting_sync = nullptr;
-  }
-  store_group(*group, [answers = std::move(answers)](ErrorCode error) {
-    for (const auto& [r, response] : answers) r(error == ErrorCode::NONE ? response : sync_error(error));
-  });
+  store_assignment(*group, request, out);
 }
 
-protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request, int16_t) {
-  std::lock_guard lock(mutex_);
+void GroupCoordinator::store_assignment(Group& group, const SyncGroupRequest& request, Completions&) {
+  // A retried leader SyncGroup while the first store is in flight: that
+  // store answers everyone parked, this one included.
+  if (group.assignment_stored_generation == group.generation) return;
+  std::map<std::string, std::vector<uint8_t>> assignments;
+  for (const auto& assignment : request.assignments)
+    if (group.has(assignment.member_id)) assignments[assignment.member_id] = assignment.assignment;
+  group.assignment_stored_generation = group.generation;
+  // The group stays CompletingRebalance (members' commits answer
+  // REBALANCE_IN_PROGRESS, followers park) until the assignment is durable.
+  auto done = [this, group_id = group.id, generation = group.generation, assignments](ErrorCode error,
+                                                                                      Completions& out) {
+    Group* group = find_group(group_id);
+    // A rebalance since (a join, a leave, a session timeout): this
+    // generation's assignment no longer matters; its waiters were answered.
+    if (group == nullptr || group->generation != generation || group->state != GroupState::completing_rebalance)
+      return;
+    if (error != ErrorCode::NONE) return fail_assignment(*group, error, out);
+    for (auto& [id, member] : group->members) {
+      auto it = assignments.find(id);
+      member.assignment = it == assignments.end() ? std::vector<uint8_t>{} : it->second;
+    }
+    group->state = GroupState::stable;
+    group->state_timestamp_ms = clock_.now_ms();
+    SyncGroupResponse ok;
+    ok.protocol_type = group->protocol_type;
+    ok.protocol_name = group->protocol;
+    for (auto& [id, member] : group->members) {
+      if (!member.awaiting_sync) continue;
+      SyncGroupResponse response = ok;
+      response.assignment = member.assignment;
+      out.push_back([r = std::move(member.awaiting_sync), response] { r(response); });
+      member.awaiting_sync = nullptr;
+    }
+  };
+  append(group.id, {group_record(group, &assignments)}, std::move(done));
+}
+
+// Kafka's answer to a failed assignment store: every parked member gets the
+// error and the group rebalances (the assignment was never visible).
+void GroupCoordinator::fail_assignment(Group& group, ErrorCode error, Completions& out) {
+  for (auto& [id, member] : group.members) {
+    member.assignment.clear();
+    if (!member.awaiting_sync) continue;
+    out.push_back([r = std::move(member.awaiting_sync), error] { r(sync_error(error)); });
+    member.awaiting_sync = nullptr;
+  }
+  prepare_rebalance(group, out);
+  group.initial_delay = false;
+  maybe_complete_join(group, out);
+}
+
+void GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request, int16_t,
+                                 Reply<protocol::HeartbeatResponse> reply) {
+  runtime_.post(partition_of(request.group_id),
+                [this, request, reply = std::move(reply)] { reply(heartbeat_here(request)); });
+}
+
+protocol::HeartbeatResponse GroupCoordinator::heartbeat_here(const protocol::HeartbeatRequest& request) {
   protocol::HeartbeatResponse response;
   auto answer = [&](ErrorCode code) {
     response.error_code = to_wire(code);
@@ -539,9 +730,16 @@ protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::Heartbea
   return answer(ErrorCode::NONE);
 }
 
-protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& request,
-                                                           int16_t version) {
-  Unlocked unlocked(mutex_);
+void GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& request, int16_t version,
+                                   Reply<protocol::LeaveGroupResponse> reply) {
+  run_on(partition_of(request.group_id), [this, request, version, reply = std::move(reply)](Completions& out) {
+    auto response = leave_group_here(request, version, out);
+    out.push_back([reply, response = std::move(response)] { reply(response); });
+  });
+}
+
+protocol::LeaveGroupResponse GroupCoordinator::leave_group_here(const protocol::LeaveGroupRequest& request,
+                                                                int16_t version, Completions& out) {
   protocol::LeaveGroupResponse response;
   std::vector<protocol::LeaveGroupRequest::MemberIdentity> leaving = request.members;
   if (version < 3) leaving = {{request.member_id, std::nullopt, std::nullopt, {}}};
@@ -552,7 +750,7 @@ protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::Leave
   }
   Group* group = find_group(request.group_id);
   for (const auto& identity : leaving) {
-    protocol::LeaveGroupResponse::MemberResponse out{identity.member_id, identity.group_instance_id, 0, {}};
+    protocol::LeaveGroupResponse::MemberResponse answer{identity.member_id, identity.group_instance_id, 0, {}};
     ErrorCode code = ErrorCode::NONE;
     std::string member_id = identity.member_id;
     if (group == nullptr) {
@@ -563,15 +761,15 @@ protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::Leave
       else if (!member_id.empty() && known->second != member_id) code = ErrorCode::FENCED_INSTANCE_ID;
       else member_id = known->second;
     } else if (group->pending_members.erase(member_id) != 0) {
-      maybe_complete_join(*group, unlocked.out);
-      response.members.push_back(out);
+      maybe_complete_join(*group, out);
+      response.members.push_back(answer);
       continue;
     } else if (!group->has(member_id)) {
       code = ErrorCode::UNKNOWN_MEMBER_ID;
     }
-    if (code == ErrorCode::NONE) remove_member(*group, member_id, unlocked.out);
-    out.error_code = to_wire(code);
-    response.members.push_back(out);
+    if (code == ErrorCode::NONE) remove_member(*group, member_id, out);
+    answer.error_code = to_wire(code);
+    response.members.push_back(answer);
   }
   if (version < 3) response.error_code = response.members.front().error_code;
   return response;
@@ -619,12 +817,17 @@ void GroupCoordinator::expire_sessions(Group& group, std::chrono::nanoseconds at
 }
 
 void GroupCoordinator::tick() {
-  Unlocked unlocked(mutex_);
+  for (int32_t partition = 0; partition < runtime_.partitions(); ++partition)
+    run_on(partition, [this, partition](Completions& out) { tick_partition(partition, out); });
+}
+
+void GroupCoordinator::tick_partition(int32_t partition, Completions& out) {
+  Shard& shard = shards_[static_cast<size_t>(partition)];
   auto at = now();
-  for (auto& [id, group] : groups_) expire_sessions(*group, at, unlocked.out);
-  if (at >= next_offset_expiry_) {
-    next_offset_expiry_ = at + ms(config_.offsets_retention_check_interval_ms);
-    expire_offsets(unlocked.out);
+  for (auto& [id, group] : shard.groups) expire_sessions(*group, at, out);
+  if (at >= shard.next_offset_expiry) {
+    shard.next_offset_expiry = at + ms(config_.offsets_retention_check_interval_ms);
+    expire_offsets(shard);
   }
 }
 

@@ -1,30 +1,40 @@
 #pragma once
 // The group coordinator of Kafka's classic group protocol, as a plain state
-// machine: requests (the generated protocol structs) and tick() go in,
-// responses and coordinator records come out. No threads, no sockets; time
-// comes from a Clock, records go to a CoordinatorLog (the edge decides where:
-// __consumer_offsets in the broker, a vector in tests).
+// machine per __consumer_offsets partition, run on a CoordinatorRuntime
+// (coordinator_runtime.h): requests (the generated protocol structs) and
+// tick() go in, responses and coordinator records come out. No sockets;
+// time comes from a Clock, records go to a CoordinatorLog (the edge decides
+// where: __consumer_offsets in the broker, a vector in tests).
 //
-// Answers:
-//   - Heartbeat, LeaveGroup, OffsetFetch, DescribeGroups, ListGroups answer
-//     at once (return value).
+// Threads: every request runs on the strand of its group's partition
+// (partition_for_group), so the groups of one partition are touched by one
+// thread at a time and no lock is shared by all groups; requests naming
+// groups of several partitions (DescribeGroups, OffsetFetch v8+,
+// DeleteGroups, ListGroups) run on each and are answered when all have. The
+// asynchronous methods never block (reactors call them); the blocking
+// wrappers (returning a response) wait for the strand: tests, admin threads,
+// never a reactor or a strand.
+//
+// Answers: every Reply is called exactly once, on a strand (or at once on
+// the caller's thread with the InlineExecutor).
 //   - JoinGroup and SyncGroup may park: the Reply is called later, by
 //     another request (the last member joining, the leader's SyncGroup) or
 //     by tick() (rebalance timeout, initial delay).
 //   - OffsetCommit, DeleteGroups, OffsetDelete, and the leader's SyncGroup
-//     answer once their records are durable (CoordinatorLog::append's done).
-// Every Reply is called exactly once, never with the coordinator's lock
-// held (except when a CoordinatorLog calls done synchronously inside
-// append, which the broker's log never does).
+//     answer once their records are durable.
 //
-// Thread-safety: every public method may be called from any thread; one
-// mutex serializes them.
-//
-// State changes in memory happen when a request is handled; records follow
-// (a commit is visible to OffsetFetch before it is acknowledged). Replay of
-// the records (replay()) rebuilds offsets and each group's last stored
-// generation, members and assignments: reloaded groups with members are
-// Stable and their members must heartbeat within their session timeout.
+// Durability before visibility: records are generated from the state, then
+// appended, and only once the append is durable are they applied (offsets
+// and tombstones by replay(), the path loading takes) or the state they
+// describe entered (the group Stable with its assignment after SyncGroup).
+// Until then a commit is pending: OffsetFetch does not see it, expiry skips
+// it; a group being deleted answers COORDINATOR_NOT_AVAILABLE. A failed
+// append reverts what was pending and answers Kafka's error for it
+// (coordinator_error). Membership (joins, heartbeats, session deadlines) is
+// in memory only, as in Kafka's classic groups; the group's stored
+// generation, members and assignments come back by replay(): reloaded groups
+// with members are Stable and their members must heartbeat within their
+// session timeout.
 
 #include <chrono>
 #include <cstdint>
@@ -35,12 +45,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/error_code.h"
 #include "base/result.h"
+#include "group/coordinator_runtime.h"
 #include "protocol/protocol.h"
 
 namespace sluice::group {
@@ -57,21 +69,12 @@ struct GroupConfig {
   int32_t offsets_topic_partitions = 50;       // offsets.topic.num.partitions
 };
 
-// One coordinator record: key and value each int16 version + body
-// (protocol/record_framing.h); a null value is a tombstone.
-struct CoordinatorRecord {
-  std::vector<uint8_t> key;
-  std::optional<std::vector<uint8_t>> value;
-};
-
-// Where records go. append() must call done exactly once, with NONE once
-// the records are durable, or with the error a client should see.
-class CoordinatorLog {
- public:
-  virtual ~CoordinatorLog() = default;
-  virtual void append(int32_t partition, std::vector<CoordinatorRecord> records,
-                      std::function<void(ErrorCode)> done) = 0;
-};
+// What a client sees when the append of a coordinator's records failed with
+// `append_error` (Kafka's GroupCoordinatorService.normalizeException): the
+// partition missing or too few replicas -> COORDINATOR_NOT_AVAILABLE, a lost
+// leadership or a storage failure -> NOT_COORDINATOR (clients look the
+// coordinator up again), records too large -> UNKNOWN_SERVER_ERROR.
+ErrorCode coordinator_error(ErrorCode append_error);
 
 // Kafka's Utils.abs(groupId.hashCode()) % partitions, with Java's
 // String.hashCode over the UTF-16 code units of `group_id`.
@@ -92,47 +95,67 @@ using Reply = std::function<void(Response)>;
 
 class GroupCoordinator {
  public:
-  GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log);
+  // `executor` runs the partitions' strands (the broker's StrandPool);
+  // null: an InlineExecutor owned by the coordinator (tests).
+  GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log,
+                   CoordinatorExecutor* executor = nullptr);
   ~GroupCoordinator();
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
+  // Asynchronous: `reply` is called once, on the group's strand.
   void join_group(const protocol::JoinGroupRequest& request, int16_t version, const ClientInfo& client,
                   Reply<protocol::JoinGroupResponse> reply);
   void sync_group(const protocol::SyncGroupRequest& request, int16_t version,
                   Reply<protocol::SyncGroupResponse> reply);
-  protocol::HeartbeatResponse heartbeat(const protocol::HeartbeatRequest& request, int16_t version);
-  protocol::LeaveGroupResponse leave_group(const protocol::LeaveGroupRequest& request, int16_t version);
+  void heartbeat(const protocol::HeartbeatRequest& request, int16_t version,
+                 Reply<protocol::HeartbeatResponse> reply);
+  void leave_group(const protocol::LeaveGroupRequest& request, int16_t version,
+                   Reply<protocol::LeaveGroupResponse> reply);
   void offset_commit(const protocol::OffsetCommitRequest& request, int16_t version,
                      Reply<protocol::OffsetCommitResponse> reply);
-  protocol::OffsetFetchResponse offset_fetch(const protocol::OffsetFetchRequest& request, int16_t version);
-  protocol::DescribeGroupsResponse describe_groups(const protocol::DescribeGroupsRequest& request,
-                                                   int16_t version);
-  protocol::ListGroupsResponse list_groups(const protocol::ListGroupsRequest& request, int16_t version);
+  void offset_fetch(const protocol::OffsetFetchRequest& request, int16_t version,
+                    Reply<protocol::OffsetFetchResponse> reply);
+  void describe_groups(const protocol::DescribeGroupsRequest& request, int16_t version,
+                       Reply<protocol::DescribeGroupsResponse> reply);
+  void list_groups(const protocol::ListGroupsRequest& request, int16_t version,
+                   Reply<protocol::ListGroupsResponse> reply);
   void delete_groups(const protocol::DeleteGroupsRequest& request, int16_t version,
                      Reply<protocol::DeleteGroupsResponse> reply);
   void offset_delete(const protocol::OffsetDeleteRequest& request, int16_t version,
                      Reply<protocol::OffsetDeleteResponse> reply);
 
+  // Blocking wrappers (tests, admin threads; never a reactor or a strand).
+  protocol::HeartbeatResponse heartbeat(const protocol::HeartbeatRequest& request, int16_t version);
+  protocol::LeaveGroupResponse leave_group(const protocol::LeaveGroupRequest& request, int16_t version);
+  protocol::OffsetFetchResponse offset_fetch(const protocol::OffsetFetchRequest& request, int16_t version);
+  protocol::DescribeGroupsResponse describe_groups(const protocol::DescribeGroupsRequest& request,
+                                                   int16_t version);
+  protocol::ListGroupsResponse list_groups(const protocol::ListGroupsRequest& request, int16_t version);
+
   // Session and rebalance timeouts, the initial rebalance delay, pending
-  // (KIP-394) member expiry, offset expiry. Call every ~100 ms.
+  // (KIP-394) member expiry, offset expiry, on every partition's strand.
+  // Call every ~100 ms.
   void tick();
 
-  // Applies one record of __consumer_offsets, in log order (at load).
+  // Applies one record of __consumer_offsets, in log order: at load (before
+  // requests are served), and on the record's partition strand once an
+  // append is durable.
   Status replay(Bytes key, std::optional<Bytes> value);
-  // After replay: reloaded members' sessions start now.
+  // After replay: reloaded members' sessions start now. Before serving.
   void finish_loading();
   // A partition of __consumer_offsets that could not be read at load: its
   // groups are dropped (a half-read group must neither answer nor expire
   // offsets), and every request for a group of it answers
   // COORDINATOR_LOAD_IN_PROGRESS, which clients retry, as Kafka answers while
   // a partition loads. ListGroups answers it too while any partition is.
+  // Before serving.
   void unload_partition(int32_t partition);
 
-  // For tests and metrics.
-  std::optional<GroupState> state_of(const std::string& group_id) const;
-  int32_t generation_of(const std::string& group_id) const;
-  size_t group_count() const;
+  // For tests and metrics (blocking, like the wrappers above).
+  std::optional<GroupState> state_of(const std::string& group_id);
+  int32_t generation_of(const std::string& group_id);
+  size_t group_count();
   const GroupConfig& config() const { return config_; }
 
   struct Group;
@@ -140,15 +163,59 @@ class GroupCoordinator {
 
  private:
   using Completions = std::vector<std::function<void()>>;
-  // Runs the completions collected under the lock, after releasing it.
-  class Unlocked;
+  // Keys of offsets whose commit is appended but not yet durable.
+  using PendingKey = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
+  // The state of one __consumer_offsets partition: touched only on its strand.
+  struct Shard {
+    std::map<std::string, std::unique_ptr<Group>> groups;
+    std::map<PendingKey, int> pending_commits;
+    bool unloaded = false;
+    std::chrono::nanoseconds next_offset_expiry{0};
+    WriteBatch* batch = nullptr;  // the running operation's, while it runs
+  };
+
+  int32_t partition_of(const std::string& group_id) const;
+  Shard& shard_of(const std::string& group_id) { return shards_[static_cast<size_t>(partition_of(group_id))]; }
+  // Runs `operation` on `partition`'s strand with its WriteBatch installed;
+  // the completions it collects run after it (answers, outside the state).
+  void run_on(int32_t partition, std::function<void(Completions&)> operation);
+  // Wraps a `done` so that it too may write (and collect completions).
+  std::function<void(ErrorCode)> on_strand(int32_t partition, std::function<void(ErrorCode, Completions&)> done);
+  // The records of `partition` replayed into the state, on its strand.
+  void apply(const std::vector<CoordinatorRecord>& records);
+  void expire_offsets(Shard& shard);
+  void tick_partition(int32_t partition, Completions& out);
 
   Group* find_group(const std::string& group_id);
   const Group* find_group(const std::string& group_id) const;
   Group& get_or_create_group(const std::string& group_id);
-  // True if `group_id` lives in an unloaded partition. Caller holds mutex_.
+  // True if `group_id` lives in an unloaded partition. On its strand.
   bool loading(const std::string& group_id) const;
 
+  void join_group_here(const protocol::JoinGroupRequest& request, int16_t version, const ClientInfo& client,
+                       Reply<protocol::JoinGroupResponse> reply, Completions& out);
+  void sync_group_here(const protocol::SyncGroupRequest& request, Reply<protocol::SyncGroupResponse> reply,
+                       Completions& out);
+  // The leader's SyncGroup: stores the assignment, then enters Stable.
+  void store_assignment(Group& group, const protocol::SyncGroupRequest& request, Completions& out);
+  void fail_assignment(Group& group, ErrorCode error, Completions& out);
+  void revert_static_member(Group& group, const std::string& instance_id, const std::string& new_id,
+                            const std::string& old_id);
+  protocol::HeartbeatResponse heartbeat_here(const protocol::HeartbeatRequest& request);
+  protocol::LeaveGroupResponse leave_group_here(const protocol::LeaveGroupRequest& request, int16_t version,
+                                                Completions& out);
+  void offset_commit_here(const protocol::OffsetCommitRequest& request, Reply<protocol::OffsetCommitResponse> reply,
+                          Completions& out);
+  protocol::OffsetFetchResponse::OffsetFetchResponseGroup fetch_group(
+      const std::string& group_id,
+      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
+  protocol::DescribeGroupsResponse::DescribedGroup describe_group(const std::string& group_id) const;
+  // DeleteGroups of the groups of one partition; `done` gets their results.
+  void delete_groups_here(const std::vector<std::string>& group_ids,
+                          std::function<void(std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult>)> done,
+                          Completions& out);
+  void offset_delete_here(const protocol::OffsetDeleteRequest& request, Reply<protocol::OffsetDeleteResponse> reply,
+                          Completions& out);
   ErrorCode validate_join(const protocol::JoinGroupRequest& request, Group* group) const;
   void join_new_member(Group& group, const protocol::JoinGroupRequest& request, int16_t version,
                        const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply, Completions& out);
@@ -164,11 +231,16 @@ class GroupCoordinator {
   void complete_join(Group& group, Completions& out);
   void remove_member(Group& group, const std::string& member_id, Completions& out);
   void expire_sessions(Group& group, std::chrono::nanoseconds now, Completions& out);
-  void expire_offsets(Completions& out);
   protocol::JoinGroupResponse join_response(const Group& group, const Member& member, int16_t version) const;
-  void store_group(Group& group, std::function<void(ErrorCode)> done);
+  // The group's GroupMetadata record (stored generation, members,
+  // assignments, or `assignments` in their place when given).
+  CoordinatorRecord group_record(const Group& group,
+                                 const std::map<std::string, std::vector<uint8_t>>* assignments = nullptr) const;
+  void store_group(Group& group, std::function<void(ErrorCode, Completions&)> done);
+  // Adds records to the running operation's batch; `done` runs on the
+  // strand once they are durable (NONE) or failed (coordinator_error).
   void append(const std::string& group_id, std::vector<CoordinatorRecord> records,
-              std::function<void(ErrorCode)> done);
+              std::function<void(ErrorCode, Completions&)> done);
   ErrorCode validate_member(const Group& group, const std::string& member_id,
                             const std::optional<std::string>& instance_id, int32_t generation) const;
   std::set<std::string> subscribed_topics(const Group& group) const;
@@ -176,11 +248,9 @@ class GroupCoordinator {
 
   const GroupConfig config_;
   const Clock& clock_;
-  CoordinatorLog& log_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<Group>> groups_;
-  std::chrono::nanoseconds next_offset_expiry_{0};
-  std::set<int32_t> unloaded_partitions_;
+  std::unique_ptr<InlineExecutor> inline_executor_;  // when none was given
+  std::vector<Shard> shards_;
+  CoordinatorRuntime runtime_;
 };
 
 }  // namespace sluice::group

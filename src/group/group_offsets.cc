@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <map>
+#include <mutex>
+
+#include "base/assert.h"
 
 #include "group/group_coordinator.h"
 #include "group/group_records.h"
@@ -33,131 +37,133 @@ bool equals_ignoring_case(const std::string& a, const std::string& b) {
          });
 }
 
-// Calls `done` once every one of `count` parts has finished.
-struct Countdown {
-  std::atomic<size_t> remaining;
-  std::function<void()> done;
-  void finish_one() {
-    if (remaining.fetch_sub(1) == 1) done();
-  }
-};
-
 }  // namespace
 
 void GroupCoordinator::offset_commit(const OffsetCommitRequest& request, int16_t /*version*/,
                                      Reply<OffsetCommitResponse> reply) {
-  std::vector<std::function<void()>> later;
-  {
-    std::lock_guard lock(mutex_);
-    auto fail = [&](ErrorCode code) { later.push_back([reply, r = commit_answer(request, code)] { reply(r); }); };
-    Group* group = request.group_id.empty() ? nullptr : find_group(request.group_id);
-    ErrorCode code = ErrorCode::NONE;
-    if (request.group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
-    else if (loading(request.group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
-    else if (group == nullptr && request.generation_id_or_member_epoch >= 0) code = ErrorCode::ILLEGAL_GENERATION;
-    else if (group != nullptr && !(request.generation_id_or_member_epoch < 0 && group->members.empty())) {
-      // A member's commit: it must belong to the current generation.
-      code = validate_member(*group, request.member_id, request.group_instance_id,
-                             request.generation_id_or_member_epoch);
-      if (code == ErrorCode::NONE && group->state == GroupState::completing_rebalance)
-        code = ErrorCode::REBALANCE_IN_PROGRESS;
-      if (code == ErrorCode::NONE) {
-        Member& member = group->members.at(request.member_id);
-        member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
-      }
-    }
-    if (code != ErrorCode::NONE) {
-      fail(code);
-    } else {
-      if (group == nullptr) group = &get_or_create_group(request.group_id);  // a simple (admin) group
-      OffsetCommitResponse response = commit_answer(request, ErrorCode::NONE);
-      std::vector<CoordinatorRecord> records;
-      int64_t now_ms = clock_.now_ms();
-      for (size_t t = 0; t < request.topics.size(); ++t) {
-        const auto& topic = request.topics[t];
-        for (size_t p = 0; p < topic.partitions.size(); ++p) {
-          const auto& partition = topic.partitions[p];
-          std::string metadata = partition.committed_metadata.value_or("");
-          if (metadata.size() > static_cast<size_t>(config_.offset_metadata_max_bytes)) {
-            response.topics[t].partitions[p].error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
-            continue;
-          }
-          CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch, metadata, now_ms};
-          group->offsets[{topic.name, partition.partition_index}] = committed;
-          records.push_back(offset_record(group->id, topic.name, partition.partition_index, committed));
-        }
-      }
-      if (records.empty()) {
-        later.push_back([reply, response] { reply(response); });
-      } else {
-        append(group->id, std::move(records), [reply, response](ErrorCode error) mutable {
-          for (auto& topic : response.topics)
-            for (auto& partition : topic.partitions)
-              if (partition.error_code == 0) partition.error_code = to_wire(error);
-          reply(response);
-        });
-      }
-    }
-  }
-  for (auto& completion : later) completion();
+  run_on(partition_of(request.group_id), [this, request, reply = std::move(reply)](Completions& out) mutable {
+    offset_commit_here(request, std::move(reply), out);
+  });
 }
 
-OffsetFetchResponse GroupCoordinator::offset_fetch(const OffsetFetchRequest& request, int16_t version) {
-  std::lock_guard lock(mutex_);
-  // One group: its topics (null: every committed offset).
-  auto fetch_group = [this](const std::string& group_id,
-                            const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) {
-    OffsetFetchResponse::OffsetFetchResponseGroup out;
-    out.group_id = group_id;
-    if (group_id.empty() || loading(group_id)) {
-      out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
-      return out;
+void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Reply<OffsetCommitResponse> reply,
+                                          Completions& out) {
+  Group* group = request.group_id.empty() ? nullptr : find_group(request.group_id);
+  ErrorCode code = ErrorCode::NONE;
+  if (request.group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
+  else if (loading(request.group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+  else if (group != nullptr && group->state == GroupState::dead) code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+  else if (group == nullptr && request.generation_id_or_member_epoch >= 0) code = ErrorCode::ILLEGAL_GENERATION;
+  else if (group != nullptr && !(request.generation_id_or_member_epoch < 0 && group->members.empty())) {
+    // A member's commit: it must belong to the current generation.
+    code = validate_member(*group, request.member_id, request.group_instance_id,
+                           request.generation_id_or_member_epoch);
+    if (code == ErrorCode::NONE && group->state == GroupState::completing_rebalance)
+      code = ErrorCode::REBALANCE_IN_PROGRESS;
+    if (code == ErrorCode::NONE) {
+      Member& member = group->members.at(request.member_id);
+      member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
     }
-    const Group* group = find_group(group_id);
-    auto add = [&out](const std::string& topic, int32_t partition, const CommittedOffset* committed) {
-      if (out.topics.empty() || out.topics.back().name != topic) out.topics.push_back({topic, {}, {}});
-      auto& entry = out.topics.back().partitions.emplace_back();
-      entry.partition_index = partition;
-      entry.committed_offset = committed ? committed->offset : -1;
-      entry.committed_leader_epoch = committed ? committed->leader_epoch : -1;
-      entry.metadata = committed ? committed->metadata : "";
-    };
-    if (!topics) {
-      if (group)
-        for (const auto& [key, committed] : group->offsets) add(key.first, key.second, &committed);
-      return out;
-    }
-    for (const auto& [topic, partitions] : *topics) {
-      for (int32_t partition : partitions) {
-        const CommittedOffset* committed = nullptr;
-        if (group) {
-          auto it = group->offsets.find({topic, partition});
-          if (it != group->offsets.end()) committed = &it->second;
-        }
-        add(topic, partition, committed);
+  }
+  if (code != ErrorCode::NONE) {
+    out.push_back([reply, response = commit_answer(request, code)] { reply(response); });
+    return;
+  }
+  OffsetCommitResponse response = commit_answer(request, ErrorCode::NONE);
+  std::vector<CoordinatorRecord> records;
+  std::vector<PendingKey> keys;
+  int64_t now_ms = clock_.now_ms();
+  for (size_t t = 0; t < request.topics.size(); ++t) {
+    const auto& topic = request.topics[t];
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      const auto& partition = topic.partitions[p];
+      std::string metadata = partition.committed_metadata.value_or("");
+      if (metadata.size() > static_cast<size_t>(config_.offset_metadata_max_bytes)) {
+        response.topics[t].partitions[p].error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
+        continue;
       }
-      if (partitions.empty()) out.topics.push_back({topic, {}, {}});
+      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch, metadata, now_ms};
+      records.push_back(offset_record(request.group_id, topic.name, partition.partition_index, committed));
+      keys.emplace_back(request.group_id, topic.name, partition.partition_index);
     }
+  }
+  if (records.empty()) {
+    out.push_back([reply, response] { reply(response); });
+    return;
+  }
+  // Pending until durable: OffsetFetch does not see it, expiry and deletes
+  // account for it. Once durable it is applied by replaying its records.
+  Shard& shard = shard_of(request.group_id);
+  for (const auto& key : keys) ++shard.pending_commits[key];
+  auto applied = records;
+  append(request.group_id, std::move(records),
+         [this, &shard, keys, applied = std::move(applied), reply, response](ErrorCode error, Completions& out) mutable {
+           for (const auto& key : keys)
+             if (--shard.pending_commits[key] == 0) shard.pending_commits.erase(key);
+           if (error == ErrorCode::NONE) apply(applied);
+           for (auto& topic : response.topics)
+             for (auto& partition : topic.partitions)
+               if (partition.error_code == 0) partition.error_code = to_wire(error);
+           out.push_back([reply, response] { reply(response); });
+         });
+}
+
+// One group: its topics (null: every committed offset). Committed means
+// durable: pending commits are not seen.
+OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
+    const std::string& group_id,
+    const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const {
+  OffsetFetchResponse::OffsetFetchResponseGroup out;
+  out.group_id = group_id;
+  if (group_id.empty() || loading(group_id)) {
+    out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
     return out;
+  }
+  const Group* group = find_group(group_id);
+  auto add = [&out](const std::string& topic, int32_t partition, const CommittedOffset* committed) {
+    if (out.topics.empty() || out.topics.back().name != topic) out.topics.push_back({topic, {}, {}});
+    auto& entry = out.topics.back().partitions.emplace_back();
+    entry.partition_index = partition;
+    entry.committed_offset = committed ? committed->offset : -1;
+    entry.committed_leader_epoch = committed ? committed->leader_epoch : -1;
+    entry.metadata = committed ? committed->metadata : "";
   };
-  OffsetFetchResponse response;
-  if (version >= 8) {
-    for (const auto& requested : request.groups) {
-      std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
-      if (requested.topics) {
-        topics.emplace();
-        for (const auto& topic : *requested.topics) topics->emplace_back(topic.name, topic.partition_indexes);
+  if (!topics) {
+    if (group)
+      for (const auto& [key, committed] : group->offsets) add(key.first, key.second, &committed);
+    return out;
+  }
+  for (const auto& [topic, partitions] : *topics) {
+    for (int32_t partition : partitions) {
+      const CommittedOffset* committed = nullptr;
+      if (group) {
+        auto it = group->offsets.find({topic, partition});
+        if (it != group->offsets.end()) committed = &it->second;
       }
-      response.groups.push_back(fetch_group(requested.group_id, topics));
+      add(topic, partition, committed);
     }
-    return response;
+    if (partitions.empty()) out.topics.push_back({topic, {}, {}});
   }
-  std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
-  if (request.topics) {
-    topics.emplace();
-    for (const auto& topic : *request.topics) topics->emplace_back(topic.name, topic.partition_indexes);
-  }
-  auto group = fetch_group(request.group_id, topics);
+  return out;
+}
+
+namespace {
+
+using TopicPartitions = std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>;
+
+template <class Topics>
+TopicPartitions topic_partitions(const std::optional<std::vector<Topics>>& requested) {
+  TopicPartitions topics;
+  if (!requested) return topics;
+  topics.emplace();
+  for (const auto& topic : *requested) topics->emplace_back(topic.name, topic.partition_indexes);
+  return topics;
+}
+
+// v1-7: one group, its error at the top.
+OffsetFetchResponse single_group_answer(const OffsetFetchRequest& request, int16_t version,
+                                        OffsetFetchResponse::OffsetFetchResponseGroup group) {
+  OffsetFetchResponse response;
   response.error_code = group.error_code;
   for (auto& topic : group.topics) {
     auto& out = response.topics.emplace_back();
@@ -177,72 +183,162 @@ OffsetFetchResponse GroupCoordinator::offset_fetch(const OffsetFetchRequest& req
   return response;
 }
 
-protocol::DescribeGroupsResponse GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& request,
-                                                                   int16_t) {
-  std::lock_guard lock(mutex_);
-  protocol::DescribeGroupsResponse response;
-  for (const std::string& group_id : request.groups) {
-    auto& out = response.groups.emplace_back();
-    out.group_id = group_id;
-    if (group_id.empty() || loading(group_id)) {
-      out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
-      continue;
-    }
-    const Group* group = find_group(group_id);
-    if (group == nullptr) {
-      out.group_state = group_state_name(GroupState::dead);
-      continue;
-    }
-    out.group_state = group_state_name(group->state);
-    out.protocol_type = group->protocol_type.value_or("");
-    bool stable = group->state == GroupState::stable;
-    out.protocol_data = stable ? group->protocol.value_or("") : "";
-    for (const auto& [id, member] : group->members) {
-      auto& described = out.members.emplace_back();
-      described.member_id = id;
-      described.group_instance_id = member.instance_id;
-      described.client_id = member.client_id;
-      described.client_host = member.client_host;
-      if (stable) {
-        if (const auto* metadata = member.metadata_for(*group->protocol)) described.member_metadata = *metadata;
-        described.member_assignment = member.assignment;
-      }
-    }
+// Gathers the answers of several partitions' strands into one response,
+// answered by the last of them.
+template <class Response>
+struct Gather {
+  std::mutex mutex;
+  Response response;
+  size_t remaining = 0;
+  Reply<Response> reply;
+  template <class Fill>
+  void finish_one(Fill fill) {
+    std::unique_lock lock(mutex);
+    fill(response);
+    if (--remaining != 0) return;
+    lock.unlock();
+    reply(std::move(response));
   }
-  return response;
+};
+
+}  // namespace
+
+void GroupCoordinator::offset_fetch(const OffsetFetchRequest& request, int16_t version,
+                                    Reply<OffsetFetchResponse> reply) {
+  if (version < 8) {
+    runtime_.post(partition_of(request.group_id), [this, request, version, reply = std::move(reply)] {
+      reply(single_group_answer(request, version, fetch_group(request.group_id, topic_partitions(request.topics))));
+    });
+    return;
+  }
+  if (request.groups.empty()) return reply(OffsetFetchResponse{});
+  // Each group on its own strand; answered in request order.
+  auto gather = std::make_shared<Gather<OffsetFetchResponse>>();
+  gather->response.groups.resize(request.groups.size());
+  gather->remaining = request.groups.size();
+  gather->reply = std::move(reply);
+  for (size_t i = 0; i < request.groups.size(); ++i) {
+    const auto& requested = request.groups[i];
+    runtime_.post(partition_of(requested.group_id), [this, gather, i, requested] {
+      auto group = fetch_group(requested.group_id, topic_partitions(requested.topics));
+      gather->finish_one([&](OffsetFetchResponse& response) { response.groups[i] = std::move(group); });
+    });
+  }
 }
 
-protocol::ListGroupsResponse GroupCoordinator::list_groups(const protocol::ListGroupsRequest& request, int16_t) {
-  std::lock_guard lock(mutex_);
-  protocol::ListGroupsResponse response;
+protocol::DescribeGroupsResponse::DescribedGroup GroupCoordinator::describe_group(const std::string& group_id) const {
+  protocol::DescribeGroupsResponse::DescribedGroup out;
+  out.group_id = group_id;
+  if (group_id.empty() || loading(group_id)) {
+    out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+    return out;
+  }
+  const Group* group = find_group(group_id);
+  if (group == nullptr) {
+    out.group_state = group_state_name(GroupState::dead);
+    return out;
+  }
+  out.group_state = group_state_name(group->state);
+  out.protocol_type = group->protocol_type.value_or("");
+  bool stable = group->state == GroupState::stable;
+  out.protocol_data = stable ? group->protocol.value_or("") : "";
+  for (const auto& [id, member] : group->members) {
+    auto& described = out.members.emplace_back();
+    described.member_id = id;
+    described.group_instance_id = member.instance_id;
+    described.client_id = member.client_id;
+    described.client_host = member.client_host;
+    if (stable) {
+      if (const auto* metadata = member.metadata_for(*group->protocol)) described.member_metadata = *metadata;
+      described.member_assignment = member.assignment;
+    }
+  }
+  return out;
+}
+
+void GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& request, int16_t,
+                                       Reply<protocol::DescribeGroupsResponse> reply) {
+  if (request.groups.empty()) return reply(protocol::DescribeGroupsResponse{});
+  auto gather = std::make_shared<Gather<protocol::DescribeGroupsResponse>>();
+  gather->response.groups.resize(request.groups.size());
+  gather->remaining = request.groups.size();
+  gather->reply = std::move(reply);
+  for (size_t i = 0; i < request.groups.size(); ++i) {
+    const std::string& group_id = request.groups[i];
+    runtime_.post(partition_of(group_id), [this, gather, i, group_id] {
+      auto described = describe_group(group_id);
+      gather->finish_one([&](protocol::DescribeGroupsResponse& response) { response.groups[i] = std::move(described); });
+    });
+  }
+}
+
+void GroupCoordinator::list_groups(const protocol::ListGroupsRequest& request, int16_t,
+                                   Reply<protocol::ListGroupsResponse> reply) {
   bool classic = request.types_filter.empty() ||
                  std::any_of(request.types_filter.begin(), request.types_filter.end(),
                              [](const std::string& type) { return equals_ignoring_case(type, "classic"); });
-  if (!classic) return response;
-  if (!unloaded_partitions_.empty()) {
-    response.error_code = to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
-    return response;
+  if (!classic) return reply(protocol::ListGroupsResponse{});
+  // Every partition's strand adds its groups; the last one answers.
+  auto gather = std::make_shared<Gather<protocol::ListGroupsResponse>>();
+  gather->remaining = static_cast<size_t>(runtime_.partitions());
+  gather->reply = std::move(reply);
+  for (int32_t partition = 0; partition < runtime_.partitions(); ++partition) {
+    runtime_.post(partition, [this, gather, partition, states = request.states_filter] {
+      const Shard& shard = shards_[static_cast<size_t>(partition)];
+      std::vector<protocol::ListGroupsResponse::ListedGroup> listed;
+      for (const auto& [id, group] : shard.groups) {
+        const char* state = group_state_name(group->state);
+        if (!states.empty() && std::none_of(states.begin(), states.end(), [state](const std::string& wanted) {
+              return equals_ignoring_case(wanted, state);
+            }))
+          continue;
+        listed.push_back({id, group->protocol_type.value_or(""), state, "classic", {}});
+      }
+      bool unloaded = shard.unloaded;
+      gather->finish_one([&](protocol::ListGroupsResponse& response) {
+        if (unloaded) response.error_code = to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        for (auto& group : listed) response.groups.push_back(std::move(group));
+        // While a partition is unloaded the list is incomplete: none is given.
+        if (response.error_code != 0) response.groups.clear();
+      });
+    });
   }
-  for (const auto& [id, group] : groups_) {
-    const char* state = group_state_name(group->state);
-    if (!request.states_filter.empty() &&
-        std::none_of(request.states_filter.begin(), request.states_filter.end(),
-                     [state](const std::string& wanted) { return equals_ignoring_case(wanted, state); }))
-      continue;
-    response.groups.push_back({id, group->protocol_type.value_or(""), state, "classic", {}});
-  }
-  return response;
 }
 
 void GroupCoordinator::delete_groups(const protocol::DeleteGroupsRequest& request, int16_t,
                                      Reply<protocol::DeleteGroupsResponse> reply) {
-  auto response = std::make_shared<protocol::DeleteGroupsResponse>();
-  std::vector<std::pair<std::string, std::vector<CoordinatorRecord>>> writes;
-  // Records are appended under the lock, so a later commit to a re-created
-  // group of the same id always follows its tombstones in the log.
-  std::unique_lock lock(mutex_);
-  for (const std::string& group_id : request.groups_names) {
-    auto& result = response->results.emplace_back();
+  if (request.groups_names.empty()) return reply(protocol::DeleteGroupsResponse{});
+  std::map<int32_t, std::vector<std::string>> by_partition;
+  for (const std::string& group_id : request.groups_names) by_partition[partition_of(group_id)].push_back(group_id);
+  auto gather = std::make_shared<Gather<protocol::DeleteGroupsResponse>>();
+  gather->remaining = by_partition.size();
+  // Results in the order the request named the groups.
+  gather->reply = [reply = std::move(reply), order = request.groups_names](protocol::DeleteGroupsResponse response) {
+    std::stable_sort(response.results.begin(), response.results.end(), [&order](const auto& a, const auto& b) {
+      auto rank = [&order](const std::string& id) { return std::find(order.begin(), order.end(), id) - order.begin(); };
+      return rank(a.group_id) < rank(b.group_id);
+    });
+    reply(std::move(response));
+  };
+  for (auto& [partition, group_ids] : by_partition) {
+    run_on(partition, [this, gather, group_ids = std::move(group_ids)](Completions& out) {
+      delete_groups_here(group_ids, [gather](std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult> results) {
+        gather->finish_one([&](protocol::DeleteGroupsResponse& response) {
+          for (auto& result : results) response.results.push_back(std::move(result));
+        });
+      }, out);
+    });
+  }
+}
+
+void GroupCoordinator::delete_groups_here(
+    const std::vector<std::string>& group_ids,
+    std::function<void(std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult>)> done, Completions& out) {
+  std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult> results;
+  std::vector<CoordinatorRecord> records;
+  std::vector<std::string> deleting;
+  for (const std::string& group_id : group_ids) {
+    auto& result = results.emplace_back();
     result.group_id = group_id;
     Group* group = find_group(group_id);
     ErrorCode code = ErrorCode::NONE;
@@ -252,28 +348,37 @@ void GroupCoordinator::delete_groups(const protocol::DeleteGroupsRequest& reques
     else if (group->state != GroupState::empty) code = ErrorCode::NON_EMPTY_GROUP;
     result.error_code = to_wire(code);
     if (code != ErrorCode::NONE) continue;
-    std::vector<CoordinatorRecord> records;
     for (const auto& [key, committed] : group->offsets)
       records.push_back(offset_tombstone(group_id, key.first, key.second));
+    // A commit still in flight lands before these tombstones: delete it too.
+    for (const auto& [key, count] : shard_of(group_id).pending_commits)
+      if (std::get<0>(key) == group_id && !group->offsets.count({std::get<1>(key), std::get<2>(key)}))
+        records.push_back(offset_tombstone(group_id, std::get<1>(key), std::get<2>(key)));
     records.push_back(group_tombstone(group_id));
-    writes.emplace_back(group_id, std::move(records));
-    groups_.erase(group_id);
+    // Dead until the tombstones are durable: joins and commits answer
+    // COORDINATOR_NOT_AVAILABLE (retried), fetches still see the offsets.
+    group->state = GroupState::dead;
+    deleting.push_back(group_id);
   }
-  if (writes.empty()) {
-    lock.unlock();
-    return reply(*response);
+  if (deleting.empty()) {
+    out.push_back([done, results = std::move(results)] { done(results); });
+    return;
   }
-  auto countdown = std::make_shared<Countdown>();
-  countdown->remaining = writes.size();
-  countdown->done = [reply, response] { reply(*response); };
-  for (auto& [group_id, records] : writes) {
-    append(group_id, std::move(records), [countdown, response, group_id](ErrorCode error) {
-      if (error != ErrorCode::NONE)
-        for (auto& result : response->results)
-          if (result.group_id == group_id) result.error_code = to_wire(error);
-      countdown->finish_one();
-    });
-  }
+  auto applied = records;
+  auto on_durable = [this, deleting, applied = std::move(applied), results = std::move(results), done](
+                        ErrorCode error, Completions& out) mutable {
+    if (error == ErrorCode::NONE) apply(applied);
+    for (const std::string& group_id : deleting) {
+      if (error == ErrorCode::NONE) continue;
+      // Not deleted: the group is back as it was (it was Empty).
+      if (Group* group = find_group(group_id); group && group->state == GroupState::dead)
+        group->state = GroupState::empty;
+      for (auto& result : results)
+        if (result.group_id == group_id) result.error_code = to_wire(error);
+    }
+    out.push_back([done, results = std::move(results)] { done(results); });
+  };
+  append(deleting.front(), std::move(records), std::move(on_durable));
 }
 
 std::set<std::string> GroupCoordinator::subscribed_topics(const Group& group) const {
@@ -289,64 +394,102 @@ std::set<std::string> GroupCoordinator::subscribed_topics(const Group& group) co
 
 void GroupCoordinator::offset_delete(const protocol::OffsetDeleteRequest& request, int16_t,
                                      Reply<protocol::OffsetDeleteResponse> reply) {
-  protocol::OffsetDeleteResponse response;
-  std::vector<CoordinatorRecord> records;
-  std::string group_id = request.group_id;
-  std::unique_lock lock(mutex_);
-  {
-    Group* group = find_group(group_id);
-    ErrorCode top = ErrorCode::NONE;
-    if (group_id.empty()) top = ErrorCode::INVALID_GROUP_ID;
-    else if (loading(group_id)) top = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
-    else if (group == nullptr || group->state == GroupState::dead) top = ErrorCode::GROUP_ID_NOT_FOUND;
-    else if (group->state != GroupState::empty && group->protocol_type != "consumer") top = ErrorCode::NON_EMPTY_GROUP;
-    if (top != ErrorCode::NONE) {
-      response.error_code = to_wire(top);
-    } else {
-      std::set<std::string> subscribed =
-          group->state == GroupState::empty ? std::set<std::string>{} : subscribed_topics(*group);
-      for (const auto& topic : request.topics) {
-        auto& out = response.topics.emplace_back();
-        out.name = topic.name;
-        bool busy = subscribed.count(topic.name) != 0;
-        for (const auto& partition : topic.partitions) {
-          out.partitions.push_back(
-              {partition.partition_index, to_wire(busy ? ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode::NONE)});
-          if (busy) continue;
-          if (group->offsets.erase({topic.name, partition.partition_index}) != 0)
-            records.push_back(offset_tombstone(group_id, topic.name, partition.partition_index));
-        }
-      }
-    }
-  }
-  if (records.empty()) {
-    lock.unlock();
-    return reply(response);
-  }
-  append(group_id, std::move(records), [reply, response](ErrorCode error) mutable {
-    if (error != ErrorCode::NONE) response.error_code = to_wire(error);
-    reply(response);
+  run_on(partition_of(request.group_id), [this, request, reply = std::move(reply)](Completions& out) mutable {
+    offset_delete_here(request, std::move(reply), out);
   });
 }
 
-void GroupCoordinator::expire_offsets(Completions&) {
+void GroupCoordinator::offset_delete_here(const protocol::OffsetDeleteRequest& request,
+                                          Reply<protocol::OffsetDeleteResponse> reply, Completions& out) {
+  protocol::OffsetDeleteResponse response;
+  std::vector<CoordinatorRecord> records;
+  const std::string& group_id = request.group_id;
+  Group* group = find_group(group_id);
+  ErrorCode top = ErrorCode::NONE;
+  if (group_id.empty()) top = ErrorCode::INVALID_GROUP_ID;
+  else if (loading(group_id)) top = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+  else if (group == nullptr || group->state == GroupState::dead) top = ErrorCode::GROUP_ID_NOT_FOUND;
+  else if (group->state != GroupState::empty && group->protocol_type != "consumer") top = ErrorCode::NON_EMPTY_GROUP;
+  if (top != ErrorCode::NONE) {
+    response.error_code = to_wire(top);
+    out.push_back([reply, response] { reply(response); });
+    return;
+  }
+  const Shard& shard = shard_of(group_id);
+  std::set<std::string> subscribed =
+      group->state == GroupState::empty ? std::set<std::string>{} : subscribed_topics(*group);
+  for (const auto& topic : request.topics) {
+    auto& answer = response.topics.emplace_back();
+    answer.name = topic.name;
+    bool busy = subscribed.count(topic.name) != 0;
+    for (const auto& partition : topic.partitions) {
+      answer.partitions.push_back(
+          {partition.partition_index, to_wire(busy ? ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode::NONE)});
+      if (busy) continue;
+      // Committed, or in flight (its record lands before the tombstone).
+      if (group->offsets.count({topic.name, partition.partition_index}) != 0 ||
+          shard.pending_commits.count({group_id, topic.name, partition.partition_index}) != 0)
+        records.push_back(offset_tombstone(group_id, topic.name, partition.partition_index));
+    }
+  }
+  if (records.empty()) {
+    out.push_back([reply, response] { reply(response); });
+    return;
+  }
+  auto applied = records;
+  append(group_id, std::move(records),
+         [this, applied = std::move(applied), reply, response](ErrorCode error, Completions& out) mutable {
+           if (error == ErrorCode::NONE) apply(applied);
+           else response.error_code = to_wire(error);
+           out.push_back([reply, response] { reply(response); });
+         });
+}
+
+void GroupCoordinator::expire_offsets(Shard& shard) {
   int64_t now_ms = clock_.now_ms();
-  for (auto it = groups_.begin(); it != groups_.end();) {
-    Group& group = *it->second;
+  for (auto& [group_id, group_pointer] : shard.groups) {
+    Group& group = *group_pointer;
     // Kafka's rule since 2.1: offsets of a group without members expire
     // retention after the later of their commit and the group emptying.
-    if (group.state != GroupState::empty) { ++it; continue; }
+    if (group.state != GroupState::empty) continue;
     std::vector<CoordinatorRecord> records;
-    for (auto offset = group.offsets.begin(); offset != group.offsets.end();) {
-      int64_t base_ms = std::max(offset->second.commit_timestamp_ms, group.state_timestamp_ms);
-      if (now_ms - base_ms < config_.offsets_retention_ms) { ++offset; continue; }
-      records.push_back(offset_tombstone(group.id, offset->first.first, offset->first.second));
-      offset = group.offsets.erase(offset);
+    size_t expiring = 0;
+    bool in_flight = false;
+    for (const auto& [key, committed] : group.offsets) {
+      // A commit in flight for this offset lands first: leave it be.
+      if (shard.pending_commits.count({group.id, key.first, key.second}) != 0) {
+        in_flight = true;
+        continue;
+      }
+      int64_t base_ms = std::max(committed.commit_timestamp_ms, group.state_timestamp_ms);
+      if (now_ms - base_ms < config_.offsets_retention_ms) continue;
+      records.push_back(offset_tombstone(group.id, key.first, key.second));
+      ++expiring;
     }
-    bool gone = group.offsets.empty() && group.members.empty() && !records.empty();
+    if (records.empty()) continue;
+    auto applied = records;  // offsets only: the group's removal is decided when durable
+    bool gone = expiring == group.offsets.size() && !in_flight && group.members.empty();
     if (gone) records.push_back(group_tombstone(group.id));
-    if (!records.empty()) append(group.id, std::move(records), [](ErrorCode) {});
-    it = gone ? groups_.erase(it) : std::next(it);
+    auto on_durable = [this, &shard, group_id = group.id, applied = std::move(applied), gone](ErrorCode error,
+                                                                                              Completions&) {
+      if (error != ErrorCode::NONE) return;  // still committed: expiry tries again later
+      apply(applied);
+      // Removed only if nobody joined or committed meanwhile.
+      auto it = shard.groups.find(group_id);
+      if (gone && it != shard.groups.end() && it->second->state == GroupState::empty &&
+          it->second->members.empty() && it->second->offsets.empty())
+        shard.groups.erase(it);
+    };
+    append(group.id, std::move(records), std::move(on_durable));
+  }
+}
+
+void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records) {
+  for (const CoordinatorRecord& record : records) {
+    std::optional<Bytes> value;
+    if (record.value) value = Bytes(*record.value);
+    Status status = replay(Bytes(record.key), value);
+    SLUICE_ASSERT(status.is_ok(), "a record the coordinator wrote does not replay");
   }
 }
 

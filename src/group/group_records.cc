@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/assert.h"
 #include "protocol/record_framing.h"
 
 namespace sluice::group {
@@ -75,11 +76,15 @@ std::vector<std::string> consumer_subscription_topics(const std::vector<uint8_t>
 }
 
 void GroupCoordinator::append(const std::string& group_id, std::vector<CoordinatorRecord> records,
-                              std::function<void(ErrorCode)> done) {
-  log_.append(partition_for_group(group_id, config_.offsets_topic_partitions), std::move(records), std::move(done));
+                              std::function<void(ErrorCode, Completions&)> done) {
+  int32_t partition = partition_of(group_id);
+  WriteBatch* batch = shards_[static_cast<size_t>(partition)].batch;
+  SLUICE_ASSERT(batch != nullptr, "a coordinator write outside an operation on its partition's strand");
+  batch->add(std::move(records), on_strand(partition, std::move(done)));
 }
 
-void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode)> done) {
+CoordinatorRecord GroupCoordinator::group_record(const Group& group,
+                                                 const std::map<std::string, std::vector<uint8_t>>* assignments) const {
   coordinator::GroupMetadataValue value;
   value.protocol_type = group.protocol_type.value_or("");
   value.generation = group.generation;
@@ -96,15 +101,22 @@ void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode)> 
     out.session_timeout = member.session_timeout_ms;
     if (group.protocol)
       if (const auto* metadata = member.metadata_for(*group.protocol)) out.subscription = *metadata;
-    out.assignment = member.assignment;
+    if (assignments == nullptr) {
+      out.assignment = member.assignment;
+    } else if (auto it = assignments->find(id); it != assignments->end()) {
+      out.assignment = it->second;
+    }
   }
-  std::vector<CoordinatorRecord> records;
-  records.push_back({group_key(group.id), coordinator::encode_versioned(value, group_value_version)});
-  append(group.id, std::move(records), std::move(done));
+  return {group_key(group.id), coordinator::encode_versioned(value, group_value_version)};
+}
+
+// The group's membership is in memory already (Kafka's classic groups do not
+// replay their own GroupMetadata records either): only load replays them.
+void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode, Completions&)> done) {
+  append(group.id, {group_record(group)}, std::move(done));
 }
 
 Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes) {
-  std::lock_guard lock(mutex_);
   WireReader key_reader(key_bytes);
   int16_t key_version = 0;
   if (Status status = coordinator::read_version(key_reader, key_version); !status) return status;
@@ -126,7 +138,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
   if (Status status = key.decode(key_reader, key_version); !status) return status;
   if (!value_bytes) {
     Group* group = find_group(key.group);
-    if (group && group->offsets.empty()) groups_.erase(key.group);
+    if (group && group->offsets.empty()) shard_of(key.group).groups.erase(key.group);
     else if (group) {
       auto offsets = std::move(group->offsets);
       *group = Group{};
@@ -162,10 +174,10 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
 }
 
 void GroupCoordinator::finish_loading() {
-  std::lock_guard lock(mutex_);
-  for (auto& [id, group] : groups_)
-    for (auto& [member_id, member] : group->members)
-      member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
+  for (auto& shard : shards_)
+    for (auto& [id, group] : shard.groups)
+      for (auto& [member_id, member] : group->members)
+        member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
 }
 
 }  // namespace sluice::group

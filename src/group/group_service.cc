@@ -12,10 +12,13 @@ namespace sluice::group {
 void OffsetsTopicLog::append(int32_t partition_index, std::vector<CoordinatorRecord> records,
                              std::function<void(ErrorCode)> done) {
   auto partition = replicas_.partition(offsets_topic, partition_index);
-  // Clients look the coordinator up first, which creates the topic on the
-  // controller thread; a raw request may come without: create it here.
-  if (!partition && ensure_topic_()) partition = replicas_.partition(offsets_topic, partition_index);
-  if (!partition) return done(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  // Not created yet (a raw request that did not look the coordinator up):
+  // creation goes to the controller thread, this append fails (the client
+  // sees COORDINATOR_NOT_AVAILABLE and retries).
+  if (!partition) {
+    topic_missing_();
+    return done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  }
   int64_t now_ms = clock_.now_ms();
   record::BatchBuilder builder;
   for (const CoordinatorRecord& entry : records) {
@@ -26,15 +29,10 @@ void OffsetsTopicLog::append(int32_t partition_index, std::vector<CoordinatorRec
   auto batch = builder.build();
   if (!batch) return done(ErrorCode::UNKNOWN_SERVER_ERROR);
   auto appended = partition->append_as_leader(*batch, -1, now_ms);
-  if (appended.error != ErrorCode::NONE) {
-    // Kafka maps a failed coordinator append to errors the client retries.
-    ErrorCode error = appended.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
-                                                                          : ErrorCode::COORDINATOR_NOT_AVAILABLE;
-    return done(error);
-  }
+  if (appended.error != ErrorCode::NONE) return done(appended.error);
   replicas_.log_manager().flusher().request_flush(
       partition->managed_log(), appended.next_offset, [done = std::move(done)](Status status) {
-        done(status ? ErrorCode::NONE : ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        done(status ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR);
       });
 }
 
@@ -109,7 +107,7 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoord
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                            GroupServiceOptions options)
     : controller_(controller), options_(std::move(options)) {
-  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { return ensure_offsets_topic(); });
+  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { request_offsets_topic(); });
 }
 
 GroupService::~GroupService() { stop(); }
@@ -123,8 +121,11 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   auto image = replicas.image();
   const auto* topic = image->topic(offsets_topic);
   if (topic) service->options_.group.offsets_topic_partitions = static_cast<int32_t>(topic->partitions.size());
+  int32_t partitions = service->options_.group.offsets_topic_partitions;
+  service->strands_ = std::make_unique<StrandPool>(
+      partitions, std::min<size_t>(static_cast<size_t>(partitions), service->options_.coordinator_threads));
   service->coordinator_ = std::make_unique<GroupCoordinator>(service->options_.group, *service->options_.clock,
-                                                             *service->log_);
+                                                             *service->log_, service->strands_.get());
   if (topic) {
     service->topic_exists_ = true;
     for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {
@@ -146,6 +147,19 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   service->coordinator_->finish_loading();
   service->ticker_ = std::thread([raw = service.get()] { raw->run_ticker(); });
   return service;
+}
+
+void GroupService::request_offsets_topic() {
+  if (offsets_topic_exists() || topic_requested_.exchange(true)) return;
+  // Creating blocks on the metadata log's fsync: the controller thread's job.
+  controller_.submit(
+      [this] {
+        if (Status created = ensure_offsets_topic(); !created) {
+          spdlog::warn("{}", created.to_string());
+          topic_requested_ = false;  // the next lookup asks again
+        }
+      },
+      [this] { topic_requested_ = false; });
 }
 
 Status GroupService::ensure_offsets_topic() {
@@ -170,6 +184,9 @@ void GroupService::stop() {
   }
   wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  // What was posted runs (answers included); appends finishing later are
+  // dropped: the server has drained.
+  if (strands_) strands_->stop();
 }
 
 void GroupService::run_ticker() {

@@ -4,12 +4,14 @@
 // FindCoordinator (a broker nobody consumes through in groups never pays for
 // its 50 partitions, and start-up stays fast), replays it into the
 // GroupCoordinator at start when it exists, appends the
-// coordinator's records to it (answered once the group-commit flusher made
-// them durable: a commit survives kill -9), and ticks the coordinator from
-// its own thread.
+// coordinator's records to it (done once the group-commit flusher made
+// them durable: a commit survives kill -9), runs the coordinator's
+// partitions on a StrandPool, and ticks the coordinator from its own thread.
 //
 // Threads: open()/stop() from the broker's controlling thread; coordinator()
-// from any thread (reactors). Append callbacks run on the flusher thread.
+// and request_offsets_topic() from any thread (reactors): neither blocks.
+// Appends run on the coordinator's strands; their callbacks on the flusher
+// thread (the runtime moves them back to the strand).
 
 #include <atomic>
 #include <condition_variable>
@@ -34,6 +36,9 @@ struct GroupServiceOptions {
   int16_t offsets_replication_factor = 3;  // offsets.topic.replication.factor (capped by the controller)
   int64_t offsets_segment_bytes = 104857600;  // offsets.topic.segment.bytes
   int64_t tick_interval_ms = 100;
+  // Threads running the __consumer_offsets partitions' strands (Kafka's
+  // group.coordinator.threads; capped by the partition count).
+  size_t coordinator_threads = 2;
   const Clock* clock = &system_clock();
 };
 
@@ -54,10 +59,13 @@ int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinato
 
 class OffsetsTopicLog final : public CoordinatorLog {
  public:
-  // `ensure_topic` creates the topic if it does not exist yet (an append may
-  // come first).
-  OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock, std::function<Status()> ensure_topic)
-      : replicas_(replicas), clock_(clock), ensure_topic_(std::move(ensure_topic)) {}
+  // `topic_missing` is told when an append finds no partition (a raw
+  // request came before any FindCoordinator): it must not block.
+  OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock, std::function<void()> topic_missing)
+      : replicas_(replicas), clock_(clock), topic_missing_(std::move(topic_missing)) {}
+  // Appends as leader (the write, no sync, on the calling strand) and calls
+  // `done` once the flusher synced it: NONE, or the partition's error
+  // (UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR, ...).
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
   // Feeds every record of `partition` (log start to high watermark) to
@@ -68,7 +76,7 @@ class OffsetsTopicLog final : public CoordinatorLog {
  private:
   cluster::ReplicaManager& replicas_;
   const Clock& clock_;
-  std::function<Status()> ensure_topic_;
+  std::function<void()> topic_missing_;
 };
 
 class GroupService {
@@ -78,9 +86,13 @@ class GroupService {
                                                     GroupServiceOptions options);
   ~GroupService();
   GroupCoordinator& coordinator() { return *coordinator_; }
-  // Creates __consumer_offsets unless it exists. Thread-safe; cheap once done.
-  // Blocks on the controller's fsync: handlers call it on the controller
-  // thread (Controller::submit) unless offsets_topic_exists().
+  // Hands the creation of __consumer_offsets to the controller thread unless
+  // it exists or was asked for already. Never blocks (reactors call it):
+  // until the topic exists, FindCoordinator answers COORDINATOR_NOT_AVAILABLE
+  // and clients retry, as Kafka answers while it creates the topic.
+  void request_offsets_topic();
+  // Creates __consumer_offsets unless it exists. Blocks on the controller's
+  // fsync: the controller thread only.
   Status ensure_offsets_topic();
   bool offsets_topic_exists() const { return topic_exists_.load(std::memory_order_acquire); }
   // Stops the ticker. Idempotent.
@@ -94,7 +106,9 @@ class GroupService {
   GroupServiceOptions options_;
   std::mutex topic_mutex_;
   std::atomic<bool> topic_exists_{false};
+  std::atomic<bool> topic_requested_{false};
   std::unique_ptr<OffsetsTopicLog> log_;
+  std::unique_ptr<StrandPool> strands_;  // outlives coordinator_ (declared before)
   std::unique_ptr<GroupCoordinator> coordinator_;
   std::mutex mutex_;
   std::condition_variable wake_;

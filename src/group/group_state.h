@@ -1,7 +1,8 @@
 #pragma once
 // The coordinator's in-memory state of one group (private to src/group/):
 // members with their parked JoinGroup/SyncGroup answers, the generation,
-// and the committed offsets. Guarded by GroupCoordinator's mutex.
+// and the committed offsets. Touched only on the strand of the group's
+// __consumer_offsets partition.
 
 #include <chrono>
 #include <map>
@@ -68,6 +69,9 @@ struct GroupCoordinator::Group {
   bool initial_delay = false;
   std::chrono::nanoseconds initial_delay_end{0};
   int64_t state_timestamp_ms = -1;
+  // The generation whose assignment the leader's SyncGroup is storing (or
+  // stored): a retried SyncGroup does not store it twice.
+  int32_t assignment_stored_generation = -1;
   std::map<std::pair<std::string, int32_t>, CommittedOffset> offsets;
 
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }

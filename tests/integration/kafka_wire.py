@@ -9,6 +9,7 @@ Kafka 4.0's baseline (KIP-896).
 
 import socket
 import struct
+import time
 
 API_PRODUCE = 0
 API_LIST_OFFSETS = 2
@@ -223,12 +224,18 @@ def call(sock, api_key, version, body, correlation_id, flexible=False, response_
     return r
 
 
-def find_coordinator(port, group):
+def find_coordinator(port, group, timeout_s=15.0):
     """FindCoordinator v0 for a group: (error_code, node_id). The first lookup makes
-    the broker create __consumer_offsets, as Kafka does."""
-    with connect(port) as sock:
-        r = call(sock, 10, 0, bytes(Writer().string(group).buf), 1)
-        return r.i16(), r.i32()
+    the broker create __consumer_offsets, as Kafka does, answering
+    COORDINATOR_NOT_AVAILABLE (15) until it exists: retried, as clients do."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with connect(port) as sock:
+            r = call(sock, 10, 0, bytes(Writer().string(group).buf), 1)
+            error, node_id = r.i16(), r.i32()
+        if error != 15 or time.monotonic() > deadline:
+            return error, node_id
+        time.sleep(0.05)
 
 
 def parse_api_versions_v0(r):

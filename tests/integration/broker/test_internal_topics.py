@@ -3,7 +3,10 @@
 - DeleteRecords on one: INVALID_TOPIC_EXCEPTION;
 - a client batch with the control bit: INVALID_RECORD ("Clients are not allowed to
   write control records", LogValidator);
-- DeleteTopics of __consumer_offsets: refused (INVALID_TOPIC_EXCEPTION), the topic stays.
+- DeleteTopics of __consumer_offsets: refused (INVALID_TOPIC_EXCEPTION), the topic stays;
+- the first FindCoordinator: COORDINATOR_NOT_AVAILABLE while __consumer_offsets is
+  created on the controller thread (never on the reactor that got the lookup), then
+  this broker (issue 13, point 1).
 And a record in __consumer_offsets that does not decode (written before these checks
 existed, or by a future version) is logged and skipped at start: the broker starts and
 every other record, of the same batch too, is loaded."""
@@ -40,6 +43,13 @@ def committed(bootstrap, group, topic):
         return c.committed([TopicPartition(topic, 0)], timeout=30)[0].offset
     finally:
         c.close()
+
+
+def test_first_lookup_answers_coordinator_not_available_until_the_topic_exists(broker):
+    with kw.connect(broker.port) as sock:
+        r = kw.call(sock, 10, 0, bytes(kw.Writer().string("first").buf), 1)
+        assert r.i16() == 15  # COORDINATOR_NOT_AVAILABLE: creation handed off, not awaited
+    assert kw.find_coordinator(broker.port, "first")[0] == kw.ERR_NONE  # retried until it exists
 
 
 def test_clients_cannot_write_into_internal_topics(broker):

@@ -16,6 +16,9 @@ PARTITIONS = 3
 
 @pytest.fixture
 def sock(module_broker):
+    # As a client does (and as Kafka needs): look the coordinator up first,
+    # which has the broker create __consumer_offsets.
+    assert kafka_wire.find_coordinator(module_broker.port, "proto")[0] == kafka_wire.ERR_NONE
     with kafka_wire.connect(module_broker.port, timeout_s=30) as s:
         yield s
 

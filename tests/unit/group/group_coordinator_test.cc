@@ -559,6 +559,8 @@ TEST_F(GroupTest, OffsetsExpireAfterRetentionOnceTheGroupIsEmpty) {
   EXPECT_EQ(fetch("simple"), 5);
   clock.advance_ms(31000);
   coordinator->tick();
+  EXPECT_EQ(fetch("simple"), 5) << "expired once the tombstone is durable, not before";
+  log.complete();
   EXPECT_EQ(fetch("simple"), -1);
   EXPECT_FALSE(coordinator->state_of("simple")) << "an empty group without offsets is removed";
   int32_t partition = partition_for_group("simple", config.offsets_topic_partitions);

@@ -1,0 +1,163 @@
+#pragma once
+// The runtime a coordinator partition runs on (Kafka's CoordinatorRuntime
+// shape): each partition of a coordinator topic (__consumer_offsets today,
+// __transaction_state later) is one single-threaded state machine. An
+// operation runs on its partition's strand, reads the state, and adds the
+// records it wants written to a WriteBatch; the runtime appends them as one
+// batch to the partition's log, and once the append is durable (or failed)
+// runs each record group's `done` on the same strand, in log order. `done`
+// applies the records to the state (replaying them: the path recovery takes)
+// and answers, or, on failure, reverts what the operation marked pending and
+// answers the error. Nothing is visible as committed before it is durable.
+//
+// Generic on purpose (nothing about groups here): the transaction
+// coordinator will run on the same runtime. It lives in src/group/ until a
+// second coordinator exists; then it moves to its own folder below both.
+//
+// Threads: run() may be called from any thread (reactors, the ticker, admin
+// threads) and never blocks; the operation and every `done` run on the
+// partition's strand (one thread at a time per partition, never a reactor
+// with the StrandPool), so a partition's state needs no lock and no lock is
+// shared by all partitions. The log's append is called on the strand.
+
+#include <cstdint>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "base/error_code.h"
+
+namespace sluice::group {
+
+// One coordinator record: key and value each int16 version + body
+// (protocol/record_framing.h); a null value is a tombstone.
+struct CoordinatorRecord {
+  std::vector<uint8_t> key;
+  std::optional<std::vector<uint8_t>> value;
+};
+
+// Where a partition's records go (Kafka's PartitionWriter). append() is
+// called on the partition's strand and must not block on a disk sync; it
+// calls done exactly once, from any thread, with NONE once the records are
+// durable, or with the log's own error (KAFKA_STORAGE_ERROR,
+// NOT_LEADER_OR_FOLLOWER, ...): the coordinator maps it to what its clients
+// should see.
+class CoordinatorLog {
+ public:
+  virtual ~CoordinatorLog() = default;
+  virtual void append(int32_t partition, std::vector<CoordinatorRecord> records,
+                      std::function<void(ErrorCode)> done) = 0;
+};
+
+// Runs tasks one at a time per partition (a strand per partition), in the
+// order they were posted for that partition.
+class CoordinatorExecutor {
+ public:
+  virtual ~CoordinatorExecutor() = default;
+  virtual void post(int32_t partition, std::function<void()> task) = 0;
+};
+
+// Tests and tools: runs a posted task at once on the posting thread, unless
+// a task is running already (a task that posts), in which case it runs after
+// it: one thread, deterministic order. Not thread-safe.
+class InlineExecutor final : public CoordinatorExecutor {
+ public:
+  void post(int32_t partition, std::function<void()> task) override;
+
+ private:
+  std::deque<std::function<void()>> queue_;
+  bool running_ = false;
+};
+
+// The broker's executor: `threads` threads serve all partitions; a
+// partition with tasks is taken by one thread at a time (Kafka's
+// multi-threaded event processor with its per-key accumulator), so partitions
+// run in parallel and each stays single-threaded. stop() runs what was
+// posted before it and joins; a task posted after stop() runs on the posting
+// thread, one at a time (late flusher callbacks at shutdown; a blocking
+// admin call racing the stop must not wait forever).
+class StrandPool final : public CoordinatorExecutor {
+ public:
+  StrandPool(int32_t partitions, size_t threads);
+  ~StrandPool() override;
+  StrandPool(const StrandPool&) = delete;
+  StrandPool& operator=(const StrandPool&) = delete;
+
+  void post(int32_t partition, std::function<void()> task) override;
+  void stop();
+
+ private:
+  struct Strand {
+    std::deque<std::function<void()>> tasks;
+    bool scheduled = false;  // in ready_ or being run by a thread
+  };
+  void work();
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Strand> strands_;
+  std::deque<int32_t> ready_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::recursive_mutex after_stop_mutex_;  // a task run after stop may post
+  std::vector<std::thread> threads_;
+};
+
+// The records an operation wants written, each group with what to do once
+// it is durable (NONE) or failed. One operation's records are appended as
+// one batch: all are durable or none is.
+class WriteBatch {
+ public:
+  void add(std::vector<CoordinatorRecord> records, std::function<void(ErrorCode)> done);
+  bool empty() const { return records_.empty(); }
+
+ private:
+  friend class CoordinatorRuntime;
+  std::vector<CoordinatorRecord> records_;
+  std::vector<std::function<void(ErrorCode)>> done_;
+};
+
+class CoordinatorRuntime {
+ public:
+  // `log` and `executor` outlive the runtime.
+  CoordinatorRuntime(int32_t partitions, CoordinatorLog& log, CoordinatorExecutor& executor);
+  CoordinatorRuntime(const CoordinatorRuntime&) = delete;
+  CoordinatorRuntime& operator=(const CoordinatorRuntime&) = delete;
+
+  int32_t partitions() const { return static_cast<int32_t>(partitions_.size()); }
+
+  // Runs `operation` on `partition`'s strand; then appends what it added to
+  // the batch and, when the append finishes, runs the dones on the strand in
+  // the order the batches were appended (a later append that finishes first
+  // waits for the earlier ones: state is applied in log order).
+  void run(int32_t partition, std::function<void(WriteBatch&)> operation);
+  // The same, already on `partition`'s strand (from a `done`, which may
+  // itself need to write): runs `operation` now.
+  void run_here(int32_t partition, const std::function<void(WriteBatch&)>& operation);
+
+  // Runs `task` on `partition`'s strand (reads, and work that writes nothing).
+  void post(int32_t partition, std::function<void()> task) { executor_.post(partition, std::move(task)); }
+
+ private:
+  struct InFlight {
+    std::vector<std::function<void(ErrorCode)>> done;
+    std::optional<ErrorCode> result;  // set when the append finished
+  };
+  struct Partition {
+    std::deque<std::shared_ptr<InFlight>> in_flight;  // append order; strand-only
+  };
+  void append(int32_t partition, WriteBatch batch);
+  // On the strand: completes finished appends from the oldest on.
+  void complete_in_order(int32_t partition);
+
+  CoordinatorLog& log_;
+  CoordinatorExecutor& executor_;
+  std::vector<Partition> partitions_;
+};
+
+}  // namespace sluice::group
