@@ -28,13 +28,20 @@ std::optional<int32_t> peek_correlation_id(const std::vector<uint8_t>& frame) {
 
 const char* client_errc_name(ClientErrc code) {
   switch (code) {
-    case ClientErrc::ok: return "ok";
-    case ClientErrc::disconnected: return "disconnected";
-    case ClientErrc::timed_out: return "timed out";
-    case ClientErrc::unsupported_version: return "unsupported version";
-    case ClientErrc::queue_full: return "queue full";
-    case ClientErrc::bad_response: return "bad response";
-    case ClientErrc::closed: return "closed";
+    case ClientErrc::ok:
+      return "ok";
+    case ClientErrc::disconnected:
+      return "disconnected";
+    case ClientErrc::timed_out:
+      return "timed out";
+    case ClientErrc::unsupported_version:
+      return "unsupported version";
+    case ClientErrc::queue_full:
+      return "queue full";
+    case ClientErrc::bad_response:
+      return "bad response";
+    case ClientErrc::closed:
+      return "closed";
   }
   return "unknown";
 }
@@ -72,9 +79,9 @@ void KafkaClient::send_raw(int16_t api_key, int16_t version_min, int16_t version
   if (state_ == State::closed) {
     complete(request, {ClientErrc::closed, "client closed"});
   } else if (queued_.size() >= config_.queued_requests_max) {
-    complete(request, {ClientErrc::queue_full,
-                       std::to_string(queued_.size()) + " requests already wait for " +
-                           endpoint_.to_string()});
+    complete(request,
+             {ClientErrc::queue_full, std::to_string(queued_.size()) +
+                                          " requests already wait for " + endpoint_.to_string()});
   } else {
     queued_.push_back(std::move(request));
     bool backoff_over = state_ == State::backing_off && clock_.monotonic() >= reconnect_at_;
@@ -134,8 +141,7 @@ void KafkaClient::on_negotiated(const ClientStatus& status, int16_t version, Byt
   Status decoded = protocol::decode_exact(body, version, response);
   if (!decoded) return fail_connection("ApiVersions response: " + decoded.to_string());
   if (response.error_code != error_none)
-    return fail_connection("ApiVersions refused with error " +
-                           std::to_string(response.error_code));
+    return fail_connection("ApiVersions refused with error " + std::to_string(response.error_code));
   node_versions_.clear();
   for (const auto& api : response.api_keys)
     node_versions_[api.api_key] = {api.min_version, api.max_version};
@@ -198,15 +204,15 @@ void KafkaClient::flush_queue() {
     std::optional<int16_t> version = choose_version(request);
     if (!version) {
       auto found = node_versions_.find(request.api_key);
-      complete(request,
-               {ClientErrc::unsupported_version,
-                "API " + std::to_string(request.api_key) + " versions " +
-                    std::to_string(request.version_min) + "-" +
-                    std::to_string(request.version_max) + ", node " + endpoint_.to_string() +
-                    (found == node_versions_.end()
-                         ? " does not offer it"
-                         : " offers " + std::to_string(found->second.first) + "-" +
-                               std::to_string(found->second.second))});
+      complete(
+          request,
+          {ClientErrc::unsupported_version,
+           "API " + std::to_string(request.api_key) + " versions " +
+               std::to_string(request.version_min) + "-" + std::to_string(request.version_max) +
+               ", node " + endpoint_.to_string() +
+               (found == node_versions_.end() ? " does not offer it"
+                                              : " offers " + std::to_string(found->second.first) +
+                                                    "-" + std::to_string(found->second.second))});
       continue;
     }
     request.version = *version;
@@ -247,8 +253,8 @@ void KafkaClient::fail_connection(const std::string& reason, std::optional<int32
   // Kafka's ExponentialBackoff: base * 2^attempts, capped, times the jitter.
   double term = static_cast<double>(std::chrono::nanoseconds(config_.reconnect_backoff).count()) *
                 std::pow(2.0, failed_attempts_);
-  term = std::min(term, static_cast<double>(
-                            std::chrono::nanoseconds(config_.reconnect_backoff_max).count()));
+  term = std::min(
+      term, static_cast<double>(std::chrono::nanoseconds(config_.reconnect_backoff_max).count()));
   double jitter = config_.reconnect_backoff_jitter;
   double factor = 1.0 - jitter + 2.0 * jitter * random_unit_();
   backoff_ = std::chrono::nanoseconds(std::llround(term * factor));
@@ -276,9 +282,9 @@ void KafkaClient::tick() {
   auto expired = std::find_if(in_flight_.begin(), in_flight_.end(),
                               [now](const Request& request) { return request.deadline <= now; });
   if (expired != in_flight_.end()) {
-    fail_connection("request timed out (correlation id " +
-                        std::to_string(expired->correlation_id) + ")",
-                    expired->correlation_id);
+    fail_connection(
+        "request timed out (correlation id " + std::to_string(expired->correlation_id) + ")",
+        expired->correlation_id);
   } else if ((state_ == State::connecting || state_ == State::negotiating) &&
              now - state_since_ >= config_.connection_setup_timeout) {
     fail_connection("connection setup timed out");
@@ -329,8 +335,8 @@ std::optional<std::pair<int16_t, int16_t>> KafkaClient::node_versions(int16_t ap
 void KafkaClient::complete(Request& request, ClientStatus status, int16_t version, Bytes body,
                            std::shared_ptr<const std::vector<uint8_t>> frame) {
   if (request.negotiation) return;  // the client's own request: the connection's fate says it
-  completions_.push_back([done = std::move(request.done), status = std::move(status), version,
-                          body, frame = std::move(frame)] { done(status, version, body, frame); });
+  completions_.push_back([done = std::move(request.done), status = std::move(status), version, body,
+                          frame = std::move(frame)] { done(status, version, body, frame); });
 }
 
 void KafkaClient::run_completions() {

@@ -43,8 +43,8 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
-#include "protocol/codec.h"
 #include "net/transport.h"
+#include "protocol/codec.h"
 
 namespace sluice::net {
 
@@ -67,9 +67,9 @@ struct ClientStatus {
 
 struct KafkaClientConfig {
   std::string client_id = "sluice";
-  int max_in_flight_requests_per_connection = 5;  // Kafka's default
-  size_t queued_requests_max = 1000;              // waiting to be sent; beyond: queue_full
-  std::chrono::milliseconds request_timeout{30000};           // request.timeout.ms
+  int max_in_flight_requests_per_connection = 5;     // Kafka's default
+  size_t queued_requests_max = 1000;                 // waiting to be sent; beyond: queue_full
+  std::chrono::milliseconds request_timeout{30000};  // request.timeout.ms
   std::chrono::milliseconds connection_setup_timeout{10000};  // socket.connection.setup.timeout.ms
   std::chrono::milliseconds reconnect_backoff{50};            // reconnect.backoff.ms
   std::chrono::milliseconds reconnect_backoff_max{1000};      // reconnect.backoff.max.ms
@@ -115,7 +115,8 @@ class KafkaClient {
     using Response = typename Request::Response;
     auto shared = std::make_shared<Request>(std::move(request));
     send_raw(
-        Request::api_key, Request::min_version, std::min<int16_t>(version_max, Request::max_version),
+        Request::api_key, Request::min_version,
+        std::min<int16_t>(version_max, Request::max_version),
         [shared](WireWriter& writer, int16_t version) { shared->encode(writer, version); },
         [done = std::move(done)](const ClientStatus& status, int16_t version, Bytes body,
                                  std::shared_ptr<const std::vector<uint8_t>> frame) {
@@ -190,7 +191,7 @@ class KafkaClient {
 
   State state_ = State::idle;
   std::unique_ptr<Connection> connection_;
-  uint64_t generation_ = 0;  // which connection an event belongs to
+  uint64_t generation_ = 0;                  // which connection an event belongs to
   std::chrono::nanoseconds state_since_{};   // connecting/negotiating began
   std::chrono::nanoseconds reconnect_at_{};  // backing_off until
   std::chrono::nanoseconds backoff_{};

@@ -27,11 +27,11 @@ class MemoryTransport final : public Transport {
    public:
     explicit Peer(std::shared_ptr<PeerState> state) : state_(std::move(state)) {}
     const Endpoint& endpoint() const;
-    bool connected() const;          // accepted and not closed
-    bool closed_by_client() const;   // the client called close() or dropped it
-    void accept();                   // on_connected
-    void refuse(std::string reason); // the connect failed: on_closed
-    void cut(std::string reason);    // the link broke: on_closed
+    bool connected() const;                    // accepted and not closed
+    bool closed_by_client() const;             // the client called close() or dropped it
+    void accept();                             // on_connected
+    void refuse(std::string reason);           // the connect failed: on_closed
+    void cut(std::string reason);              // the link broke: on_closed
     void deliver(std::vector<uint8_t> frame);  // on_frame
     // Frames the client sent and the test has not taken, oldest first.
     size_t sent_count() const;

@@ -18,7 +18,9 @@ using asio::ip::tcp;
 class TcpLink final : public std::enable_shared_from_this<TcpLink> {
  public:
   TcpLink(asio::io_context& reactor, size_t frame_bytes_max, ConnectionEvents events)
-      : socket_(reactor), resolver_(reactor), frame_bytes_max_(frame_bytes_max),
+      : socket_(reactor),
+        resolver_(reactor),
+        frame_bytes_max_(frame_bytes_max),
         events_(std::move(events)) {}
 
   void start(const Endpoint& endpoint) {
@@ -27,17 +29,17 @@ class TcpLink final : public std::enable_shared_from_this<TcpLink> {
         [self = shared_from_this()](std::error_code error, tcp::resolver::results_type results) {
           if (self->closed_) return;
           if (error) return self->fail("resolve: " + error.message());
-          asio::async_connect(self->socket_, results,
-                              [self](std::error_code error, const tcp::endpoint&) {
-                                self->on_connect(error);
-                              });
+          asio::async_connect(
+              self->socket_, results,
+              [self](std::error_code error, const tcp::endpoint&) { self->on_connect(error); });
         });
   }
 
   void send(std::vector<uint8_t> frame) {
     if (closed_ || !connected_) return;
     uint32_t size = static_cast<uint32_t>(frame.size());
-    std::vector<uint8_t> framed = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
+    std::vector<uint8_t> framed = {static_cast<uint8_t>(size >> 24),
+                                   static_cast<uint8_t>(size >> 16),
                                    static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
     framed.insert(framed.end(), frame.begin(), frame.end());
     writes_.push_back(std::move(framed));

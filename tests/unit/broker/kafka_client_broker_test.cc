@@ -31,10 +31,10 @@ class KafkaClientBrokerTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("sluice-kafka-client-broker-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    auto config = BrokerConfig::load(
-        "", {{"log.dirs", dir_.string()},
-             {"listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"},
-             {"num.network.threads", "1"}});
+    auto config =
+        BrokerConfig::load("", {{"log.dirs", dir_.string()},
+                                {"listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"},
+                                {"num.network.threads", "1"}});
     ASSERT_TRUE(config.is_ok()) << config.status().to_string();
     auto broker = Broker::open(std::move(config).value());
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
@@ -69,7 +69,8 @@ class KafkaClientBrokerTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<Broker> broker_;
   asio::io_context reactor_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(reactor_);
+  asio::executor_work_guard<asio::io_context::executor_type> work_ =
+      asio::make_work_guard(reactor_);
   net::TcpTransport transport_{reactor_};
   std::vector<std::unique_ptr<net::KafkaClient>> clients_;
 };
@@ -77,7 +78,8 @@ class KafkaClientBrokerTest : public ::testing::Test {
 TEST_F(KafkaClientBrokerTest, NegotiatesTheClientListenersTableAndRoundTripsMetadata) {
   net::KafkaClient& client = client_to(0);
   std::optional<net::ClientResult<MetadataResponse>> result;
-  client.send(MetadataRequest{}, [&](net::ClientResult<MetadataResponse> answer) { result = std::move(answer); });
+  client.send(MetadataRequest{},
+              [&](net::ClientResult<MetadataResponse> answer) { result = std::move(answer); });
   ASSERT_TRUE(run_until([&] { return result.has_value(); }));
   ASSERT_TRUE(result->ok()) << result->status.message;
   ASSERT_EQ(result->message.brokers.size(), 1u);
@@ -94,7 +96,8 @@ TEST_F(KafkaClientBrokerTest, NegotiatesTheClientListenersTableAndRoundTripsMeta
 TEST_F(KafkaClientBrokerTest, TheControllerListenerDoesNotOfferMetadata) {
   net::KafkaClient& client = client_to(1);
   std::optional<net::ClientResult<MetadataResponse>> result;
-  client.send(MetadataRequest{}, [&](net::ClientResult<MetadataResponse> answer) { result = std::move(answer); });
+  client.send(MetadataRequest{},
+              [&](net::ClientResult<MetadataResponse> answer) { result = std::move(answer); });
   ASSERT_TRUE(run_until([&] { return result.has_value(); }));
   EXPECT_EQ(result->status.code, net::ClientErrc::unsupported_version) << result->status.message;
   EXPECT_TRUE(client.ready());  // the connection stays

@@ -3,12 +3,12 @@
 // APIs, the others only the brokers' (Kafka's ApiMessageType.ListenerType).
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
-#include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -32,9 +32,8 @@ TEST(ListenerRolesTest, EachRoleServesTheApisItsSchemaListsInKeyOrder) {
     EXPECT_TRUE(serves(role, ApiVersionsRequest::api_key));
     EXPECT_TRUE(serves(role, CreateTopicsRequest::api_key));
     auto table = api_handlers(role);
-    EXPECT_TRUE(std::is_sorted(table.begin(), table.end(), [](const auto& a, const auto& b) {
-      return a.api_key < b.api_key;
-    }));
+    EXPECT_TRUE(std::is_sorted(table.begin(), table.end(),
+                               [](const auto& a, const auto& b) { return a.api_key < b.api_key; }));
     for (const ApiHandler& handler : table) {
       uint8_t bit = role == ListenerRole::controller ? controller_listener : broker_listener;
       EXPECT_TRUE(find_api(handler.api_key)->listeners & bit) << handler.api_key;
@@ -48,9 +47,9 @@ class ListenerRolesBrokerTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("sluice-listener-roles-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    auto config = BrokerConfig::load(
-        "", {{"log.dirs", dir_.string()},
-             {"listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"}});
+    auto config =
+        BrokerConfig::load("", {{"log.dirs", dir_.string()},
+                                {"listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"}});
     ASSERT_TRUE(config.is_ok()) << config.status().to_string();
     auto broker = Broker::open(std::move(config).value());
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();

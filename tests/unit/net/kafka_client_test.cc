@@ -33,7 +33,8 @@ protocol::RequestHeader parse_header(const std::vector<uint8_t>& frame) {
 }
 
 template <class Message>
-std::vector<uint8_t> response_frame(int32_t correlation_id, int16_t version, const Message& message) {
+std::vector<uint8_t> response_frame(int32_t correlation_id, int16_t version,
+                                    const Message& message) {
   WireWriter writer;
   protocol::ResponseHeader header;
   header.correlation_id = correlation_id;
@@ -104,7 +105,8 @@ TEST_F(KafkaClientTest, ConnectsOnDemandNegotiatesAndSendsTheHighestCommonVersio
   ASSERT_EQ(transport_.attempts(), 1u);
   EXPECT_EQ(transport_.last().endpoint(), (Endpoint{"node-1", 9092}));
   accept_and_negotiate(node_versions(0, 9));
-  EXPECT_EQ(client_->node_versions(MetadataRequest::api_key), std::make_pair(int16_t{0}, int16_t{9}));
+  EXPECT_EQ(client_->node_versions(MetadataRequest::api_key),
+            std::make_pair(int16_t{0}, int16_t{9}));
 
   protocol::RequestHeader header = parse_header(transport_.last().take_sent());
   EXPECT_EQ(header.request_api_key, MetadataRequest::api_key);
@@ -160,7 +162,8 @@ TEST_F(KafkaClientTest, AResponseOutOfOrderBreaksTheConnection) {
   MemoryTransport::Peer peer = transport_.last();
   protocol::RequestHeader first = parse_header(peer.take_sent());
   protocol::RequestHeader second = parse_header(peer.take_sent());
-  peer.deliver(response_frame(second.correlation_id, second.request_api_version, MetadataResponse{}));
+  peer.deliver(
+      response_frame(second.correlation_id, second.request_api_version, MetadataResponse{}));
 
   ASSERT_EQ(results_.size(), 2u);
   for (const auto& result : results_) {
