@@ -147,4 +147,35 @@ std::unique_ptr<Connection> TcpTransport::connect(const Endpoint& endpoint,
   return std::make_unique<TcpConnection>(std::move(link));
 }
 
+struct ReactorTicker::State : std::enable_shared_from_this<ReactorTicker::State> {
+  State(asio::io_context& reactor, std::chrono::milliseconds interval, std::function<void()> tick)
+      : timer(reactor), interval(interval), tick(std::move(tick)) {}
+
+  void arm() {
+    timer.expires_after(interval);
+    timer.async_wait([self = shared_from_this()](std::error_code error) {
+      if (error || self->stopped) return;
+      self->tick();
+      if (!self->stopped) self->arm();
+    });
+  }
+
+  asio::steady_timer timer;
+  std::chrono::milliseconds interval;
+  std::function<void()> tick;
+  bool stopped = false;
+};
+
+ReactorTicker::ReactorTicker(asio::io_context& reactor, std::chrono::milliseconds interval,
+                             std::function<void()> tick)
+    : state_(std::make_shared<State>(reactor, interval, std::move(tick))) {
+  state_->arm();
+}
+
+ReactorTicker::~ReactorTicker() {
+  // The handler may still be queued; `stopped` keeps it from ticking.
+  state_->stopped = true;
+  state_->timer.cancel();
+}
+
 }  // namespace sluice::net

@@ -6,7 +6,9 @@
 // delivered there. A peer's frame over `frame_bytes_max` closes the
 // connection (on_closed says so) instead of allocating it.
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "net/transport.h"
@@ -31,6 +33,23 @@ class TcpTransport final : public Transport {
  private:
   asio::io_context& reactor_;
   size_t frame_bytes_max_;
+};
+
+// Calls `tick` on `reactor` every `interval` (KafkaClient::tick for the
+// clients of that reactor: timeouts and reconnects) until destroyed.
+// Create and destroy it on the reactor's thread; no tick runs after the
+// destructor returns.
+class ReactorTicker {
+ public:
+  ReactorTicker(asio::io_context& reactor, std::chrono::milliseconds interval,
+                std::function<void()> tick);
+  ~ReactorTicker();
+  ReactorTicker(const ReactorTicker&) = delete;
+  ReactorTicker& operator=(const ReactorTicker&) = delete;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace sluice::net

@@ -136,6 +136,26 @@ TEST_F(KafkaClientTcpTest, ApiVersionsAndMetadataRoundTrips) {
   client_->close();
 }
 
+TEST_F(KafkaClientTcpTest, AReactorTickerDrivesTimeoutsWithoutManualTicks) {
+  start_server(0, "first");
+  KafkaClientConfig config;
+  config.request_timeout = 200ms;
+  // Nothing listens on this endpoint's port once the server is gone.
+  server_->stop(0);
+  server_.reset();
+  client_ = std::make_unique<KafkaClient>(transport_, Endpoint{"127.0.0.1", port_}, config,
+                                          system_clock(), [] { return 0.5; });
+  ReactorTicker ticker(reactor_, 10ms, [this] { client_->tick(); });
+  std::optional<ClientResult<MetadataResponse>> result;
+  client_->send(MetadataRequest{},
+                [&result](ClientResult<MetadataResponse> answer) { result = std::move(answer); });
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!result && std::chrono::steady_clock::now() < give_up) reactor_.run_one_for(50ms);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status.code, ClientErrc::timed_out);
+  EXPECT_GE(client_->failed_attempts(), 1);  // refused connects, backing off
+}
+
 TEST_F(KafkaClientTcpTest, ReconnectsAfterTheServerRestarts) {
   start_server(0, "first");
   make_client();
