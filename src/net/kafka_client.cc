@@ -16,6 +16,7 @@ constexpr int16_t api_versions_key = protocol::ApiVersionsRequest::api_key;
 // v3 is the first flexible version, the one every current broker answers.
 constexpr int16_t api_versions_version = 3;
 constexpr int16_t error_none = 0;
+constexpr int16_t error_unsupported_version = 35;
 
 // Reads the correlation id, the first field of every response header version.
 std::optional<int32_t> peek_correlation_id(const std::vector<uint8_t>& frame) {
@@ -114,32 +115,42 @@ void KafkaClient::on_connected(uint64_t generation) {
   ++depth_;
   state_ = State::negotiating;
   state_since_ = clock_.monotonic();
+  send_api_versions(api_versions_version);
+  --depth_;
+  run_completions();
+}
+
+// The client's own request: its response goes to on_negotiated (on_frame),
+// and its failure is the connection's.
+void KafkaClient::send_api_versions(int16_t version) {
   protocol::ApiVersionsRequest request;
   request.client_software_name = "sluice";
   request.client_software_version = "1";
   Request negotiation;
   negotiation.api_key = api_versions_key;
-  negotiation.version_min = negotiation.version_max = api_versions_version;
+  negotiation.version_min = negotiation.version_max = version;
   negotiation.encode = [request](WireWriter& writer, int16_t version) {
     request.encode(writer, version);
   };
-  negotiation.done = [this](const ClientStatus& status, int16_t version, Bytes body,
-                            std::shared_ptr<const std::vector<uint8_t>>) {
-    on_negotiated(status, version, body);
-  };
   negotiation.deadline = clock_.monotonic() + config_.request_timeout;
   negotiation.negotiation = true;
-  negotiation.version = api_versions_version;
+  negotiation.version = version;
   write(std::move(negotiation));
-  --depth_;
-  run_completions();
 }
 
-void KafkaClient::on_negotiated(const ClientStatus& status, int16_t version, Bytes body) {
-  if (!status.ok()) return;  // the connection is already failing
+void KafkaClient::on_negotiated(int16_t version, Bytes body) {
   protocol::ApiVersionsResponse response;
   Status decoded = protocol::decode_exact(body, version, response);
+  // A node that does not know `version` answers in v0 with
+  // UNSUPPORTED_VERSION and its own ApiVersions range (Kafka's fallback).
+  if (!decoded && version > 0 && protocol::decode_exact(body, 0, response)) decoded = Status::ok();
   if (!decoded) return fail_connection("ApiVersions response: " + decoded.to_string());
+  if (response.error_code == error_unsupported_version && version > 0) {
+    int16_t node_max = 0;  // no range given: v0, as Kafka's clients do
+    for (const auto& api : response.api_keys)
+      if (api.api_key == api_versions_key) node_max = api.max_version;
+    if (node_max < version) return send_api_versions(node_max);
+  }
   if (response.error_code != error_none)
     return fail_connection("ApiVersions refused with error " + std::to_string(response.error_code));
   node_versions_.clear();
@@ -176,7 +187,7 @@ void KafkaClient::on_frame(uint64_t generation, std::vector<uint8_t> frame) {
     } else {
       Bytes body(shared->data() + (shared->size() - reader.remaining()), reader.remaining());
       if (request.negotiation) {
-        on_negotiated({}, request.version, body);
+        on_negotiated(request.version, body);
       } else {
         complete(request, {}, request.version, body, shared);
         flush_queue();

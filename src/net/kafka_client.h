@@ -4,7 +4,9 @@
 // each hold one per node they talk to. Behaviour follows Kafka's
 // NetworkClient:
 //   - connects on demand (when a request is waiting), then negotiates
-//     versions with ApiVersions before anything else is sent;
+//     versions with ApiVersions (v3; a node that refuses it with
+//     UNSUPPORTED_VERSION is asked again in the highest version it names)
+//     before anything else is sent;
 //   - pipelines up to `max_in_flight_requests_per_connection` requests,
 //     each with its own correlation id; responses must come back in request
 //     order: a response whose correlation id is not the oldest outstanding
@@ -173,7 +175,8 @@ class KafkaClient {
   void connect();
   void on_connected(uint64_t generation);
   void on_frame(uint64_t generation, std::vector<uint8_t> frame);
-  void on_negotiated(const ClientStatus& status, int16_t version, Bytes body);
+  void send_api_versions(int16_t version);
+  void on_negotiated(int16_t version, Bytes body);
   void write(Request request);
   void flush_queue();
   void fail_connection(const std::string& reason, std::optional<int32_t> timed_out_id = {});

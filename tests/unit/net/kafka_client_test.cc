@@ -311,11 +311,34 @@ TEST_F(KafkaClientTest, AnApiVersionsErrorFailsTheConnection) {
   peer.accept();
   protocol::RequestHeader header = parse_header(peer.take_sent());
   ApiVersionsResponse refused;
-  refused.error_code = 35;  // UNSUPPORTED_VERSION
+  refused.error_code = -1;  // UNKNOWN_SERVER_ERROR
   peer.deliver(response_frame(header.correlation_id, 3, refused));
   EXPECT_FALSE(client_->ready());
   EXPECT_TRUE(peer.closed_by_client());
   EXPECT_TRUE(results_.empty());  // still queued for the next connection
+}
+
+TEST_F(KafkaClientTest, ANodeRefusingApiVersionsV3IsAskedInTheVersionItNames) {
+  make_client();
+  send_metadata();
+  MemoryTransport::Peer peer = transport_.last();
+  peer.accept();
+  protocol::RequestHeader header = parse_header(peer.take_sent());
+  // Kafka's answer to an ApiVersions version it does not know: v0, with
+  // UNSUPPORTED_VERSION and its own ApiVersions range.
+  ApiVersionsResponse refused;
+  refused.error_code = 35;
+  refused.api_keys.push_back({ApiVersionsResponse::api_key, 0, 2, {}});
+  peer.deliver(response_frame(header.correlation_id, 0, refused));
+  EXPECT_FALSE(peer.closed_by_client());
+
+  ASSERT_EQ(peer.sent_count(), 1u);
+  header = parse_header(peer.take_sent());
+  EXPECT_EQ(header.request_api_key, ApiVersionsResponse::api_key);
+  EXPECT_EQ(header.request_api_version, 2);
+  peer.deliver(response_frame(header.correlation_id, 2, node_versions(0, 8)));
+  ASSERT_TRUE(client_->ready());
+  EXPECT_EQ(parse_header(peer.take_sent()).request_api_version, 8);
 }
 
 TEST_F(KafkaClientTest, CloseFailsEverythingAndLaterSendsToo) {
