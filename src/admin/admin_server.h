@@ -3,7 +3,7 @@
 // `/v1/health`, and the JSON admin API (`/v1/cluster`, `/v1/topics`,
 // `/v1/topics/{t}`, `/v1/groups`, `/v1/groups/{g}`; shapes in json_api.h).
 //
-// Life cycle (cli/serve.cc): start() binds before the broker opens its logs,
+// Life cycle (server/serve.cc): start() binds before the broker opens its logs,
 // so /v1/health answers 503 during start-up recovery; attach() once the
 // broker serves turns it to 200 and enables the broker-backed endpoints
 // (503 before); detach() before the broker stops. A port that cannot be

@@ -1,8 +1,9 @@
-// ApiVersions: the APIs and version ranges this broker serves (the handler
-// table), or, for a version the broker does not know, Kafka's fallback: a v0
+// ApiVersions: the APIs and version ranges served on the request's listener
+// (the handler table of its role, handlers.h), or, for a version the broker does not know, Kafka's fallback: a v0
 // response with UNSUPPORTED_VERSION and the same list, so any client can
 // read it and retry with a version it shares.
 #include "base/error_code.h"
+#include "broker/broker.h"
 #include "broker/handlers.h"
 
 namespace sluice::broker {
@@ -10,9 +11,10 @@ namespace sluice::broker {
 using protocol::ApiVersionsRequest;
 using protocol::ApiVersionsResponse;
 
-void handle_api_versions(Broker&, RequestContext context, ApiVersionsRequest) {
+void handle_api_versions(Broker& broker, RequestContext context, ApiVersionsRequest) {
   ApiVersionsResponse response;
-  for (const ApiHandler& handler : api_handlers())
+  ListenerRole role = listener_role(broker.config(), context.connection().listener_name);
+  for (const ApiHandler& handler : api_handlers(role))
     response.api_keys.push_back({handler.api_key, handler.min_version, handler.max_version, {}});
   context.reply(response);
 }

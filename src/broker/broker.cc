@@ -108,15 +108,16 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
   }
   RequestContext context(std::move(header), connection, std::move(frame), std::move(respond));
   const protocol::RequestHeader& request = context.header();
-  const ApiHandler* handler = find_handler(request.request_api_key);
+  const ApiHandler* handler =
+      find_handler(request.request_api_key, listener_role(config_, connection.listener_name));
   context.start_timing(api_metrics(request.request_api_key));  // nullptr (not served): not counted
   if (handler == nullptr) {
     const protocol::ApiInfo* api = protocol::find_api(request.request_api_key);
     request_warnings().warn(
-        fmt::format("API {} not served", request.request_api_key),
-        "closing connection {} from {}: API {} ({}) is not served by this broker",
+        fmt::format("API {} not served on {}", request.request_api_key, connection.listener_name),
+        "closing connection {} from {}: API {} ({}) is not served on listener {}",
         connection.connection_id, connection.peer_address, request.request_api_key,
-        api ? api->name : "unknown key");
+        api ? api->name : "unknown key", connection.listener_name);
     context.close_connection();
     return;
   }

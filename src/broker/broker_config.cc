@@ -248,6 +248,8 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
     config.advertised_listeners = std::move(parsed_advertised.value());
   }
 
+  config.controller_listener_names = config.values.get_list("controller.listener.names");
+
   config.log_dirs = config.values.is_set("log.dirs") || !config.values.is_set("log.dir")
                         ? config.values.get_list("log.dirs")
                         : std::vector<std::string>{config.values.get_string("log.dir")};

@@ -35,12 +35,20 @@ struct BrokerConfig {
   std::vector<ListenerAddress> advertised_listeners;
   std::vector<std::string> log_dirs;
   std::string metadata_log_dir;  // metadata.log.dir, or the first log dir
+  std::vector<std::string> controller_listener_names;  // controller.listener.names
 
   // Reads `properties_text` (may be empty) then applies `overrides`.
   static Result<BrokerConfig> load(const std::string& properties_text,
                                    const std::map<std::string, std::string>& overrides);
 
   net::ServerConfig server_config() const;
+  // A listener named in controller.listener.names serves the controller's
+  // APIs only (handlers.h, ListenerRole).
+  bool is_controller_listener(const std::string& listener_name) const {
+    for (const std::string& name : controller_listener_names)
+      if (name == listener_name) return true;
+    return false;
+  }
   int64_t get_int(const std::string& name) const { return values.get_int(name); }
   bool get_bool(const std::string& name) const { return values.get_bool(name); }
   std::string get_string(const std::string& name) const { return values.get_string(name); }

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
+
+#include "broker/broker_config.h"
 
 namespace sluice::broker {
 namespace {
@@ -40,9 +43,33 @@ constexpr ApiHandler handler_table[] = {
     api<DescribeClusterRequest, handle_describe_cluster>(),
 };
 
+std::vector<ApiHandler> table_for(ApiListener listener) {
+  std::vector<ApiHandler> table;
+  for (const ApiHandler& handler : handler_table)
+    if (find_api(handler.api_key)->listeners & listener) table.push_back(handler);
+  return table;
+}
+
 }  // namespace
 
 std::span<const ApiHandler> api_handlers() { return handler_table; }
+
+std::span<const ApiHandler> api_handlers(ListenerRole role) {
+  static const std::vector<ApiHandler> broker_table = table_for(broker_listener);
+  static const std::vector<ApiHandler> controller_table = table_for(controller_listener);
+  return role == ListenerRole::controller ? controller_table : broker_table;
+}
+
+ListenerRole listener_role(const BrokerConfig& config, const std::string& listener_name) {
+  return config.is_controller_listener(listener_name) ? ListenerRole::controller
+                                                      : ListenerRole::broker;
+}
+
+const ApiHandler* find_handler(int16_t api_key, ListenerRole role) {
+  for (const ApiHandler& handler : api_handlers(role))
+    if (handler.api_key == api_key) return &handler;
+  return nullptr;
+}
 
 const ApiHandler* find_handler(int16_t api_key) {
   for (const ApiHandler& handler : handler_table)

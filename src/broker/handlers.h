@@ -1,10 +1,13 @@
 #pragma once
 // The table of APIs the broker serves: one line per API with the version
-// range served and its handler (handlers.cc). ApiVersions advertises exactly
-// this table. Adding an API touches the table and the handler's own file.
+// range served and its handler (handlers.cc). Each listener serves the part
+// of it its role calls for (ListenerRole), and its ApiVersions advertises
+// exactly that part. Adding an API touches the table and the handler's own
+// file.
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "base/rate_limited_log.h"
 #include "broker/request_context.h"
@@ -13,6 +16,7 @@
 namespace sluice::broker {
 
 class Broker;
+struct BrokerConfig;
 
 // Decodes the request body from `reader` and handles it.
 using HandlerFn = void (*)(Broker&, RequestContext, WireReader&);
@@ -24,8 +28,23 @@ struct ApiHandler {
   HandlerFn handle;
 };
 
+// Every API of the table, whatever the listener.
 std::span<const ApiHandler> api_handlers();
 const ApiHandler* find_handler(int16_t api_key);
+
+// Kafka's listener kinds: a listener named in `controller.listener.names`
+// serves the controller's APIs, every other one the brokers' (client) APIs.
+// Which APIs each kind serves is the schema's `listeners` field
+// (protocol::ApiInfo::listeners, Kafka's ApiMessageType.ListenerType).
+enum class ListenerRole : uint8_t { broker, controller };
+// The handler table of one role: the APIs of the table whose schema lists
+// that kind of listener, in key order. An API outside it is not advertised
+// in that listener's ApiVersions, and a request for it closes the
+// connection, as Kafka does for an API not enabled on a listener.
+std::span<const ApiHandler> api_handlers(ListenerRole role);
+const ApiHandler* find_handler(int16_t api_key, ListenerRole role);
+// The role of the listener named `listener_name` under `config`.
+ListenerRole listener_role(const BrokerConfig& config, const std::string& listener_name);
 
 // The warnings a client can repeat at will (a request the broker rejects,
 // in a reconnect loop), written once per kind and interval with the count

@@ -6,8 +6,8 @@
 #include "cli/bench/bench_command.h"
 #include "cli/bench/bench_options.h"
 #include "cli/client/commands.h"
-#include "cli/serve.h"
 #include "cli/version.h"
+#include "server/serve.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Sluice: an event-streaming platform that speaks the Apache Kafka protocol",
@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", "sluice " SLUICE_VERSION);
   app.require_subcommand(0, 1);
 
-  sluice::cli::ServeOptions serve_options;
+  sluice::server::ServeOptions serve_options;
   std::vector<std::string> settings;
   CLI::App* serve = app.add_subcommand("serve", "Run a broker");
   serve->add_option("-c,--config", serve_options.config_file, "A server.properties file")
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       }
       serve_options.overrides[setting.substr(0, equals)] = setting.substr(equals + 1);
     }
-    return sluice::cli::run_serve(serve_options);
+    return sluice::server::run_serve(serve_options);
   }
   // No subcommand: nothing was done, so the usage goes where errors go and
   // the exit code says so (a script calling `sluice` alone is a mistake).

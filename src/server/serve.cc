@@ -1,4 +1,4 @@
-#include "cli/serve.h"
+#include "server/serve.h"
 
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -16,7 +16,7 @@
 #include "admin/admin_server.h"
 #include "broker/broker.h"
 
-namespace sluice::cli {
+namespace sluice::server {
 namespace {
 
 std::optional<std::string> read_text_file(const std::string& path) {
@@ -177,4 +177,4 @@ int run_serve(const ServeOptions& options) {
   return 0;
 }
 
-}  // namespace sluice::cli
+}  // namespace sluice::server

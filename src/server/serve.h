@@ -1,10 +1,11 @@
 #pragma once
-// `sluice serve`: runs a broker until SIGINT or SIGTERM.
+// `sluice serve`: runs a broker until SIGINT or SIGTERM. Called by the entry
+// point (cli/main.cc) on the main thread; returns when the broker has stopped.
 
 #include <map>
 #include <string>
 
-namespace sluice::cli {
+namespace sluice::server {
 
 struct ServeOptions {
   std::string config_file;                       // --config server.properties
@@ -14,4 +15,4 @@ struct ServeOptions {
 // Returns the process exit code.
 int run_serve(const ServeOptions& options);
 
-}  // namespace sluice::cli
+}  // namespace sluice::server
