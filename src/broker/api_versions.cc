@@ -1,7 +1,7 @@
 // ApiVersions: the APIs and version ranges served on the request's listener
-// (the handler table of its role, handlers.h), or, for a version the broker does not know, Kafka's fallback: a v0
-// response with UNSUPPORTED_VERSION and the same list, so any client can
-// read it and retry with a version it shares.
+// (the handler table of its role, handlers.h), or, for a version the broker does not know, Kafka's
+// fallback: a v0 response with UNSUPPORTED_VERSION and the same list, so any client can read it and
+// retry with a version it shares.
 #include "base/error_code.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"

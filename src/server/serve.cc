@@ -6,8 +6,8 @@
 #include <sys/resource.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,7 +42,8 @@ sigset_t block_stop_signals() {
 // The broker's log is diagnostics: on stderr, like every error of the
 // binary, leaving stdout to nothing (spdlog's default logger writes stdout).
 void log_to_stderr() {
-  auto logger = std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   spdlog::set_default_logger(std::move(logger));
 }
 
@@ -56,7 +57,8 @@ rlim_t raise_open_file_limit() {
   // An unlimited hard limit cannot be the soft one: the kernel caps it at fs.nr_open.
   rlim_t target = limit.rlim_max;
   if (target == RLIM_INFINITY)
-    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); !(nr_open >> target)) target = limit.rlim_cur;
+    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); !(nr_open >> target))
+      target = limit.rlim_cur;
   if (limit.rlim_cur < target) {
     struct rlimit raised = limit;
     raised.rlim_cur = target;
@@ -76,18 +78,22 @@ size_t partition_dirs_in(const std::vector<std::string>& log_dirs) {
   size_t count = 0;
   for (const std::string& dir : log_dirs) {
     std::error_code error;
-    for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error))
-      count += it->is_directory(error) && it->path().filename().string().find('-') != std::string::npos;
+    for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error))
+      count +=
+          it->is_directory(error) && it->path().filename().string().find('-') != std::string::npos;
   }
   return count;
 }
 
 // One line for a start that ran out of descriptors (the logs, the
 // reactors' eventfds, a listener): what to change, with the figures.
-std::string descriptor_shortage(const std::string& detail, rlim_t limit, const std::vector<std::string>& log_dirs) {
-  return "too few file descriptors: " + detail + " (the open-file limit is " + std::to_string(limit) + ", log.dirs hold " +
-         std::to_string(partition_dirs_in(log_dirs)) +
-         " partition dirs, each keeping at least one file open; raise the limit: ulimit -n, or LimitNOFILE= for systemd)";
+std::string descriptor_shortage(const std::string& detail, rlim_t limit,
+                                const std::vector<std::string>& log_dirs) {
+  return "too few file descriptors: " + detail + " (the open-file limit is " +
+         std::to_string(limit) + ", log.dirs hold " + std::to_string(partition_dirs_in(log_dirs)) +
+         " partition dirs, each keeping at least one file open; raise the limit: ulimit -n, or "
+         "LimitNOFILE= for systemd)";
 }
 
 bool is_descriptor_shortage(const std::error_code& code) {
@@ -137,7 +143,8 @@ int run_serve(const ServeOptions& options) {
                               status.message().find(std::strerror(EMFILE)) != std::string::npos ||
                               status.message().find(std::strerror(ENFILE)) != std::string::npos;
     if (out_of_descriptors)
-      spdlog::error("cannot start: {}", descriptor_shortage(status.message(), open_file_limit, log_dirs));
+      spdlog::error("cannot start: {}",
+                    descriptor_shortage(status.message(), open_file_limit, log_dirs));
     else
       spdlog::error("cannot start: {}", status.message());
     return 1;
@@ -148,12 +155,14 @@ int run_serve(const ServeOptions& options) {
     broker = broker::Broker::open(std::move(config.value()));
     if (!broker) failed = broker.status();
     if (broker) failed = (*broker)->start();
-  } catch (const std::system_error& error) {  // a thread, an eventfd, a socket the libraries could not get
+  } catch (const std::system_error&
+               error) {  // a thread, an eventfd, a socket the libraries could not get
     Errc code = is_descriptor_shortage(error.code()) ? Errc::too_many_open_files : Errc::io_error;
     failed = Status(code, error.what());
   }
   if (!failed.is_ok()) {
-    broker = Status(Errc::io_error, "not started");  // closes what was opened: the reason is the last line
+    broker = Status(Errc::io_error,
+                    "not started");  // closes what was opened: the reason is the last line
     return cannot_start(failed);
   }
   if (admin_server) admin_server->attach(**broker);
