@@ -1,4 +1,5 @@
 #include "storage/flusher.h"
+#include "base/thread_name.h"
 
 #include <algorithm>
 #include <map>
@@ -133,8 +134,11 @@ void Flusher::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  if (sync_threads_ > 1) sync_pool_ = std::make_unique<WorkerPool>(sync_threads_ - 1);
-  thread_ = std::thread([this] { loop(); });
+  if (sync_threads_ > 1) sync_pool_ = std::make_unique<WorkerPool>(sync_threads_ - 1, "flush");
+  thread_ = std::thread([this] {
+    set_current_thread_name("flusher");
+    loop();
+  });
 }
 
 void Flusher::stop() {

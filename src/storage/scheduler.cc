@@ -1,4 +1,5 @@
 #include "storage/scheduler.h"
+#include "base/thread_name.h"
 
 namespace sluice::storage {
 
@@ -107,7 +108,10 @@ void Scheduler::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    set_current_thread_name("scheduler");
+    loop();
+  });
 }
 
 void Scheduler::stop() {

@@ -1,6 +1,7 @@
 // The network layer with a toy handler: answers leave in request order even
 // when they complete out of order, oversized frames close the connection,
 // idle connections are closed, and stop() drains answers already owed.
+#include "base/metrics.h"
 #include "net/server.h"
 
 #include <arpa/inet.h>
@@ -132,6 +133,41 @@ TEST(Server, AnswersPipelinedRequestsInRequestOrder) {
   EXPECT_EQ(read_frame(fd), "second");
   EXPECT_EQ(read_frame(fd), "third");
   ::close(fd);
+}
+
+// A handler that blocks its reactor (as a disk wait would) shows in the
+// callback-duration histogram and its max gauge (reactor_timing.h).
+TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
+  class SlowHandler : public RequestHandler {
+   public:
+    void handle(const ConnectionInfo&, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      Response response;
+      response.body.write_raw(Bytes(*frame));
+      respond(std::move(response));
+    }
+  } handler;
+  ServerConfig config;
+  config.listeners = {{"PLAINTEXT", "127.0.0.1", 0}};
+  config.reactor_threads = 1;
+  Server server(std::move(config), handler);
+  ASSERT_TRUE(server.start());
+  metrics::Registry& registry = metrics::default_registry();
+  metrics::Histogram& durations =
+      registry
+          .histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {})
+          .labels({"reactor-0"});
+  const uint64_t callbacks_before = durations.snapshot().count();
+  int fd = connect_to(server.bound_port(0));
+  send_frame(fd, "slow");
+  EXPECT_EQ(read_frame(fd), "slow");
+  ::close(fd);
+  server.stop(0);
+  EXPECT_GT(durations.snapshot().count(), callbacks_before);
+  EXPECT_GE(registry.gauge_family("sluice_reactor_callback_max_seconds", "", {"reactor"}).labels({"reactor-0"}).value(),
+            0.03);
+  EXPECT_NE(registry.render().find("sluice_reactor_callback_duration_seconds_bucket{reactor=\"reactor-0\""),
+            std::string::npos);
 }
 
 TEST(Server, ClosesTheConnectionOnAnOversizedFrame) {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Does a reactor thread wait on a disk? Starts a fresh `sluice serve`, runs
+# a few `sluice bench` workloads against it under `perf trace -s` (syscalls
+# counted per thread; the threads are named reactor-N, flusher, scheduler,
+# cleaner-N, delayed-ops), then prints the reactors' callback-duration
+# histogram from /metrics and each thread's file-system syscalls.
+#
+#   bench/reactor_stalls.sh [path/to/sluice] [output dir]
+set -euo pipefail
+sluice=${1:-build/src/cli/sluice}
+out=${2:-$(mktemp -d)}
+port=$((20000 + RANDOM % 20000))
+admin=$((port + 1))
+mkdir -p "$out/data"
+"$sluice" serve --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "admin.listener=127.0.0.1:$admin" \
+  --set "log.dirs=$out/data" >"$out/broker.log" 2>&1 &
+broker=$!
+trap 'kill $broker 2>/dev/null || true' EXIT
+for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
+perf trace -s -p "$broker" -o "$out/perf-trace.txt" &
+tracer=$!
+sleep 1
+b=(-b "127.0.0.1:$port")
+"$sluice" bench produce "${b[@]}" --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1 >"$out/bench.txt" 2>&1
+"$sluice" bench produce "${b[@]}" --topic p1k --count 200000 --size 1024 --acks all >>"$out/bench.txt" 2>&1
+"$sluice" bench consume "${b[@]}" --topic p1k --count 200000 --size 1024 >>"$out/bench.txt" 2>&1
+"$sluice" bench e2e "${b[@]}" --topic e2e --count 100000 --size 1024 --rate 20000 --acks 1 >>"$out/bench.txt" 2>&1
+kill -INT $tracer; wait $tracer || true
+curl -s "http://127.0.0.1:$admin/metrics" >"$out/metrics.txt"
+echo "== reactor callbacks (/metrics)"
+grep '^sluice_reactor_callback' "$out/metrics.txt" | grep -v '_bucket.*le="0\.0000\|_bucket.*le="0\.0001"\|le="0\.00025"'
+echo "== file-system syscalls per thread (perf trace -s)"
+awk '/^ [^ ].*\([0-9]+\), [0-9]+ events/ { thread = $1 }
+     /^ +(fsync|fdatasync|pread64|pwrite64|write|sendfile64|openat|rename|renameat|fallocate|ftruncate|unlink|unlinkat|futex) / {
+       printf "%-14s %-11s calls %8s  total ms %10s  max ms %9s\n", thread, $1, $2, $4, $7 }' "$out/perf-trace.txt"
+echo "(full output in $out)"
