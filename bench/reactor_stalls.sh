@@ -6,6 +6,10 @@
 # histogram from /metrics and each thread's file-system syscalls.
 #
 #   bench/reactor_stalls.sh [path/to/sluice] [output dir]
+#
+# TRACE=0 skips perf trace (it slows the broker several times over): the
+# callback histogram and the bench's own figures are then those of an
+# untraced broker.
 set -euo pipefail
 sluice=${1:-build/src/cli/sluice}
 out=${2:-$(mktemp -d)}
@@ -17,18 +21,29 @@ mkdir -p "$out/data"
 broker=$!
 trap 'kill $broker 2>/dev/null || true' EXIT
 for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
-perf trace -s -p "$broker" -o "$out/perf-trace.txt" &
-tracer=$!
-sleep 1
+tracer=
+if [[ ${TRACE:-1} != 0 ]]; then
+  perf trace -s -p "$broker" -o "$out/perf-trace.txt" &
+  tracer=$!
+  sleep 1
+fi
 b=(-b "127.0.0.1:$port")
 "$sluice" bench produce "${b[@]}" --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1 >"$out/bench.txt" 2>&1
 "$sluice" bench produce "${b[@]}" --topic p1k --count 200000 --size 1024 --acks all >>"$out/bench.txt" 2>&1
 "$sluice" bench consume "${b[@]}" --topic p1k --count 200000 --size 1024 >>"$out/bench.txt" 2>&1
 "$sluice" bench e2e "${b[@]}" --topic e2e --count 100000 --size 1024 --rate 20000 --acks 1 >>"$out/bench.txt" 2>&1
-kill -INT $tracer; wait $tracer || true
+if [[ -n $tracer ]]; then kill -INT $tracer; wait $tracer || true; fi
 curl -s "http://127.0.0.1:$admin/metrics" >"$out/metrics.txt"
 echo "== reactor callbacks (/metrics)"
-grep '^sluice_reactor_callback' "$out/metrics.txt" | grep -v '_bucket.*le="0\.0000\|_bucket.*le="0\.0001"\|le="0\.00025"'
+awk -F'[{}" ]+' '
+  /^sluice_reactor_callback_duration_seconds_bucket/ { if ($5 == "0.001") le1[$3] = $NF; if ($5 == "0.01") le10[$3] = $NF }
+  /^sluice_reactor_callback_duration_seconds_count/ { count[$3] = $NF }
+  /^sluice_reactor_callback_max_seconds/ { max[$3] = $NF }
+  END { for (r in count) printf "%s: callbacks %d, over 1 ms %d, over 10 ms %d, longest %.1f ms\n",
+                                 r, count[r], count[r] - le1[r], count[r] - le10[r], max[r] * 1000 }' "$out/metrics.txt"
+echo "== bench"
+grep -E 'records/s|latency' "$out/bench.txt"
+[[ -n $tracer ]] || exit 0
 echo "== file-system syscalls per thread (perf trace -s)"
 awk '/^ [^ ].*\([0-9]+\), [0-9]+ events/ { thread = $1 }
      /^ +(fsync|fdatasync|pread64|pwrite64|write|sendfile64|openat|rename|renameat|fallocate|ftruncate|unlink|unlinkat|futex) / {

@@ -13,8 +13,11 @@
 // partition lock, on the flusher's thread) before that flush moves the
 // recovery point. So an entry is durable no later than the batches it
 // describes; until then a crash may lose it, and open() re-assigns it from
-// the batches it re-scans above the recovery point (Kafka 3.7 did the same,
-// KAFKA-15046: no fsync of the epoch checkpoint on the produce path).
+// the batches it re-scans above the recovery point. (Kafka, KAFKA-15046 and
+// KAFKA-16541, writes truncations in the background but still fsyncs on
+// assign, so its file never misses an entry; here the flush ordering gives
+// that for every offset below the recovery point, and recovery covers the
+// rest.)
 //
 // Invariant: entries strictly increase in both epoch and start offset.
 // Not thread-safe: owned by the Log, used under the partition lock, except
