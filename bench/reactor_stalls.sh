@@ -9,7 +9,8 @@
 #
 # TRACE=0 skips perf trace (it slows the broker several times over): the
 # callback histogram and the bench's own figures are then those of an
-# untraced broker.
+# untraced broker. ONLY="p1k consume" runs only those workloads (names:
+# p1000 p1k consume e2e; consume reads what p1k wrote).
 set -euo pipefail
 sluice=${1:-build/src/cli/sluice}
 out=${2:-$(mktemp -d)}
@@ -28,10 +29,17 @@ if [[ ${TRACE:-1} != 0 ]]; then
   sleep 1
 fi
 b=(-b "127.0.0.1:$port")
-"$sluice" bench produce "${b[@]}" --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1 >"$out/bench.txt" 2>&1
-"$sluice" bench produce "${b[@]}" --topic p1k --count 200000 --size 1024 --acks all >>"$out/bench.txt" 2>&1
-"$sluice" bench consume "${b[@]}" --topic p1k --count 200000 --size 1024 >>"$out/bench.txt" 2>&1
-"$sluice" bench e2e "${b[@]}" --topic e2e --count 100000 --size 1024 --rate 20000 --acks 1 >>"$out/bench.txt" 2>&1
+: >"$out/bench.txt"
+run() {  # run <name> <bench args...>: skipped unless ONLY (a list of names) is unset or names it
+  local name=$1
+  shift
+  [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] || return 0
+  "$sluice" bench "$@" "${b[@]}" >>"$out/bench.txt" 2>&1
+}
+run p1000 produce --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1
+run p1k produce --topic p1k --count 200000 --size 1024 --acks all
+run consume consume --topic p1k --count 200000 --size 1024
+run e2e e2e --topic e2e --count 100000 --size 1024 --rate 20000 --acks 1
 if [[ -n $tracer ]]; then kill -INT $tracer; wait $tracer || true; fi
 curl -s "http://127.0.0.1:$admin/metrics" >"$out/metrics.txt"
 echo "== reactor callbacks (/metrics)"
