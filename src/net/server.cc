@@ -156,6 +156,17 @@ void run_reactor(asio::io_context& context, size_t index, ReactorTimingSink sink
   context.run();
 }
 
+// ConnectionInfo::reactor of the connections on one io_context.
+class IoContextExecutor final : public ReactorExecutor {
+ public:
+  explicit IoContextExecutor(asio::io_context& context) : context_(context) {}
+  void post(std::function<void()> task) override { asio::post(context_, std::move(task)); }
+  bool runs(const asio::io_context& context) const { return &context_ == &context; }
+
+ private:
+  asio::io_context& context_;
+};
+
 std::string endpoint_text(const tcp::endpoint& endpoint) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
@@ -506,6 +517,7 @@ struct Server::State {
   RequestHandler& handler;
   std::shared_ptr<RequestMemoryPool> memory_pool;
   std::vector<std::unique_ptr<asio::io_context>> reactors;
+  std::vector<std::shared_ptr<IoContextExecutor>> reactor_executors;  // by reactor
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards;
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -576,6 +588,9 @@ struct Server::State {
     info.connection_id = next_connection_id++;
     info.listener_name = config.listeners[listener_index].name;
     info.peer_address = endpoint_text(socket.remote_endpoint(ignored));
+    for (const auto& executor : reactor_executors)
+      if (executor->runs(static_cast<const asio::io_context&>(socket.get_executor().context())))
+        info.reactor = executor;
     const ListenerMetrics& metrics = listener_metrics[listener_index];
     metrics.accepted->inc();
     auto connection = std::make_shared<Connection>(std::move(socket), std::move(info), config, handler,
@@ -631,6 +646,7 @@ Status Server::start() {
   for (int i = 0; i < threads; ++i) {
     state_->reactors.push_back(std::make_unique<asio::io_context>(1));
     state_->work_guards.push_back(asio::make_work_guard(*state_->reactors.back()));
+    state_->reactor_executors.push_back(std::make_shared<IoContextExecutor>(*state_->reactors.back()));
     // Asio creates a reactor's epoll, eventfd and timerfd lazily, at its
     // first socket or timer: out of descriptors, that threw on a reactor
     // thread (abort, exit 134). A timer now makes them here, where the

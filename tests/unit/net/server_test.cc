@@ -170,6 +170,40 @@ TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
             std::string::npos);
 }
 
+// ConnectionInfo::reactor runs a task posted from another thread on the
+// connection's own reactor thread, the one its requests are handled on.
+TEST(Server, ConnectionReactorRunsPostedTasksOnTheConnectionsThread) {
+  class PostingHandler : public RequestHandler {
+   public:
+    void handle(const ConnectionInfo& info, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+      handled_on = std::this_thread::get_id();
+      ASSERT_TRUE(info.reactor);
+      std::thread([this, reactor = info.reactor, frame, respond = std::move(respond)]() mutable {
+        reactor->post([this, frame, respond = std::move(respond)] {
+          ran_on = std::this_thread::get_id();
+          Response response;
+          response.body.write_raw(Bytes(*frame));
+          respond(std::move(response));
+        });
+      }).join();
+    }
+    std::thread::id handled_on, ran_on;
+  } handler;
+  ServerConfig config;
+  config.listeners = {{"PLAINTEXT", "127.0.0.1", 0}};
+  config.reactor_threads = 2;
+  Server server(std::move(config), handler);
+  ASSERT_TRUE(server.start());
+  for (int i = 0; i < 2; ++i) {  // one connection per reactor
+    int fd = connect_to(server.bound_port(0));
+    send_frame(fd, "posted");
+    EXPECT_EQ(read_frame(fd), "posted");
+    EXPECT_EQ(handler.ran_on, handler.handled_on);
+    ::close(fd);
+  }
+  server.stop(0);
+}
+
 TEST(Server, ClosesTheConnectionOnAnOversizedFrame) {
   ServerConfig config;
   config.socket_request_max_bytes = 16;
