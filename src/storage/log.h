@@ -14,7 +14,8 @@
 //     and replication calls those only on followers, which serve no fetches
 //     of the truncated offsets.
 //   - Flushing: prepare_flush() (under the lock) lists what to sync;
-//     execute_flush() (on the fsync pool, no lock) syncs it;
+//     execute_flush() (on the fsync pool, no lock) writes the leader-epoch
+//     checkpoint if epochs changed since its last write, then syncs it;
 //     complete_flush() (under the lock) advances the recovery point. flush()
 //     does the three in a row.
 //
