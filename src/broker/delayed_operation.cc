@@ -1,4 +1,5 @@
 #include "broker/delayed_operation.h"
+
 #include "base/thread_name.h"
 
 namespace sluice::broker {

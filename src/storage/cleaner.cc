@@ -1,8 +1,9 @@
 #include "storage/cleaner.h"
-#include "base/thread_name.h"
 
 #include <algorithm>
 #include <chrono>
+
+#include "base/thread_name.h"
 
 namespace sluice::storage {
 

@@ -1,8 +1,9 @@
 #include "storage/flusher.h"
-#include "base/thread_name.h"
 
 #include <algorithm>
 #include <map>
+
+#include "base/thread_name.h"
 
 namespace sluice::storage {
 

@@ -1,4 +1,5 @@
 #include "storage/scheduler.h"
+
 #include "base/thread_name.h"
 
 namespace sluice::storage {

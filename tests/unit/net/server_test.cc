@@ -1,10 +1,10 @@
 // The network layer with a toy handler: answers leave in request order even
 // when they complete out of order, oversized frames close the connection,
 // idle connections are closed, and stop() drains answers already owed.
-#include "base/metrics.h"
 #include "net/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,9 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <mutex>
 #include <thread>
+
+#include "base/metrics.h"
 
 namespace sluice::net {
 namespace {
@@ -154,9 +155,7 @@ TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
   ASSERT_TRUE(server.start());
   metrics::Registry& registry = metrics::default_registry();
   metrics::Histogram& durations =
-      registry
-          .histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {})
-          .labels({"reactor-0"});
+      registry.histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {}).labels({"reactor-0"});
   const uint64_t callbacks_before = durations.snapshot().count();
   int fd = connect_to(server.bound_port(0));
   send_frame(fd, "slow");
