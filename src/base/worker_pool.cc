@@ -1,10 +1,16 @@
 #include "base/worker_pool.h"
 
+#include "base/thread_name.h"
+
 namespace sluice {
 
-WorkerPool::WorkerPool(size_t threads) {
+WorkerPool::WorkerPool(size_t threads, const std::string& name) {
   threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  for (size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this, thread_name = name + "-" + std::to_string(i + 1)] {
+      set_current_thread_name(thread_name);
+      work();
+    });
 }
 
 WorkerPool::~WorkerPool() {

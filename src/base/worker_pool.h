@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -21,7 +22,8 @@ namespace sluice {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(size_t threads);
+  // Its threads are named `name`-1, `name`-2, ... (the caller is the 0th).
+  explicit WorkerPool(size_t threads, const std::string& name = "worker");
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

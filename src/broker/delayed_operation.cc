@@ -1,11 +1,16 @@
 #include "broker/delayed_operation.h"
 
+#include "base/thread_name.h"
+
 namespace sluice::broker {
 
 void DelayedOperationTimer::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    set_current_thread_name("delayed-ops");
+    loop();
+  });
 }
 
 void DelayedOperationTimer::stop() {

@@ -10,6 +10,7 @@
 // for a 1 KiB consume from ~24 to ~18 ticks per 500 MB (bench/RESULTS.md).
 // Smaller ranges, and files without a descriptor (the in-memory file system),
 // are pread into one buffer the response owns.
+#include <atomic>
 #include <chrono>
 
 #include "broker/broker.h"
@@ -65,13 +66,27 @@ class DelayedFetch final : public DelayedOperation,
     for (const PlannedPartition& planned : plan_)
       if (planned.partition) planned.partition->add_waiter(weak_from_this());
     broker_.delayed_operations().schedule(shared_from_this(), std::chrono::milliseconds(max_wait_ms));
-    on_new_data();
+    answer_if_ready();
   }
 
+  // Called by whoever appended: a reactor serving another connection, or
+  // the flusher's thread. The look at the logs (partition locks, header and
+  // small-range preads) and the encoding run on this fetch's own reactor,
+  // not on theirs. One pending wake-up is enough: it looks at everything
+  // appended until it runs.
   void on_new_data() override {
     if (done()) return;
-    Collected collected = collect();
-    if (ready(collected) && claim()) answer(std::move(collected));
+    const std::shared_ptr<net::ReactorExecutor>& reactor = context_.connection().reactor;
+    if (!reactor) return answer_if_ready();  // no server (tests): on the caller
+    if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+    // Weak: a task the server drops at stop must not keep the fetch (and
+    // its partitions) alive past the broker.
+    reactor->post([weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->wake_pending_.store(false, std::memory_order_release);
+        self->answer_if_ready();
+      }
+    });
   }
 
   void expire() override {
@@ -79,6 +94,12 @@ class DelayedFetch final : public DelayedOperation,
   }
 
  private:
+  void answer_if_ready() {
+    if (done()) return;
+    Collected collected = collect();
+    if (ready(collected) && claim()) answer(std::move(collected));
+  }
+
   bool ready(const Collected& collected) const {
     return collected.any_error || collected.bytes >= static_cast<uint64_t>(std::max(min_bytes_, 0));
   }
@@ -203,6 +224,7 @@ class DelayedFetch final : public DelayedOperation,
   int32_t min_bytes_;
   uint64_t max_bytes_;
   bool topic_ids_;
+  std::atomic<bool> wake_pending_{false};  // a wake-up is posted to the reactor, not yet run
 };
 
 // The partitions a request names, with topic ids resolved (v13+).

@@ -73,11 +73,27 @@ struct Response {
   }
 };
 
+class ReactorExecutor;
+
 // Identifies the peer of a request, for logs, quotas and (later) ACLs.
 struct ConnectionInfo {
   uint64_t connection_id = 0;
   std::string listener_name;
   std::string peer_address;  // "ip:port"
+  // Runs work on this connection's reactor (below); null outside a Server.
+  std::shared_ptr<ReactorExecutor> reactor{};
+};
+
+// Runs tasks on one reactor thread, later, never inline: work that belongs
+// to a connection but is set off on another thread (a parked Fetch woken
+// by an append another reactor handles) runs where the connection lives,
+// not on the thread that set it off. Callable from any thread; the same
+// lifetime as `Respond`: after the server's stop() tasks are dropped
+// unrun, and it must not outlive the Server object.
+class ReactorExecutor {
+ public:
+  virtual ~ReactorExecutor() = default;
+  virtual void post(std::function<void()> task) = 0;
 };
 
 using Respond = std::function<void(Response)>;

@@ -7,12 +7,16 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+// Every handler Asio invokes is timed (reactor_timing.h). Defined here, in
+// the only translation unit that includes Asio, so no other one sees Asio
+// built differently.
+#define ASIO_CUSTOM_HANDLER_TRACKING "net/reactor_timing.h"
+#include <array>
 #include <asio.hpp>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <array>
 #include <deque>
 #include <functional>
 #include <future>
@@ -24,6 +28,7 @@
 #include "base/assert.h"
 #include "base/metrics.h"
 #include "base/rate_limited_log.h"
+#include "base/thread_name.h"
 #include "net/request_memory_pool.h"
 
 namespace sluice::net {
@@ -33,6 +38,12 @@ namespace {
 constexpr size_t kLowWatermarkMinBytes = 64 * 1024;
 
 }  // namespace
+
+void reactor_timing::record(std::chrono::steady_clock::duration elapsed) noexcept {
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  sink.callback_duration->observe(seconds);
+  if (seconds > sink.callback_max_seconds->value()) sink.callback_max_seconds->set(seconds);
+}
 
 const uint8_t* file_slice_placeholder() {
   // Reserved address space only (no memory): reads see zero pages.
@@ -114,6 +125,46 @@ ListenerMetrics listener_metrics(const std::string& listener) {
                                            "Client connections accepted, by listener.", {"listener"});
   return {&open.labels({listener}), &accepted.labels({listener})};
 }
+
+// Buckets for callbacks: most take microseconds; a disk wait takes
+// hundreds of them to seconds.
+std::vector<double> callback_buckets_seconds() {
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+}
+
+// Reactor `index`'s series, resolved before its thread starts.
+ReactorTimingSink reactor_timing_sink(size_t index) {
+  metrics::Registry& registry = metrics::default_registry();
+  const std::string name = "reactor-" + std::to_string(index);
+  auto& durations =
+      registry.histogram_family("sluice_reactor_callback_duration_seconds",
+                                "Time a reactor thread spent in one callback (a handler or a coroutine step).",
+                                {"reactor"}, callback_buckets_seconds());
+  auto& longest =
+      registry.gauge_family("sluice_reactor_callback_max_seconds",
+                            "The longest time a reactor thread spent in one callback since start.", {"reactor"});
+  return {&durations.labels({name}), &longest.labels({name})};
+}
+
+// Runs reactor `index` on the calling thread, named reactor-N so per-thread
+// tools (top -H, strace -f, perf) tell the reactors apart, recording how
+// long each callback takes (reactor_timing.h).
+void run_reactor(asio::io_context& context, size_t index, ReactorTimingSink sink) {
+  set_current_thread_name("reactor-" + std::to_string(index));
+  reactor_timing::sink = sink;
+  context.run();
+}
+
+// ConnectionInfo::reactor of the connections on one io_context.
+class IoContextExecutor final : public ReactorExecutor {
+ public:
+  explicit IoContextExecutor(asio::io_context& context) : context_(context) {}
+  void post(std::function<void()> task) override { asio::post(context_, std::move(task)); }
+  bool runs(const asio::io_context& context) const { return &context_ == &context; }
+
+ private:
+  asio::io_context& context_;
+};
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -465,6 +516,7 @@ struct Server::State {
   RequestHandler& handler;
   std::shared_ptr<RequestMemoryPool> memory_pool;
   std::vector<std::unique_ptr<asio::io_context>> reactors;
+  std::vector<std::shared_ptr<IoContextExecutor>> reactor_executors;  // by reactor
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards;
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -535,6 +587,9 @@ struct Server::State {
     info.connection_id = next_connection_id++;
     info.listener_name = config.listeners[listener_index].name;
     info.peer_address = endpoint_text(socket.remote_endpoint(ignored));
+    for (const auto& executor : reactor_executors)
+      if (executor->runs(static_cast<const asio::io_context&>(socket.get_executor().context())))
+        info.reactor = executor;
     const ListenerMetrics& metrics = listener_metrics[listener_index];
     metrics.accepted->inc();
     auto connection = std::make_shared<Connection>(std::move(socket), std::move(info), config, handler,
@@ -590,6 +645,7 @@ Status Server::start() {
   for (int i = 0; i < threads; ++i) {
     state_->reactors.push_back(std::make_unique<asio::io_context>(1));
     state_->work_guards.push_back(asio::make_work_guard(*state_->reactors.back()));
+    state_->reactor_executors.push_back(std::make_shared<IoContextExecutor>(*state_->reactors.back()));
     // Asio creates a reactor's epoll, eventfd and timerfd lazily, at its
     // first socket or timer: out of descriptors, that threw on a reactor
     // thread (abort, exit 134). A timer now makes them here, where the
@@ -624,8 +680,9 @@ Status Server::start() {
   }
   state_->register_memory_gauges();
   for (size_t i = 0; i < state_->acceptors.size(); ++i) state_->accept_next(i);
-  for (auto& reactor : state_->reactors)
-    state_->threads.emplace_back([&context = *reactor] { context.run(); });
+  for (size_t i = 0; i < state_->reactors.size(); ++i)
+    state_->threads.emplace_back(
+        [&context = *state_->reactors[i], i, sink = reactor_timing_sink(i)] { run_reactor(context, i, sink); });
   return Status::ok();
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/thread_name.h"
+
 namespace sluice::storage {
 
 struct LogCleaner::LogState {
@@ -301,7 +303,10 @@ void LogCleaner::start() {
   if (!options_.config.enable || !threads_.empty()) return;
   stopping_ = false;
   for (int i = 0; i < std::max(options_.config.threads, 1); ++i)
-    threads_.emplace_back([this, i] { run_thread(static_cast<size_t>(i)); });
+    threads_.emplace_back([this, i] {
+      set_current_thread_name("cleaner-" + std::to_string(i));
+      run_thread(static_cast<size_t>(i));
+    });
 }
 
 void LogCleaner::wake() {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "base/thread_name.h"
+
 namespace sluice::storage {
 
 void Flusher::request_flush(std::shared_ptr<ManagedLog> log, int64_t up_to_offset, Callback done) {
@@ -133,8 +135,11 @@ void Flusher::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  if (sync_threads_ > 1) sync_pool_ = std::make_unique<WorkerPool>(sync_threads_ - 1);
-  thread_ = std::thread([this] { loop(); });
+  if (sync_threads_ > 1) sync_pool_ = std::make_unique<WorkerPool>(sync_threads_ - 1, "flush");
+  thread_ = std::thread([this] {
+    set_current_thread_name("flusher");
+    loop();
+  });
 }
 
 void Flusher::stop() {

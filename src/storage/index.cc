@@ -14,6 +14,9 @@ Status corrupt(const std::string& path, const std::string& why) {
 // the file back to the entries written before, so it stays whole entries
 // and the next write lands right after them. The entries stay buffered.
 Status cut_torn_write(File& file, uint64_t written_bytes, const Status& error) {
+  // Out of descriptors, the closed file could not reopen: nothing was
+  // written, and a cut would fail the same way (and read as a lost disk).
+  if (error.code() == Errc::too_many_open_files) return error;
   if (Status cut = file.truncate(written_bytes); !cut)
     return Status(Errc::io_error, error.message() + "; cutting the torn index write failed: " + cut.message());
   return error;

@@ -4,33 +4,47 @@
 
 namespace sluice::storage {
 
+Status EpochCheckpointFile::write(FileSystem& fs, uint64_t version, const std::vector<EpochEntry>& entries) {
+  std::lock_guard lock(mutex_);
+  if (version <= written_version_.load(std::memory_order_relaxed)) return Status::ok();
+  if (Status s = write_leader_epoch_checkpoint(fs, path_, entries); !s) return s;
+  written_version_.store(version, std::memory_order_release);
+  return Status::ok();
+}
+
+Status LeaderEpochCache::persist() {
+  ++version_;
+  return file_->write(fs_, version_, entries_);
+}
+
+std::optional<EpochCheckpointWrite> LeaderEpochCache::unwritten() const {
+  if (version_ <= file_->written_version()) return std::nullopt;
+  return EpochCheckpointWrite{file_, version_, entries_};
+}
+
 Status LeaderEpochCache::load() {
-  auto entries = read_leader_epoch_checkpoint(fs_, path_);
+  const std::string& path = file_->path();
+  auto entries = read_leader_epoch_checkpoint(fs_, path);
   if (!entries) return entries.status();
   for (size_t i = 1; i < entries->size(); ++i) {
     const auto& prev = (*entries)[i - 1];
     const auto& cur = (*entries)[i];
     if (cur.epoch <= prev.epoch || cur.start_offset <= prev.start_offset)
-      return Status(Errc::invalid_value, "leader epochs not increasing in " + path_);
+      return Status(Errc::invalid_value, "leader epochs not increasing in " + path);
   }
   entries_ = std::move(*entries);
   return Status::ok();
 }
 
-Status LeaderEpochCache::assign(int32_t epoch, int64_t start_offset) {
-  if (epoch < 0) return Status::ok();
+void LeaderEpochCache::assign(int32_t epoch, int64_t start_offset) {
+  if (epoch < 0) return;
   if (!entries_.empty()) {
     const EpochEntry& latest = entries_.back();
-    if (latest.epoch == epoch && latest.start_offset <= start_offset) return Status::ok();
+    if (latest.epoch == epoch && latest.start_offset <= start_offset) return;
   }
-  std::vector<EpochEntry> before = entries_;
   std::erase_if(entries_, [&](const EpochEntry& e) { return e.epoch >= epoch || e.start_offset >= start_offset; });
   entries_.push_back({epoch, start_offset});
-  Status persisted = persist();
-  // The append it was for fails with it (a full disk): keep memory as the
-  // file still is, so the next attempt assigns (and writes) it again.
-  if (!persisted) entries_ = std::move(before);
-  return persisted;
+  ++version_;
 }
 
 EpochEndOffset LeaderEpochCache::end_offset_for(int32_t requested_epoch, int64_t log_end_offset) const {
@@ -57,7 +71,10 @@ Status LeaderEpochCache::truncate_from_start(int64_t start_offset) {
   if (covering == entries_.begin() && covering->start_offset == start_offset) return Status::ok();
   covering->start_offset = start_offset;
   entries_.erase(entries_.begin(), covering);
-  return persist();
+  // Memory only, like assign(): a file still holding the older entries is
+  // trimmed the same way by open() (the log start is known there).
+  ++version_;
+  return Status::ok();
 }
 
 Status LeaderEpochCache::clear() {

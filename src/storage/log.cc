@@ -150,7 +150,7 @@ Result<bool> Log::recover_segment(Segment& segment) {
   auto recovery = segment.recover([this](const record::BatchHeader& header) {
     auto latest = epoch_cache_->latest_epoch();
     if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
-      return epoch_cache_->assign(header.partition_leader_epoch, header.base_offset);
+      epoch_cache_->assign(header.partition_leader_epoch, header.base_offset);
     return Status::ok();
   });
   if (!recovery) return recovery.status();
@@ -228,7 +228,7 @@ Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes record
 Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch) {
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
-  if (Status s = epoch_cache_->assign(leader_epoch, headers->front().base_offset); !s) return s;
+  epoch_cache_->assign(leader_epoch, headers->front().base_offset);
   auto written = write(records, *headers);
   if (!written && !broken()) forget_epochs_past_end();
   return written;
@@ -240,7 +240,7 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
   for (const auto& header : *headers) {
     auto latest = epoch_cache_->latest_epoch();
     if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
-      if (Status s = epoch_cache_->assign(header.partition_leader_epoch, header.base_offset); !s) return s;
+      epoch_cache_->assign(header.partition_leader_epoch, header.base_offset);
   }
   auto written = write(records, *headers);
   if (!written && !broken()) forget_epochs_past_end();
@@ -467,14 +467,11 @@ Status Log::set_log_start_offset(int64_t offset) {
 }
 
 // The epoch checkpoint needs no trimming to stay correct (open() trims
-// epochs below the log start), so a full disk that cannot rewrite it does
-// not fail DeleteRecords or retention, which are how space comes back.
-Status Log::trim_epochs_before_start() {
-  Status trimmed = epoch_cache_->truncate_from_start(log_start_offset_);
-  if (trimmed.code() != Errc::no_space) return trimmed;
-  warn("trimming the leader epoch checkpoint of " + options_.dir + " later: " + trimmed.to_string());
-  return Status::ok();
-}
+// epochs below the log start), so the trim changes memory only and the next
+// flush writes it: DeleteRecords (a reactor) and retention (under the
+// partition lock a reactor may wait on) do no epoch-file I/O, and a full
+// disk cannot fail them (they are how space comes back).
+Status Log::trim_epochs_before_start() { return epoch_cache_->truncate_from_start(log_start_offset_); }
 
 Status Log::truncate_to(int64_t offset) {
   if (offset >= log_end_offset()) return Status::ok();
@@ -544,6 +541,7 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
   }
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
   dir_entries_unsynced_ = false;
+  plan.epoch_checkpoint = epoch_cache_->unwritten();
   return plan;
 }
 
@@ -565,6 +563,10 @@ Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
   static metrics::Histogram& flush_seconds = metrics::default_registry().histogram(
       "sluice_log_flush_duration_seconds", "Time of one log flush: the fsyncs of its files and directory.",
       metrics::latency_buckets_seconds());
+  // Epochs assigned by appends reach their file here, before the recovery
+  // point can pass the batches they describe (leader_epoch_cache.h).
+  if (plan.epoch_checkpoint)
+    if (Status s = plan.epoch_checkpoint->write(fs); !s) return s;
   if (plan.files.empty() && plan.dir_to_sync.empty()) return Status::ok();
   auto started = std::chrono::steady_clock::now();
   Status status = sync_flush_files(fs, plan);

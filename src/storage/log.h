@@ -14,7 +14,8 @@
 //     and replication calls those only on followers, which serve no fetches
 //     of the truncated offsets.
 //   - Flushing: prepare_flush() (under the lock) lists what to sync;
-//     execute_flush() (on the fsync pool, no lock) syncs it;
+//     execute_flush() (on the fsync pool, no lock) writes the leader-epoch
+//     checkpoint if epochs changed since its last write, then syncs it;
 //     complete_flush() (under the lock) advances the recovery point. flush()
 //     does the three in a row.
 //
@@ -94,6 +95,7 @@ struct FlushPlan {
   uint64_t truncation_generation = 0;
   int64_t unsynced_index_base = -1;  // the active segment whose indexes were skipped
   Status write_error;  // writing buffered index entries failed: execute_flush reports it
+  std::optional<EpochCheckpointWrite> epoch_checkpoint;  // epochs assigned since the file was written
 };
 
 // What the log cleaner (cleaner.h) sees of a segment. The bytes of the file

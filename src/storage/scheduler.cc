@@ -1,5 +1,7 @@
 #include "storage/scheduler.h"
 
+#include "base/thread_name.h"
+
 namespace sluice::storage {
 
 Scheduler::TaskId Scheduler::schedule_once(std::string name, std::chrono::milliseconds delay, Task task) {
@@ -107,7 +109,10 @@ void Scheduler::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    set_current_thread_name("scheduler");
+    loop();
+  });
 }
 
 void Scheduler::stop() {

@@ -100,7 +100,8 @@ class DataPathTest : public ::testing::Test {
   }
 
   template <class Request>
-  void send(const Request& request, int16_t version, Answers& answers) {
+  void send(const Request& request, int16_t version, Answers& answers,
+            std::shared_ptr<net::ReactorExecutor> reactor = nullptr) {
     RequestHeader header;
     header.request_api_key = Request::api_key;
     header.request_api_version = version;
@@ -110,9 +111,8 @@ class DataPathTest : public ::testing::Test {
     encode_request_header(writer, header);
     request.encode(writer, version);
     std::vector<uint8_t> frame = writer.to_vector();
-    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1"},
-                    std::make_shared<const FrameBuffer>(frame.begin(), frame.end()),
-                    answers.respond());
+    broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1", std::move(reactor)},
+                    std::make_shared<const FrameBuffer>(frame.begin(), frame.end()), answers.respond());
   }
 
   template <class Response>
@@ -242,6 +242,45 @@ TEST_F(DataPathTest, LongPollWaitsForDataThenAnswers) {
   ASSERT_TRUE(answer.has_value()) << "the append woke the fetch";
   auto fetched = decode<FetchResponse>(*answer, 11);
   EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 4u);
+}
+
+// A reactor that runs its tasks only when the test says so.
+class QueuedReactor final : public net::ReactorExecutor {
+ public:
+  void post(std::function<void()> task) override {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  size_t run_all() {
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(mutex_);
+      tasks.swap(tasks_);
+    }
+    for (auto& task : tasks) task();
+    return tasks.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::function<void()>> tasks_;
+};
+
+// The append that wakes a parked fetch happens on the producer's reactor;
+// the fetch is collected and answered on its own (the posted task), so the
+// producer's reactor reads and encodes nothing for it.
+TEST_F(DataPathTest, AWokenLongPollIsAnsweredOnItsOwnReactor) {
+  auto reactor = std::make_shared<QueuedReactor>();
+  Answers parked;
+  send(fetch_request(0, /*max_wait_ms=*/10000, /*min_bytes=*/1), 11, parked, reactor);
+  produce(0, batch_of(4));
+  produce(0, batch_of(2));
+  EXPECT_FALSE(parked.next(100ms).has_value()) << "answered on the producer's thread";
+  EXPECT_EQ(reactor->run_all(), 1u) << "one wake-up pending at a time";
+  auto answer = parked.next(2s);
+  ASSERT_TRUE(answer.has_value()) << "the fetch's reactor answered it";
+  auto fetched = decode<FetchResponse>(*answer, 11);
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 6u);
 }
 
 TEST_F(DataPathTest, LongPollExpiresEmpty) {

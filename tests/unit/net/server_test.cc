@@ -4,6 +4,7 @@
 #include "net/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,9 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <mutex>
 #include <thread>
+
+#include "base/metrics.h"
 
 namespace sluice::net {
 namespace {
@@ -132,6 +134,73 @@ TEST(Server, AnswersPipelinedRequestsInRequestOrder) {
   EXPECT_EQ(read_frame(fd), "second");
   EXPECT_EQ(read_frame(fd), "third");
   ::close(fd);
+}
+
+// A handler that blocks its reactor (as a disk wait would) shows in the
+// callback-duration histogram and its max gauge (reactor_timing.h).
+TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
+  class SlowHandler : public RequestHandler {
+   public:
+    void handle(const ConnectionInfo&, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      Response response;
+      response.body.write_raw(Bytes(*frame));
+      respond(std::move(response));
+    }
+  } handler;
+  ServerConfig config;
+  config.listeners = {{"PLAINTEXT", "127.0.0.1", 0}};
+  config.reactor_threads = 1;
+  Server server(std::move(config), handler);
+  ASSERT_TRUE(server.start());
+  metrics::Registry& registry = metrics::default_registry();
+  metrics::Histogram& durations =
+      registry.histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {}).labels({"reactor-0"});
+  const uint64_t callbacks_before = durations.snapshot().count();
+  int fd = connect_to(server.bound_port(0));
+  send_frame(fd, "slow");
+  EXPECT_EQ(read_frame(fd), "slow");
+  ::close(fd);
+  server.stop(0);
+  EXPECT_GT(durations.snapshot().count(), callbacks_before);
+  EXPECT_GE(registry.gauge_family("sluice_reactor_callback_max_seconds", "", {"reactor"}).labels({"reactor-0"}).value(),
+            0.03);
+  EXPECT_NE(registry.render().find("sluice_reactor_callback_duration_seconds_bucket{reactor=\"reactor-0\""),
+            std::string::npos);
+}
+
+// ConnectionInfo::reactor runs a task posted from another thread on the
+// connection's own reactor thread, the one its requests are handled on.
+TEST(Server, ConnectionReactorRunsPostedTasksOnTheConnectionsThread) {
+  class PostingHandler : public RequestHandler {
+   public:
+    void handle(const ConnectionInfo& info, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+      handled_on = std::this_thread::get_id();
+      ASSERT_TRUE(info.reactor);
+      std::thread([this, reactor = info.reactor, frame, respond = std::move(respond)]() mutable {
+        reactor->post([this, frame, respond = std::move(respond)] {
+          ran_on = std::this_thread::get_id();
+          Response response;
+          response.body.write_raw(Bytes(*frame));
+          respond(std::move(response));
+        });
+      }).join();
+    }
+    std::thread::id handled_on, ran_on;
+  } handler;
+  ServerConfig config;
+  config.listeners = {{"PLAINTEXT", "127.0.0.1", 0}};
+  config.reactor_threads = 2;
+  Server server(std::move(config), handler);
+  ASSERT_TRUE(server.start());
+  for (int i = 0; i < 2; ++i) {  // one connection per reactor
+    int fd = connect_to(server.bound_port(0));
+    send_frame(fd, "posted");
+    EXPECT_EQ(read_frame(fd), "posted");
+    EXPECT_EQ(handler.ran_on, handler.handled_on);
+    ::close(fd);
+  }
+  server.stop(0);
 }
 
 TEST(Server, ClosesTheConnectionOnAnOversizedFrame) {

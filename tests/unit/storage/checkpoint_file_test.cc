@@ -81,10 +81,14 @@ class LeaderEpochCacheTest : public ::testing::Test {
 };
 
 TEST_F(LeaderEpochCacheTest, AssignPersistsInKafkaFormat) {
-  ASSERT_TRUE(cache_.assign(1, 0));
-  ASSERT_TRUE(cache_.assign(1, 5));  // same epoch later: no change
-  ASSERT_TRUE(cache_.assign(3, 10));
-  ASSERT_TRUE(cache_.assign(-1, 12));  // no epoch: ignored
+  cache_.assign(1, 0);
+  cache_.assign(1, 5);  // same epoch later: no change
+  cache_.assign(3, 10);
+  cache_.assign(-1, 12);  // no epoch: ignored
+  auto unwritten = cache_.unwritten();
+  ASSERT_TRUE(unwritten);
+  ASSERT_TRUE(unwritten->write(fs_));
+  EXPECT_FALSE(cache_.unwritten());
   EXPECT_EQ(testing::as_string(fs_.contents("/p/leader-epoch-checkpoint")), "0\n2\n1 0\n3 10\n");
   LeaderEpochCache reloaded(fs_, "/p/leader-epoch-checkpoint");
   ASSERT_TRUE(reloaded.load());
@@ -92,18 +96,42 @@ TEST_F(LeaderEpochCacheTest, AssignPersistsInKafkaFormat) {
   EXPECT_EQ(reloaded.latest_epoch(), 3);
 }
 
+// The append path's change touches no file: the flush writes it
+// (leader_epoch_cache.h), so a reactor appending never waits on a disk.
+TEST_F(LeaderEpochCacheTest, AssignWritesNothingUntilTheFlushWritesIt) {
+  ASSERT_TRUE(fs_.sync_dir("/"));  // /p itself survives the crash below
+  cache_.assign(1, 0);
+  cache_.assign(2, 10);
+  EXPECT_FALSE(*fs_.exists("/p/leader-epoch-checkpoint"));
+  auto older = cache_.unwritten();
+  ASSERT_TRUE(older);
+  cache_.assign(3, 20);
+  auto newer = cache_.unwritten();
+  ASSERT_TRUE(newer);
+  ASSERT_TRUE(newer->write(fs_));
+  ASSERT_TRUE(older->write(fs_));  // an older state never replaces a newer one
+  LeaderEpochCache reloaded(fs_, "/p/leader-epoch-checkpoint");
+  ASSERT_TRUE(reloaded.load());
+  EXPECT_EQ(reloaded.entries(), (std::vector<EpochEntry>{{1, 0}, {2, 10}, {3, 20}}));
+  // A write is synced: it survives a crash.
+  fs_.simulate_crash();
+  LeaderEpochCache after_crash(fs_, "/p/leader-epoch-checkpoint");
+  ASSERT_TRUE(after_crash.load());
+  EXPECT_EQ(after_crash.entries(), reloaded.entries());
+}
+
 TEST_F(LeaderEpochCacheTest, AssignDropsNonMonotonicEntries) {
-  ASSERT_TRUE(cache_.assign(1, 0));
-  ASSERT_TRUE(cache_.assign(2, 10));
-  ASSERT_TRUE(cache_.assign(3, 20));
-  ASSERT_TRUE(cache_.assign(4, 15));  // epoch 3 at 20 conflicts
+  cache_.assign(1, 0);
+  cache_.assign(2, 10);
+  cache_.assign(3, 20);
+  cache_.assign(4, 15);  // epoch 3 at 20 conflicts
   EXPECT_EQ(cache_.entries(), (std::vector<EpochEntry>{{1, 0}, {2, 10}, {4, 15}}));
 }
 
 TEST_F(LeaderEpochCacheTest, EndOffsetForEpochAsOffsetForLeaderEpochNeeds) {
-  ASSERT_TRUE(cache_.assign(2, 5));
-  ASSERT_TRUE(cache_.assign(4, 20));
-  ASSERT_TRUE(cache_.assign(7, 30));
+  cache_.assign(2, 5);
+  cache_.assign(4, 20);
+  cache_.assign(7, 30);
   EXPECT_EQ(cache_.end_offset_for(7, 42), (EpochEndOffset{7, 42}));   // latest: log end
   EXPECT_EQ(cache_.end_offset_for(4, 42), (EpochEndOffset{4, 30}));
   EXPECT_EQ(cache_.end_offset_for(5, 42), (EpochEndOffset{4, 30}));   // unknown between: floor
@@ -113,13 +141,21 @@ TEST_F(LeaderEpochCacheTest, EndOffsetForEpochAsOffsetForLeaderEpochNeeds) {
 }
 
 TEST_F(LeaderEpochCacheTest, TruncationFromBothEnds) {
-  ASSERT_TRUE(cache_.assign(1, 0));
-  ASSERT_TRUE(cache_.assign(2, 10));
-  ASSERT_TRUE(cache_.assign(3, 20));
+  cache_.assign(1, 0);
+  cache_.assign(2, 10);
+  cache_.assign(3, 20);
   ASSERT_TRUE(cache_.truncate_from_end(20));
   EXPECT_EQ(cache_.entries(), (std::vector<EpochEntry>{{1, 0}, {2, 10}}));
   ASSERT_TRUE(cache_.truncate_from_start(12));
   EXPECT_EQ(cache_.entries(), (std::vector<EpochEntry>{{2, 12}}));
+  {
+    LeaderEpochCache before_flush(fs_, "/p/leader-epoch-checkpoint");
+    ASSERT_TRUE(before_flush.load());  // from the end: written at once
+    EXPECT_EQ(before_flush.entries(), (std::vector<EpochEntry>{{1, 0}, {2, 10}}));
+  }
+  auto unwritten = cache_.unwritten();  // from the start: by the next flush
+  ASSERT_TRUE(unwritten);
+  ASSERT_TRUE(unwritten->write(fs_));
   LeaderEpochCache reloaded(fs_, "/p/leader-epoch-checkpoint");
   ASSERT_TRUE(reloaded.load());
   EXPECT_EQ(reloaded.entries(), cache_.entries());

@@ -78,6 +78,33 @@ TEST_F(FlusherTest, DataIsDurableWhenTheCallbackFires) {
   EXPECT_EQ(all_base_offsets(**reopened), std::vector<int64_t>{0});
 }
 
+// The first append to a partition assigns its epoch; the caller (a reactor,
+// in the broker) writes and syncs nothing for it: the flusher's thread
+// writes the epoch checkpoint before the flush completes, so it is durable
+// when the callback fires.
+TEST_F(FlusherTest, TheEpochCheckpointIsWrittenOnTheFlusherThreadNotTheAppender) {
+  auto managed = open("orders-0");
+  int64_t end = append(*managed, 3);
+  EXPECT_EQ(fs_.syncs_ending_with("leader-epoch-checkpoint.tmp"), 0u);
+  EXPECT_FALSE(*memory_.exists("/d/orders-0/leader-epoch-checkpoint"));
+  flusher_.start();
+  std::promise<Status> flushed;
+  flusher_.request_flush(managed, end, [&](Status s) { flushed.set_value(std::move(s)); });
+  Status status = flushed.get_future().get();
+  flusher_.stop();
+  ASSERT_TRUE(status) << status.to_string();
+  EXPECT_EQ(fs_.syncs_ending_with("leader-epoch-checkpoint.tmp"), 1u);
+  std::set<std::thread::id> writers = fs_.sync_threads_ending_with("leader-epoch-checkpoint.tmp");
+  ASSERT_EQ(writers.size(), 1u);
+  EXPECT_NE(*writers.begin(), std::this_thread::get_id());
+
+  memory_.simulate_crash();
+  logs_.clear();
+  auto epochs = read_leader_epoch_checkpoint(memory_, "/d/orders-0/leader-epoch-checkpoint");
+  ASSERT_TRUE(epochs) << epochs.status().to_string();
+  EXPECT_EQ(*epochs, (std::vector<EpochEntry>{{0, 0}}));
+}
+
 TEST_F(FlusherTest, OneSyncPerLogPerRoundForAnyNumberOfRequests) {
   std::vector<std::shared_ptr<ManagedLog>> logs = {open("a-0"), open("b-0"), open("c-0")};
   std::vector<Status> statuses;
@@ -192,7 +219,8 @@ TEST_F(FlusherTest, SyncFailureTakesTheDirOfflineAndFailsTheRequests) {
   EXPECT_EQ(statuses[0].code(), Errc::io_error);
   EXPECT_TRUE(managed->offline());
   ASSERT_EQ(failures_.size(), 1u);
-  EXPECT_NE(failures_[0].find("fdatasync /d/orders-0/"), std::string::npos) << failures_[0];
+  // The first I/O of this flush is the new epoch's checkpoint, then the syncs.
+  EXPECT_NE(failures_[0].find(" /d/orders-0/"), std::string::npos) << failures_[0];
   // Later requests on the offline dir fail at once, without touching the disk.
   flusher_.request_flush(managed, end, record(statuses));
   EXPECT_EQ(flusher_.run_round(), 0u);

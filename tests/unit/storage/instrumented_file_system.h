@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "storage/file_system.h"
@@ -54,6 +55,15 @@ class InstrumentedFileSystem final : public FileSystem {
     --syncs_in_flight_;
     std::lock_guard lock(mutex_);
     ++syncs_[path];
+    sync_threads_[path].insert(std::this_thread::get_id());
+  }
+  // The threads that synced files whose path ends with `suffix`.
+  std::set<std::thread::id> sync_threads_ending_with(const std::string& suffix) const {
+    std::lock_guard lock(mutex_);
+    std::set<std::thread::id> threads;
+    for (const auto& [path, ids] : sync_threads_)
+      if (path.ends_with(suffix)) threads.insert(ids.begin(), ids.end());
+    return threads;
   }
   // The most File::sync calls that were running at the same time.
   int most_syncs_in_flight() const { return most_syncs_in_flight_.load(); }
@@ -99,6 +109,7 @@ class InstrumentedFileSystem final : public FileSystem {
   mutable std::mutex mutex_;
   std::vector<std::string> failing_;
   std::map<std::string, uint64_t> syncs_;
+  std::map<std::string, std::set<std::thread::id>> sync_threads_;
   std::atomic<int64_t> sync_delay_us_{0};
   std::atomic<int> syncs_in_flight_{0};
   std::atomic<int> most_syncs_in_flight_{0};

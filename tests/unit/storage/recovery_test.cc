@@ -128,6 +128,61 @@ TEST_P(MemoryCrashTest, FlushedDataSurvivesAndTheLogStaysConsistent) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, MemoryCrashTest, ::testing::Range<uint64_t>(1, 41));
 
+// Appends assign epochs in memory only; the flush writes the checkpoint
+// before the recovery point passes their batches (leader_epoch_cache.h).
+// With the recovery point checkpointed after the flush, reopening scans
+// nothing, so the epochs must come from the file.
+TEST(EpochCheckpointCrashTest, EpochsOfFlushedBatchesSurviveACrashWithoutARescan) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  append(*log, 3, 50, 1);
+  append(*log, 3, 50, 2);
+  EXPECT_FALSE(*fs.exists("/logs/events-0/leader-epoch-checkpoint"));  // the append wrote no file
+  ASSERT_TRUE(log->flush());
+  ASSERT_TRUE(dir->write_checkpoints());
+  append(*log, 3, 50, 3);  // not flushed: lost with its epoch
+  fs.simulate_crash();
+  dir.reset();
+  auto reopened = h.open_ok();
+  Log* after = reopened->find(tp);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->log_end_offset(), 6);
+  EXPECT_EQ(after->recovery_point(), 6);
+  EXPECT_EQ(after->epoch_entries(), (std::vector<EpochEntry>{{1, 0}, {2, 3}}));
+}
+
+// A crash before any flush loses the epoch with the batches; a crash after
+// a flush whose epoch write failed keeps the recovery point, so the batches
+// are re-scanned and their epochs re-assigned from the batch headers.
+TEST(EpochCheckpointCrashTest, UnflushedEpochsAreRebuiltFromTheBatchesTheScanKeeps) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.make_dirs("/logs"));
+  ASSERT_TRUE(fs.sync_dir("/"));
+  Harness h{fs, "/logs", {}, {}};
+  auto dir = h.open_ok();
+  Log* log = *dir->create_log(tp, Uuid{});
+  append(*log, 3, 50, 1);
+  ASSERT_TRUE(log->flush());
+  ASSERT_TRUE(dir->write_checkpoints());
+  append(*log, 3, 50, 4);
+  // The batches reach the disk, the epoch checkpoint does not.
+  auto files = log->prepare_flush();
+  ASSERT_TRUE(files.epoch_checkpoint);
+  files.epoch_checkpoint.reset();
+  ASSERT_TRUE(Log::execute_flush(fs, files));
+  fs.simulate_crash();
+  dir.reset();
+  auto reopened = h.open_ok();
+  Log* after = reopened->find(tp);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->log_end_offset(), 6);
+  EXPECT_EQ(after->epoch_entries(), (std::vector<EpochEntry>{{1, 0}, {4, 3}}));
+}
+
 TEST(MemoryCrash, UnsyncedTailIsLostButNotTheSyncedPrefix) {
   MemoryFileSystem fs;
   ASSERT_TRUE(fs.make_dirs("/logs"));
@@ -171,7 +226,7 @@ TEST(MemoryCrash, NewLogNeverFlushedComesBackEmpty) {
 }
 
 // The model test's shrunk counterexample (soak, seed 2962923303): rolls
-// whose directory entries a leader-epoch checkpoint made durable survive a
+// whose directory entries a checkpoint's directory sync made durable survive a
 // crash empty, while the batches they held did not. The log then has offsets
 // [start, first batch) that no batch holds; reads skip them, and truncating
 // into them ends at the base offset of the empty segment holding the target
@@ -185,10 +240,12 @@ TEST(MemoryCrash, TruncatingIntoEmptySegmentsACrashLeftEndsAtTheirBase) {
   auto dir = h.open_ok();
   Log* log = *dir->create_log(tp, Uuid{});
   // Each append is one ~400-byte batch: a roll before every one after the
-  // first. A new epoch with each writes the epoch checkpoint, which syncs the
-  // directory, before that append rolls: the entries of segments 5 and 10
-  // become durable, not 15's.
-  for (int32_t epoch = 1; epoch <= 4; ++epoch) append(*log, 5, 50, epoch);
+  // first. A sync of the directory alone (as any checkpoint write in it
+  // does) before the last append makes the entries of segments 5 and 10
+  // durable, not 15's, and none of the batches.
+  for (int32_t epoch = 1; epoch <= 3; ++epoch) append(*log, 5, 50, epoch);
+  ASSERT_TRUE(fs.sync_dir("/logs/events-0"));
+  append(*log, 5, 50, 4);
   ASSERT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 5, 10, 15}));
   dir.reset();
   fs.simulate_crash(CrashMode::drop_unsynced);
