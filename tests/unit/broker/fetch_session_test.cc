@@ -105,13 +105,17 @@ TEST(FetchSessionCache, ShardsEvictTheLeastRecentlyUsedOfTheWholeCache) {
   EXPECT_EQ(shards_used.size(), 4u);
   // Every session but the 6th is used again later: the 6th is the oldest.
   for (int i = 0; i < 16; ++i)
-    if (i != 5) ASSERT_EQ(cache.begin(ids[i], 1, {}, {}, 500 + i).error, ErrorCode::NONE);
+    if (i != 5) {
+      ASSERT_EQ(cache.begin(ids[i], 1, {}, {}, 500 + i).error, ErrorCode::NONE);
+    }
   EXPECT_EQ(cache.begin(0, 0, {partition("a", 0)}, {}, 1000).session_id, 0) << "nobody idle 1000 ms yet";
   EXPECT_NE(cache.begin(0, 0, {partition("a", 0)}, {}, 1200).session_id, 0);
   EXPECT_EQ(cache.size(), 16u);
   EXPECT_EQ(cache.begin(ids[5], 1, {}, {}, 1200).error, ErrorCode::FETCH_SESSION_ID_NOT_FOUND);
   for (int i = 0; i < 16; ++i)
-    if (i != 5) EXPECT_EQ(cache.begin(ids[i], 2, {}, {}, 1200).error, ErrorCode::NONE) << i;
+    if (i != 5) {
+      EXPECT_EQ(cache.begin(ids[i], 2, {}, {}, 1200).error, ErrorCode::NONE) << i;
+    }
 }
 
 // Many threads creating, fetching through and closing sessions at once (the

@@ -128,11 +128,14 @@ TEST_F(PartitionTableTest, LookupsConcurrentWithSwapsSeeWholeTables) {
       if ((table->find("a", 7) != nullptr) != has_b) broken.fetch_add(1);
       if (table->size() != (has_b ? 12u : 2u)) broken.fetch_add(1);
       lookups.fetch_add(1, std::memory_order_relaxed);
+      // Let the applier run: on a 2-core machine spinning readers would
+      // otherwise leave it little CPU.
+      std::this_thread::yield();
     }
   };
   std::vector<std::thread> readers;
-  for (int i = 0; i < 4; ++i) readers.emplace_back(reader);
-  for (int swap = 0; swap < 300; ++swap)
+  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  for (int swap = 0; swap < 100; ++swap)
     ASSERT_TRUE(replicas_->apply_image(swap % 2 == 0 ? large : small).is_ok());
   stop = true;
   for (auto& thread : readers) thread.join();
