@@ -15,7 +15,7 @@
 #                 reports its median round and the median of the rounds' own
 #                 ratios (`sluice bench --rounds`; default 1)
 #   --mock-only   no broker: the mock cluster's ceilings only
-#   --quick       a tenth of the message counts (a check of the script)
+#   --quick       a tenth of the durations, fewer partitions and clients (a check of the script)
 #   --no-write    print the table, leave bench/RESULTS.md alone
 #   --warm-mib N  before each invocation, write and delete a scratch file of N
 #                 MiB in the data dir's file system (default 1024), so the page
