@@ -254,7 +254,7 @@ def fmt(value, digits=0):
 target = "librdkafka mock cluster (--against-mock)" if mock_only else "fresh `sluice serve`"
 lines = ["## sluice bench", ""]
 lines.append(f"Standard set of issue 6, `bench/run.sh{' --mock-only' if mock_only else ''}`"
-             f"{' --quick (counts / 10)' if scale != '1' else ''}, against {target}, "
+             f"{' --quick (durations / 10, fewer partitions and clients)' if scale != '1' else ''}, against {target}, "
              f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs"
              + (f" of {rounds} rounds each (an invocation alternates broker and mock runs "
                 f"{rounds} times and reports its median round and the median of its rounds' ratios)"
