@@ -15,7 +15,7 @@
 #                 reports its median round and the median of the rounds' own
 #                 ratios (`sluice bench --rounds`; default 1)
 #   --mock-only   no broker: the mock cluster's ceilings only
-#   --quick       a tenth of the message counts (a check of the script)
+#   --quick       a tenth of the durations, fewer partitions and clients (a check of the script)
 #   --no-write    print the table, leave bench/RESULTS.md alone
 #   --warm-mib N  before each invocation, write and delete a scratch file of N
 #                 MiB in the data dir's file system (default 1024), so the page
@@ -110,20 +110,37 @@ add() {  # add <name> <bench args...>
   shift
   commands+=("$*")
 }
-m100=$((1000000 / scale))
-m1k=$((200000 / scale))
-e2e_count=$((200000 / scale))
+# Every run lasts at least 5 s (issue 13: 200,000 x 1 KiB took 0.24 s, too
+# short for a steady state): produce and e2e runs by --duration, consume runs
+# read back everything their run's produce wrote ({records:TOPIC} is that
+# produce run's record count). --quick: a tenth of the time, and the
+# many-partition and many-connection runs scaled down, so the smoke test
+# (bench_set_smoke) stays short.
+seconds=$(python3 -c "print(6 / $scale)")
+e2e_seconds=$(python3 -c "print(5 / $scale)")
+many_partitions=$((scale == 1 ? 9999 : 500))  # the most one CreateTopics may add (10,000 records)
+many_connections=$((scale == 1 ? 1000 : 50))
+few_clients=$((scale == 1 ? 100 : 10))
 # {run} in a command is replaced by the run number: each run writes fresh
 # topics, and the consume runs read the acks=1 topics of the same run.
-add "produce 100 B, acks=1" "produce --topic p100-a1-{run} --count $m100 --size 100 --acks 1"
-add "produce 100 B, acks=all" "produce --topic p100-aall-{run} --count $m100 --size 100 --acks all"
-add "produce 1 KiB, acks=1" "produce --topic p1k-a1-{run} --count $m1k --size 1024 --acks 1"
-add "produce 1 KiB, acks=all" "produce --topic p1k-aall-{run} --count $m1k --size 1024 --acks all"
-add "consume 100 B from the beginning" "consume --topic p100-a1-{run} --count $m100 --size 100"
-add "consume 1 KiB from the beginning" "consume --topic p1k-a1-{run} --count $m1k --size 1024"
-add "e2e 1 KiB at 20,000 msg/s, acks=1" "e2e --topic e2e-{run} --count $e2e_count --size 1024 --rate 20000 --acks 1"
+add "produce 100 B, acks=1" "produce --topic p100-a1-{run} --duration $seconds --size 100 --acks 1"
+add "produce 100 B, acks=all" "produce --topic p100-aall-{run} --duration $seconds --size 100 --acks all"
+add "produce 1 KiB, acks=1" "produce --topic p1k-a1-{run} --duration $seconds --size 1024 --acks 1"
+add "produce 1 KiB, acks=all" "produce --topic p1k-aall-{run} --duration $seconds --size 1024 --acks all"
+add "consume 100 B from the beginning" "consume --topic p100-a1-{run} --count {records:p100-a1-{run}} --size 100"
+add "consume 1 KiB from the beginning" "consume --topic p1k-a1-{run} --count {records:p1k-a1-{run}} --size 1024"
+add "e2e 1 KiB at 20,000 msg/s, acks=1" "e2e --topic e2e-{run} --duration $e2e_seconds --size 1024 --rate 20000 --acks 1"
 add "produce 100 B, 1,000 partitions, 4 producers" \
-    "produce --topic p1000-{run} --partitions 1000 --producers 4 --count $m100 --size 100 --acks 1"
+    "produce --topic p1000-{run} --partitions 1000 --producers 4 --duration $seconds --size 100 --acks 1"
+# Issue 13: many partitions must not cost throughput (a 10,000-partition
+# broker within 10% of a 10-partition one, both with $few_clients clients),
+# nor must many connections.
+add "produce 100 B, 10 partitions, $few_clients producers" \
+    "produce --topic p10-c$few_clients-{run} --partitions 10 --producers $few_clients --duration $seconds --size 100 --acks 1"
+add "produce 100 B, $(printf "%'d" $many_partitions) partitions, $few_clients producers" \
+    "produce --topic p$many_partitions-c$few_clients-{run} --partitions $many_partitions --producers $few_clients --duration $seconds --size 100 --acks 1"
+add "produce 100 B, $(printf "%'d" $many_connections) connections (producers), 100 partitions" \
+    "produce --topic conn$many_connections-{run} --partitions 100 --producers $many_connections --duration $seconds --size 100 --acks 1"
 
 startup_ms=""
 idle_rss_kb=""
@@ -161,11 +178,16 @@ machine_limits() {
 limits_json=$(machine_limits)
 echo "  $limits_json" >&2
 
+declare -A produced  # topic -> records its produce run wrote
 results="$work/results.jsonl"
 : >"$results"
 for run in $(seq 1 "$runs"); do
   for i in "${!names[@]}"; do
     args=${commands[$i]//\{run\}/$run}
+    # {records:TOPIC}: what this run's produce into TOPIC wrote.
+    while [[ $args =~ \{records:([^}]*)\} ]]; do
+      args=${args//"${BASH_REMATCH[0]}"/${produced[${BASH_REMATCH[1]}]:-0}}
+    done
     echo "run $run/$runs: sluice bench $args" >&2
     warm_memory
     # shellcheck disable=SC2086
@@ -177,6 +199,10 @@ for run in $(seq 1 "$runs"); do
     python3 -c 'import json,sys; r=json.loads(sys.argv[3]) if sys.argv[3].startswith("{") else {"failed": True}; r["index"]=int(sys.argv[1]); r["run"]=int(sys.argv[2]); print(json.dumps(r))' \
       "$i" "$run" "$line" >>"$results"
     echo "  $line" >&2
+    if [[ $args == produce* && $line == \{* ]]; then
+      topic=$(sed -n 's/.*--topic \([^ ]*\).*/\1/p' <<<"$args")
+      produced[$topic]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("records", 0))' "$line")
+    fi
   done
 done
 
@@ -200,12 +226,12 @@ printf '%s\n' "${names[@]}" >"$work/names"
 printf '%s\n' "${commands[@]}" >"$work/commands"
 python3 - "$results" "$work/names" "$work/commands" "$root/bench/RESULTS.md" "$write" \
   "$mock_only" "$runs" "$machine_cpu" "$machine_cores" "$machine_kernel" "$machine_disk" \
-  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$m100" \
+  "$machine_block" "$commit" "$startup_ms" "$idle_rss_kb" "$scale" "$final_rss_kb" "$many_partitions" \
   "$warm_mib" "$limits_json" "$rounds" "$limits_after_json" "$limits_mib" <<'PY'
 import datetime, json, statistics, sys, os
 
 (results_path, names_path, commands_path, results_md, write, mock_only, runs, cpu, cores, kernel,
- disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, m100, warm_mib,
+ disk, block, commit, startup_ms, idle_rss_kb, scale, final_rss_kb, many_partitions, warm_mib,
  limits_json, rounds, limits_after_json, limits_mib) = sys.argv[1:]
 mock_only = mock_only == "1"
 names = open(names_path).read().splitlines()
@@ -228,7 +254,7 @@ def fmt(value, digits=0):
 target = "librdkafka mock cluster (--against-mock)" if mock_only else "fresh `sluice serve`"
 lines = ["## sluice bench", ""]
 lines.append(f"Standard set of issue 6, `bench/run.sh{' --mock-only' if mock_only else ''}`"
-             f"{' --quick (counts / 10)' if scale != '1' else ''}, against {target}, "
+             f"{' --quick (durations / 10, fewer partitions and clients)' if scale != '1' else ''}, against {target}, "
              f"{datetime.date.today().isoformat()}, commit {commit}. Medians of {runs} runs"
              + (f" of {rounds} rounds each (an invocation alternates broker and mock runs "
                 f"{rounds} times and reports its median round and the median of its rounds' ratios)"
@@ -241,8 +267,8 @@ lines.append(f"- Data dir file system: {disk}; block devices: {block or 'n/a'}")
 if not mock_only:
     lines.append(f"- Broker start-up to accepting connections: {startup_ms}; "
                  f"idle resident memory: {int(idle_rss_kb) / 1024:.1f} MiB; after the set "
-                 f"({int(runs) * 8} topics, {int(runs) * 1000} partitions in the 1,000-partition ones, "
-                 f"{int(m100) * int(runs) * 4:,} records of 100 B among others): "
+                 f"({int(runs) * 11} topics, {int(runs) * (1000 + int(many_partitions))} partitions in "
+                 f"the 1,000- and {int(many_partitions):,}-partition ones): "
                  f"{int(final_rss_kb or 0) / 1024:.1f} MiB")
 lines.append(f"- Load average while the set ran: {os.getloadavg()[0]:.1f} at the end (the machine "
              "is shared; figures on a loaded machine are noisy)")

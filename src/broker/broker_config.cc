@@ -126,7 +126,10 @@ std::vector<ConfigDef> make_defs() {
       def("log.message.timestamp.type", T::string, "CreateTime", "Default message.timestamp.type.",
           one_of({"CreateTime", "LogAppendTime"}), false),
       def("log.preallocate", T::boolean, "false", "Default preallocate.", {}, false),
-      def("num.recovery.threads.per.data.dir", T::int32, "2", "Recovery threads per log dir.",
+      // Kafka's default is 1; Sluice's 8: opening and closing logs waits on
+      // the device (fsyncs at close), so threads beyond the cores overlap it.
+      def("num.recovery.threads.per.data.dir", T::int32, "8",
+          "Logs opened (recovered) and closed at once per log dir, at start and shutdown.",
           at_least(1)),
       // topics
       def("num.partitions", T::int32, "1", "Partitions of an auto-created topic.", at_least(1),
@@ -257,6 +260,9 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   config.metadata_log_dir = config.values.is_set("metadata.log.dir")
                                 ? config.values.get_string("metadata.log.dir")
                                 : config.log_dirs.front();
+  config.produce_fsync = config.values.get_bool("sluice.produce.fsync");
+  config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
+  config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
   return config;
 }
 

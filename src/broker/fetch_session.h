@@ -15,8 +15,14 @@
 // used session idle for `evictable_after_ms` is evicted, otherwise the new
 // session is refused (session id 0: the client keeps doing full fetches).
 //
-// Threads: every method may be called from any thread (one mutex).
+// Threads: every method may be called from any thread. The sessions are
+// spread over `shards` independently locked shards (a session's id says
+// which: id % shards), so fetches of different sessions on different
+// reactors rarely meet on a lock; only creating a session when the cache is
+// full looks at every shard (for the least recently used session). Kafka
+// shards its cache the same way (KAFKA-15431: 8 shards).
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -71,7 +77,9 @@ struct FetchSessionContext {
 
 class FetchSessionCache {
  public:
-  explicit FetchSessionCache(size_t slots = 1000, int64_t evictable_after_ms = 120000);
+  static constexpr size_t default_shards = 8;
+  explicit FetchSessionCache(size_t slots = 1000, int64_t evictable_after_ms = 120000,
+                             size_t shards = default_shards);
 
   // Applies the request's session fields; `requested` are the partitions
   // the request lists, `forgotten` those it removes (incremental only).
@@ -100,20 +108,27 @@ class FetchSessionCache {
     std::map<FetchPartitionKey, Cached> partitions;
     std::list<int32_t>::iterator lru_position;
   };
-  FetchSessionContext full_fetch(int32_t close_id, bool create, std::vector<FetchPartitionRequest> requested,
-                                 int64_t now_ms);
-  FetchSessionContext incremental(Session& session, int32_t epoch, std::vector<FetchPartitionRequest> requested,
-                                  const std::vector<FetchPartitionKey>& forgotten, int64_t now_ms);
-  Session* create_session(int64_t now_ms);
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<int32_t, Session> sessions;
+    std::list<int32_t> lru;  // front: least recently used
+    std::mt19937 random{std::random_device{}()};
+  };
+  Shard& shard_of(int32_t id) { return shards_[static_cast<uint32_t>(id) % shards_.size()]; }
+  FetchSessionContext full_fetch(bool create, std::vector<FetchPartitionRequest> requested, int64_t now_ms);
+  static FetchSessionContext incremental(Session& session, int32_t epoch, std::vector<FetchPartitionRequest> requested,
+                                         const std::vector<FetchPartitionKey>& forgotten, int64_t now_ms);
+  int32_t create_session(Session filled, int64_t now_ms);
+  bool evict_least_recently_used(int64_t now_ms);
   void remove_session(int32_t id);
-  void touch(Session& session, int64_t now_ms);
+  void remove_locked(Shard& shard, int32_t id);
+  static void touch(Shard& shard, Session& session, int64_t now_ms);
 
   const size_t slots_;
   const int64_t evictable_after_ms_;
-  mutable std::mutex mutex_;
-  std::unordered_map<int32_t, Session> sessions_;
-  std::list<int32_t> lru_;  // front: least recently used
-  std::mt19937 random_{std::random_device{}()};
+  std::vector<Shard> shards_;
+  std::atomic<size_t> size_{0};  // sessions in all shards, at most slots_
+  std::atomic<uint32_t> next_shard_{0};  // new sessions go round robin over the shards
 };
 
 }  // namespace sluice::broker

@@ -52,7 +52,7 @@ MetadataResponse::MetadataResponseTopic topic_error(std::optional<std::string> n
 }
 
 bool may_auto_create(const Broker& broker, const MetadataRequest& request, int16_t version) {
-  if (!broker.config().get_bool("auto.create.topics.enable")) return false;
+  if (!broker.config().auto_create_topics) return false;
   return version < 4 || request.allow_auto_topic_creation;
 }
 

@@ -112,7 +112,7 @@ void produce_partition(Broker& broker, const std::string& topic, const ProduceRe
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
   const auto& log = partition->managed_log();
-  if (acks == -1 && broker.config().get_bool("sluice.produce.fsync"))
+  if (acks == -1 && broker.config().produce_fsync)
     to_flush.push_back({topic_index, partition_index, log, appended.next_offset});
   else if (appended.flush_due)
     broker.log_manager().flusher().request_flush(log, appended.next_offset, {});

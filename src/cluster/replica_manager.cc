@@ -6,27 +6,8 @@
 namespace sluice::cluster {
 
 ReplicaManager::ReplicaManager(ReplicaManagerOptions options)
-    : options_(std::move(options)), image_(std::make_shared<const MetadataImage>()) {
+    : options_(std::move(options)), table_(std::make_shared<const PartitionTable>()) {
   SLUICE_ASSERT(options_.log_manager != nullptr, "a ReplicaManager needs a LogManager");
-}
-
-MetadataImagePtr ReplicaManager::image() const {
-  std::lock_guard lock(mutex_);
-  return image_;
-}
-
-std::shared_ptr<Partition> ReplicaManager::partition(const std::string& topic, int32_t partition) const {
-  std::lock_guard lock(mutex_);
-  auto found = partitions_.find(Key{topic, partition});
-  return found == partitions_.end() ? nullptr : found->second;
-}
-
-std::vector<std::shared_ptr<Partition>> ReplicaManager::partitions() const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<Partition>> all;
-  all.reserve(partitions_.size());
-  for (const auto& [key, partition] : partitions_) all.push_back(partition);
-  return all;
 }
 
 static bool hosted_here(const PartitionImage& partition, int32_t node_id) {
@@ -38,21 +19,18 @@ Status ReplicaManager::apply_image(MetadataImagePtr image) {
   SLUICE_ASSERT(image != nullptr, "apply_image of a null image");
   std::lock_guard apply_lock(apply_mutex_);
   std::map<Key, std::shared_ptr<Partition>> previous;
-  {
-    std::lock_guard lock(mutex_);
-    previous = partitions_;
-  }
+  for (const auto& partition : table()->partitions()) previous[partition->topic_partition()] = partition;
   // Deletions first: a topic recreated under its old name needs its old
   // log gone before the new one is created.
   delete_partitions(*image, previous);
   std::map<Key, std::shared_ptr<Partition>> next;
   Status status = create_partitions(*image, previous, next);
   report_strays(*image, next);
-  {
-    std::lock_guard lock(mutex_);
-    image_ = image;
-    partitions_ = std::move(next);
-  }
+  std::vector<std::shared_ptr<Partition>> hosted;
+  hosted.reserve(next.size());
+  for (auto& [key, partition] : next) hosted.push_back(std::move(partition));
+  table_.store(std::make_shared<const PartitionTable>(std::move(image), std::move(hosted)),
+               std::memory_order_release);
   return status;
 }
 

@@ -6,8 +6,12 @@
 // partitions up here.
 //
 // Threads: apply_image() is called by one thread at a time (the metadata
-// applier; it does file I/O, so not a reactor). Lookups (partition(),
-// image(), partitions()) may run on any thread concurrently with it.
+// applier; it does file I/O, so not a reactor). Lookups (table(),
+// partition(), image(), partitions()) may run on any thread concurrently
+// with it and take no mutex: each image's partitions are an immutable
+// PartitionTable swapped in atomically once the image is applied, so a
+// request on any reactor finds a partition with one hash lookup, whatever
+// the number of partitions or of threads looking.
 //
 // Stray logs (on disk, in no topic of the image) are reported, not deleted:
 // only a topic seen in an applied image and then gone is deleted, so a lost
@@ -18,11 +22,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "cluster/metadata_image.h"
 #include "cluster/partition.h"
+#include "cluster/partition_table.h"
 #include "storage/log_manager.h"
 
 namespace sluice::cluster {
@@ -57,9 +63,14 @@ class ReplicaManager {
   void stop_creating_logs() { stop_creating_logs_.store(true, std::memory_order_relaxed); }
 
   // The last image applied (never null: empty before the first).
-  MetadataImagePtr image() const;
-  std::shared_ptr<Partition> partition(const std::string& topic, int32_t partition) const;
-  std::vector<std::shared_ptr<Partition>> partitions() const;
+  MetadataImagePtr image() const { return table()->image(); }
+  // The current table (never null). A request that looks up several
+  // partitions may load it once and use it throughout.
+  PartitionTablePtr table() const { return table_.load(std::memory_order_acquire); }
+  std::shared_ptr<Partition> partition(std::string_view topic, int32_t partition) const {
+    return table()->find(topic, partition);
+  }
+  std::vector<std::shared_ptr<Partition>> partitions() const { return table()->partitions(); }
   storage::LogManager& log_manager() const { return *options_.log_manager; }
   int32_t node_id() const { return options_.node_id; }
 
@@ -75,9 +86,7 @@ class ReplicaManager {
 
   ReplicaManagerOptions options_;
   std::mutex apply_mutex_;  // one apply_image at a time
-  mutable std::mutex mutex_;  // guards image_ and partitions_ (the pointers, not the objects)
-  MetadataImagePtr image_;
-  std::map<Key, std::shared_ptr<Partition>> partitions_;
+  std::atomic<PartitionTablePtr> table_;
   bool reported_strays_ = false;
   std::atomic<bool> stop_creating_logs_{false};
 };

@@ -211,8 +211,9 @@ Result<Uuid> parse_partition_metadata(std::string_view text, const std::string& 
 }
 
 Status write_partition_metadata(FileSystem& fs, const std::string& partition_dir, const Uuid& topic_id) {
-  return write_file_atomically(fs, join_path(partition_dir, partition_metadata_file),
-                               text_bytes(encode_partition_metadata(topic_id)));
+  auto file = fs.open(join_path(partition_dir, partition_metadata_file), OpenMode::create_truncate);
+  if (!file) return file.status();
+  return (*file)->append(text_bytes(encode_partition_metadata(topic_id)));
 }
 
 Result<Uuid> read_partition_metadata(FileSystem& fs, const std::string& partition_dir) {

@@ -62,8 +62,15 @@ Result<Uuid> uuid_from_base64(std::string_view text);
 
 std::string encode_partition_metadata(const Uuid& topic_id);
 Result<Uuid> parse_partition_metadata(std::string_view text, const std::string& path);
+// Written when a log is created, without an fsync: that sync cost ~2-3 ms
+// per partition (most of creating one), and the file is not needed for
+// safety: the metadata log is the source of truth and nothing at start
+// reads this file. A crash may leave it absent, empty or cut: read then
+// gives a zero Uuid or an error, and Log::open with a topic id rewrites it.
+// It becomes durable with the partition's other files at its first flush
+// of the dir (kernel writeback in practice).
 Status write_partition_metadata(FileSystem& fs, const std::string& partition_dir, const Uuid& topic_id);
-// A zero Uuid when the file does not exist.
+// A zero Uuid when the file does not exist or is empty.
 Result<Uuid> read_partition_metadata(FileSystem& fs, const std::string& partition_dir);
 
 }  // namespace sluice::storage

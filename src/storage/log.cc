@@ -37,6 +37,11 @@ Status Log::load() {
   }
   if (!options_.topic_id.is_zero()) {
     auto stored = read_partition_metadata(fs_, options_.dir);
+    // Unsynced when written (checkpoint_file.h): a crash may have cut it.
+    if (!stored && stored.status().code() == Errc::invalid_value) {
+      warn(stored.status().message() + "; writing it again");
+      stored = Uuid{};
+    }
     if (!stored) return stored.status();
     if (stored->is_zero()) {
       if (Status s = write_partition_metadata(fs_, options_.dir, options_.topic_id); !s) return s;

@@ -36,19 +36,49 @@ Status LogDirectory::load() {
   }
   auto names = fs_.list_dir(options_.path);
   if (!names) return names.status();
+  std::vector<TopicPartition> partitions;
   for (const auto& name : *names) {
     auto tp = parse_partition_dir_name(name);
     if (!tp) continue;  // checkpoints, the marker, foreign files
     // The metadata log (cluster/metadata_log.h) may share the first log dir,
     // as in Kafka; the controller owns it, not the partition logs.
     if (tp->topic == "__cluster_metadata") continue;
-    auto log = open_log(*tp, Uuid{});
-    if (!log) return log.status();
+    partitions.push_back(std::move(*tp));
+  }
+  return open_existing_logs(partitions);
+}
+
+void LogDirectory::for_each_index(size_t count, const std::function<void(size_t)>& job) const {
+  if (options_.pool != nullptr) return options_.pool->for_each_index(count, job);
+  for (size_t i = 0; i < count; ++i) job(i);
+}
+
+// All logs are opened (concurrently) before the first failure is returned,
+// in dir order, so the error reported does not depend on the timing.
+Status LogDirectory::open_existing_logs(const std::vector<TopicPartition>& partitions) {
+  std::vector<std::unique_ptr<Log>> opened(partitions.size());
+  std::vector<Status> failures(partitions.size());
+  for_each_index(partitions.size(), [&](size_t i) {
+    auto log = load_log(partitions[i], Uuid{});
+    if (log) opened[i] = std::move(*log);
+    else failures[i] = log.status();
+  });
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (!failures[i]) return failures[i];
+    logs_[partitions[i]] = std::move(opened[i]);
   }
   return Status::ok();
 }
 
 Result<Log*> LogDirectory::open_log(const TopicPartition& tp, const Uuid& topic_id) {
+  auto log = load_log(tp, topic_id);
+  if (!log) return log.status();
+  Log* raw = log->get();
+  logs_[tp] = std::move(*log);
+  return raw;
+}
+
+Result<std::unique_ptr<Log>> LogDirectory::load_log(const TopicPartition& tp, const Uuid& topic_id) const {
   LogOptions options;
   options.dir = join_path(options_.path, tp.dir_name());
   options.config = options_.config_for(tp);
@@ -61,11 +91,7 @@ Result<Log*> LogDirectory::open_log(const TopicPartition& tp, const Uuid& topic_
   options.clean_shutdown = had_clean_shutdown_ && recovery_point != recovery_points_.end();
   options.clock = options_.clock;
   options.logger = options_.logger;
-  auto log = Log::open(fs_, std::move(options));
-  if (!log) return log.status();
-  Log* raw = log->get();
-  logs_[tp] = std::move(*log);
-  return raw;
+  return Log::open(fs_, std::move(options));
 }
 
 Log* LogDirectory::find(const TopicPartition& tp) const {
@@ -100,9 +126,21 @@ Status LogDirectory::write_checkpoints() {
   return write_offset_checkpoint(fs_, at(replication_offset_checkpoint_file), replication_offsets_);
 }
 
+// Every log is closed (flushed and synced, concurrently) even if one fails;
+// the first failure in dir order is returned.
+Status LogDirectory::close_logs() {
+  std::vector<Log*> logs;
+  logs.reserve(logs_.size());
+  for (const auto& [tp, log] : logs_) logs.push_back(log.get());
+  std::vector<Status> closed(logs.size());
+  for_each_index(logs.size(), [&](size_t i) { closed[i] = logs[i]->close(); });
+  for (const Status& status : closed)
+    if (!status) return status;
+  return Status::ok();
+}
+
 Status LogDirectory::close() {
-  for (const auto& [tp, log] : logs_)
-    if (Status s = log->close(); !s) return s;
+  if (Status s = close_logs(); !s) return s;
   if (Status s = write_checkpoints(); !s) return s;
   // Kafka's marker body (KIP-966); its presence is what matters.
   std::string body = "{\"version\":0,\"brokerEpoch\":-1}";

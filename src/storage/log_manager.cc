@@ -55,6 +55,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerO
 // of descriptors: that fails the whole start, since every dir would run
 // into it and an offline dir would hide the reason.
 Status LogManager::open_dirs() {
+  if (options_.recovery_threads > 1) recovery_pool_ = std::make_unique<WorkerPool>(options_.recovery_threads - 1);
   for (const auto& path : options_.log_dirs) {
     auto dir = std::make_unique<Dir>();
     dir->health = std::make_shared<LogDirHealth>(
@@ -66,6 +67,7 @@ Status LogManager::open_dirs() {
     dir_options.config_for = options_.config_for;
     dir_options.clock = options_.clock;
     dir_options.logger = options_.logger;
+    dir_options.pool = recovery_pool_.get();
     auto directory = LogDirectory::open(fs_, std::move(dir_options));
     if (!directory && out_of_descriptors(directory.status()))
       return Status(directory.status().code(), "opening log dir " + path + ": " + directory.status().message());

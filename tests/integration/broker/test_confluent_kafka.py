@@ -364,6 +364,34 @@ def test_incremental_alter_configs(module_broker):
     assert err == 3, "unknown topic: UNKNOWN_TOPIC_OR_PARTITION"
 
 
+def test_altered_topic_config_takes_effect_on_produce(module_broker):
+    """Topic settings are resolved into each partition's typed policy when the
+    metadata image changes (not looked up per request): an altered
+    max.message.bytes must reach the next produce, and its removal too."""
+    name = unique_topic("policy")
+    create_topic(module_broker, name)
+    port = module_broker.port
+    value = b"v" * 2000
+    p = producer(module_broker, retries=0)
+    produce_and_flush(p, name, [value])
+
+    def produce_error():
+        errors = []
+        p.produce(name, value=value, partition=0, on_delivery=lambda err, _msg: errors.append(err))
+        assert p.flush(TIMEOUT_S) == 0
+        return errors[0]
+
+    err, msg = kafka_wire.incremental_alter_configs(
+        port, kafka_wire.RESOURCE_TOPIC, name, [("max.message.bytes", kafka_wire.OP_SET, "1000")])
+    assert err == 0, msg
+    refused = produce_error()
+    assert refused is not None and refused.code() == KafkaError.MSG_SIZE_TOO_LARGE, refused
+    err, msg = kafka_wire.incremental_alter_configs(
+        port, kafka_wire.RESOURCE_TOPIC, name, [("max.message.bytes", kafka_wire.OP_DELETE, None)])
+    assert err == 0, msg
+    assert produce_error() is None, "the default is back"
+
+
 # --- records and offsets ---------------------------------------------------------
 
 def test_delete_records_moves_low_watermark(module_broker):

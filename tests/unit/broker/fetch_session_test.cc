@@ -1,6 +1,8 @@
 // The KIP-227 fetch session cache and the delayed-operation timer.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
 #include <thread>
 
 #include "broker/delayed_operation.h"
@@ -87,6 +89,67 @@ TEST(FetchSessionCache, BoundedWithIdleEviction) {
   EXPECT_EQ(cache.begin(first.session_id, 1, {}, {}, 1200).error, ErrorCode::FETCH_SESSION_ID_NOT_FOUND)
       << "the least recently used session was evicted";
   EXPECT_EQ(cache.begin(second.session_id, 1, {}, {}, 1200).error, ErrorCode::NONE);
+}
+
+// Sessions spread over the shards; the one evicted when full is still the
+// least recently used of the whole cache, whichever shard holds it.
+TEST(FetchSessionCache, ShardsEvictTheLeastRecentlyUsedOfTheWholeCache) {
+  FetchSessionCache cache(/*slots=*/16, /*evictable_after_ms=*/1000, /*shards=*/4);
+  std::vector<int32_t> ids;
+  std::set<int32_t> shards_used;
+  for (int i = 0; i < 16; ++i) {
+    ids.push_back(cache.begin(0, 0, {partition("a", 0)}, {}, 100 + i).session_id);
+    ASSERT_NE(ids.back(), 0);
+    shards_used.insert(ids.back() % 4);
+  }
+  EXPECT_EQ(shards_used.size(), 4u);
+  // Every session but the 6th is used again later: the 6th is the oldest.
+  for (int i = 0; i < 16; ++i)
+    if (i != 5) {
+      ASSERT_EQ(cache.begin(ids[i], 1, {}, {}, 500 + i).error, ErrorCode::NONE);
+    }
+  EXPECT_EQ(cache.begin(0, 0, {partition("a", 0)}, {}, 1000).session_id, 0) << "nobody idle 1000 ms yet";
+  EXPECT_NE(cache.begin(0, 0, {partition("a", 0)}, {}, 1200).session_id, 0);
+  EXPECT_EQ(cache.size(), 16u);
+  EXPECT_EQ(cache.begin(ids[5], 1, {}, {}, 1200).error, ErrorCode::FETCH_SESSION_ID_NOT_FOUND);
+  for (int i = 0; i < 16; ++i)
+    if (i != 5) {
+      EXPECT_EQ(cache.begin(ids[i], 2, {}, {}, 1200).error, ErrorCode::NONE) << i;
+    }
+}
+
+// Many threads creating, fetching through and closing sessions at once (the
+// _asan twin checks the memory side): the bound holds and every session a
+// thread created stays its own until it closes it.
+TEST(FetchSessionCache, ConcurrentSessionsKeepTheBoundAndTheirState) {
+  constexpr size_t slots = 24;
+  FetchSessionCache cache(slots, /*evictable_after_ms=*/INT64_MAX / 2);
+  std::atomic<int> wrong{0};
+  std::atomic<size_t> most{0};
+  auto client = [&](int seed) {
+    for (int round = 0; round < 300; ++round) {
+      auto full = cache.begin(0, 0, {partition("t", seed), partition("t", seed + 100)}, {}, round);
+      size_t seen = cache.size();
+      size_t previous = most.load();
+      while (seen > previous && !most.compare_exchange_weak(previous, seen)) {}
+      if (full.session_id == 0) continue;  // full: sessionless, as a client would go on
+      cache.complete(full, {state(round), state(round)});
+      for (int32_t epoch = 1; epoch <= 3; ++epoch) {
+        auto next = cache.begin(full.session_id, epoch, {}, {}, round);
+        if (next.error != ErrorCode::NONE || next.partitions.size() != 2 ||
+            next.partitions[0].key.partition != seed)
+          ++wrong;
+        cache.complete(next, {state(round + epoch), state(round)});
+      }
+      cache.begin(full.session_id, -1, {}, {}, round);  // close
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) threads.emplace_back(client, i);
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_LE(most.load(), slots);
+  EXPECT_EQ(cache.size(), 0u) << "every session was closed";
 }
 
 struct Recorder : DelayedOperation {

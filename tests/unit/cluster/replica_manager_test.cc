@@ -237,6 +237,38 @@ TEST_F(ReplicaManagerTest, HighWatermarkStartsAtTheLogEndAfterReopen) {
   EXPECT_EQ(again.partition("a", 0)->high_watermark(), 7);
 }
 
+// A partition dir a crash lost entirely (its creation not yet durable) is
+// created again at the next start: the metadata image, not the log dir, says
+// which partitions exist. And a crash right after creation leaves a log that
+// opens, whatever became of its unsynced partition.metadata.
+TEST_F(ReplicaManagerTest, APartitionDirLostInACrashIsCreatedAgainAtTheNextStart) {
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}})).is_ok());
+  replicas_.reset();
+  logs_.reset();
+  fs_.simulate_crash();
+  auto names = fs_.list_dir("/data/a-1");
+  ASSERT_TRUE(names.is_ok());
+  for (const std::string& name : *names) ASSERT_TRUE(fs_.remove("/data/a-1/" + name));
+  ASSERT_TRUE(fs_.remove_dir("/data/a-1"));
+
+  storage::LogManagerOptions options;
+  options.log_dirs = {"/data"};
+  options.background_threads = false;
+  options.logger = [](std::string_view) {};
+  auto reopened = storage::LogManager::open(fs_, std::move(options));
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  logs_ = std::move(reopened).value();
+  EXPECT_EQ(logs_->logs().size(), 1u) << "only a-0 is on disk";
+  ReplicaManagerOptions replica_options;
+  replica_options.log_manager = logs_.get();
+  replica_options.node_id = local_node;
+  replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));
+  ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}})).is_ok());
+  ASSERT_NE(replicas_->partition("a", 1), nullptr);
+  EXPECT_EQ(logs_->logs().size(), 2u);
+  EXPECT_EQ(append(*replicas_->partition("a", 1), 3).error, ErrorCode::NONE);
+}
+
 // Shutdown: an image with many new partitions must not hold the controller
 // while each log is created; the logs skipped are created by the next
 // apply of the (durable) image, as at the next start.
