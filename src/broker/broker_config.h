@@ -39,9 +39,9 @@ struct BrokerConfig {
   // Keys read on every request, resolved once at load (the static config
   // never changes while the broker runs) so a handler reads a field instead
   // of looking a name up in a map per request or per partition.
-  bool produce_fsync = true;         // sluice.produce.fsync
-  int64_t fetch_max_bytes = 0;       // fetch.max.bytes
-  bool auto_create_topics = false;   // auto.create.topics.enable
+  bool produce_fsync = true;        // sluice.produce.fsync
+  int64_t fetch_max_bytes = 0;      // fetch.max.bytes
+  bool auto_create_topics = false;  // auto.create.topics.enable
 
   // Reads `properties_text` (may be empty) then applies `overrides`.
   static Result<BrokerConfig> load(const std::string& properties_text,

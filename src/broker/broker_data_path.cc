@@ -59,7 +59,8 @@ Status Broker::open_data_path() {
   options.flush_start_offset_checkpoint_interval_ms = config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
   options.flush_threads = static_cast<size_t>(config_.get_int("sluice.log.flush.threads"));
-  options.recovery_threads = static_cast<size_t>(config_.get_int("num.recovery.threads.per.data.dir"));
+  options.recovery_threads =
+      static_cast<size_t>(config_.get_int("num.recovery.threads.per.data.dir"));
   options.cleaner = cluster::log_cleaner_config(config_.values);
   // Kafka's LogManager halts the same way: with no log dir left the broker
   // could only answer KAFKA_STORAGE_ERROR, and a restart (after the operator

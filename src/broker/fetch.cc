@@ -310,8 +310,8 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
       forgotten_partitions(request, topic_ids, *image), steady_ms());
   if (session.error != ErrorCode::NONE) return reply_error(context, session.error);
   std::vector<PlannedPartition> plan = plan_partitions(broker, session.partitions, topic_ids);
-  uint64_t max_bytes = static_cast<uint64_t>(std::max<int64_t>(
-      0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
+  uint64_t max_bytes = static_cast<uint64_t>(
+      std::max<int64_t>(0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
   auto fetch = std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session), std::move(plan),
                                               request.min_bytes, max_bytes, topic_ids);
   fetch->start(request.max_wait_ms);

@@ -7,7 +7,9 @@
 namespace sluice::broker {
 
 FetchSessionCache::FetchSessionCache(size_t slots, int64_t evictable_after_ms, size_t shards)
-    : slots_(slots), evictable_after_ms_(evictable_after_ms), shards_(std::max<size_t>(shards, 1)) {}
+    : slots_(slots),
+      evictable_after_ms_(evictable_after_ms),
+      shards_(std::max<size_t>(shards, 1)) {}
 
 size_t FetchSessionCache::size() const { return size_.load(std::memory_order_relaxed); }
 
@@ -33,7 +35,8 @@ FetchSessionContext FetchSessionCache::begin(int32_t session_id, int32_t epoch,
   return incremental(found->second, epoch, std::move(requested), forgotten, now_ms);
 }
 
-FetchSessionContext FetchSessionCache::full_fetch(bool create, std::vector<FetchPartitionRequest> requested,
+FetchSessionContext FetchSessionCache::full_fetch(bool create,
+                                                  std::vector<FetchPartitionRequest> requested,
                                                   int64_t now_ms) {
   FetchSessionContext context;
   context.partitions = std::move(requested);
@@ -50,7 +53,8 @@ FetchSessionContext FetchSessionCache::full_fetch(bool create, std::vector<Fetch
 
 FetchSessionContext FetchSessionCache::incremental(Session& session, int32_t epoch,
                                                    std::vector<FetchPartitionRequest> requested,
-                                                   const std::vector<FetchPartitionKey>& forgotten, int64_t) {
+                                                   const std::vector<FetchPartitionKey>& forgotten,
+                                                   int64_t) {
   for (const FetchPartitionKey& key : forgotten) {
     if (session.partitions.erase(key) > 0) std::erase(session.order, key);
   }
@@ -112,9 +116,11 @@ int32_t FetchSessionCache::create_session(Session filled, int64_t now_ms) {
   std::lock_guard lock(shard.mutex);
   // A random id that maps to this shard (id % shards == index), never 0.
   const auto count = static_cast<int32_t>(shards_.size());
-  std::uniform_int_distribution<int32_t> multiples(0, (INT32_MAX - static_cast<int32_t>(index)) / count);
+  std::uniform_int_distribution<int32_t> multiples(
+      0, (INT32_MAX - static_cast<int32_t>(index)) / count);
   int32_t id = 0;
-  while (id == 0 || shard.sessions.contains(id)) id = multiples(shard.random) * count + static_cast<int32_t>(index);
+  while (id == 0 || shard.sessions.contains(id))
+    id = multiples(shard.random) * count + static_cast<int32_t>(index);
   Session& session = shard.sessions[id] = std::move(filled);
   session.id = id;
   session.next_epoch = 1;
@@ -144,7 +150,8 @@ bool FetchSessionCache::evict_least_recently_used(int64_t now_ms) {
   std::lock_guard lock(oldest_shard->mutex);
   auto found = oldest_shard->sessions.find(oldest_id);
   // Used or removed since we looked: another request got there first.
-  if (found == oldest_shard->sessions.end() || found->second.last_used_ms != oldest_used_ms) return false;
+  if (found == oldest_shard->sessions.end() || found->second.last_used_ms != oldest_used_ms)
+    return false;
   oldest_shard->lru.erase(found->second.lru_position);
   oldest_shard->sessions.erase(found);
   return true;

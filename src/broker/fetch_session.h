@@ -115,9 +115,12 @@ class FetchSessionCache {
     std::mt19937 random{std::random_device{}()};
   };
   Shard& shard_of(int32_t id) { return shards_[static_cast<uint32_t>(id) % shards_.size()]; }
-  FetchSessionContext full_fetch(bool create, std::vector<FetchPartitionRequest> requested, int64_t now_ms);
-  static FetchSessionContext incremental(Session& session, int32_t epoch, std::vector<FetchPartitionRequest> requested,
-                                         const std::vector<FetchPartitionKey>& forgotten, int64_t now_ms);
+  FetchSessionContext full_fetch(bool create, std::vector<FetchPartitionRequest> requested,
+                                 int64_t now_ms);
+  static FetchSessionContext incremental(Session& session, int32_t epoch,
+                                         std::vector<FetchPartitionRequest> requested,
+                                         const std::vector<FetchPartitionKey>& forgotten,
+                                         int64_t now_ms);
   int32_t create_session(Session filled, int64_t now_ms);
   bool evict_least_recently_used(int64_t now_ms);
   void remove_session(int32_t id);
@@ -127,7 +130,7 @@ class FetchSessionCache {
   const size_t slots_;
   const int64_t evictable_after_ms_;
   std::vector<Shard> shards_;
-  std::atomic<size_t> size_{0};  // sessions in all shards, at most slots_
+  std::atomic<size_t> size_{0};          // sessions in all shards, at most slots_
   std::atomic<uint32_t> next_shard_{0};  // new sessions go round robin over the shards
 };
 

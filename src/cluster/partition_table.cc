@@ -6,7 +6,8 @@ namespace sluice::cluster {
 
 PartitionTable::PartitionTable() : image_(std::make_shared<const MetadataImage>()) {}
 
-PartitionTable::PartitionTable(MetadataImagePtr image, std::vector<std::shared_ptr<Partition>> partitions)
+PartitionTable::PartitionTable(MetadataImagePtr image,
+                               std::vector<std::shared_ptr<Partition>> partitions)
     : image_(std::move(image)), all_(std::move(partitions)) {
   SLUICE_ASSERT(image_ != nullptr, "a partition table needs an image");
   std::sort(all_.begin(), all_.end(), [](const auto& a, const auto& b) {
@@ -21,7 +22,8 @@ PartitionTable::PartitionTable(MetadataImagePtr image, std::vector<std::shared_p
   }
 }
 
-const std::shared_ptr<Partition>& PartitionTable::find(std::string_view topic, int32_t partition) const {
+const std::shared_ptr<Partition>& PartitionTable::find(std::string_view topic,
+                                                       int32_t partition) const {
   static const std::shared_ptr<Partition> none;
   auto found = topics_.find(topic);
   if (found == topics_.end() || partition < 0) return none;

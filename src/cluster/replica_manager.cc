@@ -19,7 +19,8 @@ Status ReplicaManager::apply_image(MetadataImagePtr image) {
   SLUICE_ASSERT(image != nullptr, "apply_image of a null image");
   std::lock_guard apply_lock(apply_mutex_);
   std::map<Key, std::shared_ptr<Partition>> previous;
-  for (const auto& partition : table()->partitions()) previous[partition->topic_partition()] = partition;
+  for (const auto& partition : table()->partitions())
+    previous[partition->topic_partition()] = partition;
   // Deletions first: a topic recreated under its old name needs its old
   // log gone before the new one is created.
   delete_partitions(*image, previous);

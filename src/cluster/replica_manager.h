@@ -22,8 +22,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/metadata_image.h"

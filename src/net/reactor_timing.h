@@ -41,10 +41,12 @@ void record(std::chrono::steady_clock::duration elapsed) noexcept;  // server.cc
 class InvocationScope {
  public:
   InvocationScope() noexcept {
-    if (depth++ == 0 && sink.callback_duration != nullptr) start_ = std::chrono::steady_clock::now();
+    if (depth++ == 0 && sink.callback_duration != nullptr)
+      start_ = std::chrono::steady_clock::now();
   }
   ~InvocationScope() {
-    if (--depth == 0 && sink.callback_duration != nullptr) record(std::chrono::steady_clock::now() - start_);
+    if (--depth == 0 && sink.callback_duration != nullptr)
+      record(std::chrono::steady_clock::now() - start_);
   }
   InvocationScope(const InvocationScope&) = delete;
   InvocationScope& operator=(const InvocationScope&) = delete;

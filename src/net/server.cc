@@ -129,20 +129,21 @@ ListenerMetrics listener_metrics(const std::string& listener) {
 // Buckets for callbacks: most take microseconds; a disk wait takes
 // hundreds of them to seconds.
 std::vector<double> callback_buckets_seconds() {
-  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+          0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1.0};
 }
 
 // Reactor `index`'s series, resolved before its thread starts.
 ReactorTimingSink reactor_timing_sink(size_t index) {
   metrics::Registry& registry = metrics::default_registry();
   const std::string name = "reactor-" + std::to_string(index);
-  auto& durations =
-      registry.histogram_family("sluice_reactor_callback_duration_seconds",
-                                "Time a reactor thread spent in one callback (a handler or a coroutine step).",
-                                {"reactor"}, callback_buckets_seconds());
-  auto& longest =
-      registry.gauge_family("sluice_reactor_callback_max_seconds",
-                            "The longest time a reactor thread spent in one callback since start.", {"reactor"});
+  auto& durations = registry.histogram_family(
+      "sluice_reactor_callback_duration_seconds",
+      "Time a reactor thread spent in one callback (a handler or a coroutine step).", {"reactor"},
+      callback_buckets_seconds());
+  auto& longest = registry.gauge_family(
+      "sluice_reactor_callback_max_seconds",
+      "The longest time a reactor thread spent in one callback since start.", {"reactor"});
   return {&durations.labels({name}), &longest.labels({name})};
 }
 
@@ -645,7 +646,8 @@ Status Server::start() {
   for (int i = 0; i < threads; ++i) {
     state_->reactors.push_back(std::make_unique<asio::io_context>(1));
     state_->work_guards.push_back(asio::make_work_guard(*state_->reactors.back()));
-    state_->reactor_executors.push_back(std::make_shared<IoContextExecutor>(*state_->reactors.back()));
+    state_->reactor_executors.push_back(
+        std::make_shared<IoContextExecutor>(*state_->reactors.back()));
     // Asio creates a reactor's epoll, eventfd and timerfd lazily, at its
     // first socket or timer: out of descriptors, that threw on a reactor
     // thread (abort, exit 134). A timer now makes them here, where the
@@ -682,7 +684,9 @@ Status Server::start() {
   for (size_t i = 0; i < state_->acceptors.size(); ++i) state_->accept_next(i);
   for (size_t i = 0; i < state_->reactors.size(); ++i)
     state_->threads.emplace_back(
-        [&context = *state_->reactors[i], i, sink = reactor_timing_sink(i)] { run_reactor(context, i, sink); });
+        [&context = *state_->reactors[i], i, sink = reactor_timing_sink(i)] {
+          run_reactor(context, i, sink);
+        });
   return Status::ok();
 }
 

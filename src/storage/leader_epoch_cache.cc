@@ -4,7 +4,8 @@
 
 namespace sluice::storage {
 
-Status EpochCheckpointFile::write(FileSystem& fs, uint64_t version, const std::vector<EpochEntry>& entries) {
+Status EpochCheckpointFile::write(FileSystem& fs, uint64_t version,
+                                  const std::vector<EpochEntry>& entries) {
   std::lock_guard lock(mutex_);
   if (version <= written_version_.load(std::memory_order_relaxed)) return Status::ok();
   if (Status s = write_leader_epoch_checkpoint(fs, path_, entries); !s) return s;

@@ -476,7 +476,9 @@ Status Log::set_log_start_offset(int64_t offset) {
 // flush writes it: DeleteRecords (a reactor) and retention (under the
 // partition lock a reactor may wait on) do no epoch-file I/O, and a full
 // disk cannot fail them (they are how space comes back).
-Status Log::trim_epochs_before_start() { return epoch_cache_->truncate_from_start(log_start_offset_); }
+Status Log::trim_epochs_before_start() {
+  return epoch_cache_->truncate_from_start(log_start_offset_);
+}
 
 Status Log::truncate_to(int64_t offset) {
   if (offset >= log_end_offset()) return Status::ok();

@@ -95,7 +95,8 @@ struct FlushPlan {
   uint64_t truncation_generation = 0;
   int64_t unsynced_index_base = -1;  // the active segment whose indexes were skipped
   Status write_error;  // writing buffered index entries failed: execute_flush reports it
-  std::optional<EpochCheckpointWrite> epoch_checkpoint;  // epochs assigned since the file was written
+  std::optional<EpochCheckpointWrite>
+      epoch_checkpoint;  // epochs assigned since the file was written
 };
 
 // What the log cleaner (cleaner.h) sees of a segment. The bytes of the file

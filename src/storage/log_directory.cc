@@ -60,8 +60,10 @@ Status LogDirectory::open_existing_logs(const std::vector<TopicPartition>& parti
   std::vector<Status> failures(partitions.size());
   for_each_index(partitions.size(), [&](size_t i) {
     auto log = load_log(partitions[i], Uuid{});
-    if (log) opened[i] = std::move(*log);
-    else failures[i] = log.status();
+    if (log)
+      opened[i] = std::move(*log);
+    else
+      failures[i] = log.status();
   });
   for (size_t i = 0; i < partitions.size(); ++i) {
     if (!failures[i]) return failures[i];
@@ -78,7 +80,8 @@ Result<Log*> LogDirectory::open_log(const TopicPartition& tp, const Uuid& topic_
   return raw;
 }
 
-Result<std::unique_ptr<Log>> LogDirectory::load_log(const TopicPartition& tp, const Uuid& topic_id) const {
+Result<std::unique_ptr<Log>> LogDirectory::load_log(const TopicPartition& tp,
+                                                    const Uuid& topic_id) const {
   LogOptions options;
   options.dir = join_path(options_.path, tp.dir_name());
   options.config = options_.config_for(tp);

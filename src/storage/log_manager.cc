@@ -55,7 +55,8 @@ Result<std::unique_ptr<LogManager>> LogManager::open(FileSystem& fs, LogManagerO
 // of descriptors: that fails the whole start, since every dir would run
 // into it and an offline dir would hide the reason.
 Status LogManager::open_dirs() {
-  if (options_.recovery_threads > 1) recovery_pool_ = std::make_unique<WorkerPool>(options_.recovery_threads - 1);
+  if (options_.recovery_threads > 1)
+    recovery_pool_ = std::make_unique<WorkerPool>(options_.recovery_threads - 1);
   for (const auto& path : options_.log_dirs) {
     auto dir = std::make_unique<Dir>();
     dir->health = std::make_shared<LogDirHealth>(

@@ -28,8 +28,9 @@ void add_common_options(CLI::App* command, BenchOptions& options,
       ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
   command->add_option("--partitions", options.partitions, "Partitions of the topic if created")
       ->check(CLI::Range(1, 100000));
-  command->add_option("--producers", options.producers,
-                      "Producer clients (one thread and one connection each)")
+  command
+      ->add_option("--producers", options.producers,
+                   "Producer clients (one thread and one connection each)")
       ->check(CLI::Range(1, 1000));
   command->add_option("--consumers", options.consumers, "Consumer clients (one thread each)")
       ->check(CLI::Range(1, 256));

@@ -112,7 +112,8 @@ class DataPathTest : public ::testing::Test {
     request.encode(writer, version);
     std::vector<uint8_t> frame = writer.to_vector();
     broker_->handle(net::ConnectionInfo{1, "PLAINTEXT", "127.0.0.1:1", std::move(reactor)},
-                    std::make_shared<const FrameBuffer>(frame.begin(), frame.end()), answers.respond());
+                    std::make_shared<const FrameBuffer>(frame.begin(), frame.end()),
+                    answers.respond());
   }
 
   template <class Response>

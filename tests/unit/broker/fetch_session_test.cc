@@ -1,4 +1,6 @@
 // The KIP-227 fetch session cache and the delayed-operation timer.
+#include "broker/fetch_session.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -6,7 +8,6 @@
 #include <thread>
 
 #include "broker/delayed_operation.h"
-#include "broker/fetch_session.h"
 
 namespace sluice::broker {
 namespace {
@@ -108,7 +109,8 @@ TEST(FetchSessionCache, ShardsEvictTheLeastRecentlyUsedOfTheWholeCache) {
     if (i != 5) {
       ASSERT_EQ(cache.begin(ids[i], 1, {}, {}, 500 + i).error, ErrorCode::NONE);
     }
-  EXPECT_EQ(cache.begin(0, 0, {partition("a", 0)}, {}, 1000).session_id, 0) << "nobody idle 1000 ms yet";
+  EXPECT_EQ(cache.begin(0, 0, {partition("a", 0)}, {}, 1000).session_id, 0)
+      << "nobody idle 1000 ms yet";
   EXPECT_NE(cache.begin(0, 0, {partition("a", 0)}, {}, 1200).session_id, 0);
   EXPECT_EQ(cache.size(), 16u);
   EXPECT_EQ(cache.begin(ids[5], 1, {}, {}, 1200).error, ErrorCode::FETCH_SESSION_ID_NOT_FOUND);
@@ -131,7 +133,8 @@ TEST(FetchSessionCache, ConcurrentSessionsKeepTheBoundAndTheirState) {
       auto full = cache.begin(0, 0, {partition("t", seed), partition("t", seed + 100)}, {}, round);
       size_t seen = cache.size();
       size_t previous = most.load();
-      while (seen > previous && !most.compare_exchange_weak(previous, seen)) {}
+      while (seen > previous && !most.compare_exchange_weak(previous, seen)) {
+      }
       if (full.session_id == 0) continue;  // full: sessionless, as a client would go on
       cache.complete(full, {state(round), state(round)});
       for (int32_t epoch = 1; epoch <= 3; ++epoch) {

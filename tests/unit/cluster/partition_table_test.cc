@@ -103,7 +103,8 @@ TEST_F(PartitionTableTest, AnOldTableStaysValidAfterASwap) {
   ASSERT_TRUE(replicas_->apply_image(without_b).is_ok());
   EXPECT_EQ(replicas_->partition("b", 0), nullptr);
   ASSERT_NE(old_table->find("b", 0), nullptr) << "a reader's table is not changed under it";
-  EXPECT_EQ(old_table->find("a", 0), replicas_->partition("a", 0)) << "a kept partition keeps its object";
+  EXPECT_EQ(old_table->find("a", 0), replicas_->partition("a", 0))
+      << "a kept partition keeps its object";
 }
 
 // Readers on several threads look partitions up while the applier swaps

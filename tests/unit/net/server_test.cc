@@ -141,7 +141,8 @@ TEST(Server, AnswersPipelinedRequestsInRequestOrder) {
 TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
   class SlowHandler : public RequestHandler {
    public:
-    void handle(const ConnectionInfo&, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+    void handle(const ConnectionInfo&, std::shared_ptr<const FrameBuffer> frame,
+                Respond respond) override {
       std::this_thread::sleep_for(std::chrono::milliseconds(30));
       Response response;
       response.body.write_raw(Bytes(*frame));
@@ -155,7 +156,8 @@ TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
   ASSERT_TRUE(server.start());
   metrics::Registry& registry = metrics::default_registry();
   metrics::Histogram& durations =
-      registry.histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {}).labels({"reactor-0"});
+      registry.histogram_family("sluice_reactor_callback_duration_seconds", "", {"reactor"}, {})
+          .labels({"reactor-0"});
   const uint64_t callbacks_before = durations.snapshot().count();
   int fd = connect_to(server.bound_port(0));
   send_frame(fd, "slow");
@@ -163,9 +165,12 @@ TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
   ::close(fd);
   server.stop(0);
   EXPECT_GT(durations.snapshot().count(), callbacks_before);
-  EXPECT_GE(registry.gauge_family("sluice_reactor_callback_max_seconds", "", {"reactor"}).labels({"reactor-0"}).value(),
+  EXPECT_GE(registry.gauge_family("sluice_reactor_callback_max_seconds", "", {"reactor"})
+                .labels({"reactor-0"})
+                .value(),
             0.03);
-  EXPECT_NE(registry.render().find("sluice_reactor_callback_duration_seconds_bucket{reactor=\"reactor-0\""),
+  EXPECT_NE(registry.render().find(
+                "sluice_reactor_callback_duration_seconds_bucket{reactor=\"reactor-0\""),
             std::string::npos);
 }
 
@@ -174,7 +179,8 @@ TEST(Server, RecordsHowLongAReactorSpendsInOneCallback) {
 TEST(Server, ConnectionReactorRunsPostedTasksOnTheConnectionsThread) {
   class PostingHandler : public RequestHandler {
    public:
-    void handle(const ConnectionInfo& info, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
+    void handle(const ConnectionInfo& info, std::shared_ptr<const FrameBuffer> frame,
+                Respond respond) override {
       handled_on = std::this_thread::get_id();
       ASSERT_TRUE(info.reactor);
       std::thread([this, reactor = info.reactor, frame, respond = std::move(respond)]() mutable {

@@ -375,9 +375,11 @@ TEST_F(LogTest, PartitionMetadataACrashCutIsWrittenAgain) {
   LogOptions o = options();
   o.topic_id.bytes[3] = 9;
   { auto log = open_log(o); }
-  for (std::string left : {std::string(""), std::string("version: 0\ntopic_id: AAAA"), std::string("vers")}) {
-    ASSERT_TRUE(write_file_atomically(fs_, "/logs/orders-3/partition.metadata",
-                                      Bytes(reinterpret_cast<const uint8_t*>(left.data()), left.size())));
+  for (std::string left :
+       {std::string(""), std::string("version: 0\ntopic_id: AAAA"), std::string("vers")}) {
+    ASSERT_TRUE(
+        write_file_atomically(fs_, "/logs/orders-3/partition.metadata",
+                              Bytes(reinterpret_cast<const uint8_t*>(left.data()), left.size())));
     auto log = Log::open(fs_, o);
     ASSERT_TRUE(log) << left << ": " << log.status().to_string();
     EXPECT_EQ(*read_partition_metadata(fs_, "/logs/orders-3"), o.topic_id) << left;
