@@ -183,7 +183,10 @@ TEST_F(MetadataLogFaultTest, AFailureAtAnyStepIsUndoneAndARetryWritesTheRecordOn
       controller.reset();
       EXPECT_EQ(topics_after_crash(), (std::set<std::string>{"first", "second", "third"}));
     }
-    EXPECT_GT(failed_commits, 2);
+    // At least the .log's write and its sync fail the commit; index files
+    // are written lazily and the epoch checkpoint by the flush, which a
+    // failure there does not stop (recovery rebuilds both).
+    EXPECT_GE(failed_commits, 2);
   }
 }
 
