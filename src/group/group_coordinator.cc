@@ -242,39 +242,44 @@ bool GroupCoordinator::loading(const std::string& group_id) const {
   return shards_[static_cast<size_t>(partition_of(group_id))].unloaded;
 }
 
+namespace {
+
+// A blocking wrapper's body: runs the asynchronous operation and waits for
+// its reply.
+template <class Response, class Request>
+Response wait_for(GroupCoordinator& coordinator,
+                  void (GroupCoordinator::*operation)(const Request&, int16_t, Reply<Response>),
+                  const Request& request, int16_t version) {
+  Awaited<Response> answer;
+  (coordinator.*operation)(request, version, answer.reply());
+  return answer.get();
+}
+
+}  // namespace
+
 protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request,
                                                         int16_t version) {
-  Awaited<protocol::HeartbeatResponse> answer;
-  heartbeat(request, version, answer.reply());
-  return answer.get();
+  return wait_for(*this, &GroupCoordinator::heartbeat, request, version);
 }
 
 protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& request,
                                                            int16_t version) {
-  Awaited<protocol::LeaveGroupResponse> answer;
-  leave_group(request, version, answer.reply());
-  return answer.get();
+  return wait_for(*this, &GroupCoordinator::leave_group, request, version);
 }
 
 protocol::OffsetFetchResponse GroupCoordinator::offset_fetch(const protocol::OffsetFetchRequest& request,
                                                              int16_t version) {
-  Awaited<protocol::OffsetFetchResponse> answer;
-  offset_fetch(request, version, answer.reply());
-  return answer.get();
+  return wait_for(*this, &GroupCoordinator::offset_fetch, request, version);
 }
 
 protocol::DescribeGroupsResponse GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& request,
                                                                    int16_t version) {
-  Awaited<protocol::DescribeGroupsResponse> answer;
-  describe_groups(request, version, answer.reply());
-  return answer.get();
+  return wait_for(*this, &GroupCoordinator::describe_groups, request, version);
 }
 
 protocol::ListGroupsResponse GroupCoordinator::list_groups(const protocol::ListGroupsRequest& request,
                                                            int16_t version) {
-  Awaited<protocol::ListGroupsResponse> answer;
-  list_groups(request, version, answer.reply());
-  return answer.get();
+  return wait_for(*this, &GroupCoordinator::list_groups, request, version);
 }
 
 // ---- JoinGroup ----
