@@ -561,7 +561,10 @@ void GroupCoordinator::complete_join(Group& group, Completions& out) {
   // Each member votes for its most preferred protocol that all support.
   std::map<std::string, int> votes;
   for (const auto& [id, member] : group.members) {
-    for (const auto& [name, metadata] : member.protocols) {
+    // A named reference, not a structured binding: clang 14 (the style
+    // check's clang-tidy) cannot capture a binding in a lambda.
+    for (const auto& protocol : member.protocols) {
+      const std::string& name = protocol.first;
       bool everyone = std::all_of(group.members.begin(), group.members.end(),
                                   [&name](const auto& entry) { return entry.second.supports(name); });
       if (everyone) { ++votes[name]; break; }
