@@ -30,6 +30,14 @@ struct ConfigDef {
   // Checks a parsed value; returns an explanation when it is not allowed.
   std::function<std::optional<std::string>(const ConfigValue&)> validator;
   bool read_only = true;  // false: may change at run time (AlterConfigs)
+  // Dynamic for one broker id only, not as the cluster-wide default (Kafka's
+  // "per-broker" update mode: listener and SSL settings).
+  bool per_broker_only = false;
+  // Kafka's setting, accepted and described as Kafka does, that Sluice does
+  // not act on: not at all (`inert`), or not when changed at run time
+  // (`dynamic_inert`: Kafka changes it dynamically, Sluice reads it at start).
+  bool inert = false;
+  bool dynamic_inert = false;
 };
 
 // Validators.

@@ -1,6 +1,9 @@
 #include "broker/broker_config.h"
 
+#include <set>
 #include <thread>
+
+#include "broker/kafka_broker_configs.h"
 
 namespace sluice::broker {
 namespace {
@@ -127,6 +130,12 @@ std::vector<ConfigDef> make_defs() {
       def("log.message.timestamp.type", T::string, "CreateTime", "Default message.timestamp.type.",
           one_of({"CreateTime", "LogAppendTime"}), false),
       def("log.preallocate", T::boolean, "false", "Default preallocate.", {}, false),
+      // Kafka 4.0's default (Kafka 3.9's was unbounded): a producer's clock
+      // an hour ahead is refused rather than stored for retention to trip on.
+      def("log.message.timestamp.after.max.ms", T::int64, "3600000",
+          "Default message.timestamp.after.max.ms.", at_least(0), false),
+      def("log.message.timestamp.before.max.ms", T::int64, "9223372036854775807",
+          "Default message.timestamp.before.max.ms.", at_least(0), false),
       // Kafka's default is 1; Sluice's 8: opening and closing logs waits on
       // the device (fsyncs at close), so threads beyond the cores overlap it.
       def("num.recovery.threads.per.data.dir", T::int32, "8",
@@ -187,10 +196,41 @@ std::vector<ConfigDef> make_defs() {
   };
 }
 
+// Kafka's update mode for Sluice's own definitions, and a definition for
+// every Kafka setting Sluice has none for: a Kafka user's server.properties
+// and AlterConfigs calls are accepted as Kafka accepts them (DescribeConfigs
+// shows them), with a log line where Sluice does not act on a setting.
+std::vector<ConfigDef> with_kafka_settings(std::vector<ConfigDef> defs) {
+  std::set<std::string, std::less<>> defined;
+  for (ConfigDef& def : defs) {
+    defined.insert(def.name);
+    const KafkaBrokerConfig* kafka = find_kafka_broker_config(def.name);
+    if (kafka == nullptr || kafka->mode == KafkaUpdateMode::read_only) continue;
+    if (def.read_only) {
+      def.read_only = false;
+      def.dynamic_inert = true;
+    }
+    def.per_broker_only = kafka->mode == KafkaUpdateMode::per_broker;
+  }
+  for (const KafkaBrokerConfig& kafka : kafka_broker_configs()) {
+    if (defined.count(kafka.name)) continue;
+    ConfigDef def;
+    def.name = std::string(kafka.name);
+    def.type = kafka.type;
+    if (kafka.default_value != nullptr) def.default_value = kafka.default_value;
+    def.doc = "Kafka's setting, accepted and described; Sluice does not act on it.";
+    def.read_only = kafka.mode == KafkaUpdateMode::read_only;
+    def.per_broker_only = kafka.mode == KafkaUpdateMode::per_broker;
+    def.inert = true;
+    defs.push_back(std::move(def));
+  }
+  return defs;
+}
+
 }  // namespace
 
 const ConfigDefs& broker_config_defs() {
-  static const ConfigDefs defs(make_defs());
+  static const ConfigDefs defs(with_kafka_settings(make_defs()));
   return defs;
 }
 
@@ -266,6 +306,15 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
   config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
   return config;
+}
+
+std::vector<std::string> BrokerConfig::inert_settings() const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : values.explicit_values()) {
+    const ConfigDef* def = values.defs().find(name);
+    if (def != nullptr && def->inert) out.push_back(name);
+  }
+  return out;
 }
 
 net::ServerConfig BrokerConfig::server_config() const {

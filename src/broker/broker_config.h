@@ -2,7 +2,9 @@
 // The broker's configuration: Kafka's server.properties keys with Kafka's
 // defaults (Sluice's own: log.dirs=./data, listeners on 127.0.0.1:9092,
 // admin.listener), read from a properties file plus `--set key=value`
-// overrides. An unknown key or an invalid value is an error naming it.
+// overrides. An unknown key or an invalid value is an error naming it; every
+// key Kafka 3.9 knows is accepted (kafka_broker_configs.h), even where Sluice
+// does not act on it.
 
 #include <cstdint>
 #include <map>
@@ -48,6 +50,8 @@ struct BrokerConfig {
                                    const std::map<std::string, std::string>& overrides);
 
   net::ServerConfig server_config() const;
+  // Keys set explicitly that Sluice accepts for Kafka's sake but ignores.
+  std::vector<std::string> inert_settings() const;
   // A listener named in controller.listener.names serves the controller's
   // APIs only (handlers.h, ListenerRole).
   bool is_controller_listener(const std::string& listener_name) const {

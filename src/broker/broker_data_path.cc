@@ -38,8 +38,10 @@ cluster::AppendPolicy Broker::topic_append_policy(const cluster::TopicImage& top
   policy.log_append_time = type && type->value == "LogAppendTime";
   policy.min_insync_replicas =
       static_cast<int32_t>(resolved_int("min.insync.replicas", topic, image, config_, 1));
-  policy.timestamp_before_max_ms = resolved_int("message.timestamp.before.max.ms", topic, image, config_, INT64_MAX);
-  policy.timestamp_after_max_ms = resolved_int("message.timestamp.after.max.ms", topic, image, config_, 3600000);
+  policy.timestamp_before_max_ms = cluster::timestamp_bound(
+      "message.timestamp.before.max.ms", topic.configs, image, config_.values, config_.node_id);
+  policy.timestamp_after_max_ms = cluster::timestamp_bound(
+      "message.timestamp.after.max.ms", topic.configs, image, config_.values, config_.node_id);
   return policy;
 }
 

@@ -3,6 +3,8 @@
 // cluster/topic_config.h; changes are committed by the controller as
 // ConfigRecords, on its thread (a commit fsyncs). Broker resources are ""
 // (the cluster-wide dynamic default) or this node's id.
+#include <spdlog/spdlog.h>
+
 #include <set>
 
 #include "base/error_code.h"
@@ -196,8 +198,6 @@ cluster::ApiError incremental_alter_one(
       return {ErrorCode::INVALID_REQUEST, "Error due to duplicate config keys"};
     const auto operation = static_cast<Operation>(change.config_operation);
     const ConfigDef* def = config_def(broker, type, change.name);
-    if (def == nullptr)
-      return {ErrorCode::INVALID_CONFIG, "Unknown config name: " + change.name};
     switch (operation) {
       case Operation::set:
         if (!change.value)
@@ -209,6 +209,10 @@ cluster::ApiError incremental_alter_one(
         break;
       case Operation::append:
       case Operation::subtract: {
+        // SET and DELETE of an unknown name are judged with the whole
+        // resource (replace()); a list operation needs the type first.
+        if (def == nullptr)
+          return {ErrorCode::INVALID_CONFIG, "Unknown config name: " + change.name};
         if (def->type != ConfigType::list)
           return {ErrorCode::INVALID_CONFIG,
                   std::string("Config value ") +
@@ -234,6 +238,21 @@ cluster::ApiError incremental_alter_one(
   return replace(broker, type, resource.resource_name, configs, validate_only);
 }
 
+// Kafka stores broker settings it does not act on, or does not know; say so
+// where an operator looks, since the call itself succeeds.
+template <class Configs>
+void warn_about_unused_broker_configs(const Broker& broker, int8_t type, const Configs& configs) {
+  if (type != resource_broker) return;
+  for (const auto& config : configs) {
+    const ConfigDef* def = broker.config().values.defs().find(config.name);
+    if (def == nullptr)
+      spdlog::warn("broker config {} stored, but neither Kafka nor Sluice knows it", config.name);
+    else if (def->inert || def->dynamic_inert)
+      spdlog::warn("broker config {} stored; Sluice does not act on it when changed at run time",
+                   config.name);
+  }
+}
+
 template <class Response, class Request, class AlterOne>
 void alter_all(Broker& broker, RequestContext& context, const Request& request,
                AlterOne alter) {
@@ -246,6 +265,8 @@ void alter_all(Broker& broker, RequestContext& context, const Request& request,
     else
       error = check_resource(broker, resource.resource_type, resource.resource_name);
     if (error.ok()) error = alter(broker, resource, request.validate_only);
+    if (error.ok() && !request.validate_only)
+      warn_about_unused_broker_configs(broker, resource.resource_type, resource.configs);
     typename decltype(response.responses)::value_type out;
     out.error_code = to_wire(error.code);
     out.error_message = message_or_null(error);

@@ -352,6 +352,8 @@ ApiError Controller::check_new_topic(const MetadataImage& image,
   }
   if (Status s = validate_topic_configs(topic.configs); !s)
     return error(ErrorCode::INVALID_CONFIG, s.message());
+  for (const std::string& warning : deprecated_topic_config_warnings(topic.configs))
+    spdlog::warn("{} (topic {})", warning, topic.name);
   return ApiError::none();
 }
 
@@ -646,6 +648,8 @@ ApiError Controller::replace_topic_configs(const std::string& name,
     return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
   if (Status s = validate_topic_configs(configs); !s)
     return error(ErrorCode::INVALID_CONFIG, s.message());
+  for (const std::string& warning : deprecated_topic_config_warnings(configs))
+    spdlog::warn("{} (topic {})", warning, name);
   if (validate_only) return ApiError::none();
   std::vector<std::vector<uint8_t>> records;
   config_diff(config_resource_topic, name, topic->configs, configs, records);
@@ -660,8 +664,10 @@ ApiError Controller::replace_broker_configs(const std::string& resource_name,
     return error(ErrorCode::INVALID_REQUEST, "Unexpected broker id, expected " +
                                                  std::to_string(options_.node_id) + " or empty string, but received " +
                                                  resource_name);
-  if (Status s = validate_broker_configs(configs, options_.broker_config->defs()); !s)
-    return error(ErrorCode::INVALID_CONFIG, s.message());
+  if (Status s =
+          validate_broker_configs(configs, options_.broker_config->defs(), !resource_name.empty());
+      !s)
+    return error(ErrorCode::INVALID_REQUEST, s.message());
   if (validate_only) return ApiError::none();
   MetadataImagePtr current = image();
   static const std::map<std::string, std::string> none;

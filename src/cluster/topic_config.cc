@@ -1,6 +1,9 @@
 #include "cluster/topic_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <limits>
+#include <string_view>
 
 namespace sluice::cluster {
 namespace {
@@ -24,7 +27,7 @@ struct TopicConfigSpec {
 ConfigDef def(std::string name, ConfigType type, std::optional<std::string> default_value,
               std::string doc,
               std::function<std::optional<std::string>(const ConfigValue&)> validator = {}) {
-  return ConfigDef{std::move(name), type, std::move(default_value), std::move(doc),
+  return ConfigDef{std::move(name),      type, std::move(default_value), std::move(doc),
                    std::move(validator), false};
 }
 
@@ -33,6 +36,31 @@ std::function<std::optional<std::string>(const ConfigValue&)> ratio() {
     double number = std::get<double>(value);
     if (number < 0 || number > 1) return "must be in [0, 1]";
     return std::nullopt;
+  };
+}
+
+// Kafka's MetadataVersion strings up to 3.x: "0.10.2", "2.8-IV1", "3.0".
+bool is_kafka_version(std::string_view text) {
+  auto digits = [&](size_t& at) {
+    size_t start = at;
+    while (at < text.size() && std::isdigit(static_cast<unsigned char>(text[at]))) ++at;
+    return at > start;
+  };
+  size_t at = 0;
+  if (text.empty() || text[0] < '0' || text[0] > '3' || !digits(at)) return false;
+  for (int part = 0; part < 2 && at < text.size() && text[at] == '.'; ++part)
+    if (!digits(++at)) return false;
+  if (text.substr(at).starts_with("-IV")) {
+    at += 3;
+    if (!digits(at)) return false;
+  }
+  return at == text.size() && text.find('.') != std::string_view::npos;
+}
+
+std::function<std::optional<std::string>(const ConfigValue&)> kafka_version() {
+  return [](const ConfigValue& value) -> std::optional<std::string> {
+    if (is_kafka_version(std::get<std::string>(value))) return std::nullopt;
+    return "is not a valid version";
   };
 }
 
@@ -72,11 +100,10 @@ const std::vector<TopicConfigSpec>& specs() {
       {def("leader.replication.throttled.replicas", T::list, "",
            "Replicas throttled on the leader side."),
        {}},
-      {def("max.compaction.lag.ms", T::int64, long_max,
-           "Longest time a record stays uncompacted.", at_least(1)),
+      {def("max.compaction.lag.ms", T::int64, long_max, "Longest time a record stays uncompacted.",
+           at_least(1)),
        {{"log.cleaner.max.compaction.lag.ms"}}},
-      {def("max.message.bytes", T::int32, "1048588", "Largest record batch accepted.",
-           at_least(0)),
+      {def("max.message.bytes", T::int32, "1048588", "Largest record batch accepted.", at_least(0)),
        {{"message.max.bytes"}}},
       {def("message.timestamp.after.max.ms", T::int64, "3600000",
            "How far a CreateTime timestamp may be ahead of the broker's clock.", at_least(0)),
@@ -84,6 +111,19 @@ const std::vector<TopicConfigSpec>& specs() {
       {def("message.timestamp.before.max.ms", T::int64, long_max,
            "How far a CreateTime timestamp may be behind the broker's clock.", at_least(0)),
        {{"log.message.timestamp.before.max.ms"}}},
+      // Deprecated in Kafka 3.6 (KIP-937) but accepted through 3.9: bounds
+      // both directions where the successors are set nowhere
+      // (timestamp_bound()).
+      {def("message.timestamp.difference.max.ms", T::int64, long_max,
+           "Deprecated: message.timestamp.before.max.ms and .after.max.ms where those are "
+           "not set.",
+           at_least(0)),
+       {{"log.message.timestamp.difference.max.ms"}}},
+      // Deprecated in Kafka 3.0, where it stopped having an effect; accepted
+      // (a valid version) and ignored, as Kafka 3.x does.
+      {def("message.format.version", T::string, "3.0-IV1",
+           "Deprecated and ignored (Kafka 3.0+ writes record batch v2).", kafka_version()),
+       {{"log.message.format.version"}}},
       {def("message.timestamp.type", T::string, "CreateTime", "CreateTime or LogAppendTime.",
            one_of({"CreateTime", "LogAppendTime"})),
        {{"log.message.timestamp.type"}}},
@@ -101,7 +141,9 @@ const std::vector<TopicConfigSpec>& specs() {
       {def("retention.bytes", T::int64, "-1", "Size kept per partition; -1: unlimited."),
        {{"log.retention.bytes"}}},
       {def("retention.ms", T::int64, "604800000", "Time kept; -1: unlimited.", at_least(-1)),
-       {{"log.retention.ms"}, {"log.retention.minutes", 60'000}, {"log.retention.hours", 3'600'000}}},
+       {{"log.retention.ms"},
+        {"log.retention.minutes", 60'000},
+        {"log.retention.hours", 3'600'000}}},
       {def("segment.bytes", T::int32, "1073741824", "Segment size before rolling.", at_least(14)),
        {{"log.segment.bytes"}}},
       {def("segment.index.bytes", T::int32, "10485760", "Size of each segment's offset index.",
@@ -148,21 +190,25 @@ std::optional<std::string> broker_level_value(const std::string& name, ConfigSou
     return value->second;
   };
   switch (level) {
-    case ConfigSource::dynamic_broker: return from(std::to_string(node_id));
-    case ConfigSource::dynamic_default_broker: return from("");
+    case ConfigSource::dynamic_broker:
+      return from(std::to_string(node_id));
+    case ConfigSource::dynamic_default_broker:
+      return from("");
     case ConfigSource::static_broker:
       if (broker.defs().find(name) == nullptr || !broker.is_set(name)) return std::nullopt;
       return broker.text(name);
-    case ConfigSource::default_config:
-      if (broker.defs().find(name) == nullptr) return std::nullopt;
-      return broker.text(name);
-    default: return std::nullopt;
+    case ConfigSource::default_config: {
+      const ConfigDef* def = broker.defs().find(name);
+      return def == nullptr ? std::nullopt : def->default_value;
+    }
+    default:
+      return std::nullopt;
   }
 }
 
-constexpr ConfigSource broker_levels[] = {ConfigSource::dynamic_broker,
-                                          ConfigSource::dynamic_default_broker,
-                                          ConfigSource::static_broker};
+constexpr ConfigSource all_broker_levels[] = {
+    ConfigSource::dynamic_broker, ConfigSource::dynamic_default_broker, ConfigSource::static_broker,
+    ConfigSource::default_config};
 
 ResolvedConfig resolve_spec(const TopicConfigSpec& spec,
                             const std::map<std::string, std::string>& overrides,
@@ -181,24 +227,24 @@ ResolvedConfig resolve_spec(const TopicConfigSpec& spec,
     out.synonyms.push_back({spec.def.name, found->second, ConfigSource::dynamic_topic});
     choose(found->second, ConfigSource::dynamic_topic, 1);
   }
-  for (ConfigSource level : broker_levels) {
+  // Kafka's ConfigHelper.configSynonyms: the broker synonyms set at each
+  // level, then their defaults, listed from the first entry that names the
+  // topic config's own broker setting; so retention.ms lists no default
+  // log.retention.hours while log.retention.ms is set nowhere. The value
+  // still comes from the first of them all.
+  std::vector<ConfigSynonym> broker_synonyms;
+  for (ConfigSource level : all_broker_levels) {
     for (const BrokerSynonym& synonym : spec.synonyms) {
       auto value = broker_level_value(synonym.name, level, image, broker, node_id);
       if (!value) continue;
-      out.synonyms.push_back({synonym.name, value, level});
+      broker_synonyms.push_back({synonym.name, value, level});
       choose(value, level, synonym.factor);
     }
   }
-  // The default: the first synonym with a non-null broker default, else the
-  // topic config's own.
-  for (const BrokerSynonym& synonym : spec.synonyms) {
-    auto value = broker_level_value(synonym.name, ConfigSource::default_config, image, broker,
-                                    node_id);
-    if (!value) continue;
-    out.synonyms.push_back({synonym.name, value, ConfigSource::default_config});
-    choose(value, ConfigSource::default_config, synonym.factor);
-    break;
-  }
+  auto listed = std::find_if(
+      broker_synonyms.begin(), broker_synonyms.end(),
+      [&](const ConfigSynonym& synonym) { return synonym.name == spec.synonyms.front().name; });
+  out.synonyms.insert(out.synonyms.end(), listed, broker_synonyms.end());
   if (!out.value) {
     out.value = spec.def.default_value;
     out.source = ConfigSource::default_config;
@@ -227,13 +273,20 @@ bool bool_or(const std::map<std::string, ResolvedConfig>& values, const char* na
 
 int8_t describe_config_type(ConfigType type) {
   switch (type) {
-    case ConfigType::boolean: return 1;
-    case ConfigType::string: return 2;
-    case ConfigType::int32: return 3;
-    case ConfigType::int64: return 5;
-    case ConfigType::float64: return 6;
-    case ConfigType::list: return 7;
-    case ConfigType::password: return 9;
+    case ConfigType::boolean:
+      return 1;
+    case ConfigType::string:
+      return 2;
+    case ConfigType::int32:
+      return 3;
+    case ConfigType::int64:
+      return 5;
+    case ConfigType::float64:
+      return 6;
+    case ConfigType::list:
+      return 7;
+    case ConfigType::password:
+      return 9;
   }
   return 0;
 }
@@ -264,8 +317,8 @@ std::vector<ResolvedConfig> resolve_topic_configs(
   return out;
 }
 
-std::vector<ResolvedConfig> resolve_broker_configs(const MetadataImage& image,
-                                                   const Config& broker, int32_t node_id) {
+std::vector<ResolvedConfig> resolve_broker_configs(const MetadataImage& image, const Config& broker,
+                                                   int32_t node_id) {
   std::vector<ResolvedConfig> out;
   for (const ConfigDef& def : broker.defs().all()) {
     ResolvedConfig config;
@@ -296,11 +349,41 @@ std::vector<ResolvedConfig> resolve_broker_configs(const MetadataImage& image,
   return out;
 }
 
+int64_t timestamp_bound(const std::string& successor,
+                        const std::map<std::string, std::string>& overrides,
+                        const MetadataImage& image, const Config& broker, int32_t node_id) {
+  auto as_int = [](const std::optional<ResolvedConfig>& config, int64_t fallback) {
+    if (!config || !config->value) return fallback;
+    auto parsed = parse_config_value(*config->def, *config->value);
+    return parsed ? std::get<int64_t>(*parsed) : fallback;
+  };
+  auto own = resolve_topic_config(successor, overrides, image, broker, node_id);
+  if (own && own->source != ConfigSource::default_config) return as_int(own, INT64_MAX);
+  auto deprecated = resolve_topic_config("message.timestamp.difference.max.ms", overrides, image,
+                                         broker, node_id);
+  if (deprecated && deprecated->source != ConfigSource::default_config)
+    return as_int(deprecated, INT64_MAX);
+  return as_int(own, INT64_MAX);
+}
+
+std::vector<std::string> deprecated_topic_config_warnings(
+    const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> out;
+  if (overrides.count("message.timestamp.difference.max.ms"))
+    out.push_back(
+        "topic config message.timestamp.difference.max.ms is deprecated (Kafka 3.6, KIP-937): "
+        "it bounds timestamps where message.timestamp.before.max.ms / after.max.ms are not set");
+  if (overrides.count("message.format.version"))
+    out.push_back(
+        "topic config message.format.version is deprecated and ignored: batches are stored as "
+        "record batch v2, as in Kafka 3.0 and later");
+  return out;
+}
+
 Status validate_topic_configs(const std::map<std::string, std::string>& overrides) {
   for (const auto& [name, value] : overrides) {
     const ConfigDef* def = topic_config_defs().find(name);
-    if (def == nullptr)
-      return Status(Errc::invalid_value, "Unknown topic config name: " + name);
+    if (def == nullptr) return Status(Errc::invalid_value, "Unknown topic config name: " + name);
     auto parsed = parse_config_value(*def, value);
     if (!parsed) return parsed.status();
   }
@@ -308,13 +391,18 @@ Status validate_topic_configs(const std::map<std::string, std::string>& override
 }
 
 Status validate_broker_configs(const std::map<std::string, std::string>& values,
-                               const ConfigDefs& broker_defs) {
+                               const ConfigDefs& broker_defs, bool for_one_broker) {
   for (const auto& [name, value] : values) {
     const ConfigDef* def = broker_defs.find(name);
-    if (def == nullptr) return Status(Errc::invalid_value, "Unknown broker config name: " + name);
+    if (def == nullptr) continue;
     if (def->read_only)
       return Status(Errc::invalid_value,
-                    "Cannot update these configs dynamically: " + name + " is read-only");
+                    "Cannot update these configs dynamically: Set(" + name + ")");
+    if (def->per_broker_only && !for_one_broker)
+      return Status(Errc::invalid_value,
+                    "Cannot update these configs at default cluster level, broker id must be "
+                    "specified: Set(" +
+                        name + ")");
     auto parsed = parse_config_value(*def, value);
     if (!parsed) return parsed.status();
   }

@@ -74,12 +74,29 @@ std::vector<ResolvedConfig> resolve_topic_configs(
 std::vector<ResolvedConfig> resolve_broker_configs(const MetadataImage& image,
                                                    const Config& broker, int32_t node_id);
 
+// message.timestamp.before.max.ms or .after.max.ms (`successor`) of a
+// topic: its own value where set at any level, else the deprecated
+// message.timestamp.difference.max.ms where that is set, else its default
+// (Kafka 3.x's LogConfig during KIP-937's transition).
+int64_t timestamp_bound(const std::string& successor,
+                        const std::map<std::string, std::string>& overrides,
+                        const MetadataImage& image, const Config& broker, int32_t node_id);
+
+// A log line for each deprecated topic config among `overrides` (accepted,
+// as Kafka 3.x accepts them).
+std::vector<std::string> deprecated_topic_config_warnings(
+    const std::map<std::string, std::string>& overrides);
+
 // Checks topic config overrides (unknown names, invalid values). The
 // message names the offending key, for INVALID_CONFIG answers.
 Status validate_topic_configs(const std::map<std::string, std::string>& overrides);
-// Checks dynamic broker configs: known, not read-only, valid.
+// Checks the dynamic broker configs of one resource as Kafka's
+// DynamicBrokerConfig.validateConfigs does: not read-only, per-broker
+// settings only for a broker id (`for_one_broker`), known ones of their type.
+// Names Kafka does not know pass, as in Kafka (stored, never described).
+// Kafka answers every failure here with INVALID_REQUEST (KAFKA-13609).
 Status validate_broker_configs(const std::map<std::string, std::string>& values,
-                               const ConfigDefs& broker_defs);
+                               const ConfigDefs& broker_defs, bool for_one_broker);
 
 // The log settings of `topic` (its overrides over the broker's defaults).
 // Invalid stored values (they are validated before they are written) fall

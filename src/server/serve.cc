@@ -120,6 +120,8 @@ int run_serve(const ServeOptions& options) {
     spdlog::error("invalid configuration: {}", config.status().message());
     return 2;
   }
+  for (const std::string& name : config->inert_settings())
+    spdlog::warn("{} is a Kafka setting Sluice accepts but does not act on (yet)", name);
 
   sigset_t stop_signals = block_stop_signals();
   // The admin port comes up first, so /v1/health answers (503) during

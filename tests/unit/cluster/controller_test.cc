@@ -210,15 +210,30 @@ TEST_F(ControllerTest, CreatePartitionsOnlyGrows) {
   EXPECT_EQ(controller->image()->topic("g")->partitions.size(), 4u);
 }
 
-TEST_F(ControllerTest, BrokerConfigsMustBeKnownAndDynamic) {
+// Kafka's DynamicBrokerConfig.validateConfigs, every failure INVALID_REQUEST.
+TEST_F(ControllerTest, BrokerConfigsFollowKafkasUpdateModes) {
   auto controller = open();
-  EXPECT_EQ(controller->replace_broker_configs("", {{"node.id", "5"}}, false).code,
-            ErrorCode::INVALID_CONFIG);
-  EXPECT_EQ(controller->replace_broker_configs("", {{"what.is.this", "5"}}, false).code,
-            ErrorCode::INVALID_CONFIG);
-  EXPECT_EQ(controller->replace_broker_configs("7", {{"log.retention.ms", "5"}}, false).code,
+  auto alter = [&](const std::string& broker, const std::string& name, const std::string& value) {
+    return controller->replace_broker_configs(broker, {{name, value}}, false);
+  };
+  // Read-only in Kafka and in Sluice.
+  EXPECT_EQ(alter("", "node.id", "5").code, ErrorCode::INVALID_REQUEST);
+  EXPECT_EQ(alter("1", "zookeeper.connect", "x:2181").message,
+            "Cannot update these configs dynamically: Set(zookeeper.connect)");
+  // Dynamic in Kafka: accepted, though Sluice does not act on them.
+  EXPECT_TRUE(alter("", "background.threads", "4").ok());
+  EXPECT_TRUE(alter("1", "sasl.kerberos.min.time.before.relogin", "120000").ok());
+  EXPECT_TRUE(alter("1", "num.io.threads", "16").ok());
+  // Per-broker settings only for a broker id.
+  EXPECT_EQ(alter("", "sasl.kerberos.min.time.before.relogin", "120000").code,
             ErrorCode::INVALID_REQUEST);
-  EXPECT_TRUE(controller->replace_broker_configs("1", {{"num.partitions", "4"}}, false).ok());
+  // A known setting of the wrong type.
+  EXPECT_EQ(alter("", "background.threads", "many").code, ErrorCode::INVALID_REQUEST);
+  // Names Kafka does not know are stored, as Kafka stores them.
+  EXPECT_TRUE(alter("1", "what.is.this", "5").ok());
+  EXPECT_EQ(controller->image()->dynamic_broker_config(1, "what.is.this"), "5");
+  EXPECT_EQ(alter("7", "log.retention.ms", "5").code, ErrorCode::INVALID_REQUEST);
+  EXPECT_TRUE(alter("1", "num.partitions", "4").ok());
   // A dynamic num.partitions is the default of new topics.
   EXPECT_EQ(controller->create_topics({topic("four")}, false)[0].num_partitions, 4);
 }

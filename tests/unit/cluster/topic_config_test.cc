@@ -1,9 +1,11 @@
 // Topic configs: defaults from the broker's log.* synonyms, precedence of
 // overrides, sources, and the LogConfig the data path gets.
+#include "cluster/topic_config.h"
+
 #include <gtest/gtest.h>
 
 #include "broker/broker_config.h"
-#include "cluster/topic_config.h"
+#include "broker/kafka_broker_configs.h"
 
 namespace sluice::cluster {
 namespace {
@@ -27,14 +29,28 @@ TEST(TopicConfig, KafkaDefaultsComeFromTheBrokerSynonyms) {
   ResolvedConfig retention = resolve("retention.ms", {}, image, broker);
   EXPECT_EQ(retention.value, "604800000");  // log.retention.hours=168
   EXPECT_EQ(retention.source, ConfigSource::default_config);
-  ASSERT_FALSE(retention.synonyms.empty());
-  EXPECT_EQ(retention.synonyms.back().name, "log.retention.hours");
+  // Kafka lists synonyms from the first one named log.retention.ms: none
+  // while it is unset, though the hours default gives the value.
+  EXPECT_TRUE(retention.synonyms.empty());
+  ResolvedConfig segment = resolve("segment.bytes", {}, image, broker);
+  ASSERT_EQ(segment.synonyms.size(), 1u);
+  EXPECT_EQ(segment.synonyms[0].name, "log.segment.bytes");
+  EXPECT_EQ(segment.synonyms[0].source, ConfigSource::default_config);
   EXPECT_EQ(resolve("segment.bytes", {}, image, broker).value, "1073741824");
   EXPECT_EQ(resolve("max.message.bytes", {}, image, broker).value, "1048588");
   EXPECT_EQ(resolve("cleanup.policy", {}, image, broker).value, "delete");
   EXPECT_EQ(resolve("segment.ms", {}, image, broker).value, "604800000");
   EXPECT_EQ(resolve("message.timestamp.type", {}, image, broker).value, "CreateTime");
   EXPECT_FALSE(resolve_topic_config("no.such", {}, image, broker, 1).has_value());
+}
+
+// The broker settings behind topic configs come partly from Kafka's table
+// (kafka_broker_configs.cc); Sluice's own topic defaults must still win.
+TEST(TopicConfig, UnsetTopicConfigsHaveTheirOwnDefaults) {
+  MetadataImage image;
+  Config broker = broker_config();
+  for (const ConfigDef& def : topic_config_defs().all())
+    EXPECT_EQ(resolve(def.name, {}, image, broker).value, def.default_value) << def.name;
 }
 
 TEST(TopicConfig, StaticBrokerSettingsAreConvertedAndWinInOrder) {
@@ -47,6 +63,65 @@ TEST(TopicConfig, StaticBrokerSettingsAreConvertedAndWinInOrder) {
   EXPECT_EQ(resolve("retention.ms", {}, image, both).value, "5");
   Config unlimited = broker_config({{"log.retention.hours", "-1"}});
   EXPECT_EQ(resolve("retention.ms", {}, image, unlimited).value, "-1");
+}
+
+// ConfigHelper.configSynonyms: every level's synonyms, then the defaults,
+// from the first entry naming the topic config's own broker setting.
+TEST(TopicConfig, SynonymsAreListedAsKafkaListsThem) {
+  MetadataImage image;
+  auto names = [](const ResolvedConfig& config) {
+    std::vector<std::string> out;
+    for (const ConfigSynonym& synonym : config.synonyms)
+      out.push_back(synonym.name + "@" + std::to_string(static_cast<int>(synonym.source)));
+    return out;
+  };
+  const int topic = static_cast<int>(ConfigSource::dynamic_topic);
+  const int fixed = static_cast<int>(ConfigSource::static_broker);
+  const int fallback = static_cast<int>(ConfigSource::default_config);
+  Config ms = broker_config({{"log.retention.ms", "5"}});
+  EXPECT_EQ(names(resolve("retention.ms", {{"retention.ms", "7"}}, image, ms)),
+            (std::vector<std::string>{"retention.ms@" + std::to_string(topic),
+                                      "log.retention.ms@" + std::to_string(fixed),
+                                      "log.retention.hours@" + std::to_string(fallback)}));
+  // Only the hours set: the list would start at log.retention.hours, so it
+  // is empty, as in Kafka; the value still honours the hours.
+  Config hours = broker_config({{"log.retention.hours", "1"}});
+  ResolvedConfig from_hours = resolve("retention.ms", {}, image, hours);
+  EXPECT_TRUE(from_hours.synonyms.empty());
+  EXPECT_EQ(from_hours.value, "3600000");
+}
+
+// KIP-937's transition: the deprecated setting bounds both directions
+// where the successors are set nowhere; an explicit successor wins.
+TEST(TopicConfig, DeprecatedTimestampDifferenceMapsToItsSuccessors) {
+  MetadataImage image;
+  Config broker = broker_config();
+  auto bound = [&](const char* successor, const std::map<std::string, std::string>& overrides,
+                   const Config& config) {
+    return timestamp_bound(successor, overrides, image, config, 1);
+  };
+  EXPECT_EQ(bound("message.timestamp.before.max.ms", {}, broker), INT64_MAX);
+  EXPECT_EQ(bound("message.timestamp.after.max.ms", {}, broker), 3600000);
+  const std::map<std::string, std::string> difference = {
+      {"message.timestamp.difference.max.ms", "1000"}};
+  EXPECT_TRUE(validate_topic_configs(difference));
+  EXPECT_EQ(bound("message.timestamp.before.max.ms", difference, broker), 1000);
+  EXPECT_EQ(bound("message.timestamp.after.max.ms", difference, broker), 1000);
+  auto both = difference;
+  both["message.timestamp.after.max.ms"] = "50";
+  EXPECT_EQ(bound("message.timestamp.after.max.ms", both, broker), 50);
+  EXPECT_EQ(bound("message.timestamp.before.max.ms", both, broker), 1000);
+  Config broker_level = broker_config({{"log.message.timestamp.difference.max.ms", "2000"}});
+  EXPECT_EQ(bound("message.timestamp.before.max.ms", {}, broker_level), 2000);
+  EXPECT_EQ(deprecated_topic_config_warnings(difference).size(), 1u);
+}
+
+TEST(TopicConfig, DeprecatedMessageFormatVersionIsAcceptedWhenValid) {
+  for (const char* version : {"0.10.2", "0.8.0", "2.8-IV1", "3.0", "3.0-IV1", "1.1"})
+    EXPECT_TRUE(validate_topic_configs({{"message.format.version", version}})) << version;
+  for (const char* version : {"", "3", "4.0", "x.y", "3.0-IV", "3.0.1.2", "3.0-"})
+    EXPECT_FALSE(validate_topic_configs({{"message.format.version", version}})) << version;
+  EXPECT_EQ(deprecated_topic_config_warnings({{"message.format.version", "2.8"}}).size(), 1u);
 }
 
 TEST(TopicConfig, PrecedenceTopicThenDynamicBrokerThenDefaultThenStatic) {
@@ -107,6 +182,36 @@ TEST(TopicConfig, LogConfigOfATopic) {
   EXPECT_TRUE(topic_log_config(nullptr, image, broker, 1).preallocate);
   topic.configs["preallocate"] = "FALSE";
   EXPECT_FALSE(topic_log_config(&topic, image, broker, 1).preallocate);
+}
+
+// A Kafka user's server.properties starts Sluice: every setting Kafka 3.9
+// defines is known, typed, with Kafka's update mode; those Sluice ignores
+// are named for the start-up log.
+TEST(BrokerConfigs, EveryKafkaSettingIsKnown) {
+  const ConfigDefs& defs = broker::broker_config_defs();
+  for (const broker::KafkaBrokerConfig& kafka : broker::kafka_broker_configs())
+    EXPECT_NE(defs.find(std::string(kafka.name)), nullptr) << kafka.name;
+  EXPECT_GT(broker::kafka_broker_configs().size(), 300u);
+  const ConfigDef* background = defs.find("background.threads");
+  ASSERT_NE(background, nullptr);
+  EXPECT_FALSE(background->read_only);
+  EXPECT_TRUE(background->inert);
+  EXPECT_EQ(background->default_value, "10");
+  const ConfigDef* io_threads = defs.find("num.io.threads");  // Sluice's own, static
+  ASSERT_NE(io_threads, nullptr);
+  EXPECT_FALSE(io_threads->read_only);
+  EXPECT_TRUE(io_threads->dynamic_inert);
+  EXPECT_TRUE(defs.find("sasl.kerberos.min.time.before.relogin")->per_broker_only);
+  EXPECT_TRUE(defs.find("log.retention.hours")->read_only);
+  EXPECT_FALSE(defs.find("log.retention.ms")->read_only);
+
+  auto config = broker::BrokerConfig::load(
+      "zookeeper.connect=localhost:2181\nbackground.threads=4\nlog.retention.ms=5\n", {});
+  ASSERT_TRUE(config) << config.status().to_string();
+  EXPECT_EQ(config->inert_settings(),
+            (std::vector<std::string>{"background.threads", "zookeeper.connect"}));
+  EXPECT_FALSE(broker::BrokerConfig::load("background.threads=many\n", {}));
+  EXPECT_FALSE(broker::BrokerConfig::load("log.dirz=/tmp\n", {}));
 }
 
 TEST(BrokerConfigs, LogCleanerSettingsForTheLogManager) {
