@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage soak-faults clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage soak-faults soak-raft clean
 
 all: build
 
@@ -60,6 +60,13 @@ soak-storage: configure
 soak-faults: build
 	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_FAULT_ROUNDS=$(or $(SOAK_ROUNDS),40) \
 	  /usr/bin/python3 -m pytest -q -x -s tests/integration/faults
+
+# The KRaft simulation (src/cluster/raft/README.md) over many more seeds than
+# `make test` (SOAK_SEEDS, default a million, or SOAK_SECONDS, default an hour).
+soak-raft: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target cluster_raft_test
+	@RAFT_SEEDS=$(or $(SOAK_SEEDS),1000000) RAFT_BUDGET_S=$(or $(SOAK_SECONDS),3600) \
+	  $(BUILD_DIR)/tests/unit/cluster/cluster_raft_test --gtest_filter=RaftSimulation.Seeds
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz

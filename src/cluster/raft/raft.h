@@ -1,0 +1,239 @@
+#pragma once
+// Kafka's KRaft consensus as a plain state machine (DESIGN.md "Consensus",
+// "Simulation-ready"): one `RaftReplica` per node, fed messages and ticks
+// with the time, answering with messages to send. It owns no thread, socket
+// or clock: the broker drives it from the network layer, the simulator
+// (tests/unit/cluster/raft_simulation_test.cc) from a seeded event queue, and
+// both run this same code.
+//
+// The protocol is KRaft's, pull-based: voters elect a leader with Vote
+// (after a KIP-996 pre-vote), the leader announces itself with
+// BeginQuorumEpoch, followers (and observers) replicate by Fetch from their
+// fetch offset and last fetched epoch, and the leader answers a divergence
+// with the end offset of the epoch they share, which the follower truncates
+// to. The high watermark is the offset a majority of voters has fetched
+// past, counted only once it covers an entry of the leader's own epoch (the
+// leader appends one when elected). Durability: a voter persists its quorum
+// state (epoch, vote, leader) before it acts on it, and a fetch offset
+// stands for entries already flushed, so an acknowledged entry survives
+// any crash of a minority.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace sluice::raft {
+
+using NodeId = int32_t;
+using Epoch = int32_t;
+using Offset = int64_t;
+
+struct Entry {
+  Epoch epoch = 0;
+  std::string payload;  // the records (opaque here); empty for the leader's epoch marker
+  bool operator==(const Entry&) const = default;
+};
+
+// The replicated log of one node: entries [0, end_offset()). `flush` makes
+// what was appended durable; a crash loses what was not flushed.
+class RaftLog {
+ public:
+  virtual ~RaftLog() = default;
+  virtual Offset end_offset() const = 0;
+  virtual Epoch last_epoch() const = 0;  // 0 when empty
+  virtual Epoch epoch_at(Offset offset) const = 0;
+  virtual std::vector<Entry> read(Offset from, size_t max_entries) const = 0;
+  virtual void append(const std::vector<Entry>& entries) = 0;
+  virtual void truncate_to(Offset end) = 0;
+  virtual void flush() = 0;
+};
+
+// The `quorum-state` file: what a voter promised. Written (durably) before
+// the replica acts on a change of it.
+struct QuorumState {
+  Epoch epoch = 0;
+  std::optional<NodeId> leader;
+  std::optional<NodeId> voted_for;
+  bool operator==(const QuorumState&) const = default;
+};
+
+class QuorumStateStore {
+ public:
+  virtual ~QuorumStateStore() = default;
+  virtual QuorumState read() const = 0;
+  virtual void write(const QuorumState& state) = 0;
+};
+
+// --- messages (the fields of Kafka's RPCs that the protocol needs) ---
+
+struct VoteRequest {
+  Epoch epoch = 0;  // the candidate's epoch (for a pre-vote: the one it would take)
+  NodeId candidate = -1;
+  Epoch last_epoch = 0;
+  Offset end_offset = 0;
+  bool pre_vote = false;
+};
+struct VoteResponse {
+  Epoch epoch = 0;  // the voter's epoch
+  std::optional<NodeId> leader;
+  bool granted = false;
+  bool pre_vote = false;
+};
+struct BeginQuorumEpochRequest {
+  Epoch epoch = 0;
+  NodeId leader = -1;
+};
+struct BeginQuorumEpochResponse {
+  Epoch epoch = 0;
+};
+// A leader stepping down asks the voters to elect another at once.
+struct EndQuorumEpochRequest {
+  Epoch epoch = 0;
+  NodeId leader = -1;
+};
+struct FetchRequest {
+  Epoch epoch = 0;  // the epoch the fetcher knows
+  NodeId replica = -1;
+  Offset fetch_offset = 0;
+  Epoch last_fetched_epoch = 0;
+};
+struct FetchResponse {
+  enum class Error { none, fenced_epoch, not_leader };
+  Error error = Error::none;
+  Epoch epoch = 0;  // the responder's epoch
+  std::optional<NodeId> leader;
+  Offset high_watermark = -1;
+  // The request's position (fetch offset and last fetched epoch), so the
+  // fetcher drops an answer to a fetch it made from another position.
+  Offset base_offset = 0;  // where `entries` start
+  Epoch base_epoch = 0;
+  std::vector<Entry> entries;
+  // Set when the fetcher's log diverges from the leader's: truncate to at
+  // most `end_offset`, whose last entry has `epoch`, and fetch again.
+  struct Diverging {
+    Epoch epoch = 0;
+    Offset end_offset = 0;
+  };
+  std::optional<Diverging> diverging;
+};
+
+using Message =
+    std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse,
+                 EndQuorumEpochRequest, FetchRequest, FetchResponse>;
+
+struct Envelope {
+  NodeId from = -1;
+  NodeId to = -1;
+  Message message;
+};
+
+struct RaftOptions {
+  NodeId node_id = 1;
+  std::set<NodeId> voters;                 // a node not among them follows as an observer
+  int64_t election_timeout_ms = 1000;      // controller.quorum.election.timeout.ms
+  int64_t fetch_timeout_ms = 2000;         // controller.quorum.fetch.timeout.ms
+  int64_t election_backoff_max_ms = 1000;  // controller.quorum.election.backoff.max.ms
+  int64_t fetch_interval_ms = 50;          // a follower's fetch when nothing is pending
+  int64_t retry_backoff_ms = 100;          // a vote request unanswered is sent again
+  size_t max_fetch_entries = 64;
+  uint64_t random_seed = 1;  // election jitter; seeded, so runs replay exactly
+  // Known Raft bugs, switched on only by the simulation's tests to prove its
+  // invariants catch them. Never set in the broker.
+  struct Faults {
+    bool grant_vote_without_log_check = false;
+    bool commit_entries_of_older_epochs = false;   // no wait for an entry of the leader's epoch
+    bool leader_counts_unflushed_entries = false;  // its own end before the flush
+    bool follower_keeps_divergent_tail = false;    // lies about its last fetched epoch
+  } faults;
+};
+
+enum class Role { unattached, prospective, candidate, leader, follower };
+const char* role_name(Role role);
+
+class RaftReplica {
+ public:
+  // Reads the quorum state; the log is what survived (flushed entries).
+  RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store, int64_t now_ms);
+
+  // Timers: elections, fetches, the leader's check that a majority still
+  // fetches. Returns what to send.
+  std::vector<Envelope> tick(int64_t now_ms);
+  std::vector<Envelope> receive(const Envelope& envelope, int64_t now_ms);
+  // On the leader: appends entries of its epoch; their offset, or nullopt on
+  // any other node (the caller retries against the leader).
+  std::optional<Offset> append(std::vector<std::string> payloads);
+
+  Role role() const { return role_; }
+  Epoch epoch() const { return state_.epoch; }
+  std::optional<NodeId> leader() const { return state_.leader; }
+  NodeId id() const { return options_.node_id; }
+  bool is_voter() const { return options_.voters.count(options_.node_id) != 0; }
+  // Entries below it are committed; -1 while unknown (after a start).
+  Offset high_watermark() const { return high_watermark_; }
+  const RaftLog& log() const { return log_; }
+
+ private:
+  using Out = std::vector<Envelope>;
+
+  void persist(QuorumState state);
+  void become_unattached(Epoch epoch, std::optional<NodeId> voted_for, int64_t now_ms);
+  void become_follower(Epoch epoch, NodeId leader, int64_t now_ms);
+  void become_prospective(int64_t now_ms, Out& out);
+  void become_candidate(int64_t now_ms, Out& out);
+  void become_leader(int64_t now_ms, Out& out);
+  // A message naming a higher epoch moves this node to it first.
+  void observe_epoch(Epoch epoch, std::optional<NodeId> leader, int64_t now_ms);
+
+  void on(const VoteRequest& request, NodeId from, int64_t now_ms, Out& out);
+  void on(const VoteResponse& response, NodeId from, int64_t now_ms, Out& out);
+  void on(const BeginQuorumEpochRequest& request, NodeId from, int64_t now_ms, Out& out);
+  void on(const BeginQuorumEpochResponse& response, NodeId from, int64_t now_ms, Out& out);
+  void on(const EndQuorumEpochRequest& request, NodeId from, int64_t now_ms, Out& out);
+  void on(const FetchRequest& request, NodeId from, int64_t now_ms, Out& out);
+  void on(const FetchResponse& response, NodeId from, int64_t now_ms, Out& out);
+
+  bool log_is_up_to_date(Epoch last_epoch, Offset end_offset) const;
+  // Kafka's endOffsetForEpoch: the largest epoch <= `epoch` in this log and
+  // the end offset of its entries.
+  FetchResponse::Diverging end_offset_for_epoch(Epoch epoch) const;
+  // To every voter that has not granted yet.
+  void send_vote_requests(bool pre_vote, int64_t now_ms, Out& out);
+  void send_fetch(int64_t now_ms, Out& out);
+  void maybe_advance_high_watermark();
+  void send(NodeId to, Message message, Out& out) const;
+  int64_t random_election_timeout();
+  size_t majority() const { return options_.voters.size() / 2 + 1; }
+
+  RaftOptions options_;
+  RaftLog& log_;
+  QuorumStateStore& store_;
+  QuorumState state_;
+  Role role_ = Role::unattached;
+  std::mt19937_64 random_;
+  Offset high_watermark_ = -1;
+
+  int64_t election_deadline_ms_ = 0;  // unattached/prospective/candidate: start an election
+  int64_t fetch_deadline_ms_ = 0;     // follower: no answer from the leader until then
+  int64_t next_fetch_ms_ = 0;
+  bool fetch_in_flight_ = false;
+  std::set<NodeId> votes_;  // granted to this prospective/candidate
+  int64_t next_vote_retry_ms_ = 0;
+  // The leader a prospective stopped hearing from: other voters that still
+  // name it (they have not timed out yet) do not send this node back to it.
+  std::optional<NodeId> lost_leader_;
+  // Leader: each voter's fetch offset and when it last fetched.
+  struct ReplicaProgress {
+    Offset end_offset = 0;
+    int64_t last_fetch_ms = 0;
+  };
+  std::map<NodeId, ReplicaProgress> progress_;
+  Offset epoch_start_offset_ = 0;
+  int64_t check_quorum_deadline_ms_ = 0;
+};
+
+}  // namespace sluice::raft

@@ -1,0 +1,409 @@
+#include "raft_simulation.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace sluice::raft::sim {
+
+namespace {
+
+uint64_t mix(uint64_t hash, const Entry& entry) {
+  // FNV-1a over the epoch and payload, chained: equal hashes mean equal
+  // prefixes for any log this simulation makes.
+  auto add = [&](unsigned char byte) { hash = (hash ^ byte) * 1099511628211ULL; };
+  for (int shift = 0; shift < 32; shift += 8) add(static_cast<unsigned char>(entry.epoch >> shift));
+  for (char c : entry.payload) add(static_cast<unsigned char>(c));
+  add(0xff);
+  return hash;
+}
+
+}  // namespace
+
+std::vector<Entry> MemoryLog::read(Offset from, size_t max_entries) const {
+  std::vector<Entry> out;
+  for (Offset at = from; at < end_offset() && out.size() < max_entries; ++at)
+    out.push_back(entries_[static_cast<size_t>(at)]);
+  return out;
+}
+
+void MemoryLog::append(const std::vector<Entry>& entries) {
+  for (const Entry& entry : entries) {
+    hashes_.push_back(mix(hashes_.back(), entry));
+    entries_.push_back(entry);
+  }
+}
+
+void MemoryLog::truncate_to(Offset end) {
+  if (end >= end_offset()) return;
+  entries_.resize(static_cast<size_t>(end));
+  hashes_.resize(static_cast<size_t>(end) + 1);
+}
+
+void MemoryLog::crash() {
+  entries_ = durable_;
+  rehash();
+}
+
+void MemoryLog::rehash() {
+  hashes_ = {0};
+  for (const Entry& entry : entries_) hashes_.push_back(mix(hashes_.back(), entry));
+}
+
+namespace {
+
+constexpr int64_t tick_interval_ms = 10;
+
+struct Node {
+  NodeId id = 0;
+  bool voter = true;
+  MemoryLog log;
+  MemoryQuorumStore store;
+  std::unique_ptr<RaftReplica> replica;  // null while crashed
+  Offset last_high_watermark = -1;
+  int group = 0;  // partition side; nodes talk only within their side
+};
+
+enum class EventType { deliver, tick, append, crash, restart, partition, heal };
+
+struct Event {
+  int64_t time = 0;
+  uint64_t sequence = 0;
+  EventType type = EventType::tick;
+  std::shared_ptr<const Envelope> envelope;  // deliveries only
+  NodeId node = 0;
+  bool operator>(const Event& other) const {
+    return time != other.time ? time > other.time : sequence > other.sequence;
+  }
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimulationOptions& options) : options_(options), random_(options.seed) {
+    int total = options.voters + options.observers;
+    for (NodeId id = 1; id <= total; ++id) {
+      auto node = std::make_unique<Node>();
+      node->id = id;
+      node->voter = id <= options.voters;
+      if (node->voter) voters_.insert(id);
+      nodes_[id] = std::move(node);
+    }
+    for (auto& [id, node] : nodes_) start(*node);
+  }
+
+  SimulationResult run() {
+    const int64_t end = options_.fault_phase_ms + options_.calm_phase_ms;
+    const int64_t appends_stop = end - options_.calm_phase_ms / 4;
+    at(0, EventType::tick);
+    at(options_.append_every_ms, EventType::append);
+    if (options_.crash_every_ms > 0) at(next_gap(options_.crash_every_ms), EventType::crash);
+    if (options_.partition_every_ms > 0)
+      at(next_gap(options_.partition_every_ms), EventType::partition);
+    Offset committed_at_calm = -1;
+    while (!queue_.empty() && result_.ok) {
+      Event event = queue_.top();
+      queue_.pop();
+      if (event.time > end) break;
+      now_ = event.time;
+      if (committed_at_calm < 0 && now_ >= options_.fault_phase_ms) {
+        calm_down();
+        committed_at_calm = static_cast<Offset>(committed_.size());
+      }
+      handle(event, appends_stop);
+      ++result_.events;
+      if (trace_ && event.type == EventType::tick && now_ % 500 == 0)
+        std::fprintf(stderr, "t=%lld\n%s\n", static_cast<long long>(now_), describe().c_str());
+      check_invariants();
+    }
+    if (result_.ok) check_converged(committed_at_calm);
+    result_.committed = static_cast<Offset>(committed_.size());
+    return result_;
+  }
+
+ private:
+  void at(int64_t time, EventType type, NodeId node = 0) {
+    Event event;
+    event.time = time;
+    event.type = type;
+    event.node = node;
+    schedule(std::move(event));
+  }
+
+  void schedule(Event event) {
+    event.sequence = next_sequence_++;
+    queue_.push(std::move(event));
+  }
+
+  int64_t next_gap(int64_t mean) {
+    std::uniform_int_distribution<int64_t> gap(mean / 2, mean * 3 / 2);
+    return now_ + gap(random_);
+  }
+
+  bool chance(double probability) {
+    return std::uniform_real_distribution<>(0, 1)(random_) < probability;
+  }
+
+  bool in_fault_phase() const { return now_ < options_.fault_phase_ms; }
+
+  void start(Node& node) {
+    RaftOptions raft;
+    raft.node_id = node.id;
+    raft.voters = voters_;
+    raft.random_seed = options_.seed * 1000 + static_cast<uint64_t>(node.id) + restarts_ * 7919;
+    raft.faults = options_.faults;
+    raft.max_fetch_entries = options_.max_fetch_entries;
+    node.replica = std::make_unique<RaftReplica>(raft, node.log, node.store, now_);
+    node.last_high_watermark = -1;
+    ++restarts_;
+  }
+
+  void handle(const Event& event, int64_t appends_stop) {
+    switch (event.type) {
+      case EventType::deliver: {
+        Node& to = *nodes_.at(event.envelope->to);
+        if (!to.replica) break;
+        send_all(to.replica->receive(*event.envelope, now_));
+        if (in_fault_phase() && chance(options_.crash_after_message_rate)) crash(to);
+        break;
+      }
+      case EventType::tick:
+        for (auto& [id, node] : nodes_)
+          if (node->replica) send_all(node->replica->tick(now_));
+        at(now_ + tick_interval_ms, EventType::tick);
+        break;
+      case EventType::append:
+        for (auto& [id, node] : nodes_)
+          if (node->replica && node->replica->role() == Role::leader)
+            node->replica->append({"v" + std::to_string(next_value_++)});
+        if (now_ + options_.append_every_ms < appends_stop)
+          at(now_ + options_.append_every_ms, EventType::append);
+        break;
+      case EventType::crash: {
+        if (!in_fault_phase()) break;
+        std::vector<Node*> alive;
+        for (auto& [id, node] : nodes_)
+          if (node->replica) alive.push_back(node.get());
+        if (!alive.empty()) {
+          // Half the time the leader: its death at the wrong moment is what
+          // most Raft bugs need.
+          Node* victim_ptr =
+              alive[std::uniform_int_distribution<size_t>(0, alive.size() - 1)(random_)];
+          if (chance(0.5))
+            for (Node* node : alive)
+              if (node->replica->role() == Role::leader) victim_ptr = node;
+          crash(*victim_ptr);
+        }
+        at(next_gap(options_.crash_every_ms), EventType::crash);
+        break;
+      }
+      case EventType::restart: {
+        Node& node = *nodes_.at(event.node);
+        if (!node.replica) start(node);
+        break;
+      }
+      case EventType::partition:
+        if (!in_fault_phase()) break;
+        for (auto& [id, node] : nodes_) node->group = chance(0.5) ? 1 : 0;
+        at(next_gap(2'000), EventType::heal);
+        at(next_gap(options_.partition_every_ms), EventType::partition);
+        break;
+      case EventType::heal:
+        for (auto& [id, node] : nodes_) node->group = 0;
+        break;
+    }
+  }
+
+  void crash(Node& victim) {
+    victim.replica.reset();
+    victim.log.crash();
+    at(next_gap(options_.restart_after_ms), EventType::restart, victim.id);
+  }
+
+  void send_all(std::vector<Envelope> envelopes) {
+    for (Envelope& envelope : envelopes) {
+      if (in_fault_phase() && chance(options_.drop_rate)) continue;
+      int copies = in_fault_phase() && chance(options_.duplicate_rate) ? 2 : 1;
+      for (int copy = 0; copy < copies; ++copy) {
+        int64_t delay = std::uniform_int_distribution<int64_t>(1, options_.max_delay_ms)(random_);
+        Event event;
+        event.time = now_ + delay;
+        event.type = EventType::deliver;
+        event.envelope = std::make_shared<const Envelope>(envelope);
+        if (nodes_.at(envelope.from)->group == nodes_.at(envelope.to)->group) schedule(event);
+      }
+    }
+  }
+
+  void calm_down() {
+    for (auto& [id, node] : nodes_) {
+      node->group = 0;
+      if (!node->replica) start(*node);
+    }
+  }
+
+  void fail(const std::string& what) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    std::ostringstream out;
+    out << "t=" << now_ << "ms event " << result_.events << ": " << what << "\n" << describe();
+    result_.violation = out.str();
+  }
+
+  std::string describe() const {
+    std::ostringstream out;
+    for (const auto& [id, node] : nodes_) {
+      out << "  node " << id << (node->voter ? "" : " (observer)") << ": ";
+      if (!node->replica) {
+        out << "crashed, durable end " << node->log.durable().size() << "\n";
+        continue;
+      }
+      const RaftReplica& r = *node->replica;
+      out << role_name(r.role()) << " epoch " << r.epoch() << " leader "
+          << (r.leader() ? std::to_string(*r.leader()) : "-") << " end " << node->log.end_offset()
+          << " last epoch " << node->log.last_epoch() << " hw " << r.high_watermark() << " epochs"
+          << epoch_runs(node->log) << "\n";
+    }
+    out << "  committed " << committed_.size();
+    return out.str();
+  }
+
+  // "1x10 2x6": ten entries of epoch 1, then six of epoch 2.
+  static std::string epoch_runs(const MemoryLog& log) {
+    std::ostringstream out;
+    Offset run_start = 0;
+    for (Offset at = 1; at <= log.end_offset(); ++at)
+      if (at == log.end_offset() || log.epoch_at(at) != log.epoch_at(run_start)) {
+        out << " " << log.epoch_at(run_start) << "x" << at - run_start;
+        run_start = at;
+      }
+    return out.str();
+  }
+
+  void check_invariants() {
+    for (auto& [id, node] : nodes_) {
+      if (!node->replica) continue;
+      const RaftReplica& replica = *node->replica;
+      // One leader per epoch.
+      if (replica.role() == Role::leader) {
+        auto [known, inserted] = leaders_.emplace(replica.epoch(), id);
+        if (inserted) ++result_.elections;
+        if (known->second != id)
+          return fail("two leaders in epoch " + std::to_string(replica.epoch()) + ": " +
+                      std::to_string(known->second) + " and " + std::to_string(id));
+      }
+      // A node's high watermark never goes back (within one life of it).
+      Offset hw = replica.high_watermark();
+      if (hw < node->last_high_watermark)
+        return fail("node " + std::to_string(id) + " high watermark went back from " +
+                    std::to_string(node->last_high_watermark) + " to " + std::to_string(hw));
+      node->last_high_watermark = hw;
+      if (hw > node->log.end_offset())
+        return fail("node " + std::to_string(id) + " high watermark past its log end");
+      // What a node calls committed is what everyone called committed.
+      if (!agrees_with_committed(*node, hw)) return;
+      // Leader completeness: a leader of the committing epoch or a later one
+      // holds every committed entry (a deposed leader of an older epoch
+      // may still think it leads, and lack them).
+      if (replica.role() == Role::leader && !committed_.empty() &&
+          replica.epoch() >= committed_.back().epoch &&
+          (node->log.end_offset() < static_cast<Offset>(committed_.size()) ||
+           node->log.prefix_hash(static_cast<Offset>(committed_.size())) != committed_hash()))
+        return fail("leader " + std::to_string(id) + " lacks committed entries");
+    }
+    check_committed_on_majority();
+    check_log_matching();
+  }
+
+  uint64_t committed_hash() const { return committed_hashes_.back(); }
+
+  bool agrees_with_committed(const Node& node, Offset hw) {
+    if (hw <= 0) return true;
+    Offset shared = std::min<Offset>(hw, static_cast<Offset>(committed_.size()));
+    if (node.log.prefix_hash(shared) != committed_hashes_[static_cast<size_t>(shared)]) {
+      fail("node " + std::to_string(node.id) + " committed entries below " +
+           std::to_string(shared) +
+           " differ from the committed ones (a committed entry was lost or changed)");
+      return false;
+    }
+    for (Offset at = static_cast<Offset>(committed_.size()); at < hw; ++at) {
+      committed_.push_back(node.log.at(at));
+      committed_hashes_.push_back(mix(committed_hashes_.back(), committed_.back()));
+    }
+    return true;
+  }
+
+  void check_committed_on_majority() {
+    if (committed_.empty()) return;
+    size_t holding = 0;
+    for (auto& [id, node] : nodes_) {
+      if (!node->voter) continue;
+      const Offset end = static_cast<Offset>(committed_.size());
+      if (static_cast<Offset>(node->log.durable().size()) < end) continue;
+      if (node->log.durable_prefix_hash(end) == committed_hash()) ++holding;
+    }
+    if (holding < voters_.size() / 2 + 1)
+      fail("committed entries durable on " + std::to_string(holding) + " voters only");
+  }
+
+  void check_log_matching() {
+    for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
+      for (auto b = std::next(a); b != nodes_.end(); ++b) {
+        const MemoryLog& left = a->second->log;
+        const MemoryLog& right = b->second->log;
+        Offset end = std::min(left.end_offset(), right.end_offset());
+        for (Offset at = end - 1; at >= 0; --at) {
+          if (left.epoch_at(at) != right.epoch_at(at)) continue;
+          if (left.prefix_hash(at + 1) != right.prefix_hash(at + 1))
+            fail("logs of " + std::to_string(a->first) + " and " + std::to_string(b->first) +
+                 " share epoch " + std::to_string(left.epoch_at(at)) + " at offset " +
+                 std::to_string(at) + " but differ before it");
+          break;
+        }
+      }
+    }
+  }
+
+  void check_converged(Offset committed_at_calm) {
+    std::vector<const Node*> leaders;
+    for (auto& [id, node] : nodes_)
+      if (node->replica && node->replica->role() == Role::leader) leaders.push_back(node.get());
+    if (leaders.size() != 1)
+      return fail("no single leader at the end of the calm phase (" +
+                  std::to_string(leaders.size()) + ")");
+    const Node& leader = *leaders.front();
+    for (auto& [id, node] : nodes_) {
+      if (node->log.end_offset() != leader.log.end_offset() ||
+          node->log.prefix_hash(node->log.end_offset()) !=
+              leader.log.prefix_hash(leader.log.end_offset()) ||
+          node->replica->high_watermark() != leader.log.end_offset())
+        return fail("node " + std::to_string(id) + " did not converge with leader " +
+                    std::to_string(leader.id));
+    }
+    if (static_cast<Offset>(committed_.size()) <= committed_at_calm)
+      fail("nothing was committed during the calm phase");
+  }
+
+  SimulationOptions options_;
+  bool trace_ = std::getenv("RAFT_TRACE") != nullptr;
+  std::mt19937_64 random_;
+  std::map<NodeId, std::unique_ptr<Node>> nodes_;
+  std::set<NodeId> voters_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
+  uint64_t next_sequence_ = 0;
+  uint64_t restarts_ = 0;
+  uint64_t next_value_ = 0;
+  int64_t now_ = 0;
+  std::map<Epoch, NodeId> leaders_;
+  std::vector<Entry> committed_;
+  std::vector<uint64_t> committed_hashes_{0};
+  SimulationResult result_;
+};
+
+}  // namespace
+
+SimulationResult run_simulation(const SimulationOptions& options) {
+  return Simulation(options).run();
+}
+
+}  // namespace sluice::raft::sim
