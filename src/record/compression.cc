@@ -308,7 +308,8 @@ uint32_t xxhash32(Bytes input, uint32_t seed) {
     hash = seed + xxh_prime5;
   }
   hash += static_cast<uint32_t>(input.size());
-  for (; end - at >= 4; at += 4) hash = std::rotl(hash + read_le32(at) * xxh_prime3, 17) * xxh_prime4;
+  for (; end - at >= 4; at += 4)
+    hash = std::rotl(hash + read_le32(at) * xxh_prime3, 17) * xxh_prime4;
   for (; at < end; ++at) hash = std::rotl(hash + *at * xxh_prime5, 11) * xxh_prime1;
   hash ^= hash >> 15;
   hash *= xxh_prime2;
@@ -322,7 +323,8 @@ bool set_lz4_header_checksum(std::span<uint8_t> frame, Lz4HeaderChecksum kind) {
   // magic (4, little-endian), FLG, BD, [content size 8], [dictionary id 4], HC.
   if (frame.size() < 7 || read_le32(frame.data()) != lz4_frame_magic) return false;
   uint8_t flags = frame[4];
-  size_t checksum_at = 6 + ((flags & lz4_flag_content_size) ? 8 : 0) + ((flags & lz4_flag_dictionary_id) ? 4 : 0);
+  size_t checksum_at =
+      6 + ((flags & lz4_flag_content_size) ? 8 : 0) + ((flags & lz4_flag_dictionary_id) ? 4 : 0);
   if (frame.size() <= checksum_at) return false;
   size_t hashed_from = kind == Lz4HeaderChecksum::standard ? 4 : 0;
   Bytes hashed(frame.data() + hashed_from, checksum_at - hashed_from);
