@@ -3,10 +3,10 @@
 // partitions are read into memory and down-converted to message sets of
 // magic 0 (v0-1) or 1 (v2-3) (record/legacy_convert.h), unless the topic's
 // message.downconversion.enable is false (UNSUPPORTED_VERSION, as Kafka);
-// v4+ keeps the zero-copy path below. A fetch with less than min_bytes available parks as a
-// delayed operation (DelayedFetch) woken by appends to its partitions or by
-// its max_wait_ms deadline. Incremental sessions (KIP-227) in
-// fetch_session.h. Replica fetches are refused (single node).
+// v4+ keeps the zero-copy path below. A fetch with less than min_bytes
+// available parks as a delayed operation (DelayedFetch) woken by appends to
+// its partitions or by its max_wait_ms deadline. Incremental sessions
+// (KIP-227) in fetch_session.h. Replica fetches are refused (single node).
 //
 // Bytes: the log hands out file ranges. Ranges of at least
 // WireWriter::external_threshold_bytes go out with sendfile (net::FileSlice):

@@ -53,7 +53,7 @@ def test_produce_old_versions_stores_record_batches(module_broker, topic, versio
     # Up-converted to record batch v2, one batch per request, the client's codec kept.
     batches = lw.stored_batches(port, topic, 0)
     assert [(b[0], b[1] & CODEC_MASK, b[2]) for b in batches] == [(0, codec, 3), (3, codec, 2)]
-    # Read back with Fetch v4+ (kafka-python's own reader is not needed: v3 below).
+    # Read back with Fetch v3: down-converted to magic 1, the client's timestamps kept.
     error, hw, data = lw.fetch(port, 3, topic, 0, 0)
     assert (error, hw) == (0, 5)
     got = lw.deep_messages(data)
@@ -243,3 +243,31 @@ def test_kafka_python_with_old_api_version_produces_and_consumes(module_broker, 
     finally:
         consumer.close()
     assert got == [(i, f"k{i}".encode(), f"v{i}".encode()) for i in range(50)]
+
+
+ERR_UNSUPPORTED_COMPRESSION_TYPE = 76
+
+
+def test_zstd_cannot_be_down_converted(module_broker):
+    """zstd exists only from magic 2: a zstd topic, or a zstd batch in a `producer`
+    topic, answers Fetch v0-3 with UNSUPPORTED_COMPRESSION_TYPE (Kafka 3.9)."""
+    from conftest import kcat_bin, run
+    port = module_broker.port
+    name = unique_topic("legacy-zstd-topic")
+    lw.create_topic(port, name, {"compression.type": "zstd"})
+    deadline = time.monotonic() + 10
+    while lw.fetch(port, 3, name, 0, 0)[0] != ERR_UNSUPPORTED_COMPRESSION_TYPE:
+        assert time.monotonic() < deadline, "compression.type=zstd not applied"
+        time.sleep(0.1)
+    # Up-conversion recompresses to the topic's zstd; v4+ readers get it.
+    assert lw.produce(port, 1, name, 0, lw.message_set(0, records(2)))[0] == 0
+    assert [b[1] & CODEC_MASK for b in lw.stored_batches(port, name, 0)] == [4]
+
+    name = unique_topic("legacy-zstd-batch")
+    lw.create_topic(port, name)
+    # Compressible values: librdkafka sends a batch uncompressed when zstd would not shrink it.
+    run([kcat_bin(), "-P", "-b", module_broker.bootstrap, "-t", name, "-p", "0", "-z", "zstd"],
+        input_bytes=b"".join(b"compressible value %d " % i + b"x" * 100 + b"\n" for i in range(20)), timeout_s=30)
+    assert [b[1] & CODEC_MASK for b in lw.stored_batches(port, name, 0)] == [4]
+    for version in (0, 2, 3):
+        assert lw.fetch(port, version, name, 0, 0)[0] == ERR_UNSUPPORTED_COMPRESSION_TYPE
