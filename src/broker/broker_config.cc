@@ -127,6 +127,8 @@ std::vector<ConfigDef> make_defs() {
           at_least(0), false),
       def("log.cleaner.max.compaction.lag.ms", T::int64, "9223372036854775807",
           "Default max.compaction.lag.ms.", at_least(1), false),
+      def("log.message.downconversion.enable", T::boolean, "true",
+          "Default message.downconversion.enable.", {}, false),
       def("log.message.timestamp.type", T::string, "CreateTime", "Default message.timestamp.type.",
           one_of({"CreateTime", "LogAppendTime"}), false),
       def("log.preallocate", T::boolean, "false", "Default preallocate.", {}, false),

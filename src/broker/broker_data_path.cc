@@ -24,6 +24,25 @@ int64_t resolved_int(const std::string& name, const cluster::TopicImage& topic, 
   return error == std::errc() && end == text.data() + text.size() ? value : fallback;
 }
 
+std::optional<std::string> resolved_text(const std::string& name, const cluster::TopicImage& topic,
+                                         const cluster::MetadataImage& image,
+                                         const BrokerConfig& config) {
+  auto resolved =
+      cluster::resolve_topic_config(name, topic.configs, image, config.values, config.node_id);
+  return resolved ? resolved->value : std::nullopt;
+}
+
+// Kafka's compression.type names; `producer` (or nothing) keeps the client's codec.
+std::optional<record::Compression> topic_compression(const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  if (*name == "uncompressed") return record::Compression::none;
+  if (*name == "gzip") return record::Compression::gzip;
+  if (*name == "snappy") return record::Compression::snappy;
+  if (*name == "lz4") return record::Compression::lz4;
+  if (*name == "zstd") return record::Compression::zstd;
+  return std::nullopt;
+}
+
 }  // namespace
 
 storage::LogConfig Broker::topic_log_config(const cluster::TopicImage* topic, const cluster::MetadataImage& image) const {
@@ -42,6 +61,11 @@ cluster::AppendPolicy Broker::topic_append_policy(const cluster::TopicImage& top
       "message.timestamp.before.max.ms", topic.configs, image, config_.values, config_.node_id);
   policy.timestamp_after_max_ms = cluster::timestamp_bound(
       "message.timestamp.after.max.ms", topic.configs, image, config_.values, config_.node_id);
+  policy.compression_type =
+      topic_compression(resolved_text("compression.type", topic, image, config_));
+  policy.message_downconversion_enable =
+      resolved_text("message.downconversion.enable", topic, image, config_).value_or("true") ==
+      "true";
   return policy;
 }
 

@@ -1,8 +1,12 @@
-// Fetch (v4+; topic ids from v13): consumers read whole batches below the
-// high watermark. A fetch with less than min_bytes available parks as a
-// delayed operation (DelayedFetch) woken by appends to its partitions or by
-// its max_wait_ms deadline. Incremental sessions (KIP-227) in
-// fetch_session.h. Replica fetches are refused (single node).
+// Fetch (topic ids from v13): consumers read whole batches below the high
+// watermark. Clients of v0-3 cannot read record batches v2: their
+// partitions are read into memory and down-converted to message sets of
+// magic 0 (v0-1) or 1 (v2-3) (record/legacy_convert.h), unless the topic's
+// message.downconversion.enable is false (UNSUPPORTED_VERSION, as Kafka);
+// v4+ keeps the zero-copy path below. A fetch with less than min_bytes
+// available parks as a delayed operation (DelayedFetch) woken by appends to
+// its partitions or by its max_wait_ms deadline. Incremental sessions
+// (KIP-227) in fetch_session.h. Replica fetches are refused (single node).
 //
 // Bytes: the log hands out file ranges. Ranges of at least
 // WireWriter::external_threshold_bytes go out with sendfile (net::FileSlice):
@@ -15,6 +19,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "record/legacy_convert.h"
 
 namespace sluice::broker {
 namespace {
@@ -46,14 +51,17 @@ class DelayedFetch final : public DelayedOperation,
                            public std::enable_shared_from_this<DelayedFetch> {
  public:
   DelayedFetch(Broker& broker, RequestContext context, FetchSessionContext session,
-               std::vector<PlannedPartition> plan, int32_t min_bytes, uint64_t max_bytes, bool topic_ids)
+               std::vector<PlannedPartition> plan, int32_t min_bytes, uint64_t max_bytes,
+               int16_t version)
       : broker_(broker),
         context_(std::move(context)),
         session_(std::move(session)),
         plan_(std::move(plan)),
         min_bytes_(min_bytes),
         max_bytes_(max_bytes),
-        topic_ids_(topic_ids) {}
+        version_(version),
+        topic_ids_(version >= 13),
+        legacy_magic_(legacy_magic_for(version)) {}
 
   // Answers now if enough is there (or nothing can arrive); else parks.
   void start(int32_t max_wait_ms) {
@@ -114,6 +122,9 @@ class DelayedFetch final : public DelayedOperation,
       cluster::PartitionReadResult& read = collected.reads[i];
       if (!planned.partition) {
         read.error = planned.unknown_error;
+      } else if (ErrorCode refused = refuse_down_conversion(*planned.partition);
+                 refused != ErrorCode::NONE) {
+        read.error = refused;
       } else {
         uint64_t remaining = max_bytes_ > collected.bytes ? max_bytes_ - collected.bytes : 0;
         uint64_t limit = std::min<uint64_t>(static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
@@ -126,11 +137,52 @@ class DelayedFetch final : public DelayedOperation,
     return collected;
   }
 
+  // Fetch v0-3 clients read message sets of this magic; nullopt for v4+.
+  static std::optional<int8_t> legacy_magic_for(int16_t version) {
+    if (version >= 4) return std::nullopt;
+    return static_cast<int8_t>(version <= 1 ? 0 : 1);
+  }
+
+  // Kafka's refusals before reading for an old client: the topic disabled
+  // down-conversion (UNSUPPORTED_VERSION), or stores zstd, which no message
+  // format below 2 can carry (UNSUPPORTED_COMPRESSION_TYPE).
+  ErrorCode refuse_down_conversion(const cluster::Partition& partition) const {
+    if (!legacy_magic_) return ErrorCode::NONE;
+    cluster::AppendPolicy policy = partition.append_policy();
+    if (policy.compression_type == record::Compression::zstd)
+      return ErrorCode::UNSUPPORTED_COMPRESSION_TYPE;
+    if (!policy.message_downconversion_enable) return ErrorCode::UNSUPPORTED_VERSION;
+    return ErrorCode::NONE;
+  }
+
+  // Replaces the batches read for an old client by their down-converted
+  // message set, bounded by the partition's and the response's bytes left.
+  void down_convert(size_t index, cluster::PartitionReadResult& read, Bytes& records,
+                    uint64_t& converted_bytes,
+                    std::vector<std::shared_ptr<const void>>& keep_alive) const {
+    uint64_t left = max_bytes_ > converted_bytes ? max_bytes_ - converted_bytes : 0;
+    uint64_t limit = std::min<uint64_t>(
+        static_cast<uint64_t>(std::max(plan_[index].request.max_bytes, 0)), left);
+    auto converted =
+        record::down_convert(records, *legacy_magic_, plan_[index].request.fetch_offset, limit);
+    if (!converted) {
+      bool zstd = converted.status().code() == Errc::unsupported_compression;
+      read.error = zstd ? ErrorCode::UNSUPPORTED_COMPRESSION_TYPE : ErrorCode::CORRUPT_MESSAGE;
+      records = {};
+      return;
+    }
+    auto owned = std::make_shared<std::vector<uint8_t>>(std::move(converted).value());
+    records = *owned;
+    converted_bytes += owned->size();
+    keep_alive.push_back(std::move(owned));
+  }
+
   void answer(Collected collected) {
     std::vector<bool> by_sendfile(plan_.size());
     uint64_t pread_bytes = 0;
     for (size_t i = 0; i < plan_.size(); ++i) {
-      by_sendfile[i] = sendable(collected.reads[i].range);
+      // Batches to down-convert are read into memory first.
+      by_sendfile[i] = !legacy_magic_ && sendable(collected.reads[i].range);
       if (!by_sendfile[i]) pread_bytes += collected.reads[i].range.length;
     }
     std::shared_ptr<uint8_t[]> buffer;
@@ -156,6 +208,10 @@ class DelayedFetch final : public DelayedOperation,
       }
       plan_[i].partition->metrics().bytes_out->inc(read.range.length);
     }
+    uint64_t converted_bytes = 0;
+    for (size_t i = 0; legacy_magic_ && i < plan_.size(); ++i)
+      if (!records[i].empty())
+        down_convert(i, collected.reads[i], records[i], converted_bytes, keep_alive);
     std::vector<FetchPartitionState> states(plan_.size());
     for (size_t i = 0; i < plan_.size(); ++i) {
       const auto& read = collected.reads[i];
@@ -180,18 +236,24 @@ class DelayedFetch final : public DelayedOperation,
         topic.topic = key.topic;
         topic.topic_id = key.topic_id;
       }
-      response.responses.back().partitions.push_back(partition_data(key.partition, collected.reads[i], records[i]));
+      response.responses.back().partitions.push_back(
+          partition_data(key.partition, collected.reads[i], records[i], version_));
     }
     for (const auto& read : collected.reads)
       if (read.error != ErrorCode::NONE) context_.note_error();
     context_.reply(response, std::move(keep_alive), std::move(file_slices));
   }
 
-  static FetchResponse::PartitionData partition_data(int32_t index, const cluster::PartitionReadResult& read,
-                                                     Bytes records) {
+  static FetchResponse::PartitionData partition_data(int32_t index,
+                                                     const cluster::PartitionReadResult& read,
+                                                     Bytes records, int16_t version) {
     FetchResponse::PartitionData data;
     data.partition_index = index;
-    data.error_code = to_wire(read.error);
+    // Clients of v0-5 do not know KAFKA_STORAGE_ERROR; Kafka tells them
+    // NOT_LEADER_OR_FOLLOWER, after which they look for the leader again.
+    bool storage_error_unknown = version <= 5 && read.error == ErrorCode::KAFKA_STORAGE_ERROR;
+    data.error_code =
+        to_wire(storage_error_unknown ? ErrorCode::NOT_LEADER_OR_FOLLOWER : read.error);
     data.high_watermark = read.high_watermark;
     data.last_stable_offset = read.last_stable_offset;
     data.log_start_offset = read.log_start_offset;
@@ -223,7 +285,9 @@ class DelayedFetch final : public DelayedOperation,
   std::vector<PlannedPartition> plan_;
   int32_t min_bytes_;
   uint64_t max_bytes_;
+  int16_t version_;
   bool topic_ids_;
+  std::optional<int8_t> legacy_magic_;
   std::atomic<bool> wake_pending_{false};  // a wake-up is posted to the reactor, not yet run
 };
 
@@ -312,8 +376,9 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
   std::vector<PlannedPartition> plan = plan_partitions(broker, session.partitions, topic_ids);
   uint64_t max_bytes = static_cast<uint64_t>(
       std::max<int64_t>(0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
-  auto fetch = std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session), std::move(plan),
-                                              request.min_bytes, max_bytes, topic_ids);
+  auto fetch =
+      std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session),
+                                     std::move(plan), request.min_bytes, max_bytes, version);
   fetch->start(request.max_wait_ms);
 }
 

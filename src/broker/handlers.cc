@@ -15,8 +15,8 @@ using namespace protocol;
 
 // Ordered by API key. ApiVersions answers with exactly these ranges.
 constexpr ApiHandler handler_table[] = {
-    api<ProduceRequest, handle_produce>(3, ProduceRequest::max_version),
-    api<FetchRequest, handle_fetch>(4, FetchRequest::max_version),
+    api<ProduceRequest, handle_produce>(0, ProduceRequest::max_version),
+    api<FetchRequest, handle_fetch>(0, FetchRequest::max_version),
     api<ListOffsetsRequest, handle_list_offsets>(1, ListOffsetsRequest::max_version),
     api<MetadataRequest, handle_metadata>(),
     api<OffsetCommitRequest, handle_offset_commit>(2, OffsetCommitRequest::max_version),
@@ -32,7 +32,8 @@ constexpr ApiHandler handler_table[] = {
     api<CreateTopicsRequest, handle_create_topics>(),
     api<DeleteTopicsRequest, handle_delete_topics>(),
     api<DeleteRecordsRequest, handle_delete_records>(0, DeleteRecordsRequest::max_version),
-    api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(2, OffsetForLeaderEpochRequest::max_version),
+    api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(
+        2, OffsetForLeaderEpochRequest::max_version),
     api<DescribeConfigsRequest, handle_describe_configs>(),
     api<AlterConfigsRequest, handle_alter_configs>(),
     api<DescribeLogDirsRequest, handle_describe_log_dirs>(1, DescribeLogDirsRequest::max_version),

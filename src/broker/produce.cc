@@ -1,4 +1,7 @@
-// Produce (v3+: record batch v2 only). Appends happen here, in request
+// Produce. v3+ carries one record batch v2 per partition; v0-2 may also
+// carry legacy message sets (magic 0/1), converted here to one batch v2
+// before the append, as Kafka's broker does (record/legacy_convert.h).
+// Appends happen here, in request
 // order, inside the handler call (net/request.h); only the answer of an
 // acks=all request waits, for the group-commit flusher when
 // sluice.produce.fsync is on (DESIGN.md "Durability"). acks=0 gets no
@@ -12,6 +15,7 @@
 #include "broker/handlers.h"
 #include "cluster/controller.h"
 #include "record/batch.h"
+#include "record/legacy_convert.h"
 #include "record/record_set.h"
 
 namespace sluice::broker {
@@ -33,14 +37,18 @@ void fail(PartitionResponse& out, ErrorCode error, std::string message = {}) {
   if (!message.empty()) out.error_message = std::move(message);
 }
 
-// Kafka's rules for a v3+ Produce record set, checked before the append:
-// exactly one batch, magic 2, no zstd before v7, no control batch (commit and
-// abort markers are the transaction coordinator's to write; a client's would
-// end or corrupt other producers' transactions).
+// Kafka's rules for a Produce record set of batches v2, checked before the
+// append: exactly one batch, magic 2 from v3 on, no zstd in v3-6, no control
+// batch (commit and abort markers are the transaction coordinator's to
+// write; a client's would end or corrupt other producers' transactions).
+// v0-2 requests may carry any magic: Kafka's request check starts at v3.
 ErrorCode check_record_set(Bytes records, int16_t version, std::string& message) {
-  if (records.size() >= 17 && records[16] != record::current_magic) {
-    message = "Produce v3+ carries record batches of magic 2 only";
-    return ErrorCode::INVALID_RECORD;
+  if (records.size() > record::layout::magic &&
+      records[record::layout::magic] != record::current_magic) {
+    auto magic = static_cast<int8_t>(records[record::layout::magic]);
+    message = version >= 3 ? "Produce v3+ carries record batches of magic 2 only"
+                           : "magic " + std::to_string(magic) + " is not a message format";
+    return version >= 3 ? ErrorCode::INVALID_RECORD : ErrorCode::CORRUPT_MESSAGE;
   }
   record::RecordSetReader reader(records);
   record::BatchView view;
@@ -54,7 +62,7 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
     message = "Clients are not allowed to write control records";
     return ErrorCode::INVALID_RECORD;
   }
-  if (version < 7 && view.header.compression() == record::Compression::zstd) {
+  if (version >= 3 && version < 7 && view.header.compression() == record::Compression::zstd) {
     message = "zstd needs Produce v7 or later";
     return ErrorCode::UNSUPPORTED_COMPRESSION_TYPE;
   }
@@ -64,6 +72,52 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
     return ErrorCode::INVALID_RECORD;
   }
   return ErrorCode::NONE;
+}
+
+// Kafka's timestamp rule for a message the client marked LogAppendTime
+// (LogValidator.validateTimestamp): only a CreateTime topic, and only for
+// messages that carry a timestamp, lets it through.
+bool client_log_append_time_refused(const record::LegacyRecords& legacy,
+                                    const cluster::AppendPolicy& policy, int32_t& record_index) {
+  if (!legacy.client_log_append_time) return false;
+  for (size_t i = 0; i < legacy.records.size(); ++i) {
+    if (policy.log_append_time || legacy.records[i].timestamp_ms == record::no_timestamp) {
+      record_index = static_cast<int32_t>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Produce v0-2 with a legacy message set: Kafka's up-conversion to one
+// batch v2 (offsets assigned by the append, the client's timestamps, the
+// topic's compression.type or else the client's codec). Fills `out` with
+// Kafka's error (CORRUPT_MESSAGE, INVALID_RECORD, INVALID_TIMESTAMP) and
+// returns nullopt when the set is refused.
+std::optional<std::vector<uint8_t>> up_convert_legacy(Bytes records,
+                                                      const cluster::AppendPolicy& policy,
+                                                      PartitionResponse& out) {
+  auto legacy = record::read_legacy_records(records);
+  if (!legacy) {
+    ErrorCode error = cluster::error_code_for(legacy.status());
+    if (error == ErrorCode::INVALID_RECORD)
+      out.record_errors.push_back({0, legacy.status().message(), {}});
+    fail(out, error, legacy.status().message());
+    return std::nullopt;
+  }
+  int32_t record_index = 0;
+  if (client_log_append_time_refused(*legacy, policy, record_index)) {
+    std::string message = "Producer should not set timestamp type to LogAppendTime";
+    out.record_errors.push_back({record_index, message, {}});
+    fail(out, ErrorCode::INVALID_TIMESTAMP, std::move(message));
+    return std::nullopt;
+  }
+  auto batch = record::up_convert(*legacy, policy.compression_type.value_or(legacy->compression));
+  if (!batch) {
+    fail(out, ErrorCode::CORRUPT_MESSAGE, batch.status().message());
+    return std::nullopt;
+  }
+  return std::move(batch).value();
 }
 
 // An acks=all answer waiting for its partitions to be durable.
@@ -92,13 +146,20 @@ void produce_partition(Broker& broker, const std::string& topic, const ProduceRe
   auto partition = broker.replica_manager().partition(topic, data.index);
   if (!partition) return fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
   Bytes bytes = data.records ? data.records->bytes : Bytes{};
-  std::string message;
-  if (ErrorCode error = check_record_set(bytes, version, message); error != ErrorCode::NONE)
-    return fail(out, error, std::move(message));
   // The batch headers are rewritten in place (offsets, epoch). The frame's
   // bytes are ours: the vector was moved into the context and nothing else
   // reads them, so dropping the const of the view is safe.
   std::span<uint8_t> records(const_cast<uint8_t*>(bytes.data()), bytes.size());
+  std::optional<std::vector<uint8_t>> converted;
+  if (version < 3 && record::is_legacy_message_set(bytes)) {
+    converted = up_convert_legacy(bytes, partition->append_policy(), out);
+    if (!converted) return;
+    records = *converted;
+  } else {
+    std::string message;
+    if (ErrorCode error = check_record_set(bytes, version, message); error != ErrorCode::NONE)
+      return fail(out, error, std::move(message));
+  }
   cluster::PartitionAppendResult appended = partition->append_as_leader(records, acks, wall_clock_ms());
   if (appended.error != ErrorCode::NONE) {
     if (appended.record_error_index)

@@ -74,6 +74,11 @@ int32_t Partition::leader_id() const {
   return leader_id_;
 }
 
+AppendPolicy Partition::append_policy() const {
+  std::lock_guard lock(log_->mutex());
+  return policy_;
+}
+
 int32_t Partition::leader_epoch() const {
   std::lock_guard lock(log_->mutex());
   return leader_epoch_;

@@ -27,6 +27,7 @@
 #include "base/metrics.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
+#include "record/types.h"
 #include "storage/managed_log.h"
 
 namespace sluice::cluster {
@@ -50,6 +51,10 @@ struct AppendPolicy {
   int32_t min_insync_replicas = 1;                   // min.insync.replicas
   int64_t timestamp_before_max_ms = INT64_MAX;       // message.timestamp.before.max.ms
   int64_t timestamp_after_max_ms = INT64_MAX;        // message.timestamp.after.max.ms
+  // compression.type; nullopt is `producer` (keep the client's codec). Only
+  // the up-conversion of legacy message sets (Produce v0-2) recompresses.
+  std::optional<record::Compression> compression_type;
+  bool message_downconversion_enable = true;  // message.downconversion.enable (Fetch v0-3)
 };
 
 // Per-topic traffic counters (Kafka's BrokerTopicMetrics), shared by the
@@ -108,6 +113,8 @@ class Partition {
   void update(const PartitionImage& image, const AppendPolicy& policy);
   int32_t leader_id() const;
   int32_t leader_epoch() const;
+  // The topic settings of the last update().
+  AppendPolicy append_policy() const;
 
   // Kafka's checks of a client's view: NOT_LEADER_OR_FOLLOWER if this node
   // does not lead, FENCED_LEADER_EPOCH if `current_leader_epoch` is older

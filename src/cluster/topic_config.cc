@@ -105,6 +105,10 @@ const std::vector<TopicConfigSpec>& specs() {
        {{"log.cleaner.max.compaction.lag.ms"}}},
       {def("max.message.bytes", T::int32, "1048588", "Largest record batch accepted.", at_least(0)),
        {{"message.max.bytes"}}},
+      {def("message.downconversion.enable", T::boolean, "true",
+           "Whether Fetch v0-3 clients get this topic's batches converted to their message "
+           "format."),
+       {{"log.message.downconversion.enable"}}},
       {def("message.timestamp.after.max.ms", T::int64, "3600000",
            "How far a CreateTime timestamp may be ahead of the broker's clock.", at_least(0)),
        {{"log.message.timestamp.after.max.ms"}}},

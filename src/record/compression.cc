@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <memory>
 #include <string>
 
@@ -266,7 +267,70 @@ Result<std::vector<uint8_t>> zstd_decompress(Bytes input, size_t output_bytes_ma
   return output.take();
 }
 
+constexpr uint32_t xxh_prime1 = 2654435761U;
+constexpr uint32_t xxh_prime2 = 2246822519U;
+constexpr uint32_t xxh_prime3 = 3266489917U;
+constexpr uint32_t xxh_prime4 = 668265263U;
+constexpr uint32_t xxh_prime5 = 374761393U;
+
+uint32_t read_le32(const uint8_t* at) {
+  return static_cast<uint32_t>(at[0]) | static_cast<uint32_t>(at[1]) << 8 |
+         static_cast<uint32_t>(at[2]) << 16 | static_cast<uint32_t>(at[3]) << 24;
+}
+
+uint32_t xxh_round(uint32_t accumulator, uint32_t lane) {
+  return std::rotl(accumulator + lane * xxh_prime2, 13) * xxh_prime1;
+}
+
+constexpr uint32_t lz4_frame_magic = 0x184D2204;
+constexpr uint8_t lz4_flag_content_size = 0x08;
+constexpr uint8_t lz4_flag_dictionary_id = 0x01;
+
 }  // namespace
+
+uint32_t xxhash32(Bytes input, uint32_t seed) {
+  const uint8_t* at = input.data();
+  const uint8_t* end = at + input.size();
+  uint32_t hash = 0;
+  if (input.size() >= 16) {
+    uint32_t v1 = seed + xxh_prime1 + xxh_prime2;
+    uint32_t v2 = seed + xxh_prime2;
+    uint32_t v3 = seed;
+    uint32_t v4 = seed - xxh_prime1;
+    for (; end - at >= 16; at += 16) {
+      v1 = xxh_round(v1, read_le32(at));
+      v2 = xxh_round(v2, read_le32(at + 4));
+      v3 = xxh_round(v3, read_le32(at + 8));
+      v4 = xxh_round(v4, read_le32(at + 12));
+    }
+    hash = std::rotl(v1, 1) + std::rotl(v2, 7) + std::rotl(v3, 12) + std::rotl(v4, 18);
+  } else {
+    hash = seed + xxh_prime5;
+  }
+  hash += static_cast<uint32_t>(input.size());
+  for (; end - at >= 4; at += 4)
+    hash = std::rotl(hash + read_le32(at) * xxh_prime3, 17) * xxh_prime4;
+  for (; at < end; ++at) hash = std::rotl(hash + *at * xxh_prime5, 11) * xxh_prime1;
+  hash ^= hash >> 15;
+  hash *= xxh_prime2;
+  hash ^= hash >> 13;
+  hash *= xxh_prime3;
+  hash ^= hash >> 16;
+  return hash;
+}
+
+bool set_lz4_header_checksum(std::span<uint8_t> frame, Lz4HeaderChecksum kind) {
+  // magic (4, little-endian), FLG, BD, [content size 8], [dictionary id 4], HC.
+  if (frame.size() < 7 || read_le32(frame.data()) != lz4_frame_magic) return false;
+  uint8_t flags = frame[4];
+  size_t checksum_at =
+      6 + ((flags & lz4_flag_content_size) ? 8 : 0) + ((flags & lz4_flag_dictionary_id) ? 4 : 0);
+  if (frame.size() <= checksum_at) return false;
+  size_t hashed_from = kind == Lz4HeaderChecksum::standard ? 4 : 0;
+  Bytes hashed(frame.data() + hashed_from, checksum_at - hashed_from);
+  frame[checksum_at] = static_cast<uint8_t>((xxhash32(hashed, 0) >> 8) & 0xFF);
+  return true;
+}
 
 Status compress_append(Compression codec, Bytes input, std::vector<uint8_t>& out,
                        const CompressionOptions& options) {

@@ -15,6 +15,7 @@ import urllib.request
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import legacy_wire
 from conftest import free_port, kcat_bin, log_tail, run
 
 TIMEOUT_S = 30
@@ -68,6 +69,9 @@ def test_a_lost_dir_is_reported_and_losing_every_dir_stops_the_broker(broker_fac
 
     shutil.rmtree(os.path.join(lost, "t-0"))  # the next roll cannot create its segment
     assert produce_until_refused(b.bootstrap, "t", 0) == 56  # KAFKA_STORAGE_ERROR
+    # Fetch v0-5 clients do not know KAFKA_STORAGE_ERROR: Kafka 3.9 answers them
+    # NOT_LEADER_OR_FOLLOWER (6), after which they look for the leader again.
+    assert legacy_wire.fetch(b.port, 3, "t", 0, 0)[0] == 6
     status, body = health(admin_port)
     assert status == 503 and body["status"] == "log_dir_offline", body
     assert lost in body["reason"], body
