@@ -233,6 +233,27 @@ Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t cur
   return listed;
 }
 
+Partition::LegacyOffsets Partition::legacy_list_offsets(int64_t timestamp_ms, int32_t max_count,
+                                                        bool from_consumer, int64_t now_ms) const {
+  LegacyOffsets listed;
+  std::lock_guard lock(log_->mutex());
+  listed.error = check_leader_locked(-1);
+  if (listed.error != ErrorCode::NONE) return listed;
+  if (!log_->usable()) {
+    listed.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return listed;
+  }
+  listed.offsets = log_->log().legacy_offsets_before(timestamp_ms, max_count, now_ms);
+  int64_t high_watermark = this->high_watermark();
+  auto above = [high_watermark](int64_t offset) { return offset > high_watermark; };
+  if (!from_consumer || std::none_of(listed.offsets.begin(), listed.offsets.end(), above))
+    return listed;
+  auto first_visible = std::find_if_not(listed.offsets.begin(), listed.offsets.end(), above);
+  listed.offsets.erase(listed.offsets.begin(), first_visible);
+  listed.offsets.insert(listed.offsets.begin(), high_watermark);
+  return listed;
+}
+
 Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const {
   EpochEnd end;
   std::lock_guard lock(log_->mutex());
