@@ -33,10 +33,37 @@ void fail(PartitionResponse& out, ErrorCode error, std::string message = {}) {
   if (!message.empty()) out.error_message = std::move(message);
 }
 
+// Kafka's rules for the offsets of a client's batch: a base offset of 0
+// (UnifiedLog.analyzeAndValidateRecords), and as many records as its offset
+// range spans (LogValidator.validateBatch), so the offsets the leader
+// assigns cover exactly the records.
+ErrorCode check_batch_offsets(const record::BatchHeader& header, std::string& message) {
+  if (header.base_offset != 0) {
+    message = fmt::format("The baseOffset of the record batch should be 0, but it is {}",
+                          header.base_offset);
+    return ErrorCode::INVALID_RECORD;
+  }
+  int64_t count_from_offsets = static_cast<int64_t>(header.last_offset_delta) + 1;
+  if (count_from_offsets <= 0) {
+    message = fmt::format("Batch has an invalid offset range: [0, {}]", header.last_offset_delta);
+    return ErrorCode::INVALID_RECORD;
+  }
+  if (header.record_count <= 0) {
+    message = fmt::format("Invalid reported count for record batch: {}", header.record_count);
+    return ErrorCode::INVALID_RECORD;
+  }
+  if (count_from_offsets != header.record_count) {
+    message = fmt::format("Inconsistent batch offset range [0, {}] and count of records {}",
+                          header.last_offset_delta, header.record_count);
+    return ErrorCode::INVALID_RECORD;
+  }
+  return ErrorCode::NONE;
+}
+
 // Kafka's rules for a v3+ Produce record set, checked before the append:
 // exactly one batch, magic 2, no zstd before v7, no control batch (commit and
 // abort markers are the transaction coordinator's to write; a client's would
-// end or corrupt other producers' transactions).
+// end or corrupt other producers' transactions), offsets as above.
 ErrorCode check_record_set(Bytes records, int16_t version, std::string& message) {
   if (records.size() >= 17 && records[16] != record::current_magic) {
     message = "Produce v3+ carries record batches of magic 2 only";
@@ -63,7 +90,7 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
     message = "Produce v3+ carries exactly one record batch per partition";
     return ErrorCode::INVALID_RECORD;
   }
-  return ErrorCode::NONE;
+  return check_batch_offsets(view.header, message);
 }
 
 // An acks=all answer waiting for its partitions to be durable.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "record/batch.h"
+#include "record/record_reader.h"
 #include "record/record_set.h"
 
 namespace sluice::cluster {
@@ -126,6 +127,30 @@ ErrorCode Partition::check_timestamps(std::span<const uint8_t> records, int64_t 
   return ErrorCode::NONE;
 }
 
+namespace {
+
+// Kafka's LogValidator.validateKey: a compacted log keeps the last record of
+// each key, so a record without one could never be compacted. Returns the
+// index of the first keyless record of `records`, counted across its batches.
+// A batch whose records do not decode is left to the log's own validation.
+std::optional<int32_t> first_keyless_record(std::span<const uint8_t> records) {
+  record::RecordSetReader batches(records);
+  record::BatchView view;
+  int32_t index = 0;
+  while (batches.next(view)) {
+    auto reader = record::RecordReader::open(view.bytes);
+    if (!reader) return std::nullopt;
+    record::Record record;
+    while (reader->next(record)) {
+      if (!record.key) return index;
+      ++index;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, int16_t required_acks,
                                                   int64_t now_ms) {
   PartitionAppendResult result;
@@ -144,6 +169,16 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
     if (result.error != ErrorCode::NONE) {
       result.error_message = "a record timestamp is outside the range the topic accepts";
       return result;
+    }
+    if (log_->usable() && log_->log().config().cleanup_policy_compact) {
+      result.record_error_index = first_keyless_record(records);
+      if (result.record_error_index) {
+        result.error = ErrorCode::INVALID_RECORD;
+        result.error_message =
+            "Compacted topic cannot accept message without key in topic partition " + tp_.topic +
+            "-" + std::to_string(tp_.partition) + ".";
+        return result;
+      }
     }
     if (policy_.log_append_time) {
       record::RecordSetReader reader(records);
@@ -271,6 +306,12 @@ Partition::Deleted Partition::delete_records_before(int64_t offset) {
   deleted.error = check_leader_locked(-1);
   if (deleted.error != ErrorCode::NONE) return deleted;
   storage::Log& log = log_->log();
+  // Kafka's Partition.deleteRecordsOnLeader: only a log whose cleanup.policy
+  // includes delete may lose records from its start.
+  if (!log.config().cleanup_policy_delete) {
+    deleted.error = ErrorCode::POLICY_VIOLATION;
+    return deleted;
+  }
   int64_t target = offset == -1 ? high_watermark() : offset;
   if (target < 0 || target > high_watermark()) {
     deleted.error = ErrorCode::OFFSET_OUT_OF_RANGE;
