@@ -38,8 +38,11 @@ API_CREATE_TOPICS = 19
 API_DELETE_TOPICS = 20
 API_OFFSET_FOR_LEADER_EPOCH = 23
 API_DESCRIBE_CONFIGS = 32
+API_ALTER_CONFIGS = 33
 API_DESCRIBE_LOG_DIRS = 35
+API_CREATE_PARTITIONS = 37
 API_DELETE_GROUPS = 42
+API_DESCRIBE_CLUSTER = 60
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNKNOWN_MEMBER_ID = 25
@@ -333,3 +336,55 @@ def test_group_apis_v0(module_broker):
         r = kw.call(sock, API_DELETE_GROUPS, 0, bytes(string_array(Writer(), [group]).buf), 8)
         r.i32()  # throttle
         assert r.array(lambda g: (g.string(), g.i16())) == [(group, 0)]
+
+
+def describe_topic_configs_v0(port, topic, names):
+    w = Writer().array([topic], lambda ww, t: string_array(ww.i8(2).string(t), names))
+    r = call(port, API_DESCRIBE_CONFIGS, 0, w)
+    r.i32()  # throttle
+    [configs] = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.string(),
+                                   x.array(lambda c: (c.string(), c.string(), c.i8(), c.i8(), c.i8())))[4])
+    return {c[0]: c[1] for c in configs}
+
+
+def test_admin_apis_v0(module_broker):
+    """CreatePartitions, AlterConfigs and DescribeCluster at v0."""
+    port = module_broker.port
+    topic = unique_topic("adm0")
+    assert create_topic_v0(port, topic, 1) == 0
+
+    def new_partitions(count, validate_only):
+        w = Writer().array([topic], lambda ww, t: ww.string(t).i32(count).i32(-1)).i32(30000)
+        r = call(port, API_CREATE_PARTITIONS, 0, w.i8(1 if validate_only else 0))
+        r.i32()  # throttle
+        return r.array(lambda t: (t.string(), t.i16(), t.string()))
+
+    assert new_partitions(3, True) == [(topic, 0, None)]
+    assert new_partitions(3, False) == [(topic, 0, None)]
+    assert new_partitions(2, False)[0][1] == 37  # INVALID_PARTITIONS: never fewer
+    r = call(port, kw.API_METADATA, 0, string_array(Writer(), [topic]))
+    r.array(lambda b: (b.i32(), b.string(), b.i32()))
+    [(error, _name, partitions)] = r.array(lambda t: (t.i16(), t.string(), t.array(
+        lambda p: (p.i16(), p.i32(), p.i32(), p.array(lambda x: x.i32()), p.array(lambda x: x.i32())))))
+    assert error == 0 and sorted(p[1] for p in partitions) == [0, 1, 2]
+
+    w = Writer().array([topic], lambda ww, t: ww.i8(2).string(t).array(
+        [("retention.ms", "1000")], lambda www, c: www.string(c[0]).string(c[1]))).i8(0)
+    r = call(port, API_ALTER_CONFIGS, 0, w)
+    r.i32()  # throttle
+    assert r.array(lambda x: (x.i16(), x.string(), x.i8(), x.string())) == [(0, None, 2, topic)]
+    assert describe_topic_configs_v0(port, topic, ["retention.ms"]) == {"retention.ms": "1000"}
+
+    with kw.connect(port) as sock:  # flexible in every version: header v2, response header v1
+        r = kw.call(sock, API_DESCRIBE_CLUSTER, 0, bytes(Writer().i8(0).no_tags().buf), 9, flexible=True)
+    r.i32()  # throttle
+    error, message, cluster_id, controller = r.i16(), r.compact_string(), r.compact_string(), r.i32()
+
+    def broker(b):
+        out = (b.i32(), b.compact_string(), b.i32(), b.compact_string())
+        b.skip_tags()
+        return out
+
+    brokers = r.compact_array(broker)
+    assert (error, message, controller) == (0, None, 1) and cluster_id
+    assert brokers == [(1, "127.0.0.1", port, None)]
