@@ -172,6 +172,9 @@ def bench_rebalance(broker, rounds):
 
 # ---- commits ----
 
+COMMIT_TOPIC = "commit-bench"  # Kafka answers commits for an unknown topic UNKNOWN_TOPIC_OR_PARTITION
+
+
 def commits_for(broker, seconds, in_flight, group):
     sock = kafka_wire.connect(broker.port, timeout_s=30)
     count, offset = 0, 0
@@ -181,14 +184,15 @@ def commits_for(broker, seconds, in_flight, group):
             bodies = []
             for _ in range(in_flight):
                 offset += 1
-                bodies.append(gw.offset_commit_body(group, {("topic", 0): offset}))
+                bodies.append(gw.offset_commit_body(group, {(COMMIT_TOPIC, 0): offset}))
             for answer in gw.pipeline(sock, gw.API_OFFSET_COMMIT, 7, bodies, gw.parse_offset_commit):
-                assert answer == {("topic", 0): 0}, answer
+                assert answer == {(COMMIT_TOPIC, 0): 0}, answer
             count += in_flight
     return count
 
 
 def bench_commits(broker, seconds, connections):
+    create_topic(broker, COMMIT_TOPIC, 1)
     rows = []
     start = time.monotonic()
     n = commits_for(broker, seconds, 1, "commit-bench-serial")

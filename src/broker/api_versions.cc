@@ -1,7 +1,10 @@
 // ApiVersions: the APIs and version ranges served on the request's listener
 // (the handler table of its role, handlers.h), or, for a version the broker does not know, Kafka's
 // fallback: a v0 response with UNSUPPORTED_VERSION and the same list, so any client can read it and
-// retry with a version it shares.
+// retry with a version it shares. A v3+ request naming its client software
+// outside Kafka's pattern is answered INVALID_REQUEST with no APIs.
+#include <string_view>
+
 #include "base/error_code.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -11,8 +14,33 @@ namespace sluice::broker {
 using protocol::ApiVersionsRequest;
 using protocol::ApiVersionsResponse;
 
-void handle_api_versions(Broker& broker, RequestContext context, ApiVersionsRequest) {
+namespace {
+
+bool is_alphanumeric(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Kafka's ApiVersionsRequest.SOFTWARE_NAME_VERSION_PATTERN,
+// [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?: letters and digits at both
+// ends, '-' and '.' also allowed between them.
+bool is_valid_client_software_text(std::string_view text) {
+  if (text.empty() || !is_alphanumeric(text.front()) || !is_alphanumeric(text.back())) return false;
+  for (char c : text)
+    if (!is_alphanumeric(c) && c != '-' && c != '.') return false;
+  return true;
+}
+
+}  // namespace
+
+void handle_api_versions(Broker& broker, RequestContext context, ApiVersionsRequest request) {
   ApiVersionsResponse response;
+  // Kafka's ApiVersionsRequest.isValid, checked by KafkaApis.handleApiVersionsRequest.
+  if (context.api_version() >= 3 &&
+      !(is_valid_client_software_text(request.client_software_name) &&
+        is_valid_client_software_text(request.client_software_version))) {
+    response.error_code = to_wire(ErrorCode::INVALID_REQUEST);
+    return context.reply(response);
+  }
   ListenerRole role = listener_role(broker.config(), context.connection().listener_name);
   for (const ApiHandler& handler : api_handlers(role))
     response.api_keys.push_back({handler.api_key, handler.min_version, handler.max_version, {}});

@@ -45,7 +45,7 @@ Status Broker::open_groups() {
   groups.offsets_topic_partitions = static_cast<int32_t>(config_.get_int("offsets.topic.num.partitions"));
   options.offsets_replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
   options.offsets_segment_bytes = config_.get_int("offsets.topic.segment.bytes");
-  auto service = group::GroupService::open(*controller_, *replica_manager_, std::move(options));
+  auto service = group::GroupService::open(*controller_, *replica_manager_, options);
   if (!service) return service.status();
   groups_ = std::move(*service);
   spdlog::info("group coordinator loaded {} groups from {}", groups_->coordinator().group_count(),
@@ -130,9 +130,58 @@ void handle_leave_group(Broker& broker, RequestContext context, LeaveGroupReques
   broker.groups().coordinator().leave_group(request, version, reply_to<LeaveGroupResponse>(std::move(context)));
 }
 
+namespace {
+
+// Adds one partition's answer to `response`, under its topic's entry.
+void add_commit_answer(OffsetCommitResponse& response, const std::string& topic, int32_t partition,
+                       int16_t error_code) {
+  if (response.topics.empty() || response.topics.back().name != topic)
+    response.topics.emplace_back().name = topic;
+  response.topics.back().partitions.push_back({partition, error_code, {}});
+}
+
+// Kafka's KafkaApis.handleOffsetCommitRequest: a partition the metadata does
+// not know (its topic or the partition itself) is answered
+// UNKNOWN_TOPIC_OR_PARTITION at once and never reaches the coordinator, so
+// no offset is stored for it. Moves those out of `request` into the answer.
+OffsetCommitResponse answer_unknown_partitions(const cluster::MetadataImage& image,
+                                               OffsetCommitRequest& request) {
+  OffsetCommitResponse unknown;
+  std::vector<OffsetCommitRequest::OffsetCommitRequestTopic> known_topics;
+  for (auto& topic : request.topics) {
+    const cluster::TopicImage* topic_image = image.topic(topic.name);
+    std::vector<OffsetCommitRequest::OffsetCommitRequestPartition> known;
+    for (auto& partition : topic.partitions) {
+      if (topic_image != nullptr && topic_image->partition(partition.partition_index) != nullptr)
+        known.push_back(std::move(partition));
+      else
+        add_commit_answer(unknown, topic.name, partition.partition_index,
+                          to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    }
+    if (known.empty()) continue;
+    topic.partitions = std::move(known);
+    known_topics.push_back(std::move(topic));
+  }
+  request.topics = std::move(known_topics);
+  return unknown;
+}
+
+}  // namespace
+
 void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRequest request) {
   int16_t version = context.api_version();
-  broker.groups().coordinator().offset_commit(request, version, reply_to<OffsetCommitResponse>(std::move(context)));
+  OffsetCommitResponse unknown = answer_unknown_partitions(*broker.metadata_image(), request);
+  if (request.topics.empty()) return context.reply(unknown);
+  auto reply = reply_to<OffsetCommitResponse>(std::move(context));
+  broker.groups().coordinator().offset_commit(
+      request, version,
+      [reply, unknown = std::move(unknown)](const OffsetCommitResponse& response) {
+        OffsetCommitResponse merged = unknown;
+        for (const auto& topic : response.topics)
+          for (const auto& partition : topic.partitions)
+            add_commit_answer(merged, topic.name, partition.partition_index, partition.error_code);
+        reply(std::move(merged));
+      });
 }
 
 void handle_offset_fetch(Broker& broker, RequestContext context, OffsetFetchRequest request) {

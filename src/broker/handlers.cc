@@ -13,14 +13,15 @@ namespace {
 
 using namespace protocol;
 
-// Ordered by API key. ApiVersions answers with exactly these ranges.
+// Ordered by API key. ApiVersions answers with exactly these ranges: every
+// version Kafka 3.9 served (README, "Compatibility"), old ones included.
 constexpr ApiHandler handler_table[] = {
-    api<ProduceRequest, handle_produce>(0, ProduceRequest::max_version),
-    api<FetchRequest, handle_fetch>(0, FetchRequest::max_version),
-    api<ListOffsetsRequest, handle_list_offsets>(1, ListOffsetsRequest::max_version),
+    api<ProduceRequest, handle_produce>(),
+    api<FetchRequest, handle_fetch>(),
+    api<ListOffsetsRequest, handle_list_offsets>(),
     api<MetadataRequest, handle_metadata>(),
-    api<OffsetCommitRequest, handle_offset_commit>(2, OffsetCommitRequest::max_version),
-    api<OffsetFetchRequest, handle_offset_fetch>(1, OffsetFetchRequest::max_version),
+    api<OffsetCommitRequest, handle_offset_commit>(),
+    api<OffsetFetchRequest, handle_offset_fetch>(),
     api<FindCoordinatorRequest, handle_find_coordinator>(),
     api<JoinGroupRequest, handle_join_group>(),
     api<HeartbeatRequest, handle_heartbeat>(),
@@ -31,12 +32,11 @@ constexpr ApiHandler handler_table[] = {
     api<ApiVersionsRequest, handle_api_versions>(0, 4),
     api<CreateTopicsRequest, handle_create_topics>(),
     api<DeleteTopicsRequest, handle_delete_topics>(),
-    api<DeleteRecordsRequest, handle_delete_records>(0, DeleteRecordsRequest::max_version),
-    api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(
-        2, OffsetForLeaderEpochRequest::max_version),
+    api<DeleteRecordsRequest, handle_delete_records>(),
+    api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(),
     api<DescribeConfigsRequest, handle_describe_configs>(),
     api<AlterConfigsRequest, handle_alter_configs>(),
-    api<DescribeLogDirsRequest, handle_describe_log_dirs>(1, DescribeLogDirsRequest::max_version),
+    api<DescribeLogDirsRequest, handle_describe_log_dirs>(),
     api<CreatePartitionsRequest, handle_create_partitions>(),
     api<DeleteGroupsRequest, handle_delete_groups>(),
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),

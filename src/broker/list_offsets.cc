@@ -1,8 +1,12 @@
-// ListOffsets (v1+): earliest (-2), latest (-1), max timestamp (-3, v7+),
+// ListOffsets v1+: earliest (-2), latest (-1), max timestamp (-3, v7+),
 // earliest local (-4, = earliest: no tiered storage), latest tiered (-5:
 // none), or the first offset at or after a timestamp. Consumers see
 // offsets up to the high watermark (read_uncommitted) or the last stable
 // offset (read_committed; equal until transactions exist).
+// ListOffsets v0 (Kafka's KafkaApis.handleListOffsetRequestV0): up to
+// max_num_offsets segment start offsets before a time, in old_style_offsets
+// (cluster::Partition::legacy_list_offsets).
+#include "base/clock.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
 
@@ -41,6 +45,33 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(Broker& broker,
   return out;
 }
 
+// Kafka's ListOffsetsRequest.CONSUMER_REPLICA_ID: a consumer sees no offset
+// above the high watermark.
+constexpr int32_t consumer_replica_id = -1;
+
+ListOffsetsResponse::ListOffsetsPartitionResponse list_partition_v0(
+    Broker& broker, const std::string& topic, const ListOffsetsRequest::ListOffsetsPartition& asked,
+    int32_t replica_id) {
+  ListOffsetsResponse::ListOffsetsPartitionResponse out;
+  out.partition_index = asked.partition_index;
+  // v0 knows only latest (-1) and earliest (-2) among the negative times.
+  if (asked.timestamp < storage::earliest_timestamp) {
+    out.error_code = to_wire(ErrorCode::UNSUPPORTED_VERSION);
+    return out;
+  }
+  auto partition = broker.replica_manager().partition(topic, asked.partition_index);
+  if (!partition) {
+    out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    return out;
+  }
+  cluster::Partition::LegacyOffsets listed =
+      partition->legacy_list_offsets(asked.timestamp, asked.max_num_offsets,
+                                     replica_id == consumer_replica_id, system_clock().now_ms());
+  out.error_code = to_wire(listed.error);
+  out.old_style_offsets = std::move(listed.offsets);
+  return out;
+}
+
 }  // namespace
 
 void handle_list_offsets(Broker& broker, RequestContext context, ListOffsetsRequest request) {
@@ -49,7 +80,10 @@ void handle_list_offsets(Broker& broker, RequestContext context, ListOffsetsRequ
     auto& topic_out = response.topics.emplace_back();
     topic_out.name = topic.name;
     for (const auto& partition : topic.partitions)
-      topic_out.partitions.push_back(list_partition(broker, topic.name, partition, context.api_version()));
+      topic_out.partitions.push_back(
+          context.api_version() == 0
+              ? list_partition_v0(broker, topic.name, partition, request.replica_id)
+              : list_partition(broker, topic.name, partition, context.api_version()));
   }
   context.reply(response);
 }

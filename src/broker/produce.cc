@@ -37,11 +37,39 @@ void fail(PartitionResponse& out, ErrorCode error, std::string message = {}) {
   if (!message.empty()) out.error_message = std::move(message);
 }
 
+// Kafka's rules for the offsets of a client's batch: a base offset of 0
+// (UnifiedLog.analyzeAndValidateRecords), and as many records as its offset
+// range spans (LogValidator.validateBatch), so the offsets the leader
+// assigns cover exactly the records.
+ErrorCode check_batch_offsets(const record::BatchHeader& header, std::string& message) {
+  if (header.base_offset != 0) {
+    message = fmt::format("The baseOffset of the record batch should be 0, but it is {}",
+                          header.base_offset);
+    return ErrorCode::INVALID_RECORD;
+  }
+  int64_t count_from_offsets = static_cast<int64_t>(header.last_offset_delta) + 1;
+  if (count_from_offsets <= 0) {
+    message = fmt::format("Batch has an invalid offset range: [0, {}]", header.last_offset_delta);
+    return ErrorCode::INVALID_RECORD;
+  }
+  if (header.record_count <= 0) {
+    message = fmt::format("Invalid reported count for record batch: {}", header.record_count);
+    return ErrorCode::INVALID_RECORD;
+  }
+  if (count_from_offsets != header.record_count) {
+    message = fmt::format("Inconsistent batch offset range [0, {}] and count of records {}",
+                          header.last_offset_delta, header.record_count);
+    return ErrorCode::INVALID_RECORD;
+  }
+  return ErrorCode::NONE;
+}
+
 // Kafka's rules for a Produce record set of batches v2, checked before the
 // append: exactly one batch, magic 2 from v3 on, no zstd in v3-6, no control
 // batch (commit and abort markers are the transaction coordinator's to
-// write; a client's would end or corrupt other producers' transactions).
-// v0-2 requests may carry any magic: Kafka's request check starts at v3.
+// write; a client's would end or corrupt other producers' transactions),
+// offsets as above. v0-2 requests may carry any magic: Kafka's request check
+// starts at v3.
 ErrorCode check_record_set(Bytes records, int16_t version, std::string& message) {
   if (records.size() > record::layout::magic &&
       records[record::layout::magic] != record::current_magic) {
@@ -71,7 +99,7 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
     message = "Produce v3+ carries exactly one record batch per partition";
     return ErrorCode::INVALID_RECORD;
   }
-  return ErrorCode::NONE;
+  return check_batch_offsets(view.header, message);
 }
 
 // Kafka's timestamp rule for a message the client marked LogAppendTime

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "record/batch.h"
+#include "record/record_reader.h"
 #include "record/record_set.h"
 
 namespace sluice::cluster {
@@ -131,6 +132,30 @@ ErrorCode Partition::check_timestamps(std::span<const uint8_t> records, int64_t 
   return ErrorCode::NONE;
 }
 
+namespace {
+
+// Kafka's LogValidator.validateKey: a compacted log keeps the last record of
+// each key, so a record without one could never be compacted. Returns the
+// index of the first keyless record of `records`, counted across its batches.
+// A batch whose records do not decode is left to the log's own validation.
+std::optional<int32_t> first_keyless_record(std::span<const uint8_t> records) {
+  record::RecordSetReader batches(records);
+  record::BatchView view;
+  int32_t index = 0;
+  while (batches.next(view)) {
+    auto reader = record::RecordReader::open(view.bytes);
+    if (!reader) return std::nullopt;
+    record::Record record;
+    while (reader->next(record)) {
+      if (!record.key) return index;
+      ++index;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, int16_t required_acks,
                                                   int64_t now_ms) {
   PartitionAppendResult result;
@@ -149,6 +174,16 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
     if (result.error != ErrorCode::NONE) {
       result.error_message = "a record timestamp is outside the range the topic accepts";
       return result;
+    }
+    if (log_->usable() && log_->log().config().cleanup_policy_compact) {
+      result.record_error_index = first_keyless_record(records);
+      if (result.record_error_index) {
+        result.error = ErrorCode::INVALID_RECORD;
+        result.error_message =
+            "Compacted topic cannot accept message without key in topic partition " + tp_.topic +
+            "-" + std::to_string(tp_.partition) + ".";
+        return result;
+      }
     }
     if (policy_.log_append_time) {
       record::RecordSetReader reader(records);
@@ -238,6 +273,27 @@ Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t cur
   return listed;
 }
 
+Partition::LegacyOffsets Partition::legacy_list_offsets(int64_t timestamp_ms, int32_t max_count,
+                                                        bool from_consumer, int64_t now_ms) const {
+  LegacyOffsets listed;
+  std::lock_guard lock(log_->mutex());
+  listed.error = check_leader_locked(-1);
+  if (listed.error != ErrorCode::NONE) return listed;
+  if (!log_->usable()) {
+    listed.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return listed;
+  }
+  listed.offsets = log_->log().legacy_offsets_before(timestamp_ms, max_count, now_ms);
+  int64_t high_watermark = this->high_watermark();
+  auto above = [high_watermark](int64_t offset) { return offset > high_watermark; };
+  if (!from_consumer || std::none_of(listed.offsets.begin(), listed.offsets.end(), above))
+    return listed;
+  auto first_visible = std::find_if_not(listed.offsets.begin(), listed.offsets.end(), above);
+  listed.offsets.erase(listed.offsets.begin(), first_visible);
+  listed.offsets.insert(listed.offsets.begin(), high_watermark);
+  return listed;
+}
+
 Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const {
   EpochEnd end;
   std::lock_guard lock(log_->mutex());
@@ -255,6 +311,12 @@ Partition::Deleted Partition::delete_records_before(int64_t offset) {
   deleted.error = check_leader_locked(-1);
   if (deleted.error != ErrorCode::NONE) return deleted;
   storage::Log& log = log_->log();
+  // Kafka's Partition.deleteRecordsOnLeader: only a log whose cleanup.policy
+  // includes delete may lose records from its start.
+  if (!log.config().cleanup_policy_delete) {
+    deleted.error = ErrorCode::POLICY_VIOLATION;
+    return deleted;
+  }
   int64_t target = offset == -1 ? high_watermark() : offset;
   if (target < 0 || target > high_watermark()) {
     deleted.error = ErrorCode::OFFSET_OUT_OF_RANGE;

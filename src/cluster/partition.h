@@ -145,6 +145,17 @@ class Partition {
   };
   ListedOffset list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const;
 
+  // ListOffsets v0 (Kafka's Partition.legacyFetchOffsetsForTimestamp): up to
+  // `max_count` segment start offsets before `timestamp_ms`, largest first
+  // (storage::Log::legacy_offsets_before). A consumer sees none above the
+  // high watermark: those give way to the high watermark itself.
+  struct LegacyOffsets {
+    ErrorCode error = ErrorCode::NONE;
+    std::vector<int64_t> offsets;
+  };
+  LegacyOffsets legacy_list_offsets(int64_t timestamp_ms, int32_t max_count, bool from_consumer,
+                                    int64_t now_ms) const;
+
   // OffsetForLeaderEpoch: the end offset of `epoch` (the start of the next
   // larger epoch, or the log end offset for the latest one).
   struct EpochEnd {

@@ -350,7 +350,7 @@ GroupCoordinator::Member& GroupCoordinator::add_member(Group& group, const std::
   member.rebalance_timeout_ms = version >= 1 && request.rebalance_timeout_ms > 0 ? request.rebalance_timeout_ms
                                                                                  : request.session_timeout_ms;
   member.protocols = protocols_of(request);
-  member.session_deadline = now() + ms(member.session_timeout_ms);
+  member.session_deadline = deadline_after(member.session_timeout_ms);
   if (!group.protocol_type) group.protocol_type = request.protocol_type;
   return member;
 }
@@ -365,7 +365,7 @@ void GroupCoordinator::join_new_member(Group& group, const JoinGroupRequest& req
   std::string member_id = new_member_id(client.client_id);
   if (version >= 4) {
     // KIP-394: the member must come back with this id.
-    group.pending_members[member_id] = now() + ms(request.session_timeout_ms);
+    group.pending_members[member_id] = deadline_after(request.session_timeout_ms);
     out.push_back([reply, response = join_error(ErrorCode::MEMBER_ID_REQUIRED, version, member_id)] {
       reply(response);
     });
@@ -375,7 +375,9 @@ void GroupCoordinator::join_new_member(Group& group, const JoinGroupRequest& req
   member.awaiting_join = std::move(reply);
   member.join_version = version;
   if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
-  else if (group.initial_delay) group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+  else if (group.initial_delay)
+    group.initial_delay_end =
+        std::min(deadline_after(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
   maybe_complete_join(group, out);
 }
 
@@ -476,7 +478,8 @@ void GroupCoordinator::join_known_member(Group& group, const JoinGroupRequest& r
     member.join_version = version;
     if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
     else if (group.initial_delay)
-      group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+      group.initial_delay_end =
+          std::min(deadline_after(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
     maybe_complete_join(group, out);
     return;
   }
@@ -487,7 +490,7 @@ void GroupCoordinator::join_known_member(Group& group, const JoinGroupRequest& r
     return fail(ErrorCode::FENCED_INSTANCE_ID);
   auto protocols = protocols_of(request);
   bool same = protocols == member.protocols;
-  member.session_deadline = now() + ms(member.session_timeout_ms);
+  member.session_deadline = deadline_after(member.session_timeout_ms);
   if (member.awaiting_join) {
     // A retried join replaces the parked one.
     out.push_back([r = std::move(member.awaiting_join), response = join_error(ErrorCode::UNKNOWN_MEMBER_ID, member.join_version, member.member_id)] { r(response); });
@@ -527,10 +530,11 @@ void GroupCoordinator::prepare_rebalance(Group& group, Completions& out) {
   bool first = group.state == GroupState::empty && config_.initial_rebalance_delay_ms > 0;
   group.state = GroupState::preparing_rebalance;
   group.state_timestamp_ms = clock_.now_ms();
-  group.rebalance_deadline = now() + ms(group.max_rebalance_timeout_ms());
+  group.rebalance_deadline = deadline_after(group.max_rebalance_timeout_ms());
   group.initial_delay = first;
   if (first)
-    group.initial_delay_end = std::min(now() + ms(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
+    group.initial_delay_end =
+        std::min(deadline_after(config_.initial_rebalance_delay_ms), group.rebalance_deadline);
 }
 
 void GroupCoordinator::maybe_complete_join(Group& group, Completions& out) {
@@ -577,7 +581,7 @@ void GroupCoordinator::complete_join(Group& group, Completions& out) {
   group.state = GroupState::completing_rebalance;
   for (auto& [id, member] : group.members) {
     member.assignment.clear();
-    member.session_deadline = now() + ms(member.session_timeout_ms);
+    member.session_deadline = deadline_after(member.session_timeout_ms);
     out.push_back([r = std::move(member.awaiting_join), response = join_response(group, member, member.join_version)] {
       r(response);
     });
@@ -635,7 +639,7 @@ void GroupCoordinator::sync_group_here(const SyncGroupRequest& request, Reply<Sy
       (request.protocol_name && request.protocol_name != group->protocol))
     return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
   Member& member = group->members.at(request.member_id);
-  member.session_deadline = now() + ms(member.session_timeout_ms);
+  member.session_deadline = deadline_after(member.session_timeout_ms);
   SyncGroupResponse ok;
   ok.protocol_type = group->protocol_type;
   ok.protocol_name = group->protocol;
@@ -733,7 +737,7 @@ protocol::HeartbeatResponse GroupCoordinator::heartbeat_here(const protocol::Hea
   ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
   if (code != ErrorCode::NONE) return answer(code);
   Member& member = group->members.at(request.member_id);
-  member.session_deadline = now() + ms(member.session_timeout_ms);
+  member.session_deadline = deadline_after(member.session_timeout_ms);
   if (group->state == GroupState::preparing_rebalance) return answer(ErrorCode::REBALANCE_IN_PROGRESS);
   return answer(ErrorCode::NONE);
 }
@@ -824,7 +828,39 @@ void GroupCoordinator::expire_sessions(Group& group, std::chrono::nanoseconds at
   for (const auto& id : expired) remove_member(group, id, out);
 }
 
+std::chrono::nanoseconds GroupCoordinator::deadline_after(int64_t timeout_ms) {
+  std::chrono::nanoseconds at = now() + ms(timeout_ms);
+  note_deadline(at);
+  return at;
+}
+
+void GroupCoordinator::note_deadline(std::chrono::nanoseconds at) {
+  int64_t wanted = at.count();
+  int64_t current = next_deadline_ns_.load(std::memory_order_acquire);
+  while (wanted < current) {
+    if (next_deadline_ns_.compare_exchange_weak(current, wanted, std::memory_order_acq_rel)) {
+      earlier_deadline_();
+      return;
+    }
+  }
+}
+
+std::chrono::nanoseconds GroupCoordinator::earliest_deadline(const Group& group) {
+  auto earliest = std::chrono::nanoseconds::max();
+  for (const auto& [id, deadline] : group.pending_members) earliest = std::min(earliest, deadline);
+  if (group.state == GroupState::preparing_rebalance)
+    earliest = std::min(earliest,
+                        group.initial_delay ? group.initial_delay_end : group.rebalance_deadline);
+  for (const auto& [id, member] : group.members)
+    if (!member.awaiting_join && !member.awaiting_sync)
+      earliest = std::min(earliest, member.session_deadline);
+  return earliest;
+}
+
+// Every partition is ticked after the reset, and each notes again the
+// deadlines it still waits for: next_deadline() becomes the true earliest.
 void GroupCoordinator::tick() {
+  next_deadline_ns_.store(std::numeric_limits<int64_t>::max(), std::memory_order_release);
   for (int32_t partition = 0; partition < runtime_.partitions(); ++partition)
     run_on(partition, [this, partition](Completions& out) { tick_partition(partition, out); });
 }
@@ -832,7 +868,11 @@ void GroupCoordinator::tick() {
 void GroupCoordinator::tick_partition(int32_t partition, Completions& out) {
   Shard& shard = shards_[static_cast<size_t>(partition)];
   auto at = now();
-  for (auto& [id, group] : shard.groups) expire_sessions(*group, at, out);
+  for (auto& [id, group] : shard.groups) {
+    expire_sessions(*group, at, out);
+    if (auto earliest = earliest_deadline(*group); earliest != std::chrono::nanoseconds::max())
+      note_deadline(earliest);
+  }
   if (at >= shard.next_offset_expiry) {
     shard.next_offset_expiry = at + ms(config_.offsets_retention_check_interval_ms);
     expire_offsets(shard);

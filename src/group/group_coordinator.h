@@ -36,9 +36,11 @@
 // with members are Stable and their members must heartbeat within their
 // session timeout.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -135,8 +137,21 @@ class GroupCoordinator {
 
   // Session and rebalance timeouts, the initial rebalance delay, pending
   // (KIP-394) member expiry, offset expiry, on every partition's strand.
-  // Call every ~100 ms.
+  // Call at next_deadline() (so sessions end at their deadline, as Kafka's
+  // DelayedHeartbeat timer ends them) and every ~100 ms for offset expiry.
   void tick();
+
+  // The earliest deadline (the clock's monotonic time) the groups wait for:
+  // a member's session, a rebalance timeout, the end of an initial delay, a
+  // pending member's expiry; max() when none. May be earlier than needed
+  // (a heartbeat extended that session): a tick then finds nothing due and
+  // works out the true one. Any thread.
+  std::chrono::nanoseconds next_deadline() const {
+    return std::chrono::nanoseconds(next_deadline_ns_.load(std::memory_order_acquire));
+  }
+  // Called, on a strand, whenever next_deadline() moves earlier, so the
+  // driver of tick() can wait for the new one. Set before serving.
+  void on_earlier_deadline(std::function<void()> wake) { earlier_deadline_ = std::move(wake); }
 
   // Applies one record of __consumer_offsets, in log order: at load (before
   // requests are served), and on the record's partition strand once an
@@ -245,12 +260,19 @@ class GroupCoordinator {
                             const std::optional<std::string>& instance_id, int32_t generation) const;
   std::set<std::string> subscribed_topics(const Group& group) const;
   std::chrono::nanoseconds now() const { return clock_.monotonic(); }
+  // now() + timeout_ms, noted as a deadline tick() must come for.
+  std::chrono::nanoseconds deadline_after(int64_t timeout_ms);
+  void note_deadline(std::chrono::nanoseconds at);
+  // The earliest deadline of `group` expire_sessions acts on.
+  static std::chrono::nanoseconds earliest_deadline(const Group& group);
 
   const GroupConfig config_;
   const Clock& clock_;
   std::unique_ptr<InlineExecutor> inline_executor_;  // when none was given
   std::vector<Shard> shards_;
   CoordinatorRuntime runtime_;
+  std::atomic<int64_t> next_deadline_ns_{std::numeric_limits<int64_t>::max()};
+  std::function<void()> earlier_deadline_ = [] {};
 };
 
 }  // namespace sluice::group

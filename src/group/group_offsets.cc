@@ -62,7 +62,7 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
       code = ErrorCode::REBALANCE_IN_PROGRESS;
     if (code == ErrorCode::NONE) {
       Member& member = group->members.at(request.member_id);
-      member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
+      member.session_deadline = deadline_after(member.session_timeout_ms);
     }
   }
   if (code != ErrorCode::NONE) {
@@ -82,7 +82,12 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
         response.topics[t].partitions[p].error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
         continue;
       }
-      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch, metadata, now_ms};
+      // v1 may name the commit's time (Kafka's OffsetAndMetadata.fromRequest):
+      // offsets expire retention after it.
+      int64_t commit_timestamp_ms =
+          partition.commit_timestamp == -1 ? now_ms : partition.commit_timestamp;
+      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
+                                metadata, commit_timestamp_ms};
       records.push_back(offset_record(request.group_id, topic.name, partition.partition_index, committed));
       keys.emplace_back(request.group_id, topic.name, partition.partition_index);
     }
@@ -450,7 +455,10 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
   for (auto& [group_id, group_pointer] : shard.groups) {
     Group& group = *group_pointer;
     // Kafka's rule since 2.1: offsets of a group without members expire
-    // retention after the later of their commit and the group emptying.
+    // retention after the later of their commit and the group emptying; a
+    // group that never had members (no protocol type: a standalone consumer
+    // keeping offsets only) counts from each commit alone
+    // (GroupMetadata.removeExpiredOffsets).
     if (group.state != GroupState::empty) continue;
     std::vector<CoordinatorRecord> records;
     size_t expiring = 0;
@@ -461,7 +469,9 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
         in_flight = true;
         continue;
       }
-      int64_t base_ms = std::max(committed.commit_timestamp_ms, group.state_timestamp_ms);
+      int64_t base_ms = group.protocol_type
+                            ? std::max(committed.commit_timestamp_ms, group.state_timestamp_ms)
+                            : committed.commit_timestamp_ms;
       if (now_ms - base_ms < config_.offsets_retention_ms) continue;
       records.push_back(offset_tombstone(group.id, key.first, key.second));
       ++expiring;

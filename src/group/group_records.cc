@@ -177,7 +177,7 @@ void GroupCoordinator::finish_loading() {
   for (auto& shard : shards_)
     for (auto& [id, group] : shard.groups)
       for (auto& [member_id, member] : group->members)
-        member.session_deadline = now() + std::chrono::milliseconds(member.session_timeout_ms);
+        member.session_deadline = deadline_after(member.session_timeout_ms);
 }
 
 }  // namespace sluice::group

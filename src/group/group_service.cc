@@ -106,7 +106,7 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoord
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                            GroupServiceOptions options)
-    : controller_(controller), options_(std::move(options)) {
+    : controller_(controller), options_(options) {
   log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { request_offsets_topic(); });
 }
 
@@ -115,7 +115,7 @@ GroupService::~GroupService() { stop(); }
 Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& controller,
                                                          cluster::ReplicaManager& replicas,
                                                          GroupServiceOptions options) {
-  std::unique_ptr<GroupService> service(new GroupService(controller, replicas, std::move(options)));
+  std::unique_ptr<GroupService> service(new GroupService(controller, replicas, options));
   // The topic may have been created with another partition count earlier:
   // the image says how many partitions there are.
   auto image = replicas.image();
@@ -144,6 +144,13 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
                      replayed->replayed, replayed->skipped);
     }
   }
+  service->coordinator_->on_earlier_deadline([raw = service.get()] {
+    {
+      std::lock_guard lock(raw->mutex_);
+      raw->deadline_moved_ = true;
+    }
+    raw->wake_.notify_all();
+  });
   service->coordinator_->finish_loading();
   service->ticker_ = std::thread([raw = service.get()] { raw->run_ticker(); });
   return service;
@@ -189,13 +196,30 @@ void GroupService::stop() {
   if (strands_) strands_->stop();
 }
 
+// A timer on the coordinator's earliest deadline (Kafka's DelayedHeartbeat
+// and DelayedJoin expire at theirs): a session ends when it is due, not at
+// the next of a fixed series of ticks. A deadline set earlier than the one
+// waited for wakes the wait to re-arm it.
 void GroupService::run_ticker() {
+  const Clock& clock = *options_.clock;
+  const std::chrono::nanoseconds interval = std::chrono::milliseconds(options_.tick_interval_ms);
+  std::chrono::nanoseconds next_periodic = clock.monotonic() + interval;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.tick_interval_ms));
-    if (stopping_) break;
+    std::chrono::nanoseconds wake_at = std::min(next_periodic, coordinator_->next_deadline());
+    std::chrono::nanoseconds now = clock.monotonic();
+    if (wake_at > now) {
+      wake_.wait_for(lock, wake_at - now, [this] { return stopping_ || deadline_moved_; });
+      if (stopping_) break;
+      if (deadline_moved_) {
+        deadline_moved_ = false;
+        if (clock.monotonic() < std::min(next_periodic, coordinator_->next_deadline())) continue;
+      }
+    }
     lock.unlock();
     coordinator_->tick();
+    now = clock.monotonic();
+    if (now >= next_periodic) next_periodic = now + interval;
     lock.lock();
   }
 }

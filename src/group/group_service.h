@@ -35,6 +35,8 @@ struct GroupServiceOptions {
   GroupConfig group;
   int16_t offsets_replication_factor = 3;  // offsets.topic.replication.factor (capped by the controller)
   int64_t offsets_segment_bytes = 104857600;  // offsets.topic.segment.bytes
+  // The coordinator is ticked at its next deadline (sessions end then) and
+  // at least this often (offset expiry checks).
   int64_t tick_interval_ms = 100;
   // Threads running the __consumer_offsets partitions' strands (Kafka's
   // group.coordinator.threads; capped by the partition count).
@@ -113,6 +115,7 @@ class GroupService {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool deadline_moved_ = false;  // the coordinator's next deadline moved earlier
   std::thread ticker_;
 };
 

@@ -1,5 +1,8 @@
 #include "storage/log.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -655,6 +658,41 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   }
   if (Status s = purge_deleted_files(false); !s) return s;
   return result;
+}
+
+namespace {
+
+// A segment's age as Kafka reads it: the log file's modification time. A
+// file system without descriptors (the in-memory one of tests) falls back to
+// the segment's largest record timestamp.
+int64_t last_modified_ms(const Segment& segment) {
+  struct stat status {};
+  int fd = segment.log_file()->native_handle();
+  if (fd >= 0 && ::fstat(fd, &status) == 0)
+    return static_cast<int64_t>(status.st_mtim.tv_sec) * 1000 + status.st_mtim.tv_nsec / 1000000;
+  return segment.max_timestamp().timestamp_ms;
+}
+
+}  // namespace
+
+std::vector<int64_t> Log::legacy_offsets_before(int64_t timestamp_ms, int32_t max_count,
+                                                int64_t now_ms) const {
+  // (offset, last modified) per segment, oldest first, then the log end.
+  std::vector<std::pair<int64_t, int64_t>> starts;
+  for (const auto& [base, segment] : segments_)
+    starts.emplace_back(std::max(base, log_start_offset_), last_modified_ms(*segment));
+  if (active().size_bytes() > 0) starts.emplace_back(log_end_offset(), now_ms);
+  int64_t index = static_cast<int64_t>(starts.size()) - 1;  // latest (-1)
+  if (timestamp_ms == earliest_timestamp) {
+    index = 0;
+  } else if (timestamp_ms != latest_timestamp) {
+    while (index >= 0 && starts[static_cast<size_t>(index)].second > timestamp_ms) --index;
+  }
+  std::vector<int64_t> offsets;
+  for (; index >= 0 && std::ssize(offsets) < max_count; --index)
+    offsets.push_back(starts[static_cast<size_t>(index)].first);
+  std::sort(offsets.begin(), offsets.end(), std::greater<>());
+  return offsets;
 }
 
 std::vector<SegmentSnapshot> Log::segment_snapshots() const {

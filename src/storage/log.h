@@ -145,6 +145,14 @@ class Log {
   // latest / max_timestamp. nullopt when no batch qualifies.
   Result<std::optional<FoundOffset>> find_offset_for_timestamp(int64_t timestamp_ms);
 
+  // ListOffsets v0 (Kafka's UnifiedLog.legacyFetchOffsetsBefore): the start
+  // offsets of the segments last modified at or before `timestamp_ms`, plus
+  // the log end offset (as of `now_ms`) when the active segment holds data;
+  // -1 starts from the newest, -2 from the oldest. At most `max_count`,
+  // largest first. A segment's start is never below the log start offset.
+  std::vector<int64_t> legacy_offsets_before(int64_t timestamp_ms, int32_t max_count,
+                                             int64_t now_ms) const;
+
   // DeleteRecords: raises the log start offset (never lowers it); segments
   // wholly below it are deleted. Errc::offset_out_of_range above the end.
   Status set_log_start_offset(int64_t offset);

@@ -63,6 +63,7 @@ def test_clients_cannot_write_into_internal_topics(broker):
     assert kw.metadata_v12(broker.port, [OFFSETS], False)["topics"][OFFSETS]["error"] == kw.ERR_NONE
     # Nothing was written: the coordinator partitions are empty and a restart is clean.
     broker.restart()
+    create_topic(broker.bootstrap, "t")  # Kafka refuses commits for unknown topics
     commit(broker.bootstrap, "g", "t", 5)
     assert committed(broker.bootstrap, "g", "t") == 5
 

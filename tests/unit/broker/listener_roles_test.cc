@@ -82,7 +82,10 @@ class ListenerRolesBrokerTest : public ::testing::Test {
   }
 
   std::vector<int16_t> advertised(const std::string& listener) {
-    net::Response answer = call(listener, ApiVersionsRequest{}, 3);
+    ApiVersionsRequest request;  // v3+ names its client, as Kafka's pattern wants
+    request.client_software_name = "sluice-test";
+    request.client_software_version = "1";
+    net::Response answer = call(listener, request, 3);
     std::vector<uint8_t> bytes = answer.bytes();
     WireReader reader(bytes);
     ResponseHeader header;

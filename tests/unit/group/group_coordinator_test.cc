@@ -567,6 +567,65 @@ TEST_F(GroupTest, OffsetsExpireAfterRetentionOnceTheGroupIsEmpty) {
   EXPECT_FALSE(log.log[partition].back().value) << "a tombstone was written";
 }
 
+TEST_F(GroupTest, V1CommitTimestampStartsTheRetention) {
+  // Kafka's OffsetAndMetadata.fromRequest: a v1 commit naming its time is
+  // that old, so it expires retention after that time, not after its arrival.
+  config.offsets_retention_ms = 60000;
+  config.offsets_retention_check_interval_ms = 1000;
+  make_coordinator();
+  protocol::OffsetCommitRequest request;
+  request.group_id = "old-client";
+  auto& topic = request.topics.emplace_back();
+  topic.name = "t";
+  topic.partitions.push_back({0, 7, -1, clock.now_ms() - 50000, "", {}});
+  Slot<protocol::OffsetCommitResponse> slot;
+  coordinator->offset_commit(request, 1, slot.reply());
+  log.complete();
+  ASSERT_EQ(slot.calls, 1);
+  EXPECT_EQ(slot.value->topics.at(0).partitions.at(0).error_code, 0);
+  EXPECT_EQ(fetch("old-client"), 7);
+  clock.advance_ms(11000);
+  coordinator->tick();
+  log.complete();
+  EXPECT_EQ(fetch("old-client"), -1)
+      << "61 s after its commit timestamp, though 11 s after it arrived";
+}
+
+TEST_F(GroupTest, NextDeadlineIsTheEarliestSessionEnd) {
+  // The broker's timer sleeps until next_deadline(): a member's session must
+  // be there, so it ends at its deadline rather than at a later sweep.
+  EXPECT_EQ(coordinator->next_deadline(), std::chrono::nanoseconds::max());
+  int wakes = 0;
+  coordinator->on_earlier_deadline([&wakes] { ++wakes; });
+  auto [member, generation] = stable_single();
+  EXPECT_GT(wakes, 0);
+  coordinator->tick();  // recomputes: the session is the only deadline left
+  const auto session_end = clock.monotonic() + std::chrono::milliseconds(10000);
+  EXPECT_EQ(coordinator->next_deadline(), session_end);
+
+  clock.advance_ms(4000);
+  EXPECT_EQ(heartbeat(member, generation), 0);
+  EXPECT_EQ(coordinator->next_deadline(), session_end)
+      << "a later deadline never moves the wake earlier";
+  clock.advance(session_end - clock.monotonic());
+  coordinator->tick();  // a wake for a deadline a heartbeat extended: nothing ends
+  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable);
+  const auto extended_end =
+      session_end - std::chrono::milliseconds(10000) + std::chrono::milliseconds(14000);
+  EXPECT_EQ(coordinator->next_deadline(), extended_end);
+
+  clock.advance(extended_end - clock.monotonic() - std::chrono::nanoseconds(1));
+  coordinator->tick();
+  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable) << "1 ns before the deadline";
+  clock.advance(std::chrono::nanoseconds(1));
+  coordinator->tick();
+  EXPECT_EQ(heartbeat(member, generation), err(ErrorCode::UNKNOWN_MEMBER_ID))
+      << "ended exactly at the deadline";
+  coordinator->tick();  // the rebalance its leaving started ends at once: no member is left
+  EXPECT_EQ(coordinator->state_of("g"), GroupState::empty);
+  EXPECT_EQ(coordinator->next_deadline(), std::chrono::nanoseconds::max());
+}
+
 TEST_F(GroupTest, ListAndDescribeGroups) {
   auto [id, generation] = stable_single();
   EXPECT_EQ(commit("", -1, 5, "m", "simple"), 0);

@@ -230,6 +230,31 @@ TEST_F(LogTest, FindOffsetForTimestamp) {
   EXPECT_EQ(at(max_timestamp)->offset, 9);
 }
 
+TEST_F(LogTest, LegacyOffsetsBeforeListSegmentStarts) {
+  // ListOffsets v0 (Kafka's UnifiedLog.legacyFetchOffsetsBefore). The
+  // in-memory file system has no modification times: a segment's age is then
+  // its newest record's timestamp.
+  config_.segment_bytes = 500;
+  auto log = open_log();
+  for (int i = 0; i < 6; ++i) append(*log, 2, 1000 * (i + 1), 0, 100);  // one batch per segment
+  ASSERT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 2, 4, 6, 8, 10}));
+  const int64_t now_ms = 1'000'000;
+  auto before = [&](int64_t timestamp_ms, int32_t max_count) {
+    return log->legacy_offsets_before(timestamp_ms, max_count, now_ms);
+  };
+  using Offsets = std::vector<int64_t>;
+  EXPECT_EQ(before(latest_timestamp, 100), (Offsets{12, 10, 8, 6, 4, 2, 0})) << "the log end leads";
+  EXPECT_EQ(before(latest_timestamp, 2), (Offsets{12, 10}));
+  EXPECT_EQ(before(earliest_timestamp, 100), (Offsets{0}));
+  EXPECT_EQ(before(3001, 100), (Offsets{4, 2, 0})) << "segments last written at or before the time";
+  EXPECT_EQ(before(3000, 2), (Offsets{2, 0}));
+  EXPECT_EQ(before(500, 100), (Offsets{}));
+  EXPECT_EQ(before(now_ms, 100).front(), 12);
+  EXPECT_EQ(before(latest_timestamp, 0), (Offsets{}));
+  ASSERT_TRUE(log->set_log_start_offset(3));
+  EXPECT_EQ(before(earliest_timestamp, 100), (Offsets{3})) << "never below the log start offset";
+}
+
 TEST_F(LogTest, MaxTimestampNamesTheRecordNotTheBatchEnd) {
   auto log = open_log();
   append(*log, 2, 1000, 1);  // offsets 0-1
