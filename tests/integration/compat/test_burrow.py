@@ -7,9 +7,13 @@ kafka-version "2.1.0", the newest Burrow 1.2 accepts, as a user of a Kafka
 2.x/3.x cluster sets it (an unknown version such as "3.0.0" makes Burrow panic
 at start). Whatever that setting, Burrow 1.2 asks for log end offsets with
 ListOffsets v0 only; it reads the group's commits from __consumer_offsets
-(Fetch v4), decoding the offset commit values itself (versions 0, 1 and 3).
+(Fetch v4), decoding the records itself: offset commit values of versions 0,
+1 and 3, group metadata values of versions 0 and 1 only (Kafka 3.9 writes
+version 3, as Sluice does, so Burrow 1.2 logs those as undecodable against
+either and reports no owners; the lag comes from the offset commits alone).
 """
 
+import json
 import os
 
 import pytest
@@ -73,8 +77,9 @@ expire-cache=1
 
 
 @pytest.fixture
-def burrow_and_broker(broker, tmp_path):
+def burrow_and_broker(broker_factory, tmp_path):
     """A broker, a ZooKeeper and a Burrow watching the broker; Burrow's HTTP base URL."""
+    broker = broker_factory({"group.initial.rebalance.delay.ms": "0"})
     workdir = str(tmp_path)
     started = []
     try:
@@ -112,14 +117,28 @@ def produce(broker, topic):
             input_bytes=lines.encode())
 
 
-def commit(broker, group, topic):
-    """Commits COMMITTED for the group without joining it (librdkafka)."""
+def commit_as_member(broker, group, topic):
+    """A librdkafka member joins the group (so the coordinator writes group
+    metadata records too), commits COMMITTED and leaves."""
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
+        consumer.subscribe([topic])
+        wait_until("the member's assignment", lambda: (consumer.poll(0.2), consumer.assignment())[1], 30)
         consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in COMMITTED.items()], asynchronous=False)
     finally:
         consumer.close()
+
+
+def decode_failures(log_path):
+    """Burrow's "failed to decode" warnings about __consumer_offsets records."""
+    failures = []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if '"failed to decode"' in line:
+                entry = json.loads(line)
+                failures.append({k: entry.get(k) for k in ("message_type", "reason", "version")})
+    return failures
 
 
 def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
@@ -137,7 +156,7 @@ def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
         return answer and answer.get("offsets") == [PRODUCED[p] for p in sorted(PRODUCED)] and answer["offsets"]
     wait_until(f"Burrow to know the log end offsets of {topic}", topic_offsets, 30, on_timeout=burrow.log)
 
-    commit(broker, group, topic)
+    commit_as_member(broker, group, topic)
 
     def lag():
         burrow.check_alive()
@@ -153,3 +172,9 @@ def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
     ends = {p["partition"]: p["end"]["offset"] for p in status["partitions"]}
     assert ends == COMMITTED
     assert status["status"] == "OK", status
+
+    # Every offset commit record decoded; what Burrow 1.2 cannot decode is only
+    # the GroupMetadataValue version Kafka 3.9 writes too (3).
+    unexpected = [f for f in decode_failures(burrow.log_path)
+                  if f != {"message_type": "metadata", "reason": "value version", "version": 3}]
+    assert unexpected == [], unexpected
