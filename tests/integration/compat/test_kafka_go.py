@@ -7,6 +7,12 @@ Heartbeat v0, OffsetCommit v2 and OffsetFetch v1. A Writer produces, a group
 Reader consumes every message exactly once committing each, and a second
 Reader of the group resumes after the commits, which librdkafka's OffsetFetch
 (`sluice group describe`) reads too.
+
+Two Reader settings shorten what kafka-go 0.2 itself makes slow, against
+Kafka as here: its fetches ask for 1 MB (MinBytes defaults to MaxBytes), so
+each waits MaxWait (10 s by default, 1 s here); and Close never leaves the group,
+so the next Reader's JoinGroup waits for the previous one's session to expire
+(30 s by default, 6 s here: Kafka's group.min.session.timeout.ms).
 """
 
 from collections import Counter
@@ -39,18 +45,21 @@ def end_offsets(rows):
     return ends
 
 
+READER_TUNING = ("-max-wait", "1s", "-session-timeout", "6s")
+
+
 def test_writer_and_group_reader_with_commits(module_broker):
     topic = unique_topic("kafka-go")
     group = unique_topic("kafka-go-group")
     create_topic(module_broker, topic, PARTITIONS)
 
     kafka_go("produce", module_broker, topic, FIRST, "-prefix", "first")
-    first = consumed_lines(kafka_go("consume", module_broker, topic, FIRST, "-group", group).stdout)
+    first = consumed_lines(kafka_go("consume", module_broker, topic, FIRST, "-group", group, *READER_TUNING).stdout)
     assert_exactly_once(first, "first", FIRST)
     assert len(end_offsets(first)) == PARTITIONS, "the round-robin writer left a partition empty"
     assert committed_offsets(module_broker, group, topic) == end_offsets(first)
 
     kafka_go("produce", module_broker, topic, SECOND, "-prefix", "second")
-    second = consumed_lines(kafka_go("consume", module_broker, topic, SECOND, "-group", group).stdout)
+    second = consumed_lines(kafka_go("consume", module_broker, topic, SECOND, "-group", group, *READER_TUNING).stdout)
     assert_exactly_once(second, "second", SECOND)
     assert committed_offsets(module_broker, group, topic) == end_offsets(first + second)

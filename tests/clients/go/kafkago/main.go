@@ -8,7 +8,8 @@
 // kafka-go 0.2 sends fixed versions: Produce v2 (magic 1 messages), Fetch v2,
 // ListOffsets v1, Metadata v1, FindCoordinator v0, JoinGroup v1, SyncGroup
 // v0, Heartbeat v0, OffsetCommit v2, OffsetFetch v1. `consume` is a group
-// Reader whose ReadMessage commits each message synchronously. Consumed
+// Reader whose ReadMessage commits each message synchronously; -max-wait and
+// -session-timeout shorten the waits of kafka-go 0.2 (see consume). Consumed
 // messages are printed to stdout, one "partition offset value" line each.
 package main
 
@@ -31,6 +32,10 @@ type options struct {
 	prefix  string
 	count   int
 	timeout time.Duration
+	debug   bool
+	// Reader tuning, not protocol: 0 keeps kafka-go's default.
+	maxWait        time.Duration
+	sessionTimeout time.Duration
 }
 
 func main() {
@@ -63,6 +68,9 @@ func parseFlags(command string, args []string) options {
 	flags.StringVar(&opts.prefix, "prefix", "m", "produced values are <prefix>-<i>")
 	flags.IntVar(&opts.count, "count", 10, "messages to produce or to consume")
 	flags.DurationVar(&opts.timeout, "timeout", 30*time.Second, "give up after this long")
+	flags.BoolVar(&opts.debug, "debug", false, "kafka-go's own log on stderr too")
+	flags.DurationVar(&opts.maxWait, "max-wait", 0, "ReaderConfig.MaxWait (0: kafka-go's 10s)")
+	flags.DurationVar(&opts.sessionTimeout, "session-timeout", 0, "ReaderConfig.SessionTimeout (0: kafka-go's 30s)")
 	if err := flags.Parse(args); err != nil {
 		log.Fatal(err)
 	}
@@ -94,12 +102,23 @@ func produce(opts options) error {
 }
 
 func consume(opts options) error {
-	reader := kafka.NewReader(kafka.ReaderConfig{
+	config := kafka.ReaderConfig{
 		Brokers:     brokerList(opts),
 		Topic:       opts.topic,
 		GroupID:     opts.group,
 		ErrorLogger: log.New(os.Stderr, "[kafka-go reader] ", log.Ltime|log.Lmicroseconds),
-	})
+		// kafka-go 0.2 fetches with MinBytes = MaxBytes (1 MB) by default, so
+		// every Fetch waits MaxWait, and Close waits for the Fetch in flight.
+		MaxWait: opts.maxWait,
+		// Close never sends its LeaveGroup (it dials the coordinator with a
+		// context it has just cancelled), so the group's next member waits
+		// for this one's session to time out.
+		SessionTimeout: opts.sessionTimeout,
+	}
+	if opts.debug {
+		config.Logger = log.New(os.Stderr, "[kafka-go reader debug] ", log.Ltime|log.Lmicroseconds)
+	}
+	reader := kafka.NewReader(config)
 	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout)
 	defer cancel()
 	for seen := 0; seen < opts.count; seen++ {
