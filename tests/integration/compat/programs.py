@@ -98,17 +98,22 @@ class ZooKeeper(Background):
         data_dir = os.path.join(workdir, "zookeeper-data")
         os.makedirs(data_dir, exist_ok=True)
         cmd = [program("java"), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-               "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=ruok",
+               "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=srvr",
                "-cp", self.JAR, "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.port), data_dir]
         super().__init__("zookeeper", cmd, workdir)
-        wait_until("ZooKeeper to answer ruok", self._ruok, 30, on_timeout=self.log)
+        wait_until("ZooKeeper to serve", self._serving, 30, on_timeout=self.log)
 
-    def _ruok(self):
+    def _serving(self):
+        """`srvr` names the mode once the server serves sessions (`ruok` answers
+        imok earlier, while sessions are still refused)."""
         self.check_alive()
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b"ruok")
-                return sock.recv(16) == b"imok"
+                sock.sendall(b"srvr")
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+                return b"Mode: standalone" in answer
         except OSError:
             return False
 

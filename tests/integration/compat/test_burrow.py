@@ -171,7 +171,8 @@ def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
     assert status["totallag"] == sum(EXPECTED_LAG.values())
     ends = {p["partition"]: p["end"]["offset"] for p in status["partitions"]}
     assert ends == COMMITTED
-    assert status["status"] == "OK", status
+    # (Burrow's status words are not checked: one commit, then silence, reads
+    # as STALL or STOP for the lagging partitions depending on timing.)
 
     # Every offset commit record decoded; what Burrow 1.2 cannot decode is only
     # the GroupMetadataValue version Kafka 3.9 writes too (3).
