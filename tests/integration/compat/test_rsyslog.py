@@ -11,6 +11,8 @@ Fetch v4 frames (stored_batches.py).
 """
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -42,11 +44,13 @@ def consumed_values(broker, topic):
 def rsyslogd(broker, tmp_path):
     """Starts a private rsyslogd for a topic; stopped at teardown."""
     started = []
+    # A Unix socket's path holds at most 107 bytes: ctest's temp dirs are longer.
+    socket_dir = tempfile.mkdtemp(prefix="sluice-rsyslog-")
 
     def start(topic):
         workdir = str(tmp_path / "rsyslog")
         os.makedirs(workdir, exist_ok=True)
-        socket_path = os.path.join(workdir, "log.sock")
+        socket_path = os.path.join(socket_dir, "log.sock")
         config = os.path.join(workdir, "rsyslog.conf")
         with open(config, "w") as f:
             f.write(RSYSLOG_CONFIG.format(workdir=workdir, socket=socket_path, bootstrap=broker.bootstrap,
@@ -63,6 +67,7 @@ def rsyslogd(broker, tmp_path):
         code = daemon.stop()
         if code != 0:
             print(f"\n===== rsyslogd exited {code} =====\n{daemon.log()}")
+    shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 def test_omkafka_lines_arrive_once_lz4_compressed(broker, rsyslogd, tmp_path):
