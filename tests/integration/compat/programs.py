@@ -9,7 +9,9 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -133,6 +135,108 @@ def http_json(url, timeout_s=2.0):
         raise
     except (urllib.error.URLError, ConnectionError, socket.timeout):
         return None
+
+
+API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",
+             10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
+             18: "ApiVersions"}
+
+
+class RequestRecorder:
+    """A TCP relay in front of a broker that records which request versions a
+    program sends: the broker advertises the relay's address
+    (`advertised.listeners`), so every connection a client opens after the
+    bootstrap goes through it too. It proves a test exercises the old versions
+    it is about, whatever a library upgrade changes."""
+
+    def __init__(self):
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self.broker_port = None
+        self._lock = threading.Lock()
+        self._seen = set()
+        self._sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def clear(self):
+        with self._lock:
+            self._seen.clear()
+
+    def versions(self):
+        """{api name: sorted versions} sent since the last clear()."""
+        with self._lock:
+            seen = sorted(self._seen)
+        out = {}
+        for key, version in seen:
+            out.setdefault(API_NAMES.get(key, f"api {key}"), []).append(version)
+        return out
+
+    def close(self):
+        self._server.close()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+                broker = socket.create_connection(("127.0.0.1", self.broker_port))
+            except OSError:
+                return
+            with self._lock:
+                self._sockets += [client, broker]
+            threading.Thread(target=self._relay_requests, args=(client, broker), daemon=True).start()
+            threading.Thread(target=self._relay, args=(broker, client), daemon=True).start()
+
+    def _relay_requests(self, source, target):
+        pending = b""
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+                pending += data
+                while len(pending) >= 8 and len(pending) >= 4 + struct.unpack_from(">i", pending)[0]:
+                    size, key, version = struct.unpack_from(">ihh", pending)
+                    with self._lock:
+                        self._seen.add((key, version))
+                    pending = pending[4 + size:]
+        except OSError:
+            pass
+        self._shut(target)
+
+    def _relay(self, source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        self._shut(target)
+
+    @staticmethod
+    def _shut(sock):
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def recorded_broker(broker_factory):
+    """A broker (initial rebalance delay 0) whose clients all go through a
+    RequestRecorder; yields (broker, recorder)."""
+    recorder = RequestRecorder()
+    broker = broker_factory({"group.initial.rebalance.delay.ms": "0",
+                             "advertised.listeners": f"PLAINTEXT://{recorder.address}"}, start=False)
+    recorder.broker_port = broker.port
+    broker.start()
+    try:
+        yield broker, recorder
+    finally:
+        recorder.close()
 
 
 def sluice_cli(broker, *args, timeout_s=60):

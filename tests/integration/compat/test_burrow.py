@@ -21,7 +21,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 import kafka_wire
 from conftest import kcat_bin, run, unique_topic
-from programs import Background, ZooKeeper, create_topic, free_port, http_json, program, wait_until
+from programs import (Background, RequestRecorder, ZooKeeper, create_topic, free_port, http_json, program,
+                      wait_until)
 
 CLUSTER = "sluice"
 PRODUCED = {0: 10, 1: 10, 2: 10}
@@ -78,8 +79,13 @@ expire-cache=1
 
 @pytest.fixture
 def burrow_and_broker(broker_factory, tmp_path):
-    """A broker, a ZooKeeper and a Burrow watching the broker; Burrow's HTTP base URL."""
-    broker = broker_factory({"group.initial.rebalance.delay.ms": "0"})
+    """A broker, a ZooKeeper and a Burrow watching the broker through a
+    RequestRecorder; yields (broker, Burrow, Burrow's HTTP base URL, recorder)."""
+    recorder = RequestRecorder()
+    broker = broker_factory({"group.initial.rebalance.delay.ms": "0",
+                             "advertised.listeners": f"PLAINTEXT://{recorder.address}"}, start=False)
+    recorder.broker_port = broker.port
+    broker.start()
     workdir = str(tmp_path)
     started = []
     try:
@@ -94,13 +100,13 @@ def burrow_and_broker(broker_factory, tmp_path):
         os.makedirs(config_dir)
         with open(os.path.join(config_dir, "burrow.toml"), "w") as f:
             f.write(BURROW_CONFIG.format(workdir=workdir, zookeeper=zookeeper.address, cluster=CLUSTER,
-                                         bootstrap=broker.bootstrap, http_port=http_port))
+                                         bootstrap=recorder.address, http_port=http_port))
         burrow = Background("burrow", [program("Burrow", "/usr/bin/Burrow"), "-config-dir", config_dir], workdir)
         started.append(burrow)
         url = f"http://127.0.0.1:{http_port}"
         wait_until("Burrow's HTTP server", lambda: burrow.check_alive() or http_json(f"{url}/v3/kafka"),
                    30, on_timeout=burrow.log)
-        yield broker, burrow, url
+        yield broker, burrow, url, recorder
     except BaseException:
         for process in started:
             print(f"\n===== {process.name} log =====\n{process.log()}")
@@ -108,6 +114,7 @@ def burrow_and_broker(broker_factory, tmp_path):
     finally:
         for process in reversed(started):
             process.stop()
+        recorder.close()
 
 
 def produce(broker, topic):
@@ -142,7 +149,7 @@ def decode_failures(log_path):
 
 
 def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
-    broker, burrow, url = burrow_and_broker
+    broker, burrow, url, recorder = burrow_and_broker
     topic = unique_topic("burrow")
     group = unique_topic("burrow-group")
     create_topic(broker, topic, len(PRODUCED))
@@ -155,6 +162,7 @@ def test_burrow_reports_the_lag_of_a_group(burrow_and_broker):
         answer = http_json(f"{url}/v3/kafka/{CLUSTER}/topic/{topic}")
         return answer and answer.get("offsets") == [PRODUCED[p] for p in sorted(PRODUCED)] and answer["offsets"]
     wait_until(f"Burrow to know the log end offsets of {topic}", topic_offsets, 30, on_timeout=burrow.log)
+    assert recorder.versions().get("ListOffsets", [])[:1] == [0], recorder.versions()
 
     commit_as_member(broker, group, topic)
 
