@@ -34,6 +34,7 @@
 #include "base/uuid.h"
 #include "storage/checkpoint_file.h"
 #include "storage/leader_epoch_cache.h"
+#include "storage/next_segment.h"
 #include "storage/segment.h"
 
 namespace sluice::storage {
@@ -54,6 +55,9 @@ struct LogOptions {
   bool clean_shutdown = false;
   const Clock* clock = &system_clock();  // outlives the Log
   Logger logger = log_to_stderr;
+  // Where the next segment's files are prepared ahead of a roll
+  // (next_segment.h); null: a roll creates them inline.
+  BackgroundRunner background;
 };
 
 // A byte range of a segment file holding whole batches, for sendfile/pread.
@@ -200,6 +204,9 @@ class Log {
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();
+  // No more next segments are prepared, and a prepared one's files are
+  // removed (close() does it; the log manager before deleting the log).
+  void stop_preparing_segments();
 
   // A failure left the files and this object apart (a torn write that could
   // not be cut, a truncation left without a segment): appends fail with
@@ -233,6 +240,7 @@ class Log {
   Status trim_epochs_before_start();
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
   Status roll(int64_t new_base_offset);
+  Result<std::unique_ptr<Segment>> new_active_segment(int64_t base_offset);
   Status roll_into_empty_log(int64_t new_base_offset);
   Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
@@ -249,6 +257,7 @@ class Log {
   TopicPartition topic_partition_;
   std::map<int64_t, std::unique_ptr<Segment>> segments_;
   std::unique_ptr<LeaderEpochCache> epoch_cache_;
+  NextSegment next_segment_;
   int64_t log_start_offset_ = 0;
   int64_t recovery_point_ = 0;
   uint64_t truncation_generation_ = 0;

@@ -69,6 +69,11 @@ Status LogManager::open_dirs() {
     dir_options.clock = options_.clock;
     dir_options.logger = options_.logger;
     dir_options.pool = recovery_pool_.get();
+    // Next segments are prepared on the scheduler thread (next_segment.h).
+    dir_options.background = [this](std::function<void()> job) {
+      scheduler_.schedule_once("prepare a next segment", std::chrono::milliseconds(0),
+                               std::move(job));
+    };
     auto directory = LogDirectory::open(fs_, std::move(dir_options));
     if (!directory && out_of_descriptors(directory.status()))
       return Status(directory.status().code(), "opening log dir " + path + ": " + directory.status().message());
@@ -276,6 +281,7 @@ Status LogManager::delete_log(const TopicPartition& tp) {
       log = dir->directory->release_log(tp);
     }
     SLUICE_ASSERT(log != nullptr, "a managed log missing from its log dir");
+    log->stop_preparing_segments();
     from = log->dir();
     managed->mark_deleted(std::move(log));
   }

@@ -281,6 +281,37 @@ TEST_F(LogManagerTest, RetentionRunsEveryCheckIntervalAndDeletedFilesGoLater) {
   EXPECT_EQ(deleted(), 0u);
 }
 
+// Next segments (next_segment.h) are prepared by the scheduler's thread, and
+// a partition deleted with one ready leaves nothing of it behind.
+TEST_F(LogManagerTest, SchedulerPreparesTheNextSegmentAndDeleteDropsIt) {
+  config_.segment_bytes = 1200;
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  const std::string dir = log->log_dir() + "/orders-0";
+  auto prepared = [&] {
+    size_t count = 0;
+    for (const auto& name : list(dir)) count += name.starts_with("prepared-");
+    return count;
+  };
+  ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 700));  // over half of segment.bytes
+  EXPECT_EQ(prepared(), 0u);
+  manager->scheduler().run_due();
+  EXPECT_EQ(prepared(), 3u);
+  ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 700));  // rolls into the prepared files
+  EXPECT_EQ(prepared(), 0u);
+  {
+    std::lock_guard lock(log->mutex());
+    EXPECT_EQ(log->log().segment_count(), 2u);
+  }
+  manager->scheduler().run_due();
+  EXPECT_EQ(prepared(), 3u);
+  ASSERT_TRUE(manager->delete_log(TopicPartition{"orders", 0}));
+  auto names = deleting(log->log_dir());
+  ASSERT_EQ(names.size(), 1u);
+  for (const auto& name : list(log->log_dir() + "/" + names[0]))
+    EXPECT_FALSE(name.starts_with("prepared-")) << name;
+}
+
 TEST_F(LogManagerTest, CheckpointsAreWrittenOnTheirIntervals) {
   auto manager = open_manager();
   auto log = create(*manager, "orders", 0);
