@@ -132,7 +132,7 @@ Status Log::recover_segments() {
       warn("recovery: deleting segment " + later.log_path() + " after the corrupt one");
       if (Status s = delete_segment(later.base_offset()); !s) return s;
     }
-    return purge_deleted_files(true);
+    return remove_deleted_files(fs_, take_deleted_files(/*due_only=*/false));
   }
   return Status::ok();
 }
@@ -363,17 +363,24 @@ Status Log::delete_segment(int64_t base_offset) {
   return Status::ok();
 }
 
-Status Log::purge_deleted_files(bool force) {
-  int64_t now = options_.clock->now_ms();
-  std::vector<PendingDelete> keep;
-  for (auto& pending : pending_deletes_) {
-    if (!force && pending.due_ms > now) {
-      keep.push_back(std::move(pending));
-      continue;
-    }
-    if (Status s = fs_.remove(pending.path); !s) return s;
+std::vector<std::string> Log::take_deleted_files(bool due_only) {
+  const int64_t now = options_.clock->now_ms();
+  std::vector<std::string> due;
+  std::erase_if(pending_deletes_, [&](PendingDelete& pending) {
+    if (due_only && pending.due_ms > now) return false;
+    due.push_back(std::move(pending.path));
+    return true;
+  });
+  return due;
+}
+
+Status remove_deleted_files(FileSystem& fs, const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    Status removed = fs.remove(path);
+    if (removed) continue;
+    if (auto exists = fs.exists(path); exists && !*exists) continue;
+    return removed;
   }
-  pending_deletes_ = std::move(keep);
   return Status::ok();
 }
 
@@ -684,7 +691,6 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
     if (Status s = trim_epochs_before_start(); !s) return s;
   }
-  if (Status s = purge_deleted_files(false); !s) return s;
   return result;
 }
 

@@ -115,6 +115,11 @@ struct SegmentSnapshot {
   FileHandle log_file;
 };
 
+// Removes files taken by Log::take_deleted_files, with no lock held. A file
+// already gone is no error: a segment of the same base deleted again
+// replaced it, and that deletion's removal may have come first.
+Status remove_deleted_files(FileSystem& fs, const std::vector<std::string>& paths);
+
 struct RetentionResult {
   size_t deleted_segments = 0;
   uint64_t deleted_bytes = 0;
@@ -177,15 +182,17 @@ class Log {
 
   // Retention: deletes whole segments (never the active one) that are wholly
   // below `high_watermark` and breach retention.ms, retention.bytes or the
-  // log start offset; their files become *.deleted and are removed once
-  // file.delete.delay.ms has passed (also checked here).
+  // log start offset; their files become *.deleted (renames: the segment
+  // list and the names change together under the lock, as in Kafka) and
+  // are removed once file.delete.delay.ms has passed.
   Result<RetentionResult> apply_retention(int64_t high_watermark);
-  // Removes the *.deleted files whose file.delete.delay.ms has passed (the
-  // log manager runs it more often than retention).
-  Status remove_expired_deleted_files() { return purge_deleted_files(false); }
-  // Removes every *.deleted file now, due or not: a full disk wants its
-  // space back (readers keep their open handles, so nothing breaks).
-  Status remove_deleted_files_now() { return purge_deleted_files(true); }
+  // The *.deleted files to remove now: those whose file.delete.delay.ms has
+  // passed, or all of them (`due_only` false: a full disk wants its space
+  // back). They are forgotten here; the caller removes them with
+  // remove_deleted_files() after releasing the partition lock, since
+  // unlinking a large file frees its blocks and may wait on the disk.
+  // Readers keep their open handles, so nothing breaks.
+  std::vector<std::string> take_deleted_files(bool due_only = true);
 
   // Log compaction (cleaner.h); under the partition lock like the rest.
   // Every segment, oldest first; the last one is the active segment.
@@ -244,7 +251,6 @@ class Log {
   Status roll_into_empty_log(int64_t new_base_offset);
   Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
-  Status purge_deleted_files(bool force);
   Segment& active() const { return *segments_.rbegin()->second; }
   Segment* segment_for(int64_t offset) const;
   Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
