@@ -199,15 +199,27 @@ class Log {
   std::vector<SegmentSnapshot> segment_snapshots() const;
   uint64_t truncation_generation() const { return truncation_generation_; }
   // Swaps `cleaned` (a segment with the ".cleaned" suffix, synced, holding
-  // the kept batches of `replaced`, with the first one's base offset) in for
-  // the consecutive inactive segments `replaced`: .cleaned -> .swap, dir
-  // sync, old segments -> *.deleted, dir sync, .swap -> final name
-  // (docs/storage.md, "Compaction"). Readers of the old segments keep their
-  // handles. Returns false, touching nothing, if the log changed since the
-  // snapshot (truncation, retention, another swap); the caller then removes
-  // the cleaned files. Two directory fsyncs run under the lock.
-  Result<bool> replace_segments(std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>& replaced,
-                                uint64_t truncation_generation);
+  // the kept batches of the consecutive inactive segments `replaced`, with
+  // the first one's base offset) in for them, in three steps under the
+  // lock with the two directory fsyncs the order needs in between, done by
+  // the caller with no lock held (docs/storage.md, "Compaction"):
+  //   begin_segment_swap: .cleaned -> .swap; reads are served from the
+  //     cleaned segment from now on; the replaced files keep their names.
+  //     False, touching nothing, if the log changed since the snapshot
+  //     (truncation, retention, another swap): the caller then removes the
+  //     cleaned files.                            Then sync the directory.
+  //   retire_replaced_segments: their files -> *.deleted (readers keep
+  //     their handles).                           Then sync the directory.
+  //   finish_segment_swap: .swap -> the final names.
+  // A truncation between the first two steps undoes the swap (the replaced
+  // segments come back; the cleaned one is deleted); the later steps then
+  // do nothing. A crash at any point is completed or undone by open()
+  // (segment_swap.h).
+  Result<bool> begin_segment_swap(std::unique_ptr<Segment> cleaned,
+                                  const std::vector<SegmentSnapshot>& replaced,
+                                  uint64_t truncation_generation);
+  Status retire_replaced_segments();
+  Status finish_segment_swap();
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();
@@ -251,6 +263,8 @@ class Log {
   Status roll_into_empty_log(int64_t new_base_offset);
   Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
+  Status retire_segment_files(Segment& segment);
+  Status undo_segment_swap();
   Segment& active() const { return *segments_.rbegin()->second; }
   Segment* segment_for(int64_t offset) const;
   Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
@@ -275,6 +289,13 @@ class Log {
     int64_t due_ms;
   };
   std::vector<PendingDelete> pending_deletes_;
+  // A compaction swap between begin_segment_swap and finish_segment_swap.
+  struct PendingSwap {
+    const Segment* cleaned;  // in segments_ unless deleted or truncated away since
+    std::vector<std::unique_ptr<Segment>> replaced;  // out of segments_; files renamed once retired
+    bool retired = false;
+  };
+  std::optional<PendingSwap> pending_swap_;
 };
 
 }  // namespace sluice::storage

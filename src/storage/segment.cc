@@ -479,15 +479,17 @@ void Segment::release_synced_index_files() {
   time_index_file_->release_if_synced();
 }
 
-Status Segment::rename_to_deleted() {
+Result<std::vector<std::string>> Segment::rename_to_deleted() {
   std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  std::vector<std::string> deleted;
   for (const char* suffix : {log_suffix, index_suffix, time_index_suffix}) {
     std::string path = stem + suffix + suffix_;
     if (Status s = fs_.rename(path, path + ".deleted"); !s) return s;
+    deleted.push_back(path + ".deleted");
   }
-  index_file_->set_path(stem + index_suffix + suffix_ + ".deleted");
-  time_index_file_->set_path(stem + time_index_suffix + suffix_ + ".deleted");
-  return Status::ok();
+  index_file_->set_path(deleted[1]);
+  time_index_file_->set_path(deleted[2]);
+  return deleted;
 }
 
 Status Segment::rename_suffix(const std::string& suffix) {

@@ -144,8 +144,9 @@ class Segment {
   // partition holds one descriptor, its active .log, as in Kafka (whose
   // indexes are mmapped with the file closed). A write reopens the file.
   void release_synced_index_files();
-  // Renames the three files to *.deleted (the caller removes them later).
-  Status rename_to_deleted();
+  // Renames the three files to *.deleted (the caller removes them later);
+  // returns their new paths (a ".swap" segment's end in ".swap.deleted").
+  Result<std::vector<std::string>> rename_to_deleted();
   // Renames the three files from the current suffix to `suffix` (open
   // handles stay valid); the caller syncs the directory.
   Status rename_suffix(const std::string& suffix);
