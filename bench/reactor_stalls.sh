@@ -10,7 +10,12 @@
 # TRACE=0 skips perf trace (it slows the broker several times over): the
 # callback histogram and the bench's own figures are then those of an
 # untraced broker. ONLY="p1k consume" runs only those workloads (names:
-# p1000 p1k consume e2e; consume reads what p1k wrote).
+# p1000 p1k consume e2e; consume reads what p1k wrote). SERVE_ARGS adds
+# broker settings, e.g. small segments and retention so that rolls and
+# segment deletions happen under load:
+#   SERVE_ARGS="--set log.segment.bytes=1048576 --set log.preallocate=true
+#     --set log.retention.bytes=33554432 --set log.retention.check.interval.ms=1000
+#     --set log.segment.delete.delay.ms=0" ONLY="p1k e2e"
 set -euo pipefail
 sluice=${1:-build/src/cli/sluice}
 out=${2:-$(mktemp -d)}
@@ -18,7 +23,7 @@ port=$((20000 + RANDOM % 20000))
 admin=$((port + 1))
 mkdir -p "$out/data"
 "$sluice" serve --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "admin.listener=127.0.0.1:$admin" \
-  --set "log.dirs=$out/data" >"$out/broker.log" 2>&1 &
+  --set "log.dirs=$out/data" ${SERVE_ARGS:-} >"$out/broker.log" 2>&1 &
 broker=$!
 trap 'kill $broker 2>/dev/null || true' EXIT
 for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
@@ -49,11 +54,13 @@ awk -F'[{}" ]+' '
   /^sluice_reactor_callback_max_seconds/ { max[$3] = $NF }
   END { for (r in count) printf "%s: callbacks %d, over 1 ms %d, over 10 ms %d, longest %.1f ms\n",
                                  r, count[r], count[r] - le1[r], count[r] - le10[r], max[r] * 1000 }' "$out/metrics.txt"
+echo "== segment rolls (where the new segment's files came from)"
+grep '^sluice_log_segment_rolls_total' "$out/metrics.txt" || echo "(not exported by this binary)"
 echo "== bench"
 grep -E 'records/s|latency' "$out/bench.txt"
 [[ -n $tracer ]] || exit 0
 echo "== file-system syscalls per thread (perf trace -s)"
 awk '/^ [^ ].*\([0-9]+\), [0-9]+ events/ { thread = $1 }
-     /^ +(fsync|fdatasync|pread64|pwrite64|write|sendfile64|openat|rename|renameat|fallocate|ftruncate|unlink|unlinkat|futex) / {
+     /^ +(fsync|fdatasync|pread64|pwrite64|write|sendfile64|openat|rename|renameat|renameat2|fallocate|ftruncate|unlink|unlinkat|futex) / {
        printf "%-14s %-11s calls %8s  total ms %10s  max ms %9s\n", thread, $1, $2, $4, $7 }' "$out/perf-trace.txt"
 echo "(full output in $out)"

@@ -307,7 +307,21 @@ Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t curre
 
 Partition::Deleted Partition::delete_records_before(int64_t offset) {
   Deleted deleted;
-  std::lock_guard lock(log_->mutex());
+  std::vector<std::string> freed;
+  {
+    std::lock_guard lock(log_->mutex());
+    deleted = delete_records_locked(offset, freed);
+  }
+  // On a full disk the freed segments are removed now, not after
+  // file.delete.delay.ms (that is what DeleteRecords is for then), but off
+  // this thread and the partition lock: unlinks free blocks on the disk.
+  log_->remove_in_background(std::move(freed));
+  return deleted;
+}
+
+Partition::Deleted Partition::delete_records_locked(int64_t offset,
+                                                    std::vector<std::string>& freed) {
+  Deleted deleted;
   deleted.error = check_leader_locked(-1);
   if (deleted.error != ErrorCode::NONE) return deleted;
   storage::Log& log = log_->log();
@@ -326,9 +340,7 @@ Partition::Deleted Partition::delete_records_before(int64_t offset) {
     deleted.error = error_code_for(status);
     return deleted;
   }
-  // On a full disk the freed segments are removed now, not after
-  // file.delete.delay.ms: that is what DeleteRecords is for then.
-  if (log_->dir_full()) (void)log_->check(log.remove_deleted_files_now());
+  if (log_->dir_full()) freed = log.take_deleted_files(/*due_only=*/false);
   deleted.low_watermark = log.log_start_offset();
   return deleted;
 }

@@ -183,6 +183,8 @@ class Partition {
   size_t waiter_count() const;
 
  private:
+  // Under the partition lock; `freed`: segment files to remove now (a full disk).
+  Deleted delete_records_locked(int64_t offset, std::vector<std::string>& freed);
   void set_high_watermark_locked(int64_t offset);
   void wake_waiters();
   bool leads_locked() const { return leader_id_ == local_node_id_; }

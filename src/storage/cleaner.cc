@@ -206,15 +206,36 @@ std::optional<LogCleaner::Candidate> LogCleaner::grab_filthiest() {
   return best;
 }
 
+// The swap's three steps (Log::begin_segment_swap) under the partition lock,
+// each short (renames, memory); the directory fsyncs that order them run
+// between, with no lock held, so appends and reads are never held up by them.
+Result<bool> LogCleaner::swap_in(LogState& state, std::unique_ptr<Segment> cleaned,
+                                 const std::vector<SegmentSnapshot>& replaced,
+                                 uint64_t truncation_generation) {
+  Result<bool> begun = false;
+  std::string dir;
+  state.log.with_lock([&](Log& log) {
+    begun = log.begin_segment_swap(std::move(cleaned), replaced, truncation_generation);
+    dir = log.dir();
+  });
+  if (!begun || !*begun) return begun;
+  if (Status s = fs_.sync_dir(dir); !s) return s;
+  Status retired;
+  state.log.with_lock([&](Log& log) { retired = log.retire_replaced_segments(); });
+  if (!retired) return retired;
+  if (Status s = fs_.sync_dir(dir); !s) return s;
+  Status finished;
+  state.log.with_lock([&](Log& log) { finished = log.finish_segment_swap(); });
+  if (!finished) return finished;
+  return true;
+}
+
 Result<CleanStats> LogCleaner::clean(Compactor& compactor, Candidate& candidate) {
   const auto& state = candidate.state;
   const CompactionPlan& plan = candidate.plan;
-  SwapSegments swap = [&](std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>& replaced) {
-    Result<bool> swapped = false;
-    state->log.with_lock([&](Log& log) {
-      swapped = log.replace_segments(std::move(cleaned), replaced, plan.truncation_generation);
-    });
-    return swapped;
+  SwapSegments swap = [&](std::unique_ptr<Segment> cleaned,
+                          const std::vector<SegmentSnapshot>& replaced) {
+    return swap_in(*state, std::move(cleaned), replaced, plan.truncation_generation);
   };
   auto aborted = [&] {
     std::lock_guard lock(mutex_);

@@ -22,9 +22,10 @@
 //
 // Concurrency: the cleaner's threads (log.cleaner.threads) read segment files
 // without any lock, through the handles of a snapshot; they take the
-// partition lock (CleanableLog::with_lock) only for the snapshot and for each
-// swap (renames and two directory fsyncs), so appends are never blocked for
-// long. A log is cleaned by one thread at a time. All public methods are
+// partition lock (CleanableLog::with_lock) only for the snapshot and for the
+// three steps of each swap (renames; the two directory fsyncs between them
+// run with no lock held: Log::begin_segment_swap), so appends are never
+// blocked for long. A log is cleaned by one thread at a time. All public methods are
 // thread-safe. Never call unregister_log() while holding that log's partition
 // lock: it waits for a clean in progress.
 
@@ -116,6 +117,9 @@ class LogCleaner {
   std::optional<Candidate> grab_filthiest();
   std::optional<Candidate> assess(const std::shared_ptr<LogState>& state, int64_t now_ms);
   Result<CleanStats> clean(Compactor& compactor, Candidate& candidate);
+  Result<bool> swap_in(LogState& state, std::unique_ptr<Segment> cleaned,
+                       const std::vector<SegmentSnapshot>& replaced,
+                       uint64_t truncation_generation);
   Status write_checkpoint(const std::string& log_dir);
   void run_thread(size_t index);
 

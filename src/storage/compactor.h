@@ -15,8 +15,8 @@
 //     batch keeps its base offset, lastOffsetDelta, producer id/epoch/base
 //     sequence, leader epoch, timestamp type and codec; a batch that loses
 //     nothing (and needs no delete horizon) is copied byte for byte.
-//  3. Each cleaned segment is synced and handed to `swap` (under the
-//     partition lock: Log::replace_segments).
+//  3. Each cleaned segment is synced and handed to `swap` (the cleaner's
+//     three steps, Log::begin_segment_swap, each under the partition lock).
 // Left as found: control batches and transactional batches (no aborted
 // transaction removal yet), and records without a key.
 //

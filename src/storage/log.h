@@ -34,6 +34,7 @@
 #include "base/uuid.h"
 #include "storage/checkpoint_file.h"
 #include "storage/leader_epoch_cache.h"
+#include "storage/next_segment.h"
 #include "storage/segment.h"
 
 namespace sluice::storage {
@@ -54,6 +55,9 @@ struct LogOptions {
   bool clean_shutdown = false;
   const Clock* clock = &system_clock();  // outlives the Log
   Logger logger = log_to_stderr;
+  // Where the next segment's files are prepared ahead of a roll
+  // (next_segment.h); null: a roll creates them inline.
+  BackgroundRunner background;
 };
 
 // A byte range of a segment file holding whole batches, for sendfile/pread.
@@ -110,6 +114,11 @@ struct SegmentSnapshot {
   int64_t max_timestamp_ms = -1;
   FileHandle log_file;
 };
+
+// Removes files taken by Log::take_deleted_files, with no lock held. A file
+// already gone is no error: a segment of the same base deleted again
+// replaced it, and that deletion's removal may have come first.
+Status remove_deleted_files(FileSystem& fs, const std::vector<std::string>& paths);
 
 struct RetentionResult {
   size_t deleted_segments = 0;
@@ -181,33 +190,50 @@ class Log {
 
   // Retention: deletes whole segments (never the active one) that are wholly
   // below `high_watermark` and breach retention.ms, retention.bytes or the
-  // log start offset; their files become *.deleted and are removed once
-  // file.delete.delay.ms has passed (also checked here).
+  // log start offset; their files become *.deleted (renames: the segment
+  // list and the names change together under the lock, as in Kafka) and
+  // are removed once file.delete.delay.ms has passed.
   Result<RetentionResult> apply_retention(int64_t high_watermark);
-  // Removes the *.deleted files whose file.delete.delay.ms has passed (the
-  // log manager runs it more often than retention).
-  Status remove_expired_deleted_files() { return purge_deleted_files(false); }
-  // Removes every *.deleted file now, due or not: a full disk wants its
-  // space back (readers keep their open handles, so nothing breaks).
-  Status remove_deleted_files_now() { return purge_deleted_files(true); }
+  // The *.deleted files to remove now: those whose file.delete.delay.ms has
+  // passed, or all of them (`due_only` false: a full disk wants its space
+  // back). They are forgotten here; the caller removes them with
+  // remove_deleted_files() after releasing the partition lock, since
+  // unlinking a large file frees its blocks and may wait on the disk.
+  // Readers keep their open handles, so nothing breaks.
+  std::vector<std::string> take_deleted_files(bool due_only = true);
 
   // Log compaction (cleaner.h); under the partition lock like the rest.
   // Every segment, oldest first; the last one is the active segment.
   std::vector<SegmentSnapshot> segment_snapshots() const;
   uint64_t truncation_generation() const { return truncation_generation_; }
   // Swaps `cleaned` (a segment with the ".cleaned" suffix, synced, holding
-  // the kept batches of `replaced`, with the first one's base offset) in for
-  // the consecutive inactive segments `replaced`: .cleaned -> .swap, dir
-  // sync, old segments -> *.deleted, dir sync, .swap -> final name
-  // (docs/storage.md, "Compaction"). Readers of the old segments keep their
-  // handles. Returns false, touching nothing, if the log changed since the
-  // snapshot (truncation, retention, another swap); the caller then removes
-  // the cleaned files. Two directory fsyncs run under the lock.
-  Result<bool> replace_segments(std::unique_ptr<Segment> cleaned, const std::vector<SegmentSnapshot>& replaced,
-                                uint64_t truncation_generation);
+  // the kept batches of the consecutive inactive segments `replaced`, with
+  // the first one's base offset) in for them, in three steps under the
+  // lock with the two directory fsyncs the order needs in between, done by
+  // the caller with no lock held (docs/storage.md, "Compaction"):
+  //   begin_segment_swap: .cleaned -> .swap; reads are served from the
+  //     cleaned segment from now on; the replaced files keep their names.
+  //     False, touching nothing, if the log changed since the snapshot
+  //     (truncation, retention, another swap): the caller then removes the
+  //     cleaned files.                            Then sync the directory.
+  //   retire_replaced_segments: their files -> *.deleted (readers keep
+  //     their handles).                           Then sync the directory.
+  //   finish_segment_swap: .swap -> the final names.
+  // A truncation between the first two steps undoes the swap (the replaced
+  // segments come back; the cleaned one is deleted); the later steps then
+  // do nothing. A crash at any point is completed or undone by open()
+  // (segment_swap.h).
+  Result<bool> begin_segment_swap(std::unique_ptr<Segment> cleaned,
+                                  const std::vector<SegmentSnapshot>& replaced,
+                                  uint64_t truncation_generation);
+  Status retire_replaced_segments();
+  Status finish_segment_swap();
 
   // Flushes everything. After close() only the destructor may be called.
   Status close();
+  // No more next segments are prepared, and a prepared one's files are
+  // removed (close() does it; the log manager before deleting the log).
+  void stop_preparing_segments();
 
   // A failure left the files and this object apart (a torn write that could
   // not be cut, a truncation left without a segment): appends fail with
@@ -241,10 +267,12 @@ class Log {
   Status trim_epochs_before_start();
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
   Status roll(int64_t new_base_offset);
+  Result<std::unique_ptr<Segment>> new_active_segment(int64_t base_offset);
   Status roll_into_empty_log(int64_t new_base_offset);
   Status replace_segments_with_new(int64_t new_base_offset);
   Status delete_segment(int64_t base_offset);
-  Status purge_deleted_files(bool force);
+  Status retire_segment_files(Segment& segment);
+  Status undo_segment_swap();
   Segment& active() const { return *segments_.rbegin()->second; }
   Segment* segment_for(int64_t offset) const;
   Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
@@ -257,6 +285,7 @@ class Log {
   TopicPartition topic_partition_;
   std::map<int64_t, std::unique_ptr<Segment>> segments_;
   std::unique_ptr<LeaderEpochCache> epoch_cache_;
+  NextSegment next_segment_;
   int64_t log_start_offset_ = 0;
   int64_t recovery_point_ = 0;
   uint64_t truncation_generation_ = 0;
@@ -268,6 +297,13 @@ class Log {
     int64_t due_ms;
   };
   std::vector<PendingDelete> pending_deletes_;
+  // A compaction swap between begin_segment_swap and finish_segment_swap.
+  struct PendingSwap {
+    const Segment* cleaned;  // in segments_ unless deleted or truncated away since
+    std::vector<std::unique_ptr<Segment>> replaced;  // out of segments_; files renamed once retired
+    bool retired = false;
+  };
+  std::optional<PendingSwap> pending_swap_;
 };
 
 }  // namespace sluice::storage

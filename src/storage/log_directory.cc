@@ -94,6 +94,7 @@ Result<std::unique_ptr<Log>> LogDirectory::load_log(const TopicPartition& tp,
   options.clean_shutdown = had_clean_shutdown_ && recovery_point != recovery_points_.end();
   options.clock = options_.clock;
   options.logger = options_.logger;
+  options.background = options_.background;
   return Log::open(fs_, std::move(options));
 }
 

@@ -35,6 +35,7 @@ struct LogDirectoryOptions {
   const Clock* clock = &system_clock();  // outlives the LogDirectory
   Logger logger = log_to_stderr;
   WorkerPool* pool = nullptr;  // outlives open() and close(); null: one log at a time
+  BackgroundRunner background;  // LogOptions::background of every log
 };
 
 class LogDirectory {

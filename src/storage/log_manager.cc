@@ -69,6 +69,8 @@ Status LogManager::open_dirs() {
     dir_options.clock = options_.clock;
     dir_options.logger = options_.logger;
     dir_options.pool = recovery_pool_.get();
+    // Next segments are prepared on the scheduler thread (next_segment.h).
+    dir_options.background = run_on_scheduler("prepare a next segment");
     auto directory = LogDirectory::open(fs_, std::move(dir_options));
     if (!directory && out_of_descriptors(directory.status()))
       return Status(directory.status().code(), "opening log dir " + path + ": " + directory.status().message());
@@ -99,8 +101,7 @@ Status LogManager::adopt_logs(Dir& dir) {
       }
     }
     if (duplicate.empty())
-      for (const auto& [tp, log] : dir.directory->logs())
-        logs_[tp] = std::make_shared<ManagedLog>(*log, fs_, dir.health);
+      for (const auto& [tp, log] : dir.directory->logs()) logs_[tp] = managed_log(*log, dir.health);
   }
   // Like Kafka, refuse to guess which copy is right.
   if (!duplicate.empty()) {
@@ -159,6 +160,19 @@ void LogManager::on_dir_space_change(const std::string& path, const Status& erro
 // The cleaner reaches the log only through its ManagedLog: under its lock
 // and while usable (an offline or deleted log is skipped; a swap into it
 // aborts). A malformed cleaner-offset-checkpoint takes the dir offline.
+BackgroundRunner LogManager::run_on_scheduler(const char* name) {
+  return [this, name](std::function<void()> job) {
+    scheduler_.schedule_once(name, std::chrono::milliseconds(0), std::move(job));
+  };
+}
+
+std::shared_ptr<ManagedLog> LogManager::managed_log(Log& log,
+                                                    const std::shared_ptr<LogDirHealth>& health) {
+  auto managed = std::make_shared<ManagedLog>(log, fs_, health);
+  managed->set_background(run_on_scheduler("remove deleted segment files"));
+  return managed;
+}
+
 void LogManager::register_with_cleaner(const std::shared_ptr<ManagedLog>& managed) {
   std::weak_ptr<ManagedLog> weak = managed;
   CleanableLog cleanable;
@@ -247,7 +261,7 @@ Result<std::shared_ptr<ManagedLog>> LogManager::create_log(const TopicPartition&
     if (ManagedLog::is_storage_failure(log.status().code())) dir->health->fail(log.status());
     return log.status();
   }
-  auto managed = std::make_shared<ManagedLog>(**log, fs_, dir->health);
+  auto managed = managed_log(**log, dir->health);
   {
     std::lock_guard lock(mutex_);
     logs_[tp] = managed;
@@ -276,6 +290,7 @@ Status LogManager::delete_log(const TopicPartition& tp) {
       log = dir->directory->release_log(tp);
     }
     SLUICE_ASSERT(log != nullptr, "a managed log missing from its log dir");
+    log->stop_preparing_segments();
     from = log->dir();
     managed->mark_deleted(std::move(log));
   }
@@ -352,13 +367,29 @@ void LogManager::for_each_online_log(const std::function<Status(ManagedLog&)>& j
   }
 }
 
+// Retention and the removal of due *.deleted files change the segment
+// list (and rename files) under the partition lock; the unlinks, which free
+// blocks and may wait on the disk, run after it is released.
 void LogManager::run_retention() {
-  for_each_online_log([](ManagedLog& managed) {
-    Log& log = managed.log();
-    int64_t high_watermark = managed.high_watermark() >= 0 ? managed.high_watermark() : log.log_end_offset();
-    auto result = log.apply_retention(high_watermark);
-    return result ? Status::ok() : result.status();
-  });
+  for (const auto& managed : logs()) {
+    std::vector<std::string> due;
+    {
+      std::lock_guard lock(managed->mutex());
+      if (!managed->usable()) continue;
+      Log& log = managed->log();
+      int64_t high_watermark =
+          managed->high_watermark() >= 0 ? managed->high_watermark() : log.log_end_offset();
+      auto result = managed->check(log.apply_retention(high_watermark));
+      if (!result) {
+        if (!ManagedLog::is_storage_failure(result.status().code()))
+          options_.logger(managed->topic_partition().dir_name() + ": " +
+                          result.status().to_string());
+        continue;
+      }
+      due = log.take_deleted_files();
+    }
+    (void)managed->check(remove_deleted_files(fs_, due));
+  }
 }
 
 void LogManager::flush_due_logs() {
@@ -373,7 +404,15 @@ void LogManager::flush_due_logs() {
 }
 
 void LogManager::remove_expired_deleted_files() {
-  for_each_online_log([](ManagedLog& managed) { return managed.log().remove_expired_deleted_files(); });
+  for (const auto& managed : logs()) {
+    std::vector<std::string> due;
+    {
+      std::lock_guard lock(managed->mutex());
+      if (!managed->usable()) continue;
+      due = managed->log().take_deleted_files();
+    }
+    (void)managed->check(remove_deleted_files(fs_, due));
+  }
 }
 
 void LogManager::write_checkpoint(const char* file_name, const std::function<int64_t(ManagedLog&)>& offset_of) {

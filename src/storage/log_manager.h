@@ -176,6 +176,9 @@ class LogManager {
   void on_dir_failure(const std::string& path, const Status& error);
   void on_dir_space_change(const std::string& path, const Status& error);
   void register_with_cleaner(const std::shared_ptr<ManagedLog>& managed);
+  // Runs a job once, now, on the scheduler thread.
+  BackgroundRunner run_on_scheduler(const char* name);
+  std::shared_ptr<ManagedLog> managed_log(Log& log, const std::shared_ptr<LogDirHealth>& health);
   void schedule_jobs();
   void schedule_dir_removal(const std::string& path, int64_t delay_ms);
   Status remove_tree(const std::string& path);

@@ -86,6 +86,25 @@ class ManagedLog {
     if (!result && is_storage_failure(result.status().code())) dir_->fail(result.status());
     return result;
   }
+  // Removes files taken from the log under mutex() (Log::take_deleted_files)
+  // on the background runner the LogManager gave (its scheduler thread),
+  // never on the caller's: a reactor must not wait for an unlink to free a
+  // large file's blocks. Failures go through check(). Without a runner
+  // (tests that build a ManagedLog by hand) they are removed right here.
+  // Call it after releasing mutex().
+  void remove_in_background(std::vector<std::string> paths) {
+    if (paths.empty()) return;
+    auto remove = [&fs = fs_, dir = dir_, paths = std::move(paths)] {
+      Status removed = remove_deleted_files(fs, paths);
+      if (is_storage_failure(removed.code())) dir->fail(removed);
+    };
+    if (background_)
+      background_(std::move(remove));
+    else
+      remove();
+  }
+  void set_background(BackgroundRunner background) { background_ = std::move(background); }
+
   // With mutex() held, after an append succeeded: clears full().
   void note_append_succeeded() { dir_->note_space(); }
   // The dir is full (appends fail with Errc::no_space until space is freed).
@@ -117,6 +136,7 @@ class ManagedLog {
   TopicPartition topic_partition_;
   std::atomic<int64_t> high_watermark_{-1};
   bool deleted_ = false;
+  BackgroundRunner background_;
 };
 
 }  // namespace sluice::storage

@@ -1,5 +1,6 @@
 #include "storage/segment.h"
 
+#include <atomic>
 #include <cstdio>
 #include <limits>
 #include <mutex>
@@ -10,6 +11,7 @@ namespace {
 constexpr char log_suffix[] = ".log";
 constexpr char index_suffix[] = ".index";
 constexpr char time_index_suffix[] = ".timeindex";
+constexpr char prepared_suffix[] = ".tmp";
 
 bool fits_segment(int64_t offset, int64_t base_offset) {
   return offset >= base_offset && offset - base_offset <= std::numeric_limits<int32_t>::max();
@@ -25,6 +27,7 @@ bool fits_segment(int64_t offset, int64_t base_offset) {
 // (release_if_synced) without any caller tracking it.
 class ReleasableFile final : public File {
  public:
+  // `open` may be null: the file exists and is opened on first use.
   ReleasableFile(FileSystem& fs, std::string path, FileHandle open)
       : fs_(fs), path_(std::move(path)), file_(std::move(open)) {}
 
@@ -97,6 +100,29 @@ class ReleasableFile final : public File {
   std::mutex mutex_;
 };
 
+// A prepared .log handle under the segment's final name (it was opened
+// under its temporary one), so errors and sync accounting name the right
+// file. Everything else goes to the handle as it is.
+class RenamedFile final : public File {
+ public:
+  RenamedFile(FileHandle file, std::string path) : file_(std::move(file)), path_(std::move(path)) {}
+  Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
+    return file_->pread(position, out);
+  }
+  Status append(Bytes data) override { return file_->append(data); }
+  Status pwrite(uint64_t position, Bytes data) override { return file_->pwrite(position, data); }
+  Status truncate(uint64_t size_bytes) override { return file_->truncate(size_bytes); }
+  Status sync() override { return file_->sync(); }
+  Result<uint64_t> size() override { return file_->size(); }
+  const std::string& path() const override { return path_; }
+  int native_handle() const override { return file_->native_handle(); }
+  void reserve(uint64_t bytes) override { file_->reserve(bytes); }
+
+ private:
+  FileHandle file_;
+  std::string path_;
+};
+
 std::string segment_file_stem(int64_t base_offset) {
   char name[32];
   std::snprintf(name, sizeof name, "%020lld", static_cast<long long>(base_offset));
@@ -143,11 +169,61 @@ Status Segment::open_files(OpenMode mode) {
   if (!index) return index.status();
   auto time_index = fs_.open(stem + time_index_suffix + suffix_, index_mode);
   if (!time_index) return time_index.status();
-  index_file_ = std::make_shared<ReleasableFile>(fs_, stem + index_suffix + suffix_, std::move(*index));
-  time_index_file_ = std::make_shared<ReleasableFile>(fs_, stem + time_index_suffix + suffix_, std::move(*time_index));
+  use_index_files(stem, std::move(*index), std::move(*time_index));
+  return Status::ok();
+}
+
+void Segment::use_index_files(const std::string& stem, FileHandle index, FileHandle time_index) {
+  index_file_ =
+      std::make_shared<ReleasableFile>(fs_, stem + index_suffix + suffix_, std::move(index));
+  time_index_file_ = std::make_shared<ReleasableFile>(fs_, stem + time_index_suffix + suffix_,
+                                                      std::move(time_index));
   offset_index_ = std::make_unique<OffsetIndex>(index_file_, base_offset_, config_.offset_index_entries_max());
   time_index_ = std::make_unique<TimeIndex>(time_index_file_, base_offset_, config_.time_index_entries_max());
-  return Status::ok();
+}
+
+std::vector<std::string> PreparedSegmentFiles::paths() const {
+  return {stem + log_suffix + prepared_suffix, stem + index_suffix + prepared_suffix,
+          stem + time_index_suffix + prepared_suffix};
+}
+
+Result<PreparedSegmentFiles> Segment::prepare_files(FileSystem& fs, const std::string& dir,
+                                                    const LogConfig& config) {
+  // Unique in the process: a deleted partition's late preparation must not
+  // meet the files of a partition created again under the same name.
+  static std::atomic<uint64_t> next_number{0};
+  PreparedSegmentFiles files;
+  files.stem = join_path(
+      dir, "prepared-" + std::to_string(next_number.fetch_add(1, std::memory_order_relaxed)));
+  const auto paths = files.paths();
+  for (size_t i = 1; i < paths.size(); ++i) {
+    auto index = fs.open(paths[i], OpenMode::create_truncate);
+    if (!index) return index.status();
+  }
+  auto log = fs.open(paths[0], OpenMode::create_truncate);
+  if (!log) return log.status();
+  files.log_file = std::move(*log);
+  if (config.preallocate) {
+    files.log_file->reserve(config.segment_bytes);
+    files.reserved = true;
+  }
+  return files;
+}
+
+Result<std::unique_ptr<Segment>> Segment::adopt_prepared(FileSystem& fs, const std::string& dir,
+                                                         int64_t base_offset,
+                                                         const LogConfig& config, int64_t now_ms,
+                                                         const PreparedSegmentFiles& files) {
+  std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
+  const std::string stem = join_path(dir, segment_file_stem(base_offset));
+  const auto from = files.paths();
+  const std::string to[] = {stem + log_suffix, stem + index_suffix, stem + time_index_suffix};
+  for (size_t i : {1, 2, 0})
+    if (Status s = fs.rename(from[i], to[i]); !s) return s;
+  segment->log_file_ = std::make_shared<RenamedFile>(files.log_file, to[0]);
+  segment->use_index_files(stem, nullptr, nullptr);  // empty: opened at the first index batch
+  segment->reserved_ = files.reserved;
+  return segment;
 }
 
 Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
@@ -403,15 +479,17 @@ void Segment::release_synced_index_files() {
   time_index_file_->release_if_synced();
 }
 
-Status Segment::rename_to_deleted() {
+Result<std::vector<std::string>> Segment::rename_to_deleted() {
   std::string stem = join_path(dir_, segment_file_stem(base_offset_));
+  std::vector<std::string> deleted;
   for (const char* suffix : {log_suffix, index_suffix, time_index_suffix}) {
     std::string path = stem + suffix + suffix_;
     if (Status s = fs_.rename(path, path + ".deleted"); !s) return s;
+    deleted.push_back(path + ".deleted");
   }
-  index_file_->set_path(stem + index_suffix + suffix_ + ".deleted");
-  time_index_file_->set_path(stem + time_index_suffix + suffix_ + ".deleted");
-  return Status::ok();
+  index_file_->set_path(deleted[1]);
+  time_index_file_->set_path(deleted[2]);
+  return deleted;
 }
 
 Status Segment::rename_suffix(const std::string& suffix) {
@@ -429,6 +507,12 @@ Status Segment::remove_files() {
   for (const char* name : {log_suffix, index_suffix, time_index_suffix})
     if (Status s = fs_.remove(stem + name + suffix_); !s) return s;
   return Status::ok();
+}
+
+bool Segment::nearing_roll(const LogConfig& config, int64_t now_ms) const {
+  if (empty()) return false;
+  return size_bytes_ >= config.segment_bytes / 2 ||
+         now_ms - created_ms_ >= config.segment_ms / 10 * 9;
 }
 
 bool Segment::should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const {

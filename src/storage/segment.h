@@ -30,6 +30,19 @@ std::string segment_file_stem(int64_t base_offset);
 // The base offset in a name like "00000000000000000042.log", if it is one.
 std::optional<int64_t> parse_segment_file_name(const std::string& name, const std::string& suffix);
 
+// The files of a segment made before its base offset is known (a roll's
+// next segment, prepared off the partition lock: next_segment.h), under the
+// temporary names "<stem>.log.tmp", "<stem>.index.tmp", "<stem>.timeindex.tmp"
+// that Log::open removes, so a crash or a stop never leaves them behind as
+// a segment. The index files are created and closed; the .log stays open
+// (and reserved with log.preallocate).
+struct PreparedSegmentFiles {
+  std::string stem;  // <partition dir>/prepared-<n>
+  FileHandle log_file;
+  bool reserved = false;
+  std::vector<std::string> paths() const;
+};
+
 struct BatchLocation {
   uint64_t position = 0;
   record::BatchHeader header;
@@ -52,6 +65,19 @@ class Segment {
   static Result<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir, int64_t base_offset,
                                                  const LogConfig& config, int64_t now_ms,
                                                  const std::string& suffix = "");
+  // Creates the files of a segment whose base offset is not known yet
+  // (PreparedSegmentFiles): the slow part of a roll (inode creation, the
+  // fallocate of log.preallocate), done by a background thread.
+  static Result<PreparedSegmentFiles> prepare_files(FileSystem& fs, const std::string& dir,
+                                                    const LogConfig& config);
+  // A new, empty segment at `base_offset` from prepared files: three renames
+  // to its final names (the .log last, so a crash between them leaves index
+  // files without a .log, which Log::open removes). The caller syncs the
+  // directory. On failure the files are left for the caller to remove.
+  static Result<std::unique_ptr<Segment>> adopt_prepared(FileSystem& fs, const std::string& dir,
+                                                         int64_t base_offset,
+                                                         const LogConfig& config, int64_t now_ms,
+                                                         const PreparedSegmentFiles& files);
   // Opens an existing segment whose .log exists. Loads the indexes and finds
   // the next offset by scanning from the last index entry; any inconsistency
   // (missing or corrupt index, torn tail) is reported via needs_recovery().
@@ -118,8 +144,9 @@ class Segment {
   // partition holds one descriptor, its active .log, as in Kafka (whose
   // indexes are mmapped with the file closed). A write reopens the file.
   void release_synced_index_files();
-  // Renames the three files to *.deleted (the caller removes them later).
-  Status rename_to_deleted();
+  // Renames the three files to *.deleted (the caller removes them later);
+  // returns their new paths (a ".swap" segment's end in ".swap.deleted").
+  Result<std::vector<std::string>> rename_to_deleted();
   // Renames the three files from the current suffix to `suffix` (open
   // handles stay valid); the caller syncs the directory.
   Status rename_suffix(const std::string& suffix);
@@ -127,6 +154,8 @@ class Segment {
   Status remove_files();
 
   bool should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const;
+  // Half full, or 90% of segment.ms old: time to prepare the next segment.
+  bool nearing_roll(const LogConfig& config, int64_t now_ms) const;
 
   int64_t base_offset() const { return base_offset_; }
   int64_t next_offset() const { return next_offset_; }
@@ -139,6 +168,7 @@ class Segment {
  private:
   Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config, int64_t now_ms);
   Status open_files(OpenMode mode);
+  void use_index_files(const std::string& stem, FileHandle index, FileHandle time_index);
   Status scan_tail();
   void observe(const record::BatchHeader& header);
   Status append_index_entries(const record::BatchHeader& header, uint64_t position);

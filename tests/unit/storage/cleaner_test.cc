@@ -7,17 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <random>
 #include <thread>
 
+#include "cleaner_test_util.h"
+#include "log_test_util.h"
 #include "record/batch_builder.h"
 #include "record/record_reader.h"
 #include "storage/memory_file_system.h"
 #include "storage/offset_map.h"
 #include "storage/segment_swap.h"
-#include "cleaner_test_util.h"
-#include "log_test_util.h"
 #include "test_util.h"
 
 namespace sluice::storage {
@@ -585,6 +586,121 @@ TEST_F(CleanerTest, RecoveryCompletesASwapWhoseOldSegmentsAreStillThere) {
       // Any superseded record left must be from a segment the swap did not cover.
       EXPECT_GE(r.offset, log_->segment_base_offsets()[1]);
     }
+}
+
+// Counts the directory fsyncs made while the partition lock is held (asked
+// from another thread: a try_lock by the holder would be undefined).
+class LockProbingFileSystem final : public FileSystem {
+ public:
+  LockProbingFileSystem(FileSystem& fs, std::mutex& partition_mutex)
+      : fs_(fs), partition_mutex_(partition_mutex) {}
+  Result<FileHandle> open(const std::string& path, OpenMode mode) override {
+    return fs_.open(path, mode);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    return fs_.rename(from, to);
+  }
+  Status remove(const std::string& path) override { return fs_.remove(path); }
+  Status remove_dir(const std::string& path) override { return fs_.remove_dir(path); }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    return fs_.list_dir(path);
+  }
+  Status make_dirs(const std::string& path) override { return fs_.make_dirs(path); }
+  Status sync_dir(const std::string& path) override {
+    ++dir_syncs;
+    bool free = std::async(std::launch::async, [&] {
+                  if (!partition_mutex_.try_lock()) return false;
+                  partition_mutex_.unlock();
+                  return true;
+                }).get();
+    dir_syncs_under_lock += !free;
+    return fs_.sync_dir(path);
+  }
+  Result<bool> exists(const std::string& path) override { return fs_.exists(path); }
+  Result<uint64_t> file_size(const std::string& path) override { return fs_.file_size(path); }
+
+  int dir_syncs = 0;
+  int dir_syncs_under_lock = 0;
+
+ private:
+  FileSystem& fs_;
+  std::mutex& partition_mutex_;
+};
+
+// The finding (issue 13, point 2): a swap held the partition lock, which
+// reactors wait on, across its two directory fsyncs.
+TEST_F(CleanerTest, SwapSyncsTheDirectoryWithoutThePartitionLock) {
+  std::mt19937 random(37);
+  open_log();
+  append_random(random, 120, 8);
+  const auto expected = model_clean(read_all(*log_), active_base(), false);
+  LockProbingFileSystem probing(*mem_, partition_mutex_);
+  auto cleaner = make_cleaner(probing);
+  auto stats = cleaner->clean_once();
+  ASSERT_TRUE(stats) << stats.status().to_string();
+  ASSERT_TRUE(*stats);
+  EXPECT_GE(probing.dir_syncs, 2);  // two per swapped group
+  EXPECT_EQ(probing.dir_syncs_under_lock, 0);
+  EXPECT_EQ(read_all(*log_), expected);
+  auto names = mem_->list_dir(partition_dir);
+  ASSERT_TRUE(names);
+  for (const auto& name : *names) EXPECT_FALSE(name.ends_with(".swap")) << name;
+}
+
+// Between a swap's first step and its retiring of the replaced segments the
+// lock is released; a truncation then undoes the swap (the replaced segments
+// come back, their files never moved), and the later steps do nothing. The
+// log reads as the truncation left it, now and after a crash or a restart.
+TEST_F(CleanerTest, TruncationBetweenTheStepsOfASwapUndoesIt) {
+  std::mt19937 random(41);
+  open_log();
+  append_random(random, 120, 8);
+  ASSERT_TRUE(log_->flush());
+  const auto before = read_all(*log_);
+  auto snapshots = log_->segment_snapshots();
+  snapshots.pop_back();
+  ASSERT_GE(snapshots.size(), 2u);
+  const int64_t truncate_at =
+      snapshots[1].base_offset;  // a batch boundary: truncation drops whole batches
+  std::vector<Rec> truncated;
+  for (const auto& r : before)
+    if (r.offset < truncate_at) truncated.push_back(r);
+  Compactor compactor(*mem_, 1 << 20, 0.9, 4096);
+  CompactionPlan plan{partition_dir,
+                      compact_config(),
+                      snapshots,
+                      log_->truncation_generation(),
+                      0,
+                      snapshots.back().next_offset};
+  int swaps = 0;
+  auto stats = compactor.compact(
+      plan, clock_.now_ms(),
+      [&](std::unique_ptr<Segment> cleaned,
+          const std::vector<SegmentSnapshot>& replaced) -> Result<bool> {
+        ++swaps;
+        auto begun =
+            log_->begin_segment_swap(std::move(cleaned), replaced, plan.truncation_generation);
+        if (!begun || !*begun) return begun;
+        if (Status s = mem_->sync_dir(partition_dir); !s) return s;
+        if (Status s = log_->truncate_to(truncate_at); !s) return s;  // the follower's truncation
+        if (Status s = log_->retire_replaced_segments(); !s) return s;
+        if (Status s = mem_->sync_dir(partition_dir); !s) return s;
+        if (Status s = log_->finish_segment_swap(); !s) return s;
+        return true;
+      },
+      [&] { return swaps > 0; });  // the cleaner sees the truncation and stops
+  ASSERT_TRUE(stats) << stats.status().to_string();
+  ASSERT_EQ(swaps, 1);
+  EXPECT_EQ(read_all(*log_), truncated);
+  EXPECT_LE(log_->log_end_offset(), truncate_at);
+  ASSERT_TRUE(log_->flush());
+  log_.reset();
+  mem_->simulate_crash();
+  open_log(compact_config(), false);
+  EXPECT_EQ(read_all(*log_), truncated);
+  auto names = mem_->list_dir(partition_dir);
+  ASSERT_TRUE(names);
+  for (const auto& name : *names) EXPECT_FALSE(name.ends_with(".swap")) << name;
 }
 
 }  // namespace

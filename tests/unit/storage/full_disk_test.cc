@@ -230,7 +230,7 @@ TEST_F(FullDirManagerTest, DeleteRecordsOnAFullDirRemovesTheSegmentsAtOnce) {
   Log& partition = (*log)->log();
   const uint64_t before = partition.size_bytes();
   ASSERT_TRUE(partition.set_log_start_offset(partition.log_end_offset() - 3));
-  ASSERT_TRUE(partition.remove_deleted_files_now());
+  ASSERT_TRUE(remove_deleted_files(fs_, partition.take_deleted_files(/*due_only=*/false)));
   EXPECT_EQ(ending_with("/d1/orders-0", ".deleted"), std::vector<std::string>{});
   EXPECT_LT(partition.size_bytes(), before);
 }

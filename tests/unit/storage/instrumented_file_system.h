@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -73,7 +74,12 @@ class InstrumentedFileSystem final : public FileSystem {
     if (Status s = check("rename", from); !s) return s;
     return inner_.rename(from, to);
   }
+  // Called before every remove (unlink), on the thread doing it.
+  void set_on_remove(std::function<void(const std::string& path)> on_remove) {
+    on_remove_ = std::move(on_remove);
+  }
   Status remove(const std::string& path) override {
+    if (on_remove_) on_remove_(path);
     if (Status s = check("unlink", path); !s) return s;
     return inner_.remove(path);
   }
@@ -114,6 +120,7 @@ class InstrumentedFileSystem final : public FileSystem {
   std::atomic<int> syncs_in_flight_{0};
   std::atomic<int> most_syncs_in_flight_{0};
   std::atomic<bool> out_of_descriptors_{false};
+  std::function<void(const std::string& path)> on_remove_;
 };
 
 class InstrumentedFile final : public File {

@@ -281,6 +281,85 @@ TEST_F(LogManagerTest, RetentionRunsEveryCheckIntervalAndDeletedFilesGoLater) {
   EXPECT_EQ(deleted(), 0u);
 }
 
+// Next segments (next_segment.h) are prepared by the scheduler's thread, and
+// a partition deleted with one ready leaves nothing of it behind.
+TEST_F(LogManagerTest, SchedulerPreparesTheNextSegmentAndDeleteDropsIt) {
+  config_.segment_bytes = 1200;
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  const std::string dir = log->log_dir() + "/orders-0";
+  auto prepared = [&] {
+    size_t count = 0;
+    for (const auto& name : list(dir)) count += name.starts_with("prepared-");
+    return count;
+  };
+  ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 700));  // over half of segment.bytes
+  EXPECT_EQ(prepared(), 0u);
+  manager->scheduler().run_due();
+  EXPECT_EQ(prepared(), 3u);
+  ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 700));  // rolls into the prepared files
+  EXPECT_EQ(prepared(), 0u);
+  {
+    std::lock_guard lock(log->mutex());
+    EXPECT_EQ(log->log().segment_count(), 2u);
+  }
+  manager->scheduler().run_due();
+  EXPECT_EQ(prepared(), 3u);
+  ASSERT_TRUE(manager->delete_log(TopicPartition{"orders", 0}));
+  auto names = deleting(log->log_dir());
+  ASSERT_EQ(names.size(), 1u);
+  for (const auto& name : list(log->log_dir() + "/" + names[0]))
+    EXPECT_FALSE(name.starts_with("prepared-")) << name;
+}
+
+// Whether another thread finds the partition lock free right now (a
+// try_lock on the calling thread would be undefined if it held the lock).
+bool lock_is_free(ManagedLog& managed) {
+  return std::async(std::launch::async,
+                    [&] {
+                      if (!managed.mutex().try_lock()) return false;
+                      managed.mutex().unlock();
+                      return true;
+                    })
+      .get();
+}
+
+// The finding (issue 13, point 2): retention and the removal of due
+// *.deleted files unlinked them under the partition lock, which reactors
+// wait on, and an unlink frees the file's blocks on the disk.
+TEST_F(LogManagerTest, DeletedSegmentFilesAreUnlinkedWithoutThePartitionLock) {
+  config_.segment_bytes = 1200;
+  config_.retention_bytes = 1200;
+  for (int64_t delay_ms : {0, 5'000}) {
+    config_.file_delete_delay_ms = delay_ms;
+    auto manager = open_manager();
+    auto log = create(*manager, "orders-" + std::to_string(delay_ms), 0);
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 1000));
+    FileRange first;
+    {
+      std::lock_guard lock(log->mutex());
+      auto read = log->log().read(0, 1 << 20, INT64_MAX);
+      ASSERT_TRUE(read);
+      first = read->range;
+    }
+    size_t unlinked = 0, under_lock = 0;
+    fs_.set_on_remove([&](const std::string& path) {
+      if (!path.ends_with(".deleted")) return;
+      ++unlinked;
+      under_lock += !lock_is_free(*log);
+    });
+    manager->run_retention();
+    clock_.advance_ms(delay_ms);
+    manager->remove_expired_deleted_files();
+    fs_.set_on_remove(nullptr);
+    EXPECT_GT(unlinked, 0u) << "delay " << delay_ms;
+    EXPECT_EQ(unlinked % 3, 0u) << "delay " << delay_ms;  // whole segments
+    EXPECT_EQ(under_lock, 0u) << "delay " << delay_ms;
+    EXPECT_EQ(testing::batches_in(first).size(), 1u);  // a reader's range outlives its file's name
+    ASSERT_TRUE(manager->close());
+  }
+}
+
 TEST_F(LogManagerTest, CheckpointsAreWrittenOnTheirIntervals) {
   auto manager = open_manager();
   auto log = create(*manager, "orders", 0);

@@ -2,7 +2,8 @@
 // appends (random batch sizes and codecs), reads at random offsets and byte
 // limits, rolls (small segment.bytes and index sizes), truncate-to-offset,
 // truncate-fully, DeleteRecords, retention by bytes and by time (ManualClock),
-// flushes, checkpoints, clean restarts and simulated crashes on the
+// flushes, checkpoints, next segments prepared in the background (ready or
+// not at a roll, left behind by a crash), clean restarts and simulated crashes on the
 // in-memory file system, each checked against a plain model: the list of
 // batches appended, with their offsets, epochs, timestamps and bytes.
 //
@@ -166,12 +167,25 @@ class ModelRun {
     options.config_for = [this](const TopicPartition&) { return config_; };
     options.clock = &clock_;
     options.logger = [](std::string_view) {};
+    // Next segments are prepared when a step says so (or never, before a
+    // restart: a stopped or crashed broker runs none of its pending jobs).
+    background_jobs_.clear();
+    options.background = [this](std::function<void()> job) {
+      background_jobs_.push_back(std::move(job));
+    };
     auto dir = LogDirectory::open(fs_, options);
     RC_ASSERT(dir.is_ok());
     dir_ = std::move(*dir);
   }
 
+  void run_background_jobs() {
+    RC_LOG() << "run " << background_jobs_.size() << " background job(s)\n";
+    for (const auto& job : std::exchange(background_jobs_, {})) job();
+  }
+
   void append() {
+    // Half the time the background thread got to a preparation first.
+    if (!background_jobs_.empty() && *rc::gen::inRange(0, 2) == 0) run_background_jobs();
     const int batch_count = *rc::gen::inRange(1, 4);
     std::vector<uint8_t> set;
     std::vector<ModelBatch> appended;
@@ -557,6 +571,7 @@ class ModelRun {
   LogConfig config_;
   std::unique_ptr<LogDirectory> dir_;
   Log* log_ = nullptr;
+  std::vector<std::function<void()>> background_jobs_;
   int32_t epoch_ = 0;
   LogModel model_;
   LogModel durable_;                         // as of the last flush or clean close

@@ -343,8 +343,18 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   EXPECT_EQ(log->log_start_offset(), log->segment_base_offsets().front());
   auto names = *fs_.list_dir("/logs/orders-3");
   EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
+  EXPECT_TRUE(log->take_deleted_files().empty());  // not due yet
   clock_.advance_ms(1001);
   ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  names = *fs_.list_dir("/logs/orders-3");
+  // Retention only renames: the unlinks are the caller's, off the lock.
+  EXPECT_TRUE(
+      std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
+  const auto due = log->take_deleted_files();
+  EXPECT_EQ(due.size() % 3, 0u);
+  EXPECT_FALSE(due.empty());
+  ASSERT_TRUE(remove_deleted_files(fs_, due));
+  EXPECT_TRUE(log->take_deleted_files().empty());
   names = *fs_.list_dir("/logs/orders-3");
   EXPECT_FALSE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }));
   // Time: every closed segment's timestamps (1000..) are old now.
