@@ -87,7 +87,11 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
       int64_t commit_timestamp_ms =
           partition.commit_timestamp == -1 ? now_ms : partition.commit_timestamp;
       CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
-                                metadata, commit_timestamp_ms};
+                                metadata, commit_timestamp_ms, std::nullopt};
+      // v2-4: a retention time other than -1 (kafka-go 0.2 sends 24 h) sets
+      // the offset's own expiry (Kafka's OffsetCommitRequest handling).
+      if (request.retention_time_ms != -1)
+        committed.expire_timestamp_ms = commit_timestamp_ms + request.retention_time_ms;
       records.push_back(offset_record(request.group_id, topic.name, partition.partition_index, committed));
       keys.emplace_back(request.group_id, topic.name, partition.partition_index);
     }
@@ -469,10 +473,15 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
         in_flight = true;
         continue;
       }
-      int64_t base_ms = group.protocol_type
-                            ? std::max(committed.commit_timestamp_ms, group.state_timestamp_ms)
-                            : committed.commit_timestamp_ms;
-      if (now_ms - base_ms < config_.offsets_retention_ms) continue;
+      if (committed.expire_timestamp_ms) {
+        // Its own expiry, set by the commit (GroupMetadata.getExpiredOffsets).
+        if (now_ms < *committed.expire_timestamp_ms) continue;
+      } else {
+        int64_t base_ms = group.protocol_type
+                              ? std::max(committed.commit_timestamp_ms, group.state_timestamp_ms)
+                              : committed.commit_timestamp_ms;
+        if (now_ms - base_ms < config_.offsets_retention_ms) continue;
+      }
       records.push_back(offset_tombstone(group.id, key.first, key.second));
       ++expiring;
     }

@@ -49,6 +49,12 @@ CoordinatorRecord offset_record(const std::string& group, const std::string& top
   value.leader_epoch = committed.leader_epoch;
   value.metadata = committed.metadata;
   value.commit_timestamp = committed.commit_timestamp_ms;
+  // Kafka's GroupMetadataManager.offsetCommitValue: v1 when the offset has
+  // an expire timestamp (v1 has no leader epoch), else v3.
+  if (committed.expire_timestamp_ms) {
+    value.expire_timestamp = *committed.expire_timestamp_ms;
+    return {offset_key(group, topic, partition), coordinator::encode_versioned(value, 1)};
+  }
   return {offset_key(group, topic, partition), coordinator::encode_versioned(value, offset_value_version)};
 }
 
@@ -129,8 +135,10 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     }
     coordinator::OffsetCommitValue value;
     if (Status status = decode_value(*value_bytes, value); !status) return status;
-    get_or_create_group(key.group).offsets[{key.topic, key.partition}] =
-        CommittedOffset{value.offset, value.leader_epoch, value.metadata, value.commit_timestamp};
+    CommittedOffset committed{value.offset, value.leader_epoch, value.metadata,
+                              value.commit_timestamp, std::nullopt};
+    if (value.expire_timestamp != -1) committed.expire_timestamp_ms = value.expire_timestamp;
+    get_or_create_group(key.group).offsets[{key.topic, key.partition}] = std::move(committed);
     return Status::ok();
   }
   if (key_version != 2) return Status::ok();  // records of other coordinators (KIP-848, share groups)

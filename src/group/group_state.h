@@ -49,6 +49,10 @@ struct CommittedOffset {
   int32_t leader_epoch = -1;
   std::string metadata;
   int64_t commit_timestamp_ms = 0;
+  // Set by an OffsetCommit v2-4 with a retention time: the offset expires
+  // then (Kafka's OffsetAndMetadata.expireTimestamp), written as
+  // OffsetCommitValue v1, the only version that carries it.
+  std::optional<int64_t> expire_timestamp_ms;
 };
 
 struct GroupCoordinator::Group {

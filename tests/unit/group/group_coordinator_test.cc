@@ -591,6 +591,34 @@ TEST_F(GroupTest, V1CommitTimestampStartsTheRetention) {
       << "61 s after its commit timestamp, though 11 s after it arrived";
 }
 
+TEST_F(GroupTest, RetentionTimeOfACommitIsItsOwnExpiry) {
+  // OffsetCommit v2-4's retention_time_ms (kafka-go 0.2 sends 24 h): the
+  // offset expires then, whatever offsets.retention.minutes says, and the
+  // expiry survives a replay (OffsetCommitValue v1's expire timestamp).
+  config.offsets_retention_ms = 7 * 24 * 3600 * 1000LL;
+  config.offsets_retention_check_interval_ms = 1000;
+  make_coordinator();
+  protocol::OffsetCommitRequest request;
+  request.group_id = "short";
+  request.retention_time_ms = 5000;
+  auto& topic = request.topics.emplace_back();
+  topic.name = "t";
+  topic.partitions.push_back({0, 9, -1, -1, "", {}});
+  Slot<protocol::OffsetCommitResponse> slot;
+  coordinator->offset_commit(request, 2, slot.reply());
+  log.complete();
+  ASSERT_EQ(slot.calls, 1);
+  EXPECT_EQ(fetch("short"), 9);
+  clock.advance_ms(4000);
+  coordinator->tick();
+  log.complete();
+  EXPECT_EQ(fetch("short"), 9) << "1 s before its expiry";
+  clock.advance_ms(1000);
+  coordinator->tick();
+  log.complete();
+  EXPECT_EQ(fetch("short"), -1) << "at its expiry, days before the retention";
+}
+
 TEST_F(GroupTest, NextDeadlineIsTheEarliestSessionEnd) {
   // The broker's timer sleeps until next_deadline(): a member's session must
   // be there, so it ends at its deadline rather than at a later sweep.
