@@ -47,7 +47,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // for queued admin requests.
   void submit_to_controller(RequestContext context, std::function<void(RequestContext&)> work);
   // Makes the data path follow the image (called by the controller).
-  void on_metadata_update(const cluster::MetadataImagePtr& old_image,
+  void on_metadata_update(const cluster::MetadataDelta& delta,
                           const cluster::MetadataImagePtr& new_image) override;
 
   void handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,

@@ -69,10 +69,10 @@ void Broker::register_endpoints() {
     spdlog::error("metadata: registering node {} failed: {}", config_.node_id, registered.message);
 }
 
-void Broker::on_metadata_update(const cluster::MetadataImagePtr&,
+void Broker::on_metadata_update(const cluster::MetadataDelta& delta,
                                 const cluster::MetadataImagePtr& new_image) {
   if (!replica_manager_) return;
-  if (Status status = replica_manager_->apply_image(new_image); !status)
+  if (Status status = replica_manager_->apply_delta(delta, new_image); !status)
     spdlog::error("metadata: applying image at offset {}: {}", new_image->offset,
                   status.to_string());
 }

@@ -24,9 +24,8 @@ Config broker_config(std::map<std::string, std::string> values = {}) {
 
 class RecordingListener : public MetadataListener {
  public:
-  void on_metadata_update(const MetadataImagePtr& old_image,
-                          const MetadataImagePtr& new_image) override {
-    updates.emplace_back(old_image, new_image);
+  void on_metadata_update(const MetadataDelta& delta, const MetadataImagePtr& new_image) override {
+    updates.emplace_back(delta.base_ptr(), new_image);
   }
   std::vector<std::pair<MetadataImagePtr, MetadataImagePtr>> updates;
 };

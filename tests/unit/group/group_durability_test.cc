@@ -356,8 +356,7 @@ cluster::MetadataImagePtr offsets_image() {
   topic.id.bytes[15] = 7;
   for (int32_t p = 0; p < partitions; ++p)
     topic.partitions.push_back(cluster::PartitionImage{p, {local_node}, {local_node}, local_node, 0, 0});
-  image->topic_names[topic.id] = topic.name;
-  image->topics[topic.name] = std::move(topic);
+  image->put_topic(std::move(topic));
   return image;
 }
 
