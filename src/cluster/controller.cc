@@ -125,7 +125,8 @@ Result<std::unique_ptr<Controller>> Controller::open(storage::FileSystem& fs,
 Status Controller::load() {
   std::vector<std::string> dirs = options_.log_dirs;
   dirs.push_back(options_.metadata_log_dir);
-  auto cluster_id = ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id);
+  auto cluster_id = ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id,
+                                           *options_.random);
   if (!cluster_id) return cluster_id.status();
   cluster_id_ = *cluster_id;
   auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);
@@ -283,7 +284,7 @@ ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoint
   }
   md::RegisterBrokerRecord record;
   record.broker_id = options_.node_id;
-  record.incarnation_id = random_uuid();
+  record.incarnation_id = random_uuid(*options_.random);
   record.broker_epoch = log_ ? log_->end_offset() : 0;
   for (const BrokerEndpoint& endpoint : endpoints)
     record.end_points.push_back(
@@ -441,7 +442,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTo
         refused.error = too_many_records();
         return std::vector<CreateTopicResult>(topics.size(), refused);
       }
-      result.topic_id = random_uuid();
+      result.topic_id = random_uuid(*options_.random);
       result.num_partitions = partitions;
       result.replication_factor = replication_factor;
       append_topic_records(scratch, topic, result, records);

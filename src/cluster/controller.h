@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/config_def.h"
+#include "base/random.h"
 #include "base/error_code.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
@@ -76,6 +77,8 @@ struct ControllerOptions {
   // controller.
   const Config* broker_config = nullptr;
   const Clock* clock = &system_clock();
+  // Topic, cluster, directory and incarnation ids (outlives the controller).
+  RandomSource* random = &system_random();
   // Called when a metadata-log write failed and could not be undone (the
   // log and the image may disagree until a restart replays the log). Kafka
   // halts the process then; unset, the controller logs and _Exit(1)s.

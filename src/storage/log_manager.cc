@@ -13,12 +13,10 @@ constexpr char delete_dir_suffix[] = "-delete";
 // never takes a log dir offline.
 bool out_of_descriptors(const Status& status) { return status.code() == Errc::too_many_open_files; }
 
-std::string random_hex32() {
-  std::random_device device;
-  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
+std::string random_hex32(RandomSource& random) {
   char text[33];
-  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random()),
-                static_cast<unsigned long long>(random()));
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random.next()),
+                static_cast<unsigned long long>(random.next()));
   return text;
 }
 
@@ -290,7 +288,7 @@ Status LogManager::delete_log(const TopicPartition& tp) {
     std::lock_guard lock(mutex_);
     logs_.erase(tp);
   }
-  std::string to = join_path(dir->health->path(), tp.dir_name() + "." + random_hex32() + delete_dir_suffix);
+  std::string to = join_path(dir->health->path(), tp.dir_name() + "." + random_hex32(*options_.random) + delete_dir_suffix);
   Status renamed = fs_.rename(from, to);
   if (renamed) renamed = fs_.sync_dir(dir->health->path());
   if (!renamed) {

@@ -222,6 +222,34 @@ TEST_F(ControllerTest, BrokerConfigsMustBeKnownAndDynamic) {
   EXPECT_EQ(controller->create_topics({topic("four")}, false)[0].num_partitions, 4);
 }
 
+// Ids come from the injected source: two fresh clusters with the same seed
+// get the same cluster id and topic ids (reproducible runs, no system
+// randomness inside the controller).
+TEST(ControllerIds, TheSameSeedGivesTheSameIds) {
+  Config config = broker_config();
+  auto ids_of_a_fresh_cluster = [&] {
+    storage::MemoryFileSystem fs;
+    EXPECT_TRUE(fs.make_dirs("/data"));
+    SeededRandom random(42);
+    ControllerOptions options;
+    options.metadata_log_dir = "/data";
+    options.log_dirs = {"/data"};
+    options.broker_config = &config;
+    options.random = &random;
+    auto controller = std::move(Controller::open(fs, options).value());
+    EXPECT_TRUE(controller->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
+    NewTopic topic;
+    topic.name = "a";
+    auto created = controller->create_topics({topic}, false);
+    return std::make_pair(controller->cluster_id(), created.at(0).topic_id);
+  };
+  auto first = ids_of_a_fresh_cluster();
+  auto second = ids_of_a_fresh_cluster();
+  EXPECT_EQ(first.first, second.first);
+  EXPECT_EQ(first.second, second.second);
+  EXPECT_FALSE(first.second.is_zero());
+}
+
 TEST_F(ControllerTest, ListenersSeeTheCurrentImageThenEveryChange) {
   auto controller = open();
   controller->create_topics({topic("before")}, false);
