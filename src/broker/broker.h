@@ -38,7 +38,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
  public:
   // Loads the data in the configured directories (recovering after an
   // unclean stop). Fails with a message naming the problem.
-  static Result<std::unique_ptr<Broker>> open(BrokerConfig config, BrokerEnvironment environment = {});
+  static Result<std::unique_ptr<Broker>> open(BrokerConfig config,
+                                              BrokerEnvironment environment = {});
   ~Broker() override;
 
   // Starts listening. After it returns ok the broker serves requests.

@@ -47,7 +47,7 @@ Status Broker::open_groups() {
   groups.offsets_topic_partitions = static_cast<int32_t>(config_.get_int("offsets.topic.num.partitions"));
   options.offsets_replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
   options.offsets_segment_bytes = config_.get_int("offsets.topic.segment.bytes");
-  auto service = group::GroupService::open(*controller_, *replica_manager_, std::move(options));
+  auto service = group::GroupService::open(*controller_, *replica_manager_, options);
   if (!service) return service.status();
   groups_ = std::move(*service);
   spdlog::info("group coordinator loaded {} groups from {}", groups_->coordinator().group_count(),

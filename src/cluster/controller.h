@@ -32,8 +32,8 @@
 
 #include "base/clock.h"
 #include "base/config_def.h"
-#include "base/random.h"
 #include "base/error_code.h"
+#include "base/random.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
 #include "storage/file_system.h"

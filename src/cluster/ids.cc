@@ -1,6 +1,5 @@
 #include "cluster/ids.h"
 
-
 namespace sluice::cluster {
 namespace {
 

@@ -391,7 +391,8 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
       out.push_back([reply, response = join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, version)] { reply(response); });
       return;
     }
-    Member& member = add_member(group, new_member_id(client.client_id, random_), request, version, client);
+    Member& member =
+        add_member(group, new_member_id(client.client_id, random_), request, version, client);
     member.awaiting_join = std::move(reply);
     member.join_version = version;
     if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
@@ -418,7 +419,8 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
   std::vector<uint8_t> old_subscription;
   if (group.protocol)
     if (const auto* metadata = old.metadata_for(*group.protocol)) old_subscription = *metadata;
-  Member& member = add_member(group, new_member_id(client.client_id, random_), request, version, client);
+  Member& member =
+      add_member(group, new_member_id(client.client_id, random_), request, version, client);
   member.assignment = std::move(old.assignment);
   bool was_leader = group.leader == old_id;
   if (was_leader) group.leader = member.member_id;

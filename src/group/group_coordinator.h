@@ -50,8 +50,8 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
-#include "base/random.h"
 #include "base/error_code.h"
+#include "base/random.h"
 #include "base/result.h"
 #include "group/coordinator_runtime.h"
 #include "protocol/protocol.h"

@@ -106,7 +106,7 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoord
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                            GroupServiceOptions options)
-    : controller_(controller), options_(std::move(options)) {
+    : controller_(controller), options_(options) {
   log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { request_offsets_topic(); });
 }
 
@@ -115,7 +115,7 @@ GroupService::~GroupService() { stop(); }
 Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& controller,
                                                          cluster::ReplicaManager& replicas,
                                                          GroupServiceOptions options) {
-  std::unique_ptr<GroupService> service(new GroupService(controller, replicas, std::move(options)));
+  std::unique_ptr<GroupService> service(new GroupService(controller, replicas, options));
   // The topic may have been created with another partition count earlier:
   // the image says how many partitions there are.
   auto image = replicas.image();
@@ -124,9 +124,9 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   int32_t partitions = service->options_.group.offsets_topic_partitions;
   service->strands_ = std::make_unique<StrandPool>(
       partitions, std::min<size_t>(static_cast<size_t>(partitions), service->options_.coordinator_threads));
-  service->coordinator_ = std::make_unique<GroupCoordinator>(service->options_.group, *service->options_.clock,
-                                                             *service->options_.random,
-                                                             *service->log_, service->strands_.get());
+  service->coordinator_ = std::make_unique<GroupCoordinator>(
+      service->options_.group, *service->options_.clock, *service->options_.random, *service->log_,
+      service->strands_.get());
   if (topic) {
     service->topic_exists_ = true;
     for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {

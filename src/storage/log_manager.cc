@@ -288,7 +288,9 @@ Status LogManager::delete_log(const TopicPartition& tp) {
     std::lock_guard lock(mutex_);
     logs_.erase(tp);
   }
-  std::string to = join_path(dir->health->path(), tp.dir_name() + "." + random_hex32(*options_.random) + delete_dir_suffix);
+  std::string to =
+      join_path(dir->health->path(),
+                tp.dir_name() + "." + random_hex32(*options_.random) + delete_dir_suffix);
   Status renamed = fs_.rename(from, to);
   if (renamed) renamed = fs_.sync_dir(dir->health->path());
   if (!renamed) {

@@ -237,7 +237,8 @@ TEST(ControllerIds, TheSameSeedGivesTheSameIds) {
     options.broker_config = &config;
     options.random = &random;
     auto controller = std::move(Controller::open(fs, options).value());
-    EXPECT_TRUE(controller->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
+    EXPECT_TRUE(
+        controller->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
     NewTopic topic;
     topic.name = "a";
     auto created = controller->create_topics({topic}, false);

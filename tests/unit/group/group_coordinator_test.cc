@@ -63,7 +63,9 @@ constexpr int16_t err(ErrorCode code) { return to_wire(code); }
 class GroupTest : public ::testing::Test {
  protected:
   GroupTest() { make_coordinator(); }
-  void make_coordinator() { coordinator = std::make_unique<GroupCoordinator>(config, clock, random, log); }
+  void make_coordinator() {
+    coordinator = std::make_unique<GroupCoordinator>(config, clock, random, log);
+  }
 
   static JoinGroupRequest join_request(const std::string& member_id, const std::string& group = "g",
                                        std::optional<std::string> instance = std::nullopt,
