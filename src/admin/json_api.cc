@@ -128,10 +128,11 @@ JsonAnswer topics_json(broker::Broker& broker) {
   cluster::MetadataImagePtr image = broker.metadata_image();
   json out = json::array();
   for (const auto& [name, topic] : image->topics) {  // std::map: sorted by name
-    int replication_factor = topic.partitions.empty() ? 0 : static_cast<int>(topic.partitions.front().replicas.size());
+    int replication_factor =
+        topic->partitions.empty() ? 0 : static_cast<int>(topic->partitions.front().replicas.size());
     out.push_back({{"name", name},
-                   {"topic_id", storage::uuid_to_base64(topic.id)},
-                   {"partitions", topic.partitions.size()},
+                   {"topic_id", storage::uuid_to_base64(topic->id)},
+                   {"partitions", topic->partitions.size()},
                    {"replication_factor", replication_factor},
                    {"internal", broker::is_internal_topic_name(name)}});
   }

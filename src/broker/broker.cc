@@ -34,13 +34,14 @@ Status check_listener_hosts(const BrokerConfig& config) {
 
 }  // namespace
 
-Broker::Broker(BrokerConfig config) : config_(std::move(config)) {}
+Broker::Broker(BrokerConfig config, BrokerEnvironment environment)
+    : config_(std::move(config)), environment_(environment) {}
 
 Broker::~Broker() { stop(); }
 
-Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config) {
+Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironment environment) {
   if (Status status = check_listener_hosts(config); !status) return status;
-  std::unique_ptr<Broker> broker(new Broker(std::move(config)));
+  std::unique_ptr<Broker> broker(new Broker(std::move(config), environment));
   if (Status status = broker->lock_dirs(); !status) return status;
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 
+#include "base/clock.h"
+#include "base/random.h"
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
@@ -23,11 +25,21 @@
 
 namespace sluice::broker {
 
+// The broker's time and randomness, handed to every state machine it owns
+// (controller, log manager, group coordinator), none of which reads the
+// system clock or entropy itself: `sluice serve` passes the system's, a test
+// or a simulation a ManualClock and a SeededRandom. Both outlive the broker.
+struct BrokerEnvironment {
+  const Clock* clock = &system_clock();
+  RandomSource* random = &system_random();
+};
+
 class Broker : public net::RequestHandler, public cluster::MetadataListener {
  public:
   // Loads the data in the configured directories (recovering after an
   // unclean stop). Fails with a message naming the problem.
-  static Result<std::unique_ptr<Broker>> open(BrokerConfig config);
+  static Result<std::unique_ptr<Broker>> open(BrokerConfig config,
+                                              BrokerEnvironment environment = {});
   ~Broker() override;
 
   // Starts listening. After it returns ok the broker serves requests.
@@ -47,7 +59,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // for queued admin requests.
   void submit_to_controller(RequestContext context, std::function<void(RequestContext&)> work);
   // Makes the data path follow the image (called by the controller).
-  void on_metadata_update(const cluster::MetadataImagePtr& old_image,
+  void on_metadata_update(const cluster::MetadataDelta& delta,
                           const cluster::MetadataImagePtr& new_image) override;
 
   void handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
@@ -66,7 +78,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   cluster::AppendPolicy topic_append_policy(const cluster::TopicImage& topic, const cluster::MetadataImage& image) const;
 
  private:
-  explicit Broker(BrokerConfig config);
+  Broker(BrokerConfig config, BrokerEnvironment environment);
   Status lock_dirs();
   Status open_metadata();
   void register_endpoints();
@@ -77,6 +89,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_groups();
 
   BrokerConfig config_;
+  BrokerEnvironment environment_;
   // First member, so released last: held from before anything in the dirs
   // is read or written until every file is closed.
   std::vector<storage::DirLock> dir_locks_;

@@ -73,6 +73,8 @@ Status Broker::open_data_path() {
   file_system_ = std::make_unique<storage::PosixFileSystem>();
   storage::LogManagerOptions options;
   options.log_dirs = config_.log_dirs;
+  options.clock = environment_.clock;
+  options.random = environment_.random;
   // Logs found on disk at start get their topic's settings once the image is
   // applied (ReplicaManager::apply_image); until then the broker defaults.
   options.config_for = [this](const storage::TopicPartition& tp) {

@@ -38,6 +38,8 @@ Status Broker::open_metadata() {
   options.log_dirs = config_.log_dirs;
   if (auto cluster_id = config_.values.text("cluster.id")) options.cluster_id = *cluster_id;
   options.broker_config = &config_.values;
+  options.clock = environment_.clock;
+  options.random = environment_.random;
   auto controller = cluster::Controller::open(*metadata_file_system_, std::move(options));
   if (!controller) return controller.status();
   controller_ = std::move(controller.value());
@@ -69,10 +71,10 @@ void Broker::register_endpoints() {
     spdlog::error("metadata: registering node {} failed: {}", config_.node_id, registered.message);
 }
 
-void Broker::on_metadata_update(const cluster::MetadataImagePtr&,
+void Broker::on_metadata_update(const cluster::MetadataDelta& delta,
                                 const cluster::MetadataImagePtr& new_image) {
   if (!replica_manager_) return;
-  if (Status status = replica_manager_->apply_image(new_image); !status)
+  if (Status status = replica_manager_->apply_delta(delta, new_image); !status)
     spdlog::error("metadata: applying image at offset {}: {}", new_image->offset,
                   status.to_string());
 }

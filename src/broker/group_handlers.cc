@@ -34,6 +34,8 @@ group::Reply<Response> reply_to(RequestContext context) {
 
 Status Broker::open_groups() {
   group::GroupServiceOptions options;
+  options.clock = environment_.clock;
+  options.random = environment_.random;
   group::GroupConfig& groups = options.group;
   groups.min_session_timeout_ms = static_cast<int32_t>(config_.get_int("group.min.session.timeout.ms"));
   groups.max_session_timeout_ms = static_cast<int32_t>(config_.get_int("group.max.session.timeout.ms"));

@@ -87,7 +87,7 @@ MetadataResponse build_response(const Broker& broker, const RequestContext& cont
   const bool all_topics = !request.topics || (version == 0 && request.topics->empty());
   if (all_topics) {
     for (const auto& [name, topic] : image.topics)
-      response.topics.push_back(describe_topic(image, topic, operations));
+      response.topics.push_back(describe_topic(image, *topic, operations));
     return response;
   }
   for (const auto& wanted : *request.topics) {

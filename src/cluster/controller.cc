@@ -74,9 +74,9 @@ ApiError too_many_records() {
   return error(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
 }
 
-std::vector<int32_t> live_brokers(const MetadataImage& image) {
+std::vector<int32_t> live_brokers(const std::map<int32_t, BrokerImage>& brokers) {
   std::vector<int32_t> out;
-  for (const auto& [id, broker] : image.brokers)
+  for (const auto& [id, broker] : brokers)
     if (!broker.fenced) out.push_back(id);
   return out;
 }
@@ -125,21 +125,25 @@ Result<std::unique_ptr<Controller>> Controller::open(storage::FileSystem& fs,
 Status Controller::load() {
   std::vector<std::string> dirs = options_.log_dirs;
   dirs.push_back(options_.metadata_log_dir);
-  auto cluster_id = ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id);
+  auto cluster_id =
+      ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id, *options_.random);
   if (!cluster_id) return cluster_id.status();
   cluster_id_ = *cluster_id;
   auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);
   if (!log) return log.status();
   log_ = std::move(log.value());
-  auto image = std::make_shared<MetadataImage>();
+  // One delta for the whole log: each topic is built once, whatever the
+  // number of records.
+  MetadataDelta delta(std::make_shared<const MetadataImage>());
   Status replayed = log_->replay([&](int64_t offset, Bytes value) {
-    Status s = apply_record(*image, value, offset);
+    Status s = delta.replay(value, offset);
     if (!s)
       return Status(s.code(), log_->dir() + ": metadata record at offset " +
                                   std::to_string(offset) + ": " + s.message());
     return s;
   });
   if (!replayed) return replayed;
+  auto image = std::make_shared<MetadataImage>(*delta.apply());
   image->cluster_id = cluster_id_;
   image->controller_id = options_.node_id;
   spdlog::info("metadata: cluster {} loaded {} topics from {} records of {}", cluster_id_,
@@ -203,7 +207,8 @@ void Controller::subscribe(MetadataListener* listener) {
   auto empty = std::make_shared<MetadataImage>();
   empty->cluster_id = cluster_id_;
   empty->controller_id = options_.node_id;
-  listener->on_metadata_update(empty, image());
+  MetadataImagePtr current = image();
+  listener->on_metadata_update(MetadataDelta::between(std::move(empty), *current), current);
   listeners_.push_back(listener);
 }
 
@@ -215,11 +220,10 @@ void Controller::unsubscribe(MetadataListener* listener) {
 Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   if (records.empty()) return Status::ok();
   if (!log_) return Status(Errc::io_error, "the metadata log is closed");
-  MetadataImagePtr old_image = image();
-  auto next = std::make_shared<MetadataImage>(*old_image);
+  MetadataDelta delta(image());
   const int64_t first_offset = log_->end_offset();
   for (size_t i = 0; i < records.size(); ++i) {
-    Status s = apply_record(*next, records[i], first_offset + static_cast<int64_t>(i));
+    Status s = delta.replay(records[i], first_offset + static_cast<int64_t>(i));
     SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record the image rejects");
   }
   auto appended = log_->append(records, metadata_log_epoch);
@@ -229,9 +233,9 @@ Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
     return appended.status();
   }
   SLUICE_ASSERT(*appended == first_offset, "metadata log offsets moved under the controller");
-  MetadataImagePtr published = std::move(next);
+  MetadataImagePtr published = delta.apply();
   image_.store(published);
-  for (MetadataListener* listener : listeners_) listener->on_metadata_update(old_image, published);
+  for (MetadataListener* listener : listeners_) listener->on_metadata_update(delta, published);
   return Status::ok();
 }
 
@@ -280,7 +284,7 @@ ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoint
   }
   md::RegisterBrokerRecord record;
   record.broker_id = options_.node_id;
-  record.incarnation_id = random_uuid();
+  record.incarnation_id = random_uuid(*options_.random);
   record.broker_epoch = log_ ? log_->end_offset() : 0;
   for (const BrokerEndpoint& endpoint : endpoints)
     record.end_points.push_back(
@@ -290,17 +294,17 @@ ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoint
   return commit_or_error({md::encode_framed(record)});
 }
 
-ApiError Controller::check_new_topic(const MetadataImage& image,
+ApiError Controller::check_new_topic(const MetadataDelta& image,
                                      const std::map<std::string, std::string>& collisions,
                                      const NewTopic& topic, int32_t& partitions,
                                      int16_t& replication_factor) const {
   if (ApiError name = validate_topic_name(topic.name); !name.ok()) return name;
-  if (image.topics.count(topic.name))
+  if (image.topic(topic.name) != nullptr)
     return error(ErrorCode::TOPIC_ALREADY_EXISTS, "Topic '" + topic.name + "' already exists.");
   if (auto collision = collisions.find(collision_key(topic.name)); collision != collisions.end())
     return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
                  "Topic '" + topic.name + "' collides with existing topic: " + collision->second);
-  const std::vector<int32_t> brokers = live_brokers(image);
+  const std::vector<int32_t> brokers = live_brokers(image.brokers());
   if (!topic.assignments.empty()) {
     if (topic.num_partitions != -1 || topic.replication_factor != -1)
       return error(ErrorCode::INVALID_REQUEST,
@@ -320,7 +324,7 @@ ApiError Controller::check_new_topic(const MetadataImage& image,
         return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                      "The manual partition assignment includes duplicate replicas.");
       for (int32_t replica : replicas)
-        if (!image.brokers.count(replica))
+        if (!image.brokers().count(replica))
           return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                        "The manual partition assignment includes broker " +
                            std::to_string(replica) + ", but no such broker is registered.");
@@ -357,13 +361,13 @@ ApiError Controller::check_new_topic(const MetadataImage& image,
   return ApiError::none();
 }
 
-std::vector<std::vector<int32_t>> Controller::assign_replicas(const MetadataImage& image,
+std::vector<std::vector<int32_t>> Controller::assign_replicas(const MetadataDelta& image,
                                                               int32_t first_partition,
                                                               int32_t count,
                                                               int16_t replication_factor) const {
   // Round robin over the live brokers, each partition starting one broker
   // further, so leaders spread evenly.
-  const std::vector<int32_t> brokers = live_brokers(image);
+  const std::vector<int32_t> brokers = live_brokers(image.brokers());
   std::vector<std::vector<int32_t>> out;
   for (int32_t p = first_partition; p < first_partition + count; ++p) {
     std::vector<int32_t> replicas;
@@ -393,7 +397,7 @@ std::vector<uint8_t> partition_record(const Uuid& topic_id, int32_t partition,
 
 // The records of a new topic (checked, with its id, partition count and
 // replication factor in `result`), applied to `scratch` and added to `records`.
-void Controller::append_topic_records(MetadataImage& scratch, const NewTopic& topic,
+void Controller::append_topic_records(MetadataDelta& scratch, const NewTopic& topic,
                                       const CreateTopicResult& result,
                                       std::vector<std::vector<uint8_t>>& records) const {
   std::vector<std::vector<uint8_t>> topic_records;
@@ -409,7 +413,7 @@ void Controller::append_topic_records(MetadataImage& scratch, const NewTopic& to
   for (const auto& [name, value] : topic.configs)
     topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
   for (auto& record : topic_records) {
-    Status s = apply_record(scratch, record, scratch.offset + 1);
+    Status s = scratch.replay(record, scratch.offset() + 1);
     SLUICE_ASSERT(s.is_ok(), "a new topic's records do not apply");
     records.push_back(std::move(record));
   }
@@ -418,8 +422,8 @@ void Controller::append_topic_records(MetadataImage& scratch, const NewTopic& to
 std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTopic>& topics,
                                                          bool validate_only) {
   std::lock_guard lock(mutex_);
-  MetadataImage scratch = *image();  // sees the topics created earlier in this call
-  std::map<std::string, std::string> collisions = collision_keys(scratch);
+  MetadataDelta scratch(image());  // sees the topics created earlier in this call
+  std::map<std::string, std::string> collisions = collision_keys(scratch.base());
   std::vector<CreateTopicResult> results;
   std::vector<std::vector<uint8_t>> records;
   std::vector<size_t> created;
@@ -440,7 +444,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTo
         refused.error = too_many_records();
         return std::vector<CreateTopicResult>(topics.size(), refused);
       }
-      result.topic_id = random_uuid();
+      result.topic_id = random_uuid(*options_.random);
       result.num_partitions = partitions;
       result.replication_factor = replication_factor;
       append_topic_records(scratch, topic, result, records);
@@ -476,7 +480,8 @@ CreateTopicResult Controller::ensure_internal_topic(
             : static_cast<int16_t>(existing->partitions.front().replicas.size());
     return result;
   }
-  const auto brokers = static_cast<int16_t>(std::max<size_t>(1, live_brokers(*current).size()));
+  const auto brokers =
+      static_cast<int16_t>(std::max<size_t>(1, live_brokers(current->brokers).size()));
   if (replication_factor > brokers) {
     spdlog::warn("metadata: internal topic {} gets replication factor {} instead of the "
                  "configured {}: only {} broker(s) are registered",
@@ -489,7 +494,7 @@ CreateTopicResult Controller::ensure_internal_topic(
 
 std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<TopicRef>& topics) {
   std::lock_guard lock(mutex_);
-  MetadataImage scratch = *image();
+  MetadataDelta scratch(image());
   std::vector<DeleteTopicResult> results;
   std::vector<std::vector<uint8_t>> records;
   std::vector<size_t> deleted;
@@ -518,7 +523,7 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
       result.name = topic->name;
       result.topic_id = topic->id;
       auto record = md::encode_framed(md::RemoveTopicRecord{topic->id, {}}, 0);
-      Status s = apply_record(scratch, record, scratch.offset + 1);
+      Status s = scratch.replay(record, scratch.offset() + 1);
       SLUICE_ASSERT(s.is_ok(), "RemoveTopicRecord does not apply");
       records.push_back(std::move(record));
       deleted.push_back(results.size());
@@ -545,7 +550,7 @@ ApiError Controller::create_partitions(const std::string& topic, int32_t count,
 std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartitions>& topics,
                                                     bool validate_only) {
   std::lock_guard lock(mutex_);
-  MetadataImage scratch = *image();
+  MetadataDelta scratch(image());
   std::vector<ApiError> results;
   std::vector<std::vector<uint8_t>> records;
   std::vector<size_t> grown;
@@ -559,7 +564,7 @@ std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartiti
       const Uuid topic_id = topic.id;
       for (size_t i = 0; i < assignment.size(); ++i) {
         auto record = partition_record(topic_id, first + static_cast<int32_t>(i), assignment[i]);
-        Status s = apply_record(scratch, record, scratch.offset + 1);
+        Status s = scratch.replay(record, scratch.offset() + 1);
         SLUICE_ASSERT(s.is_ok(), "a new partition's record does not apply");
         records.push_back(std::move(record));
       }
@@ -579,7 +584,7 @@ std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartiti
   return results;
 }
 
-ApiError Controller::plan_new_partitions(const MetadataImage& image, const NewPartitions& growth,
+ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPartitions& growth,
                                          size_t records_left,
                                          std::vector<std::vector<int32_t>>& assignment) const {
   const std::string& name = growth.topic;
@@ -610,7 +615,7 @@ ApiError Controller::plan_new_partitions(const MetadataImage& image, const NewPa
   const auto replication_factor =
       static_cast<int16_t>(topic->partitions.empty() ? 1 : topic->partitions[0].replicas.size());
   if (growth.assignments.empty()) {
-    if (static_cast<size_t>(replication_factor) > live_brokers(image).size())
+    if (static_cast<size_t>(replication_factor) > live_brokers(image.brokers()).size())
       return error(ErrorCode::INVALID_REPLICATION_FACTOR,
                    "Unable to replicate the partition " + std::to_string(replication_factor) +
                        " time(s): not enough brokers are registered.");
@@ -623,7 +628,7 @@ ApiError Controller::plan_new_partitions(const MetadataImage& image, const NewPa
       return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                    "A partition assignment is empty or has duplicate replicas.");
     for (int32_t replica : replicas)
-      if (!image.brokers.count(replica))
+      if (!image.brokers().count(replica))
         return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                      "The manual partition assignment includes broker " + std::to_string(replica) +
                          ", but no such broker is registered.");

@@ -2,7 +2,8 @@
 // The controller of a cluster of one: validates admin operations (create,
 // delete, grow topics; alter configs; register this broker), turns them into
 // metadata records, appends them to the metadata log (fsynced before the
-// call returns), applies them to a copy of the image and publishes it.
+// call returns), replays them into a MetadataDelta over the image and
+// publishes the image it builds (sharing every untouched topic).
 // With a KRaft quorum later, only "append + fsync" becomes "commit through
 // the quorum"; validation, records and the image stay.
 //
@@ -32,18 +33,20 @@
 #include "base/clock.h"
 #include "base/config_def.h"
 #include "base/error_code.h"
+#include "base/random.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
 #include "storage/file_system.h"
 
 namespace sluice::cluster {
 
-// Told about every new image. The data path (ReplicaManager) creates and
-// deletes partition logs from the difference between the two.
+// Told about every new image, with the delta that built it from the one
+// before (`delta.base()`): the data path (ReplicaManager) creates and deletes
+// the partition logs the delta names, without walking the unchanged ones.
 class MetadataListener {
  public:
   virtual ~MetadataListener() = default;
-  virtual void on_metadata_update(const MetadataImagePtr& old_image,
+  virtual void on_metadata_update(const MetadataDelta& delta,
                                   const MetadataImagePtr& new_image) = 0;
 };
 
@@ -74,6 +77,8 @@ struct ControllerOptions {
   // controller.
   const Config* broker_config = nullptr;
   const Clock* clock = &system_clock();
+  // Topic, cluster, directory and incarnation ids (outlives the controller).
+  RandomSource* random = &system_random();
   // Called when a metadata-log write failed and could not be undone (the
   // log and the image may disagree until a restart replays the log). Kafka
   // halts the process then; unset, the controller logs and _Exit(1)s.
@@ -136,7 +141,7 @@ class Controller {
   int32_t node_id() const { return options_.node_id; }
   const std::string& cluster_id() const { return cluster_id_; }
 
-  // Calls listener->on_metadata_update(empty image, current image) at once
+  // Calls listener->on_metadata_update(delta from an empty image, current image) at once
   // (so it can create what already exists), then on every later change.
   void subscribe(MetadataListener* listener);
   void unsubscribe(MetadataListener* listener);
@@ -200,24 +205,25 @@ class Controller {
   Controller(storage::FileSystem& fs, ControllerOptions options);
   Status load();
   void run();
-  // Applies `records` (framed) to a copy of the image, appends them, fsyncs,
-  // publishes. Caller holds mutex_.
+  // Replays `records` (framed) into a delta over the image, appends them,
+  // fsyncs, publishes the delta's image and tells the listeners. Caller
+  // holds mutex_.
   Status commit(std::vector<std::vector<uint8_t>> records);
   void halt(const std::string& message);
   ApiError commit_or_error(std::vector<std::vector<uint8_t>> records);
   // `collisions`: the topics of `image` by collision_key().
-  ApiError check_new_topic(const MetadataImage& image,
+  ApiError check_new_topic(const MetadataDelta& image,
                            const std::map<std::string, std::string>& collisions,
                            const NewTopic& topic, int32_t& partitions,
                            int16_t& replication_factor) const;
-  void append_topic_records(MetadataImage& scratch, const NewTopic& topic,
+  void append_topic_records(MetadataDelta& scratch, const NewTopic& topic,
                             const CreateTopicResult& result,
                             std::vector<std::vector<uint8_t>>& records) const;
   // The replicas of each new partition of `growth`, or an error.
-  ApiError plan_new_partitions(const MetadataImage& image, const NewPartitions& growth,
+  ApiError plan_new_partitions(const MetadataDelta& image, const NewPartitions& growth,
                                size_t records_left,
                                std::vector<std::vector<int32_t>>& assignment) const;
-  std::vector<std::vector<int32_t>> assign_replicas(const MetadataImage& image,
+  std::vector<std::vector<int32_t>> assign_replicas(const MetadataDelta& image,
                                                     int32_t first_partition, int32_t count,
                                                     int16_t replication_factor) const;
   int64_t broker_int(const char* name, int64_t fallback) const;

@@ -1,7 +1,5 @@
 #include "cluster/ids.h"
 
-#include <random>
-
 namespace sluice::cluster {
 namespace {
 
@@ -22,12 +20,11 @@ bool is_reserved(const Uuid& id) {
 
 }  // namespace
 
-Uuid random_uuid() {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
+Uuid random_uuid(RandomSource& random) {
   for (;;) {
     Uuid id;
     for (size_t i = 0; i < 16; i += 8) {
-      uint64_t word = generator();
+      uint64_t word = random.next();
       for (size_t j = 0; j < 8; ++j) id.bytes[i + j] = static_cast<uint8_t>(word >> (8 * j));
     }
     id.bytes[6] = static_cast<uint8_t>((id.bytes[6] & 0x0f) | 0x40);  // version 4

@@ -7,14 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "base/random.h"
 #include "base/uuid.h"
 
 namespace sluice::cluster {
 
-// A random version-4 UUID that is neither zero nor Kafka's reserved
-// metadata-topic id (1), and whose text does not start with '-' (Kafka's
-// rule, so the id never looks like a command-line option).
-Uuid random_uuid();
+// A random version-4 UUID from `random` that is neither zero nor Kafka's
+// reserved metadata-topic id (1), and whose text does not start with '-'
+// (Kafka's rule, so the id never looks like a command-line option).
+Uuid random_uuid(RandomSource& random);
 
 std::string uuid_to_string(const Uuid& id);
 // The inverse; nullopt unless `text` is 22 base64url characters.

@@ -61,7 +61,8 @@ Result<std::optional<MetaProperties>> read_dir(storage::FileSystem& fs, const st
 
 Result<std::string> ensure_meta_properties(storage::FileSystem& fs,
                                            const std::vector<std::string>& dirs, int32_t node_id,
-                                           const std::optional<std::string>& configured_cluster_id) {
+                                           const std::optional<std::string>& configured_cluster_id,
+                                           RandomSource& random) {
   std::optional<std::string> cluster_id = configured_cluster_id;
   std::string cluster_id_from;  // where cluster_id came from, for messages
   if (cluster_id) cluster_id_from = "the cluster.id setting";
@@ -88,9 +89,9 @@ Result<std::string> ensure_meta_properties(storage::FileSystem& fs,
     cluster_id = found.cluster_id;
     cluster_id_from = path;
   }
-  if (!cluster_id) cluster_id = uuid_to_string(random_uuid());
+  if (!cluster_id) cluster_id = uuid_to_string(random_uuid(random));
   for (const std::string& path : missing) {
-    MetaProperties properties{node_id, *cluster_id, random_uuid()};
+    MetaProperties properties{node_id, *cluster_id, random_uuid(random)};
     std::string text = encode_meta_properties(properties);
     Bytes contents(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     if (Status s = storage::write_file_atomically(fs, path, contents); !s) return s;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "base/result.h"
 #include "base/uuid.h"
 #include "storage/file_system.h"
@@ -30,8 +31,10 @@ Result<MetaProperties> decode_meta_properties(const std::string& text);
 // Reads or creates meta.properties in each of `dirs` (created if missing)
 // and returns the cluster id. Fails, naming the file, if a dir belongs to
 // another node or cluster, or if `configured_cluster_id` disagrees.
+// New cluster and directory ids come from `random`.
 Result<std::string> ensure_meta_properties(storage::FileSystem& fs,
                                            const std::vector<std::string>& dirs, int32_t node_id,
-                                           const std::optional<std::string>& configured_cluster_id);
+                                           const std::optional<std::string>& configured_cluster_id,
+                                           RandomSource& random);
 
 }  // namespace sluice::cluster

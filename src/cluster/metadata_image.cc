@@ -3,143 +3,13 @@
 #include "protocol/record_framing.h"
 
 namespace sluice::cluster {
-namespace {
 
 namespace md = protocol::metadata;
 
-Status unknown_topic(const Uuid& id, const char* record) {
-  (void)id;
-  return Status(Errc::invalid_value, std::string(record) + " names a topic id not in the image");
+void MetadataImage::put_topic(TopicImagePtr topic) {
+  topic_names[topic->id] = topic->name;
+  topics[topic->name] = std::move(topic);
 }
-
-Status apply(MetadataImage& image, const md::TopicRecord& record, int64_t) {
-  if (image.topics.count(record.name) || image.topic_names.count(record.topic_id))
-    return Status(Errc::invalid_value, "TopicRecord for existing topic " + record.name);
-  TopicImage& topic = image.topics[record.name];
-  topic.name = record.name;
-  topic.id = record.topic_id;
-  image.topic_names[record.topic_id] = record.name;
-  return Status::ok();
-}
-
-TopicImage* topic_by_id(MetadataImage& image, const Uuid& id) {
-  auto name = image.topic_names.find(id);
-  if (name == image.topic_names.end()) return nullptr;
-  return &image.topics.at(name->second);
-}
-
-Status apply(MetadataImage& image, const md::PartitionRecord& record, int64_t) {
-  TopicImage* topic = topic_by_id(image, record.topic_id);
-  if (topic == nullptr) return unknown_topic(record.topic_id, "PartitionRecord");
-  if (record.partition_id < 0 || record.partition_id >= partitions_per_topic_max)
-    return Status(Errc::invalid_value, "PartitionRecord with partition id out of range");
-  auto index = static_cast<size_t>(record.partition_id);
-  // Only the new slots get their ids: renumbering every partition per record
-  // made creating a topic quadratic in its partitions.
-  for (size_t i = topic->partitions.size(); i <= index; ++i)
-    topic->partitions.emplace_back().partition = static_cast<int32_t>(i);
-  PartitionImage& partition = topic->partitions[index];
-  partition.replicas = record.replicas;
-  partition.isr = record.isr;
-  partition.leader = record.leader;
-  partition.leader_epoch = record.leader_epoch;
-  partition.partition_epoch = record.partition_epoch;
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::PartitionChangeRecord& record, int64_t) {
-  TopicImage* topic = topic_by_id(image, record.topic_id);
-  if (topic == nullptr) return unknown_topic(record.topic_id, "PartitionChangeRecord");
-  if (record.partition_id < 0 ||
-      static_cast<size_t>(record.partition_id) >= topic->partitions.size())
-    return Status(Errc::invalid_value, "PartitionChangeRecord for unknown partition");
-  PartitionImage& partition = topic->partitions[static_cast<size_t>(record.partition_id)];
-  if (record.isr) partition.isr = *record.isr;
-  if (record.replicas) partition.replicas = *record.replicas;
-  // Leader -2 means "unchanged"; any other value is a leader change, which
-  // starts a new leader epoch (Kafka's rule).
-  if (record.leader != -2) {
-    partition.leader = record.leader;
-    ++partition.leader_epoch;
-  }
-  ++partition.partition_epoch;
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::RemoveTopicRecord& record, int64_t) {
-  auto name = image.topic_names.find(record.topic_id);
-  if (name == image.topic_names.end()) return unknown_topic(record.topic_id, "RemoveTopicRecord");
-  image.topics.erase(name->second);
-  image.topic_names.erase(name);
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::ConfigRecord& record, int64_t) {
-  std::map<std::string, std::string>* configs = nullptr;
-  if (record.resource_type == config_resource_topic) {
-    auto topic = image.topics.find(record.resource_name);
-    if (topic == image.topics.end())
-      return Status(Errc::invalid_value, "ConfigRecord for unknown topic " + record.resource_name);
-    configs = &topic->second.configs;
-  } else if (record.resource_type == config_resource_broker) {
-    configs = &image.broker_configs[record.resource_name];
-  } else {
-    return Status::ok();  // other resource types (groups, client metrics) are not tracked yet
-  }
-  if (record.value)
-    (*configs)[record.name] = *record.value;
-  else
-    configs->erase(record.name);
-  if (record.resource_type == config_resource_broker && configs->empty())
-    image.broker_configs.erase(record.resource_name);
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::RegisterBrokerRecord& record, int64_t offset) {
-  BrokerImage broker;
-  broker.node_id = record.broker_id;
-  broker.epoch = record.broker_epoch >= 0 ? record.broker_epoch : offset;
-  broker.rack = record.rack;
-  broker.fenced = record.fenced;
-  for (const auto& endpoint : record.end_points)
-    broker.endpoints.push_back(
-        {endpoint.name, endpoint.host, endpoint.port, endpoint.security_protocol});
-  image.brokers[record.broker_id] = std::move(broker);
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::UnregisterBrokerRecord& record, int64_t) {
-  image.brokers.erase(record.broker_id);
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::FenceBrokerRecord& record, int64_t) {
-  if (auto found = image.brokers.find(record.id); found != image.brokers.end())
-    found->second.fenced = true;
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::UnfenceBrokerRecord& record, int64_t) {
-  if (auto found = image.brokers.find(record.id); found != image.brokers.end())
-    found->second.fenced = false;
-  return Status::ok();
-}
-
-Status apply(MetadataImage& image, const md::FeatureLevelRecord& record, int64_t) {
-  if (record.feature_level == 0)
-    image.features.erase(record.name);
-  else
-    image.features[record.name] = record.feature_level;
-  return Status::ok();
-}
-
-// Records the image does not track yet.
-template <class Record>
-Status apply(MetadataImage&, const Record&, int64_t) {
-  return Status::ok();
-}
-
-}  // namespace
 
 std::optional<std::string> MetadataImage::dynamic_broker_config(int32_t node_id,
                                                                 const std::string& name) const {
@@ -152,14 +22,277 @@ std::optional<std::string> MetadataImage::dynamic_broker_config(int32_t node_id,
   return std::nullopt;
 }
 
-Status apply_record(MetadataImage& image, Bytes framed_value, int64_t offset) {
+// Applies each record type to a delta (a friend: it reaches the delta's
+// copy-on-write accessors).
+struct DeltaApplier {
+  MetadataDelta& delta;
+  int64_t offset;
+
+  static Status unknown_topic(const char* record) {
+    return Status(Errc::invalid_value, std::string(record) + " names a topic id not in the image");
+  }
+
+  Status operator()(const md::TopicRecord& record) const {
+    if (delta.topic(record.name) != nullptr || delta.topic(record.topic_id) != nullptr)
+      return Status(Errc::invalid_value, "TopicRecord for existing topic " + record.name);
+    // A name deleted earlier in this delta may be created again: its old
+    // id stays in deleted_topics_, the new topic is a created one.
+    TopicDelta& change = delta.changed_topics_[record.name];
+    change.created = true;
+    change.writable_ = std::make_shared<TopicImage>();
+    change.writable_->name = record.name;
+    change.writable_->id = record.topic_id;
+    change.image = change.writable_;
+    delta.changed_names_[record.topic_id] = record.name;
+    return Status::ok();
+  }
+
+  Status operator()(const md::PartitionRecord& record) const {
+    if (delta.topic(record.topic_id) == nullptr) return unknown_topic("PartitionRecord");
+    if (record.partition_id < 0 || record.partition_id >= partitions_per_topic_max)
+      return Status(Errc::invalid_value, "PartitionRecord with partition id out of range");
+    TopicImage* topic = nullptr;
+    TopicDelta* change = delta.writable_topic(record.topic_id, topic);
+    auto index = static_cast<size_t>(record.partition_id);
+    // Only the new slots get their ids: renumbering every partition per
+    // record made creating a topic quadratic in its partitions.
+    for (size_t i = topic->partitions.size(); i <= index; ++i)
+      topic->partitions.emplace_back().partition = static_cast<int32_t>(i);
+    PartitionImage& partition = topic->partitions[index];
+    partition.replicas = record.replicas;
+    partition.isr = record.isr;
+    partition.leader = record.leader;
+    partition.leader_epoch = record.leader_epoch;
+    partition.partition_epoch = record.partition_epoch;
+    if (!change->created) change->changed_partitions.insert(record.partition_id);
+    return Status::ok();
+  }
+
+  Status operator()(const md::PartitionChangeRecord& record) const {
+    const TopicImage* current = delta.topic(record.topic_id);
+    if (current == nullptr) return unknown_topic("PartitionChangeRecord");
+    if (record.partition_id < 0 ||
+        static_cast<size_t>(record.partition_id) >= current->partitions.size())
+      return Status(Errc::invalid_value, "PartitionChangeRecord for unknown partition");
+    TopicImage* topic = nullptr;
+    TopicDelta* change = delta.writable_topic(record.topic_id, topic);
+    PartitionImage& partition = topic->partitions[static_cast<size_t>(record.partition_id)];
+    if (record.isr) partition.isr = *record.isr;
+    if (record.replicas) partition.replicas = *record.replicas;
+    // Leader -2 means "unchanged"; any other value is a leader change,
+    // which starts a new leader epoch (Kafka's rule).
+    if (record.leader != -2) {
+      partition.leader = record.leader;
+      ++partition.leader_epoch;
+    }
+    ++partition.partition_epoch;
+    if (!change->created) change->changed_partitions.insert(record.partition_id);
+    return Status::ok();
+  }
+
+  Status operator()(const md::RemoveTopicRecord& record) const {
+    const TopicImage* topic = delta.topic(record.topic_id);
+    if (topic == nullptr) return unknown_topic("RemoveTopicRecord");
+    const std::string name = topic->name;
+    delta.changed_topics_.erase(name);
+    delta.changed_names_.erase(record.topic_id);
+    if (delta.base_->topic(record.topic_id) != nullptr)
+      delta.deleted_topics_[record.topic_id] = name;
+    return Status::ok();
+  }
+
+  Status operator()(const md::ConfigRecord& record) const {
+    std::map<std::string, std::string>* configs = nullptr;
+    if (record.resource_type == config_resource_topic) {
+      TopicImage* topic = nullptr;
+      TopicDelta* change = delta.topic(record.resource_name) == nullptr
+                               ? nullptr
+                               : delta.writable_topic(record.resource_name, topic);
+      if (change == nullptr)
+        return Status(Errc::invalid_value,
+                      "ConfigRecord for unknown topic " + record.resource_name);
+      change->configs_changed = true;
+      configs = &topic->configs;
+    } else if (record.resource_type == config_resource_broker) {
+      configs = &delta.writable_broker_configs()[record.resource_name];
+    } else {
+      return Status::ok();  // other resource types (groups, client metrics) are not tracked yet
+    }
+    if (record.value)
+      (*configs)[record.name] = *record.value;
+    else
+      configs->erase(record.name);
+    if (record.resource_type == config_resource_broker && configs->empty())
+      delta.writable_broker_configs().erase(record.resource_name);
+    return Status::ok();
+  }
+
+  Status operator()(const md::RegisterBrokerRecord& record) const {
+    BrokerImage broker;
+    broker.node_id = record.broker_id;
+    broker.epoch = record.broker_epoch >= 0 ? record.broker_epoch : offset;
+    broker.rack = record.rack;
+    broker.fenced = record.fenced;
+    for (const auto& endpoint : record.end_points)
+      broker.endpoints.push_back(
+          {endpoint.name, endpoint.host, endpoint.port, endpoint.security_protocol});
+    delta.writable_brokers()[record.broker_id] = std::move(broker);
+    return Status::ok();
+  }
+
+  Status operator()(const md::UnregisterBrokerRecord& record) const {
+    if (delta.brokers().count(record.broker_id)) delta.writable_brokers().erase(record.broker_id);
+    return Status::ok();
+  }
+
+  Status set_fenced(int32_t id, bool fenced) const {
+    if (!delta.brokers().count(id)) return Status::ok();
+    delta.writable_brokers()[id].fenced = fenced;
+    return Status::ok();
+  }
+  Status operator()(const md::FenceBrokerRecord& record) const {
+    return set_fenced(record.id, true);
+  }
+  Status operator()(const md::UnfenceBrokerRecord& record) const {
+    return set_fenced(record.id, false);
+  }
+
+  Status operator()(const md::FeatureLevelRecord& record) const {
+    if (record.feature_level == 0)
+      delta.writable_features().erase(record.name);
+    else
+      delta.writable_features()[record.name] = record.feature_level;
+    return Status::ok();
+  }
+
+  // Records the image does not track yet.
+  template <class Record>
+  Status operator()(const Record&) const {
+    return Status::ok();
+  }
+};
+
+MetadataDelta::MetadataDelta(MetadataImagePtr base)
+    : base_(std::move(base)), offset_(base_->offset) {}
+
+const TopicImage* MetadataDelta::topic(const std::string& name) const {
+  if (auto changed = changed_topics_.find(name); changed != changed_topics_.end())
+    return changed->second.image.get();
+  const TopicImage* topic = base_->topic(name);
+  return topic == nullptr || deleted_topics_.count(topic->id) ? nullptr : topic;
+}
+
+const TopicImage* MetadataDelta::topic(const Uuid& id) const {
+  if (auto changed = changed_names_.find(id); changed != changed_names_.end())
+    return topic(changed->second);
+  if (deleted_topics_.count(id)) return nullptr;
+  return base_->topic(id);
+}
+
+TopicDelta* MetadataDelta::writable_topic(const Uuid& id, TopicImage*& topic) {
+  const TopicImage* current = this->topic(id);
+  return current == nullptr ? nullptr : writable_topic(current->name, topic);
+}
+
+TopicDelta* MetadataDelta::writable_topic(const std::string& name, TopicImage*& topic) {
+  auto changed = changed_topics_.find(name);
+  if (changed == changed_topics_.end()) {
+    const TopicImage* base_topic = this->topic(name);  // not changed yet: the base's
+    if (base_topic == nullptr) return nullptr;
+    changed = changed_topics_.emplace(name, TopicDelta{}).first;
+    changed->second.image = base_->shared_topic(name);
+    changed_names_[base_topic->id] = name;
+  }
+  TopicDelta& change = changed->second;
+  if (!change.writable_) {
+    change.writable_ = std::make_shared<TopicImage>(*change.image);
+    change.image = change.writable_;
+  }
+  topic = change.writable_.get();
+  return &change;
+}
+
+std::map<int32_t, BrokerImage>& MetadataDelta::writable_brokers() {
+  if (!brokers_) brokers_ = base_->brokers;
+  return *brokers_;
+}
+
+std::map<std::string, std::map<std::string, std::string>>&
+MetadataDelta::writable_broker_configs() {
+  if (!broker_configs_) broker_configs_ = base_->broker_configs;
+  return *broker_configs_;
+}
+
+std::map<std::string, int16_t>& MetadataDelta::writable_features() {
+  if (!features_) features_ = base_->features;
+  return *features_;
+}
+
+Status MetadataDelta::replay(Bytes framed_value, int64_t offset) {
   Status applied = Status::ok();
   Status decoded = md::decode_framed(framed_value, [&](const auto& record, int16_t) {
-    applied = apply(image, record, offset);
+    applied = DeltaApplier{*this, offset}(record);
   });
   if (!decoded) return decoded;
   if (!applied) return applied;
-  image.offset = offset;
+  offset_ = offset;
+  return Status::ok();
+}
+
+MetadataImagePtr MetadataDelta::apply() {
+  auto next = std::make_shared<MetadataImage>(*base_);  // topics: pointers only
+  next->offset = offset_;
+  for (const auto& [id, name] : deleted_topics_) {
+    next->topic_names.erase(id);
+    // The name may belong to a topic created again in this delta: put_topic
+    // below replaces it.
+    next->topics.erase(name);
+  }
+  for (auto& [name, change] : changed_topics_) {
+    next->put_topic(change.image);
+    change.writable_.reset();  // now shared with `next`: copy before changing again
+  }
+  if (brokers_) next->brokers = *brokers_;
+  if (broker_configs_) next->broker_configs = *broker_configs_;
+  if (features_) next->features = *features_;
+  return next;
+}
+
+MetadataDelta MetadataDelta::between(MetadataImagePtr before, const MetadataImage& after) {
+  MetadataDelta delta(std::move(before));
+  const MetadataImage& base = *delta.base_;
+  delta.offset_ = after.offset;
+  for (const auto& [name, topic] : base.topics) {
+    const TopicImage* now = after.topic(name);
+    if (now == nullptr || now->id != topic->id) delta.deleted_topics_[topic->id] = name;
+  }
+  for (const auto& [name, topic] : after.topics) {
+    TopicImagePtr old = base.shared_topic(name);
+    if (old == topic) continue;
+    TopicDelta change;
+    change.image = topic;
+    change.created = old == nullptr || old->id != topic->id;
+    if (!change.created) {
+      change.configs_changed = old->configs != topic->configs;
+      for (const PartitionImage& partition : topic->partitions) {
+        const PartitionImage* was = old->partition(partition.partition);
+        if (was == nullptr || *was != partition)
+          change.changed_partitions.insert(partition.partition);
+      }
+    }
+    delta.changed_names_[topic->id] = name;
+    delta.changed_topics_.emplace(name, std::move(change));
+  }
+  if (after.brokers != base.brokers) delta.brokers_ = after.brokers;
+  if (after.broker_configs != base.broker_configs) delta.broker_configs_ = after.broker_configs;
+  if (after.features != base.features) delta.features_ = after.features;
+  return delta;
+}
+
+Status apply_record(MetadataImage& image, Bytes framed_value, int64_t offset) {
+  MetadataDelta delta(std::make_shared<const MetadataImage>(image));
+  if (Status s = delta.replay(framed_value, offset); !s) return s;
+  image = *delta.apply();
   return Status::ok();
 }
 

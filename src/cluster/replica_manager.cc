@@ -1,7 +1,6 @@
 #include "cluster/replica_manager.h"
 
 #include <algorithm>
-#include <set>
 
 namespace sluice::cluster {
 
@@ -18,91 +17,144 @@ static bool hosted_here(const PartitionImage& partition, int32_t node_id) {
 Status ReplicaManager::apply_image(MetadataImagePtr image) {
   SLUICE_ASSERT(image != nullptr, "apply_image of a null image");
   std::lock_guard apply_lock(apply_mutex_);
-  std::map<Key, std::shared_ptr<Partition>> previous;
-  for (const auto& partition : table()->partitions())
-    previous[partition->topic_partition()] = partition;
+  MetadataDelta delta = MetadataDelta::between(table()->image(), *image);
+  return apply_locked(delta, std::move(image), true);
+}
+
+Status ReplicaManager::apply_delta(const MetadataDelta& delta, MetadataImagePtr image) {
+  SLUICE_ASSERT(image != nullptr, "apply_delta of a null image");
+  std::lock_guard apply_lock(apply_mutex_);
+  MetadataImagePtr applied = table()->image();
+  if (delta.base_ptr() != applied && !applied->topics.empty()) {
+    MetadataDelta difference = MetadataDelta::between(applied, *image);
+    return apply_locked(difference, std::move(image), false);
+  }
+  return apply_locked(delta, std::move(image), false);
+}
+
+Status ReplicaManager::apply_locked(const MetadataDelta& delta, MetadataImagePtr image,
+                                    bool every_topic) {
+  PartitionMap hosted;
+  for (const auto& partition : table()->partitions())  // sorted: each insert is at the end
+    hosted.emplace_hint(hosted.end(), partition->topic_partition(), partition);
   // Deletions first: a topic recreated under its old name needs its old
   // log gone before the new one is created.
-  delete_partitions(*image, previous);
-  std::map<Key, std::shared_ptr<Partition>> next;
-  Status status = create_partitions(*image, previous, next);
-  report_strays(*image, next);
-  std::vector<std::shared_ptr<Partition>> hosted;
-  hosted.reserve(next.size());
-  for (auto& [key, partition] : next) hosted.push_back(std::move(partition));
-  table_.store(std::make_shared<const PartitionTable>(std::move(image), std::move(hosted)),
-               std::memory_order_release);
-  return status;
-}
-
-// The partition of `key` in `image` if it is hosted here under `topic_id`.
-const PartitionImage* ReplicaManager::hosted(const MetadataImage& image, const Key& key,
-                                             const Uuid& topic_id) const {
-  const TopicImage* topic = image.topic(key.topic);
-  if (topic == nullptr || topic->id != topic_id) return nullptr;
-  const PartitionImage* partition = topic->partition(key.partition);
-  return partition && hosted_here(*partition, options_.node_id) ? partition : nullptr;
-}
-
-// Deletes the logs of partitions hosted under the previous image and not
-// under this one (topic deleted, partition moved away, topic recreated).
-void ReplicaManager::delete_partitions(const MetadataImage& image,
-                                       const std::map<Key, std::shared_ptr<Partition>>& previous) {
-  for (const auto& [key, partition] : previous) {
-    if (hosted(image, key, partition->topic_id())) continue;
-    if (Status status = options_.log_manager->delete_log(key); !status)
-      options_.logger("cannot delete the log of " + key.dir_name() + ": " + status.message());
-  }
-}
-
-// Builds the partition map of `image`: existing Partition objects are kept
-// (waiters, high watermark); new ones get their log created or reopened.
-Status ReplicaManager::create_partitions(const MetadataImage& image,
-                                         const std::map<Key, std::shared_ptr<Partition>>& previous,
-                                         std::map<Key, std::shared_ptr<Partition>>& next) {
+  for (const auto& [id, name] : delta.deleted_topics()) delete_topic(name, id, hosted);
+  if (every_topic) delete_unassigned(*image, hosted);
   Status first_failure;
   size_t skipped = 0;
-  for (const auto& [name, topic] : image.topics) {
-    AppendPolicy policy = options_.append_policy_for(topic, image);
-    storage::LogConfig config = options_.log_config_for(topic, image);
-    for (const PartitionImage& partition_image : topic.partitions) {
-      if (!hosted_here(partition_image, options_.node_id)) continue;
-      Key key{name, partition_image.partition};
-      std::shared_ptr<Partition> partition;
-      if (auto found = previous.find(key); found != previous.end() && found->second->topic_id() == topic.id)
-        partition = found->second;
-      if (!partition && stop_creating_logs_.load(std::memory_order_relaxed)) {
-        ++skipped;
-        continue;
-      }
-      if (!partition) {
-        auto log = options_.log_manager->create_log(key, topic.id);
-        if (!log) {
-          options_.logger("cannot create the log of " + key.dir_name() + ": " + log.status().message());
-          if (first_failure.is_ok()) first_failure = log.status();
-          continue;
-        }
-        partition = std::make_shared<Partition>(key, topic.id, *log, options_.node_id);
-      }
-      // Through the LogManager: it wakes the cleaner when a topic becomes compacted.
-      if (Status status = options_.log_manager->update_config(key, config); !status)
-        options_.logger("cannot apply the config of " + key.dir_name() + ": " + status.message());
-      partition->update(partition_image, policy);
-      next[key] = std::move(partition);
+  // A broker default (log.retention.ms, ...) may change every topic's settings.
+  if (every_topic || delta.broker_configs_changed()) {
+    for (const auto& [name, topic] : image->topics)
+      follow_topic(*topic, nullptr, *image, hosted, first_failure, skipped);
+  } else {
+    for (const auto& [name, change] : delta.changed_topics()) {
+      const bool every_partition = change.created || change.configs_changed;
+      follow_topic(*change.image, every_partition ? nullptr : &change.changed_partitions, *image,
+                   hosted, first_failure, skipped);
     }
   }
   if (skipped > 0)
     options_.logger("shutting down: the logs of " + std::to_string(skipped) +
                     " new partition(s) were not created; the next start creates them");
+  report_strays(*image, hosted);
+  std::vector<std::shared_ptr<Partition>> partitions;
+  partitions.reserve(hosted.size());
+  for (auto& [key, partition] : hosted) partitions.push_back(std::move(partition));
+  table_.store(std::make_shared<const PartitionTable>(std::move(image), std::move(partitions)),
+               std::memory_order_release);
   return first_failure;
 }
 
-void ReplicaManager::report_strays(const MetadataImage& image,
-                                   const std::map<Key, std::shared_ptr<Partition>>& next) {
+void ReplicaManager::delete_log(const Key& key) {
+  if (Status status = options_.log_manager->delete_log(key); !status)
+    options_.logger("cannot delete the log of " + key.dir_name() + ": " + status.message());
+}
+
+// Deletes the logs of a topic gone from the image (deleted, or recreated
+// under the same name with another id).
+void ReplicaManager::delete_topic(const std::string& name, const Uuid& id, PartitionMap& hosted) {
+  auto at = hosted.lower_bound(Key{name, 0});
+  while (at != hosted.end() && at->first.topic == name) {
+    if (at->second->topic_id() != id) {
+      ++at;
+      continue;
+    }
+    delete_log(at->first);
+    at = hosted.erase(at);
+  }
+}
+
+// Deletes the logs of hosted partitions the image does not assign here
+// (whatever the delta says: the full resync of apply_image).
+void ReplicaManager::delete_unassigned(const MetadataImage& image, PartitionMap& hosted) {
+  for (auto at = hosted.begin(); at != hosted.end();) {
+    const TopicImage* topic = image.topic(at->first.topic);
+    const PartitionImage* partition = topic == nullptr || topic->id != at->second->topic_id()
+                                          ? nullptr
+                                          : topic->partition(at->first.partition);
+    if (partition != nullptr && hosted_here(*partition, options_.node_id)) {
+      ++at;
+      continue;
+    }
+    delete_log(at->first);
+    at = hosted.erase(at);
+  }
+}
+
+// Existing Partition objects are kept (waiters, high watermark); new ones
+// get their log created or reopened; those no longer assigned here have
+// their log deleted.
+void ReplicaManager::follow_topic(const TopicImage& topic, const std::set<int32_t>* ids,
+                                  const MetadataImage& image, PartitionMap& hosted,
+                                  Status& first_failure, size_t& skipped) {
+  const AppendPolicy policy = options_.append_policy_for(topic, image);
+  const storage::LogConfig config = options_.log_config_for(topic, image);
+  auto follow = [&](const PartitionImage& partition_image) {
+    Key key{topic.name, partition_image.partition};
+    auto found = hosted.find(key);
+    std::shared_ptr<Partition> partition;
+    if (found != hosted.end() && found->second->topic_id() == topic.id) partition = found->second;
+    if (!hosted_here(partition_image, options_.node_id)) {
+      if (partition) {
+        delete_log(key);
+        hosted.erase(found);
+      }
+      return;
+    }
+    if (!partition && stop_creating_logs_.load(std::memory_order_relaxed)) {
+      ++skipped;
+      return;
+    }
+    if (!partition) {
+      auto log = options_.log_manager->create_log(key, topic.id);
+      if (!log) {
+        options_.logger("cannot create the log of " + key.dir_name() + ": " +
+                        log.status().message());
+        if (first_failure.is_ok()) first_failure = log.status();
+        return;
+      }
+      partition = std::make_shared<Partition>(key, topic.id, *log, options_.node_id);
+    }
+    // Through the LogManager: it wakes the cleaner when a topic becomes compacted.
+    if (Status status = options_.log_manager->update_config(key, config); !status)
+      options_.logger("cannot apply the config of " + key.dir_name() + ": " + status.message());
+    partition->update(partition_image, policy);
+    hosted[key] = std::move(partition);
+  };
+  if (ids == nullptr) {
+    for (const PartitionImage& partition_image : topic.partitions) follow(partition_image);
+    return;
+  }
+  for (int32_t id : *ids)
+    if (const PartitionImage* partition_image = topic.partition(id)) follow(*partition_image);
+}
+
+void ReplicaManager::report_strays(const MetadataImage& image, const PartitionMap& hosted) {
   if (reported_strays_ || image.topics.empty()) return;
   reported_strays_ = true;
   for (const auto& log : options_.log_manager->logs())
-    if (!next.contains(log->topic_partition()))
+    if (!hosted.contains(log->topic_partition()))
       options_.logger("stray log " + log->topic_partition().dir_name() +
                       " belongs to no topic of the metadata image; left in place");
 }

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,9 +53,18 @@ class ReplicaManager {
   ReplicaManager(const ReplicaManager&) = delete;
   ReplicaManager& operator=(const ReplicaManager&) = delete;
 
-  // Makes the hosted partitions match `image`. A log that cannot be created
-  // is reported and skipped (its dir is then offline); the rest proceeds.
+  // Makes the hosted partitions match `image`, the result of `delta`
+  // (normally over the image applied last): only the partitions of the
+  // topics the delta names are created, deleted or updated (every topic
+  // when the broker's dynamic configs changed: topic settings derive from
+  // them). A delta over another image than the last applied one is
+  // replaced by the difference of the two. A log that cannot be created is
+  // reported and skipped (its dir is then offline); the rest proceeds.
   // Returns the first failure.
+  Status apply_delta(const MetadataDelta& delta, MetadataImagePtr image);
+  // Makes the hosted partitions match `image` whatever the last one was:
+  // every partition is checked and updated (the settings functions may
+  // answer differently than last time). For tests and a full resync.
   Status apply_image(MetadataImagePtr image);
   // From now on apply_image() creates no log (any thread; for shutdown).
   // Creating a log costs a few fsyncs (~5 ms), so an image with thousands of
@@ -76,13 +86,19 @@ class ReplicaManager {
 
  private:
   using Key = storage::TopicPartition;
-  const PartitionImage* hosted(const MetadataImage& image, const Key& key, const Uuid& topic_id) const;
-  void delete_partitions(const MetadataImage& image,
-                         const std::map<Key, std::shared_ptr<Partition>>& previous);
-  Status create_partitions(const MetadataImage& image,
-                           const std::map<Key, std::shared_ptr<Partition>>& previous,
-                           std::map<Key, std::shared_ptr<Partition>>& next);
-  void report_strays(const MetadataImage& image, const std::map<Key, std::shared_ptr<Partition>>& next);
+  using PartitionMap = std::map<Key, std::shared_ptr<Partition>>;
+  // `every_topic`: follow every topic and partition of `image`, not only
+  // those the delta names.
+  Status apply_locked(const MetadataDelta& delta, MetadataImagePtr image, bool every_topic);
+  void delete_log(const Key& key);
+  void delete_unassigned(const MetadataImage& image, PartitionMap& hosted);
+  void delete_topic(const std::string& name, const Uuid& id, PartitionMap& hosted);
+  // Creates, updates or deletes (moved away) the partitions `ids` of `topic`
+  // (all of them when `ids` is null).
+  void follow_topic(const TopicImage& topic, const std::set<int32_t>* ids,
+                    const MetadataImage& image, PartitionMap& hosted, Status& first_failure,
+                    size_t& skipped);
+  void report_strays(const MetadataImage& image, const PartitionMap& hosted);
 
   ReplicaManagerOptions options_;
   std::mutex apply_mutex_;  // one apply_image at a time

@@ -43,8 +43,8 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols_of(const Joi
   return out;
 }
 
-std::string new_member_id(const std::string& client_id) {
-  return client_id + "-" + cluster::uuid_to_string(cluster::random_uuid());
+std::string new_member_id(const std::string& client_id, RandomSource& random) {
+  return client_id + "-" + cluster::uuid_to_string(cluster::random_uuid(random));
 }
 
 }  // namespace
@@ -113,10 +113,11 @@ ErrorCode coordinator_error(ErrorCode append_error) {
   }
 }
 
-GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log,
-                                   CoordinatorExecutor* executor)
+GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, RandomSource& random,
+                                   CoordinatorLog& log, CoordinatorExecutor* executor)
     : config_(config),
       clock_(clock),
+      random_(random),
       inline_executor_(executor ? nullptr : std::make_unique<InlineExecutor>()),
       shards_(static_cast<size_t>(config.offsets_topic_partitions)),
       runtime_(config.offsets_topic_partitions, log, executor ? *executor : *inline_executor_) {}
@@ -362,7 +363,7 @@ void GroupCoordinator::join_new_member(Group& group, const JoinGroupRequest& req
     out.push_back([reply, response = join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, version)] { reply(response); });
     return;
   }
-  std::string member_id = new_member_id(client.client_id);
+  std::string member_id = new_member_id(client.client_id, random_);
   if (version >= 4) {
     // KIP-394: the member must come back with this id.
     group.pending_members[member_id] = deadline_after(request.session_timeout_ms);
@@ -392,7 +393,8 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
       out.push_back([reply, response = join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, version)] { reply(response); });
       return;
     }
-    Member& member = add_member(group, new_member_id(client.client_id), request, version, client);
+    Member& member =
+        add_member(group, new_member_id(client.client_id, random_), request, version, client);
     member.awaiting_join = std::move(reply);
     member.join_version = version;
     if (group.state != GroupState::preparing_rebalance) prepare_rebalance(group, out);
@@ -419,7 +421,8 @@ void GroupCoordinator::join_static_member(Group& group, const JoinGroupRequest& 
   std::vector<uint8_t> old_subscription;
   if (group.protocol)
     if (const auto* metadata = old.metadata_for(*group.protocol)) old_subscription = *metadata;
-  Member& member = add_member(group, new_member_id(client.client_id), request, version, client);
+  Member& member =
+      add_member(group, new_member_id(client.client_id, random_), request, version, client);
   member.assignment = std::move(old.assignment);
   bool was_leader = group.leader == old_id;
   if (was_leader) group.leader = member.member_id;

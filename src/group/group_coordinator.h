@@ -53,6 +53,7 @@
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/error_code.h"
+#include "base/random.h"
 #include "base/result.h"
 #include "group/coordinator_runtime.h"
 #include "protocol/protocol.h"
@@ -98,9 +99,10 @@ using Reply = std::function<void(Response)>;
 class GroupCoordinator {
  public:
   // `executor` runs the partitions' strands (the broker's StrandPool);
-  // null: an InlineExecutor owned by the coordinator (tests).
-  GroupCoordinator(GroupConfig config, const Clock& clock, CoordinatorLog& log,
-                   CoordinatorExecutor* executor = nullptr);
+  // null: an InlineExecutor owned by the coordinator (tests). `random`
+  // makes the member ids.
+  GroupCoordinator(GroupConfig config, const Clock& clock, RandomSource& random,
+                   CoordinatorLog& log, CoordinatorExecutor* executor = nullptr);
   ~GroupCoordinator();
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
@@ -268,6 +270,7 @@ class GroupCoordinator {
 
   const GroupConfig config_;
   const Clock& clock_;
+  RandomSource& random_;
   std::unique_ptr<InlineExecutor> inline_executor_;  // when none was given
   std::vector<Shard> shards_;
   CoordinatorRuntime runtime_;

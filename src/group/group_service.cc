@@ -124,8 +124,9 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   int32_t partitions = service->options_.group.offsets_topic_partitions;
   service->strands_ = std::make_unique<StrandPool>(
       partitions, std::min<size_t>(static_cast<size_t>(partitions), service->options_.coordinator_threads));
-  service->coordinator_ = std::make_unique<GroupCoordinator>(service->options_.group, *service->options_.clock,
-                                                             *service->log_, service->strands_.get());
+  service->coordinator_ = std::make_unique<GroupCoordinator>(
+      service->options_.group, *service->options_.clock, *service->options_.random, *service->log_,
+      service->strands_.get());
   if (topic) {
     service->topic_exists_ = true;
     for (int32_t p = 0; p < service->options_.group.offsets_topic_partitions; ++p) {

@@ -42,6 +42,7 @@ struct GroupServiceOptions {
   // group.coordinator.threads; capped by the partition count).
   size_t coordinator_threads = 2;
   const Clock* clock = &system_clock();
+  RandomSource* random = &system_random();  // member ids
 };
 
 struct ReplayCounts {

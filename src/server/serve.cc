@@ -154,7 +154,8 @@ int run_serve(const ServeOptions& options) {
   Result<std::unique_ptr<broker::Broker>> broker = Status(Errc::io_error, "not opened");
   Status failed;
   try {
-    broker = broker::Broker::open(std::move(config.value()));
+    // The real clock and entropy enter here, and only here.
+    broker = broker::Broker::open(std::move(config.value()), {&system_clock(), &system_random()});
     if (!broker) failed = broker.status();
     if (broker) failed = (*broker)->start();
   } catch (const std::system_error&

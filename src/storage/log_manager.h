@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "storage/cleaner.h"
 #include "storage/flusher.h"
 #include "storage/log_directory.h"
@@ -60,6 +61,8 @@ struct LogManagerOptions {
   std::vector<std::string> log_dirs;  // log.dirs
   std::function<LogConfig(const TopicPartition&)> config_for = [](const TopicPartition&) { return LogConfig{}; };
   const Clock* clock = &system_clock();  // outlives the LogManager
+  // The suffix of a deleted log's dir (outlives the LogManager).
+  RandomSource* random = &system_random();
   Logger logger = log_to_stderr;
   int64_t retention_check_interval_ms = 300000;               // log.retention.check.interval.ms
   int64_t flush_offset_checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms

@@ -24,9 +24,8 @@ Config broker_config(std::map<std::string, std::string> values = {}) {
 
 class RecordingListener : public MetadataListener {
  public:
-  void on_metadata_update(const MetadataImagePtr& old_image,
-                          const MetadataImagePtr& new_image) override {
-    updates.emplace_back(old_image, new_image);
+  void on_metadata_update(const MetadataDelta& delta, const MetadataImagePtr& new_image) override {
+    updates.emplace_back(delta.base_ptr(), new_image);
   }
   std::vector<std::pair<MetadataImagePtr, MetadataImagePtr>> updates;
 };
@@ -236,6 +235,35 @@ TEST_F(ControllerTest, BrokerConfigsFollowKafkasUpdateModes) {
   EXPECT_TRUE(alter("1", "num.partitions", "4").ok());
   // A dynamic num.partitions is the default of new topics.
   EXPECT_EQ(controller->create_topics({topic("four")}, false)[0].num_partitions, 4);
+}
+
+// Ids come from the injected source: two fresh clusters with the same seed
+// get the same cluster id and topic ids (reproducible runs, no system
+// randomness inside the controller).
+TEST(ControllerIds, TheSameSeedGivesTheSameIds) {
+  Config config = broker_config();
+  auto ids_of_a_fresh_cluster = [&] {
+    storage::MemoryFileSystem fs;
+    EXPECT_TRUE(fs.make_dirs("/data"));
+    SeededRandom random(42);
+    ControllerOptions options;
+    options.metadata_log_dir = "/data";
+    options.log_dirs = {"/data"};
+    options.broker_config = &config;
+    options.random = &random;
+    auto controller = std::move(Controller::open(fs, options).value());
+    EXPECT_TRUE(
+        controller->register_broker({{"PLAINTEXT", "localhost", 9092, 0}}, std::nullopt).ok());
+    NewTopic topic;
+    topic.name = "a";
+    auto created = controller->create_topics({topic}, false);
+    return std::make_pair(controller->cluster_id(), created.at(0).topic_id);
+  };
+  auto first = ids_of_a_fresh_cluster();
+  auto second = ids_of_a_fresh_cluster();
+  EXPECT_EQ(first.first, second.first);
+  EXPECT_EQ(first.second, second.second);
+  EXPECT_FALSE(first.second.is_zero());
 }
 
 TEST_F(ControllerTest, ListenersSeeTheCurrentImageThenEveryChange) {

@@ -20,7 +20,7 @@ TEST(Ids, KnownValue) {
 
 TEST(Ids, RoundTripsAndRejectsBadText) {
   for (int i = 0; i < 200; ++i) {
-    Uuid id = random_uuid();
+    Uuid id = random_uuid(system_random());
     std::string text = uuid_to_string(id);
     ASSERT_EQ(text.size(), 22u);
     EXPECT_NE(text[0], '-');
@@ -36,7 +36,7 @@ TEST(Ids, RoundTripsAndRejectsBadText) {
 TEST(Ids, RandomIdsAreVersion4AndDistinct) {
   std::set<Uuid> seen;
   for (int i = 0; i < 100; ++i) {
-    Uuid id = random_uuid();
+    Uuid id = random_uuid(system_random());
     EXPECT_EQ(id.bytes[6] >> 4, 4);
     EXPECT_EQ(id.bytes[8] >> 6, 2);
     EXPECT_TRUE(seen.insert(id).second);

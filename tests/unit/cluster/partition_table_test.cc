@@ -32,8 +32,7 @@ void add_topic(MetadataImage& image, const std::string& name, uint8_t id, int pa
     int32_t node = remote ? 2 : local_node;
     topic.partitions.push_back(PartitionImage{p, {node}, {node}, node, 0, 0});
   }
-  image.topic_names[topic.id] = name;
-  image.topics[name] = std::move(topic);
+  image.put_topic(std::move(topic));
 }
 
 class PartitionTableTest : public ::testing::Test {

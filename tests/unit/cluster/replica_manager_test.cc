@@ -2,12 +2,14 @@
 // leader, reads below the high watermark, leader-epoch checks, list offsets,
 // delete records, waiters, and the image-driven creation and deletion of
 // logs.
+#include "cluster/replica_manager.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
 
-#include "cluster/replica_manager.h"
+#include "protocol/record_framing.h"
 #include "record/batch_builder.h"
 #include "storage/memory_file_system.h"
 
@@ -44,8 +46,7 @@ MetadataImagePtr image_with(std::vector<std::pair<std::string, int>> topics, int
     topic.id = id_of(n++);
     for (int p = 0; p < partitions; ++p)
       topic.partitions.push_back(PartitionImage{p, {local_node}, {local_node}, leader, leader_epoch, 0});
-    image->topic_names[topic.id] = name;
-    image->topics[name] = std::move(topic);
+    image->put_topic(std::move(topic));
   }
   return image;
 }
@@ -64,7 +65,10 @@ class ReplicaManagerTest : public ::testing::Test {
     replica_options.node_id = local_node;
     replica_options.log_manager = logs_.get();
     replica_options.logger = [](std::string_view) {};
-    replica_options.append_policy_for = [this](const TopicImage&, const MetadataImage&) { return policy_; };
+    replica_options.append_policy_for = [this](const TopicImage& topic, const MetadataImage&) {
+      followed_.push_back(topic.name);
+      return policy_;
+    };
     replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));
   }
 
@@ -77,8 +81,37 @@ class ReplicaManagerTest : public ::testing::Test {
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<ReplicaManager> replicas_;
   AppendPolicy policy_;
+  std::vector<std::string> followed_;  // topics whose settings were resolved, in order
   int64_t now_ms_ = 1'700'000'000'000;
 };
+
+// A delta's topics only: the others' settings are not resolved again and
+// their Partition objects are kept as they are.
+TEST_F(ReplicaManagerTest, ADeltaFollowsOnlyTheTopicsItNames) {
+  MetadataImagePtr first = image_with({{"a", 2}, {"b", 1}, {"c", 1}});
+  ASSERT_TRUE(replicas_->apply_image(first).is_ok());
+  auto kept = replicas_->partition("a", 0);
+  followed_.clear();
+
+  namespace md = protocol::metadata;
+  MetadataDelta delta(first);
+  md::PartitionRecord grown;
+  grown.topic_id = id_of(2);  // "b"
+  grown.partition_id = 1;
+  grown.replicas = grown.isr = {local_node};
+  grown.leader = local_node;
+  ASSERT_TRUE(delta.replay(md::encode_framed(grown, 0), 1).is_ok());
+  ASSERT_TRUE(delta.replay(md::encode_framed(md::RemoveTopicRecord{id_of(3), {}}, 0), 2).is_ok());
+  MetadataImagePtr next = delta.apply();
+  ASSERT_TRUE(replicas_->apply_delta(delta, next).is_ok());
+
+  EXPECT_EQ(followed_, std::vector<std::string>{"b"});
+  EXPECT_NE(replicas_->partition("b", 1), nullptr);
+  EXPECT_EQ(replicas_->partition("c", 0), nullptr);
+  EXPECT_EQ(replicas_->partition("a", 0), kept);
+  EXPECT_EQ(replicas_->image(), next);
+  EXPECT_EQ(logs_->logs().size(), 4u);  // a-0, a-1, b-0, b-1
+}
 
 TEST_F(ReplicaManagerTest, CreatesLogsForTheImageAndDeletesThemWithTheTopic) {
   ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}, {"b", 1}})).is_ok());
@@ -347,7 +380,9 @@ TEST(ReplicaManagerConfigs, TopicConfigChangesReachTheLogAndWakeTheCleaner) {
 
   // The same topic, now compacted and with a retention.ms override.
   auto changed = std::make_shared<MetadataImage>(*image);
-  changed->topics["events"].configs = {{"cleanup.policy", "compact"}, {"retention.ms", "1234"}};
+  TopicImage events = *changed->topic("events");
+  events.configs = {{"cleanup.policy", "compact"}, {"retention.ms", "1234"}};
+  changed->put_topic(std::move(events));
   ASSERT_TRUE(replicas.apply_image(changed).is_ok());
   EXPECT_EQ(replicas.partition("events", 0), partition);
   EXPECT_EQ(log_config().retention_ms, 1234);

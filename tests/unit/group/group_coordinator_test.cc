@@ -63,7 +63,9 @@ constexpr int16_t err(ErrorCode code) { return to_wire(code); }
 class GroupTest : public ::testing::Test {
  protected:
   GroupTest() { make_coordinator(); }
-  void make_coordinator() { coordinator = std::make_unique<GroupCoordinator>(config, clock, log); }
+  void make_coordinator() {
+    coordinator = std::make_unique<GroupCoordinator>(config, clock, random, log);
+  }
 
   static JoinGroupRequest join_request(const std::string& member_id, const std::string& group = "g",
                                        std::optional<std::string> instance = std::nullopt,
@@ -149,6 +151,7 @@ class GroupTest : public ::testing::Test {
   }
 
   ManualClock clock;
+  SeededRandom random{13};
   MemoryLog log;
   GroupConfig config = [] {
     GroupConfig c;
@@ -157,6 +160,21 @@ class GroupTest : public ::testing::Test {
   }();
   std::unique_ptr<GroupCoordinator> coordinator;
 };
+
+// Member ids come from the injected source: the same seed gives the same
+// ids (a simulation replays), with no system randomness inside.
+TEST_F(GroupTest, MemberIdsComeFromTheInjectedRandomSource) {
+  Slot<JoinGroupResponse> first;
+  join(first, "");
+  const std::string id = first.value->member_id;
+  SeededRandom same_seed{13};
+  MemoryLog other_log;
+  GroupCoordinator other(config, clock, same_seed, other_log);
+  Slot<JoinGroupResponse> again;
+  other.join_group(join_request(""), 9, {"client", "/127.0.0.1"}, again.reply());
+  EXPECT_EQ(again.value->member_id, id);
+  EXPECT_EQ(id.rfind("client-", 0), 0u);
+}
 
 TEST(GroupPartition, JavaStringHashAndKafkaAbs) {
   EXPECT_EQ(java_string_hash("abc"), 96354);
@@ -468,7 +486,7 @@ TEST_F(GroupTest, StateIsRebuiltFromTheRecords) {
   auto [id, generation] = stable_single();
   EXPECT_EQ(commit(id, generation, 100), 0);
   EXPECT_EQ(commit("", -1, 9, "m", "other"), 0);
-  GroupCoordinator reloaded(config, clock, log);
+  GroupCoordinator reloaded(config, clock, random, log);
   log.replay_into(reloaded);
   reloaded.finish_loading();
   EXPECT_EQ(reloaded.state_of("g"), GroupState::stable);
@@ -505,7 +523,7 @@ TEST_F(GroupTest, DeleteGroupsAndOffsets) {
   EXPECT_EQ(deleted.value->results[2].error_code, err(ErrorCode::GROUP_ID_NOT_FOUND));
   EXPECT_EQ(fetch("idle"), -1);
   // Tombstones replay to nothing.
-  GroupCoordinator reloaded(config, clock, log);
+  GroupCoordinator reloaded(config, clock, random, log);
   log.replay_into(reloaded);
   EXPECT_FALSE(reloaded.state_of("idle"));
 

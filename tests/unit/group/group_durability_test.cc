@@ -116,7 +116,7 @@ class DurabilityTest : public ::testing::Test {
  protected:
   DurabilityTest() {
     config.initial_rebalance_delay_ms = 0;
-    coordinator = std::make_unique<GroupCoordinator>(config, clock, log);
+    coordinator = std::make_unique<GroupCoordinator>(config, clock, random, log);
   }
   // Joins one member (v9: KIP-394's two steps); returns (id, generation).
   std::pair<std::string, int32_t> join_one(const std::string& group = "g",
@@ -151,13 +151,14 @@ class DurabilityTest : public ::testing::Test {
   // A fresh coordinator from what was stored (a restart).
   std::unique_ptr<GroupCoordinator> restarted() {
     HandLog unused;
-    auto fresh = std::make_unique<GroupCoordinator>(config, clock, unused);
+    auto fresh = std::make_unique<GroupCoordinator>(config, clock, random, unused);
     log.replay_into(*fresh);
     fresh->finish_loading();
     return fresh;
   }
 
   ManualClock clock;
+  SeededRandom random{13};
   HandLog log;
   GroupConfig config;
   std::unique_ptr<GroupCoordinator> coordinator;
@@ -356,8 +357,7 @@ cluster::MetadataImagePtr offsets_image() {
   topic.id.bytes[15] = 7;
   for (int32_t p = 0; p < partitions; ++p)
     topic.partitions.push_back(cluster::PartitionImage{p, {local_node}, {local_node}, local_node, 0, 0});
-  image->topic_names[topic.id] = topic.name;
-  image->topics[topic.name] = std::move(topic);
+  image->put_topic(std::move(topic));
   return image;
 }
 
@@ -385,7 +385,7 @@ struct Node {
     log = std::make_unique<OffsetsTopicLog>(*replicas, clock, [this] { ++topic_requests; });
     GroupConfig config;
     config.offsets_topic_partitions = partitions;
-    coordinator = std::make_unique<GroupCoordinator>(config, clock, *log);
+    coordinator = std::make_unique<GroupCoordinator>(config, clock, random, *log);
     for (int32_t p = 0; with_topic && p < partitions; ++p) EXPECT_TRUE(log->replay(p, *coordinator).is_ok());
     coordinator->finish_loading();
   }
@@ -398,6 +398,7 @@ struct Node {
   }
 
   ManualClock clock;
+  SeededRandom random{13};
   std::unique_ptr<storage::LogManager> logs;
   std::unique_ptr<cluster::ReplicaManager> replicas;
   std::unique_ptr<OffsetsTopicLog> log;

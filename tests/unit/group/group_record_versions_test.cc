@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "group/group_coordinator.h"
 #include "group/group_records.h"
 
@@ -105,7 +106,8 @@ TEST(GroupRecordVersions, GroupMetadataIsKeyV2AndValueV3) {
   KeepingLog log;
   GroupConfig config;
   config.initial_rebalance_delay_ms = 0;
-  GroupCoordinator coordinator{config, clock, log};
+  SeededRandom random{1};
+  GroupCoordinator coordinator{config, clock, random, log};
 
   protocol::JoinGroupRequest join;
   join.group_id = "g";

@@ -52,8 +52,9 @@ class ReplayTest : public ::testing::Test {
   }
 
   ManualClock clock;
+  SeededRandom random{13};
   NoLog log;
-  GroupCoordinator coordinator{GroupConfig{}, clock, log};
+  GroupCoordinator coordinator{GroupConfig{}, clock, random, log};
   ReplayCounts counts;
 };
 
