@@ -220,7 +220,6 @@ class RaftReplica {
   int64_t election_deadline_ms_ = 0;  // unattached/prospective/candidate: start an election
   int64_t fetch_deadline_ms_ = 0;     // follower: no answer from the leader until then
   int64_t next_fetch_ms_ = 0;
-  bool fetch_in_flight_ = false;
   std::set<NodeId> votes_;  // granted to this prospective/candidate
   int64_t next_vote_retry_ms_ = 0;
   // The leader a prospective stopped hearing from: other voters that still

@@ -62,8 +62,8 @@ struct Written {
 };
 
 TEST(GroupRecordVersions, OffsetCommitIsKeyV1AndValueV3) {
-  CoordinatorRecord record =
-      offset_record("grp", "tp", 2, CommittedOffset{42, 7, "meta", 1'700'000'000'123, std::nullopt});
+  CoordinatorRecord record = offset_record(
+      "grp", "tp", 2, CommittedOffset{42, 7, "meta", 1'700'000'000'123, std::nullopt});
   EXPECT_EQ(record.key, Expected{}.i16(1).str("grp").str("tp").i32(2).bytes);
   ASSERT_TRUE(record.value.has_value());
   EXPECT_EQ(*record.value,
@@ -76,13 +76,9 @@ TEST(GroupRecordVersions, OffsetCommitWithAnExpiryIsValueV1) {
   CoordinatorRecord record = offset_record(
       "grp", "tp", 2, CommittedOffset{42, 7, "meta", 1'700'000'000'123, 1'700'086'400'123});
   ASSERT_TRUE(record.value.has_value());
-  EXPECT_EQ(*record.value, Expected{}
-                               .i16(1)
-                               .i64(42)
-                               .str("meta")
-                               .i64(1'700'000'000'123)
-                               .i64(1'700'086'400'123)
-                               .bytes);
+  EXPECT_EQ(
+      *record.value,
+      Expected{}.i16(1).i64(42).str("meta").i64(1'700'000'000'123).i64(1'700'086'400'123).bytes);
 }
 
 TEST(GroupRecordVersions, OffsetTombstoneHasTheKeyV1) {
