@@ -5,6 +5,7 @@ use to set up topics and to read committed offsets independently of the
 program under test (librdkafka's OffsetFetch)."""
 
 import json
+from collections import Counter
 import os
 import shutil
 import signal
@@ -263,3 +264,20 @@ def consumed_lines(stdout):
             partition, offset, value = line.split(" ", 2)
             rows.append((int(partition), int(offset), value))
     return rows
+
+
+def assert_exactly_once(rows, prefix, count):
+    """rows: (partition, offset, value) as consumed_lines() gives them; the values must be
+    <prefix>-0 .. <prefix>-<count-1>, each once."""
+    values = Counter(value for _, _, value in rows)
+    expected = {f"{prefix}-{i}" for i in range(count)}
+    assert set(values) == expected, f"missing {sorted(expected - set(values))}, unexpected {sorted(set(values) - expected)}"
+    assert all(n == 1 for n in values.values()), f"consumed twice: {[v for v, n in values.items() if n > 1]}"
+
+
+def end_offsets(rows):
+    """{partition: offset after the last consumed message}."""
+    ends = {}
+    for partition, offset, _ in rows:
+        ends[partition] = max(ends.get(partition, 0), offset + 1)
+    return ends

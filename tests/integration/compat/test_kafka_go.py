@@ -16,10 +16,9 @@ so the next Reader's JoinGroup waits for the previous one's session to expire
 (30 s by default, 6 s here: Kafka's group.min.session.timeout.ms).
 """
 
-from collections import Counter
-
 from conftest import run, unique_topic
-from programs import committed_offsets, consumed_lines, create_topic, go_client, recorded_broker  # noqa: F401
+from programs import (assert_exactly_once, committed_offsets, consumed_lines, create_topic,  # noqa: F401
+                      end_offsets, go_client, recorded_broker)
 
 PARTITIONS = 3
 FIRST, SECOND = 30, 12
@@ -29,20 +28,6 @@ TIMEOUT_S = 90
 def kafka_go(command, recorder, topic, count, *extra):
     return run([go_client("kafka-go-client"), command, "-brokers", recorder.address, "-topic", topic,
                 "-count", str(count), "-timeout", "45s", *extra], timeout_s=TIMEOUT_S)
-
-
-def assert_exactly_once(rows, prefix, count):
-    values = Counter(value for _, _, value in rows)
-    expected = {f"{prefix}-{i}" for i in range(count)}
-    assert set(values) == expected, f"missing {sorted(expected - set(values))}, unexpected {sorted(set(values) - expected)}"
-    assert all(n == 1 for n in values.values()), f"consumed twice: {[v for v, n in values.items() if n > 1]}"
-
-
-def end_offsets(rows):
-    ends = {}
-    for partition, offset, _ in rows:
-        ends[partition] = max(ends.get(partition, 0), offset + 1)
-    return ends
 
 
 READER_TUNING = ("-max-wait", "1s", "-session-timeout", "6s")

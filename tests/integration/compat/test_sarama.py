@@ -12,12 +12,11 @@ group describe`) reads the same offsets. A relay in front of the broker
 (programs.RequestRecorder) checks that sarama sent the versions named here.
 """
 
-from collections import Counter
-
 import pytest
 
 from conftest import run, unique_topic
-from programs import committed_offsets, consumed_lines, create_topic, go_client, recorded_broker  # noqa: F401
+from programs import (assert_exactly_once, committed_offsets, consumed_lines, create_topic,  # noqa: F401
+                      end_offsets, go_client, recorded_broker)
 
 PARTITIONS = 3
 FIRST, SECOND = 30, 12
@@ -27,21 +26,6 @@ TIMEOUT_S = 60
 def sarama(command, recorder, topic, count, *extra):
     return run([go_client("sarama-client"), command, "-brokers", recorder.address, "-topic", topic,
                 "-count", str(count), "-timeout", "30s", *extra], timeout_s=TIMEOUT_S)
-
-
-def assert_exactly_once(rows, prefix, count):
-    values = Counter(value for _, _, value in rows)
-    expected = {f"{prefix}-{i}" for i in range(count)}
-    assert set(values) == expected, f"missing {sorted(expected - set(values))}, unexpected {sorted(set(values) - expected)}"
-    assert all(n == 1 for n in values.values()), f"consumed twice: {[v for v, n in values.items() if n > 1]}"
-
-
-def end_offsets(rows):
-    """{partition: offset after the last consumed message}."""
-    ends = {}
-    for partition, offset, _ in rows:
-        ends[partition] = max(ends.get(partition, 0), offset + 1)
-    return ends
 
 
 def check_produce_consume_commit(broker, recorder, consume_command, *version):

@@ -86,28 +86,24 @@ uint64_t first_failing_seed(RaftOptions::Faults faults, std::string& violation) 
   return 0;
 }
 
-TEST(RaftSimulation, CatchesAVoteGrantedWithoutTheLogCheck) {
+void expect_caught(RaftOptions::Faults faults) {
   std::string violation;
-  uint64_t seed = first_failing_seed({.grant_vote_without_log_check = true}, violation);
+  uint64_t seed = first_failing_seed(faults, violation);
   ASSERT_NE(seed, 0u) << "no seed caught the bug";
   std::printf("caught at seed %llu: %s\n", static_cast<unsigned long long>(seed),
               violation.substr(0, violation.find('\n')).c_str());
+}
+
+TEST(RaftSimulation, CatchesAVoteGrantedWithoutTheLogCheck) {
+  expect_caught({.grant_vote_without_log_check = true});
 }
 
 TEST(RaftSimulation, CatchesALeaderCountingEntriesNotYetFlushed) {
-  std::string violation;
-  uint64_t seed = first_failing_seed({.leader_counts_unflushed_entries = true}, violation);
-  ASSERT_NE(seed, 0u) << "no seed caught the bug";
-  std::printf("caught at seed %llu: %s\n", static_cast<unsigned long long>(seed),
-              violation.substr(0, violation.find('\n')).c_str());
+  expect_caught({.leader_counts_unflushed_entries = true});
 }
 
 TEST(RaftSimulation, CatchesAFollowerKeepingADivergentTail) {
-  std::string violation;
-  uint64_t seed = first_failing_seed({.follower_keeps_divergent_tail = true}, violation);
-  ASSERT_NE(seed, 0u) << "no seed caught the bug";
-  std::printf("caught at seed %llu: %s\n", static_cast<unsigned long long>(seed),
-              violation.substr(0, violation.find('\n')).c_str());
+  expect_caught({.follower_keeps_divergent_tail = true});
 }
 
 }  // namespace
