@@ -68,7 +68,7 @@ void append_entry(std::vector<uint8_t>& out, int64_t offset, int8_t magic, int8_
   append_nullable_bytes(out, key);
   append_nullable_bytes(out, value);
   store_big_endian(out, start + legacy_layout::size,
-                   static_cast<int32_t>(out.size() - start - legacy_log_overhead_bytes));
+                   static_cast<int32_t>(out.size() - start - log_overhead_bytes));
   Bytes covered(out.data() + start + legacy_layout::magic,
                 out.size() - start - legacy_layout::magic);
   store_big_endian(out, start + legacy_layout::crc, legacy_crc(covered));
@@ -151,7 +151,7 @@ bool is_legacy_message_set(Bytes bytes) {
 }
 
 Result<LegacyMessage> read_legacy_message(Bytes bytes) {
-  if (bytes.size() < legacy_log_overhead_bytes)
+  if (bytes.size() < log_overhead_bytes)
     return fail(Errc::truncated, "a message ends inside its offset and size");
   WireReader reader(bytes);
   LegacyMessage message;
@@ -163,7 +163,7 @@ Result<LegacyMessage> read_legacy_message(Bytes bytes) {
   if (reader.remaining() < static_cast<size_t>(size))
     return fail(Errc::truncated, "message of " + std::to_string(size) + " bytes, " +
                                      std::to_string(reader.remaining()) + " left");
-  message.size_bytes = legacy_log_overhead_bytes + static_cast<size_t>(size);
+  message.size_bytes = log_overhead_bytes + static_cast<size_t>(size);
   WireReader body = reader.sub_reader(static_cast<size_t>(size));
   uint32_t crc = body.read_uint32();
   message.magic = body.read_int8();

@@ -50,8 +50,6 @@ constexpr size_t attributes = 17;
 constexpr size_t timestamp = 18;
 }  // namespace legacy_layout
 
-// offset + size: the bytes before `size` starts counting.
-constexpr size_t legacy_log_overhead_bytes = 12;
 // crc, magic, attributes, [timestamp], key length, value length.
 constexpr size_t legacy_record_overhead_v0 = 14;
 constexpr size_t legacy_record_overhead_v1 = 22;

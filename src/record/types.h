@@ -61,7 +61,8 @@ constexpr size_t record_count = 57;
 constexpr size_t records = 61;
 }  // namespace layout
 
-// Bytes before batchLength's count starts (baseOffset + batchLength).
+// Bytes before batchLength's count starts (baseOffset + batchLength); the
+// same 12 bytes (offset + size) head a legacy message (Kafka's LOG_OVERHEAD).
 constexpr size_t log_overhead_bytes = 12;
 // The whole fixed header; an empty batch is exactly this long.
 constexpr size_t batch_header_bytes = layout::records;
