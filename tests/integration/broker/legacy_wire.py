@@ -8,6 +8,7 @@ import struct
 import zlib
 
 import kafka_wire
+import stored_batches as stored
 
 API_FETCH = 1
 CODEC_NONE, CODEC_GZIP = 0, 1
@@ -128,36 +129,14 @@ def fetch(port, version, topic, partition, offset, partition_max_bytes=1 << 20, 
 
 
 def stored_batches(port, topic, partition, offset=0):
-    """Fetch v4 (record batches as stored); returns [(base_offset, attributes, record_count)]."""
-    def part(w, _):
-        w.i32(partition).i64(offset).i32(1 << 20)
-
-    def topic_entry(w, _):
-        w.string(topic).array([None], part)
-
-    body = kafka_wire.Writer().i32(-1).i32(100).i32(1).i32(1 << 20).i8(0).array([None], topic_entry)
-    with kafka_wire.connect(port) as sock:
-        r = kafka_wire.call(sock, API_FETCH, 4, bytes(body.buf), 23)
-        r.i32()  # throttle
-
-        def read_partition(p):
-            index, error, _hw, _lso = p.i32(), p.i16(), p.i64(), p.i64()
-            p.array(lambda a: (a.i64(), a.i64()))  # aborted transactions
-            return index, error, p._take(max(p.i32(), 0))
-
-        (_, parts), = r.array(lambda t: (t.string(), t.array(read_partition)))
-        (_, error, records), = parts
-        assert error == 0, f"Fetch v4 error {error}"
-    batches, pos = [], 0
-    while pos + 61 <= len(records):
-        base_offset, length = struct.unpack_from(">qi", records, pos)
-        magic = records[pos + 16]
-        assert magic == 2, f"stored batch of magic {magic}"
-        (attributes,) = struct.unpack_from(">h", records, pos + 21)
-        (count,) = struct.unpack_from(">i", records, pos + 57)
-        batches.append((base_offset, attributes, count))
-        pos += 12 + length
-    return batches
+    """One Fetch v4 from `offset` (record batches as stored, ../stored_batches.py);
+    returns [(base_offset, attributes, record_count)] of its magic 2 batches."""
+    error, _high_watermark, records = stored.fetch_v4(port, topic, partition, offset)
+    assert error == 0, f"Fetch v4 error {error}"
+    batches = stored.parse_batches(records)
+    for batch in batches:
+        assert batch.magic == 2, f"stored batch of magic {batch.magic}"
+    return [(batch.base_offset, batch.attributes, batch.records) for batch in batches]
 
 
 def create_topic(port, topic, configs=None):

@@ -7,7 +7,7 @@ Every line must arrive exactly once AND be stored lz4-compressed: librdkafka
 before 2.8 silently stops compressing when the broker's ApiVersions lacks
 the Produce/Fetch versions its compression feature checks (v0-v2), and the
 lines then arrive, uncompressed; so the stored batches are read back with raw
-Fetch v4 frames (stored_batches.py).
+Fetch v4 frames (../stored_batches.py).
 """
 
 import os

@@ -23,6 +23,7 @@ class StoredBatch:
     magic: int
     codec: str
     records: int
+    attributes: int  # the batch's (magic 2) or the legacy message's attribute bits
 
 
 def fetch_v4(port, topic, partition, offset, max_bytes=1 << 20):
@@ -70,13 +71,14 @@ def parse_batches(data):
             (count,) = struct.unpack_from(">i", data, pos + 57)
             out.append(StoredBatch(base_offset, base_offset + last_delta, 2,
                                    CODECS.get(attributes & CODEC_MASK, f"codec {attributes & CODEC_MASK}"),
-                                   count))
+                                   count, attributes))
         else:
             # A legacy message: offset, size, crc, magic, attributes. A compressed
             # one wraps a message set whose count this helper does not unpack.
             attributes = data[pos + 17]
             codec = CODECS.get(attributes & CODEC_MASK, f"codec {attributes & CODEC_MASK}")
-            out.append(StoredBatch(base_offset, base_offset, magic, codec, 1 if codec == "none" else -1))
+            out.append(StoredBatch(base_offset, base_offset, magic, codec, 1 if codec == "none" else -1,
+                                   attributes))
         pos += 12 + size
     return out
 
