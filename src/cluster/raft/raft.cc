@@ -368,7 +368,7 @@ void RaftReplica::maybe_advance_high_watermark() {
   std::sort(ends.begin(), ends.end(), std::greater<>());
   Offset majority_end = ends[majority() - 1];
   bool covers_own_epoch = majority_end > epoch_start_offset_;
-  if (!covers_own_epoch && !options_.faults.commit_entries_of_older_epochs) return;
+  if (!covers_own_epoch) return;
   high_watermark_ = std::max(high_watermark_, majority_end);
 }
 

@@ -137,7 +137,6 @@ struct RaftOptions {
   std::set<NodeId> voters;                 // a node not among them follows as an observer
   int64_t election_timeout_ms = 1000;      // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;         // controller.quorum.fetch.timeout.ms
-  int64_t election_backoff_max_ms = 1000;  // controller.quorum.election.backoff.max.ms
   int64_t fetch_interval_ms = 50;          // a follower's fetch when nothing is pending
   int64_t retry_backoff_ms = 100;          // a vote request unanswered is sent again
   size_t max_fetch_entries = 64;
@@ -146,7 +145,6 @@ struct RaftOptions {
   // invariants catch them. Never set in the broker.
   struct Faults {
     bool grant_vote_without_log_check = false;
-    bool commit_entries_of_older_epochs = false;   // no wait for an entry of the leader's epoch
     bool leader_counts_unflushed_entries = false;  // its own end before the flush
     bool follower_keeps_divergent_tail = false;    // lies about its last fetched epoch
   } faults;
