@@ -134,11 +134,11 @@ struct Envelope {
 
 struct RaftOptions {
   NodeId node_id = 1;
-  std::set<NodeId> voters;                 // a node not among them follows as an observer
-  int64_t election_timeout_ms = 1000;      // controller.quorum.election.timeout.ms
-  int64_t fetch_timeout_ms = 2000;         // controller.quorum.fetch.timeout.ms
-  int64_t fetch_interval_ms = 50;          // a follower's fetch when nothing is pending
-  int64_t retry_backoff_ms = 100;          // a vote request unanswered is sent again
+  std::set<NodeId> voters;             // a node not among them follows as an observer
+  int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
+  int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
+  int64_t fetch_interval_ms = 50;      // a follower's fetch when nothing is pending
+  int64_t retry_backoff_ms = 100;      // a vote request unanswered is sent again
   size_t max_fetch_entries = 64;
   uint64_t random_seed = 1;  // election jitter; seeded, so runs replay exactly
   // Known Raft bugs, switched on only by the simulation's tests to prove its
