@@ -23,7 +23,8 @@ ALLOWED = {
     "record": {"base"},
     "storage": {"base", "record"},
     "net": {"base", "protocol"},
-    "cluster": {"base", "protocol", "record", "storage", "cluster/raft"},
+    # net: the quorum's and (later) the replica fetchers' Kafka-protocol client.
+    "cluster": {"base", "protocol", "record", "storage", "net", "cluster/raft"},
     # KRaft's state machine: plain logic, so the simulator runs it as is.
     "cluster/raft": {"base"},
     "group": {"base", "protocol", "record", "storage", "cluster"},

@@ -19,6 +19,7 @@ const char* errc_name(Errc code) {
     case Errc::offset_out_of_range: return "offset_out_of_range";
     case Errc::record_too_large: return "record_too_large";
     case Errc::too_many_open_files: return "too_many_open_files";
+    case Errc::not_leader: return "not_leader";
   }
   return "unknown";
 }

@@ -34,6 +34,9 @@ enum class Errc {
   // failing disk: the operation may be retried once descriptors are free,
   // and it never takes a log dir offline (storage/README.md).
   too_many_open_files,
+  // The metadata quorum: this node does not lead it (or lost its epoch
+  // before the write was committed); the caller answers NOT_CONTROLLER.
+  not_leader,
 };
 
 const char* errc_name(Errc code);

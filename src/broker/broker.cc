@@ -26,8 +26,8 @@ Status check_listener_hosts(const BrokerConfig& config) {
     int error = ::getaddrinfo(listener.host.c_str(), nullptr, &hints, &found);
     if (found != nullptr) ::freeaddrinfo(found);
     if (error != 0)
-      return Status(Errc::invalid_value, "listener " + listener.name + ": cannot resolve host '" + listener.host +
-                                             "': " + ::gai_strerror(error));
+      return Status(Errc::invalid_value, "listener " + listener.name + ": cannot resolve host '" +
+                                             listener.host + "': " + ::gai_strerror(error));
   }
   return Status::ok();
 }
@@ -56,10 +56,12 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
 Status Broker::lock_dirs() {
   auto same_dir = [](const std::string& a, const std::string& b) {
     std::error_code ignored;
-    return std::filesystem::weakly_canonical(a, ignored) == std::filesystem::weakly_canonical(b, ignored);
+    return std::filesystem::weakly_canonical(a, ignored) ==
+           std::filesystem::weakly_canonical(b, ignored);
   };
   std::vector<std::string> dirs = config_.log_dirs;
-  if (std::none_of(dirs.begin(), dirs.end(), [&](const auto& dir) { return same_dir(dir, config_.metadata_log_dir); }))
+  if (std::none_of(dirs.begin(), dirs.end(),
+                   [&](const auto& dir) { return same_dir(dir, config_.metadata_log_dir); }))
     dirs.push_back(config_.metadata_log_dir);
   for (const std::string& dir : dirs) {
     auto lock = storage::DirLock::acquire(dir);
@@ -74,12 +76,22 @@ Status Broker::start() {
       std::chrono::milliseconds(config_.values.get_int("sluice.log.repeated.warning.interval.ms")));
   server_ = std::make_unique<net::Server>(config_.server_config(), *this);
   Status started = server_->start();
-  if (started) register_endpoints();  // ephemeral ports are known now
+  if (!started) return started;
+  register_endpoints();  // ephemeral ports are known now
+  registration_thread_ = std::thread([this] { run_registration(); });
   return started;
 }
 
 void Broker::stop() {
   if (stopped_.exchange(true)) return;
+  if (registration_thread_.joinable()) {
+    {
+      std::lock_guard lock(registration_mutex_);
+      registration_stopping_ = true;
+    }
+    registration_changed_.notify_all();
+    registration_thread_.join();
+  }
   // Parked fetches answer now, so the server's drain does not wait for them.
   if (delayed_operations_) delayed_operations_->stop();
   // Nor for queued admin requests (cancelled: their connections close); the

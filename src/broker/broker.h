@@ -6,8 +6,11 @@
 // handle() runs on reactor threads, concurrently across connections.
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/random.h"
@@ -47,7 +50,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // Stops accepting, drains answers owed, flushes and writes checkpoints.
   void stop();
 
-  uint16_t bound_port(size_t listener_index = 0) const { return server_->bound_port(listener_index); }
+  uint16_t bound_port(size_t listener_index = 0) const {
+    return server_->bound_port(listener_index);
+  }
   const BrokerConfig& config() const { return config_; }
   // The metadata side (broker_metadata.cc): the controller owns the
   // metadata log and publishes the image; valid after open().
@@ -74,14 +79,19 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   group::GroupService& groups() { return *groups_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
-  storage::LogConfig topic_log_config(const cluster::TopicImage* topic, const cluster::MetadataImage& image) const;
-  cluster::AppendPolicy topic_append_policy(const cluster::TopicImage& topic, const cluster::MetadataImage& image) const;
+  storage::LogConfig topic_log_config(const cluster::TopicImage* topic,
+                                      const cluster::MetadataImage& image) const;
+  cluster::AppendPolicy topic_append_policy(const cluster::TopicImage& topic,
+                                            const cluster::MetadataImage& image) const;
 
  private:
   Broker(BrokerConfig config, BrokerEnvironment environment);
   Status lock_dirs();
   Status open_metadata();
+  std::vector<cluster::BrokerEndpoint> advertised_endpoints() const;
   void register_endpoints();
+  bool registered_in(const cluster::MetadataImage& image) const;
+  void run_registration();
   void close_metadata();
   Status open_data_path();
   void close_data_path();
@@ -103,6 +113,10 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
+  std::mutex registration_mutex_;
+  std::condition_variable registration_changed_;
+  bool registration_stopping_ = false;
+  std::thread registration_thread_;
 };
 
 }  // namespace sluice::broker

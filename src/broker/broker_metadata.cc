@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "base/thread_name.h"
 #include "broker/broker.h"
 #include "storage/posix_file_system.h"
 
@@ -28,6 +29,21 @@ std::map<std::string, std::string> security_protocol_map(const BrokerConfig& con
   return out;
 }
 
+// controller.quorum.voters: "id@host:port,..." (BrokerConfig checked it).
+std::map<int32_t, net::Endpoint> quorum_voters(const BrokerConfig& config) {
+  std::map<int32_t, net::Endpoint> out;
+  for (const std::string& item : config.values.get_list("controller.quorum.voters")) {
+    const size_t at = item.find('@');
+    const size_t colon = item.rfind(':');
+    if (at == std::string::npos || colon == std::string::npos || colon < at) continue;
+    net::Endpoint endpoint;
+    endpoint.host = item.substr(at + 1, colon - at - 1);
+    endpoint.port = static_cast<uint16_t>(std::stoi(item.substr(colon + 1)));
+    out[std::stoi(item.substr(0, at))] = endpoint;
+  }
+  return out;
+}
+
 }  // namespace
 
 Status Broker::open_metadata() {
@@ -40,6 +56,10 @@ Status Broker::open_metadata() {
   options.broker_config = &config_.values;
   options.clock = environment_.clock;
   options.random = environment_.random;
+  options.quorum_voters = quorum_voters(config_);
+  options.election_timeout_ms = config_.get_int("controller.quorum.election.timeout.ms");
+  options.fetch_timeout_ms = config_.get_int("controller.quorum.fetch.timeout.ms");
+  options.request_timeout_ms = config_.get_int("controller.quorum.request.timeout.ms");
   auto controller = cluster::Controller::open(*metadata_file_system_, std::move(options));
   if (!controller) return controller.status();
   controller_ = std::move(controller.value());
@@ -47,13 +67,16 @@ Status Broker::open_metadata() {
   return Status::ok();
 }
 
-// Registers the advertised listeners; a port 0 (ephemeral) becomes the
-// bound port once the server listens.
-void Broker::register_endpoints() {
+// The advertised listeners; a port 0 (ephemeral) becomes the bound port
+// once the server listens.
+std::vector<cluster::BrokerEndpoint> Broker::advertised_endpoints() const {
   const auto protocols = security_protocol_map(config_);
   std::vector<cluster::BrokerEndpoint> endpoints;
   for (size_t i = 0; i < config_.advertised_listeners.size(); ++i) {
     const ListenerAddress& address = config_.advertised_listeners[i];
+    // Controller listeners serve the quorum, not clients (Kafka registers
+    // only the broker's).
+    if (config_.is_controller_listener(address.name)) continue;
     cluster::BrokerEndpoint endpoint;
     endpoint.listener_name = address.name;
     endpoint.host = address.host;
@@ -65,10 +88,40 @@ void Broker::register_endpoints() {
         security_protocol_id(protocol == protocols.end() ? address.name : protocol->second);
     endpoints.push_back(std::move(endpoint));
   }
+  return endpoints;
+}
+
+// A lone node's controller is active at once: it registers now. A node of a
+// larger quorum registers from its registration loop (start()), once a
+// controller is elected.
+void Broker::register_endpoints() {
+  if (!controller_->is_active()) return;
   std::optional<std::string> rack = config_.values.text("broker.rack");
-  cluster::ApiError registered = controller_->register_broker(endpoints, rack);
+  cluster::ApiError registered = controller_->register_broker(advertised_endpoints(), rack);
   if (!registered.ok())
     spdlog::error("metadata: registering node {} failed: {}", config_.node_id, registered.message);
+}
+
+bool Broker::registered_in(const cluster::MetadataImage& image) const {
+  auto found = image.brokers.find(config_.node_id);
+  if (found == image.brokers.end() || found->second.fenced) return false;
+  return found->second.endpoints == advertised_endpoints();
+}
+
+// Until the image shows this broker with its endpoints: registers through
+// the local controller when it is the active one (Kafka's brokers send
+// BrokerRegistration to the active controller; the same record results).
+void Broker::run_registration() {
+  set_current_thread_name("registration");
+  std::unique_lock lock(registration_mutex_);
+  while (!registration_stopping_) {
+    registration_changed_.wait_for(lock, std::chrono::milliseconds(200));
+    if (registration_stopping_) break;
+    if (registered_in(*controller_->image()) || !controller_->is_active()) continue;
+    lock.unlock();
+    register_endpoints();
+    lock.lock();
+  }
 }
 
 void Broker::on_metadata_update(const cluster::MetadataDelta& delta,

@@ -9,6 +9,7 @@
 
 #include "base/error_code.h"
 #include "broker/broker.h"
+#include "broker/forwarding.h"
 #include "broker/handlers.h"
 #include "cluster/controller.h"
 #include "cluster/topic_config.h"
@@ -42,8 +43,7 @@ cluster::ApiError check_resource(const Broker& broker, int8_t type, const std::s
                                               " or empty string, but received " + name};
     return {};
   }
-  return {ErrorCode::INVALID_REQUEST,
-          "Unsupported config resource type " + std::to_string(type)};
+  return {ErrorCode::INVALID_REQUEST, "Unsupported config resource type " + std::to_string(type)};
 }
 
 std::optional<std::string> message_or_null(const cluster::ApiError& error) {
@@ -85,7 +85,8 @@ DescribeConfigsResponse::DescribeConfigsResourceResult describe_one(
       request.include_documentation ? std::optional<std::string>(config.def->doc) : std::nullopt;
   if (request.include_synonyms)
     for (const cluster::ConfigSynonym& synonym : config.synonyms)
-      out.synonyms.push_back({synonym.name, synonym.value, static_cast<int8_t>(synonym.source), {}});
+      out.synonyms.push_back(
+          {synonym.name, synonym.value, static_cast<int8_t>(synonym.source), {}});
   return out;
 }
 
@@ -100,7 +101,8 @@ void handle_describe_configs(Broker& broker, RequestContext context,
     result.resource_type = resource.resource_type;
     result.resource_name = resource.resource_name;
     result.error_message = std::nullopt;
-    cluster::ApiError error = check_resource(broker, resource.resource_type, resource.resource_name);
+    cluster::ApiError error =
+        check_resource(broker, resource.resource_type, resource.resource_name);
     if (!error.ok()) {
       result.error_code = to_wire(error.code);
       result.error_message = error.message;
@@ -153,7 +155,8 @@ std::set<std::pair<int8_t, std::string>> duplicate_resources(const Resources& re
   return duplicates;
 }
 
-cluster::ApiError alter_one(Broker& broker, const AlterConfigsRequest::AlterConfigsResource& resource,
+cluster::ApiError alter_one(Broker& broker,
+                            const AlterConfigsRequest::AlterConfigsResource& resource,
                             bool validate_only) {
   std::map<std::string, std::string> configs;
   for (const auto& config : resource.configs) {
@@ -191,7 +194,8 @@ cluster::ApiError incremental_alter_one(
     bool validate_only) {
   const int8_t type = resource.resource_type;
   cluster::MetadataImagePtr image = broker.controller().image();
-  std::map<std::string, std::string> configs = current_overrides(*image, type, resource.resource_name);
+  std::map<std::string, std::string> configs =
+      current_overrides(*image, type, resource.resource_name);
   std::set<std::string> seen;
   for (const auto& change : resource.configs) {
     if (!seen.insert(change.name).second)
@@ -218,8 +222,8 @@ cluster::ApiError incremental_alter_one(
                   std::string("Config value ") +
                       (operation == Operation::append ? "append" : "subtract") +
                       " is not allowed for config key: " + change.name};
-        std::vector<std::string> items = current_list(broker, *image, type, resource.resource_name,
-                                                      configs, change.name);
+        std::vector<std::string> items =
+            current_list(broker, *image, type, resource.resource_name, configs, change.name);
         for (const std::string& item : split_list(change.value.value_or(""))) {
           auto at = std::find(items.begin(), items.end(), item);
           if (operation == Operation::append && at == items.end()) items.push_back(item);
@@ -254,8 +258,7 @@ void warn_about_unused_broker_configs(const Broker& broker, int8_t type, const C
 }
 
 template <class Response, class Request, class AlterOne>
-void alter_all(Broker& broker, RequestContext& context, const Request& request,
-               AlterOne alter) {
+void alter_all(Broker& broker, RequestContext& context, const Request& request, AlterOne alter) {
   const auto duplicates = duplicate_resources(request.resources);
   Response response;
   for (const auto& resource : request.resources) {
@@ -280,14 +283,16 @@ void alter_all(Broker& broker, RequestContext& context, const Request& request,
 }  // namespace
 
 void handle_alter_configs(Broker& broker, RequestContext context, AlterConfigsRequest request) {
-  broker.submit_to_controller(std::move(context),
-                              [&broker, request = std::move(request)](RequestContext& context) {
-                                alter_all<AlterConfigsResponse>(broker, context, request, alter_one);
-                              });
+  if (forward_to_controller(broker, context, request)) return;
+  broker.submit_to_controller(
+      std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
+        alter_all<AlterConfigsResponse>(broker, context, request, alter_one);
+      });
 }
 
 void handle_incremental_alter_configs(Broker& broker, RequestContext context,
                                       IncrementalAlterConfigsRequest request) {
+  if (forward_to_controller(broker, context, request)) return;
   broker.submit_to_controller(
       std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
         alter_all<IncrementalAlterConfigsResponse>(broker, context, request, incremental_alter_one);

@@ -73,7 +73,8 @@ class DelayedFetch final : public DelayedOperation,
     // Register first, then look again: an append between the two is seen.
     for (const PlannedPartition& planned : plan_)
       if (planned.partition) planned.partition->add_waiter(weak_from_this());
-    broker_.delayed_operations().schedule(shared_from_this(), std::chrono::milliseconds(max_wait_ms));
+    broker_.delayed_operations().schedule(shared_from_this(),
+                                          std::chrono::milliseconds(max_wait_ms));
     answer_if_ready();
   }
 
@@ -127,8 +128,10 @@ class DelayedFetch final : public DelayedOperation,
         read.error = refused;
       } else {
         uint64_t remaining = max_bytes_ > collected.bytes ? max_bytes_ - collected.bytes : 0;
-        uint64_t limit = std::min<uint64_t>(static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
-        read = planned.partition->read(planned.request.fetch_offset, planned.request.current_leader_epoch, limit,
+        uint64_t limit = std::min<uint64_t>(
+            static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
+        read = planned.partition->read(planned.request.fetch_offset,
+                                       planned.request.current_leader_epoch, limit,
                                        collected.bytes == 0);
       }
       collected.bytes += read.range.length;
@@ -226,11 +229,13 @@ class DelayedFetch final : public DelayedOperation,
       if (!include[i]) continue;
       if (by_sendfile[i] && !records[i].empty()) {
         const storage::FileRange& range = collected.reads[i].range;
-        file_slices.push_back({range.file->native_handle(), static_cast<int64_t>(range.position), range.length});
+        file_slices.push_back(
+            {range.file->native_handle(), static_cast<int64_t>(range.position), range.length});
       }
       const FetchPartitionKey& key = plan_[i].request.key;
-      bool same_topic = !response.responses.empty() && (topic_ids_ ? response.responses.back().topic_id == key.topic_id
-                                                                   : response.responses.back().topic == key.topic);
+      bool same_topic = !response.responses.empty() &&
+                        (topic_ids_ ? response.responses.back().topic_id == key.topic_id
+                                    : response.responses.back().topic == key.topic);
       if (!same_topic) {
         auto& topic = response.responses.emplace_back();
         topic.topic = key.topic;
@@ -266,7 +271,8 @@ class DelayedFetch final : public DelayedOperation,
   // into the body go out with sendfile; small ones are cheaper to pread.
   static bool sendable(const storage::FileRange& range) {
     return range.length >= WireWriter::external_threshold_bytes &&
-           range.length < net::file_slice_length_max && range.file && range.file->native_handle() >= 0;
+           range.length < net::file_slice_length_max && range.file &&
+           range.file->native_handle() >= 0;
   }
 
   static bool read_fully(const storage::FileRange& range, std::span<uint8_t> out) {
@@ -325,14 +331,18 @@ std::vector<FetchPartitionKey> forgotten_partitions(const FetchRequest& request,
   return forgotten;
 }
 
-std::vector<PlannedPartition> plan_partitions(Broker& broker, const std::vector<FetchPartitionRequest>& partitions,
+std::vector<PlannedPartition> plan_partitions(Broker& broker,
+                                              const std::vector<FetchPartitionRequest>& partitions,
                                               bool topic_ids) {
   std::vector<PlannedPartition> plan;
   plan.reserve(partitions.size());
   for (const FetchPartitionRequest& request : partitions) {
     PlannedPartition planned{request, nullptr, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION};
-    if (topic_ids && request.key.topic.empty()) planned.unknown_error = ErrorCode::UNKNOWN_TOPIC_ID;
-    else planned.partition = broker.replica_manager().partition(request.key.topic, request.key.partition);
+    if (topic_ids && request.key.topic.empty())
+      planned.unknown_error = ErrorCode::UNKNOWN_TOPIC_ID;
+    else
+      planned.partition =
+          broker.replica_manager().partition(request.key.topic, request.key.partition);
     plan.push_back(std::move(planned));
   }
   return plan;
@@ -347,6 +357,9 @@ void reply_error(RequestContext& context, ErrorCode error) {
 }  // namespace
 
 void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) {
+  if (listener_role(broker.config(), context.connection().listener_name) ==
+      ListenerRole::controller)
+    return handle_metadata_fetch(broker, std::move(context), std::move(request));
   const int16_t version = context.api_version();
   const bool topic_ids = version >= 13;
   int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;

@@ -42,6 +42,10 @@ constexpr ApiHandler handler_table[] = {
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),
     api<OffsetDeleteRequest, handle_offset_delete>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
+    api<VoteRequest, handle_vote>(),
+    api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),
+    api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
+    api<DescribeQuorumRequest, handle_describe_quorum>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {

@@ -111,5 +111,12 @@ void handle_describe_groups(Broker&, RequestContext, protocol::DescribeGroupsReq
 void handle_list_groups(Broker&, RequestContext, protocol::ListGroupsRequest);
 void handle_delete_groups(Broker&, RequestContext, protocol::DeleteGroupsRequest);
 void handle_offset_delete(Broker&, RequestContext, protocol::OffsetDeleteRequest);
+// The metadata quorum (quorum_handlers.cc).
+void handle_vote(Broker&, RequestContext, protocol::VoteRequest);
+void handle_begin_quorum_epoch(Broker&, RequestContext, protocol::BeginQuorumEpochRequest);
+void handle_end_quorum_epoch(Broker&, RequestContext, protocol::EndQuorumEpochRequest);
+void handle_describe_quorum(Broker&, RequestContext, protocol::DescribeQuorumRequest);
+// A Fetch received on a controller listener: the quorum's replication.
+void handle_metadata_fetch(Broker&, RequestContext, protocol::FetchRequest);
 
 }  // namespace sluice::broker

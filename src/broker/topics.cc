@@ -5,6 +5,7 @@
 
 #include "base/error_code.h"
 #include "broker/broker.h"
+#include "broker/forwarding.h"
 #include "broker/handlers.h"
 #include "cluster/controller.h"
 #include "cluster/topic_config.h"
@@ -59,13 +60,14 @@ cluster::ApiError to_new_topic(const CreateTopicsRequest::CreatableTopic& topic,
   out.replication_factor = topic.replication_factor;
   for (const auto& assignment : topic.assignments) {
     if (out.assignments.count(assignment.partition_index))
-      return {ErrorCode::INVALID_REPLICA_ASSIGNMENT, "Duplicate partition index " +
-                                                         std::to_string(assignment.partition_index)};
+      return {ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+              "Duplicate partition index " + std::to_string(assignment.partition_index)};
     out.assignments[assignment.partition_index] = assignment.broker_ids;
   }
   for (const auto& config : topic.configs) {
     if (!config.value)
-      return {ErrorCode::INVALID_REQUEST, "Null value not supported for topic configs: " + config.name};
+      return {ErrorCode::INVALID_REQUEST,
+              "Null value not supported for topic configs: " + config.name};
     out.configs[config.name] = *config.value;
   }
   return {};
@@ -87,7 +89,8 @@ void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRe
         duplicates.count(topic.name)
             ? cluster::ApiError{ErrorCode::INVALID_REQUEST,
                                 "Create topics request contains multiple entries for the "
-                                "topic " + topic.name}
+                                "topic " +
+                                    topic.name}
             : to_new_topic(topic, new_topic);
     if (error.ok()) {
       index_of.push_back(i);
@@ -143,7 +146,8 @@ void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRe
   size_t next = 0;
   for (size_t i = 0; i < refs.size(); ++i) {
     DeleteTopicsResponse::DeletableTopicResult out;
-    const cluster::ApiError& error = request_errors[i].ok() ? results[next].error : request_errors[i];
+    const cluster::ApiError& error =
+        request_errors[i].ok() ? results[next].error : request_errors[i];
     if (request_errors[i].ok()) {
       const cluster::DeleteTopicResult& result = results[next++];
       out.name = result.name.empty() ? std::nullopt : std::optional<std::string>(result.name);
@@ -193,6 +197,7 @@ void create_partitions(Broker& broker, RequestContext& context,
 }  // namespace
 
 void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRequest request) {
+  if (forward_to_controller(broker, context, request)) return;
   broker.submit_to_controller(std::move(context),
                               [&broker, request = std::move(request)](RequestContext& context) {
                                 create_topics(broker, context, request);
@@ -200,6 +205,7 @@ void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRe
 }
 
 void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRequest request) {
+  if (forward_to_controller(broker, context, request)) return;
   broker.submit_to_controller(std::move(context),
                               [&broker, request = std::move(request)](RequestContext& context) {
                                 delete_topics(broker, context, request);
@@ -208,6 +214,7 @@ void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRe
 
 void handle_create_partitions(Broker& broker, RequestContext context,
                               CreatePartitionsRequest request) {
+  if (forward_to_controller(broker, context, request)) return;
   broker.submit_to_controller(std::move(context),
                               [&broker, request = std::move(request)](RequestContext& context) {
                                 create_partitions(broker, context, request);

@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <future>
 #include <set>
 
+#include "base/thread_name.h"
 #include "cluster/ids.h"
 #include "cluster/meta_properties.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_framing.h"
+#include "record/batch.h"
+#include "record/record_reader.h"
 
 namespace sluice::cluster {
 namespace {
@@ -17,9 +21,8 @@ namespace {
 namespace md = protocol::metadata;
 
 constexpr size_t topic_name_length_max = 249;
-// The leader epoch the single node appends metadata with (a quorum of one
-// in its first epoch).
-constexpr int32_t metadata_log_epoch = 1;
+// The committed bytes the quorum thread hands the loader at a time.
+constexpr uint64_t loader_chunk_bytes = 1 << 20;
 
 ApiError error(ErrorCode code, std::string message) { return ApiError{code, std::move(message)}; }
 
@@ -89,9 +92,9 @@ ApiError validate_topic_name(const std::string& name) {
   if (name == "." || name == "..")
     return error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"");
   if (name.size() > topic_name_length_max)
-    return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                 "Topic name is illegal, it can't be longer than 249 characters, topic name: " +
-                     name);
+    return error(
+        ErrorCode::INVALID_TOPIC_EXCEPTION,
+        "Topic name is illegal, it can't be longer than 249 characters, topic name: " + name);
   for (char c : name) {
     bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                    c == '.' || c == '_' || c == '-';
@@ -118,6 +121,7 @@ Result<std::unique_ptr<Controller>> Controller::open(storage::FileSystem& fs,
   SLUICE_ASSERT(options.broker_config != nullptr, "the controller needs the broker config");
   std::unique_ptr<Controller> controller(new Controller(fs, std::move(options)));
   if (Status s = controller->load(); !s) return s;
+  if (Status s = controller->open_quorum(); !s) return s;
   controller->thread_ = std::thread([raw = controller.get()] { raw->run(); });
   return controller;
 }
@@ -132,24 +136,162 @@ Status Controller::load() {
   auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);
   if (!log) return log.status();
   log_ = std::move(log.value());
-  // One delta for the whole log: each topic is built once, whatever the
-  // number of records.
-  MetadataDelta delta(std::make_shared<const MetadataImage>());
-  Status replayed = log_->replay([&](int64_t offset, Bytes value) {
-    Status s = delta.replay(value, offset);
-    if (!s)
-      return Status(s.code(), log_->dir() + ": metadata record at offset " +
-                                  std::to_string(offset) + ": " + s.message());
-    return s;
-  });
-  if (!replayed) return replayed;
-  auto image = std::make_shared<MetadataImage>(*delta.apply());
+  log_->set_fatal_hook([this](const std::string& message) { halt("metadata: " + message); });
+  auto image = std::make_shared<MetadataImage>();
   image->cluster_id = cluster_id_;
   image->controller_id = options_.node_id;
-  spdlog::info("metadata: cluster {} loaded {} topics from {} records of {}", cluster_id_,
-               image->topics.size(), log_->end_offset(), log_->dir());
   image_.store(std::move(image));
   return Status::ok();
+}
+
+// The image is built from committed records only: the loader applies them
+// as the quorum commits. A lone node elects itself at once and commits its
+// whole log, so open() waits for that (the data path then starts with every
+// topic); a node of a larger quorum serves at once and follows the image
+// as it arrives (it cannot wait: the other voters need it to elect).
+Status Controller::open_quorum() {
+  const std::string state_path = storage::join_path(log_->dir(), quorum_state_file_name);
+  quorum_state_ = std::make_unique<QuorumStateFile>(
+      fs_, state_path, cluster_id_, log_->last_epoch(),
+      [this](const std::string& message) { halt("metadata: " + message); });
+  if (Status s = quorum_state_->load(); !s) return s;
+  RaftManagerOptions quorum;
+  quorum.node_id = options_.node_id;
+  quorum.cluster_id = cluster_id_;
+  quorum.voters = options_.quorum_voters;
+  if (quorum.voters.empty()) quorum.voters[options_.node_id] = net::Endpoint{};
+  quorum.election_timeout_ms = options_.election_timeout_ms;
+  quorum.fetch_timeout_ms = options_.fetch_timeout_ms;
+  quorum.request_timeout_ms = options_.request_timeout_ms;
+  quorum.clock = options_.clock;
+  quorum.random_seed = options_.random->next();
+  quorum.on_commit = [this](int64_t high_watermark) { on_commit(high_watermark); };
+  quorum.on_fatal = [this](const std::string& message) { halt("metadata: " + message); };
+  const bool alone = quorum.voters.size() == 1 && quorum.voters.count(options_.node_id);
+  // Everything in a lone node's log is committed once it leads.
+  const int64_t end = log_->end_offset();
+  raft_ = std::make_unique<RaftManager>(*log_, *quorum_state_, std::move(quorum));
+  loader_thread_ = std::thread([this] { run_loader(); });
+  raft_->start();
+  if (alone) {
+    if (!wait_applied(end, options_.activation_wait_ms * 12))
+      return Status(Errc::io_error, log_->dir() + ": the metadata log was not loaded in time");
+    spdlog::info("metadata: cluster {} loaded {} topics from {} records of {}", cluster_id_,
+                 image()->topics.size(), applied_offset(), log_->dir());
+  }
+  return Status::ok();
+}
+
+void Controller::on_commit(int64_t high_watermark) {
+  while (delivered_offset_ < high_watermark) {
+    auto bytes = log_->read_batches(delivered_offset_, loader_chunk_bytes);
+    if (!bytes || bytes->empty()) {
+      halt("metadata: reading committed records of " + log_->dir() + " at offset " +
+           std::to_string(delivered_offset_) +
+           " failed: " + (bytes ? std::string("nothing there") : bytes.status().to_string()));
+      return;
+    }
+    // Whole batches below the high watermark only (a batch is committed
+    // whole: the quorum's offsets are batch boundaries).
+    Bytes rest(*bytes);
+    size_t taken = 0;
+    int64_t end = delivered_offset_;
+    while (rest.size() >= record::batch_header_bytes) {
+      auto header = record::read_batch_header(rest);
+      if (!header || header->size_bytes() > rest.size() || header->next_offset() > high_watermark)
+        break;
+      taken += header->size_bytes();
+      end = header->next_offset();
+      rest = rest.subspan(header->size_bytes());
+    }
+    if (taken == 0) return;
+    bytes->resize(taken);
+    delivered_offset_ = end;
+    std::lock_guard lock(loader_mutex_);
+    loader_queue_.push_back({std::move(*bytes), end});
+    loader_changed_.notify_all();
+  }
+}
+
+void Controller::run_loader() {
+  set_current_thread_name("metadata-load");
+  for (;;) {
+    std::deque<Committed> work;
+    {
+      std::unique_lock lock(loader_mutex_);
+      loader_changed_.wait(lock, [&] { return loader_stopping_ || !loader_queue_.empty(); });
+      if (loader_stopping_) return;
+      work.swap(loader_queue_);
+    }
+    for (const Committed& committed : work)
+      apply_committed(committed.batches, committed.end_offset);
+  }
+}
+
+void Controller::apply_committed(const std::vector<uint8_t>& batches, int64_t end_offset) {
+  std::lock_guard listeners_lock(listeners_mutex_);
+  MetadataDelta delta(image());
+  Bytes rest(batches);
+  while (!rest.empty()) {
+    auto header = record::read_batch_header(rest);
+    if (!header)
+      return halt("metadata: a committed batch does not parse: " + header.status().to_string());
+    Bytes batch = rest.first(header->size_bytes());
+    rest = rest.subspan(header->size_bytes());
+    if (header->is_control()) continue;
+    auto reader = record::RecordReader::open(batch);
+    if (!reader)
+      return halt("metadata: a committed batch does not parse: " + reader.status().to_string());
+    record::Record record;
+    while (reader->next(record)) {
+      if (!record.value) return halt("metadata: a committed record has a null value");
+      if (Status s = delta.replay(*record.value, record.offset); !s)
+        return halt(log_->dir() + ": metadata record at offset " + std::to_string(record.offset) +
+                    ": " + s.message());
+    }
+  }
+  MetadataImagePtr published = delta.apply();
+  image_.store(published);
+  for (MetadataListener* listener : listeners_) listener->on_metadata_update(delta, published);
+  std::lock_guard lock(loader_mutex_);
+  applied_offset_ = end_offset;
+  loader_changed_.notify_all();
+}
+
+bool Controller::wait_applied(int64_t end_offset, int64_t timeout_ms) {
+  std::unique_lock lock(loader_mutex_);
+  return loader_changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return applied_offset_ >= end_offset || loader_stopping_;
+  }) && applied_offset_ >= end_offset;
+}
+
+int64_t Controller::applied_offset() const {
+  std::lock_guard lock(loader_mutex_);
+  return applied_offset_;
+}
+
+bool Controller::is_active() const {
+  if (!raft_) return false;
+  const QuorumStatus status = raft_->status();
+  return status.role == raft::Role::leader && status.high_watermark >= 0 &&
+         applied_offset() >= status.high_watermark;
+}
+
+Status Controller::wait_active() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.activation_wait_ms);
+  for (;;) {
+    const QuorumStatus status = raft_->status();
+    if (status.role == raft::Role::leader && status.high_watermark >= 0 &&
+        wait_applied(status.high_watermark, 100))
+      return Status::ok();
+    if (status.leader >= 0 && status.leader != options_.node_id)
+      return Status(Errc::not_leader,
+                    "node " + std::to_string(status.leader) + " is the active controller");
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status(Errc::not_leader, "no active controller yet");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 void Controller::run() {
@@ -195,6 +337,13 @@ void Controller::stop_work() {
 
 void Controller::stop() {
   stop_work();
+  if (raft_) raft_->stop();
+  {
+    std::lock_guard lock(loader_mutex_);
+    loader_stopping_ = true;
+    loader_changed_.notify_all();
+  }
+  if (loader_thread_.joinable()) loader_thread_.join();
   std::lock_guard lock(mutex_);
   if (log_) {
     if (Status s = log_->close(); !s) spdlog::error("metadata: closing the log: {}", s.to_string());
@@ -203,7 +352,7 @@ void Controller::stop() {
 }
 
 void Controller::subscribe(MetadataListener* listener) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(listeners_mutex_);
   auto empty = std::make_shared<MetadataImage>();
   empty->cluster_id = cluster_id_;
   empty->controller_id = options_.node_id;
@@ -213,29 +362,39 @@ void Controller::subscribe(MetadataListener* listener) {
 }
 
 void Controller::unsubscribe(MetadataListener* listener) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(listeners_mutex_);
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
 }
 
 Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   if (records.empty()) return Status::ok();
-  if (!log_) return Status(Errc::io_error, "the metadata log is closed");
-  MetadataDelta delta(image());
-  const int64_t first_offset = log_->end_offset();
-  for (size_t i = 0; i < records.size(); ++i) {
-    Status s = delta.replay(records[i], first_offset + static_cast<int64_t>(i));
-    SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record the image rejects");
+  if (!log_ || !raft_) return Status(Errc::io_error, "the metadata log is closed");
+  if (Status active = wait_active(); !active) return active;
+  {
+    MetadataDelta delta(image());
+    for (const auto& record : records) {
+      Status s = delta.replay(record, raft_->status().log_end_offset);
+      SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record the image rejects");
+    }
   }
-  auto appended = log_->append(records, metadata_log_epoch);
-  if (!appended) {
-    spdlog::error("metadata: append to {} failed: {}", log_->dir(), appended.status().to_string());
-    if (log_->failed()) halt("metadata: " + log_->failure());
-    return appended.status();
+  std::promise<std::pair<std::optional<AppendError>, int64_t>> appended;
+  raft_->append(std::move(records), [&appended](std::optional<AppendError> error, int64_t end) {
+    appended.set_value({error, end});
+  });
+  auto [error, end] = appended.get_future().get();
+  if (error) {
+    switch (*error) {
+      case AppendError::write_failed:
+        return Status(Errc::io_error, "the metadata log write failed");
+      case AppendError::stopped:
+        return Status(Errc::io_error, "the metadata quorum is stopping");
+      case AppendError::not_leader:
+      case AppendError::lost_leadership:
+        return Status(Errc::not_leader, "this node is no longer the active controller");
+    }
   }
-  SLUICE_ASSERT(*appended == first_offset, "metadata log offsets moved under the controller");
-  MetadataImagePtr published = delta.apply();
-  image_.store(published);
-  for (MetadataListener* listener : listeners_) listener->on_metadata_update(delta, published);
+  if (!wait_applied(end, options_.activation_wait_ms * 12))
+    return Status(Errc::io_error, "a committed metadata change was not applied in time");
   return Status::ok();
 }
 
@@ -251,6 +410,7 @@ void Controller::halt(const std::string& message) {
 
 ApiError Controller::commit_or_error(std::vector<std::vector<uint8_t>> records) {
   Status s = commit(std::move(records));
+  if (!s && s.code() == Errc::not_leader) return error(ErrorCode::NOT_CONTROLLER, s.message());
   if (!s) return error(ErrorCode::KAFKA_STORAGE_ERROR, "metadata log: " + s.message());
   return ApiError::none();
 }
@@ -285,7 +445,7 @@ ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoint
   md::RegisterBrokerRecord record;
   record.broker_id = options_.node_id;
   record.incarnation_id = random_uuid(*options_.random);
-  record.broker_epoch = log_ ? log_->end_offset() : 0;
+  record.broker_epoch = raft_ ? raft_->status().log_end_offset : 0;
   for (const BrokerEndpoint& endpoint : endpoints)
     record.end_points.push_back(
         {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
@@ -335,9 +495,8 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
     }
     replication_factor = static_cast<int16_t>(topic.assignments.begin()->second.size());
   } else {
-    partitions = topic.num_partitions == -1
-                     ? static_cast<int32_t>(broker_int("num.partitions", 1))
-                     : topic.num_partitions;
+    partitions = topic.num_partitions == -1 ? static_cast<int32_t>(broker_int("num.partitions", 1))
+                                            : topic.num_partitions;
     replication_factor = topic.replication_factor == -1
                              ? static_cast<int16_t>(broker_int("default.replication.factor", 1))
                              : topic.replication_factor;
@@ -437,9 +596,10 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTo
       // partition is assigned, so a request for billions costs nothing.
       const size_t needed = 1 + static_cast<size_t>(partitions) + topic.configs.size();
       if (needed > records_per_operation_max - records.size()) {
-        spdlog::warn("metadata: refused a topic creation of more than {} records (topic {}: {} "
-                     "partitions)",
-                     records_per_operation_max, topic.name, partitions);
+        spdlog::warn(
+            "metadata: refused a topic creation of more than {} records (topic {}: {} "
+            "partitions)",
+            records_per_operation_max, topic.name, partitions);
         CreateTopicResult refused;
         refused.error = too_many_records();
         return std::vector<CreateTopicResult>(topics.size(), refused);
@@ -483,9 +643,10 @@ CreateTopicResult Controller::ensure_internal_topic(
   const auto brokers =
       static_cast<int16_t>(std::max<size_t>(1, live_brokers(current->brokers).size()));
   if (replication_factor > brokers) {
-    spdlog::warn("metadata: internal topic {} gets replication factor {} instead of the "
-                 "configured {}: only {} broker(s) are registered",
-                 name, brokers, replication_factor, brokers);
+    spdlog::warn(
+        "metadata: internal topic {} gets replication factor {} instead of the "
+        "configured {}: only {} broker(s) are registered",
+        name, brokers, replication_factor, brokers);
     replication_factor = brokers;
   }
   NewTopic topic{name, num_partitions, replication_factor, {}, configs};
@@ -505,10 +666,10 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
     result.topic_id = ref.id;
     const TopicImage* topic = ref.name.empty() ? scratch.topic(ref.id) : scratch.topic(ref.name);
     if (topic == nullptr) {
-      result.error = ref.name.empty()
-                         ? error(ErrorCode::UNKNOWN_TOPIC_ID, "This server does not host this topic ID.")
-                         : error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                                 "This server does not host this topic-partition.");
+      result.error = ref.name.empty() ? error(ErrorCode::UNKNOWN_TOPIC_ID,
+                                              "This server does not host this topic ID.")
+                                      : error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                              "This server does not host this topic-partition.");
     } else if (!enabled) {
       result.error = error(ErrorCode::TOPIC_DELETION_DISABLED,
                            "Topic deletion is disabled (delete.topic.enable=false)");
@@ -637,7 +798,8 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
                    "The manual partition assignment includes a partition with " +
                        std::to_string(replicas.size()) +
                        " replica(s), but this is not consistent with previous partitions, which "
-                       "have " + std::to_string(replication_factor) + " replica(s).");
+                       "have " +
+                       std::to_string(replication_factor) + " replica(s).");
   }
   assignment = growth.assignments;
   return ApiError::none();
@@ -667,8 +829,8 @@ ApiError Controller::replace_broker_configs(const std::string& resource_name,
   std::lock_guard lock(mutex_);
   if (!resource_name.empty() && resource_name != std::to_string(options_.node_id))
     return error(ErrorCode::INVALID_REQUEST, "Unexpected broker id, expected " +
-                                                 std::to_string(options_.node_id) + " or empty string, but received " +
-                                                 resource_name);
+                                                 std::to_string(options_.node_id) +
+                                                 " or empty string, but received " + resource_name);
   if (Status s =
           validate_broker_configs(configs, options_.broker_config->defs(), !resource_name.empty());
       !s)

@@ -36,6 +36,8 @@
 #include "base/random.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
+#include "cluster/quorum_state_file.h"
+#include "cluster/raft_manager.h"
 #include "storage/file_system.h"
 
 namespace sluice::cluster {
@@ -70,7 +72,7 @@ struct ApiError {
 struct ControllerOptions {
   int32_t node_id = 1;
   std::string metadata_log_dir;
-  std::vector<std::string> log_dirs;  // each gets meta.properties
+  std::vector<std::string> log_dirs;      // each gets meta.properties
   std::optional<std::string> cluster_id;  // the cluster.id setting
   // The broker's settings (num.partitions, default.replication.factor,
   // delete.topic.enable, the log.* defaults of topic configs). Outlives the
@@ -84,12 +86,21 @@ struct ControllerOptions {
   // halts the process then; unset, the controller logs and _Exit(1)s.
   // Tests record it; afterwards every commit fails.
   std::function<void(const std::string& message)> on_fatal;
+  // controller.quorum.voters: id -> its controller listener. Empty: this
+  // node alone (a quorum of one, which elects itself at once).
+  std::map<int32_t, net::Endpoint> quorum_voters;
+  int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
+  int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
+  int64_t request_timeout_ms = 2000;   // controller.quorum.request.timeout.ms
+  // How long a mutating call waits for this node to become the active
+  // controller (elected, and its image holding everything committed).
+  int64_t activation_wait_ms = 5000;
 };
 
 struct NewTopic {
   std::string name;
-  int32_t num_partitions = -1;       // -1: num.partitions
-  int16_t replication_factor = -1;   // -1: default.replication.factor
+  int32_t num_partitions = -1;                          // -1: num.partitions
+  int16_t replication_factor = -1;                      // -1: default.replication.factor
   std::map<int32_t, std::vector<int32_t>> assignments;  // partition -> replicas
   std::map<std::string, std::string> configs;
 };
@@ -138,6 +149,13 @@ class Controller {
   Controller& operator=(const Controller&) = delete;
 
   MetadataImagePtr image() const { return image_.load(); }
+  // The quorum this controller commits through (valid after open()).
+  RaftManager& quorum() const { return *raft_; }
+  // Leads the quorum, and its image holds every committed record: the
+  // mutating calls work here, other nodes forward them to this one.
+  bool is_active() const;
+  // The offset after the last record applied to image() (-1: none yet).
+  int64_t applied_offset() const;
   int32_t node_id() const { return options_.node_id; }
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -204,7 +222,19 @@ class Controller {
  private:
   Controller(storage::FileSystem& fs, ControllerOptions options);
   Status load();
+  Status open_quorum();
   void run();
+  // Quorum thread: the high watermark moved; hands the newly committed
+  // batches to the loader.
+  void on_commit(int64_t high_watermark);
+  // Loader thread: applies committed batches to the image, in order, and
+  // tells the listeners.
+  void run_loader();
+  void apply_committed(const std::vector<uint8_t>& batches, int64_t end_offset);
+  // Waits (bounded) until the loader applied up to `end_offset`.
+  bool wait_applied(int64_t end_offset, int64_t timeout_ms);
+  // Waits (bounded) until this node is the active controller.
+  Status wait_active();
   // Replays `records` (framed) into a delta over the image, appends them,
   // fsyncs, publishes the delta's image and tells the listeners. Caller
   // holds mutex_.
@@ -234,8 +264,25 @@ class Controller {
   std::unique_ptr<MetadataLog> log_;
   std::atomic<MetadataImagePtr> image_;
 
-  std::mutex mutex_;  // serializes commits and listener calls
+  std::mutex mutex_;  // serializes the mutating calls
+  std::unique_ptr<QuorumStateFile> quorum_state_;
+  std::unique_ptr<RaftManager> raft_;
+  int64_t delivered_offset_ = 0;  // quorum thread: batches handed to the loader end here
+
+  std::mutex listeners_mutex_;  // listener calls and (un)subscribing
   std::vector<MetadataListener*> listeners_;
+
+  // The loader: committed batches waiting to be applied, in log order.
+  struct Committed {
+    std::vector<uint8_t> batches;
+    int64_t end_offset = 0;
+  };
+  mutable std::mutex loader_mutex_;
+  std::condition_variable loader_changed_;
+  std::deque<Committed> loader_queue_;
+  int64_t applied_offset_ = -1;
+  bool loader_stopping_ = false;
+  std::thread loader_thread_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;

@@ -1,5 +1,9 @@
 #include "cluster/metadata_log.h"
 
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec.h"
+#include "protocol/messages.h"
 #include "record/batch.h"
 #include "record/batch_builder.h"
 #include "record/record_reader.h"
@@ -68,6 +72,20 @@ Status MetadataLog::replay(const std::function<Status(int64_t, Bytes)>& f) {
   return Status::ok();
 }
 
+Status MetadataLog::replay(int64_t from, int64_t to,
+                           const std::function<Status(int64_t, Bytes)>& f) {
+  int64_t offset = std::max(from, log_->log_start_offset());
+  to = std::min(to, log_->log_end_offset());
+  while (offset < to) {
+    auto range = log_->read(offset, replay_read_bytes, to, true);
+    if (!range) return range.status();
+    if (range->range.length == 0) break;
+    if (Status s = replay_range(*range, f); !s) return s;
+    offset = range->next_offset;
+  }
+  return Status::ok();
+}
+
 Status MetadataLog::replay_range(const storage::ReadResult& range,
                                  const std::function<Status(int64_t, Bytes)>& f) {
   std::vector<uint8_t> bytes(range.range.length);
@@ -125,6 +143,129 @@ Status MetadataLog::undo_to(int64_t end_offset) {
   if (log_->log_end_offset() == end_offset) return Status::ok();
   if (Status s = log_->truncate_to(end_offset); !s) return s;
   return log_->flush();
+}
+
+// --- the quorum's log ---
+
+namespace {
+
+// Kafka's control record key: version 0, then the type (2: LEADER_CHANGE).
+constexpr int16_t leader_change_control_type = 2;
+
+std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
+  protocol::LeaderChangeMessage message;
+  message.leader_id = leader;
+  protocol::LeaderChangeMessage::Voter self;
+  self.voter_id = leader;
+  message.voters.push_back(self);
+  message.granting_voters.push_back(self);
+  std::vector<uint8_t> value = protocol::encode_to_vector(message, 0);
+  std::vector<uint8_t> key{0, 0, 0, static_cast<uint8_t>(leader_change_control_type)};
+  record::BatchOptions options;
+  options.control = true;
+  record::BatchBuilder builder(options);
+  builder.append(now_ms, Bytes(key), Bytes(value));
+  auto batch = builder.build();
+  SLUICE_ASSERT(batch.is_ok(), "a leader change batch always builds");
+  return std::move(batch.value());
+}
+
+}  // namespace
+
+raft::Epoch MetadataLog::last_epoch() const { return log_->latest_epoch().value_or(0); }
+
+raft::Epoch MetadataLog::epoch_at(raft::Offset offset) const {
+  raft::Epoch epoch = 0;
+  for (const storage::EpochEntry& entry : log_->epoch_entries()) {
+    if (entry.start_offset > offset) break;
+    epoch = entry.epoch;
+  }
+  return epoch;
+}
+
+Result<std::vector<uint8_t>> MetadataLog::read_batches(int64_t from, uint64_t max_bytes) const {
+  const int64_t end = log_->log_end_offset();
+  if (from >= end) return std::vector<uint8_t>{};
+  auto range = log_->read(from, max_bytes, end, true);
+  if (!range) return range.status();
+  std::vector<uint8_t> bytes(range->range.length);
+  auto read = range->range.file->pread(range->range.position, bytes);
+  if (!read) return read.status();
+  if (*read != bytes.size())
+    return Status(Errc::truncated, log_->dir() + ": short read of the metadata log");
+  return bytes;
+}
+
+std::vector<raft::Entry> MetadataLog::read(raft::Offset from, size_t max_entries) const {
+  std::vector<raft::Entry> out;
+  auto bytes = read_batches(from, replay_read_bytes);
+  if (!bytes) {
+    spdlog::error("metadata: reading {} at offset {}: {}", log_->dir(), from,
+                  bytes.status().to_string());
+    return out;
+  }
+  Bytes rest(*bytes);
+  while (!rest.empty() && out.size() < max_entries) {
+    auto header = record::read_batch_header(rest);
+    if (!header || header->size_bytes() > rest.size()) break;
+    Bytes batch = rest.first(header->size_bytes());
+    rest = rest.subspan(header->size_bytes());
+    if (header->base_offset < from) continue;  // the batch holding `from` began before it
+    out.push_back(raft::Entry{header->partition_leader_epoch,
+                              std::string(batch.begin(), batch.end()),
+                              header->last_offset_delta + 1});
+  }
+  return out;
+}
+
+void MetadataLog::append(const std::vector<raft::Entry>& entries) {
+  if (failed()) return;
+  if (unflushed_from_ < 0) unflushed_from_ = log_->log_end_offset();
+  for (const raft::Entry& entry : entries) {
+    std::vector<uint8_t> batch =
+        entry.payload.empty() ? leader_change_batch(local_node_, clock_->now_ms())
+                              : std::vector<uint8_t>(entry.payload.begin(), entry.payload.end());
+    if (batch.size() < record::batch_header_bytes) {
+      spdlog::error("metadata: a raft entry of {} bytes is no record batch", batch.size());
+      return;
+    }
+    record::set_base_offset(batch, log_->log_end_offset());
+    record::set_partition_leader_epoch(batch, entry.epoch);
+    auto appended = log_->append_as_follower(Bytes(batch));
+    if (!appended) return fail("append", appended.status());
+  }
+}
+
+void MetadataLog::flush() {
+  if (failed() || unflushed_from_ < 0) return;
+  if (Status s = log_->flush(); !s) return fail("sync", s);
+  unflushed_from_ = -1;
+  reserve_headroom();
+}
+
+void MetadataLog::truncate_to(raft::Offset end) {
+  if (failed()) return;
+  if (Status s = log_->truncate_to(end); !s) {
+    failed_ = log_->dir() + ": truncating the metadata log to " + std::to_string(end) +
+              " failed: " + s.to_string();
+    if (fatal_) fatal_(failed_);
+    return;
+  }
+  if (unflushed_from_ > log_->log_end_offset()) unflushed_from_ = log_->log_end_offset();
+}
+
+// What was appended since the last flush goes: the quorum then sees the end
+// it had, so an entry it could not make durable is neither counted nor
+// answered as written.
+void MetadataLog::fail(const std::string& what, const Status& status) {
+  spdlog::error("metadata: {} of {} failed: {}", what, log_->dir(), status.to_string());
+  const int64_t undo_to_offset = unflushed_from_;
+  unflushed_from_ = -1;
+  if (Status undone = undo_to(undo_to_offset); !undone) {
+    failed_ = log_->dir() + ": a failed metadata " + what + " (" + status.to_string() +
+              ") could not be undone: " + undone.to_string();
+    if (fatal_) fatal_(failed_);
+  }
 }
 
 }  // namespace sluice::cluster

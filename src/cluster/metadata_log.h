@@ -24,13 +24,19 @@
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/result.h"
+#include "cluster/raft/raft.h"
 #include "storage/log.h"
 
 namespace sluice::cluster {
 
 inline constexpr char metadata_topic_name[] = "__cluster_metadata";
 
-class MetadataLog {
+// Also the quorum's log (raft::RaftLog): one raft entry is one record
+// batch, its payload the batch's bytes as stored (base offset and leader
+// epoch included) and its record count the batch's; the leader's epoch
+// marker is written as Kafka's LeaderChangeMessage control batch. Raft
+// calls come from the quorum's thread only.
+class MetadataLog : public raft::RaftLog {
  public:
   static Result<std::unique_ptr<MetadataLog>> open(storage::FileSystem& fs,
                                                    const std::string& metadata_log_dir,
@@ -57,7 +63,26 @@ class MetadataLog {
   // Why failed(), naming the dir, the failure and the undo's failure.
   const std::string& failure() const { return failed_; }
 
-  int64_t end_offset() const { return log_->log_end_offset(); }
+  // Calls `f(offset, value)` for the records of [from, to), whole batches
+  // from the one holding `from` (control batches skipped).
+  Status replay(int64_t from, int64_t to, const std::function<Status(int64_t, Bytes)>& f);
+
+  // --- raft::RaftLog ---
+  // A failed write or sync is undone as append() does (the log keeps its
+  // end, so the quorum sees nothing appended); a failure it cannot undo
+  // calls the fatal hook (Kafka halts on a raft log it cannot vouch for).
+  raft::Offset end_offset() const override { return log_->log_end_offset(); }
+  raft::Epoch last_epoch() const override;
+  raft::Epoch epoch_at(raft::Offset offset) const override;
+  std::vector<raft::Entry> read(raft::Offset from, size_t max_entries) const override;
+  void append(const std::vector<raft::Entry>& entries) override;
+  void truncate_to(raft::Offset end) override;
+  void flush() override;
+  // The node whose LeaderChangeMessage this log writes for an empty entry.
+  void set_local_node(int32_t node_id) { local_node_ = node_id; }
+  void set_fatal_hook(std::function<void(const std::string&)> hook) { fatal_ = std::move(hook); }
+  // The raw batches of [from, end), whole (tests and the quorum).
+  Result<std::vector<uint8_t>> read_batches(int64_t from, uint64_t max_bytes) const;
   const std::string& dir() const { return log_->dir(); }
   Status close() { return log_->close(); }
 
@@ -68,9 +93,15 @@ class MetadataLog {
   Status undo_to(int64_t end_offset);
   void reserve_headroom();
 
+  void fail(const std::string& what, const Status& status);
+
   std::unique_ptr<storage::Log> log_;
   const Clock* clock_ = nullptr;
   std::string failed_;  // see failed()
+  int32_t local_node_ = -1;
+  std::function<void(const std::string&)> fatal_;
+  // The end before the raft appends not yet flushed: a failed flush cuts back to it.
+  int64_t unflushed_from_ = -1;
 };
 
 }  // namespace sluice::cluster

@@ -176,10 +176,15 @@ std::vector<Envelope> RaftReplica::receive(const Envelope& envelope, int64_t now
 }
 
 std::optional<Offset> RaftReplica::append(std::vector<std::string> payloads) {
-  if (role_ != Role::leader) return std::nullopt;
-  Offset first = log_.end_offset();
   std::vector<Entry> entries;
   for (std::string& payload : payloads) entries.push_back({state_.epoch, std::move(payload)});
+  return append(std::move(entries));
+}
+
+std::optional<Offset> RaftReplica::append(std::vector<Entry> entries) {
+  if (role_ != Role::leader) return std::nullopt;
+  Offset first = log_.end_offset();
+  for (Entry& entry : entries) entry.epoch = state_.epoch;
   log_.append(entries);
   // The leader's own end counts towards the high watermark: flushed first.
   if (!options_.faults.leader_counts_unflushed_entries) log_.flush();

@@ -36,6 +36,8 @@ using Offset = int64_t;
 struct Entry {
   Epoch epoch = 0;
   std::string payload;  // the records (opaque here); empty for the leader's epoch marker
+  // Offsets it takes: [offset, offset + record_count) (a batch of records).
+  int32_t record_count = 1;
   bool operator==(const Entry&) const = default;
 };
 
@@ -165,6 +167,9 @@ class RaftReplica {
   // On the leader: appends entries of its epoch; their offset, or nullopt on
   // any other node (the caller retries against the leader).
   std::optional<Offset> append(std::vector<std::string> payloads);
+  // The same for entries whose record counts the caller sets (the leader
+  // stamps its epoch).
+  std::optional<Offset> append(std::vector<Entry> entries);
 
   Role role() const { return role_; }
   Epoch epoch() const { return state_.epoch; }

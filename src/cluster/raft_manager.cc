@@ -1,0 +1,632 @@
+#include "cluster/raft_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <deque>
+#include <future>
+#include <random>
+
+#include "base/thread_name.h"
+#include "net/kafka_client.h"
+#include "net/tcp_transport.h"
+#include "record/batch.h"
+#include "record/batch_builder.h"
+
+namespace sluice::cluster {
+namespace {
+
+constexpr int32_t metadata_partition = 0;
+// How often the state machine's timers are checked.
+constexpr std::chrono::milliseconds tick_interval{10};
+// One Fetch answer carries at most this much of the log.
+constexpr int32_t fetch_max_bytes = 8 << 20;
+
+int16_t code(ErrorCode error) { return static_cast<int16_t>(error); }
+
+std::optional<raft::NodeId> leader_of(int32_t id) {
+  if (id < 0) return std::nullopt;
+  return id;
+}
+
+// The batches of a Fetch answer, each one raft entry.
+std::vector<raft::Entry> entries_of(Bytes records) {
+  std::vector<raft::Entry> out;
+  while (records.size() >= record::batch_header_bytes) {
+    auto header = record::read_batch_header(records);
+    if (!header || header->size_bytes() > records.size()) break;  // a partial batch ends it
+    Bytes batch = records.first(header->size_bytes());
+    records = records.subspan(header->size_bytes());
+    out.push_back(raft::Entry{header->partition_leader_epoch,
+                              std::string(batch.begin(), batch.end()),
+                              header->last_offset_delta + 1});
+  }
+  return out;
+}
+
+protocol::Records records_of(const std::vector<raft::Entry>& entries) {
+  auto bytes = std::make_shared<std::vector<uint8_t>>();
+  for (const raft::Entry& entry : entries)
+    bytes->insert(bytes->end(), entry.payload.begin(), entry.payload.end());
+  protocol::Records records;
+  records.bytes = Bytes(*bytes);
+  records.owner = bytes;
+  return records;
+}
+
+}  // namespace
+
+Uuid metadata_topic_id() {
+  Uuid id;
+  id.bytes[15] = 1;
+  return id;
+}
+
+struct RaftManager::Impl {
+  Impl(MetadataLog& log_in, QuorumStateFile& state_in, const RaftManagerOptions& options_in)
+      : log(log_in),
+        state(state_in),
+        options(options_in),
+        transport(io),
+        timer(io),
+        jitter(options_in.random_seed ^ 0x9e3779b97f4a7c15ull) {}
+
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options.clock->monotonic())
+        .count();
+  }
+
+  void run() {
+    set_current_thread_name("quorum");
+    raft::RaftOptions raft_options;
+    raft_options.node_id = options.node_id;
+    for (const auto& [id, endpoint] : options.voters) raft_options.voters.insert(id);
+    raft_options.election_timeout_ms = options.election_timeout_ms;
+    raft_options.fetch_timeout_ms = options.fetch_timeout_ms;
+    raft_options.retry_backoff_ms = std::max<int64_t>(options.retry_backoff_ms, 20);
+    raft_options.random_seed = options.random_seed;
+    replica = std::make_unique<raft::RaftReplica>(raft_options, log, state, now_ms());
+    after_event();
+    arm_timer();
+    io.run();
+  }
+
+  void arm_timer() {
+    timer.expires_after(tick_interval);
+    timer.async_wait([this](const std::error_code& error) {
+      if (error || stopping) return;
+      dispatch(replica->tick(now_ms()));
+      for (auto& [id, client] : clients) client->tick();
+      after_event();
+      arm_timer();
+    });
+  }
+
+  // --- outbound ---
+
+  net::KafkaClient* client_for(raft::NodeId node) {
+    auto found = clients.find(node);
+    if (found != clients.end()) return found->second.get();
+    auto endpoint = options.voters.find(node);
+    if (endpoint == options.voters.end() || node == options.node_id) return nullptr;
+    net::KafkaClientConfig config;
+    config.client_id = "raft-client-" + std::to_string(options.node_id);
+    config.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+    config.reconnect_backoff = std::chrono::milliseconds(50);
+    config.reconnect_backoff_max = std::chrono::milliseconds(500);
+    auto client = std::make_unique<net::KafkaClient>(
+        transport, endpoint->second, config, *options.clock,
+        [this] { return std::uniform_real_distribution<double>(0, 1)(jitter); });
+    return clients.emplace(node, std::move(client)).first->second.get();
+  }
+
+  void dispatch(std::vector<raft::Envelope> out) {
+    for (raft::Envelope& envelope : out) {
+      std::visit([&](auto& message) { send(envelope.to, std::move(message)); }, envelope.message);
+    }
+  }
+
+  void deliver(raft::NodeId from, raft::Message message) {
+    if (stopping) return;
+    dispatch(replica->receive({from, options.node_id, std::move(message)}, now_ms()));
+    after_event();
+  }
+
+  template <class Response>
+  bool answered_ok(raft::NodeId node, const net::ClientResult<Response>& result, const char* api) {
+    if (!result.ok()) {
+      spdlog::debug("quorum: {} to node {} failed: {}", api, node, result.status.message);
+      return false;
+    }
+    if (result.message.error_code != 0) {
+      warn_once(node, std::string(api) + " to node " + std::to_string(node) + ": " +
+                          error_name(static_cast<ErrorCode>(result.message.error_code)));
+      return false;
+    }
+    return true;
+  }
+
+  void warn_once(raft::NodeId node, const std::string& message) {
+    if (last_warning[node] == message) return;
+    last_warning[node] = message;
+    spdlog::warn("quorum: {}", message);
+  }
+
+  void send(raft::NodeId to, raft::VoteRequest message) {
+    net::KafkaClient* client = client_for(to);
+    if (!client) return;
+    protocol::VoteRequest request;
+    request.cluster_id = options.cluster_id;
+    request.voter_id = to;
+    auto& topic = request.topics.emplace_back();
+    topic.topic_name = metadata_topic_name;
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition_index = metadata_partition;
+    partition.candidate_epoch = message.epoch;
+    partition.candidate_id = message.candidate;
+    partition.last_offset_epoch = message.last_epoch;
+    partition.last_offset = message.end_offset;
+    partition.pre_vote = message.pre_vote;
+    const bool pre_vote = message.pre_vote;
+    client->send(request, [this, to, pre_vote](net::ClientResult<protocol::VoteResponse> result) {
+      if (!answered_ok(to, result, "Vote")) return;
+      for (const auto& topic : result.message.topics)
+        for (const auto& partition : topic.partitions) {
+          if (partition.error_code != 0) continue;
+          deliver(to, raft::VoteResponse{partition.leader_epoch, leader_of(partition.leader_id),
+                                         partition.vote_granted, pre_vote});
+        }
+    });
+  }
+
+  void send(raft::NodeId to, raft::BeginQuorumEpochRequest message) {
+    net::KafkaClient* client = client_for(to);
+    if (!client) return;
+    protocol::BeginQuorumEpochRequest request;
+    request.cluster_id = options.cluster_id;
+    request.voter_id = to;
+    auto& topic = request.topics.emplace_back();
+    topic.topic_name = metadata_topic_name;
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition_index = metadata_partition;
+    partition.leader_id = message.leader;
+    partition.leader_epoch = message.epoch;
+    client->send(request, [this, to](net::ClientResult<protocol::BeginQuorumEpochResponse> result) {
+      if (!answered_ok(to, result, "BeginQuorumEpoch")) return;
+      for (const auto& topic : result.message.topics)
+        for (const auto& partition : topic.partitions)
+          deliver(to, raft::BeginQuorumEpochResponse{partition.leader_epoch});
+    });
+  }
+
+  void send(raft::NodeId to, raft::EndQuorumEpochRequest message) {
+    net::KafkaClient* client = client_for(to);
+    if (!client) return;
+    protocol::EndQuorumEpochRequest request;
+    request.cluster_id = options.cluster_id;
+    auto& topic = request.topics.emplace_back();
+    topic.topic_name = metadata_topic_name;
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition_index = metadata_partition;
+    partition.leader_id = message.leader;
+    partition.leader_epoch = message.epoch;
+    client->send(request, [](net::ClientResult<protocol::EndQuorumEpochResponse>) {});
+  }
+
+  void send(raft::NodeId to, raft::FetchRequest message) {
+    net::KafkaClient* client = client_for(to);
+    if (!client) return;
+    protocol::FetchRequest request;
+    request.cluster_id = options.cluster_id;
+    request.replica_id = options.node_id;
+    request.replica_state.replica_id = options.node_id;
+    request.max_wait_ms = 0;
+    request.min_bytes = 0;
+    request.max_bytes = fetch_max_bytes;
+    auto& topic = request.topics.emplace_back();
+    topic.topic = metadata_topic_name;
+    topic.topic_id = metadata_topic_id();
+    auto& partition = topic.partitions.emplace_back();
+    partition.partition = metadata_partition;
+    partition.current_leader_epoch = message.epoch;
+    partition.fetch_offset = message.fetch_offset;
+    partition.last_fetched_epoch = message.last_fetched_epoch;
+    partition.partition_max_bytes = fetch_max_bytes;
+    client->send(request, [this, to, message](net::ClientResult<protocol::FetchResponse> result) {
+      if (!answered_ok(to, result, "Fetch")) return;
+      for (const auto& topic : result.message.responses)
+        for (const auto& partition : topic.partitions)
+          deliver(to, fetch_answer(message, partition));
+    });
+  }
+
+  raft::FetchResponse fetch_answer(const raft::FetchRequest& sent,
+                                   const protocol::FetchResponse::PartitionData& partition) {
+    raft::FetchResponse response;
+    switch (static_cast<ErrorCode>(partition.error_code)) {
+      case ErrorCode::NONE:
+        break;
+      case ErrorCode::FENCED_LEADER_EPOCH:
+        response.error = raft::FetchResponse::Error::fenced_epoch;
+        break;
+      default:
+        response.error = raft::FetchResponse::Error::not_leader;
+        break;
+    }
+    response.epoch = partition.current_leader.leader_epoch;
+    response.leader = leader_of(partition.current_leader.leader_id);
+    response.high_watermark = partition.high_watermark;
+    response.base_offset = sent.fetch_offset;
+    response.base_epoch = sent.last_fetched_epoch;
+    if (partition.diverging_epoch.epoch >= 0)
+      response.diverging = raft::FetchResponse::Diverging{partition.diverging_epoch.epoch,
+                                                          partition.diverging_epoch.end_offset};
+    if (partition.records) response.entries = entries_of(partition.records->bytes);
+    return response;
+  }
+
+  // Responses leave only as answers to inbound requests (receive_request).
+  template <class Response>
+  void send(raft::NodeId, Response) {}
+
+  // --- inbound ---
+
+  // Feeds an inbound request to the state machine and returns its answer
+  // (the response it addressed to `from`), sending everything else.
+  template <class Response>
+  std::optional<Response> receive_request(raft::NodeId from, raft::Message message) {
+    std::optional<Response> answer;
+    if (stopping) return answer;
+    auto out = replica->receive({from, options.node_id, std::move(message)}, now_ms());
+    std::vector<raft::Envelope> rest;
+    for (raft::Envelope& envelope : out) {
+      if (!answer && envelope.to == from && std::holds_alternative<Response>(envelope.message))
+        answer = std::get<Response>(std::move(envelope.message));
+      else
+        rest.push_back(std::move(envelope));
+    }
+    dispatch(std::move(rest));
+    after_event();
+    return answer;
+  }
+
+  bool cluster_id_matches(const std::optional<std::string>& cluster_id) const {
+    // Kafka accepts a request without one (older versions).
+    return !cluster_id || cluster_id->empty() || *cluster_id == options.cluster_id;
+  }
+
+  // --- commits and status ---
+
+  void after_event() {
+    const raft::Offset high_watermark = replica->high_watermark();
+    {
+      std::lock_guard lock(status_mutex);
+      if (replica->leader().value_or(-1) != status.leader && replica->leader()) {
+        ++status.leader_changes;
+        spdlog::info("quorum: node {} leads epoch {}", *replica->leader(), replica->epoch());
+      }
+      status.role = replica->role();
+      status.epoch = replica->epoch();
+      status.leader = replica->leader().value_or(-1);
+      status.high_watermark = high_watermark;
+      status.log_end_offset = log.end_offset();
+    }
+    if (high_watermark > reported_commit) {
+      reported_commit = high_watermark;
+      if (options.on_commit) options.on_commit(high_watermark);
+    }
+    settle_appends();
+  }
+
+  void settle_appends() {
+    while (!pending.empty()) {
+      Pending& first = pending.front();
+      if (replica->high_watermark() >= first.end_offset &&
+          log.epoch_at(first.end_offset - 1) == first.epoch) {
+        AppendDone done = std::move(first.done);
+        const int64_t end = first.end_offset;
+        pending.pop_front();
+        done(std::nullopt, end);
+        continue;
+      }
+      const bool still_leading =
+          replica->role() == raft::Role::leader && replica->epoch() == first.epoch;
+      if (still_leading && log.end_offset() >= first.end_offset) return;
+      AppendDone done = std::move(first.done);
+      pending.pop_front();
+      done(AppendError::lost_leadership, -1);
+    }
+  }
+
+  void append(std::vector<std::vector<uint8_t>> records, AppendDone done) {
+    if (stopping) return done(AppendError::stopped, -1);
+    if (replica->role() != raft::Role::leader) return done(AppendError::not_leader, -1);
+    record::BatchBuilder builder;
+    const int64_t timestamp = options.clock->now_ms();
+    for (const auto& value : records) builder.append(timestamp, std::nullopt, Bytes(value));
+    auto batch = builder.build();
+    if (!batch) return done(AppendError::write_failed, -1);
+    const int64_t end_before = log.end_offset();
+    raft::Entry entry{replica->epoch(), std::string(batch->begin(), batch->end()),
+                      static_cast<int32_t>(records.size())};
+    auto first = replica->append(std::vector<raft::Entry>{std::move(entry)});
+    if (!first) return done(AppendError::not_leader, -1);
+    const int64_t end = end_before + static_cast<int64_t>(records.size());
+    if (log.end_offset() != end) return done(AppendError::write_failed, -1);
+    pending.push_back({end, replica->epoch(), std::move(done)});
+    after_event();
+  }
+
+  void stop() {
+    stopping = true;
+    timer.cancel();
+    for (auto& [id, client] : clients) client->close();
+    while (!pending.empty()) {
+      AppendDone done = std::move(pending.front().done);
+      pending.pop_front();
+      done(AppendError::stopped, -1);
+    }
+  }
+
+  MetadataLog& log;
+  QuorumStateFile& state;
+  const RaftManagerOptions& options;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  net::TcpTransport transport;
+  asio::steady_timer timer;
+  std::mt19937_64 jitter;
+  std::unique_ptr<raft::RaftReplica> replica;
+  std::map<raft::NodeId, std::unique_ptr<net::KafkaClient>> clients;
+  std::map<raft::NodeId, std::string> last_warning;
+  bool stopping = false;
+  int64_t reported_commit = -1;
+
+  struct Pending {
+    int64_t end_offset = 0;
+    int32_t epoch = 0;
+    AppendDone done;
+  };
+  std::deque<Pending> pending;
+
+  mutable std::mutex status_mutex;
+  QuorumStatus status;
+  std::thread thread;
+};
+
+RaftManager::RaftManager(MetadataLog& log, QuorumStateFile& state, RaftManagerOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(log, state, options_)) {
+  log.set_local_node(options_.node_id);
+}
+
+RaftManager::~RaftManager() { stop(); }
+
+void RaftManager::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void RaftManager::stop() {
+  if (!impl_->thread.joinable()) return;
+  std::promise<void> stopped;
+  asio::post(impl_->io, [this, &stopped] {
+    impl_->stop();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
+  impl_->work.reset();
+  impl_->io.stop();
+  impl_->thread.join();
+  impl_->clients.clear();
+}
+
+void RaftManager::append(std::vector<std::vector<uint8_t>> records, AppendDone done) {
+  asio::post(impl_->io, [this, records = std::move(records), done = std::move(done)]() mutable {
+    impl_->append(std::move(records), std::move(done));
+  });
+}
+
+void RaftManager::send_raw_to_leader(int16_t api_key, int16_t version_min, int16_t version_max,
+                                     net::KafkaClient::Encoder encode,
+                                     net::KafkaClient::RawCallback done) {
+  asio::post(impl_->io, [this, api_key, version_min, version_max, encode = std::move(encode),
+                         done = std::move(done)]() mutable {
+    const std::optional<raft::NodeId> leader =
+        impl_->replica ? impl_->replica->leader() : std::nullopt;
+    net::KafkaClient* client = leader ? impl_->client_for(*leader) : nullptr;
+    if (!client || impl_->stopping)
+      return done({net::ClientErrc::disconnected, "no active controller is known"}, -1, {}, {});
+    client->send_raw(api_key, version_min, version_max, std::move(encode), std::move(done));
+  });
+}
+
+QuorumStatus RaftManager::status() const {
+  std::lock_guard lock(impl_->status_mutex);
+  return impl_->status;
+}
+
+void RaftManager::handle_vote(protocol::VoteRequest request,
+                              std::function<void(protocol::VoteResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::VoteResponse response;
+    if (!impl_->cluster_id_matches(request.cluster_id)) {
+      response.error_code = code(ErrorCode::INCONSISTENT_CLUSTER_ID);
+      return answer(response);
+    }
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.topics.emplace_back();
+      topic_out.topic_name = topic.topic_name;
+      for (const auto& partition : topic.partitions) {
+        auto& out = topic_out.partitions.emplace_back();
+        out.partition_index = partition.partition_index;
+        out.leader_id = -1;
+        if (topic.topic_name != metadata_topic_name ||
+            partition.partition_index != metadata_partition) {
+          out.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+          continue;
+        }
+        raft::VoteRequest vote{partition.candidate_epoch, partition.candidate_id,
+                               partition.last_offset_epoch, partition.last_offset,
+                               partition.pre_vote};
+        auto granted = impl_->receive_request<raft::VoteResponse>(partition.candidate_id, vote);
+        if (!granted) {
+          out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
+          continue;
+        }
+        out.leader_epoch = granted->epoch;
+        out.leader_id = granted->leader.value_or(-1);
+        out.vote_granted = granted->granted;
+      }
+    }
+    answer(response);
+  });
+}
+
+void RaftManager::handle_begin_quorum_epoch(
+    protocol::BeginQuorumEpochRequest request,
+    std::function<void(protocol::BeginQuorumEpochResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::BeginQuorumEpochResponse response;
+    if (!impl_->cluster_id_matches(request.cluster_id)) {
+      response.error_code = code(ErrorCode::INCONSISTENT_CLUSTER_ID);
+      return answer(response);
+    }
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.topics.emplace_back();
+      topic_out.topic_name = topic.topic_name;
+      for (const auto& partition : topic.partitions) {
+        auto& out = topic_out.partitions.emplace_back();
+        out.partition_index = partition.partition_index;
+        auto reply = impl_->receive_request<raft::BeginQuorumEpochResponse>(
+            partition.leader_id,
+            raft::BeginQuorumEpochRequest{partition.leader_epoch, partition.leader_id});
+        const QuorumStatus now = status();
+        out.leader_epoch = reply ? reply->epoch : now.epoch;
+        out.leader_id = now.leader;
+      }
+    }
+    answer(response);
+  });
+}
+
+void RaftManager::handle_end_quorum_epoch(
+    protocol::EndQuorumEpochRequest request,
+    std::function<void(protocol::EndQuorumEpochResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::EndQuorumEpochResponse response;
+    if (!impl_->cluster_id_matches(request.cluster_id)) {
+      response.error_code = code(ErrorCode::INCONSISTENT_CLUSTER_ID);
+      return answer(response);
+    }
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.topics.emplace_back();
+      topic_out.topic_name = topic.topic_name;
+      for (const auto& partition : topic.partitions) {
+        impl_->receive_request<raft::BeginQuorumEpochResponse>(
+            partition.leader_id,
+            raft::EndQuorumEpochRequest{partition.leader_epoch, partition.leader_id});
+        auto& out = topic_out.partitions.emplace_back();
+        out.partition_index = partition.partition_index;
+        const QuorumStatus now = status();
+        out.leader_epoch = now.epoch;
+        out.leader_id = now.leader;
+      }
+    }
+    answer(response);
+  });
+}
+
+void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
+                               std::function<void(protocol::FetchResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), version, answer = std::move(answer)] {
+    protocol::FetchResponse response;
+    if (!impl_->cluster_id_matches(request.cluster_id)) {
+      response.error_code = code(ErrorCode::INCONSISTENT_CLUSTER_ID);
+      return answer(response);
+    }
+    const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.responses.emplace_back();
+      topic_out.topic = topic.topic;
+      topic_out.topic_id = topic.topic_id;
+      const bool is_metadata = version >= 13 ? topic.topic_id == metadata_topic_id()
+                                             : topic.topic == metadata_topic_name;
+      for (const auto& partition : topic.partitions) {
+        auto& out = topic_out.partitions.emplace_back();
+        out.partition_index = partition.partition;
+        if (!is_metadata || partition.partition != metadata_partition || replica < 0) {
+          out.error_code = code(version >= 13 ? ErrorCode::UNKNOWN_TOPIC_ID
+                                              : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+          continue;
+        }
+        auto reply = impl_->receive_request<raft::FetchResponse>(
+            replica, raft::FetchRequest{partition.current_leader_epoch, replica,
+                                        partition.fetch_offset, partition.last_fetched_epoch});
+        if (!reply) {
+          out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
+          continue;
+        }
+        switch (reply->error) {
+          case raft::FetchResponse::Error::none:
+            break;
+          case raft::FetchResponse::Error::fenced_epoch:
+            out.error_code = code(ErrorCode::FENCED_LEADER_EPOCH);
+            break;
+          case raft::FetchResponse::Error::not_leader:
+            out.error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+            break;
+        }
+        out.high_watermark = reply->high_watermark;
+        out.current_leader.leader_id = reply->leader.value_or(-1);
+        out.current_leader.leader_epoch = reply->epoch;
+        out.log_start_offset = 0;
+        if (reply->diverging) {
+          out.diverging_epoch.epoch = reply->diverging->epoch;
+          out.diverging_epoch.end_offset = reply->diverging->end_offset;
+        }
+        out.records = records_of(reply->entries);
+      }
+    }
+    answer(response);
+  });
+}
+
+void RaftManager::handle_describe_quorum(
+    protocol::DescribeQuorumRequest request,
+    std::function<void(protocol::DescribeQuorumResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::DescribeQuorumResponse response;
+    const QuorumStatus now = status();
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.topics.emplace_back();
+      topic_out.topic_name = topic.topic_name;
+      for (const auto& partition : topic.partitions) {
+        auto& out = topic_out.partitions.emplace_back();
+        out.partition_index = partition.partition_index;
+        if (topic.topic_name != metadata_topic_name ||
+            partition.partition_index != metadata_partition) {
+          out.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+          continue;
+        }
+        if (now.role != raft::Role::leader) {
+          out.error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+          continue;
+        }
+        out.leader_id = now.leader;
+        out.leader_epoch = now.epoch;
+        out.high_watermark = now.high_watermark;
+        for (const auto& [id, endpoint] : options_.voters) {
+          auto& voter = out.current_voters.emplace_back();
+          voter.replica_id = id;
+          voter.log_end_offset = id == options_.node_id ? now.log_end_offset : -1;
+        }
+      }
+    }
+    answer(response);
+  });
+}
+
+}  // namespace sluice::cluster
