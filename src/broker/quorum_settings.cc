@@ -222,7 +222,10 @@ Status check_controller(const BrokerConfig& config, const QuorumSettings& quorum
 
 // Kafka's KRaft checks, for a node whose process.roles is set.
 Status check_kraft(const BrokerConfig& config, const QuorumSettings& quorum) {
-  if (!config.values.is_set("node.id") && !config.values.is_set("broker.id"))
+  // broker.id may stand in for node.id, and allows -1 (Kafka's "generate
+  // one", which KRaft does not do).
+  if ((!config.values.is_set("node.id") && !config.values.is_set("broker.id")) ||
+      config.node_id < 0)
     return config_error(
         "Missing configuration `node.id` which is required when `process.roles` is defined " +
         std::string(kafka_mode_hint) + ".");

@@ -307,3 +307,11 @@ def test_the_lone_default_node_still_formats_itself(broker):
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", meta["cluster.id"])
     broker.restart()
     assert read_meta_properties(broker.data_dir) == meta
+
+
+def test_the_lone_default_node_ignores_voters_and_says_so(broker_factory):
+    b = broker_factory({"controller.quorum.voters": "1@127.0.0.1:1,2@127.0.0.1:2"})
+    log = harness.log_tail(b.log_path)
+    assert "process.roles unset, a cluster of one" in log, log
+    assert ("controller.quorum.voters is ignored: process.roles is not set, so this node is a cluster of one"
+            in log), log

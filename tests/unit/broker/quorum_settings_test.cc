@@ -259,6 +259,7 @@ TEST(QuorumSettingsTest, NodeIdRequiredWithRoles) {
                  "Missing configuration `node.id` which is required when `process.roles` is "
                  "defined (i.e. when running in KRaft mode).");
   expect_refused(with(combined(), "node.id", "-1"), "node.id");
+  expect_refused(with(settings, "broker.id", "-1"), "Missing configuration `node.id`");
   auto by_broker_id = load(with(settings, "broker.id", "1"));
   ASSERT_TRUE(by_broker_id) << by_broker_id.status().message();
   EXPECT_EQ(by_broker_id->node_id, 1);
