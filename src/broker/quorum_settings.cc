@@ -220,6 +220,25 @@ Status check_controller(const BrokerConfig& config, const QuorumSettings& quorum
   return Status::ok();
 }
 
+// Kafka refuses to advertise 0.0.0.0 (to clients or to the quorum). Sluice
+// rewrites it to 127.0.0.1 when advertised.listeners is unset, which is
+// right for a lone node only: a cluster node must say where it is.
+Status check_routable_advertised(const BrokerConfig& config) {
+  const bool explicit_advertised = config.values.text("advertised.listeners").has_value() &&
+                                   !config.values.get_string("advertised.listeners").empty();
+  const std::string key = explicit_advertised ? "advertised.listeners" : "listeners";
+  for (const std::string& item : split_list(config.values.get_string(key)))
+    if (item.find("://0.0.0.0:") != std::string::npos)
+      return config_error(
+          "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable "
+          "IP address." +
+          std::string(explicit_advertised
+                          ? ""
+                          : " (advertised.listeners is unset, so the listeners are advertised: "
+                            "set advertised.listeners)"));
+  return Status::ok();
+}
+
 // Kafka's KRaft checks, for a node whose process.roles is set.
 Status check_kraft(const BrokerConfig& config, const QuorumSettings& quorum) {
   // broker.id may stand in for node.id, and allows -1 (Kafka's "generate
@@ -234,6 +253,7 @@ Status check_kraft(const BrokerConfig& config, const QuorumSettings& quorum) {
         "If using process.roles, either controller.quorum.bootstrap.servers must contain the set "
         "of bootstrap controllers or controller.quorum.voters must contain a parseable set of "
         "controllers.");
+  if (Status s = check_routable_advertised(config); !s) return s;
   if (!quorum.controller_role) return check_broker_only(config, quorum);
   return check_controller(config, quorum);
 }

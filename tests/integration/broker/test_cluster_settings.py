@@ -115,6 +115,8 @@ MISCONFIGURATIONS = [
      "(i.e. when running in KRaft mode)."),
     ("node.id negative", {"node.id": "-1"}, "node.id"),
     ("unknown role", {"process.roles": "broker,voter"}, "process.roles"),
+    ("advertising 0.0.0.0", {"advertised.listeners": "PLAINTEXT://0.0.0.0:{port},CONTROLLER://127.0.0.1:{port}"},
+     "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address."),
 ]
 
 

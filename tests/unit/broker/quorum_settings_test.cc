@@ -223,6 +223,23 @@ TEST(QuorumSettingsTest, InterBrokerListener) {
   EXPECT_TRUE(load({{"listeners", "OTHER://127.0.0.1:9092"}}));
 }
 
+TEST(QuorumSettingsTest, NonRoutableAdvertisedAddress) {
+  expect_refused(
+      with(combined(), "listeners", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093"),
+      "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a "
+      "routable IP address. (advertised.listeners is unset");
+  expect_refused(with(combined(), "advertised.listeners",
+                      "PLAINTEXT://0.0.0.0:9092,CONTROLLER://10.0.0.1:9093"),
+                 "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0.");
+  auto config =
+      load(with(with(combined(), "listeners", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093"),
+                "advertised.listeners", "PLAINTEXT://10.0.0.1:9092,CONTROLLER://10.0.0.1:9093"));
+  ASSERT_TRUE(config) << config.status().message();
+  EXPECT_EQ(config->controller_endpoint()->host, "10.0.0.1");
+  // The lone default node keeps advertising 127.0.0.1 for 0.0.0.0.
+  EXPECT_TRUE(load({{"listeners", "PLAINTEXT://0.0.0.0:9092"}}));
+}
+
 TEST(QuorumSettingsTest, NeitherVotersNorBootstrapServers) {
   expect_refused(with(combined(), "controller.quorum.voters", ""),
                  "If using process.roles, either controller.quorum.bootstrap.servers must contain "
