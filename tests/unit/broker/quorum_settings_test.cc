@@ -72,6 +72,31 @@ TEST(QuorumSettingsTest, LoneDefaultNodeVotesAtItsControllerListenerAndIgnoresVo
             std::vector<std::string>{"controller.quorum.voters"});
 }
 
+// The three-node example of README.md, "Running a cluster".
+TEST(QuorumSettingsTest, TheReadmeThreeNodeExampleLoadsOnEachNode) {
+  for (int node = 1; node <= 3; ++node) {
+    std::string base = std::to_string(node - 1);
+    std::string text =
+        "process.roles=broker,controller\n"
+        "node.id=" +
+        std::to_string(node) +
+        "\n"
+        "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293\n"
+        "listeners=PLAINTEXT://127.0.0.1:9" +
+        base + "92,CONTROLLER://127.0.0.1:9" + base +
+        "93\n"
+        "controller.listener.names=CONTROLLER\n"
+        "inter.broker.listener.name=PLAINTEXT\n"
+        "log.dirs=/var/lib/sluice/node" +
+        std::to_string(node) + "\n";
+    auto config = BrokerConfig::load(text, {});
+    ASSERT_TRUE(config) << node << ": " << config.status().message();
+    EXPECT_TRUE(config->is_voter());
+    EXPECT_EQ(config->quorum.voters.size(), 3u);
+    EXPECT_EQ(config->controller_endpoint()->port, config->quorum.voters.at(node).port);
+  }
+}
+
 TEST(QuorumSettingsTest, KafkaDefaults) {
   auto config = load(combined());
   ASSERT_TRUE(config) << config.status().message();
