@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "broker/kafka_broker_configs.h"
+#include "broker/quorum_settings.h"
 
 namespace sluice::broker {
 namespace {
@@ -307,6 +308,9 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   config.produce_fsync = config.values.get_bool("sluice.produce.fsync");
   config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
   config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
+  auto quorum = resolve_quorum_settings(config);
+  if (!quorum) return quorum.status();
+  config.quorum = std::move(quorum.value());
   return config;
 }
 

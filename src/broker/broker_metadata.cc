@@ -54,6 +54,7 @@ Status Broker::open_metadata() {
   options.log_dirs = config_.log_dirs;
   if (auto cluster_id = config_.values.text("cluster.id")) options.cluster_id = *cluster_id;
   options.broker_config = &config_.values;
+  if (config_.quorum.roles_explicit) options.unformatted_dirs = cluster::UnformattedDirs::refuse;
   options.clock = environment_.clock;
   options.random = environment_.random;
   options.quorum_voters = quorum_voters(config_);

@@ -2,12 +2,78 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "cli/bench/bench_command.h"
 #include "cli/bench/bench_options.h"
 #include "cli/client/commands.h"
 #include "cli/version.h"
 #include "server/serve.h"
+#include "server/storage.h"
+
+namespace {
+
+// `--set key=value` arguments into `out`; false (after one line on stderr)
+// if one has no '='.
+bool parse_settings(const char* command, const std::vector<std::string>& settings,
+                    std::map<std::string, std::string>& out) {
+  for (const std::string& setting : settings) {
+    size_t equals = setting.find('=');
+    if (equals == std::string::npos) {
+      // A value with a space after a comma reaches here as a second
+      // argument: `--set` takes every word up to the next flag.
+      std::fprintf(stderr,
+                   "sluice %s: --set expects key=value, got '%s' (a list value such as listeners "
+                   "is one argument: key=a,b with no space after the commas, or quoted)\n",
+                   command, setting.c_str());
+      return false;
+    }
+    out[setting.substr(0, equals)] = setting.substr(equals + 1);
+  }
+  return true;
+}
+
+struct StorageCommands {
+  sluice::server::StorageOptions options;
+  std::vector<std::string> settings;
+  CLI::App* random_uuid = nullptr;
+  CLI::App* format = nullptr;
+  CLI::App* info = nullptr;
+};
+
+// `sluice storage` (Kafka's kafka-storage.sh): the commands run in
+// src/server/storage.h, which links the broker's configuration.
+CLI::App* add_storage_commands(CLI::App& app, StorageCommands& commands) {
+  CLI::App* storage =
+      app.add_subcommand("storage", "Format and inspect log dirs (kafka-storage.sh)");
+  storage->require_subcommand(1);
+  commands.random_uuid = storage->add_subcommand("random-uuid", "Print a random cluster id");
+  commands.format = storage->add_subcommand(
+      "format", "Write meta.properties (cluster.id, node.id) into every log dir");
+  commands.format->add_option("-t,--cluster-id", commands.options.cluster_id, "The cluster id")
+      ->required();
+  commands.format->add_flag("-g,--ignore-formatted", commands.options.ignore_formatted,
+                            "Skip dirs already formatted instead of failing");
+  commands.info = storage->add_subcommand("info", "Show each log dir's meta.properties");
+  for (CLI::App* command : {commands.format, commands.info}) {
+    command->add_option("-c,--config", commands.options.config_file, "A server.properties file")
+        ->required()
+        ->check(CLI::ExistingFile);
+    command->add_option("--set", commands.settings, "Override a config: key=value (repeatable)");
+  }
+  return storage;
+}
+
+int run_storage(StorageCommands& commands) {
+  if (commands.random_uuid->parsed()) return sluice::server::run_storage_random_uuid();
+  if (!parse_settings("storage", commands.settings, commands.options.overrides)) return 2;
+  if (commands.format->parsed()) return sluice::server::run_storage_format(commands.options);
+  return sluice::server::run_storage_info(commands.options);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Sluice: an event-streaming platform that speaks the Apache Kafka protocol",
@@ -21,6 +87,9 @@ int main(int argc, char** argv) {
   serve->add_option("-c,--config", serve_options.config_file, "A server.properties file")
       ->check(CLI::ExistingFile);
   serve->add_option("--set", settings, "Override a config: key=value (repeatable)");
+
+  StorageCommands storage_commands;
+  CLI::App* storage = add_storage_commands(app, storage_commands);
 
   sluice::cli::bench::BenchOptions bench_options;
   std::vector<std::string> bench_settings;
@@ -50,21 +119,11 @@ int main(int argc, char** argv) {
   }
 
   if (app.got_subcommand(serve)) {
-    for (const std::string& setting : settings) {
-      size_t equals = setting.find('=');
-      if (equals == std::string::npos) {
-        // A value with a space after a comma reaches here as a second
-        // argument: `--set` takes every word up to the next flag.
-        std::fprintf(stderr,
-                     "sluice serve: --set expects key=value, got '%s' (a list value such as listeners is one "
-                     "argument: key=a,b with no space after the commas, or quoted)\n",
-                     setting.c_str());
-        return 2;
-      }
-      serve_options.overrides[setting.substr(0, equals)] = setting.substr(equals + 1);
-    }
+    if (!parse_settings("serve", settings, serve_options.overrides)) return 2;
     return sluice::server::run_serve(serve_options);
   }
+
+  if (app.got_subcommand(storage)) return run_storage(storage_commands);
   // No subcommand: nothing was done, so the usage goes where errors go and
   // the exit code says so (a script calling `sluice` alone is a mistake).
   std::fprintf(stderr, "%s", app.help().c_str());

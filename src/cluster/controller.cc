@@ -129,8 +129,8 @@ Result<std::unique_ptr<Controller>> Controller::open(storage::FileSystem& fs,
 Status Controller::load() {
   std::vector<std::string> dirs = options_.log_dirs;
   dirs.push_back(options_.metadata_log_dir);
-  auto cluster_id =
-      ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id, *options_.random);
+  auto cluster_id = ensure_meta_properties(fs_, dirs, options_.node_id, options_.cluster_id,
+                                           *options_.random, options_.unformatted_dirs);
   if (!cluster_id) return cluster_id.status();
   cluster_id_ = *cluster_id;
   auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);

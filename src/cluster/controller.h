@@ -34,6 +34,7 @@
 #include "base/config_def.h"
 #include "base/error_code.h"
 #include "base/random.h"
+#include "cluster/meta_properties.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
 #include "cluster/quorum_state_file.h"
@@ -74,6 +75,9 @@ struct ControllerOptions {
   std::string metadata_log_dir;
   std::vector<std::string> log_dirs;      // each gets meta.properties
   std::optional<std::string> cluster_id;  // the cluster.id setting
+  // A dir without meta.properties: formatted at start (the lone default
+  // node) or refused (process.roles set: `sluice storage format` first).
+  UnformattedDirs unformatted_dirs = UnformattedDirs::create;
   // The broker's settings (num.partitions, default.replication.factor,
   // delete.topic.enable, the log.* defaults of topic configs). Outlives the
   // controller.

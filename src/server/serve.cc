@@ -100,6 +100,26 @@ bool is_descriptor_shortage(const std::error_code& code) {
   return code == std::errc::too_many_files_open || code == std::errc::too_many_files_open_in_system;
 }
 
+// One line saying what this node is in its cluster.
+void log_roles(const broker::BrokerConfig& config) {
+  const broker::QuorumSettings& quorum = config.quorum;
+  if (!quorum.roles_explicit) {
+    spdlog::info("node {}: process.roles unset, a cluster of one (broker and sole controller)",
+                 config.node_id);
+    return;
+  }
+  std::string voters;
+  for (const auto& [id, address] : quorum.voters)
+    voters += (voters.empty() ? "" : ",") + std::to_string(id) + "@" + address.host + ":" +
+              std::to_string(address.port);
+  spdlog::info("node {}: process.roles={}, controller.quorum.voters={}{}", config.node_id,
+               quorum.combined()    ? "broker,controller"
+               : quorum.broker_role ? "broker"
+                                    : "controller",
+               voters.empty() ? "(bootstrap servers)" : voters,
+               config.is_voter() ? " (a voter)" : "");
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
@@ -122,6 +142,12 @@ int run_serve(const ServeOptions& options) {
   }
   for (const std::string& name : config->inert_settings())
     spdlog::warn("{} is a Kafka setting Sluice accepts but does not act on (yet)", name);
+  log_roles(*config);
+  for (const std::string& name : config->ignored_quorum_settings())
+    spdlog::warn(
+        "{} is ignored: process.roles is not set, so this node is a cluster of one (its own "
+        "quorum); set process.roles to join a cluster",
+        name);
 
   sigset_t stop_signals = block_stop_signals();
   // The admin port comes up first, so /v1/health answers (503) during
