@@ -74,7 +74,10 @@ Status Broker::start() {
       std::chrono::milliseconds(config_.values.get_int("sluice.log.repeated.warning.interval.ms")));
   server_ = std::make_unique<net::Server>(config_.server_config(), *this);
   Status started = server_->start();
-  if (started) register_endpoints();  // ephemeral ports are known now
+  if (started) {
+    register_endpoints();  // ephemeral ports are known now
+    schedule_controller_tick();
+  }
   return started;
 }
 

@@ -82,6 +82,10 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   Status lock_dirs();
   Status open_metadata();
   void register_endpoints();
+  // Runs Controller::tick() on the controller thread periodically (fencing
+  // brokers whose session expired), from the delayed-operation timer, until
+  // stop().
+  void schedule_controller_tick();
   void close_metadata();
   Status open_data_path();
   void close_data_path();

@@ -3,6 +3,7 @@
 // that makes the data path follow the image.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "broker/broker.h"
@@ -28,7 +29,36 @@ std::map<std::string, std::string> security_protocol_map(const BrokerConfig& con
   return out;
 }
 
+// One period of the controller's tick: claimed once, then the next one is
+// scheduled by the callback.
+class PeriodicTask final : public DelayedOperation {
+ public:
+  explicit PeriodicTask(std::function<void()> run) : run_(std::move(run)) {}
+  void expire() override {
+    if (claim()) run_();
+  }
+
+ private:
+  std::function<void()> run_;
+};
+
 }  // namespace
+
+// Every second, or a quarter of broker.session.timeout.ms when that is
+// shorter, so a session is fenced soon after it expires.
+void Broker::schedule_controller_tick() {
+  if (stopped_.load() || !delayed_operations_ || !controller_) return;
+  const int64_t session_ms = config_.values.get_int("broker.session.timeout.ms");
+  const auto period = std::chrono::milliseconds(std::clamp<int64_t>(session_ms / 4, 10, 1000));
+  delayed_operations_->schedule(std::make_shared<PeriodicTask>([this] {
+                                  // On the timer thread; stop() sets stopped_ before
+                                  // it stops the timer, so this ends there.
+                                  if (stopped_.load()) return;
+                                  controller_->submit([this] { controller_->tick(); });
+                                  schedule_controller_tick();
+                                }),
+                                period);
+}
 
 Status Broker::open_metadata() {
   metadata_file_system_ = std::make_unique<storage::PosixFileSystem>();

@@ -42,6 +42,9 @@ constexpr ApiHandler handler_table[] = {
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),
     api<OffsetDeleteRequest, handle_offset_delete>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
+    api<BrokerRegistrationRequest, handle_broker_registration>(),
+    api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
+    api<UnregisterBrokerRequest, handle_unregister_broker>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {
