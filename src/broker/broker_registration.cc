@@ -66,14 +66,15 @@ void handle_broker_heartbeat(Broker& broker, RequestContext context,
 
 void handle_unregister_broker(Broker& broker, RequestContext context,
                               UnregisterBrokerRequest request) {
-  broker.submit_to_controller(std::move(context),
-                              [&broker, id = request.broker_id](RequestContext& context) {
-                                cluster::ApiError error = broker.controller().unregister_broker(id);
-                                UnregisterBrokerResponse response;
-                                response.error_code = to_wire(error.code);
-                                if (!error.ok()) response.error_message = error.message;
-                                context.reply(response);
-                              });
+  broker.submit_to_controller(
+      std::move(context), [&broker, id = request.broker_id](RequestContext& context) {
+        cluster::ApiError error = broker.controller().unregister_broker(id);
+        UnregisterBrokerResponse response;
+        response.error_code = to_wire(error.code);
+        response.error_message =
+            error.ok() ? std::nullopt : std::optional<std::string>(error.message);
+        context.reply(response);
+      });
 }
 
 }  // namespace sluice::broker
