@@ -1,6 +1,7 @@
 #pragma once
-// The controller of a cluster of one: validates admin operations (create,
-// delete, grow topics; alter configs; register this broker), turns them into
+// The controller: validates admin operations (create, delete, grow topics;
+// alter configs) and the brokers' lifecycle (registration, heartbeats,
+// fencing, controlled shutdown: controller_brokers.cc), turns them into
 // metadata records, appends them to the metadata log (fsynced before the
 // call returns), replays them into a MetadataDelta over the image and
 // publishes the image it builds (sharing every untouched topic).
