@@ -275,6 +275,25 @@ TEST_F(BrokerLifecycleTest, ControlledShutdownMovesLeadershipThenFences) {
   EXPECT_TRUE(broker(2).fenced);
 }
 
+TEST_F(BrokerLifecycleTest, ControlledShutdownWaitsForActiveBrokersToSeeTheMove) {
+  const int64_t two = join(2);
+  const int64_t three = join(3);
+  ASSERT_TRUE(create("t", {{0, {2, 3}}}).ok());
+  EXPECT_FALSE(heartbeat(2, two, false, true).should_shutdown);
+  EXPECT_EQ(partition("t", 0).leader, 3);
+  // Broker 3 last reported an offset before the leader move: broker 2 waits.
+  BrokerHeartbeat waiting;
+  waiting.broker_id = 2;
+  waiting.broker_epoch = two;
+  waiting.current_metadata_offset = controller_->image()->offset;
+  waiting.want_shutdown = true;
+  EXPECT_FALSE(controller_->heartbeat(waiting).should_shutdown);
+  EXPECT_FALSE(broker(2).fenced);
+  ASSERT_TRUE(heartbeat(3, three).error.ok());  // 3 has seen it now
+  EXPECT_TRUE(controller_->heartbeat(waiting).should_shutdown);
+  EXPECT_TRUE(broker(2).fenced);
+}
+
 TEST_F(BrokerLifecycleTest, ShutdownWithoutLeadershipIsImmediate) {
   const int64_t epoch = join(2);
   BrokerHeartbeatReply reply = heartbeat(2, epoch, false, true);
