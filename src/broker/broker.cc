@@ -78,6 +78,7 @@ Status Broker::start() {
   Status started = server_->start();
   if (!started) return started;
   register_endpoints();  // ephemeral ports are known now
+  schedule_controller_tick();
   registration_thread_ = std::thread([this] { run_registration(); });
   return started;
 }

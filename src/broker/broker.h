@@ -91,7 +91,17 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::vector<cluster::BrokerEndpoint> advertised_endpoints() const;
   void register_endpoints();
   bool registered_in(const cluster::MetadataImage& image) const;
+  // broker_lifecycle.cc: registration and heartbeats in a quorum.
+  bool lone_node() const;
   void run_registration();
+  void send_registration();
+  void send_heartbeat();
+  void on_registered(int16_t error, int64_t broker_epoch);
+  void on_heartbeat_answer(int16_t error, bool fenced);
+  // Runs Controller::tick() on the controller thread periodically (fencing
+  // brokers whose session expired), from the delayed-operation timer, until
+  // stop().
+  void schedule_controller_tick();
   void close_metadata();
   Status open_data_path();
   void close_data_path();
@@ -116,6 +126,10 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::mutex registration_mutex_;
   std::condition_variable registration_changed_;
   bool registration_stopping_ = false;
+  bool lifecycle_in_flight_ = false;
+  Uuid incarnation_id_;
+  int64_t broker_epoch_ = -1;  // -1: not registered (yet, or again)
+  bool fenced_ = true;
   std::thread registration_thread_;
 };
 

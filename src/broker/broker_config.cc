@@ -181,6 +181,8 @@ std::vector<ConfigDef> make_defs() {
       def("offset.metadata.max.bytes", T::int32, "4096", "Largest commit metadata string."),
       def("group.initial.rebalance.delay.ms", T::int32, "3000",
           "Delay of a new group's first rebalance."),
+      def("broker.session.timeout.ms", T::int32, "9000",
+          "A broker not heard from (BrokerHeartbeat) for this long is fenced.", at_least(1)),
       def("group.min.session.timeout.ms", T::int32, "6000", "Smallest session timeout."),
       def("group.max.session.timeout.ms", T::int32, "1800000", "Largest session timeout."),
       def("group.max.size", T::int32, "2147483647", "Members per group at most.", at_least(1)),

@@ -3,6 +3,7 @@
 // that makes the data path follow the image.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/thread_name.h"
@@ -29,22 +30,42 @@ std::map<std::string, std::string> security_protocol_map(const BrokerConfig& con
   return out;
 }
 
-// controller.quorum.voters: "id@host:port,..." (BrokerConfig checked it).
-std::map<int32_t, net::Endpoint> quorum_voters(const BrokerConfig& config) {
+// controller.quorum.voters as the quorum dials them.
+std::map<int32_t, net::Endpoint> quorum_voters(const QuorumSettings& quorum) {
   std::map<int32_t, net::Endpoint> out;
-  for (const std::string& item : config.values.get_list("controller.quorum.voters")) {
-    const size_t at = item.find('@');
-    const size_t colon = item.rfind(':');
-    if (at == std::string::npos || colon == std::string::npos || colon < at) continue;
-    net::Endpoint endpoint;
-    endpoint.host = item.substr(at + 1, colon - at - 1);
-    endpoint.port = static_cast<uint16_t>(std::stoi(item.substr(colon + 1)));
-    out[std::stoi(item.substr(0, at))] = endpoint;
-  }
+  for (const auto& [id, address] : quorum.voters) out[id] = net::Endpoint{address.host, address.port};
   return out;
 }
+// One period of the controller's tick: claimed once, then the next one is
+// scheduled by the callback.
+class PeriodicTask final : public DelayedOperation {
+ public:
+  explicit PeriodicTask(std::function<void()> run) : run_(std::move(run)) {}
+  void expire() override {
+    if (claim()) run_();
+  }
+
+ private:
+  std::function<void()> run_;
+};
 
 }  // namespace
+
+// Every second, or a quarter of broker.session.timeout.ms when that is
+// shorter, so a session is fenced soon after it expires.
+void Broker::schedule_controller_tick() {
+  if (stopped_.load() || !delayed_operations_ || !controller_) return;
+  const int64_t session_ms = config_.values.get_int("broker.session.timeout.ms");
+  const auto period = std::chrono::milliseconds(std::clamp<int64_t>(session_ms / 4, 10, 1000));
+  delayed_operations_->schedule(std::make_shared<PeriodicTask>([this] {
+                                  // On the timer thread; stop() sets stopped_ before
+                                  // it stops the timer, so this ends there.
+                                  if (stopped_.load()) return;
+                                  controller_->submit([this] { controller_->tick(); });
+                                  schedule_controller_tick();
+                                }),
+                                period);
+}
 
 Status Broker::open_metadata() {
   metadata_file_system_ = std::make_unique<storage::PosixFileSystem>();
@@ -57,10 +78,10 @@ Status Broker::open_metadata() {
   if (config_.quorum.roles_explicit) options.unformatted_dirs = cluster::UnformattedDirs::refuse;
   options.clock = environment_.clock;
   options.random = environment_.random;
-  options.quorum_voters = quorum_voters(config_);
-  options.election_timeout_ms = config_.get_int("controller.quorum.election.timeout.ms");
-  options.fetch_timeout_ms = config_.get_int("controller.quorum.fetch.timeout.ms");
-  options.request_timeout_ms = config_.get_int("controller.quorum.request.timeout.ms");
+  options.quorum_voters = quorum_voters(config_.quorum);
+  options.election_timeout_ms = config_.quorum.election_timeout_ms;
+  options.fetch_timeout_ms = config_.quorum.fetch_timeout_ms;
+  options.request_timeout_ms = config_.quorum.request_timeout_ms;
   auto controller = cluster::Controller::open(*metadata_file_system_, std::move(options));
   if (!controller) return controller.status();
   controller_ = std::move(controller.value());
@@ -96,7 +117,7 @@ std::vector<cluster::BrokerEndpoint> Broker::advertised_endpoints() const {
 // larger quorum registers from its registration loop (start()), once a
 // controller is elected.
 void Broker::register_endpoints() {
-  if (!controller_->is_active()) return;
+  if (!lone_node() || !controller_->is_active()) return;
   std::optional<std::string> rack = config_.values.text("broker.rack");
   cluster::ApiError registered = controller_->register_broker(advertised_endpoints(), rack);
   if (!registered.ok())
@@ -107,22 +128,6 @@ bool Broker::registered_in(const cluster::MetadataImage& image) const {
   auto found = image.brokers.find(config_.node_id);
   if (found == image.brokers.end() || found->second.fenced) return false;
   return found->second.endpoints == advertised_endpoints();
-}
-
-// Until the image shows this broker with its endpoints: registers through
-// the local controller when it is the active one (Kafka's brokers send
-// BrokerRegistration to the active controller; the same record results).
-void Broker::run_registration() {
-  set_current_thread_name("registration");
-  std::unique_lock lock(registration_mutex_);
-  while (!registration_stopping_) {
-    registration_changed_.wait_for(lock, std::chrono::milliseconds(200));
-    if (registration_stopping_) break;
-    if (registered_in(*controller_->image()) || !controller_->is_active()) continue;
-    lock.unlock();
-    register_endpoints();
-    lock.lock();
-  }
 }
 
 void Broker::on_metadata_update(const cluster::MetadataDelta& delta,

@@ -46,6 +46,9 @@ constexpr ApiHandler handler_table[] = {
     api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),
     api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
     api<DescribeQuorumRequest, handle_describe_quorum>(),
+    api<BrokerRegistrationRequest, handle_broker_registration>(),
+    api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
+    api<UnregisterBrokerRequest, handle_unregister_broker>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {

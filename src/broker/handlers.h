@@ -92,6 +92,10 @@ void handle_create_partitions(Broker&, RequestContext, protocol::CreatePartition
 void handle_incremental_alter_configs(Broker&, RequestContext,
                                       protocol::IncrementalAlterConfigsRequest);
 void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterRequest);
+// Brokers' lifecycle, on the controller (broker_registration.cc).
+void handle_broker_registration(Broker&, RequestContext, protocol::BrokerRegistrationRequest);
+void handle_broker_heartbeat(Broker&, RequestContext, protocol::BrokerHeartbeatRequest);
+void handle_unregister_broker(Broker&, RequestContext, protocol::UnregisterBrokerRequest);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
 void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);

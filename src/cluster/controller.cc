@@ -10,6 +10,7 @@
 #include "base/thread_name.h"
 #include "cluster/ids.h"
 #include "cluster/meta_properties.h"
+#include "cluster/replica_placer.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_framing.h"
 #include "record/batch.h"
@@ -77,11 +78,40 @@ ApiError too_many_records() {
   return error(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
 }
 
+// Brokers new replicas may go to: registered, unfenced and not shutting
+// down (Kafka's isActive).
 std::vector<int32_t> live_brokers(const std::map<int32_t, BrokerImage>& brokers) {
   std::vector<int32_t> out;
   for (const auto& [id, broker] : brokers)
-    if (!broker.fenced) out.push_back(id);
+    if (broker.active()) out.push_back(id);
   return out;
+}
+
+std::vector<UsableBroker> usable_brokers(const std::map<int32_t, BrokerImage>& brokers) {
+  std::vector<UsableBroker> out;
+  for (const auto& [id, broker] : brokers)
+    if (broker.active()) out.push_back({id, broker.rack, false});
+  return out;
+}
+
+// Kafka's answer when placement is impossible (an InvalidReplicationFactor
+// caught by ReplicationControlManager).
+ApiError replication_error(int32_t replication_factor, const Status& placement) {
+  return error(ErrorCode::INVALID_REPLICATION_FACTOR, "Unable to replicate the partition " +
+                                                          std::to_string(replication_factor) +
+                                                          " time(s): " + placement.message());
+}
+
+// A manual assignment needs one active replica to lead.
+ApiError check_manual_leader(const std::map<int32_t, BrokerImage>& brokers,
+                             const std::vector<int32_t>& replicas, int32_t partition) {
+  for (int32_t replica : replicas) {
+    auto found = brokers.find(replica);
+    if (found != brokers.end() && found->second.active()) return ApiError::none();
+  }
+  return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+               "All brokers specified in the manual partition assignment for partition " +
+                   std::to_string(partition) + " are fenced or in controlled shutdown.");
 }
 
 }  // namespace
@@ -112,7 +142,16 @@ bool is_internal_topic(const std::string& name) {
 }
 
 Controller::Controller(storage::FileSystem& fs, ControllerOptions options)
-    : fs_(fs), options_(std::move(options)) {}
+    : fs_(fs), options_(std::move(options)) {
+  const Config& config = *options_.broker_config;
+  const int64_t session_timeout_ms = config.defs().find("broker.session.timeout.ms") != nullptr
+                                         ? config.get_int("broker.session.timeout.ms")
+                                         : 9000;
+  heartbeats_ = std::make_unique<BrokerHeartbeatManager>(
+      *options_.clock, std::chrono::milliseconds(session_timeout_ms));
+  heartbeats_->set_exempt(options_.node_id);
+  local_incarnation_ = random_uuid(*options_.random);
+}
 
 Controller::~Controller() { stop(); }
 
@@ -427,33 +466,6 @@ int64_t Controller::broker_int(const char* name, int64_t fallback) const {
   return config.get_int(name);
 }
 
-ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoints,
-                                     const std::optional<std::string>& rack) {
-  std::lock_guard lock(mutex_);
-  MetadataImagePtr current = image();
-  auto found = current->brokers.find(options_.node_id);
-  if (found != current->brokers.end() && !found->second.fenced && found->second.rack == rack) {
-    const auto& existing = found->second.endpoints;
-    bool same = existing.size() == endpoints.size() &&
-                std::equal(existing.begin(), existing.end(), endpoints.begin(),
-                           [](const BrokerEndpoint& a, const BrokerEndpoint& b) {
-                             return a.listener_name == b.listener_name && a.host == b.host &&
-                                    a.port == b.port && a.security_protocol == b.security_protocol;
-                           });
-    if (same) return ApiError::none();
-  }
-  md::RegisterBrokerRecord record;
-  record.broker_id = options_.node_id;
-  record.incarnation_id = random_uuid(*options_.random);
-  record.broker_epoch = raft_ ? raft_->status().log_end_offset : 0;
-  for (const BrokerEndpoint& endpoint : endpoints)
-    record.end_points.push_back(
-        {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
-  record.rack = rack;
-  record.fenced = false;
-  return commit_or_error({md::encode_framed(record)});
-}
-
 ApiError Controller::check_new_topic(const MetadataDelta& image,
                                      const std::map<std::string, std::string>& collisions,
                                      const NewTopic& topic, int32_t& partitions,
@@ -464,7 +476,6 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
   if (auto collision = collisions.find(collision_key(topic.name)); collision != collisions.end())
     return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
                  "Topic '" + topic.name + "' collides with existing topic: " + collision->second);
-  const std::vector<int32_t> brokers = live_brokers(image.brokers());
   if (!topic.assignments.empty()) {
     if (topic.num_partitions != -1 || topic.replication_factor != -1)
       return error(ErrorCode::INVALID_REQUEST,
@@ -488,6 +499,8 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
           return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                        "The manual partition assignment includes broker " +
                            std::to_string(replica) + ", but no such broker is registered.");
+      if (ApiError leader = check_manual_leader(image.brokers(), replicas, partition); !leader.ok())
+        return leader;
       if (replicas.size() != topic.assignments.begin()->second.size())
         return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                      "The manual partition assignment includes partitions with different "
@@ -506,12 +519,9 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
     if (replication_factor <= 0)
       return error(ErrorCode::INVALID_REPLICATION_FACTOR,
                    "Replication factor must be larger than 0, or -1 to use the default value.");
-    if (static_cast<size_t>(replication_factor) > brokers.size())
-      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
-                   "Unable to replicate the partition " + std::to_string(replication_factor) +
-                       " time(s): The target replication factor of " +
-                       std::to_string(replication_factor) + " cannot be reached because only " +
-                       std::to_string(brokers.size()) + " broker(s) are registered.");
+    if (Status placement = check_placement(usable_brokers(image.brokers()), replication_factor);
+        !placement)
+      return replication_error(replication_factor, placement);
   }
   if (Status s = validate_topic_configs(topic.configs); !s)
     return error(ErrorCode::INVALID_CONFIG, s.message());
@@ -521,32 +531,33 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
 }
 
 std::vector<std::vector<int32_t>> Controller::assign_replicas(const MetadataDelta& image,
-                                                              int32_t first_partition,
+                                                              int32_t /*first_partition*/,
                                                               int32_t count,
                                                               int16_t replication_factor) const {
-  // Round robin over the live brokers, each partition starting one broker
-  // further, so leaders spread evenly.
-  const std::vector<int32_t> brokers = live_brokers(image.brokers());
-  std::vector<std::vector<int32_t>> out;
-  for (int32_t p = first_partition; p < first_partition + count; ++p) {
-    std::vector<int32_t> replicas;
-    for (int16_t r = 0; r < replication_factor; ++r)
-      replicas.push_back(brokers[static_cast<size_t>(p + r) % brokers.size()]);
-    out.push_back(std::move(replicas));
-  }
-  return out;
+  // Checked by the caller (check_placement), so placement cannot fail here.
+  auto placed =
+      place_replicas(*options_.random, usable_brokers(image.brokers()), count, replication_factor);
+  SLUICE_ASSERT(placed.is_ok(), "replica placement failed after its checks passed");
+  return std::move(placed.value());
 }
 
 namespace {
 
-std::vector<uint8_t> partition_record(const Uuid& topic_id, int32_t partition,
+// A new partition: its ISR is its active replicas (all of them when placed
+// automatically), led by the first (Kafka's buildPartitionRegistration).
+std::vector<uint8_t> partition_record(const std::map<int32_t, BrokerImage>& brokers,
+                                      const Uuid& topic_id, int32_t partition,
                                       const std::vector<int32_t>& replicas) {
   md::PartitionRecord record;
   record.partition_id = partition;
   record.topic_id = topic_id;
   record.replicas = replicas;
-  record.isr = replicas;
-  record.leader = replicas.front();
+  for (int32_t replica : replicas) {
+    auto found = brokers.find(replica);
+    if (found != brokers.end() && found->second.active()) record.isr.push_back(replica);
+  }
+  SLUICE_ASSERT(!record.isr.empty(), "a new partition without an active replica");
+  record.leader = record.isr.front();
   record.leader_epoch = 0;
   record.partition_epoch = 0;
   return md::encode_framed(record, 0);
@@ -567,8 +578,8 @@ void Controller::append_topic_records(MetadataDelta& scratch, const NewTopic& to
   else
     for (const auto& [partition, replicas] : topic.assignments) assignment.push_back(replicas);
   for (int32_t p = 0; p < result.num_partitions; ++p)
-    topic_records.push_back(
-        partition_record(result.topic_id, p, assignment[static_cast<size_t>(p)]));
+    topic_records.push_back(partition_record(scratch.brokers(), result.topic_id, p,
+                                             assignment[static_cast<size_t>(p)]));
   for (const auto& [name, value] : topic.configs)
     topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
   for (auto& record : topic_records) {
@@ -724,7 +735,8 @@ std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartiti
       const auto first = static_cast<int32_t>(topic.partitions.size());
       const Uuid topic_id = topic.id;
       for (size_t i = 0; i < assignment.size(); ++i) {
-        auto record = partition_record(topic_id, first + static_cast<int32_t>(i), assignment[i]);
+        auto record = partition_record(scratch.brokers(), topic_id, first + static_cast<int32_t>(i),
+                                       assignment[i]);
         Status s = scratch.replay(record, scratch.offset() + 1);
         SLUICE_ASSERT(s.is_ok(), "a new partition's record does not apply");
         records.push_back(std::move(record));
@@ -776,14 +788,14 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
   const auto replication_factor =
       static_cast<int16_t>(topic->partitions.empty() ? 1 : topic->partitions[0].replicas.size());
   if (growth.assignments.empty()) {
-    if (static_cast<size_t>(replication_factor) > live_brokers(image.brokers()).size())
-      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
-                   "Unable to replicate the partition " + std::to_string(replication_factor) +
-                       " time(s): not enough brokers are registered.");
+    if (Status placement = check_placement(usable_brokers(image.brokers()), replication_factor);
+        !placement)
+      return replication_error(replication_factor, placement);
     assignment = assign_replicas(image, existing, count - existing, replication_factor);
     return ApiError::none();
   }
-  for (const auto& replicas : growth.assignments) {
+  for (size_t i = 0; i < growth.assignments.size(); ++i) {
+    const std::vector<int32_t>& replicas = growth.assignments[i];
     std::set<int32_t> unique(replicas.begin(), replicas.end());
     if (replicas.empty() || unique.size() != replicas.size())
       return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
@@ -798,8 +810,11 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
                    "The manual partition assignment includes a partition with " +
                        std::to_string(replicas.size()) +
                        " replica(s), but this is not consistent with previous partitions, which "
-                       "have " +
-                       std::to_string(replication_factor) + " replica(s).");
+                       "have " + std::to_string(replication_factor) + " replica(s).");
+    if (ApiError leader =
+            check_manual_leader(image.brokers(), replicas, existing + static_cast<int32_t>(i));
+        !leader.ok())
+      return leader;
   }
   assignment = growth.assignments;
   return ApiError::none();

@@ -1,6 +1,7 @@
 #pragma once
-// The controller of a cluster of one: validates admin operations (create,
-// delete, grow topics; alter configs; register this broker), turns them into
+// The controller: validates admin operations (create, delete, grow topics;
+// alter configs) and the brokers' lifecycle (registration, heartbeats,
+// fencing, controlled shutdown: controller_brokers.cc), turns them into
 // metadata records, appends them to the metadata log (fsynced before the
 // call returns), replays them into a MetadataDelta over the image and
 // publishes the image it builds (sharing every untouched topic).
@@ -35,6 +36,7 @@
 #include "base/error_code.h"
 #include "base/random.h"
 #include "cluster/meta_properties.h"
+#include "cluster/broker_heartbeats.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
 #include "cluster/quorum_state_file.h"
@@ -99,6 +101,39 @@ struct ControllerOptions {
   // How long a mutating call waits for this node to become the active
   // controller (elected, and its image holding everything committed).
   int64_t activation_wait_ms = 5000;
+};
+
+// What a BrokerRegistrationRequest (api 62) carries.
+struct BrokerRegistration {
+  int32_t broker_id = -1;
+  std::string cluster_id;
+  Uuid incarnation_id;
+  std::vector<BrokerEndpoint> listeners;
+  std::vector<BrokerFeatureRange> features;
+  std::optional<std::string> rack;
+  bool is_migrating_zk_broker = false;
+  int64_t previous_broker_epoch = -1;  // v3+: the epoch before a clean shutdown
+};
+
+struct BrokerRegistrationReply {
+  ApiError error;
+  int64_t broker_epoch = -1;
+};
+
+// What a BrokerHeartbeatRequest (api 63) carries.
+struct BrokerHeartbeat {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;
+  int64_t current_metadata_offset = -1;
+  bool want_fence = false;
+  bool want_shutdown = false;
+};
+
+struct BrokerHeartbeatReply {
+  ApiError error;
+  bool is_caught_up = false;
+  bool is_fenced = true;
+  bool should_shutdown = false;
 };
 
 struct NewTopic {
@@ -181,9 +216,40 @@ class Controller {
   // stop_work(), then closes the log.
   void stop();
 
-  // Registers (or re-registers, if its endpoints changed) this node, unfenced.
+  // Registers (or re-registers, if its endpoints changed) this node,
+  // unfenced at once: it is the controller's own broker, caught up by
+  // construction, so a lone node serves without waiting for a heartbeat.
+  // Its session never expires (it lives in this process); if its
+  // registration disappears (UnregisterBroker), tick() writes it again.
   ApiError register_broker(const std::vector<BrokerEndpoint>& endpoints,
                            const std::optional<std::string>& rack);
+
+  // --- Brokers of the cluster (controller_brokers.cc), Kafka's
+  // ClusterControlManager and ReplicationControlManager. Every record below
+  // is committed before the call returns, like the admin calls. ---
+
+  // BrokerRegistration: INCONSISTENT_CLUSTER_ID for another cluster id;
+  // DUPLICATE_BROKER_REGISTRATION when the id is registered by another
+  // incarnation whose session is valid; UNSUPPORTED_VERSION when the broker
+  // does not support a finalized feature level. A new incarnation gets the
+  // offset of its RegisterBrokerRecord as broker epoch and starts fenced;
+  // the same incarnation again keeps its epoch and state (a retry).
+  BrokerRegistrationReply register_broker(const BrokerRegistration& registration);
+  // BrokerHeartbeat: STALE_BROKER_EPOCH for an unregistered id or another
+  // epoch. Unfences a fenced broker caught up with its registration (and
+  // elects it where a partition has no leader and it is in the ISR), fences
+  // one that asks to be, and runs a controlled shutdown: leadership and ISR
+  // membership move away, then should_shutdown once it leads nothing and
+  // every active broker has seen that.
+  BrokerHeartbeatReply heartbeat(const BrokerHeartbeat& heartbeat);
+  // UnregisterBroker: BROKER_ID_NOT_REGISTERED for an unknown id; else the
+  // broker leaves every ISR (leadership moves) and its registration goes.
+  ApiError unregister_broker(int32_t broker_id);
+  // Fences every broker whose session expired (broker.session.timeout.ms
+  // without a heartbeat): its partitions elect another ISR member or have
+  // no leader (unclean election stays off). Called periodically by the
+  // owner (the broker every second; tests with a ManualClock).
+  void tick();
 
   // One result per topic, in order. Duplicate names within `topics` are the
   // caller's to reject (INVALID_REQUEST). All created topics are committed
@@ -239,6 +305,9 @@ class Controller {
   bool wait_applied(int64_t end_offset, int64_t timeout_ms);
   // Waits (bounded) until this node is the active controller.
   Status wait_active();
+  // Where the next committed batch will start (Kafka's nextWriteOffset):
+  // the quorum log's end, as the mutating calls run one at a time.
+  int64_t next_write_offset() const { return raft_ ? raft_->status().log_end_offset : 0; }
   // Replays `records` (framed) into a delta over the image, appends them,
   // fsyncs, publishes the delta's image and tells the listeners. Caller
   // holds mutex_.
@@ -261,6 +330,29 @@ class Controller {
                                                     int32_t first_partition, int32_t count,
                                                     int16_t replication_factor) const;
   int64_t broker_int(const char* name, int64_t fallback) const;
+
+  // controller_brokers.cc
+  // Appends to `records` (and replays into `scratch`) the
+  // PartitionChangeRecords that take `remove` out of every ISR and
+  // leadership (-1: none) and elect `add` (-1: none; counted as active even
+  // if the image still says fenced) where a partition it is in the ISR of
+  // has no leader. Kafka's generateLeaderAndIsrUpdates without ELR.
+  void partition_changes(MetadataDelta& scratch, int32_t remove, int32_t add,
+                         std::vector<std::vector<uint8_t>>& records) const;
+  // The records that fence `broker_id` (ISR/leader changes, FenceBrokerRecord).
+  std::vector<std::vector<uint8_t>> fence_records(int32_t broker_id) const;
+  // Gives every broker of the image a session, forgets unregistered ones.
+  void sync_sessions();
+  // Writes this node's registration (unfenced) unless the image has it
+  // active with the same endpoints and rack. Caller holds mutex_.
+  ApiError register_local();
+  // Commits `records`, logging a failure (periodic work has nobody to answer).
+  void commit_logged(std::vector<std::vector<uint8_t>> records, const char* what);
+  std::vector<BrokerEndpoint> local_endpoints_;
+  std::optional<std::string> local_rack_;
+  bool local_registered_ = false;
+  Uuid local_incarnation_;
+  std::unique_ptr<BrokerHeartbeatManager> heartbeats_;
 
   storage::FileSystem& fs_;
   ControllerOptions options_;

@@ -131,30 +131,77 @@ struct DeltaApplier {
     BrokerImage broker;
     broker.node_id = record.broker_id;
     broker.epoch = record.broker_epoch >= 0 ? record.broker_epoch : offset;
+    broker.registration_offset = offset;
+    broker.incarnation_id = record.incarnation_id;
     broker.rack = record.rack;
     broker.fenced = record.fenced;
+    broker.in_controlled_shutdown = record.in_controlled_shutdown;
     for (const auto& endpoint : record.end_points)
       broker.endpoints.push_back(
           {endpoint.name, endpoint.host, endpoint.port, endpoint.security_protocol});
+    for (const auto& feature : record.features)
+      broker.features.push_back(
+          {feature.name, feature.min_supported_version, feature.max_supported_version});
     delta.writable_brokers()[record.broker_id] = std::move(broker);
     return Status::ok();
   }
 
-  Status operator()(const md::UnregisterBrokerRecord& record) const {
-    if (delta.brokers().count(record.broker_id)) delta.writable_brokers().erase(record.broker_id);
+  // The registration a record about broker `id` at `epoch` changes: records
+  // naming an unknown broker or another incarnation's epoch are refused, as
+  // Kafka's ClusterControlManager refuses to replay them.
+  Status registration(const char* record, int32_t id, int64_t epoch, BrokerImage*& out) const {
+    auto found = delta.brokers().find(id);
+    if (found == delta.brokers().end())
+      return Status(Errc::invalid_value,
+                    std::string(record) + " for unregistered broker " + std::to_string(id));
+    if (found->second.epoch != epoch)
+      return Status(Errc::invalid_value, std::string(record) + " for broker " + std::to_string(id) +
+                                             " at epoch " + std::to_string(epoch) +
+                                             ", registered at epoch " +
+                                             std::to_string(found->second.epoch));
+    out = &delta.writable_brokers()[id];
     return Status::ok();
   }
 
-  Status set_fenced(int32_t id, bool fenced) const {
-    if (!delta.brokers().count(id)) return Status::ok();
-    delta.writable_brokers()[id].fenced = fenced;
+  Status operator()(const md::UnregisterBrokerRecord& record) const {
+    BrokerImage* broker = nullptr;
+    if (Status s =
+            registration("UnregisterBrokerRecord", record.broker_id, record.broker_epoch, broker);
+        !s)
+      return s;
+    delta.writable_brokers().erase(record.broker_id);
     return Status::ok();
   }
+
   Status operator()(const md::FenceBrokerRecord& record) const {
-    return set_fenced(record.id, true);
+    BrokerImage* broker = nullptr;
+    if (Status s = registration("FenceBrokerRecord", record.id, record.epoch, broker); !s) return s;
+    broker->fenced = true;
+    return Status::ok();
   }
   Status operator()(const md::UnfenceBrokerRecord& record) const {
-    return set_fenced(record.id, false);
+    BrokerImage* broker = nullptr;
+    if (Status s = registration("UnfenceBrokerRecord", record.id, record.epoch, broker); !s)
+      return s;
+    broker->fenced = false;
+    return Status::ok();
+  }
+
+  // Fenced: -1 unfenced, 0 no change, 1 fenced; InControlledShutdown: 0 no
+  // change, 1 entered (Kafka's BrokerRegistrationFencingChange and
+  // BrokerRegistrationInControlledShutdownChange; other values are refused).
+  Status operator()(const md::BrokerRegistrationChangeRecord& record) const {
+    if (record.fenced < -1 || record.fenced > 1 || record.in_controlled_shutdown < 0 ||
+        record.in_controlled_shutdown > 1)
+      return Status(Errc::invalid_value, "BrokerRegistrationChangeRecord with an unknown change");
+    BrokerImage* broker = nullptr;
+    if (Status s = registration("BrokerRegistrationChangeRecord", record.broker_id,
+                                record.broker_epoch, broker);
+        !s)
+      return s;
+    if (record.fenced != 0) broker->fenced = record.fenced == 1;
+    if (record.in_controlled_shutdown == 1) broker->in_controlled_shutdown = true;
+    return Status::ok();
   }
 
   Status operator()(const md::FeatureLevelRecord& record) const {

@@ -36,12 +36,34 @@ struct BrokerEndpoint {
   friend bool operator==(const BrokerEndpoint&, const BrokerEndpoint&) = default;
 };
 
+// A feature version range a broker supports (from its registration).
+struct BrokerFeatureRange {
+  std::string name;
+  int16_t min_version = 0;
+  int16_t max_version = 0;
+
+  friend bool operator==(const BrokerFeatureRange&, const BrokerFeatureRange&) = default;
+};
+
 struct BrokerImage {
   int32_t node_id = 0;
-  int64_t epoch = 0;  // the metadata offset of its registration
+  // The broker epoch the controller assigned: the metadata offset of the
+  // RegisterBrokerRecord of this incarnation (kept when the same incarnation
+  // registers again).
+  int64_t epoch = 0;
+  // The offset of its latest RegisterBrokerRecord: a fenced broker is
+  // unfenced once its metadata offset reaches it (Kafka's
+  // registerBrokerRecordOffset).
+  int64_t registration_offset = -1;
+  Uuid incarnation_id;
   std::optional<std::string> rack;
   std::vector<BrokerEndpoint> endpoints;
+  std::vector<BrokerFeatureRange> features;
   bool fenced = false;
+  bool in_controlled_shutdown = false;
+
+  // Kafka's isActive: may lead and be in an ISR.
+  bool active() const { return !fenced && !in_controlled_shutdown; }
 
   friend bool operator==(const BrokerImage&, const BrokerImage&) = default;
 };

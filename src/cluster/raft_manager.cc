@@ -100,6 +100,7 @@ struct RaftManager::Impl {
       if (error || stopping) return;
       dispatch(replica->tick(now_ms()));
       for (auto& [id, client] : clients) client->tick();
+      for (auto& [id, client] : forwarding_clients) client->tick();
       after_event();
       arm_timer();
     });
@@ -107,20 +108,29 @@ struct RaftManager::Impl {
 
   // --- outbound ---
 
-  net::KafkaClient* client_for(raft::NodeId node) {
-    auto found = clients.find(node);
-    if (found != clients.end()) return found->second.get();
+  // `forwarding`: the connection for requests the active controller answers
+  // after a commit (forwarded admin requests, broker registration and
+  // heartbeats). A broker answers the requests of one connection in order,
+  // so they must not queue the quorum's own Fetch behind a commit that
+  // waits for that Fetch.
+  net::KafkaClient* client_for(raft::NodeId node, bool forwarding = false) {
+    auto& pool = forwarding ? forwarding_clients : clients;
+    auto found = pool.find(node);
+    if (found != pool.end()) return found->second.get();
     auto endpoint = options.voters.find(node);
     if (endpoint == options.voters.end() || node == options.node_id) return nullptr;
     net::KafkaClientConfig config;
-    config.client_id = "raft-client-" + std::to_string(options.node_id);
+    config.client_id = (forwarding ? "controller-forwarder-" : "raft-client-") +
+                       std::to_string(options.node_id);
     config.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+    // A forwarded request may wait for a commit: Kafka's request.timeout.ms.
+    if (forwarding) config.request_timeout = std::chrono::milliseconds(30000);
     config.reconnect_backoff = std::chrono::milliseconds(50);
     config.reconnect_backoff_max = std::chrono::milliseconds(500);
     auto client = std::make_unique<net::KafkaClient>(
         transport, endpoint->second, config, *options.clock,
         [this] { return std::uniform_real_distribution<double>(0, 1)(jitter); });
-    return clients.emplace(node, std::move(client)).first->second.get();
+    return pool.emplace(node, std::move(client)).first->second.get();
   }
 
   void dispatch(std::vector<raft::Envelope> out) {
@@ -131,6 +141,9 @@ struct RaftManager::Impl {
 
   void deliver(raft::NodeId from, raft::Message message) {
     if (stopping) return;
+    spdlog::debug("quorum: from {} message {} (role {}, epoch {}, leader {})", from,
+                  message.index(), raft::role_name(replica->role()), replica->epoch(),
+                  replica->leader().value_or(-1));
     dispatch(replica->receive({from, options.node_id, std::move(message)}, now_ms()));
     after_event();
   }
@@ -138,7 +151,13 @@ struct RaftManager::Impl {
   template <class Response>
   bool answered_ok(raft::NodeId node, const net::ClientResult<Response>& result, const char* api) {
     if (!result.ok()) {
-      spdlog::debug("quorum: {} to node {} failed: {}", api, node, result.status.message);
+      // A peer that is down is expected (and retried); a bad answer is not.
+      if (result.status.code == net::ClientErrc::disconnected)
+        spdlog::debug("quorum: {} to node {} failed: {}", api, node, result.status.message);
+      else
+        warn_once(node, std::string(api) + " to node " + std::to_string(node) +
+                            " failed: " + net::client_errc_name(result.status.code) + ": " +
+                            result.status.message);
       return false;
     }
     if (result.message.error_code != 0) {
@@ -364,6 +383,7 @@ struct RaftManager::Impl {
     stopping = true;
     timer.cancel();
     for (auto& [id, client] : clients) client->close();
+    for (auto& [id, client] : forwarding_clients) client->close();
     while (!pending.empty()) {
       AppendDone done = std::move(pending.front().done);
       pending.pop_front();
@@ -381,6 +401,7 @@ struct RaftManager::Impl {
   std::mt19937_64 jitter;
   std::unique_ptr<raft::RaftReplica> replica;
   std::map<raft::NodeId, std::unique_ptr<net::KafkaClient>> clients;
+  std::map<raft::NodeId, std::unique_ptr<net::KafkaClient>> forwarding_clients;
   std::map<raft::NodeId, std::string> last_warning;
   bool stopping = false;
   int64_t reported_commit = -1;
@@ -421,6 +442,7 @@ void RaftManager::stop() {
   impl_->io.stop();
   impl_->thread.join();
   impl_->clients.clear();
+  impl_->forwarding_clients.clear();
 }
 
 void RaftManager::append(std::vector<std::vector<uint8_t>> records, AppendDone done) {
@@ -436,7 +458,7 @@ void RaftManager::send_raw_to_leader(int16_t api_key, int16_t version_min, int16
                          done = std::move(done)]() mutable {
     const std::optional<raft::NodeId> leader =
         impl_->replica ? impl_->replica->leader() : std::nullopt;
-    net::KafkaClient* client = leader ? impl_->client_for(*leader) : nullptr;
+    net::KafkaClient* client = leader ? impl_->client_for(*leader, true) : nullptr;
     if (!client || impl_->stopping)
       return done({net::ClientErrc::disconnected, "no active controller is known"}, -1, {}, {});
     client->send_raw(api_key, version_min, version_max, std::move(encode), std::move(done));

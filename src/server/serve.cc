@@ -1,6 +1,7 @@
 #include "server/serve.h"
 
 #include <signal.h>
+#include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -45,6 +46,8 @@ void log_to_stderr() {
   auto logger =
       std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   spdlog::set_default_logger(std::move(logger));
+  // SPDLOG_LEVEL=debug (or quorum=debug,...) for a closer look.
+  spdlog::cfg::load_env_levels();
 }
 
 // Raises the soft RLIMIT_NOFILE to the hard one, as the JVM does for Kafka

@@ -4,6 +4,7 @@ any node reaches every node, and `kill -9` of the active controller hands
 leadership to another node, which keeps committing."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -11,11 +12,11 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import kafka_wire  # noqa: E402
-from conftest import free_port  # noqa: E402
+from conftest import free_port, sluice_bin  # noqa: E402
 
+from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-CLUSTER_ID = "q1c2l3u4s5t6e7r8i9d0AA"
 API_DESCRIBE_QUORUM = 55
 
 
@@ -44,20 +45,32 @@ class Cluster:
         self.controller_ports = [free_port() for _ in range(size)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(self.controller_ports))
         self.nodes = []
+        self.cluster_id = subprocess.run([sluice_bin(), "storage", "random-uuid"], check=True,
+                                         capture_output=True).stdout.decode().strip()
         for i in range(size):
             node = broker_factory({
                 "node.id": str(i + 1),
                 "process.roles": "broker,controller",
                 "controller.listener.names": "CONTROLLER",
                 "controller.quorum.voters": voters,
-                "cluster.id": CLUSTER_ID,
             }, start=False)
             node.overrides["listeners"] = (f"PLAINTEXT://127.0.0.1:{node.port},"
                                            f"CONTROLLER://127.0.0.1:{self.controller_ports[i]}")
             node.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
             self.nodes.append(node)
+            self.format(node)
         for node in self.nodes:
             node.start()
+
+    def format(self, node):
+        """`sluice storage format`, as an operator does before the first start."""
+        config = os.path.join(node.workdir, "server.properties")
+        open(config, "w").close()
+        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config]
+        for key, value in node.overrides.items():
+            command += ["--set", f"{key}={value}"]
+        done = subprocess.run(command, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
 
     def leader(self, timeout_s=30, exclude=()):
         """The node id every live controller names as leader (waits for one)."""
@@ -79,8 +92,12 @@ class Cluster:
         pytest.fail(f"no quorum leader within {timeout_s} s (last answer {last})")
 
     def topics_on(self, node):
+        """The topics `node` answers in Metadata (none while it cannot answer)."""
         admin = AdminClient({"bootstrap.servers": node.bootstrap})
-        return set(admin.list_topics(timeout=10).topics)
+        try:
+            return set(admin.list_topics(timeout=5).topics)
+        except KafkaException:
+            return set()
 
 
 def create_topic(node, name, partitions=2):
@@ -132,6 +149,8 @@ def test_killing_the_leader_elects_another_that_commits(cluster):
         wait_for(lambda: {"before-kill", "after-kill"} <= cluster.topics_on(node), 15,
                  f"topics not visible through node {i + 1}")
     # The killed node comes back as a follower and catches up.
+    # Its old incarnation's session (broker.session.timeout.ms, 9 s) must
+    # expire before it registers again, as in Kafka after a kill -9.
     cluster.nodes[leader - 1].start()
-    wait_for(lambda: {"before-kill", "after-kill"} <= cluster.topics_on(cluster.nodes[leader - 1]), 20,
+    wait_for(lambda: {"before-kill", "after-kill"} <= cluster.topics_on(cluster.nodes[leader - 1]), 30,
              "the restarted node did not catch up")

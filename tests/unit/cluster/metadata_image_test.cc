@@ -155,6 +155,51 @@ TEST_F(ImageTest, BrokerRegistrationAndFencing) {
   EXPECT_EQ(image_.brokers.count(1), 0u);
 }
 
+TEST_F(ImageTest, BrokerLifecycleRecordsNeedTheRegisteredEpoch) {
+  md::RegisterBrokerRecord record;
+  record.broker_id = 2;
+  record.broker_epoch = 7;
+  record.incarnation_id = id_of(8);
+  record.rack = "r1";
+  record.features.push_back({"metadata.version", 1, 20, {}});
+  ASSERT_TRUE(apply(record, md::RegisterBrokerRecord::max_version));  // fenced by default
+  const BrokerImage& broker = image_.brokers.at(2);
+  EXPECT_TRUE(broker.fenced);
+  EXPECT_EQ(broker.epoch, 7);
+  EXPECT_EQ(broker.incarnation_id, id_of(8));
+  EXPECT_EQ(broker.registration_offset, image_.offset);
+  ASSERT_EQ(broker.features.size(), 1u);
+  EXPECT_EQ(broker.features[0].max_version, 20);
+  // Another incarnation's epoch, or an unknown broker: refused, as Kafka
+  // refuses to replay them.
+  EXPECT_FALSE(apply(md::UnfenceBrokerRecord{2, 6, {}}));
+  EXPECT_FALSE(apply(md::FenceBrokerRecord{3, 7, {}}));
+  EXPECT_FALSE(apply(md::UnregisterBrokerRecord{2, 8, {}}));
+  EXPECT_FALSE(apply(md::UnregisterBrokerRecord{3, 7, {}}));
+  ASSERT_TRUE(apply(md::UnfenceBrokerRecord{2, 7, {}}));
+  EXPECT_FALSE(image_.brokers.at(2).fenced);
+
+  md::BrokerRegistrationChangeRecord change;
+  change.broker_id = 2;
+  change.broker_epoch = 7;
+  change.in_controlled_shutdown = 1;
+  ASSERT_TRUE(apply(change, 1));
+  EXPECT_TRUE(image_.brokers.at(2).in_controlled_shutdown);
+  EXPECT_FALSE(image_.brokers.at(2).active());
+  change.in_controlled_shutdown = 0;
+  change.fenced = 1;
+  ASSERT_TRUE(apply(change, 1));
+  EXPECT_TRUE(image_.brokers.at(2).fenced);
+  change.fenced = -1;
+  ASSERT_TRUE(apply(change, 1));
+  EXPECT_FALSE(image_.brokers.at(2).fenced);
+  change.fenced = 2;  // no such change
+  EXPECT_FALSE(apply(change, 1));
+  change.fenced = 1;
+  change.broker_epoch = 6;
+  EXPECT_FALSE(apply(change, 1));
+}
+
 TEST_F(ImageTest, RecordsContradictingTheImageAreErrors) {
   EXPECT_FALSE(apply(partition(id_of(9), 0, {1})));  // unknown topic
   EXPECT_FALSE(apply(md::RemoveTopicRecord{id_of(9), {}}));

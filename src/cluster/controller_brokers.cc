@@ -1,0 +1,378 @@
+// The controller's brokers (Kafka's ClusterControlManager and the broker
+// half of ReplicationControlManager): registration, heartbeats, fencing,
+// controlled shutdown and unregistration, and the partition leadership and
+// ISR changes each of them implies. Sessions live in a
+// BrokerHeartbeatManager (memory only); everything else is records.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "cluster/controller.h"
+#include "cluster/ids.h"
+#include "protocol/record_framing.h"
+
+namespace sluice::cluster {
+namespace {
+
+namespace md = protocol::metadata;
+
+ApiError error(ErrorCode code, std::string message) { return ApiError{code, std::move(message)}; }
+
+bool contains(const std::vector<int32_t>& ids, int32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// metadata.version defaults to 1 when not finalized, every other feature to
+// 0 (Kafka's processRegistrationFeature).
+int16_t finalized_level(const MetadataImage& image, const std::string& feature) {
+  auto found = image.features.find(feature);
+  if (found != image.features.end()) return found->second;
+  return feature == "metadata.version" ? int16_t{1} : int16_t{0};
+}
+
+ApiError unsupported_feature(const std::string& name, int16_t finalized, int16_t min, int16_t max) {
+  return error(ErrorCode::UNSUPPORTED_VERSION,
+               "Unable to register because the broker does not support finalized version " +
+                   std::to_string(finalized) + " of " + name +
+                   ". The broker wants a version between " + std::to_string(min) + " and " +
+                   std::to_string(max) + ", inclusive.");
+}
+
+// Every finalized feature level must be in the range the broker supports;
+// a broker naming no metadata.version supports only the first KRaft one (1).
+ApiError check_features(const MetadataImage& image, const std::vector<BrokerFeatureRange>& wanted) {
+  std::vector<BrokerFeatureRange> ranges = wanted;
+  auto named = [&](const std::string& name) {
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const BrokerFeatureRange& range) { return range.name == name; });
+  };
+  if (!named("metadata.version")) ranges.push_back({"metadata.version", 1, 1});
+  for (const auto& [name, level] : image.features)
+    if (level != 0 && !named(name)) ranges.push_back({name, 0, 0});
+  for (const BrokerFeatureRange& range : ranges) {
+    const int16_t finalized = finalized_level(image, range.name);
+    if (finalized < range.min_version || finalized > range.max_version)
+      return unsupported_feature(range.name, finalized, range.min_version, range.max_version);
+  }
+  return ApiError::none();
+}
+
+void add_record(MetadataDelta& scratch, std::vector<uint8_t> record,
+                std::vector<std::vector<uint8_t>>& records) {
+  Status s = scratch.replay(record, scratch.offset() + 1);
+  SLUICE_ASSERT(s.is_ok(), "the controller built a broker record the image rejects");
+  records.push_back(std::move(record));
+}
+
+bool leads_a_partition(const MetadataImage& image, int32_t broker_id) {
+  for (const auto& [name, topic] : image.topics)
+    for (const PartitionImage& partition : topic->partitions)
+      if (partition.leader == broker_id) return true;
+  return false;
+}
+
+bool state_fenced(BrokerControlState state) {
+  return state == BrokerControlState::fenced || state == BrokerControlState::shutdown_now;
+}
+
+}  // namespace
+
+void Controller::partition_changes(MetadataDelta& scratch, int32_t remove, int32_t add,
+                                   std::vector<std::vector<uint8_t>>& records) const {
+  // Kafka's isAcceptableLeader: never the broker leaving, always the one
+  // arriving (the image still says fenced while its records are built),
+  // else any active broker.
+  auto acceptable = [&](int32_t replica) {
+    if (replica == remove) return false;
+    if (replica == add) return true;
+    auto found = scratch.brokers().find(replica);
+    return found != scratch.brokers().end() && found->second.active();
+  };
+  size_t changed = 0;
+  // Scans every partition: fine for the partition counts a node holds
+  // today; Kafka keeps a broker -> ISR index for this (BrokersToIsrs).
+  for (const auto& [name, base_topic] : scratch.base().topics) {
+    const TopicImage* topic = scratch.topic(name);
+    if (topic == nullptr) continue;
+    const Uuid topic_id = topic->id;
+    const size_t partitions = topic->partitions.size();
+    for (size_t index = 0; index < partitions; ++index) {
+      // Looked up again: an earlier record may have copied the topic.
+      const PartitionImage& partition = scratch.topic(topic_id)->partitions[index];
+      const bool leaves = remove >= 0 && contains(partition.isr, remove);
+      const bool may_lead = add >= 0 && partition.leader == -1 && contains(partition.isr, add);
+      if (!leaves && !may_lead) continue;
+      std::vector<int32_t> target_isr;
+      for (int32_t replica : partition.isr)
+        if (replica != remove) target_isr.push_back(replica);
+      auto valid_leader = [&](int32_t replica) {
+        return contains(target_isr, replica) && acceptable(replica);
+      };
+      // Keep a valid leader; else the first valid replica in preference
+      // order; else none (unclean election is off).
+      int32_t leader = -1;
+      if (partition.leader >= 0 && valid_leader(partition.leader)) {
+        leader = partition.leader;
+      } else {
+        for (int32_t replica : partition.replicas)
+          if (valid_leader(replica)) {
+            leader = replica;
+            break;
+          }
+      }
+      md::PartitionChangeRecord record;
+      record.topic_id = topic_id;
+      record.partition_id = partition.partition;
+      if (leader != partition.leader) record.leader = leader;
+      // An ISR is never emptied: without eligible leader replicas Kafka
+      // keeps the last member, which leads again once it is unfenced.
+      if (!target_isr.empty() && target_isr != partition.isr) record.isr = target_isr;
+      if (record.leader == -2 && !record.isr) continue;
+      add_record(scratch, md::encode_framed(record, 0), records);
+      ++changed;
+    }
+  }
+  if (changed > 0)
+    spdlog::info("metadata: {} partition(s) change leader or ISR (broker {} leaves, {} arrives)",
+                 changed, remove, add);
+}
+
+std::vector<std::vector<uint8_t>> Controller::fence_records(int32_t broker_id) const {
+  MetadataDelta scratch(image());
+  std::vector<std::vector<uint8_t>> records;
+  auto found = scratch.brokers().find(broker_id);
+  if (found == scratch.brokers().end()) return records;
+  const int64_t epoch = found->second.epoch;
+  partition_changes(scratch, broker_id, -1, records);
+  md::FenceBrokerRecord fence;
+  fence.id = broker_id;
+  fence.epoch = epoch;
+  add_record(scratch, md::encode_framed(fence), records);
+  return records;
+}
+
+void Controller::sync_sessions() {
+  MetadataImagePtr current = image();
+  for (const auto& [id, broker] : current->brokers)
+    if (!heartbeats_->known(id)) heartbeats_->register_broker(id, broker.fenced);
+  for (int32_t id : heartbeats_->ids())
+    if (!current->brokers.count(id)) heartbeats_->remove(id);
+}
+
+ApiError Controller::register_broker(const std::vector<BrokerEndpoint>& endpoints,
+                                     const std::optional<std::string>& rack) {
+  std::lock_guard lock(mutex_);
+  local_endpoints_ = endpoints;
+  local_rack_ = rack;
+  local_registered_ = true;
+  // The broker registers its own node right after the controller opened:
+  // every broker of the image gets its session from now.
+  sync_sessions();
+  return register_local();
+}
+
+ApiError Controller::register_local() {
+  MetadataImagePtr current = image();
+  auto found = current->brokers.find(options_.node_id);
+  if (found != current->brokers.end() && found->second.active() &&
+      found->second.rack == local_rack_ && found->second.endpoints == local_endpoints_) {
+    if (!heartbeats_->known(options_.node_id))
+      heartbeats_->register_broker(options_.node_id, false);
+    return ApiError::none();
+  }
+  if (found != current->brokers.end())
+    spdlog::info("metadata: registering this node {} again", options_.node_id);
+  md::RegisterBrokerRecord record;
+  record.broker_id = options_.node_id;
+  record.incarnation_id = local_incarnation_;
+  record.broker_epoch = next_write_offset();
+  for (const BrokerEndpoint& endpoint : local_endpoints_)
+    record.end_points.push_back(
+        {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
+  record.rack = local_rack_;
+  record.fenced = false;
+  ApiError committed = commit_or_error({md::encode_framed(record)});
+  if (committed.ok()) {
+    heartbeats_->remove(options_.node_id);
+    heartbeats_->register_broker(options_.node_id, false);
+  }
+  return committed;
+}
+
+void Controller::commit_logged(std::vector<std::vector<uint8_t>> records, const char* what) {
+  ApiError committed = commit_or_error(std::move(records));
+  if (!committed.ok()) spdlog::error("metadata: {} failed: {}", what, committed.message);
+}
+
+BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& registration) {
+  std::lock_guard lock(mutex_);
+  sync_sessions();
+  const int32_t id = registration.broker_id;
+  if (registration.cluster_id != cluster_id_)
+    return {error(ErrorCode::INCONSISTENT_CLUSTER_ID, "Expected cluster ID " + cluster_id_ +
+                                                          ", but got cluster ID " +
+                                                          registration.cluster_id),
+            -1};
+  MetadataImagePtr current = image();
+  auto found = current->brokers.find(id);
+  const BrokerImage* existing = found == current->brokers.end() ? nullptr : &found->second;
+  const bool same_incarnation =
+      existing != nullptr && existing->incarnation_id == registration.incarnation_id;
+  if (existing != nullptr && !same_incarnation && heartbeats_->has_valid_session(id))
+    return {error(ErrorCode::DUPLICATE_BROKER_REGISTRATION,
+                  "Another broker is registered with that broker id."),
+            -1};
+  if (registration.is_migrating_zk_broker)
+    return {error(ErrorCode::BROKER_ID_NOT_REGISTERED,
+                  "Controller does not support registering ZK brokers."),
+            -1};
+  if (ApiError features = check_features(*current, registration.features); !features.ok())
+    return {features, -1};
+
+  MetadataDelta scratch(current);
+  std::vector<std::vector<uint8_t>> records;
+  // An earlier incarnation that still leads or sits in ISRs (its session
+  // expired but no tick fenced it yet) leaves them first: the new one
+  // starts fenced and earns them back by catching up.
+  if (existing != nullptr && !same_incarnation && !existing->fenced)
+    partition_changes(scratch, id, -1, records);
+  md::RegisterBrokerRecord record;
+  record.broker_id = id;
+  record.incarnation_id = registration.incarnation_id;
+  record.rack = registration.rack;
+  for (const BrokerEndpoint& endpoint : registration.listeners)
+    record.end_points.push_back(
+        {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
+  for (const BrokerFeatureRange& feature : registration.features)
+    record.features.push_back({feature.name, feature.min_version, feature.max_version, {}});
+  if (same_incarnation) {
+    // A retry of the same process: its epoch and state stay.
+    record.broker_epoch = existing->epoch;
+    record.fenced = existing->fenced;
+    record.in_controlled_shutdown = existing->in_controlled_shutdown;
+  } else {
+    // The broker epoch is the offset the RegisterBrokerRecord lands at.
+    record.broker_epoch = next_write_offset() + static_cast<int64_t>(records.size());
+    record.fenced = true;
+  }
+  add_record(scratch, md::encode_framed(record), records);
+  if (ApiError committed = commit_or_error(std::move(records)); !committed.ok())
+    return {committed, -1};
+  if (!same_incarnation || !heartbeats_->known(id)) {
+    heartbeats_->remove(id);
+    heartbeats_->register_broker(id, record.fenced);
+  }
+  spdlog::info("metadata: registered broker {} (incarnation {}, epoch {}{})", id,
+               uuid_to_string(registration.incarnation_id), record.broker_epoch,
+               same_incarnation ? ", the same incarnation again" : "");
+  return {ApiError::none(), record.broker_epoch};
+}
+
+BrokerHeartbeatReply Controller::heartbeat(const BrokerHeartbeat& request) {
+  std::lock_guard lock(mutex_);
+  sync_sessions();
+  const int32_t id = request.broker_id;
+  MetadataImagePtr current = image();
+  auto found = current->brokers.find(id);
+  BrokerHeartbeatReply reply;
+  if (found == current->brokers.end()) {
+    reply.error = error(ErrorCode::STALE_BROKER_EPOCH,
+                        "No broker registration found for broker id " + std::to_string(id));
+    return reply;
+  }
+  const BrokerImage& broker = found->second;
+  if (broker.epoch != request.broker_epoch) {
+    reply.error = error(ErrorCode::STALE_BROKER_EPOCH,
+                        "Expected broker epoch " + std::to_string(broker.epoch) +
+                            ", but got broker epoch " + std::to_string(request.broker_epoch));
+    return reply;
+  }
+  const BrokerControlStates states = heartbeats_->next_state(
+      id, request.current_metadata_offset, request.want_fence, request.want_shutdown,
+      broker.registration_offset, leads_a_partition(*current, id));
+  std::vector<std::vector<uint8_t>> records;
+  if (states.current != states.next) {
+    MetadataDelta scratch(current);
+    switch (states.next) {
+      case BrokerControlState::fenced:
+      case BrokerControlState::shutdown_now:
+        records = fence_records(id);
+        break;
+      case BrokerControlState::unfenced: {
+        md::UnfenceBrokerRecord unfence;
+        unfence.id = id;
+        unfence.epoch = broker.epoch;
+        add_record(scratch, md::encode_framed(unfence), records);
+        partition_changes(scratch, -1, id, records);
+        break;
+      }
+      case BrokerControlState::controlled_shutdown: {
+        if (!broker.in_controlled_shutdown) {
+          md::BrokerRegistrationChangeRecord change;
+          change.broker_id = id;
+          change.broker_epoch = broker.epoch;
+          change.in_controlled_shutdown = 1;
+          add_record(scratch, md::encode_framed(change, 1), records);
+        }
+        partition_changes(scratch, id, -1, records);
+        spdlog::info("metadata: broker {} starts a controlled shutdown", id);
+        break;
+      }
+    }
+  }
+  if (ApiError committed = commit_or_error(std::move(records)); !committed.ok()) {
+    reply.error = committed;
+    return reply;
+  }
+  heartbeats_->touch(id, state_fenced(states.next), request.current_metadata_offset);
+  if (states.next == BrokerControlState::controlled_shutdown)
+    heartbeats_->set_controlled_shutdown_offset(id, image()->offset);
+  if (states.next == BrokerControlState::shutdown_now && states.current != states.next)
+    spdlog::info("metadata: broker {} may shut down now (fenced)", id);
+  reply.is_caught_up = request.current_metadata_offset >= broker.registration_offset;
+  reply.is_fenced = state_fenced(states.next);
+  reply.should_shutdown = states.next == BrokerControlState::shutdown_now;
+  return reply;
+}
+
+ApiError Controller::unregister_broker(int32_t broker_id) {
+  std::lock_guard lock(mutex_);
+  MetadataImagePtr current = image();
+  auto found = current->brokers.find(broker_id);
+  if (found == current->brokers.end())
+    return error(ErrorCode::BROKER_ID_NOT_REGISTERED,
+                 "Broker ID " + std::to_string(broker_id) + " is not currently registered");
+  MetadataDelta scratch(current);
+  std::vector<std::vector<uint8_t>> records;
+  partition_changes(scratch, broker_id, -1, records);
+  md::UnregisterBrokerRecord record;
+  record.broker_id = broker_id;
+  record.broker_epoch = found->second.epoch;
+  add_record(scratch, md::encode_framed(record), records);
+  if (ApiError committed = commit_or_error(std::move(records)); !committed.ok()) return committed;
+  heartbeats_->remove(broker_id);
+  spdlog::info("metadata: unregistered broker {}", broker_id);
+  return ApiError::none();
+}
+
+void Controller::tick() {
+  std::lock_guard lock(mutex_);
+  // Only the active controller keeps sessions (a node that becomes active
+  // starts every session afresh: sync_sessions()).
+  if (!log_ || !is_active()) return;
+  sync_sessions();
+  // One broker per commit, as Kafka does: each fencing's leader moves are
+  // in the image before the next broker's are computed.
+  for (int32_t id : heartbeats_->stale_brokers()) {
+    spdlog::info("metadata: fencing broker {} because its session has timed out", id);
+    commit_logged(fence_records(id), "fencing a broker");
+    heartbeats_->fence(id);
+  }
+  if (local_registered_) {
+    if (ApiError registered = register_local(); !registered.ok())
+      spdlog::error("metadata: registering this node {} again failed: {}", options_.node_id,
+                    registered.message);
+  }
+}
+
+}  // namespace sluice::cluster
