@@ -41,12 +41,13 @@ ErrorCode error_code_for(const Status& status) {
 
 TopicMetrics topic_metrics(const std::string& topic) {
   metrics::Registry& registry = metrics::default_registry();
-  static auto& bytes_in = registry.counter_family("sluice_topic_bytes_in_total",
-                                                  "Record batch bytes appended by Produce, by topic.", {"topic"});
-  static auto& messages_in = registry.counter_family("sluice_topic_messages_in_total",
-                                                     "Records appended by Produce, by topic.", {"topic"});
-  static auto& bytes_out = registry.counter_family("sluice_topic_bytes_out_total",
-                                                   "Record batch bytes returned by Fetch, by topic.", {"topic"});
+  static auto& bytes_in =
+      registry.counter_family("sluice_topic_bytes_in_total",
+                              "Record batch bytes appended by Produce, by topic.", {"topic"});
+  static auto& messages_in = registry.counter_family(
+      "sluice_topic_messages_in_total", "Records appended by Produce, by topic.", {"topic"});
+  static auto& bytes_out = registry.counter_family(
+      "sluice_topic_bytes_out_total", "Record batch bytes returned by Fetch, by topic.", {"topic"});
   return {&bytes_in.labels({topic}), &messages_in.labels({topic}), &bytes_out.labels({topic})};
 }
 
@@ -214,8 +215,9 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
   return result;
 }
 
-PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
-                                    bool min_one_batch) const {
+PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch,
+                                    uint64_t max_bytes, bool min_one_batch,
+                                    storage::ReadWait wait) const {
   PartitionReadResult result;
   std::lock_guard lock(log_->mutex());
   result.error = check_leader_locked(current_leader_epoch);
@@ -230,16 +232,18 @@ PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch
     return result;
   }
   if (offset >= result.high_watermark || max_bytes == 0) return result;
-  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch));
+  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch, wait));
   if (!read) {
     result.error = error_code_for(read.status());
     return result;
   }
   result.range = read->range;
+  result.cold = read->cold;
   return result;
 }
 
-Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const {
+Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
+                                               int32_t current_leader_epoch) const {
   ListedOffset listed;
   std::lock_guard lock(log_->mutex());
   listed.error = check_leader_locked(current_leader_epoch);
@@ -294,7 +298,8 @@ Partition::LegacyOffsets Partition::legacy_list_offsets(int64_t timestamp_ms, in
   return listed;
 }
 
-Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const {
+Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch,
+                                                    int32_t current_leader_epoch) const {
   EpochEnd end;
   std::lock_guard lock(log_->mutex());
   end.error = check_leader_locked(current_leader_epoch);

@@ -47,10 +47,10 @@ class AppendWaiter {
 // The topic-level settings the leader applies on append (Kafka's topic
 // config names), beyond the LogConfig the log itself honours.
 struct AppendPolicy {
-  bool log_append_time = false;                      // message.timestamp.type=LogAppendTime
-  int32_t min_insync_replicas = 1;                   // min.insync.replicas
-  int64_t timestamp_before_max_ms = INT64_MAX;       // message.timestamp.before.max.ms
-  int64_t timestamp_after_max_ms = INT64_MAX;        // message.timestamp.after.max.ms
+  bool log_append_time = false;                 // message.timestamp.type=LogAppendTime
+  int32_t min_insync_replicas = 1;              // min.insync.replicas
+  int64_t timestamp_before_max_ms = INT64_MAX;  // message.timestamp.before.max.ms
+  int64_t timestamp_after_max_ms = INT64_MAX;   // message.timestamp.after.max.ms
   // compression.type; nullopt is `producer` (keep the client's codec). Only
   // the up-conversion of legacy message sets (Produce v0-2) recompresses.
   std::optional<record::Compression> compression_type;
@@ -84,6 +84,7 @@ struct PartitionAppendResult {
 struct PartitionReadResult {
   ErrorCode error = ErrorCode::NONE;
   storage::FileRange range;  // length 0: nothing to return
+  storage::FileRange cold;   // ReadWait::nowait only: see storage::ReadResult::cold
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
@@ -132,8 +133,12 @@ class Partition {
   // Consumer read: whole batches from the one holding `offset`, up to
   // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond
   // the high watermark. OFFSET_OUT_OF_RANGE outside [log start, log end].
+  // `wait` nowait (reactor threads): a header not in the page cache is not
+  // read; `cold` then names what to bring in, with no lock held, before
+  // reading again (storage::ReadWait).
   PartitionReadResult read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
-                           bool min_one_batch) const;
+                           bool min_one_batch,
+                           storage::ReadWait wait = storage::ReadWait::may_block) const;
 
   // ListOffsets: earliest (-2), latest (-1, the high watermark), max
   // timestamp (-3) or the first offset with a timestamp >= `timestamp_ms`.
