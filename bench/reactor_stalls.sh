@@ -41,7 +41,7 @@ run() {  # run <name> <bench args...>: skipped unless ONLY (a list of names) is 
   local name=$1
   shift
   [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] || return 0
-  "$sluice" bench "$@" "${b[@]}" >>"$out/bench.txt" 2>&1
+  "${BENCH:-$sluice}" bench "$@" "${b[@]}" >>"$out/bench.txt" 2>&1
 }
 run p1000 produce --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1
 run p1k produce --topic p1k --count 200000 --size 1024 --acks all
