@@ -205,8 +205,8 @@ class DelayedFetch final : public DelayedOperation,
         uint64_t remaining = max_bytes_ > collected.bytes ? max_bytes_ - collected.bytes : 0;
         uint64_t limit = std::min<uint64_t>(
             static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
-        read = planned.partition->read(planned.request.fetch_offset,
-                                       planned.request.current_leader_epoch, limit,
+        read = planned.partition->read(Offset{planned.request.fetch_offset},
+                                       LeaderEpoch{planned.request.current_leader_epoch}, limit,
                                        collected.bytes == 0, wait);
         if (read.cold.length > 0) {
           collected.cold = read.cold;

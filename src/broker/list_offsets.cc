@@ -33,12 +33,12 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
     return out;
   }
   if (timestamp == -5) {  // latest tiered: nothing is tiered
-    out.error_code = to_wire(partition->check_leader(asked.current_leader_epoch));
+    out.error_code = to_wire(partition->check_leader(LeaderEpoch{asked.current_leader_epoch}));
     return out;
   }
   if (timestamp == -4) timestamp = -2;
   cluster::Partition::ListedOffset listed =
-      partition->list_offset(timestamp, asked.current_leader_epoch);
+      partition->list_offset(timestamp, LeaderEpoch{asked.current_leader_epoch});
   out.error_code = to_wire(listed.error);
   out.offset = listed.offset;
   out.timestamp = listed.timestamp_ms;
