@@ -13,6 +13,8 @@
 # p1000 p1k consume e2e; consume reads what p1k wrote). SERVE_ARGS adds
 # broker settings, e.g. small segments and retention so that rolls and
 # segment deletions happen under load:
+# EVICT=1 drops the logs' pages from the page cache (fdatasync, then
+# fadvise DONTNEED) before the consume, so that it reads from the disk.
 #   SERVE_ARGS="--set log.segment.bytes=1048576 --set log.preallocate=true
 #     --set log.retention.bytes=33554432 --set log.retention.check.interval.ms=1000
 #     --set log.segment.delete.delay.ms=0" ONLY="p1k e2e"
@@ -39,10 +41,22 @@ run() {  # run <name> <bench args...>: skipped unless ONLY (a list of names) is 
   local name=$1
   shift
   [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] || return 0
-  "$sluice" bench "$@" "${b[@]}" >>"$out/bench.txt" 2>&1
+  "${BENCH:-$sluice}" bench "$@" "${b[@]}" >>"$out/bench.txt" 2>&1
 }
 run p1000 produce --topic p1000 --partitions 1000 --producers 4 --count 1000000 --size 100 --acks 1
 run p1k produce --topic p1k --count 200000 --size 1024 --acks all
+if [[ ${EVICT:-0} != 0 ]]; then  # consume from the disk: the logs' pages dropped from the page cache
+  /usr/bin/python3 - "$out/data" <<'PY'
+import os, sys
+for root, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        if name.endswith(".log"):
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            os.fdatasync(fd)  # dirty pages stay cached
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+PY
+fi
 run consume consume --topic p1k --count 200000 --size 1024
 run e2e e2e --topic e2e --count 100000 --size 1024 --rate 20000 --acks 1
 if [[ -n $tracer ]]; then kill -INT $tracer; wait $tracer || true; fi
@@ -54,6 +68,8 @@ awk -F'[{}" ]+' '
   /^sluice_reactor_callback_max_seconds/ { max[$3] = $NF }
   END { for (r in count) printf "%s: callbacks %d, over 1 ms %d, over 10 ms %d, longest %.1f ms\n",
                                  r, count[r], count[r] - le1[r], count[r] - le10[r], max[r] * 1000 }' "$out/metrics.txt"
+echo "== fetch steps handed to the fetch-read threads"
+grep '^sluice_fetch_reads_offloaded_total' "$out/metrics.txt" || echo "(none, or not exported by this binary)"
 echo "== segment rolls (where the new segment's files came from)"
 grep '^sluice_log_segment_rolls_total' "$out/metrics.txt" || echo "(not exported by this binary)"
 echo "== bench"
@@ -61,6 +77,6 @@ grep -E 'records/s|latency' "$out/bench.txt"
 [[ -n $tracer ]] || exit 0
 echo "== file-system syscalls per thread (perf trace -s)"
 awk '/^ [^ ].*\([0-9]+\), [0-9]+ events/ { thread = $1 }
-     /^ +(fsync|fdatasync|pread64|pwrite64|write|sendfile64|openat|rename|renameat|renameat2|fallocate|ftruncate|unlink|unlinkat|futex) / {
+     /^ +(fsync|fdatasync|pread64|preadv2|pwrite64|write|sendfile64|openat|rename|renameat|renameat2|fallocate|ftruncate|unlink|unlinkat|futex|cachestat) / {
        printf "%-14s %-11s calls %8s  total ms %10s  max ms %9s\n", thread, $1, $2, $4, $7 }' "$out/perf-trace.txt"
 echo "(full output in $out)"

@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/random.h"
+#include "base/task_pool.h"
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
@@ -75,6 +76,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   storage::LogManager& log_manager() { return *log_manager_; }
   FetchSessionCache& fetch_sessions() { return *fetch_sessions_; }
   DelayedOperationTimer& delayed_operations() { return *delayed_operations_; }
+  // Threads that may wait on a disk, for Fetch's reads of pages not in the
+  // page cache (fetch.cc): a reactor never does.
+  TaskPool& fetch_reads() { return *fetch_reads_; }
   // The group coordinator (group_handlers.cc); valid after open().
   group::GroupService& groups() { return *groups_; }
   // Topic settings in `image`: overrides over the broker defaults
@@ -120,6 +124,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<cluster::ReplicaManager> replica_manager_;
   std::unique_ptr<FetchSessionCache> fetch_sessions_;
   std::unique_ptr<DelayedOperationTimer> delayed_operations_;
+  std::unique_ptr<TaskPool> fetch_reads_;
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};

@@ -14,9 +14,16 @@
 namespace sluice::broker {
 namespace {
 
-int64_t resolved_int(const std::string& name, const cluster::TopicImage& topic, const cluster::MetadataImage& image,
-                     const BrokerConfig& config, int64_t fallback) {
-  auto resolved = cluster::resolve_topic_config(name, topic.configs, image, config.values, config.node_id);
+// Fetch reads of pages not in the page cache (fetch.cc): the work waits on
+// the device, not a CPU, so a few threads beyond the cores pay off; rare
+// when the consumers keep up (their pages are still cached).
+constexpr size_t fetch_read_threads = 4;
+
+int64_t resolved_int(const std::string& name, const cluster::TopicImage& topic,
+                     const cluster::MetadataImage& image, const BrokerConfig& config,
+                     int64_t fallback) {
+  auto resolved =
+      cluster::resolve_topic_config(name, topic.configs, image, config.values, config.node_id);
   if (!resolved || !resolved->value) return fallback;
   int64_t value = 0;
   const std::string& text = *resolved->value;
@@ -45,15 +52,16 @@ std::optional<record::Compression> topic_compression(const std::optional<std::st
 
 }  // namespace
 
-storage::LogConfig Broker::topic_log_config(const cluster::TopicImage* topic, const cluster::MetadataImage& image) const {
+storage::LogConfig Broker::topic_log_config(const cluster::TopicImage* topic,
+                                            const cluster::MetadataImage& image) const {
   return cluster::topic_log_config(topic, image, config_.values, config_.node_id);
 }
 
 cluster::AppendPolicy Broker::topic_append_policy(const cluster::TopicImage& topic,
                                                   const cluster::MetadataImage& image) const {
   cluster::AppendPolicy policy;
-  auto type = cluster::resolve_topic_config("message.timestamp.type", topic.configs, image, config_.values,
-                                            config_.node_id);
+  auto type = cluster::resolve_topic_config("message.timestamp.type", topic.configs, image,
+                                            config_.values, config_.node_id);
   policy.log_append_time = type && type->value == "LogAppendTime";
   policy.min_insync_replicas =
       static_cast<int32_t>(resolved_int("min.insync.replicas", topic, image, config_, 1));
@@ -78,13 +86,16 @@ Status Broker::open_data_path() {
   // Logs found on disk at start get their topic's settings once the image is
   // applied (ReplicaManager::apply_image); until then the broker defaults.
   options.config_for = [this](const storage::TopicPartition& tp) {
-    auto image = replica_manager_ ? replica_manager_->image() : std::make_shared<const cluster::MetadataImage>();
+    auto image = replica_manager_ ? replica_manager_->image()
+                                  : std::make_shared<const cluster::MetadataImage>();
     return topic_log_config(image->topic(tp.topic), *image);
   };
   options.logger = [](std::string_view line) { spdlog::warn("storage: {}", line); };
   options.retention_check_interval_ms = config_.get_int("log.retention.check.interval.ms");
-  options.flush_offset_checkpoint_interval_ms = config_.get_int("log.flush.offset.checkpoint.interval.ms");
-  options.flush_start_offset_checkpoint_interval_ms = config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
+  options.flush_offset_checkpoint_interval_ms =
+      config_.get_int("log.flush.offset.checkpoint.interval.ms");
+  options.flush_start_offset_checkpoint_interval_ms =
+      config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
   options.flush_threads = static_cast<size_t>(config_.get_int("sluice.log.flush.threads"));
   options.recovery_threads =
@@ -105,10 +116,12 @@ Status Broker::open_data_path() {
   cluster::ReplicaManagerOptions replicas;
   replicas.node_id = config_.node_id;
   replicas.log_manager = log_manager_.get();
-  replicas.append_policy_for = [this](const cluster::TopicImage& topic, const cluster::MetadataImage& image) {
+  replicas.append_policy_for = [this](const cluster::TopicImage& topic,
+                                      const cluster::MetadataImage& image) {
     return topic_append_policy(topic, image);
   };
-  replicas.log_config_for = [this](const cluster::TopicImage& topic, const cluster::MetadataImage& image) {
+  replicas.log_config_for = [this](const cluster::TopicImage& topic,
+                                   const cluster::MetadataImage& image) {
     return topic_log_config(&topic, image);
   };
   replicas.logger = [](std::string_view line) { spdlog::warn("replicas: {}", line); };
@@ -118,6 +131,7 @@ Status Broker::open_data_path() {
       static_cast<size_t>(config_.get_int("max.incremental.fetch.session.cache.slots")));
   delayed_operations_ = std::make_unique<DelayedOperationTimer>();
   delayed_operations_->start();
+  fetch_reads_ = std::make_unique<TaskPool>(fetch_read_threads, "fetch-read");
   return Status::ok();
 }
 
@@ -125,6 +139,7 @@ Status Broker::open_data_path() {
 // closes every log (checkpoints, clean-shutdown marker).
 void Broker::close_data_path() {
   if (delayed_operations_) delayed_operations_->stop();
+  if (fetch_reads_) fetch_reads_->stop();  // runs what parked fetches handed over
   if (log_manager_) {
     if (Status status = log_manager_->close(); !status)
       spdlog::error("closing the logs: {}", status.message());

@@ -31,7 +31,7 @@ void handle_delete_records(Broker& broker, RequestContext context, DeleteRecords
         out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;
       }
-      cluster::Partition::Deleted deleted = partition->delete_records_before(asked.offset);
+      cluster::Partition::Deleted deleted = partition->delete_records_before(Offset{asked.offset});
       out.error_code = to_wire(deleted.error);
       out.low_watermark = deleted.low_watermark;
     }

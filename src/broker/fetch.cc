@@ -14,9 +14,21 @@
 // for a 1 KiB consume from ~24 to ~18 ticks per 500 MB (bench/RESULTS.md).
 // Smaller ranges, and files without a descriptor (the in-memory file system),
 // are pread into one buffer the response owns.
+//
+// No reactor waits on a disk (issue 13): on a reactor (and on the timer
+// thread) the logs are read with ReadWait::nowait, small ranges with
+// File::pread_nowait, and a sendfile range is checked to be in the page cache
+// (File::cached) first. When a page is not there, the step (the look at the
+// logs, or the answer) moves to the broker's fetch-read threads
+// (Broker::fetch_reads), which bring the pages in with no partition lock held
+// (ReadResult::cold), read cold sendfile ranges into memory instead, and do
+// the down-conversion of Fetch v0-3. Counted in
+// sluice_fetch_reads_offloaded_total{reason}.
 #include <atomic>
 #include <chrono>
 
+#include "base/metrics.h"
+#include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
 #include "record/legacy_convert.h"
@@ -44,7 +56,38 @@ struct Collected {
   std::vector<cluster::PartitionReadResult> reads;
   uint64_t bytes = 0;
   bool any_error = false;
+  storage::FileRange cold;  // length > 0: a read needed pages not cached; the rest is incomplete
 };
+
+// Where a step of a fetch runs. A reactor (or the timer thread, which serves
+// every deadline) never waits on a device; a fetch-read worker may.
+enum class Thread { reactor, worker };
+
+// How many times a worker brings a cold range in and looks again before it
+// reads with the partition lock held (pages evicted again at once: a machine
+// short of memory).
+constexpr int cold_retries = 4;
+
+metrics::Counter& offloaded(const char* reason) {
+  static auto& family = metrics::default_registry().counter_family(
+      "sluice_fetch_reads_offloaded_total",
+      "Fetch steps moved off a reactor to the fetch-read threads: a header (cold_header) or a "
+      "range "
+      "(cold_range) not in the page cache, or a down-conversion for Fetch v0-3 (down_conversion).",
+      {"reason"});
+  return family.labels({reason});
+}
+
+// Reads `range` (with no lock held) so that its pages are in the page cache.
+void bring_in(const storage::FileRange& range) {
+  thread_local std::vector<uint8_t> scratch(1 << 20);
+  for (uint64_t done = 0; done < range.length;) {
+    std::span<uint8_t> out(scratch.data(), std::min<uint64_t>(scratch.size(), range.length - done));
+    auto n = range.file->pread(range.position + done, out);
+    if (!n || *n == 0) return;  // an error shows again on the real read
+    done += *n;
+  }
+}
 
 class DelayedFetch final : public DelayedOperation,
                            public cluster::AppendWaiter,
@@ -64,18 +107,10 @@ class DelayedFetch final : public DelayedOperation,
         legacy_magic_(legacy_magic_for(version)) {}
 
   // Answers now if enough is there (or nothing can arrive); else parks.
+  // Called on the request's reactor.
   void start(int32_t max_wait_ms) {
-    Collected collected = collect();
-    if (max_wait_ms <= 0 || ready(collected) || plan_.empty()) {
-      if (claim()) answer(std::move(collected));
-      return;
-    }
-    // Register first, then look again: an append between the two is seen.
-    for (const PlannedPartition& planned : plan_)
-      if (planned.partition) planned.partition->add_waiter(weak_from_this());
-    broker_.delayed_operations().schedule(shared_from_this(),
-                                          std::chrono::milliseconds(max_wait_ms));
-    answer_if_ready();
+    max_wait_ms_ = max_wait_ms;
+    look(Step::start, Thread::reactor);
   }
 
   // Called by whoever appended: a reactor serving another connection, or
@@ -86,27 +121,55 @@ class DelayedFetch final : public DelayedOperation,
   void on_new_data() override {
     if (done()) return;
     const std::shared_ptr<net::ReactorExecutor>& reactor = context_.connection().reactor;
-    if (!reactor) return answer_if_ready();  // no server (tests): on the caller
+    if (!reactor) return look(Step::wake, Thread::reactor);  // no server (tests): on the caller
     if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
     // Weak: a task the server drops at stop must not keep the fetch (and
     // its partitions) alive past the broker.
     reactor->post([weak = weak_from_this()] {
       if (auto self = weak.lock()) {
         self->wake_pending_.store(false, std::memory_order_release);
-        self->answer_if_ready();
+        self->look(Step::wake, Thread::reactor);
       }
     });
   }
 
-  void expire() override {
-    if (claim()) answer(collect());
-  }
+  // On the timer thread: it must not wait on a disk either (every other
+  // deadline waits behind it).
+  void expire() override { look(Step::expire, Thread::reactor); }
 
  private:
-  void answer_if_ready() {
-    if (done()) return;
-    Collected collected = collect();
-    if (ready(collected) && claim()) answer(std::move(collected));
+  enum class Step { start, wake, expire };
+
+  // Looks at the logs, then answers or parks as `step` calls for. A look
+  // that needs pages not cached moves, whole, to a fetch-read worker.
+  void look(Step step, Thread where) {
+    if (step != Step::start && done()) return;
+    Collected collected = collect(where);
+    if (collected.cold.length > 0) {
+      offloaded("cold_header").inc();
+      broker_.fetch_reads().post(
+          [self = shared_from_this(), step] { self->look(step, Thread::worker); });
+      return;
+    }
+    switch (step) {
+      case Step::start:
+        if (max_wait_ms_ <= 0 || ready(collected) || plan_.empty()) {
+          if (claim()) answer(std::move(collected), where);
+          return;
+        }
+        // Register first, then look again: an append between the two is seen.
+        for (const PlannedPartition& planned : plan_)
+          if (planned.partition) planned.partition->add_waiter(weak_from_this());
+        broker_.delayed_operations().schedule(shared_from_this(),
+                                              std::chrono::milliseconds(max_wait_ms_));
+        return look(Step::wake, where);
+      case Step::wake:
+        if (ready(collected) && claim()) answer(std::move(collected), where);
+        return;
+      case Step::expire:
+        if (claim()) answer(std::move(collected), where);
+        return;
+    }
   }
 
   bool ready(const Collected& collected) const {
@@ -115,7 +178,19 @@ class DelayedFetch final : public DelayedOperation,
 
   // Kafka's limits: max_bytes over the response, partition_max_bytes each,
   // and the first batch found is returned whole even if larger (KIP-74).
-  Collected collect() const {
+  // On a reactor a cold header ends the look early (Collected::cold); a
+  // worker brings the cold range in, with no lock held, and looks again.
+  Collected collect(Thread where) const {
+    for (int attempt = 0;; ++attempt) {
+      const bool may_block = where == Thread::worker && attempt >= cold_retries;
+      Collected collected =
+          collect_once(may_block ? storage::ReadWait::may_block : storage::ReadWait::nowait);
+      if (collected.cold.length == 0 || where == Thread::reactor) return collected;
+      bring_in(collected.cold);
+    }
+  }
+
+  Collected collect_once(storage::ReadWait wait) const {
     Collected collected;
     collected.reads.resize(plan_.size());
     for (size_t i = 0; i < plan_.size(); ++i) {
@@ -130,9 +205,13 @@ class DelayedFetch final : public DelayedOperation,
         uint64_t remaining = max_bytes_ > collected.bytes ? max_bytes_ - collected.bytes : 0;
         uint64_t limit = std::min<uint64_t>(
             static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
-        read = planned.partition->read(planned.request.fetch_offset,
-                                       planned.request.current_leader_epoch, limit,
-                                       collected.bytes == 0);
+        read = planned.partition->read(Offset{planned.request.fetch_offset},
+                                       LeaderEpoch{planned.request.current_leader_epoch}, limit,
+                                       collected.bytes == 0, wait);
+        if (read.cold.length > 0) {
+          collected.cold = read.cold;
+          return collected;
+        }
       }
       collected.bytes += read.range.length;
       collected.any_error = collected.any_error || read.error != ErrorCode::NONE;
@@ -180,13 +259,31 @@ class DelayedFetch final : public DelayedOperation,
     keep_alive.push_back(std::move(owned));
   }
 
-  void answer(Collected collected) {
+  // Moves the answer to a fetch-read worker (the fetch is claimed already).
+  void answer_on_worker(Collected collected, const char* reason) {
+    offloaded(reason).inc();
+    broker_.fetch_reads().post(
+        [self = shared_from_this(), collected = std::move(collected)]() mutable {
+          self->answer(std::move(collected), Thread::worker);
+        });
+  }
+
+  void answer(Collected collected, Thread where) {
+    // Down-conversion reads every byte into memory and rewrites it.
+    if (legacy_magic_ && where == Thread::reactor)
+      return answer_on_worker(std::move(collected), "down_conversion");
     std::vector<bool> by_sendfile(plan_.size());
     uint64_t pread_bytes = 0;
     for (size_t i = 0; i < plan_.size(); ++i) {
       // Batches to down-convert are read into memory first.
-      by_sendfile[i] = !legacy_magic_ && sendable(collected.reads[i].range);
-      if (!by_sendfile[i]) pread_bytes += collected.reads[i].range.length;
+      const storage::FileRange& range = collected.reads[i].range;
+      by_sendfile[i] = !legacy_magic_ && sendable(range);
+      // sendfile would wait for pages not cached: a worker reads them.
+      if (by_sendfile[i] && !range.file->cached(range.position, range.length)) {
+        if (where == Thread::reactor) return answer_on_worker(std::move(collected), "cold_range");
+        by_sendfile[i] = false;
+      }
+      if (!by_sendfile[i]) pread_bytes += range.length;
     }
     std::shared_ptr<uint8_t[]> buffer;
     if (pread_bytes > 0) buffer = std::make_shared_for_overwrite<uint8_t[]>(pread_bytes);
@@ -202,15 +299,20 @@ class DelayedFetch final : public DelayedOperation,
         keep_alive.push_back(read.range.file);  // the descriptor stays open until sent
       } else {
         std::span<uint8_t> out(buffer.get() + at, read.range.length);
-        if (!read_fully(read.range, out)) {
+        Status status = read_fully(read.range, out, where);
+        if (status.code() == Errc::would_block)
+          return answer_on_worker(std::move(collected), "cold_range");
+        if (!status) {
           read.error = ErrorCode::KAFKA_STORAGE_ERROR;
           continue;
         }
         records[i] = out;
         at += out.size();
       }
-      plan_[i].partition->metrics().bytes_out->inc(read.range.length);
     }
+    for (size_t i = 0; i < plan_.size(); ++i)
+      if (!records[i].empty())
+        plan_[i].partition->metrics().bytes_out->inc(collected.reads[i].range.length);
     uint64_t converted_bytes = 0;
     for (size_t i = 0; legacy_magic_ && i < plan_.size(); ++i)
       if (!records[i].empty())
@@ -275,14 +377,18 @@ class DelayedFetch final : public DelayedOperation,
            range.file->native_handle() >= 0;
   }
 
-  static bool read_fully(const storage::FileRange& range, std::span<uint8_t> out) {
+  // On a reactor: Errc::would_block when a page is not cached.
+  static Status read_fully(const storage::FileRange& range, std::span<uint8_t> out, Thread where) {
     size_t done = 0;
     while (done < out.size()) {
-      auto n = range.file->pread(range.position + done, out.subspan(done));
-      if (!n || *n == 0) return false;
+      auto n = where == Thread::reactor
+                   ? range.file->pread_nowait(range.position + done, out.subspan(done))
+                   : range.file->pread(range.position + done, out.subspan(done));
+      if (!n) return n.status();
+      if (*n == 0) return Status(Errc::io_error, "short read of " + range.file->path());
       done += *n;
     }
-    return true;
+    return Status::ok();
   }
 
   Broker& broker_;
@@ -294,6 +400,7 @@ class DelayedFetch final : public DelayedOperation,
   int16_t version_;
   bool topic_ids_;
   std::optional<int8_t> legacy_magic_;
+  int32_t max_wait_ms_ = 0;
   std::atomic<bool> wake_pending_{false};  // a wake-up is posted to the reactor, not yet run
 };
 

@@ -17,9 +17,9 @@ using protocol::ListOffsetsResponse;
 
 namespace {
 
-ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(Broker& broker, const std::string& topic,
-                                                                 const ListOffsetsRequest::ListOffsetsPartition& asked,
-                                                                 int16_t version) {
+ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
+    Broker& broker, const std::string& topic, const ListOffsetsRequest::ListOffsetsPartition& asked,
+    int16_t version) {
   ListOffsetsResponse::ListOffsetsPartitionResponse out;
   out.partition_index = asked.partition_index;
   auto partition = broker.replica_manager().partition(topic, asked.partition_index);
@@ -33,11 +33,12 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(Broker& broker,
     return out;
   }
   if (timestamp == -5) {  // latest tiered: nothing is tiered
-    out.error_code = to_wire(partition->check_leader(asked.current_leader_epoch));
+    out.error_code = to_wire(partition->check_leader(LeaderEpoch{asked.current_leader_epoch}));
     return out;
   }
   if (timestamp == -4) timestamp = -2;
-  cluster::Partition::ListedOffset listed = partition->list_offset(timestamp, asked.current_leader_epoch);
+  cluster::Partition::ListedOffset listed =
+      partition->list_offset(timestamp, LeaderEpoch{asked.current_leader_epoch});
   out.error_code = to_wire(listed.error);
   out.offset = listed.offset;
   out.timestamp = listed.timestamp_ms;
@@ -72,9 +73,8 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition_v0(
   return out;
 }
 
-}  // namespace
-
-void handle_list_offsets(Broker& broker, RequestContext context, ListOffsetsRequest request) {
+void answer_list_offsets(Broker& broker, RequestContext& context,
+                         const ListOffsetsRequest& request) {
   ListOffsetsResponse response;
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
@@ -86,6 +86,18 @@ void handle_list_offsets(Broker& broker, RequestContext context, ListOffsetsRequ
               : list_partition(broker, topic.name, partition, context.api_version()));
   }
   context.reply(response);
+}
+
+}  // namespace
+
+void handle_list_offsets(Broker& broker, RequestContext context, ListOffsetsRequest request) {
+  if (context.api_version() != 0) return answer_list_offsets(broker, context, request);
+  // v0 asks the file system for every segment's modification time (an fstat
+  // each, under the partition lock): not on a reactor (issue 13, point 2).
+  auto moved = std::make_shared<std::pair<RequestContext, ListOffsetsRequest>>(std::move(context),
+                                                                               std::move(request));
+  broker.fetch_reads().post(
+      [&broker, moved] { answer_list_offsets(broker, moved->first, moved->second); });
 }
 
 }  // namespace sluice::broker

@@ -9,7 +9,8 @@ namespace sluice::broker {
 using protocol::OffsetForLeaderEpochRequest;
 using protocol::OffsetForLeaderEpochResponse;
 
-void handle_offset_for_leader_epoch(Broker& broker, RequestContext context, OffsetForLeaderEpochRequest request) {
+void handle_offset_for_leader_epoch(Broker& broker, RequestContext context,
+                                    OffsetForLeaderEpochRequest request) {
   OffsetForLeaderEpochResponse response;
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
@@ -22,7 +23,8 @@ void handle_offset_for_leader_epoch(Broker& broker, RequestContext context, Offs
         out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;
       }
-      cluster::Partition::EpochEnd end = partition->end_offset_for_epoch(asked.leader_epoch, asked.current_leader_epoch);
+      cluster::Partition::EpochEnd end = partition->end_offset_for_epoch(
+          LeaderEpoch{asked.leader_epoch}, LeaderEpoch{asked.current_leader_epoch});
       out.error_code = to_wire(end.error);
       out.leader_epoch = end.leader_epoch;
       out.end_offset = end.end_offset;

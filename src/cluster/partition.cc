@@ -41,12 +41,13 @@ ErrorCode error_code_for(const Status& status) {
 
 TopicMetrics topic_metrics(const std::string& topic) {
   metrics::Registry& registry = metrics::default_registry();
-  static auto& bytes_in = registry.counter_family("sluice_topic_bytes_in_total",
-                                                  "Record batch bytes appended by Produce, by topic.", {"topic"});
-  static auto& messages_in = registry.counter_family("sluice_topic_messages_in_total",
-                                                     "Records appended by Produce, by topic.", {"topic"});
-  static auto& bytes_out = registry.counter_family("sluice_topic_bytes_out_total",
-                                                   "Record batch bytes returned by Fetch, by topic.", {"topic"});
+  static auto& bytes_in =
+      registry.counter_family("sluice_topic_bytes_in_total",
+                              "Record batch bytes appended by Produce, by topic.", {"topic"});
+  static auto& messages_in = registry.counter_family(
+      "sluice_topic_messages_in_total", "Records appended by Produce, by topic.", {"topic"});
+  static auto& bytes_out = registry.counter_family(
+      "sluice_topic_bytes_out_total", "Record batch bytes returned by Fetch, by topic.", {"topic"});
   return {&bytes_in.labels({topic}), &messages_in.labels({topic}), &bytes_out.labels({topic})};
 }
 
@@ -85,9 +86,9 @@ int32_t Partition::leader_epoch() const {
   return leader_epoch_;
 }
 
-ErrorCode Partition::check_leader(int32_t current_leader_epoch) const {
+ErrorCode Partition::check_leader(LeaderEpoch current_leader_epoch) const {
   std::lock_guard lock(log_->mutex());
-  return check_leader_locked(current_leader_epoch);
+  return check_leader_locked(current_leader_epoch.value());
 }
 
 ErrorCode Partition::check_leader_locked(int32_t current_leader_epoch) const {
@@ -214,11 +215,13 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
   return result;
 }
 
-PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
-                                    bool min_one_batch) const {
+PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_leader_epoch,
+                                    uint64_t max_bytes, bool min_one_batch,
+                                    storage::ReadWait wait) const {
+  const int64_t offset = fetch_offset.value();
   PartitionReadResult result;
   std::lock_guard lock(log_->mutex());
-  result.error = check_leader_locked(current_leader_epoch);
+  result.error = check_leader_locked(current_leader_epoch.value());
   if (result.error != ErrorCode::NONE) return result;
   storage::Log& log = log_->log();
   result.high_watermark = high_watermark();
@@ -230,19 +233,21 @@ PartitionReadResult Partition::read(int64_t offset, int32_t current_leader_epoch
     return result;
   }
   if (offset >= result.high_watermark || max_bytes == 0) return result;
-  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch));
+  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch, wait));
   if (!read) {
     result.error = error_code_for(read.status());
     return result;
   }
   result.range = read->range;
+  result.cold = read->cold;
   return result;
 }
 
-Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const {
+Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
+                                               LeaderEpoch current_leader_epoch) const {
   ListedOffset listed;
   std::lock_guard lock(log_->mutex());
-  listed.error = check_leader_locked(current_leader_epoch);
+  listed.error = check_leader_locked(current_leader_epoch.value());
   if (listed.error != ErrorCode::NONE) return listed;
   storage::Log& log = log_->log();
   if (timestamp_ms == storage::latest_timestamp) {
@@ -294,23 +299,24 @@ Partition::LegacyOffsets Partition::legacy_list_offsets(int64_t timestamp_ms, in
   return listed;
 }
 
-Partition::EpochEnd Partition::end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const {
+Partition::EpochEnd Partition::end_offset_for_epoch(LeaderEpoch epoch,
+                                                    LeaderEpoch current_leader_epoch) const {
   EpochEnd end;
   std::lock_guard lock(log_->mutex());
-  end.error = check_leader_locked(current_leader_epoch);
+  end.error = check_leader_locked(current_leader_epoch.value());
   if (end.error != ErrorCode::NONE) return end;
-  storage::EpochEndOffset found = log_->log().end_offset_for_epoch(epoch);
+  storage::EpochEndOffset found = log_->log().end_offset_for_epoch(epoch.value());
   end.leader_epoch = found.epoch;
   end.end_offset = found.end_offset;
   return end;
 }
 
-Partition::Deleted Partition::delete_records_before(int64_t offset) {
+Partition::Deleted Partition::delete_records_before(Offset offset) {
   Deleted deleted;
   std::vector<std::string> freed;
   {
     std::lock_guard lock(log_->mutex());
-    deleted = delete_records_locked(offset, freed);
+    deleted = delete_records_locked(offset.value(), freed);
   }
   // On a full disk the freed segments are removed now, not after
   // file.delete.delay.ms (that is what DeleteRecords is for then), but off

@@ -25,6 +25,7 @@
 
 #include "base/error_code.h"
 #include "base/metrics.h"
+#include "base/strong_types.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
 #include "record/types.h"
@@ -47,10 +48,10 @@ class AppendWaiter {
 // The topic-level settings the leader applies on append (Kafka's topic
 // config names), beyond the LogConfig the log itself honours.
 struct AppendPolicy {
-  bool log_append_time = false;                      // message.timestamp.type=LogAppendTime
-  int32_t min_insync_replicas = 1;                   // min.insync.replicas
-  int64_t timestamp_before_max_ms = INT64_MAX;       // message.timestamp.before.max.ms
-  int64_t timestamp_after_max_ms = INT64_MAX;        // message.timestamp.after.max.ms
+  bool log_append_time = false;                 // message.timestamp.type=LogAppendTime
+  int32_t min_insync_replicas = 1;              // min.insync.replicas
+  int64_t timestamp_before_max_ms = INT64_MAX;  // message.timestamp.before.max.ms
+  int64_t timestamp_after_max_ms = INT64_MAX;   // message.timestamp.after.max.ms
   // compression.type; nullopt is `producer` (keep the client's codec). Only
   // the up-conversion of legacy message sets (Produce v0-2) recompresses.
   std::optional<record::Compression> compression_type;
@@ -84,6 +85,7 @@ struct PartitionAppendResult {
 struct PartitionReadResult {
   ErrorCode error = ErrorCode::NONE;
   storage::FileRange range;  // length 0: nothing to return
+  storage::FileRange cold;   // ReadWait::nowait only: see storage::ReadResult::cold
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
@@ -97,6 +99,9 @@ struct PartitionOffsets {
   uint64_t size_bytes = 0;
 };
 
+// Offsets and leader epochs cross this interface as base/strong_types.h's
+// Offset and LeaderEpoch (issue 13, point 6), so an offset and an epoch
+// cannot be passed in each other's place (partition_strong_types_test.cc).
 class Partition {
  public:
   Partition(storage::TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::ManagedLog> log,
@@ -120,7 +125,7 @@ class Partition {
   // does not lead, FENCED_LEADER_EPOCH if `current_leader_epoch` is older
   // than ours, UNKNOWN_LEADER_EPOCH if newer; -1 skips the epoch check.
   // KAFKA_STORAGE_ERROR if the log dir is offline.
-  ErrorCode check_leader(int32_t current_leader_epoch) const;
+  ErrorCode check_leader(LeaderEpoch current_leader_epoch) const;
 
   // Leader append of one Produce record set (rewritten in place: offsets,
   // epoch, maybe log-append time). `required_acks` -1 checks
@@ -132,8 +137,12 @@ class Partition {
   // Consumer read: whole batches from the one holding `offset`, up to
   // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond
   // the high watermark. OFFSET_OUT_OF_RANGE outside [log start, log end].
-  PartitionReadResult read(int64_t offset, int32_t current_leader_epoch, uint64_t max_bytes,
-                           bool min_one_batch) const;
+  // `wait` nowait (reactor threads): a header not in the page cache is not
+  // read; `cold` then names what to bring in, with no lock held, before
+  // reading again (storage::ReadWait).
+  PartitionReadResult read(Offset offset, LeaderEpoch current_leader_epoch, uint64_t max_bytes,
+                           bool min_one_batch,
+                           storage::ReadWait wait = storage::ReadWait::may_block) const;
 
   // ListOffsets: earliest (-2), latest (-1, the high watermark), max
   // timestamp (-3) or the first offset with a timestamp >= `timestamp_ms`.
@@ -143,7 +152,7 @@ class Partition {
     int64_t timestamp_ms = -1;
     int32_t leader_epoch = -1;
   };
-  ListedOffset list_offset(int64_t timestamp_ms, int32_t current_leader_epoch) const;
+  ListedOffset list_offset(int64_t timestamp_ms, LeaderEpoch current_leader_epoch) const;
 
   // ListOffsets v0 (Kafka's Partition.legacyFetchOffsetsForTimestamp): up to
   // `max_count` segment start offsets before `timestamp_ms`, largest first
@@ -163,7 +172,7 @@ class Partition {
     int32_t leader_epoch = -1;
     int64_t end_offset = -1;
   };
-  EpochEnd end_offset_for_epoch(int32_t epoch, int32_t current_leader_epoch) const;
+  EpochEnd end_offset_for_epoch(LeaderEpoch epoch, LeaderEpoch current_leader_epoch) const;
 
   // DeleteRecords: raises the log start offset to `offset` (-1: the high
   // watermark). OFFSET_OUT_OF_RANGE above the high watermark. Returns the
@@ -172,7 +181,7 @@ class Partition {
     ErrorCode error = ErrorCode::NONE;
     int64_t low_watermark = -1;
   };
-  Deleted delete_records_before(int64_t offset);
+  Deleted delete_records_before(Offset offset);
 
   PartitionOffsets offsets() const;
   int64_t high_watermark() const { return high_watermark_.load(std::memory_order_acquire); }

@@ -49,7 +49,8 @@ void skip(const std::string& where, int64_t offset, const std::string& what, con
 void replay_batch(const record::BatchView& view, int64_t from_offset, GroupCoordinator& coordinator,
                   const std::string& where, ReplayCounts& counts) {
   auto reader = record::RecordReader::open(view.bytes);
-  if (!reader) return skip(where, view.header.base_offset, "an unreadable batch", reader.status(), counts);
+  if (!reader)
+    return skip(where, view.header.base_offset, "an unreadable batch", reader.status(), counts);
   record::Record record;
   while (reader->next(record)) {
     if (record.offset < from_offset || !record.key) continue;
@@ -77,17 +78,21 @@ int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinato
   return next;
 }
 
-Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoordinator& coordinator) const {
+Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
+                                             GroupCoordinator& coordinator) const {
   auto partition = replicas_.partition(offsets_topic, partition_index);
-  if (!partition) return Status(Errc::io_error, "no local __consumer_offsets partition " + std::to_string(partition_index));
+  if (!partition)
+    return Status(Errc::io_error,
+                  "no local __consumer_offsets partition " + std::to_string(partition_index));
   const std::string where = std::string(offsets_topic) + "-" + std::to_string(partition_index);
   ReplayCounts counts;
   int64_t offset = partition->offsets().log_start_offset;
   std::vector<uint8_t> buffer;
   while (offset < partition->high_watermark()) {
-    auto read = partition->read(offset, -1, 1 << 20, true);
+    auto read = partition->read(Offset{offset}, LeaderEpoch{-1}, 1 << 20, true);
     if (read.error != ErrorCode::NONE)
-      return Status(Errc::io_error, std::string("reading __consumer_offsets: ") + error_name(read.error));
+      return Status(Errc::io_error,
+                    std::string("reading __consumer_offsets: ") + error_name(read.error));
     if (read.range.length == 0) break;
     buffer.resize(read.range.length);
     size_t done = 0;
@@ -107,7 +112,8 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index, GroupCoord
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                            GroupServiceOptions options)
     : controller_(controller), options_(options) {
-  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock, [this] { request_offsets_topic(); });
+  log_ = std::make_unique<OffsetsTopicLog>(replicas, *options_.clock,
+                                           [this] { request_offsets_topic(); });
 }
 
 GroupService::~GroupService() { stop(); }
@@ -120,10 +126,13 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   // the image says how many partitions there are.
   auto image = replicas.image();
   const auto* topic = image->topic(offsets_topic);
-  if (topic) service->options_.group.offsets_topic_partitions = static_cast<int32_t>(topic->partitions.size());
+  if (topic)
+    service->options_.group.offsets_topic_partitions =
+        static_cast<int32_t>(topic->partitions.size());
   int32_t partitions = service->options_.group.offsets_topic_partitions;
   service->strands_ = std::make_unique<StrandPool>(
-      partitions, std::min<size_t>(static_cast<size_t>(partitions), service->options_.coordinator_threads));
+      partitions,
+      std::min<size_t>(static_cast<size_t>(partitions), service->options_.coordinator_threads));
   service->coordinator_ = std::make_unique<GroupCoordinator>(
       service->options_.group, *service->options_.clock, *service->options_.random, *service->log_,
       service->strands_.get());
@@ -136,13 +145,13 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
       // partition's groups must not take all groups down.
       auto replayed = service->log_->replay(p, *service->coordinator_);
       if (!replayed) {
-        spdlog::error("{}-{}: cannot be read, its groups stay unloaded until a restart reads it: {}",
-                      offsets_topic, p, replayed.status().to_string());
+        spdlog::error(
+            "{}-{}: cannot be read, its groups stay unloaded until a restart reads it: {}",
+            offsets_topic, p, replayed.status().to_string());
         service->coordinator_->unload_partition(p);
-      }
-      else if (replayed->skipped > 0)
-        spdlog::warn("{}-{}: loaded {} records, skipped {} that could not be read", offsets_topic, p,
-                     replayed->replayed, replayed->skipped);
+      } else if (replayed->skipped > 0)
+        spdlog::warn("{}-{}: loaded {} records, skipped {} that could not be read", offsets_topic,
+                     p, replayed->replayed, replayed->skipped);
     }
   }
   service->coordinator_->on_earlier_deadline([raw = service.get()] {
@@ -177,9 +186,11 @@ Status GroupService::ensure_offsets_topic() {
   std::map<std::string, std::string> configs = {
       {"cleanup.policy", "compact"},
       {"segment.bytes", std::to_string(options_.offsets_segment_bytes)}};
-  auto created = controller_.ensure_internal_topic(offsets_topic, options_.group.offsets_topic_partitions,
-                                                   options_.offsets_replication_factor, configs);
-  if (!created.error.ok()) return Status(Errc::invalid_value, "creating __consumer_offsets: " + created.error.message);
+  auto created =
+      controller_.ensure_internal_topic(offsets_topic, options_.group.offsets_topic_partitions,
+                                        options_.offsets_replication_factor, configs);
+  if (!created.error.ok())
+    return Status(Errc::invalid_value, "creating __consumer_offsets: " + created.error.message);
   topic_exists_.store(true, std::memory_order_release);
   return Status::ok();
 }

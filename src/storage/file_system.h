@@ -35,6 +35,16 @@ class File {
 
   // Reads up to out.size() bytes at `position`; fewer only at end of file.
   virtual Result<size_t> pread(uint64_t position, std::span<uint8_t> out) = 0;
+  // The same without waiting on a device, for reactor threads: Errc::would_block
+  // when a page of the range is not in the page cache (preadv2 RWF_NOWAIT),
+  // and nothing read then. Files that never wait (in memory) just read.
+  virtual Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) {
+    return pread(position, out);
+  }
+  // Whether every page of [position, position + length) is in the page
+  // cache (cachestat), so that sendfile of it will not wait on the device.
+  // True when the kernel cannot tell.
+  virtual bool cached(uint64_t /*position*/, uint64_t /*length*/) { return true; }
   // Writes at the end of the file. A file has one writing handle at a time
   // (PosixFileSystem tracks the end per handle instead of asking the kernel
   // on every append).

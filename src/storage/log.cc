@@ -53,17 +53,21 @@ Status Log::load() {
       if (Status s = write_partition_metadata(fs_, options_.dir, options_.topic_id); !s) return s;
     } else if (*stored != options_.topic_id) {
       return Status(Errc::invalid_value, "inconsistent topic id in " + options_.dir + ": stored " +
-                                             uuid_to_base64(*stored) + ", expected " + uuid_to_base64(options_.topic_id));
+                                             uuid_to_base64(*stored) + ", expected " +
+                                             uuid_to_base64(options_.topic_id));
     }
   }
-  epoch_cache_ = std::make_unique<LeaderEpochCache>(fs_, join_path(options_.dir, leader_epoch_checkpoint_file));
+  epoch_cache_ = std::make_unique<LeaderEpochCache>(
+      fs_, join_path(options_.dir, leader_epoch_checkpoint_file));
   if (Status s = epoch_cache_->load(); !s) {
     warn(s.message() + "; rebuilding the leader epoch cache from the log");
     if (Status c = epoch_cache_->clear(); !c) return c;
     options_.clean_shutdown = false;
     options_.recovery_point = 0;
   }
-  if (Status s = complete_segment_swaps(fs_, options_.dir, options_.config, options_.clock->now_ms(), options_.logger); !s)
+  if (Status s = complete_segment_swaps(fs_, options_.dir, options_.config,
+                                        options_.clock->now_ms(), options_.logger);
+      !s)
     return s;
   auto names = fs_.list_dir(options_.dir);
   if (!names) return names.status();
@@ -72,7 +76,8 @@ Status Log::load() {
   if (Status s = recover_segments(); !s) return s;
   if (Status s = cut_overlapping_segments(); !s) return s;
   recovery_point_ = std::min(recovery_point_, log_end_offset());
-  log_start_offset_ = std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
+  log_start_offset_ =
+      std::min(std::max(options_.log_start_offset, segments_.begin()->first), log_end_offset());
   // Recovery rewrote the active segment's indexes: synced now, their files
   // can be closed (release_durable_index_files) instead of staying open
   // until the next flush; one descriptor per partition after a crash too.
@@ -94,7 +99,8 @@ Status Log::load_segments(const std::vector<std::string>& names) {
     }
     auto base = parse_segment_file_name(name, ".log");
     if (!base) continue;
-    auto segment = Segment::open(fs_, options_.dir, *base, options_.config, options_.clock->now_ms());
+    auto segment =
+        Segment::open(fs_, options_.dir, *base, options_.config, options_.clock->now_ms());
     if (!segment) return segment.status();
     segments_[*base] = std::move(*segment);
   }
@@ -106,7 +112,8 @@ Status Log::load_segments(const std::vector<std::string>& names) {
       if (Status s = fs_.remove(join_path(options_.dir, name)); !s) return s;
   }
   if (segments_.empty()) {
-    auto segment = Segment::create(fs_, options_.dir, options_.log_start_offset, options_.config, options_.clock->now_ms());
+    auto segment = Segment::create(fs_, options_.dir, options_.log_start_offset, options_.config,
+                                   options_.clock->now_ms());
     if (!segment) return segment.status();
     segments_[options_.log_start_offset] = std::move(*segment);
     dir_entries_unsynced_ = true;
@@ -148,8 +155,9 @@ Status Log::cut_overlapping_segments() {
   for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
     int64_t next_base = std::next(it)->first;
     if (it->second->next_offset() <= next_base) continue;
-    warn("recovery: " + it->second->log_path() + " runs to offset " + std::to_string(it->second->next_offset()) +
-         ", past the next segment's base " + std::to_string(next_base) + "; truncating it there");
+    warn("recovery: " + it->second->log_path() + " runs to offset " +
+         std::to_string(it->second->next_offset()) + ", past the next segment's base " +
+         std::to_string(next_base) + "; truncating it there");
     if (Status s = it->second->truncate_to(next_base); !s) return s;
   }
   return Status::ok();
@@ -167,8 +175,9 @@ Result<bool> Log::recover_segment(Segment& segment) {
   if (!recovery) return recovery.status();
   if (had_index_problem) warn("rebuilt the indexes of " + segment.log_path());
   if (recovery->truncated_bytes == 0) return false;
-  warn("recovery of " + segment.log_path() + ": truncated " + std::to_string(recovery->truncated_bytes) +
-       " bytes from offset " + std::to_string(segment.next_offset()) + " (position " +
+  warn("recovery of " + segment.log_path() + ": truncated " +
+       std::to_string(recovery->truncated_bytes) + " bytes from offset " +
+       std::to_string(segment.next_offset()) + " (position " +
        std::to_string(recovery->valid_bytes) + "): " + recovery->first_problem.to_string());
   return true;
 }
@@ -191,7 +200,8 @@ std::vector<int64_t> Log::segment_base_offsets() const {
   return bases;
 }
 
-Result<std::vector<record::BatchHeader>> Log::validate_leader_set(std::span<uint8_t> records, int32_t epoch) {
+Result<std::vector<record::BatchHeader>> Log::validate_leader_set(std::span<uint8_t> records,
+                                                                  int32_t epoch) {
   std::vector<record::BatchHeader> headers;
   record::RecordSetReader reader(records);
   record::BatchView view;
@@ -225,8 +235,9 @@ Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes record
   while (reader.next(view)) {
     if (Status s = record::validate_batch(view.bytes); !s) return s;
     if (view.header.base_offset < next_offset)
-      return Status(Errc::invalid_value, "batch at offset " + std::to_string(view.header.base_offset) +
-                                             " is below the next offset " + std::to_string(next_offset));
+      return Status(Errc::invalid_value,
+                    "batch at offset " + std::to_string(view.header.base_offset) +
+                        " is below the next offset " + std::to_string(next_offset));
     next_offset = view.header.next_offset();
     headers.push_back(view.header);
   }
@@ -268,9 +279,13 @@ void Log::forget_epochs_past_end() {
 
 Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHeader>& headers) {
   if (broken()) return Status(Errc::io_error, broken_);
-  if (Status s = maybe_roll(records.size(), headers.front().base_offset, headers.back().last_offset()); !s) return s;
+  if (Status s =
+          maybe_roll(records.size(), headers.front().base_offset, headers.back().last_offset());
+      !s)
+    return s;
   if (Status s = active().append(records, headers); !s) {
-    if (active().torn()) broken_ = options_.dir + " holds a torn write it could not cut: " + s.message();
+    if (active().torn())
+      broken_ = options_.dir + " holds a torn write it could not cut: " + s.message();
     return s;
   }
   next_segment_.prepare_if_due(active(), options_.config, options_.clock->now_ms());
@@ -278,13 +293,15 @@ Result<AppendResult> Log::write(Bytes records, const std::vector<record::BatchHe
   result.first_offset = headers.front().base_offset;
   result.last_offset = headers.back().last_offset();
   result.batch_count = headers.size();
-  for (const auto& header : headers) result.max_timestamp_ms = std::max(result.max_timestamp_ms, header.max_timestamp);
+  for (const auto& header : headers)
+    result.max_timestamp_ms = std::max(result.max_timestamp_ms, header.max_timestamp);
   return result;
 }
 
 Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset) {
   Segment& current = active();
-  if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms())) return Status::ok();
+  if (!current.should_roll(options_.config, incoming_bytes, last_offset, options_.clock->now_ms()))
+    return Status::ok();
   if (current.empty()) {
     // An empty active segment cannot hold these offsets: replace it. The
     // new one first when its base is free, so a failure (a full disk, no
@@ -297,7 +314,10 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
     if (Status s = roll(first_offset); !s) return s;
     return delete_segment(base);
   }
-  if (Status s = current.on_become_inactive(); !s) return s;
+  // The reserve's give-back (log.preallocate) waits on the disk: on the
+  // background thread when there is one (issue 13, point 2).
+  if (Status s = current.on_become_inactive(bool(options_.background)); !s) return s;
+  if (auto release = current.take_reserve_release()) options_.background(std::move(release));
   return roll(std::max(first_offset, current.next_offset()));
 }
 
@@ -394,17 +414,43 @@ Status remove_deleted_files(FileSystem& fs, const std::vector<std::string>& path
   return Status::ok();
 }
 
-Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, int64_t max_offset, bool min_one_batch) {
+namespace {
+
+// What a nowait read asks the caller to bring into the page cache when a
+// header it needed was not there: from where it was reading, the range it
+// is about to hand out (capped) and the next header, so that one read of it
+// normally lets the second attempt, and the sending of its range, find
+// every page cached.
+constexpr uint64_t cold_read_bytes_max = 8 << 20;
+
+ReadResult cold_read(const FileHandle& file, uint64_t from, uint64_t length, uint64_t extra = 0) {
+  ReadResult result;
+  result.cold = FileRange{
+      file, from, std::min(length, cold_read_bytes_max) + extra + record::batch_header_bytes};
+  return result;
+}
+
+bool would_block(const Status& status) { return status.code() == Errc::would_block; }
+
+}  // namespace
+
+Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, int64_t max_offset,
+                             bool min_one_batch, ReadWait wait) {
+  const bool nowait = wait == ReadWait::nowait;
   if (offset < log_start_offset_ || offset > log_end_offset())
     return Status(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " outside [" +
                                                  std::to_string(log_start_offset_) + ", " +
-                                                 std::to_string(log_end_offset()) + "] of " + options_.dir);
+                                                 std::to_string(log_end_offset()) + "] of " +
+                                                 options_.dir);
   ReadResult result;
   result.next_offset = offset;
   result.range.file = active().log_file();
   for (auto it = segments_.find(segment_for(offset)->base_offset()); it != segments_.end(); ++it) {
     Segment& segment = *it->second;
-    auto found = segment.find_batch(offset);
+    auto found = segment.find_batch(offset, nowait);
+    if (!found && would_block(found.status()))
+      return cold_read(segment.log_file(), segment.lookup_position(offset), max_bytes,
+                       2 * uint64_t{options_.config.index_interval_bytes});
     if (!found) return found.status();
     if (!*found) continue;
     record::BatchHeader header = (*found)->header;
@@ -425,7 +471,9 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, int64_t max_off
           if (skip->next_offset >= 0) result.next_offset = skip->next_offset;
         }
       }
-      auto next = segment.read_header_at(end);
+      auto next = segment.read_header_at(end, nowait);
+      if (!next && would_block(next.status()))
+        return cold_read(segment.log_file(), start, end - start);
       if (!next) return next.status();
       if (!*next) break;
       header = **next;
@@ -444,13 +492,16 @@ Result<std::optional<FoundOffset>> Log::find_offset_for_timestamp(int64_t timest
     return epoch;
   };
   if (timestamp_ms == earliest_timestamp)
-    return std::optional<FoundOffset>(FoundOffset{log_start_offset_, -1, epoch_at(log_start_offset_)});
+    return std::optional<FoundOffset>(
+        FoundOffset{log_start_offset_, -1, epoch_at(log_start_offset_)});
   if (timestamp_ms == latest_timestamp)
-    return std::optional<FoundOffset>(FoundOffset{log_end_offset(), -1, epoch_cache_->latest_epoch()});
+    return std::optional<FoundOffset>(
+        FoundOffset{log_end_offset(), -1, epoch_cache_->latest_epoch()});
   if (timestamp_ms == max_timestamp) {
     TimestampOffset best{-1, -1};
     for (const auto& [base, segment] : segments_)
-      if (segment->max_timestamp().timestamp_ms > best.timestamp_ms) best = segment->max_timestamp();
+      if (segment->max_timestamp().timestamp_ms > best.timestamp_ms)
+        best = segment->max_timestamp();
     if (best.offset < 0) return std::optional<FoundOffset>();
     // The segment statistics name the batch's last offset; KIP-734 wants the
     // record itself. No record is newer, so the first one at or after the
@@ -492,7 +543,8 @@ Result<std::optional<FoundOffset>> Log::find_by_time(int64_t timestamp_ms) {
 
 // The first record of the batch at `location` with a timestamp >= timestamp_ms
 // at or after the log start.
-Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segment, const BatchLocation& location,
+Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segment,
+                                                                 const BatchLocation& location,
                                                                  int64_t timestamp_ms) {
   std::vector<uint8_t> batch(location.header.size_bytes());
   auto read = segment.log_file()->pread(location.position, batch);
@@ -502,7 +554,8 @@ Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segmen
   record::Record record;
   while (reader->next(record)) {
     if (record.timestamp_ms >= timestamp_ms && record.offset >= log_start_offset_)
-      return std::optional<FoundOffset>(FoundOffset{record.offset, record.timestamp_ms, std::nullopt});
+      return std::optional<FoundOffset>(
+          FoundOffset{record.offset, record.timestamp_ms, std::nullopt});
   }
   if (!reader->status()) return reader->status();
   return std::optional<FoundOffset>();
@@ -510,7 +563,8 @@ Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segmen
 
 Status Log::set_log_start_offset(int64_t offset) {
   if (offset > log_end_offset())
-    return Status(Errc::offset_out_of_range, "log start offset " + std::to_string(offset) + " above the log end " +
+    return Status(Errc::offset_out_of_range, "log start offset " + std::to_string(offset) +
+                                                 " above the log end " +
                                                  std::to_string(log_end_offset()));
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
@@ -550,7 +604,8 @@ Status Log::truncate_to(int64_t offset) {
 Status Log::replace_segments_with_new(int64_t new_base_offset) {
   std::unique_ptr<Segment> fresh;
   if (!segments_.count(new_base_offset)) {
-    auto created = Segment::create(fs_, options_.dir, new_base_offset, options_.config, options_.clock->now_ms());
+    auto created = Segment::create(fs_, options_.dir, new_base_offset, options_.config,
+                                   options_.clock->now_ms());
     if (!created) return created.status();
     fresh = std::move(*created);
   }
@@ -592,7 +647,8 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
     // Buffered index entries go to the files before they are synced. On a
     // full disk they stay buffered: the file is then a shorter prefix, still
     // a valid (sparser) index, and the .log's data must still be synced.
-    if (Status s = segment->write_index_entries(); !s && s.code() != Errc::no_space && plan.write_error.is_ok())
+    if (Status s = segment->write_index_entries();
+        !s && s.code() != Errc::no_space && plan.write_error.is_ok())
       plan.write_error = s;
     for (auto& file : segment->files()) plan.files.push_back(file);
   }
@@ -615,10 +671,11 @@ Status sync_flush_files(FileSystem& fs, const FlushPlan& plan) {
 
 Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
   if (!plan.write_error.is_ok()) return plan.write_error;
-  static metrics::Counter& flushes =
-      metrics::default_registry().counter("sluice_log_flushes_total", "Log flushes (fsyncs of a log's files).");
+  static metrics::Counter& flushes = metrics::default_registry().counter(
+      "sluice_log_flushes_total", "Log flushes (fsyncs of a log's files).");
   static metrics::Histogram& flush_seconds = metrics::default_registry().histogram(
-      "sluice_log_flush_duration_seconds", "Time of one log flush: the fsyncs of its files and directory.",
+      "sluice_log_flush_duration_seconds",
+      "Time of one log flush: the fsyncs of its files and directory.",
       metrics::latency_buckets_seconds());
   // Epochs assigned by appends reach their file here, before the recovery
   // point can pass the batches they describe (leader_epoch_cache.h).
@@ -642,7 +699,8 @@ void Log::complete_flush(const FlushPlan& plan) {
   // The segment whose indexes the plan skipped rolled meanwhile: keep the
   // recovery point inside it, so recovery re-scans and re-indexes it.
   if (plan.unsynced_index_base >= 0 && active().base_offset() != plan.unsynced_index_base)
-    if (auto it = segments_.find(plan.unsynced_index_base); it != segments_.end() && !it->second->empty())
+    if (auto it = segments_.find(plan.unsynced_index_base);
+        it != segments_.end() && !it->second->empty())
       durable = std::min(durable, it->second->next_offset() - 1);
   recovery_point_ = std::max(recovery_point_, durable);
   release_durable_index_files();
@@ -675,7 +733,8 @@ Status Log::flush() {
 bool Log::flush_due() const {
   int64_t unflushed = log_end_offset() - recovery_point_;
   if (unflushed <= 0) return false;
-  return unflushed >= options_.config.flush_messages || options_.clock->now_ms() - last_flush_ms_ >= options_.config.flush_ms;
+  return unflushed >= options_.config.flush_messages ||
+         options_.clock->now_ms() - last_flush_ms_ >= options_.config.flush_ms;
 }
 
 Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
@@ -688,7 +747,8 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
     int64_t next_base = std::next(segments_.begin())->first;
     if (next_base > high_watermark) break;
     bool by_start = next_base <= log_start_offset_;
-    bool by_time = config.cleanup_policy_delete && config.retention_ms >= 0 && oldest.max_timestamp().timestamp_ms >= 0 &&
+    bool by_time = config.cleanup_policy_delete && config.retention_ms >= 0 &&
+                   oldest.max_timestamp().timestamp_ms >= 0 &&
                    now - oldest.max_timestamp().timestamp_ms > config.retention_ms;
     bool by_size = config.cleanup_policy_delete && config.retention_bytes >= 0 &&
                    total - oldest.size_bytes() >= static_cast<uint64_t>(config.retention_bytes) &&
@@ -744,8 +804,8 @@ std::vector<int64_t> Log::legacy_offsets_before(int64_t timestamp_ms, int32_t ma
 std::vector<SegmentSnapshot> Log::segment_snapshots() const {
   std::vector<SegmentSnapshot> snapshots;
   for (const auto& [base, segment] : segments_)
-    snapshots.push_back({base, segment->next_offset(), segment->size_bytes(), segment->max_timestamp().timestamp_ms,
-                         segment->log_file()});
+    snapshots.push_back({base, segment->next_offset(), segment->size_bytes(),
+                         segment->max_timestamp().timestamp_ms, segment->log_file()});
   return snapshots;
 }
 
@@ -757,8 +817,8 @@ Result<bool> Log::begin_segment_swap(std::unique_ptr<Segment> cleaned,
   if (truncation_generation != truncation_generation_ || pending_swap_) return false;
   for (const auto& old : replaced) {
     auto it = segments_.find(old.base_offset);
-    if (it == segments_.end() || it->second.get() == &active() || it->second->size_bytes() != old.size_bytes ||
-        it->second->next_offset() != old.next_offset)
+    if (it == segments_.end() || it->second.get() == &active() ||
+        it->second->size_bytes() != old.size_bytes || it->second->next_offset() != old.next_offset)
       return false;
   }
   if (Status s = cleaned->rename_suffix(".swap"); !s) return s;

@@ -68,10 +68,19 @@ struct FileRange {
 };
 
 struct ReadResult {
-  FileRange range;              // length 0: nothing to return (offset == end)
+  FileRange range;                  // length 0: nothing to return (offset == end)
   int64_t first_batch_offset = -1;  // base offset of the first batch in range
   int64_t next_offset = -1;         // offset after the last batch in range
+  // A read with ReadWait::nowait that needed a page not in the page cache:
+  // nothing was read (range empty). Read this range on a thread that may
+  // wait, with no lock held (it brings the pages in), then read again.
+  FileRange cold;
 };
+
+// Whether Log::read may wait on the device for a batch header. nowait is for
+// reactor threads: the read then never blocks (File::pread_nowait) and
+// reports what to bring in instead (ReadResult::cold).
+enum class ReadWait { may_block, nowait };
 
 struct AppendResult {
   int64_t first_offset = -1;
@@ -147,7 +156,9 @@ class Log {
   // `max_bytes` (at least one batch if `min_one_batch`), stopping before any
   // batch starting at or after `max_offset` (the high watermark for
   // consumers). Errc::offset_out_of_range outside [start, end].
-  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, int64_t max_offset, bool min_one_batch = true);
+  // `wait`: see ReadWait.
+  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, int64_t max_offset,
+                          bool min_one_batch = true, ReadWait wait = ReadWait::may_block);
 
   // ListOffsets: the first batch with a timestamp >= timestamp_ms (its base
   // offset: Kafka gives the record's offset; see README), or earliest /
@@ -260,7 +271,8 @@ class Log {
   Status cut_overlapping_segments();
   void release_durable_index_files();
   Result<bool> recover_segment(Segment& segment);
-  Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records, int32_t epoch);
+  Result<std::vector<record::BatchHeader>> validate_leader_set(std::span<uint8_t> records,
+                                                               int32_t epoch);
   Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);
   Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
   void forget_epochs_past_end();
@@ -276,7 +288,8 @@ class Log {
   Segment& active() const { return *segments_.rbegin()->second; }
   Segment* segment_for(int64_t offset) const;
   Result<std::optional<FoundOffset>> find_by_time(int64_t timestamp_ms);
-  Result<std::optional<FoundOffset>> first_record_at_or_after(Segment& segment, const BatchLocation& location,
+  Result<std::optional<FoundOffset>> first_record_at_or_after(Segment& segment,
+                                                              const BatchLocation& location,
                                                               int64_t timestamp_ms);
   void warn(const std::string& line) const { options_.logger(line); }
 

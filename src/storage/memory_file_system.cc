@@ -18,17 +18,32 @@ Status no_space(const std::string& what, const std::string& path) {
 
 class MemoryFile final : public File {
  public:
-  MemoryFile(MemoryFileSystem& fs, std::shared_ptr<MemoryFileSystem::Inode> inode,
-             std::string path, bool writable)
+  MemoryFile(MemoryFileSystem& fs, std::shared_ptr<MemoryFileSystem::Inode> inode, std::string path,
+             bool writable)
       : fs_(fs), inode_(std::move(inode)), path_(std::move(path)), writable_(writable) {}
 
   Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
     std::lock_guard lock(fs_.mutex());
+    inode_->cold = false;
     const auto& data = inode_->data;
     if (position >= data.size()) return size_t{0};
     size_t n = std::min<size_t>(out.size(), data.size() - position);
     if (n > 0) std::memcpy(out.data(), data.data() + position, n);  // out may be empty (null data)
     return n;
+  }
+
+  Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) override {
+    {
+      std::lock_guard lock(fs_.mutex());
+      if (inode_->cold)
+        return Status(Errc::would_block, "pread " + path_ + ": not in the page cache (evicted)");
+    }
+    return pread(position, out);
+  }
+
+  bool cached(uint64_t /*position*/, uint64_t /*length*/) override {
+    std::lock_guard lock(fs_.mutex());
+    return !inode_->cold;
   }
 
   Status append(Bytes data) override {
@@ -93,7 +108,8 @@ class MemoryFile final : public File {
   }
 
   Status check_write(const char* what) {
-    if (!writable_) return Status(Errc::io_error, std::string(what) + " " + path_ + ": Bad file descriptor");
+    if (!writable_)
+      return Status(Errc::io_error, std::string(what) + " " + path_ + ": Bad file descriptor");
     if (fs_.writes_failing()) return injected(what, path_);
     return Status::ok();
   }
@@ -156,13 +172,16 @@ Status MemoryFileSystem::rename(const std::string& raw_from, const std::string& 
 // journaled file system makes a directory rename durable as one entry.
 Status MemoryFileSystem::rename_dir(const std::string& from, const std::string& to) {
   if (Status s = check_parent(to); !s) return s;
-  if (is_dir(to) || files_.count(to)) return Status(Errc::io_error, "rename " + from + " to " + to + ": File exists");
+  if (is_dir(to) || files_.count(to))
+    return Status(Errc::io_error, "rename " + from + " to " + to + ": File exists");
   auto moved = [&](const std::string& path) { return to + path.substr(from.size()); };
   std::map<std::string, InodePtr> files;
-  for (auto& [name, inode] : files_) files[name.starts_with(from + "/") ? moved(name) : name] = inode;
+  for (auto& [name, inode] : files_)
+    files[name.starts_with(from + "/") ? moved(name) : name] = inode;
   files_ = std::move(files);
   std::set<std::string> dirs;
-  for (const auto& dir : dirs_) dirs.insert(dir == from || dir.starts_with(from + "/") ? moved(dir) : dir);
+  for (const auto& dir : dirs_)
+    dirs.insert(dir == from || dir.starts_with(from + "/") ? moved(dir) : dir);
   dirs_ = std::move(dirs);
   pending_dir_renames_.emplace_back(from, to);
   return Status::ok();
@@ -183,9 +202,11 @@ Status MemoryFileSystem::remove_dir(const std::string& raw_path) {
   if (!is_dir(path)) return not_found("rmdir", path);
   std::string prefix = path + "/";
   for (const auto& [name, inode] : files_)
-    if (name.starts_with(prefix)) return Status(Errc::io_error, "rmdir " + path + ": Directory not empty");
+    if (name.starts_with(prefix))
+      return Status(Errc::io_error, "rmdir " + path + ": Directory not empty");
   for (const auto& dir : dirs_)
-    if (dir.starts_with(prefix)) return Status(Errc::io_error, "rmdir " + path + ": Directory not empty");
+    if (dir.starts_with(prefix))
+      return Status(Errc::io_error, "rmdir " + path + ": Directory not empty");
   dirs_.erase(path);
   return Status::ok();
 }
@@ -206,7 +227,8 @@ Result<std::vector<std::string>> MemoryFileSystem::list_dir(const std::string& r
 Status MemoryFileSystem::make_dirs(const std::string& raw_path) {
   std::string path = normalize(raw_path);
   std::lock_guard lock(mutex_);
-  if (files_.count(path)) return Status(Errc::io_error, "mkdir " + path + ": exists and is not a directory");
+  if (files_.count(path))
+    return Status(Errc::io_error, "mkdir " + path + ": exists and is not a directory");
   std::vector<std::string> missing;
   for (std::string dir = path; !is_dir(dir); dir = parent_path(dir)) missing.push_back(dir);
   if (!missing.empty() && fail_writes_) return injected("mkdir", path);
@@ -222,17 +244,24 @@ Status MemoryFileSystem::sync_dir(const std::string& raw_path) {
   // Directory renames within this directory carry their durable subtree.
   for (const auto& [from, to] : pending_dir_renames_) {
     if (parent_path(to) != path) continue;
-    auto moved = [&](const std::string& p) { return to + p.substr(from.size()); };
+    // Captured by name: clang before 16 refuses to capture structured bindings.
+    auto moved = [&to = to, &from = from](const std::string& p) {
+      return to + p.substr(from.size());
+    };
     std::map<std::string, InodePtr> files;
-    for (auto& [name, inode] : durable_files_) files[name.starts_with(from + "/") ? moved(name) : name] = inode;
+    for (auto& [name, inode] : durable_files_)
+      files[name.starts_with(from + "/") ? moved(name) : name] = inode;
     durable_files_ = std::move(files);
     std::set<std::string> dirs;
-    for (const auto& dir : durable_dirs_) dirs.insert(dir.starts_with(from + "/") ? moved(dir) : dir);
+    for (const auto& dir : durable_dirs_)
+      dirs.insert(dir.starts_with(from + "/") ? moved(dir) : dir);
     durable_dirs_ = std::move(dirs);
   }
-  std::erase_if(pending_dir_renames_, [&](const auto& rename) { return parent_path(rename.second) == path; });
+  std::erase_if(pending_dir_renames_,
+                [&](const auto& rename) { return parent_path(rename.second) == path; });
   // The durable entries of this directory become its current entries.
-  std::erase_if(durable_files_, [&](const auto& entry) { return parent_path(entry.first) == path; });
+  std::erase_if(durable_files_,
+                [&](const auto& entry) { return parent_path(entry.first) == path; });
   for (const auto& [name, inode] : files_)
     if (parent_path(name) == path) durable_files_[name] = inode;
   std::erase_if(durable_dirs_, [&](const std::string& dir) {
@@ -263,7 +292,8 @@ void MemoryFileSystem::simulate_crash(CrashMode mode) {
   std::set<std::string> dirs{"/"};
   for (const auto& dir : durable_dirs_) {
     bool reachable = true;
-    for (std::string d = dir; d != "/"; d = parent_path(d)) reachable = reachable && durable_dirs_.count(d);
+    for (std::string d = dir; d != "/"; d = parent_path(d))
+      reachable = reachable && durable_dirs_.count(d);
     if (reachable) dirs.insert(dir);
   }
   std::map<std::string, InodePtr> files;
@@ -272,7 +302,8 @@ void MemoryFileSystem::simulate_crash(CrashMode mode) {
   for (auto& [name, inode] : files) {
     std::vector<uint8_t> kept = inode->synced_data;
     const auto& data = inode->data;
-    bool appended_only = data.size() > kept.size() && std::equal(kept.begin(), kept.end(), data.begin());
+    bool appended_only =
+        data.size() > kept.size() && std::equal(kept.begin(), kept.end(), data.begin());
     if (mode == CrashMode::keep_random_prefix && appended_only) {
       size_t extra = random_() % (data.size() - kept.size() + 1);
       kept.insert(kept.end(), data.begin() + static_cast<ptrdiff_t>(kept.size()),
@@ -298,8 +329,14 @@ uint64_t MemoryFileSystem::free_bytes_locked() const {
   std::set<const Inode*> counted;
   uint64_t used = 0;
   for (const auto& [name, inode] : files_)
-    if (counted.insert(inode.get()).second) used += std::max<uint64_t>(inode->data.size(), inode->reserved_bytes);
+    if (counted.insert(inode.get()).second)
+      used += std::max<uint64_t>(inode->data.size(), inode->reserved_bytes);
   return used >= capacity_bytes_ ? 0 : capacity_bytes_ - used;
+}
+
+void MemoryFileSystem::evict_page_cache() {
+  std::lock_guard lock(mutex_);
+  for (auto& [path, inode] : files_) inode->cold = true;
 }
 
 void MemoryFileSystem::fail_writes(bool on) {
@@ -313,7 +350,8 @@ std::vector<uint8_t> MemoryFileSystem::contents(const std::string& raw_path) {
   return it == files_.end() ? std::vector<uint8_t>{} : it->second->data;
 }
 
-void MemoryFileSystem::set_contents(const std::string& raw_path, std::vector<uint8_t> data, bool synced) {
+void MemoryFileSystem::set_contents(const std::string& raw_path, std::vector<uint8_t> data,
+                                    bool synced) {
   std::string path = normalize(raw_path);
   std::lock_guard lock(mutex_);
   auto& inode = files_[path];

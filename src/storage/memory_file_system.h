@@ -15,6 +15,8 @@
 // after a short write); File::reserve holds space as fallocate(KEEP_SIZE)
 // does (writes into it need no more; a truncate gives it back).
 //
+// Page cache: evict_page_cache() makes files cold for File::pread_nowait.
+//
 // Thread-safe: one mutex guards the whole file system.
 
 #include <map>
@@ -34,6 +36,7 @@ class MemoryFileSystem final : public FileSystem {
     std::vector<uint8_t> data;
     std::vector<uint8_t> synced_data;
     uint64_t reserved_bytes = 0;  // File::reserve: space held past the data (until a truncate)
+    bool cold = false;            // evict_page_cache(): pread_nowait would block until a pread
   };
 
   explicit MemoryFileSystem(uint64_t seed = 1) : random_(seed) {}
@@ -55,6 +58,10 @@ class MemoryFileSystem final : public FileSystem {
   // Total bytes of the files' data the file system holds at most (files
   // removed but still open are not counted); UINT64_MAX: no limit.
   void set_capacity_bytes(uint64_t bytes);
+  // As if the page cache dropped every file's pages: File::pread_nowait
+  // answers Errc::would_block and File::cached false for a file until a
+  // (blocking) pread of it reads it in again (the whole file, simplified).
+  void evict_page_cache();
 
   // Test helpers: direct access to the current contents.
   std::vector<uint8_t> contents(const std::string& path);

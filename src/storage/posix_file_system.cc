@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +28,12 @@ Status io_error(const std::string& what, const std::string& path, int error_numb
   return Status(code, what + " " + path + ": " + std::strerror(error_number));
 }
 
+// cachestat(2) (Linux 6.5) has no glibc wrapper yet; 451 on every
+// architecture that uses the generic syscall table, x86-64 included.
+#if !defined(__NR_cachestat) && (defined(__x86_64__) || defined(__aarch64__))
+#define __NR_cachestat 451
+#endif
+
 Status sync_error(const std::string& what, const std::string& path, int error_number) {
   return Status(Errc::io_error, what + " " + path + ": " + std::strerror(error_number));
 }
@@ -39,14 +48,59 @@ class PosixFile final : public File {
   Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
     size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                          static_cast<off_t>(position + done));
+      ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(position + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return io_error("pread", path_, errno);
       if (n == 0) break;
       done += static_cast<size_t>(n);
     }
     return done;
+  }
+
+  // RWF_NOWAIT: the kernel answers EAGAIN instead of reading from the
+  // device. A file system without it (EOPNOTSUPP: tmpfs before 6.6) keeps
+  // its pages in memory anyway, so a plain pread cannot wait there.
+  Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) override {
+    if (!nowait_supported_.load(std::memory_order_relaxed)) return pread(position, out);
+    size_t done = 0;
+    while (done < out.size()) {
+      struct iovec part {
+        out.data() + done, out.size() - done
+      };
+      ssize_t n = ::preadv2(fd_, &part, 1, static_cast<off_t>(position + done), RWF_NOWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN)
+        return Status(Errc::would_block, "pread " + path_ + ": not in the page cache");
+      if (n < 0 && errno == EOPNOTSUPP) {
+        nowait_supported_.store(false, std::memory_order_relaxed);
+        return pread(position, out);
+      }
+      if (n < 0) return io_error("pread", path_, errno);
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  bool cached(uint64_t position, uint64_t length) override {
+#ifdef __NR_cachestat
+    if (length == 0) return true;
+    struct {
+      uint64_t offset, length;
+    } range{position, length};
+    struct {
+      uint64_t cache, dirty, writeback, evicted, recently_evicted;
+    } pages{};
+    if (::syscall(__NR_cachestat, fd_, &range, &pages, 0) != 0)
+      return true;  // cannot tell (ENOSYS)
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    return pages.cache >= (position + length - 1) / page - position / page + 1;
+#else
+    (void)position;
+    (void)length;
+    return true;
+#endif
   }
 
   // The end is asked of the kernel once, then tracked: an fstat() per
@@ -86,7 +140,9 @@ class PosixFile final : public File {
 
   // Failure (a file system without fallocate, no space) only loses the
   // speed-up: appends allocate as they go and report their own errors.
-  void reserve(uint64_t bytes) override { (void)::fallocate(fd_, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)); }
+  void reserve(uint64_t bytes) override {
+    (void)::fallocate(fd_, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes));
+  }
 
   Status sync() override {
     if (::fdatasync(fd_) != 0) return sync_error("fdatasync", path_, errno);
@@ -106,15 +162,20 @@ class PosixFile final : public File {
   static constexpr uint64_t unknown_end = UINT64_MAX;
   int fd_;
   std::string path_;
+  std::atomic<bool> nowait_supported_{true};
   uint64_t end_ = unknown_end;  // where the next append goes; the writer's only
 };
 
 int open_flags(OpenMode mode) {
   switch (mode) {
-    case OpenMode::read_only: return O_RDONLY;
-    case OpenMode::read_write: return O_RDWR;
-    case OpenMode::create: return O_RDWR | O_CREAT;
-    case OpenMode::create_truncate: return O_RDWR | O_CREAT | O_TRUNC;
+    case OpenMode::read_only:
+      return O_RDONLY;
+    case OpenMode::read_write:
+      return O_RDWR;
+    case OpenMode::create:
+      return O_RDWR | O_CREAT;
+    case OpenMode::create_truncate:
+      return O_RDWR | O_CREAT | O_TRUNC;
   }
   return O_RDONLY;
 }

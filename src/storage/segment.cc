@@ -36,11 +36,15 @@ class ReleasableFile final : public File {
     if (Status s = reopen(); !s) return s;
     return file_->pread(position, out);
   }
-  Status append(Bytes data) override { return write([&] { return file_->append(data); }); }
+  Status append(Bytes data) override {
+    return write([&] { return file_->append(data); });
+  }
   Status pwrite(uint64_t position, Bytes data) override {
     return write([&] { return file_->pwrite(position, data); });
   }
-  Status truncate(uint64_t size_bytes) override { return write([&] { return file_->truncate(size_bytes); }); }
+  Status truncate(uint64_t size_bytes) override {
+    return write([&] { return file_->truncate(size_bytes); });
+  }
   // Released only once durable, and nothing was written since (a write
   // reopens it): nothing to sync.
   Status sync() override {
@@ -109,6 +113,12 @@ class RenamedFile final : public File {
   Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
     return file_->pread(position, out);
   }
+  Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) override {
+    return file_->pread_nowait(position, out);
+  }
+  bool cached(uint64_t position, uint64_t length) override {
+    return file_->cached(position, length);
+  }
   Status append(Bytes data) override { return file_->append(data); }
   Status pwrite(uint64_t position, Bytes data) override { return file_->pwrite(position, data); }
   Status truncate(uint64_t size_bytes) override { return file_->truncate(size_bytes); }
@@ -140,7 +150,8 @@ std::optional<int64_t> parse_segment_file_name(const std::string& name, const st
   return value;
 }
 
-Segment::Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config, int64_t now_ms)
+Segment::Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config,
+                 int64_t now_ms)
     : fs_(fs),
       dir_(std::move(dir)),
       base_offset_(base_offset),
@@ -178,8 +189,10 @@ void Segment::use_index_files(const std::string& stem, FileHandle index, FileHan
       std::make_shared<ReleasableFile>(fs_, stem + index_suffix + suffix_, std::move(index));
   time_index_file_ = std::make_shared<ReleasableFile>(fs_, stem + time_index_suffix + suffix_,
                                                       std::move(time_index));
-  offset_index_ = std::make_unique<OffsetIndex>(index_file_, base_offset_, config_.offset_index_entries_max());
-  time_index_ = std::make_unique<TimeIndex>(time_index_file_, base_offset_, config_.time_index_entries_max());
+  offset_index_ =
+      std::make_unique<OffsetIndex>(index_file_, base_offset_, config_.offset_index_entries_max());
+  time_index_ =
+      std::make_unique<TimeIndex>(time_index_file_, base_offset_, config_.time_index_entries_max());
 }
 
 std::vector<std::string> PreparedSegmentFiles::paths() const {
@@ -226,9 +239,9 @@ Result<std::unique_ptr<Segment>> Segment::adopt_prepared(FileSystem& fs, const s
   return segment;
 }
 
-Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                 const LogConfig& config, int64_t now_ms,
-                                                 const std::string& suffix) {
+Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir,
+                                                 int64_t base_offset, const LogConfig& config,
+                                                 int64_t now_ms, const std::string& suffix) {
   std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
   segment->suffix_ = suffix;
   if (Status s = segment->open_files(OpenMode::create_truncate); !s) return s;
@@ -240,9 +253,9 @@ Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::stri
   return segment;
 }
 
-Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                               const LogConfig& config, int64_t now_ms,
-                                               const std::string& suffix) {
+Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir,
+                                               int64_t base_offset, const LogConfig& config,
+                                               int64_t now_ms, const std::string& suffix) {
   std::unique_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, now_ms));
   segment->suffix_ = suffix;
   if (Status s = segment->open_files(OpenMode::read_write); !s) return s;
@@ -255,8 +268,10 @@ Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string
     return segment;
   }
   if (Status s = segment->scan_tail(); !s) return s;
-  if (!segment->needs_recovery_ && !segment->time_index_->load(segment->next_offset_)) segment->needs_recovery_ = true;
-  if (auto last = segment->time_index_->last_entry(); last && last->timestamp_ms > segment->max_timestamp_.timestamp_ms)
+  if (!segment->needs_recovery_ && !segment->time_index_->load(segment->next_offset_))
+    segment->needs_recovery_ = true;
+  if (auto last = segment->time_index_->last_entry();
+      last && last->timestamp_ms > segment->max_timestamp_.timestamp_ms)
     segment->max_timestamp_ = *last;
   return segment;
 }
@@ -285,19 +300,21 @@ Status Segment::scan_tail() {
 
 void Segment::observe(const record::BatchHeader& header) {
   next_offset_ = header.next_offset();
-  if (header.max_timestamp > max_timestamp_.timestamp_ms) max_timestamp_ = {header.max_timestamp, header.last_offset()};
+  if (header.max_timestamp > max_timestamp_.timestamp_ms)
+    max_timestamp_ = {header.max_timestamp, header.last_offset()};
 }
 
-Result<std::optional<record::BatchHeader>> Segment::read_header_at(uint64_t position) const {
+Result<std::optional<record::BatchHeader>> Segment::read_header_at(uint64_t position,
+                                                                   bool nowait) const {
   if (position >= size_bytes_) return std::optional<record::BatchHeader>();
   uint8_t raw[record::batch_header_bytes];
-  auto read = log_file_->pread(position, raw);
+  auto read = nowait ? log_file_->pread_nowait(position, raw) : log_file_->pread(position, raw);
   if (!read) return read.status();
   auto header = record::read_batch_header(Bytes(raw, *read));
   if (!header) return header.status();
   if (position + header->size_bytes() > size_bytes_)
-    return Status(Errc::truncated, "batch at position " + std::to_string(position) + " of " + log_path() +
-                                       " runs past the end of the file");
+    return Status(Errc::truncated, "batch at position " + std::to_string(position) + " of " +
+                                       log_path() + " runs past the end of the file");
   return std::optional<record::BatchHeader>(*header);
 }
 
@@ -325,8 +342,10 @@ Result<SegmentRecovery> Segment::recover(const BatchVisitor& visit) {
     auto read = log_file_->pread(position, batch);
     if (!read) return read.status();
     Status valid = record::validate_batch(batch);
-    if (valid && (!fits_segment(h.base_offset, next_offset_) || !fits_segment(h.last_offset(), base_offset_)))
-      valid = Status(Errc::invalid_value, "offset " + std::to_string(h.base_offset) + " out of order");
+    if (valid && (!fits_segment(h.base_offset, next_offset_) ||
+                  !fits_segment(h.last_offset(), base_offset_)))
+      valid =
+          Status(Errc::invalid_value, "offset " + std::to_string(h.base_offset) + " out of order");
     if (!valid) {
       result.first_problem = valid;
       break;
@@ -349,7 +368,8 @@ Result<SegmentRecovery> Segment::recover(const BatchVisitor& visit) {
 Status Segment::append_index_entries(const record::BatchHeader& header, uint64_t position) {
   observe(header);
   if (bytes_since_index_entry_ > config_.index_interval_bytes && !offset_index_->is_full()) {
-    if (Status s = offset_index_->append(header.last_offset(), static_cast<uint32_t>(position)); !s) return s;
+    if (Status s = offset_index_->append(header.last_offset(), static_cast<uint32_t>(position)); !s)
+      return s;
     if (Status s = time_index_->maybe_append(max_timestamp_); !s) return s;
     bytes_since_index_entry_ = 0;
   }
@@ -364,11 +384,14 @@ Status Segment::append(Bytes batches, const std::vector<record::BatchHeader>& he
   const int64_t first_offset = headers.front().base_offset;
   if (Status s = log_file_->append(batches); !s) return undo_append(before, first_offset, s);
   for (const auto& header : headers) {
-    SLUICE_ASSERT(fits_segment(header.base_offset, next_offset_), "segment appends must increase offsets");
-    if (Status s = append_index_entries(header, position); !s) return undo_append(before, first_offset, s);
+    SLUICE_ASSERT(fits_segment(header.base_offset, next_offset_),
+                  "segment appends must increase offsets");
+    if (Status s = append_index_entries(header, position); !s)
+      return undo_append(before, first_offset, s);
     position += header.size_bytes();
   }
-  SLUICE_ASSERT(position == size_bytes_ + batches.size(), "batch headers must describe the appended bytes");
+  SLUICE_ASSERT(position == size_bytes_ + batches.size(),
+                "batch headers must describe the appended bytes");
   size_bytes_ = position;
   return Status::ok();
 }
@@ -388,7 +411,8 @@ Status Segment::undo_append(const AppendState& before, int64_t first_offset, con
   bytes_since_index_entry_ = before.bytes_since_index_entry;
   if (undone) return error;
   torn_ = true;
-  return Status(Errc::io_error, error.message() + "; undoing the partial append failed: " + undone.message());
+  return Status(Errc::io_error,
+                error.message() + "; undoing the partial append failed: " + undone.message());
 }
 
 // Most failed writes wrote nothing (a failing disk refuses them whole):
@@ -400,21 +424,28 @@ Status Segment::cut_log_file(uint64_t size_bytes) {
   return log_file_->truncate(size_bytes);
 }
 
-Result<std::optional<BatchLocation>> Segment::find_batch(int64_t offset) {
-  uint64_t position = offset_index_->lookup(offset).position;
+uint64_t Segment::lookup_position(int64_t offset) const {
+  return offset_index_->lookup(offset).position;
+}
+
+Result<std::optional<BatchLocation>> Segment::find_batch(int64_t offset, bool nowait) {
+  uint64_t position = lookup_position(offset);
   while (true) {
-    auto header = read_header_at(position);
+    auto header = read_header_at(position, nowait);
     if (!header) return header.status();
     if (!*header) return std::optional<BatchLocation>();
-    if ((*header)->last_offset() >= offset) return std::optional<BatchLocation>(BatchLocation{position, **header});
+    if ((*header)->last_offset() >= offset)
+      return std::optional<BatchLocation>(BatchLocation{position, **header});
     position += (*header)->size_bytes();
   }
 }
 
-std::optional<Segment::Skip> Segment::skip_ahead(uint64_t from, uint64_t limit, int64_t max_offset) const {
+std::optional<Segment::Skip> Segment::skip_ahead(uint64_t from, uint64_t limit,
+                                                 int64_t max_offset) const {
   if (from >= size_bytes_) return std::nullopt;
   if (size_bytes_ <= limit && next_offset_ <= max_offset) return Skip{size_bytes_, next_offset_};
-  if (auto position = offset_index_->farthest_batch_within(from, limit, max_offset)) return Skip{*position, -1};
+  if (auto position = offset_index_->farthest_batch_within(from, limit, max_offset))
+    return Skip{*position, -1};
   return std::nullopt;
 }
 
@@ -425,12 +456,14 @@ Result<std::optional<BatchLocation>> Segment::find_batch_by_timestamp(int64_t ti
     auto header = read_header_at(position);
     if (!header) return header.status();
     if (!*header) return std::optional<BatchLocation>();
-    if ((*header)->max_timestamp >= timestamp_ms) return std::optional<BatchLocation>(BatchLocation{position, **header});
+    if ((*header)->max_timestamp >= timestamp_ms)
+      return std::optional<BatchLocation>(BatchLocation{position, **header});
     position += (*header)->size_bytes();
   }
 }
 
 Status Segment::truncate_to(int64_t offset) {
+  cancel_reserve_release();
   auto found = find_batch(offset);
   if (!found) return found.status();
   if (!*found) return Status::ok();
@@ -442,20 +475,51 @@ Status Segment::truncate_to(int64_t offset) {
   // Recompute the tail statistics from what is left.
   if (Status s = scan_tail(); !s) return s;
   if (position == 0) next_offset_ = base_offset_;
-  if (auto last = time_index_->last_entry(); last && last->timestamp_ms > max_timestamp_.timestamp_ms)
+  if (auto last = time_index_->last_entry();
+      last && last->timestamp_ms > max_timestamp_.timestamp_ms)
     max_timestamp_ = *last;
   return Status::ok();
 }
 
-Status Segment::on_become_inactive() {
+Status Segment::on_become_inactive(bool defer_release) {
   if (Status s = time_index_->maybe_append(max_timestamp_, true); !s) return s;
   offset_index_->shrink();
   time_index_->shrink();
-  if (reserved_) {  // give back the blocks reserved past the content
+  if (reserved_ && defer_release) {
+    reserve_release_ = std::make_shared<ReserveRelease>();
+    reserve_release_->file = log_file_;
+    reserve_release_->size_bytes = size_bytes_;
+    reserve_release_taken_ = false;
+    reserved_ = false;
+  } else if (reserved_) {  // give back the blocks reserved past the content
     if (Status s = log_file_->truncate(size_bytes_); !s) return s;
     reserved_ = false;
   }
   return write_index_entries();
+}
+
+std::function<void()> Segment::take_reserve_release() {
+  if (!reserve_release_ || reserve_release_taken_) return nullptr;
+  reserve_release_taken_ = true;
+  return [release = reserve_release_] {
+    std::lock_guard lock(release->mutex);
+    // Best effort, as the reserve itself: a failure leaves blocks allocated
+    // past the end, which recovery ignores and the file's deletion frees.
+    if (!release->cancelled) (void)release->file->truncate(release->size_bytes);
+    release->cancelled = true;  // once
+  };
+}
+
+void Segment::cancel_reserve_release() {
+  if (!reserve_release_) return;
+  bool released = false;
+  {
+    std::lock_guard lock(reserve_release_->mutex);  // waits for a running release
+    released = reserve_release_->cancelled;
+    reserve_release_->cancelled = true;
+  }
+  if (!released) reserved_ = true;  // still held: the next roll gives it back
+  reserve_release_.reset();
 }
 
 Status Segment::write_index_entries() {
@@ -515,10 +579,12 @@ bool Segment::nearing_roll(const LogConfig& config, int64_t now_ms) const {
          now_ms - created_ms_ >= config.segment_ms / 10 * 9;
 }
 
-bool Segment::should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const {
+bool Segment::should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset,
+                          int64_t now_ms) const {
   if (empty()) return !fits_segment(last_offset, base_offset_);
-  return size_bytes_ + incoming_bytes > config.segment_bytes || now_ms - created_ms_ >= config.segment_ms ||
-         offset_index_->is_full() || time_index_->is_full() || !fits_segment(last_offset, base_offset_);
+  return size_bytes_ + incoming_bytes > config.segment_bytes ||
+         now_ms - created_ms_ >= config.segment_ms || offset_index_->is_full() ||
+         time_index_->is_full() || !fits_segment(last_offset, base_offset_);
 }
 
 }  // namespace sluice::storage

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -62,9 +63,9 @@ class Segment {
   // Creates the three files of a new, empty segment (create_truncate).
   // `suffix` follows each file name: the cleaner writes ".cleaned" segments
   // and swaps them in via ".swap" (rename_suffix; docs/storage.md).
-  static Result<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                 const LogConfig& config, int64_t now_ms,
-                                                 const std::string& suffix = "");
+  static Result<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir,
+                                                 int64_t base_offset, const LogConfig& config,
+                                                 int64_t now_ms, const std::string& suffix = "");
   // Creates the files of a segment whose base offset is not known yet
   // (PreparedSegmentFiles): the slow part of a roll (inode creation, the
   // fallocate of log.preallocate), done by a background thread.
@@ -81,9 +82,9 @@ class Segment {
   // Opens an existing segment whose .log exists. Loads the indexes and finds
   // the next offset by scanning from the last index entry; any inconsistency
   // (missing or corrupt index, torn tail) is reported via needs_recovery().
-  static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                               const LogConfig& config, int64_t now_ms,
-                                               const std::string& suffix = "");
+  static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir,
+                                               int64_t base_offset, const LogConfig& config,
+                                               int64_t now_ms, const std::string& suffix = "");
 
   // Re-validates every batch (CRC included), rebuilds both indexes and
   // truncates the .log after the last valid batch. `visit` sees each valid
@@ -102,10 +103,15 @@ class Segment {
   bool torn() const { return torn_; }
 
   // The first batch whose last offset >= `offset`, or nullopt if none.
-  Result<std::optional<BatchLocation>> find_batch(int64_t offset);
+  // `nowait`: Errc::would_block instead of waiting on the device for a
+  // header (File::pread_nowait), for reactor threads.
+  Result<std::optional<BatchLocation>> find_batch(int64_t offset, bool nowait = false);
+  // Where find_batch(offset) starts reading headers (its offset index entry).
+  uint64_t lookup_position(int64_t offset) const;
   // The header of the batch starting at `position`, or nullopt at the end
   // (or at a torn tail). Thread-safe (reads only).
-  Result<std::optional<record::BatchHeader>> read_header_at(uint64_t position) const;
+  Result<std::optional<record::BatchHeader>> read_header_at(uint64_t position,
+                                                            bool nowait = false) const;
   // Where a read range that has reached `from` (a batch boundary) may jump
   // without reading the headers in between, given that it must end by
   // `limit` and hold no batch at or above `max_offset`: the segment's end
@@ -123,8 +129,18 @@ class Segment {
   Status truncate_to(int64_t offset);
   // Called when the segment stops being the active one (Kafka's
   // onBecomeInactiveSegment): records the final max timestamp and writes
-  // the buffered index entries.
-  Status on_become_inactive();
+  // the buffered index entries. With log.preallocate it gives the blocks
+  // reserved past the content back (a truncate to the size, up to tens of
+  // ms on ext4 for a large reserve), or, `defer_release`, leaves that to
+  // the job take_reserve_release() hands out.
+  Status on_become_inactive(bool defer_release = false);
+  // The deferred give-back of on_become_inactive(true), to run on a thread
+  // that may wait, with no lock held; null if nothing is reserved. Until it
+  // has run, truncate_to() of this segment (which may make it active again:
+  // a late truncate to the old size would cut or extend it) cancels it, or
+  // waits for it if it is running; the blocks are then given back at the
+  // next roll.
+  std::function<void()> take_reserve_release();
   // Makes the .log and both indexes durable.
   Status sync();
   // Writes the index entries still buffered in memory (index.h) to the
@@ -132,7 +148,9 @@ class Segment {
   // and by sync(). Call it before syncing files() off the lock.
   Status write_index_entries();
   // The handles sync() would sync, for syncing off the partition lock.
-  std::vector<FileHandle> files() const { return {log_file_, offset_index_->file(), time_index_->file()}; }
+  std::vector<FileHandle> files() const {
+    return {log_file_, offset_index_->file(), time_index_->file()};
+  }
   // Closes the two index files of a segment that is inactive and durable
   // (their entries stay in memory); any later use reopens them, a sync of a
   // released file has nothing to do. Kafka likewise holds one descriptor
@@ -153,7 +171,8 @@ class Segment {
   // Removes the three files (an abandoned ".cleaned" segment).
   Status remove_files();
 
-  bool should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset, int64_t now_ms) const;
+  bool should_roll(const LogConfig& config, uint64_t incoming_bytes, int64_t last_offset,
+                   int64_t now_ms) const;
   // Half full, or 90% of segment.ms old: time to prepare the next segment.
   bool nearing_roll(const LogConfig& config, int64_t now_ms) const;
 
@@ -166,7 +185,8 @@ class Segment {
   std::string log_path() const;
 
  private:
-  Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config, int64_t now_ms);
+  Segment(FileSystem& fs, std::string dir, int64_t base_offset, const LogConfig& config,
+          int64_t now_ms);
   Status open_files(OpenMode mode);
   void use_index_files(const std::string& stem, FileHandle index, FileHandle time_index);
   Status scan_tail();
@@ -197,7 +217,16 @@ class Segment {
   int64_t created_ms_;
   bool needs_recovery_ = false;
   bool reserved_ = false;  // log.preallocate blocks past the content
-  bool torn_ = false;      // see torn()
+  struct ReserveRelease {
+    std::mutex mutex;
+    bool cancelled = false;
+    FileHandle file;
+    uint64_t size_bytes = 0;
+  };
+  void cancel_reserve_release();
+  std::shared_ptr<ReserveRelease> reserve_release_;  // handed out or to hand out, not yet cancelled
+  bool reserve_release_taken_ = false;
+  bool torn_ = false;  // see torn()
 };
 
 }  // namespace sluice::storage

@@ -2,15 +2,18 @@
 // layer drives it: Produce (acks 1 and all), Fetch (immediate, long poll,
 // KIP-74 first batch, sessions), ListOffsets, DeleteRecords,
 // OffsetForLeaderEpoch, DescribeLogDirs. Real files in a temporary dir.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
-
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <thread>
 
+#include "base/metrics.h"
 #include "broker/broker.h"
 #include "protocol/protocol.h"
 #include "record/batch_builder.h"
@@ -57,7 +60,8 @@ std::vector<uint8_t> batch_of(int records, size_t value_bytes = 10) {
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   for (int i = 0; i < records; ++i)
-    builder.append(now, std::nullopt, Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    builder.append(now, std::nullopt,
+                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
   return std::move(builder.build()).value();
 }
 
@@ -73,9 +77,11 @@ class DataPathTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-data-path-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("sluice-data-path-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    auto config = BrokerConfig::load("", {{"log.dirs", dir_.string()}, {"listeners", "PLAINTEXT://127.0.0.1:0"}});
+    auto config = BrokerConfig::load(
+        "", {{"log.dirs", dir_.string()}, {"listeners", "PLAINTEXT://127.0.0.1:0"}});
     ASSERT_TRUE(config.is_ok()) << config.status().to_string();
     auto broker = Broker::open(std::move(config).value());
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
@@ -89,7 +95,8 @@ class DataPathTest : public ::testing::Test {
     ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
     topic_id_ = created[0].topic_id;
     auto until = std::chrono::steady_clock::now() + 5s;
-    while (!broker_->replica_manager().partition("t", 1) && std::chrono::steady_clock::now() < until)
+    while (!broker_->replica_manager().partition("t", 1) &&
+           std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(1ms);
     ASSERT_NE(broker_->replica_manager().partition("t", 1), nullptr);
   }
@@ -150,7 +157,8 @@ class DataPathTest : public ::testing::Test {
     return call<ProduceResponse>(request, 9);
   }
 
-  static FetchRequest fetch_request(int64_t offset, int32_t max_wait_ms = 0, int32_t min_bytes = 1) {
+  static FetchRequest fetch_request(int64_t offset, int32_t max_wait_ms = 0,
+                                    int32_t min_bytes = 1) {
     FetchRequest request;
     request.max_wait_ms = max_wait_ms;
     request.min_bytes = min_bytes;
@@ -178,7 +186,8 @@ TEST_F(DataPathTest, ProduceThenFetch) {
   EXPECT_EQ(part.base_offset, 0);
   EXPECT_EQ(part.log_append_time_ms, -1);
   EXPECT_EQ(part.log_start_offset, 0);
-  EXPECT_EQ(produce(0, batch_of(3), -1).responses[0].partition_responses[0].base_offset, 5) << "acks=all";
+  EXPECT_EQ(produce(0, batch_of(3), -1).responses[0].partition_responses[0].base_offset, 5)
+      << "acks=all";
 
   auto fetched = call<FetchResponse>(fetch_request(0), 11);
   ASSERT_EQ(fetched.responses.size(), 1u);
@@ -190,7 +199,58 @@ TEST_F(DataPathTest, ProduceThenFetch) {
   EXPECT_EQ(records_in(data.records->bytes), 8u);
 
   auto out_of_range = call<FetchResponse>(fetch_request(9), 11);
-  EXPECT_EQ(out_of_range.responses[0].partitions[0].error_code, to_wire(ErrorCode::OFFSET_OUT_OF_RANGE));
+  EXPECT_EQ(out_of_range.responses[0].partitions[0].error_code,
+            to_wire(ErrorCode::OFFSET_OUT_OF_RANGE));
+}
+
+// sluice_fetch_reads_offloaded_total{reason} as /metrics shows it.
+uint64_t offloaded_fetches(const std::string& reason) {
+  std::string text = metrics::default_registry().render();
+  std::string series = "sluice_fetch_reads_offloaded_total{reason=\"" + reason + "\"} ";
+  auto at = text.find(series);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size()));
+}
+
+// Drops the partition's log pages from the page cache (synced first: dirty
+// pages stay); false if the kernel kept them anyway.
+bool evict(const std::filesystem::path& log_file) {
+  int fd = ::open(log_file.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  // Asked with cachestat(2) (Linux 6.5, x86-64/arm64 451): a probing read,
+  // even RWF_NOWAIT, would start the readahead that brings them back.
+  struct {
+    uint64_t offset, length;
+  } range{0, 0};  // length 0: to the end of the file
+  struct {
+    uint64_t cache, dirty, writeback, evicted, recently_evicted;
+  } pages{};
+  bool evicted = ::syscall(451, fd, &range, &pages, 0) == 0 && pages.cache == 0;
+  ::close(fd);
+  return evicted;
+}
+
+// Issue 13, point 2: a Fetch whose pages are not in the page cache is not
+// read on the calling thread (a reactor): the look at the log moves to the
+// fetch-read threads, which bring the pages in and answer.
+TEST_F(DataPathTest, AFetchOfEvictedPagesIsReadOffTheReactor) {
+  for (int i = 0; i < 5; ++i) produce(0, batch_of(4, 100));
+  if (!evict(dir_ / "t-0" / "00000000000000000000.log"))
+    GTEST_SKIP() << "the kernel kept the pages cached";
+  const uint64_t before = offloaded_fetches("cold_header");
+  auto fetched = call<FetchResponse>(fetch_request(0), 11);
+  ASSERT_EQ(fetched.responses.size(), 1u);
+  EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 20u);
+  EXPECT_EQ(offloaded_fetches("cold_header"), before + 1)
+      << "the cold read ran on a fetch-read thread";
+  // Now cached: read on the caller, nothing handed over.
+  EXPECT_EQ(
+      records_in(
+          call<FetchResponse>(fetch_request(0), 11).responses[0].partitions[0].records->bytes),
+      20u);
+  EXPECT_EQ(offloaded_fetches("cold_header"), before + 1);
 }
 
 TEST_F(DataPathTest, ProduceErrors) {
@@ -203,14 +263,17 @@ TEST_F(DataPathTest, ProduceErrors) {
     topic.partition_data.push_back({0, Records{Bytes(batch), nullptr}, {}});
     return call<ProduceResponse>(request, 9);
   }();
-  EXPECT_EQ(unknown.responses[0].partition_responses[0].error_code, to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+  EXPECT_EQ(unknown.responses[0].partition_responses[0].error_code,
+            to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
   auto corrupt = batch_of(2);
   corrupt.back() ^= 0x5a;
-  EXPECT_EQ(produce(0, corrupt).responses[0].partition_responses[0].error_code, to_wire(ErrorCode::CORRUPT_MESSAGE));
+  EXPECT_EQ(produce(0, corrupt).responses[0].partition_responses[0].error_code,
+            to_wire(ErrorCode::CORRUPT_MESSAGE));
   auto two = batch_of(1);
   auto second = batch_of(1);
   two.insert(two.end(), second.begin(), second.end());
-  EXPECT_EQ(produce(0, two).responses[0].partition_responses[0].error_code, to_wire(ErrorCode::INVALID_RECORD));
+  EXPECT_EQ(produce(0, two).responses[0].partition_responses[0].error_code,
+            to_wire(ErrorCode::INVALID_RECORD));
   EXPECT_EQ(produce(0, batch_of(1), 2).responses[0].partition_responses[0].error_code,
             to_wire(ErrorCode::INVALID_REQUIRED_ACKS));
   auto too_large = batch_of(1, 2 << 20);
@@ -301,11 +364,13 @@ TEST_F(DataPathTest, FetchLimitsReturnAtLeastOneBatch) {
   auto request = fetch_request(0);
   request.topics[0].partitions[0].partition_max_bytes = 100;  // smaller than a batch
   auto fetched = call<FetchResponse>(request, 11);
-  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u) << "KIP-74: one whole batch";
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u)
+      << "KIP-74: one whole batch";
   request.topics[0].partitions[0].partition_max_bytes = 1 << 20;
   request.max_bytes = 15000;
   fetched = call<FetchResponse>(request, 11);
-  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u) << "max_bytes holds one batch only";
+  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 10u)
+      << "max_bytes holds one batch only";
 }
 
 TEST_F(DataPathTest, FetchByTopicIdAndSessions) {
@@ -341,7 +406,8 @@ TEST_F(DataPathTest, FetchByTopicIdAndSessions) {
   EXPECT_EQ(next.responses[0].partitions[0].partition_index, 1);
 
   incremental.session_epoch = 5;
-  EXPECT_EQ(call<FetchResponse>(incremental, 13).error_code, to_wire(ErrorCode::INVALID_FETCH_SESSION_EPOCH));
+  EXPECT_EQ(call<FetchResponse>(incremental, 13).error_code,
+            to_wire(ErrorCode::INVALID_FETCH_SESSION_EPOCH));
 
   FetchRequest unknown_id;
   unknown_id.max_wait_ms = 0;
@@ -412,7 +478,8 @@ TEST_F(DataPathTest, ListOffsetsDeleteRecordsEpochsAndLogDirs) {
 
 // The broker's log.cleaner.* settings reach the LogManager's cleaner.
 TEST(BrokerDataPath, LogCleanerSettingsReachTheLogManager) {
-  const auto dir = std::filesystem::temp_directory_path() / ("sluice-cleaner-config-" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("sluice-cleaner-config-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto config = BrokerConfig::load("", {{"log.dirs", dir.string()},
                                         {"listeners", "PLAINTEXT://127.0.0.1:0"},
@@ -438,7 +505,8 @@ TEST(BrokerDataPath, LogCleanerSettingsReachTheLogManager) {
 }
 
 TEST_F(DataPathTest, TheFirstFindCoordinatorCreatesTheOffsetsTopic) {
-  EXPECT_EQ(broker_->metadata_image()->topic("__consumer_offsets"), nullptr) << "not created at start-up";
+  EXPECT_EQ(broker_->metadata_image()->topic("__consumer_offsets"), nullptr)
+      << "not created at start-up";
   FindCoordinatorRequest request;
   request.key = "g";
   request.key_type = 0;

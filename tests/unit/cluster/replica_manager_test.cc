@@ -36,8 +36,8 @@ Uuid id_of(uint8_t n) {
   return id;
 }
 
-MetadataImagePtr image_with(std::vector<std::pair<std::string, int>> topics, int32_t leader = local_node,
-                            int32_t leader_epoch = 0) {
+MetadataImagePtr image_with(std::vector<std::pair<std::string, int>> topics,
+                            int32_t leader = local_node, int32_t leader_epoch = 0) {
   auto image = std::make_shared<MetadataImage>();
   uint8_t n = 1;
   for (const auto& [name, partitions] : topics) {
@@ -45,7 +45,8 @@ MetadataImagePtr image_with(std::vector<std::pair<std::string, int>> topics, int
     topic.name = name;
     topic.id = id_of(n++);
     for (int p = 0; p < partitions; ++p)
-      topic.partitions.push_back(PartitionImage{p, {local_node}, {local_node}, leader, leader_epoch, 0});
+      topic.partitions.push_back(
+          PartitionImage{p, {local_node}, {local_node}, leader, leader_epoch, 0});
     image->put_topic(std::move(topic));
   }
   return image;
@@ -134,7 +135,8 @@ TEST_F(ReplicaManagerTest, PartitionsLedElsewhereAnswerNotLeader) {
   auto partition = replicas_->partition("a", 0);
   ASSERT_NE(partition, nullptr);
   EXPECT_EQ(append(*partition, 1).error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
-  EXPECT_EQ(partition->read(0, -1, 1 << 20, true).error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  EXPECT_EQ(partition->read(Offset{0}, LeaderEpoch{-1}, 1 << 20, true).error,
+            ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
 TEST_F(ReplicaManagerTest, AppendAssignsOffsetsAndMovesTheHighWatermark) {
@@ -150,24 +152,27 @@ TEST_F(ReplicaManagerTest, AppendAssignsOffsetsAndMovesTheHighWatermark) {
   EXPECT_EQ(partition->high_watermark(), 8);
   EXPECT_EQ(partition->managed_log()->high_watermark(), 8);
 
-  auto read = partition->read(5, 3, 1 << 20, true);
+  auto read = partition->read(Offset{5}, LeaderEpoch{3}, 1 << 20, true);
   ASSERT_EQ(read.error, ErrorCode::NONE);
   EXPECT_EQ(read.high_watermark, 8);
   EXPECT_EQ(read.last_stable_offset, 8);
   EXPECT_EQ(read.log_start_offset, 0);
   EXPECT_GT(read.range.length, 0u);
-  EXPECT_EQ(partition->read(8, -1, 1 << 20, true).range.length, 0u) << "nothing at the high watermark";
-  EXPECT_EQ(partition->read(9, -1, 1 << 20, true).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(partition->read(Offset{8}, LeaderEpoch{-1}, 1 << 20, true).range.length, 0u)
+      << "nothing at the high watermark";
+  EXPECT_EQ(partition->read(Offset{9}, LeaderEpoch{-1}, 1 << 20, true).error,
+            ErrorCode::OFFSET_OUT_OF_RANGE);
 }
 
 TEST_F(ReplicaManagerTest, LeaderEpochChecks) {
   ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, local_node, 5)).is_ok());
   auto partition = replicas_->partition("a", 0);
-  EXPECT_EQ(partition->check_leader(-1), ErrorCode::NONE);
-  EXPECT_EQ(partition->check_leader(5), ErrorCode::NONE);
-  EXPECT_EQ(partition->check_leader(4), ErrorCode::FENCED_LEADER_EPOCH);
-  EXPECT_EQ(partition->check_leader(6), ErrorCode::UNKNOWN_LEADER_EPOCH);
-  EXPECT_EQ(partition->read(0, 4, 100, true).error, ErrorCode::FENCED_LEADER_EPOCH);
+  EXPECT_EQ(partition->check_leader(LeaderEpoch{-1}), ErrorCode::NONE);
+  EXPECT_EQ(partition->check_leader(LeaderEpoch{5}), ErrorCode::NONE);
+  EXPECT_EQ(partition->check_leader(LeaderEpoch{4}), ErrorCode::FENCED_LEADER_EPOCH);
+  EXPECT_EQ(partition->check_leader(LeaderEpoch{6}), ErrorCode::UNKNOWN_LEADER_EPOCH);
+  EXPECT_EQ(partition->read(Offset{0}, LeaderEpoch{4}, 100, true).error,
+            ErrorCode::FENCED_LEADER_EPOCH);
 }
 
 TEST_F(ReplicaManagerTest, AppendErrors) {
@@ -180,7 +185,8 @@ TEST_F(ReplicaManagerTest, AppendErrors) {
   policy_.min_insync_replicas = 2;
   ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}})).is_ok());
   EXPECT_EQ(append(*partition, 1, -1).error, ErrorCode::NOT_ENOUGH_REPLICAS);
-  EXPECT_EQ(append(*partition, 1, 1).error, ErrorCode::NONE) << "acks=1 ignores min.insync.replicas";
+  EXPECT_EQ(append(*partition, 1, 1).error, ErrorCode::NONE)
+      << "acks=1 ignores min.insync.replicas";
 
   policy_ = AppendPolicy{};
   policy_.timestamp_after_max_ms = 1000;
@@ -199,7 +205,7 @@ TEST_F(ReplicaManagerTest, LogAppendTimeRewritesTheBatch) {
   auto appended = partition->append_as_leader(batch, 1, now_ms_);
   ASSERT_EQ(appended.error, ErrorCode::NONE);
   EXPECT_EQ(appended.log_append_time_ms, now_ms_);
-  auto listed = partition->list_offset(storage::max_timestamp, -1);
+  auto listed = partition->list_offset(storage::max_timestamp, LeaderEpoch{-1});
   EXPECT_EQ(listed.timestamp_ms, now_ms_);
 }
 
@@ -207,21 +213,22 @@ TEST_F(ReplicaManagerTest, ListOffsetsAndDeleteRecords) {
   ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 1}}, local_node, 2)).is_ok());
   auto partition = replicas_->partition("a", 0);
   for (int i = 0; i < 4; ++i) ASSERT_EQ(append(*partition, 10).error, ErrorCode::NONE);
-  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, -1).offset, 0);
-  auto latest = partition->list_offset(storage::latest_timestamp, -1);
+  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, LeaderEpoch{-1}).offset, 0);
+  auto latest = partition->list_offset(storage::latest_timestamp, LeaderEpoch{-1});
   EXPECT_EQ(latest.offset, 40);
   EXPECT_EQ(latest.leader_epoch, 2);
 
-  EXPECT_EQ(partition->delete_records_before(41).error, ErrorCode::OFFSET_OUT_OF_RANGE);
-  auto deleted = partition->delete_records_before(25);
+  EXPECT_EQ(partition->delete_records_before(Offset{41}).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  auto deleted = partition->delete_records_before(Offset{25});
   ASSERT_EQ(deleted.error, ErrorCode::NONE);
   EXPECT_EQ(deleted.low_watermark, 25);
-  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, -1).offset, 25);
-  EXPECT_EQ(partition->read(10, -1, 100, true).error, ErrorCode::OFFSET_OUT_OF_RANGE);
-  auto to_end = partition->delete_records_before(-1);
+  EXPECT_EQ(partition->list_offset(storage::earliest_timestamp, LeaderEpoch{-1}).offset, 25);
+  EXPECT_EQ(partition->read(Offset{10}, LeaderEpoch{-1}, 100, true).error,
+            ErrorCode::OFFSET_OUT_OF_RANGE);
+  auto to_end = partition->delete_records_before(Offset{-1});
   EXPECT_EQ(to_end.low_watermark, 40) << "-1 deletes up to the high watermark";
 
-  auto epoch_end = partition->end_offset_for_epoch(2, -1);
+  auto epoch_end = partition->end_offset_for_epoch(LeaderEpoch{2}, LeaderEpoch{-1});
   EXPECT_EQ(epoch_end.error, ErrorCode::NONE);
   EXPECT_EQ(epoch_end.leader_epoch, 2);
   EXPECT_EQ(epoch_end.end_offset, 40);
@@ -361,8 +368,10 @@ TEST(ReplicaManagerConfigs, TopicConfigChangesReachTheLogAndWakeTheCleaner) {
   for (int b = 0; b < 60; ++b) {
     record::BatchBuilder builder;
     for (int i = 0; i < 3; ++i) {
-      std::string key = "key-" + std::to_string((b * 3 + i) % 4), value = "value-" + std::to_string(b * 3 + i);
-      builder.append(1'700'000'000'000, Bytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+      std::string key = "key-" + std::to_string((b * 3 + i) % 4),
+                  value = "value-" + std::to_string(b * 3 + i);
+      builder.append(1'700'000'000'000,
+                     Bytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
                      Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
     }
     auto batch = builder.build();
@@ -388,7 +397,8 @@ TEST(ReplicaManagerConfigs, TopicConfigChangesReachTheLogAndWakeTheCleaner) {
   EXPECT_EQ(log_config().retention_ms, 1234);
   EXPECT_TRUE(log_config().cleanup_policy_compact);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!logs->get()->cleaner().checkpoint(managed->log_dir(), tp) && std::chrono::steady_clock::now() < deadline)
+  while (!logs->get()->cleaner().checkpoint(managed->log_dir(), tp) &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto cleaned_up_to = logs->get()->cleaner().checkpoint(managed->log_dir(), tp);
   ASSERT_TRUE(cleaned_up_to.has_value()) << "the cleaner was not woken by the config change";

@@ -27,7 +27,8 @@ class InstrumentedFileSystem final : public FileSystem {
   void out_of_descriptors(bool out) { out_of_descriptors_ = out; }
   Status check_descriptor(const char* what, const std::string& path) const {
     if (!out_of_descriptors_) return Status::ok();
-    return Status(Errc::too_many_open_files, std::string(what) + " " + path + ": Too many open files (test)");
+    return Status(Errc::too_many_open_files,
+                  std::string(what) + " " + path + ": Too many open files (test)");
   }
   // How long each File::sync takes (to let requests pile up).
   void set_sync_delay(std::chrono::microseconds delay) { sync_delay_us_ = delay.count(); }
@@ -44,15 +45,17 @@ class InstrumentedFileSystem final : public FileSystem {
     std::lock_guard lock(mutex_);
     for (const auto& prefix : failing_)
       if (path == prefix || path.starts_with(prefix + "/"))
-        return Status(Errc::io_error, std::string(what) + " " + path + ": Input/output error (test)");
+        return Status(Errc::io_error,
+                      std::string(what) + " " + path + ": Input/output error (test)");
     return Status::ok();
   }
   void count_sync(const std::string& path) {
     int in_flight = ++syncs_in_flight_;
-    for (int most = most_syncs_in_flight_.load(); in_flight > most &&
-                                                 !most_syncs_in_flight_.compare_exchange_weak(most, in_flight);) {
+    for (int most = most_syncs_in_flight_.load();
+         in_flight > most && !most_syncs_in_flight_.compare_exchange_weak(most, in_flight);) {
     }
-    if (sync_delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(sync_delay_us_.load()));
+    if (sync_delay_us_ > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(sync_delay_us_.load()));
     --syncs_in_flight_;
     std::lock_guard lock(mutex_);
     ++syncs_[path];
@@ -125,10 +128,18 @@ class InstrumentedFileSystem final : public FileSystem {
 
 class InstrumentedFile final : public File {
  public:
-  InstrumentedFile(InstrumentedFileSystem& fs, FileHandle inner) : fs_(fs), inner_(std::move(inner)) {}
+  InstrumentedFile(InstrumentedFileSystem& fs, FileHandle inner)
+      : fs_(fs), inner_(std::move(inner)) {}
   Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
     if (Status s = fs_.check("pread", path()); !s) return s;
     return inner_->pread(position, out);
+  }
+  Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) override {
+    if (Status s = fs_.check("pread", path()); !s) return s;
+    return inner_->pread_nowait(position, out);
+  }
+  bool cached(uint64_t position, uint64_t length) override {
+    return inner_->cached(position, length);
   }
   Status append(Bytes data) override {
     if (Status s = fs_.check("write", path()); !s) return s;

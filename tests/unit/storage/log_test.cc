@@ -31,7 +31,8 @@ class LogTest : public ::testing::Test {
     return log ? std::move(*log) : nullptr;
   }
   std::unique_ptr<Log> open_log() { return open_log(options()); }
-  AppendResult append(Log& log, int count, int64_t timestamp_ms = 1000, int32_t epoch = 0, size_t value_bytes = 8) {
+  AppendResult append(Log& log, int count, int64_t timestamp_ms = 1000, int32_t epoch = 0,
+                      size_t value_bytes = 8) {
     auto batch = make_batch(count, timestamp_ms, value_bytes);
     auto result = log.append_as_leader(batch, epoch);
     EXPECT_TRUE(result) << result.status().to_string();
@@ -119,6 +120,42 @@ TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
   EXPECT_EQ(log->read(41, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
 }
 
+// Issue 13, point 2: a reactor's read never waits on the device. With the
+// log's pages evicted, a nowait read reads nothing and names the range to
+// bring in (the batch it looks for, the range it would hand out, the next
+// header); once that range is read (off the lock), the same read succeeds
+// without waiting and equals a blocking one.
+TEST_F(LogTest, NowaitReadOfEvictedPagesNamesTheRangeToBringIn) {
+  auto log = open_log();
+  for (int i = 0; i < 10; ++i) append(*log, 4, 1000 + i * 10);
+  const auto expected = log->read(13, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(expected);
+  fs_.evict_page_cache();
+  auto cold = log->read(13, 1 << 20, INT64_MAX, true, ReadWait::nowait);
+  ASSERT_TRUE(cold) << cold.status().to_string();
+  EXPECT_EQ(cold->range.length, 0u);
+  ASSERT_GT(cold->cold.length, 0u);
+  EXPECT_LE(cold->cold.position, expected->range.position);
+  EXPECT_GE(cold->cold.position + cold->cold.length,
+            expected->range.position + expected->range.length);
+  EXPECT_FALSE(cold->cold.file->cached(cold->cold.position, cold->cold.length));
+  std::vector<uint8_t> scratch(cold->cold.length);
+  ASSERT_TRUE(
+      cold->cold.file->pread(cold->cold.position, scratch));  // what a fetch-read worker does
+  auto warm = log->read(13, 1 << 20, INT64_MAX, true, ReadWait::nowait);
+  ASSERT_TRUE(warm);
+  EXPECT_EQ(warm->cold.length, 0u);
+  EXPECT_EQ(warm->range.position, expected->range.position);
+  EXPECT_EQ(warm->range.length, expected->range.length);
+  EXPECT_EQ(warm->next_offset, expected->next_offset);
+  // A blocking read of evicted pages just reads (and never reports cold).
+  fs_.evict_page_cache();
+  auto blocking = log->read(13, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(blocking);
+  EXPECT_EQ(blocking->cold.length, 0u);
+  EXPECT_EQ(blocking->range.length, expected->range.length);
+}
+
 // Log::read skips the header walk where the offset index or the segment
 // end allows: the ranges must be exactly those of a batch-by-batch walk,
 // for every offset, byte limit and offset bound, over sparse and dense
@@ -140,7 +177,8 @@ TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
     auto add = [&](std::vector<uint8_t> bytes, bool follower) {
       auto result = follower ? log->append_as_follower(bytes) : log->append_as_leader(bytes, 0);
       ASSERT_TRUE(result) << result.status().to_string();
-      batches.push_back({result->first_offset, result->last_offset + 1, bytes.size(), log->segment_base_offsets().back()});
+      batches.push_back({result->first_offset, result->last_offset + 1, bytes.size(),
+                         log->segment_base_offsets().back()});
     };
     for (int i = 0; i < 40; ++i) add(make_batch(1 + i % 4, 1000, 20 + (i * 37) % 300), false);
     add(make_batch(2, 1000, 50, 105), true);  // a gap: 100..104 hold no batch
@@ -156,7 +194,8 @@ TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
           while (first < batches.size() && batches[first].next <= offset) ++first;
           uint64_t length = 0;
           int64_t next = offset;
-          for (size_t i = first; i < batches.size() && batches[i].segment == batches[first].segment; ++i) {
+          for (size_t i = first; i < batches.size() && batches[i].segment == batches[first].segment;
+               ++i) {
             if (batches[i].base >= max_offset) break;
             if (length + batches[i].size > max_bytes && !(i == first)) break;
             length += batches[i].size;
@@ -166,7 +205,8 @@ TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
           auto read = log->read(offset, max_bytes, max_offset);
           ASSERT_TRUE(read) << read.status().to_string();
           ASSERT_EQ(read->range.length, length)
-              << "interval " << interval << " offset " << offset << " max_bytes " << max_bytes << " max_offset " << max_offset;
+              << "interval " << interval << " offset " << offset << " max_bytes " << max_bytes
+              << " max_offset " << max_offset;
           if (length > 0) {
             EXPECT_EQ(read->first_batch_offset, batches[first].base);
             EXPECT_EQ(read->next_offset, next) << "offset " << offset << " max_bytes " << max_bytes;
@@ -342,7 +382,8 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   EXPECT_EQ(log->size_bytes(), before - result->deleted_bytes);
   EXPECT_EQ(log->log_start_offset(), log->segment_base_offsets().front());
   auto names = *fs_.list_dir("/logs/orders-3");
-  EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
+  EXPECT_TRUE(
+      std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
   EXPECT_TRUE(log->take_deleted_files().empty());  // not due yet
   clock_.advance_ms(1001);
   ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
@@ -356,7 +397,8 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   ASSERT_TRUE(remove_deleted_files(fs_, due));
   EXPECT_TRUE(log->take_deleted_files().empty());
   names = *fs_.list_dir("/logs/orders-3");
-  EXPECT_FALSE(std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }));
+  EXPECT_FALSE(
+      std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }));
   // Time: every closed segment's timestamps (1000..) are old now.
   config_.retention_bytes = -1;
   config_.retention_ms = 1000;

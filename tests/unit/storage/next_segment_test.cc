@@ -19,11 +19,65 @@ namespace {
 using testing::all_base_offsets;
 using testing::make_batch;
 
+// Counts File::truncate per thread (the give-back of a preallocated reserve).
+class TruncateCounts {
+ public:
+  void count() {
+    std::lock_guard lock(mutex_);
+    ++counts_[std::this_thread::get_id()];
+  }
+  size_t on(std::thread::id thread) const {
+    std::lock_guard lock(mutex_);
+    auto it = counts_.find(thread);
+    return it == counts_.end() ? 0 : it->second;
+  }
+  size_t total() const {
+    std::lock_guard lock(mutex_);
+    size_t sum = 0;
+    for (const auto& [thread, count] : counts_) sum += count;
+    return sum;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::thread::id, size_t> counts_;
+};
+
+class TruncateCountingFile final : public File {
+ public:
+  TruncateCountingFile(FileHandle inner, TruncateCounts& counts)
+      : inner_(std::move(inner)), counts_(counts) {}
+  Result<size_t> pread(uint64_t position, std::span<uint8_t> out) override {
+    return inner_->pread(position, out);
+  }
+  Result<size_t> pread_nowait(uint64_t position, std::span<uint8_t> out) override {
+    return inner_->pread_nowait(position, out);
+  }
+  bool cached(uint64_t position, uint64_t length) override {
+    return inner_->cached(position, length);
+  }
+  Status append(Bytes data) override { return inner_->append(data); }
+  Status pwrite(uint64_t position, Bytes data) override { return inner_->pwrite(position, data); }
+  Status truncate(uint64_t size_bytes) override {
+    counts_.count();
+    return inner_->truncate(size_bytes);
+  }
+  Status sync() override { return inner_->sync(); }
+  Result<uint64_t> size() override { return inner_->size(); }
+  const std::string& path() const override { return inner_->path(); }
+  void reserve(uint64_t bytes) override { inner_->reserve(bytes); }
+
+ private:
+  FileHandle inner_;
+  TruncateCounts& counts_;
+};
+
 // Creating a file is slow (the inode allocation a cold disk may wait on),
-// and every creation is counted per thread.
+// and every creation is counted per thread; so is every truncate.
 class SlowCreatingFileSystem final : public FileSystem {
  public:
   explicit SlowCreatingFileSystem(FileSystem& inner) : inner_(inner) {}
+  TruncateCounts truncates;
 
   size_t creations_on(std::thread::id thread) const {
     std::lock_guard lock(mutex_);
@@ -39,7 +93,9 @@ class SlowCreatingFileSystem final : public FileSystem {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    return inner_.open(path, mode);
+    auto file = inner_.open(path, mode);
+    if (!file) return file;
+    return FileHandle(std::make_shared<TruncateCountingFile>(std::move(*file), truncates));
   }
   Status rename(const std::string& from, const std::string& to) override {
     return inner_.rename(from, to);
@@ -197,6 +253,46 @@ TEST_F(NextSegmentTest, CloseRemovesAReadySegmentAndADiscardedPreparationRemoves
   EXPECT_TRUE(prepared_files().empty());
   append_until_segments(*log, 3);  // rolls go on, creating inline
   EXPECT_TRUE(jobs_.empty());
+}
+
+}  // namespace
+}  // namespace sluice::storage
+
+namespace sluice::storage {
+namespace {
+
+// Issue 13, point 2: with log.preallocate a roll gave the rolled segment's
+// reserved blocks back (a truncate, up to 35 ms on ext4) on the appending
+// thread, a reactor holding the partition lock. Now a background job does.
+TEST_F(NextSegmentTest, ARollGivesThePreallocatedReserveBackOnTheBackgroundThread) {
+  config_.preallocate = true;
+  auto log = open_log();
+  const size_t here_before = fs_.truncates.on(std::this_thread::get_id());
+  append_until_segments(*log, 2);
+  EXPECT_EQ(fs_.truncates.on(std::this_thread::get_id()), here_before)
+      << "no truncate on the appending thread";
+  const size_t total_before = fs_.truncates.total();
+  run_jobs_on_another_thread();
+  EXPECT_EQ(fs_.truncates.total(), total_before + 1) << "the reserve given back by the job";
+  const auto expected = all_base_offsets(*log);
+  EXPECT_FALSE(expected.empty());
+}
+
+// A truncation that makes the rolled segment active again cancels the
+// give-back still pending: a late truncate to the old size would extend the
+// segment with zeros past the batches appended since (or cut them).
+TEST_F(NextSegmentTest, ATruncationCancelsAPendingReserveGiveBack) {
+  config_.preallocate = true;
+  auto log = open_log();
+  append_until_segments(*log, 2);
+  const int64_t second_base = log->segment_base_offsets()[1];
+  ASSERT_TRUE(log->truncate_to(second_base - 12));  // the first segment's last three batches
+  for (int i = 0; i < 2; ++i) append(*log);  // into the first segment again, short of its old size
+  const auto expected = all_base_offsets(*log);
+  const size_t total_before = fs_.truncates.total();
+  run_jobs_on_another_thread();
+  EXPECT_EQ(fs_.truncates.total(), total_before) << "cancelled";
+  EXPECT_EQ(all_base_offsets(*log), expected);
 }
 
 }  // namespace
