@@ -92,7 +92,7 @@ void RaftReplica::become_leader(int64_t now_ms, Out& out) {
   // The epoch's first entry: the high watermark moves only once a majority
   // holds it, so no entry of an older epoch is committed by counting alone.
   epoch_start_offset_ = log_.end_offset();
-  log_.append({Entry{state_.epoch, {}}});
+  log_.append({Entry{state_.epoch, {}, 1}});
   log_.flush();
   for (NodeId voter : options_.voters)
     if (voter != options_.node_id) progress_[voter] = {0, now_ms};
@@ -175,11 +175,12 @@ std::vector<Envelope> RaftReplica::receive(const Envelope& envelope, int64_t now
   return out;
 }
 
-std::optional<Offset> RaftReplica::append(std::vector<std::string> payloads) {
+std::optional<Offset> RaftReplica::append(std::vector<Entry> entries) {
   if (role_ != Role::leader) return std::nullopt;
+  for (const Entry& entry : entries)
+    if (entry.record_count < 1) return std::nullopt;
   Offset first = log_.end_offset();
-  std::vector<Entry> entries;
-  for (std::string& payload : payloads) entries.push_back({state_.epoch, std::move(payload)});
+  for (Entry& entry : entries) entry.epoch = state_.epoch;
   log_.append(entries);
   // The leader's own end counts towards the high watermark: flushed first.
   if (!options_.faults.leader_counts_unflushed_entries) log_.flush();
@@ -253,7 +254,8 @@ void RaftReplica::on(const EndQuorumEpochRequest& request, NodeId, int64_t now_m
 }
 
 FetchResponse::Diverging RaftReplica::end_offset_for_epoch(Epoch epoch) const {
-  // Epochs never decrease along the log: find the first entry past `epoch`.
+  // Epochs never decrease along the log: find the first offset past `epoch`
+  // (the start of an entry, as one entry has one epoch).
   Offset low = 0, high = log_.end_offset();
   while (low < high) {
     Offset middle = low + (high - low) / 2;
@@ -319,6 +321,8 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
   if (response.diverging) {
     if (options_.faults.follower_keeps_divergent_tail) return;
     // Both logs agree up to the smaller of the two ends of the shared epoch.
+    // Should that point fall inside one of this log's batches, the whole
+    // batch goes: the fetch below starts from wherever the log now ends.
     Offset own_end = end_offset_for_epoch(response.diverging->epoch).end_offset;
     log_.truncate_to(std::min(response.diverging->end_offset, own_end));
     log_.flush();

@@ -33,22 +33,46 @@ using NodeId = int32_t;
 using Epoch = int32_t;
 using Offset = int64_t;
 
+// One record batch of the metadata log. Offsets are Kafka record offsets:
+// the entry at offset o covers [o, o + record_count), and the next entry
+// starts at o + record_count. The state machine never looks inside
+// `payload`; the leader's epoch marker is an entry with an empty payload and
+// one record (the log adapter writes it as Kafka's LeaderChangeMessage
+// control batch).
 struct Entry {
   Epoch epoch = 0;
-  std::string payload;  // the records (opaque here); empty for the leader's epoch marker
+  std::string payload;
+  int32_t record_count = 1;
   bool operator==(const Entry&) const = default;
 };
 
-// The replicated log of one node: entries [0, end_offset()). `flush` makes
-// what was appended durable; a crash loses what was not flushed.
+// The replicated log of one node: whole entries covering offsets
+// [0, end_offset()). `flush` makes what was appended durable; a crash loses
+// what was not flushed.
+//
+// Entry boundaries: every offset the state machine passes in (a fetch
+// offset, the high watermark, a truncation point it computed) is the start
+// of an entry or the log end. Why that holds across nodes: within one epoch
+// only that epoch's leader writes batches, at offsets that follow each
+// other, and followers copy those batches as they are (never split or
+// merged) after truncating to a point where both logs agree; so any two
+// logs holding epoch E at an offset hold the very same batch there, and a
+// follower's end (the end of one of E's batches) is a batch end in the
+// leader's log too once the leader checked their shared epoch.
 class RaftLog {
  public:
   virtual ~RaftLog() = default;
   virtual Offset end_offset() const = 0;
   virtual Epoch last_epoch() const = 0;  // 0 when empty
+  // The epoch of the entry covering `offset` (< end_offset()).
   virtual Epoch epoch_at(Offset offset) const = 0;
+  // Whole entries starting at `from` (an entry boundary, see above), at
+  // most `max_entries` of them.
   virtual std::vector<Entry> read(Offset from, size_t max_entries) const = 0;
   virtual void append(const std::vector<Entry>& entries) = 0;
+  // Removes every entry that does not end at or below `end`: an `end` inside
+  // an entry removes that whole entry, so the log may end below `end`
+  // afterwards (callers read end_offset() again).
   virtual void truncate_to(Offset end) = 0;
   virtual void flush() = 0;
 };
@@ -162,9 +186,10 @@ class RaftReplica {
   // fetches. Returns what to send.
   std::vector<Envelope> tick(int64_t now_ms);
   std::vector<Envelope> receive(const Envelope& envelope, int64_t now_ms);
-  // On the leader: appends entries of its epoch; their offset, or nullopt on
-  // any other node (the caller retries against the leader).
-  std::optional<Offset> append(std::vector<std::string> payloads);
+  // On the leader: appends the batches, stamped with its epoch; the offset
+  // of the first, or nullopt on any other node (the caller retries against
+  // the leader) or when a batch has no record (record_count < 1).
+  std::optional<Offset> append(std::vector<Entry> entries);
 
   Role role() const { return role_; }
   Epoch epoch() const { return state_.epoch; }

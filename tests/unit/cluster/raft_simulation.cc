@@ -10,10 +10,12 @@ namespace sluice::raft::sim {
 namespace {
 
 uint64_t mix(uint64_t hash, const Entry& entry) {
-  // FNV-1a over the epoch and payload, chained: equal hashes mean equal
-  // prefixes for any log this simulation makes.
+  // FNV-1a over the epoch, record count and payload, chained: equal hashes
+  // mean equal prefixes for any log this simulation makes.
   auto add = [&](unsigned char byte) { hash = (hash ^ byte) * 1099511628211ULL; };
   for (int shift = 0; shift < 32; shift += 8) add(static_cast<unsigned char>(entry.epoch >> shift));
+  for (int shift = 0; shift < 32; shift += 8)
+    add(static_cast<unsigned char>(entry.record_count >> shift));
   for (char c : entry.payload) add(static_cast<unsigned char>(c));
   add(0xff);
   return hash;
@@ -21,34 +23,66 @@ uint64_t mix(uint64_t hash, const Entry& entry) {
 
 }  // namespace
 
+std::optional<uint64_t> MemoryLog::Contents::hash_at(Offset end) const {
+  if (end == end_offset()) return hashes.back();
+  if (end < 0 || end > end_offset()) return std::nullopt;
+  size_t index = entry_at[static_cast<size_t>(end)];
+  Offset start = index == 0 ? 0 : ends[index - 1];
+  if (start != end) return std::nullopt;
+  return hashes[index];
+}
+
+void MemoryLog::Contents::push(const Entry& entry) {
+  entry_at.insert(entry_at.end(), static_cast<size_t>(entry.record_count),
+                  static_cast<uint32_t>(entries.size()));
+  hashes.push_back(mix(hashes.back(), entry));
+  ends.push_back(end_offset() + entry.record_count);
+  entries.push_back(entry);
+}
+
+void MemoryLog::Contents::keep(size_t count) {
+  if (count >= entries.size()) return;
+  entries.resize(count);
+  ends.resize(count);
+  hashes.resize(count + 1);
+  entry_at.resize(static_cast<size_t>(end_offset()));
+}
+
 std::vector<Entry> MemoryLog::read(Offset from, size_t max_entries) const {
   std::vector<Entry> out;
-  for (Offset at = from; at < end_offset() && out.size() < max_entries; ++at)
-    out.push_back(entries_[static_cast<size_t>(at)]);
+  if (from >= end_offset()) return out;
+  if (!live_.hash_at(from)) {
+    if (!misaligned_read_) misaligned_read_ = from;
+    return out;
+  }
+  for (size_t index = index_of(from); index < live_.entries.size() && out.size() < max_entries;
+       ++index)
+    out.push_back(live_.entries[index]);
   return out;
 }
 
 void MemoryLog::append(const std::vector<Entry>& entries) {
-  for (const Entry& entry : entries) {
-    hashes_.push_back(mix(hashes_.back(), entry));
-    entries_.push_back(entry);
-  }
+  for (const Entry& entry : entries) live_.push(entry);
 }
 
 void MemoryLog::truncate_to(Offset end) {
-  if (end >= end_offset()) return;
-  entries_.resize(static_cast<size_t>(end));
-  hashes_.resize(static_cast<size_t>(end) + 1);
+  // Keep the entries that end at or below `end`: one straddling it goes.
+  size_t keep = static_cast<size_t>(std::upper_bound(live_.ends.begin(), live_.ends.end(), end) -
+                                    live_.ends.begin());
+  live_.keep(keep);
+  common_ = std::min(common_, keep);
+}
+
+void MemoryLog::flush() {
+  durable_.keep(common_);
+  for (size_t index = common_; index < live_.entries.size(); ++index)
+    durable_.push(live_.entries[index]);
+  common_ = live_.entries.size();
 }
 
 void MemoryLog::crash() {
-  entries_ = durable_;
-  rehash();
-}
-
-void MemoryLog::rehash() {
-  hashes_ = {0};
-  for (const Entry& entry : entries_) hashes_.push_back(mix(hashes_.back(), entry));
+  live_ = durable_;
+  common_ = live_.entries.size();
 }
 
 namespace {
@@ -108,7 +142,7 @@ class Simulation {
       now_ = event.time;
       if (committed_at_calm < 0 && now_ >= options_.fault_phase_ms) {
         calm_down();
-        committed_at_calm = static_cast<Offset>(committed_.size());
+        committed_at_calm = committed_end();
       }
       handle(event, appends_stop);
       ++result_.events;
@@ -117,7 +151,7 @@ class Simulation {
       check_invariants();
     }
     if (result_.ok) check_converged(committed_at_calm);
-    result_.committed = static_cast<Offset>(committed_.size());
+    result_.committed = committed_end();
     return result_;
   }
 
@@ -175,7 +209,7 @@ class Simulation {
       case EventType::append:
         for (auto& [id, node] : nodes_)
           if (node->replica && node->replica->role() == Role::leader)
-            node->replica->append({"v" + std::to_string(next_value_++)});
+            node->replica->append(client_batches());
         if (now_ + options_.append_every_ms < appends_stop)
           at(now_ + options_.append_every_ms, EventType::append);
         break;
@@ -212,6 +246,17 @@ class Simulation {
         for (auto& [id, node] : nodes_) node->group = 0;
         break;
     }
+  }
+
+  // A batch of one to five records, now and then two batches at once (more
+  // would outrun a follower fetching one entry per round trip).
+  std::vector<Entry> client_batches() {
+    std::vector<Entry> batches(chance(0.2) ? 2 : 1);
+    for (Entry& batch : batches) {
+      batch.payload = "v" + std::to_string(next_value_++);
+      batch.record_count = std::uniform_int_distribution<int32_t>(1, 5)(random_);
+    }
+    return batches;
   }
 
   void crash(Node& victim) {
@@ -255,7 +300,7 @@ class Simulation {
     for (const auto& [id, node] : nodes_) {
       out << "  node " << id << (node->voter ? "" : " (observer)") << ": ";
       if (!node->replica) {
-        out << "crashed, durable end " << node->log.durable().size() << "\n";
+        out << "crashed, durable end " << node->log.durable_end_offset() << "\n";
         continue;
       }
       const RaftReplica& r = *node->replica;
@@ -264,19 +309,24 @@ class Simulation {
           << " last epoch " << node->log.last_epoch() << " hw " << r.high_watermark() << " epochs"
           << epoch_runs(node->log) << "\n";
     }
-    out << "  committed " << committed_.size();
+    out << "  committed " << committed_end();
     return out.str();
   }
 
-  // "1x10 2x6": ten entries of epoch 1, then six of epoch 2.
+  // "1x10 2x6": ten offsets of epoch 1, then six of epoch 2.
   static std::string epoch_runs(const MemoryLog& log) {
     std::ostringstream out;
-    Offset run_start = 0;
-    for (Offset at = 1; at <= log.end_offset(); ++at)
-      if (at == log.end_offset() || log.epoch_at(at) != log.epoch_at(run_start)) {
-        out << " " << log.epoch_at(run_start) << "x" << at - run_start;
+    Offset run_start = 0, at = 0;
+    Epoch run_epoch = 0;
+    for (const Entry& entry : log.entries()) {
+      if (entry.epoch != run_epoch && at > run_start) {
+        out << " " << run_epoch << "x" << at - run_start;
         run_start = at;
       }
+      run_epoch = entry.epoch;
+      at += entry.record_count;
+    }
+    if (at > run_start) out << " " << run_epoch << "x" << at - run_start;
     return out.str();
   }
 
@@ -300,6 +350,12 @@ class Simulation {
       node->last_high_watermark = hw;
       if (hw > node->log.end_offset())
         return fail("node " + std::to_string(id) + " high watermark past its log end");
+      if (hw > 0 && !node->log.prefix_hash(hw))
+        return fail("node " + std::to_string(id) + " high watermark " + std::to_string(hw) +
+                    " inside an entry");
+      if (auto offset = node->log.misaligned_read())
+        return fail("node " + std::to_string(id) + " read its log from offset " +
+                    std::to_string(*offset) + ", inside an entry");
       // What a node calls committed is what everyone called committed.
       if (!agrees_with_committed(*node, hw)) return;
       // Leader completeness: a leader of the committing epoch or a later one
@@ -307,8 +363,7 @@ class Simulation {
       // may still think it leads, and lack them).
       if (replica.role() == Role::leader && !committed_.empty() &&
           replica.epoch() >= committed_.back().epoch &&
-          (node->log.end_offset() < static_cast<Offset>(committed_.size()) ||
-           node->log.prefix_hash(static_cast<Offset>(committed_.size())) != committed_hash()))
+          node->log.prefix_hash(committed_end()) != committed_hash())
         return fail("leader " + std::to_string(id) + " lacks committed entries");
     }
     check_committed_on_majority();
@@ -316,18 +371,29 @@ class Simulation {
   }
 
   uint64_t committed_hash() const { return committed_hashes_.back(); }
+  Offset committed_end() const { return committed_ends_.back(); }
 
   bool agrees_with_committed(const Node& node, Offset hw) {
     if (hw <= 0) return true;
-    Offset shared = std::min<Offset>(hw, static_cast<Offset>(committed_.size()));
-    if (node.log.prefix_hash(shared) != committed_hashes_[static_cast<size_t>(shared)]) {
+    Offset shared = std::min(hw, committed_end());
+    // `shared` is a boundary of the committed entries (the smaller of two
+    // ends) and must be one of this log too, with the same entries below.
+    auto committed_below =
+        shared == committed_end()
+            ? std::prev(committed_ends_.end())
+            : std::lower_bound(committed_ends_.begin(), committed_ends_.end(), shared);
+    if (committed_below == committed_ends_.end() || *committed_below != shared ||
+        node.log.prefix_hash(shared) !=
+            committed_hashes_[static_cast<size_t>(committed_below - committed_ends_.begin())]) {
       fail("node " + std::to_string(node.id) + " committed entries below " +
            std::to_string(shared) +
            " differ from the committed ones (a committed entry was lost or changed)");
       return false;
     }
-    for (Offset at = static_cast<Offset>(committed_.size()); at < hw; ++at) {
-      committed_.push_back(node.log.at(at));
+    if (hw <= committed_end()) return true;
+    for (size_t index = node.log.index_of(committed_end()); committed_end() < hw; ++index) {
+      committed_.push_back(node.log.entries().at(index));
+      committed_ends_.push_back(node.log.entry_end(index));
       committed_hashes_.push_back(mix(committed_hashes_.back(), committed_.back()));
     }
     return true;
@@ -336,28 +402,30 @@ class Simulation {
   void check_committed_on_majority() {
     if (committed_.empty()) return;
     size_t holding = 0;
-    for (auto& [id, node] : nodes_) {
-      if (!node->voter) continue;
-      const Offset end = static_cast<Offset>(committed_.size());
-      if (static_cast<Offset>(node->log.durable().size()) < end) continue;
-      if (node->log.durable_prefix_hash(end) == committed_hash()) ++holding;
-    }
+    for (auto& [id, node] : nodes_)
+      if (node->voter && node->log.durable_prefix_hash(committed_end()) == committed_hash())
+        ++holding;
     if (holding < voters_.size() / 2 + 1)
       fail("committed entries durable on " + std::to_string(holding) + " voters only");
   }
 
+  // Two logs holding the same epoch at an offset hold the same batch there
+  // (one leader wrote it) and agree on everything below it.
   void check_log_matching() {
     for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
       for (auto b = std::next(a); b != nodes_.end(); ++b) {
         const MemoryLog& left = a->second->log;
         const MemoryLog& right = b->second->log;
         Offset end = std::min(left.end_offset(), right.end_offset());
-        for (Offset at = end - 1; at >= 0; --at) {
+        for (Offset at = end - 1; at >= 0;
+             at = std::min(left.entry_start(at), right.entry_start(at)) - 1) {
           if (left.epoch_at(at) != right.epoch_at(at)) continue;
-          if (left.prefix_hash(at + 1) != right.prefix_hash(at + 1))
+          Offset entry_end = left.entry_end(left.index_of(at));
+          auto hash = left.prefix_hash(entry_end);
+          if (hash != right.prefix_hash(entry_end))
             fail("logs of " + std::to_string(a->first) + " and " + std::to_string(b->first) +
                  " share epoch " + std::to_string(left.epoch_at(at)) + " at offset " +
-                 std::to_string(at) + " but differ before it");
+                 std::to_string(at) + " but differ up to it");
           break;
         }
       }
@@ -380,8 +448,7 @@ class Simulation {
         return fail("node " + std::to_string(id) + " did not converge with leader " +
                     std::to_string(leader.id));
     }
-    if (static_cast<Offset>(committed_.size()) <= committed_at_calm)
-      fail("nothing was committed during the calm phase");
+    if (committed_end() <= committed_at_calm) fail("nothing was committed during the calm phase");
   }
 
   SimulationOptions options_;
@@ -396,6 +463,7 @@ class Simulation {
   int64_t now_ = 0;
   std::map<Epoch, NodeId> leaders_;
   std::vector<Entry> committed_;
+  std::vector<Offset> committed_ends_{0};  // [i]: the offset past the first i entries
   std::vector<uint64_t> committed_hashes_{0};
   SimulationResult result_;
 };

@@ -21,37 +21,52 @@
 namespace sluice::raft::sim {
 
 // An in-memory log whose unflushed part a crash discards. Keeps a hash of
-// every prefix so the invariants compare logs in O(1).
+// every prefix of whole entries and the entry covering each offset, so the
+// invariants compare logs in O(1).
 class MemoryLog final : public RaftLog {
  public:
-  Offset end_offset() const override { return static_cast<Offset>(entries_.size()); }
-  Epoch last_epoch() const override { return entries_.empty() ? 0 : entries_.back().epoch; }
-  Epoch epoch_at(Offset offset) const override {
-    return entries_.at(static_cast<size_t>(offset)).epoch;
+  Offset end_offset() const override { return live_.end_offset(); }
+  Epoch last_epoch() const override {
+    return live_.entries.empty() ? 0 : live_.entries.back().epoch;
   }
+  Epoch epoch_at(Offset offset) const override { return live_.entries.at(index_of(offset)).epoch; }
   std::vector<Entry> read(Offset from, size_t max_entries) const override;
   void append(const std::vector<Entry>& entries) override;
   void truncate_to(Offset end) override;
-  void flush() override {
-    durable_ = entries_;
-    durable_hashes_ = hashes_;
-  }
+  void flush() override;
 
   void crash();
-  // Hash of entries [0, end).
-  uint64_t prefix_hash(Offset end) const { return hashes_.at(static_cast<size_t>(end)); }
-  const std::vector<Entry>& durable() const { return durable_; }
-  uint64_t durable_prefix_hash(Offset end) const {
-    return durable_hashes_.at(static_cast<size_t>(end));
+  // Hash of the entries below `end`; nullopt when `end` is not an entry
+  // boundary of this log (or past its end).
+  std::optional<uint64_t> prefix_hash(Offset end) const { return live_.hash_at(end); }
+  std::optional<uint64_t> durable_prefix_hash(Offset end) const { return durable_.hash_at(end); }
+  Offset durable_end_offset() const { return durable_.end_offset(); }
+  const std::vector<Entry>& entries() const { return live_.entries; }
+  // The index of the entry covering `offset`, and where an entry ends.
+  size_t index_of(Offset offset) const { return live_.entry_at.at(static_cast<size_t>(offset)); }
+  Offset entry_end(size_t index) const { return live_.ends.at(index); }
+  Offset entry_start(Offset offset) const {
+    size_t index = index_of(offset);
+    return index == 0 ? 0 : live_.ends[index - 1];
   }
-  const Entry& at(Offset offset) const { return entries_.at(static_cast<size_t>(offset)); }
+  // A read that started inside an entry: the protocol never asks for one.
+  std::optional<Offset> misaligned_read() const { return misaligned_read_; }
 
  private:
-  void rehash();
-  std::vector<Entry> entries_;
-  std::vector<Entry> durable_;
-  std::vector<uint64_t> hashes_{0};
-  std::vector<uint64_t> durable_hashes_{0};
+  struct Contents {
+    std::vector<Entry> entries;
+    std::vector<Offset> ends;         // ends[i]: the offset past entry i
+    std::vector<uint64_t> hashes{0};  // hashes[i]: hash of the first i entries
+    std::vector<uint32_t> entry_at;   // entry_at[o]: the entry covering offset o
+    Offset end_offset() const { return ends.empty() ? 0 : ends.back(); }
+    std::optional<uint64_t> hash_at(Offset end) const;
+    void push(const Entry& entry);
+    void keep(size_t count);  // the first `count` entries
+  };
+  Contents live_;
+  Contents durable_;
+  size_t common_ = 0;  // the first entries of live_ that durable_ holds too
+  mutable std::optional<Offset> misaligned_read_;
 };
 
 class MemoryQuorumStore final : public QuorumStateStore {
