@@ -33,6 +33,13 @@ RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& st
     std::optional<NodeId> voted = state_.leader ? state_.leader : state_.voted_for;
     become_unattached(state_.epoch, voted, now_ms);
   }
+  // A lone voter is its own majority: it leads at once (a new epoch, as an
+  // election would give it) instead of waiting an election timeout, so a
+  // single default broker starts in milliseconds. No one to tell.
+  if (sole_voter()) {
+    Out none;
+    become_candidate(now_ms, none);
+  }
 }
 
 void RaftReplica::persist(QuorumState state) {
@@ -159,7 +166,9 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
         if (now_ms >= next_fetch_ms_) send_fetch(now_ms, out);
         break;
       }
-      if (now_ms >= election_deadline_ms_)
+      if (sole_voter())
+        become_candidate(now_ms, out);
+      else if (now_ms >= election_deadline_ms_)
         become_prospective(now_ms, out);
       else if (role_ != Role::unattached && now_ms >= next_vote_retry_ms_)
         send_vote_requests(role_ == Role::prospective, now_ms, out);

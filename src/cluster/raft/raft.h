@@ -231,6 +231,9 @@ class RaftReplica {
   void send(NodeId to, Message message, Out& out) const;
   int64_t random_election_timeout();
   size_t majority() const { return options_.voters.size() / 2 + 1; }
+  bool sole_voter() const {
+    return options_.voters.size() == 1 && options_.voters.count(options_.node_id) == 1;
+  }
 
   RaftOptions options_;
   RaftLog& log_;
