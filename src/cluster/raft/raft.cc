@@ -21,6 +21,22 @@ const char* role_name(Role role) {
   return "unknown";
 }
 
+ErrorCode to_error_code(RaftError error) {
+  switch (error) {
+    case RaftError::none:
+      return ErrorCode::NONE;
+    case RaftError::not_leader:
+      return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  }
+  return ErrorCode::UNKNOWN_SERVER_ERROR;
+}
+
+namespace {
+// Kafka's LeaderState.OBSERVER_SESSION_TIMEOUT_MS: an observer silent that
+// long is forgotten.
+constexpr int64_t observer_session_timeout_ms = 300'000;
+}  // namespace
+
 RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store, int64_t now_ms)
     : options_(std::move(options)), log_(log), store_(store), random_(options_.random_seed) {
   state_ = store_.read();
@@ -58,6 +74,7 @@ void RaftReplica::become_unattached(Epoch epoch, std::optional<NodeId> voted_for
   role_ = Role::unattached;
   votes_.clear();
   progress_.clear();
+  observers_.clear();
   election_deadline_ms_ = now_ms + random_election_timeout();
   next_fetch_ms_ = now_ms;
 }
@@ -69,6 +86,7 @@ void RaftReplica::become_follower(Epoch epoch, NodeId leader, int64_t now_ms) {
   lost_leader_.reset();
   votes_.clear();
   progress_.clear();
+  observers_.clear();
   fetch_deadline_ms_ = now_ms + options_.fetch_timeout_ms;
   next_fetch_ms_ = now_ms;
 }
@@ -101,8 +119,9 @@ void RaftReplica::become_leader(int64_t now_ms, Out& out) {
   epoch_start_offset_ = log_.end_offset();
   log_.append({Entry{state_.epoch, {}, 1}});
   log_.flush();
+  leader_since_ms_ = now_ms;
   for (NodeId voter : options_.voters)
-    if (voter != options_.node_id) progress_[voter] = {0, now_ms};
+    if (voter != options_.node_id) progress_[voter] = {};
   check_quorum_deadline_ms_ = now_ms + options_.fetch_timeout_ms * 3 / 2;
   for (NodeId voter : options_.voters)
     if (voter != options_.node_id)
@@ -131,7 +150,9 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
       if (now_ms >= check_quorum_deadline_ms_) {
         size_t fetching = 1;
         for (const auto& [voter, progress] : progress_)
-          if (now_ms - progress.last_fetch_ms <= options_.fetch_timeout_ms * 3 / 2) ++fetching;
+          if (now_ms - std::max(progress.last_fetch_ms, leader_since_ms_) <=
+              options_.fetch_timeout_ms * 3 / 2)
+            ++fetching;
         if (fetching < majority()) {
           // Cut off from a majority: stop taking writes no one will commit.
           for (NodeId voter : options_.voters)
@@ -144,8 +165,12 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
       }
       // A voter that missed BeginQuorumEpoch hears it again.
       for (const auto& [voter, progress] : progress_)
-        if (now_ms - progress.last_fetch_ms > options_.fetch_timeout_ms / 2)
+        if (now_ms - std::max(progress.last_fetch_ms, leader_since_ms_) >
+            options_.fetch_timeout_ms / 2)
           send(voter, BeginQuorumEpochRequest{state_.epoch, options_.node_id}, out);
+      std::erase_if(observers_, [&](const auto& observer) {
+        return now_ms - observer.second.last_fetch_ms >= observer_session_timeout_ms;
+      });
       break;
     case Role::follower:
       if (now_ms >= fetch_deadline_ms_) {
@@ -301,9 +326,10 @@ void RaftReplica::on(const FetchRequest& request, NodeId from, int64_t now_ms, O
     }
   }
   if (auto progress = progress_.find(from); progress != progress_.end()) {
-    progress->second.end_offset = std::max(progress->second.end_offset, request.fetch_offset);
-    progress->second.last_fetch_ms = now_ms;
+    progress->second.on_fetch(request.fetch_offset, log_.end_offset(), now_ms);
     maybe_advance_high_watermark();
+  } else if (from >= 0) {  // a negative id is no replica (Kafka: a consumer)
+    observers_[from].on_fetch(request.fetch_offset, log_.end_offset(), now_ms);
   }
   response.entries = log_.read(request.fetch_offset, options_.max_fetch_entries);
   response.high_watermark = high_watermark_;
@@ -347,6 +373,46 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
     send_fetch(now_ms, out);
   else
     next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
+}
+
+void RaftReplica::ReplicaProgress::on_fetch(Offset fetch_offset, Offset leader_end,
+                                            int64_t now_ms) {
+  // Kafka's ReplicaState.updateFollowerState: caught up now if this fetch
+  // reached the leader's end; caught up as of the previous fetch if it
+  // reached the end the leader had then.
+  if (fetch_offset >= leader_end)
+    last_caught_up_ms = std::max(last_caught_up_ms, now_ms);
+  else if (last_fetch_leader_end > 0 && fetch_offset >= last_fetch_leader_end)
+    last_caught_up_ms = std::max(last_caught_up_ms, last_fetch_ms);
+  last_fetch_leader_end = leader_end;
+  last_fetch_ms = std::max(last_fetch_ms, now_ms);
+  // The high watermark counts this offset: the fetcher's log is flushed and
+  // matches the leader's below it, so it never needs to go back.
+  end_offset = std::max(end_offset, fetch_offset);
+}
+
+ReplicaInfo RaftReplica::describe(NodeId id, const ReplicaProgress& progress) const {
+  return {id, progress.end_offset, progress.last_fetch_ms, progress.last_caught_up_ms};
+}
+
+QuorumInfo RaftReplica::quorum_info(int64_t now_ms) const {
+  QuorumInfo info;
+  if (role_ != Role::leader) {
+    info.error = RaftError::not_leader;
+    info.leader_id = state_.leader.value_or(-1);
+    info.leader_epoch = state_.epoch;
+    return info;
+  }
+  info.leader_id = options_.node_id;
+  info.leader_epoch = state_.epoch;
+  info.high_watermark = high_watermark_;
+  // The leader is always caught up with itself (Kafka reports "now").
+  info.voters.push_back({options_.node_id, log_.end_offset(), now_ms, now_ms});
+  for (const auto& [voter, progress] : progress_) info.voters.push_back(describe(voter, progress));
+  for (const auto& [observer, progress] : observers_)
+    if (now_ms - progress.last_fetch_ms < observer_session_timeout_ms)
+      info.observers.push_back(describe(observer, progress));
+  return info;
 }
 
 void RaftReplica::send_fetch(int64_t now_ms, Out& out) {

@@ -27,6 +27,8 @@
 #include <variant>
 #include <vector>
 
+#include "base/error_code.h"
+
 namespace sluice::raft {
 
 using NodeId = int32_t;
@@ -177,6 +179,35 @@ struct RaftOptions {
 enum class Role { unattached, prospective, candidate, leader, follower };
 const char* role_name(Role role);
 
+// What a request to the replica can fail with; `to_error_code` maps each to
+// the Kafka error the RPC answers with.
+enum class RaftError {
+  none,
+  not_leader,  // NOT_LEADER_OR_FOLLOWER: ask the leader
+};
+ErrorCode to_error_code(RaftError error);
+
+// DescribeQuorum's data, as the leader sees it (Kafka's LeaderState).
+struct ReplicaInfo {
+  NodeId replica_id = -1;
+  Offset log_end_offset = -1;  // the replica's last fetch offset; -1 before any
+  int64_t last_fetch_timestamp_ms = -1;
+  // The last time the replica's fetch offset reached the leader's end offset
+  // as of a fetch: either this fetch reached the leader's end now, or it
+  // reached the end the leader had at the replica's previous fetch (so the
+  // replica was caught up as of that previous fetch's time).
+  int64_t last_caught_up_timestamp_ms = -1;
+  bool operator==(const ReplicaInfo&) const = default;
+};
+struct QuorumInfo {
+  RaftError error = RaftError::none;
+  NodeId leader_id = -1;
+  Epoch leader_epoch = 0;
+  Offset high_watermark = -1;
+  std::vector<ReplicaInfo> voters;     // the leader first (its timestamps are "now")
+  std::vector<ReplicaInfo> observers;  // those that fetched in the last 5 minutes
+};
+
 class RaftReplica {
  public:
   // Reads the quorum state; the log is what survived (flushed entries).
@@ -199,6 +230,9 @@ class RaftReplica {
   // Entries below it are committed; -1 while unknown (after a start).
   Offset high_watermark() const { return high_watermark_; }
   const RaftLog& log() const { return log_; }
+  // DescribeQuorum: on the leader, every voter's and every recent observer's
+  // progress; error not_leader elsewhere.
+  QuorumInfo quorum_info(int64_t now_ms) const;
 
  private:
   using Out = std::vector<Envelope>;
@@ -251,12 +285,19 @@ class RaftReplica {
   // The leader a prospective stopped hearing from: other voters that still
   // name it (they have not timed out yet) do not send this node back to it.
   std::optional<NodeId> lost_leader_;
-  // Leader: each voter's fetch offset and when it last fetched.
+  // Leader: what each voter (progress_) and observer (observers_) fetched,
+  // and when (Kafka's LeaderState.ReplicaState).
   struct ReplicaProgress {
-    Offset end_offset = 0;
-    int64_t last_fetch_ms = 0;
+    Offset end_offset = -1;
+    int64_t last_fetch_ms = -1;
+    Offset last_fetch_leader_end = -1;  // the leader's end at that fetch
+    int64_t last_caught_up_ms = -1;
+    void on_fetch(Offset fetch_offset, Offset leader_end, int64_t now_ms);
   };
+  ReplicaInfo describe(NodeId id, const ReplicaProgress& progress) const;
   std::map<NodeId, ReplicaProgress> progress_;
+  std::map<NodeId, ReplicaProgress> observers_;
+  int64_t leader_since_ms_ = 0;
   Offset epoch_start_offset_ = 0;
   int64_t check_quorum_deadline_ms_ = 0;
 };
