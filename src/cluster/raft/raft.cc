@@ -446,7 +446,8 @@ void RaftReplica::maybe_advance_high_watermark() {
   for (const auto& [voter, progress] : progress_) ends.push_back(progress.end_offset);
   std::sort(ends.begin(), ends.end(), std::greater<>());
   Offset majority_end = ends[majority() - 1];
-  bool covers_own_epoch = majority_end > epoch_start_offset_;
+  bool covers_own_epoch =
+      majority_end > epoch_start_offset_ || options_.faults.leader_commits_older_epoch_by_counting;
   if (!covers_own_epoch) return;
   high_watermark_ = std::max(high_watermark_, majority_end);
 }

@@ -173,6 +173,10 @@ struct RaftOptions {
     bool grant_vote_without_log_check = false;
     bool leader_counts_unflushed_entries = false;  // its own end before the flush
     bool follower_keeps_divergent_tail = false;    // lies about its last fetched epoch
+    // Raft paper's Figure 8: the high watermark moves over older epochs'
+    // entries once a majority holds them, before any entry of its own
+    // epoch is on a majority.
+    bool leader_commits_older_epoch_by_counting = false;
   } faults;
 };
 

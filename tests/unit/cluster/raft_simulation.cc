@@ -87,17 +87,244 @@ void MemoryLog::crash() {
 
 namespace {
 
-constexpr int64_t tick_interval_ms = 10;
+// " 1x10 2x6": ten offsets of epoch 1, then six of epoch 2.
+std::string epoch_runs(const MemoryLog& log) {
+  std::ostringstream out;
+  Offset run_start = 0, at = 0;
+  Epoch run_epoch = 0;
+  for (const Entry& entry : log.entries()) {
+    if (entry.epoch != run_epoch && at > run_start) {
+      out << " " << run_epoch << "x" << at - run_start;
+      run_start = at;
+    }
+    run_epoch = entry.epoch;
+    at += entry.record_count;
+  }
+  if (at > run_start) out << " " << run_epoch << "x" << at - run_start;
+  return out.str();
+}
 
-struct Node {
-  NodeId id = 0;
-  bool voter = true;
-  MemoryLog log;
-  MemoryQuorumStore store;
-  std::unique_ptr<RaftReplica> replica;  // null while crashed
-  Offset last_high_watermark = -1;
-  int group = 0;  // partition side; nodes talk only within their side
-};
+}  // namespace
+
+std::string Checker::describe() const {
+  std::ostringstream out;
+  for (const auto& [id, node] : nodes_) {
+    out << "  node " << id << (node->voter ? "" : " (observer)") << ": ";
+    if (!node->replica) {
+      out << "crashed, durable end " << node->log.durable_end_offset() << "\n";
+      continue;
+    }
+    const RaftReplica& r = *node->replica;
+    out << role_name(r.role()) << " epoch " << r.epoch() << " leader "
+        << (r.leader() ? std::to_string(*r.leader()) : "-") << " end " << node->log.end_offset()
+        << " last epoch " << node->log.last_epoch() << " hw " << r.high_watermark() << " epochs"
+        << epoch_runs(node->log) << "\n";
+  }
+  out << "  committed " << committed_end();
+  return out.str();
+}
+
+std::optional<std::string> Checker::check() {
+  for (auto& [id, node] : nodes_)
+    if (auto violation = check_node(*node)) return violation;
+  if (auto violation = check_committed_on_majority()) return violation;
+  return check_log_matching();
+}
+
+std::optional<std::string> Checker::check_node(Node& node) {
+  if (!node.replica) return std::nullopt;
+  const RaftReplica& replica = *node.replica;
+  const std::string name = "node " + std::to_string(node.id);
+  if (replica.role() == Role::leader) {
+    auto [known, inserted] = leaders_.emplace(replica.epoch(), node.id);
+    if (inserted) ++elections_;
+    if (known->second != node.id)
+      return "two leaders in epoch " + std::to_string(replica.epoch()) + ": " +
+             std::to_string(known->second) + " and " + std::to_string(node.id);
+  }
+  // A node's high watermark never goes back (within one life of it).
+  Offset hw = replica.high_watermark();
+  if (hw < node.last_high_watermark)
+    return name + " high watermark went back from " + std::to_string(node.last_high_watermark) +
+           " to " + std::to_string(hw);
+  node.last_high_watermark = hw;
+  if (hw > node.log.end_offset()) return name + " high watermark past its log end";
+  if (hw > 0 && !node.log.prefix_hash(hw))
+    return name + " high watermark " + std::to_string(hw) + " inside an entry";
+  if (auto offset = node.log.misaligned_read())
+    return name + " read its log from offset " + std::to_string(*offset) + ", inside an entry";
+  if (auto violation = agrees_with_committed(node, hw)) return violation;
+  // Leader completeness: a leader of the committing epoch or a later one
+  // holds every committed entry (a deposed leader of an older epoch may
+  // still think it leads, and lack them).
+  if (replica.role() == Role::leader && !committed_.empty() &&
+      replica.epoch() >= committed_.back().epoch &&
+      node.log.prefix_hash(committed_end()) != committed_hash())
+    return "leader " + std::to_string(node.id) + " lacks committed entries";
+  return std::nullopt;
+}
+
+// What a node calls committed is what everyone called committed; what it
+// commits first is recorded as committed.
+std::optional<std::string> Checker::agrees_with_committed(const Node& node, Offset hw) {
+  if (hw <= 0) return std::nullopt;
+  Offset shared = std::min(hw, committed_end());
+  // `shared` is a boundary of the committed entries (the smaller of two
+  // ends) and must be one of this log too, with the same entries below.
+  auto committed_below =
+      shared == committed_end()
+          ? std::prev(committed_ends_.end())
+          : std::lower_bound(committed_ends_.begin(), committed_ends_.end(), shared);
+  if (committed_below == committed_ends_.end() || *committed_below != shared ||
+      node.log.prefix_hash(shared) !=
+          committed_hashes_[static_cast<size_t>(committed_below - committed_ends_.begin())])
+    return "node " + std::to_string(node.id) + " committed entries below " +
+           std::to_string(shared) +
+           " differ from the committed ones (a committed entry was lost or changed)";
+  if (hw <= committed_end()) return std::nullopt;
+  for (size_t index = node.log.index_of(committed_end()); committed_end() < hw; ++index) {
+    committed_.push_back(node.log.entries().at(index));
+    committed_ends_.push_back(node.log.entry_end(index));
+    committed_hashes_.push_back(mix(committed_hashes_.back(), committed_.back()));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Checker::check_committed_on_majority() const {
+  if (committed_.empty()) return std::nullopt;
+  size_t holding = 0;
+  for (const auto& [id, node] : nodes_)
+    if (node->voter && node->log.durable_prefix_hash(committed_end()) == committed_hash())
+      ++holding;
+  if (holding < voters_.size() / 2 + 1)
+    return "committed entries durable on " + std::to_string(holding) + " voters only";
+  return std::nullopt;
+}
+
+// Two logs holding the same epoch at an offset hold the same batch there
+// (one leader wrote it) and agree on everything below it.
+std::optional<std::string> Checker::check_log_matching() const {
+  for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
+    for (auto b = std::next(a); b != nodes_.end(); ++b) {
+      const MemoryLog& left = a->second->log;
+      const MemoryLog& right = b->second->log;
+      Offset end = std::min(left.end_offset(), right.end_offset());
+      for (Offset at = end - 1; at >= 0;
+           at = std::min(left.entry_start(at), right.entry_start(at)) - 1) {
+        if (left.epoch_at(at) != right.epoch_at(at)) continue;
+        Offset entry_end = left.entry_end(left.index_of(at));
+        if (left.prefix_hash(entry_end) != right.prefix_hash(entry_end))
+          return "logs of " + std::to_string(a->first) + " and " + std::to_string(b->first) +
+                 " share epoch " + std::to_string(left.epoch_at(at)) + " at offset " +
+                 std::to_string(at) + " but differ up to it";
+        break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Checker::check_converged(Offset committed_before) const {
+  std::vector<const Node*> leaders;
+  for (const auto& [id, node] : nodes_)
+    if (node->replica && node->replica->role() == Role::leader) leaders.push_back(node.get());
+  if (leaders.size() != 1)
+    return "no single leader at the end of the calm phase (" + std::to_string(leaders.size()) + ")";
+  const Node& leader = *leaders.front();
+  for (const auto& [id, node] : nodes_) {
+    if (node->log.end_offset() != leader.log.end_offset() ||
+        node->log.prefix_hash(node->log.end_offset()) !=
+            leader.log.prefix_hash(leader.log.end_offset()) ||
+        node->replica->high_watermark() != leader.log.end_offset())
+      return "node " + std::to_string(id) + " did not converge with leader " +
+             std::to_string(leader.id);
+  }
+  if (committed_end() <= committed_before) return "nothing was committed during the calm phase";
+  return std::nullopt;
+}
+
+namespace {
+
+std::set<NodeId> first_ids(int count) {
+  std::set<NodeId> ids;
+  for (NodeId id = 1; id <= count; ++id) ids.insert(id);
+  return ids;
+}
+
+}  // namespace
+
+ScriptedCluster::ScriptedCluster(int voters, RaftOptions options)
+    : options_(std::move(options)), checker_(nodes_, first_ids(voters)) {
+  options_.voters = first_ids(voters);
+  for (NodeId id : options_.voters) {
+    auto node = std::make_unique<Node>();
+    node->id = id;
+    nodes_[id] = std::move(node);
+  }
+  for (NodeId id : options_.voters) restart(id);
+}
+
+void ScriptedCluster::tick(NodeId id) {
+  Node& node = *nodes_.at(id);
+  if (!node.replica) return;
+  for (Envelope& envelope : node.replica->tick(now_)) pending_.push_back(std::move(envelope));
+  check();
+}
+
+void ScriptedCluster::receive(const Envelope& envelope) {
+  Node& node = *nodes_.at(envelope.to);
+  if (!node.replica) return;
+  for (Envelope& answer : node.replica->receive(envelope, now_))
+    pending_.push_back(std::move(answer));
+  check();
+}
+
+void ScriptedCluster::deliver(NodeId from, NodeId to) {
+  std::vector<Envelope> now_pending;
+  now_pending.swap(pending_);
+  for (Envelope& envelope : now_pending) {
+    if (envelope.from == from && envelope.to == to)
+      receive(envelope);
+    else
+      pending_.push_back(std::move(envelope));
+  }
+}
+
+void ScriptedCluster::deliver_within(const std::set<NodeId>& group) {
+  while (!pending_.empty()) {
+    std::vector<Envelope> now_pending;
+    now_pending.swap(pending_);
+    for (const Envelope& envelope : now_pending)
+      if (group.count(envelope.from) != 0 && group.count(envelope.to) != 0) receive(envelope);
+  }
+}
+
+void ScriptedCluster::crash(NodeId id) {
+  Node& node = *nodes_.at(id);
+  node.replica.reset();
+  node.log.crash();
+  check();
+}
+
+void ScriptedCluster::restart(NodeId id) {
+  Node& node = *nodes_.at(id);
+  RaftOptions options = options_;
+  options.node_id = id;
+  options.random_seed = static_cast<uint64_t>(id);
+  node.replica = std::make_unique<RaftReplica>(options, node.log, node.store, now_);
+  node.last_high_watermark = -1;
+  check();
+}
+
+void ScriptedCluster::check() {
+  if (violation_) return;
+  if (auto violation = checker_.check())
+    violation_ = "t=" + std::to_string(now_) + "ms: " + *violation + "\n" + checker_.describe();
+}
+
+namespace {
+
+constexpr int64_t tick_interval_ms = 10;
 
 enum class EventType { deliver, tick, append, crash, restart, partition, heal };
 
@@ -114,7 +341,8 @@ struct Event {
 
 class Simulation {
  public:
-  explicit Simulation(const SimulationOptions& options) : options_(options), random_(options.seed) {
+  explicit Simulation(const SimulationOptions& options)
+      : options_(options), random_(options.seed), checker_(nodes_, first_ids(options.voters)) {
     int total = options.voters + options.observers;
     for (NodeId id = 1; id <= total; ++id) {
       auto node = std::make_unique<Node>();
@@ -142,16 +370,19 @@ class Simulation {
       now_ = event.time;
       if (committed_at_calm < 0 && now_ >= options_.fault_phase_ms) {
         calm_down();
-        committed_at_calm = committed_end();
+        committed_at_calm = checker_.committed_end();
       }
       handle(event, appends_stop);
       ++result_.events;
       if (trace_ && event.type == EventType::tick && now_ % 500 == 0)
-        std::fprintf(stderr, "t=%lld\n%s\n", static_cast<long long>(now_), describe().c_str());
-      check_invariants();
+        std::fprintf(stderr, "t=%lld\n%s\n", static_cast<long long>(now_),
+                     checker_.describe().c_str());
+      if (auto violation = checker_.check()) fail(*violation);
     }
-    if (result_.ok) check_converged(committed_at_calm);
-    result_.committed = committed_end();
+    if (result_.ok)
+      if (auto violation = checker_.check_converged(committed_at_calm)) fail(*violation);
+    result_.committed = checker_.committed_end();
+    result_.elections = checker_.elections();
     return result_;
   }
 
@@ -213,24 +444,11 @@ class Simulation {
         if (now_ + options_.append_every_ms < appends_stop)
           at(now_ + options_.append_every_ms, EventType::append);
         break;
-      case EventType::crash: {
+      case EventType::crash:
         if (!in_fault_phase()) break;
-        std::vector<Node*> alive;
-        for (auto& [id, node] : nodes_)
-          if (node->replica) alive.push_back(node.get());
-        if (!alive.empty()) {
-          // Half the time the leader: its death at the wrong moment is what
-          // most Raft bugs need.
-          Node* victim_ptr =
-              alive[std::uniform_int_distribution<size_t>(0, alive.size() - 1)(random_)];
-          if (chance(0.5))
-            for (Node* node : alive)
-              if (node->replica->role() == Role::leader) victim_ptr = node;
-          crash(*victim_ptr);
-        }
+        crash_someone();
         at(next_gap(options_.crash_every_ms), EventType::crash);
         break;
-      }
       case EventType::restart: {
         Node& node = *nodes_.at(event.node);
         if (!node.replica) start(node);
@@ -257,6 +475,20 @@ class Simulation {
       batch.record_count = std::uniform_int_distribution<int32_t>(1, 5)(random_);
     }
     return batches;
+  }
+
+  void crash_someone() {
+    std::vector<Node*> alive;
+    for (auto& [id, node] : nodes_)
+      if (node->replica) alive.push_back(node.get());
+    if (alive.empty()) return;
+    // Half the time the leader: its death at the wrong moment is what most
+    // Raft bugs need.
+    Node* victim = alive[std::uniform_int_distribution<size_t>(0, alive.size() - 1)(random_)];
+    if (chance(0.5))
+      for (Node* node : alive)
+        if (node->replica->role() == Role::leader) victim = node;
+    crash(*victim);
   }
 
   void crash(Node& victim) {
@@ -291,180 +523,22 @@ class Simulation {
     if (!result_.ok) return;
     result_.ok = false;
     std::ostringstream out;
-    out << "t=" << now_ << "ms event " << result_.events << ": " << what << "\n" << describe();
+    out << "t=" << now_ << "ms event " << result_.events << ": " << what << "\n"
+        << checker_.describe();
     result_.violation = out.str();
-  }
-
-  std::string describe() const {
-    std::ostringstream out;
-    for (const auto& [id, node] : nodes_) {
-      out << "  node " << id << (node->voter ? "" : " (observer)") << ": ";
-      if (!node->replica) {
-        out << "crashed, durable end " << node->log.durable_end_offset() << "\n";
-        continue;
-      }
-      const RaftReplica& r = *node->replica;
-      out << role_name(r.role()) << " epoch " << r.epoch() << " leader "
-          << (r.leader() ? std::to_string(*r.leader()) : "-") << " end " << node->log.end_offset()
-          << " last epoch " << node->log.last_epoch() << " hw " << r.high_watermark() << " epochs"
-          << epoch_runs(node->log) << "\n";
-    }
-    out << "  committed " << committed_end();
-    return out.str();
-  }
-
-  // "1x10 2x6": ten offsets of epoch 1, then six of epoch 2.
-  static std::string epoch_runs(const MemoryLog& log) {
-    std::ostringstream out;
-    Offset run_start = 0, at = 0;
-    Epoch run_epoch = 0;
-    for (const Entry& entry : log.entries()) {
-      if (entry.epoch != run_epoch && at > run_start) {
-        out << " " << run_epoch << "x" << at - run_start;
-        run_start = at;
-      }
-      run_epoch = entry.epoch;
-      at += entry.record_count;
-    }
-    if (at > run_start) out << " " << run_epoch << "x" << at - run_start;
-    return out.str();
-  }
-
-  void check_invariants() {
-    for (auto& [id, node] : nodes_) {
-      if (!node->replica) continue;
-      const RaftReplica& replica = *node->replica;
-      // One leader per epoch.
-      if (replica.role() == Role::leader) {
-        auto [known, inserted] = leaders_.emplace(replica.epoch(), id);
-        if (inserted) ++result_.elections;
-        if (known->second != id)
-          return fail("two leaders in epoch " + std::to_string(replica.epoch()) + ": " +
-                      std::to_string(known->second) + " and " + std::to_string(id));
-      }
-      // A node's high watermark never goes back (within one life of it).
-      Offset hw = replica.high_watermark();
-      if (hw < node->last_high_watermark)
-        return fail("node " + std::to_string(id) + " high watermark went back from " +
-                    std::to_string(node->last_high_watermark) + " to " + std::to_string(hw));
-      node->last_high_watermark = hw;
-      if (hw > node->log.end_offset())
-        return fail("node " + std::to_string(id) + " high watermark past its log end");
-      if (hw > 0 && !node->log.prefix_hash(hw))
-        return fail("node " + std::to_string(id) + " high watermark " + std::to_string(hw) +
-                    " inside an entry");
-      if (auto offset = node->log.misaligned_read())
-        return fail("node " + std::to_string(id) + " read its log from offset " +
-                    std::to_string(*offset) + ", inside an entry");
-      // What a node calls committed is what everyone called committed.
-      if (!agrees_with_committed(*node, hw)) return;
-      // Leader completeness: a leader of the committing epoch or a later one
-      // holds every committed entry (a deposed leader of an older epoch
-      // may still think it leads, and lack them).
-      if (replica.role() == Role::leader && !committed_.empty() &&
-          replica.epoch() >= committed_.back().epoch &&
-          node->log.prefix_hash(committed_end()) != committed_hash())
-        return fail("leader " + std::to_string(id) + " lacks committed entries");
-    }
-    check_committed_on_majority();
-    check_log_matching();
-  }
-
-  uint64_t committed_hash() const { return committed_hashes_.back(); }
-  Offset committed_end() const { return committed_ends_.back(); }
-
-  bool agrees_with_committed(const Node& node, Offset hw) {
-    if (hw <= 0) return true;
-    Offset shared = std::min(hw, committed_end());
-    // `shared` is a boundary of the committed entries (the smaller of two
-    // ends) and must be one of this log too, with the same entries below.
-    auto committed_below =
-        shared == committed_end()
-            ? std::prev(committed_ends_.end())
-            : std::lower_bound(committed_ends_.begin(), committed_ends_.end(), shared);
-    if (committed_below == committed_ends_.end() || *committed_below != shared ||
-        node.log.prefix_hash(shared) !=
-            committed_hashes_[static_cast<size_t>(committed_below - committed_ends_.begin())]) {
-      fail("node " + std::to_string(node.id) + " committed entries below " +
-           std::to_string(shared) +
-           " differ from the committed ones (a committed entry was lost or changed)");
-      return false;
-    }
-    if (hw <= committed_end()) return true;
-    for (size_t index = node.log.index_of(committed_end()); committed_end() < hw; ++index) {
-      committed_.push_back(node.log.entries().at(index));
-      committed_ends_.push_back(node.log.entry_end(index));
-      committed_hashes_.push_back(mix(committed_hashes_.back(), committed_.back()));
-    }
-    return true;
-  }
-
-  void check_committed_on_majority() {
-    if (committed_.empty()) return;
-    size_t holding = 0;
-    for (auto& [id, node] : nodes_)
-      if (node->voter && node->log.durable_prefix_hash(committed_end()) == committed_hash())
-        ++holding;
-    if (holding < voters_.size() / 2 + 1)
-      fail("committed entries durable on " + std::to_string(holding) + " voters only");
-  }
-
-  // Two logs holding the same epoch at an offset hold the same batch there
-  // (one leader wrote it) and agree on everything below it.
-  void check_log_matching() {
-    for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
-      for (auto b = std::next(a); b != nodes_.end(); ++b) {
-        const MemoryLog& left = a->second->log;
-        const MemoryLog& right = b->second->log;
-        Offset end = std::min(left.end_offset(), right.end_offset());
-        for (Offset at = end - 1; at >= 0;
-             at = std::min(left.entry_start(at), right.entry_start(at)) - 1) {
-          if (left.epoch_at(at) != right.epoch_at(at)) continue;
-          Offset entry_end = left.entry_end(left.index_of(at));
-          auto hash = left.prefix_hash(entry_end);
-          if (hash != right.prefix_hash(entry_end))
-            fail("logs of " + std::to_string(a->first) + " and " + std::to_string(b->first) +
-                 " share epoch " + std::to_string(left.epoch_at(at)) + " at offset " +
-                 std::to_string(at) + " but differ up to it");
-          break;
-        }
-      }
-    }
-  }
-
-  void check_converged(Offset committed_at_calm) {
-    std::vector<const Node*> leaders;
-    for (auto& [id, node] : nodes_)
-      if (node->replica && node->replica->role() == Role::leader) leaders.push_back(node.get());
-    if (leaders.size() != 1)
-      return fail("no single leader at the end of the calm phase (" +
-                  std::to_string(leaders.size()) + ")");
-    const Node& leader = *leaders.front();
-    for (auto& [id, node] : nodes_) {
-      if (node->log.end_offset() != leader.log.end_offset() ||
-          node->log.prefix_hash(node->log.end_offset()) !=
-              leader.log.prefix_hash(leader.log.end_offset()) ||
-          node->replica->high_watermark() != leader.log.end_offset())
-        return fail("node " + std::to_string(id) + " did not converge with leader " +
-                    std::to_string(leader.id));
-    }
-    if (committed_end() <= committed_at_calm) fail("nothing was committed during the calm phase");
   }
 
   SimulationOptions options_;
   bool trace_ = std::getenv("RAFT_TRACE") != nullptr;
   std::mt19937_64 random_;
-  std::map<NodeId, std::unique_ptr<Node>> nodes_;
+  Nodes nodes_;
+  Checker checker_;
   std::set<NodeId> voters_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   uint64_t next_sequence_ = 0;
   uint64_t restarts_ = 0;
   uint64_t next_value_ = 0;
   int64_t now_ = 0;
-  std::map<Epoch, NodeId> leaders_;
-  std::vector<Entry> committed_;
-  std::vector<Offset> committed_ends_{0};  // [i]: the offset past the first i entries
-  std::vector<uint64_t> committed_hashes_{0};
   SimulationResult result_;
 };
 

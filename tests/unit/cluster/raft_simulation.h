@@ -78,6 +78,90 @@ class MemoryQuorumStore final : public QuorumStateStore {
   QuorumState state_;
 };
 
+// One node of a simulated cluster: its disk survives a crash, its replica
+// does not.
+struct Node {
+  NodeId id = 0;
+  bool voter = true;
+  MemoryLog log;
+  MemoryQuorumStore store;
+  std::unique_ptr<RaftReplica> replica;  // null while crashed
+  Offset last_high_watermark = -1;
+  int group = 0;  // partition side; nodes talk only within their side
+};
+using Nodes = std::map<NodeId, std::unique_ptr<Node>>;
+
+// The invariants, checked after every event of a run (random or scripted):
+// one leader per epoch; logs that share an epoch at an offset agree up to
+// it; what a node calls committed agrees with what was committed before and
+// is durable on a majority of voters; a leader of the committing epoch or
+// later holds every committed entry; high watermarks never go back, never
+// pass their log and sit on entry boundaries; no read inside an entry.
+class Checker {
+ public:
+  Checker(const Nodes& nodes, std::set<NodeId> voters)
+      : nodes_(nodes), voters_(std::move(voters)) {}
+  // The first invariant broken, or nullopt.
+  std::optional<std::string> check();
+  // After the faults stop: one leader, every log and high watermark equal to
+  // it, and entries committed past `committed_before`.
+  std::optional<std::string> check_converged(Offset committed_before) const;
+  std::string describe() const;
+  Offset committed_end() const { return committed_ends_.back(); }
+  int elections() const { return elections_; }
+
+ private:
+  std::optional<std::string> check_node(Node& node);
+  std::optional<std::string> agrees_with_committed(const Node& node, Offset hw);
+  std::optional<std::string> check_committed_on_majority() const;
+  std::optional<std::string> check_log_matching() const;
+  uint64_t committed_hash() const { return committed_hashes_.back(); }
+
+  const Nodes& nodes_;
+  std::set<NodeId> voters_;
+  std::map<Epoch, NodeId> leaders_;
+  int elections_ = 0;
+  std::vector<Entry> committed_;
+  std::vector<Offset> committed_ends_{0};  // [i]: the offset past the first i entries
+  std::vector<uint64_t> committed_hashes_{0};
+};
+
+// A cluster driven by hand for directed scenarios: nothing happens unless
+// the test says so (which node ticks, which messages arrive, who crashes),
+// and the invariants are checked after every step.
+class ScriptedCluster {
+ public:
+  ScriptedCluster(int voters, RaftOptions options);
+  void advance(int64_t ms) { now_ += ms; }
+  int64_t now() const { return now_; }
+  void tick(NodeId id);
+  // Delivers the pending messages from `from` to `to` once (their answers
+  // become pending).
+  void deliver(NodeId from, NodeId to);
+  // Delivers messages between members of `group` until none is left; any
+  // other message is lost.
+  void deliver_within(const std::set<NodeId>& group);
+  void drop_pending() { pending_.clear(); }
+  void crash(NodeId id);
+  void restart(NodeId id);
+  RaftReplica& replica(NodeId id) { return *nodes_.at(id)->replica; }
+  const MemoryLog& log(NodeId id) const { return nodes_.at(id)->log; }
+  // The first invariant broken so far, or nullopt.
+  const std::optional<std::string>& violation() const { return violation_; }
+  // One leader, every log and high watermark equal to its log, or why not.
+  std::optional<std::string> converged() const { return checker_.check_converged(-1); }
+
+ private:
+  void receive(const Envelope& envelope);
+  void check();
+  RaftOptions options_;
+  Nodes nodes_;
+  Checker checker_;
+  std::vector<Envelope> pending_;
+  int64_t now_ = 0;
+  std::optional<std::string> violation_;
+};
+
 struct SimulationOptions {
   uint64_t seed = 1;
   int voters = 3;

@@ -106,5 +106,108 @@ TEST(RaftSimulation, CatchesAFollowerKeepingADivergentTail) {
   expect_caught({.follower_keeps_divergent_tail = true});
 }
 
+// --- Raft paper's Figure 8, scripted ---
+//
+// Five voters. (a) 1 leads epoch 1 and writes x at offset 1, which reaches 2
+// only. (b) 1 crashes; 5 leads epoch 2 with the votes of 3 and 4 and writes
+// its epoch marker at offset 1, which reaches nobody. (c) 5 crashes; 1
+// restarts and leads epoch 3 (2 and 3 voting), and x reaches 3: x is on a
+// majority, but 1's own epoch 3 entry is not. (d) 1 crashes; 5 restarts and
+// leads epoch 4 with the votes of 3 and 4 (its last epoch 2 beats their 1),
+// and would overwrite x everywhere. Committing x in (c) by counting replicas
+// is the bug: the invariants see a leader without a committed entry.
+
+// Ticks `id` every 100 ms (no one else) with the messages flowing within
+// `group` until it leads.
+void lead(ScriptedCluster& cluster, NodeId id, const std::set<NodeId>& group) {
+  for (int round = 0; round < 200 && cluster.replica(id).role() != Role::leader; ++round) {
+    cluster.advance(100);
+    cluster.tick(id);
+    cluster.deliver_within(group);
+  }
+  ASSERT_EQ(cluster.replica(id).role(), Role::leader) << "node " << id << " did not get elected";
+}
+
+// `follower` fetches from `leader` until it has everything.
+void catch_up(ScriptedCluster& cluster, NodeId leader, NodeId follower) {
+  cluster.advance(100);
+  cluster.tick(follower);
+  cluster.deliver_within({leader, follower});
+}
+
+// Plays (a) to (d); the first violation of an invariant, if any.
+std::optional<std::string> play_figure_8(RaftOptions::Faults faults) {
+  RaftOptions options;
+  options.faults = faults;
+  options.max_fetch_entries = 1;  // replication in single steps
+  ScriptedCluster cluster(5, options);
+  const std::set<NodeId> all{1, 2, 3, 4, 5};
+
+  // (a)
+  cluster.advance(2000);  // past every election timeout, but only 1 ticks
+  lead(cluster, 1, all);
+  for (NodeId follower : {2, 3, 4, 5}) catch_up(cluster, 1, follower);
+  EXPECT_EQ(cluster.replica(1).high_watermark(), 1);  // its epoch marker
+  EXPECT_EQ(cluster.replica(1).append({Entry{0, "x", 1}}), 1);
+  catch_up(cluster, 1, 2);
+  EXPECT_EQ(cluster.log(2).end_offset(), 2);
+
+  // (b)
+  cluster.crash(1);
+  cluster.advance(2500);  // the followers' fetch timeout
+  lead(cluster, 5, {3, 4, 5});
+  EXPECT_EQ(cluster.replica(5).epoch(), 2);
+  EXPECT_EQ(cluster.log(5).epoch_at(1), 2);  // its marker where 1 and 2 hold x
+
+  // (c)
+  cluster.crash(5);
+  cluster.restart(1);
+  cluster.advance(2500);
+  lead(cluster, 1, {1, 2, 3});
+  EXPECT_EQ(cluster.replica(1).epoch(), 3);
+  catch_up(cluster, 1, 2);  // 2 takes 1's epoch 3 marker at offset 2
+  cluster.advance(100);
+  cluster.tick(3);        // 3 fetches from offset 1 ...
+  cluster.deliver(3, 1);  // ... gets x ...
+  cluster.deliver(1, 3);
+  cluster.deliver(3, 1);   // ... and fetches past it: x is on 1, 2 and 3
+  cluster.drop_pending();  // but 1's epoch marker never reaches 3
+  EXPECT_EQ(cluster.log(3).end_offset(), 2);
+  const bool x_committed = cluster.replica(1).high_watermark() >= 2;
+  EXPECT_EQ(x_committed, faults.leader_commits_older_epoch_by_counting);
+  if (cluster.violation()) return cluster.violation();
+
+  // (d)
+  cluster.crash(1);
+  cluster.restart(5);
+  cluster.advance(2500);
+  lead(cluster, 5, {3, 4, 5});
+  EXPECT_EQ(cluster.replica(5).epoch(), 4);
+  if (cluster.violation()) return cluster.violation();
+
+  // Everyone back: the quorum settles on 5's log.
+  cluster.restart(1);
+  for (int round = 0; round < 100; ++round) {
+    cluster.advance(50);
+    for (NodeId id : all) cluster.tick(id);
+    cluster.deliver_within(all);
+  }
+  if (cluster.violation()) return cluster.violation();
+  return cluster.converged();
+}
+
+TEST(RaftFigure8, CorrectRaftKeepsItsInvariants) {
+  std::optional<std::string> violation = play_figure_8({});
+  EXPECT_FALSE(violation) << *violation;
+}
+
+TEST(RaftFigure8, CatchesALeaderCommittingAnOlderEpochByCounting) {
+  std::optional<std::string> violation =
+      play_figure_8({.leader_commits_older_epoch_by_counting = true});
+  ASSERT_TRUE(violation) << "the scenario played out without breaking an invariant";
+  EXPECT_NE(violation->find("leader 5 lacks committed entries"), std::string::npos) << *violation;
+  std::printf("caught: %s\n", violation->substr(0, violation->find('\n')).c_str());
+}
+
 }  // namespace
 }  // namespace sluice::raft::sim
