@@ -27,6 +27,8 @@ ErrorCode to_error_code(RaftError error) {
       return ErrorCode::NONE;
     case RaftError::not_leader:
       return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    case RaftError::invalid_request:
+      return ErrorCode::INVALID_REQUEST;
   }
   return ErrorCode::UNKNOWN_SERVER_ERROR;
 }
@@ -35,10 +37,37 @@ namespace {
 // Kafka's LeaderState.OBSERVER_SESSION_TIMEOUT_MS: an observer silent that
 // long is forgotten.
 constexpr int64_t observer_session_timeout_ms = 300'000;
+
+// The store of a replica built without one: it never holds a snapshot.
+class NoSnapshots final : public SnapshotStore {
+ public:
+  std::optional<SnapshotId> latest() const override { return std::nullopt; }
+  int64_t size(const SnapshotId&) const override { return -1; }
+  std::string read(const SnapshotId&, int64_t, size_t) const override { return {}; }
+  void begin_write(const SnapshotId&) override {}
+  void append(std::string_view) override {}
+  void commit() override {}
+  void delete_before(const SnapshotId&) override {}
+};
+
+SnapshotStore& no_snapshots() {
+  static NoSnapshots none;  // stateless
+  return none;
+}
+
 }  // namespace
 
 RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store, int64_t now_ms)
-    : options_(std::move(options)), log_(log), store_(store), random_(options_.random_seed) {
+    : RaftReplica(std::move(options), log, store, no_snapshots(), now_ms) {}
+
+RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store,
+                         SnapshotStore& snapshots, int64_t now_ms)
+    : options_(std::move(options)),
+      log_(log),
+      store_(store),
+      snapshots_(snapshots),
+      random_(options_.random_seed) {
+  start_from_snapshot();
   state_ = store_.read();
   if (state_.leader && *state_.leader != options_.node_id) {
     become_follower(state_.epoch, *state_.leader, now_ms);
@@ -58,6 +87,35 @@ RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& st
   }
 }
 
+void RaftReplica::start_from_snapshot() {
+  latest_snapshot_ = snapshots_.latest();
+  if (!latest_snapshot_) return;
+  const Offset end = latest_snapshot_->end_offset;
+  if (log_.start_offset() < end) {
+    // A crash came between committing the snapshot and trimming the log.
+    // A log whose entry before `end` has the snapshot's epoch holds the
+    // very entries the snapshot was made of (log matching): it only drops
+    // them. Any other (a snapshot fetched over a divergent log) goes.
+    bool continues = log_.end_offset() >= end && log_.epoch_at(end - 1) == latest_snapshot_->epoch;
+    if (continues)
+      log_.drop_prefix(end);
+    else
+      log_.reset_to(end);
+  }
+  high_watermark_ = std::max(high_watermark_, end);  // a snapshot holds committed entries only
+}
+
+Epoch RaftReplica::last_epoch() const {
+  if (log_.end_offset() > log_.start_offset()) return log_.last_epoch();
+  return last_epoch_below_start();
+}
+
+Epoch RaftReplica::last_epoch_below_start() const {
+  if (latest_snapshot_ && latest_snapshot_->end_offset == log_.start_offset())
+    return latest_snapshot_->epoch;
+  return 0;
+}
+
 void RaftReplica::persist(QuorumState state) {
   if (state == state_) return;
   store_.write(state);
@@ -72,6 +130,7 @@ int64_t RaftReplica::random_election_timeout() {
 void RaftReplica::become_unattached(Epoch epoch, std::optional<NodeId> voted_for, int64_t now_ms) {
   persist({epoch, std::nullopt, voted_for});
   role_ = Role::unattached;
+  snapshot_fetch_.reset();
   votes_.clear();
   progress_.clear();
   observers_.clear();
@@ -83,6 +142,7 @@ void RaftReplica::become_follower(Epoch epoch, NodeId leader, int64_t now_ms) {
   std::optional<NodeId> voted = epoch == state_.epoch ? state_.voted_for : std::nullopt;
   persist({epoch, leader, voted});
   role_ = Role::follower;
+  snapshot_fetch_.reset();
   lost_leader_.reset();
   votes_.clear();
   progress_.clear();
@@ -94,6 +154,7 @@ void RaftReplica::become_follower(Epoch epoch, NodeId leader, int64_t now_ms) {
 void RaftReplica::become_prospective(int64_t now_ms, Out& out) {
   if (role_ == Role::follower) lost_leader_ = state_.leader;
   role_ = Role::prospective;
+  snapshot_fetch_.reset();
   votes_ = {options_.node_id};
   election_deadline_ms_ = now_ms + random_election_timeout();
   if (votes_.size() >= majority()) return become_candidate(now_ms, out);
@@ -103,6 +164,7 @@ void RaftReplica::become_prospective(int64_t now_ms, Out& out) {
 void RaftReplica::become_candidate(int64_t now_ms, Out& out) {
   persist({state_.epoch + 1, std::nullopt, options_.node_id});
   role_ = Role::candidate;
+  snapshot_fetch_.reset();
   votes_ = {options_.node_id};
   election_deadline_ms_ = now_ms + random_election_timeout();
   if (votes_.size() >= majority()) return become_leader(now_ms, out);
@@ -112,6 +174,7 @@ void RaftReplica::become_candidate(int64_t now_ms, Out& out) {
 void RaftReplica::become_leader(int64_t now_ms, Out& out) {
   persist({state_.epoch, options_.node_id, state_.voted_for});
   role_ = Role::leader;
+  snapshot_fetch_.reset();
   votes_.clear();
   progress_.clear();
   // The epoch's first entry: the high watermark moves only once a majority
@@ -150,7 +213,7 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
       if (now_ms >= check_quorum_deadline_ms_) {
         size_t fetching = 1;
         for (const auto& [voter, progress] : progress_)
-          if (now_ms - std::max(progress.last_fetch_ms, leader_since_ms_) <=
+          if (now_ms - std::max(progress.last_contact_ms, leader_since_ms_) <=
               options_.fetch_timeout_ms * 3 / 2)
             ++fetching;
         if (fetching < majority()) {
@@ -165,7 +228,7 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
       }
       // A voter that missed BeginQuorumEpoch hears it again.
       for (const auto& [voter, progress] : progress_)
-        if (now_ms - std::max(progress.last_fetch_ms, leader_since_ms_) >
+        if (now_ms - std::max(progress.last_contact_ms, leader_since_ms_) >
             options_.fetch_timeout_ms / 2)
           send(voter, BeginQuorumEpochRequest{state_.epoch, options_.node_id}, out);
       std::erase_if(observers_, [&](const auto& observer) {
@@ -224,7 +287,7 @@ std::optional<Offset> RaftReplica::append(std::vector<Entry> entries) {
 
 bool RaftReplica::log_is_up_to_date(Epoch last_epoch, Offset end_offset) const {
   if (options_.faults.grant_vote_without_log_check) return true;
-  if (last_epoch != log_.last_epoch()) return last_epoch > log_.last_epoch();
+  if (last_epoch != this->last_epoch()) return last_epoch > this->last_epoch();
   return end_offset >= log_.end_offset();
 }
 
@@ -290,7 +353,8 @@ void RaftReplica::on(const EndQuorumEpochRequest& request, NodeId, int64_t now_m
 FetchResponse::Diverging RaftReplica::end_offset_for_epoch(Epoch epoch) const {
   // Epochs never decrease along the log: find the first offset past `epoch`
   // (the start of an entry, as one entry has one epoch).
-  Offset low = 0, high = log_.end_offset();
+  const Offset start = log_.start_offset();
+  Offset low = start, high = log_.end_offset();
   while (low < high) {
     Offset middle = low + (high - low) / 2;
     if (log_.epoch_at(middle) <= epoch)
@@ -299,6 +363,9 @@ FetchResponse::Diverging RaftReplica::end_offset_for_epoch(Epoch epoch) const {
       high = middle;
   }
   if (low == 0) return {0, 0};
+  // Nothing of `epoch` or older in the log: the snapshot below it ends with
+  // an older one (callers check that `epoch` is not older than that).
+  if (low == start) return {last_epoch_below_start(), start};
   return {log_.epoch_at(low - 1), low};
 }
 
@@ -317,23 +384,42 @@ void RaftReplica::on(const FetchRequest& request, NodeId from, int64_t now_ms, O
   }
   response.base_offset = request.fetch_offset;
   response.base_epoch = request.last_fetched_epoch;
-  if (request.fetch_offset > 0) {
-    FetchResponse::Diverging shared = end_offset_for_epoch(request.last_fetched_epoch);
-    if (shared.epoch != request.last_fetched_epoch || shared.end_offset < request.fetch_offset) {
-      response.diverging = shared;
-      response.high_watermark = high_watermark_;
-      return send(from, std::move(response), out);
-    }
-  }
-  if (auto progress = progress_.find(from); progress != progress_.end()) {
-    progress->second.on_fetch(request.fetch_offset, log_.end_offset(), now_ms);
-    maybe_advance_high_watermark();
-  } else if (from >= 0) {  // a negative id is no replica (Kafka: a consumer)
-    observers_[from].on_fetch(request.fetch_offset, log_.end_offset(), now_ms);
-  }
+  response.high_watermark = high_watermark_;
+  validate_fetch(request, response);
+  if (response.diverging || response.snapshot_id) return send(from, std::move(response), out);
+  note_fetch(from, request.fetch_offset, now_ms);
   response.entries = log_.read(request.fetch_offset, options_.max_fetch_entries);
   response.high_watermark = high_watermark_;
   send(from, std::move(response), out);
+}
+
+void RaftReplica::validate_fetch(const FetchRequest& request, FetchResponse& response) const {
+  const Offset start = log_.start_offset();
+  if (start == 0 && request.fetch_offset == 0) return;
+  // Kafka's validateOffsetAndEpoch: a position below the log start, or one
+  // whose epoch cannot be checked against the log (it is older than the
+  // snapshot's), is served the snapshot.
+  if (start > 0 && latest_snapshot_) {
+    const SnapshotId& base = *latest_snapshot_;
+    if (request.fetch_offset < start ||
+        (request.fetch_offset == start && request.last_fetched_epoch != base.epoch) ||
+        request.last_fetched_epoch < base.epoch) {
+      response.snapshot_id = base;
+      return;
+    }
+  }
+  FetchResponse::Diverging shared = end_offset_for_epoch(request.last_fetched_epoch);
+  if (shared.epoch != request.last_fetched_epoch || shared.end_offset < request.fetch_offset)
+    response.diverging = shared;
+}
+
+void RaftReplica::note_fetch(NodeId from, Offset fetch_offset, int64_t now_ms) {
+  if (auto progress = progress_.find(from); progress != progress_.end()) {
+    progress->second.on_fetch(fetch_offset, log_.end_offset(), now_ms);
+    maybe_advance_high_watermark();
+  } else if (from >= 0) {  // a negative id is no replica (Kafka: a consumer)
+    observers_[from].on_fetch(fetch_offset, log_.end_offset(), now_ms);
+  }
 }
 
 void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms, Out& out) {
@@ -348,18 +434,26 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
     become_follower(response.epoch, from, now_ms);
   if (role_ != Role::follower || state_.leader != from || response.epoch != state_.epoch) return;
   fetch_deadline_ms_ = now_ms + options_.fetch_timeout_ms;
+  // Downloading a snapshot: fetches wait until it is installed.
+  if (snapshot_fetch_) return;
   // An answer to an older fetch: this log has moved since (duplicates and
   // reordering make such answers common).
-  Epoch sent_epoch =
-      options_.faults.follower_keeps_divergent_tail ? state_.epoch : log_.last_epoch();
+  Epoch sent_epoch = options_.faults.follower_keeps_divergent_tail ? state_.epoch : last_epoch();
   if (response.base_offset != log_.end_offset() || response.base_epoch != sent_epoch) return;
+  if (response.snapshot_id) {
+    snapshot_fetch_ = SnapshotFetch{*response.snapshot_id, 0};
+    snapshots_.begin_write(*response.snapshot_id);
+    return send_fetch(now_ms, out);
+  }
   if (response.diverging) {
     if (options_.faults.follower_keeps_divergent_tail) return;
     // Both logs agree up to the smaller of the two ends of the shared epoch.
     // Should that point fall inside one of this log's batches, the whole
     // batch goes: the fetch below starts from wherever the log now ends.
+    // Never below the log start: what a snapshot holds is committed.
     Offset own_end = end_offset_for_epoch(response.diverging->epoch).end_offset;
-    log_.truncate_to(std::min(response.diverging->end_offset, own_end));
+    log_.truncate_to(
+        std::max(log_.start_offset(), std::min(response.diverging->end_offset, own_end)));
     log_.flush();
     return send_fetch(now_ms, out);
   }
@@ -375,6 +469,86 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
     next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
 }
 
+void RaftReplica::on(const FetchSnapshotRequest& request, NodeId from, int64_t now_ms, Out& out) {
+  FetchSnapshotResponse response;
+  if (request.epoch > state_.epoch) observe_epoch(request.epoch, std::nullopt, now_ms);
+  response.epoch = state_.epoch;
+  response.leader = state_.leader;
+  response.snapshot_id = request.snapshot_id;
+  response.position = request.position;
+  using Error = FetchSnapshotResponse::Error;
+  if (role_ != Role::leader) {
+    response.error = Error::not_leader;
+  } else if (request.epoch < state_.epoch) {
+    response.error = Error::fenced_epoch;
+  } else {
+    // A voter downloading a snapshot still counts as fetching (check quorum).
+    if (auto progress = progress_.find(from); progress != progress_.end())
+      progress->second.last_contact_ms = now_ms;
+    response.size = snapshots_.size(request.snapshot_id);
+    if (response.size < 0) {
+      response.error = Error::snapshot_not_found;  // replaced by a newer one meanwhile
+      response.size = 0;
+    } else if (request.position < 0 || request.position > response.size) {
+      response.error = Error::position_out_of_range;
+    } else {
+      size_t max_bytes = static_cast<size_t>(std::max<int32_t>(request.max_bytes, 1));
+      response.bytes = snapshots_.read(request.snapshot_id, request.position, max_bytes);
+    }
+  }
+  send(from, std::move(response), out);
+}
+
+void RaftReplica::on(const FetchSnapshotResponse& response, NodeId from, int64_t now_ms, Out& out) {
+  if (response.epoch > state_.epoch) observe_epoch(response.epoch, response.leader, now_ms);
+  if (role_ != Role::follower || state_.leader != from || response.epoch != state_.epoch ||
+      !snapshot_fetch_ || response.snapshot_id != snapshot_fetch_->id)
+    return;
+  if (response.error != FetchSnapshotResponse::Error::none) {
+    // The leader no longer has it: fetch again (next tick) to learn what now.
+    snapshot_fetch_.reset();
+    return;
+  }
+  // An answer to an earlier request (a duplicate or a retry): ignored.
+  if (response.position != snapshot_fetch_->position) return;
+  fetch_deadline_ms_ = now_ms + options_.fetch_timeout_ms;
+  snapshots_.append(response.bytes);
+  snapshot_fetch_->position += static_cast<int64_t>(response.bytes.size());
+  if (snapshot_fetch_->position >= response.size) return install_snapshot(now_ms, out);
+  if (!response.bytes.empty()) send_fetch(now_ms, out);
+}
+
+void RaftReplica::install_snapshot(int64_t now_ms, Out& out) {
+  const SnapshotId id = snapshot_fetch_->id;
+  snapshot_fetch_.reset();
+  // Committed first: a crash before the log is replaced finds the snapshot
+  // and a log that does not continue it, and replaces the log then.
+  snapshots_.commit();
+  latest_snapshot_ = id;
+  log_.reset_to(id.end_offset);
+  snapshots_.delete_before(id);
+  high_watermark_ = std::max(high_watermark_, id.end_offset);
+  send_fetch(now_ms, out);
+}
+
+RaftError RaftReplica::create_snapshot(Offset end_offset, std::string_view bytes) {
+  if (&snapshots_ == &no_snapshots()) return RaftError::invalid_request;
+  if (end_offset <= log_.start_offset() || end_offset > high_watermark_ ||
+      end_offset > log_.end_offset())
+    return RaftError::invalid_request;
+  // A download of the leader's snapshot shares the store's one unfinished
+  // write: given up (the next fetch asks again).
+  snapshot_fetch_.reset();
+  const SnapshotId id{end_offset, log_.epoch_at(end_offset - 1)};
+  snapshots_.begin_write(id);
+  snapshots_.append(bytes);
+  snapshots_.commit();
+  latest_snapshot_ = id;
+  log_.drop_prefix(end_offset);
+  snapshots_.delete_before(id);
+  return RaftError::none;
+}
+
 void RaftReplica::ReplicaProgress::on_fetch(Offset fetch_offset, Offset leader_end,
                                             int64_t now_ms) {
   // Kafka's ReplicaState.updateFollowerState: caught up now if this fetch
@@ -386,6 +560,7 @@ void RaftReplica::ReplicaProgress::on_fetch(Offset fetch_offset, Offset leader_e
     last_caught_up_ms = std::max(last_caught_up_ms, last_fetch_ms);
   last_fetch_leader_end = leader_end;
   last_fetch_ms = std::max(last_fetch_ms, now_ms);
+  last_contact_ms = last_fetch_ms;
   // The high watermark counts this offset: the fetcher's log is flushed and
   // matches the leader's below it, so it never needs to go back.
   end_offset = std::max(end_offset, fetch_offset);
@@ -424,9 +599,16 @@ void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
     target = *std::next(options_.voters.begin(), static_cast<long>(pick(random_)));
     if (*target == options_.node_id) return;
   }
-  FetchRequest request{state_.epoch, options_.node_id, log_.end_offset(), log_.last_epoch()};
-  if (options_.faults.follower_keeps_divergent_tail) request.last_fetched_epoch = state_.epoch;
   next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
+  if (snapshot_fetch_) {
+    send(*target,
+         FetchSnapshotRequest{state_.epoch, options_.node_id, snapshot_fetch_->id,
+                              snapshot_fetch_->position, options_.max_snapshot_chunk_bytes},
+         out);
+    return;
+  }
+  FetchRequest request{state_.epoch, options_.node_id, log_.end_offset(), last_epoch()};
+  if (options_.faults.follower_keeps_divergent_tail) request.last_fetched_epoch = state_.epoch;
   send(*target, request, out);
 }
 
@@ -435,8 +617,7 @@ void RaftReplica::send_vote_requests(bool pre_vote, int64_t now_ms, Out& out) {
   next_vote_retry_ms_ = now_ms + options_.retry_backoff_ms;
   for (NodeId voter : options_.voters)
     if (voter != options_.node_id && votes_.count(voter) == 0)
-      send(voter,
-           VoteRequest{epoch, options_.node_id, log_.last_epoch(), log_.end_offset(), pre_vote},
+      send(voter, VoteRequest{epoch, options_.node_id, last_epoch(), log_.end_offset(), pre_vote},
            out);
 }
 

@@ -24,6 +24,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -61,12 +62,17 @@ struct Entry {
 // logs holding epoch E at an offset hold the very same batch there, and a
 // follower's end (the end of one of E's batches) is a batch end in the
 // leader's log too once the leader checked their shared epoch.
+//
+// Log start: entries below start_offset() may be gone, covered by the
+// snapshot that ends there (SnapshotStore); offsets passed in are never
+// below it.
 class RaftLog {
  public:
   virtual ~RaftLog() = default;
+  virtual Offset start_offset() const = 0;  // 0 until a snapshot let the log drop its prefix
   virtual Offset end_offset() const = 0;
   virtual Epoch last_epoch() const = 0;  // 0 when empty
-  // The epoch of the entry covering `offset` (< end_offset()).
+  // The epoch of the entry covering `offset` (start_offset() <= offset < end_offset()).
   virtual Epoch epoch_at(Offset offset) const = 0;
   // Whole entries starting at `from` (an entry boundary, see above), at
   // most `max_entries` of them.
@@ -77,6 +83,39 @@ class RaftLog {
   // afterwards (callers read end_offset() again).
   virtual void truncate_to(Offset end) = 0;
   virtual void flush() = 0;
+  // Drops the entries below `start`, an entry boundary within the log
+  // (a snapshot ends there). Durable on return.
+  virtual void drop_prefix(Offset start) = 0;
+  // Replaces the whole log with an empty one starting at `start` (a
+  // snapshot fetched from the leader ends there; Kafka's
+  // truncateFullyAndStartAt). Durable on return.
+  virtual void reset_to(Offset start) = 0;
+};
+
+// Kafka's snapshot id (OffsetAndEpoch): the snapshot holds the state of
+// every entry below `end_offset`; `epoch` is the epoch of the last of them.
+struct SnapshotId {
+  Offset end_offset = 0;
+  Epoch epoch = 0;
+  auto operator<=>(const SnapshotId&) const = default;
+};
+
+// Where a node keeps its snapshots (Kafka's `<end>-<epoch>.checkpoint`
+// files). The bytes are opaque here: the application's state at the id.
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  virtual std::optional<SnapshotId> latest() const = 0;
+  virtual int64_t size(const SnapshotId& id) const = 0;  // -1 when there is no such snapshot
+  // Up to `max_bytes` from `position` (fewer at the end).
+  virtual std::string read(const SnapshotId& id, int64_t position, size_t max_bytes) const = 0;
+  // A new snapshot is written in chunks and becomes visible, durable and
+  // the latest only at commit; a crash before that leaves the previous one.
+  // begin_write drops any unfinished write.
+  virtual void begin_write(const SnapshotId& id) = 0;
+  virtual void append(std::string_view chunk) = 0;
+  virtual void commit() = 0;
+  virtual void delete_before(const SnapshotId& id) = 0;  // every snapshot older than `id`
 };
 
 // The `quorum-state` file: what a voter promised. Written (durably) before
@@ -128,6 +167,25 @@ struct FetchRequest {
   Offset fetch_offset = 0;
   Epoch last_fetched_epoch = 0;
 };
+// Kafka's FetchSnapshot (one partition): the follower downloads the
+// leader's snapshot `snapshot_id` in chunks.
+struct FetchSnapshotRequest {
+  Epoch epoch = 0;  // CurrentLeaderEpoch
+  NodeId replica = -1;
+  SnapshotId snapshot_id;
+  int64_t position = 0;
+  int32_t max_bytes = 0;
+};
+struct FetchSnapshotResponse {
+  enum class Error { none, fenced_epoch, not_leader, snapshot_not_found, position_out_of_range };
+  Error error = Error::none;
+  Epoch epoch = 0;  // CurrentLeader
+  std::optional<NodeId> leader;
+  SnapshotId snapshot_id;
+  int64_t size = 0;      // of the whole snapshot
+  int64_t position = 0;  // where `bytes` start
+  std::string bytes;     // UnalignedRecords
+};
 struct FetchResponse {
   enum class Error { none, fenced_epoch, not_leader };
   Error error = Error::none;
@@ -146,11 +204,14 @@ struct FetchResponse {
     Offset end_offset = 0;
   };
   std::optional<Diverging> diverging;
+  // Set when the fetch offset (or the divergence point) is below the
+  // leader's log start: fetch this snapshot with FetchSnapshot instead.
+  std::optional<SnapshotId> snapshot_id;
 };
 
-using Message =
-    std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse,
-                 EndQuorumEpochRequest, FetchRequest, FetchResponse>;
+using Message = std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest,
+                             BeginQuorumEpochResponse, EndQuorumEpochRequest, FetchRequest,
+                             FetchResponse, FetchSnapshotRequest, FetchSnapshotResponse>;
 
 struct Envelope {
   NodeId from = -1;
@@ -166,7 +227,8 @@ struct RaftOptions {
   int64_t fetch_interval_ms = 50;      // a follower's fetch when nothing is pending
   int64_t retry_backoff_ms = 100;      // a vote request unanswered is sent again
   size_t max_fetch_entries = 64;
-  uint64_t random_seed = 1;  // election jitter; seeded, so runs replay exactly
+  int32_t max_snapshot_chunk_bytes = 8 << 20;  // a FetchSnapshot's MaxBytes
+  uint64_t random_seed = 1;                    // election jitter; seeded, so runs replay exactly
   // Known Raft bugs, switched on only by the simulation's tests to prove its
   // invariants catch them. Never set in the broker.
   struct Faults {
@@ -187,7 +249,8 @@ const char* role_name(Role role);
 // the Kafka error the RPC answers with.
 enum class RaftError {
   none,
-  not_leader,  // NOT_LEADER_OR_FOLLOWER: ask the leader
+  not_leader,       // NOT_LEADER_OR_FOLLOWER: ask the leader
+  invalid_request,  // INVALID_REQUEST: the arguments cannot be honoured
 };
 ErrorCode to_error_code(RaftError error);
 
@@ -215,6 +278,11 @@ struct QuorumInfo {
 class RaftReplica {
  public:
   // Reads the quorum state; the log is what survived (flushed entries).
+  // Starts from the latest snapshot plus the log (a log that does not
+  // continue the snapshot is replaced by an empty one at its end).
+  RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store, SnapshotStore& snapshots,
+              int64_t now_ms);
+  // Without snapshots (create_snapshot fails with invalid_request).
   RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& store, int64_t now_ms);
 
   // Timers: elections, fetches, the leader's check that a majority still
@@ -231,8 +299,15 @@ class RaftReplica {
   std::optional<NodeId> leader() const { return state_.leader; }
   NodeId id() const { return options_.node_id; }
   bool is_voter() const { return options_.voters.count(options_.node_id) != 0; }
-  // Entries below it are committed; -1 while unknown (after a start).
+  // Entries below it are committed; -1 while unknown (after a start
+  // without a snapshot).
   Offset high_watermark() const { return high_watermark_; }
+  // The application's snapshot of the state below `end_offset` (an entry
+  // boundary at or below the high watermark, past the latest snapshot):
+  // written and committed to the SnapshotStore, then the log drops the
+  // entries below it and older snapshots go. Any role.
+  RaftError create_snapshot(Offset end_offset, std::string_view bytes);
+  std::optional<SnapshotId> latest_snapshot() const { return latest_snapshot_; }
   const RaftLog& log() const { return log_; }
   // DescribeQuorum: on the leader, every voter's and every recent observer's
   // progress; error not_leader elsewhere.
@@ -257,6 +332,17 @@ class RaftReplica {
   void on(const EndQuorumEpochRequest& request, NodeId from, int64_t now_ms, Out& out);
   void on(const FetchRequest& request, NodeId from, int64_t now_ms, Out& out);
   void on(const FetchResponse& response, NodeId from, int64_t now_ms, Out& out);
+  void on(const FetchSnapshotRequest& request, NodeId from, int64_t now_ms, Out& out);
+  void on(const FetchSnapshotResponse& response, NodeId from, int64_t now_ms, Out& out);
+  // Kafka's validateOffsetAndEpoch: whether a fetch at this position reads
+  // on, diverges (with where to truncate to) or needs the snapshot.
+  void validate_fetch(const FetchRequest& request, FetchResponse& response) const;
+  void start_from_snapshot();
+  void install_snapshot(int64_t now_ms, Out& out);
+  // The epoch of the last entry, or of the snapshot below an empty log.
+  Epoch last_epoch() const;
+  Epoch last_epoch_below_start() const;
+  void note_fetch(NodeId from, Offset fetch_offset, int64_t now_ms);
 
   bool log_is_up_to_date(Epoch last_epoch, Offset end_offset) const;
   // Kafka's endOffsetForEpoch: the largest epoch <= `epoch` in this log and
@@ -276,6 +362,14 @@ class RaftReplica {
   RaftOptions options_;
   RaftLog& log_;
   QuorumStateStore& store_;
+  SnapshotStore& snapshots_;
+  std::optional<SnapshotId> latest_snapshot_;
+  // Follower: the leader's snapshot being downloaded, and how far.
+  struct SnapshotFetch {
+    SnapshotId id;
+    int64_t position = 0;
+  };
+  std::optional<SnapshotFetch> snapshot_fetch_;
   QuorumState state_;
   Role role_ = Role::unattached;
   std::mt19937_64 random_;
@@ -294,6 +388,7 @@ class RaftReplica {
   struct ReplicaProgress {
     Offset end_offset = -1;
     int64_t last_fetch_ms = -1;
+    int64_t last_contact_ms = -1;       // a fetch or snapshot fetch: the check-quorum's evidence
     Offset last_fetch_leader_end = -1;  // the leader's end at that fetch
     int64_t last_caught_up_ms = -1;
     void on_fetch(Offset fetch_offset, Offset leader_end, int64_t now_ms);

@@ -128,5 +128,116 @@ TEST(RaftReplica, QuorumInfoOnAFollowerIsNotLeader) {
   EXPECT_EQ(to_error_code(info.error), ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
+// --- snapshots, on a scripted cluster whose invariants check every step ---
+
+using sim::ScriptedCluster;
+
+// Node `id` snapshots everything it has committed; the content is the
+// digest the invariants check, padded to several chunks.
+SnapshotId snapshot_committed(ScriptedCluster& cluster, NodeId id) {
+  const Offset end = cluster.replica(id).high_watermark();
+  const std::string bytes = sim::MemorySnapshotStore::encode(*cluster.log(id).prefix_hash(end), 30);
+  EXPECT_EQ(cluster.replica(id).create_snapshot(end, bytes), RaftError::none);
+  return *cluster.replica(id).latest_snapshot();
+}
+
+struct SnapshotCluster : ::testing::Test {
+  SnapshotCluster() : cluster(3, options()) {}
+  static RaftOptions options() {
+    RaftOptions options;
+    options.max_snapshot_chunk_bytes = 8;  // 46 bytes: six chunks
+    return options;
+  }
+  // 1 leads; 2 follows it closely, 3 holds only 1's epoch marker.
+  void SetUp() override {
+    cluster.advance(2000);
+    ASSERT_TRUE(cluster.elect(1, {1, 2, 3}));
+    cluster.catch_up(1, 2);
+    cluster.catch_up(1, 3);
+    for (int batch = 0; batch < 3; ++batch)
+      cluster.replica(1).append({Entry{0, "b" + std::to_string(batch), batch + 1}});
+    cluster.catch_up(1, 2);
+    ASSERT_EQ(cluster.replica(1).high_watermark(), 7);
+  }
+  void TearDown() override { EXPECT_FALSE(cluster.violation()) << *cluster.violation(); }
+  ScriptedCluster cluster;
+};
+
+TEST_F(SnapshotCluster, ALeaderSnapshotDropsTheLogPrefix) {
+  const SnapshotId id = snapshot_committed(cluster, 1);
+  EXPECT_EQ(id, (SnapshotId{7, 1}));
+  EXPECT_EQ(cluster.log(1).start_offset(), 7);
+  EXPECT_EQ(cluster.log(1).end_offset(), 7);
+  // Beyond the high watermark, or not past the last snapshot: refused.
+  EXPECT_EQ(cluster.replica(1).create_snapshot(8, "x"), RaftError::invalid_request);
+  EXPECT_EQ(cluster.replica(1).create_snapshot(7, "x"), RaftError::invalid_request);
+}
+
+TEST_F(SnapshotCluster, AFollowerBehindTheLogStartFetchesTheSnapshotInChunks) {
+  const SnapshotId id = snapshot_committed(cluster, 1);
+  cluster.replica(1).append({Entry{0, "after", 2}});  // [7, 9)
+  cluster.catch_up(1, 3);
+  EXPECT_EQ(cluster.replica(3).latest_snapshot(), id);
+  EXPECT_EQ(cluster.snapshots(3).read(id, 0, 100), cluster.snapshots(1).read(id, 0, 100));
+  EXPECT_EQ(cluster.log(3).start_offset(), 7);
+  EXPECT_EQ(cluster.log(3).end_offset(), 9);  // and the log after it
+  EXPECT_EQ(cluster.log(3).prefix_hash(9), cluster.log(1).prefix_hash(9));
+}
+
+TEST_F(SnapshotCluster, ACrashDuringTheDownloadLeavesThePreviousSnapshot) {
+  // 3 first gets a snapshot at 7 ...
+  snapshot_committed(cluster, 1);
+  cluster.catch_up(1, 3);
+  const SnapshotId first = *cluster.replica(3).latest_snapshot();
+  // ... then falls behind the next one and crashes after two chunks of it.
+  cluster.replica(1).append({Entry{0, "c", 4}});
+  cluster.catch_up(1, 2);
+  const SnapshotId second = snapshot_committed(cluster, 1);
+  EXPECT_EQ(second, (SnapshotId{11, 1}));
+  cluster.advance(100);
+  cluster.tick(3);
+  cluster.deliver(3, 1);  // Fetch, answered with the snapshot id
+  cluster.deliver(1, 3);  // FetchSnapshot from 0
+  cluster.deliver(3, 1);
+  cluster.deliver(1, 3);  // chunk [0, 8)
+  cluster.deliver(3, 1);
+  cluster.deliver(1, 3);  // chunk [8, 16)
+  cluster.crash(3);
+  cluster.drop_pending();
+  cluster.restart(3);
+  EXPECT_EQ(cluster.replica(3).latest_snapshot(), first);
+  EXPECT_EQ(cluster.log(3).start_offset(), first.end_offset);
+  cluster.catch_up(1, 3);  // it follows 1 again (its quorum state) and starts over
+  EXPECT_EQ(cluster.replica(3).latest_snapshot(), second);
+  EXPECT_EQ(cluster.log(3).end_offset(), 11);
+}
+
+TEST_F(SnapshotCluster, ARestartedNodeStartsFromItsSnapshotAndLog) {
+  snapshot_committed(cluster, 2);
+  cluster.replica(1).append({Entry{0, "after", 2}});
+  cluster.catch_up(1, 2);
+  cluster.crash(2);
+  cluster.restart(2);
+  EXPECT_EQ(cluster.replica(2).latest_snapshot(), (SnapshotId{7, 1}));
+  EXPECT_EQ(cluster.replica(2).high_watermark(), 7);  // what the snapshot holds is committed
+  EXPECT_EQ(cluster.log(2).start_offset(), 7);
+  EXPECT_EQ(cluster.log(2).end_offset(), 9);
+}
+
+TEST_F(SnapshotCluster, ARestartAfterACrashBeforeTheLogDroppedItsPrefixDropsItThen) {
+  // The snapshot committed, the log untouched: as if the node crashed
+  // between the two steps of create_snapshot.
+  const Offset end = 7;
+  const SnapshotId id{end, 1};
+  sim::MemorySnapshotStore& store = cluster.snapshots(2);
+  store.begin_write(id);
+  store.append(sim::MemorySnapshotStore::encode(*cluster.log(2).prefix_hash(end), 0));
+  store.commit();
+  cluster.crash(2);
+  cluster.restart(2);
+  EXPECT_EQ(cluster.log(2).start_offset(), 7);
+  EXPECT_EQ(cluster.replica(2).latest_snapshot(), id);
+}
+
 }  // namespace
 }  // namespace sluice::raft

@@ -30,6 +30,7 @@ SimulationOptions options_for(uint64_t seed) {
   options.observers = seed % 4 == 0 ? 1 : 0;
   options.drop_rate = (seed % 3) * 0.05;
   options.max_fetch_entries = seed % 5 == 0 ? 64 : seed % 5 + 1;
+  options.max_snapshot_chunk_bytes = static_cast<int32_t>(8 << (seed % 4));
   options.fault_phase_ms = 10'000;
   options.calm_phase_ms = 12'000;
   return options;
@@ -54,17 +55,21 @@ TEST(RaftSimulation, Seeds) {
   const auto budget = std::chrono::seconds(env_or("RAFT_BUDGET_S", 20));
   const auto start = Clock::now();
   uint64_t ran = 0;
-  int64_t events = 0, elections = 0;
+  int64_t events = 0, elections = 0, snapshots = 0, chunks = 0;
   for (uint64_t seed = 1; seed <= seeds && Clock::now() - start < budget; ++seed, ++ran) {
     SimulationResult result = run_simulation(options_for(seed));
     events += result.events;
     elections += result.elections;
+    snapshots += result.snapshots;
+    chunks += result.snapshot_chunks;
     ASSERT_TRUE(result.ok) << result.violation << "\nreplay: " << replay_command(seed);
   }
-  std::printf("%llu seeds, %lld events, %lld elections in %.1f s\n",
-              static_cast<unsigned long long>(ran), static_cast<long long>(events),
-              static_cast<long long>(elections),
-              std::chrono::duration<double>(Clock::now() - start).count());
+  std::printf(
+      "%llu seeds, %lld events, %lld elections, %lld snapshots, %lld snapshot chunks "
+      "fetched in %.1f s\n",
+      static_cast<unsigned long long>(ran), static_cast<long long>(events),
+      static_cast<long long>(elections), static_cast<long long>(snapshots),
+      static_cast<long long>(chunks), std::chrono::duration<double>(Clock::now() - start).count());
   EXPECT_GE(ran, 50u);
 }
 
@@ -117,23 +122,10 @@ TEST(RaftSimulation, CatchesAFollowerKeepingADivergentTail) {
 // and would overwrite x everywhere. Committing x in (c) by counting replicas
 // is the bug: the invariants see a leader without a committed entry.
 
-// Ticks `id` every 100 ms (no one else) with the messages flowing within
-// `group` until it leads.
-void lead(ScriptedCluster& cluster, NodeId id, const std::set<NodeId>& group) {
-  for (int round = 0; round < 200 && cluster.replica(id).role() != Role::leader; ++round) {
-    cluster.advance(100);
-    cluster.tick(id);
-    cluster.deliver_within(group);
-  }
-  ASSERT_EQ(cluster.replica(id).role(), Role::leader) << "node " << id << " did not get elected";
-}
-
-// `follower` fetches from `leader` until it has everything.
-void catch_up(ScriptedCluster& cluster, NodeId leader, NodeId follower) {
-  cluster.advance(100);
-  cluster.tick(follower);
-  cluster.deliver_within({leader, follower});
-}
+#define ASSERT_OR_RETURN(condition)                               \
+  do {                                                            \
+    if (!(condition)) return "scenario went astray: " #condition; \
+  } while (false)
 
 // Plays (a) to (d); the first violation of an invariant, if any.
 std::optional<std::string> play_figure_8(RaftOptions::Faults faults) {
@@ -145,17 +137,17 @@ std::optional<std::string> play_figure_8(RaftOptions::Faults faults) {
 
   // (a)
   cluster.advance(2000);  // past every election timeout, but only 1 ticks
-  lead(cluster, 1, all);
-  for (NodeId follower : {2, 3, 4, 5}) catch_up(cluster, 1, follower);
+  ASSERT_OR_RETURN(cluster.elect(1, all));
+  for (NodeId follower : {2, 3, 4, 5}) cluster.catch_up(1, follower);
   EXPECT_EQ(cluster.replica(1).high_watermark(), 1);  // its epoch marker
   EXPECT_EQ(cluster.replica(1).append({Entry{0, "x", 1}}), 1);
-  catch_up(cluster, 1, 2);
+  cluster.catch_up(1, 2);
   EXPECT_EQ(cluster.log(2).end_offset(), 2);
 
   // (b)
   cluster.crash(1);
   cluster.advance(2500);  // the followers' fetch timeout
-  lead(cluster, 5, {3, 4, 5});
+  ASSERT_OR_RETURN(cluster.elect(5, {3, 4, 5}));
   EXPECT_EQ(cluster.replica(5).epoch(), 2);
   EXPECT_EQ(cluster.log(5).epoch_at(1), 2);  // its marker where 1 and 2 hold x
 
@@ -163,9 +155,9 @@ std::optional<std::string> play_figure_8(RaftOptions::Faults faults) {
   cluster.crash(5);
   cluster.restart(1);
   cluster.advance(2500);
-  lead(cluster, 1, {1, 2, 3});
+  ASSERT_OR_RETURN(cluster.elect(1, {1, 2, 3}));
   EXPECT_EQ(cluster.replica(1).epoch(), 3);
-  catch_up(cluster, 1, 2);  // 2 takes 1's epoch 3 marker at offset 2
+  cluster.catch_up(1, 2);  // 2 takes 1's epoch 3 marker at offset 2
   cluster.advance(100);
   cluster.tick(3);        // 3 fetches from offset 1 ...
   cluster.deliver(3, 1);  // ... gets x ...
@@ -181,7 +173,7 @@ std::optional<std::string> play_figure_8(RaftOptions::Faults faults) {
   cluster.crash(1);
   cluster.restart(5);
   cluster.advance(2500);
-  lead(cluster, 5, {3, 4, 5});
+  ASSERT_OR_RETURN(cluster.elect(5, {3, 4, 5}));
   EXPECT_EQ(cluster.replica(5).epoch(), 4);
   if (cluster.violation()) return cluster.violation();
 
