@@ -1,6 +1,7 @@
 #include "cluster/raft/raft.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 
 namespace sluice::raft {
@@ -29,8 +30,44 @@ ErrorCode to_error_code(RaftError error) {
       return ErrorCode::NOT_LEADER_OR_FOLLOWER;
     case RaftError::invalid_request:
       return ErrorCode::INVALID_REQUEST;
+    case RaftError::request_timed_out:
+      return ErrorCode::REQUEST_TIMED_OUT;
+    case RaftError::duplicate_voter:
+      return ErrorCode::DUPLICATE_VOTER;
+    case RaftError::voter_not_found:
+      return ErrorCode::VOTER_NOT_FOUND;
   }
   return ErrorCode::UNKNOWN_SERVER_ERROR;
+}
+
+std::string encode_snapshot(const std::set<NodeId>& voters, std::string_view application) {
+  std::string bytes = "voters";
+  for (NodeId voter : voters) bytes += " " + std::to_string(voter);
+  bytes += "\n";
+  bytes.append(application);
+  return bytes;
+}
+
+std::optional<SnapshotContent> decode_snapshot(std::string_view bytes) {
+  constexpr std::string_view tag = "voters";
+  const size_t newline = bytes.find('\n');
+  if (newline == std::string_view::npos || bytes.substr(0, tag.size()) != tag) return std::nullopt;
+  SnapshotContent content;
+  const char* at = bytes.data() + tag.size();
+  const char* end = bytes.data() + newline;
+  while (at < end) {
+    if (*at == ' ') {
+      ++at;
+      continue;
+    }
+    NodeId voter = 0;
+    auto [next, error] = std::from_chars(at, end, voter);
+    if (error != std::errc{}) return std::nullopt;
+    content.voters.insert(voter);
+    at = next;
+  }
+  content.application = std::string(bytes.substr(newline + 1));
+  return content;
 }
 
 namespace {
@@ -89,7 +126,7 @@ RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& st
 
 void RaftReplica::start_from_snapshot() {
   latest_snapshot_ = snapshots_.latest();
-  if (!latest_snapshot_) return;
+  if (!latest_snapshot_) return load_voter_history(std::nullopt);
   const Offset end = latest_snapshot_->end_offset;
   if (log_.start_offset() < end) {
     // A crash came between committing the snapshot and trimming the log.
@@ -103,6 +140,79 @@ void RaftReplica::start_from_snapshot() {
       log_.reset_to(end);
   }
   high_watermark_ = std::max(high_watermark_, end);  // a snapshot holds committed entries only
+  load_voter_history(read_snapshot_voters(*latest_snapshot_));
+}
+
+std::optional<std::set<NodeId>> RaftReplica::read_snapshot_voters(const SnapshotId& id) const {
+  std::string head;
+  while (head.find('\n') == std::string::npos) {
+    std::string chunk = snapshots_.read(id, static_cast<int64_t>(head.size()), 4096);
+    if (chunk.empty()) return std::nullopt;
+    head += chunk;
+  }
+  std::optional<SnapshotContent> content = decode_snapshot(head);
+  if (!content) return std::nullopt;
+  return content->voters;
+}
+
+void RaftReplica::load_voter_history(std::optional<std::set<NodeId>> snapshot_voters) {
+  voter_history_ = {{-1, options_.voters}};
+  if (snapshot_voters) voter_history_[log_.start_offset() - 1] = std::move(*snapshot_voters);
+  for (Offset at = log_.start_offset(); at < log_.end_offset();) {
+    std::vector<Entry> entries = log_.read(at, 1024);
+    if (entries.empty()) break;
+    for (const Entry& entry : entries) {
+      if (entry.kind == EntryKind::voters) voter_history_[at] = entry.voters;
+      at += entry.record_count;
+    }
+  }
+}
+
+size_t RaftReplica::granted() const {
+  size_t count = 0;
+  for (NodeId voter : votes_) count += voters().count(voter);
+  return count;
+}
+
+bool RaftReplica::may_stand() const {
+  if (is_voter()) return true;
+  // Raft thesis 4.2.2: a node removed by a voters entry not known to be
+  // committed may still be needed to commit it (the new voters may lack
+  // it), so a voter of the set before still stands for election.
+  if (voter_history_.size() < 2) return false;
+  auto latest = voter_history_.rbegin();
+  return latest->first >= high_watermark_ && std::next(latest)->second.count(options_.node_id) != 0;
+}
+
+std::set<NodeId> RaftReplica::voters_below(Offset end) const {
+  return std::prev(voter_history_.lower_bound(end))->second;
+}
+
+void RaftReplica::append_to_log(const std::vector<Entry>& entries) {
+  Offset at = log_.end_offset();
+  log_.append(entries);
+  for (const Entry& entry : entries) {
+    if (entry.kind == EntryKind::voters) voter_history_[at] = entry.voters;
+    at += entry.record_count;
+  }
+}
+
+void RaftReplica::truncate_log(Offset end) {
+  log_.truncate_to(end);
+  // A voters entry truncated away: the one before it is in effect again.
+  voter_history_.erase(voter_history_.lower_bound(log_.end_offset()), voter_history_.end());
+}
+
+void RaftReplica::drop_log_prefix(Offset start) {
+  std::set<NodeId> base = voters_below(start);
+  log_.drop_prefix(start);
+  voter_history_.erase(voter_history_.begin(), voter_history_.lower_bound(start));
+  voter_history_[start - 1] = std::move(base);
+}
+
+void RaftReplica::reset_log(Offset start, std::set<NodeId> voters) {
+  log_.reset_to(start);
+  voter_history_ = {{start - 1, std::move(voters)}};
 }
 
 Epoch RaftReplica::last_epoch() const {
@@ -157,7 +267,7 @@ void RaftReplica::become_prospective(int64_t now_ms, Out& out) {
   snapshot_fetch_.reset();
   votes_ = {options_.node_id};
   election_deadline_ms_ = now_ms + random_election_timeout();
-  if (votes_.size() >= majority()) return become_candidate(now_ms, out);
+  if (granted() >= majority()) return become_candidate(now_ms, out);
   send_vote_requests(true, now_ms, out);
 }
 
@@ -167,7 +277,7 @@ void RaftReplica::become_candidate(int64_t now_ms, Out& out) {
   snapshot_fetch_.reset();
   votes_ = {options_.node_id};
   election_deadline_ms_ = now_ms + random_election_timeout();
-  if (votes_.size() >= majority()) return become_leader(now_ms, out);
+  if (granted() >= majority()) return become_leader(now_ms, out);
   send_vote_requests(false, now_ms, out);
 }
 
@@ -180,13 +290,13 @@ void RaftReplica::become_leader(int64_t now_ms, Out& out) {
   // The epoch's first entry: the high watermark moves only once a majority
   // holds it, so no entry of an older epoch is committed by counting alone.
   epoch_start_offset_ = log_.end_offset();
-  log_.append({Entry{state_.epoch, {}, 1}});
+  append_to_log({Entry{state_.epoch, {}, 1, EntryKind::leader_change, {}}});
   log_.flush();
   leader_since_ms_ = now_ms;
-  for (NodeId voter : options_.voters)
+  for (NodeId voter : voters())
     if (voter != options_.node_id) progress_[voter] = {};
   check_quorum_deadline_ms_ = now_ms + options_.fetch_timeout_ms * 3 / 2;
-  for (NodeId voter : options_.voters)
+  for (NodeId voter : voters())
     if (voter != options_.node_id)
       send(voter, BeginQuorumEpochRequest{state_.epoch, options_.node_id}, out);
   maybe_advance_high_watermark();
@@ -200,7 +310,7 @@ void RaftReplica::observe_epoch(Epoch epoch, std::optional<NodeId> leader, int64
       become_unattached(epoch, std::nullopt, now_ms);
   } else if (epoch == state_.epoch && leader && *leader != options_.node_id &&
              role_ != Role::follower && role_ != Role::leader &&
-             !(role_ == Role::prospective && leader == lost_leader_)) {
+             !(role_ == Role::prospective && leader == lost_leader_ && is_voter())) {
     become_follower(epoch, *leader, now_ms);
   }
 }
@@ -211,20 +321,22 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
     case Role::leader:
       if (options_.faults.leader_counts_unflushed_entries) log_.flush();  // late
       if (now_ms >= check_quorum_deadline_ms_) {
-        size_t fetching = 1;
+        size_t fetching = is_voter() ? 1 : 0;
         for (const auto& [voter, progress] : progress_)
           if (now_ms - std::max(progress.last_contact_ms, leader_since_ms_) <=
               options_.fetch_timeout_ms * 3 / 2)
             ++fetching;
+        // Cut off from a majority: stop taking writes no one will commit.
         if (fetching < majority()) {
-          // Cut off from a majority: stop taking writes no one will commit.
-          for (NodeId voter : options_.voters)
-            if (voter != options_.node_id)
-              send(voter, EndQuorumEpochRequest{state_.epoch, options_.node_id}, out);
-          become_unattached(state_.epoch, options_.node_id, now_ms);
+          resign(now_ms, out);
           break;
         }
         check_quorum_deadline_ms_ = now_ms + options_.fetch_timeout_ms * 3 / 2;
+      }
+      // Removed from the voters, and that is committed: another leads.
+      if (!is_voter() && high_watermark_ > voter_history_.rbegin()->first) {
+        resign(now_ms, out);
+        break;
       }
       // A voter that missed BeginQuorumEpoch hears it again.
       for (const auto& [voter, progress] : progress_)
@@ -237,7 +349,7 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
       break;
     case Role::follower:
       if (now_ms >= fetch_deadline_ms_) {
-        if (is_voter()) {
+        if (may_stand()) {
           become_prospective(now_ms, out);
         } else {
           become_unattached(state_.epoch, state_.voted_for, now_ms);
@@ -249,7 +361,7 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
     case Role::unattached:
     case Role::prospective:
     case Role::candidate:
-      if (!is_voter()) {
+      if (!may_stand()) {
         // An observer looks for the leader by fetching from the voters.
         if (now_ms >= next_fetch_ms_) send_fetch(now_ms, out);
         break;
@@ -265,6 +377,13 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
   return out;
 }
 
+void RaftReplica::resign(int64_t now_ms, Out& out) {
+  for (NodeId voter : voters())
+    if (voter != options_.node_id)
+      send(voter, EndQuorumEpochRequest{state_.epoch, options_.node_id}, out);
+  become_unattached(state_.epoch, options_.node_id, now_ms);
+}
+
 std::vector<Envelope> RaftReplica::receive(const Envelope& envelope, int64_t now_ms) {
   Out out;
   std::visit([&](const auto& message) { on(message, envelope.from, now_ms, out); },
@@ -275,10 +394,10 @@ std::vector<Envelope> RaftReplica::receive(const Envelope& envelope, int64_t now
 std::optional<Offset> RaftReplica::append(std::vector<Entry> entries) {
   if (role_ != Role::leader) return std::nullopt;
   for (const Entry& entry : entries)
-    if (entry.record_count < 1) return std::nullopt;
+    if (entry.record_count < 1 || entry.kind != EntryKind::data) return std::nullopt;
   Offset first = log_.end_offset();
   for (Entry& entry : entries) entry.epoch = state_.epoch;
-  log_.append(entries);
+  append_to_log(entries);
   // The leader's own end counts towards the high watermark: flushed first.
   if (!options_.faults.leader_counts_unflushed_entries) log_.flush();
   maybe_advance_high_watermark();
@@ -295,7 +414,10 @@ void RaftReplica::on(const VoteRequest& request, NodeId from, int64_t now_ms, Ou
   auto answer = [&](bool granted) {
     send(from, VoteResponse{state_.epoch, state_.leader, granted, request.pre_vote}, out);
   };
-  if (!is_voter() || request.epoch < state_.epoch) return answer(false);
+  // As in Kafka, a replica votes whether or not it is a voter in its own
+  // log: the candidate's log (newer) may make it one, and an added voter
+  // that has not fetched its voters entry yet must not stall elections.
+  if (request.epoch < state_.epoch) return answer(false);
   if (request.pre_vote) {
     // KIP-996: no state changes; refused while this node follows a leader
     // it still hears from, so a partitioned node cannot disrupt the quorum.
@@ -316,17 +438,23 @@ void RaftReplica::on(const VoteRequest& request, NodeId from, int64_t now_ms, Ou
 void RaftReplica::on(const VoteResponse& response, NodeId from, int64_t now_ms, Out& out) {
   if (response.epoch > state_.epoch) return observe_epoch(response.epoch, response.leader, now_ms);
   if (!response.granted) {
-    // Refused because the voter follows a leader of this epoch: follow it too.
-    if (response.leader && response.epoch == state_.epoch)
+    // Refused because the voter follows a leader of this epoch: follow it
+    // too. Even the leader this node lost, when the answer comes from that
+    // leader itself: it is alive and reachable (and may not count this
+    // node as a voter, so no BeginQuorumEpoch would ever come).
+    if (response.leader && response.epoch == state_.epoch) {
+      if (from == *response.leader) lost_leader_.reset();
       observe_epoch(response.epoch, response.leader, now_ms);
+    }
     return;
   }
+  if (voters().count(from) == 0) return;  // only the voters in effect here count
   if (response.pre_vote && role_ == Role::prospective) {
     votes_.insert(from);
-    if (votes_.size() >= majority()) become_candidate(now_ms, out);
+    if (granted() >= majority()) become_candidate(now_ms, out);
   } else if (!response.pre_vote && role_ == Role::candidate && response.epoch == state_.epoch) {
     votes_.insert(from);
-    if (votes_.size() >= majority()) become_leader(now_ms, out);
+    if (granted() >= majority()) become_leader(now_ms, out);
   }
 }
 
@@ -452,13 +580,12 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
     // batch goes: the fetch below starts from wherever the log now ends.
     // Never below the log start: what a snapshot holds is committed.
     Offset own_end = end_offset_for_epoch(response.diverging->epoch).end_offset;
-    log_.truncate_to(
-        std::max(log_.start_offset(), std::min(response.diverging->end_offset, own_end)));
+    truncate_log(std::max(log_.start_offset(), std::min(response.diverging->end_offset, own_end)));
     log_.flush();
     return send_fetch(now_ms, out);
   }
   if (!response.entries.empty()) {
-    log_.append(response.entries);
+    append_to_log(response.entries);
     log_.flush();
   }
   Offset known = std::min(response.high_watermark, log_.end_offset());
@@ -525,7 +652,7 @@ void RaftReplica::install_snapshot(int64_t now_ms, Out& out) {
   // and a log that does not continue it, and replaces the log then.
   snapshots_.commit();
   latest_snapshot_ = id;
-  log_.reset_to(id.end_offset);
+  reset_log(id.end_offset, read_snapshot_voters(id).value_or(voters()));
   snapshots_.delete_before(id);
   high_watermark_ = std::max(high_watermark_, id.end_offset);
   send_fetch(now_ms, out);
@@ -541,12 +668,74 @@ RaftError RaftReplica::create_snapshot(Offset end_offset, std::string_view bytes
   snapshot_fetch_.reset();
   const SnapshotId id{end_offset, log_.epoch_at(end_offset - 1)};
   snapshots_.begin_write(id);
-  snapshots_.append(bytes);
+  snapshots_.append(encode_snapshot(voters_below(end_offset), bytes));
   snapshots_.commit();
   latest_snapshot_ = id;
-  log_.drop_prefix(end_offset);
+  drop_log_prefix(end_offset);
   snapshots_.delete_before(id);
   return RaftError::none;
+}
+
+VoterChange RaftReplica::check_voter_change() const {
+  if (role_ != Role::leader) return {RaftError::not_leader};
+  // Kafka's Add/RemoveVoterHandler: the leader's epoch entry committed (it
+  // fenced the voter changes of older leaders), the last change committed.
+  if (high_watermark_ <= epoch_start_offset_ || voter_history_.rbegin()->first >= high_watermark_)
+    return {RaftError::request_timed_out};
+  return {};
+}
+
+VoterChange RaftReplica::add_voter(NodeId id, int64_t now_ms) {
+  if (id < 0) return {RaftError::invalid_request};
+  if (VoterChange pending = check_voter_change(); pending.error != RaftError::none) return pending;
+  if (voters().count(id) != 0) return {RaftError::duplicate_voter};
+  // Caught up: it fetched, and reached the leader's end, within the fetch
+  // timeout; else counting it could stall the high watermark.
+  auto observer = observers_.find(id);
+  if (observer == observers_.end() ||
+      now_ms - observer->second.last_fetch_ms > options_.fetch_timeout_ms ||
+      now_ms - observer->second.last_caught_up_ms > options_.fetch_timeout_ms)
+    return {RaftError::request_timed_out};
+  std::set<NodeId> changed = voters();
+  changed.insert(id);
+  return append_voters(std::move(changed));
+}
+
+VoterChange RaftReplica::remove_voter(NodeId id) {
+  if (id < 0) return {RaftError::invalid_request};
+  if (VoterChange pending = check_voter_change(); pending.error != RaftError::none) return pending;
+  if (voters().count(id) == 0 || voters().size() == 1) return {RaftError::voter_not_found};
+  std::set<NodeId> changed = voters();
+  changed.erase(id);
+  return append_voters(std::move(changed));
+}
+
+VoterChange RaftReplica::append_voters(std::set<NodeId> changed) {
+  const Offset offset = log_.end_offset();
+  append_to_log({Entry{state_.epoch, {}, 1, EntryKind::voters, std::move(changed)}});
+  if (!options_.faults.leader_counts_unflushed_entries) log_.flush();
+  sync_progress();
+  maybe_advance_high_watermark();
+  return {RaftError::none, offset};
+}
+
+void RaftReplica::sync_progress() {
+  // A new voter keeps what it fetched as an observer; a removed one (but
+  // the leader itself) is tracked as an observer from now on.
+  for (NodeId voter : voters()) {
+    if (voter == options_.node_id || progress_.count(voter) != 0) continue;
+    auto observer = observers_.find(voter);
+    progress_[voter] = observer == observers_.end() ? ReplicaProgress{} : observer->second;
+    if (observer != observers_.end()) observers_.erase(observer);
+  }
+  for (auto progress = progress_.begin(); progress != progress_.end();) {
+    if (voters().count(progress->first) != 0) {
+      ++progress;
+      continue;
+    }
+    observers_[progress->first] = progress->second;
+    progress = progress_.erase(progress);
+  }
 }
 
 void RaftReplica::ReplicaProgress::on_fetch(Offset fetch_offset, Offset leader_end,
@@ -582,7 +771,7 @@ QuorumInfo RaftReplica::quorum_info(int64_t now_ms) const {
   info.leader_epoch = state_.epoch;
   info.high_watermark = high_watermark_;
   // The leader is always caught up with itself (Kafka reports "now").
-  info.voters.push_back({options_.node_id, log_.end_offset(), now_ms, now_ms});
+  if (is_voter()) info.voters.push_back({options_.node_id, log_.end_offset(), now_ms, now_ms});
   for (const auto& [voter, progress] : progress_) info.voters.push_back(describe(voter, progress));
   for (const auto& [observer, progress] : observers_)
     if (now_ms - progress.last_fetch_ms < observer_session_timeout_ms)
@@ -593,10 +782,10 @@ QuorumInfo RaftReplica::quorum_info(int64_t now_ms) const {
 void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
   std::optional<NodeId> target = state_.leader;
   if (!target || *target == options_.node_id) {
-    if (options_.voters.empty()) return;
+    if (voters().empty()) return;
     // Without a leader (an observer): ask any voter, which names the leader.
-    std::uniform_int_distribution<size_t> pick(0, options_.voters.size() - 1);
-    target = *std::next(options_.voters.begin(), static_cast<long>(pick(random_)));
+    std::uniform_int_distribution<size_t> pick(0, voters().size() - 1);
+    target = *std::next(voters().begin(), static_cast<long>(pick(random_)));
     if (*target == options_.node_id) return;
   }
   next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
@@ -615,7 +804,7 @@ void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
 void RaftReplica::send_vote_requests(bool pre_vote, int64_t now_ms, Out& out) {
   Epoch epoch = pre_vote ? state_.epoch + 1 : state_.epoch;
   next_vote_retry_ms_ = now_ms + options_.retry_backoff_ms;
-  for (NodeId voter : options_.voters)
+  for (NodeId voter : voters())
     if (voter != options_.node_id && votes_.count(voter) == 0)
       send(voter, VoteRequest{epoch, options_.node_id, last_epoch(), log_.end_offset(), pre_vote},
            out);
@@ -623,8 +812,11 @@ void RaftReplica::send_vote_requests(bool pre_vote, int64_t now_ms, Out& out) {
 
 void RaftReplica::maybe_advance_high_watermark() {
   if (role_ != Role::leader) return;
-  std::vector<Offset> ends{log_.end_offset()};
+  // The voters in effect count, the leader too while it is one.
+  std::vector<Offset> ends;
+  if (is_voter()) ends.push_back(log_.end_offset());
   for (const auto& [voter, progress] : progress_) ends.push_back(progress.end_offset);
+  if (ends.size() < majority()) return;
   std::sort(ends.begin(), ends.end(), std::greater<>());
   Offset majority_end = ends[majority() - 1];
   bool covers_own_epoch =

@@ -36,16 +36,25 @@ using NodeId = int32_t;
 using Epoch = int32_t;
 using Offset = int64_t;
 
+// What an entry is, for the log adapter: the application's records, or one
+// of Kafka's control batches.
+enum class EntryKind : int8_t {
+  data,
+  leader_change,  // the leader's epoch marker: a LeaderChangeMessage control batch
+  voters,         // the voter set from here on: a VotersRecord control batch (KIP-853)
+};
+
 // One record batch of the metadata log. Offsets are Kafka record offsets:
 // the entry at offset o covers [o, o + record_count), and the next entry
 // starts at o + record_count. The state machine never looks inside
-// `payload`; the leader's epoch marker is an entry with an empty payload and
-// one record (the log adapter writes it as Kafka's LeaderChangeMessage
-// control batch).
+// `payload`; the leader's epoch marker is a leader_change entry with an
+// empty payload and one record.
 struct Entry {
   Epoch epoch = 0;
   std::string payload;
   int32_t record_count = 1;
+  EntryKind kind = EntryKind::data;
+  std::set<NodeId> voters = {};  // kind voters: the whole voter set
   bool operator==(const Entry&) const = default;
 };
 
@@ -102,6 +111,18 @@ struct SnapshotId {
 
 // Where a node keeps its snapshots (Kafka's `<end>-<epoch>.checkpoint`
 // files). The bytes are opaque here: the application's state at the id.
+// A snapshot's bytes as the store holds them: a header of the raft layer,
+// the voter set in effect at its end (Kafka's snapshots begin with a
+// VotersRecord control record for the same reason: the log that held it may
+// be gone), then the application's bytes.
+struct SnapshotContent {
+  std::set<NodeId> voters;
+  std::string application;
+};
+std::string encode_snapshot(const std::set<NodeId>& voters, std::string_view application);
+// nullopt when `bytes` does not start with a whole header.
+std::optional<SnapshotContent> decode_snapshot(std::string_view bytes);
+
 class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
@@ -221,7 +242,9 @@ struct Envelope {
 
 struct RaftOptions {
   NodeId node_id = 1;
-  std::set<NodeId> voters;             // a node not among them follows as an observer
+  // The bootstrap voter set, in effect while neither the log nor a snapshot
+  // holds a voters entry. A node not among the voters follows as an observer.
+  std::set<NodeId> voters;
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t fetch_interval_ms = 50;      // a follower's fetch when nothing is pending
@@ -251,6 +274,19 @@ enum class RaftError {
   none,
   not_leader,       // NOT_LEADER_OR_FOLLOWER: ask the leader
   invalid_request,  // INVALID_REQUEST: the arguments cannot be honoured
+  // REQUEST_TIMED_OUT (voter changes, as Kafka's Add/RemoveVoterHandler):
+  // another change is not committed yet, the leader's epoch is not
+  // committed yet, or the new voter is not caught up. Retriable.
+  request_timed_out,
+  duplicate_voter,  // DUPLICATE_VOTER: already a voter
+  voter_not_found,  // VOTER_NOT_FOUND: not a voter, or the last one
+};
+
+// A voter change's answer: on success the offset of the voters entry, in
+// effect at once and committed once the high watermark passes it.
+struct VoterChange {
+  RaftError error = RaftError::none;
+  Offset offset = -1;
 };
 ErrorCode to_error_code(RaftError error);
 
@@ -298,7 +334,17 @@ class RaftReplica {
   Epoch epoch() const { return state_.epoch; }
   std::optional<NodeId> leader() const { return state_.leader; }
   NodeId id() const { return options_.node_id; }
-  bool is_voter() const { return options_.voters.count(options_.node_id) != 0; }
+  bool is_voter() const { return voters().count(options_.node_id) != 0; }
+  // The voter set in effect: the latest voters entry in the log, committed
+  // or not, else the snapshot's, else the bootstrap set.
+  const std::set<NodeId>& voters() const { return voter_history_.rbegin()->second; }
+  // KIP-853, on the leader, one change at a time and only once its epoch's
+  // entry is committed: appends a voters entry. A new voter must be an
+  // observer that fetched up to the leader's end within the fetch timeout.
+  // A leader that removes itself leads on until the removal is committed,
+  // then resigns.
+  VoterChange add_voter(NodeId id, int64_t now_ms);
+  VoterChange remove_voter(NodeId id);
   // Entries below it are committed; -1 while unknown (after a start
   // without a snapshot).
   Offset high_watermark() const { return high_watermark_; }
@@ -338,6 +384,7 @@ class RaftReplica {
   // on, diverges (with where to truncate to) or needs the snapshot.
   void validate_fetch(const FetchRequest& request, FetchResponse& response) const;
   void start_from_snapshot();
+  std::optional<std::set<NodeId>> read_snapshot_voters(const SnapshotId& id) const;
   void install_snapshot(int64_t now_ms, Out& out);
   // The epoch of the last entry, or of the snapshot below an empty log.
   Epoch last_epoch() const;
@@ -354,16 +401,31 @@ class RaftReplica {
   void maybe_advance_high_watermark();
   void send(NodeId to, Message message, Out& out) const;
   int64_t random_election_timeout();
-  size_t majority() const { return options_.voters.size() / 2 + 1; }
-  bool sole_voter() const {
-    return options_.voters.size() == 1 && options_.voters.count(options_.node_id) == 1;
-  }
+  size_t majority() const { return voters().size() / 2 + 1; }
+  bool sole_voter() const { return voters().size() == 1 && is_voter(); }
+  size_t granted() const;  // the votes of voters in effect
+  bool may_stand() const;  // starts elections when it hears from no leader
+  // Every change to the log goes through these, which keep voter_history_.
+  void append_to_log(const std::vector<Entry>& entries);
+  void truncate_log(Offset end);
+  void drop_log_prefix(Offset start);
+  void reset_log(Offset start, std::set<NodeId> voters);
+  void load_voter_history(std::optional<std::set<NodeId>> snapshot_voters);
+  std::set<NodeId> voters_below(Offset end) const;
+  // The leader's view of who votes, after the voter set changed.
+  void sync_progress();
+  void resign(int64_t now_ms, Out& out);
+  VoterChange check_voter_change() const;
+  VoterChange append_voters(std::set<NodeId> voters);
 
   RaftOptions options_;
   RaftLog& log_;
   QuorumStateStore& store_;
   SnapshotStore& snapshots_;
   std::optional<SnapshotId> latest_snapshot_;
+  // The voter set from each voters entry's offset on; the first is the
+  // bootstrap set (at -1) or the snapshot's (just below the log start).
+  std::map<Offset, std::set<NodeId>> voter_history_;
   // Follower: the leader's snapshot being downloaded, and how far.
   struct SnapshotFetch {
     SnapshotId id;

@@ -231,12 +231,116 @@ TEST_F(SnapshotCluster, ARestartAfterACrashBeforeTheLogDroppedItsPrefixDropsItTh
   const SnapshotId id{end, 1};
   sim::MemorySnapshotStore& store = cluster.snapshots(2);
   store.begin_write(id);
-  store.append(sim::MemorySnapshotStore::encode(*cluster.log(2).prefix_hash(end), 0));
+  store.append(encode_snapshot(
+      {1, 2, 3}, sim::MemorySnapshotStore::encode(*cluster.log(2).prefix_hash(end), 0)));
   store.commit();
   cluster.crash(2);
   cluster.restart(2);
   EXPECT_EQ(cluster.log(2).start_offset(), 7);
   EXPECT_EQ(cluster.replica(2).latest_snapshot(), id);
+}
+
+// --- voter changes (KIP-853) ---
+
+struct VoterChanges : ::testing::Test {
+  // Voters 1, 2, 3 (1 leads, its epoch committed) and observer 4.
+  VoterChanges() : cluster(3, RaftOptions{}, 1) {}
+  void SetUp() override {
+    cluster.advance(2000);
+    ASSERT_TRUE(cluster.elect(1, all));
+    for (NodeId follower : {2, 3}) cluster.catch_up(1, follower);
+    ASSERT_EQ(cluster.replica(1).high_watermark(), 1);
+  }
+  void TearDown() override { EXPECT_FALSE(cluster.violation()) << *cluster.violation(); }
+  // `id` ticks and everyone talks, a few rounds.
+  void rounds(std::initializer_list<NodeId> ticking, int count = 5) {
+    for (int round = 0; round < count; ++round) {
+      cluster.advance(60);
+      for (NodeId id : ticking) cluster.tick(id);
+      cluster.deliver_within(all);
+    }
+  }
+  const std::set<NodeId> all{1, 2, 3, 4};
+  ScriptedCluster cluster;
+};
+
+TEST_F(VoterChanges, RefusalsMapToKafkasErrors) {
+  RaftReplica& leader = cluster.replica(1);
+  EXPECT_EQ(cluster.replica(2).add_voter(4, cluster.now()).error, RaftError::not_leader);
+  EXPECT_EQ(leader.add_voter(-1, cluster.now()).error, RaftError::invalid_request);
+  EXPECT_EQ(leader.add_voter(2, cluster.now()).error, RaftError::duplicate_voter);
+  EXPECT_EQ(leader.remove_voter(4).error, RaftError::voter_not_found);
+  // 4 never fetched: not caught up.
+  EXPECT_EQ(leader.add_voter(4, cluster.now()).error, RaftError::request_timed_out);
+  EXPECT_EQ(to_error_code(RaftError::request_timed_out), ErrorCode::REQUEST_TIMED_OUT);
+  EXPECT_EQ(to_error_code(RaftError::duplicate_voter), ErrorCode::DUPLICATE_VOTER);
+  EXPECT_EQ(to_error_code(RaftError::voter_not_found), ErrorCode::VOTER_NOT_FOUND);
+  // One change at a time: the first is not committed yet.
+  VoterChange removal = leader.remove_voter(3);
+  EXPECT_EQ(removal.error, RaftError::none);
+  EXPECT_EQ(leader.remove_voter(2).error, RaftError::request_timed_out);
+  EXPECT_EQ(leader.voters(), (std::set<NodeId>{1, 2}));  // in effect before it commits
+}
+
+TEST_F(VoterChanges, ACaughtUpObserverBecomesAVoter) {
+  rounds({4});  // 4 finds the leader and fetches up to its end
+  VoterChange change = cluster.replica(1).add_voter(4, cluster.now());
+  ASSERT_EQ(change.error, RaftError::none);
+  EXPECT_EQ(cluster.replica(1).voters(), (std::set<NodeId>{1, 2, 3, 4}));
+  EXPECT_EQ(cluster.log(1).entries().back().kind, EntryKind::voters);
+  rounds({2, 3, 4});
+  EXPECT_GT(cluster.replica(1).high_watermark(), change.offset);  // committed
+  EXPECT_TRUE(cluster.replica(4).is_voter());
+  QuorumInfo info = cluster.replica(1).quorum_info(cluster.now());
+  EXPECT_EQ(info.voters.size(), 4u);
+  EXPECT_TRUE(info.observers.empty());
+  // A snapshot past the voters entry carries the set: a restart from it
+  // (the entry itself gone with the log's prefix) still knows 4 votes.
+  snapshot_committed(cluster, 2);
+  cluster.crash(2);
+  cluster.restart(2);
+  EXPECT_EQ(cluster.log(2).start_offset(), cluster.log(2).end_offset());
+  EXPECT_EQ(cluster.replica(2).voters(), (std::set<NodeId>{1, 2, 3, 4}));
+}
+
+TEST_F(VoterChanges, TruncatingAVotersEntryRevertsToThePreviousSet) {
+  rounds({4});
+  ASSERT_EQ(cluster.replica(1).add_voter(4, cluster.now()).error, RaftError::none);
+  cluster.drop_pending();
+  cluster.crash(1);  // nobody got the voters entry
+  cluster.advance(2500);
+  ASSERT_TRUE(cluster.elect(2, {2, 3}));
+  cluster.catch_up(2, 3);
+  cluster.restart(1);
+  EXPECT_EQ(cluster.replica(1).voters(), (std::set<NodeId>{1, 2, 3, 4}));  // from its log
+  cluster.advance(1100);
+  cluster.tick(2);  // BeginQuorumEpoch again, to the voter that has not fetched
+  cluster.deliver_within({1, 2, 3});
+  cluster.catch_up(2, 1);  // diverges, truncates the entry
+  EXPECT_EQ(cluster.replica(1).voters(), (std::set<NodeId>{1, 2, 3}));
+  EXPECT_EQ(cluster.replica(1).leader(), 2);
+}
+
+TEST_F(VoterChanges, ALeaderRemovingItselfResignsOnceTheRemovalIsCommitted) {
+  VoterChange change = cluster.replica(1).remove_voter(1);
+  ASSERT_EQ(change.error, RaftError::none);
+  EXPECT_FALSE(cluster.replica(1).is_voter());
+  EXPECT_EQ(cluster.replica(1).role(), Role::leader);  // leads on until it is committed
+  cluster.catch_up(1, 2);
+  cluster.catch_up(1, 3);
+  EXPECT_GT(cluster.replica(1).high_watermark(), change.offset);
+  cluster.tick(1);
+  EXPECT_NE(cluster.replica(1).role(), Role::leader);
+  cluster.deliver_within(all);  // EndQuorumEpoch: 2 and 3 elect one of them
+  for (int round = 0; round < 40 && cluster.replica(2).role() != Role::leader &&
+                      cluster.replica(3).role() != Role::leader;
+       ++round) {
+    cluster.advance(100);
+    for (NodeId id : all) cluster.tick(id);
+    cluster.deliver_within(all);
+  }
+  EXPECT_TRUE(cluster.replica(2).role() == Role::leader ||
+              cluster.replica(3).role() == Role::leader);
 }
 
 }  // namespace

@@ -18,6 +18,9 @@ uint64_t mix(uint64_t hash, const Entry& entry) {
     add(static_cast<unsigned char>(entry.record_count >> shift));
   for (char c : entry.payload) add(static_cast<unsigned char>(c));
   add(0xff);
+  add(static_cast<unsigned char>(entry.kind));
+  for (NodeId voter : entry.voters)
+    for (int shift = 0; shift < 32; shift += 8) add(static_cast<unsigned char>(voter >> shift));
   return hash;
 }
 
@@ -57,8 +60,18 @@ void MemorySnapshotStore::delete_before(const SnapshotId& id) {
 
 std::optional<uint64_t> MemorySnapshotStore::digest(const SnapshotId& id) const {
   auto found = committed_.find(id);
-  if (found == committed_.end() || found->second.size() < 16) return std::nullopt;
-  return std::strtoull(found->second.substr(0, 16).c_str(), nullptr, 16);
+  if (found == committed_.end()) return std::nullopt;
+  std::optional<SnapshotContent> content = decode_snapshot(found->second);
+  if (!content || content->application.size() < 16) return std::nullopt;
+  return std::strtoull(content->application.substr(0, 16).c_str(), nullptr, 16);
+}
+
+std::optional<std::set<NodeId>> MemorySnapshotStore::voters(const SnapshotId& id) const {
+  auto found = committed_.find(id);
+  if (found == committed_.end()) return std::nullopt;
+  std::optional<SnapshotContent> content = decode_snapshot(found->second);
+  if (!content) return std::nullopt;
+  return content->voters;
 }
 
 std::string MemorySnapshotStore::encode(uint64_t digest, size_t padding_bytes) {
@@ -201,7 +214,8 @@ std::string epoch_runs(const MemoryLog& log) {
 std::string Checker::describe() const {
   std::ostringstream out;
   for (const auto& [id, node] : nodes_) {
-    out << "  node " << id << (node->voter ? "" : " (observer)") << ": ";
+    const bool voter = node->replica ? node->replica->is_voter() : node->voter;
+    out << "  node " << id << (voter ? "" : " (observer)") << ": ";
     if (!node->replica) {
       out << "crashed, durable end " << node->log.durable_end_offset() << "\n";
       continue;
@@ -211,11 +225,14 @@ std::string Checker::describe() const {
         << (r.leader() ? std::to_string(*r.leader()) : "-") << " end " << node->log.end_offset()
         << " last epoch " << node->log.last_epoch() << " hw " << r.high_watermark() << " epochs"
         << epoch_runs(node->log);
+    out << " voters";
+    for (NodeId voter : r.voters()) out << " " << voter;
     if (auto snapshot = node->snapshots.latest())
       out << " snapshot " << snapshot->end_offset << "/" << snapshot->epoch;
     out << "\n";
   }
-  out << "  committed " << committed_end();
+  out << "  committed " << committed_end() << ", voters";
+  for (NodeId voter : committed_voters_) out << " " << voter;
   return out.str();
 }
 
@@ -279,6 +296,7 @@ std::optional<std::string> Checker::agrees_with_committed(const Node& node, Offs
            std::to_string(shared) +
            " differ from the committed ones (a committed entry was lost or changed)";
   if (hw <= committed_end()) return std::nullopt;
+  committed_voters_ = node.replica->voters();
   for (size_t index = node.log.index_of(committed_end()); committed_end() < hw; ++index) {
     committed_.push_back(node.log.entries().at(index));
     committed_ends_.push_back(node.log.entry_end(index));
@@ -291,10 +309,12 @@ std::optional<std::string> Checker::check_committed_on_majority() const {
   if (committed_.empty()) return std::nullopt;
   size_t holding = 0;
   for (const auto& [id, node] : nodes_)
-    if (node->voter && node->log.durable_prefix_hash(committed_end()) == committed_hash())
+    if (committed_voters_.count(id) != 0 &&
+        node->log.durable_prefix_hash(committed_end()) == committed_hash())
       ++holding;
-  if (holding < voters_.size() / 2 + 1)
-    return "committed entries durable on " + std::to_string(holding) + " voters only";
+  if (holding < committed_voters_.size() / 2 + 1)
+    return "committed entries durable on " + std::to_string(holding) + " of " +
+           std::to_string(committed_voters_.size()) + " voters only";
   return std::nullopt;
 }
 
@@ -375,15 +395,16 @@ std::set<NodeId> first_ids(int count) {
 
 }  // namespace
 
-ScriptedCluster::ScriptedCluster(int voters, RaftOptions options)
+ScriptedCluster::ScriptedCluster(int voters, RaftOptions options, int observers)
     : options_(std::move(options)), checker_(nodes_, first_ids(voters)) {
   options_.voters = first_ids(voters);
-  for (NodeId id : options_.voters) {
+  for (NodeId id : first_ids(voters + observers)) {
     auto node = std::make_unique<Node>();
     node->id = id;
+    node->voter = id <= voters;
     nodes_[id] = std::move(node);
   }
-  for (NodeId id : options_.voters) restart(id);
+  for (NodeId id : first_ids(voters + observers)) restart(id);
 }
 
 void ScriptedCluster::tick(NodeId id) {
@@ -464,7 +485,17 @@ namespace {
 
 constexpr int64_t tick_interval_ms = 10;
 
-enum class EventType { deliver, tick, append, crash, restart, partition, heal, snapshot };
+enum class EventType {
+  deliver,
+  tick,
+  append,
+  crash,
+  restart,
+  partition,
+  heal,
+  snapshot,
+  reconfigure
+};
 
 struct Event {
   int64_t time = 0;
@@ -502,6 +533,8 @@ class Simulation {
       at(next_gap(options_.partition_every_ms), EventType::partition);
     if (options_.snapshot_every_ms > 0)
       at(next_gap(options_.snapshot_every_ms), EventType::snapshot);
+    if (options_.reconfigure_every_ms > 0)
+      at(next_gap(options_.reconfigure_every_ms), EventType::reconfigure);
     Offset committed_at_calm = -1;
     while (!queue_.empty() && result_.ok) {
       Event event = queue_.top();
@@ -610,7 +643,36 @@ class Simulation {
         take_snapshot();
         at(next_gap(options_.snapshot_every_ms), EventType::snapshot);
         break;
+      case EventType::reconfigure:
+        // Like the faults, changes stop for the calm phase: the quorum must
+        // then settle (a leader that removed itself needs an election).
+        if (!in_fault_phase()) break;
+        reconfigure();
+        at(next_gap(options_.reconfigure_every_ms), EventType::reconfigure);
+        break;
     }
+  }
+
+  // The leader of the highest epoch is asked to add a node that is not a
+  // voter, or to remove a voter (itself included); refusals (a change
+  // pending, a node not caught up) are part of the game.
+  void reconfigure() {
+    RaftReplica* leader = nullptr;
+    for (auto& [id, node] : nodes_)
+      if (node->replica && node->replica->role() == Role::leader &&
+          (leader == nullptr || node->replica->epoch() > leader->epoch()))
+        leader = node->replica.get();
+    if (leader == nullptr) return;
+    const std::set<NodeId>& voters = leader->voters();
+    std::vector<NodeId> candidates;
+    const bool add = chance(0.5) || voters.size() == 1;
+    for (auto& [id, node] : nodes_)
+      if ((voters.count(id) != 0) != add) candidates.push_back(id);
+    if (candidates.empty()) return;
+    NodeId id =
+        candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(random_)];
+    VoterChange change = add ? leader->add_voter(id, now_) : leader->remove_voter(id);
+    if (change.error == RaftError::none) ++result_.voter_changes;
   }
 
   // A random node snapshots a random committed prefix; its content is the

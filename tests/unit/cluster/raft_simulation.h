@@ -37,6 +37,7 @@ class MemorySnapshotStore final : public SnapshotStore {
   void crash() { pending_.reset(); }
   // The digest a snapshot's bytes start with; nullopt without that snapshot.
   std::optional<uint64_t> digest(const SnapshotId& id) const;
+  std::optional<std::set<NodeId>> voters(const SnapshotId& id) const;
   static std::string encode(uint64_t digest, size_t padding_bytes);
 
  private:
@@ -133,13 +134,14 @@ using Nodes = std::map<NodeId, std::unique_ptr<Node>>;
 // The invariants, checked after every event of a run (random or scripted):
 // one leader per epoch; logs that share an epoch at an offset agree up to
 // it; what a node calls committed agrees with what was committed before and
-// is durable on a majority of voters; a leader of the committing epoch or
+// is durable on a majority of the voter set in effect when it was
+// committed; a leader of the committing epoch or
 // later holds every committed entry; high watermarks never go back, never
 // pass their log and sit on entry boundaries; no read inside an entry.
 class Checker {
  public:
   Checker(const Nodes& nodes, std::set<NodeId> voters)
-      : nodes_(nodes), voters_(std::move(voters)) {}
+      : nodes_(nodes), committed_voters_(std::move(voters)) {}
   // The first invariant broken, or nullopt.
   std::optional<std::string> check();
   // After the faults stop: one leader, every log and high watermark equal to
@@ -158,7 +160,9 @@ class Checker {
   uint64_t committed_hash() const { return committed_hashes_.back(); }
 
   const Nodes& nodes_;
-  std::set<NodeId> voters_;
+  // The voter set in effect (on the committing leader) when the committed
+  // end last moved: a majority of it must hold the committed entries.
+  std::set<NodeId> committed_voters_;
   std::map<Epoch, NodeId> leaders_;
   int elections_ = 0;
   std::vector<Entry> committed_;
@@ -171,7 +175,8 @@ class Checker {
 // and the invariants are checked after every step.
 class ScriptedCluster {
  public:
-  ScriptedCluster(int voters, RaftOptions options);
+  // Nodes 1..voters bootstrap as voters, the next `observers` as observers.
+  ScriptedCluster(int voters, RaftOptions options, int observers = 0);
   void advance(int64_t ms) { now_ += ms; }
   int64_t now() const { return now_; }
   void tick(NodeId id);
@@ -226,8 +231,11 @@ struct SimulationOptions {
   int64_t append_every_ms = 50;           // a client append to the leader
   int64_t snapshot_every_ms = 1'500;      // a node snapshots a committed prefix (0: never)
   int32_t max_snapshot_chunk_bytes = 16;  // small: a download takes several chunks
-  size_t max_fetch_entries = 64;          // small: replication in many steps
-  RaftOptions::Faults faults;             // Raft bugs put in on purpose
+  // The leader is asked to add an observer or remove a voter (0: never);
+  // the observers are the pool new voters come from.
+  int64_t reconfigure_every_ms = 0;
+  size_t max_fetch_entries = 64;  // small: replication in many steps
+  RaftOptions::Faults faults;     // Raft bugs put in on purpose
 };
 
 struct SimulationResult {
@@ -238,6 +246,7 @@ struct SimulationResult {
   int elections = 0;
   int64_t snapshots = 0;        // taken by the nodes
   int64_t snapshot_chunks = 0;  // FetchSnapshot answers delivered
+  int64_t voter_changes = 0;    // additions and removals the leader accepted
 };
 
 SimulationResult run_simulation(const SimulationOptions& options);

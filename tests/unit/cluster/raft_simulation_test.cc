@@ -28,6 +28,11 @@ SimulationOptions options_for(uint64_t seed) {
   const int shapes[] = {3, 3, 5, 1, 3, 5};
   options.voters = shapes[seed % 6];
   options.observers = seed % 4 == 0 ? 1 : 0;
+  // A third of the seeds change voters, from a pool of two more nodes.
+  if (seed % 3 == 1) {
+    options.observers += 2;
+    options.reconfigure_every_ms = 1'000;
+  }
   options.drop_rate = (seed % 3) * 0.05;
   options.max_fetch_entries = seed % 5 == 0 ? 64 : seed % 5 + 1;
   options.max_snapshot_chunk_bytes = static_cast<int32_t>(8 << (seed % 4));
@@ -55,21 +60,23 @@ TEST(RaftSimulation, Seeds) {
   const auto budget = std::chrono::seconds(env_or("RAFT_BUDGET_S", 20));
   const auto start = Clock::now();
   uint64_t ran = 0;
-  int64_t events = 0, elections = 0, snapshots = 0, chunks = 0;
+  int64_t events = 0, elections = 0, snapshots = 0, chunks = 0, voter_changes = 0;
   for (uint64_t seed = 1; seed <= seeds && Clock::now() - start < budget; ++seed, ++ran) {
     SimulationResult result = run_simulation(options_for(seed));
     events += result.events;
     elections += result.elections;
     snapshots += result.snapshots;
     chunks += result.snapshot_chunks;
+    voter_changes += result.voter_changes;
     ASSERT_TRUE(result.ok) << result.violation << "\nreplay: " << replay_command(seed);
   }
   std::printf(
       "%llu seeds, %lld events, %lld elections, %lld snapshots, %lld snapshot chunks "
-      "fetched in %.1f s\n",
+      "fetched, %lld voter changes in %.1f s\n",
       static_cast<unsigned long long>(ran), static_cast<long long>(events),
       static_cast<long long>(elections), static_cast<long long>(snapshots),
-      static_cast<long long>(chunks), std::chrono::duration<double>(Clock::now() - start).count());
+      static_cast<long long>(chunks), static_cast<long long>(voter_changes),
+      std::chrono::duration<double>(Clock::now() - start).count());
   EXPECT_GE(ran, 50u);
 }
 
