@@ -85,6 +85,9 @@ class MemoryLog final : public RaftLog {
   }
   // A read that started inside an entry: the protocol never asks for one.
   std::optional<Offset> misaligned_read() const { return misaligned_read_; }
+  // Moves at every change of the (live) log: unchanged logs need no
+  // pairwise re-check.
+  uint64_t version() const { return version_; }
 
  private:
   struct Contents {
@@ -106,6 +109,7 @@ class MemoryLog final : public RaftLog {
   size_t common_ = 0;  // the first entries of live_ that durable_ holds too
   const MemorySnapshotStore* snapshots_;
   mutable std::optional<Offset> misaligned_read_;
+  uint64_t version_ = 0;
 };
 
 class MemoryQuorumStore final : public QuorumStateStore {
@@ -155,14 +159,16 @@ class Checker {
   std::optional<std::string> check_node(Node& node);
   std::optional<std::string> agrees_with_committed(const Node& node, Offset hw);
   std::optional<std::string> check_committed_on_majority() const;
-  std::optional<std::string> check_log_matching() const;
-  std::optional<std::string> check_snapshot(const Node& node) const;
+  std::optional<std::string> check_log_matching();
+  std::optional<std::string> check_snapshot(const Node& node);
   uint64_t committed_hash() const { return committed_hashes_.back(); }
 
   const Nodes& nodes_;
   // The voter set in effect (on the committing leader) when the committed
   // end last moved: a majority of it must hold the committed entries.
   std::set<NodeId> committed_voters_;
+  std::map<NodeId, SnapshotId> checked_snapshots_;  // content already checked
+  std::vector<uint64_t> matched_versions_;          // [id]: its log at the last log matching check
   std::map<Epoch, NodeId> leaders_;
   int elections_ = 0;
   std::vector<Entry> committed_;
