@@ -262,6 +262,9 @@ struct RaftOptions {
     // entries once a majority holds them, before any entry of its own
     // epoch is on a majority.
     bool leader_commits_older_epoch_by_counting = false;
+    // A voter change appended while the previous one is not committed: two
+    // changes apart, old and new majorities need not overlap.
+    bool voter_changes_without_waiting = false;
   } faults;
 };
 

@@ -693,6 +693,10 @@ class Simulation {
         candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(random_)];
     VoterChange change = add ? leader->add_voter(id, now_) : leader->remove_voter(id);
     if (change.error == RaftError::none) ++result_.voter_changes;
+    // With the fault on, a second change right behind the first.
+    if (options_.faults.voter_changes_without_waiting && change.error == RaftError::none &&
+        chance(0.5))
+      reconfigure();
   }
 
   // A random node snapshots a random committed prefix; its content is the
