@@ -17,6 +17,13 @@
 // state (epoch, vote, leader) before it acts on it, and a fetch offset
 // stands for entries already flushed, so an acknowledged entry survives
 // any crash of a minority.
+//
+// Entries are record batches at Kafka record offsets. Snapshots follow
+// Kafka's model (a snapshot id is end offset and epoch; a fetch below the
+// leader's log start is answered with it, and the follower downloads it
+// with FetchSnapshot). The voter set lives in the log (KIP-853 voters
+// entries, changed one voter at a time by the leader); the options' set
+// only bootstraps it.
 
 #include <cstdint>
 #include <map>
