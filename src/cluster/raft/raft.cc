@@ -241,6 +241,9 @@ void RaftReplica::become_unattached(Epoch epoch, std::optional<NodeId> voted_for
   persist({epoch, std::nullopt, voted_for});
   role_ = Role::unattached;
   snapshot_fetch_.reset();
+  // No leader here: the one a prospective lost (of an older epoch, or one
+  // that resigned) does not stop it from following whoever leads now.
+  lost_leader_.reset();
   votes_.clear();
   progress_.clear();
   observers_.clear();

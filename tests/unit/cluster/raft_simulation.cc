@@ -301,7 +301,7 @@ std::optional<std::string> Checker::agrees_with_committed(const Node& node, Offs
            std::to_string(shared) +
            " differ from the committed ones (a committed entry was lost or changed)";
   if (hw <= committed_end()) return std::nullopt;
-  committed_voters_ = node.replica->voters();
+  committed_voters_ = committing_voters(node);
   for (size_t index = node.log.index_of(committed_end()); committed_end() < hw; ++index) {
     committed_.push_back(node.log.entries().at(index));
     committed_ends_.push_back(node.log.entry_end(index));
@@ -321,6 +321,22 @@ std::optional<std::string> Checker::check_committed_on_majority() const {
     return "committed entries durable on " + std::to_string(holding) + " of " +
            std::to_string(committed_voters_.size()) + " voters only";
   return std::nullopt;
+}
+
+// The voter set the leader that moved the high watermark counted with: the
+// set in effect in its log (a node learns the high watermark from the leader
+// of its epoch, which may have crashed right after; its disk tells).
+std::set<NodeId> Checker::committing_voters(const Node& node) const {
+  const Node* leader = &node;
+  if (auto known = leaders_.find(node.replica->epoch()); known != leaders_.end())
+    leader = nodes_.at(known->second).get();
+  if (leader->replica) return leader->replica->voters();
+  const std::vector<Entry>& entries = leader->log.entries();
+  for (auto entry = entries.rbegin(); entry != entries.rend(); ++entry)
+    if (entry->kind == EntryKind::voters) return entry->voters;
+  if (auto snapshot = leader->snapshots.latest())
+    if (auto voters = leader->snapshots.voters(*snapshot)) return *voters;
+  return bootstrap_voters_;
 }
 
 // A snapshot holds committed entries only, ends at one's end with its

@@ -145,7 +145,7 @@ using Nodes = std::map<NodeId, std::unique_ptr<Node>>;
 class Checker {
  public:
   Checker(const Nodes& nodes, std::set<NodeId> voters)
-      : nodes_(nodes), committed_voters_(std::move(voters)) {}
+      : nodes_(nodes), bootstrap_voters_(voters), committed_voters_(std::move(voters)) {}
   // The first invariant broken, or nullopt.
   std::optional<std::string> check();
   // After the faults stop: one leader, every log and high watermark equal to
@@ -161,9 +161,11 @@ class Checker {
   std::optional<std::string> check_committed_on_majority() const;
   std::optional<std::string> check_log_matching();
   std::optional<std::string> check_snapshot(const Node& node);
+  std::set<NodeId> committing_voters(const Node& node) const;
   uint64_t committed_hash() const { return committed_hashes_.back(); }
 
   const Nodes& nodes_;
+  std::set<NodeId> bootstrap_voters_;
   // The voter set in effect (on the committing leader) when the committed
   // end last moved: a majority of it must hold the committed entries.
   std::set<NodeId> committed_voters_;
