@@ -375,6 +375,10 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
         become_prospective(now_ms, out);
       else if (role_ != Role::unattached && now_ms >= next_vote_retry_ms_)
         send_vote_requests(role_ == Role::prospective, now_ms, out);
+      // The leader it lost may be alive but out of reach of its pre-votes
+      // (a voter set that no longer names it): ask it directly.
+      if (role_ == Role::prospective && lost_leader_ && now_ms >= next_fetch_ms_)
+        send_fetch(now_ms, out);
       break;
   }
   return out;
@@ -562,6 +566,10 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
   }
   if (!is_voter() && role_ != Role::follower && response.leader && response.epoch >= state_.epoch &&
       *response.leader == from)
+    become_follower(response.epoch, from, now_ms);
+  // The lost leader answers as the leader of this epoch: follow it again.
+  if (role_ == Role::prospective && lost_leader_ == from && response.leader == from &&
+      response.epoch == state_.epoch)
     become_follower(response.epoch, from, now_ms);
   if (role_ != Role::follower || state_.leader != from || response.epoch != state_.epoch) return;
   fetch_deadline_ms_ = now_ms + options_.fetch_timeout_ms;
@@ -785,7 +793,7 @@ QuorumInfo RaftReplica::quorum_info(int64_t now_ms) const {
 }
 
 void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
-  std::optional<NodeId> target = state_.leader;
+  std::optional<NodeId> target = role_ == Role::prospective ? lost_leader_ : state_.leader;
   if (!target || *target == options_.node_id) {
     if (voters().empty()) return;
     // Without a leader (an observer): ask any voter, which names the leader.
