@@ -337,7 +337,8 @@ class RaftReplica {
   std::vector<Envelope> receive(const Envelope& envelope, int64_t now_ms);
   // On the leader: appends the batches, stamped with its epoch; the offset
   // of the first, or nullopt on any other node (the caller retries against
-  // the leader) or when a batch has no record (record_count < 1).
+  // the leader) or when a batch has no record (record_count < 1) or is
+  // not a data batch (control batches are this class's own).
   std::optional<Offset> append(std::vector<Entry> entries);
 
   Role role() const { return role_; }
@@ -360,8 +361,9 @@ class RaftReplica {
   Offset high_watermark() const { return high_watermark_; }
   // The application's snapshot of the state below `end_offset` (an entry
   // boundary at or below the high watermark, past the latest snapshot):
-  // written and committed to the SnapshotStore, then the log drops the
-  // entries below it and older snapshots go. Any role.
+  // written and committed to the SnapshotStore after this layer's header
+  // (encode_snapshot: the voter set), then the log drops the entries below
+  // it and older snapshots go. Any role.
   RaftError create_snapshot(Offset end_offset, std::string_view bytes);
   std::optional<SnapshotId> latest_snapshot() const { return latest_snapshot_; }
   const RaftLog& log() const { return log_; }
