@@ -428,8 +428,11 @@ void RaftReplica::on(const VoteRequest& request, NodeId from, int64_t now_ms, Ou
   if (request.pre_vote) {
     // KIP-996: no state changes; refused while this node follows a leader
     // it still hears from, so a partitioned node cannot disrupt the quorum.
+    // Unless the candidate is that very leader: it no longer leads (a
+    // follower may have learned of it from others and never heard from it).
     bool leader_alive =
-        role_ == Role::leader || (role_ == Role::follower && now_ms < fetch_deadline_ms_);
+        role_ == Role::leader || (role_ == Role::follower && now_ms < fetch_deadline_ms_ &&
+                                  state_.leader != request.candidate);
     return answer(!leader_alive && log_is_up_to_date(request.last_epoch, request.end_offset));
   }
   if (request.epoch > state_.epoch) observe_epoch(request.epoch, std::nullopt, now_ms);
