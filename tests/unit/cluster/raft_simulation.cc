@@ -579,6 +579,9 @@ class Simulation {
       now_ = event.time;
       if (committed_at_calm < 0 && now_ >= options_.fault_phase_ms) {
         calm_down();
+        // Restarts are events of their own: checked before this one runs
+        // (a restarted sole voter leads and commits at once).
+        if (auto violation = checker_.check()) fail(*violation);
         committed_at_calm = checker_.committed_end();
       }
       handle(event, appends_stop);
