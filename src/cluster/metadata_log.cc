@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "protocol/codec.h"
 #include "protocol/messages.h"
 #include "record/batch.h"
@@ -149,8 +151,22 @@ Status MetadataLog::undo_to(int64_t end_offset) {
 
 namespace {
 
-// Kafka's control record key: version 0, then the type (2: LEADER_CHANGE).
+// Kafka's control record key: version 0, then the type
+// (ControlRecordType: 2 LEADER_CHANGE, 6 KRAFT_VOTERS).
 constexpr int16_t leader_change_control_type = 2;
+constexpr int16_t voters_control_type = 6;
+
+std::vector<uint8_t> control_batch(int16_t type, const std::vector<uint8_t>& value,
+                                   int64_t now_ms) {
+  std::vector<uint8_t> key{0, 0, static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type)};
+  record::BatchOptions options;
+  options.control = true;
+  record::BatchBuilder builder(options);
+  builder.append(now_ms, Bytes(key), Bytes(value));
+  auto batch = builder.build();
+  SLUICE_ASSERT(batch.is_ok(), "a control batch always builds");
+  return std::move(batch.value());
+}
 
 std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
   protocol::LeaderChangeMessage message;
@@ -159,15 +175,35 @@ std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
   self.voter_id = leader;
   message.voters.push_back(self);
   message.granting_voters.push_back(self);
-  std::vector<uint8_t> value = protocol::encode_to_vector(message, 0);
-  std::vector<uint8_t> key{0, 0, 0, static_cast<uint8_t>(leader_change_control_type)};
-  record::BatchOptions options;
-  options.control = true;
-  record::BatchBuilder builder(options);
-  builder.append(now_ms, Bytes(key), Bytes(value));
-  auto batch = builder.build();
-  SLUICE_ASSERT(batch.is_ok(), "a leader change batch always builds");
-  return std::move(batch.value());
+  return control_batch(leader_change_control_type, protocol::encode_to_vector(message, 0), now_ms);
+}
+
+std::vector<uint8_t> voters_batch(const std::set<raft::NodeId>& voters, int64_t now_ms) {
+  protocol::VotersRecord record;
+  for (raft::NodeId id : voters) {
+    protocol::VotersRecord::Voter voter;
+    voter.voter_id = id;
+    record.voters.push_back(voter);
+  }
+  return control_batch(voters_control_type, protocol::encode_to_vector(record, 0), now_ms);
+}
+
+// The raft entry a stored batch is: its kind from the control record's
+// type, a voters entry's set from its VotersRecord.
+void classify_control(Bytes batch, raft::Entry& entry) {
+  auto reader = record::RecordReader::open(batch);
+  if (!reader) return;
+  record::Record record;
+  if (!reader->next(record) || !record.key || record.key->size() < 4) return;
+  const int16_t type = static_cast<int16_t>(((*record.key)[2] << 8) | (*record.key)[3]);
+  if (type == leader_change_control_type) {
+    entry.kind = raft::EntryKind::leader_change;
+  } else if (type == voters_control_type && record.value) {
+    protocol::VotersRecord voters;
+    if (!protocol::decode_exact(*record.value, 0, voters)) return;
+    entry.kind = raft::EntryKind::voters;
+    for (const auto& voter : voters.voters) entry.voters.insert(voter.voter_id);
+  }
 }
 
 }  // namespace
@@ -211,9 +247,10 @@ std::vector<raft::Entry> MetadataLog::read(raft::Offset from, size_t max_entries
     Bytes batch = rest.first(header->size_bytes());
     rest = rest.subspan(header->size_bytes());
     if (header->base_offset < from) continue;  // the batch holding `from` began before it
-    out.push_back(raft::Entry{header->partition_leader_epoch,
-                              std::string(batch.begin(), batch.end()),
-                              header->last_offset_delta + 1});
+    raft::Entry entry{header->partition_leader_epoch, std::string(batch.begin(), batch.end()),
+                      header->last_offset_delta + 1};
+    if (header->is_control()) classify_control(batch, entry);
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -222,9 +259,13 @@ void MetadataLog::append(const std::vector<raft::Entry>& entries) {
   if (failed()) return;
   if (unflushed_from_ < 0) unflushed_from_ = log_->log_end_offset();
   for (const raft::Entry& entry : entries) {
-    std::vector<uint8_t> batch =
-        entry.payload.empty() ? leader_change_batch(local_node_, clock_->now_ms())
-                              : std::vector<uint8_t>(entry.payload.begin(), entry.payload.end());
+    std::vector<uint8_t> batch;
+    if (!entry.payload.empty())
+      batch.assign(entry.payload.begin(), entry.payload.end());  // a copy of the leader's batch
+    else if (entry.kind == raft::EntryKind::voters)
+      batch = voters_batch(entry.voters, clock_->now_ms());
+    else
+      batch = leader_change_batch(local_node_, clock_->now_ms());
     if (batch.size() < record::batch_header_bytes) {
       spdlog::error("metadata: a raft entry of {} bytes is no record batch", batch.size());
       return;
@@ -241,6 +282,24 @@ void MetadataLog::flush() {
   if (Status s = log_->flush(); !s) return fail("sync", s);
   unflushed_from_ = -1;
   reserve_headroom();
+}
+
+void MetadataLog::classify(Bytes batch, raft::Entry& entry) { classify_control(batch, entry); }
+
+void MetadataLog::drop_prefix(raft::Offset start) {
+  if (failed()) return;
+  if (Status s = log_->set_log_start_offset(start); !s) return fail("prefix drop", s);
+}
+
+void MetadataLog::reset_to(raft::Offset start) {
+  if (failed()) return;
+  if (Status s = log_->truncate_fully(start); !s) {
+    failed_ = log_->dir() + ": restarting the metadata log at " + std::to_string(start) +
+              " failed: " + s.to_string();
+    if (fatal_) fatal_(failed_);
+    return;
+  }
+  unflushed_from_ = -1;
 }
 
 void MetadataLog::truncate_to(raft::Offset end) {

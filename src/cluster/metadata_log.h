@@ -71,6 +71,7 @@ class MetadataLog : public raft::RaftLog {
   // A failed write or sync is undone as append() does (the log keeps its
   // end, so the quorum sees nothing appended); a failure it cannot undo
   // calls the fatal hook (Kafka halts on a raft log it cannot vouch for).
+  raft::Offset start_offset() const override { return log_->log_start_offset(); }
   raft::Offset end_offset() const override { return log_->log_end_offset(); }
   raft::Epoch last_epoch() const override;
   raft::Epoch epoch_at(raft::Offset offset) const override;
@@ -78,6 +79,10 @@ class MetadataLog : public raft::RaftLog {
   void append(const std::vector<raft::Entry>& entries) override;
   void truncate_to(raft::Offset end) override;
   void flush() override;
+  // A control batch's kind (leader change, voters and their set) into `entry`.
+  static void classify(Bytes batch, raft::Entry& entry);
+  void drop_prefix(raft::Offset start) override;
+  void reset_to(raft::Offset start) override;
   // The node whose LeaderChangeMessage this log writes for an empty entry.
   void set_local_node(int32_t node_id) { local_node_ = node_id; }
   void set_fatal_hook(std::function<void(const std::string&)> hook) { fatal_ = std::move(hook); }

@@ -40,9 +40,10 @@ std::vector<raft::Entry> entries_of(Bytes records) {
     if (!header || header->size_bytes() > records.size()) break;  // a partial batch ends it
     Bytes batch = records.first(header->size_bytes());
     records = records.subspan(header->size_bytes());
-    out.push_back(raft::Entry{header->partition_leader_epoch,
-                              std::string(batch.begin(), batch.end()),
-                              header->last_offset_delta + 1});
+    raft::Entry entry{header->partition_leader_epoch, std::string(batch.begin(), batch.end()),
+                      header->last_offset_delta + 1};
+    if (header->is_control()) MetadataLog::classify(batch, entry);
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -288,6 +289,8 @@ struct RaftManager::Impl {
   }
 
   // Responses leave only as answers to inbound requests (receive_request).
+  // FetchSnapshot is not sent: this node keeps no snapshots yet, so no
+  // leader answers a Fetch with a snapshot id (its log starts at 0).
   template <class Response>
   void send(raft::NodeId, Response) {}
 
@@ -370,7 +373,7 @@ struct RaftManager::Impl {
     if (!batch) return done(AppendError::write_failed, -1);
     const int64_t end_before = log.end_offset();
     raft::Entry entry{replica->epoch(), std::string(batch->begin(), batch->end()),
-                      static_cast<int32_t>(records.size())};
+                      static_cast<int32_t>(records.size()), raft::EntryKind::data};
     auto first = replica->append(std::vector<raft::Entry>{std::move(entry)});
     if (!first) return done(AppendError::not_leader, -1);
     const int64_t end = end_before + static_cast<int64_t>(records.size());
@@ -633,18 +636,35 @@ void RaftManager::handle_describe_quorum(
           out.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
           continue;
         }
-        if (now.role != raft::Role::leader) {
-          out.error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        const raft::QuorumInfo info = impl_->replica->quorum_info(impl_->now_ms());
+        if (info.error != raft::RaftError::none) {
+          out.error_code = code(raft::to_error_code(info.error));
+          out.leader_id = now.leader;
+          out.leader_epoch = now.epoch;
           continue;
         }
-        out.leader_id = now.leader;
-        out.leader_epoch = now.epoch;
-        out.high_watermark = now.high_watermark;
-        for (const auto& [id, endpoint] : options_.voters) {
-          auto& voter = out.current_voters.emplace_back();
-          voter.replica_id = id;
-          voter.log_end_offset = id == options_.node_id ? now.log_end_offset : -1;
-        }
+        out.leader_id = info.leader_id;
+        out.leader_epoch = info.leader_epoch;
+        out.high_watermark = info.high_watermark;
+        // The replicas' timestamps are the quorum thread's monotonic
+        // milliseconds; DescribeQuorum carries wall-clock ones.
+        const int64_t wall_offset = options_.clock->now_ms() - impl_->now_ms();
+        auto replica_state = [wall_offset](const raft::ReplicaInfo& replica) {
+          protocol::DescribeQuorumResponse::ReplicaState state;
+          state.replica_id = replica.replica_id;
+          state.log_end_offset = replica.log_end_offset;
+          state.last_fetch_timestamp = replica.last_fetch_timestamp_ms < 0
+                                           ? -1
+                                           : replica.last_fetch_timestamp_ms + wall_offset;
+          state.last_caught_up_timestamp = replica.last_caught_up_timestamp_ms < 0
+                                               ? -1
+                                               : replica.last_caught_up_timestamp_ms + wall_offset;
+          return state;
+        };
+        for (const raft::ReplicaInfo& voter : info.voters)
+          out.current_voters.push_back(replica_state(voter));
+        for (const raft::ReplicaInfo& observer : info.observers)
+          out.observers.push_back(replica_state(observer));
       }
     }
     answer(response);
