@@ -142,7 +142,8 @@ void Broker::send_heartbeat() {
   controller_->quorum().send_to_leader(
       std::move(request), protocol::BrokerHeartbeatRequest::max_version,
       [this](net::ClientResult<protocol::BrokerHeartbeatResponse> result) {
-        if (!result.ok()) return on_heartbeat_answer(static_cast<int16_t>(ErrorCode::NOT_CONTROLLER), true);
+        if (!result.ok())
+          return on_heartbeat_answer(static_cast<int16_t>(ErrorCode::NOT_CONTROLLER), true);
         on_heartbeat_answer(result.message.error_code, result.message.is_fenced);
       });
 }

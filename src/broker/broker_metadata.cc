@@ -33,7 +33,8 @@ std::map<std::string, std::string> security_protocol_map(const BrokerConfig& con
 // controller.quorum.voters as the quorum dials them.
 std::map<int32_t, net::Endpoint> quorum_voters(const QuorumSettings& quorum) {
   std::map<int32_t, net::Endpoint> out;
-  for (const auto& [id, address] : quorum.voters) out[id] = net::Endpoint{address.host, address.port};
+  for (const auto& [id, address] : quorum.voters)
+    out[id] = net::Endpoint{address.host, address.port};
   return out;
 }
 // One period of the controller's tick: claimed once, then the next one is

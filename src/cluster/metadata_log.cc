@@ -294,6 +294,7 @@ void MetadataLog::drop_prefix(raft::Offset start) {
 void MetadataLog::reset_to(raft::Offset start) {
   if (failed()) return;
   if (Status s = log_->truncate_fully(start); !s) {
+    durable_end_ = start;
     failed_ = log_->dir() + ": restarting the metadata log at " + std::to_string(start) +
               " failed: " + s.to_string();
     if (fatal_) fatal_(failed_);
@@ -305,6 +306,7 @@ void MetadataLog::reset_to(raft::Offset start) {
 void MetadataLog::truncate_to(raft::Offset end) {
   if (failed()) return;
   if (Status s = log_->truncate_to(end); !s) {
+    durable_end_ = std::min(end, log_->log_end_offset());
     failed_ = log_->dir() + ": truncating the metadata log to " + std::to_string(end) +
               " failed: " + s.to_string();
     if (fatal_) fatal_(failed_);
@@ -321,6 +323,7 @@ void MetadataLog::fail(const std::string& what, const Status& status) {
   const int64_t undo_to_offset = unflushed_from_;
   unflushed_from_ = -1;
   if (Status undone = undo_to(undo_to_offset); !undone) {
+    durable_end_ = undo_to_offset;
     failed_ = log_->dir() + ": a failed metadata " + what + " (" + status.to_string() +
               ") could not be undone: " + undone.to_string();
     if (fatal_) fatal_(failed_);

@@ -72,7 +72,11 @@ class MetadataLog : public raft::RaftLog {
   // end, so the quorum sees nothing appended); a failure it cannot undo
   // calls the fatal hook (Kafka halts on a raft log it cannot vouch for).
   raft::Offset start_offset() const override { return log_->log_start_offset(); }
-  raft::Offset end_offset() const override { return log_->log_end_offset(); }
+  // After a failure that could not be undone, the end of what was synced:
+  // the quorum must not count (or send) the batch whose sync failed.
+  raft::Offset end_offset() const override {
+    return failed() ? durable_end_ : log_->log_end_offset();
+  }
   raft::Epoch last_epoch() const override;
   raft::Epoch epoch_at(raft::Offset offset) const override;
   std::vector<raft::Entry> read(raft::Offset from, size_t max_entries) const override;
@@ -107,6 +111,7 @@ class MetadataLog : public raft::RaftLog {
   std::function<void(const std::string&)> fatal_;
   // The end before the raft appends not yet flushed: a failed flush cuts back to it.
   int64_t unflushed_from_ = -1;
+  int64_t durable_end_ = 0;  // end_offset() once failed()
 };
 
 }  // namespace sluice::cluster

@@ -121,8 +121,8 @@ struct RaftManager::Impl {
     auto endpoint = options.voters.find(node);
     if (endpoint == options.voters.end() || node == options.node_id) return nullptr;
     net::KafkaClientConfig config;
-    config.client_id = (forwarding ? "controller-forwarder-" : "raft-client-") +
-                       std::to_string(options.node_id);
+    config.client_id =
+        (forwarding ? "controller-forwarder-" : "raft-client-") + std::to_string(options.node_id);
     config.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
     // A forwarded request may wait for a commit: Kafka's request.timeout.ms.
     if (forwarding) config.request_timeout = std::chrono::milliseconds(30000);
