@@ -7,6 +7,15 @@
 //     sluice_consumer_group_lag {group, topic, partition} (lag against the
 //     high watermark, as `sluice group describe` computes it), and
 //     sluice_consumer_groups {state};
+//   - the metadata quorum (this node's view, RaftManager::status()):
+//     sluice_quorum_role {role} (1 for the current role, 0 for the others),
+//     sluice_quorum_epoch, sluice_quorum_leader_id (-1: none known),
+//     sluice_quorum_high_watermark (-1: not known yet),
+//     sluice_quorum_log_end_offset, sluice_quorum_leader_changes_total,
+//     sluice_metadata_applied_offset (the image's end), and from the image
+//     sluice_brokers_registered and sluice_brokers_fenced;
+//     (sluice_metadata_commit_seconds, the controller's commit latency, is a
+//     histogram the controller observes itself, cluster/controller.cc);
 //   - the process, from /proc/self: process_resident_memory_bytes,
 //     process_virtual_memory_bytes, process_cpu_seconds_total,
 //     process_open_fds, process_start_time_seconds (the standard names every
@@ -21,8 +30,12 @@ class Broker;
 
 namespace sluice::admin {
 
-[[nodiscard]] metrics::CollectorHandle add_partition_collector(metrics::Registry& registry, broker::Broker& broker);
-[[nodiscard]] metrics::CollectorHandle add_group_collector(metrics::Registry& registry, broker::Broker& broker);
+[[nodiscard]] metrics::CollectorHandle add_partition_collector(metrics::Registry& registry,
+                                                               broker::Broker& broker);
+[[nodiscard]] metrics::CollectorHandle add_group_collector(metrics::Registry& registry,
+                                                           broker::Broker& broker);
+[[nodiscard]] metrics::CollectorHandle add_quorum_collector(metrics::Registry& registry,
+                                                            broker::Broker& broker);
 [[nodiscard]] metrics::CollectorHandle add_process_collector(metrics::Registry& registry);
 
 }  // namespace sluice::admin

@@ -21,17 +21,21 @@ constexpr int16_t describe_groups_version = 5;
 constexpr int16_t list_groups_version = 4;
 constexpr int16_t offset_fetch_version = 7;
 
-json optional_text(const std::optional<std::string>& text) { return text ? json(*text) : json(nullptr); }
+json optional_text(const std::optional<std::string>& text) {
+  return text ? json(*text) : json(nullptr);
+}
 
-json partition_json(broker::Broker& broker, const std::string& topic, const cluster::PartitionImage& image) {
+json partition_json(broker::Broker& broker, const std::string& topic,
+                    const cluster::PartitionImage& image) {
   int64_t log_start = -1, log_end = -1;
   if (auto partition = broker.replica_manager().partition(topic, image.partition)) {
     cluster::PartitionOffsets offsets = partition->offsets();
     log_start = offsets.log_start_offset;
     log_end = offsets.high_watermark;
   }
-  return {{"partition", image.partition}, {"leader", image.leader},      {"replicas", image.replicas},
-          {"isr", image.isr},             {"log_start_offset", log_start}, {"log_end_offset", log_end}};
+  return {{"partition", image.partition},  {"leader", image.leader},
+          {"replicas", image.replicas},    {"isr", image.isr},
+          {"log_start_offset", log_start}, {"log_end_offset", log_end}};
 }
 
 // The committed offsets of a group (every topic), sorted by topic, partition.
@@ -55,39 +59,92 @@ json assignments_json(const std::string& protocol_type, const std::vector<uint8_
   json out = json::array();
   if (protocol_type != "consumer" || assignment.size() < 2) return out;
   WireReader reader(assignment);
-  int16_t version = std::min(reader.read_int16(), protocol::ConsumerProtocolAssignment::max_version);
+  int16_t version =
+      std::min(reader.read_int16(), protocol::ConsumerProtocolAssignment::max_version);
   protocol::ConsumerProtocolAssignment decoded;
   if (version < 0 || !decoded.decode(reader, version)) return out;
   std::vector<std::pair<std::string, int32_t>> pairs;
   for (const auto& topic : decoded.assigned_partitions)
     for (int32_t partition : topic.partitions) pairs.emplace_back(topic.topic, partition);
   std::sort(pairs.begin(), pairs.end());
-  for (const auto& [topic, partition] : pairs) out.push_back({{"topic", topic}, {"partition", partition}});
+  for (const auto& [topic, partition] : pairs)
+    out.push_back({{"topic", topic}, {"partition", partition}});
   return out;
 }
 
 json members_json(const protocol::DescribeGroupsResponse::DescribedGroup& group) {
   std::vector<const protocol::DescribeGroupsResponse::DescribedGroupMember*> members;
   for (const auto& member : group.members) members.push_back(&member);
-  std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->member_id < b->member_id; });
+  std::sort(members.begin(), members.end(),
+            [](auto* a, auto* b) { return a->member_id < b->member_id; });
   json out = json::array();
   for (const auto* member : members)
-    out.push_back({{"member_id", member->member_id},
-                   {"group_instance_id", optional_text(member->group_instance_id)},
-                   {"client_id", member->client_id},
-                   {"host", member->client_host},
-                   {"assignments", assignments_json(group.protocol_type, member->member_assignment)}});
+    out.push_back(
+        {{"member_id", member->member_id},
+         {"group_instance_id", optional_text(member->group_instance_id)},
+         {"client_id", member->client_id},
+         {"host", member->client_host},
+         {"assignments", assignments_json(group.protocol_type, member->member_assignment)}});
   return out;
 }
 
 }  // namespace
 
-JsonAnswer health_json(broker::Broker& broker) {
+bool MetadataCatchUp::caught_up(int64_t high_watermark, int64_t applied_offset) {
+  if (caught_up_.load()) return true;
+  int64_t unset = -1;
+  if (high_watermark >= 0) target_.compare_exchange_strong(unset, high_watermark);
+  const int64_t goal = target_.load();
+  if (goal < 0 || applied_offset < goal) return false;
+  caught_up_.store(true);
+  return true;
+}
+
+namespace {
+
+// Why a node of a quorum is not ready yet (empty: it is), in the order an
+// operator fixes them: a leader first, then the catch-up, then registration.
+std::pair<std::string, std::string> quorum_readiness(broker::Broker& broker,
+                                                     MetadataCatchUp& catch_up,
+                                                     nlohmann::ordered_json& out) {
+  cluster::Controller& controller = broker.controller();
+  const cluster::QuorumStatus status = controller.quorum().status();
+  const int64_t applied = controller.applied_offset();
+  const bool caught_up = catch_up.caught_up(status.high_watermark, applied);
+  out = {{"role", raft::role_name(status.role)},
+         {"leader_id", status.leader},
+         {"epoch", status.epoch},
+         {"high_watermark", status.high_watermark},
+         {"applied_offset", applied},
+         {"catch_up_target", catch_up.target()}};
+  const broker::QuorumSettings& quorum = broker.config().quorum;
+  if (!quorum.roles_explicit) return {};
+  if (status.leader < 0) return {"no_quorum_leader", "the metadata quorum has no leader"};
+  if (!caught_up) {
+    return {"catching_up", "applied the metadata log up to " + std::to_string(applied) + " of " +
+                               std::to_string(catch_up.target())};
+  }
+  if (!quorum.broker_role) return {};
+  const cluster::MetadataImagePtr image = broker.metadata_image();
+  auto found = image->brokers.find(broker.config().node_id);
+  const bool registered = found != image->brokers.end() && !found->second.fenced;
+  out["registered"] = registered;
+  if (!registered)
+    return {"not_registered", "the broker is not registered unfenced with the controller"};
+  return {};
+}
+
+}  // namespace
+
+JsonAnswer health_json(broker::Broker& broker, MetadataCatchUp& catch_up) {
   JsonAnswer answer;
   std::string status = "ready", reason;
   nlohmann::ordered_json dirs = nlohmann::ordered_json::array();
   for (const storage::LogDirStatus& dir : broker.log_manager().dir_status()) {
-    nlohmann::ordered_json entry{{"path", dir.path}, {"state", !dir.online ? "offline" : dir.full ? "full" : "online"}};
+    nlohmann::ordered_json entry{{"path", dir.path},
+                                 {"state", !dir.online ? "offline"
+                                           : dir.full  ? "full"
+                                                       : "online"}};
     if (!dir.error.empty()) entry["error"] = dir.error;
     dirs.push_back(std::move(entry));
     if (!dir.online) {
@@ -99,11 +156,19 @@ JsonAnswer health_json(broker::Broker& broker) {
       reason = "log dir " + dir.path + " is full, appends are refused: " + dir.error;
     }
   }
+  nlohmann::ordered_json metadata;
+  auto [not_ready, why] = quorum_readiness(broker, catch_up, metadata);
+  if (!not_ready.empty() && answer.http_status == 200) {
+    answer.http_status = 503;
+    status = not_ready;
+    reason = why;
+  }
   answer.body = {{"status", status}};
   if (!reason.empty()) answer.body["reason"] = reason;
   answer.body["node_id"] = broker.config().node_id;
   answer.body["cluster_id"] = broker.metadata_image()->cluster_id;
   answer.body["log_dirs"] = std::move(dirs);
+  answer.body["metadata"] = std::move(metadata);
   return answer;
 }
 
@@ -121,7 +186,10 @@ JsonAnswer cluster_json(broker::Broker& broker) {
                        {"host", address.host},
                        {"port", address.port},
                        {"rack", optional_text(address.rack)}});
-  return {200, {{"cluster_id", image->cluster_id}, {"controller_id", image->controller_id}, {"brokers", brokers}}};
+  return {200,
+          {{"cluster_id", image->cluster_id},
+           {"controller_id", image->controller_id},
+           {"brokers", brokers}}};
 }
 
 JsonAnswer topics_json(broker::Broker& broker) {
@@ -148,8 +216,8 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
   for (const cluster::PartitionImage& partition : topic->partitions)
     partitions.push_back(partition_json(broker, name, partition));
   json configs = json::object();
-  for (const cluster::ResolvedConfig& config :
-       cluster::resolve_topic_configs(topic->configs, *image, broker.config().values, broker.config().node_id))
+  for (const cluster::ResolvedConfig& config : cluster::resolve_topic_configs(
+           topic->configs, *image, broker.config().values, broker.config().node_id))
     configs[config.name] = config.sensitive ? json(nullptr) : optional_text(config.value);
   return {200,
           {{"name", name},
@@ -160,12 +228,15 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
 }
 
 JsonAnswer groups_json(broker::Broker& broker) {
-  auto listed = broker.groups().coordinator().list_groups(protocol::ListGroupsRequest{}, list_groups_version);
+  auto listed =
+      broker.groups().coordinator().list_groups(protocol::ListGroupsRequest{}, list_groups_version);
   std::sort(listed.groups.begin(), listed.groups.end(),
             [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
   json out = json::array();
   for (const auto& group : listed.groups)
-    out.push_back({{"group_id", group.group_id}, {"state", group.group_state}, {"protocol_type", group.protocol_type}});
+    out.push_back({{"group_id", group.group_id},
+                   {"state", group.group_state},
+                   {"protocol_type", group.protocol_type}});
   return {200, out};
 }
 
@@ -173,10 +244,12 @@ JsonAnswer group_json(broker::Broker& broker, const std::string& group_id) {
   protocol::DescribeGroupsRequest request;
   request.groups = {group_id};
   auto described = broker.groups().coordinator().describe_groups(request, describe_groups_version);
-  if (described.groups.empty()) return error_json(500, "UNKNOWN_SERVER_ERROR", "the coordinator answered nothing");
+  if (described.groups.empty())
+    return error_json(500, "UNKNOWN_SERVER_ERROR", "the coordinator answered nothing");
   const auto& group = described.groups.front();
   if (group.error_code != 0)
-    return error_json(500, std::string(error_name(static_cast<ErrorCode>(group.error_code))), "DescribeGroups failed");
+    return error_json(500, std::string(error_name(static_cast<ErrorCode>(group.error_code))),
+                      "DescribeGroups failed");
   // DescribeGroups answers Dead for a group it does not know.
   if (group.group_state == "Dead")
     return error_json(404, "GROUP_ID_NOT_FOUND", "Group '" + group_id + "' does not exist.");
