@@ -14,8 +14,9 @@
 //     sluice_quorum_log_end_offset, sluice_quorum_leader_changes_total,
 //     sluice_metadata_applied_offset (the image's end), and from the image
 //     sluice_brokers_registered and sluice_brokers_fenced;
-//     (sluice_metadata_commit_seconds, the controller's commit latency, is a
-//     histogram the controller observes itself, cluster/controller.cc);
+//     (sluice_metadata_commit_seconds, the controller's commit latency, and
+//     sluice_broker_session_fences_total are recorded by the controller
+//     itself, cluster/controller.cc and controller_brokers.cc);
 //   - the process, from /proc/self: process_resident_memory_bytes,
 //     process_virtual_memory_bytes, process_cpu_seconds_total,
 //     process_open_fds, process_start_time_seconds (the standard names every

@@ -118,3 +118,20 @@ def test_health_goes_not_ready_without_a_quorum_leader(cluster):
     print(f"node {leader} not ready {time.monotonic() - started:.1f} s after losing its quorum: {body}")
     assert body["status"] == "no_quorum_leader" and body["metadata"]["leader_id"] == -1
     assert metrics(alone)['sluice_quorum_role{role="leader"}'] == 0
+
+
+def test_a_killed_broker_shows_fenced(cluster):
+    """kill -9 of a follower: once its session (broker.session.timeout.ms, 9 s)
+    expires the leader fences it, /metrics counts it and `cluster info` shows
+    its voter as not serving."""
+    leader, _ = cluster.leader()
+    victim = next(i + 1 for i in range(3) if i + 1 != leader)
+    leader_node = cluster.nodes[leader - 1]
+    wait_for(lambda: all(health(node)[0] == 200 for node in cluster.nodes), 30, "all nodes ready")
+    assert metrics(leader_node)["sluice_brokers_fenced"] == 0
+    cluster.nodes[victim - 1].kill9()
+    wait_for(lambda: metrics(leader_node)["sluice_brokers_fenced"] == 1, 30, f"broker {victim} fenced")
+    assert metrics(leader_node)["sluice_broker_session_fences_total"] >= 1
+    replicas = {r["id"]: r for r in cluster_info(leader_node)["quorum"]["replicas"]}
+    assert not replicas[victim]["serving"] and replicas[leader]["serving"]
+
