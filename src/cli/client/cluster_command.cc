@@ -86,9 +86,11 @@ void print_quorum(const Json& quorum) {
   std::printf("\nQuorum (__cluster_metadata-0): leader %d, epoch %d, high watermark %lld\n\n",
               quorum["leader_id"].get<int>(), quorum["leader_epoch"].get<int>(),
               static_cast<long long>(quorum["high_watermark"].get<int64_t>()));
-  Table table({"id", "status", "log end offset", "lag", "last fetch (ms)", "last caught up (ms)"});
+  Table table({"id", "status", "broker", "log end offset", "lag", "last fetch (ms)",
+               "last caught up (ms)"});
   for (const auto& replica : quorum["replicas"]) {
     table.add({cell(replica["id"]), replica["status"].get<std::string>(),
+               replica["serving"].get<bool>() ? "serving" : "not serving",
                cell(replica["log_end_offset"]), cell(replica["lag"]),
                cell(replica["last_fetch_timestamp"]), cell(replica["last_caught_up_timestamp"])});
   }
