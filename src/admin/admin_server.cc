@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+
 #include <sys/socket.h>
 
 #include <atomic>
@@ -73,8 +74,7 @@ struct AdminServer::Impl {
   void with_broker(httplib::Response& response, Answer answer) {
     std::shared_lock lock(broker_mutex);
     if (broker == nullptr) {
-      send_json(response,
-                error_json(503, "BROKER_NOT_AVAILABLE", "the broker is starting or stopping"));
+      send_json(response, error_json(503, "BROKER_NOT_AVAILABLE", "the broker is starting or stopping"));
       return;
     }
     answer(*broker);
@@ -83,8 +83,7 @@ struct AdminServer::Impl {
   void route() {
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
       std::shared_lock lock(broker_mutex);  // collectors read the broker
-      response.set_content(metrics::default_registry().render(),
-                           "text/plain; version=0.0.4; charset=utf-8");
+      response.set_content(metrics::default_registry().render(), "text/plain; version=0.0.4; charset=utf-8");
     });
     http.Get("/v1/health", [this](const httplib::Request&, httplib::Response& response) {
       std::shared_lock lock(broker_mutex);
@@ -94,34 +93,29 @@ struct AdminServer::Impl {
       }
       send_json(response, health_json(*broker, *catch_up));
     });
-    get_json("/v1/cluster",
-             [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
-    get_json("/v1/topics",
-             [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
-    get_json(R"(/v1/topics/([^/]+))", [](broker::Broker& b, const httplib::Request& request) {
-      return topic_json(b, request.matches[1]);
-    });
-    get_json("/v1/groups",
-             [](broker::Broker& b, const httplib::Request&) { return groups_json(b); });
-    get_json(R"(/v1/groups/([^/]+))", [](broker::Broker& b, const httplib::Request& request) {
-      return group_json(b, request.matches[1]);
-    });
+    get_json("/v1/cluster", [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
+    get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
+    get_json(R"(/v1/topics/([^/]+))",
+             [](broker::Broker& b, const httplib::Request& request) { return topic_json(b, request.matches[1]); });
+    get_json("/v1/groups", [](broker::Broker& b, const httplib::Request&) { return groups_json(b); });
+    get_json(R"(/v1/groups/([^/]+))",
+             [](broker::Broker& b, const httplib::Request& request) { return group_json(b, request.matches[1]); });
     http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
       if (response.status == 404 && response.body.empty())
         send_json(response, error_json(404, "NOT_FOUND", "no endpoint " + request.path));
     });
-    http.set_exception_handler(
-        [](const httplib::Request& request, httplib::Response& response, std::exception_ptr error) {
-          std::string what = "unknown error";
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          spdlog::warn("admin: {} {} failed: {}", request.method, request.path, what);
-          send_json(response, error_json(500, "UNKNOWN_SERVER_ERROR", what));
-        });
+    http.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
+                                  std::exception_ptr error) {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::warn("admin: {} {} failed: {}", request.method, request.path, what);
+      send_json(response, error_json(500, "UNKNOWN_SERVER_ERROR", what));
+    });
   }
 
   template <class Build>
@@ -160,11 +154,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& addr
     port = 0;
   }
   if (port == 0)
-    return Status(Errc::io_error,
-                  "admin.listener: cannot listen on " + address.host + ":" +
-                      std::to_string(address.port) +
-                      " (port in use or address not local?); set admin.listener to a "
-                      "free host:port, or empty to disable the admin port");
+    return Status(Errc::io_error, "admin.listener: cannot listen on " + address.host + ":" +
+                                      std::to_string(address.port) +
+                                      " (port in use or address not local?); set admin.listener to a "
+                                      "free host:port, or empty to disable the admin port");
   std::unique_ptr<AdminServer> server(new AdminServer(std::move(impl)));
   server->bound_port_ = static_cast<uint16_t>(port);
   server->impl_->process_collector = add_process_collector(metrics::default_registry());

@@ -22,16 +22,14 @@ void collect_partitions(broker::Broker& broker, CollectorSink& sink) {
     const storage::TopicPartition& tp = partition->topic_partition();
     cluster::PartitionOffsets offsets = partition->offsets();
     metrics::Labels labels{{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}};
-    sink.add("sluice_log_start_offset", MetricType::gauge, "First offset of the partition's log.",
-             labels, static_cast<double>(offsets.log_start_offset));
-    sink.add("sluice_log_end_offset", MetricType::gauge,
-             "Offset the next record appended will get.", labels,
+    sink.add("sluice_log_start_offset", MetricType::gauge, "First offset of the partition's log.", labels,
+             static_cast<double>(offsets.log_start_offset));
+    sink.add("sluice_log_end_offset", MetricType::gauge, "Offset the next record appended will get.", labels,
              static_cast<double>(offsets.log_end_offset));
-    sink.add("sluice_log_high_watermark", MetricType::gauge,
-             "Offset up to which consumers may read.", labels,
+    sink.add("sluice_log_high_watermark", MetricType::gauge, "Offset up to which consumers may read.", labels,
              static_cast<double>(offsets.high_watermark));
-    sink.add("sluice_log_size_bytes", MetricType::gauge, "Bytes of the partition's segments.",
-             labels, static_cast<double>(offsets.size_bytes));
+    sink.add("sluice_log_size_bytes", MetricType::gauge, "Bytes of the partition's segments.", labels,
+             static_cast<double>(offsets.size_bytes));
   }
 }
 
@@ -41,11 +39,11 @@ void collect_log_dirs(broker::Broker& broker, CollectorSink& sink) {
   for (const storage::LogDirStatus& dir : broker.log_manager().dir_status()) {
     metrics::Labels labels{{"dir", dir.path}};
     sink.add("sluice_log_dir_offline", MetricType::gauge,
-             "1 if the log dir is offline (lost: its partitions answer KAFKA_STORAGE_ERROR).",
-             labels, dir.online ? 0.0 : 1.0);
+             "1 if the log dir is offline (lost: its partitions answer KAFKA_STORAGE_ERROR).", labels,
+             dir.online ? 0.0 : 1.0);
     sink.add("sluice_log_dir_full", MetricType::gauge,
-             "1 if the log dir is full (appends refused until space is freed; reads go on).",
-             labels, dir.online && dir.full ? 1.0 : 0.0);
+             "1 if the log dir is full (appends refused until space is freed; reads go on).", labels,
+             dir.online && dir.full ? 1.0 : 0.0);
   }
 }
 
@@ -59,12 +57,10 @@ void collect_group(broker::Broker& broker, const std::string& group_id, Collecto
       if (partition.committed_offset < 0) continue;
       auto hosted = broker.replica_manager().partition(topic.name, partition.partition_index);
       if (!hosted) continue;
-      metrics::Labels labels{{"group", group_id},
-                             {"topic", topic.name},
-                             {"partition", std::to_string(partition.partition_index)}};
+      metrics::Labels labels{
+          {"group", group_id}, {"topic", topic.name}, {"partition", std::to_string(partition.partition_index)}};
       int64_t lag = std::max<int64_t>(0, hosted->high_watermark() - partition.committed_offset);
-      sink.add("sluice_consumer_group_committed_offset", MetricType::gauge,
-               "Offset the group committed.", labels,
+      sink.add("sluice_consumer_group_committed_offset", MetricType::gauge, "Offset the group committed.", labels,
                static_cast<double>(partition.committed_offset));
       sink.add("sluice_consumer_group_lag", MetricType::gauge,
                "Records between the group's committed offset and the high watermark.", labels,
@@ -81,8 +77,7 @@ void collect_groups(broker::Broker& broker, CollectorSink& sink) {
     collect_group(broker, group.group_id, sink);
   }
   for (const auto& [state, count] : by_state)
-    sink.add("sluice_consumer_groups", MetricType::gauge, "Consumer groups by state.",
-             {{"state", state}}, count);
+    sink.add("sluice_consumer_groups", MetricType::gauge, "Consumer groups by state.", {{"state", state}}, count);
 }
 
 constexpr raft::Role all_roles[] = {raft::Role::unattached, raft::Role::prospective,
@@ -153,11 +148,9 @@ void collect_process(CollectorSink& sink) {
   auto field = [&](int number) { return std::stod(values[static_cast<size_t>(number - 3)]); };
   const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page_bytes = static_cast<double>(sysconf(_SC_PAGESIZE));
-  sink.add("process_cpu_seconds_total", MetricType::counter,
-           "User and system CPU time spent in seconds.", {},
+  sink.add("process_cpu_seconds_total", MetricType::counter, "User and system CPU time spent in seconds.", {},
            (field(14) + field(15)) / ticks_per_second);
-  sink.add("process_virtual_memory_bytes", MetricType::gauge, "Virtual memory size in bytes.", {},
-           field(23));
+  sink.add("process_virtual_memory_bytes", MetricType::gauge, "Virtual memory size in bytes.", {}, field(23));
   sink.add("process_resident_memory_bytes", MetricType::gauge, "Resident memory size in bytes.", {},
            field(24) * page_bytes);
   sink.add("process_open_fds", MetricType::gauge, "Number of open file descriptors.", {},
@@ -166,15 +159,13 @@ void collect_process(CollectorSink& sink) {
   std::istringstream proc_stat(read_file("/proc/stat"));
   for (std::string line; std::getline(proc_stat, line);)
     if (line.rfind("btime ", 0) == 0)
-      sink.add("process_start_time_seconds", MetricType::gauge,
-               "Start time of the process since the epoch.", {},
+      sink.add("process_start_time_seconds", MetricType::gauge, "Start time of the process since the epoch.", {},
                std::stod(line.substr(6)) + field(22) / ticks_per_second);
 }
 
 }  // namespace
 
-metrics::CollectorHandle add_partition_collector(metrics::Registry& registry,
-                                                 broker::Broker& broker) {
+metrics::CollectorHandle add_partition_collector(metrics::Registry& registry, broker::Broker& broker) {
   return registry.add_collector([&broker](CollectorSink& sink) {
     collect_partitions(broker, sink);
     collect_log_dirs(broker, sink);

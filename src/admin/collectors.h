@@ -31,12 +31,10 @@ class Broker;
 
 namespace sluice::admin {
 
-[[nodiscard]] metrics::CollectorHandle add_partition_collector(metrics::Registry& registry,
-                                                               broker::Broker& broker);
-[[nodiscard]] metrics::CollectorHandle add_group_collector(metrics::Registry& registry,
-                                                           broker::Broker& broker);
-[[nodiscard]] metrics::CollectorHandle add_quorum_collector(metrics::Registry& registry,
-                                                            broker::Broker& broker);
+[[nodiscard]] metrics::CollectorHandle add_partition_collector(metrics::Registry& registry, broker::Broker& broker);
+[[nodiscard]] metrics::CollectorHandle add_group_collector(metrics::Registry& registry, broker::Broker& broker);
 [[nodiscard]] metrics::CollectorHandle add_process_collector(metrics::Registry& registry);
 
+[[nodiscard]] metrics::CollectorHandle add_quorum_collector(metrics::Registry& registry,
+                                                            broker::Broker& broker);
 }  // namespace sluice::admin

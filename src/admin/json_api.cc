@@ -21,21 +21,17 @@ constexpr int16_t describe_groups_version = 5;
 constexpr int16_t list_groups_version = 4;
 constexpr int16_t offset_fetch_version = 7;
 
-json optional_text(const std::optional<std::string>& text) {
-  return text ? json(*text) : json(nullptr);
-}
+json optional_text(const std::optional<std::string>& text) { return text ? json(*text) : json(nullptr); }
 
-json partition_json(broker::Broker& broker, const std::string& topic,
-                    const cluster::PartitionImage& image) {
+json partition_json(broker::Broker& broker, const std::string& topic, const cluster::PartitionImage& image) {
   int64_t log_start = -1, log_end = -1;
   if (auto partition = broker.replica_manager().partition(topic, image.partition)) {
     cluster::PartitionOffsets offsets = partition->offsets();
     log_start = offsets.log_start_offset;
     log_end = offsets.high_watermark;
   }
-  return {{"partition", image.partition},  {"leader", image.leader},
-          {"replicas", image.replicas},    {"isr", image.isr},
-          {"log_start_offset", log_start}, {"log_end_offset", log_end}};
+  return {{"partition", image.partition}, {"leader", image.leader},      {"replicas", image.replicas},
+          {"isr", image.isr},             {"log_start_offset", log_start}, {"log_end_offset", log_end}};
 }
 
 // The committed offsets of a group (every topic), sorted by topic, partition.
@@ -59,32 +55,28 @@ json assignments_json(const std::string& protocol_type, const std::vector<uint8_
   json out = json::array();
   if (protocol_type != "consumer" || assignment.size() < 2) return out;
   WireReader reader(assignment);
-  int16_t version =
-      std::min(reader.read_int16(), protocol::ConsumerProtocolAssignment::max_version);
+  int16_t version = std::min(reader.read_int16(), protocol::ConsumerProtocolAssignment::max_version);
   protocol::ConsumerProtocolAssignment decoded;
   if (version < 0 || !decoded.decode(reader, version)) return out;
   std::vector<std::pair<std::string, int32_t>> pairs;
   for (const auto& topic : decoded.assigned_partitions)
     for (int32_t partition : topic.partitions) pairs.emplace_back(topic.topic, partition);
   std::sort(pairs.begin(), pairs.end());
-  for (const auto& [topic, partition] : pairs)
-    out.push_back({{"topic", topic}, {"partition", partition}});
+  for (const auto& [topic, partition] : pairs) out.push_back({{"topic", topic}, {"partition", partition}});
   return out;
 }
 
 json members_json(const protocol::DescribeGroupsResponse::DescribedGroup& group) {
   std::vector<const protocol::DescribeGroupsResponse::DescribedGroupMember*> members;
   for (const auto& member : group.members) members.push_back(&member);
-  std::sort(members.begin(), members.end(),
-            [](auto* a, auto* b) { return a->member_id < b->member_id; });
+  std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->member_id < b->member_id; });
   json out = json::array();
   for (const auto* member : members)
-    out.push_back(
-        {{"member_id", member->member_id},
-         {"group_instance_id", optional_text(member->group_instance_id)},
-         {"client_id", member->client_id},
-         {"host", member->client_host},
-         {"assignments", assignments_json(group.protocol_type, member->member_assignment)}});
+    out.push_back({{"member_id", member->member_id},
+                   {"group_instance_id", optional_text(member->group_instance_id)},
+                   {"client_id", member->client_id},
+                   {"host", member->client_host},
+                   {"assignments", assignments_json(group.protocol_type, member->member_assignment)}});
   return out;
 }
 
@@ -141,10 +133,7 @@ JsonAnswer health_json(broker::Broker& broker, MetadataCatchUp& catch_up) {
   std::string status = "ready", reason;
   nlohmann::ordered_json dirs = nlohmann::ordered_json::array();
   for (const storage::LogDirStatus& dir : broker.log_manager().dir_status()) {
-    nlohmann::ordered_json entry{{"path", dir.path},
-                                 {"state", !dir.online ? "offline"
-                                           : dir.full  ? "full"
-                                                       : "online"}};
+    nlohmann::ordered_json entry{{"path", dir.path}, {"state", !dir.online ? "offline" : dir.full ? "full" : "online"}};
     if (!dir.error.empty()) entry["error"] = dir.error;
     dirs.push_back(std::move(entry));
     if (!dir.online) {
@@ -186,10 +175,7 @@ JsonAnswer cluster_json(broker::Broker& broker) {
                        {"host", address.host},
                        {"port", address.port},
                        {"rack", optional_text(address.rack)}});
-  return {200,
-          {{"cluster_id", image->cluster_id},
-           {"controller_id", image->controller_id},
-           {"brokers", brokers}}};
+  return {200, {{"cluster_id", image->cluster_id}, {"controller_id", image->controller_id}, {"brokers", brokers}}};
 }
 
 JsonAnswer topics_json(broker::Broker& broker) {
@@ -216,8 +202,8 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
   for (const cluster::PartitionImage& partition : topic->partitions)
     partitions.push_back(partition_json(broker, name, partition));
   json configs = json::object();
-  for (const cluster::ResolvedConfig& config : cluster::resolve_topic_configs(
-           topic->configs, *image, broker.config().values, broker.config().node_id))
+  for (const cluster::ResolvedConfig& config :
+       cluster::resolve_topic_configs(topic->configs, *image, broker.config().values, broker.config().node_id))
     configs[config.name] = config.sensitive ? json(nullptr) : optional_text(config.value);
   return {200,
           {{"name", name},
@@ -228,15 +214,12 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
 }
 
 JsonAnswer groups_json(broker::Broker& broker) {
-  auto listed =
-      broker.groups().coordinator().list_groups(protocol::ListGroupsRequest{}, list_groups_version);
+  auto listed = broker.groups().coordinator().list_groups(protocol::ListGroupsRequest{}, list_groups_version);
   std::sort(listed.groups.begin(), listed.groups.end(),
             [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
   json out = json::array();
   for (const auto& group : listed.groups)
-    out.push_back({{"group_id", group.group_id},
-                   {"state", group.group_state},
-                   {"protocol_type", group.protocol_type}});
+    out.push_back({{"group_id", group.group_id}, {"state", group.group_state}, {"protocol_type", group.protocol_type}});
   return {200, out};
 }
 
@@ -244,12 +227,10 @@ JsonAnswer group_json(broker::Broker& broker, const std::string& group_id) {
   protocol::DescribeGroupsRequest request;
   request.groups = {group_id};
   auto described = broker.groups().coordinator().describe_groups(request, describe_groups_version);
-  if (described.groups.empty())
-    return error_json(500, "UNKNOWN_SERVER_ERROR", "the coordinator answered nothing");
+  if (described.groups.empty()) return error_json(500, "UNKNOWN_SERVER_ERROR", "the coordinator answered nothing");
   const auto& group = described.groups.front();
   if (group.error_code != 0)
-    return error_json(500, std::string(error_name(static_cast<ErrorCode>(group.error_code))),
-                      "DescribeGroups failed");
+    return error_json(500, std::string(error_name(static_cast<ErrorCode>(group.error_code))), "DescribeGroups failed");
   // DescribeGroups answers Dead for a group it does not know.
   if (group.group_state == "Dead")
     return error_json(404, "GROUP_ID_NOT_FOUND", "Group '" + group_id + "' does not exist.");
