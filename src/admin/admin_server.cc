@@ -66,6 +66,7 @@ struct AdminServer::Impl {
   std::shared_mutex broker_mutex;  // shared: a request using the broker; unique: attach/detach
   broker::Broker* broker = nullptr;
   std::vector<metrics::CollectorHandle> broker_collectors;
+  std::unique_ptr<MetadataCatchUp> catch_up;  // of the attached broker
   metrics::CollectorHandle process_collector;
 
   // Runs `answer` with the broker held, or answers 503 while there is none.
@@ -90,7 +91,7 @@ struct AdminServer::Impl {
         send_json(response, {503, {{"status", "starting"}}});
         return;
       }
-      send_json(response, health_json(*broker));
+      send_json(response, health_json(*broker, *catch_up));
     });
     get_json("/v1/cluster", [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
     get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
@@ -177,6 +178,8 @@ void AdminServer::attach(broker::Broker& broker) {
   impl_->broker = &broker;
   impl_->broker_collectors.push_back(add_partition_collector(metrics::default_registry(), broker));
   impl_->broker_collectors.push_back(add_group_collector(metrics::default_registry(), broker));
+  impl_->broker_collectors.push_back(add_quorum_collector(metrics::default_registry(), broker));
+  impl_->catch_up = std::make_unique<MetadataCatchUp>();
 }
 
 void AdminServer::detach() {

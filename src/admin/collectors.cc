@@ -80,6 +80,44 @@ void collect_groups(broker::Broker& broker, CollectorSink& sink) {
     sink.add("sluice_consumer_groups", MetricType::gauge, "Consumer groups by state.", {{"state", state}}, count);
 }
 
+constexpr raft::Role all_roles[] = {raft::Role::unattached, raft::Role::prospective,
+                                    raft::Role::candidate, raft::Role::leader,
+                                    raft::Role::follower};
+
+void collect_quorum(broker::Broker& broker, CollectorSink& sink) {
+  cluster::Controller& controller = broker.controller();
+  const cluster::QuorumStatus status = controller.quorum().status();
+  for (raft::Role role : all_roles) {
+    sink.add("sluice_quorum_role", MetricType::gauge,
+             "1 for this node's role in the metadata quorum.", {{"role", raft::role_name(role)}},
+             role == status.role ? 1.0 : 0.0);
+  }
+  sink.add("sluice_quorum_epoch", MetricType::gauge,
+           "The metadata quorum's epoch as this node knows it.", {}, status.epoch);
+  sink.add("sluice_quorum_leader_id", MetricType::gauge,
+           "The quorum leader's node id (-1: none known).", {}, status.leader);
+  sink.add("sluice_quorum_high_watermark", MetricType::gauge,
+           "The metadata log's high watermark as this node knows it (-1: not known yet).", {},
+           static_cast<double>(status.high_watermark));
+  sink.add("sluice_quorum_log_end_offset", MetricType::gauge,
+           "The end of this node's metadata log.", {}, static_cast<double>(status.log_end_offset));
+  sink.add("sluice_quorum_leader_changes_total", MetricType::counter,
+           "Leaders this node has seen take over the quorum since it started.", {},
+           static_cast<double>(status.leader_changes));
+  sink.add("sluice_metadata_applied_offset", MetricType::gauge,
+           "Offset up to which this node's metadata image applies the log.", {},
+           static_cast<double>(controller.applied_offset()));
+  const cluster::MetadataImagePtr image = broker.metadata_image();
+  double fenced = 0;
+  for (const auto& [id, registration] : image->brokers)
+    if (registration.fenced) ++fenced;
+  sink.add("sluice_brokers_registered", MetricType::gauge,
+           "Brokers the metadata image lists, fenced or not.", {},
+           static_cast<double>(image->brokers.size()));
+  sink.add("sluice_brokers_fenced", MetricType::gauge,
+           "Brokers the metadata image lists as fenced.", {}, fenced);
+}
+
 std::string read_file(const char* path) {
   std::ifstream file(path);
   std::stringstream text;
@@ -136,6 +174,10 @@ metrics::CollectorHandle add_partition_collector(metrics::Registry& registry, br
 
 metrics::CollectorHandle add_group_collector(metrics::Registry& registry, broker::Broker& broker) {
   return registry.add_collector([&broker](CollectorSink& sink) { collect_groups(broker, sink); });
+}
+
+metrics::CollectorHandle add_quorum_collector(metrics::Registry& registry, broker::Broker& broker) {
+  return registry.add_collector([&broker](CollectorSink& sink) { collect_quorum(broker, sink); });
 }
 
 metrics::CollectorHandle add_process_collector(metrics::Registry& registry) {

@@ -82,7 +82,53 @@ json members_json(const protocol::DescribeGroupsResponse::DescribedGroup& group)
 
 }  // namespace
 
-JsonAnswer health_json(broker::Broker& broker) {
+bool MetadataCatchUp::caught_up(int64_t high_watermark, int64_t applied_offset) {
+  if (caught_up_.load()) return true;
+  int64_t unset = -1;
+  if (high_watermark >= 0) target_.compare_exchange_strong(unset, high_watermark);
+  const int64_t goal = target_.load();
+  if (goal < 0 || applied_offset < goal) return false;
+  caught_up_.store(true);
+  return true;
+}
+
+namespace {
+
+// Why a node of a quorum is not ready yet (empty: it is), in the order an
+// operator fixes them: a leader first, then the catch-up, then registration.
+std::pair<std::string, std::string> quorum_readiness(broker::Broker& broker,
+                                                     MetadataCatchUp& catch_up,
+                                                     nlohmann::ordered_json& out) {
+  cluster::Controller& controller = broker.controller();
+  const cluster::QuorumStatus status = controller.quorum().status();
+  const int64_t applied = controller.applied_offset();
+  const bool caught_up = catch_up.caught_up(status.high_watermark, applied);
+  out = {{"role", raft::role_name(status.role)},
+         {"leader_id", status.leader},
+         {"epoch", status.epoch},
+         {"high_watermark", status.high_watermark},
+         {"applied_offset", applied},
+         {"catch_up_target", catch_up.target()}};
+  const broker::QuorumSettings& quorum = broker.config().quorum;
+  if (!quorum.roles_explicit) return {};
+  if (status.leader < 0) return {"no_quorum_leader", "the metadata quorum has no leader"};
+  if (!caught_up) {
+    return {"catching_up", "applied the metadata log up to " + std::to_string(applied) + " of " +
+                               std::to_string(catch_up.target())};
+  }
+  if (!quorum.broker_role) return {};
+  const cluster::MetadataImagePtr image = broker.metadata_image();
+  auto found = image->brokers.find(broker.config().node_id);
+  const bool registered = found != image->brokers.end() && !found->second.fenced;
+  out["registered"] = registered;
+  if (!registered)
+    return {"not_registered", "the broker is not registered unfenced with the controller"};
+  return {};
+}
+
+}  // namespace
+
+JsonAnswer health_json(broker::Broker& broker, MetadataCatchUp& catch_up) {
   JsonAnswer answer;
   std::string status = "ready", reason;
   nlohmann::ordered_json dirs = nlohmann::ordered_json::array();
@@ -99,11 +145,19 @@ JsonAnswer health_json(broker::Broker& broker) {
       reason = "log dir " + dir.path + " is full, appends are refused: " + dir.error;
     }
   }
+  nlohmann::ordered_json metadata;
+  auto [not_ready, why] = quorum_readiness(broker, catch_up, metadata);
+  if (!not_ready.empty() && answer.http_status == 200) {
+    answer.http_status = 503;
+    status = not_ready;
+    reason = why;
+  }
   answer.body = {{"status", status}};
   if (!reason.empty()) answer.body["reason"] = reason;
   answer.body["node_id"] = broker.config().node_id;
   answer.body["cluster_id"] = broker.metadata_image()->cluster_id;
   answer.body["log_dirs"] = std::move(dirs);
+  answer.body["metadata"] = std::move(metadata);
   return answer;
 }
 

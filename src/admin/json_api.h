@@ -4,6 +4,7 @@
 // group list|group describe`), so a script reads either the same way:
 //
 //   /v1/cluster      {"cluster_id", "controller_id", "brokers": [{"id", "host", "port", "rack"}]}
+//                    (`sluice cluster info --json` adds "quorum", DescribeQuorum's view)
 //   /v1/topics       [{"name", "topic_id", "partitions", "replication_factor", "internal"}] by name
 //   /v1/topics/{t}   {"name", "topic_id", "internal", "partitions": [{"partition", "leader",
 //                     "replicas", "isr", "log_start_offset", "log_end_offset"}], "configs": {}}
@@ -22,6 +23,8 @@
 // Threads: any; each call reads one metadata image snapshot and takes the
 // partition and coordinator locks briefly.
 
+#include <atomic>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -42,12 +45,36 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& topic);
 JsonAnswer groups_json(broker::Broker& broker);
 JsonAnswer group_json(broker::Broker& broker, const std::string& group_id);
 
+// The high watermark a node of a quorum must apply before it is ready: the
+// first one its quorum reports after the broker is attached (Kafka's broker
+// waits for its metadata to catch up with the log before it unfences).
+// Once reached, the node stays caught up (later lag is normal replication).
+// Thread-safe; one per attached broker.
+class MetadataCatchUp {
+ public:
+  // True once `applied_offset` reached the target, fixed by the first
+  // `high_watermark` >= 0 seen.
+  bool caught_up(int64_t high_watermark, int64_t applied_offset);
+  int64_t target() const { return target_.load(); }
+
+ private:
+  std::atomic<int64_t> target_{-1};
+  std::atomic<bool> caught_up_{false};
+};
+
 // /v1/health once the broker serves: 200 {"status": "ready", "node_id",
 // "cluster_id", "log_dirs": [{"path", "state": "online"|"full"|"offline",
-// "error"?}]}; "degraded" with a "reason" while a log dir is full (reads go
-// on, appends are refused); 503 "log_dir_offline" with the "reason" while a
-// log dir is lost (its partitions answer KAFKA_STORAGE_ERROR).
-JsonAnswer health_json(broker::Broker& broker);
+// "error"?}], "metadata": {"role", "leader_id", "epoch", "high_watermark",
+// "applied_offset", "catch_up_target"}}; "degraded" with a "reason" while a
+// log dir is full (reads go on, appends are refused); 503 "log_dir_offline"
+// with the "reason" while a log dir is lost (its partitions answer
+// KAFKA_STORAGE_ERROR). A node of a quorum (process.roles set) answers 503
+// "no_quorum_leader" while its quorum knows no leader, "catching_up" until
+// it applied the metadata log up to `catch_up`'s target, and, with the
+// broker role, "not_registered" until the image lists it unfenced. The lone
+// default node is its own quorum and loaded its log before serving: ready
+// at once.
+JsonAnswer health_json(broker::Broker& broker, MetadataCatchUp& catch_up);
 
 JsonAnswer error_json(int http_status, const std::string& error, const std::string& message);
 

@@ -3,6 +3,8 @@
 // is handed to the quorum's thread (cluster/raft_manager.h), which answers;
 // the reactor never waits on it.
 
+#include <spdlog/spdlog.h>
+
 #include "broker/broker.h"
 #include "broker/handlers.h"
 
@@ -38,9 +40,33 @@ void handle_end_quorum_epoch(Broker& broker, RequestContext context,
       std::move(request), answer_on<EndQuorumEpochResponse>(std::move(context)));
 }
 
+// Only the leader knows every replica's progress, so a broker listener
+// forwards the request to it (as Kafka's brokers forward DescribeQuorum to
+// the active controller) and `sluice cluster info` works against any node.
+// A controller listener answers itself (NOT_LEADER_OR_FOLLOWER when it does
+// not lead, as Kafka's does): that is also where forwarded requests land,
+// so two nodes with stale views never bounce a request between them.
 void handle_describe_quorum(Broker& broker, RequestContext context, DescribeQuorumRequest request) {
-  broker.controller().quorum().handle_describe_quorum(
-      std::move(request), answer_on<DescribeQuorumResponse>(std::move(context)));
+  cluster::RaftManager& quorum = broker.controller().quorum();
+  const cluster::QuorumStatus status = quorum.status();
+  const bool on_controller_listener =
+      broker.config().is_controller_listener(context.connection().listener_name);
+  if (on_controller_listener || status.role == raft::Role::leader || status.leader < 0) {
+    return quorum.handle_describe_quorum(std::move(request),
+                                         answer_on<DescribeQuorumResponse>(std::move(context)));
+  }
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  const int16_t version = shared->api_version();
+  quorum.send_to_leader(std::move(request), version,
+                        [shared, version](net::ClientResult<DescribeQuorumResponse> result) {
+                          if (!result.ok() || result.version != version) {
+                            spdlog::warn(
+                                "forwarding DescribeQuorum to the quorum's leader failed: {}",
+                                result.ok() ? "version mismatch" : result.status.message);
+                            return shared->close_connection();
+                          }
+                          shared->reply(result.message);
+                        });
 }
 
 void handle_metadata_fetch(Broker& broker, RequestContext context, FetchRequest request) {

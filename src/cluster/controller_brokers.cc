@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "base/metrics.h"
 #include "cluster/controller.h"
 #include "cluster/ids.h"
 #include "protocol/record_framing.h"
@@ -364,7 +365,11 @@ void Controller::tick() {
   // One broker per commit, as Kafka does: each fencing's leader moves are
   // in the image before the next broker's are computed.
   for (int32_t id : heartbeats_->stale_brokers()) {
+    static metrics::Counter& session_fences = metrics::default_registry().counter(
+        "sluice_broker_session_fences_total",
+        "Brokers fenced by this active controller: session timed out.");
     spdlog::info("metadata: fencing broker {} because its session has timed out", id);
+    session_fences.inc();
     commit_logged(fence_records(id), "fencing a broker");
     heartbeats_->fence(id);
   }

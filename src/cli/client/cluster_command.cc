@@ -1,15 +1,19 @@
 // sluice cluster info; sluice records delete T:P:OFFSET...
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 
+#include "base/error_code.h"
 #include "cli/client/admin.h"
 #include "cli/client/commands.h"
 #include "cli/client/kafka_wire.h"
 #include "cli/client/output.h"
+#include "protocol/messages/describe_quorum_request.h"
+#include "protocol/messages/describe_quorum_response.h"
 
 namespace sluice::cli::client {
 namespace {
@@ -19,18 +23,115 @@ struct ClusterOptions {
   std::vector<std::string> positions;  // T:P:OFFSET
 };
 
+// DescribeQuorum of __cluster_metadata-0 from the node `connection` talks
+// to (a broker listener forwards it to the quorum's leader). nullopt with
+// `why` set when the node does not serve it or answers an error.
+std::optional<protocol::DescribeQuorumResponse::PartitionData> describe_quorum(
+    WireConnection& connection, std::string& why) {
+  protocol::DescribeQuorumRequest request;
+  auto& topic = request.topics.emplace_back();
+  topic.topic_name = "__cluster_metadata";
+  topic.partitions.emplace_back().partition_index = 0;
+  protocol::DescribeQuorumResponse response;
+  try {
+    response = connection.call(request);
+  } catch (const CommandError& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+  int16_t error = response.error_code;
+  if (error == 0 && (response.topics.empty() || response.topics[0].partitions.empty())) {
+    why = "empty DescribeQuorum answer";
+    return std::nullopt;
+  }
+  if (error == 0) error = response.topics[0].partitions[0].error_code;
+  if (error != 0) {
+    why = error_name(static_cast<ErrorCode>(error));
+    return std::nullopt;
+  }
+  return response.topics[0].partitions[0];
+}
+
+// Kafka's kafka-metadata-quorum.sh shows lag as the high watermark minus
+// the replica's log end offset; -1 (unknown) stays unknown.
+Json replica_json(const protocol::DescribeQuorumResponse::ReplicaState& replica,
+                  int64_t high_watermark, const char* status) {
+  auto known = [](int64_t value) { return value < 0 ? Json(nullptr) : Json(value); };
+  return {{"id", replica.replica_id},
+          {"status", status},
+          {"log_end_offset", known(replica.log_end_offset)},
+          {"lag", replica.log_end_offset < 0 || high_watermark < 0
+                      ? Json(nullptr)
+                      : Json(std::max<int64_t>(0, high_watermark - replica.log_end_offset))},
+          {"last_fetch_timestamp", known(replica.last_fetch_timestamp)},
+          {"last_caught_up_timestamp", known(replica.last_caught_up_timestamp)}};
+}
+
+Json quorum_json(const protocol::DescribeQuorumResponse::PartitionData& quorum) {
+  Json replicas = Json::array();
+  for (const auto& voter : quorum.current_voters)
+    replicas.push_back(replica_json(voter, quorum.high_watermark,
+                                    voter.replica_id == quorum.leader_id ? "leader" : "follower"));
+  for (const auto& observer : quorum.observers)
+    replicas.push_back(replica_json(observer, quorum.high_watermark, "observer"));
+  return {{"leader_id", quorum.leader_id},
+          {"leader_epoch", quorum.leader_epoch},
+          {"high_watermark", quorum.high_watermark},
+          {"replicas", replicas}};
+}
+
+std::string cell(const Json& value) { return value.is_null() ? "-" : value.dump(); }
+
+void print_quorum(const Json& quorum) {
+  std::printf("\nQuorum (__cluster_metadata-0): leader %d, epoch %d, high watermark %lld\n\n",
+              quorum["leader_id"].get<int>(), quorum["leader_epoch"].get<int>(),
+              static_cast<long long>(quorum["high_watermark"].get<int64_t>()));
+  Table table({"id", "status", "broker", "log end offset", "lag", "last fetch (ms)",
+               "last caught up (ms)"});
+  for (const auto& replica : quorum["replicas"]) {
+    table.add({cell(replica["id"]), replica["status"].get<std::string>(),
+               replica["serving"].get<bool>() ? "serving" : "not serving",
+               cell(replica["log_end_offset"]), cell(replica["lag"]),
+               cell(replica["last_fetch_timestamp"]), cell(replica["last_caught_up_timestamp"])});
+  }
+  table.print();
+}
+
+// Metadata and DescribeCluster list only the brokers that serve (unfenced);
+// each replica of the quorum says whether it is one of them ("serving":
+// false is a fenced or shutting-down broker, or a controller-only node).
+// "brokers" keeps the shape of the admin API's /v1/cluster.
 void cluster_info(const ClusterOptions& options) {
-  protocol::MetadataResponse metadata = fetch_metadata(options.connection, std::vector<std::string>{});
+  std::unique_ptr<WireConnection> connection = WireConnection::open(options.connection);
+  protocol::MetadataRequest metadata_request;
+  metadata_request.allow_auto_topic_creation = false;
+  metadata_request.topics.emplace();
+  protocol::MetadataResponse metadata = connection->call(metadata_request);
+  std::string quorum_error;
+  auto quorum = describe_quorum(*connection, quorum_error);
   auto brokers = metadata.brokers;
-  std::sort(brokers.begin(), brokers.end(), [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
+  std::sort(brokers.begin(), brokers.end(),
+            [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
   Json list = Json::array();
   for (const auto& broker : brokers) {
-    list.push_back({{"id", broker.node_id}, {"host", broker.host}, {"port", broker.port},
+    list.push_back({{"id", broker.node_id},
+                    {"host", broker.host},
+                    {"port", broker.port},
                     {"rack", broker.rack ? Json(*broker.rack) : Json(nullptr)}});
   }
   Json info = {{"cluster_id", metadata.cluster_id.value_or("")},
                {"controller_id", metadata.controller_id},
-               {"brokers", list}};
+               {"brokers", list},
+               {"quorum", quorum ? quorum_json(*quorum) : Json(nullptr)}};
+  if (quorum) {
+    for (auto& replica : info["quorum"]["replicas"]) {
+      const int32_t id = replica["id"].get<int32_t>();
+      replica["serving"] = std::any_of(brokers.begin(), brokers.end(),
+                                       [&](const auto& b) { return b.node_id == id; });
+    }
+  } else {
+    info["quorum_error"] = quorum_error;
+  }
   if (options.connection.json) return print_json(info);
   std::printf("Cluster id: %s\nController: %d\n\n", metadata.cluster_id.value_or("").c_str(),
               metadata.controller_id);
@@ -40,6 +141,8 @@ void cluster_info(const ClusterOptions& options) {
                broker.rack.value_or("-")});
   }
   table.print();
+  if (quorum) return print_quorum(info["quorum"]);
+  std::printf("\nQuorum: not available (%s)\n", quorum_error.c_str());
 }
 
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
@@ -101,9 +204,11 @@ void delete_records(const ClusterOptions& options) {
 
 void add_cluster_commands(CLI::App& app, Action& action) {
   auto options = std::make_shared<ClusterOptions>();
-  CLI::App* cluster = app.add_subcommand("cluster", "The cluster's id, controller and brokers");
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "The cluster's id, controller, brokers and quorum");
   cluster->require_subcommand(1);
-  CLI::App* info = cluster->add_subcommand("info", "Cluster id, controller and brokers");
+  CLI::App* info = cluster->add_subcommand(
+      "info", "Cluster id, controller, brokers and the metadata quorum (DescribeQuorum)");
   add_connection_options(info, options->connection, true);
   info->callback([&action, options] { action = {"cluster info", [options] { cluster_info(*options); }}; });
 

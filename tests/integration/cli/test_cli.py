@@ -368,6 +368,12 @@ def test_cluster_info(module_broker):
                                for b in metadata.brokers.values()]
     table = sluice(module_broker, "cluster", "info").stdout.decode()
     assert metadata.cluster_id in table and str(module_broker.port) in table
+    # The lone default node is its quorum's only voter and leader.
+    quorum = info["quorum"]
+    assert quorum["leader_id"] == 1 and quorum["leader_epoch"] >= 1 and quorum["high_watermark"] >= 0
+    assert [(r["id"], r["status"], r["serving"], r["lag"]) for r in quorum["replicas"]] == \
+        [(1, "leader", True, 0)]
+    assert "Quorum (__cluster_metadata-0): leader 1" in table and "serving" in table
 
 
 def test_config_get_and_set(module_broker):
