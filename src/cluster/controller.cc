@@ -598,8 +598,55 @@ void Controller::append_topic_records(MetadataDelta& scratch, const NewTopic& to
   }
 }
 
+// Creations this node's own code asks for (Metadata's auto-creation, the
+// coordinators' internal topics) while another node is the active
+// controller: sent to it as a CreateTopics request, as Kafka's brokers do.
+// Clients' CreateTopics are forwarded before they get here (forwarding.h).
+std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
+    const std::vector<NewTopic>& topics, bool validate_only) {
+  if (!raft_ || is_active()) return std::nullopt;
+  const QuorumStatus status = raft_->status();
+  if (status.leader < 0 || status.leader == options_.node_id) return std::nullopt;
+  protocol::CreateTopicsRequest request;
+  request.timeout_ms = 30000;
+  request.validate_only = validate_only;
+  for (const NewTopic& topic : topics) {
+    auto& out = request.topics.emplace_back();
+    out.name = topic.name;
+    out.num_partitions = topic.num_partitions;
+    out.replication_factor = topic.replication_factor;
+    for (const auto& [partition, replicas] : topic.assignments)
+      out.assignments.push_back({partition, replicas, {}});
+    for (const auto& [name, value] : topic.configs) out.configs.push_back({name, value, {}});
+  }
+  std::promise<net::ClientResult<protocol::CreateTopicsResponse>> answered;
+  raft_->send_to_leader(std::move(request), protocol::CreateTopicsRequest::max_version,
+                        [&answered](net::ClientResult<protocol::CreateTopicsResponse> result) {
+                          answered.set_value(std::move(result));
+                        });
+  net::ClientResult<protocol::CreateTopicsResponse> result = answered.get_future().get();
+  std::vector<CreateTopicResult> results(topics.size());
+  for (size_t i = 0; i < topics.size(); ++i) {
+    results[i].error = error(ErrorCode::NOT_CONTROLLER,
+                             result.ok() ? "no answer for the topic from the active controller"
+                                         : "forwarding to the active controller failed: " +
+                                               result.status.message);
+    if (!result.ok()) continue;
+    for (const auto& answer : result.message.topics) {
+      if (answer.name != topics[i].name) continue;
+      results[i].error = ApiError{static_cast<ErrorCode>(answer.error_code),
+                                  answer.error_message.value_or("")};
+      results[i].topic_id = answer.topic_id;
+      results[i].num_partitions = answer.num_partitions;
+      results[i].replication_factor = answer.replication_factor;
+    }
+  }
+  return results;
+}
+
 std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTopic>& topics,
                                                          bool validate_only) {
+  if (auto forwarded = forward_create_topics(topics, validate_only)) return *forwarded;
   std::lock_guard lock(mutex_);
   MetadataDelta scratch(image());  // sees the topics created earlier in this call
   std::map<std::string, std::string> collisions = collision_keys(scratch.base());

@@ -305,6 +305,8 @@ class Controller {
   bool wait_applied(int64_t end_offset, int64_t timeout_ms);
   // Waits (bounded) until this node is the active controller.
   Status wait_active();
+  std::optional<std::vector<CreateTopicResult>> forward_create_topics(
+      const std::vector<NewTopic>& topics, bool validate_only);
   // Where the next committed batch will start (Kafka's nextWriteOffset):
   // the quorum log's end, as the mutating calls run one at a time.
   int64_t next_write_offset() const { return raft_ ? raft_->status().log_end_offset : 0; }
