@@ -186,6 +186,7 @@ def test_clients_agree_on_every_node(make_cluster):
     for node in cluster.brokers:
         topic = f"records-via-{node.id}"
         create_topic(node, topic, partitions=1)
+        wait_topics_everywhere(cluster, [topic])
         producer = Producer({"bootstrap.servers": node.bootstrap})
         for i in range(5):
             producer.produce(topic, key=str(i), value=f"value-{i}")
@@ -194,11 +195,13 @@ def test_clients_agree_on_every_node(make_cluster):
         consumer = Consumer({"bootstrap.servers": node.bootstrap, "group.id": f"g-{node.id}",
                              "enable.auto.commit": False})
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        got = []
+        got, errors = [], []
         deadline = time.monotonic() + 30
         while len(got) < 5 and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
-            if msg is not None and not msg.error():
+            if msg is not None and msg.error():
+                errors.append(str(msg.error()))
+            elif msg is not None:
                 got.append(msg.value().decode())
         consumer.close()
-        assert got == [f"value-{i}" for i in range(5)], f"through node {node.id}: {got}"
+        assert got == [f"value-{i}" for i in range(5)], f"through node {node.id}: {got}, errors {errors}"
