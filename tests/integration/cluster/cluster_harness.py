@@ -299,10 +299,9 @@ class Cluster:
         pytest.fail(f"controllers do not agree on a leader within {timeout_s} s (last answers {last})")
 
     def wait_brokers_listed(self, timeout_s=20):
-        """Until every live broker lists every live broker in Metadata. Before
-        that, a node may name itself controller while absent from its own
-        broker list, and librdkafka's admin client then waits for that
-        controller until its operation times out."""
+        """Until every live broker lists every live broker in Metadata, so that
+        tests start from a registered, unfenced cluster (placement and clients
+        see all brokers)."""
         ids = {n.id for n in self.brokers if n.alive()}
         for node in self.brokers:
             if node.alive():

@@ -16,8 +16,7 @@ from cluster_harness import Cluster, create_topic, wait_for  # noqa: E402
 @pytest.fixture
 def cluster(broker_factory):
     c = Cluster(broker_factory)
-    # Until each node lists every broker, librdkafka's admin client may wait
-    # for a controller the node names but does not list (cluster_harness.py).
+    # Start from a cluster whose brokers have all registered.
     c.wait_brokers_listed()
     yield c
     c.close()
