@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups soak-storage soak-faults soak-raft clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum soak-storage soak-faults soak-raft clean
 
 all: build
 
@@ -42,6 +42,12 @@ bench-set: build
 # Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
 bench-groups: build
 	@/usr/bin/python3 bench/group_bench.py --sluice $(BUILD_DIR)/sluice
+
+# KRaft quorum figures (bench/quorum_failover.py): kill -9 failover of the active
+# controller (20 kills), metadata commit latency (3 nodes and a lone node),
+# 1,000 partitions on 3 nodes. QUORUM_BENCH_ARGS passes options (e.g. --kills 5).
+bench-quorum: build
+	@/usr/bin/python3 bench/quorum_failover.py --sluice $(BUILD_DIR)/sluice $(QUORUM_BENCH_ARGS)
 
 # The storage model test (ctest runs 100 cases on seed 1) with many random
 # seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).

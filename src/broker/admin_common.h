@@ -37,6 +37,14 @@ struct BrokerAddress {
 std::vector<BrokerAddress> brokers_for_listener(const cluster::MetadataImage& image,
                                                 const std::string& listener_name);
 
+// The controller id Metadata and DescribeCluster give clients: in KRaft mode
+// Kafka names an alive broker (clients cannot reach the quorum), -1 if none.
+// The image's id when it is among `listed`, else the first listed broker: a
+// node that is not yet registered (or is fenced) must not name itself, or
+// librdkafka's admin client waits for a controller it cannot find.
+int32_t controller_id_for_clients(const cluster::MetadataImage& image,
+                                  const std::vector<BrokerAddress>& listed);
+
 bool is_internal_topic_name(const std::string& name);
 
 }  // namespace sluice::broker

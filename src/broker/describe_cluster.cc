@@ -29,9 +29,10 @@ void handle_describe_cluster(Broker& broker, RequestContext context,
   }
   cluster::MetadataImagePtr image = broker.controller().image();
   response.cluster_id = image->cluster_id;
-  response.controller_id = image->controller_id;
-  for (const BrokerAddress& address :
-       brokers_for_listener(*image, context.connection().listener_name))
+  const std::vector<BrokerAddress> listed =
+      brokers_for_listener(*image, context.connection().listener_name);
+  response.controller_id = controller_id_for_clients(*image, listed);
+  for (const BrokerAddress& address : listed)
     response.brokers.push_back({address.node_id, address.host, address.port, address.rack, {}});
   response.cluster_authorized_operations = request.include_cluster_authorized_operations
                                                ? cluster_authorized_operations_all

@@ -75,11 +75,12 @@ MetadataResponse build_response(const Broker& broker, const RequestContext& cont
                                  const std::map<std::string, ErrorCode>& creation_errors) {
   const int16_t version = context.api_version();
   MetadataResponse response;
-  for (const BrokerAddress& address :
-       brokers_for_listener(image, context.connection().listener_name))
+  const std::vector<BrokerAddress> listed =
+      brokers_for_listener(image, context.connection().listener_name);
+  for (const BrokerAddress& address : listed)
     response.brokers.push_back({address.node_id, address.host, address.port, address.rack, {}});
   response.cluster_id = image.cluster_id;
-  response.controller_id = image.controller_id;
+  response.controller_id = controller_id_for_clients(image, listed);
   response.cluster_authorized_operations = request.include_cluster_authorized_operations
                                                ? cluster_authorized_operations_all
                                                : authorized_operations_omitted;
@@ -131,6 +132,13 @@ std::vector<BrokerAddress> brokers_for_listener(const cluster::MetadataImage& im
     }
   }
   return out;
+}
+
+int32_t controller_id_for_clients(const cluster::MetadataImage& image,
+                                  const std::vector<BrokerAddress>& listed) {
+  for (const BrokerAddress& address : listed)
+    if (address.node_id == image.controller_id) return image.controller_id;
+  return listed.empty() ? -1 : listed.front().node_id;
 }
 
 bool is_internal_topic_name(const std::string& name) { return cluster::is_internal_topic(name); }

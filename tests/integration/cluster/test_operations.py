@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from conftest import free_port, sluice_bin  # noqa: E402
-from test_quorum import Cluster, create_topic, wait_for  # noqa: E402
+from cluster_harness import Cluster, create_topic, wait_for  # noqa: E402
 
 
 def with_admin_listener(broker_factory):

@@ -1,0 +1,343 @@
+"""Clusters of real `sluice serve` processes on loopback, for the tests and
+benchmarks of issue 15: N combined broker+controller nodes, or C controller-only
+nodes plus B broker-only nodes; each node formatted with `sluice storage format`
+under one cluster id; the active controller found with DescribeQuorum; any node
+killed (-9), stopped or restarted; and links between nodes routed through
+fault-injecting TCP proxies (`LinkProxy`) that a test cuts and heals."""
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import kafka_wire  # noqa: E402
+from conftest import free_port, sluice_bin  # noqa: E402
+
+from confluent_kafka import KafkaException  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+API_DESCRIBE_QUORUM = 55
+
+
+def describe_quorum(port, timeout_s=2.0):
+    """DescribeQuorum v0 of __cluster_metadata-0: (error, leader id, epoch, high watermark)."""
+    w = kafka_wire.Writer()
+    w.compact_array(["__cluster_metadata"], lambda w2, name: (
+        w2.compact_string(name),
+        w2.compact_array([0], lambda w3, p: (w3.i32(p), w3.no_tags())),
+        w2.no_tags()))
+    w.no_tags()
+    with kafka_wire.connect(port) as sock:
+        sock.settimeout(timeout_s)
+        r = kafka_wire.call(sock, API_DESCRIBE_QUORUM, 0, bytes(w.buf), 1, flexible=True)
+    top_error = r.i16()
+    topics = r.compact_array(lambda r2: (r2.compact_string(), r2.compact_array(lambda r3: (
+        r3.i32(), r3.i16(), r3.i32(), r3.i32(), r3.i64(),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.skip_tags()))))
+    partition = topics[0][1][0]
+    return top_error or partition[1], partition[2], partition[3], partition[4]
+
+
+class LinkProxy:
+    """A TCP forwarder from a local port to `target_port`, on threads.
+    cut() closes every forwarded connection and closes new ones at once
+    (the peer sees a refused/reset link); heal() forwards again."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.is_cut = False
+        self.closed = False
+        self.pairs = []
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def cut(self):
+        with self.lock:
+            self.is_cut = True
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            self._close(pair)
+
+    def heal(self):
+        with self.lock:
+            self.is_cut = False
+
+    def close(self):
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+    @staticmethod
+    def _close(pair):
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _accept_loop(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                cut = self.is_cut
+            if cut:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            pair = (client, upstream)
+            with self.lock:
+                self.pairs.append(pair)
+            threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
+
+    def _pump(self, pair):
+        client, upstream = pair
+        peer = {client: upstream, upstream: client}
+        try:
+            while True:
+                ready, _, _ = select.select([client, upstream], [], [], 0.5)
+                with self.lock:
+                    if pair not in self.pairs:
+                        return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    peer[s].sendall(data)
+        except (OSError, ValueError):
+            with self.lock:
+                if pair in self.pairs:
+                    self.pairs.remove(pair)
+            self._close(pair)
+
+
+class Node:
+    """One member of a Cluster: its id, roles, and the conftest Broker process."""
+
+    def __init__(self, node_id, roles, process, controller_port):
+        self.id = node_id
+        self.roles = roles
+        self.process = process
+        self.controller_port = controller_port
+
+    @property
+    def is_broker(self):
+        return "broker" in self.roles
+
+    @property
+    def is_controller(self):
+        return "controller" in self.roles
+
+    @property
+    def bootstrap(self):
+        return self.process.bootstrap
+
+    def alive(self):
+        return self.process.alive()
+
+    def start(self):
+        return self.process.start()
+
+    def stop(self):
+        return self.process.stop()
+
+    def kill9(self):
+        self.process.kill9()
+
+    def logs(self):
+        return self.process.logs()
+
+
+class Cluster:
+    """`combined` broker+controller nodes, or `controllers` controller-only
+    nodes (ids 1..C, a CONTROLLER listener only) and `brokers` broker-only
+    nodes (ids C+1..), all in one cluster id. `settings` go to every node.
+    `proxied` lists pairs of controller ids whose link goes through a
+    LinkProxy in each direction (see link())."""
+
+    def __init__(self, broker_factory, combined=3, controllers=0, brokers=0, settings=None,
+                 proxied=(), start=True):
+        if controllers:
+            roles = ["controller"] * controllers + ["broker"] * brokers
+        else:
+            roles = ["broker,controller"] * combined
+        ids = list(range(1, len(roles) + 1))
+        self.controller_ports = {i: free_port() for i, r in zip(ids, roles) if "controller" in r}
+        self.proxies = {}
+        for a, b in proxied:
+            self.proxies[(a, b)] = LinkProxy(self.controller_ports[b])
+            self.proxies[(b, a)] = LinkProxy(self.controller_ports[a])
+        self.cluster_id = subprocess.run([sluice_bin(), "storage", "random-uuid"], check=True,
+                                         capture_output=True).stdout.decode().strip()
+        self.nodes = []
+        for node_id, role in zip(ids, roles):
+            overrides = {
+                "node.id": str(node_id),
+                "process.roles": role,
+                "controller.listener.names": "CONTROLLER",
+                "controller.quorum.voters": self._voters_seen_by(node_id),
+            }
+            overrides.update(settings or {})
+            process = broker_factory(overrides, start=False)
+            cport = self.controller_ports.get(node_id)
+            listeners = []
+            if "broker" in role:
+                listeners.append(f"PLAINTEXT://127.0.0.1:{process.port}")
+            if cport:
+                listeners.append(f"CONTROLLER://127.0.0.1:{cport}")
+            if "broker" not in role:
+                # The harness probes readiness with ApiVersions on `port`:
+                # a controller-only node answers it on its CONTROLLER listener.
+                process.port = cport
+            process.overrides["listeners"] = ",".join(listeners)
+            process.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+            self.nodes.append(Node(node_id, role, process, cport))
+            self.format(process)
+        if start:
+            self.start_all()
+
+    def _voters_seen_by(self, node_id):
+        def address(voter):
+            proxy = self.proxies.get((node_id, voter))
+            return proxy.port if proxy else self.controller_ports[voter]
+        return ",".join(f"{v}@127.0.0.1:{address(v)}" for v in sorted(self.controller_ports))
+
+    def format(self, process):
+        """`sluice storage format`, as an operator does before the first start."""
+        config = os.path.join(process.workdir, "server.properties")
+        open(config, "w").close()
+        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config]
+        for key, value in process.overrides.items():
+            command += ["--set", f"{key}={value}"]
+        done = subprocess.run(command, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
+
+    def start_all(self):
+        """Starts every stopped node; controllers first, so brokers find a quorum."""
+        for node in sorted(self.nodes, key=lambda n: not n.is_controller):
+            if not node.alive():
+                node.start()
+
+    def node(self, node_id):
+        return self.nodes[node_id - 1]
+
+    @property
+    def brokers(self):
+        return [n for n in self.nodes if n.is_broker]
+
+    @property
+    def controllers(self):
+        return [n for n in self.nodes if n.is_controller]
+
+    def link(self, a, b):
+        """The two proxies of the a<->b link (a's view of b, b's view of a)."""
+        return self.proxies[(a, b)], self.proxies[(b, a)]
+
+    def close(self):
+        for proxy in self.proxies.values():
+            proxy.close()
+
+    def quorum_views(self, exclude=()):
+        """{controller id: (error, leader, epoch, high watermark)} of live controllers that answer."""
+        views = {}
+        for node in self.controllers:
+            if node.id in exclude or not node.alive():
+                continue
+            try:
+                views[node.id] = describe_quorum(node.controller_port)
+            except (OSError, ValueError, ConnectionError, IndexError):
+                pass
+        return views
+
+    def leader(self, timeout_s=30, exclude=()):
+        """(id, epoch) of a controller that answers DescribeQuorum naming itself leader (waits for one)."""
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            views = self.quorum_views(exclude)
+            last = views
+            for node_id, (error, leader, epoch, _) in views.items():
+                if error == 0 and leader == node_id:
+                    return leader, epoch
+            time.sleep(0.05)
+        pytest.fail(f"no quorum leader within {timeout_s} s (last answers {last})")
+
+    def agreed_leader(self, timeout_s=30, exclude=()):
+        """(id, epoch) once every live controller names the same leader in the same epoch."""
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            views = self.quorum_views(exclude)
+            last = views
+            live = [n for n in self.controllers if n.id not in exclude and n.alive()]
+            seen = {(v[1], v[2]) for v in views.values() if v[0] == 0}
+            if len(views) == len(live) and len(seen) == 1:
+                leader, epoch = seen.pop()
+                if leader in views:
+                    return leader, epoch
+            time.sleep(0.1)
+        pytest.fail(f"controllers do not agree on a leader within {timeout_s} s (last answers {last})")
+
+    def wait_brokers_listed(self, timeout_s=20):
+        """Until every live broker lists every live broker in Metadata, so that
+        tests start from a registered, unfenced cluster (placement and clients
+        see all brokers)."""
+        ids = {n.id for n in self.brokers if n.alive()}
+        for node in self.brokers:
+            if node.alive():
+                wait_for(lambda: self.brokers_seen_by(node) == ids, timeout_s,
+                         f"node {node.id} does not list all brokers {sorted(ids)}")
+        return ids
+
+    def topics_on(self, node):
+        """The topics `node` answers in Metadata (none while it cannot answer)."""
+        admin = AdminClient({"bootstrap.servers": node.bootstrap})
+        try:
+            return set(admin.list_topics(timeout=5).topics)
+        except KafkaException:
+            return set()
+
+    def brokers_seen_by(self, node):
+        """Broker ids in `node`'s Metadata answer (None while it cannot answer)."""
+        admin = AdminClient({"bootstrap.servers": node.bootstrap})
+        try:
+            return set(admin.list_topics(timeout=5).brokers)
+        except KafkaException:
+            return None
+
+
+def create_topic(node, name, partitions=2, config=None, timeout_s=40):
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                            config=config or {})],
+                                  operation_timeout=20, request_timeout=30)
+    futures[name].result(timeout=timeout_s)
+
+
+def wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} within {timeout_s} s")
