@@ -16,14 +16,17 @@
 namespace sluice::broker {
 
 // True when `request` was forwarded (the context has moved); false when this
-// node handles it: it is the active controller, or no other voter leads yet
-// (the local controller then waits for an election, bounded).
+// node handles it: it is the active controller, or it leads the quorum and
+// is catching up (the local controller then waits, bounded).
 template <class Request>
 bool forward_to_controller(Broker& broker, RequestContext& context, Request& request) {
   cluster::Controller& controller = broker.controller();
   if (controller.is_active()) return false;
+  // This node leads but has not caught up yet: the local controller waits
+  // for that. Any other case goes to the leader, once one is known (the
+  // quorum retries until the request's deadline).
   const cluster::QuorumStatus status = controller.quorum().status();
-  if (status.leader < 0 || status.leader == controller.node_id()) return false;
+  if (status.leader == controller.node_id()) return false;
   auto shared = std::make_shared<RequestContext>(std::move(context));
   const int16_t version = shared->api_version();
   controller.quorum().send_to_leader(

@@ -606,7 +606,8 @@ std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
     const std::vector<NewTopic>& topics, bool validate_only) {
   if (!raft_ || is_active()) return std::nullopt;
   const QuorumStatus status = raft_->status();
-  if (status.leader < 0 || status.leader == options_.node_id) return std::nullopt;
+  const bool lone = raft_->voters().size() == 1 && raft_->is_voter();
+  if (lone || status.leader == options_.node_id) return std::nullopt;
   protocol::CreateTopicsRequest request;
   request.timeout_ms = 30000;
   request.validate_only = validate_only;
@@ -627,15 +628,15 @@ std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
   net::ClientResult<protocol::CreateTopicsResponse> result = answered.get_future().get();
   std::vector<CreateTopicResult> results(topics.size());
   for (size_t i = 0; i < topics.size(); ++i) {
-    results[i].error = error(ErrorCode::NOT_CONTROLLER,
-                             result.ok() ? "no answer for the topic from the active controller"
-                                         : "forwarding to the active controller failed: " +
-                                               result.status.message);
+    results[i].error =
+        error(ErrorCode::NOT_CONTROLLER,
+              result.ok() ? "no answer for the topic from the active controller"
+                          : "forwarding to the active controller failed: " + result.status.message);
     if (!result.ok()) continue;
     for (const auto& answer : result.message.topics) {
       if (answer.name != topics[i].name) continue;
-      results[i].error = ApiError{static_cast<ErrorCode>(answer.error_code),
-                                  answer.error_message.value_or("")};
+      results[i].error =
+          ApiError{static_cast<ErrorCode>(answer.error_code), answer.error_message.value_or("")};
       results[i].topic_id = answer.topic_id;
       results[i].num_partitions = answer.num_partitions;
       results[i].replication_factor = answer.replication_factor;
@@ -866,7 +867,8 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
                    "The manual partition assignment includes a partition with " +
                        std::to_string(replicas.size()) +
                        " replica(s), but this is not consistent with previous partitions, which "
-                       "have " + std::to_string(replication_factor) + " replica(s).");
+                       "have " +
+                       std::to_string(replication_factor) + " replica(s).");
     if (ApiError leader =
             check_manual_leader(image.brokers(), replicas, existing + static_cast<int32_t>(i));
         !leader.ok())

@@ -99,6 +99,7 @@ struct RaftManager::Impl {
     timer.expires_after(tick_interval);
     timer.async_wait([this](const std::error_code& error) {
       if (error || stopping) return;
+      retired_clients.clear();  // not inside any client's callback here
       dispatch(replica->tick(now_ms()));
       for (auto& [id, client] : clients) client->tick();
       for (auto& [id, client] : forwarding_clients) client->tick();
@@ -320,22 +321,84 @@ struct RaftManager::Impl {
     return !cluster_id || cluster_id->empty() || *cluster_id == options.cluster_id;
   }
 
+  // --- requests for the active controller ---
+
+  // A forwarded request follows leadership, as Kafka's forwarding does: one
+  // that finds no leader, or whose connection to the old leader fails (a
+  // leader change closes it at once), is sent again to the leader then known,
+  // until its deadline.
+  static constexpr int64_t forwarding_timeout_ms = 30000;
+  static constexpr std::chrono::milliseconds forwarding_retry{100};
+  struct LeaderRequest {
+    int16_t api_key;
+    int16_t version_min;
+    int16_t version_max;
+    net::KafkaClient::Encoder encode;
+    net::KafkaClient::RawCallback done;
+    int64_t deadline_ms;
+  };
+
+  void send_to_leader(const std::shared_ptr<LeaderRequest>& request) {
+    if (stopping)
+      return request->done({net::ClientErrc::closed, "the quorum is stopping"}, -1, {}, {});
+    const std::optional<raft::NodeId> leader = replica ? replica->leader() : std::nullopt;
+    if (leader && *leader == options.node_id)
+      return request->done({net::ClientErrc::disconnected, "this node leads the quorum now"}, -1,
+                           {}, {});
+    net::KafkaClient* client = leader ? client_for(*leader, true) : nullptr;
+    if (!client) return retry_to_leader(request, "no active controller is known");
+    client->send_raw(request->api_key, request->version_min, request->version_max, request->encode,
+                     [this, request](const net::ClientStatus& status, int16_t version, Bytes body,
+                                     std::shared_ptr<const std::vector<uint8_t>> frame) {
+                       const bool lost_connection = status.code == net::ClientErrc::disconnected ||
+                                                    status.code == net::ClientErrc::closed ||
+                                                    status.code == net::ClientErrc::timed_out;
+                       if (status.ok() || !lost_connection)
+                         return request->done(status, version, body, std::move(frame));
+                       retry_to_leader(request, status.message);
+                     });
+  }
+
+  void retry_to_leader(const std::shared_ptr<LeaderRequest>& request, const std::string& why) {
+    if (stopping || now_ms() >= request->deadline_ms)
+      return request->done({net::ClientErrc::disconnected, why}, -1, {}, {});
+    auto timer = std::make_shared<asio::steady_timer>(io, forwarding_retry);
+    timer->async_wait([this, request, timer](const std::error_code& error) {
+      if (error)
+        return request->done({net::ClientErrc::closed, "the quorum is stopping"}, -1, {}, {});
+      send_to_leader(request);
+    });
+  }
+
+  // The connection to a node that no longer leads is closed, so what waits
+  // on it is sent again to the new leader instead of timing out.
+  void drop_forwarding_to(raft::NodeId old_leader) {
+    auto found = forwarding_clients.find(old_leader);
+    if (found == forwarding_clients.end()) return;
+    found->second->close();
+    retired_clients.push_back(std::move(found->second));
+    forwarding_clients.erase(found);
+  }
+
   // --- commits and status ---
 
   void after_event() {
     const raft::Offset high_watermark = replica->high_watermark();
+    raft::NodeId old_leader = -1;
     {
       std::lock_guard lock(status_mutex);
       if (replica->leader().value_or(-1) != status.leader && replica->leader()) {
         ++status.leader_changes;
         spdlog::info("quorum: node {} leads epoch {}", *replica->leader(), replica->epoch());
       }
+      if (replica->leader().value_or(-1) != status.leader) old_leader = status.leader;
       status.role = replica->role();
       status.epoch = replica->epoch();
       status.leader = replica->leader().value_or(-1);
       status.high_watermark = high_watermark;
       status.log_end_offset = log.end_offset();
     }
+    if (old_leader >= 0) drop_forwarding_to(old_leader);
     if (high_watermark > reported_commit) {
       reported_commit = high_watermark;
       if (options.on_commit) options.on_commit(high_watermark);
@@ -405,6 +468,8 @@ struct RaftManager::Impl {
   std::unique_ptr<raft::RaftReplica> replica;
   std::map<raft::NodeId, std::unique_ptr<net::KafkaClient>> clients;
   std::map<raft::NodeId, std::unique_ptr<net::KafkaClient>> forwarding_clients;
+  // Closed clients, destroyed at stop (never inside their own callbacks).
+  std::vector<std::unique_ptr<net::KafkaClient>> retired_clients;
   std::map<raft::NodeId, std::string> last_warning;
   bool stopping = false;
   int64_t reported_commit = -1;
@@ -446,6 +511,7 @@ void RaftManager::stop() {
   impl_->thread.join();
   impl_->clients.clear();
   impl_->forwarding_clients.clear();
+  impl_->retired_clients.clear();
 }
 
 void RaftManager::append(std::vector<std::vector<uint8_t>> records, AppendDone done) {
@@ -457,15 +523,10 @@ void RaftManager::append(std::vector<std::vector<uint8_t>> records, AppendDone d
 void RaftManager::send_raw_to_leader(int16_t api_key, int16_t version_min, int16_t version_max,
                                      net::KafkaClient::Encoder encode,
                                      net::KafkaClient::RawCallback done) {
-  asio::post(impl_->io, [this, api_key, version_min, version_max, encode = std::move(encode),
-                         done = std::move(done)]() mutable {
-    const std::optional<raft::NodeId> leader =
-        impl_->replica ? impl_->replica->leader() : std::nullopt;
-    net::KafkaClient* client = leader ? impl_->client_for(*leader, true) : nullptr;
-    if (!client || impl_->stopping)
-      return done({net::ClientErrc::disconnected, "no active controller is known"}, -1, {}, {});
-    client->send_raw(api_key, version_min, version_max, std::move(encode), std::move(done));
-  });
+  auto request = std::make_shared<Impl::LeaderRequest>(
+      Impl::LeaderRequest{api_key, version_min, version_max, std::move(encode), std::move(done),
+                          impl_->now_ms() + Impl::forwarding_timeout_ms});
+  asio::post(impl_->io, [this, request] { impl_->send_to_leader(request); });
 }
 
 QuorumStatus RaftManager::status() const {

@@ -167,6 +167,10 @@ class Node:
     def logs(self):
         return self.process.logs()
 
+    def __getattr__(self, name):
+        # The rest is the process's (its overrides, ports, admin_port...).
+        return getattr(self.process, name)
+
 
 class Cluster:
     """`combined` broker+controller nodes, or `controllers` controller-only

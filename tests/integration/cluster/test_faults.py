@@ -58,13 +58,6 @@ def test_topics_created_through_any_broker_appear_on_all(make_cluster):
     wait_topics_everywhere(cluster, names)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RaftManager::send_raw_to_leader (used by forwarding.h and broker_lifecycle.cc) sends once to "
-    "the leader known at that moment and never re-targets: after kill -9 of the active controller, "
-    "a request already queued for it (or sent before the node learns the new leader) waits out the "
-    "30 s request timeout against the dead address ('not sent within the request timeout'), so a "
-    "forwarded CreateTopics times out and in-flight BrokerHeartbeats leave every broker fenced by "
-    "the new controller for ~25 s"))
 def test_killing_the_active_controller_hands_over_to_another(make_cluster):
     cluster, broker_ids = controllers_and_brokers(make_cluster)
     leader, epoch = cluster.leader()
