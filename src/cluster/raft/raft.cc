@@ -341,11 +341,17 @@ std::vector<Envelope> RaftReplica::tick(int64_t now_ms) {
         resign(now_ms, out);
         break;
       }
-      // A voter that missed BeginQuorumEpoch hears it again.
-      for (const auto& [voter, progress] : progress_)
-        if (now_ms - std::max(progress.last_contact_ms, leader_since_ms_) >
-            options_.fetch_timeout_ms / 2)
+      // A voter that missed BeginQuorumEpoch hears it again, every half
+      // fetch timeout as Kafka's beginQuorumEpochTimer (not every tick: a
+      // voter that is down would get one per tick).
+      for (auto& [voter, progress] : progress_) {
+        const int64_t resend_after = options_.fetch_timeout_ms / 2;
+        if (now_ms - std::max(progress.last_contact_ms, leader_since_ms_) > resend_after &&
+            now_ms - progress.begin_epoch_sent_ms > resend_after) {
+          progress.begin_epoch_sent_ms = now_ms;
           send(voter, BeginQuorumEpochRequest{state_.epoch, options_.node_id}, out);
+        }
+      }
       std::erase_if(observers_, [&](const auto& observer) {
         return now_ms - observer.second.last_fetch_ms >= observer_session_timeout_ms;
       });

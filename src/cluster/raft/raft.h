@@ -465,6 +465,7 @@ class RaftReplica {
     int64_t last_contact_ms = -1;       // a fetch or snapshot fetch: the check-quorum's evidence
     Offset last_fetch_leader_end = -1;  // the leader's end at that fetch
     int64_t last_caught_up_ms = -1;
+    int64_t begin_epoch_sent_ms = -1;  // the last BeginQuorumEpoch re-sent to this voter
     void on_fetch(Offset fetch_offset, Offset leader_end, int64_t now_ms);
   };
   ReplicaInfo describe(NodeId id, const ReplicaProgress& progress) const;
