@@ -49,6 +49,8 @@ constexpr ApiHandler handler_table[] = {
     api<BrokerRegistrationRequest, handle_broker_registration>(),
     api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
     api<UnregisterBrokerRequest, handle_unregister_broker>(),
+    api<AlterPartitionRequest, handle_alter_partition>(),
+    api<ElectLeadersRequest, handle_elect_leaders>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {

@@ -96,6 +96,9 @@ void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterR
 void handle_broker_registration(Broker&, RequestContext, protocol::BrokerRegistrationRequest);
 void handle_broker_heartbeat(Broker&, RequestContext, protocol::BrokerHeartbeatRequest);
 void handle_unregister_broker(Broker&, RequestContext, protocol::UnregisterBrokerRequest);
+// Partition leadership and ISRs (partition_leadership.cc).
+void handle_alter_partition(Broker&, RequestContext, protocol::AlterPartitionRequest);
+void handle_elect_leaders(Broker&, RequestContext, protocol::ElectLeadersRequest);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
 void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);

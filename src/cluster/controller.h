@@ -136,6 +136,47 @@ struct BrokerHeartbeatReply {
   bool should_shutdown = false;
 };
 
+// AlterPartition (api 56): a partition leader asks for a new ISR.
+struct IsrMember {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;  // -1: not checked (versions before 3)
+};
+
+struct AlterPartitionItem {
+  Uuid topic_id;           // versions 2+
+  std::string topic_name;  // versions 0-1
+  int32_t partition = -1;
+  int32_t leader_epoch = -1;
+  std::vector<IsrMember> new_isr;
+  int8_t leader_recovery_state = 0;
+  int32_t partition_epoch = -1;
+};
+
+// The partition's state after the change (error NONE), or why not.
+struct AlterPartitionResult {
+  ErrorCode error = ErrorCode::NONE;
+  int32_t leader = -1;
+  int32_t leader_epoch = -1;
+  std::vector<int32_t> isr;
+  int8_t leader_recovery_state = 0;
+  int32_t partition_epoch = -1;
+};
+
+struct AlterPartitionReply {
+  ApiError error;  // the request's (STALE_BROKER_EPOCH, NOT_CONTROLLER, ...)
+  // Per topic, in request order: the topic's partitions' results in order.
+  std::vector<std::vector<AlterPartitionResult>> topics;
+};
+
+// ElectLeaders (api 43): Kafka's ElectionType.
+enum class ElectionType : int8_t { preferred = 0, unclean = 1 };
+
+struct ElectionResult {
+  std::string topic;
+  int32_t partition = -1;
+  ApiError error;
+};
+
 struct NewTopic {
   std::string name;
   int32_t num_partitions = -1;                          // -1: num.partitions
@@ -251,6 +292,41 @@ class Controller {
   // owner (the broker every second; tests with a ManualClock).
   void tick();
 
+  // --- Partitions' leadership and ISR (controller_partitions.cc), Kafka's
+  // ReplicationControlManager: every change is built by
+  // build_partition_change() (partition_change.h) and committed before the
+  // call returns. ---
+
+  // AlterPartition from broker `broker_id` (the leader) with Kafka's checks,
+  // in its order: STALE_BROKER_EPOCH (whole request), unknown topic
+  // (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID from version 2), unknown
+  // partition, an epoch newer than the image's (NOT_CONTROLLER), an older
+  // leader epoch (FENCED_LEADER_EPOCH), not the leader (INVALID_REQUEST),
+  // an older partition epoch (INVALID_UPDATE_VERSION), an ISR outside the
+  // replicas or without the leader (INVALID_REQUEST), an ISR of more than
+  // the leader while it recovers (INVALID_REQUEST), back to recovering
+  // (INVALID_REQUEST), a fenced, shutting down, unregistered or other-epoch
+  // member (INELIGIBLE_REPLICA; OPERATION_NOT_ATTEMPTED before version 2).
+  AlterPartitionReply alter_partition(int32_t broker_id, int64_t broker_epoch,
+                                      const std::vector<std::vector<AlterPartitionItem>>& topics,
+                                      int16_t version);
+  // ElectLeaders: `partitions` nullopt means every partition (and then only
+  // the partitions where an election was needed are reported). Per
+  // partition: UNKNOWN_TOPIC_OR_PARTITION, ELECTION_NOT_NEEDED (preferred:
+  // the first replica leads; unclean: it has a leader),
+  // PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE.
+  std::vector<ElectionResult> elect_leaders(
+      ElectionType type,
+      const std::optional<std::vector<std::pair<std::string, int32_t>>>& partitions);
+  // The periodic work of the active controller (called from tick()):
+  // preferred leaders back where possible (auto.leader.rebalance.enable,
+  // every leader.imbalance.check.interval.seconds), unclean elections for
+  // leaderless partitions of topics that allow them (every
+  // unclean.leader.election.interval.ms). At most 1,000 elections per round
+  // (Kafka's maxElectionsPerImbalance); more go in the next round.
+  void balance_partition_leaders();
+  void elect_unclean_leaders();
+
   // One result per topic, in order. Duplicate names within `topics` are the
   // caller's to reject (INVALID_REQUEST). All created topics are committed
   // in one batch. If the valid topics need more than
@@ -341,6 +417,27 @@ class Controller {
   // has no leader. Kafka's generateLeaderAndIsrUpdates without ELR.
   void partition_changes(MetadataDelta& scratch, int32_t remove, int32_t add,
                          std::vector<std::vector<uint8_t>>& records) const;
+  // tick()'s sessions and fencing; false when this node is not active.
+  bool tick_brokers();
+  // STALE_BROKER_EPOCH unless `broker_id` is registered with `broker_epoch`
+  // (Kafka's checkBrokerEpoch).
+  static ApiError check_broker_epoch(const MetadataImage& image, int32_t broker_id,
+                                     int64_t broker_epoch);
+  // unclean.leader.election.enable of `topic` (topic, dynamic, static).
+  bool unclean_election_enabled(const MetadataDelta& scratch, const TopicImage& topic) const;
+  // Whether `broker` may lead or join an ISR in `scratch` (Kafka's
+  // isAcceptableLeader: registered, unfenced, not shutting down).
+  static bool broker_active(const MetadataDelta& scratch, int32_t broker);
+  // controller_partitions.cc: one AlterPartition partition.
+  ErrorCode check_alter_partition(const MetadataDelta& scratch, int32_t broker_id,
+                                  const PartitionImage* partition, const AlterPartitionItem& item,
+                                  int16_t version) const;
+  // Elections of `type` over the (topic, partition) pairs; the records go
+  // to `records` (replayed into `scratch`).
+  ApiError elect_one(MetadataDelta& scratch, const std::string& topic, int32_t partition,
+                     ElectionType type, std::vector<std::vector<uint8_t>>& records) const;
+  int64_t next_balance_ms_ = 0;
+  int64_t next_unclean_ms_ = 0;
   // The records that fence `broker_id` (ISR/leader changes, FenceBrokerRecord).
   std::vector<std::vector<uint8_t>> fence_records(int32_t broker_id) const;
   // Gives every broker of the image a session, forgets unregistered ones.

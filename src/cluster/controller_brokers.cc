@@ -10,6 +10,8 @@
 #include "base/metrics.h"
 #include "cluster/controller.h"
 #include "cluster/ids.h"
+#include "cluster/partition_change.h"
+#include "cluster/topic_config.h"
 #include "protocol/record_framing.h"
 
 namespace sluice::cluster {
@@ -86,8 +88,7 @@ void Controller::partition_changes(MetadataDelta& scratch, int32_t remove, int32
   auto acceptable = [&](int32_t replica) {
     if (replica == remove) return false;
     if (replica == add) return true;
-    auto found = scratch.brokers().find(replica);
-    return found != scratch.brokers().end() && found->second.active();
+    return broker_active(scratch, replica);
   };
   size_t changed = 0;
   // Scans every partition: fine for the partition counts a node holds
@@ -97,39 +98,28 @@ void Controller::partition_changes(MetadataDelta& scratch, int32_t remove, int32
     if (topic == nullptr) continue;
     const Uuid topic_id = topic->id;
     const size_t partitions = topic->partitions.size();
+    std::optional<bool> unclean;  // looked up once per topic, when needed
     for (size_t index = 0; index < partitions; ++index) {
       // Looked up again: an earlier record may have copied the topic.
       const PartitionImage& partition = scratch.topic(topic_id)->partitions[index];
       const bool leaves = remove >= 0 && contains(partition.isr, remove);
-      const bool may_lead = add >= 0 && partition.leader == -1 && contains(partition.isr, add);
+      const bool may_lead = add >= 0 && partition.leader == -1 &&
+                            (contains(partition.isr, add) || contains(partition.replicas, add));
       if (!leaves && !may_lead) continue;
+      if (!unclean) unclean = unclean_election_enabled(scratch, *topic);
+      PartitionChange change;
+      change.topic_id = topic_id;
+      change.topic_name = name;
+      change.partition = &partition;
+      change.acceptable_leader = acceptable;
+      change.election = *unclean ? Election::unclean : Election::online;
       std::vector<int32_t> target_isr;
       for (int32_t replica : partition.isr)
         if (replica != remove) target_isr.push_back(replica);
-      auto valid_leader = [&](int32_t replica) {
-        return contains(target_isr, replica) && acceptable(replica);
-      };
-      // Keep a valid leader; else the first valid replica in preference
-      // order; else none (unclean election is off).
-      int32_t leader = -1;
-      if (partition.leader >= 0 && valid_leader(partition.leader)) {
-        leader = partition.leader;
-      } else {
-        for (int32_t replica : partition.replicas)
-          if (valid_leader(replica)) {
-            leader = replica;
-            break;
-          }
-      }
-      md::PartitionChangeRecord record;
-      record.topic_id = topic_id;
-      record.partition_id = partition.partition;
-      if (leader != partition.leader) record.leader = leader;
-      // An ISR is never emptied: without eligible leader replicas Kafka
-      // keeps the last member, which leads again once it is unfenced.
-      if (!target_isr.empty() && target_isr != partition.isr) record.isr = target_isr;
-      if (record.leader == -2 && !record.isr) continue;
-      add_record(scratch, md::encode_framed(record, 0), records);
+      change.target_isr = std::move(target_isr);
+      auto record = build_partition_change(change);
+      if (!record) continue;
+      add_record(scratch, md::encode_framed(*record, 0), records);
       ++changed;
     }
   }
@@ -269,25 +259,40 @@ BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& re
   return {ApiError::none(), record.broker_epoch};
 }
 
+ApiError Controller::check_broker_epoch(const MetadataImage& image, int32_t broker_id,
+                                        int64_t broker_epoch) {
+  auto found = image.brokers.find(broker_id);
+  if (found == image.brokers.end())
+    return error(ErrorCode::STALE_BROKER_EPOCH,
+                 "No broker registration found for broker id " + std::to_string(broker_id));
+  if (found->second.epoch != broker_epoch)
+    return error(ErrorCode::STALE_BROKER_EPOCH,
+                 "Expected broker epoch " + std::to_string(found->second.epoch) +
+                     ", but got broker epoch " + std::to_string(broker_epoch));
+  return ApiError::none();
+}
+
+bool Controller::broker_active(const MetadataDelta& scratch, int32_t broker) {
+  auto found = scratch.brokers().find(broker);
+  return found != scratch.brokers().end() && found->second.active();
+}
+
+bool Controller::unclean_election_enabled(const MetadataDelta& scratch,
+                                          const TopicImage& topic) const {
+  auto resolved = resolve_topic_config("unclean.leader.election.enable", topic.configs,
+                                       scratch.base(), *options_.broker_config, options_.node_id);
+  return resolved && resolved->value == "true";
+}
+
 BrokerHeartbeatReply Controller::heartbeat(const BrokerHeartbeat& request) {
   std::lock_guard lock(mutex_);
   sync_sessions();
   const int32_t id = request.broker_id;
   MetadataImagePtr current = image();
-  auto found = current->brokers.find(id);
   BrokerHeartbeatReply reply;
-  if (found == current->brokers.end()) {
-    reply.error = error(ErrorCode::STALE_BROKER_EPOCH,
-                        "No broker registration found for broker id " + std::to_string(id));
-    return reply;
-  }
-  const BrokerImage& broker = found->second;
-  if (broker.epoch != request.broker_epoch) {
-    reply.error = error(ErrorCode::STALE_BROKER_EPOCH,
-                        "Expected broker epoch " + std::to_string(broker.epoch) +
-                            ", but got broker epoch " + std::to_string(request.broker_epoch));
-    return reply;
-  }
+  reply.error = check_broker_epoch(*current, id, request.broker_epoch);
+  if (!reply.error.ok()) return reply;
+  const BrokerImage& broker = current->brokers.at(id);
   const BrokerControlStates states = heartbeats_->next_state(
       id, request.current_metadata_offset, request.want_fence, request.want_shutdown,
       broker.registration_offset, leads_a_partition(*current, id));
@@ -357,10 +362,33 @@ ApiError Controller::unregister_broker(int32_t broker_id) {
 }
 
 void Controller::tick() {
+  if (!tick_brokers()) return;
+  // Kafka schedules these after a delay once a node becomes active.
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock->monotonic()).count();
+  if (next_balance_ms_ == 0 || next_unclean_ms_ == 0) {
+    next_balance_ms_ = now + broker_int("leader.imbalance.check.interval.seconds", 300) * 1000;
+    next_unclean_ms_ = now + broker_int("unclean.leader.election.interval.ms", 300000);
+  }
+  if (now >= next_balance_ms_) {
+    next_balance_ms_ = now + broker_int("leader.imbalance.check.interval.seconds", 300) * 1000;
+    if (options_.broker_config->get_bool("auto.leader.rebalance.enable"))
+      balance_partition_leaders();
+  }
+  if (now >= next_unclean_ms_) {
+    next_unclean_ms_ = now + broker_int("unclean.leader.election.interval.ms", 300000);
+    elect_unclean_leaders();
+  }
+}
+
+bool Controller::tick_brokers() {
   std::lock_guard lock(mutex_);
   // Only the active controller keeps sessions (a node that becomes active
   // starts every session afresh: sync_sessions()).
-  if (!log_ || !is_active()) return;
+  if (!log_ || !is_active()) {
+    next_balance_ms_ = next_unclean_ms_ = 0;
+    return false;
+  }
   sync_sessions();
   // One broker per commit, as Kafka does: each fencing's leader moves are
   // in the image before the next broker's are computed.
@@ -378,6 +406,7 @@ void Controller::tick() {
       spdlog::error("metadata: registering this node {} again failed: {}", options_.node_id,
                     registered.message);
   }
+  return true;
 }
 
 }  // namespace sluice::cluster

@@ -64,6 +64,7 @@ struct DeltaApplier {
     partition.leader = record.leader;
     partition.leader_epoch = record.leader_epoch;
     partition.partition_epoch = record.partition_epoch;
+    partition.leader_recovery_state = record.leader_recovery_state;
     if (!change->created) change->changed_partitions.insert(record.partition_id);
     return Status::ok();
   }
@@ -85,6 +86,9 @@ struct DeltaApplier {
       partition.leader = record.leader;
       ++partition.leader_epoch;
     }
+    // -1: unchanged.
+    if (record.leader_recovery_state >= 0)
+      partition.leader_recovery_state = record.leader_recovery_state;
     ++partition.partition_epoch;
     if (!change->created) change->changed_partitions.insert(record.partition_id);
     return Status::ok();

@@ -75,6 +75,9 @@ struct PartitionImage {
   int32_t leader = -1;          // -1: no leader (offline)
   int32_t leader_epoch = 0;     // bumps on every leader change
   int32_t partition_epoch = 0;  // bumps on every change of the partition
+  // Kafka's LeaderRecoveryState: 1 (recovering) after an unclean election
+  // until the leader reports it recovered (AlterPartition).
+  int8_t leader_recovery_state = 0;
 
   friend bool operator==(const PartitionImage&, const PartitionImage&) = default;
 };

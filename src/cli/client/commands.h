@@ -24,6 +24,7 @@ void add_consume_command(CLI::App& app, Action& action);
 void add_group_commands(CLI::App& app, Action& action);
 void add_config_commands(CLI::App& app, Action& action);
 void add_cluster_commands(CLI::App& app, Action& action);  // cluster info, records delete
+void add_leader_election_command(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -32,6 +33,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_group_commands(app, action);
   add_config_commands(app, action);
   add_cluster_commands(app, action);
+  add_leader_election_command(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one
