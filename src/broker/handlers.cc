@@ -39,18 +39,18 @@ constexpr ApiHandler handler_table[] = {
     api<DescribeLogDirsRequest, handle_describe_log_dirs>(),
     api<CreatePartitionsRequest, handle_create_partitions>(),
     api<DeleteGroupsRequest, handle_delete_groups>(),
+    api<ElectLeadersRequest, handle_elect_leaders>(),
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),
     api<OffsetDeleteRequest, handle_offset_delete>(),
     api<VoteRequest, handle_vote>(),
     api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),
     api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
     api<DescribeQuorumRequest, handle_describe_quorum>(),
+    api<AlterPartitionRequest, handle_alter_partition>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
     api<BrokerRegistrationRequest, handle_broker_registration>(),
     api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
     api<UnregisterBrokerRequest, handle_unregister_broker>(),
-    api<AlterPartitionRequest, handle_alter_partition>(),
-    api<ElectLeadersRequest, handle_elect_leaders>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {
