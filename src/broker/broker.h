@@ -6,10 +6,12 @@
 // handle() runs on reactor threads, concurrently across connections.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "base/clock.h"
@@ -50,6 +52,16 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   Status start();
   // Stops accepting, drains answers owed, flushes and writes checkpoints.
   void stop();
+  // Before stop(), on SIGTERM (Kafka's controlled shutdown, KRaft's
+  // BrokerLifecycleManager): a broker of a quorum heartbeats WantShutDown
+  // to the active controller, which moves the leadership of its partitions
+  // to other replicas and answers ShouldShutDown once every active broker
+  // has seen that; then, if this node leads the quorum, it resigns
+  // (EndQuorumEpoch) and waits for another voter to lead. Bounded by
+  // `timeout` (and by a second without any known active controller);
+  // returns one line for the log saying what happened. Blocks the caller
+  // (main); any thread but the lifecycle and quorum threads.
+  std::string shut_down_gracefully(std::chrono::milliseconds timeout);
 
   uint16_t bound_port(size_t listener_index = 0) const {
     return server_->bound_port(listener_index);
@@ -101,7 +113,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void send_registration();
   void send_heartbeat();
   void on_registered(int16_t error, int64_t broker_epoch);
-  void on_heartbeat_answer(int16_t error, bool fenced);
+  void on_heartbeat_answer(int16_t error, bool fenced, bool should_shutdown = false);
+  std::string controlled_shutdown(std::chrono::steady_clock::time_point deadline);
+  std::string resign_quorum_leadership(std::chrono::steady_clock::time_point deadline);
   // Runs Controller::tick() on the controller thread periodically (fencing
   // brokers whose session expired), from the delayed-operation timer, until
   // stop().
@@ -135,6 +149,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   Uuid incarnation_id_;
   int64_t broker_epoch_ = -1;  // -1: not registered (yet, or again)
   bool fenced_ = true;
+  bool want_shutdown_ = false;    // heartbeats ask for a controlled shutdown
+  bool should_shutdown_ = false;  // the controller agreed
   std::thread registration_thread_;
 };
 

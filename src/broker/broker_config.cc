@@ -191,6 +191,10 @@ std::vector<ConfigDef> make_defs() {
           "Delay of a new group's first rebalance."),
       def("broker.session.timeout.ms", T::int32, "9000",
           "A broker not heard from (BrokerHeartbeat) for this long is fenced.", at_least(1)),
+      def("controlled.shutdown.enable", T::boolean, "true",
+          "On SIGTERM a broker of a quorum asks the active controller to move its partition "
+          "leadership away (BrokerHeartbeat WantShutDown) and stops once told to, or after "
+          "broker.session.timeout.ms."),
       def("group.min.session.timeout.ms", T::int32, "6000", "Smallest session timeout."),
       def("group.max.session.timeout.ms", T::int32, "1800000", "Largest session timeout."),
       def("group.max.size", T::int32, "2147483647", "Members per group at most.", at_least(1)),

@@ -59,27 +59,43 @@ void Broker::close_groups() {
   if (groups_) groups_->stop();
 }
 
+// Kafka's coordinator of a group: the leader of its __consumer_offsets
+// partition (partitionFor(groupId)), at its address on the listener the
+// request came in on; none while that partition has no live leader there.
+static std::optional<BrokerAddress> coordinator_of(const cluster::MetadataImage& image,
+                                                   const std::string& listener_name,
+                                                   const std::string& group_id) {
+  const cluster::TopicImage* offsets = image.topic(std::string(group::offsets_topic));
+  if (offsets == nullptr || offsets->partitions.empty()) return std::nullopt;
+  const int32_t partition =
+      group::partition_for_group(group_id, static_cast<int32_t>(offsets->partitions.size()));
+  const int32_t leader = offsets->partitions[static_cast<size_t>(partition)].leader;
+  for (const BrokerAddress& address : brokers_for_listener(image, listener_name))
+    if (address.node_id == leader) return address;
+  return std::nullopt;
+}
+
 static void answer_find_coordinator(Broker& broker, RequestContext& context, const FindCoordinatorRequest& request) {
   int16_t version = context.api_version();
   std::vector<std::string> keys = version >= 4 ? request.coordinator_keys : std::vector<std::string>{request.key};
-  std::optional<BrokerAddress> self;
-  for (const BrokerAddress& address :
-       brokers_for_listener(*broker.metadata_image(), context.connection().listener_name))
-    if (address.node_id == broker.config().node_id) self = address;
+  const cluster::MetadataImagePtr image = broker.metadata_image();
   bool offsets_topic_ready = broker.groups().offsets_topic_exists();
   FindCoordinatorResponse response;
   for (const std::string& key : keys) {
     FindCoordinatorResponse::Coordinator out;
     out.key = key;
     ErrorCode error = ErrorCode::NONE;
+    std::optional<BrokerAddress> coordinator;
+    if (request.key_type == 0 && offsets_topic_ready)
+      coordinator = coordinator_of(*image, context.connection().listener_name, key);
     if (request.key_type == 1) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;  // transactions: not yet
     else if (request.key_type != 0) error = ErrorCode::INVALID_REQUEST;
-    else if (!self || !offsets_topic_ready) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    else if (!coordinator) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     out.error_code = to_wire(error);
     if (error == ErrorCode::NONE) {
-      out.node_id = self->node_id;
-      out.host = self->host;
-      out.port = self->port;
+      out.node_id = coordinator->node_id;
+      out.host = coordinator->host;
+      out.port = coordinator->port;
       out.error_message = std::nullopt;
     } else {
       out.node_id = -1;

@@ -88,6 +88,7 @@ struct RaftManager::Impl {
     raft_options.election_timeout_ms = options.election_timeout_ms;
     raft_options.fetch_timeout_ms = options.fetch_timeout_ms;
     raft_options.retry_backoff_ms = std::max<int64_t>(options.retry_backoff_ms, 20);
+    raft_options.fetch_max_wait_ms = options.fetch_max_wait_ms;
     raft_options.random_seed = options.random_seed;
     replica = std::make_unique<raft::RaftReplica>(raft_options, log, state, now_ms());
     after_event();
@@ -244,7 +245,8 @@ struct RaftManager::Impl {
     request.cluster_id = options.cluster_id;
     request.replica_id = options.node_id;
     request.replica_state.replica_id = options.node_id;
-    request.max_wait_ms = 0;
+    // Long poll: the leader answers when it has news, or after this long.
+    request.max_wait_ms = static_cast<int32_t>(options.fetch_max_wait_ms);
     request.min_bytes = 0;
     request.max_bytes = fetch_max_bytes;
     auto& topic = request.topics.emplace_back();
@@ -404,6 +406,7 @@ struct RaftManager::Impl {
       if (options.on_commit) options.on_commit(high_watermark);
     }
     settle_appends();
+    wake_parked_fetches();
   }
 
   void settle_appends() {
@@ -455,6 +458,84 @@ struct RaftManager::Impl {
       pending.pop_front();
       done(AppendError::stopped, -1);
     }
+    answer_parked_fetches_at_stop();
+  }
+
+  // --- long-polled Fetch (Kafka's fetch purgatory) ---
+
+  // A Fetch that finds nothing new for its fetcher (no entries, no
+  // divergence or snapshot, and the high watermark it was last told) waits
+  // here up to its MaxWaitMs. It is fed to the state machine again, and
+  // answered with what that says then, as soon as the log grows (an
+  // append), the high watermark moves past what the fetcher knows (its
+  // only way to learn it), this node stops leading or changes epoch, or
+  // the wait ends. Followers send the next Fetch on each answer, so an
+  // append reaches them within a round trip instead of a poll interval.
+  using FetchFinish = std::function<void(std::optional<raft::FetchResponse>)>;
+  struct ParkedFetch {
+    raft::NodeId replica = -1;
+    raft::FetchRequest request;
+    int64_t deadline_ms = 0;
+    raft::Offset log_end = 0;  // the leader's end when parked
+    raft::Epoch epoch = 0;
+    FetchFinish finish;
+  };
+
+  void fetch(raft::NodeId from, const raft::FetchRequest& request, int32_t max_wait_ms,
+             FetchFinish finish) {
+    std::optional<raft::FetchResponse> reply = receive_request<raft::FetchResponse>(from, request);
+    if (reply && max_wait_ms > 0 && !stopping && nothing_new_for(from, *reply)) {
+      parked_fetches.push_back({from, request, now_ms() + max_wait_ms, log.end_offset(),
+                                replica->epoch(), std::move(finish)});
+      return;
+    }
+    answer_fetch(from, std::move(reply), finish);
+  }
+
+  bool nothing_new_for(raft::NodeId from, const raft::FetchResponse& reply) const {
+    if (reply.error != raft::FetchResponse::Error::none || !reply.entries.empty() ||
+        reply.diverging || reply.snapshot_id)
+      return false;
+    auto told = high_watermark_told.find(from);
+    return told != high_watermark_told.end() && told->second == reply.high_watermark;
+  }
+
+  void answer_fetch(raft::NodeId from, std::optional<raft::FetchResponse> reply,
+                    const FetchFinish& finish) {
+    if (reply && reply->error == raft::FetchResponse::Error::none)
+      high_watermark_told[from] = reply->high_watermark;
+    finish(std::move(reply));
+  }
+
+  bool parked_fetch_due(const ParkedFetch& parked, int64_t now) const {
+    if (now >= parked.deadline_ms || log.end_offset() != parked.log_end) return true;
+    if (replica->role() != raft::Role::leader || replica->epoch() != parked.epoch) return true;
+    auto told = high_watermark_told.find(parked.replica);
+    return told == high_watermark_told.end() || told->second != replica->high_watermark();
+  }
+
+  // After every event. Answering feeds the state machine, which comes back
+  // here: the due fetches leave the list before any is answered.
+  void wake_parked_fetches() {
+    if (parked_fetches.empty()) return;
+    const int64_t now = now_ms();
+    std::vector<ParkedFetch> due;
+    std::erase_if(parked_fetches, [&](ParkedFetch& parked) {
+      if (!parked_fetch_due(parked, now)) return false;
+      due.push_back(std::move(parked));
+      return true;
+    });
+    for (ParkedFetch& parked : due) {
+      std::optional<raft::FetchResponse> reply =
+          receive_request<raft::FetchResponse>(parked.replica, parked.request);
+      answer_fetch(parked.replica, std::move(reply), parked.finish);
+    }
+  }
+
+  void answer_parked_fetches_at_stop() {
+    std::vector<ParkedFetch> parked = std::move(parked_fetches);
+    parked_fetches.clear();
+    for (ParkedFetch& fetch : parked) fetch.finish(std::nullopt);
   }
 
   MetadataLog& log;
@@ -473,6 +554,9 @@ struct RaftManager::Impl {
   std::map<raft::NodeId, std::string> last_warning;
   bool stopping = false;
   int64_t reported_commit = -1;
+  std::vector<ParkedFetch> parked_fetches;
+  // The high watermark each fetcher was last answered with.
+  std::map<raft::NodeId, raft::Offset> high_watermark_told;
 
   struct Pending {
     int64_t end_offset = 0;
@@ -527,6 +611,14 @@ void RaftManager::send_raw_to_leader(int16_t api_key, int16_t version_min, int16
       Impl::LeaderRequest{api_key, version_min, version_max, std::move(encode), std::move(done),
                           impl_->now_ms() + Impl::forwarding_timeout_ms});
   asio::post(impl_->io, [this, request] { impl_->send_to_leader(request); });
+}
+
+void RaftManager::resign() {
+  asio::post(impl_->io, [this] {
+    if (impl_->stopping || !impl_->replica) return;
+    impl_->dispatch(impl_->replica->step_down(impl_->now_ms()));
+    impl_->after_event();
+  });
 }
 
 QuorumStatus RaftManager::status() const {
@@ -634,6 +726,8 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
       return answer(response);
     }
     const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
+    if (is_single_metadata_fetch(request, version) && replica >= 0)
+      return long_poll_fetch(request, replica, std::move(answer));
     for (const auto& topic : request.topics) {
       auto& topic_out = response.responses.emplace_back();
       topic_out.topic = topic.topic;
@@ -651,33 +745,68 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
         auto reply = impl_->receive_request<raft::FetchResponse>(
             replica, raft::FetchRequest{partition.current_leader_epoch, replica,
                                         partition.fetch_offset, partition.last_fetched_epoch});
-        if (!reply) {
-          out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
-          continue;
-        }
-        switch (reply->error) {
-          case raft::FetchResponse::Error::none:
-            break;
-          case raft::FetchResponse::Error::fenced_epoch:
-            out.error_code = code(ErrorCode::FENCED_LEADER_EPOCH);
-            break;
-          case raft::FetchResponse::Error::not_leader:
-            out.error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
-            break;
-        }
-        out.high_watermark = reply->high_watermark;
-        out.current_leader.leader_id = reply->leader.value_or(-1);
-        out.current_leader.leader_epoch = reply->epoch;
-        out.log_start_offset = 0;
-        if (reply->diverging) {
-          out.diverging_epoch.epoch = reply->diverging->epoch;
-          out.diverging_epoch.end_offset = reply->diverging->end_offset;
-        }
-        out.records = records_of(reply->entries);
+        fill_fetch_partition(out, reply);
       }
     }
     answer(response);
   });
+}
+
+bool RaftManager::is_single_metadata_fetch(const protocol::FetchRequest& request, int16_t version) {
+  if (request.topics.size() != 1 || request.topics[0].partitions.size() != 1) return false;
+  const auto& topic = request.topics[0];
+  const bool is_metadata =
+      version >= 13 ? topic.topic_id == metadata_topic_id() : topic.topic == metadata_topic_name;
+  return is_metadata && topic.partitions[0].partition == metadata_partition;
+}
+
+// On the quorum thread: the fetch is answered now or parked (Impl::fetch).
+void RaftManager::long_poll_fetch(const protocol::FetchRequest& request, int32_t replica,
+                                  std::function<void(protocol::FetchResponse)> answer) {
+  const auto& topic = request.topics[0];
+  const auto& partition = topic.partitions[0];
+  auto finish = [topic_name = topic.topic, topic_id = topic.topic_id, index = partition.partition,
+                 answer = std::move(answer)](std::optional<raft::FetchResponse> reply) {
+    protocol::FetchResponse response;
+    auto& topic_out = response.responses.emplace_back();
+    topic_out.topic = topic_name;
+    topic_out.topic_id = topic_id;
+    auto& out = topic_out.partitions.emplace_back();
+    out.partition_index = index;
+    fill_fetch_partition(out, reply);
+    answer(response);
+  };
+  impl_->fetch(replica,
+               raft::FetchRequest{partition.current_leader_epoch, replica, partition.fetch_offset,
+                                  partition.last_fetched_epoch},
+               request.max_wait_ms, std::move(finish));
+}
+
+void RaftManager::fill_fetch_partition(protocol::FetchResponse::PartitionData& out,
+                                       const std::optional<raft::FetchResponse>& reply) {
+  if (!reply) {
+    out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
+    return;
+  }
+  switch (reply->error) {
+    case raft::FetchResponse::Error::none:
+      break;
+    case raft::FetchResponse::Error::fenced_epoch:
+      out.error_code = code(ErrorCode::FENCED_LEADER_EPOCH);
+      break;
+    case raft::FetchResponse::Error::not_leader:
+      out.error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+      break;
+  }
+  out.high_watermark = reply->high_watermark;
+  out.current_leader.leader_id = reply->leader.value_or(-1);
+  out.current_leader.leader_epoch = reply->epoch;
+  out.log_start_offset = 0;
+  if (reply->diverging) {
+    out.diverging_epoch.epoch = reply->diverging->epoch;
+    out.diverging_epoch.end_offset = reply->diverging->end_offset;
+  }
+  out.records = records_of(reply->entries);
 }
 
 void RaftManager::handle_describe_quorum(

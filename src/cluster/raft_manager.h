@@ -51,6 +51,9 @@ struct RaftManagerOptions {
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t request_timeout_ms = 2000;   // controller.quorum.request.timeout.ms
   int64_t retry_backoff_ms = 20;       // controller.quorum.retry.backoff.ms
+  // How long a Fetch of this node waits at the leader for news (Kafka's
+  // KafkaRaftClient.MAX_FETCH_WAIT_MS, not a setting); 0: no long poll.
+  int64_t fetch_max_wait_ms = 500;
   const Clock* clock = &system_clock();
   uint64_t random_seed = 1;
   // The high watermark moved to `committed_end` (quorum thread).
@@ -92,6 +95,10 @@ class RaftManager {
   void append(std::vector<std::vector<uint8_t>> records, AppendDone done);
 
   QuorumStatus status() const;
+  // On shutdown (Kafka's graceful shutdown of a leader): if this node
+  // leads, it stops and tells the other voters, who elect one of them at
+  // once. Returns before that; status() shows the new leader.
+  void resign();
 
   // Sends `request` to the voter leading the quorum (its controller
   // listener), for the requests any node receives and only the active
@@ -132,7 +139,9 @@ class RaftManager {
                                  std::function<void(protocol::BeginQuorumEpochResponse)> answer);
   void handle_end_quorum_epoch(protocol::EndQuorumEpochRequest request,
                                std::function<void(protocol::EndQuorumEpochResponse)> answer);
-  // A Fetch of __cluster_metadata-0 (the handler routes it here).
+  // A Fetch of __cluster_metadata-0 (the handler routes it here). On the
+  // leader, one that finds nothing new for the fetcher is answered when
+  // there is news, or after its MaxWaitMs (long poll).
   void handle_fetch(protocol::FetchRequest request, int16_t version,
                     std::function<void(protocol::FetchResponse)> answer);
   void handle_describe_quorum(protocol::DescribeQuorumRequest request,
@@ -140,6 +149,11 @@ class RaftManager {
 
  private:
   struct Impl;
+  static bool is_single_metadata_fetch(const protocol::FetchRequest& request, int16_t version);
+  void long_poll_fetch(const protocol::FetchRequest& request, int32_t replica,
+                       std::function<void(protocol::FetchResponse)> answer);
+  static void fill_fetch_partition(protocol::FetchResponse::PartitionData& out,
+                                   const std::optional<raft::FetchResponse>& reply);
   RaftManagerOptions options_;
   std::unique_ptr<Impl> impl_;
 };

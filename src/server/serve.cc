@@ -210,6 +210,12 @@ int run_serve(const ServeOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  // Leadership leaves first (bounded: past the session timeout the
+  // controller fences this broker anyway).
+  const auto graceful_timeout =
+      std::chrono::milliseconds((*broker)->config().values.get_int("broker.session.timeout.ms"));
+  if (std::string what = (*broker)->shut_down_gracefully(graceful_timeout); !what.empty())
+    spdlog::info("{}", what);
   if (admin_server) admin_server->detach();  // no admin request touches the broker from here on
   (*broker)->stop();
   if (admin_server) admin_server->stop();

@@ -397,6 +397,12 @@ void RaftReplica::resign(int64_t now_ms, Out& out) {
   become_unattached(state_.epoch, options_.node_id, now_ms);
 }
 
+std::vector<Envelope> RaftReplica::step_down(int64_t now_ms) {
+  Out out;
+  if (role_ == Role::leader) resign(now_ms, out);
+  return out;
+}
+
 std::vector<Envelope> RaftReplica::receive(const Envelope& envelope, int64_t now_ms) {
   Out out;
   std::visit([&](const auto& message) { on(message, envelope.from, now_ms, out); },
@@ -569,6 +575,7 @@ void RaftReplica::note_fetch(NodeId from, Offset fetch_offset, int64_t now_ms) {
 void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms, Out& out) {
   if (response.epoch > state_.epoch) observe_epoch(response.epoch, response.leader, now_ms);
   if (response.error != FetchResponse::Error::none) {
+    fetch_again_soon(now_ms);
     if (response.leader && response.epoch == state_.epoch)
       observe_epoch(response.epoch, response.leader, now_ms);
     return;
@@ -610,10 +617,16 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
   }
   Offset known = std::min(response.high_watermark, log_.end_offset());
   high_watermark_ = std::max(high_watermark_, known);
-  if (!response.entries.empty())
+  // Long poll: the leader held this fetch until it had news or its max
+  // wait passed, so the next one leaves at once.
+  if (!response.entries.empty() || long_poll())
     send_fetch(now_ms, out);
   else
     next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
+}
+
+void RaftReplica::fetch_again_soon(int64_t now_ms) {
+  next_fetch_ms_ = std::min(next_fetch_ms_, now_ms + options_.fetch_interval_ms);
 }
 
 void RaftReplica::on(const FetchSnapshotRequest& request, NodeId from, int64_t now_ms, Out& out) {
@@ -811,13 +824,15 @@ void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
     if (*target == options_.node_id) return;
   }
   next_fetch_ms_ = now_ms + options_.fetch_interval_ms;
-  if (snapshot_fetch_) {
+  if (snapshot_fetch_) {  // answered at once: never long-polled
     send(*target,
          FetchSnapshotRequest{state_.epoch, options_.node_id, snapshot_fetch_->id,
                               snapshot_fetch_->position, options_.max_snapshot_chunk_bytes},
          out);
     return;
   }
+  // One long-polled fetch in flight: the next waits for its answer.
+  if (long_poll()) next_fetch_ms_ += options_.fetch_max_wait_ms;
   FetchRequest request{state_.epoch, options_.node_id, log_.end_offset(), last_epoch()};
   if (options_.faults.follower_keeps_divergent_tail) request.last_fetched_epoch = state_.epoch;
   send(*target, request, out);

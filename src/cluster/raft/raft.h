@@ -255,7 +255,16 @@ struct RaftOptions {
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t fetch_interval_ms = 50;      // a follower's fetch when nothing is pending
-  int64_t retry_backoff_ms = 100;      // a vote request unanswered is sent again
+  // Long poll (Kafka's KafkaRaftClient.MAX_FETCH_WAIT_MS, 500): the leader
+  // may hold a fetch that finds nothing new up to this long, answering it
+  // as soon as its log grows or its high watermark moves (the driver parks
+  // it; this class answers at once). A follower then keeps one fetch in
+  // flight: the next leaves as soon as an answer arrives, and one
+  // unanswered for fetch_max_wait_ms + fetch_interval_ms is taken as lost
+  // and sent again. 0: no long poll; a follower whose fetch found nothing
+  // asks again after fetch_interval_ms.
+  int64_t fetch_max_wait_ms = 0;
+  int64_t retry_backoff_ms = 100;  // a vote request unanswered is sent again
   size_t max_fetch_entries = 64;
   int32_t max_snapshot_chunk_bytes = 8 << 20;  // a FetchSnapshot's MaxBytes
   uint64_t random_seed = 1;                    // election jitter; seeded, so runs replay exactly
@@ -340,6 +349,10 @@ class RaftReplica {
   // the leader) or when a batch has no record (record_count < 1) or is
   // not a data batch (control batches are this class's own).
   std::optional<Offset> append(std::vector<Entry> entries);
+  // Kafka's graceful shutdown of a leader: it stops leading and tells the
+  // other voters (EndQuorumEpoch), so they elect one of them at once
+  // instead of waiting out the fetch timeout. Nothing on another role.
+  std::vector<Envelope> step_down(int64_t now_ms);
 
   Role role() const { return role_; }
   Epoch epoch() const { return state_.epoch; }
@@ -410,6 +423,10 @@ class RaftReplica {
   // To every voter that has not granted yet.
   void send_vote_requests(bool pre_vote, int64_t now_ms, Out& out);
   void send_fetch(int64_t now_ms, Out& out);
+  bool long_poll() const { return options_.fetch_max_wait_ms > 0; }
+  // A fetch answered with an error: the next one soon, whether or not the
+  // fetch was long-polled.
+  void fetch_again_soon(int64_t now_ms);
   void maybe_advance_high_watermark();
   void send(NodeId to, Message message, Out& out) const;
   int64_t random_election_timeout();

@@ -585,6 +585,7 @@ class Simulation {
         committed_at_calm = checker_.committed_end();
       }
       handle(event, appends_stop);
+      wake_parked_fetches();
       ++result_.events;
       if (trace_ && event.type == EventType::tick && now_ % 500 == 0)
         std::fprintf(stderr, "t=%lld\n%s\n", static_cast<long long>(now_),
@@ -631,6 +632,7 @@ class Simulation {
     raft.faults = options_.faults;
     raft.max_fetch_entries = options_.max_fetch_entries;
     raft.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
+    raft.fetch_max_wait_ms = options_.fetch_max_wait_ms;
     node.replica = std::make_unique<RaftReplica>(raft, node.log, node.store, node.snapshots, now_);
     node.last_high_watermark = -1;
     ++restarts_;
@@ -643,7 +645,10 @@ class Simulation {
         if (!to.replica) break;
         if (std::holds_alternative<FetchSnapshotResponse>(event.envelope->message))
           ++result_.snapshot_chunks;
-        send_all(to.replica->receive(*event.envelope, now_));
+        if (std::holds_alternative<FetchRequest>(event.envelope->message))
+          deliver_fetch(to, event.envelope);
+        else
+          send_all(to.replica->receive(*event.envelope, now_));
         if (in_fault_phase() && chance(options_.crash_after_message_rate)) crash(to);
         break;
       }
@@ -772,6 +777,9 @@ class Simulation {
   }
 
   void crash(Node& victim) {
+    std::erase_if(parked_, [&](const Parked& parked) { return parked.leader == victim.id; });
+    std::erase_if(high_watermark_told_,
+                  [&](const auto& told) { return told.first.first == victim.id; });
     victim.replica.reset();
     victim.log.crash();
     victim.snapshots.crash();
@@ -790,6 +798,76 @@ class Simulation {
         event.envelope = std::make_shared<const Envelope>(envelope);
         if (nodes_.at(envelope.from)->group == nodes_.at(envelope.to)->group) schedule(event);
       }
+    }
+  }
+
+  // --- long poll: the broker's fetch parking (RaftManager), replayed ---
+
+  struct Parked {
+    NodeId leader = 0;
+    std::shared_ptr<const Envelope> request;
+    int64_t deadline = 0;
+    Offset log_end = 0;
+    Epoch epoch = 0;
+  };
+
+  // Feeds a Fetch to `to`; an answer with nothing new for the fetcher is
+  // held back (the request is fed again when woken, as the broker does).
+  void deliver_fetch(Node& to, const std::shared_ptr<const Envelope>& request) {
+    std::vector<Envelope> out = to.replica->receive(*request, now_);
+    if (options_.fetch_max_wait_ms > 0 && nothing_new(to.id, request->from, out)) {
+      parked_.push_back({to.id, request, now_ + options_.fetch_max_wait_ms, to.log.end_offset(),
+                         to.replica->epoch()});
+      return;
+    }
+    note_told(to.id, request->from, out);
+    send_all(std::move(out));
+  }
+
+  const FetchResponse* answer_in(NodeId fetcher, const std::vector<Envelope>& out) const {
+    for (const Envelope& envelope : out)
+      if (envelope.to == fetcher && std::holds_alternative<FetchResponse>(envelope.message))
+        return &std::get<FetchResponse>(envelope.message);
+    return nullptr;
+  }
+
+  bool nothing_new(NodeId leader, NodeId fetcher, const std::vector<Envelope>& out) const {
+    if (out.size() != 1) return false;
+    const FetchResponse* answer = answer_in(fetcher, out);
+    if (!answer || answer->error != FetchResponse::Error::none || !answer->entries.empty() ||
+        answer->diverging || answer->snapshot_id)
+      return false;
+    auto told = high_watermark_told_.find({leader, fetcher});
+    return told != high_watermark_told_.end() && told->second == answer->high_watermark;
+  }
+
+  void note_told(NodeId leader, NodeId fetcher, const std::vector<Envelope>& out) {
+    const FetchResponse* answer = answer_in(fetcher, out);
+    if (answer && answer->error == FetchResponse::Error::none)
+      high_watermark_told_[{leader, fetcher}] = answer->high_watermark;
+  }
+
+  bool due(const Parked& parked) const {
+    const Node& leader = *nodes_.at(parked.leader);
+    if (now_ >= parked.deadline || leader.log.end_offset() != parked.log_end) return true;
+    if (leader.replica->role() != Role::leader || leader.replica->epoch() != parked.epoch)
+      return true;
+    auto told = high_watermark_told_.find({parked.leader, parked.request->from});
+    return told == high_watermark_told_.end() || told->second != leader.replica->high_watermark();
+  }
+
+  void wake_parked_fetches() {
+    std::vector<Parked> woken;
+    std::erase_if(parked_, [&](Parked& parked) {
+      if (!due(parked)) return false;
+      woken.push_back(std::move(parked));
+      return true;
+    });
+    for (const Parked& parked : woken) {
+      Node& leader = *nodes_.at(parked.leader);
+      std::vector<Envelope> out = leader.replica->receive(*parked.request, now_);
+      note_told(parked.leader, parked.request->from, out);
+      send_all(std::move(out));
     }
   }
 
@@ -821,6 +899,8 @@ class Simulation {
   uint64_t next_value_ = 0;
   int64_t now_ = 0;
   SimulationResult result_;
+  std::vector<Parked> parked_;
+  std::map<std::pair<NodeId, NodeId>, Offset> high_watermark_told_;  // (leader, fetcher)
 };
 
 }  // namespace

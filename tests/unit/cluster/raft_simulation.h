@@ -243,7 +243,12 @@ struct SimulationOptions {
   // the observers are the pool new voters come from.
   int64_t reconfigure_every_ms = 0;
   size_t max_fetch_entries = 64;  // small: replication in many steps
-  RaftOptions::Faults faults;     // Raft bugs put in on purpose
+  // Long poll (RaftOptions::fetch_max_wait_ms; 0: off): the simulator then
+  // parks a leader's answer that has nothing new for the fetcher, as the
+  // broker's RaftManager does, and sends it once the leader's log or high
+  // watermark moves, it stops leading, or the wait ends.
+  int64_t fetch_max_wait_ms = 0;
+  RaftOptions::Faults faults;  // Raft bugs put in on purpose
 };
 
 struct SimulationResult {

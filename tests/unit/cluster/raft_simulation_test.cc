@@ -35,6 +35,8 @@ SimulationOptions options_for(uint64_t seed) {
   }
   options.drop_rate = (seed % 3) * 0.05;
   options.max_fetch_entries = seed % 5 == 0 ? 64 : seed % 5 + 1;
+  // Half the seeds long-poll as the broker does (Kafka's 500 ms), half poll.
+  options.fetch_max_wait_ms = seed % 2 == 0 ? 500 : 0;
   options.max_snapshot_chunk_bytes = static_cast<int32_t>(8 << (seed % 4));
   options.fault_phase_ms = 10'000;
   options.calm_phase_ms = 12'000;
