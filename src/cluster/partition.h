@@ -3,7 +3,9 @@
 // leadership state from the metadata image (leader, leader epoch, ISR), its
 // high watermark, and the waiters of long-poll fetches.
 //
-// Concurrency: every method may be called from any thread. The partition
+// Concurrency: every method may be called from any thread; appends run on
+// the broker's append lanes (Produce) or a coordinator's strand, never on a
+// reactor, since the write may wait for writeback. The partition
 // lock is the ManagedLog's mutex; it guards the log and the leadership state
 // and is held only for the in-memory part of an append or a read (DESIGN.md):
 // validation, offset assignment and the write to the page cache. Reading the
@@ -41,7 +43,9 @@ class AppendWaiter {
  public:
   virtual ~AppendWaiter() = default;
   // Called after an append moved the high watermark, on the appending
-  // thread, with no lock held. Must be short and must not block.
+  // thread (a Produce append lane, a coordinator's strand), with no lock
+  // held. Must be short and must not block: a parked fetch posts its look
+  // and answer to its own reactor.
   virtual void on_new_data() = 0;
 };
 
