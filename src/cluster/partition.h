@@ -90,6 +90,10 @@ struct PartitionReadResult {
   ErrorCode error = ErrorCode::NONE;
   storage::FileRange range;  // length 0: nothing to return
   storage::FileRange cold;   // ReadWait::nowait only: see storage::ReadResult::cold
+  // ReadWait::nowait only: the partition lock was held (an append may be in
+  // a pwrite the kernel throttles); nothing was read. Read again where
+  // waiting for the lock is allowed.
+  bool busy = false;
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
@@ -143,7 +147,8 @@ class Partition {
   // the high watermark. OFFSET_OUT_OF_RANGE outside [log start, log end].
   // `wait` nowait (reactor threads): a header not in the page cache is not
   // read; `cold` then names what to bring in, with no lock held, before
-  // reading again (storage::ReadWait).
+  // reading again (storage::ReadWait); and a partition lock held by someone
+  // else is not waited for (`busy`).
   PartitionReadResult read(Offset offset, LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                            bool min_one_batch,
                            storage::ReadWait wait = storage::ReadWait::may_block) const;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/metrics.h"
 #include "broker/broker.h"
 #include "protocol/protocol.h"
 #include "record/batch_builder.h"
@@ -323,6 +324,57 @@ TEST_F(ProduceLanesTest, PipelinedAnswersKeepRequestOrderAcrossLanes) {
   }
   // t-0: 0 then 2; t-1: 0 then 2 (two records per batch), in request order.
   EXPECT_EQ(offsets, (std::vector<int64_t>{0, 0, 2, 2}));
+}
+
+// sluice_fetch_reads_offloaded_total{reason} as /metrics shows it.
+uint64_t offloaded_fetches(const std::string& reason) {
+  std::string text = metrics::default_registry().render();
+  std::string series = "sluice_fetch_reads_offloaded_total{reason=\"" + reason + "\"} ";
+  auto at = text.find(series);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size()));
+}
+
+// The stalled append holds t-0's partition lock through its write. A Fetch
+// of t-0 on the reactor does not wait for that lock: the look moves to a
+// fetch-read thread (which waits), and the reactor serves another
+// connection meanwhile. Before, the reactor blocked on the lock for the
+// whole stall.
+TEST_F(ProduceLanesTest, AFetchDuringAStalledAppendDoesNotWaitForThePartitionLock) {
+  Connection producer(broker_->bound_port());
+  Connection consumer(broker_->bound_port());
+  Connection other(broker_->bound_port());
+  ASSERT_TRUE(producer.connected() && consumer.connected() && other.connected());
+  auto batch = batch_of(2);
+  producer.send(produce_request(0, batch), produce_version, 1);
+  ASSERT_TRUE(producer.receive().has_value());
+  const uint64_t busy_before = offloaded_fetches("partition_busy");
+
+  file_system_.armed = true;
+  const auto sent = Clock::now();
+  producer.send(produce_request(0, batch), produce_version, 2);
+  std::this_thread::sleep_for(50ms);  // the append holds the lock in its stalled write
+  FetchRequest fetch;
+  fetch.max_wait_ms = 0;
+  fetch.min_bytes = 1;
+  auto& topic = fetch.topics.emplace_back();
+  topic.topic = "t";
+  auto& partition = topic.partitions.emplace_back();
+  partition.partition = 0;
+  partition.fetch_offset = 0;
+  partition.partition_max_bytes = 1 << 20;
+  consumer.send(fetch, 11, 3);
+  other.send(api_versions_request(), api_versions_version, 4);
+  ASSERT_TRUE(other.receive().has_value());
+  EXPECT_LT(Clock::now() - sent, stall / 2) << "the reactor waited for the partition lock";
+  EXPECT_EQ(offloaded_fetches("partition_busy"), busy_before + 1);
+
+  auto fetched = consumer.receive();
+  ASSERT_TRUE(fetched.has_value());
+  FetchResponse response;
+  EXPECT_EQ(Connection::decode(*fetched, 11, response), 3);
+  EXPECT_EQ(response.responses[0].partitions[0].error_code, 0);
+  EXPECT_GE(response.responses[0].partitions[0].high_watermark, 2);
+  ASSERT_TRUE(producer.receive().has_value());
 }
 
 }  // namespace
