@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Does a reactor thread wait on a disk? Starts a fresh `sluice serve`, runs
 # a few `sluice bench` workloads against it under `perf trace -s` (syscalls
-# counted per thread; the threads are named reactor-N, flusher, scheduler,
-# cleaner-N, delayed-ops), then prints the reactors' callback-duration
+# counted per thread; the threads are named reactor-N, append-N (Produce's
+# appends), fetch-read-N, flusher, scheduler, cleaner-N, delayed-ops), then prints the reactors' callback-duration
 # histogram from /metrics and each thread's file-system syscalls.
 #
 #   bench/reactor_stalls.sh [path/to/sluice] [output dir]

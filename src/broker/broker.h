@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/lane_pool.h"
 #include "base/random.h"
 #include "base/task_pool.h"
 #include "broker/broker_config.h"
@@ -38,6 +39,9 @@ namespace sluice::broker {
 struct BrokerEnvironment {
   const Clock* clock = &system_clock();
   RandomSource* random = &system_random();
+  // The data logs' file system; null: the real disk (PosixFileSystem). Tests
+  // pass one that injects faults (a slow write). Outlives the broker.
+  storage::FileSystem* data_file_system = nullptr;
 };
 
 class Broker : public net::RequestHandler, public cluster::MetadataListener {
@@ -91,6 +95,11 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // Threads that may wait on a disk, for Fetch's reads of pages not in the
   // page cache (fetch.cc): a reactor never does.
   TaskPool& fetch_reads() { return *fetch_reads_; }
+  // The threads Produce's appends run on (produce.cc): a partition's always
+  // on the same lane (`append_lane`), so its appends keep request order; a
+  // reactor never writes a log.
+  LanePool& appends() { return *appends_; }
+  size_t append_lane(const std::string& topic, int32_t partition) const;
   // The group coordinator (group_handlers.cc); valid after open().
   group::GroupService& groups() { return *groups_; }
   // Topic settings in `image`: overrides over the broker defaults
@@ -139,6 +148,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<FetchSessionCache> fetch_sessions_;
   std::unique_ptr<DelayedOperationTimer> delayed_operations_;
   std::unique_ptr<TaskPool> fetch_reads_;
+  std::unique_ptr<LanePool> appends_;
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};

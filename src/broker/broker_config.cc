@@ -15,7 +15,7 @@ ConfigDef def(std::string name, ConfigType type, std::optional<std::string> defa
               std::string doc,
               std::function<std::optional<std::string>(const ConfigValue&)> validator = {},
               bool read_only = true) {
-  return ConfigDef{std::move(name), type, std::move(default_value), std::move(doc),
+  return ConfigDef{std::move(name),      type,     std::move(default_value), std::move(doc),
                    std::move(validator), read_only};
 }
 
@@ -43,7 +43,9 @@ std::vector<ConfigDef> make_defs() {
       def("inter.broker.listener.name", T::string, std::nullopt, "Listener between brokers."),
       def("num.network.threads", T::int32, cores, "Reactor threads (one per core by default).",
           at_least(1)),
-      def("num.io.threads", T::int32, "8", "Accepted for compatibility; handlers run on reactors.",
+      def("num.io.threads", T::int32, "8",
+          "Threads that append Produce's batches (a partition always on the same one); "
+          "other handlers run on reactors.",
           at_least(1)),
       def("socket.request.max.bytes", T::int32, "104857600", "Largest request frame accepted.",
           at_least(1)),
@@ -321,6 +323,7 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
                                 : config.log_dirs.front();
   config.produce_fsync = config.values.get_bool("sluice.produce.fsync");
   config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
+  config.append_threads = static_cast<int32_t>(config.values.get_int("num.io.threads"));
   config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
   auto quorum = resolve_quorum_settings(config);
   if (!quorum) return quorum.status();
@@ -342,7 +345,8 @@ net::ServerConfig BrokerConfig::server_config() const {
   for (const ListenerAddress& address : listeners)
     server.listeners.push_back({address.name, address.host, address.port});
   server.reactor_threads = static_cast<int>(values.get_int("num.network.threads"));
-  server.socket_request_max_bytes = static_cast<int32_t>(values.get_int("socket.request.max.bytes"));
+  server.socket_request_max_bytes =
+      static_cast<int32_t>(values.get_int("socket.request.max.bytes"));
   server.connections_max_idle_ms = values.get_int("connections.max.idle.ms");
   server.max_in_flight_requests_per_connection =
       static_cast<int>(values.get_int("queued.max.requests"));

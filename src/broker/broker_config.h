@@ -82,13 +82,16 @@ struct BrokerConfig {
   std::vector<ListenerAddress> listeners;
   std::vector<ListenerAddress> advertised_listeners;
   std::vector<std::string> log_dirs;
-  std::string metadata_log_dir;  // metadata.log.dir, or the first log dir
+  std::string metadata_log_dir;                        // metadata.log.dir, or the first log dir
   std::vector<std::string> controller_listener_names;  // controller.listener.names
   // Keys read on every request, resolved once at load (the static config
   // never changes while the broker runs) so a handler reads a field instead
   // of looking a name up in a map per request or per partition.
-  bool produce_fsync = true;        // sluice.produce.fsync
-  int64_t fetch_max_bytes = 0;      // fetch.max.bytes
+  bool produce_fsync = true;    // sluice.produce.fsync
+  int64_t fetch_max_bytes = 0;  // fetch.max.bytes
+  // num.io.threads: the threads Produce's appends run on (broker/produce.cc),
+  // Kafka's request-handler threads that do its appends.
+  int32_t append_threads = 8;
   bool auto_create_topics = false;  // auto.create.topics.enable
   QuorumSettings quorum;
 

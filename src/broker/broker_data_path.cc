@@ -78,7 +78,10 @@ cluster::AppendPolicy Broker::topic_append_policy(const cluster::TopicImage& top
 }
 
 Status Broker::open_data_path() {
-  file_system_ = std::make_unique<storage::PosixFileSystem>();
+  if (environment_.data_file_system == nullptr)
+    file_system_ = std::make_unique<storage::PosixFileSystem>();
+  storage::FileSystem& file_system =
+      environment_.data_file_system ? *environment_.data_file_system : *file_system_;
   storage::LogManagerOptions options;
   options.log_dirs = config_.log_dirs;
   options.clock = environment_.clock;
@@ -109,7 +112,7 @@ Status Broker::open_data_path() {
     spdlog::default_logger()->flush();
     std::_Exit(1);
   };
-  auto log_manager = storage::LogManager::open(*file_system_, std::move(options));
+  auto log_manager = storage::LogManager::open(file_system, std::move(options));
   if (!log_manager) return log_manager.status();
   log_manager_ = std::move(*log_manager);
 
@@ -132,12 +135,24 @@ Status Broker::open_data_path() {
   delayed_operations_ = std::make_unique<DelayedOperationTimer>();
   delayed_operations_->start();
   fetch_reads_ = std::make_unique<TaskPool>(fetch_read_threads, "fetch-read");
+  appends_ = std::make_unique<LanePool>(static_cast<size_t>(config_.append_threads), "append");
   return Status::ok();
+}
+
+// Any hash that spreads a topic's partitions over the lanes and never moves
+// a partition: the topic name's, mixed with the partition id.
+size_t Broker::append_lane(const std::string& topic, int32_t partition) const {
+  size_t key = std::hash<std::string_view>{}(topic) ^
+               (static_cast<size_t>(static_cast<uint32_t>(partition)) * 0x9e3779b97f4a7c15ULL);
+  return appends_->lane_for(key);
 }
 
 // After the server has drained: answers parked fetches, then flushes and
 // closes every log (checkpoints, clean-shutdown marker).
 void Broker::close_data_path() {
+  // Appends still queued run now (the server has stopped: their answers are
+  // dropped), before the logs close; their wake-ups find the timer stopped.
+  if (appends_) appends_->stop();
   if (delayed_operations_) delayed_operations_->stop();
   if (fetch_reads_) fetch_reads_->stop();  // runs what parked fetches handed over
   if (log_manager_) {

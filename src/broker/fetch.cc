@@ -57,6 +57,7 @@ struct Collected {
   uint64_t bytes = 0;
   bool any_error = false;
   storage::FileRange cold;  // length > 0: a read needed pages not cached; the rest is incomplete
+  bool busy = false;        // a partition lock was held (an append writing); the rest is incomplete
 };
 
 // Where a step of a fetch runs. A reactor (or the timer thread, which serves
@@ -73,7 +74,8 @@ metrics::Counter& offloaded(const char* reason) {
       "sluice_fetch_reads_offloaded_total",
       "Fetch steps moved off a reactor to the fetch-read threads: a header (cold_header) or a "
       "range "
-      "(cold_range) not in the page cache, or a down-conversion for Fetch v0-3 (down_conversion).",
+      "(cold_range) not in the page cache, a partition lock held by an append (partition_busy), "
+      "or a down-conversion for Fetch v0-3 (down_conversion).",
       {"reason"});
   return family.labels({reason});
 }
@@ -145,8 +147,8 @@ class DelayedFetch final : public DelayedOperation,
   void look(Step step, Thread where) {
     if (step != Step::start && done()) return;
     Collected collected = collect(where);
-    if (collected.cold.length > 0) {
-      offloaded("cold_header").inc();
+    if (collected.cold.length > 0 || collected.busy) {
+      offloaded(collected.busy ? "partition_busy" : "cold_header").inc();
       broker_.fetch_reads().post(
           [self = shared_from_this(), step] { self->look(step, Thread::worker); });
       return;
@@ -180,12 +182,20 @@ class DelayedFetch final : public DelayedOperation,
   // and the first batch found is returned whole even if larger (KIP-74).
   // On a reactor a cold header ends the look early (Collected::cold); a
   // worker brings the cold range in, with no lock held, and looks again.
+  // A partition lock held by an append (Collected::busy) ends it early too;
+  // a worker then waits for the lock.
   Collected collect(Thread where) const {
+    bool wait_for_locks = false;
     for (int attempt = 0;; ++attempt) {
-      const bool may_block = where == Thread::worker && attempt >= cold_retries;
+      const bool may_block = where == Thread::worker && (wait_for_locks || attempt >= cold_retries);
       Collected collected =
           collect_once(may_block ? storage::ReadWait::may_block : storage::ReadWait::nowait);
-      if (collected.cold.length == 0 || where == Thread::reactor) return collected;
+      if (where == Thread::reactor) return collected;
+      if (collected.busy) {
+        wait_for_locks = true;
+        continue;
+      }
+      if (collected.cold.length == 0) return collected;
       bring_in(collected.cold);
     }
   }
@@ -208,8 +218,9 @@ class DelayedFetch final : public DelayedOperation,
         read = planned.partition->read(Offset{planned.request.fetch_offset},
                                        LeaderEpoch{planned.request.current_leader_epoch}, limit,
                                        collected.bytes == 0, wait);
-        if (read.cold.length > 0) {
+        if (read.cold.length > 0 || read.busy) {
           collected.cold = read.cold;
+          collected.busy = read.busy;
           return collected;
         }
       }

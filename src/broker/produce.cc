@@ -1,15 +1,34 @@
 // Produce. v3+ carries one record batch v2 per partition; v0-2 may also
 // carry legacy message sets (magic 0/1), converted here to one batch v2
 // before the append, as Kafka's broker does (record/legacy_convert.h).
-// Appends happen here, in request
-// order, inside the handler call (net/request.h); only the answer of an
-// acks=all request waits, for the group-commit flusher when
-// sluice.produce.fsync is on (DESIGN.md "Durability"). acks=0 gets no
-// answer, and a connection whose acks=0 request failed is closed, as Kafka
-// does, so the producer notices.
+//
+// Threads (issue 13, point 2: no reactor waits on a disk). The reactor
+// checks each partition's batch (leadership aside, everything that needs no
+// partition lock: the record set, up-conversion) and hands the batches to
+// the append threads (`Broker::appends()`, num.io.threads lanes; Kafka does
+// its appends on request-handler threads, never on network threads). A
+// partition always goes to the same lane, so the appends of pipelined
+// requests keep their request order per partition, and two appends to one
+// partition never contend for its lock. One request is one task per lane it
+// touches, not one per partition. The append (the partition's checks under
+// its lock, pwrite to the page cache, index upkeep, waking parked fetches,
+// which answer on their own reactor) runs there; a pwrite the kernel
+// throttles for writeback stalls that lane, not a reactor and its other
+// connections. The lane that finishes a request's last append answers it:
+// net::Respond posts the answer to the connection's reactor, which sends
+// answers in request order. acks=all with sluice.produce.fsync answers after
+// the group-commit flusher made the data durable (DESIGN.md "Durability").
+// acks=0 gets no answer, and a connection whose acks=0 request failed is
+// closed, as Kafka does, so the producer notices.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -81,7 +100,8 @@ ErrorCode check_record_set(Bytes records, int16_t version, std::string& message)
   record::RecordSetReader reader(records);
   record::BatchView view;
   if (!reader.next(view)) {
-    message = reader.status() ? "the record set holds no complete batch" : reader.status().message();
+    message =
+        reader.status() ? "the record set holds no complete batch" : reader.status().message();
     return reader.status().code() == Errc::unsupported_compression ? ErrorCode::CORRUPT_MESSAGE
            : records.empty()                                       ? ErrorCode::INVALID_RECORD
                                                                    : ErrorCode::CORRUPT_MESSAGE;
@@ -148,83 +168,163 @@ std::optional<std::vector<uint8_t>> up_convert_legacy(Bytes records,
   return std::move(batch).value();
 }
 
-// An acks=all answer waiting for its partitions to be durable.
-struct DurableWait {
-  std::mutex mutex;
+// One partition's batch, checked on the reactor, waiting for its lane.
+struct PendingAppend {
+  size_t topic_index = 0;
+  size_t partition_index = 0;
+  size_t lane = 0;
+  std::shared_ptr<cluster::Partition> partition;
+  // Into the request frame (kept by the job's context), or into `converted`.
+  std::span<uint8_t> records;
+  std::shared_ptr<std::vector<uint8_t>> converted;  // a legacy set up-converted
+  size_t bytes_in = 0;                              // as the client sent them
+};
+
+// One Produce request on its way through the append lanes. Each lane writes
+// only the response slots of its own partitions; the last one to finish
+// (`remaining`, acquire-release) reads them all and answers.
+struct ProduceJob {
+  Broker& broker;
   RequestContext context;
+  ProduceRequest request;  // its record views point into context.frame()
   ProduceResponse response;
-  size_t remaining = 0;
-  explicit DurableWait(RequestContext c) : context(std::move(c)) {}
+  int16_t acks = 1;
+  std::vector<PendingAppend> appends;  // grouped by lane, request order within one
+  // Lanes still appending + flushes not yet answered (acks=all).
+  std::atomic<size_t> remaining{0};
+  std::atomic<bool> any_error{false};
+
+  ProduceJob(Broker& b, RequestContext c, ProduceRequest r)
+      : broker(b), context(std::move(c)), request(std::move(r)) {}
 };
 
-struct Flushed {
-  size_t topic_index;
-  size_t partition_index;
-  std::shared_ptr<storage::ManagedLog> log;
-  int64_t up_to_offset;
-};
-
-void produce_partition(Broker& broker, const std::string& topic, const ProduceRequest::PartitionProduceData& data,
-                       int16_t acks, int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
-                       size_t topic_index, size_t partition_index) {
+// Checks one partition's batch on the reactor: fills `out` and returns
+// nullopt when refused, else what its lane must append.
+std::optional<PendingAppend> check_partition(Broker& broker, const std::string& topic,
+                                             const ProduceRequest::PartitionProduceData& data,
+                                             int16_t version, PartitionResponse& out) {
   out.index = data.index;
   // Internal topics hold the coordinators' state, written only by them
   // (Kafka: "Cannot append to internal topic", without a custom message).
-  if (cluster::is_internal_topic(topic)) return fail(out, ErrorCode::INVALID_TOPIC_EXCEPTION);
+  if (cluster::is_internal_topic(topic)) {
+    fail(out, ErrorCode::INVALID_TOPIC_EXCEPTION);
+    return std::nullopt;
+  }
   auto partition = broker.replica_manager().partition(topic, data.index);
-  if (!partition) return fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  if (!partition) {
+    fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    return std::nullopt;
+  }
+  PendingAppend pending;
   Bytes bytes = data.records ? data.records->bytes : Bytes{};
+  pending.bytes_in = bytes.size();
   // The batch headers are rewritten in place (offsets, epoch). The frame's
   // bytes are ours: the vector was moved into the context and nothing else
   // reads them, so dropping the const of the view is safe.
-  std::span<uint8_t> records(const_cast<uint8_t*>(bytes.data()), bytes.size());
-  std::optional<std::vector<uint8_t>> converted;
+  pending.records = std::span<uint8_t>(const_cast<uint8_t*>(bytes.data()), bytes.size());
   if (version < 3 && record::is_legacy_message_set(bytes)) {
-    converted = up_convert_legacy(bytes, partition->append_policy(), out);
-    if (!converted) return;
-    records = *converted;
+    auto converted = up_convert_legacy(bytes, partition->append_policy(), out);
+    if (!converted) return std::nullopt;
+    pending.converted = std::make_shared<std::vector<uint8_t>>(std::move(*converted));
+    pending.records = *pending.converted;
   } else {
     std::string message;
-    if (ErrorCode error = check_record_set(bytes, version, message); error != ErrorCode::NONE)
-      return fail(out, error, std::move(message));
+    if (ErrorCode error = check_record_set(bytes, version, message); error != ErrorCode::NONE) {
+      fail(out, error, std::move(message));
+      return std::nullopt;
+    }
   }
-  cluster::PartitionAppendResult appended = partition->append_as_leader(records, acks, wall_clock_ms());
+  pending.partition = std::move(partition);
+  pending.lane = broker.append_lane(topic, data.index);
+  return pending;
+}
+
+// On the lane, or (all refused) on the reactor: the answer, once.
+void finish(ProduceJob& job) {
+  RequestContext& context = job.context;
+  const bool any_error = job.any_error.load(std::memory_order_acquire);
+  if (job.acks == 0) {
+    if (!any_error) return context.reply_none();
+    spdlog::info("closing connection {} from {}: an acks=0 produce request failed",
+                 context.connection().connection_id, context.connection().peer_address);
+    return context.close_connection();
+  }
+  if (any_error) context.note_error();
+  context.reply(job.response);
+}
+
+void complete_one(const std::shared_ptr<ProduceJob>& job) {
+  if (job->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(*job);
+}
+
+// acks=all: the answer waits for the flusher to make the data durable.
+void flush_before_answer(const std::shared_ptr<ProduceJob>& job, const PendingAppend& pending,
+                         int64_t up_to_offset) {
+  job->remaining.fetch_add(1, std::memory_order_relaxed);  // before this lane's own completion
+  auto done = [job, topic = pending.topic_index,
+               partition = pending.partition_index](Status status) {
+    if (!status) {
+      PartitionResponse& out = job->response.responses[topic].partition_responses[partition];
+      fail(out,
+           status.code() == Errc::offset_out_of_range ? ErrorCode::NOT_LEADER_OR_FOLLOWER
+                                                      : ErrorCode::KAFKA_STORAGE_ERROR,
+           status.message());
+      job->any_error.store(true, std::memory_order_release);
+    }
+    complete_one(job);
+  };
+  job->broker.log_manager().flusher().request_flush(pending.partition->managed_log(), up_to_offset,
+                                                    std::move(done));
+}
+
+// On the append lane: one partition's append.
+void append_one(const std::shared_ptr<ProduceJob>& job, const PendingAppend& pending) {
+  PartitionResponse& out =
+      job->response.responses[pending.topic_index].partition_responses[pending.partition_index];
+  cluster::Partition& partition = *pending.partition;
+  cluster::PartitionAppendResult appended =
+      partition.append_as_leader(pending.records, job->acks, wall_clock_ms());
   if (appended.error != ErrorCode::NONE) {
     if (appended.record_error_index)
       out.record_errors.push_back({*appended.record_error_index, appended.error_message, {}});
-    return fail(out, appended.error, std::move(appended.error_message));
+    fail(out, appended.error, std::move(appended.error_message));
+    job->any_error.store(true, std::memory_order_relaxed);
+    return;
   }
-  const cluster::TopicMetrics& metrics = partition->metrics();
-  metrics.bytes_in->inc(bytes.size());
+  const cluster::TopicMetrics& metrics = partition.metrics();
+  metrics.bytes_in->inc(pending.bytes_in);
   metrics.messages_in->inc(static_cast<uint64_t>(appended.next_offset - appended.base_offset));
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
-  const auto& log = partition->managed_log();
-  if (acks == -1 && broker.config().produce_fsync)
-    to_flush.push_back({topic_index, partition_index, log, appended.next_offset});
+  if (job->acks == -1 && job->broker.config().produce_fsync)
+    flush_before_answer(job, pending, appended.next_offset);
   else if (appended.flush_due)
-    broker.log_manager().flusher().request_flush(log, appended.next_offset, {});
+    job->broker.log_manager().flusher().request_flush(partition.managed_log(), appended.next_offset,
+                                                      {});
 }
 
-void answer_when_durable(Broker& broker, RequestContext context, ProduceResponse response,
-                         std::vector<Flushed> to_flush) {
-  auto wait = std::make_shared<DurableWait>(std::move(context));
-  wait->response = std::move(response);
-  wait->remaining = to_flush.size();
-  for (Flushed& flushed : to_flush) {
-    auto done = [wait, topic = flushed.topic_index, partition = flushed.partition_index](Status status) {
-      std::lock_guard lock(wait->mutex);
-      if (!status) {
-        wait->context.note_error();
-        PartitionResponse& out = wait->response.responses[topic].partition_responses[partition];
-        fail(out, status.code() == Errc::offset_out_of_range ? ErrorCode::NOT_LEADER_OR_FOLLOWER
-                                                             : ErrorCode::KAFKA_STORAGE_ERROR,
-             status.message());
-      }
-      if (--wait->remaining == 0) wait->context.reply(wait->response);
-    };
-    broker.log_manager().flusher().request_flush(std::move(flushed.log), flushed.up_to_offset, std::move(done));
+// On the append lane: its partitions of the request, in request order.
+void append_on_lane(const std::shared_ptr<ProduceJob>& job, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) append_one(job, job->appends[i]);
+  complete_one(job);
+}
+
+// One task per lane the request touches (the appends are grouped by lane).
+void hand_to_lanes(const std::shared_ptr<ProduceJob>& job) {
+  std::vector<PendingAppend>& appends = job->appends;
+  std::stable_sort(appends.begin(), appends.end(),
+                   [](const PendingAppend& a, const PendingAppend& b) { return a.lane < b.lane; });
+  size_t lanes = 0;
+  for (size_t i = 0; i < appends.size(); ++i)
+    if (i == 0 || appends[i].lane != appends[i - 1].lane) ++lanes;
+  job->remaining.store(lanes, std::memory_order_relaxed);
+  LanePool& pool = job->broker.appends();
+  for (size_t begin = 0; begin < appends.size();) {
+    size_t end = begin + 1;
+    while (end < appends.size() && appends[end].lane == appends[begin].lane) ++end;
+    pool.post(appends[begin].lane, [job, begin, end] { append_on_lane(job, begin, end); });
+    begin = end;
   }
 }
 
@@ -232,36 +332,34 @@ void answer_when_durable(Broker& broker, RequestContext context, ProduceResponse
 
 void handle_produce(Broker& broker, RequestContext context, ProduceRequest request) {
   const int16_t version = context.api_version();
-  const int16_t acks = request.acks;
-  ProduceResponse response;
-  std::vector<Flushed> to_flush;
+  auto job = std::make_shared<ProduceJob>(broker, std::move(context), std::move(request));
+  job->acks = job->request.acks;
+  const bool acks_valid = job->acks == 0 || job->acks == 1 || job->acks == -1;
+  ProduceResponse& response = job->response;
   bool any_error = false;
-  response.responses.reserve(request.topic_data.size());
-  for (size_t t = 0; t < request.topic_data.size(); ++t) {
-    const auto& topic = request.topic_data[t];
+  response.responses.reserve(job->request.topic_data.size());
+  for (size_t t = 0; t < job->request.topic_data.size(); ++t) {
+    const auto& topic = job->request.topic_data[t];
     auto& topic_out = response.responses.emplace_back();
     topic_out.name = topic.name;
     topic_out.partition_responses.resize(topic.partition_data.size());
     for (size_t p = 0; p < topic.partition_data.size(); ++p) {
       PartitionResponse& out = topic_out.partition_responses[p];
-      if (acks != 0 && acks != 1 && acks != -1) {
+      if (!acks_valid) {
         out.index = topic.partition_data[p].index;
         fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
-      } else {
-        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush, t, p);
+      } else if (auto pending =
+                     check_partition(broker, topic.name, topic.partition_data[p], version, out)) {
+        pending->topic_index = t;
+        pending->partition_index = p;
+        job->appends.push_back(std::move(*pending));
       }
       any_error = any_error || out.error_code != 0;
     }
   }
-  if (acks == 0) {
-    if (!any_error) return context.reply_none();
-    spdlog::info("closing connection {} from {}: an acks=0 produce request failed",
-                 context.connection().connection_id, context.connection().peer_address);
-    return context.close_connection();
-  }
-  if (any_error) context.note_error();
-  if (to_flush.empty()) return context.reply(response);
-  answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
+  job->any_error.store(any_error, std::memory_order_relaxed);
+  if (job->appends.empty()) return finish(*job);
+  hand_to_lanes(job);
 }
 
 }  // namespace sluice::broker

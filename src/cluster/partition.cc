@@ -220,7 +220,17 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
                                     storage::ReadWait wait) const {
   const int64_t offset = fetch_offset.value();
   PartitionReadResult result;
-  std::lock_guard lock(log_->mutex());
+  // The lock may be held across an append's pwrite (an append lane), which
+  // the kernel can throttle for tens of ms: a reactor does not wait for it.
+  std::unique_lock lock(log_->mutex(), std::defer_lock);
+  if (wait == storage::ReadWait::nowait) {
+    if (!lock.try_lock()) {
+      result.busy = true;
+      return result;
+    }
+  } else {
+    lock.lock();
+  }
   result.error = check_leader_locked(current_leader_epoch.value());
   if (result.error != ErrorCode::NONE) return result;
   storage::Log& log = log_->log();

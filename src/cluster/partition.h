@@ -3,7 +3,9 @@
 // leadership state from the metadata image (leader, leader epoch, ISR), its
 // high watermark, and the waiters of long-poll fetches.
 //
-// Concurrency: every method may be called from any thread. The partition
+// Concurrency: every method may be called from any thread; appends run on
+// the broker's append lanes (Produce) or a coordinator's strand, never on a
+// reactor, since the write may wait for writeback. The partition
 // lock is the ManagedLog's mutex; it guards the log and the leadership state
 // and is held only for the in-memory part of an append or a read (DESIGN.md):
 // validation, offset assignment and the write to the page cache. Reading the
@@ -41,7 +43,9 @@ class AppendWaiter {
  public:
   virtual ~AppendWaiter() = default;
   // Called after an append moved the high watermark, on the appending
-  // thread, with no lock held. Must be short and must not block.
+  // thread (a Produce append lane, a coordinator's strand), with no lock
+  // held. Must be short and must not block: a parked fetch posts its look
+  // and answer to its own reactor.
   virtual void on_new_data() = 0;
 };
 
@@ -86,6 +90,10 @@ struct PartitionReadResult {
   ErrorCode error = ErrorCode::NONE;
   storage::FileRange range;  // length 0: nothing to return
   storage::FileRange cold;   // ReadWait::nowait only: see storage::ReadResult::cold
+  // ReadWait::nowait only: the partition lock was held (an append may be in
+  // a pwrite the kernel throttles); nothing was read. Read again where
+  // waiting for the lock is allowed.
+  bool busy = false;
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
@@ -139,7 +147,8 @@ class Partition {
   // the high watermark. OFFSET_OUT_OF_RANGE outside [log start, log end].
   // `wait` nowait (reactor threads): a header not in the page cache is not
   // read; `cold` then names what to bring in, with no lock held, before
-  // reading again (storage::ReadWait).
+  // reading again (storage::ReadWait); and a partition lock held by someone
+  // else is not waited for (`busy`).
   PartitionReadResult read(Offset offset, LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                            bool min_one_batch,
                            storage::ReadWait wait = storage::ReadWait::may_block) const;

@@ -9,8 +9,13 @@
 // behind it.
 //
 // Ordering rule for handlers: effects that must follow request order (appends
-// of pipelined Produce requests) happen inside handle(), before it returns;
-// only the *answer* may be deferred.
+// of pipelined Produce requests) are started inside handle(), before it
+// returns, in an order-keeping way: done there, or queued there to a FIFO
+// that keeps it (the broker's append lanes, one per partition); the answer
+// may be deferred. A later request of the same connection may then be
+// handled before an earlier one's effect is done (a Fetch pipelined behind a
+// Produce may not see its records yet); its answer still leaves after the
+// earlier answer.
 
 #include <cstdint>
 #include <functional>
@@ -46,8 +51,8 @@ struct Response {
   WireWriter body;
   std::vector<FileSlice> file_slices;  // in body order, see FileSlice
   std::vector<std::shared_ptr<const void>> keep_alive;
-  bool send = true;               // false: nothing is written (Produce with acks=0)
-  bool close_after = false;       // close the connection once this is written
+  bool send = true;          // false: nothing is written (Produce with acks=0)
+  bool close_after = false;  // close the connection once this is written
 
   // The body as sent, in order: ranges of memory, and file slices where the
   // body holds their placeholders. Views into this response.

@@ -297,6 +297,53 @@ TEST_F(DataPathTest, AcksZeroHasNoAnswer) {
   EXPECT_EQ(broker_->replica_manager().partition("t", 0)->high_watermark(), 1);
 }
 
+// One request with both partitions (on two append lanes): one answer, once
+// both appends are done (and, acks=all, synced); acks=0 whose append fails
+// on its lane (a batch above max.message.bytes) closes the connection.
+TEST_F(DataPathTest, OneRequestAcrossLanesIsAnsweredOnce) {
+  ASSERT_NE(broker_->append_lane("t", 0), broker_->append_lane("t", 1));
+  for (int16_t acks : {int16_t{1}, int16_t{-1}}) {
+    ProduceRequest request;
+    request.acks = acks;
+    request.timeout_ms = 30000;
+    auto& topic = request.topic_data.emplace_back();
+    topic.name = "t";
+    auto first = batch_of(3);
+    auto second = batch_of(2);
+    topic.partition_data.push_back({1, Records{Bytes(first), nullptr}, {}});
+    topic.partition_data.push_back({0, Records{Bytes(second), nullptr}, {}});
+    Answers answers;
+    send(request, 9, answers);
+    auto answer = answers.next();
+    ASSERT_TRUE(answer.has_value()) << "acks " << acks;
+    auto produced = decode<ProduceResponse>(*answer, 9);
+    ASSERT_EQ(produced.responses[0].partition_responses.size(), 2u);
+    const auto& p1 = produced.responses[0].partition_responses[0];
+    const auto& p0 = produced.responses[0].partition_responses[1];
+    EXPECT_EQ(p1.index, 1);
+    EXPECT_EQ(p0.index, 0);
+    EXPECT_EQ(p1.error_code, 0);
+    EXPECT_EQ(p0.error_code, 0);
+    EXPECT_EQ(p1.base_offset, acks == 1 ? 0 : 3);
+    EXPECT_EQ(p0.base_offset, acks == 1 ? 0 : 2);
+    EXPECT_FALSE(answers.next(100ms).has_value()) << "answered once";
+  }
+  ProduceRequest failing;
+  failing.acks = 0;
+  auto& topic = failing.topic_data.emplace_back();
+  topic.name = "t";
+  auto too_large = batch_of(1, 2 << 20);
+  auto fine = batch_of(1);
+  topic.partition_data.push_back({0, Records{Bytes(fine), nullptr}, {}});
+  topic.partition_data.push_back({1, Records{Bytes(too_large), nullptr}, {}});
+  Answers answers;
+  send(failing, 9, answers);
+  auto answer = answers.next();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->send);
+  EXPECT_TRUE(answer->close_after) << "a failed acks=0 append closes the connection";
+}
+
 TEST_F(DataPathTest, LongPollWaitsForDataThenAnswers) {
   Answers parked;
   send(fetch_request(0, /*max_wait_ms=*/10000, /*min_bytes=*/1), 11, parked);
