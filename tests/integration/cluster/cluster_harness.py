@@ -46,6 +46,28 @@ def describe_quorum(port, timeout_s=2.0):
     return top_error or partition[1], partition[2], partition[3], partition[4]
 
 
+def quorum_members(port, timeout_s=2.0):
+    """DescribeQuorum v0 of __cluster_metadata-0: (error, leader id, voter ids, observer ids)."""
+    w = kafka_wire.Writer()
+    w.compact_array(["__cluster_metadata"], lambda w2, name: (
+        w2.compact_string(name),
+        w2.compact_array([0], lambda w3, p: (w3.i32(p), w3.no_tags())),
+        w2.no_tags()))
+    w.no_tags()
+    with kafka_wire.connect(port) as sock:
+        sock.settimeout(timeout_s)
+        r = kafka_wire.call(sock, API_DESCRIBE_QUORUM, 0, bytes(w.buf), 1, flexible=True)
+    top_error = r.i16()
+    topics = r.compact_array(lambda r2: (r2.compact_string(), r2.compact_array(lambda r3: (
+        r3.i32(), r3.i16(), r3.i32(), r3.i32(), r3.i64(),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.skip_tags()))))
+    partition = topics[0][1][0]
+    return (top_error or partition[1], partition[2], sorted(v[0] for v in partition[5]),
+            sorted(o[0] for o in partition[6]))
+
+
 class LinkProxy:
     """A TCP forwarder from a local port to `target_port`, on threads.
     cut() closes every forwarded connection and closes new ones at once
@@ -186,6 +208,7 @@ class Cluster:
         else:
             roles = ["broker,controller"] * combined
         ids = list(range(1, len(roles) + 1))
+        self.broker_factory = broker_factory
         self.controller_ports = {i: free_port() for i, r in zip(ids, roles) if "controller" in r}
         self.proxies = {}
         for a, b in proxied:
@@ -219,6 +242,51 @@ class Cluster:
             self.format(process)
         if start:
             self.start_all()
+
+    def add_bootstrapped_controller(self, settings=None):
+        """A new controller-only node (the next id) started with no
+        controller.quorum.voters and controller.quorum.bootstrap.servers
+        naming every controller: it follows the quorum as an observer until
+        it is added (KIP-853)."""
+        node_id = len(self.nodes) + 1
+        cport = free_port()
+        self.controller_ports[node_id] = cport
+        bootstrap = ",".join(f"127.0.0.1:{self.controller_ports[c.id]}" for c in self.controllers)
+        overrides = {
+            "node.id": str(node_id),
+            "process.roles": "controller",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": "",
+            "controller.quorum.bootstrap.servers": bootstrap,
+        }
+        overrides.update(settings or {})
+        process = self.broker_factory(overrides, start=False)
+        process.port = cport
+        process.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        process.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        node = Node(node_id, "controller", process, cport)
+        self.nodes.append(node)
+        self.format(process)
+        node.start()
+        return node
+
+    def properties_file(self, node):
+        """`node`'s settings as a server.properties (what kafka-metadata-quorum.sh's
+        --command-config reads)."""
+        path = os.path.join(node.workdir, f"node-{node.id}.properties")
+        with open(path, "w") as f:
+            for key, value in node.overrides.items():
+                f.write(f"{key}={value}\n")
+        return path
+
+    @staticmethod
+    def directory_id(node):
+        """The directory id in `node`'s meta.properties (its KIP-853 replica key)."""
+        with open(os.path.join(node.overrides["log.dirs"], "meta.properties")) as f:
+            for line in f:
+                if line.startswith("directory.id="):
+                    return line.strip().split("=", 1)[1]
+        raise AssertionError(f"no directory.id for node {node.id}")
 
     def _voters_seen_by(self, node_id):
         def address(voter):
