@@ -243,32 +243,47 @@ class Cluster:
         if start:
             self.start_all()
 
-    def add_bootstrapped_controller(self, settings=None):
-        """A new controller-only node (the next id) started with no
-        controller.quorum.voters and controller.quorum.bootstrap.servers
-        naming every controller: it follows the quorum as an observer until
-        it is added (KIP-853)."""
+    def add_bootstrapped_node(self, roles="controller", settings=None):
+        """A new node (the next id; `roles` "controller" or "broker") started
+        with no controller.quorum.voters and controller.quorum.bootstrap.servers
+        naming every controller: it finds the leader through them and follows
+        the quorum as an observer (a controller until it is added, KIP-853)."""
         node_id = len(self.nodes) + 1
-        cport = free_port()
-        self.controller_ports[node_id] = cport
         bootstrap = ",".join(f"127.0.0.1:{self.controller_ports[c.id]}" for c in self.controllers)
         overrides = {
             "node.id": str(node_id),
-            "process.roles": "controller",
+            "process.roles": roles,
             "controller.listener.names": "CONTROLLER",
             "controller.quorum.voters": "",
             "controller.quorum.bootstrap.servers": bootstrap,
         }
         overrides.update(settings or {})
         process = self.broker_factory(overrides, start=False)
-        process.port = cport
-        process.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        cport = None
+        if "controller" in roles:
+            cport = free_port()
+            self.controller_ports[node_id] = cport
+            process.port = cport
+            process.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        else:
+            process.overrides["listeners"] = f"PLAINTEXT://127.0.0.1:{process.port}"
         process.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-        node = Node(node_id, "controller", process, cport)
+        node = Node(node_id, roles, process, cport)
         self.nodes.append(node)
-        self.format(process)
+        self.format(process, ["--no-initial-controllers"] if cport else [])
         node.start()
         return node
+
+    def move_controller(self, node):
+        """Restarts controller-only `node` with its CONTROLLER listener on a new
+        port (a voter that moved: it tells the leader with UpdateRaftVoter)."""
+        node.stop()
+        cport = free_port()
+        self.controller_ports[node.id] = cport
+        node.controller_port = cport
+        node.process.port = cport
+        node.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        node.start()
 
     def properties_file(self, node):
         """`node`'s settings as a server.properties (what kafka-metadata-quorum.sh's
@@ -294,11 +309,12 @@ class Cluster:
             return proxy.port if proxy else self.controller_ports[voter]
         return ",".join(f"{v}@127.0.0.1:{address(v)}" for v in sorted(self.controller_ports))
 
-    def format(self, process):
+    def format(self, process, extra=()):
         """`sluice storage format`, as an operator does before the first start."""
         config = os.path.join(process.workdir, "server.properties")
         open(config, "w").close()
-        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config]
+        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config,
+                   *extra]
         for key, value in process.overrides.items():
             command += ["--set", f"{key}={value}"]
         done = subprocess.run(command, capture_output=True)

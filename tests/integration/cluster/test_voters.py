@@ -54,7 +54,7 @@ def cli(*args, check=True):
 
 def test_a_bootstrapped_controller_is_added_and_an_original_removed(cluster):
     leader, _ = cluster.leader()
-    new = cluster.add_bootstrapped_controller()
+    new = cluster.add_bootstrapped_node("controller")
     # It follows the quorum as an observer, found through the bootstrap servers.
     wait_for(lambda: (leader_view(cluster) or (0, [], []))[2].count(new.id) == 1, 20,
              f"node {new.id} is not an observer of the leader")
@@ -74,6 +74,18 @@ def test_a_bootstrapped_controller_is_added_and_an_original_removed(cluster):
         assert sorted(voters) == [1, 2, 3, 4]
         assert voters[new.id]["directory_id"] == Cluster.directory_id(new)
         assert voters[new.id]["endpoints"] == [f"CONTROLLER://127.0.0.1:{new.controller_port}"]
+
+    # The new voter moves to another port: it tells the leader
+    # (UpdateRaftVoter), and every voter learns it from the log.
+    old_port = new.controller_port
+    cluster.move_controller(new)
+    assert new.controller_port != old_port
+
+    def endpoint_seen(node):
+        info = json.loads(cli("info", "--json", "-b", node.bootstrap).stdout)
+        voters = {r["id"]: r for r in info["quorum"]["replicas"] if r["status"] != "observer"}
+        return voters.get(new.id, {}).get("endpoints") == [f"CONTROLLER://127.0.0.1:{new.controller_port}"]
+    wait_for(lambda: endpoint_seen(cluster.node(1)), 20, "the leader did not record the new endpoint")
 
     # Kafka's refusals, through the CLI.
     again = cli("add-controller", "--bootstrap-controller", bootstrap, "--command-config", config,
@@ -104,3 +116,16 @@ def test_a_bootstrapped_controller_is_added_and_an_original_removed(cluster):
     create_topic(survivor, "after-voter-changes")
     wait_for(lambda: "after-voter-changes" in cluster.topics_on(survivor), 15,
              "the topic is not visible")
+
+
+def test_a_broker_finds_the_quorum_through_bootstrap_servers(cluster):
+    broker = cluster.add_bootstrapped_node("broker")
+    # It registers (through the leader it found) and serves like the others.
+    wait_for(lambda: cluster.brokers_seen_by(broker) == {1, 2, 3, 4}, 20,
+             "the bootstrapped broker does not list all brokers")
+    wait_for(lambda: (leader_view(cluster) or (0, [], []))[2].count(broker.id) == 1, 20,
+             f"node {broker.id} is not an observer of the leader")
+    create_topic(broker, "through-bootstrap")
+    for node in cluster.brokers:
+        wait_for(lambda: "through-bootstrap" in cluster.topics_on(node), 15,
+                 f"the topic is not visible through node {node.id}")
