@@ -132,6 +132,8 @@ class RaftManager {
   }
   void send_raw_to_leader(int16_t api_key, int16_t version_min, int16_t version_max,
                           net::KafkaClient::Encoder encode, net::KafkaClient::RawCallback done);
+  // The configured voters (controller.quorum.voters), not the set in effect,
+  // which lives in the log (KIP-853) and DescribeQuorum reports.
   bool is_voter() const { return options_.voters.count(options_.node_id) != 0; }
   const std::map<int32_t, net::Endpoint>& voters() const { return options_.voters; }
 

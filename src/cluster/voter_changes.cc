@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "cluster/ids.h"
 #include "cluster/metadata_log.h"  // describe()
 
@@ -47,6 +49,12 @@ void VoterChanges::refresh(const raft::RaftReplica& replica) {
     if (!entries.empty())
       voters = decode_voters_batch(Bytes(
           reinterpret_cast<const uint8_t*>(entries[0].payload.data()), entries[0].payload.size()));
+  } else if (const auto& known = endpoints_.log_voters(); known && offset >= 0) {
+    // The entry went with the log's prefix (a snapshot holds the set now,
+    // by id): the same voters keep the endpoints last read.
+    std::set<int32_t> ids;
+    for (const auto& [id, node] : *known) ids.insert(id);
+    if (ids == replica.voters()) voters = known;
   }
   if (voters)
     spdlog::info("quorum: voters {} (the voters entry at offset {})", describe(*voters), offset);

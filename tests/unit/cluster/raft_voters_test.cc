@@ -202,6 +202,20 @@ TEST_F(DriverVoterChanges, AnAddIsAnsweredOnceCommittedAndTheLogCarriesEveryEndp
   EXPECT_EQ(answers.back().first, ErrorCode::INVALID_REQUEST);
 }
 
+TEST_F(DriverVoterChanges, EndpointsOutliveTheEntryASnapshotDropped) {
+  rounds({4});
+  changes.add(cluster.replica(1), add_request(4, 4, 9004), cluster.now(), record());
+  rounds({2, 3, 4});
+  ASSERT_EQ(answers.size(), 1u);
+  const raft::Offset end = cluster.replica(1).high_watermark();
+  const std::string bytes =
+      raft::sim::MemorySnapshotStore::encode(*cluster.log(1).prefix_hash(end), 30);
+  ASSERT_EQ(cluster.replica(1).create_snapshot(end, bytes), raft::RaftError::none);
+  changes.after_event(cluster.replica(1), cluster.now());
+  EXPECT_LT(cluster.replica(1).voters_offset(), cluster.log(1).start_offset());
+  EXPECT_EQ(endpoints.find(4), (net::Endpoint{"127.0.0.1", 9004}));
+}
+
 TEST_F(DriverVoterChanges, ARemovalCommitsAndAnUpdateKeepsTheVoters) {
   const size_t before = answers.size();
   changes.remove(cluster.replica(1), remove_request(3, 3), cluster.now(), record());
