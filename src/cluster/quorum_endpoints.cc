@@ -30,7 +30,9 @@ std::optional<net::Endpoint> QuorumEndpoints::find(int32_t id) const {
       if (auto endpoint = voter->second.endpoint(listener_)) return endpoint;
   }
   if (auto learned = learned_.find(id); learned != learned_.end()) return learned->second;
-  if (auto configured = configured_.find(id); configured != configured_.end())
+  // A lone node's own entry has no address (port 0): nothing to dial.
+  if (auto configured = configured_.find(id);
+      configured != configured_.end() && configured->second.port != 0)
     return configured->second;
   return std::nullopt;
 }

@@ -67,6 +67,7 @@ TEST(QuorumEndpoints, TheLogWinsThenLearnedThenConfiguredAndBootstrapServersAreN
   EXPECT_EQ(endpoints.find(1), (net::Endpoint{"127.0.0.1", 31}));
   EXPECT_EQ(endpoints.find(2), (net::Endpoint{"config-2", 2}));
   EXPECT_FALSE(endpoints.find(5));
+  EXPECT_FALSE(QuorumEndpoints("CONTROLLER", {{1, {}}}, {}).find(1));  // a lone node: no address
   // The set to change: the log's voters as they are, the others from the
   // configuration, directory ids filled in where known.
   VoterSet current = endpoints.current({1, 2}, {{2, uuid_of(2)}});
