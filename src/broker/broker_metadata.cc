@@ -37,6 +37,21 @@ std::map<int32_t, net::Endpoint> quorum_voters(const QuorumSettings& quorum) {
     out[id] = net::Endpoint{address.host, address.port};
   return out;
 }
+// The controller listeners as advertised (advertised.listeners, else
+// listeners), in controller.listener.names order: a voter's endpoints (KIP-853).
+std::vector<cluster::VoterEndpoint> advertised_controller_endpoints(const BrokerConfig& config) {
+  std::vector<cluster::VoterEndpoint> out;
+  for (const std::string& name : config.controller_listener_names) {
+    const ListenerAddress* found = nullptr;
+    for (const ListenerAddress& address : config.advertised_listeners)
+      if (address.name == name && !found) found = &address;
+    for (const ListenerAddress& address : config.listeners)
+      if (address.name == name && !found) found = &address;
+    if (found) out.push_back({found->name, found->host, found->port});
+  }
+  return out;
+}
+
 // One period of the controller's tick: claimed once, then the next one is
 // scheduled by the callback.
 class PeriodicTask final : public DelayedOperation {
@@ -80,6 +95,12 @@ Status Broker::open_metadata() {
   options.clock = environment_.clock;
   options.random = environment_.random;
   options.quorum_voters = quorum_voters(config_.quorum);
+  for (const HostPort& server : config_.quorum.bootstrap_servers)
+    options.quorum_bootstrap_servers.push_back(net::Endpoint{server.host, server.port});
+  if (!config_.controller_listener_names.empty())
+    options.controller_listener = config_.controller_listener_names.front();
+  if (config_.quorum.controller_role)
+    options.controller_endpoints = advertised_controller_endpoints(config_);
   options.election_timeout_ms = config_.quorum.election_timeout_ms;
   options.fetch_timeout_ms = config_.quorum.fetch_timeout_ms;
   options.request_timeout_ms = config_.quorum.request_timeout_ms;

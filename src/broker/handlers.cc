@@ -51,6 +51,9 @@ constexpr ApiHandler handler_table[] = {
     api<BrokerRegistrationRequest, handle_broker_registration>(),
     api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
     api<UnregisterBrokerRequest, handle_unregister_broker>(),
+    api<AddRaftVoterRequest, handle_add_raft_voter>(),
+    api<RemoveRaftVoterRequest, handle_remove_raft_voter>(),
+    api<UpdateRaftVoterRequest, handle_update_raft_voter>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {

@@ -123,6 +123,9 @@ void handle_vote(Broker&, RequestContext, protocol::VoteRequest);
 void handle_begin_quorum_epoch(Broker&, RequestContext, protocol::BeginQuorumEpochRequest);
 void handle_end_quorum_epoch(Broker&, RequestContext, protocol::EndQuorumEpochRequest);
 void handle_describe_quorum(Broker&, RequestContext, protocol::DescribeQuorumRequest);
+void handle_add_raft_voter(Broker&, RequestContext, protocol::AddRaftVoterRequest);
+void handle_remove_raft_voter(Broker&, RequestContext, protocol::RemoveRaftVoterRequest);
+void handle_update_raft_voter(Broker&, RequestContext, protocol::UpdateRaftVoterRequest);
 // A Fetch received on a controller listener: the quorum's replication.
 void handle_metadata_fetch(Broker&, RequestContext, protocol::FetchRequest);
 

@@ -1,5 +1,6 @@
 // KRaft's RPCs on the controller listener (Vote, BeginQuorumEpoch,
-// EndQuorumEpoch, Fetch of __cluster_metadata-0) and DescribeQuorum: each
+// EndQuorumEpoch, Fetch of __cluster_metadata-0), DescribeQuorum and
+// KIP-853's AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter: each
 // is handed to the quorum's thread (cluster/raft_manager.h), which answers;
 // the reactor never waits on it.
 
@@ -67,6 +68,49 @@ void handle_describe_quorum(Broker& broker, RequestContext context, DescribeQuor
                           }
                           shared->reply(result.message);
                         });
+}
+
+// KIP-853 voter changes. A controller listener answers itself (the leader
+// runs the change; another controller answers NOT_LEADER_OR_FOLLOWER, as
+// Kafka's do); a broker listener forwards the request to the quorum's
+// leader, as Kafka's brokers forward AddRaftVoter and RemoveRaftVoter.
+template <class Request, class Response>
+void voter_change(Broker& broker, RequestContext context, Request request,
+                  void (cluster::RaftManager::*handle)(Request, std::function<void(Response)>)) {
+  cluster::RaftManager& quorum = broker.controller().quorum();
+  const bool on_controller_listener =
+      broker.config().is_controller_listener(context.connection().listener_name);
+  const cluster::QuorumStatus status = quorum.status();
+  if (on_controller_listener || status.role == raft::Role::leader || status.leader < 0)
+    return (quorum.*handle)(std::move(request), answer_on<Response>(std::move(context)));
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  const int16_t version = shared->api_version();
+  quorum.send_to_leader(
+      std::move(request), version, [shared, version](net::ClientResult<Response> result) {
+        if (!result.ok() || result.version != version) {
+          spdlog::warn("forwarding {} to the quorum's leader failed: {}", Request::message_name,
+                       result.ok() ? "version mismatch" : result.status.message);
+          return shared->close_connection();
+        }
+        shared->reply(result.message);
+      });
+}
+
+void handle_add_raft_voter(Broker& broker, RequestContext context, AddRaftVoterRequest request) {
+  voter_change(broker, std::move(context), std::move(request),
+               &cluster::RaftManager::handle_add_raft_voter);
+}
+
+void handle_remove_raft_voter(Broker& broker, RequestContext context,
+                              RemoveRaftVoterRequest request) {
+  voter_change(broker, std::move(context), std::move(request),
+               &cluster::RaftManager::handle_remove_raft_voter);
+}
+
+void handle_update_raft_voter(Broker& broker, RequestContext context,
+                              UpdateRaftVoterRequest request) {
+  broker.controller().quorum().handle_update_raft_voter(
+      std::move(request), answer_on<UpdateRaftVoterResponse>(std::move(context)));
 }
 
 void handle_metadata_fetch(Broker& broker, RequestContext context, FetchRequest request) {

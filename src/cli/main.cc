@@ -56,6 +56,9 @@ CLI::App* add_storage_commands(CLI::App& app, StorageCommands& commands) {
       ->required();
   commands.format->add_flag("-g,--ignore-formatted", commands.options.ignore_formatted,
                             "Skip dirs already formatted instead of failing");
+  commands.format->add_flag("-N,--no-initial-controllers", commands.options.no_initial_controllers,
+                            "A controller without controller.quorum.voters: it joins the quorum "
+                            "found through controller.quorum.bootstrap.servers (KIP-853)");
   commands.info = storage->add_subcommand("info", "Show each log dir's meta.properties");
   for (CLI::App* command : {commands.format, commands.info}) {
     command->add_option("-c,--config", commands.options.config_file, "A server.properties file")

@@ -200,7 +200,14 @@ Status Controller::open_quorum() {
   quorum.node_id = options_.node_id;
   quorum.cluster_id = cluster_id_;
   quorum.voters = options_.quorum_voters;
-  if (quorum.voters.empty()) quorum.voters[options_.node_id] = net::Endpoint{};
+  quorum.bootstrap_servers = options_.quorum_bootstrap_servers;
+  if (quorum.voters.empty() && quorum.bootstrap_servers.empty())
+    quorum.voters[options_.node_id] = net::Endpoint{};
+  quorum.controller_listener = options_.controller_listener;
+  quorum.endpoints = options_.controller_endpoints;
+  // KIP-853 names a voter by id and the directory id of its metadata log dir.
+  if (auto meta = read_meta_properties(fs_, options_.metadata_log_dir); meta && *meta)
+    quorum.directory_id = (*meta)->directory_id;
   quorum.election_timeout_ms = options_.election_timeout_ms;
   quorum.fetch_timeout_ms = options_.fetch_timeout_ms;
   quorum.request_timeout_ms = options_.request_timeout_ms;

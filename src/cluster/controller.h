@@ -95,6 +95,14 @@ struct ControllerOptions {
   // controller.quorum.voters: id -> its controller listener. Empty: this
   // node alone (a quorum of one, which elects itself at once).
   std::map<int32_t, net::Endpoint> quorum_voters;
+  // controller.quorum.bootstrap.servers: with no voters, this node follows
+  // the quorum found through them (an observer until it is added).
+  std::vector<net::Endpoint> quorum_bootstrap_servers;
+  // KIP-853: the controller listener the quorum dials (the first of
+  // controller.listener.names) and this node's advertised controller
+  // listeners (none on a broker-only node).
+  std::string controller_listener = "CONTROLLER";
+  std::vector<VoterEndpoint> controller_endpoints;
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t request_timeout_ms = 2000;   // controller.quorum.request.timeout.ms

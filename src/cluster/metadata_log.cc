@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "cluster/voter_set.h"
 #include "protocol/codec.h"
 #include "protocol/messages.h"
 #include "record/batch.h"
@@ -152,9 +153,7 @@ Status MetadataLog::undo_to(int64_t end_offset) {
 namespace {
 
 // Kafka's control record key: version 0, then the type
-// (ControlRecordType: 2 LEADER_CHANGE, 6 KRAFT_VOTERS).
-constexpr int16_t leader_change_control_type = 2;
-constexpr int16_t voters_control_type = 6;
+// (ControlRecordType: 2 LEADER_CHANGE, 6 KRAFT_VOTERS; voter_set.h).
 
 std::vector<uint8_t> control_batch(int16_t type, const std::vector<uint8_t>& value,
                                    int64_t now_ms) {
@@ -178,14 +177,12 @@ std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
   return control_batch(leader_change_control_type, protocol::encode_to_vector(message, 0), now_ms);
 }
 
+// A voters entry the state machine made without the driver's batch (ids
+// only: the simulation's and the unit tests' entries).
 std::vector<uint8_t> voters_batch(const std::set<raft::NodeId>& voters, int64_t now_ms) {
-  protocol::VotersRecord record;
-  for (raft::NodeId id : voters) {
-    protocol::VotersRecord::Voter voter;
-    voter.voter_id = id;
-    record.voters.push_back(voter);
-  }
-  return control_batch(voters_control_type, protocol::encode_to_vector(record, 0), now_ms);
+  VoterSet set;
+  for (raft::NodeId id : voters) set[id].id = id;
+  return encode_voters_batch(set, now_ms);
 }
 
 // The raft entry a stored batch is: its kind from the control record's

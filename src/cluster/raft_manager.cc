@@ -9,8 +9,11 @@
 #include <deque>
 #include <future>
 #include <random>
+#include <set>
 
 #include "base/thread_name.h"
+#include "cluster/quorum_endpoints.h"
+#include "cluster/voter_changes.h"
 #include "net/kafka_client.h"
 #include "net/tcp_transport.h"
 #include "record/batch.h"
@@ -73,7 +76,11 @@ struct RaftManager::Impl {
         options(options_in),
         transport(io),
         timer(io),
-        jitter(options_in.random_seed ^ 0x9e3779b97f4a7c15ull) {}
+        jitter(options_in.random_seed ^ 0x9e3779b97f4a7c15ull),
+        endpoints(options_in.controller_listener, options_in.voters, options_in.bootstrap_servers),
+        voter_changes(VoterChangeOptions{options_in.node_id, options_in.endpoints,
+                                         options_in.directory_id, options_in.fetch_timeout_ms},
+                      endpoints, log_in, [this] { return options.clock->now_ms(); }) {}
 
   int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(options.clock->monotonic())
@@ -85,6 +92,7 @@ struct RaftManager::Impl {
     raft::RaftOptions raft_options;
     raft_options.node_id = options.node_id;
     for (const auto& [id, endpoint] : options.voters) raft_options.voters.insert(id);
+    raft_options.bootstrap_servers = endpoints.bootstrap_ids();
     raft_options.election_timeout_ms = options.election_timeout_ms;
     raft_options.fetch_timeout_ms = options.fetch_timeout_ms;
     raft_options.retry_backoff_ms = std::max<int64_t>(options.retry_backoff_ms, 20);
@@ -118,10 +126,19 @@ struct RaftManager::Impl {
   // waits for that Fetch.
   net::KafkaClient* client_for(raft::NodeId node, bool forwarding = false) {
     auto& pool = forwarding ? forwarding_clients : clients;
+    if (node == options.node_id) return nullptr;
+    const std::optional<net::Endpoint> endpoint = endpoints.find(node);
     auto found = pool.find(node);
-    if (found != pool.end()) return found->second.get();
-    auto endpoint = options.voters.find(node);
-    if (endpoint == options.voters.end() || node == options.node_id) return nullptr;
+    if (found != pool.end() && !dialled_elsewhere(node, endpoint, forwarding))
+      return found->second.get();
+    if (found != pool.end()) {
+      // The voter moved (a voters entry or a leader's hint says so).
+      found->second->close();
+      retired_clients.push_back(std::move(found->second));
+      pool.erase(found);
+    }
+    if (!endpoint) return nullptr;
+    (forwarding ? forwarding_dialled : dialled)[node] = *endpoint;
     net::KafkaClientConfig config;
     config.client_id =
         (forwarding ? "controller-forwarder-" : "raft-client-") + std::to_string(options.node_id);
@@ -131,7 +148,7 @@ struct RaftManager::Impl {
     config.reconnect_backoff = std::chrono::milliseconds(50);
     config.reconnect_backoff_max = std::chrono::milliseconds(500);
     auto client = std::make_unique<net::KafkaClient>(
-        transport, endpoint->second, config, *options.clock,
+        transport, *endpoint, config, *options.clock,
         [this] { return std::uniform_real_distribution<double>(0, 1)(jitter); });
     return pool.emplace(node, std::move(client)).first->second.get();
   }
@@ -258,8 +275,10 @@ struct RaftManager::Impl {
     partition.fetch_offset = message.fetch_offset;
     partition.last_fetched_epoch = message.last_fetched_epoch;
     partition.partition_max_bytes = fetch_max_bytes;
+    partition.replica_directory_id = options.directory_id;
     client->send(request, [this, to, message](net::ClientResult<protocol::FetchResponse> result) {
       if (!answered_ok(to, result, "Fetch")) return;
+      learn_endpoints(result.message);
       for (const auto& topic : result.message.responses)
         for (const auto& partition : topic.partitions)
           deliver(to, fetch_answer(message, partition));
@@ -401,6 +420,7 @@ struct RaftManager::Impl {
       status.log_end_offset = log.end_offset();
     }
     if (old_leader >= 0) drop_forwarding_to(old_leader);
+    after_voter_event();
     if (high_watermark > reported_commit) {
       reported_commit = high_watermark;
       if (options.on_commit) options.on_commit(high_watermark);
@@ -450,6 +470,7 @@ struct RaftManager::Impl {
 
   void stop() {
     stopping = true;
+    voter_changes.fail_all(ErrorCode::NOT_LEADER_OR_FOLLOWER, "the quorum is stopping");
     timer.cancel();
     for (auto& [id, client] : clients) client->close();
     for (auto& [id, client] : forwarding_clients) client->close();
@@ -552,6 +573,19 @@ struct RaftManager::Impl {
   // Closed clients, destroyed at stop (never inside their own callbacks).
   std::vector<std::unique_ptr<net::KafkaClient>> retired_clients;
   std::map<raft::NodeId, std::string> last_warning;
+  // KIP-853: where each node is dialled, the voter changes under way, and
+  // the endpoint each client was made for (the functions after Impl).
+  QuorumEndpoints endpoints;
+  VoterChanges voter_changes;
+  std::map<raft::NodeId, net::Endpoint> dialled;
+  std::map<raft::NodeId, net::Endpoint> forwarding_dialled;
+  bool dialled_elsewhere(raft::NodeId node, const std::optional<net::Endpoint>& endpoint,
+                         bool forwarding) const;
+  void learn_endpoints(const protocol::FetchResponse& response);
+  void after_voter_event();
+  void send_self_update();
+  void add_node_endpoints(protocol::FetchResponse& response, int16_t version) const;
+  void add_quorum_nodes(protocol::DescribeQuorumResponse& response) const;
   bool stopping = false;
   int64_t reported_commit = -1;
   std::vector<ParkedFetch> parked_fetches;
@@ -569,6 +603,115 @@ struct RaftManager::Impl {
   QuorumStatus status;
   std::thread thread;
 };
+
+// --- KIP-853: voter endpoints and voter changes ---
+
+bool RaftManager::Impl::dialled_elsewhere(raft::NodeId node,
+                                          const std::optional<net::Endpoint>& endpoint,
+                                          bool forwarding) const {
+  const auto& seen = forwarding ? forwarding_dialled : dialled;
+  auto found = seen.find(node);
+  return found == seen.end() || !endpoint || found->second != *endpoint;
+}
+
+// Kafka's Fetch answers (v16+) carry the leader's endpoint: an observer that
+// found the leader through a bootstrap server dials it there.
+void RaftManager::Impl::learn_endpoints(const protocol::FetchResponse& response) {
+  for (const auto& node : response.node_endpoints)
+    if (node.node_id >= 0 && node.port > 0 && node.port <= 65535)
+      endpoints.learn(node.node_id, net::Endpoint{node.host, static_cast<uint16_t>(node.port)});
+}
+
+// This node's Fetch answers name the leader's endpoint (Kafka's
+// NodeEndpoints, the listener the quorum uses).
+void RaftManager::Impl::add_node_endpoints(protocol::FetchResponse& response,
+                                           int16_t version) const {
+  if (version < 16 || !replica || !replica->leader()) return;
+  const raft::NodeId leader = *replica->leader();
+  std::optional<net::Endpoint> endpoint;
+  if (leader == options.node_id) {
+    for (const VoterEndpoint& own : options.endpoints)
+      if (own.name == options.controller_listener) endpoint = net::Endpoint{own.host, own.port};
+  } else {
+    endpoint = endpoints.find(leader);
+  }
+  if (!endpoint) return;
+  protocol::FetchResponse::NodeEndpoint node;
+  node.node_id = leader;
+  node.host = endpoint->host;
+  node.port = endpoint->port;
+  response.node_endpoints.push_back(std::move(node));
+}
+
+// DescribeQuorum v2: each voter's listeners and directory id (the voters
+// entry in effect, else controller.quorum.voters); an answer of a node
+// that does not lead names the leader's endpoint, so a tool finds it.
+void RaftManager::Impl::add_quorum_nodes(protocol::DescribeQuorumResponse& response) const {
+  if (!replica) return;
+  VoterSet voters = endpoints.current(replica->voters(), voter_changes.directory_ids());
+  if (auto self = voters.find(options.node_id); self != voters.end()) {
+    if (self->second.endpoints.empty()) self->second.endpoints = options.endpoints;
+    if (self->second.directory_id.is_zero()) self->second.directory_id = options.directory_id;
+  }
+  std::set<int32_t> listed;
+  auto add_node = [&](int32_t id, const std::vector<VoterEndpoint>& listeners) {
+    if (!listed.insert(id).second) return;
+    protocol::DescribeQuorumResponse::Node node;
+    node.node_id = id;
+    for (const VoterEndpoint& endpoint : listeners)
+      node.listeners.push_back({endpoint.name, endpoint.host, endpoint.port, {}});
+    response.nodes.push_back(std::move(node));
+  };
+  for (auto& topic : response.topics)
+    for (auto& partition : topic.partitions) {
+      auto directory = [&](protocol::DescribeQuorumResponse::ReplicaState& state) {
+        auto voter = voters.find(state.replica_id);
+        if (voter != voters.end()) state.replica_directory_id = voter->second.directory_id;
+        auto seen = voter_changes.directory_ids().find(state.replica_id);
+        if (state.replica_directory_id.is_zero() && seen != voter_changes.directory_ids().end())
+          state.replica_directory_id = seen->second;
+      };
+      for (auto& state : partition.current_voters) {
+        directory(state);
+        if (auto voter = voters.find(state.replica_id); voter != voters.end())
+          add_node(state.replica_id, voter->second.endpoints);
+      }
+      for (auto& state : partition.observers) directory(state);
+      if (partition.error_code != 0 && partition.leader_id >= 0) {
+        auto voter = voters.find(partition.leader_id);
+        if (voter != voters.end()) {
+          add_node(partition.leader_id, voter->second.endpoints);
+        } else if (auto endpoint = endpoints.find(partition.leader_id)) {
+          add_node(partition.leader_id,
+                   {{options.controller_listener, endpoint->host, endpoint->port}});
+        }
+      }
+    }
+}
+
+void RaftManager::Impl::after_voter_event() {
+  if (!replica || stopping) return;
+  voter_changes.after_event(*replica, now_ms());
+  send_self_update();
+}
+
+// KIP-853: a voter whose advertised controller endpoints differ from what
+// the log records tells the leader (Kafka sends UpdateRaftVoter as a
+// follower).
+void RaftManager::Impl::send_self_update() {
+  std::optional<protocol::UpdateRaftVoterRequest> request =
+      voter_changes.self_update(*replica, now_ms());
+  if (!request) return;
+  net::KafkaClient* client = client_for(*replica->leader());
+  if (!client) return;
+  request->cluster_id = options.cluster_id;
+  const raft::NodeId leader = *replica->leader();
+  client->send(*request,
+               [this, leader](net::ClientResult<protocol::UpdateRaftVoterResponse> result) {
+                 if (answered_ok(leader, result, "UpdateRaftVoter"))
+                   spdlog::info("quorum: the leader records this voter's new endpoints");
+               });
+}
 
 RaftManager::RaftManager(MetadataLog& log, QuorumStateFile& state, RaftManagerOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>(log, state, options_)) {
@@ -742,12 +885,15 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
                                               : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
           continue;
         }
+        if (version >= 17)
+          impl_->voter_changes.note_directory(replica, partition.replica_directory_id);
         auto reply = impl_->receive_request<raft::FetchResponse>(
             replica, raft::FetchRequest{partition.current_leader_epoch, replica,
                                         partition.fetch_offset, partition.last_fetched_epoch});
         fill_fetch_partition(out, reply);
       }
     }
+    impl_->add_node_endpoints(response, version);
     answer(response);
   });
 }
@@ -857,6 +1003,112 @@ void RaftManager::handle_describe_quorum(
           out.observers.push_back(replica_state(observer));
       }
     }
+    impl_->add_quorum_nodes(response);
+    answer(response);
+  });
+}
+
+// --- KIP-853's RPCs ---
+
+namespace {
+
+template <class Request>
+bool request_cluster_matches(const Request& request, const std::string& cluster_id) {
+  return !request.cluster_id || request.cluster_id->empty() || *request.cluster_id == cluster_id;
+}
+
+std::string cluster_mismatch(const std::optional<std::string>& given, const std::string& ours) {
+  return "The given id \"" + given.value_or("") + "\" doesn't match the cluster id \"" + ours +
+         "\"";
+}
+
+template <class Response>
+std::function<void(ErrorCode, std::string)> respond_with(std::function<void(Response)> answer) {
+  return [answer = std::move(answer)](ErrorCode error, std::string message) {
+    Response response;
+    response.error_code = code(error);
+    if (!message.empty()) response.error_message = std::move(message);
+    answer(response);
+  };
+}
+
+}  // namespace
+
+void RaftManager::handle_add_raft_voter(
+    protocol::AddRaftVoterRequest request,
+    std::function<void(protocol::AddRaftVoterResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    auto done = respond_with<protocol::AddRaftVoterResponse>(answer);
+    if (!request_cluster_matches(request, options_.cluster_id))
+      return done(ErrorCode::INCONSISTENT_CLUSTER_ID,
+                  cluster_mismatch(request.cluster_id, options_.cluster_id));
+    if (impl_->stopping || !impl_->replica) return done(ErrorCode::NOT_LEADER_OR_FOLLOWER, "");
+    impl_->voter_changes.add(*impl_->replica, request, impl_->now_ms(), std::move(done));
+    impl_->after_event();
+  });
+}
+
+void RaftManager::handle_remove_raft_voter(
+    protocol::RemoveRaftVoterRequest request,
+    std::function<void(protocol::RemoveRaftVoterResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    auto done = respond_with<protocol::RemoveRaftVoterResponse>(answer);
+    if (!request_cluster_matches(request, options_.cluster_id))
+      return done(ErrorCode::INCONSISTENT_CLUSTER_ID,
+                  cluster_mismatch(request.cluster_id, options_.cluster_id));
+    if (impl_->stopping || !impl_->replica) return done(ErrorCode::NOT_LEADER_OR_FOLLOWER, "");
+    impl_->voter_changes.remove(*impl_->replica, request, impl_->now_ms(), std::move(done));
+    impl_->after_event();
+  });
+}
+
+// Kafka answers UpdateRaftVoter at once, with the leader it knows (id,
+// epoch, its endpoint on the quorum's listener) whatever the error.
+void RaftManager::handle_update_raft_voter(
+    protocol::UpdateRaftVoterRequest request,
+    std::function<void(protocol::UpdateRaftVoterResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::UpdateRaftVoterResponse response;
+    const QuorumStatus now = status();
+    response.current_leader.leader_id = now.leader;
+    response.current_leader.leader_epoch = now.epoch;
+    if (now.leader >= 0) {
+      std::optional<net::Endpoint> endpoint;
+      if (now.leader == options_.node_id) {
+        for (const VoterEndpoint& own : options_.endpoints)
+          if (own.name == options_.controller_listener)
+            endpoint = net::Endpoint{own.host, own.port};
+      } else {
+        endpoint = impl_->endpoints.find(now.leader);
+      }
+      if (endpoint) {
+        response.current_leader.host = endpoint->host;
+        response.current_leader.port = endpoint->port;
+      }
+    }
+    ErrorCode error = ErrorCode::NONE;
+    if (!request_cluster_matches(request, options_.cluster_id)) {
+      error = ErrorCode::INCONSISTENT_CLUSTER_ID;
+    } else if (impl_->stopping || !impl_->replica) {
+      error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    } else if (request.current_leader_epoch > now.epoch) {
+      error = ErrorCode::UNKNOWN_LEADER_EPOCH;
+    } else if (request.current_leader_epoch < now.epoch) {
+      error = ErrorCode::FENCED_LEADER_EPOCH;
+    } else {
+      std::vector<VoterEndpoint> listeners;
+      for (const auto& listener : request.listeners)
+        listeners.push_back({listener.name, listener.host, listener.port});
+      auto [code_out, message] = impl_->voter_changes.update(
+          *impl_->replica, request.voter_id, request.voter_directory_id, std::move(listeners),
+          request.kraft_version_feature.min_supported_version,
+          request.kraft_version_feature.max_supported_version, impl_->now_ms());
+      error = code_out;
+      if (!message.empty())
+        spdlog::info("quorum: UpdateRaftVoter of {}: {}", request.voter_id, message);
+      impl_->after_event();
+    }
+    response.error_code = code(error);
     answer(response);
   });
 }

@@ -35,6 +35,7 @@
 #include "cluster/metadata_log.h"
 #include "cluster/quorum_state_file.h"
 #include "cluster/raft/raft.h"
+#include "cluster/voter_set.h"
 #include "net/kafka_client.h"
 #include "net/transport.h"
 #include "protocol/messages.h"
@@ -47,6 +48,16 @@ struct RaftManagerOptions {
   // controller.quorum.voters: id -> the endpoint of its controller listener.
   // This node's own entry is not dialled.
   std::map<int32_t, net::Endpoint> voters;
+  // controller.quorum.bootstrap.servers: where a node that is not a voter
+  // (or knows no voters) finds the leader (quorum_endpoints.h).
+  std::vector<net::Endpoint> bootstrap_servers;
+  // KIP-853: the controller listener dialled (the first of
+  // controller.listener.names), this node's advertised controller
+  // listeners (written into voters entries, sent with UpdateRaftVoter
+  // when the log says otherwise) and the metadata log dir's directory id.
+  std::string controller_listener = "CONTROLLER";
+  std::vector<VoterEndpoint> endpoints;
+  Uuid directory_id;
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t request_timeout_ms = 2000;   // controller.quorum.request.timeout.ms
@@ -128,6 +139,8 @@ class RaftManager {
   }
   void send_raw_to_leader(int16_t api_key, int16_t version_min, int16_t version_max,
                           net::KafkaClient::Encoder encode, net::KafkaClient::RawCallback done);
+  // The configured voters (controller.quorum.voters), not the set in effect,
+  // which lives in the log (KIP-853) and DescribeQuorum reports.
   bool is_voter() const { return options_.voters.count(options_.node_id) != 0; }
   const std::map<int32_t, net::Endpoint>& voters() const { return options_.voters; }
 
@@ -146,6 +159,16 @@ class RaftManager {
                     std::function<void(protocol::FetchResponse)> answer);
   void handle_describe_quorum(protocol::DescribeQuorumRequest request,
                               std::function<void(protocol::DescribeQuorumResponse)> answer);
+  // KIP-853 (raft_manager_voters.cc), as Kafka's Add/Remove/UpdateVoterHandler:
+  // the leader appends the voters entry and answers Add/Remove once it is
+  // committed (or REQUEST_TIMED_OUT after the request's timeout), Update at
+  // once; any other node answers NOT_LEADER_OR_FOLLOWER.
+  void handle_add_raft_voter(protocol::AddRaftVoterRequest request,
+                             std::function<void(protocol::AddRaftVoterResponse)> answer);
+  void handle_remove_raft_voter(protocol::RemoveRaftVoterRequest request,
+                                std::function<void(protocol::RemoveRaftVoterResponse)> answer);
+  void handle_update_raft_voter(protocol::UpdateRaftVoterRequest request,
+                                std::function<void(protocol::UpdateRaftVoterResponse)> answer);
 
  private:
   struct Impl;

@@ -84,6 +84,13 @@ int run_storage_format(const StorageOptions& options) {
       configured && *configured != options.cluster_id)
     return fail("--cluster-id " + options.cluster_id + " disagrees with the cluster.id setting " +
                 *configured);
+  if (config->quorum.roles_explicit && config->quorum.controller_role &&
+      config->quorum.voters.empty() && !options.no_initial_controllers)
+    return fail(
+        "Because controller.quorum.voters is not set on this controller, you must specify one of "
+        "the following: --standalone, --initial-controllers, or --no-initial-controllers. "
+        "(Sluice supports --no-initial-controllers: the controller follows the quorum through "
+        "controller.quorum.bootstrap.servers until `sluice cluster add-controller` adds it.)");
   storage::PosixFileSystem fs;
   std::vector<std::string> dirs = storage_dirs(*config);
   auto written = cluster::format_meta_properties(fs, dirs, config->node_id, options.cluster_id,

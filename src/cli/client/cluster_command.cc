@@ -27,7 +27,8 @@ struct ClusterOptions {
 // to (a broker listener forwards it to the quorum's leader). nullopt with
 // `why` set when the node does not serve it or answers an error.
 std::optional<protocol::DescribeQuorumResponse::PartitionData> describe_quorum(
-    WireConnection& connection, std::string& why) {
+    WireConnection& connection, std::string& why,
+    std::vector<protocol::DescribeQuorumResponse::Node>& nodes) {
   protocol::DescribeQuorumRequest request;
   auto& topic = request.topics.emplace_back();
   topic.topic_name = "__cluster_metadata";
@@ -49,15 +50,28 @@ std::optional<protocol::DescribeQuorumResponse::PartitionData> describe_quorum(
     why = error_name(static_cast<ErrorCode>(error));
     return std::nullopt;
   }
+  nodes = response.nodes;
   return response.topics[0].partitions[0];
 }
 
 // Kafka's kafka-metadata-quorum.sh shows lag as the high watermark minus
-// the replica's log end offset; -1 (unknown) stays unknown.
+// the replica's log end offset; -1 (unknown) stays unknown. KIP-853: a
+// voter's directory id and endpoints (DescribeQuorum v2).
 Json replica_json(const protocol::DescribeQuorumResponse::ReplicaState& replica,
-                  int64_t high_watermark, const char* status) {
+                  int64_t high_watermark, const char* status,
+                  const std::vector<protocol::DescribeQuorumResponse::Node>& nodes) {
   auto known = [](int64_t value) { return value < 0 ? Json(nullptr) : Json(value); };
+  Json endpoints = Json::array();
+  for (const auto& node : nodes)
+    if (node.node_id == replica.replica_id)
+      for (const auto& listener : node.listeners)
+        endpoints.push_back(listener.name + "://" + listener.host + ":" +
+                            std::to_string(listener.port));
   return {{"id", replica.replica_id},
+          {"directory_id", replica.replica_directory_id.is_zero()
+                               ? Json(nullptr)
+                               : Json(uuid_to_base64url(replica.replica_directory_id))},
+          {"endpoints", endpoints},
           {"status", status},
           {"log_end_offset", known(replica.log_end_offset)},
           {"lag", replica.log_end_offset < 0 || high_watermark < 0
@@ -67,13 +81,15 @@ Json replica_json(const protocol::DescribeQuorumResponse::ReplicaState& replica,
           {"last_caught_up_timestamp", known(replica.last_caught_up_timestamp)}};
 }
 
-Json quorum_json(const protocol::DescribeQuorumResponse::PartitionData& quorum) {
+Json quorum_json(const protocol::DescribeQuorumResponse::PartitionData& quorum,
+                 const std::vector<protocol::DescribeQuorumResponse::Node>& nodes) {
   Json replicas = Json::array();
   for (const auto& voter : quorum.current_voters)
     replicas.push_back(replica_json(voter, quorum.high_watermark,
-                                    voter.replica_id == quorum.leader_id ? "leader" : "follower"));
+                                    voter.replica_id == quorum.leader_id ? "leader" : "follower",
+                                    nodes));
   for (const auto& observer : quorum.observers)
-    replicas.push_back(replica_json(observer, quorum.high_watermark, "observer"));
+    replicas.push_back(replica_json(observer, quorum.high_watermark, "observer", nodes));
   return {{"leader_id", quorum.leader_id},
           {"leader_epoch", quorum.leader_epoch},
           {"high_watermark", quorum.high_watermark},
@@ -87,12 +103,17 @@ void print_quorum(const Json& quorum) {
               quorum["leader_id"].get<int>(), quorum["leader_epoch"].get<int>(),
               static_cast<long long>(quorum["high_watermark"].get<int64_t>()));
   Table table({"id", "status", "broker", "log end offset", "lag", "last fetch (ms)",
-               "last caught up (ms)"});
+               "last caught up (ms)", "directory id", "endpoints"});
   for (const auto& replica : quorum["replicas"]) {
+    std::string endpoints;
+    for (const auto& endpoint : replica["endpoints"])
+      endpoints += (endpoints.empty() ? "" : ",") + endpoint.get<std::string>();
     table.add({cell(replica["id"]), replica["status"].get<std::string>(),
                replica["serving"].get<bool>() ? "serving" : "not serving",
                cell(replica["log_end_offset"]), cell(replica["lag"]),
-               cell(replica["last_fetch_timestamp"]), cell(replica["last_caught_up_timestamp"])});
+               cell(replica["last_fetch_timestamp"]), cell(replica["last_caught_up_timestamp"]),
+               replica["directory_id"].is_null() ? "-" : replica["directory_id"].get<std::string>(),
+               endpoints.empty() ? "-" : endpoints});
   }
   table.print();
 }
@@ -108,7 +129,8 @@ void cluster_info(const ClusterOptions& options) {
   metadata_request.topics.emplace();
   protocol::MetadataResponse metadata = connection->call(metadata_request);
   std::string quorum_error;
-  auto quorum = describe_quorum(*connection, quorum_error);
+  std::vector<protocol::DescribeQuorumResponse::Node> nodes;
+  auto quorum = describe_quorum(*connection, quorum_error, nodes);
   auto brokers = metadata.brokers;
   std::sort(brokers.begin(), brokers.end(),
             [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
@@ -122,7 +144,7 @@ void cluster_info(const ClusterOptions& options) {
   Json info = {{"cluster_id", metadata.cluster_id.value_or("")},
                {"controller_id", metadata.controller_id},
                {"brokers", list},
-               {"quorum", quorum ? quorum_json(*quorum) : Json(nullptr)}};
+               {"quorum", quorum ? quorum_json(*quorum, nodes) : Json(nullptr)}};
   if (quorum) {
     for (auto& replica : info["quorum"]["replicas"]) {
       const int32_t id = replica["id"].get<int32_t>();
@@ -211,6 +233,7 @@ void add_cluster_commands(CLI::App& app, Action& action) {
       "info", "Cluster id, controller, brokers and the metadata quorum (DescribeQuorum)");
   add_connection_options(info, options->connection, true);
   info->callback([&action, options] { action = {"cluster info", [options] { cluster_info(*options); }}; });
+  add_quorum_commands(*cluster, action);
 
   CLI::App* records = app.add_subcommand("records", "Delete records before an offset");
   records->require_subcommand(1);

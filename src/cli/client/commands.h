@@ -25,6 +25,8 @@ void add_group_commands(CLI::App& app, Action& action);
 void add_config_commands(CLI::App& app, Action& action);
 void add_cluster_commands(CLI::App& app, Action& action);  // cluster info, records delete
 void add_leader_election_command(CLI::App& app, Action& action);
+// cluster add-controller / remove-controller, on the `cluster` command (quorum_command.cc).
+void add_quorum_commands(CLI::App& cluster, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);

@@ -580,9 +580,11 @@ void RaftReplica::on(const FetchResponse& response, NodeId from, int64_t now_ms,
       observe_epoch(response.epoch, response.leader, now_ms);
     return;
   }
+  // A bootstrap server (a negative id) that leads answers under that id:
+  // follow the leader it names.
   if (!is_voter() && role_ != Role::follower && response.leader && response.epoch >= state_.epoch &&
-      *response.leader == from)
-    become_follower(response.epoch, from, now_ms);
+      (*response.leader == from || from < 0) && *response.leader != options_.node_id)
+    become_follower(response.epoch, *response.leader, now_ms);
   // The lost leader answers as the leader of this epoch: follow it again.
   if (role_ == Role::prospective && lost_leader_ == from && response.leader == from &&
       response.epoch == state_.epoch)
@@ -720,7 +722,7 @@ VoterChange RaftReplica::check_voter_change() const {
   return {};
 }
 
-VoterChange RaftReplica::add_voter(NodeId id, int64_t now_ms) {
+VoterChange RaftReplica::add_voter(NodeId id, int64_t now_ms, std::string payload) {
   if (id < 0) return {RaftError::invalid_request};
   if (VoterChange pending = check_voter_change(); pending.error != RaftError::none) return pending;
   if (voters().count(id) != 0) return {RaftError::duplicate_voter};
@@ -733,21 +735,29 @@ VoterChange RaftReplica::add_voter(NodeId id, int64_t now_ms) {
     return {RaftError::request_timed_out};
   std::set<NodeId> changed = voters();
   changed.insert(id);
-  return append_voters(std::move(changed));
+  return append_voters(std::move(changed), std::move(payload));
 }
 
-VoterChange RaftReplica::remove_voter(NodeId id) {
+VoterChange RaftReplica::remove_voter(NodeId id, std::string payload) {
   if (id < 0) return {RaftError::invalid_request};
   if (VoterChange pending = check_voter_change(); pending.error != RaftError::none) return pending;
   if (voters().count(id) == 0 || voters().size() == 1) return {RaftError::voter_not_found};
   std::set<NodeId> changed = voters();
   changed.erase(id);
-  return append_voters(std::move(changed));
+  return append_voters(std::move(changed), std::move(payload));
 }
 
-VoterChange RaftReplica::append_voters(std::set<NodeId> changed) {
+VoterChange RaftReplica::update_voter(NodeId id, std::string payload) {
+  if (id < 0 || payload.empty()) return {RaftError::invalid_request};
+  if (VoterChange pending = check_voter_change(); pending.error != RaftError::none) return pending;
+  if (voters().count(id) == 0) return {RaftError::voter_not_found};
+  return append_voters(voters(), std::move(payload));
+}
+
+VoterChange RaftReplica::append_voters(std::set<NodeId> changed, std::string payload) {
   const Offset offset = log_.end_offset();
-  append_to_log({Entry{state_.epoch, {}, 1, EntryKind::voters, std::move(changed)}});
+  append_to_log(
+      {Entry{state_.epoch, std::move(payload), 1, EntryKind::voters, std::move(changed)}});
   if (!options_.faults.leader_counts_unflushed_entries) log_.flush();
   sync_progress();
   maybe_advance_high_watermark();
@@ -816,6 +826,13 @@ QuorumInfo RaftReplica::quorum_info(int64_t now_ms) const {
 
 void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
   std::optional<NodeId> target = role_ == Role::prospective ? lost_leader_ : state_.leader;
+  if ((!target || *target == options_.node_id) && !is_voter() &&
+      !options_.bootstrap_servers.empty()) {
+    // An observer without a leader asks a bootstrap server (Kafka's
+    // controller.quorum.bootstrap.servers), which names the leader.
+    std::uniform_int_distribution<size_t> pick(0, options_.bootstrap_servers.size() - 1);
+    target = options_.bootstrap_servers[pick(random_)];
+  }
   if (!target || *target == options_.node_id) {
     if (voters().empty()) return;
     // Without a leader (an observer): ask any voter, which names the leader.

@@ -252,6 +252,11 @@ struct RaftOptions {
   // The bootstrap voter set, in effect while neither the log nor a snapshot
   // holds a voters entry. A node not among the voters follows as an observer.
   std::set<NodeId> voters;
+  // controller.quorum.bootstrap.servers as ids the driver maps to their
+  // addresses (Kafka numbers them -2, -3, ...): an observer that knows no
+  // leader fetches from one of these (which names the leader) rather than
+  // from the voters.
+  std::vector<NodeId> bootstrap_servers;
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms
   int64_t fetch_interval_ms = 50;      // a follower's fetch when nothing is pending
@@ -366,9 +371,17 @@ class RaftReplica {
   // entry is committed: appends a voters entry. A new voter must be an
   // observer that fetched up to the leader's end within the fetch timeout.
   // A leader that removes itself leads on until the removal is committed,
-  // then resigns.
-  VoterChange add_voter(NodeId id, int64_t now_ms);
-  VoterChange remove_voter(NodeId id);
+  // then resigns. `payload`: the voters entry's batch as the driver encodes
+  // it (with the voters' endpoints); empty, the log adapter writes the ids.
+  VoterChange add_voter(NodeId id, int64_t now_ms, std::string payload = {});
+  VoterChange remove_voter(NodeId id, std::string payload = {});
+  // KIP-853's UpdateRaftVoter: a voters entry with the same voters, whose
+  // `payload` carries a voter's new endpoints; the same checks as above
+  // (voter_not_found for a non-voter).
+  VoterChange update_voter(NodeId id, std::string payload);
+  // The offset of the voters entry in effect; below the log start when the
+  // set is the snapshot's (log start - 1) or the bootstrap set (-1).
+  Offset voters_offset() const { return voter_history_.rbegin()->first; }
   // Entries below it are committed; -1 while unknown (after a start
   // without a snapshot).
   Offset high_watermark() const { return high_watermark_; }
@@ -445,7 +458,7 @@ class RaftReplica {
   void sync_progress();
   void resign(int64_t now_ms, Out& out);
   VoterChange check_voter_change() const;
-  VoterChange append_voters(std::set<NodeId> voters);
+  VoterChange append_voters(std::set<NodeId> voters, std::string payload);
 
   RaftOptions options_;
   RaftLog& log_;

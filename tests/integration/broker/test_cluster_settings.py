@@ -317,3 +317,21 @@ def test_the_lone_default_node_ignores_voters_and_says_so(broker_factory):
     assert "process.roles unset, a cluster of one" in log, log
     assert ("controller.quorum.voters is ignored: process.roles is not set, so this node is a cluster of one"
             in log), log
+
+
+def test_format_of_a_controller_without_voters_needs_no_initial_controllers(tmp_path):
+    # Kafka's StorageTool: a controller with controller.quorum.bootstrap.servers
+    # and no voter list joins an existing quorum (KIP-853), said explicitly.
+    settings = cluster_node(tmp_path)
+    settings["controller.quorum.voters"] = ""
+    settings["controller.quorum.bootstrap.servers"] = "127.0.0.1:9"
+    config = write_properties(tmp_path / "server.properties", settings)
+    cluster_id = random_uuid()
+    p = sluice("storage", "format", "--cluster-id", cluster_id, "--config", config)
+    assert p.returncode == 1
+    assert ("Because controller.quorum.voters is not set on this controller, you must specify one of the "
+            "following: --standalone, --initial-controllers, or --no-initial-controllers.") in p.stderr.decode()
+    assert not os.path.exists(f"{tmp_path}/metadata/meta.properties")
+    ok = sluice("storage", "format", "--cluster-id", cluster_id, "--config", config, "--no-initial-controllers")
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert read_meta_properties(tmp_path / "metadata")["cluster.id"] == cluster_id

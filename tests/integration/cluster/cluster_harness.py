@@ -46,6 +46,28 @@ def describe_quorum(port, timeout_s=2.0):
     return top_error or partition[1], partition[2], partition[3], partition[4]
 
 
+def quorum_members(port, timeout_s=2.0):
+    """DescribeQuorum v0 of __cluster_metadata-0: (error, leader id, voter ids, observer ids)."""
+    w = kafka_wire.Writer()
+    w.compact_array(["__cluster_metadata"], lambda w2, name: (
+        w2.compact_string(name),
+        w2.compact_array([0], lambda w3, p: (w3.i32(p), w3.no_tags())),
+        w2.no_tags()))
+    w.no_tags()
+    with kafka_wire.connect(port) as sock:
+        sock.settimeout(timeout_s)
+        r = kafka_wire.call(sock, API_DESCRIBE_QUORUM, 0, bytes(w.buf), 1, flexible=True)
+    top_error = r.i16()
+    topics = r.compact_array(lambda r2: (r2.compact_string(), r2.compact_array(lambda r3: (
+        r3.i32(), r3.i16(), r3.i32(), r3.i32(), r3.i64(),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
+        r3.skip_tags()))))
+    partition = topics[0][1][0]
+    return (top_error or partition[1], partition[2], sorted(v[0] for v in partition[5]),
+            sorted(o[0] for o in partition[6]))
+
+
 class LinkProxy:
     """A TCP forwarder from a local port to `target_port`, on threads.
     cut() closes every forwarded connection and closes new ones at once
@@ -186,6 +208,7 @@ class Cluster:
         else:
             roles = ["broker,controller"] * combined
         ids = list(range(1, len(roles) + 1))
+        self.broker_factory = broker_factory
         self.controller_ports = {i: free_port() for i, r in zip(ids, roles) if "controller" in r}
         self.proxies = {}
         for a, b in proxied:
@@ -220,17 +243,78 @@ class Cluster:
         if start:
             self.start_all()
 
+    def add_bootstrapped_node(self, roles="controller", settings=None):
+        """A new node (the next id; `roles` "controller" or "broker") started
+        with no controller.quorum.voters and controller.quorum.bootstrap.servers
+        naming every controller: it finds the leader through them and follows
+        the quorum as an observer (a controller until it is added, KIP-853)."""
+        node_id = len(self.nodes) + 1
+        bootstrap = ",".join(f"127.0.0.1:{self.controller_ports[c.id]}" for c in self.controllers)
+        overrides = {
+            "node.id": str(node_id),
+            "process.roles": roles,
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": "",
+            "controller.quorum.bootstrap.servers": bootstrap,
+        }
+        overrides.update(settings or {})
+        process = self.broker_factory(overrides, start=False)
+        cport = None
+        if "controller" in roles:
+            cport = free_port()
+            self.controller_ports[node_id] = cport
+            process.port = cport
+            process.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        else:
+            process.overrides["listeners"] = f"PLAINTEXT://127.0.0.1:{process.port}"
+        process.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        node = Node(node_id, roles, process, cport)
+        self.nodes.append(node)
+        self.format(process, ["--no-initial-controllers"] if cport else [])
+        node.start()
+        return node
+
+    def move_controller(self, node):
+        """Restarts controller-only `node` with its CONTROLLER listener on a new
+        port (a voter that moved: it tells the leader with UpdateRaftVoter)."""
+        node.stop()
+        cport = free_port()
+        self.controller_ports[node.id] = cport
+        node.controller_port = cport
+        node.process.port = cport
+        node.overrides["listeners"] = f"CONTROLLER://127.0.0.1:{cport}"
+        node.start()
+
+    def properties_file(self, node):
+        """`node`'s settings as a server.properties (what kafka-metadata-quorum.sh's
+        --command-config reads)."""
+        path = os.path.join(node.workdir, f"node-{node.id}.properties")
+        with open(path, "w") as f:
+            for key, value in node.overrides.items():
+                f.write(f"{key}={value}\n")
+        return path
+
+    @staticmethod
+    def directory_id(node):
+        """The directory id in `node`'s meta.properties (its KIP-853 replica key)."""
+        with open(os.path.join(node.overrides["log.dirs"], "meta.properties")) as f:
+            for line in f:
+                if line.startswith("directory.id="):
+                    return line.strip().split("=", 1)[1]
+        raise AssertionError(f"no directory.id for node {node.id}")
+
     def _voters_seen_by(self, node_id):
         def address(voter):
             proxy = self.proxies.get((node_id, voter))
             return proxy.port if proxy else self.controller_ports[voter]
         return ",".join(f"{v}@127.0.0.1:{address(v)}" for v in sorted(self.controller_ports))
 
-    def format(self, process):
+    def format(self, process, extra=()):
         """`sluice storage format`, as an operator does before the first start."""
         config = os.path.join(process.workdir, "server.properties")
         open(config, "w").close()
-        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config]
+        command = [sluice_bin(), "storage", "format", "--cluster-id", self.cluster_id, "--config", config,
+                   *extra]
         for key, value in process.overrides.items():
             command += ["--set", f"{key}={value}"]
         done = subprocess.run(command, capture_output=True)
