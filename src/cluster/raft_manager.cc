@@ -259,7 +259,10 @@ struct RaftManager::Impl {
     partition.last_fetched_epoch = message.last_fetched_epoch;
     partition.partition_max_bytes = fetch_max_bytes;
     client->send(request, [this, to, message](net::ClientResult<protocol::FetchResponse> result) {
-      if (!answered_ok(to, result, "Fetch")) return;
+      if (!answered_ok(to, result, "Fetch")) {
+        if (!stopping) replica->fetch_failed(now_ms());
+        return;
+      }
       for (const auto& topic : result.message.responses)
         for (const auto& partition : topic.partitions)
           deliver(to, fetch_answer(message, partition));
@@ -727,7 +730,7 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
     }
     const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
     if (is_single_metadata_fetch(request, version) && replica >= 0)
-      return long_poll_fetch(request, replica, std::move(answer));
+      return long_poll_fetch(request, replica, answer);
     for (const auto& topic : request.topics) {
       auto& topic_out = response.responses.emplace_back();
       topic_out.topic = topic.topic;

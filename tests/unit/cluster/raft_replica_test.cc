@@ -82,21 +82,28 @@ TEST(RaftReplica, ALongPollingFollowerKeepsOneFetchInFlight) {
   follower.receive({1, 2, BeginQuorumEpochRequest{1, 1}}, 0);
   ASSERT_EQ(follower.role(), Role::follower);
   EXPECT_EQ(fetches_in(follower.tick(0)), 1u);
-  for (int64_t now = 10; now < 550; now += 10) EXPECT_EQ(fetches_in(follower.tick(now)), 0u) << now;
+  for (int64_t now = 10; now < 1050; now += 10)
+    EXPECT_EQ(fetches_in(follower.tick(now)), 0u) << now;
   // The leader held it and answers with nothing new: the next leaves at once.
   FetchResponse empty;
   empty.epoch = 1;
   empty.leader = 1;
   empty.high_watermark = 0;
-  EXPECT_EQ(fetches_in(follower.receive({1, 2, empty}, 400)), 1u);
-  EXPECT_EQ(fetches_in(follower.tick(410)), 0u);
-  // Unanswered: sent again once max wait + fetch interval passed.
-  EXPECT_EQ(fetches_in(follower.tick(400 + 500 + 50)), 1u);
-  // An error answer: the next one a fetch interval later, not a max wait.
+  EXPECT_EQ(fetches_in(follower.receive({1, 2, empty}, 1045)), 1u);
+  EXPECT_EQ(fetches_in(follower.tick(1050)), 0u);
+  // Unanswered: sent again once twice max wait + fetch interval passed.
+  EXPECT_EQ(fetches_in(follower.tick(1045 + 1040)), 0u);
+  EXPECT_EQ(fetches_in(follower.tick(1045 + 1050)), 1u);
+  // An error answer, or a failed request: the next one a fetch interval
+  // later, not a max wait.
   FetchResponse refused = empty;
   refused.error = FetchResponse::Error::not_leader;
-  EXPECT_TRUE(follower.receive({1, 2, refused}, 1000).empty());
-  EXPECT_EQ(fetches_in(follower.tick(1050)), 1u);
+  EXPECT_TRUE(follower.receive({1, 2, refused}, 2100).empty());
+  EXPECT_EQ(fetches_in(follower.tick(2150)), 1u);
+  follower.fetch_failed(2200);
+  EXPECT_EQ(fetches_in(follower.tick(2240)), 0u);
+  EXPECT_EQ(fetches_in(follower.tick(2250)), 1u);
+  EXPECT_EQ(follower.role(), Role::follower);
 }
 
 // Node 1 of voters {1, 2, 3} elected with node 2's votes; returns the time.
