@@ -90,7 +90,8 @@ static void answer_find_coordinator(Broker& broker, RequestContext& context, con
       coordinator = coordinator_of(*image, context.connection().listener_name, key);
     if (request.key_type == 1) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;  // transactions: not yet
     else if (request.key_type != 0) error = ErrorCode::INVALID_REQUEST;
-    else if (!coordinator) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    else if (!coordinator)
+      error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     out.error_code = to_wire(error);
     if (error == ErrorCode::NONE) {
       out.node_id = coordinator->node_id;

@@ -277,7 +277,10 @@ struct RaftManager::Impl {
     partition.partition_max_bytes = fetch_max_bytes;
     partition.replica_directory_id = options.directory_id;
     client->send(request, [this, to, message](net::ClientResult<protocol::FetchResponse> result) {
-      if (!answered_ok(to, result, "Fetch")) return;
+      if (!answered_ok(to, result, "Fetch")) {
+        if (!stopping) replica->fetch_failed(now_ms());
+        return;
+      }
       learn_endpoints(result.message);
       for (const auto& topic : result.message.responses)
         for (const auto& partition : topic.partitions)
@@ -870,7 +873,7 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
     }
     const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
     if (is_single_metadata_fetch(request, version) && replica >= 0)
-      return long_poll_fetch(request, replica, std::move(answer));
+      return long_poll_fetch(request, replica, answer);
     for (const auto& topic : request.topics) {
       auto& topic_out = response.responses.emplace_back();
       topic_out.topic = topic.topic;

@@ -849,7 +849,7 @@ void RaftReplica::send_fetch(int64_t now_ms, Out& out) {
     return;
   }
   // One long-polled fetch in flight: the next waits for its answer.
-  if (long_poll()) next_fetch_ms_ += options_.fetch_max_wait_ms;
+  if (long_poll()) next_fetch_ms_ += 2 * options_.fetch_max_wait_ms;
   FetchRequest request{state_.epoch, options_.node_id, log_.end_offset(), last_epoch()};
   if (options_.faults.follower_keeps_divergent_tail) request.last_fetched_epoch = state_.epoch;
   send(*target, request, out);

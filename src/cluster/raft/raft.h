@@ -265,9 +265,11 @@ struct RaftOptions {
   // as soon as its log grows or its high watermark moves (the driver parks
   // it; this class answers at once). A follower then keeps one fetch in
   // flight: the next leaves as soon as an answer arrives, and one
-  // unanswered for fetch_max_wait_ms + fetch_interval_ms is taken as lost
-  // and sent again. 0: no long poll; a follower whose fetch found nothing
-  // asks again after fetch_interval_ms.
+  // unanswered for twice fetch_max_wait_ms + fetch_interval_ms is taken as
+  // lost and sent again (the margin keeps a late answer under load from
+  // doubling the fetches in flight); `fetch_failed` (the driver saw the
+  // request fail) sends the next after fetch_interval_ms. 0: no long poll;
+  // a follower whose fetch found nothing asks again after fetch_interval_ms.
   int64_t fetch_max_wait_ms = 0;
   int64_t retry_backoff_ms = 100;  // a vote request unanswered is sent again
   size_t max_fetch_entries = 64;
@@ -354,6 +356,9 @@ class RaftReplica {
   // the leader) or when a batch has no record (record_count < 1) or is
   // not a data batch (control batches are this class's own).
   std::optional<Offset> append(std::vector<Entry> entries);
+  // The driver's Fetch got no answer (a connection lost, a timeout): the
+  // next one leaves after fetch_interval_ms, not after a long poll's wait.
+  void fetch_failed(int64_t now_ms) { fetch_again_soon(now_ms); }
   // Kafka's graceful shutdown of a leader: it stops leading and tells the
   // other voters (EndQuorumEpoch), so they elect one of them at once
   // instead of waiting out the fetch timeout. Nothing on another role.

@@ -64,6 +64,48 @@ TEST(RaftReplica, AnObserverOfASoleVoterDoesNotLead) {
   EXPECT_NE(replica.role(), Role::leader);
 }
 
+size_t fetches_in(const std::vector<Envelope>& out) {
+  size_t count = 0;
+  for (const Envelope& envelope : out)
+    count += std::holds_alternative<FetchRequest>(envelope.message);
+  return count;
+}
+
+// Long poll: one fetch in flight; the next leaves on the answer, empty or
+// not, or once the first is taken as lost (max wait + fetch interval).
+TEST(RaftReplica, ALongPollingFollowerKeepsOneFetchInFlight) {
+  MemoryLog log;
+  MemoryQuorumStore store;
+  RaftOptions options = options_for(2, {1, 2, 3});
+  options.fetch_max_wait_ms = 500;
+  RaftReplica follower(options, log, store, 0);
+  follower.receive({1, 2, BeginQuorumEpochRequest{1, 1}}, 0);
+  ASSERT_EQ(follower.role(), Role::follower);
+  EXPECT_EQ(fetches_in(follower.tick(0)), 1u);
+  for (int64_t now = 10; now < 1050; now += 10)
+    EXPECT_EQ(fetches_in(follower.tick(now)), 0u) << now;
+  // The leader held it and answers with nothing new: the next leaves at once.
+  FetchResponse empty;
+  empty.epoch = 1;
+  empty.leader = 1;
+  empty.high_watermark = 0;
+  EXPECT_EQ(fetches_in(follower.receive({1, 2, empty}, 1045)), 1u);
+  EXPECT_EQ(fetches_in(follower.tick(1050)), 0u);
+  // Unanswered: sent again once twice max wait + fetch interval passed.
+  EXPECT_EQ(fetches_in(follower.tick(1045 + 1040)), 0u);
+  EXPECT_EQ(fetches_in(follower.tick(1045 + 1050)), 1u);
+  // An error answer, or a failed request: the next one a fetch interval
+  // later, not a max wait.
+  FetchResponse refused = empty;
+  refused.error = FetchResponse::Error::not_leader;
+  EXPECT_TRUE(follower.receive({1, 2, refused}, 2100).empty());
+  EXPECT_EQ(fetches_in(follower.tick(2150)), 1u);
+  follower.fetch_failed(2200);
+  EXPECT_EQ(fetches_in(follower.tick(2240)), 0u);
+  EXPECT_EQ(fetches_in(follower.tick(2250)), 1u);
+  EXPECT_EQ(follower.role(), Role::follower);
+}
+
 // Node 1 of voters {1, 2, 3} elected with node 2's votes; returns the time.
 int64_t elect(RaftReplica& replica) {
   const int64_t now = 2000;  // past any election timeout (1000 to 2000 ms)
@@ -74,6 +116,22 @@ int64_t elect(RaftReplica& replica) {
   replica.receive({2, 1, VoteResponse{replica.epoch(), std::nullopt, true, false}}, now);
   EXPECT_EQ(replica.role(), Role::leader);
   return now;
+}
+
+// Graceful shutdown of a leader: EndQuorumEpoch to the other voters, and
+// it leads no more; on a follower nothing.
+TEST(RaftReplica, ALeaderSteppingDownTellsTheOtherVoters) {
+  MemoryLog log;
+  MemoryQuorumStore store;
+  RaftReplica replica(options_for(1, {1, 2, 3}), log, store, 0);
+  const int64_t now = elect(replica);
+  std::vector<Envelope> out = replica.step_down(now);
+  std::set<NodeId> told;
+  for (const Envelope& envelope : out)
+    if (std::holds_alternative<EndQuorumEpochRequest>(envelope.message)) told.insert(envelope.to);
+  EXPECT_EQ(told, (std::set<NodeId>{2, 3}));
+  EXPECT_NE(replica.role(), Role::leader);
+  EXPECT_TRUE(replica.step_down(now).empty());
 }
 
 FetchRequest fetch(const RaftReplica& leader, NodeId from, Offset offset, Epoch last_epoch) {
