@@ -45,6 +45,7 @@ constexpr ApiHandler handler_table[] = {
     api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),
     api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
     api<DescribeQuorumRequest, handle_describe_quorum>(),
+    api<FetchSnapshotRequest, handle_fetch_snapshot>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
     api<BrokerRegistrationRequest, handle_broker_registration>(),
     api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),

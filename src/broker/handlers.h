@@ -120,6 +120,7 @@ void handle_vote(Broker&, RequestContext, protocol::VoteRequest);
 void handle_begin_quorum_epoch(Broker&, RequestContext, protocol::BeginQuorumEpochRequest);
 void handle_end_quorum_epoch(Broker&, RequestContext, protocol::EndQuorumEpochRequest);
 void handle_describe_quorum(Broker&, RequestContext, protocol::DescribeQuorumRequest);
+void handle_fetch_snapshot(Broker&, RequestContext, protocol::FetchSnapshotRequest);
 // A Fetch received on a controller listener: the quorum's replication.
 void handle_metadata_fetch(Broker&, RequestContext, protocol::FetchRequest);
 

@@ -1,5 +1,5 @@
 // KRaft's RPCs on the controller listener (Vote, BeginQuorumEpoch,
-// EndQuorumEpoch, Fetch of __cluster_metadata-0) and DescribeQuorum: each
+// EndQuorumEpoch, Fetch of __cluster_metadata-0, FetchSnapshot) and DescribeQuorum: each
 // is handed to the quorum's thread (cluster/raft_manager.h), which answers;
 // the reactor never waits on it.
 
@@ -67,6 +67,13 @@ void handle_describe_quorum(Broker& broker, RequestContext context, DescribeQuor
                           }
                           shared->reply(result.message);
                         });
+}
+
+// A follower downloading the leader's metadata snapshot (controller
+// listener only, as Kafka advertises it).
+void handle_fetch_snapshot(Broker& broker, RequestContext context, FetchSnapshotRequest request) {
+  broker.controller().quorum().handle_fetch_snapshot(
+      std::move(request), answer_on<FetchSnapshotResponse>(std::move(context)));
 }
 
 void handle_metadata_fetch(Broker& broker, RequestContext context, FetchRequest request) {

@@ -20,11 +20,11 @@ constexpr uint64_t replay_read_bytes = 1 << 20;
 // a topic is how an operator frees space then. A few thousand records.
 constexpr uint64_t reserved_headroom_bytes = 1 << 20;
 
-storage::LogConfig metadata_log_config() {
+storage::LogConfig metadata_log_config(uint64_t segment_bytes) {
   storage::LogConfig config;
   config.retention_ms = -1;
   config.retention_bytes = -1;
-  config.segment_bytes = 64ull * 1024 * 1024;
+  config.segment_bytes = segment_bytes;
   config.segment_ms = std::numeric_limits<int64_t>::max();
   config.max_message_bytes = 8 * 1024 * 1024;  // one admin request's records in one batch
   return config;
@@ -36,10 +36,10 @@ MetadataLog::~MetadataLog() = default;
 
 Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
                                                        const std::string& metadata_log_dir,
-                                                       const Clock* clock) {
+                                                       const Clock* clock, uint64_t segment_bytes) {
   storage::LogOptions options;
   options.dir = storage::join_path(metadata_log_dir, std::string(metadata_topic_name) + "-0");
-  options.config = metadata_log_config();
+  options.config = metadata_log_config(segment_bytes);
   options.clock = clock;
   Uuid metadata_topic_id;  // Kafka's reserved id of the metadata topic
   metadata_topic_id.bytes[15] = 1;
