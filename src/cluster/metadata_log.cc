@@ -49,6 +49,7 @@ Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
   if (!log) return log.status();
   std::unique_ptr<MetadataLog> out(new MetadataLog(std::move(log.value())));
   out->clock_ = clock;
+  out->fs_ = &fs;
   out->reserve_headroom();
   return out;
 }
@@ -289,6 +290,11 @@ void MetadataLog::classify(Bytes batch, raft::Entry& entry) { classify_control(b
 void MetadataLog::drop_prefix(raft::Offset start) {
   if (failed()) return;
   if (Status s = log_->set_log_start_offset(start); !s) return fail("prefix drop", s);
+  // No log manager runs this log's deferred deletes: the segments below the
+  // snapshot go now (a file left by a crash is removed at the next open).
+  if (Status s = storage::remove_deleted_files(*fs_, log_->take_deleted_files(false)); !s)
+    spdlog::warn("metadata: removing segments below offset {} of {}: {}", start, log_->dir(),
+                 s.to_string());
 }
 
 void MetadataLog::reset_to(raft::Offset start) {

@@ -110,6 +110,7 @@ class MetadataLog : public raft::RaftLog {
 
   std::unique_ptr<storage::Log> log_;
   const Clock* clock_ = nullptr;
+  storage::FileSystem* fs_ = nullptr;
   std::string failed_;  // see failed()
   int32_t local_node_ = -1;
   std::function<void(const std::string&)> fatal_;

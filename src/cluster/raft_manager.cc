@@ -93,6 +93,7 @@ struct RaftManager::Impl {
                   ? std::make_unique<raft::RaftReplica>(raft_options, log, state,
                                                         *options.snapshots, now_ms())
                   : std::make_unique<raft::RaftReplica>(raft_options, log, state, now_ms());
+    own_snapshot = replica->latest_snapshot();  // this node's from before the start
     after_event();
     arm_timer();
     io.run();
@@ -485,7 +486,7 @@ struct RaftManager::Impl {
   // that appears without create_snapshot was fetched from the leader.
   void note_snapshot_status() {
     const std::optional<raft::SnapshotId> latest = replica->latest_snapshot();
-    if (latest != status.latest_snapshot && latest && !creating_snapshot) {
+    if (latest != status.latest_snapshot && latest && latest != own_snapshot) {
       ++status.snapshots_installed;
       spdlog::info("quorum: installed the leader's snapshot {} (end offset {}, epoch {})",
                    snapshot_name(*latest), latest->end_offset, latest->epoch);
@@ -504,14 +505,13 @@ struct RaftManager::Impl {
   bool create_snapshot(int64_t end_offset, const std::string& data_batches) {
     if (stopping) return false;
     const auto started = std::chrono::steady_clock::now();
-    creating_snapshot = true;
     const raft::RaftError error = replica->create_snapshot(end_offset, data_batches);
-    creating_snapshot = false;
     if (error != raft::RaftError::none) {
       spdlog::debug("quorum: no snapshot at offset {} (log start {}, high watermark {})",
                     end_offset, log.start_offset(), replica->high_watermark());
       return false;
     }
+    own_snapshot = replica->latest_snapshot();
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     spdlog::info("quorum: wrote snapshot {} ({} bytes of records) in {} ms; the log starts at {}",
@@ -536,7 +536,7 @@ struct RaftManager::Impl {
   std::vector<std::unique_ptr<net::KafkaClient>> retired_clients;
   std::map<raft::NodeId, std::string> last_warning;
   bool stopping = false;
-  bool creating_snapshot = false;  // a new latest snapshot is this node's own
+  std::optional<raft::SnapshotId> own_snapshot;  // the last one this node wrote
   int64_t reported_commit = -1;
 
   struct Pending {

@@ -84,9 +84,10 @@ def test_snapshots_trim_the_log_and_a_lagging_node_fetches_the_leaders(cluster):
         wait_for(lambda: checkpoints(node) and segments(node) and segments(node)[0] > 0, 20,
                  f"node {node.id} has no snapshot with its first log segment deleted "
                  f"(checkpoints {checkpoints(node)}, segments {segments(node)})")
-        # Older snapshots go once a newer one is written.
+        # Older snapshots go once a newer one is written, and the segments
+        # behind the snapshot are removed, not left renamed *.deleted.
         assert len(checkpoints(node)) <= 2, checkpoints(node)
-        assert not [n for n in os.listdir(metadata_dir(node)) if n.endswith(".part")]
+        assert not [n for n in os.listdir(metadata_dir(node)) if n.endswith(".deleted")]
 
     # Node 3 stops; the leader's log start passes node 3's log end (at most
     # the high watermark once the topics above are committed and nothing
