@@ -104,6 +104,10 @@ Status Broker::open_metadata() {
   options.election_timeout_ms = config_.quorum.election_timeout_ms;
   options.fetch_timeout_ms = config_.quorum.fetch_timeout_ms;
   options.request_timeout_ms = config_.quorum.request_timeout_ms;
+  options.snapshot_record_bytes_max = config_.quorum.snapshot_record_bytes_max;
+  if (config_.values.is_set("metadata.log.segment.bytes"))
+    options.metadata_segment_bytes =
+        static_cast<uint64_t>(config_.values.get_int("metadata.log.segment.bytes"));
   auto controller = cluster::Controller::open(*metadata_file_system_, std::move(options));
   if (!controller) return controller.status();
   controller_ = std::move(controller.value());

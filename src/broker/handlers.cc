@@ -47,6 +47,7 @@ constexpr ApiHandler handler_table[] = {
     api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
     api<DescribeQuorumRequest, handle_describe_quorum>(),
     api<AlterPartitionRequest, handle_alter_partition>(),
+    api<FetchSnapshotRequest, handle_fetch_snapshot>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
     api<BrokerRegistrationRequest, handle_broker_registration>(),
     api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),

@@ -126,6 +126,7 @@ void handle_describe_quorum(Broker&, RequestContext, protocol::DescribeQuorumReq
 void handle_add_raft_voter(Broker&, RequestContext, protocol::AddRaftVoterRequest);
 void handle_remove_raft_voter(Broker&, RequestContext, protocol::RemoveRaftVoterRequest);
 void handle_update_raft_voter(Broker&, RequestContext, protocol::UpdateRaftVoterRequest);
+void handle_fetch_snapshot(Broker&, RequestContext, protocol::FetchSnapshotRequest);
 // A Fetch received on a controller listener: the quorum's replication.
 void handle_metadata_fetch(Broker&, RequestContext, protocol::FetchRequest);
 

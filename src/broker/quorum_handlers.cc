@@ -1,5 +1,5 @@
 // KRaft's RPCs on the controller listener (Vote, BeginQuorumEpoch,
-// EndQuorumEpoch, Fetch of __cluster_metadata-0), DescribeQuorum and
+// EndQuorumEpoch, Fetch of __cluster_metadata-0, FetchSnapshot), DescribeQuorum and
 // KIP-853's AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter: each
 // is handed to the quorum's thread (cluster/raft_manager.h), which answers;
 // the reactor never waits on it.
@@ -20,6 +20,31 @@ template <class Response>
 std::function<void(Response)> answer_on(RequestContext context) {
   auto shared = std::make_shared<RequestContext>(std::move(context));
   return [shared](Response response) { shared->reply(response); };
+}
+
+// The record bytes an answer references (large ones are written from
+// where they are, not copied into the body) stay alive until it is sent.
+std::vector<std::shared_ptr<const void>> record_owners(const FetchSnapshotResponse& response) {
+  std::vector<std::shared_ptr<const void>> owners;
+  for (const auto& topic : response.topics)
+    for (const auto& partition : topic.partitions)
+      if (partition.unaligned_records && partition.unaligned_records->owner)
+        owners.push_back(partition.unaligned_records->owner);
+  return owners;
+}
+
+std::vector<std::shared_ptr<const void>> record_owners(const FetchResponse& response) {
+  std::vector<std::shared_ptr<const void>> owners;
+  for (const auto& topic : response.responses)
+    for (const auto& partition : topic.partitions)
+      if (partition.records && partition.records->owner) owners.push_back(partition.records->owner);
+  return owners;
+}
+
+template <class Response>
+std::function<void(Response)> answer_with_records_on(RequestContext context) {
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  return [shared](Response response) { shared->reply(response, record_owners(response)); };
 }
 
 }  // namespace
@@ -113,10 +138,17 @@ void handle_update_raft_voter(Broker& broker, RequestContext context,
       std::move(request), answer_on<UpdateRaftVoterResponse>(std::move(context)));
 }
 
+// A follower downloading the leader's metadata snapshot (controller
+// listener only, as Kafka advertises it).
+void handle_fetch_snapshot(Broker& broker, RequestContext context, FetchSnapshotRequest request) {
+  broker.controller().quorum().handle_fetch_snapshot(
+      std::move(request), answer_with_records_on<FetchSnapshotResponse>(std::move(context)));
+}
+
 void handle_metadata_fetch(Broker& broker, RequestContext context, FetchRequest request) {
   const int16_t version = context.api_version();
-  broker.controller().quorum().handle_fetch(std::move(request), version,
-                                            answer_on<FetchResponse>(std::move(context)));
+  broker.controller().quorum().handle_fetch(
+      std::move(request), version, answer_with_records_on<FetchResponse>(std::move(context)));
 }
 
 }  // namespace sluice::broker

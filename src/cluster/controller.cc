@@ -174,10 +174,12 @@ Status Controller::load() {
                                            *options_.random, options_.unformatted_dirs);
   if (!cluster_id) return cluster_id.status();
   cluster_id_ = *cluster_id;
-  auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock);
+  auto log = MetadataLog::open(fs_, options_.metadata_log_dir, options_.clock,
+                               options_.metadata_segment_bytes);
   if (!log) return log.status();
   log_ = std::move(log.value());
   log_->set_fatal_hook([this](const std::string& message) { halt("metadata: " + message); });
+  if (Status s = open_snapshots(); !s) return s;
   auto image = std::make_shared<MetadataImage>();
   image->cluster_id = cluster_id_;
   image->controller_id = options_.node_id;
@@ -215,9 +217,12 @@ Status Controller::open_quorum() {
   quorum.random_seed = options_.random->next();
   quorum.on_commit = [this](int64_t high_watermark) { on_commit(high_watermark); };
   quorum.on_fatal = [this](const std::string& message) { halt("metadata: " + message); };
+  quorum.snapshots = snapshots_.get();
   const bool alone = quorum.voters.size() == 1 && quorum.voters.count(options_.node_id);
   // Everything in a lone node's log is committed once it leads.
   const int64_t end = log_->end_offset();
+  startup_end_offset_ = end;
+  startup_began_ = std::chrono::steady_clock::now();
   raft_ = std::make_unique<RaftManager>(*log_, *quorum_state_, std::move(quorum));
   loader_thread_ = std::thread([this] { run_loader(); });
   raft_->start();
@@ -231,6 +236,7 @@ Status Controller::open_quorum() {
 }
 
 void Controller::on_commit(int64_t high_watermark) {
+  if (delivered_offset_ < log_->start_offset() && !deliver_snapshot()) return;
   while (delivered_offset_ < high_watermark) {
     auto bytes = log_->read_batches(delivered_offset_, loader_chunk_bytes);
     if (!bytes || bytes->empty()) {
@@ -271,8 +277,13 @@ void Controller::run_loader() {
       if (loader_stopping_) return;
       work.swap(loader_queue_);
     }
-    for (const Committed& committed : work)
-      apply_committed(committed.batches, committed.end_offset);
+    for (const Committed& committed : work) {
+      if (committed.snapshot)
+        apply_snapshot(committed);
+      else
+        apply_committed(committed.batches, committed.end_offset);
+      after_apply(committed);
+    }
   }
 }
 

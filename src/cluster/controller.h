@@ -19,6 +19,7 @@
 //     controller's lock: they must not call the mutating methods.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,7 @@
 #include "cluster/metadata_log.h"
 #include "cluster/quorum_state_file.h"
 #include "cluster/raft_manager.h"
+#include "cluster/snapshot_store.h"
 #include "storage/file_system.h"
 
 namespace sluice::cluster {
@@ -109,6 +111,12 @@ struct ControllerOptions {
   // How long a mutating call waits for this node to become the active
   // controller (elected, and its image holding everything committed).
   int64_t activation_wait_ms = 5000;
+  // metadata.log.max.record.bytes.between.snapshots: committed batches
+  // applied since the last snapshot before the next is taken.
+  int64_t snapshot_record_bytes_max = 20971520;
+  // The metadata log's segment size (metadata.log.segment.bytes when set):
+  // a snapshot deletes the segments wholly below it.
+  uint64_t metadata_segment_bytes = 64ull * 1024 * 1024;
 };
 
 // What a BrokerRegistrationRequest (api 62) carries.
@@ -479,12 +487,39 @@ class Controller {
   struct Committed {
     std::vector<uint8_t> batches;
     int64_t end_offset = 0;
+    // Set: `batches` are a snapshot's data batches, the whole state below
+    // end_offset (loaded at start or fetched from the leader).
+    std::optional<raft::SnapshotId> snapshot = std::nullopt;
   };
+  // Snapshots (controller_snapshots.cc).
+  Status open_snapshots();
+  // Quorum thread: hands the latest snapshot to the loader when the log
+  // starts past what was delivered (a start, or a snapshot installed from
+  // the leader). False after a halt.
+  bool deliver_snapshot();
+  // Loader thread: replaces the image with the snapshot's.
+  void apply_snapshot(const Committed& snapshot);
+  // Loader thread, after each applied item: counts the bytes applied and
+  // takes a snapshot of the image past the threshold.
+  void after_apply(const Committed& committed);
+  void report_startup();
   mutable std::mutex loader_mutex_;
   std::condition_variable loader_changed_;
   std::deque<Committed> loader_queue_;
   int64_t applied_offset_ = -1;
   bool loader_stopping_ = false;
+  // Snapshots: the store (its methods on the quorum thread), and the
+  // loader's count since the last one.
+  std::unique_ptr<FileSnapshotStore> snapshots_;
+  int64_t bytes_since_snapshot_ = 0;  // loader thread
+  std::atomic<bool> snapshot_in_flight_{false};
+  // Start-up: the log end at open, the snapshot loaded, records replayed after it.
+  int64_t startup_end_offset_ = 0;
+  std::chrono::steady_clock::time_point startup_began_;
+  bool startup_reported_ = false;                     // loader thread
+  std::optional<raft::SnapshotId> startup_snapshot_;  // loader thread
+  int64_t startup_snapshot_records_ = 0;
+  int64_t records_after_snapshot_ = 0;
   std::thread loader_thread_;
 
   std::mutex queue_mutex_;

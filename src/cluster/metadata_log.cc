@@ -21,11 +21,11 @@ constexpr uint64_t replay_read_bytes = 1 << 20;
 // a topic is how an operator frees space then. A few thousand records.
 constexpr uint64_t reserved_headroom_bytes = 1 << 20;
 
-storage::LogConfig metadata_log_config() {
+storage::LogConfig metadata_log_config(uint64_t segment_bytes) {
   storage::LogConfig config;
   config.retention_ms = -1;
   config.retention_bytes = -1;
-  config.segment_bytes = 64ull * 1024 * 1024;
+  config.segment_bytes = segment_bytes;
   config.segment_ms = std::numeric_limits<int64_t>::max();
   config.max_message_bytes = 8 * 1024 * 1024;  // one admin request's records in one batch
   return config;
@@ -37,10 +37,10 @@ MetadataLog::~MetadataLog() = default;
 
 Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
                                                        const std::string& metadata_log_dir,
-                                                       const Clock* clock) {
+                                                       const Clock* clock, uint64_t segment_bytes) {
   storage::LogOptions options;
   options.dir = storage::join_path(metadata_log_dir, std::string(metadata_topic_name) + "-0");
-  options.config = metadata_log_config();
+  options.config = metadata_log_config(segment_bytes);
   options.clock = clock;
   Uuid metadata_topic_id;  // Kafka's reserved id of the metadata topic
   metadata_topic_id.bytes[15] = 1;
@@ -50,6 +50,7 @@ Result<std::unique_ptr<MetadataLog>> MetadataLog::open(storage::FileSystem& fs,
   if (!log) return log.status();
   std::unique_ptr<MetadataLog> out(new MetadataLog(std::move(log.value())));
   out->clock_ = clock;
+  out->fs_ = &fs;
   out->reserve_headroom();
   return out;
 }
@@ -286,6 +287,11 @@ void MetadataLog::classify(Bytes batch, raft::Entry& entry) { classify_control(b
 void MetadataLog::drop_prefix(raft::Offset start) {
   if (failed()) return;
   if (Status s = log_->set_log_start_offset(start); !s) return fail("prefix drop", s);
+  // No log manager runs this log's deferred deletes: the segments below the
+  // snapshot go now (a file left by a crash is removed at the next open).
+  if (Status s = storage::remove_deleted_files(*fs_, log_->take_deleted_files(false)); !s)
+    spdlog::warn("metadata: removing segments below offset {} of {}: {}", start, log_->dir(),
+                 s.to_string());
 }
 
 void MetadataLog::reset_to(raft::Offset start) {

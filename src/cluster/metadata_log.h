@@ -6,8 +6,11 @@
 // appends, fsyncs, and the records are committed. A Raft quorum later
 // replaces what happens between append() and "committed", not the format.
 //
-// Retention never runs on this log (there are no snapshots yet); it is
-// replayed from offset 0 at every start, recovering torn tails first.
+// Retention never runs on this log: the quorum drops its prefix behind a
+// snapshot (drop_prefix: whole segments below it are deleted, the log start
+// moves in memory and is found again at the next start from the snapshot).
+// A start replays the log after the latest snapshot, recovering torn tails
+// first.
 //
 // Space: the active segment keeps 1 MiB allocated past its end
 // (File::reserve), so admin changes, deleting a topic to free space
@@ -40,7 +43,8 @@ class MetadataLog : public raft::RaftLog {
  public:
   static Result<std::unique_ptr<MetadataLog>> open(storage::FileSystem& fs,
                                                    const std::string& metadata_log_dir,
-                                                   const Clock* clock = &system_clock());
+                                                   const Clock* clock = &system_clock(),
+                                                   uint64_t segment_bytes = 64ull * 1024 * 1024);
   ~MetadataLog();
 
   // Calls `f(offset, value)` for every record, in offset order; stops at the
@@ -106,6 +110,7 @@ class MetadataLog : public raft::RaftLog {
 
   std::unique_ptr<storage::Log> log_;
   const Clock* clock_ = nullptr;
+  storage::FileSystem* fs_ = nullptr;
   std::string failed_;  // see failed()
   int32_t local_node_ = -1;
   std::function<void(const std::string&)> fatal_;

@@ -98,7 +98,11 @@ struct RaftManager::Impl {
     raft_options.retry_backoff_ms = std::max<int64_t>(options.retry_backoff_ms, 20);
     raft_options.fetch_max_wait_ms = options.fetch_max_wait_ms;
     raft_options.random_seed = options.random_seed;
-    replica = std::make_unique<raft::RaftReplica>(raft_options, log, state, now_ms());
+    replica = options.snapshots
+                  ? std::make_unique<raft::RaftReplica>(raft_options, log, state,
+                                                        *options.snapshots, now_ms())
+                  : std::make_unique<raft::RaftReplica>(raft_options, log, state, now_ms());
+    own_snapshot = replica->latest_snapshot();  // this node's from before the start
     after_event();
     arm_timer();
     io.run();
@@ -310,12 +314,30 @@ struct RaftManager::Impl {
       response.diverging = raft::FetchResponse::Diverging{partition.diverging_epoch.epoch,
                                                           partition.diverging_epoch.end_offset};
     if (partition.records) response.entries = entries_of(partition.records->bytes);
+    if (partition.snapshot_id.end_offset >= 0 && partition.snapshot_id.epoch >= 0)
+      response.snapshot_id =
+          raft::SnapshotId{partition.snapshot_id.end_offset, partition.snapshot_id.epoch};
     return response;
   }
 
+  void send(raft::NodeId to, raft::FetchSnapshotRequest message) {
+    net::KafkaClient* client = client_for(to);
+    if (!client) return;
+    client->send(fetch_snapshot_request(message),
+                 [this, to, message](net::ClientResult<protocol::FetchSnapshotResponse> result) {
+                   if (!answered_ok(to, result, "FetchSnapshot")) return;
+                   for (const auto& topic : result.message.topics)
+                     for (const auto& partition : topic.partitions)
+                       deliver(to, fetch_snapshot_answer(message, partition));
+                 });
+  }
+
+  protocol::FetchSnapshotRequest fetch_snapshot_request(const raft::FetchSnapshotRequest& message);
+  static raft::FetchSnapshotResponse fetch_snapshot_answer(
+      const raft::FetchSnapshotRequest& sent,
+      const protocol::FetchSnapshotResponse::PartitionSnapshot& partition);
+
   // Responses leave only as answers to inbound requests (receive_request).
-  // FetchSnapshot is not sent: this node keeps no snapshots yet, so no
-  // leader answers a Fetch with a snapshot id (its log starts at 0).
   template <class Response>
   void send(raft::NodeId, Response) {}
 
@@ -421,6 +443,7 @@ struct RaftManager::Impl {
       status.leader = replica->leader().value_or(-1);
       status.high_watermark = high_watermark;
       status.log_end_offset = log.end_offset();
+      note_snapshot_status();
     }
     if (old_leader >= 0) drop_forwarding_to(old_leader);
     after_voter_event();
@@ -562,6 +585,47 @@ struct RaftManager::Impl {
     for (ParkedFetch& fetch : parked) fetch.finish(std::nullopt);
   }
 
+  // --- snapshots ---
+
+  // Under status_mutex: the snapshot and log start others see; a snapshot
+  // that appears without create_snapshot was fetched from the leader.
+  void note_snapshot_status() {
+    const std::optional<raft::SnapshotId> latest = replica->latest_snapshot();
+    if (latest != status.latest_snapshot && latest && latest != own_snapshot) {
+      ++status.snapshots_installed;
+      spdlog::info("quorum: installed the leader's snapshot {} (end offset {}, epoch {})",
+                   snapshot_name(*latest), latest->end_offset, latest->epoch);
+    }
+    status.latest_snapshot = latest;
+    status.log_start_offset = log.start_offset();
+  }
+
+  static std::string snapshot_name(const raft::SnapshotId& id) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "%020lld-%010d.checkpoint",
+                  static_cast<long long>(id.end_offset), id.epoch);
+    return name;
+  }
+
+  bool create_snapshot(int64_t end_offset, const std::string& data_batches) {
+    if (stopping) return false;
+    const auto started = std::chrono::steady_clock::now();
+    const raft::RaftError error = replica->create_snapshot(end_offset, data_batches);
+    if (error != raft::RaftError::none) {
+      spdlog::debug("quorum: no snapshot at offset {} (log start {}, high watermark {})",
+                    end_offset, log.start_offset(), replica->high_watermark());
+      return false;
+    }
+    own_snapshot = replica->latest_snapshot();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    spdlog::info("quorum: wrote snapshot {} ({} bytes of records) in {} ms; the log starts at {}",
+                 snapshot_name(*replica->latest_snapshot()), data_batches.size(), took.count(),
+                 log.start_offset());
+    after_event();
+    return true;
+  }
+
   MetadataLog& log;
   QuorumStateFile& state;
   const RaftManagerOptions& options;
@@ -590,6 +654,7 @@ struct RaftManager::Impl {
   void add_node_endpoints(protocol::FetchResponse& response, int16_t version) const;
   void add_quorum_nodes(protocol::DescribeQuorumResponse& response) const;
   bool stopping = false;
+  std::optional<raft::SnapshotId> own_snapshot;  // the last one this node wrote
   int64_t reported_commit = -1;
   std::vector<ParkedFetch> parked_fetches;
   // The high watermark each fetcher was last answered with.
@@ -873,7 +938,7 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
     }
     const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
     if (is_single_metadata_fetch(request, version) && replica >= 0)
-      return long_poll_fetch(request, replica, answer);
+      return long_poll_fetch(request, version, replica, answer);
     for (const auto& topic : request.topics) {
       auto& topic_out = response.responses.emplace_back();
       topic_out.topic = topic.topic;
@@ -893,7 +958,7 @@ void RaftManager::handle_fetch(protocol::FetchRequest request, int16_t version,
         auto reply = impl_->receive_request<raft::FetchResponse>(
             replica, raft::FetchRequest{partition.current_leader_epoch, replica,
                                         partition.fetch_offset, partition.last_fetched_epoch});
-        fill_fetch_partition(out, reply);
+        fill_fetch_partition(out, reply, impl_->log.start_offset());
       }
     }
     impl_->add_node_endpoints(response, version);
@@ -910,11 +975,14 @@ bool RaftManager::is_single_metadata_fetch(const protocol::FetchRequest& request
 }
 
 // On the quorum thread: the fetch is answered now or parked (Impl::fetch).
-void RaftManager::long_poll_fetch(const protocol::FetchRequest& request, int32_t replica,
+void RaftManager::long_poll_fetch(const protocol::FetchRequest& request, int16_t version,
+                                  int32_t replica,
                                   std::function<void(protocol::FetchResponse)> answer) {
   const auto& topic = request.topics[0];
   const auto& partition = topic.partitions[0];
-  auto finish = [topic_name = topic.topic, topic_id = topic.topic_id, index = partition.partition,
+  if (version >= 17) impl_->voter_changes.note_directory(replica, partition.replica_directory_id);
+  auto finish = [this, version, topic_name = topic.topic, topic_id = topic.topic_id,
+                 index = partition.partition,
                  answer = std::move(answer)](std::optional<raft::FetchResponse> reply) {
     protocol::FetchResponse response;
     auto& topic_out = response.responses.emplace_back();
@@ -922,7 +990,8 @@ void RaftManager::long_poll_fetch(const protocol::FetchRequest& request, int32_t
     topic_out.topic_id = topic_id;
     auto& out = topic_out.partitions.emplace_back();
     out.partition_index = index;
-    fill_fetch_partition(out, reply);
+    fill_fetch_partition(out, reply, impl_->log.start_offset());
+    impl_->add_node_endpoints(response, version);
     answer(response);
   };
   impl_->fetch(replica,
@@ -932,7 +1001,8 @@ void RaftManager::long_poll_fetch(const protocol::FetchRequest& request, int32_t
 }
 
 void RaftManager::fill_fetch_partition(protocol::FetchResponse::PartitionData& out,
-                                       const std::optional<raft::FetchResponse>& reply) {
+                                       const std::optional<raft::FetchResponse>& reply,
+                                       int64_t log_start_offset) {
   if (!reply) {
     out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
     return;
@@ -950,7 +1020,11 @@ void RaftManager::fill_fetch_partition(protocol::FetchResponse::PartitionData& o
   out.high_watermark = reply->high_watermark;
   out.current_leader.leader_id = reply->leader.value_or(-1);
   out.current_leader.leader_epoch = reply->epoch;
-  out.log_start_offset = 0;
+  out.log_start_offset = log_start_offset;
+  if (reply->snapshot_id) {
+    out.snapshot_id.end_offset = reply->snapshot_id->end_offset;
+    out.snapshot_id.epoch = reply->snapshot_id->epoch;
+  }
   if (reply->diverging) {
     out.diverging_epoch.epoch = reply->diverging->epoch;
     out.diverging_epoch.end_offset = reply->diverging->end_offset;
@@ -1114,6 +1188,141 @@ void RaftManager::handle_update_raft_voter(
     response.error_code = code(error);
     answer(response);
   });
+}
+
+// --- FetchSnapshot ---
+
+protocol::FetchSnapshotRequest RaftManager::Impl::fetch_snapshot_request(
+    const raft::FetchSnapshotRequest& message) {
+  protocol::FetchSnapshotRequest request;
+  request.cluster_id = options.cluster_id;
+  request.replica_id = options.node_id;
+  request.max_bytes = message.max_bytes;
+  auto& topic = request.topics.emplace_back();
+  topic.name = metadata_topic_name;
+  auto& partition = topic.partitions.emplace_back();
+  partition.partition = metadata_partition;
+  partition.current_leader_epoch = message.epoch;
+  partition.snapshot_id.end_offset = message.snapshot_id.end_offset;
+  partition.snapshot_id.epoch = message.snapshot_id.epoch;
+  partition.position = message.position;
+  return request;
+}
+
+raft::FetchSnapshotResponse RaftManager::Impl::fetch_snapshot_answer(
+    const raft::FetchSnapshotRequest& sent,
+    const protocol::FetchSnapshotResponse::PartitionSnapshot& partition) {
+  using Error = raft::FetchSnapshotResponse::Error;
+  raft::FetchSnapshotResponse response;
+  switch (static_cast<ErrorCode>(partition.error_code)) {
+    case ErrorCode::NONE:
+      break;
+    case ErrorCode::FENCED_LEADER_EPOCH:
+      response.error = Error::fenced_epoch;
+      break;
+    case ErrorCode::SNAPSHOT_NOT_FOUND:
+      response.error = Error::snapshot_not_found;
+      break;
+    case ErrorCode::POSITION_OUT_OF_RANGE:
+      response.error = Error::position_out_of_range;
+      break;
+    default:
+      response.error = Error::not_leader;
+      break;
+  }
+  response.epoch = partition.current_leader.leader_epoch;
+  response.leader = leader_of(partition.current_leader.leader_id);
+  response.snapshot_id =
+      raft::SnapshotId{partition.snapshot_id.end_offset, partition.snapshot_id.epoch};
+  // An answer for another snapshot is dropped by the state machine.
+  if (response.error != Error::none) response.snapshot_id = sent.snapshot_id;
+  response.size = partition.size_;
+  response.position = partition.position;
+  if (partition.unaligned_records)
+    response.bytes.assign(partition.unaligned_records->bytes.begin(),
+                          partition.unaligned_records->bytes.end());
+  return response;
+}
+
+namespace {
+
+ErrorCode fetch_snapshot_error(raft::FetchSnapshotResponse::Error error) {
+  using Error = raft::FetchSnapshotResponse::Error;
+  switch (error) {
+    case Error::none:
+      return ErrorCode::NONE;
+    case Error::fenced_epoch:
+      return ErrorCode::FENCED_LEADER_EPOCH;
+    case Error::not_leader:
+      return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    case Error::snapshot_not_found:
+      return ErrorCode::SNAPSHOT_NOT_FOUND;
+    case Error::position_out_of_range:
+      return ErrorCode::POSITION_OUT_OF_RANGE;
+  }
+  return ErrorCode::UNKNOWN_SERVER_ERROR;
+}
+
+}  // namespace
+
+// Kafka's handleFetchSnapshotRequest: one partition, __cluster_metadata-0;
+// the state machine answers (the leader's snapshot, a chunk of MaxBytes).
+void RaftManager::handle_fetch_snapshot(
+    protocol::FetchSnapshotRequest request,
+    std::function<void(protocol::FetchSnapshotResponse)> answer) {
+  asio::post(impl_->io, [this, request = std::move(request), answer = std::move(answer)] {
+    protocol::FetchSnapshotResponse response;
+    if (!impl_->cluster_id_matches(request.cluster_id)) {
+      response.error_code = code(ErrorCode::INCONSISTENT_CLUSTER_ID);
+      return answer(response);
+    }
+    for (const auto& topic : request.topics) {
+      auto& topic_out = response.topics.emplace_back();
+      topic_out.name = topic.name;
+      for (const auto& partition : topic.partitions) {
+        auto& out = topic_out.partitions.emplace_back();
+        out.index = partition.partition;
+        out.snapshot_id.end_offset = partition.snapshot_id.end_offset;
+        out.snapshot_id.epoch = partition.snapshot_id.epoch;
+        out.current_leader.leader_id = -1;
+        if (topic.name != metadata_topic_name || partition.partition != metadata_partition ||
+            request.replica_id < 0) {
+          out.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+          continue;
+        }
+        raft::FetchSnapshotRequest message{
+            partition.current_leader_epoch, request.replica_id,
+            raft::SnapshotId{partition.snapshot_id.end_offset, partition.snapshot_id.epoch},
+            partition.position, request.max_bytes};
+        auto reply =
+            impl_->receive_request<raft::FetchSnapshotResponse>(request.replica_id, message);
+        if (!reply) {
+          out.error_code = code(ErrorCode::BROKER_NOT_AVAILABLE);
+          continue;
+        }
+        out.error_code = code(fetch_snapshot_error(reply->error));
+        out.current_leader.leader_id = reply->leader.value_or(-1);
+        out.current_leader.leader_epoch = reply->epoch;
+        out.size_ = reply->size;
+        out.position = reply->position;
+        auto bytes = std::make_shared<std::string>(std::move(reply->bytes));
+        protocol::Records records;
+        records.bytes = Bytes(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+        records.owner = bytes;
+        out.unaligned_records = std::move(records);
+      }
+    }
+    answer(response);
+  });
+}
+
+void RaftManager::create_snapshot(int64_t end_offset, std::string data_batches,
+                                  std::function<void(bool ok)> done) {
+  asio::post(impl_->io,
+             [this, end_offset, data_batches = std::move(data_batches), done = std::move(done)] {
+               const bool ok = impl_->create_snapshot(end_offset, data_batches);
+               if (done) done(ok);
+             });
 }
 
 }  // namespace sluice::cluster

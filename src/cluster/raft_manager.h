@@ -71,6 +71,9 @@ struct RaftManagerOptions {
   std::function<void(int64_t committed_end)> on_commit;
   // A log or quorum-state write that could not be undone (Kafka halts).
   std::function<void(const std::string& message)> on_fatal;
+  // The snapshots (snapshot_store.h), used on the quorum thread only; null:
+  // none (create_snapshot fails, FetchSnapshot is answered with an error).
+  raft::SnapshotStore* snapshots = nullptr;
 };
 
 // What the quorum looks like from this node, for handlers and metrics.
@@ -81,6 +84,9 @@ struct QuorumStatus {
   int64_t high_watermark = -1;  // -1: not known yet
   int64_t log_end_offset = 0;
   int64_t leader_changes = 0;  // since start
+  int64_t log_start_offset = 0;
+  std::optional<raft::SnapshotId> latest_snapshot;
+  int64_t snapshots_installed = 0;  // fetched from the leader since start
 };
 
 // Why an append was not committed.
@@ -169,14 +175,26 @@ class RaftManager {
                                 std::function<void(protocol::RemoveRaftVoterResponse)> answer);
   void handle_update_raft_voter(protocol::UpdateRaftVoterRequest request,
                                 std::function<void(protocol::UpdateRaftVoterResponse)> answer);
+  void handle_fetch_snapshot(protocol::FetchSnapshotRequest request,
+                             std::function<void(protocol::FetchSnapshotResponse)> answer);
+
+  // Snapshots the state below `end_offset` (committed, applied by the
+  // caller) with `data_batches` (snapshot_format.h) on the quorum thread:
+  // written and synced, then the log drops its prefix. An offset the quorum
+  // cannot snapshot (not past the latest snapshot, above the high
+  // watermark) is skipped with a debug line. `done(ok)` runs on the quorum
+  // thread.
+  void create_snapshot(int64_t end_offset, std::string data_batches,
+                       std::function<void(bool ok)> done = {});
 
  private:
   struct Impl;
   static bool is_single_metadata_fetch(const protocol::FetchRequest& request, int16_t version);
-  void long_poll_fetch(const protocol::FetchRequest& request, int32_t replica,
+  void long_poll_fetch(const protocol::FetchRequest& request, int16_t version, int32_t replica,
                        std::function<void(protocol::FetchResponse)> answer);
   static void fill_fetch_partition(protocol::FetchResponse::PartitionData& out,
-                                   const std::optional<raft::FetchResponse>& reply);
+                                   const std::optional<raft::FetchResponse>& reply,
+                                   int64_t log_start_offset);
   RaftManagerOptions options_;
   std::unique_ptr<Impl> impl_;
 };

@@ -70,6 +70,23 @@ std::optional<SnapshotContent> decode_snapshot(std::string_view bytes) {
   return content;
 }
 
+std::string SnapshotStore::encode(const SnapshotId&, const std::set<NodeId>& voters,
+                                  std::string_view application) const {
+  return encode_snapshot(voters, application);
+}
+
+std::optional<std::set<NodeId>> SnapshotStore::voters(const SnapshotId& id) const {
+  std::string head;
+  while (head.find('\n') == std::string::npos) {
+    std::string chunk = read(id, static_cast<int64_t>(head.size()), 4096);
+    if (chunk.empty()) return std::nullopt;
+    head += chunk;
+  }
+  std::optional<SnapshotContent> content = decode_snapshot(head);
+  if (!content) return std::nullopt;
+  return content->voters;
+}
+
 namespace {
 // Kafka's LeaderState.OBSERVER_SESSION_TIMEOUT_MS: an observer silent that
 // long is forgotten.
@@ -126,6 +143,14 @@ RaftReplica::RaftReplica(RaftOptions options, RaftLog& log, QuorumStateStore& st
 
 void RaftReplica::start_from_snapshot() {
   latest_snapshot_ = snapshots_.latest();
+  const Offset base = latest_snapshot_ ? latest_snapshot_->end_offset : 0;
+  if (log_.start_offset() > base) {
+    // The log starts past every snapshot the store can read (the one it
+    // was trimmed behind was lost or found corrupt): the entries between
+    // are gone, so the log cannot be replayed. It restarts empty at the
+    // usable base and the leader sends what is missing (its snapshot).
+    log_.reset_to(base);
+  }
   if (!latest_snapshot_) return load_voter_history(std::nullopt);
   const Offset end = latest_snapshot_->end_offset;
   if (log_.start_offset() < end) {
@@ -144,15 +169,7 @@ void RaftReplica::start_from_snapshot() {
 }
 
 std::optional<std::set<NodeId>> RaftReplica::read_snapshot_voters(const SnapshotId& id) const {
-  std::string head;
-  while (head.find('\n') == std::string::npos) {
-    std::string chunk = snapshots_.read(id, static_cast<int64_t>(head.size()), 4096);
-    if (chunk.empty()) return std::nullopt;
-    head += chunk;
-  }
-  std::optional<SnapshotContent> content = decode_snapshot(head);
-  if (!content) return std::nullopt;
-  return content->voters;
+  return snapshots_.voters(id);
 }
 
 void RaftReplica::load_voter_history(std::optional<std::set<NodeId>> snapshot_voters) {
@@ -703,7 +720,7 @@ RaftError RaftReplica::create_snapshot(Offset end_offset, std::string_view bytes
   snapshot_fetch_.reset();
   const SnapshotId id{end_offset, log_.epoch_at(end_offset - 1)};
   snapshots_.begin_write(id);
-  snapshots_.append(encode_snapshot(voters_below(end_offset), bytes));
+  snapshots_.append(snapshots_.encode(id, voters_below(end_offset), bytes));
   snapshots_.commit();
   latest_snapshot_ = id;
   drop_log_prefix(end_offset);

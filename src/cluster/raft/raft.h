@@ -144,6 +144,17 @@ class SnapshotStore {
   virtual void append(std::string_view chunk) = 0;
   virtual void commit() = 0;
   virtual void delete_before(const SnapshotId& id) = 0;  // every snapshot older than `id`
+
+  // How a snapshot's bytes are laid out is the store's: the default is
+  // encode_snapshot/decode_snapshot above (the simulation's stores); the
+  // broker's file store writes Kafka's checkpoint format instead (a
+  // VotersRecord control record, then the application's batches).
+  // The bytes of a new snapshot `id` holding `voters` and `application`.
+  virtual std::string encode(const SnapshotId& id, const std::set<NodeId>& voters,
+                             std::string_view application) const;
+  // The voter set a stored snapshot carries; nullopt when it has none or
+  // does not decode.
+  virtual std::optional<std::set<NodeId>> voters(const SnapshotId& id) const;
 };
 
 // The `quorum-state` file: what a voter promised. Written (durably) before

@@ -113,6 +113,9 @@ TEST_F(ListenerRolesBrokerTest, ApiVersionsAdvertisesTheListenersTable) {
   EXPECT_FALSE(contains(controller_side, ProduceRequest::api_key));
   EXPECT_FALSE(contains(controller_side, MetadataRequest::api_key));
   EXPECT_TRUE(contains(controller_side, ApiVersionsRequest::api_key));
+  // FetchSnapshot, as Kafka: the controller listener only.
+  EXPECT_TRUE(contains(controller_side, FetchSnapshotRequest::api_key));
+  EXPECT_FALSE(contains(client_side, FetchSnapshotRequest::api_key));
   EXPECT_EQ(controller_side.size(), api_handlers(ListenerRole::controller).size());
   EXPECT_EQ(client_side.size(), api_handlers(ListenerRole::broker).size());
 }

@@ -37,7 +37,7 @@ class MemorySnapshotStore final : public SnapshotStore {
   void crash() { pending_.reset(); }
   // The digest a snapshot's bytes start with; nullopt without that snapshot.
   std::optional<uint64_t> digest(const SnapshotId& id) const;
-  std::optional<std::set<NodeId>> voters(const SnapshotId& id) const;
+  std::optional<std::set<NodeId>> voters(const SnapshotId& id) const override;
   static std::string encode(uint64_t digest, size_t padding_bytes);
 
  private:

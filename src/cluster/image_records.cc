@@ -1,0 +1,91 @@
+#include "cluster/image_records.h"
+
+#include "protocol/record_framing.h"
+
+namespace sluice::cluster {
+namespace {
+
+namespace md = protocol::metadata;
+
+// The versions the controller writes (cluster/README.md, "Records written").
+md::RegisterBrokerRecord register_record(const BrokerImage& broker) {
+  md::RegisterBrokerRecord record;
+  record.broker_id = broker.node_id;
+  record.incarnation_id = broker.incarnation_id;
+  record.broker_epoch = broker.epoch;
+  for (const BrokerEndpoint& endpoint : broker.endpoints)
+    record.end_points.push_back(
+        {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
+  for (const BrokerFeatureRange& feature : broker.features)
+    record.features.push_back({feature.name, feature.min_version, feature.max_version, {}});
+  record.rack = broker.rack;
+  record.fenced = broker.fenced;
+  record.in_controlled_shutdown = broker.in_controlled_shutdown;
+  return record;
+}
+
+std::vector<uint8_t> config_record(int8_t resource_type, const std::string& resource,
+                                   const std::string& name, const std::string& value) {
+  md::ConfigRecord record;
+  record.resource_type = resource_type;
+  record.resource_name = resource;
+  record.name = name;
+  record.value = value;
+  return md::encode_framed(record, 0);
+}
+
+void topic_records(const TopicImage& topic, std::vector<std::vector<uint8_t>>& out) {
+  md::TopicRecord created;
+  created.name = topic.name;
+  created.topic_id = topic.id;
+  out.push_back(md::encode_framed(created, 0));
+  for (const PartitionImage& partition : topic.partitions) {
+    md::PartitionRecord record;
+    record.partition_id = partition.partition;
+    record.topic_id = topic.id;
+    record.replicas = partition.replicas;
+    record.isr = partition.isr;
+    record.leader = partition.leader;
+    record.leader_epoch = partition.leader_epoch;
+    record.partition_epoch = partition.partition_epoch;
+    record.leader_recovery_state = partition.leader_recovery_state;
+    out.push_back(md::encode_framed(record, 0));
+  }
+  for (const auto& [name, value] : topic.configs)
+    out.push_back(config_record(config_resource_topic, topic.name, name, value));
+}
+
+}  // namespace
+
+std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image) {
+  std::vector<std::vector<uint8_t>> out;
+  for (const auto& [name, level] : image.features) {
+    md::FeatureLevelRecord record;
+    record.name = name;
+    record.feature_level = level;
+    out.push_back(md::encode_framed(record, 0));
+  }
+  for (const auto& [id, broker] : image.brokers)
+    out.push_back(md::encode_framed(register_record(broker)));
+  for (const auto& [resource, configs] : image.broker_configs)
+    for (const auto& [name, value] : configs)
+      out.push_back(config_record(config_resource_broker, resource, name, value));
+  for (const auto& [name, topic] : image.topics) topic_records(*topic, out);
+  return out;
+}
+
+Result<MetadataImagePtr> image_from_records(const std::vector<std::vector<uint8_t>>& records,
+                                            const std::string& cluster_id, int32_t controller_id,
+                                            int64_t offset) {
+  auto empty = std::make_shared<MetadataImage>();
+  empty->cluster_id = cluster_id;
+  empty->controller_id = controller_id;
+  MetadataDelta delta(std::move(empty));
+  for (const auto& record : records)
+    if (Status s = delta.replay(Bytes(record), offset); !s) return s;
+  auto image = std::make_shared<MetadataImage>(*delta.apply());  // topics: pointers only
+  image->offset = offset;  // also when the snapshot holds no record
+  return MetadataImagePtr(std::move(image));
+}
+
+}  // namespace sluice::cluster
