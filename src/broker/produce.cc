@@ -13,6 +13,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/replication.h"
 #include "cluster/controller.h"
 #include "record/batch.h"
 #include "record/legacy_convert.h"
@@ -166,7 +167,8 @@ struct Flushed {
 
 void produce_partition(Broker& broker, const std::string& topic, const ProduceRequest::PartitionProduceData& data,
                        int16_t acks, int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
-                       size_t topic_index, size_t partition_index) {
+                       size_t topic_index, size_t partition_index,
+                       std::vector<ReplicationTarget>& to_replicate) {
   out.index = data.index;
   // Internal topics hold the coordinators' state, written only by them
   // (Kafka: "Cannot append to internal topic", without a custom message).
@@ -200,6 +202,9 @@ void produce_partition(Broker& broker, const std::string& topic, const ProduceRe
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
+  // acks=all waits for the ISR to have the batch (replication.h).
+  if (acks == -1 && partition->high_watermark() < appended.next_offset)
+    to_replicate.push_back({topic_index, partition_index, partition, appended.next_offset});
   const auto& log = partition->managed_log();
   if (acks == -1 && broker.config().produce_fsync)
     to_flush.push_back({topic_index, partition_index, log, appended.next_offset});
@@ -235,6 +240,7 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
   const int16_t acks = request.acks;
   ProduceResponse response;
   std::vector<Flushed> to_flush;
+  std::vector<ReplicationTarget> to_replicate;
   bool any_error = false;
   response.responses.reserve(request.topic_data.size());
   for (size_t t = 0; t < request.topic_data.size(); ++t) {
@@ -248,7 +254,8 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
         out.index = topic.partition_data[p].index;
         fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
       } else {
-        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush, t, p);
+        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush, t, p,
+                          to_replicate);
       }
       any_error = any_error || out.error_code != 0;
     }
@@ -260,6 +267,15 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
     return context.close_connection();
   }
   if (any_error) context.note_error();
+  if (!to_replicate.empty()) {
+    auto then = [&broker, to_flush = std::move(to_flush)](RequestContext context,
+                                                         ProduceResponse response) mutable {
+      if (to_flush.empty()) return context.reply(response);
+      answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
+    };
+    return answer_when_replicated(broker, std::move(context), std::move(response),
+                                  std::move(to_replicate), request.timeout_ms, std::move(then));
+  }
   if (to_flush.empty()) return context.reply(response);
   answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
 }
