@@ -36,6 +36,7 @@ Status Broker::open_replication() {
       static_cast<int32_t>(config_.values.get_int("replica.fetch.response.max.bytes"));
   options.partition_max_bytes =
       static_cast<int32_t>(config_.values.get_int("replica.fetch.max.bytes"));
+  options.max_wait_ms = static_cast<int32_t>(config_.values.get_int("replica.fetch.wait.max.ms"));
   options.clock = environment_.clock;
   replica_fetchers_ = std::make_unique<cluster::ReplicaFetcherManager>(std::move(options));
   isr_manager_ = std::make_unique<cluster::IsrManager>(

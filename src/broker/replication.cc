@@ -74,35 +74,109 @@ FetchResponse::PartitionData answer_partition(
   return data;
 }
 
-void answer_replica_fetch(Broker& broker, RequestContext& context, const FetchRequest& request) {
-  const int16_t version = context.api_version();
-  const int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;
-  const int64_t replica_epoch = version >= 15 ? request.replica_state.replica_epoch : -1;
+// The partitions a follower's Fetch names (topic ids from v13).
+std::vector<std::shared_ptr<cluster::Partition>> fetched_partitions(Broker& broker,
+                                                                    const FetchRequest& request,
+                                                                    int16_t version) {
   cluster::MetadataImagePtr image = broker.replica_manager().image();
-  uint64_t bytes_left = static_cast<uint64_t>(std::max(request.max_bytes, 0));
-  std::vector<std::shared_ptr<const void>> keep_alive;
-  FetchResponse response;
-  response.session_id = 0;
+  std::vector<std::shared_ptr<cluster::Partition>> partitions;
   for (const auto& topic : request.topics) {
-    auto& out = response.responses.emplace_back();
-    out.topic = topic.topic;
-    out.topic_id = topic.topic_id;
     std::string name = topic.topic;
     if (version >= 13) {
       const cluster::TopicImage* known = image->topic(topic.topic_id);
       name = known ? known->name : std::string();
     }
+    for (const auto& asked : topic.partitions)
+      partitions.push_back(
+          name.empty() ? nullptr : broker.replica_manager().partition(name, asked.partition));
+  }
+  return partitions;
+}
+
+// Builds the answer; false when it carries nothing (no records, no error,
+// no divergence): such a fetch may park.
+bool build_replica_answer(Broker& broker, const FetchRequest& request, int16_t version,
+                          const std::vector<std::shared_ptr<cluster::Partition>>& partitions,
+                          FetchResponse& response,
+                          std::vector<std::shared_ptr<const void>>& keep_alive) {
+  const int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;
+  const int64_t replica_epoch = version >= 15 ? request.replica_state.replica_epoch : -1;
+  uint64_t bytes_left = static_cast<uint64_t>(std::max(request.max_bytes, 0));
+  bool worth_answering = false;
+  size_t at = 0;
+  response.session_id = 0;
+  for (const auto& topic : request.topics) {
+    auto& out = response.responses.emplace_back();
+    out.topic = topic.topic;
+    out.topic_id = topic.topic_id;
     for (const auto& asked : topic.partitions) {
-      std::shared_ptr<cluster::Partition> partition =
-          name.empty() ? nullptr : broker.replica_manager().partition(name, asked.partition);
+      const std::shared_ptr<cluster::Partition>& partition = partitions[at++];
       out.partitions.push_back(answer_partition(broker, replica_id, replica_epoch, partition, asked,
                                                 bytes_left, keep_alive));
-      if (name.empty() && version >= 13)
-        out.partitions.back().error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_ID);
+      FetchResponse::PartitionData& data = out.partitions.back();
+      if (!partition && version >= 13) data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_ID);
+      // A high watermark move wakes a parked fetch too (Partition wakes
+      // its waiters), so followers learn it without waiting max_wait_ms.
+      worth_answering = worth_answering || data.error_code != 0 ||
+                        data.diverging_epoch.end_offset >= 0 ||
+                        (data.records && !data.records->bytes.empty());
     }
   }
-  context.reply(response, std::move(keep_alive));
+  return worth_answering;
 }
+
+// A follower's Fetch with nothing to answer yet (Kafka's DelayedFetch for
+// replicas): parked until an append or a high watermark move in one of its
+// partitions, or until its max_wait_ms, then answered on a fetch-read worker.
+class ParkedReplicaFetch final : public DelayedOperation,
+                                 public cluster::AppendWaiter,
+                                 public std::enable_shared_from_this<ParkedReplicaFetch> {
+ public:
+  ParkedReplicaFetch(Broker& broker, RequestContext context, FetchRequest request)
+      : broker_(broker), context_(std::move(context)), request_(std::move(request)) {}
+
+  // On a fetch-read worker.
+  void start() {
+    const int16_t version = context_.api_version();
+    auto partitions = fetched_partitions(broker_, request_, version);
+    // Registered before the first look: an append between the two wakes it.
+    if (request_.max_wait_ms > 0)
+      for (const auto& partition : partitions)
+        if (partition) partition->add_waiter(weak_from_this());
+    FetchResponse response;
+    std::vector<std::shared_ptr<const void>> keep_alive;
+    bool worth = build_replica_answer(broker_, request_, version, partitions, response, keep_alive);
+    if (worth || request_.max_wait_ms <= 0) {
+      if (claim()) context_.reply(response, std::move(keep_alive));
+      return;
+    }
+    broker_.delayed_operations().schedule(shared_from_this(),
+                                          std::chrono::milliseconds(request_.max_wait_ms));
+  }
+
+  void on_new_data() override { answer_later(); }
+  void expire() override { answer_later(); }
+
+ private:
+  // From the appending thread or the timer: neither reads the disk.
+  void answer_later() {
+    if (!claim()) return;
+    broker_.fetch_reads().post([self = shared_from_this()] { self->answer(); });
+  }
+
+  void answer() {
+    const int16_t version = context_.api_version();
+    FetchResponse response;
+    std::vector<std::shared_ptr<const void>> keep_alive;
+    build_replica_answer(broker_, request_, version, fetched_partitions(broker_, request_, version),
+                         response, keep_alive);
+    context_.reply(response, std::move(keep_alive));
+  }
+
+  Broker& broker_;
+  RequestContext context_;
+  FetchRequest request_;
+};
 
 // Kafka's DelayedProduce over the partitions' high watermarks.
 class ReplicationWait final : public DelayedOperation,
@@ -180,10 +254,9 @@ class ReplicationWait final : public DelayedOperation,
 }  // namespace
 
 void handle_replica_fetch(Broker& broker, RequestContext context, FetchRequest request) {
-  auto shared = std::make_shared<std::pair<RequestContext, FetchRequest>>(std::move(context),
-                                                                          std::move(request));
-  broker.fetch_reads().post(
-      [&broker, shared] { answer_replica_fetch(broker, shared->first, shared->second); });
+  auto parked =
+      std::make_shared<ParkedReplicaFetch>(broker, std::move(context), std::move(request));
+  broker.fetch_reads().post([parked] { parked->start(); });
 }
 
 void answer_when_replicated(Broker& broker, RequestContext context, ProduceResponse response,

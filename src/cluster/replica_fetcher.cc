@@ -31,7 +31,7 @@ class ReplicaFetcher {
     net::KafkaClientConfig config;
     config.client_id = "replica-fetcher-" + std::to_string(options_.node_id);
     config.max_in_flight_requests_per_connection = 1;
-    config.request_timeout = std::chrono::milliseconds(30000);
+    config.request_timeout = std::chrono::milliseconds(30000 + options_.max_wait_ms);
     config.reconnect_backoff = std::chrono::milliseconds(50);
     config.reconnect_backoff_max = std::chrono::milliseconds(500);
     client_ = std::make_unique<net::KafkaClient>(
@@ -83,7 +83,7 @@ class ReplicaFetcher {
     request.replica_id = options_.node_id;
     request.replica_state.replica_id = options_.node_id;
     request.replica_state.replica_epoch = options_.broker_epoch();
-    request.max_wait_ms = 0;
+    request.max_wait_ms = options_.max_wait_ms;  // the leader parks a fetch with nothing new
     request.min_bytes = 1;
     request.max_bytes = options_.fetch_max_bytes;
     request.session_id = 0;
@@ -106,21 +106,20 @@ class ReplicaFetcher {
       data.partition_max_bytes = options_.partition_max_bytes;
       (*sent)[{tp.topic, tp.partition}] = {partition, position.leader_epoch};
     }
-    if (sent->empty()) return arm(options_.idle_backoff_ms * 20);
+    if (sent->empty()) return arm(options_.idle_backoff_ms);
     in_flight_ = true;
     client_->send<protocol::FetchRequest>(
         std::move(request), [this, sent](net::ClientResult<protocol::FetchResponse> result) {
           in_flight_ = false;
           if (stopping_) return;
-          bool progressed = false;
           bool failed = !result.ok() || result.message.error_code != 0;
           if (failed) {
             log_failure(result.ok() ? "error " + std::to_string(result.message.error_code)
                                     : result.status.message);
           } else {
-            progressed = apply(result, *sent);
+            apply(result, *sent);
           }
-          arm(failed ? options_.error_backoff_ms : progressed ? 0 : options_.idle_backoff_ms);
+          arm(failed ? options_.error_backoff_ms : 0);
         });
   }
 

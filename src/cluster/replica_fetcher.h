@@ -38,8 +38,9 @@ struct ReplicaFetcherOptions {
   std::function<int64_t()> broker_epoch = [] { return int64_t{-1}; };
   int32_t fetch_max_bytes = 10 << 20;     // replica.fetch.response.max.bytes
   int32_t partition_max_bytes = 1 << 20;  // replica.fetch.max.bytes
-  int32_t idle_backoff_ms = 5;            // between fetches that brought nothing
-  int32_t error_backoff_ms = 100;         // after a failed fetch
+  int32_t max_wait_ms = 500;       // replica.fetch.wait.max.ms: the leader parks an empty fetch
+  int32_t idle_backoff_ms = 100;   // before looking again with nothing to fetch
+  int32_t error_backoff_ms = 100;  // after a failed fetch
   const Clock* clock = &system_clock();
 };
 
