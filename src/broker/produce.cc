@@ -165,8 +165,9 @@ struct Flushed {
   int64_t up_to_offset;
 };
 
-void produce_partition(Broker& broker, const std::string& topic, const ProduceRequest::PartitionProduceData& data,
-                       int16_t acks, int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
+void produce_partition(Broker& broker, const std::string& topic,
+                       const ProduceRequest::PartitionProduceData& data, int16_t acks,
+                       int16_t version, PartitionResponse& out, std::vector<Flushed>& to_flush,
                        size_t topic_index, size_t partition_index,
                        std::vector<ReplicationTarget>& to_replicate) {
   out.index = data.index;
@@ -254,8 +255,8 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
         out.index = topic.partition_data[p].index;
         fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
       } else {
-        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush, t, p,
-                          to_replicate);
+        produce_partition(broker, topic.name, topic.partition_data[p], acks, version, out, to_flush,
+                          t, p, to_replicate);
       }
       any_error = any_error || out.error_code != 0;
     }
@@ -269,7 +270,7 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
   if (any_error) context.note_error();
   if (!to_replicate.empty()) {
     auto then = [&broker, to_flush = std::move(to_flush)](RequestContext context,
-                                                         ProduceResponse response) mutable {
+                                                          ProduceResponse response) mutable {
       if (to_flush.empty()) return context.reply(response);
       answer_when_durable(broker, std::move(context), std::move(response), std::move(to_flush));
     };

@@ -472,7 +472,8 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
   {
     std::lock_guard lock(log_->mutex());
     read.error = check_leader_locked(current_leader_epoch.value());
-    if (read.error == ErrorCode::NONE && !log_->usable()) read.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    if (read.error == ErrorCode::NONE && !log_->usable())
+      read.error = ErrorCode::KAFKA_STORAGE_ERROR;
     if (read.error == ErrorCode::NONE &&
         std::find(replicas_.begin(), replicas_.end(), replica_id) == replicas_.end())
       read.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
@@ -595,8 +596,8 @@ IsrChange Partition::isr_change_locked(std::vector<int32_t> new_isr) {
 std::optional<IsrChange> Partition::isr_shrink(int64_t now_ms, int64_t lag_max_ms) {
   std::lock_guard lock(log_->mutex());
   if (!leads_locked() || pending_isr_ || !log_->usable()) return std::nullopt;
-  std::vector<int32_t> out = out_of_sync_replicas(isr_, local_node_id_, log_->log().log_end_offset(),
-                                                  followers_, now_ms, lag_max_ms);
+  std::vector<int32_t> out = out_of_sync_replicas(
+      isr_, local_node_id_, log_->log().log_end_offset(), followers_, now_ms, lag_max_ms);
   if (out.empty()) return std::nullopt;
   std::vector<int32_t> new_isr;
   for (int32_t member : isr_)

@@ -10,9 +10,9 @@
 // bytes of a returned FileRange, fsync (the Flusher) and waking waiters
 // happen outside it.
 //
-// High watermark: on a single node the ISR is this replica alone, so every
-// append moves the high watermark to the log end offset. It is kept as its
-// own field because replication will move it separately (min LEO over ISR).
+// High watermark: on the leader, the lowest log end offset over the ISR
+// (replica_state.h; on a single node every append moves it to the log end),
+// never moving back; on a follower, the leader's, capped at its log end.
 
 #include <atomic>
 #include <cstdint>
@@ -233,8 +233,7 @@ class Partition {
   // epochs kept) and takes its high watermark (capped at the log end).
   // FENCED_LEADER_EPOCH, nothing done, when this node leads or the leader
   // epoch moved since the fetch was sent.
-  ErrorCode append_as_follower(LeaderEpoch fetched_in, Bytes records,
-                               Offset leader_high_watermark);
+  ErrorCode append_as_follower(LeaderEpoch fetched_in, Bytes records, Offset leader_high_watermark);
   // Follower: cuts the log back to `offset` (a divergent tail), same checks.
   ErrorCode truncate_as_follower(LeaderEpoch fetched_in, Offset offset);
   // Follower: a Fetch answered DivergingEpoch (`epoch`, `end_offset`): cuts
@@ -293,8 +292,8 @@ class Partition {
   std::vector<int32_t> replicas_;
   std::vector<int32_t> isr_;
   int32_t partition_epoch_ = -1;
-  Followers followers_;                          // leader only: every other replica
-  int64_t leader_epoch_start_offset_ = 0;        // the log end when this node became leader
+  Followers followers_;                              // leader only: every other replica
+  int64_t leader_epoch_start_offset_ = 0;            // the log end when this node became leader
   std::optional<std::vector<int32_t>> pending_isr_;  // an AlterPartition in flight
 
   std::atomic<int64_t> high_watermark_{0};
