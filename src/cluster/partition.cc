@@ -540,6 +540,15 @@ ErrorCode Partition::append_as_follower(LeaderEpoch fetched_in, Bytes records,
   if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
   storage::Log& log = log_->log();
   if (!records.empty()) {
+    // Kafka's follower: an empty log restarted at the leader's log start
+    // gets the whole batch holding that offset; it starts at the batch.
+    record::RecordSetReader reader(records);
+    record::BatchView first;
+    if (log.log_end_offset() == log.log_start_offset() && reader.next(first) &&
+        first.header.base_offset < log.log_end_offset()) {
+      if (Status status = log_->check(log.truncate_fully(first.header.base_offset)); !status)
+        return error_code_for(status);
+    }
     auto appended = log_->check(log.append_as_follower(records));
     if (!appended) return error_code_for(appended.status());
     log_->note_append_succeeded();
@@ -558,6 +567,18 @@ ErrorCode Partition::truncate_as_follower(LeaderEpoch fetched_in, Offset offset)
   if (Status status = log_->check(log.truncate_to(offset.value())); !status)
     return error_code_for(status);
   if (high_watermark() > log.log_end_offset()) set_high_watermark_locked(log.log_end_offset());
+  return ErrorCode::NONE;
+}
+
+ErrorCode Partition::restart_as_follower_at(LeaderEpoch fetched_in, Offset leader_log_start) {
+  std::lock_guard lock(log_->mutex());
+  if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
+  if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  storage::Log& log = log_->log();
+  if (leader_log_start.value() <= log.log_end_offset()) return ErrorCode::NONE;
+  if (Status status = log_->check(log.truncate_fully(leader_log_start.value())); !status)
+    return error_code_for(status);
+  set_high_watermark_locked(log.log_end_offset());
   return ErrorCode::NONE;
 }
 

@@ -236,6 +236,10 @@ class Partition {
   ErrorCode append_as_follower(LeaderEpoch fetched_in, Bytes records, Offset leader_high_watermark);
   // Follower: cuts the log back to `offset` (a divergent tail), same checks.
   ErrorCode truncate_as_follower(LeaderEpoch fetched_in, Offset offset);
+  // Follower: the leader's log starts past this log's end (retention ran
+  // while this replica was away): empties the log and restarts it at
+  // `leader_log_start` (Kafka's truncateFullyAndStartAt). Same checks.
+  ErrorCode restart_as_follower_at(LeaderEpoch fetched_in, Offset leader_log_start);
   // Follower: a Fetch answered DivergingEpoch (`epoch`, `end_offset`): cuts
   // the log where follower_truncation_offset() says.
   ErrorCode truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoch, int64_t end_offset);

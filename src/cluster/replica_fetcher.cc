@@ -160,6 +160,14 @@ class ReplicaFetcher {
   bool apply_partition(Partition& partition, LeaderEpoch epoch,
                        const protocol::FetchResponse::PartitionData& data) {
     const auto& tp = partition.topic_partition();
+    // Kafka's follower: behind the leader's log start, it starts over there.
+    if (data.error_code == to_wire(ErrorCode::OFFSET_OUT_OF_RANGE) &&
+        data.log_start_offset > partition.follower_position().log_end_offset) {
+      ErrorCode error = partition.restart_as_follower_at(epoch, Offset{data.log_start_offset});
+      spdlog::info("replication: {} is behind leader {}'s log start {}: restarted there ({})",
+                   tp.dir_name(), leader_, data.log_start_offset, static_cast<int>(error));
+      return error == ErrorCode::NONE;
+    }
     if (data.error_code != 0) {
       log_failure(tp.dir_name() + ": error " + std::to_string(data.error_code));
       return false;

@@ -215,6 +215,23 @@ TEST(Replication, AFollowerTruncatesItsDivergentTail) {
   EXPECT_EQ(one.partition->high_watermark(), 4);
 }
 
+TEST(Replication, AFollowerBehindTheLeadersLogStartStartsOverThere) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1}, 0);
+  two.follow(1, 0, {1}, 0);
+  auto batch = batch_of(4);
+  ASSERT_EQ(one.partition->append_as_leader(batch, 1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(one.partition->delete_records_before(Offset{3}).error, ErrorCode::NONE);
+  auto read = one.partition->read_for_replica(2, -1, Offset{0}, LeaderEpoch{-1}, LeaderEpoch{0},
+                                              1 << 20, 0);
+  EXPECT_EQ(read.read.error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(read.read.log_start_offset, 3);
+  EXPECT_EQ(two.partition->restart_as_follower_at(LeaderEpoch{0}, Offset{3}), ErrorCode::NONE);
+  EXPECT_EQ(two.end(), 3);
+  fetch_once(one, two);
+  EXPECT_EQ(two.end(), 4);
+}
+
 TEST(Replication, FollowerAppendsOfAnotherEpochOrOnALeaderAreRefused) {
   Node one(1), two(2);
   two.follow(1, 3, {1, 2}, 0);
