@@ -5,7 +5,8 @@ while the partition leader is killed with kill -9; the leader moves within
 the ISR (after the session timeout), the producer carries on, and a consumer
 from the beginning reads every acknowledged record, in order. The killed
 broker comes back, catches up, rejoins the ISR, and its log equals the
-others'."""
+others'. With 2 of 3 replicas down, acks=all is refused with
+NOT_ENOUGH_REPLICAS until they return and rejoin the ISR."""
 
 import glob
 import os
@@ -119,3 +120,47 @@ def test_acks_all_records_survive_kill_of_the_leader(broker_factory):
     wait_for(lambda: len({log_bytes(n) for n in brokers}) == 1, 20,
              "the three logs of the same size")
     assert log_bytes(leader) > 0
+
+
+def test_below_min_insync_replicas_nothing_is_acknowledged(broker_factory):
+    """2 of 3 replicas down: acks=all gets NOT_ENOUGH_REPLICAS and nothing is
+    acknowledged; once they return the ISR grows back and producing resumes."""
+    cluster = Cluster(broker_factory, controllers=3, brokers=3, settings=FAST_FENCING)
+    cluster.leader()
+    cluster.wait_brokers_listed()
+    brokers = cluster.brokers
+    ids = sorted(n.id for n in brokers)
+    admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
+    futures = admin.create_topics([NewTopic("strict", num_partitions=1, replication_factor=3,
+                                            config={"min.insync.replicas": "2"})],
+                                  operation_timeout=20)
+    futures["strict"].result(timeout=40)
+    wait_for(lambda: (partition_state(brokers[0], "strict") or (None, []))[1] == ids, 20,
+             "an ISR of all three")
+    leader = cluster.node(partition_state(brokers[0], "strict")[0])
+    followers = [n for n in brokers if n.id != leader.id]
+    for node in followers:
+        node.kill9()
+    wait_for(lambda: (partition_state(leader, "strict") or (None, []))[1] == [leader.id], 20,
+             "the ISR shrunk to the leader")
+
+    errors = []
+    producer = Producer({"bootstrap.servers": leader.bootstrap, "acks": "all",
+                         "message.timeout.ms": 10000, "retries": 0})
+    producer.produce("strict", value=b"refused", partition=0,
+                     on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(20)
+    assert len(errors) == 1 and errors[0] is not None, errors
+    # No retries: the broker's own answer reaches the application.
+    assert errors[0].name() == "NOT_ENOUGH_REPLICAS", errors[0]
+
+    for node in followers:
+        node.start()
+    wait_for(lambda: (partition_state(leader, "strict") or (None, []))[1] == ids, 40,
+             "the ISR grew back")
+    acked = []
+    producer = Producer({"bootstrap.servers": leader.bootstrap, "acks": "all"})
+    producer.produce("strict", value=b"accepted", partition=0,
+                     on_delivery=lambda err, msg: acked.append(err))
+    producer.flush(20)
+    assert acked == [None], acked
