@@ -45,6 +45,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   if (Status status = broker->lock_dirs(); !status) return status;
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;
+  if (Status status = broker->open_replication(); !status) return status;
   broker->controller_->subscribe(broker.get());  // the data path follows the image
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
   return broker;
@@ -79,6 +80,7 @@ Status Broker::start() {
   if (!started) return started;
   register_endpoints();  // ephemeral ports are known now
   schedule_controller_tick();
+  schedule_isr_check();
   registration_thread_ = std::thread([this] { run_registration(); });
   return started;
 }
@@ -103,6 +105,7 @@ void Broker::stop() {
   if (server_) server_->stop();
   close_groups();
   close_metadata();
+  close_replication();  // the fetchers append to the logs closed next
   close_data_path();
 }
 

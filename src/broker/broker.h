@@ -23,6 +23,8 @@
 #include "broker/fetch_session.h"
 #include "broker/request_context.h"
 #include "cluster/controller.h"
+#include "cluster/isr_manager.h"
+#include "cluster/replica_fetcher.h"
 #include "cluster/replica_manager.h"
 #include "group/group_service.h"
 #include "net/server.h"
@@ -100,6 +102,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // reactor never writes a log.
   LanePool& appends() { return *appends_; }
   size_t append_lane(const std::string& topic, int32_t partition) const;
+  // The leader's ISR changes (broker_replication.cc); valid after open().
+  cluster::IsrManager& isr_manager() { return *isr_manager_; }
   // The group coordinator (group_handlers.cc); valid after open().
   group::GroupService& groups() { return *groups_; }
   // Topic settings in `image`: overrides over the broker defaults
@@ -132,6 +136,11 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_metadata();
   Status open_data_path();
   void close_data_path();
+  // broker_replication.cc: followers' fetchers and the ISR checks.
+  Status open_replication();
+  void follow_replicas(const cluster::MetadataImagePtr& image);
+  void schedule_isr_check();
+  void close_replication();
   Status open_groups();
   void close_groups();
 
@@ -149,6 +158,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<DelayedOperationTimer> delayed_operations_;
   std::unique_ptr<TaskPool> fetch_reads_;
   std::unique_ptr<LanePool> appends_;
+  std::unique_ptr<cluster::ReplicaFetcherManager> replica_fetchers_;
+  std::unique_ptr<cluster::IsrManager> isr_manager_;
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};

@@ -162,6 +162,7 @@ void Broker::on_metadata_update(const cluster::MetadataDelta& delta,
   if (Status status = replica_manager_->apply_delta(delta, new_image); !status)
     spdlog::error("metadata: applying image at offset {}: {}", new_image->offset,
                   status.to_string());
+  follow_replicas(new_image);
 }
 
 void Broker::submit_to_controller(RequestContext context,

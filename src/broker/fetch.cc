@@ -6,7 +6,7 @@
 // v4+ keeps the zero-copy path below. A fetch with less than min_bytes
 // available parks as a delayed operation (DelayedFetch) woken by appends to
 // its partitions or by its max_wait_ms deadline. Incremental sessions
-// (KIP-227) in fetch_session.h. Replica fetches are refused (single node).
+// (KIP-227) in fetch_session.h. Followers' fetches: replication.cc.
 //
 // Bytes: the log hands out file ranges. Ranges of at least
 // WireWriter::external_threshold_bytes go out with sendfile (net::FileSlice):
@@ -31,6 +31,7 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/replication.h"
 #include "record/legacy_convert.h"
 
 namespace sluice::broker {
@@ -481,24 +482,8 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
   const int16_t version = context.api_version();
   const bool topic_ids = version >= 13;
   int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;
-  if (replica_id >= 0) {
-    // A single node has no followers: no replica may fetch from it.
-    FetchResponse response;
-    response.error_code = to_wire(ErrorCode::NOT_LEADER_OR_FOLLOWER);
-    for (const auto& topic : request.topics) {
-      auto& out = response.responses.emplace_back();
-      out.topic = topic.topic;
-      out.topic_id = topic.topic_id;
-      for (const auto& partition : topic.partitions) {
-        auto& data = out.partitions.emplace_back();
-        data.partition_index = partition.partition;
-        data.error_code = to_wire(ErrorCode::NOT_LEADER_OR_FOLLOWER);
-        data.high_watermark = -1;
-        data.records = protocol::Records{};
-      }
-    }
-    return context.reply(response);
-  }
+  // A follower (issue 16): read up to the log end, tracked by the leader.
+  if (replica_id >= 0) return handle_replica_fetch(broker, std::move(context), std::move(request));
   cluster::MetadataImagePtr image = broker.replica_manager().image();
   FetchSessionContext session = broker.fetch_sessions().begin(
       request.session_id, request.session_epoch, requested_partitions(request, topic_ids, *image),

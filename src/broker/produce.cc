@@ -32,6 +32,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/replication.h"
 #include "cluster/controller.h"
 #include "record/batch.h"
 #include "record/legacy_convert.h"
@@ -178,6 +179,8 @@ struct PendingAppend {
   std::span<uint8_t> records;
   std::shared_ptr<std::vector<uint8_t>> converted;  // a legacy set up-converted
   size_t bytes_in = 0;                              // as the client sent them
+  // acks=all: the high watermark the batch needs (set by its lane; -1: none).
+  int64_t replicate_to = -1;
 };
 
 // One Produce request on its way through the append lanes. Each lane writes
@@ -250,7 +253,19 @@ void finish(ProduceJob& job) {
     return context.close_connection();
   }
   if (any_error) context.note_error();
-  context.reply(job.response);
+  // acks=all waits for the ISR to have each batch (replication.h). Every
+  // lane is done here, so the slots its appends set are read safely.
+  std::vector<ReplicationTarget> targets;
+  for (const PendingAppend& pending : job.appends)
+    if (pending.replicate_to >= 0)
+      targets.push_back({pending.topic_index, pending.partition_index, pending.partition,
+                         pending.replicate_to});
+  if (targets.empty()) return context.reply(job.response);
+  answer_when_replicated(job.broker, std::move(context), std::move(job.response),
+                         std::move(targets), job.request.timeout_ms,
+                         [](RequestContext context, ProduceResponse response) {
+                           context.reply(response);
+                         });
 }
 
 void complete_one(const std::shared_ptr<ProduceJob>& job) {
@@ -278,7 +293,7 @@ void flush_before_answer(const std::shared_ptr<ProduceJob>& job, const PendingAp
 }
 
 // On the append lane: one partition's append.
-void append_one(const std::shared_ptr<ProduceJob>& job, const PendingAppend& pending) {
+void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) {
   PartitionResponse& out =
       job->response.responses[pending.topic_index].partition_responses[pending.partition_index];
   cluster::Partition& partition = *pending.partition;
@@ -297,6 +312,8 @@ void append_one(const std::shared_ptr<ProduceJob>& job, const PendingAppend& pen
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
+  if (job->acks == -1 && partition.high_watermark() < appended.next_offset)
+    pending.replicate_to = appended.next_offset;
   if (job->acks == -1 && job->broker.config().produce_fsync)
     flush_before_answer(job, pending, appended.next_offset);
   else if (appended.flush_due)

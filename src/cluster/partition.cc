@@ -1,6 +1,7 @@
 #include "cluster/partition.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "record/batch.h"
 #include "record/record_reader.h"
@@ -64,11 +65,64 @@ Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
 }
 
 void Partition::update(const PartitionImage& image, const AppendPolicy& policy) {
-  std::lock_guard lock(log_->mutex());
-  leader_id_ = image.leader;
-  leader_epoch_ = image.leader_epoch;
-  isr_size_ = image.isr.size();
-  policy_ = policy;
+  bool moved = false;
+  {
+    std::lock_guard lock(log_->mutex());
+    const bool was_leader = leads_locked();
+    const int32_t old_epoch = leader_epoch_;
+    leader_id_ = image.leader;
+    leader_epoch_ = image.leader_epoch;
+    policy_ = policy;
+    replicas_ = image.replicas;
+    // The image is the controller's word: it replaces an ISR an answer
+    // applied, and ends any change in flight that it supersedes.
+    if (image.partition_epoch >= partition_epoch_) {
+      if (image.partition_epoch > partition_epoch_) pending_isr_.reset();
+      isr_ = image.isr;
+      partition_epoch_ = image.partition_epoch;
+    }
+    isr_size_ = isr_.size();
+    if (leads_locked() && (!was_leader || old_epoch != leader_epoch_)) {
+      // Kafka's makeLeader: followers start unknown, caught up as of now.
+      followers_.clear();
+      const int64_t now = monotonic_ms();
+      for (int32_t replica : replicas_)
+        if (replica != local_node_id_) followers_[replica].last_caught_up_ms = now;
+      leader_epoch_start_offset_ = log_->usable() ? log_->log().log_end_offset() : 0;
+      pending_isr_.reset();
+    }
+    if (!leads_locked()) {
+      followers_.clear();
+      pending_isr_.reset();
+    }
+    if (leads_locked()) moved = advance_high_watermark_locked();
+  }
+  if (moved) wake_waiters();
+}
+
+int64_t Partition::monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<int32_t> Partition::maximal_isr_locked() const {
+  std::vector<int32_t> isr = isr_;
+  if (pending_isr_)
+    for (int32_t member : *pending_isr_)
+      if (std::find(isr.begin(), isr.end(), member) == isr.end()) isr.push_back(member);
+  return isr;
+}
+
+bool Partition::advance_high_watermark_locked() {
+  if (!log_->usable()) return false;
+  const int64_t end = log_->log().log_end_offset();
+  // An ISR without this node (it was just elected and the image is older)
+  // still bounds the high watermark by this log.
+  int64_t low = isr_low_end(maximal_isr_locked(), local_node_id_, end, followers_);
+  if (low <= high_watermark()) return false;
+  set_high_watermark_locked(low);
+  return true;
 }
 
 int32_t Partition::leader_id() const {
@@ -208,8 +262,9 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
     result.next_offset = appended->last_offset + 1;
     result.log_start_offset = log.log_start_offset();
     result.flush_due = log.flush_due();
-    // A single in-sync replica: the append is committed as soon as written.
-    set_high_watermark_locked(result.next_offset);
+    // Committed once every ISR member has it: at once when this node is the
+    // ISR alone (a single node), else as followers fetch (read_for_replica).
+    advance_high_watermark_locked();
   }
   wake_waiters();
   return result;
@@ -398,6 +453,218 @@ void Partition::wake_waiters() {
     });
   }
   for (auto& waiter : alive) waiter->on_new_data();
+}
+
+}  // namespace sluice::cluster
+
+// --- Replication (issue 16) ---
+
+namespace sluice::cluster {
+
+std::vector<int32_t> Partition::isr() const {
+  std::lock_guard lock(log_->mutex());
+  return isr_;
+}
+
+bool Partition::isr_change_in_flight() const {
+  std::lock_guard lock(log_->mutex());
+  return pending_isr_.has_value();
+}
+
+ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replica_epoch,
+                                              Offset fetch_offset, LeaderEpoch last_fetched_epoch,
+                                              LeaderEpoch current_leader_epoch, uint64_t max_bytes,
+                                              int64_t now_ms, storage::ReadWait wait) {
+  ReplicaReadResult result;
+  PartitionReadResult& read = result.read;
+  const int64_t offset = fetch_offset.value();
+  bool moved = false;
+  {
+    std::lock_guard lock(log_->mutex());
+    read.error = check_leader_locked(current_leader_epoch.value());
+    if (read.error == ErrorCode::NONE && !log_->usable())
+      read.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    if (read.error == ErrorCode::NONE &&
+        std::find(replicas_.begin(), replicas_.end(), replica_id) == replicas_.end())
+      read.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    if (read.error != ErrorCode::NONE) return result;
+    storage::Log& log = log_->log();
+    read.log_start_offset = log.log_start_offset();
+    read.log_end_offset = log.log_end_offset();
+    // Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch: the follower's
+    // last epoch ends earlier here (or is unknown): it must truncate first.
+    if (last_fetched_epoch.value() >= 0) {
+      storage::EpochEndOffset end = log.end_offset_for_epoch(last_fetched_epoch.value());
+      if (end.epoch < last_fetched_epoch.value() || end.end_offset < offset) {
+        result.diverging_epoch = end.epoch;
+        result.diverging_end_offset = end.end_offset;
+        read.high_watermark = high_watermark();
+        read.last_stable_offset = read.high_watermark;
+        return result;
+      }
+    }
+    if (offset < read.log_start_offset || offset > read.log_end_offset) {
+      read.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+      read.high_watermark = high_watermark();
+      return result;
+    }
+    FollowerState& follower = followers_[replica_id];
+    follower.broker_epoch = replica_epoch;
+    record_follower_fetch(follower, offset, read.log_end_offset, now_ms);
+    moved = advance_high_watermark_locked();
+    const bool in_isr = std::find(isr_.begin(), isr_.end(), replica_id) != isr_.end();
+    result.may_join_isr =
+        !in_isr && may_join_isr(follower, high_watermark(), leader_epoch_start_offset_);
+    read.high_watermark = high_watermark();
+    read.last_stable_offset = read.high_watermark;
+    if (offset < read.log_end_offset && max_bytes > 0) {
+      auto found = log_->check(log.read(offset, max_bytes, read.log_end_offset, true, wait));
+      if (!found) {
+        read.error = error_code_for(found.status());
+      } else {
+        read.range = found->range;
+        read.cold = found->cold;
+      }
+    }
+  }
+  if (moved) wake_waiters();
+  return result;
+}
+
+FollowerPosition Partition::follower_position() const {
+  FollowerPosition position;
+  std::lock_guard lock(log_->mutex());
+  position.leader = leader_id_;
+  position.leader_epoch = leader_epoch_;
+  position.follower = !leads_locked() && leader_id_ >= 0 && log_->usable() && !log_->deleted();
+  if (!log_->usable()) return position;
+  position.log_end_offset = log_->log().log_end_offset();
+  position.last_fetched_epoch = log_->log().latest_epoch().value_or(-1);
+  return position;
+}
+
+ErrorCode Partition::append_as_follower(LeaderEpoch fetched_in, Bytes records,
+                                        Offset leader_high_watermark) {
+  std::lock_guard lock(log_->mutex());
+  if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
+  if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  storage::Log& log = log_->log();
+  if (!records.empty()) {
+    // Kafka's follower: an empty log restarted at the leader's log start
+    // gets the whole batch holding that offset; it starts at the batch.
+    record::RecordSetReader reader(records);
+    record::BatchView first;
+    if (log.log_end_offset() == log.log_start_offset() && reader.next(first) &&
+        first.header.base_offset < log.log_end_offset()) {
+      if (Status status = log_->check(log.truncate_fully(first.header.base_offset)); !status)
+        return error_code_for(status);
+    }
+    auto appended = log_->check(log.append_as_follower(records));
+    if (!appended) return error_code_for(appended.status());
+    log_->note_append_succeeded();
+  }
+  // Kafka's follower: the leader's high watermark, never past this log.
+  set_high_watermark_locked(std::min(leader_high_watermark.value(), log.log_end_offset()));
+  return ErrorCode::NONE;
+}
+
+ErrorCode Partition::truncate_as_follower(LeaderEpoch fetched_in, Offset offset) {
+  std::lock_guard lock(log_->mutex());
+  if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
+  if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  storage::Log& log = log_->log();
+  if (offset.value() >= log.log_end_offset()) return ErrorCode::NONE;
+  if (Status status = log_->check(log.truncate_to(offset.value())); !status)
+    return error_code_for(status);
+  if (high_watermark() > log.log_end_offset()) set_high_watermark_locked(log.log_end_offset());
+  return ErrorCode::NONE;
+}
+
+ErrorCode Partition::restart_as_follower_at(LeaderEpoch fetched_in, Offset leader_log_start) {
+  std::lock_guard lock(log_->mutex());
+  if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
+  if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  storage::Log& log = log_->log();
+  if (leader_log_start.value() <= log.log_end_offset()) return ErrorCode::NONE;
+  if (Status status = log_->check(log.truncate_fully(leader_log_start.value())); !status)
+    return error_code_for(status);
+  set_high_watermark_locked(log.log_end_offset());
+  return ErrorCode::NONE;
+}
+
+ErrorCode Partition::truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoch,
+                                            int64_t end_offset) {
+  int64_t target = 0;
+  {
+    std::lock_guard lock(log_->mutex());
+    if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
+    const storage::Log& log = log_->log();
+    int32_t local_epoch = -1;
+    int64_t local_end = -1;
+    if (epoch >= 0) {
+      storage::EpochEndOffset local = log.end_offset_for_epoch(epoch);
+      local_epoch = local.epoch;
+      local_end = local.end_offset;
+    }
+    target = follower_truncation_offset(epoch, end_offset, local_epoch, local_end,
+                                        log.log_end_offset(), high_watermark());
+  }
+  return truncate_as_follower(fetched_in, Offset{target});
+}
+
+IsrChange Partition::isr_change_locked(std::vector<int32_t> new_isr) {
+  pending_isr_ = new_isr;
+  IsrChange change;
+  change.topic_id = topic_id_;
+  change.topic = tp_.topic;
+  change.partition = tp_.partition;
+  change.leader_epoch = leader_epoch_;
+  change.partition_epoch = partition_epoch_;
+  change.new_isr = std::move(new_isr);
+  return change;
+}
+
+std::optional<IsrChange> Partition::isr_shrink(int64_t now_ms, int64_t lag_max_ms) {
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || pending_isr_ || !log_->usable()) return std::nullopt;
+  std::vector<int32_t> out = out_of_sync_replicas(
+      isr_, local_node_id_, log_->log().log_end_offset(), followers_, now_ms, lag_max_ms);
+  if (out.empty()) return std::nullopt;
+  std::vector<int32_t> new_isr;
+  for (int32_t member : isr_)
+    if (std::find(out.begin(), out.end(), member) == out.end()) new_isr.push_back(member);
+  if (std::find(new_isr.begin(), new_isr.end(), local_node_id_) == new_isr.end())
+    new_isr.insert(new_isr.begin(), local_node_id_);
+  return isr_change_locked(std::move(new_isr));
+}
+
+std::optional<IsrChange> Partition::isr_expand(int32_t replica_id) {
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || pending_isr_) return std::nullopt;
+  if (std::find(isr_.begin(), isr_.end(), replica_id) != isr_.end()) return std::nullopt;
+  auto follower = followers_.find(replica_id);
+  if (follower == followers_.end() ||
+      !may_join_isr(follower->second, high_watermark(), leader_epoch_start_offset_))
+    return std::nullopt;
+  std::vector<int32_t> new_isr = isr_;
+  new_isr.push_back(replica_id);
+  return isr_change_locked(std::move(new_isr));
+}
+
+void Partition::isr_change_done(bool accepted, int32_t partition_epoch,
+                                const std::vector<int32_t>& isr) {
+  bool moved = false;
+  {
+    std::lock_guard lock(log_->mutex());
+    pending_isr_.reset();
+    if (accepted && partition_epoch > partition_epoch_) {
+      isr_ = isr;
+      isr_size_ = isr_.size();
+      partition_epoch_ = partition_epoch;
+    }
+    if (leads_locked()) moved = advance_high_watermark_locked();
+  }
+  if (moved) wake_waiters();
 }
 
 }  // namespace sluice::cluster

@@ -12,9 +12,9 @@
 // bytes of a returned FileRange, fsync (the Flusher) and waking waiters
 // happen outside it.
 //
-// High watermark: on a single node the ISR is this replica alone, so every
-// append moves the high watermark to the log end offset. It is kept as its
-// own field because replication will move it separately (min LEO over ISR).
+// High watermark: on the leader, the lowest log end offset over the ISR
+// (replica_state.h; on a single node every append moves it to the log end),
+// never moving back; on a follower, the leader's, capped at its log end.
 
 #include <atomic>
 #include <cstdint>
@@ -30,6 +30,7 @@
 #include "base/strong_types.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
+#include "cluster/replica_state.h"
 #include "record/types.h"
 #include "storage/managed_log.h"
 
@@ -98,6 +99,35 @@ struct PartitionReadResult {
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
   int64_t log_end_offset = -1;
+};
+
+// Replication (issue 16): a leader's answer to a follower's Fetch.
+struct ReplicaReadResult {
+  PartitionReadResult read;
+  // Set when the follower's last fetched epoch diverges from this log
+  // (KIP-320/595): the largest epoch <= it here and where that epoch ends.
+  std::optional<int32_t> diverging_epoch;
+  int64_t diverging_end_offset = -1;
+  bool may_join_isr = false;  // not in the ISR and caught up: ask to expand
+};
+
+// An ISR change a leader asks the controller for (AlterPartition).
+struct IsrChange {
+  Uuid topic_id;
+  std::string topic;
+  int32_t partition = 0;
+  int32_t leader_epoch = 0;
+  int32_t partition_epoch = 0;
+  std::vector<int32_t> new_isr;
+};
+
+// Where a follower fetches from next.
+struct FollowerPosition {
+  bool follower = false;  // this node hosts the partition and another node leads it
+  int32_t leader = -1;
+  int32_t leader_epoch = -1;
+  int64_t log_end_offset = 0;
+  int32_t last_fetched_epoch = -1;  // the log's latest epoch, -1 if none
 };
 
 struct PartitionOffsets {
@@ -192,6 +222,49 @@ class Partition {
   };
   Deleted delete_records_before(Offset offset);
 
+  // --- Replication (issue 16; Kafka's Partition) ---
+  // The ISR of the last update() or applied AlterPartition answer.
+  std::vector<int32_t> isr() const;
+  // Leader: a follower's Fetch (read up to the log end, not the high
+  // watermark). Records where the follower is, advances the high watermark
+  // (waiters are woken) and says whether it may join the ISR; when its last
+  // fetched epoch diverges from this log, answers the divergence instead
+  // (nothing is read or recorded). NOT_LEADER_OR_FOLLOWER for a replica
+  // the partition does not list.
+  ReplicaReadResult read_for_replica(int32_t replica_id, int64_t replica_epoch, Offset fetch_offset,
+                                     LeaderEpoch last_fetched_epoch,
+                                     LeaderEpoch current_leader_epoch, uint64_t max_bytes,
+                                     int64_t now_ms,
+                                     storage::ReadWait wait = storage::ReadWait::may_block);
+  // Follower: the position to fetch from.
+  FollowerPosition follower_position() const;
+  // Follower: appends what the leader of `fetched_in` sent (offsets and
+  // epochs kept) and takes its high watermark (capped at the log end).
+  // FENCED_LEADER_EPOCH, nothing done, when this node leads or the leader
+  // epoch moved since the fetch was sent.
+  ErrorCode append_as_follower(LeaderEpoch fetched_in, Bytes records, Offset leader_high_watermark);
+  // Follower: cuts the log back to `offset` (a divergent tail), same checks.
+  ErrorCode truncate_as_follower(LeaderEpoch fetched_in, Offset offset);
+  // Follower: the leader's log starts past this log's end (retention ran
+  // while this replica was away): empties the log and restarts it at
+  // `leader_log_start` (Kafka's truncateFullyAndStartAt). Same checks.
+  ErrorCode restart_as_follower_at(LeaderEpoch fetched_in, Offset leader_log_start);
+  // Follower: a Fetch answered DivergingEpoch (`epoch`, `end_offset`): cuts
+  // the log where follower_truncation_offset() says.
+  ErrorCode truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoch, int64_t end_offset);
+  // Leader: the ISR without the members not caught up for `lag_max_ms`, or
+  // nothing when none lags or a change is in flight (then marked in flight).
+  std::optional<IsrChange> isr_shrink(int64_t now_ms, int64_t lag_max_ms);
+  // Leader: the ISR with `replica_id` added, if it may join and no change is
+  // in flight (then marked in flight).
+  std::optional<IsrChange> isr_expand(int32_t replica_id);
+  // The controller's answer to the change in flight: `isr` and
+  // `partition_epoch` are applied when newer than what this node knows.
+  void isr_change_done(bool accepted, int32_t partition_epoch, const std::vector<int32_t>& isr);
+  bool isr_change_in_flight() const;
+  // Monotonic milliseconds, the clock of the replication calls above.
+  static int64_t monotonic_ms();
+
   PartitionOffsets offsets() const;
   int64_t high_watermark() const { return high_watermark_.load(std::memory_order_acquire); }
 
@@ -204,6 +277,13 @@ class Partition {
   // Under the partition lock; `freed`: segment files to remove now (a full disk).
   Deleted delete_records_locked(int64_t offset, std::vector<std::string>& freed);
   void set_high_watermark_locked(int64_t offset);
+  // Leader: moves the high watermark to the ISR's lowest log end offset if
+  // that is higher; true if it moved.
+  bool advance_high_watermark_locked();
+  // The ISR the high watermark waits for: the ISR and, while a change is in
+  // flight, its new members too (Kafka's maximal ISR).
+  std::vector<int32_t> maximal_isr_locked() const;
+  IsrChange isr_change_locked(std::vector<int32_t> new_isr);
   void wake_waiters();
   bool leads_locked() const { return leader_id_ == local_node_id_; }
   ErrorCode check_leader_locked(int32_t current_leader_epoch) const;
@@ -221,6 +301,13 @@ class Partition {
   int32_t leader_epoch_ = 0;
   size_t isr_size_ = 0;
   AppendPolicy policy_;
+  // Replication state, guarded by log_->mutex() too.
+  std::vector<int32_t> replicas_;
+  std::vector<int32_t> isr_;
+  int32_t partition_epoch_ = -1;
+  Followers followers_;                              // leader only: every other replica
+  int64_t leader_epoch_start_offset_ = 0;            // the log end when this node became leader
+  std::optional<std::vector<int32_t>> pending_isr_;  // an AlterPartition in flight
 
   std::atomic<int64_t> high_watermark_{0};
 

@@ -1,0 +1,258 @@
+#include "cluster/replica_fetcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <random>
+#include <thread>
+
+#include "base/thread_name.h"
+#include "net/kafka_client.h"
+#include "net/tcp_transport.h"
+#include "protocol/messages.h"
+
+namespace sluice::cluster {
+
+// One source broker's fetcher; every member but the constructor, the
+// destructor and set_partitions() runs on its thread.
+class ReplicaFetcher {
+ public:
+  ReplicaFetcher(int32_t leader, net::Endpoint endpoint, const ReplicaFetcherOptions& options)
+      : leader_(leader),
+        endpoint_(std::move(endpoint)),
+        options_(options),
+        work_(asio::make_work_guard(io_)),
+        transport_(io_),
+        timer_(io_),
+        jitter_(static_cast<uint64_t>(leader) * 7919 + static_cast<uint64_t>(options.node_id)) {
+    net::KafkaClientConfig config;
+    config.client_id = "replica-fetcher-" + std::to_string(options_.node_id);
+    config.max_in_flight_requests_per_connection = 1;
+    config.request_timeout = std::chrono::milliseconds(30000 + options_.max_wait_ms);
+    config.reconnect_backoff = std::chrono::milliseconds(50);
+    config.reconnect_backoff_max = std::chrono::milliseconds(500);
+    client_ = std::make_unique<net::KafkaClient>(
+        transport_, endpoint_, config, *options_.clock,
+        [this] { return std::uniform_real_distribution<double>(0, 1)(jitter_); });
+    thread_ = std::thread([this] {
+      set_current_thread_name("fetch-" + std::to_string(leader_));
+      arm(0);
+      io_.run();
+    });
+  }
+
+  ~ReplicaFetcher() {
+    asio::post(io_, [this] {
+      stopping_ = true;
+      timer_.cancel();
+      client_->close();
+    });
+    work_.reset();
+    thread_.join();
+  }
+
+  const net::Endpoint& endpoint() const { return endpoint_; }
+
+  void set_partitions(std::vector<std::shared_ptr<Partition>> partitions) {
+    asio::post(io_, [this, partitions = std::move(partitions)]() mutable {
+      partitions_ = std::move(partitions);
+    });
+  }
+
+ private:
+  struct Sent {
+    std::shared_ptr<Partition> partition;
+    int32_t leader_epoch;
+  };
+
+  void arm(int32_t delay_ms) {
+    timer_.expires_after(std::chrono::milliseconds(delay_ms));
+    timer_.async_wait([this](const std::error_code& error) {
+      if (error || stopping_) return;
+      client_->tick();
+      if (!in_flight_) fetch();
+      if (in_flight_) arm(10);  // keeps the client's timeouts and reconnects ticking
+    });
+  }
+
+  void fetch() {
+    protocol::FetchRequest request;
+    request.replica_id = options_.node_id;
+    request.replica_state.replica_id = options_.node_id;
+    request.replica_state.replica_epoch = options_.broker_epoch();
+    request.max_wait_ms = options_.max_wait_ms;  // the leader parks a fetch with nothing new
+    request.min_bytes = 1;
+    request.max_bytes = options_.fetch_max_bytes;
+    request.session_id = 0;
+    request.session_epoch = -1;  // no session: every fetch names every partition
+    auto sent = std::make_shared<std::map<std::pair<std::string, int32_t>, Sent>>();
+    for (const auto& partition : partitions_) {
+      FollowerPosition position = partition->follower_position();
+      if (!position.follower || position.leader != leader_) continue;
+      const auto& tp = partition->topic_partition();
+      if (request.topics.empty() || request.topics.back().topic != tp.topic) {
+        auto& topic = request.topics.emplace_back();
+        topic.topic = tp.topic;
+        topic.topic_id = partition->topic_id();
+      }
+      auto& data = request.topics.back().partitions.emplace_back();
+      data.partition = tp.partition;
+      data.current_leader_epoch = position.leader_epoch;
+      data.fetch_offset = position.log_end_offset;
+      data.last_fetched_epoch = position.last_fetched_epoch;
+      data.partition_max_bytes = options_.partition_max_bytes;
+      (*sent)[{tp.topic, tp.partition}] = {partition, position.leader_epoch};
+    }
+    if (sent->empty()) return arm(options_.idle_backoff_ms);
+    in_flight_ = true;
+    client_->send<protocol::FetchRequest>(
+        std::move(request), [this, sent](net::ClientResult<protocol::FetchResponse> result) {
+          in_flight_ = false;
+          if (stopping_) return;
+          bool failed = !result.ok() || result.message.error_code != 0;
+          if (failed) {
+            log_failure(result.ok() ? "error " + std::to_string(result.message.error_code)
+                                    : result.status.message);
+          } else {
+            apply(result, *sent);
+          }
+          arm(failed ? options_.error_backoff_ms : 0);
+        });
+  }
+
+  void log_failure(const std::string& why) {
+    const int64_t now = Partition::monotonic_ms();
+    if (now - last_failure_log_ms_ < 5000) return;
+    last_failure_log_ms_ = now;
+    spdlog::info("replication: fetch from broker {} at {} failed: {}", leader_,
+                 endpoint_.to_string(), why);
+  }
+
+  // Appends or truncates every partition of the answer; true if a log changed.
+  bool apply(const net::ClientResult<protocol::FetchResponse>& result,
+             const std::map<std::pair<std::string, int32_t>, Sent>& sent) {
+    bool progressed = false;
+    for (const auto& topic : result.message.responses) {
+      for (const auto& data : topic.partitions) {
+        auto found = sent.end();
+        if (result.version >= 13) {
+          for (auto at = sent.begin(); at != sent.end(); ++at)
+            if (at->first.second == data.partition_index &&
+                at->second.partition->topic_id() == topic.topic_id) {
+              found = at;
+              break;
+            }
+        } else {
+          found = sent.find({topic.topic, data.partition_index});
+        }
+        if (found == sent.end()) continue;
+        progressed = apply_partition(*found->second.partition,
+                                     LeaderEpoch{found->second.leader_epoch}, data) ||
+                     progressed;
+      }
+    }
+    return progressed;
+  }
+
+  bool apply_partition(Partition& partition, LeaderEpoch epoch,
+                       const protocol::FetchResponse::PartitionData& data) {
+    const auto& tp = partition.topic_partition();
+    // Kafka's follower: behind the leader's log start, it starts over there.
+    if (data.error_code == to_wire(ErrorCode::OFFSET_OUT_OF_RANGE) &&
+        data.log_start_offset > partition.follower_position().log_end_offset) {
+      ErrorCode error = partition.restart_as_follower_at(epoch, Offset{data.log_start_offset});
+      spdlog::info("replication: {} is behind leader {}'s log start {}: restarted there ({})",
+                   tp.dir_name(), leader_, data.log_start_offset, static_cast<int>(error));
+      return error == ErrorCode::NONE;
+    }
+    if (data.error_code != 0) {
+      log_failure(tp.dir_name() + ": error " + std::to_string(data.error_code));
+      return false;
+    }
+    if (data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0) {
+      ErrorCode error = partition.truncate_on_divergence(epoch, data.diverging_epoch.epoch,
+                                                         data.diverging_epoch.end_offset);
+      spdlog::info("replication: {} diverges from leader {} (epoch {} ends at {}): truncated ({})",
+                   tp.dir_name(), leader_, data.diverging_epoch.epoch,
+                   data.diverging_epoch.end_offset, static_cast<int>(error));
+      return error == ErrorCode::NONE;
+    }
+    Bytes records = data.records ? data.records->bytes : Bytes{};
+    ErrorCode error = partition.append_as_follower(epoch, records, Offset{data.high_watermark});
+    if (error != ErrorCode::NONE && error != ErrorCode::FENCED_LEADER_EPOCH)
+      log_failure(tp.dir_name() +
+                  ": follower append failed: " + std::to_string(static_cast<int>(error)));
+    return error == ErrorCode::NONE && !records.empty();
+  }
+
+  const int32_t leader_;
+  const net::Endpoint endpoint_;
+  const ReplicaFetcherOptions options_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  net::TcpTransport transport_;
+  asio::steady_timer timer_;
+  std::mt19937_64 jitter_;
+  std::unique_ptr<net::KafkaClient> client_;
+  std::vector<std::shared_ptr<Partition>> partitions_;
+  bool in_flight_ = false;
+  bool stopping_ = false;
+  int64_t last_failure_log_ms_ = 0;
+  std::thread thread_;
+};
+
+ReplicaFetcherManager::ReplicaFetcherManager(ReplicaFetcherOptions options)
+    : options_(std::move(options)) {}
+
+ReplicaFetcherManager::~ReplicaFetcherManager() { stop(); }
+
+void ReplicaFetcherManager::follow(const std::vector<std::shared_ptr<Partition>>& hosted,
+                                   const MetadataImage& image) {
+  std::map<int32_t, std::vector<std::shared_ptr<Partition>>> by_leader;
+  for (const auto& partition : hosted) {
+    FollowerPosition position = partition->follower_position();
+    if (position.follower) by_leader[position.leader].push_back(partition);
+  }
+  std::lock_guard lock(mutex_);
+  if (stopped_) return;
+  for (auto at = fetchers_.begin(); at != fetchers_.end();) {
+    if (by_leader.contains(at->first)) {
+      ++at;
+      continue;
+    }
+    at = fetchers_.erase(at);  // joins its thread
+  }
+  for (auto& [leader, partitions] : by_leader) {
+    auto broker = image.brokers.find(leader);
+    if (broker == image.brokers.end()) continue;
+    std::optional<net::Endpoint> endpoint;
+    for (const BrokerEndpoint& listener : broker->second.endpoints)
+      if (listener.listener_name == options_.listener_name)
+        endpoint = net::Endpoint{listener.host, listener.port};
+    if (!endpoint) continue;
+    auto& fetcher = fetchers_[leader];
+    if (fetcher && !(fetcher->endpoint() == *endpoint)) fetcher.reset();
+    if (!fetcher) fetcher = std::make_unique<ReplicaFetcher>(leader, *endpoint, options_);
+    fetcher->set_partitions(std::move(partitions));
+  }
+}
+
+void ReplicaFetcherManager::stop() {
+  std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    fetchers.swap(fetchers_);
+  }
+  fetchers.clear();
+}
+
+size_t ReplicaFetcherManager::fetcher_count() const {
+  std::lock_guard lock(mutex_);
+  return fetchers_.size();
+}
+
+}  // namespace sluice::cluster
