@@ -258,14 +258,13 @@ void finish(ProduceJob& job) {
   std::vector<ReplicationTarget> targets;
   for (const PendingAppend& pending : job.appends)
     if (pending.replicate_to >= 0)
-      targets.push_back({pending.topic_index, pending.partition_index, pending.partition,
-                         pending.replicate_to});
+      targets.push_back(
+          {pending.topic_index, pending.partition_index, pending.partition, pending.replicate_to});
   if (targets.empty()) return context.reply(job.response);
-  answer_when_replicated(job.broker, std::move(context), std::move(job.response),
-                         std::move(targets), job.request.timeout_ms,
-                         [](RequestContext context, ProduceResponse response) {
-                           context.reply(response);
-                         });
+  answer_when_replicated(
+      job.broker, std::move(context), std::move(job.response), std::move(targets),
+      job.request.timeout_ms,
+      [](RequestContext context, ProduceResponse response) { context.reply(response); });
 }
 
 void complete_one(const std::shared_ptr<ProduceJob>& job) {
