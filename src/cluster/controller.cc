@@ -347,6 +347,9 @@ Status Controller::wait_active() {
     if (status.leader >= 0 && status.leader != options_.node_id)
       return Status(Errc::not_leader,
                     "node " + std::to_string(status.leader) + " is the active controller");
+    // Shutting down (stop_work): waiting for an election the others may
+    // never hold would only hold up the stop.
+    if (stop_requested()) return Status(Errc::not_leader, "the controller is stopping");
     if (std::chrono::steady_clock::now() >= deadline)
       return Status(Errc::not_leader, "no active controller yet");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -395,8 +395,13 @@ class Controller {
   void apply_committed(const std::vector<uint8_t>& batches, int64_t end_offset);
   // Waits (bounded) until the loader applied up to `end_offset`.
   bool wait_applied(int64_t end_offset, int64_t timeout_ms);
-  // Waits (bounded) until this node is the active controller.
+  // Waits (bounded) until this node is the active controller; at once
+  // NOT_CONTROLLER when it is not and stop_work() was called.
   Status wait_active();
+  bool stop_requested() const {
+    std::lock_guard lock(queue_mutex_);
+    return stopping_;
+  }
   std::optional<std::vector<CreateTopicResult>> forward_create_topics(
       const std::vector<NewTopic>& topics, bool validate_only);
   // Where the next committed batch will start (Kafka's nextWriteOffset):
@@ -522,7 +527,7 @@ class Controller {
   int64_t records_after_snapshot_ = 0;
   std::thread loader_thread_;
 
-  std::mutex queue_mutex_;
+  mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
   struct Work {
     std::function<void()> run;

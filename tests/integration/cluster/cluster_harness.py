@@ -7,6 +7,7 @@ fault-injecting TCP proxies (`LinkProxy`) that a test cuts and heals."""
 
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import kafka_wire  # noqa: E402
-from conftest import free_port, sluice_bin  # noqa: E402
+from conftest import STOP_TIMEOUT_S, free_port, log_tail, sluice_bin  # noqa: E402
 
 from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -342,8 +343,28 @@ class Cluster:
         return self.proxies[(a, b)], self.proxies[(b, a)]
 
     def close(self):
+        """Stops every live node at once (as an operator stopping the cluster
+        does), asserting each exits 0 on SIGTERM within STOP_TIMEOUT_S. One by
+        one, the last nodes would each lose their quorum first and wait out
+        their bounded controlled shutdown."""
+        live = [n.process for n in self.nodes if n.alive()]
+        for process in live:
+            process.stopped_on_purpose = True
+            process.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        slow = []
+        for process in live:
+            try:
+                code = process.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.exit_codes.append(code)
+                assert code == 0, f"node exited with {code} on SIGTERM:\n{log_tail(process.log_path)}"
+            except subprocess.TimeoutExpired:
+                process.kill9()
+                slow.append(process)
         for proxy in self.proxies.values():
             proxy.close()
+        assert not slow, (f"{len(slow)} node(s) did not stop within {STOP_TIMEOUT_S} s of SIGTERM:\n"
+                          + "\n".join(log_tail(p.log_path) for p in slow))
 
     def quorum_views(self, exclude=()):
         """{controller id: (error, leader, epoch, high watermark)} of live controllers that answer."""
