@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import kafka_wire  # noqa: E402
-from conftest import STOP_TIMEOUT_S, free_port, log_tail, sluice_bin  # noqa: E402
+from conftest import free_port, log_tail, sluice_bin  # noqa: E402
 
 from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -68,6 +68,14 @@ def quorum_members(port, timeout_s=2.0):
     return (top_error or partition[1], partition[2], sorted(v[0] for v in partition[5]),
             sorted(o[0] for o in partition[6]))
 
+
+
+# How long a cluster node may take to stop on SIGTERM: a node whose quorum
+# went first (the last of a cluster stopped one by one) waits out its
+# controlled shutdown (bounded by broker.session.timeout.ms, 9 s by default)
+# and a commit that cannot reach a majority (check-quorum, 3 s) before it
+# stops. Kafka's broker waits up to 5 minutes there.
+CLUSTER_STOP_TIMEOUT_S = 20.0
 
 class LinkProxy:
     """A TCP forwarder from a local port to `target_port`, on threads.
@@ -227,6 +235,7 @@ class Cluster:
             }
             overrides.update(settings or {})
             process = broker_factory(overrides, start=False)
+            process.stop_timeout_s = CLUSTER_STOP_TIMEOUT_S
             cport = self.controller_ports.get(node_id)
             listeners = []
             if "broker" in role:
@@ -260,6 +269,7 @@ class Cluster:
         }
         overrides.update(settings or {})
         process = self.broker_factory(overrides, start=False)
+        process.stop_timeout_s = CLUSTER_STOP_TIMEOUT_S
         cport = None
         if "controller" in roles:
             cport = free_port()
@@ -344,14 +354,14 @@ class Cluster:
 
     def close(self):
         """Stops every live node at once (as an operator stopping the cluster
-        does), asserting each exits 0 on SIGTERM within STOP_TIMEOUT_S. One by
+        does), asserting each exits 0 on SIGTERM within CLUSTER_STOP_TIMEOUT_S. One by
         one, the last nodes would each lose their quorum first and wait out
         their bounded controlled shutdown."""
         live = [n.process for n in self.nodes if n.alive()]
         for process in live:
             process.stopped_on_purpose = True
             process.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        deadline = time.monotonic() + CLUSTER_STOP_TIMEOUT_S
         slow = []
         for process in live:
             try:
@@ -363,7 +373,7 @@ class Cluster:
                 slow.append(process)
         for proxy in self.proxies.values():
             proxy.close()
-        assert not slow, (f"{len(slow)} node(s) did not stop within {STOP_TIMEOUT_S} s of SIGTERM:\n"
+        assert not slow, (f"{len(slow)} node(s) did not stop within {CLUSTER_STOP_TIMEOUT_S} s of SIGTERM:\n"
                           + "\n".join(log_tail(p.log_path) for p in slow))
 
     def quorum_views(self, exclude=()):
