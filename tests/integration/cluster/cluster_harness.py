@@ -26,8 +26,9 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 API_DESCRIBE_QUORUM = 55
 
 
-def describe_quorum(port, timeout_s=2.0):
-    """DescribeQuorum v0 of __cluster_metadata-0: (error, leader id, epoch, high watermark)."""
+def _describe_quorum(port, timeout_s):
+    """DescribeQuorum v0 of __cluster_metadata-0: (top-level error, the partition's fields:
+    index, error, leader id, epoch, high watermark, voters, observers)."""
     w = kafka_wire.Writer()
     w.compact_array(["__cluster_metadata"], lambda w2, name: (
         w2.compact_string(name),
@@ -43,28 +44,18 @@ def describe_quorum(port, timeout_s=2.0):
         r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
         r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
         r3.skip_tags()))))
-    partition = topics[0][1][0]
+    return top_error, topics[0][1][0]
+
+
+def describe_quorum(port, timeout_s=2.0):
+    """(error, leader id, epoch, high watermark)."""
+    top_error, partition = _describe_quorum(port, timeout_s)
     return top_error or partition[1], partition[2], partition[3], partition[4]
 
 
 def quorum_members(port, timeout_s=2.0):
-    """DescribeQuorum v0 of __cluster_metadata-0: (error, leader id, voter ids, observer ids)."""
-    w = kafka_wire.Writer()
-    w.compact_array(["__cluster_metadata"], lambda w2, name: (
-        w2.compact_string(name),
-        w2.compact_array([0], lambda w3, p: (w3.i32(p), w3.no_tags())),
-        w2.no_tags()))
-    w.no_tags()
-    with kafka_wire.connect(port) as sock:
-        sock.settimeout(timeout_s)
-        r = kafka_wire.call(sock, API_DESCRIBE_QUORUM, 0, bytes(w.buf), 1, flexible=True)
-    top_error = r.i16()
-    topics = r.compact_array(lambda r2: (r2.compact_string(), r2.compact_array(lambda r3: (
-        r3.i32(), r3.i16(), r3.i32(), r3.i32(), r3.i64(),
-        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
-        r3.compact_array(lambda r4: (r4.i32(), r4.i64(), r4.skip_tags())),
-        r3.skip_tags()))))
-    partition = topics[0][1][0]
+    """(error, leader id, voter ids, observer ids)."""
+    top_error, partition = _describe_quorum(port, timeout_s)
     return (top_error or partition[1], partition[2], sorted(v[0] for v in partition[5]),
             sorted(o[0] for o in partition[6]))
 
