@@ -139,6 +139,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // broker_replication.cc: followers' fetchers and the ISR checks.
   Status open_replication();
   void follow_replicas(const cluster::MetadataImagePtr& image);
+  void send_alter_partition(
+      protocol::AlterPartitionRequest request,
+      std::function<void(net::ClientResult<protocol::AlterPartitionResponse>)> done);
   void schedule_isr_check();
   void close_replication();
   Status open_groups();

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/handlers.h"
 
 namespace sluice::broker {
 namespace {
@@ -43,9 +44,31 @@ Status Broker::open_replication() {
       config_.node_id, broker_epoch, [this] { return replica_manager_->image(); },
       [this](protocol::AlterPartitionRequest request,
              std::function<void(net::ClientResult<protocol::AlterPartitionResponse>)> done) {
-        controller_->quorum().send_to_leader(std::move(request), 3, std::move(done));
+        send_alter_partition(std::move(request), std::move(done));
       });
   return Status::ok();
+}
+
+// A node that is the active controller runs its own AlterPartition on its
+// controller thread: the quorum refuses to forward to itself.
+void Broker::send_alter_partition(
+    protocol::AlterPartitionRequest request,
+    std::function<void(net::ClientResult<protocol::AlterPartitionResponse>)> done) {
+  constexpr int16_t kVersion = 3;
+  if (!controller_->is_active())
+    return controller_->quorum().send_to_leader(std::move(request), kVersion, std::move(done));
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  controller_->submit(
+      [this, request = std::move(request), shared_done] {
+        net::ClientResult<protocol::AlterPartitionResponse> result;
+        result.message = alter_partition_here(*controller_, request, kVersion);
+        (*shared_done)(std::move(result));
+      },
+      [shared_done] {
+        net::ClientResult<protocol::AlterPartitionResponse> result;
+        result.status = {net::ClientErrc::closed, "the controller stopped"};
+        (*shared_done)(std::move(result));
+      });
 }
 
 // On the metadata loader thread, after the ReplicaManager applied `image`.

@@ -13,6 +13,10 @@
 #include "broker/request_context.h"
 #include "protocol/protocol.h"
 
+namespace sluice::cluster {
+class Controller;
+}
+
 namespace sluice::broker {
 
 class Broker;
@@ -98,6 +102,10 @@ void handle_broker_heartbeat(Broker&, RequestContext, protocol::BrokerHeartbeatR
 void handle_unregister_broker(Broker&, RequestContext, protocol::UnregisterBrokerRequest);
 // Partition leadership and ISRs (partition_leadership.cc).
 void handle_alter_partition(Broker&, RequestContext, protocol::AlterPartitionRequest);
+// AlterPartition run by this node's controller; on the controller thread.
+protocol::AlterPartitionResponse alter_partition_here(
+    cluster::Controller& controller, const protocol::AlterPartitionRequest& request,
+    int16_t version);
 void handle_elect_leaders(Broker&, RequestContext, protocol::ElectLeadersRequest);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);

@@ -80,13 +80,18 @@ ElectLeadersResponse election_response(const std::vector<cluster::ElectionResult
 
 }  // namespace
 
+AlterPartitionResponse alter_partition_here(cluster::Controller& controller,
+                                            const AlterPartitionRequest& request, int16_t version) {
+  cluster::AlterPartitionReply reply = controller.alter_partition(
+      request.broker_id, request.broker_epoch, items_of(request, version), version);
+  return response_of(request, reply);
+}
+
 void handle_alter_partition(Broker& broker, RequestContext context, AlterPartitionRequest request) {
   const int16_t version = context.api_version();
   broker.submit_to_controller(std::move(context), [&broker, version, request = std::move(request)](
                                                       RequestContext& context) {
-    cluster::AlterPartitionReply reply = broker.controller().alter_partition(
-        request.broker_id, request.broker_epoch, items_of(request, version), version);
-    context.reply(response_of(request, reply));
+    context.reply(alter_partition_here(broker.controller(), request, version));
   });
 }
 

@@ -164,3 +164,38 @@ def test_below_min_insync_replicas_nothing_is_acknowledged(broker_factory):
                      on_delivery=lambda err, msg: acked.append(err))
     producer.flush(20)
     assert acked == [None], acked
+
+
+def test_isr_changes_of_a_partition_led_by_the_active_controller(broker_factory):
+    """Combined nodes: the leader of a partition may be the active controller
+    itself; its ISR shrinks and expansions go to its own controller (the
+    quorum does not forward a request to itself)."""
+    cluster = Cluster(broker_factory, combined=3, settings=FAST_FENCING)
+    controller_id, _ = cluster.leader()
+    cluster.wait_brokers_listed()
+    ids = sorted(n.id for n in cluster.nodes)
+    controller = cluster.node(controller_id)
+    admin = AdminClient({"bootstrap.servers": controller.bootstrap})
+    partitions = 6
+    admin.create_topics([NewTopic("local", num_partitions=partitions, replication_factor=3)],
+                        operation_timeout=20)["local"].result(timeout=40)
+
+    def states(node):
+        try:
+            metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics("local", timeout=5)
+            return {p: (m.leader, sorted(m.isrs)) for p, m in metadata.topics["local"].partitions.items()}
+        except Exception:  # noqa: BLE001 - not answering yet
+            return {}
+
+    wait_for(lambda: len(states(controller)) == partitions and
+             all(isr == ids for _, isr in states(controller).values()), 20, "full ISRs")
+    led_here = [p for p, (leader, _) in states(controller).items() if leader == controller_id]
+    assert led_here, f"no partition led by the active controller {controller_id}: {states(controller)}"
+    victim = next(n for n in cluster.nodes if n.id != controller_id)
+    victim.kill9()
+    rest = [i for i in ids if i != victim.id]
+    wait_for(lambda: all(states(controller).get(p, (0, []))[1] == rest for p in led_here), 30,
+             f"the ISR of {led_here} without broker {victim.id}")
+    victim.start()
+    wait_for(lambda: all(states(controller).get(p, (0, []))[1] == ids for p in led_here), 40,
+             "the restarted broker back in those ISRs")
