@@ -68,6 +68,10 @@ def quorum_members(port, timeout_s=2.0):
 # stops. Kafka's broker waits up to 5 minutes there.
 CLUSTER_STOP_TIMEOUT_S = 20.0
 
+# Brokers fenced within seconds of their last heartbeat, so a test sees
+# failover soon (Kafka's defaults: 9000 / 2000 ms).
+FAST_FENCING = {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}
+
 class LinkProxy:
     """A TCP forwarder from a local port to `target_port`, on threads.
     cut() closes every forwarded connection and closes new ones at once
@@ -451,3 +455,21 @@ def wait_for(predicate, timeout_s, what):
             return
         time.sleep(0.1)
     pytest.fail(f"{what} within {timeout_s} s")
+
+
+@pytest.fixture
+def make_cluster(broker_factory):
+    """Makes Clusters, each closed at teardown (all its nodes stopped at
+    once, as an operator stops a cluster: one by one, the last nodes would
+    lose their quorum first and wait out their controlled shutdown). A test
+    module imports it from here to use it."""
+    made = []
+
+    def make(**kwargs):
+        cluster = Cluster(broker_factory, **kwargs)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.close()

@@ -10,31 +10,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import Cluster, create_topic, wait_for  # noqa: E402
+from cluster_harness import FAST_FENCING, create_topic, make_cluster, wait_for  # noqa: E402,F401
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
-
-# Fencing within seconds, so the test sees it (Kafka: 9000 / 2000).
-FAST_FENCING = {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}
-
-
-@pytest.fixture
-def make_cluster(broker_factory):
-    made = []
-
-    def make(**kwargs):
-        cluster = Cluster(broker_factory, **kwargs)
-        made.append(cluster)
-        return cluster
-
-    yield make
-    for cluster in made:
-        cluster.close()
 
 
 def wait_topics_everywhere(cluster, names, timeout_s=20, nodes=None):

@@ -12,12 +12,11 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import Cluster, wait_for  # noqa: E402
+from cluster_harness import FAST_FENCING, make_cluster, wait_for  # noqa: E402,F401
 from conftest import sluice_bin  # noqa: E402
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-FAST_FENCING = {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}
 
 
 def leader_of(node, topic, partition=0):
@@ -34,8 +33,8 @@ def elect(node, *args):
                           capture_output=True, timeout=60)
 
 
-def test_leaderless_partition_elections(broker_factory):
-    cluster = Cluster(broker_factory, controllers=3, brokers=3, settings=FAST_FENCING)
+def test_leaderless_partition_elections(make_cluster):
+    cluster = make_cluster(controllers=3, brokers=3, settings=FAST_FENCING)
     try:
         cluster.leader()
         cluster.wait_brokers_listed()

@@ -10,31 +10,11 @@ import signal
 import sys
 import time
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import Cluster, wait_for  # noqa: E402
+from cluster_harness import FAST_FENCING, make_cluster, wait_for  # noqa: E402,F401
 
 from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-
-# Heartbeats every 500 ms: the controller lets a broker go once every other
-# active broker has heartbeated past the records that moved its leadership.
-FAST_HEARTBEATS = {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}
-
-
-@pytest.fixture
-def make_cluster(broker_factory):
-    made = []
-
-    def make(**kwargs):
-        cluster = Cluster(broker_factory, **kwargs)
-        made.append(cluster)
-        return cluster
-
-    yield make
-    for cluster in made:
-        cluster.close()
 
 
 def leaders_seen_by(node, topic):
@@ -70,7 +50,9 @@ def wait_exit(node, timeout_s):
 
 
 def test_sigterm_moves_leadership_away_before_the_broker_exits(make_cluster):
-    cluster = make_cluster(controllers=3, brokers=3, settings=FAST_HEARTBEATS)
+    # Heartbeats every 500 ms: the controller lets a broker go once every other
+    # active broker has heartbeated past the records that moved its leadership.
+    cluster = make_cluster(controllers=3, brokers=3, settings=FAST_FENCING)
     cluster.leader()
     cluster.wait_brokers_listed()
     observer = cluster.brokers[0]
@@ -105,7 +87,7 @@ def test_sigterm_moves_leadership_away_before_the_broker_exits(make_cluster):
 
 
 def test_sigterm_of_the_active_controller_hands_leadership_over_at_once(make_cluster):
-    cluster = make_cluster(combined=3, settings=FAST_HEARTBEATS)
+    cluster = make_cluster(combined=3, settings=FAST_FENCING)
     leader, epoch = cluster.agreed_leader()
     cluster.wait_brokers_listed()
     node = cluster.node(leader)
@@ -127,7 +109,7 @@ def test_sigterm_of_the_active_controller_hands_leadership_over_at_once(make_clu
 
 
 def test_a_broker_without_any_controller_still_stops_promptly(make_cluster):
-    cluster = make_cluster(controllers=3, brokers=1, settings=FAST_HEARTBEATS)
+    cluster = make_cluster(controllers=3, brokers=1, settings=FAST_FENCING)
     cluster.leader()
     cluster.wait_brokers_listed()
     for node in cluster.controllers:
