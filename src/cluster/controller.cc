@@ -218,12 +218,18 @@ Status Controller::open_quorum() {
   quorum.on_commit = [this](int64_t high_watermark) { on_commit(high_watermark); };
   quorum.on_fatal = [this](const std::string& message) { halt("metadata: " + message); };
   quorum.snapshots = snapshots_.get();
+  quorum.snapshot_voters = [this]() -> std::optional<VoterSet> {
+    const std::optional<raft::SnapshotId> latest = snapshots_->latest();
+    return latest ? snapshots_->voter_set(*latest) : std::nullopt;
+  };
   const bool alone = quorum.voters.size() == 1 && quorum.voters.count(options_.node_id);
   // Everything in a lone node's log is committed once it leads.
   const int64_t end = log_->end_offset();
   startup_end_offset_ = end;
   startup_began_ = std::chrono::steady_clock::now();
   raft_ = std::make_unique<RaftManager>(*log_, *quorum_state_, std::move(quorum));
+  snapshots_->set_voter_details(
+      [this](const std::set<raft::NodeId>& ids) { return raft_->voter_details(ids); });
   loader_thread_ = std::thread([this] { run_loader(); });
   raft_->start();
   if (alone) {

@@ -153,21 +153,6 @@ Status MetadataLog::undo_to(int64_t end_offset) {
 
 namespace {
 
-// Kafka's control record key: version 0, then the type
-// (ControlRecordType: 2 LEADER_CHANGE, 6 KRAFT_VOTERS; voter_set.h).
-
-std::vector<uint8_t> control_batch(int16_t type, const std::vector<uint8_t>& value,
-                                   int64_t now_ms) {
-  std::vector<uint8_t> key{0, 0, static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type)};
-  record::BatchOptions options;
-  options.control = true;
-  record::BatchBuilder builder(options);
-  builder.append(now_ms, Bytes(key), Bytes(value));
-  auto batch = builder.build();
-  SLUICE_ASSERT(batch.is_ok(), "a control batch always builds");
-  return std::move(batch.value());
-}
-
 std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
   protocol::LeaderChangeMessage message;
   message.leader_id = leader;
@@ -175,32 +160,27 @@ std::vector<uint8_t> leader_change_batch(int32_t leader, int64_t now_ms) {
   self.voter_id = leader;
   message.voters.push_back(self);
   message.granting_voters.push_back(self);
-  return control_batch(leader_change_control_type, protocol::encode_to_vector(message, 0), now_ms);
+  return record::build_control_batch(
+      {{leader_change_control_type, protocol::encode_to_vector(message, 0)}}, now_ms);
 }
 
 // A voters entry the state machine made without the driver's batch (ids
 // only: the simulation's and the unit tests' entries).
 std::vector<uint8_t> voters_batch(const std::set<raft::NodeId>& voters, int64_t now_ms) {
-  VoterSet set;
-  for (raft::NodeId id : voters) set[id].id = id;
-  return encode_voters_batch(set, now_ms);
+  return encode_voters_batch(voter_set(voters), now_ms);
 }
 
 // The raft entry a stored batch is: its kind from the control record's
 // type, a voters entry's set from its VotersRecord.
 void classify_control(Bytes batch, raft::Entry& entry) {
-  auto reader = record::RecordReader::open(batch);
-  if (!reader) return;
-  record::Record record;
-  if (!reader->next(record) || !record.key || record.key->size() < 4) return;
-  const int16_t type = static_cast<int16_t>(((*record.key)[2] << 8) | (*record.key)[3]);
+  const std::optional<int16_t> type = control_type(batch);
   if (type == leader_change_control_type) {
     entry.kind = raft::EntryKind::leader_change;
-  } else if (type == voters_control_type && record.value) {
-    protocol::VotersRecord voters;
-    if (!protocol::decode_exact(*record.value, 0, voters)) return;
+  } else if (type == voters_control_type) {
+    std::optional<VoterSet> voters = decode_voters_batch(batch);
+    if (!voters) return;
     entry.kind = raft::EntryKind::voters;
-    for (const auto& voter : voters.voters) entry.voters.insert(voter.voter_id);
+    entry.voters = voter_ids(*voters);
   }
 }
 

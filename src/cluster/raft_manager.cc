@@ -78,9 +78,10 @@ struct RaftManager::Impl {
         timer(io),
         jitter(options_in.random_seed ^ 0x9e3779b97f4a7c15ull),
         endpoints(options_in.controller_listener, options_in.voters, options_in.bootstrap_servers),
-        voter_changes(VoterChangeOptions{options_in.node_id, options_in.endpoints,
-                                         options_in.directory_id, options_in.fetch_timeout_ms},
-                      endpoints, log_in, [this] { return options.clock->now_ms(); }) {}
+        voter_changes(
+            VoterChangeOptions{options_in.node_id, options_in.endpoints, options_in.directory_id,
+                               options_in.fetch_timeout_ms, options_in.snapshot_voters},
+            endpoints, log_in, [this] { return options.clock->now_ms(); }) {}
 
   int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(options.clock->monotonic())
@@ -1323,6 +1324,19 @@ void RaftManager::create_snapshot(int64_t end_offset, std::string data_batches,
                const bool ok = impl_->create_snapshot(end_offset, data_batches);
                if (done) done(ok);
              });
+}
+
+VoterSet RaftManager::voter_details(const std::set<int32_t>& ids) const {
+  const VoterSet known = impl_->voter_changes.current(*impl_->replica);
+  VoterSet voters;
+  for (int32_t id : ids) {
+    auto node = known.find(id);
+    if (node != known.end())
+      voters[id] = node->second;
+    else
+      voters[id].id = id;
+  }
+  return voters;
 }
 
 }  // namespace sluice::cluster

@@ -74,6 +74,9 @@ struct RaftManagerOptions {
   // The snapshots (snapshot_store.h), used on the quorum thread only; null:
   // none (create_snapshot fails, FetchSnapshot is answered with an error).
   raft::SnapshotStore* snapshots = nullptr;
+  // The voter set of the latest snapshot with its endpoints (see
+  // VoterChangeOptions::snapshot_voters); quorum thread.
+  std::function<std::optional<VoterSet>()> snapshot_voters;
 };
 
 // What the quorum looks like from this node, for handlers and metrics.
@@ -186,6 +189,10 @@ class RaftManager {
   // thread.
   void create_snapshot(int64_t end_offset, std::string data_batches,
                        std::function<void(bool ok)> done = {});
+  // What this node knows of voters `ids` (endpoints, directory ids: the
+  // voters entry in effect, else the configured voters), for the VotersRecord
+  // of a snapshot. Quorum thread only (the snapshot store calls it there).
+  VoterSet voter_details(const std::set<int32_t>& ids) const;
 
  private:
   struct Impl;

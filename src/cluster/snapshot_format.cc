@@ -13,31 +13,8 @@ namespace {
 constexpr int16_t snapshot_header_type = 3;
 constexpr int16_t snapshot_footer_type = 4;
 constexpr int16_t kraft_version_type = 5;
-constexpr int16_t kraft_voters_type = 6;
 // The kraft.version a snapshot carrying a VotersRecord declares (KIP-853).
 constexpr int16_t kraft_version_with_voters = 1;
-
-std::vector<uint8_t> control_key(int16_t type) {
-  return {0, 0, static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type)};
-}
-
-struct ControlRecord {
-  int16_t type;
-  std::vector<uint8_t> value;
-};
-
-std::vector<uint8_t> control_batch(const std::vector<ControlRecord>& records, int64_t now_ms) {
-  record::BatchOptions options;
-  options.control = true;
-  record::BatchBuilder builder(options);
-  for (const ControlRecord& record : records) {
-    std::vector<uint8_t> key = control_key(record.type);
-    builder.append(now_ms, Bytes(key), Bytes(record.value));
-  }
-  auto batch = builder.build();
-  SLUICE_ASSERT(batch.is_ok(), "an uncompressed control batch always builds");
-  return std::move(batch.value());
-}
 
 // Appends `batch` at `offset` with `epoch` (fields outside the CRC).
 int64_t place(std::string& out, std::vector<uint8_t> batch, int64_t offset, int32_t epoch) {
@@ -82,11 +59,10 @@ Status read_header_batch(Bytes batch, CheckpointContent& out) {
       protocol::KRaftVersionRecord version;
       if (Status s = protocol::decode_exact(*record.value, 0, version); !s) return s;
       out.kraft_version = version.kraft_version;
-    } else if (*type == kraft_voters_type) {
+    } else if (*type == voters_control_type) {
       protocol::VotersRecord voters;
       if (Status s = protocol::decode_exact(*record.value, 0, voters); !s) return s;
-      out.voters.emplace();
-      for (const auto& voter : voters.voters) out.voters->insert(voter.voter_id);
+      out.voters = voter_set(voters);
     }
     first = false;
   }
@@ -126,7 +102,7 @@ std::string snapshot_data_batches(const std::vector<std::vector<uint8_t>>& recor
   return out;
 }
 
-std::string encode_checkpoint(const SnapshotFormatOptions& options, const std::set<int32_t>& voters,
+std::string encode_checkpoint(const SnapshotFormatOptions& options, const VoterSet& voters,
                               std::string_view data_batches) {
   protocol::SnapshotHeaderRecord header;
   header.version_ = 0;
@@ -134,17 +110,15 @@ std::string encode_checkpoint(const SnapshotFormatOptions& options, const std::s
   protocol::KRaftVersionRecord version;
   version.version_ = 0;
   version.kraft_version = kraft_version_with_voters;
-  protocol::VotersRecord voters_record;
-  voters_record.version_ = 0;
-  for (int32_t id : voters) voters_record.voters.emplace_back().voter_id = id;
 
   std::string out;
   int64_t offset = 0;
-  const std::vector<ControlRecord> header_records{
+  const std::vector<record::ControlRecord> header_records{
       {snapshot_header_type, protocol::encode_to_vector(header, 0)},
       {kraft_version_type, protocol::encode_to_vector(version, 0)},
-      {kraft_voters_type, protocol::encode_to_vector(voters_record, 0)}};
-  offset = place(out, control_batch(header_records, options.now_ms), offset, options.epoch);
+      {voters_control_type, protocol::encode_to_vector(voters_record(voters), 0)}};
+  offset = place(out, record::build_control_batch(header_records, options.now_ms), offset,
+                 options.epoch);
   Bytes rest(reinterpret_cast<const uint8_t*>(data_batches.data()), data_batches.size());
   while (!rest.empty()) {
     auto batch_header = record::read_batch_header(rest);
@@ -156,9 +130,9 @@ std::string encode_checkpoint(const SnapshotFormatOptions& options, const std::s
   }
   protocol::SnapshotFooterRecord footer;
   footer.version_ = 0;
-  const std::vector<ControlRecord> footer_records{
+  const std::vector<record::ControlRecord> footer_records{
       {snapshot_footer_type, protocol::encode_to_vector(footer, 0)}};
-  place(out, control_batch(footer_records, options.now_ms), offset, options.epoch);
+  place(out, record::build_control_batch(footer_records, options.now_ms), offset, options.epoch);
   return out;
 }
 

@@ -31,6 +31,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "cluster/voter_set.h"
 
 namespace sluice::cluster {
 
@@ -48,19 +49,20 @@ struct SnapshotFormatOptions {
 std::string snapshot_data_batches(const std::vector<std::vector<uint8_t>>& records,
                                   int64_t timestamp_ms, size_t batch_bytes_max = 1 << 20);
 
-// The whole checkpoint: header batch (with `voters`), `data_batches` (as
+// The whole checkpoint: header batch (with `voters`, endpoints and directory
+// ids as known), `data_batches` (as
 // snapshot_data_batches made them; their base offsets and epochs are
 // rewritten here, outside the CRC), footer batch.
-std::string encode_checkpoint(const SnapshotFormatOptions& options, const std::set<int32_t>& voters,
+std::string encode_checkpoint(const SnapshotFormatOptions& options, const VoterSet& voters,
                               std::string_view data_batches);
 
 struct CheckpointContent {
   int64_t last_contained_log_timestamp_ms = -1;
   int16_t kraft_version = 0;
-  std::optional<std::set<int32_t>> voters;  // absent: no VotersRecord (kraft.version 0)
-  std::string data_batches;                 // the data batches as stored
-  int64_t record_count = 0;                 // metadata records in them
-  int32_t batch_epoch = -1;                 // the header batch's partition leader epoch
+  std::optional<VoterSet> voters;  // absent: no VotersRecord (kraft.version 0)
+  std::string data_batches;        // the data batches as stored
+  int64_t record_count = 0;        // metadata records in them
+  int32_t batch_epoch = -1;        // the header batch's partition leader epoch
 };
 
 // Checks and splits a checkpoint. With `header_only`, stops after the

@@ -211,10 +211,17 @@ std::string FileSnapshotStore::encode(const raft::SnapshotId& id,
   options.epoch = id.epoch;
   options.now_ms = clock_->now_ms();
   options.last_contained_log_timestamp_ms = options.now_ms;
-  return encode_checkpoint(options, voters, application);
+  return encode_checkpoint(
+      options, voter_details_ ? voter_details_(voters) : cluster::voter_set(voters), application);
 }
 
 std::optional<std::set<raft::NodeId>> FileSnapshotStore::voters(const raft::SnapshotId& id) const {
+  std::optional<VoterSet> voters = voter_set(id);
+  if (!voters) return std::nullopt;
+  return voter_ids(*voters);
+}
+
+std::optional<VoterSet> FileSnapshotStore::voter_set(const raft::SnapshotId& id) const {
   // The header batch is the first: read until it is whole.
   std::string head;
   for (size_t want = 4096;; want *= 4) {

@@ -34,6 +34,7 @@
 #include "base/result.h"
 #include "cluster/raft/raft.h"
 #include "cluster/snapshot_format.h"
+#include "cluster/voter_set.h"
 #include "storage/file_system.h"
 
 namespace sluice::cluster {
@@ -61,6 +62,14 @@ class FileSnapshotStore final : public raft::SnapshotStore {
   std::string encode(const raft::SnapshotId& id, const std::set<raft::NodeId>& voters,
                      std::string_view application) const override;
   std::optional<std::set<raft::NodeId>> voters(const raft::SnapshotId& id) const override;
+  // The voter set of snapshot `id` with what its VotersRecord holds of each
+  // voter (endpoints, directory id); nullopt without one or on a bad file.
+  std::optional<VoterSet> voter_set(const raft::SnapshotId& id) const;
+  // What a new snapshot says of each voter beyond its id (the quorum's
+  // driver knows the endpoints); without it, ids only.
+  void set_voter_details(std::function<VoterSet(const std::set<raft::NodeId>&)> details) {
+    voter_details_ = std::move(details);
+  }
 
   // The whole snapshot `id`, checked and split (the controller loads it).
   Result<CheckpointContent> load(const raft::SnapshotId& id) const;
@@ -82,6 +91,7 @@ class FileSnapshotStore final : public raft::SnapshotStore {
   std::string dir_;
   const Clock* clock_;
   std::function<void(const std::string&)> fatal_;
+  std::function<VoterSet(const std::set<raft::NodeId>&)> voter_details_;
   std::set<raft::SnapshotId> snapshots_;
   // The snapshot being written and its `.part` file (null once it failed:
   // commit then leaves the store as it was).

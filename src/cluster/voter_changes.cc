@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "cluster/ids.h"
@@ -33,6 +34,17 @@ void VoterChanges::note_directory(int32_t id, const Uuid& directory_id) {
   if (!directory_id.is_zero()) directory_ids_[id] = directory_id;
 }
 
+namespace {
+
+// A set read by id only (a snapshot of a node that knew no endpoints) says
+// nothing of where to dial: the configured voters stay in effect.
+bool every_voter_has_endpoints(const VoterSet& voters) {
+  return std::all_of(voters.begin(), voters.end(),
+                     [](const auto& voter) { return !voter.second.endpoints.empty(); });
+}
+
+}  // namespace
+
 // The voters entry in effect is re-read only when it moved: (offset, epoch)
 // names one entry (an entry truncated away and replaced at the same offset
 // comes from a later epoch).
@@ -49,12 +61,15 @@ void VoterChanges::refresh(const raft::RaftReplica& replica) {
     if (!entries.empty())
       voters = decode_voters_batch(Bytes(
           reinterpret_cast<const uint8_t*>(entries[0].payload.data()), entries[0].payload.size()));
-  } else if (const auto& known = endpoints_.log_voters(); known && offset >= 0) {
-    // The entry went with the log's prefix (a snapshot holds the set now,
-    // by id): the same voters keep the endpoints last read.
-    std::set<int32_t> ids;
-    for (const auto& [id, node] : *known) ids.insert(id);
-    if (ids == replica.voters()) voters = known;
+  } else if (offset >= 0) {
+    // The entry went with the log's prefix: a snapshot holds the set now.
+    // The same voters keep the endpoints last read; else the snapshot's
+    // VotersRecord has them (a node restarted after its log was trimmed).
+    voters = endpoints_.log_voters();
+    if (!voters || voter_ids(*voters) != replica.voters())
+      voters = options_.snapshot_voters ? options_.snapshot_voters() : std::nullopt;
+    if (voters && (voter_ids(*voters) != replica.voters() || !every_voter_has_endpoints(*voters)))
+      voters.reset();
   }
   if (voters)
     spdlog::info("quorum: voters {} (the voters entry at offset {})", describe(*voters), offset);

@@ -31,6 +31,9 @@ struct VoterChangeOptions {
   std::vector<VoterEndpoint> endpoints;  // this node's advertised controller listeners
   Uuid directory_id;
   int64_t retry_interval_ms = 1000;  // between two UpdateRaftVoter of this voter
+  // The voter set of the latest snapshot, as its VotersRecord has it: where
+  // the voters entry in effect went once the log's prefix was deleted.
+  std::function<std::optional<VoterSet>()> snapshot_voters;
 };
 
 class VoterChanges {
@@ -73,6 +76,9 @@ class VoterChanges {
                                                               int64_t now_ms);
 
   const std::map<int32_t, Uuid>& directory_ids() const { return directory_ids_; }
+  // The voter set in effect with every voter's endpoints and directory id
+  // as known here (this node's own from its options).
+  VoterSet current(const raft::RaftReplica& replica) const;
 
  private:
   struct Change {
@@ -89,7 +95,6 @@ class VoterChanges {
   void refresh(const raft::RaftReplica& replica);
   // Appends the change's voters entry, or says why not yet (`retry`) or not at all.
   void attempt(raft::RaftReplica& replica, Change& change, int64_t now_ms, bool& finished);
-  VoterSet current(const raft::RaftReplica& replica) const;
   bool self_differs(const raft::RaftReplica& replica) const;
 
   VoterChangeOptions options_;

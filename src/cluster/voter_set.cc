@@ -16,7 +16,7 @@ std::optional<net::Endpoint> VoterNode::endpoint(const std::string& listener) co
   return net::Endpoint{endpoints.front().host, endpoints.front().port};
 }
 
-std::vector<uint8_t> encode_voters_batch(const VoterSet& voters, int64_t now_ms) {
+protocol::VotersRecord voters_record(const VoterSet& voters) {
   protocol::VotersRecord record;
   for (const auto& [id, node] : voters) {
     protocol::VotersRecord::Voter voter;
@@ -28,16 +28,39 @@ std::vector<uint8_t> encode_voters_batch(const VoterSet& voters, int64_t now_ms)
     voter.kraft_version_feature.max_supported_version = node.kraft_version_max;
     record.voters.push_back(std::move(voter));
   }
-  const std::vector<uint8_t> value = protocol::encode_to_vector(record, 0);
-  // Kafka's control record key: version 0, then the type.
-  const std::vector<uint8_t> key{0, 0, 0, static_cast<uint8_t>(voters_control_type)};
-  record::BatchOptions options;
-  options.control = true;
-  record::BatchBuilder builder(options);
-  builder.append(now_ms, Bytes(key), Bytes(value));
-  auto batch = builder.build();
-  SLUICE_ASSERT(batch.is_ok(), "a control batch always builds");
-  return std::move(batch.value());
+  return record;
+}
+
+VoterSet voter_set(const protocol::VotersRecord& record) {
+  VoterSet voters;
+  for (const auto& voter : record.voters) {
+    VoterNode node;
+    node.id = voter.voter_id;
+    node.directory_id = voter.voter_directory_id;
+    for (const auto& endpoint : voter.endpoints)
+      node.endpoints.push_back({endpoint.name, endpoint.host, endpoint.port});
+    node.kraft_version_min = voter.kraft_version_feature.min_supported_version;
+    node.kraft_version_max = voter.kraft_version_feature.max_supported_version;
+    voters[node.id] = std::move(node);
+  }
+  return voters;
+}
+
+std::set<int32_t> voter_ids(const VoterSet& voters) {
+  std::set<int32_t> ids;
+  for (const auto& [id, node] : voters) ids.insert(id);
+  return ids;
+}
+
+VoterSet voter_set(const std::set<int32_t>& ids) {
+  VoterSet voters;
+  for (int32_t id : ids) voters[id].id = id;
+  return voters;
+}
+
+std::vector<uint8_t> encode_voters_batch(const VoterSet& voters, int64_t now_ms) {
+  return record::build_control_batch(
+      {{voters_control_type, protocol::encode_to_vector(voters_record(voters), 0)}}, now_ms);
 }
 
 std::optional<int16_t> control_type(Bytes batch) {
@@ -58,18 +81,7 @@ std::optional<VoterSet> decode_voters_batch(Bytes batch) {
   if (!reader->next(first) || !first.value) return std::nullopt;
   protocol::VotersRecord record;
   if (!protocol::decode_exact(*first.value, 0, record)) return std::nullopt;
-  VoterSet voters;
-  for (const auto& voter : record.voters) {
-    VoterNode node;
-    node.id = voter.voter_id;
-    node.directory_id = voter.voter_directory_id;
-    for (const auto& endpoint : voter.endpoints)
-      node.endpoints.push_back({endpoint.name, endpoint.host, endpoint.port});
-    node.kraft_version_min = voter.kraft_version_feature.min_supported_version;
-    node.kraft_version_max = voter.kraft_version_feature.max_supported_version;
-    voters[node.id] = std::move(node);
-  }
-  return voters;
+  return voter_set(record);
 }
 
 std::string describe(const VoterSet& voters) {

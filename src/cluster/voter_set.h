@@ -9,12 +9,14 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/bytes.h"
 #include "base/uuid.h"
 #include "net/transport.h"
+#include "protocol/messages.h"
 
 namespace sluice::cluster {
 
@@ -39,6 +41,15 @@ struct VoterNode {
 };
 
 using VoterSet = std::map<int32_t, VoterNode>;
+
+// Kafka's VotersRecord (v0) of `voters`, and back: the one mapping the
+// log's voters entries and the snapshots' header batches share.
+protocol::VotersRecord voters_record(const VoterSet& voters);
+VoterSet voter_set(const protocol::VotersRecord& record);
+std::set<int32_t> voter_ids(const VoterSet& voters);
+// A VoterSet of `ids` without endpoints or directory ids (a set known by id
+// only: the state machine's, the simulation's).
+VoterSet voter_set(const std::set<int32_t>& ids);
 
 // The KRAFT_VOTERS control batch (control record type 6, VotersRecord v0)
 // of `voters`, timestamped `now_ms`; base offset and leader epoch are the

@@ -105,7 +105,8 @@ Result<std::vector<uint8_t>> BatchBuilder::build() const {
   header.write_int16(attributes_of(options_));
   int32_t last_offset_delta = record_count_ == 0 ? 0 : next_offset_delta_ - 1;
   if (options_.last_offset_delta) {
-    SLUICE_ASSERT(*options_.last_offset_delta >= last_offset_delta, "lastOffsetDelta below the last record");
+    SLUICE_ASSERT(*options_.last_offset_delta >= last_offset_delta,
+                  "lastOffsetDelta below the last record");
     last_offset_delta = *options_.last_offset_delta;
   }
   header.write_int32(last_offset_delta);
@@ -124,6 +125,27 @@ Result<std::vector<uint8_t>> BatchBuilder::build() const {
   return batch;
 }
 
+std::vector<uint8_t> control_record_key(int16_t type) {
+  WireWriter key;
+  key.write_int16(0);  // version
+  key.write_int16(type);
+  return key.to_vector();
+}
+
+std::vector<uint8_t> build_control_batch(const std::vector<ControlRecord>& records,
+                                         int64_t timestamp_ms) {
+  BatchOptions options;
+  options.control = true;
+  BatchBuilder builder(options);
+  for (const ControlRecord& record : records) {
+    const std::vector<uint8_t> key = control_record_key(record.type);
+    builder.append(timestamp_ms, Bytes(key), Bytes(record.value));
+  }
+  auto batch = builder.build();
+  SLUICE_ASSERT(batch.is_ok(), "an uncompressed control batch always builds");
+  return std::move(batch.value());
+}
+
 Result<std::vector<uint8_t>> build_end_txn_marker(ControlType type, int32_t coordinator_epoch,
                                                   int64_t timestamp_ms, BatchOptions options) {
   SLUICE_ASSERT(type == ControlType::abort || type == ControlType::commit,
@@ -132,13 +154,10 @@ Result<std::vector<uint8_t>> build_end_txn_marker(ControlType type, int32_t coor
   options.transactional = true;
   options.control = true;
   options.base_sequence = no_sequence;
-  WireWriter key;
-  key.write_int16(0);  // version
-  key.write_int16(static_cast<int16_t>(type));
   WireWriter value;
   value.write_int16(0);  // version
   value.write_int32(coordinator_epoch);
-  std::vector<uint8_t> key_bytes = key.to_vector();
+  std::vector<uint8_t> key_bytes = control_record_key(static_cast<int16_t>(type));
   std::vector<uint8_t> value_bytes = value.to_vector();
   BatchBuilder builder(options);
   builder.append(timestamp_ms, Bytes(key_bytes), Bytes(value_bytes));

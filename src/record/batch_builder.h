@@ -71,6 +71,20 @@ class BatchBuilder {
   int64_t max_timestamp_ms_ = -1;
 };
 
+// The key of a control record: {int16 version 0, int16 type}.
+std::vector<uint8_t> control_record_key(int16_t type);
+
+// One record of a control batch: its key's type and its value.
+struct ControlRecord {
+  int16_t type;
+  std::vector<uint8_t> value;
+};
+// A control batch (not transactional, uncompressed) of `records`, as KRaft
+// writes its leader-change, voters and snapshot header/footer batches.
+// Base offset and leader epoch are the log's to stamp.
+std::vector<uint8_t> build_control_batch(const std::vector<ControlRecord>& records,
+                                         int64_t timestamp_ms);
+
 // A transaction marker: a control batch (transactional + control bits) with
 // one record whose key is {version 0, type} and whose value is {version 0,
 // coordinator_epoch}. `options` gives the producer id/epoch, base offset and

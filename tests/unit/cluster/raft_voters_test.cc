@@ -125,7 +125,7 @@ struct DriverVoterChanges : ::testing::Test {
         endpoints("CONTROLLER",
                   {{1, {"127.0.0.1", 9001}}, {2, {"127.0.0.1", 9002}}, {3, {"127.0.0.1", 9003}}},
                   {}),
-        changes(VoterChangeOptions{1, {{"CONTROLLER", "127.0.0.1", 9001}}, uuid_of(1), 1000},
+        changes(VoterChangeOptions{1, {{"CONTROLLER", "127.0.0.1", 9001}}, uuid_of(1), 1000, {}},
                 endpoints, cluster.log(1), [] { return int64_t{5}; }) {}
   void SetUp() override {
     cluster.advance(2000);
@@ -217,6 +217,32 @@ TEST_F(DriverVoterChanges, EndpointsOutliveTheEntryASnapshotDropped) {
   EXPECT_EQ(endpoints.find(4), (net::Endpoint{"127.0.0.1", 9004}));
 }
 
+TEST_F(DriverVoterChanges, ARestartedNodeFindsTheEndpointsInTheSnapshot) {
+  rounds({4});
+  changes.add(cluster.replica(1), add_request(4, 4, 9004), cluster.now(), record());
+  rounds({2, 3, 4});
+  ASSERT_EQ(answers.size(), 1u);
+  const VoterSet in_effect = *endpoints.log_voters();
+  const raft::Offset end = cluster.replica(1).high_watermark();
+  const std::string bytes =
+      raft::sim::MemorySnapshotStore::encode(*cluster.log(1).prefix_hash(end), 30);
+  ASSERT_EQ(cluster.replica(1).create_snapshot(end, bytes), raft::RaftError::none);
+
+  // What a node started again knows: no voters configured, the entry gone
+  // with the log's prefix; the snapshot's VotersRecord has the endpoints.
+  auto restarted = [&](std::optional<VoterSet> in_snapshot) {
+    QuorumEndpoints fresh("CONTROLLER", {}, {});
+    VoterChangeOptions options{1, {{"CONTROLLER", "127.0.0.1", 9001}}, uuid_of(1), 1000, {}};
+    options.snapshot_voters = [in_snapshot] { return in_snapshot; };
+    VoterChanges again(options, fresh, cluster.log(1), [] { return int64_t{5}; });
+    again.after_event(cluster.replica(1), cluster.now());
+    return fresh.find(4);
+  };
+  EXPECT_EQ(restarted(in_effect), (net::Endpoint{"127.0.0.1", 9004}));
+  // A snapshot that knew the voters by id only says nothing of where they are.
+  EXPECT_EQ(restarted(voter_set(std::set<int32_t>{1, 2, 3, 4})), std::nullopt);
+}
+
 TEST_F(DriverVoterChanges, ARemovalCommitsAndAnUpdateKeepsTheVoters) {
   const size_t before = answers.size();
   changes.remove(cluster.replica(1), remove_request(3, 3), cluster.now(), record());
@@ -264,7 +290,7 @@ TEST_F(DriverVoterChanges, AVoterWhoseEndpointDiffersAsksTheLeader) {
   // Voter 2's own view: the log says 9002; it now listens on 9202.
   QuorumEndpoints endpoints_2("CONTROLLER", {}, {});
   VoterChanges changes_2(
-      VoterChangeOptions{2, {{"CONTROLLER", "127.0.0.1", 9202}}, uuid_of(2), 1000}, endpoints_2,
+      VoterChangeOptions{2, {{"CONTROLLER", "127.0.0.1", 9202}}, uuid_of(2), 1000, {}}, endpoints_2,
       cluster.log(2), [] { return int64_t{5}; });
   changes_2.after_event(cluster.replica(2), cluster.now());
   std::optional<protocol::UpdateRaftVoterRequest> update =
@@ -277,7 +303,7 @@ TEST_F(DriverVoterChanges, AVoterWhoseEndpointDiffersAsksTheLeader) {
   // Voter 3's endpoint is what the log says: nothing to send.
   QuorumEndpoints endpoints_3("CONTROLLER", {}, {});
   VoterChanges changes_3(
-      VoterChangeOptions{3, {{"CONTROLLER", "127.0.0.1", 9003}}, uuid_of(3), 1000}, endpoints_3,
+      VoterChangeOptions{3, {{"CONTROLLER", "127.0.0.1", 9003}}, uuid_of(3), 1000, {}}, endpoints_3,
       cluster.log(3), [] { return int64_t{5}; });
   changes_3.after_event(cluster.replica(3), cluster.now());
   EXPECT_FALSE(changes_3.self_update(cluster.replica(3), cluster.now()));

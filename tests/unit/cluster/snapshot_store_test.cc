@@ -42,7 +42,8 @@ std::string checkpoint(int records, int64_t end = 100, int32_t epoch = 3) {
   options.epoch = epoch;
   options.last_contained_log_timestamp_ms = 1234;
   options.now_ms = 5678;
-  return encode_checkpoint(options, {1, 2, 3}, snapshot_data_batches(topic_records(records), 5678));
+  return encode_checkpoint(options, voter_set(std::set<int32_t>{1, 2, 3}),
+                           snapshot_data_batches(topic_records(records), 5678));
 }
 
 struct Batch {
@@ -99,7 +100,7 @@ TEST(SnapshotFormat, KafkasLayoutHeaderVotersRecordsFooter) {
   EXPECT_EQ(content->last_contained_log_timestamp_ms, 1234);
   EXPECT_EQ(content->kraft_version, 1);
   ASSERT_TRUE(content->voters.has_value());
-  EXPECT_EQ(*content->voters, (std::set<int32_t>{1, 2, 3}));
+  EXPECT_EQ(voter_ids(*content->voters), (std::set<int32_t>{1, 2, 3}));
   EXPECT_EQ(content->record_count, 5);
   std::vector<std::vector<uint8_t>> values;
   ASSERT_TRUE(for_each_snapshot_record(bytes_of(content->data_batches), [&](Bytes value) {
@@ -136,7 +137,8 @@ TEST(SnapshotFormat, ManyRecordsSplitIntoBatchesWithContinuousOffsets) {
   SnapshotFormatOptions options;
   options.end_offset = 500;
   options.epoch = 2;
-  std::string bytes = encode_checkpoint(options, {1}, snapshot_data_batches(records, 0, 512));
+  std::string bytes = encode_checkpoint(options, voter_set(std::set<int32_t>{1}),
+                                        snapshot_data_batches(records, 0, 512));
   std::vector<Batch> batches = batches_of(bytes);
   ASSERT_GT(batches.size(), 4u);
   int64_t next = 0;
@@ -214,6 +216,27 @@ class SnapshotStoreTest : public ::testing::Test {
 
   storage::MemoryFileSystem fs_;
 };
+
+TEST_F(SnapshotStoreTest, TheVotersRecordCarriesWhatTheQuorumKnowsOfEachVoter) {
+  auto store = open();
+  Uuid directory;
+  directory.bytes[0] = 7;
+  store->set_voter_details([directory](const std::set<raft::NodeId>& ids) {
+    VoterSet voters = voter_set(ids);
+    voters[2].endpoints = {{"CONTROLLER", "127.0.0.2", 9093}};
+    voters[2].directory_id = directory;
+    return voters;
+  });
+  write(*store, {10, 1}, 1);
+  std::optional<VoterSet> voters = store->voter_set({10, 1});
+  ASSERT_TRUE(voters.has_value());
+  EXPECT_EQ(voter_ids(*voters), (std::set<int32_t>{1, 2}));
+  EXPECT_TRUE(voters->at(1).endpoints.empty());
+  EXPECT_EQ(voters->at(2).endpoints,
+            (std::vector<VoterEndpoint>{{"CONTROLLER", "127.0.0.2", 9093}}));
+  EXPECT_EQ(voters->at(2).directory_id, directory);
+  EXPECT_EQ(store->voters({10, 1}), (std::set<int32_t>{1, 2}));
+}
 
 TEST_F(SnapshotStoreTest, WriteReadAndReopen) {
   auto store = open();
@@ -380,8 +403,8 @@ TEST(ImageRecords, ThroughAWholeCheckpoint) {
   SnapshotFormatOptions options;
   options.end_offset = 42;
   options.epoch = 5;
-  std::string bytes =
-      encode_checkpoint(options, {1}, snapshot_data_batches(image_records(*image), 0, 256));
+  std::string bytes = encode_checkpoint(options, voter_set(std::set<int32_t>{1}),
+                                        snapshot_data_batches(image_records(*image), 0, 256));
   auto content = decode_checkpoint(bytes_of(bytes));
   ASSERT_TRUE(content.is_ok());
   std::vector<std::vector<uint8_t>> records;
