@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import Cluster, wait_for  # noqa: E402
+from cluster_harness import Cluster, free_port, wait_for  # noqa: E402
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -221,3 +221,48 @@ def test_num_replica_fetchers_spreads_partitions_over_fetcher_threads(broker_fac
     for p in range(8):
         wait_for(lambda p=p: len({log_bytes(n, topic, p) for n in brokers}) == 1, 20,
                  f"partition {p} equal on the three brokers")
+
+
+def replica_fetch_bytes(node):
+    """sluice_replica_fetch_bytes_total by path, from the node's /metrics."""
+    import urllib.request
+    body = urllib.request.urlopen(f"http://{node.process.overrides['admin.listener']}/metrics",
+                                  timeout=5).read().decode()
+    found = {}
+    for line in body.splitlines():
+        if line.startswith("sluice_replica_fetch_bytes_total{"):
+            path = line.split('path="', 1)[1].split('"', 1)[0]
+            found[path] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_followers_fetch_through_sendfile(broker_factory):
+    """Follower Fetch answers go out by sendfile from the page cache (the
+    consumers' zero-copy path); the leader's bookkeeping stays exact: every
+    acks=all record committed, the three logs byte for byte equal."""
+    cluster = Cluster(broker_factory, controllers=1, brokers=3, settings=SETTINGS, start=False)
+    for node in cluster.brokers:
+        node.process.overrides["admin.listener"] = f"127.0.0.1:{free_port()}"
+    cluster.start_all()
+    cluster.leader()
+    cluster.wait_brokers_listed()
+    brokers = cluster.brokers
+    admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
+    ids = sorted(n.id for n in brokers)
+    admin.create_topics([NewTopic(TOPIC, num_partitions=1, replica_assignment=[ids],
+                                  config={"min.insync.replicas": "2"})],
+                        operation_timeout=20)[TOPIC].result(timeout=40)
+    wait_for(lambda: (partition_state(brokers[0]) or (None, []))[1] == ids, 30, "an ISR of three")
+    leader = cluster.node(partition_state(brokers[0])[0])
+    producer = Producer({"bootstrap.servers": leader.bootstrap, "acks": "all", "linger.ms": 20,
+                         "message.timeout.ms": 30000})
+    for i in range(2000):
+        producer.produce(TOPIC, value=str(i).encode().ljust(1024, b"."), partition=0)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert answered(lambda: high_watermark(leader.bootstrap)) == 2000
+    wait_for(lambda: len({log_bytes(n) for n in brokers}) == 1, 30, "the three logs equal")
+    sent = replica_fetch_bytes(leader)
+    assert sent.get("sendfile", 0) > 1_000_000, sent  # most of 2 x 2 MB went by sendfile
+    values = consume_all(leader.bootstrap, "read_committed")
+    assert values == list(range(2000))
