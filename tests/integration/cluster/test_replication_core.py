@@ -8,12 +8,14 @@ processes: 1 controller + 3 brokers, a topic of replication factor 3.
   the image (its session has not expired) and must not expose those records
   to consumers (read_uncommitted and read_committed both stop below the
   checkpointed high watermark) until the ISR has them.
-- OffsetsForLeaderEpoch truncation: a follower stopped, its
-  leader-epoch-checkpoint deleted, restarted: it has no epoch entry for its
-  last batch, so it asks the leader (Kafka's Truncating state, the log line
-  says so) and converges on the leader's log.
+- OffsetsForLeaderEpoch truncation: a replica with a divergent tail (an
+  old leader's acks=1 records the new leader never had) restarted with its
+  leader-epoch-checkpoint deleted has no epoch entry for its last batch, so
+  it asks the leader (Kafka's Truncating state, the log line says so), cuts
+  the tail and converges on the leader's log.
 - num.replica.fetchers=2: one leader's partitions are fetched by two fetcher
-  threads ("fetch-<leader>-<id>") and replicate."""
+  threads ("fetch-<leader>-<id>") and replicate.
+- Followers' Fetch answered by sendfile (the consumers' zero-copy path)."""
 
 import glob
 import os
@@ -173,26 +175,43 @@ def test_a_restarted_leader_keeps_its_checkpointed_high_watermark(broker_factory
     assert everything == list(range(15))
 
 
-def test_a_follower_without_its_leader_epoch_checkpoint_converges(broker_factory):
-    cluster = start_cluster(broker_factory)
+def test_a_divergent_tail_without_its_epoch_cache_is_truncated(broker_factory):
+    """The leader takes 5 records with acks=1 while both followers are
+    stopped, then stops cleanly (its controlled shutdown hands leadership to
+    a stopped follower, which cannot fetch from it); a follower leads and
+    takes 5 other records at those offsets. The old leader comes back with
+    its leader-epoch-checkpoint deleted (a clean stop: no recovery rebuilds
+    the cache): with no epoch entry for its last batch it asks the new leader
+    with OffsetsForLeaderEpoch, cuts its tail and converges (sending no
+    epoch, it would have kept its tail and appended after it)."""
+    cluster = start_cluster(broker_factory, settings={"broker.session.timeout.ms": "3000"})
     brokers = cluster.brokers
-    leader = cluster.node(partition_state(brokers[0])[0])
-    follower = next(n for n in brokers if n.id != leader.id)
-    produce(leader.bootstrap, 20, acks="all")
-    wait_for(lambda: log_bytes(follower) == log_bytes(leader), 20, "the follower caught up")
-    follower.stop()
-    epochs = os.path.join(follower.data_dir, f"{TOPIC}-0", "leader-epoch-checkpoint")
-    assert os.path.exists(epochs)
-    os.remove(epochs)
-    produce(leader.bootstrap, 20, acks=1, start=20)
-    follower.start()
-    wait_for(lambda: log_bytes(follower) == log_bytes(leader), 40, "the follower converged")
-    logs = open(follower.log_path, errors="replace").read()
-    assert f"{TOPIC}-0 has no leader epoch entry for its last batch" in logs, logs[-3000:]
-    assert "OffsetsForLeaderEpoch" in logs
-    # And it is in the ISR again.
-    ids = sorted(n.id for n in brokers)
-    wait_for(lambda: (partition_state(leader) or (None, []))[1] == ids, 30, "an ISR of all three")
+    old = cluster.node(partition_state(brokers[0])[0])
+    followers = [n for n in brokers if n.id != old.id]
+    produce(old.bootstrap, 10, acks="all")
+    for f in followers:
+        f.process.proc.send_signal(signal.SIGSTOP)
+    try:
+        produce(old.bootstrap, 5, acks=1, start=10)  # offsets 10-14 on the old leader alone
+        old.stop()
+    finally:
+        for f in followers:
+            f.process.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: (partition_state(followers[0]) or (None,))[0] in [f.id for f in followers],
+             30, "a follower leading")
+    new_leader = cluster.node(partition_state(followers[0])[0])
+    produce(new_leader.bootstrap, 5, acks="all", start=20)  # at offset 10 on, a newer epoch
+    os.remove(os.path.join(old.data_dir, f"{TOPIC}-0", "leader-epoch-checkpoint"))
+    old.start()
+    wait_for(lambda: len({log_bytes(n) for n in brokers}) == 1, 40, "the three logs equal")
+    logs = open(old.log_path, errors="replace").read()
+    assert f"{TOPIC}-0 has no leader epoch entry for its last batch (epoch 0)" in logs, logs[-3000:]
+    assert "OffsetsForLeaderEpoch: leader" in logs, logs[-3000:]
+    values = consume_all(",".join(n.bootstrap for n in brokers), "read_committed")
+    # A record of the old tail may have reached a follower (a parked fetch
+    # answered before SIGSTOP took hold); every record once, in order.
+    assert values[:10] == list(range(10)) and values[-5:] == list(range(20, 25)), values
+    assert len(values) == len(set(values)) and values == sorted(values), values
 
 
 def fetcher_threads(node):
