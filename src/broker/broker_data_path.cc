@@ -99,6 +99,8 @@ Status Broker::open_data_path() {
       config_.get_int("log.flush.offset.checkpoint.interval.ms");
   options.flush_start_offset_checkpoint_interval_ms =
       config_.get_int("log.flush.start.offset.checkpoint.interval.ms");
+  options.high_watermark_checkpoint_interval_ms =
+      config_.get_int("replica.high.watermark.checkpoint.interval.ms");
   options.segment_delete_delay_ms = config_.get_int("log.segment.delete.delay.ms");
   options.flush_threads = static_cast<size_t>(config_.get_int("sluice.log.flush.threads"));
   options.recovery_threads =

@@ -5,6 +5,8 @@
 // go to the active controller as AlterPartition.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "broker/broker.h"
 #include "broker/handlers.h"
 
@@ -38,6 +40,8 @@ Status Broker::open_replication() {
   options.partition_max_bytes =
       static_cast<int32_t>(config_.values.get_int("replica.fetch.max.bytes"));
   options.max_wait_ms = static_cast<int32_t>(config_.values.get_int("replica.fetch.wait.max.ms"));
+  options.num_fetchers =
+      std::max(1, static_cast<int32_t>(config_.values.get_int("num.replica.fetchers")));
   options.clock = environment_.clock;
   replica_fetchers_ = std::make_unique<cluster::ReplicaFetcherManager>(std::move(options));
   isr_manager_ = std::make_unique<cluster::IsrManager>(

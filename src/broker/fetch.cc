@@ -383,11 +383,7 @@ class DelayedFetch final : public DelayedOperation,
 
   // Ranges of real files large enough to be referenced rather than copied
   // into the body go out with sendfile; small ones are cheaper to pread.
-  static bool sendable(const storage::FileRange& range) {
-    return range.length >= WireWriter::external_threshold_bytes &&
-           range.length < net::file_slice_length_max && range.file &&
-           range.file->native_handle() >= 0;
-  }
+  static bool sendable(const storage::FileRange& range) { return zero_copy_sendable(range); }
 
   // On a reactor: Errc::would_block when a page is not cached.
   static Status read_fully(const storage::FileRange& range, std::span<uint8_t> out, Thread where) {
@@ -474,6 +470,12 @@ void reply_error(RequestContext& context, ErrorCode error) {
 }
 
 }  // namespace
+
+bool zero_copy_sendable(const storage::FileRange& range) {
+  return range.length >= WireWriter::external_threshold_bytes &&
+         range.length < net::file_slice_length_max && range.file &&
+         range.file->native_handle() >= 0;
+}
 
 void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) {
   if (listener_role(broker.config(), context.connection().listener_name) ==

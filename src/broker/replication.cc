@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/metrics.h"
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -14,6 +15,26 @@ namespace {
 using protocol::FetchRequest;
 using protocol::FetchResponse;
 using protocol::ProduceResponse;
+
+// The bytes of a follower's answer beyond the response body: what keeps
+// them alive until sent, and the file slices sendfile sends, in the order
+// the response encodes their placeholders.
+struct ReplicaAnswerBytes {
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  std::vector<net::FileSlice> file_slices;
+};
+
+// sluice_replica_fetch_bytes_total{path}: record bytes answered to followers
+// by sendfile (in the page cache) or copied (read into memory: cold, small
+// or not a real file).
+metrics::Counter& replica_fetch_bytes(const char* path) {
+  static auto& family = metrics::default_registry().counter_family(
+      "sluice_replica_fetch_bytes_total",
+      "Record bytes answered to followers' Fetch, by path: sendfile (from the page cache, no "
+      "copy) or copied (read into memory).",
+      {"path"});
+  return family.labels({path});
+}
 
 // Reads `range` into `out` (a fetch-read worker: it may wait on the disk).
 Status read_range(const storage::FileRange& range, std::span<uint8_t> out) {
@@ -27,10 +48,37 @@ Status read_range(const storage::FileRange& range, std::span<uint8_t> out) {
   return Status::ok();
 }
 
-FetchResponse::PartitionData answer_partition(
-    Broker& broker, int32_t replica_id, int64_t replica_epoch,
-    const std::shared_ptr<cluster::Partition>& partition, const FetchRequest::FetchPartition& asked,
-    uint64_t& bytes_left, std::vector<std::shared_ptr<const void>>& keep_alive) {
+// Puts a partition's records in the answer: by sendfile when the range is
+// in the page cache, else read into memory here (a fetch-read worker).
+// Unlike a consumer's, a follower's range may reach above the high
+// watermark, which a leader losing its leadership can truncate before the
+// slice is sent: the file then ends early, the server closes the
+// connection (net/server.cc send_file) and the follower fetches again;
+// bytes rewritten in place belong to another leader epoch, whose answer the
+// follower drops (Partition::append_as_follower).
+bool answer_records(const storage::FileRange& range, FetchResponse::PartitionData& data,
+                    ReplicaAnswerBytes& bytes) {
+  if (zero_copy_sendable(range) && range.file->cached(range.position, range.length)) {
+    data.records = protocol::Records{Bytes(net::file_slice_placeholder(), range.length), nullptr};
+    bytes.keep_alive.push_back(range.file);  // the descriptor stays open until sent
+    bytes.file_slices.push_back(
+        {range.file->native_handle(), static_cast<int64_t>(range.position), range.length});
+    replica_fetch_bytes("sendfile").inc(range.length);
+    return true;
+  }
+  auto buffer = std::make_shared<std::vector<uint8_t>>(range.length);
+  if (Status status = read_range(range, *buffer); !status) return false;
+  data.records = protocol::Records{Bytes(buffer->data(), buffer->size()), nullptr};
+  bytes.keep_alive.push_back(std::move(buffer));
+  replica_fetch_bytes("copied").inc(range.length);
+  return true;
+}
+
+FetchResponse::PartitionData answer_partition(Broker& broker, int32_t replica_id,
+                                              int64_t replica_epoch,
+                                              const std::shared_ptr<cluster::Partition>& partition,
+                                              const FetchRequest::FetchPartition& asked,
+                                              uint64_t& bytes_left, ReplicaAnswerBytes& bytes) {
   FetchResponse::PartitionData data;
   data.partition_index = asked.partition;
   data.records = protocol::Records{};
@@ -58,14 +106,10 @@ FetchResponse::PartitionData answer_partition(
         *result.diverging_epoch < 0 ? read.log_start_offset : result.diverging_end_offset;
   }
   if (read.error == ErrorCode::NONE && read.range.length > 0) {
-    auto buffer = std::make_shared<std::vector<uint8_t>>(read.range.length);
-    if (Status status = read_range(read.range, *buffer); !status) {
+    if (!answer_records(read.range, data, bytes))
       data.error_code = to_wire(ErrorCode::KAFKA_STORAGE_ERROR);
-    } else {
-      data.records = protocol::Records{Bytes(buffer->data(), buffer->size()), nullptr};
-      bytes_left -= std::min<uint64_t>(bytes_left, buffer->size());
-      keep_alive.push_back(std::move(buffer));
-    }
+    else
+      bytes_left -= std::min<uint64_t>(bytes_left, read.range.length);
   }
   if (result.may_join_isr) {
     if (auto change = partition->isr_expand(replica_id))
@@ -97,8 +141,7 @@ std::vector<std::shared_ptr<cluster::Partition>> fetched_partitions(Broker& brok
 // no divergence): such a fetch may park.
 bool build_replica_answer(Broker& broker, const FetchRequest& request, int16_t version,
                           const std::vector<std::shared_ptr<cluster::Partition>>& partitions,
-                          FetchResponse& response,
-                          std::vector<std::shared_ptr<const void>>& keep_alive) {
+                          FetchResponse& response, ReplicaAnswerBytes& bytes) {
   const int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;
   const int64_t replica_epoch = version >= 15 ? request.replica_state.replica_epoch : -1;
   uint64_t bytes_left = static_cast<uint64_t>(std::max(request.max_bytes, 0));
@@ -111,8 +154,8 @@ bool build_replica_answer(Broker& broker, const FetchRequest& request, int16_t v
     out.topic_id = topic.topic_id;
     for (const auto& asked : topic.partitions) {
       const std::shared_ptr<cluster::Partition>& partition = partitions[at++];
-      out.partitions.push_back(answer_partition(broker, replica_id, replica_epoch, partition, asked,
-                                                bytes_left, keep_alive));
+      out.partitions.push_back(
+          answer_partition(broker, replica_id, replica_epoch, partition, asked, bytes_left, bytes));
       FetchResponse::PartitionData& data = out.partitions.back();
       if (!partition && version >= 13) data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_ID);
       // A high watermark move wakes a parked fetch too (Partition wakes
@@ -144,10 +187,11 @@ class ParkedReplicaFetch final : public DelayedOperation,
       for (const auto& partition : partitions)
         if (partition) partition->add_waiter(weak_from_this());
     FetchResponse response;
-    std::vector<std::shared_ptr<const void>> keep_alive;
-    bool worth = build_replica_answer(broker_, request_, version, partitions, response, keep_alive);
+    ReplicaAnswerBytes bytes;
+    bool worth = build_replica_answer(broker_, request_, version, partitions, response, bytes);
     if (worth || request_.max_wait_ms <= 0) {
-      if (claim()) context_.reply(response, std::move(keep_alive));
+      if (claim())
+        context_.reply(response, std::move(bytes.keep_alive), std::move(bytes.file_slices));
       return;
     }
     broker_.delayed_operations().schedule(shared_from_this(),
@@ -167,10 +211,10 @@ class ParkedReplicaFetch final : public DelayedOperation,
   void answer() {
     const int16_t version = context_.api_version();
     FetchResponse response;
-    std::vector<std::shared_ptr<const void>> keep_alive;
+    ReplicaAnswerBytes bytes;
     build_replica_answer(broker_, request_, version, fetched_partitions(broker_, request_, version),
-                         response, keep_alive);
-    context_.reply(response, std::move(keep_alive));
+                         response, bytes);
+    context_.reply(response, std::move(bytes.keep_alive), std::move(bytes.file_slices));
   }
 
   Broker& broker_;

@@ -18,9 +18,18 @@ namespace sluice::broker {
 class Broker;
 
 // A Fetch with a replica id (a follower): answered on a fetch-read worker
-// (it reads from disk and appends nothing), up to each log's end; a
-// follower that may join the ISR is proposed to the controller.
+// up to each log's end; a follower that may join the ISR is proposed to the
+// controller. Its records go out as consumers' do (fetch.cc): a range whose
+// pages are in the page cache by sendfile, with no copy; a cold one is read
+// into memory on the worker (sendfile on the reactor would wait for the
+// disk). The leader's bookkeeping (the follower's log end, the high
+// watermark) is done by Partition::read_for_replica either way.
 void handle_replica_fetch(Broker& broker, RequestContext context, protocol::FetchRequest request);
+
+// Whether a file range goes out by sendfile (consumers' and followers'
+// Fetch): a real file descriptor, at least WireWriter::external_threshold_bytes
+// (smaller ranges cost less to copy) and below net::file_slice_length_max.
+bool zero_copy_sendable(const storage::FileRange& range);
 
 // One partition of an acks=all Produce waiting for its batch to be committed.
 struct ReplicationTarget {

@@ -1,5 +1,7 @@
 #include "cluster/partition.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -60,8 +62,25 @@ Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
       local_node_id_(local_node_id),
       metrics_(topic_metrics(tp_.topic)) {
   std::lock_guard lock(log_->mutex());
-  // A single replica: everything in the log is committed.
-  if (log_->usable()) set_high_watermark_locked(log_->log().log_end_offset());
+  if (log_->usable()) set_high_watermark_locked(initial_high_watermark_locked());
+}
+
+// Kafka's Partition.createLogIfNotExists: the checkpointed high watermark
+// (storage::LogManager restored it into the ManagedLog at open, clamped to
+// the log), or the log start without one. Never the log end: records a
+// replicated partition's ISR may not have stay hidden until the leader
+// knows they are committed. A partition this node leads alone (a single
+// replica) moves it to the log end at its first update(), as Kafka's
+// makeLeader does.
+int64_t Partition::initial_high_watermark_locked() const {
+  const storage::Log& log = log_->log();
+  const int64_t checkpointed = log_->high_watermark();
+  if (checkpointed >= 0)
+    return std::clamp(checkpointed, log.log_start_offset(), log.log_end_offset());
+  if (log.log_end_offset() > log.log_start_offset())
+    spdlog::info("replication: no checkpointed high watermark for {}: starting at the log start {}",
+                 tp_.dir_name(), log.log_start_offset());
+  return log.log_start_offset();
 }
 
 void Partition::update(const PartitionImage& image, const AppendPolicy& policy) {
@@ -610,6 +629,52 @@ ErrorCode Partition::truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoc
                                         log.log_end_offset(), high_watermark());
   }
   return truncate_as_follower(fetched_in, Offset{target});
+}
+
+std::optional<int32_t> Partition::tail_epoch_without_entry() const {
+  std::lock_guard lock(log_->mutex());
+  if (!log_->usable()) return std::nullopt;
+  storage::Log& log = log_->log();
+  const int64_t end = log.log_end_offset();
+  if (end <= log.log_start_offset()) return std::nullopt;
+  // The batch holding the last offset, whole (a 1-byte limit still gives one).
+  auto last = log_->check(log.read(end - 1, 1, end, true));
+  int32_t tail_epoch = record::no_partition_leader_epoch;
+  if (last && last->range.length >= record::batch_header_bytes) {
+    std::vector<uint8_t> header(record::batch_header_bytes);
+    auto n = last->range.file->pread(last->range.position, header);
+    if (n.is_ok() && *n == header.size())
+      if (auto parsed = record::read_batch_header(header))
+        tail_epoch = parsed->partition_leader_epoch;
+  }
+  std::optional<int32_t> cached = log.latest_epoch();
+  if (cached && *cached >= tail_epoch) return std::nullopt;
+  return tail_epoch < 0 ? -1 : tail_epoch;
+}
+
+Partition::EpochTruncation Partition::truncate_to_epoch_end(LeaderEpoch fetched_in,
+                                                            int32_t requested_epoch,
+                                                            int32_t leader_epoch,
+                                                            int64_t leader_end_offset) {
+  EpochTruncation truncation;
+  int64_t end = 0;
+  {
+    std::lock_guard lock(log_->mutex());
+    if (!log_->usable()) {
+      truncation.error = ErrorCode::KAFKA_STORAGE_ERROR;
+      return truncation;
+    }
+    end = log_->log().log_end_offset();
+    truncation.offset = epoch_end_truncation_offset(requested_epoch, leader_epoch,
+                                                    leader_end_offset, end, high_watermark());
+  }
+  // Asked about an older epoch than the tail's: the batch now last may
+  // still be of an epoch the leader does not know.
+  // Each round that is not the last cuts the log: the rounds end.
+  truncation.done = leader_epoch < 0 || leader_end_offset < 0 || leader_epoch == requested_epoch ||
+                    leader_end_offset >= end;
+  truncation.error = truncate_as_follower(fetched_in, Offset{truncation.offset});
+  return truncation;
 }
 
 IsrChange Partition::isr_change_locked(std::vector<int32_t> new_isr) {

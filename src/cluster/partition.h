@@ -15,6 +15,10 @@
 // High watermark: on the leader, the lowest log end offset over the ISR
 // (replica_state.h; on a single node every append moves it to the log end),
 // never moving back; on a follower, the leader's, capped at its log end.
+// At construction: the replication-offset-checkpoint's (restored into the
+// ManagedLog by the LogManager), clamped to [log start, log end], or the log
+// start without one (Kafka's); a leader whose ISR is itself alone moves it to
+// the log end at its first update().
 
 #include <atomic>
 #include <cstdint>
@@ -252,6 +256,26 @@ class Partition {
   // Follower: a Fetch answered DivergingEpoch (`epoch`, `end_offset`): cuts
   // the log where follower_truncation_offset() says.
   ErrorCode truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoch, int64_t end_offset);
+  // Follower, Kafka's Truncating state (ReplicaFetcherThread's
+  // fetchEpochEndOffsets): nullopt when the log is empty or its leader epoch
+  // cache has an entry for its last batch (the Fetch's DivergingEpoch then
+  // finds any divergence); else the last batch's partition leader epoch to
+  // ask the leader about with OffsetsForLeaderEpoch (-1: the batch has none:
+  // truncate to the high watermark without asking). Reads the last batch's
+  // header: for the fetcher thread, at assignment, not per fetch.
+  std::optional<int32_t> tail_epoch_without_entry() const;
+  // Follower: the leader's OffsetsForLeaderEpoch answer (`leader_epoch`,
+  // `leader_end_offset`) to `requested_epoch`: cuts the log where
+  // epoch_end_truncation_offset() says. `done` false: ask again (the leader
+  // knew an older epoch only and the log got shorter). Same checks as
+  // truncate_as_follower.
+  struct EpochTruncation {
+    ErrorCode error = ErrorCode::NONE;
+    bool done = true;
+    int64_t offset = -1;  // where the log was cut (or its end if nothing was)
+  };
+  EpochTruncation truncate_to_epoch_end(LeaderEpoch fetched_in, int32_t requested_epoch,
+                                        int32_t leader_epoch, int64_t leader_end_offset);
   // Leader: the ISR without the members not caught up for `lag_max_ms`, or
   // nothing when none lags or a change is in flight (then marked in flight).
   std::optional<IsrChange> isr_shrink(int64_t now_ms, int64_t lag_max_ms);
@@ -277,6 +301,7 @@ class Partition {
   // Under the partition lock; `freed`: segment files to remove now (a full disk).
   Deleted delete_records_locked(int64_t offset, std::vector<std::string>& freed);
   void set_high_watermark_locked(int64_t offset);
+  int64_t initial_high_watermark_locked() const;
   // Leader: moves the high watermark to the ISR's lowest log end offset if
   // that is higher; true if it moved.
   bool advance_high_watermark_locked();

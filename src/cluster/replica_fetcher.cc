@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -20,7 +22,8 @@ namespace sluice::cluster {
 // destructor and set_partitions() runs on its thread.
 class ReplicaFetcher {
  public:
-  ReplicaFetcher(int32_t leader, net::Endpoint endpoint, const ReplicaFetcherOptions& options)
+  ReplicaFetcher(int32_t leader, int32_t fetcher_id, net::Endpoint endpoint,
+                 const ReplicaFetcherOptions& options)
       : leader_(leader),
         endpoint_(std::move(endpoint)),
         options_(options),
@@ -37,8 +40,9 @@ class ReplicaFetcher {
     client_ = std::make_unique<net::KafkaClient>(
         transport_, endpoint_, config, *options_.clock,
         [this] { return std::uniform_real_distribution<double>(0, 1)(jitter_); });
-    thread_ = std::thread([this] {
-      set_current_thread_name("fetch-" + std::to_string(leader_));
+    thread_ = std::thread([this, fetcher_id] {
+      set_current_thread_name("fetch-" + std::to_string(leader_) +
+                              (options_.num_fetchers > 1 ? "-" + std::to_string(fetcher_id) : ""));
       arm(0);
       io_.run();
     });
@@ -59,6 +63,10 @@ class ReplicaFetcher {
   void set_partitions(std::vector<std::shared_ptr<Partition>> partitions) {
     asio::post(io_, [this, partitions = std::move(partitions)]() mutable {
       partitions_ = std::move(partitions);
+      std::erase_if(states_, [this](const auto& entry) {
+        return std::none_of(partitions_.begin(), partitions_.end(),
+                            [&](const auto& partition) { return partition.get() == entry.first; });
+      });
     });
   }
 
@@ -66,6 +74,15 @@ class ReplicaFetcher {
   struct Sent {
     std::shared_ptr<Partition> partition;
     int32_t leader_epoch;
+    int32_t asked_epoch = -1;  // OffsetsForLeaderEpoch only
+  };
+  using SentMap = std::map<std::pair<std::string, int32_t>, Sent>;
+  // Kafka's PartitionFetchState: per partition and leader epoch, Truncating
+  // (`ask` holds the epoch of the log's tail the epoch cache has no entry
+  // for) or Fetching (`ask` empty).
+  struct FetchState {
+    int32_t leader_epoch = -1;
+    std::optional<int32_t> ask;
   };
 
   void arm(int32_t delay_ms) {
@@ -73,9 +90,102 @@ class ReplicaFetcher {
     timer_.async_wait([this](const std::error_code& error) {
       if (error || stopping_) return;
       client_->tick();
-      if (!in_flight_) fetch();
+      if (!in_flight_) next_request();
       if (in_flight_) arm(10);  // keeps the client's timeouts and reconnects ticking
     });
+  }
+
+  // Truncation first (Kafka's maybeTruncate before each fetch): while a
+  // partition is Truncating, the round is an OffsetsForLeaderEpoch.
+  void next_request() {
+    auto asked = std::make_shared<SentMap>();
+    for (const auto& partition : partitions_) {
+      FollowerPosition position = partition->follower_position();
+      if (!position.follower || position.leader != leader_) continue;
+      FetchState& state = states_[partition.get()];
+      if (state.leader_epoch != position.leader_epoch) {
+        // Kafka's makeFollower: a new leader epoch starts Fetching when the
+        // log's last batch has its epoch entry, else Truncating.
+        state.leader_epoch = position.leader_epoch;
+        state.ask = partition->tail_epoch_without_entry();
+      }
+      if (!state.ask) continue;
+      if (*state.ask < 0) {
+        truncate_without_epoch(*partition, state);
+        continue;
+      }
+      const auto& tp = partition->topic_partition();
+      (*asked)[{tp.topic, tp.partition}] = {partition, position.leader_epoch, *state.ask};
+    }
+    if (asked->empty()) return fetch();
+    send_epoch_request(asked);
+  }
+
+  // Kafka's truncateToHighWatermark: a tail without any leader epoch.
+  void truncate_without_epoch(Partition& partition, FetchState& state) {
+    Partition::EpochTruncation cut =
+        partition.truncate_to_epoch_end(LeaderEpoch{state.leader_epoch}, -1, -1, -1);
+    spdlog::info(
+        "replication: {}'s last batch has no leader epoch: truncated to the high "
+        "watermark {} ({})",
+        partition.topic_partition().dir_name(), cut.offset, static_cast<int>(cut.error));
+    if (cut.error == ErrorCode::NONE) state.ask.reset();
+  }
+
+  void send_epoch_request(const std::shared_ptr<SentMap>& asked) {
+    protocol::OffsetForLeaderEpochRequest request;
+    request.replica_id = options_.node_id;
+    for (const auto& [key, sent] : *asked) {
+      if (request.topics.empty() || request.topics.back().topic != key.first)
+        request.topics.emplace_back().topic = key.first;
+      auto& data = request.topics.back().partitions.emplace_back();
+      data.partition = key.second;
+      data.current_leader_epoch = sent.leader_epoch;
+      data.leader_epoch = sent.asked_epoch;
+    }
+    in_flight_ = true;
+    client_->send<protocol::OffsetForLeaderEpochRequest>(
+        std::move(request),
+        [this, asked](net::ClientResult<protocol::OffsetForLeaderEpochResponse> result) {
+          in_flight_ = false;
+          if (stopping_) return;
+          if (!result.ok()) {
+            log_failure("OffsetsForLeaderEpoch: " + result.status.message);
+            return arm(options_.error_backoff_ms);
+          }
+          bool failed = false;
+          for (const auto& topic : result.message.topics)
+            for (const auto& answer : topic.partitions) {
+              auto found = asked->find({topic.topic, answer.partition});
+              if (found != asked->end()) failed = !apply_epoch_end(found->second, answer) || failed;
+            }
+          arm(failed ? options_.error_backoff_ms : 0);
+        });
+  }
+
+  // One partition's OffsetsForLeaderEpoch answer; false on an error.
+  bool apply_epoch_end(const Sent& sent,
+                       const protocol::OffsetForLeaderEpochResponse::EpochEndOffset& answer) {
+    Partition& partition = *sent.partition;
+    const auto& tp = partition.topic_partition();
+    if (answer.error_code != 0) {
+      log_failure(tp.dir_name() + ": OffsetsForLeaderEpoch error " +
+                  std::to_string(answer.error_code));
+      return false;
+    }
+    Partition::EpochTruncation cut = partition.truncate_to_epoch_end(
+        LeaderEpoch{sent.leader_epoch}, sent.asked_epoch, answer.leader_epoch, answer.end_offset);
+    spdlog::info(
+        "replication: {} has no leader epoch entry for its last batch (epoch {}); "
+        "OffsetsForLeaderEpoch: leader {} ends epoch {} at {}: truncated to {} ({})",
+        tp.dir_name(), sent.asked_epoch, leader_, answer.leader_epoch, answer.end_offset,
+        cut.offset, static_cast<int>(cut.error));
+    auto state = states_.find(sent.partition.get());
+    if (state == states_.end() || state->second.leader_epoch != sent.leader_epoch) return true;
+    if (cut.error == ErrorCode::FENCED_LEADER_EPOCH) return true;  // the next round starts over
+    if (cut.error != ErrorCode::NONE) return false;
+    state->second.ask = cut.done ? std::nullopt : partition.tail_epoch_without_entry();
+    return true;
   }
 
   void fetch() {
@@ -92,6 +202,8 @@ class ReplicaFetcher {
     for (const auto& partition : partitions_) {
       FollowerPosition position = partition->follower_position();
       if (!position.follower || position.leader != leader_) continue;
+      auto state = states_.find(partition.get());
+      if (state != states_.end() && state->second.ask) continue;  // still Truncating
       const auto& tp = partition->topic_partition();
       if (request.topics.empty() || request.topics.back().topic != tp.topic) {
         auto& topic = request.topics.emplace_back();
@@ -198,11 +310,24 @@ class ReplicaFetcher {
   std::mt19937_64 jitter_;
   std::unique_ptr<net::KafkaClient> client_;
   std::vector<std::shared_ptr<Partition>> partitions_;
+  std::map<const Partition*, FetchState> states_;
   bool in_flight_ = false;
   bool stopping_ = false;
   int64_t last_failure_log_ms_ = 0;
   std::thread thread_;
 };
+
+int32_t fetcher_id_for(std::string_view topic, int32_t partition, int32_t num_fetchers) {
+  if (num_fetchers <= 1) return 0;
+  // Java's String.hashCode (topic names are ASCII: one UTF-16 unit a byte),
+  // in 32-bit two's complement arithmetic as the JVM wraps it.
+  uint32_t hash = 0;
+  for (char c : topic) hash = 31 * hash + static_cast<uint8_t>(c);
+  const auto mixed = static_cast<int32_t>(31 * hash + static_cast<uint32_t>(partition));
+  // Kafka's Utils.abs: Math.abs, with Integer.MIN_VALUE (its own negation) as 0.
+  const int32_t magnitude = mixed == INT32_MIN ? 0 : (mixed < 0 ? -mixed : mixed);
+  return magnitude % num_fetchers;
+}
 
 ReplicaFetcherManager::ReplicaFetcherManager(ReplicaFetcherOptions options)
     : options_(std::move(options)) {}
@@ -211,37 +336,42 @@ ReplicaFetcherManager::~ReplicaFetcherManager() { stop(); }
 
 void ReplicaFetcherManager::follow(const std::vector<std::shared_ptr<Partition>>& hosted,
                                    const MetadataImage& image) {
-  std::map<int32_t, std::vector<std::shared_ptr<Partition>>> by_leader;
+  using Key = std::pair<int32_t, int32_t>;  // (source broker, fetcher id)
+  std::map<Key, std::vector<std::shared_ptr<Partition>>> by_fetcher;
   for (const auto& partition : hosted) {
     FollowerPosition position = partition->follower_position();
-    if (position.follower) by_leader[position.leader].push_back(partition);
+    if (!position.follower) continue;
+    const auto& tp = partition->topic_partition();
+    by_fetcher[{position.leader, fetcher_id_for(tp.topic, tp.partition, options_.num_fetchers)}]
+        .push_back(partition);
   }
   std::lock_guard lock(mutex_);
   if (stopped_) return;
   for (auto at = fetchers_.begin(); at != fetchers_.end();) {
-    if (by_leader.contains(at->first)) {
+    if (by_fetcher.contains(at->first)) {
       ++at;
       continue;
     }
     at = fetchers_.erase(at);  // joins its thread
   }
-  for (auto& [leader, partitions] : by_leader) {
-    auto broker = image.brokers.find(leader);
+  for (auto& [key, partitions] : by_fetcher) {
+    auto broker = image.brokers.find(key.first);
     if (broker == image.brokers.end()) continue;
     std::optional<net::Endpoint> endpoint;
     for (const BrokerEndpoint& listener : broker->second.endpoints)
       if (listener.listener_name == options_.listener_name)
         endpoint = net::Endpoint{listener.host, listener.port};
     if (!endpoint) continue;
-    auto& fetcher = fetchers_[leader];
+    auto& fetcher = fetchers_[key];
     if (fetcher && !(fetcher->endpoint() == *endpoint)) fetcher.reset();
-    if (!fetcher) fetcher = std::make_unique<ReplicaFetcher>(leader, *endpoint, options_);
+    if (!fetcher)
+      fetcher = std::make_unique<ReplicaFetcher>(key.first, key.second, *endpoint, options_);
     fetcher->set_partitions(std::move(partitions));
   }
 }
 
 void ReplicaFetcherManager::stop() {
-  std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers;
+  std::map<std::pair<int32_t, int32_t>, std::unique_ptr<ReplicaFetcher>> fetchers;
   {
     std::lock_guard lock(mutex_);
     stopped_ = true;

@@ -23,6 +23,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -41,10 +43,19 @@ struct ReplicaFetcherOptions {
   int32_t max_wait_ms = 500;       // replica.fetch.wait.max.ms: the leader parks an empty fetch
   int32_t idle_backoff_ms = 100;   // before looking again with nothing to fetch
   int32_t error_backoff_ms = 100;  // after a failed fetch
+  // num.replica.fetchers: fetcher threads per source broker; a partition
+  // goes to fetcher_id_for() of them.
+  int32_t num_fetchers = 1;
   const Clock* clock = &system_clock();
 };
 
 class ReplicaFetcher;
+
+// Kafka's AbstractFetcherManager.getFetcherId: which of `num_fetchers`
+// fetchers of a source broker serves a partition: Utils.abs(31 * the
+// topic's Java String.hashCode + partition) % num_fetchers, in Java's
+// wrapping 32-bit arithmetic (Utils.abs(Integer.MIN_VALUE) is 0).
+int32_t fetcher_id_for(std::string_view topic, int32_t partition, int32_t num_fetchers);
 
 class ReplicaFetcherManager {
  public:
@@ -64,7 +75,8 @@ class ReplicaFetcherManager {
   ReplicaFetcherOptions options_;
   mutable std::mutex mutex_;
   bool stopped_ = false;
-  std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers_;
+  // By (source broker, fetcher id).
+  std::map<std::pair<int32_t, int32_t>, std::unique_ptr<ReplicaFetcher>> fetchers_;
 };
 
 }  // namespace sluice::cluster

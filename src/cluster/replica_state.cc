@@ -61,4 +61,17 @@ int64_t follower_truncation_offset(int32_t leader_epoch, int64_t leader_end_offs
   return std::min({leader_end_offset, local_end_offset, log_end_offset});
 }
 
+int64_t epoch_end_truncation_offset(int32_t requested_epoch, int32_t leader_epoch,
+                                    int64_t leader_end_offset, int64_t log_end_offset,
+                                    int64_t high_watermark) {
+  const int64_t committed = std::min(high_watermark, log_end_offset);
+  if (leader_epoch < 0 || leader_end_offset < 0) return committed;
+  const int64_t target = std::min(leader_end_offset, log_end_offset);
+  // Same epoch on both: one leader wrote both copies up to the leader's end.
+  if (leader_epoch == requested_epoch) return target;
+  // An older epoch only: its end, then the next round asks about the batch
+  // now last; cutting nothing would ask the same again forever.
+  return target < log_end_offset ? std::max(target, committed) : committed;
+}
+
 }  // namespace sluice::cluster

@@ -64,4 +64,15 @@ int64_t follower_truncation_offset(int32_t leader_epoch, int64_t leader_end_offs
                                    int32_t local_epoch, int64_t local_end_offset,
                                    int64_t log_end_offset, int64_t high_watermark);
 
+// The same cut from an OffsetsForLeaderEpoch answer to `requested_epoch`
+// when the follower's epoch cache has no entry for its tail (Kafka's
+// Truncating state): the leader's end of that epoch, capped at the log end;
+// UNDEFINED (-1) from the leader: the high watermark. A leader that knows
+// only an older epoch gives the end of that one; when that cuts nothing the
+// follower cannot tell where its tail diverges and keeps only what is
+// committed (the high watermark).
+int64_t epoch_end_truncation_offset(int32_t requested_epoch, int32_t leader_epoch,
+                                    int64_t leader_end_offset, int64_t log_end_offset,
+                                    int64_t high_watermark);
+
 }  // namespace sluice::cluster

@@ -99,7 +99,10 @@ Status LogManager::adopt_logs(Dir& dir) {
       }
     }
     if (duplicate.empty())
-      for (const auto& [tp, log] : dir.directory->logs()) logs_[tp] = managed_log(*log, dir.health);
+      for (const auto& [tp, log] : dir.directory->logs()) {
+        logs_[tp] = managed_log(*log, dir.health);
+        restore_high_watermark(*logs_[tp], dir.directory->replication_offsets());
+      }
   }
   // Like Kafka, refuse to guess which copy is right.
   if (!duplicate.empty()) {
@@ -453,6 +456,18 @@ void LogManager::write_recovery_point_checkpoints() {
 
 void LogManager::write_log_start_offset_checkpoints() {
   write_checkpoint(log_start_offset_checkpoint_file, [](ManagedLog& m) { return m.log().log_start_offset(); });
+}
+
+// Kafka's Partition.createLogIfNotExists: the high watermark of the last
+// run, clamped to what the log holds now (recovery may have cut its tail,
+// retention raised its start). A log without an entry keeps -1: the replica
+// layer starts it at the log start (cluster/partition.h).
+void LogManager::restore_high_watermark(ManagedLog& managed, const OffsetCheckpoint& checkpoint) {
+  auto found = checkpoint.find(managed.topic_partition());
+  if (found == checkpoint.end() || !managed.usable()) return;
+  const Log& log = managed.log();
+  managed.set_high_watermark(
+      std::clamp(found->second, log.log_start_offset(), log.log_end_offset()));
 }
 
 // High watermarks never set since start keep the value read at start.

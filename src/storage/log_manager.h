@@ -179,6 +179,8 @@ class LogManager {
   void on_dir_failure(const std::string& path, const Status& error);
   void on_dir_space_change(const std::string& path, const Status& error);
   void register_with_cleaner(const std::shared_ptr<ManagedLog>& managed);
+  // At open, before the log is shared: its replication-offset-checkpoint entry.
+  static void restore_high_watermark(ManagedLog& managed, const OffsetCheckpoint& checkpoint);
   // Runs a job once, now, on the scheduler thread.
   BackgroundRunner run_on_scheduler(const char* name);
   std::shared_ptr<ManagedLog> managed_log(Log& log, const std::shared_ptr<LogDirHealth>& health);

@@ -115,8 +115,10 @@ class ManagedLog {
   const std::string& log_dir() const { return dir_->path(); }
   FileSystem& fs() const { return fs_; }
 
-  // The high watermark the replica layer last set (-1: none yet; retention
-  // then treats the log end offset as committed: a single replica).
+  // The high watermark the replica layer last set, or at open the log
+  // dir's replication-offset-checkpoint entry clamped to the log (-1: none
+  // yet; retention then treats the log end offset as committed: a single
+  // replica).
   int64_t high_watermark() const { return high_watermark_.load(std::memory_order_acquire); }
   void set_high_watermark(int64_t offset) { high_watermark_.store(offset, std::memory_order_release); }
 

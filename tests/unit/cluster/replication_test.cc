@@ -68,6 +68,19 @@ TEST(ReplicaState, FollowerTruncation) {
   EXPECT_EQ(follower_truncation_offset(3, 20, 3, 20, 15, 5), 15);
 }
 
+TEST(ReplicaState, TruncationFromAnOffsetsForLeaderEpochAnswer) {
+  // The leader has the epoch: its end, capped at the log end.
+  EXPECT_EQ(epoch_end_truncation_offset(3, 3, 10, 15, 5), 10);
+  EXPECT_EQ(epoch_end_truncation_offset(3, 3, 20, 15, 5), 15);
+  // UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET: keep what is committed.
+  EXPECT_EQ(epoch_end_truncation_offset(3, -1, -1, 15, 5), 5);
+  // An older epoch only: its end (the next round asks again), never below
+  // the committed part, and the committed part when that would cut nothing.
+  EXPECT_EQ(epoch_end_truncation_offset(3, 2, 8, 15, 5), 8);
+  EXPECT_EQ(epoch_end_truncation_offset(3, 2, 3, 15, 5), 5);
+  EXPECT_EQ(epoch_end_truncation_offset(3, 2, 20, 15, 5), 5);
+}
+
 // --- two brokers' Partitions ---
 
 std::vector<uint8_t> batch_of(int records) {
@@ -81,7 +94,8 @@ std::vector<uint8_t> batch_of(int records) {
 }
 
 struct Node {
-  explicit Node(int32_t id) : id(id) {
+  explicit Node(int32_t id) : id(id) { open(); }
+  void open() {
     storage::LogManagerOptions options;
     options.log_dirs = {"/data"};
     options.background_threads = false;
@@ -89,6 +103,35 @@ struct Node {
     logs = std::move(storage::LogManager::open(fs, std::move(options))).value();
     storage::TopicPartition tp{"t", 0};
     partition = std::make_shared<Partition>(tp, topic_id, *logs->create_log(tp, topic_id), id);
+  }
+  // A clean stop (every checkpoint written at close), or a crash: the
+  // replication-offset-checkpoint is the last periodic one (a missing one
+  // stays missing) and there is no clean-shutdown marker.
+  void restart(bool crash) {
+    const std::string checkpoint = "/data/replication-offset-checkpoint";
+    const bool had_checkpoint = *fs.exists(checkpoint);
+    std::vector<uint8_t> periodic =
+        had_checkpoint ? fs.contents(checkpoint) : std::vector<uint8_t>{};
+    partition.reset();
+    ASSERT_TRUE(logs->close());
+    logs.reset();
+    if (crash) {
+      if (had_checkpoint)
+        ASSERT_TRUE(storage::write_file_atomically(fs, checkpoint, periodic));
+      else
+        ASSERT_TRUE(fs.remove(checkpoint));
+      ASSERT_TRUE(fs.remove("/data/.kafka_cleanshutdown"));
+    }
+    open();
+  }
+  // A clean restart that lost the partition's leader-epoch-checkpoint: no
+  // recovery scan rebuilds it, so the epoch cache starts empty.
+  void restart_without_epoch_cache() {
+    partition.reset();
+    ASSERT_TRUE(logs->close());
+    logs.reset();
+    ASSERT_TRUE(fs.remove("/data/t-0/leader-epoch-checkpoint"));
+    open();
   }
   void follow(int32_t leader, int32_t leader_epoch, std::vector<int32_t> isr,
               int32_t partition_epoch) {
@@ -249,6 +292,167 @@ TEST(Replication, FollowerAppendsOfAnotherEpochOrOnALeaderAreRefused) {
   EXPECT_EQ(read.read.error, ErrorCode::FENCED_LEADER_EPOCH);
   read = one.partition->read_for_replica(2, -1, Offset{0}, LeaderEpoch{-1}, LeaderEpoch{4}, 100, 0);
   EXPECT_EQ(read.read.error, ErrorCode::UNKNOWN_LEADER_EPOCH);
+}
+
+// --- the high watermark across restarts (replication-offset-checkpoint) ---
+
+// Leader 1 and follower 2 both hold offsets 0-4, of which 0-2 are committed
+// (the follower has not fetched again since it got 3-4).
+void replicate_three_commit_and_two_more(Node& one, Node& two) {
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto three = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(three, -1, 0).error, ErrorCode::NONE);
+  fetch_once(one, two);
+  fetch_once(one, two);
+  ASSERT_EQ(one.partition->high_watermark(), 3);
+  auto two_more = batch_of(2);
+  ASSERT_EQ(one.partition->append_as_leader(two_more, 1, 0).error, ErrorCode::NONE);
+  fetch_once(one, two);
+  ASSERT_EQ(two.end(), 5);
+  ASSERT_EQ(one.partition->high_watermark(), 3);
+  ASSERT_EQ(two.partition->high_watermark(), 3);
+}
+
+// What a consumer of `node` (leader) could read from `offset`: bytes below
+// the high watermark.
+uint64_t consumer_bytes_from(Node& node, int64_t offset) {
+  auto read = node.partition->read(Offset{offset}, LeaderEpoch{-1}, 1 << 20, true);
+  EXPECT_EQ(read.error, ErrorCode::NONE);
+  return read.range.length;
+}
+
+TEST(Replication, ARestartedLeaderKeepsItsCheckpointedHighWatermark) {
+  for (bool crash : {false, true}) {
+    Node one(1), two(2);
+    replicate_three_commit_and_two_more(one, two);
+    one.logs->write_replication_offset_checkpoints();  // the periodic job
+    one.restart(crash);
+    // Not the log end: offsets 3-4 may be on this node alone.
+    EXPECT_EQ(one.partition->high_watermark(), 3) << crash;
+    one.follow(1, 0, {1, 2}, 0);  // leads again, the follower not heard from
+    EXPECT_EQ(one.partition->high_watermark(), 3) << crash;
+    EXPECT_EQ(consumer_bytes_from(one, 3), 0u) << crash;
+    EXPECT_GT(consumer_bytes_from(one, 0), 0u) << crash;
+    // The follower's fetch at the log end commits them.
+    fetch_once(one, two);
+    EXPECT_EQ(one.partition->high_watermark(), 5) << crash;
+  }
+}
+
+TEST(Replication, AFollowerRestartedAndElectedExposesNothingTheIsrMayLack) {
+  Node one(1), two(2);
+  replicate_three_commit_and_two_more(one, two);
+  two.restart(/*crash=*/false);
+  EXPECT_EQ(two.partition->high_watermark(), 3);
+  EXPECT_EQ(two.end(), 5);
+  // Node 2 is elected (node 1 is in its ISR, not heard from yet).
+  two.follow(2, 1, {1, 2}, 1);
+  EXPECT_EQ(two.partition->high_watermark(), 3);
+  EXPECT_EQ(consumer_bytes_from(two, 3), 0u);
+  auto list = two.partition->list_offset(storage::latest_timestamp, LeaderEpoch{-1});
+  EXPECT_EQ(list.offset, 3);
+}
+
+TEST(Replication, WithoutACheckpointTheHighWatermarkStartsAtTheLogStart) {
+  Node one(1);
+  one.follow(1, 0, {1}, 0);
+  auto four = batch_of(4);
+  ASSERT_EQ(one.partition->append_as_leader(four, 1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(one.partition->high_watermark(), 4);
+  // A crash before any checkpoint was written.
+  one.restart(/*crash=*/true);
+  EXPECT_EQ(one.partition->high_watermark(), 0);
+  // A single replica leading alone: everything it holds is committed again.
+  one.follow(1, 0, {1}, 0);
+  EXPECT_EQ(one.partition->high_watermark(), 4);
+  // A corrupt checkpoint reads as none (the log dir says so in its log).
+  ASSERT_TRUE(one.logs->close());
+  ASSERT_TRUE(
+      storage::write_file_atomically(one.fs, "/data/replication-offset-checkpoint",
+                                     Bytes(reinterpret_cast<const uint8_t*>("0\n1\nt 0 x\n"), 10)));
+  one.logs.reset();
+  one.partition.reset();
+  one.open();
+  EXPECT_EQ(one.partition->high_watermark(), 0);
+}
+
+// --- Kafka's Truncating state: no epoch entry for the log's tail ---
+
+// The leader's OffsetsForLeaderEpoch answer to the follower's question
+// (what the fetcher sends and applies), once.
+Partition::EpochTruncation epoch_round(Node& leader, Node& follower) {
+  std::optional<int32_t> ask = follower.partition->tail_epoch_without_entry();
+  EXPECT_TRUE(ask.has_value());
+  FollowerPosition position = follower.partition->follower_position();
+  Partition::EpochEnd end = leader.partition->end_offset_for_epoch(
+      LeaderEpoch{ask.value_or(-1)}, LeaderEpoch{position.leader_epoch});
+  EXPECT_EQ(end.error, ErrorCode::NONE);
+  return follower.partition->truncate_to_epoch_end(
+      LeaderEpoch{position.leader_epoch}, ask.value_or(-1), end.leader_epoch, end.end_offset);
+}
+
+TEST(Replication, AFollowerThatLostItsEpochCacheTruncatesThroughOffsetsForLeaderEpoch) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto three = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(three, 1, 0).error, ErrorCode::NONE);
+  fetch_once(one, two);
+  fetch_once(one, two);
+  // Node 2 leads epoch 1 and writes 2 records nobody else gets; node 1
+  // leads epoch 2 and writes 1 record at offset 3.
+  two.follow(2, 1, {1, 2}, 1);
+  auto uncommitted = batch_of(2);
+  ASSERT_EQ(two.partition->append_as_leader(uncommitted, 1, 0).error, ErrorCode::NONE);
+  one.follow(1, 2, {1, 2}, 2);
+  auto one_more = batch_of(1);
+  ASSERT_EQ(one.partition->append_as_leader(one_more, 1, 0).error, ErrorCode::NONE);
+  // With its epoch cache, node 2 would send last fetched epoch 1 and get a
+  // DivergingEpoch. Without it, it would send -1 and keep its tail.
+  EXPECT_FALSE(two.partition->tail_epoch_without_entry());
+  two.restart_without_epoch_cache();
+  two.follow(1, 2, {1, 2}, 2);
+  EXPECT_EQ(two.partition->follower_position().last_fetched_epoch, -1);
+  EXPECT_EQ(two.partition->tail_epoch_without_entry(), 1);
+  // Round 1: the leader knows epoch 0 only (it ends at 3): cut to 3, ask again.
+  Partition::EpochTruncation cut = epoch_round(one, two);
+  EXPECT_EQ(cut.error, ErrorCode::NONE);
+  EXPECT_EQ(cut.offset, 3);
+  EXPECT_FALSE(cut.done);
+  EXPECT_EQ(two.end(), 3);
+  // Round 2: the tail is of epoch 0, which the leader ends at 3: done.
+  cut = epoch_round(one, two);
+  EXPECT_TRUE(cut.done);
+  EXPECT_EQ(two.end(), 3);
+  // Fetching again: the leader's epoch-2 record, and an epoch entry with it.
+  fetch_once(one, two);
+  EXPECT_EQ(two.end(), 4);
+  EXPECT_FALSE(two.partition->tail_epoch_without_entry());
+  EXPECT_EQ(two.partition->follower_position().last_fetched_epoch, 2);
+  fetch_once(one, two);
+  EXPECT_EQ(one.partition->high_watermark(), 4);
+}
+
+TEST(Replication, AnUndefinedEpochAnswerTruncatesToTheHighWatermark) {
+  Node two(2);
+  two.follow(2, 4, {2}, 0);
+  auto four = batch_of(4);
+  ASSERT_EQ(two.partition->append_as_leader(four, 1, 0).error, ErrorCode::NONE);
+  two.follow(2, 4, {1, 2}, 1);  // the high watermark stays at 4
+  auto two_more = batch_of(2);
+  ASSERT_EQ(two.partition->append_as_leader(two_more, 1, 0).error, ErrorCode::NONE);
+  two.restart_without_epoch_cache();
+  two.follow(1, 5, {1, 2}, 2);
+  ASSERT_EQ(two.partition->high_watermark(), 4);
+  ASSERT_EQ(two.partition->tail_epoch_without_entry(), 4);
+  Partition::EpochTruncation cut = two.partition->truncate_to_epoch_end(LeaderEpoch{5}, 4, -1, -1);
+  EXPECT_EQ(cut.error, ErrorCode::NONE);
+  EXPECT_TRUE(cut.done);
+  EXPECT_EQ(two.end(), 4);
+  // A fetch of an older leader epoch is refused, as for every follower cut.
+  EXPECT_EQ(two.partition->truncate_to_epoch_end(LeaderEpoch{4}, 4, 4, 0).error,
+            ErrorCode::FENCED_LEADER_EPOCH);
 }
 
 }  // namespace

@@ -123,6 +123,46 @@ TEST_F(LogManagerTest, CloseWritesCheckpointsAndReopenFindsEveryLog) {
   EXPECT_EQ(hw->at(TopicPartition{"orders", 2}), 3);
 }
 
+// Kafka's Partition.createLogIfNotExists: a reopened log starts from its
+// checkpointed high watermark, clamped to what the log holds; a log the
+// checkpoint does not name starts with none (-1: the replica layer decides).
+TEST_F(LogManagerTest, ReopenRestoresCheckpointedHighWatermarksClampedToTheLog) {
+  std::string dir;
+  {
+    auto manager = open_manager();
+    for (int p = 0; p < 3; ++p) {
+      auto log = create(*manager, "orders", p);
+      ASSERT_TRUE(append(*log, 6));
+      dir = log->log_dir();
+    }
+    manager->find(TopicPartition{"orders", 0})->set_high_watermark(4);
+    manager->find(TopicPartition{"orders", 1})->set_high_watermark(6);
+    ASSERT_TRUE(manager->close());
+  }
+  // A checkpoint naming an offset past the log end (a tail lost since) and
+  // one without partition 2.
+  for (const char* d : {"/d1", "/d2", "/d3"}) {
+    std::string path = std::string(d) + "/" + replication_offset_checkpoint_file;
+    auto offsets = read_offset_checkpoint(memory_, path);
+    ASSERT_TRUE(offsets);
+    if (offsets->contains(TopicPartition{"orders", 1}))
+      (*offsets)[TopicPartition{"orders", 1}] = 99;
+    offsets->erase(TopicPartition{"orders", 2});
+    ASSERT_TRUE(write_offset_checkpoint(memory_, path, *offsets));
+  }
+  auto manager = open_manager();
+  EXPECT_EQ(manager->find(TopicPartition{"orders", 0})->high_watermark(), 4);
+  EXPECT_EQ(manager->find(TopicPartition{"orders", 1})->high_watermark(), 6);
+  EXPECT_EQ(manager->find(TopicPartition{"orders", 2})->high_watermark(), -1);
+  // A later checkpoint keeps what was restored.
+  manager->write_replication_offset_checkpoints();
+  auto log0 = manager->find(TopicPartition{"orders", 0});
+  auto offsets =
+      read_offset_checkpoint(memory_, log0->log_dir() + "/" + replication_offset_checkpoint_file);
+  ASSERT_TRUE(offsets);
+  EXPECT_EQ(offsets->at(TopicPartition{"orders", 0}), 4);
+}
+
 TEST_F(LogManagerTest, DeleteRenamesTheDirAndRemovesItLater) {
   auto manager = open_manager();
   auto log = create(*manager, "orders", 0);
