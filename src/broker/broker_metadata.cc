@@ -141,9 +141,10 @@ std::vector<cluster::BrokerEndpoint> Broker::advertised_endpoints() const {
 
 // A lone node's controller is active at once: it registers now. A node of a
 // larger quorum registers from its registration loop (start()), once a
-// controller is elected.
+// controller is elected. A controller-only node is no broker, even as the
+// sole voter of its quorum: partitions must not be placed on it.
 void Broker::register_endpoints() {
-  if (!lone_node() || !controller_->is_active()) return;
+  if (!config_.quorum.broker_role || !lone_node() || !controller_->is_active()) return;
   std::optional<std::string> rack = config_.values.text("broker.rack");
   cluster::ApiError registered = controller_->register_broker(advertised_endpoints(), rack);
   if (!registered.ok())
