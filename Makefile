@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum soak-storage soak-faults soak-raft clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum soak-storage soak-faults soak-replication soak-raft clean
 
 all: build
 
@@ -66,6 +66,14 @@ soak-storage: configure
 soak-faults: build
 	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_FAULT_ROUNDS=$(or $(SOAK_ROUNDS),40) \
 	  /usr/bin/python3 -m pytest -q -x -s tests/integration/faults
+
+# Replicated partitions under faults (tests/integration/cluster/test_replication_faults.py):
+# 5 combined nodes, every link proxied, a seeded schedule of kill -9, SIGSTOP/SIGCONT
+# and cut links for SOAK_SECONDS (default 300) while acks=all producers and a group
+# run; the Jepsen-style checker must count nothing. SOAK_SEED replays a schedule.
+soak-replication: build
+	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_SOAK_SECONDS=$(or $(SOAK_SECONDS),300) SLUICE_FAULT_SEED=$(SOAK_SEED) \
+	  /usr/bin/python3 -m pytest -q -x -s tests/integration/cluster/test_replication_faults.py
 
 # The KRaft simulation (src/cluster/raft/README.md) over many more seeds than
 # `make test` (SOAK_SEEDS, default a million, or SOAK_SECONDS, default an hour).

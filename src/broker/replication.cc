@@ -183,10 +183,9 @@ class ReplicationWait final : public DelayedOperation,
                               public cluster::AppendWaiter,
                               public std::enable_shared_from_this<ReplicationWait> {
  public:
-  ReplicationWait(int32_t node_id, RequestContext context, ProduceResponse response,
+  ReplicationWait(RequestContext context, ProduceResponse response,
                   std::vector<ReplicationTarget> targets, ProduceContinuation then)
-      : node_id_(node_id),
-        context_(std::move(context)),
+      : context_(std::move(context)),
         response_(std::move(response)),
         targets_(std::move(targets)),
         then_(std::move(then)) {}
@@ -213,10 +212,14 @@ class ReplicationWait final : public DelayedOperation,
   }
 
  private:
-  // Committed, or this node no longer leads (the batch may be lost).
+  cluster::AppendCommit commit(const ReplicationTarget& target) const {
+    return target.partition->append_commit(target.leader_epoch, target.end_offset);
+  }
+
+  // Committed, or this node no longer leads in the append's epoch (the
+  // batch may be lost).
   bool settled(const ReplicationTarget& target) const {
-    return target.partition->high_watermark() >= target.end_offset ||
-           target.partition->leader_id() != node_id_;
+    return commit(target) != cluster::AppendCommit::waiting;
   }
 
   void finish(bool timed_out) {
@@ -225,12 +228,15 @@ class ReplicationWait final : public DelayedOperation,
           response_.responses[target.topic_index].partition_responses[target.partition_index];
       const cluster::Partition& partition = *target.partition;
       ErrorCode error = ErrorCode::NONE;
-      if (partition.high_watermark() >= target.end_offset) {
+      // Leadership first: a follower's high watermark past the batch's end
+      // is another leader's, whose log may hold other records there.
+      const cluster::AppendCommit state = commit(target);
+      if (state == cluster::AppendCommit::not_leader) {
+        error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      } else if (state == cluster::AppendCommit::committed) {
         if (static_cast<int64_t>(partition.isr().size()) <
             partition.append_policy().min_insync_replicas)
           error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-      } else if (partition.leader_id() != node_id_) {
-        error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
       } else if (timed_out) {
         error = ErrorCode::REQUEST_TIMED_OUT;
       }
@@ -243,7 +249,6 @@ class ReplicationWait final : public DelayedOperation,
     then_(std::move(context_), std::move(response_));
   }
 
-  const int32_t node_id_;
   std::mutex mutex_;
   RequestContext context_;
   ProduceResponse response_;
@@ -262,9 +267,8 @@ void handle_replica_fetch(Broker& broker, RequestContext context, FetchRequest r
 void answer_when_replicated(Broker& broker, RequestContext context, ProduceResponse response,
                             std::vector<ReplicationTarget> targets, int32_t timeout_ms,
                             ProduceContinuation then) {
-  auto wait =
-      std::make_shared<ReplicationWait>(broker.config().node_id, std::move(context),
-                                        std::move(response), std::move(targets), std::move(then));
+  auto wait = std::make_shared<ReplicationWait>(std::move(context), std::move(response),
+                                                std::move(targets), std::move(then));
   wait->start(broker, timeout_ms);
 }
 

@@ -9,9 +9,12 @@ compares them and returns a summary dict of counts (plus a few examples):
 
   lost                    acknowledged values absent from the read-back
   duplicated              values stored at more than one offset in the read-back
+                          (zero with idempotent producers; a producer without
+                          idempotence may store a retried batch twice)
   reordered               a producer's values in one partition stored out of its
                           send order (pairs of neighbours in the log)
-  value_at_two_offsets    a value observed (ack, poll or read-back) at two places
+  value_at_two_offsets    a value observed (ack, poll or read-back) at two places,
+                          other than stored twice (a duplicate) and seen there
   offset_with_two_values  a (partition, offset) observed holding two values
   polls_backwards         a consumer's position or polled offset moving back
                           without a rebalance or seek in between
@@ -112,15 +115,19 @@ def _duplicated(history):
 
 def _reordered(history):
     """Neighbouring stored values of one producer in one partition whose send
-    sequence goes down (an idempotent producer keeps its order across retries)."""
+    sequence goes down (a producer with one request in flight, or idempotent,
+    keeps its order across retries). A value stored again by a retry counts
+    at its first place only (duplicates are counted apart)."""
     sent = {s["value"]: s for s in history.sends}
     bad = []
     for partition, records in history.final.items():
         last_seq = {}
+        seen = set()
         for _, value in sorted(records):
             send = sent.get(value)
-            if send is None:
+            if send is None or value in seen:
                 continue
+            seen.add(value)
             producer = send["producer"]
             if producer in last_seq and send["seq"] < last_seq[producer]:
                 bad.append((partition, value))
@@ -141,11 +148,20 @@ def _observations(history):
 
 
 def _conflicts(history):
+    """Values observed at two places, and places observed with two values. A
+    value only the read-back holds twice (a retry stored it again) is a
+    duplicate, not counted here: every place it was seen at must then be one
+    of its stored places."""
     places, values = defaultdict(set), defaultdict(set)
     for partition, offset, value in _observations(history):
         places[value].add((partition, offset))
         values[(partition, offset)].add(value)
-    two_offsets = [v for v, where in places.items() if len(where) > 1]
+    stored = defaultdict(set)
+    for partition, records in history.final.items():
+        for offset, value in records:
+            stored[value].add((partition, offset))
+    two_offsets = [v for v, where in places.items()
+                   if len(where) > 1 and not (len(stored[v]) > 1 and where <= stored[v])]
     two_values = [where for where, vs in values.items() if len(vs) > 1]
     return two_offsets, two_values
 
