@@ -6,6 +6,7 @@ killed (-9), stopped or restarted; and links between nodes routed through
 fault-injecting TCP proxies (`LinkProxy`) that a test cuts and heals."""
 
 import os
+import random
 import select
 import signal
 import socket
@@ -95,9 +96,9 @@ class LinkProxy:
         deadline = time.monotonic() + 10
         while True:
             try:
-                listener.bind(("127.0.0.1", self.port))
+                listener.bind(("127.0.0.1", self.port or self._unused_port()))
                 break
-            except OSError:  # the old listener's port not free yet
+            except OSError:  # taken (first bind), or the old listener's port not free yet
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -105,6 +106,19 @@ class LinkProxy:
         self.port = listener.getsockname()[1]
         self.listener = listener
         threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
+
+    def _unused_port(self):
+        """0 (the kernel picks) unless the proxy refuses when cut: then a port
+        below the ephemeral range, which the kernel never gives an outgoing
+        connection, so that heal() can listen on it again."""
+        if not self.refuse:
+            return 0
+        try:
+            with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+                low = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            low = 32768
+        return random.randrange(max(1024, low - 12000), low)
 
     def cut(self):
         with self.lock:

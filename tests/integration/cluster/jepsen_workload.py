@@ -241,3 +241,130 @@ def run_schedule(cluster, schedule, deadline=None, log=print):
         time.sleep(rest_s)
         done += 1
     return done
+
+
+class KafkaPythonProducer(threading.Thread):
+    """kafka-python (no idempotence in 2.0): acks=all, one request in flight,
+    retries enough to outlast an election; `<name>-<seq>` round-robin, each
+    send's future recorded into the history. Errors its futures raise are
+    what the application sees."""
+
+    def __init__(self, name, bootstrap, topic, partitions, history, rate=100):
+        super().__init__(daemon=True, name=name)
+        self.producer_name = name
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partitions = partitions
+        self.history = history
+        self.rate = rate
+        self.stopping = threading.Event()
+        self.errors = []
+        self.flush_left = None
+
+    def run(self):
+        from kafka import KafkaProducer
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap.split(","), acks="all", retries=50,
+                                 retry_backoff_ms=200, max_in_flight_requests_per_connection=1,
+                                 request_timeout_ms=10000, linger_ms=5, reconnect_backoff_max_ms=1000)
+        seq = 0
+        started = time.monotonic()
+        while not self.stopping.is_set():
+            partition = seq % self.partitions
+            value = f"{self.producer_name}-{seq}"
+            record = self.history.send(self.producer_name, seq, value, partition)
+            future = producer.send(self.topic, value=value.encode(), partition=partition)
+            future.add_callback(lambda meta, r=record: self.history.ack(r, meta.partition, meta.offset))
+            future.add_errback(lambda err, r=record: (self.errors.append(err), self.history.fail(r, err)))
+            seq += 1
+            ahead = seq / self.rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        producer.flush(120)
+        self.flush_left = sum(1 for s in self.history.sends
+                              if s["producer"] == self.producer_name and s["outcome"] == "unknown")
+        producer.close(10)
+
+    def stop(self):
+        self.stopping.set()
+
+
+class KafkaPythonConsumer(threading.Thread):
+    """A kafka-python member of consumer group `group` (auto commit): polls,
+    positions and a reset per (re)assigned partition into the history.
+    Exceptions out of poll() are what the application sees."""
+
+    def __init__(self, name, bootstrap, topic, group, history):
+        super().__init__(daemon=True, name=name)
+        self.consumer_name = name
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group = group
+        self.history = history
+        self.stopping = threading.Event()
+        self.errors = []
+        self.values = set()
+
+    def run(self):
+        from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition as KTopicPartition
+        history, name = self.history, self.consumer_name
+
+        class Resets(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                for tp in revoked:
+                    history.reset(name, tp.partition)
+
+            def on_partitions_assigned(self, assigned):
+                for tp in assigned:
+                    history.reset(name, tp.partition)
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=self.group,
+                                 auto_offset_reset="earliest", enable_auto_commit=True,
+                                 auto_commit_interval_ms=1000, session_timeout_ms=10000,
+                                 heartbeat_interval_ms=1000, request_timeout_ms=30000,
+                                 reconnect_backoff_max_ms=1000)
+        consumer.subscribe([self.topic], listener=Resets())
+        try:
+            while not self.stopping.is_set():
+                try:
+                    batches = consumer.poll(timeout_ms=200)
+                except Exception as e:  # noqa: BLE001 - what the application would see
+                    self.errors.append(e)
+                    time.sleep(0.2)
+                    continue
+                for tp, records in batches.items():
+                    for r in records:
+                        value = r.value.decode()
+                        self.values.add(value)
+                        self.history.poll(name, tp.partition, r.offset, value)
+                    self.history.position(name, tp.partition, consumer.position(KTopicPartition(tp.topic, tp.partition)))
+        finally:
+            consumer.close()
+
+    def stop(self):
+        self.stopping.set()
+
+
+def kafkajs_history(lines, history, name="js"):
+    """Feeds tests/clients/js/failover_client.js's JSON lines into `history`;
+    returns (application errors, consumer crashes)."""
+    import json
+    records, errors, crashes = {}, [], []
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        kind = event["e"]
+        if kind == "send":
+            records[event["seq"]] = history.send(name, event["seq"], event["value"], event["partition"])
+        elif kind == "ack":
+            history.ack(records[event["seq"]], event["partition"], event["offset"])
+        elif kind == "fail":
+            errors.append(event["error"])
+            history.fail(records[event["seq"]], event["error"])
+        elif kind == "poll":
+            history.poll(name, event["partition"], event["offset"], event["value"])
+        elif kind == "reset":
+            history.reset(name, event["partition"])
+        elif kind == "crash":
+            crashes.append(event["error"])
+    return errors, crashes

@@ -35,22 +35,24 @@ TOPIC = "jepsen"
 
 
 def partition_states(cluster, topic):
-    """{partition: (leader, sorted isr)} from the first broker that answers."""
+    """{partition: (leader, sorted isr, sorted replicas)} from the first broker that answers."""
     for node in cluster.brokers:
         if not node.alive():
             continue
         try:
             metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics(topic, timeout=5)
-            return {p: (m.leader, sorted(m.isrs)) for p, m in metadata.topics[topic].partitions.items()}
+            return {p: (m.leader, sorted(m.isrs), sorted(m.replicas))
+                    for p, m in metadata.topics[topic].partitions.items()}
         except Exception:  # noqa: BLE001 - not answering now
             continue
     return {}
 
 
 def full_isr(cluster, topic, partitions):
-    ids = sorted(n.id for n in cluster.brokers)
+    """Every partition led, all its replicas in its ISR."""
     states = partition_states(cluster, topic)
-    return len(states) == partitions and all(isr == ids and leader in ids for leader, isr in states.values())
+    return len(states) == partitions and all(isr == replicas and leader in replicas
+                                             for leader, isr, replicas in states.values())
 
 
 def run_jepsen(cluster, partitions, schedule, producers=2, consumers=2, rate=150, fault_budget_s=None):
