@@ -125,7 +125,7 @@ class LinkProxy:
             was_cut, self.is_cut = self.is_cut, True
             pairs, self.pairs = self.pairs, []
         if self.refuse and not was_cut:
-            self.listener.close()
+            self._stop_listening()
         for pair in pairs:
             self._close(pair)
 
@@ -138,6 +138,15 @@ class LinkProxy:
     def close(self):
         self.closed = True
         self.cut()
+        self._stop_listening()
+
+    def _stop_listening(self):
+        # shutdown() first: on Linux, close() alone leaves a thread blocked in
+        # accept() holding the socket, still listening on the port.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
 
     @staticmethod
