@@ -7,6 +7,7 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "cluster/replica_state.h"
 
 namespace sluice::broker {
 namespace {
@@ -25,6 +26,15 @@ Status read_range(const storage::FileRange& range, std::span<uint8_t> out) {
     done += *n;
   }
   return Status::ok();
+}
+
+// The follower's broker as this node's metadata image has it (Kafka's
+// isReplicaIsrEligible): an expansion the controller would refuse is not asked.
+bool follower_isr_eligible(Broker& broker, int32_t replica_id, int64_t replica_epoch) {
+  cluster::MetadataImagePtr image = broker.replica_manager().image();
+  auto found = image->brokers.find(replica_id);
+  return cluster::isr_eligible(found == image->brokers.end() ? nullptr : &found->second,
+                               replica_epoch);
 }
 
 FetchResponse::PartitionData answer_partition(
@@ -67,7 +77,7 @@ FetchResponse::PartitionData answer_partition(
       keep_alive.push_back(std::move(buffer));
     }
   }
-  if (result.may_join_isr) {
+  if (result.may_join_isr && follower_isr_eligible(broker, replica_id, replica_epoch)) {
     if (auto change = partition->isr_expand(replica_id))
       broker.isr_manager().submit(partition, std::move(*change));
   }

@@ -94,13 +94,13 @@ def run_jepsen(cluster, partitions, schedule, producers=2, consumers=2, rate=150
     while time.monotonic() < deadline and not acked <= set().union(*(c.values for c in consumer_workers)):
         time.sleep(0.2)
     unpolled = acked - set().union(*(c.values for c in consumer_workers))
-    for c in consumer_workers:
-        print(f"consumer {c.consumer_name}: {len(c.values)} values, assignment {c.assignment}, "
-              f"committed/positions {c.positions}")
     for worker in consumer_workers:
         worker.stop()
     for worker in consumer_workers:
         worker.join(30)
+    for c in consumer_workers:
+        print(f"consumer {c.consumer_name}: {len(c.values)} values, assignment at the end {c.assignment}, "
+              f"(partition, committed, position) {c.positions}")
     read_back(bootstrap, TOPIC, partitions, history)
 
     summary = check(history)

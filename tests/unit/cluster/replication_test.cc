@@ -4,6 +4,7 @@
 // divergent tail through the Fetch's diverging epoch.
 #include <gtest/gtest.h>
 
+#include "cluster/metadata_image.h"
 #include "cluster/partition.h"
 #include "cluster/replica_state.h"
 #include "record/batch_builder.h"
@@ -55,6 +56,21 @@ TEST(ReplicaState, JoiningNeedsTheHighWatermarkAndTheLeaderEpochStart) {
   EXPECT_FALSE(may_join_isr(state, 5, 6));
   state.log_end_offset = -1;
   EXPECT_FALSE(may_join_isr(state, 0, 0));
+}
+
+TEST(ReplicaState, OnlyAnActiveBrokerOfTheFetchsEpochIsEligibleForTheIsr) {
+  BrokerImage broker;
+  broker.node_id = 2;
+  broker.epoch = 40;
+  EXPECT_TRUE(isr_eligible(&broker, 40));
+  EXPECT_TRUE(isr_eligible(&broker, -1));   // no epoch in the Fetch: not checked
+  EXPECT_FALSE(isr_eligible(&broker, 39));  // an older incarnation
+  EXPECT_FALSE(isr_eligible(nullptr, 40));  // not registered
+  broker.fenced = true;
+  EXPECT_FALSE(isr_eligible(&broker, 40));
+  broker.fenced = false;
+  broker.in_controlled_shutdown = true;
+  EXPECT_FALSE(isr_eligible(&broker, 40));
 }
 
 TEST(ReplicaState, FollowerTruncation) {
