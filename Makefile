@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum soak-storage soak-faults soak-replication soak-raft clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication soak-storage soak-faults soak-replication soak-raft clean
 
 all: build
 
@@ -48,6 +48,14 @@ bench-groups: build
 # 1,000 partitions on 3 nodes. QUORUM_BENCH_ARGS passes options (e.g. --kills 5).
 bench-quorum: build
 	@/usr/bin/python3 bench/quorum_failover.py --sluice $(BUILD_DIR)/sluice $(QUORUM_BENCH_ARGS)
+
+# Replication figures (bench/failover.py): kill -9 of a partition leader -> the new
+# leader acknowledging writes (20 kills per broker.session.timeout.ms /
+# broker.heartbeat.interval.ms setting), and sluice bench produce acks=all with
+# replication factor 3 against 1 on 3 brokers. REPLICATION_BENCH_ARGS passes
+# options (e.g. --kills 5, --only failover, --rate 5000).
+bench-replication: build
+	@/usr/bin/python3 bench/failover.py --sluice $(BUILD_DIR)/sluice $(REPLICATION_BENCH_ARGS)
 
 # The storage model test (ctest runs 100 cases on seed 1) with many random
 # seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).

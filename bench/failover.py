@@ -12,7 +12,8 @@
             factor 3 and one of factor 1 on the same three brokers (rounds
             alternated), throughput and ack latency of each.
 Usage: bench/failover.py --sluice build/sluice [--only failover|produce] [--kills 20]
-       [--settings default,3000/500,1000/250] [--duration 10] [--rounds 3]"""
+       [--settings default,3000/500,1000/250] [--duration 10] [--rounds 3] [--rate 0]
+(--rate N paces the produce runs, for ack latency rather than throughput.)"""
 
 import argparse
 import json
@@ -164,7 +165,7 @@ def bench_failover(root, kills, session_ms, heartbeat_ms):
     return times
 
 
-def bench_produce(root, sluice, duration, rounds, size, partitions):
+def bench_produce(root, sluice, duration, rounds, size, partitions, rate=0):
     from cluster_harness import Cluster
     factory = Factory(root)
     cluster = Cluster(factory, controllers=3, brokers=3)
@@ -180,7 +181,7 @@ def bench_produce(root, sluice, duration, rounds, size, partitions):
             for rf in (3, 1) if r % 2 else (1, 3):
                 command = [sluice, "bench", "produce", "-b", bootstrap, "--topic", f"bench-rf{rf}",
                            "--acks", "all", "--size", str(size), "--duration", str(duration),
-                           "--no-progress", "--json"]
+                           "--rate", str(rate), "--no-progress", "--json"]
                 done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
                 if done.returncode != 0:
                     raise RuntimeError(f"{' '.join(command)}: {done.stderr[-2000:]}")
@@ -210,6 +211,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--rate", type=float, default=0, help="produce: msgs/s over all producers (0: unpaced)")
     args = parser.parse_args()
     sluice = os.path.abspath(args.sluice)
     os.environ["SLUICE_BIN"] = sluice
@@ -229,9 +231,13 @@ def main():
                 print(lines[-1], flush=True)
         if args.only in (None, "produce"):
             results = bench_produce(os.path.join(root, "produce"), sluice, args.duration, args.rounds, args.size,
-                                    args.partitions)
+                                    args.partitions, args.rate)
             for rf, runs in results.items():
-                lines.append(f"produce acks=all rf={rf}: {json.dumps(runs)}")
+                per_s = statistics.median(r["records_per_sec"] for r in runs)
+                p50 = statistics.median(r["p50_ms"] for r in runs)
+                p99 = statistics.median(r["p99_ms"] for r in runs)
+                lines.append(f"produce acks=all rf={rf} (--rate {args.rate}): median of {len(runs)} rounds "
+                             f"{per_s:,.0f} records/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         print(f"load average at end: {os.getloadavg()}", flush=True)
         print("\n".join(lines))
     finally:
