@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum soak-storage soak-faults soak-raft clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication soak-storage soak-faults soak-replication soak-raft clean
 
 all: build
 
@@ -49,6 +49,14 @@ bench-groups: build
 bench-quorum: build
 	@/usr/bin/python3 bench/quorum_failover.py --sluice $(BUILD_DIR)/sluice $(QUORUM_BENCH_ARGS)
 
+# Replication figures (bench/failover.py): kill -9 of a partition leader -> the new
+# leader acknowledging writes (20 kills per broker.session.timeout.ms /
+# broker.heartbeat.interval.ms setting), and sluice bench produce acks=all with
+# replication factor 3 against 1 on 3 brokers. REPLICATION_BENCH_ARGS passes
+# options (e.g. --kills 5, --only failover, --rate 5000).
+bench-replication: build
+	@/usr/bin/python3 bench/failover.py --sluice $(BUILD_DIR)/sluice $(REPLICATION_BENCH_ARGS)
+
 # The storage model test (ctest runs 100 cases on seed 1) with many random
 # seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).
 # A failure prints RapidCheck's RC_PARAMS="reproduce=..." string.
@@ -66,6 +74,14 @@ soak-storage: configure
 soak-faults: build
 	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_FAULT_ROUNDS=$(or $(SOAK_ROUNDS),40) \
 	  /usr/bin/python3 -m pytest -q -x -s tests/integration/faults
+
+# Replicated partitions under faults (tests/integration/cluster/test_replication_faults.py):
+# 5 combined nodes, every link proxied, a seeded schedule of kill -9, SIGSTOP/SIGCONT
+# and cut links for SOAK_SECONDS (default 300) while acks=all producers and a group
+# run; the Jepsen-style checker must count nothing. SOAK_SEED replays a schedule.
+soak-replication: build
+	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_SOAK_SECONDS=$(or $(SOAK_SECONDS),300) SLUICE_FAULT_SEED=$(SOAK_SEED) \
+	  /usr/bin/python3 -m pytest -q -x -s tests/integration/cluster/test_replication_faults.py
 
 # The KRaft simulation (src/cluster/raft/README.md) over many more seeds than
 # `make test` (SOAK_SEEDS, default a million, or SOAK_SECONDS, default an hour).

@@ -203,6 +203,9 @@ std::vector<ConfigDef> make_defs() {
           "Delay of a new group's first rebalance."),
       def("broker.session.timeout.ms", T::int32, "9000",
           "A broker not heard from (BrokerHeartbeat) for this long is fenced.", at_least(1)),
+      def("broker.heartbeat.interval.ms", T::int32, "2000",
+          "How often a broker of a quorum sends BrokerHeartbeat to the active controller.",
+          at_least(1)),
       def("controlled.shutdown.enable", T::boolean, "true",
           "On SIGTERM a broker of a quorum asks the active controller to move its partition "
           "leadership away (BrokerHeartbeat WantShutDown) and stops once told to, or after "

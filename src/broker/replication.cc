@@ -8,6 +8,7 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "cluster/replica_state.h"
 
 namespace sluice::broker {
 namespace {
@@ -46,6 +47,15 @@ Status read_range(const storage::FileRange& range, std::span<uint8_t> out) {
     done += *n;
   }
   return Status::ok();
+}
+
+// The follower's broker as this node's metadata image has it (Kafka's
+// isReplicaIsrEligible): an expansion the controller would refuse is not asked.
+bool follower_isr_eligible(Broker& broker, int32_t replica_id, int64_t replica_epoch) {
+  cluster::MetadataImagePtr image = broker.replica_manager().image();
+  auto found = image->brokers.find(replica_id);
+  return cluster::isr_eligible(found == image->brokers.end() ? nullptr : &found->second,
+                               replica_epoch);
 }
 
 // Puts a partition's records in the answer: by sendfile when the range is
@@ -111,7 +121,7 @@ FetchResponse::PartitionData answer_partition(Broker& broker, int32_t replica_id
     else
       bytes_left -= std::min<uint64_t>(bytes_left, read.range.length);
   }
-  if (result.may_join_isr) {
+  if (result.may_join_isr && follower_isr_eligible(broker, replica_id, replica_epoch)) {
     if (auto change = partition->isr_expand(replica_id))
       broker.isr_manager().submit(partition, std::move(*change));
   }
@@ -227,10 +237,9 @@ class ReplicationWait final : public DelayedOperation,
                               public cluster::AppendWaiter,
                               public std::enable_shared_from_this<ReplicationWait> {
  public:
-  ReplicationWait(int32_t node_id, RequestContext context, ProduceResponse response,
+  ReplicationWait(RequestContext context, ProduceResponse response,
                   std::vector<ReplicationTarget> targets, ProduceContinuation then)
-      : node_id_(node_id),
-        context_(std::move(context)),
+      : context_(std::move(context)),
         response_(std::move(response)),
         targets_(std::move(targets)),
         then_(std::move(then)) {}
@@ -257,10 +266,14 @@ class ReplicationWait final : public DelayedOperation,
   }
 
  private:
-  // Committed, or this node no longer leads (the batch may be lost).
+  cluster::AppendCommit commit(const ReplicationTarget& target) const {
+    return target.partition->append_commit(target.leader_epoch, target.end_offset);
+  }
+
+  // Committed, or this node no longer leads in the append's epoch (the
+  // batch may be lost).
   bool settled(const ReplicationTarget& target) const {
-    return target.partition->high_watermark() >= target.end_offset ||
-           target.partition->leader_id() != node_id_;
+    return commit(target) != cluster::AppendCommit::waiting;
   }
 
   void finish(bool timed_out) {
@@ -269,12 +282,15 @@ class ReplicationWait final : public DelayedOperation,
           response_.responses[target.topic_index].partition_responses[target.partition_index];
       const cluster::Partition& partition = *target.partition;
       ErrorCode error = ErrorCode::NONE;
-      if (partition.high_watermark() >= target.end_offset) {
+      // Leadership first: a follower's high watermark past the batch's end
+      // is another leader's, whose log may hold other records there.
+      const cluster::AppendCommit state = commit(target);
+      if (state == cluster::AppendCommit::not_leader) {
+        error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      } else if (state == cluster::AppendCommit::committed) {
         if (static_cast<int64_t>(partition.isr().size()) <
             partition.append_policy().min_insync_replicas)
           error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-      } else if (partition.leader_id() != node_id_) {
-        error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
       } else if (timed_out) {
         error = ErrorCode::REQUEST_TIMED_OUT;
       }
@@ -287,7 +303,6 @@ class ReplicationWait final : public DelayedOperation,
     then_(std::move(context_), std::move(response_));
   }
 
-  const int32_t node_id_;
   std::mutex mutex_;
   RequestContext context_;
   ProduceResponse response_;
@@ -306,9 +321,8 @@ void handle_replica_fetch(Broker& broker, RequestContext context, FetchRequest r
 void answer_when_replicated(Broker& broker, RequestContext context, ProduceResponse response,
                             std::vector<ReplicationTarget> targets, int32_t timeout_ms,
                             ProduceContinuation then) {
-  auto wait =
-      std::make_shared<ReplicationWait>(broker.config().node_id, std::move(context),
-                                        std::move(response), std::move(targets), std::move(then));
+  auto wait = std::make_shared<ReplicationWait>(std::move(context), std::move(response),
+                                                std::move(targets), std::move(then));
   wait->start(broker, timeout_ms);
 }
 

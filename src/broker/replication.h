@@ -36,7 +36,8 @@ struct ReplicationTarget {
   size_t topic_index;
   size_t partition_index;
   std::shared_ptr<cluster::Partition> partition;
-  int64_t end_offset;  // the high watermark the batch needs
+  int64_t end_offset;         // the high watermark the batch needs
+  int32_t leader_epoch = -1;  // the epoch it was appended in
 };
 
 using ProduceContinuation = std::function<void(RequestContext, protocol::ProduceResponse)>;

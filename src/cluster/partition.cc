@@ -115,6 +115,9 @@ void Partition::update(const PartitionImage& image, const AppendPolicy& policy) 
       pending_isr_.reset();
     }
     if (leads_locked()) moved = advance_high_watermark_locked();
+    // acks=all waits on a leadership lost end now (NOT_LEADER_OR_FOLLOWER),
+    // not at their timeout.
+    if (was_leader && (!leads_locked() || old_epoch != leader_epoch_)) moved = true;
   }
   if (moved) wake_waiters();
 }
@@ -281,6 +284,7 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
     result.next_offset = appended->last_offset + 1;
     result.log_start_offset = log.log_start_offset();
     result.flush_due = log.flush_due();
+    result.leader_epoch = leader_epoch_;
     // Committed once every ISR member has it: at once when this node is the
     // ISR alone (a single node), else as followers fetch (read_for_replica).
     advance_high_watermark_locked();
@@ -488,6 +492,12 @@ std::vector<int32_t> Partition::isr() const {
 bool Partition::isr_change_in_flight() const {
   std::lock_guard lock(log_->mutex());
   return pending_isr_.has_value();
+}
+
+AppendCommit Partition::append_commit(int32_t leader_epoch, int64_t end_offset) const {
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || leader_epoch_ != leader_epoch) return AppendCommit::not_leader;
+  return high_watermark() >= end_offset ? AppendCommit::committed : AppendCommit::waiting;
 }
 
 ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replica_epoch,

@@ -88,8 +88,12 @@ struct PartitionAppendResult {
   int64_t next_offset = -1;  // the log end offset after the append
   int64_t log_append_time_ms = -1;
   int64_t log_start_offset = -1;
-  bool flush_due = false;  // flush.messages / flush.ms say the log should be flushed now
+  bool flush_due = false;     // flush.messages / flush.ms say the log should be flushed now
+  int32_t leader_epoch = -1;  // the leader epoch the batch was appended in
 };
+
+// Where an acks=all batch stands (Partition::append_commit).
+enum class AppendCommit { committed, waiting, not_leader };
 
 struct PartitionReadResult {
   ErrorCode error = ErrorCode::NONE;
@@ -286,6 +290,14 @@ class Partition {
   // `partition_epoch` are applied when newer than what this node knows.
   void isr_change_done(bool accepted, int32_t partition_epoch, const std::vector<int32_t>& isr);
   bool isr_change_in_flight() const;
+  // acks=all: a batch this node appended as leader in `leader_epoch`, up to
+  // `end_offset`, is committed once the high watermark reaches its end while
+  // this node still leads in that epoch; not_leader once it no longer does.
+  // A follower's high watermark comes from another leader's log, which may
+  // have cut the batch away and written others at its offsets: it says
+  // nothing about the batch (Kafka's DelayedProduce answers
+  // NOT_LEADER_OR_FOLLOWER then).
+  AppendCommit append_commit(int32_t leader_epoch, int64_t end_offset) const;
   // Monotonic milliseconds, the clock of the replication calls above.
   static int64_t monotonic_ms();
 

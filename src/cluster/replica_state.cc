@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cluster/metadata_image.h"
+
 namespace sluice::cluster {
 
 void record_follower_fetch(FollowerState& state, int64_t fetch_offset, int64_t leader_end,
@@ -49,6 +51,11 @@ bool may_join_isr(const FollowerState& state, int64_t high_watermark,
                   int64_t leader_epoch_start_offset) {
   return state.log_end_offset >= 0 && state.log_end_offset >= high_watermark &&
          state.log_end_offset >= leader_epoch_start_offset;
+}
+
+bool isr_eligible(const BrokerImage* broker, int64_t fetch_broker_epoch) {
+  if (broker == nullptr || !broker->active()) return false;
+  return fetch_broker_epoch < 0 || fetch_broker_epoch == broker->epoch;
 }
 
 int64_t follower_truncation_offset(int32_t leader_epoch, int64_t leader_end_offset,

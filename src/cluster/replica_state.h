@@ -24,6 +24,8 @@
 
 namespace sluice::cluster {
 
+struct BrokerImage;
+
 struct FollowerState {
   int64_t broker_epoch = -1;           // from its Fetch's ReplicaState (v15+)
   int64_t log_end_offset = -1;         // -1: not fetched since this node leads
@@ -53,6 +55,14 @@ std::vector<int32_t> out_of_sync_replicas(const std::vector<int32_t>& isr, int32
 // Whether a follower outside the ISR may join it.
 bool may_join_isr(const FollowerState& state, int64_t high_watermark,
                   int64_t leader_epoch_start_offset);
+
+// Kafka's isReplicaIsrEligible (KRaft): the follower's broker, as the
+// metadata image has it (`broker` null: not registered), is active (not
+// fenced, not in controlled shutdown) and of the broker epoch its Fetch
+// carried (-1: no epoch sent, not checked). The controller refuses others
+// (INELIGIBLE_REPLICA); proposing them anyway made a leader send an
+// AlterPartition for every fetch of a fenced follower.
+bool isr_eligible(const BrokerImage* broker, int64_t fetch_broker_epoch);
 
 // Kafka's follower truncation on a Fetch answer's DivergingEpoch
 // (AbstractFetcherThread.getOffsetTruncationState): where the follower cuts

@@ -6,6 +6,7 @@ killed (-9), stopped or restarted; and links between nodes routed through
 fault-injecting TCP proxies (`LinkProxy`) that a test cuts and heals."""
 
 import os
+import random
 import select
 import signal
 import socket
@@ -75,35 +76,81 @@ FAST_FENCING = {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.
 class LinkProxy:
     """A TCP forwarder from a local port to `target_port`, on threads.
     cut() closes every forwarded connection and closes new ones at once
-    (the peer sees a refused/reset link); heal() forwards again."""
+    (the peer sees a refused/reset link); heal() forwards again.
 
-    def __init__(self, target_port):
+    With `refuse=True` a cut stops listening instead, so that new connections
+    are refused as by a dead host rather than accepted and closed: librdkafka
+    takes a connection closed during its ApiVersion request for a pre-0.10
+    broker, and an idempotent producer that sees only such a broker fails
+    fatally (_UNSUPPORTED_FEATURE). Listener proxies of brokers use it."""
+
+    def __init__(self, target_port, refuse=False):
         self.target_port = target_port
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
+        self.refuse = refuse
         self.lock = threading.Lock()
         self.is_cut = False
         self.closed = False
         self.pairs = []
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        self.port = 0
+        self._listen()
+
+    def _listen(self):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                listener.bind(("127.0.0.1", self.port or self._unused_port()))
+                break
+            except OSError:  # taken (first bind), or the old listener's port not free yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
+
+    def _unused_port(self):
+        """0 (the kernel picks) unless the proxy refuses when cut: then a port
+        below the ephemeral range, which the kernel never gives an outgoing
+        connection, so that heal() can listen on it again."""
+        if not self.refuse:
+            return 0
+        try:
+            with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+                low = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            low = 32768
+        return random.randrange(max(1024, low - 12000), low)
 
     def cut(self):
         with self.lock:
-            self.is_cut = True
+            was_cut, self.is_cut = self.is_cut, True
             pairs, self.pairs = self.pairs, []
+        if self.refuse and not was_cut:
+            self._stop_listening()
         for pair in pairs:
             self._close(pair)
 
     def heal(self):
         with self.lock:
-            self.is_cut = False
+            was_cut, self.is_cut = self.is_cut, False
+        if self.refuse and was_cut and not self.closed:
+            self._listen()
 
     def close(self):
         self.closed = True
         self.cut()
+        self._stop_listening()
+
+    def _stop_listening(self):
+        # shutdown() first: on Linux, close() alone leaves a thread blocked in
+        # accept() holding the socket, still listening on the port.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
 
     @staticmethod
@@ -115,10 +162,10 @@ class LinkProxy:
                 pass
             s.close()
 
-    def _accept_loop(self):
+    def _accept_loop(self, listener):
         while not self.closed:
             try:
-                client, _ = self.listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             with self.lock:
@@ -203,10 +250,13 @@ class Cluster:
     nodes (ids 1..C, a CONTROLLER listener only) and `brokers` broker-only
     nodes (ids C+1..), all in one cluster id. `settings` go to every node.
     `proxied` lists pairs of controller ids whose link goes through a
-    LinkProxy in each direction (see link())."""
+    LinkProxy in each direction (see link()). `proxy_brokers` puts every
+    broker behind proxies too: its advertised listener is a LinkProxy to its
+    real one (clients and other brokers' replica fetchers reach it only through
+    it) and it dials each controller through one; isolate() cuts them all."""
 
     def __init__(self, broker_factory, combined=3, controllers=0, brokers=0, settings=None,
-                 proxied=(), start=True):
+                 proxied=(), proxy_brokers=False, start=True):
         if controllers:
             roles = ["controller"] * controllers + ["broker"] * brokers
         else:
@@ -218,6 +268,9 @@ class Cluster:
         for a, b in proxied:
             self.proxies[(a, b)] = LinkProxy(self.controller_ports[b])
             self.proxies[(b, a)] = LinkProxy(self.controller_ports[a])
+        if proxy_brokers:
+            self._proxy_controller_links([i for i, r in zip(ids, roles) if "broker" in r])
+        self.listener_proxies = {}
         self.cluster_id = subprocess.run([sluice_bin(), "storage", "random-uuid"], check=True,
                                          capture_output=True).stdout.decode().strip()
         self.nodes = []
@@ -242,11 +295,41 @@ class Cluster:
                 # a controller-only node answers it on its CONTROLLER listener.
                 process.port = cport
             process.overrides["listeners"] = ",".join(listeners)
+            if proxy_brokers and "broker" in role:
+                proxy = self.listener_proxies[node_id] = LinkProxy(process.port, refuse=True)
+                process.overrides["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{proxy.port}"
             process.overrides["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
             self.nodes.append(Node(node_id, role, process, cport))
             self.format(process)
         if start:
             self.start_all()
+
+    def _proxy_controller_links(self, broker_ids):
+        """A LinkProxy for each broker -> controller link that has none yet (a
+        combined node reaches its own controller directly)."""
+        for b in broker_ids:
+            for c in self.controller_ports:
+                if c != b and (b, c) not in self.proxies:
+                    self.proxies[(b, c)] = LinkProxy(self.controller_ports[c])
+
+    def proxied_bootstrap(self):
+        """bootstrap.servers through every broker's listener proxy."""
+        return ",".join(f"127.0.0.1:{p.port}" for p in self.listener_proxies.values())
+
+    def isolate(self, node_id):
+        """Cuts every proxied link of `node_id`: its advertised listener (clients,
+        followers fetching from it) and its links to and from controllers. Its
+        own replica fetches from other brokers' listeners are not cut (they go
+        through those brokers' proxies, which others use too)."""
+        for (a, b), proxy in self.proxies.items():
+            if node_id in (a, b):
+                proxy.cut()
+        if node_id in self.listener_proxies:
+            self.listener_proxies[node_id].cut()
+
+    def heal_all(self):
+        for proxy in list(self.proxies.values()) + list(self.listener_proxies.values()):
+            proxy.heal()
 
     def add_bootstrapped_node(self, roles="controller", settings=None):
         """A new node (the next id; `roles` "controller" or "broker") started
@@ -366,7 +449,7 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill9()
                 slow.append(process)
-        for proxy in self.proxies.values():
+        for proxy in list(self.proxies.values()) + list(self.listener_proxies.values()):
             proxy.close()
         assert not slow, (f"{len(slow)} node(s) did not stop within {CLUSTER_STOP_TIMEOUT_S} s of SIGTERM:\n"
                           + "\n".join(log_tail(p.log_path) for p in slow))

@@ -4,6 +4,7 @@
 // divergent tail through the Fetch's diverging epoch.
 #include <gtest/gtest.h>
 
+#include "cluster/metadata_image.h"
 #include "cluster/partition.h"
 #include "cluster/replica_state.h"
 #include "record/batch_builder.h"
@@ -55,6 +56,21 @@ TEST(ReplicaState, JoiningNeedsTheHighWatermarkAndTheLeaderEpochStart) {
   EXPECT_FALSE(may_join_isr(state, 5, 6));
   state.log_end_offset = -1;
   EXPECT_FALSE(may_join_isr(state, 0, 0));
+}
+
+TEST(ReplicaState, OnlyAnActiveBrokerOfTheFetchsEpochIsEligibleForTheIsr) {
+  BrokerImage broker;
+  broker.node_id = 2;
+  broker.epoch = 40;
+  EXPECT_TRUE(isr_eligible(&broker, 40));
+  EXPECT_TRUE(isr_eligible(&broker, -1));   // no epoch in the Fetch: not checked
+  EXPECT_FALSE(isr_eligible(&broker, 39));  // an older incarnation
+  EXPECT_FALSE(isr_eligible(nullptr, 40));  // not registered
+  broker.fenced = true;
+  EXPECT_FALSE(isr_eligible(&broker, 40));
+  broker.fenced = false;
+  broker.in_controlled_shutdown = true;
+  EXPECT_FALSE(isr_eligible(&broker, 40));
 }
 
 TEST(ReplicaState, FollowerTruncation) {
@@ -453,6 +469,53 @@ TEST(Replication, AnUndefinedEpochAnswerTruncatesToTheHighWatermark) {
   // A fetch of an older leader epoch is refused, as for every follower cut.
   EXPECT_EQ(two.partition->truncate_to_epoch_end(LeaderEpoch{4}, 4, 4, 0).error,
             ErrorCode::FENCED_LEADER_EPOCH);
+}
+
+struct CountingWaiter : AppendWaiter {
+  void on_new_data() override { ++woken; }
+  int woken = 0;
+};
+
+// Found by the Jepsen-style fault test (test_replication_faults.py, seed 1):
+// a leader paused with SIGSTOP appended two acks=all batches, lost its
+// leadership, truncated them as a follower of the new leader and took that
+// leader's high watermark, which passed their end: the waiting produce was
+// answered as committed at offsets now holding other records.
+TEST(Replication, AnAcksAllBatchIsCommittedOnlyWhileItsLeaderLeadsInItsEpoch) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto committed = batch_of(2);
+  auto appended = one.partition->append_as_leader(committed, -1, 0);
+  ASSERT_EQ(appended.error, ErrorCode::NONE);
+  EXPECT_EQ(appended.leader_epoch, 0);
+  EXPECT_EQ(one.partition->append_commit(0, 2), AppendCommit::waiting);
+  fetch_once(one, two);
+  fetch_once(one, two);
+  EXPECT_EQ(one.partition->append_commit(0, 2), AppendCommit::committed);
+  // One more batch node 2 never gets; node 1 then loses its leadership.
+  auto lost = batch_of(1);
+  ASSERT_EQ(one.partition->append_as_leader(lost, -1, 0).next_offset, 3);
+  auto waiter = std::make_shared<CountingWaiter>();
+  one.partition->add_waiter(waiter);
+  two.follow(2, 1, {1, 2}, 1);
+  one.follow(2, 1, {1, 2}, 1);
+  EXPECT_EQ(waiter->woken, 1);  // the produce waiting on it is answered now
+  EXPECT_EQ(one.partition->append_commit(0, 3), AppendCommit::not_leader);
+  // Node 2 writes two records at offsets 2 and 3; node 1 cuts its batch
+  // away, takes them and node 2's high watermark, past the lost batch's end.
+  auto others = batch_of(2);
+  ASSERT_EQ(two.partition->append_as_leader(others, -1, 0).error, ErrorCode::NONE);
+  fetch_once(two, one);  // diverging: truncated to 2
+  fetch_once(two, one);
+  fetch_once(two, one);
+  ASSERT_EQ(one.end(), 4);
+  ASSERT_GE(one.partition->high_watermark(), 3);
+  EXPECT_EQ(one.partition->append_commit(0, 3), AppendCommit::not_leader);
+  // Leading again, in a later epoch: still not the batch's epoch.
+  one.follow(1, 2, {1, 2}, 2);
+  EXPECT_EQ(one.partition->append_commit(0, 3), AppendCommit::not_leader);
+  EXPECT_EQ(one.partition->append_commit(2, 3), AppendCommit::committed);
 }
 
 }  // namespace
