@@ -317,12 +317,15 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
     }
     raw->wake_.notify_all();
   });
+  if (topic || !service->options_.lone_node) {
+    // Nothing is served until an election (below, or by a later image).
+    for (int32_t p = 0; p < partitions; ++p) service->coordinator_->on_resignation(p, -1);
+  }
   if (topic) {
     // The partitions led here load now (bad records are skipped one by
     // one; a partition that cannot be read is left failed: its groups
     // answer COORDINATOR_LOAD_IN_PROGRESS, the others serve); the others
     // answer NOT_COORDINATOR.
-    for (int32_t p = 0; p < partitions; ++p) service->coordinator_->on_resignation(p, -1);
     service->follow_leadership(*image);
     service->wait_for_loads();
   }

@@ -46,6 +46,12 @@ inline constexpr const char* offsets_topic = "__consumer_offsets";
 struct GroupServiceOptions {
   GroupConfig group;
   int32_t node_id = 1;  // this broker: the coordinator of the partitions it leads
+  // A lone node (a quorum of one) serves its groups from memory before
+  // __consumer_offsets exists (appends fail COORDINATOR_NOT_AVAILABLE and ask
+  // for the topic). A node of a larger cluster coordinates nothing until the
+  // image names it a partition's leader (NOT_COORDINATOR): at start its image
+  // may not be loaded yet, and it must not answer for groups others lead.
+  bool lone_node = true;
   int16_t offsets_replication_factor = 3;  // offsets.topic.replication.factor (capped by the controller)
   int64_t offsets_segment_bytes = 104857600;  // offsets.topic.segment.bytes
   // offsets.commit.timeout.ms: an append not replicated by then fails

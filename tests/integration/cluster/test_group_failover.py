@@ -6,7 +6,8 @@ while a producer keeps writing and commit after each batch; the
 coordinator's broker is killed with kill -9. The groups find the new
 coordinator (the partition's new leader, which loaded the partition), keep
 consuming, their committed offsets survive, and they reprocess nothing
-before their last acknowledged commit."""
+before their last acknowledged commit. The killed broker restarts, rejoins
+the ISR, and the offsets read through it are the same."""
 
 import os
 import sys
@@ -194,6 +195,15 @@ def test_groups_follow_their_coordinator_across_kill_of_its_broker(broker_factor
             assert m.journal.errors == [], (m.name, m.journal.errors)
         for m, group in ((conf, "conf-group"), (python, python_group)):
             assert committed_offsets(survivors, group) == ends, m.name
+
+        # The killed broker comes back as a follower of what it led, catches
+        # up (every __consumer_offsets ISR has three again) and serves
+        # nothing stale: the offsets read through any broker are the same.
+        victim.start()
+        wait_for(lambda: all(len(isr) == 3 for _, _, isr in offsets_topic_replicas(survivors[0]).values()),
+                 40, "__consumer_offsets back to an ISR of three")
+        for group in ("conf-group", python_group):
+            assert committed_offsets([victim], group) == ends, group
     finally:
         producing.stopping.set()
         for m in members:
