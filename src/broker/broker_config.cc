@@ -199,6 +199,10 @@ std::vector<ConfigDef> make_defs() {
       def("offsets.retention.check.interval.ms", T::int64, "600000", "Offset expiry check period.",
           at_least(1)),
       def("offset.metadata.max.bytes", T::int32, "4096", "Largest commit metadata string."),
+      def("offsets.commit.timeout.ms", T::int32, "5000",
+          "A group coordinator's write not replicated to the ISR by then fails "
+          "(COORDINATOR_NOT_AVAILABLE; clients retry).",
+          at_least(1)),
       def("group.initial.rebalance.delay.ms", T::int32, "3000",
           "Delay of a new group's first rebalance."),
       def("broker.session.timeout.ms", T::int32, "9000",

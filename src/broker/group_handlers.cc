@@ -47,6 +47,9 @@ Status Broker::open_groups() {
   groups.offsets_topic_partitions = static_cast<int32_t>(config_.get_int("offsets.topic.num.partitions"));
   options.offsets_replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
   options.offsets_segment_bytes = config_.get_int("offsets.topic.segment.bytes");
+  options.commit_timeout_ms = config_.get_int("offsets.commit.timeout.ms");
+  options.node_id = config_.node_id;
+  options.lone_node = lone_node();
   auto service = group::GroupService::open(*controller_, *replica_manager_, options);
   if (!service) return service.status();
   groups_ = std::move(*service);

@@ -20,8 +20,8 @@
 // with the StrandPool), so a partition's state needs no lock and no lock is
 // shared by all partitions. The log's append is called on the strand.
 
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -30,7 +30,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/error_code.h"
+#include "base/result.h"
 
 namespace sluice::group {
 
@@ -47,11 +49,35 @@ struct CoordinatorRecord {
 // durable, or with the log's own error (KAFKA_STORAGE_ERROR,
 // NOT_LEADER_OR_FOLLOWER, ...): the coordinator maps it to what its clients
 // should see.
+//
+// With replicas (issue 16), "durable" means replicated: done(NONE) comes
+// once the partition's high watermark passed the records (acks=all), and
+// a lost leadership, too few in-sync replicas or a timeout is an error.
+//
+// Loading (on the partition's strand, when this broker becomes the
+// partition's leader): load_end_offset() fixes where a load must reach (the
+// log end at election: records the previous leader had acknowledged may be
+// above this replica's high watermark still), and load() feeds the records
+// from `from_offset` to `sink`, a bounded amount per call and only below the
+// high watermark (state is served only once committed). The defaults load
+// nothing (tests whose coordinators start empty).
+using RecordSink = std::function<Status(Bytes key, std::optional<Bytes> value)>;
+struct LoadStep {
+  ErrorCode error = ErrorCode::NONE;  // the partition cannot be read here
+  int64_t next_offset = 0;            // where the next call starts
+  size_t replayed = 0;
+  size_t skipped = 0;  // records (or batches) that could not be read
+};
 class CoordinatorLog {
  public:
   virtual ~CoordinatorLog() = default;
   virtual void append(int32_t partition, std::vector<CoordinatorRecord> records,
                       std::function<void(ErrorCode)> done) = 0;
+  virtual int64_t load_end_offset(int32_t /*partition*/) { return 0; }
+  virtual LoadStep load(int32_t /*partition*/, int64_t from_offset, int64_t /*end_offset*/,
+                        const RecordSink& /*sink*/) {
+    return {ErrorCode::NONE, from_offset, 0, 0};
+  }
 };
 
 // Runs tasks one at a time per partition (a strand per partition), in the

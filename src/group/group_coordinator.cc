@@ -120,6 +120,7 @@ GroupCoordinator::GroupCoordinator(GroupConfig config, const Clock& clock, Rando
       random_(random),
       inline_executor_(executor ? nullptr : std::make_unique<InlineExecutor>()),
       shards_(static_cast<size_t>(config.offsets_topic_partitions)),
+      log_(log),
       runtime_(config.offsets_topic_partitions, log, executor ? *executor : *inline_executor_) {}
 
 GroupCoordinator::~GroupCoordinator() = default;
@@ -235,12 +236,42 @@ size_t GroupCoordinator::group_count() {
 
 void GroupCoordinator::unload_partition(int32_t partition) {
   Shard& shard = shards_[static_cast<size_t>(partition)];
-  shard.unloaded = true;
+  shard.state = ShardState::failed;
+  ++shard.incarnation;
   shard.groups.clear();
 }
 
-bool GroupCoordinator::loading(const std::string& group_id) const {
-  return shards_[static_cast<size_t>(partition_of(group_id))].unloaded;
+ErrorCode GroupCoordinator::shard_error(const Shard& shard) {
+  switch (shard.state) {
+    case ShardState::active:
+      return ErrorCode::NONE;
+    case ShardState::loading:
+    case ShardState::failed:
+      return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+    case ShardState::inactive:
+      return ErrorCode::NOT_COORDINATOR;
+  }
+  return ErrorCode::NOT_COORDINATOR;
+}
+
+ErrorCode GroupCoordinator::unavailable(const std::string& group_id) const {
+  return shard_error(shards_[static_cast<size_t>(partition_of(group_id))]);
+}
+
+void GroupCoordinator::drop_groups(Shard& shard, ErrorCode error, Completions& out) {
+  for (auto& [id, group] : shard.groups) {
+    for (auto& [member_id, member] : group->members) {
+      if (member.awaiting_join)
+        out.push_back(
+            [r = std::move(member.awaiting_join),
+             response = join_error(error, member.join_version, member_id)] { r(response); });
+      if (member.awaiting_sync)
+        out.push_back([r = std::move(member.awaiting_sync), error] { r(sync_error(error)); });
+      member.awaiting_join = nullptr;
+      member.awaiting_sync = nullptr;
+    }
+  }
+  shard.groups.clear();
 }
 
 namespace {
@@ -287,7 +318,7 @@ protocol::ListGroupsResponse GroupCoordinator::list_groups(const protocol::ListG
 
 ErrorCode GroupCoordinator::validate_join(const JoinGroupRequest& request, Group* group) const {
   if (request.group_id.empty()) return ErrorCode::INVALID_GROUP_ID;
-  if (loading(request.group_id)) return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+  if (ErrorCode code = unavailable(request.group_id); code != ErrorCode::NONE) return code;
   if (request.session_timeout_ms < config_.min_session_timeout_ms ||
       request.session_timeout_ms > config_.max_session_timeout_ms)
     return ErrorCode::INVALID_SESSION_TIMEOUT;
@@ -633,7 +664,7 @@ void GroupCoordinator::sync_group_here(const SyncGroupRequest& request, Reply<Sy
                                        Completions& out) {
   auto fail = [&](ErrorCode code) { out.push_back([reply, code] { reply(sync_error(code)); }); };
   if (request.group_id.empty()) return fail(ErrorCode::INVALID_GROUP_ID);
-  if (loading(request.group_id)) return fail(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  if (ErrorCode code = unavailable(request.group_id); code != ErrorCode::NONE) return fail(code);
   Group* group = find_group(request.group_id);
   if (group == nullptr || group->state == GroupState::dead) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
   ErrorCode code = validate_member(*group, request.member_id, request.group_instance_id, request.generation_id);
@@ -731,7 +762,7 @@ protocol::HeartbeatResponse GroupCoordinator::heartbeat_here(const protocol::Hea
     return response;
   };
   if (request.group_id.empty()) return answer(ErrorCode::INVALID_GROUP_ID);
-  if (loading(request.group_id)) return answer(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  if (ErrorCode code = unavailable(request.group_id); code != ErrorCode::NONE) return answer(code);
   Group* group = find_group(request.group_id);
   if (group == nullptr || group->state == GroupState::dead || group->state == GroupState::empty)
     return answer(ErrorCode::UNKNOWN_MEMBER_ID);
@@ -758,9 +789,10 @@ protocol::LeaveGroupResponse GroupCoordinator::leave_group_here(const protocol::
   protocol::LeaveGroupResponse response;
   std::vector<protocol::LeaveGroupRequest::MemberIdentity> leaving = request.members;
   if (version < 3) leaving = {{request.member_id, std::nullopt, std::nullopt, {}}};
-  if (request.group_id.empty() || loading(request.group_id)) {
-    response.error_code = to_wire(request.group_id.empty() ? ErrorCode::INVALID_GROUP_ID
-                                                           : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  ErrorCode refused =
+      request.group_id.empty() ? ErrorCode::INVALID_GROUP_ID : unavailable(request.group_id);
+  if (refused != ErrorCode::NONE) {
+    response.error_code = to_wire(refused);
     return response;
   }
   Group* group = find_group(request.group_id);
@@ -870,6 +902,8 @@ void GroupCoordinator::tick() {
 
 void GroupCoordinator::tick_partition(int32_t partition, Completions& out) {
   Shard& shard = shards_[static_cast<size_t>(partition)];
+  load_step(partition);  // a load waiting for the high watermark goes on
+  if (shard.state != ShardState::active) return;
   auto at = now();
   for (auto& [id, group] : shard.groups) {
     expire_sessions(*group, at, out);

@@ -169,6 +169,37 @@ class GroupCoordinator {
   // Before serving.
   void unload_partition(int32_t partition);
 
+  // Leadership (Kafka's GroupCoordinator onElection/onResignation, driven
+  // by the metadata image). A coordinator starts owning every partition
+  // (epoch -1: a lone node, tests, or no __consumer_offsets yet). Any
+  // thread; both are posted to the partition's strand, in call order.
+  //   - on_election(p, e), e newer than the partition's epoch: an inactive
+  //     (or failed) partition loads from the log (CoordinatorLog::load),
+  //     a bounded step at a time, its groups answering
+  //     COORDINATOR_LOAD_IN_PROGRESS until it reached the log end it was
+  //     elected at and that is committed; then active. An active or loading
+  //     one keeps going with the new epoch (Kafka's rule), except one
+  //     active from before the topic existed (-1): it keeps its state only
+  //     for epoch 0 (nobody else ever led) with an empty log, else it
+  //     reloads. (A broker starting with the topic resigns every partition
+  //     first, then elects those it leads: all of them load.)
+  //   - on_resignation(p, e), e not older: the partition's groups are
+  //     dropped, parked JoinGroup/SyncGroup answered NOT_COORDINATOR, and
+  //     every later request answers NOT_COORDINATOR; appends in flight
+  //     finish with NOT_COORDINATOR and apply nothing.
+  void on_election(int32_t partition, int32_t leader_epoch);
+  void on_resignation(int32_t partition, int32_t leader_epoch);
+  // Continues the loads in progress (the high watermark they wait for may
+  // have moved). tick() does it too.
+  void continue_loads();
+  // Partitions loading now, and a count that grows as loads read (any
+  // thread): the broker waits at start while loads make progress.
+  size_t loading_partitions() const { return loading_partitions_.load(std::memory_order_acquire); }
+  uint64_t load_progress() const { return load_progress_.load(std::memory_order_acquire); }
+  // What a request for a group of `partition` would be refused with now
+  // (NONE when active). Blocking, like state_of (tests).
+  ErrorCode partition_error(int32_t partition);
+
   // For tests and metrics (blocking, like the wrappers above).
   std::optional<GroupState> state_of(const std::string& group_id);
   int32_t generation_of(const std::string& group_id);
@@ -183,10 +214,19 @@ class GroupCoordinator {
   // Keys of offsets whose commit is appended but not yet durable.
   using PendingKey = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
   // The state of one __consumer_offsets partition: touched only on its strand.
+  // active: serves; loading: COORDINATOR_LOAD_IN_PROGRESS until loaded;
+  // failed: could not be read (COORDINATOR_LOAD_IN_PROGRESS until a new
+  // election or restart); inactive: another broker leads (NOT_COORDINATOR).
+  enum class ShardState { active, loading, failed, inactive };
   struct Shard {
     std::map<std::string, std::unique_ptr<Group>> groups;
     std::map<PendingKey, int> pending_commits;
-    bool unloaded = false;
+    ShardState state = ShardState::active;
+    int32_t epoch = -1;        // the leader epoch it was elected in
+    uint64_t incarnation = 0;  // bumped at each load and unload: older appends apply nothing
+    int64_t load_next = 0;     // loading: the next offset to read
+    int64_t load_end = 0;      // loading: the log end at election
+    LoadStep load_counts;      // loading: replayed and skipped so far
     std::chrono::nanoseconds next_offset_expiry{0};
     WriteBatch* batch = nullptr;  // the running operation's, while it runs
   };
@@ -206,8 +246,17 @@ class GroupCoordinator {
   Group* find_group(const std::string& group_id);
   const Group* find_group(const std::string& group_id) const;
   Group& get_or_create_group(const std::string& group_id);
-  // True if `group_id` lives in an unloaded partition. On its strand.
-  bool loading(const std::string& group_id) const;
+  // NONE if `group_id`'s partition serves, else the error its requests
+  // get (COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR). On its strand.
+  ErrorCode unavailable(const std::string& group_id) const;
+  static ErrorCode shard_error(const Shard& shard);
+  // On the strand: drops the shard's groups, answering parked members `error`.
+  void drop_groups(Shard& shard, ErrorCode error, Completions& out);
+  void elect_here(int32_t partition, int32_t leader_epoch, Completions& out);
+  void resign_here(int32_t partition, int32_t leader_epoch, Completions& out);
+  // On the strand: a bounded amount of the load; done once loaded.
+  void load_step(int32_t partition);
+  void fail_load(int32_t partition, ErrorCode error);
 
   void join_group_here(const protocol::JoinGroupRequest& request, int16_t version, const ClientInfo& client,
                        Reply<protocol::JoinGroupResponse> reply, Completions& out);
@@ -273,9 +322,12 @@ class GroupCoordinator {
   RandomSource& random_;
   std::unique_ptr<InlineExecutor> inline_executor_;  // when none was given
   std::vector<Shard> shards_;
+  CoordinatorLog& log_;
   CoordinatorRuntime runtime_;
   std::atomic<int64_t> next_deadline_ns_{std::numeric_limits<int64_t>::max()};
   std::function<void()> earlier_deadline_ = [] {};
+  std::atomic<size_t> loading_partitions_{0};
+  std::atomic<uint64_t> load_progress_{0};
 };
 
 }  // namespace sluice::group

@@ -51,7 +51,8 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
   Group* group = request.group_id.empty() ? nullptr : find_group(request.group_id);
   ErrorCode code = ErrorCode::NONE;
   if (request.group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
-  else if (loading(request.group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+  else if (ErrorCode refused = unavailable(request.group_id); refused != ErrorCode::NONE)
+    code = refused;
   else if (group != nullptr && group->state == GroupState::dead) code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
   else if (group == nullptr && request.generation_id_or_member_epoch >= 0) code = ErrorCode::ILLEGAL_GENERATION;
   else if (group != nullptr && !(request.generation_id_or_member_epoch < 0 && group->members.empty())) {
@@ -124,8 +125,9 @@ OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
     const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const {
   OffsetFetchResponse::OffsetFetchResponseGroup out;
   out.group_id = group_id;
-  if (group_id.empty() || loading(group_id)) {
-    out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  if (ErrorCode refused = group_id.empty() ? ErrorCode::INVALID_GROUP_ID : unavailable(group_id);
+      refused != ErrorCode::NONE) {
+    out.error_code = to_wire(refused);
     return out;
   }
   const Group* group = find_group(group_id);
@@ -238,8 +240,9 @@ void GroupCoordinator::offset_fetch(const OffsetFetchRequest& request, int16_t v
 protocol::DescribeGroupsResponse::DescribedGroup GroupCoordinator::describe_group(const std::string& group_id) const {
   protocol::DescribeGroupsResponse::DescribedGroup out;
   out.group_id = group_id;
-  if (group_id.empty() || loading(group_id)) {
-    out.error_code = to_wire(group_id.empty() ? ErrorCode::INVALID_GROUP_ID : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  if (ErrorCode refused = group_id.empty() ? ErrorCode::INVALID_GROUP_ID : unavailable(group_id);
+      refused != ErrorCode::NONE) {
+    out.error_code = to_wire(refused);
     return out;
   }
   const Group* group = find_group(group_id);
@@ -303,7 +306,9 @@ void GroupCoordinator::list_groups(const protocol::ListGroupsRequest& request, i
           continue;
         listed.push_back({id, group->protocol_type.value_or(""), state, "classic", {}});
       }
-      bool unloaded = shard.unloaded;
+      // Another broker's partitions are its to list (Kafka's ListGroups
+      // lists what this broker coordinates).
+      bool unloaded = shard.state == ShardState::loading || shard.state == ShardState::failed;
       gather->finish_one([&](protocol::ListGroupsResponse& response) {
         if (unloaded) response.error_code = to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
         for (auto& group : listed) response.groups.push_back(std::move(group));
@@ -352,7 +357,8 @@ void GroupCoordinator::delete_groups_here(
     Group* group = find_group(group_id);
     ErrorCode code = ErrorCode::NONE;
     if (group_id.empty()) code = ErrorCode::INVALID_GROUP_ID;
-    else if (loading(group_id)) code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+    else if (ErrorCode refused = unavailable(group_id); refused != ErrorCode::NONE)
+      code = refused;
     else if (group == nullptr || group->state == GroupState::dead) code = ErrorCode::GROUP_ID_NOT_FOUND;
     else if (group->state != GroupState::empty) code = ErrorCode::NON_EMPTY_GROUP;
     result.error_code = to_wire(code);
@@ -416,7 +422,8 @@ void GroupCoordinator::offset_delete_here(const protocol::OffsetDeleteRequest& r
   Group* group = find_group(group_id);
   ErrorCode top = ErrorCode::NONE;
   if (group_id.empty()) top = ErrorCode::INVALID_GROUP_ID;
-  else if (loading(group_id)) top = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+  else if (ErrorCode refused = unavailable(group_id); refused != ErrorCode::NONE)
+    top = refused;
   else if (group == nullptr || group->state == GroupState::dead) top = ErrorCode::GROUP_ID_NOT_FOUND;
   else if (group->state != GroupState::empty && group->protocol_type != "consumer") top = ErrorCode::NON_EMPTY_GROUP;
   if (top != ErrorCode::NONE) {

@@ -84,9 +84,20 @@ std::vector<std::string> consumer_subscription_topics(const std::vector<uint8_t>
 void GroupCoordinator::append(const std::string& group_id, std::vector<CoordinatorRecord> records,
                               std::function<void(ErrorCode, Completions&)> done) {
   int32_t partition = partition_of(group_id);
-  WriteBatch* batch = shards_[static_cast<size_t>(partition)].batch;
+  Shard& shard = shards_[static_cast<size_t>(partition)];
+  WriteBatch* batch = shard.batch;
   SLUICE_ASSERT(batch != nullptr, "a coordinator write outside an operation on its partition's strand");
-  batch->add(std::move(records), on_strand(partition, std::move(done)));
+  // Written by this incarnation of the partition's coordinator: if it was
+  // unloaded (leadership lost) or reloaded since, the state the records
+  // describe is gone, so they apply nothing and answer NOT_COORDINATOR
+  // (NOT_LEADER_OR_FOLLOWER mapped), whatever the append's outcome.
+  auto guarded = [&shard, incarnation = shard.incarnation, done = std::move(done)](
+                     ErrorCode error, Completions& out) {
+    if (shard.incarnation != incarnation || shard.state != ShardState::active)
+      error = coordinator_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    done(error, out);
+  };
+  batch->add(std::move(records), on_strand(partition, std::move(guarded)));
 }
 
 CoordinatorRecord GroupCoordinator::group_record(const Group& group,

@@ -8,18 +8,30 @@
 // them durable: a commit survives kill -9), runs the coordinator's
 // partitions on a StrandPool, and ticks the coordinator from its own thread.
 //
+// With replicas (issue 16) the coordinator follows the leadership of the
+// __consumer_offsets partitions: the service listens to the metadata image
+// (after the ReplicaManager applied it) and tells the coordinator which
+// partitions this broker leads and in which leader epoch (on_election /
+// on_resignation); an append is done once it is fsynced here and the
+// partition's high watermark passed it (acks=all), or failed (lost
+// leadership, too few in-sync replicas, offsets.commit.timeout.ms).
+//
 // Threads: open()/stop() from the broker's controlling thread; coordinator()
 // and request_offsets_topic() from any thread (reactors): neither blocks.
 // Appends run on the coordinator's strands; their callbacks on the flusher
-// thread (the runtime moves them back to the strand).
+// thread or the thread that moved the high watermark (the runtime moves
+// them back to the strand). on_metadata_update on the metadata loader
+// thread: it only posts.
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/result.h"
@@ -33,8 +45,18 @@ inline constexpr const char* offsets_topic = "__consumer_offsets";
 
 struct GroupServiceOptions {
   GroupConfig group;
+  int32_t node_id = 1;  // this broker: the coordinator of the partitions it leads
+  // A lone node (a quorum of one) serves its groups from memory before
+  // __consumer_offsets exists (appends fail COORDINATOR_NOT_AVAILABLE and ask
+  // for the topic). A node of a larger cluster coordinates nothing until the
+  // image names it a partition's leader (NOT_COORDINATOR): at start its image
+  // may not be loaded yet, and it must not answer for groups others lead.
+  bool lone_node = true;
   int16_t offsets_replication_factor = 3;  // offsets.topic.replication.factor (capped by the controller)
   int64_t offsets_segment_bytes = 104857600;  // offsets.topic.segment.bytes
+  // offsets.commit.timeout.ms: an append not replicated by then fails
+  // (REQUEST_TIMED_OUT, answered COORDINATOR_NOT_AVAILABLE).
+  int64_t commit_timeout_ms = 5000;
   // The coordinator is ticked at its next deadline (sessions end then) and
   // at least this often (offset expiry checks).
   int64_t tick_interval_ms = 100;
@@ -59,35 +81,63 @@ struct ReplayCounts {
 // one bad record must not stop the broker from starting.
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinator& coordinator,
                           const std::string& where, ReplayCounts& counts);
+int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSink& sink,
+                          const std::string& where, ReplayCounts& counts);
 
 class OffsetsTopicLog final : public CoordinatorLog {
  public:
   // `topic_missing` is told when an append finds no partition (a raw
   // request came before any FindCoordinator): it must not block.
-  OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock, std::function<void()> topic_missing)
-      : replicas_(replicas), clock_(clock), topic_missing_(std::move(topic_missing)) {}
-  // Appends as leader (the write, no sync, on the calling strand) and calls
-  // `done` once the flusher synced it: NONE, or the partition's error
-  // (UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR, ...).
+  OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock,
+                  std::function<void()> topic_missing, int64_t commit_timeout_ms = 5000)
+      : replicas_(replicas),
+        clock_(clock),
+        topic_missing_(std::move(topic_missing)),
+        commit_timeout_ms_(commit_timeout_ms) {}
+  ~OffsetsTopicLog() override;
+  // Appends as leader with acks=all (min.insync.replicas checked; the
+  // write, no sync, on the calling strand) and calls `done` once the
+  // flusher synced it and the high watermark passed it: NONE, or the
+  // error (UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
+  // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, ...).
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
+  // The partition's log end offset (-1: not hosted here).
+  int64_t load_end_offset(int32_t partition) override;
+  // Up to ~1 MiB of committed records from `from_offset` (the log start if
+  // earlier) fed to `sink`; NONE with no progress while the high watermark
+  // is at `from_offset`.
+  LoadStep load(int32_t partition, int64_t from_offset, int64_t end_offset,
+                const RecordSink& sink) override;
   // Feeds every record of `partition` (log start to high watermark) to
   // `coordinator.replay` (replay_record_set). Fails only if the partition
-  // cannot be read (GroupService::open then unloads it).
+  // cannot be read.
   Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
+  // Appends waiting for replication: those settled now (leadership lost:
+  // the image changed) or past their timeout finish. Any thread.
+  void check_waits();
+  size_t waits_in_flight() const;
+
+  class ReplicationWait;
 
  private:
+  friend class ReplicationWait;
+  void finished(const std::shared_ptr<ReplicationWait>& wait);
+
   cluster::ReplicaManager& replicas_;
   const Clock& clock_;
   std::function<void()> topic_missing_;
+  const int64_t commit_timeout_ms_;
+  mutable std::mutex waits_mutex_;
+  std::set<std::shared_ptr<ReplicationWait>> waits_;  // held here: partitions hold them weakly
 };
 
-class GroupService {
+class GroupService final : public cluster::MetadataListener {
  public:
   static Result<std::unique_ptr<GroupService>> open(cluster::Controller& controller,
                                                     cluster::ReplicaManager& replicas,
                                                     GroupServiceOptions options);
-  ~GroupService();
+  ~GroupService() override;
   GroupCoordinator& coordinator() { return *coordinator_; }
   // Hands the creation of __consumer_offsets to the controller thread unless
   // it exists or was asked for already. Never blocks (reactors call it):
@@ -100,12 +150,32 @@ class GroupService {
   bool offsets_topic_exists() const { return topic_exists_.load(std::memory_order_acquire); }
   // Stops the ticker. Idempotent.
   void stop();
+  // The image after the ReplicaManager applied it (the broker subscribed
+  // first): elections and resignations of the __consumer_offsets
+  // partitions whose leadership here changed; appends waiting for a
+  // partition no longer led here fail. Posts only.
+  void on_metadata_update(const cluster::MetadataDelta& delta,
+                          const cluster::MetadataImagePtr& new_image) override;
 
  private:
   GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas, GroupServiceOptions options);
   void run_ticker();
+  void follow_leadership(const cluster::MetadataImage& image);
+  // At open: waits while the loads it started make progress (a lone node
+  // serves only once loaded, as before replication).
+  void wait_for_loads();
+  // A node that is not the active controller asks it with CreateTopics.
+  void forward_topic_creation();
+  int16_t capped_replication_factor(const cluster::MetadataImage& image) const;
+
+  struct Leadership {
+    bool known = false;
+    bool leads = false;
+    int32_t leader_epoch = -1;
+  };
 
   cluster::Controller& controller_;
+  cluster::ReplicaManager& replicas_;
   GroupServiceOptions options_;
   std::mutex topic_mutex_;
   std::atomic<bool> topic_exists_{false};
@@ -113,6 +183,10 @@ class GroupService {
   std::unique_ptr<OffsetsTopicLog> log_;
   std::unique_ptr<StrandPool> strands_;  // outlives coordinator_ (declared before)
   std::unique_ptr<GroupCoordinator> coordinator_;
+  std::mutex leadership_mutex_;
+  std::vector<Leadership> leadership_;  // per __consumer_offsets partition
+  bool subscribed_ = false;
+  bool partition_count_warned_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
