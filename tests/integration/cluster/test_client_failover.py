@@ -4,8 +4,8 @@ without application errors"). 3 controllers + 3 brokers (session timeout 3 s);
 for each client in turn (confluent-kafka on librdkafka, kafka-python, kafkajs)
 a topic of 3 partitions, replication factor 3 and min.insync.replicas=2; the
 client produces with acks=all and consumes in a group while the leader of a
-partition (not the group's coordinator: see kill_leader_and_restart) is
-killed with kill -9 and later restarted. No send may fail and
+partition (the group's coordinator when it leads one) is killed with kill -9
+and later restarted. No send may fail and
 no error may reach the application (a retriable error surfaced to it counts);
 the Jepsen-style checker counts nothing but duplicates, which producers
 without idempotence may store (Sluice has no InitProducerId before issue 17).
@@ -55,19 +55,14 @@ def coordinator_of(cluster, group):
 
 
 def kill_leader_and_restart(cluster, topic, acked_count, group, down_s=8):
-    """kill -9 of the leader of a partition of `topic` that is not the
-    group's coordinator; restarted once another leads and the client has had
+    """kill -9 of the leader of a partition of `topic`, the group's
+    coordinator when it leads one (the group must find its new coordinator
+    too); restarted once another leads and the client has had
     acknowledgements after the kill; back in the ISR. Returns (killed id, new
-    leader id, s from the kill to the first ack after it).
-
-    Not the coordinator: the group coordinator does not follow the leadership
-    of __consumer_offsets on this branch (issue 16, point 4, another piece),
-    so a group whose coordinator dies stalls until it restarts; kafkajs then
-    reports a crash. Once point 4 is in, kill partition 0's leader whatever
-    it is."""
+    leader id, s from the kill to the first ack after it)."""
     coordinator = coordinator_of(cluster, group)
     states = partition_states(cluster, topic)
-    partition = next(p for p, state in sorted(states.items()) if state[0] != coordinator)
+    partition = next((p for p, state in sorted(states.items()) if state[0] == coordinator), 0)
     leader_id = states[partition][0]
     node = cluster.node(leader_id)
     before = acked_count()

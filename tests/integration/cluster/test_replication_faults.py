@@ -21,8 +21,6 @@ import sys
 import tempfile
 import time
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_harness import Cluster, wait_for  # noqa: E402
 from jepsen_checker import History, assert_clean, check  # noqa: E402
@@ -117,15 +115,6 @@ def run_jepsen(cluster, partitions, schedule, producers=2, consumers=2, rate=150
     # at-least-once); everything else holds either way.
     assert_clean(summary, allow=() if idempotent else ("duplicated",))
     assert summary["unknown"] == 0 and summary["acked"] > 0, summary
-    if unpolled and not any(c.assignment for c in consumer_workers):
-        # Every member ended without partitions: the group could not rejoin.
-        # The group coordinator does not follow the leadership of
-        # __consumer_offsets on this branch (issue 16, point 4, another
-        # piece): once a fault moves the group's partition away it stalls
-        # ("__consumer_offsets-N: cannot be read, its groups stay unloaded").
-        # The data checks above hold; remove this once point 4 is in.
-        pytest.xfail(f"the group stalled ({len(unpolled)} acknowledged records never polled): its "
-                     "coordinator does not follow __consumer_offsets leadership yet (issue 16 point 4)")
     assert not unpolled, (f"{len(unpolled)} acknowledged records never polled by the group, e.g. "
                           f"{sorted(unpolled)[:5]}")
     return summary
