@@ -66,6 +66,7 @@ Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
 
 void Partition::update(const PartitionImage& image, const AppendPolicy& policy) {
   bool moved = false;
+  bool lost_leadership = false;
   {
     std::lock_guard lock(log_->mutex());
     const bool was_leader = leads_locked();
@@ -96,8 +97,12 @@ void Partition::update(const PartitionImage& image, const AppendPolicy& policy) 
       pending_isr_.reset();
     }
     if (leads_locked()) moved = advance_high_watermark_locked();
+    lost_leadership = was_leader && !leads_locked();
   }
-  if (moved) wake_waiters();
+  // acks=all waiters settle on a leadership move too (NOT_LEADER_OR_FOLLOWER
+  // at once rather than their timeout: a reassignment or a preferred
+  // election moves a live leader).
+  if (moved || lost_leadership) wake_waiters();
 }
 
 int64_t Partition::monotonic_ms() {

@@ -117,6 +117,9 @@ void ReplicaManager::follow_topic(const TopicImage& topic, const std::set<int32_
     if (found != hosted.end() && found->second->topic_id() == topic.id) partition = found->second;
     if (!hosted_here(partition_image, options_.node_id)) {
       if (partition) {
+        // Removed from this broker (a reassignment): the last state first,
+        // so requests waiting on it as leader are answered now.
+        partition->update(partition_image, policy);
         delete_log(key);
         hosted.erase(found);
       }
