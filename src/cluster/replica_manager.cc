@@ -97,6 +97,9 @@ void ReplicaManager::delete_unassigned(const MetadataImage& image, PartitionMap&
       ++at;
       continue;
     }
+    // Moved away (a reassignment): its last state first, as follow_topic does.
+    if (partition != nullptr)
+      at->second->update(*partition, options_.append_policy_for(*topic, image));
     delete_log(at->first);
     at = hosted.erase(at);
   }
