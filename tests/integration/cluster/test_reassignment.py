@@ -94,7 +94,7 @@ def test_reassign_a_partition_to_other_brokers_while_producing(broker_factory, t
         thread = threading.Thread(target=produce)
         thread.start()
         try:
-            wait_for(lambda: len(acked) > 500, 30, "the producer under way")
+            wait_for(lambda: len(acked) > 2000, 60, "the producer under way")
             # Sent to a broker that is neither controller nor replica: forwarded.
             execute = sluice(new_b, "partition", "reassign", "--plan", plan, "--execute")
             assert execute.returncode == 0, execute.stderr.decode()
