@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
-
 #include <sys/socket.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 
 #include "admin/collectors.h"
 #include "admin/json_api.h"
+#include "admin/replication_metrics.h"
 #include "broker/broker.h"
 
 namespace sluice::admin {
@@ -97,6 +97,9 @@ struct AdminServer::Impl {
     get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
     get_json(R"(/v1/topics/([^/]+))",
              [](broker::Broker& b, const httplib::Request& request) { return topic_json(b, request.matches[1]); });
+    get_json("/v1/partitions", [](broker::Broker& b, const httplib::Request& request) {
+      return partitions_json(b, request.get_param_value("filter"));
+    });
     get_json("/v1/groups", [](broker::Broker& b, const httplib::Request&) { return groups_json(b); });
     get_json(R"(/v1/groups/([^/]+))",
              [](broker::Broker& b, const httplib::Request& request) { return group_json(b, request.matches[1]); });
@@ -179,6 +182,8 @@ void AdminServer::attach(broker::Broker& broker) {
   impl_->broker_collectors.push_back(add_partition_collector(metrics::default_registry(), broker));
   impl_->broker_collectors.push_back(add_group_collector(metrics::default_registry(), broker));
   impl_->broker_collectors.push_back(add_quorum_collector(metrics::default_registry(), broker));
+  impl_->broker_collectors.push_back(
+      add_replication_collector(metrics::default_registry(), broker));
   impl_->catch_up = std::make_unique<MetadataCatchUp>();
 }
 

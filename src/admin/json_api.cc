@@ -23,6 +23,18 @@ constexpr int16_t offset_fetch_version = 7;
 
 json optional_text(const std::optional<std::string>& text) { return text ? json(*text) : json(nullptr); }
 
+// Replicas on brokers that are not registered or fenced (Metadata's
+// offline_replicas says the same).
+std::vector<int32_t> offline_replicas(const cluster::MetadataImage& image,
+                                      const cluster::PartitionImage& partition) {
+  std::vector<int32_t> out;
+  for (int32_t replica : partition.replicas) {
+    auto broker = image.brokers.find(replica);
+    if (broker == image.brokers.end() || broker->second.fenced) out.push_back(replica);
+  }
+  return out;
+}
+
 json partition_json(broker::Broker& broker, const std::string& topic, const cluster::PartitionImage& image) {
   int64_t log_start = -1, log_end = -1;
   if (auto partition = broker.replica_manager().partition(topic, image.partition)) {
@@ -30,8 +42,15 @@ json partition_json(broker::Broker& broker, const std::string& topic, const clus
     log_start = offsets.log_start_offset;
     log_end = offsets.high_watermark;
   }
-  return {{"partition", image.partition}, {"leader", image.leader},      {"replicas", image.replicas},
-          {"isr", image.isr},             {"log_start_offset", log_start}, {"log_end_offset", log_end}};
+  return {{"partition", image.partition},
+          {"leader", image.leader},
+          {"replicas", image.replicas},
+          {"isr", image.isr},
+          {"offline_replicas", offline_replicas(*broker.metadata_image(), image)},
+          {"adding_replicas", image.adding_replicas},
+          {"removing_replicas", image.removing_replicas},
+          {"log_start_offset", log_start},
+          {"log_end_offset", log_end}};
 }
 
 // The committed offsets of a group (every topic), sorted by topic, partition.
@@ -190,6 +209,33 @@ JsonAnswer topics_json(broker::Broker& broker) {
                    {"replication_factor", replication_factor},
                    {"internal", broker::is_internal_topic_name(name)}});
   }
+  return {200, out};
+}
+
+JsonAnswer partitions_json(broker::Broker& broker, const std::string& filter) {
+  const bool under_only = filter.find("under-replicated") != std::string::npos;
+  const bool offline_only = filter.find("offline") != std::string::npos;
+  if (!filter.empty() && !under_only && !offline_only)
+    return error_json(400, "INVALID_REQUEST",
+                      "filter is under-replicated, offline or both (comma-separated)");
+  cluster::MetadataImagePtr image = broker.metadata_image();
+  json out = json::array();
+  for (const auto& [name, topic] : image->topics)  // sorted by name, partitions by id
+    for (const cluster::PartitionImage& partition : topic->partitions) {
+      const bool under = partition.isr.size() < partition.replicas.size();
+      const bool offline = partition.leader < 0;
+      if (!filter.empty() && !(under_only && under) && !(offline_only && offline)) continue;
+      out.push_back({{"topic", name},
+                     {"partition", partition.partition},
+                     {"leader", partition.leader},
+                     {"replicas", partition.replicas},
+                     {"isr", partition.isr},
+                     {"offline_replicas", offline_replicas(*image, partition)},
+                     {"adding_replicas", partition.adding_replicas},
+                     {"removing_replicas", partition.removing_replicas},
+                     {"under_replicated", under},
+                     {"offline", offline}});
+    }
   return {200, out};
 }
 

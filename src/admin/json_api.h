@@ -7,7 +7,13 @@
 //                    (`sluice cluster info --json` adds "quorum", DescribeQuorum's view)
 //   /v1/topics       [{"name", "topic_id", "partitions", "replication_factor", "internal"}] by name
 //   /v1/topics/{t}   {"name", "topic_id", "internal", "partitions": [{"partition", "leader",
-//                     "replicas", "isr", "log_start_offset", "log_end_offset"}], "configs": {}}
+//                     "replicas", "isr", "offline_replicas", "adding_replicas",
+//                     "removing_replicas", "log_start_offset", "log_end_offset"}], "configs": {}}
+//   /v1/partitions[?filter=under-replicated,offline]
+//                    [{"topic", "partition", "leader", "replicas", "isr", "offline_replicas",
+//                      "adding_replicas", "removing_replicas", "under_replicated", "offline"}]
+//                    every partition by topic and id, or those matching either filter
+//                    (`sluice cluster partitions [--under-replicated] [--offline] --json`)
 //   /v1/groups       [{"group_id", "state", "protocol_type"}] by group id
 //   /v1/groups/{g}   {"group_id", "state", "protocol_type", "protocol", "coordinator",
 //                     "members": [{"member_id", "group_instance_id", "client_id", "host",
@@ -17,6 +23,8 @@
 //
 // topic_id is Kafka's base64url form (as kafka-topics.sh prints it);
 // log_end_offset is the high watermark (what a client's ListOffsets sees);
+// offline_replicas are on brokers not registered or fenced (as Metadata
+// says); adding/removing_replicas are a reassignment's (empty otherwise);
 // lag = max(0, log_end_offset - committed_offset). Unknown topic or group:
 // 404 with {"error": Kafka's error name, "message"}.
 //
@@ -42,6 +50,9 @@ struct JsonAnswer {
 JsonAnswer cluster_json(broker::Broker& broker);
 JsonAnswer topics_json(broker::Broker& broker);
 JsonAnswer topic_json(broker::Broker& broker, const std::string& topic);
+// `filter`: "" (every partition), or "under-replicated" and/or "offline";
+// anything else is 400 INVALID_REQUEST.
+JsonAnswer partitions_json(broker::Broker& broker, const std::string& filter);
 JsonAnswer groups_json(broker::Broker& broker);
 JsonAnswer group_json(broker::Broker& broker, const std::string& group_id);
 

@@ -41,6 +41,8 @@ constexpr ApiHandler handler_table[] = {
     api<DeleteGroupsRequest, handle_delete_groups>(),
     api<ElectLeadersRequest, handle_elect_leaders>(),
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),
+    api<AlterPartitionReassignmentsRequest, handle_alter_partition_reassignments>(),
+    api<ListPartitionReassignmentsRequest, handle_list_partition_reassignments>(),
     api<OffsetDeleteRequest, handle_offset_delete>(),
     api<VoteRequest, handle_vote>(),
     api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),

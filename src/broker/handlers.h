@@ -107,6 +107,11 @@ protocol::AlterPartitionResponse alter_partition_here(
     cluster::Controller& controller, const protocol::AlterPartitionRequest& request,
     int16_t version);
 void handle_elect_leaders(Broker&, RequestContext, protocol::ElectLeadersRequest);
+// Partition reassignment, forwarded to the controller (reassignments.cc).
+void handle_alter_partition_reassignments(Broker&, RequestContext,
+                                          protocol::AlterPartitionReassignmentsRequest);
+void handle_list_partition_reassignments(Broker&, RequestContext,
+                                         protocol::ListPartitionReassignmentsRequest);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
 void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);

@@ -438,12 +438,14 @@ Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   if (records.empty()) return Status::ok();
   if (!log_ || !raft_) return Status(Errc::io_error, "the metadata log is closed");
   if (Status active = wait_active(); !active) return active;
+  LeaderElections elections;
   {
     MetadataDelta delta(image());
     for (const auto& record : records) {
       Status s = delta.replay(record, raft_->status().log_end_offset);
       SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record the image rejects");
     }
+    elections = count_leader_elections(delta);
   }
   // sluice_metadata_commit_seconds: append to applied, what an admin call waits.
   static metrics::Histogram& commit_seconds = metrics::default_registry().histogram(
@@ -470,6 +472,7 @@ Status Controller::commit(std::vector<std::vector<uint8_t>> records) {
   if (!wait_applied(end, options_.activation_wait_ms * 12))
     return Status(Errc::io_error, "a committed metadata change was not applied in time");
   commit_seconds.observe(std::chrono::steady_clock::now() - started);
+  record_leader_elections(elections);
   return Status::ok();
 }
 

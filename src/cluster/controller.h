@@ -193,6 +193,38 @@ struct ElectionResult {
   ApiError error;
 };
 
+// AlterPartitionReassignments (api 45): a partition's target replicas, or
+// nullopt to cancel its reassignment.
+struct ReassignmentTarget {
+  int32_t partition = -1;
+  std::optional<std::vector<int32_t>> replicas;
+};
+
+struct TopicReassignment {
+  std::string topic;
+  std::vector<ReassignmentTarget> partitions;
+};
+
+// ListPartitionReassignments (api 46): a partition being reassigned.
+struct OngoingReassignment {
+  std::string topic;
+  int32_t partition = -1;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> adding;
+  std::vector<int32_t> removing;
+};
+
+// The leader changes a committed delta makes (to a leader, not to none),
+// and how many of them were unclean (the partition starts recovering):
+// sluice_leader_elections_total and sluice_unclean_leader_elections_total
+// (controller_reassignments.cc).
+struct LeaderElections {
+  int64_t elections = 0;
+  int64_t unclean = 0;
+};
+LeaderElections count_leader_elections(const MetadataDelta& delta);
+void record_leader_elections(const LeaderElections& elections);
+
 struct NewTopic {
   std::string name;
   int32_t num_partitions = -1;                          // -1: num.partitions
@@ -343,6 +375,25 @@ class Controller {
   void balance_partition_leaders();
   void elect_unclean_leaders();
 
+  // --- Reassignments (controller_reassignments.cc), Kafka's. ---
+
+  // AlterPartitionReassignments: per topic, per partition in request order:
+  // UNKNOWN_TOPIC_OR_PARTITION; a target that is empty, names an
+  // unregistered broker or one broker twice: INVALID_REPLICA_ASSIGNMENT;
+  // a cancel without a reassignment: NO_REASSIGNMENT_IN_PROGRESS; a cancel
+  // that needs an unclean election the topic does not allow:
+  // INVALID_REPLICA_ASSIGNMENT. The accepted ones are committed in one
+  // batch (so they all fail with its error). The move then goes on by
+  // itself: the added replicas catch up and join the ISR, and the
+  // AlterPartition that completes the ISR completes the reassignment.
+  std::vector<std::vector<ApiError>> alter_partition_reassignments(
+      const std::vector<TopicReassignment>& topics);
+  // ListPartitionReassignments: the partitions being reassigned, of the
+  // given (topic, partitions) or (nullopt) of every topic; unknown ones are
+  // left out. Reads the image.
+  std::vector<OngoingReassignment> list_partition_reassignments(
+      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
+
   // One result per topic, in order. Duplicate names within `topics` are the
   // caller's to reject (INVALID_REQUEST). All created topics are committed
   // in one batch. If the valid topics need more than
@@ -457,6 +508,10 @@ class Controller {
   // to `records` (replayed into `scratch`).
   ApiError elect_one(MetadataDelta& scratch, const std::string& topic, int32_t partition,
                      ElectionType type, std::vector<std::vector<uint8_t>>& records) const;
+  // controller_reassignments.cc: one partition's reassignment or cancel.
+  ApiError reassign_one(MetadataDelta& scratch, const std::string& topic,
+                        const ReassignmentTarget& target,
+                        std::vector<std::vector<uint8_t>>& records) const;
   int64_t next_balance_ms_ = 0;
   int64_t next_unclean_ms_ = 0;
   // The records that fence `broker_id` (ISR/leader changes, FenceBrokerRecord).

@@ -42,6 +42,20 @@ AlterPartitionResult state_of(const PartitionImage& partition) {
   return result;
 }
 
+// An ISR change that completed a reassignment which took the leader out:
+// the change is committed, and the old leader learns with an error that it
+// must follow the new metadata (Kafka answers this way too).
+AlterPartitionResult leader_moved(int32_t broker_id, const std::string& topic, int32_t partition,
+                                  int16_t version) {
+  spdlog::info(
+      "metadata: AlterPartition from broker {} for {}-{} completed the reassignment and moved "
+      "its leadership",
+      broker_id, topic, partition);
+  AlterPartitionResult result;
+  result.error = version > 1 ? ErrorCode::NEW_LEADER_ELECTED : ErrorCode::FENCED_LEADER_EPOCH;
+  return result;
+}
+
 }  // namespace
 
 ErrorCode Controller::check_alter_partition(const MetadataDelta& scratch, int32_t broker_id,
@@ -123,6 +137,10 @@ AlterPartitionReply Controller::alter_partition(
         add_change(scratch, *record, records);
         spdlog::debug("metadata: broker {} changes the ISR of {}-{}", broker_id,
                       scratch.topic(topic_id)->name, item.partition);
+        if (record->leader != -2 && record->leader != broker_id) {
+          result = leader_moved(broker_id, scratch.topic(topic_id)->name, item.partition, version);
+          continue;
+        }
       }
       result = state_of(*scratch.topic(topic_id)->partition(item.partition));
     }

@@ -49,6 +49,8 @@ void topic_records(const TopicImage& topic, std::vector<std::vector<uint8_t>>& o
     record.leader_epoch = partition.leader_epoch;
     record.partition_epoch = partition.partition_epoch;
     record.leader_recovery_state = partition.leader_recovery_state;
+    record.adding_replicas = partition.adding_replicas;
+    record.removing_replicas = partition.removing_replicas;
     out.push_back(md::encode_framed(record, 0));
   }
   for (const auto& [name, value] : topic.configs)

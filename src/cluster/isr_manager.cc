@@ -2,7 +2,23 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/error_code.h"
+
 namespace sluice::cluster {
+namespace {
+
+// Kafka's IsrShrinksPerSec / IsrExpandsPerSec as Prometheus counters: ISR
+// changes this node asked for as leader and the controller committed.
+void count_isr_change(size_t old_size, size_t new_size) {
+  static metrics::Counter& shrinks = metrics::default_registry().counter(
+      "sluice_isr_shrinks_total", "ISR shrinks of partitions this broker leads (committed).");
+  static metrics::Counter& expands = metrics::default_registry().counter(
+      "sluice_isr_expands_total", "ISR expansions of partitions this broker leads (committed).");
+  if (new_size < old_size) shrinks.inc();
+  if (new_size > old_size) expands.inc();
+}
+
+}  // namespace
 
 void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange change) {
   protocol::AlterPartitionRequest request;
@@ -28,7 +44,9 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
                change.topic, change.partition, fmt::join(change.new_isr, ","),
                change.partition_epoch);
   std::weak_ptr<Partition> weak = partition;
-  send_(std::move(request), [weak](net::ClientResult<protocol::AlterPartitionResponse> result) {
+  const size_t old_size = partition->isr().size();
+  send_(std::move(request), [weak,
+                             old_size](net::ClientResult<protocol::AlterPartitionResponse> result) {
     auto partition = weak.lock();
     if (!partition) return;
     if (!result.ok() || result.message.error_code != 0 || result.message.topics.empty() ||
@@ -39,10 +57,16 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
       return partition->isr_change_done(false, 0, {});
     }
     const auto& answer = result.message.topics[0].partitions[0];
+    // Committed, and it completed a reassignment that moved leadership
+    // away: the pending (maximal) ISR stays until the image replaces it
+    // (Kafka): dropped now, the old ISR alone would bound the high
+    // watermark and acknowledge records the new replicas may lack.
+    if (answer.error_code == static_cast<int16_t>(ErrorCode::NEW_LEADER_ELECTED)) return;
     if (answer.error_code != 0)
       spdlog::info("replication: AlterPartition of {}-{} answered error {}",
                    partition->topic_partition().topic, partition->topic_partition().partition,
                    answer.error_code);
+    if (answer.error_code == 0) count_isr_change(old_size, answer.isr.size());
     partition->isr_change_done(answer.error_code == 0, answer.partition_epoch, answer.isr);
   });
 }

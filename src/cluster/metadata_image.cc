@@ -65,6 +65,8 @@ struct DeltaApplier {
     partition.leader_epoch = record.leader_epoch;
     partition.partition_epoch = record.partition_epoch;
     partition.leader_recovery_state = record.leader_recovery_state;
+    partition.adding_replicas = record.adding_replicas;
+    partition.removing_replicas = record.removing_replicas;
     if (!change->created) change->changed_partitions.insert(record.partition_id);
     return Status::ok();
   }
@@ -80,6 +82,8 @@ struct DeltaApplier {
     PartitionImage& partition = topic->partitions[static_cast<size_t>(record.partition_id)];
     if (record.isr) partition.isr = *record.isr;
     if (record.replicas) partition.replicas = *record.replicas;
+    if (record.adding_replicas) partition.adding_replicas = *record.adding_replicas;
+    if (record.removing_replicas) partition.removing_replicas = *record.removing_replicas;
     // Leader -2 means "unchanged"; any other value is a leader change,
     // which starts a new leader epoch (Kafka's rule).
     if (record.leader != -2) {

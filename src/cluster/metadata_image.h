@@ -78,6 +78,15 @@ struct PartitionImage {
   // Kafka's LeaderRecoveryState: 1 (recovering) after an unclean election
   // until the leader reports it recovered (AlterPartition).
   int8_t leader_recovery_state = 0;
+  // A reassignment in progress (Kafka's addingReplicas/removingReplicas):
+  // `replicas` is the target followed by the replicas being removed; the
+  // added ones join the ISR, then the removed ones leave (partition_change.h).
+  // (Default-initialized: brace-initialized images written before these
+  // fields existed still build without a missing-initializer warning.)
+  std::vector<int32_t> adding_replicas{};
+  std::vector<int32_t> removing_replicas{};
+
+  bool reassigning() const { return !adding_replicas.empty() || !removing_replicas.empty(); }
 
   friend bool operator==(const PartitionImage&, const PartitionImage&) = default;
 };

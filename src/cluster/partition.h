@@ -138,6 +138,19 @@ struct FollowerPosition {
   int32_t last_fetched_epoch = -1;  // the log's latest epoch, -1 if none
 };
 
+// A partition's replication as this node sees it, for metrics and the admin
+// API (partition_status.cc): a copy taken under the partition's lock.
+struct ReplicationStatus {
+  bool leader = false;  // this node leads it
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> isr;
+  int32_t min_insync_replicas = 1;
+  int64_t log_end_offset = -1;
+  // Leader only: each follower's lag in records behind this log's end (a
+  // follower not heard from since this node leads counts the whole log).
+  std::vector<std::pair<int32_t, int64_t>> follower_lag_records;
+};
+
 struct PartitionOffsets {
   int64_t log_start_offset = -1;
   int64_t high_watermark = -1;
@@ -233,6 +246,8 @@ class Partition {
   // --- Replication (issue 16; Kafka's Partition) ---
   // The ISR of the last update() or applied AlterPartition answer.
   std::vector<int32_t> isr() const;
+  // Replicas, ISR, min.insync.replicas and followers' lag (partition_status.cc).
+  ReplicationStatus replication_status() const;
   // Leader: a follower's Fetch (read up to the log end, not the high
   // watermark). Records where the follower is, advances the high watermark
   // (waiters are woken) and says whether it may join the ISR; when its last

@@ -44,7 +44,37 @@ struct PartitionChange {
   std::optional<std::vector<int32_t>> target_isr;       // unset: unchanged
   std::optional<std::vector<int32_t>> target_replicas;  // unset: unchanged
   std::optional<int8_t> target_leader_recovery_state;   // unset: unchanged
+  // A reassignment's replicas being added and removed (unset: the
+  // partition's). Whatever else changes, a reassignment whose added
+  // replicas are all in the target ISR completes in the same record
+  // (Kafka's completeReassignmentIfNeeded): the removed replicas leave the
+  // replicas and the ISR, both lists are cleared, and a leader removed
+  // hands over to the first remaining ISR member.
+  std::optional<std::vector<int32_t>> target_adding;
+  std::optional<std::vector<int32_t>> target_removing;
 };
+
+// Kafka's PartitionReassignmentReplicas: moving from `current` replicas to
+// `target`: the replicas to add and to remove (each sorted), and the
+// replicas during the move (the target, then those being removed).
+struct ReassignmentPlan {
+  std::vector<int32_t> adding;
+  std::vector<int32_t> removing;
+  std::vector<int32_t> replicas;
+};
+ReassignmentPlan plan_reassignment(const std::vector<int32_t>& current,
+                                   const std::vector<int32_t>& target);
+
+// Kafka's PartitionReassignmentRevert: cancelling the reassignment of
+// `partition`: the original replicas (the added ones taken out) and the
+// ISR without the added ones. `unclean` when that ISR would be empty: then
+// it is the first original replica, which only an unclean election allows.
+struct ReassignmentRevert {
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> isr;
+  bool unclean = false;
+};
+ReassignmentRevert revert_reassignment(const PartitionImage& partition);
 
 // The record, or nullopt when it would change nothing. An ISR is never
 // emptied (without eligible leader replicas Kafka keeps the last member,

@@ -97,6 +97,9 @@ void ReplicaManager::delete_unassigned(const MetadataImage& image, PartitionMap&
       ++at;
       continue;
     }
+    // Moved away (a reassignment): its last state first, as follow_topic does.
+    if (partition != nullptr)
+      at->second->update(*partition, options_.append_policy_for(*topic, image));
     delete_log(at->first);
     at = hosted.erase(at);
   }
@@ -117,6 +120,9 @@ void ReplicaManager::follow_topic(const TopicImage& topic, const std::set<int32_
     if (found != hosted.end() && found->second->topic_id() == topic.id) partition = found->second;
     if (!hosted_here(partition_image, options_.node_id)) {
       if (partition) {
+        // Removed from this broker (a reassignment): the last state first,
+        // so requests waiting on it as leader are answered now.
+        partition->update(partition_image, policy);
         delete_log(key);
         hosted.erase(found);
       }

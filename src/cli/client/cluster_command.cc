@@ -234,6 +234,7 @@ void add_cluster_commands(CLI::App& app, Action& action) {
   add_connection_options(info, options->connection, true);
   info->callback([&action, options] { action = {"cluster info", [options] { cluster_info(*options); }}; });
   add_quorum_commands(*cluster, action);
+  add_cluster_partitions_command(*cluster, action);
 
   CLI::App* records = app.add_subcommand("records", "Delete records before an offset");
   records->require_subcommand(1);

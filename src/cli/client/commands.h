@@ -25,6 +25,13 @@ void add_group_commands(CLI::App& app, Action& action);
 void add_config_commands(CLI::App& app, Action& action);
 void add_cluster_commands(CLI::App& app, Action& action);  // cluster info, records delete
 void add_leader_election_command(CLI::App& app, Action& action);
+// ElectLeaders as `name` under `parent` (leader_election_command.cc).
+void add_elect_leaders_command(CLI::App& parent, const std::string& name,
+                               const std::string& action_name, Action& action);
+// partition reassign / elect-leaders (partition_command.cc).
+void add_partition_commands(CLI::App& app, Action& action);
+// cluster partitions, on the `cluster` command (partition_command.cc).
+void add_cluster_partitions_command(CLI::App& cluster, Action& action);
 // cluster add-controller / remove-controller, on the `cluster` command (quorum_command.cc).
 void add_quorum_commands(CLI::App& cluster, Action& action);
 
@@ -36,6 +43,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_config_commands(app, action);
   add_cluster_commands(app, action);
   add_leader_election_command(app, action);
+  add_partition_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

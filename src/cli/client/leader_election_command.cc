@@ -92,11 +92,11 @@ void leader_election(const ElectionOptions& options) {
 
 }  // namespace
 
-void add_leader_election_command(CLI::App& app, Action& action) {
+void add_elect_leaders_command(CLI::App& parent, const std::string& name,
+                               const std::string& action_name, Action& action) {
   auto options = std::make_shared<ElectionOptions>();
-  CLI::App* command = app.add_subcommand(
-      "leader-election",
-      "Elect preferred leaders, or unclean ones for leaderless partitions (ElectLeaders)");
+  CLI::App* command = parent.add_subcommand(
+      name, "Elect preferred leaders, or unclean ones for leaderless partitions (ElectLeaders)");
   add_connection_options(command, options->connection, true);
   command->add_option("--election-type", options->election_type, "preferred or unclean")
       ->required()
@@ -106,9 +106,15 @@ void add_leader_election_command(CLI::App& app, Action& action) {
       ->needs(command->get_option("--topic"));
   command->add_flag("--all-topic-partitions", options->all_topic_partitions,
                     "Every partition of every topic");
-  command->callback([&action, options] {
-    action = {"leader-election", [options] { leader_election(*options); }};
+  command->callback([&action, options, action_name] {
+    action = {action_name, [options] { leader_election(*options); }};
   });
+}
+
+// `sluice leader-election`: the name of Kafka's tool, kept beside
+// `sluice partition elect-leaders`.
+void add_leader_election_command(CLI::App& app, Action& action) {
+  add_elect_leaders_command(app, "leader-election", "leader-election", action);
 }
 
 }  // namespace sluice::cli::client

@@ -1,16 +1,18 @@
 // sluice topic list | describe | create | delete | alter | add-partitions
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 
-#include "cli/number_checks.h"
 #include "cli/client/admin.h"
 #include "cli/client/commands.h"
 #include "cli/client/kafka_wire.h"
 #include "cli/client/output.h"
+#include "cli/number_checks.h"
+#include "protocol/messages/list_partition_reassignments_request.h"
+#include "protocol/messages/list_partition_reassignments_response.h"
 
 namespace sluice::cli::client {
 namespace {
@@ -75,20 +77,50 @@ Topic fetch_topic(const ConnectionOptions& options, const std::string& name) {
   throw CommandError("unknown topic '" + name + "'");
 }
 
+// The ongoing reassignments of `topic` by partition (adding, removing);
+// empty when there are none or the cluster does not answer
+// ListPartitionReassignments (a describe still works there).
+std::map<int32_t, std::pair<std::vector<int32_t>, std::vector<int32_t>>> topic_reassignments(
+    const ConnectionOptions& options, const Topic& topic) {
+  std::map<int32_t, std::pair<std::vector<int32_t>, std::vector<int32_t>>> out;
+  protocol::ListPartitionReassignmentsRequest request;
+  request.timeout_ms = options.timeout_ms();
+  auto& asked = request.topics.emplace().emplace_back();
+  asked.name = *topic.name;
+  for (const auto& partition : topic.partitions)
+    asked.partition_indexes.push_back(partition.partition_index);
+  try {
+    std::unique_ptr<WireConnection> connection = WireConnection::open(options);
+    protocol::ListPartitionReassignmentsResponse response = connection->call(request);
+    for (const auto& listed : response.topics)
+      for (const auto& partition : listed.partitions)
+        out[partition.partition_index] = {partition.adding_replicas, partition.removing_replicas};
+  } catch (const CommandError&) {
+  }
+  return out;
+}
+
 Json describe_partitions_json(rd_kafka_t* client, const ConnectionOptions& options,
                               const Topic& topic) {
   std::vector<MetadataResponse::MetadataResponsePartition> partitions = topic.partitions;
   std::sort(partitions.begin(), partitions.end(),
             [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+  auto moving = topic_reassignments(options, topic);
   Json list = Json::array();
   for (const auto& partition : partitions) {
     Watermarks marks = query_watermarks(client, options, *topic.name, partition.partition_index);
-    list.push_back({{"partition", partition.partition_index},
-                    {"leader", partition.leader_id},
-                    {"replicas", partition.replica_nodes},
-                    {"isr", partition.isr_nodes},
-                    {"log_start_offset", marks.log_start},
-                    {"log_end_offset", marks.log_end}});
+    auto move = moving.find(partition.partition_index);
+    const bool reassigning = move != moving.end();
+    list.push_back(
+        {{"partition", partition.partition_index},
+         {"leader", partition.leader_id},
+         {"replicas", partition.replica_nodes},
+         {"isr", partition.isr_nodes},
+         {"offline_replicas", partition.offline_replicas},
+         {"adding_replicas", reassigning ? move->second.first : std::vector<int32_t>{}},
+         {"removing_replicas", reassigning ? move->second.second : std::vector<int32_t>{}},
+         {"log_start_offset", marks.log_start},
+         {"log_end_offset", marks.log_end}});
   }
   return list;
 }
@@ -98,11 +130,16 @@ void print_description_table(const Json& description, const std::vector<ConfigEn
               description["name"].get<std::string>().c_str(),
               description["topic_id"].get<std::string>().c_str(), description["partitions"].size(),
               description["internal"].get<bool>() ? "yes" : "no");
-  Table partitions({"partition", "leader", "replicas", "isr", "log start", "log end"});
+  Table partitions({"partition", "leader", "replicas", "isr", "offline", "adding", "removing",
+                    "log start", "log end"});
   for (const Json& p : description["partitions"]) {
-    partitions.add({std::to_string(p["partition"].get<int>()), std::to_string(p["leader"].get<int>()),
+    partitions.add({std::to_string(p["partition"].get<int>()),
+                    std::to_string(p["leader"].get<int>()),
                     join_ints(p["replicas"].get<std::vector<int32_t>>()),
                     join_ints(p["isr"].get<std::vector<int32_t>>()),
+                    join_ints(p["offline_replicas"].get<std::vector<int32_t>>()),
+                    join_ints(p["adding_replicas"].get<std::vector<int32_t>>()),
+                    join_ints(p["removing_replicas"].get<std::vector<int32_t>>()),
                     std::to_string(p["log_start_offset"].get<int64_t>()),
                     std::to_string(p["log_end_offset"].get<int64_t>())});
   }
