@@ -31,6 +31,7 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 #include "broker/replication.h"
 #include "record/legacy_convert.h"
 
@@ -218,7 +219,7 @@ class DelayedFetch final : public DelayedOperation,
             static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
         read = planned.partition->read(Offset{planned.request.fetch_offset},
                                        LeaderEpoch{planned.request.current_leader_epoch}, limit,
-                                       collected.bytes == 0, wait);
+                                       collected.bytes == 0, wait, read_from());
         if (read.cold.length > 0 || read.busy) {
           collected.cold = read.cold;
           collected.busy = read.busy;
@@ -229,6 +230,13 @@ class DelayedFetch final : public DelayedOperation,
       collected.any_error = collected.any_error || read.error != ErrorCode::NONE;
     }
     return collected;
+  }
+
+  // Kafka's FetchParams.fetchOnlyLeader: a consumer's Fetch v11+ carries
+  // client metadata (KIP-392) and may be served by a follower, up to its
+  // high watermark; an older one needs the leader.
+  cluster::ReadFrom read_from() const {
+    return version_ >= 11 ? cluster::ReadFrom::any_replica : cluster::ReadFrom::leader;
   }
 
   // Fetch v0-3 clients read message sets of this magic; nullopt for v4+.
@@ -462,6 +470,9 @@ std::vector<PlannedPartition> plan_partitions(Broker& broker,
     else
       planned.partition =
           broker.replica_manager().partition(request.key.topic, request.key.partition);
+    if (!planned.partition && !request.key.topic.empty())
+      planned.unknown_error = missing_partition_error(*broker.replica_manager().image(),
+                                                      request.key.topic, request.key.partition);
     plan.push_back(std::move(planned));
   }
   return plan;

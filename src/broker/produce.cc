@@ -32,6 +32,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 #include "broker/replication.h"
 #include "cluster/controller.h"
 #include "record/batch.h"
@@ -215,7 +216,7 @@ std::optional<PendingAppend> check_partition(Broker& broker, const std::string& 
   }
   auto partition = broker.replica_manager().partition(topic, data.index);
   if (!partition) {
-    fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    fail(out, missing_partition_error(*broker.replica_manager().image(), topic, data.index));
     return std::nullopt;
   }
   PendingAppend pending;

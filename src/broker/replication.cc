@@ -7,6 +7,7 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 
 namespace sluice::broker {
 namespace {
@@ -29,14 +30,16 @@ Status read_range(const storage::FileRange& range, std::span<uint8_t> out) {
 
 FetchResponse::PartitionData answer_partition(
     Broker& broker, int32_t replica_id, int64_t replica_epoch,
-    const std::shared_ptr<cluster::Partition>& partition, const FetchRequest::FetchPartition& asked,
-    uint64_t& bytes_left, std::vector<std::shared_ptr<const void>>& keep_alive) {
+    const std::shared_ptr<cluster::Partition>& partition, const std::string& name,
+    const FetchRequest::FetchPartition& asked, uint64_t& bytes_left,
+    std::vector<std::shared_ptr<const void>>& keep_alive) {
   FetchResponse::PartitionData data;
   data.partition_index = asked.partition;
   data.records = protocol::Records{};
   data.aborted_transactions = std::nullopt;
   if (!partition) {
-    data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    data.error_code =
+        to_wire(missing_partition_error(*broker.replica_manager().image(), name, asked.partition));
     data.high_watermark = -1;
     return data;
   }
@@ -105,14 +108,20 @@ bool build_replica_answer(Broker& broker, const FetchRequest& request, int16_t v
   bool worth_answering = false;
   size_t at = 0;
   response.session_id = 0;
+  cluster::MetadataImagePtr image = broker.replica_manager().image();
   for (const auto& topic : request.topics) {
     auto& out = response.responses.emplace_back();
     out.topic = topic.topic;
     out.topic_id = topic.topic_id;
+    std::string name = topic.topic;
+    if (version >= 13) {
+      const cluster::TopicImage* known = image->topic(topic.topic_id);
+      name = known ? known->name : std::string();
+    }
     for (const auto& asked : topic.partitions) {
       const std::shared_ptr<cluster::Partition>& partition = partitions[at++];
-      out.partitions.push_back(answer_partition(broker, replica_id, replica_epoch, partition, asked,
-                                                bytes_left, keep_alive));
+      out.partitions.push_back(answer_partition(broker, replica_id, replica_epoch, partition, name,
+                                                asked, bytes_left, keep_alive));
       FetchResponse::PartitionData& data = out.partitions.back();
       if (!partition && version >= 13) data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_ID);
       // A high watermark move wakes a parked fetch too (Partition wakes

@@ -199,10 +199,11 @@ class Cluster:
     nodes (ids 1..C, a CONTROLLER listener only) and `brokers` broker-only
     nodes (ids C+1..), all in one cluster id. `settings` go to every node.
     `proxied` lists pairs of controller ids whose link goes through a
-    LinkProxy in each direction (see link())."""
+    LinkProxy in each direction (see link()). `node_settings` maps a node id
+    to settings for that node only (e.g. its broker.rack), over `settings`."""
 
     def __init__(self, broker_factory, combined=3, controllers=0, brokers=0, settings=None,
-                 proxied=(), start=True):
+                 proxied=(), start=True, node_settings=None):
         if controllers:
             roles = ["controller"] * controllers + ["broker"] * brokers
         else:
@@ -225,6 +226,7 @@ class Cluster:
                 "controller.quorum.voters": self._voters_seen_by(node_id),
             }
             overrides.update(settings or {})
+            overrides.update((node_settings or {}).get(node_id, {}))
             process = broker_factory(overrides, start=False)
             process.stop_timeout_s = CLUSTER_STOP_TIMEOUT_S
             cport = self.controller_ports.get(node_id)
