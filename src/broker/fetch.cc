@@ -368,6 +368,7 @@ class DelayedFetch final : public DelayedOperation,
     }
     for (const auto& read : collected.reads)
       if (read.error != ErrorCode::NONE) context_.note_error();
+    add_leader_hints(broker_, context_.connection().listener_name, version_, response);
     context_.reply(response, std::move(keep_alive), std::move(file_slices));
   }
 

@@ -156,7 +156,7 @@ class ParkedReplicaFetch final : public DelayedOperation,
     std::vector<std::shared_ptr<const void>> keep_alive;
     bool worth = build_replica_answer(broker_, request_, version, partitions, response, keep_alive);
     if (worth || request_.max_wait_ms <= 0) {
-      if (claim()) context_.reply(response, std::move(keep_alive));
+      if (claim()) reply(response, std::move(keep_alive));
       return;
     }
     broker_.delayed_operations().schedule(shared_from_this(),
@@ -179,6 +179,13 @@ class ParkedReplicaFetch final : public DelayedOperation,
     std::vector<std::shared_ptr<const void>> keep_alive;
     build_replica_answer(broker_, request_, version, fetched_partitions(broker_, request_, version),
                          response, keep_alive);
+    reply(response, std::move(keep_alive));
+  }
+
+  // KIP-951: a follower is told the current leader too (Fetch v16+).
+  void reply(FetchResponse& response, std::vector<std::shared_ptr<const void>> keep_alive) {
+    add_leader_hints(broker_, context_.connection().listener_name, context_.api_version(),
+                     response);
     context_.reply(response, std::move(keep_alive));
   }
 

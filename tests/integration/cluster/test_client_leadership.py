@@ -4,10 +4,13 @@ one of factor 1. Kafka's error codes where Kafka answers them (Produce,
 Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords on a follower and on
 a broker that is no replica; fenced and unknown leader epochs; a consumer's
 Fetch v11+ served by a follower up to its high watermark, out of range past
-its log end), decoded from raw answers (client_wire.py)."""
+its log end), decoded from raw answers (client_wire.py). KIP-951: Produce
+v10+ and Fetch v16+ answers name the current leader and its endpoint; a
+librdkafka producer and consumer carry on across a leader move."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,6 +18,7 @@ from cluster_harness import Cluster, wait_for  # noqa: E402
 
 import client_wire as wire  # noqa: E402
 import kafka_wire  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "led"
@@ -98,6 +102,47 @@ def test_error_codes_where_kafka_answers_them(broker_factory):
     assert kafka_wire.delete_records(outsider.port, SINGLE, {0: 0})[0][0] == wire.NOT_LEADER_OR_FOLLOWER
     assert kafka_wire.delete_records(leader.port, TOPIC, {0: 1})[0] == (wire.NONE, 1)
 
+    # KIP-951: Produce v10+ names the current leader and its endpoint; v9 does not.
+    hinted = wire.produce(follower.port, TOPIC, 0, b"x", version=10)
+    assert hinted["error"] == wire.NOT_LEADER_OR_FOLLOWER
+    assert hinted["leader"] == (leader_id, epoch), hinted
+    assert hinted["endpoints"][leader_id]["port"] == leader.port, hinted
+    assert hinted["endpoints"][leader_id]["host"] == "127.0.0.1"
+    assert wire.produce(follower.port, TOPIC, 0, b"x", version=9)["leader"] is None
+    single_id = partition_view(cluster.brokers[0], SINGLE)[3]
+    hinted = wire.fetch(outsider.port, SINGLE, 0, 0, version=16, topic_id=single_id)
+    assert hinted["error"] == wire.NOT_LEADER_OR_FOLLOWER and hinted["leader"] == (1, 0), hinted
+    assert list(hinted["endpoints"]) == [1] and hinted["endpoints"][1]["port"] == cluster.node(1).port
+    assert wire.fetch(outsider.port, SINGLE, 0, 0, version=15, topic_id=single_id)["leader"] is None
+
+    # librdkafka clients that live across the leader move below.
+    servers = ",".join(n.bootstrap for n in cluster.brokers)
+    acked = []
+    producer = Producer({"bootstrap.servers": servers, "acks": "all", "linger.ms": 5,
+                         "message.timeout.ms": 60000, "retry.backoff.ms": 100})
+
+    def send(values):
+        for v in values:
+            producer.produce(TOPIC, value=b"c%d" % v, partition=0,
+                             on_delivery=lambda err, msg: err is None and acked.append(msg.value()))
+        assert producer.flush(60) == 0
+
+    consumer = Consumer({"bootstrap.servers": servers, "group.id": "mover",
+                         "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 60000})
+    consumer.assign([TopicPartition(TOPIC, 0, 1)])  # records from 1 (DeleteRecords above)
+    seen = []
+
+    def consume_until(count, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while len(seen) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                seen.append(msg.value())
+
+    send(range(50))
+    consume_until(52, 20)  # v1, v2 and the 50
+    assert len(seen) == 52, len(seen)
+
     # Leadership moves (controlled shutdown of the leader): the old epoch is
     # fenced everywhere, checked before leadership (Kafka's getLocalLog).
     leader.stop()
@@ -122,4 +167,19 @@ def test_error_codes_where_kafka_answers_them(broker_factory):
     # watermark has reached the start of its epoch (OFFSET_NOT_AVAILABLE before).
     wait_for(lambda: wire.list_offsets(new_leader.port, TOPIC, 0, -1, new_epoch)[0] == wire.NONE,
              15, "the new leader's high watermark past its epoch start")
+    # A follower on the new epoch names the new leader to a Fetch v16+ with the old epoch.
+    hinted = wire.fetch(other.port, TOPIC, 0, 0, version=16, topic_id=topic_id,
+                        current_leader_epoch=epoch)
+    assert hinted["error"] == wire.FENCED_LEADER_EPOCH
+    assert hinted["leader"] == (new_leader_id, new_epoch), hinted
+    assert list(hinted["endpoints"]) == [new_leader_id]
+    hinted = wire.produce(other.port, TOPIC, 0, b"x", version=11)
+    assert hinted["leader"] == (new_leader_id, new_epoch), hinted
+
+    # The librdkafka producer and consumer carry on with the new leader.
+    send(range(50, 100))
+    consume_until(102, 30)
+    assert len(acked) == 100, len(acked)
+    assert seen[2:] == [b"c%d" % v for v in range(100)], seen[:5]
+    consumer.close()
     leader.start()
