@@ -550,6 +550,22 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
   return result;
 }
 
+std::vector<ReadReplica> Partition::read_replicas(Offset fetch_offset, int64_t now_ms) const {
+  std::vector<ReadReplica> out;
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || !log_->usable()) return out;
+  out.push_back({local_node_id_, std::nullopt, log_->log().log_end_offset(), 0});
+  // Kafka leaves out replicas not in the ISR: a lagging follower would keep
+  // its consumers behind. (Kafka also checks the follower's log start, not
+  // tracked here; below the leader's, the offset is out of range anyway.)
+  for (const auto& [id, follower] : followers_) {
+    if (std::find(isr_.begin(), isr_.end(), id) == isr_.end()) continue;
+    if (follower.log_end_offset < fetch_offset.value()) continue;
+    out.push_back({id, std::nullopt, follower.log_end_offset, now_ms - follower.last_caught_up_ms});
+  }
+  return out;
+}
+
 FollowerPosition Partition::follower_position() const {
   FollowerPosition position;
   std::lock_guard lock(log_->mutex());

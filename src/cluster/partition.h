@@ -30,6 +30,7 @@
 #include "base/strong_types.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
+#include "cluster/replica_selector.h"
 #include "cluster/replica_state.h"
 #include "record/types.h"
 #include "storage/managed_log.h"
@@ -254,6 +255,12 @@ class Partition {
                                      LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                                      int64_t now_ms,
                                      storage::ReadWait wait = storage::ReadWait::may_block);
+  // Leader: the replicas a consumer fetching at `fetch_offset` may be sent
+  // to (KIP-392; Kafka's ReplicaManager.findPreferredReadReplica): this
+  // leader first, then each ISR follower whose log reaches the offset
+  // (racks left unset: the caller knows the brokers). Empty when this node
+  // does not lead.
+  std::vector<ReadReplica> read_replicas(Offset fetch_offset, int64_t now_ms) const;
   // Follower: the position to fetch from.
   FollowerPosition follower_position() const;
   // Follower: appends what the leader of `fetched_in` sent (offsets and

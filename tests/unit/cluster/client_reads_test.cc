@@ -191,5 +191,38 @@ TEST_F(TwoReplicas, AFetchFromABrokerThatIsNotAReplica) {
   EXPECT_EQ(without.read.error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
+// --- KIP-392: Kafka's RackAwareReplicaSelector and the leader's candidates ---
+
+TEST(RackAwareReplicaSelector, TheClientsRackDecides) {
+  ReadReplica leader{1, "a", 10, 0};
+  std::vector<ReadReplica> followers{{2, "b", 9, 50}, {3, "c", 10, 0}, {4, "b", 9, 20}};
+  EXPECT_EQ(select_read_replica("", leader, followers), 1);   // no rack: the leader
+  EXPECT_EQ(select_read_replica("a", leader, followers), 1);  // the leader's rack
+  EXPECT_EQ(select_read_replica("z", leader, followers), 1);  // nobody there
+  EXPECT_EQ(select_read_replica("c", leader, followers), 3);
+  // Two in the rack: the larger log end, then the more recently caught up.
+  EXPECT_EQ(select_read_replica("b", leader, followers), 4);
+  followers[0].log_end_offset = 10;
+  EXPECT_EQ(select_read_replica("b", leader, followers), 2);
+  // A follower without a rack (or unknown to the client's listener) is never chosen.
+  EXPECT_EQ(select_read_replica("b", leader, {{2, std::nullopt, 10, 0}}), 1);
+}
+
+TEST_F(TwoReplicas, TheLeaderOffersInSyncFollowersThatHaveTheOffset) {
+  EXPECT_TRUE(two.partition->read_replicas(Offset{0}, 0).empty());  // not the leader
+  std::vector<ReadReplica> replicas = one.partition->read_replicas(Offset{3}, 0);
+  ASSERT_EQ(replicas.size(), 2u);
+  EXPECT_EQ(replicas[0].node_id, 1);
+  EXPECT_EQ(replicas[1].node_id, 2);
+  EXPECT_EQ(replicas[1].log_end_offset, 3);
+  // Past the follower's log end: only the leader.
+  auto more = batch_of(2);
+  ASSERT_EQ(one.partition->append_as_leader(more, 1, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(one.partition->read_replicas(Offset{4}, 0).size(), 1u);
+  // Out of the ISR: only the leader.
+  one.follow(1, 4, {1});
+  EXPECT_EQ(one.partition->read_replicas(Offset{0}, 0).size(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::cluster
