@@ -71,9 +71,9 @@ def main():
         cluster.leader()
         cluster.wait_brokers_listed()
         leader, follower = cluster.node(1), cluster.node(2)
-        AdminClient({"bootstrap.servers": leader.bootstrap}).create_topics(
-            [NewTopic(TOPIC, num_partitions=1, replica_assignment=[[1, 2, 3]])],
-            operation_timeout=20)[TOPIC].result(timeout=40)
+        admin = AdminClient({"bootstrap.servers": leader.bootstrap})  # alive until answered
+        admin.create_topics([NewTopic(TOPIC, num_partitions=1, replica_assignment=[[1, 2, 3]])],
+                            operation_timeout=20)[TOPIC].result(timeout=40)
         produced = bench(sluice, ["produce", "-b", leader.bootstrap, "--topic", TOPIC,
                                   "--count", str(args.count), "--size", str(args.size), "--acks", "all"])
         print("produce:", produced)
