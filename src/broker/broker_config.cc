@@ -32,6 +32,10 @@ std::vector<ConfigDef> make_defs() {
       def("controller.quorum.bootstrap.servers", T::list, "", "Controller bootstrap servers."),
       def("controller.listener.names", T::list, "CONTROLLER", "Listeners used by controllers."),
       def("broker.rack", T::string, std::nullopt, "Rack of this broker."),
+      def("replica.selector.class", T::string, std::nullopt,
+          "KIP-392: unset, the leader serves consumers; "
+          "org.apache.kafka.common.replica.RackAwareReplicaSelector: the leader sends a consumer "
+          "(client.rack) to an in-sync replica in its rack."),
       // network
       def("listeners", T::list, "PLAINTEXT://127.0.0.1:9092", "Listeners: NAME://host:port,..."),
       def("advertised.listeners", T::list, std::nullopt,
@@ -232,6 +236,19 @@ std::vector<ConfigDef> make_defs() {
   };
 }
 
+// replica.selector.class (KIP-392): Kafka loads the class named; Sluice
+// knows Kafka's one implementation, by its name. Unset (Kafka's default):
+// consumers read from the leader. True for the rack-aware selector.
+Result<bool> resolve_replica_selector(const std::optional<std::string>& name) {
+  if (!name || name->empty()) return false;
+  if (*name == "org.apache.kafka.common.replica.RackAwareReplicaSelector") return true;
+  return Status(
+      Errc::invalid_value,
+      "replica.selector.class: " + *name +
+          " is not known; Sluice offers "
+          "org.apache.kafka.common.replica.RackAwareReplicaSelector (or unset: the leader)");
+}
+
 // Kafka's update mode for Sluice's own definitions, and a definition for
 // every Kafka setting Sluice has none for: a Kafka user's server.properties
 // and AlterConfigs calls are accepted as Kafka accepts them (DescribeConfigs
@@ -342,6 +359,9 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
   config.append_threads = static_cast<int32_t>(config.values.get_int("num.io.threads"));
   config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
+  auto selector = resolve_replica_selector(config.values.text("replica.selector.class"));
+  if (!selector) return selector.status();
+  config.rack_aware_replica_selector = *selector;
   auto quorum = resolve_quorum_settings(config);
   if (!quorum) return quorum.status();
   config.quorum = std::move(quorum.value());

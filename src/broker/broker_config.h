@@ -93,6 +93,10 @@ struct BrokerConfig {
   // Kafka's request-handler threads that do its appends.
   int32_t append_threads = 8;
   bool auto_create_topics = false;  // auto.create.topics.enable
+  // replica.selector.class is Kafka's RackAwareReplicaSelector (KIP-392):
+  // the leader names a consumer's in-rack in-sync follower
+  // (PreferredReadReplica). False (unset): consumers read from the leader.
+  bool rack_aware_replica_selector = false;
   QuorumSettings quorum;
 
   // Reads `properties_text` (may be empty) then applies `overrides`.

@@ -6,6 +6,7 @@
 // the new start offset is known at once, so timeout_ms is not waited on.
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 #include "cluster/controller.h"
 
 namespace sluice::broker {
@@ -28,7 +29,8 @@ void handle_delete_records(Broker& broker, RequestContext context, DeleteRecords
       }
       auto partition = broker.replica_manager().partition(topic.name, asked.partition_index);
       if (!partition) {
-        out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        out.error_code = to_wire(missing_partition_error(*broker.replica_manager().image(),
+                                                         topic.name, asked.partition_index));
         continue;
       }
       cluster::Partition::Deleted deleted = partition->delete_records_before(Offset{asked.offset});

@@ -26,11 +26,14 @@
 // sluice_fetch_reads_offloaded_total{reason}.
 #include <atomic>
 #include <chrono>
+#include <map>
 
 #include "base/metrics.h"
 #include "base/task_pool.h"
+#include "broker/admin_common.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 #include "broker/replication.h"
 #include "record/legacy_convert.h"
 
@@ -51,6 +54,9 @@ struct PlannedPartition {
   FetchPartitionRequest request;
   std::shared_ptr<cluster::Partition> partition;  // null: unknown
   ErrorCode unknown_error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  // KIP-392: the replica this leader sends the consumer to (-1: none);
+  // nothing is read, the answer carries offsets and PreferredReadReplica.
+  int32_t preferred_read_replica = -1;
 };
 
 struct Collected {
@@ -59,6 +65,7 @@ struct Collected {
   bool any_error = false;
   storage::FileRange cold;  // length > 0: a read needed pages not cached; the rest is incomplete
   bool busy = false;        // a partition lock was held (an append writing); the rest is incomplete
+  bool preferred = false;   // a partition names a preferred read replica: answer at once (Kafka)
 };
 
 // Where a step of a fetch runs. A reactor (or the timer thread, which serves
@@ -176,7 +183,8 @@ class DelayedFetch final : public DelayedOperation,
   }
 
   bool ready(const Collected& collected) const {
-    return collected.any_error || collected.bytes >= static_cast<uint64_t>(std::max(min_bytes_, 0));
+    return collected.any_error || collected.preferred ||
+           collected.bytes >= static_cast<uint64_t>(std::max(min_bytes_, 0));
   }
 
   // Kafka's limits: max_bytes over the response, partition_max_bytes each,
@@ -216,9 +224,14 @@ class DelayedFetch final : public DelayedOperation,
         uint64_t remaining = max_bytes_ > collected.bytes ? max_bytes_ - collected.bytes : 0;
         uint64_t limit = std::min<uint64_t>(
             static_cast<uint64_t>(std::max(planned.request.max_bytes, 0)), remaining);
+        // Sent to another replica: only the offsets (Kafka's fetchOffsetSnapshot).
+        if (planned.preferred_read_replica >= 0) {
+          limit = 0;
+          collected.preferred = true;
+        }
         read = planned.partition->read(Offset{planned.request.fetch_offset},
                                        LeaderEpoch{planned.request.current_leader_epoch}, limit,
-                                       collected.bytes == 0, wait);
+                                       collected.bytes == 0, wait, read_from());
         if (read.cold.length > 0 || read.busy) {
           collected.cold = read.cold;
           collected.busy = read.busy;
@@ -229,6 +242,13 @@ class DelayedFetch final : public DelayedOperation,
       collected.any_error = collected.any_error || read.error != ErrorCode::NONE;
     }
     return collected;
+  }
+
+  // Kafka's FetchParams.fetchOnlyLeader: a consumer's Fetch v11+ carries
+  // client metadata (KIP-392) and may be served by a follower, up to its
+  // high watermark; an older one needs the leader.
+  cluster::ReadFrom read_from() const {
+    return version_ >= 11 ? cluster::ReadFrom::any_replica : cluster::ReadFrom::leader;
   }
 
   // Fetch v0-3 clients read message sets of this magic; nullopt for v4+.
@@ -332,7 +352,9 @@ class DelayedFetch final : public DelayedOperation,
     std::vector<FetchPartitionState> states(plan_.size());
     for (size_t i = 0; i < plan_.size(); ++i) {
       const auto& read = collected.reads[i];
-      states[i] = {read.error, !records[i].empty(), read.high_watermark, read.last_stable_offset,
+      // A preferred read replica is always sent, as Kafka's fetch session does.
+      const bool must_send = !records[i].empty() || plan_[i].preferred_read_replica >= 0;
+      states[i] = {read.error, must_send, read.high_watermark, read.last_stable_offset,
                    read.log_start_offset};
     }
     std::vector<bool> include = broker_.fetch_sessions().complete(session_, states);
@@ -357,9 +379,12 @@ class DelayedFetch final : public DelayedOperation,
       }
       response.responses.back().partitions.push_back(
           partition_data(key.partition, collected.reads[i], records[i], version_));
+      response.responses.back().partitions.back().preferred_read_replica =
+          plan_[i].preferred_read_replica;
     }
     for (const auto& read : collected.reads)
       if (read.error != ErrorCode::NONE) context_.note_error();
+    add_leader_hints(broker_, context_.connection().listener_name, version_, response);
     context_.reply(response, std::move(keep_alive), std::move(file_slices));
   }
 
@@ -458,9 +483,41 @@ std::vector<PlannedPartition> plan_partitions(Broker& broker,
     else
       planned.partition =
           broker.replica_manager().partition(request.key.topic, request.key.partition);
+    if (!planned.partition && !request.key.topic.empty())
+      planned.unknown_error = missing_partition_error(*broker.replica_manager().image(),
+                                                      request.key.topic, request.key.partition);
     plan.push_back(std::move(planned));
   }
   return plan;
+}
+
+// KIP-392 on the leader (Kafka's ReplicaManager.findPreferredReadReplica):
+// with replica.selector.class the rack-aware selector, a consumer's Fetch
+// v11+ naming its rack is sent to an in-sync follower in that rack, for each
+// partition led here. Racks are the brokers' as the client's listener lists
+// them (a broker fenced or without that listener has none: never chosen).
+void choose_read_replicas(Broker& broker, const std::string& listener_name,
+                          const std::string& client_rack, std::vector<PlannedPartition>& plan) {
+  if (!broker.config().rack_aware_replica_selector || client_rack.empty()) return;
+  std::map<int32_t, std::optional<std::string>> racks;
+  for (const BrokerAddress& address :
+       brokers_for_listener(*broker.replica_manager().image(), listener_name))
+    racks[address.node_id] = address.rack;
+  const int64_t now_ms = cluster::Partition::monotonic_ms();
+  for (PlannedPartition& planned : plan) {
+    if (!planned.partition) continue;
+    std::vector<cluster::ReadReplica> replicas =
+        planned.partition->read_replicas(Offset{planned.request.fetch_offset}, now_ms);
+    if (replicas.empty()) continue;  // not the leader
+    for (cluster::ReadReplica& replica : replicas) {
+      auto known = racks.find(replica.node_id);
+      if (known != racks.end()) replica.rack = known->second;
+    }
+    const cluster::ReadReplica leader = replicas.front();
+    replicas.erase(replicas.begin());
+    int32_t chosen = cluster::select_read_replica(client_rack, leader, replicas);
+    if (chosen != leader.node_id) planned.preferred_read_replica = chosen;
+  }
 }
 
 void reply_error(RequestContext& context, ErrorCode error) {
@@ -492,6 +549,8 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
       forgotten_partitions(request, topic_ids, *image), steady_ms());
   if (session.error != ErrorCode::NONE) return reply_error(context, session.error);
   std::vector<PlannedPartition> plan = plan_partitions(broker, session.partitions, topic_ids);
+  if (version >= 11)
+    choose_read_replicas(broker, context.connection().listener_name, request.rack_id, plan);
   uint64_t max_bytes = static_cast<uint64_t>(
       std::max<int64_t>(0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
   auto fetch =

@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 
 namespace sluice::broker {
 
@@ -19,12 +20,13 @@ namespace {
 
 ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
     Broker& broker, const std::string& topic, const ListOffsetsRequest::ListOffsetsPartition& asked,
-    int16_t version) {
+    int16_t version, int32_t replica_id) {
   ListOffsetsResponse::ListOffsetsPartitionResponse out;
   out.partition_index = asked.partition_index;
   auto partition = broker.replica_manager().partition(topic, asked.partition_index);
   if (!partition) {
-    out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    out.error_code = to_wire(
+        missing_partition_error(*broker.replica_manager().image(), topic, asked.partition_index));
     return out;
   }
   int64_t timestamp = asked.timestamp;
@@ -38,17 +40,17 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
   }
   if (timestamp == -4) timestamp = -2;
   cluster::Partition::ListedOffset listed =
-      partition->list_offset(timestamp, LeaderEpoch{asked.current_leader_epoch});
+      partition->list_offset(timestamp, LeaderEpoch{asked.current_leader_epoch}, replica_id);
+  // Kafka: only v5+ clients know OFFSET_NOT_AVAILABLE (a new leader's high
+  // watermark below its epoch's start); older ones retry on this one.
+  if (listed.error == ErrorCode::OFFSET_NOT_AVAILABLE && version < 5)
+    listed.error = ErrorCode::LEADER_NOT_AVAILABLE;
   out.error_code = to_wire(listed.error);
   out.offset = listed.offset;
   out.timestamp = listed.timestamp_ms;
   out.leader_epoch = listed.leader_epoch;
   return out;
 }
-
-// Kafka's ListOffsetsRequest.CONSUMER_REPLICA_ID: a consumer sees no offset
-// above the high watermark.
-constexpr int32_t consumer_replica_id = -1;
 
 ListOffsetsResponse::ListOffsetsPartitionResponse list_partition_v0(
     Broker& broker, const std::string& topic, const ListOffsetsRequest::ListOffsetsPartition& asked,
@@ -62,12 +64,14 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition_v0(
   }
   auto partition = broker.replica_manager().partition(topic, asked.partition_index);
   if (!partition) {
-    out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    out.error_code = to_wire(
+        missing_partition_error(*broker.replica_manager().image(), topic, asked.partition_index));
     return out;
   }
-  cluster::Partition::LegacyOffsets listed =
-      partition->legacy_list_offsets(asked.timestamp, asked.max_num_offsets,
-                                     replica_id == consumer_replica_id, system_clock().now_ms());
+  // A consumer (-1) sees no offset above the high watermark.
+  cluster::Partition::LegacyOffsets listed = partition->legacy_list_offsets(
+      asked.timestamp, asked.max_num_offsets, replica_id == cluster::consumer_replica_id,
+      system_clock().now_ms());
   out.error_code = to_wire(listed.error);
   out.old_style_offsets = std::move(listed.offsets);
   return out;
@@ -83,7 +87,8 @@ void answer_list_offsets(Broker& broker, RequestContext& context,
       topic_out.partitions.push_back(
           context.api_version() == 0
               ? list_partition_v0(broker, topic.name, partition, request.replica_id)
-              : list_partition(broker, topic.name, partition, context.api_version()));
+              : list_partition(broker, topic.name, partition, context.api_version(),
+                               request.replica_id));
   }
   context.reply(response);
 }

@@ -3,6 +3,7 @@
 // and followers later to truncate divergent tails.
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 
 namespace sluice::broker {
 
@@ -20,7 +21,8 @@ void handle_offset_for_leader_epoch(Broker& broker, RequestContext context,
       out.partition = asked.partition;
       auto partition = broker.replica_manager().partition(topic.topic, asked.partition);
       if (!partition) {
-        out.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        out.error_code = to_wire(missing_partition_error(*broker.replica_manager().image(),
+                                                         topic.topic, asked.partition));
         continue;
       }
       cluster::Partition::EpochEnd end = partition->end_offset_for_epoch(

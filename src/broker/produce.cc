@@ -32,6 +32,7 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/leader_hints.h"
 #include "broker/replication.h"
 #include "cluster/controller.h"
 #include "record/batch.h"
@@ -216,7 +217,7 @@ std::optional<PendingAppend> check_partition(Broker& broker, const std::string& 
   }
   auto partition = broker.replica_manager().partition(topic, data.index);
   if (!partition) {
-    fail(out, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    fail(out, missing_partition_error(*broker.replica_manager().image(), topic, data.index));
     return std::nullopt;
   }
   PendingAppend pending;
@@ -243,6 +244,13 @@ std::optional<PendingAppend> check_partition(Broker& broker, const std::string& 
   return pending;
 }
 
+// KIP-951: v10+ answers name the current leader of each partition this
+// broker does not lead (leader_hints.h).
+void reply_with_hints(Broker& broker, RequestContext& context, ProduceResponse& response) {
+  add_leader_hints(broker, context.connection().listener_name, context.api_version(), response);
+  context.reply(response);
+}
+
 // On the lane, or (all refused) on the reactor: the answer, once.
 void finish(ProduceJob& job) {
   RequestContext& context = job.context;
@@ -261,11 +269,12 @@ void finish(ProduceJob& job) {
     if (pending.replicate_to >= 0)
       targets.push_back({pending.topic_index, pending.partition_index, pending.partition,
                          pending.replicate_to, pending.replicate_in_epoch});
-  if (targets.empty()) return context.reply(job.response);
-  answer_when_replicated(
-      job.broker, std::move(context), std::move(job.response), std::move(targets),
-      job.request.timeout_ms,
-      [](RequestContext context, ProduceResponse response) { context.reply(response); });
+  if (targets.empty()) return reply_with_hints(job.broker, context, job.response);
+  answer_when_replicated(job.broker, std::move(context), std::move(job.response),
+                         std::move(targets), job.request.timeout_ms,
+                         [&broker = job.broker](RequestContext context, ProduceResponse response) {
+                           reply_with_hints(broker, context, response);
+                         });
 }
 
 void complete_one(const std::shared_ptr<ProduceJob>& job) {

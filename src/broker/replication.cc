@@ -9,6 +9,7 @@
 #include "broker/broker.h"
 #include "broker/handlers.h"
 #include "cluster/replica_state.h"
+#include "broker/leader_hints.h"
 
 namespace sluice::broker {
 namespace {
@@ -87,6 +88,7 @@ bool answer_records(const storage::FileRange& range, FetchResponse::PartitionDat
 FetchResponse::PartitionData answer_partition(Broker& broker, int32_t replica_id,
                                               int64_t replica_epoch,
                                               const std::shared_ptr<cluster::Partition>& partition,
+                                              const std::string& name,
                                               const FetchRequest::FetchPartition& asked,
                                               uint64_t& bytes_left, ReplicaAnswerBytes& bytes) {
   FetchResponse::PartitionData data;
@@ -94,7 +96,8 @@ FetchResponse::PartitionData answer_partition(Broker& broker, int32_t replica_id
   data.records = protocol::Records{};
   data.aborted_transactions = std::nullopt;
   if (!partition) {
-    data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    data.error_code =
+        to_wire(missing_partition_error(*broker.replica_manager().image(), name, asked.partition));
     data.high_watermark = -1;
     return data;
   }
@@ -158,14 +161,20 @@ bool build_replica_answer(Broker& broker, const FetchRequest& request, int16_t v
   bool worth_answering = false;
   size_t at = 0;
   response.session_id = 0;
+  cluster::MetadataImagePtr image = broker.replica_manager().image();
   for (const auto& topic : request.topics) {
     auto& out = response.responses.emplace_back();
     out.topic = topic.topic;
     out.topic_id = topic.topic_id;
+    std::string name = topic.topic;
+    if (version >= 13) {
+      const cluster::TopicImage* known = image->topic(topic.topic_id);
+      name = known ? known->name : std::string();
+    }
     for (const auto& asked : topic.partitions) {
       const std::shared_ptr<cluster::Partition>& partition = partitions[at++];
-      out.partitions.push_back(
-          answer_partition(broker, replica_id, replica_epoch, partition, asked, bytes_left, bytes));
+      out.partitions.push_back(answer_partition(broker, replica_id, replica_epoch, partition, name,
+                                                asked, bytes_left, bytes));
       FetchResponse::PartitionData& data = out.partitions.back();
       if (!partition && version >= 13) data.error_code = to_wire(ErrorCode::UNKNOWN_TOPIC_ID);
       // A high watermark move wakes a parked fetch too (Partition wakes
@@ -200,8 +209,7 @@ class ParkedReplicaFetch final : public DelayedOperation,
     ReplicaAnswerBytes bytes;
     bool worth = build_replica_answer(broker_, request_, version, partitions, response, bytes);
     if (worth || request_.max_wait_ms <= 0) {
-      if (claim())
-        context_.reply(response, std::move(bytes.keep_alive), std::move(bytes.file_slices));
+      if (claim()) reply(response, std::move(bytes));
       return;
     }
     broker_.delayed_operations().schedule(shared_from_this(),
@@ -224,6 +232,13 @@ class ParkedReplicaFetch final : public DelayedOperation,
     ReplicaAnswerBytes bytes;
     build_replica_answer(broker_, request_, version, fetched_partitions(broker_, request_, version),
                          response, bytes);
+    reply(response, std::move(bytes));
+  }
+
+  // KIP-951: a follower is told the current leader too (Fetch v16+).
+  void reply(FetchResponse& response, ReplicaAnswerBytes bytes) {
+    add_leader_hints(broker_, context_.connection().listener_name, context_.api_version(),
+                     response);
     context_.reply(response, std::move(bytes.keep_alive), std::move(bytes.file_slices));
   }
 

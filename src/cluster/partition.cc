@@ -167,14 +167,14 @@ ErrorCode Partition::check_leader(LeaderEpoch current_leader_epoch) const {
   return check_leader_locked(current_leader_epoch.value());
 }
 
-ErrorCode Partition::check_leader_locked(int32_t current_leader_epoch) const {
+ErrorCode Partition::check_leader_locked(int32_t current_leader_epoch, ReadFrom from) const {
   if (log_->offline()) return ErrorCode::KAFKA_STORAGE_ERROR;
   if (log_->deleted()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   if (current_leader_epoch >= 0) {
     if (current_leader_epoch < leader_epoch_) return ErrorCode::FENCED_LEADER_EPOCH;
     if (current_leader_epoch > leader_epoch_) return ErrorCode::UNKNOWN_LEADER_EPOCH;
   }
-  if (!leads_locked()) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  if (from == ReadFrom::leader && !leads_locked()) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
   return ErrorCode::NONE;
 }
 
@@ -294,8 +294,8 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
 }
 
 PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_leader_epoch,
-                                    uint64_t max_bytes, bool min_one_batch,
-                                    storage::ReadWait wait) const {
+                                    uint64_t max_bytes, bool min_one_batch, storage::ReadWait wait,
+                                    ReadFrom from) const {
   const int64_t offset = fetch_offset.value();
   PartitionReadResult result;
   // The lock may be held across an append's pwrite (an append lane), which
@@ -309,7 +309,7 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
   } else {
     lock.lock();
   }
-  result.error = check_leader_locked(current_leader_epoch.value());
+  result.error = check_leader_locked(current_leader_epoch.value(), from);
   if (result.error != ErrorCode::NONE) return result;
   storage::Log& log = log_->log();
   result.high_watermark = high_watermark();
@@ -332,15 +332,29 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
 }
 
 Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
-                                               LeaderEpoch current_leader_epoch) const {
+                                               LeaderEpoch current_leader_epoch,
+                                               int32_t replica_id) const {
   ListedOffset listed;
   std::lock_guard lock(log_->mutex());
-  listed.error = check_leader_locked(current_leader_epoch.value());
+  const ReadFrom from =
+      replica_id == debugging_replica_id ? ReadFrom::any_replica : ReadFrom::leader;
+  listed.error = check_leader_locked(current_leader_epoch.value(), from);
   if (listed.error != ErrorCode::NONE) return listed;
   storage::Log& log = log_->log();
+  const bool consumer = replica_id == consumer_replica_id;
+  // Consumers see up to the high watermark, other askers the log end.
+  const int64_t last_fetchable = consumer ? high_watermark() : log.log_end_offset();
+  // Kafka's Partition.fetchOffsetForTimestamp: a leader just elected whose
+  // high watermark has not reached the start of its epoch cannot say yet
+  // which offsets a consumer may see.
+  const ErrorCode not_yet =
+      consumer && leads_locked() && leader_epoch_start_offset_ > high_watermark()
+          ? ErrorCode::OFFSET_NOT_AVAILABLE
+          : ErrorCode::NONE;
   if (timestamp_ms == storage::latest_timestamp) {
-    // Consumers see up to the high watermark, not the log end.
-    listed.offset = high_watermark();
+    listed.error = not_yet;
+    if (not_yet != ErrorCode::NONE) return listed;
+    listed.offset = last_fetchable;
     listed.leader_epoch = log.latest_epoch().value_or(-1);
     return listed;
   }
@@ -355,8 +369,9 @@ Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
     listed.leader_epoch = (*found)->leader_epoch.value_or(-1);
     return listed;
   }
-  if (!found->has_value() || (*found)->offset >= high_watermark()) {
+  if (!found->has_value() || (*found)->offset >= last_fetchable) {
     // Kafka: no record at or after that time -> offset -1 (the end for -3 on an empty log).
+    listed.error = not_yet;
     if (timestamp_ms == storage::max_timestamp) listed.offset = -1;
     return listed;
   }
@@ -513,9 +528,13 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
     read.error = check_leader_locked(current_leader_epoch.value());
     if (read.error == ErrorCode::NONE && !log_->usable())
       read.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    // Kafka's followerReplicaOrThrow: with an epoch that matches, the
+    // (replica, epoch) pair is not known yet here (a reassignment adding
+    // it): UNKNOWN_LEADER_EPOCH, retried; without one, NOT_LEADER_OR_FOLLOWER.
     if (read.error == ErrorCode::NONE &&
         std::find(replicas_.begin(), replicas_.end(), replica_id) == replicas_.end())
-      read.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      read.error = current_leader_epoch.value() >= 0 ? ErrorCode::UNKNOWN_LEADER_EPOCH
+                                                     : ErrorCode::NOT_LEADER_OR_FOLLOWER;
     if (read.error != ErrorCode::NONE) return result;
     storage::Log& log = log_->log();
     read.log_start_offset = log.log_start_offset();
@@ -560,6 +579,22 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
   return result;
 }
 
+std::vector<ReadReplica> Partition::read_replicas(Offset fetch_offset, int64_t now_ms) const {
+  std::vector<ReadReplica> out;
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || !log_->usable()) return out;
+  out.push_back({local_node_id_, std::nullopt, log_->log().log_end_offset(), 0});
+  // Kafka leaves out replicas not in the ISR: a lagging follower would keep
+  // its consumers behind. (Kafka also checks the follower's log start, not
+  // tracked here; below the leader's, the offset is out of range anyway.)
+  for (const auto& [id, follower] : followers_) {
+    if (std::find(isr_.begin(), isr_.end(), id) == isr_.end()) continue;
+    if (follower.log_end_offset < fetch_offset.value()) continue;
+    out.push_back({id, std::nullopt, follower.log_end_offset, now_ms - follower.last_caught_up_ms});
+  }
+  return out;
+}
+
 FollowerPosition Partition::follower_position() const {
   FollowerPosition position;
   std::lock_guard lock(log_->mutex());
@@ -574,7 +609,7 @@ FollowerPosition Partition::follower_position() const {
 
 ErrorCode Partition::append_as_follower(LeaderEpoch fetched_in, Bytes records,
                                         Offset leader_high_watermark) {
-  std::lock_guard lock(log_->mutex());
+  std::unique_lock lock(log_->mutex());
   if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
   if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
   storage::Log& log = log_->log();
@@ -593,7 +628,12 @@ ErrorCode Partition::append_as_follower(LeaderEpoch fetched_in, Bytes records,
     log_->note_append_succeeded();
   }
   // Kafka's follower: the leader's high watermark, never past this log.
+  const int64_t previous = high_watermark();
   set_high_watermark_locked(std::min(leader_high_watermark.value(), log.log_end_offset()));
+  // Consumers reading from this follower (KIP-392) park until it moves.
+  const bool moved = high_watermark() > previous;
+  lock.unlock();
+  if (moved) wake_waiters();
   return ErrorCode::NONE;
 }
 

@@ -34,6 +34,7 @@
 #include "base/strong_types.h"
 #include "base/uuid.h"
 #include "cluster/metadata_image.h"
+#include "cluster/replica_selector.h"
 #include "cluster/replica_state.h"
 #include "record/types.h"
 #include "storage/managed_log.h"
@@ -158,6 +159,16 @@ struct PartitionOffsets {
   uint64_t size_bytes = 0;
 };
 
+// Who may serve a read (Kafka's FetchParams.fetchOnlyLeader): a follower's
+// Fetch, a consumer's before Fetch v11 and most offset lookups need the
+// leader; a consumer's Fetch v11+ (KIP-392) and a debugging ListOffsets may
+// be served by any replica hosting the log, up to its high watermark.
+enum class ReadFrom { leader, any_replica };
+
+// Kafka's ListOffsetsRequest.CONSUMER_REPLICA_ID and DEBUGGING_REPLICA_ID.
+inline constexpr int32_t consumer_replica_id = -1;
+inline constexpr int32_t debugging_replica_id = -2;
+
 // Offsets and leader epochs cross this interface as base/strong_types.h's
 // Offset and LeaderEpoch (issue 13, point 6), so an offset and an epoch
 // cannot be passed in each other's place (partition_strong_types_test.cc).
@@ -199,20 +210,28 @@ class Partition {
   // `wait` nowait (reactor threads): a header not in the page cache is not
   // read; `cold` then names what to bring in, with no lock held, before
   // reading again (storage::ReadWait); and a partition lock held by someone
-  // else is not waited for (`busy`).
+  // else is not waited for (`busy`). `from` any_replica: a follower serves
+  // it too (KIP-392), from its own log and high watermark, with the same
+  // epoch checks (Kafka's Partition.getLocalLog).
   PartitionReadResult read(Offset offset, LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                            bool min_one_batch,
-                           storage::ReadWait wait = storage::ReadWait::may_block) const;
+                           storage::ReadWait wait = storage::ReadWait::may_block,
+                           ReadFrom from = ReadFrom::leader) const;
 
   // ListOffsets: earliest (-2), latest (-1, the high watermark), max
   // timestamp (-3) or the first offset with a timestamp >= `timestamp_ms`.
+  // `replica_id` as Kafka's ReplicaManager.fetchOffset reads it: a consumer
+  // (-1) sees up to the high watermark and gets OFFSET_NOT_AVAILABLE while a
+  // new leader's high watermark is below the start of its epoch; any other
+  // asker sees up to the log end; the debugging id (-2) may ask a follower.
   struct ListedOffset {
     ErrorCode error = ErrorCode::NONE;
     int64_t offset = -1;
     int64_t timestamp_ms = -1;
     int32_t leader_epoch = -1;
   };
-  ListedOffset list_offset(int64_t timestamp_ms, LeaderEpoch current_leader_epoch) const;
+  ListedOffset list_offset(int64_t timestamp_ms, LeaderEpoch current_leader_epoch,
+                           int32_t replica_id = -1) const;
 
   // ListOffsets v0 (Kafka's Partition.legacyFetchOffsetsForTimestamp): up to
   // `max_count` segment start offsets before `timestamp_ms`, largest first
@@ -259,6 +278,12 @@ class Partition {
                                      LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                                      int64_t now_ms,
                                      storage::ReadWait wait = storage::ReadWait::may_block);
+  // Leader: the replicas a consumer fetching at `fetch_offset` may be sent
+  // to (KIP-392; Kafka's ReplicaManager.findPreferredReadReplica): this
+  // leader first, then each ISR follower whose log reaches the offset
+  // (racks left unset: the caller knows the brokers). Empty when this node
+  // does not lead.
+  std::vector<ReadReplica> read_replicas(Offset fetch_offset, int64_t now_ms) const;
   // Follower: the position to fetch from.
   FollowerPosition follower_position() const;
   // Follower: appends what the leader of `fetched_in` sent (offsets and
@@ -338,7 +363,9 @@ class Partition {
   IsrChange isr_change_locked(std::vector<int32_t> new_isr);
   void wake_waiters();
   bool leads_locked() const { return leader_id_ == local_node_id_; }
-  ErrorCode check_leader_locked(int32_t current_leader_epoch) const;
+  // Kafka's getLocalLog: the epoch first, then (if `from` says) leadership.
+  ErrorCode check_leader_locked(int32_t current_leader_epoch,
+                                ReadFrom from = ReadFrom::leader) const;
   ErrorCode check_timestamps(std::span<const uint8_t> records, int64_t now_ms,
                              std::optional<int32_t>& record_index) const;
 

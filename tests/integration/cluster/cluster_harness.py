@@ -253,10 +253,12 @@ class Cluster:
     LinkProxy in each direction (see link()). `proxy_brokers` puts every
     broker behind proxies too: its advertised listener is a LinkProxy to its
     real one (clients and other brokers' replica fetchers reach it only through
-    it) and it dials each controller through one; isolate() cuts them all."""
+    it) and it dials each controller through one; isolate() cuts them all.
+    `node_settings` maps a node id to settings for that node only (e.g. its
+    broker.rack), over `settings`."""
 
     def __init__(self, broker_factory, combined=3, controllers=0, brokers=0, settings=None,
-                 proxied=(), proxy_brokers=False, start=True):
+                 proxied=(), proxy_brokers=False, start=True, node_settings=None):
         if controllers:
             roles = ["controller"] * controllers + ["broker"] * brokers
         else:
@@ -282,6 +284,7 @@ class Cluster:
                 "controller.quorum.voters": self._voters_seen_by(node_id),
             }
             overrides.update(settings or {})
+            overrides.update((node_settings or {}).get(node_id, {}))
             process = broker_factory(overrides, start=False)
             process.stop_timeout_s = CLUSTER_STOP_TIMEOUT_S
             cport = self.controller_ports.get(node_id)

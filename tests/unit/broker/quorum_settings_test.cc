@@ -138,6 +138,21 @@ TEST(QuorumSettingsTest, CombinedNodeParsesVotersAndHelpers) {
   EXPECT_TRUE(config->ignored_quorum_settings().empty());
 }
 
+// KIP-392 (issue 16, point 2): Kafka's default leaves consumers on the
+// leader; Kafka's rack-aware selector is known by its class name.
+TEST(QuorumSettingsTest, ReplicaSelectorClass) {
+  auto plain = load({});
+  ASSERT_TRUE(plain) << plain.status().message();
+  EXPECT_FALSE(plain->rack_aware_replica_selector);
+  auto rack_aware = load(
+      {{"replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector"}});
+  ASSERT_TRUE(rack_aware) << rack_aware.status().message();
+  EXPECT_TRUE(rack_aware->rack_aware_replica_selector);
+  auto unknown = load({{"replica.selector.class", "com.example.MySelector"}});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.status().message().find("replica.selector.class"), std::string::npos);
+}
+
 TEST(QuorumSettingsTest, ControllerEndpointPrefersTheAdvertisedAddress) {
   auto config = load(with(combined(), "advertised.listeners",
                           "PLAINTEXT://broker1.example:9092,CONTROLLER://ctl1.example:19093"));

@@ -299,10 +299,11 @@ TEST(Replication, FollowerAppendsOfAnotherEpochOrOnALeaderAreRefused) {
   one.follow(1, 3, {1, 2}, 0);
   EXPECT_EQ(one.partition->append_as_follower(LeaderEpoch{3}, {}, Offset{0}),
             ErrorCode::FENCED_LEADER_EPOCH);
-  // A replica the partition does not list is not answered.
+  // A replica the partition does not list is not answered (Kafka's
+  // followerReplicaOrThrow: UNKNOWN_LEADER_EPOCH when the epoch matches).
   auto read =
       one.partition->read_for_replica(9, -1, Offset{0}, LeaderEpoch{-1}, LeaderEpoch{3}, 100, 0);
-  EXPECT_EQ(read.read.error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  EXPECT_EQ(read.read.error, ErrorCode::UNKNOWN_LEADER_EPOCH);
   // A follower's old epoch is fenced, a newer one unknown (Kafka's codes).
   read = one.partition->read_for_replica(2, -1, Offset{0}, LeaderEpoch{-1}, LeaderEpoch{2}, 100, 0);
   EXPECT_EQ(read.read.error, ErrorCode::FENCED_LEADER_EPOCH);
