@@ -181,6 +181,7 @@ struct PendingAppend {
   size_t bytes_in = 0;                              // as the client sent them
   // acks=all: the high watermark the batch needs (set by its lane; -1: none).
   int64_t replicate_to = -1;
+  int32_t replicate_epoch = -1;  // ... and the leader epoch it was written in
 };
 
 // One Produce request on its way through the append lanes. Each lane writes
@@ -258,8 +259,8 @@ void finish(ProduceJob& job) {
   std::vector<ReplicationTarget> targets;
   for (const PendingAppend& pending : job.appends)
     if (pending.replicate_to >= 0)
-      targets.push_back(
-          {pending.topic_index, pending.partition_index, pending.partition, pending.replicate_to});
+      targets.push_back({pending.topic_index, pending.partition_index, pending.partition,
+                         pending.replicate_to, pending.replicate_epoch});
   if (targets.empty()) return context.reply(job.response);
   answer_when_replicated(
       job.broker, std::move(context), std::move(job.response), std::move(targets),
@@ -311,8 +312,10 @@ void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) 
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
-  if (job->acks == -1 && partition.high_watermark() < appended.next_offset)
+  if (job->acks == -1 && partition.high_watermark() < appended.next_offset) {
     pending.replicate_to = appended.next_offset;
+    pending.replicate_epoch = appended.leader_epoch;
+  }
   if (job->acks == -1 && job->broker.config().produce_fsync)
     flush_before_answer(job, pending, appended.next_offset);
   else if (appended.flush_due)

@@ -1,0 +1,52 @@
+#include "cluster/replication_rules.h"
+
+namespace sluice::cluster {
+
+FollowerApplied apply_fetched_partition(Partition& partition, LeaderEpoch fetched_in,
+                                        const FetchedPartition& fetched) {
+  // Kafka's follower: behind the leader's log start (retention ran while it
+  // was away), it starts over there.
+  if (fetched.error == ErrorCode::OFFSET_OUT_OF_RANGE &&
+      fetched.log_start_offset > partition.follower_position().log_end_offset) {
+    ErrorCode error =
+        partition.restart_as_follower_at(fetched_in, Offset{fetched.log_start_offset});
+    return {error == ErrorCode::NONE ? FollowerAction::restarted : FollowerAction::failed, error};
+  }
+  if (fetched.error != ErrorCode::NONE) return {FollowerAction::failed, fetched.error};
+  if (fetched.diverging_epoch >= 0 || fetched.diverging_end_offset >= 0) {
+    ErrorCode error = partition.truncate_on_divergence(fetched_in, fetched.diverging_epoch,
+                                                       fetched.diverging_end_offset);
+    return {error == ErrorCode::NONE ? FollowerAction::truncated : FollowerAction::failed, error};
+  }
+  ErrorCode error =
+      partition.append_as_follower(fetched_in, fetched.records, Offset{fetched.high_watermark});
+  if (error != ErrorCode::NONE) return {FollowerAction::failed, error};
+  return {fetched.records.empty() ? FollowerAction::up_to_date : FollowerAction::appended, error};
+}
+
+AckOutcome acks_all_outcome(const Partition& partition, int32_t node_id, int32_t leader_epoch,
+                            int64_t end_offset, bool timed_out) {
+  AckOutcome outcome;
+  // The high watermark first: if this node still leads in the batch's epoch
+  // afterwards, it was that epoch's (epochs only grow). A node that lost
+  // the leadership, even if it leads again or follows with a high
+  // watermark past the batch, may no longer have it (Kafka completes its
+  // DelayedProduce with NOT_LEADER_OR_FOLLOWER when it becomes a follower).
+  // Found by the partition simulation: a deposed leader acknowledged a
+  // batch the new leader's records had replaced.
+  const bool committed = partition.high_watermark() >= end_offset;
+  const bool leads = partition.leader_id() == node_id && partition.leader_epoch() == leader_epoch;
+  outcome.settled = committed || !leads || timed_out;
+  if (!leads) {
+    outcome.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  } else if (committed) {
+    if (static_cast<int64_t>(partition.isr().size()) <
+        partition.append_policy().min_insync_replicas)
+      outcome.error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+  } else if (timed_out) {
+    outcome.error = ErrorCode::REQUEST_TIMED_OUT;
+  }
+  return outcome;
+}
+
+}  // namespace sluice::cluster
