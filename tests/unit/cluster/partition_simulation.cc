@@ -99,7 +99,16 @@ struct Broker {
   }
 };
 
+// An acks=all answer waiting, woken as the broker's ReplicationWait is: by
+// the Partition's waiters (a leader's high watermark moving), else at its
+// timeout. Between the two nothing looks at it, as in the broker.
+struct AckWaiter final : AppendWaiter {
+  bool woken = true;  // ReplicationWait::start looks once at once
+  void on_new_data() override { woken = true; }
+};
+
 struct PendingAck {
+  std::shared_ptr<AckWaiter> waiter = std::make_shared<AckWaiter>();
   int32_t broker = 0;
   uint8_t life = 0;
   int32_t leader_epoch = -1;
@@ -695,8 +704,14 @@ class Simulation {
     broker.shadow.append(written);
     flush_if_due(broker);
     if (options_.faults.high_watermark_ignores_a_follower) pretend_a_follower_has_it(broker);
-    pending_acks_.push_back({broker.id, broker.life, appended.leader_epoch, written.front(), now_});
-    pending_acks_.back().batch.end = written.back().end;
+    PendingAck& ack = pending_acks_.emplace_back();
+    ack.broker = broker.id;
+    ack.life = broker.life;
+    ack.leader_epoch = appended.leader_epoch;
+    ack.batch = written.front();
+    ack.batch.end = written.back().end;
+    ack.sent_ms = now_;
+    partition->add_waiter(ack.waiter);
   }
 
   // The fault: the leader records a fetch at its log end for one ISR
@@ -712,7 +727,8 @@ class Simulation {
                                 LeaderEpoch{-1}, LeaderEpoch{-1}, 0, now_);
   }
 
-  // The acks=all wait's rule, after every event, for every batch waiting.
+  // The acks=all wait's rule, for every batch waiting that was woken or
+  // timed out.
   void settle_acks() {
     for (auto at = pending_acks_.begin(); at != pending_acks_.end();) {
       Broker& broker = *brokers_.at(at->broker);
@@ -721,8 +737,14 @@ class Simulation {
         ++at;
         continue;
       }
-      AckOutcome outcome = acks_all_outcome(*partition, broker.id, at->leader_epoch, at->batch.end,
-                                            now_ - at->sent_ms >= options_.request_timeout_ms);
+      const bool timed_out = now_ - at->sent_ms >= options_.request_timeout_ms;
+      if (!at->waiter->woken && !timed_out) {
+        ++at;
+        continue;
+      }
+      at->waiter->woken = false;
+      AckOutcome outcome =
+          acks_all_outcome(*partition, broker.id, at->leader_epoch, at->batch.end, timed_out);
       if (!outcome.settled) {
         ++at;
         continue;

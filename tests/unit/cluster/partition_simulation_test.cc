@@ -121,7 +121,7 @@ TEST_F(PartitionSimulation, CatchesAHighWatermarkIgnoringAnIsrMember) {
   expect_caught({.high_watermark_ignores_a_follower = true});
 }
 
-TEST_F(PartitionSimulation, CatchesUncleanElectionsLosingAcknowledgedRecords) {
+TEST_F(PartitionSimulation, CatchesUncleanElectionsLosingCommittedRecords) {
   expect_caught({.unclean_election = true});
 }
 
