@@ -190,5 +190,61 @@ TEST(ReplicationRules, AnAcksAllBatchIsAcknowledgedOnlyByItsLeaderEpoch) {
   EXPECT_EQ(lost.error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
+// Found by the partition simulation: a leader elected without appending
+// kept the epoch it assigned itself once it followed again; a truncation
+// "at its log end" did not drop it, so every fetch answered the same
+// divergence.
+TEST(ReplicationRules, AFollowerDropsAnEpochItLedWithoutAppending) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto three = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(three, -1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::appended);
+  two.follow(2, 1, {1, 2}, 1);  // leads epoch 1, appends nothing
+  EXPECT_EQ(two.partition->follower_position().last_fetched_epoch, 1);
+  one.follow(1, 2, {1, 2}, 2);
+  two.follow(1, 2, {1, 2}, 2);
+  auto more = batch_of(2);
+  ASSERT_EQ(one.partition->append_as_leader(more, -1, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(two.fetch_once(one).action, FollowerAction::truncated);
+  EXPECT_EQ(two.end(), 3);
+  EXPECT_EQ(two.partition->follower_position().last_fetched_epoch, 0);
+  EXPECT_EQ(two.fetch_once(one).action, FollowerAction::appended);
+  EXPECT_EQ(two.end(), 5);
+}
+
+// Found by the partition simulation: an expansion the controller committed
+// but whose answer was lost ended the change in flight, and the leader
+// moved its high watermark past what the new member had.
+TEST(ReplicationRules, AnIsrChangeWithoutAnAnswerStillBoundsTheHighWatermark) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1}, 0);
+  two.follow(1, 0, {1}, 0);
+  auto three = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(three, -1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(one.partition->high_watermark(), 3);  // the ISR is the leader alone
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::appended);
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::up_to_date);
+  auto expand = one.partition->isr_expand(2);
+  ASSERT_TRUE(expand);
+  EXPECT_FALSE(one.partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT));
+  EXPECT_TRUE(one.partition->isr_change_in_flight());
+  auto more = batch_of(2);
+  ASSERT_EQ(one.partition->append_as_leader(more, -1, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(one.partition->high_watermark(), 3);  // node 2 may be in the ISR
+  // Resent once per failure (Kafka's AlterPartitionManager retries).
+  auto retry = one.partition->isr_change_to_retry();
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->new_isr, (std::vector<int32_t>{1, 2}));
+  EXPECT_FALSE(one.partition->isr_change_to_retry());
+  // An answer saying it was not applied ends it.
+  EXPECT_TRUE(one.partition->isr_change_failed(ErrorCode::INELIGIBLE_REPLICA));
+  EXPECT_FALSE(one.partition->isr_change_in_flight());
+  auto last = batch_of(1);
+  ASSERT_EQ(one.partition->append_as_leader(last, -1, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(one.partition->high_watermark(), 6);
+}
+
 }  // namespace
 }  // namespace sluice::cluster
