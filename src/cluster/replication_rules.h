@@ -46,8 +46,10 @@ struct FollowerApplied {
 // in `fetched_in` (AbstractFetcherThread.processFetchRequest): a replica
 // behind the leader's log start restarts there; an error does nothing; a
 // DivergingEpoch truncates; else the records are appended with the leader's
-// high watermark. A Partition whose leader epoch moved since answers
-// FENCED_LEADER_EPOCH (failed, nothing done).
+// high watermark, and flushed at once when the topic's flush.messages /
+// flush.ms say so (as Kafka's follower append does). A Partition whose
+// leader epoch moved since answers FENCED_LEADER_EPOCH (failed, nothing
+// done).
 FollowerApplied apply_fetched_partition(Partition& partition, LeaderEpoch fetched_in,
                                         const FetchedPartition& fetched);
 

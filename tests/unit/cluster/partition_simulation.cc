@@ -627,8 +627,7 @@ class Simulation {
     switch (applied.action) {
       case FollowerAction::appended:
         broker.shadow.append(batches_of(answer.records));
-        broker.heard_from_leader = true;
-        flush_if_due(broker);
+        broker.heard_from_leader = true;  // flushed by apply_fetched_partition if due
         return true;
       case FollowerAction::up_to_date:
         broker.heard_from_leader = true;
@@ -654,7 +653,10 @@ class Simulation {
     return false;
   }
 
-  // flush.messages=1 (power-loss runs): a Flusher round, done at once.
+  // The leader's flush in power-loss runs: flush.messages=1 with
+  // sluice.produce.fsync=true, whose acks=all answer waits for the
+  // group-commit flush (done here at once). Followers flush in
+  // apply_fetched_partition.
   void flush_if_due(Broker& broker) {
     if (options_.power_loss_rate <= 0) return;
     auto managed = broker.partition()->managed_log();

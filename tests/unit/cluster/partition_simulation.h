@@ -66,8 +66,9 @@ struct Options {
   int64_t crash_every_ms = 1'500;  // mean time between broker crashes (0: none)
   int64_t restart_after_ms = 800;  // mean time a crashed broker stays down
   // A crash is a power failure (what was not fsynced is lost) this often;
-  // the logs then fsync every append (flush.messages=1), the only setting
-  // under which Kafka's acknowledged records survive losing the machines.
+  // the logs then fsync every append (flush.messages=1; the leader as with
+  // sluice.produce.fsync=true), the only settings under which acknowledged
+  // records survive losing the machines, in Kafka too.
   double power_loss_rate = 0.0;
   int64_t partition_every_ms = 2'500;  // mean time between network partitions (0: none)
   int64_t produce_every_ms = 25;

@@ -246,5 +246,34 @@ TEST(ReplicationRules, AnIsrChangeWithoutAnAnswerStillBoundsTheHighWatermark) {
   EXPECT_EQ(one.partition->high_watermark(), 6);
 }
 
+// Found by the partition simulation: with flush.messages=1 a follower left
+// its appends to the periodic flush, so losing the power of every ISR
+// member lost records the leader had acknowledged.
+TEST(ReplicationRules, AFollowerFlushesWhenTheTopicSaysSo) {
+  Node one(1), two(2);
+  storage::LogConfig every_message;
+  every_message.flush_messages = 1;
+  ASSERT_TRUE(two.logs->update_config(two.tp, every_message).is_ok());
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto batch = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(batch, -1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::appended);
+  two.fs.fail_writes(true);  // the process dies: nothing more is written
+  two.partition.reset();
+  two.logs.reset();
+  two.fs.fail_writes(false);
+  two.fs.simulate_crash();  // and the power goes
+  storage::LogManagerOptions options;
+  options.log_dirs = {"/data"};
+  options.background_threads = false;
+  options.logger = [](std::string_view) {};
+  auto logs = std::move(storage::LogManager::open(two.fs, std::move(options))).value();
+  auto managed = logs->find(two.tp);
+  ASSERT_TRUE(managed);
+  std::lock_guard lock(managed->mutex());
+  EXPECT_EQ(managed->log().log_end_offset(), 3);
+}
+
 }  // namespace
 }  // namespace sluice::cluster
