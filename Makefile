@@ -76,10 +76,11 @@ soak-raft: configure
 
 # The replicated-partition simulation (tests/unit/cluster/partition_simulation.h)
 # over many more seeds than `make test` (SEEDS or SOAK_SEEDS, default a
-# million; SOAK_SECONDS, default an hour). A failing seed prints its replay.
+# million, from FIRST_SEED, default 1; SOAK_SECONDS, default an hour). A
+# failing seed prints its replay.
 soak-partitions: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target cluster_partition_sim_test
-	@PARTITION_SEEDS=$(or $(SEEDS),$(SOAK_SEEDS),1000000) \
+	@PARTITION_SEEDS=$(or $(SEEDS),$(SOAK_SEEDS),1000000) PARTITION_FIRST_SEED=$(or $(FIRST_SEED),1) \
 	  PARTITION_BUDGET_S=$(or $(SOAK_SECONDS),3600) \
 	  $(BUILD_DIR)/tests/unit/cluster/cluster_partition_sim_test \
 	  --gtest_filter=PartitionSimulation.Seeds
