@@ -28,7 +28,8 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
                change.topic, change.partition, fmt::join(change.new_isr, ","),
                change.partition_epoch);
   std::weak_ptr<Partition> weak = partition;
-  send_(std::move(request), [weak](net::ClientResult<protocol::AlterPartitionResponse> result) {
+  send_(std::move(request), [weak, proposed = change.new_isr](
+                                net::ClientResult<protocol::AlterPartitionResponse> result) {
     auto partition = weak.lock();
     if (!partition) return;
     if (!result.ok() || result.message.error_code != 0 || result.message.topics.empty() ||
@@ -37,7 +38,7 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
                    partition->topic_partition().topic, partition->topic_partition().partition,
                    result.status.message, result.ok() ? result.message.error_code : -1);
       // No answer for the partition: it may have been applied (retried).
-      partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT);
+      partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT, proposed);
       return;
     }
     const auto& answer = result.message.topics[0].partitions[0];
@@ -45,7 +46,7 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
       spdlog::info("replication: AlterPartition of {}-{} answered error {}",
                    partition->topic_partition().topic, partition->topic_partition().partition,
                    answer.error_code);
-      partition->isr_change_failed(static_cast<ErrorCode>(answer.error_code));
+      partition->isr_change_failed(static_cast<ErrorCode>(answer.error_code), proposed);
       return;
     }
     partition->isr_change_done(true, answer.partition_epoch, answer.isr);

@@ -485,9 +485,10 @@ std::vector<int32_t> Partition::isr() const {
   return isr_;
 }
 
-bool Partition::isr_change_failed(ErrorCode error) {
+bool Partition::isr_change_failed(ErrorCode error, const std::vector<int32_t>& proposed) {
   std::lock_guard lock(log_->mutex());
   if (!pending_isr_) return true;
+  if (*pending_isr_ != proposed) return false;  // a late answer to an older change
   if (error == ErrorCode::OPERATION_NOT_ATTEMPTED || error == ErrorCode::INELIGIBLE_REPLICA) {
     pending_isr_.reset();
     return true;
@@ -696,7 +697,8 @@ void Partition::isr_change_done(bool accepted, int32_t partition_epoch,
   bool moved = false;
   {
     std::lock_guard lock(log_->mutex());
-    pending_isr_.reset();
+    const bool stale = accepted && partition_epoch <= partition_epoch_;
+    if (!stale) pending_isr_.reset();
     if (accepted && partition_epoch > partition_epoch_) {
       isr_ = isr;
       isr_size_ = isr_.size();

@@ -265,7 +265,11 @@ class Partition {
   // in flight (then marked in flight).
   std::optional<IsrChange> isr_expand(int32_t replica_id);
   // The controller's answer to the change in flight: `isr` and
-  // `partition_epoch` are applied when newer than what this node knows.
+  // `partition_epoch` are applied when newer than what this node knows. An
+  // accepted answer no newer than that is stale (the image brought it
+  // first): a change in flight now is a later one and stays (found by the
+  // partition simulation: a late answer to a shrink ended the expansion
+  // sent after it, and the high watermark left the new member behind).
   void isr_change_done(bool accepted, int32_t partition_epoch, const std::vector<int32_t>& isr);
   // The change in flight got no answer, or `error`. Only an answer saying
   // it was not applied (OPERATION_NOT_ATTEMPTED, INELIGIBLE_REPLICA) ends
@@ -274,7 +278,9 @@ class Partition {
   // maximal ISR) until an image says how it ended or a retry is answered
   // (isr_change_to_retry). Found by the partition simulation: an expansion
   // whose answer was lost let the leader commit what the new member lacked.
-  bool isr_change_failed(ErrorCode error);
+  // `proposed`: the ISR the failed request asked for; an answer to another
+  // change than the one in flight (an older one, answered late) is ignored.
+  bool isr_change_failed(ErrorCode error, const std::vector<int32_t>& proposed);
   // Leader: the change in flight again, once per failure, to resend
   // (Kafka's AlterPartitionManager retries), or nothing.
   std::optional<IsrChange> isr_change_to_retry();

@@ -228,7 +228,7 @@ TEST(ReplicationRules, AnIsrChangeWithoutAnAnswerStillBoundsTheHighWatermark) {
   ASSERT_EQ(two.fetch_once(one).action, FollowerAction::up_to_date);
   auto expand = one.partition->isr_expand(2);
   ASSERT_TRUE(expand);
-  EXPECT_FALSE(one.partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT));
+  EXPECT_FALSE(one.partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT, expand->new_isr));
   EXPECT_TRUE(one.partition->isr_change_in_flight());
   auto more = batch_of(2);
   ASSERT_EQ(one.partition->append_as_leader(more, -1, 0).error, ErrorCode::NONE);
@@ -239,7 +239,7 @@ TEST(ReplicationRules, AnIsrChangeWithoutAnAnswerStillBoundsTheHighWatermark) {
   EXPECT_EQ(retry->new_isr, (std::vector<int32_t>{1, 2}));
   EXPECT_FALSE(one.partition->isr_change_to_retry());
   // An answer saying it was not applied ends it.
-  EXPECT_TRUE(one.partition->isr_change_failed(ErrorCode::INELIGIBLE_REPLICA));
+  EXPECT_TRUE(one.partition->isr_change_failed(ErrorCode::INELIGIBLE_REPLICA, expand->new_isr));
   EXPECT_FALSE(one.partition->isr_change_in_flight());
   auto last = batch_of(1);
   ASSERT_EQ(one.partition->append_as_leader(last, -1, 0).error, ErrorCode::NONE);
@@ -273,6 +273,31 @@ TEST(ReplicationRules, AFollowerFlushesWhenTheTopicSaysSo) {
   ASSERT_TRUE(managed);
   std::lock_guard lock(managed->mutex());
   EXPECT_EQ(managed->log().log_end_offset(), 3);
+}
+
+// Found by the partition simulation: the image applied a shrink before its
+// answer came; the leader sent an expansion, and the late answer to the
+// shrink ended it, so the high watermark passed what the new member had.
+TEST(ReplicationRules, ALateAnswerDoesNotEndALaterChange) {
+  Node one(1), two(2);
+  one.follow(1, 0, {1, 2}, 0);
+  two.follow(1, 0, {1, 2}, 0);
+  auto shrink = one.partition->isr_shrink(Partition::monotonic_ms() + 60'000, 30'000);
+  ASSERT_TRUE(shrink);
+  one.follow(1, 0, {1}, 1);  // the image brings the shrink first
+  auto three = batch_of(3);
+  ASSERT_EQ(one.partition->append_as_leader(three, -1, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::appended);
+  ASSERT_EQ(two.fetch_once(one).action, FollowerAction::up_to_date);
+  auto expand = one.partition->isr_expand(2);
+  ASSERT_TRUE(expand);
+  one.partition->isr_change_done(true, 1, {1});  // the shrink's late answer
+  EXPECT_TRUE(one.partition->isr_change_in_flight());
+  EXPECT_FALSE(one.partition->isr_change_failed(ErrorCode::INELIGIBLE_REPLICA, shrink->new_isr));
+  EXPECT_TRUE(one.partition->isr_change_in_flight());
+  auto more = batch_of(2);
+  ASSERT_EQ(one.partition->append_as_leader(more, -1, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(one.partition->high_watermark(), 3);  // node 2 counts: it may be in the ISR
 }
 
 }  // namespace
