@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication soak-storage soak-faults soak-replication soak-raft clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication soak-storage soak-faults soak-replication soak-raft soak-partitions clean
 
 all: build
 
@@ -89,6 +89,17 @@ soak-raft: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target cluster_raft_test
 	@RAFT_SEEDS=$(or $(SOAK_SEEDS),1000000) RAFT_BUDGET_S=$(or $(SOAK_SECONDS),3600) \
 	  $(BUILD_DIR)/tests/unit/cluster/cluster_raft_test --gtest_filter=RaftSimulation.Seeds
+
+# The replicated-partition simulation (tests/unit/cluster/partition_simulation.h)
+# over many more seeds than `make test` (SEEDS or SOAK_SEEDS, default a
+# million, from FIRST_SEED, default 1; SOAK_SECONDS, default an hour). A
+# failing seed prints its replay.
+soak-partitions: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target cluster_partition_sim_test
+	@PARTITION_SEEDS=$(or $(SEEDS),$(SOAK_SEEDS),1000000) PARTITION_FIRST_SEED=$(or $(FIRST_SEED),1) \
+	  PARTITION_BUDGET_S=$(or $(SOAK_SECONDS),3600) \
+	  $(BUILD_DIR)/tests/unit/cluster/cluster_partition_sim_test \
+	  --gtest_filter=PartitionSimulation.Seeds
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz

@@ -321,9 +321,10 @@ void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) 
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;
-  pending.replicate_in_epoch = appended.leader_epoch;
-  if (job->acks == -1 && partition.high_watermark() < appended.next_offset)
+  if (job->acks == -1 && partition.high_watermark() < appended.next_offset) {
     pending.replicate_to = appended.next_offset;
+    pending.replicate_in_epoch = appended.leader_epoch;
+  }
   if (job->acks == -1 && job->broker.config().produce_fsync)
     flush_before_answer(job, pending, appended.next_offset);
   else if (appended.flush_due)

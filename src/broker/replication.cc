@@ -8,8 +8,9 @@
 #include "base/task_pool.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "cluster/replica_state.h"
 #include "broker/leader_hints.h"
+#include "cluster/replica_state.h"
+#include "cluster/replication_rules.h"
 
 namespace sluice::broker {
 namespace {
@@ -281,34 +282,20 @@ class ReplicationWait final : public DelayedOperation,
   }
 
  private:
-  cluster::AppendCommit commit(const ReplicationTarget& target) const {
-    return target.partition->append_commit(target.leader_epoch, target.end_offset);
+  // Committed, or this node no longer leads in the batch's epoch (the
+  // batch may be lost): cluster::acks_all_outcome, the rule the partition
+  // simulation checks.
+  cluster::AckOutcome outcome(const ReplicationTarget& target, bool timed_out) const {
+    return cluster::acks_all_outcome(*target.partition, target.leader_epoch, target.end_offset,
+                                     timed_out);
   }
-
-  // Committed, or this node no longer leads in the append's epoch (the
-  // batch may be lost).
-  bool settled(const ReplicationTarget& target) const {
-    return commit(target) != cluster::AppendCommit::waiting;
-  }
+  bool settled(const ReplicationTarget& target) const { return outcome(target, false).settled; }
 
   void finish(bool timed_out) {
     for (const ReplicationTarget& target : targets_) {
       auto& out =
           response_.responses[target.topic_index].partition_responses[target.partition_index];
-      const cluster::Partition& partition = *target.partition;
-      ErrorCode error = ErrorCode::NONE;
-      // Leadership first: a follower's high watermark past the batch's end
-      // is another leader's, whose log may hold other records there.
-      const cluster::AppendCommit state = commit(target);
-      if (state == cluster::AppendCommit::not_leader) {
-        error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-      } else if (state == cluster::AppendCommit::committed) {
-        if (static_cast<int64_t>(partition.isr().size()) <
-            partition.append_policy().min_insync_replicas)
-          error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-      } else if (timed_out) {
-        error = ErrorCode::REQUEST_TIMED_OUT;
-      }
+      const ErrorCode error = outcome(target, timed_out).error;
       if (error != ErrorCode::NONE) {
         out.error_code = to_wire(error);
         out.base_offset = -1;

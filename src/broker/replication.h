@@ -36,15 +36,15 @@ struct ReplicationTarget {
   size_t topic_index;
   size_t partition_index;
   std::shared_ptr<cluster::Partition> partition;
-  int64_t end_offset;         // the high watermark the batch needs
-  int32_t leader_epoch = -1;  // the epoch it was appended in
+  int64_t end_offset;    // the high watermark the batch needs
+  int32_t leader_epoch;  // the epoch it was written in (cluster::acks_all_outcome)
 };
 
 using ProduceContinuation = std::function<void(RequestContext, protocol::ProduceResponse)>;
 
 // Kafka's DelayedProduce: `then` runs once every target's high watermark
-// reached its end offset (or the partition lost its leadership:
-// NOT_LEADER_OR_FOLLOWER; or fewer than min.insync.replicas remain:
+// reached its end offset (or the partition lost its leadership, even if it
+// leads again in a later epoch: NOT_LEADER_OR_FOLLOWER; or fewer than min.insync.replicas remain:
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND), or after `timeout_ms` with
 // REQUEST_TIMED_OUT for those still waiting.
 void answer_when_replicated(Broker& broker, RequestContext context,

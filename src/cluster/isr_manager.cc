@@ -45,8 +45,8 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
                change.partition_epoch);
   std::weak_ptr<Partition> weak = partition;
   const size_t old_size = partition->isr().size();
-  send_(std::move(request), [weak,
-                             old_size](net::ClientResult<protocol::AlterPartitionResponse> result) {
+  send_(std::move(request), [weak, old_size, proposed = change.new_isr](
+                                net::ClientResult<protocol::AlterPartitionResponse> result) {
     auto partition = weak.lock();
     if (!partition) return;
     if (!result.ok() || result.message.error_code != 0 || result.message.topics.empty() ||
@@ -54,7 +54,9 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
       spdlog::info("replication: AlterPartition of {}-{} failed: {} {}",
                    partition->topic_partition().topic, partition->topic_partition().partition,
                    result.status.message, result.ok() ? result.message.error_code : -1);
-      return partition->isr_change_done(false, 0, {});
+      // No answer for the partition: it may have been applied (retried).
+      partition->isr_change_failed(ErrorCode::REQUEST_TIMED_OUT, proposed);
+      return;
     }
     const auto& answer = result.message.topics[0].partitions[0];
     // Committed, and it completed a reassignment that moved leadership
@@ -62,20 +64,25 @@ void IsrManager::submit(const std::shared_ptr<Partition>& partition, IsrChange c
     // (Kafka): dropped now, the old ISR alone would bound the high
     // watermark and acknowledge records the new replicas may lack.
     if (answer.error_code == static_cast<int16_t>(ErrorCode::NEW_LEADER_ELECTED)) return;
-    if (answer.error_code != 0)
+    if (answer.error_code != 0) {
       spdlog::info("replication: AlterPartition of {}-{} answered error {}",
                    partition->topic_partition().topic, partition->topic_partition().partition,
                    answer.error_code);
-    if (answer.error_code == 0) count_isr_change(old_size, answer.isr.size());
-    partition->isr_change_done(answer.error_code == 0, answer.partition_epoch, answer.isr);
+      partition->isr_change_failed(static_cast<ErrorCode>(answer.error_code), proposed);
+      return;
+    }
+    count_isr_change(old_size, answer.isr.size());
+    partition->isr_change_done(true, answer.partition_epoch, answer.isr);
   });
 }
 
 void IsrManager::check_shrinks(const std::vector<std::shared_ptr<Partition>>& partitions,
                                int64_t lag_max_ms) {
   const int64_t now = Partition::monotonic_ms();
-  for (const auto& partition : partitions)
+  for (const auto& partition : partitions) {
+    if (auto retry = partition->isr_change_to_retry()) submit(partition, std::move(*retry));
     if (auto change = partition->isr_shrink(now, lag_max_ms)) submit(partition, std::move(*change));
+  }
 }
 
 }  // namespace sluice::cluster

@@ -33,7 +33,8 @@ class IsrManager {
   // Sends `change` of `partition` (already marked in flight).
   void submit(const std::shared_ptr<Partition>& partition, IsrChange change);
   // Kafka's isr-expiration task: asks to shrink the ISR of every partition
-  // led here with members not caught up for `lag_max_ms`.
+  // led here with members not caught up for `lag_max_ms`, and resends the
+  // changes whose last try failed (Partition::isr_change_to_retry).
   void check_shrinks(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t lag_max_ms);
 
  private:

@@ -55,11 +55,13 @@ TopicMetrics topic_metrics(const std::string& topic) {
 }
 
 Partition::Partition(storage::TopicPartition tp, Uuid topic_id,
-                     std::shared_ptr<storage::ManagedLog> log, int32_t local_node_id)
+                     std::shared_ptr<storage::ManagedLog> log, int32_t local_node_id,
+                     const Clock& clock)
     : tp_(std::move(tp)),
       topic_id_(topic_id),
       log_(std::move(log)),
       local_node_id_(local_node_id),
+      clock_(clock),
       metrics_(topic_metrics(tp_.topic)) {
   std::lock_guard lock(log_->mutex());
   if (log_->usable()) set_high_watermark_locked(initial_high_watermark_locked());
@@ -104,10 +106,16 @@ void Partition::update(const PartitionImage& image, const AppendPolicy& policy) 
     if (leads_locked() && (!was_leader || old_epoch != leader_epoch_)) {
       // Kafka's makeLeader: followers start unknown, caught up as of now.
       followers_.clear();
-      const int64_t now = monotonic_ms();
+      const int64_t now =
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.monotonic()).count();
       for (int32_t replica : replicas_)
         if (replica != local_node_id_) followers_[replica].last_caught_up_ms = now;
       leader_epoch_start_offset_ = log_->usable() ? log_->log().log_end_offset() : 0;
+      // Kafka's makeLeader: the epoch starts at the log end now, appended
+      // to or not. Without it a follower of the previous epoch fetched with
+      // an epoch this log did not know and was told to cut back to the log
+      // start (found by the partition simulation).
+      if (log_->usable()) log_->log().assign_epoch_start(leader_epoch_);
       pending_isr_.reset();
     }
     if (!leads_locked()) {
@@ -504,6 +512,25 @@ std::vector<int32_t> Partition::isr() const {
   return isr_;
 }
 
+bool Partition::isr_change_failed(ErrorCode error, const std::vector<int32_t>& proposed) {
+  std::lock_guard lock(log_->mutex());
+  if (!pending_isr_) return true;
+  if (*pending_isr_ != proposed) return false;  // a late answer to an older change
+  if (error == ErrorCode::OPERATION_NOT_ATTEMPTED || error == ErrorCode::INELIGIBLE_REPLICA) {
+    pending_isr_.reset();
+    return true;
+  }
+  pending_isr_failed_ = true;
+  return false;
+}
+
+std::optional<IsrChange> Partition::isr_change_to_retry() {
+  std::lock_guard lock(log_->mutex());
+  if (!leads_locked() || !pending_isr_ || !pending_isr_failed_) return std::nullopt;
+  pending_isr_failed_ = false;
+  return isr_change_locked(*pending_isr_);
+}
+
 bool Partition::isr_change_in_flight() const {
   std::lock_guard lock(log_->mutex());
   return pending_isr_.has_value();
@@ -642,7 +669,9 @@ ErrorCode Partition::truncate_as_follower(LeaderEpoch fetched_in, Offset offset)
   if (leads_locked() || leader_epoch_ != fetched_in.value()) return ErrorCode::FENCED_LEADER_EPOCH;
   if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
   storage::Log& log = log_->log();
-  if (offset.value() >= log.log_end_offset()) return ErrorCode::NONE;
+  // At or past the end too: Log::truncate_to then drops an epoch this node
+  // assigned as leader without appending (a follower fetching with it
+  // looped on the same divergence: found by the partition simulation).
   if (Status status = log_->check(log.truncate_to(offset.value())); !status)
     return error_code_for(status);
   if (high_watermark() > log.log_end_offset()) set_high_watermark_locked(log.log_end_offset());
@@ -729,6 +758,7 @@ Partition::EpochTruncation Partition::truncate_to_epoch_end(LeaderEpoch fetched_
 
 IsrChange Partition::isr_change_locked(std::vector<int32_t> new_isr) {
   pending_isr_ = new_isr;
+  pending_isr_failed_ = false;
   IsrChange change;
   change.topic_id = topic_id_;
   change.topic = tp_.topic;
@@ -771,7 +801,8 @@ void Partition::isr_change_done(bool accepted, int32_t partition_epoch,
   bool moved = false;
   {
     std::lock_guard lock(log_->mutex());
-    pending_isr_.reset();
+    const bool stale = accepted && partition_epoch <= partition_epoch_;
+    if (!stale) pending_isr_.reset();
     if (accepted && partition_epoch > partition_epoch_) {
       isr_ = isr;
       isr_size_ = isr_.size();

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/error_code.h"
 #include "base/metrics.h"
 #include "base/strong_types.h"
@@ -89,8 +90,10 @@ struct PartitionAppendResult {
   int64_t next_offset = -1;  // the log end offset after the append
   int64_t log_append_time_ms = -1;
   int64_t log_start_offset = -1;
-  bool flush_due = false;     // flush.messages / flush.ms say the log should be flushed now
-  int32_t leader_epoch = -1;  // the leader epoch the batch was appended in
+  bool flush_due = false;  // flush.messages / flush.ms say the log should be flushed now
+  // The leader epoch the batch was written in: an acks=all wait for it
+  // holds only while this node leads in that epoch (replication_rules.h).
+  int32_t leader_epoch = -1;
 };
 
 // Where an acks=all batch stands (Partition::append_commit).
@@ -174,8 +177,10 @@ inline constexpr int32_t debugging_replica_id = -2;
 // cannot be passed in each other's place (partition_strong_types_test.cc).
 class Partition {
  public:
+  // `clock`: the monotonic time update() stamps a new leader's followers
+  // with (the partition simulation passes its own; outlives the Partition).
   Partition(storage::TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::ManagedLog> log,
-            int32_t local_node_id);
+            int32_t local_node_id, const Clock& clock = system_clock());
 
   const storage::TopicPartition& topic_partition() const { return tp_; }
   const Uuid& topic_id() const { return topic_id_; }
@@ -327,8 +332,25 @@ class Partition {
   // in flight (then marked in flight).
   std::optional<IsrChange> isr_expand(int32_t replica_id);
   // The controller's answer to the change in flight: `isr` and
-  // `partition_epoch` are applied when newer than what this node knows.
+  // `partition_epoch` are applied when newer than what this node knows. An
+  // accepted answer no newer than that is stale (the image brought it
+  // first): a change in flight now is a later one and stays (found by the
+  // partition simulation: a late answer to a shrink ended the expansion
+  // sent after it, and the high watermark left the new member behind).
   void isr_change_done(bool accepted, int32_t partition_epoch, const std::vector<int32_t>& isr);
+  // The change in flight got no answer, or `error`. Only an answer saying
+  // it was not applied (OPERATION_NOT_ATTEMPTED, INELIGIBLE_REPLICA) ends
+  // it (true); otherwise the controller may have committed it, so it stays
+  // in flight and its members keep bounding the high watermark (Kafka's
+  // maximal ISR) until an image says how it ended or a retry is answered
+  // (isr_change_to_retry). Found by the partition simulation: an expansion
+  // whose answer was lost let the leader commit what the new member lacked.
+  // `proposed`: the ISR the failed request asked for; an answer to another
+  // change than the one in flight (an older one, answered late) is ignored.
+  bool isr_change_failed(ErrorCode error, const std::vector<int32_t>& proposed);
+  // Leader: the change in flight again, once per failure, to resend
+  // (Kafka's AlterPartitionManager retries), or nothing.
+  std::optional<IsrChange> isr_change_to_retry();
   bool isr_change_in_flight() const;
   // acks=all: a batch this node appended as leader in `leader_epoch`, up to
   // `end_offset`, is committed once the high watermark reaches its end while
@@ -373,6 +395,7 @@ class Partition {
   const Uuid topic_id_;
   const std::shared_ptr<storage::ManagedLog> log_;
   const int32_t local_node_id_;
+  const Clock& clock_;
   const TopicMetrics metrics_;
 
   // Guarded by log_->mutex().
@@ -387,6 +410,7 @@ class Partition {
   Followers followers_;                              // leader only: every other replica
   int64_t leader_epoch_start_offset_ = 0;            // the log end when this node became leader
   std::optional<std::vector<int32_t>> pending_isr_;  // an AlterPartition in flight
+  bool pending_isr_failed_ = false;                  // ... whose last try failed
 
   std::atomic<int64_t> high_watermark_{0};
 

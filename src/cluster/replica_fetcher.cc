@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/thread_name.h"
+#include "cluster/replication_rules.h"
 #include "net/kafka_client.h"
 #include "net/tcp_transport.h"
 #include "protocol/messages.h"
@@ -272,32 +273,37 @@ class ReplicaFetcher {
   bool apply_partition(Partition& partition, LeaderEpoch epoch,
                        const protocol::FetchResponse::PartitionData& data) {
     const auto& tp = partition.topic_partition();
-    // Kafka's follower: behind the leader's log start, it starts over there.
-    if (data.error_code == to_wire(ErrorCode::OFFSET_OUT_OF_RANGE) &&
-        data.log_start_offset > partition.follower_position().log_end_offset) {
-      ErrorCode error = partition.restart_as_follower_at(epoch, Offset{data.log_start_offset});
-      spdlog::info("replication: {} is behind leader {}'s log start {}: restarted there ({})",
-                   tp.dir_name(), leader_, data.log_start_offset, static_cast<int>(error));
-      return error == ErrorCode::NONE;
+    FetchedPartition fetched;
+    fetched.error = static_cast<ErrorCode>(data.error_code);
+    fetched.high_watermark = data.high_watermark;
+    fetched.log_start_offset = data.log_start_offset;
+    fetched.diverging_epoch = data.diverging_epoch.epoch;
+    fetched.diverging_end_offset = data.diverging_epoch.end_offset;
+    fetched.records = data.records ? data.records->bytes : Bytes{};
+    FollowerApplied applied = apply_fetched_partition(partition, epoch, fetched);
+    switch (applied.action) {
+      case FollowerAction::restarted:
+        spdlog::info("replication: {} is behind leader {}'s log start {}: restarted there",
+                     tp.dir_name(), leader_, data.log_start_offset);
+        return true;
+      case FollowerAction::truncated:
+        spdlog::info("replication: {} diverges from leader {} (epoch {} ends at {}): truncated",
+                     tp.dir_name(), leader_, data.diverging_epoch.epoch,
+                     data.diverging_epoch.end_offset);
+        return true;
+      case FollowerAction::appended:
+        return true;
+      case FollowerAction::up_to_date:
+        return false;
+      case FollowerAction::failed:
+        break;
     }
-    if (data.error_code != 0) {
+    if (data.error_code != 0)
       log_failure(tp.dir_name() + ": error " + std::to_string(data.error_code));
-      return false;
-    }
-    if (data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0) {
-      ErrorCode error = partition.truncate_on_divergence(epoch, data.diverging_epoch.epoch,
-                                                         data.diverging_epoch.end_offset);
-      spdlog::info("replication: {} diverges from leader {} (epoch {} ends at {}): truncated ({})",
-                   tp.dir_name(), leader_, data.diverging_epoch.epoch,
-                   data.diverging_epoch.end_offset, static_cast<int>(error));
-      return error == ErrorCode::NONE;
-    }
-    Bytes records = data.records ? data.records->bytes : Bytes{};
-    ErrorCode error = partition.append_as_follower(epoch, records, Offset{data.high_watermark});
-    if (error != ErrorCode::NONE && error != ErrorCode::FENCED_LEADER_EPOCH)
-      log_failure(tp.dir_name() +
-                  ": follower append failed: " + std::to_string(static_cast<int>(error)));
-    return error == ErrorCode::NONE && !records.empty();
+    else if (applied.error != ErrorCode::FENCED_LEADER_EPOCH)
+      log_failure(tp.dir_name() + ": follower append or truncation failed: " +
+                  std::to_string(static_cast<int>(applied.error)));
+    return false;
   }
 
   const int32_t leader_;

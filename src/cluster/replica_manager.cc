@@ -140,7 +140,8 @@ void ReplicaManager::follow_topic(const TopicImage& topic, const std::set<int32_
         if (first_failure.is_ok()) first_failure = log.status();
         return;
       }
-      partition = std::make_shared<Partition>(key, topic.id, *log, options_.node_id);
+      partition =
+          std::make_shared<Partition>(key, topic.id, *log, options_.node_id, *options_.clock);
     }
     // Through the LogManager: it wakes the cleaner when a topic becomes compacted.
     if (Status status = options_.log_manager->update_config(key, config); !status)

@@ -45,6 +45,9 @@ struct ReplicaManagerOptions {
   std::function<storage::LogConfig(const TopicImage&, const MetadataImage&)> log_config_for =
       [](const TopicImage&, const MetadataImage&) { return storage::LogConfig{}; };
   storage::Logger logger = storage::log_to_stderr;
+  // The monotonic clock of the hosted Partitions (the partition simulation
+  // passes its own; outlives the ReplicaManager).
+  const Clock* clock = &system_clock();
 };
 
 class ReplicaManager {

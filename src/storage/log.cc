@@ -583,7 +583,10 @@ Status Log::trim_epochs_before_start() {
 }
 
 Status Log::truncate_to(int64_t offset) {
-  if (offset >= log_end_offset()) return Status::ok();
+  // Nothing to cut, but an epoch that starts at the log end goes (as in
+  // Kafka): a leader assigned it and was replaced before appending, and a
+  // follower fetching with it would be told to truncate here forever.
+  if (offset >= log_end_offset()) return epoch_cache_->truncate_from_end(log_end_offset());
   if (Status s = undo_segment_swap(); !s) return s;
   if (offset < log_start_offset_) return truncate_fully(offset);
   ++truncation_generation_;
@@ -625,6 +628,11 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
   return epoch_cache_->clear();
+}
+
+void Log::assign_epoch_start(int32_t epoch) {
+  auto latest = epoch_cache_->latest_epoch();
+  if (!latest || epoch > *latest) epoch_cache_->assign(epoch, log_end_offset());
 }
 
 EpochEndOffset Log::end_offset_for_epoch(int32_t epoch) const {

@@ -185,6 +185,12 @@ class Log {
   // OffsetForLeaderEpoch.
   EpochEndOffset end_offset_for_epoch(int32_t epoch) const;
   std::optional<int32_t> latest_epoch() const { return epoch_cache_->latest_epoch(); }
+  // Kafka's maybeAssignEpochStartOffset: a new leader records its epoch as
+  // starting at the log end before any append, so the epoch a follower last
+  // fetched is never above every epoch the leader knows (its end is then
+  // known: the divergence check answers it instead of nothing). No-op for
+  // an epoch not above the latest one.
+  void assign_epoch_start(int32_t epoch);
   const std::vector<EpochEntry>& epoch_entries() const { return epoch_cache_->entries(); }
 
   // sync_active_indexes = false (the group-commit flusher): the active
