@@ -39,7 +39,7 @@ int16_t attributes_of(const BatchOptions& options) {
 
 }  // namespace
 
-BatchBuilder::BatchBuilder(BatchOptions options) : options_(std::move(options)) {
+BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {
   static constexpr uint8_t header_room[batch_header_bytes] = {};
   records_.write_raw(Bytes(header_room, sizeof(header_room)));
   if (options_.delete_horizon_ms) base_timestamp_ms_ = *options_.delete_horizon_ms;
