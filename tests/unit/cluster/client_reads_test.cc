@@ -7,36 +7,21 @@
 
 #include "cluster/partition.h"
 #include "record/batch_builder.h"
+#include "replica_node.h"
 #include "storage/log_manager.h"
 #include "storage/memory_file_system.h"
 
 namespace sluice::cluster {
 namespace {
 
-std::vector<uint8_t> batch_of(int records) {
-  record::BatchBuilder builder;
-  for (int i = 0; i < records; ++i) {
-    std::string value = "value-" + std::to_string(i);
-    builder.append(1'700'000'000'000 + i, std::nullopt,
-                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-  }
-  return std::move(builder.build()).value();
-}
+using testing::batch_of;
 
-// One broker's replica of t-0 (replicas 1 and 2) in an in-memory log dir.
-struct Replica {
-  explicit Replica(int32_t id) : id(id) {
-    storage::LogManagerOptions options;
-    options.log_dirs = {"/data"};
-    options.background_threads = false;
-    options.logger = [](std::string_view) {};
-    logs = std::move(storage::LogManager::open(fs, std::move(options))).value();
-    storage::TopicPartition tp{"t", 0};
-    partition = std::make_shared<Partition>(tp, Uuid{}, *logs->create_log(tp, Uuid{}), id);
-  }
+// One broker's replica of t-0, with the consumer's reads and one fetch loop.
+struct Replica : testing::ReplicaNode {
+  using ReplicaNode::follow;
+  using ReplicaNode::ReplicaNode;
   void follow(int32_t leader, int32_t leader_epoch, std::vector<int32_t> isr) {
-    partition->update(PartitionImage{0, {1, 2}, std::move(isr), leader, leader_epoch, leader_epoch},
-                      AppendPolicy{});
+    follow(leader, leader_epoch, std::move(isr), leader_epoch);
   }
   // One round of the fetch loop from `leader`.
   void fetch_from(Replica& leader) {
@@ -59,11 +44,6 @@ struct Replica {
     return partition->read(Offset{offset}, LeaderEpoch{epoch}, 1 << 20, true,
                            storage::ReadWait::may_block, from);
   }
-
-  int32_t id;
-  storage::MemoryFileSystem fs;
-  std::unique_ptr<storage::LogManager> logs;
-  std::shared_ptr<Partition> partition;
 };
 
 struct CountingWaiter : AppendWaiter {

@@ -6,38 +6,17 @@
 #include <gtest/gtest.h>
 
 #include "record/batch_builder.h"
+#include "replica_node.h"
 #include "storage/log_manager.h"
 #include "storage/memory_file_system.h"
 
 namespace sluice::cluster {
 namespace {
 
-std::vector<uint8_t> batch_of(int records) {
-  record::BatchBuilder builder;
-  for (int i = 0; i < records; ++i) {
-    std::string value = "value-" + std::to_string(i);
-    builder.append(1'700'000'000'000 + i, std::nullopt,
-                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-  }
-  return std::move(builder.build()).value();
-}
+using testing::batch_of;
 
-struct Node {
-  explicit Node(int32_t id) : id(id) {
-    storage::LogManagerOptions options;
-    options.log_dirs = {"/data"};
-    options.background_threads = false;
-    options.logger = [](std::string_view) {};
-    logs = std::move(storage::LogManager::open(fs, std::move(options))).value();
-    partition = std::make_shared<Partition>(tp, Uuid{}, *logs->create_log(tp, Uuid{}), id);
-  }
-  void follow(int32_t leader, int32_t leader_epoch, std::vector<int32_t> isr,
-              int32_t partition_epoch) {
-    partition->update(
-        PartitionImage{0, {1, 2}, std::move(isr), leader, leader_epoch, partition_epoch},
-        AppendPolicy{});
-  }
-  int64_t end() const { return partition->offsets().log_end_offset; }
+struct Node : testing::ReplicaNode {
+  using ReplicaNode::ReplicaNode;
   // What the leader answers this follower's next fetch, as the broker sends it.
   FetchedPartition fetch_from(Node& leader, std::vector<uint8_t>& buffer) {
     FollowerPosition at = partition->follower_position();
@@ -64,12 +43,6 @@ struct Node {
     FetchedPartition fetched = fetch_from(leader, buffer);
     return apply_fetched_partition(*partition, LeaderEpoch{partition->leader_epoch()}, fetched);
   }
-
-  int32_t id;
-  storage::TopicPartition tp{"t", 0};
-  storage::MemoryFileSystem fs;
-  std::unique_ptr<storage::LogManager> logs;
-  std::shared_ptr<Partition> partition;
 };
 
 TEST(ReplicationRules, TheFollowerAppendsTruncatesRestartsOrDoesNothing) {

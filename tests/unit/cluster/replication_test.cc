@@ -8,11 +8,14 @@
 #include "cluster/partition.h"
 #include "cluster/replica_state.h"
 #include "record/batch_builder.h"
+#include "replica_node.h"
 #include "storage/log_manager.h"
 #include "storage/memory_file_system.h"
 
 namespace sluice::cluster {
 namespace {
+
+using testing::batch_of;
 
 // --- the pure rules (replica_state.h) ---
 
@@ -99,27 +102,8 @@ TEST(ReplicaState, TruncationFromAnOffsetsForLeaderEpochAnswer) {
 
 // --- two brokers' Partitions ---
 
-std::vector<uint8_t> batch_of(int records) {
-  record::BatchBuilder builder;
-  for (int i = 0; i < records; ++i) {
-    std::string value = "value-" + std::to_string(i);
-    builder.append(1'700'000'000'000 + i, std::nullopt,
-                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-  }
-  return std::move(builder.build()).value();
-}
-
-struct Node {
-  explicit Node(int32_t id) : id(id) { open(); }
-  void open() {
-    storage::LogManagerOptions options;
-    options.log_dirs = {"/data"};
-    options.background_threads = false;
-    options.logger = [](std::string_view) {};
-    logs = std::move(storage::LogManager::open(fs, std::move(options))).value();
-    storage::TopicPartition tp{"t", 0};
-    partition = std::make_shared<Partition>(tp, topic_id, *logs->create_log(tp, topic_id), id);
-  }
+struct Node : testing::ReplicaNode {
+  using ReplicaNode::ReplicaNode;
   // A clean stop (every checkpoint written at close), or a crash: the
   // replication-offset-checkpoint is the last periodic one (a missing one
   // stays missing) and there is no clean-shutdown marker.
@@ -149,19 +133,6 @@ struct Node {
     ASSERT_TRUE(fs.remove("/data/t-0/leader-epoch-checkpoint"));
     open();
   }
-  void follow(int32_t leader, int32_t leader_epoch, std::vector<int32_t> isr,
-              int32_t partition_epoch) {
-    partition->update(
-        PartitionImage{0, {1, 2}, std::move(isr), leader, leader_epoch, partition_epoch},
-        AppendPolicy{});
-  }
-  int64_t end() const { return partition->offsets().log_end_offset; }
-
-  int32_t id;
-  Uuid topic_id{};
-  storage::MemoryFileSystem fs;
-  std::unique_ptr<storage::LogManager> logs;
-  std::shared_ptr<Partition> partition;
 };
 
 // One round of the follower's fetch loop: true if something was appended.
