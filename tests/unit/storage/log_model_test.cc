@@ -75,7 +75,12 @@ struct LogModel {
     end_offset = batch.last_offset + 1;
   }
   void truncate_to(int64_t offset) {
-    if (offset >= end_offset) return;
+    // Nothing to cut, but an epoch starting at the log end goes (Kafka's
+    // truncateTo: the cache is cut at the end either way).
+    if (offset >= end_offset) {
+      std::erase_if(epochs, [&](const EpochEntry& e) { return e.start_offset >= end_offset; });
+      return;
+    }
     std::erase_if(batches, [&](const ModelBatch& b) { return b.last_offset >= offset; });
     int64_t new_end = batches.empty() ? start_offset : batches.back().last_offset + 1;
     end_offset = std::min(end_offset, std::max(new_end, start_offset));
