@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster/replica_manager.h"
+#include "replica_node.h"
 #include "storage/memory_file_system.h"
 
 namespace sluice::cluster {
@@ -38,13 +39,7 @@ struct CountingWaiter : AppendWaiter {
 class ReassignmentDataPathTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::LogManagerOptions options;
-    options.log_dirs = {"/data"};
-    options.background_threads = false;
-    options.logger = [](std::string_view) {};
-    auto manager = storage::LogManager::open(fs_, std::move(options));
-    ASSERT_TRUE(manager.is_ok()) << manager.status().to_string();
-    logs_ = std::move(manager).value();
+    logs_ = testing::in_memory_log_manager(fs_);
     ReplicaManagerOptions replica_options;
     replica_options.node_id = local_node;
     replica_options.log_manager = logs_.get();

@@ -28,15 +28,20 @@ inline std::vector<uint8_t> batch_of(int records) {
   return std::move(builder.build()).value();
 }
 
+// A LogManager over `fs`'s /data without background threads or log lines.
+inline std::unique_ptr<storage::LogManager> in_memory_log_manager(storage::MemoryFileSystem& fs) {
+  storage::LogManagerOptions options;
+  options.log_dirs = {"/data"};
+  options.background_threads = false;
+  options.logger = [](std::string_view) {};
+  return std::move(storage::LogManager::open(fs, std::move(options))).value();
+}
+
 struct ReplicaNode {
   explicit ReplicaNode(int32_t id) : id(id) { open(); }
   // (Re)opens the log dir and the partition on it.
   void open() {
-    storage::LogManagerOptions options;
-    options.log_dirs = {"/data"};
-    options.background_threads = false;
-    options.logger = [](std::string_view) {};
-    logs = std::move(storage::LogManager::open(fs, std::move(options))).value();
+    logs = in_memory_log_manager(fs);
     partition = std::make_shared<Partition>(tp, topic_id, *logs->create_log(tp, topic_id), id);
   }
   // The image's word on t-0: replicas 1 and 2, `leader` in `leader_epoch`.
