@@ -14,7 +14,7 @@ import pathlib
 import re
 import sys
 
-BROKER_SIDE = {"base", "protocol", "record", "storage", "net", "cluster", "group", "txn",
+BROKER_SIDE = {"base", "protocol", "record", "storage", "net", "cluster", "coordinator", "group", "txn",
                "security", "broker", "admin"}
 ALLOWED = {
     "base": set(),
@@ -27,12 +27,14 @@ ALLOWED = {
     "cluster": {"base", "protocol", "record", "storage", "net", "cluster/raft"},
     # KRaft's state machine: plain logic, so the simulator runs it as is.
     "cluster/raft": {"base"},
-    "group": {"base", "protocol", "record", "storage", "cluster"},
-    "txn": {"base", "protocol", "record", "storage", "cluster"},
+    # The runtime coordinators (groups, transactions) run on: generic.
+    "coordinator": {"base"},
+    "group": {"base", "protocol", "record", "storage", "cluster", "coordinator"},
+    "txn": {"base", "protocol", "record", "storage", "net", "cluster", "coordinator"},
     "security": {"base", "protocol"},
-    "broker": {"base", "protocol", "record", "storage", "net", "cluster", "group", "txn",
+    "broker": {"base", "protocol", "record", "storage", "net", "cluster", "coordinator", "group", "txn",
                "security"},
-    "admin": {"base", "protocol", "record", "storage", "net", "cluster", "group", "txn",
+    "admin": {"base", "protocol", "record", "storage", "net", "cluster", "coordinator", "group", "txn",
               "security", "broker"},
     # `sluice serve`: the broker process.
     "server": BROKER_SIDE,

@@ -55,21 +55,32 @@
 #include "base/error_code.h"
 #include "base/random.h"
 #include "base/result.h"
-#include "group/coordinator_runtime.h"
+#include "coordinator/coordinator_runtime.h"
 #include "protocol/protocol.h"
 
 namespace sluice::group {
 
+// The runtime is shared with the transaction coordinator (src/coordinator/).
+using coordinator::CoordinatorExecutor;
+using coordinator::CoordinatorLog;
+using coordinator::CoordinatorRecord;
+using coordinator::CoordinatorRuntime;
+using coordinator::InlineExecutor;
+using coordinator::LoadStep;
+using coordinator::RecordSink;
+using coordinator::StrandPool;
+using coordinator::WriteBatch;
+
 // The broker settings the coordinator follows (Kafka's names).
 struct GroupConfig {
-  int32_t min_session_timeout_ms = 6000;       // group.min.session.timeout.ms
-  int32_t max_session_timeout_ms = 1800000;    // group.max.session.timeout.ms
-  int32_t initial_rebalance_delay_ms = 3000;   // group.initial.rebalance.delay.ms
-  int32_t max_size = INT32_MAX;                // group.max.size
-  int32_t offset_metadata_max_bytes = 4096;    // offset.metadata.max.bytes
+  int32_t min_session_timeout_ms = 6000;                  // group.min.session.timeout.ms
+  int32_t max_session_timeout_ms = 1800000;               // group.max.session.timeout.ms
+  int32_t initial_rebalance_delay_ms = 3000;              // group.initial.rebalance.delay.ms
+  int32_t max_size = INT32_MAX;                           // group.max.size
+  int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
   int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
-  int32_t offsets_topic_partitions = 50;       // offsets.topic.num.partitions
+  int32_t offsets_topic_partitions = 50;                  // offsets.topic.num.partitions
 };
 
 // What a client sees when the append of a coordinator's records failed with
@@ -108,8 +119,8 @@ class GroupCoordinator {
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
   // Asynchronous: `reply` is called once, on the group's strand.
-  void join_group(const protocol::JoinGroupRequest& request, int16_t version, const ClientInfo& client,
-                  Reply<protocol::JoinGroupResponse> reply);
+  void join_group(const protocol::JoinGroupRequest& request, int16_t version,
+                  const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply);
   void sync_group(const protocol::SyncGroupRequest& request, int16_t version,
                   Reply<protocol::SyncGroupResponse> reply);
   void heartbeat(const protocol::HeartbeatRequest& request, int16_t version,
@@ -131,11 +142,14 @@ class GroupCoordinator {
 
   // Blocking wrappers (tests, admin threads; never a reactor or a strand).
   protocol::HeartbeatResponse heartbeat(const protocol::HeartbeatRequest& request, int16_t version);
-  protocol::LeaveGroupResponse leave_group(const protocol::LeaveGroupRequest& request, int16_t version);
-  protocol::OffsetFetchResponse offset_fetch(const protocol::OffsetFetchRequest& request, int16_t version);
+  protocol::LeaveGroupResponse leave_group(const protocol::LeaveGroupRequest& request,
+                                           int16_t version);
+  protocol::OffsetFetchResponse offset_fetch(const protocol::OffsetFetchRequest& request,
+                                             int16_t version);
   protocol::DescribeGroupsResponse describe_groups(const protocol::DescribeGroupsRequest& request,
                                                    int16_t version);
-  protocol::ListGroupsResponse list_groups(const protocol::ListGroupsRequest& request, int16_t version);
+  protocol::ListGroupsResponse list_groups(const protocol::ListGroupsRequest& request,
+                                           int16_t version);
 
   // Session and rebalance timeouts, the initial rebalance delay, pending
   // (KIP-394) member expiry, offset expiry, on every partition's strand.
@@ -232,12 +246,15 @@ class GroupCoordinator {
   };
 
   int32_t partition_of(const std::string& group_id) const;
-  Shard& shard_of(const std::string& group_id) { return shards_[static_cast<size_t>(partition_of(group_id))]; }
+  Shard& shard_of(const std::string& group_id) {
+    return shards_[static_cast<size_t>(partition_of(group_id))];
+  }
   // Runs `operation` on `partition`'s strand with its WriteBatch installed;
   // the completions it collects run after it (answers, outside the state).
   void run_on(int32_t partition, std::function<void(Completions&)> operation);
   // Wraps a `done` so that it too may write (and collect completions).
-  std::function<void(ErrorCode)> on_strand(int32_t partition, std::function<void(ErrorCode, Completions&)> done);
+  std::function<void(ErrorCode)> on_strand(int32_t partition,
+                                           std::function<void(ErrorCode, Completions&)> done);
   // The records of `partition` replayed into the state, on its strand.
   void apply(const std::vector<CoordinatorRecord>& records);
   void expire_offsets(Shard& shard);
@@ -258,57 +275,66 @@ class GroupCoordinator {
   void load_step(int32_t partition);
   void fail_load(int32_t partition, ErrorCode error);
 
-  void join_group_here(const protocol::JoinGroupRequest& request, int16_t version, const ClientInfo& client,
-                       Reply<protocol::JoinGroupResponse> reply, Completions& out);
-  void sync_group_here(const protocol::SyncGroupRequest& request, Reply<protocol::SyncGroupResponse> reply,
+  void join_group_here(const protocol::JoinGroupRequest& request, int16_t version,
+                       const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply,
                        Completions& out);
+  void sync_group_here(const protocol::SyncGroupRequest& request,
+                       Reply<protocol::SyncGroupResponse> reply, Completions& out);
   // The leader's SyncGroup: stores the assignment, then enters Stable.
   void store_assignment(Group& group, const protocol::SyncGroupRequest& request, Completions& out);
   void fail_assignment(Group& group, ErrorCode error, Completions& out);
   void revert_static_member(Group& group, const std::string& instance_id, const std::string& new_id,
                             const std::string& old_id);
   protocol::HeartbeatResponse heartbeat_here(const protocol::HeartbeatRequest& request);
-  protocol::LeaveGroupResponse leave_group_here(const protocol::LeaveGroupRequest& request, int16_t version,
-                                                Completions& out);
-  void offset_commit_here(const protocol::OffsetCommitRequest& request, Reply<protocol::OffsetCommitResponse> reply,
-                          Completions& out);
+  protocol::LeaveGroupResponse leave_group_here(const protocol::LeaveGroupRequest& request,
+                                                int16_t version, Completions& out);
+  void offset_commit_here(const protocol::OffsetCommitRequest& request,
+                          Reply<protocol::OffsetCommitResponse> reply, Completions& out);
   protocol::OffsetFetchResponse::OffsetFetchResponseGroup fetch_group(
       const std::string& group_id,
       const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
-  protocol::DescribeGroupsResponse::DescribedGroup describe_group(const std::string& group_id) const;
+  protocol::DescribeGroupsResponse::DescribedGroup describe_group(
+      const std::string& group_id) const;
   // DeleteGroups of the groups of one partition; `done` gets their results.
-  void delete_groups_here(const std::vector<std::string>& group_ids,
-                          std::function<void(std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult>)> done,
-                          Completions& out);
-  void offset_delete_here(const protocol::OffsetDeleteRequest& request, Reply<protocol::OffsetDeleteResponse> reply,
-                          Completions& out);
+  void delete_groups_here(
+      const std::vector<std::string>& group_ids,
+      std::function<void(std::vector<protocol::DeleteGroupsResponse::DeletableGroupResult>)> done,
+      Completions& out);
+  void offset_delete_here(const protocol::OffsetDeleteRequest& request,
+                          Reply<protocol::OffsetDeleteResponse> reply, Completions& out);
   ErrorCode validate_join(const protocol::JoinGroupRequest& request, Group* group) const;
   void join_new_member(Group& group, const protocol::JoinGroupRequest& request, int16_t version,
-                       const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply, Completions& out);
+                       const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply,
+                       Completions& out);
   void join_static_member(Group& group, const protocol::JoinGroupRequest& request, int16_t version,
                           const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply,
                           Completions& out);
   void join_known_member(Group& group, const protocol::JoinGroupRequest& request, int16_t version,
-                         const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply, Completions& out);
-  Member& add_member(Group& group, const std::string& member_id, const protocol::JoinGroupRequest& request,
-                     int16_t version, const ClientInfo& client);
+                         const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply,
+                         Completions& out);
+  Member& add_member(Group& group, const std::string& member_id,
+                     const protocol::JoinGroupRequest& request, int16_t version,
+                     const ClientInfo& client);
   void prepare_rebalance(Group& group, Completions& out);
   void maybe_complete_join(Group& group, Completions& out);
   void complete_join(Group& group, Completions& out);
   void remove_member(Group& group, const std::string& member_id, Completions& out);
   void expire_sessions(Group& group, std::chrono::nanoseconds now, Completions& out);
-  protocol::JoinGroupResponse join_response(const Group& group, const Member& member, int16_t version) const;
+  protocol::JoinGroupResponse join_response(const Group& group, const Member& member,
+                                            int16_t version) const;
   // The group's GroupMetadata record (stored generation, members,
   // assignments, or `assignments` in their place when given).
-  CoordinatorRecord group_record(const Group& group,
-                                 const std::map<std::string, std::vector<uint8_t>>* assignments = nullptr) const;
+  CoordinatorRecord group_record(
+      const Group& group,
+      const std::map<std::string, std::vector<uint8_t>>* assignments = nullptr) const;
   void store_group(Group& group, std::function<void(ErrorCode, Completions&)> done);
   // Adds records to the running operation's batch; `done` runs on the
   // strand once they are durable (NONE) or failed (coordinator_error).
   void append(const std::string& group_id, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode, Completions&)> done);
   ErrorCode validate_member(const Group& group, const std::string& member_id,
-                            const std::optional<std::string>& instance_id, int32_t generation) const;
+                            const std::optional<std::string>& instance_id,
+                            int32_t generation) const;
   std::set<std::string> subscribed_topics(const Group& group) const;
   std::chrono::nanoseconds now() const { return clock_.monotonic(); }
   // now() + timeout_ms, noted as a deadline tick() must come for.

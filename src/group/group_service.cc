@@ -506,4 +506,11 @@ void GroupService::run_ticker() {
   }
 }
 
+void GroupService::handle_txn_completion(int64_t /*producer_id*/,
+                                         const std::vector<int32_t>& /*offsets_partitions*/,
+                                         bool /*commit*/) {
+  // Transactional offset commits (TxnOffsetCommit) are not kept yet: there
+  // is nothing pending to complete.
+}
+
 }  // namespace sluice::group

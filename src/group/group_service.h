@@ -52,7 +52,8 @@ struct GroupServiceOptions {
   // image names it a partition's leader (NOT_COORDINATOR): at start its image
   // may not be loaded yet, and it must not answer for groups others lead.
   bool lone_node = true;
-  int16_t offsets_replication_factor = 3;  // offsets.topic.replication.factor (capped by the controller)
+  int16_t offsets_replication_factor =
+      3;  // offsets.topic.replication.factor (capped by the controller)
   int64_t offsets_segment_bytes = 104857600;  // offsets.topic.segment.bytes
   // offsets.commit.timeout.ms: an append not replicated by then fails
   // (REQUEST_TIMED_OUT, answered COORDINATOR_NOT_AVAILABLE).
@@ -150,6 +151,12 @@ class GroupService final : public cluster::MetadataListener {
   bool offsets_topic_exists() const { return topic_exists_.load(std::memory_order_acquire); }
   // Stops the ticker. Idempotent.
   void stop();
+  // Called by WriteTxnMarkers once the marker of `producer_id`'s transaction
+  // is durable in `offsets_partitions` of __consumer_offsets (Kafka's
+  // scheduleHandleTxnCompletion): its pending transactional offset commits
+  // become committed (commit) or are dropped (abort). Posts only.
+  void handle_txn_completion(int64_t producer_id, const std::vector<int32_t>& offsets_partitions,
+                             bool commit);
   // The image after the ReplicaManager applied it (the broker subscribed
   // first): elections and resignations of the __consumer_offsets
   // partitions whose leadership here changed; appends waiting for a
@@ -158,7 +165,8 @@ class GroupService final : public cluster::MetadataListener {
                           const cluster::MetadataImagePtr& new_image) override;
 
  private:
-  GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas, GroupServiceOptions options);
+  GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
+               GroupServiceOptions options);
   void run_ticker();
   void follow_leadership(const cluster::MetadataImage& image);
   // At open: waits while the loads it started make progress (a lone node

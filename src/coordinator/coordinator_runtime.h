@@ -10,9 +10,8 @@
 // and answers, or, on failure, reverts what the operation marked pending and
 // answers the error. Nothing is visible as committed before it is durable.
 //
-// Generic on purpose (nothing about groups here): the transaction
-// coordinator will run on the same runtime. It lives in src/group/ until a
-// second coordinator exists; then it moves to its own folder below both.
+// Generic on purpose (nothing about groups here): the group coordinator
+// (src/group/) and the transaction coordinator (src/txn/) run on it.
 //
 // Threads: run() may be called from any thread (reactors, the ticker, admin
 // threads) and never blocks; the operation and every `done` run on the
@@ -34,7 +33,7 @@
 #include "base/error_code.h"
 #include "base/result.h"
 
-namespace sluice::group {
+namespace sluice::coordinator {
 
 // One coordinator record: key and value each int16 version + body
 // (protocol/record_framing.h); a null value is a tombstone.
@@ -186,4 +185,4 @@ class CoordinatorRuntime {
   std::vector<Partition> partitions_;
 };
 
-}  // namespace sluice::group
+}  // namespace sluice::coordinator

@@ -1,7 +1,7 @@
 // The generic coordinator runtime: one task at a time per partition, in
 // post order, partitions in parallel; dones in log order even when appends
 // finish out of order; a failed append reaches only its own dones.
-#include "group/coordinator_runtime.h"
+#include "coordinator/coordinator_runtime.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-namespace sluice::group {
+namespace sluice::coordinator {
 namespace {
 
 TEST(StrandPool, OneTaskAtATimePerPartitionInPostOrder) {
@@ -100,4 +100,4 @@ TEST(CoordinatorRuntime, AnOperationThatWritesNothingAppendsNothing) {
 }
 
 }  // namespace
-}  // namespace sluice::group
+}  // namespace sluice::coordinator

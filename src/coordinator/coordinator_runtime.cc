@@ -1,8 +1,8 @@
-#include "group/coordinator_runtime.h"
+#include "coordinator/coordinator_runtime.h"
 
 #include "base/assert.h"
 
-namespace sluice::group {
+namespace sluice::coordinator {
 
 void InlineExecutor::post(int32_t, std::function<void()> task) {
   queue_.push_back(std::move(task));
@@ -138,4 +138,4 @@ void CoordinatorRuntime::complete_in_order(int32_t partition) {
   }
 }
 
-}  // namespace sluice::group
+}  // namespace sluice::coordinator
