@@ -94,12 +94,14 @@ def _node_endpoints(r):
     return {e["id"]: e for e in r.compact_array(endpoint)}
 
 
-def produce(port, topic, partition, value, version=11, acks=-1):
-    """Produce v9-11 of one record. Returns {"error", "leader": (id, epoch) or None,
+def produce(port, topic, partition, value, version=11, acks=-1, batch=None):
+    """Produce v9-11 of one record (or of the record batch bytes `batch`, e.g.
+    an idempotent producer's). Returns {"error", "base_offset",
+    "log_start_offset", "error_message", "leader": (id, epoch) or None,
     "endpoints": {id: {...}}}."""
     def partition_entry(w, _):
         w.i32(partition)
-        _compact_bytes(w, record_batch(value))
+        _compact_bytes(w, batch if batch is not None else record_batch(value))
         w.no_tags()
 
     def topic_entry(w, _):
@@ -111,15 +113,15 @@ def produce(port, topic, partition, value, version=11, acks=-1):
 
         def read_partition(p):
             out = {"index": p.i32(), "error": p.i16(), "base_offset": p.i64()}
-            p.i64()
-            p.i64()
+            p.i64()  # log append time
+            out["log_start_offset"] = p.i64()
 
             def record_error(e):
                 e.i32()
                 e.compact_string()
                 e.skip_tags()
             p.compact_array(record_error)
-            p.compact_string()
+            out["error_message"] = p.compact_string()
             tags = _read_tags(p, {0: _leader_id_and_epoch})
             out["leader"] = tags.get(0)
             return out
