@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication soak-storage soak-faults soak-replication soak-raft soak-partitions clean
+.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
 
 all: build
 
@@ -57,6 +57,14 @@ bench-quorum: build
 bench-replication: build
 	@/usr/bin/python3 bench/failover.py --sluice $(BUILD_DIR)/sluice $(REPLICATION_BENCH_ARGS)
 
+# Exactly-once figures (bench/txn_bench.py): transactional producing (transactions of
+# 100 and 10,000 records) against idempotent producing in the same run, read_committed
+# consume against read_uncommitted. TXN_BENCH_ARGS passes options (e.g. --records
+# 500000, --runs 5, produce or consume only). Says so and measures nothing while the
+# broker does not serve transactions.
+bench-txn: build
+	@/usr/bin/python3 bench/txn_bench.py --sluice $(BUILD_DIR)/sluice $(TXN_BENCH_ARGS)
+
 # The storage model test (ctest runs 100 cases on seed 1) with many random
 # seeds: SOAK_ROUNDS rounds of 2,000 cases (default 10, i.e. 20,000 cases).
 # A failure prints RapidCheck's RC_PARAMS="reproduce=..." string.
@@ -82,6 +90,13 @@ soak-faults: build
 soak-replication: build
 	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_SOAK_SECONDS=$(or $(SOAK_SECONDS),300) SLUICE_FAULT_SEED=$(SOAK_SEED) \
 	  /usr/bin/python3 -m pytest -q -x -s tests/integration/cluster/test_replication_faults.py
+
+# The exactly-once pipeline (tests/integration/txn/test_eos_pipeline.py: consume-transform-
+# produce through pipeline kills, broker kill -9 and aborts on purpose, one node and a
+# cluster) over the issue's 100,000 input records (SOAK_RECORDS) instead of make test's 5,000.
+soak-eos: build
+	@SLUICE_BIN=$(BUILD_DIR)/sluice SLUICE_EOS_RECORDS=$(or $(SOAK_RECORDS),100000) \
+	  /usr/bin/python3 -m pytest -q -x -s -rs tests/integration/txn/test_eos_pipeline.py
 
 # The KRaft simulation (src/cluster/raft/README.md) over many more seeds than
 # `make test` (SOAK_SEEDS, default a million, or SOAK_SECONDS, default an hour).

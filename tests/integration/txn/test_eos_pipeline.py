@@ -36,11 +36,11 @@ TIMEOUT_S = max(100, RECORDS // 50)
 # of timed-out transactions within a second.
 SINGLE_NODE = {"transaction.state.log.replication.factor": "1", "transaction.state.log.min.isr": "1",
                "transaction.state.log.num.partitions": "4", "offsets.topic.replication.factor": "1",
-               "offsets.topic.num.partitions": "4",
+               "offsets.topic.num.partitions": "4", "group.initial.rebalance.delay.ms": "0",
                "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000"}
 CLUSTER = {"transaction.state.log.replication.factor": "3", "transaction.state.log.min.isr": "2",
            "transaction.state.log.num.partitions": "4", "offsets.topic.replication.factor": "3",
-           "offsets.topic.num.partitions": "4", "min.insync.replicas": "2",
+           "offsets.topic.num.partitions": "4", "min.insync.replicas": "2", "group.initial.rebalance.delay.ms": "0",
            "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",
            "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}
 
