@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import client_wire  # noqa: E402
 import kafka_wire  # noqa: E402
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402,F401 - KafkaException for the tests
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 API_INIT_PRODUCER_ID = 22

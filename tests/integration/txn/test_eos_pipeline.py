@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
 import eos  # noqa: E402
 from cluster_harness import make_cluster  # noqa: E402,F401 - the fixture
+from eos import kill_leftovers  # noqa: E402,F401 - the fixture: no pipeline outlives its test
 from eos_checker import assert_exactly_once, check  # noqa: E402
 
 RECORDS = int(os.environ.get("SLUICE_EOS_RECORDS", "5000"))
