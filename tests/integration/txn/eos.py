@@ -42,6 +42,7 @@ OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 DUPLICATE_SEQUENCE_NUMBER = 46
 INVALID_PRODUCER_EPOCH = 47
 INVALID_TXN_STATE = 48
+CONCURRENT_TRANSACTIONS = 51
 UNKNOWN_PRODUCER_ID = 59
 PRODUCER_FENCED = 90
 
@@ -196,18 +197,37 @@ COORDINATOR_TRANSACTION = 1
 COORDINATOR_RETRIABLE = (14, 15, 16)  # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR
 
 
-def init_producer_id(port, transactional_id, transaction_timeout_ms=60000, timeout_s=30):
-    """InitProducerId v1 (no producer id of its own: a new client) sent to
-    the broker on `port`, retried while it answers a coordinator error:
-    (error, producer id, epoch)."""
-    body = kafka_wire.Writer().string(transactional_id).i32(transaction_timeout_ms)
+def find_transaction_coordinator(port, transactional_id, timeout_s=30):
+    """FindCoordinator v1 for a transactional id, retried while the broker
+    answers a coordinator error (the first lookup makes it create
+    __transaction_state, as Kafka does): (error, node id, host, port)."""
+    body = kafka_wire.Writer().string(transactional_id).i8(COORDINATOR_TRANSACTION)
     deadline = time.monotonic() + timeout_s
     while True:
         with kafka_wire.connect(port, 15) as sock:
+            r = kafka_wire.call(sock, 10, 1, bytes(body.buf), 30)
+            r.i32()  # throttle
+            error, _message, node, host, node_port = r.i16(), r.string(), r.i32(), r.string(), r.i32()
+        if error not in COORDINATOR_RETRIABLE or time.monotonic() > deadline:
+            return error, node, host, node_port
+        time.sleep(0.1)
+
+
+def init_producer_id(port, transactional_id, transaction_timeout_ms=60000, timeout_s=30):
+    """InitProducerId v1 (no producer id of its own: a new client) sent to the
+    transactional id's coordinator, found first as clients do, retried while
+    it answers a coordinator error: (error, producer id, epoch)."""
+    body = kafka_wire.Writer().string(transactional_id).i32(transaction_timeout_ms)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        error, _node, _host, coordinator_port = find_transaction_coordinator(port, transactional_id, timeout_s)
+        if error != NONE:
+            return error, -1, -1
+        with kafka_wire.connect(coordinator_port, 15) as sock:
             r = kafka_wire.call(sock, API_INIT_PRODUCER_ID, 1, bytes(body.buf), 31)
             r.i32()  # throttle
             answer = (r.i16(), r.i64(), r.i16())
-        if answer[0] not in COORDINATOR_RETRIABLE or time.monotonic() > deadline:
+        if answer[0] not in COORDINATOR_RETRIABLE + (CONCURRENT_TRANSACTIONS,) or time.monotonic() > deadline:
             return answer
         time.sleep(0.1)
 
@@ -336,8 +356,10 @@ class Pipeline:
                      "--transaction-timeout-ms", str(transaction_timeout_ms)]
         self.instances = []
         self.exit_codes = []
+        self.end = {}
 
     def start(self, end_offsets_):
+        self.end = dict(end_offsets_)
         n = len(self.instances) + 1
         end = ",".join(f"{p}:{o}" for p, o in sorted(end_offsets_.items()))
         command = [PYTHON, PIPELINE, *self.args, "--instance", f"i{n}", "--end", end,
@@ -365,18 +387,48 @@ class Pipeline:
         events = read_journal(self.journal_path(len(self.instances)))
         return events[-1] if events else None
 
-    def kill_mid_transaction(self, timeout_s=30):
-        """SIGKILL of the current instance once its journal says it is inside a
-        transaction whose records are written (before its commit)."""
+    def _inside_transaction(self, timeout_s):
+        """Waits until the current instance's journal says it is inside a
+        transaction whose records are written (before its end); that event."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.current.alive():
             last = self.last_event()
             if last is not None and last["e"] in ("produced", "offsets"):
-                self.current.kill9()
                 return last
             time.sleep(0.005)
         raise AssertionError(f"the pipeline never stood inside a transaction within {timeout_s} s:\n"
                              f"{self.current.log()}")
+
+    def kill_mid_transaction(self, timeout_s=30):
+        """SIGKILL of the current instance inside a transaction (before its commit)."""
+        event = self._inside_transaction(timeout_s)
+        self.current.kill9()
+        return event
+
+    def fence_paused_instance(self, timeout_s=60):
+        """A zombie: the current instance paused (SIGSTOP) inside a transaction,
+        a new instance started (its InitProducerId fences the paused one's
+        epoch, its group.instance.id takes the paused one's place) and let
+        commit; then the paused one resumes. Returns (the event it was paused
+        after, its exit code): it must not commit (eos_pipeline.py exits 3 on
+        a fatal error such as PRODUCER_FENCED, 4 when the abort fails too)."""
+        event = self._inside_transaction(timeout_s)
+        zombie = self.current
+        zombie.pause()
+        try:
+            before = self.committed_records()
+            self.start(self.end)
+            deadline = time.monotonic() + timeout_s
+            while self.committed_records() <= before and self.current.alive():
+                assert time.monotonic() < deadline, \
+                    f"the instance after a paused one committed nothing in {timeout_s} s:\n{self.logs()}"
+                time.sleep(0.05)
+        finally:
+            zombie.resume()
+        code = zombie.wait(timeout_s)
+        if code is None:
+            zombie.kill9()
+        return event, code
 
     def logs(self):
         return "\n".join(f"--- {p.name} (exit {p.proc.returncode}) ---\n{p.log()}" for p in self.instances)

@@ -51,6 +51,16 @@ def kill_pipeline_mid_transaction(pipeline):
     print(f"    killed instance {event['instance']} inside transaction {event['txn']} (after {event['e']!r})")
 
 
+def fence_a_paused_pipeline(pipeline):
+    event, code = pipeline.fence_paused_instance()
+    print(f"    paused instance {event['instance']} inside transaction {event['txn']}; fenced by the next, "
+          f"it exited {code} when resumed")
+    zombie = [e for e in pipeline.events() if e["instance"] == event["instance"]]
+    assert not any(e["e"] == "commit" and e["txn"] == event["txn"] for e in zombie), \
+        f"a fenced instance committed its transaction: {zombie[-6:]}"
+    assert code not in (0, None), f"a fenced instance went on (exit {code}): {zombie[-6:]}"
+
+
 def crash_restart(broker):
     def kill9_broker(_pipeline):
         broker.kill9()
@@ -90,8 +100,8 @@ def run_and_check(workdir, bootstrap, faults, replication_factor=1):
 def test_pipeline_through_kills_on_one_broker(broker_factory, tmp_path):
     broker = broker_factory(SINGLE_NODE)
     eos.require_transactions(broker.port)
-    faults = [(0.2, kill_pipeline_mid_transaction), (0.45, crash_restart(broker)),
-              (0.7, kill_pipeline_mid_transaction)]
+    faults = [(0.2, kill_pipeline_mid_transaction), (0.4, crash_restart(broker)),
+              (0.6, kill_pipeline_mid_transaction), (0.75, fence_a_paused_pipeline)]
     run_and_check(str(tmp_path), broker.bootstrap, faults)
 
 
