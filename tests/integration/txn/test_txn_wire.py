@@ -51,6 +51,18 @@ def values(prefix, n):
     return [f"{prefix}-{i}".encode() for i in range(n)]
 
 
+def test_the_batches_built_here_are_valid(module_broker):
+    """idempotent_batch() as a client reads it back (needs no sequence checks):
+    librdkafka decodes the records the raw frames wrote, in order."""
+    topic = f"batches-{random.randrange(1 << 30)}"
+    eos.create_topic(module_broker.bootstrap, topic, 1)
+    pid = producer_id()
+    write(module_broker.port, topic, idempotent_batch(values("v", 3), pid, 0, 0))
+    write(module_broker.port, topic, idempotent_batch(values("w", 2), pid, 0, 3))
+    records = eos.read_partitions(module_broker.bootstrap, topic, 1, "read_uncommitted")
+    assert records[0] == [(i, v.decode()) for i, v in enumerate(values("v", 3) + values("w", 2))]
+
+
 @pytest.fixture(scope="module")
 def checked_broker(module_broker):
     """The module's broker, once it proved it checks sequences."""
