@@ -132,20 +132,23 @@ def read_partitions(bootstrap, topic, partitions, isolation="read_committed", ti
                          "isolation.level": isolation, "log_level": QUIET})
     out = {p: [] for p in range(partitions)}
     at_end = set()
+    errors = []  # a consumer's errors are informative (a broker restarting): the deadline decides
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         deadline = time.monotonic() + timeout_s
         while len(at_end) < partitions:
             assert time.monotonic() < deadline, \
-                f"{topic} ({isolation}): no end of partitions {sorted(set(out) - at_end)} within {timeout_s} s"
+                f"{topic} ({isolation}): no end of partitions {sorted(set(out) - at_end)} within {timeout_s} s " \
+                f"(consumer errors: {errors[-3:]})"
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
             if msg.error():
                 if msg.error().code() == KafkaError._PARTITION_EOF:
                     at_end.add(msg.partition())
-                    continue
-                raise AssertionError(f"reading {topic} ({isolation}): {msg.error()}")
+                else:
+                    errors.append(str(msg.error()))
+                continue
             at_end.discard(msg.partition())
             out[msg.partition()].append((msg.offset(), msg.value().decode() if msg.value() is not None else ""))
     finally:
