@@ -148,8 +148,7 @@ def test_an_expired_transactional_id_gets_a_new_producer_id(broker_factory):
 
 
 def test_an_expired_idempotent_producer_is_forgotten_by_the_partition(broker_factory):
-    probe = broker_factory(SINGLE_NODE)
-    eos.require_idempotence(probe.port)
+    probe = broker_factory(SINGLE_NODE)  # raw batches need no InitProducerId: sequence checks decide below
     check_interval = "producer.id.expiration.check.interval.ms"
     if not eos.broker_setting_known(probe.bootstrap, check_interval):
         pytest.skip(f"the broker does not know {check_interval} (Kafka's internal setting; its 10-minute "
