@@ -206,15 +206,16 @@ def fetch(port, topic, partition, offset, version=12, topic_id=None, current_lea
 
 
 def list_offsets(port, topic, partition, timestamp, current_leader_epoch=-1, replica_id=-1,
-                 version=7):
-    """ListOffsets v6-8 (flexible) of one partition: (error, offset, leader_epoch)."""
+                 version=7, isolation_level=0):
+    """ListOffsets v6-8 (flexible) of one partition: (error, offset, leader_epoch).
+    isolation_level 1 (read_committed) makes the latest offset the last stable one."""
     def partition_entry(w, _):
         w.i32(partition).i32(current_leader_epoch).i64(timestamp).no_tags()
 
     def topic_entry(w, _):
         w.compact_string(topic).compact_array([partition], partition_entry).no_tags()
 
-    body = Writer().i32(replica_id).i8(0).compact_array([topic], topic_entry).no_tags()
+    body = Writer().i32(replica_id).i8(isolation_level).compact_array([topic], topic_entry).no_tags()
     with connect(port) as sock:
         r = call(sock, API_LIST_OFFSETS, version, bytes(body.buf), 23, flexible=True)
         r.i32()

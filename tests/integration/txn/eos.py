@@ -173,16 +173,16 @@ def group_offsets(bootstrap, group, topic, partitions, timeout_s=30):
         consumer.close()
 
 
-def end_offsets(bootstrap, topic, partitions, isolation="read_uncommitted", timeout_s=30):
-    """{partition: end offset}: the high watermark, or under read_committed the
-    last stable offset (librdkafka's ListOffsets carries the isolation level)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-watermarks",
-                         "isolation.level": isolation, "log_level": QUIET})
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
-                for p in range(partitions)}
-    finally:
-        consumer.close()
+def stable_ends(port, topic, partition=0):
+    """(high watermark, last stable offset) of a partition, from raw ListOffsets
+    v7 read_uncommitted / read_committed on the broker at `port` (its leader):
+    librdkafka 1.7's watermark query uses ListOffsets v1, which has no isolation level."""
+    out = []
+    for isolation_level in (0, 1):
+        error, offset, _ = client_wire.list_offsets(port, topic, partition, -1, isolation_level=isolation_level)
+        assert error == NONE, f"ListOffsets {topic}-{partition} (isolation {isolation_level}): error {error}"
+        out.append(offset)
+    return tuple(out)
 
 
 def broker_setting_known(bootstrap, name, broker_id="1"):

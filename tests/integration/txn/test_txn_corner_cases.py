@@ -91,13 +91,20 @@ def test_a_transaction_spanning_a_broker_restart(broker_factory, how):
     producer.begin_transaction()
     produce_flushed(producer, topic, "before", 20)
     assert committed_values(broker, topic) == [], "read_committed shows an open transaction"
+    assert eos.stable_ends(broker.port, topic) == (20, 0)
     if how == "restart":
         broker.restart()
     else:
         broker.crash_restart()
     produce_flushed(producer, topic, "after", 20)
     assert committed_values(broker, topic) == []
+    assert eos.stable_ends(broker.port, topic) == (40, 0), "the open transaction was lost in the restart"
     commit(producer)
+    # Forty records and the commit marker; stable once the marker is written.
+    deadline = time.monotonic() + 10
+    while eos.stable_ends(broker.port, topic) != (41, 41) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert eos.stable_ends(broker.port, topic) == (41, 41)
     want = [f"before-{i}" for i in range(20)] + [f"after-{i}" for i in range(20)]
     assert committed_values(broker, topic) == want
 
@@ -198,20 +205,18 @@ def test_a_paused_producer_is_aborted_by_the_transaction_timeout(broker_factory,
                                 transaction_timeout_ms=3000)
     journal = os.path.join(str(tmp_path), "paused.jsonl")
     eos.wait_journal(journal, "produced")
+    high, stable = eos.stable_ends(broker.port, topic)  # (10, 0) while open (3 s: may be over already)
     producer.pause()
     try:
-        ends = {}
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            ends = {isolation: eos.end_offsets(broker.bootstrap, topic, 1, isolation)[0]
-                    for isolation in ("read_committed", "read_uncommitted")}
-            if ends["read_committed"] == ends["read_uncommitted"] > 10:
-                break
-            time.sleep(0.5)
-        waited = 20 - (deadline - time.monotonic())
-        assert ends.get("read_committed") == ends.get("read_uncommitted"), \
-            f"the transaction was not aborted within {waited:.0f} s of a 3 s timeout (end offsets {ends})"
-        print(f"  aborted by the coordinator {waited:.1f} s after the pause (end offsets {ends})")
+        started = time.monotonic()
+        while time.monotonic() - started < 20 and stable != high:
+            time.sleep(0.2)
+            high, stable = eos.stable_ends(broker.port, topic)
+        waited = time.monotonic() - started
+        assert stable == high == 11, \
+            f"not aborted within {waited:.0f} s of a 3 s transaction timeout (high watermark {high}, " \
+            f"last stable offset {stable}; 11 = ten records and the abort marker)"
+        print(f"  aborted by the coordinator {waited:.1f} s after the pause")
     finally:
         producer.resume()
     producer.tell("commit")
