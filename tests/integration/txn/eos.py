@@ -353,6 +353,7 @@ class Pipeline:
     def __init__(self, workdir, bootstrap, input_topic, output_topic, partitions, group, transactional_id,
                  batch=100, abort_every=0, pause_ms=0, transaction_timeout_ms=15000):
         self.workdir = workdir
+        self.transactional_id = transactional_id
         self.args = ["--bootstrap", bootstrap, "--input", input_topic, "--output", output_topic,
                      "--partitions", str(partitions), "--group", group, "--transactional-id", transactional_id,
                      "--batch", str(batch), "--abort-every", str(abort_every), "--pause-ms", str(pause_ms),

@@ -46,6 +46,7 @@ broker with exactly-once semantics:
                         of writing them and an abort marker)
 """
 
+import os
 from collections import Counter, defaultdict
 
 ERRORS = ("missing", "duplicated", "reordered", "phantom", "aborted_visible", "never_committed_visible",
@@ -235,3 +236,32 @@ def assert_exactly_once(summary):
     """Every count in ERRORS zero."""
     bad = {name: summary[name] for name in ERRORS if summary[name]}
     assert not bad, f"exactly-once checker found {bad}: {summary}"
+
+
+def replay(workdir):
+    """check() again on what a run left in `workdir` (readback.json and the
+    journal-<n>.jsonl files test_eos_pipeline.py writes): the summary."""
+    import glob
+    import json
+    with open(os.path.join(workdir, "readback.json")) as f:
+        data = json.load(f)
+
+    def by_partition(records):
+        return {int(p): [tuple(r) for r in rs] for p, rs in records.items()}
+
+    events = []
+    for path in sorted(glob.glob(os.path.join(workdir, "journal-*.jsonl"))):
+        with open(path) as f:
+            for line in f:
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    pass  # a line cut by a kill
+    return check({int(p): v for p, v in data["inputs"].items()}, by_partition(data["read_committed"]),
+                 by_partition(data["read_uncommitted"]),
+                 {int(p): o for p, o in data["group_offsets"].items()}, events)
+
+
+if __name__ == "__main__":
+    import sys
+    print(replay(sys.argv[1]))

@@ -240,3 +240,23 @@ def test_assert_exactly_once_names_what_it_found():
     r.visible.add("a.3")
     with pytest.raises(AssertionError, match="aborted_visible"):
         assert_exactly_once(r.check())
+
+
+def test_a_run_dumped_to_disk_replays_the_same(tmp_path):
+    """What test_eos_pipeline.py leaves beside its journals checks the same offline."""
+    import json
+    from eos_checker import replay
+    r = clean_run()
+    r.visible.add("a.5")
+    committed, uncommitted = r.views()
+    with open(tmp_path / "readback.json", "w") as f:
+        json.dump({"inputs": r.inputs, "read_committed": committed, "read_uncommitted": uncommitted,
+                   "group_offsets": r.group}, f)
+    for instance in ("a", "b"):
+        with open(tmp_path / f"journal-{instance}.jsonl", "w") as f:
+            for event in r.events:
+                if event["instance"] == instance:
+                    f.write(json.dumps(event) + "\n")
+            f.write('{"e": "beg')  # a line cut by a kill
+    assert replay(str(tmp_path)) == r.check()
+    assert replay(str(tmp_path))["never_committed_visible"] == 1

@@ -13,6 +13,7 @@ input offsets match the output.
 SLUICE_EOS_RECORDS sets the input size (default 5,000; `make soak-eos` runs the
 issue's 100,000). Skipped while the broker does not serve transactions."""
 
+import json
 import os
 import sys
 import time
@@ -88,6 +89,10 @@ def run_and_check(workdir, bootstrap, faults, replication_factor=1):
     uncommitted = eos.read_partitions(bootstrap, output_topic, PARTITIONS, "read_uncommitted")
     offsets = eos.group_offsets(bootstrap, group, input_topic, PARTITIONS)
     summary = check(inputs, committed, uncommitted, offsets, pipeline.events())
+    with open(os.path.join(workdir, "readback.json"), "w") as f:  # with the journals: a failure replays offline
+        json.dump({"inputs": inputs, "read_committed": committed, "read_uncommitted": uncommitted,
+                   "group_offsets": offsets}, f)
+    print(f"  journals and read-backs in {workdir}")
     print(f"  {per_partition * PARTITIONS} inputs through {instances} pipeline instances in {ran_s:.1f} s "
           f"(exit codes {pipeline.exit_codes}): {summary}")
     assert_exactly_once(summary)
@@ -111,14 +116,20 @@ def test_pipeline_through_a_broker_kill_in_a_cluster(make_cluster, tmp_path):
     first = cluster.brokers[0]
     eos.require_transactions(first.port)
     bootstrap = ",".join(n.bootstrap for n in cluster.brokers)
-    victim = cluster.node(2)
 
-    def kill9_a_broker(_pipeline):
+    def kill9_the_transaction_coordinator(pipeline):
+        """kill -9 of the broker coordinating the pipeline's transactional id
+        (FindCoordinator): the coordinator moves with its __transaction_state
+        partition, the open transaction with it."""
+        error, node_id, _host, _port = eos.find_transaction_coordinator(first.port, pipeline.transactional_id)
+        assert error == eos.NONE, f"FindCoordinator(transaction): error {error}"
+        victim = cluster.node(node_id)
+        print(f"    kill -9 of node {node_id}, the transaction coordinator")
         victim.kill9()
         time.sleep(2.0)
         victim.start()
 
-    faults = [(0.25, kill_pipeline_mid_transaction), (0.5, kill9_a_broker)]
+    faults = [(0.25, kill_pipeline_mid_transaction), (0.5, kill9_the_transaction_coordinator)]
     run_and_check(str(tmp_path), bootstrap, faults, replication_factor=3)
 
 
