@@ -455,6 +455,7 @@ def run_pipeline(pipeline, total, end, faults=(), timeout_s=120, log=print):
             code = pipeline.current.proc.returncode
             pipeline.exit_codes.append(code)
             if code == 0:
+                assert not pending, f"the pipeline finished before faults {[f.__name__ for _, f in pending]}"
                 return len(pipeline.instances)
             log(f"  pipeline instance {len(pipeline.instances)} exited {code}: starting another")
             pipeline.start(end)
