@@ -388,8 +388,24 @@ class Pipeline:
         return sum(produced.get((e["instance"], e["txn"]), 0) for e in events if e["e"] == "commit")
 
     def last_event(self):
-        events = read_journal(self.journal_path(len(self.instances)))
-        return events[-1] if events else None
+        """The current instance's last complete journal event (read from the
+        file's tail: polled every few milliseconds)."""
+        try:
+            with open(self.journal_path(len(self.instances)), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                start = max(0, f.tell() - 4096)
+                f.seek(start)
+                lines = f.read().decode(errors="replace").split("\n")
+        except FileNotFoundError:
+            return None
+        if start > 0:
+            lines = lines[1:]  # the first line read may be the end of a longer one
+        for line in reversed(lines):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+        return None
 
     def _inside_transaction(self, timeout_s):
         """Waits until the current instance's journal says it is inside a
