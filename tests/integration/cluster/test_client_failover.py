@@ -171,7 +171,10 @@ def run_kafkajs(cluster, node):
     reader.start()
     try:
         acks = lambda: sum(1 for line in list(lines) if line.startswith('{"e":"ack"'))  # noqa: E731
-        wait_for(lambda: acks() > 100, 40, "kafkajs's first acknowledgements")
+        try:
+            wait_for(lambda: acks() > 100, 40, "kafkajs's first acknowledgements")
+        except pytest.fail.Exception as e:
+            pytest.fail(f"{e}; kafkajs's last lines:\n{''.join(lines[-20:])}")
         # The group's coordinator dies too: failover_client.js gives kafkajs's
         # consumer retries that outlast the broker's absence (see there).
         kill_leader_and_restart(cluster, topic, acks, f"{topic}-group")
