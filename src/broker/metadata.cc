@@ -143,6 +143,24 @@ int32_t controller_id_for_clients(const cluster::MetadataImage& image,
 
 bool is_internal_topic_name(const std::string& name) { return cluster::is_internal_topic(name); }
 
+// Answers a Metadata request whose missing topics were just created (or
+// not: `results`, one per name of `missing`).
+static void answer_after_creation(Broker& broker, RequestContext& context,
+                                  const MetadataRequest& request,
+                                  const std::vector<std::string>& missing,
+                                  const std::vector<cluster::CreateTopicResult>& results) {
+  std::map<std::string, ErrorCode> errors;
+  for (size_t i = 0; i < results.size(); ++i) {
+    ErrorCode code = results[i].error.code;
+    // A concurrent creation of the same topic is not an error for the reader.
+    if (code != ErrorCode::NONE && code != ErrorCode::TOPIC_ALREADY_EXISTS)
+      errors[missing[i]] =
+          code == ErrorCode::INVALID_REPLICATION_FACTOR ? ErrorCode::LEADER_NOT_AVAILABLE : code;
+  }
+  cluster::MetadataImagePtr now = broker.controller().image();
+  context.reply(build_response(broker, context, request, *now, errors));
+}
+
 void handle_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
   cluster::MetadataImagePtr image = broker.controller().image();
   std::vector<std::string> missing =
@@ -151,28 +169,26 @@ void handle_metadata(Broker& broker, RequestContext context, MetadataRequest req
     context.reply(build_response(broker, context, request, *image, {}));
     return;
   }
+  std::vector<cluster::NewTopic> topics;
+  for (const std::string& name : missing) {
+    cluster::NewTopic topic;
+    topic.name = name;
+    topics.push_back(std::move(topic));
+  }
+  // Another node is the active controller: the creation goes to it and this
+  // answer waits for its answer on the quorum's thread, holding no thread
+  // (the controller thread blocked up to the forward's 30 s before).
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  auto forwarded = [&broker, shared, request,
+                    missing](std::vector<cluster::CreateTopicResult> results) {
+    answer_after_creation(broker, *shared, request, missing, results);
+  };
+  if (broker.controller().forward_create_topics_async(topics, false, forwarded)) return;
   // Creating appends to the metadata log and fsyncs: off the reactor.
-  broker.submit_to_controller(std::move(context), [&broker, request = std::move(request),
-                                                   missing](RequestContext& context) {
-    std::vector<cluster::NewTopic> topics;
-    for (const std::string& name : missing) {
-      cluster::NewTopic topic;
-      topic.name = name;
-      topics.push_back(std::move(topic));
-    }
-    std::vector<cluster::CreateTopicResult> results =
-        broker.controller().create_topics(topics, false);
-    std::map<std::string, ErrorCode> errors;
-    for (size_t i = 0; i < results.size(); ++i) {
-      ErrorCode code = results[i].error.code;
-      // A concurrent creation of the same topic is not an error for the reader.
-      if (code != ErrorCode::NONE && code != ErrorCode::TOPIC_ALREADY_EXISTS)
-        errors[missing[i]] = code == ErrorCode::INVALID_REPLICATION_FACTOR
-                                 ? ErrorCode::LEADER_NOT_AVAILABLE
-                                 : code;
-    }
-    cluster::MetadataImagePtr now = broker.controller().image();
-    context.reply(build_response(broker, context, request, *now, errors));
+  broker.submit_to_controller(std::move(*shared), [&broker, request = std::move(request), missing,
+                                                   topics](RequestContext& context) {
+    answer_after_creation(broker, context, request, missing,
+                          broker.controller().create_topics(topics, false));
   });
 }
 

@@ -628,16 +628,13 @@ void Controller::append_topic_records(MetadataDelta& scratch, const NewTopic& to
   }
 }
 
-// Creations this node's own code asks for (Metadata's auto-creation, the
-// coordinators' internal topics) while another node is the active
-// controller: sent to it as a CreateTopics request, as Kafka's brokers do.
-// Clients' CreateTopics are forwarded before they get here (forwarding.h).
-std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
-    const std::vector<NewTopic>& topics, bool validate_only) {
-  if (!raft_ || is_active()) return std::nullopt;
+bool Controller::forward_create_topics_async(
+    const std::vector<NewTopic>& topics, bool validate_only,
+    std::function<void(std::vector<CreateTopicResult>)> done) {
+  if (!raft_ || is_active()) return false;
   const QuorumStatus status = raft_->status();
   const bool lone = raft_->voters().size() == 1 && raft_->is_voter();
-  if (lone || status.leader == options_.node_id) return std::nullopt;
+  if (lone || status.leader == options_.node_id) return false;
   protocol::CreateTopicsRequest request;
   request.timeout_ms = 30000;
   request.validate_only = validate_only;
@@ -650,29 +647,47 @@ std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
       out.assignments.push_back({partition, replicas, {}});
     for (const auto& [name, value] : topic.configs) out.configs.push_back({name, value, {}});
   }
-  std::promise<net::ClientResult<protocol::CreateTopicsResponse>> answered;
-  raft_->send_to_leader(std::move(request), protocol::CreateTopicsRequest::max_version,
-                        [&answered](net::ClientResult<protocol::CreateTopicsResponse> result) {
-                          answered.set_value(std::move(result));
-                        });
-  net::ClientResult<protocol::CreateTopicsResponse> result = answered.get_future().get();
-  std::vector<CreateTopicResult> results(topics.size());
-  for (size_t i = 0; i < topics.size(); ++i) {
-    results[i].error =
-        error(ErrorCode::NOT_CONTROLLER,
+  std::vector<std::string> names;
+  for (const NewTopic& topic : topics) names.push_back(topic.name);
+  raft_->send_to_leader(
+      std::move(request), protocol::CreateTopicsRequest::max_version,
+      [names = std::move(names),
+       done = std::move(done)](net::ClientResult<protocol::CreateTopicsResponse> result) {
+        std::vector<CreateTopicResult> results(names.size());
+        for (size_t i = 0; i < names.size(); ++i) {
+          results[i].error = error(
+              ErrorCode::NOT_CONTROLLER,
               result.ok() ? "no answer for the topic from the active controller"
                           : "forwarding to the active controller failed: " + result.status.message);
-    if (!result.ok()) continue;
-    for (const auto& answer : result.message.topics) {
-      if (answer.name != topics[i].name) continue;
-      results[i].error =
-          ApiError{static_cast<ErrorCode>(answer.error_code), answer.error_message.value_or("")};
-      results[i].topic_id = answer.topic_id;
-      results[i].num_partitions = answer.num_partitions;
-      results[i].replication_factor = answer.replication_factor;
-    }
-  }
-  return results;
+          if (!result.ok()) continue;
+          for (const auto& answer : result.message.topics) {
+            if (answer.name != names[i]) continue;
+            results[i].error = ApiError{static_cast<ErrorCode>(answer.error_code),
+                                        answer.error_message.value_or("")};
+            results[i].topic_id = answer.topic_id;
+            results[i].num_partitions = answer.num_partitions;
+            results[i].replication_factor = answer.replication_factor;
+          }
+        }
+        done(std::move(results));
+      });
+  return true;
+}
+
+// Creations this node's own code asks for on the controller thread (the
+// coordinators' internal topics) while another node is the active
+// controller: the blocking form of forward_create_topics_async.
+// Clients' CreateTopics are forwarded before they get here (forwarding.h).
+std::optional<std::vector<CreateTopicResult>> Controller::forward_create_topics(
+    const std::vector<NewTopic>& topics, bool validate_only) {
+  std::promise<std::vector<CreateTopicResult>> answered;
+  auto future = answered.get_future();
+  if (!forward_create_topics_async(topics, validate_only,
+                                   [&answered](std::vector<CreateTopicResult> results) {
+                                     answered.set_value(std::move(results));
+                                   }))
+    return std::nullopt;
+  return future.get();
 }
 
 std::vector<CreateTopicResult> Controller::create_topics(const std::vector<NewTopic>& topics,

@@ -394,6 +394,15 @@ class Controller {
   std::vector<OngoingReassignment> list_partition_reassignments(
       const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
 
+  // The creations this node's own code asks for (Metadata's auto-creation)
+  // while another node is the active controller, sent to it without holding
+  // a thread (Kafka's brokers do the same): true when sent, `done` then gets
+  // one result per topic on the quorum's thread (NOT_CONTROLLER if the
+  // controller did not answer); false, `done` not called, when this node
+  // creates them itself (create_topics, on the controller thread).
+  bool forward_create_topics_async(const std::vector<NewTopic>& topics, bool validate_only,
+                                   std::function<void(std::vector<CreateTopicResult>)> done);
+
   // One result per topic, in order. Duplicate names within `topics` are the
   // caller's to reject (INVALID_REQUEST). All created topics are committed
   // in one batch. If the valid topics need more than

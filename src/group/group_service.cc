@@ -400,6 +400,12 @@ void GroupService::request_offsets_topic() {
   // Creating blocks on the metadata log's fsync: the controller thread's job.
   controller_.submit(
       [this] {
+        // Leadership moved while this waited: ask the new active controller
+        // without holding the controller thread (create_topics would wait
+        // for its answer there).
+        if (!controller_.is_active() &&
+            controller_.quorum().status().leader != controller_.node_id())
+          return forward_topic_creation();
         if (Status created = ensure_offsets_topic(); !created) {
           spdlog::warn("{}", created.to_string());
           topic_requested_ = false;  // the next lookup asks again
