@@ -48,6 +48,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   if (Status status = broker->open_replication(); !status) return status;
   broker->controller_->subscribe(broker.get());  // the data path follows the image
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
+  if (Status status = broker->open_producer_ids(); !status) return status;
   return broker;
 }
 
@@ -81,6 +82,7 @@ Status Broker::start() {
   register_endpoints();  // ephemeral ports are known now
   schedule_controller_tick();
   schedule_isr_check();
+  producer_ids_->start();
   registration_thread_ = std::thread([this] { run_registration(); });
   return started;
 }
@@ -101,6 +103,7 @@ void Broker::stop() {
   // one running is bounded (cluster::records_per_operation_max) and creates
   // no more partition logs (the next start does).
   if (replica_manager_) replica_manager_->stop_creating_logs();
+  close_producer_ids();  // before the controller's work is cancelled: no new requests
   if (controller_) controller_->stop_work();
   if (server_) server_->stop();
   close_groups();

@@ -31,6 +31,7 @@
 #include "storage/dir_lock.h"
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
+#include "txn/producer_id_manager.h"
 
 namespace sluice::broker {
 
@@ -106,6 +107,10 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   cluster::IsrManager& isr_manager() { return *isr_manager_; }
   // The group coordinator (group_handlers.cc); valid after open().
   group::GroupService& groups() { return *groups_; }
+  // Producer ids for InitProducerId (producer_ids.cc), from blocks the
+  // active controller allocates; valid after open(), asks for its first
+  // block at start(), stopped by stop().
+  txn::ProducerIdManager& producer_ids() { return *producer_ids_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
   storage::LogConfig topic_log_config(const cluster::TopicImage* topic,
@@ -146,6 +151,13 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_replication();
   Status open_groups();
   void close_groups();
+  // producer_ids.cc
+  Status open_producer_ids();
+  void close_producer_ids();
+  int64_t producer_ids_broker_epoch();
+  void send_allocate_producer_ids(
+      protocol::AllocateProducerIdsRequest request,
+      std::function<void(net::ClientResult<protocol::AllocateProducerIdsResponse>)> done);
 
   BrokerConfig config_;
   BrokerEnvironment environment_;
@@ -164,6 +176,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<cluster::ReplicaFetcherManager> replica_fetchers_;
   std::unique_ptr<cluster::IsrManager> isr_manager_;
   std::unique_ptr<group::GroupService> groups_;
+  std::unique_ptr<txn::ProducerIdManager> producer_ids_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;

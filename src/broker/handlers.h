@@ -16,6 +16,9 @@
 namespace sluice::cluster {
 class Controller;
 }
+namespace sluice::txn {
+class ProducerIdGenerator;
+}
 
 namespace sluice::broker {
 
@@ -112,6 +115,16 @@ void handle_alter_partition_reassignments(Broker&, RequestContext,
                                           protocol::AlterPartitionReassignmentsRequest);
 void handle_list_partition_reassignments(Broker&, RequestContext,
                                          protocol::ListPartitionReassignmentsRequest);
+// Producer ids (producer_ids.cc, init_producer_id.cc; issue 17).
+void handle_allocate_producer_ids(Broker&, RequestContext, protocol::AllocateProducerIdsRequest);
+// AllocateProducerIds run by this node's controller; on the controller thread.
+protocol::AllocateProducerIdsResponse allocate_producer_ids_here(
+    cluster::Controller& controller, const protocol::AllocateProducerIdsRequest& request);
+void handle_init_producer_id(Broker&, RequestContext, protocol::InitProducerIdRequest);
+// An idempotent producer's (no transactional id) answer: a new id, epoch 0,
+// or COORDINATOR_LOAD_IN_PROGRESS while no id is at hand.
+protocol::InitProducerIdResponse init_idempotent_producer_id(
+    txn::ProducerIdGenerator& producer_ids);
 // Data path (produce.cc, fetch.cc, ...).
 void handle_produce(Broker&, RequestContext, protocol::ProduceRequest);
 void handle_fetch(Broker&, RequestContext, protocol::FetchRequest);

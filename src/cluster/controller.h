@@ -184,6 +184,16 @@ struct AlterPartitionReply {
   std::vector<std::vector<AlterPartitionResult>> topics;
 };
 
+// AllocateProducerIds (api 67): a block of producer ids for one broker.
+// Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE.
+inline constexpr int32_t producer_id_block_size = 1000;
+
+struct ProducerIdBlock {
+  ApiError error;
+  int64_t first_producer_id = -1;
+  int32_t size = 0;
+};
+
 // ElectLeaders (api 43): Kafka's ElectionType.
 enum class ElectionType : int8_t { preferred = 0, unclean = 1 };
 
@@ -374,6 +384,17 @@ class Controller {
   // (Kafka's maxElectionsPerImbalance); more go in the next round.
   void balance_partition_leaders();
   void elect_unclean_leaders();
+
+  // --- Producer ids (controller_producer_ids.cc), Kafka's
+  // ProducerIdControlManager. ---
+
+  // AllocateProducerIds: the next producer_id_block_size ids for
+  // `broker_id`, answered once the ProducerIdsRecord moving the image's
+  // next_producer_id past them is committed (so no other call, restart or
+  // failover hands them out again). STALE_BROKER_EPOCH for an unregistered
+  // broker or another epoch; NOT_CONTROLLER when this node is not active;
+  // UNKNOWN_SERVER_ERROR once the ids are exhausted.
+  ProducerIdBlock allocate_producer_ids(int32_t broker_id, int64_t broker_epoch);
 
   // --- Reassignments (controller_reassignments.cc), Kafka's. ---
 

@@ -73,6 +73,12 @@ std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image) {
     for (const auto& [name, value] : configs)
       out.push_back(config_record(config_resource_broker, resource, name, value));
   for (const auto& [name, topic] : image.topics) topic_records(*topic, out);
+  if (image.next_producer_id >= 0) {  // Kafka's ProducerIdsImage.write
+    md::ProducerIdsRecord record;
+    record.broker_id = -1;  // who asked is not part of the image
+    record.next_producer_id = image.next_producer_id;
+    out.push_back(md::encode_framed(record, 0));
+  }
   return out;
 }
 

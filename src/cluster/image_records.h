@@ -8,8 +8,9 @@
 // Order: features, brokers (registration, then its fencing and controlled
 // shutdown state in the RegisterBrokerRecord itself), broker configs,
 // topics (TopicRecord, its PartitionRecords with leader and partition
-// epochs as they are, its ConfigRecords), each group sorted so the same
-// image always gives the same bytes.
+// epochs as they are, its ConfigRecords), then the next producer id
+// (ProducerIdsRecord, when one was ever allocated), each group sorted so
+// the same image always gives the same bytes.
 //
 // Threads: any; reads an immutable image.
 

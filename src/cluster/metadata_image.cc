@@ -220,6 +220,20 @@ struct DeltaApplier {
     return Status::ok();
   }
 
+  // Kafka's ProducerIdControlManager.replay: the next block only moves
+  // forward (a record going back would hand out ids twice).
+  Status operator()(const md::ProducerIdsRecord& record) const {
+    const int64_t current = delta.next_producer_id();
+    if (current >= 0 && record.next_producer_id <= current)
+      return Status(Errc::invalid_value, "ProducerIdsRecord with next producer id " +
+                                             std::to_string(record.next_producer_id) +
+                                             ", not past the current " + std::to_string(current));
+    if (record.next_producer_id < 0)
+      return Status(Errc::invalid_value, "ProducerIdsRecord with a negative next producer id");
+    delta.next_producer_id_ = record.next_producer_id;
+    return Status::ok();
+  }
+
   // Records the image does not track yet.
   template <class Record>
   Status operator()(const Record&) const {
@@ -310,6 +324,7 @@ MetadataImagePtr MetadataDelta::apply() {
   if (brokers_) next->brokers = *brokers_;
   if (broker_configs_) next->broker_configs = *broker_configs_;
   if (features_) next->features = *features_;
+  if (next_producer_id_) next->next_producer_id = *next_producer_id_;
   return next;
 }
 
@@ -341,6 +356,8 @@ MetadataDelta MetadataDelta::between(MetadataImagePtr before, const MetadataImag
   if (after.brokers != base.brokers) delta.brokers_ = after.brokers;
   if (after.broker_configs != base.broker_configs) delta.broker_configs_ = after.broker_configs;
   if (after.features != base.features) delta.features_ = after.features;
+  if (after.next_producer_id != base.next_producer_id)
+    delta.next_producer_id_ = after.next_producer_id;
   return delta;
 }
 

@@ -127,6 +127,11 @@ struct MetadataImage {
   // default, "<node id>" one broker's own.
   std::map<std::string, std::map<std::string, std::string>> broker_configs;
   std::map<std::string, int16_t> features;  // FeatureLevelRecord (metadata.version, ...)
+  // The first producer id of the next block the controller allocates
+  // (ProducerIdsRecord, Kafka's ProducerIdsImage); -1: none allocated yet.
+  // Only grows, so an id is never handed out twice, across restarts and
+  // controller failovers alike.
+  int64_t next_producer_id = -1;
 
   const TopicImage* topic(const std::string& name) const {
     auto found = topics.find(name);
@@ -217,6 +222,9 @@ class MetadataDelta {
   bool brokers_changed() const { return brokers_.has_value(); }
   bool broker_configs_changed() const { return broker_configs_.has_value(); }
   bool features_changed() const { return features_.has_value(); }
+  int64_t next_producer_id() const {
+    return next_producer_id_ ? *next_producer_id_ : base_->next_producer_id;
+  }
   bool topics_changed() const { return !changed_topics_.empty() || !deleted_topics_.empty(); }
 
  private:
@@ -237,6 +245,7 @@ class MetadataDelta {
   std::optional<std::map<int32_t, BrokerImage>> brokers_;
   std::optional<std::map<std::string, std::map<std::string, std::string>>> broker_configs_;
   std::optional<std::map<std::string, int16_t>> features_;
+  std::optional<int64_t> next_producer_id_;
 };
 
 // Replays one framed record into `image` in place (a delta over a copy of

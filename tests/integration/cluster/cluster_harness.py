@@ -82,7 +82,12 @@ class LinkProxy:
     are refused as by a dead host rather than accepted and closed: librdkafka
     takes a connection closed during its ApiVersion request for a pre-0.10
     broker, and an idempotent producer that sees only such a broker fails
-    fatally (_UNSUPPORTED_FEATURE). Listener proxies of brokers use it."""
+    fatally (_UNSUPPORTED_FEATURE). Listener proxies of brokers use it.
+
+    swallow_answers(hold_s) drops what the target answers (requests still
+    reach it) for `hold_s` seconds, then cuts every connection and heals: a
+    client sees requests sent, never acknowledged, and the link lost, the
+    case where a producer cannot know whether its write was stored."""
 
     def __init__(self, target_port, refuse=False):
         self.target_port = target_port
@@ -90,6 +95,8 @@ class LinkProxy:
         self.lock = threading.Lock()
         self.is_cut = False
         self.closed = False
+        self.swallowing = False
+        self.swallowed_bytes = 0
         self.pairs = []
         self.port = 0
         self._listen()
@@ -138,6 +145,17 @@ class LinkProxy:
             was_cut, self.is_cut = self.is_cut, False
         if self.refuse and was_cut and not self.closed:
             self._listen()
+
+    def swallow_answers(self, hold_s):
+        """Drops the target's answers for `hold_s` seconds (blocking), then
+        cuts every connection and heals."""
+        with self.lock:
+            self.swallowing = True
+        time.sleep(hold_s)
+        self.cut()
+        with self.lock:
+            self.swallowing = False
+        self.heal()
 
     def close(self):
         self.closed = True
@@ -196,6 +214,12 @@ class LinkProxy:
                     data = s.recv(65536)
                     if not data:
                         raise OSError("closed")
+                    if s is upstream:
+                        with self.lock:
+                            swallow = self.swallowing
+                        if swallow:
+                            self.swallowed_bytes += len(data)
+                            continue
                     peer[s].sendall(data)
         except (OSError, ValueError):
             with self.lock:

@@ -1,0 +1,59 @@
+// InitProducerId (22): a producer id and epoch for a producer. Idempotent
+// producers (no transactional id) get a new id with epoch 0 from the
+// broker's ProducerIdManager, as Kafka's TransactionCoordinator
+// .handleInitProducerId does for a null transactional id: a producer id and
+// epoch in the request are ignored there (KIP-360's epoch bump is for
+// transactional producers; an idempotent one simply gets a fresh id).
+// Transactional producers go to the transaction coordinator.
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "txn/producer_id_manager.h"
+
+namespace sluice::broker {
+
+using namespace protocol;
+
+namespace {
+
+InitProducerIdResponse init_producer_id_error(ErrorCode code) {
+  InitProducerIdResponse response;
+  response.error_code = to_wire(code);
+  response.producer_id = -1;
+  response.producer_epoch = -1;
+  return response;
+}
+
+// Until the transaction coordinator serves InitProducerId for transactional
+// ids, they are answered as by a broker whose coordinator is not up: the
+// integrator replaces this call with handle_transactional_init_producer_id.
+void reply_transactional_init_producer_id_not_served(RequestContext context,
+                                                     const InitProducerIdRequest&) {
+  context.reply(init_producer_id_error(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+}
+
+}  // namespace
+
+InitProducerIdResponse init_idempotent_producer_id(txn::ProducerIdGenerator& producer_ids) {
+  Result<int64_t> id = producer_ids.generate_producer_id();
+  if (!id) return init_producer_id_error(txn::producer_id_error_code(id.status()));
+  InitProducerIdResponse response;
+  response.producer_id = *id;
+  response.producer_epoch = 0;
+  return response;
+}
+
+void handle_init_producer_id(Broker& broker, RequestContext context,
+                             InitProducerIdRequest request) {
+  // Kafka's KafkaApis: an id without an epoch or an epoch without an id.
+  if ((request.producer_id == -1) != (request.producer_epoch == -1)) {
+    context.reply(init_producer_id_error(ErrorCode::INVALID_REQUEST));
+    return;
+  }
+  if (request.transactional_id.has_value()) {
+    reply_transactional_init_producer_id_not_served(std::move(context), request);
+    return;
+  }
+  context.reply(init_idempotent_producer_id(broker.producer_ids()));
+}
+
+}  // namespace sluice::broker
