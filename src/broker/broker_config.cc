@@ -233,6 +233,8 @@ std::vector<ConfigDef> make_defs() {
           at_least(1)),
       def("producer.id.expiration.ms", T::int32, "86400000", "Idle producer id expiry.",
           at_least(1)),
+      def("producer.id.expiration.check.interval.ms", T::int32, "600000",
+          "How often idle producer ids are expired.", at_least(1)),
   };
 }
 

@@ -95,6 +95,9 @@ Status Broker::open_data_path() {
   };
   options.logger = [](std::string_view line) { spdlog::warn("storage: {}", line); };
   options.retention_check_interval_ms = config_.get_int("log.retention.check.interval.ms");
+  options.producer_id_expiration_ms = config_.get_int("producer.id.expiration.ms");
+  options.producer_id_expiration_check_interval_ms =
+      config_.get_int("producer.id.expiration.check.interval.ms");
   options.flush_offset_checkpoint_interval_ms =
       config_.get_int("log.flush.offset.checkpoint.interval.ms");
   options.flush_start_offset_checkpoint_interval_ms =

@@ -315,9 +315,11 @@ void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) 
     job->any_error.store(true, std::memory_order_relaxed);
     return;
   }
-  const cluster::TopicMetrics& metrics = partition.metrics();
-  metrics.bytes_in->inc(pending.bytes_in);
-  metrics.messages_in->inc(static_cast<uint64_t>(appended.next_offset - appended.base_offset));
+  if (!appended.duplicate) {
+    const cluster::TopicMetrics& metrics = partition.metrics();
+    metrics.bytes_in->inc(pending.bytes_in);
+    metrics.messages_in->inc(static_cast<uint64_t>(appended.next_offset - appended.base_offset));
+  }
   out.base_offset = appended.base_offset;
   out.log_append_time_ms = appended.log_append_time_ms;
   out.log_start_offset = appended.log_start_offset;

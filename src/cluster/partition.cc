@@ -242,7 +242,7 @@ std::optional<int32_t> first_keyless_record(std::span<const uint8_t> records) {
 }  // namespace
 
 PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, int16_t required_acks,
-                                                  int64_t now_ms) {
+                                                  int64_t now_ms, storage::AppendOrigin origin) {
   PartitionAppendResult result;
   {
     std::lock_guard lock(log_->mutex());
@@ -280,11 +280,15 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
       result.log_append_time_ms = now_ms;
     }
     storage::Log& log = log_->log();
-    auto appended = log_->check(log.append_as_leader(records, leader_epoch_));
+    auto appended = log_->check(log.append_as_leader(records, leader_epoch_, origin));
     if (!appended) {
       result.error = error_code_for(appended.status());
       result.error_message = appended.status().message();
       if (result.error == ErrorCode::INVALID_RECORD) result.record_error_index = 0;
+      return result;
+    }
+    if (appended->producer_error || appended->duplicate) {
+      answer_unwritten(*appended, result);
       return result;
     }
     log_->note_append_succeeded();
@@ -299,6 +303,25 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
   }
   wake_waiters();
   return result;
+}
+
+// A set the producer state refused, or a duplicate: nothing was written.
+// A duplicate is answered as Kafka does (UnifiedLog.append): no error, the
+// original batch's offsets, and its timestamp as log_append_time_ms; an
+// acks=all wait then covers the original batch.
+void Partition::answer_unwritten(const storage::AppendResult& appended,
+                                 PartitionAppendResult& result) const {
+  if (appended.producer_error) {
+    result.error = appended.producer_error.code;
+    result.error_message = appended.producer_error.message;
+    return;
+  }
+  result.duplicate = true;
+  result.base_offset = appended.first_offset;
+  result.next_offset = appended.last_offset + 1;
+  result.log_append_time_ms = appended.log_append_time_ms;
+  result.log_start_offset = log_->log().log_start_offset();
+  result.leader_epoch = leader_epoch_;
 }
 
 PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_leader_epoch,

@@ -94,6 +94,9 @@ struct PartitionAppendResult {
   // The leader epoch the batch was written in: an acks=all wait for it
   // holds only while this node leads in that epoch (replication_rules.h).
   int32_t leader_epoch = -1;
+  // A retry of a batch already written (storage::AppendResult::duplicate):
+  // base_offset/next_offset are the original's; nothing was appended.
+  bool duplicate = false;
 };
 
 // Where an acks=all batch stands (Partition::append_commit).
@@ -206,8 +209,13 @@ class Partition {
   // epoch, maybe log-append time). `required_acks` -1 checks
   // min.insync.replicas against the ISR first. On success the high
   // watermark is the new log end offset and waiters have been woken.
-  PartitionAppendResult append_as_leader(std::span<uint8_t> records, int16_t required_acks,
-                                         int64_t now_ms);
+  // Batches with a producer id are checked against the producer state
+  // (`origin`: client for Produce, coordinator for a coordinator's own
+  // transactional writes; storage/producer_state.h): a refused set answers
+  // Kafka's code, a duplicate the original batch's offsets (`duplicate`).
+  PartitionAppendResult append_as_leader(
+      std::span<uint8_t> records, int16_t required_acks, int64_t now_ms,
+      storage::AppendOrigin origin = storage::AppendOrigin::client);
 
   // Consumer read: whole batches from the one holding `offset`, up to
   // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond
@@ -388,6 +396,7 @@ class Partition {
   // Kafka's getLocalLog: the epoch first, then (if `from` says) leadership.
   ErrorCode check_leader_locked(int32_t current_leader_epoch,
                                 ReadFrom from = ReadFrom::leader) const;
+  void answer_unwritten(const storage::AppendResult& appended, PartitionAppendResult& result) const;
   ErrorCode check_timestamps(std::span<const uint8_t> records, int64_t now_ms,
                              std::optional<int32_t>& record_index) const;
 

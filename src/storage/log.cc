@@ -21,6 +21,7 @@ Log::Log(FileSystem& fs, LogOptions options, TopicPartition tp)
     : fs_(fs),
       options_(std::move(options)),
       topic_partition_(std::move(tp)),
+      producers_(topic_partition_),
       next_segment_(fs, options_.dir, options_.background) {}
 
 Log::~Log() = default;
@@ -86,6 +87,7 @@ Status Log::load() {
   release_durable_index_files();
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
+  if (Status s = load_producer_state(*names); !s) return s;
   last_flush_ms_ = options_.clock->now_ms();
   return Status::ok();
 }
@@ -247,26 +249,238 @@ Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes record
   return headers;
 }
 
-Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch) {
+Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
+                                           AppendOrigin origin) {
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
+  ProducerUpdates updates;
+  std::optional<ProducerBatch> duplicate;
+  if (ProducerError e = prepare_producers(records, *headers, origin, updates, duplicate); e) {
+    AppendResult refused;
+    refused.producer_error = std::move(e);
+    return refused;
+  }
+  if (duplicate) {
+    AppendResult answer;
+    answer.duplicate = true;
+    answer.first_offset = duplicate->first_offset;
+    answer.last_offset = duplicate->last_offset;
+    answer.log_append_time_ms = duplicate->timestamp_ms;
+    return answer;
+  }
   epoch_cache_->assign(leader_epoch, headers->front().base_offset);
   auto written = write(records, *headers);
-  if (!written && !broken()) forget_epochs_past_end();
+  if (!written) {
+    if (!broken()) forget_epochs_past_end();
+    return written;
+  }
+  written->completed_txns = producers_.apply(updates, log_end_offset());
   return written;
 }
 
 Result<AppendResult> Log::append_as_follower(Bytes records) {
   auto headers = validate_follower_set(records);
   if (!headers) return headers.status();
+  ProducerUpdates updates;
+  std::optional<ProducerBatch> unused;
+  // Replication refuses nothing (Kafka's AppendOrigin.REPLICATION).
+  (void)prepare_producers(records, *headers, AppendOrigin::replication, updates, unused);
   for (const auto& header : *headers) {
     auto latest = epoch_cache_->latest_epoch();
     if (header.partition_leader_epoch >= 0 && (!latest || header.partition_leader_epoch > *latest))
       epoch_cache_->assign(header.partition_leader_epoch, header.base_offset);
   }
   auto written = write(records, *headers);
-  if (!written && !broken()) forget_epochs_past_end();
+  if (!written) {
+    if (!broken()) forget_epochs_past_end();
+    return written;
+  }
+  written->completed_txns = producers_.apply(updates, log_end_offset());
   return written;
+}
+
+// Kafka's analyzeAndValidateProducerState: each batch with a producer id
+// is checked on top of the state and the set's earlier batches. A client's
+// batch that repeats a retained one is a duplicate and ends the check.
+ProducerError Log::prepare_producers(Bytes records, const std::vector<record::BatchHeader>& headers,
+                                     AppendOrigin origin, ProducerUpdates& updates,
+                                     std::optional<ProducerBatch>& duplicate) const {
+  size_t position = 0;
+  for (const auto& header : headers) {
+    const size_t at = position;
+    position += header.size_bytes();
+    if (header.producer_id < 0) continue;
+    if (origin == AppendOrigin::client) {
+      duplicate = producers_.find_duplicate(header);
+      if (duplicate) return {};
+    }
+    std::optional<TxnMarker> marker;
+    if (header.is_control()) {
+      auto parsed = txn_marker_of(records.subspan(at, header.size_bytes()));
+      if (!parsed) {
+        if (origin != AppendOrigin::replication)
+          return {ErrorCode::INVALID_RECORD, parsed.status().message()};
+        warn("a control batch at offset " + std::to_string(header.base_offset) + " of " +
+             options_.dir + " holds no transaction marker: " + parsed.status().message());
+        continue;
+      }
+      marker = *parsed;
+    }
+    if (ProducerError e = producers_.prepare(header, marker, origin, updates); e) return e;
+  }
+  return {};
+}
+
+// At open: the snapshots on disk are indexed; those past the (recovered)
+// log end describe batches that are gone, those below the log start
+// batches deleted.
+Status Log::load_producer_state(const std::vector<std::string>& names) {
+  for (const auto& name : names)
+    if (auto offset = parse_producer_snapshot_name(name)) snapshot_offsets_.insert(*offset);
+  if (Status s = remove_snapshots_above(log_end_offset()); !s) return s;
+  retire_snapshots_below(log_start_offset_);
+  return rebuild_producer_state();
+}
+
+// From the latest readable snapshot at or below the log end, replaying the
+// batches after it; without one, from every batch of the log (Kafka's
+// truncateAndReload + loadProducersFromRecords).
+Status Log::rebuild_producer_state() {
+  producers_.clear(log_start_offset_);
+  int64_t from = log_start_offset_;
+  // A copy: loading a corrupt snapshot forgets it.
+  const std::vector<int64_t> offsets(snapshot_offsets_.rbegin(), snapshot_offsets_.rend());
+  for (int64_t offset : offsets) {
+    if (offset > log_end_offset() || offset < log_start_offset_) continue;
+    if (load_producer_snapshot(offset)) {
+      from = offset;
+      break;
+    }
+  }
+  for (const auto& [base, segment] : segments_)
+    if (segment->next_offset() > from)
+      if (Status s = replay_segment_producers(*segment, from); !s) return s;
+  producers_.set_map_end_offset(log_end_offset());
+  return Status::ok();
+}
+
+// False if the snapshot cannot be used: not written yet (a flush is about
+// to), or corrupt (logged and deleted: the log is replayed instead, as
+// Kafka does; a snapshot never stops the broker).
+bool Log::load_producer_snapshot(int64_t offset) {
+  const std::string path = join_path(options_.dir, producer_snapshot_name(offset));
+  std::vector<uint8_t> bytes;
+  auto pending = std::find_if(pending_snapshots_.begin(), pending_snapshots_.end(),
+                              [&](const ProducerSnapshotWrite& w) { return w.offset == offset; });
+  if (pending != pending_snapshots_.end()) {
+    bytes = pending->bytes;
+  } else {
+    auto read = read_whole_file(fs_, path);
+    if (!read) {
+      if (read.status().code() != Errc::io_error || *fs_.exists(path))
+        warn("cannot read producer snapshot " + path + ": " + read.status().to_string());
+      return false;
+    }
+    bytes = std::move(*read);
+  }
+  auto entries = decode_producer_snapshot(bytes);
+  if (!entries) {
+    warn("producer snapshot " + path + " is corrupt (" + entries.status().to_string() +
+         "); rebuilding the producer state from the log");
+    snapshot_offsets_.erase(offset);
+    if (Status s = fs_.remove(path); !s) warn("cannot remove " + path + ": " + s.to_string());
+    return false;
+  }
+  const int64_t now_ms = options_.clock->now_ms();
+  std::erase_if(*entries, [&](const ProducerEntry& entry) {
+    return !entry.current_txn_first_offset &&
+           now_ms - entry.last_timestamp_ms >= options_.producer_id_expiration_ms;
+  });
+  producers_.load(std::move(*entries), offset);
+  return true;
+}
+
+// Kafka's takeSnapshot at a roll: the state as of the new segment's base,
+// encoded here (memory only) and written by the next flush, off the lock.
+// The two latest snapshots are kept (a truncation near the end reloads
+// from one); older ones are removed like deleted segment files.
+void Log::take_producer_snapshot() {
+  const int64_t offset = producers_.map_end_offset();
+  if (!snapshot_offsets_.empty() && *snapshot_offsets_.rbegin() >= offset) return;
+  ProducerSnapshotWrite write;
+  write.guard = snapshot_guard_;
+  write.generation = snapshot_guard_->generation;  // changed only under the partition lock
+  write.path = join_path(options_.dir, producer_snapshot_name(offset));
+  write.offset = offset;
+  write.bytes = encode_producer_snapshot(producers_.producers());
+  pending_snapshots_.push_back(std::move(write));
+  snapshot_offsets_.insert(offset);
+  while (snapshot_offsets_.size() > 2)
+    retire_snapshots_below(*std::next(snapshot_offsets_.begin()));
+}
+
+// Truncation: snapshots above the new end describe batches that are gone.
+// Removed now (a truncation is rare), after fencing off planned writes.
+Status Log::remove_snapshots_above(int64_t offset) {
+  snapshot_guard_->invalidate();
+  std::erase_if(pending_snapshots_,
+                [&](const ProducerSnapshotWrite& w) { return w.offset > offset; });
+  for (auto it = snapshot_offsets_.upper_bound(offset); it != snapshot_offsets_.end();) {
+    const std::string path = join_path(options_.dir, producer_snapshot_name(*it));
+    if (Status s = fs_.remove(path); !s && *fs_.exists(path)) return s;
+    it = snapshot_offsets_.erase(it);
+  }
+  for (auto& write : pending_snapshots_) write.generation = snapshot_guard_->generation;
+  return Status::ok();
+}
+
+// Snapshots below `offset` go with the deleted segments: removed off the
+// lock by take_deleted_files' caller, after file.delete.delay.ms like them.
+// One left behind by a crash is harmless: an older snapshot is still the
+// true state at its offset.
+void Log::retire_snapshots_below(int64_t offset) {
+  const int64_t due_ms = options_.clock->now_ms() + options_.config.file_delete_delay_ms;
+  for (auto it = snapshot_offsets_.begin(); it != snapshot_offsets_.end() && *it < offset;) {
+    std::erase_if(pending_snapshots_,
+                  [&](const ProducerSnapshotWrite& w) { return w.offset == *it; });
+    pending_deletes_.push_back({join_path(options_.dir, producer_snapshot_name(*it)), due_ms});
+    it = snapshot_offsets_.erase(it);
+  }
+}
+
+size_t Log::remove_expired_producers(int64_t now_ms) {
+  return producers_.remove_expired(now_ms, options_.producer_id_expiration_ms);
+}
+
+std::vector<int64_t> Log::producer_snapshot_offsets() const {
+  return {snapshot_offsets_.begin(), snapshot_offsets_.end()};
+}
+
+// Replays the batches of `segment` from `from_offset` on into the state,
+// reading headers only (and the one record of a transaction marker).
+Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset) {
+  uint64_t position = 0;
+  while (position < segment.size_bytes()) {
+    auto header = segment.read_header_at(position);
+    if (!header) return header.status();
+    if (!*header) break;
+    const record::BatchHeader& batch = **header;
+    const uint64_t at = position;
+    position += batch.size_bytes();
+    if (batch.producer_id < 0 || batch.last_offset() < from_offset) continue;
+    std::optional<TxnMarker> marker;
+    if (batch.is_control()) {
+      std::vector<uint8_t> bytes(batch.size_bytes());
+      auto read = segment.log_file()->pread(at, bytes);
+      if (!read) return read.status();
+      auto parsed = txn_marker_of(Bytes(bytes.data(), *read));
+      if (parsed) marker = *parsed;
+    }
+    ProducerUpdates updates;
+    (void)producers_.prepare(batch, marker, AppendOrigin::replication, updates);
+    (void)producers_.apply(updates, batch.next_offset());
+  }
+  return Status::ok();
 }
 
 // A failed write left nothing at the log end (Segment::append is all or
@@ -318,7 +532,9 @@ Status Log::maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t la
   // background thread when there is one (issue 13, point 2).
   if (Status s = current.on_become_inactive(bool(options_.background)); !s) return s;
   if (auto release = current.take_reserve_release()) options_.background(std::move(release));
-  return roll(std::max(first_offset, current.next_offset()));
+  if (Status s = roll(std::max(first_offset, current.next_offset())); !s) return s;
+  take_producer_snapshot();
+  return Status::ok();
 }
 
 // Every segment is gone: a log that cannot get a new one is broken (no
@@ -568,8 +784,10 @@ Status Log::set_log_start_offset(int64_t offset) {
                                                  std::to_string(log_end_offset()));
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
+  producers_.on_log_start_offset_incremented(offset);
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
+  retire_snapshots_below(offset);
   return trim_epochs_before_start();
 }
 
@@ -598,6 +816,8 @@ Status Log::truncate_to(int64_t offset) {
   // before it): nothing at or above the start is left, restart empty there.
   if (log_end_offset() < log_start_offset_) return truncate_fully(log_start_offset_);
   recovery_point_ = std::min(recovery_point_, log_end_offset());
+  if (Status s = remove_snapshots_above(log_end_offset()); !s) return s;
+  if (Status s = rebuild_producer_state(); !s) return s;
   return epoch_cache_->truncate_from_end(log_end_offset());
 }
 
@@ -627,6 +847,8 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   if (Status s = replace_segments_with_new(new_start_offset); !s) return s;
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
+  producers_.clear(new_start_offset);
+  if (Status s = remove_snapshots_above(-1); !s) return s;
   return epoch_cache_->clear();
 }
 
@@ -663,6 +885,8 @@ FlushPlan Log::prepare_flush(bool sync_active_indexes) {
   if (dir_entries_unsynced_) plan.dir_to_sync = options_.dir;
   dir_entries_unsynced_ = false;
   plan.epoch_checkpoint = epoch_cache_->unwritten();
+  plan.producer_snapshots = std::move(pending_snapshots_);
+  pending_snapshots_.clear();
   return plan;
 }
 
@@ -689,6 +913,9 @@ Status Log::execute_flush(FileSystem& fs, const FlushPlan& plan) {
   // point can pass the batches they describe (leader_epoch_cache.h).
   if (plan.epoch_checkpoint)
     if (Status s = plan.epoch_checkpoint->write(fs); !s) return s;
+  // A snapshot that fails to be written is only a longer replay at open.
+  for (const auto& snapshot : plan.producer_snapshots)
+    if (Status s = snapshot.write(fs); !s && s.code() != Errc::no_space) return s;
   if (plan.files.empty() && plan.dir_to_sync.empty()) return Status::ok();
   auto started = std::chrono::steady_clock::now();
   Status status = sync_flush_files(fs, plan);
@@ -769,6 +996,8 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   }
   if (result.deleted_segments > 0) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
+    producers_.on_log_start_offset_incremented(log_start_offset_);
+    retire_snapshots_below(log_start_offset_);
     if (Status s = trim_epochs_before_start(); !s) return s;
   }
   return result;
@@ -898,6 +1127,7 @@ void Log::stop_preparing_segments() {
 
 Status Log::close() {
   stop_preparing_segments();
+  take_producer_snapshot();  // a clean shutdown: open() replays nothing
   if (Status s = active().on_become_inactive(); !s) return s;
   dir_entries_unsynced_ = true;
   return flush();

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,8 @@
 #include "storage/checkpoint_file.h"
 #include "storage/leader_epoch_cache.h"
 #include "storage/next_segment.h"
+#include "storage/producer_snapshot.h"
+#include "storage/producer_state.h"
 #include "storage/segment.h"
 
 namespace sluice::storage {
@@ -58,6 +61,8 @@ struct LogOptions {
   // Where the next segment's files are prepared ahead of a roll
   // (next_segment.h); null: a roll creates them inline.
   BackgroundRunner background;
+  // producer.id.expiration.ms (a broker config): remove_expired_producers.
+  int64_t producer_id_expiration_ms = 86'400'000;
 };
 
 // A byte range of a segment file holding whole batches, for sendfile/pread.
@@ -88,6 +93,15 @@ struct AppendResult {
   int64_t max_timestamp_ms = -1;
   int64_t log_append_time_ms = -1;
   size_t batch_count = 0;
+  // Producer state (producer_state.h), leader appends only. Set when the
+  // producer checks refused the set: Kafka's code; nothing was written.
+  ProducerError producer_error;
+  // The set's batch (with a producer id) is a retry of one already in the
+  // log: nothing was written; first/last offset are the original batch's
+  // and log_append_time_ms its timestamp, as Kafka answers a duplicate.
+  bool duplicate = false;
+  // Transactions the set's markers ended (ongoing ones are in producer_state()).
+  std::vector<CompletedTxn> completed_txns;
 };
 
 // What ListOffsets asks for.
@@ -110,6 +124,9 @@ struct FlushPlan {
   Status write_error;  // writing buffered index entries failed: execute_flush reports it
   std::optional<EpochCheckpointWrite>
       epoch_checkpoint;  // epochs assigned since the file was written
+  // Producer snapshots taken at rolls (producer_snapshot.h), written and
+  // synced by execute_flush before the recovery point moves.
+  std::vector<ProducerSnapshotWrite> producer_snapshots;
 };
 
 // What the log cleaner (cleaner.h) sees of a segment. The bytes of the file
@@ -147,9 +164,15 @@ class Log {
   // max.message.bytes), assigns offsets from the log end offset and the
   // partition leader epoch `leader_epoch` by rewriting the batch headers in
   // `records`, writes them, and records a new epoch in the epoch cache.
-  Result<AppendResult> append_as_leader(std::span<uint8_t> records, int32_t leader_epoch);
+  // Batches with a producer id are checked against the producer state
+  // first (`origin`: how much; producer_state.h): a refused set or a
+  // duplicate comes back as an ok Result with AppendResult::producer_error
+  // or ::duplicate set, and nothing written.
+  Result<AppendResult> append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
+                                        AppendOrigin origin = AppendOrigin::client);
   // Follower append: batches keep their offsets and epochs; the first must
   // start at or after the log end offset (Errc::invalid_value otherwise).
+  // The producer state takes the batches unchecked.
   Result<AppendResult> append_as_follower(Bytes records);
 
   // Whole batches from the one containing `offset`, in one segment, up to
@@ -268,6 +291,14 @@ class Log {
   const LogConfig& config() const { return options_.config; }
   void set_config(const LogConfig& config) { options_.config = config; }
   std::vector<int64_t> segment_base_offsets() const;
+  // Per producer id: epoch, last batches, ongoing transaction. Rebuilt from
+  // the log at open and on truncation.
+  const ProducerStateManager& producer_state() const { return producers_; }
+  // Forgets producers idle past producer.id.expiration.ms with no ongoing
+  // transaction (Kafka checks every producer.id.expiration.check.interval.ms).
+  size_t remove_expired_producers(int64_t now_ms);
+  // Offsets of the producer snapshots on disk or about to be written.
+  std::vector<int64_t> producer_snapshot_offsets() const;
 
  private:
   Log(FileSystem& fs, LogOptions options, TopicPartition tp);
@@ -281,6 +312,16 @@ class Log {
                                                                int32_t epoch);
   Result<std::vector<record::BatchHeader>> validate_follower_set(Bytes records);
   Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
+  ProducerError prepare_producers(Bytes records, const std::vector<record::BatchHeader>& headers,
+                                  AppendOrigin origin, ProducerUpdates& updates,
+                                  std::optional<ProducerBatch>& duplicate) const;
+  Status rebuild_producer_state();
+  Status load_producer_state(const std::vector<std::string>& names);
+  bool load_producer_snapshot(int64_t offset);
+  void take_producer_snapshot();
+  Status remove_snapshots_above(int64_t offset);
+  void retire_snapshots_below(int64_t offset);
+  Status replay_segment_producers(const Segment& segment, int64_t from_offset);
   void forget_epochs_past_end();
   Status trim_epochs_before_start();
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
@@ -304,6 +345,11 @@ class Log {
   TopicPartition topic_partition_;
   std::map<int64_t, std::unique_ptr<Segment>> segments_;
   std::unique_ptr<LeaderEpochCache> epoch_cache_;
+  ProducerStateManager producers_;
+  std::set<int64_t> snapshot_offsets_;                    // on disk or pending
+  std::vector<ProducerSnapshotWrite> pending_snapshots_;  // until the next prepare_flush
+  std::shared_ptr<ProducerSnapshotGuard> snapshot_guard_ =
+      std::make_shared<ProducerSnapshotGuard>();
   NextSegment next_segment_;
   int64_t log_start_offset_ = 0;
   int64_t recovery_point_ = 0;

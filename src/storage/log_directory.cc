@@ -95,6 +95,7 @@ Result<std::unique_ptr<Log>> LogDirectory::load_log(const TopicPartition& tp,
   options.clock = options_.clock;
   options.logger = options_.logger;
   options.background = options_.background;
+  options.producer_id_expiration_ms = options_.producer_id_expiration_ms;
   return Log::open(fs_, std::move(options));
 }
 

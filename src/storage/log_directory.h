@@ -36,6 +36,7 @@ struct LogDirectoryOptions {
   Logger logger = log_to_stderr;
   WorkerPool* pool = nullptr;  // outlives open() and close(); null: one log at a time
   BackgroundRunner background;  // LogOptions::background of every log
+  int64_t producer_id_expiration_ms = 86400000;  // LogOptions::producer_id_expiration_ms
 };
 
 class LogDirectory {

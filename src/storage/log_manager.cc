@@ -66,6 +66,7 @@ Status LogManager::open_dirs() {
     dir_options.config_for = options_.config_for;
     dir_options.clock = options_.clock;
     dir_options.logger = options_.logger;
+    dir_options.producer_id_expiration_ms = options_.producer_id_expiration_ms;
     dir_options.pool = recovery_pool_.get();
     // Next segments are prepared on the scheduler thread (next_segment.h).
     dir_options.background = run_on_scheduler("prepare a next segment");
@@ -402,6 +403,14 @@ void LogManager::run_retention() {
   }
 }
 
+void LogManager::expire_producer_ids() {
+  const int64_t now_ms = options_.clock->now_ms();
+  for (const auto& managed : logs()) {
+    std::lock_guard lock(managed->mutex());
+    if (managed->usable()) managed->log().remove_expired_producers(now_ms);
+  }
+}
+
 void LogManager::flush_due_logs() {
   for (const auto& managed : logs()) {
     int64_t end = -1;
@@ -492,6 +501,8 @@ void LogManager::schedule_jobs() {
     scheduler_.schedule_periodic(name, period, period, std::move(job));
   };
   every("log-retention", options_.retention_check_interval_ms, [this] { run_retention(); });
+  every("producer-id-expiration", options_.producer_id_expiration_check_interval_ms,
+        [this] { expire_producer_ids(); });
   every("log-flusher", options_.flush_scheduler_interval_ms, [this] { flush_due_logs(); });
   every("recovery-point-checkpoint", options_.flush_offset_checkpoint_interval_ms,
         [this] { write_recovery_point_checkpoints(); });

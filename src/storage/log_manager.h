@@ -65,6 +65,8 @@ struct LogManagerOptions {
   RandomSource* random = &system_random();
   Logger logger = log_to_stderr;
   int64_t retention_check_interval_ms = 300000;               // log.retention.check.interval.ms
+  int64_t producer_id_expiration_ms = 86400000;               // producer.id.expiration.ms
+  int64_t producer_id_expiration_check_interval_ms = 600000;  // producer.id.expiration.check.interval.ms
   int64_t flush_offset_checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
   int64_t flush_start_offset_checkpoint_interval_ms = 60000;  // log.flush.start.offset.checkpoint.interval.ms
   int64_t high_watermark_checkpoint_interval_ms = 5000;       // replica.high.watermark.checkpoint.interval.ms
@@ -152,6 +154,8 @@ class LogManager {
 
   // The background jobs (public so tests and operators can run them now).
   void run_retention();
+  // Forgets idle producer ids in every log (Log::remove_expired_producers).
+  void expire_producer_ids();
   void flush_due_logs();
   void write_recovery_point_checkpoints();
   void write_log_start_offset_checkpoints();
