@@ -82,7 +82,6 @@ Status Broker::start() {
   register_endpoints();  // ephemeral ports are known now
   schedule_controller_tick();
   schedule_isr_check();
-  producer_ids_->start();
   registration_thread_ = std::thread([this] { run_registration(); });
   return started;
 }

@@ -109,7 +109,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   group::GroupService& groups() { return *groups_; }
   // Producer ids for InitProducerId (producer_ids.cc), from blocks the
   // active controller allocates; valid after open(), asks for its first
-  // block at start(), stopped by stop().
+  // block on the first InitProducerId (as Kafka: a broker without idempotent
+  // producers writes no ProducerIdsRecord), stopped by stop().
   txn::ProducerIdManager& producer_ids() { return *producer_ids_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.

@@ -115,6 +115,7 @@ std::optional<net::Endpoint> MarkerSenderCore::endpoint_of(const cluster::Metada
 void MarkerSenderCore::dispatch() {
   if (txns_.empty()) return;
   cluster::MetadataImagePtr image = options_.image();
+  if (!image) return;  // no metadata yet: the next tick looks again
   const int64_t now = now_ms();
   std::map<int32_t, std::vector<Sent>> by_leader;
   std::map<int32_t, net::Endpoint> endpoints;

@@ -56,8 +56,9 @@ class ProducerIdManager final : public ProducerIdGenerator {
   explicit ProducerIdManager(Options options);
   ~ProducerIdManager() override;
 
-  // Asks for the first block at once, so the first InitProducerId after a
-  // start finds one (Kafka waits for the first call; the answer is the same).
+  // Asks for a block at once (optional: the first generate_producer_id()
+  // asks otherwise, as Kafka does; the broker leaves it to that, so a broker
+  // without idempotent producers writes no ProducerIdsRecord).
   void start();
   // Drops later answers and sends nothing more; generate_producer_id()
   // still hands out what is left of the current block.
