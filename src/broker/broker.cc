@@ -48,6 +48,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   if (Status status = broker->open_replication(); !status) return status;
   broker->controller_->subscribe(broker.get());  // the data path follows the image
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
+  if (Status status = broker->open_transactions(); !status) return status;  // likewise
   return broker;
 }
 
@@ -104,6 +105,7 @@ void Broker::stop() {
   if (controller_) controller_->stop_work();
   if (server_) server_->stop();
   close_groups();
+  close_transactions();
   close_metadata();
   close_replication();  // the fetchers append to the logs closed next
   close_data_path();

@@ -31,6 +31,8 @@
 #include "storage/dir_lock.h"
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
+#include "txn/txn_interfaces.h"
+#include "txn/txn_service.h"
 
 namespace sluice::broker {
 
@@ -106,6 +108,12 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   cluster::IsrManager& isr_manager() { return *isr_manager_; }
   // The group coordinator (group_handlers.cc); valid after open().
   group::GroupService& groups() { return *groups_; }
+  // The transaction coordinator (txn_handlers.cc); valid after open().
+  txn::TxnService& transactions() { return *transactions_; }
+  // The producer ids and the marker sender the transaction coordinator
+  // uses (txn_temporary_adapters.cc until the real ones are merged).
+  txn::ProducerIdGenerator& txn_producer_ids();
+  txn::MarkerSender& txn_marker_sender();
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
   storage::LogConfig topic_log_config(const cluster::TopicImage* topic,
@@ -146,6 +154,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void close_replication();
   Status open_groups();
   void close_groups();
+  // txn_handlers.cc
+  Status open_transactions();
+  void close_transactions();
 
   BrokerConfig config_;
   BrokerEnvironment environment_;
@@ -164,6 +175,11 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<cluster::ReplicaFetcherManager> replica_fetchers_;
   std::unique_ptr<cluster::IsrManager> isr_manager_;
   std::unique_ptr<group::GroupService> groups_;
+  // Temporary (txn_temporary_adapters.cc): replaced by the real producer-id
+  // manager and marker sender when their branches merge.
+  std::unique_ptr<txn::ProducerIdGenerator> temporary_producer_ids_;
+  std::unique_ptr<txn::MarkerSender> temporary_marker_sender_;
+  std::unique_ptr<txn::TxnService> transactions_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;

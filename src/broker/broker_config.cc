@@ -231,6 +231,12 @@ std::vector<ConfigDef> make_defs() {
           at_least(1)),
       def("transaction.max.timeout.ms", T::int32, "900000", "Largest transaction timeout.",
           at_least(1)),
+      def("transaction.state.log.segment.bytes", T::int32, "104857600",
+          "Segment size of __transaction_state.", at_least(1)),
+      def("transaction.abort.timed.out.transaction.cleanup.interval.ms", T::int32, "10000",
+          "How often transactions past their timeout are aborted.", at_least(1)),
+      def("transaction.remove.expired.transaction.cleanup.interval.ms", T::int32, "3600000",
+          "How often expired transactional ids are removed.", at_least(1)),
       def("producer.id.expiration.ms", T::int32, "86400000", "Idle producer id expiry.",
           at_least(1)),
   };

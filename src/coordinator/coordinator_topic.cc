@@ -10,6 +10,27 @@
 
 namespace sluice::coordinator {
 
+namespace {
+
+// `spec`'s configs with min.insync.replicas capped at the replication factor
+// the topic gets: a larger one would refuse every acks=all append (a single
+// node's __transaction_state gets 1, where Kafka's would refuse to work).
+std::map<std::string, std::string> creation_configs(const CoordinatorTopicSpec& spec,
+                                                    int16_t replication_factor) {
+  std::map<std::string, std::string> configs = spec.configs;
+  auto min_isr = configs.find("min.insync.replicas");
+  if (min_isr != configs.end() && std::stoi(min_isr->second) > replication_factor) {
+    spdlog::warn(
+        "metadata: internal topic {} gets min.insync.replicas {} instead of {}: its "
+        "replication factor is {}",
+        spec.name, replication_factor, min_isr->second, replication_factor);
+    min_isr->second = std::to_string(replication_factor);
+  }
+  return configs;
+}
+
+}  // namespace
+
 CoordinatorTopic::CoordinatorTopic(cluster::Controller& controller,
                                    cluster::ReplicaManager& replicas, CoordinatorTopicSpec spec,
                                    int32_t node_id, LeadershipChange elect, LeadershipChange resign)
@@ -90,7 +111,8 @@ void CoordinatorTopic::forward_creation() {
   topic.name = spec_.name;
   topic.num_partitions = spec_.partitions;
   topic.replication_factor = capped_replication_factor(*replicas_.image());
-  for (const auto& [key, value] : spec_.configs) topic.configs.push_back({key, value, {}});
+  for (const auto& [key, value] : creation_configs(spec_, topic.replication_factor))
+    topic.configs.push_back({key, value, {}});
   // The answer comes on the quorum's thread; the image says when the topic
   // exists (follow_leadership). A failure is asked again by the next lookup.
   controller_.quorum().send_to_leader(
@@ -113,8 +135,13 @@ Status CoordinatorTopic::ensure() {
   if (exists_.load(std::memory_order_acquire)) return Status::ok();
   std::lock_guard lock(create_mutex_);
   if (exists_.load(std::memory_order_relaxed)) return Status::ok();
-  auto created = controller_.ensure_internal_topic(spec_.name, spec_.partitions,
-                                                   spec_.replication_factor, spec_.configs);
+  // The controller caps the replication factor at its live brokers too.
+  const auto live = static_cast<int16_t>(std::max<size_t>(
+      1, std::count_if(controller_.image()->brokers.begin(), controller_.image()->brokers.end(),
+                       [](const auto& entry) { return entry.second.active(); })));
+  auto created = controller_.ensure_internal_topic(
+      spec_.name, spec_.partitions, spec_.replication_factor,
+      creation_configs(spec_, std::min(spec_.replication_factor, live)));
   if (!created.error.ok())
     return Status(Errc::invalid_value, "creating " + spec_.name + ": " + created.error.message);
   exists_.store(true, std::memory_order_release);

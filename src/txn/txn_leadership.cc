@@ -44,8 +44,10 @@ void TxnCoordinator::elect_here(int32_t partition, int32_t leader_epoch) {
   owner.load_next = 0;
   owner.load_end = log_.load_end_offset(partition);
   owner.load_counts = {};
-  spdlog::info("{}-{}: elected transaction coordinator in leader epoch {}, loading up to offset {}",
-               transaction_state_topic, partition, leader_epoch, owner.load_end);
+  // A new topic's 50 empty partitions: one line each only when debugging.
+  spdlog::log(owner.load_end > 0 ? spdlog::level::info : spdlog::level::debug,
+              "{}-{}: elected transaction coordinator in leader epoch {}, loading up to offset {}",
+              transaction_state_topic, partition, leader_epoch, owner.load_end);
 }
 
 void TxnCoordinator::resign_here(int32_t partition, int32_t leader_epoch) {
@@ -121,8 +123,9 @@ void TxnCoordinator::loaded(int32_t partition) {
     send_markers(partition, txn);
     ++resent;
   }
-  spdlog::info("{}-{}: loaded {} transactional ids in leader epoch {} ({} ending: markers resent)",
-               transaction_state_topic, partition, owner.txns.size(), owner.epoch, resent);
+  spdlog::log(owner.txns.empty() ? spdlog::level::debug : spdlog::level::info,
+              "{}-{}: loaded {} transactional ids in leader epoch {} ({} ending: markers resent)",
+              transaction_state_topic, partition, owner.txns.size(), owner.epoch, resent);
 }
 
 Status TxnCoordinator::replay(int32_t partition, Bytes key, std::optional<Bytes> value) {
