@@ -571,5 +571,37 @@ TEST_F(TxnCoordinatorTest, TransactionsV2BumpTheEpochAtEachEnd) {
   EXPECT_EQ(log.last("app")->client_transaction_version, 2);
 }
 
+TEST_F(TxnCoordinatorTest, TransactionsV2RotateTheProducerIdWhenTheEpochIsExhausted) {
+  // An ongoing v2 transaction at the last bumpable epoch, loaded from the log.
+  TxnTransit ongoing;
+  ongoing.producer_id = 1000;
+  ongoing.producer_epoch = INT16_MAX - 1;
+  ongoing.timeout_ms = 60000;
+  ongoing.state = TxnState::ongoing;
+  ongoing.partitions = {foo0};
+  ongoing.start_timestamp_ms = clock.now_ms();
+  ongoing.client_transaction_version = 2;
+  const int32_t partition = coordinator->partition_for("app");
+  log.log[partition].push_back(txn_record("app", ongoing));
+  coordinator->on_election(partition, 1);
+  ids.next = 2000;
+  const TxnProducerResult old_producer{ErrorCode::NONE, 1000, INT16_MAX - 1};
+  auto ended = end("app", old_producer, true, 2);
+  EXPECT_EQ(ended.error, ErrorCode::NONE);
+  EXPECT_EQ(log.last("app")->producer_epoch, INT16_MAX);  // the markers' epoch
+  markers.finish();
+  // Once the markers are written the next producer id takes over at epoch 0.
+  auto txn = coordinator->metadata_of("app");
+  EXPECT_EQ(txn->current.state, TxnState::complete_commit);
+  EXPECT_EQ(txn->current.producer_id, 2000);
+  EXPECT_EQ(txn->current.producer_epoch, 0);
+  EXPECT_EQ(txn->current.previous_producer_id, 1000);
+  // A retry of the EndTxn with the old id and epoch is recognized.
+  auto retried = end("app", old_producer, true, 2);
+  EXPECT_EQ(retried.error, ErrorCode::NONE);
+  EXPECT_EQ(retried.producer_id, 2000);
+  EXPECT_EQ(retried.producer_epoch, 0);
+}
+
 }  // namespace
 }  // namespace sluice::txn
