@@ -16,8 +16,7 @@ void InlineExecutor::post(int32_t, std::function<void()> task) {
   running_ = false;
 }
 
-StrandPool::StrandPool(int32_t partitions, size_t threads)
-    : strands_(static_cast<size_t>(partitions)) {
+StrandPool::StrandPool(int32_t partitions, size_t threads) : strands_(static_cast<size_t>(partitions)) {
   SLUICE_ASSERT(threads > 0, "a strand pool needs a thread");
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
@@ -25,8 +24,7 @@ StrandPool::StrandPool(int32_t partitions, size_t threads)
 StrandPool::~StrandPool() { stop(); }
 
 void StrandPool::post(int32_t partition, std::function<void()> task) {
-  SLUICE_ASSERT(partition >= 0 && static_cast<size_t>(partition) < strands_.size(),
-                "coordinator partition out of range");
+  SLUICE_ASSERT(partition >= 0 && static_cast<size_t>(partition) < strands_.size(), "coordinator partition out of range");
   {
     std::unique_lock lock(mutex_);
     if (stopped_) {
@@ -99,18 +97,14 @@ void WriteBatch::add(std::vector<CoordinatorRecord> records, std::function<void(
   done_.push_back(std::move(done));
 }
 
-CoordinatorRuntime::CoordinatorRuntime(int32_t partitions, CoordinatorLog& log,
-                                       CoordinatorExecutor& executor)
+CoordinatorRuntime::CoordinatorRuntime(int32_t partitions, CoordinatorLog& log, CoordinatorExecutor& executor)
     : log_(log), executor_(executor), partitions_(static_cast<size_t>(partitions)) {}
 
 void CoordinatorRuntime::run(int32_t partition, std::function<void(WriteBatch&)> operation) {
-  executor_.post(partition, [this, partition, operation = std::move(operation)] {
-    run_here(partition, operation);
-  });
+  executor_.post(partition, [this, partition, operation = std::move(operation)] { run_here(partition, operation); });
 }
 
-void CoordinatorRuntime::run_here(int32_t partition,
-                                  const std::function<void(WriteBatch&)>& operation) {
+void CoordinatorRuntime::run_here(int32_t partition, const std::function<void(WriteBatch&)>& operation) {
   WriteBatch batch;
   operation(batch);
   if (!batch.done_.empty()) append(partition, std::move(batch));
