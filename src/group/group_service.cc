@@ -34,11 +34,11 @@ GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaMana
                   {"segment.bytes", std::to_string(options_.offsets_segment_bytes)}};
   // coordinator_ exists before any image is followed (open()).
   topic_ = std::make_unique<coordinator::CoordinatorTopic>(
-      controller, replicas, std::move(spec), options_.node_id,
+      controller_, replicas_, std::move(spec), options_.node_id,
       [this](int32_t p, int32_t epoch) { coordinator_->on_election(p, epoch); },
       [this](int32_t p, int32_t epoch) { coordinator_->on_resignation(p, epoch); });
   log_ = std::make_unique<OffsetsTopicLog>(
-      replicas, *options_.clock, [this] { request_offsets_topic(); }, options_.commit_timeout_ms);
+      replicas_, *options_.clock, [this] { request_offsets_topic(); }, options_.commit_timeout_ms);
 }
 
 GroupService::~GroupService() { stop(); }

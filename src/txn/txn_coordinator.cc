@@ -148,7 +148,7 @@ void TxnCoordinator::init_here(WriteBatch& batch, const std::string& transaction
     return;
   }
   write(batch, partition, transactional_id, transit,
-        [this, reply, transactional_id, partition, transit](ErrorCode error) {
+        [reply, transactional_id, partition, transit](ErrorCode error) {
           if (error != ErrorCode::NONE) return reply({error});
           spdlog::info("{}-{}: initialized transactional id {} with producer id {} epoch {}",
                        transaction_state_topic, partition, transactional_id, transit.producer_id,
