@@ -27,8 +27,9 @@ ALLOWED = {
     "cluster": {"base", "protocol", "record", "storage", "net", "cluster/raft"},
     # KRaft's state machine: plain logic, so the simulator runs it as is.
     "cluster/raft": {"base"},
-    # The runtime coordinators (groups, transactions) run on: generic.
-    "coordinator": {"base"},
+    # The runtime coordinators (groups, transactions) run on, and their
+    # topics (appends with acks=all, creation, leadership following): generic.
+    "coordinator": {"base", "protocol", "record", "storage", "cluster"},
     "group": {"base", "protocol", "record", "storage", "cluster", "coordinator"},
     "txn": {"base", "protocol", "record", "storage", "net", "cluster", "coordinator"},
     "security": {"base", "protocol"},

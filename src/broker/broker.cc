@@ -49,6 +49,8 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   broker->controller_->subscribe(broker.get());  // the data path follows the image
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
   if (Status status = broker->open_producer_ids(); !status) return status;
+  if (Status status = broker->open_marker_sender(); !status) return status;
+  if (Status status = broker->open_transactions(); !status) return status;  // likewise
   return broker;
 }
 
@@ -106,6 +108,8 @@ void Broker::stop() {
   if (controller_) controller_->stop_work();
   if (server_) server_->stop();
   close_groups();
+  close_transactions();
+  close_marker_sender();  // after the coordinator: its pending markers answer NOT_COORDINATOR
   close_metadata();
   close_replication();  // the fetchers append to the logs closed next
   close_data_path();

@@ -31,7 +31,10 @@
 #include "storage/dir_lock.h"
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
+#include "txn/marker_sender.h"
 #include "txn/producer_id_manager.h"
+#include "txn/txn_interfaces.h"
+#include "txn/txn_service.h"
 
 namespace sluice::broker {
 
@@ -112,6 +115,11 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // block on the first InitProducerId (as Kafka: a broker without idempotent
   // producers writes no ProducerIdsRecord), stopped by stop().
   txn::ProducerIdManager& producer_ids() { return *producer_ids_; }
+  // The transaction coordinator (txn_handlers.cc); valid after open().
+  txn::TxnService& transactions() { return *transactions_; }
+  // The producer ids and the marker sender the transaction coordinator uses.
+  txn::ProducerIdGenerator& txn_producer_ids() { return *producer_ids_; }
+  txn::MarkerSender& txn_marker_sender() { return *marker_sender_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
   storage::LogConfig topic_log_config(const cluster::TopicImage* topic,
@@ -159,6 +167,12 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   void send_allocate_producer_ids(
       protocol::AllocateProducerIdsRequest request,
       std::function<void(net::ClientResult<protocol::AllocateProducerIdsResponse>)> done);
+  // The transaction markers' sender (its own thread; producer_ids.cc).
+  Status open_marker_sender();
+  void close_marker_sender();
+  // txn_handlers.cc
+  Status open_transactions();
+  void close_transactions();
 
   BrokerConfig config_;
   BrokerEnvironment environment_;
@@ -178,6 +192,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<cluster::IsrManager> isr_manager_;
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<txn::ProducerIdManager> producer_ids_;
+  std::unique_ptr<txn::TcpMarkerSender> marker_sender_;
+  std::unique_ptr<txn::TxnService> transactions_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;

@@ -126,6 +126,8 @@ static void answer_find_coordinator(Broker& broker, RequestContext& context, con
 // Creating blocks on the metadata log's fsync: it is handed to the
 // controller thread, never run here on a reactor.
 void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
+  if (request.key_type == 1)
+    return handle_find_transaction_coordinator(broker, std::move(context), request);
   if (request.key_type == 0) broker.groups().request_offsets_topic();
   answer_find_coordinator(broker, context, request);
 }

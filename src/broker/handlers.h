@@ -134,6 +134,16 @@ void handle_offset_for_leader_epoch(Broker&, RequestContext, protocol::OffsetFor
 void handle_describe_log_dirs(Broker&, RequestContext, protocol::DescribeLogDirsRequest);
 // Consumer groups (group_handlers.cc).
 void handle_find_coordinator(Broker&, RequestContext, protocol::FindCoordinatorRequest);
+// Transactions (txn_handlers.cc; issue 17).
+void handle_find_transaction_coordinator(Broker&, RequestContext,
+                                         const protocol::FindCoordinatorRequest&);
+void handle_transactional_init_producer_id(Broker&, RequestContext,
+                                           const protocol::InitProducerIdRequest&);
+void handle_add_partitions_to_txn(Broker&, RequestContext, protocol::AddPartitionsToTxnRequest);
+void handle_add_offsets_to_txn(Broker&, RequestContext, protocol::AddOffsetsToTxnRequest);
+void handle_end_txn(Broker&, RequestContext, protocol::EndTxnRequest);
+void handle_describe_transactions(Broker&, RequestContext, protocol::DescribeTransactionsRequest);
+void handle_list_transactions(Broker&, RequestContext, protocol::ListTransactionsRequest);
 void handle_join_group(Broker&, RequestContext, protocol::JoinGroupRequest);
 void handle_sync_group(Broker&, RequestContext, protocol::SyncGroupRequest);
 void handle_heartbeat(Broker&, RequestContext, protocol::HeartbeatRequest);

@@ -23,14 +23,6 @@ InitProducerIdResponse init_producer_id_error(ErrorCode code) {
   return response;
 }
 
-// Until the transaction coordinator serves InitProducerId for transactional
-// ids, they are answered as by a broker whose coordinator is not up: the
-// integrator replaces this call with handle_transactional_init_producer_id.
-void reply_transactional_init_producer_id_not_served(RequestContext context,
-                                                     const InitProducerIdRequest&) {
-  context.reply(init_producer_id_error(ErrorCode::COORDINATOR_NOT_AVAILABLE));
-}
-
 }  // namespace
 
 InitProducerIdResponse init_idempotent_producer_id(txn::ProducerIdGenerator& producer_ids) {
@@ -50,7 +42,7 @@ void handle_init_producer_id(Broker& broker, RequestContext context,
     return;
   }
   if (request.transactional_id.has_value()) {
-    reply_transactional_init_producer_id_not_served(std::move(context), request);
+    handle_transactional_init_producer_id(broker, std::move(context), request);
     return;
   }
   context.reply(init_idempotent_producer_id(broker.producer_ids()));

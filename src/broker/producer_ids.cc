@@ -85,4 +85,20 @@ void Broker::close_producer_ids() {
   if (producer_ids_) producer_ids_->stop();
 }
 
+// Markers go to the partitions' leaders on the inter-broker listener, as
+// the replica fetchers reach them.
+Status Broker::open_marker_sender() {
+  txn::MarkerSenderOptions options;
+  options.node_id = config_.node_id;
+  options.listener_name = config_.quorum.inter_broker_listener_name;
+  options.image = [this] { return replica_manager_->image(); };
+  options.clock = environment_.clock;
+  marker_sender_ = std::make_unique<txn::TcpMarkerSender>(std::move(options));
+  return Status::ok();
+}
+
+void Broker::close_marker_sender() {
+  if (marker_sender_) marker_sender_->stop();
+}
+
 }  // namespace sluice::broker

@@ -55,6 +55,7 @@
 #include "base/error_code.h"
 #include "base/random.h"
 #include "base/result.h"
+#include "coordinator/coordinator_keys.h"
 #include "coordinator/coordinator_runtime.h"
 #include "protocol/protocol.h"
 
@@ -91,8 +92,9 @@ struct GroupConfig {
 ErrorCode coordinator_error(ErrorCode append_error);
 
 // Kafka's Utils.abs(groupId.hashCode()) % partitions, with Java's
-// String.hashCode over the UTF-16 code units of `group_id`.
-int32_t java_string_hash(const std::string& text);
+// String.hashCode over the UTF-16 code units of `group_id`
+// (coordinator_keys.h, shared with the transaction coordinator).
+using coordinator::java_string_hash;
 int32_t partition_for_group(const std::string& group_id, int32_t partitions);
 
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };

@@ -37,6 +37,8 @@
 #include "base/result.h"
 #include "cluster/controller.h"
 #include "cluster/replica_manager.h"
+#include "coordinator/coordinator_topic.h"
+#include "coordinator/coordinator_topic_log.h"
 #include "group/group_coordinator.h"
 
 namespace sluice::group {
@@ -68,69 +70,26 @@ struct GroupServiceOptions {
   RandomSource* random = &system_random();  // member ids
 };
 
-struct ReplayCounts {
-  size_t replayed = 0;
-  size_t skipped = 0;  // records (or batches) that could not be read
-};
-
-// Feeds the records of `record_set` (whole batches, as read from the log)
-// from `from_offset` on to `coordinator.replay`; returns the offset after the
-// last batch. A record that does not decode (any client could write one
-// before internal topics were closed to them; a future record version) or a
-// batch whose records cannot be read is logged with `where` and its offset,
-// counted and skipped, as Kafka's coordinator loader skips unknown records:
-// one bad record must not stop the broker from starting.
+// The records of a __consumer_offsets record set into `coordinator`
+// (coordinator::replay_record_set with the coordinator's replay as sink).
+using coordinator::replay_record_set;
+using coordinator::ReplayCounts;
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinator& coordinator,
                           const std::string& where, ReplayCounts& counts);
-int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSink& sink,
-                          const std::string& where, ReplayCounts& counts);
 
-class OffsetsTopicLog final : public CoordinatorLog {
+// __consumer_offsets as the group coordinator's log: the generic
+// coordinator topic log (coordinator/coordinator_topic_log.h: acks=all
+// appends done once replicated and fsynced, committed loads).
+class OffsetsTopicLog final : public coordinator::CoordinatorTopicLog {
  public:
-  // `topic_missing` is told when an append finds no partition (a raw
-  // request came before any FindCoordinator): it must not block.
   OffsetsTopicLog(cluster::ReplicaManager& replicas, const Clock& clock,
                   std::function<void()> topic_missing, int64_t commit_timeout_ms = 5000)
-      : replicas_(replicas),
-        clock_(clock),
-        topic_missing_(std::move(topic_missing)),
-        commit_timeout_ms_(commit_timeout_ms) {}
-  ~OffsetsTopicLog() override;
-  // Appends as leader with acks=all (min.insync.replicas checked; the
-  // write, no sync, on the calling strand) and calls `done` once the
-  // flusher synced it and the high watermark passed it: NONE, or the
-  // error (UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
-  // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, ...).
-  void append(int32_t partition, std::vector<CoordinatorRecord> records,
-              std::function<void(ErrorCode)> done) override;
-  // The partition's log end offset (-1: not hosted here).
-  int64_t load_end_offset(int32_t partition) override;
-  // Up to ~1 MiB of committed records from `from_offset` (the log start if
-  // earlier) fed to `sink`; NONE with no progress while the high watermark
-  // is at `from_offset`.
-  LoadStep load(int32_t partition, int64_t from_offset, int64_t end_offset,
-                const RecordSink& sink) override;
+      : CoordinatorTopicLog(replicas, offsets_topic, clock, std::move(topic_missing),
+                            commit_timeout_ms) {}
   // Feeds every record of `partition` (log start to high watermark) to
   // `coordinator.replay` (replay_record_set). Fails only if the partition
   // cannot be read.
   Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
-  // Appends waiting for replication: those settled now (leadership lost:
-  // the image changed) or past their timeout finish. Any thread.
-  void check_waits();
-  size_t waits_in_flight() const;
-
-  class ReplicationWait;
-
- private:
-  friend class ReplicationWait;
-  void finished(const std::shared_ptr<ReplicationWait>& wait);
-
-  cluster::ReplicaManager& replicas_;
-  const Clock& clock_;
-  std::function<void()> topic_missing_;
-  const int64_t commit_timeout_ms_;
-  mutable std::mutex waits_mutex_;
-  std::set<std::shared_ptr<ReplicationWait>> waits_;  // held here: partitions hold them weakly
 };
 
 class GroupService final : public cluster::MetadataListener {
@@ -148,7 +107,7 @@ class GroupService final : public cluster::MetadataListener {
   // Creates __consumer_offsets unless it exists. Blocks on the controller's
   // fsync: the controller thread only.
   Status ensure_offsets_topic();
-  bool offsets_topic_exists() const { return topic_exists_.load(std::memory_order_acquire); }
+  bool offsets_topic_exists() const { return topic_->exists(); }
   // Stops the ticker. Idempotent.
   void stop();
   // Called by WriteTxnMarkers once the marker of `producer_id`'s transaction
@@ -168,33 +127,20 @@ class GroupService final : public cluster::MetadataListener {
   GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                GroupServiceOptions options);
   void run_ticker();
-  void follow_leadership(const cluster::MetadataImage& image);
+  void follow_leadership(const cluster::MetadataImage& image) { topic_->follow_leadership(image); }
   // At open: waits while the loads it started make progress (a lone node
   // serves only once loaded, as before replication).
   void wait_for_loads();
-  // A node that is not the active controller asks it with CreateTopics.
-  void forward_topic_creation();
-  int16_t capped_replication_factor(const cluster::MetadataImage& image) const;
-
-  struct Leadership {
-    bool known = false;
-    bool leads = false;
-    int32_t leader_epoch = -1;
-  };
 
   cluster::Controller& controller_;
   cluster::ReplicaManager& replicas_;
   GroupServiceOptions options_;
-  std::mutex topic_mutex_;
-  std::atomic<bool> topic_exists_{false};
-  std::atomic<bool> topic_requested_{false};
+  // Creation of __consumer_offsets and leadership following (generic).
+  std::unique_ptr<coordinator::CoordinatorTopic> topic_;
   std::unique_ptr<OffsetsTopicLog> log_;
   std::unique_ptr<StrandPool> strands_;  // outlives coordinator_ (declared before)
   std::unique_ptr<GroupCoordinator> coordinator_;
-  std::mutex leadership_mutex_;
-  std::vector<Leadership> leadership_;  // per __consumer_offsets partition
   bool subscribed_ = false;
-  bool partition_count_warned_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -30,6 +30,8 @@ void add_elect_leaders_command(CLI::App& parent, const std::string& name,
                                const std::string& action_name, Action& action);
 // partition reassign / elect-leaders (partition_command.cc).
 void add_partition_commands(CLI::App& app, Action& action);
+// txn list / describe (txn_command.cc).
+void add_txn_commands(CLI::App& app, Action& action);
 // cluster partitions, on the `cluster` command (partition_command.cc).
 void add_cluster_partitions_command(CLI::App& cluster, Action& action);
 // cluster add-controller / remove-controller, on the `cluster` command (quorum_command.cc).
@@ -44,6 +46,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_cluster_commands(app, action);
   add_leader_election_command(app, action);
   add_partition_commands(app, action);
+  add_txn_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one
