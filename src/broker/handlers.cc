@@ -34,6 +34,7 @@ constexpr ApiHandler handler_table[] = {
     api<DeleteTopicsRequest, handle_delete_topics>(),
     api<DeleteRecordsRequest, handle_delete_records>(),
     api<OffsetForLeaderEpochRequest, handle_offset_for_leader_epoch>(),
+    api<TxnOffsetCommitRequest, handle_txn_offset_commit>(),
     api<DescribeConfigsRequest, handle_describe_configs>(),
     api<AlterConfigsRequest, handle_alter_configs>(),
     api<DescribeLogDirsRequest, handle_describe_log_dirs>(),

@@ -38,6 +38,7 @@
 #include "cluster/controller.h"
 #include "cluster/replica_manager.h"
 #include "group/group_coordinator.h"
+#include "record/batch_builder.h"
 
 namespace sluice::group {
 
@@ -82,8 +83,12 @@ struct ReplayCounts {
 // one bad record must not stop the broker from starting.
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinator& coordinator,
                           const std::string& where, ReplayCounts& counts);
+// With `batch`, each batch is told to it before its records, and the
+// records of control batches (transaction markers) go to `sink` too;
+// without, control batches are skipped.
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSink& sink,
-                          const std::string& where, ReplayCounts& counts);
+                          const std::string& where, ReplayCounts& counts,
+                          const BatchSink& batch = {});
 
 class OffsetsTopicLog final : public CoordinatorLog {
  public:
@@ -103,6 +108,10 @@ class OffsetsTopicLog final : public CoordinatorLog {
   // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, ...).
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
+  // The same, as a transactional batch of `producer` (TxnOffsetCommit).
+  void append_transactional(int32_t partition, const TransactionalProducer& producer,
+                            std::vector<CoordinatorRecord> records,
+                            std::function<void(ErrorCode)> done) override;
   // The partition's log end offset (-1: not hosted here).
   int64_t load_end_offset(int32_t partition) override;
   // Up to ~1 MiB of committed records from `from_offset` (the log start if
@@ -110,6 +119,10 @@ class OffsetsTopicLog final : public CoordinatorLog {
   // is at `from_offset`.
   LoadStep load(int32_t partition, int64_t from_offset, int64_t end_offset,
                 const RecordSink& sink) override;
+  // The same, telling `batch` of each batch (transactional offset commits,
+  // markers) before its records.
+  LoadStep load_with_batches(int32_t partition, int64_t from_offset, int64_t end_offset,
+                             const RecordSink& sink, const BatchSink& batch) override;
   // Feeds every record of `partition` (log start to high watermark) to
   // `coordinator.replay` (replay_record_set). Fails only if the partition
   // cannot be read.
@@ -123,6 +136,8 @@ class OffsetsTopicLog final : public CoordinatorLog {
 
  private:
   friend class ReplicationWait;
+  void append_batch(int32_t partition, std::vector<CoordinatorRecord> records,
+                    const record::BatchOptions& options, std::function<void(ErrorCode)> done);
   void finished(const std::shared_ptr<ReplicationWait>& wait);
 
   cluster::ReplicaManager& replicas_;
