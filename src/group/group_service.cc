@@ -270,13 +270,18 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
   if (!partition)
     return Status(Errc::io_error,
                   "no local __consumer_offsets partition " + std::to_string(partition_index));
-  const RecordSink sink = [&coordinator](Bytes key, std::optional<Bytes> value) {
-    return coordinator.replay(key, value);
+  // Transactional commits stay pending until their producer's marker, as
+  // a load holds them.
+  LoadedBatch current;
+  const BatchSink batch = [&current](const LoadedBatch& loaded) { current = loaded; };
+  const RecordSink sink = [&](Bytes key, std::optional<Bytes> value) {
+    if (current.control) return coordinator.replay_control(partition_index, current.producer_id, key);
+    return coordinator.replay(key, value, current.transactional ? current.producer_id : -1);
   };
   ReplayCounts counts;
   int64_t offset = partition->offsets().log_start_offset;
   for (;;) {
-    auto next = read_committed(*partition, offset, sink, where_of(partition_index), counts);
+    auto next = read_committed(*partition, offset, sink, where_of(partition_index), counts, batch);
     if (!next) return next.status();
     if (*next <= offset) break;  // at the high watermark, or no progress: stop rather than loop
     offset = *next;

@@ -124,8 +124,9 @@ class OffsetsTopicLog final : public CoordinatorLog {
   LoadStep load_with_batches(int32_t partition, int64_t from_offset, int64_t end_offset,
                              const RecordSink& sink, const BatchSink& batch) override;
   // Feeds every record of `partition` (log start to high watermark) to
-  // `coordinator.replay` (replay_record_set). Fails only if the partition
-  // cannot be read.
+  // `coordinator.replay` (replay_record_set; transactional commits pending
+  // until their producer's marker, markers to `replay_control`). Fails only
+  // if the partition cannot be read.
   Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
   // Appends waiting for replication: those settled now (leadership lost:
   // the image changed) or past their timeout finish. Any thread.
