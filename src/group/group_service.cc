@@ -275,7 +275,8 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
   LoadedBatch current;
   const BatchSink batch = [&current](const LoadedBatch& loaded) { current = loaded; };
   const RecordSink sink = [&](Bytes key, std::optional<Bytes> value) {
-    if (current.control) return coordinator.replay_control(partition_index, current.producer_id, key);
+    if (current.control)
+      return coordinator.replay_control(partition_index, current.producer_id, key);
     return coordinator.replay(key, value, current.transactional ? current.producer_id : -1);
   };
   ReplayCounts counts;

@@ -19,13 +19,13 @@
 #include <deque>
 #include <map>
 
+#include "../storage/instrumented_file_system.h"
 #include "cluster/replica_manager.h"
 #include "group/group_coordinator.h"
 #include "group/group_records.h"
 #include "group/group_service.h"
 #include "record/batch_builder.h"
 #include "storage/memory_file_system.h"
-#include "../storage/instrumented_file_system.h"
 
 namespace sluice::group {
 namespace {
@@ -449,7 +449,8 @@ TEST(DurabilityOnDisk, TransactionalCommitStaysPendingUntilItsMarker) {
     request.require_stable = true;
     auto& entry = request.groups.emplace_back();
     entry.group_id = group;
-    entry.topics = std::vector<protocol::OffsetFetchRequest::OffsetFetchRequestTopics>{{"t", {0}, {}}};
+    entry.topics =
+        std::vector<protocol::OffsetFetchRequest::OffsetFetchRequestTopics>{{"t", {0}, {}}};
     auto response = coordinator.offset_fetch(request, 8);
     const auto& answer = response.groups.at(0).topics.at(0).partitions.at(0);
     return std::make_pair(answer.error_code, answer.committed_offset);
@@ -478,7 +479,8 @@ TEST(DurabilityOnDisk, TransactionalCommitStaysPendingUntilItsMarker) {
     record::BatchOptions options;
     options.producer_id = 4242;
     options.producer_epoch = 1;
-    auto marker = record::build_end_txn_marker(record::ControlType::commit, 0, restarted.clock.now_ms(), options);
+    auto marker = record::build_end_txn_marker(record::ControlType::commit, 0,
+                                               restarted.clock.now_ms(), options);
     ASSERT_TRUE(marker.is_ok());
     auto log = restarted.replicas->partition(offsets_topic, partition);
     ASSERT_TRUE(log != nullptr);
