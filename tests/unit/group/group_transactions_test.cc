@@ -304,8 +304,7 @@ TEST_F(TransactionsTest, ValidationAsKafkasClassicGroups) {
   EXPECT_EQ(txn_commit(txn_request(1, 0, 5, "other")), 0);
 
   auto [id, generation] = stable_member(std::string("instance-1"));
-  auto as_member = [&, id = id, generation = generation](int32_t gen, const std::string& member,
-                                                         std::optional<std::string> instance) {
+  auto as_member = [](int32_t gen, const std::string& member, std::optional<std::string> instance) {
     auto r = txn_request(2, 0, 5);
     r.generation_id = gen;
     r.member_id = member;
