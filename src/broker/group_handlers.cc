@@ -1,6 +1,7 @@
 // The group coordinator's APIs (src/group/): FindCoordinator, JoinGroup,
 // SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
-// DescribeGroups, ListGroups, DeleteGroups, OffsetDelete; and the broker's
+// DescribeGroups, ListGroups, DeleteGroups, OffsetDelete, TxnOffsetCommit;
+// and the broker's
 // GroupService (open at start, stopped after the server drained).
 #include <spdlog/spdlog.h>
 
@@ -232,6 +233,68 @@ void handle_delete_groups(Broker& broker, RequestContext context, DeleteGroupsRe
 void handle_offset_delete(Broker& broker, RequestContext context, OffsetDeleteRequest request) {
   int16_t version = context.api_version();
   broker.groups().coordinator().offset_delete(request, version, reply_to<OffsetDeleteResponse>(std::move(context)));
+}
+
+namespace {
+
+void add_txn_commit_answer(TxnOffsetCommitResponse& response, const std::string& topic,
+                           int32_t partition, int16_t error_code) {
+  if (response.topics.empty() || response.topics.back().name != topic)
+    response.topics.emplace_back().name = topic;
+  auto& answer = response.topics.back().partitions.emplace_back();
+  answer.partition_index = partition;
+  answer.error_code = error_code;
+}
+
+// Kafka's KafkaApis.handleTxnOffsetCommitRequest: partitions the metadata
+// does not know answer UNKNOWN_TOPIC_OR_PARTITION and never reach the
+// coordinator. Moves them out of `request` into the answer.
+TxnOffsetCommitResponse answer_unknown_txn_partitions(const cluster::MetadataImage& image,
+                                                      TxnOffsetCommitRequest& request) {
+  TxnOffsetCommitResponse unknown;
+  std::vector<TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic> known_topics;
+  for (auto& topic : request.topics) {
+    const cluster::TopicImage* topic_image = image.topic(topic.name);
+    std::vector<TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition> known;
+    for (auto& partition : topic.partitions) {
+      if (topic_image != nullptr && topic_image->partition(partition.partition_index) != nullptr)
+        known.push_back(std::move(partition));
+      else
+        add_txn_commit_answer(unknown, topic.name, partition.partition_index,
+                              to_wire(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    }
+    if (known.empty()) continue;
+    topic.partitions = std::move(known);
+    known_topics.push_back(std::move(topic));
+  }
+  request.topics = std::move(known_topics);
+  return unknown;
+}
+
+}  // namespace
+
+void handle_txn_offset_commit(Broker& broker, RequestContext context,
+                              TxnOffsetCommitRequest request) {
+  int16_t version = context.api_version();
+  TxnOffsetCommitResponse unknown =
+      answer_unknown_txn_partitions(*broker.metadata_image(), request);
+  if (request.topics.empty()) return context.reply(unknown);
+  auto reply = reply_to<TxnOffsetCommitResponse>(std::move(context));
+  broker.groups().coordinator().txn_offset_commit(
+      request, version,
+      [reply, version, unknown = std::move(unknown)](const TxnOffsetCommitResponse& response) {
+        TxnOffsetCommitResponse merged = unknown;
+        for (const auto& topic : response.topics)
+          for (const auto& partition : topic.partitions) {
+            int16_t code = partition.error_code;
+            // Producers before 2.0 (v0-1) do not retry a loading coordinator
+            // (KAFKA-7296): Kafka answers them COORDINATOR_NOT_AVAILABLE.
+            if (version < 2 && code == to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+              code = to_wire(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            add_txn_commit_answer(merged, topic.name, partition.partition_index, code);
+          }
+        reply(std::move(merged));
+      });
 }
 
 }  // namespace sluice::broker

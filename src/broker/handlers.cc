@@ -38,6 +38,7 @@ constexpr ApiHandler handler_table[] = {
     api<AddPartitionsToTxnRequest, handle_add_partitions_to_txn>(),
     api<AddOffsetsToTxnRequest, handle_add_offsets_to_txn>(),
     api<EndTxnRequest, handle_end_txn>(),
+    api<TxnOffsetCommitRequest, handle_txn_offset_commit>(),
     api<DescribeConfigsRequest, handle_describe_configs>(),
     api<AlterConfigsRequest, handle_alter_configs>(),
     api<DescribeLogDirsRequest, handle_describe_log_dirs>(),

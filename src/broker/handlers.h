@@ -154,6 +154,7 @@ void handle_describe_groups(Broker&, RequestContext, protocol::DescribeGroupsReq
 void handle_list_groups(Broker&, RequestContext, protocol::ListGroupsRequest);
 void handle_delete_groups(Broker&, RequestContext, protocol::DeleteGroupsRequest);
 void handle_offset_delete(Broker&, RequestContext, protocol::OffsetDeleteRequest);
+void handle_txn_offset_commit(Broker&, RequestContext, protocol::TxnOffsetCommitRequest);
 // The metadata quorum (quorum_handlers.cc).
 void handle_vote(Broker&, RequestContext, protocol::VoteRequest);
 void handle_begin_quorum_epoch(Broker&, RequestContext, protocol::BeginQuorumEpochRequest);

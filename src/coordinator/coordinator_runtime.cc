@@ -1,5 +1,7 @@
 #include "coordinator/coordinator_runtime.h"
 
+#include <algorithm>
+
 #include "base/assert.h"
 
 namespace sluice::coordinator {
@@ -92,9 +94,29 @@ void StrandPool::work() {
   }
 }
 
+WriteBatch::Part& WriteBatch::part_for(const std::optional<TransactionalProducer>& producer) {
+  if (parts_.empty() || parts_.back().producer != producer)
+    parts_.push_back(Part{producer, {}, {}});
+  return parts_.back();
+}
+
 void WriteBatch::add(std::vector<CoordinatorRecord> records, std::function<void(ErrorCode)> done) {
-  for (auto& record : records) records_.push_back(std::move(record));
-  done_.push_back(std::move(done));
+  Part& part = part_for(std::nullopt);
+  for (auto& record : records) part.records.push_back(std::move(record));
+  part.done.push_back(std::move(done));
+}
+
+void WriteBatch::add_transactional(const TransactionalProducer& producer,
+                                   std::vector<CoordinatorRecord> records,
+                                   std::function<void(ErrorCode)> done) {
+  Part& part = part_for(producer);
+  for (auto& record : records) part.records.push_back(std::move(record));
+  part.done.push_back(std::move(done));
+}
+
+bool WriteBatch::empty() const {
+  return std::all_of(parts_.begin(), parts_.end(),
+                     [](const Part& part) { return part.records.empty(); });
 }
 
 CoordinatorRuntime::CoordinatorRuntime(int32_t partitions, CoordinatorLog& log, CoordinatorExecutor& executor)
@@ -107,26 +129,32 @@ void CoordinatorRuntime::run(int32_t partition, std::function<void(WriteBatch&)>
 void CoordinatorRuntime::run_here(int32_t partition, const std::function<void(WriteBatch&)>& operation) {
   WriteBatch batch;
   operation(batch);
-  if (!batch.done_.empty()) append(partition, std::move(batch));
+  for (auto& part : batch.parts_)
+    if (!part.done.empty()) append(partition, std::move(part));
 }
 
-void CoordinatorRuntime::append(int32_t partition, WriteBatch batch) {
+void CoordinatorRuntime::append(int32_t partition, WriteBatch::Part part) {
   auto entry = std::make_shared<InFlight>();
-  entry->done = std::move(batch.done_);
+  entry->done = std::move(part.done);
   partitions_[static_cast<size_t>(partition)].in_flight.push_back(entry);
-  if (batch.records_.empty()) {
+  if (part.records.empty()) {
     // Nothing to write (an operation that only answers once earlier writes
     // are durable): it completes in order with them.
     entry->result = ErrorCode::NONE;
     complete_in_order(partition);
     return;
   }
-  log_.append(partition, std::move(batch.records_), [this, partition, entry](ErrorCode error) {
+  auto finished = [this, partition, entry](ErrorCode error) {
     executor_.post(partition, [this, partition, entry, error] {
       entry->result = error;
       complete_in_order(partition);
     });
-  });
+  };
+  if (part.producer)
+    log_.append_transactional(partition, *part.producer, std::move(part.records),
+                              std::move(finished));
+  else
+    log_.append(partition, std::move(part.records), std::move(finished));
 }
 
 void CoordinatorRuntime::complete_in_order(int32_t partition) {

@@ -61,6 +61,26 @@ struct CoordinatorRecord {
 // high watermark (state is served only once committed). The defaults load
 // nothing (tests whose coordinators start empty).
 using RecordSink = std::function<Status(Bytes key, std::optional<Bytes> value)>;
+// The batch the records that follow came in (KIP-98): a transactional write
+// carries its producer, a control batch is a transaction marker. Told
+// before each batch's records when a load asks for it (load_with_batches).
+struct LoadedBatch {
+  int64_t base_offset = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  bool transactional = false;
+  bool control = false;
+};
+using BatchSink = std::function<void(const LoadedBatch&)>;
+// The producer of a transactional write (Kafka's
+// scheduleTransactionalWriteOperation): its records are appended as a
+// transactional batch with this producer id and epoch, completed later by
+// the marker WriteTxnMarkers writes.
+struct TransactionalProducer {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  bool operator==(const TransactionalProducer&) const = default;
+};
 struct LoadStep {
   ErrorCode error = ErrorCode::NONE;  // the partition cannot be read here
   int64_t next_offset = 0;            // where the next call starts
@@ -72,10 +92,27 @@ class CoordinatorLog {
   virtual ~CoordinatorLog() = default;
   virtual void append(int32_t partition, std::vector<CoordinatorRecord> records,
                       std::function<void(ErrorCode)> done) = 0;
+  // The same as one transactional batch of `producer`. A log that cannot
+  // write one refuses (UNKNOWN_SERVER_ERROR): writing the records as plain
+  // ones would commit offsets the transaction may abort.
+  virtual void append_transactional(int32_t /*partition*/,
+                                    const TransactionalProducer& /*producer*/,
+                                    std::vector<CoordinatorRecord> /*records*/,
+                                    std::function<void(ErrorCode)> done) {
+    done(ErrorCode::UNKNOWN_SERVER_ERROR);
+  }
   virtual int64_t load_end_offset(int32_t /*partition*/) { return 0; }
   virtual LoadStep load(int32_t /*partition*/, int64_t from_offset, int64_t /*end_offset*/,
                         const RecordSink& /*sink*/) {
     return {ErrorCode::NONE, from_offset, 0, 0};
+  }
+  // load(), also telling `batch` of each batch before its records, and
+  // feeding the records of control batches (transaction markers, which
+  // load() skips) to `sink` after their batch was told. The default: load()
+  // with every batch told as plain (a log without transactions).
+  virtual LoadStep load_with_batches(int32_t partition, int64_t from_offset, int64_t end_offset,
+                                     const RecordSink& sink, const BatchSink& /*batch*/) {
+    return load(partition, from_offset, end_offset, sink);
   }
 };
 
@@ -134,17 +171,28 @@ class StrandPool final : public CoordinatorExecutor {
 };
 
 // The records an operation wants written, each group with what to do once
-// it is durable (NONE) or failed. One operation's records are appended as
-// one batch: all are durable or none is.
+// it is durable (NONE) or failed. One operation's plain records are
+// appended as one batch: all are durable or none is. Transactional records
+// (add_transactional) go in a batch of their own per producer, appended in
+// the order they were added relative to the plain ones.
 class WriteBatch {
  public:
   void add(std::vector<CoordinatorRecord> records, std::function<void(ErrorCode)> done);
-  bool empty() const { return records_.empty(); }
+  void add_transactional(const TransactionalProducer& producer,
+                         std::vector<CoordinatorRecord> records,
+                         std::function<void(ErrorCode)> done);
+  bool empty() const;
 
  private:
   friend class CoordinatorRuntime;
-  std::vector<CoordinatorRecord> records_;
-  std::vector<std::function<void(ErrorCode)>> done_;
+  // Consecutive adds of the same kind (plain, or one producer) share a part.
+  struct Part {
+    std::optional<TransactionalProducer> producer;
+    std::vector<CoordinatorRecord> records;
+    std::vector<std::function<void(ErrorCode)>> done;
+  };
+  Part& part_for(const std::optional<TransactionalProducer>& producer);
+  std::vector<Part> parts_;
 };
 
 class CoordinatorRuntime {
@@ -176,7 +224,7 @@ class CoordinatorRuntime {
   struct Partition {
     std::deque<std::shared_ptr<InFlight>> in_flight;  // append order; strand-only
   };
-  void append(int32_t partition, WriteBatch batch);
+  void append(int32_t partition, WriteBatch::Part part);
   // On the strand: completes finished appends from the oldest on.
   void complete_in_order(int32_t partition);
 

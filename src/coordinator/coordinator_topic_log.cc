@@ -98,6 +98,26 @@ CoordinatorTopicLog::~CoordinatorTopicLog() {
 
 void CoordinatorTopicLog::append(int32_t partition_index, std::vector<CoordinatorRecord> records,
                                  std::function<void(ErrorCode)> done) {
+  append_batch(partition_index, std::move(records), record::BatchOptions{}, std::move(done));
+}
+
+// A transactional batch of the producer (Kafka's coordinator writes it
+// without a sequence: the partition checks the producer's epoch only).
+void CoordinatorTopicLog::append_transactional(int32_t partition_index,
+                                               const TransactionalProducer& producer,
+                                               std::vector<CoordinatorRecord> records,
+                                               std::function<void(ErrorCode)> done) {
+  record::BatchOptions options;
+  options.transactional = true;
+  options.producer_id = producer.producer_id;
+  options.producer_epoch = producer.producer_epoch;
+  append_batch(partition_index, std::move(records), options, std::move(done));
+}
+
+void CoordinatorTopicLog::append_batch(int32_t partition_index,
+                                       std::vector<CoordinatorRecord> records,
+                                       const record::BatchOptions& options,
+                                       std::function<void(ErrorCode)> done) {
   auto partition = replicas_.partition(topic_, partition_index);
   // Not created yet (a raw request that did not look the coordinator up):
   // creation goes to the controller thread, this append fails (the client
@@ -107,7 +127,7 @@ void CoordinatorTopicLog::append(int32_t partition_index, std::vector<Coordinato
     return done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
   }
   int64_t now_ms = clock_.now_ms();
-  record::BatchBuilder builder;
+  record::BatchBuilder builder(options);
   for (const CoordinatorRecord& entry : records) {
     std::optional<Bytes> value;
     if (entry.value) value = Bytes(*entry.value);
@@ -191,13 +211,19 @@ void replay_batch(const record::BatchView& view, int64_t from_offset, const Reco
 }  // namespace
 
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSink& sink,
-                          const std::string& where, ReplayCounts& counts) {
+                          const std::string& where, ReplayCounts& counts, const BatchSink& batch) {
   record::RecordSetReader batches{record_set};
   record::BatchView view;
   int64_t next = from_offset;
   while (batches.next(view)) {
     next = view.header.base_offset + view.header.last_offset_delta + 1;
-    if (view.header.is_control()) continue;
+    if (batch) {
+      if (next <= from_offset) continue;  // read again from a batch before the start
+      batch({view.header.base_offset, view.header.producer_id, view.header.producer_epoch,
+             view.header.is_transactional(), view.header.is_control()});
+    } else if (view.header.is_control()) {
+      continue;
+    }
     replay_batch(view, from_offset, sink, where, counts);
   }
   return next;
@@ -210,7 +236,7 @@ namespace {
 // (`offset` itself when nothing is committed there yet).
 Result<int64_t> read_committed(cluster::Partition& partition, int64_t offset,
                                const RecordSink& sink, const std::string& where,
-                               ReplayCounts& counts) {
+                               ReplayCounts& counts, const BatchSink& batch) {
   if (offset >= partition.high_watermark()) return offset;
   auto read = partition.read(Offset{offset}, LeaderEpoch{-1}, 1 << 20, true);
   if (read.error != ErrorCode::NONE)
@@ -224,13 +250,14 @@ Result<int64_t> read_committed(cluster::Partition& partition, int64_t offset,
     if (*n == 0) return Status(Errc::io_error, "short read of " + where);
     done += *n;
   }
-  return std::max(offset, replay_record_set(Bytes(buffer), offset, sink, where, counts));
+  return std::max(offset, replay_record_set(Bytes(buffer), offset, sink, where, counts, batch));
 }
 
 }  // namespace
 
 Result<ReplayCounts> CoordinatorTopicLog::replay_all(int32_t partition_index,
-                                                     const RecordSink& sink) const {
+                                                     const RecordSink& sink,
+                                                     const BatchSink& batch) const {
   auto partition = replicas_.partition(topic_, partition_index);
   if (!partition)
     return Status(Errc::io_error,
@@ -238,7 +265,7 @@ Result<ReplayCounts> CoordinatorTopicLog::replay_all(int32_t partition_index,
   ReplayCounts counts;
   int64_t offset = partition->offsets().log_start_offset;
   for (;;) {
-    auto next = read_committed(*partition, offset, sink, where_of(partition_index), counts);
+    auto next = read_committed(*partition, offset, sink, where_of(partition_index), counts, batch);
     if (!next) return next.status();
     if (*next <= offset) break;  // at the high watermark, or no progress: stop rather than loop
     offset = *next;
@@ -247,7 +274,13 @@ Result<ReplayCounts> CoordinatorTopicLog::replay_all(int32_t partition_index,
 }
 
 LoadStep CoordinatorTopicLog::load(int32_t partition_index, int64_t from_offset,
-                                   int64_t /*end_offset*/, const RecordSink& sink) {
+                                   int64_t end_offset, const RecordSink& sink) {
+  return load_with_batches(partition_index, from_offset, end_offset, sink, {});
+}
+
+LoadStep CoordinatorTopicLog::load_with_batches(int32_t partition_index, int64_t from_offset,
+                                                int64_t /*end_offset*/, const RecordSink& sink,
+                                                const BatchSink& batch) {
   LoadStep step;
   step.next_offset = from_offset;
   auto partition = replicas_.partition(topic_, partition_index);
@@ -257,7 +290,7 @@ LoadStep CoordinatorTopicLog::load(int32_t partition_index, int64_t from_offset,
   }
   const int64_t start = std::max(from_offset, partition->offsets().log_start_offset);
   ReplayCounts counts;
-  auto next = read_committed(*partition, start, sink, where_of(partition_index), counts);
+  auto next = read_committed(*partition, start, sink, where_of(partition_index), counts, batch);
   step.replayed = counts.replayed;
   step.skipped = counts.skipped;
   if (!next) {

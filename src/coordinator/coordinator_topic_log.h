@@ -27,6 +27,7 @@
 #include "base/result.h"
 #include "cluster/replica_manager.h"
 #include "coordinator/coordinator_runtime.h"
+#include "record/batch_builder.h"
 
 namespace sluice::coordinator {
 
@@ -42,8 +43,12 @@ struct ReplayCounts {
 // records cannot be read is logged with `where` and its offset, counted and
 // skipped, as Kafka's coordinator loader skips unknown records: one bad
 // record must not stop the broker from starting. Control batches are skipped.
+// With `batch`, each batch is told to it before its records, and the
+// records of control batches (transaction markers) go to `sink` too;
+// without, control batches are skipped.
 int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSink& sink,
-                          const std::string& where, ReplayCounts& counts);
+                          const std::string& where, ReplayCounts& counts,
+                          const BatchSink& batch = {});
 
 class CoordinatorTopicLog : public CoordinatorLog {
  public:
@@ -65,6 +70,10 @@ class CoordinatorTopicLog : public CoordinatorLog {
   // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, ...).
   void append(int32_t partition, std::vector<CoordinatorRecord> records,
               std::function<void(ErrorCode)> done) override;
+  // The same, as a transactional batch of `producer` (TxnOffsetCommit).
+  void append_transactional(int32_t partition, const TransactionalProducer& producer,
+                            std::vector<CoordinatorRecord> records,
+                            std::function<void(ErrorCode)> done) override;
   // The partition's log end offset (-1: not hosted here).
   int64_t load_end_offset(int32_t partition) override;
   // Up to ~1 MiB of committed records from `from_offset` (the log start if
@@ -72,9 +81,15 @@ class CoordinatorTopicLog : public CoordinatorLog {
   // is at `from_offset`.
   LoadStep load(int32_t partition, int64_t from_offset, int64_t end_offset,
                 const RecordSink& sink) override;
+  // The same, telling `batch` of each batch (transactional offset commits,
+  // markers) before its records.
+  LoadStep load_with_batches(int32_t partition, int64_t from_offset, int64_t end_offset,
+                             const RecordSink& sink, const BatchSink& batch) override;
   // Feeds every record of `partition` (log start to high watermark) to
-  // `sink` (replay_record_set). Fails only if the partition cannot be read.
-  Result<ReplayCounts> replay_all(int32_t partition, const RecordSink& sink) const;
+  // `sink` (replay_record_set, `batch` as there). Fails only if the
+  // partition cannot be read.
+  Result<ReplayCounts> replay_all(int32_t partition, const RecordSink& sink,
+                                  const BatchSink& batch = {}) const;
   // Appends waiting for replication: those settled now (leadership lost:
   // the image changed) or past their timeout finish. Any thread.
   void check_waits();
@@ -84,6 +99,8 @@ class CoordinatorTopicLog : public CoordinatorLog {
 
  private:
   friend class ReplicationWait;
+  void append_batch(int32_t partition, std::vector<CoordinatorRecord> records,
+                    const record::BatchOptions& options, std::function<void(ErrorCode)> done);
   void finished(const std::shared_ptr<ReplicationWait>& wait);
   std::string where_of(int32_t partition) const { return topic_ + "-" + std::to_string(partition); }
 

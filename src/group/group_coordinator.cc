@@ -211,6 +211,7 @@ void GroupCoordinator::unload_partition(int32_t partition) {
   shard.state = ShardState::failed;
   ++shard.incarnation;
   shard.groups.clear();
+  clear_transactions(shard);
 }
 
 ErrorCode GroupCoordinator::shard_error(const Shard& shard) {
@@ -244,6 +245,7 @@ void GroupCoordinator::drop_groups(Shard& shard, ErrorCode error, Completions& o
     }
   }
   shard.groups.clear();
+  clear_transactions(shard);
 }
 
 namespace {

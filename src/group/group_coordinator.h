@@ -62,14 +62,17 @@
 namespace sluice::group {
 
 // The runtime is shared with the transaction coordinator (src/coordinator/).
+using coordinator::BatchSink;
 using coordinator::CoordinatorExecutor;
 using coordinator::CoordinatorLog;
 using coordinator::CoordinatorRecord;
 using coordinator::CoordinatorRuntime;
 using coordinator::InlineExecutor;
+using coordinator::LoadedBatch;
 using coordinator::LoadStep;
 using coordinator::RecordSink;
 using coordinator::StrandPool;
+using coordinator::TransactionalProducer;
 using coordinator::WriteBatch;
 
 // The broker settings the coordinator follows (Kafka's names).
@@ -99,6 +102,22 @@ int32_t partition_for_group(const std::string& group_id, int32_t partitions);
 
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };
 const char* group_state_name(GroupState state);
+
+// A committed offset (kept per group; pending per producer for
+// transactional commits).
+struct CommittedOffset {
+  int64_t offset = -1;
+  int32_t leader_epoch = -1;
+  std::string metadata;
+  int64_t commit_timestamp_ms = 0;
+  // Set by an OffsetCommit v2-4 with a retention time: the offset expires
+  // then (Kafka's OffsetAndMetadata.expireTimestamp), written as
+  // OffsetCommitValue v1, the only version that carries it.
+  std::optional<int64_t> expire_timestamp_ms;
+  // Where its record is in the partition's log (Shard::record_order at
+  // replay): the later of two records wins.
+  uint64_t record_order = 0;
+};
 
 // Who sent a request (for member ids and DescribeGroups).
 struct ClientInfo {
@@ -141,6 +160,23 @@ class GroupCoordinator {
                      Reply<protocol::DeleteGroupsResponse> reply);
   void offset_delete(const protocol::OffsetDeleteRequest& request, int16_t version,
                      Reply<protocol::OffsetDeleteResponse> reply);
+  // TxnOffsetCommit (KIP-98, KIP-447): the offsets are written as a
+  // transactional batch of the request's producer and, once durable, kept
+  // pending for that producer (invisible to OffsetFetch; require_stable
+  // fetches answer UNSTABLE_OFFSET_COMMIT for them) until
+  // complete_transaction (or, at load, the marker in the log) commits or
+  // aborts them. Answered once durable.
+  void txn_offset_commit(const protocol::TxnOffsetCommitRequest& request, int16_t version,
+                         Reply<protocol::TxnOffsetCommitResponse> reply);
+  // The commit (or abort) marker of `producer_id`'s transaction is durable
+  // in `partition` of __consumer_offsets (WriteTxnMarkers): its pending
+  // offsets there become committed (unless a commit written after them
+  // already replaced them) or are dropped. Posted to the partition's
+  // strand: call it before answering WriteTxnMarkers, so the producer's next
+  // transaction's commits come after it. A partition loading keeps it for
+  // when the load ends; one not led here ignores it (its load reads the
+  // marker).
+  void complete_transaction(int64_t producer_id, int32_t partition, bool commit);
 
   // Blocking wrappers (tests, admin threads; never a reactor or a strand).
   protocol::HeartbeatResponse heartbeat(const protocol::HeartbeatRequest& request, int16_t version);
@@ -174,7 +210,13 @@ class GroupCoordinator {
   // Applies one record of __consumer_offsets, in log order: at load (before
   // requests are served), and on the record's partition strand once an
   // append is durable.
-  Status replay(Bytes key, std::optional<Bytes> value);
+  // `producer_id` (not -1): the record came in a transactional batch of
+  // that producer (kept pending until its marker).
+  Status replay(Bytes key, std::optional<Bytes> value, int64_t producer_id = -1);
+  // A control record (commit or abort marker, Kafka's ControlRecordType)
+  // of `producer_id` in `partition`'s log, in log order; other control
+  // records are ignored.
+  Status replay_control(int32_t partition, int64_t producer_id, Bytes key);
   // After replay: reloaded members' sessions start now. Before serving.
   void finish_loading();
   // A partition of __consumer_offsets that could not be read at load: its
@@ -237,6 +279,21 @@ class GroupCoordinator {
   struct Shard {
     std::map<std::string, std::unique_ptr<Group>> groups;
     std::map<PendingKey, int> pending_commits;
+    // Transactional offset commits durable but not completed (Kafka's
+    // pendingTransactionalOffsets), per producer id; the producers with
+    // some per group (openTransactionsByGroup); those appended, not yet
+    // durable (require_stable fetches see them as pending too).
+    std::map<int64_t, std::map<PendingKey, CommittedOffset>> pending_txn_offsets;
+    std::map<std::string, std::set<int64_t>> open_txns_by_group;
+    std::map<PendingKey, int> txn_commits_in_flight;
+    // Counts offset records applied, in log order (Kafka compares record
+    // offsets): a transactional commit is materialized only if newer than
+    // the committed offset it would replace.
+    uint64_t record_order = 0;
+    // Loading: completions that came meanwhile (applied when loaded), and
+    // the batch the records being loaded came in.
+    std::vector<std::pair<int64_t, bool>> completions_while_loading;
+    coordinator::LoadedBatch load_batch;
     ShardState state = ShardState::active;
     int32_t epoch = -1;        // the leader epoch it was elected in
     uint64_t incarnation = 0;  // bumped at each load and unload: older appends apply nothing
@@ -258,7 +315,16 @@ class GroupCoordinator {
   std::function<void(ErrorCode)> on_strand(int32_t partition,
                                            std::function<void(ErrorCode, Completions&)> done);
   // The records of `partition` replayed into the state, on its strand.
-  void apply(const std::vector<CoordinatorRecord>& records);
+  void apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id = -1);
+  // Transactions (group_transactions.cc), on the partition's strand.
+  void txn_offset_commit_here(const protocol::TxnOffsetCommitRequest& request, int16_t version,
+                              Reply<protocol::TxnOffsetCommitResponse> reply, Completions& out);
+  ErrorCode validate_txn_commit(const protocol::TxnOffsetCommitRequest& request,
+                                const Group* group) const;
+  // A pending (durable or in flight) transactional offset of any producer.
+  static bool has_pending_txn_offset(const Shard& shard, const PendingKey& key);
+  void end_transaction(Shard& shard, int64_t producer_id, bool commit);
+  static void clear_transactions(Shard& shard);
   void expire_offsets(Shard& shard);
   void tick_partition(int32_t partition, Completions& out);
 
@@ -294,7 +360,8 @@ class GroupCoordinator {
                           Reply<protocol::OffsetCommitResponse> reply, Completions& out);
   protocol::OffsetFetchResponse::OffsetFetchResponseGroup fetch_group(
       const std::string& group_id,
-      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
+      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics,
+      bool require_stable = false) const;
   protocol::DescribeGroupsResponse::DescribedGroup describe_group(
       const std::string& group_id) const;
   // DeleteGroups of the groups of one partition; `done` gets their results.
@@ -333,7 +400,8 @@ class GroupCoordinator {
   // Adds records to the running operation's batch; `done` runs on the
   // strand once they are durable (NONE) or failed (coordinator_error).
   void append(const std::string& group_id, std::vector<CoordinatorRecord> records,
-              std::function<void(ErrorCode, Completions&)> done);
+              std::function<void(ErrorCode, Completions&)> done,
+              std::optional<TransactionalProducer> producer = std::nullopt);
   ErrorCode validate_member(const Group& group, const std::string& member_id,
                             const std::optional<std::string>& instance_id,
                             int32_t generation) const;

@@ -94,6 +94,7 @@ void GroupCoordinator::fail_load(int32_t partition, ErrorCode error) {
   spdlog::error("__consumer_offsets-{}: cannot be loaded ({}): its groups stay unavailable",
                 partition, error_name(error));
   shard.groups.clear();
+  clear_transactions(shard);
   shard.state = ShardState::failed;
   ++shard.incarnation;
   loading_partitions_.fetch_sub(1, std::memory_order_acq_rel);
@@ -106,11 +107,18 @@ void GroupCoordinator::load_step(int32_t partition) {
   // answering COORDINATOR_LOAD_IN_PROGRESS) get theirs.
   constexpr int reads_per_turn_max = 8;
   if (shard.load_end < 0) return fail_load(partition, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-  const RecordSink sink = [this](Bytes key, std::optional<Bytes> value) {
-    return replay(key, value);
+  // Records of a transactional batch are pending for its producer until
+  // the producer's marker (a control batch) later in the log.
+  const coordinator::BatchSink batch = [&shard](const coordinator::LoadedBatch& loaded) {
+    shard.load_batch = loaded;
+  };
+  const RecordSink sink = [this, &shard, partition](Bytes key, std::optional<Bytes> value) {
+    const coordinator::LoadedBatch& loaded = shard.load_batch;
+    if (loaded.control) return replay_control(partition, loaded.producer_id, key);
+    return replay(key, value, loaded.transactional ? loaded.producer_id : -1);
   };
   for (int read = 0; read < reads_per_turn_max && shard.load_next < shard.load_end; ++read) {
-    LoadStep step = log_.load(partition, shard.load_next, shard.load_end, sink);
+    LoadStep step = log_.load_with_batches(partition, shard.load_next, shard.load_end, sink, batch);
     shard.load_counts.replayed += step.replayed;
     shard.load_counts.skipped += step.skipped;
     if (step.error != ErrorCode::NONE) return fail_load(partition, step.error);
@@ -125,6 +133,11 @@ void GroupCoordinator::load_step(int32_t partition) {
   }
   shard.state = ShardState::active;
   loading_partitions_.fetch_sub(1, std::memory_order_acq_rel);
+  // Markers made durable while loading (WriteTxnMarkers), in their order.
+  for (const auto& [producer_id, commit] : shard.completions_while_loading)
+    end_transaction(shard, producer_id, commit);
+  shard.completions_while_loading.clear();
+  shard.load_batch = {};
   // Reloaded members' sessions start now (finish_loading, for one shard).
   for (auto& [id, group] : shard.groups)
     for (auto& [member_id, member] : group->members)

@@ -122,7 +122,8 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
 // durable: pending commits are not seen.
 OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
     const std::string& group_id,
-    const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const {
+    const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics,
+    bool require_stable) const {
   OffsetFetchResponse::OffsetFetchResponseGroup out;
   out.group_id = group_id;
   if (ErrorCode refused = group_id.empty() ? ErrorCode::INVALID_GROUP_ID : unavailable(group_id);
@@ -131,10 +132,21 @@ OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
     return out;
   }
   const Group* group = find_group(group_id);
-  auto add = [&out](const std::string& topic, int32_t partition, const CommittedOffset* committed) {
-    if (out.topics.empty() || out.topics.back().name != topic) out.topics.push_back({topic, {}, {}});
+  const Shard& shard = shards_[static_cast<size_t>(partition_of(group_id))];
+  auto add = [&](const std::string& topic, int32_t partition, const CommittedOffset* committed) {
+    if (out.topics.empty() || out.topics.back().name != topic)
+      out.topics.push_back({topic, {}, {}});
     auto& entry = out.topics.back().partitions.emplace_back();
     entry.partition_index = partition;
+    // KIP-447: a stable fetch must not read an offset a transaction may
+    // still replace (Kafka's rule: any pending transactional offset).
+    if (require_stable && has_pending_txn_offset(shard, {group_id, topic, partition})) {
+      entry.committed_offset = -1;
+      entry.committed_leader_epoch = -1;
+      entry.metadata = "";
+      entry.error_code = to_wire(ErrorCode::UNSTABLE_OFFSET_COMMIT);
+      return;
+    }
     entry.committed_offset = committed ? committed->offset : -1;
     entry.committed_leader_epoch = committed ? committed->leader_epoch : -1;
     entry.metadata = committed ? committed->metadata : "";
@@ -180,7 +192,12 @@ OffsetFetchResponse single_group_answer(const OffsetFetchRequest& request, int16
     auto& out = response.topics.emplace_back();
     out.name = topic.name;
     for (auto& p : topic.partitions)
-      out.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata, 0, {}});
+      out.partitions.push_back({p.partition_index,
+                                p.committed_offset,
+                                p.committed_leader_epoch,
+                                p.metadata,
+                                p.error_code,
+                                {}});
   }
   // v1 has no group error: a group that cannot answer says so per partition
   // (an unanswered partition would read as "nothing committed").
@@ -217,9 +234,12 @@ struct Gather {
 void GroupCoordinator::offset_fetch(const OffsetFetchRequest& request, int16_t version,
                                     Reply<OffsetFetchResponse> reply) {
   if (version < 8) {
-    runtime_.post(partition_of(request.group_id), [this, request, version, reply = std::move(reply)] {
-      reply(single_group_answer(request, version, fetch_group(request.group_id, topic_partitions(request.topics))));
-    });
+    runtime_.post(
+        partition_of(request.group_id), [this, request, version, reply = std::move(reply)] {
+          reply(single_group_answer(request, version,
+                                    fetch_group(request.group_id, topic_partitions(request.topics),
+                                                version >= 7 && request.require_stable)));
+        });
     return;
   }
   if (request.groups.empty()) return reply(OffsetFetchResponse{});
@@ -230,9 +250,11 @@ void GroupCoordinator::offset_fetch(const OffsetFetchRequest& request, int16_t v
   gather->reply = std::move(reply);
   for (size_t i = 0; i < request.groups.size(); ++i) {
     const auto& requested = request.groups[i];
-    runtime_.post(partition_of(requested.group_id), [this, gather, i, requested] {
-      auto group = fetch_group(requested.group_id, topic_partitions(requested.topics));
-      gather->finish_one([&](OffsetFetchResponse& response) { response.groups[i] = std::move(group); });
+    runtime_.post(partition_of(requested.group_id), [this, gather, i, requested,
+                                                     stable = request.require_stable] {
+      auto group = fetch_group(requested.group_id, topic_partitions(requested.topics), stable);
+      gather->finish_one(
+          [&](OffsetFetchResponse& response) { response.groups[i] = std::move(group); });
     });
   }
 }
@@ -363,12 +385,22 @@ void GroupCoordinator::delete_groups_here(
     else if (group->state != GroupState::empty) code = ErrorCode::NON_EMPTY_GROUP;
     result.error_code = to_wire(code);
     if (code != ErrorCode::NONE) continue;
-    for (const auto& [key, committed] : group->offsets)
-      records.push_back(offset_tombstone(group_id, key.first, key.second));
-    // A commit still in flight lands before these tombstones: delete it too.
-    for (const auto& [key, count] : shard_of(group_id).pending_commits)
-      if (std::get<0>(key) == group_id && !group->offsets.count({std::get<1>(key), std::get<2>(key)}))
-        records.push_back(offset_tombstone(group_id, std::get<1>(key), std::get<2>(key)));
+    // Committed offsets; commits still in flight (they land before these
+    // tombstones) and pending transactional ones (Kafka's deleteAllOffsets):
+    // one tombstone each.
+    std::set<std::pair<std::string, int32_t>> deleted;
+    for (const auto& [key, committed] : group->offsets) deleted.insert(key);
+    const Shard& shard = shard_of(group_id);
+    for (const auto& [key, count] : shard.pending_commits)
+      if (std::get<0>(key) == group_id) deleted.emplace(std::get<1>(key), std::get<2>(key));
+    if (auto open = shard.open_txns_by_group.find(group_id); open != shard.open_txns_by_group.end())
+      for (int64_t producer : open->second)
+        if (auto pending = shard.pending_txn_offsets.find(producer);
+            pending != shard.pending_txn_offsets.end())
+          for (const auto& [key, offset] : pending->second)
+            if (std::get<0>(key) == group_id) deleted.emplace(std::get<1>(key), std::get<2>(key));
+    for (const auto& [topic, partition] : deleted)
+      records.push_back(offset_tombstone(group_id, topic, partition));
     records.push_back(group_tombstone(group_id));
     // Dead until the tombstones are durable: joins and commits answer
     // COORDINATOR_NOT_AVAILABLE (retried), fetches still see the offsets.
@@ -443,8 +475,10 @@ void GroupCoordinator::offset_delete_here(const protocol::OffsetDeleteRequest& r
           {partition.partition_index, to_wire(busy ? ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode::NONE)});
       if (busy) continue;
       // Committed, or in flight (its record lands before the tombstone).
+      // Pending transactional offsets too (Kafka's deleteOffsets).
       if (group->offsets.count({topic.name, partition.partition_index}) != 0 ||
-          shard.pending_commits.count({group_id, topic.name, partition.partition_index}) != 0)
+          shard.pending_commits.count({group_id, topic.name, partition.partition_index}) != 0 ||
+          has_pending_txn_offset(shard, {group_id, topic.name, partition.partition_index}))
         records.push_back(offset_tombstone(group_id, topic.name, partition.partition_index));
     }
   }
@@ -475,8 +509,10 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
     size_t expiring = 0;
     bool in_flight = false;
     for (const auto& [key, committed] : group.offsets) {
-      // A commit in flight for this offset lands first: leave it be.
-      if (shard.pending_commits.count({group.id, key.first, key.second}) != 0) {
+      // A commit in flight for this offset lands first, a transaction may
+      // still replace it (Kafka's cleanupExpiredOffsets): leave it be.
+      if (shard.pending_commits.count({group.id, key.first, key.second}) != 0 ||
+          has_pending_txn_offset(shard, {group.id, key.first, key.second})) {
         in_flight = true;
         continue;
       }
@@ -494,7 +530,9 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
     }
     if (records.empty()) continue;
     auto applied = records;  // offsets only: the group's removal is decided when durable
-    bool gone = expiring == group.offsets.size() && !in_flight && group.members.empty();
+    // A group with open transactions stays (Kafka's rule).
+    bool gone = expiring == group.offsets.size() && !in_flight && group.members.empty() &&
+                shard.open_txns_by_group.count(group.id) == 0;
     if (gone) records.push_back(group_tombstone(group.id));
     auto on_durable = [this, &shard, group_id = group.id, applied = std::move(applied), gone](ErrorCode error,
                                                                                               Completions&) {
@@ -503,18 +541,19 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
       // Removed only if nobody joined or committed meanwhile.
       auto it = shard.groups.find(group_id);
       if (gone && it != shard.groups.end() && it->second->state == GroupState::empty &&
-          it->second->members.empty() && it->second->offsets.empty())
+          it->second->members.empty() && it->second->offsets.empty() &&
+          shard.open_txns_by_group.count(group_id) == 0)
         shard.groups.erase(it);
     };
     append(group.id, std::move(records), std::move(on_durable));
   }
 }
 
-void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records) {
+void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id) {
   for (const CoordinatorRecord& record : records) {
     std::optional<Bytes> value;
     if (record.value) value = Bytes(*record.value);
-    Status status = replay(Bytes(record.key), value);
+    Status status = replay(Bytes(record.key), value, producer_id);
     SLUICE_ASSERT(status.is_ok(), "a record the coordinator wrote does not replay");
   }
 }

@@ -82,7 +82,8 @@ std::vector<std::string> consumer_subscription_topics(const std::vector<uint8_t>
 }
 
 void GroupCoordinator::append(const std::string& group_id, std::vector<CoordinatorRecord> records,
-                              std::function<void(ErrorCode, Completions&)> done) {
+                              std::function<void(ErrorCode, Completions&)> done,
+                              std::optional<TransactionalProducer> producer) {
   int32_t partition = partition_of(group_id);
   Shard& shard = shards_[static_cast<size_t>(partition)];
   WriteBatch* batch = shard.batch;
@@ -97,7 +98,11 @@ void GroupCoordinator::append(const std::string& group_id, std::vector<Coordinat
       error = coordinator_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
     done(error, out);
   };
-  batch->add(std::move(records), on_strand(partition, std::move(guarded)));
+  if (producer)
+    batch->add_transactional(*producer, std::move(records),
+                             on_strand(partition, std::move(guarded)));
+  else
+    batch->add(std::move(records), on_strand(partition, std::move(guarded)));
 }
 
 CoordinatorRecord GroupCoordinator::group_record(const Group& group,
@@ -133,23 +138,42 @@ void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode, C
   append(group.id, {group_record(group)}, std::move(done));
 }
 
-Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes) {
+Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes,
+                                int64_t producer_id) {
   WireReader key_reader(key_bytes);
   int16_t key_version = 0;
   if (Status status = coordinator::read_version(key_reader, key_version); !status) return status;
   if (key_version == 0 || key_version == 1) {
     coordinator::OffsetCommitKey key;
     if (Status status = key.decode(key_reader, key_version); !status) return status;
+    Shard& shard = shard_of(key.group);
     if (!value_bytes) {
       if (Group* group = find_group(key.group)) group->offsets.erase({key.topic, key.partition});
+      // A tombstone removes the pending transactional offsets too (Kafka's
+      // OffsetMetadataManager.replay).
+      if (auto open = shard.open_txns_by_group.find(key.group);
+          open != shard.open_txns_by_group.end())
+        for (int64_t producer : open->second)
+          shard.pending_txn_offsets[producer].erase({key.group, key.topic, key.partition});
       return Status::ok();
     }
     coordinator::OffsetCommitValue value;
     if (Status status = decode_value(*value_bytes, value); !status) return status;
-    CommittedOffset committed{value.offset, value.leader_epoch, value.metadata,
-                              value.commit_timestamp, std::nullopt};
+    CommittedOffset committed{value.offset,           value.leader_epoch, value.metadata,
+                              value.commit_timestamp, std::nullopt,       ++shard.record_order};
     if (value.expire_timestamp != -1) committed.expire_timestamp_ms = value.expire_timestamp;
-    get_or_create_group(key.group).offsets[{key.topic, key.partition}] = std::move(committed);
+    // The group exists once it has offsets, committed or pending (Kafka's
+    // simple group: Empty, no protocol type).
+    Group& group = get_or_create_group(key.group);
+    if (producer_id != -1) {
+      // Pending until the producer's marker (Kafka's
+      // pendingTransactionalOffsets).
+      shard.pending_txn_offsets[producer_id][{key.group, key.topic, key.partition}] =
+          std::move(committed);
+      shard.open_txns_by_group[key.group].insert(producer_id);
+      return Status::ok();
+    }
+    group.offsets[{key.topic, key.partition}] = std::move(committed);
     return Status::ok();
   }
   if (key_version != 2) return Status::ok();  // records of other coordinators (KIP-848, share groups)

@@ -17,9 +17,16 @@ int64_t replay_record_set(Bytes record_set, int64_t from_offset, GroupCoordinato
 
 Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
                                              GroupCoordinator& coordinator) const {
-  return replay_all(partition_index, [&coordinator](Bytes key, std::optional<Bytes> value) {
-    return coordinator.replay(key, value);
-  });
+  // Transactional commits stay pending until their producer's marker, as
+  // a load holds them.
+  LoadedBatch current;
+  const BatchSink batch = [&current](const LoadedBatch& loaded) { current = loaded; };
+  const RecordSink sink = [&](Bytes key, std::optional<Bytes> value) {
+    if (current.control)
+      return coordinator.replay_control(partition_index, current.producer_id, key);
+    return coordinator.replay(key, value, current.transactional ? current.producer_id : -1);
+  };
+  return replay_all(partition_index, sink, batch);
 }
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
@@ -163,11 +170,11 @@ void GroupService::run_ticker() {
   }
 }
 
-void GroupService::handle_txn_completion(int64_t /*producer_id*/,
-                                         const std::vector<int32_t>& /*offsets_partitions*/,
-                                         bool /*commit*/) {
-  // Transactional offset commits (TxnOffsetCommit) are not kept yet: there
-  // is nothing pending to complete.
+void GroupService::handle_txn_completion(int64_t producer_id,
+                                         const std::vector<int32_t>& offsets_partitions,
+                                         bool commit) {
+  for (int32_t partition : offsets_partitions)
+    coordinator_->complete_transaction(producer_id, partition, commit);
 }
 
 }  // namespace sluice::group

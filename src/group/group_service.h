@@ -40,6 +40,7 @@
 #include "coordinator/coordinator_topic.h"
 #include "coordinator/coordinator_topic_log.h"
 #include "group/group_coordinator.h"
+#include "record/batch_builder.h"
 
 namespace sluice::group {
 
@@ -87,8 +88,9 @@ class OffsetsTopicLog final : public coordinator::CoordinatorTopicLog {
       : CoordinatorTopicLog(replicas, offsets_topic, clock, std::move(topic_missing),
                             commit_timeout_ms) {}
   // Feeds every record of `partition` (log start to high watermark) to
-  // `coordinator.replay` (replay_record_set). Fails only if the partition
-  // cannot be read.
+  // `coordinator.replay` (replay_record_set; transactional commits pending
+  // until their producer's marker, markers to `replay_control`). Fails only
+  // if the partition cannot be read.
   Result<ReplayCounts> replay(int32_t partition, GroupCoordinator& coordinator) const;
 };
 

@@ -44,17 +44,6 @@ struct GroupCoordinator::Member {
   }
 };
 
-struct CommittedOffset {
-  int64_t offset = -1;
-  int32_t leader_epoch = -1;
-  std::string metadata;
-  int64_t commit_timestamp_ms = 0;
-  // Set by an OffsetCommit v2-4 with a retention time: the offset expires
-  // then (Kafka's OffsetAndMetadata.expireTimestamp), written as
-  // OffsetCommitValue v1, the only version that carries it.
-  std::optional<int64_t> expire_timestamp_ms;
-};
-
 struct GroupCoordinator::Group {
   std::string id;
   GroupState state = GroupState::empty;

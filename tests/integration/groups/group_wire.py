@@ -204,3 +204,81 @@ def offset_delete(sock, group, topic, partitions):
     for _name, answers in r.array(lambda t: (t.string(), t.array(lambda p: (p.i32(), p.i16())))):
         parts.update(dict(answers))
     return error, parts
+
+
+# Transactions (KIP-98, KIP-447): TxnOffsetCommit and OffsetFetch's require_stable.
+API_TXN_OFFSET_COMMIT = 28
+UNKNOWN_TOPIC_OR_PARTITION = 3
+OFFSET_METADATA_TOO_LARGE = 12
+FENCED_INSTANCE_ID = 82
+UNSTABLE_OFFSET_COMMIT = 88
+
+
+def txn_offset_commit(sock, group, offsets, producer_id, producer_epoch=0, transactional_id="txn",
+                      generation=-1, member_id="", instance_id=None, metadata="", version=3):
+    """TxnOffsetCommit v2 (classic framing) or v3 (flexible, with the member as Streams
+    sends it) of {(topic, partition): offset}; returns {(topic, partition): error}."""
+    by_topic = {}
+    for (topic, partition), offset in sorted(offsets.items()):
+        by_topic.setdefault(topic, []).append((partition, offset))
+    flexible = version >= 3
+    w = Writer()
+    if not flexible:
+        w.string(transactional_id).string(group).i64(producer_id).i16(producer_epoch)
+        w.array(list(by_topic.items()), lambda w, t: (w.string(t[0]), w.array(
+            t[1], lambda w, p: w.i32(p[0]).i64(p[1]).i32(-1).string(metadata))))
+    else:
+        w.compact_string(transactional_id).compact_string(group).i64(producer_id).i16(producer_epoch)
+        w.i32(generation).compact_string(member_id).compact_string(instance_id)
+        w.compact_array(list(by_topic.items()), lambda w, t: (w.compact_string(t[0]), w.compact_array(
+            t[1], lambda w, p: w.i32(p[0]).i64(p[1]).i32(-1).compact_string(metadata).no_tags()), w.no_tags()))
+        w.no_tags()
+    r = kafka_wire.call(sock, API_TXN_OFFSET_COMMIT, version, bytes(w.buf), next(_correlation), flexible=flexible)
+    r.i32()  # throttle
+    out = {}
+    if not flexible:
+        for name, parts in r.array(lambda t: (t.string(), t.array(lambda p: (p.i32(), p.i16())))):
+            for index, error in parts:
+                out[(name, index)] = error
+        return out
+
+    def partition(p):
+        answer = (p.i32(), p.i16())
+        p.skip_tags()
+        return answer
+
+    def topic(t):
+        answer = (t.compact_string(), t.compact_array(partition))
+        t.skip_tags()
+        return answer
+
+    for name, parts in r.compact_array(topic):
+        for index, error in parts:
+            out[(name, index)] = error
+    return out
+
+
+def offset_fetch_v7(sock, group, topic, partitions, require_stable):
+    """OffsetFetch v7 (flexible, require_stable); returns (group error,
+    {partition: (committed offset, error)})."""
+    w = Writer().compact_string(group)
+    w.compact_array([topic], lambda w, t: (w.compact_string(t), w.compact_array(
+        list(partitions), lambda w, p: w.i32(p)), w.no_tags()))
+    w.i8(1 if require_stable else 0).no_tags()
+    r = kafka_wire.call(sock, API_OFFSET_FETCH, 7, bytes(w.buf), next(_correlation), flexible=True)
+    r.i32()
+
+    def partition(p):
+        index, offset, _epoch, _metadata, error = p.i32(), p.i64(), p.i32(), p.compact_string(), p.i16()
+        p.skip_tags()
+        return index, (offset, error)
+
+    def read_topic(t):
+        answer = (t.compact_string(), t.compact_array(partition))
+        t.skip_tags()
+        return answer
+
+    out = {}
+    for _name, parts in r.compact_array(read_topic):
+        out.update(dict(parts))
+    return r.i16(), out

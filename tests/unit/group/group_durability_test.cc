@@ -19,12 +19,13 @@
 #include <deque>
 #include <map>
 
+#include "../storage/instrumented_file_system.h"
 #include "cluster/replica_manager.h"
 #include "group/group_coordinator.h"
 #include "group/group_records.h"
 #include "group/group_service.h"
+#include "record/batch_builder.h"
 #include "storage/memory_file_system.h"
-#include "../storage/instrumented_file_system.h"
 
 namespace sluice::group {
 namespace {
@@ -433,6 +434,61 @@ TEST(DurabilityOnDisk, FailingDiskKeepsTheLastAcknowledgedCommit) {
   memory.simulate_crash();
   Node restarted(memory);
   EXPECT_EQ(fetch(*restarted.coordinator, group), 100) << "the restart agrees with what was acknowledged";
+}
+
+// Issue 17: a TxnOffsetCommit is stored as a transactional batch of its
+// producer; a restart reads it back pending (require_stable: unstable),
+// and once the producer's commit marker (a control batch, as
+// WriteTxnMarkers writes it) follows it in the log, committed.
+TEST(DurabilityOnDisk, TransactionalCommitStaysPendingUntilItsMarker) {
+  storage::MemoryFileSystem memory;
+  const std::string group = "txn-consumers";
+  const int32_t partition = partition_for_group(group, partitions);
+  auto stable_fetch = [&group](GroupCoordinator& coordinator) {
+    protocol::OffsetFetchRequest request;
+    request.require_stable = true;
+    auto& entry = request.groups.emplace_back();
+    entry.group_id = group;
+    entry.topics =
+        std::vector<protocol::OffsetFetchRequest::OffsetFetchRequestTopics>{{"t", {0}, {}}};
+    auto response = coordinator.offset_fetch(request, 8);
+    const auto& answer = response.groups.at(0).topics.at(0).partitions.at(0);
+    return std::make_pair(answer.error_code, answer.committed_offset);
+  };
+  {
+    Node node(memory);
+    ASSERT_EQ(node.commit(group, 3), 0);
+    protocol::TxnOffsetCommitRequest request;
+    request.transactional_id = "tx";
+    request.group_id = group;
+    request.producer_id = 4242;
+    request.producer_epoch = 1;
+    auto& topic = request.topics.emplace_back();
+    topic.name = "t";
+    topic.partitions.emplace_back().committed_offset = 5;
+    Slot<protocol::TxnOffsetCommitResponse> slot;
+    node.coordinator->txn_offset_commit(request, 3, slot.reply());
+    node.logs->flusher().run_round();
+    ASSERT_EQ(slot.calls, 1);
+    EXPECT_EQ(slot.value->topics.at(0).partitions.at(0).error_code, 0);
+  }
+  {
+    Node restarted(memory);
+    EXPECT_EQ(fetch(*restarted.coordinator, group), 3) << "the pending offset is not committed";
+    EXPECT_EQ(stable_fetch(*restarted.coordinator).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT));
+    record::BatchOptions options;
+    options.producer_id = 4242;
+    options.producer_epoch = 1;
+    auto marker = record::build_end_txn_marker(record::ControlType::commit, 0,
+                                               restarted.clock.now_ms(), options);
+    ASSERT_TRUE(marker.is_ok());
+    auto log = restarted.replicas->partition(offsets_topic, partition);
+    ASSERT_TRUE(log != nullptr);
+    EXPECT_EQ(log->append_as_leader(*marker, 1, restarted.clock.now_ms()).error, ErrorCode::NONE);
+    restarted.logs->flusher().run_round();
+  }
+  Node committed(memory);
+  EXPECT_EQ(stable_fetch(*committed.coordinator), std::make_pair(int16_t{0}, int64_t{5}));
 }
 
 }  // namespace
