@@ -347,8 +347,9 @@ TEST_F(CleanerTest, CompressedBatchesKeepTheirCodecAndNullKeysStay) {
 TEST_F(CleanerTest, IdempotentProducersKeepTheirLastBatchEvenWhenEmptied) {
   open_log();
   append({{"a", "1"}, {"b", "1"}}, record::Compression::none, 42);  // fully superseded, not the last of 42
-  // The next sequences: a replay of the first would be a duplicate, not written.
-  append({{"a", "2"}, {"b", "2"}}, record::Compression::none, 42, 2);  // last of 42, fully superseded below
+  // Last of 42, fully superseded below; the next sequences (a replay of the
+  // first would be a duplicate, not written).
+  append({{"a", "2"}, {"b", "2"}}, record::Compression::none, 42, 2);
   append({{std::string("a"), std::string(3000, 'z')}, {"b", "3"}});  // rolls
   append({{"c", "1"}});
   auto cleaner = make_cleaner(*mem_);
