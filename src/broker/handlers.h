@@ -132,6 +132,10 @@ void handle_list_offsets(Broker&, RequestContext, protocol::ListOffsetsRequest);
 void handle_delete_records(Broker&, RequestContext, protocol::DeleteRecordsRequest);
 void handle_offset_for_leader_epoch(Broker&, RequestContext, protocol::OffsetForLeaderEpochRequest);
 void handle_describe_log_dirs(Broker&, RequestContext, protocol::DescribeLogDirsRequest);
+// Transaction markers as leader, from the transaction coordinator (write_txn_markers.cc).
+void handle_write_txn_markers(Broker&, RequestContext, protocol::WriteTxnMarkersRequest);
+// The producer state of partitions hosted here (describe_producers.cc).
+void handle_describe_producers(Broker&, RequestContext, protocol::DescribeProducersRequest);
 // Consumer groups (group_handlers.cc).
 void handle_find_coordinator(Broker&, RequestContext, protocol::FindCoordinatorRequest);
 // Transactions (txn_handlers.cc; issue 17).

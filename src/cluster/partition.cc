@@ -239,6 +239,14 @@ std::optional<int32_t> first_keyless_record(std::span<const uint8_t> records) {
   return std::nullopt;
 }
 
+// Kafka's lastStableOffset: the first offset of the oldest ongoing
+// transaction, never above the high watermark. (Kafka also holds it at a
+// completed transaction until its marker is replicated; not yet here.)
+int64_t last_stable_offset(const storage::Log& log, int64_t high_watermark) {
+  const auto& ongoing = log.producer_state().ongoing_txns();
+  return ongoing.empty() ? high_watermark : std::min(high_watermark, ongoing.begin()->first);
+}
+
 }  // namespace
 
 PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, int16_t required_acks,
@@ -344,7 +352,7 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
   if (result.error != ErrorCode::NONE) return result;
   storage::Log& log = log_->log();
   result.high_watermark = high_watermark();
-  result.last_stable_offset = result.high_watermark;  // no transactions yet
+  result.last_stable_offset = last_stable_offset(log, result.high_watermark);
   result.log_start_offset = log.log_start_offset();
   result.log_end_offset = log.log_end_offset();
   if (offset < result.log_start_offset || offset > result.log_end_offset) {

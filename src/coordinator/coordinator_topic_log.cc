@@ -136,7 +136,10 @@ void CoordinatorTopicLog::append_batch(int32_t partition_index,
   auto batch = builder.build();
   if (!batch) return done(ErrorCode::UNKNOWN_SERVER_ERROR);
   // acks=all, as Kafka's coordinator writes: min.insync.replicas first.
-  auto appended = partition->append_as_leader(*batch, -1, now_ms);
+  // As the coordinator (Kafka's AppendOrigin.COORDINATOR): its
+  // transactional batches carry no sequence, only the producer's epoch.
+  auto appended =
+      partition->append_as_leader(*batch, -1, now_ms, storage::AppendOrigin::coordinator);
   if (appended.error != ErrorCode::NONE) return done(appended.error);
   auto joint = std::make_shared<Joint>(std::move(done));
   replicas_.log_manager().flusher().request_flush(

@@ -66,7 +66,8 @@ struct LogManagerOptions {
   Logger logger = log_to_stderr;
   int64_t retention_check_interval_ms = 300000;               // log.retention.check.interval.ms
   int64_t producer_id_expiration_ms = 86400000;               // producer.id.expiration.ms
-  int64_t producer_id_expiration_check_interval_ms = 600000;  // producer.id.expiration.check.interval.ms
+  // producer.id.expiration.check.interval.ms
+  int64_t producer_id_expiration_check_interval_ms = 600000;
   int64_t flush_offset_checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
   int64_t flush_start_offset_checkpoint_interval_ms = 60000;  // log.flush.start.offset.checkpoint.interval.ms
   int64_t high_watermark_checkpoint_interval_ms = 5000;       // replica.high.watermark.checkpoint.interval.ms

@@ -254,7 +254,7 @@ void ProducerStateManager::load(std::vector<ProducerEntry> entries, int64_t offs
     if (entry.current_txn_first_offset)
       ongoing_txns_[*entry.current_txn_first_offset] = entry.producer_id;
     const int64_t producer_id = entry.producer_id;
-    producers_[producer_id] = std::move(entry);
+    producers_[producer_id] = entry;
   }
   map_end_offset_ = offset;
 }

@@ -173,7 +173,7 @@ def fetch(port, topic, partition, offset, version=12, topic_id=None, current_lea
 
         def read_partition(p):
             out = {"index": p.i32(), "error": p.i16(), "high_watermark": p.i64()}
-            p.i64()  # last stable offset
+            out["last_stable_offset"] = p.i64()
             out["log_start_offset"] = p.i64()
 
             def aborted(a):

@@ -36,6 +36,8 @@ void add_txn_commands(CLI::App& app, Action& action);
 void add_cluster_partitions_command(CLI::App& cluster, Action& action);
 // cluster add-controller / remove-controller, on the `cluster` command (quorum_command.cc).
 void add_quorum_commands(CLI::App& cluster, Action& action);
+// producer describe (producer_command.cc): DescribeProducers.
+void add_producer_commands(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -46,6 +48,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_cluster_commands(app, action);
   add_leader_election_command(app, action);
   add_partition_commands(app, action);
+  add_producer_commands(app, action);
   add_txn_commands(app, action);
 }
 

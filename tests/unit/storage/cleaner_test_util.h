@@ -36,13 +36,14 @@ struct Put {
 };
 
 inline std::vector<uint8_t> keyed_batch(const std::vector<Put>& puts, int64_t timestamp_ms,
-                                        record::Compression codec = record::Compression::none, int64_t producer_id = -1) {
+                                        record::Compression codec = record::Compression::none,
+                                        int64_t producer_id = -1, int32_t base_sequence = 0) {
   record::BatchOptions options;
   options.compression = codec;
   options.producer_id = producer_id;
   if (producer_id >= 0) {
     options.producer_epoch = 0;
-    options.base_sequence = 0;
+    options.base_sequence = base_sequence;
   }
   record::BatchBuilder builder(options);
   for (const auto& put : puts) {
