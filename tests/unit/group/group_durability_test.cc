@@ -484,7 +484,11 @@ TEST(DurabilityOnDisk, TransactionalCommitStaysPendingUntilItsMarker) {
     ASSERT_TRUE(marker.is_ok());
     auto log = restarted.replicas->partition(offsets_topic, partition);
     ASSERT_TRUE(log != nullptr);
-    EXPECT_EQ(log->append_as_leader(*marker, 1, restarted.clock.now_ms()).error, ErrorCode::NONE);
+    // As WriteTxnMarkers appends it: as the coordinator.
+    EXPECT_EQ(log->append_as_leader(*marker, 1, restarted.clock.now_ms(),
+                                    storage::AppendOrigin::coordinator)
+                  .error,
+              ErrorCode::NONE);
     restarted.logs->flusher().run_round();
   }
   Node committed(memory);
