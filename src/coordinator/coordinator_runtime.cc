@@ -18,7 +18,8 @@ void InlineExecutor::post(int32_t, std::function<void()> task) {
   running_ = false;
 }
 
-StrandPool::StrandPool(int32_t partitions, size_t threads) : strands_(static_cast<size_t>(partitions)) {
+StrandPool::StrandPool(int32_t partitions, size_t threads)
+    : strands_(static_cast<size_t>(partitions)) {
   SLUICE_ASSERT(threads > 0, "a strand pool needs a thread");
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
@@ -26,7 +27,8 @@ StrandPool::StrandPool(int32_t partitions, size_t threads) : strands_(static_cas
 StrandPool::~StrandPool() { stop(); }
 
 void StrandPool::post(int32_t partition, std::function<void()> task) {
-  SLUICE_ASSERT(partition >= 0 && static_cast<size_t>(partition) < strands_.size(), "coordinator partition out of range");
+  SLUICE_ASSERT(partition >= 0 && static_cast<size_t>(partition) < strands_.size(),
+                "coordinator partition out of range");
   {
     std::unique_lock lock(mutex_);
     if (stopped_) {
@@ -119,14 +121,18 @@ bool WriteBatch::empty() const {
                      [](const Part& part) { return part.records.empty(); });
 }
 
-CoordinatorRuntime::CoordinatorRuntime(int32_t partitions, CoordinatorLog& log, CoordinatorExecutor& executor)
+CoordinatorRuntime::CoordinatorRuntime(int32_t partitions, CoordinatorLog& log,
+                                       CoordinatorExecutor& executor)
     : log_(log), executor_(executor), partitions_(static_cast<size_t>(partitions)) {}
 
 void CoordinatorRuntime::run(int32_t partition, std::function<void(WriteBatch&)> operation) {
-  executor_.post(partition, [this, partition, operation = std::move(operation)] { run_here(partition, operation); });
+  executor_.post(partition, [this, partition, operation = std::move(operation)] {
+    run_here(partition, operation);
+  });
 }
 
-void CoordinatorRuntime::run_here(int32_t partition, const std::function<void(WriteBatch&)>& operation) {
+void CoordinatorRuntime::run_here(int32_t partition,
+                                  const std::function<void(WriteBatch&)>& operation) {
   WriteBatch batch;
   operation(batch);
   for (auto& part : batch.parts_)

@@ -214,7 +214,9 @@ class CoordinatorRuntime {
   void run_here(int32_t partition, const std::function<void(WriteBatch&)>& operation);
 
   // Runs `task` on `partition`'s strand (reads, and work that writes nothing).
-  void post(int32_t partition, std::function<void()> task) { executor_.post(partition, std::move(task)); }
+  void post(int32_t partition, std::function<void()> task) {
+    executor_.post(partition, std::move(task));
+  }
 
  private:
   struct InFlight {

@@ -276,8 +276,8 @@ Result<ReplayCounts> CoordinatorTopicLog::replay_all(int32_t partition_index,
   return counts;
 }
 
-LoadStep CoordinatorTopicLog::load(int32_t partition_index, int64_t from_offset,
-                                   int64_t end_offset, const RecordSink& sink) {
+LoadStep CoordinatorTopicLog::load(int32_t partition_index, int64_t from_offset, int64_t end_offset,
+                                   const RecordSink& sink) {
   return load_with_batches(partition_index, from_offset, end_offset, sink, {});
 }
 

@@ -55,7 +55,8 @@ TEST(StrandPool, OneTaskAtATimePerPartitionInPostOrder) {
 // Completes appends when the test says, in any order.
 class OutOfOrderLog final : public CoordinatorLog {
  public:
-  void append(int32_t, std::vector<CoordinatorRecord> records, std::function<void(ErrorCode)> done) override {
+  void append(int32_t, std::vector<CoordinatorRecord> records,
+              std::function<void(ErrorCode)> done) override {
     sizes.push_back(records.size());
     pending.push_back(std::move(done));
   }
