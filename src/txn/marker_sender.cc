@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <set>
 
 #include "base/thread_name.h"
+#include "net/tcp_transport.h"
 
 namespace sluice::txn {
 namespace {
@@ -257,13 +261,21 @@ bool MarkerSenderCore::apply_error(uint64_t txn_id, Txn& txn, const MarkerPartit
   return true;
 }
 
+struct TcpMarkerSender::Reactor {
+  Reactor() : work(asio::make_work_guard(io)), transport(io), timer(io) {}
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  net::TcpTransport transport;
+  asio::steady_timer timer;
+};
+
 TcpMarkerSender::TcpMarkerSender(MarkerSenderOptions options)
-    : work_(asio::make_work_guard(io_)), transport_(io_), timer_(io_) {
-  core_ = std::make_unique<MarkerSenderCore>(transport_, std::move(options));
+    : reactor_(std::make_unique<Reactor>()) {
+  core_ = std::make_unique<MarkerSenderCore>(reactor_->transport, std::move(options));
   thread_ = std::thread([this] {
     set_current_thread_name("txn-markers");
     arm();
-    io_.run();
+    reactor_->io.run();
   });
 }
 
@@ -271,8 +283,8 @@ TcpMarkerSender::~TcpMarkerSender() { stop(); }
 
 // Every 10 ms: the clients' timeouts and reconnects, and the due retries.
 void TcpMarkerSender::arm() {
-  timer_.expires_after(std::chrono::milliseconds(10));
-  timer_.async_wait([this](const std::error_code& error) {
+  reactor_->timer.expires_after(std::chrono::milliseconds(10));
+  reactor_->timer.async_wait([this](const std::error_code& error) {
     if (error) return;
     core_->tick();
     arm();
@@ -286,7 +298,7 @@ void TcpMarkerSender::send(TxnMarker marker, std::function<void(ErrorCode)> done
     return;
   }
   // Posted under the lock: stop() posts the close after every accepted send.
-  asio::post(io_, [this, marker = std::move(marker), done = std::move(done)]() mutable {
+  asio::post(reactor_->io, [this, marker = std::move(marker), done = std::move(done)]() mutable {
     core_->send(std::move(marker), std::move(done));
     core_->tick();
   });
@@ -295,7 +307,7 @@ void TcpMarkerSender::send(TxnMarker marker, std::function<void(ErrorCode)> done
 void TcpMarkerSender::cancel(int32_t coordinator_partition, int32_t coordinator_epoch) {
   std::lock_guard lock(mutex_);
   if (stopped_) return;
-  asio::post(io_, [this, coordinator_partition, coordinator_epoch] {
+  asio::post(reactor_->io, [this, coordinator_partition, coordinator_epoch] {
     core_->cancel(coordinator_partition, coordinator_epoch);
   });
 }
@@ -305,12 +317,12 @@ void TcpMarkerSender::stop() {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
     stopped_ = true;
-    asio::post(io_, [this] {
-      timer_.cancel();
+    asio::post(reactor_->io, [this] {
+      reactor_->timer.cancel();
       core_->close();
     });
   }
-  work_.reset();
+  reactor_->work.reset();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -26,9 +26,6 @@
 // ("txn-markers", its own io_context), never on a reactor; its send() and
 // cancel() may be called from any thread and `done` runs on its thread.
 
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -43,7 +40,6 @@
 #include "base/clock.h"
 #include "cluster/metadata_image.h"
 #include "net/kafka_client.h"
-#include "net/tcp_transport.h"
 #include "protocol/messages.h"
 #include "txn/txn_interfaces.h"
 
@@ -139,12 +135,13 @@ class TcpMarkerSender final : public MarkerSender {
   void stop();
 
  private:
+  // Asio stays in the .cc (as in replica_fetcher.cc): this header is
+  // included by the broker's translation units, which must not see Asio
+  // (net/server.cc hooks its handler tracking into it).
+  struct Reactor;
   void arm();
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  net::TcpTransport transport_;
-  asio::steady_timer timer_;
+  std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<MarkerSenderCore> core_;
   std::mutex mutex_;
   bool stopped_ = false;
