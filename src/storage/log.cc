@@ -17,6 +17,19 @@ void log_to_stderr(std::string_view line) {
   std::fprintf(stderr, "sluice storage: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
+namespace {
+
+// Kafka's ProducerStateManager.lastStableOffset(completedTxn), taken once
+// the transaction left the ongoing ones: the oldest other ongoing
+// transaction's first offset, else the offset after the marker.
+AbortedTxn aborted_txn_entry(const CompletedTxn& txn, const ProducerStateManager& state) {
+  int64_t lso = txn.last_offset + 1;
+  if (!state.ongoing_txns().empty()) lso = std::min(lso, state.ongoing_txns().begin()->first);
+  return {txn.producer_id, txn.first_offset, txn.last_offset, lso};
+}
+
+}  // namespace
+
 Log::Log(FileSystem& fs, LogOptions options, TopicPartition tp)
     : fs_(fs),
       options_(std::move(options)),
@@ -88,6 +101,7 @@ Status Log::load() {
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
   if (Status s = load_producer_state(*names); !s) return s;
+  if (Status s = rebuild_aborted_txns(); !s) return s;
   last_flush_ms_ = options_.clock->now_ms();
   return Status::ok();
 }
@@ -275,6 +289,7 @@ Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t l
     return written;
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
+  record_aborted_txns(written->completed_txns);
   return written;
 }
 
@@ -296,6 +311,7 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
     return written;
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
+  record_aborted_txns(written->completed_txns);
   return written;
 }
 
@@ -459,6 +475,13 @@ std::vector<int64_t> Log::producer_snapshot_offsets() const {
 // Replays the batches of `segment` from `from_offset` on into the state,
 // reading headers only (and the one record of a transaction marker).
 Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset) {
+  return replay_segment_producers(segment, from_offset, producers_, nullptr);
+}
+
+// As above into `into`; with `aborted`, also lists the transactions abort
+// markers end (Kafka's LogSegment.recover updating the .txnindex).
+Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset,
+                                     ProducerStateManager& into, AbortedTxnIndex* aborted) const {
   uint64_t position = 0;
   while (position < segment.size_bytes()) {
     auto header = segment.read_header_at(position);
@@ -477,10 +500,33 @@ Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset
       if (parsed) marker = *parsed;
     }
     ProducerUpdates updates;
-    (void)producers_.prepare(batch, marker, AppendOrigin::replication, updates);
-    (void)producers_.apply(updates, batch.next_offset());
+    (void)into.prepare(batch, marker, AppendOrigin::replication, updates);
+    auto completed = into.apply(updates, batch.next_offset());
+    if (aborted)
+      for (const CompletedTxn& txn : completed)
+        if (txn.aborted) aborted->add(aborted_txn_entry(txn, into));
   }
   return Status::ok();
+}
+
+// The aborted transactions are not in the producer snapshots: at open they
+// come from a replay of every batch from the log start into a scratch
+// producer state (headers only; the index is memory, see aborted_txns.h).
+Status Log::rebuild_aborted_txns() {
+  aborted_txns_.clear();
+  ProducerStateManager scratch(topic_partition_);
+  scratch.clear(log_start_offset_);
+  for (const auto& [base, segment] : segments_)
+    if (segment->next_offset() > log_start_offset_)
+      if (Status s = replay_segment_producers(*segment, log_start_offset_, scratch, &aborted_txns_);
+          !s)
+        return s;
+  return Status::ok();
+}
+
+void Log::record_aborted_txns(const std::vector<CompletedTxn>& completed) {
+  for (const CompletedTxn& txn : completed)
+    if (txn.aborted) aborted_txns_.add(aborted_txn_entry(txn, producers_));
 }
 
 // A failed write left nothing at the log end (Segment::append is all or
@@ -785,6 +831,7 @@ Status Log::set_log_start_offset(int64_t offset) {
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
   producers_.on_log_start_offset_incremented(offset);
+  aborted_txns_.drop_below(offset);
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
   retire_snapshots_below(offset);
@@ -816,6 +863,7 @@ Status Log::truncate_to(int64_t offset) {
   // before it): nothing at or above the start is left, restart empty there.
   if (log_end_offset() < log_start_offset_) return truncate_fully(log_start_offset_);
   recovery_point_ = std::min(recovery_point_, log_end_offset());
+  aborted_txns_.truncate_from(log_end_offset());
   if (Status s = remove_snapshots_above(log_end_offset()); !s) return s;
   if (Status s = rebuild_producer_state(); !s) return s;
   return epoch_cache_->truncate_from_end(log_end_offset());
@@ -848,6 +896,7 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
   producers_.clear(new_start_offset);
+  aborted_txns_.clear();
   if (Status s = remove_snapshots_above(-1); !s) return s;
   return epoch_cache_->clear();
 }
@@ -997,6 +1046,7 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   if (result.deleted_segments > 0) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
     producers_.on_log_start_offset_incremented(log_start_offset_);
+    aborted_txns_.drop_below(log_start_offset_);
     retire_snapshots_below(log_start_offset_);
     if (Status s = trim_epochs_before_start(); !s) return s;
   }
