@@ -19,13 +19,27 @@ void log_to_stderr(std::string_view line) {
 
 namespace {
 
-// Kafka's ProducerStateManager.lastStableOffset(completedTxn), taken once
-// the transaction left the ongoing ones: the oldest other ongoing
-// transaction's first offset, else the offset after the marker.
-AbortedTxn aborted_txn_entry(const CompletedTxn& txn, const ProducerStateManager& state) {
-  int64_t lso = txn.last_offset + 1;
-  if (!state.ongoing_txns().empty()) lso = std::min(lso, state.ongoing_txns().begin()->first);
-  return {txn.producer_id, txn.first_offset, txn.last_offset, lso};
+// Kafka's ProducerStateManager.lastStableOffset(completedTxn) for each
+// transaction a set (or a replayed batch) completed, in marker order: the
+// set's completed transactions count as ongoing until their own marker (as
+// Kafka completes them one by one after the append), so a follower taking
+// a whole set indexes what the leader did batch by batch. The oldest other
+// ongoing transaction's first offset, at most the offset after the marker.
+void index_aborted(std::vector<CompletedTxn> completed, const ProducerStateManager& state,
+                   AbortedTxnIndex& index) {
+  // apply() lists them producer by producer: back into marker order.
+  std::sort(completed.begin(), completed.end(), [](const CompletedTxn& a, const CompletedTxn& b) {
+    return a.last_offset < b.last_offset;
+  });
+  std::map<int64_t, int64_t> ongoing = state.ongoing_txns();
+  for (const CompletedTxn& txn : completed) ongoing.emplace(txn.first_offset, txn.producer_id);
+  for (const CompletedTxn& txn : completed) {
+    ongoing.erase(txn.first_offset);
+    if (!txn.aborted) continue;
+    int64_t lso = txn.last_offset + 1;
+    if (!ongoing.empty()) lso = std::min(lso, ongoing.begin()->first);
+    index.add({txn.producer_id, txn.first_offset, txn.last_offset, lso});
+  }
 }
 
 }  // namespace
@@ -502,9 +516,7 @@ Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset
     ProducerUpdates updates;
     (void)into.prepare(batch, marker, AppendOrigin::replication, updates);
     auto completed = into.apply(updates, batch.next_offset());
-    if (aborted)
-      for (const CompletedTxn& txn : completed)
-        if (txn.aborted) aborted->add(aborted_txn_entry(txn, into));
+    if (aborted) index_aborted(completed, into, *aborted);
   }
   return Status::ok();
 }
@@ -525,8 +537,7 @@ Status Log::rebuild_aborted_txns() {
 }
 
 void Log::record_aborted_txns(const std::vector<CompletedTxn>& completed) {
-  for (const CompletedTxn& txn : completed)
-    if (txn.aborted) aborted_txns_.add(aborted_txn_entry(txn, producers_));
+  index_aborted(completed, producers_, aborted_txns_);
 }
 
 // A failed write left nothing at the log end (Segment::append is all or
