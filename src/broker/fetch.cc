@@ -116,6 +116,10 @@ class DelayedFetch final : public DelayedOperation,
         topic_ids_(version >= 13),
         legacy_magic_(legacy_magic_for(version)) {}
 
+  // Fetch v4+ isolation_level 1 (READ_COMMITTED): reads stop at the last
+  // stable offset and answer the aborted transactions they overlap.
+  void set_read_committed(bool read_committed) { read_committed_ = read_committed; }
+
   // Answers now if enough is there (or nothing can arrive); else parks.
   // Called on the request's reactor.
   void start(int32_t max_wait_ms) {
@@ -231,7 +235,7 @@ class DelayedFetch final : public DelayedOperation,
         }
         read = planned.partition->read(Offset{planned.request.fetch_offset},
                                        LeaderEpoch{planned.request.current_leader_epoch}, limit,
-                                       collected.bytes == 0, wait, read_from());
+                                       collected.bytes == 0, wait, read_from(), read_committed_);
         if (read.cold.length > 0 || read.busy) {
           collected.cold = read.cold;
           collected.busy = read.busy;
@@ -401,9 +405,24 @@ class DelayedFetch final : public DelayedOperation,
     data.high_watermark = read.high_watermark;
     data.last_stable_offset = read.last_stable_offset;
     data.log_start_offset = read.log_start_offset;
-    data.aborted_transactions = std::nullopt;  // no transactions yet
+    data.aborted_transactions = aborted_transactions(read);
     data.records = protocol::Records{records, nullptr};
     return data;
+  }
+
+  // Kafka answers null for read_uncommitted, the list (maybe empty) for
+  // read_committed.
+  static std::optional<std::vector<FetchResponse::AbortedTransaction>> aborted_transactions(
+      const cluster::PartitionReadResult& read) {
+    if (!read.aborted_txns) return std::nullopt;
+    std::vector<FetchResponse::AbortedTransaction> out;
+    out.reserve(read.aborted_txns->size());
+    for (const storage::AbortedTxn& txn : *read.aborted_txns) {
+      auto& entry = out.emplace_back();
+      entry.producer_id = txn.producer_id;
+      entry.first_offset = txn.first_offset;
+    }
+    return out;
   }
 
   // Ranges of real files large enough to be referenced rather than copied
@@ -433,6 +452,7 @@ class DelayedFetch final : public DelayedOperation,
   int16_t version_;
   bool topic_ids_;
   std::optional<int8_t> legacy_magic_;
+  bool read_committed_ = false;
   int32_t max_wait_ms_ = 0;
   std::atomic<bool> wake_pending_{false};  // a wake-up is posted to the reactor, not yet run
 };
@@ -556,6 +576,7 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
   auto fetch =
       std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session),
                                      std::move(plan), request.min_bytes, max_bytes, version);
+  fetch->set_read_committed(version >= 4 && request.isolation_level == 1);
   fetch->start(request.max_wait_ms);
 }
 

@@ -20,7 +20,7 @@ namespace {
 
 ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
     Broker& broker, const std::string& topic, const ListOffsetsRequest::ListOffsetsPartition& asked,
-    int16_t version, int32_t replica_id) {
+    int16_t version, int32_t replica_id, bool read_committed) {
   ListOffsetsResponse::ListOffsetsPartitionResponse out;
   out.partition_index = asked.partition_index;
   auto partition = broker.replica_manager().partition(topic, asked.partition_index);
@@ -39,8 +39,8 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition(
     return out;
   }
   if (timestamp == -4) timestamp = -2;
-  cluster::Partition::ListedOffset listed =
-      partition->list_offset(timestamp, LeaderEpoch{asked.current_leader_epoch}, replica_id);
+  cluster::Partition::ListedOffset listed = partition->list_offset(
+      timestamp, LeaderEpoch{asked.current_leader_epoch}, replica_id, read_committed);
   // Kafka: only v5+ clients know OFFSET_NOT_AVAILABLE (a new leader's high
   // watermark below its epoch's start); older ones retry on this one.
   if (listed.error == ErrorCode::OFFSET_NOT_AVAILABLE && version < 5)
@@ -77,6 +77,12 @@ ListOffsetsResponse::ListOffsetsPartitionResponse list_partition_v0(
   return out;
 }
 
+// v2+ carries the isolation level; READ_COMMITTED (1) consumers see up to
+// the last stable offset.
+bool read_committed(const RequestContext& context, const ListOffsetsRequest& request) {
+  return context.api_version() >= 2 && request.isolation_level == 1;
+}
+
 void answer_list_offsets(Broker& broker, RequestContext& context,
                          const ListOffsetsRequest& request) {
   ListOffsetsResponse response;
@@ -88,7 +94,7 @@ void answer_list_offsets(Broker& broker, RequestContext& context,
           context.api_version() == 0
               ? list_partition_v0(broker, topic.name, partition, request.replica_id)
               : list_partition(broker, topic.name, partition, context.api_version(),
-                               request.replica_id));
+                               request.replica_id, read_committed(context, request)));
   }
   context.reply(response);
 }

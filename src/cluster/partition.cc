@@ -334,7 +334,7 @@ void Partition::answer_unwritten(const storage::AppendResult& appended,
 
 PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_leader_epoch,
                                     uint64_t max_bytes, bool min_one_batch, storage::ReadWait wait,
-                                    ReadFrom from) const {
+                                    ReadFrom from, bool read_committed) const {
   const int64_t offset = fetch_offset.value();
   PartitionReadResult result;
   // The lock may be held across an append's pwrite (an append lane), which
@@ -359,20 +359,25 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
     result.error = ErrorCode::OFFSET_OUT_OF_RANGE;
     return result;
   }
-  if (offset >= result.high_watermark || max_bytes == 0) return result;
-  auto read = log_->check(log.read(offset, max_bytes, result.high_watermark, min_one_batch, wait));
+  // Kafka's FetchIsolation: TXN_COMMITTED reads up to the last stable offset.
+  const int64_t max_offset = read_committed ? result.last_stable_offset : result.high_watermark;
+  if (read_committed) result.aborted_txns.emplace();
+  if (offset >= max_offset || max_bytes == 0) return result;
+  auto read = log_->check(log.read(offset, max_bytes, max_offset, min_one_batch, wait));
   if (!read) {
     result.error = error_code_for(read.status());
     return result;
   }
   result.range = read->range;
   result.cold = read->cold;
+  if (read_committed && read->range.length > 0)
+    result.aborted_txns = log.collect_aborted_txns(offset, read->next_offset);
   return result;
 }
 
 Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
-                                               LeaderEpoch current_leader_epoch,
-                                               int32_t replica_id) const {
+                                               LeaderEpoch current_leader_epoch, int32_t replica_id,
+                                               bool read_committed) const {
   ListedOffset listed;
   std::lock_guard lock(log_->mutex());
   const ReadFrom from =
@@ -382,7 +387,11 @@ Partition::ListedOffset Partition::list_offset(int64_t timestamp_ms,
   storage::Log& log = log_->log();
   const bool consumer = replica_id == consumer_replica_id;
   // Consumers see up to the high watermark, other askers the log end.
-  const int64_t last_fetchable = consumer ? high_watermark() : log.log_end_offset();
+  // READ_COMMITTED consumers up to the last stable offset (Kafka's
+  // fetchOffsetForTimestamp with IsolationLevel.READ_COMMITTED).
+  const int64_t last_fetchable = !consumer        ? log.log_end_offset()
+                                 : read_committed ? last_stable_offset(log, high_watermark())
+                                                  : high_watermark();
   // Kafka's Partition.fetchOffsetForTimestamp: a leader just elected whose
   // high watermark has not reached the start of its epoch cannot say yet
   // which offsets a consumer may see.

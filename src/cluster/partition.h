@@ -114,6 +114,10 @@ struct PartitionReadResult {
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
   int64_t log_end_offset = -1;
+  // read_committed reads only (Fetch v4+ isolation_level 1): the aborted
+  // transactions overlapping the range returned (Kafka's
+  // collectAbortedTransactions); nullopt for read_uncommitted.
+  std::optional<std::vector<storage::AbortedTxn>> aborted_txns;
 };
 
 // Replication (issue 16): a leader's answer to a follower's Fetch.
@@ -226,10 +230,12 @@ class Partition {
   // else is not waited for (`busy`). `from` any_replica: a follower serves
   // it too (KIP-392), from its own log and high watermark, with the same
   // epoch checks (Kafka's Partition.getLocalLog).
+  // `read_committed` (isolation_level 1): up to the last stable offset
+  // instead, with the aborted transactions overlapping the range.
   PartitionReadResult read(Offset offset, LeaderEpoch current_leader_epoch, uint64_t max_bytes,
                            bool min_one_batch,
                            storage::ReadWait wait = storage::ReadWait::may_block,
-                           ReadFrom from = ReadFrom::leader) const;
+                           ReadFrom from = ReadFrom::leader, bool read_committed = false) const;
 
   // ListOffsets: earliest (-2), latest (-1, the high watermark), max
   // timestamp (-3) or the first offset with a timestamp >= `timestamp_ms`.
@@ -243,8 +249,10 @@ class Partition {
     int64_t timestamp_ms = -1;
     int32_t leader_epoch = -1;
   };
+  // `read_committed` (isolation_level READ_COMMITTED, v2+): a consumer sees
+  // up to the last stable offset instead (latest answers it).
   ListedOffset list_offset(int64_t timestamp_ms, LeaderEpoch current_leader_epoch,
-                           int32_t replica_id = -1) const;
+                           int32_t replica_id = -1, bool read_committed = false) const;
 
   // ListOffsets v0 (Kafka's Partition.legacyFetchOffsetsForTimestamp): up to
   // `max_count` segment start offsets before `timestamp_ms`, largest first

@@ -17,6 +17,33 @@ void log_to_stderr(std::string_view line) {
   std::fprintf(stderr, "sluice storage: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
+namespace {
+
+// Kafka's ProducerStateManager.lastStableOffset(completedTxn) for each
+// transaction a set (or a replayed batch) completed, in marker order: the
+// set's completed transactions count as ongoing until their own marker (as
+// Kafka completes them one by one after the append), so a follower taking
+// a whole set indexes what the leader did batch by batch. The oldest other
+// ongoing transaction's first offset, at most the offset after the marker.
+void index_aborted(std::vector<CompletedTxn> completed, const ProducerStateManager& state,
+                   AbortedTxnIndex& index) {
+  // apply() lists them producer by producer: back into marker order.
+  std::sort(completed.begin(), completed.end(), [](const CompletedTxn& a, const CompletedTxn& b) {
+    return a.last_offset < b.last_offset;
+  });
+  std::map<int64_t, int64_t> ongoing = state.ongoing_txns();
+  for (const CompletedTxn& txn : completed) ongoing.emplace(txn.first_offset, txn.producer_id);
+  for (const CompletedTxn& txn : completed) {
+    ongoing.erase(txn.first_offset);
+    if (!txn.aborted) continue;
+    int64_t lso = txn.last_offset + 1;
+    if (!ongoing.empty()) lso = std::min(lso, ongoing.begin()->first);
+    index.add({txn.producer_id, txn.first_offset, txn.last_offset, lso});
+  }
+}
+
+}  // namespace
+
 Log::Log(FileSystem& fs, LogOptions options, TopicPartition tp)
     : fs_(fs),
       options_(std::move(options)),
@@ -88,6 +115,7 @@ Status Log::load() {
   if (Status s = epoch_cache_->truncate_from_end(log_end_offset()); !s) return s;
   if (Status s = epoch_cache_->truncate_from_start(log_start_offset_); !s) return s;
   if (Status s = load_producer_state(*names); !s) return s;
+  if (Status s = rebuild_aborted_txns(); !s) return s;
   last_flush_ms_ = options_.clock->now_ms();
   return Status::ok();
 }
@@ -275,6 +303,7 @@ Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t l
     return written;
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
+  record_aborted_txns(written->completed_txns);
   return written;
 }
 
@@ -296,6 +325,7 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
     return written;
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
+  record_aborted_txns(written->completed_txns);
   return written;
 }
 
@@ -459,6 +489,13 @@ std::vector<int64_t> Log::producer_snapshot_offsets() const {
 // Replays the batches of `segment` from `from_offset` on into the state,
 // reading headers only (and the one record of a transaction marker).
 Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset) {
+  return replay_segment_producers(segment, from_offset, producers_, nullptr);
+}
+
+// As above into `into`; with `aborted`, also lists the transactions abort
+// markers end (Kafka's LogSegment.recover updating the .txnindex).
+Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset,
+                                     ProducerStateManager& into, AbortedTxnIndex* aborted) const {
   uint64_t position = 0;
   while (position < segment.size_bytes()) {
     auto header = segment.read_header_at(position);
@@ -477,10 +514,30 @@ Status Log::replay_segment_producers(const Segment& segment, int64_t from_offset
       if (parsed) marker = *parsed;
     }
     ProducerUpdates updates;
-    (void)producers_.prepare(batch, marker, AppendOrigin::replication, updates);
-    (void)producers_.apply(updates, batch.next_offset());
+    (void)into.prepare(batch, marker, AppendOrigin::replication, updates);
+    auto completed = into.apply(updates, batch.next_offset());
+    if (aborted) index_aborted(completed, into, *aborted);
   }
   return Status::ok();
+}
+
+// The aborted transactions are not in the producer snapshots: at open they
+// come from a replay of every batch from the log start into a scratch
+// producer state (headers only; the index is memory, see aborted_txns.h).
+Status Log::rebuild_aborted_txns() {
+  aborted_txns_.clear();
+  ProducerStateManager scratch(topic_partition_);
+  scratch.clear(log_start_offset_);
+  for (const auto& [base, segment] : segments_)
+    if (segment->next_offset() > log_start_offset_)
+      if (Status s = replay_segment_producers(*segment, log_start_offset_, scratch, &aborted_txns_);
+          !s)
+        return s;
+  return Status::ok();
+}
+
+void Log::record_aborted_txns(const std::vector<CompletedTxn>& completed) {
+  index_aborted(completed, producers_, aborted_txns_);
 }
 
 // A failed write left nothing at the log end (Segment::append is all or
@@ -785,6 +842,7 @@ Status Log::set_log_start_offset(int64_t offset) {
   if (offset <= log_start_offset_) return Status::ok();
   log_start_offset_ = offset;
   producers_.on_log_start_offset_incremented(offset);
+  aborted_txns_.drop_below(offset);
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= offset)
     if (Status s = delete_segment(segments_.begin()->first); !s) return s;
   retire_snapshots_below(offset);
@@ -816,6 +874,7 @@ Status Log::truncate_to(int64_t offset) {
   // before it): nothing at or above the start is left, restart empty there.
   if (log_end_offset() < log_start_offset_) return truncate_fully(log_start_offset_);
   recovery_point_ = std::min(recovery_point_, log_end_offset());
+  aborted_txns_.truncate_from(log_end_offset());
   if (Status s = remove_snapshots_above(log_end_offset()); !s) return s;
   if (Status s = rebuild_producer_state(); !s) return s;
   return epoch_cache_->truncate_from_end(log_end_offset());
@@ -848,6 +907,7 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   log_start_offset_ = new_start_offset;
   recovery_point_ = new_start_offset;
   producers_.clear(new_start_offset);
+  aborted_txns_.clear();
   if (Status s = remove_snapshots_above(-1); !s) return s;
   return epoch_cache_->clear();
 }
@@ -997,6 +1057,7 @@ Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
   if (result.deleted_segments > 0) {
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
     producers_.on_log_start_offset_incremented(log_start_offset_);
+    aborted_txns_.drop_below(log_start_offset_);
     retire_snapshots_below(log_start_offset_);
     if (Status s = trim_epochs_before_start(); !s) return s;
   }

@@ -33,6 +33,7 @@
 
 #include "base/clock.h"
 #include "base/uuid.h"
+#include "storage/aborted_txns.h"
 #include "storage/checkpoint_file.h"
 #include "storage/leader_epoch_cache.h"
 #include "storage/next_segment.h"
@@ -299,6 +300,15 @@ class Log {
   size_t remove_expired_producers(int64_t now_ms);
   // Offsets of the producer snapshots on disk or about to be written.
   std::vector<int64_t> producer_snapshot_offsets() const;
+  // Transactions an abort marker ended (aborted_txns.h): rebuilt from the
+  // whole log at open, cut with truncation and the log start.
+  const AbortedTxnIndex& aborted_txns() const { return aborted_txns_; }
+  // Kafka's collectAbortedTransactions for a read_committed Fetch of
+  // [fetch_offset, upper_bound_offset).
+  std::vector<AbortedTxn> collect_aborted_txns(int64_t fetch_offset,
+                                               int64_t upper_bound_offset) const {
+    return aborted_txns_.collect(fetch_offset, upper_bound_offset);
+  }
 
  private:
   Log(FileSystem& fs, LogOptions options, TopicPartition tp);
@@ -322,6 +332,10 @@ class Log {
   Status remove_snapshots_above(int64_t offset);
   void retire_snapshots_below(int64_t offset);
   Status replay_segment_producers(const Segment& segment, int64_t from_offset);
+  Status replay_segment_producers(const Segment& segment, int64_t from_offset,
+                                  ProducerStateManager& into, AbortedTxnIndex* aborted) const;
+  Status rebuild_aborted_txns();
+  void record_aborted_txns(const std::vector<CompletedTxn>& completed);
   void forget_epochs_past_end();
   Status trim_epochs_before_start();
   Status maybe_roll(uint64_t incoming_bytes, int64_t first_offset, int64_t last_offset);
@@ -346,6 +360,7 @@ class Log {
   std::map<int64_t, std::unique_ptr<Segment>> segments_;
   std::unique_ptr<LeaderEpochCache> epoch_cache_;
   ProducerStateManager producers_;
+  AbortedTxnIndex aborted_txns_;
   std::set<int64_t> snapshot_offsets_;                    // on disk or pending
   std::vector<ProducerSnapshotWrite> pending_snapshots_;  // until the next prepare_flush
   std::shared_ptr<ProducerSnapshotGuard> snapshot_guard_ =

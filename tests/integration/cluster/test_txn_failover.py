@@ -9,6 +9,7 @@ with a bumped epoch, then gets the epoch after it."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "txn"))
@@ -38,6 +39,17 @@ def coordinator_of(nodes, transactional_id):
     return None
 
 
+def init_producer_id(port, transactional_id, **kwargs):
+    """Retried while the broker waits for its first block of producer ids
+    (COORDINATOR_LOAD_IN_PROGRESS, 14: retriable, as in Kafka)."""
+    deadline = time.monotonic() + 15
+    while True:
+        answer = tw.init_producer_id(port, transactional_id, **kwargs)
+        if answer[0] != 14 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 def txn_state_replicas(node):
     metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics("__transaction_state", timeout=5)
     topic = metadata.topics["__transaction_state"]
@@ -62,10 +74,10 @@ def test_transactions_survive_the_kill_of_their_coordinator(broker_factory):
     committed_id = next(i for i in (f"committed-{n}" for n in range(500))
                         if coordinator_of(brokers, i)[0] == coordinator_id)
 
-    error, pid, epoch = tw.init_producer_id(port, "ongoing-txn")
+    error, pid, epoch = init_producer_id(port, "ongoing-txn")
     assert error == tw.NONE
     assert tw.add_partitions(port, "ongoing-txn", pid, epoch, {TOPIC: [0, 1]})[(TOPIC, 0)] == tw.NONE
-    error, cpid, cepoch = tw.init_producer_id(port, committed_id)
+    error, cpid, cepoch = init_producer_id(port, committed_id)
     assert tw.add_partitions(port, committed_id, cpid, cepoch, {TOPIC: [1]})[(TOPIC, 1)] == tw.NONE
     assert tw.end_txn(port, committed_id, cpid, cepoch, True) == tw.NONE
     wait_for(lambda: tw.describe_transactions(port, [committed_id])[0]["state"] == "CompleteCommit", 15,

@@ -10,10 +10,8 @@ and every acknowledged record present.
 kafka-python 2.0.2 (Debian's) has no idempotent producer (enable_idempotence
 came in kafka-python 2.1), so only librdkafka runs here.
 
-Until the partitions check producer sequences (DUPLICATE_SEQUENCE_NUMBER,
-OUT_OF_ORDER_SEQUENCE_NUMBER: the partition-side piece of issue 17) the
-resent batches are stored twice and this test fails on duplicates: it is
-marked xfail(strict=False) until then."""
+The partitions check producer sequences (storage/producer_state.h): a
+resent batch is answered as a duplicate, not stored twice."""
 
 import os
 import sys
@@ -83,9 +81,6 @@ def read_partitions(bootstrap, topic, ends):
     return seqs
 
 
-@pytest.mark.xfail(strict=False, reason="the broker does not check producer sequences yet "
-                   "(DUPLICATE_SEQUENCE_NUMBER / OUT_OF_ORDER_SEQUENCE_NUMBER, the partition-side piece "
-                   "of issue 17): resent batches are stored twice")
 def test_idempotent_producer_through_swallowed_answers(broker_factory):
     broker = broker_factory(start=False)
     proxy = LinkProxy(broker.port)

@@ -26,6 +26,21 @@ def create_topic(broker, partitions=2):
     return topic
 
 
+COORDINATOR_LOAD_IN_PROGRESS = 14
+
+
+def init_producer_id(port, transactional_id, *args, **kwargs):
+    """Retried while the broker waits for its first block of producer ids
+    (COORDINATOR_LOAD_IN_PROGRESS, retriable, as Kafka's RPCProducerIdManager
+    answers before its first AllocateProducerIds completes)."""
+    deadline = time.monotonic() + 15
+    while True:
+        answer = tw.init_producer_id(port, transactional_id, *args, **kwargs)
+        if answer[0] != COORDINATOR_LOAD_IN_PROGRESS or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 def coordinated(broker, transactional_id):
     error, node_id, port = tw.find_coordinator(broker.port, transactional_id)
     assert (error, node_id, port) == (tw.NONE, 1, broker.port)
@@ -46,10 +61,10 @@ def test_transaction_protocol_and_errors(broker_factory):
     topic = create_topic(broker)
     coordinated(broker, "app-1")
     port = broker.port
-    assert tw.init_producer_id(port, "app-1", 900001)[0] == tw.INVALID_TRANSACTION_TIMEOUT
-    error, pid, epoch = tw.init_producer_id(port, "app-1")
+    assert init_producer_id(port, "app-1", 900001)[0] == tw.INVALID_TRANSACTION_TIMEOUT
+    error, pid, epoch = init_producer_id(port, "app-1")
     assert error == tw.NONE and pid >= 0 and epoch == 0
-    error, pid2, epoch2 = tw.init_producer_id(port, "app-1")
+    error, pid2, epoch2 = init_producer_id(port, "app-1")
     assert (error, pid2, epoch2) == (tw.NONE, pid, 1)  # the first producer is fenced
     assert tw.end_txn(port, "app-1", pid, 1, True) == tw.INVALID_TXN_STATE  # nothing begun
     # An unknown partition fails the whole request; nothing is added.
@@ -81,7 +96,7 @@ def test_state_survives_restart_and_kill9_and_fences_the_ongoing_transaction(bro
     broker = broker_factory(OVERRIDES)
     topic = create_topic(broker)
     coordinated(broker, "durable")
-    error, pid, epoch = tw.init_producer_id(broker.port, "durable")
+    error, pid, epoch = init_producer_id(broker.port, "durable")
     assert tw.add_partitions(broker.port, "durable", pid, epoch, {topic: [0]})[(topic, 0)] == tw.NONE
     broker.restart()
     coordinated(broker, "durable")
@@ -104,7 +119,7 @@ def test_timed_out_transaction_is_aborted(broker_factory):
     broker = broker_factory(OVERRIDES)
     topic = create_topic(broker)
     coordinated(broker, "slow")
-    error, pid, epoch = tw.init_producer_id(broker.port, "slow", timeout_ms=1000)
+    error, pid, epoch = init_producer_id(broker.port, "slow", timeout_ms=1000)
     assert tw.add_partitions(broker.port, "slow", pid, epoch, {topic: [1]})[(topic, 1)] == tw.NONE
     described = wait_for_state(broker, "slow", "CompleteAbort")
     assert described["epoch"] == epoch + 1
@@ -140,7 +155,7 @@ def test_sluice_txn_list_and_describe(broker_factory):
     broker = broker_factory(OVERRIDES)
     topic = create_topic(broker)
     coordinated(broker, "cli-txn")
-    error, pid, epoch = tw.init_producer_id(broker.port, "cli-txn")
+    error, pid, epoch = init_producer_id(broker.port, "cli-txn")
     assert tw.add_partitions(broker.port, "cli-txn", pid, epoch, {topic: [1]})[(topic, 1)] == tw.NONE
     listed = run([sluice_bin(), "txn", "list", "-b", broker.bootstrap]).stdout.decode()
     header, row = listed.splitlines()
