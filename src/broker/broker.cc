@@ -50,6 +50,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   if (Status status = broker->open_groups(); !status) return status;  // needs the data path
   if (Status status = broker->open_producer_ids(); !status) return status;
   if (Status status = broker->open_marker_sender(); !status) return status;
+  if (Status status = broker->open_txn_verifier(); !status) return status;
   if (Status status = broker->open_transactions(); !status) return status;  // likewise
   return broker;
 }
@@ -106,6 +107,9 @@ void Broker::stop() {
   if (replica_manager_) replica_manager_->stop_creating_logs();
   close_producer_ids();  // before the controller's work is cancelled: no new requests
   if (controller_) controller_->stop_work();
+  // Produces waiting for a transaction coordinator answer now (retriable
+  // NOT_ENOUGH_REPLICAS), so the server's drain does not wait for them.
+  close_txn_verifier();
   if (server_) server_->stop();
   close_groups();
   close_transactions();

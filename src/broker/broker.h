@@ -32,6 +32,7 @@
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
 #include "txn/marker_sender.h"
+#include "txn/txn_verifier.h"
 #include "txn/producer_id_manager.h"
 #include "txn/txn_interfaces.h"
 #include "txn/txn_service.h"
@@ -120,6 +121,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // The producer ids and the marker sender the transaction coordinator uses.
   txn::ProducerIdGenerator& txn_producer_ids() { return *producer_ids_; }
   txn::MarkerSender& txn_marker_sender() { return *marker_sender_; }
+  // KIP-890: asks transaction coordinators whether a Produce's partitions
+  // are in its transaction (produce.cc); valid after open().
+  txn::TxnVerifier& txn_verifier() { return *txn_verifier_; }
   // Topic settings in `image`: overrides over the broker defaults
   // (cluster/topic_config.h); `topic` null: the defaults.
   storage::LogConfig topic_log_config(const cluster::TopicImage* topic,
@@ -170,6 +174,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // The transaction markers' sender (its own thread; producer_ids.cc).
   Status open_marker_sender();
   void close_marker_sender();
+  // The Produce verifier (its own thread; producer_ids.cc).
+  Status open_txn_verifier();
+  void close_txn_verifier();
   // txn_handlers.cc
   Status open_transactions();
   void close_transactions();
@@ -193,6 +200,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<group::GroupService> groups_;
   std::unique_ptr<txn::ProducerIdManager> producer_ids_;
   std::unique_ptr<txn::TcpMarkerSender> marker_sender_;
+  std::unique_ptr<txn::TcpTxnVerifier> txn_verifier_;
   std::unique_ptr<txn::TxnService> transactions_;
   std::unique_ptr<net::Server> server_;
   std::atomic<bool> stopped_{false};

@@ -367,6 +367,8 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   config.fetch_max_bytes = config.values.get_int("fetch.max.bytes");
   config.append_threads = static_cast<int32_t>(config.values.get_int("num.io.threads"));
   config.auto_create_topics = config.values.get_bool("auto.create.topics.enable");
+  config.transaction_partition_verification =
+      config.values.get_bool("transaction.partition.verification.enable");
   auto selector = resolve_replica_selector(config.values.text("replica.selector.class"));
   if (!selector) return selector.status();
   config.rack_aware_replica_selector = *selector;

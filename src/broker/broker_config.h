@@ -93,6 +93,10 @@ struct BrokerConfig {
   // Kafka's request-handler threads that do its appends.
   int32_t append_threads = 8;
   bool auto_create_topics = false;  // auto.create.topics.enable
+  // transaction.partition.verification.enable (KIP-890: produce.cc asks the
+  // transaction coordinator before a transaction opens on a partition).
+  // Kafka may change it at run time; here the value at start holds.
+  bool transaction_partition_verification = true;
   // replica.selector.class is Kafka's RackAwareReplicaSelector (KIP-392):
   // the leader names a consumer's in-rack in-sync follower
   // (PreferredReadReplica). False (unset): consumers read from the leader.

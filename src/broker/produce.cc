@@ -20,6 +20,19 @@
 // the group-commit flusher made the data durable (DESIGN.md "Durability").
 // acks=0 gets no answer, and a connection whose acks=0 request failed is
 // closed, as Kafka does, so the producer notices.
+//
+// KIP-890 (transaction.partition.verification.enable): a transactional
+// batch for a partition where its producer has no ongoing transaction is
+// not appended at once. Its lane takes a verification guard from the
+// partition's producer state (Kafka's maybeStartTransactionVerification)
+// and leaves it; once every lane is done, the request's waiting partitions
+// go to the transaction coordinator in one verification (txn::TxnVerifier,
+// its own thread: no reactor or lane waits for it), and when the answer
+// comes the verified partitions are handed to their lanes again and
+// appended with their guard (a marker in between makes that append fail
+// INVALID_TXN_STATE); the others get Kafka's errors
+// (txn::produce_error_for_verification). Produce v12 (transactions v2)
+// asks the coordinator to add the partitions instead (KIP-890 part 2).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,6 +51,7 @@
 #include "record/batch.h"
 #include "record/legacy_convert.h"
 #include "record/record_set.h"
+#include "txn/txn_verifier.h"
 
 namespace sluice::broker {
 namespace {
@@ -170,6 +184,21 @@ std::optional<std::vector<uint8_t>> up_convert_legacy(Bytes records,
   return std::move(batch).value();
 }
 
+// Where a partition's batch is on its way (KIP-890 adds the middle two).
+enum class AppendStage {
+  append,              // appended by the first round of lanes
+  await_coordinator,   // its lane took a guard: waits for the verification
+  verified,            // appended by the second round, with its guard
+  done,                // appended, or refused
+};
+
+// A transactional batch's producer, read on the reactor (v3+ batches).
+struct TxnBatch {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+};
+
 // One partition's batch, checked on the reactor, waiting for its lane.
 struct PendingAppend {
   size_t topic_index = 0;
@@ -183,6 +212,10 @@ struct PendingAppend {
   // acks=all: the high watermark the batch needs (set by its lane; -1: none).
   int64_t replicate_to = -1;
   int32_t replicate_in_epoch = -1;  // the leader epoch of that append
+  AppendStage stage = AppendStage::append;
+  // Set when the batch is transactional and verification is on.
+  std::optional<TxnBatch> txn;
+  storage::AppendVerification verification;
 };
 
 // One Produce request on its way through the append lanes. Each lane writes
@@ -198,6 +231,8 @@ struct ProduceJob {
   // Lanes still appending + flushes not yet answered (acks=all).
   std::atomic<size_t> remaining{0};
   std::atomic<bool> any_error{false};
+  // Read and written only by whoever brings `remaining` to 0.
+  bool verification_sent = false;
 
   ProduceJob(Broker& b, RequestContext c, ProduceRequest r)
       : broker(b), context(std::move(c)), request(std::move(r)) {}
@@ -205,9 +240,18 @@ struct ProduceJob {
 
 // Checks one partition's batch on the reactor: fills `out` and returns
 // nullopt when refused, else what its lane must append.
+// A transactional batch that KIP-890 verification applies to: its producer.
+std::optional<TxnBatch> txn_batch_of(Bytes records) {
+  auto header = record::read_batch_header(records);
+  if (!header || !header->is_transactional() || header->producer_id < 0) return std::nullopt;
+  return TxnBatch{header->producer_id, header->producer_epoch, header->base_sequence};
+}
+
+// `verify_txn`: the request is transactional and verification is on.
 std::optional<PendingAppend> check_partition(Broker& broker, const std::string& topic,
                                              const ProduceRequest::PartitionProduceData& data,
-                                             int16_t version, PartitionResponse& out) {
+                                             int16_t version, bool verify_txn,
+                                             PartitionResponse& out) {
   out.index = data.index;
   // Internal topics hold the coordinators' state, written only by them
   // (Kafka: "Cannot append to internal topic", without a custom message).
@@ -238,6 +282,7 @@ std::optional<PendingAppend> check_partition(Broker& broker, const std::string& 
       fail(out, error, std::move(message));
       return std::nullopt;
     }
+    if (verify_txn) pending.txn = txn_batch_of(bytes);
   }
   pending.partition = std::move(partition);
   pending.lane = broker.append_lane(topic, data.index);
@@ -277,8 +322,16 @@ void finish(ProduceJob& job) {
                          });
 }
 
+void send_verification(const std::shared_ptr<ProduceJob>& job);
+
+// The last lane (or flush) of a round: the verification's round next, if
+// any partition waits for it, else the answer.
 void complete_one(const std::shared_ptr<ProduceJob>& job) {
-  if (job->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(*job);
+  if (job->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (!job->verification_sent)
+    for (const PendingAppend& pending : job->appends)
+      if (pending.stage == AppendStage::await_coordinator) return send_verification(job);
+  finish(*job);
 }
 
 // acks=all: the answer waits for the flusher to make the data durable.
@@ -301,13 +354,40 @@ void flush_before_answer(const std::shared_ptr<ProduceJob>& job, const PendingAp
                                                     std::move(done));
 }
 
+PartitionResponse& response_of(ProduceJob& job, const PendingAppend& pending) {
+  return job.response.responses[pending.topic_index].partition_responses[pending.partition_index];
+}
+
+// On the append lane, first round: a transactional batch whose producer
+// has no transaction ongoing here takes a guard and waits for the
+// coordinator (Kafka's maybeStartTransactionVerificationForPartition).
+// False when the batch is not appended now.
+bool start_verification(ProduceJob& job, PendingAppend& pending) {
+  if (!pending.txn || pending.stage != AppendStage::append) return true;
+  const TxnBatch& batch = *pending.txn;
+  auto started = pending.partition->start_txn_verification(
+      batch.producer_id, batch.base_sequence, batch.producer_epoch, wall_clock_ms());
+  if (started.error != ErrorCode::NONE) {
+    fail(response_of(job, pending), started.error);
+    job.any_error.store(true, std::memory_order_relaxed);
+    pending.stage = AppendStage::done;
+    return false;
+  }
+  pending.verification = {true, started.guard};
+  if (started.guard == storage::no_verification_guard) return true;  // ongoing already
+  pending.stage = AppendStage::await_coordinator;
+  return false;
+}
+
 // On the append lane: one partition's append.
 void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) {
-  PartitionResponse& out =
-      job->response.responses[pending.topic_index].partition_responses[pending.partition_index];
+  if (!start_verification(*job, pending)) return;
+  pending.stage = AppendStage::done;
+  PartitionResponse& out = response_of(*job, pending);
   cluster::Partition& partition = *pending.partition;
-  cluster::PartitionAppendResult appended =
-      partition.append_as_leader(pending.records, job->acks, wall_clock_ms());
+  cluster::PartitionAppendResult appended = partition.append_as_leader(
+      pending.records, job->acks, wall_clock_ms(), storage::AppendOrigin::client,
+      pending.verification);
   if (appended.error != ErrorCode::NONE) {
     if (appended.record_error_index)
       out.record_errors.push_back({*appended.record_error_index, appended.error_message, {}});
@@ -334,28 +414,116 @@ void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) 
                                                       {});
 }
 
-// On the append lane: its partitions of the request, in request order.
-void append_on_lane(const std::shared_ptr<ProduceJob>& job, size_t begin, size_t end) {
-  for (size_t i = begin; i < end; ++i) append_one(job, job->appends[i]);
+// On the append lane: its partitions of the request in `stage`, in
+// request order.
+void append_on_lane(const std::shared_ptr<ProduceJob>& job, size_t begin, size_t end,
+                    AppendStage stage) {
+  for (size_t i = begin; i < end; ++i)
+    if (job->appends[i].stage == stage) append_one(job, job->appends[i]);
   complete_one(job);
 }
 
-// One task per lane the request touches (the appends are grouped by lane).
-void hand_to_lanes(const std::shared_ptr<ProduceJob>& job) {
-  std::vector<PendingAppend>& appends = job->appends;
-  std::stable_sort(appends.begin(), appends.end(),
-                   [](const PendingAppend& a, const PendingAppend& b) { return a.lane < b.lane; });
-  size_t lanes = 0;
-  for (size_t i = 0; i < appends.size(); ++i)
-    if (i == 0 || appends[i].lane != appends[i - 1].lane) ++lanes;
-  job->remaining.store(lanes, std::memory_order_relaxed);
-  LanePool& pool = job->broker.appends();
+// One task per lane that has partitions in `stage` (the appends are
+// grouped by lane: hand_to_lanes sorted them).
+void post_round(const std::shared_ptr<ProduceJob>& job, AppendStage stage) {
+  const std::vector<PendingAppend>& appends = job->appends;
+  std::vector<std::pair<size_t, size_t>> tasks;  // [begin, end) of one lane
   for (size_t begin = 0; begin < appends.size();) {
     size_t end = begin + 1;
     while (end < appends.size() && appends[end].lane == appends[begin].lane) ++end;
-    pool.post(appends[begin].lane, [job, begin, end] { append_on_lane(job, begin, end); });
+    for (size_t i = begin; i < end; ++i)
+      if (appends[i].stage == stage) {
+        tasks.emplace_back(begin, end);
+        break;
+      }
     begin = end;
   }
+  if (tasks.empty()) return finish(*job);
+  job->remaining.store(tasks.size(), std::memory_order_release);
+  LanePool& pool = job->broker.appends();
+  for (auto [begin, end] : tasks)
+    pool.post(appends[begin].lane,
+              [job, begin, end, stage] { append_on_lane(job, begin, end, stage); });
+}
+
+void hand_to_lanes(const std::shared_ptr<ProduceJob>& job) {
+  std::stable_sort(job->appends.begin(), job->appends.end(),
+                   [](const PendingAppend& a, const PendingAppend& b) { return a.lane < b.lane; });
+  post_round(job, AppendStage::append);
+}
+
+// Kafka's postVerificationCallback: the coordinator's refusals answered as
+// Produce errors, the verified partitions appended with their guards.
+void on_verified(const std::shared_ptr<ProduceJob>& job, const txn::TxnVerificationErrors& errors) {
+  const ProduceRequest& request = job->request;
+  for (PendingAppend& pending : job->appends) {
+    if (pending.stage != AppendStage::await_coordinator) continue;
+    const std::string& topic = request.topic_data[pending.topic_index].name;
+    const int32_t index =
+        request.topic_data[pending.topic_index].partition_data[pending.partition_index].index;
+    auto error = errors.find({topic, index});
+    if (error == errors.end()) {
+      pending.stage = AppendStage::verified;
+      continue;
+    }
+    pending.stage = AppendStage::done;
+    const ErrorCode code = txn::produce_error_for_verification(error->second);
+    std::string message;
+    if (code == ErrorCode::INVALID_TXN_STATE)
+      message = "Partition was not added to the transaction";
+    else if (code != error->second)
+      message = fmt::format(
+          "Unable to verify the partition has been added to the transaction. Underlying error: {}",
+          error_name(error->second));
+    fail(response_of(*job, pending), code, std::move(message));
+    job->any_error.store(true, std::memory_order_relaxed);
+  }
+  post_round(job, AppendStage::verified);
+}
+
+// One verification for the request's waiting partitions (one producer:
+// a Produce carries one transactional id).
+void send_verification(const std::shared_ptr<ProduceJob>& job) {
+  job->verification_sent = true;
+  const ProduceRequest& request = job->request;
+  const int16_t version = job->context.api_version();
+  txn::TxnVerification verification;
+  verification.transactional_id = request.transactional_id.value_or("");
+  verification.add_partitions = version >= 12;
+  verification.abortable_error_supported = version >= 11;
+  for (const PendingAppend& pending : job->appends) {
+    if (pending.stage != AppendStage::await_coordinator) continue;
+    verification.producer_id = pending.txn->producer_id;
+    verification.producer_epoch = pending.txn->producer_epoch;
+    verification.partitions.push_back(
+        {request.topic_data[pending.topic_index].name,
+         request.topic_data[pending.topic_index].partition_data[pending.partition_index].index});
+  }
+  job->broker.txn_verifier().verify(std::move(verification),
+                                    [job](txn::TxnVerificationErrors errors) {
+                                      on_verified(job, errors);
+                                    });
+}
+
+// Kafka's handleProduceAppend refuses transactional batches of more than
+// one producer in one request (one verification names one producer):
+// INVALID_PRODUCER_ID_MAPPING for each of them, nothing appended.
+bool refuse_mixed_producers(ProduceJob& job) {
+  std::optional<int64_t> producer_id;
+  bool mixed = false;
+  for (const PendingAppend& pending : job.appends)
+    if (pending.txn) {
+      mixed = mixed || (producer_id && *producer_id != pending.txn->producer_id);
+      producer_id = pending.txn->producer_id;
+    }
+  if (!mixed) return false;
+  std::erase_if(job.appends, [&job](const PendingAppend& pending) {
+    if (!pending.txn) return false;
+    fail(response_of(job, pending), ErrorCode::INVALID_PRODUCER_ID_MAPPING,
+         "Transactional records contained more than one producer ID");
+    return true;
+  });
+  return true;
 }
 
 }  // namespace
@@ -364,6 +532,9 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
   const int16_t version = context.api_version();
   auto job = std::make_shared<ProduceJob>(broker, std::move(context), std::move(request));
   job->acks = job->request.acks;
+  // Kafka verifies only requests naming their transactional id.
+  const bool verify_txn =
+      broker.config().transaction_partition_verification && job->request.transactional_id;
   const bool acks_valid = job->acks == 0 || job->acks == 1 || job->acks == -1;
   ProduceResponse& response = job->response;
   bool any_error = false;
@@ -379,7 +550,8 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
         out.index = topic.partition_data[p].index;
         fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
       } else if (auto pending =
-                     check_partition(broker, topic.name, topic.partition_data[p], version, out)) {
+                     check_partition(broker, topic.name, topic.partition_data[p], version,
+                                     verify_txn, out)) {
         pending->topic_index = t;
         pending->partition_index = p;
         job->appends.push_back(std::move(*pending));
@@ -387,6 +559,7 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
       any_error = any_error || out.error_code != 0;
     }
   }
+  any_error = refuse_mixed_producers(*job) || any_error;
   job->any_error.store(any_error, std::memory_order_relaxed);
   if (job->appends.empty()) return finish(*job);
   hand_to_lanes(job);

@@ -101,4 +101,19 @@ void Broker::close_marker_sender() {
   if (marker_sender_) marker_sender_->stop();
 }
 
+// Coordinators are reached on the inter-broker listener, as markers' leaders.
+Status Broker::open_txn_verifier() {
+  txn::TxnVerifierOptions options;
+  options.node_id = config_.node_id;
+  options.listener_name = config_.quorum.inter_broker_listener_name;
+  options.image = [this] { return replica_manager_->image(); };
+  options.clock = environment_.clock;
+  txn_verifier_ = std::make_unique<txn::TcpTxnVerifier>(std::move(options));
+  return Status::ok();
+}
+
+void Broker::close_txn_verifier() {
+  if (txn_verifier_) txn_verifier_->stop();
+}
+
 }  // namespace sluice::broker

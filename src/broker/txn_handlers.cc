@@ -192,14 +192,19 @@ void add_partitions_of(Broker& broker, const cluster::MetadataImage& image,
   if (txn.verify_only)
     return coordinator.verify_partitions(txn.transactional_id, txn.producer_id, txn.producer_epoch,
                                          partitions, std::move(done));
-  coordinator.add_partitions(txn.transactional_id, txn.producer_id, txn.producer_epoch, partitions,
-                             [partitions, version, done = std::move(done)](ErrorCode error) {
-                               const auto code =
-                                   static_cast<ErrorCode>(fenced_for(error, version, 2));
-                               TxnPartitionErrors errors;
-                               for (const auto& partition : partitions) errors[partition] = code;
-                               done(std::move(errors));
-                             });
+  // v5 from a partition leader (KIP-890 part 2: Produce v12, transactions
+  // v2) adds for a client of transactions v2, as Kafka 4.0 takes it.
+  std::optional<int16_t> client_transaction_version;
+  if (version >= 5) client_transaction_version = 2;
+  coordinator.add_partitions(
+      txn.transactional_id, txn.producer_id, txn.producer_epoch, partitions,
+      [partitions, version, done = std::move(done)](ErrorCode error) {
+        const auto code = static_cast<ErrorCode>(fenced_for(error, version, 2));
+        TxnPartitionErrors errors;
+        for (const auto& partition : partitions) errors[partition] = code;
+        done(std::move(errors));
+      },
+      client_transaction_version);
 }
 
 }  // namespace

@@ -217,9 +217,25 @@ class Partition {
   // (`origin`: client for Produce, coordinator for a coordinator's own
   // transactional writes; storage/producer_state.h): a refused set answers
   // Kafka's code, a duplicate the original batch's offsets (`duplicate`).
+  // `verification`: KIP-890's guard (start_txn_verification) for a
+  // Produce's transactional batch.
   PartitionAppendResult append_as_leader(
       std::span<uint8_t> records, int16_t required_acks, int64_t now_ms,
-      storage::AppendOrigin origin = storage::AppendOrigin::client);
+      storage::AppendOrigin origin = storage::AppendOrigin::client,
+      const storage::AppendVerification& verification = {});
+
+  // KIP-890 part 1, before a Produce's transactional batch is appended
+  // (Kafka's Partition.maybeStartTransactionVerification): the guard its
+  // append must carry once the transaction coordinator confirmed the
+  // partition is in the transaction; the sentinel when the producer's
+  // transaction is already ongoing here. NOT_LEADER_OR_FOLLOWER (or
+  // KAFKA_STORAGE_ERROR) when this node cannot append.
+  struct TxnVerificationStart {
+    ErrorCode error = ErrorCode::NONE;
+    storage::VerificationGuard guard = storage::no_verification_guard;
+  };
+  TxnVerificationStart start_txn_verification(int64_t producer_id, int32_t sequence,
+                                              int16_t epoch, int64_t now_ms);
 
   // Consumer read: whole batches from the one holding `offset`, up to
   // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond

@@ -278,12 +278,15 @@ Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes record
 }
 
 Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
-                                           AppendOrigin origin) {
+                                           AppendOrigin origin,
+                                           const AppendVerification& verification) {
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
   ProducerUpdates updates;
   std::optional<ProducerBatch> duplicate;
-  if (ProducerError e = prepare_producers(records, *headers, origin, updates, duplicate); e) {
+  if (ProducerError e =
+          prepare_producers(records, *headers, origin, updates, duplicate, verification);
+      e) {
     AppendResult refused;
     refused.producer_error = std::move(e);
     return refused;
@@ -334,7 +337,8 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
 // batch that repeats a retained one is a duplicate and ends the check.
 ProducerError Log::prepare_producers(Bytes records, const std::vector<record::BatchHeader>& headers,
                                      AppendOrigin origin, ProducerUpdates& updates,
-                                     std::optional<ProducerBatch>& duplicate) const {
+                                     std::optional<ProducerBatch>& duplicate,
+                                     const AppendVerification& verification) const {
   size_t position = 0;
   for (const auto& header : headers) {
     const size_t at = position;
@@ -356,7 +360,8 @@ ProducerError Log::prepare_producers(Bytes records, const std::vector<record::Ba
       }
       marker = *parsed;
     }
-    if (ProducerError e = producers_.prepare(header, marker, origin, updates); e) return e;
+    if (ProducerError e = producers_.prepare(header, marker, origin, updates, verification); e)
+      return e;
   }
   return {};
 }

@@ -169,8 +169,10 @@ class Log {
   // first (`origin`: how much; producer_state.h): a refused set or a
   // duplicate comes back as an ok Result with AppendResult::producer_error
   // or ::duplicate set, and nothing written.
+  // `verification`: KIP-890's guard for a client's transactional batches.
   Result<AppendResult> append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
-                                        AppendOrigin origin = AppendOrigin::client);
+                                        AppendOrigin origin = AppendOrigin::client,
+                                        const AppendVerification& verification = {});
   // Follower append: batches keep their offsets and epochs; the first must
   // start at or after the log end offset (Errc::invalid_value otherwise).
   // The producer state takes the batches unchecked.
@@ -295,6 +297,11 @@ class Log {
   // Per producer id: epoch, last batches, ongoing transaction. Rebuilt from
   // the log at open and on truncation.
   const ProducerStateManager& producer_state() const { return producers_; }
+  // KIP-890: see ProducerStateManager::start_verification.
+  VerificationGuard start_txn_verification(int64_t producer_id, int32_t sequence, int16_t epoch,
+                                           int64_t now_ms) {
+    return producers_.start_verification(producer_id, sequence, epoch, now_ms);
+  }
   // Forgets producers idle past producer.id.expiration.ms with no ongoing
   // transaction (Kafka checks every producer.id.expiration.check.interval.ms).
   size_t remove_expired_producers(int64_t now_ms);
@@ -324,7 +331,8 @@ class Log {
   Result<AppendResult> write(Bytes records, const std::vector<record::BatchHeader>& headers);
   ProducerError prepare_producers(Bytes records, const std::vector<record::BatchHeader>& headers,
                                   AppendOrigin origin, ProducerUpdates& updates,
-                                  std::optional<ProducerBatch>& duplicate) const;
+                                  std::optional<ProducerBatch>& duplicate,
+                                  const AppendVerification& verification = {}) const;
   Status rebuild_producer_state();
   Status load_producer_state(const std::vector<std::string>& names);
   bool load_producer_snapshot(int64_t offset);

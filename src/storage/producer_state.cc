@@ -1,6 +1,7 @@
 #include "storage/producer_state.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "record/record_reader.h"
@@ -28,6 +29,13 @@ ProducerBatch batch_metadata(const record::BatchHeader& batch) {
   out.last_offset = batch.last_offset();
   out.timestamp_ms = batch.max_timestamp;
   return out;
+}
+
+// Guards are unique in the process (Kafka's incrementing id): a guard of
+// one verification can never pass for another's, even across partitions.
+VerificationGuard next_verification_guard() {
+  static std::atomic<VerificationGuard> last{no_verification_guard};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 }  // namespace
@@ -122,6 +130,15 @@ ProducerError ProducerStateManager::check_sequence(const ProducerUpdate& update,
                                                    int32_t first_sequence, int64_t offset) const {
   const ProducerEntry& updated = update.updated;
   const ProducerEntry& current = update.current;
+  // Kafka's guard against an OUT_OF_ORDER_SEQUENCE loop: while a
+  // verification is in progress, no batch after the lowest one waiting for
+  // it may be written before it.
+  if (const VerificationEntry* waiting = verification(update.producer_id);
+      waiting && first_sequence > waiting->lowest_sequence)
+    return {ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            "Out of order sequence number for " + where(update.producer_id, offset) + ": " +
+                std::to_string(first_sequence) + " (incoming seq. number), " +
+                std::to_string(waiting->lowest_sequence) + " (earliest seen sequence)"};
   if (epoch != updated.producer_epoch) {
     // A new epoch starts at sequence 0, except for a producer this
     // partition knows nothing of (its batches were all deleted, or it
@@ -148,9 +165,25 @@ ProducerError ProducerStateManager::check_sequence(const ProducerUpdate& update,
               std::to_string(last_sequence) + " (current end sequence number)"};
 }
 
+// Kafka's check in analyzeAndValidateProducerState: a transactional batch
+// that would open a transaction must carry the guard of the producer's
+// verification; an ongoing transaction (in the batch's epoch) needs none.
+ProducerError ProducerStateManager::check_verified(const ProducerUpdate& update,
+                                                   const record::BatchHeader& batch,
+                                                   const AppendVerification& verification) const {
+  if (!verification.required || !batch.is_transactional()) return {};
+  if (has_ongoing_txn(update.producer_id, batch.producer_epoch)) return {};
+  const VerificationEntry* entry = this->verification(update.producer_id);
+  if (verification.guard != no_verification_guard && entry && entry->guard == verification.guard)
+    return {};
+  return {ErrorCode::INVALID_TXN_STATE, "Record was not part of an ongoing transaction (" +
+                                            where(update.producer_id, batch.base_offset) + ")"};
+}
+
 ProducerError ProducerStateManager::append_data(ProducerUpdate& update,
                                                 const record::BatchHeader& batch,
-                                                AppendOrigin origin) const {
+                                                AppendOrigin origin,
+                                                const AppendVerification& verification) const {
   if (ProducerError e = check_epoch(update, batch.producer_epoch, batch.base_offset, origin); e)
     return e;
   if (origin == AppendOrigin::client)
@@ -158,6 +191,8 @@ ProducerError ProducerStateManager::append_data(ProducerUpdate& update,
             check_sequence(update, batch.producer_epoch, batch.base_sequence, batch.base_offset);
         e)
       return e;
+  if (origin == AppendOrigin::client)
+    if (ProducerError e = check_verified(update, batch, verification); e) return e;
   ProducerEntry& updated = update.updated;
   if (updated.current_txn_first_offset && !batch.is_transactional()) {
     if (origin != AppendOrigin::replication)
@@ -197,7 +232,8 @@ ProducerError ProducerStateManager::append_marker(ProducerUpdate& update,
 
 ProducerError ProducerStateManager::prepare(const record::BatchHeader& batch,
                                             const std::optional<TxnMarker>& marker,
-                                            AppendOrigin origin, ProducerUpdates& updates) const {
+                                            AppendOrigin origin, ProducerUpdates& updates,
+                                            const AppendVerification& verification) const {
   auto it = std::find_if(updates.begin(), updates.end(), [&](const ProducerUpdate& u) {
     return u.producer_id == batch.producer_id;
   });
@@ -211,12 +247,40 @@ ProducerError ProducerStateManager::prepare(const record::BatchHeader& batch,
     updates.push_back(std::move(update));
     it = std::prev(updates.end());
   }
+  // Kafka's updateProducers: any transactional batch (data, or a marker)
+  // ends the producer's verification once the set is written.
+  if (batch.is_transactional()) it->transactional = true;
   if (batch.is_control()) {
     // A control batch without a record: its transaction was cleaned away.
     if (!marker) return {};
     return append_marker(*it, batch, *marker, origin);
   }
-  return append_data(*it, batch, origin);
+  return append_data(*it, batch, origin, verification);
+}
+
+bool ProducerStateManager::has_ongoing_txn(int64_t producer_id, int16_t epoch) const {
+  const ProducerEntry* entry = find(producer_id);
+  return entry && entry->current_txn_first_offset && entry->producer_epoch == epoch;
+}
+
+VerificationGuard ProducerStateManager::start_verification(int64_t producer_id, int32_t sequence,
+                                                           int16_t epoch, int64_t now_ms) {
+  if (has_ongoing_txn(producer_id, epoch)) return no_verification_guard;
+  auto [it, created] = verifications_.try_emplace(producer_id);
+  VerificationEntry& entry = it->second;
+  if (created || epoch > entry.epoch) {
+    // A higher epoch gets a guard of its own: an answer for the older
+    // epoch's verification then opens nothing.
+    entry = {next_verification_guard(), now_ms, sequence, epoch};
+  } else if (epoch == entry.epoch && sequence < entry.lowest_sequence) {
+    entry.lowest_sequence = sequence;
+  }
+  return entry.guard;
+}
+
+const VerificationEntry* ProducerStateManager::verification(int64_t producer_id) const {
+  auto it = verifications_.find(producer_id);
+  return it == verifications_.end() ? nullptr : &it->second;
 }
 
 std::vector<CompletedTxn> ProducerStateManager::apply(ProducerUpdates& updates,
@@ -233,6 +297,7 @@ std::vector<CompletedTxn> ProducerStateManager::apply(ProducerUpdates& updates,
       entry.current_txn_first_offset = next.current_txn_first_offset;
       entry.last_timestamp_ms = next.last_timestamp_ms;
     }
+    if (update.transactional) verifications_.erase(update.producer_id);
     for (int64_t first : update.started_txns) ongoing_txns_[first] = update.producer_id;
     for (const CompletedTxn& txn : update.completed_txns) {
       ongoing_txns_.erase(txn.first_offset);
@@ -260,6 +325,10 @@ void ProducerStateManager::load(std::vector<ProducerEntry> entries, int64_t offs
 }
 
 size_t ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms) {
+  // Verifications whose answer never came (Kafka expires them alike).
+  std::erase_if(verifications_, [&](const auto& item) {
+    return now_ms - item.second.started_ms >= expiration_ms;
+  });
   return std::erase_if(producers_, [&](const auto& item) {
     const ProducerEntry& entry = item.second;
     return !entry.current_txn_first_offset && now_ms - entry.last_timestamp_ms >= expiration_ms;

@@ -12,6 +12,15 @@
 // same set (ProducerUpdates), and apply() installs the result once the bytes
 // are written. A refused set changes nothing.
 //
+// KIP-890 part 1 (Kafka's VerificationStateEntry and VerificationGuard): a
+// client's transactional batch that starts a transaction on this partition
+// is written only with the guard the leader took before asking the
+// transaction coordinator whether the partition is in the transaction.
+// Any transactional batch of the producer (its first data batch, or a
+// marker) drops the guard, so an answer that arrives after a marker, or
+// after a higher epoch started its own verification (a new guard), cannot
+// open a transaction the coordinator does not know of.
+//
 // Concurrency: owned by the Log; called under the partition lock like the
 // Log itself. Not thread-safe.
 
@@ -108,6 +117,28 @@ struct CompletedTxn {
   bool aborted = false;
 };
 
+// Kafka's VerificationGuard: a value unique in the process; 0 is the
+// sentinel, which verifies nothing.
+using VerificationGuard = uint64_t;
+inline constexpr VerificationGuard no_verification_guard = 0;
+
+// What a client's leader append shows for its transactional batches:
+// `required` when transaction.partition.verification.enable is on (and the
+// append is a Produce); `guard` the one start_verification() gave it, or
+// the sentinel when the transaction was already ongoing then.
+struct AppendVerification {
+  bool required = false;
+  VerificationGuard guard = no_verification_guard;
+};
+
+// A verification in progress for one producer (VerificationStateEntry).
+struct VerificationEntry {
+  VerificationGuard guard = no_verification_guard;
+  int64_t started_ms = -1;   // expires like an idle producer
+  int32_t lowest_sequence = -1;  // of the batches waiting for it
+  int16_t epoch = -1;
+};
+
 // Why a record set was refused: Kafka's error code and message.
 struct ProducerError {
   ErrorCode code = ErrorCode::NONE;
@@ -121,6 +152,7 @@ struct ProducerUpdate {
   ProducerEntry current;  // the state before this set (empty if unknown)
   ProducerEntry updated;  // epoch, coordinator epoch, transaction; batches of this set only
   std::vector<int64_t> started_txns;  // first offsets of transactions this set begins
+  bool transactional = false;         // a transactional batch: its verification ends
   std::vector<CompletedTxn> completed_txns;
 };
 
@@ -143,9 +175,12 @@ class ProducerStateManager {
   // the state and `updates`, and records it in `updates`. `marker`: the
   // content of a control batch (nullopt for data, or a control batch with
   // no record, which changes nothing). Errors only for origin client
-  // (and coordinator: epochs and coordinator epochs).
+  // (and coordinator: epochs and coordinator epochs). `verification`: a
+  // client's transactional batch that opens a transaction needs the guard
+  // of the producer's verification (INVALID_TXN_STATE otherwise).
   ProducerError prepare(const record::BatchHeader& batch, const std::optional<TxnMarker>& marker,
-                        AppendOrigin origin, ProducerUpdates& updates) const;
+                        AppendOrigin origin, ProducerUpdates& updates,
+                        const AppendVerification& verification = {}) const;
   // Installs `updates` (the set is written) and moves the map end offset.
   // Returns the transactions the set completed.
   std::vector<CompletedTxn> apply(ProducerUpdates& updates, int64_t next_offset);
@@ -167,6 +202,16 @@ class ProducerStateManager {
   // forgotten (Kafka keeps the producers: their sequences stay checked).
   void on_log_start_offset_incremented(int64_t log_start_offset);
 
+  // Whether the producer has a transaction ongoing in `epoch` here.
+  bool has_ongoing_txn(int64_t producer_id, int16_t epoch) const;
+  // Kafka's maybeStartTransactionVerification: the sentinel when the
+  // producer's transaction is already ongoing here (nothing to verify),
+  // else the guard of its verification, created if none is in progress
+  // (a higher epoch gets a new guard; the lowest sequence waiting is kept).
+  VerificationGuard start_verification(int64_t producer_id, int32_t sequence, int16_t epoch,
+                                       int64_t now_ms);
+  const VerificationEntry* verification(int64_t producer_id) const;
+
   // First offsets of ongoing transactions, lowest first.
   const std::map<int64_t, int64_t>& ongoing_txns() const { return ongoing_txns_; }
 
@@ -175,8 +220,10 @@ class ProducerStateManager {
                             AppendOrigin origin) const;
   ProducerError check_sequence(const ProducerUpdate& update, int16_t epoch, int32_t first_sequence,
                                int64_t offset) const;
+  ProducerError check_verified(const ProducerUpdate& update, const record::BatchHeader& batch,
+                               const AppendVerification& verification) const;
   ProducerError append_data(ProducerUpdate& update, const record::BatchHeader& batch,
-                            AppendOrigin origin) const;
+                            AppendOrigin origin, const AppendVerification& verification) const;
   ProducerError append_marker(ProducerUpdate& update, const record::BatchHeader& batch,
                               const TxnMarker& marker, AppendOrigin origin) const;
   std::string where(int64_t producer_id, int64_t offset) const;
@@ -184,6 +231,7 @@ class ProducerStateManager {
   TopicPartition tp_;
   std::map<int64_t, ProducerEntry> producers_;
   std::map<int64_t, int64_t> ongoing_txns_;  // first offset -> producer id
+  std::map<int64_t, VerificationEntry> verifications_;  // by producer id
   int64_t map_end_offset_ = 0;
 };
 

@@ -207,17 +207,21 @@ ErrorCode TxnCoordinator::prepare_init(TxnMetadata& txn, int32_t timeout_ms,
 
 void TxnCoordinator::add_partitions(const std::string& transactional_id, int64_t producer_id,
                                     int16_t producer_epoch, TxnPartitions partitions,
-                                    Reply<ErrorCode> reply) {
+                                    Reply<ErrorCode> reply,
+                                    std::optional<int16_t> client_transaction_version) {
   runtime_.run(partition_for(transactional_id),
                [this, transactional_id, producer_id, producer_epoch,
-                partitions = std::move(partitions), reply = std::move(reply)](WriteBatch& batch) {
-                 add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply);
+                partitions = std::move(partitions), reply = std::move(reply),
+                client_transaction_version](WriteBatch& batch) {
+                 add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply,
+                          client_transaction_version);
                });
 }
 
 void TxnCoordinator::add_here(WriteBatch& batch, const std::string& transactional_id,
                               int64_t producer_id, int16_t producer_epoch,
-                              const TxnPartitions& partitions, const Reply<ErrorCode>& reply) {
+                              const TxnPartitions& partitions, const Reply<ErrorCode>& reply,
+                              std::optional<int16_t> client_transaction_version) {
   if (transactional_id.empty()) return reply(ErrorCode::INVALID_REQUEST);
   TxnMetadata* txn = nullptr;
   if (ErrorCode error = lookup(transactional_id, txn); error != ErrorCode::NONE)
@@ -232,7 +236,8 @@ void TxnCoordinator::add_here(WriteBatch& batch, const std::string& transactiona
       std::includes(txn->current.partitions.begin(), txn->current.partitions.end(),
                     partitions.begin(), partitions.end()))
     return reply(ErrorCode::NONE);  // nothing new: nothing to write
-  const TxnTransit transit = txn->prepare_add_partitions(partitions, clock_.now_ms());
+  const TxnTransit transit =
+      txn->prepare_add_partitions(partitions, clock_.now_ms(), client_transaction_version);
   write(batch, partition_for(transactional_id), transactional_id, transit, reply);
 }
 

@@ -147,8 +147,12 @@ class TxnCoordinator {
                         std::optional<ProducerIdAndEpoch> expected, Reply<TxnProducerResult> reply);
   // AddPartitionsToTxn (and AddOffsetsToTxn with the group's
   // __consumer_offsets partition): one error for all `partitions`.
+  // `client_transaction_version` 2 for a partition leader's implicit add
+  // (AddPartitionsToTxn v5 without verify_only, KIP-890 part 2: the
+  // transaction then ends with transactions v2's epoch bump, as Kafka 4.0).
   void add_partitions(const std::string& transactional_id, int64_t producer_id,
-                      int16_t producer_epoch, TxnPartitions partitions, Reply<ErrorCode> reply);
+                      int16_t producer_epoch, TxnPartitions partitions, Reply<ErrorCode> reply,
+                      std::optional<int16_t> client_transaction_version = {});
   // KIP-890 part 1's verify_only: whether each partition is in the ongoing
   // transaction (NONE) or not (TRANSACTION_ABORTABLE); writes nothing.
   void verify_partitions(const std::string& transactional_id, int64_t producer_id,
@@ -218,7 +222,7 @@ class TxnCoordinator {
                          std::optional<ProducerIdAndEpoch> expected, TxnTransit& out);
   void add_here(coordinator::WriteBatch& batch, const std::string& transactional_id,
                 int64_t producer_id, int16_t producer_epoch, const TxnPartitions& partitions,
-                const Reply<ErrorCode>& reply);
+                const Reply<ErrorCode>& reply, std::optional<int16_t> client_transaction_version);
   // Kafka's endTransaction: from a client, or the coordinator's own abort
   // (`from_client` false: fencing at InitProducerId, timeouts).
   void end_here(coordinator::WriteBatch& batch, const std::string& transactional_id,

@@ -122,15 +122,19 @@ TxnTransit TxnMetadata::prepare_producer_id_rotation(int64_t new_producer_id, in
                        {}, -1, now_ms);
 }
 
-TxnTransit TxnMetadata::prepare_add_partitions(const TxnPartitions& added, int64_t now_ms) {
+TxnTransit TxnMetadata::prepare_add_partitions(const TxnPartitions& added, int64_t now_ms,
+                                               std::optional<int16_t> client_transaction_version) {
   const bool starts = current.state == TxnState::empty ||
                       current.state == TxnState::complete_commit ||
                       current.state == TxnState::complete_abort;
   TxnPartitions partitions = current.partitions;
   partitions.insert(added.begin(), added.end());
-  return transition_to(TxnState::ongoing, current.producer_id, current.producer_epoch,
-                       current.last_producer_epoch, current.timeout_ms, std::move(partitions),
-                       starts ? now_ms : current.start_timestamp_ms, now_ms);
+  TxnTransit transit =
+      transition_to(TxnState::ongoing, current.producer_id, current.producer_epoch,
+                    current.last_producer_epoch, current.timeout_ms, std::move(partitions),
+                    starts ? now_ms : current.start_timestamp_ms, now_ms);
+  if (client_transaction_version) transit.client_transaction_version = *client_transaction_version;
+  return transit;
 }
 
 TxnTransit TxnMetadata::prepare_abort_or_commit(TxnState next, int16_t client_transaction_version,

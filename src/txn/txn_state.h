@@ -99,7 +99,10 @@ struct TxnMetadata {
                                     int64_t now_ms, TxnTransit& out);
   TxnTransit prepare_producer_id_rotation(int64_t new_producer_id, int32_t timeout_ms,
                                           int64_t now_ms, bool record_last_epoch);
-  TxnTransit prepare_add_partitions(const TxnPartitions& added, int64_t now_ms);
+  // `client_transaction_version`: set by a partition leader's implicit add
+  // (KIP-890 part 2: 2); nullopt keeps the transaction's.
+  TxnTransit prepare_add_partitions(const TxnPartitions& added, int64_t now_ms,
+                                    std::optional<int16_t> client_transaction_version = {});
   TxnTransit prepare_abort_or_commit(TxnState next, int16_t client_transaction_version,
                                      int64_t next_producer_id, int64_t now_ms);
   TxnTransit prepare_complete(int64_t now_ms);
