@@ -32,10 +32,10 @@
 #include "storage/file_system.h"
 #include "storage/log_manager.h"
 #include "txn/marker_sender.h"
-#include "txn/txn_verifier.h"
 #include "txn/producer_id_manager.h"
 #include "txn/txn_interfaces.h"
 #include "txn/txn_service.h"
+#include "txn/txn_verifier.h"
 
 namespace sluice::broker {
 

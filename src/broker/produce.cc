@@ -186,10 +186,10 @@ std::optional<std::vector<uint8_t>> up_convert_legacy(Bytes records,
 
 // Where a partition's batch is on its way (KIP-890 adds the middle two).
 enum class AppendStage {
-  append,              // appended by the first round of lanes
-  await_coordinator,   // its lane took a guard: waits for the verification
-  verified,            // appended by the second round, with its guard
-  done,                // appended, or refused
+  append,             // appended by the first round of lanes
+  await_coordinator,  // its lane took a guard: waits for the verification
+  verified,           // appended by the second round, with its guard
+  done,               // appended, or refused
 };
 
 // A transactional batch's producer, read on the reactor (v3+ batches).
@@ -365,8 +365,8 @@ PartitionResponse& response_of(ProduceJob& job, const PendingAppend& pending) {
 bool start_verification(ProduceJob& job, PendingAppend& pending) {
   if (!pending.txn || pending.stage != AppendStage::append) return true;
   const TxnBatch& batch = *pending.txn;
-  auto started = pending.partition->start_txn_verification(
-      batch.producer_id, batch.base_sequence, batch.producer_epoch, wall_clock_ms());
+  auto started = pending.partition->start_txn_verification(batch.producer_id, batch.base_sequence,
+                                                           batch.producer_epoch, wall_clock_ms());
   if (started.error != ErrorCode::NONE) {
     fail(response_of(job, pending), started.error);
     job.any_error.store(true, std::memory_order_relaxed);
@@ -385,9 +385,9 @@ void append_one(const std::shared_ptr<ProduceJob>& job, PendingAppend& pending) 
   pending.stage = AppendStage::done;
   PartitionResponse& out = response_of(*job, pending);
   cluster::Partition& partition = *pending.partition;
-  cluster::PartitionAppendResult appended = partition.append_as_leader(
-      pending.records, job->acks, wall_clock_ms(), storage::AppendOrigin::client,
-      pending.verification);
+  cluster::PartitionAppendResult appended =
+      partition.append_as_leader(pending.records, job->acks, wall_clock_ms(),
+                                 storage::AppendOrigin::client, pending.verification);
   if (appended.error != ErrorCode::NONE) {
     if (appended.record_error_index)
       out.record_errors.push_back({*appended.record_error_index, appended.error_message, {}});
@@ -499,10 +499,9 @@ void send_verification(const std::shared_ptr<ProduceJob>& job) {
         {request.topic_data[pending.topic_index].name,
          request.topic_data[pending.topic_index].partition_data[pending.partition_index].index});
   }
-  job->broker.txn_verifier().verify(std::move(verification),
-                                    [job](txn::TxnVerificationErrors errors) {
-                                      on_verified(job, errors);
-                                    });
+  job->broker.txn_verifier().verify(
+      std::move(verification),
+      [job](txn::TxnVerificationErrors errors) { on_verified(job, errors); });
 }
 
 // Kafka's handleProduceAppend refuses transactional batches of more than
@@ -549,9 +548,8 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
       if (!acks_valid) {
         out.index = topic.partition_data[p].index;
         fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
-      } else if (auto pending =
-                     check_partition(broker, topic.name, topic.partition_data[p], version,
-                                     verify_txn, out)) {
+      } else if (auto pending = check_partition(broker, topic.name, topic.partition_data[p],
+                                                version, verify_txn, out)) {
         pending->topic_index = t;
         pending->partition_index = p;
         job->appends.push_back(std::move(*pending));

@@ -250,8 +250,8 @@ int64_t last_stable_offset(const storage::Log& log, int64_t high_watermark) {
 }  // namespace
 
 Partition::TxnVerificationStart Partition::start_txn_verification(int64_t producer_id,
-                                                                 int32_t sequence, int16_t epoch,
-                                                                 int64_t now_ms) {
+                                                                  int32_t sequence, int16_t epoch,
+                                                                  int64_t now_ms) {
   TxnVerificationStart started;
   std::lock_guard lock(log_->mutex());
   started.error = check_leader_locked(-1);
@@ -300,8 +300,7 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
       result.log_append_time_ms = now_ms;
     }
     storage::Log& log = log_->log();
-    auto appended =
-        log_->check(log.append_as_leader(records, leader_epoch_, origin, verification));
+    auto appended = log_->check(log.append_as_leader(records, leader_epoch_, origin, verification));
     if (!appended) {
       result.error = error_code_for(appended.status());
       result.error_message = appended.status().message();

@@ -234,8 +234,8 @@ class Partition {
     ErrorCode error = ErrorCode::NONE;
     storage::VerificationGuard guard = storage::no_verification_guard;
   };
-  TxnVerificationStart start_txn_verification(int64_t producer_id, int32_t sequence,
-                                              int16_t epoch, int64_t now_ms);
+  TxnVerificationStart start_txn_verification(int64_t producer_id, int32_t sequence, int16_t epoch,
+                                              int64_t now_ms);
 
   // Consumer read: whole batches from the one holding `offset`, up to
   // `max_bytes` (at least one batch if `min_one_batch`), never at or beyond

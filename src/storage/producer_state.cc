@@ -184,6 +184,10 @@ ProducerError ProducerStateManager::append_data(ProducerUpdate& update,
                                                 const record::BatchHeader& batch,
                                                 AppendOrigin origin,
                                                 const AppendVerification& verification) const {
+  // Kafka checks this first (analyzeAndValidateProducerState), before the
+  // producer's epoch and sequence.
+  if (origin == AppendOrigin::client)
+    if (ProducerError e = check_verified(update, batch, verification); e) return e;
   if (ProducerError e = check_epoch(update, batch.producer_epoch, batch.base_offset, origin); e)
     return e;
   if (origin == AppendOrigin::client)
@@ -191,8 +195,6 @@ ProducerError ProducerStateManager::append_data(ProducerUpdate& update,
             check_sequence(update, batch.producer_epoch, batch.base_sequence, batch.base_offset);
         e)
       return e;
-  if (origin == AppendOrigin::client)
-    if (ProducerError e = check_verified(update, batch, verification); e) return e;
   ProducerEntry& updated = update.updated;
   if (updated.current_txn_first_offset && !batch.is_transactional()) {
     if (origin != AppendOrigin::replication)
@@ -326,9 +328,8 @@ void ProducerStateManager::load(std::vector<ProducerEntry> entries, int64_t offs
 
 size_t ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms) {
   // Verifications whose answer never came (Kafka expires them alike).
-  std::erase_if(verifications_, [&](const auto& item) {
-    return now_ms - item.second.started_ms >= expiration_ms;
-  });
+  std::erase_if(verifications_,
+                [&](const auto& item) { return now_ms - item.second.started_ms >= expiration_ms; });
   return std::erase_if(producers_, [&](const auto& item) {
     const ProducerEntry& entry = item.second;
     return !entry.current_txn_first_offset && now_ms - entry.last_timestamp_ms >= expiration_ms;

@@ -134,7 +134,7 @@ struct AppendVerification {
 // A verification in progress for one producer (VerificationStateEntry).
 struct VerificationEntry {
   VerificationGuard guard = no_verification_guard;
-  int64_t started_ms = -1;   // expires like an idle producer
+  int64_t started_ms = -1;       // expires like an idle producer
   int32_t lowest_sequence = -1;  // of the batches waiting for it
   int16_t epoch = -1;
 };

@@ -209,13 +209,13 @@ void TxnCoordinator::add_partitions(const std::string& transactional_id, int64_t
                                     int16_t producer_epoch, TxnPartitions partitions,
                                     Reply<ErrorCode> reply,
                                     std::optional<int16_t> client_transaction_version) {
-  runtime_.run(partition_for(transactional_id),
-               [this, transactional_id, producer_id, producer_epoch,
-                partitions = std::move(partitions), reply = std::move(reply),
-                client_transaction_version](WriteBatch& batch) {
-                 add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply,
-                          client_transaction_version);
-               });
+  runtime_.run(
+      partition_for(transactional_id),
+      [this, transactional_id, producer_id, producer_epoch, partitions = std::move(partitions),
+       reply = std::move(reply), client_transaction_version](WriteBatch& batch) {
+        add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply,
+                 client_transaction_version);
+      });
 }
 
 void TxnCoordinator::add_here(WriteBatch& batch, const std::string& transactional_id,

@@ -140,7 +140,8 @@ void TxnVerifierCore::tick() {
 void TxnVerifierCore::close() {
   auto fail_all = [](Batch& batch) {
     for (auto& [id, waiting] : batch)
-      if (waiting.done) waiting.done(all_failed(waiting.verification, ErrorCode::NETWORK_EXCEPTION));
+      if (waiting.done)
+        waiting.done(all_failed(waiting.verification, ErrorCode::NETWORK_EXCEPTION));
     batch.clear();
   };
   auto waiting = std::move(waiting_);
@@ -202,8 +203,9 @@ void TxnVerifierCore::on_response(Batch& batch, const net::ClientStatus& status,
     for (auto& [id, waiting] : batch) waiting.done(all_failed(waiting.verification, error));
   };
   if (status.code == net::ClientErrc::unsupported_version) {
-    spdlog::warn("txn: the transaction coordinator has no AddPartitionsToTxn v4: produce "
-                 "requests go on unverified");
+    spdlog::warn(
+        "txn: the transaction coordinator has no AddPartitionsToTxn v4: produce "
+        "requests go on unverified");
     for (auto& [id, waiting] : batch) waiting.done({});
     return;
   }
@@ -277,11 +279,11 @@ void TcpTxnVerifier::verify(TxnVerification verification, TxnVerificationDone do
     return done(all_failed(verification, ErrorCode::NETWORK_EXCEPTION));
   }
   // Posted under the lock: stop() posts the close after every accepted one.
-  asio::post(reactor_->io, [this, verification = std::move(verification),
-                            done = std::move(done)]() mutable {
-    core_->verify(std::move(verification), std::move(done));
-    core_->tick();
-  });
+  asio::post(reactor_->io,
+             [this, verification = std::move(verification), done = std::move(done)]() mutable {
+               core_->verify(std::move(verification), std::move(done));
+               core_->tick();
+             });
 }
 
 void TcpTxnVerifier::stop() {

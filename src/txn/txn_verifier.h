@@ -131,9 +131,9 @@ class TxnVerifierCore {
 
   net::Transport& transport_;
   TxnVerifierOptions options_;
-  std::map<int32_t, Batch> waiting_;         // by coordinator node
+  std::map<int32_t, Batch> waiting_;  // by coordinator node
   std::map<int32_t, net::Endpoint> endpoints_;
-  std::set<int32_t> in_flight_;              // nodes with a request out
+  std::set<int32_t> in_flight_;                     // nodes with a request out
   std::map<int32_t, std::shared_ptr<Batch>> sent_;  // answered NETWORK_EXCEPTION at close
   std::map<int32_t, Coordinator> clients_;
   std::vector<std::unique_ptr<net::KafkaClient>> retired_;

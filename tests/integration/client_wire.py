@@ -94,9 +94,10 @@ def _node_endpoints(r):
     return {e["id"]: e for e in r.compact_array(endpoint)}
 
 
-def produce(port, topic, partition, value, version=11, acks=-1, batch=None):
-    """Produce v9-11 of one record (or of the record batch bytes `batch`, e.g.
-    an idempotent producer's). Returns {"error", "base_offset",
+def produce(port, topic, partition, value, version=11, acks=-1, batch=None, transactional_id=None):
+    """Produce v9-12 of one record (or of the record batch bytes `batch`, e.g.
+    an idempotent producer's; `transactional_id` for a transactional one).
+    Returns {"error", "base_offset",
     "log_start_offset", "error_message", "leader": (id, epoch) or None,
     "endpoints": {id: {...}}}."""
     def partition_entry(w, _):
@@ -107,7 +108,12 @@ def produce(port, topic, partition, value, version=11, acks=-1, batch=None):
     def topic_entry(w, _):
         w.compact_string(topic).compact_array([partition], partition_entry).no_tags()
 
-    w = Writer().uvarint(0).i16(acks).i32(10000).compact_array([topic], topic_entry).no_tags()
+    w = Writer()
+    if transactional_id is None:
+        w.uvarint(0)  # a null compact string
+    else:
+        w.compact_string(transactional_id)
+    w.i16(acks).i32(10000).compact_array([topic], topic_entry).no_tags()
     with connect(port, 15) as sock:
         r = call(sock, API_PRODUCE, version, bytes(w.buf), 21, flexible=True)
 

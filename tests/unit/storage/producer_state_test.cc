@@ -64,10 +64,11 @@ class ProducerStateTest : public ::testing::Test {
  protected:
   // Checks and installs one batch at `offset`; returns the error code.
   ErrorCode append(int64_t offset, const BatchSpec& spec,
-                   AppendOrigin origin = AppendOrigin::client) {
+                   AppendOrigin origin = AppendOrigin::client,
+                   const AppendVerification& verification = {}) {
     ProducerUpdates updates;
     auto header = header_at(offset, spec);
-    ProducerError e = state_.prepare(header, std::nullopt, origin, updates);
+    ProducerError e = state_.prepare(header, std::nullopt, origin, updates, verification);
     if (!e) state_.apply(updates, header.next_offset());
     return e.code;
   }
@@ -184,6 +185,99 @@ TEST_F(ProducerStateTest, TransactionsOpenAndMarkersEndThem) {
   updates.clear();
   EXPECT_EQ(state_.prepare(*marker_header, *marker, AppendOrigin::coordinator, updates).code,
             ErrorCode::TRANSACTION_COORDINATOR_FENCED);
+}
+
+// KIP-890 part 1: the verification guard (Kafka's VerificationGuard).
+class VerificationGuardTest : public ProducerStateTest {
+ protected:
+  ErrorCode append_verified(int64_t offset, const BatchSpec& spec, VerificationGuard guard) {
+    return append(offset, spec, AppendOrigin::client, {.required = true, .guard = guard});
+  }
+  void abort_marker(int64_t offset, int16_t epoch) {
+    auto bytes = marker_batch(epoch, /*commit=*/false, 0);
+    auto header = record::read_batch_header(bytes);
+    ASSERT_TRUE(header);
+    header->base_offset = offset;
+    ProducerUpdates updates;
+    ASSERT_FALSE(state_.prepare(*header, TxnMarker{false, 0}, AppendOrigin::coordinator, updates));
+    state_.apply(updates, offset + 1);
+  }
+  static constexpr BatchSpec txn0{.sequence = 0, .transactional = true};
+};
+
+TEST_F(VerificationGuardTest, TransactionalBatchWithoutGuardIsRefusedAndWritesNothing) {
+  EXPECT_EQ(append_verified(0, txn0, no_verification_guard), ErrorCode::INVALID_TXN_STATE);
+  EXPECT_EQ(state_.find(pid), nullptr);
+  EXPECT_TRUE(state_.ongoing_txns().empty());
+  // A guard that is not the producer's verification's is refused too.
+  const VerificationGuard guard = state_.start_verification(pid, 0, 0, 1000);
+  EXPECT_EQ(append_verified(0, txn0, guard + 1000), ErrorCode::INVALID_TXN_STATE);
+}
+
+TEST_F(VerificationGuardTest, GuardOpensTheTransactionThenIsDropped) {
+  const VerificationGuard guard = state_.start_verification(pid, 0, 0, 1000);
+  ASSERT_NE(guard, no_verification_guard);
+  // Concurrent requests of the producer share the verification.
+  EXPECT_EQ(state_.start_verification(pid, 0, 0, 1000), guard);
+  ASSERT_EQ(append_verified(0, txn0, guard), ErrorCode::NONE);
+  EXPECT_EQ(state_.verification(pid), nullptr);
+  // Ongoing now: nothing to verify (the sentinel) and later batches pass.
+  EXPECT_EQ(state_.start_verification(pid, 1, 0, 1000), no_verification_guard);
+  EXPECT_EQ(append_verified(1, {.sequence = 1, .transactional = true}, no_verification_guard),
+            ErrorCode::NONE);
+  // The old guard opens nothing once the transaction ended (a stale answer).
+  abort_marker(2, 0);
+  EXPECT_EQ(append_verified(3, {.sequence = 2, .transactional = true}, guard),
+            ErrorCode::INVALID_TXN_STATE);
+}
+
+TEST_F(VerificationGuardTest, MarkerBetweenVerificationAndAppendFailsTheAppend) {
+  ASSERT_EQ(append(0, txn0), ErrorCode::NONE);  // an ongoing transaction, unverified
+  const VerificationGuard guard = state_.start_verification(pid, 1, 1, 1000);  // next epoch
+  ASSERT_NE(guard, no_verification_guard);
+  abort_marker(1, 1);  // the coordinator aborted (epoch bumped) meanwhile
+  EXPECT_EQ(state_.verification(pid), nullptr);
+  EXPECT_EQ(append_verified(2, {.epoch = 1, .sequence = 0, .transactional = true}, guard),
+            ErrorCode::INVALID_TXN_STATE);
+  EXPECT_TRUE(state_.ongoing_txns().empty());
+}
+
+TEST_F(VerificationGuardTest, HigherEpochGetsANewGuard) {
+  const VerificationGuard old_guard = state_.start_verification(pid, 5, 0, 1000);
+  const VerificationGuard new_guard = state_.start_verification(pid, 0, 1, 1000);
+  EXPECT_NE(old_guard, new_guard);
+  EXPECT_EQ(state_.verification(pid)->epoch, 1);
+  EXPECT_EQ(append_verified(0, {.epoch = 0, .sequence = 5, .transactional = true}, old_guard),
+            ErrorCode::INVALID_TXN_STATE);
+  EXPECT_EQ(append_verified(0, {.epoch = 1, .sequence = 0, .transactional = true}, new_guard),
+            ErrorCode::NONE);
+}
+
+TEST_F(VerificationGuardTest, LaterSequenceWaitsForTheLowestOneVerifying) {
+  ASSERT_EQ(append(0, {.sequence = 0, .transactional = true}), ErrorCode::NONE);
+  abort_marker(1, 0);
+  const VerificationGuard guard = state_.start_verification(pid, 1, 0, 1000);
+  EXPECT_EQ(state_.start_verification(pid, 2, 0, 1000), guard);
+  EXPECT_EQ(state_.verification(pid)->lowest_sequence, 1);
+  EXPECT_EQ(append_verified(2, {.sequence = 2, .transactional = true}, guard),
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+  EXPECT_EQ(append_verified(2, {.sequence = 1, .transactional = true}, guard), ErrorCode::NONE);
+}
+
+TEST_F(VerificationGuardTest, NotRequiredWhenVerificationIsOff) {
+  EXPECT_EQ(append(0, txn0), ErrorCode::NONE);
+  // Nor for the group coordinator's transactional offset commits.
+  EXPECT_EQ(append(1, {.producer_id = pid + 1, .transactional = true}, AppendOrigin::coordinator,
+                   {.required = true}),
+            ErrorCode::NONE);
+}
+
+TEST_F(VerificationGuardTest, UnansweredVerificationsExpire) {
+  state_.start_verification(pid, 0, 0, 1000);
+  state_.remove_expired(1000 + 500, 1000);
+  EXPECT_NE(state_.verification(pid), nullptr);
+  state_.remove_expired(1000 + 1000, 1000);
+  EXPECT_EQ(state_.verification(pid), nullptr);
 }
 
 class ProducerLogTest : public ::testing::Test {

@@ -1,0 +1,158 @@
+"""KIP-890 on the partition leader (issue 17), in raw frames against `sluice serve`:
+the leader asks the transaction coordinator before a transactional Produce opens a
+transaction on a partition (Kafka's AddPartitionsToTxnManager,
+transaction.partition.verification.enable, default true).
+
+- Produce v9 of a transactional batch to a partition never added to the
+  transaction: INVALID_TXN_STATE, nothing written; Produce v11 gets
+  TRANSACTION_ABORTABLE instead (Kafka's genericError clients); after
+  AddPartitionsToTxn the same batch is written, and its commit marker lands;
+- a producer whose epoch was bumped meanwhile: INVALID_PRODUCER_EPOCH (the
+  coordinator's PRODUCER_FENCED, as Kafka maps it for Produce);
+- Produce v12 (transactions v2) without AddPartitionsToTxn: the leader adds the
+  partition (AddPartitionsToTxn v5, verify_only false), EndTxn v5 commits it,
+  the marker lands;
+- with verification disabled the unadded batch is written, as before KIP-890."""
+
+import time
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import client_wire
+import txn_wire as tw
+from conftest import unique_topic
+from eos import idempotent_batch
+from kafka_wire import Writer, call, connect
+
+INVALID_TXN_STATE = 48
+INVALID_PRODUCER_EPOCH = 47
+TRANSACTION_ABORTABLE = 120
+COORDINATOR_LOAD_IN_PROGRESS = 14
+# Produce's answer while the coordinator cannot say yet (retriable).
+NOT_ENOUGH_REPLICAS = 19
+
+
+def create_topic(broker):
+    topic = unique_topic("verify")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    return topic
+
+
+def init_producer(broker, transactional_id):
+    """(producer id, epoch) from the coordinator, retried while it loads."""
+    assert tw.find_coordinator(broker.port, transactional_id)[0] == tw.NONE
+    deadline = time.monotonic() + 20
+    while True:
+        error, pid, epoch = tw.init_producer_id(broker.port, transactional_id)
+        if error not in (COORDINATOR_LOAD_IN_PROGRESS, tw.CONCURRENT_TRANSACTIONS) or time.monotonic() > deadline:
+            assert error == tw.NONE, f"InitProducerId: error {error}"
+            return pid, epoch
+        time.sleep(0.05)
+
+
+def produce(broker, topic, transactional_id, pid, epoch, sequence, version, partition=0):
+    """A transactional Produce, retried while the coordinator cannot answer yet
+    (NOT_ENOUGH_REPLICAS, as clients retry it)."""
+    batch = idempotent_batch([b"v%d" % sequence], pid, epoch, sequence, transactional=True)
+    deadline = time.monotonic() + 20
+    while True:
+        answer = client_wire.produce(broker.port, topic, partition, None, version=version, batch=batch,
+                                     transactional_id=transactional_id)
+        if answer["error"] != NOT_ENOUGH_REPLICAS or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)
+
+
+def log_end(broker, topic, partition=0):
+    error, offset, _ = client_wire.list_offsets(broker.port, topic, partition, -1)
+    assert error == tw.NONE
+    return offset
+
+
+def wait_stable(broker, topic, expected_end, partition=0, timeout_s=20):
+    """Waits until the partition's log end and last stable offset are both
+    `expected_end` (the commit marker written, the transaction no longer open)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ends = tuple(client_wire.list_offsets(broker.port, topic, partition, -1, isolation_level=level)[1]
+                     for level in (0, 1))
+        if ends == (expected_end, expected_end) or time.monotonic() > deadline:
+            assert ends == (expected_end, expected_end), f"(end, last stable) {ends}"
+            return
+        time.sleep(0.1)
+
+
+def end_txn_v5(port, transactional_id, pid, epoch, commit):
+    """EndTxn v5 (flexible, transactions v2): (error, producer id, epoch)."""
+    body = Writer().compact_string(transactional_id).i64(pid).i16(epoch).i8(1 if commit else 0).no_tags()
+    with connect(port) as sock:
+        r = call(sock, 26, 5, bytes(body.buf), 77, flexible=True)
+        r.i32()  # throttle
+        return r.i16(), r.i64(), r.i16()
+
+
+def test_unadded_partition_refused_then_written_once_added(module_broker):
+    broker = module_broker
+    topic = create_topic(broker)
+    tid = unique_topic("tx-added")
+    pid, epoch = init_producer(broker, tid)
+
+    refused = produce(broker, topic, tid, pid, epoch, 0, version=9)
+    assert refused["error"] == INVALID_TXN_STATE, refused
+    assert log_end(broker, topic) == 0, "a refused batch writes nothing"
+    newer_client = produce(broker, topic, tid, pid, epoch, 0, version=11)
+    assert newer_client["error"] == TRANSACTION_ABORTABLE, newer_client
+    assert log_end(broker, topic) == 0
+
+    assert tw.add_partitions(broker.port, tid, pid, epoch, {topic: [0]}) == {(topic, 0): tw.NONE}
+    written = produce(broker, topic, tid, pid, epoch, 0, version=9)
+    assert (written["error"], written["base_offset"]) == (tw.NONE, 0), written
+    # The transaction is ongoing here now: the next batch needs no coordinator.
+    assert produce(broker, topic, tid, pid, epoch, 1, version=9)["error"] == tw.NONE
+    assert tw.end_until_done(broker.port, tid, pid, epoch, commit=True) == tw.NONE
+    wait_stable(broker, topic, 3)  # two records and the commit marker
+
+
+def test_bumped_epoch_is_answered_invalid_producer_epoch(module_broker):
+    broker = module_broker
+    topic = create_topic(broker)
+    tid = unique_topic("tx-fenced")
+    pid, epoch = init_producer(broker, tid)
+    pid2, epoch2 = init_producer(broker, tid)  # a new producer of the id fences the first
+    assert (pid2, epoch2) == (pid, epoch + 1)
+    fenced = produce(broker, topic, tid, pid, epoch, 0, version=9)
+    assert fenced["error"] == INVALID_PRODUCER_EPOCH, fenced
+    assert log_end(broker, topic) == 0
+
+
+def test_produce_v12_adds_the_partition_implicitly(module_broker):
+    broker = module_broker
+    topic = create_topic(broker)
+    tid = unique_topic("tx-v2")
+    pid, epoch = init_producer(broker, tid)
+
+    written = produce(broker, topic, tid, pid, epoch, 0, version=12, partition=1)
+    assert (written["error"], written["base_offset"]) == (tw.NONE, 0), written
+    [described] = tw.describe_transactions(broker.port, [tid])
+    assert described["state"] == "Ongoing", described
+    assert described["topics"] == {topic: [1]}, described
+
+    deadline = time.monotonic() + 20
+    while True:
+        error, end_pid, end_epoch = end_txn_v5(broker.port, tid, pid, epoch, commit=True)
+        if error != tw.CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert error == tw.NONE
+    assert (end_pid, end_epoch) == (pid, epoch + 1), "transactions v2 bump the epoch per transaction"
+    wait_stable(broker, topic, 2, partition=1)  # the record and its commit marker
+
+
+def test_verification_disabled_lets_the_unadded_batch_through(broker_factory):
+    broker = broker_factory({"transaction.partition.verification.enable": "false"})
+    topic = create_topic(broker)
+    tid = unique_topic("tx-off")
+    pid, epoch = init_producer(broker, tid)
+    written = produce(broker, topic, tid, pid, epoch, 0, version=9)
+    assert (written["error"], written["base_offset"]) == (tw.NONE, 0), written
