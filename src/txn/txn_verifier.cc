@@ -249,6 +249,10 @@ struct TcpTxnVerifier::Reactor {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   net::TcpTransport transport;
   asio::steady_timer timer;
+  // Set on the io thread by stop()'s close: a tick whose wait had already
+  // completed when the timer was cancelled must not arm it again, or
+  // io.run() never runs out of work and stop() never joins.
+  bool closed = false;
 };
 
 TcpTxnVerifier::TcpTxnVerifier(TxnVerifierOptions options) : reactor_(std::make_unique<Reactor>()) {
@@ -266,7 +270,7 @@ TcpTxnVerifier::~TcpTxnVerifier() { stop(); }
 void TcpTxnVerifier::arm() {
   reactor_->timer.expires_after(std::chrono::milliseconds(10));
   reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error) return;
+    if (error || reactor_->closed) return;
     core_->tick();
     arm();
   });
@@ -292,6 +296,7 @@ void TcpTxnVerifier::stop() {
     if (stopped_) return;
     stopped_ = true;
     asio::post(reactor_->io, [this] {
+      reactor_->closed = true;
       reactor_->timer.cancel();
       core_->close();
     });
