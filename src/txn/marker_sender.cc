@@ -267,10 +267,6 @@ struct TcpMarkerSender::Reactor {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   net::TcpTransport transport;
   asio::steady_timer timer;
-  // Set on the io thread by stop()'s close: a tick whose wait had already
-  // completed when the timer was cancelled must not arm it again, or
-  // io.run() never runs out of work and stop() never joins.
-  bool closed = false;
 };
 
 TcpMarkerSender::TcpMarkerSender(MarkerSenderOptions options)
@@ -289,7 +285,7 @@ TcpMarkerSender::~TcpMarkerSender() { stop(); }
 void TcpMarkerSender::arm() {
   reactor_->timer.expires_after(std::chrono::milliseconds(10));
   reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error || reactor_->closed) return;
+    if (error) return;
     core_->tick();
     arm();
   });
@@ -322,7 +318,6 @@ void TcpMarkerSender::stop() {
     if (stopped_) return;
     stopped_ = true;
     asio::post(reactor_->io, [this] {
-      reactor_->closed = true;
       reactor_->timer.cancel();
       core_->close();
     });

@@ -252,7 +252,7 @@ struct TcpTxnVerifier::Reactor {
   // Set on the io thread by stop()'s close: a tick whose wait had already
   // completed when the timer was cancelled must not arm it again, or
   // io.run() never runs out of work and stop() never joins.
-  bool closed = false;
+  bool closing = false;
 };
 
 TcpTxnVerifier::TcpTxnVerifier(TxnVerifierOptions options) : reactor_(std::make_unique<Reactor>()) {
@@ -270,7 +270,7 @@ TcpTxnVerifier::~TcpTxnVerifier() { stop(); }
 void TcpTxnVerifier::arm() {
   reactor_->timer.expires_after(std::chrono::milliseconds(10));
   reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error || reactor_->closed) return;
+    if (error || reactor_->closing) return;
     core_->tick();
     arm();
   });
@@ -296,7 +296,7 @@ void TcpTxnVerifier::stop() {
     if (stopped_) return;
     stopped_ = true;
     asio::post(reactor_->io, [this] {
-      reactor_->closed = true;
+      reactor_->closing = true;
       reactor_->timer.cancel();
       core_->close();
     });

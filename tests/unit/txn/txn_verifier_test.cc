@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "coordinator/coordinator_keys.h"
 #include "net/memory_transport.h"
@@ -318,6 +319,20 @@ TEST(TcpTxnVerifier, StopAnswersWaitingAndLaterVerifications) {
   TxnVerificationErrors later;
   verifier.verify(v, [&later](TxnVerificationErrors errors) { later = errors; });
   EXPECT_EQ(later.at({"t", 0}), ErrorCode::NETWORK_EXCEPTION);
+}
+
+// As TcpMarkerSender's: a tick already due when stop() cancels the timer
+// must not arm it again, or stop() never joins (a broker hung on SIGTERM).
+// Stops land around the 10 ms tick; a hang is this test's failure.
+TEST(TcpTxnVerifier, StopJoinsWhenATickIsDue) {
+  auto image = std::make_shared<cluster::MetadataImage>();
+  TxnVerifierOptions options;
+  options.image = [image] { return image; };
+  for (int i = 0; i < 400; ++i) {
+    TcpTxnVerifier verifier(options);
+    std::this_thread::sleep_for(std::chrono::microseconds(9800 + (i % 40) * 10));
+    verifier.stop();
+  }
 }
 
 }  // namespace
