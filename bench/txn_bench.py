@@ -115,6 +115,8 @@ def main():
     parser.add_argument("--records", type=int, default=200000)
     parser.add_argument("--value-bytes", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a broker setting for this run (e.g. sluice.produce.fsync=false)")
     parser.add_argument("which", nargs="*", default=["produce", "consume"])
     args = parser.parse_args()
     os.environ["SLUICE_BIN"] = os.path.abspath(args.sluice)
@@ -122,7 +124,8 @@ def main():
     from conftest import Broker
 
     workdir = tempfile.mkdtemp(prefix="sluice-txn-bench-")
-    broker = Broker(workdir, SETTINGS).start()
+    settings = dict(SETTINGS, **dict(pair.split("=", 1) for pair in args.set))
+    broker = Broker(workdir, settings).start()
     try:
         missing = eos.missing_apis(broker.port)
         if missing:

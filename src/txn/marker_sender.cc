@@ -267,6 +267,10 @@ struct TcpMarkerSender::Reactor {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   net::TcpTransport transport;
   asio::steady_timer timer;
+  // Set on the thread by stop(): a tick already due when the timer is
+  // cancelled still runs with success and must not arm it again, or run()
+  // never returns and stop() never joins.
+  bool closing = false;
 };
 
 TcpMarkerSender::TcpMarkerSender(MarkerSenderOptions options)
@@ -285,7 +289,7 @@ TcpMarkerSender::~TcpMarkerSender() { stop(); }
 void TcpMarkerSender::arm() {
   reactor_->timer.expires_after(std::chrono::milliseconds(10));
   reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error) return;
+    if (error || reactor_->closing) return;
     core_->tick();
     arm();
   });
@@ -318,6 +322,7 @@ void TcpMarkerSender::stop() {
     if (stopped_) return;
     stopped_ = true;
     asio::post(reactor_->io, [this] {
+      reactor_->closing = true;
       reactor_->timer.cancel();
       core_->close();
     });

@@ -52,6 +52,20 @@ def log_tail(path, max_bytes=6000):
         return f"<no log: {e}>"
 
 
+def thread_stacks(pid, timeout_s=30):
+    """Every thread's stack of a live process (gdb, when installed): what a
+    process that does not stop on SIGTERM is waiting for."""
+    if not shutil.which("gdb"):
+        return "<no gdb: no thread stacks>"
+    try:
+        p = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return "<gdb timed out>"
+    lines = [line for line in p.stdout.splitlines() if line.startswith(("Thread ", "#"))]
+    return "\n".join(lines) or p.stderr[-2000:]
+
+
 class Broker:
     """One `sluice serve` process; restartable on the same data dir and port."""
 

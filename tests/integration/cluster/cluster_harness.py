@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import kafka_wire  # noqa: E402
-from conftest import free_port, log_tail, sluice_bin  # noqa: E402
+from conftest import free_port, log_tail, sluice_bin, thread_stacks  # noqa: E402
 
 from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -474,12 +474,12 @@ class Cluster:
                 process.exit_codes.append(code)
                 assert code == 0, f"node exited with {code} on SIGTERM:\n{log_tail(process.log_path)}"
             except subprocess.TimeoutExpired:
+                slow.append((process, thread_stacks(process.proc.pid)))
                 process.kill9()
-                slow.append(process)
         for proxy in list(self.proxies.values()) + list(self.listener_proxies.values()):
             proxy.close()
         assert not slow, (f"{len(slow)} node(s) did not stop within {CLUSTER_STOP_TIMEOUT_S} s of SIGTERM:\n"
-                          + "\n".join(log_tail(p.log_path) for p in slow))
+                          + "\n".join(f"{log_tail(p.log_path)}\nthreads:\n{stacks}" for p, stacks in slow))
 
     def quorum_views(self, exclude=()):
         """{controller id: (error, leader, epoch, high watermark)} of live controllers that answer."""

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "net/memory_transport.h"
 #include "protocol/headers.h"
@@ -343,6 +344,21 @@ TEST(TcpMarkerSender, StopAnswersPendingAndLaterMarkers) {
   ErrorCode later = ErrorCode::NONE;
   sender.send(marker, [&later](ErrorCode error) { later = error; });
   EXPECT_EQ(later, ErrorCode::NOT_COORDINATOR);
+}
+
+// A tick already due when stop() cancels the timer runs with success: it
+// must not arm the timer again, or stop() never joins (a broker hung on
+// SIGTERM). Stops land around the 10 ms tick, where that race is; a hang
+// is this test's failure (ctest's timeout).
+TEST(TcpMarkerSender, StopJoinsWhenATickIsDue) {
+  auto image = std::make_shared<cluster::MetadataImage>();
+  MarkerSenderOptions options;
+  options.image = [image] { return image; };
+  for (int i = 0; i < 400; ++i) {
+    TcpMarkerSender sender(options);
+    std::this_thread::sleep_for(std::chrono::microseconds(9800 + (i % 40) * 10));
+    sender.stop();
+  }
 }
 
 }  // namespace
