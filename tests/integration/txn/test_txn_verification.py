@@ -12,8 +12,12 @@ transaction.partition.verification.enable, default true).
 - Produce v12 (transactions v2) without AddPartitionsToTxn: the leader adds the
   partition (AddPartitionsToTxn v5, verify_only false), EndTxn v5 commits it,
   the marker lands;
-- with verification disabled the unadded batch is written, as before KIP-890."""
+- with verification disabled the unadded batch is written, as before KIP-890;
+- on a cluster of three, a partition led by a broker other than the coordinator:
+  its leader asks the coordinator over the inter-broker listener."""
 
+import os
+import sys
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -23,6 +27,9 @@ import txn_wire as tw
 from conftest import unique_topic
 from eos import idempotent_batch
 from kafka_wire import Writer, call, connect
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
+from cluster_harness import Cluster, wait_for  # noqa: E402
 
 INVALID_TXN_STATE = 48
 INVALID_PRODUCER_EPOCH = 47
@@ -156,3 +163,36 @@ def test_verification_disabled_lets_the_unadded_batch_through(broker_factory):
     pid, epoch = init_producer(broker, tid)
     written = produce(broker, topic, tid, pid, epoch, 0, version=9)
     assert (written["error"], written["base_offset"]) == (tw.NONE, 0), written
+
+
+def test_leader_asks_a_coordinator_on_another_broker(broker_factory):
+    cluster = Cluster(broker_factory, combined=3, settings={
+        "transaction.state.log.num.partitions": "3", "transaction.state.log.replication.factor": "1"})
+    cluster.leader()
+    cluster.wait_brokers_listed()
+    nodes = {node.id: node for node in cluster.brokers}
+    first = cluster.brokers[0]
+    topic = unique_topic("verify-remote")
+    admin = AdminClient({"bootstrap.servers": first.bootstrap})
+    admin.create_topics([NewTopic(topic, 3, 1)], operation_timeout=20)[topic].result(timeout=40)
+    tid = unique_topic("tx-remote")
+    wait_for(lambda: tw.find_coordinator(first.port, tid, timeout_s=2)[0] == tw.NONE, 40, "a coordinator")
+    _, coordinator_id, coordinator_port = tw.find_coordinator(first.port, tid)
+    leaders = {p: m.leader for p, m in admin.list_topics(topic, timeout=10).topics[topic].partitions.items()}
+    partition, leader = next((p, node) for p, node in sorted(leaders.items()) if node != coordinator_id)
+    leader_node = nodes[leader]
+    deadline = time.monotonic() + 20
+    while True:
+        error, pid, epoch = tw.init_producer_id(coordinator_port, tid)
+        if error != COORDINATOR_LOAD_IN_PROGRESS or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert error == tw.NONE
+
+    refused = produce(leader_node, topic, tid, pid, epoch, 0, version=9, partition=partition)
+    assert refused["error"] == INVALID_TXN_STATE, refused
+    assert tw.add_partitions(coordinator_port, tid, pid, epoch, {topic: [partition]}) == {(topic, partition): tw.NONE}
+    written = produce(leader_node, topic, tid, pid, epoch, 0, version=9, partition=partition)
+    assert (written["error"], written["base_offset"]) == (tw.NONE, 0), written
+    assert tw.end_until_done(coordinator_port, tid, pid, epoch, commit=True) == tw.NONE
+    wait_stable(leader_node, topic, 2, partition=partition)
