@@ -2,14 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <set>
-
-#include "base/thread_name.h"
-#include "net/tcp_transport.h"
 
 namespace sluice::txn {
 namespace {
@@ -261,74 +254,35 @@ bool MarkerSenderCore::apply_error(uint64_t txn_id, Txn& txn, const MarkerPartit
   return true;
 }
 
-struct TcpMarkerSender::Reactor {
-  Reactor() : work(asio::make_work_guard(io)), transport(io), timer(io) {}
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  net::TcpTransport transport;
-  asio::steady_timer timer;
-  // Set on the thread by stop(): a tick already due when the timer is
-  // cancelled still runs with success and must not arm it again, or run()
-  // never returns and stop() never joins.
-  bool closing = false;
-};
-
 TcpMarkerSender::TcpMarkerSender(MarkerSenderOptions options)
-    : reactor_(std::make_unique<Reactor>()) {
-  core_ = std::make_unique<MarkerSenderCore>(reactor_->transport, std::move(options));
-  thread_ = std::thread([this] {
-    set_current_thread_name("txn-markers");
-    arm();
-    reactor_->io.run();
-  });
+    : thread_(std::make_unique<net::ClientThread>()) {
+  core_ = std::make_unique<MarkerSenderCore>(thread_->transport(), std::move(options));
+  // Each tick: the clients' timeouts and reconnects, and the due retries.
+  thread_->start("txn-markers", [this] { core_->tick(); });
 }
 
 TcpMarkerSender::~TcpMarkerSender() { stop(); }
 
-// Every 10 ms: the clients' timeouts and reconnects, and the due retries.
-void TcpMarkerSender::arm() {
-  reactor_->timer.expires_after(std::chrono::milliseconds(10));
-  reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error || reactor_->closing) return;
-    core_->tick();
-    arm();
-  });
-}
-
+// Shared, not captured by move: when the thread has stopped the task is
+// not run and the answer is given here.
 void TcpMarkerSender::send(TxnMarker marker, std::function<void(ErrorCode)> done) {
-  std::lock_guard lock(mutex_);
-  if (stopped_) {
-    if (done) done(ErrorCode::NOT_COORDINATOR);
-    return;
-  }
-  // Posted under the lock: stop() posts the close after every accepted send.
-  asio::post(reactor_->io, [this, marker = std::move(marker), done = std::move(done)]() mutable {
-    core_->send(std::move(marker), std::move(done));
+  auto request = std::make_shared<TxnMarker>(std::move(marker));
+  auto answer = std::make_shared<std::function<void(ErrorCode)>>(std::move(done));
+  const bool posted = thread_->post([this, request, answer] {
+    core_->send(std::move(*request), std::move(*answer));
     core_->tick();
   });
+  if (!posted && *answer) (*answer)(ErrorCode::NOT_COORDINATOR);
 }
 
 void TcpMarkerSender::cancel(int32_t coordinator_partition, int32_t coordinator_epoch) {
-  std::lock_guard lock(mutex_);
-  if (stopped_) return;
-  asio::post(reactor_->io, [this, coordinator_partition, coordinator_epoch] {
+  (void)thread_->post([this, coordinator_partition, coordinator_epoch] {
     core_->cancel(coordinator_partition, coordinator_epoch);
   });
 }
 
 void TcpMarkerSender::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-    stopped_ = true;
-    asio::post(reactor_->io, [this] {
-      reactor_->closing = true;
-      reactor_->timer.cancel();
-      core_->close();
-    });
-  }
-  reactor_->work.reset();
-  if (thread_.joinable()) thread_.join();
+  thread_->stop([this] { core_->close(); });
 }
 
 }  // namespace sluice::txn

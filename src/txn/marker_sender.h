@@ -31,14 +31,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/clock.h"
 #include "cluster/metadata_image.h"
+#include "net/client_thread.h"
 #include "net/kafka_client.h"
 #include "protocol/messages.h"
 #include "txn/txn_interfaces.h"
@@ -135,17 +134,8 @@ class TcpMarkerSender final : public MarkerSender {
   void stop();
 
  private:
-  // Asio stays in the .cc (as in replica_fetcher.cc): this header is
-  // included by the broker's translation units, which must not see Asio
-  // (net/server.cc hooks its handler tracking into it).
-  struct Reactor;
-  void arm();
-
-  std::unique_ptr<Reactor> reactor_;
+  std::unique_ptr<net::ClientThread> thread_;  // declared first: outlives the core
   std::unique_ptr<MarkerSenderCore> core_;
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::thread thread_;
 };
 
 }  // namespace sluice::txn

@@ -2,14 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
-
-#include "base/thread_name.h"
 #include "coordinator/coordinator_keys.h"
-#include "net/tcp_transport.h"
 #include "txn/txn_coordinator.h"
 
 namespace sluice::txn {
@@ -243,66 +236,29 @@ void TxnVerifierCore::on_response(Batch& batch, const net::ClientStatus& status,
   }
 }
 
-struct TcpTxnVerifier::Reactor {
-  Reactor() : work(asio::make_work_guard(io)), transport(io), timer(io) {}
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  net::TcpTransport transport;
-  asio::steady_timer timer;
-  // Set on the io thread by stop()'s close: a tick whose wait had already
-  // completed when the timer was cancelled must not arm it again, or
-  // io.run() never runs out of work and stop() never joins.
-  bool closing = false;
-};
-
-TcpTxnVerifier::TcpTxnVerifier(TxnVerifierOptions options) : reactor_(std::make_unique<Reactor>()) {
-  core_ = std::make_unique<TxnVerifierCore>(reactor_->transport, std::move(options));
-  thread_ = std::thread([this] {
-    set_current_thread_name("txn-verifier");
-    arm();
-    reactor_->io.run();
-  });
+TcpTxnVerifier::TcpTxnVerifier(TxnVerifierOptions options)
+    : thread_(std::make_unique<net::ClientThread>()) {
+  core_ = std::make_unique<TxnVerifierCore>(thread_->transport(), std::move(options));
+  // Each tick: the clients' timeouts and reconnects.
+  thread_->start("txn-verifier", [this] { core_->tick(); });
 }
 
 TcpTxnVerifier::~TcpTxnVerifier() { stop(); }
 
-// Every 10 ms: the clients' timeouts and reconnects.
-void TcpTxnVerifier::arm() {
-  reactor_->timer.expires_after(std::chrono::milliseconds(10));
-  reactor_->timer.async_wait([this](const std::error_code& error) {
-    if (error || reactor_->closing) return;
-    core_->tick();
-    arm();
-  });
-}
-
+// Shared, not captured by move: when the thread has stopped the task is
+// not run and the answer is given here.
 void TcpTxnVerifier::verify(TxnVerification verification, TxnVerificationDone done) {
-  std::unique_lock lock(mutex_);
-  if (stopped_) {
-    lock.unlock();
-    return done(all_failed(verification, ErrorCode::NETWORK_EXCEPTION));
-  }
-  // Posted under the lock: stop() posts the close after every accepted one.
-  asio::post(reactor_->io,
-             [this, verification = std::move(verification), done = std::move(done)]() mutable {
-               core_->verify(std::move(verification), std::move(done));
-               core_->tick();
-             });
+  auto request = std::make_shared<TxnVerification>(std::move(verification));
+  auto answer = std::make_shared<TxnVerificationDone>(std::move(done));
+  const bool posted = thread_->post([this, request, answer] {
+    core_->verify(std::move(*request), std::move(*answer));
+    core_->tick();
+  });
+  if (!posted) (*answer)(all_failed(*request, ErrorCode::NETWORK_EXCEPTION));
 }
 
 void TcpTxnVerifier::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-    stopped_ = true;
-    asio::post(reactor_->io, [this] {
-      reactor_->closing = true;
-      reactor_->timer.cancel();
-      core_->close();
-    });
-  }
-  reactor_->work.reset();
-  if (thread_.joinable()) thread_.join();
+  thread_->stop([this] { core_->close(); });
 }
 
 }  // namespace sluice::txn

@@ -38,15 +38,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/error_code.h"
 #include "cluster/metadata_image.h"
+#include "net/client_thread.h"
 #include "net/kafka_client.h"
 #include "protocol/messages.h"
 #include "txn/txn_interfaces.h"
@@ -151,16 +150,8 @@ class TcpTxnVerifier final : public TxnVerifier {
   void stop();
 
  private:
-  // Asio stays in the .cc: broker translation units include this header
-  // and must not see Asio (net/server.cc hooks its handler tracking).
-  struct Reactor;
-  void arm();
-
-  std::unique_ptr<Reactor> reactor_;
+  std::unique_ptr<net::ClientThread> thread_;  // declared first: outlives the core
   std::unique_ptr<TxnVerifierCore> core_;
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::thread thread_;
 };
 
 }  // namespace sluice::txn
