@@ -10,6 +10,7 @@ Needs root (mount); skipped otherwise."""
 
 import os
 import subprocess
+import time
 
 import pytest
 from confluent_kafka import KafkaError, Producer
@@ -83,6 +84,16 @@ class Produced:
                 pytest.fail(f"{TMPFS_BYTES} bytes of tmpfs never filled ({count} x {size} bytes)")
 
 
+def wait_for_space(produced, timeout_s=10.0):
+    """One-record sends until one is acknowledged: the space freed by a
+    deletion comes back when its background unlinks ran, which a loaded
+    machine may delay past the deletion's answer."""
+    deadline = time.monotonic() + timeout_s
+    while produced.send("keep", 1) != 0:
+        assert time.monotonic() < deadline, f"appends did not resume within {timeout_s} s"
+        time.sleep(0.1)
+
+
 def consume(bootstrap, topic):
     """{offset: value} of every record of partition 0 (kcat: no consumer group, so
     nothing is written to the full disk)."""
@@ -148,9 +159,11 @@ def test_full_disk_refuses_appends_keeps_reads_and_resumes_when_space_is_freed(s
     assert_all_acked_readable(b.bootstrap, produced, "keep")
     assert_all_acked_readable(b.bootstrap, produced, "bulk")
 
-    # DeleteRecords frees the segments at once; appends resume, no restart.
+    # DeleteRecords frees the segments at once (their unlinks run right after
+    # the answer, off the partition lock); appends resume, no restart.
     bulk_end = max(produced.acked["bulk"]) + 1
     assert kafka_wire.delete_records(b.port, "bulk", {0: bulk_end}) == {0: (0, bulk_end)}
+    wait_for_space(produced)
     assert produced.send("keep", 4) == 0
     assert health(admin_port)[1]["status"] == "ready"
     assert gauge(admin_port, "sluice_log_dir_full") == 0
@@ -160,6 +173,7 @@ def test_full_disk_refuses_appends_keeps_reads_and_resumes_when_space_is_freed(s
     assert produced.send("keep", 1) == 1
     for future in admin.delete_topics(["doomed"], operation_timeout=10).values():
         future.result(timeout=TIMEOUT_S)
+    wait_for_space(produced)
     assert produced.send("keep", 4) == 0
     assert health(admin_port)[1]["status"] == "ready"
     assert_all_acked_readable(b.bootstrap, produced, "keep")
