@@ -155,8 +155,9 @@ class TxnVerifierTest : public ::testing::Test {
   ManualClock clock_;
   net::MemoryTransport transport_;
   cluster::MetadataImagePtr image_;
-  std::unique_ptr<TxnVerifierCore> core_;
+  // Before the core: its destructor answers what is still waiting here.
   std::map<std::string, TxnVerificationErrors> answers_;
+  std::unique_ptr<TxnVerifierCore> core_;
 };
 
 TEST_F(TxnVerifierTest, BatchesPerCoordinatorAndMapsPartitionErrors) {
