@@ -441,9 +441,13 @@ void post_round(const std::shared_ptr<ProduceJob>& job, AppendStage stage) {
   if (tasks.empty()) return finish(*job);
   job->remaining.store(tasks.size(), std::memory_order_release);
   LanePool& pool = job->broker.appends();
-  for (auto [begin, end] : tasks)
+  for (const auto& [first, last] : tasks) {
+    // Plain copies: clang before 16 (clang-tidy here) cannot capture structured bindings.
+    size_t begin = first;
+    size_t end = last;
     pool.post(appends[begin].lane,
               [job, begin, end, stage] { append_on_lane(job, begin, end, stage); });
+  }
 }
 
 void hand_to_lanes(const std::shared_ptr<ProduceJob>& job) {
