@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test fuzz bench bench-set bench-groups bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
+.PHONY: all deps configure build run test test-asan fuzz bench bench-set bench-groups bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
 
 all: build
 
@@ -21,6 +21,13 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Every layer's unit tests under ASan+UBSan, in a build of its own (`make test`
+# builds the twins of the layers that parse bytes only: SLUICE_SANITIZER_LAYERS).
+test-asan: deps
+	@cmake -S . -B build-asan -G Ninja -DSLUICE_SANITIZER_LAYERS=all -DSLUICE_BENCH=OFF
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) -R '_asan$$'
 
 # Coverage-guided fuzzing with clang's libFuzzer, in a build of its own, then
 # mutated real-client sessions against a live broker (tests/fuzz/live_broker_fuzz.py).

@@ -1,14 +1,35 @@
 # sluice_layer(<name> SOURCES ... [DEPS <layers>...] [LIBS <external targets>...])
 #
 # Declares the library of one src/ layer, `sluice_<name>`. With
-# SLUICE_SANITIZER_TESTS it also declares `sluice_<name>_asan`, the same
-# sources built under ASan+UBSan, so the unit tests can run under both.
+# SLUICE_SANITIZER_TESTS, a layer named in SLUICE_SANITIZER_LAYERS also gets
+# `sluice_<name>_asan`, the same sources built under ASan+UBSan, so its unit
+# tests run under both.
 # DEPS name other layers only (without the sluice_ prefix); the layering rule
 # of DESIGN.md is checked by tools/check_layers.py.
+
+# Whether the layers `names` all get an ASan+UBSan twin: SLUICE_SANITIZER_LAYERS
+# lists them ("all": every layer).
+function(sluice_sanitized out)
+  set(result ${SLUICE_SANITIZER_TESTS})
+  if(result AND NOT SLUICE_SANITIZER_LAYERS STREQUAL "all")
+    foreach(name IN LISTS ARGN)
+      if(NOT name IN_LIST SLUICE_SANITIZER_LAYERS)
+        set(result OFF)
+      endif()
+    endforeach()
+  endif()
+  set(${out} ${result} PARENT_SCOPE)
+endfunction()
+
 function(sluice_layer name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LIBS;GENERATED_INCLUDE" ${ARGN})
   set(variants plain)
-  if(SLUICE_SANITIZER_TESTS)
+  sluice_sanitized(sanitized ${name})
+  if(sanitized)
+    sluice_sanitized(deps_sanitized ${ARG_DEPS})
+    if(NOT deps_sanitized)
+      message(FATAL_ERROR "SLUICE_SANITIZER_LAYERS names ${name} without all of its DEPS (${ARG_DEPS})")
+    endif()
     list(APPEND variants asan)
   endif()
   foreach(variant_name IN LISTS variants)
@@ -34,11 +55,12 @@ endfunction()
 # sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...])
 #
 # A GoogleTest executable registered with ctest, plus its ASan+UBSan twin
-# `<name>_asan` when SLUICE_SANITIZER_TESTS is on.
+# `<name>_asan` when every one of its LAYERS has one.
 function(sluice_unit_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LAYERS;LIBS" ${ARGN})
   set(variants plain)
-  if(SLUICE_SANITIZER_TESTS)
+  sluice_sanitized(sanitized ${ARG_LAYERS})
+  if(sanitized)
     list(APPEND variants asan)
   endif()
   foreach(variant_name IN LISTS variants)
