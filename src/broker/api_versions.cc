@@ -2,12 +2,14 @@
 // (the handler table of its role, handlers.h), or, for a version the broker does not know, Kafka's
 // fallback: a v0 response with UNSUPPORTED_VERSION and the same list, so any client can read it and
 // retry with a version it shares. A v3+ request naming its client software
-// outside Kafka's pattern is answered INVALID_REQUEST with no APIs.
+// outside Kafka's pattern is answered INVALID_REQUEST with no APIs; v3+
+// answers carry the feature flags.
 #include <string_view>
 
 #include "base/error_code.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "cluster/features.h"
 
 namespace sluice::broker {
 
@@ -30,6 +32,21 @@ bool is_valid_client_software_text(std::string_view text) {
   return true;
 }
 
+// KIP-584's feature flags (v3+, tagged): the ranges this build supports and
+// the levels the metadata log has finalized, with the image's offset as the
+// epoch a client keeps the newest of. Before v4 a supported range starting
+// at 0 is left out: older clients cannot read it (KAFKA-17492).
+void add_features(const Broker& broker, int16_t version, ApiVersionsResponse& response) {
+  for (const cluster::BrokerFeatureRange& range : cluster::supported_features())
+    if (version >= 4 || range.min_version > 0)
+      response.supported_features.push_back({range.name, range.min_version, range.max_version, {}});
+  cluster::MetadataImagePtr image = broker.metadata_image();
+  if (!image) return;
+  response.finalized_features_epoch = image->offset;
+  for (const auto& [name, level] : image->features)
+    if (level != 0) response.finalized_features.push_back({name, level, level, {}});
+}
+
 }  // namespace
 
 void handle_api_versions(Broker& broker, RequestContext context, ApiVersionsRequest request) {
@@ -44,6 +61,7 @@ void handle_api_versions(Broker& broker, RequestContext context, ApiVersionsRequ
   ListenerRole role = listener_role(broker.config(), context.connection().listener_name);
   for (const ApiHandler& handler : api_handlers(role))
     response.api_keys.push_back({handler.api_key, handler.min_version, handler.max_version, {}});
+  if (context.api_version() >= 3) add_features(broker, context.api_version(), response);
   context.reply(response);
 }
 

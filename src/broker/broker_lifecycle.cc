@@ -19,6 +19,7 @@
 
 #include "base/thread_name.h"
 #include "broker/broker.h"
+#include "cluster/features.h"
 #include "cluster/ids.h"
 
 namespace sluice::broker {
@@ -112,6 +113,7 @@ void Broker::send_registration() {
   registration.incarnation_id = incarnation_id_;
   registration.listeners = advertised_endpoints();
   registration.rack = config_.quorum.broker_rack;
+  registration.features = cluster::supported_features();
   if (controller_->is_active()) {
     cluster::BrokerRegistrationReply reply = controller_->register_broker(registration);
     return on_registered(static_cast<int16_t>(reply.error.code), reply.broker_epoch);
@@ -124,6 +126,8 @@ void Broker::send_registration() {
     request.listeners.push_back(
         {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
   request.rack = registration.rack;
+  for (const cluster::BrokerFeatureRange& feature : registration.features)
+    request.features.push_back({feature.name, feature.min_version, feature.max_version, {}});
   {
     std::lock_guard lock(registration_mutex_);
     lifecycle_in_flight_ = true;

@@ -9,6 +9,7 @@
 #include "broker/broker.h"
 #include "broker/handlers.h"
 #include "group/group_service.h"
+#include "txn/txn_verifier.h"
 
 namespace sluice::broker {
 
@@ -191,6 +192,54 @@ OffsetCommitResponse answer_unknown_partitions(const cluster::MetadataImage& ima
   return unknown;
 }
 
+// What a TxnOffsetCommit's verification ends with: the error every
+// partition is answered, or the verification its append carries.
+using VerifiedCommit = std::function<void(ErrorCode, storage::AppendVerification)>;
+
+// KIP-890 for TxnOffsetCommit (Kafka verifies it as it verifies Produce):
+// the group's __consumer_offsets partition must be in the producer's
+// transaction before offsets are written there. On that partition's
+// append lane (a reactor never takes the producer state's lock) the
+// partition hands out a guard; unless the producer's transaction is
+// ongoing there already, the transaction coordinator is asked first (v5,
+// transactions v2: asked to add the partition itself), and the append
+// must carry the guard. A partition not led here skips this: the group
+// coordinator answers NOT_COORDINATOR.
+void verify_txn_commit(Broker& broker, const TxnOffsetCommitRequest& request, int16_t version,
+                       VerifiedCommit commit) {
+  if (!broker.config().transaction_partition_verification) return commit(ErrorCode::NONE, {});
+  const cluster::TopicImage* offsets =
+      broker.metadata_image()->topic(std::string(group::offsets_topic));
+  if (offsets == nullptr || offsets->partitions.empty()) return commit(ErrorCode::NONE, {});
+  const int32_t index = group::partition_for_group(
+      request.group_id, static_cast<int32_t>(offsets->partitions.size()));
+  auto partition = broker.replica_manager().partition(group::offsets_topic, index);
+  if (!partition) return commit(ErrorCode::NONE, {});
+  txn::TxnVerification verification;
+  verification.transactional_id = request.transactional_id;
+  verification.producer_id = request.producer_id;
+  verification.producer_epoch = request.producer_epoch;
+  verification.partitions.push_back({std::string(group::offsets_topic), index});
+  verification.add_partitions = version >= 5;
+  verification.abortable_error_supported = version >= 4;
+  broker.appends().post(
+      broker.append_lane(group::offsets_topic, index),
+      [&broker, partition, verification = std::move(verification),
+       commit = std::move(commit)]() mutable {
+        auto started = partition->start_txn_verification(
+            verification.producer_id, -1, verification.producer_epoch, system_clock().now_ms());
+        if (started.error != ErrorCode::NONE) return commit(started.error, {});
+        if (started.guard == storage::no_verification_guard)
+          return commit(ErrorCode::NONE, {true, storage::no_verification_guard});
+        broker.txn_verifier().verify(
+            std::move(verification),
+            [commit, guard = started.guard](const txn::TxnVerificationErrors& errors) {
+              if (errors.empty()) return commit(ErrorCode::NONE, {true, guard});
+              commit(txn::produce_error_for_verification(errors.begin()->second), {});
+            });
+      });
+}
+
 }  // namespace
 
 void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRequest request) {
@@ -280,21 +329,34 @@ void handle_txn_offset_commit(Broker& broker, RequestContext context,
       answer_unknown_txn_partitions(*broker.metadata_image(), request);
   if (request.topics.empty()) return context.reply(unknown);
   auto reply = reply_to<TxnOffsetCommitResponse>(std::move(context));
-  broker.groups().coordinator().txn_offset_commit(
-      request, version,
-      [reply, version, unknown = std::move(unknown)](const TxnOffsetCommitResponse& response) {
-        TxnOffsetCommitResponse merged = unknown;
-        for (const auto& topic : response.topics)
-          for (const auto& partition : topic.partitions) {
-            int16_t code = partition.error_code;
-            // Producers before 2.0 (v0-1) do not retry a loading coordinator
-            // (KAFKA-7296): Kafka answers them COORDINATOR_NOT_AVAILABLE.
-            if (version < 2 && code == to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
-              code = to_wire(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-            add_txn_commit_answer(merged, topic.name, partition.partition_index, code);
-          }
-        reply(std::move(merged));
-      });
+  auto answer = [reply, version,
+                 unknown = std::move(unknown)](const TxnOffsetCommitResponse& response) {
+    TxnOffsetCommitResponse merged = unknown;
+    for (const auto& topic : response.topics)
+      for (const auto& partition : topic.partitions) {
+        int16_t code = partition.error_code;
+        // Producers before 2.0 (v0-1) do not retry a loading coordinator
+        // (KAFKA-7296): Kafka answers them COORDINATOR_NOT_AVAILABLE.
+        if (version < 2 && code == to_wire(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+          code = to_wire(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        add_txn_commit_answer(merged, topic.name, partition.partition_index, code);
+      }
+    reply(std::move(merged));
+  };
+  auto commit = [&broker, request, version, answer](ErrorCode error,
+                                                    storage::AppendVerification verification) {
+    if (error == ErrorCode::NONE)
+      return broker.groups().coordinator().txn_offset_commit(request, version, answer,
+                                                             verification);
+    // Kafka's coordinator maps a verification's error as an append's.
+    TxnOffsetCommitResponse refused;
+    for (const auto& topic : request.topics)
+      for (const auto& partition : topic.partitions)
+        add_txn_commit_answer(refused, topic.name, partition.partition_index,
+                              to_wire(group::coordinator_error(error)));
+    answer(refused);
+  };
+  verify_txn_commit(broker, request, version, std::move(commit));
 }
 
 }  // namespace sluice::broker

@@ -55,6 +55,7 @@ constexpr ApiHandler handler_table[] = {
     api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
     api<DescribeQuorumRequest, handle_describe_quorum>(),
     api<AlterPartitionRequest, handle_alter_partition>(),
+    api<UpdateFeaturesRequest, handle_update_features>(),
     api<FetchSnapshotRequest, handle_fetch_snapshot>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
     api<DescribeProducersRequest, handle_describe_producers>(),

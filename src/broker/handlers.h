@@ -99,6 +99,8 @@ void handle_create_partitions(Broker&, RequestContext, protocol::CreatePartition
 void handle_incremental_alter_configs(Broker&, RequestContext,
                                       protocol::IncrementalAlterConfigsRequest);
 void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterRequest);
+// Finalized feature levels (update_features.cc).
+void handle_update_features(Broker&, RequestContext, protocol::UpdateFeaturesRequest);
 // Brokers' lifecycle, on the controller (broker_registration.cc).
 void handle_broker_registration(Broker&, RequestContext, protocol::BrokerRegistrationRequest);
 void handle_broker_heartbeat(Broker&, RequestContext, protocol::BrokerHeartbeatRequest);

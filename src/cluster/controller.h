@@ -37,6 +37,7 @@
 #include "base/error_code.h"
 #include "base/random.h"
 #include "cluster/broker_heartbeats.h"
+#include "cluster/features.h"
 #include "cluster/meta_properties.h"
 #include "cluster/metadata_image.h"
 #include "cluster/metadata_log.h"
@@ -461,6 +462,11 @@ class Controller {
   ApiError replace_broker_configs(const std::string& resource_name,
                                   const std::map<std::string, std::string>& configs,
                                   bool validate_only);
+  // UpdateFeatures (Kafka's FeatureControlManager.updateFeatures): all or
+  // nothing; the first update refused answers INVALID_UPDATE_VERSION with
+  // "Invalid update version <level> for feature <name>. <why>"
+  // (features.h). The new levels are committed in one batch.
+  ApiError update_features(const std::vector<FeatureUpdate>& updates, bool validate_only);
 
  private:
   Controller(storage::FileSystem& fs, ControllerOptions options);

@@ -9,6 +9,7 @@
 
 #include "base/metrics.h"
 #include "cluster/controller.h"
+#include "cluster/features.h"
 #include "cluster/ids.h"
 #include "cluster/partition_change.h"
 #include "cluster/topic_config.h"
@@ -23,14 +24,6 @@ ApiError error(ErrorCode code, std::string message) { return ApiError{code, std:
 
 bool contains(const std::vector<int32_t>& ids, int32_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
-// metadata.version defaults to 1 when not finalized, every other feature to
-// 0 (Kafka's processRegistrationFeature).
-int16_t finalized_level(const MetadataImage& image, const std::string& feature) {
-  auto found = image.features.find(feature);
-  if (found != image.features.end()) return found->second;
-  return feature == "metadata.version" ? int16_t{1} : int16_t{0};
 }
 
 ApiError unsupported_feature(const std::string& name, int16_t finalized, int16_t min, int16_t max) {
@@ -65,6 +58,19 @@ void add_record(MetadataDelta& scratch, std::vector<uint8_t> record,
   Status s = scratch.replay(record, scratch.offset() + 1);
   SLUICE_ASSERT(s.is_ok(), "the controller built a broker record the image rejects");
   records.push_back(std::move(record));
+}
+
+// A new cluster's feature levels, committed with its first broker's
+// registration (the levels that broker supports).
+void bootstrap_features(MetadataDelta& scratch, const std::vector<BrokerFeatureRange>& broker,
+                        std::vector<std::vector<uint8_t>>& records) {
+  for (const auto& [name, level] : bootstrap_feature_levels(broker)) {
+    md::FeatureLevelRecord record;
+    record.name = name;
+    record.feature_level = level;
+    add_record(scratch, md::encode_framed(record, 0), records);
+    spdlog::info("metadata: a new cluster: finalizing {} at level {}", name, level);
+  }
 }
 
 bool leads_a_partition(const MetadataImage& image, int32_t broker_id) {
@@ -166,23 +172,30 @@ ApiError Controller::register_local() {
   MetadataImagePtr current = image();
   auto found = current->brokers.find(options_.node_id);
   if (found != current->brokers.end() && found->second.active() &&
-      found->second.rack == local_rack_ && found->second.endpoints == local_endpoints_) {
+      found->second.rack == local_rack_ && found->second.endpoints == local_endpoints_ &&
+      features_bootstrapped(*current)) {
     if (!heartbeats_->known(options_.node_id))
       heartbeats_->register_broker(options_.node_id, false);
     return ApiError::none();
   }
   if (found != current->brokers.end())
     spdlog::info("metadata: registering this node {} again", options_.node_id);
+  MetadataDelta scratch(current);
+  std::vector<std::vector<uint8_t>> records;
+  if (!features_bootstrapped(*current)) bootstrap_features(scratch, supported_features(), records);
   md::RegisterBrokerRecord record;
   record.broker_id = options_.node_id;
   record.incarnation_id = local_incarnation_;
-  record.broker_epoch = next_write_offset();
+  record.broker_epoch = next_write_offset() + static_cast<int64_t>(records.size());
   for (const BrokerEndpoint& endpoint : local_endpoints_)
     record.end_points.push_back(
         {endpoint.listener_name, endpoint.host, endpoint.port, endpoint.security_protocol, {}});
+  for (const BrokerFeatureRange& feature : supported_features())
+    record.features.push_back({feature.name, feature.min_version, feature.max_version, {}});
   record.rack = local_rack_;
   record.fenced = false;
-  ApiError committed = commit_or_error({md::encode_framed(record)});
+  add_record(scratch, md::encode_framed(record), records);
+  ApiError committed = commit_or_error(std::move(records));
   if (committed.ok()) {
     heartbeats_->remove(options_.node_id);
     heartbeats_->register_broker(options_.node_id, false);
@@ -222,6 +235,7 @@ BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& re
 
   MetadataDelta scratch(current);
   std::vector<std::vector<uint8_t>> records;
+  if (!features_bootstrapped(*current)) bootstrap_features(scratch, registration.features, records);
   // An earlier incarnation that still leads or sits in ISRs (its session
   // expired but no tick fenced it yet) leaves them first: the new one
   // starts fenced and earns them back by catching up.
@@ -407,6 +421,33 @@ bool Controller::tick_brokers() {
                     registered.message);
   }
   return true;
+}
+
+ApiError Controller::update_features(const std::vector<FeatureUpdate>& updates,
+                                     bool validate_only) {
+  std::lock_guard lock(mutex_);
+  MetadataImagePtr current = image();
+  MetadataDelta scratch(current);
+  std::vector<std::vector<uint8_t>> records;
+  for (const FeatureUpdate& update : updates) {
+    if (std::string problem = feature_update_problem(*current, options_.node_id, update);
+        !problem.empty())
+      return error(ErrorCode::INVALID_UPDATE_VERSION,
+                   "Invalid update version " + std::to_string(update.level) + " for feature " +
+                       update.name + ". " + problem);
+    // metadata.version has one level here: nothing to write.
+    if (update.name == metadata_version_feature) continue;
+    md::FeatureLevelRecord record;
+    record.name = update.name;
+    record.feature_level = update.level;
+    add_record(scratch, md::encode_framed(record, 0), records);
+  }
+  if (validate_only || records.empty()) return ApiError::none();
+  ApiError committed = commit_or_error(std::move(records));
+  if (committed.ok())
+    for (const FeatureUpdate& update : updates)
+      spdlog::info("metadata: {} finalized at level {}", update.name, update.level);
+  return committed;
 }
 
 }  // namespace sluice::cluster

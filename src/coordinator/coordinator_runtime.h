@@ -32,6 +32,7 @@
 #include "base/bytes.h"
 #include "base/error_code.h"
 #include "base/result.h"
+#include "storage/producer_state.h"
 
 namespace sluice::coordinator {
 
@@ -75,10 +76,12 @@ using BatchSink = std::function<void(const LoadedBatch&)>;
 // The producer of a transactional write (Kafka's
 // scheduleTransactionalWriteOperation): its records are appended as a
 // transactional batch with this producer id and epoch, completed later by
-// the marker WriteTxnMarkers writes.
+// the marker WriteTxnMarkers writes. `verification`: KIP-890's guard when
+// the transaction coordinator was asked first (TxnOffsetCommit).
 struct TransactionalProducer {
   int64_t producer_id = -1;
   int16_t producer_epoch = -1;
+  storage::AppendVerification verification;
   bool operator==(const TransactionalProducer&) const = default;
 };
 struct LoadStep {

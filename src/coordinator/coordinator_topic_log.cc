@@ -111,13 +111,15 @@ void CoordinatorTopicLog::append_transactional(int32_t partition_index,
   options.transactional = true;
   options.producer_id = producer.producer_id;
   options.producer_epoch = producer.producer_epoch;
-  append_batch(partition_index, std::move(records), options, std::move(done));
+  append_batch(partition_index, std::move(records), options, std::move(done),
+               producer.verification);
 }
 
 void CoordinatorTopicLog::append_batch(int32_t partition_index,
                                        std::vector<CoordinatorRecord> records,
                                        const record::BatchOptions& options,
-                                       std::function<void(ErrorCode)> done) {
+                                       std::function<void(ErrorCode)> done,
+                                       const storage::AppendVerification& verification) {
   auto partition = replicas_.partition(topic_, partition_index);
   // Not created yet (a raw request that did not look the coordinator up):
   // creation goes to the controller thread, this append fails (the client
@@ -138,8 +140,8 @@ void CoordinatorTopicLog::append_batch(int32_t partition_index,
   // acks=all, as Kafka's coordinator writes: min.insync.replicas first.
   // As the coordinator (Kafka's AppendOrigin.COORDINATOR): its
   // transactional batches carry no sequence, only the producer's epoch.
-  auto appended =
-      partition->append_as_leader(*batch, -1, now_ms, storage::AppendOrigin::coordinator);
+  auto appended = partition->append_as_leader(*batch, -1, now_ms,
+                                              storage::AppendOrigin::coordinator, verification);
   if (appended.error != ErrorCode::NONE) return done(appended.error);
   auto joint = std::make_shared<Joint>(std::move(done));
   replicas_.log_manager().flusher().request_flush(

@@ -100,7 +100,8 @@ class CoordinatorTopicLog : public CoordinatorLog {
  private:
   friend class ReplicationWait;
   void append_batch(int32_t partition, std::vector<CoordinatorRecord> records,
-                    const record::BatchOptions& options, std::function<void(ErrorCode)> done);
+                    const record::BatchOptions& options, std::function<void(ErrorCode)> done,
+                    const storage::AppendVerification& verification = {});
   void finished(const std::shared_ptr<ReplicationWait>& wait);
   std::string where_of(int32_t partition) const { return topic_ + "-" + std::to_string(partition); }
 

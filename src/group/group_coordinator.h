@@ -165,9 +165,11 @@ class GroupCoordinator {
   // pending for that producer (invisible to OffsetFetch; require_stable
   // fetches answer UNSTABLE_OFFSET_COMMIT for them) until
   // complete_transaction (or, at load, the marker in the log) commits or
-  // aborts them. Answered once durable.
+  // aborts them. Answered once durable. `verification`: KIP-890's guard,
+  // when the transaction coordinator confirmed (or added) the partition.
   void txn_offset_commit(const protocol::TxnOffsetCommitRequest& request, int16_t version,
-                         Reply<protocol::TxnOffsetCommitResponse> reply);
+                         Reply<protocol::TxnOffsetCommitResponse> reply,
+                         storage::AppendVerification verification = {});
   // The commit (or abort) marker of `producer_id`'s transaction is durable
   // in `partition` of __consumer_offsets (WriteTxnMarkers): its pending
   // offsets there become committed (unless a commit written after them
@@ -317,7 +319,8 @@ class GroupCoordinator {
   // The records of `partition` replayed into the state, on its strand.
   void apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id = -1);
   // Transactions (group_transactions.cc), on the partition's strand.
-  void txn_offset_commit_here(const protocol::TxnOffsetCommitRequest& request, int16_t version,
+  void txn_offset_commit_here(const protocol::TxnOffsetCommitRequest& request,
+                              const storage::AppendVerification& verification,
                               Reply<protocol::TxnOffsetCommitResponse> reply, Completions& out);
   ErrorCode validate_txn_commit(const protocol::TxnOffsetCommitRequest& request,
                                 const Group* group) const;

@@ -33,11 +33,12 @@ TxnOffsetCommitResponse txn_commit_answer(const TxnOffsetCommitRequest& request,
 
 }  // namespace
 
-void GroupCoordinator::txn_offset_commit(const TxnOffsetCommitRequest& request, int16_t version,
-                                         Reply<TxnOffsetCommitResponse> reply) {
+void GroupCoordinator::txn_offset_commit(const TxnOffsetCommitRequest& request, int16_t /*version*/,
+                                         Reply<TxnOffsetCommitResponse> reply,
+                                         storage::AppendVerification verification) {
   run_on(partition_of(request.group_id),
-         [this, request, version, reply = std::move(reply)](Completions& out) mutable {
-           txn_offset_commit_here(request, version, std::move(reply), out);
+         [this, request, verification, reply = std::move(reply)](Completions& out) mutable {
+           txn_offset_commit_here(request, verification, std::move(reply), out);
          });
 }
 
@@ -66,7 +67,7 @@ ErrorCode GroupCoordinator::validate_txn_commit(const TxnOffsetCommitRequest& re
 }
 
 void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& request,
-                                              int16_t /*version*/,
+                                              const storage::AppendVerification& verification,
                                               Reply<TxnOffsetCommitResponse> reply,
                                               Completions& out) {
   ErrorCode code = ErrorCode::NONE;
@@ -127,7 +128,7 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
     out.push_back([reply, response] { reply(response); });
   };
   append(request.group_id, std::move(records), std::move(on_durable),
-         TransactionalProducer{request.producer_id, request.producer_epoch});
+         TransactionalProducer{request.producer_id, request.producer_epoch, verification});
 }
 
 bool GroupCoordinator::has_pending_txn_offset(const Shard& shard, const PendingKey& key) {

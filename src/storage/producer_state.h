@@ -129,6 +129,7 @@ inline constexpr VerificationGuard no_verification_guard = 0;
 struct AppendVerification {
   bool required = false;
   VerificationGuard guard = no_verification_guard;
+  bool operator==(const AppendVerification&) const = default;
 };
 
 // A verification in progress for one producer (VerificationStateEntry).

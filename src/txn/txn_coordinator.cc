@@ -141,7 +141,7 @@ void TxnCoordinator::init_here(WriteBatch& batch, const std::string& transaction
     // An ongoing transaction: aborted first with the bumped epoch; the
     // client retries (CONCURRENT_TRANSACTIONS) until it is complete.
     end_here(batch, transactional_id, transit.producer_id, transit.producer_epoch, false, false,
-             config_.server_transaction_version, [reply](TxnProducerResult result) {
+             server_transaction_version(), [reply](TxnProducerResult result) {
                reply({result.error == ErrorCode::NONE ? ErrorCode::CONCURRENT_TRANSACTIONS
                                                       : result.error});
              });
@@ -383,7 +383,7 @@ void TxnCoordinator::end_here(WriteBatch& batch, const std::string& transactiona
   }
   const TxnState next = commit ? TxnState::prepare_commit : TxnState::prepare_abort;
   // The coordinator's own aborts come with its transaction version
-  // (config_.server_transaction_version), as Kafka's do.
+  // (server_transaction_version()), as Kafka's do.
   const TxnTransit transit = txn->prepare_abort_or_commit(next, client_transaction_version,
                                                           next_producer_id, clock_.now_ms());
   const int32_t partition = partition_for(transactional_id);

@@ -61,9 +61,6 @@ struct TxnConfig {
   int64_t abort_timed_out_interval_ms = 10000;
   // transaction.remove.expired.transaction.cleanup.interval.ms
   int64_t remove_expired_interval_ms = 3600000;
-  // The transaction version the coordinator uses for its own aborts
-  // (timeouts, fencing): Kafka's server transaction.version feature.
-  int16_t server_transaction_version = 0;
 };
 
 // What a client sees when the append of a TransactionLog record failed
@@ -136,6 +133,16 @@ class TxnCoordinator {
     return coordinator::partition_for_key(transactional_id, config_.state_log_partitions);
   }
   const TxnConfig& config() const { return config_; }
+
+  // The transaction version the coordinator's own aborts (timeouts, fencing)
+  // use: Kafka's server transaction.version, the finalized feature level,
+  // which TxnService passes on from every metadata image.
+  void set_server_transaction_version(int16_t level) {
+    server_transaction_version_.store(level, std::memory_order_relaxed);
+  }
+  int16_t server_transaction_version() const {
+    return server_transaction_version_.load(std::memory_order_relaxed);
+  }
 
   // InitProducerId with a transactional id: a new id gets a producer id at
   // epoch 0; an idle one its epoch bumped (fencing older producers), or a
@@ -249,6 +256,7 @@ class TxnCoordinator {
                       bool remove_expired);
 
   const TxnConfig config_;
+  std::atomic<int16_t> server_transaction_version_{0};
   const Clock& clock_;
   coordinator::CoordinatorLog& log_;
   ProducerIdGenerator& producer_ids_;

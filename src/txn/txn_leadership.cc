@@ -197,7 +197,7 @@ void TxnCoordinator::tick_partition(WriteBatch& batch, int32_t partition, bool a
     // fenced), then aborted as the coordinator's own EndTxn.
     const TxnTransit fence = txn.prepare_fence_epoch();
     end_here(batch, id, fence.producer_id, fence.producer_epoch, false, false,
-             config_.server_transaction_version, [id](TxnProducerResult result) {
+             server_transaction_version(), [id](TxnProducerResult result) {
                if (result.error != ErrorCode::NONE)
                  spdlog::info("abort of timed-out transaction {} not done: {}", id,
                               error_name(result.error));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cluster/features.h"
+
 namespace sluice::txn {
 
 TxnService::TxnService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
@@ -51,6 +53,7 @@ Result<std::unique_ptr<TxnService>> TxnService::open(cluster::Controller& contro
   service->coordinator_ = std::make_unique<TxnCoordinator>(
       service->options_.txn, *service->options_.clock, *service->log_, producer_ids, markers,
       service->strands_.get());
+  service->follow_features(*image);
   if (topic || !service->options_.lone_node) {
     // Nothing is served until an election (below, or by a later image).
     for (int32_t p = 0; p < partitions; ++p) service->coordinator_->on_resignation(p, -1);
@@ -92,8 +95,14 @@ int32_t TxnService::coordinator_node(const std::string& transactional_id) const 
   return partition == nullptr ? -1 : partition->leader;
 }
 
-void TxnService::on_metadata_update(const cluster::MetadataDelta& /*delta*/,
+void TxnService::follow_features(const cluster::MetadataImage& image) {
+  coordinator_->set_server_transaction_version(
+      cluster::finalized_level(image, cluster::transaction_version_feature));
+}
+
+void TxnService::on_metadata_update(const cluster::MetadataDelta& delta,
                                     const cluster::MetadataImagePtr& new_image) {
+  if (delta.features_changed()) follow_features(*new_image);
   topic_->follow_leadership(*new_image);
   log_->check_waits();  // appends to partitions no longer led here fail now
 }

@@ -74,6 +74,8 @@ class TxnService final : public cluster::MetadataListener {
              TxnServiceOptions options);
   void run_ticker();
   void wait_for_loads();
+  // The finalized transaction.version, for the coordinator's own aborts.
+  void follow_features(const cluster::MetadataImage& image);
 
   cluster::Controller& controller_;
   cluster::ReplicaManager& replicas_;

@@ -250,6 +250,63 @@ def api_versions(port, timeout_s=5.0):
         return parse_api_versions_v0(call(sock, API_API_VERSIONS, 0, b"", 1))
 
 
+def update_features(port, updates, version=1, validate_only=False):
+    """UpdateFeatures (KIP-584) of {name: (level, upgrade type 1 upgrade, 2 safe
+    downgrade, 3 unsafe)}: (error, message, {name: error} for v0-1)."""
+    w = Writer().i32(30000)
+    w.compact_array(sorted(updates.items()), lambda w, u: (
+        w.compact_string(u[0]).i16(u[1][0]),
+        w.i8(u[1][1]) if version >= 1 else w.i8(1 if u[1][1] > 1 else 0),
+        w.no_tags()))
+    if version >= 1:
+        w.i8(1 if validate_only else 0)
+    w.no_tags()
+    with connect(port, timeout_s=30) as sock:
+        r = call(sock, 57, version, bytes(w.buf), 1, flexible=True)
+    r.i32()  # throttle
+    error, message = r.i16(), r.compact_string()
+    results = {}
+    if version <= 1:
+        def result(x):
+            name, code = x.compact_string(), x.i16()
+            x.compact_string()
+            x.skip_tags()
+            return name, code
+        results = dict(r.compact_array(result))
+    return error, message, results
+
+
+def api_versions_features(port, version=4):
+    """ApiVersions v3/v4's feature flags (KIP-584, tagged fields): {"error",
+    "supported": {name: (min, max)}, "finalized": {name: (min, max)}, "epoch"}."""
+    body = Writer().compact_string("sluice-it").compact_string("1.0").no_tags()
+    with connect(port) as sock:
+        r = call(sock, API_API_VERSIONS, version, bytes(body.buf), 1, flexible=True,
+                 response_header_flexible=False)
+    out = {"error": r.i16(), "supported": {}, "finalized": {}, "epoch": -1}
+
+    def skip_key(k):
+        k.i16(), k.i16(), k.i16()
+        k.skip_tags()
+
+    def feature(f):
+        name, first, second = f.compact_string(), f.i16(), f.i16()
+        f.skip_tags()
+        return name, (first, second)
+
+    r.compact_array(skip_key)
+    r.i32()  # throttle
+    for _ in range(r.uvarint()):
+        tag, field = r.uvarint(), Reader(r._take(r.uvarint()))
+        if tag == 0:
+            out["supported"] = dict(field.compact_array(feature))
+        elif tag == 1:
+            out["epoch"] = field.i64()
+        elif tag == 2:  # MaxVersionLevel first, then MinVersionLevel
+            out["finalized"] = {name: (low, high) for name, (high, low) in field.compact_array(feature)}
+    return out
+
+
 def delete_records(port, topic, offsets_by_partition, timeout_ms=10000):
     """DeleteRecords v0; returns {partition: (error_code, low_watermark)}."""
     def partition(w, item):

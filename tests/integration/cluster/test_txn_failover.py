@@ -98,8 +98,10 @@ def test_transactions_survive_the_kill_of_their_coordinator(broker_factory):
     [committed] = tw.describe_transactions(committed_port, [committed_id])
     assert (committed["state"], committed["producer_id"]) == ("CompleteCommit", cpid)
 
+    # Fenced, aborted with the server's transaction.version 2 (one more bump),
+    # then the successor's own bump.
     (error, pid2, epoch2), concurrent = tw.init_until_done(new_port, "ongoing-txn")
-    assert (error, pid2, epoch2) == (tw.NONE, pid, epoch + 2)
+    assert (error, pid2, epoch2) == (tw.NONE, pid, epoch + 3)
     assert concurrent >= 1
     assert tw.end_txn(new_port, "ongoing-txn", pid, epoch, True, version=2) == tw.PRODUCER_FENCED
 

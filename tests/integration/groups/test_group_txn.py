@@ -3,7 +3,9 @@
 KIP-447 as Streams sends its member, offset.metadata.max.bytes), its offsets stay
 pending for the producer (invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT to a
 require_stable fetch), also after a restart reloads them from __consumer_offsets
-without a marker. A producer id need not come from InitProducerId, as in Kafka."""
+without a marker. A producer id need not come from InitProducerId, as in Kafka
+with transaction.partition.verification.enable=false (KIP-890's verification of
+TxnOffsetCommit is tests/integration/txn/test_txn_verification.py's)."""
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -12,7 +14,8 @@ import group_wire as gw
 import kafka_wire
 from conftest import unique_topic
 
-BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0",
+                    "transaction.partition.verification.enable": "false"}
 PARTITIONS = 2
 
 
@@ -31,7 +34,7 @@ def connect(broker):
 def test_api_versions_lists_txn_offset_commit(module_broker):
     error, versions = kafka_wire.api_versions(module_broker.port)
     assert error == 0
-    assert versions[gw.API_TXN_OFFSET_COMMIT] == (0, 4)
+    assert versions[gw.API_TXN_OFFSET_COMMIT] == (0, 5)  # v5: transactions v2 (Kafka 4.0)
 
 
 def test_pending_offsets_and_require_stable(module_broker):
@@ -83,10 +86,11 @@ def test_errors(module_broker):
             (gw.NONE, {0: (-1, gw.UNSTABLE_OFFSET_COMMIT), 1: (-1, gw.UNSTABLE_OFFSET_COMMIT)})
 
 
-def test_pending_offsets_survive_a_restart(broker):
+def test_pending_offsets_survive_a_restart(broker_factory):
     """Reloading __consumer_offsets keeps a transactional commit without a marker
     pending (its batch is transactional, with the request's producer), next to the
     plain commits it must not touch."""
+    broker = broker_factory(BROKER_OVERRIDES)
     topic = create_topic(broker)
     group = unique_topic("txn-group")
     with connect(broker) as sock:

@@ -2,7 +2,8 @@
 FindCoordinator (key type 1), InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
 EndTxn, DescribeTransactions and ListTransactions get Kafka's answers and error codes;
 the coordinator's state survives a restart and a kill -9 (__transaction_state); an
-ongoing transaction is aborted by its successor's InitProducerId and by its timeout;
+ongoing transaction is aborted by its successor's InitProducerId and by its timeout,
+with one more epoch bump while transaction.version is 2 (UpdateFeatures changes it);
 librdkafka's transactional producer runs its protocol against it. Markers are not
 written on this branch yet (a temporary marker sender): nothing here reads them."""
 
@@ -12,6 +13,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import kafka_wire
 import txn_wire as tw
 from conftest import run, sluice_bin, unique_topic
 
@@ -105,9 +107,11 @@ def test_state_survives_restart_and_kill9_and_fences_the_ongoing_transaction(bro
     broker.crash_restart()
     coordinated(broker, "durable")
     # The successor: the ongoing transaction is aborted first (CONCURRENT_TRANSACTIONS
-    # until done), its epoch bumped past the zombie's.
+    # until done), its epoch bumped past the zombie's: the fence, the abort of
+    # transactions v2 (the server's transaction.version, 2 on a new cluster) and
+    # the successor's own bump.
     (error, pid2, epoch2), _ = tw.init_until_done(broker.port, "durable")
-    assert error == tw.NONE and pid2 == pid and epoch2 == epoch + 2
+    assert error == tw.NONE and pid2 == pid and epoch2 == epoch + 3
     assert tw.end_txn(broker.port, "durable", pid, epoch, True, version=2) == tw.PRODUCER_FENCED
     broker.crash_restart()
     coordinated(broker, "durable")
@@ -122,8 +126,48 @@ def test_timed_out_transaction_is_aborted(broker_factory):
     error, pid, epoch = init_producer_id(broker.port, "slow", timeout_ms=1000)
     assert tw.add_partitions(broker.port, "slow", pid, epoch, {topic: [1]})[(topic, 1)] == tw.NONE
     described = wait_for_state(broker, "slow", "CompleteAbort")
-    assert described["epoch"] == epoch + 1
+    assert described["epoch"] == epoch + 2, "the fence's bump and the v2 abort's (server transaction.version 2)"
     assert tw.end_txn(broker.port, "slow", pid, epoch, True, version=2) == tw.PRODUCER_FENCED
+
+
+INVALID_UPDATE_VERSION = 95
+
+
+def finalized_transaction_version(broker):
+    return kafka_wire.api_versions_features(broker.port)["finalized"].get("transaction.version", (0, 0))[1]
+
+
+def test_transaction_version_follows_update_features(broker_factory):
+    """UpdateFeatures (kafka-features.sh downgrade|upgrade): Kafka's checks and
+    messages; the coordinator's own aborts follow the finalized level (a
+    timeout abort bumps the epoch once more at transaction.version 2)."""
+    broker = broker_factory(OVERRIDES)
+    assert finalized_transaction_version(broker) == 2
+    error, message, _ = kafka_wire.update_features(broker.port, {"transaction.version": (0, 1)})
+    assert error == INVALID_UPDATE_VERSION
+    assert message == ("The update failed for all features since the following feature had an error: "
+                       "Invalid update version 0 for feature transaction.version. Can't downgrade the version "
+                       "of this feature without setting the upgrade type to either safe or unsafe downgrade.")
+    error, message, _ = kafka_wire.update_features(broker.port, {"transaction.version": (3, 1)})
+    assert (error, message.split(". ", 1)[1]) == (INVALID_UPDATE_VERSION, "Local controller 1 only supports versions 0-2")
+    error, _, _ = kafka_wire.update_features(broker.port, {"group.version": (1, 1)}, version=2)
+    assert error == INVALID_UPDATE_VERSION
+    assert kafka_wire.update_features(broker.port, {"transaction.version": (0, 2)}, validate_only=True) == \
+        (tw.NONE, None, {"transaction.version": tw.NONE})
+    assert finalized_transaction_version(broker) == 2, "validate_only changes nothing"
+    assert kafka_wire.update_features(broker.port, {"transaction.version": (0, 2)}, version=2) == (tw.NONE, None, {})
+    assert finalized_transaction_version(broker) == 0
+
+    topic = create_topic(broker)
+    coordinated(broker, "slow-v0")
+    error, pid, epoch = init_producer_id(broker.port, "slow-v0", timeout_ms=1000)
+    assert tw.add_partitions(broker.port, "slow-v0", pid, epoch, {topic: [1]})[(topic, 1)] == tw.NONE
+    assert wait_for_state(broker, "slow-v0", "CompleteAbort")["epoch"] == epoch + 1, "the fence's bump only"
+
+    assert kafka_wire.update_features(broker.port, {"transaction.version": (2, 1)}, version=0) == \
+        (tw.NONE, None, {"transaction.version": tw.NONE})
+    broker.restart()
+    assert finalized_transaction_version(broker) == 2, "the level is in the metadata log"
 
 
 def test_librdkafka_transactional_producer(broker_factory):

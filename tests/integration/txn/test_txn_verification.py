@@ -13,6 +13,12 @@ transaction.partition.verification.enable, default true).
   partition (AddPartitionsToTxn v5, verify_only false), EndTxn v5 commits it,
   the marker lands;
 - with verification disabled the unadded batch is written, as before KIP-890;
+- TxnOffsetCommit is verified the same way for the group's __consumer_offsets
+  partition: INVALID_TXN_STATE (v3) or TRANSACTION_ABORTABLE (v4) before
+  AddOffsetsToTxn, written after it; v5 (transactions v2) has the coordinator
+  add the partition, and the offsets appear once EndTxn v5 commits;
+- ApiVersions v3+ carries the feature flags: transaction.version 2 finalized on
+  a new cluster (what makes a Java producer use transactions v2);
 - on a cluster of three, a partition led by a broker other than the coordinator:
   its leader asks the coordinator over the inter-broker listener."""
 
@@ -23,10 +29,14 @@ import time
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import client_wire
+import kafka_wire
 import txn_wire as tw
 from conftest import unique_topic
 from eos import idempotent_batch
 from kafka_wire import Writer, call, connect
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "groups"))
+import group_wire as gw  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
 from cluster_harness import Cluster, wait_for  # noqa: E402
@@ -35,6 +45,8 @@ INVALID_TXN_STATE = 48
 INVALID_PRODUCER_EPOCH = 47
 TRANSACTION_ABORTABLE = 120
 COORDINATOR_LOAD_IN_PROGRESS = 14
+COORDINATOR_NOT_AVAILABLE = 15
+NOT_COORDINATOR = 16
 # Produce's answer while the coordinator cannot say yet (retriable).
 NOT_ENOUGH_REPLICAS = 19
 
@@ -154,6 +166,82 @@ def test_produce_v12_adds_the_partition_implicitly(module_broker):
     assert error == tw.NONE
     assert (end_pid, end_epoch) == (pid, epoch + 1), "transactions v2 bump the epoch per transaction"
     wait_stable(broker, topic, 2, partition=1)  # the record and its commit marker
+
+
+def txn_commit(broker, group, topic, tid, pid, epoch, offset, version):
+    """TxnOffsetCommit of (topic, 0) -> offset, retried while the group's
+    coordinator loads or the transaction coordinator cannot answer yet."""
+    assert kafka_wire.find_coordinator(broker.port, group)[0] == kafka_wire.ERR_NONE
+    deadline = time.monotonic() + 20
+    while True:
+        with kafka_wire.connect(broker.port, timeout_s=30) as sock:
+            error = gw.txn_offset_commit(sock, group, {(topic, 0): offset}, producer_id=pid, producer_epoch=epoch,
+                                         transactional_id=tid, version=version)[(topic, 0)]
+        retriable = (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR)
+        if error not in retriable or time.monotonic() > deadline:
+            return error
+        time.sleep(0.1)
+
+
+def committed_offset(broker, group, topic, timeout_s=20):
+    """The group's committed offset of (topic, 0) once no transaction holds it back."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with kafka_wire.connect(broker.port, timeout_s=30) as sock:
+            error, offsets = gw.offset_fetch(sock, group, topic, [0])
+        if (error == tw.NONE and offsets[0] >= 0) or time.monotonic() > deadline:
+            return offsets.get(0, -1)
+        time.sleep(0.1)
+
+
+def test_txn_offset_commit_verified_before_add_offsets(module_broker):
+    broker = module_broker
+    topic = create_topic(broker)
+    tid = unique_topic("tx-offsets")
+    group = unique_topic("verify-group")
+    pid, epoch = init_producer(broker, tid)
+
+    assert txn_commit(broker, group, topic, tid, pid, epoch, 5, version=3) == INVALID_TXN_STATE
+    assert txn_commit(broker, group, topic, tid, pid, epoch, 5, version=4) == TRANSACTION_ABORTABLE
+    assert tw.add_offsets(broker.port, tid, pid, epoch, group) == tw.NONE
+    assert txn_commit(broker, group, topic, tid, pid, epoch, 5, version=3) == tw.NONE
+    assert committed_offset(broker, group, topic, timeout_s=0) == -1, "pending until the commit"
+    assert tw.end_until_done(broker.port, tid, pid, epoch, commit=True) == tw.NONE
+    assert committed_offset(broker, group, topic) == 5
+
+
+def test_txn_offset_commit_v5_adds_the_offsets_partition(module_broker):
+    broker = module_broker
+    topic = create_topic(broker)
+    tid = unique_topic("tx-offsets-v2")
+    group = unique_topic("verify-group-v2")
+    pid, epoch = init_producer(broker, tid)
+
+    assert txn_commit(broker, group, topic, tid, pid, epoch, 7, version=5) == tw.NONE
+    [described] = tw.describe_transactions(broker.port, [tid])
+    assert described["state"] == "Ongoing", described
+    assert list(described["topics"]) == ["__consumer_offsets"], described
+    deadline = time.monotonic() + 20
+    while True:
+        error, end_pid, end_epoch = end_txn_v5(broker.port, tid, pid, epoch, commit=True)
+        if error != tw.CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (error, end_pid, end_epoch) == (tw.NONE, pid, epoch + 1)
+    assert committed_offset(broker, group, topic) == 7
+
+
+def test_api_versions_finalizes_transaction_version_2(module_broker):
+    """A new cluster finalizes transaction.version 2 as Kafka 4.0 formats one;
+    before v4 a supported range starting at 0 is left out (KAFKA-17492)."""
+    v4 = kafka_wire.api_versions_features(module_broker.port, version=4)
+    assert v4["error"] == tw.NONE
+    assert v4["supported"] == {"metadata.version": (1, 1), "transaction.version": (0, 2)}, v4
+    assert v4["finalized"] == {"metadata.version": (1, 1), "transaction.version": (2, 2)}, v4
+    assert v4["epoch"] >= 0, v4
+    v3 = kafka_wire.api_versions_features(module_broker.port, version=3)
+    assert v3["supported"] == {"metadata.version": (1, 1)}, v3
+    assert v3["finalized"] == v4["finalized"]
 
 
 def test_verification_disabled_lets_the_unadded_batch_through(broker_factory):

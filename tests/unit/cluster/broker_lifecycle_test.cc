@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cluster/controller.h"
+#include "cluster/features.h"
 #include "cluster/replica_placer.h"
 #include "controller_fixture.h"
 #include "storage/memory_file_system.h"
@@ -42,6 +43,39 @@ TEST_F(BrokerLifecycleTest, ANewBrokerStartsFencedWithItsRecordOffsetAsEpoch) {
   BrokerRegistrationReply again = controller_->register_broker(registration(2, 1, "r2"));
   ASSERT_TRUE(again.error.ok());
   EXPECT_EQ(again.broker_epoch, reply.broker_epoch);
+}
+
+TEST_F(BrokerLifecycleTest, TheFirstRegistrationFinalizesANewClustersFeatures) {
+  // The fixture's own node registered first: a new cluster's levels came with it.
+  MetadataImagePtr image = controller_->image();
+  EXPECT_EQ(image->features,
+            (std::map<std::string, int16_t>{{"metadata.version", 1}, {"transaction.version", 2}}));
+  EXPECT_EQ(image->brokers.at(1).features, supported_features());
+  const int64_t before = image->offset;
+  join(2);  // later registrations finalize nothing
+  EXPECT_EQ(controller_->image()->features, image->features);
+  EXPECT_GT(controller_->image()->offset, before);
+}
+
+TEST_F(BrokerLifecycleTest, BootstrapLevelsFollowTheFirstBroker) {
+  EXPECT_EQ(bootstrap_feature_levels({}),
+            (std::vector<std::pair<std::string, int16_t>>{{"metadata.version", 1}}));
+  EXPECT_EQ(bootstrap_feature_levels({{"transaction.version", 0, 1}}),
+            (std::vector<std::pair<std::string, int16_t>>{{"metadata.version", 1},
+                                                          {"transaction.version", 1}}));
+  EXPECT_EQ(bootstrap_feature_levels(supported_features()),
+            (std::vector<std::pair<std::string, int16_t>>{{"metadata.version", 1},
+                                                          {"transaction.version", 2}}));
+}
+
+TEST_F(BrokerLifecycleTest, ABrokerWithoutAFinalizedFeatureIsRefused) {
+  BrokerRegistration old_binary = registration(2);
+  old_binary.features.clear();  // supports transaction.version 0 only
+  BrokerRegistrationReply reply = controller_->register_broker(old_binary);
+  EXPECT_EQ(reply.error.code, ErrorCode::UNSUPPORTED_VERSION);
+  EXPECT_EQ(reply.error.message,
+            "Unable to register because the broker does not support finalized version 2 of "
+            "transaction.version. The broker wants a version between 0 and 0, inclusive.");
 }
 
 TEST_F(BrokerLifecycleTest, RegistrationErrors) {

@@ -10,6 +10,7 @@
 
 #include "broker/broker_config.h"
 #include "cluster/controller.h"
+#include "cluster/features.h"
 #include "storage/memory_file_system.h"
 
 namespace sluice::cluster {
@@ -57,6 +58,7 @@ class ControllerFixture : public ::testing::Test {
     out.incarnation_id = incarnation(incarnation_number);
     out.listeners = {{"PLAINTEXT", "localhost", static_cast<uint16_t>(9000 + id), 0}};
     out.rack = std::move(rack);
+    out.features = supported_features();
     return out;
   }
   // Registers broker `id` and heartbeats it until unfenced; its epoch.

@@ -20,6 +20,7 @@
 #include "broker/broker_config.h"
 #include "broker/handlers.h"
 #include "cluster/controller.h"
+#include "cluster/features.h"
 #include "cluster/isr_manager.h"
 #include "cluster/partition.h"
 #include "cluster/replica_manager.h"
@@ -230,6 +231,7 @@ class Simulation {
     bytes[15] = broker.life;
     out.incarnation_id = Uuid{bytes};
     out.listeners = {{"PLAINTEXT", "localhost", static_cast<uint16_t>(9000 + broker.id), 0}};
+    out.features = supported_features();
     return out;
   }
 
