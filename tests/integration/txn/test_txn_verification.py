@@ -157,14 +157,8 @@ def test_produce_v12_adds_the_partition_implicitly(module_broker):
     assert described["state"] == "Ongoing", described
     assert described["topics"] == {topic: [1]}, described
 
-    deadline = time.monotonic() + 20
-    while True:
-        error, end_pid, end_epoch = end_txn_v5(broker.port, tid, pid, epoch, commit=True)
-        if error != tw.CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert error == tw.NONE
-    assert (end_pid, end_epoch) == (pid, epoch + 1), "transactions v2 bump the epoch per transaction"
+    assert end_v5_until_done(broker, tid, pid, epoch) == (tw.NONE, pid, epoch + 1), \
+        "transactions v2 bump the epoch per transaction"
     wait_stable(broker, topic, 2, partition=1)  # the record and its commit marker
 
 
@@ -194,12 +188,25 @@ def committed_offset(broker, group, topic, timeout_s=20):
         time.sleep(0.1)
 
 
+def offsets_transaction(broker, name):
+    """A topic, a transactional id with its producer and a group: (topic, id, group, pid, epoch)."""
+    topic, tid, group = create_topic(broker), unique_topic(f"tx-{name}"), unique_topic(f"group-{name}")
+    return (topic, tid, group, *init_producer(broker, tid))
+
+
+def end_v5_until_done(broker, tid, pid, epoch):
+    """EndTxn v5 commit, retried while the coordinator answers CONCURRENT_TRANSACTIONS."""
+    deadline = time.monotonic() + 20
+    while True:
+        answer = end_txn_v5(broker.port, tid, pid, epoch, commit=True)
+        if answer[0] != tw.CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 def test_txn_offset_commit_verified_before_add_offsets(module_broker):
     broker = module_broker
-    topic = create_topic(broker)
-    tid = unique_topic("tx-offsets")
-    group = unique_topic("verify-group")
-    pid, epoch = init_producer(broker, tid)
+    topic, tid, group, pid, epoch = offsets_transaction(broker, "offsets")
 
     assert txn_commit(broker, group, topic, tid, pid, epoch, 5, version=3) == INVALID_TXN_STATE
     assert txn_commit(broker, group, topic, tid, pid, epoch, 5, version=4) == TRANSACTION_ABORTABLE
@@ -212,22 +219,13 @@ def test_txn_offset_commit_verified_before_add_offsets(module_broker):
 
 def test_txn_offset_commit_v5_adds_the_offsets_partition(module_broker):
     broker = module_broker
-    topic = create_topic(broker)
-    tid = unique_topic("tx-offsets-v2")
-    group = unique_topic("verify-group-v2")
-    pid, epoch = init_producer(broker, tid)
+    topic, tid, group, pid, epoch = offsets_transaction(broker, "offsets-v2")
 
     assert txn_commit(broker, group, topic, tid, pid, epoch, 7, version=5) == tw.NONE
     [described] = tw.describe_transactions(broker.port, [tid])
     assert described["state"] == "Ongoing", described
     assert list(described["topics"]) == ["__consumer_offsets"], described
-    deadline = time.monotonic() + 20
-    while True:
-        error, end_pid, end_epoch = end_txn_v5(broker.port, tid, pid, epoch, commit=True)
-        if error != tw.CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert (error, end_pid, end_epoch) == (tw.NONE, pid, epoch + 1)
+    assert end_v5_until_done(broker, tid, pid, epoch) == (tw.NONE, pid, epoch + 1)
     assert committed_offset(broker, group, topic) == 7
 
 
