@@ -52,14 +52,19 @@ function(sluice_layer name)
   endforeach()
 endfunction()
 
-# sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...])
+# sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...] [NO_SANITIZER])
 #
 # A GoogleTest executable registered with ctest, plus its ASan+UBSan twin
-# `<name>_asan` when every one of its LAYERS has one.
+# `<name>_asan` when every one of its LAYERS has one (unless NO_SANITIZER, or
+# SLUICE_SANITIZER_LAYERS is "all"). The plain variant's own sources build at
+# -O1: test code needs no -O2, and it is a third of the build.
 function(sluice_unit_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LAYERS;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_SANITIZER" "" "SOURCES;LAYERS;LIBS" ${ARGN})
   set(variants plain)
   sluice_sanitized(sanitized ${ARG_LAYERS})
+  if(ARG_NO_SANITIZER AND NOT SLUICE_SANITIZER_LAYERS STREQUAL "all")
+    set(sanitized OFF)
+  endif()
   if(sanitized)
     list(APPEND variants asan)
   endif()
@@ -71,6 +76,9 @@ function(sluice_unit_test name)
     set(target ${name}${variant})
     add_executable(${target} ${ARG_SOURCES})
     target_compile_options(${target} PRIVATE ${SLUICE_WARNINGS})
+    if(variant STREQUAL "")
+      target_compile_options(${target} PRIVATE -O1)
+    endif()
     foreach(layer IN LISTS ARG_LAYERS)
       target_link_libraries(${target} PRIVATE sluice_${layer}${variant})
     endforeach()
