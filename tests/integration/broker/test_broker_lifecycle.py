@@ -43,11 +43,14 @@ def register(port, broker_id, cluster_id, incarnation, listener_port, rack=None)
         w.compact_string("PLAINTEXT").compact_string("127.0.0.1").raw(struct.pack(">H", listener_port))
         w.i16(0).no_tags()
 
-    def feature(w, _):
-        w.compact_string("metadata.version").i16(1).i16(20).no_tags()
+    # What this build supports: a new cluster finalizes transaction.version 2,
+    # and a broker without it is refused (UNSUPPORTED_VERSION), as Kafka's.
+    def feature(w, supported):
+        w.compact_string(supported[0]).i16(supported[1]).i16(supported[2]).no_tags()
 
+    features = [("metadata.version", 1, 20), ("transaction.version", 0, 2)]
     body = (kw.Writer().i32(broker_id).compact_string(cluster_id).raw(incarnation.bytes)
-            .compact_array([None], listener).compact_array([None], feature).compact_string(rack)
+            .compact_array([None], listener).compact_array(features, feature).compact_string(rack)
             .i8(0)                       # is_migrating_zk_broker (v1+)
             .compact_array([], None)     # log_dirs (v2+)
             .i64(-1)                     # previous_broker_epoch (v3+)
