@@ -64,17 +64,25 @@ void Broker::close_groups() {
   if (groups_) groups_->stop();
 }
 
-// Kafka's coordinator of a group: the leader of its __consumer_offsets
-// partition (partitionFor(groupId)), at its address on the listener the
-// request came in on; none while that partition has no live leader there.
-static std::optional<BrokerAddress> coordinator_of(const cluster::MetadataImage& image,
-                                                   const std::string& listener_name,
+// The group's __consumer_offsets partition (Kafka's partitionFor(groupId));
+// none while the topic does not exist.
+static std::optional<int32_t> offsets_partition_of(const cluster::MetadataImage& image,
                                                    const std::string& group_id) {
   const cluster::TopicImage* offsets = image.topic(std::string(group::offsets_topic));
   if (offsets == nullptr || offsets->partitions.empty()) return std::nullopt;
-  const int32_t partition =
-      group::partition_for_group(group_id, static_cast<int32_t>(offsets->partitions.size()));
-  const int32_t leader = offsets->partitions[static_cast<size_t>(partition)].leader;
+  return group::partition_for_group(group_id, static_cast<int32_t>(offsets->partitions.size()));
+}
+
+// Kafka's coordinator of a group: the leader of its __consumer_offsets
+// partition, at its address on the listener the request came in on; none
+// while that partition has no live leader there.
+static std::optional<BrokerAddress> coordinator_of(const cluster::MetadataImage& image,
+                                                   const std::string& listener_name,
+                                                   const std::string& group_id) {
+  const std::optional<int32_t> partition = offsets_partition_of(image, group_id);
+  if (!partition) return std::nullopt;
+  const int32_t leader =
+      image.topic(std::string(group::offsets_topic))->partitions[static_cast<size_t>(*partition)].leader;
   for (const BrokerAddress& address : brokers_for_listener(image, listener_name))
     if (address.node_id == leader) return address;
   return std::nullopt;
@@ -208,11 +216,9 @@ using VerifiedCommit = std::function<void(ErrorCode, storage::AppendVerification
 void verify_txn_commit(Broker& broker, const TxnOffsetCommitRequest& request, int16_t version,
                        VerifiedCommit commit) {
   if (!broker.config().transaction_partition_verification) return commit(ErrorCode::NONE, {});
-  const cluster::TopicImage* offsets =
-      broker.metadata_image()->topic(std::string(group::offsets_topic));
-  if (offsets == nullptr || offsets->partitions.empty()) return commit(ErrorCode::NONE, {});
-  const int32_t index = group::partition_for_group(
-      request.group_id, static_cast<int32_t>(offsets->partitions.size()));
+  const std::optional<int32_t> found = offsets_partition_of(*broker.metadata_image(), request.group_id);
+  if (!found) return commit(ErrorCode::NONE, {});
+  const int32_t index = *found;
   auto partition = broker.replica_manager().partition(group::offsets_topic, index);
   if (!partition) return commit(ErrorCode::NONE, {});
   txn::TxnVerification verification;
