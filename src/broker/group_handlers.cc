@@ -81,8 +81,9 @@ static std::optional<BrokerAddress> coordinator_of(const cluster::MetadataImage&
                                                    const std::string& group_id) {
   const std::optional<int32_t> partition = offsets_partition_of(image, group_id);
   if (!partition) return std::nullopt;
-  const int32_t leader =
-      image.topic(std::string(group::offsets_topic))->partitions[static_cast<size_t>(*partition)].leader;
+  const int32_t leader = image.topic(std::string(group::offsets_topic))
+                             ->partitions[static_cast<size_t>(*partition)]
+                             .leader;
   for (const BrokerAddress& address : brokers_for_listener(image, listener_name))
     if (address.node_id == leader) return address;
   return std::nullopt;
@@ -216,7 +217,8 @@ using VerifiedCommit = std::function<void(ErrorCode, storage::AppendVerification
 void verify_txn_commit(Broker& broker, const TxnOffsetCommitRequest& request, int16_t version,
                        VerifiedCommit commit) {
   if (!broker.config().transaction_partition_verification) return commit(ErrorCode::NONE, {});
-  const std::optional<int32_t> found = offsets_partition_of(*broker.metadata_image(), request.group_id);
+  const std::optional<int32_t> found =
+      offsets_partition_of(*broker.metadata_image(), request.group_id);
   if (!found) return commit(ErrorCode::NONE, {});
   const int32_t index = *found;
   auto partition = broker.replica_manager().partition(group::offsets_topic, index);
