@@ -3,8 +3,9 @@
 It covers only what the installed clients cannot send: the readiness probe
 (ApiVersions v0), malformed frames for the bad-input tests, and the admin calls
 that confluent-kafka 1.7 lacks (DeleteRecords v0, IncrementalAlterConfigs v0,
-ListOffsets v7 for the max-timestamp query). Every version used here is inside
-Kafka 4.0's baseline (KIP-896).
+ListOffsets v7 for the max-timestamp query, Describe/AlterUserScramCredentials),
+and SASL frames (SaslHandshake, SaslAuthenticate) for the security tests. Every
+version used here is inside Kafka 4.0's baseline (KIP-896).
 """
 
 import socket
@@ -16,10 +17,21 @@ API_LIST_OFFSETS = 2
 API_METADATA = 3
 API_API_VERSIONS = 18
 API_DELETE_RECORDS = 21
+API_SASL_HANDSHAKE = 17
+API_SASL_AUTHENTICATE = 36
 API_INCREMENTAL_ALTER_CONFIGS = 44
+API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50
+API_ALTER_USER_SCRAM_CREDENTIALS = 51
 
 ERR_NONE = 0
 ERR_UNSUPPORTED_VERSION = 35
+ERR_ILLEGAL_SASL_STATE = 34
+ERR_UNSUPPORTED_SASL_MECHANISM = 33
+ERR_SASL_AUTHENTICATION_FAILED = 58
+ERR_RESOURCE_NOT_FOUND = 91
+
+SCRAM_SHA_256 = 1  # ScramMechanism ids of DescribeUserScramCredentials / AlterUserScramCredentials
+SCRAM_SHA_512 = 2
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
@@ -85,6 +97,16 @@ class Writer:
             write_item(self, item)
         return self
 
+    def compact_bytes(self, data):
+        if data is None:
+            return self.uvarint(0)
+        return self.uvarint(len(data) + 1).raw(data)
+
+    def bytes_(self, data):
+        if data is None:
+            return self.i32(-1)
+        return self.i32(len(data)).raw(data)
+
     def no_tags(self):
         return self.uvarint(0)
 
@@ -134,6 +156,14 @@ class Reader:
     def compact_string(self):
         n = self.uvarint()
         return None if n == 0 else self._take(n - 1).decode()
+
+    def bytes_(self):
+        n = self.i32()
+        return None if n < 0 else self._take(n)
+
+    def compact_bytes(self):
+        n = self.uvarint()
+        return None if n == 0 else self._take(n - 1)
 
     def array(self, read_item):
         n = self.i32()
@@ -422,3 +452,79 @@ def metadata_v12(port, topics, allow_auto_create):
         r.skip_tags()
         return {"brokers": brokers, "cluster_id": cluster_id, "controller_id": controller_id,
                 "topics": {t["name"]: t for t in topic_list}}
+
+
+def sasl_handshake(sock, mechanism, version=1, correlation_id=101):
+    """SaslHandshake v0/v1 on an open connection: (error_code, [enabled mechanisms])."""
+    r = call(sock, API_SASL_HANDSHAKE, version, bytes(Writer().string(mechanism).buf), correlation_id)
+    return r.i16(), r.array(lambda rr: rr.string())
+
+
+def sasl_authenticate(sock, token, version=1, correlation_id=102):
+    """SaslAuthenticate v0-v2 (v2 flexible): {"error", "message", "token", "session_lifetime_ms"}."""
+    flexible = version >= 2
+    w = Writer()
+    if flexible:
+        w.compact_bytes(token).no_tags()
+    else:
+        w.bytes_(token)
+    r = call(sock, API_SASL_AUTHENTICATE, version, bytes(w.buf), correlation_id, flexible=flexible)
+    out = {"error": r.i16()}
+    out["message"] = r.compact_string() if flexible else r.string()
+    out["token"] = r.compact_bytes() if flexible else r.bytes_()
+    out["session_lifetime_ms"] = r.i64() if version >= 1 else 0
+    return out
+
+
+def send_raw_token(sock, token):
+    """After a SaslHandshake v0: the token as a bare size-prefixed frame (no Kafka header)."""
+    sock.sendall(frame(token))
+
+
+def alter_user_scram_credentials(sock, upsertions=(), deletions=(), correlation_id=51):
+    """AlterUserScramCredentials v0 on an open connection. upsertions: [(user, mechanism id,
+    iterations, salt bytes, salted password bytes)]; deletions: [(user, mechanism id)].
+    Returns {user: (error_code, message)}."""
+    w = Writer()
+    w.compact_array(list(deletions), lambda w, d: w.compact_string(d[0]).i8(d[1]).no_tags())
+    w.compact_array(list(upsertions), lambda w, u: (
+        w.compact_string(u[0]).i8(u[1]).i32(u[2]).compact_bytes(u[3]).compact_bytes(u[4]).no_tags()))
+    w.no_tags()
+    r = call(sock, API_ALTER_USER_SCRAM_CREDENTIALS, 0, bytes(w.buf), correlation_id, flexible=True)
+    r.i32()  # throttle
+
+    def result(x):
+        user, code, message = x.compact_string(), x.i16(), x.compact_string()
+        x.skip_tags()
+        return user, (code, message)
+
+    return dict(r.compact_array(result))
+
+
+def describe_user_scram_credentials(sock, users=None, correlation_id=50):
+    """DescribeUserScramCredentials v0 (users None = all). Returns (error_code,
+    {user: (error_code, [(mechanism id, iterations)])})."""
+    w = Writer()
+    if users is None:
+        w.uvarint(0)
+    else:
+        w.compact_array(list(users), lambda w, name: w.compact_string(name).no_tags())
+    w.no_tags()
+    r = call(sock, API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, bytes(w.buf), correlation_id, flexible=True)
+    r.i32()  # throttle
+    error = r.i16()
+    r.compact_string()
+
+    def info(x):
+        out = (x.i8(), x.i32())
+        x.skip_tags()
+        return out
+
+    def result(x):
+        user, code = x.compact_string(), x.i16()
+        x.compact_string()
+        infos = x.compact_array(info)
+        x.skip_tags()
+        return user, (code, infos)
+
+    return error, dict(r.compact_array(result))
