@@ -231,6 +231,20 @@ def connection_closed(sock, timeout_s=5.0):
     return data == b""
 
 
+def closes_after_answers(sock, timeout_s=5.0):
+    """True when the peer closes the connection within timeout_s, whatever it sent
+    first (Kafka may answer a request with an error before closing)."""
+    sock.settimeout(timeout_s)
+    try:
+        while sock.recv(65536):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return True
+
+
 def connect(port, timeout_s=5.0):
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -195,7 +195,7 @@ def kp_refused(conf, topic):
     from kafka import KafkaProducer
     from kafka.errors import KafkaError as KPError
     with pytest.raises((KPError, OSError)) as info:
-        p = KafkaProducer(acks="all", max_block_ms=5000, api_version_auto_timeout_ms=5000, **conf)
+        p = KafkaProducer(acks="all", max_block_ms=5000, api_version_auto_timeout_ms=3000, **conf)
         try:
             p.send(topic, b"must-not-be-written", partition=0).get(timeout=10)
         finally:

@@ -1,8 +1,9 @@
 """Harness of the security suite, on top of the root conftest.py (its Broker class,
 broker_factory fixture and helpers are reused). Not a conftest.py: a second
 conftest module outside a package would shadow the root one's `import conftest`
-(the cluster suite's cluster_harness.py does the same). Test modules import the
-fixtures they use: `from security_harness import certs, sec_broker  # noqa: F401`.
+(the cluster suite's cluster_harness.py is a plain module, too). Test modules load
+it as a plugin, `pytest_plugins = ["security_harness"]`, so its fixtures are
+registered once per pytest process (the session-scoped `certs` is made once).
 
 A security broker always keeps a PLAINTEXT listener on `broker.port` (the root
 harness probes readiness there with ApiVersions v0) and adds the listeners a test
@@ -36,8 +37,8 @@ _certs = None
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """CA, broker keystores, alice / expired / rogue-CA client certificates (certs.py),
-    made once per pytest process (each module that imports this fixture gets its own
-    fixture definition; the cache keeps it to one set)."""
+    made once per pytest process (the cache also covers a module that imports the
+    fixture directly)."""
     global _certs
     if _certs is None:
         _certs = make_certs(str(tmp_path_factory.mktemp("certs")))

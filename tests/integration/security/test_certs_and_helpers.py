@@ -16,7 +16,7 @@ import pytest
 import kafka_wire
 import sasl_client
 from certs import ALICE_DN, subject_rfc2253
-from security_harness import certs  # noqa: F401 (fixture)
+pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 
 def test_subjects_and_validity(certs):

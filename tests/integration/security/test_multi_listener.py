@@ -5,7 +5,7 @@ one is read over the others, and each listener's Metadata names its own endpoint
 import pytest
 
 from clients import Identity, ck_conf, ck_consume, ck_produce, new_topic
-from security_harness import _sec_broker_logs, certs, sec_broker  # noqa: F401 (fixtures)
+pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 LISTENERS = ["PLAINTEXT", "SSL", "SASL_SSL"]
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '

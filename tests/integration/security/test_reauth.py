@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 import kafka_wire
 import sasl_client
 from clients import Identity, ck_conf, ck_consume, kafkajs, new_topic
-from security_harness import _sec_broker_logs, certs, sec_broker  # noqa: F401 (fixtures)
+pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 REAUTH_MS = 2000
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '

@@ -16,7 +16,7 @@ import kafka_wire
 import sasl_client
 from clients import (Identity, ck_conf, ck_refused, ck_round_trip, high_watermark, kafkajs, kp_conf,
                      kp_round_trip, new_topic)
-from security_harness import _sec_broker_logs, certs, sec_broker  # noqa: F401 (fixtures)
+pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-512"]
 LISTENERS = ["SASL_PLAINTEXT", "SASL_SSL"]

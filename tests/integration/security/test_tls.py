@@ -13,7 +13,7 @@ import pytest
 import kafka_wire
 from clients import (TLS_FAILURE_CODES, Identity, ck_conf, ck_refused, ck_round_trip, high_watermark,
                      kafkajs, kcat, kp_conf, kp_round_trip, new_topic)
-from security_harness import _sec_broker_logs, certs, sec_broker, sec_broker_factory  # noqa: F401
+pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 
 def _read(path):
