@@ -36,9 +36,11 @@ PlainServer::PlainServer(std::shared_ptr<const PlainUsers> users) : users_(std::
 }
 
 SaslStep PlainServer::step(Bytes client_message) {
-  if (done_)
+  if (done_) {
+    complete_ = false;  // a message after the end spoils the exchange, as in ScramServer
     return SaslStep::fail(sasl_invalid_credentials_message(mechanism()),
                           "unexpected SASL/PLAIN message after the exchange ended");
+  }
   done_ = true;
   std::string_view text(reinterpret_cast<const char*>(client_message.data()),
                         client_message.size());
