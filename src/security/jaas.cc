@@ -109,20 +109,34 @@ class Tokenizer {
       }
       char escaped = advance();
       switch (escaped) {
-        case 'a': token.text += '\a'; break;
-        case 'b': token.text += '\b'; break;
-        case 'f': token.text += '\f'; break;
-        case 'n': token.text += '\n'; break;
-        case 'r': token.text += '\r'; break;
-        case 't': token.text += '\t'; break;
-        case 'v': token.text += '\v'; break;
+        case 'a':
+          token.text += '\a';
+          break;
+        case 'b':
+          token.text += '\b';
+          break;
+        case 'f':
+          token.text += '\f';
+          break;
+        case 'n':
+          token.text += '\n';
+          break;
+        case 'r':
+          token.text += '\r';
+          break;
+        case 't':
+          token.text += '\t';
+          break;
+        case 'v':
+          token.text += '\v';
+          break;
         default:
           if (escaped >= '0' && escaped <= '7') {
             // Up to three octal digits, the first at most 3 when there are three.
             int value = escaped - '0';
             int max_digits = escaped <= '3' ? 3 : 2;
-            for (int i = 1; i < max_digits && position_ < text_.size() &&
-                            text_[position_] >= '0' && text_[position_] <= '7';
+            for (int i = 1; i < max_digits && position_ < text_.size() && text_[position_] >= '0' &&
+                            text_[position_] <= '7';
                  ++i)
               value = value * 8 + (advance() - '0');
             token.text += static_cast<char>(value);
@@ -157,14 +171,14 @@ std::optional<JaasControlFlag> parse_flag(std::string_view text) {
 // One entry whose login module name is `first` (already read), through its ';'.
 Result<JaasEntry> parse_entry(Tokenizer& tokenizer, const Token& first) {
   JaasEntry entry;
-  if (!first.has_string())
-    return error_at(tokenizer, first, "expected a login module class name");
+  if (!first.has_string()) return error_at(tokenizer, first, "expected a login module class name");
   entry.login_module = first.text;
   Result<Token> flag = tokenizer.next();
   if (!flag) return flag.status();
   if (flag->kind == Token::Kind::end)
     return error_at(tokenizer, *flag, "Login module control flag not specified in JAAS config");
-  std::optional<JaasControlFlag> parsed = flag->has_string() ? parse_flag(flag->text) : std::nullopt;
+  std::optional<JaasControlFlag> parsed =
+      flag->has_string() ? parse_flag(flag->text) : std::nullopt;
   if (!parsed)
     return error_at(tokenizer, *flag,
                     "Invalid login module control flag '" + flag->text +
@@ -234,8 +248,7 @@ Result<std::vector<JaasSection>> parse_jaas_file(std::string_view text) {
       return error_at(tokenizer, *open, "expected '{' after section name '" + name->text + "'");
     // Java's ConfigFile refuses a second section of one name.
     if (find_jaas_section(sections, name->text) != nullptr)
-      return error_at(tokenizer, *name,
-                      "Can not specify multiple entries for " + name->text);
+      return error_at(tokenizer, *name, "Can not specify multiple entries for " + name->text);
     JaasSection* section = &sections.emplace_back(JaasSection{name->text, {}});
     while (true) {
       Result<Token> first = tokenizer.next();

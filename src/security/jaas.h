@@ -47,8 +47,10 @@ Result<std::vector<JaasSection>> parse_jaas_file(std::string_view text);
 const JaasSection* find_jaas_section(const std::vector<JaasSection>& sections,
                                      std::string_view name);
 
-constexpr std::string_view plain_login_module = "org.apache.kafka.common.security.plain.PlainLoginModule";
-constexpr std::string_view scram_login_module = "org.apache.kafka.common.security.scram.ScramLoginModule";
+constexpr std::string_view plain_login_module =
+    "org.apache.kafka.common.security.plain.PlainLoginModule";
+constexpr std::string_view scram_login_module =
+    "org.apache.kafka.common.security.scram.ScramLoginModule";
 
 // The `user_<name>="<password>"` options of the PlainLoginModule entries:
 // name -> password (Kafka's PlainServerCallbackHandler reads the same).

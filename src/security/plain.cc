@@ -71,8 +71,8 @@ SaslStep PlainServer::step(Bytes client_message) {
 
   auto user = users_->find(username);
   // An unknown user costs the same compare as a known one.
-  bool authenticated = password_equals(password, user == users_->end() ? "" : user->second) &&
-                       user != users_->end();
+  bool authenticated =
+      password_equals(password, user == users_->end() ? "" : user->second) && user != users_->end();
   if (!authenticated)
     return SaslStep::fail("Authentication failed: Invalid username or password",
                           user == users_->end() ? "unknown user" : "wrong password");

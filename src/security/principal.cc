@@ -50,7 +50,8 @@ std::optional<std::string> java_only_construct(std::string_view pattern) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     char c = pattern[i];
     if (c == '\\') {
-      if (i + 1 < pattern.size() && std::string_view("AZzGQE").find(pattern[i + 1]) != std::string_view::npos)
+      if (i + 1 < pattern.size() &&
+          std::string_view("AZzGQE").find(pattern[i + 1]) != std::string_view::npos)
         return "\\" + std::string(1, pattern[i + 1]);
       ++i;
     } else if (in_class) {
@@ -179,9 +180,9 @@ std::string ascii_case(std::string text, bool upper) {
 Result<KafkaPrincipal> KafkaPrincipal::parse(std::string_view text) {
   size_t colon = text.find(':');
   if (text.empty() || colon == std::string_view::npos)
-    return Status(Errc::invalid_value,
-                  "expected a string in format principalType:principalName but got " +
-                      std::string(text));
+    return Status(
+        Errc::invalid_value,
+        "expected a string in format principalType:principalName but got " + std::string(text));
   return KafkaPrincipal{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
 }
 
@@ -243,11 +244,11 @@ Result<std::string> SslPrincipalMapper::map(std::string_view distinguished_name)
     if (!std::regex_match(input, rule.pattern)) continue;
     Result<std::string> replaced = replace_all(rule, input);
     if (!replaced) return replaced.status();
-    if (rule.to_lower || rule.to_upper) return ascii_case(std::move(replaced).value(), rule.to_upper);
+    if (rule.to_lower || rule.to_upper)
+      return ascii_case(std::move(replaced).value(), rule.to_upper);
     return replaced;
   }
-  return Status(Errc::invalid_value,
-                "No rules apply to " + input + ", rules " + to_string());
+  return Status(Errc::invalid_value, "No rules apply to " + input + ", rules " + to_string());
 }
 
 std::string SslPrincipalMapper::to_string() const {
@@ -271,16 +272,26 @@ namespace {
 // The attribute types Java's X500Principal prints by keyword in RFC 2253 form.
 const char* rfc2253_keyword(int nid) {
   switch (nid) {
-    case NID_commonName: return "CN";
-    case NID_countryName: return "C";
-    case NID_localityName: return "L";
-    case NID_stateOrProvinceName: return "ST";
-    case NID_organizationName: return "O";
-    case NID_organizationalUnitName: return "OU";
-    case NID_streetAddress: return "STREET";
-    case NID_domainComponent: return "DC";
-    case NID_userId: return "UID";
-    default: return nullptr;
+    case NID_commonName:
+      return "CN";
+    case NID_countryName:
+      return "C";
+    case NID_localityName:
+      return "L";
+    case NID_stateOrProvinceName:
+      return "ST";
+    case NID_organizationName:
+      return "O";
+    case NID_organizationalUnitName:
+      return "OU";
+    case NID_streetAddress:
+      return "STREET";
+    case NID_domainComponent:
+      return "DC";
+    case NID_userId:
+      return "UID";
+    default:
+      return nullptr;
   }
 }
 
@@ -357,7 +368,8 @@ Result<std::string> attribute_text(const X509_NAME_ENTRY* entry) {
   }
   unsigned char* utf8 = nullptr;
   int size = ASN1_STRING_to_UTF8(&utf8, data);
-  if (size < 0) return Status(Errc::invalid_value, "certificate subject: a value is not valid text");
+  if (size < 0)
+    return Status(Errc::invalid_value, "certificate subject: a value is not valid text");
   std::string value(reinterpret_cast<const char*>(utf8), static_cast<size_t>(size));
   OPENSSL_free(utf8);
   return out + escape_value(value);

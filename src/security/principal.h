@@ -4,12 +4,12 @@
 // Kafka's SslPrincipalMapper), and that subject in RFC 2253 form as Java's
 // X500Principal.getName() prints it (the input of the mapping rules).
 
+#include <openssl/x509.h>
+
 #include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <openssl/x509.h>
 
 #include "base/result.h"
 

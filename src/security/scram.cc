@@ -343,8 +343,8 @@ SaslStep ScramServer::client_final(std::string_view message) {
   if (proof->size() != scram_hash_size(mechanism_))
     return fail("client proof of the wrong size for the mechanism");
 
-  std::string auth_message = client_first_bare_ + "," + server_first_ + "," +
-                             std::string(without_proof);
+  std::string auth_message =
+      client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   std::vector<uint8_t> client_signature =
       scram_hmac(mechanism_, credential_.stored_key, as_bytes(auth_message));
   std::vector<uint8_t> client_key = xor_bytes(*proof, client_signature);

@@ -71,11 +71,12 @@ std::optional<std::string> correct_final(const Fixture& f, std::string_view gs2_
   size_t salt_at = server_first.find(",s=");
   if (!server_first.starts_with("r=") || salt_at == std::string_view::npos) return std::nullopt;
   std::string nonce(server_first.substr(2, salt_at - 2));
-  std::vector<uint8_t> client_key = scram_hmac(f.mechanism, f.salted_password, bytes_of("Client Key"));
+  std::vector<uint8_t> client_key =
+      scram_hmac(f.mechanism, f.salted_password, bytes_of("Client Key"));
   std::vector<uint8_t> stored_key = scram_hash(f.mechanism, client_key);
   std::string without_proof = "c=" + base64_encode(bytes_of(gs2_header)) + ",r=" + nonce;
-  std::string auth_message = std::string(client_first_bare) + "," + std::string(server_first) +
-                             "," + without_proof;
+  std::string auth_message =
+      std::string(client_first_bare) + "," + std::string(server_first) + "," + without_proof;
   std::vector<uint8_t> signature = scram_hmac(f.mechanism, stored_key, bytes_of(auth_message));
   for (size_t i = 0; i < client_key.size(); ++i) client_key[i] ^= signature[i];
   return without_proof + ",p=" + base64_encode(client_key);
@@ -175,8 +176,8 @@ void fuzz_scram(ScramMechanism mechanism, int mode, std::string_view rest) {
       // The GS2 header ends at the second ',' ("n,," or "n,a=<authzid>,").
       size_t header_end = rest.find(',', rest.find(',') + 1) + 1;
       std::string server_first_text(server_first.response.begin(), server_first.response.end());
-      std::optional<std::string> final = correct_final(f, rest.substr(0, header_end),
-                                                       rest.substr(header_end), server_first_text);
+      std::optional<std::string> final =
+          correct_final(f, rest.substr(0, header_end), rest.substr(header_end), server_first_text);
       SLUICE_ASSERT(final.has_value(), "a server-first is r=...,s=...,i=...");
       SLUICE_ASSERT(scram.step(bytes_of(*final)).ok() && scram.complete(),
                     "an accepted client-first and a correct proof complete");

@@ -61,8 +61,9 @@ TEST(JaasTest, ErrorsNameThePlaceAndNeverTheValue) {
             std::string::npos)
       << missing;
   EXPECT_NE(error_of("a.B required k=123;").find("must be quoted"), std::string::npos);
-  EXPECT_NE(error_of("a.B required k=\"open;").find("string opened at line 1 column 16 is not closed"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("a.B required k=\"open;").find("string opened at line 1 column 16 is not closed"),
+      std::string::npos);
   EXPECT_NE(error_of("a.B required /* never closed").find("comment opened at line 1 column 14"),
             std::string::npos);
   EXPECT_NE(error_of("a.B required = x;").find("expected an option name"), std::string::npos);
@@ -72,7 +73,8 @@ TEST(JaasTest, ErrorsNameThePlaceAndNeverTheValue) {
 TEST(JaasTest, ConfigPropertyWantsOneEntry) {
   Result<JaasEntry> two = parse_jaas_config("a.B required; c.D required;");
   ASSERT_FALSE(two.is_ok());
-  EXPECT_EQ(two.status().message(), "JAAS config property contains 2 login modules, should be 1 module");
+  EXPECT_EQ(two.status().message(),
+            "JAAS config property contains 2 login modules, should be 1 module");
 }
 
 TEST(JaasTest, ParsesAFileWithListenerSections) {

@@ -50,17 +50,20 @@ TEST(SslPrincipalMapperTest, KafkasRules) {
   EXPECT_EQ(map(rules, "CN=Duke,OU=SME,O=mycp,L=Fulton,ST=MD,C=US"), "duke@sme");
   EXPECT_EQ(map(rules, "cn=duke,ou=sme,dc=mycp,dc=com"), "DUKE@SME");
   EXPECT_EQ(map(rules, "cN=duke,OU=JavaSoft,O=Sun Microsystems"), "DUKE");
-  EXPECT_EQ(map(rules, "OU=JavaSoft,O=Sun Microsystems,C=US"), "OU=JavaSoft,O=Sun Microsystems,C=US");
+  EXPECT_EQ(map(rules, "OU=JavaSoft,O=Sun Microsystems,C=US"),
+            "OU=JavaSoft,O=Sun Microsystems,C=US");
   EXPECT_EQ(map("DEFAULT", "CN=alice,OU=eng,O=Sluice,C=FR"), "CN=alice,OU=eng,O=Sluice,C=FR");
   EXPECT_EQ(map("", "CN=x").substr(0, 26), "<error: No rules apply to ");
-  EXPECT_EQ(map("RULE:^CN=(.*)$/$1/", "OU=x"), "<error: No rules apply to OU=x, rules [RULE:^CN=(.*)$/$1]>");
+  EXPECT_EQ(map("RULE:^CN=(.*)$/$1/", "OU=x"),
+            "<error: No rules apply to OU=x, rules [RULE:^CN=(.*)$/$1]>");
 }
 
 TEST(SslPrincipalMapperTest, SpacesCommasAndEscapes) {
   EXPECT_EQ(map(" RULE:^CN=(.*?),OU=(.*?)$/$1 of $2/ , DEFAULT ", "CN=a,OU=b"), "a of b");
   EXPECT_EQ(map("RULE:^CN=(.*)\\/x$/$1/", "CN=a/x"), "a");
   EXPECT_EQ(map("RULE:^CN=(.*)$/\\$1-$1/", "CN=a"), "$1-a");
-  // $n beyond the groups: literal (Kafka's escapeLiteralBackReferences); $12 with one group is $1 then 2.
+  // $n beyond the groups: literal (Kafka's escapeLiteralBackReferences); $12 with one group is $1
+  // then 2.
   EXPECT_EQ(map("RULE:^CN=(.*)$/$1$3/", "CN=a"), "a$3");
   EXPECT_EQ(map("RULE:^CN=(.*)$/$12/", "CN=a"), "a2");
   EXPECT_EQ(map("RULE:(?i)^cn=(.*)$/$1/L", "CN=ALICE"), "alice");

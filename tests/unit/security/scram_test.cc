@@ -99,8 +99,7 @@ TEST_F(Rfc7677Test, WrongPasswordFails) {
   SaslStep final = scram.step(bytes_of(rfc_client_final));
   ASSERT_FALSE(final.ok());
   EXPECT_FALSE(scram.complete());
-  EXPECT_EQ(final.failure->client_message,
-            sasl_invalid_credentials_message("SCRAM-SHA-256"));
+  EXPECT_EQ(final.failure->client_message, sasl_invalid_credentials_message("SCRAM-SHA-256"));
   EXPECT_EQ(final.failure->log_reason.find("pencil"), std::string::npos);
 }
 
@@ -165,9 +164,9 @@ TEST_F(Rfc7677Test, MalformedMessagesFail) {
   using namespace std::string_view_literals;
   for (std::string_view message : std::initializer_list<std::string_view>{
            "", "n", "n,,", "n,,n=", "n,,n=user", "n,,n=user,r=", "n,,n=user,r=a b",
-        "n,,r=abc,n=user", "n,,n=us=er,r=abc", "n,,n=user,r=abc,", "n,,n=user,r=abc,1=2",
-        "n,,n=user,r=abc,x=", "x,,n=user,r=abc", "n,a=,n=user,r=abc", "n,,m=,n=user,r=abc",
-        "n,,n=us\xc3\xa9r,r=abc", "n,,n=u\0ser,r=abc"sv}) {
+           "n,,r=abc,n=user", "n,,n=us=er,r=abc", "n,,n=user,r=abc,", "n,,n=user,r=abc,1=2",
+           "n,,n=user,r=abc,x=", "x,,n=user,r=abc", "n,a=,n=user,r=abc", "n,,m=,n=user,r=abc",
+           "n,,n=us\xc3\xa9r,r=abc", "n,,n=u\0ser,r=abc"sv}) {
     ScramServer scram = server();
     EXPECT_FALSE(scram.step(bytes_of(message)).ok()) << message;
   }
@@ -217,7 +216,8 @@ struct TinyClient {
     size_t salt_at = server_first.find(",s=");
     size_t iterations_at = server_first.find(",i=");
     std::string combined_nonce = server_first.substr(2, salt_at - 2);
-    std::vector<uint8_t> salt = decode(server_first.substr(salt_at + 3, iterations_at - salt_at - 3));
+    std::vector<uint8_t> salt =
+        decode(server_first.substr(salt_at + 3, iterations_at - salt_at - 3));
     int32_t iterations = std::stoi(server_first.substr(iterations_at + 3));
     std::vector<uint8_t> salted = scram_salted_password(mechanism, password, salt, iterations);
     std::vector<uint8_t> client_key = scram_hmac(mechanism, salted, bytes_of("Client Key"));
@@ -234,7 +234,8 @@ struct TinyClient {
 
 TEST(ScramTest, Sha512RoundTripWithEscapedUsername) {
   Users users;
-  users["a,b=c"] = make_scram_credential(ScramMechanism::sha512, "s3cret", random_scram_salt(), 4096);
+  users["a,b=c"] =
+      make_scram_credential(ScramMechanism::sha512, "s3cret", random_scram_salt(), 4096);
   EXPECT_EQ(users["a,b=c"].stored_key.size(), 64u);
   ScramServer scram(ScramMechanism::sha512, lookup_in(users));
   EXPECT_EQ(scram.mechanism(), "SCRAM-SHA-512");
@@ -253,7 +254,8 @@ TEST(ScramTest, Sha512RoundTripWithEscapedUsername) {
 
 TEST(ScramTest, Sha512WrongPasswordAndMechanismMismatch) {
   Users users;
-  users["alice"] = make_scram_credential(ScramMechanism::sha512, "right", random_scram_salt(), 4096);
+  users["alice"] =
+      make_scram_credential(ScramMechanism::sha512, "right", random_scram_salt(), 4096);
   ScramServer scram(ScramMechanism::sha512, lookup_in(users));
   TinyClient client{ScramMechanism::sha512, "alice", "wrong"};
   SaslStep first = scram.step(bytes_of(client.first()));
@@ -263,14 +265,16 @@ TEST(ScramTest, Sha512WrongPasswordAndMechanismMismatch) {
   EXPECT_EQ(final.failure->client_message, sasl_invalid_credentials_message("SCRAM-SHA-512"));
 
   // A SHA-256 credential given to a SHA-512 exchange (a lookup bug) is refused, not trusted.
-  users["alice"] = make_scram_credential(ScramMechanism::sha256, "right", random_scram_salt(), 4096);
+  users["alice"] =
+      make_scram_credential(ScramMechanism::sha256, "right", random_scram_salt(), 4096);
   ScramServer mixed(ScramMechanism::sha512, lookup_in(users));
   EXPECT_FALSE(mixed.step(bytes_of("n,,n=alice,r=abc")).ok());
 }
 
 TEST(ScramTest, GarbageNeverCompletes) {
   Users users;
-  users["user"] = make_scram_credential(ScramMechanism::sha256, "pencil", random_scram_salt(), 4096);
+  users["user"] =
+      make_scram_credential(ScramMechanism::sha256, "pencil", random_scram_salt(), 4096);
   std::string garbage = "\x01\xff,,=,r=\x80";
   for (size_t cut = 0; cut <= garbage.size(); ++cut) {
     ScramServer scram(ScramMechanism::sha256, lookup_in(users));
@@ -308,7 +312,8 @@ TEST(ScramTest, CredentialIsDeterministicPerSaltAndIterations) {
   ScramCredential a = make_scram_credential(ScramMechanism::sha256, "pw", salt, 4096);
   EXPECT_EQ(a, make_scram_credential(ScramMechanism::sha256, "pw", salt, 4096));
   EXPECT_NE(a, make_scram_credential(ScramMechanism::sha256, "pw", salt, 4097));
-  EXPECT_NE(a.stored_key, make_scram_credential(ScramMechanism::sha256, "pX", salt, 4096).stored_key);
+  EXPECT_NE(a.stored_key,
+            make_scram_credential(ScramMechanism::sha256, "pX", salt, 4096).stored_key);
   EXPECT_EQ(a.salt, salt);
   EXPECT_EQ(a.iterations, 4096);
 }
