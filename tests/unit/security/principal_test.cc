@@ -70,6 +70,48 @@ TEST(SslPrincipalMapperTest, SpacesCommasAndEscapes) {
   EXPECT_EQ(map(",,DEFAULT,", "CN=a"), "CN=a");
 }
 
+// Rules, a DN, and what Kafka's SslPrincipalMapper (run under Java 17) gave.
+TEST(SslPrincipalMapperTest, SameAsKafkasMapper) {
+  struct Case {
+    std::string_view rules, dn, kafka;
+  };
+  const Case cases[] = {
+      {" RULE:^CN=(.*?),OU=(.*?)$/$1 of $2/ , DEFAULT ", "CN=a,OU=b", "a of b"},
+      {"RULE:^CN=(.*)\\/x$/$1/", "CN=a/x", "a"},
+      {"RULE:^CN=(.*)$/\\$1-$1/", "CN=a", "$1-a"},
+      {"RULE:^CN=(.*)$/$1$3/", "CN=a", "a$3"},
+      {"RULE:^CN=(.*)$/$12/", "CN=a", "a2"},
+      {"RULE:(?i)^cn=(.*)$/$1/L", "CN=ALICE", "alice"},
+      {",,DEFAULT,", "CN=a", "CN=a"},
+      {"DEFAULTX", "x", "<error: Invalid rule: `DEFAULTX`, unmatched substring: `X`>"},
+      {"RULE:a/b", "x", "<error: Invalid rule: `RULE:a/b`, unmatched substring: `RULE:a/b`>"},
+      {"RULE:a/b/X", "x", "<error: Invalid rule: `RULE:a/b/X`, unmatched substring: `X`>"},
+      {"RULE:a/b/Lx", "x", "<error: Invalid rule: `RULE:a/b/Lx`, unmatched substring: `x`>"},
+      {"garbage", "x", "<error: Invalid rule: `garbage`, unmatched substring: `garbage`>"},
+      {"DEFAULT, foo", "x", "<error: Invalid rule: `foo`, unmatched substring: `foo`>"},
+      {"RULE:^CN=a$/$1/", "CN=a", "<error: No group 1>"},
+      {"", "CN=x", "<error: No rules apply to CN=x, rules []>"},
+      {"RULE:^CN=(.*)$/$1/", "OU=x", "<error: No rules apply to OU=x, rules [RULE:^CN=(.*)$/$1]>"},
+      {"RULE:^CN=(.*?),OU=(.*?),.*$/$1@$2/U", "CN=alice,OU=eng,O=Sluice,C=FR", "ALICE@ENG"},
+      {"RULE:.*/X/", "abc", "XX"},
+      {"RULE:^CN=([^,]*),.*$/$1/L, RULE:x/y/", "CN=Bob,O=z", "bob"},
+      {"RULE:a/b/ L", "a", "<error: Invalid rule: `RULE:a/b/ L`, unmatched substring: ` L`>"},
+      {"RULE:a/b/L ,DEFAULT", "a", "b"},
+      {"RULE:a,b/c/,DEFAULT", "a,b", "c"},
+  };
+  for (const Case& c : cases) {
+    std::string got;
+    Result<SslPrincipalMapper> mapper = SslPrincipalMapper::parse(c.rules);
+    if (!mapper) {
+      got = "<error: " + mapper.status().message() + ">";
+    } else {
+      Result<std::string> name = mapper->map(c.dn);
+      got = name ? *name : "<error: " + name.status().message() + ">";
+    }
+    EXPECT_EQ(got, c.kafka) << "rules " << c.rules << ", DN " << c.dn;
+  }
+}
+
 TEST(SslPrincipalMapperTest, InvalidRules) {
   for (std::string_view rules :
        {"DEFAULTX", "RULE:a/b", "RULE:a/b/X", "RULE:a/b/Lx", "garbage", "RULE:(/x/",
