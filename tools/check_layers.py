@@ -24,7 +24,8 @@ ALLOWED = {
     "storage": {"base", "record"},
     "net": {"base", "protocol"},
     # net: the quorum's and (later) the replica fetchers' Kafka-protocol client.
-    "cluster": {"base", "protocol", "record", "storage", "net", "cluster/raft"},
+    # security: the controller derives SCRAM keys from AlterUserScramCredentials' salted passwords.
+    "cluster": {"base", "protocol", "record", "storage", "net", "security", "cluster/raft"},
     # KRaft's state machine: plain logic, so the simulator runs it as is.
     "cluster/raft": {"base"},
     # The runtime coordinators (groups, transactions) run on, and their
@@ -45,7 +46,8 @@ ALLOWED = {
     # cluster. Folder cli holds only the entry point and flag helpers.
     "cli": {"base"},
     "cli/bench": {"base", "cli"},
-    "cli/client": {"base", "protocol", "cli", "cli/bench"},
+    # security: SCRAM's client side (`sluice user create` salts the password).
+    "cli/client": {"base", "protocol", "security", "cli", "cli/bench"},
 }
 # Files that may include every folder: the binary's entry point, which
 # registers the client tools and `serve`.

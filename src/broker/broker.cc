@@ -8,6 +8,7 @@
 
 #include "base/rate_limited_log.h"
 #include "broker/handlers.h"
+#include "broker/sasl.h"
 #include "protocol/protocol.h"
 
 namespace sluice::broker {
@@ -119,10 +120,16 @@ void Broker::stop() {
   close_data_path();
 }
 
+std::shared_ptr<net::ConnectionState> Broker::open_connection(
+    const net::ConnectionInfo& connection) {
+  return open_session(*this, connection);
+}
+
 // Rejections below are warned through request_warnings(): a client's
 // reconnect loop repeats them (kafka-go wrote 2,574 lines in 90 s).
 void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
                     net::Respond respond) {
+  if (handle_bare_sasl_token(*this, connection, frame, respond)) return;
   WireReader reader(*frame);
   protocol::RequestHeader header;
   Status status = protocol::decode_request_header(reader, header);
@@ -130,6 +137,10 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
     request_warnings().warn("bad request header",
                             "closing connection {} from {}: bad request header: {}",
                             connection.connection_id, connection.peer_address, status.to_string());
+    respond(net::Response::close());
+    return;
+  }
+  if (!authentication_allows(connection, header.request_api_key)) {
     respond(net::Response::close());
     return;
   }

@@ -93,6 +93,9 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
 
   void handle(const net::ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
               net::Respond respond) override;
+  // The connection's session (sasl.h): its principal and authentication.
+  std::shared_ptr<net::ConnectionState> open_connection(
+      const net::ConnectionInfo& connection) override;
 
   // The data path (broker_data_path.cc), for handlers; valid after open().
   cluster::ReplicaManager& replica_manager() { return *replica_manager_; }

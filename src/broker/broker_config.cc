@@ -74,6 +74,41 @@ std::vector<ConfigDef> make_defs() {
           at_least(1)),
       def("queued.max.requests", T::int32, "500", "Requests in flight per connection at most.",
           at_least(1)),
+      // security (listener_security.h; each also per listener as
+      // listener.name.<listener>.<key>)
+      def("sasl.enabled.mechanisms", T::list, "GSSAPI",
+          "SASL mechanisms of SASL listeners; Sluice serves PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."),
+      def("sasl.jaas.config", T::password, std::nullopt,
+          "JAAS entry (PlainLoginModule with user_<name>=\"<password>\" options gives PLAIN's "
+          "users)."),
+      def("sluice.sasl.jaas.file", T::string, std::nullopt,
+          "A JAAS file as Kafka's java.security.auth.login.config takes it (KafkaServer and "
+          "<listener>.KafkaServer sections): PLAIN's users."),
+      def("connections.max.reauth.ms", T::int64, "0",
+          "KIP-368: SASL sessions last at most this long, then the client re-authenticates; 0: "
+          "forever.",
+          at_least(0)),
+      def("ssl.keystore.type", T::string, "JKS",
+          "PEM (the only type Sluice reads; unset means PEM)."),
+      def("ssl.keystore.location", T::string, std::nullopt,
+          "PEM file: private key and certificate chain."),
+      def("ssl.keystore.key", T::password, std::nullopt, "Inline PEM private key."),
+      def("ssl.keystore.certificate.chain", T::password, std::nullopt,
+          "Inline PEM certificate chain."),
+      def("ssl.keystore.password", T::password, std::nullopt, "Password of an encrypted key."),
+      def("ssl.key.password", T::password, std::nullopt, "Password of an encrypted private key."),
+      def("ssl.truststore.type", T::string, "JKS",
+          "PEM (the only type Sluice reads; unset means PEM)."),
+      def("ssl.truststore.location", T::string, std::nullopt,
+          "PEM file of the CAs clients chain to."),
+      def("ssl.truststore.certificates", T::password, std::nullopt, "Inline PEM CA certificates."),
+      def("ssl.client.auth", T::string, "none",
+          "Client certificates: none, requested or required."),
+      def("ssl.enabled.protocols", T::list, "TLSv1.2,TLSv1.3", "TLS versions served."),
+      def("ssl.cipher.suites", T::list, "",
+          "Cipher suites (IANA or OpenSSL names); empty: defaults."),
+      def("ssl.principal.mapping.rules", T::string, "DEFAULT",
+          "Rules from a client certificate's subject to its principal name."),
       def("admin.listener", T::string, "127.0.0.1:9644",
           "host:port of the admin HTTP port (metrics, health); empty to disable."),
       // storage
@@ -326,11 +361,14 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   auto values = parse_properties(properties_text);
   if (!values) return values.status();
   for (const auto& [key, value] : overrides) (*values)[key] = value;
+  auto listener_overrides = take_listener_overrides(*values);
+  if (!listener_overrides) return listener_overrides.status();
 
   auto parsed = Config::parse(broker_config_defs(), *values);
   if (!parsed) return parsed.status();
   BrokerConfig config;
   config.values = std::move(parsed.value());
+  config.listener_overrides = std::move(listener_overrides.value());
 
   config.node_id = static_cast<int32_t>(config.values.get_int("node.id"));
   if (config.values.is_set("broker.id") && !config.values.is_set("node.id"))
@@ -375,6 +413,9 @@ Result<BrokerConfig> BrokerConfig::load(const std::string& properties_text,
   auto quorum = resolve_quorum_settings(config);
   if (!quorum) return quorum.status();
   config.quorum = std::move(quorum.value());
+  auto security = resolve_listener_security(config);
+  if (!security) return security.status();
+  config.listener_security = std::move(security.value());
   return config;
 }
 
@@ -389,8 +430,18 @@ std::vector<std::string> BrokerConfig::inert_settings() const {
 
 net::ServerConfig BrokerConfig::server_config() const {
   net::ServerConfig server;
-  for (const ListenerAddress& address : listeners)
-    server.listeners.push_back({address.name, address.host, address.port});
+  for (const ListenerAddress& address : listeners) {
+    net::ListenerConfig listener;
+    listener.name = address.name;
+    listener.host = address.host;
+    listener.port = address.port;
+    auto security = listener_security.find(address.name);
+    if (security != listener_security.end()) {
+      listener.security_protocol = security->second.protocol;
+      listener.tls = security->second.tls;
+    }
+    server.listeners.push_back(std::move(listener));
+  }
   server.reactor_threads = static_cast<int>(values.get_int("num.network.threads"));
   server.socket_request_max_bytes =
       static_cast<int32_t>(values.get_int("socket.request.max.bytes"));

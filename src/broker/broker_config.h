@@ -14,6 +14,7 @@
 
 #include "base/config_def.h"
 #include "base/result.h"
+#include "broker/listener_security.h"
 #include "net/server.h"
 
 namespace sluice::broker {
@@ -102,6 +103,10 @@ struct BrokerConfig {
   // (PreferredReadReplica). False (unset): consumers read from the leader.
   bool rack_aware_replica_selector = false;
   QuorumSettings quorum;
+  // listener.name.<listener>.<key> settings (listener_security.h).
+  ListenerOverrides listener_overrides;
+  // By listener name: protocol, TLS context, SASL mechanisms and users.
+  std::map<std::string, ListenerSecurity> listener_security;
 
   // Reads `properties_text` (may be empty) then applies `overrides`.
   static Result<BrokerConfig> load(const std::string& properties_text,

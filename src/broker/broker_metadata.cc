@@ -21,15 +21,6 @@ int16_t security_protocol_id(const std::string& name) {
   return 0;  // PLAINTEXT
 }
 
-std::map<std::string, std::string> security_protocol_map(const BrokerConfig& config) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : config.values.get_list("listener.security.protocol.map")) {
-    size_t colon = item.find(':');
-    if (colon != std::string::npos) out[item.substr(0, colon)] = item.substr(colon + 1);
-  }
-  return out;
-}
-
 // controller.quorum.voters as the quorum dials them.
 std::map<int32_t, net::Endpoint> quorum_voters(const QuorumSettings& quorum) {
   std::map<int32_t, net::Endpoint> out;
@@ -118,7 +109,7 @@ Status Broker::open_metadata() {
 // The advertised listeners; a port 0 (ephemeral) becomes the bound port
 // once the server listens.
 std::vector<cluster::BrokerEndpoint> Broker::advertised_endpoints() const {
-  const auto protocols = security_protocol_map(config_);
+  const auto protocols = effective_protocol_map(config_);
   std::vector<cluster::BrokerEndpoint> endpoints;
   for (size_t i = 0; i < config_.advertised_listeners.size(); ++i) {
     const ListenerAddress& address = config_.advertised_listeners[i];

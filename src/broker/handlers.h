@@ -101,6 +101,12 @@ void handle_incremental_alter_configs(Broker&, RequestContext,
 void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterRequest);
 // Finalized feature levels (update_features.cc).
 void handle_update_features(Broker&, RequestContext, protocol::UpdateFeaturesRequest);
+void handle_sasl_handshake(Broker&, RequestContext, protocol::SaslHandshakeRequest);
+void handle_sasl_authenticate(Broker&, RequestContext, protocol::SaslAuthenticateRequest);
+void handle_describe_user_scram_credentials(Broker&, RequestContext,
+                                            protocol::DescribeUserScramCredentialsRequest);
+void handle_alter_user_scram_credentials(Broker&, RequestContext,
+                                         protocol::AlterUserScramCredentialsRequest);
 // Brokers' lifecycle, on the controller (broker_registration.cc).
 void handle_broker_registration(Broker&, RequestContext, protocol::BrokerRegistrationRequest);
 void handle_broker_heartbeat(Broker&, RequestContext, protocol::BrokerHeartbeatRequest);

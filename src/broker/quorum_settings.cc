@@ -88,20 +88,6 @@ Result<Roles> parse_roles(const std::vector<std::string>& items) {
   return roles;
 }
 
-// listener.security.protocol.map as Kafka reads it: when the map is not set
-// and no listener uses SSL or SASL, the controller listener names map to
-// PLAINTEXT (KafkaConfig.effectiveListenerSecurityProtocolMap).
-std::map<std::string, std::string> effective_protocol_map(const BrokerConfig& config) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : config.values.get_list("listener.security.protocol.map")) {
-    size_t colon = item.find(':');
-    if (colon != std::string::npos) out[item.substr(0, colon)] = item.substr(colon + 1);
-  }
-  if (!config.values.is_set("listener.security.protocol.map"))
-    for (const std::string& name : config.controller_listener_names) out.emplace(name, "PLAINTEXT");
-  return out;
-}
-
 std::set<std::string> listener_names(const std::vector<ListenerAddress>& listeners) {
   std::set<std::string> out;
   for (const ListenerAddress& address : listeners) out.insert(address.name);

@@ -55,11 +55,15 @@ class RequestContext {
     response.encode(out.body, version);
     out.keep_alive = std::move(keep_alive);
     out.file_slices = std::move(file_slices);
+    out.close_after = close_after_reply_;
     if constexpr (requires { response.error_code != 0; })
       if (response.error_code != 0) note_error();
     finish_timing();
     respond_(std::move(out));
   }
+  // The connection closes once the answer is written (Kafka closes after
+  // answering a failed authentication).
+  void close_after_reply() { close_after_reply_ = true; }
   void reply_none() {
     finish_timing();
     respond_(net::Response::none());
@@ -95,6 +99,7 @@ class RequestContext {
   const ApiMetrics* metrics_ = nullptr;
   std::chrono::steady_clock::time_point started_;
   bool error_noted_ = false;
+  bool close_after_reply_ = false;
 };
 
 }  // namespace sluice::broker

@@ -139,6 +139,13 @@ ApiError validate_topic_name(const std::string& name) {
   return ApiError::none();
 }
 
+void add_checked_record(MetadataDelta& scratch, std::vector<uint8_t> record,
+                        std::vector<std::vector<uint8_t>>& records) {
+  Status s = scratch.replay(record, scratch.offset() + 1);
+  SLUICE_ASSERT(s.is_ok(), "the controller built a metadata record its own image rejects");
+  records.push_back(std::move(record));
+}
+
 bool is_internal_topic(const std::string& name) {
   return name == "__consumer_offsets" || name == "__transaction_state";
 }
@@ -621,11 +628,7 @@ void Controller::append_topic_records(MetadataDelta& scratch, const NewTopic& to
                                              assignment[static_cast<size_t>(p)]));
   for (const auto& [name, value] : topic.configs)
     topic_records.push_back(config_record(config_resource_topic, topic.name, name, value));
-  for (auto& record : topic_records) {
-    Status s = scratch.replay(record, scratch.offset() + 1);
-    SLUICE_ASSERT(s.is_ok(), "a new topic's records do not apply");
-    records.push_back(std::move(record));
-  }
+  for (auto& record : topic_records) add_checked_record(scratch, std::move(record), records);
 }
 
 bool Controller::forward_create_topics_async(
@@ -796,10 +799,8 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
     } else {
       result.name = topic->name;
       result.topic_id = topic->id;
-      auto record = md::encode_framed(md::RemoveTopicRecord{topic->id, {}}, 0);
-      Status s = scratch.replay(record, scratch.offset() + 1);
-      SLUICE_ASSERT(s.is_ok(), "RemoveTopicRecord does not apply");
-      records.push_back(std::move(record));
+      add_checked_record(scratch, md::encode_framed(md::RemoveTopicRecord{topic->id, {}}, 0),
+                         records);
       deleted.push_back(results.size());
     }
     results.push_back(std::move(result));
@@ -837,11 +838,10 @@ std::vector<ApiError> Controller::create_partitions(const std::vector<NewPartiti
       const auto first = static_cast<int32_t>(topic.partitions.size());
       const Uuid topic_id = topic.id;
       for (size_t i = 0; i < assignment.size(); ++i) {
-        auto record = partition_record(scratch.brokers(), topic_id, first + static_cast<int32_t>(i),
-                                       assignment[i]);
-        Status s = scratch.replay(record, scratch.offset() + 1);
-        SLUICE_ASSERT(s.is_ok(), "a new partition's record does not apply");
-        records.push_back(std::move(record));
+        add_checked_record(scratch,
+                           partition_record(scratch.brokers(), topic_id,
+                                            first + static_cast<int32_t>(i), assignment[i]),
+                           records);
       }
       grown.push_back(results.size());
     }

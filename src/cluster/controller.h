@@ -277,6 +277,28 @@ ApiError validate_topic_name(const std::string& name);
 // Internal topics (__consumer_offsets, __transaction_state).
 bool is_internal_topic(const std::string& name);
 
+// Replays `record` into `scratch` (asserting the controller's own record
+// applies) and keeps it in `records` for the commit.
+void add_checked_record(MetadataDelta& scratch, std::vector<uint8_t> record,
+                        std::vector<std::vector<uint8_t>>& records);
+
+// AlterUserScramCredentials (KIP-554): one user's change, and its result.
+struct ScramDeletion {
+  std::string name;
+  int8_t mechanism = 0;
+};
+struct ScramUpsertion {
+  std::string name;
+  int8_t mechanism = 0;
+  int32_t iterations = 0;
+  std::vector<uint8_t> salt;
+  std::vector<uint8_t> salted_password;
+};
+struct UserScramResult {
+  std::string user;
+  ApiError error;
+};
+
 class Controller {
  public:
   // Creates or checks meta.properties, opens the metadata log and replays
@@ -467,6 +489,12 @@ class Controller {
   // "Invalid update version <level> for feature <name>. <why>"
   // (features.h). The new levels are committed in one batch.
   ApiError update_features(const std::vector<FeatureUpdate>& updates, bool validate_only);
+  // Kafka's ScramControlManager.alterCredentials: a user named twice fails
+  // with DUPLICATE_RESOURCE, each other one is checked alone (empty name,
+  // unknown mechanism, iterations out of range, deleting what does not
+  // exist), and the valid changes are committed in one batch.
+  std::vector<UserScramResult> alter_user_scram_credentials(
+      const std::vector<ScramDeletion>& deletions, const std::vector<ScramUpsertion>& upsertions);
 
  private:
   Controller(storage::FileSystem& fs, ControllerOptions options);

@@ -53,13 +53,6 @@ ApiError check_features(const MetadataImage& image, const std::vector<BrokerFeat
   return ApiError::none();
 }
 
-void add_record(MetadataDelta& scratch, std::vector<uint8_t> record,
-                std::vector<std::vector<uint8_t>>& records) {
-  Status s = scratch.replay(record, scratch.offset() + 1);
-  SLUICE_ASSERT(s.is_ok(), "the controller built a broker record the image rejects");
-  records.push_back(std::move(record));
-}
-
 // A new cluster's feature levels, committed with its first broker's
 // registration (the levels that broker supports).
 void bootstrap_features(MetadataDelta& scratch, const std::vector<BrokerFeatureRange>& broker,
@@ -68,7 +61,7 @@ void bootstrap_features(MetadataDelta& scratch, const std::vector<BrokerFeatureR
     md::FeatureLevelRecord record;
     record.name = name;
     record.feature_level = level;
-    add_record(scratch, md::encode_framed(record, 0), records);
+    add_checked_record(scratch, md::encode_framed(record, 0), records);
     spdlog::info("metadata: a new cluster: finalizing {} at level {}", name, level);
   }
 }
@@ -125,7 +118,7 @@ void Controller::partition_changes(MetadataDelta& scratch, int32_t remove, int32
       change.target_isr = std::move(target_isr);
       auto record = build_partition_change(change);
       if (!record) continue;
-      add_record(scratch, md::encode_framed(*record, 0), records);
+      add_checked_record(scratch, md::encode_framed(*record, 0), records);
       ++changed;
     }
   }
@@ -144,7 +137,7 @@ std::vector<std::vector<uint8_t>> Controller::fence_records(int32_t broker_id) c
   md::FenceBrokerRecord fence;
   fence.id = broker_id;
   fence.epoch = epoch;
-  add_record(scratch, md::encode_framed(fence), records);
+  add_checked_record(scratch, md::encode_framed(fence), records);
   return records;
 }
 
@@ -194,7 +187,7 @@ ApiError Controller::register_local() {
     record.features.push_back({feature.name, feature.min_version, feature.max_version, {}});
   record.rack = local_rack_;
   record.fenced = false;
-  add_record(scratch, md::encode_framed(record), records);
+  add_checked_record(scratch, md::encode_framed(record), records);
   ApiError committed = commit_or_error(std::move(records));
   if (committed.ok()) {
     heartbeats_->remove(options_.node_id);
@@ -260,7 +253,7 @@ BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& re
     record.broker_epoch = next_write_offset() + static_cast<int64_t>(records.size());
     record.fenced = true;
   }
-  add_record(scratch, md::encode_framed(record), records);
+  add_checked_record(scratch, md::encode_framed(record), records);
   if (ApiError committed = commit_or_error(std::move(records)); !committed.ok())
     return {committed, -1};
   if (!same_incarnation || !heartbeats_->known(id)) {
@@ -322,7 +315,7 @@ BrokerHeartbeatReply Controller::heartbeat(const BrokerHeartbeat& request) {
         md::UnfenceBrokerRecord unfence;
         unfence.id = id;
         unfence.epoch = broker.epoch;
-        add_record(scratch, md::encode_framed(unfence), records);
+        add_checked_record(scratch, md::encode_framed(unfence), records);
         partition_changes(scratch, -1, id, records);
         break;
       }
@@ -332,7 +325,7 @@ BrokerHeartbeatReply Controller::heartbeat(const BrokerHeartbeat& request) {
           change.broker_id = id;
           change.broker_epoch = broker.epoch;
           change.in_controlled_shutdown = 1;
-          add_record(scratch, md::encode_framed(change, 1), records);
+          add_checked_record(scratch, md::encode_framed(change, 1), records);
         }
         partition_changes(scratch, id, -1, records);
         spdlog::info("metadata: broker {} starts a controlled shutdown", id);
@@ -368,7 +361,7 @@ ApiError Controller::unregister_broker(int32_t broker_id) {
   md::UnregisterBrokerRecord record;
   record.broker_id = broker_id;
   record.broker_epoch = found->second.epoch;
-  add_record(scratch, md::encode_framed(record), records);
+  add_checked_record(scratch, md::encode_framed(record), records);
   if (ApiError committed = commit_or_error(std::move(records)); !committed.ok()) return committed;
   heartbeats_->remove(broker_id);
   spdlog::info("metadata: unregistered broker {}", broker_id);
@@ -440,7 +433,7 @@ ApiError Controller::update_features(const std::vector<FeatureUpdate>& updates,
     md::FeatureLevelRecord record;
     record.name = update.name;
     record.feature_level = update.level;
-    add_record(scratch, md::encode_framed(record, 0), records);
+    add_checked_record(scratch, md::encode_framed(record, 0), records);
   }
   if (validate_only || records.empty()) return ApiError::none();
   ApiError committed = commit_or_error(std::move(records));

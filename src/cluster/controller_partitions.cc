@@ -26,10 +26,7 @@ bool contains(const std::vector<int32_t>& ids, int32_t id) {
 
 void add_change(MetadataDelta& scratch, const md::PartitionChangeRecord& change,
                 std::vector<std::vector<uint8_t>>& records) {
-  std::vector<uint8_t> record = md::encode_framed(change, 0);
-  Status s = scratch.replay(record, scratch.offset() + 1);
-  SLUICE_ASSERT(s.is_ok(), "the controller built a partition change the image rejects");
-  records.push_back(std::move(record));
+  add_checked_record(scratch, md::encode_framed(change, 0), records);
 }
 
 AlterPartitionResult state_of(const PartitionImage& partition) {

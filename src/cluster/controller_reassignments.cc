@@ -23,10 +23,7 @@ namespace md = protocol::metadata;
 
 void add_change(MetadataDelta& scratch, const md::PartitionChangeRecord& change,
                 std::vector<std::vector<uint8_t>>& records) {
-  std::vector<uint8_t> record = md::encode_framed(change, 0);
-  Status s = scratch.replay(record, scratch.offset() + 1);
-  SLUICE_ASSERT(s.is_ok(), "the controller built a reassignment the image rejects");
-  records.push_back(std::move(record));
+  add_checked_record(scratch, md::encode_framed(change, 0), records);
 }
 
 ApiError invalid_assignment(std::string message) {

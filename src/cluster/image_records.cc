@@ -73,6 +73,17 @@ std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image) {
     for (const auto& [name, value] : configs)
       out.push_back(config_record(config_resource_broker, resource, name, value));
   for (const auto& [name, topic] : image.topics) topic_records(*topic, out);
+  for (const auto& [user, mechanisms] : image.scram_credentials)
+    for (const auto& [mechanism, credential] : mechanisms) {
+      md::UserScramCredentialRecord record;
+      record.name = user;
+      record.mechanism = mechanism;
+      record.salt = credential.salt;
+      record.stored_key = credential.stored_key;
+      record.server_key = credential.server_key;
+      record.iterations = credential.iterations;
+      out.push_back(md::encode_framed(record, 0));
+    }
   if (image.next_producer_id >= 0) {  // Kafka's ProducerIdsImage.write
     md::ProducerIdsRecord record;
     record.broker_id = -1;  // who asked is not part of the image

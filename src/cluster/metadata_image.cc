@@ -234,6 +234,22 @@ struct DeltaApplier {
     return Status::ok();
   }
 
+  Status operator()(const md::UserScramCredentialRecord& record) const {
+    delta.writable_scram_credentials()[record.name][record.mechanism] = {
+        record.salt, record.stored_key, record.server_key, record.iterations};
+    return Status::ok();
+  }
+  // Kafka's ScramControlManager refuses to remove what is not there.
+  Status operator()(const md::RemoveUserScramCredentialRecord& record) const {
+    ScramCredentials& credentials = delta.writable_scram_credentials();
+    auto user = credentials.find(record.name);
+    if (user == credentials.end() || user->second.erase(record.mechanism) == 0)
+      return Status(Errc::invalid_value,
+                    "RemoveUserScramCredentialRecord for a credential that does not exist");
+    if (user->second.empty()) credentials.erase(user);
+    return Status::ok();
+  }
+
   // Records the image does not track yet.
   template <class Record>
   Status operator()(const Record&) const {
@@ -297,6 +313,11 @@ std::map<std::string, int16_t>& MetadataDelta::writable_features() {
   return *features_;
 }
 
+ScramCredentials& MetadataDelta::writable_scram_credentials() {
+  if (!scram_credentials_) scram_credentials_ = base_->scram_credentials;
+  return *scram_credentials_;
+}
+
 Status MetadataDelta::replay(Bytes framed_value, int64_t offset) {
   Status applied = Status::ok();
   Status decoded = md::decode_framed(framed_value, [&](const auto& record, int16_t) {
@@ -325,6 +346,7 @@ MetadataImagePtr MetadataDelta::apply() {
   if (broker_configs_) next->broker_configs = *broker_configs_;
   if (features_) next->features = *features_;
   if (next_producer_id_) next->next_producer_id = *next_producer_id_;
+  if (scram_credentials_) next->scram_credentials = *scram_credentials_;
   return next;
 }
 
@@ -358,6 +380,8 @@ MetadataDelta MetadataDelta::between(MetadataImagePtr before, const MetadataImag
   if (after.features != base.features) delta.features_ = after.features;
   if (after.next_producer_id != base.next_producer_id)
     delta.next_producer_id_ = after.next_producer_id;
+  if (after.scram_credentials != base.scram_credentials)
+    delta.scram_credentials_ = after.scram_credentials;
   return delta;
 }
 

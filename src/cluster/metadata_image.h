@@ -114,6 +114,18 @@ inline constexpr int8_t config_resource_broker = 4;
 
 using TopicImagePtr = std::shared_ptr<const TopicImage>;
 
+// One SCRAM credential (UserScramCredentialRecord): what the server keeps of
+// a password, never the password itself.
+struct ScramCredentialImage {
+  std::vector<uint8_t> salt;
+  std::vector<uint8_t> stored_key;
+  std::vector<uint8_t> server_key;
+  int32_t iterations = 0;
+  bool operator==(const ScramCredentialImage&) const = default;
+};
+// By user name, then mechanism (1: SCRAM-SHA-256, 2: SCRAM-SHA-512).
+using ScramCredentials = std::map<std::string, std::map<int8_t, ScramCredentialImage>>;
+
 struct MetadataImage {
   std::string cluster_id;
   int32_t controller_id = -1;
@@ -132,6 +144,7 @@ struct MetadataImage {
   // Only grows, so an id is never handed out twice, across restarts and
   // controller failovers alike.
   int64_t next_producer_id = -1;
+  ScramCredentials scram_credentials;
 
   const TopicImage* topic(const std::string& name) const {
     auto found = topics.find(name);
@@ -222,6 +235,10 @@ class MetadataDelta {
   bool brokers_changed() const { return brokers_.has_value(); }
   bool broker_configs_changed() const { return broker_configs_.has_value(); }
   bool features_changed() const { return features_.has_value(); }
+  bool scram_credentials_changed() const { return scram_credentials_.has_value(); }
+  const ScramCredentials& scram_credentials() const {
+    return scram_credentials_ ? *scram_credentials_ : base_->scram_credentials;
+  }
   int64_t next_producer_id() const {
     return next_producer_id_ ? *next_producer_id_ : base_->next_producer_id;
   }
@@ -236,6 +253,7 @@ class MetadataDelta {
   std::map<int32_t, BrokerImage>& writable_brokers();
   std::map<std::string, std::map<std::string, std::string>>& writable_broker_configs();
   std::map<std::string, int16_t>& writable_features();
+  ScramCredentials& writable_scram_credentials();
 
   MetadataImagePtr base_;
   int64_t offset_ = -1;
@@ -246,6 +264,7 @@ class MetadataDelta {
   std::optional<std::map<std::string, std::map<std::string, std::string>>> broker_configs_;
   std::optional<std::map<std::string, int16_t>> features_;
   std::optional<int64_t> next_producer_id_;
+  std::optional<ScramCredentials> scram_credentials_;
 };
 
 // Replays one framed record into `image` in place (a delta over a copy of

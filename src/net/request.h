@@ -80,13 +80,36 @@ struct Response {
 
 class ReactorExecutor;
 
-// Identifies the peer of a request, for logs, quotas and (later) ACLs.
+// Kafka's security protocols, with their wire ids (listener.security.protocol.map).
+enum class SecurityProtocol : int16_t { plaintext = 0, ssl = 1, sasl_plaintext = 2, sasl_ssl = 3 };
+inline bool uses_tls(SecurityProtocol protocol) {
+  return protocol == SecurityProtocol::ssl || protocol == SecurityProtocol::sasl_ssl;
+}
+inline bool uses_sasl(SecurityProtocol protocol) {
+  return protocol == SecurityProtocol::sasl_plaintext || protocol == SecurityProtocol::sasl_ssl;
+}
+
+// What a request handler keeps per connection (the broker: its SASL
+// exchange and the authenticated principal); see RequestHandler.
+class ConnectionState {
+ public:
+  virtual ~ConnectionState() = default;
+};
+
+// Identifies the peer of a request, for logs, quotas and ACLs.
 struct ConnectionInfo {
   uint64_t connection_id = 0;
   std::string listener_name;
   std::string peer_address;  // "ip:port"
+  SecurityProtocol security_protocol = SecurityProtocol::plaintext;
+  // Subject of the client's verified TLS certificate (RFC 2253), empty
+  // without one.
+  std::string tls_peer_subject;
   // Runs work on this connection's reactor (below); null outside a Server.
   std::shared_ptr<ReactorExecutor> reactor{};
+  // From RequestHandler::open_connection; the same object for every
+  // request of the connection.
+  std::shared_ptr<ConnectionState> state{};
 };
 
 // Runs tasks on one reactor thread, later, never inline: work that belongs
@@ -114,6 +137,13 @@ class RequestHandler {
   // longer than its views are needed (request_memory_pool.h).
   virtual void handle(const ConnectionInfo& connection, std::shared_ptr<const FrameBuffer> frame,
                       Respond respond) = 0;
+  // Called on the connection's reactor once it is established (after its
+  // TLS handshake), before its first request: the state every request of
+  // the connection then carries (ConnectionInfo::state). The handler touches
+  // it on that reactor only, in handle().
+  virtual std::shared_ptr<ConnectionState> open_connection(const ConnectionInfo& /*connection*/) {
+    return nullptr;
+  }
 };
 
 }  // namespace sluice::net

@@ -29,6 +29,7 @@
 #include "base/metrics.h"
 #include "base/rate_limited_log.h"
 #include "base/thread_name.h"
+#include "net/connection_streams.h"
 #include "net/request_memory_pool.h"
 
 namespace sluice::net {
@@ -175,8 +176,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ConnectionInfo info, const ServerConfig& config,
              RequestHandler& handler, std::shared_ptr<RequestMemoryPool> memory_pool,
-             std::atomic<size_t>& open_count, metrics::Gauge& open_gauge)
+             std::atomic<size_t>& open_count, metrics::Gauge& open_gauge,
+             const std::shared_ptr<TlsContext>& tls)
       : socket_(std::move(socket)),
+        stream_(make_stream(socket_, tls)),
         info_(std::move(info)),
         config_(config),
         handler_(handler),
@@ -222,8 +225,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<Response> response;
   };
 
+  static std::unique_ptr<ConnectionStream> make_stream(tcp::socket& socket,
+                                                       const std::shared_ptr<TlsContext>& tls) {
+    if (!tls) return std::make_unique<PlainStream>(socket);
+    return std::make_unique<TlsStream>(socket, tls->current());
+  }
+
+  // The TLS handshake, within sluice.request.receive.timeout.ms like a
+  // frame; then the handler's per-connection state.
+  awaitable<void> establish() {
+    start_receive_deadline(0);
+    handshaking_ = true;
+    try {
+      co_await stream_->handshake();
+    } catch (const std::exception& error) {
+      handshaking_ = false;
+      reading_body_ = false;
+      if (!closed_)
+        net_warnings().warn("tls handshake", "closing connection {} from {} on listener {}: {}",
+                            info_.connection_id, info_.peer_address, info_.listener_name,
+                            error.what());
+      throw;
+    }
+    handshaking_ = false;
+    reading_body_ = false;
+    info_.tls_peer_subject = stream_->peer_subject();
+    info_.state = handler_.open_connection(info_);
+  }
+
   static awaitable<void> read_loop(std::shared_ptr<Connection> self) {
     try {
+      co_await self->establish();
       while (!self->closed_) {
         std::shared_ptr<FrameBuffer> frame = co_await self->read_frame();
         if (!frame) break;
@@ -250,7 +282,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // body is read (or allocated) before queued.max.request.bytes grants it.
   awaitable<std::shared_ptr<FrameBuffer>> read_frame() {
     uint8_t size_bytes[4];
-    co_await asio::async_read(socket_, asio::buffer(size_bytes), use_awaitable);
+    co_await stream_->read_exact(asio::buffer(size_bytes));
     WireReader size_reader(size_bytes);
     int32_t size = size_reader.read_int32();
     if (size < 0 || size > config_.socket_request_max_bytes) {
@@ -312,7 +344,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_t missing = frame.size() - body_received_;
       set_receive_low_watermark(missing >= kLowWatermarkMinBytes ? missing : 1);
       body_received_ +=
-          co_await socket_.async_read_some(asio::buffer(frame.data() + body_received_, missing), use_awaitable);
+          co_await stream_->read_some(asio::buffer(frame.data() + body_received_, missing));
     }
     reading_body_ = false;
     set_receive_low_watermark(1);
@@ -344,17 +376,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
         self->arm_receive_timer();
         return;
       }
-      net_warnings().warn("receive timeout",
-                          "closing connection {} from {}: {} of a {}-byte request frame received in {} ms "
-                          "(sluice.request.receive.timeout.ms)",
-                          self->info_.connection_id, self->info_.peer_address, self->body_received_,
-                          self->body_size_, timeout.count());
+      if (self->handshaking_)
+        net_warnings().warn("receive timeout",
+                            "closing connection {} from {}: TLS handshake not done in {} ms "
+                            "(sluice.request.receive.timeout.ms)",
+                            self->info_.connection_id, self->info_.peer_address, timeout.count());
+      else
+        net_warnings().warn(
+            "receive timeout",
+            "closing connection {} from {}: {} of a {}-byte request frame received in {} ms "
+            "(sluice.request.receive.timeout.ms)",
+            self->info_.connection_id, self->info_.peer_address, self->body_received_,
+            self->body_size_, timeout.count());
       self->close();
     });
   }
 
   // Best effort: a socket that refuses the option is read as before.
   void set_receive_low_watermark(size_t bytes) {
+    if (!stream_->receive_low_watermark_allowed()) return;
     int mark = static_cast<int>(std::min<size_t>(bytes, INT32_MAX));
     if (mark == receive_low_watermark_) return;
     if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) == 0)
@@ -431,36 +471,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
           buffers.emplace_back(part.memory.data(), part.memory.size());
           continue;
         }
-        if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
+        if (!buffers.empty()) co_await stream_->write(buffers);
         buffers.clear();
         co_await send_file(*part.file);
       }
     }
-    if (!buffers.empty()) co_await asio::async_write(socket_, buffers, use_awaitable);
+    if (!buffers.empty()) co_await stream_->write(buffers);
     co_return close_after;
   }
 
+  // The size prefix is already out: a file that ended early (it was
+  // truncated) leaves no way to finish the frame but closing.
   awaitable<void> send_file(const FileSlice& file) {
-    if (!socket_.native_non_blocking()) socket_.native_non_blocking(true);
-    off_t position = static_cast<off_t>(file.position);
-    size_t left = file.length;
-    while (left > 0) {
-      ssize_t sent = ::sendfile(socket_.native_handle(), file.fd, &position, left);
-      if (sent > 0) {
-        left -= static_cast<size_t>(sent);
-      } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        co_await socket_.async_wait(tcp::socket::wait_write, use_awaitable);
-      } else if (sent < 0 && errno == EINTR) {
-        continue;
-      } else {
-        // The size prefix is already out: a file that ended early (it was
-        // truncated) leaves no way to finish the frame but closing.
-        int error = sent == 0 ? EIO : errno;
-        net_warnings().warn("sendfile", "connection {}: sendfile of {} bytes at {} stopped with {} left: {}",
-                            info_.connection_id, file.length, file.position, left,
-                            sent == 0 ? "the file ended" : std::strerror(error));
-        throw std::system_error(error, std::generic_category(), "sendfile");
-      }
+    try {
+      co_await stream_->send_file(file);
+    } catch (const FileSliceError& error) {
+      net_warnings().warn("sendfile", "connection {}: sending {} bytes at {} of a file stopped: {}",
+                          info_.connection_id, file.length, file.position, error.what());
+      throw;
     }
   }
 
@@ -481,6 +509,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   tcp::socket socket_;
+  std::unique_ptr<ConnectionStream> stream_;  // reads and writes socket_
   ConnectionInfo info_;
   const ServerConfig& config_;
   RequestHandler& handler_;
@@ -496,6 +525,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t body_size_ = 0;
   size_t body_received_ = 0;
   bool reading_body_ = false;
+  bool handshaking_ = false;  // the receive deadline is the TLS handshake's
   bool receive_timer_armed_ = false;
   int receive_low_watermark_ = 1;  // SO_RCVLOWAT as last set (the kernel's default is 1)
   std::deque<Slot> slots_;
@@ -588,13 +618,22 @@ struct Server::State {
     info.connection_id = next_connection_id++;
     info.listener_name = config.listeners[listener_index].name;
     info.peer_address = endpoint_text(socket.remote_endpoint(ignored));
+    info.security_protocol = config.listeners[listener_index].security_protocol;
     for (const auto& executor : reactor_executors)
       if (executor->runs(static_cast<const asio::io_context&>(socket.get_executor().context())))
         info.reactor = executor;
     const ListenerMetrics& metrics = listener_metrics[listener_index];
     metrics.accepted->inc();
-    auto connection = std::make_shared<Connection>(std::move(socket), std::move(info), config, handler,
-                                                   memory_pool, open_connections, *metrics.open);
+    std::shared_ptr<Connection> connection;
+    try {
+      connection = std::make_shared<Connection>(std::move(socket), std::move(info), config, handler,
+                                                memory_pool, open_connections, *metrics.open,
+                                                config.listeners[listener_index].tls);
+    } catch (const std::exception& error) {  // no TLS session: out of memory
+      net_warnings().warn("tls session", "refusing a connection on listener {}: {}",
+                          config.listeners[listener_index].name, error.what());
+      return;
+    }
     {
       std::lock_guard lock(connections_mutex);
       std::erase_if(connections, [](const auto& weak) { return weak.expired(); });

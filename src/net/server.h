@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "net/request.h"
+#include "net/tls.h"
 
 namespace sluice::net {
 
@@ -20,6 +21,9 @@ struct ListenerConfig {
   std::string name = "PLAINTEXT";
   std::string host = "127.0.0.1";
   uint16_t port = 9092;  // 0: any free port (tests); see Server::bound_port
+  SecurityProtocol security_protocol = SecurityProtocol::plaintext;
+  // Set for SSL and SASL_SSL: connections handshake before their first frame.
+  std::shared_ptr<TlsContext> tls;
 };
 
 struct ServerConfig {

@@ -168,13 +168,22 @@ std::vector<uint8_t> scram_salted_password(ScramMechanism mechanism, std::string
 ScramCredential make_scram_credential(ScramMechanism mechanism, std::string_view password,
                                       std::vector<uint8_t> salt, int32_t iterations) {
   std::vector<uint8_t> salted = scram_salted_password(mechanism, password, salt, iterations);
-  std::vector<uint8_t> client_key = scram_hmac(mechanism, salted, as_bytes("Client Key"));
+  ScramCredential credential =
+      scram_credential_from_salted_password(mechanism, salted, std::move(salt), iterations);
+  OPENSSL_cleanse(salted.data(), salted.size());
+  return credential;
+}
+
+ScramCredential scram_credential_from_salted_password(ScramMechanism mechanism,
+                                                      Bytes salted_password,
+                                                      std::vector<uint8_t> salt,
+                                                      int32_t iterations) {
+  std::vector<uint8_t> client_key = scram_hmac(mechanism, salted_password, as_bytes("Client Key"));
   ScramCredential credential;
   credential.stored_key = scram_hash(mechanism, client_key);
-  credential.server_key = scram_hmac(mechanism, salted, as_bytes("Server Key"));
+  credential.server_key = scram_hmac(mechanism, salted_password, as_bytes("Server Key"));
   credential.salt = std::move(salt);
   credential.iterations = iterations;
-  OPENSSL_cleanse(salted.data(), salted.size());
   OPENSSL_cleanse(client_key.data(), client_key.size());
   return credential;
 }
@@ -339,7 +348,11 @@ SaslStep ScramServer::client_final(std::string_view message) {
   std::string_view binding_text = as_text(*binding);
   if (binding_text != gs2_header_ && binding_text != "n,,")
     return fail("channel binding of the client final message does not match its GS2 header");
-  if (*nonce != nonce_) return fail("invalid client nonce in the final client message");
+  // Kafka checks only that the nonce ends with the server's (client's +
+  // server's part): librdkafka before 2.2 sends the client's part twice
+  // ("r=" client nonce + the server's whole nonce), and its proof covers
+  // what it sent, so an exact comparison would refuse every such client.
+  if (!nonce->ends_with(nonce_)) return fail("invalid client nonce in the final client message");
   if (proof->size() != scram_hash_size(mechanism_))
     return fail("client proof of the wrong size for the mechanism");
 

@@ -43,6 +43,14 @@ struct ScramCredential {
   bool operator==(const ScramCredential&) const = default;
 };
 
+// The stored and server keys from a salted password (PBKDF2 already run):
+// AlterUserScramCredentials carries the salted password, and Kafka's
+// controller derives the keys from it.
+ScramCredential scram_credential_from_salted_password(ScramMechanism mechanism,
+                                                      Bytes salted_password,
+                                                      std::vector<uint8_t> salt,
+                                                      int32_t iterations);
+
 // SaltedPassword = PBKDF2-HMAC(password, salt, iterations);
 // StoredKey = H(HMAC(SaltedPassword, "Client Key")),
 // ServerKey = HMAC(SaltedPassword, "Server Key").

@@ -38,6 +38,8 @@ void add_cluster_partitions_command(CLI::App& cluster, Action& action);
 void add_quorum_commands(CLI::App& cluster, Action& action);
 // producer describe (producer_command.cc): DescribeProducers.
 void add_producer_commands(CLI::App& app, Action& action);
+// user create / delete / list (user_command.cc): SCRAM credentials.
+void add_user_commands(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -50,6 +52,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_partition_commands(app, action);
   add_producer_commands(app, action);
   add_txn_commands(app, action);
+  add_user_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

@@ -113,6 +113,20 @@ TEST_F(Rfc7677Test, NonceMismatchFails) {
   EXPECT_NE(final.failure->log_reason.find("nonce"), std::string::npos);
 }
 
+// librdkafka before 2.2 repeats its own nonce in front of the server's
+// whole nonce; Kafka accepts a final nonce that ends with the server's, and
+// so does Sluice, as long as the proof covers what was sent.
+TEST_F(Rfc7677Test, FinalNonceMayRepeatTheClientPartInFront) {
+  ScramServer scram = server();
+  ASSERT_TRUE(scram.step(bytes_of(rfc_client_first)).ok());
+  std::string doubled(rfc_client_final);
+  doubled.insert(doubled.find("r=") + 2, "rOprNGfwEbeRWgbNEkqO");
+  SaslStep final = scram.step(bytes_of(doubled));
+  ASSERT_FALSE(final.ok());  // the RFC's proof covers the original text: refused on the proof
+  EXPECT_EQ(final.failure->log_reason.find("nonce"), std::string::npos)
+      << final.failure->log_reason;
+}
+
 TEST_F(Rfc7677Test, ChannelBindingMustRepeatTheGs2Header) {
   ScramServer scram = server();
   ASSERT_TRUE(scram.step(bytes_of(rfc_client_first)).ok());
