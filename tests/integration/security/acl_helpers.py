@@ -19,17 +19,19 @@ from clients import Identity, ck_conf, kp_conf
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 LISTENER = "SASL_PLAINTEXT"
 PASSWORDS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret",
-             "carol": "carol-secret", "dave": "dave-secret"}
+             "carol": "carol-secret", "dave": "dave-secret", "erin": "erin-secret"}
 JAAS = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
         + " ".join(f'user_{u}="{p}"' for u, p in PASSWORDS.items()) + ";")
 WAIT_S = 10
 
 # Kafka's error codes (clients/src/main/java/org/apache/kafka/common/protocol/Errors.java).
+ERR_COORDINATOR_LOAD_IN_PROGRESS = 14
 ERR_TOPIC_AUTHORIZATION_FAILED = 29
 ERR_GROUP_AUTHORIZATION_FAILED = 30
 ERR_CLUSTER_AUTHORIZATION_FAILED = 31
 ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 ERR_SECURITY_DISABLED = 54
+API_INIT_PRODUCER_ID = 22
 
 
 def broker_settings(authorizer=True):
@@ -198,14 +200,36 @@ def topic_exists(broker, topic):
 
 # ---- raw Metadata v1 as a user ----------------------------------------------------------
 
+def login(broker, user):
+    """A new connection on the SASL listener, authenticated as `user` (PLAIN)."""
+    sock, answer = sasl_client.login(broker.ports[LISTENER], "PLAIN", user, PASSWORDS[user])
+    if answer["error"] != 0:
+        sock.close()
+        raise AssertionError(f"{user} could not log in: {answer}")
+    return sock
+
+
+def init_producer_id_as(broker, user, transactional_id=None):
+    """InitProducerId v0 as `user`: (error code, producer id). COORDINATOR_LOAD_IN_PROGRESS
+    (14: Kafka's answer while it fetches a block of producer ids) is retried, as clients do."""
+    deadline = time.monotonic() + WAIT_S
+    with login(broker, user) as sock:
+        for attempt in range(1000):
+            body = kafka_wire.Writer().string(transactional_id).i32(60000).buf
+            r = kafka_wire.call(sock, API_INIT_PRODUCER_ID, 0, bytes(body), 22 + attempt)
+            r.i32()  # throttle
+            error, producer_id = r.i16(), r.i64()
+            if error != ERR_COORDINATOR_LOAD_IN_PROGRESS or time.monotonic() > deadline:
+                return error, producer_id
+            time.sleep(0.1)
+
+
 def metadata_as(broker, user, topics=None):
     """Metadata v1 on a new connection authenticated as `user` (SaslHandshake v1 +
     SaslAuthenticate v1, PLAIN). topics None asks for every topic. Returns
     {topic name: error code}. v1 requests no auto-creation flag; ask only for
     topics that exist."""
-    sock, answer = sasl_client.login(broker.ports[LISTENER], "PLAIN", user, PASSWORDS[user])
-    with sock:
-        assert answer["error"] == 0, f"{user} could not log in: {answer}"
+    with login(broker, user) as sock:
         w = kafka_wire.Writer()
         if topics is None:
             w.i32(-1)

@@ -1,6 +1,6 @@
 """ACL enforcement as users see it (StandardAuthorizer, KafkaApis' checks), with
 confluent-kafka 1.7 / librdkafka 2.0.2 and raw Metadata on a SASL_PLAINTEXT
-listener (PLAIN users admin, alice, bob, carol, dave; admin and the PLAINTEXT
+listener (PLAIN users admin, alice, bob, carol, dave, erin; admin and the PLAINTEXT
 listener's User:ANONYMOUS are super users). ACLs are added with `sluice acl add`
 over PLAINTEXT, as kafka-acls.sh would. Without an ACL nothing is allowed
 (allow.everyone.if.no.acl.found defaults to false): alice can neither produce nor
@@ -137,11 +137,17 @@ def test_deny_wins_over_allow(sec_broker):
     alice (who still sees the topic) is refused by Produce."""
     topic = new_topic(sec_broker, "deny")
     allow(sec_broker, "User:*", ["Write", "Describe"], "--topic", topic)
-    deny(sec_broker, "User:alice", ["Write"], "--topic", topic)
-    A.assert_produces(conf(sec_broker, "bob"), topic, 2)
-    A.assert_produce_refused(conf(sec_broker, "alice"), topic)
-    assert high_watermark(sec_broker, topic) == 2
-    assert A.metadata_as(sec_broker, "alice", [topic]) == {topic: 0}
+    try:
+        deny(sec_broker, "User:alice", ["Write"], "--topic", topic)
+        A.assert_produces(conf(sec_broker, "bob"), topic, 2)
+        A.assert_produce_refused(conf(sec_broker, "alice"), topic)
+        assert high_watermark(sec_broker, topic) == 2
+        assert A.metadata_as(sec_broker, "alice", [topic]) == {topic: 0}
+    finally:
+        # User:*'s WRITE would give every user "WRITE on some topic" (KIP-679) for the
+        # InitProducerId test below.
+        A.acl(sec_broker, "remove", "--allow-principal", "User:*", "--operation", "Write",
+              "--operation", "Describe", "--topic", topic, check=False)
 
 
 # ---- transactions and idempotence ----------------------------------------------------------
@@ -173,6 +179,20 @@ def test_idempotent_producer_with_write_on_the_topic(sec_broker):
     allow(sec_broker, "User:alice", ["Write", "Describe"], "--topic", topic)
     A.assert_produces(conf(sec_broker, "alice"), topic, 5, **{"enable.idempotence": True})
     assert high_watermark(sec_broker, topic) == 5
+
+
+def test_init_producer_id_without_write_anywhere(sec_broker):
+    """Without a transactional id, InitProducerId needs IDEMPOTENT_WRITE on the cluster or
+    WRITE on some topic: erin, who may only DESCRIBE a topic, gets
+    CLUSTER_AUTHORIZATION_FAILED (31); IdempotentWrite on the cluster lets her in. (Raw:
+    librdkafka 2.0.2 would retry the refused InitProducerId until the message times out.)"""
+    topic = new_topic(sec_broker, "idem-erin")
+    allow(sec_broker, "User:erin", ["Describe"], "--topic", topic)
+    error, _ = A.init_producer_id_as(sec_broker, "erin")
+    assert error == A.ERR_CLUSTER_AUTHORIZATION_FAILED, f"InitProducerId answered {error}"
+    allow(sec_broker, "User:erin", ["IdempotentWrite"], "--cluster")
+    error, producer_id = A.init_producer_id_as(sec_broker, "erin")
+    assert error == 0 and producer_id >= 0, (error, producer_id)
 
 
 # ---- topic administration -----------------------------------------------------------------
