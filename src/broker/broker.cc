@@ -42,7 +42,10 @@ Broker::~Broker() { stop(); }
 
 Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironment environment) {
   if (Status status = check_listener_hosts(config); !status) return status;
+  auto authorization = Authorization::create(config);
+  if (!authorization) return authorization.status();
   std::unique_ptr<Broker> broker(new Broker(std::move(config), environment));
+  broker->authorization_ = std::move(authorization.value());
   if (Status status = broker->lock_dirs(); !status) return status;
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;

@@ -18,6 +18,7 @@
 #include "base/lane_pool.h"
 #include "base/random.h"
 #include "base/task_pool.h"
+#include "broker/authorization.h"
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
@@ -78,6 +79,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
     return server_->bound_port(listener_index);
   }
   const BrokerConfig& config() const { return config_; }
+  // Whether the connection may do an operation (authorization.h).
+  const Authorization& authorization() const { return *authorization_; }
   // The metadata side (broker_metadata.cc): the controller owns the
   // metadata log and publishes the image; valid after open().
   cluster::Controller& controller() const { return *controller_; }
@@ -206,6 +209,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<txn::TcpTxnVerifier> txn_verifier_;
   std::unique_ptr<txn::TxnService> transactions_;
   std::unique_ptr<net::Server> server_;
+  std::unique_ptr<Authorization> authorization_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;
   std::condition_variable registration_changed_;

@@ -84,6 +84,14 @@ std::vector<ConfigDef> make_defs() {
       def("sluice.sasl.jaas.file", T::string, std::nullopt,
           "A JAAS file as Kafka's java.security.auth.login.config takes it (KafkaServer and "
           "<listener>.KafkaServer sections): PLAIN's users."),
+      def("authorizer.class.name", T::string, "",
+          "org.apache.kafka.metadata.authorizer.StandardAuthorizer: requests are checked against "
+          "the "
+          "ACLs; empty: no authorization (Kafka's default)."),
+      def("super.users", T::string, "",
+          "Principals allowed everything, ';'-separated (User:admin;User:ops)."),
+      def("allow.everyone.if.no.acl.found", T::boolean, "false",
+          "A resource no ACL names is allowed to everyone (true) or to super users only (false)."),
       def("connections.max.reauth.ms", T::int64, "0",
           "KIP-368: SASL sessions last at most this long, then the client re-authenticates; 0: "
           "forever.",

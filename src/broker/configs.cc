@@ -46,6 +46,45 @@ cluster::ApiError check_resource(const Broker& broker, int8_t type, const std::s
   return {ErrorCode::INVALID_REQUEST, "Unsupported config resource type " + std::to_string(type)};
 }
 
+// Kafka: DESCRIBE_CONFIGS (or ALTER_CONFIGS) on the topic, or on the
+// cluster for broker configs; refused resources answer
+// TOPIC_AUTHORIZATION_FAILED or CLUSTER_AUTHORIZATION_FAILED.
+std::optional<ErrorCode> config_refusal(const Broker& broker, const RequestContext& context,
+                                        int8_t type, const std::string& name,
+                                        security::AclOperation operation) {
+  const Authorization& authorization = broker.authorization();
+  if (type == resource_topic && !authorization.allows_topic(context.connection(), operation, name))
+    return ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+  if (type == resource_broker && !authorization.allows_cluster(context.connection(), operation))
+    return ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+  return std::nullopt;
+}
+
+// Alter requests: refused resources leave the request (the controller never
+// sees them) and are added to its answer.
+template <class Request, class Response>
+std::function<void(Response&)> take_refused_resources(const Broker& broker,
+                                                      const RequestContext& context,
+                                                      Request& request) {
+  Response refused;
+  std::erase_if(request.resources, [&](const auto& resource) {
+    auto error = config_refusal(broker, context, resource.resource_type, resource.resource_name,
+                                security::AclOperation::ALTER_CONFIGS);
+    if (!error) return false;
+    auto& out = refused.responses.emplace_back();
+    out.error_code = to_wire(*error);
+    out.error_message = std::nullopt;
+    out.resource_type = resource.resource_type;
+    out.resource_name = resource.resource_name;
+    return true;
+  });
+  if (refused.responses.empty()) return {};
+  return [refused](Response& response) {
+    response.responses.insert(response.responses.end(), refused.responses.begin(),
+                              refused.responses.end());
+  };
+}
+
 std::optional<std::string> message_or_null(const cluster::ApiError& error) {
   if (error.ok()) return std::nullopt;
   return error.message;
@@ -103,6 +142,10 @@ void handle_describe_configs(Broker& broker, RequestContext context,
     result.error_message = std::nullopt;
     cluster::ApiError error =
         check_resource(broker, resource.resource_type, resource.resource_name);
+    if (auto refused =
+            config_refusal(broker, context, resource.resource_type, resource.resource_name,
+                           security::AclOperation::DESCRIBE_CONFIGS))
+      error = {*refused, ""};
     if (!error.ok()) {
       result.error_code = to_wire(error.code);
       result.error_message = error.message;
@@ -258,7 +301,8 @@ void warn_about_unused_broker_configs(const Broker& broker, int8_t type, const C
 }
 
 template <class Response, class Request, class AlterOne>
-void alter_all(Broker& broker, RequestContext& context, const Request& request, AlterOne alter) {
+void alter_all(Broker& broker, RequestContext& context, const Request& request, AlterOne alter,
+               const std::function<void(Response&)>& adjust) {
   const auto duplicates = duplicate_resources(request.resources);
   Response response;
   for (const auto& resource : request.resources) {
@@ -277,25 +321,34 @@ void alter_all(Broker& broker, RequestContext& context, const Request& request, 
     out.resource_name = resource.resource_name;
     response.responses.push_back(std::move(out));
   }
+  if (adjust) adjust(response);
   context.reply(response);
 }
 
 }  // namespace
 
 void handle_alter_configs(Broker& broker, RequestContext context, AlterConfigsRequest request) {
-  if (forward_to_controller(broker, context, request)) return;
+  auto adjust =
+      take_refused_resources<AlterConfigsRequest, AlterConfigsResponse>(broker, context, request);
+  if (forward_to_controller(broker, context, request, adjust)) return;
   broker.submit_to_controller(
-      std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
-        alter_all<AlterConfigsResponse>(broker, context, request, alter_one);
+      std::move(context),
+      [&broker, request = std::move(request), adjust = std::move(adjust)](RequestContext& context) {
+        alter_all<AlterConfigsResponse>(broker, context, request, alter_one, adjust);
       });
 }
 
 void handle_incremental_alter_configs(Broker& broker, RequestContext context,
                                       IncrementalAlterConfigsRequest request) {
-  if (forward_to_controller(broker, context, request)) return;
+  auto adjust =
+      take_refused_resources<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(
+          broker, context, request);
+  if (forward_to_controller(broker, context, request, adjust)) return;
   broker.submit_to_controller(
-      std::move(context), [&broker, request = std::move(request)](RequestContext& context) {
-        alter_all<IncrementalAlterConfigsResponse>(broker, context, request, incremental_alter_one);
+      std::move(context),
+      [&broker, request = std::move(request), adjust = std::move(adjust)](RequestContext& context) {
+        alter_all<IncrementalAlterConfigsResponse>(broker, context, request, incremental_alter_one,
+                                                   adjust);
       });
 }
 

@@ -19,10 +19,17 @@ void handle_delete_records(Broker& broker, RequestContext context, DeleteRecords
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
     topic_out.name = topic.name;
+    const bool denied =  // Kafka: DELETE on the topic
+        !broker.authorization().allows_topic(context.connection(), security::AclOperation::DELETE,
+                                             topic.name);
     for (const auto& asked : topic.partitions) {
       auto& out = topic_out.partitions.emplace_back();
       out.partition_index = asked.partition_index;
       out.low_watermark = -1;
+      if (denied) {
+        out.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (cluster::is_internal_topic(topic.name)) {
         out.error_code = to_wire(ErrorCode::INVALID_TOPIC_EXCEPTION);
         continue;

@@ -34,9 +34,14 @@ void handle_describe_cluster(Broker& broker, RequestContext context,
   response.controller_id = controller_id_for_clients(*image, listed);
   for (const BrokerAddress& address : listed)
     response.brokers.push_back({address.node_id, address.host, address.port, address.rack, {}});
-  response.cluster_authorized_operations = request.include_cluster_authorized_operations
-                                               ? cluster_authorized_operations_all
-                                               : authorized_operations_omitted;
+  // Kafka fills the operations in only for a client that may DESCRIBE the cluster.
+  const Authorization& authorization = broker.authorization();
+  response.cluster_authorized_operations = authorized_operations_omitted;
+  if (request.include_cluster_authorized_operations &&
+      authorization.allows_cluster(context.connection(), security::AclOperation::DESCRIBE))
+    response.cluster_authorized_operations = authorization.authorized_operations(
+        context.connection(), security::ResourceType::CLUSTER, security::kClusterResourceName,
+        cluster_authorized_operations_all);
   context.reply(response);
 }
 

@@ -491,18 +491,26 @@ std::vector<FetchPartitionKey> forgotten_partitions(const FetchRequest& request,
   return forgotten;
 }
 
-std::vector<PlannedPartition> plan_partitions(Broker& broker,
+// A consumer needs READ on each topic (Kafka: TOPIC_AUTHORIZATION_FAILED
+// for the partitions of a topic it may not read, whether it exists or not).
+std::vector<PlannedPartition> plan_partitions(Broker& broker, const net::ConnectionInfo& connection,
                                               const std::vector<FetchPartitionRequest>& partitions,
                                               bool topic_ids) {
   std::vector<PlannedPartition> plan;
   plan.reserve(partitions.size());
   for (const FetchPartitionRequest& request : partitions) {
     PlannedPartition planned{request, nullptr, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION};
-    if (topic_ids && request.key.topic.empty())
+    if (topic_ids && request.key.topic.empty()) {
       planned.unknown_error = ErrorCode::UNKNOWN_TOPIC_ID;
-    else
+    } else if (!broker.authorization().allows_topic(connection, security::AclOperation::READ,
+                                                    request.key.topic)) {
+      planned.unknown_error = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      plan.push_back(std::move(planned));
+      continue;
+    } else {
       planned.partition =
           broker.replica_manager().partition(request.key.topic, request.key.partition);
+    }
     if (!planned.partition && !request.key.topic.empty())
       planned.unknown_error = missing_partition_error(*broker.replica_manager().image(),
                                                       request.key.topic, request.key.partition);
@@ -562,13 +570,19 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
   const bool topic_ids = version >= 13;
   int32_t replica_id = version >= 15 ? request.replica_state.replica_id : request.replica_id;
   // A follower (issue 16): read up to the log end, tracked by the leader.
-  if (replica_id >= 0) return handle_replica_fetch(broker, std::move(context), std::move(request));
+  if (replica_id >= 0) {
+    if (!broker.authorization().allows_cluster(context.connection(),
+                                               security::AclOperation::CLUSTER_ACTION))
+      return reply_error(context, ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    return handle_replica_fetch(broker, std::move(context), std::move(request));
+  }
   cluster::MetadataImagePtr image = broker.replica_manager().image();
   FetchSessionContext session = broker.fetch_sessions().begin(
       request.session_id, request.session_epoch, requested_partitions(request, topic_ids, *image),
       forgotten_partitions(request, topic_ids, *image), steady_ms());
   if (session.error != ErrorCode::NONE) return reply_error(context, session.error);
-  std::vector<PlannedPartition> plan = plan_partitions(broker, session.partitions, topic_ids);
+  std::vector<PlannedPartition> plan =
+      plan_partitions(broker, context.connection(), session.partitions, topic_ids);
   if (version >= 11)
     choose_read_replicas(broker, context.connection().listener_name, request.rack_id, plan);
   uint64_t max_bytes = static_cast<uint64_t>(

@@ -18,8 +18,11 @@ namespace sluice::broker {
 // True when `request` was forwarded (the context has moved); false when this
 // node handles it: it is the active controller, or it leads the quorum and
 // is catching up (the local controller then waits, bounded).
+// `adjust`, when set, edits the controller's answer before it is sent (the
+// forwarding node adds what it answered itself: topics refused by ACLs).
 template <class Request>
-bool forward_to_controller(Broker& broker, RequestContext& context, Request& request) {
+bool forward_to_controller(Broker& broker, RequestContext& context, Request& request,
+                           std::function<void(typename Request::Response&)> adjust = {}) {
   cluster::Controller& controller = broker.controller();
   if (controller.is_active()) return false;
   // This node leads but has not caught up yet: the local controller waits
@@ -31,12 +34,14 @@ bool forward_to_controller(Broker& broker, RequestContext& context, Request& req
   const int16_t version = shared->api_version();
   controller.quorum().send_to_leader(
       std::move(request), version,
-      [shared, version](net::ClientResult<typename Request::Response> result) {
+      [shared, version,
+       adjust = std::move(adjust)](net::ClientResult<typename Request::Response> result) {
         if (!result.ok() || result.version != version) {
           spdlog::warn("forwarding {} to the active controller failed: {}", Request::message_name,
                        result.ok() ? "version mismatch" : result.status.message);
           return shared->close_connection();
         }
+        if (adjust) adjust(result.message);
         shared->reply(result.message);
       });
   return true;

@@ -102,8 +102,11 @@ static void answer_find_coordinator(Broker& broker, RequestContext& context, con
     std::optional<BrokerAddress> coordinator;
     if (request.key_type == 0 && offsets_topic_ready)
       coordinator = coordinator_of(*image, context.connection().listener_name, key);
-    if (request.key_type == 1) error = ErrorCode::COORDINATOR_NOT_AVAILABLE;  // transactions: not yet
-    else if (request.key_type != 0) error = ErrorCode::INVALID_REQUEST;
+    if (request.key_type != 0)
+      error = ErrorCode::INVALID_REQUEST;
+    else if (!broker.authorization().allows_group(context.connection(),
+                                                  security::AclOperation::DESCRIBE, key))
+      error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
     else if (!coordinator)
       error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     out.error_code = to_wire(error);
@@ -143,7 +146,22 @@ void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordin
   answer_find_coordinator(broker, context, request);
 }
 
+// Kafka's group APIs need READ on the group (DescribeGroups DESCRIBE,
+// DeleteGroups DELETE): refused ones answer GROUP_AUTHORIZATION_FAILED.
+template <class Response>
+bool refuse_unless_group_read(Broker& broker, RequestContext& context,
+                              const std::string& group_id) {
+  if (broker.authorization().allows_group(context.connection(), security::AclOperation::READ,
+                                          group_id))
+    return false;
+  Response response;
+  response.error_code = to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+  context.reply(response);
+  return true;
+}
+
 void handle_join_group(Broker& broker, RequestContext context, JoinGroupRequest request) {
+  if (refuse_unless_group_read<JoinGroupResponse>(broker, context, request.group_id)) return;
   int16_t version = context.api_version();
   group::ClientInfo client = client_of(context);
   broker.groups().coordinator().join_group(request, version, client,
@@ -151,16 +169,19 @@ void handle_join_group(Broker& broker, RequestContext context, JoinGroupRequest 
 }
 
 void handle_sync_group(Broker& broker, RequestContext context, SyncGroupRequest request) {
+  if (refuse_unless_group_read<SyncGroupResponse>(broker, context, request.group_id)) return;
   int16_t version = context.api_version();
   broker.groups().coordinator().sync_group(request, version, reply_to<SyncGroupResponse>(std::move(context)));
 }
 
 void handle_heartbeat(Broker& broker, RequestContext context, HeartbeatRequest request) {
+  if (refuse_unless_group_read<HeartbeatResponse>(broker, context, request.group_id)) return;
   int16_t version = context.api_version();
   broker.groups().coordinator().heartbeat(request, version, reply_to<HeartbeatResponse>(std::move(context)));
 }
 
 void handle_leave_group(Broker& broker, RequestContext context, LeaveGroupRequest request) {
+  if (refuse_unless_group_read<LeaveGroupResponse>(broker, context, request.group_id)) return;
   int16_t version = context.api_version();
   broker.groups().coordinator().leave_group(request, version, reply_to<LeaveGroupResponse>(std::move(context)));
 }
@@ -248,11 +269,62 @@ void verify_txn_commit(Broker& broker, const TxnOffsetCommitRequest& request, in
       });
 }
 
+// Kafka: without READ on the group every partition answers
+// GROUP_AUTHORIZATION_FAILED; a topic without READ answers
+// TOPIC_AUTHORIZATION_FAILED. Moves refused partitions into the answer.
+OffsetCommitResponse answer_unauthorized_commits(const Broker& broker,
+                                                 const RequestContext& context,
+                                                 OffsetCommitRequest& request) {
+  OffsetCommitResponse refused;
+  const Authorization& authorization = broker.authorization();
+  const bool group_denied = !authorization.allows_group(
+      context.connection(), security::AclOperation::READ, request.group_id);
+  std::vector<OffsetCommitRequest::OffsetCommitRequestTopic> allowed;
+  for (auto& topic : request.topics) {
+    const bool denied =
+        group_denied ||
+        !authorization.allows_topic(context.connection(), security::AclOperation::READ, topic.name);
+    if (!denied) {
+      allowed.push_back(std::move(topic));
+      continue;
+    }
+    const ErrorCode error = group_denied ? ErrorCode::GROUP_AUTHORIZATION_FAILED
+                                         : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+    for (const auto& partition : topic.partitions)
+      add_commit_answer(refused, topic.name, partition.partition_index, to_wire(error));
+  }
+  request.topics = std::move(allowed);
+  return refused;
+}
+
+// Kafka: DESCRIBE on the group, and on each topic: a topic the client may
+// not describe answers TOPIC_AUTHORIZATION_FAILED when named, and is left
+// out of an all-topics answer.
+template <class Topics>
+void filter_fetched_topics(const Broker& broker, const RequestContext& context, Topics& topics,
+                           bool named) {
+  std::erase_if(topics, [&](auto& topic) {
+    if (broker.authorization().allows_topic(context.connection(), security::AclOperation::DESCRIBE,
+                                            topic.name))
+      return false;
+    for (auto& partition : topic.partitions) {
+      partition.committed_offset = -1;
+      partition.metadata = "";
+      partition.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+    }
+    return !named;
+  });
+}
+
 }  // namespace
 
 void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRequest request) {
   int16_t version = context.api_version();
-  OffsetCommitResponse unknown = answer_unknown_partitions(*broker.metadata_image(), request);
+  OffsetCommitResponse unknown = answer_unauthorized_commits(broker, context, request);
+  OffsetCommitResponse missing = answer_unknown_partitions(*broker.metadata_image(), request);
+  for (const auto& topic : missing.topics)
+    for (const auto& partition : topic.partitions)
+      add_commit_answer(unknown, topic.name, partition.partition_index, partition.error_code);
   if (request.topics.empty()) return context.reply(unknown);
   auto reply = reply_to<OffsetCommitResponse>(std::move(context));
   broker.groups().coordinator().offset_commit(
@@ -268,26 +340,112 @@ void handle_offset_commit(Broker& broker, RequestContext context, OffsetCommitRe
 
 void handle_offset_fetch(Broker& broker, RequestContext context, OffsetFetchRequest request) {
   int16_t version = context.api_version();
-  broker.groups().coordinator().offset_fetch(request, version, reply_to<OffsetFetchResponse>(std::move(context)));
+  const Authorization& authorization = broker.authorization();
+  if (version < 8 &&
+      !authorization.allows_group(context.connection(), security::AclOperation::DESCRIBE,
+                                  request.group_id)) {
+    OffsetFetchResponse refused;
+    refused.error_code = to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    return context.reply(refused);
+  }
+  if (!authorization.enabled())
+    return broker.groups().coordinator().offset_fetch(
+        request, version, reply_to<OffsetFetchResponse>(std::move(context)));
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  const bool named = version < 8 ? request.topics.has_value() : false;
+  std::map<std::string, bool> group_named;  // v8+: per group
+  for (const auto& group : request.groups) group_named[group.group_id] = group.topics.has_value();
+  broker.groups().coordinator().offset_fetch(
+      request, version, [&broker, shared, named, group_named](OffsetFetchResponse response) {
+        filter_fetched_topics(broker, *shared, response.topics, named);
+        for (auto& group : response.groups) {
+          if (!broker.authorization().allows_group(
+                  shared->connection(), security::AclOperation::DESCRIBE, group.group_id)) {
+            group.topics.clear();
+            group.error_code = to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+            continue;
+          }
+          auto found = group_named.find(group.group_id);
+          filter_fetched_topics(broker, *shared, group.topics,
+                                found != group_named.end() && found->second);
+        }
+        shared->reply(response);
+      });
 }
 
+// A group the client may not DESCRIBE is answered GROUP_AUTHORIZATION_FAILED
+// with nothing of it; KIP-430's operations are READ, DESCRIBE and DELETE.
 void handle_describe_groups(Broker& broker, RequestContext context, DescribeGroupsRequest request) {
   int16_t version = context.api_version();
-  broker.groups().coordinator().describe_groups(request, version,
-                                                reply_to<DescribeGroupsResponse>(std::move(context)));
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  const bool operations = request.include_authorized_operations;
+  broker.groups().coordinator().describe_groups(
+      request, version, [&broker, shared, operations](DescribeGroupsResponse response) {
+        constexpr int32_t group_operations_all = (1 << 3) | (1 << 6) | (1 << 8);
+        const Authorization& authorization = broker.authorization();
+        for (auto& group : response.groups) {
+          if (!authorization.allows_group(shared->connection(), security::AclOperation::DESCRIBE,
+                                          group.group_id)) {
+            DescribeGroupsResponse::DescribedGroup refused;
+            refused.group_id = group.group_id;
+            refused.error_code = to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+            group = std::move(refused);
+          } else if (operations) {
+            group.authorized_operations = authorization.authorized_operations(
+                shared->connection(), security::ResourceType::GROUP, group.group_id,
+                group_operations_all);
+          }
+        }
+        shared->reply(response);
+      });
 }
 
+// Kafka lists every group to a client that may DESCRIBE the cluster, else
+// only the groups it may DESCRIBE.
 void handle_list_groups(Broker& broker, RequestContext context, ListGroupsRequest request) {
   int16_t version = context.api_version();
-  broker.groups().coordinator().list_groups(request, version, reply_to<ListGroupsResponse>(std::move(context)));
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  broker.groups().coordinator().list_groups(
+      request, version, [&broker, shared](ListGroupsResponse response) {
+        const Authorization& authorization = broker.authorization();
+        if (!authorization.allows_cluster(shared->connection(), security::AclOperation::DESCRIBE))
+          std::erase_if(response.groups, [&](const auto& group) {
+            return !authorization.allows_group(shared->connection(),
+                                               security::AclOperation::DESCRIBE, group.group_id);
+          });
+        shared->reply(response);
+      });
 }
 
+// Groups the client may not DELETE are answered GROUP_AUTHORIZATION_FAILED
+// and left alone.
 void handle_delete_groups(Broker& broker, RequestContext context, DeleteGroupsRequest request) {
   int16_t version = context.api_version();
-  broker.groups().coordinator().delete_groups(request, version, reply_to<DeleteGroupsResponse>(std::move(context)));
+  DeleteGroupsResponse refused;
+  std::erase_if(request.groups_names, [&](const std::string& group) {
+    if (broker.authorization().allows_group(context.connection(), security::AclOperation::DELETE,
+                                            group))
+      return false;
+    refused.results.push_back({group, to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED), {}});
+    return true;
+  });
+  if (request.groups_names.empty()) return context.reply(refused);
+  auto shared = std::make_shared<RequestContext>(std::move(context));
+  broker.groups().coordinator().delete_groups(
+      request, version, [shared, refused = std::move(refused)](DeleteGroupsResponse response) {
+        response.results.insert(response.results.end(), refused.results.begin(),
+                                refused.results.end());
+        shared->reply(response);
+      });
 }
 
 void handle_offset_delete(Broker& broker, RequestContext context, OffsetDeleteRequest request) {
+  if (!broker.authorization().allows_group(context.connection(), security::AclOperation::DELETE,
+                                           request.group_id)) {
+    OffsetDeleteResponse refused;
+    refused.error_code = to_wire(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    return context.reply(refused);
+  }
   int16_t version = context.api_version();
   broker.groups().coordinator().offset_delete(request, version, reply_to<OffsetDeleteResponse>(std::move(context)));
 }
@@ -330,11 +488,46 @@ TxnOffsetCommitResponse answer_unknown_txn_partitions(const cluster::MetadataIma
 
 }  // namespace
 
+namespace {
+
+// Kafka: WRITE on the transactional id, READ on the group (else every
+// partition fails) and READ on each topic. Moves refused partitions into
+// the answer.
+TxnOffsetCommitResponse answer_unauthorized_txn_commits(const Broker& broker,
+                                                        const RequestContext& context,
+                                                        TxnOffsetCommitRequest& request) {
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo& connection = context.connection();
+  std::optional<ErrorCode> all_error;
+  if (!authorization.allows(connection, security::AclOperation::WRITE,
+                            security::ResourceType::TRANSACTIONAL_ID, request.transactional_id))
+    all_error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  else if (!authorization.allows_group(connection, security::AclOperation::READ, request.group_id))
+    all_error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+  TxnOffsetCommitResponse refused;
+  std::erase_if(request.topics, [&](const auto& topic) {
+    if (!all_error &&
+        authorization.allows_topic(connection, security::AclOperation::READ, topic.name))
+      return false;
+    for (const auto& partition : topic.partitions)
+      add_txn_commit_answer(refused, topic.name, partition.partition_index,
+                            to_wire(all_error.value_or(ErrorCode::TOPIC_AUTHORIZATION_FAILED)));
+    return true;
+  });
+  return refused;
+}
+
+}  // namespace
+
 void handle_txn_offset_commit(Broker& broker, RequestContext context,
                               TxnOffsetCommitRequest request) {
   int16_t version = context.api_version();
-  TxnOffsetCommitResponse unknown =
+  TxnOffsetCommitResponse unknown = answer_unauthorized_txn_commits(broker, context, request);
+  TxnOffsetCommitResponse missing =
       answer_unknown_txn_partitions(*broker.metadata_image(), request);
+  for (const auto& topic : missing.topics)
+    for (const auto& partition : topic.partitions)
+      add_txn_commit_answer(unknown, topic.name, partition.partition_index, partition.error_code);
   if (request.topics.empty()) return context.reply(unknown);
   auto reply = reply_to<TxnOffsetCommitResponse>(std::move(context));
   auto answer = [reply, version,

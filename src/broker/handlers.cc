@@ -6,6 +6,7 @@
 #include <array>
 #include <vector>
 
+#include "broker/broker.h"
 #include "broker/broker_config.h"
 
 namespace sluice::broker {
@@ -41,37 +42,46 @@ constexpr ApiHandler handler_table[] = {
     api<EndTxnRequest, handle_end_txn>(),
     api<WriteTxnMarkersRequest, handle_write_txn_markers>(),
     api<TxnOffsetCommitRequest, handle_txn_offset_commit>(),
+    api<DescribeAclsRequest, handle_describe_acls>(),
+    api<CreateAclsRequest, handle_create_acls>(),
+    api<DeleteAclsRequest, handle_delete_acls>(),
     api<DescribeConfigsRequest, handle_describe_configs>(),
     api<AlterConfigsRequest, handle_alter_configs>(),
     api<DescribeLogDirsRequest, handle_describe_log_dirs>(),
     api<SaslAuthenticateRequest, handle_sasl_authenticate>(),
     api<CreatePartitionsRequest, handle_create_partitions>(),
     api<DeleteGroupsRequest, handle_delete_groups>(),
-    api<ElectLeadersRequest, handle_elect_leaders>(),
+    api<ElectLeadersRequest, handle_elect_leaders, security::AclOperation::ALTER>(),
     api<IncrementalAlterConfigsRequest, handle_incremental_alter_configs>(),
-    api<AlterPartitionReassignmentsRequest, handle_alter_partition_reassignments>(),
-    api<ListPartitionReassignmentsRequest, handle_list_partition_reassignments>(),
+    api<AlterPartitionReassignmentsRequest, handle_alter_partition_reassignments,
+        security::AclOperation::ALTER>(),
+    api<ListPartitionReassignmentsRequest, handle_list_partition_reassignments,
+        security::AclOperation::DESCRIBE>(),
     api<OffsetDeleteRequest, handle_offset_delete>(),
-    api<DescribeUserScramCredentialsRequest, handle_describe_user_scram_credentials>(),
+    api<DescribeUserScramCredentialsRequest, handle_describe_user_scram_credentials,
+        security::AclOperation::DESCRIBE>(),
     api<AlterUserScramCredentialsRequest, handle_alter_user_scram_credentials>(),
-    api<VoteRequest, handle_vote>(),
-    api<BeginQuorumEpochRequest, handle_begin_quorum_epoch>(),
-    api<EndQuorumEpochRequest, handle_end_quorum_epoch>(),
-    api<DescribeQuorumRequest, handle_describe_quorum>(),
-    api<AlterPartitionRequest, handle_alter_partition>(),
-    api<UpdateFeaturesRequest, handle_update_features>(),
-    api<FetchSnapshotRequest, handle_fetch_snapshot>(),
+    api<VoteRequest, handle_vote, security::AclOperation::CLUSTER_ACTION>(),
+    api<BeginQuorumEpochRequest, handle_begin_quorum_epoch,
+        security::AclOperation::CLUSTER_ACTION>(),
+    api<EndQuorumEpochRequest, handle_end_quorum_epoch, security::AclOperation::CLUSTER_ACTION>(),
+    api<DescribeQuorumRequest, handle_describe_quorum, security::AclOperation::DESCRIBE>(),
+    api<AlterPartitionRequest, handle_alter_partition, security::AclOperation::CLUSTER_ACTION>(),
+    api<UpdateFeaturesRequest, handle_update_features, security::AclOperation::ALTER>(),
+    api<FetchSnapshotRequest, handle_fetch_snapshot, security::AclOperation::CLUSTER_ACTION>(),
     api<DescribeClusterRequest, handle_describe_cluster>(),
     api<DescribeProducersRequest, handle_describe_producers>(),
-    api<BrokerRegistrationRequest, handle_broker_registration>(),
-    api<BrokerHeartbeatRequest, handle_broker_heartbeat>(),
-    api<UnregisterBrokerRequest, handle_unregister_broker>(),
+    api<BrokerRegistrationRequest, handle_broker_registration,
+        security::AclOperation::CLUSTER_ACTION>(),
+    api<BrokerHeartbeatRequest, handle_broker_heartbeat, security::AclOperation::CLUSTER_ACTION>(),
+    api<UnregisterBrokerRequest, handle_unregister_broker, security::AclOperation::ALTER>(),
     api<DescribeTransactionsRequest, handle_describe_transactions>(),
     api<ListTransactionsRequest, handle_list_transactions>(),
-    api<AllocateProducerIdsRequest, handle_allocate_producer_ids>(),
-    api<AddRaftVoterRequest, handle_add_raft_voter>(),
-    api<RemoveRaftVoterRequest, handle_remove_raft_voter>(),
-    api<UpdateRaftVoterRequest, handle_update_raft_voter>(),
+    api<AllocateProducerIdsRequest, handle_allocate_producer_ids,
+        security::AclOperation::CLUSTER_ACTION>(),
+    api<AddRaftVoterRequest, handle_add_raft_voter, security::AclOperation::ALTER>(),
+    api<RemoveRaftVoterRequest, handle_remove_raft_voter, security::AclOperation::ALTER>(),
+    api<UpdateRaftVoterRequest, handle_update_raft_voter, security::AclOperation::CLUSTER_ACTION>(),
 };
 
 std::vector<ApiHandler> table_for(ApiListener listener) {
@@ -111,6 +121,11 @@ const ApiHandler* find_handler(int16_t api_key) {
 RateLimitedLog& request_warnings() {
   static RateLimitedLog warnings;
   return warnings;
+}
+
+bool cluster_allows(const Broker& broker, const RequestContext& context,
+                    security::AclOperation operation) {
+  return broker.authorization().allows_cluster(context.connection(), operation);
 }
 
 void reject_undecodable(RequestContext context, const Status& status) {

@@ -9,9 +9,11 @@
 #include <span>
 #include <string>
 
+#include "base/error_code.h"
 #include "base/rate_limited_log.h"
 #include "broker/request_context.h"
 #include "protocol/protocol.h"
+#include "security/acl_types.h"
 
 namespace sluice::cluster {
 class Controller;
@@ -63,7 +65,16 @@ RateLimitedLog& request_warnings();
 // Kafka does for a request it cannot parse.
 void reject_undecodable(RequestContext context, const Status& status);
 
-template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+// Whether the connection may do `operation` on the cluster (the
+// authorization of handlers whose whole request needs it).
+bool cluster_allows(const Broker& broker, const RequestContext& context,
+                    security::AclOperation operation);
+
+// No cluster-wide permission needed before the handler (it checks its own).
+inline constexpr security::AclOperation no_cluster_operation = security::AclOperation::UNKNOWN;
+
+template <class Request, void (*Handle)(Broker&, RequestContext, Request),
+          security::AclOperation ClusterOperation = no_cluster_operation>
 void decode_then_handle(Broker& broker, RequestContext context, WireReader& reader) {
   Request request;
   Status status = request.decode(reader, context.api_version());
@@ -71,19 +82,31 @@ void decode_then_handle(Broker& broker, RequestContext context, WireReader& read
     reject_undecodable(std::move(context), status);
     return;
   }
+  // Kafka: an API that acts on the whole cluster needs its operation on the
+  // cluster resource, else its top-level error is CLUSTER_AUTHORIZATION_FAILED.
+  if constexpr (ClusterOperation != no_cluster_operation) {
+    if (!cluster_allows(broker, context, ClusterOperation)) {
+      typename Request::Response refused;
+      refused.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+      context.reply(refused);
+      return;
+    }
+  }
   Handle(broker, std::move(context), std::move(request));
 }
 
-template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+template <class Request, void (*Handle)(Broker&, RequestContext, Request),
+          security::AclOperation ClusterOperation = no_cluster_operation>
 constexpr ApiHandler api(int16_t min_version, int16_t max_version) {
   return ApiHandler{Request::api_key, min_version, max_version,
-                    &decode_then_handle<Request, Handle>};
+                    &decode_then_handle<Request, Handle, ClusterOperation>};
 }
 
 // Every version the schema knows.
-template <class Request, void (*Handle)(Broker&, RequestContext, Request)>
+template <class Request, void (*Handle)(Broker&, RequestContext, Request),
+          security::AclOperation ClusterOperation = no_cluster_operation>
 constexpr ApiHandler api() {
-  return api<Request, Handle>(Request::min_version, Request::max_version);
+  return api<Request, Handle, ClusterOperation>(Request::min_version, Request::max_version);
 }
 
 // Handlers, one declaration per API (each defined in its own file).
@@ -101,6 +124,9 @@ void handle_incremental_alter_configs(Broker&, RequestContext,
 void handle_describe_cluster(Broker&, RequestContext, protocol::DescribeClusterRequest);
 // Finalized feature levels (update_features.cc).
 void handle_update_features(Broker&, RequestContext, protocol::UpdateFeaturesRequest);
+void handle_describe_acls(Broker&, RequestContext, protocol::DescribeAclsRequest);
+void handle_create_acls(Broker&, RequestContext, protocol::CreateAclsRequest);
+void handle_delete_acls(Broker&, RequestContext, protocol::DeleteAclsRequest);
 void handle_sasl_handshake(Broker&, RequestContext, protocol::SaslHandshakeRequest);
 void handle_sasl_authenticate(Broker&, RequestContext, protocol::SaslAuthenticateRequest);
 void handle_describe_user_scram_credentials(Broker&, RequestContext,

@@ -41,10 +41,19 @@ void handle_init_producer_id(Broker& broker, RequestContext context,
     context.reply(init_producer_id_error(ErrorCode::INVALID_REQUEST));
     return;
   }
+  // Kafka: WRITE on the transactional id; for idempotence alone,
+  // IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
+  const Authorization& authorization = broker.authorization();
   if (request.transactional_id.has_value()) {
+    if (!authorization.allows(context.connection(), security::AclOperation::WRITE,
+                              security::ResourceType::TRANSACTIONAL_ID, *request.transactional_id))
+      return context.reply(
+          init_producer_id_error(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
     handle_transactional_init_producer_id(broker, std::move(context), request);
     return;
   }
+  if (!authorization.may_init_idempotent_producer(context.connection()))
+    return context.reply(init_producer_id_error(ErrorCode::CLUSTER_AUTHORIZATION_FAILED));
   context.reply(init_idempotent_producer_id(broker.producer_ids()));
 }
 

@@ -89,6 +89,16 @@ void answer_list_offsets(Broker& broker, RequestContext& context,
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
     topic_out.name = topic.name;
+    // Kafka: DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED.
+    if (!broker.authorization().allows_topic(context.connection(), security::AclOperation::DESCRIBE,
+                                             topic.name)) {
+      for (const auto& partition : topic.partitions) {
+        auto& refused = topic_out.partitions.emplace_back();
+        refused.partition_index = partition.partition_index;
+        refused.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      }
+      continue;
+    }
     for (const auto& partition : topic.partitions)
       topic_out.partitions.push_back(
           context.api_version() == 0

@@ -3,6 +3,10 @@
 // when auto.create.topics.enable and the request allows it (v4+; always
 // before); the creation runs on the controller thread and the answer then
 // carries the ready topic. Null topics (v1+; an empty list in v0) means all.
+// With ACLs (Kafka's rules): listing all topics leaves out those the client
+// may not DESCRIBE, a named one answers TOPIC_AUTHORIZATION_FAILED (by id:
+// UNKNOWN_TOPIC_ID, which tells nothing), and auto-creation needs CREATE on
+// the cluster or the topic.
 #include "base/error_code.h"
 #include "broker/admin_common.h"
 #include "broker/broker.h"
@@ -15,15 +19,20 @@ namespace {
 using protocol::MetadataRequest;
 using protocol::MetadataResponse;
 
-MetadataResponse::MetadataResponseTopic describe_topic(const cluster::MetadataImage& image,
+MetadataResponse::MetadataResponseTopic describe_topic(const Broker& broker,
+                                                       const RequestContext& context,
+                                                       const cluster::MetadataImage& image,
                                                        const cluster::TopicImage& topic,
                                                        bool include_operations) {
   MetadataResponse::MetadataResponseTopic out;
   out.name = topic.name;
   out.topic_id = topic.id;
   out.is_internal = is_internal_topic_name(topic.name);
-  out.topic_authorized_operations =
-      include_operations ? topic_authorized_operations_all : authorized_operations_omitted;
+  out.topic_authorized_operations = include_operations
+                                        ? broker.authorization().authorized_operations(
+                                              context.connection(), security::ResourceType::TOPIC,
+                                              topic.name, topic_authorized_operations_all)
+                                        : authorized_operations_omitted;
   for (const cluster::PartitionImage& partition : topic.partitions) {
     MetadataResponse::MetadataResponsePartition p;
     p.partition_index = partition.partition;
@@ -56,14 +65,28 @@ bool may_auto_create(const Broker& broker, const MetadataRequest& request, int16
   return version < 4 || request.allow_auto_topic_creation;
 }
 
+bool may_describe(const Broker& broker, const RequestContext& context, const std::string& topic) {
+  return broker.authorization().allows_topic(context.connection(), security::AclOperation::DESCRIBE,
+                                             topic);
+}
+
+bool may_create(const Broker& broker, const RequestContext& context, const std::string& topic) {
+  const Authorization& authorization = broker.authorization();
+  return authorization.allows_cluster(context.connection(), security::AclOperation::CREATE) ||
+         authorization.allows_topic(context.connection(), security::AclOperation::CREATE, topic);
+}
+
 // The names `request` asks for that do not exist but may be created.
-std::vector<std::string> topics_to_create(const Broker& broker, const MetadataRequest& request,
-                                          int16_t version, const cluster::MetadataImage& image) {
+std::vector<std::string> topics_to_create(const Broker& broker, const RequestContext& context,
+                                          const MetadataRequest& request,
+                                          const cluster::MetadataImage& image) {
   std::vector<std::string> out;
-  if (!request.topics || !may_auto_create(broker, request, version)) return out;
+  if (!request.topics || !may_auto_create(broker, request, context.api_version())) return out;
   for (const auto& wanted : *request.topics) {
     if (!wanted.name || image.topic(*wanted.name) != nullptr) continue;
     if (!cluster::validate_topic_name(*wanted.name).ok()) continue;
+    if (!may_describe(broker, context, *wanted.name) || !may_create(broker, context, *wanted.name))
+      continue;
     if (std::find(out.begin(), out.end(), *wanted.name) == out.end()) out.push_back(*wanted.name);
   }
   return out;
@@ -81,33 +104,42 @@ MetadataResponse build_response(const Broker& broker, const RequestContext& cont
     response.brokers.push_back({address.node_id, address.host, address.port, address.rack, {}});
   response.cluster_id = image.cluster_id;
   response.controller_id = controller_id_for_clients(image, listed);
-  response.cluster_authorized_operations = request.include_cluster_authorized_operations
-                                               ? cluster_authorized_operations_all
-                                               : authorized_operations_omitted;
+  response.cluster_authorized_operations =
+      request.include_cluster_authorized_operations
+          ? broker.authorization().authorized_operations(
+                context.connection(), security::ResourceType::CLUSTER,
+                security::kClusterResourceName, cluster_authorized_operations_all)
+          : authorized_operations_omitted;
   const bool operations = request.include_topic_authorized_operations;
   const bool all_topics = !request.topics || (version == 0 && request.topics->empty());
   if (all_topics) {
     for (const auto& [name, topic] : image.topics)
-      response.topics.push_back(describe_topic(image, *topic, operations));
+      if (may_describe(broker, context, name))
+        response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
     return response;
   }
   for (const auto& wanted : *request.topics) {
     if (!wanted.name) {  // by id (v10+)
       const cluster::TopicImage* topic = image.topic(wanted.topic_id);
-      if (topic == nullptr || wanted.topic_id.is_zero())
+      if (topic == nullptr || wanted.topic_id.is_zero() ||
+          !may_describe(broker, context, topic->name))
         response.topics.push_back(
             topic_error(std::nullopt, wanted.topic_id, ErrorCode::UNKNOWN_TOPIC_ID));
       else
-        response.topics.push_back(describe_topic(image, *topic, operations));
+        response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
       continue;
     }
     const std::string& name = *wanted.name;
-    if (const cluster::TopicImage* topic = image.topic(name)) {
-      response.topics.push_back(describe_topic(image, *topic, operations));
+    if (!may_describe(broker, context, name)) {
+      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+    } else if (const cluster::TopicImage* topic = image.topic(name)) {
+      response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
     } else if (!cluster::validate_topic_name(name).ok()) {
       response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::INVALID_TOPIC_EXCEPTION));
     } else if (auto failed = creation_errors.find(name); failed != creation_errors.end()) {
       response.topics.push_back(topic_error(name, Uuid{}, failed->second));
+    } else if (may_auto_create(broker, request, version) && !may_create(broker, context, name)) {
+      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
     } else {
       ErrorCode code = may_auto_create(broker, request, version)
                            ? ErrorCode::LEADER_NOT_AVAILABLE  // being created elsewhere
@@ -163,8 +195,7 @@ static void answer_after_creation(Broker& broker, RequestContext& context,
 
 void handle_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
   cluster::MetadataImagePtr image = broker.controller().image();
-  std::vector<std::string> missing =
-      topics_to_create(broker, request, context.api_version(), *image);
+  std::vector<std::string> missing = topics_to_create(broker, context, request, *image);
   if (missing.empty()) {
     context.reply(build_response(broker, context, request, *image, {}));
     return;

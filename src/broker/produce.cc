@@ -539,6 +539,14 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
   const bool verify_txn =
       broker.config().transaction_partition_verification && job->request.transactional_id;
   const bool acks_valid = job->acks == 0 || job->acks == 1 || job->acks == -1;
+  // Kafka: a transactional Produce needs WRITE on its transactional id (every
+  // partition then fails), and each topic WRITE on the topic.
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo& connection = job->context.connection();
+  const bool txn_denied = job->request.transactional_id &&
+                          !authorization.allows(connection, security::AclOperation::WRITE,
+                                                security::ResourceType::TRANSACTIONAL_ID,
+                                                *job->request.transactional_id);
   ProduceResponse& response = job->response;
   bool any_error = false;
   response.responses.reserve(job->request.topic_data.size());
@@ -547,11 +555,15 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
     auto& topic_out = response.responses.emplace_back();
     topic_out.name = topic.name;
     topic_out.partition_responses.resize(topic.partition_data.size());
+    const bool topic_denied = !authorization.allows(connection, security::AclOperation::WRITE,
+                                                    security::ResourceType::TOPIC, topic.name);
     for (size_t p = 0; p < topic.partition_data.size(); ++p) {
       PartitionResponse& out = topic_out.partition_responses[p];
-      if (!acks_valid) {
+      if (!acks_valid || txn_denied || topic_denied) {
         out.index = topic.partition_data[p].index;
-        fail(out, ErrorCode::INVALID_REQUIRED_ACKS);
+        fail(out, !acks_valid  ? ErrorCode::INVALID_REQUIRED_ACKS
+                  : txn_denied ? ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                               : ErrorCode::TOPIC_AUTHORIZATION_FAILED);
       } else if (auto pending = check_partition(broker, topic.name, topic.partition_data[p],
                                                 version, verify_txn, out)) {
         pending->topic_index = t;

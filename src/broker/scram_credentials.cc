@@ -56,6 +56,16 @@ DescribeResult describe_user(const cluster::ScramCredentials& credentials,
 
 void handle_alter_user_scram_credentials(Broker& broker, RequestContext context,
                                          AlterUserScramCredentialsRequest request) {
+  if (!broker.authorization().allows_cluster(context.connection(), security::AclOperation::ALTER)) {
+    AlterUserScramCredentialsResponse refused;  // Kafka: every user, CLUSTER_AUTHORIZATION_FAILED
+    for (const auto& deletion : request.deletions)
+      refused.results.push_back(
+          {deletion.name, to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED), std::nullopt, {}});
+    for (const auto& upsertion : request.upsertions)
+      refused.results.push_back(
+          {upsertion.name, to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED), std::nullopt, {}});
+    return context.reply(refused);
+  }
   if (forward_to_controller(broker, context, request)) return;
   broker.submit_to_controller(std::move(context), [&broker, request = std::move(request)](
                                                       RequestContext& context) {

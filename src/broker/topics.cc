@@ -73,7 +73,14 @@ cluster::ApiError to_new_topic(const CreateTopicsRequest::CreatableTopic& topic,
   return {};
 }
 
-void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRequest& request) {
+// Answers added to the controller's for the topics the client may not touch
+// (Kafka: TOPIC_AUTHORIZATION_FAILED, or CLUSTER_AUTHORIZATION_FAILED... per
+// topic), which never reach the controller.
+template <class Response>
+using Adjust = std::function<void(Response&)>;
+
+void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRequest& request,
+                   const Adjust<CreateTopicsResponse>& adjust) {
   const std::set<std::string> duplicates =
       duplicate_names(request.topics, [](const auto& topic) { return topic.name; });
   std::vector<cluster::NewTopic> new_topics;
@@ -115,10 +122,12 @@ void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRe
     out.replication_factor = result.replication_factor;
     out.configs = topic_configs(broker, *before, new_topics[k].configs);
   }
+  if (adjust) adjust(response);
   context.reply(response);
 }
 
-void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRequest& request) {
+void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRequest& request,
+                   const Adjust<DeleteTopicsResponse>& adjust) {
   std::vector<cluster::TopicRef> refs;
   std::vector<cluster::ApiError> request_errors;
   if (context.api_version() >= 6) {
@@ -161,11 +170,13 @@ void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRe
     out.error_message = message_or_null(error);
     response.responses.push_back(std::move(out));
   }
+  if (adjust) adjust(response);
   context.reply(response);
 }
 
 void create_partitions(Broker& broker, RequestContext& context,
-                       const CreatePartitionsRequest& request) {
+                       const CreatePartitionsRequest& request,
+                       const Adjust<CreatePartitionsResponse>& adjust) {
   const std::set<std::string> duplicates =
       duplicate_names(request.topics, [](const auto& topic) { return topic.name; });
   // The topics that are not duplicates grow in one controller operation
@@ -191,34 +202,118 @@ void create_partitions(Broker& broker, RequestContext& context,
             : results[next++];
     response.results.push_back({topic.name, to_wire(error.code), message_or_null(error), {}});
   }
+  if (adjust) adjust(response);
   context.reply(response);
+}
+
+// Kafka: creating needs CREATE on the cluster or the topic, deleting DELETE
+// and growing ALTER on the topic. Takes the refused entries out of `items`;
+// `answer` gives the refused entry's result.
+template <class Items, class NameOf>
+std::vector<typename Items::value_type> take_refused(
+    Items& items, NameOf name_of, const std::function<bool(const std::string&)>& allowed) {
+  std::vector<typename Items::value_type> refused;
+  std::erase_if(items, [&](const auto& item) {
+    if (allowed(name_of(item))) return false;
+    refused.push_back(item);
+    return true;
+  });
+  return refused;
+}
+
+// Runs `work` on the controller (forwarded when this node is not it), with
+// `adjust` adding the refused entries' answers.
+template <class Request, class Work>
+void run_on_controller(Broker& broker, RequestContext context, Request request,
+                       Adjust<typename Request::Response> adjust, Work work) {
+  if (forward_to_controller(broker, context, request, adjust)) return;
+  broker.submit_to_controller(
+      std::move(context), [&broker, request = std::move(request), adjust = std::move(adjust), work](
+                              RequestContext& context) { work(broker, context, request, adjust); });
 }
 
 }  // namespace
 
 void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRequest request) {
-  if (forward_to_controller(broker, context, request)) return;
-  broker.submit_to_controller(std::move(context),
-                              [&broker, request = std::move(request)](RequestContext& context) {
-                                create_topics(broker, context, request);
-                              });
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo& connection = context.connection();
+  const bool cluster_create =
+      authorization.allows_cluster(connection, security::AclOperation::CREATE);
+  auto refused = take_refused(
+      request.topics, [](const auto& topic) { return topic.name; },
+      [&](const std::string& name) {
+        return cluster_create ||
+               authorization.allows_topic(connection, security::AclOperation::CREATE, name);
+      });
+  Adjust<CreateTopicsResponse> adjust;
+  if (!refused.empty())
+    adjust = [refused](CreateTopicsResponse& response) {
+      for (const auto& topic : refused) {
+        CreateTopicsResponse::CreatableTopicResult result;
+        result.name = topic.name;
+        result.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        result.error_message = "Authorization failed.";
+        response.topics.push_back(std::move(result));
+      }
+    };
+  run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),
+                    create_topics);
 }
 
 void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRequest request) {
-  if (forward_to_controller(broker, context, request)) return;
-  broker.submit_to_controller(std::move(context),
-                              [&broker, request = std::move(request)](RequestContext& context) {
-                                delete_topics(broker, context, request);
-                              });
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo& connection = context.connection();
+  const cluster::MetadataImagePtr image = broker.metadata_image();
+  auto may_delete = [&](const std::string& name) {
+    return authorization.allows_topic(connection, security::AclOperation::DELETE, name);
+  };
+  auto name_of_ref = [&image](const auto& topic) -> std::string {
+    if (topic.name) return *topic.name;
+    const cluster::TopicImage* found = image->topic(topic.topic_id);
+    return found != nullptr ? found->name : std::string();
+  };
+  auto refused_names = take_refused(
+      request.topic_names, [](const std::string& name) { return name; }, may_delete);
+  auto refused_refs = take_refused(request.topics, name_of_ref, [&](const std::string& name) {
+    return name.empty() || may_delete(name);  // an unknown id: the controller answers it
+  });
+  Adjust<DeleteTopicsResponse> adjust;
+  if (!refused_names.empty() || !refused_refs.empty())
+    adjust = [refused_names, refused_refs](DeleteTopicsResponse& response) {
+      for (const std::string& name : refused_names)
+        response.responses.push_back(
+            {name, Uuid{}, to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED), std::nullopt, {}});
+      for (const auto& ref : refused_refs)
+        response.responses.push_back({ref.name,
+                                      ref.topic_id,
+                                      to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+                                      std::nullopt,
+                                      {}});
+    };
+  run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),
+                    delete_topics);
 }
 
 void handle_create_partitions(Broker& broker, RequestContext context,
                               CreatePartitionsRequest request) {
-  if (forward_to_controller(broker, context, request)) return;
-  broker.submit_to_controller(std::move(context),
-                              [&broker, request = std::move(request)](RequestContext& context) {
-                                create_partitions(broker, context, request);
-                              });
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo& connection = context.connection();
+  auto refused = take_refused(
+      request.topics, [](const auto& topic) { return topic.name; },
+      [&](const std::string& name) {
+        return authorization.allows_topic(connection, security::AclOperation::ALTER, name);
+      });
+  Adjust<CreatePartitionsResponse> adjust;
+  if (!refused.empty())
+    adjust = [refused](CreatePartitionsResponse& response) {
+      for (const auto& topic : refused)
+        response.results.push_back({topic.name,
+                                    to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+                                    std::string("Authorization failed."),
+                                    {}});
+    };
+  run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),
+                    create_partitions);
 }
 
 }  // namespace sluice::broker

@@ -85,7 +85,11 @@ void handle_find_transaction_coordinator(Broker& broker, RequestContext context,
   for (const std::string& key : keys) {
     FindCoordinatorResponse::Coordinator out;
     out.key = key;
-    const int32_t leader = transactions.topic_exists() ? transactions.coordinator_node(key) : -1;
+    const bool denied =
+        !broker.authorization().allows(context.connection(), security::AclOperation::DESCRIBE,
+                                       security::ResourceType::TRANSACTIONAL_ID, key);
+    const int32_t leader =
+        transactions.topic_exists() && !denied ? transactions.coordinator_node(key) : -1;
     const BrokerAddress* found = nullptr;
     for (const BrokerAddress& address : addresses)
       if (address.node_id == leader) found = &address;
@@ -99,8 +103,10 @@ void handle_find_transaction_coordinator(Broker& broker, RequestContext context,
       out.node_id = -1;
       out.host = "";
       out.port = -1;
-      out.error_code = to_wire(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-      out.error_message = error_name(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+      const ErrorCode error = denied ? ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                     : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+      out.error_code = to_wire(error);
+      out.error_message = error_name(error);
     }
     response.coordinators.push_back(std::move(out));
   }
@@ -172,6 +178,37 @@ TxnPartitionErrors unknown_partitions(const cluster::MetadataImage& image,
   return errors;
 }
 
+bool may_write_txn(const Broker& broker, const RequestContext& context,
+                   const std::string& transactional_id) {
+  return broker.authorization().allows(context.connection(), security::AclOperation::WRITE,
+                                       security::ResourceType::TRANSACTIONAL_ID, transactional_id);
+}
+
+// Kafka's ACL checks of a client's AddPartitionsToTxn: without WRITE on the
+// transactional id every partition fails; a topic without WRITE fails
+// (TOPIC_AUTHORIZATION_FAILED) and the others are not attempted. Empty when
+// all is allowed.
+TxnPartitionErrors refused_partitions(const Broker& broker, const RequestContext& context,
+                                      const std::string& transactional_id,
+                                      const txn::TxnPartitions& partitions) {
+  TxnPartitionErrors errors;
+  if (!may_write_txn(broker, context, transactional_id)) {
+    for (const auto& partition : partitions)
+      errors[partition] = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return errors;
+  }
+  bool any_denied = false;
+  for (const auto& partition : partitions) {
+    const bool denied = !broker.authorization().allows_topic(
+        context.connection(), security::AclOperation::WRITE, partition.topic);
+    errors[partition] =
+        denied ? ErrorCode::TOPIC_AUTHORIZATION_FAILED : ErrorCode::OPERATION_NOT_ATTEMPTED;
+    any_denied = any_denied || denied;
+  }
+  if (!any_denied) errors.clear();
+  return errors;
+}
+
 template <class Topics>
 txn::TxnPartitions partitions_of(const Topics& topics) {
   txn::TxnPartitions partitions;
@@ -219,6 +256,14 @@ void handle_add_partitions_to_txn(Broker& broker, RequestContext context,
     only.producer_id = request.v3_and_below_producer_id;
     only.producer_epoch = request.v3_and_below_producer_epoch;
     only.topics = std::move(request.v3_and_below_topics);
+    if (TxnPartitionErrors refused =
+            refused_partitions(broker, context, only.transactional_id, partitions_of(only.topics));
+        !refused.empty()) {
+      AddPartitionsToTxnResponse response;
+      response.results_by_topic_v3_and_below =
+          txn_result(only.transactional_id, refused).topic_results;
+      return context.reply(response);
+    }
     auto reply = reply_with<AddPartitionsToTxnResponse>(std::move(context));
     add_partitions_of(broker, *broker.metadata_image(), only, version,
                       [reply, id = only.transactional_id](const TxnPartitionErrors& errors) {
@@ -229,7 +274,14 @@ void handle_add_partitions_to_txn(Broker& broker, RequestContext context,
                       });
     return;
   }
-  // v4+ (brokers, KIP-890): several transactions, answered once all are.
+  // v4+ (brokers, KIP-890): several transactions, answered once all are;
+  // brokers need CLUSTER_ACTION.
+  if (!broker.authorization().allows_cluster(context.connection(),
+                                             security::AclOperation::CLUSTER_ACTION)) {
+    AddPartitionsToTxnResponse response;
+    response.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    return context.reply(response);
+  }
   struct Gather {
     std::mutex mutex;
     size_t left = 0;
@@ -258,6 +310,14 @@ void handle_add_partitions_to_txn(Broker& broker, RequestContext context,
 void handle_add_offsets_to_txn(Broker& broker, RequestContext context,
                                AddOffsetsToTxnRequest request) {
   const int16_t version = context.api_version();
+  const bool txn_denied = !may_write_txn(broker, context, request.transactional_id);
+  if (txn_denied || !broker.authorization().allows_group(
+                        context.connection(), security::AclOperation::READ, request.group_id)) {
+    AddOffsetsToTxnResponse response;
+    response.error_code = to_wire(txn_denied ? ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                             : ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    return context.reply(response);
+  }
   const int32_t offsets_partition = group::partition_for_group(
       request.group_id, broker.groups().coordinator().config().offsets_topic_partitions);
   auto reply = reply_with<AddOffsetsToTxnResponse>(std::move(context));
@@ -272,6 +332,11 @@ void handle_add_offsets_to_txn(Broker& broker, RequestContext context,
 
 void handle_end_txn(Broker& broker, RequestContext context, EndTxnRequest request) {
   const int16_t version = context.api_version();
+  if (!may_write_txn(broker, context, request.transactional_id)) {
+    EndTxnResponse response;
+    response.error_code = to_wire(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    return context.reply(response);
+  }
   // EndTxn v5 comes from clients of transactions v2 (KIP-890 part 2).
   const int16_t client_transaction_version = version > 4 ? 2 : 0;
   auto reply = reply_with<EndTxnResponse>(std::move(context));

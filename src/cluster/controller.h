@@ -299,6 +299,12 @@ struct UserScramResult {
   ApiError error;
 };
 
+// DeleteAcls: one filter's result, with the ACLs it removed.
+struct AclDeletion {
+  ApiError error;
+  std::vector<security::AclBinding> deleted;
+};
+
 class Controller {
  public:
   // Creates or checks meta.properties, opens the metadata log and replays
@@ -495,6 +501,10 @@ class Controller {
   // exist), and the valid changes are committed in one batch.
   std::vector<UserScramResult> alter_user_scram_credentials(
       const std::vector<ScramDeletion>& deletions, const std::vector<ScramUpsertion>& upsertions);
+  // CreateAcls and DeleteAcls (Kafka's AclControlManager; controller_acls.cc):
+  // one result per binding or filter, in order.
+  std::vector<ApiError> create_acls(const std::vector<security::AclBinding>& bindings);
+  std::vector<AclDeletion> delete_acls(const std::vector<security::AclBindingFilter>& filters);
 
  private:
   Controller(storage::FileSystem& fs, ControllerOptions options);

@@ -84,6 +84,8 @@ std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image) {
       record.iterations = credential.iterations;
       out.push_back(md::encode_framed(record, 0));
     }
+  for (const auto& [id, binding] : image.acls)
+    out.push_back(md::encode_framed(acl_record(id, binding), 0));
   if (image.next_producer_id >= 0) {  // Kafka's ProducerIdsImage.write
     md::ProducerIdsRecord record;
     record.broker_id = -1;  // who asked is not part of the image
@@ -105,6 +107,31 @@ Result<MetadataImagePtr> image_from_records(const std::vector<std::vector<uint8_
   auto image = std::make_shared<MetadataImage>(*delta.apply());  // topics: pointers only
   image->offset = offset;  // also when the snapshot holds no record
   return MetadataImagePtr(std::move(image));
+}
+
+security::AclBinding acl_binding_of(const md::AccessControlEntryRecord& record) {
+  security::AclBinding binding;
+  binding.resource_type = security::resource_type_from_code(record.resource_type);
+  binding.resource_name = record.resource_name;
+  binding.pattern_type = security::pattern_type_from_code(record.pattern_type);
+  binding.principal = record.principal;
+  binding.host = record.host;
+  binding.operation = security::acl_operation_from_code(record.operation);
+  binding.permission = security::acl_permission_type_from_code(record.permission_type);
+  return binding;
+}
+
+md::AccessControlEntryRecord acl_record(const Uuid& id, const security::AclBinding& binding) {
+  md::AccessControlEntryRecord record;
+  record.id = id;
+  record.resource_type = security::to_code(binding.resource_type);
+  record.resource_name = binding.resource_name;
+  record.pattern_type = security::to_code(binding.pattern_type);
+  record.principal = binding.principal;
+  record.host = binding.host;
+  record.operation = security::to_code(binding.operation);
+  record.permission_type = security::to_code(binding.permission);
+  return record;
 }
 
 }  // namespace sluice::cluster

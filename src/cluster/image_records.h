@@ -10,7 +10,8 @@
 // topics (TopicRecord, its PartitionRecords with leader and partition
 // epochs as they are, its ConfigRecords), then the next producer id
 // (ProducerIdsRecord, when one was ever allocated), each group sorted so
-// the same image always gives the same bytes.
+// the same image always gives the same bytes. SCRAM credentials and ACLs
+// come after the topics.
 //
 // Threads: any; reads an immutable image.
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cluster/metadata_image.h"
+#include "protocol/metadata_records.h"
 
 namespace sluice::cluster {
 
@@ -28,5 +30,10 @@ std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image);
 Result<MetadataImagePtr> image_from_records(const std::vector<std::vector<uint8_t>>& records,
                                             const std::string& cluster_id, int32_t controller_id,
                                             int64_t offset);
+
+// An ACL and its metadata record, both ways.
+security::AclBinding acl_binding_of(const protocol::metadata::AccessControlEntryRecord& record);
+protocol::metadata::AccessControlEntryRecord acl_record(const Uuid& id,
+                                                        const security::AclBinding& binding);
 
 }  // namespace sluice::cluster

@@ -1,5 +1,6 @@
 #include "cluster/metadata_image.h"
 
+#include "cluster/image_records.h"
 #include "protocol/record_framing.h"
 
 namespace sluice::cluster {
@@ -250,6 +251,23 @@ struct DeltaApplier {
     return Status::ok();
   }
 
+  // Kafka's AclControlManager refuses an ACL it would not create, and a
+  // removal of an id it does not hold.
+  Status operator()(const md::AccessControlEntryRecord& record) const {
+    security::AclBinding binding = acl_binding_of(record);
+    if (security::AclError error = security::validate_new_acl(binding); !error.ok())
+      return Status(Errc::invalid_value,
+                    "AccessControlEntryRecord of an invalid ACL: " + error.message);
+    delta.writable_acls()[record.id] = std::move(binding);
+    return Status::ok();
+  }
+  Status operator()(const md::RemoveAccessControlEntryRecord& record) const {
+    if (delta.writable_acls().erase(record.id) == 0)
+      return Status(Errc::invalid_value,
+                    "RemoveAccessControlEntryRecord for an ACL that does not exist");
+    return Status::ok();
+  }
+
   // Records the image does not track yet.
   template <class Record>
   Status operator()(const Record&) const {
@@ -313,6 +331,11 @@ std::map<std::string, int16_t>& MetadataDelta::writable_features() {
   return *features_;
 }
 
+AclBindings& MetadataDelta::writable_acls() {
+  if (!acls_) acls_ = base_->acls;
+  return *acls_;
+}
+
 ScramCredentials& MetadataDelta::writable_scram_credentials() {
   if (!scram_credentials_) scram_credentials_ = base_->scram_credentials;
   return *scram_credentials_;
@@ -347,6 +370,7 @@ MetadataImagePtr MetadataDelta::apply() {
   if (features_) next->features = *features_;
   if (next_producer_id_) next->next_producer_id = *next_producer_id_;
   if (scram_credentials_) next->scram_credentials = *scram_credentials_;
+  if (acls_) next->acls = *acls_;
   return next;
 }
 
@@ -382,6 +406,7 @@ MetadataDelta MetadataDelta::between(MetadataImagePtr before, const MetadataImag
     delta.next_producer_id_ = after.next_producer_id;
   if (after.scram_credentials != base.scram_credentials)
     delta.scram_credentials_ = after.scram_credentials;
+  if (after.acls != base.acls) delta.acls_ = after.acls;
   return delta;
 }
 

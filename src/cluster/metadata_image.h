@@ -24,6 +24,7 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/uuid.h"
+#include "security/acl_types.h"
 
 namespace sluice::cluster {
 
@@ -114,6 +115,9 @@ inline constexpr int8_t config_resource_broker = 4;
 
 using TopicImagePtr = std::shared_ptr<const TopicImage>;
 
+// The ACLs (AccessControlEntryRecord), by their id.
+using AclBindings = std::map<Uuid, security::AclBinding>;
+
 // One SCRAM credential (UserScramCredentialRecord): what the server keeps of
 // a password, never the password itself.
 struct ScramCredentialImage {
@@ -145,6 +149,7 @@ struct MetadataImage {
   // controller failovers alike.
   int64_t next_producer_id = -1;
   ScramCredentials scram_credentials;
+  AclBindings acls;
 
   const TopicImage* topic(const std::string& name) const {
     auto found = topics.find(name);
@@ -236,6 +241,8 @@ class MetadataDelta {
   bool broker_configs_changed() const { return broker_configs_.has_value(); }
   bool features_changed() const { return features_.has_value(); }
   bool scram_credentials_changed() const { return scram_credentials_.has_value(); }
+  bool acls_changed() const { return acls_.has_value(); }
+  const AclBindings& acls() const { return acls_ ? *acls_ : base_->acls; }
   const ScramCredentials& scram_credentials() const {
     return scram_credentials_ ? *scram_credentials_ : base_->scram_credentials;
   }
@@ -254,6 +261,7 @@ class MetadataDelta {
   std::map<std::string, std::map<std::string, std::string>>& writable_broker_configs();
   std::map<std::string, int16_t>& writable_features();
   ScramCredentials& writable_scram_credentials();
+  AclBindings& writable_acls();
 
   MetadataImagePtr base_;
   int64_t offset_ = -1;
@@ -265,6 +273,7 @@ class MetadataDelta {
   std::optional<std::map<std::string, int16_t>> features_;
   std::optional<int64_t> next_producer_id_;
   std::optional<ScramCredentials> scram_credentials_;
+  std::optional<AclBindings> acls_;
 };
 
 // Replays one framed record into `image` in place (a delta over a copy of

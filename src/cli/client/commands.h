@@ -40,6 +40,8 @@ void add_quorum_commands(CLI::App& cluster, Action& action);
 void add_producer_commands(CLI::App& app, Action& action);
 // user create / delete / list (user_command.cc): SCRAM credentials.
 void add_user_commands(CLI::App& app, Action& action);
+// acl add / remove / list (acl_command.cc).
+void add_acl_commands(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -53,6 +55,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_producer_commands(app, action);
   add_txn_commands(app, action);
   add_user_commands(app, action);
+  add_acl_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

@@ -211,7 +211,8 @@ def test_creating_a_topic_needs_create(sec_broker):
     # CREATE on the cluster: any topic (dave).
     allow(sec_broker, "User:dave", ["Create"], "--cluster")
     any_name = unique_topic("mk-cluster")
-    err = A.admin_future_error(A.ck_admin(sec_broker, "dave").create_topics([NewTopic(any_name, 2, 1)])[any_name])
+    dave = A.ck_admin(sec_broker, "dave")  # held: a dropped client fails its futures (_DESTROY)
+    err = A.admin_future_error(dave.create_topics([NewTopic(any_name, 2, 1)])[any_name])
     assert err is None, err
     assert A.topic_exists(sec_broker, any_name)
 
