@@ -26,6 +26,13 @@ void fill_space(DescribeLogDirsResponse::DescribeLogDirsResult& result) {
 }  // namespace
 
 void handle_describe_log_dirs(Broker& broker, RequestContext context, DescribeLogDirsRequest request) {
+  // Kafka: DESCRIBE on the cluster, else no directory (and, v3+, the error).
+  if (!broker.authorization().allows_cluster(context.connection(),
+                                             security::AclOperation::DESCRIBE)) {
+    DescribeLogDirsResponse refused;
+    refused.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    return context.reply(refused);
+  }
   std::optional<std::set<storage::TopicPartition>> wanted;
   if (request.topics) {
     wanted.emplace();

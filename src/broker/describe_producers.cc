@@ -43,9 +43,16 @@ void handle_describe_producers(Broker& broker, RequestContext context,
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
     topic_out.name = topic.name;
+    const bool denied =  // Kafka: READ on the topic
+        !broker.authorization().allows_topic(context.connection(), security::AclOperation::READ,
+                                             topic.name);
     for (int32_t index : topic.partition_indexes) {
       auto& out = topic_out.partitions.emplace_back();
       out.partition_index = index;
+      if (denied) {
+        out.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       auto partition = broker.replica_manager().partition(topic.name, index);
       if (!partition) {
         out.error_code =

@@ -168,14 +168,12 @@ Result<ListenerSecurity> resolve_listener(const BrokerConfig& config, const std:
   ListenerSettings settings(config, name);
   ListenerSecurity security;
   security.listener_name = name;
+  // A name the map does not list is PLAINTEXT, as Sluice always took it
+  // (Kafka refuses it); one the map gives an unknown protocol is an error.
   auto mapped = protocols.find(name);
-  std::string protocol_name = mapped == protocols.end() ? name : mapped->second;
-  auto protocol = security_protocol_named(protocol_name);
-  if (!protocol)
-    return listener_error(settings, mapped == protocols.end()
-                                        ? "no security protocol: add " + name +
-                                              ":<protocol> to listener.security.protocol.map"
-                                        : "unknown security protocol " + protocol_name);
+  auto protocol = mapped == protocols.end() ? std::optional(net::SecurityProtocol::plaintext)
+                                            : security_protocol_named(mapped->second);
+  if (!protocol) return listener_error(settings, "unknown security protocol " + mapped->second);
   security.protocol = *protocol;
   security.reauth_ms = std::stoll(settings.text("connections.max.reauth.ms"));
   if (net::uses_tls(security.protocol)) {
@@ -249,6 +247,31 @@ Result<ListenerOverrides> take_listener_overrides(std::map<std::string, std::str
   return out;
 }
 
+// The node's own connections (replica fetchers, the quorum, transaction
+// markers, to itself too) use net's client, which has no TLS or SASL yet:
+// the listeners they dial must be PLAINTEXT, or they would be refused at
+// run time, silently for the user.
+Status check_internal_listeners(const BrokerConfig& config,
+                                const std::map<std::string, ListenerSecurity>& listeners) {
+  auto check = [&](const std::string& name, const char* key) -> Status {
+    auto found = listeners.find(name);
+    if (found == listeners.end() || found->second.protocol == net::SecurityProtocol::plaintext)
+      return Status::ok();
+    return Status(
+        Errc::invalid_value,
+        std::string(key) + ": listener " + name +
+            " is not PLAINTEXT; Sluice's inter-node client speaks PLAINTEXT only so far: give "
+            "brokers and controllers a PLAINTEXT listener of their own (e.g. INTERNAL:PLAINTEXT "
+            "on a private address) and keep SSL and SASL for clients");
+  };
+  if (Status status = check(config.quorum.inter_broker_listener_name, "inter.broker.listener.name");
+      !status)
+    return status;
+  for (const std::string& name : config.controller_listener_names)
+    if (Status status = check(name, "controller.listener.names"); !status) return status;
+  return Status::ok();
+}
+
 Result<std::map<std::string, ListenerSecurity>> resolve_listener_security(
     const BrokerConfig& config) {
   const std::map<std::string, std::string> protocols = effective_protocol_map(config);
@@ -258,6 +281,7 @@ Result<std::map<std::string, ListenerSecurity>> resolve_listener_security(
     if (!security) return security.status();
     out[address.name] = std::move(security.value());
   }
+  if (Status status = check_internal_listeners(config, out); !status) return status;
   return out;
 }
 

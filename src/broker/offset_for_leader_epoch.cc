@@ -12,13 +12,28 @@ using protocol::OffsetForLeaderEpochResponse;
 
 void handle_offset_for_leader_epoch(Broker& broker, RequestContext context,
                                     OffsetForLeaderEpochRequest request) {
+  // Kafka: a follower (replica id set) needs CLUSTER_ACTION, a consumer
+  // DESCRIBE on each topic.
+  const Authorization& authorization = broker.authorization();
+  const bool follower = context.api_version() >= 3 && request.replica_id >= 0;
+  const bool cluster_denied =
+      follower &&
+      !authorization.allows_cluster(context.connection(), security::AclOperation::CLUSTER_ACTION);
   OffsetForLeaderEpochResponse response;
   for (const auto& topic : request.topics) {
     auto& topic_out = response.topics.emplace_back();
     topic_out.topic = topic.topic;
+    const bool topic_denied =
+        !follower && !authorization.allows_topic(context.connection(),
+                                                 security::AclOperation::DESCRIBE, topic.topic);
     for (const auto& asked : topic.partitions) {
       auto& out = topic_out.partitions.emplace_back();
       out.partition = asked.partition;
+      if (cluster_denied || topic_denied) {
+        out.error_code = to_wire(cluster_denied ? ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+                                                : ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       auto partition = broker.replica_manager().partition(topic.topic, asked.partition);
       if (!partition) {
         out.error_code = to_wire(missing_partition_error(*broker.replica_manager().image(),

@@ -162,6 +162,9 @@ std::optional<std::vector<uint8_t>> marker_batch(
 
 void handle_write_txn_markers(Broker& broker, RequestContext context,
                               WriteTxnMarkersRequest request) {
+  // Kafka: only brokers (CLUSTER_ACTION) write markers.
+  const bool denied = !broker.authorization().allows_cluster(
+      context.connection(), security::AclOperation::CLUSTER_ACTION);
   auto job = std::make_shared<MarkerJob>(broker, std::move(context), std::move(request));
   const int64_t now_ms = wall_clock_ms();
   for (size_t m = 0; m < job->request.markers.size(); ++m) {
@@ -176,6 +179,10 @@ void handle_write_txn_markers(Broker& broker, RequestContext context,
         const int32_t index = topic.partition_indexes[p];
         auto& out = topic_out.partitions.emplace_back();
         out.partition_index = index;
+        if (denied) {
+          out.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+          continue;
+        }
         // Kafka's getMagic: a partition with no local log is unknown here.
         auto partition = broker.replica_manager().partition(topic.name, index);
         if (!partition) {

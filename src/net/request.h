@@ -101,12 +101,12 @@ struct ConnectionInfo {
   uint64_t connection_id = 0;
   std::string listener_name;
   std::string peer_address;  // "ip:port"
+  // Runs work on this connection's reactor (below); null outside a Server.
+  std::shared_ptr<ReactorExecutor> reactor{};
   SecurityProtocol security_protocol = SecurityProtocol::plaintext;
   // Subject of the client's verified TLS certificate (RFC 2253), empty
   // without one.
-  std::string tls_peer_subject;
-  // Runs work on this connection's reactor (below); null outside a Server.
-  std::shared_ptr<ReactorExecutor> reactor{};
+  std::string tls_peer_subject{};
   // From RequestHandler::open_connection; the same object for every
   // request of the connection.
   std::shared_ptr<ConnectionState> state{};

@@ -18,6 +18,16 @@
 namespace sluice::net {
 
 struct ListenerConfig {
+  ListenerConfig() = default;
+  ListenerConfig(std::string listener_name, std::string listener_host, uint16_t listener_port,
+                 SecurityProtocol protocol = SecurityProtocol::plaintext,
+                 std::shared_ptr<TlsContext> context = {})
+      : name(std::move(listener_name)),
+        host(std::move(listener_host)),
+        port(listener_port),
+        security_protocol(protocol),
+        tls(std::move(context)) {}
+
   std::string name = "PLAINTEXT";
   std::string host = "127.0.0.1";
   uint16_t port = 9092;  // 0: any free port (tests); see Server::bound_port

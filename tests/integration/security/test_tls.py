@@ -137,3 +137,32 @@ def test_tls_1_1_is_refused(sec_broker, certs):
     with pytest.raises((ssl.SSLError, ConnectionError)):
         with ctx.wrap_socket(kafka_wire.connect(sec_broker.ports["SSL"]), server_hostname="127.0.0.1"):
             pass
+
+
+def test_keystore_reload_without_restart(sec_broker_factory, certs, tmp_path):
+    """A keystore file replaced while the broker runs serves later connections
+    (checked at most once a second); a broken file keeps the previous one."""
+    import shutil
+    import time
+
+    from certs import _ca, _read, _signed, _write  # the same openssl recipes
+
+    keystore = str(tmp_path / "keystore.pem")
+    shutil.copy(certs.server_pem, keystore)
+    b = sec_broker_factory({"SSL": "SSL"}, {"ssl.keystore.type": "PEM", "ssl.keystore.location": keystore})
+    ck_round_trip(ck_conf(b, "SSL", trusting(certs)), new_topic(b, "tls-reload"), 3, tag="before")
+
+    # A broken keystore: logged, the current certificates stay.
+    _write(keystore, "not a pem file\n")
+    time.sleep(1.2)
+    ck_round_trip(ck_conf(b, "SSL", trusting(certs)), new_topic(b, "tls-reload"), 3, tag="broken")
+
+    # A new CA and server certificate: new clients must trust the new CA.
+    d = str(tmp_path)
+    _write(str(tmp_path / "ext.cnf"), _read(f"{certs.dir}/ext.cnf"))
+    new_ca, new_ca_key = _ca(d, "new-ca", "/O=Sluice/OU=test/CN=Sluice Reload CA")
+    new_cert, new_key = _signed(d, "new-server", "/O=Sluice/CN=localhost", new_ca, new_ca_key, "server_ext")
+    _write(keystore, _read(new_key) + _read(new_cert) + _read(new_ca))
+    time.sleep(1.2)
+    ck_round_trip(ck_conf(b, "SSL", Identity(ca=new_ca)), new_topic(b, "tls-reload"), 3, tag="after")
+    assert "TLS keystore or truststore changed" in b.logs()

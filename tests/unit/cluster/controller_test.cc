@@ -456,3 +456,79 @@ TEST(ControllerOnDisk, SnapshotThenRestartFromIt) {
 
 }  // namespace
 }  // namespace sluice::cluster
+
+namespace sluice::cluster {
+namespace {
+
+ScramUpsertion scram_user(const std::string& name, int8_t mechanism, int32_t iterations = 4096) {
+  return {
+      name, mechanism, iterations, {1, 2, 3, 4}, std::vector<uint8_t>(mechanism == 1 ? 32 : 64, 9)};
+}
+
+security::AclBinding read_acl(const std::string& topic, const std::string& principal) {
+  return {security::ResourceType::TOPIC,
+          topic,
+          security::PatternType::LITERAL,
+          principal,
+          "*",
+          security::AclOperation::READ,
+          security::AclPermissionType::ALLOW};
+}
+
+// Kafka's ScramControlManager: checks per user, a user named twice fails
+// alone, and only the stored and server keys are kept.
+TEST_F(ControllerTest, ScramCredentialsAreCheckedAsKafkaDoesAndSurviveARestart) {
+  {
+    auto controller = open();
+    auto results = controller->alter_user_scram_credentials(
+        {{"ghost", 1}}, {scram_user("alice", 1), scram_user("bob", 2, 100), scram_user("", 1),
+                         scram_user("carol", 7), scram_user("dave", 1), scram_user("dave", 2)});
+    std::map<std::string, ErrorCode> by_user;
+    for (const auto& result : results) by_user[result.user] = result.error.code;
+    EXPECT_EQ(by_user["alice"], ErrorCode::NONE);
+    EXPECT_EQ(by_user["bob"], ErrorCode::UNACCEPTABLE_CREDENTIAL);  // too few iterations
+    EXPECT_EQ(by_user[""], ErrorCode::UNACCEPTABLE_CREDENTIAL);
+    EXPECT_EQ(by_user["carol"], ErrorCode::UNSUPPORTED_SASL_MECHANISM);
+    EXPECT_EQ(by_user["dave"], ErrorCode::DUPLICATE_RESOURCE);
+    EXPECT_EQ(by_user["ghost"], ErrorCode::RESOURCE_NOT_FOUND);
+    controller->stop();
+  }
+  auto controller = open();
+  const ScramCredentials& credentials = controller->image()->scram_credentials;
+  ASSERT_EQ(credentials.size(), 1u);
+  const ScramCredentialImage& alice = credentials.at("alice").at(1);
+  EXPECT_EQ(alice.iterations, 4096);
+  EXPECT_EQ(alice.stored_key.size(), 32u);
+  EXPECT_NE(alice.stored_key, std::vector<uint8_t>(32, 9));  // derived, not the salted password
+  auto removed = controller->alter_user_scram_credentials({{"alice", 1}}, {});
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_TRUE(removed[0].error.ok());
+  EXPECT_TRUE(controller->image()->scram_credentials.empty());
+}
+
+// Kafka's AclControlManager: an existing ACL is a success that writes
+// nothing; a filter removes every match once.
+TEST_F(ControllerTest, AclsAreCreatedOnceAndDeletedByFilter) {
+  auto controller = open();
+  auto created =
+      controller->create_acls({read_acl("orders", "User:alice"), read_acl("orders", "User:bob"),
+                               read_acl("orders", "alice")});
+  ASSERT_EQ(created.size(), 3u);
+  EXPECT_TRUE(created[0].ok());
+  EXPECT_TRUE(created[1].ok());
+  EXPECT_EQ(created[2].code, ErrorCode::INVALID_REQUEST);  // no principal type
+  const int64_t offset = controller->image()->offset;
+  EXPECT_TRUE(controller->create_acls({read_acl("orders", "User:alice")})[0].ok());
+  EXPECT_EQ(controller->image()->offset, offset);  // nothing written
+  EXPECT_EQ(controller->image()->acls.size(), 2u);
+  security::AclBindingFilter alice;
+  alice.principal = "User:alice";
+  auto deleted = controller->delete_acls({alice, security::AclBindingFilter::any()});
+  ASSERT_EQ(deleted.size(), 2u);
+  EXPECT_EQ(deleted[0].deleted.size(), 1u);
+  EXPECT_EQ(deleted[1].deleted.size(), 1u);  // bob's; alice's is reported under the first filter
+  EXPECT_TRUE(controller->image()->acls.empty());
+}
+
+}  // namespace
+}  // namespace sluice::cluster

@@ -350,6 +350,20 @@ MetadataImagePtr rich_image() {
   image->brokers[3] = leaving;
   image->broker_configs[""]["log.retention.ms"] = "1000";
   image->broker_configs["2"]["log.cleaner.threads"] = "2";
+  // SCRAM credentials and ACLs (issue 18) are part of the image too.
+  image->scram_credentials["alice"][1] = {
+      {1, 2, 3}, std::vector<uint8_t>(32, 4), std::vector<uint8_t>(32, 5), 4096};
+  image->scram_credentials["alice"][2] = {
+      {6}, std::vector<uint8_t>(64, 7), std::vector<uint8_t>(64, 8), 8192};
+  Uuid acl_id;
+  acl_id.bytes[5] = 1;
+  image->acls[acl_id] = {security::ResourceType::TOPIC,
+                         "topic-",
+                         security::PatternType::PREFIXED,
+                         "User:alice",
+                         "*",
+                         security::AclOperation::READ,
+                         security::AclPermissionType::ALLOW};
   for (int t = 0; t < 3; ++t) {
     TopicImage topic;
     topic.name = "topic-" + std::to_string(t);
@@ -377,6 +391,8 @@ void expect_equal_images(const MetadataImage& a, const MetadataImage& b) {
   EXPECT_EQ(a.brokers, b.brokers);
   EXPECT_EQ(a.broker_configs, b.broker_configs);
   EXPECT_EQ(a.features, b.features);
+  EXPECT_EQ(a.scram_credentials, b.scram_credentials);
+  EXPECT_EQ(a.acls, b.acls);
   EXPECT_EQ(a.topic_names, b.topic_names);
   ASSERT_EQ(a.topics.size(), b.topics.size());
   for (const auto& [name, topic] : a.topics) {
