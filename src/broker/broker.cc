@@ -33,6 +33,15 @@ Status check_listener_hosts(const BrokerConfig& config) {
   return Status::ok();
 }
 
+QuotaWindows quota_windows(const BrokerConfig& config) {
+  QuotaWindows windows;
+  windows.samples = static_cast<int>(config.get_int("quota.window.num"));
+  windows.window_ms = config.get_int("quota.window.size.seconds") * 1000;
+  windows.controller_samples = static_cast<int>(config.get_int("controller.quota.window.num"));
+  windows.controller_window_ms = config.get_int("controller.quota.window.size.seconds") * 1000;
+  return windows;
+}
+
 }  // namespace
 
 Broker::Broker(BrokerConfig config, BrokerEnvironment environment)
@@ -46,6 +55,7 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, BrokerEnvironm
   if (!authorization) return authorization.status();
   std::unique_ptr<Broker> broker(new Broker(std::move(config), environment));
   broker->authorization_ = std::move(authorization.value());
+  broker->quotas_ = std::make_unique<QuotaManagers>(quota_windows(broker->config_));
   if (Status status = broker->lock_dirs(); !status) return status;
   if (Status status = broker->open_metadata(); !status) return status;
   if (Status status = broker->open_data_path(); !status) return status;
@@ -177,7 +187,42 @@ void Broker::handle(const net::ConnectionInfo& connection, std::shared_ptr<const
     context.close_connection();
     return;
   }
+  if (quotas_->request.enabled() && !exempt_from_request_quota(connection, *handler))
+    return handle_under_request_quota(*handler, std::move(context), reader);
   handler->handle(*this, std::move(context), reader);
+}
+
+// Kafka exempts the requests of the cluster's own nodes (the controller's
+// APIs, WriteTxnMarkers, a follower's Fetch) and the SASL exchange.
+bool Broker::exempt_from_request_quota(const net::ConnectionInfo& connection,
+                                       const ApiHandler& handler) const {
+  if (listener_role(config_, connection.listener_name) == ListenerRole::controller) return true;
+  return handler.api_key == protocol::SaslHandshakeRequest::api_key ||
+         handler.api_key == protocol::SaslAuthenticateRequest::api_key ||
+         handler.api_key == protocol::WriteTxnMarkersRequest::api_key;
+}
+
+// Kafka's request quota (request_percentage): the time a request takes on
+// this reactor counts as a percentage of one thread; a client already over
+// its quota is throttled in this answer (by at most one quota window), and
+// this request's time is counted for the next.
+void Broker::handle_under_request_quota(const ApiHandler& handler, RequestContext context,
+                                        WireReader& reader) {
+  QuotaManager& quota = quotas_->request;
+  const QuotaClient client = quota_client_of(context);
+  const int64_t now = quota_clock_ms();
+  context.throttle(static_cast<int32_t>(
+      std::min<int64_t>(quota.throttle_ms(client, now), quotas_->request_throttle_max_ms)));
+  auto exempt = std::make_shared<bool>(false);
+  context.watch_request_quota_exemption(exempt);
+  const auto started = std::chrono::steady_clock::now();
+  handler.handle(*this, std::move(context), reader);
+  const auto spent = std::chrono::steady_clock::now() - started;
+  if (*exempt) return;
+  const double percent =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count()) *
+      1e-7;
+  quota.record(client, percent, quota_clock_ms());
 }
 
 }  // namespace sluice::broker

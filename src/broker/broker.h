@@ -22,6 +22,7 @@
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
+#include "broker/quotas.h"
 #include "broker/request_context.h"
 #include "cluster/controller.h"
 #include "cluster/isr_manager.h"
@@ -52,6 +53,8 @@ struct BrokerEnvironment {
   storage::FileSystem* data_file_system = nullptr;
 };
 
+struct ApiHandler;  // handlers.h
+
 class Broker : public net::RequestHandler, public cluster::MetadataListener {
  public:
   // Loads the data in the configured directories (recovering after an
@@ -81,6 +84,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   const BrokerConfig& config() const { return config_; }
   // Whether the connection may do an operation (authorization.h).
   const Authorization& authorization() const { return *authorization_; }
+  // Client quotas from the metadata image (quotas.h).
+  QuotaManagers& quotas() { return *quotas_; }
   // The metadata side (broker_metadata.cc): the controller owns the
   // metadata log and publishes the image; valid after open().
   cluster::Controller& controller() const { return *controller_; }
@@ -138,6 +143,10 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
                                             const cluster::MetadataImage& image) const;
 
  private:
+  bool exempt_from_request_quota(const net::ConnectionInfo& connection,
+                                 const ApiHandler& handler) const;
+  void handle_under_request_quota(const ApiHandler& handler, RequestContext context,
+                                  WireReader& reader);
   Broker(BrokerConfig config, BrokerEnvironment environment);
   Status lock_dirs();
   Status open_metadata();
@@ -210,6 +219,7 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<txn::TxnService> transactions_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<Authorization> authorization_;
+  std::unique_ptr<QuotaManagers> quotas_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;
   std::condition_variable registration_changed_;

@@ -117,6 +117,14 @@ std::vector<ConfigDef> make_defs() {
           "Cipher suites (IANA or OpenSSL names); empty: defaults."),
       def("ssl.principal.mapping.rules", T::string, "DEFAULT",
           "Rules from a client certificate's subject to its principal name."),
+      // quotas (quotas.h)
+      def("quota.window.num", T::int32, "11",
+          "Samples a client's byte and request rates are measured over.", at_least(1)),
+      def("quota.window.size.seconds", T::int32, "1", "Length of one quota sample.", at_least(1)),
+      def("controller.quota.window.num", T::int32, "11",
+          "Samples of the controller mutation quota (its burst).", at_least(1)),
+      def("controller.quota.window.size.seconds", T::int32, "1",
+          "Length of one controller mutation quota sample.", at_least(1)),
       def("admin.listener", T::string, "127.0.0.1:9644",
           "host:port of the admin HTTP port (metrics, health); empty to disable."),
       // storage

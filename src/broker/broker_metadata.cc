@@ -151,6 +151,7 @@ bool Broker::registered_in(const cluster::MetadataImage& image) const {
 void Broker::on_metadata_update(const cluster::MetadataDelta& delta,
                                 const cluster::MetadataImagePtr& new_image) {
   authorization_->follow(delta, *new_image);
+  if (delta.client_quotas_changed()) quotas_->update(new_image->client_quotas);
   if (!replica_manager_) return;
   if (Status status = replica_manager_->apply_delta(delta, new_image); !status)
     spdlog::error("metadata: applying image at offset {}: {}", new_image->offset,

@@ -305,6 +305,10 @@ class DelayedFetch final : public DelayedOperation,
   }
 
   void answer(Collected collected, Thread where) {
+    if (!quota_checked_) {
+      quota_checked_ = true;
+      if (answered_throttled(collected)) return;
+    }
     // Down-conversion reads every byte into memory and rewrites it.
     if (legacy_magic_ && where == Thread::reactor)
       return answer_on_worker(std::move(collected), "down_conversion");
@@ -392,6 +396,31 @@ class DelayedFetch final : public DelayedOperation,
     context_.reply(response, std::move(keep_alive), std::move(file_slices));
   }
 
+  // The fetch quota (consumer_byte_rate): a client already over it gets an
+  // empty answer (nothing counted, the session unchanged) carrying its
+  // throttle time, as Kafka answers a throttled fetch; otherwise the bytes
+  // about to be sent are counted and the answer carries the throttle they
+  // cause. Either way the connection then waits out the throttle. Deciding
+  // before counting means an answer larger than the quota allows at once
+  // (one batch above it) is still sent, then paid for by the wait.
+  bool answered_throttled(const Collected& collected) {
+    QuotaManager& quota = broker_.quotas().fetch;
+    if (!quota.enabled()) return false;
+    const QuotaClient client = quota_client_of(context_);
+    const int64_t now = quota_clock_ms();
+    if (const int32_t throttle = quota.throttle_ms(client, now); throttle > 0) {
+      context_.throttle(throttle);
+      FetchResponse response;
+      response.session_id = session_.session_id;
+      context_.reply(response);
+      return true;
+    }
+    double bytes = 0;
+    for (const auto& read : collected.reads) bytes += static_cast<double>(read.range.length);
+    context_.throttle(quota.record(client, bytes, now));
+    return false;
+  }
+
   static FetchResponse::PartitionData partition_data(int32_t index,
                                                      const cluster::PartitionReadResult& read,
                                                      Bytes records, int16_t version) {
@@ -453,6 +482,7 @@ class DelayedFetch final : public DelayedOperation,
   bool topic_ids_;
   std::optional<int8_t> legacy_magic_;
   bool read_committed_ = false;
+  bool quota_checked_ = false;  // answer() may run twice (reactor, then worker)
   int32_t max_wait_ms_ = 0;
   std::atomic<bool> wake_pending_{false};  // a wake-up is posted to the reactor, not yet run
 };
@@ -574,6 +604,7 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
     if (!broker.authorization().allows_cluster(context.connection(),
                                                security::AclOperation::CLUSTER_ACTION))
       return reply_error(context, ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    context.exempt_from_request_quota();
     return handle_replica_fetch(broker, std::move(context), std::move(request));
   }
   cluster::MetadataImagePtr image = broker.replica_manager().image();
@@ -587,6 +618,10 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
     choose_read_replicas(broker, context.connection().listener_name, request.rack_id, plan);
   uint64_t max_bytes = static_cast<uint64_t>(
       std::max<int64_t>(0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
+  // No more than the quota's burst (one window) at once (Kafka caps at what
+  // its sampled rate lets through), so answers come steadily.
+  if (auto burst = broker.quotas().fetch.burst_max(quota_client_of(context)))
+    max_bytes = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(std::max(*burst, 1.0)));
   auto fetch =
       std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session),
                                      std::move(plan), request.min_bytes, max_bytes, version);

@@ -129,6 +129,9 @@ void handle_create_acls(Broker&, RequestContext, protocol::CreateAclsRequest);
 void handle_delete_acls(Broker&, RequestContext, protocol::DeleteAclsRequest);
 void handle_sasl_handshake(Broker&, RequestContext, protocol::SaslHandshakeRequest);
 void handle_sasl_authenticate(Broker&, RequestContext, protocol::SaslAuthenticateRequest);
+// Client quotas (quota_handlers.cc).
+void handle_describe_client_quotas(Broker&, RequestContext, protocol::DescribeClientQuotasRequest);
+void handle_alter_client_quotas(Broker&, RequestContext, protocol::AlterClientQuotasRequest);
 void handle_describe_user_scram_credentials(Broker&, RequestContext,
                                             protocol::DescribeUserScramCredentialsRequest);
 void handle_alter_user_scram_credentials(Broker&, RequestContext,

@@ -535,6 +535,12 @@ void handle_produce(Broker& broker, RequestContext context, ProduceRequest reque
   const int16_t version = context.api_version();
   auto job = std::make_shared<ProduceJob>(broker, std::move(context), std::move(request));
   job->acks = job->request.acks;
+  // Kafka's produce quota counts the whole request (acks=0 too: the
+  // connection is muted though nothing is answered).
+  if (broker.quotas().produce.enabled())
+    job->context.throttle(broker.quotas().produce.record(
+        quota_client_of(job->context), static_cast<double>(job->context.frame()->size()),
+        quota_clock_ms()));
   // Kafka verifies only requests naming their transactional id.
   const bool verify_txn =
       broker.config().transaction_partition_verification && job->request.transactional_id;

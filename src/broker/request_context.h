@@ -7,7 +7,12 @@
 // Metrics: once start_timing() named the API's series, answering records
 // the latency and, for an answer carrying an error, an error
 // (request_metrics.h).
+//
+// Quotas: throttle() before answering puts the throttle time in the
+// answer's throttle_time_ms (the larger of the two) and mutes the
+// connection for it once the answer is written (broker/quotas.h).
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -47,13 +52,19 @@ class RequestContext {
                         std::vector<std::shared_ptr<const void>> keep_alive = {},
                         std::vector<net::FileSlice> file_slices = {}) {
     net::Response out;
-    protocol::ResponseHeader response_header;
-    response_header.correlation_id = header_.correlation_id;
-    out.body.reserve(16 + response.size(version));
-    protocol::encode_response_header(out.body, header_.request_api_key, version,
-                                     response_header);
-    response.encode(out.body, version);
+    if constexpr (requires(Response r) { r.throttle_time_ms = int32_t{}; }) {
+      if (throttle_ms_ > response.throttle_time_ms) {
+        Response throttled = response;
+        throttled.throttle_time_ms = throttle_ms_;
+        encode(throttled, version, out.body);
+      } else {
+        encode(response, version, out.body);
+      }
+    } else {
+      encode(response, version, out.body);
+    }
     out.keep_alive = std::move(keep_alive);
+    out.mute_ms = throttle_ms_;
     out.file_slices = std::move(file_slices);
     out.close_after = close_after_reply_;
     if constexpr (requires { response.error_code != 0; })
@@ -66,7 +77,30 @@ class RequestContext {
   void close_after_reply() { close_after_reply_ = true; }
   void reply_none() {
     finish_timing();
-    respond_(net::Response::none());
+    net::Response out = net::Response::none();
+    out.mute_ms = throttle_ms_;
+    respond_(std::move(out));
+  }
+  // A quota's throttle for this answer (the largest one given counts).
+  void throttle(int32_t ms) {
+    throttle_ms_ = std::max(throttle_ms_, ms);
+    if (ms > 0 && connection_.state)
+      connection_.state->mute_until(net::ConnectionState::Clock::now() +
+                                    std::chrono::milliseconds(ms));
+  }
+  int32_t throttle_ms() const { return throttle_ms_; }
+  // The request-time quota (Broker::handle) is not for this request (a
+  // follower's Fetch, which Kafka exempts): no throttle, no mute (a
+  // follower's connection has no other), and its time is not counted. Said
+  // before the handler returns.
+  void exempt_from_request_quota() {
+    if (!request_quota_exempt_) return;
+    *request_quota_exempt_ = true;
+    throttle_ms_ = 0;
+    if (connection_.state) connection_.state->unmute();
+  }
+  void watch_request_quota_exemption(std::shared_ptr<bool> exempt) {
+    request_quota_exempt_ = std::move(exempt);
   }
   void close_connection() {
     note_error();
@@ -88,6 +122,15 @@ class RequestContext {
   }
 
  private:
+  template <class Response>
+  void encode(const Response& response, int16_t version, WireWriter& body) const {
+    protocol::ResponseHeader response_header;
+    response_header.correlation_id = header_.correlation_id;
+    body.reserve(16 + response.size(version));
+    protocol::encode_response_header(body, header_.request_api_key, version, response_header);
+    response.encode(body, version);
+  }
+
   void finish_timing() {
     if (metrics_ != nullptr) metrics_->latency.observe(std::chrono::steady_clock::now() - started_);
   }
@@ -100,6 +143,8 @@ class RequestContext {
   std::chrono::steady_clock::time_point started_;
   bool error_noted_ = false;
   bool close_after_reply_ = false;
+  int32_t throttle_ms_ = 0;
+  std::shared_ptr<bool> request_quota_exempt_;  // set only while a request quota applies
 };
 
 }  // namespace sluice::broker

@@ -221,6 +221,38 @@ std::vector<typename Items::value_type> take_refused(
   return refused;
 }
 
+// Kafka's controller mutation quota (controller_mutation_rate): each entry
+// draws its partitions from the client's token bucket. Strict (the request
+// versions that know THROTTLING_QUOTA_EXCEEDED) refuses the entries met
+// while the bucket is empty and takes them out of `items`; permissive (older
+// versions) lets every entry through. Either way the answer carries the
+// throttle time. Validate-only requests change nothing and draw nothing.
+template <class Items, class MutationsOf>
+std::vector<typename Items::value_type> take_throttled(Broker& broker, RequestContext& context,
+                                                       Items& items, MutationsOf mutations_of,
+                                                       bool strict, bool validate_only) {
+  std::vector<typename Items::value_type> throttled;
+  QuotaManager& quota = broker.quotas().controller_mutation;
+  if (!quota.enabled() || validate_only) return throttled;
+  const QuotaClient client = quota_client_of(context);
+  std::erase_if(items, [&](const auto& item) {
+    const double count = static_cast<double>(mutations_of(item));
+    const int64_t now = quota_clock_ms();
+    if (!strict) {
+      context.throttle(quota.take_mutations_permissive(client, count, now));
+      return false;
+    }
+    const int32_t throttle = quota.take_mutations_strict(client, count, now);
+    if (throttle == 0) return false;
+    context.throttle(throttle);
+    throttled.push_back(item);
+    return true;
+  });
+  return throttled;
+}
+
+constexpr const char* throttled_message = "The throttling quota has been exceeded.";
+
 // Runs `work` on the controller (forwarded when this node is not it), with
 // `adjust` adding the refused entries' answers.
 template <class Request, class Work>
@@ -245,16 +277,28 @@ void handle_create_topics(Broker& broker, RequestContext context, CreateTopicsRe
         return cluster_create ||
                authorization.allows_topic(connection, security::AclOperation::CREATE, name);
       });
+  const int64_t default_partitions = broker.config().get_int("num.partitions");
+  auto throttled = take_throttled(
+      broker, context, request.topics,
+      [default_partitions](const auto& topic) -> int64_t {
+        if (!topic.assignments.empty()) return static_cast<int64_t>(topic.assignments.size());
+        return topic.num_partitions > 0 ? topic.num_partitions : default_partitions;
+      },
+      context.api_version() >= 6, request.validate_only);
   Adjust<CreateTopicsResponse> adjust;
-  if (!refused.empty())
-    adjust = [refused](CreateTopicsResponse& response) {
-      for (const auto& topic : refused) {
+  if (!refused.empty() || !throttled.empty())
+    adjust = [refused, throttled](CreateTopicsResponse& response) {
+      auto answer = [&response](const auto& topic, ErrorCode code, const char* message) {
         CreateTopicsResponse::CreatableTopicResult result;
         result.name = topic.name;
-        result.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
-        result.error_message = "Authorization failed.";
+        result.error_code = to_wire(code);
+        result.error_message = message;
         response.topics.push_back(std::move(result));
-      }
+      };
+      for (const auto& topic : refused)
+        answer(topic, ErrorCode::TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
+      for (const auto& topic : throttled)
+        answer(topic, ErrorCode::THROTTLING_QUOTA_EXCEEDED, throttled_message);
     };
   run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),
                     create_topics);
@@ -277,18 +321,43 @@ void handle_delete_topics(Broker& broker, RequestContext context, DeleteTopicsRe
   auto refused_refs = take_refused(request.topics, name_of_ref, [&](const std::string& name) {
     return name.empty() || may_delete(name);  // an unknown id: the controller answers it
   });
+  auto partitions_of = [&image](const std::string& name) -> int64_t {
+    const cluster::TopicImage* topic = image->topic(name);
+    return topic != nullptr ? static_cast<int64_t>(topic->partitions.size()) : 0;
+  };
+  const bool strict = context.api_version() >= 5;
+  auto throttled_names =
+      take_throttled(broker, context, request.topic_names, partitions_of, strict, false);
+  auto throttled_refs = take_throttled(
+      broker, context, request.topics,
+      [&](const auto& topic) { return partitions_of(name_of_ref(topic)); }, strict, false);
   Adjust<DeleteTopicsResponse> adjust;
-  if (!refused_names.empty() || !refused_refs.empty())
-    adjust = [refused_names, refused_refs](DeleteTopicsResponse& response) {
-      for (const std::string& name : refused_names)
-        response.responses.push_back(
-            {name, Uuid{}, to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED), std::nullopt, {}});
-      for (const auto& ref : refused_refs)
-        response.responses.push_back({ref.name,
-                                      ref.topic_id,
-                                      to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
-                                      std::nullopt,
-                                      {}});
+  if (!refused_names.empty() || !refused_refs.empty() || !throttled_names.empty() ||
+      !throttled_refs.empty())
+    adjust = [refused_names, refused_refs, throttled_names,
+              throttled_refs](DeleteTopicsResponse& response) {
+      auto answer_names = [&response](const auto& names, ErrorCode code, const char* message) {
+        for (const std::string& name : names)
+          response.responses.push_back(
+              {name,
+               Uuid{},
+               to_wire(code),
+               message ? std::optional<std::string>(message) : std::nullopt,
+               {}});
+      };
+      auto answer_refs = [&response](const auto& refs, ErrorCode code, const char* message) {
+        for (const auto& ref : refs)
+          response.responses.push_back(
+              {ref.name,
+               ref.topic_id,
+               to_wire(code),
+               message ? std::optional<std::string>(message) : std::nullopt,
+               {}});
+      };
+      answer_names(refused_names, ErrorCode::TOPIC_AUTHORIZATION_FAILED, nullptr);
+      answer_refs(refused_refs, ErrorCode::TOPIC_AUTHORIZATION_FAILED, nullptr);
+      answer_names(throttled_names, ErrorCode::THROTTLING_QUOTA_EXCEEDED, throttled_message);
+      answer_refs(throttled_refs, ErrorCode::THROTTLING_QUOTA_EXCEEDED, throttled_message);
     };
   run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),
                     delete_topics);
@@ -303,13 +372,27 @@ void handle_create_partitions(Broker& broker, RequestContext context,
       [&](const std::string& name) {
         return authorization.allows_topic(connection, security::AclOperation::ALTER, name);
       });
+  const cluster::MetadataImagePtr image = broker.metadata_image();
+  auto throttled = take_throttled(
+      broker, context, request.topics,
+      [&image](const auto& topic) -> int64_t {
+        const cluster::TopicImage* found = image->topic(topic.name);
+        const int64_t now = found != nullptr ? static_cast<int64_t>(found->partitions.size()) : 0;
+        return std::max<int64_t>(topic.count - now, 0);
+      },
+      context.api_version() >= 3, request.validate_only);
   Adjust<CreatePartitionsResponse> adjust;
-  if (!refused.empty())
-    adjust = [refused](CreatePartitionsResponse& response) {
+  if (!refused.empty() || !throttled.empty())
+    adjust = [refused, throttled](CreatePartitionsResponse& response) {
       for (const auto& topic : refused)
         response.results.push_back({topic.name,
                                     to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
                                     std::string("Authorization failed."),
+                                    {}});
+      for (const auto& topic : throttled)
+        response.results.push_back({topic.name,
+                                    to_wire(ErrorCode::THROTTLING_QUOTA_EXCEEDED),
+                                    std::string(throttled_message),
                                     {}});
     };
   run_on_controller(broker, std::move(context), std::move(request), std::move(adjust),

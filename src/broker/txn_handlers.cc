@@ -351,48 +351,70 @@ void handle_end_txn(Broker& broker, RequestContext context, EndTxnRequest reques
       });
 }
 
+// Kafka's checks: DESCRIBE on each transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED otherwise), and a transaction's
+// partitions shown only for topics the principal may DESCRIBE.
 void handle_describe_transactions(Broker& broker, RequestContext context,
                                   DescribeTransactionsRequest request) {
+  using TransactionState = DescribeTransactionsResponse::TransactionState;
   struct Gather {
     std::mutex mutex;
     size_t left = 0;
-    std::vector<std::optional<DescribeTransactionsResponse::TransactionState>> states;
+    std::vector<std::optional<TransactionState>> states;
   };
   auto gather = std::make_shared<Gather>();
   gather->left = request.transactional_ids.size();
   gather->states.resize(request.transactional_ids.size());
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo connection = context.connection();
   auto reply = reply_with<DescribeTransactionsResponse>(std::move(context));
   if (request.transactional_ids.empty()) return reply(DescribeTransactionsResponse{});
+  auto deliver = [gather, reply](size_t i, TransactionState state) {
+    std::unique_lock lock(gather->mutex);
+    gather->states[i] = std::move(state);
+    if (--gather->left > 0) return;
+    DescribeTransactionsResponse response;
+    for (auto& answered : gather->states)
+      response.transaction_states.push_back(std::move(*answered));
+    lock.unlock();
+    reply(response);
+  };
+  auto failed = [](const std::string& transactional_id, ErrorCode error) {
+    TransactionState state;
+    state.error_code = to_wire(error);
+    state.transactional_id = transactional_id;
+    state.producer_id = -1;
+    state.producer_epoch = -1;
+    state.transaction_start_time_ms = -1;
+    return state;
+  };
   for (size_t i = 0; i < request.transactional_ids.size(); ++i) {
+    const std::string& id = request.transactional_ids[i];
+    if (!authorization.allows(connection, security::AclOperation::DESCRIBE,
+                              security::ResourceType::TRANSACTIONAL_ID, id)) {
+      deliver(i, failed(id, ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
+      continue;
+    }
     broker.transactions().coordinator().describe(
-        request.transactional_ids[i], [gather, reply, i](txn::TxnDescription description) {
-          DescribeTransactionsResponse::TransactionState state;
-          state.error_code = to_wire(description.error);
+        id, [deliver, failed, i, &authorization, connection](txn::TxnDescription description) {
+          if (description.error != ErrorCode::NONE)
+            return deliver(i, failed(description.transactional_id, description.error));
+          TransactionState state;
           state.transactional_id = description.transactional_id;
-          if (description.error == ErrorCode::NONE) {
-            state.transaction_state = description.state;
-            state.transaction_timeout_ms = description.timeout_ms;
-            state.transaction_start_time_ms = description.start_timestamp_ms;
-            state.producer_id = description.producer_id;
-            state.producer_epoch = description.producer_epoch;
-            for (const auto& partition : description.partitions) {
-              if (state.topics.empty() || state.topics.back().topic != partition.topic)
-                state.topics.emplace_back().topic = partition.topic;
-              state.topics.back().partitions.push_back(partition.partition);
-            }
-          } else {
-            state.producer_id = -1;
-            state.producer_epoch = -1;
-            state.transaction_start_time_ms = -1;
+          state.transaction_state = description.state;
+          state.transaction_timeout_ms = description.timeout_ms;
+          state.transaction_start_time_ms = description.start_timestamp_ms;
+          state.producer_id = description.producer_id;
+          state.producer_epoch = description.producer_epoch;
+          for (const auto& partition : description.partitions) {
+            if (!authorization.allows_topic(connection, security::AclOperation::DESCRIBE,
+                                            partition.topic))
+              continue;
+            if (state.topics.empty() || state.topics.back().topic != partition.topic)
+              state.topics.emplace_back().topic = partition.topic;
+            state.topics.back().partitions.push_back(partition.partition);
           }
-          std::unique_lock lock(gather->mutex);
-          gather->states[i] = std::move(state);
-          if (--gather->left > 0) return;
-          DescribeTransactionsResponse response;
-          for (auto& answered : gather->states)
-            response.transaction_states.push_back(std::move(*answered));
-          lock.unlock();
-          reply(response);
+          deliver(i, std::move(state));
         });
   }
 }
@@ -406,12 +428,19 @@ void handle_list_transactions(Broker& broker, RequestContext context,
   filters.producer_ids.insert(request.producer_id_filters.begin(),
                               request.producer_id_filters.end());
   filters.duration_ms = request.duration_filter;
+  const Authorization& authorization = broker.authorization();
+  const net::ConnectionInfo connection = context.connection();
   auto reply = reply_with<ListTransactionsResponse>(std::move(context));
-  broker.transactions().coordinator().list(std::move(filters), [reply](txn::TxnListResult result) {
+  broker.transactions().coordinator().list(std::move(filters), [reply, &authorization, connection](
+                                                                   txn::TxnListResult result) {
     ListTransactionsResponse response;
     response.error_code = to_wire(result.error);
     response.unknown_state_filters = std::move(result.unknown_state_filters);
     for (auto& listing : result.transactions) {
+      // Kafka lists only the transactions the principal may DESCRIBE.
+      if (!authorization.allows(connection, security::AclOperation::DESCRIBE,
+                                security::ResourceType::TRANSACTIONAL_ID, listing.transactional_id))
+        continue;
       auto& state = response.transaction_states.emplace_back();
       state.transactional_id = std::move(listing.transactional_id);
       state.producer_id = listing.producer_id;

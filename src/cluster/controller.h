@@ -299,6 +299,14 @@ struct UserScramResult {
   ApiError error;
 };
 
+// AlterClientQuotas: one entity's change as the request states it (entity
+// types in request order, so a type named twice can be refused), its
+// operations in order (nullopt value: remove the key).
+struct ClientQuotaAlteration {
+  std::vector<std::pair<std::string, std::optional<std::string>>> entity;
+  std::vector<std::pair<std::string, std::optional<double>>> ops;
+};
+
 // DeleteAcls: one filter's result, with the ACLs it removed.
 struct AclDeletion {
   ApiError error;
@@ -505,6 +513,13 @@ class Controller {
   // one result per binding or filter, in order.
   std::vector<ApiError> create_acls(const std::vector<security::AclBinding>& bindings);
   std::vector<AclDeletion> delete_acls(const std::vector<security::AclBindingFilter>& filters);
+  // AlterClientQuotas (Kafka's ClientQuotaControlManager; controller_quotas.cc):
+  // each entity is checked alone (entity types and their combination, keys
+  // valid for them, values > 0 and integral where Kafka's type is), one
+  // result per alteration in order; the valid changes commit in one batch
+  // (validate_only: nothing is written).
+  std::vector<ApiError> alter_client_quotas(const std::vector<ClientQuotaAlteration>& alterations,
+                                            bool validate_only);
 
  private:
   Controller(storage::FileSystem& fs, ControllerOptions options);

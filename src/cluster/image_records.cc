@@ -86,6 +86,9 @@ std::vector<std::vector<uint8_t>> image_records(const MetadataImage& image) {
     }
   for (const auto& [id, binding] : image.acls)
     out.push_back(md::encode_framed(acl_record(id, binding), 0));
+  for (const auto& [entity, values] : image.client_quotas)
+    for (const auto& [key, value] : values)
+      out.push_back(md::encode_framed(client_quota_record(entity, key, value), 0));
   if (image.next_producer_id >= 0) {  // Kafka's ProducerIdsImage.write
     md::ProducerIdsRecord record;
     record.broker_id = -1;  // who asked is not part of the image
@@ -131,6 +134,20 @@ md::AccessControlEntryRecord acl_record(const Uuid& id, const security::AclBindi
   record.host = binding.host;
   record.operation = security::to_code(binding.operation);
   record.permission_type = security::to_code(binding.permission);
+  return record;
+}
+
+md::ClientQuotaRecord client_quota_record(const ClientQuotaEntity& entity, const std::string& key,
+                                          double value, bool remove) {
+  md::ClientQuotaRecord record;
+  for (const auto& [type, name] : entity) {
+    auto& part = record.entity.emplace_back();
+    part.entity_type = type;
+    part.entity_name = name;
+  }
+  record.key = key;
+  record.value = remove ? 0.0 : value;
+  record.remove = remove;
   return record;
 }
 

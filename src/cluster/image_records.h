@@ -10,8 +10,8 @@
 // topics (TopicRecord, its PartitionRecords with leader and partition
 // epochs as they are, its ConfigRecords), then the next producer id
 // (ProducerIdsRecord, when one was ever allocated), each group sorted so
-// the same image always gives the same bytes. SCRAM credentials and ACLs
-// come after the topics.
+// the same image always gives the same bytes. SCRAM credentials, ACLs and
+// client quotas come after the topics.
 //
 // Threads: any; reads an immutable image.
 
@@ -35,5 +35,9 @@ Result<MetadataImagePtr> image_from_records(const std::vector<std::vector<uint8_
 security::AclBinding acl_binding_of(const protocol::metadata::AccessControlEntryRecord& record);
 protocol::metadata::AccessControlEntryRecord acl_record(const Uuid& id,
                                                         const security::AclBinding& binding);
+// Sets one quota value of `entity` (remove: clears it).
+protocol::metadata::ClientQuotaRecord client_quota_record(const ClientQuotaEntity& entity,
+                                                          const std::string& key, double value,
+                                                          bool remove = false);
 
 }  // namespace sluice::cluster

@@ -268,6 +268,24 @@ struct DeltaApplier {
     return Status::ok();
   }
 
+  // Kafka's ClientQuotaControlManager.replay: a removal of a key not set
+  // is harmless; an entity left without values is dropped.
+  Status operator()(const md::ClientQuotaRecord& record) const {
+    ClientQuotaEntity entity;
+    for (const auto& part : record.entity) entity[part.entity_type] = part.entity_name;
+    if (entity.empty()) return Status(Errc::invalid_value, "ClientQuotaRecord without an entity");
+    ClientQuotas& quotas = delta.writable_client_quotas();
+    if (!record.remove) {
+      quotas[entity][record.key] = record.value;
+      return Status::ok();
+    }
+    auto found = quotas.find(entity);
+    if (found == quotas.end()) return Status::ok();
+    found->second.erase(record.key);
+    if (found->second.empty()) quotas.erase(found);
+    return Status::ok();
+  }
+
   // Records the image does not track yet.
   template <class Record>
   Status operator()(const Record&) const {
@@ -336,6 +354,11 @@ AclBindings& MetadataDelta::writable_acls() {
   return *acls_;
 }
 
+ClientQuotas& MetadataDelta::writable_client_quotas() {
+  if (!client_quotas_) client_quotas_ = base_->client_quotas;
+  return *client_quotas_;
+}
+
 ScramCredentials& MetadataDelta::writable_scram_credentials() {
   if (!scram_credentials_) scram_credentials_ = base_->scram_credentials;
   return *scram_credentials_;
@@ -371,6 +394,7 @@ MetadataImagePtr MetadataDelta::apply() {
   if (next_producer_id_) next->next_producer_id = *next_producer_id_;
   if (scram_credentials_) next->scram_credentials = *scram_credentials_;
   if (acls_) next->acls = *acls_;
+  if (client_quotas_) next->client_quotas = *client_quotas_;
   return next;
 }
 
@@ -407,6 +431,7 @@ MetadataDelta MetadataDelta::between(MetadataImagePtr before, const MetadataImag
   if (after.scram_credentials != base.scram_credentials)
     delta.scram_credentials_ = after.scram_credentials;
   if (after.acls != base.acls) delta.acls_ = after.acls;
+  if (after.client_quotas != base.client_quotas) delta.client_quotas_ = after.client_quotas;
   return delta;
 }
 

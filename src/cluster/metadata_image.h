@@ -130,6 +130,13 @@ struct ScramCredentialImage {
 // By user name, then mechanism (1: SCRAM-SHA-256, 2: SCRAM-SHA-512).
 using ScramCredentials = std::map<std::string, std::map<int8_t, ScramCredentialImage>>;
 
+// A client quota entity (ClientQuotaRecord): entity type ("user",
+// "client-id", "ip") to name; nullopt names the type's default entity.
+using ClientQuotaEntity = std::map<std::string, std::optional<std::string>>;
+// Quota values ("producer_byte_rate", ...) by entity; an entity without
+// values is not kept.
+using ClientQuotas = std::map<ClientQuotaEntity, std::map<std::string, double>>;
+
 struct MetadataImage {
   std::string cluster_id;
   int32_t controller_id = -1;
@@ -150,6 +157,7 @@ struct MetadataImage {
   int64_t next_producer_id = -1;
   ScramCredentials scram_credentials;
   AclBindings acls;
+  ClientQuotas client_quotas;
 
   const TopicImage* topic(const std::string& name) const {
     auto found = topics.find(name);
@@ -242,6 +250,10 @@ class MetadataDelta {
   bool features_changed() const { return features_.has_value(); }
   bool scram_credentials_changed() const { return scram_credentials_.has_value(); }
   bool acls_changed() const { return acls_.has_value(); }
+  bool client_quotas_changed() const { return client_quotas_.has_value(); }
+  const ClientQuotas& client_quotas() const {
+    return client_quotas_ ? *client_quotas_ : base_->client_quotas;
+  }
   const AclBindings& acls() const { return acls_ ? *acls_ : base_->acls; }
   const ScramCredentials& scram_credentials() const {
     return scram_credentials_ ? *scram_credentials_ : base_->scram_credentials;
@@ -262,6 +274,7 @@ class MetadataDelta {
   std::map<std::string, int16_t>& writable_features();
   ScramCredentials& writable_scram_credentials();
   AclBindings& writable_acls();
+  ClientQuotas& writable_client_quotas();
 
   MetadataImagePtr base_;
   int64_t offset_ = -1;
@@ -274,6 +287,7 @@ class MetadataDelta {
   std::optional<int64_t> next_producer_id_;
   std::optional<ScramCredentials> scram_credentials_;
   std::optional<AclBindings> acls_;
+  std::optional<ClientQuotas> client_quotas_;
 };
 
 // Replays one framed record into `image` in place (a delta over a copy of

@@ -17,6 +17,8 @@
 // Produce may not see its records yet); its answer still leaves after the
 // earlier answer.
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +55,9 @@ struct Response {
   std::vector<std::shared_ptr<const void>> keep_alive;
   bool send = true;          // false: nothing is written (Produce with acks=0)
   bool close_after = false;  // close the connection once this is written
+  // A quota's throttle (Kafka's KIP-219): once this is written (or, unsent,
+  // its turn came), the connection reads no further request for this long.
+  int32_t mute_ms = 0;
 
   // The body as sent, in order: ranges of memory, and file slices where the
   // body holds their placeholders. Views into this response.
@@ -93,7 +98,27 @@ inline bool uses_sasl(SecurityProtocol protocol) {
 // exchange and the authenticated principal); see RequestHandler.
 class ConnectionState {
  public:
+  using Clock = std::chrono::steady_clock;
   virtual ~ConnectionState() = default;
+
+  // A quota's throttle decided while handling a request: the connection
+  // hands no further request to the handler before `until`, even while the
+  // throttled answer is still being made (pipelined requests wait, as behind
+  // Kafka's one-request-at-a-time channel). Any thread.
+  void mute_until(Clock::time_point until) {
+    const int64_t at = until.time_since_epoch().count();
+    int64_t current = muted_until_.load(std::memory_order_relaxed);
+    while (current < at && !muted_until_.compare_exchange_weak(current, at)) {
+    }
+  }
+  // Lifts the mute (a request found to be exempt after it was set).
+  void unmute() { muted_until_.store(0, std::memory_order_relaxed); }
+  Clock::time_point muted_until() const {
+    return Clock::time_point(Clock::duration(muted_until_.load(std::memory_order_relaxed)));
+  }
+
+ private:
+  std::atomic<int64_t> muted_until_{0};
 };
 
 // Identifies the peer of a request, for logs, quotas and ACLs.

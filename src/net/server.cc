@@ -189,7 +189,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         idle_timer_(socket_.get_executor()),
         in_flight_wait_(socket_.get_executor()),
         memory_wait_(socket_.get_executor()),
-        receive_timer_(socket_.get_executor()) {
+        receive_timer_(socket_.get_executor()),
+        mute_timer_(socket_.get_executor()) {
     ++open_count_;
     open_gauge_.add(1);
   }
@@ -215,6 +216,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     in_flight_wait_.cancel();
     memory_wait_.cancel();
     receive_timer_.cancel();
+    mute_timer_.cancel();
   }
 
   bool idle() const { return slots_.empty(); }
@@ -266,6 +268,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           asio::error_code ignored;
           co_await self->in_flight_wait_.async_wait(asio::redirect_error(use_awaitable, ignored));
         }
+        co_await self->wait_while_muted();
         if (self->closed_) break;
         self->dispatch(std::move(frame));
       }
@@ -275,6 +278,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       self->info_.peer_address, error.what());
     }
     self->close();
+  }
+
+  // A throttled client (Response::mute_ms) gets no request handled until
+  // its throttle time is over, as Kafka mutes the channel; answers already
+  // due are still written.
+  awaitable<void> wait_while_muted() {
+    auto until = [this] {
+      return info_.state ? std::max(muted_until_, info_.state->muted_until()) : muted_until_;
+    };
+    while (!closed_ && Clock::now() < until()) {
+      mute_timer_.expires_at(until());
+      asio::error_code ignored;
+      co_await mute_timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    }
   }
 
   // One request frame, or null when the peer closed, sent a bad size, or
@@ -461,6 +478,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool close_after = false;
     for (size_t i = 0; i < ready.size(); ++i) {
       close_after = close_after || ready[i].close_after;
+      if (ready[i].mute_ms > 0)
+        muted_until_ =
+            std::max(muted_until_, Clock::now() + std::chrono::milliseconds(ready[i].mute_ms));
       if (!ready[i].send) continue;
       uint32_t size = static_cast<uint32_t>(ready[i].body.size());
       size_prefixes[i] = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
@@ -520,6 +540,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer in_flight_wait_;
   asio::steady_timer memory_wait_;    // cancelled when the pool grants this connection's frame
   asio::steady_timer receive_timer_;  // sluice.request.receive.timeout.ms
+  asio::steady_timer mute_timer_;
+  Clock::time_point muted_until_{};  // see wait_while_muted
   Clock::time_point last_activity_;
   Clock::time_point body_started_;  // of the frame being read
   size_t body_size_ = 0;

@@ -94,12 +94,14 @@ def _node_endpoints(r):
     return {e["id"]: e for e in r.compact_array(endpoint)}
 
 
-def produce(port, topic, partition, value, version=11, acks=-1, batch=None, transactional_id=None):
+def produce(port, topic, partition, value, version=11, acks=-1, batch=None, transactional_id=None,
+            sock=None):
     """Produce v9-12 of one record (or of the record batch bytes `batch`, e.g.
-    an idempotent producer's; `transactional_id` for a transactional one).
+    an idempotent producer's; `transactional_id` for a transactional one), on
+    `sock` when given, else on a connection of its own.
     Returns {"error", "base_offset",
     "log_start_offset", "error_message", "leader": (id, epoch) or None,
-    "endpoints": {id: {...}}}."""
+    "endpoints": {id: {...}}, "throttle_ms"}."""
     def partition_entry(w, _):
         w.i32(partition)
         _compact_bytes(w, batch if batch is not None else record_batch(value))
@@ -114,36 +116,41 @@ def produce(port, topic, partition, value, version=11, acks=-1, batch=None, tran
     else:
         w.compact_string(transactional_id)
     w.i16(acks).i32(10000).compact_array([topic], topic_entry).no_tags()
-    with connect(port, 15) as sock:
-        r = call(sock, API_PRODUCE, version, bytes(w.buf), 21, flexible=True)
+    if sock is None:
+        with connect(port, 15) as own:
+            return _produce_answer(call(own, API_PRODUCE, version, bytes(w.buf), 21, flexible=True))
+    return _produce_answer(call(sock, API_PRODUCE, version, bytes(w.buf), 21, flexible=True))
 
-        def read_partition(p):
-            out = {"index": p.i32(), "error": p.i16(), "base_offset": p.i64()}
-            p.i64()  # log append time
-            out["log_start_offset"] = p.i64()
 
-            def record_error(e):
-                e.i32()
-                e.compact_string()
-                e.skip_tags()
-            p.compact_array(record_error)
-            out["error_message"] = p.compact_string()
-            tags = _read_tags(p, {0: _leader_id_and_epoch})
-            out["leader"] = tags.get(0)
-            return out
+def _produce_answer(r):
+    def read_partition(p):
+        out = {"index": p.i32(), "error": p.i16(), "base_offset": p.i64()}
+        p.i64()  # log append time
+        out["log_start_offset"] = p.i64()
 
-        def read_topic(t):
-            t.compact_string()
-            parts = t.compact_array(read_partition)
-            t.skip_tags()
-            return parts
-
-        parts = r.compact_array(read_topic)[0]
-        r.i32()  # throttle
-        tags = _read_tags(r, {0: _node_endpoints})
-        out = parts[0]
-        out["endpoints"] = tags.get(0, {})
+        def record_error(e):
+            e.i32()
+            e.compact_string()
+            e.skip_tags()
+        p.compact_array(record_error)
+        out["error_message"] = p.compact_string()
+        tags = _read_tags(p, {0: _leader_id_and_epoch})
+        out["leader"] = tags.get(0)
         return out
+
+    def read_topic(t):
+        t.compact_string()
+        parts = t.compact_array(read_partition)
+        t.skip_tags()
+        return parts
+
+    parts = r.compact_array(read_topic)[0]
+    throttle_ms = r.i32()
+    tags = _read_tags(r, {0: _node_endpoints})
+    out = parts[0]
+    out["endpoints"] = tags.get(0, {})
+    out["throttle_ms"] = throttle_ms
+    return out
 
 
 def fetch(port, topic, partition, offset, version=12, topic_id=None, current_leader_epoch=-1,
@@ -151,7 +158,8 @@ def fetch(port, topic, partition, offset, version=12, topic_id=None, current_lea
     """A consumer's Fetch v11-17 of one partition (no session). `topic_id`
     (bytes) is needed from v13. Returns {"error", "high_watermark",
     "log_start_offset", "preferred_read_replica", "records" (bytes),
-    "leader": (id, epoch) or None, "endpoints": {...}, "top_error"}."""
+    "leader": (id, epoch) or None, "endpoints": {...}, "top_error", "throttle_ms"};
+    a throttled answer has no partition ("error" None)."""
     w = Writer()
     if version <= 14:
         w.i32(-1)
@@ -173,7 +181,7 @@ def fetch(port, topic, partition, offset, version=12, topic_id=None, current_lea
     w.no_tags()
     with connect(port, 15) as sock:
         r = call(sock, API_FETCH, version, bytes(w.buf), 22, flexible=True)
-        r.i32()  # throttle
+        throttle_ms = r.i32()
         top_error = r.i16()
         r.i32()  # session
 
@@ -208,6 +216,7 @@ def fetch(port, topic, partition, offset, version=12, topic_id=None, current_lea
         out = topics[0][0] if topics else {"error": None}
         out["top_error"] = top_error
         out["endpoints"] = tags.get(0, {})
+        out["throttle_ms"] = throttle_ms
         return out
 
 

@@ -42,6 +42,8 @@ void add_producer_commands(CLI::App& app, Action& action);
 void add_user_commands(CLI::App& app, Action& action);
 // acl add / remove / list (acl_command.cc).
 void add_acl_commands(CLI::App& app, Action& action);
+// quota set / list (quota_command.cc): client quotas.
+void add_quota_commands(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -56,6 +58,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_txn_commands(app, action);
   add_user_commands(app, action);
   add_acl_commands(app, action);
+  add_quota_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/broker_config.h"
+#include "cluster/client_quotas.h"
 #include "cluster/meta_properties.h"
 #include "protocol/record_framing.h"
 #include "storage/memory_file_system.h"
@@ -528,6 +529,107 @@ TEST_F(ControllerTest, AclsAreCreatedOnceAndDeletedByFilter) {
   EXPECT_EQ(deleted[0].deleted.size(), 1u);
   EXPECT_EQ(deleted[1].deleted.size(), 1u);  // bob's; alice's is reported under the first filter
   EXPECT_TRUE(controller->image()->acls.empty());
+}
+
+ClientQuotaAlteration quota_change(
+    std::vector<std::pair<std::string, std::optional<std::string>>> entity,
+    std::vector<std::pair<std::string, std::optional<double>>> ops) {
+  return {std::move(entity), std::move(ops)};
+}
+
+// Kafka's ClientQuotaControlManager: each entity checked alone (types,
+// combinations, keys, values), the rest committed; values survive a restart
+// and a removal of the last key drops the entity.
+TEST_F(ControllerTest, ClientQuotasAreCheckedAsKafkaDoesAndSurviveARestart) {
+  const ClientQuotaEntity alice{{"user", "alice"}};
+  const ClientQuotaEntity default_client{{"client-id", std::nullopt}};
+  {
+    auto controller = open();
+    auto results = controller->alter_client_quotas(
+        {quota_change({{"user", "alice"}}, {{"producer_byte_rate", 1024.0}}),
+         quota_change({{"client-id", std::nullopt}}, {{"request_percentage", 12.5}}),
+         quota_change({}, {{"producer_byte_rate", 1.0}}),
+         quota_change({{"user", "x"}, {"user", "y"}}, {{"producer_byte_rate", 1.0}}),
+         quota_change({{"group", "g"}}, {{"producer_byte_rate", 1.0}}),
+         quota_change({{"user", ""}}, {{"producer_byte_rate", 1.0}}),
+         quota_change({{"ip", "10.0.0.1"}, {"user", "a"}}, {{"connection_creation_rate", 1.0}}),
+         quota_change({{"ip", "not an ip"}}, {{"connection_creation_rate", 1.0}}),
+         quota_change({{"user", "b"}}, {{"producer_byte_rate", 1.5}}),
+         quota_change({{"user", "b"}, {"client-id", "c"}}, {{"consumer_byte_rate", 0.0}}),
+         quota_change({{"client-id", "c"}}, {{"bogus", 1.0}}),
+         quota_change({{"client-id", "d"}},
+                      {{"producer_byte_rate", 1.0}, {"producer_byte_rate", 2.0}}),
+         quota_change({{"ip", "10.0.0.1"}}, {{"producer_byte_rate", 1.0}}),
+         quota_change({{"user", "alice"}}, {{"consumer_byte_rate", 1.0}})},
+        false);
+    ASSERT_EQ(results.size(), 14u);
+    EXPECT_TRUE(results[0].ok()) << results[0].message;
+    EXPECT_TRUE(results[1].ok()) << results[1].message;
+    for (size_t i = 2; i < results.size(); ++i)
+      EXPECT_EQ(results[i].code, ErrorCode::INVALID_REQUEST) << i << ": " << results[i].message;
+    EXPECT_EQ(results[5].message, "Empty user not supported");
+    EXPECT_EQ(results[8].message, "producer_byte_rate cannot be a fractional value.");
+    EXPECT_EQ(results[9].message, "Quota consumer_byte_rate must be greater than 0");
+    EXPECT_EQ(results[10].message, "Invalid configuration key bogus");
+    EXPECT_EQ(results[12].message, "Invalid configuration key producer_byte_rate");  // ip keys
+    EXPECT_NE(results[13].message.find("Ignoring duplicate entity"), std::string::npos);
+    // validate_only writes nothing
+    const int64_t offset = controller->image()->offset;
+    auto checked = controller->alter_client_quotas(
+        {quota_change({{"user", "zed"}}, {{"producer_byte_rate", 5.0}})}, true);
+    ASSERT_TRUE(checked[0].ok());
+    EXPECT_EQ(controller->image()->offset, offset);
+    controller->stop();
+  }
+  auto controller = open();
+  const ClientQuotas& quotas = controller->image()->client_quotas;
+  ASSERT_EQ(quotas.size(), 2u);
+  EXPECT_EQ(quotas.at(alice).at("producer_byte_rate"), 1024.0);
+  EXPECT_EQ(quotas.at(default_client).at("request_percentage"), 12.5);
+  const int64_t offset = controller->image()->offset;
+  auto same = controller->alter_client_quotas(
+      {quota_change({{"user", "alice"}}, {{"producer_byte_rate", 1024.0}})}, false);
+  EXPECT_TRUE(same[0].ok());
+  EXPECT_EQ(controller->image()->offset, offset);  // an unchanged value writes nothing
+  auto removed = controller->alter_client_quotas(
+      {quota_change({{"user", "alice"}}, {{"producer_byte_rate", std::nullopt}})}, false);
+  EXPECT_TRUE(removed[0].ok());
+  EXPECT_EQ(controller->image()->client_quotas.count(alice), 0u);
+}
+
+// Kafka's ClientQuotasImage.describe filters.
+TEST(ClientQuotaDescriptionTest, FiltersAsKafkaDoes) {
+  ClientQuotas quotas;
+  quotas[{{"user", "alice"}}]["producer_byte_rate"] = 1;
+  quotas[{{"user", std::nullopt}}]["producer_byte_rate"] = 2;
+  quotas[{{"user", "alice"}, {"client-id", "app"}}]["consumer_byte_rate"] = 3;
+  quotas[{{"client-id", "app"}}]["request_percentage"] = 4;
+  auto count = [&](std::vector<QuotaFilterComponent> components, bool strict) {
+    QuotaDescription found = describe_client_quotas(quotas, components, strict);
+    EXPECT_EQ(found.error, ErrorCode::NONE) << found.message;
+    return found.entries.size();
+  };
+  EXPECT_EQ(count({}, false), 4u);
+  EXPECT_EQ(count({}, true), 0u);
+  EXPECT_EQ(count({{"user", 0, "alice"}}, false), 2u);
+  EXPECT_EQ(count({{"user", 0, "alice"}}, true), 1u);
+  EXPECT_EQ(count({{"user", 1, std::nullopt}}, false), 1u);
+  EXPECT_EQ(count({{"user", 2, std::nullopt}}, false), 3u);
+  EXPECT_EQ(count({{"client-id", 2, std::nullopt}}, true), 1u);
+  EXPECT_EQ(describe_client_quotas(quotas, {{"user", 0, std::nullopt}}, false).error,
+            ErrorCode::INVALID_REQUEST);
+  EXPECT_EQ(describe_client_quotas(quotas, {{"user", 1, "x"}}, false).error,
+            ErrorCode::INVALID_REQUEST);
+  EXPECT_EQ(describe_client_quotas(quotas, {{"group", 2, std::nullopt}}, false).error,
+            ErrorCode::UNSUPPORTED_VERSION);
+  EXPECT_EQ(
+      describe_client_quotas(quotas, {{"ip", 2, std::nullopt}, {"user", 2, std::nullopt}}, false)
+          .error,
+      ErrorCode::INVALID_REQUEST);
+  EXPECT_EQ(
+      describe_client_quotas(quotas, {{"user", 2, std::nullopt}, {"user", 2, std::nullopt}}, false)
+          .error,
+      ErrorCode::INVALID_REQUEST);
 }
 
 }  // namespace

@@ -364,6 +364,9 @@ MetadataImagePtr rich_image() {
                          "*",
                          security::AclOperation::READ,
                          security::AclPermissionType::ALLOW};
+  image->client_quotas[{{"user", "alice"}, {"client-id", std::nullopt}}]["producer_byte_rate"] =
+      1048576;
+  image->client_quotas[{{"user", std::nullopt}}]["request_percentage"] = 12.5;
   for (int t = 0; t < 3; ++t) {
     TopicImage topic;
     topic.name = "topic-" + std::to_string(t);
@@ -393,6 +396,7 @@ void expect_equal_images(const MetadataImage& a, const MetadataImage& b) {
   EXPECT_EQ(a.features, b.features);
   EXPECT_EQ(a.scram_credentials, b.scram_credentials);
   EXPECT_EQ(a.acls, b.acls);
+  EXPECT_EQ(a.client_quotas, b.client_quotas);
   EXPECT_EQ(a.topic_names, b.topic_names);
   ASSERT_EQ(a.topics.size(), b.topics.size());
   for (const auto& [name, topic] : a.topics) {
