@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 import conftest as harness
 import kafka_wire
 import sasl_client
-from clients import Identity, ck_conf, kp_conf
+from clients import Identity, ck_conf, ck_producer, kp_conf
 
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 LISTENER = "SASL_PLAINTEXT"
@@ -114,12 +114,17 @@ def entry(principal, operation, permission="ALLOW", host="*"):
 
 # ---- confluent-kafka as a user -----------------------------------------------------------
 
-def produce_outcome(conf_, topic, n=3, wait_s=WAIT_S, **extra):
+def produce_outcome(conf_, topic, n=3, wait_s=WAIT_S, expect_refusal=False, **extra):
     """Produces n values (no explicit partition, so a topic-level metadata error fails
-    them at once). Returns ([delivery error or None per message], [error_cb errors])."""
+    them at once). Returns ([delivery error or None per message], [error_cb errors]).
+    A producer expected to get through is connected first (clients.ck_producer); one
+    expected to be refused is not: once connected, librdkafka 2.0.2 would fail its
+    messages only on its 1 s timer tick, and asking for the topic's Metadata first
+    would make produce() itself raise instead of reporting each message's error."""
     results, errors = [], []
-    p = Producer({**conf_, "acks": "all", "linger.ms": 5, "message.timeout.ms": wait_s * 1000,
-                  "error_cb": errors.append, **extra})
+    settings = {**conf_, "acks": "all", "linger.ms": 5, "message.timeout.ms": wait_s * 1000,
+                "error_cb": errors.append, **extra}
+    p = Producer(settings) if expect_refusal else ck_producer(settings, wait_s)
     for i in range(n):
         p.produce(topic, value=f"v-{i}".encode(), on_delivery=lambda err, msg: results.append(err))
     left = p.flush(wait_s + 5)
@@ -137,7 +142,7 @@ def assert_produce_refused(conf_, topic, code=KafkaError.TOPIC_AUTHORIZATION_FAI
     """Every message fails with `code` (librdkafka 2.0.2 fails a topic whose Metadata
     answers TOPIC_AUTHORIZATION_FAILED permanently, and a partition whose Produce
     answers it)."""
-    results, errors = produce_outcome(conf_, topic, n)
+    results, errors = produce_outcome(conf_, topic, n, expect_refusal=True)
     assert results and all(e is not None for e in results), \
         f"a message of a refused producer was delivered: {results}"
     assert all(e.code() == code for e in results), \

@@ -10,7 +10,10 @@ CA ("rogue") that the broker does not trust signs a client certificate with the
 same subject as alice's, so a test shows the DN alone is not trusted.
 
 Keys are PKCS#8 PEM (what Kafka's PEM keystores take); the encrypted variant is
-PKCS#8 with AES-256 and KEY_PASSWORD.
+PKCS#8 with AES-256 and KEY_PASSWORD. The broker's key is RSA 2048, the kind most
+Kafka keystores hold; the CAs and client certificates use EC P-256 keys, which every
+client here takes and which openssl makes in milliseconds where an RSA 2048 key takes
+up to a second (the set is made in each pytest process, one per ctest suite).
 
 Run as a script (`python3 certs.py DIR`) to make a set by hand.
 """
@@ -65,9 +68,13 @@ def _read(path):
         return f.read()
 
 
-def _key(d, name):
+KEY_ALGORITHMS = {"RSA": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                  "EC": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]}
+
+
+def _key(d, name, algorithm="EC"):
     path = os.path.join(d, f"{name}.key")
-    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path, cwd=d)
+    _openssl("genpkey", *KEY_ALGORITHMS[algorithm], "-out", path, cwd=d)
     return path
 
 
@@ -86,7 +93,7 @@ authorityKeyIdentifier = keyid
 
 [client_ext]
 basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
 """
@@ -100,8 +107,8 @@ def _ca(d, name, subject):
     return cert, key
 
 
-def _signed(d, name, subject, ca_cert, ca_key, ext):
-    key = _key(d, name)
+def _signed(d, name, subject, ca_cert, ca_key, ext, algorithm="EC"):
+    key = _key(d, name, algorithm)
     csr = os.path.join(d, f"{name}.csr")
     cert = os.path.join(d, f"{name}.pem")
     _openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr, cwd=d)
@@ -155,7 +162,7 @@ def make_certs(d):
     os.makedirs(d, exist_ok=True)
     _write(os.path.join(d, "ext.cnf"), "[req]\ndistinguished_name = dn\n[dn]\n\n" + EXTENSIONS)
     ca, ca_key = _ca(d, "ca", "/O=Sluice/OU=test/CN=Sluice Test CA")
-    server_cert, server_key = _signed(d, "server", "/O=Sluice/CN=localhost", ca, ca_key, "server_ext")
+    server_cert, server_key = _signed(d, "server", "/O=Sluice/CN=localhost", ca, ca_key, "server_ext", "RSA")
     chain = os.path.join(d, "server-chain.pem")
     _write(chain, _read(server_cert) + _read(ca))
     server_pem = os.path.join(d, "server-keystore.pem")

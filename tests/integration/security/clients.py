@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import REPO_ROOT, kcat_bin, unique_topic
@@ -19,6 +19,11 @@ JS_DIR = os.path.join(REPO_ROOT, "tests", "clients", "js")
 
 # librdkafka's local error codes for a refused TLS handshake / connection.
 TLS_FAILURE_CODES = {KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+
+# Where the consumers here start reading: offset 0 is the beginning of the tests'
+# topics (made for the test, nothing deleted). OFFSET_BEGINNING / `-o beginning` would
+# make librdkafka 2.0.2 send a ListOffsets first, which it does only after a 500 ms timer.
+FIRST_OFFSET = 0
 
 
 class Identity:
@@ -79,6 +84,13 @@ def kcat(broker, listener, ident, *args, input_bytes=None, timeout_s=30):
                           timeout=timeout_s)
 
 
+def kcat_read(broker, listener, ident, topic):
+    """kcat's consumer over `listener`: partition 0 from the beginning to its end ->
+    (values, completed process)."""
+    p = kcat(broker, listener, ident, "-C", "-t", topic, "-p", "0", "-o", str(FIRST_OFFSET), "-e", "-q")
+    return p.stdout.decode().split(), p
+
+
 # Topic set-up and checks go through the PLAINTEXT listener every security broker keeps.
 
 _admins = {}
@@ -104,10 +116,20 @@ def high_watermark(broker, topic, partition=0):
         c.close()
 
 
+def ck_producer(conf, timeout_s=TIMEOUT_S):
+    """A Producer that has had its first Metadata answer (for a client that gets in).
+    When the first message comes while the Metadata request librdkafka 2.0.2 sends on
+    connecting is in flight, it asks for the topic only on its next 1 s timer tick:
+    more than half of the producers made just before producing lost a second to that."""
+    p = Producer(conf)
+    p.list_topics(timeout=timeout_s)
+    return p
+
+
 def ck_produce(conf, topic, values, timeout_s=TIMEOUT_S):
     """Produces values (acks=all) to partition 0; fails the test on any delivery error."""
     failures = []
-    p = Producer({**conf, "acks": "all", "linger.ms": 5, "message.timeout.ms": timeout_s * 1000})
+    p = ck_producer({**conf, "acks": "all", "linger.ms": 5, "message.timeout.ms": timeout_s * 1000})
     for v in values:
         p.produce(topic, value=v.encode(), partition=0,
                   on_delivery=lambda err, msg: err and failures.append(err))
@@ -121,7 +143,7 @@ def ck_consume(conf, topic, count, timeout_s=TIMEOUT_S):
                   "enable.partition.eof": True, "auto.offset.reset": "earliest"})
     out = []
     try:
-        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        c.assign([TopicPartition(topic, 0, FIRST_OFFSET)])
         deadline = time.monotonic() + timeout_s
         while len(out) < count and time.monotonic() < deadline:
             m = c.poll(0.5)
@@ -203,9 +225,40 @@ def kp_refused(conf, topic):
     return info.value
 
 
-def kafkajs(broker, listener, ident, topic, mode="roundtrip", count=10, run_ms=0, timeout_s=60):
-    """Runs tests/clients/js/security_client.js; returns its JSON result line:
-    {"ok": bool, "error": name, "message": str, "sent": n, "read": [values]}."""
+class KafkajsRun:
+    """A running tests/clients/js/security_client.js (start_kafkajs); result() waits
+    for it and returns its JSON result line. A context manager: leaving it kills a
+    run whose result was not taken."""
+
+    def __init__(self, proc, timeout_s):
+        self.proc, self.timeout_s = proc, timeout_s
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """A test that failed before result() leaves no node process behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def result(self):
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise AssertionError(f"security_client.js did not finish within {self.timeout_s} s")
+        out, err = out.decode(errors="replace"), err.decode(errors="replace")
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        assert lines, f"security_client.js printed no result (exit {self.proc.returncode}):\n" \
+                      f"{out[-2000:]}\n{err[-3000:]}"
+        return json.loads(lines[-1])
+
+
+def start_kafkajs(broker, listener, ident, topic, mode="roundtrip", count=10, run_ms=0, timeout_s=60):
+    """Starts security_client.js without waiting (a test can drive another client
+    meanwhile); kafkajs() below is start + result."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not installed (scripts/install-deps installs nodejs)")
@@ -219,9 +272,12 @@ def kafkajs(broker, listener, ident, topic, mode="roundtrip", count=10, run_ms=0
                        ("SLUICE_SASL_USER", ident.user), ("SLUICE_SASL_PASSWORD", ident.password)):
         if value:
             env[var] = value
-    p = subprocess.run([node, "security_client.js"], cwd=JS_DIR, env=env, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout_s)
-    lines = [line for line in p.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
-    assert lines, f"security_client.js printed no result (exit {p.returncode}):\n" \
-                  f"{p.stdout.decode(errors='replace')[-2000:]}\n{p.stderr.decode(errors='replace')[-3000:]}"
-    return json.loads(lines[-1])
+    proc = subprocess.Popen([node, "security_client.js"], cwd=JS_DIR, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    return KafkajsRun(proc, timeout_s)
+
+
+def kafkajs(broker, listener, ident, topic, mode="roundtrip", count=10, run_ms=0, timeout_s=60):
+    """Runs tests/clients/js/security_client.js; returns its JSON result line:
+    {"ok": bool, "error": name, "message": str, "sent": n, "read": [values]}."""
+    return start_kafkajs(broker, listener, ident, topic, mode, count, run_ms, timeout_s).result()

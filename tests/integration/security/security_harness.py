@@ -31,23 +31,47 @@ TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
 
+class LazyCerts:
+    """certs.py's Certs, made on the first attribute read: the modules whose brokers
+    have no TLS listener (SASL_PLAINTEXT only) never run openssl."""
+
+    def __init__(self, make_dir):
+        self._make_dir = make_dir
+        self._made = None
+
+    def __getattr__(self, name):  # only for names not set in __init__
+        if self._made is None:
+            self._made = make_certs(self._make_dir())
+        return getattr(self._made, name)
+
+
 _certs = None
 
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """CA, broker keystores, alice / expired / rogue-CA client certificates (certs.py),
-    made once per pytest process (the cache also covers a module that imports the
-    fixture directly)."""
+    made once per pytest process, when first used (the cache also covers a module
+    that imports the fixture directly)."""
     global _certs
     if _certs is None:
-        _certs = make_certs(str(tmp_path_factory.mktemp("certs")))
+        _certs = LazyCerts(lambda: str(tmp_path_factory.mktemp("certs")))
     return _certs
+
+
+# Settings every security broker starts with (a test's overrides win). Kafka's 3 s
+# group.initial.rebalance.delay.ms would hold each group consumer here (kafkajs round
+# trips, ACL group tests) for 3 s before its first assignment; these tests check who
+# gets in, not the delay.
+BASE_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 
 
 def configure_listeners(broker, listeners):
     """listeners: {name: protocol}. Names other than the four protocol names get a
-    listener.security.protocol.map entry. Sets broker.ports / broker.protocols."""
+    listener.security.protocol.map entry. Sets broker.ports / broker.protocols, and
+    BASE_OVERRIDES where the test set nothing else."""
+    for key, value in BASE_OVERRIDES.items():
+        broker.overrides.setdefault(key, value)
     broker.ports = {"PLAINTEXT": broker.port}
     broker.protocols = {"PLAINTEXT": "PLAINTEXT"}
     for name, protocol in listeners.items():

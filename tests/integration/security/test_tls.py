@@ -7,12 +7,13 @@ clients that do not trust the CA, plaintext clients and TLS 1.1 are refused."""
 import json
 import socket
 import ssl
+import time
 
 import pytest
 
 import kafka_wire
 from clients import (TLS_FAILURE_CODES, Identity, ck_conf, ck_refused, ck_round_trip, high_watermark,
-                     kafkajs, kcat, kp_conf, kp_round_trip, new_topic)
+                     kafkajs, kcat, kcat_read, kp_conf, kp_round_trip, new_topic)
 pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 
@@ -47,9 +48,9 @@ def test_kcat_lists_the_ssl_endpoint_and_round_trips(sec_broker, certs):
     p = kcat(sec_broker, "SSL", trusting(certs), "-P", "-t", topic, "-p", "0", "-X", "acks=all",
              input_bytes=b"one\ntwo\nthree\n")
     assert p.returncode == 0 and b"ERROR" not in p.stderr, p.stderr.decode(errors="replace")
-    c = kcat(sec_broker, "SSL", trusting(certs), "-C", "-t", topic, "-o", "beginning", "-e", "-q")
+    values, c = kcat_read(sec_broker, "SSL", trusting(certs), topic)
     assert c.returncode == 0, c.stderr.decode(errors="replace")
-    assert c.stdout.decode().split() == ["one", "two", "three"]
+    assert values == ["one", "two", "three"]
 
 
 def test_confluent_kafka_round_trip(sec_broker, certs):
@@ -139,22 +140,47 @@ def test_tls_1_1_is_refused(sec_broker, certs):
             pass
 
 
+def _tls_handshake(port, ca):
+    """True when a TLS handshake verifying the broker against `ca` succeeds."""
+    ctx = ssl.create_default_context(cafile=ca)
+    try:
+        with ctx.wrap_socket(kafka_wire.connect(port), server_hostname="127.0.0.1"):
+            return True
+    except ssl.SSLCertVerificationError:
+        return False
+
+
+def _poll(condition, what, timeout_s=15):
+    """The broker looks at its keystore files on a new connection at most once a
+    second: poll with new connections instead of sleeping a guessed interval."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
+        time.sleep(0.1)
+
+
 def test_keystore_reload_without_restart(sec_broker_factory, certs, tmp_path):
     """A keystore file replaced while the broker runs serves later connections
     (checked at most once a second); a broken file keeps the previous one."""
     import shutil
-    import time
 
     from certs import _ca, _read, _signed, _write  # the same openssl recipes
 
     keystore = str(tmp_path / "keystore.pem")
     shutil.copy(certs.server_pem, keystore)
     b = sec_broker_factory({"SSL": "SSL"}, {"ssl.keystore.type": "PEM", "ssl.keystore.location": keystore})
+    port = b.ports["SSL"]
     ck_round_trip(ck_conf(b, "SSL", trusting(certs)), new_topic(b, "tls-reload"), 3, tag="before")
 
-    # A broken keystore: logged, the current certificates stay.
+    # A broken keystore: logged, and the current certificates keep serving every
+    # connection, including the ones that made the broker look at the file.
     _write(keystore, "not a pem file\n")
-    time.sleep(1.2)
+
+    def broken_keystore_seen():
+        assert _tls_handshake(port, certs.ca), "a handshake failed while the keystore file was broken"
+        return "new connections keep the previous certificates" in b.logs()
+
+    _poll(broken_keystore_seen, "the broker logs that it keeps the previous certificates")
     ck_round_trip(ck_conf(b, "SSL", trusting(certs)), new_topic(b, "tls-reload"), 3, tag="broken")
 
     # A new CA and server certificate: new clients must trust the new CA.
@@ -163,6 +189,6 @@ def test_keystore_reload_without_restart(sec_broker_factory, certs, tmp_path):
     new_ca, new_ca_key = _ca(d, "new-ca", "/O=Sluice/OU=test/CN=Sluice Reload CA")
     new_cert, new_key = _signed(d, "new-server", "/O=Sluice/CN=localhost", new_ca, new_ca_key, "server_ext")
     _write(keystore, _read(new_key) + _read(new_cert) + _read(new_ca))
-    time.sleep(1.2)
+    _poll(lambda: _tls_handshake(port, new_ca), "the broker serves the new certificate")
     ck_round_trip(ck_conf(b, "SSL", Identity(ca=new_ca)), new_topic(b, "tls-reload"), 3, tag="after")
     assert "TLS keystore or truststore changed" in b.logs()

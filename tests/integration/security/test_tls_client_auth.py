@@ -10,7 +10,7 @@ import pytest
 
 import kafka_wire
 from clients import (TLS_FAILURE_CODES, Identity, ck_conf, ck_refused, ck_round_trip, high_watermark,
-                     kafkajs, kcat, kp_conf, kp_refused, kp_round_trip, new_topic)
+                     kafkajs, kcat_read, kp_conf, kp_refused, kp_round_trip, new_topic)
 pytest_plugins = ["security_harness"]  # fixtures: certs, sec_broker, sec_broker_factory
 
 
@@ -57,9 +57,9 @@ def raw_api_versions(port, ca, cert=None, key=None):
 def test_required_lets_alice_in_with_every_client(sec_broker, certs):
     topic = new_topic(sec_broker, "mtls-alice")
     ck_round_trip(ck_conf(sec_broker, "REQUIRED", alice(certs)), topic, 10, tag="ck")
-    p = kcat(sec_broker, "REQUIRED", alice(certs), "-C", "-t", topic, "-o", "beginning", "-e", "-q")
+    values, p = kcat_read(sec_broker, "REQUIRED", alice(certs), topic)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
-    assert p.stdout.decode().split() == [f"ck-{i}" for i in range(10)]
+    assert values == [f"ck-{i}" for i in range(10)]
     kp_topic = new_topic(sec_broker, "mtls-alice-kp")
     kp_round_trip(kp_conf(sec_broker, "REQUIRED", alice(certs)), kp_topic, 10)
     js_topic = new_topic(sec_broker, "mtls-alice-js")
