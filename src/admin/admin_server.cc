@@ -9,9 +9,12 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "admin/admin_access.h"
 #include "admin/collectors.h"
 #include "admin/json_api.h"
 #include "admin/replication_metrics.h"
+#include "admin/topic_writes.h"
+#include "base/rate_limited_log.h"
 #include "broker/broker.h"
 
 namespace sluice::admin {
@@ -33,10 +36,35 @@ constexpr auto write_timeout = std::chrono::seconds(5);
 // Idle keep-alive connections are dropped after this, which also bounds
 // how long stop() waits for a worker parked on one.
 constexpr time_t keep_alive_timeout_s = 1;
+// The largest request body read (POST /v1/topics is a few hundred bytes).
+constexpr size_t body_bytes_max = 64 * 1024;
 
 void send_json(httplib::Response& response, const JsonAnswer& answer) {
   response.status = answer.http_status;
   response.set_content(answer.body.dump(), "application/json");
+}
+
+// 401 with the challenge RFC 7617 asks for, so browsers and curl know how
+// to ask again.
+void send_unauthorized(httplib::Response& response, const std::string& message) {
+  response.set_header("WWW-Authenticate", R"(Basic realm="sluice")");
+  send_json(response, error_json(401, "SASL_AUTHENTICATION_FAILED", message));
+}
+
+// Once at start: what the port asks of its clients, and a warning when it
+// is open beyond this host.
+void log_authentication(const AdminOptions& options) {
+  const std::string where = options.address.host;
+  if (options.authentication == AdminAuthentication::basic)
+    spdlog::info(
+        "admin: HTTP Basic authentication against the SCRAM users is required on {} "
+        "(admin.authentication)",
+        where);
+  else if (!is_loopback_host(where))
+    spdlog::warn(
+        "admin: {} is not a loopback address and admin.authentication is none: anyone "
+        "who reaches it is served as User:ANONYMOUS",
+        where);
 }
 
 }  // namespace
@@ -59,8 +87,22 @@ Result<AdminAddress> parse_admin_listener(const std::string& text) {
   return address;
 }
 
+Result<AdminOptions> parse_admin_options(const std::string& listener,
+                                         const std::string& authentication) {
+  auto address = parse_admin_listener(listener);
+  if (!address) return address.status();
+  auto mode = resolve_admin_authentication(authentication, address->host);
+  if (!mode) return mode.status();
+  return AdminOptions{*address, *mode};
+}
+
 struct AdminServer::Impl {
+  explicit Impl(AdminAuthentication mode) : authentication(mode) {}
+
   httplib::Server http;
+  const AdminAuthentication authentication;
+  BasicAuthenticator authenticator;
+  RateLimitedLog failed_logins;
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   std::shared_mutex broker_mutex;  // shared: a request using the broker; unique: attach/detach
@@ -69,40 +111,76 @@ struct AdminServer::Impl {
   std::unique_ptr<MetadataCatchUp> catch_up;  // of the attached broker
   metrics::CollectorHandle process_collector;
 
-  // Runs `answer` with the broker held, or answers 503 while there is none.
-  template <class Answer>
-  void with_broker(httplib::Response& response, Answer answer) {
-    std::shared_lock lock(broker_mutex);
-    if (broker == nullptr) {
-      send_json(response, error_json(503, "BROKER_NOT_AVAILABLE", "the broker is starting or stopping"));
-      return;
+  // The caller's user name ("ANONYMOUS" when the port asks no credentials),
+  // or nullopt with `response` refusing it. broker_mutex is held shared.
+  std::optional<std::string> authenticate(const httplib::Request& request,
+                                          httplib::Response& response) {
+    if (authentication == AdminAuthentication::none) return "ANONYMOUS";
+    const auto credentials = parse_basic_authorization(request.get_header_value("Authorization"));
+    if (!credentials) {
+      send_unauthorized(response, "HTTP Basic credentials of a SCRAM user are required");
+      return std::nullopt;
     }
-    answer(*broker);
+    if (broker == nullptr) {
+      send_json(response, error_json(503, "BROKER_NOT_AVAILABLE",
+                                     "the broker is starting or stopping: credentials cannot be "
+                                     "checked yet"));
+      return std::nullopt;
+    }
+    const cluster::MetadataImagePtr image = broker->metadata_image();
+    if (!authenticator.authenticate(image->scram_credentials, *credentials)) {
+      // The user's name only: never the password.
+      failed_logins.warn("admin authentication failed",
+                         "admin: authentication failed for user '{}' from {} ({} {})",
+                         credentials->user, request.remote_addr, request.method, request.path);
+      send_unauthorized(response, "Authentication failed: invalid credentials");
+      return std::nullopt;
+    }
+    return credentials->user;
+  }
+
+  // Runs `serve(user)` for an authenticated caller, with the broker lock
+  // held shared (the broker may be absent).
+  template <class Serve>
+  void authenticated(const httplib::Request& request, httplib::Response& response, Serve serve) {
+    std::shared_lock lock(broker_mutex);
+    if (std::optional<std::string> user = authenticate(request, response)) serve(*user);
+  }
+
+  // Sends `answer(broker, caller)` for an authenticated caller, or 503
+  // while there is no broker.
+  template <class Answer>
+  void with_caller(const httplib::Request& request, httplib::Response& response, Answer answer) {
+    authenticated(request, response, [&](const std::string& user) {
+      if (broker == nullptr) {
+        send_json(response,
+                  error_json(503, "BROKER_NOT_AVAILABLE", "the broker is starting or stopping"));
+        return;
+      }
+      const AdminAccess caller(broker->authorization(), user, request.remote_addr,
+                               request.remote_port);
+      send_json(response, answer(*broker, caller));
+    });
   }
 
   void route() {
-    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-      std::shared_lock lock(broker_mutex);  // collectors read the broker
-      response.set_content(metrics::default_registry().render(), "text/plain; version=0.0.4; charset=utf-8");
+    http.Get("/metrics", [this](const httplib::Request& request, httplib::Response& response) {
+      authenticated(request, response, [&](const std::string&) {  // collectors read the broker
+        response.set_content(metrics::default_registry().render(),
+                             "text/plain; version=0.0.4; charset=utf-8");
+      });
     });
-    http.Get("/v1/health", [this](const httplib::Request&, httplib::Response& response) {
-      std::shared_lock lock(broker_mutex);
-      if (broker == nullptr) {
-        send_json(response, {503, {{"status", "starting"}}});
-        return;
-      }
-      send_json(response, health_json(*broker, *catch_up));
+    http.Get("/v1/health", [this](const httplib::Request& request, httplib::Response& response) {
+      authenticated(request, response, [&](const std::string&) {
+        if (broker == nullptr) {
+          send_json(response, {503, {{"status", "starting"}}});
+          return;
+        }
+        send_json(response, health_json(*broker, *catch_up));
+      });
     });
-    get_json("/v1/cluster", [](broker::Broker& b, const httplib::Request&) { return cluster_json(b); });
-    get_json("/v1/topics", [](broker::Broker& b, const httplib::Request&) { return topics_json(b); });
-    get_json(R"(/v1/topics/([^/]+))",
-             [](broker::Broker& b, const httplib::Request& request) { return topic_json(b, request.matches[1]); });
-    get_json("/v1/partitions", [](broker::Broker& b, const httplib::Request& request) {
-      return partitions_json(b, request.get_param_value("filter"));
-    });
-    get_json("/v1/groups", [](broker::Broker& b, const httplib::Request&) { return groups_json(b); });
-    get_json(R"(/v1/groups/([^/]+))",
-             [](broker::Broker& b, const httplib::Request& request) { return group_json(b, request.matches[1]); });
+    route_reads();
+    route_writes();
     http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
       if (response.status == 404 && response.body.empty())
         send_json(response, error_json(404, "NOT_FOUND", "no endpoint " + request.path));
@@ -121,10 +199,53 @@ struct AdminServer::Impl {
     });
   }
 
+  void route_reads() {
+    using Request = httplib::Request;
+    get_json("/v1/cluster", [](broker::Broker& b, const AdminAccess& caller, const Request&) {
+      return cluster_json(b, caller);
+    });
+    get_json("/v1/topics", [](broker::Broker& b, const AdminAccess& caller, const Request&) {
+      return topics_json(b, caller);
+    });
+    get_json(R"(/v1/topics/([^/]+))",
+             [](broker::Broker& b, const AdminAccess& caller, const Request& request) {
+               return topic_json(b, caller, request.matches[1]);
+             });
+    get_json("/v1/partitions",
+             [](broker::Broker& b, const AdminAccess& caller, const Request& request) {
+               return partitions_json(b, caller, request.get_param_value("filter"));
+             });
+    get_json("/v1/groups", [](broker::Broker& b, const AdminAccess& caller, const Request&) {
+      return groups_json(b, caller);
+    });
+    get_json(R"(/v1/groups/([^/]+))",
+             [](broker::Broker& b, const AdminAccess& caller, const Request& request) {
+               return group_json(b, caller, request.matches[1]);
+             });
+  }
+
+  // The broker's CreateTopics / DeleteTopics path (topic_writes.h); the
+  // worker waits for the controller's answer, no reactor does.
+  void route_writes() {
+    http.Post("/v1/topics", [this](const httplib::Request& request, httplib::Response& response) {
+      with_caller(request, response, [&](broker::Broker& b, const AdminAccess& caller) {
+        return create_topic(b, caller, request.body);
+      });
+    });
+    http.Delete(R"(/v1/topics/([^/]+))",
+                [this](const httplib::Request& request, httplib::Response& response) {
+                  with_caller(request, response, [&](broker::Broker& b, const AdminAccess& caller) {
+                    return delete_topic(b, caller, request.matches[1]);
+                  });
+                });
+  }
+
   template <class Build>
   void get_json(const std::string& pattern, Build build) {
     http.Get(pattern, [this, build](const httplib::Request& request, httplib::Response& response) {
-      with_broker(response, [&](broker::Broker& b) { send_json(response, build(b, request)); });
+      with_caller(request, response, [&](broker::Broker& b, const AdminAccess& caller) {
+        return build(b, caller, request);
+      });
     });
   }
 };
@@ -136,8 +257,9 @@ AdminServer::~AdminServer() {
   stop();
 }
 
-Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& address) {
-  auto impl = std::make_unique<Impl>();
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminOptions& options) {
+  const AdminAddress& address = options.address;
+  auto impl = std::make_unique<Impl>(options.authentication);
   impl->http.new_task_queue = [] { return new httplib::ThreadPool(worker_threads); };
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
   // second broker would share the port instead of failing to start.
@@ -148,6 +270,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& addr
   impl->http.set_keep_alive_timeout(keep_alive_timeout_s);
   impl->http.set_read_timeout(read_timeout);
   impl->http.set_write_timeout(write_timeout);
+  impl->http.set_payload_max_length(body_bytes_max);
   impl->route();
   int port = address.port;
   if (address.port == 0) {
@@ -164,6 +287,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminAddress& addr
   std::unique_ptr<AdminServer> server(new AdminServer(std::move(impl)));
   server->bound_port_ = static_cast<uint16_t>(port);
   server->impl_->process_collector = add_process_collector(metrics::default_registry());
+  log_authentication(options);
   Impl* running = server->impl_.get();
   server->impl_->thread = std::thread([running] {
     running->http.listen_after_bind();
@@ -185,6 +309,11 @@ void AdminServer::attach(broker::Broker& broker) {
   impl_->broker_collectors.push_back(
       add_replication_collector(metrics::default_registry(), broker));
   impl_->catch_up = std::make_unique<MetadataCatchUp>();
+  if (impl_->authentication == AdminAuthentication::basic &&
+      broker.metadata_image()->scram_credentials.empty())
+    spdlog::warn(
+        "admin: no SCRAM user exists yet: the admin port answers 401 to every request "
+        "until one is created (sluice user create)");
 }
 
 void AdminServer::detach() {

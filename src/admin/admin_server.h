@@ -9,6 +9,12 @@
 // (503 before); detach() before the broker stops. A port that cannot be
 // bound fails start() with a message naming admin.listener.
 //
+// Authentication (admin_auth.h): with AdminAuthentication::basic every
+// endpoint needs HTTP Basic credentials of a SCRAM user (401 with
+// `WWW-Authenticate: Basic realm="sluice"` otherwise; 503 while no broker is
+// attached, as nothing can check them yet); with an authorizer the caller's
+// ACLs then decide what it sees and does (json_api.h, topic_writes.h).
+//
 // Threads: start/attach/detach/stop from the controlling thread. Requests
 // run on the server's own small thread pool, never on the broker's
 // reactors; they read the broker through its thread-safe accessors (the
@@ -20,6 +26,7 @@
 #include <mutex>
 #include <string>
 
+#include "admin/admin_auth.h"
 #include "base/metrics.h"
 #include "base/result.h"
 
@@ -37,6 +44,16 @@ struct AdminAddress {
 // "host:port" ("[v6]:port" too). Errors name admin.listener.
 Result<AdminAddress> parse_admin_listener(const std::string& text);
 
+struct AdminOptions {
+  AdminAddress address;
+  AdminAuthentication authentication = AdminAuthentication::none;
+};
+
+// From the settings `admin.listener` and `admin.authentication`
+// (resolve_admin_authentication: auto asks credentials off loopback).
+Result<AdminOptions> parse_admin_options(const std::string& listener,
+                                         const std::string& authentication);
+
 class AdminServer {
  public:
   ~AdminServer();
@@ -44,7 +61,7 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   // Binds and starts serving (health 503 until attach).
-  static Result<std::unique_ptr<AdminServer>> start(const AdminAddress& address);
+  static Result<std::unique_ptr<AdminServer>> start(const AdminOptions& options);
   uint16_t bound_port() const { return bound_port_; }
 
   // The broker serves: health 200, broker endpoints and collectors on.

@@ -119,6 +119,11 @@ std::vector<ConfigDef> make_defs() {
           "Rules from a client certificate's subject to its principal name."),
       def("admin.listener", T::string, "127.0.0.1:9644",
           "host:port of the admin HTTP port (metrics, health); empty to disable."),
+      def("admin.authentication", T::string, "auto",
+          "Who may use the admin HTTP port: auto (none on a loopback address, basic otherwise), "
+          "none (everyone, as User:ANONYMOUS) or basic (HTTP Basic with a SCRAM user's "
+          "password).",
+          one_of({"auto", "none", "basic"})),
       // storage
       def("log.dirs", T::list, "./data", "Directories holding partition logs."),
       def("log.dir", T::string, "./data", "Used when log.dirs is not set."),

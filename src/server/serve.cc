@@ -157,15 +157,15 @@ int run_serve(const ServeOptions& options) {
   // start-up recovery; it turns ready once the broker serves.
   std::unique_ptr<admin::AdminServer> admin_server;
   if (std::string listener = config->get_string("admin.listener"); !listener.empty()) {
-    auto address = admin::parse_admin_listener(listener);
-    auto started = address ? admin::AdminServer::start(*address)
-                           : Result<std::unique_ptr<admin::AdminServer>>(address.status());
+    auto options = admin::parse_admin_options(listener, config->get_string("admin.authentication"));
+    auto started = options ? admin::AdminServer::start(*options)
+                           : Result<std::unique_ptr<admin::AdminServer>>(options.status());
     if (!started) {
       spdlog::error("cannot start: {}", started.status().message());
       return 1;
     }
     admin_server = std::move(*started);
-    spdlog::info("admin HTTP on {}:{}", address->host, admin_server->bound_port());
+    spdlog::info("admin HTTP on {}:{}", options->address.host, admin_server->bound_port());
   }
   const std::vector<std::string> log_dirs = config->log_dirs;
   auto cannot_start = [&](const Status& status) {
