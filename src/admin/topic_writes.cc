@@ -18,9 +18,9 @@ using protocol::DeleteTopicsRequest;
 using protocol::DeleteTopicsResponse;
 
 // Versions that answer what the endpoints show (v7: the new topic's id;
-// v5: error messages per deleted topic, topics by name).
+// v6: error messages and the id of each deleted topic).
 constexpr int16_t create_topics_version = 7;
-constexpr int16_t delete_topics_version = 5;
+constexpr int16_t delete_topics_version = 6;
 // The broker's deadline for the metadata change (the request's timeout_ms),
 // and how long the admin thread waits for its answer beyond that.
 constexpr std::chrono::milliseconds request_timeout{15000};
@@ -178,7 +178,9 @@ JsonAnswer create_topic(broker::Broker& broker, const AdminAccess& caller,
 JsonAnswer delete_topic(broker::Broker& broker, const AdminAccess& caller,
                         const std::string& name) {
   DeleteTopicsRequest request;
-  request.topic_names = {name};
+  DeleteTopicsRequest::DeleteTopicState topic;
+  topic.name = name;  // by name only: the topic id stays zero
+  request.topics.push_back(std::move(topic));
   request.timeout_ms = static_cast<int32_t>(request_timeout.count());
   DeleteTopicsResponse response;
   if (auto failed = call_broker(broker, caller, request, delete_topics_version, response))

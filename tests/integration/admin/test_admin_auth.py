@@ -1,0 +1,271 @@
+"""The admin HTTP port off loopback (src/admin/README.md, "Authentication"):
+`admin.authentication` auto asks HTTP Basic credentials of a SCRAM user when the port
+binds a non-loopback address (0.0.0.0 here, reached through 127.0.0.1), and is refused
+to everyone (401) until a user exists; a wrong password or an unknown user is 401, the
+right one 200, under either SCRAM mechanism; no password reaches the log. With
+Kafka's StandardAuthorizer the caller's ACLs decide: a user without DESCRIBE sees no
+topic and no cluster, POST /v1/topics and DELETE /v1/topics/{t} are refused (403,
+Kafka's error names) and change nothing; a prefixed CREATE ACL lets a user create
+its own topics only; a super user creates and deletes. Users are made with
+`sluice user create`, ACLs with `sluice acl add`, both on the PLAINTEXT listener,
+whose User:ANONYMOUS is a super user."""
+
+import base64
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import conftest as harness
+from conftest import free_port, unique_topic
+
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+TIMEOUT_S = 30
+PASSWORDS = {"root": "root-secret", "alice": "alice-secret", "bob": "bob-secret",
+             "carol": "carol-secret"}
+
+
+# --- HTTP ---
+
+def http(port, method, path, user=None, password=None, body=None, host="127.0.0.1"):
+    """(status, headers, parsed JSON body or text); HTTP errors are answers too."""
+    headers = {}
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(f"http://{host}:{port}{path}", data=data, method=method,
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as r:
+            status, answer_headers, text = r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, answer_headers, text = e.code, e.headers, e.read().decode()
+    try:
+        return status, answer_headers, json.loads(text)
+    except ValueError:
+        return status, answer_headers, text
+
+
+def as_user(port, user, method="GET", path="/v1/health", body=None):
+    return http(port, method, path, user, PASSWORDS[user], body)
+
+
+def wait_for(check, what, timeout_s=TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --- the broker's own tools ---
+
+def sluice(broker, *args):
+    cmd = [harness.sluice_bin(), *args, "-b", broker.bootstrap]
+    p = subprocess.run(cmd, input=b"y\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=TIMEOUT_S)
+    assert p.returncode == 0, f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.decode()[-2000:]}"
+    return p.stdout.decode()
+
+
+def create_user(broker, admin_port, user, mechanism="SCRAM-SHA-256"):
+    sluice(broker, "user", "create", user, "--password", PASSWORDS[user], "--mechanism", mechanism)
+    # The user reaches the admin port with the metadata image.
+    wait_for(lambda: as_user(admin_port, user)[0] == 200, f"{user} to be accepted")
+
+
+def allow(broker, principal, operation, *resource):
+    sluice(broker, "acl", "add", "--allow-principal", principal, "--operation", operation, *resource)
+
+
+def topics_of(broker):
+    """Topic names as the PLAINTEXT super user sees them."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    return set(admin.list_topics(timeout=TIMEOUT_S).topics)
+
+
+def create_topic(broker, topic):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=TIMEOUT_S)
+
+
+def admin_broker(broker_factory, host, **overrides):
+    admin_port = free_port()
+    b = broker_factory({"admin.listener": f"{host}:{admin_port}", **overrides})
+    return b, admin_port
+
+
+# --- authentication ---
+
+def test_non_loopback_bind_requires_scram_credentials(broker_factory):
+    broker, port = admin_broker(broker_factory, "0.0.0.0")
+    # No user exists yet: everyone is refused, with the challenge and a JSON error.
+    for path in ("/v1/health", "/metrics", "/v1/topics", "/v1/cluster"):
+        status, headers, body = http(port, "GET", path)
+        assert status == 401, (path, status, body)
+        assert headers.get("WWW-Authenticate") == 'Basic realm="sluice"', headers
+        assert body["error"] == "SASL_AUTHENTICATION_FAILED", body
+    status, _, body = as_user(port, "alice")
+    assert status == 401, body
+    with open(broker.log_path, errors="replace") as log:
+        text = log.read()
+    assert "no SCRAM user exists yet" in text and "authentication against the SCRAM users" in text
+
+    create_user(broker, port, "alice")
+    create_user(broker, port, "bob", mechanism="SCRAM-SHA-512")
+    status, _, body = as_user(port, "alice")
+    assert status == 200 and body["status"] == "ready", body
+    status, _, text = as_user(port, "bob", path="/metrics")
+    assert status == 200 and "sluice_requests_total" in text
+    # A wrong password, an unknown user, a malformed header: 401.
+    assert http(port, "GET", "/v1/health", "alice", "alice-secreT")[0] == 401
+    assert http(port, "GET", "/v1/health", "bob", PASSWORDS["alice"])[0] == 401
+    assert http(port, "GET", "/v1/health", "mallory", "alice-secret")[0] == 401
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/health",
+                                     headers={"Authorization": "Basic not-base64!"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    assert refused.value.code == 401
+    # Repeated successes are served from the cache; repeated failures are logged rate-limited.
+    for _ in range(20):
+        assert as_user(port, "alice")[0] == 200
+        assert http(port, "GET", "/v1/health", "alice", "wr0ng-pa55word")[0] == 401
+    with open(broker.log_path, errors="replace") as log:
+        text = log.read()
+    assert "authentication failed for user 'alice'" in text
+    assert text.count("authentication failed for user") < 10, text[-3000:]
+    for password in [*PASSWORDS.values(), "alice-secreT", "wr0ng-pa55word"]:
+        assert password not in text
+
+
+def test_without_authorizer_an_authenticated_user_creates_and_deletes(broker_factory):
+    broker, port = admin_broker(broker_factory, "0.0.0.0")
+    create_user(broker, port, "alice")
+    topic = unique_topic("admin-auth")
+    status, _, body = as_user(port, "alice", "POST", "/v1/topics",
+                              {"name": topic, "partitions": 2, "configs": {"retention.ms": "60000"}})
+    assert status == 201, body
+    assert body["name"] == topic and body["partitions"] == 2 and body["replication_factor"] == 1, body
+    topic_id = body["topic_id"]
+    assert topic_id and topic_id != "AAAAAAAAAAAAAAAAAAAAAA", body
+    assert topic in topics_of(broker)
+    status, _, body = as_user(port, "alice", path=f"/v1/topics/{topic}")
+    assert status == 200 and body["configs"]["retention.ms"] == "60000", body
+    status, _, body = as_user(port, "alice", "POST", "/v1/topics", {"name": topic})
+    assert status == 409 and body["error"] == "TOPIC_ALREADY_EXISTS", body
+    # Bad bodies: 400 INVALID_REQUEST, or the controller's own validation errors.
+    for bad in ({"partitions": 1}, {"name": topic, "partition": 1}, {"name": 7},
+                {"name": "x", "configs": {"retention.ms": 1}}, b"not json"):
+        status, _, body = as_user(port, "alice", "POST", "/v1/topics", bad)
+        assert status == 400 and body["error"] == "INVALID_REQUEST", (bad, body)
+    status, _, body = as_user(port, "alice", "POST", "/v1/topics", {"name": "bad name!"})
+    assert status == 400 and body["error"] == "INVALID_TOPIC_EXCEPTION", body
+    status, _, body = as_user(port, "alice", "POST", "/v1/topics",
+                              {"name": unique_topic("admin-auth"), "replication_factor": 3})
+    assert status == 400 and body["error"] == "INVALID_REPLICATION_FACTOR", body
+    status, _, body = as_user(port, "alice", "DELETE", f"/v1/topics/{topic}")
+    assert status == 200 and body == {"name": topic, "topic_id": topic_id}, body
+    wait_for(lambda: topic not in topics_of(broker), f"{topic} to be deleted")
+    status, _, body = as_user(port, "alice", "DELETE", f"/v1/topics/{topic}")
+    assert status == 404 and body["error"] == "UNKNOWN_TOPIC_OR_PARTITION", body
+    # Unauthenticated writes are refused before anything is parsed.
+    status, _, body = http(port, "POST", "/v1/topics", body={"name": unique_topic("admin-auth")})
+    assert status == 401, body
+
+
+def test_loopback_bind_stays_open_unless_basic_is_asked(broker_factory):
+    _, open_port = admin_broker(broker_factory, "127.0.0.2")
+    status, _, body = http(open_port, "GET", "/v1/health", host="127.0.0.2")
+    assert status == 200, body
+    broker, port = admin_broker(broker_factory, "127.0.0.2", **{"admin.authentication": "basic"})
+    assert http(port, "GET", "/v1/health", host="127.0.0.2")[0] == 401
+
+
+# --- authorization ---
+
+@pytest.fixture
+def acl_broker(broker_factory):
+    broker, port = admin_broker(broker_factory, "0.0.0.0", **{
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": "User:ANONYMOUS;User:root",
+    })
+    for user in PASSWORDS:
+        create_user(broker, port, user)
+    return broker, port
+
+
+def test_acls_filter_reads_and_refuse_writes(acl_broker):
+    broker, port = acl_broker
+    seen, hidden = unique_topic("admin-acl-seen"), unique_topic("admin-acl-hidden")
+    create_topic(broker, seen)
+    create_topic(broker, hidden)
+    allow(broker, "User:bob", "Describe", "--topic", seen)
+
+    # alice has no ACL: no topic, no cluster, no partitions; /metrics and health stay open.
+    status, _, body = as_user(port, "alice", path="/v1/topics")
+    assert status == 200 and body == [], body
+    status, _, body = as_user(port, "alice", path=f"/v1/topics/{seen}")
+    assert status == 404 and body["error"] == "UNKNOWN_TOPIC_OR_PARTITION", body
+    for path in ("/v1/cluster", "/v1/partitions"):
+        status, _, body = as_user(port, "alice", path=path)
+        assert status == 403 and body["error"] == "CLUSTER_AUTHORIZATION_FAILED", (path, body)
+    assert as_user(port, "alice", path="/metrics")[0] == 200
+    assert as_user(port, "alice")[0] == 200
+    status, _, body = as_user(port, "alice", path="/v1/groups")
+    assert status == 200 and body == [], body
+    status, _, body = as_user(port, "alice", path="/v1/groups/some-group")
+    assert status == 403 and body["error"] == "GROUP_AUTHORIZATION_FAILED", body
+
+    # bob may DESCRIBE one topic: he sees it (without its configs: no DESCRIBE_CONFIGS).
+    status, _, body = as_user(port, "bob", path="/v1/topics")
+    assert status == 200 and [t["name"] for t in body] == [seen], body
+    status, _, body = as_user(port, "bob", path=f"/v1/topics/{seen}")
+    assert status == 200 and body["name"] == seen and body["configs"] is None, body
+    assert as_user(port, "bob", path=f"/v1/topics/{hidden}")[0] == 404
+
+    # Writes without CREATE / DELETE: 403 with Kafka's error, and nothing changes.
+    wanted = unique_topic("admin-acl-new")
+    status, _, body = as_user(port, "alice", "POST", "/v1/topics", {"name": wanted})
+    assert status == 403 and body["error"] == "TOPIC_AUTHORIZATION_FAILED", body
+    status, _, body = as_user(port, "bob", "DELETE", f"/v1/topics/{seen}")
+    assert status == 403 and body["error"] == "TOPIC_AUTHORIZATION_FAILED", body
+    status, _, body = as_user(port, "alice", "DELETE", f"/v1/topics/{hidden}")
+    assert status == 403 and body["error"] == "TOPIC_AUTHORIZATION_FAILED", body
+    topics = topics_of(broker)
+    assert wanted not in topics and seen in topics and hidden in topics, topics
+
+
+def test_prefixed_create_acl_and_a_super_user(acl_broker):
+    broker, port = acl_broker
+    # carol may CREATE and DELETE (which implies DESCRIBE) topics starting with "carol-".
+    allow(broker, "User:carol", "Create", "--topic", "carol-", "--resource-pattern-type", "prefixed")
+    allow(broker, "User:carol", "Delete", "--topic", "carol-", "--resource-pattern-type", "prefixed")
+    own, other = unique_topic("carol-"), unique_topic("admin-acl-other")
+    status, _, body = as_user(port, "carol", "POST", "/v1/topics", {"name": own})
+    assert status == 201 and body["name"] == own, body
+    status, _, body = as_user(port, "carol", "POST", "/v1/topics", {"name": other})
+    assert status == 403 and body["error"] == "TOPIC_AUTHORIZATION_FAILED", body
+    assert own in topics_of(broker) and other not in topics_of(broker)
+    status, _, body = as_user(port, "carol", "DELETE", f"/v1/topics/{own}")
+    assert status == 200, body
+
+    # root is a super user: creates, sees and deletes anything.
+    mine = unique_topic("admin-acl-root")
+    status, _, body = as_user(port, "root", "POST", "/v1/topics", {"name": mine, "partitions": 3})
+    assert status == 201 and body["partitions"] == 3, body
+    status, _, body = as_user(port, "root", path="/v1/topics")
+    assert mine in [t["name"] for t in body], body
+    assert as_user(port, "root", path="/v1/cluster")[0] == 200
+    status, _, body = as_user(port, "root", "DELETE", f"/v1/topics/{mine}")
+    assert status == 200 and body["name"] == mine, body
+    wait_for(lambda: mine not in topics_of(broker) and own not in topics_of(broker),
+             "the topics to be deleted")
