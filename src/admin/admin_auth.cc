@@ -75,10 +75,12 @@ Result<AdminAuthentication> resolve_admin_authentication(std::string_view settin
                                                          std::string_view bind_host) {
   if (setting == "none") return AdminAuthentication::none;
   if (setting == "basic") return AdminAuthentication::basic;
+  if (setting == "mtls") return AdminAuthentication::mtls;
   if (setting == "auto" || setting.empty())
     return is_loopback_host(bind_host) ? AdminAuthentication::none : AdminAuthentication::basic;
-  return Status(Errc::invalid_value, "admin.authentication: expected auto, none or basic, got '" +
-                                         std::string(setting) + "'");
+  return Status(Errc::invalid_value,
+                "admin.authentication: expected auto, none, basic or mtls, got '" +
+                    std::string(setting) + "'");
 }
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {

@@ -29,6 +29,9 @@ namespace sluice::admin {
 enum class AdminAuthentication {
   none,   // every request is served, as User:ANONYMOUS
   basic,  // HTTP Basic against the SCRAM users; 401 without valid credentials
+  // HTTPS with a client certificate required (admin.ssl.*); the principal is
+  // its subject through ssl.principal.mapping.rules, as on an SSL listener.
+  mtls,
 };
 
 // Only literal loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z) count:
@@ -36,7 +39,7 @@ enum class AdminAuthentication {
 bool is_loopback_host(std::string_view host);
 
 // `admin.authentication`: "auto" (none on a loopback bind, basic otherwise),
-// "none" or "basic". Errors name the setting.
+// "none", "basic" or "mtls". Errors name the setting.
 Result<AdminAuthentication> resolve_admin_authentication(std::string_view setting,
                                                          std::string_view bind_host);
 

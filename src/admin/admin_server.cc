@@ -1,6 +1,7 @@
 #include "admin/admin_server.h"
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,8 @@
 #include "admin/topic_writes.h"
 #include "base/rate_limited_log.h"
 #include "broker/broker.h"
+#include "net/tls.h"
+#include "security/principal.h"
 
 namespace sluice::admin {
 namespace {
@@ -44,27 +47,80 @@ void send_json(httplib::Response& response, const JsonAnswer& answer) {
   response.set_content(answer.body.dump(), "application/json");
 }
 
-// 401 with the challenge RFC 7617 asks for, so browsers and curl know how
-// to ask again.
-void send_unauthorized(httplib::Response& response, const std::string& message) {
-  response.set_header("WWW-Authenticate", R"(Basic realm="sluice")");
+// 401, with Basic's challenge (RFC 7617) so browsers and curl know how to
+// ask again; a refused certificate has nothing to ask for.
+void send_unauthorized(httplib::Response& response, AdminAuthentication mode,
+                       const std::string& message) {
+  if (mode == AdminAuthentication::basic)
+    response.set_header("WWW-Authenticate", R"(Basic realm="sluice")");
   send_json(response, error_json(401, "SASL_AUTHENTICATION_FAILED", message));
+}
+
+// The mtls context: TLS 1.2 or newer (as ssl.enabled.protocols' default),
+// the keystore's key and chain, and client certificates required and
+// verified against the truststore. The error names the setting at fault.
+std::string configure_tls(SSL_CTX& context, const AdminOptions& options) {
+  SSL_CTX_set_min_proto_version(&context, TLS1_2_VERSION);
+  const std::string& keystore = options.keystore_location;
+  if (SSL_CTX_use_certificate_chain_file(&context, keystore.c_str()) != 1)
+    return "admin.ssl.keystore.location: no PEM certificate chain in " + keystore + ": " +
+           net::openssl_errors();
+  // OpenSSL's default password callback reads the key's password from here,
+  // only while the key loads.
+  std::string password = options.key_password;
+  SSL_CTX_set_default_passwd_cb_userdata(&context, password.empty() ? nullptr : password.data());
+  const int key_loaded = SSL_CTX_use_PrivateKey_file(&context, keystore.c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_set_default_passwd_cb_userdata(&context, nullptr);
+  if (key_loaded != 1 || SSL_CTX_check_private_key(&context) != 1)
+    return "admin.ssl.keystore.location: no private key matching the certificate in " + keystore +
+           " (or a wrong admin.ssl.key.password): " + net::openssl_errors();
+  const std::string& truststore = options.truststore_location;
+  if (SSL_CTX_load_verify_locations(&context, truststore.c_str(), nullptr) != 1)
+    return "admin.ssl.truststore.location: no PEM CA certificates in " + truststore + ": " +
+           net::openssl_errors();
+  SSL_CTX_set_verify(&context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return {};
+}
+
+// An HTTP server, or with mtls an HTTPS one.
+Result<std::unique_ptr<httplib::Server>> make_http_server(const AdminOptions& options) {
+  if (options.authentication != AdminAuthentication::mtls)
+    return std::make_unique<httplib::Server>();
+  std::string failure;
+  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& context) {
+    failure = configure_tls(context, options);
+    return failure.empty();
+  });
+  if (!server->is_valid())
+    return Status(Errc::invalid_value, failure.empty() ? "admin: no TLS context" : failure);
+  return std::unique_ptr<httplib::Server>(std::move(server));
 }
 
 // Once at start: what the port asks of its clients, and a warning when it
 // is open beyond this host.
 void log_authentication(const AdminOptions& options) {
-  const std::string where = options.address.host;
-  if (options.authentication == AdminAuthentication::basic)
-    spdlog::info(
-        "admin: HTTP Basic authentication against the SCRAM users is required on {} "
-        "(admin.authentication)",
-        where);
-  else if (!is_loopback_host(where))
-    spdlog::warn(
-        "admin: {} is not a loopback address and admin.authentication is none: anyone "
-        "who reaches it is served as User:ANONYMOUS",
-        where);
+  const std::string& where = options.address.host;
+  switch (options.authentication) {
+    case AdminAuthentication::basic:
+      spdlog::info(
+          "admin: HTTP Basic authentication against the SCRAM users is required on {} "
+          "(admin.authentication)",
+          where);
+      return;
+    case AdminAuthentication::mtls:
+      spdlog::info(
+          "admin: HTTPS with a client certificate is required on {} "
+          "(admin.authentication)",
+          where);
+      return;
+    case AdminAuthentication::none:
+      if (!is_loopback_host(where))
+        spdlog::warn(
+            "admin: {} is not a loopback address and admin.authentication is none: "
+            "anyone who reaches it is served as User:ANONYMOUS",
+            where);
+      return;
+  }
 }
 
 }  // namespace
@@ -87,20 +143,36 @@ Result<AdminAddress> parse_admin_listener(const std::string& text) {
   return address;
 }
 
-Result<AdminOptions> parse_admin_options(const std::string& listener,
-                                         const std::string& authentication) {
-  auto address = parse_admin_listener(listener);
+Result<AdminOptions> parse_admin_options(const AdminSettings& settings) {
+  auto address = parse_admin_listener(settings.listener);
   if (!address) return address.status();
-  auto mode = resolve_admin_authentication(authentication, address->host);
+  auto mode = resolve_admin_authentication(settings.authentication, address->host);
   if (!mode) return mode.status();
-  return AdminOptions{*address, *mode};
+  if (*mode == AdminAuthentication::mtls &&
+      (settings.keystore_location.empty() || settings.truststore_location.empty()))
+    return Status(Errc::invalid_value,
+                  "admin.authentication=mtls needs admin.ssl.keystore.location and "
+                  "admin.ssl.truststore.location (PEM files)");
+  return AdminOptions{*address,
+                      *mode,
+                      settings.keystore_location,
+                      settings.key_password,
+                      settings.truststore_location,
+                      settings.principal_mapping_rules};
 }
 
 struct AdminServer::Impl {
-  explicit Impl(AdminAuthentication mode) : authentication(mode) {}
+  Impl(std::unique_ptr<httplib::Server> server, AdminAuthentication mode,
+       std::optional<security::SslPrincipalMapper> mapper)
+      : http_server(std::move(server)),
+        http(*http_server),
+        authentication(mode),
+        principal_mapper(std::move(mapper)) {}
 
-  httplib::Server http;
+  std::unique_ptr<httplib::Server> http_server;
+  httplib::Server& http;
   const AdminAuthentication authentication;
+  const std::optional<security::SslPrincipalMapper> principal_mapper;  // with mtls
   BasicAuthenticator authenticator;
   RateLimitedLog failed_logins;
   std::thread thread;
@@ -116,9 +188,11 @@ struct AdminServer::Impl {
   std::optional<std::string> authenticate(const httplib::Request& request,
                                           httplib::Response& response) {
     if (authentication == AdminAuthentication::none) return "ANONYMOUS";
+    if (authentication == AdminAuthentication::mtls) return certificate_user(request, response);
     const auto credentials = parse_basic_authorization(request.get_header_value("Authorization"));
     if (!credentials) {
-      send_unauthorized(response, "HTTP Basic credentials of a SCRAM user are required");
+      send_unauthorized(response, authentication,
+                        "HTTP Basic credentials of a SCRAM user are required");
       return std::nullopt;
     }
     if (broker == nullptr) {
@@ -133,10 +207,32 @@ struct AdminServer::Impl {
       failed_logins.warn("admin authentication failed",
                          "admin: authentication failed for user '{}' from {} ({} {})",
                          credentials->user, request.remote_addr, request.method, request.path);
-      send_unauthorized(response, "Authentication failed: invalid credentials");
+      send_unauthorized(response, authentication, "Authentication failed: invalid credentials");
       return std::nullopt;
     }
     return credentials->user;
+  }
+
+  // The name ssl.principal.mapping.rules give the client certificate's
+  // subject (the TLS handshake verified the certificate), as an SSL
+  // listener names its client.
+  std::optional<std::string> certificate_user(const httplib::Request& request,
+                                              httplib::Response& response) {
+    // httplib hands the connection's SSL as const; reading the peer's
+    // certificate does not change it.
+    const std::string subject =
+        request.ssl != nullptr ? net::peer_subject(const_cast<SSL*>(request.ssl)) : "";
+    auto name = subject.empty() ? Result<std::string>(Status(Errc::invalid_value, "no certificate"))
+                                : principal_mapper->map(subject);
+    if (!name) {
+      failed_logins.warn("admin certificate refused",
+                         "admin: client certificate '{}' from {} refused: {}", subject,
+                         request.remote_addr, name.status().message());
+      send_unauthorized(response, authentication,
+                        "the client certificate matches no ssl.principal.mapping.rules rule");
+      return std::nullopt;
+    }
+    return *name;
   }
 
   // Runs `serve(user)` for an authenticated caller, with the broker lock
@@ -259,7 +355,18 @@ AdminServer::~AdminServer() {
 
 Result<std::unique_ptr<AdminServer>> AdminServer::start(const AdminOptions& options) {
   const AdminAddress& address = options.address;
-  auto impl = std::make_unique<Impl>(options.authentication);
+  std::optional<security::SslPrincipalMapper> mapper;
+  if (options.authentication == AdminAuthentication::mtls) {
+    auto parsed = security::SslPrincipalMapper::parse(options.principal_mapping_rules);
+    if (!parsed)
+      return Status(Errc::invalid_value,
+                    "ssl.principal.mapping.rules: " + parsed.status().message());
+    mapper = std::move(*parsed);
+  }
+  auto http_server = make_http_server(options);
+  if (!http_server) return http_server.status();
+  auto impl =
+      std::make_unique<Impl>(std::move(*http_server), options.authentication, std::move(mapper));
   impl->http.new_task_queue = [] { return new httplib::ThreadPool(worker_threads); };
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
   // second broker would share the port instead of failing to start.

@@ -9,7 +9,10 @@
 // (503 before); detach() before the broker stops. A port that cannot be
 // bound fails start() with a message naming admin.listener.
 //
-// Authentication (admin_auth.h): with AdminAuthentication::basic every
+// Authentication (admin_auth.h): with AdminAuthentication::mtls the port
+// serves HTTPS only to clients whose certificate chains to the truststore,
+// and the caller is its subject mapped by ssl.principal.mapping.rules. With
+// AdminAuthentication::basic every
 // endpoint needs HTTP Basic credentials of a SCRAM user (401 with
 // `WWW-Authenticate: Basic realm="sluice"` otherwise; 503 while no broker is
 // attached, as nothing can check them yet); with an authorizer the caller's
@@ -44,15 +47,30 @@ struct AdminAddress {
 // "host:port" ("[v6]:port" too). Errors name admin.listener.
 Result<AdminAddress> parse_admin_listener(const std::string& text);
 
+// The admin port's settings as configured (text, unset as "").
+struct AdminSettings {
+  std::string listener;                             // admin.listener
+  std::string authentication = "auto";              // admin.authentication
+  std::string keystore_location;                    // admin.ssl.keystore.location
+  std::string key_password;                         // admin.ssl.key.password
+  std::string truststore_location;                  // admin.ssl.truststore.location
+  std::string principal_mapping_rules = "DEFAULT";  // ssl.principal.mapping.rules
+};
+
 struct AdminOptions {
   AdminAddress address;
   AdminAuthentication authentication = AdminAuthentication::none;
+  // With mtls: PEM files (as Kafka's ssl.keystore.location with
+  // ssl.keystore.type=PEM: the key and its certificate chain in one file).
+  std::string keystore_location;
+  std::string key_password;
+  std::string truststore_location;
+  std::string principal_mapping_rules = "DEFAULT";
 };
 
-// From the settings `admin.listener` and `admin.authentication`
-// (resolve_admin_authentication: auto asks credentials off loopback).
-Result<AdminOptions> parse_admin_options(const std::string& listener,
-                                         const std::string& authentication);
+// Checks the settings together (auto asks credentials off loopback; mtls
+// needs both stores and valid mapping rules). Errors name the setting.
+Result<AdminOptions> parse_admin_options(const AdminSettings& settings);
 
 class AdminServer {
  public:

@@ -157,7 +157,14 @@ int run_serve(const ServeOptions& options) {
   // start-up recovery; it turns ready once the broker serves.
   std::unique_ptr<admin::AdminServer> admin_server;
   if (std::string listener = config->get_string("admin.listener"); !listener.empty()) {
-    auto options = admin::parse_admin_options(listener, config->get_string("admin.authentication"));
+    admin::AdminSettings settings;
+    settings.listener = listener;
+    settings.authentication = config->get_string("admin.authentication");
+    settings.keystore_location = config->get_string("admin.ssl.keystore.location");
+    settings.key_password = config->get_string("admin.ssl.key.password");
+    settings.truststore_location = config->get_string("admin.ssl.truststore.location");
+    settings.principal_mapping_rules = config->get_string("ssl.principal.mapping.rules");
+    auto options = admin::parse_admin_options(settings);
     auto started = options ? admin::AdminServer::start(*options)
                            : Result<std::unique_ptr<admin::AdminServer>>(options.status());
     if (!started) {

@@ -269,3 +269,69 @@ def test_prefixed_create_acl_and_a_super_user(acl_broker):
     assert status == 200 and body["name"] == mine, body
     wait_for(lambda: mine not in topics_of(broker) and own not in topics_of(broker),
              "the topics to be deleted")
+
+
+# --- mTLS ---
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """The security suite's CA, broker keystore and client certificates (security/certs.py)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "security"))
+    from certs import make_certs
+    return make_certs(str(tmp_path_factory.mktemp("admin-certs")))
+
+
+def https_get(port, path, context):
+    """(status, parsed JSON or text) over HTTPS with `context` (client certificate or none)."""
+    import ssl  # noqa: F401
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def client_context(certs, cert=None, key=None):
+    import ssl
+    context = ssl.create_default_context(cafile=certs.ca)
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def test_mtls_names_the_caller_by_its_certificate(broker_factory, certs):
+    broker, port = admin_broker(broker_factory, "0.0.0.0", **{
+        "admin.authentication": "mtls",
+        "admin.ssl.keystore.location": certs.server_pem,
+        "admin.ssl.truststore.location": certs.ca,
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": "User:ANONYMOUS",
+    })
+    alice = client_context(certs, certs.alice_cert, certs.alice_key)
+    wait_for(lambda: https_get(port, "/v1/health", alice)[0] == 200, "the broker to be attached")
+    topic = unique_topic("admin-mtls")
+    create_topic(broker, topic)
+    # The certificate CN=alice,OU=eng,O=Sluice maps to User:alice, who has no ACL yet.
+    status, body = https_get(port, "/v1/topics", alice)
+    assert status == 200 and body == [], body
+    allow(broker, "User:alice", "Describe", "--topic", topic)
+    status, body = https_get(port, "/v1/topics", alice)
+    assert status == 200 and [t["name"] for t in body] == [topic], body
+
+    # No certificate, a certificate of a CA the port does not trust, or plain HTTP: no answer.
+    for context in (client_context(certs), client_context(certs, certs.rogue_cert, certs.rogue_key)):
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            https_get(port, "/v1/health", context)
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        http(port, "GET", "/v1/health")
+    with open(broker.log_path, errors="replace") as log:
+        assert "HTTPS with a client certificate is required" in log.read()

@@ -49,7 +49,8 @@ TEST(AdminAuthenticationSetting, AutoAsksCredentialsOffLoopback) {
   EXPECT_EQ(*resolve_admin_authentication("auto", "localhost"), AdminAuthentication::basic);
   EXPECT_EQ(*resolve_admin_authentication("basic", "127.0.0.1"), AdminAuthentication::basic);
   EXPECT_EQ(*resolve_admin_authentication("none", "0.0.0.0"), AdminAuthentication::none);
-  auto bad = resolve_admin_authentication("mtls", "127.0.0.1");
+  EXPECT_EQ(*resolve_admin_authentication("mtls", "0.0.0.0"), AdminAuthentication::mtls);
+  auto bad = resolve_admin_authentication("kerberos", "127.0.0.1");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.status().message().find("admin.authentication"), std::string::npos);
 }
