@@ -1,7 +1,8 @@
 #pragma once
 // The admin HTTP port (`admin.listener`, cpp-httplib): Prometheus `/metrics`,
 // `/v1/health`, and the JSON admin API (`/v1/cluster`, `/v1/topics`,
-// `/v1/topics/{t}`, `/v1/groups`, `/v1/groups/{g}`; shapes in json_api.h).
+// `/v1/topics/{t}`, `/v1/groups`, `/v1/groups/{g}`; shapes in json_api.h),
+// and POST /v1/topics, DELETE /v1/topics/{t} (topic_writes.h).
 //
 // Life cycle (server/serve.cc): start() binds before the broker opens its logs,
 // so /v1/health answers 503 during start-up recovery; attach() once the
