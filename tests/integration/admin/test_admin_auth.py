@@ -6,13 +6,19 @@ right one 200, under either SCRAM mechanism; no password reaches the log. With
 Kafka's StandardAuthorizer the caller's ACLs decide: a user without DESCRIBE sees no
 topic and no cluster, POST /v1/topics and DELETE /v1/topics/{t} are refused (403,
 Kafka's error names) and change nothing; a prefixed CREATE ACL lets a user create
-its own topics only; a super user creates and deletes. Users are made with
+its own topics only; a super user creates and deletes. `mtls` serves HTTPS to client
+certificates of the trusted CA only, naming the caller by ssl.principal.mapping.rules.
+On a cluster of three, writes sent to a node that is not the active controller are
+forwarded (the broker's own CreateTopics/DeleteTopics path). Users are made with
 `sluice user create`, ACLs with `sluice acl add`, both on the PLAINTEXT listener,
 whose User:ANONYMOUS is a super user."""
 
 import base64
 import json
+import os
+import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +28,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import conftest as harness
 from conftest import free_port, unique_topic
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "security"))
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
+from certs import make_certs  # noqa: E402
+from cluster_harness import Cluster  # noqa: E402
 
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 TIMEOUT_S = 30
@@ -276,17 +288,11 @@ def test_prefixed_create_acl_and_a_super_user(acl_broker):
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     """The security suite's CA, broker keystore and client certificates (security/certs.py)."""
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                    "security"))
-    from certs import make_certs
     return make_certs(str(tmp_path_factory.mktemp("admin-certs")))
 
 
 def https_get(port, path, context):
     """(status, parsed JSON or text) over HTTPS with `context` (client certificate or none)."""
-    import ssl  # noqa: F401
     request = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as r:
@@ -300,7 +306,6 @@ def https_get(port, path, context):
 
 
 def client_context(certs, cert=None, key=None):
-    import ssl
     context = ssl.create_default_context(cafile=certs.ca)
     if cert:
         context.load_cert_chain(cert, key)
@@ -335,3 +340,30 @@ def test_mtls_names_the_caller_by_its_certificate(broker_factory, certs):
         http(port, "GET", "/v1/health")
     with open(broker.log_path, errors="replace") as log:
         assert "HTTPS with a client certificate is required" in log.read()
+
+
+# --- a cluster: writes sent to a node that is not the active controller ---
+
+def test_writes_on_a_follower_node_are_forwarded_to_the_active_controller(broker_factory):
+    ports = {i: free_port() for i in (1, 2, 3)}
+    cluster = Cluster(broker_factory, combined=3, node_settings={
+        i: {"admin.listener": f"0.0.0.0:{port}"} for i, port in ports.items()})
+    try:
+        cluster.wait_brokers_listed()
+        leader, _ = cluster.agreed_leader()
+        follower = next(i for i in ports if i != leader)
+        other = next(i for i in ports if i not in (leader, follower))
+        create_user(cluster.node(follower), ports[follower], "alice")
+        wait_for(lambda: as_user(ports[other], "alice")[0] == 200, "alice on every node")
+        topic = unique_topic("admin-forwarded")
+        status, _, body = as_user(ports[follower], "alice", "POST", "/v1/topics",
+                                  {"name": topic, "partitions": 3})
+        assert status == 201 and body["partitions"] == 3, body
+        wait_for(lambda: as_user(ports[other], "alice", path=f"/v1/topics/{topic}")[0] == 200,
+                 f"{topic} on node {other}")
+        status, _, body = as_user(ports[other], "alice", "DELETE", f"/v1/topics/{topic}")
+        assert status == 200 and body["name"] == topic, body
+        wait_for(lambda: as_user(ports[leader], "alice", path=f"/v1/topics/{topic}")[0] == 404,
+                 f"{topic} gone from the active controller's node")
+    finally:
+        cluster.close()
