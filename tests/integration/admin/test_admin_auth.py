@@ -256,6 +256,43 @@ def test_acls_filter_reads_and_refuse_writes(acl_broker):
     assert wanted not in topics and seen in topics and hidden in topics, topics
 
 
+def commit_offsets(broker, group, topics):
+    """Offset 0 of partition 0 of each topic committed for `group` (a simple consumer
+    group, as the PLAINTEXT super user)."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(t, 0, 0) for t in topics], asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_acls_filter_groups_and_their_offsets(acl_broker):
+    broker, port = acl_broker
+    seen, hidden = unique_topic("admin-acl-seen"), unique_topic("admin-acl-hidden")
+    create_topic(broker, seen)
+    create_topic(broker, hidden)
+    mine, other = unique_topic("admin-group-bob"), unique_topic("admin-group-other")
+    commit_offsets(broker, mine, [seen, hidden])
+    commit_offsets(broker, other, [seen])
+    allow(broker, "User:bob", "Describe", "--group", mine)
+    allow(broker, "User:bob", "Describe", "--topic", seen)
+
+    status, _, body = as_user(port, "bob", path="/v1/groups")
+    assert status == 200 and [g["group_id"] for g in body] == [mine], body
+    status, _, body = as_user(port, "bob", path=f"/v1/groups/{mine}")
+    assert status == 200 and [o["topic"] for o in body["offsets"]] == [seen], body
+    status, _, body = as_user(port, "bob", path=f"/v1/groups/{other}")
+    assert status == 403 and body["error"] == "GROUP_AUTHORIZATION_FAILED", body
+    # DESCRIBE on the cluster lists every group (Kafka's ListGroups).
+    allow(broker, "User:bob", "Describe", "--cluster")
+    status, _, body = as_user(port, "bob", path="/v1/groups")
+    assert {mine, other} <= {g["group_id"] for g in body}, body
+    status, _, body = as_user(port, "root", path=f"/v1/groups/{mine}")
+    assert status == 200 and sorted(o["topic"] for o in body["offsets"]) == sorted([seen, hidden]), body
+
+
 def test_prefixed_create_acl_and_a_super_user(acl_broker):
     broker, port = acl_broker
     # carol may CREATE and DELETE (which implies DESCRIBE) topics starting with "carol-".
