@@ -47,6 +47,12 @@ void send_json(httplib::Response& response, const JsonAnswer& answer) {
   response.set_content(answer.body.dump(), "application/json");
 }
 
+bool is_json_content(const std::string& content_type) {
+  constexpr std::string_view json_type = "application/json";
+  return content_type.compare(0, json_type.size(), json_type) == 0 &&
+         (content_type.size() == json_type.size() || content_type[json_type.size()] == ';');
+}
+
 // 401, with Basic's challenge (RFC 7617) so browsers and curl know how to
 // ask again; a refused certificate has nothing to ask for.
 void send_unauthorized(httplib::Response& response, AdminAuthentication mode,
@@ -325,6 +331,11 @@ struct AdminServer::Impl {
   void route_writes() {
     http.Post("/v1/topics", [this](const httplib::Request& request, httplib::Response& response) {
       with_caller(request, response, [&](broker::Broker& b, const AdminAccess& caller) {
+        // A web page can make a browser POST text/plain to a loopback port
+        // without asking (no CORS preflight); application/json needs one,
+        // which this port never grants.
+        if (!is_json_content(request.get_header_value("Content-Type")))
+          return error_json(415, "INVALID_REQUEST", "Content-Type must be application/json");
         return create_topic(b, caller, request.body);
       });
     });

@@ -43,7 +43,8 @@ PASSWORDS = {"root": "root-secret", "alice": "alice-secret", "bob": "bob-secret"
 
 # --- HTTP ---
 
-def http(port, method, path, user=None, password=None, body=None, host="127.0.0.1"):
+def http(port, method, path, user=None, password=None, body=None, host="127.0.0.1",
+         content_type="application/json"):
     """(status, headers, parsed JSON body or text); HTTP errors are answers too."""
     headers = {}
     if user is not None:
@@ -52,7 +53,7 @@ def http(port, method, path, user=None, password=None, body=None, host="127.0.0.
     data = None
     if body is not None:
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type
     request = urllib.request.Request(f"http://{host}:{port}{path}", data=data, method=method,
                                      headers=headers)
     try:
@@ -179,6 +180,10 @@ def test_without_authorizer_an_authenticated_user_creates_and_deletes(broker_fac
                 {"name": "x", "configs": {"retention.ms": 1}}, b"not json"):
         status, _, body = as_user(port, "alice", "POST", "/v1/topics", bad)
         assert status == 400 and body["error"] == "INVALID_REQUEST", (bad, body)
+    # What a web page can make a browser send without a CORS preflight: refused.
+    status, _, body = http(port, "POST", "/v1/topics", "alice", PASSWORDS["alice"],
+                           {"name": unique_topic("admin-auth")}, content_type="text/plain")
+    assert status == 415 and body["error"] == "INVALID_REQUEST", body
     status, _, body = as_user(port, "alice", "POST", "/v1/topics", {"name": "bad name!"})
     assert status == 400 and body["error"] == "INVALID_TOPIC_EXCEPTION", body
     status, _, body = as_user(port, "alice", "POST", "/v1/topics",
