@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "admin/admin_access.h"
 #include "broker/admin_common.h"
 #include "broker/broker.h"
 #include "cluster/topic_config.h"
@@ -184,7 +185,19 @@ JsonAnswer error_json(int http_status, const std::string& error, const std::stri
   return {http_status, {{"error", error}, {"message", message}}};
 }
 
-JsonAnswer cluster_json(broker::Broker& broker) {
+namespace {
+
+using security::AclOperation;
+
+JsonAnswer cluster_refused() {
+  return error_json(403, "CLUSTER_AUTHORIZATION_FAILED",
+                    "DESCRIBE on the cluster is required (Cluster:kafka-cluster)");
+}
+
+}  // namespace
+
+JsonAnswer cluster_json(broker::Broker& broker, const AdminAccess& caller) {
+  if (!caller.allows_cluster(AclOperation::DESCRIBE)) return cluster_refused();
   cluster::MetadataImagePtr image = broker.metadata_image();
   json brokers = json::array();
   // The addresses a client of the first listener is given (Metadata's view).
@@ -197,10 +210,11 @@ JsonAnswer cluster_json(broker::Broker& broker) {
   return {200, {{"cluster_id", image->cluster_id}, {"controller_id", image->controller_id}, {"brokers", brokers}}};
 }
 
-JsonAnswer topics_json(broker::Broker& broker) {
+JsonAnswer topics_json(broker::Broker& broker, const AdminAccess& caller) {
   cluster::MetadataImagePtr image = broker.metadata_image();
   json out = json::array();
   for (const auto& [name, topic] : image->topics) {  // std::map: sorted by name
+    if (!caller.allows_topic(AclOperation::DESCRIBE, name)) continue;
     int replication_factor =
         topic->partitions.empty() ? 0 : static_cast<int>(topic->partitions.front().replicas.size());
     out.push_back({{"name", name},
@@ -212,7 +226,9 @@ JsonAnswer topics_json(broker::Broker& broker) {
   return {200, out};
 }
 
-JsonAnswer partitions_json(broker::Broker& broker, const std::string& filter) {
+JsonAnswer partitions_json(broker::Broker& broker, const AdminAccess& caller,
+                           const std::string& filter) {
+  if (!caller.allows_cluster(AclOperation::DESCRIBE)) return cluster_refused();
   const bool under_only = filter.find("under-replicated") != std::string::npos;
   const bool offline_only = filter.find("offline") != std::string::npos;
   if (!filter.empty() && !under_only && !offline_only)
@@ -239,18 +255,22 @@ JsonAnswer partitions_json(broker::Broker& broker, const std::string& filter) {
   return {200, out};
 }
 
-JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
+JsonAnswer topic_json(broker::Broker& broker, const AdminAccess& caller, const std::string& name) {
   cluster::MetadataImagePtr image = broker.metadata_image();
   const cluster::TopicImage* topic = image->topic(name);
-  if (topic == nullptr)
+  // Hidden like Metadata hides it: the caller cannot tell it exists.
+  if (topic == nullptr || !caller.allows_topic(AclOperation::DESCRIBE, name))
     return error_json(404, "UNKNOWN_TOPIC_OR_PARTITION", "Topic '" + name + "' does not exist.");
   json partitions = json::array();
   for (const cluster::PartitionImage& partition : topic->partitions)
     partitions.push_back(partition_json(broker, name, partition));
-  json configs = json::object();
-  for (const cluster::ResolvedConfig& config :
-       cluster::resolve_topic_configs(topic->configs, *image, broker.config().values, broker.config().node_id))
-    configs[config.name] = config.sensitive ? json(nullptr) : optional_text(config.value);
+  json configs = json(nullptr);  // DescribeConfigs would refuse them
+  if (caller.allows_topic(AclOperation::DESCRIBE_CONFIGS, name)) {
+    configs = json::object();
+    for (const cluster::ResolvedConfig& config : cluster::resolve_topic_configs(
+             topic->configs, *image, broker.config().values, broker.config().node_id))
+      configs[config.name] = config.sensitive ? json(nullptr) : optional_text(config.value);
+  }
   return {200,
           {{"name", name},
            {"topic_id", storage::uuid_to_base64(topic->id)},
@@ -259,17 +279,25 @@ JsonAnswer topic_json(broker::Broker& broker, const std::string& name) {
            {"configs", configs}}};
 }
 
-JsonAnswer groups_json(broker::Broker& broker) {
+JsonAnswer groups_json(broker::Broker& broker, const AdminAccess& caller) {
+  // Kafka's ListGroups: DESCRIBE on the cluster lists every group.
+  const bool every_group = caller.allows_cluster(AclOperation::DESCRIBE);
   auto listed = broker.groups().coordinator().list_groups(protocol::ListGroupsRequest{}, list_groups_version);
   std::sort(listed.groups.begin(), listed.groups.end(),
             [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
   json out = json::array();
-  for (const auto& group : listed.groups)
+  for (const auto& group : listed.groups) {
+    if (!every_group && !caller.allows_group(AclOperation::DESCRIBE, group.group_id)) continue;
     out.push_back({{"group_id", group.group_id}, {"state", group.group_state}, {"protocol_type", group.protocol_type}});
+  }
   return {200, out};
 }
 
-JsonAnswer group_json(broker::Broker& broker, const std::string& group_id) {
+JsonAnswer group_json(broker::Broker& broker, const AdminAccess& caller,
+                      const std::string& group_id) {
+  if (!caller.allows_group(AclOperation::DESCRIBE, group_id))
+    return error_json(403, "GROUP_AUTHORIZATION_FAILED",
+                      "DESCRIBE on group '" + group_id + "' is required");
   protocol::DescribeGroupsRequest request;
   request.groups = {group_id};
   auto described = broker.groups().coordinator().describe_groups(request, describe_groups_version);
@@ -284,6 +312,7 @@ JsonAnswer group_json(broker::Broker& broker, const std::string& group_id) {
   json offsets = json::array();
   int64_t total_lag = 0;
   for (const auto& topic : committed_offsets(broker, group_id)) {
+    if (!caller.allows_topic(AclOperation::DESCRIBE, topic.name)) continue;  // OffsetFetch's rule
     for (const auto& partition : topic.partitions) {
       if (partition.committed_offset < 0) continue;
       auto hosted = broker.replica_manager().partition(topic.name, partition.partition_index);

@@ -28,6 +28,17 @@
 // lag = max(0, log_end_offset - committed_offset). Unknown topic or group:
 // 404 with {"error": Kafka's error name, "message"}.
 //
+// Authorization (admin_access.h), as Kafka's Metadata, ListGroups,
+// DescribeGroups, OffsetFetch and DescribeConfigs answer the same caller:
+// /v1/cluster and /v1/partitions need DESCRIBE on the cluster (else 403
+// CLUSTER_AUTHORIZATION_FAILED); /v1/topics lists the topics the caller may
+// DESCRIBE, and /v1/topics/{t} answers a topic it may not DESCRIBE as
+// unknown (404), as Metadata hides it; its "configs" are null without
+// DESCRIBE_CONFIGS on it. /v1/groups lists every group with DESCRIBE on the
+// cluster, else those the caller may DESCRIBE; /v1/groups/{g} needs DESCRIBE
+// on the group (else 403 GROUP_AUTHORIZATION_FAILED) and shows the offsets
+// of the topics the caller may DESCRIBE.
+//
 // Threads: any; each call reads one metadata image snapshot and takes the
 // partition and coordinator locks briefly.
 
@@ -42,19 +53,23 @@ class Broker;
 
 namespace sluice::admin {
 
+class AdminAccess;
+
 struct JsonAnswer {
   int http_status = 200;
   nlohmann::ordered_json body;
 };
 
-JsonAnswer cluster_json(broker::Broker& broker);
-JsonAnswer topics_json(broker::Broker& broker);
-JsonAnswer topic_json(broker::Broker& broker, const std::string& topic);
+JsonAnswer cluster_json(broker::Broker& broker, const AdminAccess& caller);
+JsonAnswer topics_json(broker::Broker& broker, const AdminAccess& caller);
+JsonAnswer topic_json(broker::Broker& broker, const AdminAccess& caller, const std::string& topic);
 // `filter`: "" (every partition), or "under-replicated" and/or "offline";
 // anything else is 400 INVALID_REQUEST.
-JsonAnswer partitions_json(broker::Broker& broker, const std::string& filter);
-JsonAnswer groups_json(broker::Broker& broker);
-JsonAnswer group_json(broker::Broker& broker, const std::string& group_id);
+JsonAnswer partitions_json(broker::Broker& broker, const AdminAccess& caller,
+                           const std::string& filter);
+JsonAnswer groups_json(broker::Broker& broker, const AdminAccess& caller);
+JsonAnswer group_json(broker::Broker& broker, const AdminAccess& caller,
+                      const std::string& group_id);
 
 // The high watermark a node of a quorum must apply before it is ready: the
 // first one its quorum reports after the broker is attached (Kafka's broker

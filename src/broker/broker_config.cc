@@ -127,6 +127,20 @@ std::vector<ConfigDef> make_defs() {
           "Length of one controller mutation quota sample.", at_least(1)),
       def("admin.listener", T::string, "127.0.0.1:9644",
           "host:port of the admin HTTP port (metrics, health); empty to disable."),
+      def("admin.authentication", T::string, "auto",
+          "Who may use the admin HTTP port: auto (none on a loopback address, basic otherwise), "
+          "none (everyone, as User:ANONYMOUS), basic (HTTP Basic with a SCRAM user's "
+          "password) or mtls (HTTPS with a client certificate, named by "
+          "ssl.principal.mapping.rules).",
+          one_of({"auto", "none", "basic", "mtls"})),
+      def("admin.ssl.keystore.location", T::string, std::nullopt,
+          "With admin.authentication=mtls: PEM file of the admin port's private key and "
+          "certificate chain."),
+      def("admin.ssl.key.password", T::password, std::nullopt,
+          "Password of an encrypted private key in admin.ssl.keystore.location."),
+      def("admin.ssl.truststore.location", T::string, std::nullopt,
+          "With admin.authentication=mtls: PEM file of the CAs admin clients' certificates "
+          "chain to."),
       // storage
       def("log.dirs", T::list, "./data", "Directories holding partition logs."),
       def("log.dir", T::string, "./data", "Used when log.dirs is not set."),

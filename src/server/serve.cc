@@ -157,15 +157,22 @@ int run_serve(const ServeOptions& options) {
   // start-up recovery; it turns ready once the broker serves.
   std::unique_ptr<admin::AdminServer> admin_server;
   if (std::string listener = config->get_string("admin.listener"); !listener.empty()) {
-    auto address = admin::parse_admin_listener(listener);
-    auto started = address ? admin::AdminServer::start(*address)
-                           : Result<std::unique_ptr<admin::AdminServer>>(address.status());
+    admin::AdminSettings settings;
+    settings.listener = listener;
+    settings.authentication = config->get_string("admin.authentication");
+    settings.keystore_location = config->get_string("admin.ssl.keystore.location");
+    settings.key_password = config->get_string("admin.ssl.key.password");
+    settings.truststore_location = config->get_string("admin.ssl.truststore.location");
+    settings.principal_mapping_rules = config->get_string("ssl.principal.mapping.rules");
+    auto options = admin::parse_admin_options(settings);
+    auto started = options ? admin::AdminServer::start(*options)
+                           : Result<std::unique_ptr<admin::AdminServer>>(options.status());
     if (!started) {
       spdlog::error("cannot start: {}", started.status().message());
       return 1;
     }
     admin_server = std::move(*started);
-    spdlog::info("admin HTTP on {}:{}", address->host, admin_server->bound_port());
+    spdlog::info("admin HTTP on {}:{}", options->address.host, admin_server->bound_port());
   }
   const std::vector<std::string> log_dirs = config->log_dirs;
   auto cannot_start = [&](const Status& status) {

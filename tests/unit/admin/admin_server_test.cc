@@ -11,6 +11,20 @@
 namespace sluice::admin {
 namespace {
 
+AdminOptions options_for(uint16_t port, AdminAuthentication mode = AdminAuthentication::none) {
+  AdminOptions options;
+  options.address = {"127.0.0.1", port};
+  options.authentication = mode;
+  return options;
+}
+
+AdminSettings settings_for(std::string listener, std::string authentication) {
+  AdminSettings settings;
+  settings.listener = std::move(listener);
+  settings.authentication = std::move(authentication);
+  return settings;
+}
+
 TEST(AdminListener, ParsesHostAndPort) {
   auto address = parse_admin_listener("127.0.0.1:9644");
   ASSERT_TRUE(address);
@@ -36,7 +50,7 @@ TEST(AdminListener, RejectsBadValuesNamingTheKey) {
 class AdminServerWithoutBroker : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto started = AdminServer::start({"127.0.0.1", 0});
+    auto started = AdminServer::start(options_for(0));
     ASSERT_TRUE(started) << started.status().message();
     server_ = std::move(*started);
     ASSERT_NE(server_->bound_port(), 0);
@@ -83,7 +97,7 @@ TEST_F(AdminServerWithoutBroker, UnknownPathIs404Json) {
 }
 
 TEST_F(AdminServerWithoutBroker, APortInUseFailsNamingAdminListener) {
-  auto second = AdminServer::start({"127.0.0.1", server_->bound_port()});
+  auto second = AdminServer::start(options_for(server_->bound_port()));
   ASSERT_FALSE(second);
   EXPECT_NE(second.status().message().find("admin.listener"), std::string::npos);
 }
@@ -96,6 +110,50 @@ TEST_F(AdminServerWithoutBroker, StopsPromptlyWithAnIdleKeepAliveConnection) {
   server_->detach();
   server_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
+// With Basic required and no broker: no credentials is 401 with the
+// challenge; credentials cannot be checked yet, so they get 503.
+TEST(AdminServerBasic, AsksForCredentialsAndCannotCheckThemWithoutABroker) {
+  auto started = AdminServer::start(options_for(0, AdminAuthentication::basic));
+  ASSERT_TRUE(started) << started.status().message();
+  httplib::Client client("127.0.0.1", (*started)->bound_port());
+  for (const char* path : {"/metrics", "/v1/health", "/v1/topics"}) {
+    auto response = client.Get(path);
+    ASSERT_TRUE(response) << path;
+    EXPECT_EQ(response->status, 401) << path;
+    EXPECT_EQ(response->get_header_value("WWW-Authenticate"), R"(Basic realm="sluice")") << path;
+    EXPECT_NE(response->body.find(R"("error":"SASL_AUTHENTICATION_FAILED")"), std::string::npos);
+  }
+  client.set_basic_auth("alice", "secret");
+  auto response = client.Get("/v1/health");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+}
+
+TEST(AdminOptions, AuthenticationSettingAndTheListenerTogether) {
+  auto options = parse_admin_options(settings_for("0.0.0.0:9644", "auto"));
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->authentication, AdminAuthentication::basic);
+  auto bad_listener = parse_admin_options(settings_for("nowhere", "auto"));
+  ASSERT_FALSE(bad_listener);
+  EXPECT_NE(bad_listener.status().message().find("admin.listener"), std::string::npos);
+  auto no_stores = parse_admin_options(settings_for("127.0.0.1:0", "mtls"));
+  ASSERT_FALSE(no_stores);
+  EXPECT_NE(no_stores.status().message().find("admin.ssl.truststore.location"), std::string::npos);
+}
+
+TEST(AdminOptions, UnreadableStoresFailStartNamingTheSetting) {
+  AdminOptions options = options_for(0, AdminAuthentication::mtls);
+  options.keystore_location = "/nonexistent/admin.pem";
+  options.truststore_location = "/nonexistent/ca.pem";
+  auto started = AdminServer::start(options);
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.status().message().find("admin.ssl.keystore.location"), std::string::npos);
+  options.principal_mapping_rules = "RULE:broken";
+  started = AdminServer::start(options);
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.status().message().find("ssl.principal.mapping.rules"), std::string::npos);
 }
 
 }  // namespace
