@@ -168,26 +168,29 @@ int32_t QuotaManager::debt_throttle_ms(TokenBucket& bucket, double bound, int64_
   return static_cast<int32_t>(std::min<double>(std::llround(-tokens / bound * 1000.0), INT32_MAX));
 }
 
-int32_t QuotaManager::record(const QuotaClient& client, double value, int64_t now_ms) {
+template <class Act>
+int32_t QuotaManager::with_sensor(const QuotaClient& client, int64_t now_ms, Act act) {
   if (!enabled()) return 0;
   std::optional<Resolved> resolved = resolve(client);
   if (!resolved) return 0;
   std::lock_guard lock(mutex_);
-  Sensor& measured = sensor(*resolved, now_ms);
-  measured.rate.record(value, now_ms);
-  measured.burst.take(resolved->bound, value, now_ms);
-  return std::max(rate_throttle_ms(measured, resolved->bound, now_ms),
-                  debt_throttle_ms(measured.burst, resolved->bound, now_ms));
+  return act(sensor(*resolved, now_ms), resolved->bound);
+}
+
+int32_t QuotaManager::record(const QuotaClient& client, double value, int64_t now_ms) {
+  return with_sensor(client, now_ms, [&](Sensor& measured, double bound) {
+    measured.rate.record(value, now_ms);
+    measured.burst.take(bound, value, now_ms);
+    return std::max(rate_throttle_ms(measured, bound, now_ms),
+                    debt_throttle_ms(measured.burst, bound, now_ms));
+  });
 }
 
 int32_t QuotaManager::throttle_ms(const QuotaClient& client, int64_t now_ms) {
-  if (!enabled()) return 0;
-  std::optional<Resolved> resolved = resolve(client);
-  if (!resolved) return 0;
-  std::lock_guard lock(mutex_);
-  Sensor& measured = sensor(*resolved, now_ms);
-  return std::max(rate_throttle_ms(measured, resolved->bound, now_ms),
-                  debt_throttle_ms(measured.burst, resolved->bound, now_ms));
+  return with_sensor(client, now_ms, [&](Sensor& measured, double bound) {
+    return std::max(rate_throttle_ms(measured, bound, now_ms),
+                    debt_throttle_ms(measured.burst, bound, now_ms));
+  });
 }
 
 std::optional<double> QuotaManager::burst_max(const QuotaClient& client) const {
@@ -198,27 +201,20 @@ std::optional<double> QuotaManager::burst_max(const QuotaClient& client) const {
 
 int32_t QuotaManager::take_mutations_strict(const QuotaClient& client, double count,
                                             int64_t now_ms) {
-  if (!enabled()) return 0;
-  std::optional<Resolved> resolved = resolve(client);
-  if (!resolved) return 0;
-  std::lock_guard lock(mutex_);
-  Sensor& measured = sensor(*resolved, now_ms);
-  if (int32_t throttle = debt_throttle_ms(measured.mutations, resolved->bound, now_ms);
-      throttle > 0)
-    return throttle;
-  measured.mutations.take(resolved->bound, count, now_ms);
-  return 0;
+  return with_sensor(client, now_ms, [&](Sensor& measured, double bound) {
+    if (int32_t throttle = debt_throttle_ms(measured.mutations, bound, now_ms); throttle > 0)
+      return throttle;
+    measured.mutations.take(bound, count, now_ms);
+    return 0;
+  });
 }
 
 int32_t QuotaManager::take_mutations_permissive(const QuotaClient& client, double count,
                                                 int64_t now_ms) {
-  if (!enabled()) return 0;
-  std::optional<Resolved> resolved = resolve(client);
-  if (!resolved) return 0;
-  std::lock_guard lock(mutex_);
-  Sensor& measured = sensor(*resolved, now_ms);
-  measured.mutations.take(resolved->bound, count, now_ms);
-  return debt_throttle_ms(measured.mutations, resolved->bound, now_ms);
+  return with_sensor(client, now_ms, [&](Sensor& measured, double bound) {
+    measured.mutations.take(bound, count, now_ms);
+    return debt_throttle_ms(measured.mutations, bound, now_ms);
+  });
 }
 
 QuotaManagers::QuotaManagers(const QuotaWindows& windows)

@@ -141,6 +141,10 @@ class QuotaManager {
 
   std::optional<Resolved> resolve(const QuotaClient& client) const;
   Sensor& sensor(const Resolved& resolved, int64_t now_ms);
+  // `act(sensor, bound)` on the client's sensor under the lock, if a quota
+  // applies to it; else 0.
+  template <class Act>
+  int32_t with_sensor(const QuotaClient& client, int64_t now_ms, Act act);
   int32_t rate_throttle_ms(Sensor& sensor, double bound, int64_t now_ms);
   static int32_t debt_throttle_ms(TokenBucket& bucket, double bound, int64_t now_ms);
 
