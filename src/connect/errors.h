@@ -1,0 +1,30 @@
+#pragma once
+// Connect's two kinds of failure, as Kafka's exceptions: a DataException (a
+// record that cannot be converted or transformed: the runtime's
+// errors.tolerance applies to it) and a ConfigException (a configuration
+// refused when a converter, transform or predicate is configured). Both are
+// Errc::invalid_value; which one it was follows from when it happened (at
+// configuration or per record). Messages are Kafka's, word for word.
+
+#include <string>
+
+#include "base/result.h"
+
+namespace sluice::connect {
+
+inline Status data_error(std::string message) {
+  return Status(Errc::invalid_value, std::move(message));
+}
+
+inline Status config_error(std::string message) {
+  return Status(Errc::invalid_value, std::move(message));
+}
+
+// Kafka's ConfigException(name, value, message).
+inline Status config_error(const std::string& name, const std::string& value,
+                           const std::string& message) {
+  return config_error("Invalid value " + value + " for configuration " + name +
+                      (message.empty() ? "" : ": " + message));
+}
+
+}  // namespace sluice::connect
