@@ -5,6 +5,7 @@
 #include <map>
 
 #include "connect/errors.h"
+#include "connect/java_text.h"
 
 namespace sluice::connect {
 
@@ -114,22 +115,6 @@ Status validate_at(const Schema& schema, const Value& value, const std::string& 
     return data_error(message + " for " + location);
   }
   return validate_children(schema, value, location);
-}
-
-// Java's Float.toString / Double.toString for the common range; values whose
-// Java form is scientific (>= 1e7 or < 1e-3) are written as %g does.
-template <class F>
-std::string java_float_text(F number) {
-  if (std::isnan(number)) return "NaN";
-  if (std::isinf(number)) return number > 0 ? "Infinity" : "-Infinity";
-  char text[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(text, sizeof text, "%.*g", precision, static_cast<double>(number));
-    if (static_cast<F>(std::strtod(text, nullptr)) == number) break;
-  }
-  std::string result = text;
-  if (result.find_first_of(".eEn") == std::string::npos) result += ".0";
-  return result;
 }
 
 }  // namespace
@@ -276,7 +261,7 @@ std::string Value::to_string() const {
     std::string operator()(int32_t v) const { return std::to_string(v); }
     std::string operator()(int64_t v) const { return std::to_string(v); }
     std::string operator()(float v) const { return java_float_text(v); }
-    std::string operator()(double v) const { return java_float_text(v); }
+    std::string operator()(double v) const { return java_double_text(v); }
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(const Bytes&) const { return "[B"; }
     std::string operator()(const List& v) const {
@@ -292,11 +277,8 @@ std::string Value::to_string() const {
       return text + "}";
     }
     std::string operator()(const Struct& v) const { return v.to_string(); }
-    std::string operator()(const Decimal& v) const {
-      return "Decimal(" + std::to_string(v.unscaled.size()) + " bytes, scale " +
-             std::to_string(v.scale) + ")";
-    }
-    std::string operator()(const DateTime& v) const { return std::to_string(v.millis); }
+    std::string operator()(const Decimal& v) const { return decimal_to_text(v); }
+    std::string operator()(const DateTime& v) const { return iso8601_text(v); }
   };
   return std::visit(Printer{}, data_);
 }
