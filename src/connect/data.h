@@ -142,7 +142,7 @@ class Value {
   requires(!std::same_as<std::decay_t<T>, Value> && std::is_constructible_v<Data, T> &&
            !std::is_same_v<std::decay_t<T>, const char*>) Value(T&& value)
       : data_(std::forward<T>(value)) {}                 // NOLINT(google-explicit-constructor)
-  Value(const char* text) : data_(std::string(text)) {}  // NOLINT(google-explicit-constructor)
+  Value(const char* text);                               // NOLINT(google-explicit-constructor)
 
   bool is_null() const { return std::holds_alternative<std::monostate>(data_); }
   template <class T>
@@ -174,6 +174,9 @@ struct MapEntry {
   Value value;
   friend bool operator==(const MapEntry& a, const MapEntry& b) = default;
 };
+
+// Defined here, where MapEntry is complete: the variant's members need it.
+inline Value::Value(const char* text) : data_(std::string(text)) {}
 
 // Map helpers for schemaless (string-keyed) maps.
 const Value* map_find(const Map& map, std::string_view key);
