@@ -314,7 +314,11 @@ class Cast final : public Transformation {
     std::optional<SchemaType> whole = whole_value_type();
     const SchemaPtr& schema = operating_schema(record, side_);
     if (!schema) {
-      if (whole) return replaced(std::move(record), nullptr, cast_value(nullptr, value, *whole));
+      if (whole) {
+        Result<Value> cast =
+            cast_value(nullptr, value, *whole);  // before `record` moves: `value` is in it
+        return replaced(std::move(record), nullptr, std::move(cast));
+      }
       Result<const Map*> map = require_map(value, purpose);
       if (!map) return map.status();
       Map updated = **map;
@@ -329,8 +333,10 @@ class Cast final : public Transformation {
     }
     Result<SchemaPtr> updated_schema = schema_for(schema);
     if (!updated_schema) return updated_schema.status();
-    if (whole)
-      return replaced(std::move(record), *updated_schema, cast_value(schema.get(), value, *whole));
+    if (whole) {
+      Result<Value> cast = cast_value(schema.get(), value, *whole);
+      return replaced(std::move(record), *updated_schema, std::move(cast));
+    }
     Result<const Struct*> structure = require_struct(value, purpose);
     if (!structure) return structure.status();
     Struct updated(*updated_schema);
@@ -478,8 +484,11 @@ class TimestampConverter final : public Transformation {
     const SchemaPtr& schema = operating_schema(record, side_);
     const Value& value = operating_value(record, side_);
     if (!schema) {
-      if (value.is_null() || field_.empty())
-        return replaced(std::move(record), nullptr, convert(value, std::nullopt));
+      if (value.is_null() || field_.empty()) {
+        Result<Value> converted =
+            convert(value, std::nullopt);  // before `record` moves: `value` is in it
+        return replaced(std::move(record), nullptr, std::move(converted));
+      }
       Result<const Map*> map = require_map(value, purpose);
       if (!map) return map.status();
       Map updated = **map;
@@ -493,7 +502,9 @@ class TimestampConverter final : public Transformation {
     if (field_.empty()) {
       Result<TimestampKind> source = kind_of_schema(*schema);
       if (!source) return source.status();
-      return replaced(std::move(record), type_schema(schema->optional), convert(value, *source));
+      SchemaPtr updated_schema = type_schema(schema->optional);
+      Result<Value> converted = convert(value, *source);
+      return replaced(std::move(record), std::move(updated_schema), std::move(converted));
     }
     if (!value.is_null()) {
       Result<const Struct*> structure = require_struct(value, purpose);
