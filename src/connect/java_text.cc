@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace sluice::connect {
@@ -22,7 +23,14 @@ std::pair<std::string, int> shortest_digits(F number) {
   char text[64];
   for (int precision = 0; precision <= 17; ++precision) {
     std::snprintf(text, sizeof text, "%.*e", precision, static_cast<double>(number));
-    if (static_cast<F>(std::strtod(text, nullptr)) == number) break;
+    // Read back as F itself: a float through a double could round twice.
+    F back = 0;
+    if constexpr (std::is_same_v<F, float>) {
+      back = std::strtof(text, nullptr);
+    } else {
+      back = std::strtod(text, nullptr);
+    }
+    if (back == number) break;
   }
   std::string mantissa(text, std::strchr(text, 'e'));
   int exponent = std::atoi(std::strchr(text, 'e') + 1);

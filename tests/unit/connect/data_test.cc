@@ -111,6 +111,12 @@ TEST(JavaText, NumbersAsJavaPrintsThem) {
   EXPECT_EQ(java_double_text(1234567.0), "1234567.0");
   EXPECT_EQ(java_float_text(12.34f), "12.34");
   EXPECT_EQ(java_float_text(0.1f), "0.1");
+  EXPECT_EQ(java_float_text(1.1f), "1.1");
+  EXPECT_EQ(java_float_text(3.4028235e38f), "3.4028235E38");
+  EXPECT_EQ(java_double_text(100.0), "100.0");
+  EXPECT_EQ(java_double_text(1e-5), "1.0E-5");
+  EXPECT_EQ(java_double_text(123456789.0), "1.23456789E8");
+  EXPECT_EQ(java_double_text(0.1 + 0.2), "0.30000000000000004");
 }
 
 TEST(JavaText, Base64AndDecimals) {
