@@ -1,5 +1,6 @@
 #include "connect/json_converter.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -766,26 +767,41 @@ Status JsonConverter::configure(const Properties& properties, bool /*is_key*/) {
   for (char& c : format) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   config_.decimal_format = format == "NUMERIC" ? DecimalFormat::numeric : DecimalFormat::base64;
   config_.replace_null_with_default = parsed->get_bool("replace.null.with.default");
+  written_schemas_.clear();  // their text depends on the settings
+  read_schemas_.clear();
   return Status::ok();
 }
 
 Result<RecordBytes> JsonConverter::from_connect_data(const std::string& /*topic*/,
                                                      const SchemaPtr& schema, const Value& value) {
   if (!schema && value.is_null()) return RecordBytes();
-  JsonWriter writer(config_);
-  Result<Json> payload = writer.value_json(schema.get(), value);
+  Result<Json> payload = JsonWriter(config_).value_json(schema.get(), value);
   if (!payload) return payload.status();
   if (!config_.schemas_enable) return RecordBytes(to_text(*payload));
-  Json envelope = Json::object();
+  std::string envelope = "{\"schema\":";
   if (schema) {
-    Result<Json> schema_json = writer.schema_json(*schema);
-    if (!schema_json) return schema_json.status();
-    envelope["schema"] = std::move(schema_json).value();
+    Result<std::string> schema_text = written_schema_text(schema);
+    if (!schema_text) return schema_text.status();
+    envelope += *schema_text;
   } else {
-    envelope["schema"] = nullptr;
+    envelope += "null";
   }
-  envelope["payload"] = std::move(payload).value();
-  return RecordBytes(to_text(envelope));
+  envelope += ",\"payload\":";
+  write_json(*payload, envelope);
+  envelope += '}';
+  return RecordBytes(std::move(envelope));
+}
+
+Result<std::string> JsonConverter::written_schema_text(const SchemaPtr& schema) {
+  auto found = written_schemas_.find(schema.get());
+  if (found != written_schemas_.end()) return found->second.text;
+  Result<std::string> text = schema_to_json(*schema);
+  if (!text) return text;
+  if (written_schemas_.size() >= static_cast<size_t>(std::max(config_.schemas_cache_size, 0))) {
+    written_schemas_.clear();
+  }
+  if (config_.schemas_cache_size > 0) written_schemas_[schema.get()] = WrittenSchema{schema, *text};
+  return text;
 }
 
 Result<SchemaAndValue> JsonConverter::to_connect_data(const std::string& /*topic*/,
@@ -810,16 +826,26 @@ Result<SchemaAndValue> JsonConverter::to_connect_data(const std::string& /*topic
       !document.contains("payload")) {
     return data_error(
         "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not "
-        "contain additional "
-        "fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in "
-        "your converter "
-        "configuration.");
+        "contain additional fields. If you are trying to deserialize plain JSON data, set "
+        "schemas.enable=false in your converter configuration.");
   }
-  Result<SchemaPtr> schema = reader.schema(document["schema"]);
-  if (!schema) return schema.status();
-  Result<Value> value = reader.value(*schema, &document["payload"]);
+  const Json& schema_node = document["schema"];
+  std::string schema_key = schema_node.dump();
+  SchemaPtr schema;
+  if (auto found = read_schemas_.find(schema_key); found != read_schemas_.end()) {
+    schema = found->second;
+  } else {
+    Result<SchemaPtr> read = reader.schema(schema_node);
+    if (!read) return read.status();
+    schema = std::move(read).value();
+    if (read_schemas_.size() >= static_cast<size_t>(std::max(config_.schemas_cache_size, 0))) {
+      read_schemas_.clear();
+    }
+    if (config_.schemas_cache_size > 0) read_schemas_[std::move(schema_key)] = schema;
+  }
+  Result<Value> value = reader.value(schema, &document["payload"]);
   if (!value) return value.status();
-  return SchemaAndValue{std::move(schema).value(), std::move(value).value()};
+  return SchemaAndValue{std::move(schema), std::move(value).value()};
 }
 
 Result<RecordBytes> JsonConverter::from_connect_header(const std::string& topic,

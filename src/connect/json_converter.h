@@ -15,6 +15,7 @@
 // does Jackson); numbers beyond 64 bits read as doubles.
 
 #include <string>
+#include <unordered_map>
 
 #include "connect/converter.h"
 
@@ -24,7 +25,7 @@ enum class DecimalFormat { base64, numeric };
 
 struct JsonConverterConfig {
   bool schemas_enable = true;
-  int32_t schemas_cache_size = 1000;  // accepted; schemas are not cached here (yet)
+  int32_t schemas_cache_size = 1000;  // schemas remembered each way (see JsonConverter)
   DecimalFormat decimal_format = DecimalFormat::base64;
   bool replace_null_with_default = true;
 };
@@ -53,7 +54,19 @@ class JsonConverter final : public Converter, public HeaderConverter {
   const JsonConverterConfig& config() const { return config_; }
 
  private:
+  // Kafka's two schema caches (schemas.cache.size each): the envelope text
+  // of a schema written (by schema identity: schemas are immutable), and the
+  // schema read from an envelope's "schema" text, so records of one schema
+  // share one SchemaPtr. A full cache is emptied (Kafka's is LRU).
+  struct WrittenSchema {
+    SchemaPtr schema;  // keeps the key's schema alive
+    std::string text;
+  };
+  Result<std::string> written_schema_text(const SchemaPtr& schema);
+
   JsonConverterConfig config_;
+  std::unordered_map<const Schema*, WrittenSchema> written_schemas_;
+  std::unordered_map<std::string, SchemaPtr> read_schemas_;
 };
 
 }  // namespace sluice::connect

@@ -216,6 +216,25 @@ TEST(JsonConverter, RoundTripsANestedStruct) {
   EXPECT_EQ(back.value, Value(outer_value));
 }
 
+TEST(JsonConverter, SchemaCachesShareAndStayExact) {
+  for (const char* cache_size : {"1000", "1", "0"}) {
+    JsonConverter json = converter({{"schemas.cache.size", cache_size}});
+    const std::string text =
+        R"({"schema":{"type":"struct","fields":[{"type":"int8","optional":false,)"
+        R"("field":"a"}],"optional":false},"payload":{"a":1}})";
+    SchemaAndValue first = from_json(json, text);
+    SchemaAndValue second = from_json(json, text);
+    EXPECT_TRUE(schema_equals(first.schema, second.schema));
+    if (std::string(cache_size) != "0") {
+      EXPECT_EQ(first.schema, second.schema) << cache_size;  // one SchemaPtr for both
+    }
+    EXPECT_EQ(to_json(json, first.schema, first.value), text);
+    EXPECT_EQ(to_json(json, second.schema, second.value), text);
+    EXPECT_EQ(to_json(json, primitive_schema(SchemaType::int8), int8_t{2}),
+              R"({"schema":{"type":"int8","optional":false},"payload":2})");
+  }
+}
+
 TEST(JsonConverter, PlainJsonWithoutSchemas) {
   JsonConverter plain = converter({{"schemas.enable", "false"}});
   SchemaAndValue value = from_json(plain, R"({"a":1,"b":[1.5,"x",null],"c":{"d":true}})");
