@@ -3,7 +3,6 @@
 // settings, behaviour and messages; see transform.h).
 
 #include <algorithm>
-#include <set>
 
 #include "connect/java_text.h"
 #include "connect/transform_support.h"
