@@ -1,0 +1,90 @@
+#pragma once
+// The plugin side of Kafka Connect: connectors, their tasks, and the registry
+// that finds a connector by the class name a configuration gives
+// (`connector.class`). A connector splits its job into task configurations;
+// the runtime runs each task on a thread of its own and moves records
+// between the task and Kafka (converters, transforms, offsets).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "connect/config.h"
+#include "connect/data.h"
+#include "connect/record.h"
+
+namespace sluice::connect {
+
+enum class ConnectorType { source, sink };
+
+const char* connector_type_name(ConnectorType type);  // "source", "sink" (REST's "type")
+
+// What a source task reads its last committed position from: the offset the
+// runtime stored for one of its source partitions (Kafka's OffsetStorageReader).
+class OffsetReader {
+ public:
+  virtual ~OffsetReader() = default;
+  virtual std::optional<Map> offset(const Map& source_partition) = 0;
+};
+
+class SourceTask {
+ public:
+  virtual ~SourceTask() = default;
+  virtual Status start(const Properties& config, OffsetReader& offsets) = 0;
+  // Records ready now. Waits at most `max_wait` when there are none (an empty
+  // answer is normal); an error fails the task.
+  virtual Result<std::vector<ConnectRecord>> poll(std::chrono::milliseconds max_wait) = 0;
+  // The records up to these offsets are in Kafka (Kafka's commit()).
+  virtual void committed() {}
+  virtual void stop() {}
+};
+
+class SinkTask {
+ public:
+  virtual ~SinkTask() = default;
+  virtual Status start(const Properties& config) = 0;
+  // Records in Kafka's order per partition. An error fails the task unless
+  // errors.tolerance lets the runtime skip the records it names.
+  virtual Status put(std::vector<ConnectRecord> records) = 0;
+  // Everything put so far is durable where the task writes it: the runtime
+  // commits the consumed offsets only after this succeeds.
+  virtual Status flush() = 0;
+  virtual void stop() {}
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  virtual ConnectorType type() const = 0;
+  // The connector's own settings (config validation, the REST validate call).
+  virtual std::vector<ConfigKey> config_keys() const = 0;
+  // Checks beyond the keys' validators; the configuration is the whole
+  // connector configuration.
+  virtual Status start(const Properties& config) = 0;
+  // At most `max_tasks` configurations, one per task to run.
+  virtual std::vector<Properties> task_configs(int max_tasks) = 0;
+  virtual std::unique_ptr<SourceTask> make_source_task() { return nullptr; }
+  virtual std::unique_ptr<SinkTask> make_sink_task() { return nullptr; }
+  virtual void stop() {}
+};
+
+struct ConnectorPlugin {
+  std::string class_name;  // Kafka's fully qualified class name where one exists
+  ConnectorType type;
+  std::string version;
+  std::function<std::unique_ptr<Connector>()> make;
+};
+
+// Every connector this binary ships.
+const std::vector<ConnectorPlugin>& connector_plugins();
+
+// Kafka's lookup of `connector.class`: the full class name, the simple name
+// (`FileStreamSourceConnector`) or the simple name without `Connector`
+// (`FileStreamSource`). Null when none matches.
+const ConnectorPlugin* find_connector_plugin(const std::string& name);
+
+}  // namespace sluice::connect

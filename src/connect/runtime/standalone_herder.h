@@ -1,0 +1,95 @@
+#pragma once
+// The standalone worker's Herder: connectors run in this process only, their
+// configurations live in memory (given again at each start, on the command
+// line or through the REST API), source offsets in the offsets file. Sink
+// offsets are the group `connect-<connector>`'s committed offsets.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "connect/runtime/herder.h"
+#include "connect/runtime/offset_store.h"
+#include "connect/runtime/task_runner.h"
+#include "connect/runtime/worker_settings.h"
+
+namespace sluice::connect {
+
+class StandaloneHerder final : public Herder {
+ public:
+  StandaloneHerder(WorkerSettings settings, std::unique_ptr<OffsetStore> offsets,
+                   std::string worker_id);
+  ~StandaloneHerder() override;
+
+  // Stops every connector (tasks commit what was delivered); for shutdown.
+  void stop_all();
+
+  std::string worker_id() const override { return worker_id_; }
+  std::string kafka_cluster_id() const override;
+
+  std::vector<std::string> connectors() override;
+  RestResult<ConnectorInfo> connector_info(const std::string& name) override;
+  RestResult<PutResult> put_connector_config(const std::string& name, const Properties& config,
+                                             bool allow_replace) override;
+  RestStatus delete_connector(const std::string& name) override;
+  RestResult<ConnectorStatus> connector_status(const std::string& name) override;
+  RestResult<std::vector<TaskInfo>> task_configs(const std::string& name) override;
+  RestStatus pause_connector(const std::string& name) override;
+  RestStatus resume_connector(const std::string& name) override;
+  RestStatus stop_connector(const std::string& name) override;
+  RestResult<ConnectorStatus> restart_connector(const std::string& name, bool include_tasks,
+                                                bool only_failed) override;
+  RestStatus restart_task(const std::string& name, int task) override;
+  RestResult<std::vector<ConnectorOffset>> connector_offsets(const std::string& name) override;
+  RestStatus alter_connector_offsets(const std::string& name,
+                                     const std::vector<ConnectorOffset>& offsets) override;
+  RestStatus reset_connector_offsets(const std::string& name) override;
+  RestResult<ConfigInfos> validate(const std::string& plugin_class,
+                                   const Properties& config) override;
+
+ private:
+  enum class Target { started, paused, stopped };  // what the user asked for
+
+  // A state the runner's thread updates and REST reads.
+  struct StateCell {
+    std::mutex mutex;
+    StateInfo state;
+  };
+  struct TaskEntry {
+    Properties config;
+    std::shared_ptr<StateCell> state = std::make_shared<StateCell>();
+    std::unique_ptr<TaskRunner> runner;
+  };
+  struct ConnectorEntry {
+    Properties config;
+    const ConnectorPlugin* plugin = nullptr;
+    std::unique_ptr<Connector> connector;
+    Target target = Target::started;
+    StateInfo state;
+    std::vector<TaskEntry> tasks;
+  };
+
+  ConnectorEntry* find(const std::string& name);
+  void start_connector(const std::string& name, ConnectorEntry& entry);
+  void start_task(const std::string& name, ConnectorEntry& entry, int index);
+  void stop_tasks(ConnectorEntry& entry);
+  void shut_down(ConnectorEntry& entry);
+  ConnectorStatus status_of(const std::string& name, const ConnectorEntry& entry);
+  ConnectorInfo info_of(const std::string& name, const ConnectorEntry& entry) const;
+  RestResult<std::vector<ConnectorOffset>> sink_offsets(const std::string& name);
+  RestStatus alter_sink_offsets(const std::string& name, const std::vector<ConnectorOffset>& offsets,
+                                bool reset);
+
+  WorkerSettings settings_;
+  std::unique_ptr<OffsetStore> offsets_;
+  std::string worker_id_;
+  // One REST call at a time changes connectors; runners' threads report
+  // through their StateCell only, so stopping a runner under this lock
+  // cannot wait on it.
+  std::mutex mutex_;
+  std::map<std::string, ConnectorEntry> connectors_;
+};
+
+}  // namespace sluice::connect

@@ -1,0 +1,132 @@
+#pragma once
+// What the source and sink runners share: the thread with its pause, resume
+// and stop, the state reports, and errors.tolerance for records that fail a
+// stage (Kafka's RetryWithToleranceOperator, without the retries: the
+// stages here fail the same way every time they are tried).
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <functional>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/result.h"
+#include "connect/runtime/task_runner.h"
+
+namespace sluice::connect {
+
+// Kafka's Stage names, as error logs and DLQ context headers print them.
+enum class Stage {
+  task_poll,
+  task_put,
+  transformation,
+  key_converter,
+  value_converter,
+  header_converter,
+  kafka_produce,
+  kafka_consume
+};
+const char* stage_name(Stage stage);
+
+class TaskThread : public TaskRunner {
+ public:
+  TaskThread(RunnerSettings settings, StateListener listener)
+      : settings_(std::move(settings)), listener_(std::move(listener)) {}
+  ~TaskThread() override { join(); }
+
+  void start(bool paused) override {
+    paused_ = paused;
+    thread_ = std::thread([this] { run(); });
+  }
+  void pause() override {
+    std::lock_guard lock(mutex_);
+    paused_ = true;
+    wake_.notify_all();
+  }
+  void resume() override {
+    std::lock_guard lock(mutex_);
+    paused_ = false;
+    wake_.notify_all();
+  }
+  void stop() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      wake_.notify_all();
+    }
+    join();
+  }
+
+ protected:
+  virtual void run() = 0;
+
+  // The loop's controls, read once per round: whether to stop, and whether
+  // paused. Each change of `paused` is reported (PAUSED, RUNNING again).
+  struct Controls {
+    bool stop = false;
+    bool paused = false;
+  };
+  Controls controls() {
+    std::unique_lock lock(mutex_);
+    const bool changed = paused_ != reported_paused_;
+    reported_paused_ = paused_;
+    const Controls now{stopping_, paused_};
+    lock.unlock();
+    if (changed && !now.stop) report(now.paused ? TaskState::paused : TaskState::running);
+    return now;
+  }
+  // Waits up to `limit`, or until told to stop, pause or resume.
+  void idle(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, limit, [&] { return stopping_ || paused_ != reported_paused_; });
+  }
+  // The state to report first: PAUSED for a task started paused.
+  TaskState initial_state() {
+    std::lock_guard lock(mutex_);
+    reported_paused_ = paused_;
+    return paused_ ? TaskState::paused : TaskState::running;
+  }
+
+  void report(TaskState state, const std::string& trace = "") { listener_(state, trace); }
+  void fail(const std::string& trace) {
+    spdlog::error("connect: task {}-{} failed: {}", settings_.task.connector, settings_.task.task,
+                  trace);
+    report(TaskState::failed, trace);
+  }
+
+  // A record failed `stage`: with errors.tolerance=all it is skipped (and
+  // logged with errors.log.enable); otherwise the task fails with Kafka's
+  // message. Returns whether the task goes on.
+  bool tolerate(Stage stage, const Status& error, const std::string& record_text) {
+    if (settings_.task.log_errors || !settings_.task.tolerate_all_errors) {
+      spdlog::error("connect: error encountered in task {}-{}. Executing stage '{}': {}{}",
+                    settings_.task.connector, settings_.task.task, stage_name(stage),
+                    error.message(),
+                    settings_.task.log_error_messages ? ", where the record is " + record_text : "");
+    }
+    if (settings_.task.tolerate_all_errors) return true;
+    fail("Tolerance exceeded in error handler: " + std::string(stage_name(stage)) + ": " +
+         error.message());
+    return false;
+  }
+
+  RunnerSettings settings_;
+
+ private:
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  StateListener listener_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool paused_ = false;
+  bool stopping_ = false;
+  bool reported_paused_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::connect

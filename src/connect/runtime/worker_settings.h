@@ -1,0 +1,35 @@
+#pragma once
+// A worker's own settings (Kafka's WorkerConfig and StandaloneConfig): where
+// the REST API listens, where offsets go, how often they are committed, and
+// the converters connectors fall back to. Everything else in the worker's
+// properties is passed on to its clients (kafka_clients.h).
+
+#include <chrono>
+#include <string>
+
+#include "base/result.h"
+#include "connect/config.h"
+#include "connect/runtime/connector_config.h"
+
+namespace sluice::connect {
+
+struct WorkerSettings {
+  Properties properties;                   // the whole file, for the clients
+  std::string bootstrap_servers;           // bootstrap.servers (localhost:9092)
+  std::string offsets_file;                // offset.storage.file.filename (standalone)
+  std::string rest_host = "127.0.0.1";     // listeners (http://127.0.0.1:8083)
+  int rest_port = 8083;
+  std::chrono::milliseconds offset_flush_interval{60'000};  // offset.flush.interval.ms
+  std::chrono::milliseconds shutdown_timeout{5'000};        // task.shutdown.graceful.timeout.ms
+  ConverterDefaults converters;
+};
+
+// Kafka's messages for a missing or invalid setting ("Missing required
+// configuration \"offset.storage.file.filename\" which has no default value.").
+Result<WorkerSettings> parse_standalone_settings(const Properties& properties);
+
+// `listeners`' first entry: "http://host:port" (an empty host is every
+// interface, as Kafka reads it); https is refused (not built yet).
+Status parse_listener(const std::string& listeners, std::string& host, int& port);
+
+}  // namespace sluice::connect
