@@ -151,7 +151,7 @@ def test_controller_mutations_beyond_the_quota_are_refused(broker):
 # ---- rates held by real clients --------------------------------------------------------
 
 QUOTA_BYTES_S = 262_144
-MEASURE_FROM_S = 3.0  # past the first window's burst (one window of the quota)
+MEASURE_FROM_S = 12.0  # past the clients' start-up and first bursts (3 s measured 0.88x for the consumer on a loaded CI run)
 MEASURE_S = 30.0
 VALUE = b"v" * 1000
 
