@@ -52,14 +52,16 @@ function(sluice_layer name)
   endforeach()
 endfunction()
 
-# sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...] [NO_SANITIZER])
+# sluice_unit_test(<name> SOURCES ... LAYERS <layers>... [LIBS ...] [NO_SANITIZER] [NO_UNITY])
 #
 # A GoogleTest executable registered with ctest, plus its ASan+UBSan twin
 # `<name>_asan` when every one of its LAYERS has one (unless NO_SANITIZER, or
 # SLUICE_SANITIZER_LAYERS is "all"). The plain variant's own sources build at
-# -O1: test code needs no -O2, and it is a third of the build.
+# -O1: test code needs no -O2, and it is a third of the build. NO_UNITY: the
+# sources still define the same helper names in anonymous namespaces, so
+# they compile one by one even in a unity build (SLUICE_UNITY_BUILD).
 function(sluice_unit_test name)
-  cmake_parse_arguments(ARG "NO_SANITIZER" "" "SOURCES;LAYERS;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_SANITIZER;NO_UNITY" "" "SOURCES;LAYERS;LIBS" ${ARGN})
   set(variants plain)
   sluice_sanitized(sanitized ${ARG_LAYERS})
   if(ARG_NO_SANITIZER AND NOT SLUICE_SANITIZER_LAYERS STREQUAL "all")
@@ -75,6 +77,9 @@ function(sluice_unit_test name)
     endif()
     set(target ${name}${variant})
     add_executable(${target} ${ARG_SOURCES})
+    if(ARG_NO_UNITY)
+      set_target_properties(${target} PROPERTIES UNITY_BUILD OFF)
+    endif()
     target_compile_options(${target} PRIVATE ${SLUICE_WARNINGS})
     if(variant STREQUAL "")
       target_compile_options(${target} PRIVATE -O1)

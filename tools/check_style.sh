@@ -34,12 +34,16 @@ if ((${#changed[@]} > 0)); then
   fi
 fi
 
+# A unity build's database names its unity_N_cxx.cxx files: clang-tidy gets
+# one with an entry per source.
+database="$build/style-compile-db"
+python3 "$root/tools/expand_unity_compile_db.py" "$build" "$database"
 for file in "${changed[@]}"; do
   [[ "$file" == *.cc ]] || continue
-  grep -q "\"file\": \"$root/$file\"" "$build/compile_commands.json" || continue  # not built here
+  grep -q "\"file\": \"$root/$file\"" "$database/compile_commands.json" || continue  # not built here
   # clang 14 parses libstdc++'s coroutines but Asio does not detect them
   # under clang: tell it, or every coroutine file fails to parse.
-  if ! output=$(clang-tidy --quiet -p "$build" --extra-arg=-DASIO_HAS_CO_AWAIT=1 \
+  if ! output=$(clang-tidy --quiet -p "$database" --extra-arg=-DASIO_HAS_CO_AWAIT=1 \
                   --extra-arg=-DASIO_HAS_STD_COROUTINE=1 "$file" 2>&1); then
     echo "style: clang-tidy on $file:"
     echo "$output" | grep -v "warnings generated" || true

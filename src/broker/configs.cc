@@ -85,11 +85,6 @@ std::function<void(Response&)> take_refused_resources(const Broker& broker,
   };
 }
 
-std::optional<std::string> message_or_null(const cluster::ApiError& error) {
-  if (error.ok()) return std::nullopt;
-  return error.message;
-}
-
 // --- DescribeConfigs ---
 
 std::vector<cluster::ResolvedConfig> resolved_configs(const Broker& broker,
@@ -316,7 +311,7 @@ void alter_all(Broker& broker, RequestContext& context, const Request& request, 
       warn_about_unused_broker_configs(broker, resource.resource_type, resource.configs);
     typename decltype(response.responses)::value_type out;
     out.error_code = to_wire(error.code);
-    out.error_message = message_or_null(error);
+    out.error_message = error.message_or_null();
     out.resource_type = resource.resource_type;
     out.resource_name = resource.resource_name;
     response.responses.push_back(std::move(out));

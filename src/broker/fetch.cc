@@ -620,8 +620,9 @@ void handle_fetch(Broker& broker, RequestContext context, FetchRequest request) 
       std::max<int64_t>(0, std::min<int64_t>(request.max_bytes, broker.config().fetch_max_bytes)));
   // No more than the quota's burst (one window) at once (Kafka caps at what
   // its sampled rate lets through), so answers come steadily.
-  if (auto burst = broker.quotas().fetch.burst_max(quota_client_of(context)))
-    max_bytes = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(std::max(*burst, 1.0)));
+  if (broker.quotas().fetch.enabled())
+    if (auto burst = broker.quotas().fetch.burst_max(quota_client_of(context)))
+      max_bytes = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(std::max(*burst, 1.0)));
   auto fetch =
       std::make_shared<DelayedFetch>(broker, std::move(context), std::move(session),
                                      std::move(plan), request.min_bytes, max_bytes, version);

@@ -20,11 +20,6 @@ using protocol::CreateTopicsResponse;
 using protocol::DeleteTopicsRequest;
 using protocol::DeleteTopicsResponse;
 
-std::optional<std::string> message_or_null(const cluster::ApiError& error) {
-  if (error.ok() || error.message.empty()) return std::nullopt;
-  return error.message;
-}
-
 // The names that appear more than once: Kafka rejects each such entry.
 template <class Items, class NameOf>
 std::set<std::string> duplicate_names(const Items& items, NameOf name_of) {
@@ -104,7 +99,7 @@ void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRe
       new_topics.push_back(std::move(new_topic));
     } else {
       result.error_code = to_wire(error.code);
-      result.error_message = message_or_null(error);
+      result.error_message = error.message_or_null();
     }
     response.topics.push_back(std::move(result));
   }
@@ -115,7 +110,7 @@ void create_topics(Broker& broker, RequestContext& context, const CreateTopicsRe
     auto& out = response.topics[index_of[k]];
     const cluster::CreateTopicResult& result = results[k];
     out.error_code = to_wire(result.error.code);
-    out.error_message = message_or_null(result.error);
+    out.error_message = result.error.message_or_null();
     if (!result.error.ok()) continue;
     out.topic_id = request.validate_only ? Uuid{} : result.topic_id;
     out.num_partitions = result.num_partitions;
@@ -167,7 +162,7 @@ void delete_topics(Broker& broker, RequestContext& context, const DeleteTopicsRe
     }
     if (context.api_version() < 6 && !out.name) out.name = "";  // not nullable before v6
     out.error_code = to_wire(error.code);
-    out.error_message = message_or_null(error);
+    out.error_message = error.message_or_null();
     response.responses.push_back(std::move(out));
   }
   if (adjust) adjust(response);
@@ -200,7 +195,7 @@ void create_partitions(Broker& broker, RequestContext& context,
         duplicates.count(topic.name)
             ? cluster::ApiError{ErrorCode::INVALID_REQUEST, "Duplicate topic in request."}
             : results[next++];
-    response.results.push_back({topic.name, to_wire(error.code), message_or_null(error), {}});
+    response.results.push_back({topic.name, to_wire(error.code), error.message_or_null(), {}});
   }
   if (adjust) adjust(response);
   context.reply(response);

@@ -27,8 +27,6 @@ constexpr size_t topic_name_length_max = 249;
 // The committed bytes the quorum thread hands the loader at a time.
 constexpr uint64_t loader_chunk_bytes = 1 << 20;
 
-ApiError error(ErrorCode code, std::string message) { return ApiError{code, std::move(message)}; }
-
 // Kafka treats '.' and '_' as the same in metric names, so two topics may
 // not differ only by them.
 std::string collision_key(const std::string& name) {
@@ -77,7 +75,8 @@ static_assert(records_per_operation_max < static_cast<size_t>(partitions_per_top
 // Kafka's answer to an operation of more than records_per_operation_max
 // records (QuorumController turns BoundedListTooLongException into it).
 ApiError too_many_records() {
-  return error(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
+  return ApiError::of(ErrorCode::POLICY_VIOLATION,
+                      "Unable to perform excessively large batch operation.");
 }
 
 // Brokers new replicas may go to: registered, unfenced and not shutting
@@ -99,9 +98,9 @@ std::vector<UsableBroker> usable_brokers(const std::map<int32_t, BrokerImage>& b
 // Kafka's answer when placement is impossible (an InvalidReplicationFactor
 // caught by ReplicationControlManager).
 ApiError replication_error(int32_t replication_factor, const Status& placement) {
-  return error(ErrorCode::INVALID_REPLICATION_FACTOR, "Unable to replicate the partition " +
-                                                          std::to_string(replication_factor) +
-                                                          " time(s): " + placement.message());
+  return ApiError::of(ErrorCode::INVALID_REPLICATION_FACTOR,
+                      "Unable to replicate the partition " + std::to_string(replication_factor) +
+                          " time(s): " + placement.message());
 }
 
 // A manual assignment needs one active replica to lead.
@@ -111,30 +110,32 @@ ApiError check_manual_leader(const std::map<int32_t, BrokerImage>& brokers,
     auto found = brokers.find(replica);
     if (found != brokers.end() && found->second.active()) return ApiError::none();
   }
-  return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-               "All brokers specified in the manual partition assignment for partition " +
-                   std::to_string(partition) + " are fenced or in controlled shutdown.");
+  return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                      "All brokers specified in the manual partition assignment for partition " +
+                          std::to_string(partition) + " are fenced or in controlled shutdown.");
 }
 
 }  // namespace
 
 ApiError validate_topic_name(const std::string& name) {
   if (name.empty())
-    return error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty");
+    return ApiError::of(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                        "Topic name is illegal, it can't be empty");
   if (name == "." || name == "..")
-    return error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"");
+    return ApiError::of(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"");
   if (name.size() > topic_name_length_max)
-    return error(
+    return ApiError::of(
         ErrorCode::INVALID_TOPIC_EXCEPTION,
         "Topic name is illegal, it can't be longer than 249 characters, topic name: " + name);
   for (char c : name) {
     bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                    c == '.' || c == '_' || c == '-';
     if (!allowed)
-      return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                   "Topic name \"" + name +
-                       "\" is illegal, it contains a character other than ASCII alphanumerics, "
-                       "'.', '_' and '-'");
+      return ApiError::of(
+          ErrorCode::INVALID_TOPIC_EXCEPTION,
+          "Topic name \"" + name +
+              "\" is illegal, it contains a character other than ASCII alphanumerics, "
+              "'.', '_' and '-'");
   }
   return ApiError::none();
 }
@@ -495,8 +496,9 @@ void Controller::halt(const std::string& message) {
 
 ApiError Controller::commit_or_error(std::vector<std::vector<uint8_t>> records) {
   Status s = commit(std::move(records));
-  if (!s && s.code() == Errc::not_leader) return error(ErrorCode::NOT_CONTROLLER, s.message());
-  if (!s) return error(ErrorCode::KAFKA_STORAGE_ERROR, "metadata log: " + s.message());
+  if (!s && s.code() == Errc::not_leader)
+    return ApiError::of(ErrorCode::NOT_CONTROLLER, s.message());
+  if (!s) return ApiError::of(ErrorCode::KAFKA_STORAGE_ERROR, "metadata log: " + s.message());
   return ApiError::none();
 }
 
@@ -518,39 +520,42 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
                                      int16_t& replication_factor) const {
   if (ApiError name = validate_topic_name(topic.name); !name.ok()) return name;
   if (image.topic(topic.name) != nullptr)
-    return error(ErrorCode::TOPIC_ALREADY_EXISTS, "Topic '" + topic.name + "' already exists.");
+    return ApiError::of(ErrorCode::TOPIC_ALREADY_EXISTS,
+                        "Topic '" + topic.name + "' already exists.");
   if (auto collision = collisions.find(collision_key(topic.name)); collision != collisions.end())
-    return error(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                 "Topic '" + topic.name + "' collides with existing topic: " + collision->second);
+    return ApiError::of(
+        ErrorCode::INVALID_TOPIC_EXCEPTION,
+        "Topic '" + topic.name + "' collides with existing topic: " + collision->second);
   if (!topic.assignments.empty()) {
     if (topic.num_partitions != -1 || topic.replication_factor != -1)
-      return error(ErrorCode::INVALID_REQUEST,
-                   "Both numPartitions or replicationFactor and replicasAssignments were set. "
-                   "Both cannot be used at the same time.");
+      return ApiError::of(
+          ErrorCode::INVALID_REQUEST,
+          "Both numPartitions or replicationFactor and replicasAssignments were set. "
+          "Both cannot be used at the same time.");
     partitions = static_cast<int32_t>(topic.assignments.size());
     int32_t expected = 0;
     for (const auto& [partition, replicas] : topic.assignments) {
       if (partition != expected++)
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "Partitions should be a consecutive 0-based integer sequence");
+        return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            "Partitions should be a consecutive 0-based integer sequence");
       if (replicas.empty())
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "The manual partition assignment includes an empty replica list.");
+        return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes an empty replica list.");
       std::set<int32_t> unique(replicas.begin(), replicas.end());
       if (unique.size() != replicas.size())
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "The manual partition assignment includes duplicate replicas.");
+        return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes duplicate replicas.");
       for (int32_t replica : replicas)
         if (!image.brokers().count(replica))
-          return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                       "The manual partition assignment includes broker " +
-                           std::to_string(replica) + ", but no such broker is registered.");
+          return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                              "The manual partition assignment includes broker " +
+                                  std::to_string(replica) + ", but no such broker is registered.");
       if (ApiError leader = check_manual_leader(image.brokers(), replicas, partition); !leader.ok())
         return leader;
       if (replicas.size() != topic.assignments.begin()->second.size())
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "The manual partition assignment includes partitions with different "
-                     "replication factors.");
+        return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes partitions with different "
+                            "replication factors.");
     }
     replication_factor = static_cast<int16_t>(topic.assignments.begin()->second.size());
   } else {
@@ -560,17 +565,18 @@ ApiError Controller::check_new_topic(const MetadataDelta& image,
                              ? static_cast<int16_t>(broker_int("default.replication.factor", 1))
                              : topic.replication_factor;
     if (partitions <= 0)
-      return error(ErrorCode::INVALID_PARTITIONS,
-                   "Number of partitions was set to an invalid non-positive value.");
+      return ApiError::of(ErrorCode::INVALID_PARTITIONS,
+                          "Number of partitions was set to an invalid non-positive value.");
     if (replication_factor <= 0)
-      return error(ErrorCode::INVALID_REPLICATION_FACTOR,
-                   "Replication factor must be larger than 0, or -1 to use the default value.");
+      return ApiError::of(
+          ErrorCode::INVALID_REPLICATION_FACTOR,
+          "Replication factor must be larger than 0, or -1 to use the default value.");
     if (Status placement = check_placement(usable_brokers(image.brokers()), replication_factor);
         !placement)
       return replication_error(replication_factor, placement);
   }
   if (Status s = validate_topic_configs(topic.configs); !s)
-    return error(ErrorCode::INVALID_CONFIG, s.message());
+    return ApiError::of(ErrorCode::INVALID_CONFIG, s.message());
   for (const std::string& warning : deprecated_topic_config_warnings(topic.configs))
     spdlog::warn("{} (topic {})", warning, topic.name);
   return ApiError::none();
@@ -658,7 +664,7 @@ bool Controller::forward_create_topics_async(
        done = std::move(done)](net::ClientResult<protocol::CreateTopicsResponse> result) {
         std::vector<CreateTopicResult> results(names.size());
         for (size_t i = 0; i < names.size(); ++i) {
-          results[i].error = error(
+          results[i].error = ApiError::of(
               ErrorCode::NOT_CONTROLLER,
               result.ok() ? "no answer for the topic from the active controller"
                           : "forwarding to the active controller failed: " + result.status.message);
@@ -782,20 +788,21 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<Topic
     result.topic_id = ref.id;
     const TopicImage* topic = ref.name.empty() ? scratch.topic(ref.id) : scratch.topic(ref.name);
     if (topic == nullptr) {
-      result.error = ref.name.empty() ? error(ErrorCode::UNKNOWN_TOPIC_ID,
-                                              "This server does not host this topic ID.")
-                                      : error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                                              "This server does not host this topic-partition.");
+      result.error = ref.name.empty()
+                         ? ApiError::of(ErrorCode::UNKNOWN_TOPIC_ID,
+                                        "This server does not host this topic ID.")
+                         : ApiError::of(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                        "This server does not host this topic-partition.");
     } else if (!enabled) {
-      result.error = error(ErrorCode::TOPIC_DELETION_DISABLED,
-                           "Topic deletion is disabled (delete.topic.enable=false)");
+      result.error = ApiError::of(ErrorCode::TOPIC_DELETION_DISABLED,
+                                  "Topic deletion is disabled (delete.topic.enable=false)");
     } else if (is_internal_topic(topic->name)) {
       // The coordinators' state (committed offsets, groups) lives there:
       // deleting it loses that state for every group at once.
       result.name = topic->name;
       result.topic_id = topic->id;
-      result.error =
-          error(ErrorCode::INVALID_TOPIC_EXCEPTION, "Cannot delete internal topic " + topic->name);
+      result.error = ApiError::of(ErrorCode::INVALID_TOPIC_EXCEPTION,
+                                  "Cannot delete internal topic " + topic->name);
     } else {
       result.name = topic->name;
       result.topic_id = topic->id;
@@ -866,25 +873,27 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
   const int32_t count = growth.count;
   const TopicImage* topic = image.topic(name);
   if (topic == nullptr)
-    return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
+    return ApiError::of(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                        "The topic '" + name + "' does not exist.");
   const auto existing = static_cast<int32_t>(topic->partitions.size());
   if (count == existing)
-    return error(ErrorCode::INVALID_PARTITIONS,
-                 "Topic already has " + std::to_string(existing) + " partition(s).");
+    return ApiError::of(ErrorCode::INVALID_PARTITIONS,
+                        "Topic already has " + std::to_string(existing) + " partition(s).");
   if (count < existing)
-    return error(ErrorCode::INVALID_PARTITIONS,
-                 "The topic " + name + " currently has " + std::to_string(existing) +
-                     " partition(s); " + std::to_string(count) + " would not be an increase.");
+    return ApiError::of(ErrorCode::INVALID_PARTITIONS,
+                        "The topic " + name + " currently has " + std::to_string(existing) +
+                            " partition(s); " + std::to_string(count) +
+                            " would not be an increase.");
   if (count > partitions_per_topic_max)
-    return error(ErrorCode::INVALID_PARTITIONS,
-                 "A topic may have at most " + std::to_string(partitions_per_topic_max) +
-                     " partitions; " + std::to_string(count) + " were asked for.");
+    return ApiError::of(ErrorCode::INVALID_PARTITIONS,
+                        "A topic may have at most " + std::to_string(partitions_per_topic_max) +
+                            " partitions; " + std::to_string(count) + " were asked for.");
   const auto additional = static_cast<size_t>(count - existing);
   if (!growth.assignments.empty() && growth.assignments.size() != additional)
-    return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                 "Attempted to add " + std::to_string(additional) +
-                     " additional partition(s), but only " +
-                     std::to_string(growth.assignments.size()) + " assignment(s) were specified.");
+    return ApiError::of(
+        ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+        "Attempted to add " + std::to_string(additional) + " additional partition(s), but only " +
+            std::to_string(growth.assignments.size()) + " assignment(s) were specified.");
   // Before any partition is assigned: asking for two billion costs nothing.
   if (additional > records_left) return too_many_records();
   const auto replication_factor =
@@ -900,20 +909,21 @@ ApiError Controller::plan_new_partitions(const MetadataDelta& image, const NewPa
     const std::vector<int32_t>& replicas = growth.assignments[i];
     std::set<int32_t> unique(replicas.begin(), replicas.end());
     if (replicas.empty() || unique.size() != replicas.size())
-      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                   "A partition assignment is empty or has duplicate replicas.");
+      return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                          "A partition assignment is empty or has duplicate replicas.");
     for (int32_t replica : replicas)
       if (!image.brokers().count(replica))
-        return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                     "The manual partition assignment includes broker " + std::to_string(replica) +
-                         ", but no such broker is registered.");
+        return ApiError::of(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes broker " +
+                                std::to_string(replica) + ", but no such broker is registered.");
     if (replicas.size() != static_cast<size_t>(replication_factor))
-      return error(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                   "The manual partition assignment includes a partition with " +
-                       std::to_string(replicas.size()) +
-                       " replica(s), but this is not consistent with previous partitions, which "
-                       "have " +
-                       std::to_string(replication_factor) + " replica(s).");
+      return ApiError::of(
+          ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+          "The manual partition assignment includes a partition with " +
+              std::to_string(replicas.size()) +
+              " replica(s), but this is not consistent with previous partitions, which "
+              "have " +
+              std::to_string(replication_factor) + " replica(s).");
     if (ApiError leader =
             check_manual_leader(image.brokers(), replicas, existing + static_cast<int32_t>(i));
         !leader.ok())
@@ -930,9 +940,10 @@ ApiError Controller::replace_topic_configs(const std::string& name,
   MetadataImagePtr current = image();
   const TopicImage* topic = current->topic(name);
   if (topic == nullptr)
-    return error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "The topic '" + name + "' does not exist.");
+    return ApiError::of(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                        "The topic '" + name + "' does not exist.");
   if (Status s = validate_topic_configs(configs); !s)
-    return error(ErrorCode::INVALID_CONFIG, s.message());
+    return ApiError::of(ErrorCode::INVALID_CONFIG, s.message());
   for (const std::string& warning : deprecated_topic_config_warnings(configs))
     spdlog::warn("{} (topic {})", warning, name);
   if (validate_only) return ApiError::none();
@@ -946,13 +957,13 @@ ApiError Controller::replace_broker_configs(const std::string& resource_name,
                                             bool validate_only) {
   std::lock_guard lock(mutex_);
   if (!resource_name.empty() && resource_name != std::to_string(options_.node_id))
-    return error(ErrorCode::INVALID_REQUEST, "Unexpected broker id, expected " +
-                                                 std::to_string(options_.node_id) +
-                                                 " or empty string, but received " + resource_name);
+    return ApiError::of(ErrorCode::INVALID_REQUEST,
+                        "Unexpected broker id, expected " + std::to_string(options_.node_id) +
+                            " or empty string, but received " + resource_name);
   if (Status s =
           validate_broker_configs(configs, options_.broker_config->defs(), !resource_name.empty());
       !s)
-    return error(ErrorCode::INVALID_REQUEST, s.message());
+    return ApiError::of(ErrorCode::INVALID_REQUEST, s.message());
   if (validate_only) return ApiError::none();
   MetadataImagePtr current = image();
   static const std::map<std::string, std::string> none;

@@ -73,6 +73,12 @@ struct ApiError {
 
   bool ok() const { return code == ErrorCode::NONE; }
   static ApiError none() { return {}; }
+  static ApiError of(ErrorCode code, std::string message) { return {code, std::move(message)}; }
+  // A response's nullable error_message: null when there is nothing to say.
+  std::optional<std::string> message_or_null() const {
+    if (ok() || message.empty()) return std::nullopt;
+    return message;
+  }
 };
 
 struct ControllerOptions {

@@ -20,18 +20,12 @@ namespace {
 
 namespace md = protocol::metadata;
 
-ApiError error(ErrorCode code, std::string message) { return ApiError{code, std::move(message)}; }
-
-bool contains(const std::vector<int32_t>& ids, int32_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 ApiError unsupported_feature(const std::string& name, int16_t finalized, int16_t min, int16_t max) {
-  return error(ErrorCode::UNSUPPORTED_VERSION,
-               "Unable to register because the broker does not support finalized version " +
-                   std::to_string(finalized) + " of " + name +
-                   ". The broker wants a version between " + std::to_string(min) + " and " +
-                   std::to_string(max) + ", inclusive.");
+  return ApiError::of(ErrorCode::UNSUPPORTED_VERSION,
+                      "Unable to register because the broker does not support finalized version " +
+                          std::to_string(finalized) + " of " + name +
+                          ". The broker wants a version between " + std::to_string(min) + " and " +
+                          std::to_string(max) + ", inclusive.");
 }
 
 // Every finalized feature level must be in the range the broker supports;
@@ -206,9 +200,9 @@ BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& re
   sync_sessions();
   const int32_t id = registration.broker_id;
   if (registration.cluster_id != cluster_id_)
-    return {error(ErrorCode::INCONSISTENT_CLUSTER_ID, "Expected cluster ID " + cluster_id_ +
-                                                          ", but got cluster ID " +
-                                                          registration.cluster_id),
+    return {ApiError::of(ErrorCode::INCONSISTENT_CLUSTER_ID, "Expected cluster ID " + cluster_id_ +
+                                                                 ", but got cluster ID " +
+                                                                 registration.cluster_id),
             -1};
   MetadataImagePtr current = image();
   auto found = current->brokers.find(id);
@@ -216,12 +210,12 @@ BrokerRegistrationReply Controller::register_broker(const BrokerRegistration& re
   const bool same_incarnation =
       existing != nullptr && existing->incarnation_id == registration.incarnation_id;
   if (existing != nullptr && !same_incarnation && heartbeats_->has_valid_session(id))
-    return {error(ErrorCode::DUPLICATE_BROKER_REGISTRATION,
-                  "Another broker is registered with that broker id."),
+    return {ApiError::of(ErrorCode::DUPLICATE_BROKER_REGISTRATION,
+                         "Another broker is registered with that broker id."),
             -1};
   if (registration.is_migrating_zk_broker)
-    return {error(ErrorCode::BROKER_ID_NOT_REGISTERED,
-                  "Controller does not support registering ZK brokers."),
+    return {ApiError::of(ErrorCode::BROKER_ID_NOT_REGISTERED,
+                         "Controller does not support registering ZK brokers."),
             -1};
   if (ApiError features = check_features(*current, registration.features); !features.ok())
     return {features, -1};
@@ -270,12 +264,12 @@ ApiError Controller::check_broker_epoch(const MetadataImage& image, int32_t brok
                                         int64_t broker_epoch) {
   auto found = image.brokers.find(broker_id);
   if (found == image.brokers.end())
-    return error(ErrorCode::STALE_BROKER_EPOCH,
-                 "No broker registration found for broker id " + std::to_string(broker_id));
+    return ApiError::of(ErrorCode::STALE_BROKER_EPOCH,
+                        "No broker registration found for broker id " + std::to_string(broker_id));
   if (found->second.epoch != broker_epoch)
-    return error(ErrorCode::STALE_BROKER_EPOCH,
-                 "Expected broker epoch " + std::to_string(found->second.epoch) +
-                     ", but got broker epoch " + std::to_string(broker_epoch));
+    return ApiError::of(ErrorCode::STALE_BROKER_EPOCH,
+                        "Expected broker epoch " + std::to_string(found->second.epoch) +
+                            ", but got broker epoch " + std::to_string(broker_epoch));
   return ApiError::none();
 }
 
@@ -353,8 +347,8 @@ ApiError Controller::unregister_broker(int32_t broker_id) {
   MetadataImagePtr current = image();
   auto found = current->brokers.find(broker_id);
   if (found == current->brokers.end())
-    return error(ErrorCode::BROKER_ID_NOT_REGISTERED,
-                 "Broker ID " + std::to_string(broker_id) + " is not currently registered");
+    return ApiError::of(ErrorCode::BROKER_ID_NOT_REGISTERED,
+                        "Broker ID " + std::to_string(broker_id) + " is not currently registered");
   MetadataDelta scratch(current);
   std::vector<std::vector<uint8_t>> records;
   partition_changes(scratch, broker_id, -1, records);
@@ -425,9 +419,9 @@ ApiError Controller::update_features(const std::vector<FeatureUpdate>& updates,
   for (const FeatureUpdate& update : updates) {
     if (std::string problem = feature_update_problem(*current, options_.node_id, update);
         !problem.empty())
-      return error(ErrorCode::INVALID_UPDATE_VERSION,
-                   "Invalid update version " + std::to_string(update.level) + " for feature " +
-                       update.name + ". " + problem);
+      return ApiError::of(ErrorCode::INVALID_UPDATE_VERSION,
+                          "Invalid update version " + std::to_string(update.level) +
+                              " for feature " + update.name + ". " + problem);
     // metadata.version has one level here: nothing to write.
     if (update.name == metadata_version_feature) continue;
     md::FeatureLevelRecord record;

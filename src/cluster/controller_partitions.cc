@@ -20,10 +20,6 @@ namespace md = protocol::metadata;
 // Kafka's QuorumController maxElectionsPerImbalance.
 constexpr size_t elections_per_round_max = 1000;
 
-bool contains(const std::vector<int32_t>& ids, int32_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 void add_change(MetadataDelta& scratch, const md::PartitionChangeRecord& change,
                 std::vector<std::vector<uint8_t>>& records) {
   add_checked_record(scratch, md::encode_framed(change, 0), records);

@@ -5,11 +5,11 @@
 #include <algorithm>
 
 namespace sluice::cluster {
-namespace {
-
-bool contains(const std::vector<int32_t>& list, int32_t id) {
-  return std::find(list.begin(), list.end(), id) != list.end();
+bool contains(const std::vector<int32_t>& replicas, int32_t id) {
+  return std::find(replicas.begin(), replicas.end(), id) != replicas.end();
 }
+
+namespace {
 
 struct Elected {
   int32_t leader = -1;

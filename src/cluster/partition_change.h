@@ -19,6 +19,9 @@
 
 namespace sluice::cluster {
 
+// Whether a replica list (replicas, ISR, adding or removing) names `id`.
+bool contains(const std::vector<int32_t>& replicas, int32_t id);
+
 // Kafka's LeaderRecoveryState: after an unclean election the new leader
 // "recovers" (its ISR is itself alone until it says it is done).
 inline constexpr int8_t leader_recovered = 0;

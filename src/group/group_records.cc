@@ -8,7 +8,7 @@
 
 namespace sluice::group {
 
-namespace coordinator = protocol::coordinator;
+namespace records = protocol::coordinator;
 
 namespace {
 
@@ -18,17 +18,17 @@ constexpr int16_t group_key_version = 2;
 constexpr int16_t group_value_version = 3;
 
 std::vector<uint8_t> offset_key(const std::string& group, const std::string& topic, int32_t partition) {
-  coordinator::OffsetCommitKey key;
+  records::OffsetCommitKey key;
   key.group = group;
   key.topic = topic;
   key.partition = partition;
-  return coordinator::encode_versioned(key, offset_key_version);
+  return records::encode_versioned(key, offset_key_version);
 }
 
 std::vector<uint8_t> group_key(const std::string& group) {
-  coordinator::GroupMetadataKey key;
+  records::GroupMetadataKey key;
   key.group = group;
-  return coordinator::encode_versioned(key, group_key_version);
+  return records::encode_versioned(key, group_key_version);
 }
 
 // A record value: its int16 version, then the fields of that version.
@@ -36,7 +36,7 @@ template <class Value>
 Status decode_value(Bytes bytes, Value& value) {
   WireReader reader(bytes);
   int16_t version = 0;
-  if (Status status = coordinator::read_version(reader, version); !status) return status;
+  if (Status status = records::read_version(reader, version); !status) return status;
   return value.decode(reader, version);
 }
 
@@ -44,7 +44,7 @@ Status decode_value(Bytes bytes, Value& value) {
 
 CoordinatorRecord offset_record(const std::string& group, const std::string& topic, int32_t partition,
                                 const CommittedOffset& committed) {
-  coordinator::OffsetCommitValue value;
+  records::OffsetCommitValue value;
   value.offset = committed.offset;
   value.leader_epoch = committed.leader_epoch;
   value.metadata = committed.metadata;
@@ -53,9 +53,10 @@ CoordinatorRecord offset_record(const std::string& group, const std::string& top
   // an expire timestamp (v1 has no leader epoch), else v3.
   if (committed.expire_timestamp_ms) {
     value.expire_timestamp = *committed.expire_timestamp_ms;
-    return {offset_key(group, topic, partition), coordinator::encode_versioned(value, 1)};
+    return {offset_key(group, topic, partition), records::encode_versioned(value, 1)};
   }
-  return {offset_key(group, topic, partition), coordinator::encode_versioned(value, offset_value_version)};
+  return {offset_key(group, topic, partition),
+          records::encode_versioned(value, offset_value_version)};
 }
 
 CoordinatorRecord offset_tombstone(const std::string& group, const std::string& topic, int32_t partition) {
@@ -67,13 +68,13 @@ CoordinatorRecord group_tombstone(const std::string& group) { return {group_key(
 std::vector<std::string> consumer_subscription_topics(const std::vector<uint8_t>& subscription) {
   WireReader reader(subscription);
   int16_t version = 0;
-  if (!coordinator::read_version(reader, version) || version < 0) return {};
+  if (!records::read_version(reader, version) || version < 0) return {};
   // Newer versions only add fields at the end: read what we know.
   protocol::ConsumerProtocolSubscription parsed;
   int16_t known = std::min(version, protocol::ConsumerProtocolSubscription::max_version);
   if (!parsed.decode(reader, known)) {
     WireReader again(subscription);
-    (void)coordinator::read_version(again, version);
+    (void)records::read_version(again, version);
     protocol::ConsumerProtocolSubscription v0;
     if (!v0.decode(again, 0)) return {};
     return v0.topics;
@@ -107,7 +108,7 @@ void GroupCoordinator::append(const std::string& group_id, std::vector<Coordinat
 
 CoordinatorRecord GroupCoordinator::group_record(const Group& group,
                                                  const std::map<std::string, std::vector<uint8_t>>* assignments) const {
-  coordinator::GroupMetadataValue value;
+  records::GroupMetadataValue value;
   value.protocol_type = group.protocol_type.value_or("");
   value.generation = group.generation;
   value.protocol = group.protocol;
@@ -129,7 +130,7 @@ CoordinatorRecord GroupCoordinator::group_record(const Group& group,
       out.assignment = it->second;
     }
   }
-  return {group_key(group.id), coordinator::encode_versioned(value, group_value_version)};
+  return {group_key(group.id), records::encode_versioned(value, group_value_version)};
 }
 
 // The group's membership is in memory already (Kafka's classic groups do not
@@ -142,9 +143,9 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
                                 int64_t producer_id) {
   WireReader key_reader(key_bytes);
   int16_t key_version = 0;
-  if (Status status = coordinator::read_version(key_reader, key_version); !status) return status;
+  if (Status status = records::read_version(key_reader, key_version); !status) return status;
   if (key_version == 0 || key_version == 1) {
-    coordinator::OffsetCommitKey key;
+    records::OffsetCommitKey key;
     if (Status status = key.decode(key_reader, key_version); !status) return status;
     Shard& shard = shard_of(key.group);
     if (!value_bytes) {
@@ -157,7 +158,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
           shard.pending_txn_offsets[producer].erase({key.group, key.topic, key.partition});
       return Status::ok();
     }
-    coordinator::OffsetCommitValue value;
+    records::OffsetCommitValue value;
     if (Status status = decode_value(*value_bytes, value); !status) return status;
     CommittedOffset committed{value.offset,           value.leader_epoch, value.metadata,
                               value.commit_timestamp, std::nullopt,       ++shard.record_order};
@@ -177,7 +178,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     return Status::ok();
   }
   if (key_version != 2) return Status::ok();  // records of other coordinators (KIP-848, share groups)
-  coordinator::GroupMetadataKey key;
+  records::GroupMetadataKey key;
   if (Status status = key.decode(key_reader, key_version); !status) return status;
   if (!value_bytes) {
     Group* group = find_group(key.group);
@@ -190,7 +191,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     }
     return Status::ok();
   }
-  coordinator::GroupMetadataValue value;
+  records::GroupMetadataValue value;
   if (Status status = decode_value(*value_bytes, value); !status) return status;
   Group& group = get_or_create_group(key.group);
   group.generation = value.generation;

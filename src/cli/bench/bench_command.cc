@@ -22,16 +22,10 @@ BenchResult run_mode(const BenchOptions& options, const Target& target, uint64_t
   return {};
 }
 
-BenchResult failure(const std::string& error) {
-  BenchResult failed;
-  failed.errors = 1;
-  failed.first_error = error;
-  return failed;
-}
-
 BenchResult run_on_broker(const BenchOptions& options, uint64_t count) {
   std::string error;
-  if (ensure_topic(options, options.bootstrap_servers, &error) < 0) return failure(error);
+  if (ensure_topic(options, options.bootstrap_servers, &error) < 0)
+    return BenchResult::failure(error);
   return run_mode(options, Target{options.bootstrap_servers, "broker"}, count);
 }
 
@@ -67,7 +61,7 @@ BenchResult run_on_mock(const BenchOptions& broker_options, uint64_t count, uint
   std::string error;
   std::unique_ptr<MockCluster> mock = MockCluster::start(&error);
   if (!mock || !mock->create_topic(options.topic, options.partitions, &error)) {
-    return failure(error);
+    return BenchResult::failure(error);
   }
   Target target{mock->bootstraps(), "mock"};
   if (options.mode == BenchMode::kConsume) {
@@ -79,7 +73,7 @@ BenchResult run_on_mock(const BenchOptions& broker_options, uint64_t count, uint
     // outgrows what the mock keeps.
     fill.client_settings["sticky.partitioning.linger.ms"] = "0";
     BenchResult filled = run_produce(fill, target, fill_count);
-    if (filled.errors > 0) return failure("mock fill: " + filled.first_error);
+    if (filled.errors > 0) return BenchResult::failure("mock fill: " + filled.first_error);
     if (count == UINT64_MAX) count = filled.records;
   }
   return run_mode(options, target, count);

@@ -15,13 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-BenchResult failure(const std::string& error) {
-  BenchResult failed;
-  failed.errors = 1;
-  failed.first_error = error;
-  return failed;
-}
-
 // Which partitions have delivered a warm-up value of this run: once all
 // have, the consumers have read past any older data (a partition is read in
 // order) and connections and fetch sessions exist, so the clock can start.
@@ -58,9 +51,9 @@ bool warm_up(ProducerFleet& producers, uint64_t run_id, const WarmupTracker& tra
 BenchResult run_e2e(const BenchOptions& options, const Target& target, uint64_t count) {
   std::string error;
   std::unique_ptr<ProducerFleet> producers = ProducerFleet::create(options, target, &error);
-  if (!producers) return failure(error);
+  if (!producers) return BenchResult::failure(error);
   std::unique_ptr<ConsumerFleet> consumers = ConsumerFleet::create(options, target, &error);
-  if (!consumers) return failure(error);
+  if (!consumers) return BenchResult::failure(error);
 
   uint64_t run_id = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   WarmupTracker warmup(producers->partitions());
@@ -81,7 +74,7 @@ BenchResult run_e2e(const BenchOptions& options, const Target& target, uint64_t 
   if (!warm_up(*producers, run_id, warmup)) {
     consumers->stop();
     consumers->finish();
-    return failure("e2e warm-up: no message of this run came back within 30 s");
+    return BenchResult::failure("e2e warm-up: no message of this run came back within 30 s");
   }
 
   ProduceSpec produce;

@@ -23,6 +23,14 @@ struct BenchResult {
   LatencyHistogram latency_ns;
   std::string first_error;
 
+  // A run that failed before it measured anything.
+  static BenchResult failure(const std::string& error) {
+    BenchResult failed;
+    failed.errors = 1;
+    failed.first_error = error;
+    return failed;
+  }
+
   double records_per_sec() const { return seconds > 0 ? records / seconds : 0; }
   double mb_per_sec() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
 };

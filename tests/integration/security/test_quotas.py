@@ -91,7 +91,7 @@ def test_a_throttled_producer_is_told_and_its_connection_muted(broker):
         kafka_wire.call(sock, kafka_wire.API_API_VERSIONS, 0, b"", 77)
         muted_s = time.monotonic() - started
     assert muted_s >= 0.8 * answer["throttle_ms"] / 1000, muted_s
-    # Another client id has no quota: neither throttled nor muted.
+    # The mute is the connection's: another one is answered at once.
     started = time.monotonic()
     assert kafka_wire.api_versions(broker.port)[0] == kafka_wire.ERR_NONE
     assert time.monotonic() - started < 1.0
@@ -100,21 +100,19 @@ def test_a_throttled_producer_is_told_and_its_connection_muted(broker):
 def test_a_throttled_fetch_is_answered_empty(broker):
     topic = unique_topic("quota-fetch")
     create_topic(broker, topic)
-    for _ in range(10):  # 10 batches of 20 KB
-        assert client_wire.produce(broker.port, topic, 0, b"y" * 20_000)["error"] == 0
-    quota(broker, "set", "--client-id", RAW_CLIENT_ID, "consumer_byte_rate=50000")
-    # A fetch is capped at one window of the quota (50 KB): two batches.
+    for _ in range(2):  # 2 batches of 45 KB
+        assert client_wire.produce(broker.port, topic, 0, b"y" * 45_000)["error"] == 0
+    quota(broker, "set", "--client-id", RAW_CLIENT_ID, "consumer_byte_rate=10000")
+    # Within the quota when asked: the data, though one batch is more than a window of
+    # the quota (the fetch is capped at 10 KB, but a first batch always goes), and the
+    # throttle it causes: 35 KB over the burst at 10,000 B/s.
     first = client_wire.fetch(broker.port, topic, 0, 0)
-    assert first["error"] == 0 and 40_000 <= len(first["records"]) <= 50_000, len(first["records"])
-    assert first["throttle_ms"] == 0
-    # Within the quota when asked: the data, and the throttle it causes.
-    second = client_wire.fetch(broker.port, topic, 0, 0)
-    assert second["error"] == 0 and len(second["records"]) == len(first["records"])
-    assert second["throttle_ms"] > 0
+    assert first["error"] == 0 and 45_000 <= len(first["records"]) < 90_000, len(first["records"])
+    assert 3_000 <= first["throttle_ms"] <= 3_700, first["throttle_ms"]
     # Already over it (a new connection: the quota is the client id's): an empty answer.
-    third = client_wire.fetch(broker.port, topic, 0, 0)
-    assert third["error"] is None and third["top_error"] == 0, third
-    assert third["throttle_ms"] > 0
+    second = client_wire.fetch(broker.port, topic, 0, 0)
+    assert second["error"] is None and second["top_error"] == 0, second
+    assert second["throttle_ms"] > 0
 
 
 def create_topics_v7(port, names, partitions):
@@ -153,7 +151,7 @@ def test_controller_mutations_beyond_the_quota_are_refused(broker):
 # ---- rates held by real clients --------------------------------------------------------
 
 QUOTA_BYTES_S = 262_144
-MEASURE_FROM_S = 12.0  # past the first quota window's burst
+MEASURE_FROM_S = 12.0  # past the clients' start-up and first bursts (3 s measured 0.88x for the consumer on a loaded CI run)
 MEASURE_S = 30.0
 VALUE = b"v" * 1000
 

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "bytes_of.h"
 #include "protocol/codec.h"
 #include "protocol/headers.h"
 #include "protocol/messages.h"
@@ -12,11 +13,7 @@
 namespace sluice::protocol {
 namespace {
 
-std::vector<uint8_t> bytes_of(std::initializer_list<int> values) {
-  std::vector<uint8_t> out;
-  for (int v : values) out.push_back(static_cast<uint8_t>(v));
-  return out;
-}
+using testing::bytes_of;
 
 template <class M>
 Errc decode_error(std::vector<uint8_t> input, int16_t version) {
