@@ -41,6 +41,9 @@ ALLOWED = {
     # `sluice serve`: the broker process.
     "server": BROKER_SIDE,
     "connect": {"base"},
+    # The worker (tasks, offsets, REST) and the connectors, on the foundation.
+    "connect/runtime": {"base", "connect", "connect/connectors"},
+    "connect/connectors": {"base", "connect"},
     "streams": {"base"},
     # The client tools use nothing of the broker: they work against any Kafka
     # cluster. Folder cli holds only the entry point and flag helpers.
