@@ -122,10 +122,6 @@ class SimpleHeaderConverter final : public HeaderConverter {
   }
 };
 
-Status class_not_found(const std::string& config_name, const std::string& class_name) {
-  return config_error(config_name, class_name, "Class " + class_name + " could not be found.");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Converter>> make_converter(const std::string& class_name,

@@ -11,7 +11,6 @@ namespace sluice::connect {
 
 namespace {
 
-constexpr int64_t millis_per_day = 24LL * 60 * 60 * 1000;
 
 struct TypeName {
   SchemaType type;

@@ -243,6 +243,9 @@ class SchemaBuilder {
 SchemaPtr primitive_schema(SchemaType type, bool optional = false);
 
 // Logical types, by Kafka's names.
+// Date and Time logical values count milliseconds; a Date is whole days.
+inline constexpr int64_t millis_per_day = 86'400'000;
+
 inline constexpr std::string_view decimal_logical_name = "org.apache.kafka.connect.data.Decimal";
 inline constexpr std::string_view date_logical_name = "org.apache.kafka.connect.data.Date";
 inline constexpr std::string_view time_logical_name = "org.apache.kafka.connect.data.Time";

@@ -15,7 +15,6 @@ constexpr const char* month_names[] = {"January",   "February", "March",    "Apr
                                        "September", "October",  "November", "December"};
 constexpr const char* day_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                      "Thursday", "Friday", "Saturday"};
-constexpr int64_t millis_per_day = 86'400'000;
 
 struct Fields {
   int64_t year = 1970;

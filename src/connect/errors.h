@@ -27,4 +27,9 @@ inline Status config_error(const std::string& name, const std::string& value,
                       (message.empty() ? "" : ": " + message));
 }
 
+// Kafka's ConfigException for a class name nothing here implements.
+inline Status class_not_found(const std::string& config_name, const std::string& class_name) {
+  return config_error(config_name, class_name, "Class " + class_name + " could not be found.");
+}
+
 }  // namespace sluice::connect

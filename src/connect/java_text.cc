@@ -248,7 +248,6 @@ std::string decimal_to_text(const Decimal& decimal) {
 
 std::string iso8601_text(const DateTime& value) {
   using namespace std::chrono;
-  constexpr int64_t millis_per_day = 86'400'000;
   sys_time<milliseconds> point{milliseconds(value.millis)};
   sys_days day = floor<days>(point);
   year_month_day date{day};

@@ -37,10 +37,6 @@ const std::vector<detail::PredicateEntry>& predicate_table() {
   return table;
 }
 
-Status class_not_found(const std::string& prefix, const std::string& class_name) {
-  return config_error(prefix + "type", class_name, "Class " + class_name + " could not be found.");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Transformation>> make_transformation(const std::string& class_name,
@@ -49,7 +45,7 @@ Result<std::unique_ptr<Transformation>> make_transformation(const std::string& c
   for (const detail::TransformEntry& entry : transform_table()) {
     if (names_class(class_name, entry.simple_name)) return entry.factory(properties, prefix);
   }
-  return class_not_found(prefix, class_name);
+  return class_not_found(prefix + "type", class_name);
 }
 
 Result<std::unique_ptr<Predicate>> make_predicate(const std::string& class_name,
@@ -58,7 +54,7 @@ Result<std::unique_ptr<Predicate>> make_predicate(const std::string& class_name,
   for (const detail::PredicateEntry& entry : predicate_table()) {
     if (names_class(class_name, entry.simple_name)) return entry.factory(properties, prefix);
   }
-  return class_not_found(prefix, class_name);
+  return class_not_found(prefix + "type", class_name);
 }
 
 std::vector<std::string> transformation_class_names() {

@@ -56,6 +56,24 @@ inline Value field_value(const Struct& structure, const Field& field,
 }
 
 // The replace.null.with.default setting most transforms have.
+// Java's String.split(":") (trailing empty strings dropped; "" stays [""]):
+// ReplaceField's renames and Cast's spec.
+inline std::vector<std::string> split_colon(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t colon = text.find(':', start);
+    parts.push_back(
+        text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() > 1) {
+    while (!parts.empty() && parts.back().empty()) parts.pop_back();
+  }
+  return parts;
+}
+
 inline ConfigKey replace_null_with_default_key() {
   return ConfigKey{"replace.null.with.default", ConfigType::boolean, false, "true", {}};
 }

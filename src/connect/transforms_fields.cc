@@ -154,21 +154,6 @@ class InsertField final : public Transformation {
 
 // --- ReplaceField ---
 
-// Java's String.split(":"): trailing empty strings dropped.
-std::vector<std::string> split_colon(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t colon = text.find(':', start);
-    parts.push_back(
-        text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  while (!parts.empty() && parts.back().empty()) parts.pop_back();
-  return parts;
-}
-
 class ReplaceField final : public Transformation {
  public:
   static Result<std::unique_ptr<Transformation>> create(Side side, const Properties& properties,

@@ -49,23 +49,6 @@ bool is_cast_input(SchemaType type) {
 }
 bool is_cast_output(SchemaType type) { return is_cast_input(type) && type != SchemaType::bytes; }
 
-// Java's String.split(":") (trailing empty strings dropped; "" stays [""]).
-std::vector<std::string> split_colon(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t colon = text.find(':', start);
-    parts.push_back(
-        text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  if (parts.size() > 1) {
-    while (!parts.empty() && parts.back().empty()) parts.pop_back();
-  }
-  return parts;
-}
-
 using CastSpec =
     std::vector<std::pair<std::optional<std::string>, SchemaType>>;  // nullopt: the whole value
 
@@ -436,7 +419,6 @@ class Cast final : public Transformation {
 
 enum class TimestampKind { string, unix, date, time, timestamp };
 
-constexpr int64_t millis_per_day = 86'400'000;
 
 int64_t floor_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
 

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "base/config_def.h"
 #include "connect/errors.h"
 
 namespace sluice::connect {

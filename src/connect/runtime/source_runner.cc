@@ -167,14 +167,17 @@ class SourceRunner final : public TaskThread {
 
   bool produce(const ConnectRecord& out, const RecordBytes& key, const RecordBytes& value,
                rd_kafka_headers_t* headers, Submitted* submitted) {
+    // librdkafka copies both (RD_KAFKA_MSG_F_COPY); null stays null.
+    const void* key_data = key ? key->data() : nullptr;
+    const size_t key_size = key ? key->size() : 0;
+    void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
+    const size_t value_size = value ? value->size() : 0;
     while (true) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out.topic.c_str()),
           RD_KAFKA_V_PARTITION(out.kafka_partition.value_or(RD_KAFKA_PARTITION_UA)),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-          RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
-                           value ? value->size() : 0),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
+          RD_KAFKA_V_VALUE(value_data, value_size),
           RD_KAFKA_V_TIMESTAMP(out.timestamp.value_or(0)), RD_KAFKA_V_HEADERS(headers),
           RD_KAFKA_V_OPAQUE(submitted), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // the headers are the producer's now

@@ -78,6 +78,10 @@ class TaskThread : public TaskRunner {
     if (changed && !now.stop) report(now.paused ? TaskState::paused : TaskState::running);
     return now;
   }
+  bool stopping() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  }
   // Waits up to `limit`, or until told to stop, pause or resume.
   void idle(std::chrono::milliseconds limit) {
     std::unique_lock lock(mutex_);
