@@ -18,7 +18,9 @@ std::unique_ptr<Connector> make_file_stream_sink_connector();
 // built-in quickstarts (datagen.cc).
 std::unique_ptr<Connector> make_datagen_connector();
 
-// The version every built-in plugin reports (REST's /connector-plugins).
+// The version every built-in plugin reports (REST's /connector-plugins):
+// the project's, as CMakeLists.txt's project(VERSION) states it (Kafka
+// reports its own version for its FileStream connectors).
 inline constexpr const char* builtin_connector_version = "0.1.0";
 
 }  // namespace sluice::connect
