@@ -1,0 +1,26 @@
+#pragma once
+// The connectors this binary ships, each made by one factory that the
+// registry (plugins.cc) lists by class name. Kept apart from connector.h so
+// the runtime sees only the registry, never a concrete connector.
+
+#include <memory>
+
+#include "connect/connector.h"
+
+namespace sluice::connect {
+
+// Kafka's org.apache.kafka.connect.file.FileStream{Source,Sink}Connector
+// (file_source.cc, file_sink.cc).
+std::unique_ptr<Connector> make_file_stream_source_connector();
+std::unique_ptr<Connector> make_file_stream_sink_connector();
+
+// Confluent's io.confluent.kafka.connect.datagen.DatagenConnector with
+// built-in quickstarts (datagen.cc).
+std::unique_ptr<Connector> make_datagen_connector();
+
+// The version every built-in plugin reports (REST's /connector-plugins):
+// the project's, as CMakeLists.txt's project(VERSION) states it (Kafka
+// reports its own version for its FileStream connectors).
+inline constexpr const char* builtin_connector_version = "0.1.0";
+
+}  // namespace sluice::connect
