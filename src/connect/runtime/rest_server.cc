@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -600,6 +601,12 @@ Status RestServer::start() {
         response.set_content(rest::error_json(response.status, message).dump(), "application/json");
         return httplib::Server::HandlerResponse::Handled;
       }));
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second worker on the same port would share it instead of failing.
+  impl.server.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl.server.set_payload_max_length(rest_body_bytes_max);
   impl.server.set_read_timeout(rest_read_timeout);
   const int threads = impl.options.worker_threads;
