@@ -306,7 +306,9 @@ void show_tasks(const ConnectorOptions& options) {
   if (options.json) return print_json(tasks);
   for (const Json& task : tasks) {
     std::printf("Task %d\n", task["id"].value("task", -1));
-    for (const auto& [key, value] : task.value("config", Json::object()).items())
+    const Json config =
+        task.value("config", Json::object());  // a copy: items() must not outlive it
+    for (const auto& [key, value] : config.items())
       std::printf("  %s=%s\n", key.c_str(), setting_text(value).c_str());
   }
 }
