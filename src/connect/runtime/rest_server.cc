@@ -14,7 +14,10 @@
 #include "connect/transform.h"
 
 namespace sluice::connect {
-namespace {
+// Named, not anonymous: RestServer::Impl (external linkage) derives from
+// ServerCore, and a unity build includes this file where GCC's
+// subobject-linkage check refuses anonymous types in it.
+namespace rest_server_detail {
 
 using rest::Json;
 
@@ -92,13 +95,13 @@ std::optional<std::string> check_and_put_name(const std::string& name, Propertie
          ") doesn't match connector name in the URL (" + name + ")";
 }
 
-std::string trimmed(const std::string& text) {
+std::string trim_blanks(const std::string& text) {
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return "";
   return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-std::string upper(std::string text) {
+std::string upper_case(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return text;
@@ -149,29 +152,8 @@ const char* reason_phrase(int status) {
   }
 }
 
-}  // namespace
-
-std::vector<PluginInfo> plugin_infos(const std::vector<ConnectorPlugin>& connectors,
-                                     const std::string& version) {
-  std::vector<PluginInfo> out;
-  for (ConnectorType type : {ConnectorType::sink, ConnectorType::source})
-    for (const ConnectorPlugin& plugin : connectors)
-      if (plugin.type == type)
-        out.push_back({plugin.class_name, connector_type_name(type), plugin.version});
-  for (const std::string& name : transformation_class_names())
-    out.push_back({name, "transformation", version});
-  for (const std::string& name : predicate_class_names())
-    out.push_back({name, "predicate", version});
-  for (const ConverterName& converter : foundation_converters)
-    if (converter.converter) out.push_back({converter.class_name, "converter", version});
-  for (const ConverterName& converter : foundation_converters)
-    if (converter.header_converter)
-      out.push_back({converter.class_name, "header_converter", version});
-  return out;
-}
-
-struct RestServer::Impl {
-  using Handler = Reply (Impl::*)(const Call&);
+struct ServerCore {
+  using Handler = Reply (ServerCore::*)(const Call&);
   // One endpoint: method, path pattern (captures are the path parameters),
   // whether it reads a JSON body, and its handler. Adding an endpoint is one
   // line in routes().
@@ -182,7 +164,7 @@ struct RestServer::Impl {
     Handler handler;
   };
 
-  Impl(Herder& herder_in, RestServerOptions options_in)
+  ServerCore(Herder& herder_in, RestServerOptions options_in)
       : herder(herder_in), options(std::move(options_in)), routes_(routes()) {}
 
   Herder& herder;
@@ -200,30 +182,31 @@ struct RestServer::Impl {
     };
     const std::string connector = "/connectors/" + name;
     return {
-        route("GET", "/", false, &Impl::server_info),
-        route("GET", "/connectors/?", false, &Impl::list_connectors),
-        route("POST", "/connectors/?", true, &Impl::create_connector),
-        route("GET", connector, false, &Impl::get_connector),
-        route("DELETE", connector, false, &Impl::delete_connector),
-        route("GET", connector + "/config", false, &Impl::get_config),
-        route("PUT", connector + "/config", true, &Impl::put_config),
-        route("PATCH", connector + "/config", true, &Impl::patch_config),
-        route("GET", connector + "/status", false, &Impl::get_status),
-        route("POST", connector + "/restart", false, &Impl::restart_connector),
-        route("PUT", connector + "/pause", false, &Impl::pause_connector),
-        route("PUT", connector + "/resume", false, &Impl::resume_connector),
-        route("PUT", connector + "/stop", false, &Impl::stop_connector),
-        route("GET", connector + "/tasks", false, &Impl::list_tasks),
-        route("GET", connector + "/tasks/(-?[0-9]+)/status", false, &Impl::task_status),
-        route("POST", connector + "/tasks/(-?[0-9]+)/restart", false, &Impl::restart_task),
-        route("GET", connector + "/offsets", false, &Impl::get_offsets),
-        route("PATCH", connector + "/offsets", true, &Impl::alter_offsets),
-        route("DELETE", connector + "/offsets", false, &Impl::reset_offsets),
-        route("GET", "/connector-plugins/?", false, &Impl::list_plugins),
-        route("PUT", "/connector-plugins/" + name + "/config/validate", true, &Impl::validate),
-        route("GET", "/admin/loggers/?", false, &Impl::list_loggers),
-        route("GET", "/admin/loggers/" + name, false, &Impl::get_logger),
-        route("PUT", "/admin/loggers/" + name, true, &Impl::set_logger),
+        route("GET", "/", false, &ServerCore::server_info),
+        route("GET", "/connectors/?", false, &ServerCore::list_connectors),
+        route("POST", "/connectors/?", true, &ServerCore::create_connector),
+        route("GET", connector, false, &ServerCore::get_connector),
+        route("DELETE", connector, false, &ServerCore::delete_connector),
+        route("GET", connector + "/config", false, &ServerCore::get_config),
+        route("PUT", connector + "/config", true, &ServerCore::put_config),
+        route("PATCH", connector + "/config", true, &ServerCore::patch_config),
+        route("GET", connector + "/status", false, &ServerCore::get_status),
+        route("POST", connector + "/restart", false, &ServerCore::restart_connector),
+        route("PUT", connector + "/pause", false, &ServerCore::pause_connector),
+        route("PUT", connector + "/resume", false, &ServerCore::resume_connector),
+        route("PUT", connector + "/stop", false, &ServerCore::stop_connector),
+        route("GET", connector + "/tasks", false, &ServerCore::list_tasks),
+        route("GET", connector + "/tasks/(-?[0-9]+)/status", false, &ServerCore::task_status),
+        route("POST", connector + "/tasks/(-?[0-9]+)/restart", false, &ServerCore::restart_task),
+        route("GET", connector + "/offsets", false, &ServerCore::get_offsets),
+        route("PATCH", connector + "/offsets", true, &ServerCore::alter_offsets),
+        route("DELETE", connector + "/offsets", false, &ServerCore::reset_offsets),
+        route("GET", "/connector-plugins/?", false, &ServerCore::list_plugins),
+        route("PUT", "/connector-plugins/" + name + "/config/validate", true,
+              &ServerCore::validate),
+        route("GET", "/admin/loggers/?", false, &ServerCore::list_loggers),
+        route("GET", "/admin/loggers/" + name, false, &ServerCore::get_logger),
+        route("PUT", "/admin/loggers/" + name, true, &ServerCore::set_logger),
     };
   }
 
@@ -257,7 +240,7 @@ struct RestServer::Impl {
   static std::optional<Reply> read_body(const httplib::Request& request, Json& body) {
     if (!is_json_content(request.get_header_value("Content-Type")))
       return error_reply(415, "HTTP 415 Unsupported Media Type");
-    if (trimmed(request.body).empty())
+    if (trim_blanks(request.body).empty())
       return error_reply(400, "Cannot deserialize the request body: it is empty");
     try {
       body = Json::parse(request.body);
@@ -323,7 +306,7 @@ struct RestServer::Impl {
     if (!name_json.is_null() && !name_json.is_string())
       return error_reply(400, "Cannot deserialize the request body: \"name\" must be a string");
     // Kafka trims the name and reads a missing one as "", which validation refuses.
-    const std::string name = name_json.is_string() ? trimmed(name_json.get<std::string>()) : "";
+    const std::string name = name_json.is_string() ? trim_blanks(name_json.get<std::string>()) : "";
     const Json& config_json = call.body.value("config", Json());
     if (config_json.is_null())
       return error_reply(400, "Cannot deserialize the request body: \"config\" is required");
@@ -345,7 +328,7 @@ struct RestServer::Impl {
   static Result<std::string> parse_initial_state(const Json& body) {
     const Json& state = body.value("initial_state", Json());
     if (state.is_null()) return std::string("RUNNING");
-    const std::string text = state.is_string() ? upper(state.get<std::string>()) : "";
+    const std::string text = state.is_string() ? upper_case(state.get<std::string>()) : "";
     if (text != "RUNNING" && text != "PAUSED" && text != "STOPPED")
       return Status(Errc::invalid_value,
                     "Cannot deserialize the request body: \"initial_state\" must be one of "
@@ -493,8 +476,8 @@ struct RestServer::Impl {
 
   // ?connectorsOnly=false lists transforms, predicates and converters too.
   Reply list_plugins(const Call& call) {
-    const bool connectors_only =
-        !call.http.has_param("connectorsOnly") || upper(call.query("connectorsOnly")) == "TRUE";
+    const bool connectors_only = !call.http.has_param("connectorsOnly") ||
+                                 upper_case(call.query("connectorsOnly")) == "TRUE";
     Json out = Json::array();
     for (const PluginInfo& plugin : options.plugins) {
       if (connectors_only && plugin.type != "source" && plugin.type != "sink") continue;
@@ -561,6 +544,32 @@ struct RestServer::Impl {
   }
 };
 
+}  // namespace rest_server_detail
+
+std::vector<PluginInfo> plugin_infos(const std::vector<ConnectorPlugin>& connectors,
+                                     const std::string& version) {
+  std::vector<PluginInfo> out;
+  for (ConnectorType type : {ConnectorType::sink, ConnectorType::source})
+    for (const ConnectorPlugin& plugin : connectors)
+      if (plugin.type == type)
+        out.push_back({plugin.class_name, connector_type_name(type), plugin.version});
+  for (const std::string& name : transformation_class_names())
+    out.push_back({name, "transformation", version});
+  for (const std::string& name : predicate_class_names())
+    out.push_back({name, "predicate", version});
+  for (const auto& converter : rest_server_detail::foundation_converters)
+    if (converter.converter) out.push_back({converter.class_name, "converter", version});
+  for (const auto& converter : rest_server_detail::foundation_converters)
+    if (converter.header_converter)
+      out.push_back({converter.class_name, "header_converter", version});
+  return out;
+}
+
+// The server's state and handlers live in rest_server_detail (see there).
+struct RestServer::Impl : rest_server_detail::ServerCore {
+  using ServerCore::ServerCore;
+};
+
 RestServer::RestServer(Herder& herder, RestServerOptions options)
     : impl_(std::make_unique<Impl>(herder, std::move(options))) {}
 
@@ -596,8 +605,8 @@ Status RestServer::start() {
   impl.server.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& response) {
         if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        const std::string message =
-            "HTTP " + std::to_string(response.status) + " " + reason_phrase(response.status);
+        const std::string message = "HTTP " + std::to_string(response.status) + " " +
+                                    rest_server_detail::reason_phrase(response.status);
         response.set_content(rest::error_json(response.status, message).dump(), "application/json");
         return httplib::Server::HandlerResponse::Handled;
       }));
@@ -607,8 +616,8 @@ Status RestServer::start() {
     int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  impl.server.set_payload_max_length(rest_body_bytes_max);
-  impl.server.set_read_timeout(rest_read_timeout);
+  impl.server.set_payload_max_length(rest_server_detail::rest_body_bytes_max);
+  impl.server.set_read_timeout(rest_server_detail::rest_read_timeout);
   const int threads = impl.options.worker_threads;
   impl.server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
