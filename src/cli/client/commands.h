@@ -44,6 +44,9 @@ void add_user_commands(CLI::App& app, Action& action);
 void add_acl_commands(CLI::App& app, Action& action);
 // quota set / list (quota_command.cc): client quotas.
 void add_quota_commands(CLI::App& app, Action& action);
+// connector list / create / status / ... (connector_command.cc): Kafka
+// Connect's REST API.
+void add_connector_commands(CLI::App& app, Action& action);
 
 inline void add_client_commands(CLI::App& app, Action& action) {
   add_topic_commands(app, action);
@@ -59,6 +62,7 @@ inline void add_client_commands(CLI::App& app, Action& action) {
   add_user_commands(app, action);
   add_acl_commands(app, action);
   add_quota_commands(app, action);
+  add_connector_commands(app, action);
 }
 
 // Runs the chosen command: 0 on success; a CommandError is printed as one
