@@ -10,6 +10,7 @@
 #include "cli/bench/bench_options.h"
 #include "cli/client/commands.h"
 #include "cli/version.h"
+#include "connect/runtime/standalone.h"
 #include "server/serve.h"
 #include "server/storage.h"
 
@@ -98,6 +99,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> bench_settings;
   CLI::App* bench = sluice::cli::bench::add_bench_subcommand(app, bench_options, bench_settings);
 
+  // `sluice connect standalone worker.properties [connector files...]`.
+  sluice::connect::StandaloneOptions standalone_options;
+  standalone_options.version = SLUICE_VERSION;
+  CLI::App* connect =
+      app.add_subcommand("connect", "Run a Kafka Connect worker (connect-standalone.sh)");
+  connect->require_subcommand(1);
+  CLI::App* standalone =
+      connect->add_subcommand("standalone", "One worker; connectors from files or the REST API");
+  standalone->add_option("worker", standalone_options.worker_file, "The worker's .properties file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  standalone
+      ->add_option("connectors", standalone_options.connector_files,
+                   "Connector configurations (.properties or .json)")
+      ->check(CLI::ExistingFile);
+
   sluice::cli::client::Action client_action;
   sluice::cli::client::add_client_commands(app, client_action);
 
@@ -127,6 +144,7 @@ int main(int argc, char** argv) {
   }
 
   if (app.got_subcommand(storage)) return run_storage(storage_commands);
+  if (standalone->parsed()) return sluice::connect::run_standalone(standalone_options);
   // No subcommand: nothing was done, so the usage goes where errors go and
   // the exit code says so (a script calling `sluice` alone is a mistake).
   std::fprintf(stderr, "%s", app.help().c_str());

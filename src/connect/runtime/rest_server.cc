@@ -587,6 +587,20 @@ Status RestServer::start() {
   impl.server.Put(".*", handle);
   impl.server.Patch(".*", handle);
   impl.server.Delete(".*", handle);
+  // `curl -X PUT .../pause` sends no body and no Content-Length, and
+  // cpp-httplib answers such a PUT or POST 400 before any handler runs:
+  // these are served here, before it reads a body, as bodiless requests.
+  impl.server.set_pre_routing_handler(
+      [handle](const httplib::Request& request, httplib::Response& response) {
+        const bool takes_body =
+            request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+        if (!takes_body || request.has_header("Content-Length") ||
+            request.has_header("Transfer-Encoding")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        handle(request, response);
+        return httplib::Server::HandlerResponse::Handled;
+      });
   impl.server.set_exception_handler(
       [](const httplib::Request& request, httplib::Response& response, std::exception_ptr error) {
         std::string what = "unknown error";

@@ -27,6 +27,9 @@ class StandaloneHerder final : public Herder {
   void stop_all();
 
   std::string worker_id() const override { return worker_id_; }
+  // The REST listener's address once it is bound (port 0 picks one); before
+  // any connector starts.
+  void set_worker_id(std::string worker_id) { worker_id_ = std::move(worker_id); }
   std::string kafka_cluster_id() const override;
 
   std::vector<std::string> connectors() override;
