@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test test-asan fuzz bench bench-set bench-groups bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
+.PHONY: all deps configure build run test test-asan fuzz bench bench-set bench-groups bench-connect bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
 
 all: build
 
@@ -49,6 +49,11 @@ bench-set: build
 # Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
 bench-groups: build
 	@/usr/bin/python3 bench/group_bench.py --sluice $(BUILD_DIR)/sluice
+
+# Connect throughput (bench/connect_bench.py): file -> topic and topic -> file
+# through a standalone worker and a fresh broker.
+bench-connect: build
+	@/usr/bin/python3 bench/connect_bench.py --sluice $(BUILD_DIR)/sluice
 
 # KRaft quorum figures (bench/quorum_failover.py): kill -9 failover of the active
 # controller (20 kills), metadata commit latency (3 nodes and a lone node),

@@ -11,7 +11,6 @@ namespace sluice::connect {
 
 namespace {
 
-
 struct TypeName {
   SchemaType type;
   const char* name;

@@ -141,8 +141,8 @@ class Value {
   template <class T>
   requires(!std::same_as<std::decay_t<T>, Value> && std::is_constructible_v<Data, T> &&
            !std::is_same_v<std::decay_t<T>, const char*>) Value(T&& value)
-      : data_(std::forward<T>(value)) {}                 // NOLINT(google-explicit-constructor)
-  Value(const char* text);                               // NOLINT(google-explicit-constructor)
+      : data_(std::forward<T>(value)) {}  // NOLINT(google-explicit-constructor)
+  Value(const char* text);                // NOLINT(google-explicit-constructor)
 
   bool is_null() const { return std::holds_alternative<std::monostate>(data_); }
   template <class T>

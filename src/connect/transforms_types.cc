@@ -419,7 +419,6 @@ class Cast final : public Transformation {
 
 enum class TimestampKind { string, unix, date, time, timestamp };
 
-
 int64_t floor_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
 
 class TimestampConverter final : public Transformation {

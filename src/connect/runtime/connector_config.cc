@@ -16,10 +16,14 @@ struct KeyDoc {
 
 const char* type_name(ConfigType type) {
   switch (type) {
-    case ConfigType::string: return "STRING";
-    case ConfigType::boolean: return "BOOLEAN";
-    case ConfigType::integer: return "INT";
-    case ConfigType::list: return "LIST";
+    case ConfigType::string:
+      return "STRING";
+    case ConfigType::boolean:
+      return "BOOLEAN";
+    case ConfigType::integer:
+      return "INT";
+    case ConfigType::list:
+      return "LIST";
   }
   return "STRING";
 }
@@ -36,45 +40,61 @@ ConfigValidator at_least(int32_t minimum) {
 
 std::vector<KeyDoc> common_keys(ConnectorType type) {
   std::vector<KeyDoc> keys = {
-      {{"name", ConfigType::string, true, std::nullopt, non_empty_string()}, "Common",
+      {{"name", ConfigType::string, true, std::nullopt, non_empty_string()},
+       "Common",
        "Globally unique name to use for this connector."},
-      {{"connector.class", ConfigType::string, true, std::nullopt, {}}, "Common",
+      {{"connector.class", ConfigType::string, true, std::nullopt, {}},
+       "Common",
        "Name or alias of the class for this connector."},
-      {{"tasks.max", ConfigType::integer, false, "1", at_least(1)}, "Common",
+      {{"tasks.max", ConfigType::integer, false, "1", at_least(1)},
+       "Common",
        "Maximum number of tasks to use for this connector."},
-      {{"key.converter", ConfigType::string, false, std::nullopt, {}}, "Common",
+      {{"key.converter", ConfigType::string, false, std::nullopt, {}},
+       "Common",
        "Converter class for record keys; the worker's when unset."},
-      {{"value.converter", ConfigType::string, false, std::nullopt, {}}, "Common",
+      {{"value.converter", ConfigType::string, false, std::nullopt, {}},
+       "Common",
        "Converter class for record values; the worker's when unset."},
-      {{"header.converter", ConfigType::string, false, std::nullopt, {}}, "Common",
+      {{"header.converter", ConfigType::string, false, std::nullopt, {}},
+       "Common",
        "HeaderConverter class for record headers; the worker's when unset."},
-      {{"transforms", ConfigType::list, false, "", {}}, "Transforms",
+      {{"transforms", ConfigType::list, false, "", {}},
+       "Transforms",
        "Aliases for the transformations to be applied to records."},
-      {{"predicates", ConfigType::list, false, "", {}}, "Predicates",
+      {{"predicates", ConfigType::list, false, "", {}},
+       "Predicates",
        "Aliases for the predicates used by transformations."},
-      {{"errors.retry.timeout", ConfigType::string, false, "0", {}}, "Error Handling",
+      {{"errors.retry.timeout", ConfigType::string, false, "0", {}},
+       "Error Handling",
        "The maximum duration in milliseconds that a failed operation will be reattempted."},
       {{"errors.tolerance", ConfigType::string, false, "none", one_of({"none", "all"})},
-       "Error Handling", "Behavior for tolerating errors during connector operation."},
-      {{"errors.log.enable", ConfigType::boolean, false, "false", {}}, "Error Handling",
+       "Error Handling",
+       "Behavior for tolerating errors during connector operation."},
+      {{"errors.log.enable", ConfigType::boolean, false, "false", {}},
+       "Error Handling",
        "Whether to log each error and the failed operation."},
-      {{"errors.log.include.messages", ConfigType::boolean, false, "false", {}}, "Error Handling",
+      {{"errors.log.include.messages", ConfigType::boolean, false, "false", {}},
+       "Error Handling",
        "Whether to include in the log the record that caused a failure."},
   };
   if (type == ConnectorType::sink) {
-    keys.push_back({{"topics", ConfigType::list, false, "", {}}, "Common",
+    keys.push_back({{"topics", ConfigType::list, false, "", {}},
+                    "Common",
                     "List of topics to consume, separated by commas."});
-    keys.push_back({{"topics.regex", ConfigType::string, false, "", {}}, "Common",
+    keys.push_back({{"topics.regex", ConfigType::string, false, "", {}},
+                    "Common",
                     "Regular expression giving topics to consume."});
     keys.push_back({{"errors.deadletterqueue.topic.name", ConfigType::string, false, "", {}},
                     "Error Handling",
                     "The name of the topic to be used as the dead letter queue (DLQ)."});
     keys.push_back(
         {{"errors.deadletterqueue.topic.replication.factor", ConfigType::integer, false, "3", {}},
-         "Error Handling", "Replication factor used to create the dead letter queue topic."});
+         "Error Handling",
+         "Replication factor used to create the dead letter queue topic."});
     keys.push_back(
         {{"errors.deadletterqueue.context.headers.enable", ConfigType::boolean, false, "false", {}},
-         "Error Handling", "Whether to add headers with the error context to DLQ records."});
+         "Error Handling",
+         "Whether to add headers with the error context to DLQ records."});
   }
   return keys;
 }
@@ -141,8 +161,9 @@ void check_sink_topics(const Properties& config, ConfigInfos& infos) {
     for (const std::string& topic : split_list(topics)) {
       if (topic == dlq) {
         add_error(infos, "errors.deadletterqueue.topic.name",
-                  "The DLQ topic '" + dlq + "' may not be included in the list of topics ('topics=" +
-                      topics + "') consumed by the connector");
+                  "The DLQ topic '" + dlq +
+                      "' may not be included in the list of topics ('topics=" + topics +
+                      "') consumed by the connector");
       }
     }
   }
@@ -186,7 +207,8 @@ ConfigInfos validate_connector_config(const ConnectorPlugin& plugin, const Prope
   for (const ConfigKey& key : connector->config_keys()) {
     infos.configs.push_back(check_key(KeyDoc{key, "", ""}, config));
   }
-  for (const ConfigValueInfo& info : infos.configs) infos.error_count += static_cast<int>(info.errors.size());
+  for (const ConfigValueInfo& info : infos.configs)
+    infos.error_count += static_cast<int>(info.errors.size());
   return infos;
 }
 
@@ -202,8 +224,8 @@ std::string invalid_config_message(const ConfigInfos& infos) {
   return message;
 }
 
-TaskSettings task_settings(const std::string& connector, int task, const Properties& connector_config,
-                           const Properties& task_config) {
+TaskSettings task_settings(const std::string& connector, int task,
+                           const Properties& connector_config, const Properties& task_config) {
   TaskSettings settings;
   settings.connector = connector;
   settings.task = task;

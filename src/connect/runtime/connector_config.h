@@ -40,8 +40,8 @@ std::string invalid_config_message(const ConfigInfos& infos);
 struct TaskSettings {
   std::string connector;
   int task = 0;
-  Properties connector_config;  // the whole connector configuration
-  Properties task_config;       // what the connector gave this task
+  Properties connector_config;               // the whole connector configuration
+  Properties task_config;                    // what the connector gave this task
   bool tolerate_all_errors = false;          // errors.tolerance=all
   bool log_errors = false;                   // errors.log.enable
   bool log_error_messages = false;           // errors.log.include.messages
@@ -51,8 +51,8 @@ struct TaskSettings {
   std::vector<std::string> topics;  // sinks
   std::string topics_regex;         // sinks
 };
-TaskSettings task_settings(const std::string& connector, int task, const Properties& connector_config,
-                           const Properties& task_config);
+TaskSettings task_settings(const std::string& connector, int task,
+                           const Properties& connector_config, const Properties& task_config);
 
 // The converters a connector's tasks use: the connector's `key.converter`
 // (and its `key.converter.*` settings) or the worker's.

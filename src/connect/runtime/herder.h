@@ -115,8 +115,8 @@ class Herder {
   virtual RestStatus stop_connector(const std::string& name) = 0;
   // Kafka's restart?includeTasks=&onlyFailed=: the status after the restart
   // was requested (what is restarted shows RESTARTING).
-  virtual RestResult<ConnectorStatus> restart_connector(const std::string& name,
-                                                        bool include_tasks, bool only_failed) = 0;
+  virtual RestResult<ConnectorStatus> restart_connector(const std::string& name, bool include_tasks,
+                                                        bool only_failed) = 0;
   virtual RestStatus restart_task(const std::string& name, int task) = 0;
 
   virtual RestResult<std::vector<ConnectorOffset>> connector_offsets(const std::string& name) = 0;

@@ -1,11 +1,11 @@
 #include "connect/runtime/kafka_clients.h"
 
-#include "connect/errors.h"
-
 #include <spdlog/spdlog.h>
 
 #include <mutex>
 #include <set>
+
+#include "connect/errors.h"
 
 namespace sluice::connect {
 namespace {
@@ -17,24 +17,31 @@ bool is_connection_setting(const std::string& key) {
 
 const char* kind_prefix(ClientKind kind) {
   switch (kind) {
-    case ClientKind::producer: return "producer.";
-    case ClientKind::consumer: return "consumer.";
-    case ClientKind::admin: return "admin.";
+    case ClientKind::producer:
+      return "producer.";
+    case ClientKind::consumer:
+      return "consumer.";
+    case ClientKind::admin:
+      return "admin.";
   }
   return "";
 }
 
 const char* override_prefix(ClientKind kind) {
   switch (kind) {
-    case ClientKind::producer: return "producer.override.";
-    case ClientKind::consumer: return "consumer.override.";
-    case ClientKind::admin: return "admin.override.";
+    case ClientKind::producer:
+      return "producer.override.";
+    case ClientKind::consumer:
+      return "consumer.override.";
+    case ClientKind::admin:
+      return "admin.override.";
   }
   return "";
 }
 
 void copy_prefixed(const Properties& from, const std::string& prefix, Properties& to) {
-  for (auto it = from.lower_bound(prefix); it != from.end() && it->first.starts_with(prefix); ++it) {
+  for (auto it = from.lower_bound(prefix); it != from.end() && it->first.starts_with(prefix);
+       ++it) {
     to[it->first.substr(prefix.size())] = it->second;
   }
 }
@@ -66,24 +73,27 @@ Result<RdKafkaConf> make_client_conf(const Properties& settings) {
   for (const auto& [key, value] : settings) {
     char message[512];
     switch (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), message, sizeof message)) {
-      case RD_KAFKA_CONF_OK: break;
-      case RD_KAFKA_CONF_UNKNOWN: warn_unknown_once(key); break;
+      case RD_KAFKA_CONF_OK:
+        break;
+      case RD_KAFKA_CONF_UNKNOWN:
+        warn_unknown_once(key);
+        break;
       case RD_KAFKA_CONF_INVALID:
         return config_error(key, value, message);
     }
   }
   // librdkafka's own log lines go through spdlog, under the client's name.
-  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t* client, int level, const char* facility,
-                                          const char* text) {
-    const char* name = client ? rd_kafka_name(client) : "rdkafka";
-    if (level <= 3) {
-      spdlog::error("connect: {} {}: {}", name, facility, text);
-    } else if (level <= 4) {
-      spdlog::warn("connect: {} {}: {}", name, facility, text);
-    } else {
-      spdlog::debug("connect: {} {}: {}", name, facility, text);
-    }
-  });
+  rd_kafka_conf_set_log_cb(
+      conf.get(), [](const rd_kafka_t* client, int level, const char* facility, const char* text) {
+        const char* name = client ? rd_kafka_name(client) : "rdkafka";
+        if (level <= 3) {
+          spdlog::error("connect: {} {}: {}", name, facility, text);
+        } else if (level <= 4) {
+          spdlog::warn("connect: {} {}: {}", name, facility, text);
+        } else {
+          spdlog::debug("connect: {} {}: {}", name, facility, text);
+        }
+      });
   return conf;
 }
 

@@ -28,7 +28,8 @@ Status io_error(const std::string& what, const std::string& path) {
 
 std::string offset_key(const std::string& connector, const Map& source_partition) {
   JsonConverter json = schemaless_json();
-  auto bytes = json.from_connect_data("", nullptr, Value(List{Value(connector), Value(source_partition)}));
+  auto bytes =
+      json.from_connect_data("", nullptr, Value(List{Value(connector), Value(source_partition)}));
   return bytes.is_ok() && bytes->has_value() ? **bytes : std::string();
 }
 
@@ -67,15 +68,16 @@ Result<std::unique_ptr<FileOffsetStore>> FileOffsetStore::open(std::string path)
   auto parsed = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("offsets") ||
       !parsed["offsets"].is_array()) {
-    return Status(Errc::invalid_value, "offsets file " + path +
-                                           " is not one this worker wrote (expected a JSON object "
-                                           "with an \"offsets\" array); move it away to start over");
+    return Status(Errc::invalid_value,
+                  "offsets file " + path +
+                      " is not one this worker wrote (expected a JSON object "
+                      "with an \"offsets\" array); move it away to start over");
   }
   for (const auto& entry : parsed["offsets"]) {
     if (!entry.is_object() || !entry.contains("key") || !entry.contains("value") ||
         !entry["key"].is_string() || !entry["value"].is_string()) {
-      return Status(Errc::invalid_value, "offsets file " + path + " has a malformed entry: " +
-                                             entry.dump());
+      return Status(Errc::invalid_value,
+                    "offsets file " + path + " has a malformed entry: " + entry.dump());
     }
     store->entries_[entry["key"].get<std::string>()] = entry["value"].get<std::string>();
   }

@@ -37,7 +37,8 @@ class OffsetStore {
   virtual std::vector<std::pair<std::string, std::string>> entries_of(
       const std::string& connector) = 0;
   // Durable before it returns; values nullopt remove keys.
-  virtual Status put(const std::vector<std::pair<std::string, std::optional<std::string>>>& batch) = 0;
+  virtual Status put(
+      const std::vector<std::pair<std::string, std::optional<std::string>>>& batch) = 0;
 };
 
 class FileOffsetStore final : public OffsetStore {
@@ -46,7 +47,8 @@ class FileOffsetStore final : public OffsetStore {
   static Result<std::unique_ptr<FileOffsetStore>> open(std::string path);
 
   std::optional<std::string> get(const std::string& key) override;
-  std::vector<std::pair<std::string, std::string>> entries_of(const std::string& connector) override;
+  std::vector<std::pair<std::string, std::string>> entries_of(
+      const std::string& connector) override;
   // Writes the whole map to a temporary file, fsyncs it and renames it over
   // the old one: a crash leaves either the old offsets or the new.
   Status put(const std::vector<std::pair<std::string, std::optional<std::string>>>& batch) override;

@@ -105,8 +105,8 @@ class SinkRunner final : public TaskThread {
     if (!settings_.task.topics_regex.empty()) {
       // librdkafka reads a subscription starting with ^ as a regex.
       const std::string& regex = settings_.task.topics_regex;
-      rd_kafka_topic_partition_list_add(topics.get(), (regex[0] == '^' ? regex : "^" + regex).c_str(),
-                                        RD_KAFKA_PARTITION_UA);
+      rd_kafka_topic_partition_list_add(
+          topics.get(), (regex[0] == '^' ? regex : "^" + regex).c_str(), RD_KAFKA_PARTITION_UA);
     } else {
       for (const std::string& topic : settings_.task.topics) {
         rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -192,8 +192,8 @@ class SinkRunner final : public TaskThread {
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Errors of the group or a topic: librdkafka keeps trying; a topic that
       // does not exist (yet) is not the task's failure.
-      spdlog::warn("connect: task {}-{} consumer: {}", settings_.task.connector, settings_.task.task,
-                   rd_kafka_message_errstr(message));
+      spdlog::warn("connect: task {}-{} consumer: {}", settings_.task.connector,
+                   settings_.task.task, rd_kafka_message_errstr(message));
       return true;
     }
     const std::string topic = rd_kafka_topic_name(message->rkt);
@@ -218,8 +218,8 @@ class SinkRunner final : public TaskThread {
       const char* name = nullptr;
       const void* data = nullptr;
       size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &data, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
         auto header = converters_.header->to_connect_header(topic, name, bytes_of(data, size));
         if (!header.is_ok()) return reject(message, Stage::header_converter, header.status());
@@ -265,8 +265,8 @@ class SinkRunner final : public TaskThread {
       add("__connect.errors.connector.name", settings_.task.connector);
       add("__connect.errors.task.id", std::to_string(settings_.task.task));
       add("__connect.errors.stage", stage_name(stage));
-      add("__connect.errors.class.name", stage == Stage::transformation ? "transformation"
-                                                                        : "converter");
+      add("__connect.errors.class.name",
+          stage == Stage::transformation ? "transformation" : "converter");
       add("__connect.errors.exception.class.name", "org.apache.kafka.connect.errors.DataException");
       add("__connect.errors.exception.message", error.message());
     }
@@ -333,7 +333,8 @@ class SinkRunner final : public TaskThread {
 
 }  // namespace
 
-std::unique_ptr<TaskRunner> make_sink_runner(RunnerSettings settings, std::unique_ptr<SinkTask> task,
+std::unique_ptr<TaskRunner> make_sink_runner(RunnerSettings settings,
+                                             std::unique_ptr<SinkTask> task,
                                              StateListener listener) {
   return std::make_unique<SinkRunner>(std::move(settings), std::move(task), std::move(listener));
 }

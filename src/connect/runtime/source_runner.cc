@@ -177,9 +177,8 @@ class SourceRunner final : public TaskThread {
           producer_.get(), RD_KAFKA_V_TOPIC(out.topic.c_str()),
           RD_KAFKA_V_PARTITION(out.kafka_partition.value_or(RD_KAFKA_PARTITION_UA)),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
-          RD_KAFKA_V_VALUE(value_data, value_size),
-          RD_KAFKA_V_TIMESTAMP(out.timestamp.value_or(0)), RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(submitted), RD_KAFKA_V_END);
+          RD_KAFKA_V_VALUE(value_data, value_size), RD_KAFKA_V_TIMESTAMP(out.timestamp.value_or(0)),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(submitted), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // the headers are the producer's now
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stopping()) {
         rd_kafka_poll(producer_.get(), 100);

@@ -27,7 +27,9 @@ int tasks_max(const Properties& config) {
 
 StandaloneHerder::StandaloneHerder(WorkerSettings settings, std::unique_ptr<OffsetStore> offsets,
                                    std::string worker_id)
-    : settings_(std::move(settings)), offsets_(std::move(offsets)), worker_id_(std::move(worker_id)) {}
+    : settings_(std::move(settings)),
+      offsets_(std::move(offsets)),
+      worker_id_(std::move(worker_id)) {}
 
 StandaloneHerder::~StandaloneHerder() { stop_all(); }
 
@@ -60,7 +62,8 @@ std::vector<std::string> StandaloneHerder::connectors() {
   return names;
 }
 
-ConnectorInfo StandaloneHerder::info_of(const std::string& name, const ConnectorEntry& entry) const {
+ConnectorInfo StandaloneHerder::info_of(const std::string& name,
+                                        const ConnectorEntry& entry) const {
   return ConnectorInfo{name, entry.config, static_cast<int>(entry.tasks.size()),
                        entry.plugin->type};
 }
@@ -83,8 +86,10 @@ RestResult<PutResult> StandaloneHerder::put_connector_config(const std::string& 
     if (class_name.empty()) {
       return RestError{400, "Connector config " + name + " contains no connector type"};
     }
-    return RestError{400, "Failed to find any class that implements Connector and which name "
-                          "matches " + class_name};
+    return RestError{400,
+                     "Failed to find any class that implements Connector and which name "
+                     "matches " +
+                         class_name};
   }
   ConfigInfos infos = validate_connector_config(*plugin, config);
   if (infos.error_count > 0) return RestError{400, invalid_config_message(infos)};
@@ -184,7 +189,8 @@ ConnectorStatus StandaloneHerder::status_of(const std::string& name, const Conne
   status.name = name;
   status.type = entry.plugin->type;
   status.connector = entry.state;
-  if (entry.target == Target::stopped) status.connector = StateInfo{TaskState::stopped, worker_id_, ""};
+  if (entry.target == Target::stopped)
+    status.connector = StateInfo{TaskState::stopped, worker_id_, ""};
   for (size_t i = 0; i < entry.tasks.size(); ++i) {
     std::lock_guard state_lock(entry.tasks[i].state->mutex);
     status.tasks.push_back(TaskStatus{static_cast<int>(i), entry.tasks[i].state->state});
@@ -340,9 +346,11 @@ RestStatus StandaloneHerder::alter_connector_offsets(const std::string& name,
     ConnectorEntry* entry = find(name);
     if (entry == nullptr) return not_found(name);
     if (entry->target != Target::stopped) {
-      return RestError{400, "Connectors must be in the STOPPED state before their offsets can be "
-                            "modified. This can be done for the specified connector by issuing a "
-                            "'PUT' request to the '/connectors/" + name + "/stop' endpoint"};
+      return RestError{400,
+                       "Connectors must be in the STOPPED state before their offsets can be "
+                       "modified. This can be done for the specified connector by issuing a "
+                       "'PUT' request to the '/connectors/" +
+                           name + "/stop' endpoint"};
     }
     type = entry->plugin->type;
   }
@@ -375,9 +383,11 @@ RestStatus StandaloneHerder::reset_connector_offsets(const std::string& name) {
     ConnectorEntry* entry = find(name);
     if (entry == nullptr) return not_found(name);
     if (entry->target != Target::stopped) {
-      return RestError{400, "Connectors must be in the STOPPED state before their offsets can be "
-                            "modified. This can be done for the specified connector by issuing a "
-                            "'PUT' request to the '/connectors/" + name + "/stop' endpoint"};
+      return RestError{400,
+                       "Connectors must be in the STOPPED state before their offsets can be "
+                       "modified. This can be done for the specified connector by issuing a "
+                       "'PUT' request to the '/connectors/" +
+                           name + "/stop' endpoint"};
     }
     type = entry->plugin->type;
   }
@@ -392,8 +402,10 @@ RestResult<ConfigInfos> StandaloneHerder::validate(const std::string& plugin_cla
                                                    const Properties& config) {
   const ConnectorPlugin* plugin = find_connector_plugin(plugin_class);
   if (plugin == nullptr) {
-    return RestError{400, "Failed to find any class that implements Connector and which name "
-                          "matches " + plugin_class};
+    return RestError{400,
+                     "Failed to find any class that implements Connector and which name "
+                     "matches " +
+                         plugin_class};
   }
   return validate_connector_config(*plugin, config);
 }

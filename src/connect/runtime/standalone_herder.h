@@ -82,8 +82,8 @@ class StandaloneHerder final : public Herder {
   ConnectorStatus status_of(const std::string& name, const ConnectorEntry& entry);
   ConnectorInfo info_of(const std::string& name, const ConnectorEntry& entry) const;
   RestResult<std::vector<ConnectorOffset>> sink_offsets(const std::string& name);
-  RestStatus alter_sink_offsets(const std::string& name, const std::vector<ConnectorOffset>& offsets,
-                                bool reset);
+  RestStatus alter_sink_offsets(const std::string& name,
+                                const std::vector<ConnectorOffset>& offsets, bool reset);
 
   WorkerSettings settings_;
   std::unique_ptr<OffsetStore> offsets_;

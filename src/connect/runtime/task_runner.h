@@ -52,7 +52,8 @@ class TaskRunner {
 std::unique_ptr<TaskRunner> make_source_runner(RunnerSettings settings,
                                                std::unique_ptr<SourceTask> task,
                                                OffsetStore& offsets, StateListener listener);
-std::unique_ptr<TaskRunner> make_sink_runner(RunnerSettings settings, std::unique_ptr<SinkTask> task,
+std::unique_ptr<TaskRunner> make_sink_runner(RunnerSettings settings,
+                                             std::unique_ptr<SinkTask> task,
                                              StateListener listener);
 
 }  // namespace sluice::connect

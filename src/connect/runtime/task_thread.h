@@ -7,8 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <functional>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -106,10 +106,10 @@ class TaskThread : public TaskRunner {
   // message. Returns whether the task goes on.
   bool tolerate(Stage stage, const Status& error, const std::string& record_text) {
     if (settings_.task.log_errors || !settings_.task.tolerate_all_errors) {
-      spdlog::error("connect: error encountered in task {}-{}. Executing stage '{}': {}{}",
-                    settings_.task.connector, settings_.task.task, stage_name(stage),
-                    error.message(),
-                    settings_.task.log_error_messages ? ", where the record is " + record_text : "");
+      spdlog::error(
+          "connect: error encountered in task {}-{}. Executing stage '{}': {}{}",
+          settings_.task.connector, settings_.task.task, stage_name(stage), error.message(),
+          settings_.task.log_error_messages ? ", where the record is " + record_text : "");
     }
     if (settings_.task.tolerate_all_errors) return true;
     fail("Tolerance exceeded in error handler: " + std::string(stage_name(stage)) + ": " +

@@ -14,10 +14,10 @@
 namespace sluice::connect {
 
 struct WorkerSettings {
-  Properties properties;                   // the whole file, for the clients
-  std::string bootstrap_servers;           // bootstrap.servers (localhost:9092)
-  std::string offsets_file;                // offset.storage.file.filename (standalone)
-  std::string rest_host = "127.0.0.1";     // listeners (http://127.0.0.1:8083)
+  Properties properties;                // the whole file, for the clients
+  std::string bootstrap_servers;        // bootstrap.servers (localhost:9092)
+  std::string offsets_file;             // offset.storage.file.filename (standalone)
+  std::string rest_host = "127.0.0.1";  // listeners (http://127.0.0.1:8083)
   int rest_port = 8083;
   std::chrono::milliseconds offset_flush_interval{60'000};  // offset.flush.interval.ms
   std::chrono::milliseconds shutdown_timeout{5'000};        // task.shutdown.graceful.timeout.ms

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Connect throughput against a fresh `sluice serve` (both started and stopped here):
+
+  file->topic   FileStreamSource reading --records lines of --size bytes into a topic
+                (StringConverter): records/s from the worker's start until the topic's
+                end offset holds them all
+  topic->file   FileStreamSink writing that topic back out to a file: records/s until
+                the file has every line
+
+    make bench-connect        (or: bench/connect_bench.py --sluice build/sluice)
+
+Figures go to stdout as a Markdown table; bench/RESULTS.md keeps them with the machine."""
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command, log_path):
+    log = open(log_path, "wb")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit(f"connect bench: {what} did not happen within {timeout_s} s")
+
+
+def end_offset(bootstrap, topic):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "connect-bench-probe", "log_level": 0})
+    try:
+        metadata = consumer.list_topics(topic, timeout=5)
+        if topic not in metadata.topics or metadata.topics[topic].error is not None:
+            return 0
+        total = 0
+        for partition in metadata.topics[topic].partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            total += high
+        return total
+    finally:
+        consumer.close()
+
+
+def line_count(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def write_properties(path, settings):
+    with open(path, "w") as f:
+        for key, value in settings.items():
+            f.write(f"{key}={value}\n")
+
+
+def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
+    """Starts a worker with one connector; seconds until done() holds."""
+    worker = os.path.join(workdir, f"{name}-worker.properties")
+    write_properties(worker, {
+        "bootstrap.servers": bootstrap,
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "offset.storage.file.filename": os.path.join(workdir, f"{name}.offsets"),
+        "offset.flush.interval.ms": "1000",
+        "listeners": f"http://127.0.0.1:{free_port()}",
+    })
+    config = os.path.join(workdir, f"{name}.properties")
+    write_properties(config, dict(connector, name=name))
+    began = time.monotonic()
+    proc = start([args.sluice, "connect", "standalone", worker, config],
+                 os.path.join(workdir, f"{name}.log"))
+    try:
+        finished = wait_for(done, timeout_s, f"{name} moving {args.records} records")
+    finally:
+        stop(proc)
+    return finished - began
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sluice", default="build/sluice")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--size", type=int, default=100, help="bytes per line, newline included")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    args.sluice = os.path.abspath(args.sluice)
+
+    workdir = tempfile.mkdtemp(prefix="sluice-connect-bench-")
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    broker = start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
+                    "--set", f"log.dirs={os.path.join(workdir, 'data')}", "--set", "admin.listener="],
+                   os.path.join(workdir, "broker.log"))
+    try:
+        wait_for(lambda: end_offset(bootstrap, "__probe") == 0, 30, "the broker starting")
+        source_file = os.path.join(workdir, "input.txt")
+        line = b"x" * (args.size - 1) + b"\n"
+        with open(source_file, "wb") as f:
+            for _ in range(args.records):
+                f.write(line)
+        topic = "connect-bench"
+        source_s = run_connector(args, workdir, bootstrap, "bench-file-source",
+                                 {"connector.class": "FileStreamSource", "file": source_file, "topic": topic},
+                                 lambda: end_offset(bootstrap, topic) >= args.records, 600)
+        sink_file = os.path.join(workdir, "output.txt")
+        sink_s = run_connector(args, workdir, bootstrap, "bench-file-sink",
+                               {"connector.class": "FileStreamSink", "file": sink_file, "topics": topic},
+                               lambda: line_count(sink_file) >= args.records, 600)
+    finally:
+        stop(broker)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    mb = args.records * args.size / 1e6
+    print(f"machine: {platform.node()}, {os.cpu_count()} vCPUs; {args.records} records of {args.size} B")
+    print("| path | records/s | MB/s | seconds |")
+    print("| --- | --- | --- | --- |")
+    for path, seconds in (("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)):
+        print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
