@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "connect/data.h"
+
 namespace sluice::connect {
 
 namespace {
