@@ -102,6 +102,7 @@ Result<TransformationChain> TransformationChain::from_config(const Properties& c
         make_transformation(*type, properties, prefix);
     if (!transformation) return transformation.status();
     stage.transformation = std::move(transformation).value();
+    stage.class_name = *type;
     chain.stages_.push_back(std::move(stage));
   }
   return chain;
@@ -114,7 +115,10 @@ Result<std::optional<ConnectRecord>> TransformationChain::apply(ConnectRecord re
     // negate XOR test holds.
     if (stage.predicate && stage.negate == stage.predicate->test(*current)) continue;
     Result<std::optional<ConnectRecord>> next = stage.transformation->apply(std::move(*current));
-    if (!next) return next.status();
+    if (!next) {
+      failed_class_ = stage.class_name;
+      return next.status();
+    }
     current = std::move(next).value();
     if (!current) break;
   }

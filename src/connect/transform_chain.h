@@ -28,15 +28,20 @@ class TransformationChain {
   // The record after every stage, or nullopt when a stage dropped it (Filter).
   Result<std::optional<ConnectRecord>> apply(ConnectRecord record);
   size_t size() const { return stages_.size(); }
+  // The class of the transformation whose apply() failed last (Kafka's
+  // executing class, as the dead-letter context headers name it).
+  const std::string& failed_class() const { return failed_class_; }
 
  private:
   struct Stage {
     std::unique_ptr<Transformation> transformation;
     std::shared_ptr<Predicate> predicate;  // shared: several stages may name one
     bool negate = false;
+    std::string class_name;
   };
 
   std::vector<Stage> stages_;
+  std::string failed_class_;
 };
 
 }  // namespace sluice::connect

@@ -276,14 +276,17 @@ Result<TaskConverters> make_task_converters(const Properties& connector_config,
   auto key = make_converter(key_class, key_settings, true, "key.converter");
   if (!key.is_ok()) return key.status();
   converters.key = std::move(*key);
+  converters.key_class = key_class;
   auto [value_class, value_settings] = settings_of("value.converter");
   auto value = make_converter(value_class, value_settings, false, "value.converter");
   if (!value.is_ok()) return value.status();
   converters.value = std::move(*value);
+  converters.value_class = value_class;
   auto [header_class, header_settings] = settings_of("header.converter");
   auto header = make_header_converter(header_class, header_settings, "header.converter");
   if (!header.is_ok()) return header.status();
   converters.header = std::move(*header);
+  converters.header_class = header_class;
   return converters;
 }
 

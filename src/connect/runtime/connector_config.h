@@ -60,6 +60,10 @@ struct TaskConverters {
   std::unique_ptr<Converter> key;
   std::unique_ptr<Converter> value;
   std::unique_ptr<HeaderConverter> header;
+  // Their classes, as errors and the dead-letter context headers name them.
+  std::string key_class;
+  std::string value_class;
+  std::string header_class;
 };
 Result<TaskConverters> make_task_converters(const Properties& connector_config,
                                             const ConverterDefaults& defaults);

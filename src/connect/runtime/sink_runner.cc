@@ -1,8 +1,10 @@
 // The sink side of task_runner.h (Kafka's WorkerSinkTask).
 
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "connect/runtime/kafka_admin.h"
 #include "connect/runtime/kafka_clients.h"
 #include "connect/runtime/task_thread.h"
 
@@ -120,7 +122,18 @@ class SinkRunner final : public TaskThread {
     return true;
   }
 
+  // Kafka's worker creates the dead-letter topic before the task runs; a
+  // record it cannot take must fail the task, not vanish (delivery reports).
   bool set_up_dead_letters() {
+    const std::string& topic = settings_.task.dead_letter_topic;
+    if (Status created =
+            ensure_topic(client_settings(settings_.worker, settings_.task.connector_config,
+                                         ClientKind::admin, {}),
+                         topic, settings_.task.dead_letter_replication_factor);
+        !created) {
+      fail("the dead-letter topic " + topic + " could not be created: " + created.message());
+      return false;
+    }
     const Properties base = {
         {"client.id", "connector-dlq-producer-" + settings_.task.connector + "-" +
                           std::to_string(settings_.task.task)},
@@ -133,6 +146,8 @@ class SinkRunner final : public TaskThread {
       fail(conf.status().message());
       return false;
     }
+    rd_kafka_conf_set_opaque(conf->get(), this);
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &SinkRunner::on_dead_letter_delivery);
     auto producer = make_client(std::move(*conf), ClientKind::producer);
     if (!producer.is_ok()) {
       fail(producer.status().message());
@@ -140,6 +155,14 @@ class SinkRunner final : public TaskThread {
     }
     dead_letters_ = std::move(*producer);
     return true;
+  }
+
+  static void on_dead_letter_delivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                                      void* opaque) {
+    auto* self = static_cast<SinkRunner*>(opaque);
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && self->dead_letter_error_.empty()) {
+      self->dead_letter_error_ = rd_error_text(message->err);
+    }
   }
 
   // Eager rebalancing: what is revoked is flushed and committed first, so the
@@ -265,10 +288,12 @@ class SinkRunner final : public TaskThread {
       add("__connect.errors.connector.name", settings_.task.connector);
       add("__connect.errors.task.id", std::to_string(settings_.task.task));
       add("__connect.errors.stage", stage_name(stage));
-      add("__connect.errors.class.name",
-          stage == Stage::transformation ? "transformation" : "converter");
+      add("__connect.errors.class.name", executing_class(stage));
       add("__connect.errors.exception.class.name", "org.apache.kafka.connect.errors.DataException");
       add("__connect.errors.exception.message", error.message());
+      // No Java stack here: the exception's first line, as a trace starts.
+      add("__connect.errors.exception.stacktrace",
+          "org.apache.kafka.connect.errors.DataException: " + error.message());
     }
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         dead_letters_.get(), RD_KAFKA_V_TOPIC(settings_.task.dead_letter_topic.c_str()),
@@ -277,11 +302,48 @@ class SinkRunner final : public TaskThread {
         RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(headers);
-      spdlog::error("connect: task {}-{} could not send a record to the dead-letter topic {}: {}",
-                    settings_.task.connector, settings_.task.task, settings_.task.dead_letter_topic,
-                    rd_error_text(err));
+      if (dead_letter_error_.empty()) dead_letter_error_ = rd_error_text(err);
     }
     rd_kafka_poll(dead_letters_.get(), 0);
+  }
+
+  // The class that was running when a record failed (Kafka's executing class).
+  std::string executing_class(Stage stage) const {
+    switch (stage) {
+      case Stage::key_converter:
+        return converters_.key_class;
+      case Stage::value_converter:
+        return converters_.value_class;
+      case Stage::header_converter:
+        return converters_.header_class;
+      case Stage::transformation:
+        return chain_.failed_class();
+      default:
+        return "";
+    }
+  }
+
+  // Offsets are committed only past records the dead-letter topic has: one
+  // it refused fails the task; ones not yet acknowledged wait for the next
+  // round (nullopt: commit nothing now).
+  std::optional<bool> dead_letters_delivered() {
+    if (!dead_letters_) return true;
+    const rd_kafka_resp_err_t flushed =
+        rd_kafka_flush(dead_letters_.get(), static_cast<int>(settings_.shutdown_timeout.count()));
+    if (!dead_letter_error_.empty()) {
+      task_failed_ = true;
+      fail("records could not be sent to the dead-letter topic " +
+           settings_.task.dead_letter_topic + ": " + dead_letter_error_);
+      return false;
+    }
+    if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn(
+          "connect: task {}-{}: the dead-letter topic has not acknowledged every record "
+          "yet; offsets are committed at the next round",
+          settings_.task.connector, settings_.task.task);
+      return std::nullopt;
+    }
+    return true;
   }
 
   // The task's flush, then the consumed positions committed: a record is
@@ -293,7 +355,9 @@ class SinkRunner final : public TaskThread {
       if (it == committed_.end() || it->second != offset) changed.emplace_back(partition, offset);
     }
     if (changed.empty()) return true;
-    if (dead_letters_) rd_kafka_flush(dead_letters_.get(), 30'000);
+    const std::optional<bool> delivered = dead_letters_delivered();
+    if (!delivered) return true;
+    if (!*delivered) return false;
     if (Status flushed = task_->flush(); !flushed) {
       task_failed_ = true;
       fail("the task's flush failed: " + flushed.message());
@@ -324,6 +388,7 @@ class SinkRunner final : public TaskThread {
   TaskConverters converters_;
   RdKafka consumer_;
   RdKafka dead_letters_;
+  std::string dead_letter_error_;  // set by the delivery callback (this thread)
   bool partitions_paused_ = false;
   bool task_failed_ = false;
   std::map<TopicPartition, int64_t> consumed_;   // this batch: next offset per partition

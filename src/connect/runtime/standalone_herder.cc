@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "connect/runtime/group_offsets.h"
+#include "connect/runtime/kafka_admin.h"
 #include "connect/runtime/kafka_clients.h"
 
 namespace sluice::connect {
@@ -261,40 +261,48 @@ RestResult<ConnectorStatus> StandaloneHerder::restart_connector(const std::strin
   std::lock_guard lock(mutex_);
   ConnectorEntry* entry = find(name);
   if (entry == nullptr) return not_found(name);
-  if (entry->target == Target::stopped) return status_of(name, *entry);
-  const bool connector_failed = entry->state.state == TaskState::failed;
-  if (!include_tasks) {
-    if (only_failed && !connector_failed) return status_of(name, *entry);
-    // The connector alone: its tasks keep running unless they must change.
-    if (entry->connector) entry->connector->stop();
-    entry->connector = entry->plugin->make();
-    entry->state = StateInfo{TaskState::running, worker_id_, ""};
-    if (Status started = entry->connector->start(entry->config); !started) {
-      entry->state = StateInfo{TaskState::failed, worker_id_, started.message()};
-    } else if (entry->tasks.empty()) {
-      start_connector(name, *entry);
+  ConnectorStatus plan = status_of(name, *entry);
+  if (entry->target == Target::stopped) return plan;
+  // Kafka's RestartPlan: what restarts shows RESTARTING in the answer.
+  const bool restart_connector = !only_failed || plan.connector.state == TaskState::failed;
+  std::vector<int> tasks;
+  for (const TaskStatus& task : plan.tasks) {
+    if (include_tasks && (!only_failed || task.state.state == TaskState::failed)) {
+      tasks.push_back(task.id);
     }
-    if (entry->target == Target::paused && entry->state.state == TaskState::running) {
-      entry->state.state = TaskState::paused;
-    }
-    return status_of(name, *entry);
   }
-  if (!only_failed || connector_failed) {
-    shut_down(*entry);
+  if (restart_connector) plan.connector = StateInfo{TaskState::restarting, worker_id_, ""};
+  for (int id : tasks)
+    plan.tasks[static_cast<size_t>(id)].state = StateInfo{TaskState::restarting, worker_id_, ""};
+
+  if (restart_connector && include_tasks && tasks.size() == entry->tasks.size()) {
+    shut_down(*entry);  // the task configurations may change with the connector
     start_connector(name, *entry);
-    return status_of(name, *entry);
+    return plan;
   }
-  for (size_t i = 0; i < entry->tasks.size(); ++i) {
-    TaskState state;
-    {
-      std::lock_guard state_lock(entry->tasks[i].state->mutex);
-      state = entry->tasks[i].state->state.state;
-    }
-    if (state != TaskState::failed) continue;
-    if (entry->tasks[i].runner) entry->tasks[i].runner->stop();
-    start_task(name, *entry, static_cast<int>(i));
+  if (restart_connector) restart_connector_object(name, *entry);
+  for (int id : tasks) {
+    if (entry->tasks[static_cast<size_t>(id)].runner)
+      entry->tasks[static_cast<size_t>(id)].runner->stop();
+    start_task(name, *entry, id);
   }
-  return status_of(name, *entry);
+  return plan;
+}
+
+void StandaloneHerder::restart_connector_object(const std::string& name, ConnectorEntry& entry) {
+  if (entry.connector) entry.connector->stop();
+  entry.connector = entry.plugin->make();
+  entry.state = StateInfo{TaskState::running, worker_id_, ""};
+  if (Status started = entry.connector->start(entry.config); !started) {
+    entry.state = StateInfo{TaskState::failed, worker_id_, started.message()};
+    spdlog::error("connect: connector {} failed to start: {}", name, started.message());
+    return;
+  }
+  if (entry.tasks.empty()) {
+    start_connector(name, entry);  // it had failed before making any task
+    return;
+  }
+  if (entry.target == Target::paused) entry.state.state = TaskState::paused;
 }
 
 RestStatus StandaloneHerder::restart_task(const std::string& name, int task) {

@@ -78,6 +78,8 @@ class StandaloneHerder final : public Herder {
   void start_connector(const std::string& name, ConnectorEntry& entry);
   void start_task(const std::string& name, ConnectorEntry& entry, int index);
   void stop_tasks(ConnectorEntry& entry);
+  // The Connector object alone (Kafka's plain restart): its tasks keep running.
+  void restart_connector_object(const std::string& name, ConnectorEntry& entry);
   void shut_down(ConnectorEntry& entry);
   ConnectorStatus status_of(const std::string& name, const ConnectorEntry& entry);
   ConnectorInfo info_of(const std::string& name, const ConnectorEntry& entry) const;

@@ -1,4 +1,4 @@
-#include "connect/runtime/group_offsets.h"
+#include "connect/runtime/kafka_admin.h"
 
 #include "connect/runtime/kafka_clients.h"
 
@@ -162,6 +162,34 @@ Status alter_group_offsets(const Properties& settings, const std::string& group,
     rd_kafka_DeleteConsumerGroupOffsets_destroy(request);
     auto event = wait_result(queue.get(), "deleting the consumer group's offsets");
     if (!event.is_ok()) return event.status();
+  }
+  return Status::ok();
+}
+
+Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor) {
+  auto admin = admin_client(settings);
+  if (!admin.is_ok()) return admin.status();
+  Queue queue(rd_kafka_queue_new(admin->get()));
+  char message[512];
+  rd_kafka_NewTopic_t* request =
+      rd_kafka_NewTopic_new(topic.c_str(), 1, replication_factor, message, sizeof message);
+  if (request == nullptr) {
+    return Status(Errc::invalid_value, "creating the topic " + topic + ": " + message);
+  }
+  rd_kafka_CreateTopics(admin->get(), &request, 1, nullptr, queue.get());
+  rd_kafka_NewTopic_destroy(request);
+  auto event = wait_result(queue.get(), "creating the topic");
+  if (!event.is_ok()) return event.status();
+  size_t count = 0;
+  const rd_kafka_topic_result_t** topics =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event->get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      continue;
+    const char* reason = rd_kafka_topic_result_error_string(topics[i]);
+    return Status(Errc::io_error, "creating the topic " + topic + ": " + rd_error_text(err) +
+                                      (reason ? std::string(" (") + reason + ")" : ""));
   }
   return Status::ok();
 }

@@ -1,7 +1,8 @@
 #pragma once
-// A sink connector's offsets are its consumer group's (`connect-<name>`):
-// read, altered and reset through librdkafka's Admin API, in the shapes the
-// REST API shows them ({"kafka_topic", "kafka_partition"} -> {"kafka_offset"}).
+// The worker's Admin API calls (librdkafka). A sink connector's offsets are
+// its consumer group's (`connect-<name>`): read, altered and reset here, in
+// the shapes the REST API shows them ({"kafka_topic", "kafka_partition"} ->
+// {"kafka_offset"}). A sink's dead-letter topic is created here.
 
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ Status alter_group_offsets(const Properties& settings, const std::string& group,
 // Every committed offset of the group (the group is deleted; an unknown
 // group is not an error).
 Status reset_group_offsets(const Properties& settings, const std::string& group);
+
+// Creates `topic` (one partition) unless it exists, as Kafka's worker does
+// for a dead-letter topic; the error names the topic and the broker's reason.
+Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor);
 
 // The partition map of a sink offset entry, and its offset; errors name the
 // REST API's expectations (KIP-875).
