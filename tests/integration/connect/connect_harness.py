@@ -302,18 +302,26 @@ def append(path, lines):
 
 # --- Kafka ---
 
-def consume_all(bootstrap, topic, count, timeout_s=30.0, group=None):
+def consume_all(bootstrap, topic, count, timeout_s=30.0):
     """At least `count` records of topic (every partition, from the beginning),
-    then whatever more arrives within 0.5 s: the confluent_kafka Messages."""
-    from confluent_kafka import Consumer
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": group or f"itest-{topic}-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
+    then whatever more arrives within 0.5 s: the confluent_kafka Messages.
+    Partitions are assigned, not subscribed: no group join to wait for."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"itest-{topic}",
+                         "enable.auto.commit": False})
     records = []
     deadline = time.monotonic() + timeout_s
     quiet_until = None
     try:
+        partitions = []
+        while not partitions and time.monotonic() < deadline:
+            md = consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if md is not None and md.error is None and md.partitions:
+                partitions = sorted(md.partitions)
+            else:
+                time.sleep(0.1)
+        assert partitions, f"topic {topic} does not exist after {timeout_s} s"
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         while time.monotonic() < deadline:
             m = consumer.poll(0.2)
             if m is None:
@@ -328,6 +336,8 @@ def consume_all(bootstrap, topic, count, timeout_s=30.0, group=None):
     finally:
         consumer.close()
     assert len(records) >= count, f"{topic}: {len(records)} records within {timeout_s} s, expected {count}"
+    if len(partitions) > 1:
+        records.sort(key=lambda m: (m.partition(), m.offset()))
     return records
 
 
