@@ -16,11 +16,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import unique_topic  # noqa: E402
+from connect_harness import (DATAGEN, JSON_CONVERTER, consume_all, create, end_offset,  # noqa: E402,F401
+                             expect, module_worker, rest, wait_for, wait_state)
 
 # Sink tasks join their group at once (Kafka waits 3 s for more members by default).
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
-from connect_harness import (DATAGEN, JSON_CONVERTER, consume_all, create, end_offset,  # noqa: E402,F401
-                             expect, module_worker, rest, wait_for, wait_state)
 
 CLICKSTREAM_FIELDS = ["ip", "userid", "remote_user", "time", "_time", "request", "status", "bytes",
                       "referrer", "agent"]

@@ -22,12 +22,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import unique_topic  # noqa: E402
-
-# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
-BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 from connect_harness import (FILE_SINK, JSON_CONVERTER, consume_all, create, end_offset,  # noqa: E402,F401
                              create_topic, module_worker, produce, read_lines, rest, wait_for, wait_lines,
                              wait_state, worker_factory)
+
+# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 
 RECORDS = [b'{"n":1}', b"not json at all", b'"two"', b"{broken", b"3"]
 GOOD_LINES = ["{n=1}", "two", "3"]  # the sink prints each value's toString
@@ -127,7 +127,7 @@ def test_dlq_executing_class_header(module_worker, tmp_path):
     "record anyway (it is lost, nothing logged); Kafka's worker creates the topic with the admin "
     "client"))
 def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_path):
-    broker = broker_factory({"auto.create.topics.enable": "false"})
+    broker = broker_factory({"auto.create.topics.enable": "false", **BROKER_OVERRIDES})
     worker = worker_factory(broker.bootstrap).start()
     topic, dlq = unique_topic("noauto"), unique_topic("noauto-dlq")
     create_topic(broker.bootstrap, topic)
@@ -139,7 +139,7 @@ def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_pat
         "errors.deadletterqueue.context.headers.enable": "true"}))
     try:
         assert wait_lines(sink_file, 1) == ["fine"]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 5
         while time.monotonic() < deadline and end_offset(broker.bootstrap, dlq) < 1:
             time.sleep(0.5)
         assert end_offset(broker.bootstrap, dlq) == 1, "the bad record is not in the DLQ topic"

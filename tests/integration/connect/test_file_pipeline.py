@@ -15,12 +15,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import unique_topic  # noqa: E402
-
-# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
-BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 from connect_harness import (FILE_SINK, FILE_SOURCE, append, consume_all, create,  # noqa: E402,F401
                              read_lines, wait_for, wait_lines, wait_state, worker_factory,
                              write_properties)
+
+# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 
 
 def source_position(worker, connector, path):

@@ -13,12 +13,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import unique_topic  # noqa: E402
-
-# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
-BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 from connect_harness import (FILE_SINK, FILE_SOURCE, append, consume_all, create,  # noqa: E402,F401
                              expect, module_worker, read_lines, rest, wait_for, wait_lines,
                              wait_state)
+
+# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 
 ALTERED = "The offsets for this connector have been altered successfully"
 RESET = "The offsets for this connector have been reset successfully"

@@ -19,12 +19,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import unique_topic  # noqa: E402
-
-# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
-BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 from connect_harness import (DATAGEN, FILE_SINK, FILE_SOURCE, append, bodiless,  # noqa: E402,F401
                              create, delete, end_offset, expect, module_worker, produce,
                              read_lines, rest, rest_full, wait_for, wait_lines, wait_state)
+
+# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 
 
 def source_config(tmp_path, topic, name="in.txt"):
