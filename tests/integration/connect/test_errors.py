@@ -1,0 +1,148 @@
+"""errors.tolerance on a real worker: a file sink whose value.converter is
+JsonConverter reads records that are not JSON. With errors.tolerance=none
+its task FAILS (status FAILED with a trace naming the tolerance, the
+connector itself RUNNING), and restarting only what failed fails it again on
+the same record. With errors.tolerance=all, a dead-letter queue topic and
+its context headers, the bad records land in the DLQ topic with their
+original bytes, key and headers plus Kafka's `__connect.errors.*` headers
+(topic, partition, offset, connector, task, stage, executing class,
+exception), and the good ones in the sink file, in order.
+
+The DLQ topic: Kafka's worker creates it with the admin client
+(errors.deadletterqueue.topic.replication.factor, default 3, so 1 here on one
+broker); Sluice's runtime never creates it and relies on the broker
+auto-creating it on the DLQ producer's first metadata request. The last test
+shows what that means on a broker with auto.create.topics.enable=false."""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import unique_topic  # noqa: E402
+from connect_harness import (FILE_SINK, JSON_CONVERTER, consume_all, create, end_offset,  # noqa: E402,F401
+                             create_topic, module_worker, produce, read_lines, rest, wait_for, wait_lines,
+                             wait_state, worker_factory)
+
+# Sink tasks join their group at once (Kafka waits 3 s for more members by default).
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+
+RECORDS = [b'{"n":1}', b"not json at all", b'"two"', b"{broken", b"3"]
+GOOD_LINES = ["{n=1}", "two", "3"]  # the sink prints each value's toString
+BAD = [(1, b"not json at all"), (3, b"{broken")]
+
+
+def sink_config(topic, sink_file, **extra):
+    config = {"connector.class": FILE_SINK, "file": sink_file, "topics": topic,
+              "value.converter": JSON_CONVERTER, "value.converter.schemas.enable": "false"}
+    config.update(extra)
+    return config
+
+
+def test_tolerance_none_fails_the_task(module_worker, tmp_path):
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic = unique_topic("strict")
+    produce(bootstrap, topic, RECORDS)
+    create(port, "strict", sink_config(topic, str(tmp_path / "out.txt"), **{"errors.tolerance": "none"}))
+    status = wait_state(port, "strict", "RUNNING", ["FAILED"])
+    task = status["tasks"][0]
+    assert task["trace"] and "Tolerance exceeded in error handler" in task["trace"], task
+    assert "VALUE_CONVERTER" in task["trace"] or "value" in task["trace"].lower(), task
+    failed = rest(port, "GET", "/connectors/strict/tasks/0/status")[1]
+    assert failed["state"] == "FAILED" and failed["trace"] == task["trace"], failed
+
+    status_code, body = rest(port, "POST", "/connectors/strict/restart?includeTasks=true&onlyFailed=true")
+    assert status_code == 202, (status_code, body)
+    wait_state(port, "strict", "RUNNING", ["FAILED"])
+    assert rest(port, "DELETE", "/connectors/strict")[0] == 204
+
+
+def test_tolerance_all_sends_bad_records_to_the_dlq(module_worker, tmp_path):
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic = unique_topic("tolerant")
+    dlq = unique_topic("dlq")
+    sink_file = str(tmp_path / "out.txt")
+    produce(bootstrap, topic, RECORDS, headers=[("origin", b"itest")])
+    create(port, "tolerant", sink_config(topic, sink_file, **{
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"}))
+    assert wait_lines(sink_file, 3) == GOOD_LINES
+    wait_state(port, "tolerant", "RUNNING", ["RUNNING"])
+
+    dead = consume_all(bootstrap, dlq, 2)
+    assert [m.value() for m in dead] == [value for _, value in BAD], "the DLQ holds the original bytes"
+    for message, (offset, value) in zip(dead, BAD):
+        headers = {}
+        for key, raw in message.headers() or []:
+            headers.setdefault(key, raw.decode() if raw is not None else None)
+        assert headers.get("origin") == "itest", f"the original headers are kept: {headers}"
+        assert headers.get("__connect.errors.topic") == topic, headers
+        assert headers.get("__connect.errors.partition") == "0", headers
+        assert headers.get("__connect.errors.offset") == str(offset), headers
+        assert headers.get("__connect.errors.connector.name") == "tolerant", headers
+        assert headers.get("__connect.errors.task.id") == "0", headers
+        assert headers.get("__connect.errors.stage") == "VALUE_CONVERTER", headers
+        assert headers.get("__connect.errors.exception.class.name") == \
+            "org.apache.kafka.connect.errors.DataException", headers
+        assert headers.get("__connect.errors.exception.message"), headers
+    # More of both after the first batch: the good one in the file, the bad one in the DLQ.
+    produce(bootstrap, topic, [b'"later"', b"bad again"])
+    assert wait_lines(sink_file, 4) == GOOD_LINES + ["later"]
+    wait_for(lambda: end_offset(bootstrap, dlq) == 3, "the third bad record in the DLQ")
+    assert rest(port, "DELETE", "/connectors/tolerant")[0] == 204
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the DLQ context header __connect.errors.class.name is 'converter' (or 'transformation'); "
+    "Kafka's DeadLetterQueueReporter writes the executing class's name, here "
+    "org.apache.kafka.connect.json.JsonConverter"))
+def test_dlq_executing_class_header(module_worker, tmp_path):
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic, dlq = unique_topic("cls"), unique_topic("cls-dlq")
+    produce(bootstrap, topic, [b"not json"])
+    create(port, "cls", sink_config(topic, str(tmp_path / "out.txt"), **{
+        "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"}))
+    try:
+        dead = consume_all(bootstrap, dlq, 1)
+        headers = {k: v.decode() for k, v in dead[0].headers()}
+        assert headers["__connect.errors.class.name"] == JSON_CONVERTER, headers
+    finally:
+        rest(port, "DELETE", "/connectors/cls")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the runtime does not create the DLQ topic (errors.deadletterqueue.topic.replication.factor "
+    "is parsed but unused) and relies on broker auto-creation: with "
+    "auto.create.topics.enable=false the bad record never reaches a DLQ, each commit round "
+    "blocks 30 s in rd_kafka_flush of the DLQ producer, then the offsets are committed past the "
+    "record anyway (it is lost, nothing logged); Kafka's worker creates the topic with the admin "
+    "client"))
+def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_path):
+    broker = broker_factory({"auto.create.topics.enable": "false", **BROKER_OVERRIDES})
+    worker = worker_factory(broker.bootstrap).start()
+    topic, dlq = unique_topic("noauto"), unique_topic("noauto-dlq")
+    create_topic(broker.bootstrap, topic)
+    produce(broker.bootstrap, topic, [b"not json", b'"fine"'])
+    sink_file = str(tmp_path / "out.txt")
+    create(worker.port, "noauto", sink_config(topic, sink_file, **{
+        "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"}))
+    try:
+        assert wait_lines(sink_file, 1) == ["fine"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and end_offset(broker.bootstrap, dlq) < 1:
+            time.sleep(0.5)
+        assert end_offset(broker.bootstrap, dlq) == 1, "the bad record is not in the DLQ topic"
+    finally:
+        # SIGTERM would wait out the DLQ producer's 30 s flush (see the reason).
+        worker.kill9()
