@@ -98,10 +98,6 @@ def test_tolerance_all_sends_bad_records_to_the_dlq(module_worker, tmp_path):
     assert rest(port, "DELETE", "/connectors/tolerant")[0] == 204
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the DLQ context header __connect.errors.class.name is 'converter' (or 'transformation'); "
-    "Kafka's DeadLetterQueueReporter writes the executing class's name, here "
-    "org.apache.kafka.connect.json.JsonConverter"))
 def test_dlq_executing_class_header(module_worker, tmp_path):
     port = module_worker.port
     bootstrap = module_worker.settings["bootstrap.servers"]
@@ -119,13 +115,6 @@ def test_dlq_executing_class_header(module_worker, tmp_path):
         rest(port, "DELETE", "/connectors/cls")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the runtime does not create the DLQ topic (errors.deadletterqueue.topic.replication.factor "
-    "is parsed but unused) and relies on broker auto-creation: with "
-    "auto.create.topics.enable=false the bad record never reaches a DLQ, each commit round "
-    "blocks 30 s in rd_kafka_flush of the DLQ producer, then the offsets are committed past the "
-    "record anyway (it is lost, nothing logged); Kafka's worker creates the topic with the admin "
-    "client"))
 def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_path):
     broker = broker_factory({"auto.create.topics.enable": "false", **BROKER_OVERRIDES})
     worker = worker_factory(broker.bootstrap).start()
@@ -144,5 +133,4 @@ def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_pat
             time.sleep(0.5)
         assert end_offset(broker.bootstrap, dlq) == 1, "the bad record is not in the DLQ topic"
     finally:
-        # SIGTERM would wait out the DLQ producer's 30 s flush (see the reason).
-        worker.kill9()
+        worker.stop()

@@ -243,10 +243,6 @@ def test_restart_and_delete(module_worker, tmp_path):
     assert rest(port, "DELETE", "/connectors/restarts")[0] == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "restart?includeTasks=true answers the state after a synchronous restart (connector RUNNING, "
-    "task UNASSIGNED); Kafka answers the restart plan: RESTARTING for the connector and every "
-    "task it restarts (AbstractHerder.buildRestartPlan)"))
 def test_restart_answer_shows_restarting(module_worker, tmp_path):
     port = module_worker.port
     create(port, "restarting", source_config(tmp_path, unique_topic("restarting")))
