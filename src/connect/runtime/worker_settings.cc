@@ -7,9 +7,10 @@
 namespace sluice::connect {
 namespace {
 
-std::string value_or(const Properties& properties, const std::string& key, std::string fallback) {
+std::string value_or(const Properties& properties, const std::string& key,
+                     const std::string& fallback) {
   auto it = properties.find(key);
-  return it == properties.end() ? std::move(fallback) : it->second;
+  return it == properties.end() ? fallback : it->second;
 }
 
 Result<std::chrono::milliseconds> parse_millis(const Properties& properties, const std::string& key,
