@@ -69,18 +69,7 @@ class SinkRunner final : public TaskThread {
   }
 
   bool set_up() {
-    auto chain = TransformationChain::from_config(settings_.task.connector_config);
-    if (!chain.is_ok()) {
-      fail(chain.status().message());
-      return false;
-    }
-    chain_ = std::move(*chain);
-    auto converters = make_task_converters(settings_.task.connector_config, settings_.converters);
-    if (!converters.is_ok()) {
-      fail(converters.status().message());
-      return false;
-    }
-    converters_ = std::move(*converters);
+    if (!set_up_records(chain_, converters_)) return false;
     const std::string& name = settings_.task.connector;
     const Properties base = {
         {"group.id", "connect-" + name},
@@ -88,20 +77,10 @@ class SinkRunner final : public TaskThread {
         {"enable.auto.commit", "false"},
         {"auto.offset.reset", "earliest"},
     };
-    auto conf = make_client_conf(client_settings(settings_.worker, settings_.task.connector_config,
-                                                 ClientKind::consumer, base));
-    if (!conf.is_ok()) {
-      fail(conf.status().message());
-      return false;
-    }
-    rd_kafka_conf_set_opaque(conf->get(), this);
-    rd_kafka_conf_set_rebalance_cb(conf->get(), &SinkRunner::on_rebalance);
-    auto consumer = make_client(std::move(*conf), ClientKind::consumer);
-    if (!consumer.is_ok()) {
-      fail(consumer.status().message());
-      return false;
-    }
-    consumer_ = std::move(*consumer);
+    consumer_ = make_task_client(ClientKind::consumer, base, [](rd_kafka_conf_t* conf) {
+      rd_kafka_conf_set_rebalance_cb(conf, &SinkRunner::on_rebalance);
+    });
+    if (!consumer_) return false;
     rd_kafka_poll_set_consumer(consumer_.get());
     RdPartitionList topics(rd_kafka_topic_partition_list_new(1));
     if (!settings_.task.topics_regex.empty()) {
@@ -140,26 +119,15 @@ class SinkRunner final : public TaskThread {
         {"acks", "all"},
         {"enable.idempotence", "true"},
     };
-    auto conf = make_client_conf(client_settings(settings_.worker, settings_.task.connector_config,
-                                                 ClientKind::producer, base));
-    if (!conf.is_ok()) {
-      fail(conf.status().message());
-      return false;
-    }
-    rd_kafka_conf_set_opaque(conf->get(), this);
-    rd_kafka_conf_set_dr_msg_cb(conf->get(), &SinkRunner::on_dead_letter_delivery);
-    auto producer = make_client(std::move(*conf), ClientKind::producer);
-    if (!producer.is_ok()) {
-      fail(producer.status().message());
-      return false;
-    }
-    dead_letters_ = std::move(*producer);
-    return true;
+    dead_letters_ = make_task_client(ClientKind::producer, base, [](rd_kafka_conf_t* conf) {
+      rd_kafka_conf_set_dr_msg_cb(conf, &SinkRunner::on_dead_letter_delivery);
+    });
+    return dead_letters_ != nullptr;
   }
 
   static void on_dead_letter_delivery(rd_kafka_t*, const rd_kafka_message_t* message,
                                       void* opaque) {
-    auto* self = static_cast<SinkRunner*>(opaque);
+    auto* self = static_cast<SinkRunner*>(static_cast<TaskThread*>(opaque));
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && self->dead_letter_error_.empty()) {
       self->dead_letter_error_ = rd_error_text(message->err);
     }
@@ -169,7 +137,7 @@ class SinkRunner final : public TaskThread {
   // next owner starts where this task's writes end.
   static void on_rebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    auto* self = static_cast<SinkRunner*>(opaque);
+    auto* self = static_cast<SinkRunner*>(static_cast<TaskThread*>(opaque));
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       rd_kafka_assign(consumer, partitions);
       if (self->partitions_paused_) rd_kafka_pause_partitions(consumer, partitions);

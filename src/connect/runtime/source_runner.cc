@@ -90,18 +90,7 @@ class SourceRunner final : public TaskThread {
   }
 
   bool set_up() {
-    auto chain = TransformationChain::from_config(settings_.task.connector_config);
-    if (!chain.is_ok()) {
-      fail(chain.status().message());
-      return false;
-    }
-    chain_ = std::move(*chain);
-    auto converters = make_task_converters(settings_.task.connector_config, settings_.converters);
-    if (!converters.is_ok()) {
-      fail(converters.status().message());
-      return false;
-    }
-    converters_ = std::move(*converters);
+    if (!set_up_records(chain_, converters_)) return false;
     // Kafka Connect's producer defaults: nothing is dropped or reordered.
     const Properties base = {
         {"client.id", "connector-producer-" + settings_.task.connector + "-" +
@@ -110,25 +99,14 @@ class SourceRunner final : public TaskThread {
         {"enable.idempotence", "true"},
         {"message.timeout.ms", "0"},
     };
-    auto conf = make_client_conf(client_settings(settings_.worker, settings_.task.connector_config,
-                                                 ClientKind::producer, base));
-    if (!conf.is_ok()) {
-      fail(conf.status().message());
-      return false;
-    }
-    rd_kafka_conf_set_opaque(conf->get(), this);
-    rd_kafka_conf_set_dr_msg_cb(conf->get(), &SourceRunner::on_delivery);
-    auto producer = make_client(std::move(*conf), ClientKind::producer);
-    if (!producer.is_ok()) {
-      fail(producer.status().message());
-      return false;
-    }
-    producer_ = std::move(*producer);
-    return true;
+    producer_ = make_task_client(ClientKind::producer, base, [](rd_kafka_conf_t* conf) {
+      rd_kafka_conf_set_dr_msg_cb(conf, &SourceRunner::on_delivery);
+    });
+    return producer_ != nullptr;
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    auto* self = static_cast<SourceRunner*>(opaque);
+    auto* self = static_cast<SourceRunner*>(static_cast<TaskThread*>(opaque));
     auto* submitted = static_cast<Submitted*>(message->_private);
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (self->delivery_error_.empty()) self->delivery_error_ = rd_error_text(message->err);

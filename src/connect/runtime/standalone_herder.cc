@@ -346,22 +346,26 @@ RestResult<std::vector<ConnectorOffset>> StandaloneHerder::sink_offsets(const st
   return std::move(*offsets);
 }
 
+// KIP-875: offsets change only while the connector is STOPPED.
+RestResult<ConnectorType> StandaloneHerder::stopped_connector_type(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  ConnectorEntry* entry = find(name);
+  if (entry == nullptr) return not_found(name);
+  if (entry->target != Target::stopped) {
+    return RestError{400,
+                     "Connectors must be in the STOPPED state before their offsets can be "
+                     "modified. This can be done for the specified connector by issuing a "
+                     "'PUT' request to the '/connectors/" +
+                         name + "/stop' endpoint"};
+  }
+  return entry->plugin->type;
+}
+
 RestStatus StandaloneHerder::alter_connector_offsets(const std::string& name,
                                                      const std::vector<ConnectorOffset>& offsets) {
-  ConnectorType type;
-  {
-    std::lock_guard lock(mutex_);
-    ConnectorEntry* entry = find(name);
-    if (entry == nullptr) return not_found(name);
-    if (entry->target != Target::stopped) {
-      return RestError{400,
-                       "Connectors must be in the STOPPED state before their offsets can be "
-                       "modified. This can be done for the specified connector by issuing a "
-                       "'PUT' request to the '/connectors/" +
-                           name + "/stop' endpoint"};
-    }
-    type = entry->plugin->type;
-  }
+  auto stopped = stopped_connector_type(name);
+  if (const auto* error = std::get_if<RestError>(&stopped)) return *error;
+  const ConnectorType type = std::get<ConnectorType>(stopped);
   if (type == ConnectorType::sink) return alter_sink_offsets(name, offsets, false);
   std::vector<std::pair<std::string, std::optional<std::string>>> batch;
   for (const ConnectorOffset& offset : offsets) {
@@ -385,20 +389,9 @@ RestStatus StandaloneHerder::alter_sink_offsets(const std::string& name,
 }
 
 RestStatus StandaloneHerder::reset_connector_offsets(const std::string& name) {
-  ConnectorType type;
-  {
-    std::lock_guard lock(mutex_);
-    ConnectorEntry* entry = find(name);
-    if (entry == nullptr) return not_found(name);
-    if (entry->target != Target::stopped) {
-      return RestError{400,
-                       "Connectors must be in the STOPPED state before their offsets can be "
-                       "modified. This can be done for the specified connector by issuing a "
-                       "'PUT' request to the '/connectors/" +
-                           name + "/stop' endpoint"};
-    }
-    type = entry->plugin->type;
-  }
+  auto stopped = stopped_connector_type(name);
+  if (const auto* error = std::get_if<RestError>(&stopped)) return *error;
+  const ConnectorType type = std::get<ConnectorType>(stopped);
   if (type == ConnectorType::sink) return alter_sink_offsets(name, {}, true);
   std::vector<std::pair<std::string, std::optional<std::string>>> batch;
   for (const auto& [key, value] : offsets_->entries_of(name)) batch.emplace_back(key, std::nullopt);

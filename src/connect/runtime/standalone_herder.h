@@ -84,6 +84,7 @@ class StandaloneHerder final : public Herder {
   ConnectorStatus status_of(const std::string& name, const ConnectorEntry& entry);
   ConnectorInfo info_of(const std::string& name, const ConnectorEntry& entry) const;
   RestResult<std::vector<ConnectorOffset>> sink_offsets(const std::string& name);
+  RestResult<ConnectorType> stopped_connector_type(const std::string& name);
   RestStatus alter_sink_offsets(const std::string& name,
                                 const std::vector<ConnectorOffset>& offsets, bool reset);
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/result.h"
+#include "connect/runtime/kafka_clients.h"
 #include "connect/runtime/task_runner.h"
 
 namespace sluice::connect {
@@ -116,6 +117,15 @@ class TaskThread : public TaskRunner {
          error.message());
     return false;
   }
+
+  // The connector's transformation chain and converters; false (the task
+  // FAILED, saying why) when either is invalid.
+  bool set_up_records(TransformationChain& chain, TaskConverters& converters);
+  // A client of `kind` with the worker's and the connector's settings over
+  // `base`, this runner as its opaque, and what `customize` adds
+  // (callbacks); null (the task FAILED) when it cannot be made.
+  RdKafka make_task_client(ClientKind kind, const Properties& base,
+                           const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
   RunnerSettings settings_;
 
