@@ -9,14 +9,15 @@
 namespace sluice::connect {
 namespace {
 
-std::unique_ptr<Converter> make(const std::string& name, Properties properties = {}) {
+std::unique_ptr<Converter> configured_converter(const std::string& name,
+                                                Properties properties = {}) {
   Result<std::unique_ptr<Converter>> converter = make_converter(name, properties, false);
   EXPECT_TRUE(converter.is_ok()) << converter.status().message();
   return converter.is_ok() ? std::move(converter).value() : nullptr;
 }
 
 TEST(StringConverter, BothDirections) {
-  auto converter = make("org.apache.kafka.connect.storage.StringConverter");
+  auto converter = configured_converter("org.apache.kafka.connect.storage.StringConverter");
   EXPECT_EQ(**converter->from_connect_data("t", primitive_schema(SchemaType::string), "hello"),
             "hello");
   EXPECT_EQ(**converter->from_connect_data("t", nullptr, 42), "42");
@@ -28,7 +29,7 @@ TEST(StringConverter, BothDirections) {
 }
 
 TEST(ByteArrayConverter, BytesOnly) {
-  auto converter = make("ByteArrayConverter");
+  auto converter = configured_converter("ByteArrayConverter");
   EXPECT_EQ(
       **converter->from_connect_data("t", primitive_schema(SchemaType::bytes), Bytes{"\x01\x02"}),
       "\x01\x02");
