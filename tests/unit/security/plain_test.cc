@@ -4,12 +4,12 @@
 
 #include <string>
 
+#include "text_bytes.h"
+
 namespace sluice::security {
 namespace {
 
-Bytes bytes_of(std::string_view text) {
-  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
+using testing::bytes_of;
 
 class PlainTest : public ::testing::Test {
  protected:

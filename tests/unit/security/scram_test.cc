@@ -6,13 +6,12 @@
 #include <string>
 
 #include "security/base64.h"
+#include "text_bytes.h"
 
 namespace sluice::security {
 namespace {
 
-Bytes bytes_of(std::string_view text) {
-  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
+using testing::bytes_of;
 
 std::string text_of(const std::vector<uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
 
