@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "net/memory_transport.h"
+#include "peer_requests.h"
 #include "protocol/headers.h"
 
 namespace sluice::txn {
@@ -20,23 +21,8 @@ namespace {
 using protocol::WriteTxnMarkersRequest;
 using protocol::WriteTxnMarkersResponse;
 
-struct Received {
-  net::MemoryTransport::Peer peer;
-  int32_t correlation_id = 0;
-  int16_t version = 0;
-  WriteTxnMarkersRequest request;
-};
-
-template <class Message>
-std::vector<uint8_t> response_frame(int32_t correlation_id, int16_t version,
-                                    const Message& message) {
-  WireWriter writer;
-  protocol::ResponseHeader header;
-  header.correlation_id = correlation_id;
-  protocol::encode_response_header(writer, Message::api_key, version, header);
-  message.encode(writer, version);
-  return writer.to_vector();
-}
+using ReceivedMarkers = testing::ReceivedRequest<WriteTxnMarkersRequest>;
+using testing::response_frame;
 
 class MarkerSenderTest : public ::testing::Test {
  protected:
@@ -120,7 +106,7 @@ class MarkerSenderTest : public ::testing::Test {
     ADD_FAILURE() << "no connection to " << host;
     return transport_.last();
   }
-  std::optional<Received> receive(const std::string& host, int16_t max_version = 1) {
+  std::optional<ReceivedMarkers> receive(const std::string& host, int16_t max_version = 1) {
     net::MemoryTransport::Peer p = peer(host, max_version);
     if (p.sent_count() == 0) return std::nullopt;
     auto frame = p.take_sent();
@@ -128,13 +114,13 @@ class MarkerSenderTest : public ::testing::Test {
     protocol::RequestHeader header;
     EXPECT_TRUE(protocol::decode_request_header(reader, header).is_ok());
     EXPECT_EQ(header.request_api_key, WriteTxnMarkersRequest::api_key);
-    Received received{p, header.correlation_id, header.request_api_version, {}};
+    ReceivedMarkers received{p, header.correlation_id, header.request_api_version, {}};
     EXPECT_TRUE(received.request.decode(reader, header.request_api_version).is_ok());
     return received;
   }
   // Answers every partition of `received` with `error`, except those in
   // `errors` ("topic-partition" -> code).
-  void answer(const Received& received, ErrorCode error = ErrorCode::NONE,
+  void answer(const ReceivedMarkers& received, ErrorCode error = ErrorCode::NONE,
               std::map<std::string, ErrorCode> errors = {}) {
     WriteTxnMarkersResponse response;
     for (const auto& m : received.request.markers) {

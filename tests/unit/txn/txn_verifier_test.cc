@@ -14,6 +14,7 @@
 
 #include "coordinator/coordinator_keys.h"
 #include "net/memory_transport.h"
+#include "peer_requests.h"
 #include "protocol/headers.h"
 #include "txn/txn_coordinator.h"
 
@@ -25,23 +26,8 @@ using protocol::AddPartitionsToTxnResponse;
 
 constexpr int32_t state_partitions = 4;
 
-struct Received {
-  net::MemoryTransport::Peer peer;
-  int32_t correlation_id = 0;
-  int16_t version = 0;
-  AddPartitionsToTxnRequest request;
-};
-
-template <class Message>
-std::vector<uint8_t> response_frame(int32_t correlation_id, int16_t version,
-                                    const Message& message) {
-  WireWriter writer;
-  protocol::ResponseHeader header;
-  header.correlation_id = correlation_id;
-  protocol::encode_response_header(writer, Message::api_key, version, header);
-  message.encode(writer, version);
-  return writer.to_vector();
-}
+using ReceivedVerification = testing::ReceivedRequest<AddPartitionsToTxnRequest>;
+using testing::response_frame;
 
 // A transactional id whose __transaction_state partition is `partition`.
 std::string id_on(int32_t partition, int skip = 0) {
@@ -117,7 +103,7 @@ class TxnVerifierTest : public ::testing::Test {
     ADD_FAILURE() << "no connection to " << host;
     return transport_.last();
   }
-  std::optional<Received> receive(const std::string& host, int16_t max_version = 5) {
+  std::optional<ReceivedVerification> receive(const std::string& host, int16_t max_version = 5) {
     net::MemoryTransport::Peer p = peer(host, max_version);
     if (p.sent_count() == 0) return std::nullopt;
     auto frame = p.take_sent();
@@ -125,12 +111,12 @@ class TxnVerifierTest : public ::testing::Test {
     protocol::RequestHeader header;
     EXPECT_TRUE(protocol::decode_request_header(reader, header).is_ok());
     EXPECT_EQ(header.request_api_key, AddPartitionsToTxnRequest::api_key);
-    Received received{p, header.correlation_id, header.request_api_version, {}};
+    ReceivedVerification received{p, header.correlation_id, header.request_api_version, {}};
     EXPECT_TRUE(received.request.decode(reader, header.request_api_version).is_ok());
     return received;
   }
   // Answers every partition NONE, except those in `errors` ("id/topic-partition").
-  void answer(const Received& received, std::map<std::string, ErrorCode> errors = {},
+  void answer(const ReceivedVerification& received, std::map<std::string, ErrorCode> errors = {},
               ErrorCode top_level = ErrorCode::NONE) {
     AddPartitionsToTxnResponse response;
     response.error_code = to_wire(top_level);
