@@ -18,9 +18,13 @@
 #include "protocol/protocol.h"
 #include "record/batch_builder.h"
 #include "record/record_set.h"
+#include "test_support.h"
 
 namespace sluice::broker {
 namespace {
+
+using testing::batch_of;
+using testing::offloaded_fetches;
 
 using namespace protocol;
 using namespace std::chrono_literals;
@@ -52,18 +56,6 @@ class Answers {
   std::condition_variable arrived_;
   std::vector<net::Response> answers_;
 };
-
-std::vector<uint8_t> batch_of(int records, size_t value_bytes = 10) {
-  record::BatchBuilder builder;
-  std::string value(value_bytes, 'v');
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  for (int i = 0; i < records; ++i)
-    builder.append(now, std::nullopt,
-                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-  return std::move(builder.build()).value();
-}
 
 size_t records_in(Bytes records) {
   record::RecordSetReader reader(records);
@@ -201,14 +193,6 @@ TEST_F(DataPathTest, ProduceThenFetch) {
   auto out_of_range = call<FetchResponse>(fetch_request(9), 11);
   EXPECT_EQ(out_of_range.responses[0].partitions[0].error_code,
             to_wire(ErrorCode::OFFSET_OUT_OF_RANGE));
-}
-
-// sluice_fetch_reads_offloaded_total{reason} as /metrics shows it.
-uint64_t offloaded_fetches(const std::string& reason) {
-  std::string text = metrics::default_registry().render();
-  std::string series = "sluice_fetch_reads_offloaded_total{reason=\"" + reason + "\"} ";
-  auto at = text.find(series);
-  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size()));
 }
 
 // Drops the partition's log pages from the page cache (synced first: dirty

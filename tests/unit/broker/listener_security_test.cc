@@ -6,19 +6,18 @@
 #include <gtest/gtest.h>
 
 #include "broker/broker_config.h"
+#include "test_support.h"
 
 namespace sluice::broker {
 namespace {
 
-using Settings = std::map<std::string, std::string>;
-
-Result<BrokerConfig> load(Settings settings) { return BrokerConfig::load("", settings); }
+using testing::Settings;
 
 constexpr const char* kAliceJaas =
     "org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";";
 
 TEST(ListenerSecurityTest, PlaintextByDefault) {
-  auto config = load({});
+  auto config = testing::load_config({});
   ASSERT_TRUE(config) << config.status().to_string();
   const ListenerSecurity& plain = config->listener_security.at("PLAINTEXT");
   EXPECT_EQ(plain.protocol, net::SecurityProtocol::plaintext);
@@ -27,15 +26,15 @@ TEST(ListenerSecurityTest, PlaintextByDefault) {
 }
 
 TEST(ListenerSecurityTest, PerListenerSettingsWinOverTheBrokerWideOnes) {
-  auto config =
-      load({{"listeners", "BROKERS://127.0.0.1:0,INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0"},
-            {"listener.security.protocol.map",
-             "BROKERS:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT"},
-            {"inter.broker.listener.name", "BROKERS"},
-            {"sasl.enabled.mechanisms", "SCRAM-SHA-512"},
-            {"listener.name.internal.sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256"},
-            {"listener.name.internal.plain.sasl.jaas.config", kAliceJaas},
-            {"listener.name.external.connections.max.reauth.ms", "60000"}});
+  auto config = testing::load_config(
+      {{"listeners", "BROKERS://127.0.0.1:0,INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0"},
+       {"listener.security.protocol.map",
+        "BROKERS:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT"},
+       {"inter.broker.listener.name", "BROKERS"},
+       {"sasl.enabled.mechanisms", "SCRAM-SHA-512"},
+       {"listener.name.internal.sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256"},
+       {"listener.name.internal.plain.sasl.jaas.config", kAliceJaas},
+       {"listener.name.external.connections.max.reauth.ms", "60000"}});
   ASSERT_TRUE(config) << config.status().to_string();
   const ListenerSecurity& internal = config->listener_security.at("INTERNAL");
   EXPECT_EQ(internal.sasl_mechanisms, (std::vector<std::string>{"PLAIN", "SCRAM-SHA-256"}));
@@ -48,45 +47,46 @@ TEST(ListenerSecurityTest, PerListenerSettingsWinOverTheBrokerWideOnes) {
 }
 
 TEST(ListenerSecurityTest, MistakesFailTheStartNamingTheKey) {
-  auto unknown = load({{"listener.name.plaintext.no.such.key", "1"}});
+  auto unknown = testing::load_config({{"listener.name.plaintext.no.such.key", "1"}});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.status().message().find("listener.name.plaintext.no.such.key"),
             std::string::npos);
 
-  auto gssapi = load({{"listeners", "SASL_PLAINTEXT://127.0.0.1:0"},
-                      {"inter.broker.listener.name", "SASL_PLAINTEXT"}});
+  auto gssapi = testing::load_config({{"listeners", "SASL_PLAINTEXT://127.0.0.1:0"},
+                                      {"inter.broker.listener.name", "SASL_PLAINTEXT"}});
   ASSERT_FALSE(gssapi);  // Kafka's default mechanism, which Sluice does not serve
   EXPECT_NE(gssapi.status().message().find("GSSAPI"), std::string::npos)
       << gssapi.status().message();
 
-  auto no_users = load({{"listeners", "SASL_PLAINTEXT://127.0.0.1:0"},
-                        {"inter.broker.listener.name", "SASL_PLAINTEXT"},
-                        {"sasl.enabled.mechanisms", "PLAIN"}});
+  auto no_users = testing::load_config({{"listeners", "SASL_PLAINTEXT://127.0.0.1:0"},
+                                        {"inter.broker.listener.name", "SASL_PLAINTEXT"},
+                                        {"sasl.enabled.mechanisms", "PLAIN"}});
   ASSERT_FALSE(no_users);
   EXPECT_NE(no_users.status().message().find("PLAIN is enabled"), std::string::npos)
       << no_users.status().message();
 
-  auto no_keystore =
-      load({{"listeners", "SSL://127.0.0.1:0"}, {"inter.broker.listener.name", "SSL"}});
+  auto no_keystore = testing::load_config(
+      {{"listeners", "SSL://127.0.0.1:0"}, {"inter.broker.listener.name", "SSL"}});
   ASSERT_FALSE(no_keystore);
   EXPECT_NE(no_keystore.status().message().find("ssl.keystore.location"), std::string::npos)
       << no_keystore.status().message();
 
-  auto jks = load({{"listeners", "SSL://127.0.0.1:0"},
-                   {"inter.broker.listener.name", "SSL"},
-                   {"ssl.keystore.type", "JKS"},
-                   {"ssl.keystore.location", "/nowhere.jks"}});
+  auto jks = testing::load_config({{"listeners", "SSL://127.0.0.1:0"},
+                                   {"inter.broker.listener.name", "SSL"},
+                                   {"ssl.keystore.type", "JKS"},
+                                   {"ssl.keystore.location", "/nowhere.jks"}});
   ASSERT_FALSE(jks);
   EXPECT_NE(jks.status().message().find("PEM"), std::string::npos) << jks.status().message();
 
-  auto internal_sasl = load({{"listeners", "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"},
-                             {"inter.broker.listener.name", "SASL_PLAINTEXT"},
-                             {"sasl.enabled.mechanisms", "SCRAM-SHA-256"}});
+  auto internal_sasl =
+      testing::load_config({{"listeners", "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"},
+                            {"inter.broker.listener.name", "SASL_PLAINTEXT"},
+                            {"sasl.enabled.mechanisms", "SCRAM-SHA-256"}});
   ASSERT_FALSE(internal_sasl);
   EXPECT_NE(internal_sasl.status().message().find("inter.broker.listener.name"), std::string::npos)
       << internal_sasl.status().message();
 
-  auto authorizer = load({{"authorizer.class.name", "com.example.MyAuthorizer"}});
+  auto authorizer = testing::load_config({{"authorizer.class.name", "com.example.MyAuthorizer"}});
   ASSERT_TRUE(authorizer);  // checked when the broker opens (authorization.h)
 }
 

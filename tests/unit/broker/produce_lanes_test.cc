@@ -23,9 +23,13 @@
 #include "protocol/protocol.h"
 #include "record/batch_builder.h"
 #include "storage/posix_file_system.h"
+#include "test_support.h"
 
 namespace sluice::broker {
 namespace {
+
+using testing::batch_of;
+using testing::offloaded_fetches;
 
 using namespace protocol;
 using namespace std::chrono_literals;
@@ -172,18 +176,6 @@ class Connection {
   bool connected_ = false;
 };
 
-std::vector<uint8_t> batch_of(int records) {
-  record::BatchBuilder builder;
-  std::string value(100, 'v');
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  for (int i = 0; i < records; ++i)
-    builder.append(now, std::nullopt,
-                   Bytes(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-  return std::move(builder.build()).value();
-}
-
 ApiVersionsRequest api_versions_request() {
   ApiVersionsRequest request;
   request.client_software_name = "lanes-test";
@@ -259,7 +251,7 @@ TEST_F(ProduceLanesTest, AStalledAppendDoesNotStallTheReactor) {
   Connection producer(broker_->bound_port());
   Connection other(broker_->bound_port());
   ASSERT_TRUE(producer.connected() && other.connected());
-  auto batch = batch_of(3);
+  auto batch = batch_of(3, 100);
   file_system_.armed = true;
   const auto sent = Clock::now();
   producer.send(produce_request(0, batch), produce_version, 1);
@@ -292,7 +284,7 @@ TEST_F(ProduceLanesTest, PipelinedAnswersKeepRequestOrderAcrossLanes) {
   Connection pipelined(broker_->bound_port());
   Connection other(broker_->bound_port());
   ASSERT_TRUE(pipelined.connected() && other.connected());
-  auto batch = batch_of(2);
+  auto batch = batch_of(2, 100);
   file_system_.armed = true;
   pipelined.send(produce_request(0, batch), produce_version, 1);  // stalls
   pipelined.send(produce_request(1, batch), produce_version, 2);  // done at once
@@ -326,14 +318,6 @@ TEST_F(ProduceLanesTest, PipelinedAnswersKeepRequestOrderAcrossLanes) {
   EXPECT_EQ(offsets, (std::vector<int64_t>{0, 0, 2, 2}));
 }
 
-// sluice_fetch_reads_offloaded_total{reason} as /metrics shows it.
-uint64_t offloaded_fetches(const std::string& reason) {
-  std::string text = metrics::default_registry().render();
-  std::string series = "sluice_fetch_reads_offloaded_total{reason=\"" + reason + "\"} ";
-  auto at = text.find(series);
-  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size()));
-}
-
 // The stalled append holds t-0's partition lock through its write. A Fetch
 // of t-0 on the reactor does not wait for that lock: the look moves to a
 // fetch-read thread (which waits), and the reactor serves another
@@ -344,7 +328,7 @@ TEST_F(ProduceLanesTest, AFetchDuringAStalledAppendDoesNotWaitForThePartitionLoc
   Connection consumer(broker_->bound_port());
   Connection other(broker_->bound_port());
   ASSERT_TRUE(producer.connected() && consumer.connected() && other.connected());
-  auto batch = batch_of(2);
+  auto batch = batch_of(2, 100);
   producer.send(produce_request(0, batch), produce_version, 1);
   ASSERT_TRUE(producer.receive().has_value());
   const uint64_t busy_before = offloaded_fetches("partition_busy");

@@ -5,13 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "broker/broker_config.h"
+#include "test_support.h"
 
 namespace sluice::broker {
 namespace {
 
-using Settings = std::map<std::string, std::string>;
-
-Result<BrokerConfig> load(const Settings& settings) { return BrokerConfig::load("", settings); }
+using testing::Settings;
 
 // A valid combined node 1 of a three-voter quorum.
 Settings combined() {
@@ -42,14 +41,15 @@ Settings with(Settings settings, const std::string& key, const std::string& valu
 
 // The load fails and its message contains `expected`.
 void expect_refused(const Settings& settings, const std::string& expected) {
-  auto config = load(settings);
+  auto config = testing::load_config(settings);
   ASSERT_FALSE(config) << "expected a failure containing: " << expected;
   EXPECT_NE(config.status().message().find(expected), std::string::npos)
       << config.status().message();
 }
 
 TEST(QuorumSettingsTest, RolesUnsetIsTheLoneDefaultNodeItsOwnVoter) {
-  auto config = load({{"node.id", "7"}, {"listeners", "PLAINTEXT://127.0.0.1:9092"}});
+  auto config =
+      testing::load_config({{"node.id", "7"}, {"listeners", "PLAINTEXT://127.0.0.1:9092"}});
   ASSERT_TRUE(config) << config.status().message();
   const QuorumSettings& quorum = config->quorum;
   EXPECT_FALSE(quorum.roles_explicit);
@@ -63,8 +63,9 @@ TEST(QuorumSettingsTest, RolesUnsetIsTheLoneDefaultNodeItsOwnVoter) {
 }
 
 TEST(QuorumSettingsTest, LoneDefaultNodeVotesAtItsControllerListenerAndIgnoresVoters) {
-  auto config = load({{"listeners", "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"},
-                      {"controller.quorum.voters", "1@h:1,2@h:2"}});
+  auto config =
+      testing::load_config({{"listeners", "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"},
+                            {"controller.quorum.voters", "1@h:1,2@h:2"}});
   ASSERT_TRUE(config) << config.status().message();
   ASSERT_EQ(config->quorum.voters.size(), 1u);
   EXPECT_EQ(config->quorum.voters.at(1), (HostPort{"127.0.0.1", 9093}));
@@ -98,7 +99,7 @@ TEST(QuorumSettingsTest, TheReadmeThreeNodeExampleLoadsOnEachNode) {
 }
 
 TEST(QuorumSettingsTest, KafkaDefaults) {
-  auto config = load(combined());
+  auto config = testing::load_config(combined());
   ASSERT_TRUE(config) << config.status().message();
   const QuorumSettings& quorum = config->quorum;
   EXPECT_EQ(quorum.election_timeout_ms, 1000);
@@ -118,7 +119,7 @@ TEST(QuorumSettingsTest, CombinedNodeParsesVotersAndHelpers) {
   settings["broker.rack"] = "rack-a";
   settings["controller.quorum.election.timeout.ms"] = "1500";
   settings["broker.session.timeout.ms"] = "12000";
-  auto config = load(settings);
+  auto config = testing::load_config(settings);
   ASSERT_TRUE(config) << config.status().message();
   const QuorumSettings& quorum = config->quorum;
   EXPECT_TRUE(quorum.roles_explicit);
@@ -141,38 +142,40 @@ TEST(QuorumSettingsTest, CombinedNodeParsesVotersAndHelpers) {
 // KIP-392 (issue 16, point 2): Kafka's default leaves consumers on the
 // leader; Kafka's rack-aware selector is known by its class name.
 TEST(QuorumSettingsTest, ReplicaSelectorClass) {
-  auto plain = load({});
+  auto plain = testing::load_config({});
   ASSERT_TRUE(plain) << plain.status().message();
   EXPECT_FALSE(plain->rack_aware_replica_selector);
-  auto rack_aware = load(
+  auto rack_aware = testing::load_config(
       {{"replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector"}});
   ASSERT_TRUE(rack_aware) << rack_aware.status().message();
   EXPECT_TRUE(rack_aware->rack_aware_replica_selector);
-  auto unknown = load({{"replica.selector.class", "com.example.MySelector"}});
+  auto unknown = testing::load_config({{"replica.selector.class", "com.example.MySelector"}});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.status().message().find("replica.selector.class"), std::string::npos);
 }
 
 TEST(QuorumSettingsTest, ControllerEndpointPrefersTheAdvertisedAddress) {
-  auto config = load(with(combined(), "advertised.listeners",
-                          "PLAINTEXT://broker1.example:9092,CONTROLLER://ctl1.example:19093"));
+  auto config = testing::load_config(
+      with(combined(), "advertised.listeners",
+           "PLAINTEXT://broker1.example:9092,CONTROLLER://ctl1.example:19093"));
   ASSERT_TRUE(config) << config.status().message();
   EXPECT_EQ(config->controller_endpoint()->host, "ctl1.example");
   EXPECT_EQ(config->controller_endpoint()->port, 19093);
 }
 
 TEST(QuorumSettingsTest, BrokerOnlyAndControllerOnlyNodes) {
-  auto broker = load(with(broker_only(), "controller.quorum.voters", ""));
+  auto broker = testing::load_config(with(broker_only(), "controller.quorum.voters", ""));
   EXPECT_FALSE(broker);  // neither voters nor bootstrap servers
-  broker = load(with(with(broker_only(), "controller.quorum.voters", ""),
-                     "controller.quorum.bootstrap.servers", "127.0.0.1:9093,[::1]:9094"));
+  broker = testing::load_config(with(with(broker_only(), "controller.quorum.voters", ""),
+                                     "controller.quorum.bootstrap.servers",
+                                     "127.0.0.1:9093,[::1]:9094"));
   ASSERT_TRUE(broker) << broker.status().message();
   EXPECT_FALSE(broker->quorum.controller_role);
   EXPECT_FALSE(broker->is_voter());
   ASSERT_EQ(broker->quorum.bootstrap_servers.size(), 2u);
   EXPECT_EQ(broker->quorum.bootstrap_servers[1], (HostPort{"::1", 9094}));
 
-  auto controller = load(controller_only());
+  auto controller = testing::load_config(controller_only());
   ASSERT_TRUE(controller) << controller.status().message();
   EXPECT_FALSE(controller->quorum.broker_role);
   EXPECT_TRUE(controller->is_voter());
@@ -248,10 +251,11 @@ TEST(QuorumSettingsTest, InterBrokerListener) {
                  "advertised.listeners");
   expect_refused(with(combined(), "security.inter.broker.protocol", "TLS"),
                  "Invalid security protocol `TLS` defined in security.inter.broker.protocol");
-  auto named = load(with(with(internal, "listeners",
-                              "PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,"
-                              "CONTROLLER://127.0.0.1:9093"),
-                         "inter.broker.listener.name", "INTERNAL"));
+  auto named =
+      testing::load_config(with(with(internal, "listeners",
+                                     "PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,"
+                                     "CONTROLLER://127.0.0.1:9093"),
+                                "inter.broker.listener.name", "INTERNAL"));
   ASSERT_TRUE(named) << named.status().message();
   EXPECT_EQ(named->quorum.inter_broker_listener_name, "INTERNAL");
   // The lone default node: only a listener named explicitly is checked.
@@ -260,7 +264,7 @@ TEST(QuorumSettingsTest, InterBrokerListener) {
                   {"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT"}},
                  "inter.broker.listener.name must be a listener name defined in "
                  "advertised.listeners");
-  EXPECT_TRUE(load({{"listeners", "OTHER://127.0.0.1:9092"}}));
+  EXPECT_TRUE(testing::load_config({{"listeners", "OTHER://127.0.0.1:9092"}}));
 }
 
 TEST(QuorumSettingsTest, NonRoutableAdvertisedAddress) {
@@ -271,13 +275,13 @@ TEST(QuorumSettingsTest, NonRoutableAdvertisedAddress) {
   expect_refused(with(combined(), "advertised.listeners",
                       "PLAINTEXT://0.0.0.0:9092,CONTROLLER://10.0.0.1:9093"),
                  "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0.");
-  auto config =
-      load(with(with(combined(), "listeners", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093"),
-                "advertised.listeners", "PLAINTEXT://10.0.0.1:9092,CONTROLLER://10.0.0.1:9093"));
+  auto config = testing::load_config(
+      with(with(combined(), "listeners", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093"),
+           "advertised.listeners", "PLAINTEXT://10.0.0.1:9092,CONTROLLER://10.0.0.1:9093"));
   ASSERT_TRUE(config) << config.status().message();
   EXPECT_EQ(config->controller_endpoint()->host, "10.0.0.1");
   // The lone default node keeps advertising 127.0.0.1 for 0.0.0.0.
-  EXPECT_TRUE(load({{"listeners", "PLAINTEXT://0.0.0.0:9092"}}));
+  EXPECT_TRUE(testing::load_config({{"listeners", "PLAINTEXT://0.0.0.0:9092"}}));
 }
 
 TEST(QuorumSettingsTest, NeitherVotersNorBootstrapServers) {
@@ -317,7 +321,7 @@ TEST(QuorumSettingsTest, NodeIdRequiredWithRoles) {
                  "defined (i.e. when running in KRaft mode).");
   expect_refused(with(combined(), "node.id", "-1"), "node.id");
   expect_refused(with(settings, "broker.id", "-1"), "Missing configuration `node.id`");
-  auto by_broker_id = load(with(settings, "broker.id", "1"));
+  auto by_broker_id = testing::load_config(with(settings, "broker.id", "1"));
   ASSERT_TRUE(by_broker_id) << by_broker_id.status().message();
   EXPECT_EQ(by_broker_id->node_id, 1);
   expect_refused(with(combined(), "broker.id", "2"),
