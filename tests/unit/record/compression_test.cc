@@ -10,11 +10,13 @@
 #include <random>
 #include <string>
 
+#include "test_bytes.h"
+
 namespace sluice::record {
 namespace {
 
-constexpr Compression all_codecs[] = {Compression::none, Compression::gzip, Compression::snappy,
-                                      Compression::lz4, Compression::zstd};
+using testing::all_codecs;
+using testing::as_bytes;
 
 // Compressible but not trivial: words from a small vocabulary plus noise.
 std::vector<uint8_t> sample_bytes(size_t size, uint32_t seed = 1) {
@@ -28,10 +30,6 @@ std::vector<uint8_t> sample_bytes(size_t size, uint32_t seed = 1) {
   }
   out.resize(size);
   return out;
-}
-
-Bytes as_bytes(const std::string& text) {
-  return Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
 TEST(Compression, RoundTripsEveryCodecAndSize) {

@@ -10,17 +10,16 @@
 #include "record/legacy_convert.h"
 #include "record/record_reader.h"
 #include "record/record_set.h"
+#include "test_bytes.h"
 
 namespace sluice::record {
 namespace {
 
+using testing::as_bytes;
+using testing::as_string;
+
 constexpr Compression legacy_codecs[] = {Compression::none, Compression::gzip, Compression::snappy,
                                          Compression::lz4};
-
-Bytes as_bytes(std::string_view text) {
-  return Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-}
-std::string as_string(Bytes bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 std::vector<uint8_t> from_hex(std::string_view hex) {
   std::vector<uint8_t> out;

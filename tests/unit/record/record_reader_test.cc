@@ -7,17 +7,14 @@
 
 #include "record/batch_builder.h"
 #include "record/record_set.h"
+#include "test_bytes.h"
 
 namespace sluice::record {
 namespace {
 
-constexpr Compression all_codecs[] = {Compression::none, Compression::gzip, Compression::snappy,
-                                      Compression::lz4, Compression::zstd};
-
-Bytes as_bytes(std::string_view text) {
-  return Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-}
-std::string as_string(Bytes bytes) { return std::string(bytes.begin(), bytes.end()); }
+using testing::all_codecs;
+using testing::as_bytes;
+using testing::as_string;
 
 std::vector<uint8_t> build_or_die(const BatchBuilder& builder) {
   Result<std::vector<uint8_t>> batch = builder.build();
