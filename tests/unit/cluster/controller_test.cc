@@ -16,15 +16,12 @@
 #include "protocol/record_framing.h"
 #include "storage/memory_file_system.h"
 #include "storage/posix_file_system.h"
+#include "test_config.h"
 
 namespace sluice::cluster {
 namespace {
 
-Config broker_config(std::map<std::string, std::string> values = {}) {
-  auto config = Config::parse(broker::broker_config_defs(), values);
-  EXPECT_TRUE(config) << config.status().to_string();
-  return std::move(config.value());
-}
+using testing::broker_config;
 
 class RecordingListener : public MetadataListener {
  public:

@@ -9,7 +9,7 @@ namespace {
 
 namespace md = protocol::metadata;
 
-Uuid id_of(uint8_t n) {
+Uuid first_byte_id(uint8_t n) {
   Uuid id;
   id.bytes[0] = n;
   return id;
@@ -38,7 +38,7 @@ class ImageTest : public ::testing::Test {
 };
 
 TEST(RecordFraming, FrameIsVersionTypeVersionThenFlexibleBody) {
-  md::TopicRecord record{"t", id_of(7), {}};
+  md::TopicRecord record{"t", first_byte_id(7), {}};
   std::vector<uint8_t> framed = md::encode_framed(record, 0);
   ASSERT_GE(framed.size(), 3u);
   EXPECT_EQ(framed[0], 1);  // frame version
@@ -61,7 +61,7 @@ TEST(RecordFraming, FrameIsVersionTypeVersionThenFlexibleBody) {
 }
 
 TEST(RecordFraming, RejectsUnknownTypeTrailingBytesAndNewerFrames) {
-  std::vector<uint8_t> framed = md::encode_framed(md::TopicRecord{"t", id_of(7), {}}, 0);
+  std::vector<uint8_t> framed = md::encode_framed(md::TopicRecord{"t", first_byte_id(7), {}}, 0);
   auto ignore = [](const auto&, int16_t) {};
   std::vector<uint8_t> trailing = framed;
   trailing.push_back(0);
@@ -77,7 +77,7 @@ TEST(RecordFraming, RejectsUnknownTypeTrailingBytesAndNewerFrames) {
 }
 
 TEST_F(ImageTest, TopicsPartitionsAndLeaderChanges) {
-  const Uuid id = id_of(1);
+  const Uuid id = first_byte_id(1);
   ASSERT_TRUE(apply(md::TopicRecord{"orders", id, {}}));
   ASSERT_TRUE(apply(partition(id, 0, {1})));
   ASSERT_TRUE(apply(partition(id, 1, {1})));
@@ -111,7 +111,7 @@ TEST_F(ImageTest, TopicsPartitionsAndLeaderChanges) {
 }
 
 TEST_F(ImageTest, ConfigsSetAndDeleteForTopicsAndBrokers) {
-  const Uuid id = id_of(2);
+  const Uuid id = first_byte_id(2);
   ASSERT_TRUE(apply(md::TopicRecord{"logs", id, {}}));
   ASSERT_TRUE(apply(md::ConfigRecord{config_resource_topic, "logs", "retention.ms", "1000", {}}));
   ASSERT_TRUE(apply(md::ConfigRecord{config_resource_broker, "", "log.retention.ms", "5", {}}));
@@ -127,7 +127,7 @@ TEST_F(ImageTest, ConfigsSetAndDeleteForTopicsAndBrokers) {
 }
 
 TEST_F(ImageTest, RemoveTopicForgetsNameIdAndConfigs) {
-  const Uuid id = id_of(3);
+  const Uuid id = first_byte_id(3);
   ASSERT_TRUE(apply(md::TopicRecord{"gone", id, {}}));
   ASSERT_TRUE(apply(partition(id, 0, {1})));
   ASSERT_TRUE(apply(md::ConfigRecord{config_resource_topic, "gone", "retention.ms", "1", {}}));
@@ -135,7 +135,7 @@ TEST_F(ImageTest, RemoveTopicForgetsNameIdAndConfigs) {
   EXPECT_EQ(image_.topic("gone"), nullptr);
   EXPECT_EQ(image_.topic(id), nullptr);
   // The name can be reused with a new id.
-  ASSERT_TRUE(apply(md::TopicRecord{"gone", id_of(4), {}}));
+  ASSERT_TRUE(apply(md::TopicRecord{"gone", first_byte_id(4), {}}));
   EXPECT_TRUE(image_.topic("gone")->configs.empty());
 }
 
@@ -159,14 +159,14 @@ TEST_F(ImageTest, BrokerLifecycleRecordsNeedTheRegisteredEpoch) {
   md::RegisterBrokerRecord record;
   record.broker_id = 2;
   record.broker_epoch = 7;
-  record.incarnation_id = id_of(8);
+  record.incarnation_id = first_byte_id(8);
   record.rack = "r1";
   record.features.push_back({"metadata.version", 1, 20, {}});
   ASSERT_TRUE(apply(record, md::RegisterBrokerRecord::max_version));  // fenced by default
   const BrokerImage& broker = image_.brokers.at(2);
   EXPECT_TRUE(broker.fenced);
   EXPECT_EQ(broker.epoch, 7);
-  EXPECT_EQ(broker.incarnation_id, id_of(8));
+  EXPECT_EQ(broker.incarnation_id, first_byte_id(8));
   EXPECT_EQ(broker.registration_offset, image_.offset);
   ASSERT_EQ(broker.features.size(), 1u);
   EXPECT_EQ(broker.features[0].max_version, 20);
@@ -201,12 +201,12 @@ TEST_F(ImageTest, BrokerLifecycleRecordsNeedTheRegisteredEpoch) {
 }
 
 TEST_F(ImageTest, RecordsContradictingTheImageAreErrors) {
-  EXPECT_FALSE(apply(partition(id_of(9), 0, {1})));  // unknown topic
-  EXPECT_FALSE(apply(md::RemoveTopicRecord{id_of(9), {}}));
+  EXPECT_FALSE(apply(partition(first_byte_id(9), 0, {1})));  // unknown topic
+  EXPECT_FALSE(apply(md::RemoveTopicRecord{first_byte_id(9), {}}));
   EXPECT_FALSE(apply(md::ConfigRecord{config_resource_topic, "nope", "retention.ms", "1", {}}));
-  ASSERT_TRUE(apply(md::TopicRecord{"x", id_of(5), {}}));
-  EXPECT_FALSE(apply(md::TopicRecord{"x", id_of(6), {}}));  // name taken
-  EXPECT_FALSE(apply(md::TopicRecord{"y", id_of(5), {}}));  // id taken
+  ASSERT_TRUE(apply(md::TopicRecord{"x", first_byte_id(5), {}}));
+  EXPECT_FALSE(apply(md::TopicRecord{"x", first_byte_id(6), {}}));  // name taken
+  EXPECT_FALSE(apply(md::TopicRecord{"y", first_byte_id(5), {}}));  // id taken
   // Records the image does not track are accepted and skipped.
   EXPECT_TRUE(apply(md::NoOpRecord{}));
 }

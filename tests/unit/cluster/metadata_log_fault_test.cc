@@ -102,7 +102,7 @@ Result<storage::FileHandle> FaultyFileSystem::open(const std::string& path, stor
   return storage::FileHandle(std::make_shared<FaultyFile>(*this, std::move(*file)));
 }
 
-Config broker_config() {
+Config one_partition_config() {
   auto config = Config::parse(broker::broker_config_defs(), {{"num.partitions", "1"}});
   EXPECT_TRUE(config) << config.status().to_string();
   return std::move(config.value());
@@ -150,7 +150,7 @@ class MetadataLogFaultTest : public ::testing::Test {
 
   std::unique_ptr<storage::MemoryFileSystem> memory_;
   std::unique_ptr<FaultyFileSystem> fs_;
-  Config config_ = broker_config();
+  Config config_ = one_partition_config();
   std::vector<std::string> fatal_;
 };
 

@@ -6,15 +6,12 @@
 
 #include "broker/broker_config.h"
 #include "broker/kafka_broker_configs.h"
+#include "test_config.h"
 
 namespace sluice::cluster {
 namespace {
 
-Config broker_config(std::map<std::string, std::string> values = {}) {
-  auto config = Config::parse(broker::broker_config_defs(), values);
-  EXPECT_TRUE(config) << config.status().to_string();
-  return std::move(config.value());
-}
+using testing::broker_config;
 
 ResolvedConfig resolve(const std::string& name, const std::map<std::string, std::string>& overrides,
                        const MetadataImage& image, const Config& broker) {
