@@ -294,9 +294,9 @@ class SyslogListener final : public SyslogSourceTask {
     if (protocol_ == SyslogProtocol::udp) return read_datagrams(records);
     take_frames(records);
     accept_connections();
-    for (SyslogConnection& connection : connections_) {
+    for (auto& connection : connections_) {
       if (records.size() >= batch_size_) break;
-      read_connection(connection);
+      read_connection(*connection);
     }
     take_frames(records);
     drop_closed_connections();
