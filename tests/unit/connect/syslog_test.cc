@@ -472,6 +472,30 @@ TEST(SyslogSource, PollHandsOutAtMostTheBatchSize) {
   task->stop();
 }
 
+// A closed connection whose frames outnumber a batch stays until every
+// frame, its unterminated last line included, was handed out.
+TEST(SyslogSource, AClosedConnectionIsDrainedAcrossPolls) {
+  Properties config = syslog_config("TCP");
+  config["syslog.queue.batch.size"] = "1";
+  auto task = start_syslog(config);
+  const int fd = connect_tcp(task->bound_port());
+  const std::string lines = "<13>1 - h - - - - a\n<13>1 - h - - - - b\n<13>1 - h - - - - c";
+  ASSERT_EQ(::write(fd, lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+  ::close(fd);
+  std::this_thread::sleep_for(50ms);
+  std::vector<std::string> messages;
+  for (int round = 0; round < 50 && messages.size() < 3; ++round) {
+    auto polled = task->poll(20ms);
+    ASSERT_TRUE(polled.is_ok());
+    ASSERT_LE(polled->size(), 1u);
+    for (const ConnectRecord& record : *polled) {
+      messages.push_back(field(record, "message").as<std::string>());
+    }
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{"a", "b", "c"}));
+  task->stop();
+}
+
 TEST(SyslogSource, PollWaitsAtMostMaxWait) {
   auto task = start_syslog(syslog_config("UDP"));
   const auto before = std::chrono::steady_clock::now();
