@@ -18,6 +18,12 @@ std::unique_ptr<Connector> make_file_stream_sink_connector();
 // built-in quickstarts (datagen.cc).
 std::unique_ptr<Connector> make_datagen_connector();
 
+// Confluent's io.confluent.connect.syslog.SyslogSourceConnector (RFC 5424
+// and RFC 3164 over UDP or TCP; syslog_source.cc, syslog.h) and
+// io.confluent.connect.http.HttpSinkConnector (http_sink.cc).
+std::unique_ptr<Connector> make_syslog_source_connector();
+std::unique_ptr<Connector> make_http_sink_connector();
+
 // The version every built-in plugin reports (REST's /connector-plugins):
 // the project's, as CMakeLists.txt's project(VERSION) states it (Kafka
 // reports its own version for its FileStream connectors).

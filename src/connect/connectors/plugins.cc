@@ -28,6 +28,10 @@ std::string_view pruned_class_name(std::string_view class_name) {
 const std::vector<ConnectorPlugin>& connector_plugins() {
   // Sorted by class name, as Kafka's GET /connector-plugins lists them.
   static const std::vector<ConnectorPlugin> plugins = {
+      {"io.confluent.connect.http.HttpSinkConnector", ConnectorType::sink,
+       builtin_connector_version, make_http_sink_connector},
+      {"io.confluent.connect.syslog.SyslogSourceConnector", ConnectorType::source,
+       builtin_connector_version, make_syslog_source_connector},
       {"io.confluent.kafka.connect.datagen.DatagenConnector", ConnectorType::source,
        builtin_connector_version, make_datagen_connector},
       {"org.apache.kafka.connect.file.FileStreamSinkConnector", ConnectorType::sink,
