@@ -34,15 +34,7 @@ void StandaloneHerder::stop_all() {
 }
 
 std::string StandaloneHerder::kafka_cluster_id() const {
-  auto settings = client_settings(settings_.properties, {}, ClientKind::admin, {});
-  auto conf = make_client_conf(settings);
-  if (!conf.is_ok()) return "";
-  auto admin = make_client(std::move(*conf), ClientKind::admin);
-  if (!admin.is_ok()) return "";
-  char* id = rd_kafka_clusterid(admin->get(), 5'000);
-  std::string text = id ? id : "";
-  if (id) rd_kafka_mem_free(admin->get(), id);
-  return text;
+  return cluster_id(client_settings(settings_.properties, {}, ClientKind::admin, {}));
 }
 
 StandaloneHerder::ConnectorEntry* StandaloneHerder::find(const std::string& name) {

@@ -24,9 +24,31 @@ struct WorkerSettings {
   ConverterDefaults converters;
 };
 
+// Kafka's DistributedConfig: the group, its three topics, the group's
+// timeouts and the URL other workers forward requests to.
+struct DistributedSettings {
+  WorkerSettings worker;
+  std::string group_id;                                    // group.id (required)
+  std::string config_topic;                                // config.storage.topic (required)
+  std::string offset_topic;                                // offset.storage.topic (required)
+  std::string status_topic;                                // status.storage.topic (required)
+  int config_replication_factor = 3;                       // config.storage.replication.factor
+  int offset_replication_factor = 3;                       // offset.storage.replication.factor
+  int status_replication_factor = 3;                       // status.storage.replication.factor
+  int offset_partitions = 25;                              // offset.storage.partitions
+  int status_partitions = 5;                               // status.storage.partitions
+  std::chrono::milliseconds heartbeat_interval{3'000};     // heartbeat.interval.ms
+  std::chrono::milliseconds session_timeout{10'000};       // session.timeout.ms
+  std::chrono::milliseconds rebalance_timeout{60'000};     // rebalance.timeout.ms
+  std::chrono::milliseconds max_rebalance_delay{300'000};  // scheduled.rebalance.max.delay.ms
+  std::string advertised_host;  // rest.advertised.host.name (default: the listener's host)
+  int advertised_port = -1;     // rest.advertised.port (default: the listener's port)
+};
+
 // Kafka's messages for a missing or invalid setting ("Missing required
 // configuration \"offset.storage.file.filename\" which has no default value.").
 Result<WorkerSettings> parse_standalone_settings(const Properties& properties);
+Result<DistributedSettings> parse_distributed_settings(const Properties& properties);
 
 // `listeners`' first entry: "http://host:port" (an empty host is every
 // interface, as Kafka reads it); https is refused (not built yet).
