@@ -107,6 +107,7 @@ Status DistributedHerder::start() {
 
 void DistributedHerder::stop() {
   if (stopping_.exchange(true)) return;
+  member_.cancel_waits();
   if (thread_.joinable()) thread_.join();
   worker_.stop_all();
   member_.leave();
@@ -264,8 +265,10 @@ void DistributedHerder::apply_assignment(const ConnectAssignment& assignment) {
   if (assignment.delay_ms > 0) {
     rejoin_at_ = SteadyClock::now() + std::chrono::milliseconds(assignment.delay_ms);
   }
+  assigned_config_offset_ = assignment.config_offset;
+  // Work created after the leader's snapshot is not in this assignment.
   std::lock_guard lock(mutex_);
-  assigned_work_ = snapshot_.all_work();
+  if (work_changed_offset_ > assigned_config_offset_) need_rejoin_ = true;
 }
 
 void DistributedHerder::start_connector_here(const std::string& name) {
@@ -304,7 +307,7 @@ void DistributedHerder::reconcile() {
     restarts.swap(snapshot_.restarts);
     if (config_version_ == reconciled_version_ && restarts.empty()) return;
     reconciled_version_ = config_version_;
-    if (snapshot_.all_work() != assigned_work_) need_rejoin_ = true;
+    if (work_changed_offset_ > assigned_config_offset_) need_rejoin_ = true;
   }
   for (const std::string& name : std::set<std::string>(held_.connectors)) {
     auto connector = snapshot_of(name);
@@ -390,6 +393,9 @@ void DistributedHerder::apply_config_record(int64_t offset, const std::string& k
   snapshot_.apply(key, value);
   snapshot_.offset = offset;
   ++config_version_;
+  // Connectors and task counts change only with these records (a stop
+  // writes a commit of no tasks).
+  if (key.starts_with("connector-") || key.starts_with("commit-")) work_changed_offset_ = offset;
 }
 
 Status DistributedHerder::read_config_to_end() {

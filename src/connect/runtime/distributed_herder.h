@@ -132,6 +132,7 @@ class DistributedHerder final : public Herder {
   mutable std::mutex mutex_;  // snapshot_, config_version_, leader_, generation_
   ConfigSnapshot snapshot_;
   uint64_t config_version_ = 0;  // counts applied records
+  int64_t work_changed_offset_ = -1;  // the last record that added or removed work
   Leader leader_;
   int32_t generation_ = -1;
   bool initial_read_done_ = false;  // restart records before it are history
@@ -144,7 +145,7 @@ class DistributedHerder final : public Herder {
   // The herder thread's own state.
   Allocation held_;
   AssignorMemory memory_;
-  Allocation assigned_work_;  // the configured work the last assignment saw
+  int64_t assigned_config_offset_ = -1;  // the leader's config offset of the last assignment
   std::map<std::string, Properties> started_connectors_;
   std::map<TaskId, std::pair<Properties, Properties>> started_tasks_;
   std::map<std::string, TargetState> applied_targets_;

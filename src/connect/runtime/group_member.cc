@@ -69,7 +69,7 @@ GroupMember::~GroupMember() {
 
 template <class Request, class Response>
 Result<Response> GroupMember::call(bool to_coordinator, Request request,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout, bool cancellable) {
   auto promise = std::make_shared<std::promise<Result<Response>>>();
   std::future<Result<Response>> answer = promise->get_future();
   const bool posted = thread_->post([clients = clients_, to_coordinator, promise,
@@ -95,9 +95,14 @@ Result<Response> GroupMember::call(bool to_coordinator, Request request,
     });
   });
   if (!posted) return Status(Errc::io_error, "the group client is stopping");
-  if (answer.wait_for(timeout) != std::future_status::ready) {
-    // The client's own request timeout answers it later; nobody waits.
-    return Status(Errc::io_error, "no answer from the group coordinator");
+  // The client's own request timeout answers a call given up here later;
+  // nobody waits for it then.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (cancellable && cancelled_) return Status(Errc::io_error, "the worker is stopping");
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status(Errc::io_error, "no answer from the group coordinator");
+    }
   }
   return answer.get();
 }
@@ -138,13 +143,14 @@ Status GroupMember::find_coordinator() {
   const net::Endpoint endpoint{host, static_cast<uint16_t>(port)};
   std::promise<void> done;
   auto made = done.get_future();
-  (void)thread_->post([clients = clients_, endpoint, &done] {
+  const bool posted = thread_->post([clients = clients_, endpoint, &done] {
     if (!clients->coordinator || !(clients->coordinator->endpoint() == endpoint)) {
       clients->retire(clients->coordinator);
       clients->coordinator = clients->make(endpoint);
     }
     done.set_value();
   });
+  if (!posted) return Status(Errc::io_error, "the group client is stopping");
   made.wait();
   coordinator_known_ = true;
   return Status::ok();

@@ -9,6 +9,7 @@
 //
 // Thread-safety: one caller thread at a time (the herder's).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -79,6 +80,9 @@ class GroupMember {
   int16_t heartbeat();
   // Leaves the group (best effort) so the others rebalance at once.
   void leave();
+  // From any thread: a call waiting for an answer (a JoinGroup can wait
+  // for the whole rebalance) gives up at once; for shutdown.
+  void cancel_waits() { cancelled_ = true; }
   bool in_group() const { return generation_ >= 0; }
   int32_t generation() const { return generation_; }
   const std::string& member_id() const { return member_id_; }
@@ -86,7 +90,8 @@ class GroupMember {
  private:
   struct Clients;
   template <class Request, class Response>
-  Result<Response> call(bool to_coordinator, Request request, std::chrono::milliseconds timeout);
+  Result<Response> call(bool to_coordinator, Request request, std::chrono::milliseconds timeout,
+                        bool cancellable = true);
   Status find_coordinator();
   void forget_coordinator();
 
@@ -96,6 +101,7 @@ class GroupMember {
   bool coordinator_known_ = false;
   std::string member_id_;
   int32_t generation_ = -1;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace sluice::connect

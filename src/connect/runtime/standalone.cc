@@ -241,14 +241,16 @@ int run_distributed(const std::string& worker_file, const std::string& version) 
   rest.plugins = plugin_infos(connector_plugins(), version);
   auto herder = std::make_unique<DistributedHerder>(*settings, std::move(*stores), worker_id,
                                                     "http://" + worker_id + "/");
-  RestServer server(*herder, rest);
-  if (Status started = server.start(); !started) {
+  // The config topic is read before the REST API answers: a worker never
+  // shows fewer connectors than the topic holds.
+  if (Status started = herder->start(); !started) {
     spdlog::error("connect: {}", started.message());
     return 1;
   }
-  if (Status started = herder->start(); !started) {
+  RestServer server(*herder, rest);
+  if (Status started = server.start(); !started) {
     spdlog::error("connect: {}", started.message());
-    server.stop();
+    herder->stop();
     return 1;
   }
   spdlog::info("connect: distributed worker {} of group {} serving the REST API on http://{}:{}",
