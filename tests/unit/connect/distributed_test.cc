@@ -6,6 +6,7 @@
 #include "connect/runtime/assignor.h"
 #include "connect/runtime/connect_protocol.h"
 #include "connect/runtime/connect_records.h"
+#include "connect/runtime/worker_settings.h"
 
 namespace sluice::connect {
 namespace {
@@ -270,6 +271,51 @@ TEST(ConnectRecords, StatusRecordsParseBack) {
   EXPECT_EQ(value->trace, "boom");
   EXPECT_FALSE(parse_status_value("{\"state\":\"NOPE\"}").has_value());
   EXPECT_FALSE(parse_status_value("[").has_value());
+}
+
+Properties distributed_worker() {
+  return {{"bootstrap.servers", "127.0.0.1:9092"},
+          {"group.id", "g"},
+          {"config.storage.topic", "c"},
+          {"offset.storage.topic", "o"},
+          {"status.storage.topic", "s"}};
+}
+
+TEST(DistributedSettings, KafkasDefaults) {
+  auto settings = parse_distributed_settings(distributed_worker());
+  ASSERT_TRUE(settings.is_ok()) << settings.status().message();
+  EXPECT_EQ(settings->group_id, "g");
+  EXPECT_EQ(settings->config_replication_factor, 3);
+  EXPECT_EQ(settings->offset_partitions, 25);
+  EXPECT_EQ(settings->status_partitions, 5);
+  EXPECT_EQ(settings->heartbeat_interval.count(), 3000);
+  EXPECT_EQ(settings->session_timeout.count(), 10000);
+  EXPECT_EQ(settings->rebalance_timeout.count(), 60000);
+  EXPECT_EQ(settings->max_rebalance_delay.count(), 300000);
+  EXPECT_EQ(settings->advertised_host, "127.0.0.1");
+}
+
+TEST(DistributedSettings, KafkasMessages) {
+  for (const char* key :
+       {"group.id", "config.storage.topic", "offset.storage.topic", "status.storage.topic"}) {
+    Properties worker = distributed_worker();
+    worker.erase(key);
+    auto settings = parse_distributed_settings(worker);
+    ASSERT_FALSE(settings.is_ok()) << key;
+    EXPECT_EQ(settings.status().message(), std::string("Missing required configuration \"") + key +
+                                               "\" which has no default value.");
+  }
+  Properties broker_default = distributed_worker();
+  broker_default["offset.storage.replication.factor"] = "-1";
+  EXPECT_TRUE(parse_distributed_settings(broker_default).is_ok());
+  Properties zero = distributed_worker();
+  zero["status.storage.partitions"] = "0";
+  EXPECT_FALSE(parse_distributed_settings(zero).is_ok());
+  Properties text = distributed_worker();
+  text["session.timeout.ms"] = "soon";
+  auto refused = parse_distributed_settings(text);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("session.timeout.ms"), std::string::npos);
 }
 
 }  // namespace
