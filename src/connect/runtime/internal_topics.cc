@@ -75,6 +75,8 @@ Result<std::unique_ptr<TopicReader>> TopicReader::open(const Properties& base,
   settings["enable.auto.offset.store"] = "false";
   settings["auto.offset.reset"] = "earliest";
   settings["enable.partition.eof"] = "false";
+  // Offsets an exactly-once task wrote in an aborted transaction never count.
+  settings["isolation.level"] = "read_committed";
   auto conf = make_client_conf(settings);
   if (!conf.is_ok()) return conf.status();
   auto consumer = make_client(std::move(*conf), ClientKind::consumer);

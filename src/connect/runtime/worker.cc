@@ -115,6 +115,12 @@ void Worker::start_task(const TaskId& id, const Properties& connector_config,
   runner.worker_id = worker_id_;
   runner.offset_flush_interval = settings_.offset_flush_interval;
   runner.shutdown_timeout = settings_.shutdown_timeout;
+  if (settings_.exactly_once_source && plugin->type == ConnectorType::source) {
+    // Kafka's transactional id for a source task: a restarted or moved task
+    // fences its previous instance with it.
+    runner.transactional_id = settings_.group_id + "-" + id.first + "-" + std::to_string(id.second);
+    runner.offsets_topic = settings_.offsets_topic;
+  }
   StateListener listener = [cell = task.state, worker = worker_id_, notify_to = listener_, id](
                                TaskState state, const std::string& trace) {
     StateInfo info{state, worker, trace};

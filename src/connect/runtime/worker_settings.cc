@@ -162,6 +162,15 @@ Result<DistributedSettings> parse_distributed_settings(const Properties& propert
   auto port = parse_int_setting(properties, "rest.advertised.port", -1, -1);
   if (!port.is_ok()) return port.status();
   settings.advertised_port = *port;
+  const std::string eos = value_or(properties, "exactly.once.source.support", "disabled");
+  if (eos != "enabled" && eos != "preparing" && eos != "disabled") {
+    return config_error("exactly.once.source.support", eos,
+                        "String must be one of (case insensitive): DISABLED, ENABLED, PREPARING");
+  }
+  settings.exactly_once_source_support = eos;
+  settings.worker.exactly_once_source = eos == "enabled";
+  settings.worker.group_id = settings.group_id;
+  settings.worker.offsets_topic = settings.offset_topic;
   return settings;
 }
 

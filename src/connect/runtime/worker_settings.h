@@ -22,6 +22,12 @@ struct WorkerSettings {
   std::chrono::milliseconds offset_flush_interval{60'000};  // offset.flush.interval.ms
   std::chrono::milliseconds shutdown_timeout{5'000};        // task.shutdown.graceful.timeout.ms
   ConverterDefaults converters;
+  // Distributed workers with exactly.once.source.support=enabled (KIP-618):
+  // each source task writes its records and offsets in one transaction per
+  // poll, as `<group.id>-<connector>-<task>`, into offsets_topic.
+  bool exactly_once_source = false;
+  std::string group_id;
+  std::string offsets_topic;
 };
 
 // Kafka's DistributedConfig: the group, its three topics, the group's
@@ -43,6 +49,7 @@ struct DistributedSettings {
   std::chrono::milliseconds max_rebalance_delay{300'000};  // scheduled.rebalance.max.delay.ms
   std::string advertised_host;  // rest.advertised.host.name (default: the listener's host)
   int advertised_port = -1;     // rest.advertised.port (default: the listener's port)
+  std::string exactly_once_source_support = "disabled";  // exactly.once.source.support
 };
 
 // Kafka's messages for a missing or invalid setting ("Missing required
