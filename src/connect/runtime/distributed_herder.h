@@ -131,7 +131,7 @@ class DistributedHerder final : public Herder {
 
   mutable std::mutex mutex_;  // snapshot_, config_version_, leader_, generation_
   ConfigSnapshot snapshot_;
-  uint64_t config_version_ = 0;  // counts applied records
+  uint64_t config_version_ = 0;       // counts applied records
   int64_t work_changed_offset_ = -1;  // the last record that added or removed work
   Leader leader_;
   int32_t generation_ = -1;
