@@ -62,7 +62,8 @@ class SourceRunner final : public TaskThread {
         failed = true;
         break;
       }
-      if (std::chrono::steady_clock::now() - last_commit >= settings_.offset_flush_interval) {
+      if (!transactional() &&
+          std::chrono::steady_clock::now() - last_commit >= settings_.offset_flush_interval) {
         commit_offsets();
         last_commit = std::chrono::steady_clock::now();
       }
@@ -76,6 +77,10 @@ class SourceRunner final : public TaskThread {
         failed = true;
         break;
       }
+      if (transactional()) {
+        if (!polled->empty() && !send_transaction(std::move(*polled))) failed = true;
+        continue;
+      }
       for (ConnectRecord& record : *polled) {
         if (!send(std::move(record))) {
           failed = true;
@@ -84,9 +89,67 @@ class SourceRunner final : public TaskThread {
       }
     }
     task_->stop();
+    if (transactional()) return;  // every poll's records were committed or aborted
     // Whatever Kafka acknowledges within the shutdown timeout is committed.
     rd_kafka_flush(producer_.get(), static_cast<int>(settings_.shutdown_timeout.count()));
     commit_offsets();
+  }
+
+  bool transactional() const { return settings_.transactional_id.has_value(); }
+
+  // KIP-618 with transaction.boundary=poll: one poll's records and their
+  // source offsets in one transaction; a failed commit fails the task (its
+  // records are aborted, its offsets never count).
+  bool send_transaction(std::vector<ConnectRecord> records) {
+    std::map<std::string, std::string> offsets;  // the last offset of each source partition
+    for (const ConnectRecord& record : records) {
+      const auto* origin = std::get_if<SourceOrigin>(&record.origin);
+      if (origin == nullptr || (origin->source_partition.empty() && origin->source_offset.empty()))
+        continue;
+      offsets[offset_key(settings_.task.connector, origin->source_partition)] =
+          offset_value(origin->source_offset);
+    }
+    if (!transaction_step(rd_kafka_begin_transaction(producer_.get()), "begin")) return false;
+    for (ConnectRecord& record : records) {
+      if (!send(std::move(record))) {
+        (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+        return false;
+      }
+    }
+    for (const auto& [key, value] : offsets) {
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(settings_.offsets_topic.c_str()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+        fail("writing offsets to " + settings_.offsets_topic + ": " + rd_error_text(err));
+        return false;
+      }
+    }
+    if (!transaction_step(rd_kafka_commit_transaction(producer_.get(), 60'000), "commit")) {
+      return false;
+    }
+    submitted_.clear();  // committed: every delivery report came before
+    if (!delivery_error_.empty()) {
+      fail("the producer could not deliver a record: " + delivery_error_);
+      return false;
+    }
+    task_->committed();
+    return true;
+  }
+
+  bool transaction_step(rd_kafka_error_t* error, const char* step) {
+    if (error == nullptr) return true;
+    const std::string text = rd_kafka_error_string(error);
+    if (rd_kafka_error_txn_requires_abort(error)) {
+      (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+    }
+    rd_kafka_error_destroy(error);
+    fail(std::string("the transaction's ") + step + " failed: " + text);
+    return false;
   }
 
   bool set_up() {
@@ -99,10 +162,30 @@ class SourceRunner final : public TaskThread {
         {"enable.idempotence", "true"},
         {"message.timeout.ms", "0"},
     };
-    producer_ = make_task_client(ClientKind::producer, base, [](rd_kafka_conf_t* conf) {
+    Properties settings = base;
+    if (transactional()) {
+      settings["transactional.id"] = *settings_.transactional_id;
+      // A transaction bounds how long a record may wait; Java's partitioner
+      // puts the offsets where the offsets store's own writer would.
+      settings["message.timeout.ms"] = "60000";
+      settings["transaction.timeout.ms"] = "60000";
+      settings["partitioner"] = "murmur2_random";
+    }
+    producer_ = make_task_client(ClientKind::producer, settings, [](rd_kafka_conf_t* conf) {
       rd_kafka_conf_set_dr_msg_cb(conf, &SourceRunner::on_delivery);
     });
-    return producer_ != nullptr;
+    if (producer_ == nullptr) return false;
+    // Fences the task's previous instance (a moved or restarted task): its
+    // open transaction is aborted before this one reads the offsets.
+    if (transactional()) {
+      if (rd_kafka_error_t* error = rd_kafka_init_transactions(producer_.get(), 60'000)) {
+        fail(std::string("initializing the transactional producer failed: ") +
+             rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return false;
+      }
+    }
+    return true;
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
