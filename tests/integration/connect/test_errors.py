@@ -179,3 +179,35 @@ def test_errors_retry_settings(module_worker, tmp_path):
         assert metric("total_records_skipped") == 2, text
     finally:
         rest(port, "DELETE", "/connectors/retry")
+
+
+def test_a_retriable_put_is_redelivered_not_failed(module_worker, tmp_path):
+    """A sink task's put answering a retriable error (Kafka's
+    RetriableException; the file sink on a full disk, /dev/full here) does
+    not fail the task: the runtime pauses the partitions and puts the same
+    batch again after a backoff (300 ms doubling, errors.retry.delay.max.ms
+    at most), counted in total_retries. Pointed at a writable file, the
+    records arrive: none was committed while they could not be written."""
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic = unique_topic("full")
+    produce(bootstrap, topic, [b"a", b"b", b"c"])
+    config = {"connector.class": FILE_SINK, "file": "/dev/full", "topics": topic,
+              "errors.retry.delay.max.ms": "1000"}
+    create(port, "full", config)
+
+    def retries():
+        text = rest(port, "GET", "/metrics")[1]
+        for line in text.splitlines():
+            if line.startswith('kafka_connect_task_error_metrics_total_retries{connector="full",'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    try:
+        wait_for(lambda: retries() >= 3, "three redeliveries of the batch")
+        wait_state(port, "full", "RUNNING", ["RUNNING"])
+        sink_file = str(tmp_path / "out.txt")
+        status, body = rest(port, "PUT", "/connectors/full/config", dict(config, file=sink_file))
+        assert status == 200, body
+        assert wait_lines(sink_file, 3) == ["a", "b", "c"]
+    finally:
+        rest(port, "DELETE", "/connectors/full")
