@@ -503,14 +503,16 @@ class SinkRunner final : public TaskThread, public ErrantRecordReporter {
     }
     if (changed.empty()) return true;
     const auto commit_start = std::chrono::steady_clock::now();
-    const std::optional<bool> delivered = dead_letters_delivered();
-    if (!delivered) return true;
-    if (!*delivered) return false;
     if (Status flushed = task_->flush(); !flushed) {
       task_failed_ = true;
       fail("the task's flush failed: " + flushed.message());
       return false;
     }
+    // After the flush: records the task reported while flushing are in the
+    // dead-letter topic before their offsets are committed.
+    const std::optional<bool> delivered = dead_letters_delivered();
+    if (!delivered) return true;
+    if (!*delivered) return false;
     RdPartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(changed.size())));
     for (const auto& [partition, offset] : changed) {
       rd_kafka_topic_partition_list_add(offsets.get(), partition.first.c_str(), partition.second)
