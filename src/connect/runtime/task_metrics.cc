@@ -167,10 +167,32 @@ metrics::Registry& connect_metrics_registry() {
   return registry;
 }
 
+TaskMetricsBoard::TaskMetricsBoard(metrics::Registry& registry)
+    : handle_(registry.add_collector([this](metrics::CollectorSink& sink) {
+        std::lock_guard lock(mutex_);
+        for (const auto& [task, metrics] : tasks_) metrics->collect(sink);
+      })) {}
+
+void TaskMetricsBoard::enter(const TaskMetrics* metrics) {
+  std::lock_guard lock(mutex_);
+  tasks_[{metrics->connector, metrics->task}] = metrics;
+}
+
+void TaskMetricsBoard::leave(const TaskMetrics* metrics) {
+  std::lock_guard lock(mutex_);
+  auto it = tasks_.find({metrics->connector, metrics->task});
+  if (it != tasks_.end() && it->second == metrics) tasks_.erase(it);
+}
+
+TaskMetricsBoard& connect_task_metrics_board() {
+  static TaskMetricsBoard board(connect_metrics_registry());
+  return board;
+}
+
 RegisteredTaskMetrics::RegisteredTaskMetrics(const std::string& connector, int task,
-                                             ConnectorType type, metrics::Registry& registry)
-    : metrics_(connector, task, type),
-      handle_(registry.add_collector(
-          [this](metrics::CollectorSink& sink) { metrics_.collect(sink); })) {}
+                                             ConnectorType type, TaskMetricsBoard& board)
+    : metrics_(connector, task, type), board_(board) {
+  board_.enter(&metrics_);
+}
 
 }  // namespace sluice::connect

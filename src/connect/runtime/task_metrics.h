@@ -8,8 +8,10 @@
 //
 // A task's thread records into its TaskMetrics with relaxed atomic adds (no
 // lock, no lookup); a scrape reads them through a collector registered for
-// the task's life in the worker's registry (base/metrics.h), so a stopped or
-// deleted task's series go away with it.
+// the task's life in the worker's registry (base/metrics.h), so a deleted
+// task's series go away with it. One task (connector, id) has one set of
+// series: a restarted task's new runner replaces the old one's at once,
+// even while the old one is still being torn down.
 //
 // Differences from Kafka's: averages and rates are over the task's life
 // (Kafka's over a sliding window of about a minute), and `status` is one
@@ -19,7 +21,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "base/metrics.h"
 #include "connect/connector.h"
@@ -111,16 +116,38 @@ struct TaskMetrics {
 // The worker's registry, rendered by `GET /metrics`.
 metrics::Registry& connect_metrics_registry();
 
-// A task's metrics registered in `registry` while this lives.
+// The tasks whose series a registry renders: the newest TaskMetrics of each
+// (connector, task). One collector in the registry reads them all.
+class TaskMetricsBoard {
+ public:
+  explicit TaskMetricsBoard(metrics::Registry& registry);
+  // `metrics` is rendered for its task from now on, replacing any other.
+  void enter(const TaskMetrics* metrics);
+  // Removes `metrics`, unless a newer one of its task replaced it.
+  void leave(const TaskMetrics* metrics);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::string, int>, const TaskMetrics*> tasks_;
+  metrics::CollectorHandle handle_;  // last: unregistered before tasks_ goes
+};
+
+// The board of the worker's registry.
+TaskMetricsBoard& connect_task_metrics_board();
+
+// A task's metrics on `board` while this lives.
 class RegisteredTaskMetrics {
  public:
   RegisteredTaskMetrics(const std::string& connector, int task, ConnectorType type,
-                        metrics::Registry& registry = connect_metrics_registry());
+                        TaskMetricsBoard& board = connect_task_metrics_board());
+  ~RegisteredTaskMetrics() { board_.leave(&metrics_); }
+  RegisteredTaskMetrics(const RegisteredTaskMetrics&) = delete;
+  RegisteredTaskMetrics& operator=(const RegisteredTaskMetrics&) = delete;
   TaskMetrics& get() { return metrics_; }
 
  private:
   TaskMetrics metrics_;
-  metrics::CollectorHandle handle_;  // last: unregistered before metrics_ goes
+  TaskMetricsBoard& board_;
 };
 
 }  // namespace sluice::connect

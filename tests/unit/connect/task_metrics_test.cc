@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 #include "connect/runtime/connector_config.h"
@@ -21,7 +22,8 @@ bool has_line(const std::string& text, const std::string& line) {
 
 TEST(TaskMetricsTest, SourceTaskSeriesCarryKafkasNamesAndLabels) {
   metrics::Registry registry;
-  RegisteredTaskMetrics registered("x", 0, ConnectorType::source, registry);
+  TaskMetricsBoard board(registry);
+  RegisteredTaskMetrics registered("x", 0, ConnectorType::source, board);
   TaskMetrics& task = registered.get();
   task.source_record_poll.add(5);
   task.source_record_write.add(4);
@@ -67,7 +69,8 @@ TEST(TaskMetricsTest, SourceTaskSeriesCarryKafkasNamesAndLabels) {
 
 TEST(TaskMetricsTest, SinkTaskSeriesAndErrorCounts) {
   metrics::Registry registry;
-  RegisteredTaskMetrics registered("s", 2, ConnectorType::sink, registry);
+  TaskMetricsBoard board(registry);
+  RegisteredTaskMetrics registered("s", 2, ConnectorType::sink, board);
   TaskMetrics& task = registered.get();
   task.sink_record_read.add(10);
   task.sink_record_send.add(9);
@@ -97,9 +100,10 @@ TEST(TaskMetricsTest, SinkTaskSeriesAndErrorCounts) {
 
 TEST(TaskMetricsTest, TasksComeAndGoAndNamesAreEscaped) {
   metrics::Registry registry;
+  TaskMetricsBoard board(registry);
   {
-    RegisteredTaskMetrics quoted("a\"b\\c", 0, ConnectorType::sink, registry);
-    RegisteredTaskMetrics other("z", 1, ConnectorType::sink, registry);
+    RegisteredTaskMetrics quoted("a\"b\\c", 0, ConnectorType::sink, board);
+    RegisteredTaskMetrics other("z", 1, ConnectorType::sink, board);
     const std::string text = registry.render();
     EXPECT_TRUE(has_line(
         text,
@@ -110,6 +114,24 @@ TEST(TaskMetricsTest, TasksComeAndGoAndNamesAreEscaped) {
         R"(kafka_connect_sink_task_metrics_sink_record_read_total{connector="z",task="1"} 0)"));
   }
   EXPECT_EQ(registry.render(), "");
+}
+
+TEST(TaskMetricsTest, ARestartedTasksNewMetricsReplaceTheOldOnes) {
+  metrics::Registry registry;
+  TaskMetricsBoard board(registry);
+  const std::string series =
+      R"(kafka_connect_sink_task_metrics_sink_record_read_total{connector="r",task="0"} )";
+  auto old_runner = std::make_unique<RegisteredTaskMetrics>("r", 0, ConnectorType::sink, board);
+  old_runner->get().sink_record_read.add(5);
+  // The herder makes the new runner before it drops the stopped one.
+  RegisteredTaskMetrics new_runner("r", 0, ConnectorType::sink, board);
+  new_runner.get().sink_record_read.add(1);
+  std::string text = registry.render();
+  EXPECT_TRUE(has_line(text, series + "1")) << text;
+  EXPECT_FALSE(has_line(text, series + "5")) << text;
+  old_runner.reset();
+  text = registry.render();
+  EXPECT_TRUE(has_line(text, series + "1")) << text;
 }
 
 TEST(RetryOperatorTest, DelaysDoubleFrom300msThenJitterBelowTheCap) {
