@@ -6,12 +6,17 @@
                 end offset holds them all
   topic->file   FileStreamSink writing that topic back out to a file: records/s until
                 the file has every line
+  topic->HTTP   HttpSink POSTing that topic to an HTTP receiver in this process
+                (http.server, keep-alive, answering 200 to each request) in batches of
+                --http-batch records (each size given is one run): records/s until the
+                receiver has them all
 
     make bench-connect        (or: bench/connect_bench.py --sluice build/sluice)
 
 Figures go to stdout as a Markdown table; bench/RESULTS.md keeps them with the machine."""
 
 import argparse
+import http.server
 import os
 import platform
 import shutil
@@ -19,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from confluent_kafka import Consumer, TopicPartition
@@ -75,6 +81,46 @@ def line_count(path):
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+class Receiver:
+    """An HTTP server on a free loopback port counting the values of each POST body
+    (`[v,v,...]`: the HTTP sink's default framing; the bench's values hold no comma)."""
+
+    def __init__(self):
+        self.records = 0
+        self.requests = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the sink's client asks
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                count = body.count(b",") + 1 if len(body) > 2 else 0
+                with receiver.lock:
+                    receiver.records += count
+                    receiver.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self):
+        with self.lock:
+            return self.records
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def write_properties(path, settings):
     with open(path, "w") as f:
         for key, value in settings.items():
@@ -109,6 +155,8 @@ def main():
     parser.add_argument("--sluice", default="build/sluice")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=100, help="bytes per line, newline included")
+    parser.add_argument("--http-batch", default="500",
+                        help="batch.max.size of the topic->HTTP runs, comma-separated (one run each)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     args.sluice = os.path.abspath(args.sluice)
@@ -134,6 +182,18 @@ def main():
         sink_s = run_connector(args, workdir, bootstrap, "bench-file-sink",
                                {"connector.class": "FileStreamSink", "file": sink_file, "topics": topic},
                                lambda: line_count(sink_file) >= args.records, 600)
+        http_runs = []
+        for batch in [int(b) for b in args.http_batch.split(",") if b]:
+            receiver = Receiver()
+            try:
+                seconds = run_connector(
+                    args, workdir, bootstrap, f"bench-http-sink-{batch}",
+                    {"connector.class": "HttpSink", "topics": topic, "batch.max.size": str(batch),
+                     "http.api.url": f"http://127.0.0.1:{receiver.port}/ingest"},
+                    lambda: receiver.count() >= args.records, 600)
+                http_runs.append((batch, seconds, receiver.requests))
+            finally:
+                receiver.close()
     finally:
         stop(broker)
         if not args.keep:
@@ -143,7 +203,10 @@ def main():
     print(f"machine: {platform.node()}, {os.cpu_count()} vCPUs; {args.records} records of {args.size} B")
     print("| path | records/s | MB/s | seconds |")
     print("| --- | --- | --- | --- |")
-    for path, seconds in (("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)):
+    rows = [("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)]
+    rows += [(f"topic -> HTTP (HttpSink, batch.max.size={batch}, {requests:,} requests)", seconds)
+             for batch, seconds, requests in http_runs]
+    for path, seconds in rows:
         print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
 
 

@@ -43,12 +43,29 @@ class SourceTask {
   virtual void stop() {}
 };
 
+// Kafka's ErrantRecordReporter (KIP-610): where a sink task hands a record
+// it could not deliver. The runtime sends it to the dead-letter topic
+// (errors.deadletterqueue.topic.name) and logs it (errors.log.enable); with
+// errors.tolerance=none the answer is an error and the task fails: return
+// it from put() or flush(). Called on the task's thread only.
+class ErrantRecordReporter {
+ public:
+  virtual ~ErrantRecordReporter() = default;
+  virtual Status report(const ConnectRecord& record, const Status& error) = 0;
+};
+
 class SinkTask {
  public:
   virtual ~SinkTask() = default;
+  // Before start(): the runtime's reporter, or null when the connector has
+  // neither a dead-letter topic nor errors.log.enable (Kafka's
+  // SinkTaskContext.errantRecordReporter()). It outlives the task's stop().
+  virtual void set_errant_record_reporter(ErrantRecordReporter* /*reporter*/) {}
   virtual Status start(const Properties& config) = 0;
   // Records in Kafka's order per partition. An error fails the task unless
-  // errors.tolerance lets the runtime skip the records it names.
+  // errors.tolerance lets the runtime skip the records it names; a
+  // retriable_error (errors.h) makes the runtime deliver the same records
+  // again after a backoff, the task's partitions paused meanwhile.
   virtual Status put(std::vector<ConnectRecord> records) = 0;
   // Everything put so far is durable where the task writes it: the runtime
   // commits the consumed offsets only after this succeeds.

@@ -37,7 +37,7 @@ class SourceRunner final : public TaskThread {
  public:
   SourceRunner(RunnerSettings settings, std::unique_ptr<SourceTask> task, OffsetStore& offsets,
                StateListener listener)
-      : TaskThread(std::move(settings), std::move(listener)),
+      : TaskThread(std::move(settings), std::move(listener), ConnectorType::source),
         task_(std::move(task)),
         offsets_(offsets) {}
   ~SourceRunner() override { stop(); }
@@ -71,11 +71,25 @@ class SourceRunner final : public TaskThread {
         idle(std::chrono::milliseconds(200));
         continue;
       }
+      const auto poll_start = std::chrono::steady_clock::now();
       auto polled = task_->poll(std::chrono::milliseconds(500));
       if (!polled.is_ok()) {
+        if (is_retriable(polled.status())) {
+          // Kafka's WorkerSourceTask logs a RetriableException from poll and
+          // polls again.
+          spdlog::warn("connect: task {}-{}: retriable error from poll: {}",
+                       settings_.task.connector, settings_.task.task, polled.status().message());
+          continue;
+        }
         fail("the task's poll failed: " + polled.status().message());
         failed = true;
         break;
+      }
+      if (!polled->empty()) {
+        TaskMetrics& counts = metrics_.get();
+        counts.poll_batch_time_ms.record(elapsed_ms(poll_start));
+        counts.batch_size.record(static_cast<int64_t>(polled->size()));
+        counts.source_record_poll.add(static_cast<int64_t>(polled->size()));
       }
       if (transactional()) {
         if (!polled->empty() && !send_transaction(std::move(*polled))) failed = true;
@@ -196,25 +210,34 @@ class SourceRunner final : public TaskThread {
       return;
     }
     if (submitted != nullptr) submitted->acknowledged = true;
+    self->metrics_.get().source_record_write.add();
   }
 
   // Transforms, converts and produces one record; false when the task fails.
   bool send(ConnectRecord record) {
     Submitted* submitted = track(record);
-    auto transformed = chain_.apply(std::move(record));
+    // Each attempt transforms its own copy; without retries none is made.
+    auto transformed = retry_.settings().timeout_ms == 0
+                           ? chain_.apply(std::move(record))
+                           : retry_.execute([&] { return chain_.apply(record); });
     if (!transformed.is_ok()) {
       return skip(submitted, Stage::transformation, transformed.status());
     }
     if (!transformed->has_value()) return skip(submitted);  // dropped by a filter
     const ConnectRecord& out = **transformed;
-    auto key = converters_.key->from_connect_data(out.topic, out.key_schema, out.key);
+    auto key = retry_.execute(
+        [&] { return converters_.key->from_connect_data(out.topic, out.key_schema, out.key); });
     if (!key.is_ok()) return skip(submitted, Stage::key_converter, key.status());
-    auto value = converters_.value->from_connect_data(out.topic, out.value_schema, out.value);
+    auto value = retry_.execute([&] {
+      return converters_.value->from_connect_data(out.topic, out.value_schema, out.value);
+    });
     if (!value.is_ok()) return skip(submitted, Stage::value_converter, value.status());
     rd_kafka_headers_t* headers = rd_kafka_headers_new(out.headers.size());
     for (const Header& header : out.headers) {
-      auto bytes = converters_.header->from_connect_header(out.topic, header.key, header.schema,
-                                                           header.value);
+      auto bytes = retry_.execute([&] {
+        return converters_.header->from_connect_header(out.topic, header.key, header.schema,
+                                                       header.value);
+      });
       if (!bytes.is_ok()) {
         rd_kafka_headers_destroy(headers);
         return skip(submitted, Stage::header_converter, bytes.status());
@@ -282,13 +305,17 @@ class SourceRunner final : public TaskThread {
       }
     }
     if (committable_.empty()) return;
+    const auto commit_start = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, std::optional<std::string>>> batch(committable_.begin(),
                                                                           committable_.end());
     if (Status stored = offsets_.put(batch); !stored) {
       spdlog::error("connect: task {}-{} could not commit its offsets (kept for the next try): {}",
                     settings_.task.connector, settings_.task.task, stored.message());
+      metrics_.get().offset_commit_failure.add();
       return;
     }
+    metrics_.get().offset_commit_time_ms.record(elapsed_ms(commit_start));
+    metrics_.get().offset_commit_success.add();
     committable_.clear();
     task_->committed();
   }
