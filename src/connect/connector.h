@@ -25,6 +25,9 @@ const char* connector_type_name(ConnectorType type);  // "source", "sink" (REST'
 
 // What a source task reads its last committed position from: the offset the
 // runtime stored for one of its source partitions (Kafka's OffsetStorageReader).
+// Valid from start() until the task's stop() has returned, on the task's
+// thread (a task that finds new source partitions while running reads their
+// offsets then).
 class OffsetReader {
  public:
   virtual ~OffsetReader() = default;
