@@ -6,6 +6,10 @@
                 end offset holds them all
   topic->file   FileStreamSink writing that topic back out to a file: records/s until
                 the file has every line
+  topic->mirror MirrorSourceConnector copying that topic from the broker (alias `src`) to a
+                second fresh `sluice serve` (ByteArrayConverter; the worker produces to the
+                second): records/s from the worker's start until `src.connect-bench` on the
+                second broker holds them all
 
     make bench-connect        (or: bench/connect_bench.py --sluice build/sluice)
 
@@ -81,13 +85,16 @@ def write_properties(path, settings):
             f.write(f"{key}={value}\n")
 
 
-def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
+def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s,
+                  converter="org.apache.kafka.connect.storage.StringConverter"):
     """Starts a worker with one connector; seconds until done() holds."""
     worker = os.path.join(workdir, f"{name}-worker.properties")
     write_properties(worker, {
         "bootstrap.servers": bootstrap,
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": converter,
+        "value.converter": converter,
+        "header.converter": converter if "ByteArray" in converter
+        else "org.apache.kafka.connect.storage.SimpleHeaderConverter",
         "offset.storage.file.filename": os.path.join(workdir, f"{name}.offsets"),
         "offset.flush.interval.ms": "1000",
         "listeners": f"http://127.0.0.1:{free_port()}",
@@ -104,6 +111,12 @@ def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
     return finished - began
 
 
+def start_broker(args, workdir, bootstrap, data):
+    return start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
+                  "--set", f"log.dirs={os.path.join(workdir, data)}", "--set", "admin.listener="],
+                 os.path.join(workdir, f"{data}-broker.log"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sluice", default="build/sluice")
@@ -114,11 +127,9 @@ def main():
     args.sluice = os.path.abspath(args.sluice)
 
     workdir = tempfile.mkdtemp(prefix="sluice-connect-bench-")
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    broker = start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
-                    "--set", f"log.dirs={os.path.join(workdir, 'data')}", "--set", "admin.listener="],
-                   os.path.join(workdir, "broker.log"))
+    bootstrap = f"127.0.0.1:{free_port()}"
+    broker = start_broker(args, workdir, bootstrap, "data")
+    target = None
     try:
         wait_for(lambda: end_offset(bootstrap, "__probe") == 0, 30, "the broker starting")
         source_file = os.path.join(workdir, "input.txt")
@@ -134,7 +145,19 @@ def main():
         sink_s = run_connector(args, workdir, bootstrap, "bench-file-sink",
                                {"connector.class": "FileStreamSink", "file": sink_file, "topics": topic},
                                lambda: line_count(sink_file) >= args.records, 600)
+        target_bootstrap = f"127.0.0.1:{free_port()}"
+        target = start_broker(args, workdir, target_bootstrap, "target-data")
+        wait_for(lambda: end_offset(target_bootstrap, "__probe") == 0, 30, "the target broker starting")
+        mirror_s = run_connector(args, workdir, target_bootstrap, "bench-mirror", {
+            "connector.class": "MirrorSourceConnector", "source.cluster.alias": "src",
+            "source.cluster.bootstrap.servers": bootstrap,
+            "target.cluster.bootstrap.servers": target_bootstrap,
+            "topics": topic, "replication.factor": "1"},
+            lambda: end_offset(target_bootstrap, "src." + topic) >= args.records, 600,
+            converter="org.apache.kafka.connect.converters.ByteArrayConverter")
     finally:
+        if target is not None:
+            stop(target)
         stop(broker)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -143,7 +166,9 @@ def main():
     print(f"machine: {platform.node()}, {os.cpu_count()} vCPUs; {args.records} records of {args.size} B")
     print("| path | records/s | MB/s | seconds |")
     print("| --- | --- | --- | --- |")
-    for path, seconds in (("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)):
+    for path, seconds in (("file -> topic (FileStreamSource)", source_s),
+                          ("topic -> file (FileStreamSink)", sink_s),
+                          ("topic -> mirrored topic on a second broker (MirrorSourceConnector)", mirror_s)):
         print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
 
 

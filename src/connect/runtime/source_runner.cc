@@ -150,6 +150,7 @@ class SourceRunner final : public TaskThread {
     const size_t key_size = key ? key->size() : 0;
     void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
     const size_t value_size = value ? value->size() : 0;
+    std::optional<std::chrono::steady_clock::time_point> unknown_since;
     while (true) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out.topic.c_str()),
@@ -162,10 +163,37 @@ class SourceRunner final : public TaskThread {
         rd_kafka_poll(producer_.get(), 100);
         continue;
       }
+      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && !stopping() &&
+          learn_partitions(out.topic, unknown_since)) {
+        continue;
+      }
       rd_kafka_headers_destroy(headers);
       return skip(submitted, Stage::kafka_produce,
                   Status(Errc::io_error, "producing to " + out.topic + ": " + rd_error_text(err)));
     }
+  }
+
+  // A record for a partition the producer does not know: one added to the
+  // topic since the producer last read its metadata (the mirror connector
+  // grows its target topics), which librdkafka would otherwise learn of only
+  // at topic.metadata.refresh.interval.ms. A metadata request for the topic
+  // updates the producer's view; false once kUnknownPartitionWait has passed
+  // (the partition does not exist).
+  bool learn_partitions(const std::string& topic,
+                        std::optional<std::chrono::steady_clock::time_point>& since) {
+    constexpr std::chrono::seconds kUnknownPartitionWait{30};
+    const auto now = std::chrono::steady_clock::now();
+    if (!since) since = now;
+    if (now - *since > kUnknownPartitionWait) return false;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, handle, &metadata, 5000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(handle);
+    rd_kafka_poll(producer_.get(), 100);
+    return true;
   }
 
   // A record that will not reach Kafka: its offset counts as done when the

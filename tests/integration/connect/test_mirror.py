@@ -145,6 +145,18 @@ def test_mirrors_partitions_keys_headers_timestamps_and_new_topics(broker_factor
     assert sorted(m.value() for m in late_mirrored) == sorted(b"late-%d" % i for i in range(40))
     assert partition_count(target.bootstrap, "src." + late) == 2
 
+    # A partition added to a mirrored topic: the target topic grows, and the
+    # records of the new partition land in the same partition there.
+    from confluent_kafka.admin import NewPartitions
+    source_admin.create_partitions([NewPartitions(late, 3)])[late].result(30)
+    wait_for(lambda: partition_count(source.bootstrap, late) == 3, "the third source partition")
+    produce_records(source.bootstrap, late, [(2, b"k", b"third-%d" % i, None, now + i)
+                                             for i in range(10)])
+    wait_for(lambda: partition_count(target.bootstrap, "src." + late) == 3,
+             "the third partition of the mirrored topic")
+    grown = consume_all(target.bootstrap, "src." + late, 50)
+    assert [m.value() for m in grown if m.partition() == 2] == [b"third-%d" % i for i in range(10)]
+
     # By now every refresh saw the excluded topics: none was mirrored.
     names = topic_names(target.bootstrap)
     for name in (excluded, internal, cycle):
