@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <memory>
 #include <set>
@@ -42,6 +43,12 @@ constexpr std::chrono::milliseconds kMirrorWaitStep{100};
 // without a leader yet, the target topic not created) is tried again.
 constexpr std::chrono::seconds kMirrorRetryInterval{1};
 constexpr std::chrono::milliseconds kMirrorRequestTimeout{30000};
+// A metadata request cannot be cut short by stop(): kept short (a failed one
+// is tried again a second later).
+constexpr std::chrono::milliseconds kMirrorMetadataTimeout{5000};
+// A consumer error (a topic deleted on the source) repeats at every fetch:
+// logged at most this often.
+constexpr std::chrono::seconds kMirrorErrorLogInterval{10};
 
 struct MirrorClientDeleter {
   void operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
@@ -116,6 +123,16 @@ Result<MirrorClient> make_mirror_client(rd_kafka_type_t type, const Properties& 
   return MirrorClient(handle);
 }
 
+// The task's place among the connector's tasks (task_configs sets it).
+int task_setting(const Properties& config, const char* key, int fallback) {
+  auto found = config.find(key);
+  if (found == config.end()) return fallback;
+  int value = fallback;
+  const char* end = found->second.data() + found->second.size();
+  auto [at, error] = std::from_chars(found->second.data(), end, value);
+  return error == std::errc() && at == end ? value : fallback;
+}
+
 std::optional<int64_t> mirror_integer(const Value& value) {
   if (value.is<int64_t>()) return value.as<int64_t>();
   if (value.is<int32_t>()) return value.as<int32_t>();
@@ -138,8 +155,12 @@ class MirrorSourceTask final : public SourceTask {
     auto settings = parse_mirror_settings(config);
     if (!settings.is_ok()) return settings.status();
     settings_ = std::move(*settings);
-    task_index_ = std::stoi(config.count(kTaskIndexKey) ? config.at(kTaskIndexKey) : "0");
-    task_count_ = std::stoi(config.count(kTaskCountKey) ? config.at(kTaskCountKey) : "1");
+    task_count_ = std::max(1, task_setting(config, kTaskCountKey, 1));
+    task_index_ = task_setting(config, kTaskIndexKey, 0);
+    if (task_index_ < 0 || task_index_ >= task_count_) {
+      return Status(Errc::invalid_value, "the mirror task's index " + std::to_string(task_index_) +
+                                             " is outside 0.." + std::to_string(task_count_ - 1));
+    }
     offsets_ = &offsets;
     if (Status made = make_clients(config); !made) return made;
     // The stored offsets are applied as the partitions are found: now, and
@@ -248,7 +269,7 @@ class MirrorSourceTask final : public SourceTask {
   Result<MirrorTopics> source_topics() {
     const rd_kafka_metadata_t* metadata = nullptr;
     const rd_kafka_resp_err_t err = rd_kafka_metadata(
-        consumer_.get(), 1, nullptr, &metadata, static_cast<int>(kMirrorRequestTimeout.count()));
+        consumer_.get(), 1, nullptr, &metadata, static_cast<int>(kMirrorMetadataTimeout.count()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status(Errc::io_error, rd_kafka_err2str(err));
     MirrorTopics topics;
     topics_complete_ = true;
@@ -355,7 +376,7 @@ class MirrorSourceTask final : public SourceTask {
     rd_kafka_topic_t* handle = rd_kafka_topic_new(target_.get(), remote.c_str(), nullptr);
     const rd_kafka_metadata_t* metadata = nullptr;
     const rd_kafka_resp_err_t err = rd_kafka_metadata(
-        target_.get(), 0, handle, &metadata, static_cast<int>(kMirrorRequestTimeout.count()));
+        target_.get(), 0, handle, &metadata, static_cast<int>(kMirrorMetadataTimeout.count()));
     rd_kafka_topic_destroy(handle);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status(Errc::io_error,
@@ -476,7 +497,9 @@ class MirrorSourceTask final : public SourceTask {
 
   void take(const rd_kafka_message_t* message, std::vector<ConnectRecord>& records) {
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      const auto now = std::chrono::steady_clock::now();
+      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && now >= next_error_log_) {
+        next_error_log_ = now + kMirrorErrorLogInterval;
         spdlog::warn("connect: mirror task {} consumer: {}", task_index_,
                      rd_kafka_message_errstr(message));
       }
@@ -535,6 +558,7 @@ class MirrorSourceTask final : public SourceTask {
   std::map<std::pair<std::string, int32_t>, int64_t> assigned_;
   std::map<std::string, int32_t> known_target_partitions_;
   std::chrono::steady_clock::time_point next_refresh_;
+  std::chrono::steady_clock::time_point next_error_log_;
   StopSignal stop_;
 };
 
