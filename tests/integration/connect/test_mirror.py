@@ -256,3 +256,38 @@ def test_restart_after_sigterm_and_kill_9_loses_nothing(broker_factory, worker_f
     print(f"\nmirror restart: {total} records, committed at the kill {committed_at_kill}, "
           f"{duplicates} duplicates after it (SIGTERM restart: none allowed before it)")
     worker.clean_stop()
+
+
+def test_identity_policy_and_config_validation(broker_factory, worker_factory):
+    from connect_harness import expect
+    source = broker_factory()
+    target = broker_factory()
+    topic = unique_topic("same")
+    create_topic(source.bootstrap, topic, partitions=2)
+    produce_records(source.bootstrap, topic, [(i % 2, b"k%d" % i, b"v%d" % i, [("h", b"x")], 0)
+                                              for i in range(20)])
+    worker = worker_factory(target.bootstrap, BYTE_WORKER).start()
+
+    # Kafka's messages for what cannot work, through the REST validate call.
+    infos = expect(worker.port, "PUT", "/connector-plugins/MirrorSourceConnector/config/validate", 200,
+                   {"connector.class": MIRROR, "name": "v",
+                    "source.cluster.bootstrap.servers": source.bootstrap,
+                    "replication.policy.class": "com.example.NoSuchPolicy"})
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in infos["configs"]}
+    assert errors["target.cluster.bootstrap.servers"] == [
+        'Missing required configuration "target.cluster.bootstrap.servers" which has no default value.']
+    assert errors["replication.policy.class"] == [
+        "Invalid value com.example.NoSuchPolicy for configuration replication.policy.class: "
+        "Class com.example.NoSuchPolicy could not be found."]
+    assert infos["error_count"] == 2, infos
+
+    # IdentityReplicationPolicy keeps the topic's name.
+    config = mirror_config(source, target, topics=topic, **{
+        "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"})
+    name = config.pop("name")
+    expect(worker.port, "POST", "/connectors", 201, {"name": name, "config": config})
+    wait_state(worker.port, "mirror", "RUNNING", ["RUNNING", "RUNNING"])
+    mirrored = consume_all(target.bootstrap, topic, 20)
+    assert as_tuples(mirrored) == as_tuples(consume_all(source.bootstrap, topic, 20))
+    assert "src." + topic not in topic_names(target.bootstrap)
+    worker.clean_stop()
