@@ -570,8 +570,23 @@ class MirrorSourceConnector final : public Connector {
   Status start(const Properties& config) override {
     auto settings = parse_mirror_settings(config);
     if (!settings.is_ok()) return settings.status();
+    warn_of_converters(config);
     config_ = config;
     return Status::ok();
+  }
+
+  // The records are bytes; another converter re-encodes them (the runtime
+  // gives a plugin no say in its converters, so this is only a warning).
+  static void warn_of_converters(const Properties& config) {
+    for (const char* key : {"key.converter", "value.converter", "header.converter"}) {
+      auto found = config.find(key);
+      if (found != config.end() && !found->second.ends_with("ByteArrayConverter")) {
+        spdlog::warn(
+            "connect: MirrorSourceConnector {}: {} re-encodes the mirrored bytes; "
+            "org.apache.kafka.connect.converters.ByteArrayConverter copies them unchanged",
+            key, found->second);
+      }
+    }
   }
 
   // tasks.max tasks, each finding its share of the source partitions
