@@ -37,6 +37,9 @@ struct ReplicationPolicy {
   std::optional<std::string> topic_source(const std::string& topic) const;
   // The topic's name on the cluster it came from (nullopt: not a mirror).
   std::optional<std::string> upstream_topic(const std::string& topic) const;
+  // DefaultReplicationPolicy.offsetSyncsTopic:
+  // `mm2-offset-syncs<separator><cluster><separator>internal`.
+  std::string offset_syncs_topic(const std::string& cluster) const;
   // ReplicationPolicy.isInternalTopic: `__*`, `.*`, `*.internal`,
   // `*-internal` (Kafka's, Connect's and MirrorMaker's own topics).
   bool is_internal_topic(const std::string& topic) const;
@@ -76,6 +79,29 @@ bool should_mirror_topic(const TopicFilter& filter, const ReplicationPolicy& pol
 // partitions than tasks spread too.
 int mirror_task_for(const std::string& topic, int32_t partition, int task_count);
 
+// Kafka's OffsetSync record: key topic (INT16 length, UTF-8) and partition
+// (INT32), value upstream and downstream offsets (INT64 each), big-endian as
+// Kafka's protocol Schema writes them, so Kafka's MirrorCheckpointConnector
+// can read what this connector writes.
+std::string offset_sync_key(const std::string& topic, int32_t partition);
+std::string offset_sync_value(int64_t upstream_offset, int64_t downstream_offset);
+
+// OffsetSyncWriter.PartitionState: whether a mirrored record's offsets must
+// be published now (the first of the task's life, a skipped upstream
+// offset, a downstream truncation, or translation grown offset.lag.max
+// stale); otherwise the sync waits for the next offset commit.
+class OffsetSyncState {
+ public:
+  explicit OffsetSyncState(int64_t max_offset_lag) : max_offset_lag_(max_offset_lag) {}
+  bool update(int64_t upstream_offset, int64_t downstream_offset);
+
+ private:
+  int64_t max_offset_lag_;
+  int64_t previous_upstream_ = -1;
+  int64_t previous_downstream_ = -1;
+  int64_t last_sync_downstream_ = -1;
+};
+
 // The connector's settings (Kafka's names and defaults).
 std::vector<ConfigKey> mirror_source_config_keys();
 
@@ -90,5 +116,10 @@ Properties mirror_consumer_settings(const Properties& config);
 // The target cluster's admin settings: `target.cluster.*` then
 // `target.admin.*`.
 Properties mirror_target_admin_settings(const Properties& config);
+// The offset-syncs producer's settings: the cluster that
+// `offset-syncs.topic.location` names (`source` or `target`), its
+// `<location>.cluster.*` then `<location>.producer.*`.
+Properties mirror_offset_syncs_producer_settings(const Properties& config,
+                                                 const std::string& location);
 
 }  // namespace sluice::connect

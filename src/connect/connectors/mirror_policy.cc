@@ -101,6 +101,10 @@ std::optional<std::string> ReplicationPolicy::upstream_topic(const std::string& 
   return topic.substr(source->size() + separator.size());
 }
 
+std::string ReplicationPolicy::offset_syncs_topic(const std::string& cluster) const {
+  return "mm2-offset-syncs" + separator + cluster + separator + "internal";
+}
+
 bool ReplicationPolicy::is_internal_topic(const std::string& topic) const {
   return topic.starts_with("__") || topic.starts_with(".") || topic.ends_with(".internal") ||
          topic.ends_with("-internal") || topic.ends_with(separator + "internal");
@@ -157,6 +161,44 @@ int mirror_task_for(const std::string& topic, int32_t partition, int task_count)
                           static_cast<uint64_t>(task_count));
 }
 
+namespace {
+
+void append_big_endian(std::string& out, uint64_t value, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  }
+}
+
+}  // namespace
+
+std::string offset_sync_key(const std::string& topic, int32_t partition) {
+  std::string key;
+  append_big_endian(key, topic.size(), 2);  // topic names are at most 249 bytes
+  key += topic;
+  append_big_endian(key, static_cast<uint32_t>(partition), 4);
+  return key;
+}
+
+std::string offset_sync_value(int64_t upstream_offset, int64_t downstream_offset) {
+  std::string value;
+  append_big_endian(value, static_cast<uint64_t>(upstream_offset), 8);
+  append_big_endian(value, static_cast<uint64_t>(downstream_offset), 8);
+  return value;
+}
+
+bool OffsetSyncState::update(int64_t upstream_offset, int64_t downstream_offset) {
+  const bool first = last_sync_downstream_ == -1;
+  // Translation answers one past the last sync: hence the + 1.
+  const bool too_stale = downstream_offset - (last_sync_downstream_ + 1) >= max_offset_lag_;
+  const bool skipped_upstream = upstream_offset - previous_upstream_ != 1;
+  const bool truncated_downstream = downstream_offset < previous_downstream_;
+  const bool sync = first || too_stale || skipped_upstream || truncated_downstream;
+  if (sync) last_sync_downstream_ = downstream_offset;
+  previous_upstream_ = upstream_offset;
+  previous_downstream_ = downstream_offset;
+  return sync;
+}
+
 std::vector<ConfigKey> mirror_source_config_keys() {
   return {
       {"source.cluster.alias", ConfigType::string, false, "source", non_empty_string()},
@@ -175,6 +217,10 @@ std::vector<ConfigKey> mirror_source_config_keys() {
       {"sync.topic.configs.enabled", ConfigType::boolean, false, "true", nullptr},
       {"replication.factor", ConfigType::integer, false, "2", nullptr},
       {"emit.offset-syncs.enabled", ConfigType::boolean, false, "true", nullptr},
+      {"offset-syncs.topic.location", ConfigType::string, false, "source",
+       one_of({"source", "target"})},
+      {"offset-syncs.topic.replication.factor", ConfigType::integer, false, "3", nullptr},
+      {"offset.lag.max", ConfigType::integer, false, "100", nullptr},
   };
 }
 
@@ -191,6 +237,14 @@ Properties mirror_consumer_settings(const Properties& config) {
 
 Properties mirror_target_admin_settings(const Properties& config) {
   Properties settings = mirror_prefixed_settings(config, "target.cluster.", "target.admin.");
+  settings.erase("alias");
+  return settings;
+}
+
+Properties mirror_offset_syncs_producer_settings(const Properties& config,
+                                                 const std::string& location) {
+  Properties settings =
+      mirror_prefixed_settings(config, location + ".cluster.", location + ".producer.");
   settings.erase("alias");
   return settings;
 }

@@ -74,6 +74,11 @@ struct MirrorSettings {
   int replication_factor = 2;
   Properties consumer;
   Properties target_admin;
+  bool emit_offset_syncs = true;
+  std::string offset_syncs_location = "source";
+  int offset_syncs_replication_factor = 3;
+  int64_t max_offset_lag = 100;
+  Properties offset_syncs_producer;
 };
 
 Result<MirrorSettings> parse_mirror_settings(const Properties& config) {
@@ -96,6 +101,14 @@ Result<MirrorSettings> parse_mirror_settings(const Properties& config) {
   settings.replication_factor = parsed->get_int("replication.factor");
   settings.consumer = mirror_consumer_settings(config);
   settings.target_admin = mirror_target_admin_settings(config);
+  settings.emit_offset_syncs = parsed->get_bool("emit.offset-syncs.enabled");
+  settings.offset_syncs_location =
+      parsed->get_string("offset-syncs.topic.location").value_or("source");
+  settings.offset_syncs_replication_factor =
+      parsed->get_int("offset-syncs.topic.replication.factor");
+  settings.max_offset_lag = parsed->get_int("offset.lag.max");
+  settings.offset_syncs_producer =
+      mirror_offset_syncs_producer_settings(config, settings.offset_syncs_location);
   return settings;
 }
 
@@ -149,6 +162,7 @@ class MirrorSourceTask final : public SourceTask {
  public:
   ~MirrorSourceTask() override {
     if (consumer_) rd_kafka_consumer_close(consumer_.get());
+    if (syncs_) rd_kafka_flush(syncs_.get(), static_cast<int>(kMirrorMetadataTimeout.count()));
   }
 
   Status start(const Properties& config, OffsetReader& offsets) override {
@@ -201,6 +215,44 @@ class MirrorSourceTask final : public SourceTask {
   // May be called from another thread than poll's: only wakes it.
   void stop() override { stop_.request(); }
 
+  bool wants_record_commits() const override { return syncs_ != nullptr; }
+
+  // MirrorSourceTask.commitRecord: the record's offsets on both sides, for
+  // an offset sync now or at the next commit.
+  void record_committed(const Map& source_partition, const Map& source_offset,
+                        int32_t /*kafka_partition*/, int64_t kafka_offset) override {
+    const Value* topic = map_find(source_partition, "topic");
+    const Value* partition = map_find(source_partition, "partition");
+    const Value* offset = map_find(source_offset, "offset");
+    if (topic == nullptr || !topic->is<std::string>() || partition == nullptr ||
+        offset == nullptr) {
+      return;
+    }
+    std::optional<int64_t> partition_number = mirror_integer(*partition);
+    std::optional<int64_t> upstream = mirror_integer(*offset);
+    if (!partition_number || !upstream) return;
+    const auto key =
+        std::make_pair(topic->as<std::string>(), static_cast<int32_t>(*partition_number));
+    auto state = sync_states_.try_emplace(key, settings_.max_offset_lag).first;
+    if (state->second.update(*upstream, kafka_offset)) {
+      delayed_syncs_.erase(key);
+      send_offset_sync(key.first, key.second, *upstream, kafka_offset);
+    } else {
+      delayed_syncs_[key] = {*upstream, kafka_offset};
+    }
+  }
+
+  // OffsetSyncWriter.promoteDelayedOffsetSyncs at each offset commit: every
+  // partition's latest offsets are published.
+  void committed() override {
+    if (!syncs_) return;
+    for (const auto& [key, offsets] : delayed_syncs_) {
+      send_offset_sync(key.first, key.second, offsets.first, offsets.second);
+    }
+    delayed_syncs_.clear();
+    rd_kafka_poll(syncs_.get(), 0);
+  }
+
  private:
   Status make_clients(const Properties& config) {
     const std::string name = config.count("name") ? config.at("name") : "mirror";
@@ -223,7 +275,75 @@ class MirrorSourceTask final : public SourceTask {
     auto admin = make_mirror_client(RD_KAFKA_PRODUCER, settings_.target_admin, "target admin");
     if (!admin.is_ok()) return admin.status();
     target_ = std::move(*admin);
+    if (settings_.emit_offset_syncs) start_offset_syncs();
     return Status::ok();
+  }
+
+  // The producer of offset syncs and its topic (compacted, one partition),
+  // on the cluster offset-syncs.topic.location names. Mirroring goes on
+  // without syncs when the topic cannot be made.
+  void start_offset_syncs() {
+    Properties producer = {{"acks", "all"}};
+    for (const auto& [key, value] : settings_.offset_syncs_producer) producer[key] = value;
+    auto made = make_mirror_client(RD_KAFKA_PRODUCER, producer, "offset-syncs producer");
+    if (!made.is_ok()) {
+      spdlog::error("connect: mirror task {}: no offset syncs: {}", task_index_,
+                    made.status().message());
+      return;
+    }
+    syncs_ = std::move(*made);
+    syncs_topic_ = settings_.policy.offset_syncs_topic(settings_.target_alias);
+    if (Status created = create_offset_syncs_topic(); !created) {
+      spdlog::error(
+          "connect: mirror task {}: no offset syncs ({}); set "
+          "offset-syncs.topic.replication.factor or emit.offset-syncs.enabled=false",
+          task_index_, created.message());
+      syncs_.reset();
+    }
+  }
+
+  Status create_offset_syncs_topic() {
+    char error[512];
+    rd_kafka_NewTopic_t* request = rd_kafka_NewTopic_new(
+        syncs_topic_.c_str(), 1, settings_.offset_syncs_replication_factor, error, sizeof error);
+    if (request == nullptr) {
+      return Status(Errc::invalid_value, "creating the topic " + syncs_topic_ + ": " + error);
+    }
+    rd_kafka_NewTopic_set_config(request, "cleanup.policy", "compact");
+    auto event = call_admin(syncs_.get(), [&](rd_kafka_queue_t* queue) {
+      rd_kafka_CreateTopics(syncs_.get(), &request, 1, nullptr, queue);
+    });
+    rd_kafka_NewTopic_destroy(request);
+    if (!event.is_ok()) return event.status();
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(
+        rd_kafka_event_CreateTopics_result(event->get()), &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* reason = rd_kafka_topic_result_error_string(results[i]);
+        return Status(Errc::io_error,
+                      "creating the topic " + syncs_topic_ + ": " + rd_kafka_err2str(err) +
+                          (reason != nullptr ? std::string(" (") + reason + ")" : std::string()));
+      }
+    }
+    return Status::ok();
+  }
+
+  // A lost sync costs only translation precision (the next one replaces
+  // it), so a full queue drops it with a warning.
+  void send_offset_sync(const std::string& topic, int32_t partition, int64_t upstream,
+                        int64_t downstream) {
+    const std::string key = offset_sync_key(topic, partition);
+    std::string value = offset_sync_value(upstream, downstream);
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        syncs_.get(), RD_KAFKA_V_TOPIC(syncs_topic_.c_str()), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("connect: mirror task {}: offset sync for {}-{} dropped: {}", task_index_, topic,
+                   partition, rd_kafka_err2str(err));
+    }
   }
 
   // Finds the source topics this task mirrors, creates what the target
@@ -559,6 +679,13 @@ class MirrorSourceTask final : public SourceTask {
   std::map<std::string, int32_t> known_target_partitions_;
   std::chrono::steady_clock::time_point next_refresh_;
   std::chrono::steady_clock::time_point next_error_log_;
+  // Offset syncs (emit.offset-syncs.enabled): null when off.
+  MirrorClient syncs_;
+  std::string syncs_topic_;
+  std::map<std::pair<std::string, int32_t>, OffsetSyncState> sync_states_;
+  // Per source partition: the latest upstream and downstream offsets not
+  // yet published.
+  std::map<std::pair<std::string, int32_t>, std::pair<int64_t, int64_t>> delayed_syncs_;
   StopSignal stop_;
 };
 

@@ -31,6 +31,8 @@ class StoreOffsetReader final : public OffsetReader {
 struct Submitted {
   std::string offset_value;
   bool acknowledged = false;
+  // For a task that wants record_committed: the record's origin.
+  std::optional<SourceOrigin> origin;
 };
 
 class SourceRunner final : public TaskThread {
@@ -50,6 +52,7 @@ class SourceRunner final : public TaskThread {
       fail("the task did not start: " + started.message());
       return;
     }
+    wants_record_commits_ = task_->wants_record_commits();
     report(initial_state());
     auto last_commit = std::chrono::steady_clock::now();
     bool failed = false;
@@ -112,7 +115,14 @@ class SourceRunner final : public TaskThread {
       if (self->delivery_error_.empty()) self->delivery_error_ = rd_error_text(message->err);
       return;
     }
-    if (submitted != nullptr) submitted->acknowledged = true;
+    if (submitted == nullptr) return;
+    submitted->acknowledged = true;
+    if (submitted->origin) {
+      self->task_->record_committed(submitted->origin->source_partition,
+                                    submitted->origin->source_offset, message->partition,
+                                    message->offset);
+      submitted->origin.reset();
+    }
   }
 
   // Transforms, converts and produces one record; false when the task fails.
@@ -215,6 +225,7 @@ class SourceRunner final : public TaskThread {
     auto& queue = submitted_[offset_key(settings_.task.connector, origin->source_partition)];
     queue.push_back(std::make_unique<Submitted>());
     queue.back()->offset_value = offset_value(origin->source_offset);
+    if (wants_record_commits_) queue.back()->origin = *origin;
     return queue.back().get();
   }
 
@@ -244,6 +255,7 @@ class SourceRunner final : public TaskThread {
   TaskConverters converters_;
   RdKafka producer_;
   std::string delivery_error_;  // set by the delivery callback (this thread)
+  bool wants_record_commits_ = false;
   std::map<std::string, std::deque<std::unique_ptr<Submitted>>> submitted_;
   std::map<std::string, std::string> committable_;
 };

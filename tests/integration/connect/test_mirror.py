@@ -10,6 +10,7 @@ loss, and duplicates only after the last committed source offset."""
 
 import json
 import os
+import struct
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ def mirror_config(source, target, **extra):
         "source.cluster.bootstrap.servers": source.bootstrap,
         "target.cluster.bootstrap.servers": target.bootstrap,
         "replication.factor": "1",
+        "offset-syncs.topic.replication.factor": "1",
         "refresh.topics.interval.seconds": "1",
         "tasks.max": "2",
     }
@@ -72,6 +74,18 @@ def by_partition(messages):
     out = {}
     for m in messages:
         out.setdefault(m.partition(), []).append(m.value())
+    return out
+
+
+def offset_syncs(bootstrap, topic):
+    """Kafka's OffsetSync records: {(topic, partition): [(upstream, downstream), ...]}."""
+    out = {}
+    for m in consume_all(bootstrap, topic, 1):
+        key, value = m.key(), m.value()
+        length = struct.unpack(">h", key[:2])[0]
+        name = key[2:2 + length].decode()
+        (partition,) = struct.unpack(">i", key[2 + length:])
+        out.setdefault((name, partition), []).append(struct.unpack(">qq", value))
     return out
 
 
@@ -162,6 +176,17 @@ def test_mirrors_partitions_keys_headers_timestamps_and_new_topics(broker_factor
     for name in (excluded, internal, cycle):
         assert "src." + name not in names, f"{name} was mirrored"
     assert not any(n.startswith("src.__") for n in names), names
+
+    # Offset syncs (Kafka's format) on the source: each maps an upstream
+    # offset to the downstream offset of the same record.
+    syncs = offset_syncs(source.bootstrap, "mm2-offset-syncs.tgt.internal")
+    mirrored_at = {(m.partition(), m.offset()): m.value() for m in mirrored}
+    source_at = {(m.partition(), m.offset()): m.value() for m in source_side}
+    for partition in range(3):
+        pairs = syncs.get((topic, partition))
+        assert pairs and pairs[0] == (0, 0), (partition, pairs)
+        for upstream, downstream in pairs:
+            assert source_at[(partition, upstream)] == mirrored_at[(partition, downstream)]
 
     # Kafka's source partition and offset, as the offsets file stores them.
     stored = worker.offsets()["offsets"]

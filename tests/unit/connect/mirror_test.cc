@@ -183,6 +183,10 @@ TEST(MirrorConfig, DefaultsAreKafkas) {
   EXPECT_EQ(parsed->get_int("refresh.topics.interval.seconds"), 600);
   EXPECT_TRUE(parsed->get_bool("sync.topic.configs.enabled"));
   EXPECT_EQ(parsed->get_int("replication.factor"), 2);
+  EXPECT_TRUE(parsed->get_bool("emit.offset-syncs.enabled"));
+  EXPECT_EQ(parsed->get_string("offset-syncs.topic.location"), "source");
+  EXPECT_EQ(parsed->get_int("offset-syncs.topic.replication.factor"), 3);
+  EXPECT_EQ(parsed->get_int("offset.lag.max"), 100);
 }
 
 TEST(MirrorConfig, MessagesForBadSettings) {
@@ -248,6 +252,46 @@ TEST(MirrorConfig, TopicConfigsKafkaKeepsBack) {
   EXPECT_FALSE(is_excluded_topic_config("retention.ms"));
   EXPECT_FALSE(is_excluded_topic_config("cleanup.policy"));
   EXPECT_FALSE(is_excluded_topic_config("min_insync_replicas"));  // dots are literal
+}
+
+TEST(MirrorOffsetSyncs, KafkasRecordBytesAndTopicName) {
+  EXPECT_EQ(offset_sync_key("ab", 258), std::string("\x00\x02"
+                                                    "ab\x00\x00\x01\x02",
+                                                    8));
+  EXPECT_EQ(offset_sync_value(1, 0x0102030405060708),
+            std::string("\x00\x00\x00\x00\x00\x00\x00\x01\x01\x02\x03\x04\x05\x06\x07\x08", 16));
+  EXPECT_EQ(mirror_default_policy().offset_syncs_topic("tgt"), "mm2-offset-syncs.tgt.internal");
+  EXPECT_EQ(mirror_default_policy("__").offset_syncs_topic("tgt"),
+            "mm2-offset-syncs__tgt__internal");
+  // Never mirrored itself.
+  EXPECT_TRUE(mirror_default_policy("__").is_internal_topic("mm2-offset-syncs__tgt__internal"));
+}
+
+TEST(MirrorOffsetSyncs, SyncedWhenFirstSkippedTruncatedOrStale) {
+  OffsetSyncState state(100);
+  EXPECT_TRUE(state.update(0, 0));   // the first of this task's life
+  EXPECT_FALSE(state.update(1, 1));  // consecutive: waits for the commit
+  EXPECT_TRUE(state.update(5, 2));   // upstream skipped offsets (compaction, markers)
+  EXPECT_FALSE(state.update(6, 3));
+  EXPECT_TRUE(state.update(7, 1));  // downstream went back (truncated)
+  for (int64_t i = 1; i < 101; ++i) {
+    EXPECT_FALSE(state.update(7 + i, 1 + i)) << i;
+  }
+  EXPECT_TRUE(state.update(108, 102));  // 102 - (1 + 1) >= 100: stale
+}
+
+TEST(MirrorOffsetSyncs, ProducerSettingsFromTheLocation) {
+  const Properties config = {
+      {"source.cluster.bootstrap.servers", "a:9092"},
+      {"source.producer.linger.ms", "5"},
+      {"source.consumer.fetch.max.bytes", "1"},
+      {"target.cluster.bootstrap.servers", "b:9092"},
+      {"target.producer.acks", "1"},
+  };
+  EXPECT_EQ(mirror_offset_syncs_producer_settings(config, "source"),
+            (Properties{{"bootstrap.servers", "a:9092"}, {"linger.ms", "5"}}));
+  EXPECT_EQ(mirror_offset_syncs_producer_settings(config, "target"),
+            (Properties{{"acks", "1"}, {"bootstrap.servers", "b:9092"}}));
 }
 
 TEST(MirrorConnector, RegisteredUnderKafkasNames) {
