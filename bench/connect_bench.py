@@ -152,7 +152,7 @@ def main():
             "connector.class": "MirrorSourceConnector", "source.cluster.alias": "src",
             "source.cluster.bootstrap.servers": bootstrap,
             "target.cluster.bootstrap.servers": target_bootstrap,
-            "topics": topic, "replication.factor": "1"},
+            "topics": topic, "replication.factor": "1", "offset-syncs.topic.replication.factor": "1"},
             lambda: end_offset(target_bootstrap, "src." + topic) >= args.records, 600,
             converter="org.apache.kafka.connect.converters.ByteArrayConverter")
     finally:
