@@ -10,6 +10,10 @@
                 (http.server, keep-alive, answering 200 to each request) in batches of
                 --http-batch records (each size given is one run): records/s until the
                 receiver has them all
+  topic->mirror MirrorSourceConnector copying that topic from the broker (alias `src`) to a
+                second fresh `sluice serve` (ByteArrayConverter; the worker produces to the
+                second): records/s from the worker's start until `src.connect-bench` on the
+                second broker holds them all
 
     make bench-connect        (or: bench/connect_bench.py --sluice build/sluice)
 
@@ -127,13 +131,16 @@ def write_properties(path, settings):
             f.write(f"{key}={value}\n")
 
 
-def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
+def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s,
+                  converter="org.apache.kafka.connect.storage.StringConverter"):
     """Starts a worker with one connector; seconds until done() holds."""
     worker = os.path.join(workdir, f"{name}-worker.properties")
     write_properties(worker, {
         "bootstrap.servers": bootstrap,
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": converter,
+        "value.converter": converter,
+        "header.converter": converter if "ByteArray" in converter
+        else "org.apache.kafka.connect.storage.SimpleHeaderConverter",
         "offset.storage.file.filename": os.path.join(workdir, f"{name}.offsets"),
         "offset.flush.interval.ms": "1000",
         "listeners": f"http://127.0.0.1:{free_port()}",
@@ -150,6 +157,12 @@ def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
     return finished - began
 
 
+def start_broker(args, workdir, bootstrap, data):
+    return start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
+                  "--set", f"log.dirs={os.path.join(workdir, data)}", "--set", "admin.listener="],
+                 os.path.join(workdir, f"{data}-broker.log"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sluice", default="build/sluice")
@@ -162,11 +175,9 @@ def main():
     args.sluice = os.path.abspath(args.sluice)
 
     workdir = tempfile.mkdtemp(prefix="sluice-connect-bench-")
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    broker = start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
-                    "--set", f"log.dirs={os.path.join(workdir, 'data')}", "--set", "admin.listener="],
-                   os.path.join(workdir, "broker.log"))
+    bootstrap = f"127.0.0.1:{free_port()}"
+    broker = start_broker(args, workdir, bootstrap, "data")
+    target = None
     try:
         wait_for(lambda: end_offset(bootstrap, "__probe") == 0, 30, "the broker starting")
         source_file = os.path.join(workdir, "input.txt")
@@ -194,7 +205,19 @@ def main():
                 http_runs.append((batch, seconds, receiver.requests))
             finally:
                 receiver.close()
+        target_bootstrap = f"127.0.0.1:{free_port()}"
+        target = start_broker(args, workdir, target_bootstrap, "target-data")
+        wait_for(lambda: end_offset(target_bootstrap, "__probe") == 0, 30, "the target broker starting")
+        mirror_s = run_connector(args, workdir, target_bootstrap, "bench-mirror", {
+            "connector.class": "MirrorSourceConnector", "source.cluster.alias": "src",
+            "source.cluster.bootstrap.servers": bootstrap,
+            "target.cluster.bootstrap.servers": target_bootstrap,
+            "topics": topic, "replication.factor": "1", "offset-syncs.topic.replication.factor": "1"},
+            lambda: end_offset(target_bootstrap, "src." + topic) >= args.records, 600,
+            converter="org.apache.kafka.connect.converters.ByteArrayConverter")
     finally:
+        if target is not None:
+            stop(target)
         stop(broker)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -206,6 +229,7 @@ def main():
     rows = [("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)]
     rows += [(f"topic -> HTTP (HttpSink, batch.max.size={batch}, {requests:,} requests)", seconds)
              for batch, seconds, requests in http_runs]
+    rows.append(("topic -> mirrored topic on a second broker (MirrorSourceConnector)", mirror_s))
     for path, seconds in rows:
         print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
 

@@ -25,6 +25,9 @@ const char* connector_type_name(ConnectorType type);  // "source", "sink" (REST'
 
 // What a source task reads its last committed position from: the offset the
 // runtime stored for one of its source partitions (Kafka's OffsetStorageReader).
+// Valid from start() until the task's stop() has returned, on the task's
+// thread (a task that finds new source partitions while running reads their
+// offsets then).
 class OffsetReader {
  public:
   virtual ~OffsetReader() = default;
@@ -40,6 +43,14 @@ class SourceTask {
   virtual Result<std::vector<ConnectRecord>> poll(std::chrono::milliseconds max_wait) = 0;
   // The records up to these offsets are in Kafka (Kafka's commit()).
   virtual void committed() {}
+  // Whether the runtime calls record_committed (it then keeps each record's
+  // source partition and offset until Kafka acknowledges the record).
+  virtual bool wants_record_commits() const { return false; }
+  // One record of this task is in Kafka at `kafka_offset` of partition
+  // `kafka_partition` (Kafka's commitRecord(record, metadata)); called on the
+  // task's thread, possibly after stop() while the last records are flushed.
+  virtual void record_committed(const Map& /*source_partition*/, const Map& /*source_offset*/,
+                                int32_t /*kafka_partition*/, int64_t /*kafka_offset*/) {}
   virtual void stop() {}
 };
 

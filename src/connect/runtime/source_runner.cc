@@ -31,6 +31,8 @@ class StoreOffsetReader final : public OffsetReader {
 struct Submitted {
   std::string offset_value;
   bool acknowledged = false;
+  // For a task that wants record_committed: the record's origin.
+  std::optional<SourceOrigin> origin;
 };
 
 class SourceRunner final : public TaskThread {
@@ -50,6 +52,7 @@ class SourceRunner final : public TaskThread {
       fail("the task did not start: " + started.message());
       return;
     }
+    wants_record_commits_ = task_->wants_record_commits();
     report(initial_state());
     auto last_commit = std::chrono::steady_clock::now();
     bool failed = false;
@@ -209,8 +212,15 @@ class SourceRunner final : public TaskThread {
       if (self->delivery_error_.empty()) self->delivery_error_ = rd_error_text(message->err);
       return;
     }
-    if (submitted != nullptr) submitted->acknowledged = true;
     self->metrics_.get().source_record_write.add();
+    if (submitted == nullptr) return;
+    submitted->acknowledged = true;
+    if (submitted->origin) {
+      self->task_->record_committed(submitted->origin->source_partition,
+                                    submitted->origin->source_offset, message->partition,
+                                    message->offset);
+      submitted->origin.reset();
+    }
   }
 
   // Transforms, converts and produces one record; false when the task fails.
@@ -256,6 +266,7 @@ class SourceRunner final : public TaskThread {
     const size_t key_size = key ? key->size() : 0;
     void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
     const size_t value_size = value ? value->size() : 0;
+    std::optional<std::chrono::steady_clock::time_point> unknown_since;
     while (true) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out.topic.c_str()),
@@ -268,10 +279,37 @@ class SourceRunner final : public TaskThread {
         rd_kafka_poll(producer_.get(), 100);
         continue;
       }
+      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && !stopping() &&
+          learn_partitions(out.topic, unknown_since)) {
+        continue;
+      }
       rd_kafka_headers_destroy(headers);
       return skip(submitted, Stage::kafka_produce,
                   Status(Errc::io_error, "producing to " + out.topic + ": " + rd_error_text(err)));
     }
+  }
+
+  // A record for a partition the producer does not know: one added to the
+  // topic since the producer last read its metadata (the mirror connector
+  // grows its target topics), which librdkafka would otherwise learn of only
+  // at topic.metadata.refresh.interval.ms. A metadata request for the topic
+  // updates the producer's view; false once kUnknownPartitionWait has passed
+  // (the partition does not exist).
+  bool learn_partitions(const std::string& topic,
+                        std::optional<std::chrono::steady_clock::time_point>& since) {
+    constexpr std::chrono::seconds kUnknownPartitionWait{30};
+    const auto now = std::chrono::steady_clock::now();
+    if (!since) since = now;
+    if (now - *since > kUnknownPartitionWait) return false;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, handle, &metadata, 5000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(handle);
+    rd_kafka_poll(producer_.get(), 100);
+    return true;
   }
 
   // A record that will not reach Kafka: its offset counts as done when the
@@ -293,6 +331,7 @@ class SourceRunner final : public TaskThread {
     auto& queue = submitted_[offset_key(settings_.task.connector, origin->source_partition)];
     queue.push_back(std::make_unique<Submitted>());
     queue.back()->offset_value = offset_value(origin->source_offset);
+    if (wants_record_commits_) queue.back()->origin = *origin;
     return queue.back().get();
   }
 
@@ -326,6 +365,7 @@ class SourceRunner final : public TaskThread {
   TaskConverters converters_;
   RdKafka producer_;
   std::string delivery_error_;  // set by the delivery callback (this thread)
+  bool wants_record_commits_ = false;
   std::map<std::string, std::deque<std::unique_ptr<Submitted>>> submitted_;
   std::map<std::string, std::string> committable_;
 };
