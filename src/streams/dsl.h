@@ -31,6 +31,8 @@
 #include "streams/serde.h"
 #include "streams/store.h"
 #include "streams/topology.h"
+#include "streams/window_store.h"
+#include "streams/windows.h"
 
 namespace sluice::streams {
 
@@ -148,6 +150,8 @@ template <class K, class V>
 class KTable;
 template <class K, class V>
 class KGroupedStream;
+template <class K, class V>
+class TimeWindowedKStream;
 
 class StreamsBuilder {
  public:
@@ -557,6 +561,18 @@ class KTable {
   // the table is computed from its parent's store.
   const std::string& queryable_store_name() const { return store_name_; }
   const detail::ValueGetterSupplier<K, V>& value_getter() const { return getter_; }
+  // A windowed aggregation's grace period (what suppression waits for).
+  std::optional<int64_t> window_grace_ms() const { return window_grace_ms_; }
+  KTable with_window_grace(int64_t grace_ms) const {
+    KTable table = *this;
+    table.window_grace_ms_ = grace_ms;
+    return table;
+  }
+
+  // Kafka's suppress(Suppressed.untilWindowCloses(unbounded())): one final
+  // result per window, once stream time passes its end plus the grace
+  // period (windowed_dsl.h).
+  KTable suppress_until_window_closes() const;
 
   template <class Predicate>
   KTable filter(Predicate predicate) const {
@@ -593,7 +609,9 @@ class KTable {
           };
         },
         parent.stores};
-    return KTable<K, VR>(*builder_, name, key_serde_, std::nullopt, getter, "");
+    KTable<K, VR> mapped(*builder_, name, key_serde_, std::nullopt, getter, "");
+    if (window_grace_ms_) mapped = mapped.with_window_grace(*window_grace_ms_);
+    return mapped;
   }
 
   // The table's changes as a stream: each update's new value. A deletion
@@ -660,7 +678,9 @@ class KTable {
           return [get, keep](const K& key) { return keep(key, get(key)); };
         },
         parent.stores};
-    return KTable(*builder_, name, key_serde_, value_serde_, getter, "");
+    KTable filtered(*builder_, name, key_serde_, value_serde_, getter, "");
+    filtered.window_grace_ms_ = window_grace_ms_;
+    return filtered;
   }
 
   StreamsBuilder* builder_;
@@ -669,6 +689,7 @@ class KTable {
   std::optional<Serde<V>> value_serde_;
   detail::ValueGetterSupplier<K, V> getter_;
   std::string store_name_;
+  std::optional<int64_t> window_grace_ms_;
 };
 
 namespace detail {
@@ -720,6 +741,9 @@ class KGroupedStream {
         },
         std::move(materialized));
   }
+
+  // Aggregations per time window (windowed_dsl.h).
+  TimeWindowedKStream<K, V> windowed_by(const TimeWindows& windows) const;
 
   // aggregator(key, value, aggregate) -> the new aggregate, from initializer().
   template <class VA, class Initializer, class Aggregator>
@@ -780,6 +804,18 @@ class KGroupedStream {
                          detail::store_getter<K, VA>(store), store);
   }
 
+  template <class K2, class V2>
+  friend class TimeWindowedKStream;
+
+  // The node an aggregation reads: this stream's, or after a key change
+  // the source of a repartition topic named after the store.
+  std::string parent_for(const std::string& store, const Serde<K>& key_serde) const {
+    if (!repartition_required_) return node_;
+    Serde<V> value = detail::require_serde(value_serde_, "the repartition topic of " + store);
+    return KStream<K, V>::repartition_through(
+        *builder_, node_, repartition_name_.empty() ? store : repartition_name_, key_serde, value);
+  }
+
   StreamsBuilder* builder_;
   std::string node_;
   std::optional<Serde<K>> key_serde_;
@@ -835,3 +871,5 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 }
 
 }  // namespace sluice::streams
+
+#include "streams/windowed_dsl.h"  // IWYU pragma: export

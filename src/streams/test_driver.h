@@ -167,6 +167,14 @@ class TopologyTestDriver final : private RecordCollector {
     return *typed;
   }
 
+  // Any store by its type (window stores: WindowStore<K, V>).
+  template <class Store>
+  Store& get_state_store_for_test(const std::string& name) {
+    auto* typed = dynamic_cast<Store*>(task_->store(name));
+    if (typed == nullptr) throw std::invalid_argument("no store " + name + " of this type");
+    return *typed;
+  }
+
   // Every topic written to, internal topics (repartition, changelog) included.
   std::set<std::string> produced_topic_names() const;
   std::deque<SerializedRecord>& output(const std::string& topic) { return outputs_[topic]; }
