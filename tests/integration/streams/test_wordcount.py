@@ -176,6 +176,22 @@ def test_counts_equal_the_model_and_internal_topics_are_kafkas(module_broker, ap
     assert topic_partitions(bootstrap, f"{app_id}-counts-store-changelog") == PARTITIONS
 
 
+def wait_for_output(bootstrap, topic, timeout_s=30):
+    """Returns once the output topic holds a record (uncommitted ones count)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("peek"),
+                         "auto.offset.reset": "earliest", "isolation.level": "read_uncommitted"})
+    consumer.subscribe([topic])
+    try:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                return
+        pytest.fail(f"no output in {topic} within {timeout_s} s")
+    finally:
+        consumer.close()
+
+
 def run_with_kill(bootstrap, app_factory, guarantee, seed):
     source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
     create_topic(bootstrap, source, PARTITIONS)
@@ -188,7 +204,8 @@ def run_with_kill(bootstrap, app_factory, guarantee, seed):
     app = app_factory(bootstrap, app_id, source, sink, settings).start()
     writer = threading.Thread(target=produce_lines, args=(bootstrap, source, lines, 100, 0.1))
     writer.start()
-    time.sleep(1.5)
+    wait_for_output(bootstrap, sink)
+    assert writer.is_alive(), "the input was all written before the kill: not mid-stream"
     app.kill9()  # mid-stream: lines still arriving, a transaction or commit in flight
     writer.join()
     app.start()
