@@ -48,6 +48,13 @@ struct Produced {
   Serde<V> value_serde;
 };
 
+// `Consumed{serdes::string(), serdes::long_()}` (compilers without C++20's
+// aggregate deduction need these).
+template <class K, class V>
+Consumed(Serde<K>, Serde<V>) -> Consumed<K, V>;
+template <class K, class V>
+Produced(Serde<K>, Serde<V>) -> Produced<K, V>;
+
 // Serdes for a repartition (group_by's new key), and the repartition
 // topic's name (empty: derived from the store's).
 template <class K, class V>

@@ -62,9 +62,10 @@ RdKafka make_client(rd_kafka_type_t type, const StreamsConfig& config,
   if (configure != nullptr) configure(conf.get(), opaque);
   char message[512];
   rd_kafka_t* handle = rd_kafka_new(type, conf.get(), message, sizeof message);
-  if (handle == nullptr)
+  if (handle == nullptr) {
     throw std::runtime_error(std::string("cannot make a Kafka client: ") + message);
-  conf.release();  // rd_kafka_new took it
+  }
+  (void)conf.release();  // rd_kafka_new took it
   return RdKafka(handle);
 }
 
