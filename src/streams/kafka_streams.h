@@ -1,0 +1,69 @@
+#pragma once
+// Runs a topology against Kafka (Kafka's KafkaStreams): threads that each
+// consume as the group `application.id`, make a task per sub-topology and
+// input partition they are assigned, restore its stores from their
+// changelog topics, process records and commit.
+//
+// - Internal topics (repartition, changelog) are created at start with
+//   Kafka Streams' names and partition counts: a sub-topology has as many
+//   tasks as its source topics' largest partition count; a repartition
+//   topic as many partitions as the sub-topology writing it, a changelog
+//   as its store's sub-topology (compacted).
+// - Partitions are assigned with the range assignor: with every member
+//   subscribed to every source topic, partition p of each topic lands on
+//   the same thread, which is what a task needs (co-partitioning).
+// - at_least_once: every commit.interval.ms the producer is flushed (all
+//   output and changelog records acknowledged), then the consumed offsets
+//   are committed. A crash re-processes what followed the last commit.
+// - exactly_once_v2: one transactional producer per thread; output,
+//   changelog records and the consumed offsets commit in one transaction
+//   every commit.interval.ms; stores restore only committed records.
+// - A processing error stops the thread (state ERROR), as Kafka's default
+//   uncaught exception handler (SHUTDOWN_CLIENT) does.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "streams/streams_config.h"
+#include "streams/topology.h"
+
+namespace sluice::streams {
+
+class KafkaStreams {
+ public:
+  enum class State { created, rebalancing, running, pending_shutdown, not_running, error };
+
+  KafkaStreams(const Topology& topology, StreamsConfig config);
+  ~KafkaStreams();
+  KafkaStreams(const KafkaStreams&) = delete;
+  KafkaStreams& operator=(const KafkaStreams&) = delete;
+
+  // Creates the internal topics and starts the threads; throws
+  // std::runtime_error when that fails (unreachable cluster, a source topic
+  // that does not exist).
+  void start();
+  // Stops every thread after it commits what it processed.
+  void close();
+
+  State state() const;
+  // Why the state is ERROR.
+  std::string error() const;
+
+  class Thread;
+  struct Plan;
+
+ private:
+  Topology topology_;
+  StreamsConfig config_;
+  std::shared_ptr<Plan> plan_;
+  std::vector<std::unique_ptr<Thread>> threads_;
+  bool started_ = false;
+  bool closed_ = false;
+};
+
+const char* state_name(KafkaStreams::State state);
+
+}  // namespace sluice::streams

@@ -1,0 +1,198 @@
+#pragma once
+// The processing graph one task runs (internal to the library): nodes made
+// from a Topology's specs, wired parent to child. A node forwards typed
+// records to its children through a Forwarder<K, V>; a child receives them
+// as a Receiver<K, V>. Whether a child can take what its parent forwards is
+// checked when the graph is wired (a dynamic_cast), so a topology whose
+// types do not line up fails with a TopologyError naming both nodes before
+// any record flows.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "streams/processor.h"
+#include "streams/record.h"
+#include "streams/serde.h"
+
+namespace sluice::streams {
+
+class Task;
+
+class NodeBase {
+ public:
+  explicit NodeBase(std::string name) : name_(std::move(name)) {}
+  virtual ~NodeBase() = default;
+  NodeBase(const NodeBase&) = delete;
+  NodeBase& operator=(const NodeBase&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Makes `child` receive what this node forwards.
+  virtual void add_child(NodeBase& child) = 0;
+  virtual void init(Task& task) = 0;
+  virtual void close() {}
+
+ private:
+  std::string name_;
+};
+
+// A node that reads serialized records of its topics.
+class SourceNodeBase : public NodeBase {
+ public:
+  using NodeBase::NodeBase;
+  virtual void process_serialized(const SerializedRecord& record) = 0;
+};
+
+template <class K, class V>
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  virtual void receive(const Record<K, V>& record) = 0;
+};
+
+template <class K, class V>
+class Forwarder {
+ public:
+  void add(const NodeBase& parent, NodeBase& child) {
+    auto* receiver = dynamic_cast<Receiver<K, V>*>(&child);
+    if (receiver == nullptr) {
+      throw TopologyError("processor " + child.name() + " cannot take the records its parent " +
+                          parent.name() + " forwards (their key or value types differ)");
+    }
+    children_.emplace_back(child.name(), receiver);
+  }
+  void forward(const Record<K, V>& record) const {
+    for (const auto& [name, child] : children_) child->receive(record);
+  }
+  void forward(const Record<K, V>& record, const std::string& child_name) const {
+    for (const auto& [name, child] : children_) {
+      if (name == child_name) {
+        child->receive(record);
+        return;
+      }
+    }
+    throw StreamsError("Unknown downstream node: " + child_name);
+  }
+
+ private:
+  std::vector<std::pair<std::string, Receiver<K, V>*>> children_;
+};
+
+template <class K, class V>
+class SourceNode final : public SourceNodeBase {
+ public:
+  SourceNode(std::string name, Serde<K> key_serde, Serde<V> value_serde)
+      : SourceNodeBase(std::move(name)),
+        key_serde_(std::move(key_serde)),
+        value_serde_(std::move(value_serde)) {}
+
+  void add_child(NodeBase& child) override { children_.add(*this, child); }
+  void init(Task&) override {}
+  // Throws SerializationError for bytes the serdes refuse; the task's
+  // deserialization handler decides what follows.
+  void process_serialized(const SerializedRecord& record) override {
+    Record<K, V> typed{key_serde_.deserialize(record.topic, optional_view(record.key)),
+                       value_serde_.deserialize(record.topic, optional_view(record.value)),
+                       record.timestamp, record.headers};
+    children_.forward(typed);
+  }
+
+ private:
+  static std::optional<std::string_view> optional_view(const std::optional<std::string>& bytes) {
+    if (!bytes) return std::nullopt;
+    return std::string_view(*bytes);
+  }
+
+  Serde<K> key_serde_;
+  Serde<V> value_serde_;
+  Forwarder<K, V> children_;
+};
+
+// Sends serialized records to the task's collector (defined in task.h).
+void send_from_sink(Task& task, SerializedRecord record);
+
+template <class K, class V>
+class SinkNode final : public NodeBase, public Receiver<K, V> {
+ public:
+  SinkNode(std::string name, std::string topic, Serde<K> key_serde, Serde<V> value_serde)
+      : NodeBase(std::move(name)),
+        topic_(std::move(topic)),
+        key_serde_(std::move(key_serde)),
+        value_serde_(std::move(value_serde)) {}
+
+  void add_child(NodeBase& child) override {
+    throw TopologyError("sink " + name() + " cannot have children (" + child.name() + ")");
+  }
+  void init(Task& task) override { task_ = &task; }
+  void receive(const Record<K, V>& record) override {
+    SerializedRecord out;
+    out.topic = topic_;
+    out.timestamp = record.timestamp;
+    out.key = key_serde_.serialize(topic_, record.key);
+    out.value = value_serde_.serialize(topic_, record.value);
+    out.headers = record.headers;
+    send_from_sink(*task_, std::move(out));
+  }
+
+ private:
+  std::string topic_;  // already resolved (internal topics carry the application id)
+  Serde<K> key_serde_;
+  Serde<V> value_serde_;
+  Task* task_ = nullptr;
+};
+
+// What a ProcessorNode needs of its task, so node.h does not depend on
+// task.h's whole class.
+int64_t task_stream_time(const Task& task);
+int64_t task_system_time(const Task& task);
+const std::string& task_application_id(const Task& task);
+const std::string& task_id_of(const Task& task);
+std::optional<RecordMetadata> task_record_metadata(const Task& task);
+Cancellable task_schedule(Task& task, const std::string& node, std::chrono::milliseconds interval,
+                          PunctuationType type, Punctuator punctuator);
+StateStore& task_state_store(Task& task, const std::string& node, const std::string& store);
+
+template <class KIn, class VIn, class KOut, class VOut>
+class ProcessorNode final : public NodeBase,
+                            public Receiver<KIn, VIn>,
+                            public ProcessorContext<KOut, VOut> {
+ public:
+  ProcessorNode(std::string name, std::unique_ptr<Processor<KIn, VIn, KOut, VOut>> processor)
+      : NodeBase(std::move(name)), processor_(std::move(processor)) {}
+
+  void add_child(NodeBase& child) override { children_.add(*this, child); }
+  void init(Task& task) override {
+    task_ = &task;
+    processor_->init(*this);
+  }
+  void close() override { processor_->close(); }
+  void receive(const Record<KIn, VIn>& record) override { processor_->process(record); }
+
+  // ProcessorContext
+  void forward(const Record<KOut, VOut>& record) override { children_.forward(record); }
+  void forward(const Record<KOut, VOut>& record, const std::string& child) override {
+    children_.forward(record, child);
+  }
+  const std::string& application_id() const override { return task_application_id(*task_); }
+  const std::string& task_id() const override { return task_id_of(*task_); }
+  std::optional<RecordMetadata> record_metadata() const override {
+    return task_record_metadata(*task_);
+  }
+  int64_t current_stream_time_ms() const override { return task_stream_time(*task_); }
+  int64_t current_system_time_ms() const override { return task_system_time(*task_); }
+  Cancellable schedule(std::chrono::milliseconds interval, PunctuationType type,
+                       Punctuator punctuator) override {
+    return task_schedule(*task_, name(), interval, type, std::move(punctuator));
+  }
+  StateStore& state_store(const std::string& store) override {
+    return task_state_store(*task_, name(), store);
+  }
+
+ private:
+  std::unique_ptr<Processor<KIn, VIn, KOut, VOut>> processor_;
+  Forwarder<KOut, VOut> children_;
+  Task* task_ = nullptr;
+};
+
+}  // namespace sluice::streams

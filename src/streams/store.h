@@ -1,0 +1,180 @@
+#pragma once
+// State stores (Kafka's StateStore, KeyValueStore, Stores): the bytes store
+// a task owns, the typed view processors use, and the builders a topology
+// holds (each task builds its own stores from them).
+//
+// A store's changes are what its changelog topic carries
+// (`<application.id>-<store>-changelog`, when logging is enabled): the
+// runtime restores a store from it at start. The in-memory store keeps keys
+// ordered by their bytes, as Kafka's stores order them, so range scans
+// agree with Kafka's for the same serdes.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "streams/serde.h"
+
+namespace sluice::streams {
+
+class KeyValueBytesStore;
+
+class StateStore {
+ public:
+  explicit StateStore(std::string name) : name_(std::move(name)) {}
+  virtual ~StateStore() = default;
+  const std::string& name() const { return name_; }
+  virtual bool persistent() const = 0;
+  virtual void flush() {}
+  virtual void close() {}
+  // The bytes under a typed store (what a changelog logs and restores);
+  // the store itself when it is one.
+  virtual KeyValueBytesStore* bytes_store() { return nullptr; }
+
+ private:
+  std::string name_;
+};
+
+// Receives every change a store makes (the changelog writer; tests).
+using ChangeListener =
+    std::function<void(const std::string& key, const std::optional<std::string>& value)>;
+
+class KeyValueBytesStore : public StateStore {
+ public:
+  using StateStore::StateStore;
+  virtual std::optional<std::string> get(const std::string& key) const = 0;
+  virtual void put(const std::string& key, const std::string& value) = 0;
+  virtual void remove(const std::string& key) = 0;
+  // Every entry with from <= key <= to (bytes order); nullopt bounds are open.
+  virtual std::vector<std::pair<std::string, std::string>> range(
+      const std::optional<std::string>& from, const std::optional<std::string>& to) const = 0;
+  virtual size_t approximate_entries() const = 0;
+
+  void set_change_listener(ChangeListener listener) { listener_ = std::move(listener); }
+
+ protected:
+  void changed(const std::string& key, const std::optional<std::string>& value) const {
+    if (listener_) listener_(key, value);
+  }
+
+ private:
+  ChangeListener listener_;
+};
+
+class InMemoryKeyValueStore final : public KeyValueBytesStore {
+ public:
+  using KeyValueBytesStore::KeyValueBytesStore;
+  bool persistent() const override { return false; }
+  std::optional<std::string> get(const std::string& key) const override;
+  void put(const std::string& key, const std::string& value) override;
+  void remove(const std::string& key) override;
+  std::vector<std::pair<std::string, std::string>> range(
+      const std::optional<std::string>& from, const std::optional<std::string>& to) const override;
+  size_t approximate_entries() const override { return entries_.size(); }
+  KeyValueBytesStore* bytes_store() override { return this; }
+
+ private:
+  std::map<std::string, std::string> entries_;
+};
+
+// The typed view a processor gets (Kafka's KeyValueStore<K, V>); keys and
+// values go through the store's serdes. Stores never hold null values: a
+// put of a value that says null (std::optional's nullopt) deletes the key.
+template <class K, class V>
+class KeyValueStore final : public StateStore {
+ public:
+  KeyValueStore(std::unique_ptr<KeyValueBytesStore> bytes, Serde<K> key_serde, Serde<V> value_serde)
+      : StateStore(bytes->name()),
+        owned_(std::move(bytes)),
+        bytes_(*owned_),
+        key_serde_(std::move(key_serde)),
+        value_serde_(std::move(value_serde)) {}
+
+  bool persistent() const override { return bytes_.persistent(); }
+  void flush() override { bytes_.flush(); }
+  void close() override { bytes_.close(); }
+  KeyValueBytesStore* bytes_store() override { return &bytes_; }
+
+  std::optional<V> get(const K& key) const {
+    std::optional<std::string> bytes = bytes_.get(key_bytes(key));
+    if (!bytes) return std::nullopt;
+    return value_serde_.deserialize(bytes_.name(), std::string_view(*bytes));
+  }
+  void put(const K& key, const V& value) {
+    std::optional<std::string> bytes = value_serde_.serialize(bytes_.name(), value);
+    if (!bytes) {
+      bytes_.remove(key_bytes(key));
+      return;
+    }
+    bytes_.put(key_bytes(key), *bytes);
+  }
+  // Puts only when the key is absent; returns what was there.
+  std::optional<V> put_if_absent(const K& key, const V& value) {
+    std::optional<V> existing = get(key);
+    if (!existing) put(key, value);
+    return existing;
+  }
+  // Removes the key; returns what was there.
+  std::optional<V> remove(const K& key) {
+    std::optional<V> existing = get(key);
+    bytes_.remove(key_bytes(key));
+    return existing;
+  }
+  std::vector<std::pair<K, V>> range(const K& from, const K& to) const {
+    return decode(bytes_.range(key_bytes(from), key_bytes(to)));
+  }
+  std::vector<std::pair<K, V>> all() const { return decode(bytes_.range({}, {})); }
+  size_t approximate_entries() const { return bytes_.approximate_entries(); }
+
+ private:
+  std::string key_bytes(const K& key) const {
+    std::optional<std::string> bytes = key_serde_.serialize(bytes_.name(), key);
+    if (!bytes) throw SerializationError("a state store key cannot be null");
+    return *bytes;
+  }
+  std::vector<std::pair<K, V>> decode(
+      const std::vector<std::pair<std::string, std::string>>& entries) const {
+    std::vector<std::pair<K, V>> out;
+    out.reserve(entries.size());
+    for (const auto& [key, value] : entries) {
+      out.emplace_back(key_serde_.deserialize(bytes_.name(), std::string_view(key)),
+                       value_serde_.deserialize(bytes_.name(), std::string_view(value)));
+    }
+    return out;
+  }
+
+  std::unique_ptr<KeyValueBytesStore> owned_;
+  KeyValueBytesStore& bytes_;
+  Serde<K> key_serde_;
+  Serde<V> value_serde_;
+};
+
+// What a topology keeps of a store: how each task builds one, and whether
+// its changes are logged to a changelog topic (Kafka's StoreBuilder).
+struct StoreBuilder {
+  std::string name;
+  bool logging_enabled = true;
+  std::function<std::unique_ptr<StateStore>()> build;
+};
+
+namespace stores {
+
+// Kafka's Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), ...).
+template <class K, class V>
+StoreBuilder in_memory_key_value(std::string name, Serde<K> key_serde, Serde<V> value_serde) {
+  StoreBuilder builder;
+  builder.name = name;
+  builder.build = [name, key_serde, value_serde]() -> std::unique_ptr<StateStore> {
+    return std::make_unique<KeyValueStore<K, V>>(std::make_unique<InMemoryKeyValueStore>(name),
+                                                 key_serde, value_serde);
+  };
+  return builder;
+}
+
+}  // namespace stores
+
+}  // namespace sluice::streams

@@ -1,0 +1,95 @@
+#include "streams/streams_config.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace sluice::streams {
+namespace {
+
+std::string invalid(const std::string& name, const std::string& value, const std::string& why) {
+  return "Invalid value " + value + " for configuration " + name + ": " + why;
+}
+
+long long parse_number(const std::string& name, const std::string& value) {
+  long long number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (error != std::errc() || end != value.data() + value.size()) {
+    throw std::invalid_argument(invalid(name, value, "Not a number of type INT"));
+  }
+  return number;
+}
+
+bool shared_client_setting(const std::string& name) {
+  return name == "security.protocol" || name == "client.id" || name.starts_with("ssl.") ||
+         name.starts_with("sasl.");
+}
+
+}  // namespace
+
+StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::string>& properties) {
+  StreamsConfig config;
+  auto required = [&](const std::string& name) {
+    auto found = properties.find(name);
+    if (found == properties.end() || found->second.empty()) {
+      throw std::invalid_argument("Missing required configuration \"" + name +
+                                  "\" which has no default value.");
+    }
+    return found->second;
+  };
+  config.application_id = required("application.id");
+  config.bootstrap_servers = required("bootstrap.servers");
+  bool commit_interval_given = false;
+  for (const auto& [name, value] : properties) {
+    if (name == "num.stream.threads") {
+      long long threads = parse_number(name, value);
+      if (threads < 1)
+        throw std::invalid_argument(invalid(name, value, "Value must be at least 1"));
+      config.num_stream_threads = static_cast<int>(threads);
+    } else if (name == "commit.interval.ms") {
+      long long interval = parse_number(name, value);
+      if (interval < 0)
+        throw std::invalid_argument(invalid(name, value, "Value must be at least 0"));
+      config.commit_interval = std::chrono::milliseconds(interval);
+      commit_interval_given = true;
+    } else if (name == "processing.guarantee") {
+      if (value == "at_least_once") {
+        config.processing_guarantee = ProcessingGuarantee::at_least_once;
+      } else if (value == "exactly_once_v2") {
+        config.processing_guarantee = ProcessingGuarantee::exactly_once_v2;
+      } else {
+        throw std::invalid_argument(
+            invalid(name, value, "String must be one of: at_least_once, exactly_once_v2"));
+      }
+    } else if (name == "replication.factor") {
+      config.replication_factor = static_cast<int>(parse_number(name, value));
+    } else if (name == "state.dir") {
+      config.state_dir = value;
+    } else if (name == "default.deserialization.exception.handler") {
+      if (value.ends_with("LogAndContinueExceptionHandler")) {
+        config.on_deserialization_error = DeserializationHandling::log_and_continue;
+      } else if (value.ends_with("LogAndFailExceptionHandler")) {
+        config.on_deserialization_error = DeserializationHandling::log_and_fail;
+      } else {
+        throw std::invalid_argument(
+            invalid(name, value, "Class " + value + " could not be found."));
+      }
+    } else if (name.starts_with("consumer.")) {
+      config.consumer[name.substr(9)] = value;
+    } else if (name.starts_with("producer.")) {
+      config.producer[name.substr(9)] = value;
+    } else if (name.starts_with("admin.")) {
+      config.admin[name.substr(6)] = value;
+    } else if (shared_client_setting(name)) {
+      config.consumer.emplace(name, value);
+      config.producer.emplace(name, value);
+      config.admin.emplace(name, value);
+    }
+  }
+  if (!commit_interval_given &&
+      config.processing_guarantee == ProcessingGuarantee::exactly_once_v2) {
+    config.commit_interval = std::chrono::milliseconds(100);  // Kafka's default under EOS
+  }
+  return config;
+}
+
+}  // namespace sluice::streams

@@ -1,0 +1,258 @@
+#include "streams/task.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace sluice::streams {
+
+// node.h's view of a task.
+void send_from_sink(Task& task, SerializedRecord record) { task.send(std::move(record)); }
+int64_t task_stream_time(const Task& task) { return task.stream_time(); }
+int64_t task_system_time(const Task& task) { return task.settings().system_time_ms(); }
+const std::string& task_application_id(const Task& task) { return task.settings().application_id; }
+const std::string& task_id_of(const Task& task) { return task.id(); }
+std::optional<RecordMetadata> task_record_metadata(const Task& task) {
+  return task.current_metadata();
+}
+Cancellable task_schedule(Task& task, const std::string& node, std::chrono::milliseconds interval,
+                          PunctuationType type, Punctuator punctuator) {
+  return task.schedule(node, interval, type, std::move(punctuator));
+}
+StateStore& task_state_store(Task& task, const std::string& node, const std::string& store) {
+  return task.store_for(node, store);
+}
+
+Task::Task(const Topology& topology, std::vector<std::string> node_names, TaskSettings settings,
+           RecordCollector& collector)
+    : settings_(std::move(settings)),
+      id_(std::to_string(settings_.subtopology) + "_" + std::to_string(settings_.partition)),
+      collector_(collector) {
+  if (!settings_.system_time_ms) {
+    settings_.system_time_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  std::set<std::string> wanted(node_names.begin(), node_names.end());
+  std::map<std::string, NodeBase*> by_name;
+  for (const NodeSpec& spec : topology.nodes()) {
+    if (!wanted.empty() && wanted.count(spec.name) == 0) continue;
+    std::string sink_topic;
+    if (spec.kind == NodeKind::sink) {
+      sink_topic = Topology::resolve_topic(spec.topics.front(), spec.internal_topics,
+                                           settings_.application_id);
+    }
+    std::unique_ptr<NodeBase> node = spec.make(sink_topic);
+    by_name[spec.name] = node.get();
+    for (const std::string& parent : spec.parents) {
+      auto found = by_name.find(parent);
+      if (found == by_name.end()) {
+        throw TopologyError("node " + spec.name + " and its parent " + parent +
+                            " are not in the same sub-topology");
+      }
+      found->second->add_child(*node);
+    }
+    if (spec.kind == NodeKind::source) {
+      auto* source = dynamic_cast<SourceNodeBase*>(node.get());
+      for (const std::string& topic : spec.topics) {
+        std::string resolved =
+            Topology::resolve_topic(topic, spec.internal_topics, settings_.application_id);
+        source_of_topic_[resolved] = source;
+        input_topics_.insert(resolved);
+      }
+    }
+    stores_of_node_[spec.name].insert(spec.stores.begin(), spec.stores.end());
+    nodes_.push_back(std::move(node));
+  }
+  make_stores(topology);
+  for (auto& node : nodes_) node->init(*this);
+}
+
+Task::~Task() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    spdlog::warn("stream task {}: closing failed: {}", id_, e.what());
+  }
+}
+
+void Task::make_stores(const Topology& topology) {
+  for (const auto& [node, names] : stores_of_node_) {
+    for (const std::string& name : names) {
+      if (stores_.count(name) != 0) continue;
+      const StoreBuilder& builder = topology.stores().at(name);
+      std::unique_ptr<StateStore> store = builder.build();
+      if (KeyValueBytesStore* bytes = store->bytes_store();
+          bytes != nullptr && builder.logging_enabled) {
+        log_changes(name, *bytes);
+      }
+      store_logged_[name] = builder.logging_enabled;
+      stores_.emplace(name, std::move(store));
+    }
+  }
+}
+
+std::map<std::string, std::string> Task::changelog_topics() const {
+  std::map<std::string, std::string> topics;
+  for (const auto& [name, logged] : store_logged_) {
+    if (logged) topics[name] = settings_.application_id + "-" + name + "-changelog";
+  }
+  return topics;
+}
+
+void Task::log_changes(const std::string& store, KeyValueBytesStore& bytes) {
+  std::string topic = settings_.application_id + "-" + store + "-changelog";
+  bytes.set_change_listener(
+      [this, topic](const std::string& key, const std::optional<std::string>& value) {
+        if (restoring_) return;
+        SerializedRecord record;
+        record.topic = topic;
+        record.partition = settings_.partition;
+        record.timestamp = current_timestamp_;
+        record.key = key;
+        record.value = value;
+        collector_.send(std::move(record));
+      });
+}
+
+void Task::process(const SerializedRecord& record) {
+  auto source = source_of_topic_.find(record.topic);
+  if (source == source_of_topic_.end()) {
+    throw StreamsError("task " + id_ + " has no source for topic " + record.topic);
+  }
+  if (record.timestamp < 0) {
+    // Kafka's default FailOnInvalidTimestamp.
+    throw StreamsError("Input record with key and value on topic " + record.topic +
+                       " has invalid (negative) timestamp " + std::to_string(record.timestamp));
+  }
+  current_ = RecordMetadata{record.topic, record.partition, record.offset};
+  current_timestamp_ = record.timestamp;
+  stream_time_ = std::max(stream_time_, record.timestamp);
+  try {
+    source->second->process_serialized(record);
+  } catch (const SerializationError& e) {
+    current_.reset();
+    if (settings_.on_deserialization_error == DeserializationHandling::log_and_fail) {
+      throw StreamsError(
+          "Deserialization exception handler is set to fail upon a deserialization "
+          "error. If you would rather have the streaming pipeline continue after a "
+          "deserialization error, please set the "
+          "default.deserialization.exception.handler appropriately. (" +
+          std::string(e.what()) + ")");
+    }
+    ++skipped_records_;
+    spdlog::warn(
+        "Skipping record due to deserialization error. topic=[{}] partition=[{}] "
+        "offset=[{}]: {}",
+        record.topic, record.partition, record.offset, e.what());
+    return;
+  }
+  current_.reset();
+}
+
+Cancellable Task::schedule(const std::string& node, std::chrono::milliseconds interval,
+                           PunctuationType type, Punctuator punctuator) {
+  if (interval.count() < 1)
+    throw std::invalid_argument("The minimum supported scheduling interval is 1 millisecond.");
+  Schedule schedule{node, 0, interval.count(), std::move(punctuator),
+                    std::make_shared<bool>(false)};
+  Cancellable cancellable(schedule.cancelled);
+  if (type == PunctuationType::stream_time) {
+    schedule.next = 0;  // aligned to 0: the first record punctuates
+    stream_time_schedules_.push_back(std::move(schedule));
+  } else {
+    schedule.next = settings_.system_time_ms() + interval.count();
+    system_time_schedules_.push_back(std::move(schedule));
+  }
+  return cancellable;
+}
+
+bool Task::punctuate(std::vector<Schedule>& schedules, int64_t now) {
+  std::erase_if(schedules, [](const Schedule& s) { return *s.cancelled; });
+  bool any = false;
+  while (true) {
+    auto due =
+        std::min_element(schedules.begin(), schedules.end(),
+                         [](const Schedule& a, const Schedule& b) { return a.next < b.next; });
+    if (due == schedules.end() || due->next > now) break;
+    if (!*due->cancelled) {
+      any = true;
+      current_.reset();
+      current_timestamp_ = now;
+      Punctuator punctuator = due->punctuator;  // a punctuator may schedule more
+      int64_t& next = due->next;
+      // Kafka's PunctuationSchedule.next: missed punctuations are skipped.
+      int64_t following = next + due->interval;
+      if (now >= following) following = next + ((now - next) / due->interval + 1) * due->interval;
+      next = following;
+      punctuator(now);
+    } else {
+      due->next = INT64_MAX;
+    }
+    std::erase_if(schedules, [](const Schedule& s) { return *s.cancelled; });
+  }
+  return any;
+}
+
+bool Task::maybe_punctuate_stream_time() {
+  if (stream_time_ < 0) return false;
+  return punctuate(stream_time_schedules_, stream_time_);
+}
+
+bool Task::maybe_punctuate_system_time() {
+  return punctuate(system_time_schedules_, settings_.system_time_ms());
+}
+
+void Task::restore(const std::string& store, const std::string& key,
+                   const std::optional<std::string>& value) {
+  auto found = stores_.find(store);
+  if (found == stores_.end() || found->second->bytes_store() == nullptr) {
+    throw StreamsError("task " + id_ + " has no key-value store " + store + " to restore");
+  }
+  KeyValueBytesStore& bytes = *found->second->bytes_store();
+  restoring_ = true;
+  if (value) {
+    bytes.put(key, *value);
+  } else {
+    bytes.remove(key);
+  }
+  restoring_ = false;
+}
+
+StateStore* Task::store(const std::string& name) {
+  auto found = stores_.find(name);
+  return found == stores_.end() ? nullptr : found->second.get();
+}
+
+StateStore& Task::store_for(const std::string& node, const std::string& store) {
+  const std::set<std::string>& allowed = stores_of_node_[node];
+  if (allowed.count(store) == 0) {
+    throw TopologyError("Processor " + node + " has no access to StateStore " + store +
+                        " as the store is not connected to the processor. If you add stores "
+                        "manually via '.addStateStore()' make sure to connect the added store to "
+                        "the processor by providing the processor name to '.addStateStore()' or "
+                        "connect them via '.connectProcessorAndStateStores()'. DSL users need to "
+                        "provide the store name to '.process()', '.transform()', or "
+                        "'.transformValues()' to connect the store to the corresponding operator, "
+                        "or they can provide a StoreBuilder by implementing the stores() method on "
+                        "the Supplier itself. If you do not add stores manually, please file a bug "
+                        "report at https://issues.apache.org/jira/projects/KAFKA.");
+  }
+  return *stores_.at(store);
+}
+
+void Task::flush() {
+  for (auto& [name, store] : stores_) store->flush();
+}
+
+void Task::close() {
+  if (closed_) return;
+  closed_ = true;
+  for (auto& node : nodes_) node->close();
+  flush();
+  for (auto& [name, store] : stores_) store->close();
+}
+
+}  // namespace sluice::streams

@@ -1,0 +1,119 @@
+#pragma once
+// One task: the nodes and stores of a sub-topology (or of the whole
+// topology, in the test driver) made for one input partition, the stream
+// time, the punctuation schedules, and where output goes. Kafka's
+// StreamTask without the consumer: the runtime and the test driver feed it
+// records and collect what it sends. Single-threaded: one thread calls
+// everything.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "streams/node.h"
+#include "streams/record.h"
+#include "streams/store.h"
+#include "streams/topology.h"
+
+namespace sluice::streams {
+
+// `default.deserialization.exception.handler`: Kafka's
+// LogAndFailExceptionHandler (the default) or LogAndContinueExceptionHandler.
+enum class DeserializationHandling { log_and_fail, log_and_continue };
+
+struct TaskSettings {
+  std::string application_id;
+  int subtopology = 0;
+  int32_t partition = 0;
+  DeserializationHandling on_deserialization_error = DeserializationHandling::log_and_fail;
+  std::function<int64_t()> system_time_ms;  // the wall clock (mockable)
+};
+
+// Where a task's records go: what sinks write and the stores' changelogs.
+class RecordCollector {
+ public:
+  virtual ~RecordCollector() = default;
+  virtual void send(SerializedRecord record) = 0;
+};
+
+class Task {
+ public:
+  // Makes the nodes named `node_names` (all of `topology` when empty) and
+  // the stores they use, wires and initializes them.
+  Task(const Topology& topology, std::vector<std::string> node_names, TaskSettings settings,
+       RecordCollector& collector);
+  ~Task();
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+
+  // The resolved topics this task's sources read.
+  const std::set<std::string>& input_topics() const { return input_topics_; }
+  // Changelog topic of each logged store.
+  std::map<std::string, std::string> changelog_topics() const;
+
+  // Processes one record of an input topic. Throws StreamsError when it
+  // cannot (a processor failed, a record the handler refuses).
+  void process(const SerializedRecord& record);
+  // Runs the punctuations due; true when one ran.
+  bool maybe_punctuate_stream_time();
+  bool maybe_punctuate_system_time();
+
+  // Applies a changelog record to its store, without logging it again.
+  void restore(const std::string& store, const std::string& key,
+               const std::optional<std::string>& value);
+
+  StateStore* store(const std::string& name);
+  void flush();
+  void close();
+
+  const std::string& id() const { return id_; }
+  int64_t stream_time() const { return stream_time_; }
+  int64_t skipped_records() const { return skipped_records_; }
+
+  // For nodes (node.h's task_* functions).
+  const TaskSettings& settings() const { return settings_; }
+  std::optional<RecordMetadata> current_metadata() const { return current_; }
+  Cancellable schedule(const std::string& node, std::chrono::milliseconds interval,
+                       PunctuationType type, Punctuator punctuator);
+  StateStore& store_for(const std::string& node, const std::string& store);
+  void send(SerializedRecord record) { collector_.send(std::move(record)); }
+
+ private:
+  struct Schedule {
+    std::string node;
+    int64_t next = 0;
+    int64_t interval = 0;
+    Punctuator punctuator;
+    std::shared_ptr<bool> cancelled;
+  };
+
+  void make_stores(const Topology& topology);
+  void log_changes(const std::string& store, KeyValueBytesStore& bytes);
+  bool punctuate(std::vector<Schedule>& schedules, int64_t now);
+
+  TaskSettings settings_;
+  std::string id_;
+  RecordCollector& collector_;
+  std::vector<std::unique_ptr<NodeBase>> nodes_;  // in topology order
+  std::map<std::string, SourceNodeBase*> source_of_topic_;
+  std::set<std::string> input_topics_;
+  std::map<std::string, std::unique_ptr<StateStore>> stores_;
+  std::map<std::string, bool> store_logged_;
+  std::map<std::string, std::set<std::string>> stores_of_node_;
+  std::vector<Schedule> stream_time_schedules_;
+  std::vector<Schedule> system_time_schedules_;
+  std::optional<RecordMetadata> current_;
+  int64_t current_timestamp_ = 0;
+  int64_t stream_time_ = -1;  // Kafka's "unknown" stream time
+  int64_t skipped_records_ = 0;
+  bool restoring_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace sluice::streams

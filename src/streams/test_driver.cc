@@ -1,0 +1,63 @@
+#include "streams/test_driver.h"
+
+namespace sluice::streams {
+
+TopologyTestDriver::TopologyTestDriver(const Topology& topology, TestDriverSettings settings)
+    : settings_(std::move(settings)), wall_clock_ms_(settings_.initial_wall_clock_ms) {
+  TaskSettings task;
+  task.application_id = settings_.application_id;
+  task.on_deserialization_error = settings_.on_deserialization_error;
+  task.system_time_ms = [this] { return wall_clock_ms_; };
+  task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
+                                 static_cast<RecordCollector&>(*this));
+}
+
+TopologyTestDriver::~TopologyTestDriver() = default;
+
+void TopologyTestDriver::pipe(SerializedRecord record) {
+  if (task_->input_topics().count(record.topic) == 0) {
+    throw std::invalid_argument("Unknown topic: " + record.topic);
+  }
+  pending_.push_back(std::move(record));
+  process_pending();
+}
+
+void TopologyTestDriver::process_pending() {
+  if (processing_) return;  // a sink inside processing: the outer loop takes it
+  processing_ = true;
+  try {
+    while (!pending_.empty()) {
+      SerializedRecord record = std::move(pending_.front());
+      pending_.pop_front();
+      record.offset = next_offset_[record.topic]++;
+      task_->process(record);
+      task_->maybe_punctuate_stream_time();
+    }
+  } catch (...) {
+    processing_ = false;
+    pending_.clear();
+    throw;
+  }
+  processing_ = false;
+  task_->flush();
+}
+
+void TopologyTestDriver::advance_wall_clock_time(std::chrono::milliseconds by) {
+  wall_clock_ms_ += by.count();
+  task_->maybe_punctuate_system_time();
+  process_pending();
+}
+
+void TopologyTestDriver::send(SerializedRecord record) {
+  produced_.insert(record.topic);
+  if (task_->input_topics().count(record.topic) != 0) {
+    SerializedRecord copy = record;
+    copy.partition = 0;
+    pending_.push_back(std::move(copy));
+  }
+  outputs_[record.topic].push_back(std::move(record));
+}
+
+std::set<std::string> TopologyTestDriver::produced_topic_names() const { return produced_; }
+
+}  // namespace sluice::streams
