@@ -199,6 +199,18 @@ void check_sink_topics(const Properties& config, ConfigInfos& infos) {
 
 }  // namespace
 
+RestResult<ConfigInfos> validate_plugin_config(const std::string& plugin_class,
+                                               const Properties& config) {
+  const ConnectorPlugin* plugin = find_connector_plugin(plugin_class);
+  if (plugin == nullptr) {
+    return RestError{400,
+                     "Failed to find any class that implements Connector and which name "
+                     "matches " +
+                         plugin_class};
+  }
+  return validate_connector_config(*plugin, config);
+}
+
 ConfigInfos validate_connector_config(const ConnectorPlugin& plugin, const Properties& config) {
   ConfigInfos infos;
   infos.name = plugin.class_name;

@@ -32,6 +32,10 @@ struct ConverterDefaults {
 // topics / topics.regex rules, each transform's and predicate's settings,
 // and the connector's own keys. error_count 0: valid.
 ConfigInfos validate_connector_config(const ConnectorPlugin& plugin, const Properties& config);
+// The same for a plugin named by class (PUT .../config/validate): 400 with
+// Kafka's message when no plugin has that name.
+RestResult<ConfigInfos> validate_plugin_config(const std::string& plugin_class,
+                                               const Properties& config);
 
 // Kafka's message for a configuration that failed validation: "Connector
 // configuration is invalid and contains the following N error(s):\n..."

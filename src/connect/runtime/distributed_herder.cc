@@ -793,14 +793,7 @@ RestStatus DistributedHerder::reset_connector_offsets(const std::string& name) {
 
 RestResult<ConfigInfos> DistributedHerder::validate(const std::string& plugin_class,
                                                     const Properties& config) {
-  const ConnectorPlugin* plugin = find_connector_plugin(plugin_class);
-  if (plugin == nullptr) {
-    return RestError{400,
-                     "Failed to find any class that implements Connector and which name "
-                     "matches " +
-                         plugin_class};
-  }
-  return validate_connector_config(*plugin, config);
+  return validate_plugin_config(plugin_class, config);
 }
 
 }  // namespace sluice::connect

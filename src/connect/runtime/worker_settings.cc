@@ -176,9 +176,6 @@ Result<DistributedSettings> parse_distributed_settings(const Properties& propert
 
 Result<WorkerSettings> parse_standalone_settings(const Properties& properties) {
   WorkerSettings settings;
-  settings.properties = properties;
-  settings.bootstrap_servers = value_or(properties, "bootstrap.servers", "localhost:9092");
-  settings.properties["bootstrap.servers"] = settings.bootstrap_servers;
   auto offsets = properties.find("offset.storage.file.filename");
   if (offsets == properties.end() || offsets->second.empty()) {
     return config_error(
@@ -186,24 +183,7 @@ Result<WorkerSettings> parse_standalone_settings(const Properties& properties) {
         "value.");
   }
   settings.offsets_file = offsets->second;
-  if (Status listener = parse_listener(value_or(properties, "listeners", "http://127.0.0.1:8083"),
-                                       settings.rest_host, settings.rest_port);
-      !listener) {
-    return listener;
-  }
-  auto flush = parse_millis(properties, "offset.flush.interval.ms", 60'000);
-  if (!flush.is_ok()) return flush.status();
-  settings.offset_flush_interval = *flush;
-  auto shutdown = parse_millis(properties, "task.shutdown.graceful.timeout.ms", 5'000);
-  if (!shutdown.is_ok()) return shutdown.status();
-  settings.shutdown_timeout = *shutdown;
-  settings.converters.worker = properties;
-  for (const char* name : {"key.converter", "value.converter"}) {
-    if (auto it = properties.find(name); it != properties.end()) {
-      auto made = make_converter(it->second, {}, std::string(name) == "key.converter", name);
-      if (!made.is_ok()) return made.status();
-    }
-  }
+  if (Status common = parse_common(properties, settings); !common) return common;
   return settings;
 }
 
