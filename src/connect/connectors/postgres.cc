@@ -625,14 +625,22 @@ std::optional<int64_t> pg_parse_timestamp_micros(std::string_view text) {
 
 // --- SQL the sink writes ---
 
+namespace {
+// The sink checks every column's type when it builds a layout; TEXT is
+// never reached.
+std::string pg_sql_type_or_text(const Schema& schema) {
+  auto type = pg_sql_type(schema);
+  return type.is_ok() ? *type : std::string("TEXT");
+}
+}  // namespace
+
 std::string pg_create_table_sql(const PgTableName& table, const std::vector<PgColumn>& columns,
                                 const std::vector<std::string>& key_columns) {
   std::string sql = "CREATE TABLE " + table.quoted() + " (";
   for (size_t i = 0; i < columns.size(); ++i) {
     const PgColumn& column = columns[i];
     if (i > 0) sql += ",";
-    sql += "\n" + pg_quote_identifier(column.name) + " " +
-           pg_sql_type(*column.schema).value_or("TEXT");
+    sql += "\n" + pg_quote_identifier(column.name) + " " + pg_sql_type_or_text(*column.schema);
     const bool key =
         std::find(key_columns.begin(), key_columns.end(), column.name) != key_columns.end();
     if (key || !column.schema->optional) sql += " NOT NULL";
@@ -644,8 +652,7 @@ std::string pg_create_table_sql(const PgTableName& table, const std::vector<PgCo
 
 std::string pg_add_column_sql(const PgTableName& table, const PgColumn& column) {
   return "ALTER TABLE " + table.quoted() + " ADD " + pg_quote_identifier(column.name) + " " +
-         pg_sql_type(*column.schema).value_or("TEXT") +
-         (column.schema->optional ? "" : " NOT NULL");
+         pg_sql_type_or_text(*column.schema) + (column.schema->optional ? "" : " NOT NULL");
 }
 
 std::string pg_insert_sql(const PgTableName& table, const std::vector<std::string>& columns,
