@@ -64,7 +64,7 @@ class PostgresServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"postgres exited with {self.proc.returncode}:\n{self.log()}")
             ready = subprocess.run([os.path.join(self.bin_dir, "pg_isready"), "-h", "127.0.0.1", "-p",
-                                    str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    str(self.port), "-U", "postgres"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if ready.returncode == 0:
                 return self
             time.sleep(0.1)
