@@ -53,7 +53,11 @@ class PostgresServer:
                                       "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
                                       "--locale=C"]),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        log = open(self.log_path, "wb")
+        return self.run_server()
+
+    def run_server(self):
+        """Starts the server on the existing data directory (again after halt())."""
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self._command([os.path.join(self.bin_dir, "postgres"), "-D", self.data, "-p", str(self.port),
                            "-k", self.root, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
@@ -70,15 +74,40 @@ class PostgresServer:
             time.sleep(0.1)
         raise RuntimeError(f"postgres not ready within 30 s:\n{self.log()}")
 
-    def stop(self):
-        """Fast shutdown (SIGINT), SIGKILL after 15 s; the directory is removed."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+    def halt(self):
+        """Fast shutdown (SIGINT to the postmaster: clients are disconnected),
+        SIGKILL after 15 s; returns once postmaster.pid is gone, so that
+        run_server() can start again on the same data directory."""
+        pid_file = os.path.join(self.data, "postmaster.pid")
+        postmaster = None
+        try:
+            with open(pid_file) as f:
+                postmaster = int(f.readline())
+        except (FileNotFoundError, ValueError):
+            pass
+        if postmaster is not None:
+            try:
+                os.kill(postmaster, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 15
+        while os.path.exists(pid_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if os.path.exists(pid_file) and postmaster is not None:
+            try:
+                os.kill(postmaster, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self):
+        """halt(), then the directory is removed."""
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self):

@@ -11,7 +11,9 @@ worker:
 - sink: insert with auto.create from JsonConverter's schema envelope,
   upsert by record_key (a later record updates the row), a tombstone
   deletes it (delete.enabled);
-- a pipeline table -> topic -> another table whose rows equal the first's.
+- a pipeline table -> topic -> another table whose rows equal the first's;
+- the server stopped and started again under a running source and sink:
+  both reconnect (tasks stay RUNNING) and every row and record arrives once.
 Skipped when Debian's PostgreSQL server binaries are not installed."""
 
 import json
@@ -250,4 +252,38 @@ def test_pipeline_table_to_topic_to_table(module_broker, worker_factory, pg):
     wait_for(lambda: (try_sql(pg, f"SELECT count(*) FROM {copy}") or [["0"]])[0][0] == "250", f"250 rows in {copy}", timeout_s=40)
     model = pg.sql(f"SELECT {columns} FROM model ORDER BY id")
     assert pg.sql(f"SELECT {columns} FROM {copy} ORDER BY id") == model
+    worker.clean_stop()
+
+
+def test_connection_loss_is_retried(module_broker, worker_factory, pg):
+    pg.sql("CREATE TABLE flaky (id SERIAL PRIMARY KEY, note TEXT)")
+    pg.sql("INSERT INTO flaky (note) SELECT 'before ' || i FROM generate_series(1, 10) i")
+    prefix = unique_topic("flaky-").replace("-", "_")
+    sink_topic = unique_topic("flaky_in").replace("-", "_")
+    worker = worker_factory(module_broker.bootstrap).start()
+    create(worker.port, "flaky-source", source_config(pg, "incrementing", ["flaky"], prefix, **{
+        "incrementing.column.name": "id", "tasks.max": "1"}))
+    create(worker.port, "flaky-sink", sink_config(pg, sink_topic, **{
+        "retry.backoff.ms": "500", "max.retries": "40"}))
+    consume_all(module_broker.bootstrap, prefix + "flaky", 10)
+    produce(module_broker.bootstrap, sink_topic, [envelope(VALUE_SCHEMA, {"id": 1, "name": "a", "age": 1, "born": 1})])
+    wait_for(lambda: len(try_sql(pg, f"SELECT id FROM {sink_topic}") or []) == 1, "the first sink row", timeout_s=30)
+
+    pg.halt()
+    produce(module_broker.bootstrap, sink_topic, [envelope(VALUE_SCHEMA, {"id": i, "name": "b", "age": i, "born": i})
+                                                  for i in range(2, 6)])
+    import time
+    time.sleep(1.5)  # the server stays down across several reconnection attempts
+    pg.run_server()
+    pg.sql("INSERT INTO flaky (note) SELECT 'after ' || i FROM generate_series(1, 5) i")
+
+    wait_for(lambda: len(try_sql(pg, f"SELECT id FROM {sink_topic}") or []) == 5, "the sink's rows after the outage",
+             timeout_s=40)
+    ids = [v["id"] for v in json_values(consume_all(module_broker.bootstrap, prefix + "flaky", 15, timeout_s=40))]
+    assert ids == list(range(1, 16)), ids
+    wait_state(worker.port, "flaky-source", "RUNNING", ["RUNNING"])
+    wait_state(worker.port, "flaky-sink", "RUNNING", ["RUNNING"])
+    logs = worker.logs()
+    assert "PostgreSQL source lost its connection" in logs or "PostgreSQL source: cannot connect" in logs, logs
+    assert "PostgreSQL sink" in logs and "retrying in 500 ms" in logs, logs
     worker.clean_stop()
