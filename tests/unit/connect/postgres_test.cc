@@ -14,7 +14,6 @@
 namespace sluice::connect::postgres_testing {
 namespace {
 
-using Keywords = std::vector<std::pair<std::string, std::string>>;
 
 std::string keyword(const PgConnectionSpec& spec, const std::string& name) {
   for (const auto& [key, value] : spec.keywords) {
