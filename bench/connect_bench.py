@@ -27,7 +27,7 @@ import tempfile
 import sys
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 def free_port():
@@ -67,7 +67,10 @@ def end_offset(bootstrap, topic):
             return 0
         total = 0
         for partition in metadata.topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            try:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            except KafkaException:  # a topic just created: its partitions not led yet
+                return 0
             total += high
         return total
     finally:
