@@ -50,12 +50,12 @@ def stop(proc):
         proc.wait()
 
 
-def wait_for(predicate, timeout_s, what):
+def wait_for(predicate, timeout_s, what, interval_s=0.05):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return time.monotonic()
-        time.sleep(0.05)
+        time.sleep(interval_s)
     raise SystemExit(f"connect bench: {what} did not happen within {timeout_s} s")
 
 
@@ -90,8 +90,9 @@ def write_properties(path, settings):
             f.write(f"{key}={value}\n")
 
 
-def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
-    """Starts a worker with one connector; seconds until done() holds."""
+def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s, interval_s=0.05):
+    """Starts a worker with one connector; seconds until done() holds
+    (checked every interval_s)."""
     records = connector.pop("_records", args.records)
     worker = os.path.join(workdir, f"{name}-worker.properties")
     write_properties(worker, {
@@ -108,7 +109,7 @@ def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s):
     proc = start([args.sluice, "connect", "standalone", worker, config],
                  os.path.join(workdir, f"{name}.log"))
     try:
-        finished = wait_for(done, timeout_s, f"{name} moving {records} records")
+        finished = wait_for(done, timeout_s, f"{name} moving {records} records", interval_s)
     finally:
         stop(proc)
     return finished - began
@@ -207,7 +208,7 @@ def run_postgres(args, workdir, bootstrap):
         sink_s = run_connector(args, workdir, bootstrap, "bench-jdbc-sink", dict(
             json, **{"connector.class": "JdbcSink", "connection.url": pg.uri(), "topics": topic + "bench",
                      "table.name.format": "copy", "auto.create": "true", "_records": rows}),
-            copied, 900)
+            copied, 900, interval_s=0.25)  # each check is a psql process: not too often
         return rows, record_bytes, table_s, sink_s
     finally:
         pg.stop()
