@@ -10,7 +10,7 @@ worker:
   offsets file holds Confluent's partition and offset shapes;
 - sink: insert with auto.create from JsonConverter's schema envelope,
   upsert by record_key (a later record updates the row), a tombstone
-  deletes it (delete.enabled);
+  deletes it (delete.enabled), auto.evolve adds a new optional field's column;
 - a pipeline table -> topic -> another table whose rows equal the first's;
 - the server stopped and started again under a running source and sink:
   both reconnect (tasks stay RUNNING) and every row and record arrives once.
@@ -212,6 +212,17 @@ def test_sink_insert_upsert_and_tombstone_delete(module_broker, worker_factory, 
     assert primary_key == [["id"]], primary_key
     status = wait_state(worker.port, "pg-upsert", "RUNNING", ["RUNNING"])
     assert status["tasks"][0]["state"] == "RUNNING"
+
+    # auto.evolve: a later schema with one more optional field adds the column.
+    evolving = unique_topic("evolving").replace("-", "_")
+    wider = dict(VALUE_SCHEMA, fields=VALUE_SCHEMA["fields"] + [{"field": "email", "type": "string", "optional": True}])
+    produce(module_broker.bootstrap, evolving, [envelope(VALUE_SCHEMA, {"id": 1, "name": "a", "age": 1, "born": None})])
+    create(worker.port, "pg-evolve", sink_config(pg, evolving, **{"auto.evolve": "true"}))
+    wait_for(lambda: len(try_sql(pg, f"SELECT id FROM {evolving}") or []) == 1, "the first row", timeout_s=30)
+    produce(module_broker.bootstrap, evolving, [envelope(wider, {"id": 2, "name": "b", "age": 2, "born": None,
+                                                                 "email": "b@example.com"})])
+    wait_for(lambda: try_sql(pg, f"SELECT id, email FROM {evolving} ORDER BY id") == [["1", ""], ["2", "b@example.com"]],
+             "the evolved table", timeout_s=30)
     worker.clean_stop()
 
 
