@@ -144,9 +144,12 @@ Result<PgSourceSettings> pg_source_settings(const Properties& config) {
                                            : PgSourceMode::timestamp_incrementing;
   settings.incrementing_column = parsed->get_string(kPgSourceIncrementingKey).value_or("");
   settings.timestamp_columns = parsed->get_list(kPgSourceTimestampKey);
-  if (pg_source_uses_incrementing(settings.mode) && settings.incrementing_column.empty()) {
+  // A table's auto-increment column is found when none is named (as
+  // Confluent does); a query's cannot be.
+  if (pg_source_uses_incrementing(settings.mode) && settings.incrementing_column.empty() &&
+      !parsed->get_string(kPgSourceQueryKey).value_or("").empty()) {
     return config_error(kPgSourceIncrementingKey, "",
-                        "an incrementing column must be named for mode " + mode);
+                        "an incrementing column must be named for a query in mode " + mode);
   }
   if (pg_source_uses_timestamp(settings.mode) && settings.timestamp_columns.empty()) {
     return config_error(kPgSourceTimestampKey, "",
@@ -222,6 +225,7 @@ int64_t pg_source_wall_micros() {
 struct PgQuerier {
   std::string base_sql;  // SELECT * FROM "schema"."table", or the query
   std::optional<PgTableName> table;
+  std::string incrementing_column;  // named, or the table's auto-increment column
   std::string topic;
   Map partition;
   std::optional<int64_t> incrementing;  // the last row's
@@ -250,6 +254,7 @@ class PgSourceTask final : public SourceTask {
                              ? settings_.query
                              : "SELECT * FROM (" + settings_.query + ") AS sluice_query";
       querier.topic = settings_.topic_prefix;
+      querier.incrementing_column = settings_.incrementing_column;
       querier.partition = Map{{"query", "query"}};
       queriers_.push_back(std::move(querier));
     } else {
@@ -296,6 +301,7 @@ class PgSourceTask final : public SourceTask {
   void add_table(PgTableName table) {
     PgQuerier querier;
     querier.base_sql = "SELECT * FROM " + table.quoted();
+    querier.incrementing_column = settings_.incrementing_column;
     querier.topic = settings_.topic_prefix + table.table;
     querier.partition =
         Map{{"protocol", "1"},
@@ -366,10 +372,37 @@ class PgSourceTask final : public SourceTask {
     return std::stoll(std::string(result.text(0, 0))) - settings_.delay_micros;
   }
 
+  // The table's one identity or serial column, for incrementing modes
+  // without incrementing.column.name (Confluent takes the auto-increment
+  // column the JDBC metadata reports).
+  std::variant<std::string, PgError> auto_increment_column(const PgQuerier& querier) {
+    auto answer = connection_->exec(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND (attidentity <> '' OR "
+        "pg_get_serial_sequence($1::regclass::text, attname::text) IS NOT NULL) ORDER BY attnum",
+        {querier.table->quoted()});
+    if (auto* error = std::get_if<PgError>(&answer)) return std::move(*error);
+    const PgResult& result = std::get<PgResult>(answer);
+    return result.rows() == 1 ? std::string(result.text(0, 0)) : std::string();
+  }
+
   Status run_query(PgQuerier& querier) {
+    if (pg_source_uses_incrementing(settings_.mode) && querier.incrementing_column.empty()) {
+      auto found = auto_increment_column(querier);
+      if (auto* error = std::get_if<PgError>(&found)) {
+        return query_failed(querier, *error, "finding the auto-increment column");
+      }
+      querier.incrementing_column = std::get<std::string>(found);
+      if (querier.incrementing_column.empty()) {
+        return Status(Errc::invalid_value,
+                      "PostgreSQL source: table " + querier.table->quoted() +
+                          " has no single auto-increment (serial or identity) column; name one in "
+                          "incrementing.column.name");
+      }
+    }
     const bool limited = pg_source_uses_incrementing(settings_.mode);
     const std::string sql =
-        pg_source_query(querier.base_sql, settings_.mode, settings_.incrementing_column,
+        pg_source_query(querier.base_sql, settings_.mode, querier.incrementing_column,
                         settings_.timestamp_columns, limited ? settings_.batch_max_rows : 0);
     std::vector<std::optional<std::string>> params;
     if (pg_source_uses_timestamp(settings_.mode)) {
@@ -434,7 +467,7 @@ class PgSourceTask final : public SourceTask {
       const bool required = std::find(not_null.begin(), not_null.end(), name) != not_null.end();
       builder.field(name, pg_column_schema(result.column_type(column),
                                            result.column_modifier(column), required));
-      if (name == settings_.incrementing_column) querier.incrementing_index = column;
+      if (name == querier.incrementing_column) querier.incrementing_index = column;
       for (const std::string& timestamp : settings_.timestamp_columns) {
         if (name == timestamp) querier.timestamp_indexes.push_back(column);
       }
@@ -443,7 +476,7 @@ class PgSourceTask final : public SourceTask {
     if (!schema.is_ok()) return schema.status();
     if (pg_source_uses_incrementing(settings_.mode) && querier.incrementing_index < 0) {
       return Status(Errc::invalid_value, "PostgreSQL source: no column " +
-                                             settings_.incrementing_column + " in the result");
+                                             querier.incrementing_column + " in the result");
     }
     if (pg_source_uses_timestamp(settings_.mode) && querier.timestamp_indexes.empty()) {
       return Status(Errc::invalid_value, "PostgreSQL source: no timestamp column in the result");
@@ -516,14 +549,13 @@ class PgSourceTask final : public SourceTask {
       const int index = querier.incrementing_index;
       if (result.is_null(row, index)) {
         return Status(Errc::invalid_value, "PostgreSQL source: null value in incrementing column " +
-                                               settings_.incrementing_column);
+                                               querier.incrementing_column);
       }
       try {
         querier.incrementing = std::stoll(std::string(result.text(row, index)));
       } catch (const std::exception&) {
         return Status(Errc::invalid_value, "PostgreSQL source: incrementing column " +
-                                               settings_.incrementing_column +
-                                               " is not an integer");
+                                               querier.incrementing_column + " is not an integer");
       }
     }
     if (pg_source_uses_timestamp(settings_.mode)) {

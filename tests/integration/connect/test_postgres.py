@@ -11,7 +11,8 @@ worker:
 - sink: insert with auto.create from JsonConverter's schema envelope,
   upsert by record_key (a later record updates the row), a tombstone
   deletes it (delete.enabled), auto.evolve adds a new optional field's column;
-- a pipeline table -> topic -> another table whose rows equal the first's;
+- a pipeline table -> topic -> another table whose rows equal the first's
+  (the source finding the table's serial column itself);
 - the server stopped and started again under a running source and sink:
   both reconnect (tasks stay RUNNING) and every row and record arrives once.
 Skipped when Debian's PostgreSQL server binaries are not installed."""
@@ -251,7 +252,8 @@ def test_pipeline_table_to_topic_to_table(module_broker, worker_factory, pg):
     worker = worker_factory(module_broker.bootstrap).start()
     create(worker.port, "pipe-source", {
         "connector.class": "JdbcSourceConnector", "connection.url": pg.jdbc_url(), "connection.user": "postgres",
-        "mode": "incrementing", "incrementing.column.name": "id", "table.whitelist": "model",
+        # No incrementing.column.name: the table's serial column is found.
+        "mode": "incrementing", "table.whitelist": "model",
         "topic.prefix": prefix, "poll.interval.ms": "200", "value.converter": JSON_CONVERTER})
     create(worker.port, "pipe-sink", {
         "connector.class": SINK, "topics": prefix + "model", "connection.url": pg.uri(),

@@ -303,9 +303,10 @@ TEST(PostgresConfig, RefusedSettings) {
             "insensitive): insert, upsert, update");
   EXPECT_EQ(start("JdbcSource", {{"topic.prefix", "p-"}, {"table.whitelist", "t"}}),
             "Invalid value  for configuration mode: Query mode must be specified");
-  EXPECT_EQ(start("JdbcSource", {{"topic.prefix", "p-"}, {"mode", "incrementing"}}),
+  EXPECT_EQ(start("JdbcSource",
+                  {{"topic.prefix", "p-"}, {"mode", "incrementing"}, {"query", "SELECT 1"}}),
             "Invalid value  for configuration incrementing.column.name: an incrementing column "
-            "must be named for mode incrementing");
+            "must be named for a query in mode incrementing");
   EXPECT_EQ(start("JdbcSource", {{"mode", "bulk"}}),
             "Missing required configuration \"topic.prefix\" which has no default value.");
   EXPECT_EQ(start("JdbcSource", {{"mode", "bulk"},
