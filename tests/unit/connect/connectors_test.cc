@@ -137,7 +137,7 @@ TEST(ConnectorRegistry, UnknownNamesFindNothing) {
 }
 
 TEST(ConnectorRegistry, EveryPluginMakesItsTypeOfConnector) {
-  ASSERT_EQ(connector_plugins().size(), 5u);
+  ASSERT_EQ(connector_plugins().size(), 7u);
   for (const ConnectorPlugin& plugin : connector_plugins()) {
     auto connector = plugin.make();
     ASSERT_NE(connector, nullptr) << plugin.class_name;
