@@ -14,7 +14,6 @@
 namespace sluice::connect::postgres_testing {
 namespace {
 
-
 std::string keyword(const PgConnectionSpec& spec, const std::string& name) {
   for (const auto& [key, value] : spec.keywords) {
     if (key == name) return value;
