@@ -3,6 +3,9 @@ JdbcSinkConnector settings) against a private PostgreSQL server
 (postgres_harness.py), a real broker and a `sluice connect standalone`
 worker:
 
+- source, timestamp mode alone (rows arrive once, a later row too, its
+  offset {"timestamp", "timestamp_nanos"}) and a bulk `query` re-read every
+  poll into the prefix topic;
 - source, incrementing and timestamp+incrementing, two tables each over two
   tasks: every row arrives once, rows inserted while running too, and after
   the worker is stopped (rows inserted meanwhile) and started again it
@@ -299,4 +302,36 @@ def test_connection_loss_is_retried(module_broker, worker_factory, pg):
     logs = worker.logs()
     assert "PostgreSQL source lost its connection" in logs or "PostgreSQL source: cannot connect" in logs, logs
     assert "PostgreSQL sink" in logs and "retrying in 500 ms" in logs, logs
+    worker.clean_stop()
+
+
+def test_source_timestamp_mode_and_bulk_query(module_broker, worker_factory, pg):
+    """timestamp mode alone (the whole result handed out batch.max.rows a
+    poll), and a bulk `query` re-read at every poll.interval.ms into the
+    prefix topic alone."""
+    pg.sql("CREATE TABLE stamped (id INT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, note TEXT);"
+           "INSERT INTO stamped SELECT i, TIMESTAMPTZ '2024-05-01 00:00:00+00' + i * INTERVAL '1 millisecond', "
+           "'s' || i FROM generate_series(1, 120) i")
+    prefix = unique_topic("stamp-").replace("-", "_")
+    query_topic = unique_topic("bulkq").replace("-", "_")
+    worker = worker_factory(module_broker.bootstrap).start()
+    create(worker.port, "pg-ts", source_config(pg, "timestamp", ["stamped"], prefix, **{
+        "timestamp.column.name": "at", "batch.max.rows": "50", "tasks.max": "1"}))
+    create(worker.port, "pg-bulk", source_config(pg, "bulk", [], query_topic, **{
+        "table.whitelist": "", "query": "SELECT id, note FROM stamped WHERE id <= 3",
+        "poll.interval.ms": "300", "tasks.max": "1"}))
+    values = json_values(consume_all(module_broker.bootstrap, prefix + "stamped", 120))
+    assert [v["id"] for v in values] == list(range(1, 121)), [v["id"] for v in values][:10]
+    assert values[0]["at"] == 1714521600001, values[0]  # Timestamp: ms since the epoch
+    pg.sql("INSERT INTO stamped VALUES (121, TIMESTAMPTZ '2024-05-02 00:00:00+00', 'late')")
+    values = json_values(consume_all(module_broker.bootstrap, prefix + "stamped", 121))
+    assert [v["id"] for v in values] == list(range(1, 122))
+
+    repeated = json_values(consume_all(module_broker.bootstrap, query_topic, 6))
+    assert repeated[:6] == [{"id": i, "note": f"s{i}"} for i in (1, 2, 3)] * 2, repeated[:6]
+    offsets = source_offsets(worker, "pg-ts")
+    assert json.dumps({"protocol": "1", "table": "postgres.public.stamped"}, sort_keys=True) in offsets, offsets
+    wait_for(lambda: source_offsets(worker, "pg-ts").get(
+        json.dumps({"protocol": "1", "table": "postgres.public.stamped"}, sort_keys=True)) ==
+        {"timestamp": 1714608000000, "timestamp_nanos": 0}, "the timestamp offset of the last row", timeout_s=10)
     worker.clean_stop()
