@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "connect/connectors/connectors.h"
 #include "connect/connectors/postgres.h"
@@ -369,7 +370,13 @@ class PgSourceTask final : public SourceTask {
         connection_->exec("SELECT (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP) * 1000000)::bigint");
     if (auto* error = std::get_if<PgError>(&now)) return std::move(*error);
     const PgResult& result = std::get<PgResult>(now);
-    return std::stoll(std::string(result.text(0, 0))) - settings_.delay_micros;
+    int64_t micros = 0;
+    const std::string_view text = result.rows() == 1 ? result.text(0, 0) : std::string_view();
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), micros);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+      return PgError{"cannot read the database's clock (\"" + std::string(text) + "\")", "", false};
+    }
+    return micros - settings_.delay_micros;
   }
 
   // The table's one identity or serial column, for incrementing modes
