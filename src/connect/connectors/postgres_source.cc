@@ -59,6 +59,8 @@ constexpr const char* kPgSourceBatchKey = "batch.max.rows";
 constexpr const char* kPgSourceTablePollKey = "table.poll.interval.ms";
 constexpr const char* kPgSourceTopicPrefixKey = "topic.prefix";
 constexpr const char* kPgSourceQueryKey = "query";
+// The fewest rows an incrementing query asks for (see rows_per_query).
+constexpr size_t kPgSourceRowsPerQuery = 2000;
 // The task's share of the tables (Confluent's task config key "tables").
 constexpr const char* kPgSourceTablesKey = "tables";
 
@@ -379,6 +381,13 @@ class PgSourceTask final : public SourceTask {
     return micros - settings_.delay_micros;
   }
 
+  // Rows a limited query asks for: batch.max.rows bounds what one poll
+  // hands out (Confluent reads on in its open ResultSet between polls);
+  // asking for several polls' worth saves a query per batch.
+  size_t rows_per_query() const {
+    return std::max(settings_.batch_max_rows, kPgSourceRowsPerQuery);
+  }
+
   // The table's one identity or serial column, for incrementing modes
   // without incrementing.column.name (Confluent takes the auto-increment
   // column the JDBC metadata reports).
@@ -408,9 +417,10 @@ class PgSourceTask final : public SourceTask {
       }
     }
     const bool limited = pg_source_uses_incrementing(settings_.mode);
+    const size_t limit = rows_per_query();
     const std::string sql =
         pg_source_query(querier.base_sql, settings_.mode, querier.incrementing_column,
-                        settings_.timestamp_columns, limited ? settings_.batch_max_rows : 0);
+                        settings_.timestamp_columns, limited ? limit : 0);
     std::vector<std::optional<std::string>> params;
     if (pg_source_uses_timestamp(settings_.mode)) {
       auto bound = upper_bound_micros();
@@ -433,8 +443,7 @@ class PgSourceTask final : public SourceTask {
       return Status::ok();
     }
     if (Status described = describe(querier, result); !described) return described;
-    querier.pending_was_full =
-        limited && static_cast<size_t>(result.rows()) >= settings_.batch_max_rows;
+    querier.pending_was_full = limited && static_cast<size_t>(result.rows()) >= limit;
     querier.pending.emplace(std::move(result));
     querier.next_row = 0;
     return Status::ok();
