@@ -50,8 +50,10 @@ bench-set: build
 bench-groups: build
 	@/usr/bin/python3 bench/group_bench.py --sluice $(BUILD_DIR)/sluice
 
-# Connect throughput (bench/connect_bench.py): file -> topic and topic -> file
-# through a standalone worker and a fresh broker.
+# Connect throughput (bench/connect_bench.py): file -> topic, topic -> file and
+# topic -> HTTP (HttpSink to a local receiver) through a standalone worker and
+# a fresh broker, then topic -> mirrored topic (MirrorSourceConnector) onto a
+# second fresh broker.
 bench-connect: build
 	@/usr/bin/python3 bench/connect_bench.py --sluice $(BUILD_DIR)/sluice
 

@@ -6,6 +6,14 @@
                 end offset holds them all
   topic->file   FileStreamSink writing that topic back out to a file: records/s until
                 the file has every line
+  topic->HTTP   HttpSink POSTing that topic to an HTTP receiver in this process
+                (http.server, keep-alive, answering 200 to each request) in batches of
+                --http-batch records (each size given is one run): records/s until the
+                receiver has them all
+  topic->mirror MirrorSourceConnector copying that topic from the broker (alias `src`) to a
+                second fresh `sluice serve` (ByteArrayConverter; the worker produces to the
+                second): records/s from the worker's start until `src.connect-bench` on the
+                second broker holds them all
   table->topic  JdbcSourceConnector (incrementing, JsonConverter with schemas) reading
                 --pg-records rows of a PostgreSQL table (a private server started here,
                 tests/integration/connect/postgres_harness.py) into a topic
@@ -17,6 +25,7 @@
 Figures go to stdout as a Markdown table; bench/RESULTS.md keeps them with the machine."""
 
 import argparse
+import http.server
 import os
 import platform
 import shutil
@@ -25,6 +34,7 @@ import socket
 import subprocess
 import tempfile
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -84,21 +94,64 @@ def line_count(path):
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+class Receiver:
+    """An HTTP server on a free loopback port counting the values of each POST body
+    (`[v,v,...]`: the HTTP sink's default framing; the bench's values hold no comma)."""
+
+    def __init__(self):
+        self.records = 0
+        self.requests = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the sink's client asks
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                count = body.count(b",") + 1 if len(body) > 2 else 0
+                with receiver.lock:
+                    receiver.records += count
+                    receiver.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self):
+        with self.lock:
+            return self.records
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def write_properties(path, settings):
     with open(path, "w") as f:
         for key, value in settings.items():
             f.write(f"{key}={value}\n")
 
 
-def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s, interval_s=0.05):
+def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s,
+                  converter="org.apache.kafka.connect.storage.StringConverter", interval_s=0.05):
     """Starts a worker with one connector; seconds until done() holds
     (checked every interval_s)."""
     records = connector.pop("_records", args.records)
     worker = os.path.join(workdir, f"{name}-worker.properties")
     write_properties(worker, {
         "bootstrap.servers": bootstrap,
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": converter,
+        "value.converter": converter,
+        "header.converter": converter if "ByteArray" in converter
+        else "org.apache.kafka.connect.storage.SimpleHeaderConverter",
         "offset.storage.file.filename": os.path.join(workdir, f"{name}.offsets"),
         "offset.flush.interval.ms": "1000",
         "listeners": f"http://127.0.0.1:{free_port()}",
@@ -115,11 +168,19 @@ def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s, in
     return finished - began
 
 
+def start_broker(args, workdir, bootstrap, data):
+    return start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
+                  "--set", f"log.dirs={os.path.join(workdir, data)}", "--set", "admin.listener="],
+                 os.path.join(workdir, f"{data}-broker.log"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sluice", default="build/sluice")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=100, help="bytes per line, newline included")
+    parser.add_argument("--http-batch", default="500",
+                        help="batch.max.size of the topic->HTTP runs, comma-separated (one run each)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--pg-records", type=int, default=200_000, help="rows for table->topic->table")
     parser.add_argument("--pg-batch-rows", type=int, default=100,
@@ -129,11 +190,9 @@ def main():
     args.sluice = os.path.abspath(args.sluice)
 
     workdir = tempfile.mkdtemp(prefix="sluice-connect-bench-")
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    broker = start([args.sluice, "serve", "--set", f"listeners=PLAINTEXT://{bootstrap}",
-                    "--set", f"log.dirs={os.path.join(workdir, 'data')}", "--set", "admin.listener="],
-                   os.path.join(workdir, "broker.log"))
+    bootstrap = f"127.0.0.1:{free_port()}"
+    broker = start_broker(args, workdir, bootstrap, "data")
+    target = None
     try:
         wait_for(lambda: end_offset(bootstrap, "__probe") == 0, 30, "the broker starting")
         source_file = os.path.join(workdir, "input.txt")
@@ -149,8 +208,32 @@ def main():
         sink_s = run_connector(args, workdir, bootstrap, "bench-file-sink",
                                {"connector.class": "FileStreamSink", "file": sink_file, "topics": topic},
                                lambda: line_count(sink_file) >= args.records, 600)
+        http_runs = []
+        for batch in [int(b) for b in args.http_batch.split(",") if b]:
+            receiver = Receiver()
+            try:
+                seconds = run_connector(
+                    args, workdir, bootstrap, f"bench-http-sink-{batch}",
+                    {"connector.class": "HttpSink", "topics": topic, "batch.max.size": str(batch),
+                     "http.api.url": f"http://127.0.0.1:{receiver.port}/ingest"},
+                    lambda: receiver.count() >= args.records, 600)
+                http_runs.append((batch, seconds, receiver.requests))
+            finally:
+                receiver.close()
+        target_bootstrap = f"127.0.0.1:{free_port()}"
+        target = start_broker(args, workdir, target_bootstrap, "target-data")
+        wait_for(lambda: end_offset(target_bootstrap, "__probe") == 0, 30, "the target broker starting")
+        mirror_s = run_connector(args, workdir, target_bootstrap, "bench-mirror", {
+            "connector.class": "MirrorSourceConnector", "source.cluster.alias": "src",
+            "source.cluster.bootstrap.servers": bootstrap,
+            "target.cluster.bootstrap.servers": target_bootstrap,
+            "topics": topic, "replication.factor": "1", "offset-syncs.topic.replication.factor": "1"},
+            lambda: end_offset(target_bootstrap, "src." + topic) >= args.records, 600,
+            converter="org.apache.kafka.connect.converters.ByteArrayConverter")
         pg_figures = None if args.skip_pg else run_postgres(args, workdir, bootstrap)
     finally:
+        if target is not None:
+            stop(target)
         stop(broker)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -159,7 +242,11 @@ def main():
     print(f"machine: {platform.node()}, {os.cpu_count()} vCPUs; {args.records} records of {args.size} B")
     print("| path | records/s | MB/s | seconds |")
     print("| --- | --- | --- | --- |")
-    for path, seconds in (("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)):
+    rows = [("file -> topic (FileStreamSource)", source_s), ("topic -> file (FileStreamSink)", sink_s)]
+    rows += [(f"topic -> HTTP (HttpSink, batch.max.size={batch}, {requests:,} requests)", seconds)
+             for batch, seconds, requests in http_runs]
+    rows.append(("topic -> mirrored topic on a second broker (MirrorSourceConnector)", mirror_s))
+    for path, seconds in rows:
         print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
     if pg_figures:
         rows, record_bytes, table_s, sink_pg_s = pg_figures

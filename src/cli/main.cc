@@ -114,6 +114,13 @@ int main(int argc, char** argv) {
       ->add_option("connectors", standalone_options.connector_files,
                    "Connector configurations (.properties or .json)")
       ->check(CLI::ExistingFile);
+  // `sluice connect distributed worker.properties` (connect-distributed.sh).
+  std::string distributed_worker_file;
+  CLI::App* distributed = connect->add_subcommand(
+      "distributed", "A worker of a group: connectors shared through the broker");
+  distributed->add_option("worker", distributed_worker_file, "The worker's .properties file")
+      ->required()
+      ->check(CLI::ExistingFile);
 
   sluice::cli::client::Action client_action;
   sluice::cli::client::add_client_commands(app, client_action);
@@ -145,6 +152,9 @@ int main(int argc, char** argv) {
 
   if (app.got_subcommand(storage)) return run_storage(storage_commands);
   if (standalone->parsed()) return sluice::connect::run_standalone(standalone_options);
+  if (distributed->parsed()) {
+    return sluice::connect::run_distributed(distributed_worker_file, SLUICE_VERSION);
+  }
   // No subcommand: nothing was done, so the usage goes where errors go and
   // the exit code says so (a script calling `sluice` alone is a mistake).
   std::fprintf(stderr, "%s", app.help().c_str());

@@ -25,6 +25,9 @@ const char* connector_type_name(ConnectorType type);  // "source", "sink" (REST'
 
 // What a source task reads its last committed position from: the offset the
 // runtime stored for one of its source partitions (Kafka's OffsetStorageReader).
+// Valid from start() until the task's stop() has returned, on the task's
+// thread (a task that finds new source partitions while running reads their
+// offsets then).
 class OffsetReader {
  public:
   virtual ~OffsetReader() = default;
@@ -40,15 +43,40 @@ class SourceTask {
   virtual Result<std::vector<ConnectRecord>> poll(std::chrono::milliseconds max_wait) = 0;
   // The records up to these offsets are in Kafka (Kafka's commit()).
   virtual void committed() {}
+  // Whether the runtime calls record_committed (it then keeps each record's
+  // source partition and offset until Kafka acknowledges the record).
+  virtual bool wants_record_commits() const { return false; }
+  // One record of this task is in Kafka at `kafka_offset` of partition
+  // `kafka_partition` (Kafka's commitRecord(record, metadata)); called on the
+  // task's thread, possibly after stop() while the last records are flushed.
+  virtual void record_committed(const Map& /*source_partition*/, const Map& /*source_offset*/,
+                                int32_t /*kafka_partition*/, int64_t /*kafka_offset*/) {}
   virtual void stop() {}
+};
+
+// Kafka's ErrantRecordReporter (KIP-610): where a sink task hands a record
+// it could not deliver. The runtime sends it to the dead-letter topic
+// (errors.deadletterqueue.topic.name) and logs it (errors.log.enable); with
+// errors.tolerance=none the answer is an error and the task fails: return
+// it from put() or flush(). Called on the task's thread only.
+class ErrantRecordReporter {
+ public:
+  virtual ~ErrantRecordReporter() = default;
+  virtual Status report(const ConnectRecord& record, const Status& error) = 0;
 };
 
 class SinkTask {
  public:
   virtual ~SinkTask() = default;
+  // Before start(): the runtime's reporter, or null when the connector has
+  // neither a dead-letter topic nor errors.log.enable (Kafka's
+  // SinkTaskContext.errantRecordReporter()). It outlives the task's stop().
+  virtual void set_errant_record_reporter(ErrantRecordReporter* /*reporter*/) {}
   virtual Status start(const Properties& config) = 0;
   // Records in Kafka's order per partition. An error fails the task unless
-  // errors.tolerance lets the runtime skip the records it names.
+  // errors.tolerance lets the runtime skip the records it names; a
+  // retriable_error (errors.h) makes the runtime deliver the same records
+  // again after a backoff, the task's partitions paused meanwhile.
   virtual Status put(std::vector<ConnectRecord> records) = 0;
   // Everything put so far is durable where the task writes it: the runtime
   // commits the consumed offsets only after this succeeds.

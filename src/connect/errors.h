@@ -27,6 +27,16 @@ inline Status config_error(const std::string& name, const std::string& value,
                       (message.empty() ? "" : ": " + message));
 }
 
+// Kafka's RetriableException: a failure that may go away when the same
+// operation is tried again (a server that is down, a timeout). The runtime
+// retries such an operation within errors.retry.timeout, and redelivers a
+// sink task's batch whose put() answered it. Carried as Errc::would_block
+// (nothing failed for good; try again), a code no connect stage uses else.
+inline Status retriable_error(std::string message) {
+  return Status(Errc::would_block, std::move(message));
+}
+inline bool is_retriable(const Status& status) { return status.code() == Errc::would_block; }
+
 // Kafka's ConfigException for a class name nothing here implements.
 inline Status class_not_found(const std::string& config_name, const std::string& class_name) {
   return config_error(config_name, class_name, "Class " + class_name + " could not be found.");

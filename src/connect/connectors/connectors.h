@@ -24,6 +24,10 @@ std::unique_ptr<Connector> make_datagen_connector();
 std::unique_ptr<Connector> make_syslog_source_connector();
 std::unique_ptr<Connector> make_http_sink_connector();
 
+// Kafka's org.apache.kafka.connect.mirror.MirrorSourceConnector (MirrorMaker
+// 2: another cluster's topics mirrored; mirror_source.cc, mirror.h).
+std::unique_ptr<Connector> make_mirror_source_connector();
+
 // Confluent's io.confluent.connect.jdbc.JdbcSourceConnector and
 // JdbcSinkConnector for PostgreSQL, on libpq (postgres_source.cc,
 // postgres_sink.cc, postgres.h).

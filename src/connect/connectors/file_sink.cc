@@ -8,7 +8,9 @@
 // task alone); flush() fsyncs the file, and the runtime commits the consumed
 // offsets only after flush succeeds, so a committed record is on disk.
 // Kafka's PrintStream swallows write errors; here a failed write or fsync
-// fails the task, and the records since the last commit are delivered again.
+// fails the task, and the records since the last commit are delivered again,
+// except a write that found the disk full (ENOSPC, EDQUOT): that put answers
+// a retriable error and the runtime puts the batch again after a backoff.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -78,8 +80,12 @@ class FileStreamSinkTask final : public SinkTask {
       const ssize_t wrote = ::write(fd_, bytes.data() + written, bytes.size() - written);
       if (wrote < 0 && errno == EINTR) continue;
       if (wrote < 0) {
-        const Errc code = errno == ENOSPC || errno == EDQUOT ? Errc::no_space : Errc::io_error;
-        return Status(code, "Couldn't write to " + log_filename() + ": " + std::strerror(errno));
+        std::string message = "Couldn't write to " + log_filename() + ": " + std::strerror(errno);
+        // A full disk may be freed: a retriable error, so the runtime puts
+        // the batch again after a backoff instead of failing the task (the
+        // lines written before the failure are then written twice).
+        if (errno == ENOSPC || errno == EDQUOT) return retriable_error(std::move(message));
+        return Status(Errc::io_error, std::move(message));
       }
       written += static_cast<size_t>(wrote);
     }

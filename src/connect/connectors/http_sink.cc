@@ -18,6 +18,12 @@
 // nothing past it; `log` logs the batch's failure and drops it; `ignore`
 // drops it silently. A retried request may have reached the server before
 // it failed, so the server can see a batch twice.
+//
+// With an errant record reporter (the connector has a dead-letter topic or
+// errors.log.enable: KIP-610), what fails for good is not handled by
+// behavior.on.error but reported record by record, so each one lands in the
+// dead-letter topic; errors.tolerance=none then fails the task (the runtime
+// answers the report with an error), errors.tolerance=all goes on.
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -251,6 +257,7 @@ enum class HttpSinkOutcome { delivered, retriable, permanent };
 struct HttpSinkAttempt {
   HttpSinkOutcome outcome = HttpSinkOutcome::delivered;
   std::string problem;  // for the log and the task's failure trace
+  bool stopped = false;  // cut short by stop(): not the records' fault
 };
 
 HttpSinkOutcome http_sink_outcome_of(int status) {
@@ -268,6 +275,8 @@ std::chrono::milliseconds http_sink_backoff(std::chrono::milliseconds base, int3
 
 class HttpSinkTask final : public SinkTask {
  public:
+  void set_errant_record_reporter(ErrantRecordReporter* reporter) override { reporter_ = reporter; }
+
   Status start(const Properties& config) override {
     auto settings = http_sink_settings(config);
     if (!settings.is_ok()) return settings.status();
@@ -292,13 +301,14 @@ class HttpSinkTask final : public SinkTask {
     for (const ConnectRecord& record : records) {
       auto rendered = render(record);
       if (!rendered.is_ok()) {
-        if (Status handled = handle_failure(rendered.status().message(), 1); !handled) {
-          return handled;
-        }
+        Status handled = reporter_ ? reporter_->report(record, rendered.status())
+                                   : handle_failure(rendered.status().message(), 1);
+        if (!handled) return handled;
         continue;
       }
       if (!*rendered) continue;
       pending_.push_back(std::move(**rendered));
+      if (reporter_) pending_records_.push_back(record);
       if (pending_.size() >= settings_.batch_max_size) {
         if (Status sent = send_pending(); !sent) return sent;
       }
@@ -339,13 +349,31 @@ class HttpSinkTask final : public SinkTask {
     const size_t count = pending_.size();
     HttpSinkAttempt sent = send_with_retries(body);
     if (sent.outcome == HttpSinkOutcome::delivered) {
-      pending_.clear();
+      clear_pending();
       return Status::ok();
     }
-    Status handled = handle_failure(sent.problem, count);
+    Status handled = reporter_ && !sent.stopped ? report_pending(sent.problem)
+                                                : handle_failure(sent.problem, count);
     // Kept on failure: a flush the runtime tried again would send them again.
-    if (handled) pending_.clear();
+    if (handled) clear_pending();
     return handled;
+  }
+
+  // A batch that failed for good, with an errant record reporter (a
+  // dead-letter topic or errors.log.enable): each of its records is
+  // reported, as Confluent's sink does; the runtime decides (errors.tolerance)
+  // whether the task goes on.
+  Status report_pending(const std::string& problem) {
+    const Status error(Errc::io_error, "HTTP sink: " + problem);
+    for (const ConnectRecord& record : pending_records_) {
+      if (Status reported = reporter_->report(record, error); !reported) return reported;
+    }
+    return Status::ok();
+  }
+
+  void clear_pending() {
+    pending_.clear();
+    pending_records_.clear();
   }
 
   HttpSinkAttempt send_with_retries(const std::string& body) {
@@ -359,7 +387,7 @@ class HttpSinkTask final : public SinkTask {
       const auto wait = http_sink_backoff(settings_.retry_backoff, retry);
       spdlog::warn("connect: HTTP sink: {}; retrying in {} ms", attempt.problem, wait.count());
       if (!stop_.sleep_until(std::chrono::steady_clock::now() + wait)) {
-        return {HttpSinkOutcome::permanent, attempt.problem + " (stopped while retrying)"};
+        return {HttpSinkOutcome::permanent, attempt.problem + " (stopped while retrying)", true};
       }
     }
   }
@@ -401,6 +429,8 @@ class HttpSinkTask final : public SinkTask {
   std::unique_ptr<httplib::Client> client_;
   JsonConverter json_{http_sink_schemaless_json()};
   std::vector<std::string> pending_;  // rendered values not yet sent, < batch.max.size
+  ErrantRecordReporter* reporter_ = nullptr;
+  std::vector<ConnectRecord> pending_records_;  // pending_'s records, kept only for reporter_
   StopSignal stop_;
 };
 

@@ -42,6 +42,8 @@ const std::vector<ConnectorPlugin>& connector_plugins() {
        builtin_connector_version, make_file_stream_sink_connector},
       {"org.apache.kafka.connect.file.FileStreamSourceConnector", ConnectorType::source,
        builtin_connector_version, make_file_stream_source_connector},
+      {"org.apache.kafka.connect.mirror.MirrorSourceConnector", ConnectorType::source,
+       builtin_connector_version, make_mirror_source_connector},
   };
   return plugins;
 }

@@ -1,5 +1,6 @@
 #include "connect/runtime/connector_config.h"
 
+#include <charconv>
 #include <regex>
 
 #include "base/config_def.h"
@@ -12,7 +13,28 @@ struct KeyDoc {
   ConfigKey key;
   std::string group;
   std::string documentation;
+  const char* shown_type = nullptr;  // the type validation names, when not the key's
 };
+
+// Kafka's LONG keys, held as text here: ConfigDef's parse and its message.
+std::optional<int64_t> parse_long(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return std::nullopt;
+  const std::string trimmed = text.substr(first, text.find_last_not_of(" \t") - first + 1);
+  int64_t number = 0;
+  const char* end = trimmed.data() + trimmed.size();
+  auto [stop, error] = std::from_chars(trimmed.data(), end, number);
+  if (error != std::errc() || stop != end) return std::nullopt;
+  return number;
+}
+
+ConfigValidator a_long() {
+  return [](const ConfigValue& value) -> std::optional<ConfigProblem> {
+    const auto* text = std::get_if<std::string>(&value);
+    if (text && !parse_long(*text)) return ConfigProblem{"Not a number of type LONG", false};
+    return std::nullopt;
+  };
+}
 
 const char* type_name(ConfigType type) {
   switch (type) {
@@ -64,9 +86,15 @@ std::vector<KeyDoc> common_keys(ConnectorType type) {
       {{"predicates", ConfigType::list, false, "", {}},
        "Predicates",
        "Aliases for the predicates used by transformations."},
-      {{"errors.retry.timeout", ConfigType::string, false, "0", {}},
+      {{"errors.retry.timeout", ConfigType::string, false, "0", a_long()},
        "Error Handling",
-       "The maximum duration in milliseconds that a failed operation will be reattempted."},
+       "The maximum duration in milliseconds that a failed operation will be reattempted. The "
+       "default is 0, which means no retries will be attempted. Use -1 for infinite retries.",
+       "LONG"},
+      {{"errors.retry.delay.max.ms", ConfigType::string, false, "60000", a_long()},
+       "Error Handling",
+       "The maximum duration in milliseconds between consecutive retry attempts.",
+       "LONG"},
       {{"errors.tolerance", ConfigType::string, false, "none", one_of({"none", "all"})},
        "Error Handling",
        "Behavior for tolerating errors during connector operation."},
@@ -109,7 +137,7 @@ std::optional<std::string> value_of(const Properties& config, const std::string&
 ConfigValueInfo check_key(const KeyDoc& doc, const Properties& config) {
   ConfigValueInfo info;
   info.name = doc.key.name;
-  info.type = type_name(doc.key.type);
+  info.type = doc.shown_type != nullptr ? doc.shown_type : type_name(doc.key.type);
   info.required = doc.key.required;
   info.default_value = doc.key.default_value;
   info.documentation = doc.documentation;
@@ -242,6 +270,9 @@ TaskSettings task_settings(const std::string& connector, int task,
       text("errors.deadletterqueue.context.headers.enable", "false") == "true";
   settings.dead_letter_replication_factor =
       std::atoi(text("errors.deadletterqueue.topic.replication.factor", "3").c_str());
+  settings.retry_timeout_ms = parse_long(text("errors.retry.timeout", "0")).value_or(0);
+  settings.retry_max_delay_ms =
+      parse_long(text("errors.retry.delay.max.ms", "60000")).value_or(60000);
   settings.topics = split_list(text("topics", ""));
   settings.topics_regex = text("topics.regex", "");
   return settings;

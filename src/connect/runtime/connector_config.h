@@ -5,6 +5,7 @@
 // create or update with an invalid configuration gets), and what a task
 // needs from them (converters, the transformation chain, error handling).
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,8 @@ struct TaskSettings {
   Properties connector_config;               // the whole connector configuration
   Properties task_config;                    // what the connector gave this task
   bool tolerate_all_errors = false;          // errors.tolerance=all
+  int64_t retry_timeout_ms = 0;              // errors.retry.timeout (-1: forever)
+  int64_t retry_max_delay_ms = 60'000;       // errors.retry.delay.max.ms
   bool log_errors = false;                   // errors.log.enable
   bool log_error_messages = false;           // errors.log.include.messages
   std::string dead_letter_topic;             // sinks: errors.deadletterqueue.topic.name

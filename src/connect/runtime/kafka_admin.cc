@@ -166,15 +166,19 @@ Status alter_group_offsets(const Properties& settings, const std::string& group,
   return Status::ok();
 }
 
-Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor) {
+Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor,
+                    int partitions, const Properties& configs) {
   auto admin = admin_client(settings);
   if (!admin.is_ok()) return admin.status();
   Queue queue(rd_kafka_queue_new(admin->get()));
   char message[512];
   rd_kafka_NewTopic_t* request =
-      rd_kafka_NewTopic_new(topic.c_str(), 1, replication_factor, message, sizeof message);
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, message, sizeof message);
   if (request == nullptr) {
     return Status(Errc::invalid_value, "creating the topic " + topic + ": " + message);
+  }
+  for (const auto& [name, value] : configs) {
+    rd_kafka_NewTopic_set_config(request, name.c_str(), value.c_str());
   }
   rd_kafka_CreateTopics(admin->get(), &request, 1, nullptr, queue.get());
   rd_kafka_NewTopic_destroy(request);
@@ -192,6 +196,15 @@ Status ensure_topic(const Properties& settings, const std::string& topic, int re
                                       (reason ? std::string(" (") + reason + ")" : ""));
   }
   return Status::ok();
+}
+
+std::string cluster_id(const Properties& settings) {
+  auto admin = admin_client(settings);
+  if (!admin.is_ok()) return "";
+  char* id = rd_kafka_clusterid(admin->get(), 5'000);
+  std::string text = id ? id : "";
+  if (id) rd_kafka_mem_free(admin->get(), id);
+  return text;
 }
 
 Status reset_group_offsets(const Properties& settings, const std::string& group) {

@@ -25,9 +25,14 @@ Status alter_group_offsets(const Properties& settings, const std::string& group,
 // group is not an error).
 Status reset_group_offsets(const Properties& settings, const std::string& group);
 
-// Creates `topic` (one partition) unless it exists, as Kafka's worker does
-// for a dead-letter topic; the error names the topic and the broker's reason.
-Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor);
+// Creates `topic` unless it exists, as Kafka's worker does for a
+// dead-letter topic (one partition) and its internal topics (compacted);
+// the error names the topic and the broker's reason. A replication factor
+// of -1 is the broker's default.
+Status ensure_topic(const Properties& settings, const std::string& topic, int replication_factor,
+                    int partitions = 1, const Properties& configs = {});
+// The cluster's id (GET /'s kafka_cluster_id), empty when unknown.
+std::string cluster_id(const Properties& settings);
 
 // The partition map of a sink offset entry, and its offset; errors name the
 // REST API's expectations (KIP-875).

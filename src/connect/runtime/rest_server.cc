@@ -582,6 +582,12 @@ Status RestServer::start() {
   };
   // Every method goes to dispatch(), which tells an unknown path (404) from
   // a known one with another method (405).
+  // Prometheus' scrape of the tasks' metrics (task_metrics.h); not Kafka's
+  // API (Kafka's metrics are JMX's), so only GET, before the catch-all.
+  impl.server.Get("/metrics", [&impl](const httplib::Request&, httplib::Response& response) {
+    const std::string text = impl.options.metrics != nullptr ? impl.options.metrics->render() : "";
+    response.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  });
   impl.server.Get(".*", handle);
   impl.server.Post(".*", handle);
   impl.server.Put(".*", handle);

@@ -9,6 +9,8 @@
 // Threads: cpp-httplib serves each connection on a worker of its own pool,
 // so the herder is called from several threads at once (Herder's contract).
 // start() returns once the port is bound; stop() waits for the workers.
+// Beside Kafka's API, GET /metrics answers the tasks' metrics in Prometheus'
+// text format (task_metrics.h).
 
 #include <cstdint>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "base/result.h"
 #include "connect/connector.h"
 #include "connect/runtime/herder.h"
+#include "connect/runtime/task_metrics.h"
 
 namespace sluice::connect {
 
@@ -44,6 +47,8 @@ struct RestServerOptions {
   // Herder calls may wait (a restart, a rebalance): enough workers that a
   // slow call does not hold up status queries.
   int worker_threads = 8;
+  // What GET /metrics renders (Prometheus' text format): the tasks' metrics.
+  const metrics::Registry* metrics = &connect_metrics_registry();
 };
 
 class RestServer {

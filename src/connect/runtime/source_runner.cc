@@ -31,13 +31,15 @@ class StoreOffsetReader final : public OffsetReader {
 struct Submitted {
   std::string offset_value;
   bool acknowledged = false;
+  // For a task that wants record_committed: the record's origin.
+  std::optional<SourceOrigin> origin;
 };
 
 class SourceRunner final : public TaskThread {
  public:
   SourceRunner(RunnerSettings settings, std::unique_ptr<SourceTask> task, OffsetStore& offsets,
                StateListener listener)
-      : TaskThread(std::move(settings), std::move(listener)),
+      : TaskThread(std::move(settings), std::move(listener), ConnectorType::source),
         task_(std::move(task)),
         offsets_(offsets) {}
   ~SourceRunner() override { stop(); }
@@ -50,6 +52,7 @@ class SourceRunner final : public TaskThread {
       fail("the task did not start: " + started.message());
       return;
     }
+    wants_record_commits_ = task_->wants_record_commits();
     report(initial_state());
     auto last_commit = std::chrono::steady_clock::now();
     bool failed = false;
@@ -62,7 +65,8 @@ class SourceRunner final : public TaskThread {
         failed = true;
         break;
       }
-      if (std::chrono::steady_clock::now() - last_commit >= settings_.offset_flush_interval) {
+      if (!transactional() &&
+          std::chrono::steady_clock::now() - last_commit >= settings_.offset_flush_interval) {
         commit_offsets();
         last_commit = std::chrono::steady_clock::now();
       }
@@ -70,11 +74,29 @@ class SourceRunner final : public TaskThread {
         idle(std::chrono::milliseconds(200));
         continue;
       }
+      const auto poll_start = std::chrono::steady_clock::now();
       auto polled = task_->poll(std::chrono::milliseconds(500));
       if (!polled.is_ok()) {
+        if (is_retriable(polled.status())) {
+          // Kafka's WorkerSourceTask logs a RetriableException from poll and
+          // polls again.
+          spdlog::warn("connect: task {}-{}: retriable error from poll: {}",
+                       settings_.task.connector, settings_.task.task, polled.status().message());
+          continue;
+        }
         fail("the task's poll failed: " + polled.status().message());
         failed = true;
         break;
+      }
+      if (!polled->empty()) {
+        TaskMetrics& counts = metrics_.get();
+        counts.poll_batch_time_ms.record(elapsed_ms(poll_start));
+        counts.batch_size.record(static_cast<int64_t>(polled->size()));
+        counts.source_record_poll.add(static_cast<int64_t>(polled->size()));
+      }
+      if (transactional()) {
+        if (!polled->empty() && !send_transaction(std::move(*polled))) failed = true;
+        continue;
       }
       for (ConnectRecord& record : *polled) {
         if (!send(std::move(record))) {
@@ -84,9 +106,67 @@ class SourceRunner final : public TaskThread {
       }
     }
     task_->stop();
+    if (transactional()) return;  // every poll's records were committed or aborted
     // Whatever Kafka acknowledges within the shutdown timeout is committed.
     rd_kafka_flush(producer_.get(), static_cast<int>(settings_.shutdown_timeout.count()));
     commit_offsets();
+  }
+
+  bool transactional() const { return settings_.transactional_id.has_value(); }
+
+  // KIP-618 with transaction.boundary=poll: one poll's records and their
+  // source offsets in one transaction; a failed commit fails the task (its
+  // records are aborted, its offsets never count).
+  bool send_transaction(std::vector<ConnectRecord> records) {
+    std::map<std::string, std::string> offsets;  // the last offset of each source partition
+    for (const ConnectRecord& record : records) {
+      const auto* origin = std::get_if<SourceOrigin>(&record.origin);
+      if (origin == nullptr || (origin->source_partition.empty() && origin->source_offset.empty()))
+        continue;
+      offsets[offset_key(settings_.task.connector, origin->source_partition)] =
+          offset_value(origin->source_offset);
+    }
+    if (!transaction_step(rd_kafka_begin_transaction(producer_.get()), "begin")) return false;
+    for (ConnectRecord& record : records) {
+      if (!send(std::move(record))) {
+        (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+        return false;
+      }
+    }
+    for (const auto& [key, value] : offsets) {
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(settings_.offsets_topic.c_str()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+        fail("writing offsets to " + settings_.offsets_topic + ": " + rd_error_text(err));
+        return false;
+      }
+    }
+    if (!transaction_step(rd_kafka_commit_transaction(producer_.get(), 60'000), "commit")) {
+      return false;
+    }
+    submitted_.clear();  // committed: every delivery report came before
+    if (!delivery_error_.empty()) {
+      fail("the producer could not deliver a record: " + delivery_error_);
+      return false;
+    }
+    task_->committed();
+    return true;
+  }
+
+  bool transaction_step(rd_kafka_error_t* error, const char* step) {
+    if (error == nullptr) return true;
+    const std::string text = rd_kafka_error_string(error);
+    if (rd_kafka_error_txn_requires_abort(error)) {
+      (void)rd_kafka_abort_transaction(producer_.get(), 30'000);
+    }
+    rd_kafka_error_destroy(error);
+    fail(std::string("the transaction's ") + step + " failed: " + text);
+    return false;
   }
 
   bool set_up() {
@@ -99,10 +179,30 @@ class SourceRunner final : public TaskThread {
         {"enable.idempotence", "true"},
         {"message.timeout.ms", "0"},
     };
-    producer_ = make_task_client(ClientKind::producer, base, [](rd_kafka_conf_t* conf) {
+    Properties settings = base;
+    if (transactional()) {
+      settings["transactional.id"] = *settings_.transactional_id;
+      // A transaction bounds how long a record may wait; Java's partitioner
+      // puts the offsets where the offsets store's own writer would.
+      settings["message.timeout.ms"] = "60000";
+      settings["transaction.timeout.ms"] = "60000";
+      settings["partitioner"] = "murmur2_random";
+    }
+    producer_ = make_task_client(ClientKind::producer, settings, [](rd_kafka_conf_t* conf) {
       rd_kafka_conf_set_dr_msg_cb(conf, &SourceRunner::on_delivery);
     });
-    return producer_ != nullptr;
+    if (producer_ == nullptr) return false;
+    // Fences the task's previous instance (a moved or restarted task): its
+    // open transaction is aborted before this one reads the offsets.
+    if (transactional()) {
+      if (rd_kafka_error_t* error = rd_kafka_init_transactions(producer_.get(), 60'000)) {
+        fail(std::string("initializing the transactional producer failed: ") +
+             rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return false;
+      }
+    }
+    return true;
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
@@ -112,26 +212,42 @@ class SourceRunner final : public TaskThread {
       if (self->delivery_error_.empty()) self->delivery_error_ = rd_error_text(message->err);
       return;
     }
-    if (submitted != nullptr) submitted->acknowledged = true;
+    self->metrics_.get().source_record_write.add();
+    if (submitted == nullptr) return;
+    submitted->acknowledged = true;
+    if (submitted->origin) {
+      self->task_->record_committed(submitted->origin->source_partition,
+                                    submitted->origin->source_offset, message->partition,
+                                    message->offset);
+      submitted->origin.reset();
+    }
   }
 
   // Transforms, converts and produces one record; false when the task fails.
   bool send(ConnectRecord record) {
     Submitted* submitted = track(record);
-    auto transformed = chain_.apply(std::move(record));
+    // Each attempt transforms its own copy; without retries none is made.
+    auto transformed = retry_.settings().timeout_ms == 0
+                           ? chain_.apply(std::move(record))
+                           : retry_.execute([&] { return chain_.apply(record); });
     if (!transformed.is_ok()) {
       return skip(submitted, Stage::transformation, transformed.status());
     }
     if (!transformed->has_value()) return skip(submitted);  // dropped by a filter
     const ConnectRecord& out = **transformed;
-    auto key = converters_.key->from_connect_data(out.topic, out.key_schema, out.key);
+    auto key = retry_.execute(
+        [&] { return converters_.key->from_connect_data(out.topic, out.key_schema, out.key); });
     if (!key.is_ok()) return skip(submitted, Stage::key_converter, key.status());
-    auto value = converters_.value->from_connect_data(out.topic, out.value_schema, out.value);
+    auto value = retry_.execute([&] {
+      return converters_.value->from_connect_data(out.topic, out.value_schema, out.value);
+    });
     if (!value.is_ok()) return skip(submitted, Stage::value_converter, value.status());
     rd_kafka_headers_t* headers = rd_kafka_headers_new(out.headers.size());
     for (const Header& header : out.headers) {
-      auto bytes = converters_.header->from_connect_header(out.topic, header.key, header.schema,
-                                                           header.value);
+      auto bytes = retry_.execute([&] {
+        return converters_.header->from_connect_header(out.topic, header.key, header.schema,
+                                                       header.value);
+      });
       if (!bytes.is_ok()) {
         rd_kafka_headers_destroy(headers);
         return skip(submitted, Stage::header_converter, bytes.status());
@@ -150,6 +266,7 @@ class SourceRunner final : public TaskThread {
     const size_t key_size = key ? key->size() : 0;
     void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
     const size_t value_size = value ? value->size() : 0;
+    std::optional<std::chrono::steady_clock::time_point> unknown_since;
     while (true) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out.topic.c_str()),
@@ -162,10 +279,37 @@ class SourceRunner final : public TaskThread {
         rd_kafka_poll(producer_.get(), 100);
         continue;
       }
+      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && !stopping() &&
+          learn_partitions(out.topic, unknown_since)) {
+        continue;
+      }
       rd_kafka_headers_destroy(headers);
       return skip(submitted, Stage::kafka_produce,
                   Status(Errc::io_error, "producing to " + out.topic + ": " + rd_error_text(err)));
     }
+  }
+
+  // A record for a partition the producer does not know: one added to the
+  // topic since the producer last read its metadata (the mirror connector
+  // grows its target topics), which librdkafka would otherwise learn of only
+  // at topic.metadata.refresh.interval.ms. A metadata request for the topic
+  // updates the producer's view; false once kUnknownPartitionWait has passed
+  // (the partition does not exist).
+  bool learn_partitions(const std::string& topic,
+                        std::optional<std::chrono::steady_clock::time_point>& since) {
+    constexpr std::chrono::seconds kUnknownPartitionWait{30};
+    const auto now = std::chrono::steady_clock::now();
+    if (!since) since = now;
+    if (now - *since > kUnknownPartitionWait) return false;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, handle, &metadata, 5000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(handle);
+    rd_kafka_poll(producer_.get(), 100);
+    return true;
   }
 
   // A record that will not reach Kafka: its offset counts as done when the
@@ -187,6 +331,7 @@ class SourceRunner final : public TaskThread {
     auto& queue = submitted_[offset_key(settings_.task.connector, origin->source_partition)];
     queue.push_back(std::make_unique<Submitted>());
     queue.back()->offset_value = offset_value(origin->source_offset);
+    if (wants_record_commits_) queue.back()->origin = *origin;
     return queue.back().get();
   }
 
@@ -199,13 +344,17 @@ class SourceRunner final : public TaskThread {
       }
     }
     if (committable_.empty()) return;
+    const auto commit_start = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, std::optional<std::string>>> batch(committable_.begin(),
                                                                           committable_.end());
     if (Status stored = offsets_.put(batch); !stored) {
       spdlog::error("connect: task {}-{} could not commit its offsets (kept for the next try): {}",
                     settings_.task.connector, settings_.task.task, stored.message());
+      metrics_.get().offset_commit_failure.add();
       return;
     }
+    metrics_.get().offset_commit_time_ms.record(elapsed_ms(commit_start));
+    metrics_.get().offset_commit_success.add();
     committable_.clear();
     task_->committed();
   }
@@ -216,6 +365,7 @@ class SourceRunner final : public TaskThread {
   TaskConverters converters_;
   RdKafka producer_;
   std::string delivery_error_;  // set by the delivery callback (this thread)
+  bool wants_record_commits_ = false;
   std::map<std::string, std::deque<std::unique_ptr<Submitted>>> submitted_;
   std::map<std::string, std::string> committable_;
 };

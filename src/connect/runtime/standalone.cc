@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "base/config_def.h"
+#include "connect/runtime/distributed_herder.h"
+#include "connect/runtime/kafka_admin.h"
+#include "connect/runtime/kafka_clients.h"
 #include "connect/runtime/rest_server.h"
 #include "connect/runtime/standalone_herder.h"
 
@@ -140,6 +143,125 @@ int run_standalone(const StandaloneOptions& options) {
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   server.stop();
   herder.stop_all();
+  spdlog::info("connect: worker stopped");
+  return 0;
+}
+
+namespace {
+
+// The three topics, compacted, created unless they exist (Kafka's
+// TopicAdmin: config one partition, the others as configured).
+Status ensure_internal_topics(const DistributedSettings& settings) {
+  const Properties admin = client_settings(settings.worker.properties, {}, ClientKind::admin, {});
+  const Properties compacted{{"cleanup.policy", "compact"}};
+  if (Status made = ensure_topic(admin, settings.config_topic, settings.config_replication_factor,
+                                 1, compacted);
+      !made) {
+    return made;
+  }
+  if (Status made = ensure_topic(admin, settings.offset_topic, settings.offset_replication_factor,
+                                 settings.offset_partitions, compacted);
+      !made) {
+    return made;
+  }
+  return ensure_topic(admin, settings.status_topic, settings.status_replication_factor,
+                      settings.status_partitions, compacted);
+}
+
+Result<DistributedStores> open_stores(const DistributedSettings& settings) {
+  const Properties& worker = settings.worker.properties;
+  const Properties consumer = client_settings(worker, {}, ClientKind::consumer, {});
+  const Properties producer = client_settings(worker, {}, ClientKind::producer, {});
+  DistributedStores stores;
+  auto config = TopicReader::open(consumer, settings.config_topic);
+  if (!config.is_ok()) return config.status();
+  stores.config = std::move(*config);
+  auto status = TopicReader::open(consumer, settings.status_topic);
+  if (!status.is_ok()) return status.status();
+  stores.status = std::move(*status);
+  auto writer = TopicWriter::open(producer);
+  if (!writer.is_ok()) return writer.status();
+  stores.writer = std::move(*writer);
+  auto offsets_reader = TopicReader::open(consumer, settings.offset_topic);
+  if (!offsets_reader.is_ok()) return offsets_reader.status();
+  auto offsets_writer = TopicWriter::open(producer);
+  if (!offsets_writer.is_ok()) return offsets_writer.status();
+  stores.offsets = std::make_unique<KafkaOffsetStore>(
+      std::move(*offsets_reader), std::move(*offsets_writer), settings.offset_topic);
+  return stores;
+}
+
+}  // namespace
+
+int run_distributed(const std::string& worker_file, const std::string& version) {
+  const sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto text = read_file(worker_file);
+  if (!text.is_ok()) {
+    spdlog::error("connect: {}", text.status().message());
+    return 2;
+  }
+  auto properties = parse_properties(*text);
+  if (!properties.is_ok()) {
+    spdlog::error("connect: {}: {}", worker_file, properties.status().message());
+    return 2;
+  }
+  auto settings = parse_distributed_settings(*properties);
+  if (!settings.is_ok()) {
+    spdlog::error("connect: {}: {}", worker_file, settings.status().message());
+    return 2;
+  }
+  if (Status made = ensure_internal_topics(*settings); !made) {
+    spdlog::error("connect: {}", made.message());
+    return 1;
+  }
+  auto stores = open_stores(*settings);
+  if (!stores.is_ok()) {
+    spdlog::error("connect: {}", stores.status().message());
+    return 1;
+  }
+
+  // Other workers reach this one at its advertised URL, which is also its
+  // id in statuses: a fixed port (0 would be known only after binding).
+  if (settings->worker.rest_port == 0 && settings->advertised_port <= 0) {
+    spdlog::error(
+        "connect: {}: a distributed worker needs a fixed listener port (or "
+        "rest.advertised.port)",
+        worker_file);
+    return 2;
+  }
+  const int port =
+      settings->advertised_port > 0 ? settings->advertised_port : settings->worker.rest_port;
+  const std::string worker_id = settings->advertised_host + ":" + std::to_string(port);
+  RestServerOptions rest;
+  rest.host = settings->worker.rest_host;
+  rest.port = static_cast<uint16_t>(settings->worker.rest_port);
+  rest.version = version;
+  rest.plugins = plugin_infos(connector_plugins(), version);
+  auto herder = std::make_unique<DistributedHerder>(*settings, std::move(*stores), worker_id,
+                                                    "http://" + worker_id + "/");
+  // The config topic is read before the REST API answers: a worker never
+  // shows fewer connectors than the topic holds.
+  if (Status started = herder->start(); !started) {
+    spdlog::error("connect: {}", started.message());
+    return 1;
+  }
+  RestServer server(*herder, rest);
+  if (Status started = server.start(); !started) {
+    spdlog::error("connect: {}", started.message());
+    herder->stop();
+    return 1;
+  }
+  spdlog::info("connect: distributed worker {} of group {} serving the REST API on http://{}:{}",
+               worker_id, settings->group_id, settings->worker.rest_host, server.port());
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("connect: {} received, stopping the worker",
+               signal == SIGINT ? "SIGINT" : "SIGTERM");
+  herder->stop();
+  server.stop();
   spdlog::info("connect: worker stopped");
   return 0;
 }

@@ -18,4 +18,10 @@ struct StandaloneOptions {
 
 int run_standalone(const StandaloneOptions& options);
 
+// `sluice connect distributed worker.properties` (Kafka's
+// connect-distributed.sh): a worker of the group `group.id`
+// (distributed_herder.h); runs until SIGINT or SIGTERM, then stops its
+// tasks, leaves the group and exits 0.
+int run_distributed(const std::string& worker_file, const std::string& version);
+
 }  // namespace sluice::connect

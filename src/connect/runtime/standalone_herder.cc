@@ -18,18 +18,13 @@ std::optional<std::string> value_of(const Properties& config, const std::string&
   return it->second;
 }
 
-int tasks_max(const Properties& config) {
-  const int value = std::atoi(value_of(config, "tasks.max").value_or("1").c_str());
-  return std::max(value, 1);
-}
-
 }  // namespace
 
 StandaloneHerder::StandaloneHerder(WorkerSettings settings, std::unique_ptr<OffsetStore> offsets,
                                    std::string worker_id)
     : settings_(std::move(settings)),
       offsets_(std::move(offsets)),
-      worker_id_(std::move(worker_id)) {}
+      worker_(settings_, *offsets_, std::move(worker_id)) {}
 
 StandaloneHerder::~StandaloneHerder() { stop_all(); }
 
@@ -39,15 +34,7 @@ void StandaloneHerder::stop_all() {
 }
 
 std::string StandaloneHerder::kafka_cluster_id() const {
-  auto settings = client_settings(settings_.properties, {}, ClientKind::admin, {});
-  auto conf = make_client_conf(settings);
-  if (!conf.is_ok()) return "";
-  auto admin = make_client(std::move(*conf), ClientKind::admin);
-  if (!admin.is_ok()) return "";
-  char* id = rd_kafka_clusterid(admin->get(), 5'000);
-  std::string text = id ? id : "";
-  if (id) rd_kafka_mem_free(admin->get(), id);
-  return text;
+  return cluster_id(client_settings(settings_.properties, {}, ClientKind::admin, {}));
 }
 
 StandaloneHerder::ConnectorEntry* StandaloneHerder::find(const std::string& name) {
@@ -64,7 +51,7 @@ std::vector<std::string> StandaloneHerder::connectors() {
 
 ConnectorInfo StandaloneHerder::info_of(const std::string& name,
                                         const ConnectorEntry& entry) const {
-  return ConnectorInfo{name, entry.config, static_cast<int>(entry.tasks.size()),
+  return ConnectorInfo{name, entry.config, static_cast<int>(entry.task_configs.size()),
                        entry.plugin->type};
 }
 
@@ -115,63 +102,24 @@ RestResult<PutResult> StandaloneHerder::put_connector_config(const std::string& 
 }
 
 void StandaloneHerder::start_connector(const std::string& name, ConnectorEntry& entry) {
-  entry.connector = entry.plugin->make();
-  entry.state = StateInfo{TaskState::running, worker_id_, ""};
-  if (Status started = entry.connector->start(entry.config); !started) {
-    entry.state = StateInfo{TaskState::failed, worker_id_, started.message()};
-    spdlog::error("connect: connector {} failed to start: {}", name, started.message());
-    return;
-  }
-  const std::vector<Properties> configs = entry.connector->task_configs(tasks_max(entry.config));
-  entry.tasks.clear();
-  entry.tasks.resize(configs.size());
-  for (size_t i = 0; i < configs.size(); ++i) {
-    entry.tasks[i].config = configs[i];
+  entry.task_configs.clear();
+  if (!worker_.start_connector(name, entry.config, entry.target == Target::paused)) return;
+  entry.task_configs = worker_.task_configs(name);
+  for (size_t i = 0; i < entry.task_configs.size(); ++i) {
     start_task(name, entry, static_cast<int>(i));
   }
-  if (entry.target == Target::paused) entry.state.state = TaskState::paused;
 }
 
 void StandaloneHerder::start_task(const std::string& name, ConnectorEntry& entry, int index) {
-  TaskEntry& task = entry.tasks[static_cast<size_t>(index)];
-  {
-    std::lock_guard state_lock(task.state->mutex);
-    task.state->state = StateInfo{TaskState::unassigned, worker_id_, ""};
-  }
-  RunnerSettings runner;
-  runner.task = task_settings(name, index, entry.config, task.config);
-  runner.worker = settings_.properties;
-  runner.converters = settings_.converters;
-  runner.worker_id = worker_id_;
-  runner.offset_flush_interval = settings_.offset_flush_interval;
-  runner.shutdown_timeout = settings_.shutdown_timeout;
-  auto cell = task.state;
-  StateListener listener = [cell, worker = worker_id_](TaskState state, const std::string& trace) {
-    std::lock_guard state_lock(cell->mutex);
-    cell->state = StateInfo{state, worker, trace};
-  };
-  if (entry.plugin->type == ConnectorType::source) {
-    task.runner = make_source_runner(std::move(runner), entry.connector->make_source_task(),
-                                     *offsets_, std::move(listener));
-  } else {
-    task.runner =
-        make_sink_runner(std::move(runner), entry.connector->make_sink_task(), std::move(listener));
-  }
-  task.runner->start(entry.target == Target::paused);
-}
-
-void StandaloneHerder::stop_tasks(ConnectorEntry& entry) {
-  for (TaskEntry& task : entry.tasks) {
-    if (task.runner) task.runner->stop();
-    task.runner.reset();
-  }
+  worker_.start_task({name, index}, entry.config, entry.task_configs[static_cast<size_t>(index)],
+                     entry.target == Target::paused);
 }
 
 void StandaloneHerder::shut_down(ConnectorEntry& entry) {
-  stop_tasks(entry);
-  entry.tasks.clear();
-  if (entry.connector) entry.connector->stop();
-  entry.connector.reset();
+  const std::string name = entry.config.at("name");
+  worker_.stop_tasks_of(name);
+  entry.task_configs.clear();
+  worker_.stop_connector(name);
 }
 
 RestStatus StandaloneHerder::delete_connector(const std::string& name) {
@@ -188,12 +136,12 @@ ConnectorStatus StandaloneHerder::status_of(const std::string& name, const Conne
   ConnectorStatus status;
   status.name = name;
   status.type = entry.plugin->type;
-  status.connector = entry.state;
+  status.connector = worker_.connector_state(name).value_or(StateInfo{});
   if (entry.target == Target::stopped)
-    status.connector = StateInfo{TaskState::stopped, worker_id_, ""};
-  for (size_t i = 0; i < entry.tasks.size(); ++i) {
-    std::lock_guard state_lock(entry.tasks[i].state->mutex);
-    status.tasks.push_back(TaskStatus{static_cast<int>(i), entry.tasks[i].state->state});
+    status.connector = StateInfo{TaskState::stopped, worker_.worker_id(), ""};
+  for (size_t i = 0; i < entry.task_configs.size(); ++i) {
+    const int id = static_cast<int>(i);
+    status.tasks.push_back(TaskStatus{id, worker_.task_state({name, id}).value_or(StateInfo{})});
   }
   return status;
 }
@@ -210,8 +158,8 @@ RestResult<std::vector<TaskInfo>> StandaloneHerder::task_configs(const std::stri
   ConnectorEntry* entry = find(name);
   if (entry == nullptr) return not_found(name);
   std::vector<TaskInfo> tasks;
-  for (size_t i = 0; i < entry->tasks.size(); ++i) {
-    tasks.push_back(TaskInfo{static_cast<int>(i), entry->tasks[i].config});
+  for (size_t i = 0; i < entry->task_configs.size(); ++i) {
+    tasks.push_back(TaskInfo{static_cast<int>(i), entry->task_configs[i]});
   }
   return tasks;
 }
@@ -222,10 +170,7 @@ RestStatus StandaloneHerder::pause_connector(const std::string& name) {
   if (entry == nullptr) return not_found(name);
   if (entry->target == Target::stopped) return std::nullopt;  // Kafka: a stopped one stays stopped
   entry->target = Target::paused;
-  if (entry->state.state == TaskState::running) entry->state.state = TaskState::paused;
-  for (TaskEntry& task : entry->tasks) {
-    if (task.runner) task.runner->pause();
-  }
+  worker_.set_paused(name, true);
   return std::nullopt;
 }
 
@@ -239,10 +184,7 @@ RestStatus StandaloneHerder::resume_connector(const std::string& name) {
     start_connector(name, *entry);
     return std::nullopt;
   }
-  if (entry->state.state == TaskState::paused) entry->state.state = TaskState::running;
-  for (TaskEntry& task : entry->tasks) {
-    if (task.runner) task.runner->resume();
-  }
+  worker_.set_paused(name, false);
   return std::nullopt;
 }
 
@@ -271,49 +213,34 @@ RestResult<ConnectorStatus> StandaloneHerder::restart_connector(const std::strin
       tasks.push_back(task.id);
     }
   }
-  if (restart_connector) plan.connector = StateInfo{TaskState::restarting, worker_id_, ""};
+  const std::string worker_id = worker_.worker_id();
+  if (restart_connector) plan.connector = StateInfo{TaskState::restarting, worker_id, ""};
   for (int id : tasks)
-    plan.tasks[static_cast<size_t>(id)].state = StateInfo{TaskState::restarting, worker_id_, ""};
+    plan.tasks[static_cast<size_t>(id)].state = StateInfo{TaskState::restarting, worker_id, ""};
 
-  if (restart_connector && include_tasks && tasks.size() == entry->tasks.size()) {
+  if (restart_connector && include_tasks && tasks.size() == entry->task_configs.size()) {
     shut_down(*entry);  // the task configurations may change with the connector
     start_connector(name, *entry);
     return plan;
   }
   if (restart_connector) restart_connector_object(name, *entry);
-  for (int id : tasks) {
-    if (entry->tasks[static_cast<size_t>(id)].runner)
-      entry->tasks[static_cast<size_t>(id)].runner->stop();
-    start_task(name, *entry, id);
-  }
+  for (int id : tasks) start_task(name, *entry, id);
   return plan;
 }
 
 void StandaloneHerder::restart_connector_object(const std::string& name, ConnectorEntry& entry) {
-  if (entry.connector) entry.connector->stop();
-  entry.connector = entry.plugin->make();
-  entry.state = StateInfo{TaskState::running, worker_id_, ""};
-  if (Status started = entry.connector->start(entry.config); !started) {
-    entry.state = StateInfo{TaskState::failed, worker_id_, started.message()};
-    spdlog::error("connect: connector {} failed to start: {}", name, started.message());
-    return;
-  }
-  if (entry.tasks.empty()) {
+  if (!worker_.start_connector(name, entry.config, entry.target == Target::paused)) return;
+  if (entry.task_configs.empty()) {
     start_connector(name, entry);  // it had failed before making any task
-    return;
   }
-  if (entry.target == Target::paused) entry.state.state = TaskState::paused;
 }
 
 RestStatus StandaloneHerder::restart_task(const std::string& name, int task) {
   std::lock_guard lock(mutex_);
   ConnectorEntry* entry = find(name);
   if (entry == nullptr) return not_found(name);
-  if (task < 0 || static_cast<size_t>(task) >= entry->tasks.size()) {
+  if (task < 0 || static_cast<size_t>(task) >= entry->task_configs.size()) {
     return RestError{404, "Task " + name + "-" + std::to_string(task) + " not found"};
-  }
-  if (entry->tasks[static_cast<size_t>(task)].runner) {
-    entry->tasks[static_cast<size_t>(task)].runner->stop();
   }
   start_task(name, *entry, task);
   return std::nullopt;

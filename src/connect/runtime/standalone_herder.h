@@ -1,5 +1,6 @@
 #pragma once
-// The standalone worker's Herder: connectors run in this process only, their
+// The standalone worker's Herder: connectors run in this process only (on a
+// Worker), their
 // configurations live in memory (given again at each start, on the command
 // line or through the REST API), source offsets in the offsets file. Sink
 // offsets are the group `connect-<connector>`'s committed offsets.
@@ -12,7 +13,7 @@
 
 #include "connect/runtime/herder.h"
 #include "connect/runtime/offset_store.h"
-#include "connect/runtime/task_runner.h"
+#include "connect/runtime/worker.h"
 #include "connect/runtime/worker_settings.h"
 
 namespace sluice::connect {
@@ -26,10 +27,10 @@ class StandaloneHerder final : public Herder {
   // Stops every connector (tasks commit what was delivered); for shutdown.
   void stop_all();
 
-  std::string worker_id() const override { return worker_id_; }
+  std::string worker_id() const override { return worker_.worker_id(); }
   // The REST listener's address once it is bound (port 0 picks one); before
   // any connector starts.
-  void set_worker_id(std::string worker_id) { worker_id_ = std::move(worker_id); }
+  void set_worker_id(std::string worker_id) { worker_.set_worker_id(std::move(worker_id)); }
   std::string kafka_cluster_id() const override;
 
   std::vector<std::string> connectors() override;
@@ -55,29 +56,16 @@ class StandaloneHerder final : public Herder {
  private:
   enum class Target { started, paused, stopped };  // what the user asked for
 
-  // A state the runner's thread updates and REST reads.
-  struct StateCell {
-    std::mutex mutex;
-    StateInfo state;
-  };
-  struct TaskEntry {
-    Properties config;
-    std::shared_ptr<StateCell> state = std::make_shared<StateCell>();
-    std::unique_ptr<TaskRunner> runner;
-  };
   struct ConnectorEntry {
     Properties config;
     const ConnectorPlugin* plugin = nullptr;
-    std::unique_ptr<Connector> connector;
     Target target = Target::started;
-    StateInfo state;
-    std::vector<TaskEntry> tasks;
+    std::vector<Properties> task_configs;  // empty while stopped or failed
   };
 
   ConnectorEntry* find(const std::string& name);
   void start_connector(const std::string& name, ConnectorEntry& entry);
   void start_task(const std::string& name, ConnectorEntry& entry, int index);
-  void stop_tasks(ConnectorEntry& entry);
   // The Connector object alone (Kafka's plain restart): its tasks keep running.
   void restart_connector_object(const std::string& name, ConnectorEntry& entry);
   void shut_down(ConnectorEntry& entry);
@@ -90,10 +78,10 @@ class StandaloneHerder final : public Herder {
 
   WorkerSettings settings_;
   std::unique_ptr<OffsetStore> offsets_;
-  std::string worker_id_;
+  Worker worker_;  // after offsets_, which it uses
   // One REST call at a time changes connectors; runners' threads report
-  // through their StateCell only, so stopping a runner under this lock
-  // cannot wait on it.
+  // to the worker only, so stopping a runner under this lock cannot wait
+  // on it.
   std::mutex mutex_;
   std::map<std::string, ConnectorEntry> connectors_;
 };

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -33,6 +34,10 @@ struct RunnerSettings {
   std::string worker_id;
   std::chrono::milliseconds offset_flush_interval{60'000};
   std::chrono::milliseconds shutdown_timeout{5'000};  // task.shutdown.graceful.timeout.ms
+  // Exactly-once sources (KIP-618): the producer's transactional.id, and
+  // the offsets topic its offsets go to in the same transaction.
+  std::optional<std::string> transactional_id;
+  std::string offsets_topic;
 };
 
 // Reports a task's state changes to whoever shows them (the herder's status).

@@ -1,8 +1,9 @@
 #pragma once
 // What the source and sink runners share: the thread with its pause, resume
-// and stop, the state reports, and errors.tolerance for records that fail a
-// stage (Kafka's RetryWithToleranceOperator, without the retries: the
-// stages here fail the same way every time they are tried).
+// and stop, the state reports, the task's metrics (task_metrics.h), and
+// Kafka's RetryWithToleranceOperator for records that fail a stage:
+// retriable failures tried again within errors.retry.timeout
+// (retry_operator.h), then errors.tolerance.
 
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,8 @@
 
 #include "base/result.h"
 #include "connect/runtime/kafka_clients.h"
+#include "connect/runtime/retry_operator.h"
+#include "connect/runtime/task_metrics.h"
 #include "connect/runtime/task_runner.h"
 
 namespace sluice::connect {
@@ -34,8 +37,12 @@ const char* stage_name(Stage stage);
 
 class TaskThread : public TaskRunner {
  public:
-  TaskThread(RunnerSettings settings, StateListener listener)
-      : settings_(std::move(settings)), listener_(std::move(listener)) {}
+  TaskThread(RunnerSettings settings, StateListener listener, ConnectorType type)
+      : settings_(std::move(settings)),
+        metrics_(settings_.task.connector, settings_.task.task, type),
+        retry_({settings_.task.retry_timeout_ms, settings_.task.retry_max_delay_ms}, metrics_.get(),
+               [this](std::chrono::milliseconds limit) { return wait_unless_stopping(limit); }),
+        listener_(std::move(listener)) {}
   ~TaskThread() override { join(); }
 
   void start(bool paused) override {
@@ -88,6 +95,12 @@ class TaskThread : public TaskRunner {
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, limit, [&] { return stopping_ || paused_ != reported_paused_; });
   }
+  // Waits up to `limit` unless told to stop; false when stopping.
+  bool wait_unless_stopping(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, limit, [&] { return stopping_; });
+    return !stopping_;
+  }
   // The state to report first: PAUSED for a task started paused.
   TaskState initial_state() {
     std::lock_guard lock(mutex_);
@@ -95,26 +108,42 @@ class TaskThread : public TaskRunner {
     return paused_ ? TaskState::paused : TaskState::running;
   }
 
-  void report(TaskState state, const std::string& trace = "") { listener_(state, trace); }
+  void report(TaskState state, const std::string& trace = "") {
+    metrics_.get().set_status(state);
+    listener_(state, trace);
+  }
   void fail(const std::string& trace) {
     spdlog::error("connect: task {}-{} failed: {}", settings_.task.connector, settings_.task.task,
                   trace);
     report(TaskState::failed, trace);
   }
 
-  // A record failed `stage`: with errors.tolerance=all it is skipped (and
-  // logged with errors.log.enable); otherwise the task fails with Kafka's
-  // message. Returns whether the task goes on.
-  bool tolerate(Stage stage, const Status& error, const std::string& record_text) {
+  // A record failed `stage` (after its retries): with errors.tolerance=all
+  // it is skipped (and logged with errors.log.enable); otherwise the task
+  // fails with Kafka's message. Returns whether the task goes on. Counted in
+  // the task-error-metrics.
+  // `fail_task` false: the caller fails the task itself (later).
+  bool tolerate(Stage stage, const Status& error, const std::string& record_text,
+                bool fail_task = true) {
+    TaskMetrics& counts = metrics_.get();
+    // A retriable failure's attempts were counted as they failed.
+    if (!is_retriable(error)) counts.total_record_failures.add();
+    counts.total_record_errors.add();
+    if (settings_.task.log_errors) counts.total_errors_logged.add();
     if (settings_.task.log_errors || !settings_.task.tolerate_all_errors) {
       spdlog::error(
           "connect: error encountered in task {}-{}. Executing stage '{}': {}{}",
           settings_.task.connector, settings_.task.task, stage_name(stage), error.message(),
           settings_.task.log_error_messages ? ", where the record is " + record_text : "");
     }
-    if (settings_.task.tolerate_all_errors) return true;
-    fail("Tolerance exceeded in error handler: " + std::string(stage_name(stage)) + ": " +
-         error.message());
+    if (settings_.task.tolerate_all_errors) {
+      counts.total_records_skipped.add();
+      return true;
+    }
+    if (fail_task) {
+      fail("Tolerance exceeded in error handler: " + std::string(stage_name(stage)) + ": " +
+           error.message());
+    }
     return false;
   }
 
@@ -128,6 +157,8 @@ class TaskThread : public TaskRunner {
                            const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
   RunnerSettings settings_;
+  RegisteredTaskMetrics metrics_;
+  RetryOperator retry_;  // the stages' retries (errors.retry.*)
 
  private:
   void join() {

@@ -22,11 +22,40 @@ struct WorkerSettings {
   std::chrono::milliseconds offset_flush_interval{60'000};  // offset.flush.interval.ms
   std::chrono::milliseconds shutdown_timeout{5'000};        // task.shutdown.graceful.timeout.ms
   ConverterDefaults converters;
+  // Distributed workers with exactly.once.source.support=enabled (KIP-618):
+  // each source task writes its records and offsets in one transaction per
+  // poll, as `<group.id>-<connector>-<task>`, into offsets_topic.
+  bool exactly_once_source = false;
+  std::string group_id;
+  std::string offsets_topic;
+};
+
+// Kafka's DistributedConfig: the group, its three topics, the group's
+// timeouts and the URL other workers forward requests to.
+struct DistributedSettings {
+  WorkerSettings worker;
+  std::string group_id;                                    // group.id (required)
+  std::string config_topic;                                // config.storage.topic (required)
+  std::string offset_topic;                                // offset.storage.topic (required)
+  std::string status_topic;                                // status.storage.topic (required)
+  int config_replication_factor = 3;                       // config.storage.replication.factor
+  int offset_replication_factor = 3;                       // offset.storage.replication.factor
+  int status_replication_factor = 3;                       // status.storage.replication.factor
+  int offset_partitions = 25;                              // offset.storage.partitions
+  int status_partitions = 5;                               // status.storage.partitions
+  std::chrono::milliseconds heartbeat_interval{3'000};     // heartbeat.interval.ms
+  std::chrono::milliseconds session_timeout{10'000};       // session.timeout.ms
+  std::chrono::milliseconds rebalance_timeout{60'000};     // rebalance.timeout.ms
+  std::chrono::milliseconds max_rebalance_delay{300'000};  // scheduled.rebalance.max.delay.ms
+  std::string advertised_host;  // rest.advertised.host.name (default: the listener's host)
+  int advertised_port = -1;     // rest.advertised.port (default: the listener's port)
+  std::string exactly_once_source_support = "disabled";  // exactly.once.source.support
 };
 
 // Kafka's messages for a missing or invalid setting ("Missing required
 // configuration \"offset.storage.file.filename\" which has no default value.").
 Result<WorkerSettings> parse_standalone_settings(const Properties& properties);
+Result<DistributedSettings> parse_distributed_settings(const Properties& properties);
 
 // `listeners`' first entry: "http://host:port" (an empty host is every
 // interface, as Kafka reads it); https is refused (not built yet).

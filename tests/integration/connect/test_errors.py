@@ -134,3 +134,80 @@ def test_dlq_topic_created_by_the_worker(broker_factory, worker_factory, tmp_pat
         assert end_offset(broker.bootstrap, dlq) == 1, "the bad record is not in the DLQ topic"
     finally:
         worker.stop()
+
+
+def test_errors_retry_settings(module_worker, tmp_path):
+    """errors.retry.timeout and errors.retry.delay.max.ms: LONGs with Kafka's
+    defaults (0: no retry; 60000) and ConfigDef's message for a bad value. A
+    DataException is not retriable: with errors.retry.timeout=-1 (retry
+    forever) a record the converter refuses still goes to the DLQ at once,
+    and the task's metrics count failures but no retries."""
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic, dlq = unique_topic("retry"), unique_topic("retry-dlq")
+    status, body = rest(port, "PUT", "/connector-plugins/FileStreamSink/config/validate",
+                        sink_config(topic, str(tmp_path / "x.txt"), **{"errors.retry.timeout": "soon",
+                                                                       "errors.retry.delay.max.ms": "1000"}))
+    assert status == 200, body
+    configs = {c["definition"]["name"]: c for c in body["configs"]}
+    timeout = configs["errors.retry.timeout"]
+    assert timeout["definition"]["type"] == "LONG" and timeout["definition"]["default_value"] == "0"
+    assert timeout["value"]["errors"] == [
+        "Invalid value soon for configuration errors.retry.timeout: Not a number of type LONG"], timeout
+    delay = configs["errors.retry.delay.max.ms"]
+    assert delay["definition"]["default_value"] == "60000" and delay["value"]["errors"] == [], delay
+    status, body = rest(port, "POST", "/connectors", {"name": "retry-bad", "config": sink_config(
+        topic, str(tmp_path / "x.txt"), **{"name": "retry-bad", "errors.retry.timeout": "soon"})})
+    assert status == 400 and "Not a number of type LONG" in body["message"], body
+
+    produce(bootstrap, topic, [b"not json", b'"fine"', b"{nope"])
+    sink_file = str(tmp_path / "out.txt")
+    create(port, "retry", sink_config(topic, sink_file, **{
+        "errors.retry.timeout": "-1", "errors.retry.delay.max.ms": "1000",
+        "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1"}))
+    try:
+        assert wait_lines(sink_file, 1) == ["fine"]
+        assert [m.value() for m in consume_all(bootstrap, dlq, 2)] == [b"not json", b"{nope"]
+        text = rest(port, "GET", "/metrics")[1]
+        def metric(name):
+            line = next(line for line in text.splitlines()
+                        if line.startswith(f'kafka_connect_task_error_metrics_{name}{{connector="retry",'))
+            return float(line.rsplit(" ", 1)[1])
+        assert metric("total_retries") == 0, text
+        assert metric("total_record_failures") == 2, text
+        assert metric("total_records_skipped") == 2, text
+    finally:
+        rest(port, "DELETE", "/connectors/retry")
+
+
+def test_a_retriable_put_is_redelivered_not_failed(module_worker, tmp_path):
+    """A sink task's put answering a retriable error (Kafka's
+    RetriableException; the file sink on a full disk, /dev/full here) does
+    not fail the task: the runtime pauses the partitions and puts the same
+    batch again after a backoff (300 ms doubling, errors.retry.delay.max.ms
+    at most), counted in total_retries. Pointed at a writable file, the
+    records arrive: none was committed while they could not be written."""
+    port = module_worker.port
+    bootstrap = module_worker.settings["bootstrap.servers"]
+    topic = unique_topic("full")
+    produce(bootstrap, topic, [b"a", b"b", b"c"])
+    config = {"connector.class": FILE_SINK, "file": "/dev/full", "topics": topic,
+              "errors.retry.delay.max.ms": "1000"}
+    create(port, "full", config)
+
+    def retries():
+        text = rest(port, "GET", "/metrics")[1]
+        for line in text.splitlines():
+            if line.startswith('kafka_connect_task_error_metrics_total_retries{connector="full",'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    try:
+        wait_for(lambda: retries() >= 3, "three redeliveries of the batch")
+        wait_state(port, "full", "RUNNING", ["RUNNING"])
+        sink_file = str(tmp_path / "out.txt")
+        status, body = rest(port, "PUT", "/connectors/full/config", dict(config, file=sink_file))
+        assert status == 200, body
+        assert wait_lines(sink_file, 3) == ["a", "b", "c"]
+    finally:
+        rest(port, "DELETE", "/connectors/full")

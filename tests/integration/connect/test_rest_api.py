@@ -45,7 +45,8 @@ def test_root_and_plugins(module_worker):
         ("io.confluent.connect.http.HttpSinkConnector", "sink"),
         ("io.confluent.connect.jdbc.JdbcSinkConnector", "sink"),
         ("io.confluent.connect.jdbc.JdbcSourceConnector", "source"),
-        ("io.confluent.connect.syslog.SyslogSourceConnector", "source")]), plugins
+        ("io.confluent.connect.syslog.SyslogSourceConnector", "source"),
+        ("org.apache.kafka.connect.mirror.MirrorSourceConnector", "source")]), plugins
     everything = expect(module_worker.port, "GET", "/connector-plugins?connectorsOnly=false", 200)
     types = {p["type"] for p in everything}
     assert {"sink", "source", "transformation", "predicate", "converter"} <= types, types

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "connect/connector.h"
+#include "connect/errors.h"
 
 namespace sluice::connect {
 namespace {
@@ -137,7 +138,7 @@ TEST(ConnectorRegistry, UnknownNamesFindNothing) {
 }
 
 TEST(ConnectorRegistry, EveryPluginMakesItsTypeOfConnector) {
-  ASSERT_EQ(connector_plugins().size(), 7u);
+  ASSERT_EQ(connector_plugins().size(), 8u);
   for (const ConnectorPlugin& plugin : connector_plugins()) {
     auto connector = plugin.make();
     ASSERT_NE(connector, nullptr) << plugin.class_name;
@@ -432,6 +433,18 @@ TEST_F(ConnectorsTest, FileSinkAppendsToWhatIsThere) {
   ASSERT_TRUE(task->put(std::move(records)).is_ok());
   ASSERT_TRUE(task->flush().is_ok());
   EXPECT_EQ(read_all(file), "before\nafter\n");
+}
+
+TEST_F(ConnectorsTest, FileSinkOnAFullDiskAnswersARetriableError) {
+  // /dev/full: every write fails with ENOSPC.
+  auto task = start_sink({{"file", "/dev/full"}});
+  std::vector<ConnectRecord> records;
+  records.push_back(make_sink_record("t", 0, nullptr, Value(), nullptr, Value("lost?"), 0));
+  Status put = task->put(std::move(records));
+  ASSERT_FALSE(put.is_ok());
+  EXPECT_TRUE(is_retriable(put)) << put.message();
+  EXPECT_EQ(put.message().rfind("Couldn't write to /dev/full: ", 0), 0u) << put.message();
+  task->stop();
 }
 
 TEST_F(ConnectorsTest, FileSinkCannotCreateItsFile) {

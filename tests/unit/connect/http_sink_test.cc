@@ -259,6 +259,62 @@ TEST(HttpSink, ClientErrorIsLoggedAndDroppedWithBehaviorLog) {
   EXPECT_EQ(api.bodies(), (std::vector<std::string>{"[a]", "[b]"}));
 }
 
+// The runtime's side of KIP-610 as a task sees it: records reported, and
+// the answer errors.tolerance would give.
+class FakeReporter final : public ErrantRecordReporter {
+ public:
+  Status report(const ConnectRecord& record, const Status& error) override {
+    reported.push_back({record.value.to_string(), error.message()});
+    return tolerate ? Status::ok() : Status(Errc::invalid_value, "Tolerance exceeded");
+  }
+  std::vector<std::pair<std::string, std::string>> reported;
+  bool tolerate = true;
+};
+
+std::unique_ptr<SinkTask> started_sink_reporting(const Properties& config,
+                                                 ErrantRecordReporter& reporter) {
+  auto connector = find_connector_plugin("HttpSink")->make();
+  EXPECT_TRUE(connector->start(config).is_ok());
+  auto task = connector->make_sink_task();
+  task->set_errant_record_reporter(&reporter);
+  EXPECT_TRUE(task->start(connector->task_configs(1).at(0)).is_ok());
+  return task;
+}
+
+TEST(HttpSink, PermanentFailuresAreReportedRecordByRecordWithAReporter) {
+  FakeApi api;
+  api.answer_with({400, 503, 503});
+  Properties config = sink_config(api.url());
+  config["batch.max.size"] = "2";
+  config["max.retries"] = "1";
+  FakeReporter reporter;
+  auto task = started_sink_reporting(config, reporter);
+  // [a,b] answered 400: both reported, nothing fails, nothing is resent.
+  ASSERT_TRUE(task->put(string_records({"a", "b"})).is_ok());
+  ASSERT_EQ(reporter.reported.size(), 2u);
+  EXPECT_EQ(reporter.reported[0].first, "a");
+  EXPECT_EQ(reporter.reported[1].first, "b");
+  EXPECT_NE(reporter.reported[0].second.find("answered 400: nope"), std::string::npos)
+      << reporter.reported[0].second;
+  // [c] answered 503 past max.retries: reported too.
+  ASSERT_TRUE(task->put(string_records({"c"})).is_ok());
+  ASSERT_TRUE(task->flush().is_ok());
+  ASSERT_EQ(reporter.reported.size(), 3u);
+  EXPECT_EQ(reporter.reported[2].first, "c");
+  EXPECT_NE(reporter.reported[2].second.find("after 1 retries"), std::string::npos);
+  // The next batch goes alone.
+  ASSERT_TRUE(task->put(string_records({"d", "e"})).is_ok());
+  EXPECT_EQ(api.bodies(), (std::vector<std::string>{"[a,b]", "[c]", "[c]", "[d,e]"}));
+
+  // errors.tolerance=none: the report's error is the put's.
+  api.answer_with({400});
+  reporter.tolerate = false;
+  Status put = task->put(string_records({"f", "g"}));
+  ASSERT_FALSE(put.is_ok());
+  EXPECT_EQ(put.message(), "Tolerance exceeded");
+  EXPECT_EQ(reporter.reported.back().first, "f");
+}
+
 TEST(HttpSink, RefusedConnectionsAreRetriedThenHandled) {
   // A port nothing listens on: bound, never listened, closed.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

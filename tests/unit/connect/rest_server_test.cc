@@ -654,5 +654,23 @@ TEST(RestJson, ValuesRoundTrip) {
   EXPECT_EQ(back, expected);
 }
 
+TEST_F(RestServerTest, MetricsAnswersTheTasksSeriesAsPrometheusText) {
+  RegisteredTaskMetrics task("pipe", 3, ConnectorType::sink);
+  task.get().sink_record_send.add(12);
+  auto result = client->Get("/metrics");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(result->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(
+      result->body.find("kafka_connect_sink_task_metrics_sink_record_send_total{connector=\"pipe\","
+                        "task=\"3\"} 12\n"),
+      std::string::npos)
+      << result->body;
+  // Kafka's API has no /metrics: other methods are refused as unknown paths are.
+  auto posted = client->Post("/metrics", "{}", "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_NE(posted->status, 200);
+}
+
 }  // namespace
 }  // namespace sluice::connect
