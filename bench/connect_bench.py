@@ -14,6 +14,11 @@
                 second fresh `sluice serve` (ByteArrayConverter; the worker produces to the
                 second): records/s from the worker's start until `src.connect-bench` on the
                 second broker holds them all
+  table->topic  JdbcSourceConnector (incrementing, JsonConverter with schemas) reading
+                --pg-records rows of a PostgreSQL table (a private server started here,
+                tests/integration/connect/postgres_harness.py) into a topic
+  topic->table  JdbcSinkConnector (insert, auto.create) writing that topic into another
+                table: records/s until the table holds every row (--skip-pg: neither)
 
     make bench-connect        (or: bench/connect_bench.py --sluice build/sluice)
 
@@ -28,10 +33,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 def free_port():
@@ -54,12 +60,12 @@ def stop(proc):
         proc.wait()
 
 
-def wait_for(predicate, timeout_s, what):
+def wait_for(predicate, timeout_s, what, interval_s=0.05):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return time.monotonic()
-        time.sleep(0.05)
+        time.sleep(interval_s)
     raise SystemExit(f"connect bench: {what} did not happen within {timeout_s} s")
 
 
@@ -71,7 +77,10 @@ def end_offset(bootstrap, topic):
             return 0
         total = 0
         for partition in metadata.topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            try:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            except KafkaException:  # a topic just created: its partitions not led yet
+                return 0
             total += high
         return total
     finally:
@@ -132,8 +141,10 @@ def write_properties(path, settings):
 
 
 def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s,
-                  converter="org.apache.kafka.connect.storage.StringConverter"):
-    """Starts a worker with one connector; seconds until done() holds."""
+                  converter="org.apache.kafka.connect.storage.StringConverter", interval_s=0.05):
+    """Starts a worker with one connector; seconds until done() holds
+    (checked every interval_s)."""
+    records = connector.pop("_records", args.records)
     worker = os.path.join(workdir, f"{name}-worker.properties")
     write_properties(worker, {
         "bootstrap.servers": bootstrap,
@@ -151,7 +162,7 @@ def run_connector(args, workdir, bootstrap, name, connector, done, timeout_s,
     proc = start([args.sluice, "connect", "standalone", worker, config],
                  os.path.join(workdir, f"{name}.log"))
     try:
-        finished = wait_for(done, timeout_s, f"{name} moving {args.records} records")
+        finished = wait_for(done, timeout_s, f"{name} moving {records} records", interval_s)
     finally:
         stop(proc)
     return finished - began
@@ -171,6 +182,10 @@ def main():
     parser.add_argument("--http-batch", default="500",
                         help="batch.max.size of the topic->HTTP runs, comma-separated (one run each)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--pg-records", type=int, default=200_000, help="rows for table->topic->table")
+    parser.add_argument("--pg-batch-rows", type=int, default=100,
+                        help="the source's batch.max.rows (Confluent's default 100)")
+    parser.add_argument("--skip-pg", action="store_true", help="no PostgreSQL figures")
     args = parser.parse_args()
     args.sluice = os.path.abspath(args.sluice)
 
@@ -215,6 +230,7 @@ def main():
             "topics": topic, "replication.factor": "1", "offset-syncs.topic.replication.factor": "1"},
             lambda: end_offset(target_bootstrap, "src." + topic) >= args.records, 600,
             converter="org.apache.kafka.connect.converters.ByteArrayConverter")
+        pg_figures = None if args.skip_pg else run_postgres(args, workdir, bootstrap)
     finally:
         if target is not None:
             stop(target)
@@ -232,6 +248,57 @@ def main():
     rows.append(("topic -> mirrored topic on a second broker (MirrorSourceConnector)", mirror_s))
     for path, seconds in rows:
         print(f"| {path} | {args.records / seconds:,.0f} | {mb / seconds:.1f} | {seconds:.2f} |")
+    if pg_figures:
+        rows, record_bytes, table_s, sink_pg_s = pg_figures
+        pg_mb = rows * record_bytes / 1e6
+        for path, seconds in ((f"table -> topic (JdbcSource, batch.max.rows={args.pg_batch_rows})", table_s),
+                              ("topic -> table (JdbcSink, insert, batch.size=3000)", sink_pg_s)):
+            print(f"| {path} | {rows / seconds:,.0f} | {pg_mb / seconds:.1f} | {seconds:.2f} |")
+        print(f"PostgreSQL rows: {rows}, {record_bytes} B per record in the topic (JsonConverter envelope)")
+
+
+def run_postgres(args, workdir, bootstrap):
+    """table -> topic (JdbcSource) then topic -> another table (JdbcSink), on a
+    private PostgreSQL server: (rows, bytes per record, seconds, seconds)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                    "integration", "connect"))
+    from postgres_harness import PostgresServer, postgres_bin_dir
+    if postgres_bin_dir() is None:
+        print("connect bench: no PostgreSQL server binaries; table figures skipped", file=sys.stderr)
+        return None
+    pg = PostgresServer().start()
+    try:
+        rows = args.pg_records
+        pg.sql("CREATE TABLE bench (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, amount NUMERIC(12,2), "
+               "at TIMESTAMP(3) NOT NULL, flag BOOLEAN);"
+               f"INSERT INTO bench (name, amount, at, flag) SELECT 'name ' || i, i / 100.0, "
+               f"TIMESTAMP '2024-01-01' + i * INTERVAL '1 second', i % 2 = 0 FROM generate_series(1, {rows}) i")
+        topic = "connect-bench-pg-"
+        json = {"value.converter": "org.apache.kafka.connect.json.JsonConverter"}
+        table_s = run_connector(args, workdir, bootstrap, "bench-jdbc-source", dict(
+            json, **{"connector.class": "JdbcSource", "connection.url": pg.jdbc_url(),
+                     "connection.user": "postgres", "mode": "incrementing",
+                     "incrementing.column.name": "id", "table.whitelist": "bench", "topic.prefix": topic,
+                     "batch.max.rows": str(args.pg_batch_rows), "_records": rows}),
+            lambda: end_offset(bootstrap, topic + "bench") >= rows, 900)
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "connect-bench-size", "log_level": 0})
+        consumer.assign([TopicPartition(topic + "bench", 0, 0)])
+        first = consumer.poll(10)
+        record_bytes = len(first.value()) if first is not None and first.value() else 0
+        consumer.close()
+
+        def copied():
+            try:
+                return int(pg.sql("SELECT count(*) FROM copy")[0][0]) >= rows
+            except RuntimeError:
+                return False
+        sink_s = run_connector(args, workdir, bootstrap, "bench-jdbc-sink", dict(
+            json, **{"connector.class": "JdbcSink", "connection.url": pg.uri(), "topics": topic + "bench",
+                     "table.name.format": "copy", "auto.create": "true", "_records": rows}),
+            copied, 900, interval_s=0.25)  # each check is a psql process: not too often
+        return rows, record_bytes, table_s, sink_s
+    finally:
+        pg.stop()
 
 
 if __name__ == "__main__":

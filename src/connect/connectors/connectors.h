@@ -28,6 +28,12 @@ std::unique_ptr<Connector> make_http_sink_connector();
 // 2: another cluster's topics mirrored; mirror_source.cc, mirror.h).
 std::unique_ptr<Connector> make_mirror_source_connector();
 
+// Confluent's io.confluent.connect.jdbc.JdbcSourceConnector and
+// JdbcSinkConnector for PostgreSQL, on libpq (postgres_source.cc,
+// postgres_sink.cc, postgres.h).
+std::unique_ptr<Connector> make_postgres_source_connector();
+std::unique_ptr<Connector> make_postgres_sink_connector();
+
 // The version every built-in plugin reports (REST's /connector-plugins):
 // the project's, as CMakeLists.txt's project(VERSION) states it (Kafka
 // reports its own version for its FileStream connectors).

@@ -30,6 +30,10 @@ const std::vector<ConnectorPlugin>& connector_plugins() {
   static const std::vector<ConnectorPlugin> plugins = {
       {"io.confluent.connect.http.HttpSinkConnector", ConnectorType::sink,
        builtin_connector_version, make_http_sink_connector},
+      {"io.confluent.connect.jdbc.JdbcSinkConnector", ConnectorType::sink,
+       builtin_connector_version, make_postgres_sink_connector},
+      {"io.confluent.connect.jdbc.JdbcSourceConnector", ConnectorType::source,
+       builtin_connector_version, make_postgres_source_connector},
       {"io.confluent.connect.syslog.SyslogSourceConnector", ConnectorType::source,
        builtin_connector_version, make_syslog_source_connector},
       {"io.confluent.kafka.connect.datagen.DatagenConnector", ConnectorType::source,

@@ -43,6 +43,8 @@ def test_root_and_plugins(module_worker):
     assert sorted((p["class"], p["type"]) for p in plugins) == sorted([
         (FILE_SINK, "sink"), (FILE_SOURCE, "source"), (DATAGEN, "source"),
         ("io.confluent.connect.http.HttpSinkConnector", "sink"),
+        ("io.confluent.connect.jdbc.JdbcSinkConnector", "sink"),
+        ("io.confluent.connect.jdbc.JdbcSourceConnector", "source"),
         ("io.confluent.connect.syslog.SyslogSourceConnector", "source"),
         ("org.apache.kafka.connect.mirror.MirrorSourceConnector", "source")]), plugins
     everything = expect(module_worker.port, "GET", "/connector-plugins?connectorsOnly=false", 200)

@@ -138,7 +138,7 @@ TEST(ConnectorRegistry, UnknownNamesFindNothing) {
 }
 
 TEST(ConnectorRegistry, EveryPluginMakesItsTypeOfConnector) {
-  ASSERT_EQ(connector_plugins().size(), 6u);
+  ASSERT_EQ(connector_plugins().size(), 8u);
   for (const ConnectorPlugin& plugin : connector_plugins()) {
     auto connector = plugin.make();
     ASSERT_NE(connector, nullptr) << plugin.class_name;
