@@ -256,7 +256,7 @@ enum class HttpSinkOutcome { delivered, retriable, permanent };
 
 struct HttpSinkAttempt {
   HttpSinkOutcome outcome = HttpSinkOutcome::delivered;
-  std::string problem;  // for the log and the task's failure trace
+  std::string problem;   // for the log and the task's failure trace
   bool stopped = false;  // cut short by stop(): not the records' fault
 };
 
