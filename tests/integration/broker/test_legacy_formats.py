@@ -270,6 +270,9 @@ def test_zstd_cannot_be_down_converted(module_broker):
     # Compressible values: librdkafka sends a batch uncompressed when zstd would not shrink it.
     run([kcat_bin(), "-P", "-b", module_broker.bootstrap, "-t", name, "-p", "0", "-z", "zstd"],
         input_bytes=b"".join(b"compressible value %d " % i + b"x" * 100 + b"\n" for i in range(20)), timeout_s=30)
-    assert [b[1] & CODEC_MASK for b in lw.stored_batches(port, name, 0)] == [4]
+    # librdkafka may send the 20 lines as one batch or, on a loaded machine
+    # (linger.ms passing between stdin reads), as several: each must be zstd.
+    codecs = [b[1] & CODEC_MASK for b in lw.stored_batches(port, name, 0)]
+    assert codecs and set(codecs) == {4}, codecs
     for version in (0, 2, 3):
         assert lw.fetch(port, version, name, 0, 0)[0] == ERR_UNSUPPORTED_COMPRESSION_TYPE
