@@ -148,6 +148,27 @@ struct ValueGetterSupplier {
   std::vector<std::string> stores;  // what the getter reads: connect them to the user
 };
 
+// How count, reduce and aggregate turn (key, value, old aggregate) into the
+// new aggregate; windowed and plain aggregations share them.
+template <class K, class V>
+auto counting_update() {
+  return
+      [](const K&, const V&, const std::optional<int64_t>& count) { return count.value_or(0) + 1; };
+}
+template <class K, class V, class Reducer>
+auto reducing_update(Reducer reducer) {
+  return [reducer](const K&, const V& value, const std::optional<V>& aggregate) {
+    return aggregate ? V(reducer(*aggregate, value)) : value;
+  };
+}
+template <class K, class V, class VA, class Initializer, class Aggregator>
+auto aggregating_update(Initializer initializer, Aggregator aggregator) {
+  return
+      [initializer, aggregator](const K& key, const V& value, const std::optional<VA>& aggregate) {
+        return VA(aggregator(key, value, aggregate ? *aggregate : VA(initializer())));
+      };
+}
+
 }  // namespace detail
 
 class StreamsBuilder;
@@ -729,24 +750,16 @@ class KGroupedStream {
   // Records per key (Kafka's count(): a Long per key).
   KTable<K, int64_t> count(Materialized<K, int64_t> materialized = {}) const {
     if (!materialized.value_serde) materialized.value_serde = serdes::long_();
-    return aggregate_impl<int64_t>(
-        "KSTREAM-AGGREGATE-",
-        [](const K&, const V&, const std::optional<int64_t>& count) {
-          return count.value_or(0) + 1;
-        },
-        std::move(materialized));
+    return aggregate_impl<int64_t>("KSTREAM-AGGREGATE-", detail::counting_update<K, V>(),
+                                   std::move(materialized));
   }
 
   // reducer(aggregate, value) -> the new aggregate; the first value starts it.
   template <class Reducer>
   KTable<K, V> reduce(Reducer reducer, Materialized<K, V> materialized = {}) const {
     if (!materialized.value_serde) materialized.value_serde = value_serde_;
-    return aggregate_impl<V>(
-        "KSTREAM-REDUCE-",
-        [reducer](const K&, const V& value, const std::optional<V>& aggregate) {
-          return aggregate ? V(reducer(*aggregate, value)) : value;
-        },
-        std::move(materialized));
+    return aggregate_impl<V>("KSTREAM-REDUCE-", detail::reducing_update<K, V>(reducer),
+                             std::move(materialized));
   }
 
   // Aggregations per time window (windowed_dsl.h).
@@ -756,13 +769,9 @@ class KGroupedStream {
   template <class VA, class Initializer, class Aggregator>
   KTable<K, VA> aggregate(Initializer initializer, Aggregator aggregator,
                           Materialized<K, VA> materialized) const {
-    return aggregate_impl<VA>(
-        "KSTREAM-AGGREGATE-",
-        [initializer, aggregator](const K& key, const V& value,
-                                  const std::optional<VA>& aggregate) {
-          return VA(aggregator(key, value, aggregate ? *aggregate : VA(initializer())));
-        },
-        std::move(materialized));
+    return aggregate_impl<VA>("KSTREAM-AGGREGATE-",
+                              detail::aggregating_update<K, V, VA>(initializer, aggregator),
+                              std::move(materialized));
   }
 
  private:

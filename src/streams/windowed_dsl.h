@@ -19,35 +19,23 @@ class TimeWindowedKStream {
 
   KTable<Windowed<K>, int64_t> count(Materialized<K, int64_t> materialized = {}) const {
     if (!materialized.value_serde) materialized.value_serde = serdes::long_();
-    return aggregate_impl<int64_t>(
-        "KSTREAM-AGGREGATE-",
-        [](const K&, const V&, const std::optional<int64_t>& count) {
-          return count.value_or(0) + 1;
-        },
-        std::move(materialized));
+    return aggregate_impl<int64_t>("KSTREAM-AGGREGATE-", detail::counting_update<K, V>(),
+                                   std::move(materialized));
   }
 
   template <class Reducer>
   KTable<Windowed<K>, V> reduce(Reducer reducer, Materialized<K, V> materialized = {}) const {
     if (!materialized.value_serde) materialized.value_serde = grouped_.value_serde_;
-    return aggregate_impl<V>(
-        "KSTREAM-REDUCE-",
-        [reducer](const K&, const V& value, const std::optional<V>& aggregate) {
-          return aggregate ? V(reducer(*aggregate, value)) : value;
-        },
-        std::move(materialized));
+    return aggregate_impl<V>("KSTREAM-REDUCE-", detail::reducing_update<K, V>(reducer),
+                             std::move(materialized));
   }
 
   template <class VA, class Initializer, class Aggregator>
   KTable<Windowed<K>, VA> aggregate(Initializer initializer, Aggregator aggregator,
                                     Materialized<K, VA> materialized = {}) const {
-    return aggregate_impl<VA>(
-        "KSTREAM-AGGREGATE-",
-        [initializer, aggregator](const K& key, const V& value,
-                                  const std::optional<VA>& aggregate) {
-          return VA(aggregator(key, value, aggregate ? *aggregate : VA(initializer())));
-        },
-        std::move(materialized));
+    return aggregate_impl<VA>("KSTREAM-AGGREGATE-",
+                              detail::aggregating_update<K, V, VA>(initializer, aggregator),
+                              std::move(materialized));
   }
 
  private:
