@@ -53,6 +53,13 @@ bench: build
 bench-set: build
 	@bench/run.sh --build $(BUILD_DIR) $(BENCH_ARGS)
 
+# sluice-streams throughput (bench/streams_bench.py): word count and the clickstream
+# demo's windowed page views through a fresh broker, at_least_once and exactly_once_v2.
+# STREAMS_BENCH_ARGS passes options (e.g. --lines 50000, --runs 3, --only pageviews).
+bench-streams: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target sluice streams-wordcount streams-clickstream
+	@/usr/bin/python3 bench/streams_bench.py --build $(BUILD_DIR) $(STREAMS_BENCH_ARGS)
+
 # Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
 bench-groups: build
 	@/usr/bin/python3 bench/group_bench.py --sluice $(BUILD_DIR)/sluice

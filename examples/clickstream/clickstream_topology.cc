@@ -65,13 +65,14 @@ void add_pageviews(const KStream<std::string, Json>& by_page, const Topics& topi
                    const Observers& observers) {
   auto windows = TimeWindows::of_size_and_grace(std::chrono::milliseconds(kPageViewWindowMs),
                                                 std::chrono::milliseconds(kGraceMs));
-  auto counts = by_page.group_by_key(Grouped<std::string, Json>::with(serdes::string(), serdes::json()))
-                    .windowed_by(windows)
-                    .count(Materialized<std::string, int64_t>::as("pageviews-per-minute-store"))
-                    .to_stream();
+  auto counts =
+      by_page.group_by_key(Grouped<std::string, Json>::with(serdes::string(), serdes::json()))
+          .windowed_by(windows)
+          .count(Materialized<std::string, int64_t>::as("pageviews-per-minute-store"))
+          .to_stream();
   if (observers.pageviews) {
     counts = counts.peek([observe = observers.pageviews](const Windowed<std::string>& page,
-                                                        int64_t views) { observe(page, views); });
+                                                         int64_t views) { observe(page, views); });
   }
   counts.to(topics.pageviews_per_minute,
             Produced{serdes::time_windowed(serdes::string(), kPageViewWindowMs), serdes::long_()});
@@ -83,7 +84,8 @@ void add_unique_users(const KStream<std::string, Json>& by_page, const Topics& t
                                                 std::chrono::milliseconds(kGraceMs))
                      .advance_by(std::chrono::milliseconds(kUniqueUsersAdvanceMs));
   auto counts =
-      by_page.filter([](const std::string&, const Json& click) { return user_of(click).has_value(); })
+      by_page
+          .filter([](const std::string&, const Json& click) { return user_of(click).has_value(); })
           .group_by_key(Grouped<std::string, Json>::with(serdes::string(), serdes::json()))
           .windowed_by(windows)
           .aggregate([] { return Json::array(); },
@@ -95,11 +97,13 @@ void add_unique_users(const KStream<std::string, Json>& by_page, const Topics& t
           .map_values([](const Json& users) { return static_cast<int64_t>(users.size()); })
           .to_stream();
   if (observers.unique_users) {
-    counts = counts.peek([observe = observers.unique_users](const Windowed<std::string>& page,
-                                                           int64_t users) { observe(page, users); });
+    counts =
+        counts.peek([observe = observers.unique_users](const Windowed<std::string>& page,
+                                                       int64_t users) { observe(page, users); });
   }
-  counts.to(topics.unique_users,
-            Produced{serdes::time_windowed(serdes::string(), kUniqueUsersWindowMs), serdes::long_()});
+  counts.to(
+      topics.unique_users,
+      Produced{serdes::time_windowed(serdes::string(), kUniqueUsersWindowMs), serdes::long_()});
 }
 
 }  // namespace
@@ -109,19 +113,24 @@ void build_topology(StreamsBuilder& builder, const Topics& topics, const Parts& 
   KStream<std::string, Json> clicks =
       builder.stream(topics.clicks, Consumed{serdes::string(), serdes::json()});
   if (observers.click) {
-    clicks = clicks.peek([observe = observers.click](const std::string&, const Json&) { observe(); });
+    clicks =
+        clicks.peek([observe = observers.click](const std::string&, const Json&) { observe(); });
   }
 
   if (parts.enriched) {
     auto users = builder.table(topics.users, Consumed{serdes::string(), serdes::json()});
     if (observers.user) {
-      users.to_stream().foreach ([observe = observers.user](const std::string& id,
-                                                            const Json& user) { observe(id, user); });
+      users.to_stream().foreach (
+          [observe = observers.user](const std::string& id, const Json& user) {
+            observe(id, user);
+          });
     }
     auto enriched = clicks.join(users, enrich);
     if (observers.enriched) {
-      enriched = enriched.peek([observe = observers.enriched](const std::string& id,
-                                                             const Json& click) { observe(id, click); });
+      enriched =
+          enriched.peek([observe = observers.enriched](const std::string& id, const Json& click) {
+            observe(id, click);
+          });
     }
     enriched.to(topics.enriched, Produced{serdes::string(), serdes::json()});
   }
@@ -130,7 +139,8 @@ void build_topology(StreamsBuilder& builder, const Topics& topics, const Parts& 
   // One repartition topic (<application.id>-clicks-by-page-repartition) keys
   // the clicks by page for both windowed aggregations.
   KStream<std::string, Json> by_page =
-      clicks.filter([](const std::string&, const Json& click) { return page_of(click).has_value(); })
+      clicks
+          .filter([](const std::string&, const Json& click) { return page_of(click).has_value(); })
           .select_key([](const std::string&, const Json& click) { return *page_of(click); })
           .repartition("clicks-by-page", Produced{serdes::string(), serdes::json()});
   if (parts.pageviews) add_pageviews(by_page, topics, observers);

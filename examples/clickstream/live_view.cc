@@ -29,15 +29,15 @@ void LiveView::on_pageviews(const sluice::streams::Windowed<std::string>& page, 
   record(pageviews_, page, views);
 }
 
-void LiveView::on_unique_users(const sluice::streams::Windowed<std::string>& page,
-                               int64_t users) {
+void LiveView::on_unique_users(const sluice::streams::Windowed<std::string>& page, int64_t users) {
   std::lock_guard lock(mutex_);
   record(unique_users_, page, users);
 }
 
 void LiveView::on_enriched(const Json& enriched) {
   // Only what the page shows, so a snapshot stays small.
-  Json click = {{"page", enriched.value("page", "")}, {"time", enriched.value("_time", int64_t{0})}};
+  Json click = {{"page", enriched.value("page", "")},
+                {"time", enriched.value("_time", int64_t{0})}};
   if (auto user = user_of(enriched)) click["user_id"] = *user;
   if (auto user = enriched.find("user"); user != enriched.end() && user->is_object()) {
     for (const char* field : {"username", "city", "level"}) {

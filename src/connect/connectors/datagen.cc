@@ -299,7 +299,8 @@ ConfigValidator datagen_quickstart_name() {
   return [](const ConfigValue& value) -> std::optional<ConfigProblem> {
     const auto* text = std::get_if<std::string>(&value);
     if (text == nullptr || text->empty() || find_quickstart(*text)) return std::nullopt;
-    return ConfigProblem{"Unknown quickstart; this datagen has: clickstream, clickstream_users, pageviews, users"};
+    return ConfigProblem{
+        "Unknown quickstart; this datagen has: clickstream, clickstream_users, pageviews, users"};
   };
 }
 
