@@ -610,9 +610,13 @@ class KafkaStreams::Thread final : private RecordCollector {
             log_prefix(), task->id(), caught_up);
       } else {
         task = make_task(key);
-        int64_t restored = restore(*task, key.second, {});
-        spdlog::info("{}: task {} running: restored {} changelog records from the start",
-                     log_prefix(), task->id(), restored);
+        if (task->changelog_topics().empty()) {
+          spdlog::info("{}: task {} running", log_prefix(), task->id());
+        } else {
+          int64_t restored = restore(*task, key.second, {});
+          spdlog::info("{}: task {} running: restored {} changelog records from the start",
+                       log_prefix(), task->id(), restored);
+        }
       }
       add_input_partitions(added.get(), key, RD_KAFKA_OFFSET_INVALID);  // the committed offset
       tasks_.emplace(key, std::move(task));
@@ -659,9 +663,19 @@ class KafkaStreams::Thread final : private RecordCollector {
     int64_t restored = 0;
     for (const auto& [store, topic] : task.changelog_topics()) {
       auto start = from.find(topic);
+      int64_t offset = start != from.end() && start->second >= 0 ? start->second : -1;
+      // Nothing to read (an empty changelog, a caught-up copy): no wait for
+      // the consumer to say so.
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_query_watermark_offsets(restorer_.get(), topic.c_str(), partition, &low, &high,
+                                           kAdminTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high <= std::max(low, offset)) {
+        continue;
+      }
       RdPartitions assignment(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
-          start != from.end() && start->second >= 0 ? start->second : RD_KAFKA_OFFSET_BEGINNING;
+          offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
       rd_kafka_assign(restorer_.get(), assignment.get());
       auto deadline = Clock::now() + std::chrono::minutes(5);
       bool done = false;
