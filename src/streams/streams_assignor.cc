@@ -146,7 +146,9 @@ int keep_tasks_on_caught_up_clients(Clients& clients, const std::set<TaskId>& st
     }
   }
   int warmups_left = config.max_warmup_replicas;
-  for (auto& [task, destination] : movements) {
+  for (auto& movement : movements) {
+    const TaskId& task = movement.first;
+    Client* destination = movement.second;
     auto better = [&](const Client& a, const Client& b) {
       bool a_owner = a.previous_active.count(task) != 0;
       bool b_owner = b.previous_active.count(task) != 0;
