@@ -7,11 +7,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "streams/stream_thread_membership.h"
 #include "streams/task.h"
 
 namespace sluice::streams {
@@ -73,6 +75,38 @@ std::string error_text(rd_kafka_error_t* error) {
   return error == nullptr ? "" : rd_kafka_error_string(error);
 }
 
+// The latest offset of each partition (ListOffsets; the last stable
+// offset for a read_committed client); partitions without an answer are
+// left out.
+std::map<TopicPartition, int64_t> end_offsets(rd_kafka_t* client,
+                                              const std::vector<TopicPartition>& partitions) {
+  RdPartitions list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& partition : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), partition.topic.c_str(), partition.partition)
+        ->offset = RD_KAFKA_OFFSET_END;  // the timestamp -1: latest
+  }
+  std::map<TopicPartition, int64_t> ends;
+  if (rd_kafka_offsets_for_times(client, list.get(), kAdminTimeoutMs) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ends;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& entry = list->elems[i];
+    if (entry.err == RD_KAFKA_RESP_ERR_NO_ERROR && entry.offset >= 0)
+      ends[{entry.topic, entry.partition}] = entry.offset;
+  }
+  return ends;
+}
+
+Uuid random_process_id() {
+  std::random_device random;
+  Uuid id;
+  for (uint8_t& byte : id.bytes) byte = static_cast<uint8_t>(random());
+  id.bytes[6] = static_cast<uint8_t>((id.bytes[6] & 0x0f) | 0x40);  // version 4
+  id.bytes[8] = static_cast<uint8_t>((id.bytes[8] & 0x3f) | 0x80);
+  return id;
+}
+
 }  // namespace
 
 // What every thread shares: the sub-topologies and their topics.
@@ -82,6 +116,8 @@ struct KafkaStreams::Plan {
   std::set<std::string> source_topics;
   std::map<std::string, int> internal_partitions;  // internal topic -> partitions
   std::set<std::string> changelog_topics;
+  TaskLayout layout;  // what the group's assignment hands out
+  Uuid process_id;    // this instance in the group's subscriptions
 };
 
 namespace {
@@ -183,7 +219,14 @@ class KafkaStreams::Thread final : private RecordCollector {
  public:
   Thread(const Topology& topology, const StreamsConfig& config, std::shared_ptr<const Plan> plan,
          int index)
-      : topology_(topology), config_(config), plan_(std::move(plan)), index_(index) {}
+      : topology_(topology),
+        config_(config),
+        plan_(std::move(plan)),
+        index_(index),
+        membership_(membership_settings(config_, client_id(), plan_->process_id), plan_->layout,
+                    [this](const std::vector<TopicPartition>& partitions) {
+                      return end_offsets(restorer_.get(), partitions);
+                    }) {}
   ~Thread() override { stop(); }
 
   void start() {
@@ -191,6 +234,7 @@ class KafkaStreams::Thread final : private RecordCollector {
   }
   void stop() {
     running_ = false;
+    membership_.cancel_waits();  // a JoinGroup waiting for the group
     if (thread_.joinable()) thread_.join();
   }
   State state() const { return state_; }
@@ -222,8 +266,12 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
   }
 
+  std::string client_id() const {
+    return config_.application_id + "-StreamThread-" + std::to_string(index_ + 1);
+  }
+
   void set_up() {
-    std::string client_id = config_.application_id + "-StreamThread-" + std::to_string(index_ + 1);
+    std::string client_id = this->client_id();
     std::map<std::string, std::string> producer_defaults = {
         {"client.id", client_id + "-producer"},
         {"acks", "all"},
@@ -257,15 +305,10 @@ class KafkaStreams::Thread final : private RecordCollector {
         {"group.id", config_.application_id},
         {"enable.auto.commit", "false"},
         {"auto.offset.reset", "earliest"},
-        {"partition.assignment.strategy", "range"},
         {"isolation.level", exactly_once() ? "read_committed" : "read_uncommitted"}};
-    consumer_ = make_client(
-        RD_KAFKA_CONSUMER, config_, consumer_defaults, config_.consumer,
-        [](rd_kafka_conf_t* conf, void* self) {
-          rd_kafka_conf_set_opaque(conf, self);
-          rd_kafka_conf_set_rebalance_cb(conf, &Thread::on_rebalance);
-        },
-        this);
+    // The group's membership is membership_'s; this consumer only fetches
+    // the partitions assigned to it (and their committed offsets).
+    consumer_ = make_client(RD_KAFKA_CONSUMER, config_, consumer_defaults, config_.consumer);
     rd_kafka_poll_set_consumer(consumer_.get());
     restorer_ = make_client(RD_KAFKA_CONSUMER, config_,
                             {{"client.id", client_id + "-restore-consumer"},
@@ -274,26 +317,24 @@ class KafkaStreams::Thread final : private RecordCollector {
                              {"enable.partition.eof", "true"},
                              {"isolation.level", "read_committed"}},
                             config_.consumer);
-    RdPartitions topics(
-        rd_kafka_topic_partition_list_new(static_cast<int>(plan_->source_topics.size())));
-    for (const std::string& topic : plan_->source_topics) {
-      rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-    }
-    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
-      throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
-    }
     state_ = State::rebalancing;
     last_commit_ = Clock::now();
   }
 
   void loop() {
     while (running_) {
+      if (membership_.rejoin_needed()) {
+        rebalance();
+        continue;
+      }
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 100);
       if (message != nullptr) {
         handle(message);
         rd_kafka_message_destroy(message);
       }
       throw_if_failed();
+      update_standbys();
+      maybe_probe_early();
       for (auto& [id, task] : tasks_) task->maybe_punctuate_system_time();
       if (Clock::now() - last_commit_ >= config_.commit_interval) commit();
     }
@@ -303,6 +344,8 @@ class KafkaStreams::Thread final : private RecordCollector {
     state_ = State::pending_shutdown;
     commit();
     close_tasks();
+    close_standbys();
+    membership_.leave("the stream thread is shutting down");
     rd_kafka_consumer_close(consumer_.get());
     throw_if_failed();
   }
@@ -431,13 +474,28 @@ class KafkaStreams::Thread final : private RecordCollector {
         throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
       throw_if_failed();
       if (processed_.empty()) return;
-      RdPartitions offsets = processed_offsets();
-      if (rd_kafka_resp_err_t commit_err = rd_kafka_commit(consumer_.get(), offsets.get(), 0)) {
-        throw StreamsError(std::string("cannot commit offsets: ") + rd_kafka_err2str(commit_err));
+      // With the member's generation: a member the group moved on from is
+      // refused (its tasks run elsewhere now).
+      int16_t error = membership_.commit(processed_);
+      if (task_migrated(error)) {
+        lose_tasks("the offset commit was refused (error " + std::to_string(error) + ")");
+        return;
+      }
+      if (error != group_errors::kNone) {
+        spdlog::warn("{}: cannot commit offsets (error {}); retrying at the next commit",
+                     log_prefix(), error);
+        return;
       }
     }
     processed_.clear();
   }
+
+  static bool task_migrated(int16_t error) {
+    return error == group_errors::kIllegalGeneration || error == group_errors::kUnknownMemberId ||
+           error == group_errors::kRebalanceInProgress || error == group_errors::kFencedInstanceId;
+  }
+
+  std::string log_prefix() const { return "stream-thread [" + client_id() + "]"; }
 
   void commit_transaction() {
     if (!in_transaction_ && processed_.empty()) return;
@@ -448,14 +506,26 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
     if (!processed_.empty()) {
       RdPartitions offsets = processed_offsets();
+      // The member's generation and id go with the offsets (KIP-447): the
+      // coordinator refuses them from a member the group moved on from.
       std::unique_ptr<rd_kafka_consumer_group_metadata_t, RdDeleter> group(
-          rd_kafka_consumer_group_metadata(consumer_.get()));
+          rd_kafka_consumer_group_metadata_new_with_genid(
+              config_.application_id.c_str(), membership_.generation(),
+              membership_.member_id().c_str(), nullptr));
       RdError error(rd_kafka_send_offsets_to_transaction(producer_.get(), offsets.get(),
                                                          group.get(), kAdminTimeoutMs));
+      if (error && rd_kafka_error_txn_requires_abort(error.get())) {
+        lose_tasks("the transaction's offsets were refused: " + error_text(error.get()));
+        return;
+      }
       if (error)
         throw StreamsError("cannot add offsets to the transaction: " + error_text(error.get()));
     }
     RdError error(rd_kafka_commit_transaction(producer_.get(), kAdminTimeoutMs));
+    if (error && rd_kafka_error_txn_requires_abort(error.get())) {
+      lose_tasks("the transaction failed: " + error_text(error.get()));
+      return;
+    }
     if (error) throw StreamsError("cannot commit the transaction: " + error_text(error.get()));
     in_transaction_ = false;
     throw_if_failed();
@@ -467,59 +537,146 @@ class KafkaStreams::Thread final : private RecordCollector {
     in_transaction_ = false;
   }
 
-  static void on_rebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
-                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    auto* self = static_cast<Thread*>(opaque);
-    try {
-      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(consumer, partitions);
-        self->make_tasks(partitions);
-        self->state_ = State::running;
-      } else {
-        // Eager protocol: everything is revoked; commit before letting go.
-        self->state_ = State::rebalancing;
-        self->commit();
-        self->close_tasks();
-        rd_kafka_assign(consumer, nullptr);
+  // A rebalance (eager, as the consumer protocol's classic group): commit
+  // what was processed, join with what this thread holds, then close what
+  // moved away and open what came; kept tasks carry on with their state.
+  void rebalance() {
+    state_ = State::rebalancing;
+    commit();
+    ThreadTasks owned;
+    for (const auto& [key, task] : tasks_) owned.active.insert(TaskId{key.first, key.second});
+    for (const auto& [key, standby] : standbys_) {
+      int64_t sum = 0;
+      for (const auto& [topic, position] : standby.positions) sum += std::max<int64_t>(0, position);
+      owned.standby_offset_sums[TaskId{key.first, key.second}] = sum;
+    }
+    Result<ThreadAssignment> assignment = membership_.rebalance(owned);
+    if (!assignment.is_ok()) {
+      spdlog::warn("{}: joining the group failed ({}); trying again", log_prefix(),
+                   assignment.status().to_string());
+      // A pause before the next attempt (a coordinator moving or loading).
+      for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(kRejoinBackoff / 10);
+      return;
+    }
+    if (assignment->previous_tasks_lost && !tasks_.empty()) {
+      close_tasks_dirty("a generation went by without this member");
+    }
+    apply(*assignment);
+    state_ = State::running;
+  }
+
+  using TaskKey = std::pair<int, int32_t>;
+  static TaskKey key_of(const TaskId& task) { return {task.subtopology, task.partition}; }
+
+  void apply(const ThreadAssignment& assignment) {
+    std::set<TaskKey> active;
+    std::set<TaskKey> standby;
+    for (const TaskId& task : assignment.active) active.insert(key_of(task));
+    for (const TaskId& task : assignment.standby) standby.insert(key_of(task));
+    // What moved away.
+    RdPartitions revoked(rd_kafka_topic_partition_list_new(4));
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (active.count(it->first) != 0) {
+        ++it;
+        continue;
       }
-    } catch (const std::exception& e) {
-      std::lock_guard lock(self->error_mutex_);
-      if (self->send_error_.empty()) self->send_error_ = std::string("rebalance: ") + e.what();
+      add_input_partitions(revoked.get(), it->first, RD_KAFKA_OFFSET_INVALID);
+      it->second->close();
+      spdlog::info("{}: task {} closed (assigned elsewhere)", log_prefix(), it->second->id());
+      it = tasks_.erase(it);
+    }
+    if (revoked->cnt > 0) rd_kafka_incremental_unassign(consumer_.get(), revoked.get());
+    for (auto it = standbys_.begin(); it != standbys_.end();) {
+      if (standby.count(it->first) != 0 || active.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      it->second.task->close();
+      it = standbys_.erase(it);
+    }
+    // What came: from a standby copy when there is one, else restored.
+    RdPartitions added(rd_kafka_topic_partition_list_new(4));
+    for (const TaskKey& key : active) {
+      if (tasks_.count(key) != 0) continue;
+      std::unique_ptr<Task> task;
+      auto copy = standbys_.find(key);
+      if (copy != standbys_.end()) {
+        task = std::move(copy->second.task);
+        int64_t caught_up = restore(*task, key.second, copy->second.positions);
+        standbys_.erase(copy);
+        spdlog::info(
+            "{}: task {} running: promoted from a standby replica ({} changelog records to catch "
+            "up)",
+            log_prefix(), task->id(), caught_up);
+      } else {
+        task = make_task(key);
+        if (task->changelog_topics().empty()) {
+          spdlog::info("{}: task {} running", log_prefix(), task->id());
+        } else {
+          int64_t restored = restore(*task, key.second, {});
+          spdlog::info("{}: task {} running: restored {} changelog records from the start",
+                       log_prefix(), task->id(), restored);
+        }
+      }
+      add_input_partitions(added.get(), key, RD_KAFKA_OFFSET_INVALID);  // the committed offset
+      tasks_.emplace(key, std::move(task));
+    }
+    if (added->cnt > 0) rd_kafka_incremental_assign(consumer_.get(), added.get());
+    for (const TaskKey& key : standby) {
+      if (standbys_.count(key) != 0 || active.count(key) != 0) continue;
+      Standby copy;
+      copy.task = make_task(key);
+      for (const auto& [store, topic] : copy.task->changelog_topics()) copy.positions[topic] = -1;
+      spdlog::info("{}: standby task {} created", log_prefix(), copy.task->id());
+      standbys_.emplace(key, std::move(copy));
+    }
+    follow_standby_changelogs();
+    new_replicas_ = false;
+    for (const TaskKey& key : standby) new_replicas_ |= previous_standbys_.count(key) == 0;
+    previous_standbys_ = standby;
+    assigned_at_ = Clock::now();
+  }
+
+  void add_input_partitions(rd_kafka_topic_partition_list_t* list, const TaskKey& key,
+                            int64_t offset) {
+    for (const TopicPartition& partition :
+         plan_->layout.input_partitions(TaskId{key.first, key.second})) {
+      rd_kafka_topic_partition_list_add(list, partition.topic.c_str(), partition.partition)
+          ->offset = offset;
     }
   }
 
-  void make_tasks(rd_kafka_topic_partition_list_t* partitions) {
-    std::set<std::pair<int, int32_t>> wanted;
-    for (int i = 0; i < partitions->cnt; ++i) {
-      auto sub = plan_->subtopology_of_topic.find(partitions->elems[i].topic);
-      if (sub != plan_->subtopology_of_topic.end())
-        wanted.insert({sub->second, partitions->elems[i].partition});
-    }
-    for (const auto& [sub, partition] : wanted) {
-      if (tasks_.count({sub, partition}) != 0) continue;
-      TaskSettings settings;
-      settings.application_id = config_.application_id;
-      settings.subtopology = sub;
-      settings.partition = partition;
-      settings.on_deserialization_error = config_.on_deserialization_error;
-      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], std::move(settings),
-                                         static_cast<RecordCollector&>(*this));
-      restore(*task, partition);
-      spdlog::info("stream-thread [{}-StreamThread-{}] task {} running", config_.application_id,
-                   index_ + 1, task->id());
-      tasks_.emplace(std::make_pair(sub, partition), std::move(task));
-    }
+  std::unique_ptr<Task> make_task(const TaskKey& key) {
+    TaskSettings settings;
+    settings.application_id = config_.application_id;
+    settings.subtopology = key.first;
+    settings.partition = key.second;
+    settings.on_deserialization_error = config_.on_deserialization_error;
+    return std::make_unique<Task>(topology_, plan_->subtopologies[key.first], std::move(settings),
+                                  static_cast<RecordCollector&>(*this));
   }
 
-  // Reads each of the task's changelog partitions from the start to its end
-  // (committed records only) into its store.
-  void restore(Task& task, int32_t partition) {
+  // Reads each of the task's changelog partitions from `from` (topic ->
+  // offset; absent or negative: the start) to its end (committed records
+  // only) into its store; how many records that took.
+  int64_t restore(Task& task, int32_t partition, const std::map<std::string, int64_t>& from) {
+    int64_t restored = 0;
     for (const auto& [store, topic] : task.changelog_topics()) {
+      auto start = from.find(topic);
+      int64_t offset = start != from.end() && start->second >= 0 ? start->second : -1;
+      // Nothing to read (an empty changelog, a caught-up copy): no wait for
+      // the consumer to say so.
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_query_watermark_offsets(restorer_.get(), topic.c_str(), partition, &low, &high,
+                                           kAdminTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high <= std::max(low, offset)) {
+        continue;
+      }
       RdPartitions assignment(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
+          offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
       rd_kafka_assign(restorer_.get(), assignment.get());
-      int64_t restored = 0;
       auto deadline = Clock::now() + std::chrono::minutes(5);
       bool done = false;
       while (!done) {
@@ -538,14 +695,116 @@ class KafkaStreams::Thread final : private RecordCollector {
         rd_kafka_message_destroy(message);
       }
       rd_kafka_assign(restorer_.get(), nullptr);
-      if (restored > 0) spdlog::info("restored {} records of {} into {}", restored, topic, store);
     }
+    return restored;
+  }
+
+  // The restore consumer follows every standby's changelogs from where
+  // each copy is.
+  void follow_standby_changelogs() {
+    standby_changelogs_.clear();
+    RdPartitions assignment(rd_kafka_topic_partition_list_new(4));
+    for (auto& [key, standby] : standbys_) {
+      for (const auto& [store, topic] : standby.task->changelog_topics()) {
+        standby_changelogs_[{topic, key.second}] = {key, store};
+        int64_t position = standby.positions[topic];
+        rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), key.second)->offset =
+            position >= 0 ? position : RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+    rd_kafka_assign(restorer_.get(), assignment->cnt > 0 ? assignment.get() : nullptr);
+  }
+
+  // Applies what the standbys' changelogs have to their stores (never
+  // processing: a standby only keeps state).
+  void update_standbys() {
+    if (standbys_.empty()) return;
+    for (int i = 0; i < kStandbyRecordsPerLoop; ++i) {
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(restorer_.get(), 0);
+      if (message == nullptr) return;
+      apply_to_standby(message);
+      rd_kafka_message_destroy(message);
+    }
+  }
+
+  void apply_to_standby(rd_kafka_message_t* message) {
+    if (message->rkt == nullptr) return;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("{}: standby: {}", log_prefix(), rd_kafka_message_errstr(message));
+      return;
+    }
+    std::string topic = rd_kafka_topic_name(message->rkt);
+    auto changelog = standby_changelogs_.find({topic, message->partition});
+    if (changelog == standby_changelogs_.end()) return;
+    Standby& standby = standbys_.at(changelog->second.first);
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      standby.positions[topic] = message->offset;  // the end (past transaction markers)
+      return;
+    }
+    SerializedRecord record = to_record(message);
+    if (record.key) standby.task->restore(changelog->second.second, *record.key, record.value);
+    standby.positions[topic] = message->offset + 1;
+  }
+
+  // Kafka waits probing.rebalance.interval.ms before it checks warm-ups
+  // again; a member given new replicas asks for that rebalance as soon as
+  // they are all within acceptable.recovery.lag, so a task moves to it in
+  // seconds. (Only after new replicas: a probe that changed nothing waits
+  // for the scheduled time.)
+  void maybe_probe_early() {
+    if (!new_replicas_ || standbys_.empty() || !membership_.probing_scheduled()) return;
+    if (Clock::now() - assigned_at_ < kEarliestProbe) return;
+    if (Clock::now() < next_probe_check_) return;
+    next_probe_check_ = Clock::now() + std::chrono::milliseconds(500);
+    for (auto& [key, standby] : standbys_) {
+      for (const auto& [topic, position] : standby.positions) {
+        int64_t low = 0;
+        int64_t high = -1;
+        rd_kafka_get_watermark_offsets(restorer_.get(), topic.c_str(), key.second, &low, &high);
+        if (high < 0 || position < 0 || high - position > config_.acceptable_recovery_lag) return;
+      }
+    }
+    spdlog::info("{}: standby and warm-up tasks caught up; asking for the probing rebalance",
+                 log_prefix());
+    new_replicas_ = false;
+    membership_.request_rejoin();
+  }
+
+  // Tasks that may run elsewhere now (the group moved on without this
+  // member): closed without a commit; the next rebalance hands out anew.
+  void lose_tasks(const std::string& why) {
+    close_tasks_dirty(why);
+    membership_.request_rejoin();
+  }
+
+  void close_tasks_dirty(const std::string& why) {
+    spdlog::warn("{}: {}: closing {} active tasks without committing", log_prefix(), why,
+                 tasks_.size());
+    abort_quietly();
+    close_tasks();
+    rd_kafka_assign(consumer_.get(), nullptr);
+    processed_.clear();
   }
 
   void close_tasks() {
     for (auto& [id, task] : tasks_) task->close();
     tasks_.clear();
   }
+
+  void close_standbys() {
+    for (auto& [id, standby] : standbys_) standby.task->close();
+    standbys_.clear();
+  }
+
+  static constexpr auto kRejoinBackoff = std::chrono::milliseconds(500);
+  static constexpr auto kEarliestProbe = std::chrono::seconds(1);
+  static constexpr int kStandbyRecordsPerLoop = 1000;
+
+  struct Standby {
+    std::unique_ptr<Task> task;
+    std::map<std::string, int64_t> positions;  // changelog topic -> next offset (-1: start)
+  };
 
   const Topology& topology_;
   const StreamsConfig& config_;
@@ -560,7 +819,15 @@ class KafkaStreams::Thread final : private RecordCollector {
   RdKafka producer_;
   RdKafka consumer_;
   RdKafka restorer_;
+  StreamThreadMembership membership_;
   std::map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
+  std::map<TaskKey, Standby> standbys_;
+  // changelog partition -> its standby and store
+  std::map<std::pair<std::string, int32_t>, std::pair<TaskKey, std::string>> standby_changelogs_;
+  std::set<TaskKey> previous_standbys_;
+  bool new_replicas_ = false;
+  Clock::time_point assigned_at_;
+  Clock::time_point next_probe_check_;
   std::map<std::pair<std::string, int32_t>, int64_t> processed_;  // next offset to consume
   bool in_transaction_ = false;
   Clock::time_point last_commit_;
@@ -622,6 +889,22 @@ void KafkaStreams::start() {
     }
   }
   create_topics(admin.get(), plan->internal_partitions, compacted, config_.replication_factor);
+  // What the group's assignment hands out: a task per sub-topology and
+  // partition, reading partition p of each of its sources.
+  plan->layout.subtopologies.resize(plan->subtopologies.size());
+  for (size_t id = 0; id < plan->subtopologies.size(); ++id) {
+    SubtopologyLayout& layout = plan->layout.subtopologies[id];
+    layout.source_topics.assign(graph.sources[id].begin(), graph.sources[id].end());
+    layout.tasks = tasks[id];
+    for (const std::string& topic : graph.sources[id]) {
+      plan->layout.topic_partitions[topic] = std::max(1, counts[topic]);
+    }
+    for (const std::string& store : graph.stores[id]) {
+      std::string topic = config_.application_id + "-" + store + "-changelog";
+      if (plan->changelog_topics.count(topic) != 0) layout.changelog_topics.push_back(topic);
+    }
+  }
+  plan->process_id = random_process_id();
   plan_ = plan;
   for (int i = 0; i < config_.num_stream_threads; ++i) {
     threads_.push_back(std::make_unique<Thread>(topology_, config_, plan_, i));
