@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "streams/copartition.h"
+#include "streams/join_windows.h"
 #include "streams/processor.h"
 #include "streams/record.h"
 #include "streams/serde.h"
@@ -460,6 +462,19 @@ class KStream {
     return table_join<true, VT, VR>(table, std::move(joiner));
   }
 
+  // Windowed stream-stream joins (stream_joins.h): joiner(value, other)
+  // or joiner(key, value, other); left_join's other is std::optional<VO>,
+  // outer_join's value and other both optional.
+  template <class VO, class Joiner>
+  auto join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+            StreamJoined<K, V, VO> joined = {}) const;
+  template <class VO, class Joiner>
+  auto left_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                 StreamJoined<K, V, VO> joined = {}) const;
+  template <class VO, class Joiner>
+  auto outer_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                  StreamJoined<K, V, VO> joined = {}) const;
+
   // Internal: builds the repartition nodes (sink, null-key filter, source)
   // with Kafka's names; returns the source's name.
   static std::string repartition_through(StreamsBuilder& builder, const std::string& parent,
@@ -497,6 +512,9 @@ class KStream {
  private:
   template <class K2, class V2>
   friend class KStream;
+  template <int Kind, class VO, class VR, class Joiner>
+  KStream<K, VR> stream_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                             StreamJoined<K, V, VO> joined) const;
 
   // Kafka's "KSTREAM.*-[0-9]{10}": a generated name keeps generated node names.
   static bool generated_name(const std::string& name) {
@@ -642,6 +660,26 @@ class KTable {
     return mapped;
   }
 
+  // Table-table joins (table_joins.h): joiner(value, other) for join,
+  // joiner(value, std::optional<VO>) for left_join, joiner(std::optional<V>,
+  // std::optional<VO>) for outer_join; the result is materialized in a
+  // store only when `materialized` is given.
+  template <class VO, class Joiner>
+  auto join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> join(const KTable<K, VO>& other, Joiner joiner,
+                     Materialized<K, VR> materialized) const;
+  template <class VO, class Joiner>
+  auto left_join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> left_join(const KTable<K, VO>& other, Joiner joiner,
+                          Materialized<K, VR> materialized) const;
+  template <class VO, class Joiner>
+  auto outer_join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> outer_join(const KTable<K, VO>& other, Joiner joiner,
+                           Materialized<K, VR> materialized) const;
+
   // The table's changes as a stream: each update's new value. A deletion
   // reaches the stream only when V can say null (std::optional); otherwise
   // it is dropped here.
@@ -662,6 +700,10 @@ class KTable {
   }
 
  private:
+  template <int Kind, class VO, class VR, class Joiner>
+  KTable<K, VR> table_join(const KTable<K, VO>& other, Joiner joiner,
+                           std::optional<Materialized<K, VR>> materialized) const;
+
   template <class F>
   static auto call_with_value(F& f, const K& key, const V& value) {
     if constexpr (std::is_invocable_v<F&, const K&, const V&>) {
@@ -888,4 +930,6 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 
 }  // namespace sluice::streams
 
+#include "streams/stream_joins.h"  // IWYU pragma: export
+#include "streams/table_joins.h"   // IWYU pragma: export
 #include "streams/windowed_dsl.h"  // IWYU pragma: export
