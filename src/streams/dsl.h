@@ -183,6 +183,14 @@ class KGroupedStream;
 template <class K, class V>
 class TimeWindowedKStream;
 
+namespace detail {
+// Repartitions a key-changed join input (stream_joins.h).
+template <class K, class V>
+std::string repartition_for_join(StreamsBuilder& builder, const std::string& node,
+                                 const std::string& prefix, Serde<K> key_serde,
+                                 Serde<V> value_serde);
+}  // namespace detail
+
 class StreamsBuilder {
  public:
   template <class K, class V>
@@ -562,6 +570,15 @@ class KStream {
 
   template <bool Left, class VT, class VR, class Joiner>
   KStream<K, VR> table_join(const KTable<K, VT>& table, Joiner joiner) const {
+    // After a key change the stream is repartitioned first (Kafka's
+    // `<node>-repartition`), and it is co-partitioned with the table.
+    std::string parent = node_;
+    if (repartition_required_) {
+      parent = detail::repartition_for_join(
+          *builder_, node_, node_, detail::require_serde(key_serde_, "the stream-table join"),
+          detail::require_serde(value_serde_, "the stream-table join"));
+    }
+    ensure_copartitioned(builder_->topology(), {parent, table.node_name()});
     std::string name = builder_->new_processor_name(Left ? "KSTREAM-LEFTJOIN-" : "KSTREAM-JOIN-");
     detail::ValueGetterSupplier<K, VT> getter = table.value_getter();
     builder_->topology().add_processor<K, V, K, VR>(
@@ -577,9 +594,9 @@ class KStream {
             }
           };
         }),
-        {node_});
+        {parent});
     builder_->topology().connect_processor_and_state_stores(name, getter.stores);
-    return KStream<K, VR>(*builder_, name, key_serde_, std::nullopt, repartition_required_);
+    return KStream<K, VR>(*builder_, name, key_serde_, std::nullopt, false);
   }
 
   StreamsBuilder* builder_;

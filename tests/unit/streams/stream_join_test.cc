@@ -623,6 +623,38 @@ TEST(StreamsStreamJoin, RepartitionsAfterAKeyChange) {
   }
 }
 
+// Stream-table joins too: a key-changed stream is repartitioned first
+// (Kafka's `<node>-repartition`) and co-partitioned with the table.
+TEST(StreamsStreamJoin, StreamTableJoinRepartitionsAfterAKeyChange) {
+  StreamsBuilder builder;
+  auto users = builder.table("users", Consumed{serdes::string(), serdes::string()});
+  builder.stream("clicks", Consumed{serdes::string(), serdes::string()})
+      .select_key([](const std::string&, const std::string& user) { return user; })
+      .join(users,
+            [](const std::string& user, const std::string& name) { return user + "=" + name; })
+      .to("out", Produced{serdes::string(), serdes::string()});
+  std::string description = builder.build().describe();
+  EXPECT_NE(description.find("(topic: KSTREAM-KEY-SELECT-0000000004-repartition)"),
+            std::string::npos)
+      << description;
+  EXPECT_NE(description.find(
+                "Processor: KSTREAM-JOIN-0000000008 (stores: [users-STATE-STORE-0000000000])"),
+            std::string::npos)
+      << description;
+  EXPECT_EQ(copartition_topic_groups(builder.build(), "app"),
+            (std::vector<std::set<std::string>>{
+                {"app-KSTREAM-KEY-SELECT-0000000004-repartition", "users"}}));
+  TopologyTestDriver driver(builder.build(), TestDriverSettings{"app"});
+  auto users_in = driver.create_input_topic("users", serdes::string(), serdes::string());
+  auto clicks_in = driver.create_input_topic("clicks", serdes::string(), serdes::string());
+  auto out = driver.create_output_topic("out", serdes::string(), serdes::string());
+  users_in.pipe_input("alice", "Alice", 1);
+  clicks_in.pipe_input("/home", "alice", 2);
+  clicks_in.pipe_input("/cart", "bob", 3);
+  EXPECT_EQ(out.read_key_values_to_list(),
+            (std::vector<std::pair<std::string, std::string>>{{"alice", "alice=Alice"}}));
+}
+
 TEST(StreamsStreamJoin, InputsAreCopartitioned) {
   StreamsBuilder builder;
   build_join<join_inner>(builder, JoinWindows::of_time_difference_with_no_grace(milliseconds(1)));
