@@ -580,6 +580,41 @@ TEST(StreamsStreamJoin, ChangelogsCarryKafkasStoreBytes) {
   EXPECT_FALSE(outer.back().value);
 }
 
+// A restart restores the stores' bytes from their changelogs: the window
+// store then answers from them, expires by their newest timestamp and
+// numbers new duplicates after theirs; the outer store reads their lists.
+TEST(StreamsStreamJoin, StoresWorkFromRestoredBytes) {
+  auto bytes = std::make_unique<InMemoryKeyValueStore>("window");
+  const std::string key7("\0\0\0\7", 4);
+  bytes->put(join_bytes::window_key(key7, 100, 5), "a");
+  bytes->put(join_bytes::window_key(key7, 130, 6), "b");
+  KeyValueBytesStore* raw = bytes.get();
+  JoinWindowStore<int32_t, std::string> window(std::move(bytes), 20, serdes::integer(),
+                                               serdes::string());
+  EXPECT_EQ(window.observed_stream_time(), 130);
+  EXPECT_EQ(window.fetch(7, 0, 200), (std::vector<std::pair<int64_t, std::string>>{{130, "b"}}));
+  window.put(7, "c", 130);
+  EXPECT_TRUE(raw->get(join_bytes::window_key(key7, 130, 7)));  // after the restored 6
+  window.put(7, "d", 160);                                      // expires what is older than 141
+  EXPECT_EQ(window.fetch(7, 0, 200), (std::vector<std::pair<int64_t, std::string>>{{160, "d"}}));
+  EXPECT_EQ(raw->approximate_entries(), 1u);
+
+  auto outer_bytes = std::make_unique<InMemoryKeyValueStore>("outer");
+  outer_bytes->put(join_bytes::outer_key(key7, 5, true),
+                   join_bytes::list_append(join_bytes::list_append(std::nullopt, "\1A"), "\1B"));
+  outer_bytes->put(join_bytes::outer_key(key7, 5, false),
+                   join_bytes::list_append(std::nullopt, std::string("\0x", 2)));
+  OuterJoinStore<int32_t, std::string, std::string> outer(std::move(outer_bytes), serdes::integer(),
+                                                          serdes::string(), serdes::string());
+  auto entries = outer.all();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_FALSE(entries[0].left_side);  // right before left at one timestamp
+  ASSERT_EQ(entries[0].values.size(), 1u);
+  EXPECT_EQ(entries[0].values.front().second, "x");
+  ASSERT_EQ(entries[1].values.size(), 2u);
+  EXPECT_EQ(entries[1].values[1].first, "B");
+}
+
 // After a key change both sides are repartitioned first: Kafka's topic
 // names (`<node>-repartition`, or `<name>-left/-right-repartition`), and
 // the result joins records by their new keys.
