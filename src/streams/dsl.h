@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "streams/copartition.h"
+#include "streams/join_windows.h"
 #include "streams/processor.h"
 #include "streams/record.h"
 #include "streams/serde.h"
@@ -184,6 +186,14 @@ template <class K, class V>
 class SlidingWindowedKStream;
 template <class K, class V>
 class SessionWindowedKStream;
+
+namespace detail {
+// Repartitions a key-changed join input (stream_joins.h).
+template <class K, class V>
+std::string repartition_for_join(StreamsBuilder& builder, const std::string& node,
+                                 const std::string& prefix, Serde<K> key_serde,
+                                 Serde<V> value_serde);
+}  // namespace detail
 
 class StreamsBuilder {
  public:
@@ -464,6 +474,19 @@ class KStream {
     return table_join<true, VT, VR>(table, std::move(joiner));
   }
 
+  // Windowed stream-stream joins (stream_joins.h): joiner(value, other)
+  // or joiner(key, value, other); left_join's other is std::optional<VO>,
+  // outer_join's value and other both optional.
+  template <class VO, class Joiner>
+  auto join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+            StreamJoined<K, V, VO> joined = {}) const;
+  template <class VO, class Joiner>
+  auto left_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                 StreamJoined<K, V, VO> joined = {}) const;
+  template <class VO, class Joiner>
+  auto outer_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                  StreamJoined<K, V, VO> joined = {}) const;
+
   // Internal: builds the repartition nodes (sink, null-key filter, source)
   // with Kafka's names; returns the source's name.
   static std::string repartition_through(StreamsBuilder& builder, const std::string& parent,
@@ -501,6 +524,9 @@ class KStream {
  private:
   template <class K2, class V2>
   friend class KStream;
+  template <int Kind, class VO, class VR, class Joiner>
+  KStream<K, VR> stream_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                             StreamJoined<K, V, VO> joined) const;
 
   // Kafka's "KSTREAM.*-[0-9]{10}": a generated name keeps generated node names.
   static bool generated_name(const std::string& name) {
@@ -548,6 +574,15 @@ class KStream {
 
   template <bool Left, class VT, class VR, class Joiner>
   KStream<K, VR> table_join(const KTable<K, VT>& table, Joiner joiner) const {
+    // After a key change the stream is repartitioned first (Kafka's
+    // `<node>-repartition`), and it is co-partitioned with the table.
+    std::string parent = node_;
+    if (repartition_required_) {
+      parent = detail::repartition_for_join(
+          *builder_, node_, node_, detail::require_serde(key_serde_, "the stream-table join"),
+          detail::require_serde(value_serde_, "the stream-table join"));
+    }
+    ensure_copartitioned(builder_->topology(), {parent, table.node_name()});
     std::string name = builder_->new_processor_name(Left ? "KSTREAM-LEFTJOIN-" : "KSTREAM-JOIN-");
     detail::ValueGetterSupplier<K, VT> getter = table.value_getter();
     builder_->topology().add_processor<K, V, K, VR>(
@@ -563,9 +598,9 @@ class KStream {
             }
           };
         }),
-        {node_});
+        {parent});
     builder_->topology().connect_processor_and_state_stores(name, getter.stores);
-    return KStream<K, VR>(*builder_, name, key_serde_, std::nullopt, repartition_required_);
+    return KStream<K, VR>(*builder_, name, key_serde_, std::nullopt, false);
   }
 
   StreamsBuilder* builder_;
@@ -646,6 +681,26 @@ class KTable {
     return mapped;
   }
 
+  // Table-table joins (table_joins.h): joiner(value, other) for join,
+  // joiner(value, std::optional<VO>) for left_join, joiner(std::optional<V>,
+  // std::optional<VO>) for outer_join; the result is materialized in a
+  // store only when `materialized` is given.
+  template <class VO, class Joiner>
+  auto join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> join(const KTable<K, VO>& other, Joiner joiner,
+                     Materialized<K, VR> materialized) const;
+  template <class VO, class Joiner>
+  auto left_join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> left_join(const KTable<K, VO>& other, Joiner joiner,
+                          Materialized<K, VR> materialized) const;
+  template <class VO, class Joiner>
+  auto outer_join(const KTable<K, VO>& other, Joiner joiner) const;
+  template <class VO, class Joiner, class VR>
+  KTable<K, VR> outer_join(const KTable<K, VO>& other, Joiner joiner,
+                           Materialized<K, VR> materialized) const;
+
   // The table's changes as a stream: each update's new value. A deletion
   // reaches the stream only when V can say null (std::optional); otherwise
   // it is dropped here.
@@ -666,6 +721,10 @@ class KTable {
   }
 
  private:
+  template <int Kind, class VO, class VR, class Joiner>
+  KTable<K, VR> table_join(const KTable<K, VO>& other, Joiner joiner,
+                           std::optional<Materialized<K, VR>> materialized) const;
+
   template <class F>
   static auto call_with_value(F& f, const K& key, const V& value) {
     if constexpr (std::is_invocable_v<F&, const K&, const V&>) {
@@ -914,4 +973,6 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 
 }  // namespace sluice::streams
 
+#include "streams/stream_joins.h"  // IWYU pragma: export
+#include "streams/table_joins.h"   // IWYU pragma: export
 #include "streams/windowed_dsl.h"  // IWYU pragma: export

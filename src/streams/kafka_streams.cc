@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "streams/stream_thread_membership.h"
+#include "streams/copartition.h"
 #include "streams/task.h"
 
 namespace sluice::streams {
@@ -874,6 +875,16 @@ void KafkaStreams::start() {
         if (tasks[id] > 0) counts[topic] = std::max(counts[topic], tasks[id]);
       }
     }
+  }
+  // A join's inputs: equal partition counts, repartition topics coerced
+  // (copartition.h); each sub-topology then has as many tasks as its
+  // sources have partitions.
+  enforce_copartitioning(copartition_topic_groups(topology_, config_.application_id), internal,
+                         counts);
+  for (size_t id = 0; id < tasks.size(); ++id) {
+    tasks[id] = 0;
+    for (const std::string& topic : graph.sources[id])
+      tasks[id] = std::max(tasks[id], counts[topic]);
   }
   std::set<std::string> compacted;
   for (const std::string& topic : internal)

@@ -1,6 +1,7 @@
 #include "streams/topology.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <sstream>
 
@@ -176,13 +177,33 @@ std::set<std::string> Topology::source_topics(const std::string& application_id)
   return topics;
 }
 
+// Kafka's TopologyDescription order: nodes with more below them first
+// (the number of paths from a node down, itself included), ties by name.
+std::vector<std::string> Topology::in_description_order(std::vector<std::string> names) const {
+  std::map<std::string, size_t> paths;
+  std::function<size_t(const std::string&)> count = [&](const std::string& name) -> size_t {
+    auto known = paths.find(name);
+    if (known != paths.end()) return known->second;
+    size_t total = 1;
+    for (const std::string& child : children_of(name)) total += count(child);
+    paths[name] = total;
+    return total;
+  };
+  std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+    size_t paths_a = count(a);
+    size_t paths_b = count(b);
+    return paths_a != paths_b ? paths_a > paths_b : a < b;
+  });
+  return names;
+}
+
 std::string Topology::describe() const {
   std::ostringstream out;
   out << "Topologies:\n";
   std::vector<std::vector<std::string>> groups = subtopologies();
   for (size_t id = 0; id < groups.size(); ++id) {
     out << "   Sub-topology: " << id << "\n";
-    for (const std::string& name : groups[id]) {
+    for (const std::string& name : in_description_order(groups[id])) {
       const NodeSpec& spec = *find(name);
       switch (spec.kind) {
         case NodeKind::source:

@@ -99,12 +99,22 @@ class Topology {
   std::set<std::string> source_topics(const std::string& application_id) const;
   static std::string resolve_topic(const std::string& topic, bool internal,
                                    const std::string& application_id);
+  // Source nodes whose topics must have as many partitions as each other
+  // (a join's inputs: Kafka's copartition groups; copartition.h).
+  void add_copartition_group(std::set<std::string> source_nodes) {
+    copartition_groups_.push_back(std::move(source_nodes));
+  }
+  const std::vector<std::set<std::string>>& copartition_groups() const {
+    return copartition_groups_;
+  }
 
  private:
   std::vector<std::string> children_of(const std::string& name) const;
+  std::vector<std::string> in_description_order(std::vector<std::string> names) const;
 
   std::vector<NodeSpec> nodes_;
   std::map<std::string, StoreBuilder> stores_;
+  std::vector<std::set<std::string>> copartition_groups_;
 };
 
 }  // namespace sluice::streams
