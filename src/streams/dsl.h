@@ -180,6 +180,15 @@ template <class K, class V>
 class KGroupedStream;
 template <class K, class V>
 class TimeWindowedKStream;
+template <class K, class V>
+class GlobalKTable;
+
+namespace detail {
+// A foreign-key join's extractor: foreign_key(value) or foreign_key(key, value).
+template <class F, class K, class V>
+concept ForeignKeyExtractor =
+    std::is_invocable_v<F&, const V&> || std::is_invocable_v<F&, const K&, const V&>;
+}  // namespace detail
 
 class StreamsBuilder {
  public:
@@ -192,6 +201,10 @@ class StreamsBuilder {
   template <class K, class V>
   KTable<K, V> table(const std::string& topic, Consumed<K, V> consumed,
                      Materialized<K, V> materialized = {});
+  // Every partition of `topic` in a store on every instance (global_table.h).
+  template <class K, class V>
+  GlobalKTable<K, V> global_table(const std::string& topic, Consumed<K, V> consumed,
+                                  Materialized<K, V> materialized = {});
 
   // The topology built so far (Kafka's build()).
   const Topology& build() const { return topology_; }
@@ -460,6 +473,14 @@ class KStream {
     return table_join<true, VT, VR>(table, std::move(joiner));
   }
 
+  // Stream-globaltable joins (global_table.h): each record meets the global
+  // table's row for key_selector(key, value); no co-partitioning needed.
+  template <class KG, class VG, class Selector, class Joiner>
+  auto join(const GlobalKTable<KG, VG>& table, Selector key_selector, Joiner joiner) const;
+  // joiner(value, std::optional<VG>) for every record.
+  template <class KG, class VG, class Selector, class Joiner>
+  auto left_join(const GlobalKTable<KG, VG>& table, Selector key_selector, Joiner joiner) const;
+
   // Internal: builds the repartition nodes (sink, null-key filter, source)
   // with Kafka's names; returns the source's name.
   static std::string repartition_through(StreamsBuilder& builder, const std::string& parent,
@@ -642,6 +663,24 @@ class KTable {
     return mapped;
   }
 
+  // Foreign-key joins (Kafka's KIP-213, fk_join.h): each row meets the row
+  // of `other` whose key foreign_key(value) names; joiner(value, other's).
+  // Eventually the result holds the join of both tables' current rows.
+  template <class KO, class VO, class Extractor, class Joiner,
+            class VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VO&>>>
+  requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> join(
+      const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+      Materialized<K, VR> materialized = {})
+  const;
+  // Every row of this table: joiner(value, std::optional<VO>).
+  template <class KO, class VO, class Extractor, class Joiner,
+            class VR =
+                std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VO>&>>>
+  requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> left_join(
+      const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+      Materialized<K, VR> materialized = {})
+  const;
+
   // The table's changes as a stream: each update's new value. A deletion
   // reaches the stream only when V can say null (std::optional); otherwise
   // it is dropped here.
@@ -662,6 +701,13 @@ class KTable {
   }
 
  private:
+  template <class K2, class V2>
+  friend class KTable;
+
+  template <bool Left, class KO, class VO, class VR, class Extractor, class Joiner>
+  KTable<K, VR> foreign_key_join(const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+                                 Materialized<K, VR> materialized) const;
+
   template <class F>
   static auto call_with_value(F& f, const K& key, const V& value) {
     if constexpr (std::is_invocable_v<F&, const K&, const V&>) {
@@ -888,4 +934,6 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 
 }  // namespace sluice::streams
 
+#include "streams/fk_join.h"       // IWYU pragma: export
+#include "streams/global_table.h"  // IWYU pragma: export
 #include "streams/windowed_dsl.h"  // IWYU pragma: export
