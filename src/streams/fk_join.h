@@ -267,86 +267,70 @@ auto subscription_sender(Extractor extract, Serde<KO> fk_serde, Serde<V> value_s
       };
 }
 
-}  // namespace fkjoin
-
-template <class K, class V>
-template <class KO, class VO, class Extractor, class Joiner, class VR>
-requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> KTable<K, V>::join(
-    const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
-    Materialized<K, VR> materialized)
-const {
-  return foreign_key_join<false, KO, VO, VR>(other, std::move(foreign_key), std::move(joiner),
-                                             std::move(materialized));
-}
-
-template <class K, class V>
-template <class KO, class VO, class Extractor, class Joiner, class VR>
-requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> KTable<K, V>::left_join(
-    const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
-    Materialized<K, VR> materialized)
-const {
-  return foreign_key_join<true, KO, VO, VR>(other, std::move(foreign_key), std::move(joiner),
-                                            std::move(materialized));
-}
-
-template <class K, class V>
-template <bool Left, class KO, class VO, class VR, class Extractor, class Joiner>
-KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extractor foreign_key,
-                                             Joiner joiner,
-                                             Materialized<K, VR> materialized) const {
-  using namespace fkjoin;  // NOLINT(google-build-using-namespace): the join's own types
-  using Subscription = SubscriptionWrapper<K>;
-  using Response = SubscriptionResponseWrapper<VO>;
-  using Combined = CombinedKey<KO, K>;
-  StreamsBuilder& builder = *builder_;
-  Topology& topology = builder.topology();
-  const bool queryable = !materialized.store_name.empty();
-  Names names = Names::draw(builder, materialized.store_name);
-  const std::string what = "the foreign-key join " + names.output;
-  Serde<K> pk_serde = detail::require_serde(key_serde_, what + " (this table's keys)");
-  Serde<V> value_serde = detail::require_serde(value_serde_, what + " (this table's values)");
-  Serde<KO> fk_serde = detail::require_serde(other.key_serde_, what + " (the other table's keys)");
-  Serde<VO> foreign_value_serde =
-      detail::require_serde(other.value_serde_, what + " (the other table's values)");
+// What every step of one join needs: its names and serdes.
+template <class K, class V, class KO, class VO>
+struct JoinParts {
+  Names names;
+  Serde<K> pk_serde;
+  Serde<V> value_serde;
+  Serde<KO> fk_serde;
   // Kafka's pseudo topics: what the serdes see when hashing and keying.
-  const std::string pk_topic = names.registration_topic + "-pk";
-  const std::string fk_topic = names.registration_topic + "-fk";
-  const std::string vh_topic = names.registration_topic + "-vh";
-  Serde<Subscription> subscription = subscription_serde(pk_serde, pk_topic);
-  Serde<Response> response = response_serde(foreign_value_serde);
-  Serde<std::optional<KO>> nullable_fk = serdes::optional(fk_serde);
+  std::string pk_topic, fk_topic, vh_topic;
+  Serde<SubscriptionWrapper<K>> subscription;
+  Serde<SubscriptionResponseWrapper<VO>> response;
 
-  // This table's side: subscriptions out.
+  std::optional<Hash128> hash_of(const V& value) const {
+    std::optional<std::string> bytes = value_serde.serialize(vh_topic, value);
+    if (!bytes) return std::nullopt;
+    return murmur3_hash128(*bytes);
+  }
+};
+
+// This table's side: each change becomes subscriptions on the registration topic.
+template <bool Left, class K, class V, class KO, class VO, class Extractor>
+void add_subscription_sender(Topology& topology, const JoinParts<K, V, KO, VO>& parts,
+                             const std::string& table_node, Extractor foreign_key) {
+  using Subscription = SubscriptionWrapper<K>;
+  auto body = subscription_sender<Left, K, V, KO>(foreign_key, parts.fk_serde, parts.value_serde,
+                                                  parts.fk_topic, parts.vh_topic);
   topology.add_processor<K, Change<V>, std::optional<KO>, Subscription>(
-      names.send,
+      parts.names.send,
       detail::supplier_of<K, Change<V>, std::optional<KO>, Subscription>(
-          [body = subscription_sender<Left, K, V, KO>(foreign_key, fk_serde, value_serde, fk_topic,
-                                                      vh_topic)](
-              ProcessorContext<std::optional<KO>, Subscription>& context) {
+          [body](ProcessorContext<std::optional<KO>, Subscription>& context) {
             return [body, &context](const Record<K, Change<V>>& record) { body(record, context); };
           }),
-      {node_});
-  topology.add_sink_spec(
-      names.registration_sink, names.registration_topic, true, {names.send},
-      [sink = names.registration_sink, nullable_fk, subscription](const std::string& resolved) {
-        return std::make_unique<SinkNode<std::optional<KO>, Subscription>>(
-            sink, resolved, nullable_fk, subscription);
-      });
+      {table_node});
+  Serde<std::optional<KO>> nullable_fk = serdes::optional(parts.fk_serde);
+  topology.add_sink_spec(parts.names.registration_sink, parts.names.registration_topic, true,
+                         {parts.names.send},
+                         [sink = parts.names.registration_sink, nullable_fk,
+                          subscription = parts.subscription](const std::string& resolved) {
+                           return std::make_unique<SinkNode<std::optional<KO>, Subscription>>(
+                               sink, resolved, nullable_fk, subscription);
+                         });
+}
 
-  // The other table's side: the subscription store and the answers.
-  topology.add_source_spec(
-      names.registration_source, {names.registration_topic}, true,
-      [source = names.registration_source, nullable_fk, subscription](const std::string&) {
-        return std::make_unique<SourceNode<std::optional<KO>, Subscription>>(source, nullable_fk,
-                                                                             subscription);
-      });
-  const std::string store = names.subscription_store;
-  auto combined_bytes = [fk_serde, pk_serde, fk_topic, pk_topic](const KO& fk, const K& pk) {
-    return combined_key(non_null_bytes(fk_serde, fk_topic, fk, "a foreign key"),
-                        non_null_bytes(pk_serde, pk_topic, pk, "a primary key"));
+// The other side (Kafka's SubscriptionReceiveProcessorSupplier): the
+// registration topic's subscriptions kept (or removed) in the subscription
+// store, keyed by foreign key and primary key.
+template <class K, class V, class KO, class VO>
+void add_subscription_receiver(Topology& topology, const JoinParts<K, V, KO, VO>& parts) {
+  using Subscription = SubscriptionWrapper<K>;
+  using Combined = CombinedKey<KO, K>;
+  Serde<std::optional<KO>> nullable_fk = serdes::optional(parts.fk_serde);
+  topology.add_source_spec(parts.names.registration_source, {parts.names.registration_topic}, true,
+                           [source = parts.names.registration_source, nullable_fk,
+                            subscription = parts.subscription](const std::string&) {
+                             return std::make_unique<SourceNode<std::optional<KO>, Subscription>>(
+                                 source, nullable_fk, subscription);
+                           });
+  auto combined_bytes = [parts](const KO& fk, const K& pk) {
+    return combined_key(non_null_bytes(parts.fk_serde, parts.fk_topic, fk, "a foreign key"),
+                        non_null_bytes(parts.pk_serde, parts.pk_topic, pk, "a primary key"));
   };
+  const std::string store = parts.names.subscription_store;
   topology.add_processor<std::optional<KO>, Subscription, Combined, Subscription>(
-      names.receive,
+      parts.names.receive,
       detail::supplier_of<std::optional<KO>, Subscription, Combined, Subscription>(
           [store, combined_bytes](ProcessorContext<Combined, Subscription>& context) {
             auto* subscriptions =
@@ -372,14 +356,22 @@ KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extrac
                                                  record.timestamp, record.headers});
             };
           }),
-      {names.registration_source});
-  StoreBuilder subscription_store =
-      stores::in_memory_key_value<std::string, Subscription>(store, serdes::bytes(), subscription);
-  topology.add_state_store(std::move(subscription_store), {names.receive});
+      {parts.names.registration_source});
+  topology.add_state_store(stores::in_memory_key_value<std::string, Subscription>(
+                               store, serdes::bytes(), parts.subscription),
+                           {parts.names.receive});
+}
 
-  detail::ValueGetterSupplier<KO, VO> foreign_getter = other.getter_;
+// Kafka's SubscriptionJoinProcessorSupplier: a subscription answered with
+// the other table's row for its foreign key, as its instruction says.
+template <class K, class V, class KO, class VO>
+void add_subscription_joiner(Topology& topology, const JoinParts<K, V, KO, VO>& parts,
+                             const detail::ValueGetterSupplier<KO, VO>& foreign_getter) {
+  using Subscription = SubscriptionWrapper<K>;
+  using Response = SubscriptionResponseWrapper<VO>;
+  using Combined = CombinedKey<KO, K>;
   topology.add_processor<Combined, Subscription, K, Response>(
-      names.join_foreign,
+      parts.names.join_foreign,
       detail::supplier_of<Combined, Subscription, K, Response>(
           [foreign_getter](ProcessorContext<K, Response>& context) {
             detail::ValueGetter<KO, VO> foreign_values = foreign_getter.make(context);
@@ -410,68 +402,77 @@ KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extrac
               }
             };
           }),
-      {names.receive});
-  topology.connect_processor_and_state_stores(names.join_foreign, foreign_getter.stores);
+      {parts.names.receive});
+  topology.connect_processor_and_state_stores(parts.names.join_foreign, foreign_getter.stores);
+}
 
+// Kafka's ForeignTableJoinProcessorSupplier: a change of the other table's
+// row answers every subscription to its key (a prefix scan of the store).
+template <class K, class V, class KO, class VO>
+void add_foreign_table_joiner(Topology& topology, const JoinParts<K, V, KO, VO>& parts,
+                              const std::string& foreign_node) {
+  using Subscription = SubscriptionWrapper<K>;
+  using Response = SubscriptionResponseWrapper<VO>;
+  const std::string store = parts.names.subscription_store;
   topology.add_processor<KO, Change<VO>, K, Response>(
-      names.foreign_join,
-      detail::supplier_of<KO, Change<VO>, K, Response>([store, fk_serde, fk_topic](
-                                                           ProcessorContext<K, Response>& context) {
-        auto* subscriptions =
-            &context.template get_state_store<KeyValueStore<std::string, Subscription>>(store);
-        return [subscriptions, fk_serde, fk_topic, &context](const Record<KO, Change<VO>>& record) {
-          if (is_null_value(record.key)) {
-            spdlog::warn("Skipping record due to null key.");
-            return;
-          }
-          std::string prefix =
-              combined_key_prefix(non_null_bytes(fk_serde, fk_topic, record.key, "a foreign key"));
-          for (const auto& [key, wrapper] :
-               subscriptions->range(prefix, prefix_upper_bound(prefix))) {
-            if (!key.starts_with(prefix)) continue;  // the range's end is inclusive
-            context.forward(
-                Record<K, Response>{wrapper.primary_key,
-                                    Response{wrapper.hash, record.value.new_value, kResponseVersion,
-                                             wrapper.primary_partition},
-                                    record.timestamp, record.headers});
-          }
-        };
-      }),
-      {other.node_});
-  topology.connect_processor_and_state_stores(names.foreign_join, {store});
+      parts.names.foreign_join,
+      detail::supplier_of<KO, Change<VO>, K, Response>(
+          [store, parts](ProcessorContext<K, Response>& context) {
+            auto* subscriptions =
+                &context.template get_state_store<KeyValueStore<std::string, Subscription>>(store);
+            return [subscriptions, parts, &context](const Record<KO, Change<VO>>& record) {
+              if (is_null_value(record.key)) {
+                spdlog::warn("Skipping record due to null key.");
+                return;
+              }
+              std::string prefix = combined_key_prefix(
+                  non_null_bytes(parts.fk_serde, parts.fk_topic, record.key, "a foreign key"));
+              for (const auto& [key, wrapper] :
+                   subscriptions->range(prefix, prefix_upper_bound(prefix))) {
+                if (!key.starts_with(prefix)) continue;  // the range's end is inclusive
+                context.forward(
+                    Record<K, Response>{wrapper.primary_key,
+                                        Response{wrapper.hash, record.value.new_value,
+                                                 kResponseVersion, wrapper.primary_partition},
+                                        record.timestamp, record.headers});
+              }
+            };
+          }),
+      {foreign_node});
+  topology.connect_processor_and_state_stores(parts.names.foreign_join, {store});
+  // Each answer goes back to the partition its subscription came from.
+  topology.add_sink_spec(parts.names.response_sink, parts.names.response_topic, true,
+                         {parts.names.join_foreign, parts.names.foreign_join},
+                         [sink = parts.names.response_sink, pk = parts.pk_serde,
+                          response = parts.response](const std::string& resolved) {
+                           return std::make_unique<PartitionedSinkNode<K, Response>>(
+                               sink, resolved, pk, response, [](const K&, const Response& wrapper) {
+                                 return wrapper.primary_partition.value_or(-1);
+                               });
+                         });
+}
 
-  topology.add_sink_spec(
-      names.response_sink, names.response_topic, true, {names.join_foreign, names.foreign_join},
-      [sink = names.response_sink, pk_serde, response](const std::string& resolved) {
-        return std::make_unique<PartitionedSinkNode<K, Response>>(
-            sink, resolved, pk_serde, response, [](const K&, const Response& wrapper) {
-              return wrapper.primary_partition.value_or(-1);
-            });
-      });
-
-  // Back on this table's side: answers checked against the current row.
-  topology.add_source_spec(
-      names.response_source, {names.response_topic}, true,
-      [source = names.response_source, pk_serde, response](const std::string&) {
-        return std::make_unique<SourceNode<K, Response>>(source, pk_serde, response);
-      });
-  detail::ValueGetterSupplier<K, V> primary_getter = getter_;
+// Back on this table's side (Kafka's ResponseJoinProcessorSupplier): an
+// answer made for the row's current value is joined; one made for an
+// older value is dropped (a newer answer is on its way).
+template <bool Left, class K, class V, class KO, class VO, class VR, class Joiner>
+void add_response_resolver(Topology& topology, const JoinParts<K, V, KO, VO>& parts,
+                           const detail::ValueGetterSupplier<K, V>& primary_getter, Joiner joiner) {
+  using Response = SubscriptionResponseWrapper<VO>;
+  topology.add_source_spec(parts.names.response_source, {parts.names.response_topic}, true,
+                           [source = parts.names.response_source, pk = parts.pk_serde,
+                            response = parts.response](const std::string&) {
+                             return std::make_unique<SourceNode<K, Response>>(source, pk, response);
+                           });
   topology.add_processor<K, Response, K, std::optional<VR>>(
-      names.resolver,
+      parts.names.resolver,
       detail::supplier_of<K, Response, K, std::optional<VR>>(
-          [primary_getter, joiner, value_serde,
-           vh_topic](ProcessorContext<K, std::optional<VR>>& context) {
+          [primary_getter, joiner, parts](ProcessorContext<K, std::optional<VR>>& context) {
             detail::ValueGetter<K, V> primary_values = primary_getter.make(context);
-            return [primary_values, joiner, value_serde, vh_topic,
-                    &context](const Record<K, Response>& record) {
+            return [primary_values, joiner, parts, &context](const Record<K, Response>& record) {
               std::optional<V> current = primary_values(record.key);
               std::optional<Hash128> current_hash;
-              if (current) {
-                if (auto bytes = value_serde.serialize(vh_topic, *current)) {
-                  current_hash = murmur3_hash128(*bytes);
-                }
-              }
-              // An answer to an older value of the row: a newer one is coming.
+              if (current) current_hash = parts.hash_of(*current);
               if (record.value.original_value_hash != current_hash) {
                 spdlog::trace("Dropping FK-join response due to hash mismatch.");
                 return;
@@ -488,18 +489,21 @@ KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extrac
               context.forward(record.with_value(std::move(result)));
             };
           }),
-      {names.response_source});
-  topology.connect_processor_and_state_stores(names.resolver, primary_getter.stores);
+      {parts.names.response_source});
+  topology.connect_processor_and_state_stores(parts.names.resolver, primary_getter.stores);
+}
 
-  // The result table (Kafka's KTableSource): a store only when named.
-  const std::string output_store = names.output_store;
+// The result table (Kafka's KTableSource): a store only when named.
+template <class K, class VR>
+void add_result(Topology& topology, const std::string& name, const std::string& parent,
+                const std::string& store, bool materialized) {
   topology.add_processor<K, std::optional<VR>, K, Change<VR>>(
-      names.output,
+      name,
       detail::supplier_of<K, std::optional<VR>, K, Change<VR>>(
-          [output_store, queryable](ProcessorContext<K, Change<VR>>& context) {
+          [store, materialized](ProcessorContext<K, Change<VR>>& context) {
             KeyValueStore<K, VR>* results = nullptr;
-            if (queryable) {
-              results = &context.template get_state_store<KeyValueStore<K, VR>>(output_store);
+            if (materialized) {
+              results = &context.template get_state_store<KeyValueStore<K, VR>>(store);
             }
             return [results, &context](const Record<K, std::optional<VR>>& record) {
               std::optional<VR> old;
@@ -510,26 +514,80 @@ KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extrac
               context.forward(record.with_value(Change<VR>{record.value, std::move(old)}));
             };
           }),
-      {names.resolver});
-  std::optional<Serde<VR>> result_serde = materialized.value_serde;
-  detail::ValueGetterSupplier<K, VR> result_getter;
-  if (queryable) {
-    Serde<K> key_serde = materialized.key_serde ? *materialized.key_serde : pk_serde;
-    Serde<VR> value = detail::require_serde(result_serde, "the store " + output_store);
-    StoreBuilder result_store = stores::in_memory_key_value<K, VR>(output_store, key_serde, value);
-    result_store.logging_enabled = materialized.logging_enabled;
-    topology.add_state_store(std::move(result_store), {names.output});
-    result_getter = detail::store_getter<K, VR>(output_store);
-  } else {
-    result_getter = {[output = names.output](ProcessingContext&) -> detail::ValueGetter<K, VR> {
-                       throw TopologyError("the result of " + output +
-                                           " is read by a join but has no store: give the "
-                                           "foreign-key join Materialized::as(a store name)");
-                     },
-                     {}};
+      {parent});
+}
+
+template <class K, class VR>
+detail::ValueGetterSupplier<K, VR> unmaterialized_result_getter(const std::string& output) {
+  return {[output](ProcessingContext&) -> detail::ValueGetter<K, VR> {
+            throw TopologyError("the result of " + output +
+                                " is read by a join but has no store: give the foreign-key "
+                                "join Materialized::as(a store name)");
+          },
+          {}};
+}
+
+}  // namespace fkjoin
+
+template <class K, class V>
+template <class KO, class VO, class Extractor, class Joiner, class VR>
+requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> KTable<K, V>::join(
+    const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+    Materialized<K, VR> materialized)
+const {
+  return foreign_key_join<false, KO, VO, VR>(other, std::move(foreign_key), std::move(joiner),
+                                             std::move(materialized));
+}
+
+template <class K, class V>
+template <class KO, class VO, class Extractor, class Joiner, class VR>
+requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> KTable<K, V>::left_join(
+    const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+    Materialized<K, VR> materialized)
+const {
+  return foreign_key_join<true, KO, VO, VR>(other, std::move(foreign_key), std::move(joiner),
+                                            std::move(materialized));
+}
+
+template <class K, class V>
+template <bool Left, class KO, class VO, class VR, class Extractor, class Joiner>
+KTable<K, VR> KTable<K, V>::foreign_key_join(const KTable<KO, VO>& other, Extractor foreign_key,
+                                             Joiner joiner,
+                                             Materialized<K, VR> materialized) const {
+  Topology& topology = builder_->topology();
+  const bool queryable = !materialized.store_name.empty();
+  fkjoin::JoinParts<K, V, KO, VO> parts;
+  parts.names = fkjoin::Names::draw(*builder_, materialized.store_name);
+  const std::string what = "the foreign-key join " + parts.names.output;
+  parts.pk_serde = detail::require_serde(key_serde_, what + " (this table's keys)");
+  parts.value_serde = detail::require_serde(value_serde_, what + " (this table's values)");
+  parts.fk_serde = detail::require_serde(other.key_serde_, what + " (the other table's keys)");
+  parts.pk_topic = parts.names.registration_topic + "-pk";
+  parts.fk_topic = parts.names.registration_topic + "-fk";
+  parts.vh_topic = parts.names.registration_topic + "-vh";
+  parts.subscription = fkjoin::subscription_serde(parts.pk_serde, parts.pk_topic);
+  parts.response = fkjoin::response_serde(
+      detail::require_serde(other.value_serde_, what + " (the other table's values)"));
+
+  fkjoin::add_subscription_sender<Left>(topology, parts, node_, std::move(foreign_key));
+  fkjoin::add_subscription_receiver(topology, parts);
+  fkjoin::add_subscription_joiner(topology, parts, other.getter_);
+  fkjoin::add_foreign_table_joiner(topology, parts, other.node_);
+  fkjoin::add_response_resolver<Left, K, V, KO, VO, VR>(topology, parts, getter_,
+                                                        std::move(joiner));
+  const std::string& store = parts.names.output_store;
+  fkjoin::add_result<K, VR>(topology, parts.names.output, parts.names.resolver, store, queryable);
+  if (!queryable) {
+    return KTable<K, VR>(*builder_, parts.names.output, parts.pk_serde, materialized.value_serde,
+                         fkjoin::unmaterialized_result_getter<K, VR>(parts.names.output), "");
   }
-  return KTable<K, VR>(builder, names.output, pk_serde, result_serde, result_getter,
-                       queryable ? output_store : "");
+  Serde<K> key_serde = materialized.key_serde ? *materialized.key_serde : parts.pk_serde;
+  Serde<VR> value_serde = detail::require_serde(materialized.value_serde, "the store " + store);
+  StoreBuilder result_store = stores::in_memory_key_value<K, VR>(store, key_serde, value_serde);
+  result_store.logging_enabled = materialized.logging_enabled;
+  topology.add_state_store(std::move(result_store), {parts.names.output});
+  return KTable<K, VR>(*builder_, parts.names.output, parts.pk_serde, value_serde,
+                       detail::store_getter<K, VR>(store), store);
 }
 
 }  // namespace sluice::streams
