@@ -186,6 +186,8 @@ template <class K, class V>
 class SlidingWindowedKStream;
 template <class K, class V>
 class SessionWindowedKStream;
+template <class K, class V>
+class GlobalKTable;
 
 namespace detail {
 // Repartitions a key-changed join input (stream_joins.h).
@@ -193,6 +195,10 @@ template <class K, class V>
 std::string repartition_for_join(StreamsBuilder& builder, const std::string& node,
                                  const std::string& prefix, Serde<K> key_serde,
                                  Serde<V> value_serde);
+// A foreign-key join's extractor: foreign_key(value) or foreign_key(key, value).
+template <class F, class K, class V>
+concept ForeignKeyExtractor =
+    std::is_invocable_v<F&, const V&> || std::is_invocable_v<F&, const K&, const V&>;
 }  // namespace detail
 
 class StreamsBuilder {
@@ -206,6 +212,10 @@ class StreamsBuilder {
   template <class K, class V>
   KTable<K, V> table(const std::string& topic, Consumed<K, V> consumed,
                      Materialized<K, V> materialized = {});
+  // Every partition of `topic` in a store on every instance (global_table.h).
+  template <class K, class V>
+  GlobalKTable<K, V> global_table(const std::string& topic, Consumed<K, V> consumed,
+                                  Materialized<K, V> materialized = {});
 
   // The topology built so far (Kafka's build()).
   const Topology& build() const { return topology_; }
@@ -486,6 +496,13 @@ class KStream {
   template <class VO, class Joiner>
   auto outer_join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
                   StreamJoined<K, V, VO> joined = {}) const;
+  // Stream-globaltable joins (global_table.h): each record meets the global
+  // table's row for key_selector(key, value); no co-partitioning needed.
+  template <class KG, class VG, class Selector, class Joiner>
+  auto join(const GlobalKTable<KG, VG>& table, Selector key_selector, Joiner joiner) const;
+  // joiner(value, std::optional<VG>) for every record.
+  template <class KG, class VG, class Selector, class Joiner>
+  auto left_join(const GlobalKTable<KG, VG>& table, Selector key_selector, Joiner joiner) const;
 
   // Internal: builds the repartition nodes (sink, null-key filter, source)
   // with Kafka's names; returns the source's name.
@@ -700,6 +717,23 @@ class KTable {
   template <class VO, class Joiner, class VR>
   KTable<K, VR> outer_join(const KTable<K, VO>& other, Joiner joiner,
                            Materialized<K, VR> materialized) const;
+  // Foreign-key joins (Kafka's KIP-213, fk_join.h): each row meets the row
+  // of `other` whose key foreign_key(value) names; joiner(value, other's).
+  // Eventually the result holds the join of both tables' current rows.
+  template <class KO, class VO, class Extractor, class Joiner,
+            class VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VO&>>>
+  requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> join(
+      const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+      Materialized<K, VR> materialized = {})
+  const;
+  // Every row of this table: joiner(value, std::optional<VO>).
+  template <class KO, class VO, class Extractor, class Joiner,
+            class VR =
+                std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VO>&>>>
+  requires detail::ForeignKeyExtractor<Extractor, K, V> KTable<K, VR> left_join(
+      const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+      Materialized<K, VR> materialized = {})
+  const;
 
   // The table's changes as a stream: each update's new value. A deletion
   // reaches the stream only when V can say null (std::optional); otherwise
@@ -724,6 +758,12 @@ class KTable {
   template <int Kind, class VO, class VR, class Joiner>
   KTable<K, VR> table_join(const KTable<K, VO>& other, Joiner joiner,
                            std::optional<Materialized<K, VR>> materialized) const;
+  template <class K2, class V2>
+  friend class KTable;
+
+  template <bool Left, class KO, class VO, class VR, class Extractor, class Joiner>
+  KTable<K, VR> foreign_key_join(const KTable<KO, VO>& other, Extractor foreign_key, Joiner joiner,
+                                 Materialized<K, VR> materialized) const;
 
   template <class F>
   static auto call_with_value(F& f, const K& key, const V& value) {
@@ -975,4 +1015,6 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 
 #include "streams/stream_joins.h"  // IWYU pragma: export
 #include "streams/table_joins.h"   // IWYU pragma: export
+#include "streams/fk_join.h"       // IWYU pragma: export
+#include "streams/global_table.h"  // IWYU pragma: export
 #include "streams/windowed_dsl.h"  // IWYU pragma: export

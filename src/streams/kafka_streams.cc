@@ -13,68 +13,19 @@
 #include <thread>
 #include <utility>
 
-#include "streams/stream_thread_membership.h"
 #include "streams/copartition.h"
+#include "streams/global_thread.h"
+#include "streams/rdkafka_client.h"
+#include "streams/stream_thread_membership.h"
 #include "streams/task.h"
 
 namespace sluice::streams {
-namespace rdkafka {
-
-struct RdDeleter {
-  void operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-  void operator()(rd_kafka_topic_partition_list_t* list) const {
-    rd_kafka_topic_partition_list_destroy(list);
-  }
-  void operator()(rd_kafka_consumer_group_metadata_t* metadata) const {
-    rd_kafka_consumer_group_metadata_destroy(metadata);
-  }
-  void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
-};
-using RdKafka = std::unique_ptr<rd_kafka_t, RdDeleter>;
-using RdConf = std::unique_ptr<rd_kafka_conf_t, RdDeleter>;
-using RdPartitions = std::unique_ptr<rd_kafka_topic_partition_list_t, RdDeleter>;
-using RdError = std::unique_ptr<rd_kafka_error_t, RdDeleter>;
-
-}  // namespace rdkafka
 
 using namespace rdkafka;  // NOLINT(google-build-using-namespace): this file's handles
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kAdminTimeoutMs = 30'000;
-
-void set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
-  char message[512];
-  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), message, sizeof message) !=
-      RD_KAFKA_CONF_OK) {
-    throw std::invalid_argument("client setting " + name + "=" + value + ": " + message);
-  }
-}
-
-// A client with `defaults` (the runtime's), then the user's settings.
-RdKafka make_client(rd_kafka_type_t type, const StreamsConfig& config,
-                    const std::map<std::string, std::string>& defaults,
-                    const std::map<std::string, std::string>& user,
-                    void (*configure)(rd_kafka_conf_t*, void*) = nullptr, void* opaque = nullptr) {
-  RdConf conf(rd_kafka_conf_new());
-  set(conf.get(), "bootstrap.servers", config.bootstrap_servers);
-  for (const auto& [name, value] : defaults) set(conf.get(), name, value);
-  for (const auto& [name, value] : user) set(conf.get(), name, value);
-  if (configure != nullptr) configure(conf.get(), opaque);
-  char message[512];
-  rd_kafka_t* handle = rd_kafka_new(type, conf.get(), message, sizeof message);
-  if (handle == nullptr) {
-    throw std::runtime_error(std::string("cannot make a Kafka client: ") + message);
-  }
-  (void)conf.release();  // rd_kafka_new took it
-  return RdKafka(handle);
-}
-
-std::string error_text(rd_kafka_error_t* error) {
-  return error == nullptr ? "" : rd_kafka_error_string(error);
-}
 
 // The latest offset of each partition (ListOffsets; the last stable
 // offset for a read_committed client); partitions without an answer are
@@ -119,6 +70,7 @@ struct KafkaStreams::Plan {
   std::set<std::string> changelog_topics;
   TaskLayout layout;  // what the group's assignment hands out
   Uuid process_id;    // this instance in the group's subscriptions
+  std::map<std::string, StateStore*> global_stores;  // kept by the global thread
 };
 
 namespace {
@@ -151,27 +103,6 @@ TopicGraph topic_graph(const Topology& topology,
     }
   }
   return graph;
-}
-
-// Partitions of each existing topic named in `topics` (-1: absent).
-std::map<std::string, int> partition_counts(rd_kafka_t* admin,
-                                            const std::set<std::string>& topics) {
-  const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(admin, 1, nullptr, &metadata, kAdminTimeoutMs);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw std::runtime_error(std::string("cannot read the cluster's metadata: ") +
-                             rd_kafka_err2str(err));
-  }
-  std::map<std::string, int> counts;
-  for (const std::string& topic : topics) counts[topic] = -1;
-  for (int i = 0; i < metadata->topic_cnt; ++i) {
-    const rd_kafka_metadata_topic_t& topic = metadata->topics[i];
-    if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && counts.count(topic.topic) != 0) {
-      counts[topic.topic] = topic.partition_cnt;
-    }
-  }
-  rd_kafka_metadata_destroy(metadata);
-  return counts;
 }
 
 void create_topics(rd_kafka_t* admin, const std::map<std::string, int>& partitions,
@@ -358,7 +289,7 @@ class KafkaStreams::Thread final : private RecordCollector {
                    rd_kafka_message_errstr(message));
       return;
     }
-    SerializedRecord record = to_record(message);
+    SerializedRecord record = record_of(message);
     auto sub = plan_->subtopology_of_topic.find(record.topic);
     if (sub == plan_->subtopology_of_topic.end()) return;
     auto task = tasks_.find({sub->second, record.partition});
@@ -370,34 +301,6 @@ class KafkaStreams::Thread final : private RecordCollector {
     task->second->process(record);
     processed_[{record.topic, record.partition}] = record.offset + 1;
     task->second->maybe_punctuate_stream_time();
-  }
-
-  static SerializedRecord to_record(rd_kafka_message_t* message) {
-    SerializedRecord record;
-    record.topic = rd_kafka_topic_name(message->rkt);
-    record.partition = message->partition;
-    record.offset = message->offset;
-    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-    record.timestamp = std::max<int64_t>(0, rd_kafka_message_timestamp(message, &type));
-    if (message->key != nullptr)
-      record.key = std::string(static_cast<const char*>(message->key), message->key_len);
-    if (message->payload != nullptr) {
-      record.value = std::string(static_cast<const char*>(message->payload), message->len);
-    }
-    rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name = nullptr;
-      const void* data = nullptr;
-      size_t size = 0;
-      for (size_t i = 0;
-           rd_kafka_header_get_all(headers, i, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        Header header{name, std::nullopt};
-        if (data != nullptr) header.value = std::string(static_cast<const char*>(data), size);
-        record.headers.push_back(std::move(header));
-      }
-    }
-    return record;
   }
 
   // RecordCollector: every record a task writes.
@@ -653,6 +556,7 @@ class KafkaStreams::Thread final : private RecordCollector {
     settings.subtopology = key.first;
     settings.partition = key.second;
     settings.on_deserialization_error = config_.on_deserialization_error;
+    settings.global_stores = plan_->global_stores;
     return std::make_unique<Task>(topology_, plan_->subtopologies[key.first], std::move(settings),
                                   static_cast<RecordCollector&>(*this));
   }
@@ -689,7 +593,7 @@ class KafkaStreams::Thread final : private RecordCollector {
         } else if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
           spdlog::warn("restoring {}: {}", topic, rd_kafka_message_errstr(message));
         } else {
-          SerializedRecord record = to_record(message);
+          SerializedRecord record = record_of(message);
           if (record.key) task.restore(store, *record.key, record.value);
           ++restored;
         }
@@ -743,7 +647,7 @@ class KafkaStreams::Thread final : private RecordCollector {
       standby.positions[topic] = message->offset;  // the end (past transaction markers)
       return;
     }
-    SerializedRecord record = to_record(message);
+    SerializedRecord record = record_of(message);
     if (record.key) standby.task->restore(changelog->second.second, *record.key, record.value);
     standby.positions[topic] = message->offset + 1;
   }
@@ -847,7 +751,13 @@ void KafkaStreams::start() {
   TopicGraph graph = topic_graph(topology_, plan->subtopologies, config_.application_id);
   std::set<std::string> internal;
   for (const auto& sinks : graph.internal_sinks) internal.insert(sinks.begin(), sinks.end());
+  std::vector<std::string> global_nodes;  // global stores' sub-topologies: no tasks
   for (size_t id = 0; id < graph.sources.size(); ++id) {
+    if (topology_.is_global(plan->subtopologies[id])) {
+      global_nodes.insert(global_nodes.end(), plan->subtopologies[id].begin(),
+                          plan->subtopologies[id].end());
+      continue;
+    }
     for (const std::string& topic : graph.sources[id]) {
       plan->subtopology_of_topic[topic] = static_cast<int>(id);
       plan->source_topics.insert(topic);
@@ -862,18 +772,36 @@ void KafkaStreams::start() {
   for (const auto& [topic, count] : counts) {
     if (count < 0) throw std::runtime_error("source topic " + topic + " does not exist");
   }
-  // Tasks per sub-topology: its sources' largest partition count; a
-  // repartition topic takes the count of the sub-topology writing it.
+  // Tasks per sub-topology: its user topics' largest partition count, else
+  // (it reads internal topics only) the largest of the sub-topologies
+  // writing what it reads. An internal topic has its reader's task count,
+  // so the sides of a join are co-partitioned (Kafka's copartition groups:
+  // a foreign-key join's registration topic with the other table's source,
+  // its response topic with this table's).
   std::vector<int> tasks(plan->subtopologies.size(), 0);
+  std::map<std::string, int> written;  // internal topic -> its writers' largest task count
   for (size_t round = 0; round <= plan->subtopologies.size(); ++round) {
     for (size_t id = 0; id < tasks.size(); ++id) {
+      int from_user_topics = 0;
+      int from_writers = 0;
       for (const std::string& topic : graph.sources[id]) {
         auto known = counts.find(topic);
-        if (known != counts.end()) tasks[id] = std::max(tasks[id], known->second);
+        if (internal.count(topic) != 0) {
+          from_writers = std::max(from_writers, written[topic]);
+        } else if (known != counts.end()) {
+          from_user_topics = std::max(from_user_topics, known->second);
+        }
       }
+      tasks[id] = from_user_topics > 0 ? from_user_topics : std::max(tasks[id], from_writers);
       for (const std::string& topic : graph.internal_sinks[id]) {
-        if (tasks[id] > 0) counts[topic] = std::max(counts[topic], tasks[id]);
+        if (tasks[id] > 0) written[topic] = std::max(written[topic], tasks[id]);
       }
+    }
+  }
+  for (const std::string& topic : internal) counts[topic] = written[topic];
+  for (size_t id = 0; id < tasks.size(); ++id) {
+    for (const std::string& topic : graph.sources[id]) {
+      if (internal.count(topic) != 0 && tasks[id] > 0) counts[topic] = tasks[id];
     }
   }
   // A join's inputs: equal partition counts, repartition topics coerced
@@ -882,6 +810,7 @@ void KafkaStreams::start() {
   enforce_copartitioning(copartition_topic_groups(topology_, config_.application_id), internal,
                          counts);
   for (size_t id = 0; id < tasks.size(); ++id) {
+    if (topology_.is_global(plan->subtopologies[id])) continue;
     tasks[id] = 0;
     for (const std::string& topic : graph.sources[id])
       tasks[id] = std::max(tasks[id], counts[topic]);
@@ -905,6 +834,7 @@ void KafkaStreams::start() {
   plan->layout.subtopologies.resize(plan->subtopologies.size());
   for (size_t id = 0; id < plan->subtopologies.size(); ++id) {
     SubtopologyLayout& layout = plan->layout.subtopologies[id];
+    if (topology_.is_global(plan->subtopologies[id])) continue;  // no tasks
     layout.source_topics.assign(graph.sources[id].begin(), graph.sources[id].end());
     layout.tasks = tasks[id];
     for (const std::string& topic : graph.sources[id]) {
@@ -916,6 +846,12 @@ void KafkaStreams::start() {
     }
   }
   plan->process_id = random_process_id();
+  if (!global_nodes.empty()) {
+    // Kafka's GlobalStreamThread: its stores are whole before any task runs.
+    global_ = std::make_unique<GlobalStreamThread>(topology_, config_, global_nodes);
+    global_->start();
+    plan->global_stores = global_->stores();
+  }
   plan_ = plan;
   for (int i = 0; i < config_.num_stream_threads; ++i) {
     threads_.push_back(std::make_unique<Thread>(topology_, config_, plan_, i));
@@ -927,11 +863,13 @@ void KafkaStreams::close() {
   if (closed_) return;
   closed_ = true;
   for (auto& thread : threads_) thread->stop();
+  if (global_) global_->stop();
 }
 
 KafkaStreams::State KafkaStreams::state() const {
   if (!started_) return State::created;
   if (closed_) return State::not_running;
+  if (global_ && global_->failed()) return State::error;
   bool all_running = true;
   for (const auto& thread : threads_) {
     State state = thread->state();
@@ -942,6 +880,7 @@ KafkaStreams::State KafkaStreams::state() const {
 }
 
 std::string KafkaStreams::error() const {
+  if (global_ && global_->failed()) return global_->error();
   for (const auto& thread : threads_) {
     std::string error = thread->error();
     if (!error.empty()) return error;

@@ -18,6 +18,8 @@
 // - exactly_once_v2: one transactional producer per thread; output,
 //   changelog records and the consumed offsets commit in one transaction
 //   every commit.interval.ms; stores restore only committed records.
+// - Global stores (GlobalKTable) are read whole by a global thread before
+//   the stream threads start, and kept up to date by it (global_thread.h).
 // - A processing error stops the thread (state ERROR), as Kafka's default
 //   uncaught exception handler (SHUTDOWN_CLIENT) does.
 
@@ -31,6 +33,8 @@
 #include "streams/topology.h"
 
 namespace sluice::streams {
+
+class GlobalStreamThread;
 
 class KafkaStreams {
  public:
@@ -60,6 +64,7 @@ class KafkaStreams {
   StreamsConfig config_;
   std::shared_ptr<Plan> plan_;
   std::vector<std::unique_ptr<Thread>> threads_;
+  std::unique_ptr<GlobalStreamThread> global_;  // when the topology has global stores
   bool started_ = false;
   bool closed_ = false;
 };

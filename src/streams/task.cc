@@ -27,7 +27,8 @@ Task::Task(const Topology& topology, std::vector<std::string> node_names, TaskSe
            RecordCollector& collector)
     : settings_(std::move(settings)),
       id_(std::to_string(settings_.subtopology) + "_" + std::to_string(settings_.partition)),
-      collector_(collector) {
+      collector_(collector),
+      global_store_names_(topology.global_stores()) {
   if (!settings_.system_time_ms) {
     settings_.system_time_ms = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -227,6 +228,11 @@ StateStore* Task::store(const std::string& name) {
 }
 
 StateStore& Task::store_for(const std::string& node, const std::string& store) {
+  if (global_store_names_.count(store) != 0) {
+    if (StateStore* own = this->store(store)) return *own;  // the test driver's single task
+    auto global = settings_.global_stores.find(store);
+    if (global != settings_.global_stores.end()) return *global->second;
+  }
   const std::set<std::string>& allowed = stores_of_node_[node];
   if (allowed.count(store) == 0) {
     throw TopologyError("Processor " + node + " has no access to StateStore " + store +

@@ -33,6 +33,9 @@ struct TaskSettings {
   int32_t partition = 0;
   DeserializationHandling on_deserialization_error = DeserializationHandling::log_and_fail;
   std::function<int64_t()> system_time_ms;  // the wall clock (mockable)
+  // The instance's global stores (a global thread keeps them) when the
+  // task does not hold them itself.
+  std::map<std::string, StateStore*> global_stores;
 };
 
 // Where a task's records go: what sinks write and the stores' changelogs.
@@ -106,6 +109,7 @@ class Task {
   std::map<std::string, std::unique_ptr<StateStore>> stores_;
   std::map<std::string, bool> store_logged_;
   std::map<std::string, std::set<std::string>> stores_of_node_;
+  std::set<std::string> global_store_names_;  // readable by every node
   std::vector<Schedule> stream_time_schedules_;
   std::vector<Schedule> system_time_schedules_;
   std::optional<RecordMetadata> current_;

@@ -133,6 +133,28 @@ Topology& Topology::connect_processor_and_state_stores(const std::string& proces
   return *this;
 }
 
+Topology& Topology::add_global_state_store(StoreBuilder builder, const std::string& processor) {
+  if (builder.logging_enabled) {
+    throw TopologyError("global store " + builder.name +
+                        " cannot have a changelog: its source topic is one");
+  }
+  std::string name = builder.name;
+  add_state_store(std::move(builder), {processor});
+  global_stores_.insert(name);
+  return *this;
+}
+
+bool Topology::is_global(const std::vector<std::string>& subtopology) const {
+  for (const std::string& name : subtopology) {
+    const NodeSpec* spec = find(name);
+    if (spec == nullptr) continue;
+    for (const std::string& store : spec->stores) {
+      if (global_stores_.count(store) != 0) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> Topology::children_of(const std::string& name) const {
   std::vector<std::string> children;
   for (const NodeSpec& spec : nodes_) {
@@ -202,7 +224,9 @@ std::string Topology::describe() const {
   out << "Topologies:\n";
   std::vector<std::vector<std::string>> groups = subtopologies();
   for (size_t id = 0; id < groups.size(); ++id) {
-    out << "   Sub-topology: " << id << "\n";
+    bool global = is_global(groups[id]);
+    out << "   Sub-topology: " << id
+        << (global ? " for global store (will not generate tasks)" : "") << "\n";
     for (const std::string& name : in_description_order(groups[id])) {
       const NodeSpec& spec = *find(name);
       switch (spec.kind) {
@@ -221,7 +245,7 @@ std::string Topology::describe() const {
         out << "      --> " << (children.empty() ? "none" : join(children)) << "\n";
       if (spec.kind != NodeKind::source) out << "      <-- " << join(spec.parents) << "\n";
     }
-    out << "\n";
+    if (!global) out << "\n";
   }
   return out.str();
 }

@@ -77,6 +77,14 @@ class Topology {
   Topology& add_state_store(StoreBuilder builder, std::vector<std::string> processors = {});
   Topology& connect_processor_and_state_stores(const std::string& processor,
                                                std::vector<std::string> stores);
+  // A global store (Kafka's addGlobalStore; a GlobalKTable's): kept whole on
+  // every instance by `processor` from every partition of its source's
+  // topic, which is its changelog (logging must be off). Any processor may
+  // read it without being connected. Its sub-topology makes no tasks.
+  Topology& add_global_state_store(StoreBuilder builder, const std::string& processor);
+  const std::set<std::string>& global_stores() const { return global_stores_; }
+  // Whether the sub-topology (its node names) keeps a global store.
+  bool is_global(const std::vector<std::string>& subtopology) const;
 
   // Kafka's TopologyDescription text: sub-topologies, their nodes, topics,
   // stores, children (-->) and parents (<--).
@@ -115,6 +123,7 @@ class Topology {
   std::vector<NodeSpec> nodes_;
   std::map<std::string, StoreBuilder> stores_;
   std::vector<std::set<std::string>> copartition_groups_;
+  std::set<std::string> global_stores_;
 };
 
 }  // namespace sluice::streams
