@@ -10,13 +10,18 @@ std::string invalid(const std::string& name, const std::string& value, const std
   return "Invalid value " + value + " for configuration " + name + ": " + why;
 }
 
-long long parse_number(const std::string& name, const std::string& value) {
+long long parse_number(const std::string& name, const std::string& value,
+                       const char* type = "INT") {
   long long number = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (error != std::errc() || end != value.data() + value.size()) {
-    throw std::invalid_argument(invalid(name, value, "Not a number of type INT"));
+    throw std::invalid_argument(invalid(name, value, std::string("Not a number of type ") + type));
   }
   return number;
+}
+
+std::string class_not_found(const std::string& name, const std::string& value) {
+  return invalid(name, value, "Class " + value + " could not be found.");
 }
 
 bool shared_client_setting(const std::string& name) {
@@ -73,6 +78,34 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
         throw std::invalid_argument(
             invalid(name, value, "Class " + value + " could not be found."));
       }
+    } else if (name == "default.timestamp.extractor") {
+      std::optional<BuiltInTimestampExtractor> extractor = built_in_timestamp_extractor(value);
+      if (!extractor) throw std::invalid_argument(class_not_found(name, value));
+      config.timestamp_extractor = *extractor;
+    } else if (name == "default.production.exception.handler") {
+      config.production_exception_handler = production_exception_handler_named(value);
+      if (!config.production_exception_handler)
+        throw std::invalid_argument(class_not_found(name, value));
+    } else if (name == "processing.exception.handler") {
+      config.processing_exception_handler = processing_exception_handler_named(value);
+      if (!config.processing_exception_handler)
+        throw std::invalid_argument(class_not_found(name, value));
+    } else if (name == "cache.max.bytes.buffering" || name == "statestore.cache.max.bytes") {
+      long long bytes = parse_number(name, value, "LONG");
+      if (bytes < 0) throw std::invalid_argument(invalid(name, value, "Value must be at least 0"));
+      config.cache_max_bytes = bytes;
+    } else if (name == "metrics.recording.level") {
+      if (value == "INFO") {
+        config.metrics_recording_level = RecordingLevel::info;
+      } else if (value == "DEBUG") {
+        config.metrics_recording_level = RecordingLevel::debug;
+      } else if (value == "TRACE") {
+        config.metrics_recording_level = RecordingLevel::trace;
+      } else {
+        throw std::invalid_argument(invalid(name, value, "String must be one of: INFO, DEBUG, TRACE"));
+      }
+    } else if (name == "sluice.metrics.prometheus.listener") {
+      config.prometheus_listener = value;
     } else if (name.starts_with("consumer.")) {
       config.consumer[name.substr(9)] = value;
     } else if (name.starts_with("producer.")) {
@@ -80,6 +113,7 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
     } else if (name.starts_with("admin.")) {
       config.admin[name.substr(6)] = value;
     } else if (shared_client_setting(name)) {
+      if (name == "client.id") config.client_id = value;
       config.consumer.emplace(name, value);
       config.producer.emplace(name, value);
       config.admin.emplace(name, value);
