@@ -40,11 +40,11 @@ struct TaskSettings {
   // default.timestamp.extractor: for sources without their own.
   BuiltInTimestampExtractor timestamp_extractor = BuiltInTimestampExtractor::fail_on_invalid;
   // processing.exception.handler (nullptr: LogAndFail).
-  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler;
+  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler = nullptr;
   // The thread's record cache (nullptr or disabled: no caching stores).
   ThreadCache* cache = nullptr;
   // Where the task's metrics are listed (nullptr: the task keeps its own).
-  std::shared_ptr<ThreadMetrics> thread_metrics;
+  std::shared_ptr<ThreadMetrics> thread_metrics = nullptr;
   RecordingLevel recording_level = RecordingLevel::info;
 };
 

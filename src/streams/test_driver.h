@@ -39,7 +39,7 @@ struct TestDriverSettings {
   int64_t initial_wall_clock_ms = 0;
   DeserializationHandling on_deserialization_error = DeserializationHandling::log_and_fail;
   BuiltInTimestampExtractor timestamp_extractor = BuiltInTimestampExtractor::fail_on_invalid;
-  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler;  // nullptr: LogAndFail
+  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler = nullptr;  // LogAndFail
   int64_t cache_max_bytes = kDefaultCacheMaxBytes;  // cache.max.bytes.buffering
   RecordingLevel recording_level = RecordingLevel::info;
 };
