@@ -294,25 +294,30 @@ class KafkaStreams::Thread final : private RecordCollector {
     last_commit_ = Clock::now();
   }
 
+  // Two clock readings a record (after the poll, after processing) time
+  // the poll, the processing and the commit interval; punctuations time
+  // themselves (Task), only when they run.
   void loop() {
+    Clock::time_point now = Clock::now();
     while (running_) {
-      Clock::time_point before_poll = Clock::now();
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 100);
       Clock::time_point polled = Clock::now();
-      metrics_->poll.record(nanoseconds(polled - before_poll));
+      metrics_->poll.record(nanoseconds(polled - now));
+      now = polled;
       if (message != nullptr) {
-        handle(message);
+        now = handle(message, polled);
         rd_kafka_message_destroy(message);
       }
       throw_if_failed();
       for (auto& [id, task] : tasks_) {
         current_task_ = task.get();
-        Clock::time_point started = Clock::now();
-        if (task->maybe_punctuate_system_time())
-          metrics_->punctuate.record(nanoseconds(Clock::now() - started));
+        task->maybe_punctuate_system_time();
       }
       current_task_ = nullptr;
-      if (Clock::now() - last_commit_ >= config_.commit_interval) commit();
+      if (now - last_commit_ >= config_.commit_interval) {
+        commit();
+        now = Clock::now();
+      }
     }
   }
 
@@ -328,32 +333,32 @@ class KafkaStreams::Thread final : private RecordCollector {
     throw_if_failed();
   }
 
-  void handle(rd_kafka_message_t* message) {
-    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+  // Processes one polled message; returns the time after it.
+  Clock::time_point handle(rd_kafka_message_t* message, Clock::time_point started) {
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return started;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("stream-thread [{}]: consumer: {}", index_ + 1,
                    rd_kafka_message_errstr(message));
-      return;
+      return started;
     }
     SerializedRecord record = to_record(message);
     auto sub = plan_->subtopology_of_topic.find(record.topic);
-    if (sub == plan_->subtopology_of_topic.end()) return;
+    if (sub == plan_->subtopology_of_topic.end()) return started;
     auto task = tasks_.find({sub->second, record.partition});
     if (task == tasks_.end()) {
       spdlog::warn("stream-thread [{}]: a record of {}-{} without a task", index_ + 1, record.topic,
                    record.partition);
-      return;
+      return started;
     }
     current_task_ = task->second.get();
-    Clock::time_point started = Clock::now();
     task->second->process(record);
+    processed_[{record.topic, record.partition}] = record.offset + 1;
+    task->second->maybe_punctuate_stream_time();
+    current_task_ = nullptr;
     Clock::time_point processed = Clock::now();
     metrics_->process.add();
     metrics_->process_latency.record(nanoseconds(processed - started));
-    processed_[{record.topic, record.partition}] = record.offset + 1;
-    if (task->second->maybe_punctuate_stream_time())
-      metrics_->punctuate.record(nanoseconds(Clock::now() - processed));
-    current_task_ = nullptr;
+    return processed;
   }
 
   static SerializedRecord to_record(rd_kafka_message_t* message) {

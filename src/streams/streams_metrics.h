@@ -119,7 +119,7 @@ class ThreadMetrics {
   MetricStat process_latency;  // ns per record
   MetricStat poll;             // ns per consumer poll
   MetricStat commit;           // ns per commit
-  MetricStat punctuate;        // ns per punctuation
+  MetricStat punctuate;        // ns per punctuation (its tasks record it)
   MetricCount task_created_count;
   MetricCount task_closed_count;
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

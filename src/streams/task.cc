@@ -343,9 +343,11 @@ bool Task::punctuate(std::vector<Schedule>& schedules, int64_t now) {
       next = following;
       auto started = std::chrono::steady_clock::now();
       punctuator(now);
-      metrics_->punctuate.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now() - started)
-                                     .count());
+      int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+      metrics_->punctuate.record(took);
+      if (settings_.thread_metrics) settings_.thread_metrics->punctuate.record(took);
     } else {
       due->next = INT64_MAX;
     }
