@@ -48,7 +48,7 @@ int usage(const std::string& problem) {
 int main(int argc, char** argv) {
   using namespace sluice::streams;  // NOLINT(google-build-using-namespace): an application
   std::map<std::string, std::string> properties = {{"application.id", "streams-wordcount"},
-                                                    {"statestore.cache.max.bytes", "0"}};
+                                                   {"statestore.cache.max.bytes", "0"}};
   std::string input = "streams-plaintext-input";
   std::string output = "streams-wordcount-output";
   for (int i = 1; i < argc; ++i) {

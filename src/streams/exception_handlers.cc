@@ -17,8 +17,8 @@ HandlerResponse LogAndFailProcessingExceptionHandler::handle(const ErrorHandlerC
   spdlog::error(
       "Exception caught during message processing, processor node: {}, taskId: {}, source "
       "topic: {}, source partition: {}, source offset: {}: {}",
-      context.processor_node_id, context.task_id, context.topic, context.partition,
-      context.offset, error.what());
+      context.processor_node_id, context.task_id, context.topic, context.partition, context.offset,
+      error.what());
   return HandlerResponse::fail;
 }
 
@@ -27,8 +27,8 @@ HandlerResponse LogAndContinueProcessingExceptionHandler::handle(const ErrorHand
   spdlog::warn(
       "Exception caught during message processing, processor node: {}, taskId: {}, source "
       "topic: {}, source partition: {}, source offset: {}: {}",
-      context.processor_node_id, context.task_id, context.topic, context.partition,
-      context.offset, error.what());
+      context.processor_node_id, context.task_id, context.topic, context.partition, context.offset,
+      error.what());
   return HandlerResponse::continue_processing;
 }
 
@@ -93,9 +93,8 @@ std::optional<std::string> on_send_error(ProductionExceptionHandler& handler,
                                          const ErrorHandlerContext& context,
                                          const SerializedRecord& record,
                                          const ProductionError& error) {
-  std::string message = "Error encountered sending record to topic " + record.topic +
-                        " for task " + context.task_id + " due to:\n" + error.name + ": " +
-                        error.message;
+  std::string message = "Error encountered sending record to topic " + record.topic + " for task " +
+                        context.task_id + " due to:\n" + error.name + ": " + error.message;
   std::optional<std::string> failure;
   switch (classify_send_error(error.code)) {
     case SendErrorKind::fatal:

@@ -731,8 +731,8 @@ std::vector<Metric> KafkaStreams::metrics() const {
   const char* group = "stream-metrics";
   out.push_back({"version", group, "The version of the Kafka Streams client", tags, 0,
                  std::string(kStreamsVersion)});
-  out.push_back({"application-id", group, "The application ID of the Kafka Streams client", tags,
-                 0, config_.application_id});
+  out.push_back({"application-id", group, "The application ID of the Kafka Streams client", tags, 0,
+                 config_.application_id});
   out.push_back({"state", group, "The state of the Kafka Streams client", tags, 0,
                  std::string(state_name(state()))});
   int alive = 0;
@@ -745,8 +745,8 @@ std::vector<Metric> KafkaStreams::metrics() const {
       ++alive;
     }
   }
-  out.push_back({"alive-stream-threads", group, "The current number of alive stream threads",
-                 tags, static_cast<double>(alive), std::nullopt});
+  out.push_back({"alive-stream-threads", group, "The current number of alive stream threads", tags,
+                 static_cast<double>(alive), std::nullopt});
   out.push_back({"failed-stream-threads", group,
                  "The number of failed stream threads since the start of the Kafka Streams "
                  "client",

@@ -38,7 +38,7 @@ MetricsHttpServer::MetricsHttpServer(const std::string& listener,
   // One worker: scrapes are rare and short.
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(1); };
   impl_->server.Get("/metrics", [render = std::move(render)](const httplib::Request&,
-                                                            httplib::Response& response) {
+                                                             httplib::Response& response) {
     response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   if (port == 0) {

@@ -118,7 +118,8 @@ class SourceNode final : public SourceNodeBase {
     }
     typed.timestamp = record.timestamp;
     typed.headers = record.headers;
-    int64_t timestamp = extractor_ ? extract(typed, record) : task_default_timestamp(*task_, record);
+    int64_t timestamp =
+        extractor_ ? extract(typed, record) : task_default_timestamp(*task_, record);
     if (!task_admit(*task_, record, timestamp, extractor_ ? "TimestampExtractor" : nullptr)) return;
     typed.timestamp = timestamp;
     children_.forward(typed);
@@ -132,7 +133,8 @@ class SourceNode final : public SourceNodeBase {
 
   int64_t extract(const Record<K, V>& typed, const SerializedRecord& record) {
     try {
-      return extractor_->extract(typed, RecordMetadata{record.topic, record.partition, record.offset},
+      return extractor_->extract(typed,
+                                 RecordMetadata{record.topic, record.partition, record.offset},
                                  task_partition_time(*task_));
     } catch (const StreamsError&) {
       throw;

@@ -136,7 +136,8 @@ void CachingKeyValueBytesStore::write_through(const Flushed& entry) {
 std::vector<std::pair<std::string, std::string>> CachingKeyValueBytesStore::range(
     const std::optional<std::string>& from, const std::optional<std::string>& to) const {
   std::map<std::string, std::string> merged;
-  for (auto& [key, value] : inner().range(from, to)) merged.emplace(std::move(key), std::move(value));
+  for (auto& [key, value] : inner().range(from, to))
+    merged.emplace(std::move(key), std::move(value));
   auto it = from ? entries_.lower_bound(*from) : entries_.begin();
   for (; it != entries_.end() && (!to || it->first <= *to); ++it) {
     if (it->second.value) {

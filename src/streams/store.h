@@ -138,15 +138,13 @@ class KeyValueStore final : public StateStore {
   // then forwards every update itself).
   template <class Forward>
   bool set_flush_listener(Forward forward) {
-    return bytes_->set_cache_flush_listener(
-        [this, forward](const FlushedEntry& entry) {
-          Record<K, Change<V>> record{
-              key_serde_.deserialize(name(), std::string_view(entry.key)), Change<V>{},
-              entry.timestamp, entry.headers};
-          if (entry.new_value) record.value.new_value = decode(*entry.new_value);
-          if (entry.old_value) record.value.old_value = decode(*entry.old_value);
-          forward(record);
-        });
+    return bytes_->set_cache_flush_listener([this, forward](const FlushedEntry& entry) {
+      Record<K, Change<V>> record{key_serde_.deserialize(name(), std::string_view(entry.key)),
+                                  Change<V>{}, entry.timestamp, entry.headers};
+      if (entry.new_value) record.value.new_value = decode(*entry.new_value);
+      if (entry.old_value) record.value.old_value = decode(*entry.old_value);
+      forward(record);
+    });
   }
 
   std::optional<V> get(const K& key) const {

@@ -47,7 +47,8 @@ class ForwardingBytesStore : public KeyValueBytesStore {
 // Kafka's MeteredKeyValueStore: latencies in ns.
 class MeteredBytesStore final : public ForwardingBytesStore {
  public:
-  MeteredBytesStore(std::unique_ptr<KeyValueBytesStore> inner, std::shared_ptr<StoreMetrics> metrics)
+  MeteredBytesStore(std::unique_ptr<KeyValueBytesStore> inner,
+                    std::shared_ptr<StoreMetrics> metrics)
       : ForwardingBytesStore(std::move(inner)), metrics_(std::move(metrics)) {}
 
   void flush() override {

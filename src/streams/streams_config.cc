@@ -102,7 +102,8 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
       } else if (value == "TRACE") {
         config.metrics_recording_level = RecordingLevel::trace;
       } else {
-        throw std::invalid_argument(invalid(name, value, "String must be one of: INFO, DEBUG, TRACE"));
+        throw std::invalid_argument(
+            invalid(name, value, "String must be one of: INFO, DEBUG, TRACE"));
       }
     } else if (name == "sluice.metrics.prometheus.listener") {
       config.prometheus_listener = value;

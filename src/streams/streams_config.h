@@ -48,8 +48,8 @@ struct StreamsConfig {
       std::make_shared<LogAndFailProcessingExceptionHandler>();
   int64_t cache_max_bytes = kDefaultCacheMaxBytes;  // for all threads together
   RecordingLevel metrics_recording_level = RecordingLevel::info;
-  std::string client_id;                  // empty: application.id
-  std::string prometheus_listener;        // sluice.metrics.prometheus.listener
+  std::string client_id;                        // empty: application.id
+  std::string prometheus_listener;              // sluice.metrics.prometheus.listener
   std::map<std::string, std::string> consumer;  // librdkafka settings, by client
   std::map<std::string, std::string> producer;
   std::map<std::string, std::string> admin;

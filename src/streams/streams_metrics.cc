@@ -12,8 +12,7 @@ constexpr const char* kTaskGroup = "stream-task-metrics";
 constexpr const char* kStateGroup = "stream-state-metrics";
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return std::max(seconds, 1e-3);
 }
 
@@ -43,7 +42,8 @@ void add_latency(std::vector<Metric>& out, const std::string& group,
 std::string prometheus_name(const std::string& text) {
   std::string out;
   for (char c : text) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     out.push_back(ok ? c : '_');
   }
   return out;
@@ -100,8 +100,7 @@ void add_task_metrics(const std::string& thread_id, const TaskMetrics& task,
                  task.enforced_processing.value(), seconds);
   add_rate_total(out, kTaskGroup, tags, "punctuate", "calls to punctuate", task.punctuate.count(),
                  seconds);
-  add_latency(out, kTaskGroup, tags, "punctuate", "calls to punctuate (ns)", task.punctuate,
-              false);
+  add_latency(out, kTaskGroup, tags, "punctuate", "calls to punctuate (ns)", task.punctuate, false);
   out.push_back({"record-lateness-avg", kTaskGroup,
                  "The observed average lateness of records in milliseconds, measured by "
                  "comparing the record timestamp with the current stream time",
@@ -110,10 +109,9 @@ void add_task_metrics(const std::string& thread_id, const TaskMetrics& task,
                  "The observed maximum lateness of records in milliseconds, measured by "
                  "comparing the record timestamp with the current stream time",
                  tags, task.lateness.max(), std::nullopt});
-  out.push_back({"cache-size-bytes-total", kTaskGroup,
-                 "The total size in bytes of this task's cache.", tags,
-                 static_cast<double>(task.cache_bytes.load(std::memory_order_relaxed)),
-                 std::nullopt});
+  out.push_back(
+      {"cache-size-bytes-total", kTaskGroup, "The total size in bytes of this task's cache.", tags,
+       static_cast<double>(task.cache_bytes.load(std::memory_order_relaxed)), std::nullopt});
 }
 
 void add_store_metrics(const std::string& thread_id, const StoreMetrics& store,
@@ -141,8 +139,7 @@ void add_thread_metrics(const ThreadMetrics& thread, std::vector<Metric>& out) {
   double seconds = seconds_since(thread.started);
   add_rate_total(out, kThreadGroup, tags, "process", "processed records", thread.process.value(),
                  seconds);
-  add_latency(out, kThreadGroup, tags, "process", "processing (ms)", thread.process_latency,
-              true);
+  add_latency(out, kThreadGroup, tags, "process", "processing (ms)", thread.process_latency, true);
   add_rate_total(out, kThreadGroup, tags, "poll", "calls to poll", thread.poll.count(), seconds);
   add_latency(out, kThreadGroup, tags, "poll", "consumer polling (ms)", thread.poll, true);
   add_rate_total(out, kThreadGroup, tags, "commit", "calls to commit", thread.commit.count(),
@@ -165,8 +162,8 @@ void add_thread_metrics(const ThreadMetrics& thread, std::vector<Metric>& out) {
 std::string prometheus_text(const std::vector<Metric>& metrics) {
   metrics::CollectorSink sink;
   for (const Metric& metric : metrics) {
-    std::string name = "kafka_streams_" + prometheus_name(metric.group) + "_" +
-                       prometheus_name(metric.name);
+    std::string name =
+        "kafka_streams_" + prometheus_name(metric.group) + "_" + prometheus_name(metric.name);
     metrics::Labels labels;
     for (const auto& [tag, value] : metric.tags) labels.emplace_back(prometheus_name(tag), value);
     double value = metric.value;

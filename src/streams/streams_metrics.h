@@ -115,7 +115,7 @@ class ThreadMetrics {
   std::shared_ptr<StoreMetrics> store(const std::string& task_id, const std::string& store,
                                       const std::string& scope);
 
-  MetricCount process;  // records processed
+  MetricCount process;         // records processed
   MetricStat process_latency;  // ns per record
   MetricStat poll;             // ns per consumer poll
   MetricStat commit;           // ns per commit

@@ -141,7 +141,7 @@ class Task final : private RecordContextAccess {
   std::map<std::string, Source> source_of_topic_;
   std::set<std::string> input_topics_;
   std::map<std::string, std::unique_ptr<StateStore>> stores_;
-  std::vector<StateStore*> store_order_;  // in the order of the nodes using them
+  std::vector<StateStore*> store_order_;                     // in the order of the nodes using them
   std::map<std::string, KeyValueBytesStore*> inner_stores_;  // under the cache: restore here
   std::map<std::string, std::shared_ptr<StoreMetrics>> store_metrics_;
   std::shared_ptr<TaskMetrics> metrics_;

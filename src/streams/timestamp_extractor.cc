@@ -14,8 +14,7 @@ std::optional<BuiltInTimestampExtractor> built_in_timestamp_extractor(const std:
     return name == simple || name == "org.apache.kafka.streams.processor." + simple;
   };
   if (is("FailOnInvalidTimestamp")) return BuiltInTimestampExtractor::fail_on_invalid;
-  if (is("LogAndSkipOnInvalidTimestamp"))
-    return BuiltInTimestampExtractor::log_and_skip_on_invalid;
+  if (is("LogAndSkipOnInvalidTimestamp")) return BuiltInTimestampExtractor::log_and_skip_on_invalid;
   if (is("UsePartitionTimeOnInvalidTimestamp"))
     return BuiltInTimestampExtractor::use_partition_time_on_invalid;
   if (is("WallclockTimestampExtractor")) return BuiltInTimestampExtractor::wallclock;

@@ -32,7 +32,8 @@ enum class BuiltInTimestampExtractor {
 
 // The built-in named by a `default.timestamp.extractor` value (Kafka's class
 // name, with or without its package); nullopt for any other.
-std::optional<BuiltInTimestampExtractor> built_in_timestamp_extractor(const std::string& class_name);
+std::optional<BuiltInTimestampExtractor> built_in_timestamp_extractor(
+    const std::string& class_name);
 // Kafka's canonical class name (for log lines).
 const char* class_name(BuiltInTimestampExtractor extractor);
 

@@ -47,8 +47,8 @@ class Topology {
                        std::shared_ptr<TimestampExtractor<K, V>> extractor = nullptr) {
     return add_source_spec(name, std::move(topics), false,
                            [name, key_serde, value_serde, extractor](const std::string&) {
-                             return std::make_unique<SourceNode<K, V>>(name, key_serde,
-                                                                       value_serde, extractor);
+                             return std::make_unique<SourceNode<K, V>>(name, key_serde, value_serde,
+                                                                       extractor);
                            });
   }
 

@@ -130,7 +130,8 @@ TEST(StreamsTimestampExtractor, ASourcesOwnExtractorReadsTheValue) {
         if (record.value == 0) throw std::runtime_error("no time");
         return record.value;
       });
-  builder.stream("in", Consumed{serdes::string(), serdes::long_()}.with_timestamp_extractor(extractor))
+  builder
+      .stream("in", Consumed{serdes::string(), serdes::long_()}.with_timestamp_extractor(extractor))
       .to("out", Produced{serdes::string(), serdes::long_()});
   TopologyTestDriver driver(builder.build());
   auto in = driver.create_input_topic("in", serdes::string(), serdes::long_());
@@ -155,8 +156,7 @@ TEST(StreamsTimestampExtractor, ASourcesOwnExtractorReadsTheValue) {
 }
 
 TEST(StreamsConfigOps, KafkasClassNamesAndMessages) {
-  std::map<std::string, std::string> base = {{"application.id", "a"},
-                                             {"bootstrap.servers", "b:1"}};
+  std::map<std::string, std::string> base = {{"application.id", "a"}, {"bootstrap.servers", "b:1"}};
   StreamsConfig defaults = StreamsConfig::from_properties(base);
   EXPECT_EQ(defaults.timestamp_extractor, BuiltInTimestampExtractor::fail_on_invalid);
   EXPECT_EQ(defaults.cache_max_bytes, 10485760);
@@ -304,7 +304,7 @@ struct Basket {
   std::string user;
   std::string items;
 };
-const std::vector<Basket> kBaskets = {{"ann", "a b c"}, {"bob", "d"},     {"ann", "e f"},
+const std::vector<Basket> kBaskets = {{"ann", "a b c"},   {"bob", "d"},   {"ann", "e f"},
                                       {"cid", "g h i j"}, {"bob", "k l"}, {"ann", ""}};
 
 std::map<std::string, int64_t> basket_model() {
@@ -316,8 +316,8 @@ std::map<std::string, int64_t> basket_model() {
   return model;
 }
 
-std::vector<std::pair<std::string, int64_t>> run_baskets(TestDriverSettings settings,
-                                                         Materialized<std::string, int64_t> store = {}) {
+std::vector<std::pair<std::string, int64_t>> run_baskets(
+    TestDriverSettings settings, Materialized<std::string, int64_t> store = {}) {
   TopologyTestDriver driver(items_per_user(std::move(store)), settings);
   auto in = driver.create_input_topic("baskets", serdes::string(), serdes::string());
   auto out = driver.create_output_topic("items", serdes::string(), serdes::long_());
@@ -375,7 +375,8 @@ struct CachedTask {
   std::vector<std::pair<std::string, int64_t>> output(const std::string& topic) {
     std::vector<std::pair<std::string, int64_t>> out;
     for (const SerializedRecord& record : collector.sent[topic]) {
-      out.emplace_back(*record.key, serdes::long_().deserialize(topic, std::string_view(*record.value)));
+      out.emplace_back(*record.key,
+                       serdes::long_().deserialize(topic, std::string_view(*record.value)));
     }
     return out;
   }
@@ -433,8 +434,9 @@ TEST(StreamsRecordCache, EvictionFlushesBeforeTheCommit) {
 
 TEST(StreamsRecordCache, AKeyWrittenThenDeletedBeforeTheCommitSaysNothing) {
   StreamsBuilder builder;
-  builder.table("users", Consumed{serdes::string(), serdes::string()},
-                Materialized<std::string, std::string>::as("users-store"))
+  builder
+      .table("users", Consumed{serdes::string(), serdes::string()},
+             Materialized<std::string, std::string>::as("users-store"))
       .to_stream()
       .to("users-out", Produced{serdes::string(), serdes::string()});
   Topology topology = builder.build();
@@ -496,8 +498,8 @@ TEST(StreamsMetrics, WordCountCountsAreExact) {
                                        {{"in-memory-state-id", "counts"}, {"task-id", "0_0"}});
   ASSERT_NE(put_rate, nullptr);
   EXPECT_GT(put_rate->value, 0);
-  const Metric* put_latency =
-      find_metric(metrics, "stream-state-metrics", "put-latency-avg", {{"in-memory-state-id", "counts"}});
+  const Metric* put_latency = find_metric(metrics, "stream-state-metrics", "put-latency-avg",
+                                          {{"in-memory-state-id", "counts"}});
   ASSERT_NE(put_latency, nullptr);
   EXPECT_FALSE(std::isnan(put_latency->value));
   std::string text = prometheus_text(metrics);
