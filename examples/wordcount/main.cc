@@ -1,6 +1,8 @@
 // Kafka's WordCountDemo: lines from an input topic, split into lower-case
 // words, counted per word; every new count goes to the output topic (a
-// String key and a Long value, as Kafka's demo writes them).
+// String key and a Long value, as Kafka's demo writes them). As Kafka's
+// demo, the record cache is off (statestore.cache.max.bytes=0), so every
+// intermediate count is written.
 //
 //   streams-wordcount --bootstrap-server 127.0.0.1:9092 \
 //       [--input streams-plaintext-input] [--output streams-wordcount-output]
@@ -45,7 +47,8 @@ int usage(const std::string& problem) {
 
 int main(int argc, char** argv) {
   using namespace sluice::streams;  // NOLINT(google-build-using-namespace): an application
-  std::map<std::string, std::string> properties = {{"application.id", "streams-wordcount"}};
+  std::map<std::string, std::string> properties = {{"application.id", "streams-wordcount"},
+                                                   {"statestore.cache.max.bytes", "0"}};
   std::string input = "streams-plaintext-input";
   std::string output = "streams-wordcount-output";
   for (int i = 1; i < argc; ++i) {
@@ -91,6 +94,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "streams-wordcount: cannot start: " << e.what() << "\n";
     return 1;
+  }
+  if (streams.metrics_port() != 0) {
+    std::cout << "metrics on port " << streams.metrics_port() << std::endl;
   }
   KafkaStreams::State last = KafkaStreams::State::created;
   while (stop_requested == 0) {

@@ -42,6 +42,13 @@ template <class K, class V>
 struct Consumed {
   Serde<K> key_serde;
   Serde<V> value_serde;
+  // The source's own (timestamp_extractor.h); nullptr: default.timestamp.extractor.
+  std::shared_ptr<TimestampExtractor<K, V>> timestamp_extractor = nullptr;
+
+  Consumed with_timestamp_extractor(std::shared_ptr<TimestampExtractor<K, V>> extractor) && {
+    timestamp_extractor = std::move(extractor);
+    return std::move(*this);
+  }
 };
 
 template <class K, class V>
@@ -79,12 +86,17 @@ struct Materialized {
   std::optional<Serde<K>> key_serde;
   std::optional<Serde<V>> value_serde;
   bool logging_enabled = true;
+  bool caching_enabled = true;  // through the record cache (record_cache.h)
 
   static Materialized as(std::string name) {
-    return {std::move(name), std::nullopt, std::nullopt, true};
+    return {std::move(name), std::nullopt, std::nullopt, true, true};
   }
   static Materialized with(Serde<K> key, Serde<V> value) {
-    return {"", std::move(key), std::move(value), true};
+    return {"", std::move(key), std::move(value), true, true};
+  }
+  Materialized with_caching_disabled() && {
+    caching_enabled = false;
+    return std::move(*this);
   }
   Materialized with_value_serde(Serde<V> value) && {
     value_serde = std::move(value);
@@ -899,7 +911,10 @@ class KGroupedStream {
         detail::supplier_of<K, V, K, Change<VA>>(
             [store, update](ProcessorContext<K, Change<VA>>& context) {
               auto* values = &context.template get_state_store<KeyValueStore<K, VA>>(store);
-              return [values, update, &context](const Record<K, V>& record) {
+              // Kafka's TimestampedTupleForwarder: a cache forwards when it flushes.
+              bool cached = values->set_flush_listener(
+                  [&context](const Record<K, Change<VA>>& latest) { context.forward(latest); });
+              return [values, update, cached, &context](const Record<K, V>& record) {
                 if (is_null_value(record.key) || is_null_value(record.value)) {
                   spdlog::debug("Skipping record due to null key or value");
                   return;
@@ -907,12 +922,13 @@ class KGroupedStream {
                 std::optional<VA> old = values->get(record.key);
                 VA next = update(record.key, record.value, old);
                 values->put(record.key, next);
-                context.forward(record.with_value(Change<VA>{next, old}));
+                if (!cached) context.forward(record.with_value(Change<VA>{next, old}));
               };
             }),
         {parent});
     StoreBuilder store_builder = stores::in_memory_key_value<K, VA>(store, key_serde, value_serde);
     store_builder.logging_enabled = materialized.logging_enabled;
+    store_builder.caching_enabled = materialized.caching_enabled;
     topology.add_state_store(std::move(store_builder), {name});
     return KTable<K, VA>(*builder_, name, key_serde, value_serde,
                          detail::store_getter<K, VA>(store), store);
@@ -968,7 +984,8 @@ class KGroupedStream {
 template <class K, class V>
 KStream<K, V> StreamsBuilder::stream(std::vector<std::string> topics, Consumed<K, V> consumed) {
   std::string name = new_processor_name("KSTREAM-SOURCE-");
-  topology_.add_source<K, V>(name, consumed.key_serde, consumed.value_serde, std::move(topics));
+  topology_.add_source<K, V>(name, consumed.key_serde, consumed.value_serde, std::move(topics),
+                             consumed.timestamp_extractor);
   return KStream<K, V>(*this, name, consumed.key_serde, consumed.value_serde, false);
 }
 
@@ -990,7 +1007,9 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
       detail::supplier_of<K, std::optional<V>, K, Change<V>>(
           [store](ProcessorContext<K, Change<V>>& context) {
             auto* values = &context.template get_state_store<KeyValueStore<K, V>>(store);
-            return [values, &context](const Record<K, std::optional<V>>& record) {
+            bool cached = values->set_flush_listener(
+                [&context](const Record<K, Change<V>>& latest) { context.forward(latest); });
+            return [values, cached, &context](const Record<K, std::optional<V>>& record) {
               if (is_null_value(record.key)) return;  // Kafka skips null keys
               std::optional<V> old = values->get(record.key);
               if (record.value) {
@@ -1000,12 +1019,13 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
               } else {
                 return;  // deleting what is not there changes nothing
               }
-              context.forward(record.with_value(Change<V>{record.value, old}));
+              if (!cached) context.forward(record.with_value(Change<V>{record.value, old}));
             };
           }),
       {source});
   StoreBuilder store_builder = stores::in_memory_key_value<K, V>(store, key_serde, value_serde);
   store_builder.logging_enabled = materialized.logging_enabled;
+  store_builder.caching_enabled = materialized.caching_enabled;
   topology_.add_state_store(std::move(store_builder), {table_source});
   return KTable<K, V>(*this, table_source, key_serde, value_serde,
                       detail::store_getter<K, V>(store), store);

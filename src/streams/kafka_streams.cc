@@ -25,6 +25,8 @@ using namespace rdkafka;  // NOLINT(google-build-using-namespace): this file's h
 
 namespace {
 
+// The Kafka Streams version whose behaviour this library follows.
+constexpr const char* kStreamsVersion = "3.9.0";
 using Clock = std::chrono::steady_clock;
 
 // The latest offset of each partition (ListOffsets; the last stable
@@ -150,11 +152,14 @@ void create_topics(rd_kafka_t* admin, const std::map<std::string, int>& partitio
 class KafkaStreams::Thread final : private RecordCollector {
  public:
   Thread(const Topology& topology, const StreamsConfig& config, std::shared_ptr<const Plan> plan,
-         int index)
+         int index, std::shared_ptr<ThreadMetrics> metrics)
       : topology_(topology),
         config_(config),
         plan_(std::move(plan)),
         index_(index),
+        metrics_(std::move(metrics)),
+        // Kafka divides the cache among the threads.
+        cache_(config.cache_max_bytes / config.num_stream_threads),
         membership_(membership_settings(config_, client_id(), plan_->process_id), plan_->layout,
                     [this](const std::vector<TopicPartition>& partitions) {
                       return end_offsets(restorer_.get(), partitions);
@@ -253,23 +258,41 @@ class KafkaStreams::Thread final : private RecordCollector {
     last_commit_ = Clock::now();
   }
 
+  // Two clock readings a record (after the poll, after processing) time
+  // the poll, the processing and the commit interval; punctuations time
+  // themselves (Task), only when they run.
   void loop() {
+    Clock::time_point now = Clock::now();
     while (running_) {
       if (membership_.rejoin_needed()) {
         rebalance();
         continue;
       }
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 100);
+      Clock::time_point polled = Clock::now();
+      metrics_->poll.record(nanoseconds(polled - now));
+      now = polled;
       if (message != nullptr) {
-        handle(message);
+        now = handle(message, polled);
         rd_kafka_message_destroy(message);
       }
       throw_if_failed();
       update_standbys();
       maybe_probe_early();
-      for (auto& [id, task] : tasks_) task->maybe_punctuate_system_time();
-      if (Clock::now() - last_commit_ >= config_.commit_interval) commit();
+      for (auto& [id, task] : tasks_) {
+        current_task_ = task.get();
+        task->maybe_punctuate_system_time();
+      }
+      current_task_ = nullptr;
+      if (now - last_commit_ >= config_.commit_interval) {
+        commit();
+        now = Clock::now();
+      }
     }
+  }
+
+  static int64_t nanoseconds(Clock::duration duration) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
   }
 
   void shut_down() {
@@ -282,25 +305,32 @@ class KafkaStreams::Thread final : private RecordCollector {
     throw_if_failed();
   }
 
-  void handle(rd_kafka_message_t* message) {
-    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+  // Processes one polled message; returns the time after it.
+  Clock::time_point handle(rd_kafka_message_t* message, Clock::time_point started) {
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return started;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("stream-thread [{}]: consumer: {}", index_ + 1,
                    rd_kafka_message_errstr(message));
-      return;
+      return started;
     }
     SerializedRecord record = record_of(message);
     auto sub = plan_->subtopology_of_topic.find(record.topic);
-    if (sub == plan_->subtopology_of_topic.end()) return;
+    if (sub == plan_->subtopology_of_topic.end()) return started;
     auto task = tasks_.find({sub->second, record.partition});
     if (task == tasks_.end()) {
       spdlog::warn("stream-thread [{}]: a record of {}-{} without a task", index_ + 1, record.topic,
                    record.partition);
-      return;
+      return started;
     }
+    current_task_ = task->second.get();
     task->second->process(record);
     processed_[{record.topic, record.partition}] = record.offset + 1;
     task->second->maybe_punctuate_stream_time();
+    current_task_ = nullptr;
+    Clock::time_point processed = Clock::now();
+    metrics_->process.add();
+    metrics_->process_latency.record(nanoseconds(processed - started));
+    return processed;
   }
 
   // RecordCollector: every record a task writes.
@@ -322,34 +352,60 @@ class KafkaStreams::Thread final : private RecordCollector {
     void* value = record.value ? record.value->data() : nullptr;
     size_t value_size = record.value ? record.value->size() : 0;
     int32_t partition = record.partition < 0 ? RD_KAFKA_PARTITION_UA : record.partition;
+    // The delivery report names the task (its dropped-records metric).
+    TaskMetrics* task = current_task_ != nullptr ? current_task_->metrics().get() : nullptr;
     while (true) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_size),
           RD_KAFKA_V_VALUE(value, value_size), RD_KAFKA_V_TIMESTAMP(record.timestamp),
-          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(task), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer_.get(), 50);
         continue;
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(headers);
-        throw StreamsError("Error encountered sending record to topic " + record.topic + ": " +
-                           rd_kafka_err2str(err));
+        // Refused at once (a record too large for message.max.bytes): the
+        // handler decides, as for a failed delivery.
+        send_failed(task, record, err);
       }
       break;
     }
     rd_kafka_poll(producer_.get(), 0);
   }
 
+  // The production exception handler's say on a failed send; a failure
+  // stops the thread at its next check.
+  void send_failed(TaskMetrics* task, const SerializedRecord& record, rd_kafka_resp_err_t err) {
+    ErrorHandlerContext context;
+    context.task_id = task != nullptr ? task->task_id : "";
+    context.topic = record.topic;
+    context.partition = record.partition;
+    context.timestamp = record.timestamp;
+    ProductionError error{static_cast<int>(err), rd_kafka_err2name(err), rd_kafka_err2str(err)};
+    std::optional<std::string> failure =
+        on_send_error(*config_.production_exception_handler, context, record, error);
+    if (!failure) {
+      if (task != nullptr) task->dropped.add();
+      return;
+    }
+    std::lock_guard lock(error_mutex_);
+    if (send_error_.empty()) send_error_ = *failure;
+  }
+
+  // Runs on this thread (inside rd_kafka_poll or rd_kafka_flush).
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     auto* self = static_cast<Thread*>(opaque);
-    std::lock_guard lock(self->error_mutex_);
-    if (self->send_error_.empty()) {
-      self->send_error_ = std::string("Error encountered sending record to topic ") +
-                          rd_kafka_topic_name(message->rkt) + ": " + rd_kafka_err2str(message->err);
-    }
+    SerializedRecord record;
+    record.topic = rd_kafka_topic_name(message->rkt);
+    record.partition = message->partition;
+    if (message->key != nullptr)
+      record.key = std::string(static_cast<const char*>(message->key), message->key_len);
+    if (message->payload != nullptr)
+      record.value = std::string(static_cast<const char*>(message->payload), message->len);
+    self->send_failed(static_cast<TaskMetrics*>(message->_private), record, message->err);
   }
 
   void throw_if_failed() {
@@ -368,8 +424,18 @@ class KafkaStreams::Thread final : private RecordCollector {
 
   // Makes everything processed so far durable, then marks it consumed.
   void commit() {
-    last_commit_ = Clock::now();
-    for (auto& [id, task] : tasks_) task->flush();
+    Clock::time_point started = Clock::now();
+    last_commit_ = started;
+    for (auto& [id, task] : tasks_) {
+      current_task_ = task.get();  // what its caches send is the task's
+      task->flush();
+    }
+    current_task_ = nullptr;
+    struct Timed {
+      ThreadMetrics& metrics;
+      Clock::time_point started;
+      ~Timed() { metrics.commit.record(nanoseconds(Clock::now() - started)); }
+    } timed{*metrics_, started};
     if (exactly_once()) {
       commit_transaction();
     } else {
@@ -557,8 +623,15 @@ class KafkaStreams::Thread final : private RecordCollector {
     settings.partition = key.second;
     settings.on_deserialization_error = config_.on_deserialization_error;
     settings.global_stores = plan_->global_stores;
-    return std::make_unique<Task>(topology_, plan_->subtopologies[key.first], std::move(settings),
-                                  static_cast<RecordCollector&>(*this));
+    settings.timestamp_extractor = config_.timestamp_extractor;
+    settings.processing_exception_handler = config_.processing_exception_handler;
+    settings.cache = &cache_;
+    settings.thread_metrics = metrics_;
+    settings.recording_level = config_.metrics_recording_level;
+    auto task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first],
+                                       std::move(settings), static_cast<RecordCollector&>(*this));
+    task_metrics_[task->id()] = task->metrics();  // alive while reports may name it
+    return task;
   }
 
   // Reads each of the task's changelog partitions from `from` (topic ->
@@ -693,7 +766,11 @@ class KafkaStreams::Thread final : private RecordCollector {
   }
 
   void close_tasks() {
-    for (auto& [id, task] : tasks_) task->close();
+    for (auto& [id, task] : tasks_) {
+      current_task_ = task.get();
+      task->close();
+    }
+    current_task_ = nullptr;
     tasks_.clear();
   }
 
@@ -715,6 +792,12 @@ class KafkaStreams::Thread final : private RecordCollector {
   const StreamsConfig& config_;
   std::shared_ptr<const Plan> plan_;
   int index_;
+  std::shared_ptr<ThreadMetrics> metrics_;
+  ThreadCache cache_;  // before the tasks: their caching stores use it
+  // Every task's metrics this thread made, by task id: delivery reports
+  // point at them, so they outlive the producer.
+  std::map<std::string, std::shared_ptr<TaskMetrics>> task_metrics_;
+  Task* current_task_ = nullptr;  // the task whose records send() is given
   std::thread thread_;
   std::atomic<bool> running_{true};
   std::atomic<State> state_{State::created};
@@ -853,10 +936,50 @@ void KafkaStreams::start() {
     plan->global_stores = global_->stores();
   }
   plan_ = plan;
+  client_id_ = config_.client_id.empty() ? config_.application_id : config_.client_id;
   for (int i = 0; i < config_.num_stream_threads; ++i) {
-    threads_.push_back(std::make_unique<Thread>(topology_, config_, plan_, i));
+    auto metrics =
+        std::make_shared<ThreadMetrics>(client_id_ + "-StreamThread-" + std::to_string(i + 1));
+    thread_metrics_.push_back(metrics);
+    threads_.push_back(std::make_unique<Thread>(topology_, config_, plan_, i, metrics));
+  }
+  if (!config_.prometheus_listener.empty()) {
+    metrics_http_ = std::make_unique<MetricsHttpServer>(
+        config_.prometheus_listener, [this] { return prometheus_text(metrics()); });
+    spdlog::info("stream-client [{}]: Prometheus metrics on http://{}:{}/metrics", client_id_,
+                 metrics_http_->host(), metrics_http_->port());
   }
   for (auto& thread : threads_) thread->start();
+}
+
+std::vector<Metric> KafkaStreams::metrics() const {
+  std::vector<Metric> out;
+  std::map<std::string, std::string> tags = {{"client-id", client_id_}};
+  const char* group = "stream-metrics";
+  out.push_back({"version", group, "The version of the Kafka Streams client", tags, 0,
+                 std::string(kStreamsVersion)});
+  out.push_back({"application-id", group, "The application ID of the Kafka Streams client", tags, 0,
+                 config_.application_id});
+  out.push_back({"state", group, "The state of the Kafka Streams client", tags, 0,
+                 std::string(state_name(state()))});
+  int alive = 0;
+  int failed = 0;
+  for (const auto& thread : threads_) {
+    State thread_state = thread->state();
+    if (thread_state == State::error) {
+      ++failed;
+    } else if (thread_state != State::not_running) {
+      ++alive;
+    }
+  }
+  out.push_back({"alive-stream-threads", group, "The current number of alive stream threads", tags,
+                 static_cast<double>(alive), std::nullopt});
+  out.push_back({"failed-stream-threads", group,
+                 "The number of failed stream threads since the start of the Kafka Streams "
+                 "client",
+                 tags, static_cast<double>(failed), std::nullopt});
+  for (const auto& thread : thread_metrics_) add_thread_metrics(*thread, out);
+  return out;
 }
 
 void KafkaStreams::close() {

@@ -22,6 +22,10 @@
 //   the stream threads start, and kept up to date by it (global_thread.h).
 // - A processing error stops the thread (state ERROR), as Kafka's default
 //   uncaught exception handler (SHUTDOWN_CLIENT) does.
+// - Each thread has a record cache of cache.max.bytes.buffering / threads
+//   (record_cache.h), flushed at every commit.
+// - metrics() returns Kafka Streams' client, thread, task and store metrics
+//   (streams_metrics.h); sluice.metrics.prometheus.listener serves them.
 
 #include <atomic>
 #include <memory>
@@ -29,7 +33,9 @@
 #include <string>
 #include <vector>
 
+#include "streams/metrics_http.h"
 #include "streams/streams_config.h"
+#include "streams/streams_metrics.h"
 #include "streams/topology.h"
 
 namespace sluice::streams {
@@ -56,6 +62,11 @@ class KafkaStreams {
   // Why the state is ERROR.
   std::string error() const;
 
+  // Kafka's metrics(): the client's, and every thread's, task's and store's.
+  std::vector<Metric> metrics() const;
+  // The Prometheus endpoint's port (started by start()); 0 when off.
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+
   class Thread;
   struct Plan;
 
@@ -63,8 +74,11 @@ class KafkaStreams {
   Topology topology_;
   StreamsConfig config_;
   std::shared_ptr<Plan> plan_;
+  std::string client_id_;
+  std::vector<std::shared_ptr<ThreadMetrics>> thread_metrics_;
   std::vector<std::unique_ptr<Thread>> threads_;
   std::unique_ptr<GlobalStreamThread> global_;  // when the topology has global stores
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   bool started_ = false;
   bool closed_ = false;
 };

@@ -12,9 +12,11 @@
 #include <utility>
 #include <vector>
 
+#include "streams/exception_handlers.h"
 #include "streams/processor.h"
 #include "streams/record.h"
 #include "streams/serde.h"
+#include "streams/timestamp_extractor.h"
 
 namespace sluice::streams {
 
@@ -79,22 +81,47 @@ class Forwarder {
   std::vector<std::pair<std::string, Receiver<K, V>*>> children_;
 };
 
+// What a source node needs of its task (task.h): the deserialization
+// handler, the default timestamp extractor, whether a record goes on.
+void task_deserialization_failed(Task& task, const SerializedRecord& record,
+                                 const SerializationError& error);
+int64_t task_default_timestamp(Task& task, const SerializedRecord& record);
+int64_t task_partition_time(const Task& task);
+bool task_admit(Task& task, const SerializedRecord& record, int64_t timestamp,
+                const char* extractor);
+[[noreturn]] void throw_extractor_failed(const SerializedRecord& record, const std::exception& e);
+void task_processing_failed(Task& task, const std::string& node, const std::exception& error);
+
 template <class K, class V>
 class SourceNode final : public SourceNodeBase {
  public:
-  SourceNode(std::string name, Serde<K> key_serde, Serde<V> value_serde)
+  SourceNode(std::string name, Serde<K> key_serde, Serde<V> value_serde,
+             std::shared_ptr<TimestampExtractor<K, V>> extractor = nullptr)
       : SourceNodeBase(std::move(name)),
         key_serde_(std::move(key_serde)),
-        value_serde_(std::move(value_serde)) {}
+        value_serde_(std::move(value_serde)),
+        extractor_(std::move(extractor)) {}
 
   void add_child(NodeBase& child) override { children_.add(*this, child); }
-  void init(Task&) override {}
-  // Throws SerializationError for bytes the serdes refuse; the task's
-  // deserialization handler decides what follows.
+  void init(Task& task) override { task_ = &task; }
+  // Bytes the serdes refuse go to the task's deserialization handler; the
+  // record's timestamp is the extractor's (the source's own, else the
+  // task's default); a negative one drops the record.
   void process_serialized(const SerializedRecord& record) override {
-    Record<K, V> typed{key_serde_.deserialize(record.topic, optional_view(record.key)),
-                       value_serde_.deserialize(record.topic, optional_view(record.value)),
-                       record.timestamp, record.headers};
+    Record<K, V> typed;
+    try {
+      typed.key = key_serde_.deserialize(record.topic, optional_view(record.key));
+      typed.value = value_serde_.deserialize(record.topic, optional_view(record.value));
+    } catch (const SerializationError& e) {
+      task_deserialization_failed(*task_, record, e);
+      return;
+    }
+    typed.timestamp = record.timestamp;
+    typed.headers = record.headers;
+    int64_t timestamp =
+        extractor_ ? extract(typed, record) : task_default_timestamp(*task_, record);
+    if (!task_admit(*task_, record, timestamp, extractor_ ? "TimestampExtractor" : nullptr)) return;
+    typed.timestamp = timestamp;
     children_.forward(typed);
   }
 
@@ -104,9 +131,23 @@ class SourceNode final : public SourceNodeBase {
     return std::string_view(*bytes);
   }
 
+  int64_t extract(const Record<K, V>& typed, const SerializedRecord& record) {
+    try {
+      return extractor_->extract(typed,
+                                 RecordMetadata{record.topic, record.partition, record.offset},
+                                 task_partition_time(*task_));
+    } catch (const StreamsError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw_extractor_failed(record, e);
+    }
+  }
+
   Serde<K> key_serde_;
   Serde<V> value_serde_;
+  std::shared_ptr<TimestampExtractor<K, V>> extractor_;
   Forwarder<K, V> children_;
+  Task* task_ = nullptr;
 };
 
 // Sends serialized records to the task's collector (defined in task.h).
@@ -167,7 +208,15 @@ class ProcessorNode final : public NodeBase,
     processor_->init(*this);
   }
   void close() override { processor_->close(); }
-  void receive(const Record<KIn, VIn>& record) override { processor_->process(record); }
+  void receive(const Record<KIn, VIn>& record) override {
+    try {
+      processor_->process(record);
+    } catch (const FailedProcessingError&) {
+      throw;  // a processor below failed and the handler said so
+    } catch (const std::exception& e) {
+      task_processing_failed(*task_, name(), e);
+    }
+  }
 
   // ProcessorContext
   void forward(const Record<KOut, VOut>& record) override { children_.forward(record); }

@@ -64,7 +64,8 @@ SerializedRecord record_of(rd_kafka_message_t* message) {
   record.partition = message->partition;
   record.offset = message->offset;
   rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-  record.timestamp = std::max<int64_t>(0, rd_kafka_message_timestamp(message, &type));
+  // -1 when the record has none: the timestamp extractor decides.
+  record.timestamp = rd_kafka_message_timestamp(message, &type);
   if (message->key != nullptr)
     record.key = std::string(static_cast<const char*>(message->key), message->key_len);
   if (message->payload != nullptr) {

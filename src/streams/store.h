@@ -17,11 +17,17 @@
 #include <utility>
 #include <vector>
 
+#include "streams/record.h"
 #include "streams/serde.h"
 
 namespace sluice::streams {
 
 class KeyValueBytesStore;
+
+// Puts a layer over a store's bytes (the runtime's record cache and
+// metering): takes the bytes store, returns the one to use instead.
+using BytesStoreWrapper =
+    std::function<std::unique_ptr<KeyValueBytesStore>(std::unique_ptr<KeyValueBytesStore>)>;
 
 class StateStore {
  public:
@@ -34,6 +40,12 @@ class StateStore {
   // The bytes under a typed store (what a changelog logs and restores);
   // the store itself when it is one.
   virtual KeyValueBytesStore* bytes_store() { return nullptr; }
+  // Replaces the bytes under this store by `wrap(them)`; false when the
+  // store has no bytes store to wrap.
+  virtual bool wrap_bytes_store(const BytesStoreWrapper& wrap) {
+    (void)wrap;
+    return false;
+  }
 
  private:
   std::string name_;
@@ -42,6 +54,17 @@ class StateStore {
 // Receives every change a store makes (the changelog writer; tests).
 using ChangeListener =
     std::function<void(const std::string& key, const std::optional<std::string>& value)>;
+
+// A key's latest value leaving a record cache (record_cache.h), with the
+// value it replaces in the store below and the context of its last write.
+struct FlushedEntry {
+  const std::string& key;
+  const std::optional<std::string>& new_value;
+  const std::optional<std::string>& old_value;
+  int64_t timestamp;
+  const Headers& headers;
+};
+using CacheFlushListener = std::function<void(const FlushedEntry& entry)>;
 
 class KeyValueBytesStore : public StateStore {
  public:
@@ -55,6 +78,13 @@ class KeyValueBytesStore : public StateStore {
   virtual size_t approximate_entries() const = 0;
 
   void set_change_listener(ChangeListener listener) { listener_ = std::move(listener); }
+  // With a record cache in this store's layers, `listener` gets what the
+  // cache flushes and the caller stops forwarding each update itself
+  // (Kafka's setFlushListener); false without a cache.
+  virtual bool set_cache_flush_listener(CacheFlushListener listener) {
+    (void)listener;
+    return false;
+  }
 
  protected:
   void changed(const std::string& key, const std::optional<std::string>& value) const {
@@ -89,28 +119,46 @@ class KeyValueStore final : public StateStore {
  public:
   KeyValueStore(std::unique_ptr<KeyValueBytesStore> bytes, Serde<K> key_serde, Serde<V> value_serde)
       : StateStore(bytes->name()),
-        owned_(std::move(bytes)),
-        bytes_(*owned_),
+        bytes_(std::move(bytes)),
         key_serde_(std::move(key_serde)),
         value_serde_(std::move(value_serde)) {}
 
-  bool persistent() const override { return bytes_.persistent(); }
-  void flush() override { bytes_.flush(); }
-  void close() override { bytes_.close(); }
-  KeyValueBytesStore* bytes_store() override { return &bytes_; }
+  bool persistent() const override { return bytes_->persistent(); }
+  void flush() override { bytes_->flush(); }
+  void close() override { bytes_->close(); }
+  KeyValueBytesStore* bytes_store() override { return bytes_.get(); }
+  bool wrap_bytes_store(const BytesStoreWrapper& wrap) override {
+    bytes_ = wrap(std::move(bytes_));
+    return true;
+  }
+
+  // Kafka's TimestampedCacheFlushListener: with a record cache under this
+  // store, `forward` gets each key's latest value (and the one it replaced)
+  // when the cache flushes it; returns false without a cache (the caller
+  // then forwards every update itself).
+  template <class Forward>
+  bool set_flush_listener(Forward forward) {
+    return bytes_->set_cache_flush_listener([this, forward](const FlushedEntry& entry) {
+      Record<K, Change<V>> record{key_serde_.deserialize(name(), std::string_view(entry.key)),
+                                  Change<V>{}, entry.timestamp, entry.headers};
+      if (entry.new_value) record.value.new_value = decode(*entry.new_value);
+      if (entry.old_value) record.value.old_value = decode(*entry.old_value);
+      forward(record);
+    });
+  }
 
   std::optional<V> get(const K& key) const {
-    std::optional<std::string> bytes = bytes_.get(key_bytes(key));
+    std::optional<std::string> bytes = bytes_->get(key_bytes(key));
     if (!bytes) return std::nullopt;
-    return value_serde_.deserialize(bytes_.name(), std::string_view(*bytes));
+    return value_serde_.deserialize(bytes_->name(), std::string_view(*bytes));
   }
   void put(const K& key, const V& value) {
-    std::optional<std::string> bytes = value_serde_.serialize(bytes_.name(), value);
+    std::optional<std::string> bytes = value_serde_.serialize(bytes_->name(), value);
     if (!bytes) {
-      bytes_.remove(key_bytes(key));
+      bytes_->remove(key_bytes(key));
       return;
     }
-    bytes_.put(key_bytes(key), *bytes);
+    bytes_->put(key_bytes(key), *bytes);
   }
   // Puts only when the key is absent; returns what was there.
   std::optional<V> put_if_absent(const K& key, const V& value) {
@@ -121,18 +169,18 @@ class KeyValueStore final : public StateStore {
   // Removes the key; returns what was there.
   std::optional<V> remove(const K& key) {
     std::optional<V> existing = get(key);
-    bytes_.remove(key_bytes(key));
+    bytes_->remove(key_bytes(key));
     return existing;
   }
   std::vector<std::pair<K, V>> range(const K& from, const K& to) const {
-    return decode(bytes_.range(key_bytes(from), key_bytes(to)));
+    return decode(bytes_->range(key_bytes(from), key_bytes(to)));
   }
-  std::vector<std::pair<K, V>> all() const { return decode(bytes_.range({}, {})); }
-  size_t approximate_entries() const { return bytes_.approximate_entries(); }
+  std::vector<std::pair<K, V>> all() const { return decode(bytes_->range({}, {})); }
+  size_t approximate_entries() const { return bytes_->approximate_entries(); }
 
  private:
   std::string key_bytes(const K& key) const {
-    std::optional<std::string> bytes = key_serde_.serialize(bytes_.name(), key);
+    std::optional<std::string> bytes = key_serde_.serialize(bytes_->name(), key);
     if (!bytes) throw SerializationError("a state store key cannot be null");
     return *bytes;
   }
@@ -141,14 +189,17 @@ class KeyValueStore final : public StateStore {
     std::vector<std::pair<K, V>> out;
     out.reserve(entries.size());
     for (const auto& [key, value] : entries) {
-      out.emplace_back(key_serde_.deserialize(bytes_.name(), std::string_view(key)),
-                       value_serde_.deserialize(bytes_.name(), std::string_view(value)));
+      out.emplace_back(key_serde_.deserialize(bytes_->name(), std::string_view(key)),
+                       value_serde_.deserialize(bytes_->name(), std::string_view(value)));
     }
     return out;
   }
 
-  std::unique_ptr<KeyValueBytesStore> owned_;
-  KeyValueBytesStore& bytes_;
+  V decode(const std::string& bytes) const {
+    return value_serde_.deserialize(name(), std::string_view(bytes));
+  }
+
+  std::unique_ptr<KeyValueBytesStore> bytes_;
   Serde<K> key_serde_;
   Serde<V> value_serde_;
 };
@@ -158,6 +209,9 @@ class KeyValueStore final : public StateStore {
 struct StoreBuilder {
   std::string name;
   bool logging_enabled = true;
+  // Writes go through the thread's record cache (cache.max.bytes.buffering)
+  // when it has room: Kafka's withCachingEnabled(), the DSL's default.
+  bool caching_enabled = false;
   std::function<std::unique_ptr<StateStore>()> build;
 };
 

@@ -20,6 +20,10 @@ long long parse_number(const std::string& name, const std::string& value,
   return number;
 }
 
+std::string class_not_found(const std::string& name, const std::string& value) {
+  return invalid(name, value, "Class " + value + " could not be found.");
+}
+
 bool shared_client_setting(const std::string& name) {
   return name == "security.protocol" || name == "client.id" || name.starts_with("ssl.") ||
          name.starts_with("sasl.");
@@ -90,6 +94,35 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
         throw std::invalid_argument(
             invalid(name, value, "Class " + value + " could not be found."));
       }
+    } else if (name == "default.timestamp.extractor") {
+      std::optional<BuiltInTimestampExtractor> extractor = built_in_timestamp_extractor(value);
+      if (!extractor) throw std::invalid_argument(class_not_found(name, value));
+      config.timestamp_extractor = *extractor;
+    } else if (name == "default.production.exception.handler") {
+      config.production_exception_handler = production_exception_handler_named(value);
+      if (!config.production_exception_handler)
+        throw std::invalid_argument(class_not_found(name, value));
+    } else if (name == "processing.exception.handler") {
+      config.processing_exception_handler = processing_exception_handler_named(value);
+      if (!config.processing_exception_handler)
+        throw std::invalid_argument(class_not_found(name, value));
+    } else if (name == "cache.max.bytes.buffering" || name == "statestore.cache.max.bytes") {
+      long long bytes = parse_number(name, value, "LONG");
+      if (bytes < 0) throw std::invalid_argument(invalid(name, value, "Value must be at least 0"));
+      config.cache_max_bytes = bytes;
+    } else if (name == "metrics.recording.level") {
+      if (value == "INFO") {
+        config.metrics_recording_level = RecordingLevel::info;
+      } else if (value == "DEBUG") {
+        config.metrics_recording_level = RecordingLevel::debug;
+      } else if (value == "TRACE") {
+        config.metrics_recording_level = RecordingLevel::trace;
+      } else {
+        throw std::invalid_argument(
+            invalid(name, value, "String must be one of: INFO, DEBUG, TRACE"));
+      }
+    } else if (name == "sluice.metrics.prometheus.listener") {
+      config.prometheus_listener = value;
     } else if (name.starts_with("consumer.")) {
       config.consumer[name.substr(9)] = value;
     } else if (name.starts_with("producer.")) {
@@ -97,6 +130,7 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
     } else if (name.starts_with("admin.")) {
       config.admin[name.substr(6)] = value;
     } else if (shared_client_setting(name)) {
+      if (name == "client.id") config.client_id = value;
       config.consumer.emplace(name, value);
       config.producer.emplace(name, value);
       config.admin.emplace(name, value);

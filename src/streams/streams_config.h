@@ -8,7 +8,14 @@
 // `default.deserialization.exception.handler`; task assignment:
 // `num.standby.replicas` (0), `max.warmup.replicas` (2, at least 1),
 // `acceptable.recovery.lag` (10000), `probing.rebalance.interval.ms`
-// (600000, at least 60000). Client settings pass through
+// (600000, at least 60000); `default.timestamp.extractor`
+// (timestamp_extractor.h), `default.production.exception.handler` and
+// `processing.exception.handler` (exception_handlers.h),
+// `cache.max.bytes.buffering` or its Kafka 3.4+ name
+// `statestore.cache.max.bytes` (record_cache.h), `metrics.recording.level`
+// (streams_metrics.h). Sluice's own: `sluice.metrics.prometheus.listener`
+// (HOST:PORT; empty, the default: off) serves the application's metrics in
+// Prometheus' format at http://HOST:PORT/metrics. Client settings pass through
 // to librdkafka: `consumer.*`, `producer.*`, `admin.*`, and the connection
 // settings every client shares (`security.protocol`, `ssl.*`, `sasl.*`,
 // `client.id`).
@@ -18,7 +25,11 @@
 #include <map>
 #include <string>
 
+#include "streams/exception_handlers.h"
+#include "streams/record_cache.h"
+#include "streams/streams_metrics.h"
 #include "streams/task.h"
+#include "streams/timestamp_extractor.h"
 
 namespace sluice::streams {
 
@@ -37,6 +48,16 @@ struct StreamsConfig {
   int max_warmup_replicas = 2;
   int64_t acceptable_recovery_lag = 10'000;
   std::chrono::milliseconds probing_rebalance_interval{600'000};
+  BuiltInTimestampExtractor timestamp_extractor = BuiltInTimestampExtractor::fail_on_invalid;
+  // Handlers by class name, or set in code (a user's own).
+  std::shared_ptr<ProductionExceptionHandler> production_exception_handler =
+      std::make_shared<DefaultProductionExceptionHandler>();
+  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler =
+      std::make_shared<LogAndFailProcessingExceptionHandler>();
+  int64_t cache_max_bytes = kDefaultCacheMaxBytes;  // for all threads together
+  RecordingLevel metrics_recording_level = RecordingLevel::info;
+  std::string client_id;                        // empty: application.id
+  std::string prometheus_listener;              // sluice.metrics.prometheus.listener
   std::map<std::string, std::string> consumer;  // librdkafka settings, by client
   std::map<std::string, std::string> producer;
   std::map<std::string, std::string> admin;

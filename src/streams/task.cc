@@ -22,6 +22,25 @@ Cancellable task_schedule(Task& task, const std::string& node, std::chrono::mill
 StateStore& task_state_store(Task& task, const std::string& node, const std::string& store) {
   return task.store_for(node, store);
 }
+void task_deserialization_failed(Task& task, const SerializedRecord& record,
+                                 const SerializationError& error) {
+  task.deserialization_failed(record, error);
+}
+int64_t task_default_timestamp(Task& task, const SerializedRecord& record) {
+  return task.default_timestamp(record);
+}
+int64_t task_partition_time(const Task& task) { return task.partition_time(); }
+bool task_admit(Task& task, const SerializedRecord& record, int64_t timestamp,
+                const char* extractor) {
+  return task.admit(record, timestamp, extractor);
+}
+void throw_extractor_failed(const SerializedRecord& record, const std::exception& e) {
+  throw StreamsError("Fatal user code error in TimestampExtractor callback for record " +
+                     describe_consumer_record(record) + ". (" + e.what() + ")");
+}
+void task_processing_failed(Task& task, const std::string& node, const std::exception& error) {
+  task.processing_failed(node, error);
+}
 
 Task::Task(const Topology& topology, std::vector<std::string> node_names, TaskSettings settings,
            RecordCollector& collector)
@@ -35,6 +54,15 @@ Task::Task(const Topology& topology, std::vector<std::string> node_names, TaskSe
                  std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
+  }
+  if (settings_.thread_metrics) {
+    metrics_ = settings_.thread_metrics->task_created(id_);
+  } else {
+    metrics_ = std::make_shared<TaskMetrics>(id_);
+  }
+  if (!settings_.processing_exception_handler) {
+    settings_.processing_exception_handler =
+        std::make_shared<LogAndFailProcessingExceptionHandler>();
   }
   std::set<std::string> wanted(node_names.begin(), node_names.end());
   std::map<std::string, NodeBase*> by_name;
@@ -60,7 +88,7 @@ Task::Task(const Topology& topology, std::vector<std::string> node_names, TaskSe
       for (const std::string& topic : spec.topics) {
         std::string resolved =
             Topology::resolve_topic(topic, spec.internal_topics, settings_.application_id);
-        source_of_topic_[resolved] = source;
+        source_of_topic_[resolved].node = source;
         input_topics_.insert(resolved);
       }
     }
@@ -89,10 +117,70 @@ void Task::make_stores(const Topology& topology) {
           bytes != nullptr && builder.logging_enabled) {
         log_changes(name, *bytes);
       }
+      if (KeyValueBytesStore* bytes = store->bytes_store()) inner_stores_[name] = bytes;
+      add_store_layers(name, builder, *store);
       store_logged_[name] = builder.logging_enabled;
       stores_.emplace(name, std::move(store));
     }
   }
+  // Flushing follows the graph: what a store's cache forwards may land in
+  // a store further down, flushed after it (Kafka flushes in topology order).
+  for (const auto& node : nodes_) {
+    for (const std::string& name : stores_of_node_[node->name()]) {
+      StateStore* store = stores_.at(name).get();
+      if (std::find(store_order_.begin(), store_order_.end(), store) == store_order_.end())
+        store_order_.push_back(store);
+    }
+  }
+}
+
+// Kafka's layers, from the outside: metered (DEBUG), caching, logging.
+void Task::add_store_layers(const std::string& name, const StoreBuilder& builder,
+                            StateStore& store) {
+  if (builder.caching_enabled && settings_.cache != nullptr && settings_.cache->enabled()) {
+    store.wrap_bytes_store([this](std::unique_ptr<KeyValueBytesStore> bytes) {
+      return std::make_unique<CachingKeyValueBytesStore>(
+          std::move(bytes), *settings_.cache, static_cast<RecordContextAccess&>(*this), metrics_);
+    });
+  }
+  if (settings_.recording_level != RecordingLevel::info && settings_.thread_metrics &&
+      store.bytes_store() != nullptr) {
+    std::shared_ptr<StoreMetrics> metrics = settings_.thread_metrics->store(
+        id_, name, store.persistent() ? "rocksdb-state" : "in-memory-state");
+    store_metrics_[name] = metrics;
+    store.wrap_bytes_store([metrics](std::unique_ptr<KeyValueBytesStore> bytes) {
+      return std::make_unique<MeteredBytesStore>(std::move(bytes), metrics);
+    });
+  }
+}
+
+CachedRecordContext Task::current_record_context() const {
+  CachedRecordContext context;
+  context.timestamp = current_timestamp_;
+  if (current_headers_ != nullptr) context.headers = *current_headers_;
+  context.metadata = current_;
+  return context;
+}
+
+void Task::with_record_context(const CachedRecordContext& context,
+                               const std::function<void()>& body) {
+  std::optional<RecordMetadata> metadata = std::move(current_);
+  int64_t timestamp = current_timestamp_;
+  const Headers* headers = current_headers_;
+  current_ = context.metadata;
+  current_timestamp_ = context.timestamp;
+  current_headers_ = &context.headers;
+  try {
+    body();
+  } catch (...) {
+    current_ = std::move(metadata);
+    current_timestamp_ = timestamp;
+    current_headers_ = headers;
+    throw;
+  }
+  current_ = std::move(metadata);
+  current_timestamp_ = timestamp;
+  current_headers_ = headers;
 }
 
 std::map<std::string, std::string> Task::changelog_topics() const {
@@ -123,34 +211,100 @@ void Task::process(const SerializedRecord& record) {
   if (source == source_of_topic_.end()) {
     throw StreamsError("task " + id_ + " has no source for topic " + record.topic);
   }
-  if (record.timestamp < 0) {
-    // Kafka's default FailOnInvalidTimestamp.
-    throw StreamsError("Input record with key and value on topic " + record.topic +
-                       " has invalid (negative) timestamp " + std::to_string(record.timestamp));
-  }
   current_ = RecordMetadata{record.topic, record.partition, record.offset};
-  current_timestamp_ = record.timestamp;
-  stream_time_ = std::max(stream_time_, record.timestamp);
-  try {
-    source->second->process_serialized(record);
-  } catch (const SerializationError& e) {
-    current_.reset();
-    if (settings_.on_deserialization_error == DeserializationHandling::log_and_fail) {
-      throw StreamsError(
-          "Deserialization exception handler is set to fail upon a deserialization "
-          "error. If you would rather have the streaming pipeline continue after a "
-          "deserialization error, please set the "
-          "default.deserialization.exception.handler appropriately. (" +
-          std::string(e.what()) + ")");
+  current_timestamp_ = record.timestamp;  // until the extractor says
+  current_source_ = &source->second;
+  current_headers_ = &record.headers;
+  struct Reset {
+    Task& task;
+    ~Reset() {
+      task.current_.reset();
+      task.current_source_ = nullptr;
+      task.current_headers_ = nullptr;
     }
-    ++skipped_records_;
-    spdlog::warn(
-        "Skipping record due to deserialization error. topic=[{}] partition=[{}] "
-        "offset=[{}]: {}",
-        record.topic, record.partition, record.offset, e.what());
-    return;
+  } reset{*this};
+  source->second.node->process_serialized(record);
+}
+
+void Task::deserialization_failed(const SerializedRecord& record, const SerializationError& error) {
+  if (settings_.on_deserialization_error == DeserializationHandling::log_and_fail) {
+    throw StreamsError(
+        "Deserialization exception handler is set to fail upon a deserialization "
+        "error. If you would rather have the streaming pipeline continue after a "
+        "deserialization error, please set the "
+        "default.deserialization.exception.handler appropriately. (" +
+        std::string(error.what()) + ")");
   }
-  current_.reset();
+  ++skipped_records_;
+  metrics_->dropped.add();
+  spdlog::warn(
+      "Skipping record due to deserialization error. topic=[{}] partition=[{}] "
+      "offset=[{}]: {}",
+      record.topic, record.partition, record.offset, error.what());
+}
+
+int64_t Task::default_timestamp(const SerializedRecord& record) {
+  return extract_timestamp(settings_.timestamp_extractor, record, partition_time());
+}
+
+int64_t Task::partition_time() const {
+  return current_source_ != nullptr ? current_source_->partition_time : -1;
+}
+
+bool Task::admit(const SerializedRecord& record, int64_t timestamp, const char* extractor) {
+  if (timestamp < 0) {
+    spdlog::warn(
+        "Skipping record due to negative extracted timestamp. topic=[{}] partition=[{}] "
+        "offset=[{}] extractedTimestamp=[{}] extractor=[{}]",
+        record.topic, record.partition, record.offset, timestamp,
+        extractor != nullptr ? extractor : class_name(settings_.timestamp_extractor));
+    ++skipped_records_;
+    metrics_->dropped.add();
+    return false;
+  }
+  if (current_source_ != nullptr)
+    current_source_->partition_time = std::max(current_source_->partition_time, timestamp);
+  // Kafka's PartitionGroup: lateness against the stream time before this record.
+  if (timestamp > stream_time_) {
+    stream_time_ = timestamp;
+    metrics_->lateness.record(0);
+  } else {
+    metrics_->lateness.record(stream_time_ - timestamp);
+  }
+  current_timestamp_ = timestamp;
+  metrics_->process.add();
+  return true;
+}
+
+void Task::processing_failed(const std::string& node, const std::exception& error) {
+  ErrorHandlerContext context;
+  if (current_) {
+    context.topic = current_->topic;
+    context.partition = current_->partition;
+    context.offset = current_->offset;
+  }
+  context.processor_node_id = node;
+  context.task_id = id_;
+  context.timestamp = current_timestamp_;
+  HandlerResponse response = HandlerResponse::fail;
+  try {
+    response = settings_.processing_exception_handler->handle(context, error);
+  } catch (const std::exception& e) {
+    spdlog::error("Processing error callback failed after processing error for record: {}",
+                  error.what());
+    throw FailedProcessingError("Fatal user code error in processing error callback: " +
+                                std::string(e.what()));
+  }
+  if (response == HandlerResponse::fail) {
+    spdlog::error(
+        "Processing exception handler is set to fail upon a processing error. If you would "
+        "rather have the streaming pipeline continue after a processing error, please set the "
+        "processing.exception.handler appropriately.");
+    throw FailedProcessingError("Exception caught in process. taskId=" + id_ +
+                                ", processor=" + node + ": " + error.what());
+  }
+  ++skipped_records_;
+  metrics_->dropped.add();
 }
 
 Cancellable Task::schedule(const std::string& node, std::chrono::milliseconds interval,
@@ -188,7 +342,13 @@ bool Task::punctuate(std::vector<Schedule>& schedules, int64_t now) {
       int64_t following = next + due->interval;
       if (now >= following) following = next + ((now - next) / due->interval + 1) * due->interval;
       next = following;
+      auto started = std::chrono::steady_clock::now();
       punctuator(now);
+      int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+      metrics_->punctuate.record(took);
+      if (settings_.thread_metrics) settings_.thread_metrics->punctuate.record(took);
     } else {
       due->next = INT64_MAX;
     }
@@ -212,7 +372,11 @@ void Task::restore(const std::string& store, const std::string& key,
   if (found == stores_.end() || found->second->bytes_store() == nullptr) {
     throw StreamsError("task " + id_ + " has no key-value store " + store + " to restore");
   }
-  KeyValueBytesStore& bytes = *found->second->bytes_store();
+  auto inner = inner_stores_.find(store);
+  KeyValueBytesStore& bytes =
+      inner != inner_stores_.end() ? *inner->second : *found->second->bytes_store();
+  auto metrics = store_metrics_.find(store);
+  auto started = std::chrono::steady_clock::now();
   restoring_ = true;
   if (value) {
     bytes.put(key, *value);
@@ -220,6 +384,11 @@ void Task::restore(const std::string& store, const std::string& key,
     bytes.remove(key);
   }
   restoring_ = false;
+  if (metrics != store_metrics_.end()) {
+    metrics->second->restore.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count());
+  }
 }
 
 StateStore* Task::store(const std::string& name) {
@@ -250,15 +419,17 @@ StateStore& Task::store_for(const std::string& node, const std::string& store) {
 }
 
 void Task::flush() {
-  for (auto& [name, store] : stores_) store->flush();
+  for (StateStore* store : store_order_) store->flush();
 }
 
 void Task::close() {
   if (closed_) return;
   closed_ = true;
-  for (auto& node : nodes_) node->close();
   flush();
+  for (auto& node : nodes_) node->close();
   for (auto& [name, store] : stores_) store->close();
+  metrics_->active = false;
+  if (settings_.thread_metrics) settings_.thread_metrics->task_closed(id_);
 }
 
 }  // namespace sluice::streams

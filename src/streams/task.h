@@ -16,9 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "streams/exception_handlers.h"
 #include "streams/node.h"
 #include "streams/record.h"
+#include "streams/record_cache.h"
 #include "streams/store.h"
+#include "streams/streams_metrics.h"
+#include "streams/timestamp_extractor.h"
 #include "streams/topology.h"
 
 namespace sluice::streams {
@@ -36,6 +40,15 @@ struct TaskSettings {
   // The instance's global stores (a global thread keeps them) when the
   // task does not hold them itself.
   std::map<std::string, StateStore*> global_stores;
+  // default.timestamp.extractor: for sources without their own.
+  BuiltInTimestampExtractor timestamp_extractor = BuiltInTimestampExtractor::fail_on_invalid;
+  // processing.exception.handler (nullptr: LogAndFail).
+  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler = nullptr;
+  // The thread's record cache (nullptr or disabled: no caching stores).
+  ThreadCache* cache = nullptr;
+  // Where the task's metrics are listed (nullptr: the task keeps its own).
+  std::shared_ptr<ThreadMetrics> thread_metrics = nullptr;
+  RecordingLevel recording_level = RecordingLevel::info;
 };
 
 // Where a task's records go: what sinks write and the stores' changelogs.
@@ -45,7 +58,7 @@ class RecordCollector {
   virtual void send(SerializedRecord record) = 0;
 };
 
-class Task {
+class Task final : private RecordContextAccess {
  public:
   // Makes the nodes named `node_names` (all of `topology` when empty) and
   // the stores they use, wires and initializes them.
@@ -72,8 +85,12 @@ class Task {
                const std::optional<std::string>& value);
 
   StateStore* store(const std::string& name);
+  // Flushes the stores in topology order: their record caches forward
+  // what they hold (Kafka's commit), then the stores flush.
   void flush();
+  // Flushes, then closes the processors and the stores.
   void close();
+  const std::shared_ptr<TaskMetrics>& metrics() const { return metrics_; }
 
   const std::string& id() const { return id_; }
   int64_t stream_time() const { return stream_time_; }
@@ -86,6 +103,15 @@ class Task {
                        PunctuationType type, Punctuator punctuator);
   StateStore& store_for(const std::string& node, const std::string& store);
   void send(SerializedRecord record) { collector_.send(std::move(record)); }
+  // For source nodes: the configured extractor's timestamp for the record
+  // being processed, and its partition's time; whether the record goes on
+  // with `timestamp` (false: dropped for a negative one).
+  int64_t default_timestamp(const SerializedRecord& record);
+  int64_t partition_time() const;
+  bool admit(const SerializedRecord& record, int64_t timestamp, const char* extractor);
+  void deserialization_failed(const SerializedRecord& record, const SerializationError& error);
+  // A processor threw: the processing exception handler decides.
+  void processing_failed(const std::string& node, const std::exception& error);
 
  private:
   struct Schedule {
@@ -96,7 +122,18 @@ class Task {
     std::shared_ptr<bool> cancelled;
   };
 
+  struct Source {
+    SourceNodeBase* node = nullptr;
+    int64_t partition_time = -1;  // Kafka's UNKNOWN
+  };
+
+  // RecordContextAccess: the record caches' view.
+  CachedRecordContext current_record_context() const override;
+  void with_record_context(const CachedRecordContext& context,
+                           const std::function<void()>& body) override;
+
   void make_stores(const Topology& topology);
+  void add_store_layers(const std::string& name, const StoreBuilder& builder, StateStore& store);
   void log_changes(const std::string& store, KeyValueBytesStore& bytes);
   bool punctuate(std::vector<Schedule>& schedules, int64_t now);
 
@@ -104,9 +141,15 @@ class Task {
   std::string id_;
   RecordCollector& collector_;
   std::vector<std::unique_ptr<NodeBase>> nodes_;  // in topology order
-  std::map<std::string, SourceNodeBase*> source_of_topic_;
+  std::map<std::string, Source> source_of_topic_;
   std::set<std::string> input_topics_;
   std::map<std::string, std::unique_ptr<StateStore>> stores_;
+  std::vector<StateStore*> store_order_;                     // in the order of the nodes using them
+  std::map<std::string, KeyValueBytesStore*> inner_stores_;  // under the cache: restore here
+  std::map<std::string, std::shared_ptr<StoreMetrics>> store_metrics_;
+  std::shared_ptr<TaskMetrics> metrics_;
+  Source* current_source_ = nullptr;
+  const Headers* current_headers_ = nullptr;
   std::map<std::string, bool> store_logged_;
   std::map<std::string, std::set<std::string>> stores_of_node_;
   std::set<std::string> global_store_names_;  // readable by every node

@@ -1,18 +1,43 @@
 #include "streams/test_driver.h"
 
+#include <spdlog/spdlog.h>
+
 namespace sluice::streams {
 
 TopologyTestDriver::TopologyTestDriver(const Topology& topology, TestDriverSettings settings)
-    : settings_(std::move(settings)), wall_clock_ms_(settings_.initial_wall_clock_ms) {
+    : settings_(std::move(settings)),
+      wall_clock_ms_(settings_.initial_wall_clock_ms),
+      cache_(settings_.cache_max_bytes),
+      thread_metrics_(std::make_shared<ThreadMetrics>("main")) {
   TaskSettings task;
   task.application_id = settings_.application_id;
   task.on_deserialization_error = settings_.on_deserialization_error;
   task.system_time_ms = [this] { return wall_clock_ms_; };
+  task.timestamp_extractor = settings_.timestamp_extractor;
+  task.processing_exception_handler = settings_.processing_exception_handler;
+  task.cache = &cache_;
+  task.thread_metrics = thread_metrics_;
+  task.recording_level = settings_.recording_level;
   task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
                                  static_cast<RecordCollector&>(*this));
 }
 
-TopologyTestDriver::~TopologyTestDriver() = default;
+TopologyTestDriver::~TopologyTestDriver() {
+  // While the outputs still exist: closing flushes the caches into them.
+  try {
+    task_->close();
+  } catch (const std::exception& e) {
+    spdlog::warn("test driver: closing the task failed: {}", e.what());
+  }
+}
+
+std::vector<Metric> TopologyTestDriver::metrics() const {
+  std::vector<Metric> out;
+  ThreadMetrics::Snapshot snapshot = thread_metrics_->snapshot();
+  for (const auto& task : snapshot.tasks) add_task_metrics("main", *task, out);
+  for (const auto& store : snapshot.stores) add_store_metrics("main", *store, out);
+  return out;
+}
 
 void TopologyTestDriver::pipe(SerializedRecord record) {
   if (task_->input_topics().count(record.topic) == 0) {
@@ -32,6 +57,7 @@ void TopologyTestDriver::process_pending() {
       record.offset = next_offset_[record.topic]++;
       task_->process(record);
       task_->maybe_punctuate_stream_time();
+      task_->flush();  // Kafka's driver commits after every record
     }
   } catch (...) {
     processing_ = false;
@@ -39,12 +65,12 @@ void TopologyTestDriver::process_pending() {
     throw;
   }
   processing_ = false;
-  task_->flush();
 }
 
 void TopologyTestDriver::advance_wall_clock_time(std::chrono::milliseconds by) {
   wall_clock_ms_ += by.count();
   task_->maybe_punctuate_system_time();
+  task_->flush();
   process_pending();
 }
 

@@ -7,6 +7,12 @@
 // as a broker would deliver them. Wall-clock time is a mock the test
 // advances, so punctuations are deterministic; input timestamps start at 0
 // (Kafka's driver starts at the real time) unless the test says otherwise.
+//
+// As Kafka's driver, it commits after every record it processes (piped or
+// read back from a topic the topology writes and reads): the record caches
+// (cache.max.bytes.buffering, 10 MiB by default, as Kafka's) forward what
+// they hold then, so a cache shows only where one record updates a key more
+// than once.
 
 #include <chrono>
 #include <cstdint>
@@ -32,6 +38,10 @@ struct TestDriverSettings {
   std::string application_id = "test-driver";
   int64_t initial_wall_clock_ms = 0;
   DeserializationHandling on_deserialization_error = DeserializationHandling::log_and_fail;
+  BuiltInTimestampExtractor timestamp_extractor = BuiltInTimestampExtractor::fail_on_invalid;
+  std::shared_ptr<ProcessingExceptionHandler> processing_exception_handler = nullptr;  // LogAndFail
+  int64_t cache_max_bytes = kDefaultCacheMaxBytes;  // cache.max.bytes.buffering
+  RecordingLevel recording_level = RecordingLevel::info;
 };
 
 template <class K, class V>
@@ -175,6 +185,11 @@ class TopologyTestDriver final : private RecordCollector {
     return *typed;
   }
 
+  // Kafka's TopologyTestDriver.metrics(): the task's (and, at DEBUG, its
+  // stores') metrics, under the thread id "main".
+  std::vector<Metric> metrics() const;
+  const ThreadCache& cache() const { return cache_; }
+
   // Every topic written to, internal topics (repartition, changelog) included.
   std::set<std::string> produced_topic_names() const;
   std::deque<SerializedRecord>& output(const std::string& topic) { return outputs_[topic]; }
@@ -186,6 +201,8 @@ class TopologyTestDriver final : private RecordCollector {
 
   TestDriverSettings settings_;
   int64_t wall_clock_ms_;
+  ThreadCache cache_;
+  std::shared_ptr<ThreadMetrics> thread_metrics_;
   std::unique_ptr<Task> task_;
   std::map<std::string, int64_t> next_offset_;
   std::deque<SerializedRecord> pending_;  // written to topics the topology reads

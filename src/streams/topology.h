@@ -39,13 +39,17 @@ struct NodeSpec {
 
 class Topology {
  public:
+  // `extractor`: the source's own timestamp extractor (nullptr: the
+  // default.timestamp.extractor's).
   template <class K, class V>
   Topology& add_source(const std::string& name, Serde<K> key_serde, Serde<V> value_serde,
-                       std::vector<std::string> topics) {
-    return add_source_spec(
-        name, std::move(topics), false, [name, key_serde, value_serde](const std::string&) {
-          return std::make_unique<SourceNode<K, V>>(name, key_serde, value_serde);
-        });
+                       std::vector<std::string> topics,
+                       std::shared_ptr<TimestampExtractor<K, V>> extractor = nullptr) {
+    return add_source_spec(name, std::move(topics), false,
+                           [name, key_serde, value_serde, extractor](const std::string&) {
+                             return std::make_unique<SourceNode<K, V>>(name, key_serde, value_serde,
+                                                                       extractor);
+                           });
   }
 
   template <class KIn, class VIn, class KOut, class VOut>

@@ -86,6 +86,10 @@ class WindowStore final : public StateStore {
   void flush() override { bytes_->flush(); }
   void close() override { bytes_->close(); }
   KeyValueBytesStore* bytes_store() override { return bytes_.get(); }
+  bool wrap_bytes_store(const BytesStoreWrapper& wrap) override {
+    bytes_ = wrap(std::move(bytes_));
+    return true;
+  }
   int64_t retention_ms() const { return retention_.retention_ms(); }
 
   std::optional<V> fetch(const K& key, int64_t window_start) const {
