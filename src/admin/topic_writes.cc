@@ -47,7 +47,8 @@ std::optional<JsonAnswer> call_broker(broker::Broker& broker, const AdminAccess&
   std::future<net::Response> answered = answer->get_future();
   broker.handle(caller.connection(),
                 std::make_shared<const FrameBuffer>(frame.begin(), frame.end()),
-                [answer](net::Response response) { answer->set_value(std::move(response)); });
+                net::taking_turn_at_once(
+                    [answer](net::Response response) { answer->set_value(std::move(response)); }));
   if (answered.wait_for(request_timeout + answer_grace) != std::future_status::ready)
     return error_json(503, "REQUEST_TIMED_OUT", "the broker did not answer in time");
   const net::Response response = answered.get();

@@ -139,11 +139,18 @@ static void answer_find_coordinator(Broker& broker, RequestContext& context, con
 // up, and answers COORDINATOR_NOT_AVAILABLE until it exists (clients retry).
 // Creating blocks on the metadata log's fsync: it is handed to the
 // controller thread, never run here on a reactor.
+// Handled at its turn (RequestContext::handle_at_turn), as Kafka handles a
+// connection's requests one at a time: an answer built at arrival behind a
+// long-polling Fetch or a slow Produce may name a coordinator that has moved
+// since, and librdkafka's OffsetFetch to it, answered NOT_COORDINATOR, is
+// not retried (its partitions are then never fetched).
 void handle_find_coordinator(Broker& broker, RequestContext context, FindCoordinatorRequest request) {
-  if (request.key_type == 1)
-    return handle_find_transaction_coordinator(broker, std::move(context), request);
-  if (request.key_type == 0) broker.groups().request_offsets_topic();
-  answer_find_coordinator(broker, context, request);
+  context.handle_at_turn([&broker, request = std::move(request)](RequestContext turn) {
+    if (request.key_type == 1)
+      return handle_find_transaction_coordinator(broker, std::move(turn), request);
+    if (request.key_type == 0) broker.groups().request_offsets_topic();
+    answer_find_coordinator(broker, turn, request);
+  });
 }
 
 // Kafka's group APIs need READ on the group (DescribeGroups DESCRIBE,

@@ -193,7 +193,8 @@ static void answer_after_creation(Broker& broker, RequestContext& context,
   context.reply(build_response(broker, context, request, *now, errors));
 }
 
-void handle_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
+// The answer, from the image as it is now.
+void answer_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
   cluster::MetadataImagePtr image = broker.controller().image();
   std::vector<std::string> missing = topics_to_create(broker, context, request, *image);
   if (missing.empty()) {
@@ -220,6 +221,18 @@ void handle_metadata(Broker& broker, RequestContext context, MetadataRequest req
                                                    topics](RequestContext& context) {
     answer_after_creation(broker, context, request, missing,
                           broker.controller().create_topics(topics, false));
+  });
+}
+
+// Handled at its turn (RequestContext::handle_at_turn): pipelined behind an
+// acks=all Produce that waits seconds for a dead follower to leave the ISR,
+// an answer built at arrival left naming the dead leader after the client
+// had the new one from another broker, and librdkafka 2.0 (Metadata v4, no
+// leader epochs) took it: a partition's producer stayed on the dead broker
+// for minutes. Kafka builds it once the Produce is answered.
+void handle_metadata(Broker& broker, RequestContext context, MetadataRequest request) {
+  context.handle_at_turn([&broker, request = std::move(request)](RequestContext turn) {
+    answer_metadata(broker, std::move(turn), request);
   });
 }
 

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -106,6 +107,19 @@ class RequestContext {
     note_error();
     finish_timing();
     respond_(net::Response::close());
+  }
+  // Kafka handles a connection's requests one at a time: `handle` runs (on
+  // the connection's reactor, with this context) once every earlier request
+  // of the connection is answered, so an answer that describes the cluster
+  // describes it as of then, not as of its arrival behind a slow request
+  // (net::Response::handle_at_turn). This context is moved into it.
+  void handle_at_turn(std::function<void(RequestContext)> handle) {
+    net::Respond put_off = std::move(respond_);
+    put_off(net::Response::at_turn(
+        [context = std::move(*this), handle = std::move(handle)](net::Respond turn) mutable {
+          context.respond_ = std::move(turn);
+          handle(std::move(context));
+        }));
   }
 
   // Counts the request under `metrics` and times it until its answer.

@@ -228,7 +228,15 @@ ErrorCode GroupCoordinator::shard_error(const Shard& shard) {
 }
 
 ErrorCode GroupCoordinator::unavailable(const std::string& group_id) const {
-  return shard_error(shards_[static_cast<size_t>(partition_of(group_id))]);
+  return partition_state_error(partition_of(group_id));
+}
+
+ErrorCode GroupCoordinator::partition_state_error(int32_t partition) const {
+  const Shard& shard = shards_[static_cast<size_t>(partition)];
+  if (shard.state == ShardState::inactive && image_elected_epoch_ &&
+      image_elected_epoch_(partition) > shard.epoch)
+    return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;  // the election is on its way here
+  return shard_error(shard);
 }
 
 void GroupCoordinator::drop_groups(Shard& shard, ErrorCode error, Completions& out) {

@@ -139,6 +139,18 @@ class GroupCoordinator {
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
+  // The leader epoch in which the broker's current metadata image elects
+  // this broker to lead a partition of __consumer_offsets, or -1 (the
+  // GroupService reads the image; any thread). The image is published
+  // before its elections reach the strands, and FindCoordinator answers from
+  // it: a partition not led here (yet) that the image elects here in a newer
+  // epoch answers COORDINATOR_LOAD_IN_PROGRESS (clients retry) rather than
+  // NOT_COORDINATOR until its election comes. Set before requests arrive;
+  // without it such a partition answers NOT_COORDINATOR.
+  void follow_image_elections(std::function<int32_t(int32_t partition)> elected_epoch) {
+    image_elected_epoch_ = std::move(elected_epoch);
+  }
+
   // Asynchronous: `reply` is called once, on the group's strand.
   void join_group(const protocol::JoinGroupRequest& request, int16_t version,
                   const ClientInfo& client, Reply<protocol::JoinGroupResponse> reply);
@@ -338,6 +350,9 @@ class GroupCoordinator {
   // get (COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR). On its strand.
   ErrorCode unavailable(const std::string& group_id) const;
   static ErrorCode shard_error(const Shard& shard);
+  // shard_error, except for an election the image made and the strand has
+  // not seen yet (follow_image_elections). On the partition's strand.
+  ErrorCode partition_state_error(int32_t partition) const;
   // On the strand: drops the shard's groups, answering parked members `error`.
   void drop_groups(Shard& shard, ErrorCode error, Completions& out);
   void elect_here(int32_t partition, int32_t leader_epoch, Completions& out);
@@ -425,6 +440,7 @@ class GroupCoordinator {
   CoordinatorRuntime runtime_;
   std::atomic<int64_t> next_deadline_ns_{std::numeric_limits<int64_t>::max()};
   std::function<void()> earlier_deadline_ = [] {};
+  std::function<int32_t(int32_t)> image_elected_epoch_;  // follow_image_elections
   std::atomic<size_t> loading_partitions_{0};
   std::atomic<uint64_t> load_progress_{0};
 };

@@ -37,7 +37,7 @@ ErrorCode GroupCoordinator::partition_error(int32_t partition) {
   std::optional<ErrorCode> answer;
   runtime_.post(partition, [&, partition] {
     std::lock_guard lock(mutex);
-    answer = shard_error(shards_[static_cast<size_t>(partition)]);
+    answer = partition_state_error(partition);
     ready.notify_all();
   });
   std::unique_lock lock(mutex);

@@ -29,6 +29,15 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
   return replay_all(partition_index, sink, batch);
 }
 
+// The leader epoch in which `image` elects `node_id` to lead `partition`
+// of __consumer_offsets, or -1.
+static int32_t elected_epoch_here(const cluster::MetadataImage& image, int32_t node_id,
+                                  int32_t partition) {
+  const cluster::TopicImage* topic = image.topic(offsets_topic);
+  const cluster::PartitionImage* led = topic ? topic->partition(partition) : nullptr;
+  return led != nullptr && led->leader == node_id ? led->leader_epoch : -1;
+}
+
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
                            GroupServiceOptions options)
     : controller_(controller), replicas_(replicas), options_(options) {
@@ -69,6 +78,13 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
       service->options_.group, *service->options_.clock, *service->options_.random, *service->log_,
       service->strands_.get());
   service->topic_->set_partitions(partitions);
+  // FindCoordinator names this broker as soon as the image does, before the
+  // election reaches the partition's strand (the ReplicaManager follows the
+  // image first).
+  service->coordinator_->follow_image_elections(
+      [&controller, node_id = service->options_.node_id](int32_t partition) {
+        return elected_epoch_here(*controller.image(), node_id, partition);
+      });
   service->coordinator_->on_earlier_deadline([raw = service.get()] {
     {
       std::lock_guard lock(raw->mutex_);

@@ -8,6 +8,11 @@
 // complete (pipelining): a late acks=all Produce holds back the answers queued
 // behind it.
 //
+// A handler may instead answer Response::at_turn(start): the request is then
+// handled (`start` called) only once every earlier request of the connection
+// is answered, as Kafka handles a connection's requests one at a time; used
+// for answers that must describe the cluster as of their sending.
+//
 // Ordering rule for handlers: effects that must follow request order (appends
 // of pipelined Produce requests) are started inside handle(), before it
 // returns, in an order-keeping way: done there, or queued there to a FIFO
@@ -81,6 +86,25 @@ struct Response {
     response.close_after = true;
     return response;
   }
+  // No answer yet: the request is to be handled at its turn (below).
+  static Response at_turn(std::function<void(std::function<void(Response)>)> start) {
+    Response response;
+    response.send = false;
+    response.handle_at_turn = std::move(start);
+    return response;
+  }
+
+  // Set (Response::at_turn): the connection calls it on its reactor once
+  // every earlier request of the connection is answered, with the Respond
+  // that answers this request (exactly once, as handle()'s). Kafka handles a
+  // connection's requests one at a time, so an answer that describes the
+  // cluster (Metadata, FindCoordinator) describes it as of after the earlier
+  // requests; computed at arrival behind a slow one (an acks=all Produce
+  // waiting seconds for a dead follower to leave the ISR) it would leave
+  // describing the cluster as it was seconds before, after fresher answers
+  // the client got from other brokers. Dropped unrun if the connection
+  // closes first.
+  std::function<void(std::function<void(Response)>)> handle_at_turn;
 };
 
 class ReactorExecutor;
@@ -150,6 +174,17 @@ class ReactorExecutor {
 };
 
 using Respond = std::function<void(Response)>;
+
+// `respond` for a caller of RequestHandler::handle that is no connection (an
+// in-process caller, a test) and sends one request at a time: nothing is
+// before it, so an answer put off to its turn (Response::at_turn) is handled
+// at once.
+inline Respond taking_turn_at_once(Respond respond) {
+  return [respond](Response response) {
+    if (response.handle_at_turn) return response.handle_at_turn(respond);
+    respond(std::move(response));
+  };
+}
 
 class RequestHandler {
  public:

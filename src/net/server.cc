@@ -225,6 +225,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   struct Slot {
     std::optional<Response> response;
+    // Response::at_turn's start, until it is first in the queue.
+    std::function<void(Respond)> at_turn;
   };
 
   static std::unique_ptr<ConnectionStream> make_stream(tcp::socket& socket,
@@ -421,13 +423,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch(std::shared_ptr<FrameBuffer> frame) {
     uint64_t sequence = first_sequence_ + slots_.size();
     slots_.emplace_back();
+    handler_.handle(info_, std::move(frame), respond_to(sequence));
+  }
+
+  // Answers request `sequence`, from any thread.
+  Respond respond_to(uint64_t sequence) {
     std::weak_ptr<Connection> weak = weak_from_this();
     asio::any_io_executor executor = socket_.get_executor();
-    handler_.handle(info_, std::move(frame), [weak, executor, sequence](Response response) {
+    return [weak, executor, sequence](Response response) {
       asio::post(executor, [weak, sequence, response = std::move(response)]() mutable {
         if (auto self = weak.lock()) self->complete(sequence, std::move(response));
       });
-    });
+    };
   }
 
   void complete(uint64_t sequence, Response response) {
@@ -436,6 +443,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
                   "a response for a request this connection does not wait for");
     Slot& slot = slots_[sequence - first_sequence_];
     SLUICE_ASSERT(!slot.response.has_value(), "a request answered twice");
+    if (response.handle_at_turn) {
+      SLUICE_ASSERT(!slot.at_turn, "a request put off to its turn twice");
+      slot.at_turn = std::move(response.handle_at_turn);
+      start_due_turn();
+      return;
+    }
     slot.response = std::move(response);
     if (!writing_) {
       writing_ = true;
@@ -455,6 +468,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->slots_.pop_front();
           ++self->first_sequence_;
         }
+        self->start_due_turn();
         self->in_flight_wait_.cancel();
         bool close_after = co_await self->write_responses(ready);
         self->last_activity_ = Clock::now();
@@ -468,6 +482,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       self->close();
     }
     self->writing_ = false;
+  }
+
+  // A request put off to its turn (Response::at_turn) is handled once it is
+  // first in the queue: every earlier request is answered.
+  void start_due_turn() {
+    if (closed_ || slots_.empty() || !slots_.front().at_turn) return;
+    std::function<void(Respond)> start = std::move(slots_.front().at_turn);
+    slots_.front().at_turn = nullptr;
+    start(respond_to(first_sequence_));
   }
 
   // Writes the responses with gathered writes, switching to sendfile for

@@ -25,6 +25,15 @@ API_INIT_PRODUCER_ID = 22
 QUIET = 2
 
 
+def rdkafka_debug(config, variable):
+    """librdkafka's debug contexts from $`variable` (e.g. SLUICE_RDKAFKA_CONSUMER_DEBUG=cgrp,fetch),
+    logged to stderr, for looking into a failure; none unless set."""
+    contexts = os.environ.get(variable)
+    if contexts:
+        config.update({"debug": contexts, "log_level": 7})
+    return config
+
+
 def supports_idempotence(port):
     """Whether the broker on `port` answers InitProducerId (Sluice does once
     issue 17 lands): librdkafka refuses enable.idempotence otherwise, fatally."""
@@ -43,7 +52,7 @@ def acks_all_producer_config(bootstrap, idempotent):
         config["enable.idempotence"] = True
     else:
         config["max.in.flight.requests.per.connection"] = 1
-    return config
+    return rdkafka_debug(config, "SLUICE_RDKAFKA_PRODUCER_DEBUG")
 
 
 class ProducerWorker(threading.Thread):
@@ -110,6 +119,7 @@ class GroupConsumer(threading.Thread):
                        "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
                        "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
                        "reconnect.backoff.max.ms": 1000, "log_level": QUIET, **(extra or {})}
+        rdkafka_debug(self.config, "SLUICE_RDKAFKA_CONSUMER_DEBUG")
         self.topic = topic
         self.history = history
         self.stopping = threading.Event()

@@ -33,11 +33,11 @@ using namespace std::chrono_literals;
 class Answers {
  public:
   net::Respond respond() {
-    return [this](net::Response response) {
+    return net::taking_turn_at_once([this](net::Response response) {
       std::lock_guard lock(mutex_);
       answers_.push_back(std::move(response));
       arrived_.notify_all();
-    };
+    });
   }
   std::optional<net::Response> next(std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mutex_);

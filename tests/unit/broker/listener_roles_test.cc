@@ -75,7 +75,9 @@ class ListenerRolesBrokerTest : public ::testing::Test {
     auto answer = std::make_shared<std::promise<net::Response>>();
     broker_->handle(net::ConnectionInfo{1, listener, "127.0.0.1:1"},
                     std::make_shared<const FrameBuffer>(frame.begin(), frame.end()),
-                    [answer](net::Response response) { answer->set_value(std::move(response)); });
+                    net::taking_turn_at_once([answer](net::Response response) {
+                      answer->set_value(std::move(response));
+                    }));
     auto future = answer->get_future();
     EXPECT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
     return future.get();

@@ -257,6 +257,48 @@ TEST_F(LeadershipTest, StaleEpochsAreIgnored) {
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NOT_COORDINATOR);
 }
 
+// The metadata image is published before the election reaches the
+// partition's strand (the broker applies it to its replicas first, making
+// logs, then the coordinator follows): meanwhile FindCoordinator, here or on
+// another broker, already names this broker. A partition the current image
+// elects here answers COORDINATOR_LOAD_IN_PROGRESS until its election comes,
+// not NOT_COORDINATOR: librdkafka 2.0 does not retry an OffsetFetch answered
+// NOT_COORDINATOR (the partitions it asked for are then never fetched), and
+// a consumer group was left so in a loaded CI run.
+TEST_F(LeadershipTest, APartitionTheImageElectsHereAnswersLoadInProgressUntilItsElectionComes) {
+  auto [id, generation] = stable_single();
+  ASSERT_EQ(commit(id, generation, 5), 0);
+  coordinator->on_resignation(partition, 1);
+  int32_t image_epoch = 1;
+  bool image_leader_here = false;
+  coordinator->follow_image_elections(
+      [&](int32_t p) { return p == partition && image_leader_here ? image_epoch : -1; });
+  EXPECT_EQ(fetch().first, err(ErrorCode::NOT_COORDINATOR)) << "another broker leads";
+  // The image elects this broker in epoch 2; the election is on its way.
+  image_epoch = 2;
+  image_leader_here = true;
+  EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  EXPECT_EQ(fetch().first, err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+  EXPECT_EQ(heartbeat(id, generation), err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+  EXPECT_EQ(commit(id, generation, 6), err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+  // Other partitions, which it does not elect here, are not concerned.
+  coordinator->on_resignation((partition + 1) % 4, 1);
+  EXPECT_EQ(coordinator->partition_error((partition + 1) % 4), ErrorCode::NOT_COORDINATOR);
+  // The election arrives: loaded, served.
+  coordinator->on_election(partition, 2);
+  EXPECT_EQ(fetch(), std::make_pair(int16_t{0}, int64_t{5}));
+  // A later image gives the partition away: once the resignation came,
+  // NOT_COORDINATOR again (the image no longer elects it here).
+  image_epoch = 3;
+  image_leader_here = false;
+  coordinator->on_resignation(partition, 3);
+  EXPECT_EQ(fetch().first, err(ErrorCode::NOT_COORDINATOR));
+  // An image electing it here in an epoch already resigned (a stale one) is
+  // no pending election.
+  image_leader_here = true;
+  EXPECT_EQ(fetch().first, err(ErrorCode::NOT_COORDINATOR));
+}
+
 // Before __consumer_offsets exists the coordinator serves every partition
 // from memory (epoch -1): at the topic's first leader epoch (0) nobody else
 // ever wrote, so its state stays; at a later epoch it reloads from the log.

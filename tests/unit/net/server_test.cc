@@ -23,13 +23,25 @@ namespace {
 
 // Answers each frame with its own bytes. Frames starting with 'D' are held
 // back, frame included (as acks=all holds its request until the fsync), until
-// release_delayed(), so later requests complete first.
+// release_delayed(), so later requests complete first. Frames starting with
+// 'T' are put off to their turn (Response::at_turn) and answered with how
+// many held frames had been released when their turn came.
 class EchoHandler : public RequestHandler {
  public:
   void handle(const ConnectionInfo&, std::shared_ptr<const FrameBuffer> frame, Respond respond) override {
     Response response;
     response.body.write_raw(Bytes(*frame));
     ++handled_;
+    if (!frame->empty() && (*frame)[0] == 'T') {
+      std::string text(frame->begin(), frame->end());
+      respond(Response::at_turn([this, text](Respond turn) {
+        ++turns_;
+        Response answer;
+        answer.body.write_raw(text + " after " + std::to_string(released_.load()) + " released");
+        turn(std::move(answer));
+      }));
+      return;
+    }
     if (!frame->empty() && (*frame)[0] == 'D') {
       std::lock_guard lock(mutex_);
       delayed_.push_back({std::move(respond), std::move(response), std::move(frame)});
@@ -43,6 +55,7 @@ class EchoHandler : public RequestHandler {
       std::lock_guard lock(mutex_);
       delayed.swap(delayed_);
     }
+    released_ += static_cast<int>(delayed.size());
     std::thread([delayed = std::move(delayed)]() mutable {
       for (Delayed& held : delayed) {
         held.frame.reset();
@@ -55,6 +68,7 @@ class EchoHandler : public RequestHandler {
     return delayed_.size();
   }
   int handled() const { return handled_; }
+  int turns() const { return turns_; }
 
  private:
   struct Delayed {
@@ -65,6 +79,8 @@ class EchoHandler : public RequestHandler {
   std::mutex mutex_;
   std::vector<Delayed> delayed_;
   std::atomic<int> handled_{0};
+  std::atomic<int> released_{0};
+  std::atomic<int> turns_{0};
 };
 
 int connect_to(uint16_t port) {
@@ -301,6 +317,54 @@ template <class Condition>
 bool eventually(Condition condition) {
   for (int i = 0; i < 500 && !condition(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return condition();
+}
+
+// Kafka handles a connection's requests one at a time; a request put off to
+// its turn (Response::at_turn: Metadata, FindCoordinator) is handled only
+// once every earlier one is answered, and its answer keeps its place.
+TEST(Server, HandlesARequestPutOffToItsTurnOnceTheEarlierOnesAreAnswered) {
+  TestServer test({});
+  int fd = connect_to(test.port());
+  send_frame(fd, "D-first");
+  send_frame(fd, "T-snapshot");
+  send_frame(fd, "third");
+  ASSERT_TRUE(eventually([&] { return test.handler.handled() == 3; }));
+  ASSERT_TRUE(eventually([&] { return test.handler.delayed_count() == 1; }));
+  EXPECT_EQ(test.handler.turns(), 0);  // "D-first" is not answered yet
+  test.handler.release_delayed();
+  EXPECT_EQ(read_frame(fd), "D-first");
+  EXPECT_EQ(read_frame(fd), "T-snapshot after 1 released");
+  EXPECT_EQ(read_frame(fd), "third");
+  EXPECT_EQ(test.handler.turns(), 1);
+  // Nothing before it: handled at once.
+  send_frame(fd, "T-alone");
+  EXPECT_EQ(read_frame(fd), "T-alone after 1 released");
+  // Two in a row behind a held one: each in its turn, in order.
+  send_frame(fd, "D-second");
+  send_frame(fd, "T-a");
+  send_frame(fd, "T-b");
+  ASSERT_TRUE(eventually([&] { return test.handler.delayed_count() == 1; }));
+  ASSERT_TRUE(eventually([&] { return test.handler.handled() == 7; }));
+  EXPECT_EQ(test.handler.turns(), 2);
+  test.handler.release_delayed();
+  EXPECT_EQ(read_frame(fd), "D-second");
+  EXPECT_EQ(read_frame(fd), "T-a after 2 released");
+  EXPECT_EQ(read_frame(fd), "T-b after 2 released");
+  ::close(fd);
+}
+
+// A connection closed while a request waits for its turn drops it unrun.
+TEST(Server, DropsARequestWaitingForItsTurnWhenTheConnectionCloses) {
+  TestServer test({});
+  int fd = connect_to(test.port());
+  send_frame(fd, "D-held");
+  send_frame(fd, "T-never");
+  ASSERT_TRUE(eventually([&] { return test.handler.handled() == 2; }));
+  ::close(fd);
+  ASSERT_TRUE(eventually([&] { return test.server.open_connections() == 0; }));
+  // The connection is gone: releasing the held answer starts nothing.
+  test.handler.release_delayed();
+  EXPECT_EQ(test.handler.turns(), 0);
 }
 
 // queued.max.request.bytes: a frame that does not fit is not read until the
