@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "streams/state_directory.h"
 #include "streams/task.h"
 
 namespace sluice::streams {
@@ -82,6 +83,9 @@ struct KafkaStreams::Plan {
   std::set<std::string> source_topics;
   std::map<std::string, int> internal_partitions;  // internal topic -> partitions
   std::set<std::string> changelog_topics;
+  // `<state.dir>/<application.id>`, locked; null without persistent stores.
+  std::shared_ptr<StateDirectory> state_directory;
+  std::shared_ptr<LocalStores> local_stores;  // what interactive queries read
 };
 
 namespace {
@@ -177,6 +181,14 @@ void create_topics(rd_kafka_t* admin, const std::map<std::string, int>& partitio
   if (!failure.empty()) throw std::runtime_error("cannot create internal topics: " + failure);
 }
 
+// Kafka creates the state directory only for a topology with a persistent store.
+bool has_persistent_stores(const Topology& topology) {
+  for (const auto& [name, builder] : topology.stores()) {
+    if (builder.build()->persistent()) return true;  // not opened: no files made
+  }
+  return false;
+}
+
 }  // namespace
 
 class KafkaStreams::Thread final : private RecordCollector {
@@ -218,6 +230,7 @@ class KafkaStreams::Thread final : private RecordCollector {
       spdlog::error("stream-thread [{}-StreamThread-{}] failed: {}", config_.application_id,
                     index_ + 1, e.what());
       abort_quietly();
+      drop_tasks();
       state_ = State::error;
     }
   }
@@ -396,8 +409,11 @@ class KafkaStreams::Thread final : private RecordCollector {
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     auto* self = static_cast<Thread*>(opaque);
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->note_changelog_offset(message);
+      return;
+    }
     std::lock_guard lock(self->error_mutex_);
     if (self->send_error_.empty()) {
       self->send_error_ = std::string("Error encountered sending record to topic ") +
@@ -430,13 +446,33 @@ class KafkaStreams::Thread final : private RecordCollector {
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
       throw_if_failed();
-      if (processed_.empty()) return;
-      RdPartitions offsets = processed_offsets();
-      if (rd_kafka_resp_err_t commit_err = rd_kafka_commit(consumer_.get(), offsets.get(), 0)) {
-        throw StreamsError(std::string("cannot commit offsets: ") + rd_kafka_err2str(commit_err));
+      if (!processed_.empty()) {
+        RdPartitions offsets = processed_offsets();
+        if (rd_kafka_resp_err_t commit_err = rd_kafka_commit(consumer_.get(), offsets.get(), 0)) {
+          throw StreamsError(std::string("cannot commit offsets: ") + rd_kafka_err2str(commit_err));
+        }
       }
+      // at_least_once: the stores (flushed above) hold what the changelogs
+      // acknowledged; a restart restores from here.
+      checkpoint_tasks();
     }
     processed_.clear();
+  }
+
+  // The offset of every changelog record the broker acknowledged (the
+  // checkpoint's offsets).
+  void note_changelog_offset(const rd_kafka_message_t* message) {
+    std::string topic = rd_kafka_topic_name(message->rkt);
+    if (plan_->changelog_topics.count(topic) == 0) return;
+    int64_t& offset = changelog_written_[{topic, message->partition}];
+    offset = std::max(offset, static_cast<int64_t>(message->offset));
+    checkpoint_due_ = true;
+  }
+
+  void checkpoint_tasks() {
+    if (!checkpoint_due_) return;
+    for (auto& [id, task] : tasks_) task->checkpoint(changelog_written_);
+    checkpoint_due_ = false;
   }
 
   void commit_transaction() {
@@ -502,22 +538,67 @@ class KafkaStreams::Thread final : private RecordCollector {
       settings.subtopology = sub;
       settings.partition = partition;
       settings.on_deserialization_error = config_.on_deserialization_error;
-      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], std::move(settings),
+      settings.exactly_once = exactly_once();
+      std::string task_id = std::to_string(sub) + "_" + std::to_string(partition);
+      if (plan_->state_directory) {
+        if (!plan_->state_directory->lock_task(task_id, index_, std::chrono::seconds(30)))
+          throw StreamsError("cannot lock the state directory of task " + task_id);
+        settings.state_dir = plan_->state_directory->task_dir(task_id);
+      }
+      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], settings,
                                          static_cast<RecordCollector&>(*this));
+      if (!checkpoint_in_range(*task, partition)) {
+        // Kafka's TaskCorruptedException: the local state is of another
+        // changelog history; start over from the changelog's beginning.
+        task->close();
+        StateDirectory::wipe_task_state(settings.state_dir);
+        task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], settings,
+                                      static_cast<RecordCollector&>(*this));
+      }
       restore(*task, partition);
+      checkpoint_due_ = true;  // what was restored need not be again
+      std::map<std::string, const StateStore*> queryable;
+      for (const std::string& name : task->store_names()) queryable[name] = task->store(name);
+      plan_->local_stores->add(task->id(), partition, queryable);
       spdlog::info("stream-thread [{}-StreamThread-{}] task {} running", config_.application_id,
                    index_ + 1, task->id());
       tasks_.emplace(std::make_pair(sub, partition), std::move(task));
     }
   }
 
-  // Reads each of the task's changelog partitions from the start to its end
-  // (committed records only) into its store.
+  // Whether each checkpointed offset lies within its changelog partition
+  // (a changelog deleted and made again does not hold it).
+  bool checkpoint_in_range(Task& task, int32_t partition) {
+    for (const auto& [store, topic] : task.changelog_topics()) {
+      std::optional<int64_t> start = task.restore_start_offset(store);
+      if (!start) continue;
+      int64_t low = 0;
+      int64_t high = 0;
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+          restorer_.get(), topic.c_str(), partition, &low, &high, kAdminTimeoutMs);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw StreamsError("cannot read the offsets of " + topic + ": " + rd_kafka_err2str(err));
+      }
+      if (*start > high || *start < low) {
+        spdlog::warn(
+            "stream task {}: the checkpointed offset {} of changelog {}-{} is out of its range "
+            "[{}, {}]: wiping the task's local state and restoring it from the beginning",
+            task.id(), *start - 1, topic, partition, low, high);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Reads each of the task's changelog partitions, from its checkpointed
+  // offset (persistent stores) or the start, to its end (committed records
+  // only) into its store.
   void restore(Task& task, int32_t partition) {
     for (const auto& [store, topic] : task.changelog_topics()) {
+      std::optional<int64_t> start = task.restore_start_offset(store);
       RdPartitions assignment(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
+          start ? *start : RD_KAFKA_OFFSET_BEGINNING;
       rd_kafka_assign(restorer_.get(), assignment.get());
       int64_t restored = 0;
       auto deadline = Clock::now() + std::chrono::minutes(5);
@@ -532,18 +613,43 @@ class KafkaStreams::Thread final : private RecordCollector {
           spdlog::warn("restoring {}: {}", topic, rd_kafka_message_errstr(message));
         } else {
           SerializedRecord record = to_record(message);
-          if (record.key) task.restore(store, *record.key, record.value);
+          if (record.key) task.restore(store, *record.key, record.value, record.offset);
           ++restored;
         }
         rd_kafka_message_destroy(message);
       }
       rd_kafka_assign(restorer_.get(), nullptr);
-      if (restored > 0) spdlog::info("restored {} records of {} into {}", restored, topic, store);
+      // Kafka's line; the count tells a restart from a checkpoint from a full restore.
+      spdlog::info(
+          "stream-thread [{}-StreamThread-{}] Finished restoring changelog {}-{} to store {} with "
+          "a total number of {} records (from offset {})",
+          config_.application_id, index_ + 1, topic, partition, store, restored,
+          start ? std::to_string(*start) : std::string("beginning"));
     }
   }
 
+  // A clean close (after a commit): tasks leave the queryable stores,
+  // checkpoint (both guarantees) and close.
   void close_tasks() {
-    for (auto& [id, task] : tasks_) task->close();
+    for (auto& [id, task] : tasks_) {
+      plan_->local_stores->remove(task->id());
+      task->checkpoint(changelog_written_);
+      task->close();
+      if (plan_->state_directory) plan_->state_directory->unlock_task(task->id(), index_);
+    }
+    tasks_.clear();
+  }
+
+  // A failed thread's tasks: closed without a checkpoint.
+  void drop_tasks() {
+    for (auto& [id, task] : tasks_) {
+      plan_->local_stores->remove(task->id());
+      task.reset();
+      if (plan_->state_directory) {
+        plan_->state_directory->unlock_task(
+            std::to_string(id.first) + "_" + std::to_string(id.second), index_);
+      }
+    }
     tasks_.clear();
   }
 
@@ -562,6 +668,8 @@ class KafkaStreams::Thread final : private RecordCollector {
   RdKafka restorer_;
   std::map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
   std::map<std::pair<std::string, int32_t>, int64_t> processed_;  // next offset to consume
+  std::map<TopicPartition, int64_t> changelog_written_;  // last acknowledged changelog offsets
+  bool checkpoint_due_ = false;
   bool in_transaction_ = false;
   Clock::time_point last_commit_;
 };
@@ -622,6 +730,11 @@ void KafkaStreams::start() {
     }
   }
   create_topics(admin.get(), plan->internal_partitions, compacted, config_.replication_factor);
+  if (has_persistent_stores(topology_)) {
+    plan->state_directory =
+        std::make_shared<StateDirectory>(config_.state_dir, config_.application_id);
+  }
+  plan->local_stores = local_stores_;
   plan_ = plan;
   for (int i = 0; i < config_.num_stream_threads; ++i) {
     threads_.push_back(std::make_unique<Thread>(topology_, config_, plan_, i));
@@ -633,6 +746,30 @@ void KafkaStreams::close() {
   if (closed_) return;
   closed_ = true;
   for (auto& thread : threads_) thread->stop();
+  // Every task is closed (or dropped by a failed thread): let the directory go.
+  if (plan_) plan_->state_directory.reset();
+}
+
+void KafkaStreams::clean_up() {
+  if (started_ && !closed_) throw std::logic_error("Cannot clean up while running.");
+  StateDirectory::remove_application_dir(config_.state_dir, config_.application_id);
+}
+
+std::shared_ptr<const LocalStores> KafkaStreams::queryable_stores(const std::string& store) const {
+  State now = state();
+  if (now == State::created) {
+    throw StreamsNotStartedException(
+        "KafkaStreams has not been started, you can retry after calling start()");
+  }
+  if (now != State::running && now != State::rebalancing) {
+    throw InvalidStateStoreException(std::string("KafkaStreams is not running. State is ") +
+                                     state_name(now) + ".");
+  }
+  if (topology_.stores().count(store) == 0) {
+    throw UnknownStateStoreException("Cannot get state store " + store +
+                                     " because no such store is registered in the topology.");
+  }
+  return local_stores_;
 }
 
 KafkaStreams::State KafkaStreams::state() const {

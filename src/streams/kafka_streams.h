@@ -20,6 +20,13 @@
 //   every commit.interval.ms; stores restore only committed records.
 // - A processing error stops the thread (state ERROR), as Kafka's default
 //   uncaught exception handler (SHUTDOWN_CLIENT) does.
+// - State (state_directory.h): with a persistent store in the topology the
+//   instance locks `<state.dir>/<application.id>` at start; each task keeps
+//   its RocksDB stores and `.checkpoint` in `<subtopology>_<partition>`.
+//   at_least_once writes the checkpoint after every commit, exactly_once_v2
+//   only at a clean close; a restart restores from the checkpointed offsets.
+// - Interactive queries (interactive_queries.h): store() reads the stores
+//   of this instance's running tasks.
 
 #include <atomic>
 #include <memory>
@@ -27,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "streams/interactive_queries.h"
 #include "streams/streams_config.h"
 #include "streams/topology.h"
 
@@ -52,12 +60,33 @@ class KafkaStreams {
   // Why the state is ERROR.
   std::string error() const;
 
+  // A read-only view of a local store (Kafka's KafkaStreams#store). Throws
+  // StreamsNotStartedException before start(), InvalidStateStoreException
+  // when the instance is not RUNNING or REBALANCING,
+  // UnknownStateStoreException when the topology has no such store.
+  template <class Type>
+  typename Type::View store(const StoreQueryParameters<Type>& parameters) const {
+    return typename Type::View(queryable_stores(parameters.store_name), parameters.store_name,
+                               parameters.partition);
+  }
+  template <class Type>
+  typename Type::View store(const std::string& name, Type type) const {
+    return store(StoreQueryParameters<Type>::from_name_and_type(name, type));
+  }
+
+  // Deletes this application's local state (Kafka's cleanUp()); only
+  // before start() or after close().
+  void clean_up();
+
   class Thread;
   struct Plan;
 
  private:
+  std::shared_ptr<const LocalStores> queryable_stores(const std::string& store) const;
+
   Topology topology_;
   StreamsConfig config_;
+  std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::shared_ptr<Plan> plan_;
   std::vector<std::unique_ptr<Thread>> threads_;
   bool started_ = false;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "streams/checkpoint.h"
 #include "streams/node.h"
 #include "streams/record.h"
 #include "streams/store.h"
@@ -33,6 +34,13 @@ struct TaskSettings {
   int32_t partition = 0;
   DeserializationHandling on_deserialization_error = DeserializationHandling::log_and_fail;
   std::function<int64_t()> system_time_ms;  // the wall clock (mockable)
+  // The task's directory (`<state.dir>/<application.id>/<task>`), where
+  // persistent stores and the checkpoint live; empty: none (in-memory
+  // stores only).
+  std::string state_dir;
+  // exactly_once_v2: a persistent store without a checkpointed offset is
+  // wiped at start, and the checkpoint file is removed while processing.
+  bool exactly_once = false;
 };
 
 // Where a task's records go: what sinks write and the stores' changelogs.
@@ -64,11 +72,21 @@ class Task {
   bool maybe_punctuate_stream_time();
   bool maybe_punctuate_system_time();
 
-  // Applies a changelog record to its store, without logging it again.
+  // Applies a changelog record to its store, without logging it again;
+  // `offset` is the record's changelog offset (kept for the checkpoint).
   void restore(const std::string& store, const std::string& key,
-               const std::optional<std::string>& value);
+               const std::optional<std::string>& value, int64_t offset = -1);
+  // Where restoring `store` starts: the offset after its checkpointed one,
+  // nullopt for the changelog's beginning (in-memory stores always).
+  std::optional<int64_t> restore_start_offset(const std::string& store) const;
+  // Writes the checkpoint file (checkpoint.h): the changelog offset of each
+  // persistent logged store, the latest of what it restored and what was
+  // written to its changelog partition (`written`: offsets the producer
+  // acknowledged). The stores are flushed first.
+  void checkpoint(const std::map<TopicPartition, int64_t>& written);
 
   StateStore* store(const std::string& name);
+  std::vector<std::string> store_names() const;
   void flush();
   void close();
 
@@ -94,6 +112,8 @@ class Task {
   };
 
   void make_stores(const Topology& topology);
+  void load_checkpoint();
+  std::string changelog_topic(const std::string& store) const;
   void log_changes(const std::string& store, KeyValueBytesStore& bytes);
   bool punctuate(std::vector<Schedule>& schedules, int64_t now);
 
@@ -105,6 +125,7 @@ class Task {
   std::set<std::string> input_topics_;
   std::map<std::string, std::unique_ptr<StateStore>> stores_;
   std::map<std::string, bool> store_logged_;
+  std::map<std::string, int64_t> store_offsets_;  // last changelog offset a store holds
   std::map<std::string, std::set<std::string>> stores_of_node_;
   std::vector<Schedule> stream_time_schedules_;
   std::vector<Schedule> system_time_schedules_;

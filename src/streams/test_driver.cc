@@ -1,18 +1,48 @@
 #include "streams/test_driver.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
 namespace sluice::streams {
+namespace {
+
+// A fresh directory under the system's temporary directory.
+std::string make_temporary_state_dir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "kafka-streams-test-driver-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw ProcessorStateException("cannot create the test driver's state directory " + pattern);
+  }
+  return pattern;
+}
+
+}  // namespace
 
 TopologyTestDriver::TopologyTestDriver(const Topology& topology, TestDriverSettings settings)
-    : settings_(std::move(settings)), wall_clock_ms_(settings_.initial_wall_clock_ms) {
+    : settings_(std::move(settings)),
+      state_root_(make_temporary_state_dir()),
+      wall_clock_ms_(settings_.initial_wall_clock_ms) {
   TaskSettings task;
   task.application_id = settings_.application_id;
   task.on_deserialization_error = settings_.on_deserialization_error;
   task.system_time_ms = [this] { return wall_clock_ms_; };
-  task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
-                                 static_cast<RecordCollector&>(*this));
+  task.state_dir = (std::filesystem::path(state_root_) / settings_.application_id / "0_0").string();
+  try {
+    task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
+                                   static_cast<RecordCollector&>(*this));
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(state_root_, ignored);
+    throw;
+  }
 }
 
-TopologyTestDriver::~TopologyTestDriver() = default;
+TopologyTestDriver::~TopologyTestDriver() {
+  task_.reset();  // closes the stores before their files go
+  std::error_code ignored;
+  std::filesystem::remove_all(state_root_, ignored);
+}
 
 void TopologyTestDriver::pipe(SerializedRecord record) {
   if (task_->input_topics().count(record.topic) == 0) {

@@ -7,6 +7,8 @@
 // as a broker would deliver them. Wall-clock time is a mock the test
 // advances, so punctuations are deterministic; input timestamps start at 0
 // (Kafka's driver starts at the real time) unless the test says otherwise.
+// As Kafka's driver, it keeps persistent (RocksDB) stores in a temporary
+// state directory of its own, removed when the driver is destroyed.
 
 #include <chrono>
 #include <cstdint>
@@ -185,6 +187,7 @@ class TopologyTestDriver final : private RecordCollector {
   void process_pending();
 
   TestDriverSettings settings_;
+  std::string state_root_;  // the temporary state.dir
   int64_t wall_clock_ms_;
   std::unique_ptr<Task> task_;
   std::map<std::string, int64_t> next_offset_;
