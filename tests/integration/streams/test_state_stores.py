@@ -3,7 +3,8 @@ WordCountDemo (examples/wordcount), whose count store is RocksDB by default:
 - a clean stop writes Kafka's `.checkpoint` in each task directory of
   `<state.dir>/<application.id>/<subtopology>_<partition>` (the changelog's
   last offsets) and a restart restores nothing but what follows it; the
-  counts go on from where they were and equal the model;
+  counts go on from where they were and equal the model, as does an
+  interactive query of the running instance's store;
 - kill -9 under at_least_once, restart: restore starts at the checkpoint,
   nothing is lost;
 - exactly_once_v2: the checkpoint exists only after a clean close; after a
@@ -12,6 +13,7 @@ WordCountDemo (examples/wordcount), whose count store is RocksDB by default:
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -103,8 +105,31 @@ def test_a_clean_restart_restores_only_after_the_checkpoint(module_broker, app_f
     assert restores(app.log()) == {p: (0, str(ends[p])) for p in range(PARTITIONS)}
     model = wc.model_counts(first + second)
     sequences = wc.read_counts(bootstrap, sink, "read_uncommitted", model)
+    # An interactive query over the three tasks' RocksDB stores, while the
+    # stream thread runs: the model's counts.
+    assert query_counts(app) == dict(model)
     app.stop()
     assert_counts_continue(sequences, model)
+
+
+def query_counts(app, timeout_s=30):
+    """The count store as streams-wordcount's query (SIGUSR1) prints it."""
+    done_before = app.log().count("query end")
+    app.proc.send_signal(signal.SIGUSR1)
+    deadline = wc.time.time() + timeout_s
+    while app.log().count("query end") == done_before:
+        assert "query failed" not in app.log(), app.log()[-2000:]
+        assert wc.time.time() < deadline, "no query answer"
+        wc.time.sleep(0.05)
+    answer = app.log().split("query counts-store")[-1].split("query end")[0].splitlines()
+    entries = int(answer[0].split()[0])
+    counts = {}
+    for line in answer[1:]:
+        if line.startswith("count "):  # (a log line of a stream thread may come between)
+            _, word, count = line.split()
+            counts[word] = int(count)
+    assert len(counts) == entries
+    return counts
 
 
 def test_at_least_once_kill_restores_from_the_checkpoint_and_loses_nothing(
