@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test test-asan fuzz bench bench-set bench-groups bench-connect bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
+.PHONY: all deps configure build run demo bench-streams test test-asan fuzz bench bench-set bench-groups bench-connect bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
 
 all: build
 
@@ -18,6 +18,13 @@ build: configure
 
 run: build
 	$(BUILD_DIR)/sluice serve
+
+# The website activity demo (examples/clickstream/README.md): a broker with its
+# data under a temp dir, Connect's datagen writing clicks and users, the
+# clickstream Streams application; prints the page's URL; Ctrl-C stops it all.
+demo: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target sluice streams-clickstream
+	@examples/clickstream/run-demo.sh $(BUILD_DIR)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -45,6 +52,13 @@ bench: build
 # BENCH_ARGS passes options to bench/run.sh (e.g. --runs 5, --cold, --no-write).
 bench-set: build
 	@bench/run.sh --build $(BUILD_DIR) $(BENCH_ARGS)
+
+# sluice-streams throughput (bench/streams_bench.py): word count and the clickstream
+# demo's windowed page views through a fresh broker, at_least_once and exactly_once_v2.
+# STREAMS_BENCH_ARGS passes options (e.g. --lines 50000, --runs 3, --only pageviews).
+bench-streams: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target sluice streams-wordcount streams-clickstream
+	@/usr/bin/python3 bench/streams_bench.py --build $(BUILD_DIR) $(STREAMS_BENCH_ARGS)
 
 # Consumer-group figures (bench/group_bench.py): rebalance time, commits/s, memory per group.
 bench-groups: build

@@ -90,7 +90,7 @@ void OffsetCheckpoint::write(const std::map<TopicPartition, int64_t>& offsets) c
     if (!valid_offset(offset)) {
       throw std::invalid_argument("Attempted to write a negative offset to the checkpoint file");
     }
-    text += partition.first + " " + std::to_string(partition.second) + " " +
+    text += partition.topic + " " + std::to_string(partition.partition) + " " +
             std::to_string(offset) + "\n";
   }
   std::string temp = path_ + ".tmp";

@@ -19,9 +19,9 @@
 #include <string>
 #include <utility>
 
-namespace sluice::streams {
+#include "streams/topic_partition.h"
 
-using TopicPartition = std::pair<std::string, int32_t>;
+namespace sluice::streams {
 
 // A checkpoint file that cannot be read as one (Kafka's messages: "Unknown
 // offset checkpoint version: 3", "Malformed line in offset checkpoint file:

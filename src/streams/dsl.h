@@ -196,6 +196,10 @@ template <class K, class V>
 class KGroupedStream;
 template <class K, class V>
 class TimeWindowedKStream;
+template <class K, class V>
+class SlidingWindowedKStream;
+template <class K, class V>
+class SessionWindowedKStream;
 
 class StreamsBuilder {
  public:
@@ -778,8 +782,11 @@ class KGroupedStream {
                              std::move(materialized));
   }
 
-  // Aggregations per time window (windowed_dsl.h).
+  // Aggregations per time window (windowed_dsl.h), sliding window
+  // (sliding_windows.h) and session (session_windows.h).
   TimeWindowedKStream<K, V> windowed_by(const TimeWindows& windows) const;
+  SlidingWindowedKStream<K, V> windowed_by(const SlidingWindows& windows) const;
+  SessionWindowedKStream<K, V> windowed_by(const SessionWindows& windows) const;
 
   // aggregator(key, value, aggregate) -> the new aggregate, from initializer().
   template <class VA, class Initializer, class Aggregator>
@@ -797,20 +804,12 @@ class KGroupedStream {
       const std::string& prefix,
       std::function<VA(const K&, const V&, const std::optional<VA>&)> update,
       Materialized<K, VA> materialized) const {
-    std::string store = materialized.store_name.empty() ? builder_->new_store_name(prefix)
-                                                        : materialized.store_name;
-    std::string name = builder_->new_processor_name(prefix);
-    Serde<K> key_serde = materialized.key_serde
-                             ? *materialized.key_serde
-                             : detail::require_serde(key_serde_, "the store " + store);
-    Serde<VA> value_serde = detail::require_serde(materialized.value_serde, "the store " + store);
-    std::string parent = node_;
-    if (repartition_required_) {
-      Serde<V> value = detail::require_serde(value_serde_, "the repartition topic of " + store);
-      parent = KStream<K, V>::repartition_through(
-          *builder_, node_, repartition_name_.empty() ? store : repartition_name_, key_serde,
-          value);
-    }
+    auto plan = plan_aggregation<VA>(prefix, materialized);
+    std::string store = plan.store;
+    std::string name = plan.name;
+    Serde<K> key_serde = plan.key_serde;
+    Serde<VA> value_serde = plan.value_serde;
+    std::string parent = plan.parent;
     Topology& topology = builder_->topology();
     topology.add_processor<K, V, K, Change<VA>>(
         name,
@@ -839,14 +838,41 @@ class KGroupedStream {
 
   template <class K2, class V2>
   friend class TimeWindowedKStream;
+  template <class K2, class V2>
+  friend class SlidingWindowedKStream;
+  template <class K2, class V2>
+  friend class SessionWindowedKStream;
 
-  // The node an aggregation reads: this stream's, or after a key change
-  // the source of a repartition topic named after the store.
-  std::string parent_for(const std::string& store, const Serde<K>& key_serde) const {
-    if (!repartition_required_) return node_;
-    Serde<V> value = detail::require_serde(value_serde_, "the repartition topic of " + store);
-    return KStream<K, V>::repartition_through(
-        *builder_, node_, repartition_name_.empty() ? store : repartition_name_, key_serde, value);
+  // What every aggregation settles first, in Kafka's order (which numbers
+  // the names): its store's name, its processor's name, the store's serdes,
+  // and the node it reads: this stream's, or after a key change the source
+  // of a repartition topic named after the store.
+  template <class VA>
+  struct AggregationPlan {
+    std::string store;
+    std::string name;
+    Serde<K> key_serde;
+    Serde<VA> value_serde;
+    std::string parent;
+  };
+  template <class VA>
+  AggregationPlan<VA> plan_aggregation(const std::string& prefix,
+                                       const Materialized<K, VA>& materialized) const {
+    std::string store = materialized.store_name.empty() ? builder_->new_store_name(prefix)
+                                                        : materialized.store_name;
+    std::string name = builder_->new_processor_name(prefix);
+    Serde<K> key_serde = materialized.key_serde
+                             ? *materialized.key_serde
+                             : detail::require_serde(key_serde_, "the store " + store);
+    Serde<VA> value_serde = detail::require_serde(materialized.value_serde, "the store " + store);
+    std::string parent = node_;
+    if (repartition_required_) {
+      Serde<V> value = detail::require_serde(value_serde_, "the repartition topic of " + store);
+      parent = KStream<K, V>::repartition_through(
+          *builder_, node_, repartition_name_.empty() ? store : repartition_name_, key_serde,
+          value);
+    }
+    return {store, name, key_serde, value_serde, parent};
   }
 
   StreamsBuilder* builder_;

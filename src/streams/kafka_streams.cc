@@ -7,12 +7,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "streams/checkpoint.h"
 #include "streams/state_directory.h"
+#include "streams/stream_thread_membership.h"
 #include "streams/task.h"
 
 namespace sluice::streams {
@@ -74,6 +78,61 @@ std::string error_text(rd_kafka_error_t* error) {
   return error == nullptr ? "" : rd_kafka_error_string(error);
 }
 
+// The latest offset of each partition (ListOffsets; the last stable
+// offset for a read_committed client); partitions without an answer are
+// left out.
+std::map<TopicPartition, int64_t> end_offsets(rd_kafka_t* client,
+                                              const std::vector<TopicPartition>& partitions) {
+  RdPartitions list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& partition : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), partition.topic.c_str(), partition.partition)
+        ->offset = RD_KAFKA_OFFSET_END;  // the timestamp -1: latest
+  }
+  std::map<TopicPartition, int64_t> ends;
+  if (rd_kafka_offsets_for_times(client, list.get(), kAdminTimeoutMs) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ends;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& entry = list->elems[i];
+    if (entry.err == RD_KAFKA_RESP_ERR_NO_ERROR && entry.offset >= 0)
+      ends[{entry.topic, entry.partition}] = entry.offset;
+  }
+  return ends;
+}
+
+Uuid random_process_id() {
+  std::random_device random;
+  Uuid id;
+  for (uint8_t& byte : id.bytes) byte = static_cast<uint8_t>(random());
+  id.bytes[6] = static_cast<uint8_t>((id.bytes[6] & 0x0f) | 0x40);  // version 4
+  id.bytes[8] = static_cast<uint8_t>((id.bytes[8] & 0x3f) | 0x80);
+  return id;
+}
+
+// A UUID's text (8-4-4-4-12 hex digits, as the state directory keeps it).
+Uuid uuid_from_text(const std::string& text) {
+  Uuid id;
+  size_t byte = 0;
+  for (size_t i = 0; i + 1 < text.size() && byte < id.bytes.size(); ++i) {
+    if (text[i] == '-') continue;
+    id.bytes[byte++] = static_cast<uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16));
+    ++i;
+  }
+  return id;
+}
+
+// "1_3" -> TaskId{1, 3}; nullopt for a name that is not a task's.
+std::optional<TaskId> task_of_directory(const std::string& name) {
+  size_t separator = name.find('_');
+  if (separator == std::string::npos) return std::nullopt;
+  try {
+    return TaskId{std::stoi(name.substr(0, separator)), std::stoi(name.substr(separator + 1))};
+  } catch (const std::exception&) {
+    return std::nullopt;  // out of range
+  }
+}
+
 }  // namespace
 
 // What every thread shares: the sub-topologies and their topics.
@@ -83,6 +142,10 @@ struct KafkaStreams::Plan {
   std::set<std::string> source_topics;
   std::map<std::string, int> internal_partitions;  // internal topic -> partitions
   std::set<std::string> changelog_topics;
+  TaskLayout layout;  // what the group's assignment hands out
+  // This instance in the group's subscriptions: kept in the state
+  // directory when there is one (a restart is the same client), else new.
+  Uuid process_id;
   // `<state.dir>/<application.id>`, locked; null without persistent stores.
   std::shared_ptr<StateDirectory> state_directory;
   std::shared_ptr<LocalStores> local_stores;  // what interactive queries read
@@ -195,7 +258,14 @@ class KafkaStreams::Thread final : private RecordCollector {
  public:
   Thread(const Topology& topology, const StreamsConfig& config, std::shared_ptr<const Plan> plan,
          int index)
-      : topology_(topology), config_(config), plan_(std::move(plan)), index_(index) {}
+      : topology_(topology),
+        config_(config),
+        plan_(std::move(plan)),
+        index_(index),
+        membership_(membership_settings(config_, client_id(), plan_->process_id), plan_->layout,
+                    [this](const std::vector<TopicPartition>& partitions) {
+                      return end_offsets(restorer_.get(), partitions);
+                    }) {}
   ~Thread() override { stop(); }
 
   void start() {
@@ -203,6 +273,7 @@ class KafkaStreams::Thread final : private RecordCollector {
   }
   void stop() {
     running_ = false;
+    membership_.cancel_waits();  // a JoinGroup waiting for the group
     if (thread_.joinable()) thread_.join();
   }
   State state() const { return state_; }
@@ -235,8 +306,12 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
   }
 
+  std::string client_id() const {
+    return config_.application_id + "-StreamThread-" + std::to_string(index_ + 1);
+  }
+
   void set_up() {
-    std::string client_id = config_.application_id + "-StreamThread-" + std::to_string(index_ + 1);
+    std::string client_id = this->client_id();
     std::map<std::string, std::string> producer_defaults = {
         {"client.id", client_id + "-producer"},
         {"acks", "all"},
@@ -270,15 +345,10 @@ class KafkaStreams::Thread final : private RecordCollector {
         {"group.id", config_.application_id},
         {"enable.auto.commit", "false"},
         {"auto.offset.reset", "earliest"},
-        {"partition.assignment.strategy", "range"},
         {"isolation.level", exactly_once() ? "read_committed" : "read_uncommitted"}};
-    consumer_ = make_client(
-        RD_KAFKA_CONSUMER, config_, consumer_defaults, config_.consumer,
-        [](rd_kafka_conf_t* conf, void* self) {
-          rd_kafka_conf_set_opaque(conf, self);
-          rd_kafka_conf_set_rebalance_cb(conf, &Thread::on_rebalance);
-        },
-        this);
+    // The group's membership is membership_'s; this consumer only fetches
+    // the partitions assigned to it (and their committed offsets).
+    consumer_ = make_client(RD_KAFKA_CONSUMER, config_, consumer_defaults, config_.consumer);
     rd_kafka_poll_set_consumer(consumer_.get());
     restorer_ = make_client(RD_KAFKA_CONSUMER, config_,
                             {{"client.id", client_id + "-restore-consumer"},
@@ -287,26 +357,24 @@ class KafkaStreams::Thread final : private RecordCollector {
                              {"enable.partition.eof", "true"},
                              {"isolation.level", "read_committed"}},
                             config_.consumer);
-    RdPartitions topics(
-        rd_kafka_topic_partition_list_new(static_cast<int>(plan_->source_topics.size())));
-    for (const std::string& topic : plan_->source_topics) {
-      rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-    }
-    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
-      throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
-    }
     state_ = State::rebalancing;
     last_commit_ = Clock::now();
   }
 
   void loop() {
     while (running_) {
+      if (membership_.rejoin_needed()) {
+        rebalance();
+        continue;
+      }
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 100);
       if (message != nullptr) {
         handle(message);
         rd_kafka_message_destroy(message);
       }
       throw_if_failed();
+      update_standbys();
+      maybe_probe_early();
       for (auto& [id, task] : tasks_) task->maybe_punctuate_system_time();
       if (Clock::now() - last_commit_ >= config_.commit_interval) commit();
     }
@@ -316,6 +384,8 @@ class KafkaStreams::Thread final : private RecordCollector {
     state_ = State::pending_shutdown;
     commit();
     close_tasks();
+    close_standbys();
+    membership_.leave("the stream thread is shutting down");
     rd_kafka_consumer_close(consumer_.get());
     throw_if_failed();
   }
@@ -439,24 +509,40 @@ class KafkaStreams::Thread final : private RecordCollector {
   void commit() {
     last_commit_ = Clock::now();
     for (auto& [id, task] : tasks_) task->flush();
+    checkpoint_standbys();  // committed records only: any time
     if (exactly_once()) {
       commit_transaction();
-    } else {
-      rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), kAdminTimeoutMs);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
-      throw_if_failed();
-      if (!processed_.empty()) {
-        RdPartitions offsets = processed_offsets();
-        if (rd_kafka_resp_err_t commit_err = rd_kafka_commit(consumer_.get(), offsets.get(), 0)) {
-          throw StreamsError(std::string("cannot commit offsets: ") + rd_kafka_err2str(commit_err));
-        }
-      }
-      // at_least_once: the stores (flushed above) hold what the changelogs
-      // acknowledged; a restart restores from here.
-      checkpoint_tasks();
+    } else if (!commit_offsets()) {
+      return;
     }
     processed_.clear();
+  }
+
+  // at_least_once: what was sent reaches the broker, then the offsets are
+  // committed and the tasks checkpointed; false when the commit failed.
+  bool commit_offsets() {
+    rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), kAdminTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
+    throw_if_failed();
+    if (!processed_.empty()) {
+      // With the member's generation: a member the group moved on from is
+      // refused (its tasks run elsewhere now).
+      int16_t error = membership_.commit(processed_);
+      if (task_migrated(error)) {
+        lose_tasks("the offset commit was refused (error " + std::to_string(error) + ")");
+        return false;
+      }
+      if (error != group_errors::kNone) {
+        spdlog::warn("{}: cannot commit offsets (error {}); retrying at the next commit",
+                     log_prefix(), error);
+        return false;
+      }
+    }
+    // The stores (flushed above) hold what the changelogs acknowledged; a
+    // restart restores from here.
+    checkpoint_tasks();
+    return true;
   }
 
   // The offset of every changelog record the broker acknowledged (the
@@ -475,6 +561,13 @@ class KafkaStreams::Thread final : private RecordCollector {
     checkpoint_due_ = false;
   }
 
+  static bool task_migrated(int16_t error) {
+    return error == group_errors::kIllegalGeneration || error == group_errors::kUnknownMemberId ||
+           error == group_errors::kRebalanceInProgress || error == group_errors::kFencedInstanceId;
+  }
+
+  std::string log_prefix() const { return "stream-thread [" + client_id() + "]"; }
+
   void commit_transaction() {
     if (!in_transaction_ && processed_.empty()) return;
     if (!in_transaction_) {
@@ -484,14 +577,26 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
     if (!processed_.empty()) {
       RdPartitions offsets = processed_offsets();
+      // The member's generation and id go with the offsets (KIP-447): the
+      // coordinator refuses them from a member the group moved on from.
       std::unique_ptr<rd_kafka_consumer_group_metadata_t, RdDeleter> group(
-          rd_kafka_consumer_group_metadata(consumer_.get()));
+          rd_kafka_consumer_group_metadata_new_with_genid(
+              config_.application_id.c_str(), membership_.generation(),
+              membership_.member_id().c_str(), nullptr));
       RdError error(rd_kafka_send_offsets_to_transaction(producer_.get(), offsets.get(),
                                                          group.get(), kAdminTimeoutMs));
+      if (error && rd_kafka_error_txn_requires_abort(error.get())) {
+        lose_tasks("the transaction's offsets were refused: " + error_text(error.get()));
+        return;
+      }
       if (error)
         throw StreamsError("cannot add offsets to the transaction: " + error_text(error.get()));
     }
     RdError error(rd_kafka_commit_transaction(producer_.get(), kAdminTimeoutMs));
+    if (error && rd_kafka_error_txn_requires_abort(error.get())) {
+      lose_tasks("the transaction failed: " + error_text(error.get()));
+      return;
+    }
     if (error) throw StreamsError("cannot commit the transaction: " + error_text(error.get()));
     in_transaction_ = false;
     throw_if_failed();
@@ -503,66 +608,225 @@ class KafkaStreams::Thread final : private RecordCollector {
     in_transaction_ = false;
   }
 
-  static void on_rebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
-                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    auto* self = static_cast<Thread*>(opaque);
+  // A rebalance (eager, as the consumer protocol's classic group): commit
+  // what was processed, join with what this thread holds, then close what
+  // moved away and open what came; kept tasks carry on with their state.
+  struct Standby {
+    std::unique_ptr<Task> task;
+    std::map<std::string, int64_t> positions;  // changelog topic -> next offset (-1: start)
+    int64_t checkpointed_sum = 0;              // offset_sum() at the last checkpoint
+
+    int64_t offset_sum() const {
+      int64_t sum = 0;
+      for (const auto& [topic, position] : positions) sum += std::max<int64_t>(0, position);
+      return sum;
+    }
+  };
+
+  void rebalance() {
+    state_ = State::rebalancing;
+    commit();
+    Result<ThreadAssignment> assignment = membership_.rebalance(owned_tasks());
+    if (!assignment.is_ok()) {
+      spdlog::warn("{}: joining the group failed ({}); trying again", log_prefix(),
+                   assignment.status().to_string());
+      // A pause before the next attempt (a coordinator moving or loading).
+      for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(kRejoinBackoff / 10);
+      return;
+    }
+    if (assignment->previous_tasks_lost && !tasks_.empty()) {
+      close_tasks_dirty("a generation went by without this member");
+    }
+    apply(*assignment);
+    state_ = State::running;
+  }
+
+  using TaskKey = std::pair<int, int32_t>;
+  static TaskKey key_of(const TaskId& task) { return {task.subtopology, task.partition}; }
+  static std::string task_name(const TaskKey& key) {
+    return std::to_string(key.first) + "_" + std::to_string(key.second);
+  }
+
+  // What this thread tells the group it holds (Kafka's task offset sums):
+  // its active tasks, its standbys' changelog positions, and the
+  // checkpoints of the other task directories on disk no thread holds, so
+  // an instance restarted on its state directory gets its tasks back.
+  ThreadTasks owned_tasks() {
+    ThreadTasks owned;
+    for (const auto& [key, task] : tasks_) owned.active.insert(TaskId{key.first, key.second});
+    for (const auto& [key, standby] : standbys_) {
+      owned.standby_offset_sums[TaskId{key.first, key.second}] = standby.offset_sum();
+    }
+    if (!plan_->state_directory) return owned;
+    std::set<TaskId> known = plan_->layout.stateful_tasks();
+    for (const std::string& name : plan_->state_directory->task_directories()) {
+      std::optional<TaskId> task = task_of_directory(name);
+      if (!task || known.count(*task) == 0) continue;
+      TaskKey key = key_of(*task);
+      if (tasks_.count(key) != 0 || standbys_.count(key) != 0) continue;
+      // Another thread's task (it reports it): not read here.
+      if (!plan_->state_directory->lock_task(name, index_, std::chrono::milliseconds(0))) continue;
+      std::optional<int64_t> sum = checkpointed_offset_sum(name);
+      plan_->state_directory->unlock_task(name, index_);
+      if (sum) owned.standby_offset_sums[*task] = *sum;
+    }
+    return owned;
+  }
+
+  // The next changelog offsets a task directory's checkpoint names, summed
+  // (nullopt: no checkpoint, or one that cannot be read).
+  std::optional<int64_t> checkpointed_offset_sum(const std::string& task) {
+    OffsetCheckpoint file(plan_->state_directory->application_dir() + "/" + task + "/" +
+                          OffsetCheckpoint::kFileName);
+    if (!file.exists()) return std::nullopt;
     try {
-      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(consumer, partitions);
-        self->make_tasks(partitions);
-        self->state_ = State::running;
-      } else {
-        // Eager protocol: everything is revoked; commit before letting go.
-        self->state_ = State::rebalancing;
-        self->commit();
-        self->close_tasks();
-        rd_kafka_assign(consumer, nullptr);
-      }
+      int64_t sum = 0;
+      for (const auto& [partition, offset] : file.read()) sum += offset + 1;
+      return sum;
     } catch (const std::exception& e) {
-      std::lock_guard lock(self->error_mutex_);
-      if (self->send_error_.empty()) self->send_error_ = std::string("rebalance: ") + e.what();
+      spdlog::warn("{}: the checkpoint of task {} is unreadable ({}): not reported", log_prefix(),
+                   task, e.what());
+      return std::nullopt;
     }
   }
 
-  void make_tasks(rd_kafka_topic_partition_list_t* partitions) {
-    std::set<std::pair<int, int32_t>> wanted;
-    for (int i = 0; i < partitions->cnt; ++i) {
-      auto sub = plan_->subtopology_of_topic.find(partitions->elems[i].topic);
-      if (sub != plan_->subtopology_of_topic.end())
-        wanted.insert({sub->second, partitions->elems[i].partition});
-    }
-    for (const auto& [sub, partition] : wanted) {
-      if (tasks_.count({sub, partition}) != 0) continue;
-      TaskSettings settings;
-      settings.application_id = config_.application_id;
-      settings.subtopology = sub;
-      settings.partition = partition;
-      settings.on_deserialization_error = config_.on_deserialization_error;
-      settings.exactly_once = exactly_once();
-      std::string task_id = std::to_string(sub) + "_" + std::to_string(partition);
-      if (plan_->state_directory) {
-        if (!plan_->state_directory->lock_task(task_id, index_, std::chrono::seconds(30)))
-          throw StreamsError("cannot lock the state directory of task " + task_id);
-        settings.state_dir = plan_->state_directory->task_dir(task_id);
+  void apply(const ThreadAssignment& assignment) {
+    std::set<TaskKey> active;
+    std::set<TaskKey> standby;
+    for (const TaskId& task : assignment.active) active.insert(key_of(task));
+    for (const TaskId& task : assignment.standby) standby.insert(key_of(task));
+    // What moved away: closed clean (the commit before the rebalance made
+    // their state durable), with their checkpoints.
+    RdPartitions revoked(rd_kafka_topic_partition_list_new(4));
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (active.count(it->first) != 0) {
+        ++it;
+        continue;
       }
-      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], settings,
+      add_input_partitions(revoked.get(), it->first, RD_KAFKA_OFFSET_INVALID);
+      spdlog::info("{}: task {} closed (assigned elsewhere)", log_prefix(), it->second->id());
+      close_task(it->first, *it->second, /*clean=*/true);
+      it = tasks_.erase(it);
+    }
+    if (revoked->cnt > 0) rd_kafka_incremental_unassign(consumer_.get(), revoked.get());
+    for (auto it = standbys_.begin(); it != standbys_.end();) {
+      if (standby.count(it->first) != 0 || active.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      close_standby(it->first, it->second, /*clean=*/true);
+      it = standbys_.erase(it);
+    }
+    // What came: from a standby copy when there is one, else restored
+    // (from the task directory's checkpoint when it has one).
+    RdPartitions added(rd_kafka_topic_partition_list_new(4));
+    for (const TaskKey& key : active) {
+      if (tasks_.count(key) != 0) continue;
+      std::unique_ptr<Task> task;
+      auto copy = standbys_.find(key);
+      if (copy != standbys_.end()) {
+        task = std::move(copy->second.task);
+        task->promote();
+        int64_t caught_up = restore(*task, key.second, copy->second.positions);
+        standbys_.erase(copy);
+        spdlog::info(
+            "{}: task {} running: promoted from a standby replica ({} changelog records to catch "
+            "up)",
+            log_prefix(), task->id(), caught_up);
+      } else {
+        task = make_task(key, /*standby=*/false);
+        if (task->changelog_topics().empty()) {
+          spdlog::info("{}: task {} running", log_prefix(), task->id());
+        } else {
+          bool checkpointed = has_checkpointed_offsets(*task);
+          int64_t restored = restore(*task, key.second, {});
+          spdlog::info("{}: task {} running: restored {} changelog records from {}", log_prefix(),
+                       task->id(), restored, checkpointed ? "its checkpoint" : "the start");
+        }
+      }
+      checkpoint_due_ = true;  // what was restored need not be again
+      publish_stores(*task);
+      add_input_partitions(added.get(), key, RD_KAFKA_OFFSET_INVALID);  // the committed offset
+      tasks_.emplace(key, std::move(task));
+    }
+    if (added->cnt > 0) rd_kafka_incremental_assign(consumer_.get(), added.get());
+    for (const TaskKey& key : standby) {
+      if (standbys_.count(key) != 0 || active.count(key) != 0) continue;
+      Standby copy;
+      copy.task = make_task(key, /*standby=*/true);
+      // From the checkpoint of its directory, else the changelog's start.
+      for (const auto& [store, topic] : copy.task->changelog_topics()) {
+        copy.positions[topic] = copy.task->restore_start_offset(store).value_or(-1);
+      }
+      copy.checkpointed_sum = copy.offset_sum();
+      spdlog::info("{}: standby task {} created{}", log_prefix(), copy.task->id(),
+                   copy.checkpointed_sum > 0 ? " from its checkpoint" : "");
+      standbys_.emplace(key, std::move(copy));
+    }
+    follow_standby_changelogs();
+    new_replicas_ = false;
+    for (const TaskKey& key : standby) new_replicas_ |= previous_standbys_.count(key) == 0;
+    previous_standbys_ = standby;
+    assigned_at_ = Clock::now();
+  }
+
+  static bool has_checkpointed_offsets(const Task& task) {
+    for (const auto& [store, topic] : task.changelog_topics()) {
+      if (task.restore_start_offset(store)) return true;
+    }
+    return false;
+  }
+
+  // An active task's stores become queryable (interactive queries see
+  // active tasks only, as Kafka's default store query parameters do).
+  void publish_stores(Task& task) {
+    std::map<std::string, const StateStore*> queryable;
+    for (const std::string& name : task.store_names()) queryable[name] = task.store(name);
+    plan_->local_stores->add(task.id(), task.settings().partition, queryable);
+  }
+
+  void add_input_partitions(rd_kafka_topic_partition_list_t* list, const TaskKey& key,
+                            int64_t offset) {
+    for (const TopicPartition& partition :
+         plan_->layout.input_partitions(TaskId{key.first, key.second})) {
+      rd_kafka_topic_partition_list_add(list, partition.topic.c_str(), partition.partition)
+          ->offset = offset;
+    }
+  }
+
+  // A task (active or standby) in its directory of the state directory:
+  // the directory locked for this thread, the stores opened from their
+  // checkpoint, the local state wiped when the checkpoint does not fit
+  // the changelog.
+  std::unique_ptr<Task> make_task(const TaskKey& key, bool standby) {
+    TaskSettings settings;
+    settings.application_id = config_.application_id;
+    settings.subtopology = key.first;
+    settings.partition = key.second;
+    settings.on_deserialization_error = config_.on_deserialization_error;
+    settings.exactly_once = exactly_once();
+    settings.standby = standby;
+    std::string name = task_name(key);
+    if (plan_->state_directory) {
+      if (!plan_->state_directory->lock_task(name, index_, kTaskLockTimeout))
+        throw StreamsError("cannot lock the state directory of task " + name);
+      settings.state_dir = plan_->state_directory->task_dir(name);
+    }
+    try {
+      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first], settings,
                                          static_cast<RecordCollector&>(*this));
-      if (!checkpoint_in_range(*task, partition)) {
+      if (!checkpoint_in_range(*task, key.second)) {
         // Kafka's TaskCorruptedException: the local state is of another
         // changelog history; start over from the changelog's beginning.
         task->close();
         StateDirectory::wipe_task_state(settings.state_dir);
-        task = std::make_unique<Task>(topology_, plan_->subtopologies[sub], settings,
+        task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first], settings,
                                       static_cast<RecordCollector&>(*this));
       }
-      restore(*task, partition);
-      checkpoint_due_ = true;  // what was restored need not be again
-      std::map<std::string, const StateStore*> queryable;
-      for (const std::string& name : task->store_names()) queryable[name] = task->store(name);
-      plan_->local_stores->add(task->id(), partition, queryable);
-      spdlog::info("stream-thread [{}-StreamThread-{}] task {} running", config_.application_id,
-                   index_ + 1, task->id());
-      tasks_.emplace(std::make_pair(sub, partition), std::move(task));
+      return task;
+    } catch (...) {
+      if (plan_->state_directory) plan_->state_directory->unlock_task(name, index_);
+      throw;
     }
   }
 
@@ -572,13 +836,7 @@ class KafkaStreams::Thread final : private RecordCollector {
     for (const auto& [store, topic] : task.changelog_topics()) {
       std::optional<int64_t> start = task.restore_start_offset(store);
       if (!start) continue;
-      int64_t low = 0;
-      int64_t high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          restorer_.get(), topic.c_str(), partition, &low, &high, kAdminTimeoutMs);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw StreamsError("cannot read the offsets of " + topic + ": " + rd_kafka_err2str(err));
-      }
+      auto [low, high] = watermarks(topic, partition);
       if (*start > high || *start < low) {
         spdlog::warn(
             "stream task {}: the checkpointed offset {} of changelog {}-{} is out of its range "
@@ -590,22 +848,32 @@ class KafkaStreams::Thread final : private RecordCollector {
     return true;
   }
 
-  // Reads each of the task's changelog partitions, from its checkpointed
-  // offset (persistent stores) or the start, to its end (committed records
-  // only) into its store.
-  void restore(Task& task, int32_t partition) {
+  std::pair<int64_t, int64_t> watermarks(const std::string& topic, int32_t partition) {
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        restorer_.get(), topic.c_str(), partition, &low, &high, kAdminTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw StreamsError("cannot read the offsets of " + topic + ": " + rd_kafka_err2str(err));
+    }
+    return {low, high};
+  }
+
+  // Reads each of the task's changelog partitions from `from` (topic ->
+  // next offset, a standby's position), else from the offset after its
+  // checkpoint (persistent stores), else from the start, to its end
+  // (committed records only) into its store; how many records that took.
+  int64_t restore(Task& task, int32_t partition, const std::map<std::string, int64_t>& from) {
+    int64_t total = 0;
     for (const auto& [store, topic] : task.changelog_topics()) {
-      std::optional<int64_t> start = task.restore_start_offset(store);
+      auto position = from.find(topic);
+      std::optional<int64_t> start = position != from.end() && position->second >= 0
+                                         ? std::optional<int64_t>(position->second)
+                                         : task.restore_start_offset(store);
       auto began = Clock::now();
-      int64_t low = 0;
-      int64_t high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          restorer_.get(), topic.c_str(), partition, &low, &high, kAdminTimeoutMs);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw StreamsError("cannot read the offsets of " + topic + ": " + rd_kafka_err2str(err));
-      }
-      // Nothing after the checkpoint (or an empty changelog): no fetch
-      // waiting for records that will not come.
+      auto [low, high] = watermarks(topic, partition);
+      // Nothing after the checkpoint (an empty changelog, a caught-up
+      // copy): no fetch waiting for records that will not come.
       bool nothing_to_read = (start ? *start : low) >= high;
       RdPartitions assignment(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
@@ -641,33 +909,169 @@ class KafkaStreams::Thread final : private RecordCollector {
           config_.application_id, index_ + 1, topic, partition, store, restored,
           start ? std::to_string(*start) : std::string("beginning"),
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count());
+      total += restored;
     }
+    return total;
+  }
+
+  // The restore consumer follows every standby's changelogs from where
+  // each copy is.
+  void follow_standby_changelogs() {
+    standby_changelogs_.clear();
+    RdPartitions assignment(rd_kafka_topic_partition_list_new(4));
+    for (auto& [key, standby] : standbys_) {
+      for (const auto& [store, topic] : standby.task->changelog_topics()) {
+        standby_changelogs_[{topic, key.second}] = {key, store};
+        int64_t position = standby.positions[topic];
+        rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), key.second)->offset =
+            position >= 0 ? position : RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+    rd_kafka_assign(restorer_.get(), assignment->cnt > 0 ? assignment.get() : nullptr);
+  }
+
+  // Applies what the standbys' changelogs have to their stores (never
+  // processing: a standby only keeps state).
+  void update_standbys() {
+    if (standbys_.empty()) return;
+    for (int i = 0; i < kStandbyRecordsPerLoop; ++i) {
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(restorer_.get(), 0);
+      if (message == nullptr) return;
+      apply_to_standby(message);
+      rd_kafka_message_destroy(message);
+    }
+  }
+
+  void apply_to_standby(rd_kafka_message_t* message) {
+    if (message->rkt == nullptr) return;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("{}: standby: {}", log_prefix(), rd_kafka_message_errstr(message));
+      return;
+    }
+    std::string topic = rd_kafka_topic_name(message->rkt);
+    auto changelog = standby_changelogs_.find({topic, message->partition});
+    if (changelog == standby_changelogs_.end()) return;
+    Standby& standby = standbys_.at(changelog->second.first);
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      standby.positions[topic] = message->offset;  // the end (past transaction markers)
+      return;
+    }
+    SerializedRecord record = to_record(message);
+    if (record.key) {
+      standby.task->restore(changelog->second.second, *record.key, record.value, record.offset);
+    }
+    standby.positions[topic] = message->offset + 1;
+  }
+
+  // Standbys write their checkpoints as Kafka's do: at a commit once their
+  // changelog positions moved more than 10,000 offsets, and when closed.
+  void checkpoint_standbys() {
+    for (auto& [key, standby] : standbys_) {
+      int64_t sum = standby.offset_sum();
+      if (sum - standby.checkpointed_sum <= kStandbyCheckpointDelta) continue;
+      standby.task->checkpoint({});
+      standby.checkpointed_sum = sum;
+    }
+  }
+
+  // Kafka waits probing.rebalance.interval.ms before it checks warm-ups
+  // again; a member given new replicas asks for that rebalance as soon as
+  // they are all within acceptable.recovery.lag, so a task moves to it in
+  // seconds. (Only after new replicas: a probe that changed nothing waits
+  // for the scheduled time.)
+  void maybe_probe_early() {
+    if (!new_replicas_ || standbys_.empty() || !membership_.probing_scheduled()) return;
+    if (Clock::now() - assigned_at_ < kEarliestProbe) return;
+    if (Clock::now() < next_probe_check_) return;
+    next_probe_check_ = Clock::now() + std::chrono::milliseconds(500);
+    for (auto& [key, standby] : standbys_) {
+      for (const auto& [topic, position] : standby.positions) {
+        int64_t low = 0;
+        int64_t high = -1;
+        rd_kafka_get_watermark_offsets(restorer_.get(), topic.c_str(), key.second, &low, &high);
+        if (high < 0 || position < 0 || high - position > config_.acceptable_recovery_lag) return;
+      }
+    }
+    spdlog::info("{}: standby and warm-up tasks caught up; asking for the probing rebalance",
+                 log_prefix());
+    new_replicas_ = false;
+    membership_.request_rejoin();
+  }
+
+  // Tasks that may run elsewhere now (the group moved on without this
+  // member): closed without a commit; the next rebalance hands out anew.
+  void lose_tasks(const std::string& why) {
+    close_tasks_dirty(why);
+    membership_.request_rejoin();
+  }
+
+  // Kafka's dirty close of lost tasks: no commit and no checkpoint (under
+  // exactly_once_v2 the next start wipes their stores, under
+  // at_least_once it restores from the last checkpoint).
+  void close_tasks_dirty(const std::string& why) {
+    spdlog::warn("{}: {}: closing {} active tasks without committing", log_prefix(), why,
+                 tasks_.size());
+    abort_quietly();
+    for (auto& [key, task] : tasks_) close_task(key, *task, /*clean=*/false);
+    tasks_.clear();
+    rd_kafka_assign(consumer_.get(), nullptr);
+    processed_.clear();
   }
 
   // A clean close (after a commit): tasks leave the queryable stores,
   // checkpoint (both guarantees) and close.
   void close_tasks() {
-    for (auto& [id, task] : tasks_) {
-      plan_->local_stores->remove(task->id());
-      task->checkpoint(changelog_written_);
-      task->close();
-      if (plan_->state_directory) plan_->state_directory->unlock_task(task->id(), index_);
-    }
+    for (auto& [key, task] : tasks_) close_task(key, *task, /*clean=*/true);
     tasks_.clear();
   }
 
-  // A failed thread's tasks: closed without a checkpoint.
-  void drop_tasks() {
-    for (auto& [id, task] : tasks_) {
-      plan_->local_stores->remove(task->id());
-      task.reset();
-      if (plan_->state_directory) {
-        plan_->state_directory->unlock_task(
-            std::to_string(id.first) + "_" + std::to_string(id.second), index_);
-      }
-    }
-    tasks_.clear();
+  void close_standbys() {
+    for (auto& [key, standby] : standbys_) close_standby(key, standby, /*clean=*/true);
+    standbys_.clear();
   }
+
+  // A failed thread's tasks and standbys: closed without a checkpoint.
+  void drop_tasks() {
+    for (auto& [key, task] : tasks_) close_task(key, *task, /*clean=*/false);
+    tasks_.clear();
+    for (auto& [key, standby] : standbys_) close_standby(key, standby, /*clean=*/false);
+    standbys_.clear();
+  }
+
+  void close_task(const TaskKey& key, Task& task, bool clean) {
+    plan_->local_stores->remove(task.id());
+    try {
+      if (clean) task.checkpoint(changelog_written_);
+      task.close();
+    } catch (...) {
+      release_task_directory(key);
+      throw;
+    }
+    release_task_directory(key);
+  }
+
+  void close_standby(const TaskKey& key, Standby& standby, bool clean) {
+    try {
+      if (clean) standby.task->checkpoint({});
+      standby.task->close();
+    } catch (...) {
+      release_task_directory(key);
+      throw;
+    }
+    release_task_directory(key);
+  }
+
+  void release_task_directory(const TaskKey& key) {
+    if (plan_->state_directory) plan_->state_directory->unlock_task(task_name(key), index_);
+  }
+
+  static constexpr auto kRejoinBackoff = std::chrono::milliseconds(500);
+  static constexpr auto kEarliestProbe = std::chrono::seconds(1);
+  static constexpr auto kTaskLockTimeout = std::chrono::seconds(30);
+  static constexpr int kStandbyRecordsPerLoop = 1000;
+  static constexpr int64_t kStandbyCheckpointDelta =
+      10'000;  // Kafka's OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT
 
   const Topology& topology_;
   const StreamsConfig& config_;
@@ -682,7 +1086,15 @@ class KafkaStreams::Thread final : private RecordCollector {
   RdKafka producer_;
   RdKafka consumer_;
   RdKafka restorer_;
+  StreamThreadMembership membership_;
   std::map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
+  std::map<TaskKey, Standby> standbys_;
+  // changelog partition -> its standby and store
+  std::map<std::pair<std::string, int32_t>, std::pair<TaskKey, std::string>> standby_changelogs_;
+  std::set<TaskKey> previous_standbys_;
+  bool new_replicas_ = false;
+  Clock::time_point assigned_at_;
+  Clock::time_point next_probe_check_;
   std::map<std::pair<std::string, int32_t>, int64_t> processed_;  // next offset to consume
   std::map<TopicPartition, int64_t> changelog_written_;  // last acknowledged changelog offsets
   bool checkpoint_due_ = false;
@@ -746,9 +1158,27 @@ void KafkaStreams::start() {
     }
   }
   create_topics(admin.get(), plan->internal_partitions, compacted, config_.replication_factor);
+  // What the group's assignment hands out: a task per sub-topology and
+  // partition, reading partition p of each of its sources.
+  plan->layout.subtopologies.resize(plan->subtopologies.size());
+  for (size_t id = 0; id < plan->subtopologies.size(); ++id) {
+    SubtopologyLayout& layout = plan->layout.subtopologies[id];
+    layout.source_topics.assign(graph.sources[id].begin(), graph.sources[id].end());
+    layout.tasks = tasks[id];
+    for (const std::string& topic : graph.sources[id]) {
+      plan->layout.topic_partitions[topic] = std::max(1, counts[topic]);
+    }
+    for (const std::string& store : graph.stores[id]) {
+      std::string topic = config_.application_id + "-" + store + "-changelog";
+      if (plan->changelog_topics.count(topic) != 0) layout.changelog_topics.push_back(topic);
+    }
+  }
   if (has_persistent_stores(topology_)) {
     plan->state_directory =
         std::make_shared<StateDirectory>(config_.state_dir, config_.application_id);
+    plan->process_id = uuid_from_text(plan->state_directory->process_id());
+  } else {
+    plan->process_id = random_process_id();  // Kafka's too: nothing to find again
   }
   plan->local_stores = local_stores_;
   plan_ = plan;

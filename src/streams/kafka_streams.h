@@ -9,9 +9,10 @@
 //   tasks as its source topics' largest partition count; a repartition
 //   topic as many partitions as the sub-topology writing it, a changelog
 //   as its store's sub-topology (compacted).
-// - Partitions are assigned with the range assignor: with every member
-//   subscribed to every source topic, partition p of each topic lands on
-//   the same thread, which is what a task needs (co-partitioning).
+// - Tasks are assigned by the group itself (stream_thread_membership.h:
+//   the "stream" protocol, the leader's sticky assignor with standbys and
+//   warm-ups); each thread's consumer is assign()ed its active tasks'
+//   partitions, its restore consumer keeps the standbys up to date.
 // - at_least_once: every commit.interval.ms the producer is flushed (all
 //   output and changelog records acknowledged), then the consumed offsets
 //   are committed. A crash re-processes what followed the last commit.
@@ -25,8 +26,12 @@
 //   its RocksDB stores and `.checkpoint` in `<subtopology>_<partition>`.
 //   at_least_once writes the checkpoint after every commit, exactly_once_v2
 //   only at a clean close; a restart restores from the checkpointed offsets.
+//   Standby tasks live there too (persistent, checkpointed). The process
+//   id is kept in the directory, and a member reports the checkpointed
+//   offsets of the task directories it holds, so a restarted instance is
+//   the same client to the assignor and gets its tasks back.
 // - Interactive queries (interactive_queries.h): store() reads the stores
-//   of this instance's running tasks.
+//   of this instance's running active tasks.
 
 #include <atomic>
 #include <memory>

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,18 @@ std::string random_uuid() {
                 static_cast<unsigned>(low >> 48),
                 static_cast<unsigned long long>(low & 0xffffffffffffULL));
   return text;
+}
+
+// Java's UUID.toString() form: 8-4-4-4-12 hex digits.
+bool is_uuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : std::isxdigit(static_cast<unsigned char>(text[i])) == 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -94,6 +107,20 @@ std::string StateDirectory::task_dir(const std::string& task_id) const {
   return path.string();
 }
 
+std::vector<std::string> StateDirectory::task_directories() const {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(application_dir_, error)) {
+    std::string name = entry.path().filename().string();
+    size_t separator = name.find('_');
+    bool task_like = separator != std::string::npos && separator > 0 &&
+                     separator + 1 < name.size() &&
+                     name.find_first_not_of("0123456789_") == std::string::npos;
+    if (task_like && entry.is_directory(error)) names.push_back(name);
+  }
+  return names;
+}
+
 bool StateDirectory::lock_task(const std::string& task_id, int owner,
                                std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
@@ -121,7 +148,8 @@ std::string StateDirectory::process_id() {
     std::ifstream in(path);
     if (in) {
       nlohmann::json data = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (data.is_object() && data.contains("processId") && data["processId"].is_string()) {
+      if (data.is_object() && data.contains("processId") && data["processId"].is_string() &&
+          is_uuid(data["processId"].get<std::string>())) {
         std::string id = data["processId"];
         spdlog::info("Reading UUID from process file: {}", id);
         return id;

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace sluice::streams {
 
@@ -34,6 +35,10 @@ class StateDirectory {
   const std::string& application_dir() const { return application_dir_; }
   // `<application dir>/<task id>`, created.
   std::string task_dir(const std::string& task_id) const;
+
+  // The task directories present (`<subtopology>_<partition>` names):
+  // what a restarted instance reports holding (Kafka's task offset sums).
+  std::vector<std::string> task_directories() const;
 
   // Takes the task's directory for `owner` (a stream thread), waiting up to
   // `timeout` for another owner to let go; false when it did not.

@@ -10,11 +10,12 @@ std::string invalid(const std::string& name, const std::string& value, const std
   return "Invalid value " + value + " for configuration " + name + ": " + why;
 }
 
-long long parse_number(const std::string& name, const std::string& value) {
+long long parse_number(const std::string& name, const std::string& value,
+                       const char* type = "INT") {
   long long number = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (error != std::errc() || end != value.data() + value.size()) {
-    throw std::invalid_argument(invalid(name, value, "Not a number of type INT"));
+    throw std::invalid_argument(invalid(name, value, std::string("Not a number of type ") + type));
   }
   return number;
 }
@@ -62,6 +63,22 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
       }
     } else if (name == "replication.factor") {
       config.replication_factor = static_cast<int>(parse_number(name, value));
+    } else if (name == "num.standby.replicas") {
+      config.num_standby_replicas = static_cast<int>(parse_number(name, value));
+    } else if (name == "max.warmup.replicas") {
+      long long replicas = parse_number(name, value);
+      if (replicas < 1)
+        throw std::invalid_argument(invalid(name, value, "Value must be at least 1"));
+      config.max_warmup_replicas = static_cast<int>(replicas);
+    } else if (name == "acceptable.recovery.lag") {
+      long long lag = parse_number(name, value, "LONG");
+      if (lag < 0) throw std::invalid_argument(invalid(name, value, "Value must be at least 0"));
+      config.acceptable_recovery_lag = lag;
+    } else if (name == "probing.rebalance.interval.ms") {
+      long long interval = parse_number(name, value, "LONG");
+      if (interval < 60'000)
+        throw std::invalid_argument(invalid(name, value, "Value must be at least 60000"));
+      config.probing_rebalance_interval = std::chrono::milliseconds(interval);
     } else if (name == "state.dir") {
       config.state_dir = value;
     } else if (name == "default.deserialization.exception.handler") {

@@ -106,8 +106,7 @@ void Task::make_stores(const Topology& topology) {
 // with files but no offset (they may hold writes of an aborted transaction).
 void Task::load_checkpoint() {
   if (settings_.state_dir.empty()) return;
-  OffsetCheckpoint file(
-      (std::filesystem::path(settings_.state_dir) / OffsetCheckpoint::kFileName).string());
+  OffsetCheckpoint file = checkpoint_file();
   std::map<TopicPartition, int64_t> offsets;
   try {
     offsets = file.read();
@@ -145,7 +144,17 @@ void Task::load_checkpoint() {
   }
   // Under exactly-once the file is written only by a clean close: a crash
   // while processing leaves none, and the next start wipes.
-  if (settings_.exactly_once) file.remove();
+  if (settings_.exactly_once && !settings_.standby) file.remove();
+}
+
+void Task::promote() {
+  settings_.standby = false;
+  if (settings_.exactly_once && !settings_.state_dir.empty()) checkpoint_file().remove();
+}
+
+OffsetCheckpoint Task::checkpoint_file() const {
+  return OffsetCheckpoint(
+      (std::filesystem::path(settings_.state_dir) / OffsetCheckpoint::kFileName).string());
 }
 
 std::string Task::changelog_topic(const std::string& store) const {
@@ -182,9 +191,7 @@ void Task::checkpoint(const std::map<TopicPartition, int64_t>& written) {
   }
   if (offsets.empty()) return;
   flush();
-  OffsetCheckpoint(
-      (std::filesystem::path(settings_.state_dir) / OffsetCheckpoint::kFileName).string())
-      .write(offsets);
+  checkpoint_file().write(offsets);
 }
 
 void Task::log_changes(const std::string& store, KeyValueBytesStore& bytes) {

@@ -41,6 +41,9 @@ struct TaskSettings {
   // exactly_once_v2: a persistent store without a checkpointed offset is
   // wiped at start, and the checkpoint file is removed while processing.
   bool exactly_once = false;
+  // A standby copy: it only applies committed changelog records, so it
+  // keeps its checkpoint file under exactly_once_v2 too (until promote()).
+  bool standby = false;
 };
 
 // Where a task's records go: what sinks write and the stores' changelogs.
@@ -84,6 +87,10 @@ class Task {
   // written to its changelog partition (`written`: offsets the producer
   // acknowledged). The stores are flushed first.
   void checkpoint(const std::map<TopicPartition, int64_t>& written);
+  // A standby copy becomes an active task: from now on its stores take
+  // writes of open transactions, so under exactly_once_v2 its checkpoint
+  // file goes, as an active task's does when it starts.
+  void promote();
 
   StateStore* store(const std::string& name);
   std::vector<std::string> store_names() const;
@@ -114,6 +121,7 @@ class Task {
   void make_stores(const Topology& topology);
   void load_checkpoint();
   std::string changelog_topic(const std::string& store) const;
+  OffsetCheckpoint checkpoint_file() const;
   void log_changes(const std::string& store, KeyValueBytesStore& bytes);
   bool punctuate(std::vector<Schedule>& schedules, int64_t now);
 

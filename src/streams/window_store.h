@@ -3,17 +3,21 @@
 // kept for `retention_ms` of stream time. The bytes live in a key-value
 // store under Kafka's window store keys (WindowKeySchema: the key's bytes,
 // the window start as 8 bytes, a 4-byte sequence number 0), so the
-// changelog carries the keys Kafka Streams' window stores write.
+// changelog carries the keys Kafka Streams' window stores write. Windows
+// expire as Kafka's segments expire them (retention.h): once the latest
+// window start put is more than the retention past theirs.
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "streams/retention.h"
 #include "streams/serde.h"
 #include "streams/store.h"
 #include "streams/windows.h"
@@ -28,6 +32,39 @@ struct WindowStoreKey {
 };
 std::optional<WindowStoreKey> parse_window_store_key(const std::string& bytes);
 
+// A value with the highest timestamp of the records in it (Kafka's
+// ValueAndTimestamp, what its timestamped stores keep).
+template <class V>
+struct TimestampedValue {
+  V value{};
+  int64_t timestamp = 0;
+  auto operator<=>(const TimestampedValue&) const = default;
+};
+
+namespace serdes {
+
+// Kafka's ValueAndTimestampSerializer: the timestamp (8 bytes, big-endian),
+// then the value's bytes.
+template <class V>
+Serde<TimestampedValue<V>> timestamped(Serde<V> inner) {
+  Serde<int64_t> time = long_();
+  return {[inner, time](const std::string& topic,
+                        const TimestampedValue<V>& value) -> std::optional<std::string> {
+            std::optional<std::string> bytes = inner.serialize(topic, value.value);
+            if (!bytes) return std::nullopt;
+            return *time.serialize(topic, value.timestamp) + *bytes;
+          },
+          [inner, time](const std::string& topic, std::optional<std::string_view> bytes) {
+            if (!bytes || bytes->size() < 8) {
+              throw SerializationError("a timestamped value needs at least 8 bytes");
+            }
+            return TimestampedValue<V>{inner.deserialize(topic, bytes->substr(8)),
+                                       time.deserialize(topic, bytes->substr(0, 8))};
+          }};
+}
+
+}  // namespace serdes
+
 template <class K, class V>
 class WindowStore final : public StateStore {
  public:
@@ -36,7 +73,12 @@ class WindowStore final : public StateStore {
       : StateStore(bytes->name()),
         bytes_(std::move(bytes)),
         window_size_(window_size),
-        retention_(retention),
+        retention_(retention,
+                   [](const std::string& store_key) -> std::optional<int64_t> {
+                     std::optional<WindowStoreKey> parsed = parse_window_store_key(store_key);
+                     if (!parsed) return std::nullopt;
+                     return parsed->window_start;
+                   }),
         key_serde_(std::move(key_serde)),
         value_serde_(std::move(value_serde)) {}
 
@@ -44,30 +86,36 @@ class WindowStore final : public StateStore {
   void flush() override { bytes_->flush(); }
   void close() override { bytes_->close(); }
   KeyValueBytesStore* bytes_store() override { return bytes_.get(); }
-  int64_t retention_ms() const { return retention_; }
+  int64_t retention_ms() const { return retention_.retention_ms(); }
 
   std::optional<V> fetch(const K& key, int64_t window_start) const {
+    if (window_start < retention_.oldest_live(*bytes_)) return std::nullopt;
     std::optional<std::string> bytes = bytes_->get(window_store_key(key_bytes(key), window_start));
     if (!bytes) return std::nullopt;
     return value_serde_.deserialize(name(), std::string_view(*bytes));
   }
 
-  // A value that says null removes the window.
+  // A value that says null removes the window; a window that has expired
+  // is not put.
   void put(const K& key, const V& value, int64_t window_start) {
     std::string store_key = window_store_key(key_bytes(key), window_start);
     std::optional<std::string> bytes = value_serde_.serialize(name(), value);
-    index_if_needed();
     if (!bytes) {
       bytes_->remove(store_key);
       return;
     }
+    if (!retention_.admit(*bytes_, window_start, store_key)) {
+      spdlog::debug("Skipping record for expired segment. store=[{}]", name());
+      return;
+    }
     bytes_->put(store_key, *bytes);
-    by_start_[window_start].insert(store_key);
   }
 
   // The key's windows starting in [from, to], oldest first.
   std::vector<std::pair<int64_t, V>> fetch(const K& key, int64_t from, int64_t to) const {
     std::vector<std::pair<int64_t, V>> out;
+    from = std::max(from, retention_.oldest_live(*bytes_));
+    if (to < from) return out;
     std::string prefix = key_bytes(key);
     for (const auto& [store_key, value] :
          bytes_->range(window_store_key(prefix, from), window_store_key(prefix, to))) {
@@ -82,9 +130,10 @@ class WindowStore final : public StateStore {
   // Every window held, by key bytes then start.
   std::vector<std::pair<Windowed<K>, V>> all() const {
     std::vector<std::pair<Windowed<K>, V>> out;
+    int64_t oldest = retention_.oldest_live(*bytes_);
     for (const auto& [store_key, value] : bytes_->range({}, {})) {
       std::optional<WindowStoreKey> parsed = parse_window_store_key(store_key);
-      if (!parsed) continue;
+      if (!parsed || parsed->window_start < oldest) continue;
       Windowed<K> windowed{key_serde_.deserialize(name(), std::string_view(parsed->key)),
                            Window{parsed->window_start, parsed->window_start + window_size_}};
       out.emplace_back(std::move(windowed),
@@ -93,41 +142,17 @@ class WindowStore final : public StateStore {
     return out;
   }
 
-  // Drops windows that start more than the retention before `stream_time`
-  // (Kafka's segments expire the same windows, coarser).
-  void expire(int64_t stream_time) {
-    index_if_needed();
-    int64_t oldest_kept = stream_time - retention_ + 1;
-    while (!by_start_.empty() && by_start_.begin()->first < oldest_kept) {
-      for (const std::string& store_key : by_start_.begin()->second) bytes_->remove(store_key);
-      by_start_.erase(by_start_.begin());
-    }
-  }
-
  private:
   std::string key_bytes(const K& key) const {
     std::optional<std::string> bytes = key_serde_.serialize(name(), key);
     if (!bytes) throw SerializationError("a state store key cannot be null");
     return *bytes;
   }
-  // Windows restored from a changelog were not put through put(): index
-  // them once, on first use.
-  void index_if_needed() {
-    if (indexed_) return;
-    indexed_ = true;
-    for (const auto& [store_key, value] : bytes_->range({}, {})) {
-      if (auto parsed = parse_window_store_key(store_key))
-        by_start_[parsed->window_start].insert(store_key);
-    }
-  }
-
   std::unique_ptr<KeyValueBytesStore> bytes_;
   int64_t window_size_;
-  int64_t retention_;
+  RetentionIndex retention_;
   Serde<K> key_serde_;
   Serde<V> value_serde_;
-  bool indexed_ = false;
-  std::map<int64_t, std::set<std::string>> by_start_;
 };
 
 namespace stores {

@@ -6,6 +6,7 @@
 // window has closed: its end plus the grace period is at or before the
 // stream time the aggregation has seen (the record is then dropped, as
 // Kafka drops it). Windows are kept for size + grace of stream time.
+// Sliding and session windows: sliding_windows.h, session_windows.h.
 
 #include "streams/dsl.h"
 
@@ -45,14 +46,12 @@ class TimeWindowedKStream {
       std::function<VA(const K&, const V&, const std::optional<VA>&)> update,
       Materialized<K, VA> materialized) const {
     StreamsBuilder& builder = *grouped_.builder_;
-    std::string store =
-        materialized.store_name.empty() ? builder.new_store_name(prefix) : materialized.store_name;
-    std::string name = builder.new_processor_name(prefix);
-    Serde<K> key_serde = materialized.key_serde
-                             ? *materialized.key_serde
-                             : detail::require_serde(grouped_.key_serde_, "the store " + store);
-    Serde<VA> value_serde = detail::require_serde(materialized.value_serde, "the store " + store);
-    std::string parent = grouped_.parent_for(store, key_serde);
+    auto plan = grouped_.template plan_aggregation<VA>(prefix, materialized);
+    std::string store = plan.store;
+    std::string name = plan.name;
+    Serde<K> key_serde = plan.key_serde;
+    Serde<VA> value_serde = plan.value_serde;
+    std::string parent = plan.parent;
     TimeWindows windows = windows_;
     Topology& topology = builder.topology();
     topology.add_processor<K, V, Windowed<K>, Change<VA>>(
@@ -78,7 +77,6 @@ class TimeWindowedKStream {
                       Windowed<K>{record.key, window}, Change<VA>{next, old}, record.timestamp,
                       record.headers});
                 }
-                values->expire(*observed);
               };
             }),
         {parent});
@@ -149,7 +147,9 @@ KTable<K, V> KTable<K, V>::suppress_until_window_closes() const {
                   buffer->latest.erase(entry);
                   buffer->by_end.erase(buffer->by_end.begin());
                   final_result.value.old_value.reset();
-                  context.forward(final_result);
+                  // A window's deletion (a session merged into another) is
+                  // no final result: Kafka drops it too.
+                  if (final_result.value.new_value) context.forward(final_result);
                 }
               };
             }),
@@ -161,3 +161,6 @@ KTable<K, V> KTable<K, V>::suppress_until_window_closes() const {
 }
 
 }  // namespace sluice::streams
+
+#include "streams/session_windows.h"  // IWYU pragma: export
+#include "streams/sliding_windows.h"  // IWYU pragma: export

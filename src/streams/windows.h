@@ -2,7 +2,10 @@
 // Time windows (Kafka's TimeWindows, Window, Windowed): fixed-size windows
 // aligned to the epoch, tumbling (advance = size) or hopping (advance <
 // size), with a grace period after a window's end during which late
-// records still count.
+// records still count. Sliding windows (SlidingWindows) are defined by the
+// records themselves, session windows (SessionWindows) by gaps of
+// inactivity; their aggregations are in sliding_windows.h and
+// session_windows.h.
 
 #include <algorithm>
 #include <chrono>
@@ -80,6 +83,51 @@ class TimeWindows {
 
   int64_t size_;
   int64_t advance_;
+  int64_t grace_;
+};
+
+// Kafka's SlidingWindows: windows [t - difference, t] ending at each
+// record and (t, t + 1 + difference] starting after it, both ends inclusive.
+class SlidingWindows {
+ public:
+  static SlidingWindows of_time_difference_with_no_grace(std::chrono::milliseconds difference) {
+    return of_time_difference_and_grace(difference, std::chrono::milliseconds(0));
+  }
+  static SlidingWindows of_time_difference_and_grace(std::chrono::milliseconds difference,
+                                                     std::chrono::milliseconds grace) {
+    if (difference.count() < 0)
+      throw std::invalid_argument("Window time difference must not be negative.");
+    if (grace.count() < 0) throw std::invalid_argument("Window grace period must not be negative.");
+    return SlidingWindows(difference.count(), grace.count());
+  }
+  int64_t time_difference_ms() const { return difference_; }
+  int64_t grace_ms() const { return grace_; }
+
+ private:
+  SlidingWindows(int64_t difference, int64_t grace) : difference_(difference), grace_(grace) {}
+  int64_t difference_;
+  int64_t grace_;
+};
+
+// Kafka's SessionWindows: records of a key closer than the inactivity gap
+// form one session [first, last] (both inclusive).
+class SessionWindows {
+ public:
+  static SessionWindows of_inactivity_gap_with_no_grace(std::chrono::milliseconds gap) {
+    return of_inactivity_gap_and_grace(gap, std::chrono::milliseconds(0));
+  }
+  static SessionWindows of_inactivity_gap_and_grace(std::chrono::milliseconds gap,
+                                                    std::chrono::milliseconds grace) {
+    if (gap.count() <= 0) throw std::invalid_argument("Gap time cannot be zero or negative.");
+    if (grace.count() < 0) throw std::invalid_argument("Grace period must not be negative.");
+    return SessionWindows(gap.count(), grace.count());
+  }
+  int64_t inactivity_gap_ms() const { return gap_; }
+  int64_t grace_ms() const { return grace_; }
+
+ private:
+  SessionWindows(int64_t gap, int64_t grace) : gap_(gap), grace_(grace) {}
+  int64_t gap_;
   int64_t grace_;
 };
 

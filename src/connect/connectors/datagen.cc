@@ -2,8 +2,8 @@
 // (io.confluent.kafka.connect.datagen.DatagenConnector): `kafka.topic`,
 // `quickstart`, `max.interval`, `iterations`, `schema.keyfield`,
 // `random.seed`, the task's `task.id`, and its offsets. The quickstarts are
-// built in (clickstream, pageviews, users, with datagen's schema names and
-// fields); records are Structs with their schema, so JsonConverter writes
+// built in (clickstream, clickstream_users, pageviews, users, with datagen's
+// field names); records are Structs with their schema, so JsonConverter writes
 // its schema envelope, and the key is a STRING.
 //
 // Reproducibility: the generator's whole state is one 64-bit number
@@ -124,7 +124,7 @@ SchemaPtr clickstream_schema() {
   return schema;
 }
 
-Struct clickstream_row(DatagenRandom& random, int64_t now_ms) {
+Struct clickstream_row(DatagenRandom& random, int64_t now_ms, int64_t /*iteration*/) {
   static constexpr std::array<std::string_view, 10> kPages = {
       "/index.html",        "/site/login.html",    "/site/user_status.html", "/site/products.html",
       "/site/cart.html",    "/site/checkout.html", "/images/logo.png",       "/images/track.png",
@@ -165,7 +165,7 @@ SchemaPtr pageviews_schema() {
   return schema;
 }
 
-Struct pageviews_row(DatagenRandom& random, int64_t now_ms) {
+Struct pageviews_row(DatagenRandom& random, int64_t now_ms, int64_t /*iteration*/) {
   Struct row(pageviews_schema());
   datagen_put(row, "viewtime", now_ms);
   datagen_put(row, "userid", numbered("User_", random.between(1, 9)));
@@ -184,7 +184,7 @@ SchemaPtr users_schema() {
   return schema;
 }
 
-Struct users_row(DatagenRandom& random, int64_t /*now_ms*/) {
+Struct users_row(DatagenRandom& random, int64_t /*now_ms*/, int64_t /*iteration*/) {
   static constexpr std::array<std::string_view, 3> kGenders = {"MALE", "FEMALE", "OTHER"};
   Struct row(users_schema());
   // Datagen's range of registration times (2017-02 to 2018-02): fixed, so a
@@ -196,6 +196,53 @@ Struct users_row(DatagenRandom& random, int64_t /*now_ms*/) {
   return row;
 }
 
+// The users of the clickstream's web site (datagen's clickstream_users, the
+// table its ksqlDB demo joins the clicks with): who (user_id, username and
+// name), since when (registered_at) and what (city, level). Datagen counts
+// user_id up from 1 without end; here it cycles through the clickstream's
+// user ids (1 to kClickstreamUsers), so the first records describe every
+// user who clicks and later ones update them (a user moves, changes level).
+// The name is the user id's own, so an update keeps it.
+constexpr int64_t kClickstreamUsers = 40;
+
+SchemaPtr clickstream_users_schema() {
+  static const SchemaPtr schema = SchemaBuilder::structure()
+                                      .name("ksql.clickstream_users")
+                                      .field("user_id", datagen_int32())
+                                      .field("username", datagen_string())
+                                      .field("registered_at", datagen_int64())
+                                      .field("first_name", datagen_string())
+                                      .field("last_name", datagen_string())
+                                      .field("city", datagen_string())
+                                      .field("level", datagen_string())
+                                      .build_or_die();
+  return schema;
+}
+
+Struct clickstream_users_row(DatagenRandom& random, int64_t /*now_ms*/, int64_t iteration) {
+  static constexpr std::array<std::string_view, 10> kFirstNames = {
+      "Ada", "Ben", "Chloe", "Dev", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas"};
+  static constexpr std::array<std::string_view, 8> kLastNames = {
+      "Moreau", "Okafor", "Lindqvist", "Tanaka", "Rossi", "Novak", "Silva", "Byrne"};
+  static constexpr std::array<std::string_view, 6> kCities = {
+      "Frankfurt", "San Francisco", "London", "Raleigh", "Palo Alto", "New York"};
+  static constexpr std::array<std::string_view, 3> kLevels = {"Gold", "Silver", "Platinum"};
+  const int64_t user_id = 1 + iteration % kClickstreamUsers;
+  // Users 10 apart share a first name and get last names 3 apart (mod 8):
+  // the 40 users have 40 different names.
+  const auto first = kFirstNames[static_cast<size_t>(user_id % 10)];
+  const auto last = kLastNames[static_cast<size_t>((user_id / 10 + user_id) % 8)];
+  Struct row(clickstream_users_schema());
+  datagen_put(row, "user_id", static_cast<int32_t>(user_id));
+  datagen_put(row, "username", std::string(first) + "_" + std::string(last));
+  datagen_put(row, "registered_at", random.between(1407645330000, 1502339792000));
+  datagen_put(row, "first_name", std::string(first));
+  datagen_put(row, "last_name", std::string(last));
+  datagen_put(row, "city", std::string(random.pick(kCities)));
+  datagen_put(row, "level", std::string(random.pick(kLevels)));
+  return row;
+}
+
 struct Quickstart {
   std::string_view name;
   // Datagen keys clickstream by ip and pageviews by viewtime; every
@@ -203,11 +250,13 @@ struct Quickstart {
   // per-user aggregations in a demo need.
   std::string_view key_field;
   SchemaPtr (*schema)();
-  Struct (*row)(DatagenRandom& random, int64_t now_ms);
+  // `iteration`: how many records the task made before this one.
+  Struct (*row)(DatagenRandom& random, int64_t now_ms, int64_t iteration);
 };
 
-constexpr std::array<Quickstart, 3> kQuickstarts = {{
+constexpr std::array<Quickstart, 4> kQuickstarts = {{
     {"clickstream", "userid", clickstream_schema, clickstream_row},
+    {"clickstream_users", "user_id", clickstream_users_schema, clickstream_users_row},
     {"pageviews", "userid", pageviews_schema, pageviews_row},
     {"users", "userid", users_schema, users_row},
 }};
@@ -250,7 +299,8 @@ ConfigValidator datagen_quickstart_name() {
   return [](const ConfigValue& value) -> std::optional<ConfigProblem> {
     const auto* text = std::get_if<std::string>(&value);
     if (text == nullptr || text->empty() || find_quickstart(*text)) return std::nullopt;
-    return ConfigProblem{"Unknown quickstart; this datagen has: clickstream, pageviews, users"};
+    return ConfigProblem{
+        "Unknown quickstart; this datagen has: clickstream, clickstream_users, pageviews, users"};
   };
 }
 
@@ -405,7 +455,7 @@ class DatagenTask final : public SourceTask {
 
   ConnectRecord generate() {
     const int64_t now_ms = datagen_wall_clock_ms();
-    Struct row = quickstart_->row(random_, now_ms);
+    Struct row = quickstart_->row(random_, now_ms, count_);
     const Field* key_field = quickstart_->schema()->field(key_field_);
     std::string key = row.get(*key_field).to_string();
     Map offset{MapEntry{Value(kDatagenGenerationField), Value(generation_ + 1)},

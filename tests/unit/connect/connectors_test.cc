@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -482,7 +483,7 @@ TEST(Datagen, ConfigKeysAndSchemaSource) {
             "Must set exactly one of schema.string, schema.filename, quickstart");
   EXPECT_EQ(connector->start({{"kafka.topic", "t"}, {"quickstart", "nope"}}).message(),
             "Invalid value nope for configuration quickstart: Unknown quickstart; this datagen "
-            "has: clickstream, pageviews, users");
+            "has: clickstream, clickstream_users, pageviews, users");
   EXPECT_EQ(
       connector->start({{"kafka.topic", "t"}, {"quickstart", "users"}, {"random.seed", "abc"}})
           .message(),
@@ -572,6 +573,41 @@ TEST(Datagen, PageviewsAndUsersShapes) {
                  {"regionid", SchemaType::string},
                  {"gender", SchemaType::string}});
   EXPECT_EQ(rows[0].key.as<std::string>().rfind("User_", 0), 0u);
+}
+
+// clickstream_users: keyed by user_id, which cycles through the clickstream's
+// user ids 1..40 (every clicking user is described, then updated), each
+// user keeping one name.
+TEST(Datagen, ClickstreamUsersCoverTheClickstreamsUsers) {
+  MemoryOffsets offsets;
+  Properties config = datagen_config("clickstream_users");
+  config["iterations"] = "85";
+  auto task = start_source("Datagen", config, offsets);
+  std::vector<ConnectRecord> records = poll_until(*task, 85);
+  ASSERT_EQ(records.size(), 85u);
+  expect_fields(records[0], "ksql.clickstream_users",
+                {{"user_id", SchemaType::int32},
+                 {"username", SchemaType::string},
+                 {"registered_at", SchemaType::int64},
+                 {"first_name", SchemaType::string},
+                 {"last_name", SchemaType::string},
+                 {"city", SchemaType::string},
+                 {"level", SchemaType::string}});
+  std::map<int32_t, std::string> names;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Struct& row = records[i].value.as<Struct>();
+    const int32_t user_id = row.get("user_id")->as<int32_t>();
+    EXPECT_EQ(user_id, static_cast<int32_t>(1 + i % 40));
+    EXPECT_EQ(records[i].key.as<std::string>(), std::to_string(user_id));
+    const std::string username = row.get("username")->as<std::string>();
+    EXPECT_EQ(username, row.get("first_name")->as<std::string>() + "_" +
+                            row.get("last_name")->as<std::string>());
+    auto [known, inserted] = names.emplace(user_id, username);
+    EXPECT_EQ(known->second, username) << "user " << user_id << " changed name";
+  }
+  std::set<std::string> distinct;
+  for (const auto& [id, name] : names) distinct.insert(name);
+  EXPECT_EQ(distinct.size(), 40u);
 }
 
 TEST(Datagen, KeyFieldSetting) {
