@@ -1041,23 +1041,29 @@ class KafkaStreams::Thread final : private RecordCollector {
 
   void close_task(const TaskKey& key, Task& task, bool clean) {
     plan_->local_stores->remove(task.id());
-    try {
-      if (clean) task.checkpoint(changelog_written_);
-      task.close();
-    } catch (...) {
-      release_task_directory(key);
-      throw;
-    }
-    release_task_directory(key);
+    close_in_directory(key, task, clean ? &changelog_written_ : nullptr);
   }
 
   void close_standby(const TaskKey& key, Standby& standby, bool clean) {
+    static const std::map<TopicPartition, int64_t> kNothingWritten;
+    close_in_directory(key, *standby.task, clean ? &kNothingWritten : nullptr);
+  }
+
+  // Closes a task, with a checkpoint of `written` (a clean close) or none
+  // (dirty: its errors are only logged, the thread is failing or the task
+  // lost already), and lets its directory go.
+  void close_in_directory(const TaskKey& key, Task& task,
+                          const std::map<TopicPartition, int64_t>* written) {
     try {
-      if (clean) standby.task->checkpoint({});
-      standby.task->close();
-    } catch (...) {
-      release_task_directory(key);
-      throw;
+      if (written != nullptr) task.checkpoint(*written);
+      task.close();
+    } catch (const std::exception& e) {
+      if (written == nullptr) {
+        spdlog::warn("{}: closing task {}: {}", log_prefix(), task.id(), e.what());
+      } else {
+        release_task_directory(key);
+        throw;
+      }
     }
     release_task_directory(key);
   }

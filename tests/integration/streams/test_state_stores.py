@@ -201,7 +201,10 @@ def test_exactly_once_v2_checkpoints_on_clean_close_and_wipes_after_a_kill(
     assert all(start != "beginning" for _, start in restores(app.log()).values())
     assert not any(os.path.exists(c) for c in checkpoints)  # removed while processing
     second = wc.make_lines(2000, seed=15)
-    writer = threading.Thread(target=wc.produce_lines, args=(bootstrap, source, second, 100, 0.1))
+    # ~6 s of input: the restart's first transactions (the consumer's
+    # committed offsets fetched after the restore, a commit taking up to a
+    # second on a loaded machine) must fall within it.
+    writer = threading.Thread(target=wc.produce_lines, args=(bootstrap, source, second, 50, 0.15))
     output_before = sum(changelog_ends(bootstrap, sink).values())
     writer.start()
     # Kill once the second batch is being processed (transactions open).

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -239,6 +240,24 @@ TEST(StateDirectory, ATaskDirectoryHasOneOwner) {
   releaser.join();
 }
 
+TEST(StateDirectory, ListsTaskDirectoriesAndKeepsAValidProcessId) {
+  TempDir dir;
+  StateDirectory state(dir.path(), "app");
+  state.task_dir("1_0");
+  state.task_dir("0_12");
+  fs::create_directories(dir.sub("app/not_a_task"));
+  write_file(dir.sub("app/2_3"), "a file, not a task's directory");
+  std::vector<std::string> tasks = state.task_directories();
+  std::sort(tasks.begin(), tasks.end());
+  EXPECT_EQ(tasks, (std::vector<std::string>{"0_12", "1_0"}));
+  // A process file that does not hold a UUID is replaced, not trusted.
+  write_file(dir.sub("app/kafka-streams-process-metadata"), R"({"processId":"not-a-uuid"})");
+  std::string id = state.process_id();
+  EXPECT_NE(id, "not-a-uuid");
+  EXPECT_EQ(id.size(), 36U);
+  EXPECT_EQ(state.process_id(), id);
+}
+
 // A task over one persistent logged store, as the runtime makes them.
 struct TaskFixture : RecordCollector {
   void send(SerializedRecord record) override { sent.push_back(std::move(record)); }
@@ -267,11 +286,12 @@ struct TaskFixture : RecordCollector {
     return topology;
   }
 
-  std::unique_ptr<Task> make(const std::string& task_dir, bool exactly_once) {
+  std::unique_ptr<Task> make(const std::string& task_dir, bool exactly_once, bool standby = false) {
     TaskSettings settings;
     settings.application_id = "app";
     settings.state_dir = task_dir;
     settings.exactly_once = exactly_once;
+    settings.standby = standby;
     return std::make_unique<Task>(built, std::vector<std::string>{}, settings, *this);
   }
 
@@ -417,6 +437,37 @@ TEST(TestDriverState, PersistentWindowStoresWork) {
             (std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {10, 3}}));
 }
 
+TEST(TestDriverState, PersistentSessionAndSlidingWindowStoresWork) {
+  StreamsBuilder builder;
+  auto grouped =
+      builder.stream("clicks", Consumed{serdes::string(), serdes::string()}).group_by_key();
+  grouped
+      .windowed_by(SessionWindows::of_inactivity_gap_and_grace(std::chrono::milliseconds(5),
+                                                               std::chrono::milliseconds(100)))
+      .count(Materialized<std::string, int64_t>::as("sessions"));
+  grouped
+      .windowed_by(SlidingWindows::of_time_difference_and_grace(std::chrono::milliseconds(10),
+                                                                std::chrono::milliseconds(100)))
+      .count(Materialized<std::string, int64_t>::as("sliding"));
+  TopologyTestDriver driver(builder.build());
+  auto input = driver.create_input_topic("clicks", serdes::string(), serdes::string());
+  for (int64_t t : {1, 3, 20, 22, 24}) input.pipe_input("page", "x", t);
+  auto& sessions = driver.get_state_store_for_test<SessionStore<std::string, int64_t>>("sessions");
+  EXPECT_TRUE(sessions.persistent());
+  EXPECT_NE(dynamic_cast<RocksDbKeyValueStore*>(sessions.bytes_store()), nullptr);
+  // Two sessions: [1, 3] and [20, 24] (the gap is 5 ms).
+  EXPECT_EQ(sessions.fetch_session("page", 1, 3), 2);
+  EXPECT_EQ(sessions.fetch_session("page", 20, 24), 3);
+  auto& sliding =
+      driver.get_state_store_for_test<WindowStore<std::string, TimestampedValue<int64_t>>>(
+          "sliding");
+  EXPECT_TRUE(sliding.persistent());
+  // The window ending at the last record, [14, 24], holds 20, 22 and 24.
+  std::optional<TimestampedValue<int64_t>> last = sliding.fetch("page", 14);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->value, 3);
+}
+
 std::unique_ptr<KeyValueStore<std::string, int64_t>> typed(
     std::unique_ptr<KeyValueBytesStore> bytes) {
   return std::make_unique<KeyValueStore<std::string, int64_t>>(std::move(bytes), serdes::string(),
@@ -552,6 +603,41 @@ TEST(InteractiveQueries, KafkaStreamsRefusesBeforeStart) {
     EXPECT_STREQ(e.what(),
                  "KafkaStreams has not been started, you can retry after calling start()");
   }
+}
+
+TEST(TaskState, AStandbyKeepsItsCheckpointUnderExactlyOnceUntilPromoted) {
+  TempDir dir;
+  TaskFixture fixture;
+  {
+    auto task = fixture.make(dir.path(), true);
+    task->restore("kv", "a", "1", 4);
+    task->checkpoint({});  // a clean close
+  }
+  auto standby = fixture.make(dir.path(), true, /*standby=*/true);
+  // Committed changelog records only: the file stays while it runs.
+  EXPECT_TRUE(fs::exists(dir.sub(".checkpoint")));
+  EXPECT_EQ(standby->restore_start_offset("kv"), 5);
+  standby->restore("kv", "b", "2", 5);
+  standby->checkpoint({});
+  EXPECT_EQ(read_file(dir.sub(".checkpoint")), "0\n1\napp-kv-changelog 0 5\n");
+  // Promoted to active: it will take writes of open transactions.
+  standby->promote();
+  EXPECT_FALSE(fs::exists(dir.sub(".checkpoint")));
+  EXPECT_EQ(TaskFixture::contents(*standby),
+            (std::vector<std::pair<std::string, std::string>>{{"a", "1"}, {"b", "2"}}));
+}
+
+TEST(TaskState, AStandbyUnderExactlyOnceWipesStoresLeftWithoutACheckpoint) {
+  TempDir dir;
+  TaskFixture fixture;
+  {
+    auto task = fixture.make(dir.path(), true);
+    task->process(SerializedRecord{"input", 0, 0, 5, "uncommitted", "x", {}});
+    // killed while active: no checkpoint
+  }
+  auto standby = fixture.make(dir.path(), true, /*standby=*/true);
+  EXPECT_TRUE(TaskFixture::contents(*standby).empty());
+  EXPECT_EQ(standby->restore_start_offset("kv"), std::nullopt);
 }
 
 }  // namespace state_store_test
