@@ -8,7 +8,11 @@
 //       [--input streams-plaintext-input] [--output streams-wordcount-output]
 //       [--application-id streams-wordcount] [--set name=value]...
 //
-// Runs until SIGINT or SIGTERM; exits 1 if the application fails.
+// Runs until SIGINT or SIGTERM; exits 1 if the application fails. SIGUSR1
+// prints the count store through an interactive query ("query counts-store
+// N entries", a "count <word> <n>" line each, "query end"). The store is
+// RocksDB under `state.dir` (`--set state.dir=DIR`; Kafka's default
+// /tmp/kafka-streams).
 
 #include <csignal>
 #include <iostream>
@@ -24,6 +28,23 @@ namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
 void request_stop(int) { stop_requested = 1; }
+volatile std::sig_atomic_t query_requested = 0;
+void request_query(int) { query_requested = 1; }
+
+// Every count of this instance's tasks, read while the stream threads run.
+void print_counts(const sluice::streams::KafkaStreams& streams) {
+  using namespace sluice::streams;  // NOLINT(google-build-using-namespace): an application
+  try {
+    auto counts = streams.store("counts-store",
+                                queryable_store_types::key_value_store<std::string, int64_t>());
+    std::vector<std::pair<std::string, int64_t>> all = counts.all();
+    std::cout << "query counts-store " << all.size() << " entries\n";
+    for (const auto& [word, count] : all) std::cout << "count " << word << " " << count << "\n";
+    std::cout << "query end" << std::endl;
+  } catch (const InvalidStateStoreException& e) {
+    std::cout << "query failed: " << e.what() << std::endl;
+  }
+}
 
 std::vector<std::string> words_of(const std::string& line) {
   std::vector<std::string> words;
@@ -88,6 +109,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
+  std::signal(SIGUSR1, request_query);
   KafkaStreams streams(builder.build(), config);
   try {
     streams.start();
@@ -104,6 +126,10 @@ int main(int argc, char** argv) {
     if (state != last) {
       std::cout << "state " << state_name(state) << std::endl;
       last = state;
+    }
+    if (query_requested != 0) {
+      query_requested = 0;
+      print_counts(streams);
     }
     if (state == KafkaStreams::State::error) {
       std::cerr << "streams-wordcount: " << streams.error() << "\n";

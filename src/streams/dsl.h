@@ -79,7 +79,10 @@ struct Grouped {
 };
 
 // A store for an aggregation or a table: its name (empty: generated, as
-// Kafka does), serdes, and whether it has a changelog.
+// Kafka does), serdes, whether it has a changelog, and the bytes store
+// (Kafka's default when none is named: persistent, RocksDB;
+// `Materialized::as(stores::in_memory_key_value_store("name"))` keeps it in
+// memory).
 template <class K, class V>
 struct Materialized {
   std::string store_name;
@@ -87,12 +90,25 @@ struct Materialized {
   std::optional<Serde<V>> value_serde;
   bool logging_enabled = true;
   bool caching_enabled = true;  // through the record cache (record_cache.h)
+  std::optional<BytesStoreSupplier> supplier;
 
   static Materialized as(std::string name) {
-    return {std::move(name), std::nullopt, std::nullopt, true, true};
+    return {std::move(name), std::nullopt, std::nullopt, true, true, std::nullopt};
+  }
+  static Materialized as(BytesStoreSupplier supplier) {
+    std::string name = supplier.name;
+    return {std::move(name), std::nullopt, std::nullopt, true, true, std::move(supplier)};
+  }
+  // A windowed aggregation's store (its retention follows the windows).
+  static Materialized as(WindowBytesStoreSupplier supplier) {
+    return as(std::move(supplier.bytes));
+  }
+  // The bytes store to materialize `store` in.
+  BytesStoreSupplier bytes_supplier(const std::string& store) const {
+    return supplier ? *supplier : stores::persistent_key_value_store(store);
   }
   static Materialized with(Serde<K> key, Serde<V> value) {
-    return {"", std::move(key), std::move(value), true, true};
+    return {"", std::move(key), std::move(value), true, true, std::nullopt};
   }
   Materialized with_caching_disabled() && {
     caching_enabled = false;
@@ -926,7 +942,8 @@ class KGroupedStream {
               };
             }),
         {parent});
-    StoreBuilder store_builder = stores::in_memory_key_value<K, VA>(store, key_serde, value_serde);
+    StoreBuilder store_builder = stores::key_value_store_builder<K, VA>(
+        materialized.bytes_supplier(store), key_serde, value_serde);
     store_builder.logging_enabled = materialized.logging_enabled;
     store_builder.caching_enabled = materialized.caching_enabled;
     topology.add_state_store(std::move(store_builder), {name});
@@ -1023,7 +1040,8 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
             };
           }),
       {source});
-  StoreBuilder store_builder = stores::in_memory_key_value<K, V>(store, key_serde, value_serde);
+  StoreBuilder store_builder = stores::key_value_store_builder<K, V>(
+      materialized.bytes_supplier(store), key_serde, value_serde);
   store_builder.logging_enabled = materialized.logging_enabled;
   store_builder.caching_enabled = materialized.caching_enabled;
   topology_.add_state_store(std::move(store_builder), {table_source});

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -16,6 +17,8 @@
 #include "streams/copartition.h"
 #include "streams/global_thread.h"
 #include "streams/rdkafka_client.h"
+#include "streams/checkpoint.h"
+#include "streams/state_directory.h"
 #include "streams/stream_thread_membership.h"
 #include "streams/task.h"
 
@@ -61,6 +64,29 @@ Uuid random_process_id() {
   return id;
 }
 
+// A UUID's text (8-4-4-4-12 hex digits, as the state directory keeps it).
+Uuid uuid_from_text(const std::string& text) {
+  Uuid id;
+  size_t byte = 0;
+  for (size_t i = 0; i + 1 < text.size() && byte < id.bytes.size(); ++i) {
+    if (text[i] == '-') continue;
+    id.bytes[byte++] = static_cast<uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16));
+    ++i;
+  }
+  return id;
+}
+
+// "1_3" -> TaskId{1, 3}; nullopt for a name that is not a task's.
+std::optional<TaskId> task_of_directory(const std::string& name) {
+  size_t separator = name.find('_');
+  if (separator == std::string::npos) return std::nullopt;
+  try {
+    return TaskId{std::stoi(name.substr(0, separator)), std::stoi(name.substr(separator + 1))};
+  } catch (const std::exception&) {
+    return std::nullopt;  // out of range
+  }
+}
+
 }  // namespace
 
 // What every thread shares: the sub-topologies and their topics.
@@ -71,7 +97,12 @@ struct KafkaStreams::Plan {
   std::map<std::string, int> internal_partitions;  // internal topic -> partitions
   std::set<std::string> changelog_topics;
   TaskLayout layout;  // what the group's assignment hands out
-  Uuid process_id;    // this instance in the group's subscriptions
+  // This instance in the group's subscriptions: kept in the state
+  // directory when there is one (a restart is the same client), else new.
+  Uuid process_id;
+  // `<state.dir>/<application.id>`, locked; null without persistent stores.
+  std::shared_ptr<StateDirectory> state_directory;
+  std::shared_ptr<LocalStores> local_stores;  // what interactive queries read
   std::map<std::string, StateStore*> global_stores;  // kept by the global thread
 };
 
@@ -147,6 +178,14 @@ void create_topics(rd_kafka_t* admin, const std::map<std::string, int>& partitio
   if (!failure.empty()) throw std::runtime_error("cannot create internal topics: " + failure);
 }
 
+// Kafka creates the state directory only for a topology with a persistent store.
+bool has_persistent_stores(const Topology& topology) {
+  for (const auto& [name, builder] : topology.stores()) {
+    if (builder.build()->persistent()) return true;  // not opened: no files made
+  }
+  return false;
+}
+
 }  // namespace
 
 class KafkaStreams::Thread final : private RecordCollector {
@@ -199,6 +238,7 @@ class KafkaStreams::Thread final : private RecordCollector {
       spdlog::error("stream-thread [{}-StreamThread-{}] failed: {}", config_.application_id,
                     index_ + 1, e.what());
       abort_quietly();
+      drop_tasks();
       state_ = State::error;
     }
   }
@@ -396,8 +436,11 @@ class KafkaStreams::Thread final : private RecordCollector {
 
   // Runs on this thread (inside rd_kafka_poll or rd_kafka_flush).
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     auto* self = static_cast<Thread*>(opaque);
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->note_changelog_offset(message);
+      return;
+    }
     SerializedRecord record;
     record.topic = rd_kafka_topic_name(message->rkt);
     record.partition = message->partition;
@@ -431,6 +474,7 @@ class KafkaStreams::Thread final : private RecordCollector {
       task->flush();
     }
     current_task_ = nullptr;
+    checkpoint_standbys();  // committed records only: any time
     struct Timed {
       ThreadMetrics& metrics;
       Clock::time_point started;
@@ -438,26 +482,53 @@ class KafkaStreams::Thread final : private RecordCollector {
     } timed{*metrics_, started};
     if (exactly_once()) {
       commit_transaction();
-    } else {
-      rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), kAdminTimeoutMs);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
-      throw_if_failed();
-      if (processed_.empty()) return;
+    } else if (!commit_offsets()) {
+      return;
+    }
+    processed_.clear();
+  }
+
+  // at_least_once: what was sent reaches the broker, then the offsets are
+  // committed and the tasks checkpointed; false when the commit failed.
+  bool commit_offsets() {
+    rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), kAdminTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw StreamsError(std::string("flush: ") + rd_kafka_err2str(err));
+    throw_if_failed();
+    if (!processed_.empty()) {
       // With the member's generation: a member the group moved on from is
       // refused (its tasks run elsewhere now).
       int16_t error = membership_.commit(processed_);
       if (task_migrated(error)) {
         lose_tasks("the offset commit was refused (error " + std::to_string(error) + ")");
-        return;
+        return false;
       }
       if (error != group_errors::kNone) {
         spdlog::warn("{}: cannot commit offsets (error {}); retrying at the next commit",
                      log_prefix(), error);
-        return;
+        return false;
       }
     }
-    processed_.clear();
+    // The stores (flushed above) hold what the changelogs acknowledged; a
+    // restart restores from here.
+    checkpoint_tasks();
+    return true;
+  }
+
+  // The offset of every changelog record the broker acknowledged (the
+  // checkpoint's offsets).
+  void note_changelog_offset(const rd_kafka_message_t* message) {
+    std::string topic = rd_kafka_topic_name(message->rkt);
+    if (plan_->changelog_topics.count(topic) == 0) return;
+    int64_t& offset = changelog_written_[{topic, message->partition}];
+    offset = std::max(offset, static_cast<int64_t>(message->offset));
+    checkpoint_due_ = true;
+  }
+
+  void checkpoint_tasks() {
+    if (!checkpoint_due_) return;
+    for (auto& [id, task] : tasks_) task->checkpoint(changelog_written_);
+    checkpoint_due_ = false;
   }
 
   static bool task_migrated(int16_t error) {
@@ -510,17 +581,22 @@ class KafkaStreams::Thread final : private RecordCollector {
   // A rebalance (eager, as the consumer protocol's classic group): commit
   // what was processed, join with what this thread holds, then close what
   // moved away and open what came; kept tasks carry on with their state.
+  struct Standby {
+    std::unique_ptr<Task> task;
+    std::map<std::string, int64_t> positions;  // changelog topic -> next offset (-1: start)
+    int64_t checkpointed_sum = 0;              // offset_sum() at the last checkpoint
+
+    int64_t offset_sum() const {
+      int64_t sum = 0;
+      for (const auto& [topic, position] : positions) sum += std::max<int64_t>(0, position);
+      return sum;
+    }
+  };
+
   void rebalance() {
     state_ = State::rebalancing;
     commit();
-    ThreadTasks owned;
-    for (const auto& [key, task] : tasks_) owned.active.insert(TaskId{key.first, key.second});
-    for (const auto& [key, standby] : standbys_) {
-      int64_t sum = 0;
-      for (const auto& [topic, position] : standby.positions) sum += std::max<int64_t>(0, position);
-      owned.standby_offset_sums[TaskId{key.first, key.second}] = sum;
-    }
-    Result<ThreadAssignment> assignment = membership_.rebalance(owned);
+    Result<ThreadAssignment> assignment = membership_.rebalance(owned_tasks());
     if (!assignment.is_ok()) {
       spdlog::warn("{}: joining the group failed ({}); trying again", log_prefix(),
                    assignment.status().to_string());
@@ -537,13 +613,60 @@ class KafkaStreams::Thread final : private RecordCollector {
 
   using TaskKey = std::pair<int, int32_t>;
   static TaskKey key_of(const TaskId& task) { return {task.subtopology, task.partition}; }
+  static std::string task_name(const TaskKey& key) {
+    return std::to_string(key.first) + "_" + std::to_string(key.second);
+  }
+
+  // What this thread tells the group it holds (Kafka's task offset sums):
+  // its active tasks, its standbys' changelog positions, and the
+  // checkpoints of the other task directories on disk no thread holds, so
+  // an instance restarted on its state directory gets its tasks back.
+  ThreadTasks owned_tasks() {
+    ThreadTasks owned;
+    for (const auto& [key, task] : tasks_) owned.active.insert(TaskId{key.first, key.second});
+    for (const auto& [key, standby] : standbys_) {
+      owned.standby_offset_sums[TaskId{key.first, key.second}] = standby.offset_sum();
+    }
+    if (!plan_->state_directory) return owned;
+    std::set<TaskId> known = plan_->layout.stateful_tasks();
+    for (const std::string& name : plan_->state_directory->task_directories()) {
+      std::optional<TaskId> task = task_of_directory(name);
+      if (!task || known.count(*task) == 0) continue;
+      TaskKey key = key_of(*task);
+      if (tasks_.count(key) != 0 || standbys_.count(key) != 0) continue;
+      // Another thread's task (it reports it): not read here.
+      if (!plan_->state_directory->lock_task(name, index_, std::chrono::milliseconds(0))) continue;
+      std::optional<int64_t> sum = checkpointed_offset_sum(name);
+      plan_->state_directory->unlock_task(name, index_);
+      if (sum) owned.standby_offset_sums[*task] = *sum;
+    }
+    return owned;
+  }
+
+  // The next changelog offsets a task directory's checkpoint names, summed
+  // (nullopt: no checkpoint, or one that cannot be read).
+  std::optional<int64_t> checkpointed_offset_sum(const std::string& task) {
+    OffsetCheckpoint file(plan_->state_directory->application_dir() + "/" + task + "/" +
+                          OffsetCheckpoint::kFileName);
+    if (!file.exists()) return std::nullopt;
+    try {
+      int64_t sum = 0;
+      for (const auto& [partition, offset] : file.read()) sum += offset + 1;
+      return sum;
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: the checkpoint of task {} is unreadable ({}): not reported", log_prefix(),
+                   task, e.what());
+      return std::nullopt;
+    }
+  }
 
   void apply(const ThreadAssignment& assignment) {
     std::set<TaskKey> active;
     std::set<TaskKey> standby;
     for (const TaskId& task : assignment.active) active.insert(key_of(task));
     for (const TaskId& task : assignment.standby) standby.insert(key_of(task));
-    // What moved away.
+    // What moved away: closed clean (the commit before the rebalance made
+    // their state durable), with their checkpoints.
     RdPartitions revoked(rd_kafka_topic_partition_list_new(4));
     for (auto it = tasks_.begin(); it != tasks_.end();) {
       if (active.count(it->first) != 0) {
@@ -551,8 +674,8 @@ class KafkaStreams::Thread final : private RecordCollector {
         continue;
       }
       add_input_partitions(revoked.get(), it->first, RD_KAFKA_OFFSET_INVALID);
-      it->second->close();
       spdlog::info("{}: task {} closed (assigned elsewhere)", log_prefix(), it->second->id());
+      close_task(it->first, *it->second, /*clean=*/true);
       it = tasks_.erase(it);
     }
     if (revoked->cnt > 0) rd_kafka_incremental_unassign(consumer_.get(), revoked.get());
@@ -561,10 +684,11 @@ class KafkaStreams::Thread final : private RecordCollector {
         ++it;
         continue;
       }
-      it->second.task->close();
+      close_standby(it->first, it->second, /*clean=*/true);
       it = standbys_.erase(it);
     }
-    // What came: from a standby copy when there is one, else restored.
+    // What came: from a standby copy when there is one, else restored
+    // (from the task directory's checkpoint when it has one).
     RdPartitions added(rd_kafka_topic_partition_list_new(4));
     for (const TaskKey& key : active) {
       if (tasks_.count(key) != 0) continue;
@@ -572,6 +696,7 @@ class KafkaStreams::Thread final : private RecordCollector {
       auto copy = standbys_.find(key);
       if (copy != standbys_.end()) {
         task = std::move(copy->second.task);
+        task->promote();
         int64_t caught_up = restore(*task, key.second, copy->second.positions);
         standbys_.erase(copy);
         spdlog::info(
@@ -579,15 +704,18 @@ class KafkaStreams::Thread final : private RecordCollector {
             "up)",
             log_prefix(), task->id(), caught_up);
       } else {
-        task = make_task(key);
+        task = make_task(key, /*standby=*/false);
         if (task->changelog_topics().empty()) {
           spdlog::info("{}: task {} running", log_prefix(), task->id());
         } else {
+          bool checkpointed = has_checkpointed_offsets(*task);
           int64_t restored = restore(*task, key.second, {});
-          spdlog::info("{}: task {} running: restored {} changelog records from the start",
-                       log_prefix(), task->id(), restored);
+          spdlog::info("{}: task {} running: restored {} changelog records from {}", log_prefix(),
+                       task->id(), restored, checkpointed ? "its checkpoint" : "the start");
         }
       }
+      checkpoint_due_ = true;  // what was restored need not be again
+      publish_stores(*task);
       add_input_partitions(added.get(), key, RD_KAFKA_OFFSET_INVALID);  // the committed offset
       tasks_.emplace(key, std::move(task));
     }
@@ -595,9 +723,14 @@ class KafkaStreams::Thread final : private RecordCollector {
     for (const TaskKey& key : standby) {
       if (standbys_.count(key) != 0 || active.count(key) != 0) continue;
       Standby copy;
-      copy.task = make_task(key);
-      for (const auto& [store, topic] : copy.task->changelog_topics()) copy.positions[topic] = -1;
-      spdlog::info("{}: standby task {} created", log_prefix(), copy.task->id());
+      copy.task = make_task(key, /*standby=*/true);
+      // From the checkpoint of its directory, else the changelog's start.
+      for (const auto& [store, topic] : copy.task->changelog_topics()) {
+        copy.positions[topic] = copy.task->restore_start_offset(store).value_or(-1);
+      }
+      copy.checkpointed_sum = copy.offset_sum();
+      spdlog::info("{}: standby task {} created{}", log_prefix(), copy.task->id(),
+                   copy.checkpointed_sum > 0 ? " from its checkpoint" : "");
       standbys_.emplace(key, std::move(copy));
     }
     follow_standby_changelogs();
@@ -605,6 +738,21 @@ class KafkaStreams::Thread final : private RecordCollector {
     for (const TaskKey& key : standby) new_replicas_ |= previous_standbys_.count(key) == 0;
     previous_standbys_ = standby;
     assigned_at_ = Clock::now();
+  }
+
+  static bool has_checkpointed_offsets(const Task& task) {
+    for (const auto& [store, topic] : task.changelog_topics()) {
+      if (task.restore_start_offset(store)) return true;
+    }
+    return false;
+  }
+
+  // An active task's stores become queryable (interactive queries see
+  // active tasks only, as Kafka's default store query parameters do).
+  void publish_stores(Task& task) {
+    std::map<std::string, const StateStore*> queryable;
+    for (const std::string& name : task.store_names()) queryable[name] = task.store(name);
+    plan_->local_stores->add(task.id(), task.settings().partition, queryable);
   }
 
   void add_input_partitions(rd_kafka_topic_partition_list_t* list, const TaskKey& key,
@@ -616,7 +764,11 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
   }
 
-  std::unique_ptr<Task> make_task(const TaskKey& key) {
+  // A task (active or standby) in its directory of the state directory:
+  // the directory locked for this thread, the stores opened from their
+  // checkpoint, the local state wiped when the checkpoint does not fit
+  // the changelog.
+  std::unique_ptr<Task> make_task(const TaskKey& key, bool standby) {
     TaskSettings settings;
     settings.application_id = config_.application_id;
     settings.subtopology = key.first;
@@ -628,53 +780,115 @@ class KafkaStreams::Thread final : private RecordCollector {
     settings.cache = &cache_;
     settings.thread_metrics = metrics_;
     settings.recording_level = config_.metrics_recording_level;
-    auto task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first],
-                                       std::move(settings), static_cast<RecordCollector&>(*this));
-    task_metrics_[task->id()] = task->metrics();  // alive while reports may name it
-    return task;
+    settings.exactly_once = exactly_once();
+    settings.standby = standby;
+    std::string name = task_name(key);
+    if (plan_->state_directory) {
+      if (!plan_->state_directory->lock_task(name, index_, kTaskLockTimeout))
+        throw StreamsError("cannot lock the state directory of task " + name);
+      settings.state_dir = plan_->state_directory->task_dir(name);
+    }
+    try {
+      auto task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first], settings,
+                                         static_cast<RecordCollector&>(*this));
+      if (!checkpoint_in_range(*task, key.second)) {
+        // Kafka's TaskCorruptedException: the local state is of another
+        // changelog history; start over from the changelog's beginning.
+        task->close();
+        StateDirectory::wipe_task_state(settings.state_dir);
+        task = std::make_unique<Task>(topology_, plan_->subtopologies[key.first], settings,
+                                      static_cast<RecordCollector&>(*this));
+      }
+      task_metrics_[task->id()] = task->metrics();  // alive while reports may name it
+      return task;
+    } catch (...) {
+      if (plan_->state_directory) plan_->state_directory->unlock_task(name, index_);
+      throw;
+    }
+  }
+
+  // Whether each checkpointed offset lies within its changelog partition
+  // (a changelog deleted and made again does not hold it).
+  bool checkpoint_in_range(Task& task, int32_t partition) {
+    for (const auto& [store, topic] : task.changelog_topics()) {
+      std::optional<int64_t> start = task.restore_start_offset(store);
+      if (!start) continue;
+      auto [low, high] = watermarks(topic, partition);
+      if (*start > high || *start < low) {
+        spdlog::warn(
+            "stream task {}: the checkpointed offset {} of changelog {}-{} is out of its range "
+            "[{}, {}]: wiping the task's local state and restoring it from the beginning",
+            task.id(), *start - 1, topic, partition, low, high);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::pair<int64_t, int64_t> watermarks(const std::string& topic, int32_t partition) {
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        restorer_.get(), topic.c_str(), partition, &low, &high, kAdminTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw StreamsError("cannot read the offsets of " + topic + ": " + rd_kafka_err2str(err));
+    }
+    return {low, high};
   }
 
   // Reads each of the task's changelog partitions from `from` (topic ->
-  // offset; absent or negative: the start) to its end (committed records
-  // only) into its store; how many records that took.
+  // next offset, a standby's position), else from the offset after its
+  // checkpoint (persistent stores), else from the start, to its end
+  // (committed records only) into its store; how many records that took.
   int64_t restore(Task& task, int32_t partition, const std::map<std::string, int64_t>& from) {
-    int64_t restored = 0;
+    int64_t total = 0;
     for (const auto& [store, topic] : task.changelog_topics()) {
-      auto start = from.find(topic);
-      int64_t offset = start != from.end() && start->second >= 0 ? start->second : -1;
-      // Nothing to read (an empty changelog, a caught-up copy): no wait for
-      // the consumer to say so.
-      int64_t low = 0;
-      int64_t high = 0;
-      if (rd_kafka_query_watermark_offsets(restorer_.get(), topic.c_str(), partition, &low, &high,
-                                           kAdminTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-          high <= std::max(low, offset)) {
-        continue;
-      }
+      auto position = from.find(topic);
+      std::optional<int64_t> start = position != from.end() && position->second >= 0
+                                         ? std::optional<int64_t>(position->second)
+                                         : task.restore_start_offset(store);
+      auto began = Clock::now();
+      auto [low, high] = watermarks(topic, partition);
+      // Nothing after the checkpoint (an empty changelog, a caught-up
+      // copy): no fetch waiting for records that will not come.
+      bool nothing_to_read = (start ? *start : low) >= high;
       RdPartitions assignment(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
-          offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
-      rd_kafka_assign(restorer_.get(), assignment.get());
+          start ? *start : RD_KAFKA_OFFSET_BEGINNING;
+      if (!nothing_to_read) rd_kafka_assign(restorer_.get(), assignment.get());
+      int64_t restored = 0;
+      // A large store takes long: only a restore that stops moving fails.
       auto deadline = Clock::now() + std::chrono::minutes(5);
-      bool done = false;
+      bool done = nothing_to_read;
       while (!done) {
-        if (Clock::now() > deadline) throw StreamsError("restoring " + topic + " took too long");
+        if (Clock::now() > deadline) {
+          throw StreamsError("restoring " + topic + " made no progress for 5 minutes");
+        }
         rd_kafka_message_t* message = rd_kafka_consumer_poll(restorer_.get(), 200);
         if (message == nullptr) continue;
+        deadline = Clock::now() + std::chrono::minutes(5);
         if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           done = true;
         } else if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
           spdlog::warn("restoring {}: {}", topic, rd_kafka_message_errstr(message));
         } else {
           SerializedRecord record = record_of(message);
-          if (record.key) task.restore(store, *record.key, record.value);
+          if (record.key) task.restore(store, *record.key, record.value, record.offset);
           ++restored;
         }
         rd_kafka_message_destroy(message);
       }
-      rd_kafka_assign(restorer_.get(), nullptr);
+      if (!nothing_to_read) rd_kafka_assign(restorer_.get(), nullptr);
+      // Kafka's line; the count tells a restart from a checkpoint from a full restore.
+      spdlog::info(
+          "stream-thread [{}-StreamThread-{}] Finished restoring changelog {}-{} to store {} with "
+          "a total number of {} records (from offset {}) in {} ms",
+          config_.application_id, index_ + 1, topic, partition, store, restored,
+          start ? std::to_string(*start) : std::string("beginning"),
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count());
+      total += restored;
     }
-    return restored;
+    return total;
   }
 
   // The restore consumer follows every standby's changelogs from where
@@ -721,8 +935,21 @@ class KafkaStreams::Thread final : private RecordCollector {
       return;
     }
     SerializedRecord record = record_of(message);
-    if (record.key) standby.task->restore(changelog->second.second, *record.key, record.value);
+    if (record.key) {
+      standby.task->restore(changelog->second.second, *record.key, record.value, record.offset);
+    }
     standby.positions[topic] = message->offset + 1;
+  }
+
+  // Standbys write their checkpoints as Kafka's do: at a commit once their
+  // changelog positions moved more than 10,000 offsets, and when closed.
+  void checkpoint_standbys() {
+    for (auto& [key, standby] : standbys_) {
+      int64_t sum = standby.offset_sum();
+      if (sum - standby.checkpointed_sum <= kStandbyCheckpointDelta) continue;
+      standby.task->checkpoint({});
+      standby.checkpointed_sum = sum;
+    }
   }
 
   // Kafka waits probing.rebalance.interval.ms before it checks warm-ups
@@ -756,37 +983,82 @@ class KafkaStreams::Thread final : private RecordCollector {
     membership_.request_rejoin();
   }
 
+  // Kafka's dirty close of lost tasks: no commit and no checkpoint (under
+  // exactly_once_v2 the next start wipes their stores, under
+  // at_least_once it restores from the last checkpoint).
   void close_tasks_dirty(const std::string& why) {
     spdlog::warn("{}: {}: closing {} active tasks without committing", log_prefix(), why,
                  tasks_.size());
     abort_quietly();
-    close_tasks();
+    for (auto& [key, task] : tasks_) close_task(key, *task, /*clean=*/false);
+    tasks_.clear();
     rd_kafka_assign(consumer_.get(), nullptr);
     processed_.clear();
   }
 
+  // A clean close (after a commit): tasks leave the queryable stores,
+  // checkpoint (both guarantees) and close.
   void close_tasks() {
-    for (auto& [id, task] : tasks_) {
-      current_task_ = task.get();
-      task->close();
+    for (auto& [key, task] : tasks_) {
+      current_task_ = task.get();  // what its caches send is the task's
+      close_task(key, *task, /*clean=*/true);
     }
     current_task_ = nullptr;
     tasks_.clear();
   }
 
   void close_standbys() {
-    for (auto& [id, standby] : standbys_) standby.task->close();
+    for (auto& [key, standby] : standbys_) close_standby(key, standby, /*clean=*/true);
     standbys_.clear();
+  }
+
+  // A failed thread's tasks and standbys: closed without a checkpoint.
+  void drop_tasks() {
+    for (auto& [key, task] : tasks_) close_task(key, *task, /*clean=*/false);
+    tasks_.clear();
+    for (auto& [key, standby] : standbys_) close_standby(key, standby, /*clean=*/false);
+    standbys_.clear();
+  }
+
+  void close_task(const TaskKey& key, Task& task, bool clean) {
+    plan_->local_stores->remove(task.id());
+    close_in_directory(key, task, clean ? &changelog_written_ : nullptr);
+  }
+
+  void close_standby(const TaskKey& key, Standby& standby, bool clean) {
+    static const std::map<TopicPartition, int64_t> kNothingWritten;
+    close_in_directory(key, *standby.task, clean ? &kNothingWritten : nullptr);
+  }
+
+  // Closes a task, with a checkpoint of `written` (a clean close) or none
+  // (dirty: its errors are only logged, the thread is failing or the task
+  // lost already), and lets its directory go.
+  void close_in_directory(const TaskKey& key, Task& task,
+                          const std::map<TopicPartition, int64_t>* written) {
+    try {
+      if (written != nullptr) task.checkpoint(*written);
+      task.close();
+    } catch (const std::exception& e) {
+      if (written == nullptr) {
+        spdlog::warn("{}: closing task {}: {}", log_prefix(), task.id(), e.what());
+      } else {
+        release_task_directory(key);
+        throw;
+      }
+    }
+    release_task_directory(key);
+  }
+
+  void release_task_directory(const TaskKey& key) {
+    if (plan_->state_directory) plan_->state_directory->unlock_task(task_name(key), index_);
   }
 
   static constexpr auto kRejoinBackoff = std::chrono::milliseconds(500);
   static constexpr auto kEarliestProbe = std::chrono::seconds(1);
+  static constexpr auto kTaskLockTimeout = std::chrono::seconds(30);
   static constexpr int kStandbyRecordsPerLoop = 1000;
-
-  struct Standby {
-    std::unique_ptr<Task> task;
-    std::map<std::string, int64_t> positions;  // changelog topic -> next offset (-1: start)
-  };
+  static constexpr int64_t kStandbyCheckpointDelta =
+      10'000;  // Kafka's OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT
 
   const Topology& topology_;
   const StreamsConfig& config_;
@@ -817,6 +1089,8 @@ class KafkaStreams::Thread final : private RecordCollector {
   Clock::time_point assigned_at_;
   Clock::time_point next_probe_check_;
   std::map<std::pair<std::string, int32_t>, int64_t> processed_;  // next offset to consume
+  std::map<TopicPartition, int64_t> changelog_written_;  // last acknowledged changelog offsets
+  bool checkpoint_due_ = false;
   bool in_transaction_ = false;
   Clock::time_point last_commit_;
 };
@@ -928,7 +1202,14 @@ void KafkaStreams::start() {
       if (plan->changelog_topics.count(topic) != 0) layout.changelog_topics.push_back(topic);
     }
   }
-  plan->process_id = random_process_id();
+  if (has_persistent_stores(topology_)) {
+    plan->state_directory =
+        std::make_shared<StateDirectory>(config_.state_dir, config_.application_id);
+    plan->process_id = uuid_from_text(plan->state_directory->process_id());
+  } else {
+    plan->process_id = random_process_id();  // Kafka's too: nothing to find again
+  }
+  plan->local_stores = local_stores_;
   if (!global_nodes.empty()) {
     // Kafka's GlobalStreamThread: its stores are whole before any task runs.
     global_ = std::make_unique<GlobalStreamThread>(topology_, config_, global_nodes);
@@ -987,6 +1268,30 @@ void KafkaStreams::close() {
   closed_ = true;
   for (auto& thread : threads_) thread->stop();
   if (global_) global_->stop();
+  // Every task is closed (or dropped by a failed thread): let the directory go.
+  if (plan_) plan_->state_directory.reset();
+}
+
+void KafkaStreams::clean_up() {
+  if (started_ && !closed_) throw std::logic_error("Cannot clean up while running.");
+  StateDirectory::remove_application_dir(config_.state_dir, config_.application_id);
+}
+
+std::shared_ptr<const LocalStores> KafkaStreams::queryable_stores(const std::string& store) const {
+  State now = state();
+  if (now == State::created) {
+    throw StreamsNotStartedException(
+        "KafkaStreams has not been started, you can retry after calling start()");
+  }
+  if (now != State::running && now != State::rebalancing) {
+    throw InvalidStateStoreException(std::string("KafkaStreams is not running. State is ") +
+                                     state_name(now) + ".");
+  }
+  if (topology_.stores().count(store) == 0) {
+    throw UnknownStateStoreException("Cannot get state store " + store +
+                                     " because no such store is registered in the topology.");
+  }
+  return local_stores_;
 }
 
 KafkaStreams::State KafkaStreams::state() const {

@@ -9,9 +9,10 @@
 //   tasks as its source topics' largest partition count; a repartition
 //   topic as many partitions as the sub-topology writing it, a changelog
 //   as its store's sub-topology (compacted).
-// - Partitions are assigned with the range assignor: with every member
-//   subscribed to every source topic, partition p of each topic lands on
-//   the same thread, which is what a task needs (co-partitioning).
+// - Tasks are assigned by the group itself (stream_thread_membership.h:
+//   the "stream" protocol, the leader's sticky assignor with standbys and
+//   warm-ups); each thread's consumer is assign()ed its active tasks'
+//   partitions, its restore consumer keeps the standbys up to date.
 // - at_least_once: every commit.interval.ms the producer is flushed (all
 //   output and changelog records acknowledged), then the consumed offsets
 //   are committed. A crash re-processes what followed the last commit.
@@ -26,6 +27,17 @@
 //   (record_cache.h), flushed at every commit.
 // - metrics() returns Kafka Streams' client, thread, task and store metrics
 //   (streams_metrics.h); sluice.metrics.prometheus.listener serves them.
+// - State (state_directory.h): with a persistent store in the topology the
+//   instance locks `<state.dir>/<application.id>` at start; each task keeps
+//   its RocksDB stores and `.checkpoint` in `<subtopology>_<partition>`.
+//   at_least_once writes the checkpoint after every commit, exactly_once_v2
+//   only at a clean close; a restart restores from the checkpointed offsets.
+//   Standby tasks live there too (persistent, checkpointed). The process
+//   id is kept in the directory, and a member reports the checkpointed
+//   offsets of the task directories it holds, so a restarted instance is
+//   the same client to the assignor and gets its tasks back.
+// - Interactive queries (interactive_queries.h): store() reads the stores
+//   of this instance's running active tasks.
 
 #include <atomic>
 #include <memory>
@@ -34,6 +46,7 @@
 #include <vector>
 
 #include "streams/metrics_http.h"
+#include "streams/interactive_queries.h"
 #include "streams/streams_config.h"
 #include "streams/streams_metrics.h"
 #include "streams/topology.h"
@@ -66,13 +79,33 @@ class KafkaStreams {
   std::vector<Metric> metrics() const;
   // The Prometheus endpoint's port (started by start()); 0 when off.
   int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+  // A read-only view of a local store (Kafka's KafkaStreams#store). Throws
+  // StreamsNotStartedException before start(), InvalidStateStoreException
+  // when the instance is not RUNNING or REBALANCING,
+  // UnknownStateStoreException when the topology has no such store.
+  template <class Type>
+  typename Type::View store(const StoreQueryParameters<Type>& parameters) const {
+    return typename Type::View(queryable_stores(parameters.store_name), parameters.store_name,
+                               parameters.partition);
+  }
+  template <class Type>
+  typename Type::View store(const std::string& name, Type type) const {
+    return store(StoreQueryParameters<Type>::from_name_and_type(name, type));
+  }
+
+  // Deletes this application's local state (Kafka's cleanUp()); only
+  // before start() or after close().
+  void clean_up();
 
   class Thread;
   struct Plan;
 
  private:
+  std::shared_ptr<const LocalStores> queryable_stores(const std::string& store) const;
+
   Topology topology_;
   StreamsConfig config_;
+  std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::shared_ptr<Plan> plan_;
   std::string client_id_;
   std::vector<std::shared_ptr<ThreadMetrics>> thread_metrics_;

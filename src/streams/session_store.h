@@ -141,17 +141,35 @@ class SessionStore final : public StateStore {
 
 namespace stores {
 
+// Kafka's Stores.sessionStoreBuilder(supplier, key serde, value serde):
+// sessions over the supplier's bytes (in memory or RocksDB), kept for
+// `retention` ms of stream time.
+template <class K, class V>
+StoreBuilder session_store_builder(BytesStoreSupplier supplier, int64_t retention,
+                                   Serde<K> key_serde, Serde<V> value_serde) {
+  StoreBuilder builder;
+  builder.name = supplier.name;
+  builder.build = [=]() -> std::unique_ptr<StateStore> {
+    return std::make_unique<SessionStore<K, V>>(supplier.get(), retention, key_serde, value_serde);
+  };
+  return builder;
+}
+
 // Kafka's Stores.sessionStoreBuilder(Stores.inMemorySessionStore(...)).
 template <class K, class V>
 StoreBuilder in_memory_session(std::string name, int64_t retention, Serde<K> key_serde,
                                Serde<V> value_serde) {
-  StoreBuilder builder;
-  builder.name = name;
-  builder.build = [=]() -> std::unique_ptr<StateStore> {
-    return std::make_unique<SessionStore<K, V>>(std::make_unique<InMemoryKeyValueStore>(name),
-                                                retention, key_serde, value_serde);
-  };
-  return builder;
+  return session_store_builder(in_memory_key_value_store(std::move(name)), retention,
+                               std::move(key_serde), std::move(value_serde));
+}
+
+// Kafka's Stores.sessionStoreBuilder(Stores.persistentSessionStore(...)):
+// RocksDB under `<task dir>/rocksdb/<name>`.
+template <class K, class V>
+StoreBuilder persistent_session(std::string name, int64_t retention, Serde<K> key_serde,
+                                Serde<V> value_serde) {
+  return session_store_builder(persistent_key_value_store(std::move(name)), retention,
+                               std::move(key_serde), std::move(value_serde));
 }
 
 }  // namespace stores

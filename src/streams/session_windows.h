@@ -166,8 +166,10 @@ class SessionWindowedKStream {
         },
         {plan.parent});
     // Kafka's SessionStoreMaterializer: retention gap + grace.
-    StoreBuilder store_builder = stores::in_memory_session<K, VA>(
-        store, windows.inactivity_gap_ms() + windows.grace_ms(), plan.key_serde, plan.value_serde);
+    // Persistent (RocksDB) unless the Materialized names another supplier.
+    StoreBuilder store_builder = stores::session_store_builder<K, VA>(
+        materialized.bytes_supplier(store), windows.inactivity_gap_ms() + windows.grace_ms(),
+        plan.key_serde, plan.value_serde);
     store_builder.logging_enabled = materialized.logging_enabled;
     builder.topology().add_state_store(std::move(store_builder), {plan.name});
     detail::ValueGetterSupplier<Windowed<K>, VA> getter{

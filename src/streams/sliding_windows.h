@@ -249,8 +249,11 @@ class SlidingWindowedKStream {
         {plan.parent});
     // Kafka's SlidingWindowStoreMaterializer: windows of size `difference`,
     // kept for 2 * difference + grace (the oldest a new window copies from).
-    StoreBuilder store_builder = stores::in_memory_window<K, TimestampedValue<VA>>(
-        store, windows.time_difference_ms(), 2 * windows.time_difference_ms() + windows.grace_ms(),
+    // Persistent (RocksDB) unless the Materialized names another supplier.
+    StoreBuilder store_builder = stores::window_store_builder<K, TimestampedValue<VA>>(
+        WindowBytesStoreSupplier{materialized.bytes_supplier(store),
+                                 2 * windows.time_difference_ms() + windows.grace_ms(),
+                                 windows.time_difference_ms()},
         plan.key_serde, serdes::timestamped(plan.value_serde));
     store_builder.logging_enabled = materialized.logging_enabled;
     builder.topology().add_state_store(std::move(store_builder), {plan.name});

@@ -8,11 +8,25 @@
 // runtime restores a store from it at start. The in-memory store keeps keys
 // ordered by their bytes, as Kafka's stores order them, so range scans
 // agree with Kafka's for the same serdes.
+//
+// Persistent stores (RocksDB, rocksdb_store.h) open in `init()`, under the
+// task's state directory; in-memory stores need no directory. Every store
+// kind (key-value, window, session) lies over a `KeyValueBytesStore`, so
+// the bytes store chosen (a `BytesStoreSupplier`) decides where it lives.
+//
+// Threads: one stream thread writes a store; interactive queries read it
+// from other threads (interactive_queries.h). Each bytes store makes its
+// single operations safe for that: the in-memory store holds a
+// reader-writer lock, RocksDB is thread-safe. A read sees each write whole
+// but several reads are no snapshot (as Kafka's stores).
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +42,27 @@ class KeyValueBytesStore;
 // metering): takes the bytes store, returns the one to use instead.
 using BytesStoreWrapper =
     std::function<std::unique_ptr<KeyValueBytesStore>(std::unique_ptr<KeyValueBytesStore>)>;
+// Kafka's InvalidStateStoreException: a store that cannot be used now (closed,
+// migrated, not yet restored, an instance not running); retrying later may work.
+class InvalidStateStoreException : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Kafka's ProcessorStateException: a store's files cannot be opened or written.
+class ProcessorStateException : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What a store learns when its task opens it (Kafka's StateStoreContext).
+struct StoreContext {
+  std::string application_id;
+  std::string task_id;  // "<subtopology>_<partition>"
+  // The task's directory (`<state.dir>/<application.id>/<task>`); empty
+  // when there is none (persistent stores then cannot open).
+  std::string state_dir;
+};
 
 class StateStore {
  public:
@@ -35,6 +70,9 @@ class StateStore {
   virtual ~StateStore() = default;
   const std::string& name() const { return name_; }
   virtual bool persistent() const = 0;
+  // Opens the store (persistent stores: their files) before the task uses
+  // it. A typed store opens the bytes store under it.
+  virtual void init(const StoreContext& context);
   virtual void flush() {}
   virtual void close() {}
   // The bytes under a typed store (what a changelog logs and restores);
@@ -104,10 +142,11 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
   void remove(const std::string& key) override;
   std::vector<std::pair<std::string, std::string>> range(
       const std::optional<std::string>& from, const std::optional<std::string>& to) const override;
-  size_t approximate_entries() const override { return entries_.size(); }
+  size_t approximate_entries() const override;
   KeyValueBytesStore* bytes_store() override { return this; }
 
  private:
+  mutable std::shared_mutex mutex_;  // the stream thread writes, queries read
   std::map<std::string, std::string> entries_;
 };
 
@@ -215,18 +254,55 @@ struct StoreBuilder {
   std::function<std::unique_ptr<StateStore>()> build;
 };
 
+// Makes the bytes store a typed store lies over (Kafka's
+// KeyValueBytesStoreSupplier; window and session stores use the same, as
+// here they lie over key-value bytes).
+struct BytesStoreSupplier {
+  std::string name;
+  bool persistent = false;
+  std::function<std::unique_ptr<KeyValueBytesStore>()> get;
+};
+
+// Kafka's WindowBytesStoreSupplier: the bytes, with the window size and
+// how long windows are kept.
+struct WindowBytesStoreSupplier {
+  BytesStoreSupplier bytes;
+  int64_t retention_ms = 0;
+  int64_t window_size_ms = 0;
+};
+
 namespace stores {
+
+// Kafka's Stores.inMemoryKeyValueStore(name).
+BytesStoreSupplier in_memory_key_value_store(std::string name);
+// Kafka's Stores.persistentKeyValueStore(name): RocksDB, under
+// `<task dir>/rocksdb/<name>` (rocksdb_store.cc).
+BytesStoreSupplier persistent_key_value_store(std::string name);
+
+// Kafka's Stores.keyValueStoreBuilder(supplier, key serde, value serde).
+template <class K, class V>
+StoreBuilder key_value_store_builder(BytesStoreSupplier supplier, Serde<K> key_serde,
+                                     Serde<V> value_serde) {
+  StoreBuilder builder;
+  builder.name = supplier.name;
+  builder.build = [supplier, key_serde, value_serde]() -> std::unique_ptr<StateStore> {
+    return std::make_unique<KeyValueStore<K, V>>(supplier.get(), key_serde, value_serde);
+  };
+  return builder;
+}
 
 // Kafka's Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), ...).
 template <class K, class V>
 StoreBuilder in_memory_key_value(std::string name, Serde<K> key_serde, Serde<V> value_serde) {
-  StoreBuilder builder;
-  builder.name = name;
-  builder.build = [name, key_serde, value_serde]() -> std::unique_ptr<StateStore> {
-    return std::make_unique<KeyValueStore<K, V>>(std::make_unique<InMemoryKeyValueStore>(name),
-                                                 key_serde, value_serde);
-  };
-  return builder;
+  return key_value_store_builder(in_memory_key_value_store(std::move(name)), std::move(key_serde),
+                                 std::move(value_serde));
+}
+
+// Kafka's Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), ...).
+template <class K, class V>
+StoreBuilder persistent_key_value(std::string name, Serde<K> key_serde, Serde<V> value_serde) {
+  return key_value_store_builder(persistent_key_value_store(std::move(name)), std::move(key_serde),
+                                 std::move(value_serde));
 }
 
 }  // namespace stores

@@ -22,6 +22,9 @@ class ForwardingBytesStore : public KeyValueBytesStore {
       : KeyValueBytesStore(inner->name()), inner_(std::move(inner)) {}
 
   bool persistent() const override { return inner_->persistent(); }
+  void init(const StoreContext& context) override { inner_->init(context); }
+  // The store this layer wraps (a layer or the store itself).
+  KeyValueBytesStore& inner() { return *inner_; }
   void flush() override { inner_->flush(); }
   void close() override { inner_->close(); }
   KeyValueBytesStore* bytes_store() override { return this; }

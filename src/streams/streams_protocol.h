@@ -36,6 +36,7 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/uuid.h"
+#include "streams/topic_partition.h"
 
 namespace sluice::streams {
 
@@ -51,12 +52,6 @@ struct TaskId {
   auto operator<=>(const TaskId&) const = default;
   // Kafka's "0_1".
   std::string to_string() const;
-};
-
-struct TopicPartition {
-  std::string topic;
-  int32_t partition = 0;
-  auto operator<=>(const TopicPartition&) const = default;
 };
 
 struct HostInfo {

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
+
+#include "streams/state_directory.h"
 
 namespace sluice::streams {
 
@@ -132,6 +135,9 @@ void Task::make_stores(const Topology& topology) {
         store_order_.push_back(store);
     }
   }
+  load_checkpoint();  // may wipe persistent stores: before they open
+  StoreContext context{settings_.application_id, id_, settings_.state_dir};
+  for (auto& [name, store] : stores_) store->init(context);
 }
 
 // Kafka's layers, from the outside: metered (DEBUG), caching, logging.
@@ -183,16 +189,102 @@ void Task::with_record_context(const CachedRecordContext& context,
   current_headers_ = headers;
 }
 
+// Kafka's ProcessorStateManager at task start: the checkpointed offset of
+// each persistent logged store. A corrupt file wipes the task's state (it is
+// restored whole from the changelogs); so does, under exactly-once, a store
+// with files but no offset (they may hold writes of an aborted transaction).
+void Task::load_checkpoint() {
+  if (settings_.state_dir.empty()) return;
+  OffsetCheckpoint file = checkpoint_file();
+  std::map<TopicPartition, int64_t> offsets;
+  try {
+    offsets = file.read();
+  } catch (const CorruptCheckpointError& e) {
+    spdlog::error(
+        "stream task {}: the checkpoint file {} is corrupt ({}): wiping the task's local state, "
+        "which is restored from the changelogs",
+        id_, file.path(), e.what());
+    StateDirectory::wipe_task_state(settings_.state_dir);
+  }
+  std::error_code ignored;
+  bool has_files =
+      !std::filesystem::is_empty(std::filesystem::path(settings_.state_dir) / "rocksdb", ignored);
+  bool wipe = false;
+  for (const auto& [name, store] : stores_) {
+    if (!store->persistent() || !store_logged_[name]) continue;
+    auto found = offsets.find({changelog_topic(name), settings_.partition});
+    if (found != offsets.end()) {
+      store_offsets_[name] = found->second;
+      spdlog::info("stream task {}: state store {} initialized from checkpoint with offset {}", id_,
+                   name, found->second);
+    } else if (settings_.exactly_once && has_files) {
+      spdlog::warn(
+          "State store {} did not find checkpoint offsets while stores are not empty, since "
+          "under EOS it has the risk of getting uncommitted data in stores we have to treat it "
+          "as a task corruption error and wipe out the local state of task {} before "
+          "re-bootstrapping",
+          name, id_);
+      wipe = true;
+    }
+  }
+  if (wipe) {
+    StateDirectory::wipe_task_state(settings_.state_dir);
+    store_offsets_.clear();
+  }
+  // Under exactly-once the file is written only by a clean close: a crash
+  // while processing leaves none, and the next start wipes.
+  if (settings_.exactly_once && !settings_.standby) file.remove();
+}
+
+void Task::promote() {
+  settings_.standby = false;
+  if (settings_.exactly_once && !settings_.state_dir.empty()) checkpoint_file().remove();
+}
+
+OffsetCheckpoint Task::checkpoint_file() const {
+  return OffsetCheckpoint(
+      (std::filesystem::path(settings_.state_dir) / OffsetCheckpoint::kFileName).string());
+}
+
+std::string Task::changelog_topic(const std::string& store) const {
+  return settings_.application_id + "-" + store + "-changelog";
+}
+
 std::map<std::string, std::string> Task::changelog_topics() const {
   std::map<std::string, std::string> topics;
   for (const auto& [name, logged] : store_logged_) {
-    if (logged) topics[name] = settings_.application_id + "-" + name + "-changelog";
+    if (logged) topics[name] = changelog_topic(name);
   }
   return topics;
 }
 
+std::optional<int64_t> Task::restore_start_offset(const std::string& store) const {
+  auto found = store_offsets_.find(store);
+  if (found == store_offsets_.end()) return std::nullopt;
+  return found->second + 1;
+}
+
+void Task::checkpoint(const std::map<TopicPartition, int64_t>& written) {
+  if (settings_.state_dir.empty() || closed_) return;
+  std::map<TopicPartition, int64_t> offsets;
+  for (const auto& [name, logged] : store_logged_) {
+    if (!logged || !stores_.at(name)->persistent()) continue;
+    TopicPartition partition{changelog_topic(name), settings_.partition};
+    if (auto sent = written.find(partition); sent != written.end()) {
+      auto [known, fresh] = store_offsets_.try_emplace(name, sent->second);
+      if (!fresh) known->second = std::max(known->second, sent->second);
+    }
+    auto known = store_offsets_.find(name);
+    offsets[partition] =
+        known != store_offsets_.end() ? known->second : OffsetCheckpoint::kOffsetUnknown;
+  }
+  if (offsets.empty()) return;
+  flush();
+  checkpoint_file().write(offsets);
+}
+
 void Task::log_changes(const std::string& store, KeyValueBytesStore& bytes) {
-  std::string topic = settings_.application_id + "-" + store + "-changelog";
+  std::string topic = changelog_topic(store);
   bytes.set_change_listener(
       [this, topic](const std::string& key, const std::optional<std::string>& value) {
         if (restoring_) return;
@@ -367,7 +459,7 @@ bool Task::maybe_punctuate_system_time() {
 }
 
 void Task::restore(const std::string& store, const std::string& key,
-                   const std::optional<std::string>& value) {
+                   const std::optional<std::string>& value, int64_t offset) {
   auto found = stores_.find(store);
   if (found == stores_.end() || found->second->bytes_store() == nullptr) {
     throw StreamsError("task " + id_ + " has no key-value store " + store + " to restore");
@@ -389,11 +481,18 @@ void Task::restore(const std::string& store, const std::string& key,
                                         std::chrono::steady_clock::now() - started)
                                         .count());
   }
+  if (offset >= 0) store_offsets_[store] = offset;
 }
 
 StateStore* Task::store(const std::string& name) {
   auto found = stores_.find(name);
   return found == stores_.end() ? nullptr : found->second.get();
+}
+
+std::vector<std::string> Task::store_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, store] : stores_) names.push_back(name);
+  return names;
 }
 
 StateStore& Task::store_for(const std::string& node, const std::string& store) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "streams/exception_handlers.h"
+#include "streams/checkpoint.h"
 #include "streams/node.h"
 #include "streams/record.h"
 #include "streams/record_cache.h"
@@ -49,6 +50,16 @@ struct TaskSettings {
   // Where the task's metrics are listed (nullptr: the task keeps its own).
   std::shared_ptr<ThreadMetrics> thread_metrics = nullptr;
   RecordingLevel recording_level = RecordingLevel::info;
+  // The task's directory (`<state.dir>/<application.id>/<task>`), where
+  // persistent stores and the checkpoint live; empty: none (in-memory
+  // stores only).
+  std::string state_dir;
+  // exactly_once_v2: a persistent store without a checkpointed offset is
+  // wiped at start, and the checkpoint file is removed while processing.
+  bool exactly_once = false;
+  // A standby copy: it only applies committed changelog records, so it
+  // keeps its checkpoint file under exactly_once_v2 too (until promote()).
+  bool standby = false;
 };
 
 // Where a task's records go: what sinks write and the stores' changelogs.
@@ -80,11 +91,25 @@ class Task final : private RecordContextAccess {
   bool maybe_punctuate_stream_time();
   bool maybe_punctuate_system_time();
 
-  // Applies a changelog record to its store, without logging it again.
+  // Applies a changelog record to its store, without logging it again;
+  // `offset` is the record's changelog offset (kept for the checkpoint).
   void restore(const std::string& store, const std::string& key,
-               const std::optional<std::string>& value);
+               const std::optional<std::string>& value, int64_t offset = -1);
+  // Where restoring `store` starts: the offset after its checkpointed one,
+  // nullopt for the changelog's beginning (in-memory stores always).
+  std::optional<int64_t> restore_start_offset(const std::string& store) const;
+  // Writes the checkpoint file (checkpoint.h): the changelog offset of each
+  // persistent logged store, the latest of what it restored and what was
+  // written to its changelog partition (`written`: offsets the producer
+  // acknowledged). The stores are flushed first.
+  void checkpoint(const std::map<TopicPartition, int64_t>& written);
+  // A standby copy becomes an active task: from now on its stores take
+  // writes of open transactions, so under exactly_once_v2 its checkpoint
+  // file goes, as an active task's does when it starts.
+  void promote();
 
   StateStore* store(const std::string& name);
+  std::vector<std::string> store_names() const;
   // Flushes the stores in topology order: their record caches forward
   // what they hold (Kafka's commit), then the stores flush.
   void flush();
@@ -134,6 +159,9 @@ class Task final : private RecordContextAccess {
 
   void make_stores(const Topology& topology);
   void add_store_layers(const std::string& name, const StoreBuilder& builder, StateStore& store);
+  void load_checkpoint();
+  std::string changelog_topic(const std::string& store) const;
+  OffsetCheckpoint checkpoint_file() const;
   void log_changes(const std::string& store, KeyValueBytesStore& bytes);
   bool punctuate(std::vector<Schedule>& schedules, int64_t now);
 
@@ -151,6 +179,7 @@ class Task final : private RecordContextAccess {
   Source* current_source_ = nullptr;
   const Headers* current_headers_ = nullptr;
   std::map<std::string, bool> store_logged_;
+  std::map<std::string, int64_t> store_offsets_;  // last changelog offset a store holds
   std::map<std::string, std::set<std::string>> stores_of_node_;
   std::set<std::string> global_store_names_;  // readable by every node
   std::vector<Schedule> stream_time_schedules_;

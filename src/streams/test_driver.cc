@@ -1,11 +1,28 @@
 #include "streams/test_driver.h"
 
 #include <spdlog/spdlog.h>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 namespace sluice::streams {
+namespace {
+
+// A fresh directory under the system's temporary directory.
+std::string make_temporary_state_dir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "kafka-streams-test-driver-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw ProcessorStateException("cannot create the test driver's state directory " + pattern);
+  }
+  return pattern;
+}
+
+}  // namespace
 
 TopologyTestDriver::TopologyTestDriver(const Topology& topology, TestDriverSettings settings)
     : settings_(std::move(settings)),
+      state_root_(make_temporary_state_dir()),
       wall_clock_ms_(settings_.initial_wall_clock_ms),
       cache_(settings_.cache_max_bytes),
       thread_metrics_(std::make_shared<ThreadMetrics>("main")) {
@@ -18,8 +35,15 @@ TopologyTestDriver::TopologyTestDriver(const Topology& topology, TestDriverSetti
   task.cache = &cache_;
   task.thread_metrics = thread_metrics_;
   task.recording_level = settings_.recording_level;
-  task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
-                                 static_cast<RecordCollector&>(*this));
+  task.state_dir = (std::filesystem::path(state_root_) / settings_.application_id / "0_0").string();
+  try {
+    task_ = std::make_unique<Task>(topology, std::vector<std::string>{}, std::move(task),
+                                   static_cast<RecordCollector&>(*this));
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(state_root_, ignored);
+    throw;
+  }
 }
 
 TopologyTestDriver::~TopologyTestDriver() {
@@ -29,6 +53,9 @@ TopologyTestDriver::~TopologyTestDriver() {
   } catch (const std::exception& e) {
     spdlog::warn("test driver: closing the task failed: {}", e.what());
   }
+  task_.reset();  // closes the stores before their files go
+  std::error_code ignored;
+  std::filesystem::remove_all(state_root_, ignored);
 }
 
 std::vector<Metric> TopologyTestDriver::metrics() const {

@@ -13,6 +13,8 @@
 // (cache.max.bytes.buffering, 10 MiB by default, as Kafka's) forward what
 // they hold then, so a cache shows only where one record updates a key more
 // than once.
+// As Kafka's driver, it keeps persistent (RocksDB) stores in a temporary
+// state directory of its own, removed when the driver is destroyed.
 
 #include <chrono>
 #include <cstdint>
@@ -200,6 +202,7 @@ class TopologyTestDriver final : private RecordCollector {
   void process_pending();
 
   TestDriverSettings settings_;
+  std::string state_root_;  // the temporary state.dir
   int64_t wall_clock_ms_;
   ThreadCache cache_;
   std::shared_ptr<ThreadMetrics> thread_metrics_;

@@ -1,5 +1,7 @@
 #include "streams/window_store.h"
 
+#include <stdexcept>
+
 namespace sluice::streams {
 namespace {
 constexpr size_t kTimestampBytes = 8;
@@ -24,5 +26,36 @@ std::optional<WindowStoreKey> parse_window_store_key(const std::string& bytes) {
   }
   return WindowStoreKey{bytes.substr(0, key_size), static_cast<int64_t>(start)};
 }
+
+namespace stores {
+namespace {
+
+// Kafka's Stores checks of a window store's durations.
+void check_window_durations(const std::string& name, int64_t retention_ms, int64_t window_size_ms) {
+  if (retention_ms < 0) throw std::invalid_argument("retentionPeriod cannot be negative");
+  if (window_size_ms < 0) throw std::invalid_argument("windowSize cannot be negative");
+  if (window_size_ms > retention_ms) {
+    throw std::invalid_argument("The retention period of the window store " + name +
+                                " must be no smaller than its window size. Got size=[" +
+                                std::to_string(window_size_ms) + "], retention=[" +
+                                std::to_string(retention_ms) + "]");
+  }
+}
+
+}  // namespace
+
+WindowBytesStoreSupplier in_memory_window_store(std::string name, int64_t retention_ms,
+                                                int64_t window_size_ms) {
+  check_window_durations(name, retention_ms, window_size_ms);
+  return {in_memory_key_value_store(std::move(name)), retention_ms, window_size_ms};
+}
+
+WindowBytesStoreSupplier persistent_window_store(std::string name, int64_t retention_ms,
+                                                 int64_t window_size_ms) {
+  check_window_durations(name, retention_ms, window_size_ms);
+  return {persistent_key_value_store(std::move(name)), retention_ms, window_size_ms};
+}
+
+}  // namespace stores
 
 }  // namespace sluice::streams

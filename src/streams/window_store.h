@@ -161,17 +161,41 @@ class WindowStore final : public StateStore {
 
 namespace stores {
 
+// Kafka's Stores.inMemoryWindowStore(name, retention, window size, false).
+WindowBytesStoreSupplier in_memory_window_store(std::string name, int64_t retention_ms,
+                                                int64_t window_size_ms);
+// Kafka's Stores.persistentWindowStore(name, retention, window size, false):
+// RocksDB (one database, not Kafka's time segments).
+WindowBytesStoreSupplier persistent_window_store(std::string name, int64_t retention_ms,
+                                                 int64_t window_size_ms);
+
+// Kafka's Stores.windowStoreBuilder(supplier, key serde, value serde).
+template <class K, class V>
+StoreBuilder window_store_builder(WindowBytesStoreSupplier supplier, Serde<K> key_serde,
+                                  Serde<V> value_serde) {
+  StoreBuilder builder;
+  builder.name = supplier.bytes.name;
+  builder.build = [supplier, key_serde, value_serde]() -> std::unique_ptr<StateStore> {
+    return std::make_unique<WindowStore<K, V>>(supplier.bytes.get(), supplier.window_size_ms,
+                                               supplier.retention_ms, key_serde, value_serde);
+  };
+  return builder;
+}
+
 // Kafka's Stores.windowStoreBuilder(Stores.inMemoryWindowStore(...)).
 template <class K, class V>
 StoreBuilder in_memory_window(std::string name, int64_t window_size, int64_t retention,
                               Serde<K> key_serde, Serde<V> value_serde) {
-  StoreBuilder builder;
-  builder.name = name;
-  builder.build = [=]() -> std::unique_ptr<StateStore> {
-    return std::make_unique<WindowStore<K, V>>(std::make_unique<InMemoryKeyValueStore>(name),
-                                               window_size, retention, key_serde, value_serde);
-  };
-  return builder;
+  return window_store_builder(in_memory_window_store(std::move(name), retention, window_size),
+                              std::move(key_serde), std::move(value_serde));
+}
+
+// Kafka's Stores.windowStoreBuilder(Stores.persistentWindowStore(...)).
+template <class K, class V>
+StoreBuilder persistent_window(std::string name, int64_t window_size, int64_t retention,
+                               Serde<K> key_serde, Serde<V> value_serde) {
+  return window_store_builder(persistent_window_store(std::move(name), retention, window_size),
+                              std::move(key_serde), std::move(value_serde));
 }
 
 }  // namespace stores

@@ -80,8 +80,10 @@ class TimeWindowedKStream {
               };
             }),
         {parent});
-    StoreBuilder store_builder = stores::in_memory_window<K, VA>(
-        store, windows.size_ms(), windows.size_ms() + windows.grace_ms(), key_serde, value_serde);
+    StoreBuilder store_builder = stores::window_store_builder<K, VA>(
+        WindowBytesStoreSupplier{materialized.bytes_supplier(store),
+                                 windows.size_ms() + windows.grace_ms(), windows.size_ms()},
+        key_serde, value_serde);
     store_builder.logging_enabled = materialized.logging_enabled;
     topology.add_state_store(std::move(store_builder), {name});
     detail::ValueGetterSupplier<Windowed<K>, VA> getter{

@@ -350,7 +350,9 @@ def test_results_equal_the_model_and_the_page_shows_them(module_broker, apps, tm
     app = apps(["--bootstrap-server", bootstrap, "--application-id", app_id,
                 "--clicks", clicks_topic, "--users", users_topic,
                 "--pageviews-output", outputs["pageviews"], "--unique-output", outputs["unique"],
-                "--enriched-output", outputs["enriched"], "--set", "commit.interval.ms=200"])
+                "--enriched-output", outputs["enriched"], "--set", "commit.interval.ms=200",
+                # Its RocksDB stores in the test's directory (not /tmp/kafka-streams).
+                "--set", f"state.dir={tmp_path / 'state'}"])
 
     # The users first, all in the table before any click (a stream-table
     # join sees the table as it is when the click is processed).

@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -41,6 +42,10 @@ class App:
 
     def __init__(self, workdir, bootstrap, app_id, input_topic, output_topic, settings):
         self.workdir = workdir
+        if "state.dir" not in settings:
+            # Its own state directory (RocksDB stores, checkpoints), kept
+            # across its restarts: instances sharing one would be refused.
+            settings = dict(settings, **{"state.dir": tempfile.mkdtemp(prefix="state-", dir=workdir)})
         self.cmd = [wordcount_bin(), "--bootstrap-server", bootstrap, "--application-id", app_id,
                     "--input", input_topic, "--output", output_topic]
         for name, value in settings.items():

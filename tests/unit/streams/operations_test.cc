@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -355,11 +357,32 @@ class Collected final : public RecordCollector {
   std::map<std::string, std::vector<SerializedRecord>> sent;
 };
 
+// A task built here (not by the driver) keeps its persistent stores in a
+// directory of its own, removed at the end.
+class ScopedStateDir {
+ public:
+  ScopedStateDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "ops-test-XXXXXX").string();
+    root_ = mkdtemp(pattern.data()) != nullptr ? pattern : std::string();
+  }
+  ~ScopedStateDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
+  }
+  ScopedStateDir(const ScopedStateDir&) = delete;
+  ScopedStateDir& operator=(const ScopedStateDir&) = delete;
+  std::string task_dir() const { return root_ + "/app/0_0"; }
+
+ private:
+  std::string root_;
+};
+
 struct CachedTask {
   explicit CachedTask(int64_t cache_bytes) : cache(cache_bytes) {
     TaskSettings settings;
     settings.application_id = "app";
     settings.cache = &cache;
+    settings.state_dir = state_dir.task_dir();
     task = std::make_unique<Task>(topology, std::vector<std::string>{}, settings, collector);
   }
   void pipe(const std::string& user, const std::string& items, int64_t offset) {
@@ -384,6 +407,7 @@ struct CachedTask {
   Topology topology = items_per_user(Materialized<std::string, int64_t>::as("per-user"));
   ThreadCache cache;
   Collected collector;
+  ScopedStateDir state_dir;  // before the task: its stores close first
   std::unique_ptr<Task> task;
 };
 
@@ -445,6 +469,8 @@ TEST(StreamsRecordCache, AKeyWrittenThenDeletedBeforeTheCommitSaysNothing) {
   TaskSettings settings;
   settings.application_id = "app";
   settings.cache = &cache;
+  ScopedStateDir state_dir;
+  settings.state_dir = state_dir.task_dir();
   Task task(topology, {}, settings, collector);
   auto pipe = [&task](const std::string& key, std::optional<std::string> value, int64_t offset) {
     SerializedRecord record;
@@ -495,11 +521,11 @@ TEST(StreamsMetrics, WordCountCountsAreExact) {
             static_cast<double>(lines.size()) + static_cast<double>(words));
   EXPECT_EQ(metric(metrics, "stream-task-metrics", "dropped-records-total"), 0);
   const Metric* put_rate = find_metric(metrics, "stream-state-metrics", "put-rate",
-                                       {{"in-memory-state-id", "counts"}, {"task-id", "0_0"}});
+                                       {{"rocksdb-state-id", "counts"}, {"task-id", "0_0"}});
   ASSERT_NE(put_rate, nullptr);
   EXPECT_GT(put_rate->value, 0);
   const Metric* put_latency = find_metric(metrics, "stream-state-metrics", "put-latency-avg",
-                                          {{"in-memory-state-id", "counts"}});
+                                          {{"rocksdb-state-id", "counts"}});
   ASSERT_NE(put_latency, nullptr);
   EXPECT_FALSE(std::isnan(put_latency->value));
   std::string text = prometheus_text(metrics);
