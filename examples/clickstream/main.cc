@@ -49,7 +49,10 @@ struct Options {
       {"default.deserialization.exception.handler",
        "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler"},
       // Results reach the topics (and the page) about every second.
-      {"commit.interval.ms", "1000"}};
+      {"commit.interval.ms", "1000"},
+      // Every update is written (each window's count goes 1, 2, ..., n), as
+      // the README says: no record cache.
+      {"statestore.cache.max.bytes", "0"}};
   clickstream::Topics topics;
   clickstream::Parts parts;
   std::string http_host = "127.0.0.1";
