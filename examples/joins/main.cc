@@ -43,7 +43,10 @@ int usage(const std::string& problem) {
 
 int main(int argc, char** argv) {
   using namespace sluice::streams;  // NOLINT(google-build-using-namespace): an application
-  std::map<std::string, std::string> properties = {{"application.id", "streams-joins"}};
+  // Every update is written (tombstones included): no record cache, as the
+  // test's models expect.
+  std::map<std::string, std::string> properties = {{"application.id", "streams-joins"},
+                                                   {"statestore.cache.max.bytes", "0"}};
   std::string prefix = "joins";
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];

@@ -1051,8 +1051,8 @@ KTable<K, V> StreamsBuilder::table(const std::string& topic, Consumed<K, V> cons
 
 }  // namespace sluice::streams
 
-#include "streams/stream_joins.h"  // IWYU pragma: export
-#include "streams/table_joins.h"   // IWYU pragma: export
 #include "streams/fk_join.h"       // IWYU pragma: export
 #include "streams/global_table.h"  // IWYU pragma: export
+#include "streams/stream_joins.h"  // IWYU pragma: export
+#include "streams/table_joins.h"   // IWYU pragma: export
 #include "streams/windowed_dsl.h"  // IWYU pragma: export

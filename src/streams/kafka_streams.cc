@@ -14,10 +14,10 @@
 #include <thread>
 #include <utility>
 
+#include "streams/checkpoint.h"
 #include "streams/copartition.h"
 #include "streams/global_thread.h"
 #include "streams/rdkafka_client.h"
-#include "streams/checkpoint.h"
 #include "streams/state_directory.h"
 #include "streams/stream_thread_membership.h"
 #include "streams/task.h"
@@ -102,7 +102,7 @@ struct KafkaStreams::Plan {
   Uuid process_id;
   // `<state.dir>/<application.id>`, locked; null without persistent stores.
   std::shared_ptr<StateDirectory> state_directory;
-  std::shared_ptr<LocalStores> local_stores;  // what interactive queries read
+  std::shared_ptr<LocalStores> local_stores;         // what interactive queries read
   std::map<std::string, StateStore*> global_stores;  // kept by the global thread
 };
 

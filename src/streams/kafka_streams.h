@@ -45,8 +45,8 @@
 #include <string>
 #include <vector>
 
-#include "streams/metrics_http.h"
 #include "streams/interactive_queries.h"
+#include "streams/metrics_http.h"
 #include "streams/streams_config.h"
 #include "streams/streams_metrics.h"
 #include "streams/topology.h"

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "streams/exception_handlers.h"
 #include "streams/checkpoint.h"
+#include "streams/exception_handlers.h"
 #include "streams/node.h"
 #include "streams/record.h"
 #include "streams/record_cache.h"

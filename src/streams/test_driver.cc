@@ -1,6 +1,7 @@
 #include "streams/test_driver.h"
 
 #include <spdlog/spdlog.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>

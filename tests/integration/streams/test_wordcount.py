@@ -207,7 +207,8 @@ def run_with_kill(bootstrap, app_factory, guarantee, seed):
     settings = {"processing.guarantee": guarantee, "commit.interval.ms": "300",
                 "consumer.session.timeout.ms": "6000"}
     app = app_factory(bootstrap, app_id, source, sink, settings).start()
-    writer = threading.Thread(target=produce_lines, args=(bootstrap, source, lines, 100, 0.1))
+    # ~7 s of input: the kill lands mid-stream even when the start is slow.
+    writer = threading.Thread(target=produce_lines, args=(bootstrap, source, lines, 100, 0.25))
     writer.start()
     wait_for_output(bootstrap, sink)
     assert writer.is_alive(), "the input was all written before the kill: not mid-stream"
