@@ -141,7 +141,9 @@ def test_at_least_once_kill_restores_from_the_checkpoint_and_loses_nothing(
     changelog = f"{app_id}-{STORE}-changelog"
     lines = wc.make_lines(3000, seed=13)
     app.start()
-    writer = threading.Thread(target=wc.produce_lines, args=(bootstrap, source, lines, 100, 0.1))
+    # ~9 s of input: output and a checkpoint of every task must come
+    # within it, also on a loaded machine.
+    writer = threading.Thread(target=wc.produce_lines, args=(bootstrap, source, lines, 50, 0.15))
     writer.start()
     wc.wait_for_output(bootstrap, sink)
     # Let commits checkpoint an offset of every task, then kill while lines
