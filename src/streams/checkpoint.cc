@@ -46,7 +46,7 @@ std::string errno_message(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-std::map<TopicPartition, int64_t> OffsetCheckpoint::read() const {
+std::map<TopicPartition, int64_t> OffsetCheckpoint::read(bool keep_unknown) const {
   std::ifstream in(path_);
   if (!in) return {};
   int version = read_int_line(in);
@@ -55,6 +55,7 @@ std::map<TopicPartition, int64_t> OffsetCheckpoint::read() const {
   }
   int expected = read_int_line(in);
   std::map<TopicPartition, int64_t> offsets;
+  int known = 0;
   int unknown = 0;
   for (std::string line; std::getline(in, line);) {
     std::vector<std::string> fields = fields_of(line);
@@ -65,17 +66,18 @@ std::map<TopicPartition, int64_t> OffsetCheckpoint::read() const {
       throw CorruptCheckpointError("Malformed line in offset checkpoint file: '" + line + "'.");
     }
     if (offset == kOffsetUnknown) {
-      ++unknown;  // counted, not kept: the store's offset is not known
+      ++unknown;  // counted; kept only when asked: the store's offset is not known
+      if (keep_unknown) offsets[{fields[0], partition}] = offset;
     } else if (valid_offset(offset)) {
       offsets[{fields[0], partition}] = offset;
+      ++known;
     } else {
       --expected;  // Kafka skips a negative offset (and expects one entry fewer)
     }
   }
-  if (static_cast<int>(offsets.size()) + unknown != expected) {
+  if (known + unknown != expected) {
     throw CorruptCheckpointError("Expected " + std::to_string(expected) +
-                                 " entries but found only " +
-                                 std::to_string(offsets.size() + unknown));
+                                 " entries but found only " + std::to_string(known + unknown));
   }
   return offsets;
 }

@@ -39,8 +39,8 @@ class OffsetCheckpoint {
   explicit OffsetCheckpoint(std::string path) : path_(std::move(path)) {}
 
   // The offsets in the file (none when there is no file); kOffsetUnknown
-  // entries are left out. Throws CorruptCheckpointError.
-  std::map<TopicPartition, int64_t> read() const;
+  // entries are left out unless `keep_unknown`. Throws CorruptCheckpointError.
+  std::map<TopicPartition, int64_t> read(bool keep_unknown = false) const;
   // Replaces the file (removes it when `offsets` is empty, as Kafka does).
   // Offsets must be >= 0 or kOffsetUnknown. Throws std::runtime_error when
   // the file cannot be written.

@@ -734,8 +734,16 @@ class KafkaStreams::Thread final : private RecordCollector {
       standbys_.emplace(key, std::move(copy));
     }
     follow_standby_changelogs();
-    new_replicas_ = false;
-    for (const TaskKey& key : standby) new_replicas_ |= previous_standbys_.count(key) == 0;
+    bool new_replicas = false;
+    for (const TaskKey& key : standby) new_replicas |= previous_standbys_.count(key) == 0;
+    // New replicas: one early probe allowed after a second. The same ones
+    // again (the leader saw them still behind: the changelog moved while
+    // the group rebalanced): a few more, each after twice the wait.
+    early_probe_wait_ = new_replicas
+                            ? kEarliestProbe
+                            : std::min<Clock::duration>(early_probe_wait_ * 2, kLatestProbe);
+    if (new_replicas) early_probes_left_ = kEarlyProbes;
+    early_probe_armed_ = early_probes_left_ > 0;
     previous_standbys_ = standby;
     assigned_at_ = Clock::now();
   }
@@ -955,11 +963,14 @@ class KafkaStreams::Thread final : private RecordCollector {
   // Kafka waits probing.rebalance.interval.ms before it checks warm-ups
   // again; a member given new replicas asks for that rebalance as soon as
   // they are all within acceptable.recovery.lag, so a task moves to it in
-  // seconds. (Only after new replicas: a probe that changed nothing waits
-  // for the scheduled time.)
+  // seconds. The leader measures the lag while the group rebalances, when
+  // the copy is not read: with records still arriving it may find the
+  // replicas behind again, so the same replicas get a few more early
+  // probes, further apart; then a probe that changed nothing waits for
+  // the scheduled time.
   void maybe_probe_early() {
-    if (!new_replicas_ || standbys_.empty() || !membership_.probing_scheduled()) return;
-    if (Clock::now() - assigned_at_ < kEarliestProbe) return;
+    if (!early_probe_armed_ || standbys_.empty() || !membership_.probing_scheduled()) return;
+    if (Clock::now() - assigned_at_ < early_probe_wait_) return;
     if (Clock::now() < next_probe_check_) return;
     next_probe_check_ = Clock::now() + std::chrono::milliseconds(500);
     for (auto& [key, standby] : standbys_) {
@@ -972,7 +983,8 @@ class KafkaStreams::Thread final : private RecordCollector {
     }
     spdlog::info("{}: standby and warm-up tasks caught up; asking for the probing rebalance",
                  log_prefix());
-    new_replicas_ = false;
+    early_probe_armed_ = false;
+    --early_probes_left_;
     membership_.request_rejoin();
   }
 
@@ -1055,6 +1067,8 @@ class KafkaStreams::Thread final : private RecordCollector {
 
   static constexpr auto kRejoinBackoff = std::chrono::milliseconds(500);
   static constexpr auto kEarliestProbe = std::chrono::seconds(1);
+  static constexpr auto kLatestProbe = std::chrono::seconds(30);
+  static constexpr int kEarlyProbes = 4;  // after 1, 2, 4 and 8 s
   static constexpr auto kTaskLockTimeout = std::chrono::seconds(30);
   static constexpr int kStandbyRecordsPerLoop = 1000;
   static constexpr int64_t kStandbyCheckpointDelta =
@@ -1085,7 +1099,9 @@ class KafkaStreams::Thread final : private RecordCollector {
   // changelog partition -> its standby and store
   std::map<std::pair<std::string, int32_t>, std::pair<TaskKey, std::string>> standby_changelogs_;
   std::set<TaskKey> previous_standbys_;
-  bool new_replicas_ = false;
+  bool early_probe_armed_ = false;
+  int early_probes_left_ = 0;
+  Clock::duration early_probe_wait_ = kEarliestProbe;
   Clock::time_point assigned_at_;
   Clock::time_point next_probe_check_;
   std::map<std::pair<std::string, int32_t>, int64_t> processed_;  // next offset to consume

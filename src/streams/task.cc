@@ -198,7 +198,7 @@ void Task::load_checkpoint() {
   OffsetCheckpoint file = checkpoint_file();
   std::map<TopicPartition, int64_t> offsets;
   try {
-    offsets = file.read();
+    offsets = file.read(/*keep_unknown=*/true);
   } catch (const CorruptCheckpointError& e) {
     spdlog::error(
         "stream task {}: the checkpoint file {} is corrupt ({}): wiping the task's local state, "
@@ -206,14 +206,19 @@ void Task::load_checkpoint() {
         id_, file.path(), e.what());
     StateDirectory::wipe_task_state(settings_.state_dir);
   }
-  std::error_code ignored;
-  bool has_files =
-      !std::filesystem::is_empty(std::filesystem::path(settings_.state_dir) / "rocksdb", ignored);
+  // (is_empty of a directory not made yet is an error: no files then.)
+  std::error_code missing;
+  std::filesystem::path stores_dir = std::filesystem::path(settings_.state_dir) / "rocksdb";
+  bool has_files = std::filesystem::exists(stores_dir, missing) &&
+                   !std::filesystem::is_empty(stores_dir, missing) && !missing;
   bool wipe = false;
   for (const auto& [name, store] : stores_) {
     if (!store->persistent() || !store_logged_[name]) continue;
     auto found = offsets.find({changelog_topic(name), settings_.partition});
-    if (found != offsets.end()) {
+    if (found != offsets.end() && found->second == OffsetCheckpoint::kOffsetUnknown) {
+      // Checkpointed before it held anything (Kafka's OFFSET_UNKNOWN): no
+      // offset to resume from, nothing uncommitted either.
+    } else if (found != offsets.end()) {
       store_offsets_[name] = found->second;
       spdlog::info("stream task {}: state store {} initialized from checkpoint with offset {}", id_,
                    name, found->second);

@@ -4,6 +4,8 @@
 // offsets, and interactive-query views over several tasks' stores.
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -173,6 +175,16 @@ TEST(Checkpoint, ReadsWhatKafkaWrites) {
   write_file(file.path(), "0\n3\nwc-counts-store-changelog   2  1234\nx 0 -1\ny 1 5\n");
   EXPECT_EQ(file.read(), (std::map<TopicPartition, int64_t>{
                              {{"wc-counts-store-changelog", 2}, 1234}, {{"y", 1}, 5}}));
+}
+
+TEST(Checkpoint, UnknownOffsetsAreKeptOnlyWhenAsked) {
+  TempDir dir;
+  OffsetCheckpoint file(dir.sub(".checkpoint"));
+  write_file(file.path(), "0\n2\na 0 -4\nb 1 7\n");
+  EXPECT_EQ(file.read(), (std::map<TopicPartition, int64_t>{{{"b", 1}, 7}}));
+  EXPECT_EQ(file.read(/*keep_unknown=*/true),
+            (std::map<TopicPartition, int64_t>{{{"a", 0}, OffsetCheckpoint::kOffsetUnknown},
+                                               {{"b", 1}, 7}}));
 }
 
 TEST(Checkpoint, CorruptFilesSayWhy) {
@@ -365,6 +377,25 @@ TEST(TaskState, ExactlyOnceWipesAStoreWithoutACheckpoint) {
             (std::vector<std::pair<std::string, std::string>>{{"a", "1"}}));
   // Removed while processing: a crash from here on leaves none.
   EXPECT_FALSE(fs::exists(dir.sub(".checkpoint")));
+}
+
+TEST(TaskState, ExactlyOnceWipesNothingForANewTaskOrAnEmptyCheckpointedStore) {
+  TempDir dir;
+  TaskFixture fixture;
+  auto messages = std::make_shared<std::ostringstream>();
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(*messages)));
+  {
+    auto task = fixture.make(dir.sub("1_0"), true);  // no directory yet
+    task->checkpoint({});  // a clean close before any record: offset unknown
+  }
+  EXPECT_EQ(read_file(dir.sub("1_0/.checkpoint")), "0\n1\napp-kv-changelog 0 -4\n");
+  auto again = fixture.make(dir.sub("1_0"), true);
+  EXPECT_EQ(again->restore_start_offset("kv"), std::nullopt);
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(messages->str().find("did not find checkpoint offsets"), std::string::npos)
+      << messages->str();
 }
 
 TEST(TaskState, AtLeastOnceKeepsAStoreWithoutACheckpoint) {
