@@ -7,7 +7,9 @@
 //       [--application-id streams-joins] [--set name=value]...
 //
 // Topics: P-impressions and P-clicks (keyed by ad) -> P-attributed
-// ("[impression, click]" or "[impression, null]");
+// ("[impression, click]" or "[impression, null]"; an ad named with a number
+// N, "ad7", goes to partition N mod the partition count, so one ad's
+// results are on a partition known in advance: a StreamPartitioner);
 // P-users and P-regions (keyed by user) -> P-user-regions ("[name, region]",
 // either side "null", a tombstone when both are gone).
 // Runs until SIGINT or SIGTERM; exits 1 if the application fails.
@@ -15,6 +17,7 @@
 #include <csignal>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,6 +33,13 @@ std::string text(const std::string& value) { return value; }
 template <class T>
 std::string text(const std::optional<T>& value) {
   return value ? text(*value) : "null";
+}
+
+// The number an ad's name ends with ("ad17": 17), if any.
+std::optional<int32_t> trailing_number(const std::string& name) {
+  size_t digits = name.find_last_not_of("0123456789") + 1;
+  if (digits == name.size() || name.size() - digits > 9) return std::nullopt;
+  return std::stoi(name.substr(digits));
 }
 
 int usage(const std::string& problem) {
@@ -87,7 +97,15 @@ int main(int argc, char** argv) {
           JoinWindows::of_time_difference_and_grace(std::chrono::seconds(10),
                                                     std::chrono::minutes(1))
               .before(std::chrono::seconds(0)))
-      .to(prefix + "-attributed", Produced{serdes::string(), serdes::string()});
+      .to(prefix + "-attributed",
+          Produced{serdes::string(), serdes::string()}.with_stream_partitioner(
+              single_partition<std::string, std::string>(
+                  [](const std::string&, const std::string& ad, const std::string&,
+                     int32_t partitions) -> std::optional<int32_t> {
+                    std::optional<int32_t> number = trailing_number(ad);
+                    if (!number) return std::nullopt;  // the default partitioner
+                    return *number % partitions;
+                  })));
 
   auto users = builder.table(prefix + "-users", strings);
   auto regions = builder.table(prefix + "-regions", strings);

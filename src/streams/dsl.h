@@ -32,6 +32,7 @@
 #include "streams/record.h"
 #include "streams/serde.h"
 #include "streams/store.h"
+#include "streams/stream_partitioner.h"
 #include "streams/topology.h"
 #include "streams/window_store.h"
 #include "streams/windows.h"
@@ -51,10 +52,18 @@ struct Consumed {
   }
 };
 
+// Serdes of a sink, and its partitioner (Kafka's Produced; nullptr: the
+// producer's default partitioner, murmur2 of the key's bytes).
 template <class K, class V>
 struct Produced {
   Serde<K> key_serde;
   Serde<V> value_serde;
+  StreamPartitioner<K, V> partitioner = nullptr;
+
+  Produced with_stream_partitioner(StreamPartitioner<K, V> stream_partitioner) && {
+    partitioner = std::move(stream_partitioner);
+    return std::move(*this);
+  }
 };
 
 // `Consumed{serdes::string(), serdes::long_()}` (compilers without C++20's
@@ -452,7 +461,14 @@ class KStream {
         produced ? produced->key_serde : detail::require_serde(key_serde_, "to(" + topic + ")");
     Serde<V> value_serde =
         produced ? produced->value_serde : detail::require_serde(value_serde_, "to(" + topic + ")");
-    builder_->topology().add_sink(name, topic, key_serde, value_serde, {node_});
+    builder_->topology().add_sink(name, topic, key_serde, value_serde, {node_},
+                                  produced ? produced->partitioner : nullptr);
+  }
+  // To `topic` with the stream's serdes and `partitioner`.
+  void to(const std::string& topic, StreamPartitioner<K, V> partitioner) const {
+    to(topic, Produced<K, V>{detail::require_serde(key_serde_, "to(" + topic + ")"),
+                             detail::require_serde(value_serde_, "to(" + topic + ")"),
+                             std::move(partitioner)});
   }
 
   // Writes through the internal topic `<application.id>-<name>-repartition`
@@ -465,7 +481,8 @@ class KStream {
         serdes ? serdes->key_serde : detail::require_serde(key_serde_, "repartition()");
     Serde<V> value_serde =
         serdes ? serdes->value_serde : detail::require_serde(value_serde_, "repartition()");
-    std::string source = repartition_through(*builder_, node_, prefix, key_serde, value_serde);
+    std::string source = repartition_through(*builder_, node_, prefix, key_serde, value_serde,
+                                             serdes ? serdes->partitioner : nullptr);
     return KStream(*builder_, source, key_serde, value_serde, false);
   }
 
@@ -536,7 +553,8 @@ class KStream {
   // with Kafka's names; returns the source's name.
   static std::string repartition_through(StreamsBuilder& builder, const std::string& parent,
                                          const std::string& prefix, Serde<K> key_serde,
-                                         Serde<V> value_serde) {
+                                         Serde<V> value_serde,
+                                         StreamPartitioner<K, V> partitioner = nullptr) {
     const std::string suffix = "-repartition";
     std::string topic = prefix.ends_with(suffix) ? prefix : prefix + suffix;
     std::string sink = builder.new_processor_name("KSTREAM-SINK-");
@@ -556,8 +574,10 @@ class KStream {
         }),
         {parent});
     topology.add_sink_spec(
-        sink, topic, true, {filter}, [sink, key_serde, value_serde](const std::string& resolved) {
-          return std::make_unique<SinkNode<K, V>>(sink, resolved, key_serde, value_serde);
+        sink, topic, true, {filter},
+        [sink, key_serde, value_serde, partitioner](const std::string& resolved) {
+          return std::make_unique<SinkNode<K, V>>(sink, resolved, key_serde, value_serde,
+                                                  partitioner);
         });
     topology.add_source_spec(
         source, {topic}, true, [source, key_serde, value_serde](const std::string&) {

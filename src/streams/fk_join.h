@@ -31,6 +31,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -115,43 +116,16 @@ Serde<SubscriptionResponseWrapper<VO>> response_serde(Serde<VO> foreign_value) {
           }};
 }
 
-// A sink whose records go to the partition `partition_of` names (-1: the
-// producer's partitioner decides): the response sink sends each answer to
-// the partition its subscription came from.
-template <class K, class V>
-class PartitionedSinkNode final : public NodeBase, public Receiver<K, V> {
- public:
-  using PartitionOf = std::function<int32_t(const K&, const V&)>;
-  PartitionedSinkNode(std::string name, std::string topic, Serde<K> key_serde, Serde<V> value_serde,
-                      PartitionOf partition_of)
-      : NodeBase(std::move(name)),
-        topic_(std::move(topic)),
-        key_serde_(std::move(key_serde)),
-        value_serde_(std::move(value_serde)),
-        partition_of_(std::move(partition_of)) {}
-
-  void add_child(NodeBase& child) override {
-    throw TopologyError("sink " + name() + " cannot have children (" + child.name() + ")");
-  }
-  void init(Task& task) override { task_ = &task; }
-  void receive(const Record<K, V>& record) override {
-    SerializedRecord out;
-    out.topic = topic_;
-    out.partition = partition_of_(record.key, record.value);
-    out.timestamp = record.timestamp;
-    out.key = key_serde_.serialize(topic_, record.key);
-    out.value = value_serde_.serialize(topic_, record.value);
-    out.headers = record.headers;
-    send_from_sink(*task_, std::move(out));
-  }
-
- private:
-  std::string topic_;
-  Serde<K> key_serde_;
-  Serde<V> value_serde_;
-  PartitionOf partition_of_;
-  Task* task_ = nullptr;
-};
+// The subscription's own partition (a response to an old subscription
+// without one: the default partitioner).
+template <class K, class Response>
+StreamPartitioner<K, Response> response_partitioner() {
+  return [](const std::string&, const K&, const Response& wrapper,
+            int32_t) -> std::optional<std::set<int32_t>> {
+    if (!wrapper.primary_partition) return std::nullopt;
+    return std::set<int32_t>{*wrapper.primary_partition};
+  };
+}
 
 // Kafka's node, store and topic names, drawn in Kafka's order.
 struct Names {
@@ -445,10 +419,8 @@ void add_foreign_table_joiner(Topology& topology, const JoinParts<K, V, KO, VO>&
                          {parts.names.join_foreign, parts.names.foreign_join},
                          [sink = parts.names.response_sink, pk = parts.pk_serde,
                           response = parts.response](const std::string& resolved) {
-                           return std::make_unique<PartitionedSinkNode<K, Response>>(
-                               sink, resolved, pk, response, [](const K&, const Response& wrapper) {
-                                 return wrapper.primary_partition.value_or(-1);
-                               });
+                           return std::make_unique<SinkNode<K, Response>>(
+                               sink, resolved, pk, response, response_partitioner<K, Response>());
                          });
 }
 

@@ -32,6 +32,10 @@ void GlobalStreamThread::send(SerializedRecord record) {
   throw StreamsError("a global store's processor cannot write records (to " + record.topic + ")");
 }
 
+int32_t GlobalStreamThread::partition_count(const std::string& topic) {
+  throw StreamsError("a global store's processor cannot write records (to " + topic + ")");
+}
+
 std::map<std::string, StateStore*> GlobalStreamThread::stores() const {
   std::map<std::string, StateStore*> stores;
   for (const std::string& name : topology_.global_stores()) {

@@ -43,6 +43,7 @@ class GlobalStreamThread final : private RecordCollector {
  private:
   // A global store's processor forwards nowhere (Kafka forbids sinks there).
   void send(SerializedRecord record) override;
+  int32_t partition_count(const std::string& topic) override;
   void assign_all_partitions();
   void bootstrap();
   // Processes what one poll returns; false when nothing came.

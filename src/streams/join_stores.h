@@ -257,26 +257,28 @@ class OuterJoinStore final : public StateStore {
 
 namespace stores {
 
+// One side's JoinWindowStore over the bytes store `supplier` gives.
 template <class K, class V>
-StoreBuilder in_memory_join_window(std::string name, int64_t retention, Serde<K> key_serde,
-                                   Serde<V> value_serde) {
+StoreBuilder join_window_store(BytesStoreSupplier supplier, int64_t retention, Serde<K> key_serde,
+                               Serde<V> value_serde) {
   StoreBuilder builder;
-  builder.name = name;
+  builder.name = supplier.name;
   builder.build = [=]() -> std::unique_ptr<StateStore> {
-    return std::make_unique<JoinWindowStore<K, V>>(std::make_unique<InMemoryKeyValueStore>(name),
-                                                   retention, key_serde, value_serde);
+    return std::make_unique<JoinWindowStore<K, V>>(supplier.get(), retention, key_serde,
+                                                   value_serde);
   };
   return builder;
 }
 
+// A left or outer join's OuterJoinStore over the bytes store `supplier` gives.
 template <class K, class VL, class VR>
-StoreBuilder in_memory_outer_join(std::string name, Serde<K> key_serde, Serde<VL> left_serde,
-                                  Serde<VR> right_serde) {
+StoreBuilder outer_join_store(BytesStoreSupplier supplier, Serde<K> key_serde, Serde<VL> left_serde,
+                              Serde<VR> right_serde) {
   StoreBuilder builder;
-  builder.name = name;
+  builder.name = supplier.name;
   builder.build = [=]() -> std::unique_ptr<StateStore> {
-    return std::make_unique<OuterJoinStore<K, VL, VR>>(
-        std::make_unique<InMemoryKeyValueStore>(name), key_serde, left_serde, right_serde);
+    return std::make_unique<OuterJoinStore<K, VL, VR>>(supplier.get(), key_serde, left_serde,
+                                                       right_serde);
   };
   return builder;
 }

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "streams/serde.h"
+#include "streams/store.h"
 
 namespace sluice::streams {
 
@@ -76,6 +77,12 @@ struct StreamJoined {
   std::string name;
   std::string store_name;
   bool logging_enabled = true;
+  // Where each side's window keeps its records (Kafka's
+  // withThisStoreSupplier/withOtherStoreSupplier; unset: RocksDB, named as
+  // above). The unmatched records of a left or outer join are kept in
+  // RocksDB too unless this side's supplier is in memory, as Kafka does.
+  std::optional<WindowBytesStoreSupplier> this_store_supplier;
+  std::optional<WindowBytesStoreSupplier> other_store_supplier;
 
   static StreamJoined with(Serde<K> key, Serde<V> value, Serde<VO> other_value) {
     StreamJoined joined;
@@ -95,6 +102,14 @@ struct StreamJoined {
   }
   StreamJoined with_store_name(std::string store) && {
     store_name = std::move(store);
+    return std::move(*this);
+  }
+  StreamJoined with_this_store_supplier(WindowBytesStoreSupplier supplier) && {
+    this_store_supplier = std::move(supplier);
+    return std::move(*this);
+  }
+  StreamJoined with_other_store_supplier(WindowBytesStoreSupplier supplier) && {
+    other_store_supplier = std::move(supplier);
     return std::move(*this);
   }
   StreamJoined with_logging_disabled() && {

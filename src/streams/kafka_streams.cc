@@ -415,6 +415,32 @@ class KafkaStreams::Thread final : private RecordCollector {
     rd_kafka_poll(producer_.get(), 0);
   }
 
+  // RecordCollector: a sink's StreamPartitioner needs the count; read from
+  // the cluster's metadata at most every metadata.max.age.ms (Kafka's
+  // producer default), as a Java producer's partitionsFor() would.
+  int32_t partition_count(const std::string& topic) override {
+    static constexpr std::chrono::minutes kMetadataMaxAge{5};
+    Clock::time_point now = Clock::now();
+    auto known = partition_counts_.find(topic);
+    if (known != partition_counts_.end() && now - known->second.read_at < kMetadataMaxAge) {
+      return known->second.count;
+    }
+    std::string task = current_task_ != nullptr ? current_task_->id() : "";
+    int count = -1;
+    try {
+      count = rdkafka::partition_counts(producer_.get(), {topic}).at(topic);
+    } catch (const std::runtime_error& e) {
+      throw StreamsError("Could not determine the number of partitions for topic '" + topic +
+                         "' for task " + task + " due to " + e.what());
+    }
+    if (count <= 0) {
+      throw StreamsError("Could not get partition information for topic " + topic + " for task " +
+                         task + ". This can happen if the topic does not exist.");
+    }
+    partition_counts_[topic] = KnownPartitionCount{count, now};
+    return count;
+  }
+
   // The production exception handler's say on a failed send; a failure
   // stops the thread at its next check.
   void send_failed(TaskMetrics* task, const SerializedRecord& record, rd_kafka_resp_err_t err) {
@@ -1084,6 +1110,11 @@ class KafkaStreams::Thread final : private RecordCollector {
   // point at them, so they outlive the producer.
   std::map<std::string, std::shared_ptr<TaskMetrics>> task_metrics_;
   Task* current_task_ = nullptr;  // the task whose records send() is given
+  struct KnownPartitionCount {
+    int32_t count = 0;
+    Clock::time_point read_at;
+  };
+  std::map<std::string, KnownPartitionCount> partition_counts_;  // partition_count()'s
   std::thread thread_;
   std::atomic<bool> running_{true};
   std::atomic<State> state_{State::created};

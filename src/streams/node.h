@@ -7,7 +7,10 @@
 // types do not line up fails with a TopologyError naming both nodes before
 // any record flows.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "streams/processor.h"
 #include "streams/record.h"
 #include "streams/serde.h"
+#include "streams/stream_partitioner.h"
 #include "streams/timestamp_extractor.h"
 
 namespace sluice::streams {
@@ -152,15 +156,24 @@ class SourceNode final : public SourceNodeBase {
 
 // Sends serialized records to the task's collector (defined in task.h).
 void send_from_sink(Task& task, SerializedRecord record);
+// The partition count of `topic` as the task's producer sees it, for a
+// StreamPartitioner; a StreamsError when the topic does not exist.
+int32_t task_partition_count(Task& task, const std::string& topic);
+// Counts a record a sink's partitioner sent nowhere (dropped-records).
+void task_record_dropped_by_partitioner(Task& task, const std::string& topic);
+// Throws Kafka's error for a partitioner's answer out of [0, count).
+void check_partition_in_range(const std::string& topic, int32_t partition, int32_t count);
 
 template <class K, class V>
 class SinkNode final : public NodeBase, public Receiver<K, V> {
  public:
-  SinkNode(std::string name, std::string topic, Serde<K> key_serde, Serde<V> value_serde)
+  SinkNode(std::string name, std::string topic, Serde<K> key_serde, Serde<V> value_serde,
+           StreamPartitioner<K, V> partitioner = nullptr)
       : NodeBase(std::move(name)),
         topic_(std::move(topic)),
         key_serde_(std::move(key_serde)),
-        value_serde_(std::move(value_serde)) {}
+        value_serde_(std::move(value_serde)),
+        partitioner_(std::move(partitioner)) {}
 
   void add_child(NodeBase& child) override {
     throw TopologyError("sink " + name() + " cannot have children (" + child.name() + ")");
@@ -173,13 +186,32 @@ class SinkNode final : public NodeBase, public Receiver<K, V> {
     out.key = key_serde_.serialize(topic_, record.key);
     out.value = value_serde_.serialize(topic_, record.value);
     out.headers = record.headers;
-    send_from_sink(*task_, std::move(out));
+    if (!partitioner_) {
+      send_from_sink(*task_, std::move(out));
+      return;
+    }
+    int32_t count = task_partition_count(*task_, topic_);
+    std::optional<std::set<int32_t>> partitions =
+        partitioner_(topic_, record.key, record.value, count);
+    if (!partitions) {
+      send_from_sink(*task_, std::move(out));
+    } else if (partitions->empty()) {
+      task_record_dropped_by_partitioner(*task_, topic_);
+    } else {
+      for (int32_t partition : *partitions) check_partition_in_range(topic_, partition, count);
+      for (int32_t partition : *partitions) {
+        SerializedRecord copy = out;
+        copy.partition = partition;
+        send_from_sink(*task_, std::move(copy));
+      }
+    }
   }
 
  private:
   std::string topic_;  // already resolved (internal topics carry the application id)
   Serde<K> key_serde_;
   Serde<V> value_serde_;
+  StreamPartitioner<K, V> partitioner_;  // nullptr: the producer's default partitioner
   Task* task_ = nullptr;
 };
 

@@ -258,6 +258,23 @@ std::string repartition_for_join(StreamsBuilder& builder, const std::string& nod
                                             std::move(value_serde));
 }
 
+// A side's window store: the user's (its settings must be the join's,
+// Kafka's check) or RocksDB under `default_name`.
+inline BytesStoreSupplier join_store_supplier(const std::optional<WindowBytesStoreSupplier>& given,
+                                              const JoinWindows& windows,
+                                              const std::string& default_name) {
+  if (!given) return stores::persistent_key_value_store(default_name);
+  if (given->retention_ms != windows.retention_ms() || given->window_size_ms != windows.size_ms()) {
+    throw StreamsError(
+        "Window settings mismatch. WindowBytesStoreSupplier settings (retention " +
+        std::to_string(given->retention_ms) + " ms, window size " +
+        std::to_string(given->window_size_ms) + " ms) must match JoinWindows settings (retention " +
+        std::to_string(windows.retention_ms()) + " ms, size " + std::to_string(windows.size_ms()) +
+        " ms) for the window size and retention period");
+  }
+  return given->bytes;
+}
+
 }  // namespace detail
 
 template <class K, class V>
@@ -337,10 +354,18 @@ KStream<K, VR> KStream<K, V>::stream_join(const KStream<K, VO>& other, Joiner jo
   std::string merge = named("-merge", "KSTREAM-MERGE-");
 
   const std::string& store_name = joined.store_name;
-  std::string this_store =
-      (store_name.empty() ? join_this_generated : store_name + this_suffix) + "-store";
-  std::string other_store =
-      (store_name.empty() ? join_other_generated : store_name + other_suffix) + "-store";
+  BytesStoreSupplier this_supplier = detail::join_store_supplier(
+      joined.this_store_supplier, windows,
+      (store_name.empty() ? join_this_generated : store_name + this_suffix) + "-store");
+  BytesStoreSupplier other_supplier = detail::join_store_supplier(
+      joined.other_store_supplier, windows,
+      (store_name.empty() ? join_other_generated : store_name + other_suffix) + "-store");
+  if (this_supplier.name == other_supplier.name) {
+    throw StreamsError(
+        "Both StoreSuppliers have the same name.  StoreSuppliers must provide unique names");
+  }
+  const std::string this_store = this_supplier.name;
+  const std::string other_store = other_supplier.name;
   std::optional<std::string> outer_store;
   if (left_outer) {
     outer_store = (store_name.empty()
@@ -353,15 +378,15 @@ KStream<K, VR> KStream<K, V>::stream_join(const KStream<K, VO>& other, Joiner jo
                                      {this_node});
   topology.add_processor<K, VO, K, VO>(
       other_windowed, detail::join_window_supplier<K, VO>(other_store), {other_node});
-  auto window_store = [&](const std::string& store, auto serde) {
+  auto window_store = [&](const BytesStoreSupplier& supplier, auto serde) {
     using T = typename decltype(serde)::Type;
     StoreBuilder store_builder =
-        stores::in_memory_join_window<K, T>(store, windows.retention_ms(), key_serde, serde);
+        stores::join_window_store<K, T>(supplier, windows.retention_ms(), key_serde, serde);
     store_builder.logging_enabled = joined.logging_enabled;
     return store_builder;
   };
-  topology.add_state_store(window_store(this_store, value_serde), {this_windowed});
-  topology.add_state_store(window_store(other_store, other_value_serde), {other_windowed});
+  topology.add_state_store(window_store(this_supplier, value_serde), {this_windowed});
+  topology.add_state_store(window_store(other_supplier, other_value_serde), {other_windowed});
 
   detail::NullableJoiner<K, V, VO, VR> nullable =
       detail::nullable_joiner<Kind, K, V, VO, VR>(std::move(joiner));
@@ -389,8 +414,11 @@ KStream<K, VR> KStream<K, V>::stream_join(const KStream<K, VO>& other, Joiner jo
   topology.connect_processor_and_state_stores(join_this, {other_store});
   topology.connect_processor_and_state_stores(join_other, {this_store});
   if (outer_store) {
-    StoreBuilder store_builder = stores::in_memory_outer_join<K, V, VO>(
-        *outer_store, key_serde, value_serde, other_value_serde);
+    BytesStoreSupplier outer_supplier = this_supplier.persistent
+                                            ? stores::persistent_key_value_store(*outer_store)
+                                            : stores::in_memory_key_value_store(*outer_store);
+    StoreBuilder store_builder = stores::outer_join_store<K, V, VO>(outer_supplier, key_serde,
+                                                                    value_serde, other_value_serde);
     store_builder.logging_enabled = joined.logging_enabled;
     topology.add_state_store(std::move(store_builder), {join_this, join_other});
   }

@@ -11,6 +11,19 @@ namespace sluice::streams {
 
 // node.h's view of a task.
 void send_from_sink(Task& task, SerializedRecord record) { task.send(std::move(record)); }
+int32_t task_partition_count(Task& task, const std::string& topic) {
+  return task.partition_count(topic);
+}
+void task_record_dropped_by_partitioner(Task& task, const std::string& topic) {
+  task.record_dropped_by_partitioner(topic);
+}
+void check_partition_in_range(const std::string& topic, int32_t partition, int32_t count) {
+  if (partition < 0 || partition >= count) {
+    throw StreamsError("Invalid partition given with record: " + std::to_string(partition) +
+                       " is not in the range [0..." + std::to_string(count) + "] of topic " +
+                       topic + ".");
+  }
+}
 int64_t task_stream_time(const Task& task) { return task.stream_time(); }
 int64_t task_system_time(const Task& task) { return task.settings().system_time_ms(); }
 const std::string& task_application_id(const Task& task) { return task.settings().application_id; }
@@ -402,6 +415,12 @@ void Task::processing_failed(const std::string& node, const std::exception& erro
   }
   ++skipped_records_;
   metrics_->dropped.add();
+}
+
+void Task::record_dropped_by_partitioner(const std::string& topic) {
+  ++skipped_records_;
+  metrics_->dropped.add();
+  spdlog::warn("Skipping record as partitioner returned empty partitions. topic=[{}]", topic);
 }
 
 Cancellable Task::schedule(const std::string& node, std::chrono::milliseconds interval,

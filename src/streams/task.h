@@ -67,6 +67,9 @@ class RecordCollector {
  public:
   virtual ~RecordCollector() = default;
   virtual void send(SerializedRecord record) = 0;
+  // The partition count of `topic` (for a sink's StreamPartitioner);
+  // throws StreamsError when the topic does not exist.
+  virtual int32_t partition_count(const std::string& topic) = 0;
 };
 
 class Task final : private RecordContextAccess {
@@ -128,6 +131,8 @@ class Task final : private RecordContextAccess {
                        PunctuationType type, Punctuator punctuator);
   StateStore& store_for(const std::string& node, const std::string& store);
   void send(SerializedRecord record) { collector_.send(std::move(record)); }
+  int32_t partition_count(const std::string& topic) { return collector_.partition_count(topic); }
+  void record_dropped_by_partitioner(const std::string& topic);
   // For source nodes: the configured extractor's timestamp for the record
   // being processed, and its partition's time; whether the record goes on
   // with `timestamp` (false: dropped for a negative one).

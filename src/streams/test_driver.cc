@@ -112,6 +112,9 @@ void TopologyTestDriver::send(SerializedRecord record) {
   outputs_[record.topic].push_back(std::move(record));
 }
 
+// Kafka's TopologyTestDriver: every topic has one partition.
+int32_t TopologyTestDriver::partition_count(const std::string&) { return 1; }
+
 std::set<std::string> TopologyTestDriver::produced_topic_names() const { return produced_; }
 
 }  // namespace sluice::streams

@@ -199,6 +199,7 @@ class TopologyTestDriver final : private RecordCollector {
 
  private:
   void send(SerializedRecord record) override;
+  int32_t partition_count(const std::string& topic) override;
   void process_pending();
 
   TestDriverSettings settings_;

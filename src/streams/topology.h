@@ -69,11 +69,12 @@ class Topology {
 
   template <class K, class V>
   Topology& add_sink(const std::string& name, const std::string& topic, Serde<K> key_serde,
-                     Serde<V> value_serde, std::vector<std::string> parents) {
+                     Serde<V> value_serde, std::vector<std::string> parents,
+                     StreamPartitioner<K, V> partitioner = nullptr) {
     return add_sink_spec(name, topic, false, std::move(parents),
-                         [name, key_serde, value_serde](const std::string& resolved) {
+                         [name, key_serde, value_serde, partitioner](const std::string& resolved) {
                            return std::make_unique<SinkNode<K, V>>(name, resolved, key_serde,
-                                                                   value_serde);
+                                                                   value_serde, partitioner);
                          });
   }
 

@@ -1,7 +1,8 @@
 """Joins on sluice-streams (examples/joins) against a real broker: a
 stream-stream left join (impressions with the clicks that follow them
 within 10 s) equals a brute-force model of every pair in the window plus
-each unmatched impression once; a table-table outer join's output, read as
+each unmatched impression once, each result on the partition the
+application's StreamPartitioner names; a table-table outer join's output, read as
 a table (tombstones delete), equals the join of the model's two final
 tables; inputs with different partition counts are refused at start with
 Kafka's message."""
@@ -87,9 +88,10 @@ def create_topics(bootstrap, partitions_by_topic):
         future.result(timeout=30)
 
 
-def read_all(bootstrap, topic, done, timeout_s=60):
+def read_all(bootstrap, topic, done, timeout_s=60, partitions=None):
     """(key, value, timestamp) of every record of `topic`, read until
-    done(records) holds after an idle poll or the time is up."""
+    done(records) holds after an idle poll or the time is up; each record's
+    (key, partition) is appended to `partitions` when given."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("reader"),
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -105,6 +107,8 @@ def read_all(bootstrap, topic, done, timeout_s=60):
             assert message.error() is None, message.error()
             value = None if message.value() is None else message.value().decode()
             records.append((message.key().decode(), value, message.timestamp()[1]))
+            if partitions is not None:
+                partitions.append((message.key().decode(), message.partition()))
     finally:
         consumer.close()
     return records
@@ -192,11 +196,17 @@ def test_stream_and_table_joins_equal_the_models(module_broker, apps):
     expected = attribution_model(impressions, clicks)
     unmatched = sum(1 for _, value, _ in expected if value.endswith(", null]"))
     assert len(expected) - unmatched > 1000 and unmatched > 10  # both kinds of result occur
+    placed = []
     attributed = read_all(bootstrap, topics["attributed"],
-                          lambda records: len(records) >= len(expected) + PARTITIONS)
+                          lambda records: len(records) >= len(expected) + PARTITIONS,
+                          partitions=placed)
     joined = sorted(r for r in attributed if not r[0].startswith("flush"))
     assert joined == expected
     assert len(attributed) == len(expected) + PARTITIONS  # each flush pair once
+    # The application's StreamPartitioner: "adN" (and "flushN") on partition N mod 3.
+    assert {partition for _, partition in placed} == set(range(PARTITIONS))
+    for key, partition in placed:
+        assert partition == int(key.lstrip("adflush")) % PARTITIONS, (key, partition)
 
     model = {}
     for user in set(tables["users"]) | set(tables["regions"]):

@@ -354,6 +354,7 @@ TEST(StreamsRecordCache, TheDriverCommitsAfterEveryRecordAsKafkasDoes) {
 class Collected final : public RecordCollector {
  public:
   void send(SerializedRecord record) override { sent[record.topic].push_back(std::move(record)); }
+  int32_t partition_count(const std::string&) override { return 1; }
   std::map<std::string, std::vector<SerializedRecord>> sent;
 };
 

@@ -274,6 +274,7 @@ TEST(StateDirectory, ListsTaskDirectoriesAndKeepsAValidProcessId) {
 // A task over one persistent logged store, as the runtime makes them.
 struct TaskFixture : RecordCollector {
   void send(SerializedRecord record) override { sent.push_back(std::move(record)); }
+  int32_t partition_count(const std::string&) override { return 1; }
 
   static Topology topology() {
     Topology topology;

@@ -79,10 +79,21 @@ struct In {
 
 class JoinHarness {
  public:
-  JoinHarness(int kind, const JoinWindows& windows) {
-    if (kind == join_inner) build_join<join_inner>(builder_, windows);
-    if (kind == join_left) build_join<join_left>(builder_, windows);
-    if (kind == join_outer) build_join<join_outer>(builder_, windows);
+  // `in_memory`: both windows in memory (the random model tests: the driver
+  // commits, and so flushes RocksDB, after every record, as Kafka's does;
+  // StoresArePersistentUnlessASupplierSaysOtherwise shows both kinds join
+  // alike).
+  JoinHarness(int kind, const JoinWindows& windows, bool in_memory = false) {
+    StreamJoined<int32_t, Value, Value> joined;
+    if (in_memory) {
+      joined.this_store_supplier =
+          stores::in_memory_window_store("this", windows.retention_ms(), windows.size_ms());
+      joined.other_store_supplier =
+          stores::in_memory_window_store("other", windows.retention_ms(), windows.size_ms());
+    }
+    if (kind == join_inner) build_join<join_inner>(builder_, windows, joined);
+    if (kind == join_left) build_join<join_left>(builder_, windows, joined);
+    if (kind == join_outer) build_join<join_outer>(builder_, windows, joined);
     driver_ = std::make_unique<TopologyTestDriver>(builder_.build(), TestDriverSettings{"joins"});
     left_.emplace(
         driver_->create_input_topic("left", serdes::integer(), serdes::optional(serdes::string())));
@@ -284,7 +295,7 @@ TEST(StreamsStreamJoin, EqualsTheBruteForceModelWhenNothingIsLate) {
           JoinWindows::of_time_difference_and_grace(milliseconds(before), milliseconds(grace))
               .after(milliseconds(after));
       std::vector<In> inputs = random_inputs(random, 300, std::min({before, after, grace}));
-      JoinHarness harness(kind, windows);
+      JoinHarness harness(kind, windows, /*in_memory=*/true);
       std::vector<Out> actual;
       for (const In& in : inputs) {
         for (Out& out : harness.pipe(in)) {
@@ -314,7 +325,7 @@ TEST(StreamsStreamJoin, EqualsKafkasRulesStepByStepWithLateRecords) {
           JoinWindows::of_time_difference_and_grace(milliseconds(after), milliseconds(grace))
               .before(milliseconds(before));
       std::vector<In> inputs = random_inputs(random, 300, 60);
-      JoinHarness harness(kind, windows);
+      JoinHarness harness(kind, windows, /*in_memory=*/true);
       StepModel model(kind, windows);
       for (size_t i = 0; i < inputs.size(); ++i) {
         std::vector<Out> actual = harness.pipe(inputs[i]);
@@ -710,6 +721,85 @@ TEST(StreamsStreamJoin, InputsAreCopartitioned) {
     FAIL() << "topics with different partition counts were accepted";
   } catch (const TopologyError& e) {
     EXPECT_STREQ(e.what(), "Invalid topology: Topics not co-partitioned: [{left=2, right=3}]");
+  }
+}
+
+// Kafka's defaults: both windows and the unmatched records in RocksDB; an
+// in-memory supplier for this side keeps the unmatched records in memory
+// too. The join's results do not depend on where its stores live.
+TEST(StreamsStreamJoin, StoresArePersistentUnlessASupplierSaysOtherwise) {
+  const JoinWindows windows = JoinWindows::of_time_difference_with_no_grace(milliseconds(10));
+  const std::vector<In> input = {
+      {true, 7, "A", 5}, {false, 7, "a", 9}, {true, 8, "B", 20}, {false, 9, "b", 40}};
+  auto run = [&](StreamJoined<int32_t, Value, Value> joined,
+                 const std::vector<std::string>& stores) {
+    StreamsBuilder builder;
+    build_join<join_left>(builder, windows, std::move(joined));
+    TopologyTestDriver driver(builder.build(), TestDriverSettings{"joins"});
+    auto left =
+        driver.create_input_topic("left", serdes::integer(), serdes::optional(serdes::string()));
+    auto right =
+        driver.create_input_topic("right", serdes::integer(), serdes::optional(serdes::string()));
+    for (const In& in : input) (in.left ? left : right).pipe_input(in.key, in.value, in.timestamp);
+    std::map<std::string, bool> persistent;
+    for (const std::string& store : stores) {
+      persistent[store] = driver.get_state_store_for_test<StateStore>(store).persistent();
+    }
+    auto out = driver.create_output_topic("out", serdes::integer(), serdes::string());
+    std::vector<std::string> results;
+    while (!out.is_empty()) results.push_back(out.read_record().value);
+    return std::make_pair(persistent, results);
+  };
+  auto [defaults, default_results] =
+      run({}, {"KSTREAM-JOINTHIS-0000000004-store", "KSTREAM-OUTEROTHER-0000000005-store",
+               "KSTREAM-OUTERSHARED-0000000004-store"});
+  for (const auto& [store, persistent] : defaults) EXPECT_TRUE(persistent) << store;
+
+  auto joined = StreamJoined<int32_t, Value, Value>{}
+                    .with_this_store_supplier(stores::in_memory_window_store(
+                        "mine", windows.retention_ms(), windows.size_ms()))
+                    .with_other_store_supplier(stores::persistent_window_store(
+                        "theirs", windows.retention_ms(), windows.size_ms()));
+  auto [chosen, chosen_results] =
+      run(std::move(joined), {"mine", "theirs", "KSTREAM-OUTERSHARED-0000000004-store"});
+  EXPECT_EQ(chosen, (std::map<std::string, bool>{{"KSTREAM-OUTERSHARED-0000000004-store", false},
+                                                 {"mine", false},
+                                                 {"theirs", true}}));
+  EXPECT_EQ(chosen_results, default_results);
+  EXPECT_EQ(default_results, (std::vector<std::string>{"[A, a]", "[B, null]"}));
+}
+
+// Kafka's checks of the suppliers: the join's window size and retention,
+// and two names.
+TEST(StreamsStreamJoin, StoreSuppliersMustFitTheJoin) {
+  const JoinWindows windows =
+      JoinWindows::of_time_difference_and_grace(milliseconds(10), milliseconds(5));
+  auto build = [&](WindowBytesStoreSupplier mine, WindowBytesStoreSupplier theirs) {
+    StreamsBuilder builder;
+    build_join<join_inner>(builder, windows,
+                           StreamJoined<int32_t, Value, Value>{}
+                               .with_this_store_supplier(std::move(mine))
+                               .with_other_store_supplier(std::move(theirs)));
+  };
+  // size 20 (10 before, 10 after), retention 25.
+  EXPECT_NO_THROW(build(stores::persistent_window_store("a", 25, 20),
+                        stores::persistent_window_store("b", 25, 20)));
+  try {
+    build(stores::persistent_window_store("a", 20, 20),
+          stores::persistent_window_store("b", 25, 20));
+    FAIL() << "a supplier with a shorter retention was accepted";
+  } catch (const StreamsError& e) {
+    EXPECT_NE(std::string(e.what()).find("Window settings mismatch"), std::string::npos)
+        << e.what();
+  }
+  try {
+    build(stores::persistent_window_store("a", 25, 20),
+          stores::persistent_window_store("a", 25, 20));
+    FAIL() << "two suppliers of one name were accepted";
+  } catch (const StreamsError& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "Both StoreSuppliers have the same name.  StoreSuppliers must provide unique names");
   }
 }
 
