@@ -103,6 +103,8 @@ struct KafkaStreams::Plan {
   // `<state.dir>/<application.id>`, locked; null without persistent stores.
   std::shared_ptr<StateDirectory> state_directory;
   std::shared_ptr<LocalStores> local_stores;         // what interactive queries read
+  // Where the stores live across instances, from each assignment's host maps.
+  std::shared_ptr<StreamsMetadataState> metadata_state;
   std::map<std::string, StateStore*> global_stores;  // kept by the global thread
 };
 
@@ -176,6 +178,39 @@ void create_topics(rd_kafka_t* admin, const std::map<std::string, int>& partitio
   rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy_array(topics.data(), topics.size());
   if (!failure.empty()) throw std::runtime_error("cannot create internal topics: " + failure);
+}
+
+// The source topics feeding each store of the tasks (Kafka's
+// stateStoreNameToSourceTopics): those of the sources upstream of every
+// processor connected to the store. Global stores are not among them.
+std::map<std::string, std::set<std::string>> store_source_topics(
+    const Topology& topology, const std::vector<std::vector<std::string>>& subtopologies,
+    const std::string& application_id) {
+  std::map<std::string, std::set<std::string>> sources_of_store;
+  for (const std::vector<std::string>& subtopology : subtopologies) {
+    if (topology.is_global(subtopology)) continue;
+    for (const std::string& name : subtopology) {
+      const NodeSpec& spec = *topology.find(name);
+      if (spec.stores.empty()) continue;
+      std::set<std::string> topics;
+      std::set<std::string> seen;
+      std::vector<const NodeSpec*> upstream = {&spec};
+      while (!upstream.empty()) {
+        const NodeSpec* node = upstream.back();
+        upstream.pop_back();
+        if (!seen.insert(node->name).second) continue;
+        if (node->kind == NodeKind::source) {
+          for (const std::string& topic : node->topics) {
+            topics.insert(Topology::resolve_topic(topic, node->internal_topics, application_id));
+          }
+        }
+        for (const std::string& parent : node->parents) upstream.push_back(topology.find(parent));
+      }
+      for (const std::string& store : spec.stores)
+        sources_of_store[store].insert(topics.begin(), topics.end());
+    }
+  }
+  return sources_of_store;
 }
 
 // Kafka creates the state directory only for a topology with a persistent store.
@@ -630,6 +665,10 @@ class KafkaStreams::Thread final : private RecordCollector {
       for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(kRejoinBackoff / 10);
       return;
     }
+    // Queries learn the new owners before this thread restores its tasks
+    // (Kafka's onAssignment does the same).
+    plan_->metadata_state->on_change(assignment->partitions_by_host,
+                                     assignment->standby_partitions_by_host);
     if (assignment->previous_tasks_lost && !tasks_.empty()) {
       close_tasks_dirty("a generation went by without this member");
     }
@@ -1150,6 +1189,8 @@ KafkaStreams::~KafkaStreams() { close(); }
 void KafkaStreams::start() {
   if (started_) throw std::logic_error("KafkaStreams can only be started once");
   started_ = true;
+  // Checked before anything starts (from_properties checked it already).
+  const std::optional<HostInfo> this_host = host_info_from_endpoint(config_.application_server);
   auto plan = std::make_shared<Plan>();
   plan->subtopologies = topology_.subtopologies();
   TopicGraph graph = topic_graph(topology_, plan->subtopologies, config_.application_id);
@@ -1263,6 +1304,12 @@ void KafkaStreams::start() {
     global_->start();
     plan->global_stores = global_->stores();
   }
+  std::set<std::string> global_store_names;
+  for (const auto& [name, store] : plan->global_stores) global_store_names.insert(name);
+  metadata_state_ = std::make_shared<StreamsMetadataState>(
+      store_source_topics(topology_, plan->subtopologies, config_.application_id),
+      std::move(global_store_names), this_host);
+  plan->metadata_state = metadata_state_;
   plan_ = plan;
   client_id_ = config_.client_id.empty() ? config_.application_id : config_.client_id;
   for (int i = 0; i < config_.num_stream_threads; ++i) {
@@ -1339,6 +1386,35 @@ std::shared_ptr<const LocalStores> KafkaStreams::queryable_stores(const std::str
                                      " because no such store is registered in the topology.");
   }
   return local_stores_;
+}
+
+void KafkaStreams::validate_is_running_or_rebalancing() const {
+  State now = state();
+  if (now == State::created) {
+    throw StreamsNotStartedException(
+        "KafkaStreams has not been started, you can retry after calling start()");
+  }
+  if (now != State::running && now != State::rebalancing) {
+    throw std::logic_error(std::string("KafkaStreams is not running. State is ") + state_name(now) +
+                           ".");
+  }
+}
+
+std::vector<StreamsMetadata> KafkaStreams::metadata_for_all_stream_clients() const {
+  validate_is_running_or_rebalancing();
+  return metadata_state_->all_metadata();
+}
+
+std::vector<StreamsMetadata> KafkaStreams::streams_metadata_for_store(
+    const std::string& store) const {
+  validate_is_running_or_rebalancing();
+  return metadata_state_->all_metadata_for_store(store);
+}
+
+std::optional<KeyQueryMetadata> KafkaStreams::key_query_metadata(
+    const std::string& store, const KeyPartitions& partitions) const {
+  validate_is_running_or_rebalancing();
+  return metadata_state_->key_query_metadata(store, partitions);
 }
 
 KafkaStreams::State KafkaStreams::state() const {

@@ -37,17 +37,29 @@
 //   offsets of the task directories it holds, so a restarted instance is
 //   the same client to the assignor and gets its tasks back.
 // - Interactive queries (interactive_queries.h): store() reads the stores
-//   of this instance's running active tasks.
+//   of this instance's running active tasks. Across instances
+//   (streams_metadata.h): with `application.server` set, every instance
+//   learns from each assignment which host runs, and which keep standby
+//   copies of, each store's partitions: metadata_for_all_stream_clients(),
+//   streams_metadata_for_store() and query_metadata_for_key() say where to
+//   ask (the application serves its own endpoint there).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "streams/interactive_queries.h"
 #include "streams/metrics_http.h"
+#include "streams/murmur2.h"
+#include "streams/serde.h"
 #include "streams/streams_config.h"
+#include "streams/streams_metadata.h"
 #include "streams/streams_metrics.h"
 #include "streams/topology.h"
 
@@ -93,6 +105,48 @@ class KafkaStreams {
     return store(StoreQueryParameters<Type>::from_name_and_type(name, type));
   }
 
+  // Where the application's stores live (Kafka's StreamsMetadata, from the
+  // latest assignment; instances without application.server are not
+  // known). Each throws StreamsNotStartedException before start() and
+  // std::logic_error ("KafkaStreams is not running. State is ERROR.")
+  // unless RUNNING or REBALANCING, as Kafka's.
+  // Every instance with an application.server (Kafka's
+  // metadataForAllStreamsClients).
+  std::vector<StreamsMetadata> metadata_for_all_stream_clients() const;
+  // Those running or keeping a standby copy of `store` (Kafka's
+  // streamsMetadataForStore).
+  std::vector<StreamsMetadata> streams_metadata_for_store(const std::string& store) const;
+  // The host running `key`'s partition of `store`, the hosts keeping
+  // standby copies of it, and the partition: the default partitioner's
+  // (murmur2 of the serialized key, as the producers wrote the store's
+  // input) among the store's source topic partitions (Kafka's
+  // queryMetadataForKey). KeyQueryMetadata::not_available() until an
+  // assignment named hosts (a rebalance: ask again); nullopt (Kafka's null)
+  // for a store no source topic feeds.
+  template <class K>
+  std::optional<KeyQueryMetadata> query_metadata_for_key(const std::string& store, const K& key,
+                                                         const Serde<K>& key_serde) const {
+    return key_query_metadata(
+        store,
+        [&](const std::string& topic, int32_t num_partitions) -> std::optional<std::set<int32_t>> {
+          std::optional<std::string> bytes = key_serde.serialize(topic, key);
+          if (!bytes || num_partitions <= 0) return std::nullopt;
+          return std::set<int32_t>{partition_for_key(*bytes, num_partitions)};
+        });
+  }
+  // The same with the partitioner the store's input was written with
+  // (key, partition count) -> partition.
+  template <class K>
+  std::optional<KeyQueryMetadata> query_metadata_for_key(
+      const std::string& store, const K& key,
+      const std::function<int32_t(const std::type_identity_t<K>&, int32_t num_partitions)>&
+          partitioner) const {
+    return key_query_metadata(
+        store, [&](const std::string&, int32_t num_partitions) -> std::optional<std::set<int32_t>> {
+          return std::set<int32_t>{partitioner(key, num_partitions)};
+        });
+  }
+
   // Deletes this application's local state (Kafka's cleanUp()); only
   // before start() or after close().
   void clean_up();
@@ -102,11 +156,16 @@ class KafkaStreams {
 
  private:
   std::shared_ptr<const LocalStores> queryable_stores(const std::string& store) const;
+  // Kafka's validateIsRunningOrRebalancing.
+  void validate_is_running_or_rebalancing() const;
+  std::optional<KeyQueryMetadata> key_query_metadata(const std::string& store,
+                                                     const KeyPartitions& partitions) const;
 
   Topology topology_;
   StreamsConfig config_;
   std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::shared_ptr<Plan> plan_;
+  std::shared_ptr<StreamsMetadataState> metadata_state_;  // made by start()
   std::string client_id_;
   std::vector<std::shared_ptr<ThreadMetrics>> thread_metrics_;
   std::vector<std::unique_ptr<Thread>> threads_;

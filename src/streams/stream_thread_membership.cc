@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 
 namespace sluice::streams {
@@ -43,7 +44,49 @@ std::chrono::milliseconds consumer_setting_ms(const StreamsConfig& config, const
   }
 }
 
+// The member's application.server; one that is not host:port (a member
+// configured elsewhere, unchecked) is left out with a warning, where
+// Kafka's leader would fail.
+std::optional<HostInfo> client_host(const SubscriptionInfo& info, const std::string& member_id) {
+  try {
+    return host_info_from_endpoint(info.user_endpoint);
+  } catch (const std::invalid_argument& e) {
+    spdlog::warn("member {}: {}; its host is left out of the assignment", member_id, e.what());
+    return std::nullopt;
+  }
+}
+
 }  // namespace
+
+HostPartitions partitions_by_host(const std::map<std::string, HostInfo>& host_of_client,
+                                  const AssignorInput& input, const AssignorOutput& output,
+                                  const TaskLayout& layout) {
+  std::map<HostInfo, std::set<TopicPartition>> active;
+  std::map<HostInfo, std::set<TopicPartition>> standby;
+  auto add_inputs = [&](std::set<TopicPartition>& into, const std::set<TaskId>& tasks) {
+    for (const TaskId& task : tasks) {
+      for (TopicPartition& partition : layout.input_partitions(task)) into.insert(partition);
+    }
+  };
+  for (const auto& [process, host] : host_of_client) {
+    auto client = input.clients.find(process);
+    if (client == input.clients.end()) continue;
+    std::set<TopicPartition>& host_active = active[host];
+    std::set<TopicPartition>& host_standby = standby[host];
+    for (const AssignorMember& member : client->second.members) {
+      auto tasks = output.members.find(member.member_id);
+      if (tasks == output.members.end()) continue;
+      add_inputs(host_active, tasks->second.active);
+      add_inputs(host_standby, tasks->second.standby);
+    }
+  }
+  HostPartitions maps;
+  for (auto& [host, partitions] : active)
+    maps.active[host].assign(partitions.begin(), partitions.end());
+  for (auto& [host, partitions] : standby)
+    maps.standby[host].assign(partitions.begin(), partitions.end());
+  return maps;
+}
 
 MembershipSettings membership_settings(const StreamsConfig& config, const std::string& client_id,
                                        const Uuid& process_id) {
@@ -59,6 +102,7 @@ MembershipSettings membership_settings(const StreamsConfig& config, const std::s
   settings.assignor.acceptable_recovery_lag = config.acceptable_recovery_lag;
   settings.process_id = process_id;
   settings.probing_rebalance_interval = config.probing_rebalance_interval;
+  settings.user_endpoint = config.application_server;
   settings.log_prefix = "stream-thread [" + client_id + "]";
   return settings;
 }
@@ -126,6 +170,7 @@ bool StreamThreadMembership::rejoin_needed() const {
 std::vector<uint8_t> StreamThreadMembership::subscription(const ThreadTasks& owned) const {
   SubscriptionInfo info;
   info.process_id = settings_.process_id;
+  info.user_endpoint = settings_.user_endpoint;
   for (const TaskId& task : owned.active) info.task_offset_sums[task] = kLatestOffset;
   for (const auto& [task, sum] : owned.standby_offset_sums) {
     if (owned.active.count(task) == 0) info.task_offset_sums[task] = sum;
@@ -164,6 +209,8 @@ Result<ThreadAssignment> StreamThreadMembership::rebalance(const ThreadTasks& ow
   assignment.active.insert(info->active_tasks.begin(), info->active_tasks.end());
   for (const auto& [task, partitions] : info->standby_tasks) assignment.standby.insert(task);
   assignment.next_rebalance_ms = info->next_rebalance_ms;
+  assignment.partitions_by_host = std::move(info->partitions_by_host);
+  assignment.standby_partitions_by_host = std::move(info->standby_partitions_by_host);
   assignment.previous_tasks_lost =
       last_generation_ >= 0 && joined->generation != last_generation_ + 1;
   last_generation_ = joined->generation;
@@ -178,6 +225,7 @@ std::map<std::string, std::vector<uint8_t>> StreamThreadMembership::assign(
   input.tasks = layout_.all_tasks();
   input.stateful_tasks = layout_.stateful_tasks();
   std::map<std::string, std::map<TaskId, int64_t>> offset_sums;  // process -> task -> sum
+  std::map<std::string, HostInfo> host_of_client;                // process -> application.server
   std::string own_process = hex(settings_.process_id);
   for (const auto& member : members) {
     std::string process = "member-" + member.id;  // a member we cannot read: a client alone
@@ -187,6 +235,9 @@ std::map<std::string, std::vector<uint8_t>> StreamThreadMembership::assign(
                                                      : Result<SubscriptionInfo>(consumer.status());
     if (info.is_ok()) {
       process = hex(info->process_id);
+      if (std::optional<HostInfo> host = client_host(*info, member.id)) {
+        host_of_client[process] = *host;
+      }
       entry.previous_active = info->active_tasks();
       entry.previous_standby = info->standby_tasks();
       for (const auto& [task, sum] : info->task_offset_sums) {
@@ -223,6 +274,7 @@ std::map<std::string, std::vector<uint8_t>> StreamThreadMembership::assign(
     }
   }
   AssignorOutput output = assign_tasks(input, settings_.assignor);
+  HostPartitions hosts = partitions_by_host(host_of_client, input, output, layout_);
 
   const int64_t probe_at = now_ms + settings_.probing_rebalance_interval.count();
   std::set<std::string> probing_members;
@@ -253,6 +305,8 @@ std::map<std::string, std::vector<uint8_t>> StreamThreadMembership::assign(
       for (const TaskId& task : tasks.standby) {
         info.standby_tasks[task] = layout_.input_partitions(task);
       }
+      info.partitions_by_host = hosts.active;
+      info.standby_partitions_by_host = hosts.standby;
       // The warming members probe; the leader's client does too when
       // tasks must move but no warm-up was left for them (Kafka's rule).
       if (probing_members.count(member.member_id) != 0 ||

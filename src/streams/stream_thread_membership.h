@@ -9,6 +9,10 @@
 // schedules a probing rebalance for the members warming a task up.
 // A member whose scheduled probing rebalance is due (or whose warm-ups
 // caught up, as the thread decides) asks for the rebalance itself.
+// Members send their instance's `application.server` (user_endpoint); the
+// leader tells everyone which input partitions each such host runs and
+// keeps standby (partitions_by_host, standby_partitions_by_host), what
+// interactive queries across instances read (streams_metadata.h).
 
 #include <chrono>
 #include <cstdint>
@@ -64,13 +68,31 @@ struct ThreadAssignment {
   // run elsewhere since, so what it holds of them is stale (Kafka's "lost"
   // tasks: closed without a commit).
   bool previous_tasks_lost = false;
+  // The group's hosts (clients with an application.server) and the input
+  // partitions of the tasks each runs and keeps standby.
+  std::map<HostInfo, std::vector<TopicPartition>> partitions_by_host;
+  std::map<HostInfo, std::vector<TopicPartition>> standby_partitions_by_host;
 };
+
+// Kafka's populatePartitionsByHostMaps: for each client (process id) with
+// a host, the input partitions of the tasks its members run (active) and
+// keep a copy of (standby, warm-ups included); a client with a host and
+// no task is there with none. Clients without a host are left out, so
+// both maps are empty when no client has one.
+struct HostPartitions {
+  std::map<HostInfo, std::vector<TopicPartition>> active;
+  std::map<HostInfo, std::vector<TopicPartition>> standby;
+};
+HostPartitions partitions_by_host(const std::map<std::string, HostInfo>& host_of_client,
+                                  const AssignorInput& input, const AssignorOutput& output,
+                                  const TaskLayout& layout);
 
 struct MembershipSettings {
   StreamsGroupMember::Options group;
   AssignorConfig assignor;
   Uuid process_id;
   std::chrono::milliseconds probing_rebalance_interval{600'000};
+  std::string user_endpoint;  // application.server ("host:port"; empty: none)
   std::string log_prefix;  // "stream-thread [app-StreamThread-1]"
 };
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "streams/streams_protocol.h"
+
 namespace sluice::streams {
 namespace {
 
@@ -22,6 +24,20 @@ long long parse_number(const std::string& name, const std::string& value,
 
 std::string class_not_found(const std::string& name, const std::string& value) {
   return invalid(name, value, "Class " + value + " could not be found.");
+}
+
+// Kafka checks application.server when its assignor is configured, with
+// this message (a ConfigException).
+std::string checked_application_server(const std::string& value) {
+  try {
+    host_info_from_endpoint(value);
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(
+        "Config application.server isn't in the correct format. Expected a host:port pair but "
+        "received " +
+        value);
+  }
+  return value;
 }
 
 bool shared_client_setting(const std::string& name) {
@@ -121,6 +137,8 @@ StreamsConfig StreamsConfig::from_properties(const std::map<std::string, std::st
         throw std::invalid_argument(
             invalid(name, value, "String must be one of: INFO, DEBUG, TRACE"));
       }
+    } else if (name == "application.server") {
+      config.application_server = checked_application_server(value);
     } else if (name == "sluice.metrics.prometheus.listener") {
       config.prometheus_listener = value;
     } else if (name.starts_with("consumer.")) {

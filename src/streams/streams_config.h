@@ -13,7 +13,9 @@
 // `processing.exception.handler` (exception_handlers.h),
 // `cache.max.bytes.buffering` or its Kafka 3.4+ name
 // `statestore.cache.max.bytes` (record_cache.h), `metrics.recording.level`
-// (streams_metrics.h). Sluice's own: `sluice.metrics.prometheus.listener`
+// (streams_metrics.h); `application.server` (host:port of this instance's
+// own query endpoint, sent to the group so every instance can tell where a
+// key's store lives: streams_metadata.h). Sluice's own: `sluice.metrics.prometheus.listener`
 // (HOST:PORT; empty, the default: off) serves the application's metrics in
 // Prometheus' format at http://HOST:PORT/metrics. Client settings pass through
 // to librdkafka: `consumer.*`, `producer.*`, `admin.*`, and the connection
@@ -57,6 +59,7 @@ struct StreamsConfig {
   int64_t cache_max_bytes = kDefaultCacheMaxBytes;  // for all threads together
   RecordingLevel metrics_recording_level = RecordingLevel::info;
   std::string client_id;                        // empty: application.id
+  std::string application_server;               // "host:port"; empty: none
   std::string prometheus_listener;              // sluice.metrics.prometheus.listener
   std::map<std::string, std::string> consumer;  // librdkafka settings, by client
   std::map<std::string, std::string> producer;

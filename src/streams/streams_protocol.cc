@@ -1,6 +1,9 @@
 #include "streams/streams_protocol.h"
 
 #include <algorithm>
+#include <charconv>
+#include <regex>
+#include <stdexcept>
 
 #include "protocol/messages/consumer_protocol_assignment.h"
 #include "protocol/messages/consumer_protocol_subscription.h"
@@ -354,6 +357,24 @@ Result<ConsumerAssignment> decode_consumer_assignment(Bytes bytes) {
   std::sort(assignment.partitions.begin(), assignment.partitions.end());
   assignment.user_data = message.user_data.value_or(std::vector<uint8_t>{});
   return assignment;
+}
+
+std::optional<HostInfo> host_info_from_endpoint(const std::string& endpoint) {
+  if (endpoint.find_first_not_of(" \t\n\r\f\v") == std::string::npos) return std::nullopt;
+  // Kafka's Utils.HOST_PORT_PATTERN, matched against the whole endpoint.
+  static const std::regex kHostPort(
+      R"(^(?:[0-9a-zA-Z%._-]*://)?\[?([0-9a-zA-Z%._:-]*)\]?:([0-9]+)$)");
+  std::smatch match;
+  int32_t port = 0;
+  if (std::regex_match(endpoint, match, kHostPort)) {
+    const std::string digits = match[2].str();
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (error == std::errc() && end == digits.data() + digits.size()) {
+      return HostInfo{match[1].str(), port};
+    }
+  }
+  throw std::invalid_argument("Error parsing host address " + endpoint +
+                              ". Expected format host:port.");
 }
 
 }  // namespace sluice::streams

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,11 +55,24 @@ struct TaskId {
   std::string to_string() const;
 };
 
+// Kafka's HostInfo: an instance's `application.server`, what the host
+// maps of AssignmentInfo are keyed by.
 struct HostInfo {
   std::string host;
   int32_t port = 0;
   auto operator<=>(const HostInfo&) const = default;
+  // Kafka's HostInfo.unavailable(): the host of a key while the metadata
+  // is not known yet (during a rebalance).
+  static HostInfo unavailable() { return {"unavailable", -1}; }
+  std::string to_string() const { return host + ":" + std::to_string(port); }
 };
+
+// Kafka's HostInfo.buildFromEndpoint: "host:port" as Kafka's Utils.getHost
+// and getPort read it (an optional "protocol://" prefix, an IPv6 host in
+// brackets); nullopt for a blank endpoint; std::invalid_argument with
+// Kafka's message ("Error parsing host address X. Expected format
+// host:port.") for anything else, a port beyond int32 included.
+std::optional<HostInfo> host_info_from_endpoint(const std::string& endpoint);
 
 struct SubscriptionInfo {
   int32_t version = kStreamsProtocolVersion;
