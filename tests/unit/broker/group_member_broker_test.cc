@@ -15,6 +15,7 @@
 #include "base/error_code.h"
 #include "broker/broker.h"
 #include "net/group_member.h"
+#include "test_support.h"
 
 namespace sluice::broker {
 namespace {
@@ -27,25 +28,13 @@ using Assignments = std::map<std::string, std::vector<uint8_t>>;
 class GroupMemberBrokerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-group-member-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto config = BrokerConfig::load("", {{"log.dirs", dir_.string()},
-                                          {"listeners", "PLAINTEXT://127.0.0.1:0"},
-                                          {"group.initial.rebalance.delay.ms", "0"}});
-    ASSERT_TRUE(config.is_ok()) << config.status().to_string();
-    auto broker = Broker::open(std::move(config).value());
+    dir_ = testing::fresh_test_dir("group-member");
+    auto broker = testing::start_broker({{"log.dirs", dir_.string()},
+                                         {"listeners", "PLAINTEXT://127.0.0.1:0"},
+                                         {"group.initial.rebalance.delay.ms", "0"}});
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
     broker_ = std::move(broker).value();
-    ASSERT_TRUE(broker_->start().is_ok());
-    cluster::NewTopic topic;
-    topic.name = "t";
-    topic.num_partitions = 2;
-    topic.replication_factor = 1;
-    auto created = broker_->controller().create_topics({topic}, false);
-    ASSERT_EQ(created.size(), 1u);
-    ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
+    ASSERT_TRUE(testing::create_topic(*broker_, "t", 2));  // for the commits
   }
   void TearDown() override {
     if (broker_) broker_->stop();
