@@ -42,15 +42,16 @@ ALLOWED = {
     "server": BROKER_SIDE,
     "connect": {"base"},
     # The worker (tasks, offsets, REST) and the connectors, on the foundation.
-    # net, protocol: a distributed worker's group membership (JoinGroup with
-    # the "connect" protocol) speaks the Kafka protocol itself, which
+    # net: a distributed worker's group membership (net/group_member.h, JoinGroup
+    # with the "connect" protocol type) speaks the Kafka protocol itself, which
     # librdkafka cannot do for a custom group protocol.
-    "connect/runtime": {"base", "connect", "connect/connectors", "net", "protocol"},
+    "connect/runtime": {"base", "connect", "connect/connectors", "net"},
     "connect/connectors": {"base", "connect"},
-    # net, protocol: a stream thread's group membership (JoinGroup with the
-    # "stream" assignment protocol, Kafka Streams' own assignor on the
-    # leader) speaks the Kafka protocol itself, which librdkafka cannot do
-    # for a custom assignor; the rest of streams is a client over librdkafka.
+    # net, protocol: a stream thread's group membership (net/group_member.h:
+    # JoinGroup with the "stream" assignment protocol, Kafka Streams' own
+    # assignor on the leader, its bytes the consumer protocol's) speaks the
+    # Kafka protocol itself, which librdkafka cannot do for a custom
+    # assignor; the rest of streams is a client over librdkafka.
     "streams": {"base", "net", "protocol"},
     # The client tools use nothing of the broker: they work against any Kafka
     # cluster. Folder cli holds only the entry point and flag helpers.

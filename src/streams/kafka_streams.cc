@@ -559,14 +559,14 @@ class KafkaStreams::Thread final : private RecordCollector {
     if (!processed_.empty()) {
       // With the member's generation: a member the group moved on from is
       // refused (its tasks run elsewhere now).
-      int16_t error = membership_.commit(processed_);
+      const ErrorCode error = membership_.commit(processed_);
       if (task_migrated(error)) {
-        lose_tasks("the offset commit was refused (error " + std::to_string(error) + ")");
+        lose_tasks(std::string("the offset commit was refused (") + error_name(error) + ")");
         return false;
       }
-      if (error != group_errors::kNone) {
-        spdlog::warn("{}: cannot commit offsets (error {}); retrying at the next commit",
-                     log_prefix(), error);
+      if (error != ErrorCode::NONE) {
+        spdlog::warn("{}: cannot commit offsets ({}); retrying at the next commit", log_prefix(),
+                     error_name(error));
         return false;
       }
     }
@@ -592,9 +592,9 @@ class KafkaStreams::Thread final : private RecordCollector {
     checkpoint_due_ = false;
   }
 
-  static bool task_migrated(int16_t error) {
-    return error == group_errors::kIllegalGeneration || error == group_errors::kUnknownMemberId ||
-           error == group_errors::kRebalanceInProgress || error == group_errors::kFencedInstanceId;
+  static bool task_migrated(ErrorCode error) {
+    return error == ErrorCode::ILLEGAL_GENERATION || error == ErrorCode::UNKNOWN_MEMBER_ID ||
+           error == ErrorCode::REBALANCE_IN_PROGRESS || error == ErrorCode::FENCED_INSTANCE_ID;
   }
 
   std::string log_prefix() const { return "stream-thread [" + client_id() + "]"; }

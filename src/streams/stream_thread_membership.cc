@@ -10,6 +10,9 @@
 namespace sluice::streams {
 namespace {
 
+// The assignment protocol's name in JoinGroup (Kafka's StreamsPartitionAssignor).
+constexpr const char* kStreamsProtocol = "stream";
+
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -91,11 +94,17 @@ HostPartitions partitions_by_host(const std::map<std::string, HostInfo>& host_of
 MembershipSettings membership_settings(const StreamsConfig& config, const std::string& client_id,
                                        const Uuid& process_id) {
   MembershipSettings settings;
-  settings.group.bootstrap = parse_bootstrap_servers(config.bootstrap_servers);
+  settings.group.bootstrap = net::parse_bootstrap_servers(config.bootstrap_servers);
   settings.group.group_id = config.application_id;
   settings.group.client_id = client_id + "-consumer";
+  // Kafka Streams' assignor runs on the consumer protocol under its own name.
+  settings.group.protocol_type = "consumer";
+  settings.group.thread_name = "streams-group";
   settings.group.session_timeout = consumer_setting_ms(config, "session.timeout.ms", 45'000);
-  settings.group.heartbeat_interval = consumer_setting_ms(config, "heartbeat.interval.ms", 3'000);
+  // A long restore or a slow record must not cost the membership: Kafka's
+  // consumer heartbeats from a thread of its own.
+  settings.group.background_heartbeat_interval =
+      consumer_setting_ms(config, "heartbeat.interval.ms", 3'000);
   settings.group.rebalance_timeout = consumer_setting_ms(config, "max.poll.interval.ms", 300'000);
   settings.assignor.num_standby_replicas = config.num_standby_replicas;
   settings.assignor.max_warmup_replicas = config.max_warmup_replicas;
@@ -190,10 +199,13 @@ Result<ThreadAssignment> StreamThreadMembership::rebalance(const ThreadTasks& ow
   joined_ = false;
   rejoin_requested_ = false;
   next_rebalance_ms_ = kNoRebalance;
-  auto joined = member_.join(subscription(owned),
-                             [this](const std::vector<StreamsGroupMember::JoinedMember>& members) {
-                               return assign(members, wall_clock_ms());
-                             });
+  const std::vector<net::GroupMember::Protocol> protocols = {
+      net::GroupMember::Protocol{kStreamsProtocol, subscription(owned)}};
+  auto joined =
+      member_.join(protocols, [this](const std::string& /*protocol*/,
+                                     const std::vector<net::GroupMember::JoinedMember>& members) {
+        return assign(members, wall_clock_ms());
+      });
   if (!joined.is_ok()) return joined.status();
   Result<ConsumerAssignment> consumer = decode_consumer_assignment(joined->assignment);
   if (!consumer.is_ok()) return consumer.status();
@@ -220,7 +232,7 @@ Result<ThreadAssignment> StreamThreadMembership::rebalance(const ThreadTasks& ow
 }
 
 std::map<std::string, std::vector<uint8_t>> StreamThreadMembership::assign(
-    const std::vector<StreamsGroupMember::JoinedMember>& members, int64_t now_ms) {
+    const std::vector<net::GroupMember::JoinedMember>& members, int64_t now_ms) {
   AssignorInput input;
   input.tasks = layout_.all_tasks();
   input.stateful_tasks = layout_.stateful_tasks();

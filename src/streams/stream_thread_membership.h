@@ -25,9 +25,9 @@
 
 #include "base/result.h"
 #include "base/uuid.h"
+#include "net/group_member.h"
 #include "streams/streams_assignor.h"
 #include "streams/streams_config.h"
-#include "streams/streams_group_member.h"
 #include "streams/streams_protocol.h"
 
 namespace sluice::streams {
@@ -88,7 +88,7 @@ HostPartitions partitions_by_host(const std::map<std::string, HostInfo>& host_of
                                   const TaskLayout& layout);
 
 struct MembershipSettings {
-  StreamsGroupMember::Options group;
+  net::GroupMember::Options group;
   AssignorConfig assignor;
   Uuid process_id;
   std::chrono::milliseconds probing_rebalance_interval{600'000};
@@ -120,9 +120,7 @@ class StreamThreadMembership {
   // One rebalance; an error leaves the thread outside the group (try again).
   Result<ThreadAssignment> rebalance(const ThreadTasks& owned);
   // OffsetCommit with this generation (Kafka's error code).
-  int16_t commit(const std::map<std::pair<std::string, int32_t>, int64_t>& offsets) {
-    return member_.commit(offsets);
-  }
+  ErrorCode commit(const net::GroupMember::Offsets& offsets) { return member_.commit(offsets); }
   void leave(const std::string& reason) { member_.leave(reason); }
   void cancel_waits() { member_.cancel_waits(); }
   int32_t generation() const { return member_.generation(); }
@@ -132,7 +130,7 @@ class StreamThreadMembership {
   // The leader's work, public for tests: every member's assignment bytes
   // from their subscriptions.
   std::map<std::string, std::vector<uint8_t>> assign(
-      const std::vector<StreamsGroupMember::JoinedMember>& members, int64_t now_ms);
+      const std::vector<net::GroupMember::JoinedMember>& members, int64_t now_ms);
 
  private:
   std::vector<uint8_t> subscription(const ThreadTasks& owned) const;
@@ -140,7 +138,7 @@ class StreamThreadMembership {
   MembershipSettings settings_;
   TaskLayout layout_;
   EndOffsets end_offsets_;
-  StreamsGroupMember member_;
+  net::GroupMember member_;
   int32_t last_generation_ = -1;
   bool joined_ = false;
   bool rejoin_requested_ = false;

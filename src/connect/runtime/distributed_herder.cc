@@ -25,33 +25,16 @@ RestError no_leader() {
           "rebalance was underway."};
 }
 
-std::vector<net::Endpoint> parse_bootstrap(const std::string& servers) {
-  std::vector<net::Endpoint> endpoints;
-  size_t start = 0;
-  while (start <= servers.size()) {
-    size_t comma = servers.find(',', start);
-    if (comma == std::string::npos) comma = servers.size();
-    std::string item = servers.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (auto scheme = item.find("://"); scheme != std::string::npos) item = item.substr(scheme + 3);
-    const auto colon = item.rfind(':');
-    if (colon != std::string::npos) {
-      const int port = std::atoi(item.substr(colon + 1).c_str());
-      if (port > 0 && port <= 65535) {
-        endpoints.push_back(net::Endpoint{item.substr(0, colon), static_cast<uint16_t>(port)});
-      }
-    }
-    start = comma + 1;
-  }
-  return endpoints;
-}
-
-GroupMember::Options group_options(const DistributedSettings& settings, const std::string& id) {
-  GroupMember::Options options;
-  options.bootstrap = parse_bootstrap(settings.worker.bootstrap_servers);
+net::GroupMember::Options group_options(const DistributedSettings& settings,
+                                        const std::string& id) {
+  net::GroupMember::Options options;
+  options.bootstrap = net::parse_bootstrap_servers(settings.worker.bootstrap_servers);
   options.group_id = settings.group_id;
   options.client_id = "connect-" + id;
+  options.protocol_type = "connect";
+  options.thread_name = "connect-group";
+  // Heartbeats come from the herder's loop (heartbeat()), between its work.
+  options.background_heartbeat_interval = std::chrono::milliseconds(0);
   options.session_timeout = settings.session_timeout;
   options.rebalance_timeout = settings.rebalance_timeout;
   return options;
@@ -110,7 +93,7 @@ void DistributedHerder::stop() {
   member_.cancel_waits();
   if (thread_.joinable()) thread_.join();
   worker_.stop_all();
-  member_.leave();
+  member_.leave("the worker is stopping");
 }
 
 std::string DistributedHerder::kafka_cluster_id() const {
@@ -128,8 +111,8 @@ void DistributedHerder::run() {
     }
     if (now - last_heartbeat_ >= settings_.heartbeat_interval) {
       last_heartbeat_ = now;
-      if (const int16_t error = member_.heartbeat(); error != group_errors::kNone) {
-        spdlog::info("connect: heartbeat answered {}, rejoining the group", error);
+      if (const ErrorCode error = member_.heartbeat(); error != ErrorCode::NONE) {
+        spdlog::info("connect: heartbeat answered {}, rejoining the group", error_name(error));
         need_rejoin_ = true;
         continue;
       }
@@ -154,16 +137,17 @@ void DistributedHerder::rebalance() {
   ConnectAssignment current;
   current.assigned = held_;
   metadata.allocation = current;
-  std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols;
+  std::vector<net::GroupMember::Protocol> protocols;
   metadata.version = kConnectProtocolSessioned;
-  protocols.emplace_back("sessioned", encode_metadata(metadata));
+  protocols.push_back(net::GroupMember::Protocol{"sessioned", encode_metadata(metadata)});
   metadata.version = kConnectProtocolCompatible;
-  protocols.emplace_back("compatible", encode_metadata(metadata));
+  protocols.push_back(net::GroupMember::Protocol{"compatible", encode_metadata(metadata)});
 
-  auto joined = member_.join(protocols, [this](const std::string& protocol,
-                                               const std::vector<GroupMember::JoinedMember>& all) {
-    return assign_group(protocol, all);
-  });
+  auto joined = member_.join(
+      protocols,
+      [this](const std::string& protocol, const std::vector<net::GroupMember::JoinedMember>& all) {
+        return assign_group(protocol, all);
+      });
   if (!joined.is_ok()) {
     spdlog::info("connect: joining the group failed ({}); trying again", joined.status().message());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -199,7 +183,7 @@ void DistributedHerder::rebalance() {
 }
 
 std::map<std::string, std::vector<uint8_t>> DistributedHerder::assign_group(
-    const std::string& protocol, const std::vector<GroupMember::JoinedMember>& members) {
+    const std::string& protocol, const std::vector<net::GroupMember::JoinedMember>& members) {
   // The leader assigns from the newest configuration.
   if (Status read = read_config_to_end(); !read) spdlog::warn("connect: {}", read.message());
   Allocation configured;

@@ -28,11 +28,11 @@
 
 #include "connect/runtime/assignor.h"
 #include "connect/runtime/connect_records.h"
-#include "connect/runtime/group_member.h"
 #include "connect/runtime/herder.h"
 #include "connect/runtime/internal_topics.h"
 #include "connect/runtime/worker.h"
 #include "connect/runtime/worker_settings.h"
+#include "net/group_member.h"
 
 namespace sluice::connect {
 
@@ -89,7 +89,7 @@ class DistributedHerder final : public Herder {
   void run();
   void rebalance();
   std::map<std::string, std::vector<uint8_t>> assign_group(
-      const std::string& protocol, const std::vector<GroupMember::JoinedMember>& members);
+      const std::string& protocol, const std::vector<net::GroupMember::JoinedMember>& members);
   void apply_assignment(const ConnectAssignment& assignment);
   void reconcile();
   void start_connector_here(const std::string& name);
@@ -127,7 +127,7 @@ class DistributedHerder final : public Herder {
   std::string worker_id_;
   std::string url_;
   Worker worker_;
-  GroupMember member_;
+  net::GroupMember member_;
 
   mutable std::mutex mutex_;  // snapshot_, config_version_, leader_, generation_
   ConfigSnapshot snapshot_;

@@ -51,19 +51,13 @@ bool eventually(Condition condition) {
 class AnswerTurnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-answer-turns-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto config = BrokerConfig::load("", {{"log.dirs", dir_.string()},
-                                          {"listeners", "PLAINTEXT://127.0.0.1:0"},
-                                          {"num.network.threads", "1"},
-                                          {"admin.listener", ""}});
-    ASSERT_TRUE(config.is_ok()) << config.status().to_string();
-    auto broker = Broker::open(std::move(config).value(), BrokerEnvironment{});
+    dir_ = testing::fresh_test_dir("answer-turns");
+    auto broker = testing::start_broker({{"log.dirs", dir_.string()},
+                                         {"listeners", "PLAINTEXT://127.0.0.1:0"},
+                                         {"num.network.threads", "1"},
+                                         {"admin.listener", ""}});
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
     broker_ = std::move(broker).value();
-    ASSERT_TRUE(broker_->start().is_ok());
     create_topic("t");
   }
   void TearDown() override {
@@ -74,15 +68,7 @@ class AnswerTurnsTest : public ::testing::Test {
 
   // Created, and in the image the broker answers from.
   void create_topic(const std::string& name) {
-    cluster::NewTopic topic;
-    topic.name = name;
-    topic.num_partitions = 1;
-    topic.replication_factor = 1;
-    auto created = broker_->controller().create_topics({topic}, false);
-    ASSERT_EQ(created.size(), 1u);
-    ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
-    ASSERT_TRUE(
-        eventually([&] { return broker_->replica_manager().partition(name, 0) != nullptr; }));
+    ASSERT_TRUE(testing::create_topic(*broker_, name, 1));
   }
 
   static FetchRequest long_poll_of_t() {

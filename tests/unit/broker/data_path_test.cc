@@ -68,29 +68,15 @@ size_t records_in(Bytes records) {
 class DataPathTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-data-path-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::fresh_test_dir("data-path");
     auto config = BrokerConfig::load(
         "", {{"log.dirs", dir_.string()}, {"listeners", "PLAINTEXT://127.0.0.1:0"}});
     ASSERT_TRUE(config.is_ok()) << config.status().to_string();
     auto broker = Broker::open(std::move(config).value());
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
     broker_ = std::move(broker).value();
-    cluster::NewTopic topic;
-    topic.name = "t";
-    topic.num_partitions = 2;
-    topic.replication_factor = 1;
-    auto created = broker_->controller().create_topics({topic}, false);
-    ASSERT_EQ(created.size(), 1u);
-    ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
-    topic_id_ = created[0].topic_id;
-    auto until = std::chrono::steady_clock::now() + 5s;
-    while (!broker_->replica_manager().partition("t", 1) &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(1ms);
-    ASSERT_NE(broker_->replica_manager().partition("t", 1), nullptr);
+    ASSERT_TRUE(testing::create_topic(*broker_, "t", 2));
+    topic_id_ = broker_->metadata_image()->topic("t")->id;
   }
   void TearDown() override {
     if (broker_) broker_->stop();

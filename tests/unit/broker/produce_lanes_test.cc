@@ -120,10 +120,7 @@ constexpr auto stall = 400ms;
 class ProduceLanesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-produce-lanes-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::fresh_test_dir("produce-lanes");
     // One reactor: every connection of the test shares it.
     auto config = BrokerConfig::load("", {{"log.dirs", dir_.string()},
                                           {"listeners", "PLAINTEXT://127.0.0.1:0"},
@@ -136,17 +133,7 @@ class ProduceLanesTest : public ::testing::Test {
     ASSERT_TRUE(broker.is_ok()) << broker.status().to_string();
     broker_ = std::move(broker).value();
     ASSERT_TRUE(broker_->start().is_ok());
-    cluster::NewTopic topic;
-    topic.name = "t";
-    topic.num_partitions = 2;
-    topic.replication_factor = 1;
-    auto created = broker_->controller().create_topics({topic}, false);
-    ASSERT_EQ(created.size(), 1u);
-    ASSERT_TRUE(created[0].error.ok()) << created[0].error.message;
-    auto until = Clock::now() + 5s;
-    while (!broker_->replica_manager().partition("t", 1) && Clock::now() < until)
-      std::this_thread::sleep_for(1ms);
-    ASSERT_NE(broker_->replica_manager().partition("t", 1), nullptr);
+    ASSERT_TRUE(testing::create_topic(*broker_, "t", 2));
   }
   void TearDown() override {
     file_system_.armed = false;

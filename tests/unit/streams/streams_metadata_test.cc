@@ -140,7 +140,7 @@ TEST(PartitionsByHost, TheLeaderSendsThemToEveryMember) {
   StreamThreadMembership leader(settings, layout, [](const std::vector<TopicPartition>&) {
     return std::map<TopicPartition, int64_t>{};
   });
-  std::vector<StreamsGroupMember::JoinedMember> members = {
+  std::vector<net::GroupMember::JoinedMember> members = {
       {"m1", member_subscription(1, "a:1", layout)}, {"m2", member_subscription(2, "b:2", layout)}};
   std::map<std::string, std::vector<uint8_t>> assignments = leader.assign(members, 0);
   ASSERT_EQ(assignments.size(), 2U);
@@ -169,7 +169,7 @@ TEST(PartitionsByHost, TheLeaderSendsThemToEveryMember) {
   }
 
   // Without application.server anywhere, no host maps.
-  std::vector<StreamsGroupMember::JoinedMember> anonymous = {
+  std::vector<net::GroupMember::JoinedMember> anonymous = {
       {"m1", member_subscription(1, "", layout)}, {"m2", member_subscription(2, "", layout)}};
   for (const auto& [member, bytes] : leader.assign(anonymous, 0)) {
     AssignmentInfo info = assignment_of(bytes);

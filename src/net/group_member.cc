@@ -1,6 +1,4 @@
-#include "streams/streams_group_member.h"
-
-#include <spdlog/spdlog.h>
+#include "net/group_member.h"
 
 #include <cstdlib>
 #include <future>
@@ -21,20 +19,23 @@
 #include "protocol/messages/sync_group_request.h"
 #include "protocol/messages/sync_group_response.h"
 
-namespace sluice::streams {
+namespace sluice::net {
 namespace {
 
-constexpr const char* kProtocolType = "consumer";
-constexpr const char* kProtocolName = "stream";
+bool coordinator_moved(ErrorCode error) {
+  return error == ErrorCode::NOT_COORDINATOR || error == ErrorCode::COORDINATOR_NOT_AVAILABLE;
+}
 
-bool coordinator_moved(int16_t error) {
-  return error == group_errors::kNotCoordinator || error == group_errors::kCoordinatorNotAvailable;
+// "JoinGroup: REBALANCE_IN_PROGRESS (27)".
+Status group_error(const char* api, ErrorCode error) {
+  return Status(Errc::io_error, std::string(api) + ": " + error_name(error) + " (" +
+                                    std::to_string(to_wire(error)) + ")");
 }
 
 }  // namespace
 
-std::vector<net::Endpoint> parse_bootstrap_servers(const std::string& servers) {
-  std::vector<net::Endpoint> endpoints;
+std::vector<Endpoint> parse_bootstrap_servers(const std::string& servers) {
+  std::vector<Endpoint> endpoints;
   size_t start = 0;
   while (start <= servers.size()) {
     size_t comma = servers.find(',', start);
@@ -47,7 +48,7 @@ std::vector<net::Endpoint> parse_bootstrap_servers(const std::string& servers) {
     if (colon != std::string::npos) {
       const int port = std::atoi(item.substr(colon + 1).c_str());
       if (port > 0 && port <= 65535) {
-        endpoints.push_back(net::Endpoint{item.substr(0, colon), static_cast<uint16_t>(port)});
+        endpoints.push_back(Endpoint{item.substr(0, colon), static_cast<uint16_t>(port)});
       }
     }
     start = comma + 1;
@@ -55,30 +56,31 @@ std::vector<net::Endpoint> parse_bootstrap_servers(const std::string& servers) {
   return endpoints;
 }
 
-// The clients and the heartbeat, touched on the client thread only.
-struct StreamsGroupMember::Clients {
-  net::Transport* transport = nullptr;
-  net::KafkaClientConfig config;
-  std::unique_ptr<net::KafkaClient> bootstrap;
-  std::unique_ptr<net::KafkaClient> coordinator;
-  std::vector<std::unique_ptr<net::KafkaClient>> retired;  // closed, destroyed at the next tick
+// The clients and the background heartbeat, touched on the client thread
+// only.
+struct GroupMember::Clients {
+  Transport* transport = nullptr;
+  KafkaClientConfig config;
+  std::unique_ptr<KafkaClient> bootstrap;
+  std::unique_ptr<KafkaClient> coordinator;
+  std::vector<std::unique_ptr<KafkaClient>> retired;  // closed, destroyed at the next tick
   size_t next_bootstrap = 0;
-  std::vector<net::Endpoint> bootstrap_endpoints;
-  // The heartbeat: on while a generation is held.
+  std::vector<Endpoint> bootstrap_endpoints;
+  // The background heartbeat: on while a generation is held.
   bool heartbeating = false;
   bool heartbeat_in_flight = false;
   std::string group_id;
   std::string member_id;
   int32_t generation = -1;
-  std::chrono::milliseconds interval{3000};
+  std::chrono::milliseconds interval{0};
   std::chrono::steady_clock::time_point next_heartbeat;
   std::shared_ptr<std::atomic<bool>> rejoin_needed;
 
-  std::unique_ptr<net::KafkaClient> make(const net::Endpoint& endpoint) {
-    return std::make_unique<net::KafkaClient>(*transport, endpoint, config, system_clock(),
-                                              [] { return 0.5; });
+  std::unique_ptr<KafkaClient> make(const Endpoint& endpoint) {
+    return std::make_unique<KafkaClient>(*transport, endpoint, config, system_clock(),
+                                         [] { return 0.5; });
   }
-  void retire(std::unique_ptr<net::KafkaClient>& client) {
+  void retire(std::unique_ptr<KafkaClient>& client) {
     if (!client) return;
     client->close();
     retired.push_back(std::move(client));
@@ -106,7 +108,7 @@ struct StreamsGroupMember::Clients {
     heartbeat_in_flight = true;
     const int32_t sent_generation = generation;
     coordinator->send(std::move(request),
-                      [this, sent_generation](net::ClientResult<protocol::HeartbeatResponse> r) {
+                      [this, sent_generation](ClientResult<protocol::HeartbeatResponse> r) {
                         heartbeat_in_flight = false;
                         // An answer for an older generation says nothing now.
                         if (!heartbeating || sent_generation != generation) return;
@@ -115,7 +117,7 @@ struct StreamsGroupMember::Clients {
                           // session timeout decides whether we are out.
                           return;
                         }
-                        if (r.message.error_code != group_errors::kNone) {
+                        if (r.message.error_code != to_wire(ErrorCode::NONE)) {
                           heartbeating = false;
                           rejoin_needed->store(true);
                         }
@@ -123,9 +125,9 @@ struct StreamsGroupMember::Clients {
   }
 };
 
-StreamsGroupMember::StreamsGroupMember(Options options)
+GroupMember::GroupMember(Options options)
     : options_(std::move(options)),
-      thread_(std::make_unique<net::ClientThread>()),
+      thread_(std::make_unique<ClientThread>()),
       clients_(std::make_shared<Clients>()) {
   clients_->transport = &thread_->transport();
   clients_->config.client_id = options_.client_id;
@@ -134,12 +136,12 @@ StreamsGroupMember::StreamsGroupMember(Options options)
   clients_->config.request_timeout = options_.rebalance_timeout + std::chrono::seconds(5);
   clients_->bootstrap_endpoints = options_.bootstrap;
   clients_->group_id = options_.group_id;
-  clients_->interval = options_.heartbeat_interval;
+  clients_->interval = options_.background_heartbeat_interval;
   clients_->rejoin_needed = rejoin_needed_;
-  thread_->start("streams-group", [clients = clients_] { clients->tick(); });
+  thread_->start(options_.thread_name, [clients = clients_] { clients->tick(); });
 }
 
-StreamsGroupMember::~StreamsGroupMember() {
+GroupMember::~GroupMember() {
   thread_->stop([clients = clients_] {
     clients->heartbeating = false;
     clients->retire(clients->bootstrap);
@@ -148,38 +150,38 @@ StreamsGroupMember::~StreamsGroupMember() {
 }
 
 template <class Request, class Response>
-Result<Response> StreamsGroupMember::call(bool to_coordinator, Request request,
-                                          std::chrono::milliseconds timeout) {
+Result<Response> GroupMember::call(bool to_coordinator, Request request,
+                                   std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<Result<Response>>>();
   std::future<Result<Response>> answer = promise->get_future();
-  const bool posted = thread_->post([clients = clients_, to_coordinator, promise,
-                                     request = std::move(request)]() mutable {
-    std::unique_ptr<net::KafkaClient>& client =
-        to_coordinator ? clients->coordinator : clients->bootstrap;
-    if (!client) {
-      if (to_coordinator || clients->bootstrap_endpoints.empty()) {
-        promise->set_value(Status(Errc::io_error, "no coordinator"));
-        return;
-      }
-      const auto& endpoints = clients->bootstrap_endpoints;
-      client = clients->make(endpoints[clients->next_bootstrap++ % endpoints.size()]);
-    }
-    client->send(std::move(request), [promise](net::ClientResult<Response> result) {
-      if (!result.ok()) {
-        promise->set_value(Status(Errc::io_error, result.status.message.empty()
-                                                      ? net::client_errc_name(result.status.code)
-                                                      : result.status.message));
-        return;
-      }
-      promise->set_value(std::move(result.message));
-    });
-  });
+  const bool posted = thread_->post(
+      [clients = clients_, to_coordinator, promise, request = std::move(request)]() mutable {
+        std::unique_ptr<KafkaClient>& client =
+            to_coordinator ? clients->coordinator : clients->bootstrap;
+        if (!client) {
+          if (to_coordinator || clients->bootstrap_endpoints.empty()) {
+            promise->set_value(Status(Errc::io_error, "no coordinator"));
+            return;
+          }
+          const auto& endpoints = clients->bootstrap_endpoints;
+          client = clients->make(endpoints[clients->next_bootstrap++ % endpoints.size()]);
+        }
+        client->send(std::move(request), [promise](ClientResult<Response> result) {
+          if (!result.ok()) {
+            promise->set_value(Status(Errc::io_error, result.status.message.empty()
+                                                          ? client_errc_name(result.status.code)
+                                                          : result.status.message));
+            return;
+          }
+          promise->set_value(std::move(result.message));
+        });
+      });
   if (!posted) return Status(Errc::io_error, "the group client is stopping");
   // The client's own request timeout answers a call given up here later;
   // nobody waits for it then.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    if (cancelled_) return Status(Errc::io_error, "the stream thread is stopping");
+    if (cancelled_) return Status(Errc::io_error, "the group member is stopping");
     if (std::chrono::steady_clock::now() > deadline) {
       return Status(Errc::io_error, "no answer from the group coordinator");
     }
@@ -187,7 +189,7 @@ Result<Response> StreamsGroupMember::call(bool to_coordinator, Request request,
   return answer.get();
 }
 
-void StreamsGroupMember::forget_coordinator() {
+void GroupMember::forget_coordinator() {
   coordinator_known_ = false;
   (void)thread_->post([clients = clients_] {
     clients->retire(clients->coordinator);
@@ -196,7 +198,13 @@ void StreamsGroupMember::forget_coordinator() {
   });
 }
 
-void StreamsGroupMember::set_heartbeat(bool on) {
+void GroupMember::note_error(ErrorCode error) {
+  if (error == ErrorCode::UNKNOWN_MEMBER_ID) member_id_.clear();
+  if (coordinator_moved(error)) forget_coordinator();
+}
+
+void GroupMember::set_background_heartbeat(bool on) {
+  if (options_.background_heartbeat_interval.count() <= 0) return;
   (void)thread_->post([clients = clients_, on, generation = generation_, member_id = member_id_] {
     clients->heartbeating = on;
     clients->generation = generation;
@@ -205,7 +213,7 @@ void StreamsGroupMember::set_heartbeat(bool on) {
   });
 }
 
-Status StreamsGroupMember::find_coordinator() {
+Status GroupMember::find_coordinator() {
   protocol::FindCoordinatorRequest request;
   request.key = options_.group_id;
   request.key_type = 0;  // a group
@@ -225,11 +233,11 @@ Status StreamsGroupMember::find_coordinator() {
     host = first.host;
     port = first.port;
   }
-  if (error != group_errors::kNone) {
-    return Status(Errc::io_error, "FindCoordinator: error " + std::to_string(error));
+  if (error != to_wire(ErrorCode::NONE)) {
+    return group_error("FindCoordinator", static_cast<ErrorCode>(error));
   }
   if (port <= 0 || port > 65535) return Status(Errc::io_error, "FindCoordinator: bad port");
-  const net::Endpoint endpoint{host, static_cast<uint16_t>(port)};
+  const Endpoint endpoint{host, static_cast<uint16_t>(port)};
   auto done = std::make_shared<std::promise<void>>();
   auto made = done->get_future();
   const bool posted = thread_->post([clients = clients_, endpoint, done] {
@@ -245,9 +253,9 @@ Status StreamsGroupMember::find_coordinator() {
   return Status::ok();
 }
 
-Result<StreamsGroupMember::Joined> StreamsGroupMember::join(
-    const std::vector<uint8_t>& subscription, const Assign& assign) {
-  set_heartbeat(false);
+Result<GroupMember::Joined> GroupMember::join(const std::vector<Protocol>& protocols,
+                                              const Assign& assign) {
+  set_background_heartbeat(false);
   rejoin_needed_->store(false);
   generation_ = -1;
   if (!coordinator_known_) {
@@ -261,11 +269,13 @@ Result<StreamsGroupMember::Joined> StreamsGroupMember::join(
     request.session_timeout_ms = static_cast<int32_t>(options_.session_timeout.count());
     request.rebalance_timeout_ms = static_cast<int32_t>(options_.rebalance_timeout.count());
     request.member_id = member_id_;
-    request.protocol_type = kProtocolType;
-    protocol::JoinGroupRequest::JoinGroupRequestProtocol offered;
-    offered.name = kProtocolName;
-    offered.metadata = subscription;
-    request.protocols.push_back(std::move(offered));
+    request.protocol_type = options_.protocol_type;
+    for (const Protocol& offer : protocols) {
+      protocol::JoinGroupRequest::JoinGroupRequestProtocol offered;
+      offered.name = offer.name;
+      offered.metadata = offer.metadata;
+      request.protocols.push_back(std::move(offered));
+    }
     auto response = call<protocol::JoinGroupRequest, protocol::JoinGroupResponse>(
         true, std::move(request), wait);
     if (!response.is_ok()) {
@@ -273,31 +283,33 @@ Result<StreamsGroupMember::Joined> StreamsGroupMember::join(
       return response.status();
     }
     joined = std::move(*response);
-    if (joined.error_code == group_errors::kMemberIdRequired && attempt == 0) {
+    if (joined.error_code == to_wire(ErrorCode::MEMBER_ID_REQUIRED) && attempt == 0) {
       member_id_ = joined.member_id;  // KIP-394: join again with the id given
       continue;
     }
     break;
   }
-  if (joined.error_code != group_errors::kNone) {
-    if (joined.error_code == group_errors::kUnknownMemberId) member_id_.clear();
-    if (coordinator_moved(joined.error_code)) forget_coordinator();
-    return Status(Errc::io_error, "JoinGroup: error " + std::to_string(joined.error_code));
+  if (const auto error = static_cast<ErrorCode>(joined.error_code); error != ErrorCode::NONE) {
+    note_error(error);
+    return group_error("JoinGroup", error);
   }
   member_id_ = joined.member_id;
+  // Null only with an error; the preferred protocol otherwise.
+  const std::string protocol_name =
+      joined.protocol_name.value_or(protocols.empty() ? "" : protocols.front().name);
 
   protocol::SyncGroupRequest sync;
   sync.group_id = options_.group_id;
   sync.generation_id = joined.generation_id;
   sync.member_id = member_id_;
-  sync.protocol_type = kProtocolType;
-  sync.protocol_name = joined.protocol_name.value_or(kProtocolName);
+  sync.protocol_type = options_.protocol_type;
+  sync.protocol_name = protocol_name;
   if (joined.leader == member_id_) {
     std::vector<JoinedMember> members;
     for (auto& member : joined.members) {
       members.push_back(JoinedMember{member.member_id, std::move(member.metadata)});
     }
-    for (auto& [id, bytes] : assign(members)) {
+    for (auto& [id, bytes] : assign(protocol_name, members)) {
       protocol::SyncGroupRequest::SyncGroupRequestAssignment one;
       one.member_id = id;
       one.assignment = std::move(bytes);
@@ -310,20 +322,40 @@ Result<StreamsGroupMember::Joined> StreamsGroupMember::join(
     forget_coordinator();
     return synced.status();
   }
-  if (synced->error_code != group_errors::kNone) {
-    if (synced->error_code == group_errors::kUnknownMemberId) member_id_.clear();
-    if (coordinator_moved(synced->error_code)) forget_coordinator();
-    return Status(Errc::io_error, "SyncGroup: error " + std::to_string(synced->error_code));
+  if (const auto error = static_cast<ErrorCode>(synced->error_code); error != ErrorCode::NONE) {
+    note_error(error);
+    return group_error("SyncGroup", error);
   }
   generation_ = joined.generation_id;
-  set_heartbeat(true);
-  return Joined{joined.generation_id, member_id_, joined.leader, std::move(synced->assignment)};
+  set_background_heartbeat(true);
+  return Joined{joined.generation_id, member_id_, joined.leader, protocol_name,
+                std::move(synced->assignment)};
 }
 
-int16_t StreamsGroupMember::commit(
-    const std::map<std::pair<std::string, int32_t>, int64_t>& offsets) {
-  if (offsets.empty()) return group_errors::kNone;
-  if (generation_ < 0) return group_errors::kIllegalGeneration;
+ErrorCode GroupMember::heartbeat() {
+  if (generation_ < 0) return ErrorCode::REBALANCE_IN_PROGRESS;
+  protocol::HeartbeatRequest request;
+  request.group_id = options_.group_id;
+  request.generation_id = generation_;
+  request.member_id = member_id_;
+  auto response = call<protocol::HeartbeatRequest, protocol::HeartbeatResponse>(
+      true, std::move(request), options_.session_timeout);
+  if (!response.is_ok()) {
+    forget_coordinator();
+    return ErrorCode::NETWORK_EXCEPTION;
+  }
+  const auto error = static_cast<ErrorCode>(response->error_code);
+  if (error != ErrorCode::NONE) {
+    note_error(error);
+    generation_ = -1;
+    rejoin_needed_->store(true);
+  }
+  return error;
+}
+
+ErrorCode GroupMember::commit(const Offsets& offsets) {
+  if (offsets.empty()) return ErrorCode::NONE;
+  if (generation_ < 0) return ErrorCode::ILLEGAL_GENERATION;
   protocol::OffsetCommitRequest request;
   request.group_id = options_.group_id;
   request.generation_id_or_member_epoch = generation_;
@@ -344,21 +376,22 @@ int16_t StreamsGroupMember::commit(
       true, std::move(request), std::chrono::seconds(30));
   if (!response.is_ok()) {
     forget_coordinator();
-    return group_errors::kNetwork;
+    return ErrorCode::NETWORK_EXCEPTION;
   }
   for (const auto& topic : response->topics) {
     for (const auto& partition : topic.partitions) {
-      if (partition.error_code == group_errors::kNone) continue;
-      if (coordinator_moved(partition.error_code)) forget_coordinator();
-      return partition.error_code;
+      const auto error = static_cast<ErrorCode>(partition.error_code);
+      if (error == ErrorCode::NONE) continue;
+      note_error(error);
+      return error;
     }
   }
-  return group_errors::kNone;
+  return ErrorCode::NONE;
 }
 
-void StreamsGroupMember::leave(const std::string& reason) {
+void GroupMember::leave(const std::string& reason) {
   cancelled_ = false;  // a shutdown cancelled the waits before: this one is short
-  set_heartbeat(false);
+  set_background_heartbeat(false);
   if (member_id_.empty() || !coordinator_known_) return;
   protocol::LeaveGroupRequest request;
   request.group_id = options_.group_id;
@@ -373,4 +406,4 @@ void StreamsGroupMember::leave(const std::string& reason) {
   generation_ = -1;
 }
 
-}  // namespace sluice::streams
+}  // namespace sluice::net
