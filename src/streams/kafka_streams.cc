@@ -102,7 +102,7 @@ struct KafkaStreams::Plan {
   Uuid process_id;
   // `<state.dir>/<application.id>`, locked; null without persistent stores.
   std::shared_ptr<StateDirectory> state_directory;
-  std::shared_ptr<LocalStores> local_stores;         // what interactive queries read
+  std::shared_ptr<LocalStores> local_stores;  // what interactive queries read
   // Where the stores live across instances, from each assignment's host maps.
   std::shared_ptr<StreamsMetadataState> metadata_state;
   std::map<std::string, StateStore*> global_stores;  // kept by the global thread

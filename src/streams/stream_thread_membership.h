@@ -93,7 +93,7 @@ struct MembershipSettings {
   Uuid process_id;
   std::chrono::milliseconds probing_rebalance_interval{600'000};
   std::string user_endpoint;  // application.server ("host:port"; empty: none)
-  std::string log_prefix;  // "stream-thread [app-StreamThread-1]"
+  std::string log_prefix;     // "stream-thread [app-StreamThread-1]"
 };
 
 // A thread's settings from the application's: the group's timeouts from
