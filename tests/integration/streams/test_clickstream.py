@@ -32,11 +32,14 @@ import urllib.request
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import conftest as harness  # noqa: E402
 from conftest import unique_topic  # noqa: E402
+import streams_support  # noqa: E402
+from streams_support import create_topics, wait_until  # noqa: E402
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -52,77 +55,27 @@ PAGES = ["/index.html", "/site/login.html", "/site/products.html", "/site/cart.h
          "/images/logo.png", "/site/search.html"]
 
 
-def clickstream_bin():
-    path = os.environ.get("STREAMS_CLICKSTREAM_BIN")
-    if not path:
-        path = os.path.join(os.path.dirname(harness.sluice_bin()), "examples", "clickstream",
-                            "streams-clickstream")
-    assert os.path.exists(path), f"streams-clickstream not built at {path}"
-    return path
-
-
-def wait_until(what, condition, timeout_s, interval_s=0.2):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval_s)
-    pytest.fail(f"{what}: not within {timeout_s} s")
-
-
-class App:
+class App(streams_support.StreamsApp):
     """One streams-clickstream process serving its page on a free port."""
 
     def __init__(self, workdir, args):
-        self.log_path = os.path.join(workdir, "clickstream.log")
-        self.cmd = [clickstream_bin(), "--http", "127.0.0.1:0", "--windows", str(SHOWN_WINDOWS),
-                    "--recent", str(RECENT), *args]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        wait_until("streams-clickstream RUNNING", lambda: self.alive() and "state RUNNING" in self.log(), 60)
+        cmd = [streams_support.example_bin("clickstream"), "--http", "127.0.0.1:0",
+               "--windows", str(SHOWN_WINDOWS), "--recent", str(RECENT), *args]
+        super().__init__(workdir, cmd, "clickstream", running_timeout_s=60, stop_timeout_s=40)
+
+    def start(self):
+        super().start()
         self.url = re.search(r"^serving (http://\S+)$", self.log(), re.M).group(1)
-
-    def alive(self):
-        assert self.proc.poll() is None, f"streams-clickstream exited:\n{self.log()}"
-        return True
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        return self
 
     def stats(self):
         with urllib.request.urlopen(self.url + "api/stats", timeout=10) as response:
             return json.loads(response.read())
 
-    def stop(self):
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail(f"streams-clickstream did not stop on SIGTERM:\n{self.log()}")
-        assert code == 0, f"streams-clickstream exited with {code}:\n{self.log()}"
-
 
 @pytest.fixture
 def apps(tmp_path):
-    made = []
-
-    def make(args):
-        app = App(str(tmp_path), args)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        if app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
+    yield from streams_support.made_apps(tmp_path, App)
 
 
 # ---- the input ---------------------------------------------------------------
@@ -333,26 +286,19 @@ def render_page(url, workdir):
     return p.stdout.decode()
 
 
-def create_topics(bootstrap, names):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(name, 1, 1) for name in names])
-    for future in futures.values():
-        future.result(timeout=30)
-
-
 def test_results_equal_the_model_and_the_page_shows_them(module_broker, apps, tmp_path):
     bootstrap = module_broker.bootstrap
     clicks_topic, users_topic = unique_topic("clicks"), unique_topic("users")
     outputs = {name: unique_topic(name) for name in ("pageviews", "unique", "enriched")}
     app_id = unique_topic("clickstream")
     # One partition each: the order the model reads is the order processed.
-    create_topics(bootstrap, [clicks_topic, users_topic, *outputs.values()])
+    create_topics(bootstrap, {name: 1 for name in [clicks_topic, users_topic, *outputs.values()]})
     app = apps(["--bootstrap-server", bootstrap, "--application-id", app_id,
                 "--clicks", clicks_topic, "--users", users_topic,
                 "--pageviews-output", outputs["pageviews"], "--unique-output", outputs["unique"],
                 "--enriched-output", outputs["enriched"], "--set", "commit.interval.ms=200",
                 # Its RocksDB stores in the test's directory (not /tmp/kafka-streams).
-                "--set", f"state.dir={tmp_path / 'state'}"])
+                "--set", f"state.dir={tmp_path / 'state'}"]).start()
 
     # The users first, all in the table before any click (a stream-table
     # join sees the table as it is when the click is processed).
@@ -362,7 +308,7 @@ def test_results_equal_the_model_and_the_page_shows_them(module_broker, apps, tm
         producer.produce(users_topic, key=key.encode(),
                          value=None if value is None else json.dumps(value).encode())
     producer.flush()
-    wait_until("the users in the table", lambda: app.stats()["users"] == 13, 60)
+    wait_until(lambda: app.stats()["users"] == 13, 60, "the users in the table")
 
     base = (int(time.time() * 1000) // MINUTE) * MINUTE - 10 * MINUTE
     clicks = make_clicks(base)
@@ -419,7 +365,8 @@ def test_results_equal_the_model_and_the_page_shows_them(module_broker, apps, tm
 
 def test_demo_launcher_shows_numbers_moving(tmp_path):
     env = dict(os.environ, DEMO_DIR=str(tmp_path / "demo"), DEMO_HTTP_PORT=str(harness.free_port()),
-               SLUICE_BIN=harness.sluice_bin(), STREAMS_CLICKSTREAM_BIN=clickstream_bin())
+               SLUICE_BIN=harness.sluice_bin(),
+               STREAMS_CLICKSTREAM_BIN=streams_support.example_bin("clickstream"))
     log_path = tmp_path / "run-demo.log"
     with open(log_path, "wb") as log:
         launcher = subprocess.Popen([DEMO_SCRIPT], stdout=log, stderr=subprocess.STDOUT,
@@ -441,7 +388,7 @@ def test_demo_launcher_shows_numbers_moving(tmp_path):
             assert launcher.poll() is None, f"run-demo.sh exited:\n{log_text()}\n{demo_logs()}"
             found = re.search(r"Open (http://\S+)", log_text())
             return found and found.group(1)
-        page = wait_until("the demo's URL", url, 90)
+        page = wait_until(url, 90, "the demo's URL")
 
         def stats():
             with urllib.request.urlopen(page + "api/stats", timeout=10) as response:
@@ -452,14 +399,14 @@ def test_demo_launcher_shows_numbers_moving(tmp_path):
             ok = (s["clicks"] > 0 and s["enriched"] > 0 and s["users"] > 0
                   and s["pageviews_per_minute"]["windows"] and s["unique_users_5m"]["windows"])
             return s if ok else None
-        first = wait_until("results on the page", results_flowing, 90, interval_s=0.5)
+        first = wait_until(results_flowing, 90, "results on the page", interval_s=0.5)
         first_views = sum(sum(w["counts"].values()) for w in first["pageviews_per_minute"]["windows"])
 
         def moved():
             s = stats()
             views = sum(sum(w["counts"].values()) for w in s["pageviews_per_minute"]["windows"])
             return s["clicks"] > first["clicks"] and s["enriched"] > first["enriched"] and views > first_views
-        wait_until("the numbers moving", moved, 30, interval_s=0.5)
+        wait_until(moved, 30, "the numbers moving", interval_s=0.5)
         assert "<title>Clickstream on Sluice</title>" in urllib.request.urlopen(page, timeout=10).read().decode()
     except BaseException:
         print(demo_logs(), file=sys.stderr)

@@ -20,108 +20,39 @@ expects of the topics it joins.
 
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import conftest as harness  # noqa: E402
 from conftest import unique_topic  # noqa: E402
+import streams_support  # noqa: E402
+from streams_support import create_topics, topic_partitions  # noqa: E402
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 ORDERS_PARTITIONS = 3
 PRODUCTS_PARTITIONS = 2
 
 
-def fkjoin_bin():
-    path = os.environ.get("STREAMS_FKJOIN_BIN")
-    if not path:
-        path = os.path.join(os.path.dirname(harness.sluice_bin()), "examples", "fkjoin",
-                            "streams-fkjoin")
-    assert os.path.exists(path), f"streams-fkjoin not built at {path}"
-    return path
-
-
-class App:
+class App(streams_support.StreamsApp):
     """One streams-fkjoin process."""
 
     def __init__(self, workdir, bootstrap, app_id, topics, settings):
-        self.workdir = workdir
-        self.cmd = [fkjoin_bin(), "--bootstrap-server", bootstrap, "--application-id", app_id]
+        cmd = [streams_support.example_bin("fkjoin"), "--bootstrap-server", bootstrap,
+               "--application-id", app_id]
         for flag, topic in topics.items():
-            self.cmd += [f"--{flag}", topic]
-        for name, value in settings.items():
-            self.cmd += ["--set", f"{name}={value}"]
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        self.log_path = os.path.join(self.workdir, f"fkjoin-{self.starts}.log")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if "state RUNNING" in self.log():
-                return self
-            assert self.proc.poll() is None, f"streams-fkjoin exited:\n{self.log()}"
-            time.sleep(0.1)
-        pytest.fail(f"streams-fkjoin not RUNNING within 30 s:\n{self.log()}")
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            pytest.fail(f"streams-fkjoin did not stop on SIGTERM:\n{self.log()}")
-        assert code == 0, f"streams-fkjoin exited with {code}:\n{self.log()}"
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait()
+            cmd += [f"--{flag}", topic]
+        super().__init__(workdir, cmd + streams_support.set_flags(settings), "fkjoin")
 
 
 @pytest.fixture
 def app_factory(tmp_path):
-    made = []
-
-    def make(*args, **kwargs):
-        app = App(str(tmp_path), *args, **kwargs)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        if app.proc is not None and app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
-
-
-def create_topics(bootstrap, partitions_by_topic):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, n, 1) for t, n in partitions_by_topic.items()])
-    for future in futures.values():
-        future.result(timeout=30)
-
-
-def topic_partitions(bootstrap, topic):
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=30)
-    assert metadata.topics[topic].error is None, metadata.topics[topic].error
-    return len(metadata.topics[topic].partitions)
+    yield from streams_support.made_apps(tmp_path, App)
 
 
 class Tables:

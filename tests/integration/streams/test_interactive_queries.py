@@ -14,18 +14,19 @@ a 4-partition input (num.standby.replicas=1):
 - after one instance stops, the other lists only itself and answers every
   word with its count."""
 
+import functools
 import http.client
 import json
 import os
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from conftest import free_port, unique_topic  # noqa: E402
-from test_wordcount import (App, create_topic, make_lines, model_counts,  # noqa: E402
+from conftest import free_port  # noqa: E402
+import streams_support  # noqa: E402
+from test_wordcount import (App, make_lines, model_counts, new_topics,  # noqa: E402
                             produce_lines, read_counts)
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
@@ -90,29 +91,12 @@ class QueryableApp(App):
 
 @pytest.fixture
 def instances(tmp_path):
-    made = []
-
-    def make(*args):
-        workdir = tmp_path / f"instance-{len(made) + 1}"
-        workdir.mkdir()
-        app = QueryableApp(str(workdir), *args)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        if app.proc is not None and app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
+    """Makes queryable streams-wordcount instances, each logging in a folder of its own."""
+    yield from streams_support.made_apps(tmp_path, QueryableApp, own_workdirs=True)
 
 
-def wait_until(condition, timeout_s, what):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"{what} not within {timeout_s} s")
+# Its conditions are HTTP requests to the instances: asked less often.
+wait_until = functools.partial(streams_support.wait_until, interval_s=0.3)
 
 
 def count_partitions(instance, key="partitions"):
@@ -161,9 +145,7 @@ def answer(apps_by_host, app, word):
 
 def test_every_word_is_answered_through_the_owner_each_instance_names(module_broker, instances):
     bootstrap = module_broker.bootstrap
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     settings = {"commit.interval.ms": "200", "num.standby.replicas": "1",
                 "consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"}
     lines = make_lines(1500, seed=31)

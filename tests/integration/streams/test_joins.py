@@ -7,21 +7,19 @@ a table (tombstones delete), equals the join of the model's two final
 tables; inputs with different partition counts are refused at start with
 Kafka's message."""
 
-import collections
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import conftest as harness  # noqa: E402
 from conftest import unique_topic  # noqa: E402
+import streams_support  # noqa: E402
+from streams_support import create_topics  # noqa: E402
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 PARTITIONS = 3
@@ -29,63 +27,18 @@ WINDOW_MS = 10_000
 GRACE_MS = 60_000
 
 
-def joins_bin():
-    path = os.environ.get("STREAMS_JOINS_BIN")
-    if not path:
-        path = os.path.join(os.path.dirname(harness.sluice_bin()), "examples", "joins",
-                            "streams-joins")
-    assert os.path.exists(path), f"streams-joins not built at {path}"
-    return path
+class App(streams_support.StreamsApp):
+    """One streams-joins process."""
 
-
-class App:
     def __init__(self, workdir, bootstrap, app_id, prefix):
-        self.cmd = [joins_bin(), "--bootstrap-server", bootstrap, "--application-id", app_id,
-                    "--prefix", prefix, "--set", "commit.interval.ms=200"]
-        self.log_path = os.path.join(workdir, f"{app_id}.log")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def wait_running(self):
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if "state RUNNING" in self.log():
-                return self
-            assert self.proc.poll() is None, f"streams-joins exited:\n{self.log()}"
-            time.sleep(0.1)
-        pytest.fail(f"streams-joins not RUNNING within 30 s:\n{self.log()}")
-
-    def stop(self):
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            assert self.proc.wait(timeout=30) == 0, self.log()
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            pytest.fail(f"streams-joins did not stop on SIGTERM:\n{self.log()}")
+        cmd = [streams_support.example_bin("joins"), "--bootstrap-server", bootstrap,
+               "--application-id", app_id, "--prefix", prefix, "--set", "commit.interval.ms=200"]
+        super().__init__(workdir, cmd, "joins")
 
 
 @pytest.fixture
 def apps(tmp_path):
-    made = []
-    yield lambda *args: made.append(App(str(tmp_path), *args)) or made[-1]
-    for app in made:
-        if app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
-
-
-def create_topics(bootstrap, partitions_by_topic):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, n, 1) for t, n in partitions_by_topic.items()])
-    for future in futures.values():
-        future.result(timeout=30)
+    yield from streams_support.made_apps(tmp_path, App)
 
 
 def read_all(bootstrap, topic, done, timeout_s=60, partitions=None):
@@ -155,7 +108,7 @@ def test_stream_and_table_joins_equal_the_models(module_broker, apps):
     names = ["impressions", "clicks", "attributed", "users", "regions", "user-regions"]
     topics = {name: f"{prefix}-{name}" for name in names}
     create_topics(bootstrap, {topic: PARTITIONS for topic in topics.values()})
-    app = apps(bootstrap, app_id, prefix).wait_running()
+    app = apps(bootstrap, app_id, prefix).start()
 
     rng = random.Random(20)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
@@ -236,7 +189,7 @@ def test_inputs_with_different_partition_counts_are_refused(module_broker, apps)
     counts = {"impressions": 2, "clicks": 3, "attributed": 1, "users": 3, "regions": 3,
               "user-regions": 1}
     create_topics(bootstrap, {f"{prefix}-{name}": n for name, n in counts.items()})
-    app = apps(bootstrap, app_id, prefix)
+    app = apps(bootstrap, app_id, prefix).launch()
     assert app.proc.wait(timeout=30) == 1
     assert (f"Topics not co-partitioned: [{{{prefix}-clicks=3, {prefix}-impressions=2}}]"
             in app.log()), app.log()

@@ -8,9 +8,8 @@ dropped, and the client reports RUNNING with one alive thread."""
 import re
 import urllib.request
 
-from test_wordcount import (app_factory, create_topic, make_lines, model_counts,  # noqa: F401
+from test_wordcount import (app_factory, make_lines, model_counts, new_topics,  # noqa: F401
                             produce_lines, read_counts)
-from conftest import unique_topic  # noqa: E402  (test_wordcount puts the harness on the path)
 
 PARTITIONS = 2
 SAMPLE = re.compile(r'^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
@@ -43,9 +42,7 @@ def metrics_port(app):
 
 def test_prometheus_endpoint_counts_what_word_count_consumed(module_broker, app_factory):
     bootstrap = module_broker.bootstrap
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     lines = make_lines(600, seed=11)
     produce_lines(bootstrap, source, lines)
     settings = {"commit.interval.ms": "200", "num.stream.threads": "1",

@@ -25,15 +25,15 @@ import re
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import conftest as harness  # noqa: E402
-from conftest import unique_topic  # noqa: E402
-from test_wordcount import (App, create_topic, make_lines, model_counts,  # noqa: E402
+import streams_support  # noqa: E402
+from streams_support import read_checkpoint, restores, wait_until  # noqa: E402
+from test_wordcount import (App, make_lines, model_counts, new_topics,  # noqa: E402
                             produce_lines, read_counts)
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
@@ -43,8 +43,6 @@ PARTITIONS = 4
 STATEFUL_TASK = re.compile(r"task (1_\d+) running: (promoted from a standby replica|"
                            r"restored (\d+) changelog records from (?:the start|its checkpoint))")
 STORE = "counts-store"
-RESTORED = re.compile(r"Finished restoring changelog (\S+)-(\d+) to store " + STORE +
-                      r" with a total number of (\d+) records \(from offset (\w+)\)")
 COUNT_TASK_EVENT = re.compile(r"task (1_\d+) (running|closed \(assigned elsewhere\))|"
                               r"closing \d+ active tasks without committing")
 
@@ -52,35 +50,13 @@ COUNT_TASK_EVENT = re.compile(r"task (1_\d+) (running|closed \(assigned elsewher
 @pytest.fixture
 def instances(tmp_path):
     """Makes streams-wordcount instances, each logging in a folder of its own."""
-    made = []
-
-    def make(*args):
-        workdir = tmp_path / f"instance-{len(made) + 1}"
-        workdir.mkdir()
-        app = App(str(workdir), *args)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        if app.proc is not None and app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
+    yield from streams_support.made_apps(tmp_path, App, own_workdirs=True)
 
 
 def running_stateful_tasks(log):
     """(task, how it started) for each count task an instance began running."""
     return [(match.group(1), "promoted" if match.group(2).startswith("promoted") else "restored",
              int(match.group(3) or 0)) for match in STATEFUL_TASK.finditer(log)]
-
-
-def wait_until(condition, timeout_s, what):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what} not within {timeout_s} s")
 
 
 def describe_group(bootstrap, group):
@@ -92,9 +68,7 @@ def describe_group(bootstrap, group):
 
 def test_instances_share_tasks_through_standbys_and_warm_ups(module_broker, instances):
     bootstrap = module_broker.bootstrap
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     settings = {"processing.guarantee": "exactly_once_v2", "num.standby.replicas": "1",
                 # A new instance's empty copy (thousands of records behind)
                 # is not caught up; a warm-up within 50 records is.
@@ -166,15 +140,6 @@ def running_count_tasks(log):
     return running
 
 
-def read_checkpoint(path):
-    """Kafka's .checkpoint (version 0): {(topic, partition): offset}."""
-    with open(path) as f:
-        lines = f.read().splitlines()
-    assert lines[0] == "0" and int(lines[1]) == len(lines) - 2, lines
-    return {(topic, int(partition)): int(offset)
-            for topic, partition, offset in (line.split() for line in lines[2:])}
-
-
 def state_dir_of(app):
     return next(arg.split("=", 1)[1] for arg in app.cmd if arg.startswith("state.dir="))
 
@@ -182,9 +147,7 @@ def state_dir_of(app):
 def test_a_restarted_instance_gets_its_tasks_back_and_restores_from_its_checkpoints(
         module_broker, instances):
     bootstrap = module_broker.bootstrap
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     changelog = f"{app_id}-{STORE}-changelog"
     # A copy within 300 records is caught up: the restarted instance is on
     # its own tasks (a few dozen records behind), not on the others (no
@@ -228,8 +191,7 @@ def test_a_restarted_instance_gets_its_tasks_back_and_restores_from_its_checkpoi
         assert how == "restored", started
         assert (f"task {task} running: restored {count} changelog records from its checkpoint"
                 in first.log()), started
-    restored = {int(m.group(2)): (int(m.group(3)), m.group(4))
-                for m in RESTORED.finditer(first.log())}
+    restored = restores(first.log(), STORE)
     assert set(restored) == {int(t.split("_")[1]) for t in owned}, restored
     for (topic, partition), offset in checkpointed.items():
         count, start = restored[partition]

@@ -12,43 +12,30 @@ WordCountDemo (examples/wordcount), whose count store is RocksDB by default:
 - a second instance on the same state directory fails with Kafka's message."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import test_wordcount as wc  # noqa: E402
 from conftest import unique_topic  # noqa: E402
+from streams_support import read_checkpoint  # noqa: E402
+import streams_support  # noqa: E402
 
 BROKER_OVERRIDES = wc.BROKER_OVERRIDES
 app_factory = wc.app_factory  # the fixture: streams-wordcount processes, killed at the end
 PARTITIONS = wc.PARTITIONS
 STORE = "counts-store"
-RESTORED = re.compile(r"Finished restoring changelog (\S+)-(\d+) to store " + STORE +
-                      r" with a total number of (\d+) records \(from offset (\w+)\)")
 
 
 def restores(log):
     """{partition: (records restored, first offset or 'beginning')} of one run."""
-    return {int(m.group(2)): (int(m.group(3)), m.group(4)) for m in RESTORED.finditer(log)}
-
-
-def read_checkpoint(path):
-    with open(path) as f:
-        lines = f.read().splitlines()
-    assert lines[0] == "0", lines  # Kafka's version 0
-    assert int(lines[1]) == len(lines) - 2, lines
-    entries = {}
-    for line in lines[2:]:
-        topic, partition, offset = line.split()
-        entries[(topic, int(partition))] = int(offset)
-    return entries
+    return streams_support.restores(log, STORE)
 
 
 def changelog_ends(bootstrap, topic):
@@ -62,9 +49,7 @@ def changelog_ends(bootstrap, topic):
 
 
 def make_app(bootstrap, app_factory, tmp_path, settings):
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    wc.create_topic(bootstrap, source, PARTITIONS)
-    wc.create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = wc.new_topics(bootstrap, PARTITIONS)
     state_dir = str(tmp_path / "state")
     settings = dict(settings, **{"state.dir": state_dir})
     app = app_factory(bootstrap, app_id, source, sink, settings)
@@ -116,11 +101,11 @@ def query_counts(app, timeout_s=30):
     """The count store as streams-wordcount's query (SIGUSR1) prints it."""
     done_before = app.log().count("query end")
     app.proc.send_signal(signal.SIGUSR1)
-    deadline = wc.time.time() + timeout_s
+    deadline = time.time() + timeout_s
     while app.log().count("query end") == done_before:
         assert "query failed" not in app.log(), app.log()[-2000:]
-        assert wc.time.time() < deadline, "no query answer"
-        wc.time.sleep(0.05)
+        assert time.time() < deadline, "no query answer"
+        time.sleep(0.05)
     answer = app.log().split("query counts-store")[-1].split("query end")[0].splitlines()
     entries = int(answer[0].split()[0])
     counts = {}
@@ -157,10 +142,10 @@ def test_at_least_once_kill_restores_from_the_checkpoint_and_loses_nothing(
                 offsets.update(read_checkpoint(c))
         return offsets
 
-    deadline = wc.time.time() + 20
+    deadline = time.time() + 20
     while (len([o for o in checkpointed_offsets().values() if o >= 0]) < PARTITIONS
-           and wc.time.time() < deadline):
-        wc.time.sleep(0.05)
+           and time.time() < deadline):
+        time.sleep(0.05)
     assert writer.is_alive(), "the input was all written before the kill: not mid-stream"
     app.kill9()
     checkpointed = checkpointed_offsets()
@@ -210,10 +195,10 @@ def test_exactly_once_v2_checkpoints_on_clean_close_and_wipes_after_a_kill(
     output_before = sum(changelog_ends(bootstrap, sink).values())
     writer.start()
     # Kill once the second batch is being processed (transactions open).
-    deadline = wc.time.time() + 20
+    deadline = time.time() + 20
     while sum(changelog_ends(bootstrap, sink).values()) == output_before:
-        assert wc.time.time() < deadline, "no output of the second batch within 20 s"
-        wc.time.sleep(0.05)
+        assert time.time() < deadline, "no output of the second batch within 20 s"
+        time.sleep(0.05)
     assert writer.is_alive(), "the input was all written before the kill: not mid-stream"
     app.kill9()
     writer.join()

@@ -8,8 +8,6 @@ at_least_once every count present (repeats allowed, nothing lost)."""
 import collections
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -17,100 +15,42 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import conftest as harness  # noqa: E402
 from conftest import unique_topic  # noqa: E402
+import streams_support  # noqa: E402
+from streams_support import create_topics, topic_partitions  # noqa: E402
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 VOCABULARY = [f"w{i}" for i in range(40)]
 PARTITIONS = 3
 
 
-def wordcount_bin():
-    path = os.environ.get("STREAMS_WORDCOUNT_BIN")
-    if not path:
-        path = os.path.join(os.path.dirname(harness.sluice_bin()), "examples", "wordcount",
-                            "streams-wordcount")
-    assert os.path.exists(path), f"streams-wordcount not built at {path}"
-    return path
-
-
-class App:
+class App(streams_support.StreamsApp):
     """One streams-wordcount process."""
 
     def __init__(self, workdir, bootstrap, app_id, input_topic, output_topic, settings):
-        self.workdir = workdir
         if "state.dir" not in settings:
             # Its own state directory (RocksDB stores, checkpoints), kept
             # across its restarts: instances sharing one would be refused.
             settings = dict(settings, **{"state.dir": tempfile.mkdtemp(prefix="state-", dir=workdir)})
-        self.cmd = [wordcount_bin(), "--bootstrap-server", bootstrap, "--application-id", app_id,
-                    "--input", input_topic, "--output", output_topic]
-        for name, value in settings.items():
-            self.cmd += ["--set", f"{name}={value}"]
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        self.log_path = os.path.join(self.workdir, f"wordcount-{self.starts}.log")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if "state RUNNING" in self.log():
-                return self
-            assert self.proc.poll() is None, f"streams-wordcount exited:\n{self.log()}"
-            time.sleep(0.1)
-        pytest.fail(f"streams-wordcount not RUNNING within 30 s:\n{self.log()}")
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            pytest.fail(f"streams-wordcount did not stop on SIGTERM:\n{self.log()}")
-        assert code == 0, f"streams-wordcount exited with {code}:\n{self.log()}"
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait()
+        cmd = [streams_support.example_bin("wordcount"), "--bootstrap-server", bootstrap,
+               "--application-id", app_id, "--input", input_topic, "--output", output_topic]
+        super().__init__(workdir, cmd + streams_support.set_flags(settings), "wordcount")
 
 
 @pytest.fixture
 def app_factory(tmp_path):
-    made = []
-
-    def make(*args, **kwargs):
-        app = App(str(tmp_path), *args, **kwargs)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        if app.proc is not None and app.proc.poll() is None:
-            app.proc.kill()
-            app.proc.wait()
+    """Makes streams-wordcount processes in the test's directory."""
+    yield from streams_support.made_apps(tmp_path, App)
 
 
-def create_topic(bootstrap, topic, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
-
-
-def topic_partitions(bootstrap, topic):
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=30)
-    return len(metadata.topics[topic].partitions)
+def new_topics(bootstrap, partitions):
+    """A new input and output topic (`partitions` each) and application id."""
+    source, sink = unique_topic("lines"), unique_topic("counts")
+    create_topics(bootstrap, {source: partitions, sink: partitions})
+    return source, sink, unique_topic("wc")
 
 
 def produce_lines(bootstrap, topic, lines, pause_every=0, pause_s=0.0):
@@ -164,9 +104,7 @@ def read_counts(bootstrap, topic, isolation, expected_total, timeout_s=60):
 
 def test_counts_equal_the_model_and_internal_topics_are_kafkas(module_broker, app_factory):
     bootstrap = module_broker.bootstrap
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     lines = make_lines(1500, seed=1)
     produce_lines(bootstrap, source, lines)
     app = app_factory(bootstrap, app_id, source, sink, {"commit.interval.ms": "200"}).start()
@@ -198,9 +136,7 @@ def wait_for_output(bootstrap, topic, timeout_s=30):
 
 
 def run_with_kill(bootstrap, app_factory, guarantee, seed):
-    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wc")
-    create_topic(bootstrap, source, PARTITIONS)
-    create_topic(bootstrap, sink, PARTITIONS)
+    source, sink, app_id = new_topics(bootstrap, PARTITIONS)
     lines = make_lines(3000, seed=seed)
     # The dead member leaves the group after the session timeout (the
     # broker's minimum) rather than Kafka's 45 s default.
