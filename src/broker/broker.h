@@ -22,6 +22,7 @@
 #include "broker/broker_config.h"
 #include "broker/delayed_operation.h"
 #include "broker/fetch_session.h"
+#include "broker/metadata_answer.h"
 #include "broker/quotas.h"
 #include "broker/request_context.h"
 #include "cluster/controller.h"
@@ -90,6 +91,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   // metadata log and publishes the image; valid after open().
   cluster::Controller& controller() const { return *controller_; }
   cluster::MetadataImagePtr metadata_image() const { return controller_->image(); }
+  // Metadata answers' topic parts, encoded once per image (metadata_answer.h).
+  TopicPartCache& metadata_topic_parts() const { return metadata_topic_parts_; }
   // Runs `work` on the controller thread (admin requests block on the
   // metadata log's fsync, never on a reactor). If the broker stops before it
   // runs, the request's connection is closed instead: stop() does not wait
@@ -220,6 +223,8 @@ class Broker : public net::RequestHandler, public cluster::MetadataListener {
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<Authorization> authorization_;
   std::unique_ptr<QuotaManagers> quotas_;
+  // Filled by const handlers (a cache of what the image says).
+  mutable TopicPartCache metadata_topic_parts_;
   std::atomic<bool> stopped_{false};
   std::mutex registration_mutex_;
   std::condition_variable registration_changed_;

@@ -11,6 +11,7 @@
 #include "broker/admin_common.h"
 #include "broker/broker.h"
 #include "broker/handlers.h"
+#include "broker/metadata_answer.h"
 #include "cluster/controller.h"
 
 namespace sluice::broker {
@@ -19,36 +20,18 @@ namespace {
 using protocol::MetadataRequest;
 using protocol::MetadataResponse;
 
-MetadataResponse::MetadataResponseTopic describe_topic(const Broker& broker,
-                                                       const RequestContext& context,
-                                                       const cluster::MetadataImage& image,
-                                                       const cluster::TopicImage& topic,
-                                                       bool include_operations) {
-  MetadataResponse::MetadataResponseTopic out;
-  out.name = topic.name;
-  out.topic_id = topic.id;
-  out.is_internal = is_internal_topic_name(topic.name);
-  out.topic_authorized_operations = include_operations
-                                        ? broker.authorization().authorized_operations(
-                                              context.connection(), security::ResourceType::TOPIC,
-                                              topic.name, topic_authorized_operations_all)
-                                        : authorized_operations_omitted;
-  for (const cluster::PartitionImage& partition : topic.partitions) {
-    MetadataResponse::MetadataResponsePartition p;
-    p.partition_index = partition.partition;
-    p.leader_id = partition.leader;
-    p.leader_epoch = partition.leader_epoch;
-    p.replica_nodes = partition.replicas;
-    p.isr_nodes = partition.isr;
-    for (int32_t replica : partition.replicas) {
-      auto broker = image.brokers.find(replica);
-      if (broker == image.brokers.end() || broker->second.fenced)
-        p.offline_replicas.push_back(replica);
-    }
-    if (partition.leader < 0) p.error_code = to_wire(ErrorCode::LEADER_NOT_AVAILABLE);
-    out.partitions.push_back(std::move(p));
-  }
-  return out;
+// The topic's entry: its part encoded once per image (metadata_answer.h),
+// then the operations of who asks (never cached: they differ by principal).
+void add_topic(MetadataAnswer& answer, const Broker& broker, const RequestContext& context,
+               const cluster::MetadataImagePtr& image, const cluster::TopicImage& topic,
+               bool include_operations) {
+  const int32_t operations = include_operations
+                                 ? broker.authorization().authorized_operations(
+                                       context.connection(), security::ResourceType::TOPIC,
+                                       topic.name, topic_authorized_operations_all)
+                                 : authorized_operations_omitted;
+  answer.add_topic(broker.metadata_topic_parts().part(image, topic, context.api_version()),
+                   operations);
 }
 
 MetadataResponse::MetadataResponseTopic topic_error(std::optional<std::string> name,
@@ -92,12 +75,14 @@ std::vector<std::string> topics_to_create(const Broker& broker, const RequestCon
   return out;
 }
 
-MetadataResponse build_response(const Broker& broker, const RequestContext& context,
-                                 const MetadataRequest& request,
-                                 const cluster::MetadataImage& image,
-                                 const std::map<std::string, ErrorCode>& creation_errors) {
+MetadataAnswer build_response(const Broker& broker, const RequestContext& context,
+                              const MetadataRequest& request,
+                              const cluster::MetadataImagePtr& image_ptr,
+                              const std::map<std::string, ErrorCode>& creation_errors) {
   const int16_t version = context.api_version();
-  MetadataResponse response;
+  const cluster::MetadataImage& image = *image_ptr;
+  MetadataAnswer answer;
+  MetadataResponse& response = answer.head;
   const std::vector<BrokerAddress> listed =
       brokers_for_listener(image, context.connection().listener_name);
   for (const BrokerAddress& address : listed)
@@ -115,39 +100,38 @@ MetadataResponse build_response(const Broker& broker, const RequestContext& cont
   if (all_topics) {
     for (const auto& [name, topic] : image.topics)
       if (may_describe(broker, context, name))
-        response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
-    return response;
+        add_topic(answer, broker, context, image_ptr, *topic, operations);
+    return answer;
   }
   for (const auto& wanted : *request.topics) {
     if (!wanted.name) {  // by id (v10+)
       const cluster::TopicImage* topic = image.topic(wanted.topic_id);
       if (topic == nullptr || wanted.topic_id.is_zero() ||
           !may_describe(broker, context, topic->name))
-        response.topics.push_back(
-            topic_error(std::nullopt, wanted.topic_id, ErrorCode::UNKNOWN_TOPIC_ID));
+        answer.add_error(topic_error(std::nullopt, wanted.topic_id, ErrorCode::UNKNOWN_TOPIC_ID));
       else
-        response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
+        add_topic(answer, broker, context, image_ptr, *topic, operations);
       continue;
     }
     const std::string& name = *wanted.name;
     if (!may_describe(broker, context, name)) {
-      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+      answer.add_error(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
     } else if (const cluster::TopicImage* topic = image.topic(name)) {
-      response.topics.push_back(describe_topic(broker, context, image, *topic, operations));
+      add_topic(answer, broker, context, image_ptr, *topic, operations);
     } else if (!cluster::validate_topic_name(name).ok()) {
-      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::INVALID_TOPIC_EXCEPTION));
+      answer.add_error(topic_error(name, Uuid{}, ErrorCode::INVALID_TOPIC_EXCEPTION));
     } else if (auto failed = creation_errors.find(name); failed != creation_errors.end()) {
-      response.topics.push_back(topic_error(name, Uuid{}, failed->second));
+      answer.add_error(topic_error(name, Uuid{}, failed->second));
     } else if (may_auto_create(broker, request, version) && !may_create(broker, context, name)) {
-      response.topics.push_back(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+      answer.add_error(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
     } else {
       ErrorCode code = may_auto_create(broker, request, version)
                            ? ErrorCode::LEADER_NOT_AVAILABLE  // being created elsewhere
                            : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-      response.topics.push_back(topic_error(name, Uuid{}, code));
+      answer.add_error(topic_error(name, Uuid{}, code));
     }
   }
-  return response;
+  return answer;
 }
 
 }  // namespace
@@ -175,6 +159,10 @@ int32_t controller_id_for_clients(const cluster::MetadataImage& image,
 
 bool is_internal_topic_name(const std::string& name) { return cluster::is_internal_topic(name); }
 
+static void reply_metadata(RequestContext& context, const MetadataAnswer& answer) {
+  context.reply(answer, answer.keep_alive());
+}
+
 // Answers a Metadata request whose missing topics were just created (or
 // not: `results`, one per name of `missing`).
 static void answer_after_creation(Broker& broker, RequestContext& context,
@@ -189,8 +177,8 @@ static void answer_after_creation(Broker& broker, RequestContext& context,
       errors[missing[i]] =
           code == ErrorCode::INVALID_REPLICATION_FACTOR ? ErrorCode::LEADER_NOT_AVAILABLE : code;
   }
-  cluster::MetadataImagePtr now = broker.controller().image();
-  context.reply(build_response(broker, context, request, *now, errors));
+  reply_metadata(context,
+                 build_response(broker, context, request, broker.controller().image(), errors));
 }
 
 // The answer, from the image as it is now.
@@ -198,7 +186,7 @@ void answer_metadata(Broker& broker, RequestContext context, MetadataRequest req
   cluster::MetadataImagePtr image = broker.controller().image();
   std::vector<std::string> missing = topics_to_create(broker, context, request, *image);
   if (missing.empty()) {
-    context.reply(build_response(broker, context, request, *image, {}));
+    reply_metadata(context, build_response(broker, context, request, image, {}));
     return;
   }
   std::vector<cluster::NewTopic> topics;

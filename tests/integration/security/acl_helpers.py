@@ -258,6 +258,47 @@ def metadata_as(broker, user, topics=None):
         return dict(r.array(topic))
 
 
+def topic_operations_as(broker, user, topic):
+    """Metadata v12 for `topic` with include_topic_authorized_operations, on a new
+    connection authenticated as `user`: (error code, authorized operations bit field,
+    {partition: (leader, replicas, isr)})."""
+    with login(broker, user) as sock:
+        w = kafka_wire.Writer()
+        w.compact_array([topic], lambda w, t: w.raw(b"\x00" * 16).compact_string(t).no_tags())
+        w.i8(0).i8(1).no_tags()  # no auto-creation; the topic's operations
+        r = kafka_wire.call(sock, kafka_wire.API_METADATA, 12, bytes(w.buf), 32, flexible=True)
+        r.i32()  # throttle
+
+        def broker_entry(b):
+            b.i32(), b.compact_string(), b.i32(), b.compact_string()
+            b.skip_tags()
+
+        def int_array(a):
+            return a.compact_array(lambda x: x.i32())
+
+        def partition(p):
+            p.i16()
+            index, leader = p.i32(), p.i32()
+            p.i32()  # leader epoch
+            out = (index, (leader, int_array(p), int_array(p)))
+            int_array(p)  # offline replicas
+            p.skip_tags()
+            return out
+
+        def topic_entry(t):
+            error = t.i16()
+            t.compact_string(), t._take(16), t.i8()
+            partitions = dict(t.compact_array(partition))
+            operations = t.i32()
+            t.skip_tags()
+            return error, operations, partitions
+
+        r.compact_array(broker_entry)
+        r.compact_string(), r.i32()  # cluster id, controller id
+        (answer,) = r.compact_array(topic_entry)
+        return answer
+
+
 # ---- kafka-python 2.0.2 admin -------------------------------------------------------------
 
 def kp_admin(broker, user):

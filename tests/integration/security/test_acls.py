@@ -241,3 +241,27 @@ def test_acl_remove_takes_the_access_away(sec_broker):
     assert A.list_blocks(out).get(A.resource_header("TOPIC", topic), []) == [], out
     A.assert_produce_refused(conf(sec_broker, "alice"), topic)  # a new connection
     assert high_watermark(sec_broker, topic) == 2
+
+
+# ---- Metadata's topic operations: the asker's own ------------------------------------
+
+def test_each_user_gets_its_own_topic_operations(sec_broker):
+    """The topic's part of a Metadata answer is encoded once per metadata image and
+    shared by every asker (broker/metadata_answer.h); its authorized operations are
+    the asker's: interleaved requests of alice (WRITE) and bob (READ) each get theirs."""
+    topic = new_topic(sec_broker, "ops-per-user", partitions=3)
+    allow(sec_broker, "User:alice", ["Write"], "--topic", topic)
+    allow(sec_broker, "User:bob", ["Read"], "--topic", topic)
+    read, write, describe = 1 << 3, 1 << 4, 1 << 8
+    answers = {}
+    for user in ("alice", "bob", "alice", "bob"):
+        error, operations, partitions = A.topic_operations_as(sec_broker, user, topic)
+        assert error == 0, f"{user}: error {error}"
+        assert operations & describe, f"{user}: {operations:#x} lacks DESCRIBE (implied)"
+        if user == "alice":
+            assert operations & write and not operations & read, f"alice: {operations:#x}"
+        else:
+            assert operations & read and not operations & write, f"bob: {operations:#x}"
+        answers.setdefault(user, partitions)
+        assert partitions == answers[user]
+    assert answers["alice"] == answers["bob"], "the shared part differs between users"
