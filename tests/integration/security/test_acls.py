@@ -11,6 +11,8 @@ deny over allow, group READ, transactional ids, idempotence with WRITE on a topi
 One broker for the module; every test uses its own topics (and groups), so the ACLs
 one test adds do not reach another's resources (carol's wildcard is carol's only)."""
 
+import time
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import NewTopic
@@ -169,7 +171,13 @@ def test_transactional_id_needs_write(sec_broker):
     for i in range(3):
         p.produce(topic, value=f"t-{i}".encode(), partition=0)
     p.commit_transaction(A.WAIT_S)
-    assert high_watermark(sec_broker, topic) == 4  # 3 records + the commit marker
+    # 3 records + the commit marker. The markers are written after EndTxn is
+    # answered (as Kafka's coordinator does), and the reader's read_committed
+    # ListOffsets sees the stable offset: wait for the marker, not a race.
+    deadline = time.time() + 10
+    while high_watermark(sec_broker, topic) != 4 and time.time() < deadline:
+        time.sleep(0.1)
+    assert high_watermark(sec_broker, topic) == 4
 
 
 def test_idempotent_producer_with_write_on_the_topic(sec_broker):
