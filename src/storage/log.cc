@@ -307,6 +307,7 @@ Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t l
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
   record_aborted_txns(written->completed_txns);
+  note_background_work();
   return written;
 }
 
@@ -329,6 +330,7 @@ Result<AppendResult> Log::append_as_follower(Bytes records) {
   }
   written->completed_txns = producers_.apply(updates, log_end_offset());
   record_aborted_txns(written->completed_txns);
+  note_background_work();
   return written;
 }
 
@@ -481,6 +483,7 @@ void Log::retire_snapshots_below(int64_t offset) {
     pending_deletes_.push_back({join_path(options_.dir, producer_snapshot_name(*it)), due_ms});
     it = snapshot_offsets_.erase(it);
   }
+  note_background_work();
 }
 
 size_t Log::remove_expired_producers(int64_t now_ms) {
@@ -667,6 +670,7 @@ Status Log::retire_segment_files(Segment& segment) {
   });
   int64_t due = options_.clock->now_ms() + options_.config.file_delete_delay_ms;
   for (auto& path : *deleted) pending_deletes_.push_back({std::move(path), due});
+  note_background_work();
   dir_entries_unsynced_ = true;
   return Status::ok();
 }
@@ -1028,6 +1032,15 @@ Status Log::flush() {
   }
   complete_flush(plan);
   return Status::ok();
+}
+
+bool Log::has_background_work() const {
+  if (!pending_deletes_.empty()) return true;
+  int64_t unflushed = log_end_offset() - recovery_point_;
+  if (unflushed <= 0) return false;
+  // flush.messages alone cannot become due before the next append.
+  return options_.config.flush_ms != std::numeric_limits<int64_t>::max() ||
+         unflushed >= options_.config.flush_messages;
 }
 
 bool Log::flush_due() const {

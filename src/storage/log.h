@@ -245,6 +245,28 @@ class Log {
   // Readers keep their open handles, so nothing breaks.
   std::vector<std::string> take_deleted_files(bool due_only = true);
 
+  // Due-work registration for the LogManager's periodic jobs (flush.ms /
+  // flush.messages, removal of *.deleted files), so that they visit only
+  // the logs that may have work instead of every log each second. True
+  // while a *.deleted file awaits removal, or while unflushed data can
+  // become due for a flush without another append (flush.ms is set, or
+  // flush.messages is already reached). Appends, retired files and config
+  // changes are the only events that turn it true.
+  bool has_background_work() const;
+  // Called (under the partition lock, at most once until
+  // release_background_watch) when has_background_work() turns true.
+  void set_background_work_listener(std::function<void()> listener) {
+    background_work_listener_ = std::move(listener);
+    background_work_watched_ = false;
+    note_background_work();
+  }
+  // The job that was told stops watching the log, unless it still has work
+  // (then false: it stays watched). Under the partition lock.
+  bool release_background_watch() {
+    background_work_watched_ = has_background_work();
+    return !background_work_watched_;
+  }
+
   // Log compaction (cleaner.h); under the partition lock like the rest.
   // Every segment, oldest first; the last one is the active segment.
   std::vector<SegmentSnapshot> segment_snapshots() const;
@@ -292,7 +314,10 @@ class Log {
   const TopicPartition& topic_partition() const { return topic_partition_; }
   const std::string& dir() const { return options_.dir; }
   const LogConfig& config() const { return options_.config; }
-  void set_config(const LogConfig& config) { options_.config = config; }
+  void set_config(const LogConfig& config) {
+    options_.config = config;
+    note_background_work();  // a shorter flush.ms may make unflushed data due
+  }
   std::vector<int64_t> segment_base_offsets() const;
   // Per producer id: epoch, last batches, ongoing transaction. Rebuilt from
   // the log at open and on truncation.
@@ -361,6 +386,12 @@ class Log {
                                                               const BatchLocation& location,
                                                               int64_t timestamp_ms);
   void warn(const std::string& line) const { options_.logger(line); }
+  // Tells the listener once when has_background_work() turns true.
+  void note_background_work() {
+    if (background_work_watched_ || !background_work_listener_ || !has_background_work()) return;
+    background_work_watched_ = true;
+    background_work_listener_();
+  }
 
   FileSystem& fs_;
   LogOptions options_;
@@ -385,6 +416,8 @@ class Log {
     int64_t due_ms;
   };
   std::vector<PendingDelete> pending_deletes_;
+  std::function<void()> background_work_listener_;
+  bool background_work_watched_ = false;  // the listener was told; not yet released
   // A compaction swap between begin_segment_swap and finish_segment_swap.
   struct PendingSwap {
     const Segment* cleaned;  // in segments_ unless deleted or truncated away since

@@ -172,7 +172,40 @@ std::shared_ptr<ManagedLog> LogManager::managed_log(Log& log,
                                                     const std::shared_ptr<LogDirHealth>& health) {
   auto managed = std::make_shared<ManagedLog>(log, fs_, health);
   managed->set_background(run_on_scheduler("remove deleted segment files"));
+  // Not shared yet, so no partition lock is needed; registers the log at
+  // once if it opened with work (unflushed data under flush.ms).
+  log.set_background_work_listener(
+      [this, weak = std::weak_ptr<ManagedLog>(managed)] { watch(weak); });
   return managed;
+}
+
+void LogManager::watch(const std::weak_ptr<ManagedLog>& managed) {
+  auto held = managed.lock();
+  if (!held) return;
+  std::lock_guard lock(watched_mutex_);
+  watched_.insert_or_assign(held.get(), managed);
+}
+
+std::vector<std::shared_ptr<ManagedLog>> LogManager::watched_logs() const {
+  std::lock_guard lock(watched_mutex_);
+  std::vector<std::shared_ptr<ManagedLog>> logs;
+  logs.reserve(watched_.size());
+  for (const auto& [key, weak] : watched_)
+    if (auto held = weak.lock()) logs.push_back(std::move(held));
+  return logs;
+}
+
+size_t LogManager::watched_log_count() const {
+  std::lock_guard lock(watched_mutex_);
+  return watched_.size();
+}
+
+// The listener fires under the same partition lock, so a log that gains
+// work after the check below registers again.
+void LogManager::unwatch_if_idle(ManagedLog& managed) {
+  if (managed.usable() && !managed.log().release_background_watch()) return;
+  std::lock_guard lock(watched_mutex_);
+  watched_.erase(&managed);
 }
 
 void LogManager::register_with_cleaner(const std::shared_ptr<ManagedLog>& managed) {
@@ -300,12 +333,17 @@ Status LogManager::delete_log(const TopicPartition& tp) {
     }
     SLUICE_ASSERT(log != nullptr, "a managed log missing from its log dir");
     log->stop_preparing_segments();
+    log->set_background_work_listener(nullptr);
     from = log->dir();
     managed->mark_deleted(std::move(log));
   }
   {
     std::lock_guard lock(mutex_);
     logs_.erase(tp);
+  }
+  {
+    std::lock_guard lock(watched_mutex_);
+    watched_.erase(managed.get());
   }
   std::string to =
       join_path(dir->health->path(),
@@ -411,27 +449,34 @@ void LogManager::expire_producer_ids() {
   }
 }
 
-void LogManager::flush_due_logs() {
-  for (const auto& managed : logs()) {
+// A log requested here stays watched until the flush completes (the
+// recovery point reaches the end): a failed flush is retried next time.
+size_t LogManager::flush_due_logs() {
+  auto watched = watched_logs();
+  for (const auto& managed : watched) {
     int64_t end = -1;
     {
       std::lock_guard lock(managed->mutex());
       if (managed->usable() && managed->log().flush_due()) end = managed->log().log_end_offset();
+      unwatch_if_idle(*managed);
     }
     if (end >= 0) flusher_.request_flush(managed, end, {});
   }
+  return watched.size();
 }
 
-void LogManager::remove_expired_deleted_files() {
-  for (const auto& managed : logs()) {
+size_t LogManager::remove_expired_deleted_files() {
+  auto watched = watched_logs();
+  for (const auto& managed : watched) {
     std::vector<std::string> due;
     {
       std::lock_guard lock(managed->mutex());
-      if (!managed->usable()) continue;
-      due = managed->log().take_deleted_files();
+      if (managed->usable()) due = managed->log().take_deleted_files();
+      unwatch_if_idle(*managed);
     }
     (void)managed->check(remove_deleted_files(fs_, due));
   }
+  return watched.size();
 }
 
 void LogManager::write_checkpoint(const char* file_name, const std::function<int64_t(ManagedLog&)>& offset_of) {

@@ -157,11 +157,16 @@ class LogManager {
   void run_retention();
   // Forgets idle producer ids in every log (Log::remove_expired_producers).
   void expire_producer_ids();
-  void flush_due_logs();
+  // These two visit only the logs registered as having background work
+  // (Log::has_background_work): an idle log costs them nothing. They return
+  // how many logs they visited.
+  size_t flush_due_logs();
   void write_recovery_point_checkpoints();
   void write_log_start_offset_checkpoints();
   void write_replication_offset_checkpoints();
-  void remove_expired_deleted_files();
+  size_t remove_expired_deleted_files();
+  // How many logs are registered as having background work now.
+  size_t watched_log_count() const;
 
   // Stops the threads (the cleaner first, its clean in progress finishing
   // its current group; the flusher completes pending requests), then
@@ -194,6 +199,13 @@ class LogManager {
   Status remove_tree(const std::string& path);
   Dir* dir_for_new_log();
   Dir* dir_named(const std::string& path);
+  // The logs with background work, registered by their Log's listener
+  // (under the partition lock, then watched_mutex_).
+  void watch(const std::weak_ptr<ManagedLog>& managed);
+  std::vector<std::shared_ptr<ManagedLog>> watched_logs() const;
+  // Under managed.mutex(): stops watching a log left without work (or
+  // unusable).
+  void unwatch_if_idle(ManagedLog& managed);
   // Runs `job` under each online log's lock, reporting its I/O errors.
   void for_each_online_log(const std::function<Status(ManagedLog&)>& job);
   void write_checkpoint(const char* file_name, const std::function<int64_t(ManagedLog&)>& offset_of);
@@ -209,6 +221,9 @@ class LogManager {
   std::map<std::string, std::string> errors_;  // offline dir -> why
   std::map<std::string, std::string> full_errors_;  // full dir -> the last no_space
   std::mutex create_delete_mutex_;             // one create_log/delete_log at a time
+  // After any partition lock and mutex_ (never held while taking them).
+  mutable std::mutex watched_mutex_;
+  std::map<const ManagedLog*, std::weak_ptr<ManagedLog>> watched_;
   Scheduler scheduler_;
   Flusher flusher_;
   LogCleaner cleaner_;

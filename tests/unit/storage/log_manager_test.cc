@@ -440,6 +440,122 @@ TEST_F(LogManagerTest, FlushMsFlushesThroughTheFlusher) {
   EXPECT_EQ(log->log().recovery_point(), 3);
 }
 
+// Issue 13, point 4: the per-second jobs (flush.ms, *.deleted removal) visit
+// only logs registered as having work, so 10,000 idle partitions cost a tick
+// nothing per log (the broker-level figure: bench/RESULTS.md).
+TEST_F(LogManagerTest, IdleLogsAreNotVisitedByThePeriodicJobs) {
+  LogManagerOptions one_dir = options();
+  one_dir.log_dirs = {"/d1"};  // placement among several dirs counts every log per create
+  auto manager = open_manager(std::move(one_dir));
+  std::vector<std::shared_ptr<ManagedLog>> logs;
+  // 500, not 10,000: creating partitions on the in-memory file system grows
+  // quadratically (minutes for 10,000); the visit counts below are per log.
+  for (int32_t p = 0; p < 500; ++p) logs.push_back(create(*manager, "idle", p));
+  // Unflushed data under the default flush.ms/flush.messages (never) is no
+  // work either.
+  for (int32_t p = 0; p < 100; ++p) ASSERT_TRUE(append(*logs[p], 3));
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  clock_.advance_ms(1'000);
+  EXPECT_GE(manager->scheduler().run_due(), 2u);  // the flush and removal jobs ran
+  EXPECT_EQ(manager->flush_due_logs(), 0u);
+  EXPECT_EQ(manager->remove_expired_deleted_files(), 0u);
+  EXPECT_EQ(manager->flusher().pending(), 0u);
+}
+
+TEST_F(LogManagerTest, AConfigChangeToFlushMsRegistersUnflushedLogs) {
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  auto other = create(*manager, "orders", 1);
+  ASSERT_TRUE(append(*log, 3));
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  LogConfig flushing = config_;
+  flushing.flush_ms = 1'000;
+  ASSERT_TRUE(manager->update_config(log->topic_partition(), flushing));
+  // The other log is empty: nothing to flush, not watched.
+  ASSERT_TRUE(manager->update_config(other->topic_partition(), flushing));
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  clock_.advance_ms(999);
+  manager->scheduler().run_due();
+  EXPECT_EQ(manager->flusher().pending(), 0u);
+  clock_.advance_ms(1);
+  manager->scheduler().run_due();
+  EXPECT_EQ(manager->flusher().pending(), 1u);
+  manager->flusher().run_round();
+  {
+    std::lock_guard lock(log->mutex());
+    EXPECT_EQ(log->log().recovery_point(), 3);
+  }
+  // Flushed: the next tick drops it; a new append registers it again.
+  EXPECT_EQ(manager->flush_due_logs(), 1u);
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  ASSERT_TRUE(append(*log, 2));
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  clock_.advance_ms(1'000);
+  manager->scheduler().run_due();
+  EXPECT_EQ(manager->flusher().pending(), 1u);
+}
+
+// flush.messages alone is watched only once reached (an append is the only
+// thing that can reach it).
+TEST_F(LogManagerTest, FlushMessagesIsWatchedOnceReached) {
+  config_.flush_messages = 4;
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  ASSERT_TRUE(append(*log, 3));
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  ASSERT_TRUE(append(*log, 1));
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  clock_.advance_ms(1'000);
+  manager->scheduler().run_due();
+  EXPECT_EQ(manager->flusher().pending(), 1u);
+  manager->flusher().run_round();
+  manager->flush_due_logs();
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+}
+
+// Files retired outside retention (DeleteRecords here) are removed after
+// file.delete.delay.ms, and the log is then no longer visited.
+TEST_F(LogManagerTest, DeletedFilesOfAnyOriginAreRemovedWhenDue) {
+  config_.segment_bytes = 1200;
+  config_.file_delete_delay_ms = 3'000;
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(*log, 1, clock_.now_ms(), 1000));
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  {
+    std::lock_guard lock(log->mutex());
+    ASSERT_TRUE(log->log().set_log_start_offset(2));
+  }
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  auto deleted = [&] {
+    size_t count = 0;
+    for (const auto& name : list(log->log_dir() + "/orders-0")) count += name.ends_with(".deleted");
+    return count;
+  };
+  ASSERT_GT(deleted(), 0u);
+  clock_.advance_ms(2'000);
+  manager->scheduler().run_due();
+  EXPECT_GT(deleted(), 0u);
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  clock_.advance_ms(1'000);
+  manager->scheduler().run_due();
+  EXPECT_EQ(deleted(), 0u);
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+}
+
+TEST_F(LogManagerTest, ADeletedLogIsNoLongerWatched) {
+  config_.flush_ms = 1'000;
+  auto manager = open_manager();
+  auto log = create(*manager, "orders", 0);
+  ASSERT_TRUE(append(*log, 3));
+  EXPECT_EQ(manager->watched_log_count(), 1u);
+  ASSERT_TRUE(manager->delete_log(log->topic_partition()));
+  EXPECT_EQ(manager->watched_log_count(), 0u);
+  clock_.advance_ms(1'000);
+  manager->scheduler().run_due();
+  EXPECT_EQ(manager->flusher().pending(), 0u);
+}
+
 TEST_F(LogManagerTest, BackgroundThreadsFlushOnRealFiles) {
   testing::TempDir temp;
   PosixFileSystem posix;
