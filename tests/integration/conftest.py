@@ -9,6 +9,7 @@ report.
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,8 +35,33 @@ def sluice_bin():
     return path
 
 
+def _ephemeral_port_floor():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_LISTEN_PORT_FLOOR = 10000
+
+
 def free_port():
-    """A port that was free a moment ago on 127.0.0.1 (the kernel picks it)."""
+    """A port that was free a moment ago on 127.0.0.1, below the kernel's
+    ephemeral range: a port the kernel picks is also what it gives the
+    client connections of the tests running beside this one as their source
+    ports, so one of them could take it before a (re)started broker binds it
+    (seen in CI: "cannot listen on 127.0.0.1:47393: Address already in use")."""
+    ceiling = _ephemeral_port_floor()
+    rng = random.SystemRandom()
+    for _ in range(200 if ceiling - _LISTEN_PORT_FLOOR > 1000 else 0):
+        port = rng.randrange(_LISTEN_PORT_FLOOR, ceiling)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
