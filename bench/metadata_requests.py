@@ -10,9 +10,12 @@ and after. Figures: bench/RESULTS.md, "Metadata answers from cached topic parts"
 """
 import os
 import socket
-import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "integration"))
+import kafka_wire  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -21,42 +24,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def uvarint(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def metadata_request(topic, version, correlation_id):
-    name = topic.encode()
-    client = b"metadata-bench"
-    header = struct.pack(">hhih", 3, version, correlation_id, len(client)) + client
-    if version >= 9:  # flexible: header v2, compact arrays and strings, tagged fields
-        header += uvarint(0)
-        body = uvarint(2) + bytes(16) + uvarint(len(name) + 1) + name + uvarint(0)
-        body += b"\x00\x00" + uvarint(0)  # no auto-creation, no topic operations
+    flexible = version >= 9  # header v2, compact arrays and strings, tagged fields
+    body = kafka_wire.Writer()
+    if flexible:
+        body.compact_array([topic], lambda w, name: w.raw(bytes(16)).compact_string(name).no_tags())
     else:
-        body = struct.pack(">ih", 1, len(name)) + name
-        if version >= 4:
-            body += b"\x00"
-        if version >= 8:
-            body += b"\x00\x00"
-    message = header + body
-    return struct.pack(">i", len(message)) + message
-
-
-def read_exactly(sock, size):
-    chunks = []
-    while size > 0:
-        chunk = sock.recv(min(size, 1 << 20))
-        if not chunk:
-            raise EOFError("broker closed the connection")
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+        body.array([topic], lambda w, name: w.string(name))
+    if version >= 4:
+        body.i8(0)  # no auto-creation
+    if 8 <= version <= 10:
+        body.i8(0)  # no cluster operations
+    if version >= 8:
+        body.i8(0)  # no topic operations
+    if flexible:
+        body.no_tags()
+    header = kafka_wire.request_header(3, version, correlation_id, "metadata-bench", flexible)
+    return kafka_wire.frame(header + bytes(body.buf))
 
 
 def main():
@@ -68,14 +52,12 @@ def main():
     answer_bytes = 0
     # One request first: the connection is set up and any first-time work done.
     sock.sendall(metadata_request(topic, version, 0))
-    read_exactly(sock, struct.unpack(">i", read_exactly(sock, 4))[0])
+    kafka_wire.read_frame(sock)
     cpu_before = cpu_seconds(pid)
     started = time.monotonic()
     for i in range(requests):
         sock.sendall(metadata_request(topic, version, i + 1))
-        size = struct.unpack(">i", read_exactly(sock, 4))[0]
-        read_exactly(sock, size)
-        answer_bytes = size
+        answer_bytes = len(kafka_wire.read_frame(sock))
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(pid) - cpu_before
     print(f"v{version} {requests} requests, answer {answer_bytes} bytes: broker CPU {cpu:.2f} s "
