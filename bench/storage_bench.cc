@@ -131,7 +131,8 @@ void BM_log_append_no_fsync(benchmark::State& state) {
     TempDir dir;
     auto log = open_log(fs, dir.path() + "/bench-0", true, 512ull << 20, state.range(0) != 0);
     state.ResumeTiming();
-    for (size_t i = 0; i < batches_per_run; ++i) check(log->append_as_leader(batch, 0).status());
+    for (size_t i = 0; i < batches_per_run; ++i)
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
     state.PauseTiming();
     log.reset();
     state.ResumeTiming();
@@ -157,7 +158,7 @@ void BM_log_append_group_commit_1mib(benchmark::State& state) {
       int64_t end;
       {
         std::lock_guard lock(managed->mutex());
-        check(log->append_as_leader(batch, 0).status());
+        check(log->append_as_leader(batch, LeaderEpoch{0}).status());
         end = log->log_end_offset();
       }
       if ((i + 1) % sync_every_batches != 0) continue;
@@ -231,7 +232,7 @@ void BM_group_commit_producers(benchmark::State& state) {
           int64_t end;
           {
             std::lock_guard lock(target.mutex());
-            check(target.log().append_as_leader(own, 0).status());
+            check(target.log().append_as_leader(own, LeaderEpoch{0}).status());
             end = target.log().log_end_offset();
           }
           std::promise<Status> done;
@@ -262,7 +263,7 @@ struct LookupFixture {
     log = open_log(fs, dir.path() + "/lookup-0");
     for (int i = 0; i < 4096; ++i) {
       std::vector<uint8_t> batch = sample_batch(1700000000000 + i * 16);
-      check(log->append_as_leader(batch, 0).status());
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
     }
   }
   static LookupFixture& get() {
@@ -276,7 +277,8 @@ void BM_read_range_by_offset(benchmark::State& state) {
   Log& log = *LookupFixture::get().log;
   std::mt19937_64 random(7);
   for (auto _ : state) {
-    auto read = log.read(static_cast<int64_t>(random() % 65536), 1 << 20, INT64_MAX);
+    auto read =
+        log.read(Offset{static_cast<int64_t>(random() % 65536)}, 1 << 20, Offset{INT64_MAX});
     benchmark::DoNotOptimize(read->range.length);
   }
   state.SetItemsProcessed(state.iterations());
@@ -304,7 +306,7 @@ void BM_recovery_scan_256mib(benchmark::State& state) {
   {
     auto log = open_log(fs, path);
     while (bytes < (256ull << 20)) {
-      check(log->append_as_leader(batch, 0).status());
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
       bytes += batch.size();
     }
   }  // destroyed without close(): no clean shutdown
@@ -328,7 +330,7 @@ struct ManySegmentsFixture {
     log = open_log(fs, dir.path() + "/many-0", true, segment_bytes);
     for (int i = 0; i < 4096; ++i) {
       std::vector<uint8_t> batch = sample_batch(1700000000000 + i * 16);
-      check(log->append_as_leader(batch, 0).status());
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
     }
   }
   static ManySegmentsFixture& get(uint64_t segment_bytes) {
@@ -348,7 +350,8 @@ void BM_read_by_offset_segments(benchmark::State& state) {
   const auto max_bytes = static_cast<uint64_t>(state.range(1));
   std::mt19937_64 random(7);
   for (auto _ : state) {
-    auto read = log.read(static_cast<int64_t>(random() % 65536), max_bytes, INT64_MAX);
+    auto read =
+        log.read(Offset{static_cast<int64_t>(random() % 65536)}, max_bytes, Offset{INT64_MAX});
     benchmark::DoNotOptimize(read->range.length);
   }
   state.counters["segments"] = static_cast<double>(log.segment_count());
@@ -394,7 +397,7 @@ void BM_recovery_scan_1gib(benchmark::State& state) {
   {
     auto log = open_log(fs, path, true, 256ull << 20);
     while (bytes < (1ull << 30)) {
-      check(log->append_as_leader(batch, 0).status());
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
       bytes += batch.size();
     }
   }
@@ -438,7 +441,8 @@ void BM_memory_per_open_segment(benchmark::State& state) {
   std::vector<uint8_t> batch = sample_batch();
   {
     auto log = open_log(fs, path, true, 4 * batch.size());
-    for (int i = 0; i < segments * 4; ++i) check(log->append_as_leader(batch, 0).status());
+    for (int i = 0; i < segments * 4; ++i)
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
     check(log->close());
   }
   double rss_per_segment = 0, heap_per_segment = 0, fds_per_segment = 0;
@@ -477,7 +481,8 @@ void BM_memory_per_gib_of_log(benchmark::State& state) {
   const uint64_t batches = (256ull << 20) / batch.size();
   {
     auto log = open_log(fs, path, true, 1ull << 30);
-    for (uint64_t i = 0; i < batches; ++i) check(log->append_as_leader(batch, 0).status());
+    for (uint64_t i = 0; i < batches; ++i)
+      check(log->append_as_leader(batch, LeaderEpoch{0}).status());
     check(log->close());
   }
   double heap_per_gib = 0;
@@ -572,13 +577,13 @@ struct SendFixture {
   SendFixture() {
     log = open_log(fs, dir.path() + "/send-0");
     std::vector<uint8_t> batch = sample_batch();
-    for (int i = 0; i < 16384; ++i) check(log->append_as_leader(batch, 0).status());
+    for (int i = 0; i < 16384; ++i) check(log->append_as_leader(batch, LeaderEpoch{0}).status());
   }
   std::vector<FileRange> ranges(uint64_t max_bytes) {
     std::vector<FileRange> out;
     int64_t offset = 0;
     while (offset < log->log_end_offset()) {
-      auto read = log->read(offset, max_bytes, INT64_MAX);
+      auto read = log->read(Offset{offset}, max_bytes, Offset{INT64_MAX});
       if (!read || read->range.length == 0) std::abort();
       out.push_back(read->range);
       offset = read->next_offset;

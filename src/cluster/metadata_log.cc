@@ -67,7 +67,7 @@ Status MetadataLog::replay(const std::function<Status(int64_t, Bytes)>& f) {
   int64_t offset = log_->log_start_offset();
   const int64_t end = log_->log_end_offset();
   while (offset < end) {
-    auto range = log_->read(offset, replay_read_bytes, end, true);
+    auto range = log_->read(Offset{offset}, replay_read_bytes, Offset{end}, true);
     if (!range) return range.status();
     if (range->range.length == 0) break;
     if (Status s = replay_range(*range, f); !s) return s;
@@ -81,7 +81,7 @@ Status MetadataLog::replay(int64_t from, int64_t to,
   int64_t offset = std::max(from, log_->log_start_offset());
   to = std::min(to, log_->log_end_offset());
   while (offset < to) {
-    auto range = log_->read(offset, replay_read_bytes, to, true);
+    auto range = log_->read(Offset{offset}, replay_read_bytes, Offset{to}, true);
     if (!range) return range.status();
     if (range->range.length == 0) break;
     if (Status s = replay_range(*range, f); !s) return s;
@@ -126,7 +126,7 @@ Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& val
   if (!batch) return batch.status();
   if (failed()) return Status(Errc::io_error, failed_);
   const int64_t end_before = log_->log_end_offset();
-  auto appended = log_->append_as_leader(*batch, epoch);
+  auto appended = log_->append_as_leader(*batch, LeaderEpoch{epoch});
   Status status = appended ? log_->flush() : appended.status();
   if (status) {
     reserve_headroom();
@@ -145,7 +145,7 @@ Result<int64_t> MetadataLog::append(const std::vector<std::vector<uint8_t>>& val
 Status MetadataLog::undo_to(int64_t end_offset) {
   if (log_->broken()) return Status(Errc::io_error, "the log holds a write it could not cut");
   if (log_->log_end_offset() == end_offset) return Status::ok();
-  if (Status s = log_->truncate_to(end_offset); !s) return s;
+  if (Status s = log_->truncate_to(Offset{end_offset}); !s) return s;
   return log_->flush();
 }
 
@@ -200,7 +200,7 @@ raft::Epoch MetadataLog::epoch_at(raft::Offset offset) const {
 Result<std::vector<uint8_t>> MetadataLog::read_batches(int64_t from, uint64_t max_bytes) const {
   const int64_t end = log_->log_end_offset();
   if (from >= end) return std::vector<uint8_t>{};
-  auto range = log_->read(from, max_bytes, end, true);
+  auto range = log_->read(Offset{from}, max_bytes, Offset{end}, true);
   if (!range) return range.status();
   std::vector<uint8_t> bytes(range->range.length);
   auto read = range->range.file->pread(range->range.position, bytes);
@@ -266,7 +266,7 @@ void MetadataLog::classify(Bytes batch, raft::Entry& entry) { classify_control(b
 
 void MetadataLog::drop_prefix(raft::Offset start) {
   if (failed()) return;
-  if (Status s = log_->set_log_start_offset(start); !s) return fail("prefix drop", s);
+  if (Status s = log_->set_log_start_offset(Offset{start}); !s) return fail("prefix drop", s);
   // No log manager runs this log's deferred deletes: the segments below the
   // snapshot go now (a file left by a crash is removed at the next open).
   if (Status s = storage::remove_deleted_files(*fs_, log_->take_deleted_files(false)); !s)
@@ -276,7 +276,7 @@ void MetadataLog::drop_prefix(raft::Offset start) {
 
 void MetadataLog::reset_to(raft::Offset start) {
   if (failed()) return;
-  if (Status s = log_->truncate_fully(start); !s) {
+  if (Status s = log_->truncate_fully(Offset{start}); !s) {
     durable_end_ = start;
     failed_ = log_->dir() + ": restarting the metadata log at " + std::to_string(start) +
               " failed: " + s.to_string();
@@ -288,7 +288,7 @@ void MetadataLog::reset_to(raft::Offset start) {
 
 void MetadataLog::truncate_to(raft::Offset end) {
   if (failed()) return;
-  if (Status s = log_->truncate_to(end); !s) {
+  if (Status s = log_->truncate_to(Offset{end}); !s) {
     durable_end_ = std::min(end, log_->log_end_offset());
     failed_ = log_->dir() + ": truncating the metadata log to " + std::to_string(end) +
               " failed: " + s.to_string();

@@ -115,7 +115,7 @@ void Partition::update(const PartitionImage& image, const AppendPolicy& policy) 
       // to or not. Without it a follower of the previous epoch fetched with
       // an epoch this log did not know and was told to cut back to the log
       // start (found by the partition simulation).
-      if (log_->usable()) log_->log().assign_epoch_start(leader_epoch_);
+      if (log_->usable()) log_->log().assign_epoch_start(LeaderEpoch{leader_epoch_});
       pending_isr_.reset();
     }
     if (!leads_locked()) {
@@ -256,7 +256,8 @@ Partition::TxnVerificationStart Partition::start_txn_verification(int64_t produc
   std::lock_guard lock(log_->mutex());
   started.error = check_leader_locked(-1);
   if (started.error == ErrorCode::NONE)
-    started.guard = log_->log().start_txn_verification(producer_id, sequence, epoch, now_ms);
+    started.guard = log_->log().start_txn_verification(ProducerId{producer_id}, sequence,
+                                                       ProducerEpoch{epoch}, now_ms);
   return started;
 }
 
@@ -300,7 +301,8 @@ PartitionAppendResult Partition::append_as_leader(std::span<uint8_t> records, in
       result.log_append_time_ms = now_ms;
     }
     storage::Log& log = log_->log();
-    auto appended = log_->check(log.append_as_leader(records, leader_epoch_, origin, verification));
+    auto appended = log_->check(
+        log.append_as_leader(records, LeaderEpoch{leader_epoch_}, origin, verification));
     if (!appended) {
       result.error = error_code_for(appended.status());
       result.error_message = appended.status().message();
@@ -375,7 +377,8 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
   const int64_t max_offset = read_committed ? result.last_stable_offset : result.high_watermark;
   if (read_committed) result.aborted_txns.emplace();
   if (offset >= max_offset || max_bytes == 0) return result;
-  auto read = log_->check(log.read(offset, max_bytes, max_offset, min_one_batch, wait));
+  auto read =
+      log_->check(log.read(fetch_offset, max_bytes, Offset{max_offset}, min_one_batch, wait));
   if (!read) {
     result.error = error_code_for(read.status());
     return result;
@@ -383,7 +386,7 @@ PartitionReadResult Partition::read(Offset fetch_offset, LeaderEpoch current_lea
   result.range = read->range;
   result.cold = read->cold;
   if (read_committed && read->range.length > 0)
-    result.aborted_txns = log.collect_aborted_txns(offset, read->next_offset);
+    result.aborted_txns = log.collect_aborted_txns(fetch_offset, Offset{read->next_offset});
   return result;
 }
 
@@ -468,7 +471,7 @@ Partition::EpochEnd Partition::end_offset_for_epoch(LeaderEpoch epoch,
   std::lock_guard lock(log_->mutex());
   end.error = check_leader_locked(current_leader_epoch.value());
   if (end.error != ErrorCode::NONE) return end;
-  storage::EpochEndOffset found = log_->log().end_offset_for_epoch(epoch.value());
+  storage::EpochEndOffset found = log_->log().end_offset_for_epoch(epoch);
   end.leader_epoch = found.epoch;
   end.end_offset = found.end_offset;
   return end;
@@ -505,7 +508,7 @@ Partition::Deleted Partition::delete_records_locked(int64_t offset,
     deleted.error = ErrorCode::OFFSET_OUT_OF_RANGE;
     return deleted;
   }
-  if (Status status = log_->check(log.set_log_start_offset(target)); !status) {
+  if (Status status = log_->check(log.set_log_start_offset(Offset{target})); !status) {
     deleted.error = error_code_for(status);
     return deleted;
   }
@@ -621,7 +624,7 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
     // Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch: the follower's
     // last epoch ends earlier here (or is unknown): it must truncate first.
     if (last_fetched_epoch.value() >= 0) {
-      storage::EpochEndOffset end = log.end_offset_for_epoch(last_fetched_epoch.value());
+      storage::EpochEndOffset end = log.end_offset_for_epoch(last_fetched_epoch);
       if (end.epoch < last_fetched_epoch.value() || end.end_offset < offset) {
         result.diverging_epoch = end.epoch;
         result.diverging_end_offset = end.end_offset;
@@ -645,7 +648,8 @@ ReplicaReadResult Partition::read_for_replica(int32_t replica_id, int64_t replic
     read.high_watermark = high_watermark();
     read.last_stable_offset = read.high_watermark;
     if (offset < read.log_end_offset && max_bytes > 0) {
-      auto found = log_->check(log.read(offset, max_bytes, read.log_end_offset, true, wait));
+      auto found =
+          log_->check(log.read(fetch_offset, max_bytes, Offset{read.log_end_offset}, true, wait));
       if (!found) {
         read.error = error_code_for(found.status());
       } else {
@@ -699,7 +703,8 @@ ErrorCode Partition::append_as_follower(LeaderEpoch fetched_in, Bytes records,
     record::BatchView first;
     if (log.log_end_offset() == log.log_start_offset() && reader.next(first) &&
         first.header.base_offset < log.log_end_offset()) {
-      if (Status status = log_->check(log.truncate_fully(first.header.base_offset)); !status)
+      if (Status status = log_->check(log.truncate_fully(Offset{first.header.base_offset}));
+          !status)
         return error_code_for(status);
     }
     auto appended = log_->check(log.append_as_follower(records));
@@ -724,8 +729,7 @@ ErrorCode Partition::truncate_as_follower(LeaderEpoch fetched_in, Offset offset)
   // At or past the end too: Log::truncate_to then drops an epoch this node
   // assigned as leader without appending (a follower fetching with it
   // looped on the same divergence: found by the partition simulation).
-  if (Status status = log_->check(log.truncate_to(offset.value())); !status)
-    return error_code_for(status);
+  if (Status status = log_->check(log.truncate_to(offset)); !status) return error_code_for(status);
   if (high_watermark() > log.log_end_offset()) set_high_watermark_locked(log.log_end_offset());
   return ErrorCode::NONE;
 }
@@ -736,7 +740,7 @@ ErrorCode Partition::restart_as_follower_at(LeaderEpoch fetched_in, Offset leade
   if (!log_->usable()) return ErrorCode::KAFKA_STORAGE_ERROR;
   storage::Log& log = log_->log();
   if (leader_log_start.value() <= log.log_end_offset()) return ErrorCode::NONE;
-  if (Status status = log_->check(log.truncate_fully(leader_log_start.value())); !status)
+  if (Status status = log_->check(log.truncate_fully(leader_log_start)); !status)
     return error_code_for(status);
   set_high_watermark_locked(log.log_end_offset());
   return ErrorCode::NONE;
@@ -752,7 +756,7 @@ ErrorCode Partition::truncate_on_divergence(LeaderEpoch fetched_in, int32_t epoc
     int32_t local_epoch = -1;
     int64_t local_end = -1;
     if (epoch >= 0) {
-      storage::EpochEndOffset local = log.end_offset_for_epoch(epoch);
+      storage::EpochEndOffset local = log.end_offset_for_epoch(LeaderEpoch{epoch});
       local_epoch = local.epoch;
       local_end = local.end_offset;
     }
@@ -769,7 +773,7 @@ std::optional<int32_t> Partition::tail_epoch_without_entry() const {
   const int64_t end = log.log_end_offset();
   if (end <= log.log_start_offset()) return std::nullopt;
   // The batch holding the last offset, whole (a 1-byte limit still gives one).
-  auto last = log_->check(log.read(end - 1, 1, end, true));
+  auto last = log_->check(log.read(Offset{end - 1}, 1, Offset{end}, true));
   int32_t tail_epoch = record::no_partition_leader_epoch;
   if (last && last->range.length >= record::batch_header_bytes) {
     std::vector<uint8_t> header(record::batch_header_bytes);

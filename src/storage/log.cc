@@ -277,9 +277,10 @@ Result<std::vector<record::BatchHeader>> Log::validate_follower_set(Bytes record
   return headers;
 }
 
-Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
+Result<AppendResult> Log::append_as_leader(std::span<uint8_t> records, LeaderEpoch epoch,
                                            AppendOrigin origin,
                                            const AppendVerification& verification) {
+  const int32_t leader_epoch = epoch.value();
   auto headers = validate_leader_set(records, leader_epoch);
   if (!headers) return headers.status();
   ProducerUpdates updates;
@@ -716,8 +717,10 @@ bool would_block(const Status& status) { return status.code() == Errc::would_blo
 
 }  // namespace
 
-Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, int64_t max_offset,
-                             bool min_one_batch, ReadWait wait) {
+Result<ReadResult> Log::read(Offset from, uint64_t max_bytes, Offset below, bool min_one_batch,
+                             ReadWait wait) {
+  const int64_t offset = from.value();
+  const int64_t max_offset = below.value();
   const bool nowait = wait == ReadWait::nowait;
   if (offset < log_start_offset_ || offset > log_end_offset())
     return Status(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " outside [" +
@@ -843,7 +846,8 @@ Result<std::optional<FoundOffset>> Log::first_record_at_or_after(Segment& segmen
   return std::optional<FoundOffset>();
 }
 
-Status Log::set_log_start_offset(int64_t offset) {
+Status Log::set_log_start_offset(Offset new_start) {
+  const int64_t offset = new_start.value();
   if (offset > log_end_offset())
     return Status(Errc::offset_out_of_range, "log start offset " + std::to_string(offset) +
                                                  " above the log end " +
@@ -867,13 +871,14 @@ Status Log::trim_epochs_before_start() {
   return epoch_cache_->truncate_from_start(log_start_offset_);
 }
 
-Status Log::truncate_to(int64_t offset) {
+Status Log::truncate_to(Offset end) {
+  const int64_t offset = end.value();
   // Nothing to cut, but an epoch that starts at the log end goes (as in
   // Kafka): a leader assigned it and was replaced before appending, and a
   // follower fetching with it would be told to truncate here forever.
   if (offset >= log_end_offset()) return epoch_cache_->truncate_from_end(log_end_offset());
   if (Status s = undo_segment_swap(); !s) return s;
-  if (offset < log_start_offset_) return truncate_fully(offset);
+  if (offset < log_start_offset_) return truncate_fully(end);
   ++truncation_generation_;
   while (segments_.size() > 1 && segments_.rbegin()->first >= offset)
     if (Status s = delete_segment(segments_.rbegin()->first); !s) return s;
@@ -881,7 +886,7 @@ Status Log::truncate_to(int64_t offset) {
   // Whole batches go, so the end may fall below the log start (the batch
   // holding `offset` began below it, or a crash left offsets with no batch
   // before it): nothing at or above the start is left, restart empty there.
-  if (log_end_offset() < log_start_offset_) return truncate_fully(log_start_offset_);
+  if (log_end_offset() < log_start_offset_) return truncate_fully(Offset{log_start_offset_});
   recovery_point_ = std::min(recovery_point_, log_end_offset());
   aborted_txns_.truncate_from(log_end_offset());
   if (Status s = remove_snapshots_above(log_end_offset()); !s) return s;
@@ -909,7 +914,8 @@ Status Log::replace_segments_with_new(int64_t new_base_offset) {
   return Status::ok();
 }
 
-Status Log::truncate_fully(int64_t new_start_offset) {
+Status Log::truncate_fully(Offset new_start) {
+  const int64_t new_start_offset = new_start.value();
   ++truncation_generation_;
   if (Status s = undo_segment_swap(); !s) return s;
   if (Status s = replace_segments_with_new(new_start_offset); !s) return s;
@@ -921,13 +927,13 @@ Status Log::truncate_fully(int64_t new_start_offset) {
   return epoch_cache_->clear();
 }
 
-void Log::assign_epoch_start(int32_t epoch) {
+void Log::assign_epoch_start(LeaderEpoch epoch) {
   auto latest = epoch_cache_->latest_epoch();
-  if (!latest || epoch > *latest) epoch_cache_->assign(epoch, log_end_offset());
+  if (!latest || epoch.value() > *latest) epoch_cache_->assign(epoch.value(), log_end_offset());
 }
 
-EpochEndOffset Log::end_offset_for_epoch(int32_t epoch) const {
-  return epoch_cache_->end_offset_for(epoch, log_end_offset());
+EpochEndOffset Log::end_offset_for_epoch(LeaderEpoch epoch) const {
+  return epoch_cache_->end_offset_for(epoch.value(), log_end_offset());
 }
 
 FlushPlan Log::prepare_flush(bool sync_active_indexes) {
@@ -1050,7 +1056,8 @@ bool Log::flush_due() const {
          options_.clock->now_ms() - last_flush_ms_ >= options_.config.flush_ms;
 }
 
-Result<RetentionResult> Log::apply_retention(int64_t high_watermark) {
+Result<RetentionResult> Log::apply_retention(Offset high_watermark_offset) {
+  const int64_t high_watermark = high_watermark_offset.value();
   RetentionResult result;
   int64_t now = options_.clock->now_ms();
   uint64_t total = size_bytes();

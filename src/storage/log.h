@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/strong_types.h"
 #include "base/uuid.h"
 #include "storage/aborted_txns.h"
 #include "storage/checkpoint_file.h"
@@ -152,6 +153,12 @@ struct RetentionResult {
   uint64_t deleted_bytes = 0;
 };
 
+// Offsets, leader epochs and producer ids/epochs cross this interface as
+// base/strong_types.h's Offset, LeaderEpoch, ProducerId and ProducerEpoch,
+// so two of them cannot be passed in each other's place
+// (log_strong_types_test.cc). Timestamps, byte counts and sequences stay
+// plain integers; so do the accessors' results and the result structs'
+// fields (issue 13, point 6: the parameters first).
 class Log {
  public:
   // Opens (creating the directory if missing) and, unless options say the
@@ -170,7 +177,7 @@ class Log {
   // duplicate comes back as an ok Result with AppendResult::producer_error
   // or ::duplicate set, and nothing written.
   // `verification`: KIP-890's guard for a client's transactional batches.
-  Result<AppendResult> append_as_leader(std::span<uint8_t> records, int32_t leader_epoch,
+  Result<AppendResult> append_as_leader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
                                         AppendOrigin origin = AppendOrigin::client,
                                         const AppendVerification& verification = {});
   // Follower append: batches keep their offsets and epochs; the first must
@@ -183,7 +190,7 @@ class Log {
   // batch starting at or after `max_offset` (the high watermark for
   // consumers). Errc::offset_out_of_range outside [start, end].
   // `wait`: see ReadWait.
-  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, int64_t max_offset,
+  Result<ReadResult> read(Offset offset, uint64_t max_bytes, Offset max_offset,
                           bool min_one_batch = true, ReadWait wait = ReadWait::may_block);
 
   // ListOffsets: the first batch with a timestamp >= timestamp_ms (its base
@@ -201,22 +208,22 @@ class Log {
 
   // DeleteRecords: raises the log start offset (never lowers it); segments
   // wholly below it are deleted. Errc::offset_out_of_range above the end.
-  Status set_log_start_offset(int64_t offset);
+  Status set_log_start_offset(Offset offset);
   // Drops every batch whose last offset >= `offset` (whole batches: the end
   // becomes the base offset of the first batch dropped).
-  Status truncate_to(int64_t offset);
+  Status truncate_to(Offset offset);
   // Deletes everything and restarts empty at `new_start_offset`.
-  Status truncate_fully(int64_t new_start_offset);
+  Status truncate_fully(Offset new_start_offset);
 
   // OffsetForLeaderEpoch.
-  EpochEndOffset end_offset_for_epoch(int32_t epoch) const;
+  EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
   std::optional<int32_t> latest_epoch() const { return epoch_cache_->latest_epoch(); }
   // Kafka's maybeAssignEpochStartOffset: a new leader records its epoch as
   // starting at the log end before any append, so the epoch a follower last
   // fetched is never above every epoch the leader knows (its end is then
   // known: the divergence check answers it instead of nothing). No-op for
   // an epoch not above the latest one.
-  void assign_epoch_start(int32_t epoch);
+  void assign_epoch_start(LeaderEpoch epoch);
   const std::vector<EpochEntry>& epoch_entries() const { return epoch_cache_->entries(); }
 
   // sync_active_indexes = false (the group-commit flusher): the active
@@ -236,7 +243,7 @@ class Log {
   // log start offset; their files become *.deleted (renames: the segment
   // list and the names change together under the lock, as in Kafka) and
   // are removed once file.delete.delay.ms has passed.
-  Result<RetentionResult> apply_retention(int64_t high_watermark);
+  Result<RetentionResult> apply_retention(Offset high_watermark);
   // The *.deleted files to remove now: those whose file.delete.delay.ms has
   // passed, or all of them (`due_only` false: a full disk wants its space
   // back). They are forgotten here; the caller removes them with
@@ -323,9 +330,9 @@ class Log {
   // the log at open and on truncation.
   const ProducerStateManager& producer_state() const { return producers_; }
   // KIP-890: see ProducerStateManager::start_verification.
-  VerificationGuard start_txn_verification(int64_t producer_id, int32_t sequence, int16_t epoch,
-                                           int64_t now_ms) {
-    return producers_.start_verification(producer_id, sequence, epoch, now_ms);
+  VerificationGuard start_txn_verification(ProducerId producer_id, int32_t sequence,
+                                           ProducerEpoch epoch, int64_t now_ms) {
+    return producers_.start_verification(producer_id.value(), sequence, epoch.value(), now_ms);
   }
   // Forgets producers idle past producer.id.expiration.ms with no ongoing
   // transaction (Kafka checks every producer.id.expiration.check.interval.ms).
@@ -337,9 +344,9 @@ class Log {
   const AbortedTxnIndex& aborted_txns() const { return aborted_txns_; }
   // Kafka's collectAbortedTransactions for a read_committed Fetch of
   // [fetch_offset, upper_bound_offset).
-  std::vector<AbortedTxn> collect_aborted_txns(int64_t fetch_offset,
-                                               int64_t upper_bound_offset) const {
-    return aborted_txns_.collect(fetch_offset, upper_bound_offset);
+  std::vector<AbortedTxn> collect_aborted_txns(Offset fetch_offset,
+                                               Offset upper_bound_offset) const {
+    return aborted_txns_.collect(fetch_offset.value(), upper_bound_offset.value());
   }
 
  private:

@@ -374,16 +374,17 @@ Status LogManager::update_config(const TopicPartition& tp, const LogConfig& conf
   return Status::ok();
 }
 
-Status LogManager::truncate_to(ManagedLog& managed, int64_t offset) {
+Status LogManager::truncate_to(ManagedLog& managed, Offset offset) {
   if (Status s = managed.check(managed.log().truncate_to(offset)); !s) return s;
   // Whole batches go: the end may now be below `offset`.
   int64_t end = managed.log().log_end_offset();
   return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(), end));
 }
 
-Status LogManager::truncate_fully(ManagedLog& managed, int64_t new_start_offset) {
+Status LogManager::truncate_fully(ManagedLog& managed, Offset new_start_offset) {
   if (Status s = managed.check(managed.log().truncate_fully(new_start_offset)); !s) return s;
-  return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(), new_start_offset));
+  return managed.check(cleaner_.on_truncation(managed.log_dir(), managed.topic_partition(),
+                                              new_start_offset.value()));
 }
 
 void LogManager::schedule_dir_removal(const std::string& path, int64_t delay_ms) {
@@ -428,7 +429,7 @@ void LogManager::run_retention() {
       Log& log = managed->log();
       int64_t high_watermark =
           managed->high_watermark() >= 0 ? managed->high_watermark() : log.log_end_offset();
-      auto result = managed->check(log.apply_retention(high_watermark));
+      auto result = managed->check(log.apply_retention(Offset{high_watermark}));
       if (!result) {
         if (!ManagedLog::is_storage_failure(result.status().code()))
           options_.logger(managed->topic_partition().dir_name() + ": " +

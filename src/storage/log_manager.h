@@ -144,8 +144,8 @@ class LogManager {
   // truncate_fully, which they call): also lowers the cleaner checkpoint so
   // data appended again at those offsets is seen as dirty. I/O errors are
   // passed through managed.check().
-  Status truncate_to(ManagedLog& managed, int64_t offset);
-  Status truncate_fully(ManagedLog& managed, int64_t new_start_offset);
+  Status truncate_to(ManagedLog& managed, Offset offset);
+  Status truncate_fully(ManagedLog& managed, Offset new_start_offset);
 
   std::vector<LogDirStatus> dir_status() const;
 

@@ -383,7 +383,7 @@ class Simulation {
     shadow.start = log.log_start_offset();
     int64_t at_offset = shadow.start;
     while (at_offset < log.log_end_offset()) {
-      auto read = log.read(at_offset, 1 << 20, log.log_end_offset(), true);
+      auto read = log.read(Offset{at_offset}, 1 << 20, Offset{log.log_end_offset()}, true);
       if (!read || read->range.length == 0) {
         fail("broker " + std::to_string(broker.id) + " cannot read its log at " +
              std::to_string(at_offset));

@@ -79,7 +79,7 @@ class AbortedTxnLogTest : public ::testing::Test {
   }
   AppendResult append(Log& log, std::vector<uint8_t> batch,
                       AppendOrigin origin = AppendOrigin::client) {
-    auto result = log.append_as_leader(batch, 0, origin);
+    auto result = log.append_as_leader(batch, LeaderEpoch{0}, origin);
     EXPECT_TRUE(result) << result.status().to_string();
     EXPECT_FALSE(result && result->producer_error) << result->producer_error.message;
     return result ? *result : AppendResult{};
@@ -110,9 +110,10 @@ TEST_F(AbortedTxnLogTest, AbortMarkersAreIndexedCommitsAreNot) {
   auto log = open_log();
   write_two_transactions(*log);
   EXPECT_EQ(log->aborted_txns().entries(), expected);
-  EXPECT_EQ(log->collect_aborted_txns(0, 7), expected);
-  EXPECT_EQ(log->collect_aborted_txns(4, 5), std::vector<AbortedTxn>{});
-  EXPECT_EQ(log->collect_aborted_txns(4, 6), (std::vector<AbortedTxn>{expected[1]}));
+  EXPECT_EQ(log->collect_aborted_txns(Offset{0}, Offset{7}), expected);
+  EXPECT_EQ(log->collect_aborted_txns(Offset{4}, Offset{5}), std::vector<AbortedTxn>{});
+  EXPECT_EQ(log->collect_aborted_txns(Offset{4}, Offset{6}),
+            (std::vector<AbortedTxn>{expected[1]}));
 }
 
 TEST_F(AbortedTxnLogTest, OngoingTransactionsGiveTheLastStableOffset) {
@@ -137,7 +138,7 @@ TEST_F(AbortedTxnLogTest, RebuiltAtOpenAndOnFollowerAppends) {
   auto log = open_log();
   EXPECT_EQ(log->aborted_txns().entries(), expected);
   // A follower replicating the same bytes builds the same index.
-  auto read = log->read(0, 1 << 20, log->log_end_offset());
+  auto read = log->read(Offset{0}, 1 << 20, Offset{log->log_end_offset()});
   ASSERT_TRUE(read);
   all.resize(read->range.length);
   ASSERT_TRUE(read->range.file->pread(read->range.position, all));
@@ -155,14 +156,14 @@ TEST_F(AbortedTxnLogTest, RebuiltAtOpenAndOnFollowerAppends) {
 TEST_F(AbortedTxnLogTest, TruncationAndLogStartDropEntries) {
   auto log = open_log();
   write_two_transactions(*log);
-  ASSERT_TRUE(log->truncate_to(6));
+  ASSERT_TRUE(log->truncate_to(Offset{6}));
   EXPECT_EQ(log->aborted_txns().entries(), (std::vector<AbortedTxn>{expected[0]}));
   // The abort written again after the truncation is indexed once.
   append(*log, marker(1, false), AppendOrigin::coordinator);
   EXPECT_EQ(log->aborted_txns().entries(), expected);
-  ASSERT_TRUE(log->set_log_start_offset(4));
+  ASSERT_TRUE(log->set_log_start_offset(Offset{4}));
   EXPECT_EQ(log->aborted_txns().entries(), (std::vector<AbortedTxn>{expected[1]}));
-  ASSERT_TRUE(log->truncate_fully(20));
+  ASSERT_TRUE(log->truncate_fully(Offset{20}));
   EXPECT_TRUE(log->aborted_txns().entries().empty());
 }
 

@@ -95,7 +95,7 @@ class CleanerTest : public ::testing::Test {
               int64_t producer_id = -1, int32_t base_sequence = 0) {
     auto batch = keyed_batch(puts, clock_.now_ms(), codec, producer_id, base_sequence);
     std::lock_guard lock(partition_mutex_);
-    auto appended = log_->append_as_leader(batch, 0);
+    auto appended = log_->append_as_leader(batch, LeaderEpoch{0});
     ASSERT_TRUE(appended) << appended.status().to_string();
   }
 
@@ -369,7 +369,7 @@ TEST_F(CleanerTest, ReadersOfReplacedSegmentsKeepValidRanges) {
   open_log();
   std::mt19937 random(17);
   append_random(random, 200, 5);
-  auto range = log_->read(0, 1 << 20, INT64_MAX);
+  auto range = log_->read(Offset{0}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(range);
   std::vector<uint8_t> bytes_before(range->range.length);
   ASSERT_TRUE(range->range.file->pread(range->range.position, bytes_before));
@@ -393,7 +393,7 @@ TEST_F(CleanerTest, AppendsAndReadsRunWhileTheCleanerThreadCleans) {
   std::thread reader([&] {
     while (!done) {
       std::lock_guard lock(partition_mutex_);
-      auto read = log_->read(log_->log_start_offset(), 4096, INT64_MAX);
+      auto read = log_->read(Offset{log_->log_start_offset()}, 4096, Offset{INT64_MAX});
       ASSERT_TRUE(read) << read.status().to_string();
       // The range is read after the lock would be released by a real reader.
       if (read->range.length) {
@@ -684,7 +684,8 @@ TEST_F(CleanerTest, TruncationBetweenTheStepsOfASwapUndoesIt) {
             log_->begin_segment_swap(std::move(cleaned), replaced, plan.truncation_generation);
         if (!begun || !*begun) return begun;
         if (Status s = mem_->sync_dir(partition_dir); !s) return s;
-        if (Status s = log_->truncate_to(truncate_at); !s) return s;  // the follower's truncation
+        if (Status s = log_->truncate_to(Offset{truncate_at}); !s)
+          return s;  // the follower's truncation
         if (Status s = log_->retire_replaced_segments(); !s) return s;
         if (Status s = mem_->sync_dir(partition_dir); !s) return s;
         if (Status s = log_->finish_segment_swap(); !s) return s;

@@ -62,7 +62,7 @@ inline std::vector<Rec> read_all(Log& log, std::vector<record::BatchHeader>* hea
   std::vector<Rec> records;
   int64_t offset = log.log_start_offset();
   while (offset < log.log_end_offset()) {
-    auto read = log.read(offset, 1 << 20, INT64_MAX);
+    auto read = log.read(Offset{offset}, 1 << 20, Offset{INT64_MAX});
     EXPECT_TRUE(read) << read.status().to_string();
     if (!read || read->range.length == 0) break;
     std::vector<uint8_t> bytes(read->range.length);

@@ -39,7 +39,7 @@ class FlusherTest : public ::testing::Test {
   int64_t append(ManagedLog& managed, int count = 2) {
     auto batch = make_batch(count, 1000);
     std::lock_guard lock(managed.mutex());
-    auto appended = managed.check(managed.log().append_as_leader(batch, 0));
+    auto appended = managed.check(managed.log().append_as_leader(batch, LeaderEpoch{0}));
     EXPECT_TRUE(appended) << appended.status().to_string();
     return managed.log().log_end_offset();
   }
@@ -197,7 +197,7 @@ TEST_F(FlusherTest, TruncatedOffsetsFailWithOffsetOutOfRange) {
   int64_t end = append(*managed, 2);
   {
     std::lock_guard lock(managed->mutex());
-    ASSERT_TRUE(managed->log().truncate_to(2));
+    ASSERT_TRUE(managed->log().truncate_to(Offset{2}));
   }
   std::vector<Status> statuses;
   flusher_.request_flush(managed, end, record(statuses));
@@ -261,7 +261,7 @@ TEST_F(FlusherTest, AcknowledgedBatchesSurviveCrashesAcrossRolls) {
     EXPECT_GT((*reopened)->segment_count(), 2u);
     // Every offset below the acknowledged end reads from the right batch.
     for (int64_t offset = 0; offset < acknowledged; ++offset) {
-      auto read = (*reopened)->read(offset, 1, INT64_MAX);
+      auto read = (*reopened)->read(Offset{offset}, 1, Offset{INT64_MAX});
       ASSERT_TRUE(read) << read.status().to_string();
       auto headers = testing::batches_in(read->range);
       ASSERT_EQ(headers.size(), 1u);

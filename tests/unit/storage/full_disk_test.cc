@@ -71,7 +71,7 @@ TEST_F(FullDiskTest, EveryFillLevelRefusesTheAppendWholeAndResumesOnceSpaceIsFre
     Result<AppendResult> appended = Status(Errc::invalid_value, "none yet");
     for (int i = 0; i < 40; ++i) {
       auto batch = make_batch(3, 1000 + i, 40);
-      appended = log.append_as_leader(batch, 0);
+      appended = log.append_as_leader(batch, LeaderEpoch{0});
       if (!appended) break;
     }
     ASSERT_FALSE(appended) << "the disk never filled";
@@ -83,12 +83,12 @@ TEST_F(FullDiskTest, EveryFillLevelRefusesTheAppendWholeAndResumesOnceSpaceIsFre
     EXPECT_EQ(log_file_bytes(fs), log.size_bytes());
     EXPECT_EQ(all_base_offsets(log), bases_up_to(end));
     auto again = make_batch(3, 5000, 40);
-    EXPECT_FALSE(log.append_as_leader(again, 0));
+    EXPECT_FALSE(log.append_as_leader(again, LeaderEpoch{0}));
     EXPECT_EQ(log.log_end_offset(), end);
 
     fs.set_capacity_bytes(UINT64_MAX);  // space freed
     auto resumed = make_batch(3, 6000, 40);
-    auto after = log.append_as_leader(resumed, 0);
+    auto after = log.append_as_leader(resumed, LeaderEpoch{0});
     ASSERT_TRUE(after) << after.status().to_string();
     EXPECT_EQ(after->first_offset, end);
     EXPECT_EQ(log.epoch_entries(), (std::vector<EpochEntry>{{0, 0}}));
@@ -117,7 +117,7 @@ TEST_F(FullDiskTest, AFlushSyncsTheLogEvenWhenIndexEntriesFindNoSpace) {
   Log& log = **opened;
   for (int i = 0; i < 5; ++i) {
     auto batch = make_batch(3, 1000 + i, 40);
-    ASSERT_TRUE(log.append_as_leader(batch, 0));
+    ASSERT_TRUE(log.append_as_leader(batch, LeaderEpoch{0}));
     // The first flush writes the new epoch's checkpoint, which needs room
     // (a full disk fails that flush: the epoch is not durable).
     if (i == 0) {
@@ -152,7 +152,7 @@ class FullDirManagerTest : public ::testing::Test {
     auto batch = make_batch(3, timestamp_ms, 40);
     std::lock_guard lock(managed.mutex());
     if (!managed.usable()) return Status(Errc::io_error, "offline");
-    auto appended = managed.check(managed.log().append_as_leader(batch, 0));
+    auto appended = managed.check(managed.log().append_as_leader(batch, LeaderEpoch{0}));
     if (appended) managed.note_append_succeeded();
     return appended ? Status::ok() : appended.status();
   }
@@ -229,7 +229,7 @@ TEST_F(FullDirManagerTest, DeleteRecordsOnAFullDirRemovesTheSegmentsAtOnce) {
   std::lock_guard lock((*log)->mutex());
   Log& partition = (*log)->log();
   const uint64_t before = partition.size_bytes();
-  ASSERT_TRUE(partition.set_log_start_offset(partition.log_end_offset() - 3));
+  ASSERT_TRUE(partition.set_log_start_offset(Offset{partition.log_end_offset() - 3}));
   ASSERT_TRUE(remove_deleted_files(fs_, partition.take_deleted_files(/*due_only=*/false)));
   EXPECT_EQ(ending_with("/d1/orders-0", ".deleted"), std::vector<std::string>{});
   EXPECT_LT(partition.size_bytes(), before);

@@ -66,7 +66,7 @@ class LogManagerCleanerTest : public ::testing::Test {
       }
       auto batch = keyed_batch(puts, timestamp_ms);
       std::lock_guard lock(managed.mutex());
-      auto appended = managed.log().append_as_leader(batch, 0);
+      auto appended = managed.log().append_as_leader(batch, LeaderEpoch{0});
       ASSERT_TRUE(appended) << appended.status().to_string();
       if (appended_records == nullptr) continue;
       for (size_t i = 0; i < puts.size(); ++i)
@@ -203,7 +203,7 @@ TEST_F(MemoryManagerCleanerTest, TruncationLowersAndDeletionDropsTheCheckpoint) 
   int64_t truncated_end = 0;
   {
     std::lock_guard lock(managed.mutex());
-    ASSERT_TRUE(manager->truncate_to(managed, cleaned_end - 30));
+    ASSERT_TRUE(manager->truncate_to(managed, Offset{cleaned_end - 30}));
     truncated_end = managed.log().log_end_offset();
   }
   EXPECT_LE(truncated_end, cleaned_end - 30);
@@ -215,7 +215,7 @@ TEST_F(MemoryManagerCleanerTest, TruncationLowersAndDeletionDropsTheCheckpoint) 
   EXPECT_EQ(contents(managed), model_clean(all, active_base(managed), false));
   {
     std::lock_guard lock(managed.mutex());
-    ASSERT_TRUE(manager->truncate_fully(managed, 7));
+    ASSERT_TRUE(manager->truncate_fully(managed, Offset{7}));
   }
   EXPECT_EQ(manager->cleaner().checkpoint(managed.log_dir(), compacted), 7);
   std::string log_dir = managed.log_dir();

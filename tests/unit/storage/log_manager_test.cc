@@ -46,7 +46,7 @@ class LogManagerTest : public ::testing::Test {
     auto batch = make_batch(count, timestamp_ms, value_bytes);
     std::lock_guard lock(managed.mutex());
     if (!managed.usable()) return Status(Errc::io_error, "offline");
-    auto appended = managed.check(managed.log().append_as_leader(batch, 0));
+    auto appended = managed.check(managed.log().append_as_leader(batch, LeaderEpoch{0}));
     return appended ? Status::ok() : appended.status();
   }
   bool logged(const std::string& needle) {
@@ -170,7 +170,7 @@ TEST_F(LogManagerTest, DeleteRenamesTheDirAndRemovesItLater) {
   FileRange range;
   {
     std::lock_guard lock(log->mutex());
-    auto read = log->log().read(0, 1 << 20, INT64_MAX);
+    auto read = log->log().read(Offset{0}, 1 << 20, Offset{INT64_MAX});
     ASSERT_TRUE(read);
     range = read->range;
   }
@@ -378,7 +378,7 @@ TEST_F(LogManagerTest, DeletedSegmentFilesAreUnlinkedWithoutThePartitionLock) {
     FileRange first;
     {
       std::lock_guard lock(log->mutex());
-      auto read = log->log().read(0, 1 << 20, INT64_MAX);
+      auto read = log->log().read(Offset{0}, 1 << 20, Offset{INT64_MAX});
       ASSERT_TRUE(read);
       first = read->range;
     }
@@ -407,7 +407,7 @@ TEST_F(LogManagerTest, CheckpointsAreWrittenOnTheirIntervals) {
   {
     std::lock_guard lock(log->mutex());
     ASSERT_TRUE(log->log().flush());
-    ASSERT_TRUE(log->log().set_log_start_offset(2));
+    ASSERT_TRUE(log->log().set_log_start_offset(Offset{2}));
   }
   log->set_high_watermark(5);
   std::string dir = log->log_dir();
@@ -524,7 +524,7 @@ TEST_F(LogManagerTest, DeletedFilesOfAnyOriginAreRemovedWhenDue) {
   EXPECT_EQ(manager->watched_log_count(), 0u);
   {
     std::lock_guard lock(log->mutex());
-    ASSERT_TRUE(log->log().set_log_start_offset(2));
+    ASSERT_TRUE(log->log().set_log_start_offset(Offset{2}));
   }
   EXPECT_EQ(manager->watched_log_count(), 1u);
   auto deleted = [&] {

@@ -222,7 +222,7 @@ class ModelRun {
     }
     RC_LOG() << "append " << batch_count << " batches at " << model_.end_offset << ".." << next - 1 << " epoch " << epoch_
              << "\n";
-    auto result = log_->append_as_leader(set, epoch_);
+    auto result = log_->append_as_leader(set, LeaderEpoch{epoch_});
     RC_ASSERT(result.is_ok());
     RC_ASSERT(result->first_offset == model_.end_offset);
     RC_ASSERT(result->last_offset == next - 1);
@@ -246,7 +246,7 @@ class ModelRun {
     const int64_t max_offset = *rc::gen::element<int64_t>(INT64_MAX, model_.end_offset, offset + 3);
     const bool min_one_batch = *rc::gen::inRange(0, 4) != 0;
     RC_LOG() << "read " << offset << " max_bytes " << max_bytes << " max_offset " << max_offset << "\n";
-    auto read = log_->read(offset, max_bytes, max_offset, min_one_batch);
+    auto read = log_->read(Offset{offset}, max_bytes, Offset{max_offset}, min_one_batch);
     RC_ASSERT(read.is_ok());
     std::vector<uint8_t> bytes = read_range(read->range);
     record::RecordSetReader reader(bytes);
@@ -299,7 +299,7 @@ class ModelRun {
   void truncate_to() {
     const int64_t offset = *rc::gen::inRange(model_.start_offset, model_.end_offset + 1);
     RC_LOG() << "truncate_to " << offset << " (model " << describe(model_) << ")\n";
-    RC_ASSERT(log_->truncate_to(offset).is_ok());
+    RC_ASSERT(log_->truncate_to(Offset{offset}).is_ok());
     if (offset < model_.end_offset) only_appends_since_flush_ = false;
     const int64_t end_before = model_.end_offset;
     model_.truncate_to(offset);
@@ -314,7 +314,7 @@ class ModelRun {
   void truncate_fully() {
     const int64_t new_start = *rc::gen::inRange<int64_t>(0, model_.end_offset + 50);
     RC_LOG() << "truncate_fully " << new_start << "\n";
-    RC_ASSERT(log_->truncate_fully(new_start).is_ok());
+    RC_ASSERT(log_->truncate_fully(Offset{new_start}).is_ok());
     model_.truncate_fully(new_start);
     only_appends_since_flush_ = false;
   }
@@ -322,7 +322,7 @@ class ModelRun {
   void delete_records() {
     const int64_t offset = *rc::gen::inRange(model_.start_offset, model_.end_offset + 1);
     RC_LOG() << "set_log_start_offset " << offset << "\n";
-    RC_ASSERT(log_->set_log_start_offset(offset).is_ok());
+    RC_ASSERT(log_->set_log_start_offset(Offset{offset}).is_ok());
     if (offset > model_.start_offset) only_appends_since_flush_ = false;
     model_.advance_start(offset);
   }
@@ -336,7 +336,7 @@ class ModelRun {
     log_->set_config(config_);
     clock_.advance_ms(*rc::gen::inRange(0, 3000));
     RC_LOG() << "retention ms " << config_.retention_ms << " bytes " << config_.retention_bytes << "\n";
-    auto result = log_->apply_retention(model_.end_offset);
+    auto result = log_->apply_retention(Offset{model_.end_offset});
     if (!result) RC_LOG() << "  " << result.status().to_string() << "\n";
     RC_ASSERT(result.is_ok());
     const int64_t new_start = log_->log_start_offset();
@@ -434,7 +434,7 @@ class ModelRun {
     std::vector<ModelBatch> batches;
     int64_t offset = log_->log_start_offset();
     while (offset < log_->log_end_offset()) {
-      auto read = log_->read(offset, 1 << 20, INT64_MAX);
+      auto read = log_->read(Offset{offset}, 1 << 20, Offset{INT64_MAX});
       RC_ASSERT(read.is_ok());
       if (read->range.length == 0) break;  // an empty segment ends the log
       std::vector<uint8_t> bytes = read_range(read->range);
@@ -561,7 +561,7 @@ class ModelRun {
     RC_ASSERT(log_->log_end_offset() == model_.end_offset);
     RC_ASSERT(log_->epoch_entries() == model_.epochs);
     const int32_t requested = *rc::gen::inRange(-1, epoch_ + 2);
-    RC_ASSERT(log_->end_offset_for_epoch(requested) ==
+    RC_ASSERT(log_->end_offset_for_epoch(LeaderEpoch{requested}) ==
               model_end_offset_for(model_.epochs, requested, model_.end_offset));
     auto earliest = log_->find_offset_for_timestamp(earliest_timestamp);
     RC_ASSERT((earliest.is_ok() && earliest->has_value()));

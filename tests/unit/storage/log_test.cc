@@ -34,7 +34,7 @@ class LogTest : public ::testing::Test {
   AppendResult append(Log& log, int count, int64_t timestamp_ms = 1000, int32_t epoch = 0,
                       size_t value_bytes = 8) {
     auto batch = make_batch(count, timestamp_ms, value_bytes);
-    auto result = log.append_as_leader(batch, epoch);
+    auto result = log.append_as_leader(batch, LeaderEpoch{epoch});
     EXPECT_TRUE(result) << result.status().to_string();
     return result ? *result : AppendResult{};
   }
@@ -58,7 +58,7 @@ TEST_F(LogTest, AppendAssignsOffsetsAndEpochs) {
   EXPECT_EQ(second.first_offset, 3);
   EXPECT_EQ(log->log_end_offset(), 5);
   EXPECT_TRUE(*fs_.exists("/logs/orders-3/00000000000000000000.log"));
-  auto read = log->read(0, 1 << 20, INT64_MAX);
+  auto read = log->read(Offset{0}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(read);
   auto headers = batches_in(read->range);
   ASSERT_EQ(headers.size(), 2u);
@@ -67,26 +67,26 @@ TEST_F(LogTest, AppendAssignsOffsetsAndEpochs) {
   EXPECT_EQ(headers[1].base_offset, 3);
   EXPECT_EQ(headers[1].partition_leader_epoch, 7);
   EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{5, 0}, {7, 3}}));
-  EXPECT_EQ(log->end_offset_for_epoch(5), (EpochEndOffset{5, 3}));
-  EXPECT_EQ(log->end_offset_for_epoch(7), (EpochEndOffset{7, 5}));
+  EXPECT_EQ(log->end_offset_for_epoch(LeaderEpoch{5}), (EpochEndOffset{5, 3}));
+  EXPECT_EQ(log->end_offset_for_epoch(LeaderEpoch{7}), (EpochEndOffset{7, 5}));
 }
 
 TEST_F(LogTest, RejectsCorruptAndOversizedBatches) {
   auto log = open_log();
   auto batch = make_batch(2, 1000);
   batch.back() ^= 0xff;  // breaks the CRC
-  auto corrupt = log->append_as_leader(batch, 0);
+  auto corrupt = log->append_as_leader(batch, LeaderEpoch{0});
   ASSERT_FALSE(corrupt);
   EXPECT_EQ(corrupt.status().code(), Errc::corrupt_crc);
   auto partial = make_batch(2, 1000);
   partial.pop_back();
-  EXPECT_FALSE(log->append_as_leader(partial, 0));
+  EXPECT_FALSE(log->append_as_leader(partial, LeaderEpoch{0}));
   std::vector<uint8_t> empty;
-  EXPECT_FALSE(log->append_as_leader(empty, 0));
+  EXPECT_FALSE(log->append_as_leader(empty, LeaderEpoch{0}));
   config_.max_message_bytes = 100;
   log->set_config(config_);
   auto big = make_batch(1, 1000, 200);
-  auto too_large = log->append_as_leader(big, 0);
+  auto too_large = log->append_as_leader(big, LeaderEpoch{0});
   ASSERT_FALSE(too_large);
   EXPECT_EQ(too_large.status().code(), Errc::record_too_large);
   EXPECT_EQ(log->log_end_offset(), 0);
@@ -96,7 +96,7 @@ TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
   auto log = open_log();
   for (int i = 0; i < 10; ++i) append(*log, 4, 1000 + i * 10);
   // Offset 13 is inside the batch [12, 15].
-  auto read = log->read(13, 1 << 20, INT64_MAX);
+  auto read = log->read(Offset{13}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(read);
   auto headers = batches_in(read->range);
   ASSERT_EQ(headers.size(), 7u);
@@ -105,19 +105,20 @@ TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
   EXPECT_EQ(read->next_offset, 40);
   // A byte limit cuts at a batch boundary; a too-small limit still gives one.
   uint64_t one_batch = headers.front().size_bytes();
-  auto limited = log->read(13, one_batch * 2 + 5, INT64_MAX);
+  auto limited = log->read(Offset{13}, one_batch * 2 + 5, Offset{INT64_MAX});
   EXPECT_EQ(batches_in(limited->range).size(), 2u);
-  auto tiny = log->read(13, 1, INT64_MAX);
+  auto tiny = log->read(Offset{13}, 1, Offset{INT64_MAX});
   EXPECT_EQ(batches_in(tiny->range).size(), 1u);
-  auto none = log->read(13, 1, INT64_MAX, false);
+  auto none = log->read(Offset{13}, 1, Offset{INT64_MAX}, false);
   EXPECT_EQ(none->range.length, 0u);
   // The high watermark bounds what is returned.
-  auto bounded = log->read(0, 1 << 20, 8);
+  auto bounded = log->read(Offset{0}, 1 << 20, Offset{8});
   EXPECT_EQ(batches_in(bounded->range).size(), 2u);
   EXPECT_EQ(bounded->next_offset, 8);
   // The end is an empty read; past it is out of range.
-  EXPECT_EQ(log->read(40, 100, INT64_MAX)->range.length, 0u);
-  EXPECT_EQ(log->read(41, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
+  EXPECT_EQ(log->read(Offset{40}, 100, Offset{INT64_MAX})->range.length, 0u);
+  EXPECT_EQ(log->read(Offset{41}, 100, Offset{INT64_MAX}).status().code(),
+            Errc::offset_out_of_range);
 }
 
 // Issue 13, point 2: a reactor's read never waits on the device. With the
@@ -128,10 +129,10 @@ TEST_F(LogTest, ReadReturnsWholeBatchesFromTheContainingOne) {
 TEST_F(LogTest, NowaitReadOfEvictedPagesNamesTheRangeToBringIn) {
   auto log = open_log();
   for (int i = 0; i < 10; ++i) append(*log, 4, 1000 + i * 10);
-  const auto expected = log->read(13, 1 << 20, INT64_MAX);
+  const auto expected = log->read(Offset{13}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(expected);
   fs_.evict_page_cache();
-  auto cold = log->read(13, 1 << 20, INT64_MAX, true, ReadWait::nowait);
+  auto cold = log->read(Offset{13}, 1 << 20, Offset{INT64_MAX}, true, ReadWait::nowait);
   ASSERT_TRUE(cold) << cold.status().to_string();
   EXPECT_EQ(cold->range.length, 0u);
   ASSERT_GT(cold->cold.length, 0u);
@@ -142,7 +143,7 @@ TEST_F(LogTest, NowaitReadOfEvictedPagesNamesTheRangeToBringIn) {
   std::vector<uint8_t> scratch(cold->cold.length);
   ASSERT_TRUE(
       cold->cold.file->pread(cold->cold.position, scratch));  // what a fetch-read worker does
-  auto warm = log->read(13, 1 << 20, INT64_MAX, true, ReadWait::nowait);
+  auto warm = log->read(Offset{13}, 1 << 20, Offset{INT64_MAX}, true, ReadWait::nowait);
   ASSERT_TRUE(warm);
   EXPECT_EQ(warm->cold.length, 0u);
   EXPECT_EQ(warm->range.position, expected->range.position);
@@ -150,7 +151,7 @@ TEST_F(LogTest, NowaitReadOfEvictedPagesNamesTheRangeToBringIn) {
   EXPECT_EQ(warm->next_offset, expected->next_offset);
   // A blocking read of evicted pages just reads (and never reports cold).
   fs_.evict_page_cache();
-  auto blocking = log->read(13, 1 << 20, INT64_MAX);
+  auto blocking = log->read(Offset{13}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(blocking);
   EXPECT_EQ(blocking->cold.length, 0u);
   EXPECT_EQ(blocking->range.length, expected->range.length);
@@ -175,7 +176,8 @@ TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
     };
     std::vector<Batch> batches;
     auto add = [&](std::vector<uint8_t> bytes, bool follower) {
-      auto result = follower ? log->append_as_follower(bytes) : log->append_as_leader(bytes, 0);
+      auto result =
+          follower ? log->append_as_follower(bytes) : log->append_as_leader(bytes, LeaderEpoch{0});
       ASSERT_TRUE(result) << result.status().to_string();
       batches.push_back({result->first_offset, result->last_offset + 1, bytes.size(),
                          log->segment_base_offsets().back()});
@@ -202,7 +204,7 @@ TEST_F(LogTest, ReadRangesEqualABatchByBatchWalk) {
             next = batches[i].next;
           }
           if (first < batches.size() && batches[first].base >= max_offset) length = 0;
-          auto read = log->read(offset, max_bytes, max_offset);
+          auto read = log->read(Offset{offset}, max_bytes, Offset{max_offset});
           ASSERT_TRUE(read) << read.status().to_string();
           ASSERT_EQ(read->range.length, length)
               << "interval " << interval << " offset " << offset << " max_bytes " << max_bytes
@@ -246,7 +248,7 @@ TEST_F(LogTest, SparseIndexIsWrittenEveryIntervalBytes) {
   EXPECT_EQ(index_size % 8, 0u);
   EXPECT_EQ(*fs_.file_size("/logs/orders-3/00000000000000000000.timeindex") % 12, 0u);
   for (int64_t offset : {0, 17, 33, 49}) {
-    auto read = log->read(offset, 1, INT64_MAX);
+    auto read = log->read(Offset{offset}, 1, Offset{INT64_MAX});
     EXPECT_EQ(batches_in(read->range).front().base_offset, offset);
   }
 }
@@ -291,7 +293,7 @@ TEST_F(LogTest, LegacyOffsetsBeforeListSegmentStarts) {
   EXPECT_EQ(before(500, 100), (Offsets{}));
   EXPECT_EQ(before(now_ms, 100).front(), 12);
   EXPECT_EQ(before(latest_timestamp, 0), (Offsets{}));
-  ASSERT_TRUE(log->set_log_start_offset(3));
+  ASSERT_TRUE(log->set_log_start_offset(Offset{3}));
   EXPECT_EQ(before(earliest_timestamp, 100), (Offsets{3})) << "never below the log start offset";
 }
 
@@ -303,7 +305,7 @@ TEST_F(LogTest, MaxTimestampNamesTheRecordNotTheBatchEnd) {
     builder.append(timestamp_ms, std::nullopt, std::nullopt);
   auto batch = builder.build();
   ASSERT_TRUE(batch);
-  ASSERT_TRUE(log->append_as_leader(*batch, 1));
+  ASSERT_TRUE(log->append_as_leader(*batch, LeaderEpoch{1}));
   auto found = *log->find_offset_for_timestamp(max_timestamp);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->offset, 3);  // KIP-734: the record holding the maximum
@@ -315,14 +317,15 @@ TEST_F(LogTest, LogStartOffsetAndDeleteRecords) {
   auto log = open_log();
   for (int i = 0; i < 10; ++i) append(*log, 2, 1000, 0, 100);
   size_t segments = log->segment_count();
-  ASSERT_TRUE(log->set_log_start_offset(7));
+  ASSERT_TRUE(log->set_log_start_offset(Offset{7}));
   EXPECT_EQ(log->log_start_offset(), 7);
   EXPECT_LT(log->segment_count(), segments);
-  EXPECT_EQ(log->read(6, 100, INT64_MAX).status().code(), Errc::offset_out_of_range);
-  EXPECT_EQ(batches_in(log->read(7, 1, INT64_MAX)->range).front().base_offset, 6);
+  EXPECT_EQ(log->read(Offset{6}, 100, Offset{INT64_MAX}).status().code(),
+            Errc::offset_out_of_range);
+  EXPECT_EQ(batches_in(log->read(Offset{7}, 1, Offset{INT64_MAX})->range).front().base_offset, 6);
   EXPECT_EQ(log->find_offset_for_timestamp(earliest_timestamp)->value().offset, 7);
-  EXPECT_EQ(log->set_log_start_offset(100).code(), Errc::offset_out_of_range);
-  ASSERT_TRUE(log->set_log_start_offset(3));  // never lowers
+  EXPECT_EQ(log->set_log_start_offset(Offset{100}).code(), Errc::offset_out_of_range);
+  ASSERT_TRUE(log->set_log_start_offset(Offset{3}));  // never lowers
   EXPECT_EQ(log->log_start_offset(), 7);
 }
 
@@ -330,22 +333,22 @@ TEST_F(LogTest, TruncateToDropsWholeBatchesAndEpochs) {
   config_.segment_bytes = 600;
   auto log = open_log();
   for (int i = 0; i < 10; ++i) append(*log, 3, 1000 + i, i < 4 ? 1 : 2, 100);
-  ASSERT_TRUE(log->truncate_to(16));  // batch [15, 17] goes
+  ASSERT_TRUE(log->truncate_to(Offset{16}));  // batch [15, 17] goes
   EXPECT_EQ(log->log_end_offset(), 15);
   EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{1, 0}, {2, 12}}));
-  ASSERT_TRUE(log->truncate_to(14));  // batch [12, 14] goes, epoch 2 too
+  ASSERT_TRUE(log->truncate_to(Offset{14}));  // batch [12, 14] goes, epoch 2 too
   EXPECT_EQ(log->log_end_offset(), 12);
   EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{1, 0}}));
   EXPECT_EQ(all_base_offsets(*log), (std::vector<int64_t>{0, 3, 6, 9}));
   AppendResult again = append(*log, 1, 5000, 3);
   EXPECT_EQ(again.first_offset, 12);
-  EXPECT_EQ(log->end_offset_for_epoch(1), (EpochEndOffset{1, 12}));
+  EXPECT_EQ(log->end_offset_for_epoch(LeaderEpoch{1}), (EpochEndOffset{1, 12}));
 }
 
 TEST_F(LogTest, TruncateFullyRestartsAtANewOffset) {
   auto log = open_log();
   append(*log, 5, 1000, 1);
-  ASSERT_TRUE(log->truncate_fully(100));
+  ASSERT_TRUE(log->truncate_fully(Offset{100}));
   EXPECT_EQ(log->log_start_offset(), 100);
   EXPECT_EQ(log->log_end_offset(), 100);
   EXPECT_TRUE(log->epoch_entries().empty());
@@ -374,8 +377,8 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   for (int i = 0; i < 20; ++i) append(*log, 2, 1000, 0, 100);
   uint64_t before = log->size_bytes();
   // Nothing above the high watermark goes.
-  EXPECT_EQ(log->apply_retention(0)->deleted_segments, 0u);
-  auto result = log->apply_retention(log->log_end_offset());
+  EXPECT_EQ(log->apply_retention(Offset{0})->deleted_segments, 0u);
+  auto result = log->apply_retention(Offset{log->log_end_offset()});
   ASSERT_TRUE(result);
   EXPECT_GT(result->deleted_segments, 0u);
   EXPECT_LE(log->size_bytes(), 1500u + 500u);
@@ -386,7 +389,7 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
       std::any_of(names.begin(), names.end(), [](auto& n) { return n.ends_with(".log.deleted"); }));
   EXPECT_TRUE(log->take_deleted_files().empty());  // not due yet
   clock_.advance_ms(1001);
-  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  ASSERT_TRUE(log->apply_retention(Offset{log->log_end_offset()}));
   names = *fs_.list_dir("/logs/orders-3");
   // Retention only renames: the unlinks are the caller's, off the lock.
   EXPECT_TRUE(
@@ -407,7 +410,7 @@ TEST_F(LogTest, RetentionBySizeTimeAndStartWithDelayedDelete) {
   config_.retention_bytes = -1;
   config_.retention_ms = 1000;
   log->set_config(config_);
-  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  ASSERT_TRUE(log->apply_retention(Offset{log->log_end_offset()}));
   EXPECT_EQ(log->segment_count(), 1u);
   EXPECT_EQ(all_base_offsets(*log).back(), 38);
 }
@@ -417,10 +420,10 @@ TEST_F(LogTest, ReadRangeSurvivesSegmentDeletion) {
   config_.file_delete_delay_ms = 0;
   auto log = open_log();
   for (int i = 0; i < 10; ++i) append(*log, 2, 1000, 0, 100);
-  auto read = log->read(0, 1 << 20, INT64_MAX);
+  auto read = log->read(Offset{0}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(read);
-  ASSERT_TRUE(log->set_log_start_offset(log->log_end_offset()));
-  ASSERT_TRUE(log->apply_retention(log->log_end_offset()));
+  ASSERT_TRUE(log->set_log_start_offset(Offset{log->log_end_offset()}));
+  ASSERT_TRUE(log->apply_retention(Offset{log->log_end_offset()}));
   EXPECT_EQ(batches_in(read->range).front().base_offset, 0);
 }
 
@@ -441,7 +444,7 @@ TEST_F(LogTest, FlushTracksRecoveryPointAndFlushSettings) {
   // A truncation between prepare and complete voids the flush.
   append(*log, 2);
   plan = log->prepare_flush();
-  ASSERT_TRUE(log->truncate_to(6));
+  ASSERT_TRUE(log->truncate_to(Offset{6}));
   append(*log, 2);
   ASSERT_TRUE(Log::execute_flush(fs_, plan));
   log->complete_flush(plan);
@@ -486,7 +489,7 @@ TEST_F(LogTest, IoErrorsAreValues) {
   append(*log, 1);
   fs_.fail_writes(true);
   auto batch = make_batch(1, 1000);
-  auto failed = log->append_as_leader(batch, 0);
+  auto failed = log->append_as_leader(batch, LeaderEpoch{0});
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.status().code(), Errc::io_error);
   EXPECT_FALSE(log->flush());

@@ -49,7 +49,7 @@ inline std::vector<int64_t> all_base_offsets(Log& log) {
   std::vector<int64_t> bases;
   int64_t offset = log.log_start_offset();
   while (offset < log.log_end_offset()) {
-    auto read = log.read(offset, 1 << 20, INT64_MAX);
+    auto read = log.read(Offset{offset}, 1 << 20, Offset{INT64_MAX});
     EXPECT_TRUE(read) << read.status().to_string();
     if (!read || read->range.length == 0) break;
     auto headers = batches_in(read->range);

@@ -145,7 +145,7 @@ class NextSegmentTest : public ::testing::Test {
   }
   void append(Log& log) {
     auto batch = make_batch(4, 1000, 100);
-    auto appended = log.append_as_leader(batch, 0);
+    auto appended = log.append_as_leader(batch, LeaderEpoch{0});
     ASSERT_TRUE(appended) << appended.status().to_string();
   }
   // Appends until the log has `count` segments.
@@ -286,7 +286,8 @@ TEST_F(NextSegmentTest, ATruncationCancelsAPendingReserveGiveBack) {
   auto log = open_log();
   append_until_segments(*log, 2);
   const int64_t second_base = log->segment_base_offsets()[1];
-  ASSERT_TRUE(log->truncate_to(second_base - 12));  // the first segment's last three batches
+  ASSERT_TRUE(
+      log->truncate_to(Offset{second_base - 12}));  // the first segment's last three batches
   for (int i = 0; i < 2; ++i) append(*log);  // into the first segment again, short of its old size
   const auto expected = all_base_offsets(*log);
   const size_t total_before = fs_.truncates.total();

@@ -38,7 +38,7 @@ class OutOfDescriptorsTest : public ::testing::Test {
     auto batch = make_batch(count, 1000, 8);
     std::lock_guard lock(managed.mutex());
     if (!managed.usable()) return Status(Errc::io_error, "offline");
-    auto appended = managed.check(managed.log().append_as_leader(batch, 0));
+    auto appended = managed.check(managed.log().append_as_leader(batch, LeaderEpoch{0}));
     return appended ? Status::ok() : appended.status();
   }
   bool logged(const std::string& needle) const {

@@ -298,7 +298,7 @@ class ProducerLogTest : public ::testing::Test {
   }
   AppendResult append(Log& log, const BatchSpec& spec) {
     auto batch = producer_batch(spec);
-    auto result = log.append_as_leader(batch, 0);
+    auto result = log.append_as_leader(batch, LeaderEpoch{0});
     EXPECT_TRUE(result) << result.status().to_string();
     return result ? *result : AppendResult{};
   }
@@ -340,7 +340,7 @@ TEST_F(ProducerLogTest, MultiBatchSetIsRefusedWhole) {
   auto second = producer_batch({.sequence = 4});  // a gap after the first
   std::vector<uint8_t> set = first;
   set.insert(set.end(), second.begin(), second.end());
-  auto result = log->append_as_leader(set, 0);
+  auto result = log->append_as_leader(set, LeaderEpoch{0});
   ASSERT_TRUE(result);
   EXPECT_EQ(result->producer_error.code, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
   EXPECT_EQ(log->log_end_offset(), 1);
@@ -349,7 +349,7 @@ TEST_F(ProducerLogTest, MultiBatchSetIsRefusedWhole) {
   second = producer_batch({.sequence = 3});
   set = first;
   set.insert(set.end(), second.begin(), second.end());
-  result = log->append_as_leader(set, 0);
+  result = log->append_as_leader(set, LeaderEpoch{0});
   ASSERT_TRUE(result);
   EXPECT_FALSE(result->producer_error);
   EXPECT_EQ(log->producer_state().find(pid)->last_sequence(), 3);
@@ -377,14 +377,14 @@ TEST_F(ProducerLogTest, TruncationForgetsTruncatedBatches) {
   auto log = open_log();
   append(*log, {.sequence = 0, .count = 2});
   append(*log, {.sequence = 2, .count = 2});
-  ASSERT_TRUE(log->truncate_to(2));
+  ASSERT_TRUE(log->truncate_to(Offset{2}));
   EXPECT_EQ(log->producer_state().find(pid)->last_sequence(), 1);
   EXPECT_EQ(log->producer_state().map_end_offset(), 2);
   // The truncated batch is no duplicate any more: it is written again.
   AppendResult again = append(*log, {.sequence = 2, .count = 2});
   EXPECT_FALSE(again.duplicate);
   EXPECT_EQ(again.first_offset, 2);
-  ASSERT_TRUE(log->truncate_fully(10));
+  ASSERT_TRUE(log->truncate_fully(Offset{10}));
   EXPECT_EQ(log->producer_state().size(), 0u);
 }
 
@@ -403,7 +403,7 @@ TEST_F(ProducerLogTest, LogStartMovingKeepsTheProducers) {
   auto log = open_log();
   append(*log, {.sequence = 0, .count = 2});
   append(*log, {.sequence = 2, .count = 2});
-  ASSERT_TRUE(log->set_log_start_offset(4));
+  ASSERT_TRUE(log->set_log_start_offset(Offset{4}));
   // Kafka keeps the entry: the next sequence is still checked.
   EXPECT_EQ(append(*log, {.sequence = 9}).producer_error.code,
             ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
@@ -484,7 +484,7 @@ TEST_F(ProducerSnapshotTest, RollsTakeSnapshotsWrittenByTheFlush) {
   ASSERT_TRUE(log->flush());
   EXPECT_TRUE(*fs_.exists("/logs/orders-0/" + producer_snapshot_name(offsets.back())));
   // A truncation below a snapshot removes it and reloads from an older one.
-  ASSERT_TRUE(log->truncate_to(offsets.back() - 1));
+  ASSERT_TRUE(log->truncate_to(Offset{offsets.back() - 1}));
   EXPECT_FALSE(*fs_.exists("/logs/orders-0/" + producer_snapshot_name(offsets.back())));
   const ProducerEntry* entry = log->producer_state().find(pid);
   ASSERT_NE(entry, nullptr);

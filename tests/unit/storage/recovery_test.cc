@@ -52,7 +52,7 @@ struct Harness {
 
 int64_t append(Log& log, int count, size_t value_bytes = 50, int32_t epoch = 1) {
   auto batch = make_batch(count, 1000, value_bytes);
-  auto result = log.append_as_leader(batch, epoch);
+  auto result = log.append_as_leader(batch, LeaderEpoch{epoch});
   EXPECT_TRUE(result) << result.status().to_string();
   return result ? result->last_offset : -1;
 }
@@ -65,7 +65,7 @@ void expect_consistent(Log& log) {
     return;
   }
   EXPECT_EQ(bases.front(), log.log_start_offset());
-  auto read = log.read(bases.back(), 1 << 20, INT64_MAX);
+  auto read = log.read(Offset{bases.back()}, 1 << 20, Offset{INT64_MAX});
   ASSERT_TRUE(read);
   EXPECT_EQ(read->next_offset, log.log_end_offset());
 }
@@ -96,7 +96,7 @@ TEST_P(MemoryCrashTest, FlushedDataSurvivesAndTheLogStaysConsistent) {
       case 1:
         if (log->log_end_offset() > 0) {
           int64_t target = static_cast<int64_t>(random() % static_cast<uint64_t>(log->log_end_offset()));
-          ASSERT_TRUE(log->truncate_to(target));
+          ASSERT_TRUE(log->truncate_to(Offset{target}));
           durable_end = std::min(durable_end, log->log_end_offset());
         }
         break;
@@ -262,7 +262,7 @@ TEST(MemoryCrash, TruncatingIntoEmptySegmentsACrashLeftEndsAtTheirBase) {
 
   // Offset 7 lies in the empty segment [5, 10): the end becomes 5, not the
   // log start 0 and not 7; later segments are gone.
-  ASSERT_TRUE(log->truncate_to(7));
+  ASSERT_TRUE(log->truncate_to(Offset{7}));
   EXPECT_EQ(log->log_end_offset(), 5);
   EXPECT_EQ(log->log_start_offset(), 0);
   EXPECT_EQ(log->segment_base_offsets(), (std::vector<int64_t>{0, 5}));
@@ -386,7 +386,7 @@ TEST_F(FileRecoveryTest, CleanShutdownSkipsTheScanAndMissingIndexIsRebuilt) {
     EXPECT_EQ(log->log_end_offset(), 80);
     EXPECT_TRUE(h_.logged("rebuilt the indexes"));
     EXPECT_EQ(std::filesystem::file_size(segment_path(".index")), index_size);
-    auto read = log->read(57, 1, INT64_MAX);
+    auto read = log->read(Offset{57}, 1, Offset{INT64_MAX});
     EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 56);
     ASSERT_TRUE(dir->close());
   }
@@ -440,11 +440,11 @@ TEST_F(FileRecoveryTest, StaleCheckpointsRecoverExactlyTheValidPrefix) {
     Log* log = *dir->create_log(tp, Uuid{});
     for (int i = 0; i < 6; ++i) append(*log, 4, 60);
     ASSERT_TRUE(log->flush());
-    ASSERT_TRUE(log->set_log_start_offset(4));
+    ASSERT_TRUE(log->set_log_start_offset(Offset{4}));
     ASSERT_TRUE(dir->write_checkpoints());  // recovery point 24, log start 4
     for (int i = 0; i < 14; ++i) append(*log, 4, 60);
     ASSERT_TRUE(log->flush());
-    ASSERT_TRUE(log->set_log_start_offset(10));  // never checkpointed; keeps segment 0
+    ASSERT_TRUE(log->set_log_start_offset(Offset{10}));  // never checkpointed; keeps segment 0
     EXPECT_EQ(log->recovery_point(), 80);
     bases = log->segment_base_offsets();
   }  // no close: unclean, the checkpoint files still say 24 and 4
@@ -470,7 +470,7 @@ TEST_F(FileRecoveryTest, StaleCheckpointsRecoverExactlyTheValidPrefix) {
   // It keeps working: appends continue at 52, lookups by offset find them,
   // and a clean restart keeps exactly this.
   EXPECT_EQ(append(*log, 4, 60), 55);
-  auto read = log->read(53, 1, INT64_MAX);
+  auto read = log->read(Offset{53}, 1, Offset{INT64_MAX});
   ASSERT_TRUE(read);
   EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 52);
   ASSERT_TRUE(dir->close());
@@ -493,7 +493,7 @@ TEST_F(FileRecoveryTest, RecoveryPointAboveTheTruncatedLogIsNotTrusted) {
     for (int i = 0; i < 20; ++i) append(*log, 4, 60);
     ASSERT_TRUE(log->flush());
     ASSERT_TRUE(dir->write_checkpoints());  // recovery point 80
-    ASSERT_TRUE(log->truncate_to(40));
+    ASSERT_TRUE(log->truncate_to(Offset{40}));
     ASSERT_TRUE(log->flush());
   }
   {
@@ -529,7 +529,7 @@ TEST_F(FileRecoveryTest, DeletedTimeIndexAndMisleadingOffsetIndexAfterUncleanSto
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->log_end_offset(), 80);
   for (int64_t offset = 0; offset < 80; ++offset) {
-    auto read = log->read(offset, 1, INT64_MAX);
+    auto read = log->read(Offset{offset}, 1, Offset{INT64_MAX});
     ASSERT_TRUE(read) << read.status().to_string();
     auto headers = testing::batches_in(read->range);
     ASSERT_EQ(headers.size(), 1u) << "offset " << offset;
@@ -641,17 +641,17 @@ TEST_F(FileRecoveryTest, DurableSegmentsHoldOneDescriptorAndReopenIndexesOnDeman
   // 10 .log files + the active segment's 2 indexes (+ nothing else per segment).
   EXPECT_LE(open_descriptors() - before, 10u + 2u + 2u);
   // A truncation into a released segment reopens its indexes to cut them.
-  ASSERT_TRUE(log->truncate_to(50));
+  ASSERT_TRUE(log->truncate_to(Offset{50}));
   EXPECT_EQ(log->log_end_offset(), 48);
   EXPECT_EQ(append(*log, 4, 60), 51);
-  auto read = log->read(49, 1, INT64_MAX);
+  auto read = log->read(Offset{49}, 1, Offset{INT64_MAX});
   ASSERT_TRUE(read);
   EXPECT_EQ(testing::batches_in(read->range).front().base_offset, 48);
   ASSERT_TRUE(log->flush());
   // Retention renames released segments to *.deleted and removes them.
   h_.config.retention_bytes = 2000;
   log->set_config(h_.config);
-  auto retained = log->apply_retention(log->log_end_offset());
+  auto retained = log->apply_retention(Offset{log->log_end_offset()});
   ASSERT_TRUE(retained) << retained.status().to_string();
   EXPECT_GT(retained->deleted_segments, 0u);
   ASSERT_TRUE(log->flush());
@@ -664,7 +664,7 @@ TEST_F(FileRecoveryTest, DurableSegmentsHoldOneDescriptorAndReopenIndexesOnDeman
   EXPECT_EQ(log->log_end_offset(), end);
   EXPECT_FALSE(h_.logged("truncated"));
   expect_consistent(*log);
-  ASSERT_TRUE(log->truncate_to(start + 1));
+  ASSERT_TRUE(log->truncate_to(Offset{start + 1}));
   ASSERT_TRUE(dir->close());
   dir = h_.open_ok();
   EXPECT_EQ(dir->find(tp)->log_end_offset(), start);
