@@ -50,11 +50,12 @@ broker_pid=$!
 # logs takes the broker several seconds after CreateTopics has answered).
 wait_for_topic() {
   local topic=$1 count=$2
-  for _ in $(seq 600); do
-    if "$sluice" topic describe -b "$bootstrap" "$topic" 2>/dev/null | grep -q "^$((count - 1)) "; then
-      return 0
-    fi
-    sleep 0.2
+  for _ in $(seq 180); do
+    # Not piped into grep -q: with pipefail, grep's early exit fails the describe.
+    local described
+    described=$("$sluice" topic describe -b "$bootstrap" "$topic" 2>/dev/null || true)
+    grep -q "^$((count - 1)) " <<<"$described" && return 0
+    sleep 1
   done
   echo "topic $topic never showed $count partitions" >&2
   cat "$work/broker.log" >&2
