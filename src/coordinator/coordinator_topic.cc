@@ -67,9 +67,9 @@ void CoordinatorTopic::follow_leadership(const cluster::MetadataImage& image) {
       continue;
     known = {true, leads, partition->leader_epoch};
     if (leads)
-      elect_(static_cast<int32_t>(p), partition->leader_epoch);
+      elect_(static_cast<int32_t>(p), LeaderEpoch{partition->leader_epoch});
     else
-      resign_(static_cast<int32_t>(p), partition->leader_epoch);
+      resign_(static_cast<int32_t>(p), LeaderEpoch{partition->leader_epoch});
   }
 }
 

@@ -43,7 +43,7 @@ class CoordinatorTopicLog::ReplicationWait final
       if (static_cast<int64_t>(partition.isr().size()) <
           partition.append_policy().min_insync_replicas)
         error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-    } else if (partition.leader_id() != log_.replicas_.node_id()) {
+    } else if (BrokerId{partition.leader_id()} != log_.replicas_.node_id()) {
       error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
     } else if (now >= deadline_) {
       error = ErrorCode::REQUEST_TIMED_OUT;

@@ -394,7 +394,7 @@ void GroupCoordinator::delete_groups_here(
     for (const auto& [key, count] : shard.pending_commits)
       if (std::get<0>(key) == group_id) deleted.emplace(std::get<1>(key), std::get<2>(key));
     if (auto open = shard.open_txns_by_group.find(group_id); open != shard.open_txns_by_group.end())
-      for (int64_t producer : open->second)
+      for (ProducerId producer : open->second)
         if (auto pending = shard.pending_txn_offsets.find(producer);
             pending != shard.pending_txn_offsets.end())
           for (const auto& [key, offset] : pending->second)
@@ -549,7 +549,8 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
   }
 }
 
-void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id) {
+void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records,
+                             ProducerId producer_id) {
   for (const CoordinatorRecord& record : records) {
     std::optional<Bytes> value;
     if (record.value) value = Bytes(*record.value);

@@ -140,7 +140,7 @@ void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode, C
 }
 
 Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes,
-                                int64_t producer_id) {
+                                ProducerId producer_id) {
   WireReader key_reader(key_bytes);
   int16_t key_version = 0;
   if (Status status = records::read_version(key_reader, key_version); !status) return status;
@@ -154,7 +154,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
       // OffsetMetadataManager.replay).
       if (auto open = shard.open_txns_by_group.find(key.group);
           open != shard.open_txns_by_group.end())
-        for (int64_t producer : open->second)
+        for (ProducerId producer : open->second)
           shard.pending_txn_offsets[producer].erase({key.group, key.topic, key.partition});
       return Status::ok();
     }
@@ -166,7 +166,7 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     // The group exists once it has offsets, committed or pending (Kafka's
     // simple group: Empty, no protocol type).
     Group& group = get_or_create_group(key.group);
-    if (producer_id != -1) {
+    if (producer_id != non_transactional) {
       // Pending until the producer's marker (Kafka's
       // pendingTransactionalOffsets).
       shard.pending_txn_offsets[producer_id][{key.group, key.topic, key.partition}] =

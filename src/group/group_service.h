@@ -116,7 +116,7 @@ class GroupService final : public cluster::MetadataListener {
   // is durable in `offsets_partitions` of __consumer_offsets (Kafka's
   // scheduleHandleTxnCompletion): its pending transactional offset commits
   // become committed (commit) or are dropped (abort). Posts only.
-  void handle_txn_completion(int64_t producer_id, const std::vector<int32_t>& offsets_partitions,
+  void handle_txn_completion(ProducerId producer_id, const std::vector<int32_t>& offsets_partitions,
                              bool commit);
   // The image after the ReplicaManager applied it (the broker subscribed
   // first): elections and resignations of the __consumer_offsets

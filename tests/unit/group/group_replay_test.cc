@@ -152,7 +152,8 @@ TEST_F(ReplayTest, AnUnloadedPartitionsGroupsAnswerLoadInProgress) {
   coordinator.join_group(join, 5, {}, [&](protocol::JoinGroupResponse r) { joined = r; });
   ASSERT_TRUE(joined);
   EXPECT_EQ(joined->error_code, load_in_progress);
-  EXPECT_EQ(coordinator.state_of(lost), std::nullopt) << "its groups were dropped, none created";
+  EXPECT_EQ(coordinator.state_of(GroupId{lost}), std::nullopt)
+      << "its groups were dropped, none created";
 }
 
 }  // namespace

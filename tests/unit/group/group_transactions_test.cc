@@ -251,9 +251,10 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
   EXPECT_EQ(fetch(0, false, 6), ok(3));
   EXPECT_EQ(fetch(1, true), ok(-1)) << "other partitions are stable";
 
-  coordinator->complete_transaction(999, 0, true);  // another producer: nothing of it here
+  coordinator->complete_transaction(ProducerId{999}, 0,
+                                    true);  // another producer: nothing of it here
   EXPECT_EQ(fetch(0).second, 3);
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0), ok(5));
   EXPECT_EQ(fetch(0, true), ok(5));
 }
@@ -261,21 +262,22 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
 TEST_F(TransactionsTest, AbortDropsThePendingOffsets) {
   ASSERT_EQ(plain_commit(0, 3), 0);
   ASSERT_EQ(txn_commit(txn_request(1000, 0, 5)), 0);
-  coordinator->complete_transaction(1000, 0, false);
+  coordinator->complete_transaction(ProducerId{1000}, 0, false);
   EXPECT_EQ(fetch(0, true), ok(3));
-  coordinator->complete_transaction(1000, 0, true);  // a late duplicate: nothing pending
+  coordinator->complete_transaction(ProducerId{1000}, 0,
+                                    true);  // a late duplicate: nothing pending
   EXPECT_EQ(fetch(0).second, 3);
 }
 
 TEST_F(TransactionsTest, APlainCommitWrittenLaterWins) {
   ASSERT_EQ(txn_commit(txn_request(1000, 0, 5)), 0);
   ASSERT_EQ(plain_commit(0, 7), 0);
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0).second, 7) << "the plain commit's record is later in the log";
 
   ASSERT_EQ(plain_commit(1, 2), 0);
   ASSERT_EQ(txn_commit(txn_request(1001, 1, 9)), 0);
-  coordinator->complete_transaction(1001, 0, true);
+  coordinator->complete_transaction(ProducerId{1001}, 0, true);
   EXPECT_EQ(fetch(1).second, 9) << "the transactional record is the later one";
 }
 
@@ -284,7 +286,7 @@ TEST_F(TransactionsTest, FailedAppendRevertsAndAnswersKafkasError) {
   EXPECT_EQ(txn_commit(txn_request(1000, 0, 5), 3, ErrorCode::NOT_ENOUGH_REPLICAS),
             err(ErrorCode::COORDINATOR_NOT_AVAILABLE));
   EXPECT_EQ(fetch(0, true), ok(3)) << "nothing pending";
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0).second, 3);
   // The partition's refusal of the producer passes through as is.
   EXPECT_EQ(txn_commit(txn_request(1000, 0, 5), 3, ErrorCode::INVALID_PRODUCER_EPOCH),
@@ -344,7 +346,7 @@ TEST_F(TransactionsTest, LoadHoldsTransactionalCommitsUntilTheirMarker) {
   ASSERT_EQ(txn_commit(txn_request(4, 3, 6)), 0);
 
   auto loaded = make();
-  loaded->on_election(0, 1);
+  loaded->on_election(0, LeaderEpoch{1});
   ASSERT_EQ(loaded->partition_error(0), ErrorCode::NONE);
   EXPECT_EQ(fetch(0, true, 8, loaded.get()), ok(5)) << "committed by its marker";
   EXPECT_EQ(fetch(1, true, 8, loaded.get()), ok(-1)) << "aborted";
@@ -352,8 +354,8 @@ TEST_F(TransactionsTest, LoadHoldsTransactionalCommitsUntilTheirMarker) {
   EXPECT_EQ(fetch(2, true, 8, loaded.get()).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT));
   EXPECT_EQ(fetch(3, true, 8, loaded.get()).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT))
       << "the earlier marker of producer 4 does not complete its later commit";
-  loaded->complete_transaction(3, 0, true);
-  loaded->complete_transaction(4, 0, false);
+  loaded->complete_transaction(ProducerId{3}, 0, true);
+  loaded->complete_transaction(ProducerId{4}, 0, false);
   EXPECT_EQ(fetch(2, true, 8, loaded.get()), ok(11));
   EXPECT_EQ(fetch(3, true, 8, loaded.get()), ok(4));
 }
@@ -363,9 +365,9 @@ TEST_F(TransactionsTest, CompletionWhileLoadingAppliesOnceLoaded) {
   ASSERT_EQ(plain_commit(1, 2), 0);
   auto loaded = make();
   log.high_watermark = 1;  // the load waits at the second batch
-  loaded->on_election(0, 1);
+  loaded->on_election(0, LeaderEpoch{1});
   EXPECT_EQ(loaded->partition_error(0), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
-  loaded->complete_transaction(1, 0, true);  // the marker, written past the load's end
+  loaded->complete_transaction(ProducerId{1}, 0, true);  // the marker, written past the load's end
   log.high_watermark.reset();
   loaded->continue_loads();
   ASSERT_EQ(loaded->partition_error(0), ErrorCode::NONE);
@@ -375,10 +377,10 @@ TEST_F(TransactionsTest, CompletionWhileLoadingAppliesOnceLoaded) {
 
 TEST_F(TransactionsTest, ResignationDropsPendingOffsets) {
   ASSERT_EQ(txn_commit(txn_request(1, 0, 5)), 0);
-  coordinator->on_resignation(0, 1);
-  coordinator->complete_transaction(1, 0, true);  // not led here: ignored
+  coordinator->on_resignation(0, LeaderEpoch{1});
+  coordinator->complete_transaction(ProducerId{1}, 0, true);  // not led here: ignored
   log.marker(0, 1, true);
-  coordinator->on_election(0, 2);
+  coordinator->on_election(0, LeaderEpoch{2});
   EXPECT_EQ(fetch(0, true), ok(5)) << "the load read the marker";
 }
 
@@ -409,7 +411,7 @@ TEST_F(TransactionsTest, DeletesCoverPendingOffsets) {
   EXPECT_EQ(log.pending.front().batch.records.size(), 2u) << "t-1's tombstone and the group's";
   log.complete();
   EXPECT_EQ(deleted.value->results.at(0).error_code, 0);
-  coordinator->complete_transaction(1, 0, true);
+  coordinator->complete_transaction(ProducerId{1}, 0, true);
   EXPECT_EQ(fetch(1, true), ok(-1));
 }
 
@@ -422,7 +424,7 @@ TEST_F(TransactionsTest, ExpiryKeepsOffsetsATransactionMayReplace) {
   coordinator->tick();
   EXPECT_TRUE(log.pending.empty()) << "nothing expires while a transaction is open on it";
   EXPECT_EQ(coordinator->group_count(), 1u);
-  coordinator->complete_transaction(1, 0, true);
+  coordinator->complete_transaction(ProducerId{1}, 0, true);
   EXPECT_EQ(fetch(0).second, 5);
 }
 
