@@ -111,8 +111,8 @@ inline constexpr ProducerId non_transactional{-1};
 // A committed offset (kept per group; pending per producer for
 // transactional commits).
 struct CommittedOffset {
-  int64_t offset = -1;
-  int32_t leader_epoch = -1;
+  Offset offset{-1};
+  LeaderEpoch leader_epoch{-1};
   std::string metadata;
   int64_t commit_timestamp_ms = 0;
   // Set by an OffsetCommit v2-4 with a retention time: the offset expires

@@ -87,8 +87,9 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
       // offsets expire retention after it.
       int64_t commit_timestamp_ms =
           partition.commit_timestamp == -1 ? now_ms : partition.commit_timestamp;
-      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
-                                metadata, commit_timestamp_ms, std::nullopt};
+      CommittedOffset committed{Offset{partition.committed_offset},
+                                LeaderEpoch{partition.committed_leader_epoch}, metadata,
+                                commit_timestamp_ms, std::nullopt};
       // v2-4: a retention time other than -1 (kafka-go 0.2 sends 24 h) sets
       // the offset's own expiry (Kafka's OffsetCommitRequest handling).
       if (request.retention_time_ms != -1)
@@ -147,8 +148,8 @@ OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
       entry.error_code = to_wire(ErrorCode::UNSTABLE_OFFSET_COMMIT);
       return;
     }
-    entry.committed_offset = committed ? committed->offset : -1;
-    entry.committed_leader_epoch = committed ? committed->leader_epoch : -1;
+    entry.committed_offset = committed ? committed->offset.value() : -1;
+    entry.committed_leader_epoch = committed ? committed->leader_epoch.value() : -1;
     entry.metadata = committed ? committed->metadata : "";
   };
   if (!topics) {

@@ -45,8 +45,8 @@ Status decode_value(Bytes bytes, Value& value) {
 CoordinatorRecord offset_record(const std::string& group, const std::string& topic, int32_t partition,
                                 const CommittedOffset& committed) {
   records::OffsetCommitValue value;
-  value.offset = committed.offset;
-  value.leader_epoch = committed.leader_epoch;
+  value.offset = committed.offset.value();
+  value.leader_epoch = committed.leader_epoch.value();
   value.metadata = committed.metadata;
   value.commit_timestamp = committed.commit_timestamp_ms;
   // Kafka's GroupMetadataManager.offsetCommitValue: v1 when the offset has
@@ -160,8 +160,9 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
     }
     records::OffsetCommitValue value;
     if (Status status = decode_value(*value_bytes, value); !status) return status;
-    CommittedOffset committed{value.offset,           value.leader_epoch, value.metadata,
-                              value.commit_timestamp, std::nullopt,       ++shard.record_order};
+    CommittedOffset committed{Offset{value.offset}, LeaderEpoch{value.leader_epoch},
+                              value.metadata,       value.commit_timestamp,
+                              std::nullopt,         ++shard.record_order};
     if (value.expire_timestamp != -1) committed.expire_timestamp_ms = value.expire_timestamp;
     // The group exists once it has offsets, committed or pending (Kafka's
     // simple group: Empty, no protocol type).

@@ -94,8 +94,9 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
         response.topics[t].partitions[p].error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
         continue;
       }
-      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
-                                metadata, now_ms, std::nullopt};
+      CommittedOffset committed{Offset{partition.committed_offset},
+                                LeaderEpoch{partition.committed_leader_epoch}, metadata, now_ms,
+                                std::nullopt};
       records.push_back(
           offset_record(request.group_id, topic.name, partition.partition_index, committed));
       keys.emplace_back(request.group_id, topic.name, partition.partition_index);

@@ -92,6 +92,17 @@ static_assert(std::is_constructible_v<coordinator::CoordinatorTopic::LeadershipC
 static_assert(!std::is_constructible_v<coordinator::CoordinatorTopic::LeadershipChange,
                                        void (*)(int32_t, ProducerEpoch)>);
 
+// A committed offset (what the records carry and OffsetFetch answers): its
+// offset and leader epoch, once two integers side by side in an aggregate
+// (`CommittedOffset{42, 7, ...}`), cannot be given in each other's place.
+template <class OffsetArg, class EpochArg>
+concept CommittedOffsetAccepts = requires(OffsetArg offset, EpochArg epoch) {
+  CommittedOffset{offset, epoch};
+};
+static_assert(CommittedOffsetAccepts<Offset, LeaderEpoch>);
+static_assert(!CommittedOffsetAccepts<LeaderEpoch, Offset>, "offset and epoch swapped");
+static_assert(!CommittedOffsetAccepts<int64_t, int32_t>, "raw integers must be named");
+
 TEST(GroupStrongTypesTest, IdsAndEpochsCannotBeSwappedAtTheInterface) {
   SUCCEED() << "checked by the static_asserts above, at compile time";
 }
