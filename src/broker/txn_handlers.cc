@@ -55,7 +55,7 @@ Status Broker::open_transactions() {
       static_cast<int16_t>(config_.get_int("transaction.state.log.replication.factor"));
   options.segment_bytes = config_.get_int("transaction.state.log.segment.bytes");
   options.min_isr = static_cast<int32_t>(config_.get_int("transaction.state.log.min.isr"));
-  options.node_id = config_.node_id;
+  options.node_id = BrokerId{config_.node_id};
   options.lone_node = lone_node();
   auto service = txn::TxnService::open(*controller_, *replica_manager_, txn_producer_ids(),
                                        txn_marker_sender(), options);

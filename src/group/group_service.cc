@@ -32,11 +32,11 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
 
 // The leader epoch in which `image` elects `node_id` to lead `partition`
 // of __consumer_offsets, or -1.
-static LeaderEpoch elected_epoch_here(const cluster::MetadataImage& image, int32_t node_id,
+static LeaderEpoch elected_epoch_here(const cluster::MetadataImage& image, BrokerId node_id,
                                       int32_t partition) {
   const cluster::TopicImage* topic = image.topic(offsets_topic);
   const cluster::PartitionImage* led = topic ? topic->partition(partition) : nullptr;
-  return LeaderEpoch{led != nullptr && led->leader == node_id ? led->leader_epoch : -1};
+  return LeaderEpoch{led != nullptr && BrokerId{led->leader} == node_id ? led->leader_epoch : -1};
 }
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,

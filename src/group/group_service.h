@@ -48,7 +48,7 @@ inline constexpr const char* offsets_topic = "__consumer_offsets";
 
 struct GroupServiceOptions {
   GroupConfig group;
-  int32_t node_id = 1;  // this broker: the coordinator of the partitions it leads
+  BrokerId node_id{1};  // this broker: the coordinator of the partitions it leads
   // A lone node (a quorum of one) serves its groups from memory before
   // __consumer_offsets exists (appends fail COORDINATOR_NOT_AVAILABLE and ask
   // for the topic). A node of a larger cluster coordinates nothing until the
