@@ -114,9 +114,8 @@ void GroupCoordinator::load_step(int32_t partition) {
   };
   const RecordSink sink = [this, &shard, partition](Bytes key, std::optional<Bytes> value) {
     const coordinator::LoadedBatch& loaded = shard.load_batch;
-    if (loaded.control) return replay_control(partition, ProducerId{loaded.producer_id}, key);
-    return replay(key, value,
-                  loaded.transactional ? ProducerId{loaded.producer_id} : non_transactional);
+    if (loaded.control) return replay_control(partition, loaded.producer_id, key);
+    return replay(key, value, loaded.transactional ? loaded.producer_id : non_transactional);
   };
   for (int read = 0; read < reads_per_turn_max && shard.load_next < shard.load_end; ++read) {
     LoadStep step = log_.load_with_batches(partition, shard.load_next, shard.load_end, sink, batch);

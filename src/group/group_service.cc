@@ -23,9 +23,9 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
   const BatchSink batch = [&current](const LoadedBatch& loaded) { current = loaded; };
   const RecordSink sink = [&](Bytes key, std::optional<Bytes> value) {
     if (current.control)
-      return coordinator.replay_control(partition_index, ProducerId{current.producer_id}, key);
-    return coordinator.replay(
-        key, value, current.transactional ? ProducerId{current.producer_id} : non_transactional);
+      return coordinator.replay_control(partition_index, current.producer_id, key);
+    return coordinator.replay(key, value,
+                              current.transactional ? current.producer_id : non_transactional);
   };
   return replay_all(partition_index, sink, batch);
 }

@@ -129,7 +129,8 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
     out.push_back([reply, response] { reply(response); });
   };
   append(request.group_id, std::move(records), std::move(on_durable),
-         TransactionalProducer{request.producer_id, request.producer_epoch, verification});
+         TransactionalProducer{ProducerId{request.producer_id},
+                               ProducerEpoch{request.producer_epoch}, verification});
 }
 
 bool GroupCoordinator::has_pending_txn_offset(const Shard& shard, const PendingKey& key) {

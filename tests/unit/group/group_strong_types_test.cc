@@ -121,6 +121,17 @@ static_assert(!std::is_constructible_v<coordinator::CoordinatorTopic, cluster::C
                                        int32_t, coordinator::CoordinatorTopic::LeadershipChange,
                                        coordinator::CoordinatorTopic::LeadershipChange>);
 
+// A transactional write's producer (TxnOffsetCommit -> the runtime -> the
+// __consumer_offsets append) and a loaded batch's: producer id and epoch
+// cannot trade places.
+template <class ProducerArg, class EpochArg>
+concept TransactionalProducerAccepts = requires(ProducerArg producer, EpochArg epoch) {
+  TransactionalProducer{producer, epoch};
+};
+static_assert(TransactionalProducerAccepts<ProducerId, ProducerEpoch>);
+static_assert(!TransactionalProducerAccepts<ProducerEpoch, ProducerId>);
+static_assert(!TransactionalProducerAccepts<int64_t, int16_t>);
+
 TEST(GroupStrongTypesTest, IdsAndEpochsCannotBeSwappedAtTheInterface) {
   SUCCEED() << "checked by the static_asserts above, at compile time";
 }

@@ -59,9 +59,10 @@ class TxnLog final : public CoordinatorLog {
   // WriteTxnMarkers' marker, durable.
   void marker(int32_t partition, int64_t producer_id, bool commit) {
     auto key = record::control_record_key(static_cast<int16_t>(commit ? 1 : 0));
-    batches[partition].push_back({{{key, std::vector<uint8_t>{0, 0, 0, 0, 0, 0}}},
-                                  TransactionalProducer{producer_id, 0, {}},
-                                  true});
+    batches[partition].push_back(
+        {{{key, std::vector<uint8_t>{0, 0, 0, 0, 0, 0}}},
+         TransactionalProducer{ProducerId{producer_id}, ProducerEpoch{0}, {}},
+         true});
   }
   int64_t load_end_offset(int32_t partition) override {
     return static_cast<int64_t>(batches[partition].size());
@@ -84,8 +85,8 @@ class TxnLog final : public CoordinatorLog {
     if (told) {
       LoadedBatch loaded;
       loaded.base_offset = from_offset;
-      loaded.producer_id = batch.producer ? batch.producer->producer_id : -1;
-      loaded.producer_epoch = batch.producer ? batch.producer->producer_epoch : -1;
+      loaded.producer_id = batch.producer ? batch.producer->producer_id : ProducerId{-1};
+      loaded.producer_epoch = batch.producer ? batch.producer->producer_epoch : ProducerEpoch{-1};
       loaded.transactional = batch.producer.has_value();
       loaded.control = batch.control;
       told(loaded);
@@ -237,7 +238,8 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
   coordinator->txn_offset_commit(txn_request(1000, 0, 5), 3, slot.reply());
   ASSERT_EQ(log.pending.size(), 1u);
   ASSERT_TRUE(log.pending.front().batch.producer.has_value()) << "written as a transactional batch";
-  EXPECT_EQ(*log.pending.front().batch.producer, (TransactionalProducer{1000, 3, {}}));
+  EXPECT_EQ(*log.pending.front().batch.producer,
+            (TransactionalProducer{ProducerId{1000}, ProducerEpoch{3}, {}}));
   EXPECT_EQ(slot.calls, 0) << "answered once durable";
   EXPECT_EQ(fetch(0, true).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT))
       << "in flight counts as pending";
@@ -437,15 +439,16 @@ TEST(TransactionalWrites, RuntimeSplitsBatchesPerProducer) {
   std::vector<std::string> done;
   runtime.run(0, [&](WriteBatch& batch) {
     batch.add({{{1}, std::nullopt}}, [&](ErrorCode) { done.push_back("plain"); });
-    batch.add_transactional({7, 1, {}}, {{{2}, std::nullopt}},
+    batch.add_transactional({ProducerId{7}, ProducerEpoch{1}, {}}, {{{2}, std::nullopt}},
                             [&](ErrorCode) { done.push_back("txn7"); });
-    batch.add_transactional({7, 1, {}}, {{{3}, std::nullopt}},
+    batch.add_transactional({ProducerId{7}, ProducerEpoch{1}, {}}, {{{3}, std::nullopt}},
                             [&](ErrorCode) { done.push_back("txn7b"); });
     batch.add({{{4}, std::nullopt}}, [&](ErrorCode) { done.push_back("plain2"); });
   });
   ASSERT_EQ(log.pending.size(), 3u);
   EXPECT_FALSE(log.pending[0].batch.producer.has_value());
-  EXPECT_EQ(log.pending[1].batch.producer, (TransactionalProducer{7, 1, {}}));
+  EXPECT_EQ(log.pending[1].batch.producer,
+            (TransactionalProducer{ProducerId{7}, ProducerEpoch{1}, {}}));
   EXPECT_EQ(log.pending[1].batch.records.size(), 2u);
   EXPECT_FALSE(log.pending[2].batch.producer.has_value());
   log.complete();
