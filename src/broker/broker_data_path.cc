@@ -122,7 +122,7 @@ Status Broker::open_data_path() {
   log_manager_ = std::move(*log_manager);
 
   cluster::ReplicaManagerOptions replicas;
-  replicas.node_id = config_.node_id;
+  replicas.node_id = BrokerId{config_.node_id};
   replicas.log_manager = log_manager_.get();
   replicas.append_policy_for = [this](const cluster::TopicImage& topic,
                                       const cluster::MetadataImage& image) {

@@ -50,7 +50,7 @@ Status Broker::open_groups() {
   options.offsets_replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
   options.offsets_segment_bytes = config_.get_int("offsets.topic.segment.bytes");
   options.commit_timeout_ms = config_.get_int("offsets.commit.timeout.ms");
-  options.node_id = config_.node_id;
+  options.node_id = BrokerId{config_.node_id};
   options.lone_node = lone_node();
   auto service = group::GroupService::open(*controller_, *replica_manager_, options);
   if (!service) return service.status();

@@ -26,10 +26,10 @@ InitProducerIdResponse init_producer_id_error(ErrorCode code) {
 }  // namespace
 
 InitProducerIdResponse init_idempotent_producer_id(txn::ProducerIdGenerator& producer_ids) {
-  Result<int64_t> id = producer_ids.generate_producer_id();
+  Result<ProducerId> id = producer_ids.generate_producer_id();
   if (!id) return init_producer_id_error(txn::producer_id_error_code(id.status()));
   InitProducerIdResponse response;
-  response.producer_id = *id;
+  response.producer_id = id->value();
   response.producer_epoch = 0;
   return response;
 }

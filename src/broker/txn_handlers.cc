@@ -55,7 +55,7 @@ Status Broker::open_transactions() {
       static_cast<int16_t>(config_.get_int("transaction.state.log.replication.factor"));
   options.segment_bytes = config_.get_int("transaction.state.log.segment.bytes");
   options.min_isr = static_cast<int32_t>(config_.get_int("transaction.state.log.min.isr"));
-  options.node_id = config_.node_id;
+  options.node_id = BrokerId{config_.node_id};
   options.lone_node = lone_node();
   auto service = txn::TxnService::open(*controller_, *replica_manager_, txn_producer_ids(),
                                        txn_marker_sender(), options);
@@ -132,8 +132,8 @@ void handle_transactional_init_producer_id(Broker& broker, RequestContext contex
   if (request.producer_id != -1) expected = {request.producer_id, request.producer_epoch};
   auto reply = reply_with<InitProducerIdResponse>(std::move(context));
   broker.transactions().coordinator().init_producer_id(
-      request.transactional_id.value_or(""), request.transaction_timeout_ms, expected,
-      [reply, version](txn::TxnProducerResult result) {
+      TransactionalId{request.transactional_id.value_or("")}, request.transaction_timeout_ms,
+      expected, [reply, version](txn::TxnProducerResult result) {
         InitProducerIdResponse response;
         response.error_code = fenced_for(result.error, version, 4);
         response.producer_id = result.producer_id;
@@ -227,14 +227,16 @@ void add_partitions_of(Broker& broker, const cluster::MetadataImage& image,
     return done(std::move(errors));
   auto& coordinator = broker.transactions().coordinator();
   if (txn.verify_only)
-    return coordinator.verify_partitions(txn.transactional_id, txn.producer_id, txn.producer_epoch,
-                                         partitions, std::move(done));
+    return coordinator.verify_partitions(
+        TransactionalId{txn.transactional_id}, ProducerId{txn.producer_id},
+        ProducerEpoch{txn.producer_epoch}, partitions, std::move(done));
   // v5 from a partition leader (KIP-890 part 2: Produce v12, transactions
   // v2) adds for a client of transactions v2, as Kafka 4.0 takes it.
   std::optional<int16_t> client_transaction_version;
   if (version >= 5) client_transaction_version = 2;
   coordinator.add_partitions(
-      txn.transactional_id, txn.producer_id, txn.producer_epoch, partitions,
+      TransactionalId{txn.transactional_id}, ProducerId{txn.producer_id},
+      ProducerEpoch{txn.producer_epoch}, partitions,
       [partitions, version, done = std::move(done)](ErrorCode error) {
         const auto code = static_cast<ErrorCode>(fenced_for(error, version, 2));
         TxnPartitionErrors errors;
@@ -322,8 +324,9 @@ void handle_add_offsets_to_txn(Broker& broker, RequestContext context,
       request.group_id, broker.groups().coordinator().config().offsets_topic_partitions);
   auto reply = reply_with<AddOffsetsToTxnResponse>(std::move(context));
   broker.transactions().coordinator().add_partitions(
-      request.transactional_id, request.producer_id, request.producer_epoch,
-      {{group::offsets_topic, offsets_partition}}, [reply, version](ErrorCode error) {
+      TransactionalId{request.transactional_id}, ProducerId{request.producer_id},
+      ProducerEpoch{request.producer_epoch}, {{group::offsets_topic, offsets_partition}},
+      [reply, version](ErrorCode error) {
         AddOffsetsToTxnResponse response;
         response.error_code = fenced_for(error, version, 2);
         reply(response);
@@ -341,8 +344,9 @@ void handle_end_txn(Broker& broker, RequestContext context, EndTxnRequest reques
   const int16_t client_transaction_version = version > 4 ? 2 : 0;
   auto reply = reply_with<EndTxnResponse>(std::move(context));
   broker.transactions().coordinator().end_txn(
-      request.transactional_id, request.producer_id, request.producer_epoch, request.committed,
-      client_transaction_version, [reply, version](txn::TxnProducerResult result) {
+      TransactionalId{request.transactional_id}, ProducerId{request.producer_id},
+      ProducerEpoch{request.producer_epoch}, request.committed, client_transaction_version,
+      [reply, version](txn::TxnProducerResult result) {
         EndTxnResponse response;
         response.error_code = fenced_for(result.error, version, 2);
         response.producer_id = result.producer_id;
@@ -396,7 +400,8 @@ void handle_describe_transactions(Broker& broker, RequestContext context,
       continue;
     }
     broker.transactions().coordinator().describe(
-        id, [deliver, failed, i, &authorization, connection](txn::TxnDescription description) {
+        TransactionalId{id},
+        [deliver, failed, i, &authorization, connection](txn::TxnDescription description) {
           if (description.error != ErrorCode::NONE)
             return deliver(i, failed(description.transactional_id, description.error));
           TransactionState state;

@@ -81,7 +81,7 @@ void tell_groups_and_answer(MarkerJob& job) {
         if (partition.error_code == 0) offsets_partitions.push_back(partition.partition_index);
     }
     if (!offsets_partitions.empty())
-      job.broker.groups().handle_txn_completion(marker.producer_id, offsets_partitions,
+      job.broker.groups().handle_txn_completion(ProducerId{marker.producer_id}, offsets_partitions,
                                                 marker.transaction_result);
   }
   job.context.reply(job.response);

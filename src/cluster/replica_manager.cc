@@ -9,8 +9,8 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options)
   SLUICE_ASSERT(options_.log_manager != nullptr, "a ReplicaManager needs a LogManager");
 }
 
-static bool hosted_here(const PartitionImage& partition, int32_t node_id) {
-  return std::find(partition.replicas.begin(), partition.replicas.end(), node_id) !=
+static bool hosted_here(const PartitionImage& partition, BrokerId node_id) {
+  return std::find(partition.replicas.begin(), partition.replicas.end(), node_id.value()) !=
          partition.replicas.end();
 }
 
@@ -140,8 +140,8 @@ void ReplicaManager::follow_topic(const TopicImage& topic, const std::set<int32_
         if (first_failure.is_ok()) first_failure = log.status();
         return;
       }
-      partition =
-          std::make_shared<Partition>(key, topic.id, *log, options_.node_id, *options_.clock);
+      partition = std::make_shared<Partition>(key, topic.id, *log, options_.node_id.value(),
+                                              *options_.clock);
     }
     // Through the LogManager: it wakes the cleaner when a topic becomes compacted.
     if (Status status = options_.log_manager->update_config(key, config); !status)

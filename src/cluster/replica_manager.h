@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/strong_types.h"
 #include "cluster/metadata_image.h"
 #include "cluster/partition.h"
 #include "cluster/partition_table.h"
@@ -35,7 +36,7 @@
 namespace sluice::cluster {
 
 struct ReplicaManagerOptions {
-  int32_t node_id = 1;
+  BrokerId node_id{1};
   storage::LogManager* log_manager = nullptr;  // outlives the ReplicaManager
   // The append policy of a topic in an image: its overrides over the
   // broker's (dynamic, then static) defaults.
@@ -85,7 +86,7 @@ class ReplicaManager {
   }
   std::vector<std::shared_ptr<Partition>> partitions() const { return table()->partitions(); }
   storage::LogManager& log_manager() const { return *options_.log_manager; }
-  int32_t node_id() const { return options_.node_id; }
+  BrokerId node_id() const { return options_.node_id; }
 
  private:
   using Key = storage::TopicPartition;

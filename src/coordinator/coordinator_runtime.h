@@ -32,6 +32,7 @@
 #include "base/bytes.h"
 #include "base/error_code.h"
 #include "base/result.h"
+#include "base/strong_types.h"
 #include "storage/producer_state.h"
 
 namespace sluice::coordinator {
@@ -67,8 +68,8 @@ using RecordSink = std::function<Status(Bytes key, std::optional<Bytes> value)>;
 // before each batch's records when a load asks for it (load_with_batches).
 struct LoadedBatch {
   int64_t base_offset = 0;
-  int64_t producer_id = -1;
-  int16_t producer_epoch = -1;
+  ProducerId producer_id{-1};
+  ProducerEpoch producer_epoch{-1};
   bool transactional = false;
   bool control = false;
 };
@@ -79,8 +80,8 @@ using BatchSink = std::function<void(const LoadedBatch&)>;
 // the marker WriteTxnMarkers writes. `verification`: KIP-890's guard when
 // the transaction coordinator was asked first (TxnOffsetCommit).
 struct TransactionalProducer {
-  int64_t producer_id = -1;
-  int16_t producer_epoch = -1;
+  ProducerId producer_id{-1};
+  ProducerEpoch producer_epoch{-1};
   storage::AppendVerification verification;
   bool operator==(const TransactionalProducer&) const = default;
 };

@@ -33,7 +33,8 @@ std::map<std::string, std::string> creation_configs(const CoordinatorTopicSpec& 
 
 CoordinatorTopic::CoordinatorTopic(cluster::Controller& controller,
                                    cluster::ReplicaManager& replicas, CoordinatorTopicSpec spec,
-                                   int32_t node_id, LeadershipChange elect, LeadershipChange resign)
+                                   BrokerId node_id, LeadershipChange elect,
+                                   LeadershipChange resign)
     : controller_(controller),
       replicas_(replicas),
       spec_(std::move(spec)),
@@ -61,15 +62,15 @@ void CoordinatorTopic::follow_leadership(const cluster::MetadataImage& image) {
   for (size_t p = 0; p < leadership_.size(); ++p) {
     const cluster::PartitionImage* partition = topic->partition(static_cast<int32_t>(p));
     if (partition == nullptr) continue;
-    const bool leads = partition->leader == node_id_;
+    const bool leads = BrokerId{partition->leader} == node_id_;
     Leadership& known = leadership_[p];
     if (known.known && known.leads == leads && known.leader_epoch == partition->leader_epoch)
       continue;
     known = {true, leads, partition->leader_epoch};
     if (leads)
-      elect_(static_cast<int32_t>(p), partition->leader_epoch);
+      elect_(static_cast<int32_t>(p), LeaderEpoch{partition->leader_epoch});
     else
-      resign_(static_cast<int32_t>(p), partition->leader_epoch);
+      resign_(static_cast<int32_t>(p), LeaderEpoch{partition->leader_epoch});
   }
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/strong_types.h"
 #include "cluster/controller.h"
 #include "cluster/replica_manager.h"
 
@@ -36,10 +37,10 @@ struct CoordinatorTopicSpec {
 
 class CoordinatorTopic {
  public:
-  using LeadershipChange = std::function<void(int32_t partition, int32_t leader_epoch)>;
+  using LeadershipChange = std::function<void(int32_t partition, LeaderEpoch leader_epoch)>;
   // `elect` and `resign` must not block (they post to strands).
   CoordinatorTopic(cluster::Controller& controller, cluster::ReplicaManager& replicas,
-                   CoordinatorTopicSpec spec, int32_t node_id, LeadershipChange elect,
+                   CoordinatorTopicSpec spec, BrokerId node_id, LeadershipChange elect,
                    LeadershipChange resign);
 
   const CoordinatorTopicSpec& spec() const { return spec_; }
@@ -69,7 +70,7 @@ class CoordinatorTopic {
   cluster::Controller& controller_;
   cluster::ReplicaManager& replicas_;
   CoordinatorTopicSpec spec_;
-  const int32_t node_id_;
+  const BrokerId node_id_;
   const LeadershipChange elect_;
   const LeadershipChange resign_;
   std::mutex create_mutex_;

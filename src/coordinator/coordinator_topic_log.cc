@@ -43,7 +43,7 @@ class CoordinatorTopicLog::ReplicationWait final
       if (static_cast<int64_t>(partition.isr().size()) <
           partition.append_policy().min_insync_replicas)
         error = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-    } else if (partition.leader_id() != log_.replicas_.node_id()) {
+    } else if (BrokerId{partition.leader_id()} != log_.replicas_.node_id()) {
       error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
     } else if (now >= deadline_) {
       error = ErrorCode::REQUEST_TIMED_OUT;
@@ -109,8 +109,8 @@ void CoordinatorTopicLog::append_transactional(int32_t partition_index,
                                                std::function<void(ErrorCode)> done) {
   record::BatchOptions options;
   options.transactional = true;
-  options.producer_id = producer.producer_id;
-  options.producer_epoch = producer.producer_epoch;
+  options.producer_id = producer.producer_id.value();
+  options.producer_epoch = producer.producer_epoch.value();
   append_batch(partition_index, std::move(records), options, std::move(done),
                producer.verification);
 }
@@ -224,8 +224,9 @@ int64_t replay_record_set(Bytes record_set, int64_t from_offset, const RecordSin
     next = view.header.base_offset + view.header.last_offset_delta + 1;
     if (batch) {
       if (next <= from_offset) continue;  // read again from a batch before the start
-      batch({view.header.base_offset, view.header.producer_id, view.header.producer_epoch,
-             view.header.is_transactional(), view.header.is_control()});
+      batch({view.header.base_offset, ProducerId{view.header.producer_id},
+             ProducerEpoch{view.header.producer_epoch}, view.header.is_transactional(),
+             view.header.is_control()});
     } else if (view.header.is_control()) {
       continue;
     }

@@ -176,19 +176,19 @@ class Awaited {
 
 }  // namespace
 
-std::optional<GroupState> GroupCoordinator::state_of(const std::string& group_id) {
+std::optional<GroupState> GroupCoordinator::state_of(const GroupId& group_id) {
   Awaited<std::optional<GroupState>> answer;
-  runtime_.post(partition_of(group_id), [this, &group_id, reply = answer.reply()] {
-    const Group* group = find_group(group_id);
+  runtime_.post(partition_of(group_id.value()), [this, &group_id, reply = answer.reply()] {
+    const Group* group = find_group(group_id.value());
     reply(group ? std::optional<GroupState>(group->state) : std::nullopt);
   });
   return answer.get();
 }
 
-int32_t GroupCoordinator::generation_of(const std::string& group_id) {
+int32_t GroupCoordinator::generation_of(const GroupId& group_id) {
   Awaited<int32_t> answer;
-  runtime_.post(partition_of(group_id), [this, &group_id, reply = answer.reply()] {
-    const Group* group = find_group(group_id);
+  runtime_.post(partition_of(group_id.value()), [this, &group_id, reply = answer.reply()] {
+    const Group* group = find_group(group_id.value());
     reply(group ? group->generation : -1);
   });
   return answer.get();

@@ -55,6 +55,7 @@
 #include "base/error_code.h"
 #include "base/random.h"
 #include "base/result.h"
+#include "base/strong_types.h"
 #include "coordinator/coordinator_keys.h"
 #include "coordinator/coordinator_runtime.h"
 #include "protocol/protocol.h"
@@ -103,11 +104,15 @@ int32_t partition_for_group(const std::string& group_id, int32_t partitions);
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };
 const char* group_state_name(GroupState state);
 
+// The producer of a record not written in a transactional batch (Kafka's
+// RecordBatch.NO_PRODUCER_ID): replay() applies it at once.
+inline constexpr ProducerId non_transactional{-1};
+
 // A committed offset (kept per group; pending per producer for
 // transactional commits).
 struct CommittedOffset {
-  int64_t offset = -1;
-  int32_t leader_epoch = -1;
+  Offset offset{-1};
+  LeaderEpoch leader_epoch{-1};
   std::string metadata;
   int64_t commit_timestamp_ms = 0;
   // Set by an OffsetCommit v2-4 with a retention time: the offset expires
@@ -147,7 +152,7 @@ class GroupCoordinator {
   // epoch answers COORDINATOR_LOAD_IN_PROGRESS (clients retry) rather than
   // NOT_COORDINATOR until its election comes. Set before requests arrive;
   // without it such a partition answers NOT_COORDINATOR.
-  void follow_image_elections(std::function<int32_t(int32_t partition)> elected_epoch) {
+  void follow_image_elections(std::function<LeaderEpoch(int32_t partition)> elected_epoch) {
     image_elected_epoch_ = std::move(elected_epoch);
   }
 
@@ -190,7 +195,7 @@ class GroupCoordinator {
   // transaction's commits come after it. A partition loading keeps it for
   // when the load ends; one not led here ignores it (its load reads the
   // marker).
-  void complete_transaction(int64_t producer_id, int32_t partition, bool commit);
+  void complete_transaction(ProducerId producer_id, int32_t partition, bool commit);
 
   // Blocking wrappers (tests, admin threads; never a reactor or a strand).
   protocol::HeartbeatResponse heartbeat(const protocol::HeartbeatRequest& request, int16_t version);
@@ -224,13 +229,13 @@ class GroupCoordinator {
   // Applies one record of __consumer_offsets, in log order: at load (before
   // requests are served), and on the record's partition strand once an
   // append is durable.
-  // `producer_id` (not -1): the record came in a transactional batch of
-  // that producer (kept pending until its marker).
-  Status replay(Bytes key, std::optional<Bytes> value, int64_t producer_id = -1);
+  // `producer_id` (not non_transactional): the record came in a
+  // transactional batch of that producer (kept pending until its marker).
+  Status replay(Bytes key, std::optional<Bytes> value, ProducerId producer_id = non_transactional);
   // A control record (commit or abort marker, Kafka's ControlRecordType)
   // of `producer_id` in `partition`'s log, in log order; other control
   // records are ignored.
-  Status replay_control(int32_t partition, int64_t producer_id, Bytes key);
+  Status replay_control(int32_t partition, ProducerId producer_id, Bytes key);
   // After replay: reloaded members' sessions start now. Before serving.
   void finish_loading();
   // A partition of __consumer_offsets that could not be read at load: its
@@ -259,8 +264,8 @@ class GroupCoordinator {
   //     dropped, parked JoinGroup/SyncGroup answered NOT_COORDINATOR, and
   //     every later request answers NOT_COORDINATOR; appends in flight
   //     finish with NOT_COORDINATOR and apply nothing.
-  void on_election(int32_t partition, int32_t leader_epoch);
-  void on_resignation(int32_t partition, int32_t leader_epoch);
+  void on_election(int32_t partition, LeaderEpoch leader_epoch);
+  void on_resignation(int32_t partition, LeaderEpoch leader_epoch);
   // Continues the loads in progress (the high watermark they wait for may
   // have moved). tick() does it too.
   void continue_loads();
@@ -273,8 +278,8 @@ class GroupCoordinator {
   ErrorCode partition_error(int32_t partition);
 
   // For tests and metrics (blocking, like the wrappers above).
-  std::optional<GroupState> state_of(const std::string& group_id);
-  int32_t generation_of(const std::string& group_id);
+  std::optional<GroupState> state_of(const GroupId& group_id);
+  int32_t generation_of(const GroupId& group_id);
   size_t group_count();
   const GroupConfig& config() const { return config_; }
 
@@ -297,8 +302,8 @@ class GroupCoordinator {
     // pendingTransactionalOffsets), per producer id; the producers with
     // some per group (openTransactionsByGroup); those appended, not yet
     // durable (require_stable fetches see them as pending too).
-    std::map<int64_t, std::map<PendingKey, CommittedOffset>> pending_txn_offsets;
-    std::map<std::string, std::set<int64_t>> open_txns_by_group;
+    std::map<ProducerId, std::map<PendingKey, CommittedOffset>> pending_txn_offsets;
+    std::map<std::string, std::set<ProducerId>> open_txns_by_group;
     std::map<PendingKey, int> txn_commits_in_flight;
     // Counts offset records applied, in log order (Kafka compares record
     // offsets): a transactional commit is materialized only if newer than
@@ -306,10 +311,10 @@ class GroupCoordinator {
     uint64_t record_order = 0;
     // Loading: completions that came meanwhile (applied when loaded), and
     // the batch the records being loaded came in.
-    std::vector<std::pair<int64_t, bool>> completions_while_loading;
+    std::vector<std::pair<ProducerId, bool>> completions_while_loading;
     coordinator::LoadedBatch load_batch;
     ShardState state = ShardState::active;
-    int32_t epoch = -1;        // the leader epoch it was elected in
+    LeaderEpoch epoch{-1};     // the leader epoch it was elected in
     uint64_t incarnation = 0;  // bumped at each load and unload: older appends apply nothing
     int64_t load_next = 0;     // loading: the next offset to read
     int64_t load_end = 0;      // loading: the log end at election
@@ -329,7 +334,8 @@ class GroupCoordinator {
   std::function<void(ErrorCode)> on_strand(int32_t partition,
                                            std::function<void(ErrorCode, Completions&)> done);
   // The records of `partition` replayed into the state, on its strand.
-  void apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id = -1);
+  void apply(const std::vector<CoordinatorRecord>& records,
+             ProducerId producer_id = non_transactional);
   // Transactions (group_transactions.cc), on the partition's strand.
   void txn_offset_commit_here(const protocol::TxnOffsetCommitRequest& request,
                               const storage::AppendVerification& verification,
@@ -338,7 +344,7 @@ class GroupCoordinator {
                                 const Group* group) const;
   // A pending (durable or in flight) transactional offset of any producer.
   static bool has_pending_txn_offset(const Shard& shard, const PendingKey& key);
-  void end_transaction(Shard& shard, int64_t producer_id, bool commit);
+  void end_transaction(Shard& shard, ProducerId producer_id, bool commit);
   static void clear_transactions(Shard& shard);
   void expire_offsets(Shard& shard);
   void tick_partition(int32_t partition, Completions& out);
@@ -355,8 +361,8 @@ class GroupCoordinator {
   ErrorCode partition_state_error(int32_t partition) const;
   // On the strand: drops the shard's groups, answering parked members `error`.
   void drop_groups(Shard& shard, ErrorCode error, Completions& out);
-  void elect_here(int32_t partition, int32_t leader_epoch, Completions& out);
-  void resign_here(int32_t partition, int32_t leader_epoch, Completions& out);
+  void elect_here(int32_t partition, LeaderEpoch leader_epoch, Completions& out);
+  void resign_here(int32_t partition, LeaderEpoch leader_epoch, Completions& out);
   // On the strand: a bounded amount of the load; done once loaded.
   void load_step(int32_t partition);
   void fail_load(int32_t partition, ErrorCode error);
@@ -440,7 +446,7 @@ class GroupCoordinator {
   CoordinatorRuntime runtime_;
   std::atomic<int64_t> next_deadline_ns_{std::numeric_limits<int64_t>::max()};
   std::function<void()> earlier_deadline_ = [] {};
-  std::function<int32_t(int32_t)> image_elected_epoch_;  // follow_image_elections
+  std::function<LeaderEpoch(int32_t)> image_elected_epoch_;  // follow_image_elections
   std::atomic<size_t> loading_partitions_{0};
   std::atomic<uint64_t> load_progress_{0};
 };

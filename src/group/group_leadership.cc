@@ -13,14 +13,14 @@
 
 namespace sluice::group {
 
-void GroupCoordinator::on_election(int32_t partition, int32_t leader_epoch) {
+void GroupCoordinator::on_election(int32_t partition, LeaderEpoch leader_epoch) {
   run_on(partition, [this, partition, leader_epoch](Completions& out) {
     elect_here(partition, leader_epoch, out);
     load_step(partition);
   });
 }
 
-void GroupCoordinator::on_resignation(int32_t partition, int32_t leader_epoch) {
+void GroupCoordinator::on_resignation(int32_t partition, LeaderEpoch leader_epoch) {
   run_on(partition, [this, partition, leader_epoch](Completions& out) {
     resign_here(partition, leader_epoch, out);
   });
@@ -45,7 +45,7 @@ ErrorCode GroupCoordinator::partition_error(int32_t partition) {
   return *answer;
 }
 
-void GroupCoordinator::elect_here(int32_t partition, int32_t leader_epoch, Completions& out) {
+void GroupCoordinator::elect_here(int32_t partition, LeaderEpoch leader_epoch, Completions& out) {
   Shard& shard = shards_[static_cast<size_t>(partition)];
   if (leader_epoch <= shard.epoch) return;  // stale, or this election is known
   // Active from before __consumer_offsets existed (epoch -1): its appends
@@ -53,9 +53,9 @@ void GroupCoordinator::elect_here(int32_t partition, int32_t leader_epoch, Compl
   // empty and nobody else ever led the partition (epoch 0). Otherwise
   // another leader (or this one, in the moment since the topic appeared)
   // may have written: load.
-  const bool kept =
-      shard.state == ShardState::active &&
-      (shard.epoch != -1 || (leader_epoch == 0 && log_.load_end_offset(partition) == 0));
+  const bool kept = shard.state == ShardState::active &&
+                    (shard.epoch != LeaderEpoch{-1} ||
+                     (leader_epoch == LeaderEpoch{0} && log_.load_end_offset(partition) == 0));
   shard.epoch = leader_epoch;
   if (kept || shard.state == ShardState::loading) return;  // Kafka: keeps going with the new epoch
   drop_groups(shard, ErrorCode::NOT_COORDINATOR, out);
@@ -70,7 +70,7 @@ void GroupCoordinator::elect_here(int32_t partition, int32_t leader_epoch, Compl
       partition, leader_epoch, shard.load_end);
 }
 
-void GroupCoordinator::resign_here(int32_t partition, int32_t leader_epoch, Completions& out) {
+void GroupCoordinator::resign_here(int32_t partition, LeaderEpoch leader_epoch, Completions& out) {
   Shard& shard = shards_[static_cast<size_t>(partition)];
   if (leader_epoch < shard.epoch) return;  // an older resignation than the last election
   shard.epoch = leader_epoch;
@@ -115,7 +115,7 @@ void GroupCoordinator::load_step(int32_t partition) {
   const RecordSink sink = [this, &shard, partition](Bytes key, std::optional<Bytes> value) {
     const coordinator::LoadedBatch& loaded = shard.load_batch;
     if (loaded.control) return replay_control(partition, loaded.producer_id, key);
-    return replay(key, value, loaded.transactional ? loaded.producer_id : -1);
+    return replay(key, value, loaded.transactional ? loaded.producer_id : non_transactional);
   };
   for (int read = 0; read < reads_per_turn_max && shard.load_next < shard.load_end; ++read) {
     LoadStep step = log_.load_with_batches(partition, shard.load_next, shard.load_end, sink, batch);

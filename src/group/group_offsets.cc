@@ -87,8 +87,9 @@ void GroupCoordinator::offset_commit_here(const OffsetCommitRequest& request, Re
       // offsets expire retention after it.
       int64_t commit_timestamp_ms =
           partition.commit_timestamp == -1 ? now_ms : partition.commit_timestamp;
-      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
-                                metadata, commit_timestamp_ms, std::nullopt};
+      CommittedOffset committed{Offset{partition.committed_offset},
+                                LeaderEpoch{partition.committed_leader_epoch}, metadata,
+                                commit_timestamp_ms, std::nullopt};
       // v2-4: a retention time other than -1 (kafka-go 0.2 sends 24 h) sets
       // the offset's own expiry (Kafka's OffsetCommitRequest handling).
       if (request.retention_time_ms != -1)
@@ -147,8 +148,8 @@ OffsetFetchResponse::OffsetFetchResponseGroup GroupCoordinator::fetch_group(
       entry.error_code = to_wire(ErrorCode::UNSTABLE_OFFSET_COMMIT);
       return;
     }
-    entry.committed_offset = committed ? committed->offset : -1;
-    entry.committed_leader_epoch = committed ? committed->leader_epoch : -1;
+    entry.committed_offset = committed ? committed->offset.value() : -1;
+    entry.committed_leader_epoch = committed ? committed->leader_epoch.value() : -1;
     entry.metadata = committed ? committed->metadata : "";
   };
   if (!topics) {
@@ -394,7 +395,7 @@ void GroupCoordinator::delete_groups_here(
     for (const auto& [key, count] : shard.pending_commits)
       if (std::get<0>(key) == group_id) deleted.emplace(std::get<1>(key), std::get<2>(key));
     if (auto open = shard.open_txns_by_group.find(group_id); open != shard.open_txns_by_group.end())
-      for (int64_t producer : open->second)
+      for (ProducerId producer : open->second)
         if (auto pending = shard.pending_txn_offsets.find(producer);
             pending != shard.pending_txn_offsets.end())
           for (const auto& [key, offset] : pending->second)
@@ -549,7 +550,8 @@ void GroupCoordinator::expire_offsets(Shard& shard) {
   }
 }
 
-void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records, int64_t producer_id) {
+void GroupCoordinator::apply(const std::vector<CoordinatorRecord>& records,
+                             ProducerId producer_id) {
   for (const CoordinatorRecord& record : records) {
     std::optional<Bytes> value;
     if (record.value) value = Bytes(*record.value);

@@ -45,8 +45,8 @@ Status decode_value(Bytes bytes, Value& value) {
 CoordinatorRecord offset_record(const std::string& group, const std::string& topic, int32_t partition,
                                 const CommittedOffset& committed) {
   records::OffsetCommitValue value;
-  value.offset = committed.offset;
-  value.leader_epoch = committed.leader_epoch;
+  value.offset = committed.offset.value();
+  value.leader_epoch = committed.leader_epoch.value();
   value.metadata = committed.metadata;
   value.commit_timestamp = committed.commit_timestamp_ms;
   // Kafka's GroupMetadataManager.offsetCommitValue: v1 when the offset has
@@ -140,7 +140,7 @@ void GroupCoordinator::store_group(Group& group, std::function<void(ErrorCode, C
 }
 
 Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_bytes,
-                                int64_t producer_id) {
+                                ProducerId producer_id) {
   WireReader key_reader(key_bytes);
   int16_t key_version = 0;
   if (Status status = records::read_version(key_reader, key_version); !status) return status;
@@ -154,19 +154,20 @@ Status GroupCoordinator::replay(Bytes key_bytes, std::optional<Bytes> value_byte
       // OffsetMetadataManager.replay).
       if (auto open = shard.open_txns_by_group.find(key.group);
           open != shard.open_txns_by_group.end())
-        for (int64_t producer : open->second)
+        for (ProducerId producer : open->second)
           shard.pending_txn_offsets[producer].erase({key.group, key.topic, key.partition});
       return Status::ok();
     }
     records::OffsetCommitValue value;
     if (Status status = decode_value(*value_bytes, value); !status) return status;
-    CommittedOffset committed{value.offset,           value.leader_epoch, value.metadata,
-                              value.commit_timestamp, std::nullopt,       ++shard.record_order};
+    CommittedOffset committed{Offset{value.offset}, LeaderEpoch{value.leader_epoch},
+                              value.metadata,       value.commit_timestamp,
+                              std::nullopt,         ++shard.record_order};
     if (value.expire_timestamp != -1) committed.expire_timestamp_ms = value.expire_timestamp;
     // The group exists once it has offsets, committed or pending (Kafka's
     // simple group: Empty, no protocol type).
     Group& group = get_or_create_group(key.group);
-    if (producer_id != -1) {
+    if (producer_id != non_transactional) {
       // Pending until the producer's marker (Kafka's
       // pendingTransactionalOffsets).
       shard.pending_txn_offsets[producer_id][{key.group, key.topic, key.partition}] =

@@ -24,18 +24,19 @@ Result<ReplayCounts> OffsetsTopicLog::replay(int32_t partition_index,
   const RecordSink sink = [&](Bytes key, std::optional<Bytes> value) {
     if (current.control)
       return coordinator.replay_control(partition_index, current.producer_id, key);
-    return coordinator.replay(key, value, current.transactional ? current.producer_id : -1);
+    return coordinator.replay(key, value,
+                              current.transactional ? current.producer_id : non_transactional);
   };
   return replay_all(partition_index, sink, batch);
 }
 
 // The leader epoch in which `image` elects `node_id` to lead `partition`
 // of __consumer_offsets, or -1.
-static int32_t elected_epoch_here(const cluster::MetadataImage& image, int32_t node_id,
-                                  int32_t partition) {
+static LeaderEpoch elected_epoch_here(const cluster::MetadataImage& image, BrokerId node_id,
+                                      int32_t partition) {
   const cluster::TopicImage* topic = image.topic(offsets_topic);
   const cluster::PartitionImage* led = topic ? topic->partition(partition) : nullptr;
-  return led != nullptr && led->leader == node_id ? led->leader_epoch : -1;
+  return LeaderEpoch{led != nullptr && BrokerId{led->leader} == node_id ? led->leader_epoch : -1};
 }
 
 GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaManager& replicas,
@@ -51,8 +52,8 @@ GroupService::GroupService(cluster::Controller& controller, cluster::ReplicaMana
   // coordinator_ exists before any image is followed (open()).
   topic_ = std::make_unique<coordinator::CoordinatorTopic>(
       controller_, replicas_, std::move(spec), options_.node_id,
-      [this](int32_t p, int32_t epoch) { coordinator_->on_election(p, epoch); },
-      [this](int32_t p, int32_t epoch) { coordinator_->on_resignation(p, epoch); });
+      [this](int32_t p, LeaderEpoch epoch) { coordinator_->on_election(p, epoch); },
+      [this](int32_t p, LeaderEpoch epoch) { coordinator_->on_resignation(p, epoch); });
   log_ = std::make_unique<OffsetsTopicLog>(
       replicas_, *options_.clock, [this] { request_offsets_topic(); }, options_.commit_timeout_ms);
 }
@@ -94,7 +95,8 @@ Result<std::unique_ptr<GroupService>> GroupService::open(cluster::Controller& co
   });
   if (topic || !service->options_.lone_node) {
     // Nothing is served until an election (below, or by a later image).
-    for (int32_t p = 0; p < partitions; ++p) service->coordinator_->on_resignation(p, -1);
+    for (int32_t p = 0; p < partitions; ++p)
+      service->coordinator_->on_resignation(p, LeaderEpoch{-1});
   }
   if (topic) {
     // The partitions led here load now (bad records are skipped one by
@@ -186,7 +188,7 @@ void GroupService::run_ticker() {
   }
 }
 
-void GroupService::handle_txn_completion(int64_t producer_id,
+void GroupService::handle_txn_completion(ProducerId producer_id,
                                          const std::vector<int32_t>& offsets_partitions,
                                          bool commit) {
   for (int32_t partition : offsets_partitions)

@@ -48,7 +48,7 @@ inline constexpr const char* offsets_topic = "__consumer_offsets";
 
 struct GroupServiceOptions {
   GroupConfig group;
-  int32_t node_id = 1;  // this broker: the coordinator of the partitions it leads
+  BrokerId node_id{1};  // this broker: the coordinator of the partitions it leads
   // A lone node (a quorum of one) serves its groups from memory before
   // __consumer_offsets exists (appends fail COORDINATOR_NOT_AVAILABLE and ask
   // for the topic). A node of a larger cluster coordinates nothing until the
@@ -116,7 +116,7 @@ class GroupService final : public cluster::MetadataListener {
   // is durable in `offsets_partitions` of __consumer_offsets (Kafka's
   // scheduleHandleTxnCompletion): its pending transactional offset commits
   // become committed (commit) or are dropped (abort). Posts only.
-  void handle_txn_completion(int64_t producer_id, const std::vector<int32_t>& offsets_partitions,
+  void handle_txn_completion(ProducerId producer_id, const std::vector<int32_t>& offsets_partitions,
                              bool commit);
   // The image after the ReplicaManager applied it (the broker subscribed
   // first): elections and resignations of the __consumer_offsets

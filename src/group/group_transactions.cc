@@ -94,8 +94,9 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
         response.topics[t].partitions[p].error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
         continue;
       }
-      CommittedOffset committed{partition.committed_offset, partition.committed_leader_epoch,
-                                metadata, now_ms, std::nullopt};
+      CommittedOffset committed{Offset{partition.committed_offset},
+                                LeaderEpoch{partition.committed_leader_epoch}, metadata, now_ms,
+                                std::nullopt};
       records.push_back(
           offset_record(request.group_id, topic.name, partition.partition_index, committed));
       keys.emplace_back(request.group_id, topic.name, partition.partition_index);
@@ -113,7 +114,7 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
     ++shard.pending_commits[key];
     ++shard.txn_commits_in_flight[key];
   }
-  const int64_t producer_id = request.producer_id;
+  const ProducerId producer_id{request.producer_id};
   auto applied = records;
   auto on_durable = [this, &shard, keys, applied = std::move(applied), producer_id, reply,
                      response](ErrorCode error, Completions& out) mutable {
@@ -128,14 +129,15 @@ void GroupCoordinator::txn_offset_commit_here(const TxnOffsetCommitRequest& requ
     out.push_back([reply, response] { reply(response); });
   };
   append(request.group_id, std::move(records), std::move(on_durable),
-         TransactionalProducer{request.producer_id, request.producer_epoch, verification});
+         TransactionalProducer{ProducerId{request.producer_id},
+                               ProducerEpoch{request.producer_epoch}, verification});
 }
 
 bool GroupCoordinator::has_pending_txn_offset(const Shard& shard, const PendingKey& key) {
   if (shard.txn_commits_in_flight.count(key) != 0) return true;
   auto open = shard.open_txns_by_group.find(std::get<0>(key));
   if (open == shard.open_txns_by_group.end()) return false;
-  for (int64_t producer : open->second) {
+  for (ProducerId producer : open->second) {
     auto pending = shard.pending_txn_offsets.find(producer);
     if (pending != shard.pending_txn_offsets.end() && pending->second.count(key) != 0) return true;
   }
@@ -143,7 +145,7 @@ bool GroupCoordinator::has_pending_txn_offset(const Shard& shard, const PendingK
 }
 
 // Kafka's OffsetMetadataManager.replayEndTransactionMarker.
-void GroupCoordinator::end_transaction(Shard& shard, int64_t producer_id, bool commit) {
+void GroupCoordinator::end_transaction(Shard& shard, ProducerId producer_id, bool commit) {
   auto found = shard.pending_txn_offsets.find(producer_id);
   if (found == shard.pending_txn_offsets.end()) return;  // nothing of it here
   std::map<PendingKey, CommittedOffset> pending = std::move(found->second);
@@ -172,7 +174,8 @@ void GroupCoordinator::clear_transactions(Shard& shard) {
   shard.load_batch = {};
 }
 
-void GroupCoordinator::complete_transaction(int64_t producer_id, int32_t partition, bool commit) {
+void GroupCoordinator::complete_transaction(ProducerId producer_id, int32_t partition,
+                                            bool commit) {
   if (partition < 0 || partition >= runtime_.partitions()) return;
   runtime_.post(partition, [this, producer_id, partition, commit] {
     Shard& shard = shards_[static_cast<size_t>(partition)];
@@ -191,7 +194,7 @@ void GroupCoordinator::complete_transaction(int64_t producer_id, int32_t partiti
   });
 }
 
-Status GroupCoordinator::replay_control(int32_t partition, int64_t producer_id, Bytes key) {
+Status GroupCoordinator::replay_control(int32_t partition, ProducerId producer_id, Bytes key) {
   auto control = record::parse_control_key(key);
   if (!control) return control.status();
   if (control->type != record::ControlType::commit && control->type != record::ControlType::abort)

@@ -57,7 +57,7 @@ void MarkerSenderCore::send(TxnMarker marker, std::function<void(ErrorCode)> don
   txns_.emplace(next_txn_id_++, std::move(txn));
 }
 
-void MarkerSenderCore::cancel(int32_t coordinator_partition, int32_t coordinator_epoch) {
+void MarkerSenderCore::cancel(int32_t coordinator_partition, LeaderEpoch coordinator_epoch) {
   std::vector<uint64_t> cancelled;
   for (const auto& [id, txn] : txns_)
     if (txn.marker.coordinator_partition == coordinator_partition &&
@@ -182,10 +182,10 @@ void MarkerSenderCore::send_to(int32_t broker, const net::Endpoint& endpoint,
   for (const Sent& sent : batch) {
     const TxnMarker& marker = txns_.at(sent.txn_id).marker;
     auto& entry = request.markers.emplace_back();
-    entry.producer_id = marker.producer_id;
-    entry.producer_epoch = marker.producer_epoch;
+    entry.producer_id = marker.producer_id.value();
+    entry.producer_epoch = marker.producer_epoch.value();
     entry.transaction_result = marker.commit;
-    entry.coordinator_epoch = marker.coordinator_epoch;
+    entry.coordinator_epoch = marker.coordinator_epoch.value();
     std::map<std::string, std::vector<int32_t>> topics;
     for (const MarkerPartition& partition : sent.partitions)
       topics[partition.topic].push_back(partition.partition);
@@ -211,7 +211,7 @@ void MarkerSenderCore::on_response(const std::vector<Sent>& batch,
     std::map<MarkerPartition, ErrorCode> errors;
     if (result.ok())
       for (const auto& marker : result.message.markers)
-        if (marker.producer_id == sent.producer_id)
+        if (ProducerId{marker.producer_id} == sent.producer_id)
           for (const auto& topic : marker.topics)
             for (const auto& partition : topic.partitions)
               errors[{topic.name, partition.partition_index}] =
@@ -275,7 +275,7 @@ void TcpMarkerSender::send(TxnMarker marker, std::function<void(ErrorCode)> done
   if (!posted && *answer) (*answer)(ErrorCode::NOT_COORDINATOR);
 }
 
-void TcpMarkerSender::cancel(int32_t coordinator_partition, int32_t coordinator_epoch) {
+void TcpMarkerSender::cancel(int32_t coordinator_partition, LeaderEpoch coordinator_epoch) {
   (void)thread_->post([this, coordinator_partition, coordinator_epoch] {
     core_->cancel(coordinator_partition, coordinator_epoch);
   });

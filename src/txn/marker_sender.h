@@ -67,7 +67,7 @@ class MarkerSenderCore {
 
   // Queues the marker; it is sent at the next tick().
   void send(TxnMarker marker, std::function<void(ErrorCode)> done);
-  void cancel(int32_t coordinator_partition, int32_t coordinator_epoch);
+  void cancel(int32_t coordinator_partition, LeaderEpoch coordinator_epoch);
   // Ticks the clients (timeouts, reconnects) and sends what is due.
   void tick();
   // Answers every pending marker NOT_COORDINATOR and closes the clients.
@@ -89,7 +89,7 @@ class MarkerSenderCore {
   // What one request carried for one marker.
   struct Sent {
     uint64_t txn_id = 0;
-    int64_t producer_id = -1;
+    ProducerId producer_id{-1};
     std::vector<MarkerPartition> partitions;
   };
   struct Leader {
@@ -128,7 +128,7 @@ class TcpMarkerSender final : public MarkerSender {
   explicit TcpMarkerSender(MarkerSenderOptions options);
   ~TcpMarkerSender() override;
   void send(TxnMarker marker, std::function<void(ErrorCode)> done) override;
-  void cancel(int32_t coordinator_partition, int32_t coordinator_epoch) override;
+  void cancel(int32_t coordinator_partition, LeaderEpoch coordinator_epoch) override;
   // Answers every pending marker NOT_COORDINATOR and joins the thread; a
   // send() afterwards is answered NOT_COORDINATOR at once.
   void stop();

@@ -49,7 +49,7 @@ bool ProducerIdManager::request_in_flight() const {
   return state_->in_flight;
 }
 
-Result<int64_t> ProducerIdManager::generate_producer_id() {
+Result<ProducerId> ProducerIdManager::generate_producer_id() {
   std::unique_lock lock(state_->mutex);
   State& state = *state_;
   if (state.next_in_current >= state.current.end()) {
@@ -65,7 +65,7 @@ Result<int64_t> ProducerIdManager::generate_producer_id() {
   const int64_t prefetch_at =
       state.current.first + static_cast<int64_t>(state.current.size * prefetch_threshold);
   if (id == prefetch_at) maybe_request_next_block(lock);
-  return id;
+  return ProducerId{id};
 }
 
 // Sends one AllocateProducerIds unless one is in flight, a block is already

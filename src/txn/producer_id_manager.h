@@ -66,7 +66,7 @@ class ProducerIdManager final : public ProducerIdGenerator {
 
   // The next id, or Errc::would_block while no block is at hand (callers
   // answer COORDINATOR_LOAD_IN_PROGRESS: producer_id_error_code()).
-  Result<int64_t> generate_producer_id() override;
+  Result<ProducerId> generate_producer_id() override;
 
   // For tests and operators.
   bool has_next_block() const;

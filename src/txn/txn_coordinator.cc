@@ -102,11 +102,11 @@ void TxnCoordinator::write(WriteBatch& batch, int32_t partition,
 
 // --- InitProducerId ---------------------------------------------------------
 
-void TxnCoordinator::init_producer_id(const std::string& transactional_id, int32_t timeout_ms,
+void TxnCoordinator::init_producer_id(const TransactionalId& id, int32_t timeout_ms,
                                       std::optional<ProducerIdAndEpoch> expected,
                                       Reply<TxnProducerResult> reply) {
-  const int32_t partition = partition_for(transactional_id);
-  runtime_.run(partition, [this, transactional_id, timeout_ms, expected,
+  const int32_t partition = partition_for(id.value());
+  runtime_.run(partition, [this, transactional_id = id.value(), timeout_ms, expected,
                            reply = std::move(reply)](WriteBatch& batch) {
     init_here(batch, transactional_id, timeout_ms, expected, reply);
   });
@@ -125,11 +125,11 @@ void TxnCoordinator::init_here(WriteBatch& batch, const std::string& transaction
   if (txn == nullptr) {
     // A new id: its producer id now, its epoch 0 once written (Kafka keeps
     // the metadata in the cache even if that write fails).
-    Result<int64_t> producer_id = producer_ids_.generate_producer_id();
+    Result<ProducerId> producer_id = producer_ids_.generate_producer_id();
     if (!producer_id) return reply({ErrorCode::COORDINATOR_LOAD_IN_PROGRESS});
     TxnMetadata created;
     created.transactional_id = transactional_id;
-    created.current.producer_id = *producer_id;
+    created.current.producer_id = producer_id->value();
     created.current.timeout_ms = timeout_ms;
     created.current.last_update_timestamp_ms = clock_.now_ms();
     txn = &shard(partition).txns.emplace(transactional_id, std::move(created)).first->second;
@@ -181,9 +181,9 @@ ErrorCode TxnCoordinator::prepare_init(TxnMetadata& txn, int32_t timeout_ms,
       const int64_t now_ms = clock_.now_ms();
       if (epoch_exhausted(current.producer_epoch) &&
           (!expected || expected->producer_epoch == current.producer_epoch)) {
-        Result<int64_t> producer_id = producer_ids_.generate_producer_id();
+        Result<ProducerId> producer_id = producer_ids_.generate_producer_id();
         if (!producer_id) return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
-        out = txn.prepare_producer_id_rotation(*producer_id, timeout_ms, now_ms,
+        out = txn.prepare_producer_id_rotation(producer_id->value(), timeout_ms, now_ms,
                                                expected.has_value());
         return ErrorCode::NONE;
       }
@@ -205,17 +205,17 @@ ErrorCode TxnCoordinator::prepare_init(TxnMetadata& txn, int32_t timeout_ms,
 
 // --- AddPartitionsToTxn -----------------------------------------------------
 
-void TxnCoordinator::add_partitions(const std::string& transactional_id, int64_t producer_id,
-                                    int16_t producer_epoch, TxnPartitions partitions,
+void TxnCoordinator::add_partitions(const TransactionalId& id, ProducerId producer,
+                                    ProducerEpoch epoch, TxnPartitions partitions,
                                     Reply<ErrorCode> reply,
                                     std::optional<int16_t> client_transaction_version) {
-  runtime_.run(
-      partition_for(transactional_id),
-      [this, transactional_id, producer_id, producer_epoch, partitions = std::move(partitions),
-       reply = std::move(reply), client_transaction_version](WriteBatch& batch) {
-        add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply,
-                 client_transaction_version);
-      });
+  runtime_.run(partition_for(id.value()),
+               [this, transactional_id = id.value(), producer_id = producer.value(),
+                producer_epoch = epoch.value(), partitions = std::move(partitions),
+                reply = std::move(reply), client_transaction_version](WriteBatch& batch) {
+                 add_here(batch, transactional_id, producer_id, producer_epoch, partitions, reply,
+                          client_transaction_version);
+               });
 }
 
 void TxnCoordinator::add_here(WriteBatch& batch, const std::string& transactional_id,
@@ -241,9 +241,12 @@ void TxnCoordinator::add_here(WriteBatch& batch, const std::string& transactiona
   write(batch, partition_for(transactional_id), transactional_id, transit, reply);
 }
 
-void TxnCoordinator::verify_partitions(const std::string& transactional_id, int64_t producer_id,
-                                       int16_t producer_epoch, TxnPartitions partitions,
+void TxnCoordinator::verify_partitions(const TransactionalId& id, ProducerId producer,
+                                       ProducerEpoch epoch, TxnPartitions partitions,
                                        Reply<std::map<MarkerPartition, ErrorCode>> reply) {
+  const std::string& transactional_id = id.value();
+  const int64_t producer_id = producer.value();
+  const int16_t producer_epoch = epoch.value();
   auto all = [partitions](ErrorCode error) {
     std::map<MarkerPartition, ErrorCode> result;
     for (const auto& partition : partitions) result[partition] = error;
@@ -274,12 +277,13 @@ void TxnCoordinator::verify_partitions(const std::string& transactional_id, int6
 
 // --- EndTxn -----------------------------------------------------------------
 
-void TxnCoordinator::end_txn(const std::string& transactional_id, int64_t producer_id,
-                             int16_t producer_epoch, bool commit,
-                             int16_t client_transaction_version, Reply<TxnProducerResult> reply) {
-  runtime_.run(partition_for(transactional_id),
-               [this, transactional_id, producer_id, producer_epoch, commit,
-                client_transaction_version, reply = std::move(reply)](WriteBatch& batch) {
+void TxnCoordinator::end_txn(const TransactionalId& id, ProducerId producer, ProducerEpoch epoch,
+                             bool commit, int16_t client_transaction_version,
+                             Reply<TxnProducerResult> reply) {
+  runtime_.run(partition_for(id.value()),
+               [this, transactional_id = id.value(), producer_id = producer.value(),
+                producer_epoch = epoch.value(), commit, client_transaction_version,
+                reply = std::move(reply)](WriteBatch& batch) {
                  end_here(batch, transactional_id, producer_id, producer_epoch, commit, true,
                           client_transaction_version, reply);
                });
@@ -369,9 +373,9 @@ void TxnCoordinator::end_here(WriteBatch& batch, const std::string& transactiona
   int64_t next_producer_id = no_producer_id;
   if (supports_epoch_bump(client_transaction_version) && !fencing &&
       epoch_exhausted(txn->current.producer_epoch)) {
-    Result<int64_t> fresh = producer_ids_.generate_producer_id();
+    Result<ProducerId> fresh = producer_ids_.generate_producer_id();
     if (!fresh) return reply({ErrorCode::COORDINATOR_LOAD_IN_PROGRESS});
-    next_producer_id = *fresh;
+    next_producer_id = fresh->value();
   }
   if (fencing) {
     // Kafka enters the fenced epoch in memory before writing it: the old
@@ -423,11 +427,11 @@ void TxnCoordinator::send_markers(int32_t partition, TxnMetadata& txn) {
   txn.completing = txn.prepare_complete(clock_.now_ms());
   txn.markers_written = false;
   TxnMarker marker;
-  marker.transactional_id = txn.transactional_id;
+  marker.transactional_id = TransactionalId{txn.transactional_id};
   marker.coordinator_partition = partition;
-  marker.producer_id = txn.current.producer_id;
-  marker.producer_epoch = txn.current.producer_epoch;
-  marker.coordinator_epoch = coordinator_epoch(partition);
+  marker.producer_id = ProducerId{txn.current.producer_id};
+  marker.producer_epoch = ProducerEpoch{txn.current.producer_epoch};
+  marker.coordinator_epoch = LeaderEpoch{coordinator_epoch(partition)};
   marker.commit = txn.current.state == TxnState::prepare_commit;
   marker.partitions.assign(txn.current.partitions.begin(), txn.current.partitions.end());
   const uint64_t incarnation = shard(partition).incarnation;
@@ -487,7 +491,8 @@ TxnDescription describe_metadata(const TxnMetadata& txn) {
 
 }  // namespace
 
-void TxnCoordinator::describe(const std::string& transactional_id, Reply<TxnDescription> reply) {
+void TxnCoordinator::describe(const TransactionalId& id, Reply<TxnDescription> reply) {
+  const std::string& transactional_id = id.value();
   if (transactional_id.empty()) {
     TxnDescription invalid;
     invalid.error = ErrorCode::INVALID_REQUEST;
@@ -582,14 +587,14 @@ T wait_for(const std::function<void(Reply<T>)>& start) {
 
 }  // namespace
 
-TxnDescription TxnCoordinator::describe(const std::string& transactional_id) {
+TxnDescription TxnCoordinator::describe(const TransactionalId& transactional_id) {
   return wait_for<TxnDescription>(
       [&](Reply<TxnDescription> reply) { describe(transactional_id, std::move(reply)); });
 }
 
-std::optional<TxnMetadata> TxnCoordinator::metadata_of(const std::string& transactional_id) {
+std::optional<TxnMetadata> TxnCoordinator::metadata_of(const TransactionalId& id) {
   return wait_for<std::optional<TxnMetadata>>([&](Reply<std::optional<TxnMetadata>> reply) {
-    runtime_.post(partition_for(transactional_id), [this, transactional_id, reply] {
+    runtime_.post(partition_for(id.value()), [this, transactional_id = id.value(), reply] {
       const auto& txns = shard(partition_for(transactional_id)).txns;
       auto it = txns.find(transactional_id);
       reply(it == txns.end() ? std::nullopt : std::optional<TxnMetadata>(it->second));

@@ -43,6 +43,7 @@
 
 #include "base/clock.h"
 #include "base/error_code.h"
+#include "base/strong_types.h"
 #include "coordinator/coordinator_keys.h"
 #include "coordinator/coordinator_runtime.h"
 #include "txn/txn_interfaces.h"
@@ -150,31 +151,33 @@ class TxnCoordinator {
   // and epoch; an ongoing transaction is aborted first (its epoch bumped,
   // CONCURRENT_TRANSACTIONS until that is done: the client retries).
   // INVALID_TRANSACTION_TIMEOUT outside (0, transaction.max.timeout.ms].
-  void init_producer_id(const std::string& transactional_id, int32_t timeout_ms,
+  void init_producer_id(const TransactionalId& transactional_id, int32_t timeout_ms,
                         std::optional<ProducerIdAndEpoch> expected, Reply<TxnProducerResult> reply);
   // AddPartitionsToTxn (and AddOffsetsToTxn with the group's
   // __consumer_offsets partition): one error for all `partitions`.
   // `client_transaction_version` 2 for a partition leader's implicit add
   // (AddPartitionsToTxn v5 without verify_only, KIP-890 part 2: the
   // transaction then ends with transactions v2's epoch bump, as Kafka 4.0).
-  void add_partitions(const std::string& transactional_id, int64_t producer_id,
-                      int16_t producer_epoch, TxnPartitions partitions, Reply<ErrorCode> reply,
+  void add_partitions(const TransactionalId& transactional_id, ProducerId producer_id,
+                      ProducerEpoch producer_epoch, TxnPartitions partitions,
+                      Reply<ErrorCode> reply,
                       std::optional<int16_t> client_transaction_version = {});
   // KIP-890 part 1's verify_only: whether each partition is in the ongoing
   // transaction (NONE) or not (TRANSACTION_ABORTABLE); writes nothing.
-  void verify_partitions(const std::string& transactional_id, int64_t producer_id,
-                         int16_t producer_epoch, TxnPartitions partitions,
+  void verify_partitions(const TransactionalId& transactional_id, ProducerId producer_id,
+                         ProducerEpoch producer_epoch, TxnPartitions partitions,
                          Reply<std::map<MarkerPartition, ErrorCode>> reply);
   // EndTxn: `client_transaction_version` 2 for EndTxn v5+ (KIP-890 part 2:
   // the epoch is bumped, the answer carries the new one).
-  void end_txn(const std::string& transactional_id, int64_t producer_id, int16_t producer_epoch,
-               bool commit, int16_t client_transaction_version, Reply<TxnProducerResult> reply);
-  void describe(const std::string& transactional_id, Reply<TxnDescription> reply);
+  void end_txn(const TransactionalId& transactional_id, ProducerId producer_id,
+               ProducerEpoch producer_epoch, bool commit, int16_t client_transaction_version,
+               Reply<TxnProducerResult> reply);
+  void describe(const TransactionalId& transactional_id, Reply<TxnDescription> reply);
   void list(TxnListFilters filters, Reply<TxnListResult> reply);
 
   // Leadership (see the header comment). Any thread; posted to the strand.
-  void on_election(int32_t partition, int32_t leader_epoch);
-  void on_resignation(int32_t partition, int32_t leader_epoch);
+  void on_election(int32_t partition, LeaderEpoch leader_epoch);
+  void on_resignation(int32_t partition, LeaderEpoch leader_epoch);
   // Continues the loads in progress (their high watermark may have moved).
   void continue_loads();
   size_t loading_partitions() const { return loading_partitions_.load(std::memory_order_acquire); }
@@ -192,8 +195,8 @@ class TxnCoordinator {
   Status replay(int32_t partition, Bytes key, std::optional<Bytes> value);
 
   // Tests and metrics (blocking: never from a reactor or a strand).
-  TxnDescription describe(const std::string& transactional_id);
-  std::optional<TxnMetadata> metadata_of(const std::string& transactional_id);
+  TxnDescription describe(const TransactionalId& transactional_id);
+  std::optional<TxnMetadata> metadata_of(const TransactionalId& transactional_id);
   ErrorCode partition_error(int32_t partition);
 
  private:

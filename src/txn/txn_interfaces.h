@@ -15,6 +15,7 @@
 
 #include "base/error_code.h"
 #include "base/result.h"
+#include "base/strong_types.h"
 
 namespace sluice::txn {
 
@@ -25,7 +26,7 @@ class ProducerIdGenerator {
   // strands call it): while no block is at hand it fails with
   // COORDINATOR_LOAD_IN_PROGRESS and asks the controller for one, as
   // Kafka's RPCProducerIdManager does (the client retries).
-  virtual Result<int64_t> generate_producer_id() = 0;
+  virtual Result<ProducerId> generate_producer_id() = 0;
 };
 
 struct MarkerPartition {
@@ -36,12 +37,12 @@ struct MarkerPartition {
 
 // One transaction's end: the marker every partition of it gets.
 struct TxnMarker {
-  std::string transactional_id;       // for logs and operators only
+  TransactionalId transactional_id;   // for logs and operators only
   int32_t coordinator_partition = 0;  // its __transaction_state partition (cancel())
-  int64_t producer_id = -1;
-  int16_t producer_epoch = -1;
-  int32_t coordinator_epoch =
-      0;  // the leader epoch of the coordinator's __transaction_state partition
+  ProducerId producer_id{-1};
+  ProducerEpoch producer_epoch{-1};
+  // The leader epoch of the coordinator's __transaction_state partition.
+  LeaderEpoch coordinator_epoch{0};
   bool commit = false;
   std::vector<MarkerPartition> partitions;
 };
@@ -60,7 +61,7 @@ class MarkerSender {
   // Drops the markers of transactions coordinated from `coordinator_partition`
   // of __transaction_state at `coordinator_epoch` or older (the coordinator
   // resigned it); their `done` gets NOT_COORDINATOR.
-  virtual void cancel(int32_t coordinator_partition, int32_t coordinator_epoch) = 0;
+  virtual void cancel(int32_t coordinator_partition, LeaderEpoch coordinator_epoch) = 0;
 };
 
 }  // namespace sluice::txn

@@ -11,16 +11,16 @@ namespace sluice::txn {
 
 using coordinator::WriteBatch;
 
-void TxnCoordinator::on_election(int32_t partition, int32_t leader_epoch) {
-  runtime_.post(partition, [this, partition, leader_epoch] {
-    elect_here(partition, leader_epoch);
+void TxnCoordinator::on_election(int32_t partition, LeaderEpoch leader_epoch) {
+  runtime_.post(partition, [this, partition, epoch = leader_epoch.value()] {
+    elect_here(partition, epoch);
     load_step(partition);
   });
 }
 
-void TxnCoordinator::on_resignation(int32_t partition, int32_t leader_epoch) {
+void TxnCoordinator::on_resignation(int32_t partition, LeaderEpoch leader_epoch) {
   runtime_.post(partition,
-                [this, partition, leader_epoch] { resign_here(partition, leader_epoch); });
+                [this, partition, epoch = leader_epoch.value()] { resign_here(partition, epoch); });
 }
 
 void TxnCoordinator::continue_loads() {
@@ -34,7 +34,7 @@ void TxnCoordinator::continue_loads() {
 void TxnCoordinator::elect_here(int32_t partition, int32_t leader_epoch) {
   Shard& owner = shard(partition);
   if (leader_epoch <= owner.epoch) return;  // stale, or this election is known
-  markers_.cancel(partition, leader_epoch - 1);
+  markers_.cancel(partition, LeaderEpoch{leader_epoch - 1});
   if (owner.state != ShardState::loading)
     loading_partitions_.fetch_add(1, std::memory_order_acq_rel);
   owner.epoch = leader_epoch;
@@ -61,7 +61,7 @@ void TxnCoordinator::resign_here(int32_t partition, int32_t leader_epoch) {
   owner.txns.clear();
   owner.state = ShardState::inactive;
   ++owner.incarnation;
-  markers_.cancel(partition, leader_epoch);
+  markers_.cancel(partition, LeaderEpoch{leader_epoch});
   if (dropped > 0)
     spdlog::info("{}-{}: no longer transaction coordinator (leader epoch {}): {} ids unloaded",
                  transaction_state_topic, partition, leader_epoch, dropped);

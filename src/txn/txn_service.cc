@@ -25,8 +25,8 @@ TxnService::TxnService(cluster::Controller& controller, cluster::ReplicaManager&
                   {"unclean.leader.election.enable", "false"}};
   topic_ = std::make_unique<coordinator::CoordinatorTopic>(
       controller, replicas, std::move(spec), options_.node_id,
-      [this](int32_t p, int32_t epoch) { coordinator_->on_election(p, epoch); },
-      [this](int32_t p, int32_t epoch) { coordinator_->on_resignation(p, epoch); });
+      [this](int32_t p, LeaderEpoch epoch) { coordinator_->on_election(p, epoch); },
+      [this](int32_t p, LeaderEpoch epoch) { coordinator_->on_resignation(p, epoch); });
   log_ = std::make_unique<coordinator::CoordinatorTopicLog>(
       replicas, transaction_state_topic, *options_.clock, [this] { request_topic(); },
       options_.append_timeout_ms);
@@ -56,7 +56,8 @@ Result<std::unique_ptr<TxnService>> TxnService::open(cluster::Controller& contro
   service->follow_features(*image);
   if (topic || !service->options_.lone_node) {
     // Nothing is served until an election (below, or by a later image).
-    for (int32_t p = 0; p < partitions; ++p) service->coordinator_->on_resignation(p, -1);
+    for (int32_t p = 0; p < partitions; ++p)
+      service->coordinator_->on_resignation(p, LeaderEpoch{-1});
   }
   if (topic) {
     service->topic_->follow_leadership(*image);

@@ -31,7 +31,7 @@ namespace sluice::txn {
 
 struct TxnServiceOptions {
   TxnConfig txn;
-  int32_t node_id = 1;
+  BrokerId node_id{1};
   // A lone node serves before __transaction_state exists (its appends fail
   // COORDINATOR_NOT_AVAILABLE and ask for the topic); a node of a larger
   // cluster coordinates only what the image elects it for.

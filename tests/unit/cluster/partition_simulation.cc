@@ -303,7 +303,7 @@ class Simulation {
     }
     broker.logs = std::move(logs.value());
     ReplicaManagerOptions replica_options;
-    replica_options.node_id = broker.id;
+    replica_options.node_id = BrokerId{broker.id};
     replica_options.log_manager = broker.logs.get();
     replica_options.logger = [](std::string_view) {};
     replica_options.clock = &clock_;

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "cluster/partition.h"
+#include "cluster/replica_manager.h"
 
 namespace sluice::cluster {
 namespace {
@@ -51,6 +54,18 @@ concept EpochEndAccepts = requires(const Partition& partition, EpochArg epoch) {
 static_assert(EpochEndAccepts<LeaderEpoch>);
 static_assert(!EpochEndAccepts<Offset>);
 static_assert(!EpochEndAccepts<int32_t>);
+
+// The ReplicaManager's node id is a BrokerId (compared with the leaders the
+// coordinators' logs see), not one more int32_t beside partition indexes
+// and epochs.
+template <class NodeArg>
+concept ReplicaNodeIdAccepts = requires(ReplicaManagerOptions options, NodeArg node) {
+  options.node_id = node;
+};
+static_assert(ReplicaNodeIdAccepts<BrokerId>);
+static_assert(!ReplicaNodeIdAccepts<int32_t>);
+static_assert(!ReplicaNodeIdAccepts<LeaderEpoch>);
+static_assert(std::is_same_v<decltype(std::declval<const ReplicaManager&>().node_id()), BrokerId>);
 
 TEST(PartitionStrongTypesTest, OffsetsAndEpochsCannotBeSwappedAtTheInterface) {
   SUCCEED() << "checked by the static_asserts above, at compile time";

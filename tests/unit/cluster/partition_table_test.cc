@@ -46,7 +46,7 @@ class PartitionTableTest : public ::testing::Test {
     ASSERT_TRUE(manager.is_ok()) << manager.status().to_string();
     logs_ = std::move(manager).value();
     ReplicaManagerOptions replica_options;
-    replica_options.node_id = local_node;
+    replica_options.node_id = BrokerId{local_node};
     replica_options.log_manager = logs_.get();
     replica_options.logger = [](std::string_view) {};
     replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));

@@ -41,7 +41,7 @@ class ReassignmentDataPathTest : public ::testing::Test {
   void SetUp() override {
     logs_ = testing::in_memory_log_manager(fs_);
     ReplicaManagerOptions replica_options;
-    replica_options.node_id = local_node;
+    replica_options.node_id = BrokerId{local_node};
     replica_options.log_manager = logs_.get();
     replica_options.logger = [](std::string_view) {};
     replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));

@@ -63,7 +63,7 @@ class ReplicaManagerTest : public ::testing::Test {
     ASSERT_TRUE(manager.is_ok()) << manager.status().to_string();
     logs_ = std::move(manager).value();
     ReplicaManagerOptions replica_options;
-    replica_options.node_id = local_node;
+    replica_options.node_id = BrokerId{local_node};
     replica_options.log_manager = logs_.get();
     replica_options.logger = [](std::string_view) {};
     replica_options.append_policy_for = [this](const TopicImage& topic, const MetadataImage&) {
@@ -271,7 +271,7 @@ TEST_F(ReplicaManagerTest, HighWatermarkStartsAtTheLogEndAfterReopen) {
   // side): a single replica's log is all committed.
   ReplicaManagerOptions options;
   options.log_manager = logs_.get();
-  options.node_id = local_node;
+  options.node_id = BrokerId{local_node};
   ReplicaManager again(std::move(options));
   ASSERT_TRUE(again.apply_image(image_with({{"a", 1}})).is_ok());
   EXPECT_EQ(again.partition("a", 0)->high_watermark(), 7);
@@ -301,7 +301,7 @@ TEST_F(ReplicaManagerTest, APartitionDirLostInACrashIsCreatedAgainAtTheNextStart
   EXPECT_EQ(logs_->logs().size(), 1u) << "only a-0 is on disk";
   ReplicaManagerOptions replica_options;
   replica_options.log_manager = logs_.get();
-  replica_options.node_id = local_node;
+  replica_options.node_id = BrokerId{local_node};
   replicas_ = std::make_unique<ReplicaManager>(std::move(replica_options));
   ASSERT_TRUE(replicas_->apply_image(image_with({{"a", 2}})).is_ok());
   ASSERT_NE(replicas_->partition("a", 1), nullptr);
@@ -322,7 +322,7 @@ TEST_F(ReplicaManagerTest, StopCreatingLogsLeavesNewLogsToTheNextStart) {
 
   ReplicaManagerOptions options;
   options.log_manager = logs_.get();
-  options.node_id = local_node;
+  options.node_id = BrokerId{local_node};
   ReplicaManager next_start(std::move(options));
   ASSERT_TRUE(next_start.apply_image(image_with({{"a", 1}, {"b", 3}})).is_ok());
   for (int32_t p = 0; p < 3; ++p) EXPECT_NE(next_start.partition("b", p), nullptr);
@@ -344,7 +344,7 @@ TEST(ReplicaManagerConfigs, TopicConfigChangesReachTheLogAndWakeTheCleaner) {
   auto logs = storage::LogManager::open(fs, std::move(options));
   ASSERT_TRUE(logs.is_ok()) << logs.status().to_string();
   ReplicaManagerOptions replica_options;
-  replica_options.node_id = local_node;
+  replica_options.node_id = BrokerId{local_node};
   replica_options.log_manager = logs->get();
   replica_options.logger = [](std::string_view) {};
   replica_options.log_config_for = [](const TopicImage& topic, const MetadataImage&) {

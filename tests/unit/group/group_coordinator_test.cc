@@ -202,7 +202,7 @@ TEST_F(GroupTest, FirstJoinNeedsMemberIdThenSingleMemberBecomesLeader) {
   EXPECT_EQ(joined.value->protocol_name, "range");
   ASSERT_EQ(joined.value->members.size(), 1u);
   EXPECT_EQ(joined.value->members[0].metadata, (std::vector<uint8_t>{1, 2, 3}));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::completing_rebalance);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::completing_rebalance);
 
   Slot<SyncGroupResponse> synced;
   sync(synced, id, 1, {{id, {7, 7}}});
@@ -210,7 +210,7 @@ TEST_F(GroupTest, FirstJoinNeedsMemberIdThenSingleMemberBecomesLeader) {
   log.complete();
   ASSERT_EQ(synced.calls, 1);
   EXPECT_EQ(synced.value->assignment, (std::vector<uint8_t>{7, 7}));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable);
   EXPECT_EQ(heartbeat(id, 1), 0);
 }
 
@@ -228,7 +228,7 @@ TEST_F(GroupTest, SecondMemberTriggersRebalanceAndFollowerWaitsForLeader) {
   Slot<JoinGroupResponse> second_join;
   std::string second = join_new(second_join);
   EXPECT_EQ(second_join.calls, 0) << "waits for the first member to rejoin";
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::preparing_rebalance);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::preparing_rebalance);
   EXPECT_EQ(heartbeat(first, generation), err(ErrorCode::REBALANCE_IN_PROGRESS));
 
   Slot<JoinGroupResponse> first_join;
@@ -297,7 +297,7 @@ TEST_F(GroupTest, SessionTimeoutRemovesMemberAndRebalancesTheRest) {
     coordinator->tick();
   }
   EXPECT_EQ(heartbeat(first, 2), err(ErrorCode::UNKNOWN_MEMBER_ID));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::preparing_rebalance);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::preparing_rebalance);
   EXPECT_EQ(heartbeat(second, 2), err(ErrorCode::REBALANCE_IN_PROGRESS));
   EXPECT_EQ(heartbeat(second, 1), err(ErrorCode::ILLEGAL_GENERATION)) << "a stale generation, even mid-rebalance";
   Slot<JoinGroupResponse> rejoin;
@@ -353,8 +353,8 @@ TEST_F(GroupTest, LeaveGroupRebalancesAndEmptiesTheGroup) {
   ASSERT_EQ(response.members.size(), 2u);
   EXPECT_EQ(response.members[0].error_code, 0);
   EXPECT_EQ(response.members[1].error_code, err(ErrorCode::UNKNOWN_MEMBER_ID));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::empty);
-  EXPECT_EQ(coordinator->generation_of("g"), generation + 1);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::empty);
+  EXPECT_EQ(coordinator->generation_of(GroupId{"g"}), generation + 1);
 }
 
 TEST_F(GroupTest, StaticMemberRestartKeepsAssignmentWithoutRebalance) {
@@ -389,7 +389,7 @@ TEST_F(GroupTest, StaticMemberRestartKeepsAssignmentWithoutRebalance) {
   EXPECT_EQ(restarted.value->generation_id, generation) << "no new generation";
   std::string new_a = restarted.value->member_id;
   EXPECT_NE(new_a, a);
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable);
   EXPECT_EQ(heartbeat(b, generation), 0) << "the other member is not told to rebalance";
   Slot<SyncGroupResponse> resynced;
   sync(resynced, new_a, generation, {}, "instance-a");
@@ -489,8 +489,8 @@ TEST_F(GroupTest, StateIsRebuiltFromTheRecords) {
   GroupCoordinator reloaded(config, clock, random, log);
   log.replay_into(reloaded);
   reloaded.finish_loading();
-  EXPECT_EQ(reloaded.state_of("g"), GroupState::stable);
-  EXPECT_EQ(reloaded.generation_of("g"), generation);
+  EXPECT_EQ(reloaded.state_of(GroupId{"g"}), GroupState::stable);
+  EXPECT_EQ(reloaded.generation_of(GroupId{"g"}), generation);
   protocol::HeartbeatRequest beat;
   beat.group_id = "g";
   beat.generation_id = generation;
@@ -505,7 +505,7 @@ TEST_F(GroupTest, StateIsRebuiltFromTheRecords) {
   // Sessions restart at load: without heartbeats the member expires.
   clock.advance_ms(11000);
   reloaded.tick();
-  EXPECT_EQ(reloaded.state_of("g"), GroupState::empty);
+  EXPECT_EQ(reloaded.state_of(GroupId{"g"}), GroupState::empty);
 }
 
 TEST_F(GroupTest, DeleteGroupsAndOffsets) {
@@ -525,7 +525,7 @@ TEST_F(GroupTest, DeleteGroupsAndOffsets) {
   // Tombstones replay to nothing.
   GroupCoordinator reloaded(config, clock, random, log);
   log.replay_into(reloaded);
-  EXPECT_FALSE(reloaded.state_of("idle"));
+  EXPECT_FALSE(reloaded.state_of(GroupId{"idle"}));
 
   // OffsetDelete on an active consumer group subscribed to the topic.
   protocol::OffsetDeleteRequest offsets;
@@ -580,7 +580,8 @@ TEST_F(GroupTest, OffsetsExpireAfterRetentionOnceTheGroupIsEmpty) {
   EXPECT_EQ(fetch("simple"), 5) << "expired once the tombstone is durable, not before";
   log.complete();
   EXPECT_EQ(fetch("simple"), -1);
-  EXPECT_FALSE(coordinator->state_of("simple")) << "an empty group without offsets is removed";
+  EXPECT_FALSE(coordinator->state_of(GroupId{"simple"}))
+      << "an empty group without offsets is removed";
   int32_t partition = partition_for_group("simple", config.offsets_topic_partitions);
   EXPECT_FALSE(log.log[partition].back().value) << "a tombstone was written";
 }
@@ -655,20 +656,20 @@ TEST_F(GroupTest, NextDeadlineIsTheEarliestSessionEnd) {
       << "a later deadline never moves the wake earlier";
   clock.advance(session_end - clock.monotonic());
   coordinator->tick();  // a wake for a deadline a heartbeat extended: nothing ends
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable);
   const auto extended_end =
       session_end - std::chrono::milliseconds(10000) + std::chrono::milliseconds(14000);
   EXPECT_EQ(coordinator->next_deadline(), extended_end);
 
   clock.advance(extended_end - clock.monotonic() - std::chrono::nanoseconds(1));
   coordinator->tick();
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable) << "1 ns before the deadline";
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable) << "1 ns before the deadline";
   clock.advance(std::chrono::nanoseconds(1));
   coordinator->tick();
   EXPECT_EQ(heartbeat(member, generation), err(ErrorCode::UNKNOWN_MEMBER_ID))
       << "ended exactly at the deadline";
   coordinator->tick();  // the rebalance its leaving started ends at once: no member is left
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::empty);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::empty);
   EXPECT_EQ(coordinator->next_deadline(), std::chrono::nanoseconds::max());
 }
 

@@ -200,15 +200,16 @@ TEST_F(DurabilityTest, FailedCommitOfANewSimpleGroupCreatesNothing) {
   coordinator->offset_commit(commit_request("fresh", 5), 8, failed.reply());
   log.complete(ErrorCode::KAFKA_STORAGE_ERROR);
   EXPECT_EQ(commit_error(failed), err(ErrorCode::NOT_COORDINATOR));
-  EXPECT_EQ(coordinator->state_of("fresh"), std::nullopt);
+  EXPECT_EQ(coordinator->state_of(GroupId{"fresh"}), std::nullopt);
   EXPECT_EQ(coordinator->list_groups({}, 4).groups.size(), 0u);
 }
 
 TEST_F(DurabilityTest, FailedAssignmentStoreLeavesTheGroupRebalancing) {
   auto [id, generation] = join_one();
-  ASSERT_EQ(coordinator->state_of("g"), GroupState::completing_rebalance);
+  ASSERT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::completing_rebalance);
   auto synced = sync(id, generation);
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::completing_rebalance) << "not Stable before it is stored";
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::completing_rebalance)
+      << "not Stable before it is stored";
   // A commit meanwhile is refused as during any rebalance.
   Slot<protocol::OffsetCommitResponse> early;
   coordinator->offset_commit(commit_request("g", 1, generation, id), 8, early.reply());
@@ -217,12 +218,13 @@ TEST_F(DurabilityTest, FailedAssignmentStoreLeavesTheGroupRebalancing) {
   log.complete(ErrorCode::KAFKA_STORAGE_ERROR);
   ASSERT_EQ(synced.calls, 1);
   EXPECT_EQ(synced.value->error_code, err(ErrorCode::NOT_COORDINATOR));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::preparing_rebalance) << "Kafka rebalances after a failed store";
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::preparing_rebalance)
+      << "Kafka rebalances after a failed store";
   protocol::DescribeGroupsRequest describe;
   describe.groups = {"g"};
   auto described = coordinator->describe_groups(describe, 5);
   EXPECT_TRUE(described.groups.at(0).members.at(0).member_assignment.empty()) << "the assignment never showed";
-  EXPECT_EQ(restarted()->state_of("g"), std::nullopt) << "nothing of the group was stored";
+  EXPECT_EQ(restarted()->state_of(GroupId{"g"}), std::nullopt) << "nothing of the group was stored";
 
   // The member rejoins, and a stored assignment makes the group Stable.
   protocol::JoinGroupRequest rejoin;
@@ -239,8 +241,8 @@ TEST_F(DurabilityTest, FailedAssignmentStoreLeavesTheGroupRebalancing) {
   log.complete();
   EXPECT_EQ(again.value->error_code, 0);
   EXPECT_EQ(again.value->assignment, (std::vector<uint8_t>{7}));
-  EXPECT_EQ(coordinator->state_of("g"), GroupState::stable);
-  EXPECT_EQ(restarted()->state_of("g"), GroupState::stable);
+  EXPECT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable);
+  EXPECT_EQ(restarted()->state_of(GroupId{"g"}), GroupState::stable);
 }
 
 TEST_F(DurabilityTest, LeaderRetryDuringTheStoreStoresOnce) {
@@ -272,7 +274,7 @@ TEST_F(DurabilityTest, FailedDeleteKeepsTheGroup) {
   log.complete(ErrorCode::KAFKA_STORAGE_ERROR);
   ASSERT_EQ(deleting.calls, 1);
   EXPECT_EQ(deleting.value->results.at(0).error_code, err(ErrorCode::NOT_COORDINATOR));
-  EXPECT_EQ(coordinator->state_of("idle"), GroupState::empty);
+  EXPECT_EQ(coordinator->state_of(GroupId{"idle"}), GroupState::empty);
   EXPECT_EQ(fetch(*coordinator, "idle"), 9);
   EXPECT_EQ(fetch(*restarted(), "idle"), 9);
 
@@ -280,8 +282,8 @@ TEST_F(DurabilityTest, FailedDeleteKeepsTheGroup) {
   coordinator->delete_groups(request, 2, deleted.reply());
   log.complete();
   EXPECT_EQ(deleted.value->results.at(0).error_code, 0);
-  EXPECT_EQ(coordinator->state_of("idle"), std::nullopt);
-  EXPECT_EQ(restarted()->state_of("idle"), std::nullopt);
+  EXPECT_EQ(coordinator->state_of(GroupId{"idle"}), std::nullopt);
+  EXPECT_EQ(restarted()->state_of(GroupId{"idle"}), std::nullopt);
 }
 
 TEST_F(DurabilityTest, DeleteAfterACommitInFlightDeletesItToo) {
@@ -301,8 +303,9 @@ TEST_F(DurabilityTest, DeleteAfterACommitInFlightDeletesItToo) {
   log.complete();
   EXPECT_EQ(commit_error(in_flight), 0);
   EXPECT_EQ(deleted.value->results.at(0).error_code, 0);
-  EXPECT_EQ(coordinator->state_of("idle"), std::nullopt);
-  EXPECT_EQ(restarted()->state_of("idle"), std::nullopt) << "no offset of the deleted group survives a restart";
+  EXPECT_EQ(coordinator->state_of(GroupId{"idle"}), std::nullopt);
+  EXPECT_EQ(restarted()->state_of(GroupId{"idle"}), std::nullopt)
+      << "no offset of the deleted group survives a restart";
 }
 
 TEST_F(DurabilityTest, FailedOffsetDeleteKeepsTheOffset) {
@@ -324,7 +327,7 @@ TEST_F(DurabilityTest, FailedStaticMemberReplacementKeepsTheOldMemberId) {
   auto [old_id, generation] = join_one("g", "instance-1");
   auto synced = sync(old_id, generation);
   log.complete();
-  ASSERT_EQ(coordinator->state_of("g"), GroupState::stable);
+  ASSERT_EQ(coordinator->state_of(GroupId{"g"}), GroupState::stable);
   // The static member restarts (no member id): its new id is stored first.
   protocol::JoinGroupRequest request;
   request.group_id = "g";
@@ -373,7 +376,7 @@ struct Node {
     EXPECT_TRUE(manager.is_ok()) << manager.status().to_string();
     logs = std::move(manager).value();
     cluster::ReplicaManagerOptions replica_options;
-    replica_options.node_id = local_node;
+    replica_options.node_id = BrokerId{local_node};
     replica_options.log_manager = logs.get();
     replica_options.logger = [](std::string_view) {};
     replica_options.append_policy_for = [](const cluster::TopicImage&, const cluster::MetadataImage&) {

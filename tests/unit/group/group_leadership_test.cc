@@ -181,7 +181,7 @@ TEST_F(LeadershipTest, ResignationAnswersNotCoordinatorAndServesNothing) {
   join(second, parked.value->member_id);
   ASSERT_EQ(second.calls, 0) << "parked until the first member rejoins";
 
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   EXPECT_EQ(second.calls, 1);
   EXPECT_EQ(second.error(), err(ErrorCode::NOT_COORDINATOR));
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NOT_COORDINATOR);
@@ -203,11 +203,11 @@ TEST_F(LeadershipTest, ElectionLoadsOnlyCommittedRecordsAndAnswersLoadInProgress
   auto [id, generation] = stable_single();
   ASSERT_EQ(commit(id, generation, 10), 0);
   ASSERT_EQ(commit(id, generation, 11), 0);
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   // Elected again later: the log holds 3 records (group, two commits) but
   // only the first is committed on this replica yet.
   log.high_watermark[partition] = 1;
-  coordinator->on_election(partition, 2);
+  coordinator->on_election(partition, LeaderEpoch{2});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
   EXPECT_EQ(coordinator->loading_partitions(), 1u);
   EXPECT_EQ(fetch().first, err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
@@ -233,27 +233,27 @@ TEST_F(LeadershipTest, AnAppendOfALostIncarnationAppliesNothingAndAnswersNotCoor
   Slot<protocol::OffsetCommitResponse> slot;
   commit_async(slot, id, generation, 77);
   ASSERT_EQ(slot.calls, 0);
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   log.complete(ErrorCode::NONE);  // replicated, but this broker no longer coordinates
   ASSERT_EQ(slot.calls, 1);
   EXPECT_EQ(slot.value->topics.at(0).partitions.at(0).error_code, err(ErrorCode::NOT_COORDINATOR));
   EXPECT_EQ(coordinator->group_count(), 0u) << "nothing applied into a partition that is not led";
   // Elected again: what the log holds is loaded (the commit was written).
-  coordinator->on_election(partition, 2);
+  coordinator->on_election(partition, LeaderEpoch{2});
   EXPECT_EQ(fetch(), std::make_pair(int16_t{0}, int64_t{77}));
 }
 
 TEST_F(LeadershipTest, StaleEpochsAreIgnored) {
-  coordinator->on_resignation(partition, 3);
-  coordinator->on_election(partition, 2);  // older than the resignation
+  coordinator->on_resignation(partition, LeaderEpoch{3});
+  coordinator->on_election(partition, LeaderEpoch{2});  // older than the resignation
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NOT_COORDINATOR);
-  coordinator->on_election(partition, 4);
+  coordinator->on_election(partition, LeaderEpoch{4});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NONE);
-  coordinator->on_resignation(partition, 3);  // older than the election
+  coordinator->on_resignation(partition, LeaderEpoch{3});  // older than the election
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NONE);
-  coordinator->on_election(partition, 4);  // the same election again
+  coordinator->on_election(partition, LeaderEpoch{4});  // the same election again
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NONE);
-  coordinator->on_resignation(partition, 5);
+  coordinator->on_resignation(partition, LeaderEpoch{5});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NOT_COORDINATOR);
 }
 
@@ -268,11 +268,12 @@ TEST_F(LeadershipTest, StaleEpochsAreIgnored) {
 TEST_F(LeadershipTest, APartitionTheImageElectsHereAnswersLoadInProgressUntilItsElectionComes) {
   auto [id, generation] = stable_single();
   ASSERT_EQ(commit(id, generation, 5), 0);
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   int32_t image_epoch = 1;
   bool image_leader_here = false;
-  coordinator->follow_image_elections(
-      [&](int32_t p) { return p == partition && image_leader_here ? image_epoch : -1; });
+  coordinator->follow_image_elections([&](int32_t p) {
+    return LeaderEpoch{p == partition && image_leader_here ? image_epoch : -1};
+  });
   EXPECT_EQ(fetch().first, err(ErrorCode::NOT_COORDINATOR)) << "another broker leads";
   // The image elects this broker in epoch 2; the election is on its way.
   image_epoch = 2;
@@ -282,16 +283,16 @@ TEST_F(LeadershipTest, APartitionTheImageElectsHereAnswersLoadInProgressUntilIts
   EXPECT_EQ(heartbeat(id, generation), err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
   EXPECT_EQ(commit(id, generation, 6), err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
   // Other partitions, which it does not elect here, are not concerned.
-  coordinator->on_resignation((partition + 1) % 4, 1);
+  coordinator->on_resignation((partition + 1) % 4, LeaderEpoch{1});
   EXPECT_EQ(coordinator->partition_error((partition + 1) % 4), ErrorCode::NOT_COORDINATOR);
   // The election arrives: loaded, served.
-  coordinator->on_election(partition, 2);
+  coordinator->on_election(partition, LeaderEpoch{2});
   EXPECT_EQ(fetch(), std::make_pair(int16_t{0}, int64_t{5}));
   // A later image gives the partition away: once the resignation came,
   // NOT_COORDINATOR again (the image no longer elects it here).
   image_epoch = 3;
   image_leader_here = false;
-  coordinator->on_resignation(partition, 3);
+  coordinator->on_resignation(partition, LeaderEpoch{3});
   EXPECT_EQ(fetch().first, err(ErrorCode::NOT_COORDINATOR));
   // An image electing it here in an epoch already resigned (a stale one) is
   // no pending election.
@@ -305,7 +306,7 @@ TEST_F(LeadershipTest, APartitionTheImageElectsHereAnswersLoadInProgressUntilIts
 TEST_F(LeadershipTest, StateFromBeforeTheTopicStaysOnlyAtEpochZero) {
   auto [id, generation] = stable_single();
   log.log.clear();  // its appends failed: the topic did not exist
-  coordinator->on_election(partition, 0);
+  coordinator->on_election(partition, LeaderEpoch{0});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NONE);
   EXPECT_EQ(heartbeat(id, generation), 0) << "kept at epoch 0";
 
@@ -320,7 +321,7 @@ TEST_F(LeadershipTest, StateFromBeforeTheTopicStaysOnlyAtEpochZero) {
   join(joined, first.value->member_id);
   ASSERT_EQ(joined.error(), 0);
   ASSERT_TRUE(log.pending.empty());
-  coordinator->on_election(partition, 5);
+  coordinator->on_election(partition, LeaderEpoch{5});
   EXPECT_EQ(heartbeat(joined.value->member_id, joined.value->generation_id),
             err(ErrorCode::UNKNOWN_MEMBER_ID))
       << "reloaded from the log at a later epoch";
@@ -329,19 +330,19 @@ TEST_F(LeadershipTest, StateFromBeforeTheTopicStaysOnlyAtEpochZero) {
 TEST_F(LeadershipTest, APartitionThatCannotBeLoadedAnswersLoadInProgressUntilANewElection) {
   auto [id, generation] = stable_single();
   ASSERT_EQ(commit(id, generation, 5), 0);
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   log.unreadable = true;
-  coordinator->on_election(partition, 2);
+  coordinator->on_election(partition, LeaderEpoch{2});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
   EXPECT_EQ(coordinator->loading_partitions(), 0u) << "failed, not loading";
   EXPECT_EQ(fetch().first, err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
   log.unreadable = false;
-  coordinator->on_election(partition, 3);
+  coordinator->on_election(partition, LeaderEpoch{3});
   EXPECT_EQ(fetch(), std::make_pair(int16_t{0}, int64_t{5}));
   // Not hosted here at all (no local replica): failed as well.
-  coordinator->on_resignation(partition, 4);
+  coordinator->on_resignation(partition, LeaderEpoch{4});
   log.missing = true;
-  coordinator->on_election(partition, 5);
+  coordinator->on_election(partition, LeaderEpoch{5});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
 }
 

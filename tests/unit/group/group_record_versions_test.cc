@@ -63,7 +63,8 @@ struct Written {
 
 TEST(GroupRecordVersions, OffsetCommitIsKeyV1AndValueV3) {
   CoordinatorRecord record = offset_record(
-      "grp", "tp", 2, CommittedOffset{42, 7, "meta", 1'700'000'000'123, std::nullopt});
+      "grp", "tp", 2,
+      CommittedOffset{Offset{42}, LeaderEpoch{7}, "meta", 1'700'000'000'123, std::nullopt});
   EXPECT_EQ(record.key, Expected{}.i16(1).str("grp").str("tp").i32(2).bytes);
   ASSERT_TRUE(record.value.has_value());
   EXPECT_EQ(*record.value,
@@ -74,7 +75,8 @@ TEST(GroupRecordVersions, OffsetCommitIsKeyV1AndValueV3) {
 // timestamp (an OffsetCommit v2-4 with a retention time), v3 otherwise.
 TEST(GroupRecordVersions, OffsetCommitWithAnExpiryIsValueV1) {
   CoordinatorRecord record = offset_record(
-      "grp", "tp", 2, CommittedOffset{42, 7, "meta", 1'700'000'000'123, 1'700'086'400'123});
+      "grp", "tp", 2,
+      CommittedOffset{Offset{42}, LeaderEpoch{7}, "meta", 1'700'000'000'123, 1'700'086'400'123});
   ASSERT_TRUE(record.value.has_value());
   EXPECT_EQ(
       *record.value,

@@ -38,8 +38,9 @@ std::vector<uint8_t> batch_at(int64_t base_offset, const std::vector<Coordinator
 }
 
 CoordinatorRecord commit_of(const std::string& group, int64_t offset) {
-  return offset_record(group, "t", 0,
-                       CommittedOffset{offset, -1, "", 1'700'000'000'000, std::nullopt});
+  return offset_record(
+      group, "t", 0,
+      CommittedOffset{Offset{offset}, LeaderEpoch{-1}, "", 1'700'000'000'000, std::nullopt});
 }
 
 class ReplayTest : public ::testing::Test {
@@ -152,7 +153,8 @@ TEST_F(ReplayTest, AnUnloadedPartitionsGroupsAnswerLoadInProgress) {
   coordinator.join_group(join, 5, {}, [&](protocol::JoinGroupResponse r) { joined = r; });
   ASSERT_TRUE(joined);
   EXPECT_EQ(joined->error_code, load_in_progress);
-  EXPECT_EQ(coordinator.state_of(lost), std::nullopt) << "its groups were dropped, none created";
+  EXPECT_EQ(coordinator.state_of(GroupId{lost}), std::nullopt)
+      << "its groups were dropped, none created";
 }
 
 }  // namespace

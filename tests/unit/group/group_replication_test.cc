@@ -54,7 +54,7 @@ struct ReplicatedNode {
     options.logger = [](std::string_view) {};
     logs = std::move(storage::LogManager::open(memory, std::move(options))).value();
     cluster::ReplicaManagerOptions replica_options;
-    replica_options.node_id = local_node;
+    replica_options.node_id = BrokerId{local_node};
     replica_options.log_manager = logs.get();
     replica_options.logger = [](std::string_view) {};
     replicas = std::make_unique<cluster::ReplicaManager>(std::move(replica_options));
@@ -65,7 +65,7 @@ struct ReplicatedNode {
     GroupConfig config;
     config.offsets_topic_partitions = partitions;
     coordinator = std::make_unique<GroupCoordinator>(config, clock, random, *log);
-    coordinator->on_election(0, 1);
+    coordinator->on_election(0, LeaderEpoch{1});
   }
   void commit_async(Slot<protocol::OffsetCommitResponse>& slot, int64_t offset) {
     protocol::OffsetCommitRequest request;
@@ -133,7 +133,7 @@ TEST(CoordinatorReplication, LeadershipLostWhileWaitingAnswersNotCoordinator) {
   // and resigns the partition.
   ASSERT_TRUE(node.replicas->apply_image(image_led_by(follower_node, 2, {follower_node})).is_ok());
   node.log->check_waits();
-  node.coordinator->on_resignation(0, 2);
+  node.coordinator->on_resignation(0, LeaderEpoch{2});
   ASSERT_EQ(slot.calls, 1);
   EXPECT_EQ(ReplicatedNode::error_of(slot), err(ErrorCode::NOT_COORDINATOR));
   EXPECT_EQ(node.fetch(), -100 - err(ErrorCode::NOT_COORDINATOR));

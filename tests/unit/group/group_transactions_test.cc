@@ -59,9 +59,10 @@ class TxnLog final : public CoordinatorLog {
   // WriteTxnMarkers' marker, durable.
   void marker(int32_t partition, int64_t producer_id, bool commit) {
     auto key = record::control_record_key(static_cast<int16_t>(commit ? 1 : 0));
-    batches[partition].push_back({{{key, std::vector<uint8_t>{0, 0, 0, 0, 0, 0}}},
-                                  TransactionalProducer{producer_id, 0, {}},
-                                  true});
+    batches[partition].push_back(
+        {{{key, std::vector<uint8_t>{0, 0, 0, 0, 0, 0}}},
+         TransactionalProducer{ProducerId{producer_id}, ProducerEpoch{0}, {}},
+         true});
   }
   int64_t load_end_offset(int32_t partition) override {
     return static_cast<int64_t>(batches[partition].size());
@@ -84,8 +85,8 @@ class TxnLog final : public CoordinatorLog {
     if (told) {
       LoadedBatch loaded;
       loaded.base_offset = from_offset;
-      loaded.producer_id = batch.producer ? batch.producer->producer_id : -1;
-      loaded.producer_epoch = batch.producer ? batch.producer->producer_epoch : -1;
+      loaded.producer_id = batch.producer ? batch.producer->producer_id : ProducerId{-1};
+      loaded.producer_epoch = batch.producer ? batch.producer->producer_epoch : ProducerEpoch{-1};
       loaded.transactional = batch.producer.has_value();
       loaded.control = batch.control;
       told(loaded);
@@ -237,7 +238,8 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
   coordinator->txn_offset_commit(txn_request(1000, 0, 5), 3, slot.reply());
   ASSERT_EQ(log.pending.size(), 1u);
   ASSERT_TRUE(log.pending.front().batch.producer.has_value()) << "written as a transactional batch";
-  EXPECT_EQ(*log.pending.front().batch.producer, (TransactionalProducer{1000, 3, {}}));
+  EXPECT_EQ(*log.pending.front().batch.producer,
+            (TransactionalProducer{ProducerId{1000}, ProducerEpoch{3}, {}}));
   EXPECT_EQ(slot.calls, 0) << "answered once durable";
   EXPECT_EQ(fetch(0, true).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT))
       << "in flight counts as pending";
@@ -251,9 +253,10 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
   EXPECT_EQ(fetch(0, false, 6), ok(3));
   EXPECT_EQ(fetch(1, true), ok(-1)) << "other partitions are stable";
 
-  coordinator->complete_transaction(999, 0, true);  // another producer: nothing of it here
+  coordinator->complete_transaction(ProducerId{999}, 0,
+                                    true);  // another producer: nothing of it here
   EXPECT_EQ(fetch(0).second, 3);
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0), ok(5));
   EXPECT_EQ(fetch(0, true), ok(5));
 }
@@ -261,21 +264,22 @@ TEST_F(TransactionsTest, PendingUntilTheCommitMarker) {
 TEST_F(TransactionsTest, AbortDropsThePendingOffsets) {
   ASSERT_EQ(plain_commit(0, 3), 0);
   ASSERT_EQ(txn_commit(txn_request(1000, 0, 5)), 0);
-  coordinator->complete_transaction(1000, 0, false);
+  coordinator->complete_transaction(ProducerId{1000}, 0, false);
   EXPECT_EQ(fetch(0, true), ok(3));
-  coordinator->complete_transaction(1000, 0, true);  // a late duplicate: nothing pending
+  coordinator->complete_transaction(ProducerId{1000}, 0,
+                                    true);  // a late duplicate: nothing pending
   EXPECT_EQ(fetch(0).second, 3);
 }
 
 TEST_F(TransactionsTest, APlainCommitWrittenLaterWins) {
   ASSERT_EQ(txn_commit(txn_request(1000, 0, 5)), 0);
   ASSERT_EQ(plain_commit(0, 7), 0);
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0).second, 7) << "the plain commit's record is later in the log";
 
   ASSERT_EQ(plain_commit(1, 2), 0);
   ASSERT_EQ(txn_commit(txn_request(1001, 1, 9)), 0);
-  coordinator->complete_transaction(1001, 0, true);
+  coordinator->complete_transaction(ProducerId{1001}, 0, true);
   EXPECT_EQ(fetch(1).second, 9) << "the transactional record is the later one";
 }
 
@@ -284,7 +288,7 @@ TEST_F(TransactionsTest, FailedAppendRevertsAndAnswersKafkasError) {
   EXPECT_EQ(txn_commit(txn_request(1000, 0, 5), 3, ErrorCode::NOT_ENOUGH_REPLICAS),
             err(ErrorCode::COORDINATOR_NOT_AVAILABLE));
   EXPECT_EQ(fetch(0, true), ok(3)) << "nothing pending";
-  coordinator->complete_transaction(1000, 0, true);
+  coordinator->complete_transaction(ProducerId{1000}, 0, true);
   EXPECT_EQ(fetch(0).second, 3);
   // The partition's refusal of the producer passes through as is.
   EXPECT_EQ(txn_commit(txn_request(1000, 0, 5), 3, ErrorCode::INVALID_PRODUCER_EPOCH),
@@ -344,7 +348,7 @@ TEST_F(TransactionsTest, LoadHoldsTransactionalCommitsUntilTheirMarker) {
   ASSERT_EQ(txn_commit(txn_request(4, 3, 6)), 0);
 
   auto loaded = make();
-  loaded->on_election(0, 1);
+  loaded->on_election(0, LeaderEpoch{1});
   ASSERT_EQ(loaded->partition_error(0), ErrorCode::NONE);
   EXPECT_EQ(fetch(0, true, 8, loaded.get()), ok(5)) << "committed by its marker";
   EXPECT_EQ(fetch(1, true, 8, loaded.get()), ok(-1)) << "aborted";
@@ -352,8 +356,8 @@ TEST_F(TransactionsTest, LoadHoldsTransactionalCommitsUntilTheirMarker) {
   EXPECT_EQ(fetch(2, true, 8, loaded.get()).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT));
   EXPECT_EQ(fetch(3, true, 8, loaded.get()).first, err(ErrorCode::UNSTABLE_OFFSET_COMMIT))
       << "the earlier marker of producer 4 does not complete its later commit";
-  loaded->complete_transaction(3, 0, true);
-  loaded->complete_transaction(4, 0, false);
+  loaded->complete_transaction(ProducerId{3}, 0, true);
+  loaded->complete_transaction(ProducerId{4}, 0, false);
   EXPECT_EQ(fetch(2, true, 8, loaded.get()), ok(11));
   EXPECT_EQ(fetch(3, true, 8, loaded.get()), ok(4));
 }
@@ -363,9 +367,9 @@ TEST_F(TransactionsTest, CompletionWhileLoadingAppliesOnceLoaded) {
   ASSERT_EQ(plain_commit(1, 2), 0);
   auto loaded = make();
   log.high_watermark = 1;  // the load waits at the second batch
-  loaded->on_election(0, 1);
+  loaded->on_election(0, LeaderEpoch{1});
   EXPECT_EQ(loaded->partition_error(0), ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
-  loaded->complete_transaction(1, 0, true);  // the marker, written past the load's end
+  loaded->complete_transaction(ProducerId{1}, 0, true);  // the marker, written past the load's end
   log.high_watermark.reset();
   loaded->continue_loads();
   ASSERT_EQ(loaded->partition_error(0), ErrorCode::NONE);
@@ -375,10 +379,10 @@ TEST_F(TransactionsTest, CompletionWhileLoadingAppliesOnceLoaded) {
 
 TEST_F(TransactionsTest, ResignationDropsPendingOffsets) {
   ASSERT_EQ(txn_commit(txn_request(1, 0, 5)), 0);
-  coordinator->on_resignation(0, 1);
-  coordinator->complete_transaction(1, 0, true);  // not led here: ignored
+  coordinator->on_resignation(0, LeaderEpoch{1});
+  coordinator->complete_transaction(ProducerId{1}, 0, true);  // not led here: ignored
   log.marker(0, 1, true);
-  coordinator->on_election(0, 2);
+  coordinator->on_election(0, LeaderEpoch{2});
   EXPECT_EQ(fetch(0, true), ok(5)) << "the load read the marker";
 }
 
@@ -409,7 +413,7 @@ TEST_F(TransactionsTest, DeletesCoverPendingOffsets) {
   EXPECT_EQ(log.pending.front().batch.records.size(), 2u) << "t-1's tombstone and the group's";
   log.complete();
   EXPECT_EQ(deleted.value->results.at(0).error_code, 0);
-  coordinator->complete_transaction(1, 0, true);
+  coordinator->complete_transaction(ProducerId{1}, 0, true);
   EXPECT_EQ(fetch(1, true), ok(-1));
 }
 
@@ -422,7 +426,7 @@ TEST_F(TransactionsTest, ExpiryKeepsOffsetsATransactionMayReplace) {
   coordinator->tick();
   EXPECT_TRUE(log.pending.empty()) << "nothing expires while a transaction is open on it";
   EXPECT_EQ(coordinator->group_count(), 1u);
-  coordinator->complete_transaction(1, 0, true);
+  coordinator->complete_transaction(ProducerId{1}, 0, true);
   EXPECT_EQ(fetch(0).second, 5);
 }
 
@@ -435,15 +439,16 @@ TEST(TransactionalWrites, RuntimeSplitsBatchesPerProducer) {
   std::vector<std::string> done;
   runtime.run(0, [&](WriteBatch& batch) {
     batch.add({{{1}, std::nullopt}}, [&](ErrorCode) { done.push_back("plain"); });
-    batch.add_transactional({7, 1, {}}, {{{2}, std::nullopt}},
+    batch.add_transactional({ProducerId{7}, ProducerEpoch{1}, {}}, {{{2}, std::nullopt}},
                             [&](ErrorCode) { done.push_back("txn7"); });
-    batch.add_transactional({7, 1, {}}, {{{3}, std::nullopt}},
+    batch.add_transactional({ProducerId{7}, ProducerEpoch{1}, {}}, {{{3}, std::nullopt}},
                             [&](ErrorCode) { done.push_back("txn7b"); });
     batch.add({{{4}, std::nullopt}}, [&](ErrorCode) { done.push_back("plain2"); });
   });
   ASSERT_EQ(log.pending.size(), 3u);
   EXPECT_FALSE(log.pending[0].batch.producer.has_value());
-  EXPECT_EQ(log.pending[1].batch.producer, (TransactionalProducer{7, 1, {}}));
+  EXPECT_EQ(log.pending[1].batch.producer,
+            (TransactionalProducer{ProducerId{7}, ProducerEpoch{1}, {}}));
   EXPECT_EQ(log.pending[1].batch.records.size(), 2u);
   EXPECT_FALSE(log.pending[2].batch.producer.has_value());
   log.complete();

@@ -68,17 +68,17 @@ class MarkerSenderTest : public ::testing::Test {
   TxnMarker marker(int64_t producer_id, bool commit, std::vector<MarkerPartition> partitions,
                    int32_t coordinator_partition = 0, int32_t coordinator_epoch = 1) {
     TxnMarker out;
-    out.transactional_id = "tx-" + std::to_string(producer_id);
-    out.producer_id = producer_id;
-    out.producer_epoch = 3;
+    out.transactional_id = TransactionalId{"tx-" + std::to_string(producer_id)};
+    out.producer_id = ProducerId{producer_id};
+    out.producer_epoch = ProducerEpoch{3};
     out.coordinator_partition = coordinator_partition;
-    out.coordinator_epoch = coordinator_epoch;
+    out.coordinator_epoch = LeaderEpoch{coordinator_epoch};
     out.commit = commit;
     out.partitions = std::move(partitions);
     return out;
   }
   void send(TxnMarker m) {
-    const int64_t id = m.producer_id;
+    const int64_t id = m.producer_id.value();
     core_->send(std::move(m), [this, id](ErrorCode error) { done_.emplace_back(id, error); });
   }
 
@@ -281,7 +281,7 @@ TEST_F(MarkerSenderTest, CancelDropsTheMarkersOfAResignedCoordinatorPartition) {
   auto to_1 = receive("b1");
   ASSERT_TRUE(to_1);
   EXPECT_EQ(to_1->request.markers.size(), 3u);
-  core_->cancel(3, 5);
+  core_->cancel(3, LeaderEpoch{5});
   EXPECT_EQ(done_, (std::vector<std::pair<int64_t, ErrorCode>>{{10, ErrorCode::NOT_COORDINATOR}}));
   answer(*to_1);  // the late answer for 10 is ignored
   EXPECT_EQ(done_.size(), 3u);

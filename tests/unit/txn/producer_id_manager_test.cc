@@ -65,8 +65,8 @@ TEST_F(ProducerIdManagerTest, NoBlockYetMeansLoadInProgressAndOneRequest) {
   EXPECT_EQ(requests_[0].broker_id, 3);
   EXPECT_EQ(requests_[0].broker_epoch, 17);
   answer(0, 5000, 1000);
-  EXPECT_EQ(*manager->generate_producer_id(), 5000);
-  EXPECT_EQ(*manager->generate_producer_id(), 5001);
+  EXPECT_EQ(manager->generate_producer_id()->value(), 5000);
+  EXPECT_EQ(manager->generate_producer_id()->value(), 5001);
 }
 
 TEST_F(ProducerIdManagerTest, StartPrefetchesAndTheNextBlockComesAtNinetyPercent) {
@@ -75,13 +75,13 @@ TEST_F(ProducerIdManagerTest, StartPrefetchesAndTheNextBlockComesAtNinetyPercent
   ASSERT_EQ(requests_.size(), 1u);
   answer(0, 0, 10);
   std::set<int64_t> ids;
-  for (int i = 0; i < 9; ++i) ids.insert(*manager->generate_producer_id());
+  for (int i = 0; i < 9; ++i) ids.insert(manager->generate_producer_id()->value());
   EXPECT_EQ(requests_.size(), 1u) << "ids 0..8: below 90%";
-  ids.insert(*manager->generate_producer_id());  // id 9 = 0 + 10 * 0.9
+  ids.insert(manager->generate_producer_id()->value());  // id 9 = 0 + 10 * 0.9
   ASSERT_EQ(requests_.size(), 2u) << "the prefetch";
   answer(0, 10, 10);
   EXPECT_TRUE(manager->has_next_block());
-  for (int i = 0; i < 10; ++i) ids.insert(*manager->generate_producer_id());
+  for (int i = 0; i < 10; ++i) ids.insert(manager->generate_producer_id()->value());
   EXPECT_EQ(ids.size(), 20u);
   EXPECT_EQ(*ids.begin(), 0);
   EXPECT_EQ(*ids.rbegin(), 19);
@@ -109,7 +109,7 @@ TEST_F(ProducerIdManagerTest, ErrorsBackOffBeforeTheNextRequest) {
   clock_.advance_ms(50);
   EXPECT_FALSE(manager->generate_producer_id());
   answer(0, 1000, 1000);
-  EXPECT_EQ(*manager->generate_producer_id(), 1000);
+  EXPECT_EQ(manager->generate_producer_id()->value(), 1000);
 }
 
 TEST_F(ProducerIdManagerTest, InvalidOrOlderBlocksAreRefused) {
@@ -131,7 +131,7 @@ TEST_F(ProducerIdManagerTest, InvalidOrOlderBlocksAreRefused) {
   clock_.advance_ms(50);
   EXPECT_FALSE(manager->generate_producer_id());
   answer(0, 3000, 1000);
-  EXPECT_EQ(*manager->generate_producer_id(), 3000);
+  EXPECT_EQ(manager->generate_producer_id()->value(), 3000);
 }
 
 TEST_F(ProducerIdManagerTest, AnswersAfterStopOrDestructionAreDropped) {
@@ -163,7 +163,7 @@ TEST_F(ProducerIdManagerTest, AnAnswerOnTheSendingThreadIsFine) {
   options.clock = &clock_;
   ProducerIdManager manager(std::move(options));
   for (int64_t expected = 0; expected < 35; ++expected)
-    ASSERT_EQ(*manager.generate_producer_id(), expected);
+    ASSERT_EQ(manager.generate_producer_id()->value(), expected);
 }
 
 }  // namespace

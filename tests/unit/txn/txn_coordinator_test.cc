@@ -83,9 +83,9 @@ class FakeLog final : public coordinator::CoordinatorLog {
 
 class FakeProducerIds final : public ProducerIdGenerator {
  public:
-  Result<int64_t> generate_producer_id() override {
+  Result<ProducerId> generate_producer_id() override {
     if (exhausted) return Status(Errc::would_block, "no block at hand");
-    return next++;
+    return ProducerId{next++};
   }
   int64_t next = 1000;
   bool exhausted = false;
@@ -97,8 +97,8 @@ class FakeMarkers final : public MarkerSender {
     sent.push_back(marker);
     in_flight.push_back(std::move(done));
   }
-  void cancel(int32_t partition, int32_t epoch) override {
-    cancelled.emplace_back(partition, epoch);
+  void cancel(int32_t partition, LeaderEpoch epoch) override {
+    cancelled.emplace_back(partition, epoch.value());
   }
   void finish(ErrorCode error = ErrorCode::NONE) {
     while (!in_flight.empty()) {
@@ -139,27 +139,27 @@ class TxnCoordinatorTest : public ::testing::Test {
   TxnProducerResult init(const std::string& id, int32_t timeout_ms = 60000,
                          std::optional<ProducerIdAndEpoch> expected = std::nullopt) {
     Slot<TxnProducerResult> slot;
-    coordinator->init_producer_id(id, timeout_ms, expected, slot.reply());
+    coordinator->init_producer_id(TransactionalId{id}, timeout_ms, expected, slot.reply());
     EXPECT_TRUE(slot.value.has_value());
     return slot.value.value_or(TxnProducerResult{ErrorCode::UNKNOWN_SERVER_ERROR});
   }
   ErrorCode add(const std::string& id, TxnProducerResult producer, TxnPartitions partitions) {
     Slot<ErrorCode> slot;
-    coordinator->add_partitions(id, producer.producer_id, producer.producer_epoch, partitions,
-                                slot.reply());
+    coordinator->add_partitions(TransactionalId{id}, ProducerId{producer.producer_id},
+                                ProducerEpoch{producer.producer_epoch}, partitions, slot.reply());
     EXPECT_TRUE(slot.value.has_value());
     return slot.value.value_or(ErrorCode::UNKNOWN_SERVER_ERROR);
   }
   TxnProducerResult end(const std::string& id, TxnProducerResult producer, bool commit,
                         int16_t version = 0) {
     Slot<TxnProducerResult> slot;
-    coordinator->end_txn(id, producer.producer_id, producer.producer_epoch, commit, version,
-                         slot.reply());
+    coordinator->end_txn(TransactionalId{id}, ProducerId{producer.producer_id},
+                         ProducerEpoch{producer.producer_epoch}, commit, version, slot.reply());
     EXPECT_TRUE(slot.value.has_value());
     return slot.value.value_or(TxnProducerResult{ErrorCode::UNKNOWN_SERVER_ERROR});
   }
   TxnState state(const std::string& id) {
-    auto txn = coordinator->metadata_of(id);
+    auto txn = coordinator->metadata_of(TransactionalId{id});
     EXPECT_TRUE(txn.has_value());
     return txn ? txn->current.state : TxnState::dead;
   }
@@ -262,7 +262,7 @@ TEST_F(TxnCoordinatorTest, InitProducerIdRefusals) {
   // A pending write: a concurrent InitProducerId waits.
   log.hold = true;
   Slot<TxnProducerResult> held;
-  coordinator->init_producer_id("app", 60000, std::nullopt, held.reply());
+  coordinator->init_producer_id(TransactionalId{"app"}, 60000, std::nullopt, held.reply());
   EXPECT_FALSE(held.value);
   EXPECT_EQ(init("app").error, ErrorCode::CONCURRENT_TRANSACTIONS);
   log.complete();
@@ -292,7 +292,7 @@ TEST_F(TxnCoordinatorTest, ExhaustedEpochRotatesTheProducerId) {
   exhausted.producer_epoch = INT16_MAX - 1;
   exhausted.timeout_ms = 60000;
   log.log[coordinator->partition_for("app")].push_back(txn_record("app", exhausted));
-  coordinator->on_election(coordinator->partition_for("app"), 1);
+  coordinator->on_election(coordinator->partition_for("app"), LeaderEpoch{1});
   auto rotated = init("app");
   EXPECT_EQ(rotated.error, ErrorCode::NONE);
   EXPECT_EQ(rotated.producer_id, 1001);
@@ -314,12 +314,14 @@ TEST_F(TxnCoordinatorTest, AddPartitionsAndVerify) {
   EXPECT_EQ(add("app", producer, {bar0}), ErrorCode::NONE);
   EXPECT_EQ(log.last("app")->partitions, (TxnPartitions{foo0, foo1, bar0}));
   Slot<std::map<MarkerPartition, ErrorCode>> verified;
-  coordinator->verify_partitions("app", producer.producer_id, producer.producer_epoch,
+  coordinator->verify_partitions(TransactionalId{"app"}, ProducerId{producer.producer_id},
+                                 ProducerEpoch{producer.producer_epoch},
                                  {foo0, MarkerPartition{"baz", 3}}, verified.reply());
   ASSERT_TRUE(verified.value);
   EXPECT_EQ(verified.value->at(foo0), ErrorCode::NONE);
   EXPECT_EQ(verified.value->at(MarkerPartition{"baz", 3}), ErrorCode::TRANSACTION_ABORTABLE);
-  coordinator->verify_partitions("app", producer.producer_id, 9, {foo0}, verified.reply());
+  coordinator->verify_partitions(TransactionalId{"app"}, ProducerId{producer.producer_id},
+                                 ProducerEpoch{9}, {foo0}, verified.reply());
   EXPECT_EQ(verified.value->at(foo0), ErrorCode::PRODUCER_FENCED);
   EXPECT_EQ(log.size(), records + 1);  // verification writes nothing
 }
@@ -335,8 +337,8 @@ TEST_F(TxnCoordinatorTest, CommitWritesPrepareThenMarkersThenComplete) {
   ASSERT_EQ(markers.sent.size(), 1u);
   const TxnMarker& marker = markers.sent[0];
   EXPECT_TRUE(marker.commit);
-  EXPECT_EQ(marker.producer_id, producer.producer_id);
-  EXPECT_EQ(marker.producer_epoch, producer.producer_epoch);
+  EXPECT_EQ(marker.producer_id, ProducerId{producer.producer_id});
+  EXPECT_EQ(marker.producer_epoch, ProducerEpoch{producer.producer_epoch});
   EXPECT_EQ(marker.coordinator_partition, coordinator->partition_for("app"));
   EXPECT_EQ(marker.partitions, (std::vector<MarkerPartition>{bar0, foo0}));
   // While the markers are written: retries wait, the other outcome is refused.
@@ -378,10 +380,10 @@ TEST_F(TxnCoordinatorTest, FailedAppendRevertsAndAnswersKafkasError) {
   log.fail_with = ErrorCode::NOT_ENOUGH_REPLICAS;
   EXPECT_EQ(add("app", producer, {foo0}), ErrorCode::COORDINATOR_NOT_AVAILABLE);
   EXPECT_EQ(state("app"), TxnState::empty);
-  EXPECT_FALSE(coordinator->metadata_of("app")->pending);
+  EXPECT_FALSE(coordinator->metadata_of(TransactionalId{"app"})->pending);
   log.fail_with = ErrorCode::NOT_LEADER_OR_FOLLOWER;
   EXPECT_EQ(init("app").error, ErrorCode::NOT_COORDINATOR);
-  EXPECT_EQ(coordinator->metadata_of("app")->current.producer_epoch, 0);
+  EXPECT_EQ(coordinator->metadata_of(TransactionalId{"app"})->current.producer_epoch, 0);
   log.fail_with = ErrorCode::NONE;
   EXPECT_EQ(add("app", producer, {foo0}), ErrorCode::NONE);
   log.fail_with = ErrorCode::REQUEST_TIMED_OUT;
@@ -410,7 +412,7 @@ TEST_F(TxnCoordinatorTest, InitProducerIdAbortsAnOngoingTransactionFirst) {
   EXPECT_EQ(log.last("app")->producer_epoch, 1);
   ASSERT_EQ(markers.sent.size(), 1u);
   EXPECT_FALSE(markers.sent[0].commit);
-  EXPECT_EQ(markers.sent[0].producer_epoch, 1);
+  EXPECT_EQ(markers.sent[0].producer_epoch, ProducerEpoch{1});
   // The zombie is fenced.
   EXPECT_EQ(end("app", old_producer, true).error, ErrorCode::PRODUCER_FENCED);
   EXPECT_EQ(init("app").error, ErrorCode::CONCURRENT_TRANSACTIONS);  // markers in flight
@@ -425,7 +427,7 @@ TEST_F(TxnCoordinatorTest, FailedFenceReusesItsEpoch) {
   add("app", producer, {foo0});
   log.fail_with = ErrorCode::NOT_ENOUGH_REPLICAS;
   EXPECT_EQ(init("app").error, ErrorCode::COORDINATOR_NOT_AVAILABLE);
-  auto txn = coordinator->metadata_of("app");
+  auto txn = coordinator->metadata_of(TransactionalId{"app"});
   EXPECT_TRUE(txn->failed_epoch_fence);
   EXPECT_EQ(txn->current.producer_epoch, 1);  // bumped in memory: the old producer is fenced
   EXPECT_EQ(end("app", producer, true).error, ErrorCode::PRODUCER_FENCED);
@@ -467,8 +469,8 @@ TEST_F(TxnCoordinatorTest, IdleIdsExpireWithATombstone) {
   clock.advance_ms(11000);
   coordinator->tick();
   EXPECT_FALSE(log.last("idle"));  // a tombstone
-  EXPECT_FALSE(coordinator->metadata_of("idle"));
-  EXPECT_TRUE(coordinator->metadata_of("busy"));  // Ongoing never expires
+  EXPECT_FALSE(coordinator->metadata_of(TransactionalId{"idle"}));
+  EXPECT_TRUE(coordinator->metadata_of(TransactionalId{"busy"}));  // Ongoing never expires
   EXPECT_EQ(add("idle", producer, {foo0}), ErrorCode::INVALID_PRODUCER_ID_MAPPING);
   // A new producer of the id starts over with a new producer id.
   EXPECT_EQ(init("idle").producer_id, 1002);
@@ -490,36 +492,38 @@ TEST_F(TxnCoordinatorTest, ElectionReloadsAndResendsMarkersResignationDrops) {
   FakeMarkers other_markers;
   TxnCoordinator other(config(), clock, log, ids, other_markers);
   for (int32_t partition = 0; partition < 4; ++partition) {
-    other.on_resignation(partition, 0);
-    other.on_election(partition, 1);
+    other.on_resignation(partition, LeaderEpoch{0});
+    other.on_election(partition, LeaderEpoch{1});
   }
-  EXPECT_EQ(other.metadata_of("committed")->current.state, TxnState::complete_commit);
-  EXPECT_EQ(other.metadata_of("ongoing")->current.partitions, (TxnPartitions{bar0}));
+  EXPECT_EQ(other.metadata_of(TransactionalId{"committed"})->current.state,
+            TxnState::complete_commit);
+  EXPECT_EQ(other.metadata_of(TransactionalId{"ongoing"})->current.partitions,
+            (TxnPartitions{bar0}));
   ASSERT_EQ(other_markers.sent.size(), 1u);
-  EXPECT_EQ(other_markers.sent[0].transactional_id, "ending");
-  EXPECT_EQ(other_markers.sent[0].coordinator_epoch, 1);
+  EXPECT_EQ(other_markers.sent[0].transactional_id, TransactionalId{"ending"});
+  EXPECT_EQ(other_markers.sent[0].coordinator_epoch, LeaderEpoch{1});
   EXPECT_FALSE(other_markers.sent[0].commit);
   other_markers.finish();
-  EXPECT_EQ(other.metadata_of("ending")->current.state, TxnState::complete_abort);
+  EXPECT_EQ(other.metadata_of(TransactionalId{"ending"})->current.state, TxnState::complete_abort);
 
   // Resigning: NOT_COORDINATOR, the markers of the partition cancelled.
   const int32_t partition = coordinator->partition_for("ongoing");
-  coordinator->on_resignation(partition, 1);
+  coordinator->on_resignation(partition, LeaderEpoch{1});
   EXPECT_EQ(coordinator->partition_error(partition), ErrorCode::NOT_COORDINATOR);
   EXPECT_EQ(end("ongoing", ongoing, true).error, ErrorCode::NOT_COORDINATOR);
   EXPECT_EQ(markers.cancelled.back(), std::make_pair(partition, 1));
-  EXPECT_EQ(coordinator->describe("ongoing").error, ErrorCode::NOT_COORDINATOR);
+  EXPECT_EQ(coordinator->describe(TransactionalId{"ongoing"}).error, ErrorCode::NOT_COORDINATOR);
 }
 
 TEST_F(TxnCoordinatorTest, WriteOfAResignedIncarnationAppliesNothing) {
   auto producer = init("app");
   log.hold = true;
   Slot<ErrorCode> added;
-  coordinator->add_partitions("app", producer.producer_id, producer.producer_epoch, {foo0},
-                              added.reply());
+  coordinator->add_partitions(TransactionalId{"app"}, ProducerId{producer.producer_id},
+                              ProducerEpoch{producer.producer_epoch}, {foo0}, added.reply());
   const int32_t partition = coordinator->partition_for("app");
-  coordinator->on_resignation(partition, 0);
-  coordinator->on_election(partition, 1);  // loads while the append is in flight
+  coordinator->on_resignation(partition, LeaderEpoch{0});
+  coordinator->on_election(partition, LeaderEpoch{1});  // loads while the append is in flight
   log.complete();
   EXPECT_EQ(added.value, ErrorCode::NOT_COORDINATOR);
 }
@@ -529,9 +533,10 @@ TEST_F(TxnCoordinatorTest, DescribeAndList) {
   add("a", a, {foo0});
   clock.advance_ms(5000);
   auto b = init("b");
-  EXPECT_EQ(coordinator->describe("nobody").error, ErrorCode::TRANSACTIONAL_ID_NOT_FOUND);
-  EXPECT_EQ(coordinator->describe("").error, ErrorCode::INVALID_REQUEST);
-  TxnDescription described = coordinator->describe("a");
+  EXPECT_EQ(coordinator->describe(TransactionalId{"nobody"}).error,
+            ErrorCode::TRANSACTIONAL_ID_NOT_FOUND);
+  EXPECT_EQ(coordinator->describe(TransactionalId{""}).error, ErrorCode::INVALID_REQUEST);
+  TxnDescription described = coordinator->describe(TransactionalId{"a"});
   EXPECT_EQ(described.error, ErrorCode::NONE);
   EXPECT_EQ(described.state, "Ongoing");
   EXPECT_EQ(described.producer_id, a.producer_id);
@@ -561,7 +566,8 @@ TEST_F(TxnCoordinatorTest, TransactionsV2BumpTheEpochAtEachEnd) {
   auto ended = end("app", producer, true, 2);
   EXPECT_EQ(ended.error, ErrorCode::NONE);
   EXPECT_EQ(ended.producer_epoch, producer.producer_epoch + 1);
-  EXPECT_EQ(markers.sent[0].producer_epoch, producer.producer_epoch + 1);
+  EXPECT_EQ(markers.sent[0].producer_epoch,
+            ProducerEpoch{static_cast<int16_t>(producer.producer_epoch + 1)});
   // A retry with the old epoch while the markers are written, then after.
   EXPECT_EQ(end("app", producer, true, 2).error, ErrorCode::CONCURRENT_TRANSACTIONS);
   markers.finish();
@@ -583,7 +589,7 @@ TEST_F(TxnCoordinatorTest, TransactionsV2RotateTheProducerIdWhenTheEpochIsExhaus
   ongoing.client_transaction_version = 2;
   const int32_t partition = coordinator->partition_for("app");
   log.log[partition].push_back(txn_record("app", ongoing));
-  coordinator->on_election(partition, 1);
+  coordinator->on_election(partition, LeaderEpoch{1});
   ids.next = 2000;
   const TxnProducerResult old_producer{ErrorCode::NONE, 1000, INT16_MAX - 1};
   auto ended = end("app", old_producer, true, 2);
@@ -591,7 +597,7 @@ TEST_F(TxnCoordinatorTest, TransactionsV2RotateTheProducerIdWhenTheEpochIsExhaus
   EXPECT_EQ(log.last("app")->producer_epoch, INT16_MAX);  // the markers' epoch
   markers.finish();
   // Once the markers are written the next producer id takes over at epoch 0.
-  auto txn = coordinator->metadata_of("app");
+  auto txn = coordinator->metadata_of(TransactionalId{"app"});
   EXPECT_EQ(txn->current.state, TxnState::complete_commit);
   EXPECT_EQ(txn->current.producer_id, 2000);
   EXPECT_EQ(txn->current.producer_epoch, 0);
