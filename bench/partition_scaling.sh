@@ -8,12 +8,15 @@
 # have the same shape for both topics (see its header): what differs is only
 # how many partitions the broker spreads them over.
 #
-#   bench/partition_scaling.sh [--build DIR] [--rounds N] [--partitions N] [--quick] [-- fanout args...]
+#   bench/partition_scaling.sh [--build DIR] [--rounds N] [--partitions N] [--quick] [--drop-caches]
+#                              [-- fanout args...]
 #
 #   --build DIR       where the sluice binary is (default: build)
 #   --rounds N        pairs of runs (default 5)
 #   --partitions N    the many-partition topic's count (default 9999, the most one CreateTopics adds)
 #   --quick           1 s runs, 500 partitions, 10 connections, 1 round (a check of the scripts)
+#   --drop-caches     before each run also drop the clean page cache (root): each run then
+#                     starts with free memory, not reclaiming the pages earlier runs filled
 #   after --: passed to produce_fanout.py (e.g. --records 20 --size 50)
 # Figures: bench/RESULTS.md, "Point 4's target, measured".
 set -euo pipefail
@@ -21,15 +24,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
 rounds=5
 many=9999
+drop_caches=0
 fanout_args=(--duration 8 --warmup 2)
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --partitions) many=$2; shift 2 ;;
+    --drop-caches) drop_caches=1; shift ;;
     --quick) rounds=1; many=500; fanout_args=(--duration 1 --warmup 0.5 --connections 10); shift ;;
     --) shift; fanout_args+=("$@"); break ;;
-    *) echo "usage: $0 [--build DIR] [--rounds N] [--partitions N] [--quick] [-- fanout args...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--build DIR] [--rounds N] [--partitions N] [--quick] [--drop-caches] [-- fanout args...]" >&2; exit 2 ;;
   esac
 done
 sluice=$build/sluice
@@ -75,6 +80,7 @@ for round in $(seq "$rounds"); do
   for pair in "few 10" "many $many"; do
     read -r topic count <<<"$pair"
     sync
+    if [[ $drop_caches -eq 1 ]]; then echo 1 >/proc/sys/vm/drop_caches; fi
     line=$(python3 "$root/bench/produce_fanout.py" --bootstrap "$bootstrap" --topic "$topic" \
              --partitions "$count" --pid "$broker_pid" --json "${fanout_args[@]}")
     echo "$line" >>"$results"
