@@ -36,30 +36,15 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests", "integration"))
-from client_wire import crc32c  # noqa: E402
+from client_wire import crc32c, varint  # noqa: E402
 from kafka_wire import Reader, Writer, request_header  # noqa: E402
 
 API_PRODUCE = 0
 PRODUCE_VERSION = 9  # the first flexible version, as librdkafka 2.x sends
 
 
-def varint(value):
-    value = (value << 1) ^ (value >> 63)  # zigzag
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def uvarint(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return bytes(Writer().uvarint(value).buf)
 
 
 def record_batch(records, size):

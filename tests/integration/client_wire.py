@@ -40,7 +40,7 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 
-def _varint(v):
+def varint(v):
     v = (v << 1) ^ (v >> 63)  # zigzag
     out = bytearray()
     while v >= 0x80:
@@ -53,8 +53,8 @@ def _varint(v):
 def record_batch(value, timestamp_ms=None):
     """One record (no key) in a record batch v2, base offset 0."""
     ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    body = b"\x00" + _varint(0) + _varint(0) + _varint(-1) + _varint(len(value)) + value + _varint(0)
-    record = _varint(len(body)) + body
+    body = b"\x00" + varint(0) + varint(0) + varint(-1) + varint(len(value)) + value + varint(0)
+    record = varint(len(body)) + body
     after_crc = struct.pack(">hiqqqhii", 0, 0, ts, ts, -1, -1, -1, 1) + record
     crc = crc32c(after_crc)
     tail = struct.pack(">ibI", -1, 2, crc) + after_crc

@@ -258,9 +258,9 @@ def idempotent_batch(values_, producer_id, epoch, base_sequence, transactional=F
     ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     records = b""
     for i, value in enumerate(values_):
-        body = (b"\x00" + client_wire._varint(0) + client_wire._varint(i) + client_wire._varint(-1)
-                + client_wire._varint(len(value)) + value + client_wire._varint(0))
-        records += client_wire._varint(len(body)) + body
+        body = (b"\x00" + client_wire.varint(0) + client_wire.varint(i) + client_wire.varint(-1)
+                + client_wire.varint(len(value)) + value + client_wire.varint(0))
+        records += client_wire.varint(len(body)) + body
     attributes = TRANSACTIONAL_BIT if transactional else 0
     after_crc = struct.pack(">hiqqqhii", attributes, len(values_) - 1, ts, ts, producer_id, epoch, base_sequence,
                             len(values_)) + records
