@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run demo bench-streams test test-asan fuzz bench bench-set bench-groups bench-connect bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
+.PHONY: all deps configure build run demo bench-streams test test-asan fuzz bench bench-set bench-partitions bench-groups bench-connect bench-quorum bench-replication bench-txn soak-storage soak-faults soak-replication soak-raft soak-partitions soak-eos clean
 
 all: build
 
@@ -52,6 +52,14 @@ bench: build
 # BENCH_ARGS passes options to bench/run.sh (e.g. --runs 5, --cold, --no-write).
 bench-set: build
 	@bench/run.sh --build $(BUILD_DIR) $(BENCH_ARGS)
+
+# Issue 13, point 4's target (bench/partition_scaling.sh): produce throughput
+# with 9,999 partitions against 10, 100 raw connections (bench/produce_fanout.py),
+# alternated. PARTITIONS_BENCH_ARGS passes options (default: 5 rounds, the page
+# cache dropped before each run, which needs root).
+PARTITIONS_BENCH_ARGS ?= --rounds 5 --drop-caches
+bench-partitions: build
+	@bench/partition_scaling.sh --build $(BUILD_DIR) $(PARTITIONS_BENCH_ARGS)
 
 # sluice-streams throughput (bench/streams_bench.py): word count and the clickstream
 # demo's windowed page views through a fresh broker, at_least_once and exactly_once_v2.
