@@ -46,7 +46,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Below the ephemeral range (conftest.free_port): ctest runs this beside
+# other tests whose clients take kernel-picked source ports.
+port=$(python3 -c "import sys; sys.path.insert(0, '$root/tests/integration')
+from conftest import free_port; print(free_port())")
 bootstrap=127.0.0.1:$port
 "$sluice" serve --set "listeners=PLAINTEXT://$bootstrap" --set "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
 broker_pid=$!
