@@ -48,7 +48,7 @@ trap cleanup EXIT INT TERM
 
 # Below the ephemeral range (conftest.free_port): ctest runs this beside
 # other tests whose clients take kernel-picked source ports.
-port=$(python3 -c "import sys; sys.path.insert(0, '$root/tests/integration')
+port=$(/usr/bin/python3 -c "import sys; sys.path.insert(0, '$root/tests/integration')
 from conftest import free_port; print(free_port())")
 bootstrap=127.0.0.1:$port
 "$sluice" serve --set "listeners=PLAINTEXT://$bootstrap" --set "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
@@ -84,14 +84,14 @@ for round in $(seq "$rounds"); do
     read -r topic count <<<"$pair"
     sync
     if [[ $drop_caches -eq 1 ]]; then echo 1 >/proc/sys/vm/drop_caches; fi
-    line=$(python3 "$root/bench/produce_fanout.py" --bootstrap "$bootstrap" --topic "$topic" \
+    line=$(/usr/bin/python3 "$root/bench/produce_fanout.py" --bootstrap "$bootstrap" --topic "$topic" \
              --partitions "$count" --pid "$broker_pid" --json "${fanout_args[@]}")
     echo "$line" >>"$results"
     echo "round $round/$rounds, load $(cut -d' ' -f1 /proc/loadavg): $line"
   done
 done
 
-python3 - "$results" <<'PY'
+/usr/bin/python3 - "$results" <<'PY'
 import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 few = [r for r in runs if r["partitions"] == 10]
