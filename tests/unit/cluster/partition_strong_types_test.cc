@@ -58,13 +58,7 @@ static_assert(!EpochEndAccepts<int32_t>);
 // The ReplicaManager's node id is a BrokerId (compared with the leaders the
 // coordinators' logs see), not one more int32_t beside partition indexes
 // and epochs.
-template <class NodeArg>
-concept ReplicaNodeIdAccepts = requires(ReplicaManagerOptions options, NodeArg node) {
-  options.node_id = node;
-};
-static_assert(ReplicaNodeIdAccepts<BrokerId>);
-static_assert(!ReplicaNodeIdAccepts<int32_t>);
-static_assert(!ReplicaNodeIdAccepts<LeaderEpoch>);
+static_assert(std::is_same_v<decltype(ReplicaManagerOptions::node_id), BrokerId>);
 static_assert(std::is_same_v<decltype(std::declval<const ReplicaManager&>().node_id()), BrokerId>);
 
 TEST(PartitionStrongTypesTest, OffsetsAndEpochsCannotBeSwappedAtTheInterface) {

@@ -105,13 +105,7 @@ static_assert(!CommittedOffsetAccepts<int64_t, int32_t>, "raw integers must be n
 
 // The broker the service coordinates for is a BrokerId (compared with the
 // leaders the image names), as is the coordinator topic's.
-template <class NodeArg>
-concept ServiceNodeIdAccepts = requires(GroupServiceOptions options, NodeArg node) {
-  options.node_id = node;
-};
-static_assert(ServiceNodeIdAccepts<BrokerId>);
-static_assert(!ServiceNodeIdAccepts<int32_t>);
-static_assert(!ServiceNodeIdAccepts<LeaderEpoch>);
+static_assert(std::is_same_v<decltype(GroupServiceOptions::node_id), BrokerId>);
 static_assert(std::is_constructible_v<coordinator::CoordinatorTopic, cluster::Controller&,
                                       cluster::ReplicaManager&, coordinator::CoordinatorTopicSpec,
                                       BrokerId, coordinator::CoordinatorTopic::LeadershipChange,

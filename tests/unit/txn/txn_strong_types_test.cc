@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "txn/txn_coordinator.h"
 #include "txn/txn_interfaces.h"
@@ -18,37 +19,14 @@
 namespace sluice::txn {
 namespace {
 
-template <class ProducerArg>
-concept MarkerProducerAccepts = requires(TxnMarker marker, ProducerArg producer) {
-  marker.producer_id = producer;
-};
-static_assert(MarkerProducerAccepts<ProducerId>);
-static_assert(!MarkerProducerAccepts<int64_t>);
-static_assert(!MarkerProducerAccepts<ProducerEpoch>);
-
-template <class EpochArg>
-concept MarkerEpochAccepts = requires(TxnMarker marker, EpochArg epoch) {
-  marker.producer_epoch = epoch;
-};
-static_assert(MarkerEpochAccepts<ProducerEpoch>);
-static_assert(!MarkerEpochAccepts<int16_t>);
-static_assert(!MarkerEpochAccepts<LeaderEpoch>, "a producer's epoch is not a leader's");
-
-template <class EpochArg>
-concept MarkerCoordinatorEpochAccepts = requires(TxnMarker marker, EpochArg epoch) {
-  marker.coordinator_epoch = epoch;
-};
-static_assert(MarkerCoordinatorEpochAccepts<LeaderEpoch>);
-static_assert(!MarkerCoordinatorEpochAccepts<int32_t>);
-static_assert(!MarkerCoordinatorEpochAccepts<ProducerEpoch>);
-
-template <class IdArg>
-concept MarkerTransactionalIdAccepts = requires(TxnMarker marker, IdArg id) {
-  marker.transactional_id = id;
-};
-static_assert(MarkerTransactionalIdAccepts<TransactionalId>);
-static_assert(!MarkerTransactionalIdAccepts<std::string>);
-static_assert(!MarkerTransactionalIdAccepts<GroupId>);
+// A field of a strong type takes no raw integer and no other kind of id
+// (explicit construction, base/strong_types_test.cc): naming the field's
+// type is the whole check.
+static_assert(std::is_same_v<decltype(TxnMarker::producer_id), ProducerId>);
+static_assert(std::is_same_v<decltype(TxnMarker::producer_epoch), ProducerEpoch>,
+              "a producer's epoch, not a leader's");
+static_assert(std::is_same_v<decltype(TxnMarker::coordinator_epoch), LeaderEpoch>);
+static_assert(std::is_same_v<decltype(TxnMarker::transactional_id), TransactionalId>);
 
 // cancel(partition, epoch): two int32_t before, now a partition index and a
 // LeaderEpoch.
