@@ -206,21 +206,30 @@ bool evict(const std::filesystem::path& log_file) {
 // fetch-read threads, which bring the pages in and answer.
 TEST_F(DataPathTest, AFetchOfEvictedPagesIsReadOffTheReactor) {
   for (int i = 0; i < 5; ++i) produce(0, batch_of(4, 100));
-  if (!evict(dir_ / "t-0" / "00000000000000000000.log"))
-    GTEST_SKIP() << "the kernel kept the pages cached";
-  const uint64_t before = offloaded_fetches("cold_header");
-  auto fetched = call<FetchResponse>(fetch_request(0), 11);
-  ASSERT_EQ(fetched.responses.size(), 1u);
-  EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
-  EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 20u);
-  EXPECT_EQ(offloaded_fetches("cold_header"), before + 1)
-      << "the cold read ran on a fetch-read thread";
+  const auto log_file = dir_ / "t-0" / "00000000000000000000.log";
+  // The reactor's RWF_NOWAIT probe starts the readahead of what it missed;
+  // on a fast device that read can finish before the probe gives up, and the
+  // probe then reads the pages cached. So a few tries, one of which must go
+  // to a fetch-read thread.
+  constexpr int tries = 5;
+  bool offloaded = false;
+  for (int attempt = 0; attempt < tries && !offloaded; ++attempt) {
+    if (!evict(log_file)) GTEST_SKIP() << "the kernel kept the pages cached";
+    const uint64_t before = offloaded_fetches("cold_header");
+    auto fetched = call<FetchResponse>(fetch_request(0), 11);
+    ASSERT_EQ(fetched.responses.size(), 1u);
+    EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
+    EXPECT_EQ(records_in(fetched.responses[0].partitions[0].records->bytes), 20u);
+    offloaded = offloaded_fetches("cold_header") == before + 1;
+  }
+  EXPECT_TRUE(offloaded) << "no cold read of " << tries << " ran on a fetch-read thread";
   // Now cached: read on the caller, nothing handed over.
+  const uint64_t before = offloaded_fetches("cold_header");
   EXPECT_EQ(
       records_in(
           call<FetchResponse>(fetch_request(0), 11).responses[0].partitions[0].records->bytes),
       20u);
-  EXPECT_EQ(offloaded_fetches("cold_header"), before + 1);
+  EXPECT_EQ(offloaded_fetches("cold_header"), before);
 }
 
 TEST_F(DataPathTest, ProduceErrors) {
