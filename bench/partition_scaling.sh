@@ -9,7 +9,7 @@
 # how many partitions the broker spreads them over.
 #
 #   bench/partition_scaling.sh [--build DIR] [--rounds N] [--partitions N] [--quick] [--drop-caches]
-#                              [-- fanout args...]
+#                              [--fresh-broker] [-- fanout args...]
 #
 #   --build DIR       where the sluice binary is (default: build)
 #   --rounds N        pairs of runs (default 5)
@@ -17,6 +17,8 @@
 #   --quick           1 s runs, 500 partitions, 10 connections, 1 round (a check of the scripts)
 #   --drop-caches     before each run also drop the clean page cache (root): each run then
 #                     starts with free memory, not reclaiming the pages earlier runs filled
+#   --fresh-broker    each round on a new broker with an empty data dir (for a data dir on tmpfs,
+#                     TMPDIR=/dev/shm, where nothing can drop the earlier rounds' data)
 #   after --: passed to produce_fanout.py (e.g. --records 20 --size 50)
 # Figures: bench/RESULTS.md, "Point 4's target, measured".
 set -euo pipefail
@@ -25,6 +27,7 @@ build=$root/build
 rounds=5
 many=9999
 drop_caches=0
+fresh_broker=0
 fanout_args=(--duration 8 --warmup 2)
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -32,16 +35,21 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --partitions) many=$2; shift 2 ;;
     --drop-caches) drop_caches=1; shift ;;
+    --fresh-broker) fresh_broker=1; shift ;;
     --quick) rounds=1; many=500; fanout_args=(--duration 1 --warmup 0.5 --connections 10); shift ;;
     --) shift; fanout_args+=("$@"); break ;;
-    *) echo "usage: $0 [--build DIR] [--rounds N] [--partitions N] [--quick] [--drop-caches] [-- fanout args...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--build DIR] [--rounds N] [--partitions N] [--quick] [--drop-caches] [--fresh-broker] [-- fanout args...]" >&2; exit 2 ;;
   esac
 done
 sluice=$build/sluice
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-scaling.XXXXXX")
 broker_pid=""
-cleanup() {
+stop_broker() {
   [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+  broker_pid=""
+}
+cleanup() {
+  stop_broker || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -51,8 +59,6 @@ trap cleanup EXIT INT TERM
 port=$(/usr/bin/python3 -c "import sys; sys.path.insert(0, '$root/tests/integration')
 from conftest import free_port; print(free_port())")
 bootstrap=127.0.0.1:$port
-"$sluice" serve --set "listeners=PLAINTEXT://$bootstrap" --set "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
-broker_pid=$!
 
 # Waits until `topic` is described with `count` partitions (creating 9,999
 # logs takes the broker several seconds after CreateTopics has answered).
@@ -69,18 +75,29 @@ wait_for_topic() {
   cat "$work/broker.log" >&2
   return 1
 }
-for _ in $(seq 100); do "$sluice" topic list -b "$bootstrap" >/dev/null 2>&1 && break; sleep 0.1; done
-"$sluice" topic create -b "$bootstrap" -p 10 -r 1 few >/dev/null
-# The create may time out on the client side while the logs are made: the
-# describe loop below is what waits.
-"$sluice" topic create -b "$bootstrap" -p "$many" -r 1 many >/dev/null 2>&1 || true
-wait_for_topic few 10
-wait_for_topic many "$many"
-sleep 2  # the last logs' directories and segments settle
+# A broker on an empty data dir with the two topics.
+start_broker() {
+  rm -rf "$work/data"
+  "$sluice" serve --set "listeners=PLAINTEXT://$bootstrap" --set "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 100); do "$sluice" topic list -b "$bootstrap" >/dev/null 2>&1 && break; sleep 0.1; done
+  "$sluice" topic create -b "$bootstrap" -p 10 -r 1 few >/dev/null
+  # The create may time out on the client side while the logs are made: the
+  # describe loop below is what waits.
+  "$sluice" topic create -b "$bootstrap" -p "$many" -r 1 many >/dev/null 2>&1 || true
+  wait_for_topic few 10
+  wait_for_topic many "$many"
+  sleep 2  # the last logs' directories and segments settle
+}
+start_broker
 
 results=$work/results.jsonl
 for round in $(seq "$rounds"); do
-  for pair in "few 10" "many $many"; do
+  if [[ $fresh_broker -eq 1 && $round -gt 1 ]]; then stop_broker; start_broker; fi
+  # Which topic goes first alternates: the second run finds the first's data.
+  order=("few 10" "many $many")
+  if (( round % 2 == 0 )); then order=("many $many" "few 10"); fi
+  for pair in "${order[@]}"; do
     read -r topic count <<<"$pair"
     sync
     if [[ $drop_caches -eq 1 ]]; then echo 1 >/proc/sys/vm/drop_caches; fi
